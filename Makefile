@@ -1,0 +1,50 @@
+# Strata: `make run` and `make test` do all setup on a fresh Debian machine.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+RUN_ARGS ?=
+
+.PHONY: all deps deps-peers build run test test-asan fuzz fuzz-smoke format clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+deps-peers:
+	@bash scripts/install-deps.sh --with-peers
+
+$(BUILD_DIR)/build.ninja:
+	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	./$(BUILD_DIR)/strata serve $(RUN_ARGS)
+
+test: deps-peers $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
+
+# Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (libraries and unit tests only).
+test-asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON -DSTRATA_UNIT_TESTS_ONLY=ON
+	cmake --build build-asan -j $(JOBS)
+	ctest --test-dir build-asan --output-on-failure -j 2
+
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_BUILD_FUZZ=ON -DSTRATA_UNIT_TESTS_ONLY=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
+
+# A short run of every fuzz target over its seed corpus (CI); run longer by hand with FUZZ_SECONDS.
+FUZZ_SECONDS ?= 30
+fuzz-smoke: fuzz
+	bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

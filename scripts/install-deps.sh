@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Strata builds, tests and benchmarks with.
+# Idempotent: packages already present are skipped, so repeated `make` calls stay fast.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
+  libboost-dev libsnappy-dev libre2-dev libroaring-dev libxxhash-dev
+  libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Real peers the integration tests and benchmarks run against.
+peer_pkgs=(prometheus prometheus-node-exporter victoria-metrics curl python3 util-linux)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--with-peers" ]]; then
+  want+=("${peer_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,163 @@
+#include "base/labels.h"
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include <array>
+#include <cstring>
+
+namespace strata {
+
+uint64_t HashLabels(std::span<const LabelView> labels) {
+  static constexpr char kSep = '\xff';
+  std::array<char, 1024> stack;
+  size_t total = 0;
+  for (const auto& l : labels) total += l.name.size() + l.value.size() + 2;
+  if (total <= stack.size()) {
+    char* p = stack.data();
+    for (const auto& l : labels) {
+      std::memcpy(p, l.name.data(), l.name.size());
+      p += l.name.size();
+      *p++ = kSep;
+      std::memcpy(p, l.value.data(), l.value.size());
+      p += l.value.size();
+      *p++ = kSep;
+    }
+    return XXH3_64bits(stack.data(), total);
+  }
+  XXH3_state_t state;
+  XXH3_64bits_reset(&state);
+  for (const auto& l : labels) {
+    XXH3_64bits_update(&state, l.name.data(), l.name.size());
+    XXH3_64bits_update(&state, &kSep, 1);
+    XXH3_64bits_update(&state, l.value.data(), l.value.size());
+    XXH3_64bits_update(&state, &kSep, 1);
+  }
+  return XXH3_64bits_digest(&state);
+}
+
+namespace {
+
+void AppendQuoted(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+std::string FormatLabels(std::span<const LabelView> labels) {
+  std::string out = "{";
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out += ", ";
+    if (IsValidLegacyLabelName(labels[i].name)) {
+      out += labels[i].name;
+    } else {
+      AppendQuoted(out, labels[i].name);
+    }
+    out.push_back('=');
+    AppendQuoted(out, labels[i].value);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string FormatLabels(const Labels& labels) { return FormatLabels(ViewOf(labels)); }
+
+std::vector<LabelView> ViewOf(const Labels& labels) {
+  std::vector<LabelView> out;
+  out.reserve(labels.size());
+  for (const auto& l : labels) out.push_back({l.name, l.value});
+  return out;
+}
+
+Labels ToLabels(std::span<const LabelView> labels) {
+  Labels out;
+  out.reserve(labels.size());
+  for (const auto& l : labels) out.push_back({std::string(l.name), std::string(l.value)});
+  return out;
+}
+
+std::string_view GetLabel(std::span<const LabelView> labels, std::string_view name) {
+  for (const auto& l : labels) {
+    if (l.name == name) return l.value;
+  }
+  return {};
+}
+
+namespace {
+
+bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+}  // namespace
+
+bool IsValidLegacyMetricName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (!(IsAlpha(c) || c == ':' || (i > 0 && IsDigit(c)))) return false;
+  }
+  return true;
+}
+
+bool IsValidLegacyLabelName(std::string_view name) {
+  if (name.empty()) return false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    if (!(IsAlpha(c) || (i > 0 && IsDigit(c)))) return false;
+  }
+  return true;
+}
+
+bool IsValidUtf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (end - p <= n) return false;
+    for (int i = 1; i <= n; ++i) {
+      if ((p[i] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    // Reject overlong forms, surrogates and code points beyond U+10FFFF.
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+}  // namespace strata

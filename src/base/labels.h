@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata {
+
+inline constexpr std::string_view kMetricNameLabel = "__name__";
+
+// A label pair borrowing its strings; the owner of the bytes must outlive it.
+struct LabelView {
+  std::string_view name;
+  std::string_view value;
+  bool operator==(const LabelView&) const = default;
+};
+
+// An owned label pair.
+struct Label {
+  std::string name;
+  std::string value;
+  bool operator==(const Label&) const = default;
+  auto operator<=>(const Label&) const = default;
+};
+
+// An owned label set, sorted by name with unique names.
+using Labels = std::vector<Label>;
+
+// 64-bit fingerprint of a label set (XXH3 over name 0xff value 0xff ...). Callers pass labels
+// sorted by name; equal sets always hash equally, unequal sets may collide.
+uint64_t HashLabels(std::span<const LabelView> labels);
+
+// Prometheus's text form: {__name__="up", job="node"} with Go-style escaping of values.
+std::string FormatLabels(std::span<const LabelView> labels);
+std::string FormatLabels(const Labels& labels);
+
+std::vector<LabelView> ViewOf(const Labels& labels);
+Labels ToLabels(std::span<const LabelView> labels);
+
+// The value of `name`, or empty if absent.
+std::string_view GetLabel(std::span<const LabelView> labels, std::string_view name);
+
+// Name rules. Legacy is Prometheus's classic charset; UTF-8 mode (Prometheus 3) accepts any
+// non-empty valid UTF-8 name.
+bool IsValidLegacyMetricName(std::string_view name);  // [a-zA-Z_:][a-zA-Z0-9_:]*
+bool IsValidLegacyLabelName(std::string_view name);   // [a-zA-Z_][a-zA-Z0-9_]*
+bool IsValidUtf8(std::string_view s);
+
+}  // namespace strata

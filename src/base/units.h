@@ -1,0 +1,24 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace strata {
+
+// Milliseconds since the Unix epoch, the timestamp unit of metrics.
+int64_t NowMillis();
+
+// Prometheus duration syntax: one or more <number><unit> with units ms, s, m, h, d, w, y in
+// decreasing order ("1h30m", "500ms"); a bare "0" is zero. Returns milliseconds.
+Result<int64_t> ParseDurationMillis(std::string_view s);
+// The inverse, in Prometheus's canonical form ("1h30m", "0s").
+std::string FormatDurationMillis(int64_t ms);
+
+// A byte size: a plain integer or one with a suffix KB, MB, GB (powers of 1000) or
+// KiB, MiB, GiB (powers of 1024).
+Result<uint64_t> ParseBytes(std::string_view s);
+
+}  // namespace strata

@@ -1,0 +1,33 @@
+#include "base/units.h"
+
+#include <gtest/gtest.h>
+
+namespace strata {
+namespace {
+
+TEST(Units, Durations) {
+  EXPECT_EQ(ParseDurationMillis("0").value(), 0);
+  EXPECT_EQ(ParseDurationMillis("500ms").value(), 500);
+  EXPECT_EQ(ParseDurationMillis("1h30m").value(), 5'400'000);
+  EXPECT_EQ(ParseDurationMillis("2d").value(), 172'800'000);
+  EXPECT_EQ(ParseDurationMillis("1m5s10ms").value(), 65'010);
+  EXPECT_FALSE(ParseDurationMillis("").ok());
+  EXPECT_FALSE(ParseDurationMillis("5").ok());
+  EXPECT_FALSE(ParseDurationMillis("1s1m").ok());  // units must decrease
+  EXPECT_FALSE(ParseDurationMillis("1x").ok());
+  EXPECT_FALSE(ParseDurationMillis("99999999999999999999y").ok());
+  EXPECT_EQ(FormatDurationMillis(5'400'000), "1h30m");
+  EXPECT_EQ(FormatDurationMillis(0), "0s");
+}
+
+TEST(Units, Bytes) {
+  EXPECT_EQ(ParseBytes("1024").value(), 1024u);
+  EXPECT_EQ(ParseBytes("64MiB").value(), 64u << 20);
+  EXPECT_EQ(ParseBytes("10MB").value(), 10'000'000u);
+  EXPECT_FALSE(ParseBytes("MiB").ok());
+  EXPECT_FALSE(ParseBytes("-1").ok());
+  EXPECT_FALSE(ParseBytes("1TiB").ok());
+}
+
+}  // namespace
+}  // namespace strata
