@@ -1,0 +1,255 @@
+#include "proto/remote_write.h"
+
+#include <fmt/format.h>
+#include <snappy.h>
+
+#include <limits>
+
+#include "proto/wire.h"
+
+namespace strata::proto {
+namespace {
+
+// WriteRequest
+constexpr uint32_t kReqTimeseries = 1;
+constexpr uint32_t kReqMetadata = 3;
+// TimeSeries
+constexpr uint32_t kTsLabels = 1;
+constexpr uint32_t kTsSamples = 2;
+constexpr uint32_t kTsExemplars = 3;
+constexpr uint32_t kTsHistograms = 4;
+// Label
+constexpr uint32_t kLabelName = 1;
+constexpr uint32_t kLabelValue = 2;
+// Sample
+constexpr uint32_t kSampleValue = 1;
+constexpr uint32_t kSampleTimestamp = 2;
+// MetricMetadata
+constexpr uint32_t kMetaType = 1;
+constexpr uint32_t kMetaFamily = 2;
+constexpr uint32_t kMetaHelp = 4;
+constexpr uint32_t kMetaUnit = 5;
+
+Status Malformed(std::string_view what) {
+  return Status::InvalidArgument(fmt::format("malformed remote write protobuf: {}", what));
+}
+
+bool DecodeLabel(std::string_view data, LabelView* out) {
+  WireReader r(data);
+  while (r.NextField()) {
+    if (r.field() == kLabelName && r.Expect(WireType::kLen)) {
+      r.ReadBytes(&out->name);
+    } else if (r.field() == kLabelValue && r.Expect(WireType::kLen)) {
+      r.ReadBytes(&out->value);
+    } else if (!r.error()) {
+      r.Skip();
+    }
+  }
+  return !r.error();
+}
+
+bool DecodeSample(std::string_view data, Sample* out) {
+  WireReader r(data);
+  out->t = 0;
+  out->v = 0;
+  while (r.NextField()) {
+    uint64_t u;
+    if (r.field() == kSampleValue && r.Expect(WireType::kFixed64)) {
+      r.ReadDouble(&out->v);
+    } else if (r.field() == kSampleTimestamp && r.Expect(WireType::kVarint) && r.ReadVarint(&u)) {
+      out->t = static_cast<int64_t>(u);
+    } else if (!r.error()) {
+      r.Skip();
+    }
+  }
+  return !r.error();
+}
+
+Status DecodeTimeSeries(std::string_view data, WriteRequestView& req) {
+  TimeSeriesView ts;
+  ts.labels_begin = static_cast<uint32_t>(req.labels.size());
+  ts.samples_begin = static_cast<uint32_t>(req.samples.size());
+  WireReader r(data);
+  while (r.NextField()) {
+    std::string_view sub;
+    switch (r.field()) {
+      case kTsLabels: {
+        LabelView l;
+        if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeLabel(sub, &l)) {
+          return Malformed("bad Label in TimeSeries");
+        }
+        req.labels.push_back(l);
+        break;
+      }
+      case kTsSamples: {
+        Sample s;
+        if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeSample(sub, &s)) {
+          return Malformed("bad Sample in TimeSeries");
+        }
+        req.samples.push_back(s);
+        break;
+      }
+      case kTsExemplars:
+      case kTsHistograms:
+        if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad TimeSeries");
+        (r.field() == kTsExemplars ? ts.exemplars : ts.histograms)++;
+        break;
+      default:
+        r.Skip();
+    }
+  }
+  if (r.error()) return Malformed("bad TimeSeries");
+  if (req.labels.size() > std::numeric_limits<uint32_t>::max() ||
+      req.samples.size() > std::numeric_limits<uint32_t>::max()) {
+    return Status::TooLarge("remote write request has too many labels or samples");
+  }
+  ts.labels_end = static_cast<uint32_t>(req.labels.size());
+  ts.samples_end = static_cast<uint32_t>(req.samples.size());
+  req.series.push_back(ts);
+  return Status::Ok();
+}
+
+Status DecodeMetadata(std::string_view data, WriteRequestView& req) {
+  MetadataView md;
+  WireReader r(data);
+  while (r.NextField()) {
+    uint64_t u;
+    switch (r.field()) {
+      case kMetaType:
+        if (r.Expect(WireType::kVarint) && r.ReadVarint(&u)) {
+          md.type = u <= static_cast<uint64_t>(MetricType::kStateset) ? static_cast<MetricType>(u)
+                                                                      : MetricType::kUnknown;
+        }
+        break;
+      case kMetaFamily:
+        if (r.Expect(WireType::kLen)) r.ReadBytes(&md.family);
+        break;
+      case kMetaHelp:
+        if (r.Expect(WireType::kLen)) r.ReadBytes(&md.help);
+        break;
+      case kMetaUnit:
+        if (r.Expect(WireType::kLen)) r.ReadBytes(&md.unit);
+        break;
+      default:
+        r.Skip();
+    }
+  }
+  if (r.error()) return Malformed("bad MetricMetadata");
+  req.metadata.push_back(md);
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view MetricTypeName(MetricType t) {
+  switch (t) {
+    case MetricType::kUnknown:
+      return "unknown";
+    case MetricType::kCounter:
+      return "counter";
+    case MetricType::kGauge:
+      return "gauge";
+    case MetricType::kHistogram:
+      return "histogram";
+    case MetricType::kGaugeHistogram:
+      return "gaugehistogram";
+    case MetricType::kSummary:
+      return "summary";
+    case MetricType::kInfo:
+      return "info";
+    case MetricType::kStateset:
+      return "stateset";
+  }
+  return "unknown";
+}
+
+Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& out) {
+  size_t n = 0;
+  if (!snappy::GetUncompressedLength(body.data(), body.size(), &n)) {
+    return Status::InvalidArgument("body is not valid snappy (block format) data");
+  }
+  if (n > max_bytes) {
+    return Status::TooLarge(fmt::format(
+        "decompressed body would be {} bytes, over the limit of {} bytes", n, max_bytes));
+  }
+  out.resize(n);
+  if (!snappy::RawUncompress(body.data(), body.size(), out.data())) {
+    return Status::InvalidArgument("body is not valid snappy (block format) data");
+  }
+  return Status::Ok();
+}
+
+Result<WriteRequestView> DecodeWriteRequest(std::string_view data) {
+  WriteRequestView req;
+  WireReader r(data);
+  while (r.NextField()) {
+    std::string_view sub;
+    if (r.field() == kReqTimeseries) {
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad timeseries");
+      RETURN_IF_ERROR(DecodeTimeSeries(sub, req));
+    } else if (r.field() == kReqMetadata) {
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad metadata");
+      RETURN_IF_ERROR(DecodeMetadata(sub, req));
+    } else {
+      r.Skip();
+    }
+  }
+  if (r.error()) return Malformed("bad WriteRequest");
+  return req;
+}
+
+std::string EncodeLabels(std::span<const LabelView> labels) {
+  std::string out;
+  std::string label;
+  for (const auto& l : labels) {
+    label.clear();
+    PutBytesField(label, kLabelName, l.name);
+    PutBytesField(label, kLabelValue, l.value);
+    PutBytesField(out, kTsLabels, label);
+  }
+  return out;
+}
+
+void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
+                      std::span<const Sample> samples) {
+  // A sample message is at most 1+8 (value) + 1+10 (timestamp) bytes.
+  size_t samples_size = 0;
+  for (const auto& s : samples) {
+    size_t n = 9 + (s.t != 0 ? 1 + VarintSize(static_cast<uint64_t>(s.t)) : 0);
+    samples_size += 1 + VarintSize(n) + n;
+  }
+  PutKey(out, kReqTimeseries, WireType::kLen);
+  PutVarint(out, encoded_labels.size() + samples_size);
+  out.append(encoded_labels);
+  for (const auto& s : samples) {
+    size_t n = 9 + (s.t != 0 ? 1 + VarintSize(static_cast<uint64_t>(s.t)) : 0);
+    PutKey(out, kTsSamples, WireType::kLen);
+    PutVarint(out, n);
+    PutDoubleField(out, kSampleValue, s.v);
+    if (s.t != 0) PutVarintField(out, kSampleTimestamp, static_cast<uint64_t>(s.t));
+  }
+}
+
+std::string EncodeWriteRequest(const WriteRequest& req) {
+  std::string out;
+  for (const auto& ts : req.series) {
+    AppendTimeSeries(out, EncodeLabels(ViewOf(ts.labels)), ts.samples);
+  }
+  for (const auto& md : req.metadata) {
+    std::string m;
+    PutVarintField(m, kMetaType, static_cast<uint64_t>(md.type));
+    PutBytesField(m, kMetaFamily, md.family);
+    PutBytesField(m, kMetaHelp, md.help);
+    PutBytesField(m, kMetaUnit, md.unit);
+    PutBytesField(out, kReqMetadata, m);
+  }
+  return out;
+}
+
+std::string SnappyCompress(std::string_view data) {
+  std::string out;
+  snappy::Compress(data.data(), data.size(), &out);
+  return out;
+}
+
+}  // namespace strata::proto

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/sample.h"
+#include "base/status.h"
+
+namespace strata::proto {
+
+// Prometheus remote write 1.0 (prometheus.WriteRequest). Field numbers are from the
+// public remote-write specification; the wire layout is documented in
+// docs/format/remote-write.md.
+enum class MetricType : uint8_t {
+  kUnknown = 0,
+  kCounter = 1,
+  kGauge = 2,
+  kHistogram = 3,
+  kGaugeHistogram = 4,
+  kSummary = 5,
+  kInfo = 6,
+  kStateset = 7,
+};
+std::string_view MetricTypeName(MetricType t);
+
+// A decoded request in a protocol-neutral shape: series with labels and samples borrowed
+// from the decompressed body (which must outlive the view). Remote write 2.0 decodes into
+// the same shape, resolving its symbol table into these views, so validation and storage
+// are shared. Flat arrays keep decoding allocation-light.
+struct TimeSeriesView {
+  uint32_t labels_begin = 0, labels_end = 0;
+  uint32_t samples_begin = 0, samples_end = 0;
+  uint32_t histograms = 0;  // native histogram samples present (not stored yet)
+  uint32_t exemplars = 0;
+};
+
+struct MetadataView {
+  MetricType type = MetricType::kUnknown;
+  std::string_view family;
+  std::string_view help;
+  std::string_view unit;
+};
+
+struct WriteRequestView {
+  std::vector<TimeSeriesView> series;
+  std::vector<LabelView> labels;
+  std::vector<Sample> samples;
+  std::vector<MetadataView> metadata;
+
+  std::span<const LabelView> LabelsOf(const TimeSeriesView& ts) const {
+    return {labels.data() + ts.labels_begin, labels.data() + ts.labels_end};
+  }
+  std::span<const Sample> SamplesOf(const TimeSeriesView& ts) const {
+    return {samples.data() + ts.samples_begin, samples.data() + ts.samples_end};
+  }
+};
+
+// Decompresses a snappy block-format body into `out`, refusing bodies whose declared
+// decompressed size exceeds `max_bytes` (kTooLarge) and malformed input (kInvalidArgument).
+Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& out);
+
+// Decodes a serialized WriteRequest. Labels and metadata borrow from `data`.
+Result<WriteRequestView> DecodeWriteRequest(std::string_view data);
+
+// Owned request, for senders (loadgen, tests).
+struct TimeSeries {
+  Labels labels;
+  std::vector<Sample> samples;
+};
+struct MetricMetadata {
+  MetricType type = MetricType::kUnknown;
+  std::string family, help, unit;
+};
+struct WriteRequest {
+  std::vector<TimeSeries> series;
+  std::vector<MetricMetadata> metadata;
+};
+
+std::string EncodeWriteRequest(const WriteRequest& req);
+// The label fields of a TimeSeries message, encoded once and reused by AppendTimeSeries.
+std::string EncodeLabels(std::span<const LabelView> labels);
+// Appends one WriteRequest.timeseries entry with pre-encoded labels.
+void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
+                      std::span<const Sample> samples);
+std::string SnappyCompress(std::string_view data);
+
+}  // namespace strata::proto
