@@ -215,16 +215,16 @@ void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
   // A sample message is at most 1+8 (value) + 1+10 (timestamp) bytes.
   size_t samples_size = 0;
   for (const auto& s : samples) {
-    size_t n = 9 + (s.t != 0 ? 1 + VarintSize(static_cast<uint64_t>(s.t)) : 0);
-    samples_size += 1 + VarintSize(n) + n;
+    size_t n = 9 + (s.t != 0 ? 1 + UvarintSize(static_cast<uint64_t>(s.t)) : 0);
+    samples_size += 1 + UvarintSize(n) + n;
   }
   PutKey(out, kReqTimeseries, WireType::kLen);
-  PutVarint(out, encoded_labels.size() + samples_size);
+  PutUvarint(out, encoded_labels.size() + samples_size);
   out.append(encoded_labels);
   for (const auto& s : samples) {
-    size_t n = 9 + (s.t != 0 ? 1 + VarintSize(static_cast<uint64_t>(s.t)) : 0);
+    size_t n = 9 + (s.t != 0 ? 1 + UvarintSize(static_cast<uint64_t>(s.t)) : 0);
     PutKey(out, kTsSamples, WireType::kLen);
-    PutVarint(out, n);
+    PutUvarint(out, n);
     PutDoubleField(out, kSampleValue, s.v);
     if (s.t != 0) PutVarintField(out, kSampleTimestamp, static_cast<uint64_t>(s.t));
   }

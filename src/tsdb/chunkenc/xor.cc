@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "base/coding.h"
+
 namespace strata::chunkenc {
 namespace {
 
@@ -34,11 +36,6 @@ bool ReadUvarint(BitReader& r, uint64_t* out) {
   return false;
 }
 
-uint64_t ZigZag(int64_t v) {
-  return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
-}
-int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
-
 }  // namespace
 
 XorAppender::XorAppender(std::vector<uint8_t>& bytes) : bytes_(&bytes) {
@@ -52,7 +49,7 @@ bool XorAppender::Append(int64_t t, double v) {
   uint64_t v_bits = std::bit_cast<uint64_t>(v);
   BitWriter w(*bytes_, free_bits_);
   if (num_ == 0) {
-    WriteUvarint(w, ZigZag(t));
+    WriteUvarint(w, ZigZagEncode(t));
     w.WriteBits(v_bits, 64);
     v_bits_ = v_bits;
     free_bits_ = w.free_bits();
@@ -139,7 +136,7 @@ bool XorIterator::Next() {
       corrupt_ = true;
       return false;
     }
-    t_ = UnZigZag(zz);
+    t_ = ZigZagDecode(zz);
     v_bits_ = reader_.ReadBits(64);
   } else if (read_ == 1) {
     if (!ReadUvarint(reader_, &t_delta_)) {

@@ -1,0 +1,118 @@
+#include "tsdb/wal/record.h"
+
+#include <limits>
+
+#include "base/coding.h"
+#include "base/crc32c.h"
+
+namespace strata::wal {
+
+void AppendFrame(std::string& out, RecordType type, std::string_view payload) {
+  auto t = static_cast<char>(type);
+  uint32_t crc = Crc32cExtend(Crc32c(&t, 1), payload.data(), payload.size());
+  PutFixed32(out, static_cast<uint32_t>(payload.size()));
+  PutFixed32(out, crc);
+  out.push_back(t);
+  out.append(payload);
+}
+
+void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels) {
+  PutUvarint(out, ref);
+  PutUvarint(out, labels.size());
+  for (const auto& l : labels) {
+    PutLengthPrefixed(out, l.name);
+    PutLengthPrefixed(out, l.value);
+  }
+}
+
+void EncodeSample(std::string& out, const RefSample& s) {
+  PutUvarint(out, s.ref);
+  PutVarint(out, s.t);
+  PutDouble(out, s.v);
+}
+
+void EncodeMetadata(std::string& out, const RefMetadata& m) {
+  PutLengthPrefixed(out, m.family);
+  out.push_back(static_cast<char>(m.type));
+  PutLengthPrefixed(out, m.unit);
+  PutLengthPrefixed(out, m.help);
+}
+
+void EncodeChunk(std::string& out, const RefChunk& c) {
+  PutUvarint(out, c.ref);
+  PutVarint(out, c.min_t);
+  PutVarint(out, c.max_t);
+  PutLengthPrefixed(out, c.data);
+}
+
+namespace {
+
+Status Corrupt(std::string_view what) {
+  return Status::Corruption(std::string("malformed WAL ") + std::string(what) + " record");
+}
+
+bool ReadRef(ByteReader& r, uint32_t* ref) {
+  uint64_t v;
+  if (!r.ReadUvarint(&v) || v > std::numeric_limits<uint32_t>::max()) return r.Fail();
+  *ref = static_cast<uint32_t>(v);
+  return true;
+}
+
+}  // namespace
+
+Status DecodeSeries(std::string_view payload, std::vector<RefSeries>& out) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    RefSeries s;
+    uint64_t n;
+    if (!ReadRef(r, &s.ref) || !r.ReadUvarint(&n) || n > r.remaining()) return Corrupt("series");
+    s.labels.resize(n);
+    for (auto& l : s.labels) {
+      if (!r.ReadLengthPrefixed(&l.name) || !r.ReadLengthPrefixed(&l.value)) {
+        return Corrupt("series");
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return Status::Ok();
+}
+
+Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    RefSample s;
+    if (!ReadRef(r, &s.ref) || !r.ReadVarint(&s.t) || !r.ReadDouble(&s.v)) {
+      return Corrupt("samples");
+    }
+    out.push_back(s);
+  }
+  return Status::Ok();
+}
+
+Status DecodeMetadata(std::string_view payload, std::vector<RefMetadata>& out) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    RefMetadata m;
+    if (!r.ReadLengthPrefixed(&m.family) || !r.ReadByte(&m.type) ||
+        !r.ReadLengthPrefixed(&m.unit) || !r.ReadLengthPrefixed(&m.help)) {
+      return Corrupt("metadata");
+    }
+    out.push_back(m);
+  }
+  return Status::Ok();
+}
+
+Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    RefChunk c;
+    if (!ReadRef(r, &c.ref) || !r.ReadVarint(&c.min_t) || !r.ReadVarint(&c.max_t) ||
+        !r.ReadLengthPrefixed(&c.data)) {
+      return Corrupt("chunk");
+    }
+    out.push_back(c);
+  }
+  return Status::Ok();
+}
+
+}  // namespace strata::wal

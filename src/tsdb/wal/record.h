@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/status.h"
+#include "tsdb/wal/format.h"
+
+// Payload encodings of WAL records (docs/format/wal.md). Encoders append to a caller-owned
+// buffer; decoders borrow from the payload and validate every length.
+namespace strata::wal {
+
+struct RefSeries {
+  uint32_t ref;
+  std::vector<LabelView> labels;
+};
+struct RefSample {
+  uint32_t ref;
+  int64_t t;
+  double v;
+};
+struct RefMetadata {
+  std::string_view family;
+  uint8_t type;
+  std::string_view unit;
+  std::string_view help;
+};
+struct RefChunk {
+  uint32_t ref;
+  int64_t min_t;
+  int64_t max_t;
+  std::string_view data;
+};
+
+// Appends one framed record (header + payload) to `out`.
+void AppendFrame(std::string& out, RecordType type, std::string_view payload);
+
+void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels);
+void EncodeSample(std::string& out, const RefSample& s);
+void EncodeMetadata(std::string& out, const RefMetadata& m);
+void EncodeChunk(std::string& out, const RefChunk& c);
+
+// Each decoder appends every entry of the payload to `out` and fails with kCorruption on
+// malformed input.
+Status DecodeSeries(std::string_view payload, std::vector<RefSeries>& out);
+Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out);
+Status DecodeMetadata(std::string_view payload, std::vector<RefMetadata>& out);
+Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out);
+
+}  // namespace strata::wal

@@ -1,0 +1,364 @@
+#include "tsdb/wal/wal.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "base/units.h"
+#include "tsdb/wal/segment.h"
+
+namespace strata::wal {
+namespace fs = std::filesystem;
+
+namespace {
+
+Status Errno(std::string_view op, const std::string& path) {
+  return Status::IOError(fmt::format("{} {}: {}", op, path, std::strerror(errno)));
+}
+
+Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const RecordFn& fn,
+                 ReplayStats* stats, uint32_t* next_segment) {
+  ReplayStats local;
+  ReplayStats& st = stats ? *stats : local;
+  std::string name = repair_opts ? repair_opts->log_name : dir;
+  ASSIGN_OR_RETURN(auto checkpoint, LatestCheckpoint(dir));
+  uint32_t after = 0;
+  if (checkpoint) {
+    std::string cp_dir = dir + "/" + CheckpointDirName(*checkpoint);
+    ASSIGN_OR_RETURN(auto cp_segments, ListSegments(cp_dir));
+    for (uint32_t n : cp_segments) {
+      std::string path = cp_dir + "/" + SegmentName(n);
+      ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+      ScanResult res = ScanFrames(data, [&](RecordType t, std::string_view p) {
+        ++st.records;
+        return fn(t, p);
+      });
+      if (!res.problem.empty()) {
+        return Status::Corruption(fmt::format("checkpoint {}: {}", path, res.problem));
+      }
+      st.bytes += data.size();
+    }
+    st.from_checkpoint = true;
+    after = *checkpoint;
+  }
+  ASSIGN_OR_RETURN(auto segments, ListSegments(dir));
+  std::vector<uint32_t> live;
+  for (uint32_t n : segments) {
+    if (checkpoint && n <= *checkpoint) {
+      // Left behind by a cleanup that was interrupted; the checkpoint covers it.
+      if (repair_opts) fs::remove(dir + "/" + SegmentName(n));
+    } else {
+      live.push_back(n);
+    }
+  }
+  auto last_log = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < live.size(); ++i) {
+    uint32_t n = live[i];
+    std::string path = dir + "/" + SegmentName(n);
+    std::string problem;
+    ScanResult res;
+    if (i > 0 && n != live[i - 1] + 1) {
+      problem = fmt::format("segment {} is missing", SegmentName(live[i - 1] + 1));
+    } else {
+      ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+      res = ScanFrames(data, [&](RecordType t, std::string_view p) {
+        ++st.records;
+        return fn(t, p);
+      });
+      st.bytes += res.valid_bytes;
+      ++st.segments;
+      problem = res.problem;
+      if (!problem.empty()) st.truncated_bytes += data.size() - res.valid_bytes;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_log > std::chrono::seconds(5) && i + 1 < live.size()) {
+      spdlog::info("msg=\"replaying WAL\" wal={} segment={}/{} records={}", name, i + 1,
+                   live.size(), st.records);
+      last_log = now;
+    }
+    if (problem.empty()) continue;
+    if (!repair_opts) {
+      spdlog::warn(
+          "msg=\"WAL replay stopped at a damaged record\" wal={} segment={} problem=\"{}\"", name,
+          SegmentName(n), problem);
+      return Status::Ok();
+    }
+    spdlog::warn(
+        "msg=\"WAL has a torn or corrupt tail; truncating it\" wal={} segment={} problem=\"{}\" "
+        "kept_bytes={} removed_later_segments={}",
+        name, SegmentName(n), problem, res.valid_bytes, live.size() - i - 1);
+    if (fs::exists(path) && ::truncate(path.c_str(), static_cast<off_t>(res.valid_bytes)) != 0) {
+      return Errno("truncate", path);
+    }
+    for (size_t j = i + 1; j < live.size(); ++j) {
+      fs::remove(dir + "/" + SegmentName(live[j]));
+      ++st.removed_segments;
+    }
+    live.resize(i + 1);
+    break;
+  }
+  if (next_segment) *next_segment = live.empty() ? after + 1 : live.back() + 1;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Wal::ReplayReadOnly(const std::string& dir, const RecordFn& fn, ReplayStats* stats) {
+  return ReplayDir(dir, nullptr, fn, stats, nullptr);
+}
+
+Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, const WalOptions& opts,
+                                       const RecordFn& fn, ReplayStats* stats) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
+  uint32_t next = 1;
+  RETURN_IF_ERROR(ReplayDir(dir, &opts, fn, stats, &next));
+  std::unique_ptr<Wal> wal(new Wal(dir, opts, next));
+  RETURN_IF_ERROR(wal->OpenSegment(next));
+  wal->syncer_ = std::thread([w = wal.get()] { w->SyncLoop(); });
+  return wal;
+}
+
+Wal::Wal(std::string dir, WalOptions opts, uint32_t first_segment)
+    : dir_(std::move(dir)), opts_(std::move(opts)), segment_(first_segment) {
+  stats_.current_segment = first_segment;
+}
+
+Wal::~Wal() { (void)Close(); }
+
+Status Wal::OpenSegment(uint32_t n) {
+  std::string path = dir_ + "/" + SegmentName(n);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Errno("create", path);
+  Status st = SyncDir(dir_);
+  if (!st.ok()) {
+    ::close(fd);
+    return st;
+  }
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+  segment_ = n;
+  written_size_ = 0;
+  synced_size_ = 0;
+  return Status::Ok();
+}
+
+Result<uint64_t> Wal::Append(std::string_view frames) {
+  std::lock_guard lk(mu_);
+  if (closed_ || stop_) return Status::Unavailable("WAL is closed");
+  if (!failing_.ok()) {
+    return Status::Unavailable(
+        fmt::format("WAL writes are failing ({}); retrying", failing_.message()));
+  }
+  if (appended_lsn_ - durable_lsn_ + frames.size() > opts_.max_pending_bytes && !frames.empty()) {
+    return Status::Unavailable("WAL is behind on fsync; too much data is waiting to be durable");
+  }
+  if (!frames.empty()) {
+    pending_.append(frames);
+    appended_lsn_ += frames.size();
+    cv_.notify_one();
+  }
+  return appended_lsn_;
+}
+
+void Wal::WhenDurable(uint64_t lsn, DurableFn done) {
+  Status result;
+  {
+    std::lock_guard lk(mu_);
+    if (lsn > durable_lsn_) {
+      if (!syncer_exited_) {
+        waiters_.emplace(lsn, std::move(done));
+        return;
+      }
+      result = Status::Unavailable("WAL closed before data became durable");
+    }
+  }
+  done(result);
+}
+
+Status Wal::WaitDurable(uint64_t lsn) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool fired = false;
+  Status result;
+  WhenDurable(lsn, [&](const Status& st) {
+    std::lock_guard lk(m);
+    result = st;
+    fired = true;
+    cv.notify_one();
+  });
+  std::unique_lock lk(m);
+  cv.wait(lk, [&] { return fired; });
+  return result;
+}
+
+Result<uint32_t> Wal::Rotate() {
+  std::unique_lock lk(mu_);
+  if (closed_ || stop_) return Status::Unavailable("WAL is closed");
+  uint64_t gen = rotations_;
+  rotate_requested_ = true;
+  cv_.notify_one();
+  done_cv_.wait(lk, [&] { return rotations_ != gen || stop_; });
+  if (rotations_ == gen) return Status::Unavailable("WAL closed during rotation");
+  return stats_.current_segment;
+}
+
+Status Wal::RemoveSegmentsBefore(uint32_t n) {
+  ASSIGN_OR_RETURN(auto segments, ListSegments(dir_));
+  for (uint32_t s : segments) {
+    if (s >= n) break;
+    std::error_code ec;
+    fs::remove(dir_ + "/" + SegmentName(s), ec);
+    if (ec) return Status::IOError(fmt::format("removing WAL segment {}: {}", s, ec.message()));
+  }
+  return SyncDir(dir_);
+}
+
+Status Wal::Flush(bool force_sync, bool rotate) {
+  if (fd_ < 0) RETURN_IF_ERROR(OpenSegment(segment_ + 1));
+  // Write what the kernel does not have yet.
+  size_t already = written_size_ - synced_size_;
+  while (already < inflight_.size()) {
+    ssize_t n = ::pwrite(fd_, inflight_.data() + already, inflight_.size() - already,
+                         static_cast<off_t>(written_size_));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Status st = Errno("write", dir_ + "/" + SegmentName(segment_));
+      // Drop a partial write so the retry starts at a record boundary.
+      (void)::ftruncate(fd_, static_cast<off_t>(written_size_));
+      return st;
+    }
+    written_size_ += static_cast<uint64_t>(n);
+    already += static_cast<size_t>(n);
+  }
+  bool full = written_size_ >= opts_.segment_size;
+  int64_t now = NowMillis();
+  bool want_sync = opts_.sync_on_commit || force_sync || rotate || full ||
+                   now - last_sync_ms_ >= opts_.fsync_interval_ms;
+  if (want_sync && written_size_ > synced_size_) {
+    if (::fdatasync(fd_) != 0) {
+      Status st = Errno("fdatasync", dir_ + "/" + SegmentName(segment_));
+      // After a failed fsync the kernel may have dropped the dirty pages: rewrite them.
+      (void)::ftruncate(fd_, static_cast<off_t>(synced_size_));
+      written_size_ = synced_size_;
+      return st;
+    }
+    inflight_.erase(0, written_size_ - synced_size_);
+    synced_size_ = written_size_;
+    last_sync_ms_ = now;
+    std::lock_guard lk(mu_);
+    ++stats_.fsyncs;
+  }
+  if ((rotate || full) && synced_size_ == written_size_ && inflight_.empty()) {
+    uint64_t size = written_size_;
+    RETURN_IF_ERROR(OpenSegment(segment_ + 1));
+    file_start_lsn_ += size;
+    std::lock_guard lk(mu_);
+    stats_.current_segment = segment_;
+  }
+  return Status::Ok();
+}
+
+void Wal::SyncLoop() {
+  std::unique_lock lk(mu_);
+  int64_t backoff_ms = 50;
+  while (true) {
+    auto ready = [&] { return !pending_.empty() || rotate_requested_ || stop_; };
+    if (opts_.sync_on_commit) {
+      cv_.wait(lk, ready);
+    } else {
+      cv_.wait_for(lk, std::chrono::milliseconds(opts_.fsync_interval_ms), ready);
+    }
+    inflight_.append(pending_);
+    size_t added = pending_.size();
+    pending_.clear();
+    bool rotate = rotate_requested_;
+    bool stopping = stop_;
+    lk.unlock();
+
+    Status st = Flush(stopping, rotate);
+    uint64_t reached = file_start_lsn_ + (opts_.sync_on_commit ? synced_size_ : written_size_);
+
+    std::vector<DurableFn> ready_fns;
+    lk.lock();
+    stats_.bytes_written += added;
+    if (st.ok()) {
+      if (!failing_.ok()) {
+        spdlog::info("msg=\"WAL writes recovered\" wal={}", opts_.log_name);
+      }
+      failing_ = Status::Ok();
+      backoff_ms = 50;
+      durable_lsn_ = std::max(durable_lsn_, reached);
+      if (rotate) {
+        rotate_requested_ = false;
+        ++rotations_;
+        done_cv_.notify_all();
+      }
+    } else {
+      if (failing_.ok()) {
+        spdlog::error(
+            "msg=\"WAL write failed; keeping data in memory and retrying\" wal={} err=\"{}\"",
+            opts_.log_name, st.message());
+      }
+      failing_ = st;
+      ++stats_.write_errors;
+    }
+    auto end = waiters_.upper_bound(durable_lsn_);
+    for (auto it = waiters_.begin(); it != end; ++it) ready_fns.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
+    bool done = stopping && st.ok() && pending_.empty() && inflight_.empty();
+    bool give_up = stopping && !st.ok();
+    if (give_up) {
+      for (auto& [lsn, fn] : waiters_) ready_fns.push_back(std::move(fn));
+      waiters_.clear();
+    }
+    lk.unlock();
+    for (auto& fn : ready_fns) {
+      fn(give_up && !st.ok() ? Status::Unavailable("WAL closed before data became durable")
+                             : Status::Ok());
+    }
+    lk.lock();
+    if (done || give_up) {
+      syncer_exited_ = true;
+      break;
+    }
+    if (!st.ok()) {
+      cv_.wait_for(lk, std::chrono::milliseconds(backoff_ms), [&] { return stop_; });
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+    }
+  }
+}
+
+Status Wal::Close() {
+  {
+    std::lock_guard lk(mu_);
+    if (closed_) return failing_;
+    stop_ = true;
+    cv_.notify_one();
+    done_cv_.notify_all();
+  }
+  if (syncer_.joinable()) syncer_.join();
+  std::lock_guard lk(mu_);
+  closed_ = true;
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  return failing_;
+}
+
+WalStats Wal::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+}  // namespace strata::wal
