@@ -1,0 +1,161 @@
+#include "tsdb/head/head.h"
+
+#include <algorithm>
+
+namespace strata::tsdb {
+
+MemSeries* Head::FindLocked(const Stripe& st, uint64_t hash,
+                            std::span<const LabelView> labels) const {
+  auto it = st.by_hash.find(hash);
+  if (it == st.by_hash.end()) return nullptr;
+  if (it->second->LabelsEqual(labels)) return it->second;
+  auto c = st.collisions.find(hash);
+  if (c == st.collisions.end()) return nullptr;
+  for (MemSeries* s : c->second) {
+    if (s->LabelsEqual(labels)) return s;
+  }
+  return nullptr;
+}
+
+MemSeries* Head::Find(uint64_t hash, std::span<const LabelView> labels) const {
+  const Stripe& st = StripeFor(hash);
+  std::lock_guard lk(st.mu);
+  return FindLocked(st, hash, labels);
+}
+
+MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, bool* created,
+                             std::optional<uint32_t> ref) {
+  Stripe& st = StripeFor(hash);
+  std::lock_guard lk(st.mu);
+  if (MemSeries* s = FindLocked(st, hash, labels)) {
+    *created = false;
+    return s;
+  }
+  std::vector<LabelSym> syms;
+  syms.reserve(labels.size());
+  for (const auto& l : labels) syms.push_back({symbols_.Intern(l.name), symbols_.Intern(l.value)});
+
+  MemSeries* s;
+  {
+    std::unique_lock ilk(index_mu_);
+    uint32_t r = ref.value_or(next_ref_);
+    next_ref_ = std::max(next_ref_, r + 1);
+    if (by_ref_.size() <= r) by_ref_.resize(std::max<size_t>(r + 1, by_ref_.size() * 3 / 2));
+    by_ref_[r] = std::make_unique<MemSeries>(r, hash, syms);
+    s = by_ref_[r].get();
+    for (const auto& l : syms) {
+      postings_.Add(r, l.name, l.value);
+      if (l.name.view() == kMetricNameLabel) per_metric_[l.value.view()]++;
+    }
+  }
+  auto [it, inserted] = st.by_hash.try_emplace(hash, s);
+  if (!inserted) st.collisions[hash].push_back(s);
+  num_series_.fetch_add(1, std::memory_order_relaxed);
+  *created = true;
+  return s;
+}
+
+MemSeries* Head::ByRef(uint32_t ref) const {
+  std::shared_lock lk(index_mu_);
+  return ref < by_ref_.size() ? by_ref_[ref].get() : nullptr;
+}
+
+namespace {
+
+void UpdateMin(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load(std::memory_order_relaxed);
+  while (v < cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+void UpdateMax(std::atomic<int64_t>& a, int64_t v) {
+  int64_t cur = a.load(std::memory_order_relaxed);
+  while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms) {
+  AppendResult r;
+  {
+    std::lock_guard lk(StripeFor(s.hash()).mu);
+    r = s.Append(t, v, ooo_window_ms);
+  }
+  if (r == AppendResult::kAppended) {
+    samples_appended_.fetch_add(1, std::memory_order_relaxed);
+    UpdateMin(min_time_, t);
+    UpdateMax(max_time_, t);
+  }
+  return r;
+}
+
+bool Head::AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t,
+                          std::span<const uint8_t> bytes) {
+  std::lock_guard lk(StripeFor(s.hash()).mu);
+  if (!s.AddClosedChunk(min_t, max_t, bytes)) return false;
+  UpdateMin(min_time_, min_t);
+  UpdateMax(max_time_, max_t);
+  return true;
+}
+
+std::vector<MemSeries*> Head::Select(const std::vector<Matcher>& matchers) const {
+  std::shared_lock lk(index_mu_);
+  Roaring refs = postings_.Select(matchers);
+  std::vector<MemSeries*> out;
+  out.reserve(refs.cardinality());
+  for (uint32_t r : refs) {
+    if (r < by_ref_.size() && by_ref_[r]) out.push_back(by_ref_[r].get());
+  }
+  return out;
+}
+
+void Head::WithSeriesLocked(const MemSeries& s,
+                            const std::function<void(const MemSeries&)>& fn) const {
+  std::lock_guard lk(StripeFor(s.hash()).mu);
+  fn(s);
+}
+
+void Head::ForEachSeries(const std::function<void(const MemSeries&)>& fn) const {
+  std::vector<MemSeries*> all;
+  {
+    std::shared_lock lk(index_mu_);
+    all.reserve(by_ref_.size());
+    for (const auto& s : by_ref_) {
+      if (s) all.push_back(s.get());
+    }
+  }
+  for (MemSeries* s : all) WithSeriesLocked(*s, fn);
+}
+
+size_t Head::SeriesForMetric(std::string_view name) const {
+  std::shared_lock lk(index_mu_);
+  auto it = per_metric_.find(name);
+  return it == per_metric_.end() ? 0 : it->second;
+}
+
+HeadStats Head::Stats() const {
+  HeadStats st;
+  ForEachSeries([&](const MemSeries& s) {
+    st.series_bytes += s.MemoryBytes();
+    s.ForEachChunk([&](int64_t, int64_t, std::span<const uint8_t>) { ++st.chunks; });
+  });
+  st.series = num_series();
+  st.samples_appended = samples_appended_.load(std::memory_order_relaxed);
+  st.symbols = symbols_.size();
+  st.symbol_bytes = symbols_.bytes();
+  {
+    std::shared_lock lk(index_mu_);
+    st.index_bytes = postings_.MemoryBytes() + by_ref_.capacity() * sizeof(void*) +
+                     per_metric_.size() * 4 * sizeof(void*);
+  }
+  for (const auto& stripe : stripes_) {
+    std::lock_guard lk(stripe.mu);
+    st.index_bytes +=
+        stripe.by_hash.size() * 4 * sizeof(void*) + stripe.by_hash.bucket_count() * sizeof(void*);
+  }
+  st.min_time = min_time_.load(std::memory_order_relaxed);
+  st.max_time = max_time_.load(std::memory_order_relaxed);
+  return st;
+}
+
+}  // namespace strata::tsdb

@@ -1,0 +1,144 @@
+#include "tsdb/head/head.h"
+
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <thread>
+
+namespace strata::tsdb {
+namespace {
+
+std::vector<Sample> SamplesOf(const Head& h, const MemSeries& s, int64_t mint = INT64_MIN,
+                              int64_t maxt = INT64_MAX) {
+  std::vector<Sample> out;
+  h.WithSeriesLocked(s, [&](const MemSeries& ms) {
+    ms.ForEachSample(mint, maxt, [&](int64_t t, double v) { out.push_back({t, v}); });
+  });
+  return out;
+}
+
+MemSeries* Create(Head& h, std::vector<LabelView> labels) {
+  bool created;
+  return h.GetOrCreate(HashLabels(labels), labels, &created);
+}
+
+TEST(Head, CreatesFindsAndInternsSeries) {
+  Head h;
+  std::vector<LabelView> a = {{"__name__", "up"}, {"job", "node"}};
+  std::vector<LabelView> b = {{"__name__", "up"}, {"job", "prom"}};
+  bool created;
+  MemSeries* sa = h.GetOrCreate(HashLabels(a), a, &created);
+  EXPECT_TRUE(created);
+  EXPECT_EQ(h.GetOrCreate(HashLabels(a), a, &created), sa);
+  EXPECT_FALSE(created);
+  MemSeries* sb = Create(h, b);
+  EXPECT_NE(sa, sb);
+  EXPECT_EQ(h.Find(HashLabels(b), b), sb);
+  EXPECT_EQ(h.num_series(), 2u);
+  EXPECT_EQ(h.SeriesForMetric("up"), 2u);
+  EXPECT_EQ(h.ByRef(sa->ref()), sa);
+  // "__name__", "up", "job", "node", "prom": shared strings are stored once.
+  EXPECT_EQ(h.Stats().symbols, 5u);
+  EXPECT_EQ(sa->labels()[0].name, sb->labels()[0].name);
+}
+
+TEST(Head, HashCollisionsAreResolvedByLabels) {
+  Head h;
+  std::vector<LabelView> a = {{"__name__", "a"}};
+  std::vector<LabelView> b = {{"__name__", "b"}};
+  bool created;
+  // Force both label sets onto the same hash.
+  MemSeries* sa = h.GetOrCreate(42, a, &created);
+  MemSeries* sb = h.GetOrCreate(42, b, &created);
+  EXPECT_TRUE(created);
+  EXPECT_NE(sa, sb);
+  EXPECT_EQ(h.Find(42, a), sa);
+  EXPECT_EQ(h.Find(42, b), sb);
+  EXPECT_EQ(h.Find(42, std::vector<LabelView>{{"__name__", "c"}}), nullptr);
+}
+
+TEST(Head, AppendRulesAndDuplicates) {
+  Head h;
+  MemSeries* s = Create(h, {{"__name__", "x"}});
+  EXPECT_EQ(h.Append(*s, 1000, 1, 0), AppendResult::kAppended);
+  EXPECT_EQ(h.Append(*s, 1000, 1, 0), AppendResult::kDuplicate);
+  EXPECT_EQ(h.Append(*s, 1000, 2, 0), AppendResult::kDuplicateTimestamp);
+  EXPECT_EQ(h.Append(*s, 999, 2, 0), AppendResult::kOutOfOrder);
+  EXPECT_EQ(h.Append(*s, 2000, StaleNaN(), 0), AppendResult::kAppended);
+  EXPECT_EQ(h.Append(*s, 2000, StaleNaN(), 0), AppendResult::kDuplicate);
+  EXPECT_EQ(h.Append(*s, 2000, std::nan(""), 0), AppendResult::kDuplicateTimestamp);
+  auto got = SamplesOf(h, *s);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(IsStaleNaN(got[1].v));
+}
+
+TEST(Head, CutsChunksAndReadsRanges) {
+  Head h;
+  MemSeries* s = Create(h, {{"__name__", "x"}});
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(h.Append(*s, i * 15000, i, 0), AppendResult::kAppended);
+  EXPECT_EQ(h.Stats().chunks, (1000 + 119) / 120);
+  auto all = SamplesOf(h, *s);
+  ASSERT_EQ(all.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(all[i].t, i * 15000);
+  auto part = SamplesOf(h, *s, 15000 * 100, 15000 * 300);
+  ASSERT_EQ(part.size(), 201u);
+  EXPECT_EQ(part.front().v, 100);
+  EXPECT_EQ(part.back().v, 300);
+}
+
+TEST(Head, OutOfOrderWindow) {
+  Head h;
+  MemSeries* s = Create(h, {{"__name__", "x"}});
+  const int64_t w = 10'000;
+  ASSERT_EQ(h.Append(*s, 100'000, 1, w), AppendResult::kAppended);
+  ASSERT_EQ(h.Append(*s, 110'000, 3, w), AppendResult::kAppended);
+  EXPECT_EQ(h.Append(*s, 105'000, 2, w), AppendResult::kAppended);
+  EXPECT_EQ(h.Append(*s, 105'000, 2, w), AppendResult::kDuplicate);
+  EXPECT_EQ(h.Append(*s, 105'000, 9, w), AppendResult::kDuplicateTimestamp);
+  EXPECT_EQ(h.Append(*s, 100'000, 1, w), AppendResult::kDuplicate);  // in a chunk, in window
+  EXPECT_EQ(h.Append(*s, 99'000, 1, w), AppendResult::kTooOld);
+  auto got = SamplesOf(h, *s);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].t, 100'000);
+  EXPECT_EQ(got[1].t, 105'000);
+  EXPECT_EQ(got[2].t, 110'000);
+}
+
+TEST(Head, SelectWithMatchers) {
+  Head h;
+  Create(h, {{"__name__", "node_cpu"}, {"cpu", "0"}, {"mode", "idle"}});
+  Create(h, {{"__name__", "node_cpu"}, {"cpu", "1"}, {"mode", "user"}});
+  Create(h, {{"__name__", "up"}, {"job", "node"}});
+  auto sel = [&](std::string_view q) { return h.Select(ParseSelector(q).value()).size(); };
+  EXPECT_EQ(sel("node_cpu"), 2u);
+  EXPECT_EQ(sel("node_cpu{mode=\"idle\"}"), 1u);
+  EXPECT_EQ(sel("{__name__=~\"node_.*|up\"}"), 3u);
+  EXPECT_EQ(sel("{mode!=\"idle\"}"), 2u);  // includes `up`, which lacks the label
+  EXPECT_EQ(sel("{job=\"\"}"), 2u);
+  EXPECT_EQ(sel("{cpu=~\"1|2\"}"), 1u);
+  EXPECT_EQ(sel("{cpu!~\".+\"}"), 1u);
+  EXPECT_EQ(sel("missing"), 0u);
+}
+
+TEST(Head, ConcurrentCreateAndAppend) {
+  Head h;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&h, t] {
+      for (int i = 0; i < 2000; ++i) {
+        std::string id = std::to_string(i % 500);
+        std::vector<LabelView> l = {{"__name__", "m"}, {"id", id}};
+        bool created;
+        MemSeries* s = h.GetOrCreate(HashLabels(l), l, &created);
+        h.Append(*s, t * 100000 + i, i, 0);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(h.num_series(), 500u);
+  EXPECT_EQ(h.SeriesForMetric("m"), 500u);
+}
+
+}  // namespace
+}  // namespace strata::tsdb

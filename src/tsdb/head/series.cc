@@ -1,0 +1,150 @@
+#include "tsdb/head/series.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace strata::tsdb {
+
+MemSeries::MemSeries(uint32_t ref, uint64_t hash, std::span<const LabelSym> labels)
+    : ref_(ref),
+      hash_(hash),
+      num_labels_(static_cast<uint16_t>(labels.size())),
+      labels_(std::make_unique<LabelSym[]>(labels.size())) {
+  std::copy(labels.begin(), labels.end(), labels_.get());
+}
+
+bool MemSeries::LabelsEqual(std::span<const LabelView> other) const {
+  if (other.size() != num_labels_) return false;
+  for (size_t i = 0; i < other.size(); ++i) {
+    if (labels_[i].name.view() != other[i].name || labels_[i].value.view() != other[i].value) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Labels MemSeries::OwnedLabels() const {
+  Labels out;
+  out.reserve(num_labels_);
+  for (const auto& l : labels()) {
+    out.push_back({std::string(l.name.view()), std::string(l.value.view())});
+  }
+  return out;
+}
+
+void MemSeries::CutChunk() {
+  ClosedChunk c;
+  c.min_t = head_min_t_;
+  c.max_t = app_->last_timestamp();
+  c.size = static_cast<uint32_t>(head_chunk_.size());
+  c.data = std::make_unique<uint8_t[]>(c.size);
+  std::copy(head_chunk_.begin(), head_chunk_.end(), c.data.get());
+  chunks_.push_back(std::move(c));
+  app_.reset();
+  head_chunk_.clear();
+}
+
+bool MemSeries::HasSampleAt(int64_t t, double* v) const {
+  if (ooo_) {
+    auto it = std::lower_bound(ooo_->begin(), ooo_->end(), t,
+                               [](const Sample& s, int64_t x) { return s.t < x; });
+    if (it != ooo_->end() && it->t == t) {
+      *v = it->v;
+      return true;
+    }
+  }
+  bool found = false;
+  ForEachSample(t, t, [&](int64_t, double sv) {
+    *v = sv;
+    found = true;
+  });
+  return found;
+}
+
+AppendResult MemSeries::Append(int64_t t, double v, int64_t ooo_window_ms) {
+  if ((app_ || !chunks_.empty()) && t <= max_t_) {
+    double existing;
+    if (t == max_t_ || (ooo_window_ms > 0 && t >= max_t_ - ooo_window_ms)) {
+      if (HasSampleAt(t, &existing)) {
+        return std::bit_cast<uint64_t>(existing) == std::bit_cast<uint64_t>(v)
+                   ? AppendResult::kDuplicate
+                   : AppendResult::kDuplicateTimestamp;
+      }
+    }
+    if (ooo_window_ms <= 0) return AppendResult::kOutOfOrder;
+    if (t < max_t_ - ooo_window_ms) return AppendResult::kTooOld;
+    if (!ooo_) ooo_ = std::make_unique<std::vector<Sample>>();
+    auto it = std::lower_bound(ooo_->begin(), ooo_->end(), t,
+                               [](const Sample& s, int64_t x) { return s.t < x; });
+    ooo_->insert(it, Sample{t, v});
+    return AppendResult::kAppended;
+  }
+  if (app_ && app_->num_samples() >= chunkenc::kSamplesPerChunk) CutChunk();
+  if (!app_) {
+    head_chunk_.reserve(128);
+    app_.emplace(head_chunk_);
+    head_min_t_ = t;
+  }
+  app_->Append(t, v);
+  max_t_ = t;
+  return AppendResult::kAppended;
+}
+
+bool MemSeries::AddClosedChunk(int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes) {
+  if (app_ || min_t <= max_t_ || max_t < min_t) return false;
+  ClosedChunk c{min_t, max_t, static_cast<uint32_t>(bytes.size()),
+                std::make_unique<uint8_t[]>(bytes.size())};
+  std::copy(bytes.begin(), bytes.end(), c.data.get());
+  chunks_.push_back(std::move(c));
+  max_t_ = max_t;
+  return true;
+}
+
+void MemSeries::ForEachSample(int64_t mint, int64_t maxt,
+                              const std::function<void(int64_t, double)>& fn) const {
+  const std::vector<Sample>* ooo = ooo_.get();
+  size_t oi = 0;
+  if (ooo) {
+    oi = static_cast<size_t>(std::lower_bound(ooo->begin(), ooo->end(), mint,
+                                              [](const Sample& s, int64_t x) { return s.t < x; }) -
+                             ooo->begin());
+  }
+  // Emits late samples that sort before `t`, merging them into the in-order stream.
+  auto flush_ooo_before = [&](int64_t t) {
+    while (ooo && oi < ooo->size() && (*ooo)[oi].t < t && (*ooo)[oi].t <= maxt) {
+      fn((*ooo)[oi].t, (*ooo)[oi].v);
+      ++oi;
+    }
+  };
+  auto scan = [&](std::span<const uint8_t> bytes) {
+    chunkenc::XorIterator it(bytes);
+    while (it.Next()) {
+      if (it.t() > maxt) break;
+      if (it.t() < mint) continue;
+      flush_ooo_before(it.t());
+      fn(it.t(), it.v());
+    }
+  };
+  for (const auto& c : chunks_) {
+    if (c.max_t < mint || c.min_t > maxt) continue;
+    scan(c.bytes());
+  }
+  if (app_ && head_min_t_ <= maxt) scan(head_chunk_);
+  flush_ooo_before(INT64_MAX);
+}
+
+void MemSeries::ForEachChunk(
+    const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const {
+  for (const auto& c : chunks_) fn(c.min_t, c.max_t, c.bytes());
+  if (app_) fn(head_min_t_, app_->last_timestamp(), head_chunk_);
+}
+
+size_t MemSeries::MemoryBytes() const {
+  size_t n = sizeof(MemSeries) + num_labels_ * sizeof(LabelSym) +
+             chunks_.capacity() * sizeof(ClosedChunk) + head_chunk_.capacity();
+  for (const auto& c : chunks_) n += c.size;
+  if (ooo_) n += sizeof(*ooo_) + ooo_->capacity() * sizeof(Sample);
+  return n;
+}
+
+}  // namespace strata::tsdb

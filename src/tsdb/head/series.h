@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/sample.h"
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/head/symbols.h"
+
+namespace strata::tsdb {
+
+// Outcome of appending one sample to a series.
+enum class AppendResult {
+  kAppended,
+  kDuplicate,           // same timestamp and same value bits: accepted silently (retries)
+  kDuplicateTimestamp,  // same timestamp, different value
+  kOutOfOrder,          // older than the newest sample and out-of-order ingestion is off
+  kTooOld,              // older than the newest sample by more than the out-of-order window
+};
+
+// A completed, immutable Gorilla chunk.
+struct ClosedChunk {
+  int64_t min_t;
+  int64_t max_t;
+  uint32_t size;
+  std::unique_ptr<uint8_t[]> data;
+  std::span<const uint8_t> bytes() const { return {data.get(), size}; }
+};
+
+struct LabelSym {
+  Sym name;
+  Sym value;
+};
+
+// MemSeries is one series in the head: its interned labels, closed chunks, the open chunk
+// being appended to, and (with an out-of-order window) a sorted buffer of late samples.
+// Identity fields are immutable after construction. Sample data is guarded by the head's
+// stripe lock for this series: callers of Append, ForEachSample and the accessors of sample
+// data must hold it. Owned by the Head; never moves in memory.
+class MemSeries {
+ public:
+  MemSeries(uint32_t ref, uint64_t hash, std::span<const LabelSym> labels);
+  MemSeries(const MemSeries&) = delete;
+  MemSeries& operator=(const MemSeries&) = delete;
+
+  uint32_t ref() const { return ref_; }
+  uint64_t hash() const { return hash_; }
+  std::span<const LabelSym> labels() const { return {labels_.get(), num_labels_}; }
+  bool LabelsEqual(std::span<const LabelView> other) const;
+  Labels OwnedLabels() const;
+
+  // Appends (t, v). `ooo_window_ms` > 0 accepts samples up to that much older than the
+  // newest one.
+  AppendResult Append(int64_t t, double v, int64_t ooo_window_ms);
+  // Installs a closed chunk read from a checkpoint; false if it overlaps existing data.
+  bool AddClosedChunk(int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes);
+
+  // Calls fn for every sample in [mint, maxt] in timestamp order.
+  void ForEachSample(int64_t mint, int64_t maxt,
+                     const std::function<void(int64_t, double)>& fn) const;
+  // Calls fn(min_t, max_t, bytes) for every chunk including the open one (checkpoints).
+  void ForEachChunk(
+      const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
+  const std::vector<Sample>* ooo_samples() const { return ooo_.get(); }
+
+  bool empty() const { return num_samples_in_head_chunk() == 0 && chunks_.empty() && !ooo_; }
+  int64_t max_time() const { return max_t_; }
+  size_t MemoryBytes() const;
+
+ private:
+  int num_samples_in_head_chunk() const { return app_ ? app_->num_samples() : 0; }
+  void CutChunk();
+  bool HasSampleAt(int64_t t, double* v) const;
+
+  const uint32_t ref_;
+  const uint64_t hash_;
+  const uint16_t num_labels_;
+  const std::unique_ptr<LabelSym[]> labels_;
+
+  int64_t head_min_t_ = 0;  // first sample of the open chunk
+  int64_t max_t_ = INT64_MIN;
+  std::vector<ClosedChunk> chunks_;
+  std::vector<uint8_t> head_chunk_;
+  std::optional<chunkenc::XorAppender> app_;  // appends into head_chunk_ while it is open
+  std::unique_ptr<std::vector<Sample>> ooo_;  // late samples, sorted, only when present
+};
+
+}  // namespace strata::tsdb
