@@ -152,21 +152,31 @@ Status Wal::OpenSegment(uint32_t n) {
   return Status::Ok();
 }
 
-Result<uint64_t> Wal::Append(std::string_view frames) {
+Status Wal::Admit() const {
   std::lock_guard lk(mu_);
-  if (closed_ || stop_) return Status::Unavailable("WAL is closed");
+  if (stop_) return Status::Unavailable("WAL is closed");
   if (!failing_.ok()) {
     return Status::Unavailable(
         fmt::format("WAL writes are failing ({}); retrying", failing_.message()));
   }
-  if (appended_lsn_ - durable_lsn_ + frames.size() > opts_.max_pending_bytes && !frames.empty()) {
+  if (appended_lsn_ - durable_lsn_ > opts_.max_pending_bytes) {
     return Status::Unavailable("WAL is behind on fsync; too much data is waiting to be durable");
   }
-  if (!frames.empty()) {
+  return Status::Ok();
+}
+
+uint64_t Wal::Append(std::string_view frames) {
+  std::lock_guard lk(mu_);
+  if (!frames.empty() && !syncer_exited_) {
     pending_.append(frames);
     appended_lsn_ += frames.size();
     cv_.notify_one();
   }
+  return appended_lsn_;
+}
+
+uint64_t Wal::appended_lsn() const {
+  std::lock_guard lk(mu_);
   return appended_lsn_;
 }
 

@@ -68,10 +68,15 @@ class Wal {
   Wal(const Wal&) = delete;
   Wal& operator=(const Wal&) = delete;
 
+  // Whether the WAL takes appends now: kUnavailable when closed, when writes are failing or
+  // when too much is waiting to become durable. Check before changing state that the
+  // records will describe, then Append.
+  Status Admit() const EXCLUDES(mu_);
   // Appends framed records (possibly none) and returns the LSN that covers them and
-  // everything appended before. Fails with kUnavailable when writes are failing or too much
-  // is waiting to become durable.
-  Result<uint64_t> Append(std::string_view frames) EXCLUDES(mu_);
+  // everything appended before. Never fails: data is kept in memory until written (or, after
+  // Close, until WhenDurable reports the failure to the waiters).
+  uint64_t Append(std::string_view frames) EXCLUDES(mu_);
+  uint64_t appended_lsn() const EXCLUDES(mu_);
   // Calls `done(Ok)` once `lsn` is durable, from the syncer thread (or inline if it already
   // is); `done(error)` if the WAL closes before that. `done` must be quick and not re-enter.
   void WhenDurable(uint64_t lsn, DurableFn done) EXCLUDES(mu_);

@@ -1,0 +1,189 @@
+#include "tsdb/db.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "tsdb/wal/record.h"
+
+namespace strata::tsdb {
+namespace {
+
+// Replay accepts every logged sample however late: it was accepted when it was written, and
+// the out-of-order window may have shrunk since.
+constexpr int64_t kReplayOooWindow = INT64_MAX / 4;
+
+}  // namespace
+
+Db::Db(std::string dir, DbOptions opts, std::string name)
+    : dir_(std::move(dir)), opts_(std::move(opts)), name_(std::move(name)) {}
+
+Db::~Db() { (void)Close(); }
+
+Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
+                       wal::RecordType type, std::string_view payload) {
+  switch (type) {
+    case wal::RecordType::kSeries: {
+      std::vector<wal::RefSeries> series;
+      RETURN_IF_ERROR(wal::DecodeSeries(payload, series));
+      for (const auto& s : series) {
+        bool created;
+        head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref);
+      }
+      return Status::Ok();
+    }
+    case wal::RecordType::kSamples: {
+      std::vector<wal::RefSample> samples;
+      RETURN_IF_ERROR(wal::DecodeSamples(payload, samples));
+      for (const auto& s : samples) {
+        if (MemSeries* ms = head.ByRef(s.ref)) head.Append(*ms, s.t, s.v, kReplayOooWindow);
+      }
+      return Status::Ok();
+    }
+    case wal::RecordType::kMetadata: {
+      std::vector<wal::RefMetadata> mds;
+      RETURN_IF_ERROR(wal::DecodeMetadata(payload, mds));
+      for (const auto& m : mds) {
+        metadata[std::string(m.family)] = {m.type, std::string(m.unit), std::string(m.help)};
+      }
+      return Status::Ok();
+    }
+    case wal::RecordType::kChunk: {
+      std::vector<wal::RefChunk> chunks;
+      RETURN_IF_ERROR(wal::DecodeChunks(payload, chunks));
+      for (const auto& c : chunks) {
+        MemSeries* ms = head.ByRef(c.ref);
+        std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(c.data.data()),
+                                       c.data.size());
+        if (ms && !head.AddClosedChunk(*ms, c.min_t, c.max_t, bytes)) {
+          return Status::Corruption(fmt::format("chunk of series {} overlaps its data", c.ref));
+        }
+      }
+      return Status::Ok();
+    }
+  }
+  return Status::Corruption("unknown record type");
+}
+
+Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& opts,
+                                     const std::string& name) {
+  std::unique_ptr<Db> db(new Db(dir, opts, name));
+  wal::WalOptions wopts = opts.wal;
+  wopts.log_name = name;
+  std::map<std::string, MetricMetadata> metadata;
+  auto wal = wal::Wal::Open(
+      dir + "/wal", wopts,
+      [&](wal::RecordType t, std::string_view p) { return ApplyRecord(db->head_, metadata, t, p); },
+      &db->replay_stats_);
+  if (!wal.ok()) return wal.status().Annotate(fmt::format("opening WAL of {}", name));
+  db->wal_ = std::move(wal).value();
+  {
+    std::lock_guard lk(db->meta_mu_);
+    db->metadata_ = std::move(metadata);
+  }
+  db->last_checkpoint_bytes_ = db->replay_stats_.bytes;
+  return db;
+}
+
+Status Db::ReadInto(const std::string& dir, Head& head,
+                    std::map<std::string, MetricMetadata>* metadata) {
+  std::map<std::string, MetricMetadata> md;
+  RETURN_IF_ERROR(wal::Wal::ReplayReadOnly(
+      dir + "/wal",
+      [&](wal::RecordType t, std::string_view p) { return ApplyRecord(head, md, t, p); }, nullptr));
+  if (metadata) *metadata = std::move(md);
+  return Status::Ok();
+}
+
+Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
+                                 std::span<const MetadataInput> metadata,
+                                 const SeriesLimits& limits, const RejectFn& reject) {
+  AppendOutcome out;
+  // Lookups of existing series need no ordering: do them before taking the commit lock.
+  std::vector<MemSeries*> found(series.size());
+  for (size_t i = 0; i < series.size(); ++i)
+    found[i] = head_.Find(series[i].hash, series[i].labels);
+
+  std::string frames;
+  std::lock_guard lk(commit_mu_);
+  RETURN_IF_ERROR(wal_->Admit());
+  {
+    wal::RecordBuilder series_rec(wal::RecordType::kSeries, frames);
+    std::string sample_frames;
+    wal::RecordBuilder sample_rec(wal::RecordType::kSamples, sample_frames);
+    for (size_t i = 0; i < series.size(); ++i) {
+      const SeriesInput& in = series[i];
+      if (in.samples.empty()) continue;
+      MemSeries* s = found[i];
+      if (s == nullptr) s = head_.Find(in.hash, in.labels);
+      if (s == nullptr) {
+        if (limits.max_series > 0 && head_.num_series() >= limits.max_series) {
+          reject(i, nullptr, Rejection::kSeriesLimit);
+          continue;
+        }
+        if (limits.max_series_per_metric > 0 &&
+            head_.SeriesForMetric(GetLabel(in.labels, kMetricNameLabel)) >=
+                limits.max_series_per_metric) {
+          reject(i, nullptr, Rejection::kMetricSeriesLimit);
+          continue;
+        }
+        bool created;
+        s = head_.GetOrCreate(in.hash, in.labels, &created);
+        if (created) {
+          wal::EncodeSeries(series_rec.payload(), s->ref(), in.labels);
+          series_rec.EndEntry();
+          ++out.series_created;
+        }
+      }
+      for (const Sample& smp : in.samples) {
+        switch (head_.Append(*s, smp.t, smp.v, opts_.ooo_window_ms)) {
+          case AppendResult::kAppended:
+            wal::EncodeSample(sample_rec.payload(), {s->ref(), smp.t, smp.v});
+            sample_rec.EndEntry();
+            ++out.accepted;
+            break;
+          case AppendResult::kDuplicate:
+            ++out.duplicates;
+            break;
+          case AppendResult::kDuplicateTimestamp:
+            reject(i, &smp, Rejection::kDuplicateTimestamp);
+            break;
+          case AppendResult::kOutOfOrder:
+            reject(i, &smp, Rejection::kOutOfOrder);
+            break;
+          case AppendResult::kTooOld:
+            reject(i, &smp, Rejection::kTooOld);
+            break;
+        }
+      }
+    }
+    series_rec.Flush();
+    sample_rec.Flush();
+    frames += sample_frames;
+  }
+  if (!metadata.empty()) {
+    wal::RecordBuilder md_rec(wal::RecordType::kMetadata, frames);
+    std::lock_guard mlk(meta_mu_);
+    for (const auto& m : metadata) {
+      MetricMetadata v{m.type, std::string(m.unit), std::string(m.help)};
+      auto it = metadata_.find(std::string(m.family));
+      if (it != metadata_.end() && it->second == v) continue;
+      metadata_[std::string(m.family)] = v;
+      wal::EncodeMetadata(md_rec.payload(), {m.family, m.type, m.unit, m.help});
+      md_rec.EndEntry();
+    }
+  }
+  out.lsn = wal_->Append(frames);
+  return out;
+}
+
+std::map<std::string, MetricMetadata> Db::Metadata() const {
+  std::lock_guard lk(meta_mu_);
+  return metadata_;
+}
+
+Status Db::Close() {
+  if (!wal_) return Status::Ok();
+  return wal_->Close();
+}
+
+}  // namespace strata::tsdb

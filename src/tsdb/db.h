@@ -1,0 +1,132 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/sample.h"
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "tsdb/head/head.h"
+#include "tsdb/wal/wal.h"
+
+namespace strata::tsdb {
+
+struct DbOptions {
+  wal::WalOptions wal;
+  int64_t ooo_window_ms = 0;
+  // A checkpoint is taken once the WAL has grown by this much since the last one (and by at
+  // least the size of the last checkpoint, so checkpointing stays a bounded share of I/O).
+  uint64_t checkpoint_min_bytes = 256u << 20;
+};
+
+// One series of an append batch: labels already validated and sorted, with their hash.
+struct SeriesInput {
+  std::span<const LabelView> labels;
+  uint64_t hash;
+  std::span<const Sample> samples;
+};
+
+struct MetadataInput {
+  std::string_view family;
+  uint8_t type;
+  std::string_view unit;
+  std::string_view help;
+};
+
+struct MetricMetadata {
+  uint8_t type = 0;
+  std::string unit;
+  std::string help;
+  bool operator==(const MetricMetadata&) const = default;
+};
+
+struct SeriesLimits {
+  uint64_t max_series = 0;             // 0 = unlimited
+  uint64_t max_series_per_metric = 0;  // 0 = unlimited
+};
+
+enum class Rejection {
+  kOutOfOrder,
+  kDuplicateTimestamp,
+  kTooOld,
+  kSeriesLimit,
+  kMetricSeriesLimit,
+};
+
+// Receives each sample (or whole series) that the Db refused. `sample` is null when the
+// whole series was refused.
+using RejectFn = std::function<void(size_t series_index, const Sample* sample, Rejection)>;
+
+struct AppendOutcome {
+  uint64_t accepted = 0;
+  uint64_t duplicates = 0;
+  uint64_t series_created = 0;
+  uint64_t lsn = 0;  // durable once the WAL reaches it; see WhenDurable
+};
+
+// Db is one tenant's time-series store: the in-memory head backed by a write-ahead log.
+// Appends are applied to the head and logged in one critical section per batch, so the WAL
+// order matches the head order; durability is awaited outside it (group commit).
+// Thread-safe.
+class Db {
+ public:
+  static Result<std::unique_ptr<Db>> Open(const std::string& dir, const DbOptions& opts,
+                                          const std::string& name);
+  ~Db();
+
+  // Creates missing series (within `limits`), appends samples, stores changed metadata and
+  // logs all of it. Refusals go to `reject`; the batch itself fails only when the WAL cannot
+  // take it (kUnavailable) and then nothing was applied.
+  Result<AppendOutcome> Append(std::span<const SeriesInput> series,
+                               std::span<const MetadataInput> metadata, const SeriesLimits& limits,
+                               const RejectFn& reject) EXCLUDES(commit_mu_);
+  // Calls done(status) once `lsn` is durable (see wal::Wal::WhenDurable).
+  void WhenDurable(uint64_t lsn, wal::DurableFn done) { wal_->WhenDurable(lsn, std::move(done)); }
+
+  // Writes a checkpoint of the head and drops the WAL segments it covers.
+  Status Checkpoint() EXCLUDES(commit_mu_);
+  // Checkpoints if the WAL has grown enough since the last one.
+  Status MaybeCheckpoint();
+  Status Close();
+
+  const Head& head() const { return head_; }
+  std::map<std::string, MetricMetadata> Metadata() const EXCLUDES(meta_mu_);
+  const wal::ReplayStats& replay_stats() const { return replay_stats_; }
+  wal::WalStats wal_stats() const { return wal_->stats(); }
+  const std::string& name() const { return name_; }
+
+  // Replays a data directory's WAL read-only into a fresh Db-less head (offline tools).
+  static Status ReadInto(const std::string& dir, Head& head,
+                         std::map<std::string, MetricMetadata>* metadata);
+
+ private:
+  Db(std::string dir, DbOptions opts, std::string name);
+  // Applies one WAL record to the head (replay).
+  static Status ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
+                            wal::RecordType type, std::string_view payload);
+
+  const std::string dir_;
+  const DbOptions opts_;
+  const std::string name_;
+  Head head_;
+  std::unique_ptr<wal::Wal> wal_;
+  wal::ReplayStats replay_stats_;
+
+  std::mutex commit_mu_;  // orders head application with WAL appends
+  mutable std::mutex meta_mu_;
+  std::map<std::string, MetricMetadata> metadata_ GUARDED_BY(meta_mu_);
+
+  std::mutex checkpoint_mu_;  // one checkpoint at a time
+  std::atomic<uint64_t> lsn_at_checkpoint_{0};
+  std::atomic<uint64_t> last_checkpoint_bytes_{0};
+};
+
+}  // namespace strata::tsdb

@@ -1,0 +1,174 @@
+#include "tsdb/db.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "tsdb/storage.h"
+#include "tsdb/wal/segment.h"
+
+namespace strata::tsdb {
+namespace {
+namespace fs = std::filesystem;
+
+class DbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "strata-db-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::unique_ptr<Db> OpenDb(DbOptions opts = {}) {
+    auto db = Db::Open(dir_, opts, "test");
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return std::move(db).value();
+  }
+
+  // Appends one sample to series {__name__=name, i=id} and waits until it is durable.
+  AppendOutcome Put(Db& db, const std::string& name, int id, int64_t t, double v,
+                    SeriesLimits limits = {}, std::vector<Rejection>* rejected = nullptr) {
+    std::string ids = std::to_string(id);
+    std::vector<LabelView> labels = {{"__name__", name}, {"i", ids}};
+    Sample s{t, v};
+    SeriesInput in{labels, HashLabels(labels), {&s, 1}};
+    auto out = db.Append({&in, 1}, {}, limits, [&](size_t, const Sample*, Rejection r) {
+      if (rejected) rejected->push_back(r);
+    });
+    EXPECT_TRUE(out.ok());
+    Status st = Status::Unavailable("not called");
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false;
+    db.WhenDurable(out->lsn, [&](const Status& s2) {
+      std::lock_guard lk(m);
+      st = s2;
+      done = true;
+      cv.notify_one();
+    });
+    std::unique_lock lk(m);
+    cv.wait(lk, [&] { return done; });
+    EXPECT_TRUE(st.ok());
+    return *out;
+  }
+
+  // All samples of the head as "labels t v" lines.
+  static std::vector<std::string> Dump(const Head& head) {
+    std::vector<std::string> out;
+    head.ForEachSeries([&](const MemSeries& s) {
+      std::string l = FormatLabels(s.OwnedLabels());
+      s.ForEachSample(INT64_MIN, INT64_MAX, [&](int64_t t, double v) {
+        out.push_back(l + " " + std::to_string(t) + " " + std::to_string(v));
+      });
+    });
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(DbTest, AppendSurvivesReopen) {
+  std::vector<std::string> before;
+  {
+    auto db = OpenDb();
+    for (int i = 0; i < 300; ++i) Put(*db, "m", i % 7, 1000 * i, i * 0.5);
+    std::vector<LabelView> labels = {{"__name__", "m"}};
+    MetadataInput md{"m", 1, "seconds", "A test metric."};
+    ASSERT_TRUE(db->Append({}, {&md, 1}, {}, [](size_t, const Sample*, Rejection) {}).ok());
+    before = Dump(db->head());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto db = OpenDb();
+  EXPECT_EQ(Dump(db->head()), before);
+  EXPECT_EQ(db->head().num_series(), 7u);
+  auto md = db->Metadata();
+  ASSERT_EQ(md.count("m"), 1u);
+  EXPECT_EQ(md["m"].help, "A test metric.");
+}
+
+TEST_F(DbTest, RejectionsAndIdempotentRetries) {
+  auto db = OpenDb();
+  std::vector<Rejection> rej;
+  EXPECT_EQ(Put(*db, "m", 0, 1000, 1, {}, &rej).accepted, 1u);
+  EXPECT_EQ(Put(*db, "m", 0, 1000, 1, {}, &rej).duplicates, 1u);
+  Put(*db, "m", 0, 1000, 2, {}, &rej);
+  Put(*db, "m", 0, 500, 2, {}, &rej);
+  ASSERT_EQ(rej.size(), 2u);
+  EXPECT_EQ(rej[0], Rejection::kDuplicateTimestamp);
+  EXPECT_EQ(rej[1], Rejection::kOutOfOrder);
+  rej.clear();
+  Put(*db, "m", 1, 1000, 1, {.max_series = 2}, &rej);
+  Put(*db, "m", 2, 1000, 1, {.max_series = 2}, &rej);
+  Put(*db, "other", 0, 1000, 1, {.max_series_per_metric = 2}, &rej);
+  Put(*db, "m", 3, 1000, 1, {.max_series_per_metric = 2}, &rej);
+  ASSERT_EQ(rej.size(), 2u);
+  EXPECT_EQ(rej[0], Rejection::kSeriesLimit);
+  EXPECT_EQ(rej[1], Rejection::kMetricSeriesLimit);
+  EXPECT_EQ(db->head().num_series(), 3u);
+}
+
+TEST_F(DbTest, CheckpointReplacesSegmentsAndReplaysEqual) {
+  DbOptions opts;
+  opts.ooo_window_ms = 60'000;
+  std::vector<std::string> before;
+  {
+    auto db = OpenDb(opts);
+    for (int i = 0; i < 1000; ++i) Put(*db, "m", i % 10, 1000 * i, i);
+    Put(*db, "m", 0, 995'000, 42);  // out of order, within the window
+    ASSERT_TRUE(db->Checkpoint().ok());
+    for (int i = 1000; i < 1100; ++i) Put(*db, "m", i % 10, 1000 * i, i);
+    before = Dump(db->head());
+    ASSERT_TRUE(db->Close().ok());
+  }
+  auto segs = *wal::ListSegments(dir_ + "/wal");
+  EXPECT_GE(segs.front(), 2u);  // segment 1 was covered by the checkpoint and removed
+  EXPECT_TRUE(wal::LatestCheckpoint(dir_ + "/wal")->has_value());
+  auto db = OpenDb(opts);
+  EXPECT_TRUE(db->replay_stats().from_checkpoint);
+  EXPECT_EQ(Dump(db->head()), before);
+  // A second checkpoint after restart supersedes the first.
+  ASSERT_TRUE(db->Checkpoint().ok());
+  ASSERT_TRUE(db->Close().ok());
+  EXPECT_EQ(Dump(OpenDb(opts)->head()), before);
+}
+
+TEST_F(DbTest, ConcurrentWritersAllDurable) {
+  auto db = OpenDb();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 200; ++i) Put(*db, "c", t, 1000 * i, i);
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(db->Close().ok());
+  EXPECT_EQ(Dump(OpenDb()->head()).size(), 800u);
+}
+
+TEST(StorageTest, TenantsAreIsolatedAndDataDirIsLocked) {
+  std::string tmpl = (fs::temp_directory_path() / "strata-st-XXXXXX").string();
+  std::string dir = ::mkdtemp(tmpl.data());
+  {
+    auto st = Storage::Open({.data_dir = dir});
+    ASSERT_TRUE(st.ok());
+    EXPECT_FALSE(Storage::Open({.data_dir = dir}).ok());
+    auto a = (*st)->GetOrCreate("team-a");
+    auto b = (*st)->GetOrCreate("team-b");
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_NE(*a, *b);
+    EXPECT_FALSE((*st)->GetOrCreate("../etc").ok());
+    EXPECT_FALSE((*st)->GetOrCreate("").ok());
+    EXPECT_FALSE((*st)->GetOrCreate(std::string(151, 'a')).ok());
+  }
+  auto st = Storage::Open({.data_dir = dir});
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ((*st)->Tenants().size(), 2u);
+  st->reset();
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace strata::tsdb

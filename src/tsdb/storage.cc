@@ -1,0 +1,134 @@
+#include "tsdb/storage.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+
+namespace strata::tsdb {
+namespace fs = std::filesystem;
+
+Status Storage::ValidateTenantName(std::string_view t) {
+  if (t.empty()) return Status::InvalidArgument("tenant ID is empty");
+  if (t.size() > 150) {
+    return Status::InvalidArgument(
+        fmt::format("tenant ID is {} characters long, the limit is 150", t.size()));
+  }
+  if (t == "." || t == "..") return Status::InvalidArgument("tenant ID cannot be \".\" or \"..\"");
+  for (char c : t) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::strchr("!-_.*'()", c) != nullptr;
+    if (!ok || c == '\0') {
+      return Status::InvalidArgument(
+          fmt::format("tenant ID \"{}\" contains an unsupported character (allowed: a-z A-Z 0-9 ! "
+                      "- _ . * ' ( ))",
+                      t));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
+  std::unique_ptr<Storage> s(new Storage(opts));
+  std::error_code ec;
+  fs::create_directories(TenantsDir(opts.data_dir), ec);
+  if (ec)
+    return Status::IOError(fmt::format("creating data dir {}: {}", opts.data_dir, ec.message()));
+  std::string lock_path = opts.data_dir + "/lock";
+  s->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (s->lock_fd_ < 0) {
+    return Status::IOError(fmt::format("open {}: {}", lock_path, std::strerror(errno)));
+  }
+  if (::flock(s->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return Status::Unavailable(
+        fmt::format("data dir {} is in use by another strata process (lock {} is held)",
+                    opts.data_dir, lock_path));
+  }
+  auto start = std::chrono::steady_clock::now();
+  size_t series = 0;
+  for (const auto& e : fs::directory_iterator(TenantsDir(opts.data_dir), ec)) {
+    if (!e.is_directory()) continue;
+    std::string tenant = e.path().filename().string();
+    if (!ValidateTenantName(tenant).ok()) {
+      spdlog::warn("msg=\"ignoring a directory that is not a tenant\" path={}", e.path().string());
+      continue;
+    }
+    auto db = Db::Open(e.path().string(), opts.db, tenant);
+    if (!db.ok()) return db.status();
+    const auto& rs = (*db)->replay_stats();
+    series += (*db)->head().num_series();
+    spdlog::info(
+        "msg=\"tenant WAL replayed\" tenant={} series={} records={} bytes={} checkpoint={} "
+        "truncated_bytes={}",
+        tenant, (*db)->head().num_series(), rs.records, rs.bytes, rs.from_checkpoint,
+        rs.truncated_bytes);
+    std::unique_lock lk(s->mu_);
+    s->dbs_.emplace(tenant, std::move(db).value());
+  }
+  if (ec)
+    return Status::IOError(fmt::format("listing {}: {}", TenantsDir(opts.data_dir), ec.message()));
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
+                .count();
+  std::shared_lock lk(s->mu_);
+  spdlog::info("msg=\"storage opened\" data_dir={} tenants={} series={} replay_ms={}",
+               opts.data_dir, s->dbs_.size(), series, ms);
+  lk.unlock();
+  return s;
+}
+
+Storage::~Storage() {
+  (void)Close();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+Result<Db*> Storage::GetOrCreate(const std::string& tenant) {
+  {
+    std::shared_lock lk(mu_);
+    auto it = dbs_.find(tenant);
+    if (it != dbs_.end()) return it->second.get();
+  }
+  RETURN_IF_ERROR(ValidateTenantName(tenant));
+  std::unique_lock lk(mu_);
+  auto it = dbs_.find(tenant);
+  if (it != dbs_.end()) return it->second.get();
+  ASSIGN_OR_RETURN(auto db, Db::Open(TenantsDir(opts_.data_dir) + "/" + tenant, opts_.db, tenant));
+  Db* raw = db.get();
+  dbs_.emplace(tenant, std::move(db));
+  return raw;
+}
+
+std::vector<std::pair<std::string, Db*>> Storage::Tenants() const {
+  std::shared_lock lk(mu_);
+  std::vector<std::pair<std::string, Db*>> out;
+  for (const auto& [name, db] : dbs_) out.emplace_back(name, db.get());
+  return out;
+}
+
+void Storage::MaybeCheckpointAll() {
+  for (auto& [name, db] : Tenants()) {
+    Status st = db->MaybeCheckpoint();
+    if (!st.ok()) {
+      spdlog::error("msg=\"WAL checkpoint failed\" tenant={} err=\"{}\"", name, st.ToString());
+    }
+  }
+}
+
+Status Storage::Close() {
+  std::unique_lock lk(mu_);
+  Status first;
+  for (auto& [name, db] : dbs_) {
+    Status st = db->Close();
+    if (!st.ok() && first.ok()) first = st.Annotate(name);
+  }
+  return first;
+}
+
+}  // namespace strata::tsdb
