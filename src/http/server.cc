@@ -1,0 +1,264 @@
+#include "http/server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <chrono>
+#include <optional>
+
+namespace strata::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr uint32_t kHeaderLimit = 64 << 10;
+}
+
+Response TextResponse(const Request& req, Status status, std::string body) {
+  Response res(status, req.version());
+  res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+  res.keep_alive(req.keep_alive());
+  if (!body.empty() && body.back() != '\n') body.push_back('\n');
+  res.body() = std::move(body);
+  return res;
+}
+
+Response JsonResponse(const Request& req, Status status, std::string body) {
+  Response res(status, req.version());
+  res.set(bhttp::field::content_type, "application/json");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  return res;
+}
+
+// Session serves one connection: read a request, hand it to its handler, write the response,
+// repeat while keep-alive holds. All I/O runs on the connection's strand.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Server& server) : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
+  }
+
+  void Write(Response res) {
+    res.prepare_payload();
+    if (server_.draining_) res.keep_alive(false);
+    keep_alive_ = res.keep_alive();
+    status_ = res.result_int();
+    res_ = std::make_shared<Response>(std::move(res));
+    bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->OnWrite(ec);
+    });
+  }
+
+  const std::string& route() const { return route_; }
+  void set_route(std::string r) { route_ = std::move(r); }
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_.opts_.max_body_bytes);
+    parser_->header_limit(kHeaderLimit);
+    stream_.expires_after(std::chrono::milliseconds(server_.opts_.idle_timeout_ms));
+    bhttp::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
+        ec == asio::error::eof) {
+      return Close();
+    }
+    if (ec) {
+      // The request cannot be read further: answer and close the connection.
+      Request dummy;
+      dummy.version(11);
+      dummy.keep_alive(false);
+      Response res;
+      if (ec == bhttp::error::body_limit) {
+        res = TextResponse(dummy, Status::payload_too_large,
+                           fmt::format("request body is larger than the limit of {} bytes",
+                                       server_.opts_.max_body_bytes));
+      } else if (ec == bhttp::error::header_limit) {
+        res = TextResponse(dummy, Status::request_header_fields_too_large,
+                           fmt::format("request headers exceed {} bytes", kHeaderLimit));
+      } else {
+        res = TextResponse(dummy, Status::bad_request,
+                           fmt::format("malformed HTTP request: {}", ec.message()));
+      }
+      res.keep_alive(false);
+      route_ = "invalid";
+      start_ = std::chrono::steady_clock::now();
+      server_.in_flight_++;
+      return Write(std::move(res));
+    }
+    req_ = parser_->release();
+    start_ = std::chrono::steady_clock::now();
+    stream_.expires_never();  // the handler may wait on fsync; the write has its own bound
+    server_.in_flight_++;
+    server_.Dispatch(shared_from_this(), req_);
+  }
+
+  void OnWrite(beast::error_code ec) {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (server_.opts_.observe) server_.opts_.observe(route_, status_, secs);
+    server_.in_flight_--;
+    res_.reset();
+    if (ec || !keep_alive_) return Close();
+    Read();
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Server& server_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Request req_;
+  std::shared_ptr<Response> res_;
+  bool keep_alive_ = true;
+  unsigned status_ = 0;
+  std::string route_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+struct Responder::State {
+  explicit State(std::shared_ptr<Session> s) : session(std::move(s)) {}
+  ~State() {
+    if (!sent.exchange(true)) {
+      Request req;
+      req.version(11);
+      Response res = TextResponse(req, Status::internal_server_error, "request was not answered");
+      auto s = session;
+      asio::post(s->executor(), [s, res = std::move(res)]() mutable { s->Write(std::move(res)); });
+    }
+  }
+  std::shared_ptr<Session> session;
+  std::atomic<bool> sent{false};
+};
+
+Responder::Responder(std::shared_ptr<Session> session)
+    : state_(std::make_shared<State>(std::move(session))) {}
+
+void Responder::Send(Response res) const {
+  if (state_->sent.exchange(true)) return;
+  auto s = state_->session;
+  asio::post(s->executor(), [s, res = std::move(res)]() mutable { s->Write(std::move(res)); });
+}
+
+Server::Server(ServerOptions opts) : opts_(std::move(opts)), acceptor_(ioc_) {}
+
+Server::~Server() { Shutdown(0); }
+
+void Server::Route(const std::string& path, std::vector<bhttp::verb> methods, Handler handler) {
+  routes_[path] = RouteEntry{std::move(methods), std::move(handler)};
+}
+
+strata::Status Server::Start() {
+  std::string host = "0.0.0.0";
+  std::string port_str;
+  auto colon = opts_.listen.rfind(':');
+  if (colon == std::string::npos) {
+    return strata::Status::InvalidArgument(
+        fmt::format("listen address \"{}\" must be [host]:port", opts_.listen));
+  }
+  if (colon > 0) host = opts_.listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  port_str = opts_.listen.substr(colon + 1);
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(host, port_str, tcp::resolver::passive, ec);
+  if (ec || results.empty()) {
+    return strata::Status::InvalidArgument(
+        fmt::format("cannot resolve listen address \"{}\": {}", opts_.listen, ec.message()));
+  }
+  tcp::endpoint ep = results.begin()->endpoint();
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return strata::Status::IOError(
+        fmt::format("cannot listen on {}: {}", opts_.listen, ec.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  Accept();
+  int n = opts_.threads > 0 ? opts_.threads : static_cast<int>(std::thread::hardware_concurrency());
+  for (int i = 0; i < std::max(1, n); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  return strata::Status::Ok();
+}
+
+void Server::Accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+      spdlog::warn("msg=\"accept failed\" err=\"{}\"", ec.message());
+    } else {
+      socket.set_option(tcp::no_delay(true), ec);
+      std::make_shared<Session>(std::move(socket), *this)->Start();
+    }
+    Accept();
+  });
+}
+
+void Server::Dispatch(const std::shared_ptr<Session>& session, Request& req) {
+  std::string_view target(req.target().data(), req.target().size());
+  std::string path(target.substr(0, target.find('?')));
+  Responder responder(session);
+  auto it = routes_.find(path);
+  if (it == routes_.end()) {
+    session->set_route("not_found");
+    return responder.Send(
+        TextResponse(req, Status::not_found, fmt::format("no handler for {}", path)));
+  }
+  session->set_route(path);
+  const auto& methods = it->second.methods;
+  if (std::find(methods.begin(), methods.end(), req.method()) == methods.end()) {
+    Response res = TextResponse(
+        req, Status::method_not_allowed,
+        fmt::format("method {} is not allowed on {}", std::string(req.method_string()), path));
+    std::string allow;
+    for (auto m : methods) allow += (allow.empty() ? "" : ", ") + std::string(bhttp::to_string(m));
+    res.set(bhttp::field::allow, allow);
+    return responder.Send(std::move(res));
+  }
+  it->second.handler(req, responder);
+}
+
+void Server::Shutdown(int64_t timeout_ms) {
+  if (stopped_) return;
+  stopped_ = true;
+  draining_ = true;
+  asio::post(ioc_, [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+  });
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (in_flight_.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (in_flight_.load() > 0) {
+    spdlog::warn("msg=\"shutdown timeout reached with requests in flight\" in_flight={}",
+                 in_flight_.load());
+  }
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace strata::http

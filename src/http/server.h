@@ -1,0 +1,91 @@
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/status.h"
+
+namespace strata::http {
+
+using Request = boost::beast::http::request<boost::beast::http::string_body>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+using Status = boost::beast::http::status;
+
+class Session;
+
+// Responder sends the one response to one request. Copyable; call Send exactly once, from any
+// thread (the write is posted to the connection's executor). Dropping every copy without
+// sending answers 500, so a lost callback cannot hang a client.
+class Responder {
+ public:
+  explicit Responder(std::shared_ptr<Session> session);
+  void Send(Response res) const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+using Handler = std::function<void(Request& req, const Responder& respond)>;
+
+// A plain-text response with the given status, keep-alive taken from the request.
+Response TextResponse(const Request& req, Status status, std::string body);
+Response JsonResponse(const Request& req, Status status, std::string body);
+
+struct ServerOptions {
+  std::string listen = ":9009";  // [host]:port; an empty host listens on all interfaces
+  int threads = 0;               // 0 = one per core
+  uint64_t max_body_bytes = 10u << 20;
+  int64_t idle_timeout_ms = 120'000;
+  // Called when a response has been written: route pattern, status code, seconds taken.
+  std::function<void(const std::string&, unsigned, double)> observe;
+};
+
+// Server is an asynchronous HTTP/1.1 server (Boost.Beast) with keep-alive, bounded request
+// sizes and graceful draining: connections are served by a fixed pool of threads, never a
+// thread per connection. Routes are registered before Start. Thread-safe after Start.
+class Server {
+ public:
+  explicit Server(ServerOptions opts);
+  ~Server();
+
+  // Registers `handler` for an exact path, for the listed methods (others get 405).
+  void Route(const std::string& path, std::vector<boost::beast::http::verb> methods,
+             Handler handler);
+
+  strata::Status Start();
+  // The port actually bound (useful with port 0).
+  uint16_t port() const { return port_; }
+  // Stops accepting, lets in-flight requests finish for up to `timeout_ms`, then closes.
+  void Shutdown(int64_t timeout_ms);
+
+ private:
+  friend class Session;
+  struct RouteEntry {
+    std::vector<boost::beast::http::verb> methods;
+    Handler handler;
+  };
+  void Accept();
+  void Dispatch(const std::shared_ptr<Session>& session, Request& req);
+
+  ServerOptions opts_;
+  boost::asio::io_context ioc_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::map<std::string, RouteEntry> routes_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> in_flight_{0};
+  bool stopped_ = false;
+};
+
+}  // namespace strata::http

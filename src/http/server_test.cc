@@ -1,0 +1,111 @@
+#include "http/server.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "http/client.h"
+
+namespace strata::http {
+namespace {
+namespace bhttp = boost::beast::http;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions opts;
+    opts.listen = "127.0.0.1:0";
+    opts.threads = 2;
+    opts.max_body_bytes = 1000;
+    server_ = std::make_unique<Server>(opts);
+    server_->Route("/echo", {bhttp::verb::post}, [](Request& req, const Responder& r) {
+      r.Send(TextResponse(req, Status::ok, req.body()));
+    });
+    server_->Route("/later", {bhttp::verb::get}, [](Request& req, const Responder& r) {
+      Response res = TextResponse(req, Status::accepted, "from another thread");
+      std::thread([r, res]() mutable {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        r.Send(std::move(res));
+      }).detach();
+    });
+    server_->Route("/forgotten", {bhttp::verb::get}, [](Request&, const Responder&) {});
+    ASSERT_TRUE(server_->Start().ok());
+  }
+  void TearDown() override { server_->Shutdown(1000); }
+
+  Request Make(bhttp::verb verb, const std::string& target, std::string body = "") {
+    Request req(verb, target, 11);
+    req.body() = std::move(body);
+    return req;
+  }
+
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(ServerTest, RoutesMethodsAndKeepAlive) {
+  Client c("127.0.0.1", std::to_string(server_->port()));
+  for (int i = 0; i < 20; ++i) {
+    auto res = c.Do(Make(bhttp::verb::post, "/echo?x=1", "hello " + std::to_string(i)));
+    ASSERT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(res->result(), Status::ok);
+    EXPECT_EQ(res->body(), "hello " + std::to_string(i) + "\n");
+    EXPECT_TRUE(res->keep_alive());
+  }
+  auto nf = c.Do(Make(bhttp::verb::get, "/nope"));
+  ASSERT_TRUE(nf.ok());
+  EXPECT_EQ(nf->result(), Status::not_found);
+  auto bad_method = c.Do(Make(bhttp::verb::get, "/echo"));
+  ASSERT_TRUE(bad_method.ok());
+  EXPECT_EQ(bad_method->result(), Status::method_not_allowed);
+  EXPECT_EQ((*bad_method)[bhttp::field::allow], "POST");
+}
+
+TEST_F(ServerTest, AsyncAndForgottenResponses) {
+  Client c("127.0.0.1", std::to_string(server_->port()));
+  auto later = c.Do(Make(bhttp::verb::get, "/later"));
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(later->result(), Status::accepted);
+  auto forgotten = c.Do(Make(bhttp::verb::get, "/forgotten"));
+  ASSERT_TRUE(forgotten.ok());
+  EXPECT_EQ(forgotten->result(), Status::internal_server_error);
+}
+
+TEST_F(ServerTest, OversizedBodyGets413) {
+  Client c("127.0.0.1", std::to_string(server_->port()));
+  auto res = c.Do(Make(bhttp::verb::post, "/echo", std::string(5000, 'x')));
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->result(), Status::payload_too_large);
+  // The next request works on a new connection.
+  auto ok = c.Do(Make(bhttp::verb::post, "/echo", "small"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->result(), Status::ok);
+}
+
+TEST_F(ServerTest, ManyConcurrentConnections) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&] {
+      Client c("127.0.0.1", std::to_string(server_->port()));
+      for (int i = 0; i < 25; ++i) {
+        auto res = c.Do(Make(bhttp::verb::post, "/echo", "x"));
+        if (res.ok() && res->result() == Status::ok) ok++;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 16 * 25);
+}
+
+TEST(UrlTest, Parse) {
+  auto u = ParseUrl("http://127.0.0.1:9009/api/v1/push").value();
+  EXPECT_EQ(u.host, "127.0.0.1");
+  EXPECT_EQ(u.port, "9009");
+  EXPECT_EQ(u.target, "/api/v1/push");
+  EXPECT_EQ(ParseUrl("http://[::1]:80").value().host, "::1");
+  EXPECT_EQ(ParseUrl("http://example").value().port, "80");
+  EXPECT_FALSE(ParseUrl("https://x").ok());
+}
+
+}  // namespace
+}  // namespace strata::http

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace strata::ingest {
+
+enum class NameValidation {
+  kLegacy,  // [a-zA-Z_:][a-zA-Z0-9_:]* metric names, [a-zA-Z_][a-zA-Z0-9_]* label names
+  kUtf8,    // Prometheus 3: any non-empty valid UTF-8
+};
+
+// Per-tenant ingestion limits. Defaults suit one node of a small cluster; `overrides` in the
+// config replaces them per tenant. 0 disables a numeric limit.
+struct Limits {
+  double ingestion_rate = 100'000;       // samples/s, sustained
+  uint64_t ingestion_burst = 1'000'000;  // samples, bucket size
+  uint64_t max_active_series = 1'500'000;
+  uint64_t max_series_per_metric = 200'000;
+  uint32_t max_label_names_per_series = 30;
+  uint32_t max_label_name_length = 1024;
+  uint32_t max_label_value_length = 2048;
+  int64_t creation_grace_period_ms = 10 * 60 * 1000;  // how far in the future a sample may be
+  int64_t out_of_order_window_ms = 0;
+  std::vector<std::string> reject_labels;  // series carrying one of these labels are refused
+  std::vector<std::string> drop_labels;    // these labels are removed before storage
+  NameValidation name_validation = NameValidation::kLegacy;
+};
+
+}  // namespace strata::ingest

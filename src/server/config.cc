@@ -1,0 +1,249 @@
+#include "server/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/units.h"
+
+namespace strata::server {
+namespace {
+
+// Reads the keys of one YAML mapping, remembering which were consumed so that the rest can
+// be reported as unknown.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path) : node_(node), path_(std::move(path)) {}
+
+  Status Check() const {
+    if (node_ && !node_.IsNull() && !node_.IsMap()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}\" must be a mapping", path_));
+    }
+    return Status::Ok();
+  }
+  YAML::Node Get(const std::string& key) {
+    used_.insert(key);
+    return node_ && node_.IsMap() ? node_[key] : YAML::Node();
+  }
+  std::string Path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  Status Unknown() const {
+    if (!node_ || !node_.IsMap()) return Status::Ok();
+    for (const auto& kv : node_) {
+      auto key = kv.first.as<std::string>();
+      if (!used_.count(key)) {
+        return Status::InvalidArgument(fmt::format("config: unknown key \"{}\"", Path(key)));
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Str(const std::string& key, std::string& out) {
+    return Scalar(key, [&](const std::string& v) -> Status {
+      out = v;
+      return Status::Ok();
+    });
+  }
+  Status Bool(const std::string& key, bool& out) {
+    return Scalar(key, [&](const std::string& v) -> Status {
+      if (v == "true") {
+        out = true;
+      } else if (v == "false") {
+        out = false;
+      } else {
+        return Status::InvalidArgument("want true or false");
+      }
+      return Status::Ok();
+    });
+  }
+  template <typename T>
+  Status Int(const std::string& key, T& out) {
+    return Scalar(key, [&](const std::string& v) -> Status {
+      try {
+        size_t pos;
+        long long n = std::stoll(v, &pos);
+        if (pos != v.size() || n < 0) return Status::InvalidArgument("want a non-negative integer");
+        out = static_cast<T>(n);
+      } catch (...) {
+        return Status::InvalidArgument("want a non-negative integer");
+      }
+      return Status::Ok();
+    });
+  }
+  Status Double(const std::string& key, double& out) {
+    return Scalar(key, [&](const std::string& v) -> Status {
+      try {
+        size_t pos;
+        out = std::stod(v, &pos);
+        if (pos != v.size() || out < 0)
+          return Status::InvalidArgument("want a non-negative number");
+      } catch (...) {
+        return Status::InvalidArgument("want a non-negative number");
+      }
+      return Status::Ok();
+    });
+  }
+  Status Duration(const std::string& key, int64_t& out_ms) {
+    return Scalar(key, [&](const std::string& v) -> Status {
+      ASSIGN_OR_RETURN(out_ms, ParseDurationMillis(v));
+      return Status::Ok();
+    });
+  }
+  Status Bytes(const std::string& key, uint64_t& out) {
+    return Scalar(key, [&](const std::string& v) -> Status {
+      ASSIGN_OR_RETURN(out, ParseBytes(v));
+      return Status::Ok();
+    });
+  }
+  Status StrList(const std::string& key, std::vector<std::string>& out) {
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return Status::Ok();
+    if (!n.IsSequence()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}\" must be a list", Path(key)));
+    }
+    out.clear();
+    for (const auto& item : n) {
+      if (!item.IsScalar()) {
+        return Status::InvalidArgument(fmt::format("config: \"{}\" must list strings", Path(key)));
+      }
+      out.push_back(item.as<std::string>());
+    }
+    return Status::Ok();
+  }
+
+ private:
+  template <typename Fn>
+  Status Scalar(const std::string& key, Fn fn) {
+    YAML::Node n = Get(key);
+    if (!n || n.IsNull()) return Status::Ok();
+    if (!n.IsScalar()) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"{}\" must be a single value", Path(key)));
+    }
+    Status st = fn(n.as<std::string>());
+    if (!st.ok()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}\": {}", Path(key), st.message()));
+    }
+    return Status::Ok();
+  }
+
+  YAML::Node node_;
+  std::string path_;
+  std::set<std::string> used_;
+};
+
+Status ParseLimits(const YAML::Node& node, const std::string& path, ingest::Limits& l) {
+  Section s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Double("ingestion_rate", l.ingestion_rate));
+  RETURN_IF_ERROR(s.Int("ingestion_burst", l.ingestion_burst));
+  RETURN_IF_ERROR(s.Int("max_active_series", l.max_active_series));
+  RETURN_IF_ERROR(s.Int("max_series_per_metric", l.max_series_per_metric));
+  RETURN_IF_ERROR(s.Int("max_label_names_per_series", l.max_label_names_per_series));
+  RETURN_IF_ERROR(s.Int("max_label_name_length", l.max_label_name_length));
+  RETURN_IF_ERROR(s.Int("max_label_value_length", l.max_label_value_length));
+  RETURN_IF_ERROR(s.Duration("creation_grace_period", l.creation_grace_period_ms));
+  RETURN_IF_ERROR(s.Duration("out_of_order_window", l.out_of_order_window_ms));
+  RETURN_IF_ERROR(s.StrList("reject_labels", l.reject_labels));
+  RETURN_IF_ERROR(s.StrList("drop_labels", l.drop_labels));
+  std::string scheme;
+  RETURN_IF_ERROR(s.Str("name_validation", scheme));
+  if (scheme == "legacy") {
+    l.name_validation = ingest::NameValidation::kLegacy;
+  } else if (scheme == "utf8") {
+    l.name_validation = ingest::NameValidation::kUtf8;
+  } else if (!scheme.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.name_validation\": want legacy or utf8, got \"{}\"", path, scheme));
+  }
+  return s.Unknown();
+}
+
+}  // namespace
+
+Result<Config> ParseConfig(std::string_view yaml) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("config: invalid YAML: {}", e.what()));
+  }
+  Config c;
+  Section top(root, "");
+  RETURN_IF_ERROR(top.Check());
+
+  Section server(top.Get("server"), "server");
+  RETURN_IF_ERROR(server.Check());
+  RETURN_IF_ERROR(server.Str("listen", c.listen));
+  RETURN_IF_ERROR(server.Int("threads", c.threads));
+  RETURN_IF_ERROR(server.Bytes("max_request_body", c.max_request_body_bytes));
+  RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.max_decompressed_body_bytes));
+  RETURN_IF_ERROR(server.Duration("idle_timeout", c.idle_timeout_ms));
+  RETURN_IF_ERROR(server.Duration("shutdown_timeout", c.shutdown_timeout_ms));
+  RETURN_IF_ERROR(server.Unknown());
+
+  Section storage(top.Get("storage"), "storage");
+  RETURN_IF_ERROR(storage.Check());
+  RETURN_IF_ERROR(storage.Str("data_dir", c.data_dir));
+  Section wal(storage.Get("wal"), "storage.wal");
+  RETURN_IF_ERROR(wal.Check());
+  std::string fsync;
+  RETURN_IF_ERROR(wal.Str("fsync", fsync));
+  if (fsync == "interval") {
+    c.wal_fsync_always = false;
+  } else if (!fsync.empty() && fsync != "always") {
+    return Status::InvalidArgument(
+        fmt::format("config: \"storage.wal.fsync\": want always or interval, got \"{}\"", fsync));
+  }
+  RETURN_IF_ERROR(wal.Duration("fsync_interval", c.wal_fsync_interval_ms));
+  RETURN_IF_ERROR(wal.Bytes("segment_size", c.wal_segment_size));
+  RETURN_IF_ERROR(wal.Bytes("checkpoint_min_size", c.wal_checkpoint_min_bytes));
+  RETURN_IF_ERROR(wal.Unknown());
+  RETURN_IF_ERROR(storage.Unknown());
+  if (c.wal_fsync_interval_ms <= 0) {
+    return Status::InvalidArgument("config: \"storage.wal.fsync_interval\" must be positive");
+  }
+  if (c.wal_segment_size < (1u << 20)) {
+    return Status::InvalidArgument("config: \"storage.wal.segment_size\" must be at least 1MiB");
+  }
+
+  Section auth(top.Get("auth"), "auth");
+  RETURN_IF_ERROR(auth.Check());
+  RETURN_IF_ERROR(auth.Bool("require_tenant", c.require_tenant));
+  RETURN_IF_ERROR(auth.Unknown());
+
+  Section log(top.Get("log"), "log");
+  RETURN_IF_ERROR(log.Check());
+  RETURN_IF_ERROR(log.Str("level", c.log_level));
+  RETURN_IF_ERROR(log.Unknown());
+
+  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), "limits", c.limits));
+  YAML::Node overrides = top.Get("overrides");
+  if (overrides && !overrides.IsNull()) {
+    if (!overrides.IsMap()) {
+      return Status::InvalidArgument("config: \"overrides\" must map tenant IDs to limits");
+    }
+    for (const auto& kv : overrides) {
+      auto tenant = kv.first.as<std::string>();
+      ingest::Limits l = c.limits;  // a tenant's override starts from the global limits
+      RETURN_IF_ERROR(ParseLimits(kv.second, "overrides." + tenant, l));
+      c.overrides[tenant] = l;
+    }
+  }
+  RETURN_IF_ERROR(top.Unknown());
+  return c;
+}
+
+Result<Config> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound(fmt::format("config file {} cannot be read", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto c = ParseConfig(ss.str());
+  if (!c.ok()) return c.status().Annotate(path);
+  return c;
+}
+
+}  // namespace strata::server
