@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,19 @@ struct Limits {
   std::vector<std::string> reject_labels;  // series carrying one of these labels are refused
   std::vector<std::string> drop_labels;    // these labels are removed before storage
   NameValidation name_validation = NameValidation::kLegacy;
+};
+
+// Settings of the ingest path as a whole.
+struct IngestConfig {
+  bool require_tenant = false;  // true: requests without X-Scope-OrgID get 401
+  uint64_t max_decompressed_body_bytes = 64u << 20;
+  Limits limits;
+  std::map<std::string, Limits> overrides;  // per tenant
+
+  const Limits& LimitsFor(const std::string& tenant) const {
+    auto it = overrides.find(tenant);
+    return it == overrides.end() ? limits : it->second;
+  }
 };
 
 }  // namespace strata::ingest

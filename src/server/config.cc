@@ -179,7 +179,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(server.Str("listen", c.listen));
   RETURN_IF_ERROR(server.Int("threads", c.threads));
   RETURN_IF_ERROR(server.Bytes("max_request_body", c.max_request_body_bytes));
-  RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.max_decompressed_body_bytes));
+  RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.ingest.max_decompressed_body_bytes));
   RETURN_IF_ERROR(server.Duration("idle_timeout", c.idle_timeout_ms));
   RETURN_IF_ERROR(server.Duration("shutdown_timeout", c.shutdown_timeout_ms));
   RETURN_IF_ERROR(server.Unknown());
@@ -211,7 +211,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
 
   Section auth(top.Get("auth"), "auth");
   RETURN_IF_ERROR(auth.Check());
-  RETURN_IF_ERROR(auth.Bool("require_tenant", c.require_tenant));
+  RETURN_IF_ERROR(auth.Bool("require_tenant", c.ingest.require_tenant));
   RETURN_IF_ERROR(auth.Unknown());
 
   Section log(top.Get("log"), "log");
@@ -219,7 +219,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(log.Str("level", c.log_level));
   RETURN_IF_ERROR(log.Unknown());
 
-  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), "limits", c.limits));
+  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), "limits", c.ingest.limits));
   YAML::Node overrides = top.Get("overrides");
   if (overrides && !overrides.IsNull()) {
     if (!overrides.IsMap()) {
@@ -227,9 +227,9 @@ Result<Config> ParseConfig(std::string_view yaml) {
     }
     for (const auto& kv : overrides) {
       auto tenant = kv.first.as<std::string>();
-      ingest::Limits l = c.limits;  // a tenant's override starts from the global limits
+      ingest::Limits l = c.ingest.limits;  // a tenant's override starts from the global limits
       RETURN_IF_ERROR(ParseLimits(kv.second, "overrides." + tenant, l));
-      c.overrides[tenant] = l;
+      c.ingest.overrides[tenant] = l;
     }
   }
   RETURN_IF_ERROR(top.Unknown());

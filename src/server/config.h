@@ -17,7 +17,6 @@ struct Config {
   std::string listen = ":9009";
   int threads = 0;  // 0 = one per core
   uint64_t max_request_body_bytes = 10u << 20;
-  uint64_t max_decompressed_body_bytes = 64u << 20;
   int64_t idle_timeout_ms = 120'000;
   int64_t shutdown_timeout_ms = 30'000;
   // storage
@@ -26,18 +25,10 @@ struct Config {
   int64_t wal_fsync_interval_ms = 100;
   uint64_t wal_segment_size = 64u << 20;
   uint64_t wal_checkpoint_min_bytes = 256u << 20;
-  // auth
-  bool require_tenant = false;
   // log
   std::string log_level = "info";
-  // limits
-  ingest::Limits limits;
-  std::map<std::string, ingest::Limits> overrides;
-
-  const ingest::Limits& LimitsFor(const std::string& tenant) const {
-    auto it = overrides.find(tenant);
-    return it == overrides.end() ? limits : it->second;
-  }
+  // auth, limits, overrides and the decompressed-body bound
+  ingest::IngestConfig ingest;
 };
 
 // Parses YAML text. Unknown keys and malformed values are errors naming the key.
