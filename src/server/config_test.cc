@@ -1,0 +1,66 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+namespace strata::server {
+namespace {
+
+TEST(Config, EmptyGivesDefaults) {
+  auto c = ParseConfig("");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen, ":9009");
+  EXPECT_EQ(c->data_dir, "./data");
+  EXPECT_TRUE(c->wal_fsync_always);
+  EXPECT_FALSE(c->ingest.require_tenant);
+}
+
+TEST(Config, FullFileAndOverrides) {
+  auto c = ParseConfig(R"(
+server:
+  listen: 127.0.0.1:9100
+  max_request_body: 4MiB
+storage:
+  data_dir: /var/lib/strata
+  wal:
+    fsync: interval
+    fsync_interval: 250ms
+auth:
+  require_tenant: true
+limits:
+  ingestion_rate: 5000
+  max_active_series: 100
+  out_of_order_window: 5m
+  reject_labels: [user_id, session_id]
+overrides:
+  big-team:
+    ingestion_rate: 1e6
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->listen, "127.0.0.1:9100");
+  EXPECT_EQ(c->max_request_body_bytes, 4u << 20);
+  EXPECT_FALSE(c->wal_fsync_always);
+  EXPECT_EQ(c->wal_fsync_interval_ms, 250);
+  EXPECT_TRUE(c->ingest.require_tenant);
+  EXPECT_EQ(c->ingest.limits.out_of_order_window_ms, 300'000);
+  EXPECT_EQ(c->ingest.LimitsFor("someone").ingestion_rate, 5000);
+  const auto& big = c->ingest.LimitsFor("big-team");
+  EXPECT_EQ(big.ingestion_rate, 1e6);
+  EXPECT_EQ(big.max_active_series, 100u);  // inherited from the global limits
+  EXPECT_EQ(big.reject_labels.size(), 2u);
+}
+
+TEST(Config, ErrorsNameTheKey) {
+  auto bad = [](const char* yaml) { return ParseConfig(yaml).status().message(); };
+  EXPECT_NE(bad("server:\n  lisen: x\n").find("server.lisen"), std::string::npos);
+  EXPECT_NE(bad("limits:\n  ingestion_rate: fast\n").find("limits.ingestion_rate"),
+            std::string::npos);
+  EXPECT_NE(bad("storage:\n  wal:\n    fsync: sometimes\n").find("storage.wal.fsync"),
+            std::string::npos);
+  EXPECT_NE(bad("limits:\n  out_of_order_window: 5 minutes\n").find("out_of_order_window"),
+            std::string::npos);
+  EXPECT_NE(bad("overrides:\n  t:\n    nope: 1\n").find("overrides.t.nope"), std::string::npos);
+  EXPECT_NE(bad("[1, 2").find("invalid YAML"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata::server

@@ -1,0 +1,138 @@
+#include "server/server.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "server/version.h"
+
+namespace strata::server {
+namespace bhttp = boost::beast::http;
+
+StrataServer::StrataServer(Config config)
+    : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {
+  metrics_ = std::make_unique<SelfMetrics>(registry_);
+  distributor_ = std::make_unique<ingest::Distributor>(config_.ingest, *registry_);
+  http::ServerOptions hopts;
+  hopts.listen = config_.listen;
+  hopts.threads = config_.threads;
+  hopts.max_body_bytes = config_.max_request_body_bytes;
+  hopts.idle_timeout_ms = config_.idle_timeout_ms;
+  hopts.observe = [m = metrics_.get()](const std::string& route, unsigned code, double secs) {
+    m->ObserveHttp(route, code, secs);
+  };
+  http_ = std::make_unique<http::Server>(hopts);
+  RegisterRoutes();
+}
+
+StrataServer::~StrataServer() { Shutdown(); }
+
+void StrataServer::RegisterRoutes() {
+  auto push = [this](http::Request& req, const http::Responder& r) {
+    distributor_->HandlePush(req, r);
+  };
+  http_->Route("/api/v1/push", {bhttp::verb::post}, push);
+  http_->Route("/api/v1/write", {bhttp::verb::post}, push);
+  http_->Route("/-/healthy", {bhttp::verb::get, bhttp::verb::head},
+               [](http::Request& req, const http::Responder& r) {
+                 r.Send(http::TextResponse(req, http::Status::ok, "Strata is Healthy."));
+               });
+  http_->Route("/-/ready", {bhttp::verb::get, bhttp::verb::head},
+               [this](http::Request& req, const http::Responder& r) {
+                 if (ready_.load(std::memory_order_acquire)) {
+                   r.Send(http::TextResponse(req, http::Status::ok, "Strata is Ready."));
+                 } else {
+                   r.Send(http::TextResponse(req, http::Status::service_unavailable,
+                                             "Service Unavailable: WAL replay in progress."));
+                 }
+               });
+  http_->Route(
+      "/metrics", {bhttp::verb::get}, [this](http::Request& req, const http::Responder& r) {
+        const tsdb::Storage* st = ready_.load(std::memory_order_acquire) ? storage_.get() : nullptr;
+        http::Response res = http::TextResponse(req, http::Status::ok, metrics_->Render(st));
+        res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+        r.Send(std::move(res));
+      });
+  http_->Route("/api/v1/status/buildinfo", {bhttp::verb::get},
+               [](http::Request& req, const http::Responder& r) {
+                 r.Send(http::JsonResponse(
+                     req, http::Status::ok,
+                     fmt::format(R"({{"status":"success","data":{{"version":"{}","revision":"{}",)"
+                                 R"("branch":"","buildUser":"","buildDate":"","goVersion":""}}}})",
+                                 kVersion, kRevision)));
+               });
+}
+
+Status StrataServer::Start() {
+  RETURN_IF_ERROR(http_->Start());
+  spdlog::info("msg=\"listening\" address={} port={} version={}", config_.listen, http_->port(),
+               kVersion);
+  opener_ = std::thread([this] { OpenStorage(); });
+  return Status::Ok();
+}
+
+void StrataServer::OpenStorage() {
+  tsdb::StorageOptions opts;
+  opts.data_dir = config_.data_dir;
+  opts.db.wal.sync_on_commit = config_.wal_fsync_always;
+  opts.db.wal.fsync_interval_ms = config_.wal_fsync_interval_ms;
+  opts.db.wal.segment_size = config_.wal_segment_size;
+  opts.db.checkpoint_min_bytes = config_.wal_checkpoint_min_bytes;
+  opts.db.ooo_window_ms = config_.ingest.limits.out_of_order_window_ms;
+  auto storage = tsdb::Storage::Open(opts);
+  std::lock_guard lk(mu_);
+  opened_ = true;
+  if (!storage.ok()) {
+    open_status_ = storage.status();
+    spdlog::error("msg=\"cannot open storage\" err=\"{}\"", open_status_.ToString());
+  } else {
+    storage_ = std::move(storage).value();
+    distributor_->SetStorage(storage_.get());
+    ready_.store(true, std::memory_order_release);
+    metrics_->SetReady(true);
+    spdlog::info("msg=\"ready\"");
+    maintenance_ = std::thread([this] { Maintenance(); });
+  }
+  cv_.notify_all();
+}
+
+Status StrataServer::WaitReady() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [this] { return opened_; });
+  return open_status_;
+}
+
+void StrataServer::Maintenance() {
+  std::unique_lock lk(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lk, std::chrono::seconds(10), [this] { return stopping_; });
+    if (stopping_) break;
+    lk.unlock();
+    storage_->MaybeCheckpointAll();
+    lk.lock();
+  }
+}
+
+void StrataServer::Shutdown() {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  spdlog::info("msg=\"shutting down: draining in-flight requests\"");
+  ready_.store(false);
+  distributor_->SetStorage(nullptr);
+  http_->Shutdown(config_.shutdown_timeout_ms);
+  if (opener_.joinable()) opener_.join();
+  if (maintenance_.joinable()) maintenance_.join();
+  if (storage_) {
+    Status st = storage_->Close();
+    if (!st.ok()) spdlog::error("msg=\"closing storage\" err=\"{}\"", st.ToString());
+    storage_.reset();
+  }
+  spdlog::info("msg=\"shutdown complete\"");
+}
+
+}  // namespace strata::server

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "base/status.h"
+#include "http/server.h"
+#include "ingest/distributor.h"
+#include "server/config.h"
+#include "server/self_metrics.h"
+#include "tsdb/storage.h"
+
+namespace strata::server {
+
+// StrataServer is `strata serve`: the HTTP API, the ingest path and the storage, wired
+// together. Start brings HTTP up first (healthy at once, ready after WAL replay), Shutdown
+// drains in-flight requests and closes the WALs. Not copyable; Start/Shutdown from one thread.
+class StrataServer {
+ public:
+  explicit StrataServer(Config config);
+  ~StrataServer();
+
+  Status Start();
+  // Blocks until storage is open (or failed to open).
+  Status WaitReady();
+  void Shutdown();
+  uint16_t port() const { return http_->port(); }
+
+ private:
+  void RegisterRoutes();
+  void OpenStorage();
+  void Maintenance();
+
+  const Config config_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<SelfMetrics> metrics_;
+  std::unique_ptr<ingest::Distributor> distributor_;
+  std::unique_ptr<http::Server> http_;
+  std::unique_ptr<tsdb::Storage> storage_;
+  std::atomic<bool> ready_{false};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool opened_ = false;  // storage open attempt finished
+  Status open_status_;
+  bool stopping_ = false;
+  std::thread opener_;
+  std::thread maintenance_;
+};
+
+}  // namespace strata::server
