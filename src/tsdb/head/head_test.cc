@@ -65,12 +65,18 @@ TEST(Head, AppendRulesAndDuplicates) {
   EXPECT_EQ(h.Append(*s, 1000, 1, 0), AppendResult::kDuplicate);
   EXPECT_EQ(h.Append(*s, 1000, 2, 0), AppendResult::kDuplicateTimestamp);
   EXPECT_EQ(h.Append(*s, 999, 2, 0), AppendResult::kOutOfOrder);
+  // Regression: a retried batch re-sends samples older than the newest one; exact duplicates
+  // anywhere in the series are accepted, conflicting ones are not.
+  EXPECT_EQ(h.Append(*s, 1500, 3, 0), AppendResult::kAppended);
+  EXPECT_EQ(h.Append(*s, 1000, 1, 0), AppendResult::kDuplicate);
+  EXPECT_EQ(h.Append(*s, 1000, 4, 0), AppendResult::kDuplicateTimestamp);
+  EXPECT_EQ(h.Append(*s, 1200, 1, 0), AppendResult::kOutOfOrder);
   EXPECT_EQ(h.Append(*s, 2000, StaleNaN(), 0), AppendResult::kAppended);
   EXPECT_EQ(h.Append(*s, 2000, StaleNaN(), 0), AppendResult::kDuplicate);
   EXPECT_EQ(h.Append(*s, 2000, std::nan(""), 0), AppendResult::kDuplicateTimestamp);
   auto got = SamplesOf(h, *s);
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_TRUE(IsStaleNaN(got[1].v));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(IsStaleNaN(got[2].v));
 }
 
 TEST(Head, CutsChunksAndReadsRanges) {

@@ -63,13 +63,13 @@ bool MemSeries::HasSampleAt(int64_t t, double* v) const {
 
 AppendResult MemSeries::Append(int64_t t, double v, int64_t ooo_window_ms) {
   if ((app_ || !chunks_.empty()) && t <= max_t_) {
+    // A sample already stored is accepted again wherever it lies, so that retried batches
+    // are idempotent; only this rare path decodes a chunk.
     double existing;
-    if (t == max_t_ || (ooo_window_ms > 0 && t >= max_t_ - ooo_window_ms)) {
-      if (HasSampleAt(t, &existing)) {
-        return std::bit_cast<uint64_t>(existing) == std::bit_cast<uint64_t>(v)
-                   ? AppendResult::kDuplicate
-                   : AppendResult::kDuplicateTimestamp;
-      }
+    if (HasSampleAt(t, &existing)) {
+      return std::bit_cast<uint64_t>(existing) == std::bit_cast<uint64_t>(v)
+                 ? AppendResult::kDuplicate
+                 : AppendResult::kDuplicateTimestamp;
     }
     if (ooo_window_ms <= 0) return AppendResult::kOutOfOrder;
     if (t < max_t_ - ooo_window_ms) return AppendResult::kTooOld;

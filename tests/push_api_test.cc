@@ -1,0 +1,202 @@
+// The remote-write HTTP API end to end, against an in-process server: status codes, messages
+// and counters a sender sees.
+#include <gtest/gtest.h>
+
+#include "base/units.h"
+#include "server/server.h"
+#include "test_util.h"
+#include "tsdb/db.h"
+
+namespace strata {
+namespace {
+namespace bhttp = boost::beast::http;
+using testing::PushRequest;
+
+proto::WriteRequest OneSample(const std::string& name, int64_t t, double v, Labels extra = {}) {
+  Labels l = {{"__name__", name}};
+  l.insert(l.end(), extra.begin(), extra.end());
+  proto::WriteRequest wr;
+  wr.series.push_back({l, {{t, v}}});
+  return wr;
+}
+
+class PushApiTest : public ::testing::Test {
+ protected:
+  void Start(server::Config c = {}) {
+    c.listen = "127.0.0.1:0";
+    c.data_dir = dir_.path();
+    c.threads = 2;
+    srv_ = std::make_unique<server::StrataServer>(c);
+    ASSERT_TRUE(srv_->Start().ok());
+    ASSERT_TRUE(srv_->WaitReady().ok());
+    client_ = std::make_unique<http::Client>("127.0.0.1", std::to_string(srv_->port()));
+  }
+  void TearDown() override {
+    client_.reset();
+    if (srv_) srv_->Shutdown();
+  }
+  http::Response Do(http::Request req) {
+    auto res = client_->Do(std::move(req));
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : http::Response();
+  }
+  std::string Metrics() { return Do(http::Request(bhttp::verb::get, "/metrics", 11)).body(); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<server::StrataServer> srv_;
+  std::unique_ptr<http::Client> client_;
+  const int64_t now_ = NowMillis();
+};
+
+TEST_F(PushApiTest, AcceptsOnBothPathsAndRetriesAreIdempotent) {
+  Start();
+  auto wr = OneSample("up", now_, 1, {{"job", "node"}});
+  EXPECT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  EXPECT_EQ(Do(PushRequest(wr, "", "/api/v1/write")).result(), http::Status::no_content);
+  EXPECT_NE(Metrics().find("strata_ingest_samples_duplicate_total{tenant=\"anonymous\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(PushApiTest, PartlyInvalidRequestKeepsValidSamplesAndExplains) {
+  Start();
+  proto::WriteRequest wr;
+  wr.series.push_back({{{"__name__", "good"}}, {{now_, 1}, {now_ + 1000, 2}}});
+  wr.series.push_back({{{"__name__", "bad-name"}}, {{now_, 1}}});
+  wr.series.push_back({{{"__name__", "future"}}, {{now_ + 3'600'000, 1}}});
+  auto res = Do(PushRequest(wr));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("rejected 2 of 4 samples"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find("invalid_metric_name=1"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find("too_far_in_future=1"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find(R"(series {__name__="bad-name"})"), std::string::npos) << res.body();
+  // Out of order and conflicting duplicate.
+  EXPECT_EQ(Do(PushRequest(OneSample("good", now_ - 1000, 5))).result(), http::Status::bad_request);
+  auto dup = Do(PushRequest(OneSample("good", now_ + 1000, 7)));
+  EXPECT_NE(dup.body().find("duplicate_timestamp=1"), std::string::npos) << dup.body();
+  std::string m = Metrics();
+  EXPECT_NE(
+      m.find(R"(strata_ingest_rejected_samples_total{reason="out_of_order",tenant="anonymous"} 1)"),
+      std::string::npos);
+  EXPECT_NE(m.find(R"(strata_ingest_samples_stored_total{tenant="anonymous"} 2)"),
+            std::string::npos);
+}
+
+TEST_F(PushApiTest, MalformedBodies) {
+  Start();
+  http::Request req = PushRequest(OneSample("x", now_, 1));
+  req.body() = "definitely not snappy";
+  auto res = Do(req);
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("snappy"), std::string::npos);
+  req.body() = proto::SnappyCompress("\x0a\x05garbage");
+  res = Do(req);
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("protobuf"), std::string::npos);
+  req.set(bhttp::field::content_type,
+          "application/x-protobuf;proto=io.prometheus.write.v2.Request");
+  EXPECT_EQ(Do(req).result(), http::Status::unsupported_media_type);
+}
+
+TEST_F(PushApiTest, BodyLimits) {
+  server::Config c;
+  c.max_request_body_bytes = 1000;
+  c.ingest.max_decompressed_body_bytes = 5000;
+  Start(c);
+  proto::WriteRequest wr;
+  for (int i = 0; i < 200; ++i) {
+    wr.series.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{now_, 1}}});
+  }
+  auto res = Do(PushRequest(wr));
+  EXPECT_EQ(res.result(), http::Status::payload_too_large) << res.body();
+  // Compressible enough to pass the body limit, too large once decompressed.
+  proto::WriteRequest big = OneSample("m", now_, 1, {{"v", std::string(2000, 'a')}});
+  big.series.push_back(big.series[0]);
+  big.series.push_back(big.series[0]);
+  res = Do(PushRequest(big));
+  EXPECT_EQ(res.result(), http::Status::payload_too_large) << res.body();
+}
+
+TEST_F(PushApiTest, TenantsAreIsolatedAndRequiredWhenConfigured) {
+  server::Config c;
+  c.ingest.require_tenant = true;
+  Start(c);
+  auto res = Do(PushRequest(OneSample("x", now_, 1)));
+  EXPECT_EQ(res.result(), http::Status::unauthorized);
+  EXPECT_NE(res.body().find("X-Scope-OrgID"), std::string::npos);
+  EXPECT_EQ(Do(PushRequest(OneSample("x", now_, 1), "team-a")).result(), http::Status::no_content);
+  // The same series in another tenant is independent: an older sample is not out of order.
+  EXPECT_EQ(Do(PushRequest(OneSample("x", now_ - 5000, 2), "team-b")).result(),
+            http::Status::no_content);
+  EXPECT_EQ(Do(PushRequest(OneSample("x", now_, 1), "../../etc")).result(),
+            http::Status::bad_request);
+}
+
+TEST_F(PushApiTest, RateLimitAnswers429WithRetryAfter) {
+  server::Config c;
+  c.ingest.limits.ingestion_rate = 10;
+  c.ingest.limits.ingestion_burst = 20;
+  Start(c);
+  proto::WriteRequest wr;
+  for (int i = 0; i < 15; ++i)
+    wr.series.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{now_, 1}}});
+  EXPECT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  auto res = Do(PushRequest(wr));
+  EXPECT_EQ(res.result(), http::Status::too_many_requests);
+  EXPECT_FALSE(res[bhttp::field::retry_after].empty());
+  EXPECT_NE(Metrics().find(R"(reason="rate_limited",tenant="anonymous"} 15)"), std::string::npos);
+}
+
+TEST_F(PushApiTest, SeriesLimitsAndLabelRules) {
+  server::Config c;
+  c.ingest.limits.max_active_series = 3;
+  c.ingest.limits.max_series_per_metric = 2;
+  c.ingest.limits.reject_labels = {"user_id"};
+  c.ingest.limits.drop_labels = {"pod_uid"};
+  Start(c);
+  for (int i = 0; i < 3; ++i) {
+    auto res = Do(PushRequest(OneSample("a", now_, 1, {{"i", std::to_string(i)}})));
+    EXPECT_EQ(res.result(), i < 2 ? http::Status::no_content : http::Status::bad_request)
+        << res.body();
+    if (i == 2) {
+      EXPECT_NE(res.body().find("max_series_per_metric"), std::string::npos);
+    }
+  }
+  EXPECT_EQ(Do(PushRequest(OneSample("b", now_, 1))).result(), http::Status::no_content);
+  auto over = Do(PushRequest(OneSample("c", now_, 1)));
+  EXPECT_NE(over.body().find("max_active_series"), std::string::npos) << over.body();
+  auto uid = Do(PushRequest(OneSample("b", now_, 1, {{"user_id", "42"}})));
+  EXPECT_NE(uid.body().find("rejected_label"), std::string::npos) << uid.body();
+  // pod_uid is dropped, so this is the existing series b: a duplicate, accepted.
+  EXPECT_EQ(Do(PushRequest(OneSample("b", now_, 1, {{"pod_uid", "x"}}))).result(),
+            http::Status::no_content);
+}
+
+TEST_F(PushApiTest, MetadataIsStoredAndSurvivesRestart) {
+  Start();
+  proto::WriteRequest wr = OneSample("http_requests_total", now_, 1);
+  wr.metadata.push_back(
+      {proto::MetricType::kCounter, "http_requests_total", "Requests served.", ""});
+  EXPECT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  srv_->Shutdown();
+  client_.reset();
+  srv_.reset();
+  tsdb::Head head;
+  std::map<std::string, tsdb::MetricMetadata> md;
+  ASSERT_TRUE(tsdb::Db::ReadInto(dir_.path() + "/tenants/anonymous", head, &md).ok());
+  ASSERT_EQ(md.count("http_requests_total"), 1u);
+  EXPECT_EQ(md["http_requests_total"].help, "Requests served.");
+  EXPECT_EQ(md["http_requests_total"].type, static_cast<uint8_t>(proto::MetricType::kCounter));
+  EXPECT_EQ(head.num_series(), 1u);
+}
+
+TEST_F(PushApiTest, HealthReadyBuildinfo) {
+  Start();
+  EXPECT_EQ(Do(http::Request(bhttp::verb::get, "/-/healthy", 11)).result(), http::Status::ok);
+  EXPECT_EQ(Do(http::Request(bhttp::verb::get, "/-/ready", 11)).result(), http::Status::ok);
+  auto bi = Do(http::Request(bhttp::verb::get, "/api/v1/status/buildinfo", 11));
+  EXPECT_NE(bi.body().find(R"("status":"success")"), std::string::npos);
+  EXPECT_NE(bi.body().find(R"("version":")"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata

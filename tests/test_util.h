@@ -1,0 +1,108 @@
+#pragma once
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http/client.h"
+#include "proto/remote_write.h"
+
+namespace strata::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "strata-it-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A loopback port that was free a moment ago.
+inline int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// A child process, killed (SIGKILL) when the object goes away.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const std::string& log_path) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      FILE* f = std::fopen(log_path.c_str(), "a");
+      if (f) {
+        ::dup2(fileno(f), 1);
+        ::dup2(fileno(f), 2);
+      }
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~Process() { Kill(SIGKILL); }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Sends `sig` and reaps the child; returns its wait status.
+  int Kill(int sig) {
+    if (pid_ <= 0) return 0;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// Polls GET path until it answers 200 or the timeout passes.
+inline bool WaitForHttp(int port, const std::string& path, int timeout_ms = 20000) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    http::Client c("127.0.0.1", std::to_string(port), 1000);
+    auto res = c.Do(http::Request(boost::beast::http::verb::get, path, 11));
+    if (res.ok() && res->result_int() == 200) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// A remote-write request with snappy body and the usual headers.
+inline http::Request PushRequest(const proto::WriteRequest& wr, const std::string& tenant = "",
+                                 const std::string& target = "/api/v1/push") {
+  http::Request req(boost::beast::http::verb::post, target, 11);
+  req.set(boost::beast::http::field::content_type, "application/x-protobuf");
+  req.set(boost::beast::http::field::content_encoding, "snappy");
+  req.set("X-Prometheus-Remote-Write-Version", "0.1.0");
+  if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+  req.body() = proto::SnappyCompress(proto::EncodeWriteRequest(wr));
+  return req;
+}
+
+}  // namespace strata::testing
