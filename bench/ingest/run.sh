@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Ingest benchmark: the same `strata tool loadgen` load against Strata, VictoriaMetrics and
+# Prometheus, each server pinned to core 0 and loadgen to core 1, one after another in one run.
+# Prints a Markdown table (and appends it to bench/RESULTS.md with --record).
+#
+# Usage: bench/ingest/run.sh [--series N] [--duration 60s] [--concurrency C] [--record]
+# Needs: make build, and the peers (make deps-peers installs victoria-metrics and prometheus).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+strata="$root/build/strata"
+series=1000000
+duration=60s
+concurrency=8
+record=0
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --series) series=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --concurrency) concurrency=$2; shift 2 ;;
+    --record) record=1; shift ;;
+    *) echo "unknown flag $1" >&2; exit 2 ;;
+  esac
+done
+[[ -x $strata ]] || { echo "build first: make build" >&2; exit 1; }
+for b in victoria-metrics prometheus taskset; do
+  command -v $b >/dev/null || { echo "$b missing: make deps-peers" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/strata-bench-XXXXXX)
+pid=""
+cleanup() {
+  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=19400
+wait_ready() {
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port$1" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "server did not become ready" >&2
+  return 1
+}
+
+rows=()
+run_one() {
+  local name=$1 path=$2 ready=$3
+  shift 3
+  local data="$work/$name"
+  mkdir -p "$data"
+  taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
+  pid=$!
+  wait_ready "$ready"
+  local out
+  out=$(taskset -c 1 "$strata" tool loadgen --url "http://127.0.0.1:$port$path" --series "$series" \
+        --duration "$duration" --concurrency "$concurrency" --batch 2000 --start-offset 2h)
+  echo "$out" | sed "s/^/[$name] /" >&2
+  local rate acked hwm rss
+  rate=$(echo "$out" | sed -n 's/.*samples_per_sec=\([0-9]*\).*/\1/p')
+  acked=$(echo "$out" | sed -n 's/.*samples_acked=\([0-9]*\).*/\1/p')
+  errors=$(echo "$out" | sed -n 's/.* errors=\([0-9]*\).*/\1/p')
+  hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status)
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$pid/status)
+  kill -TERM "$pid"
+  wait "$pid" 2>/dev/null || true
+  pid=""
+  local disk
+  disk=$(du -sb "$data" | cut -f1)
+  rows+=("$name|$rate|$acked|$errors|$((hwm / 1024))|$((rss * 1024 / series))|$(awk -v d="$disk" -v a="$acked" 'BEGIN {printf "%.2f", (a > 0 ? d / a : 0)}')")
+}
+
+run_one strata /api/v1/push /-/ready \
+  "$strata" serve --data-dir "$work/strata" --listen "127.0.0.1:$port" --log.level warn
+run_one victoriametrics /api/v1/write /health \
+  victoria-metrics -storageDataPath="$work/victoriametrics" -httpListenAddr="127.0.0.1:$port" \
+  -retentionPeriod=10y -loggerLevel=ERROR
+printf 'global:\n  scrape_interval: 1m\n' >"$work/prometheus.yml"
+run_one prometheus /api/v1/write /-/ready \
+  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
+  --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn
+
+table="| server | samples/s (1 core) | samples acked | errors | peak RSS MiB | RSS bytes / active series | disk bytes / sample |
+|---|---:|---:|---:|---:|---:|---:|"
+for r in "${rows[@]}"; do table+=$'\n'"| ${r//|/ | } |"; done
+strata_rate=$(echo "${rows[0]}" | cut -d'|' -f2)
+vm_rate=$(echo "${rows[1]}" | cut -d'|' -f2)
+prom_rate=$(echo "${rows[2]}" | cut -d'|' -f2)
+strata_mem=$(echo "${rows[0]}" | cut -d'|' -f6)
+prom_mem=$(echo "${rows[2]}" | cut -d'|' -f6)
+ratios=$(awk -v s="$strata_rate" -v v="$vm_rate" -v p="$prom_rate" -v sm="$strata_mem" -v pm="$prom_mem" \
+  'BEGIN {printf "Strata/VictoriaMetrics throughput: %.2fx; Strata/Prometheus throughput: %.2fx; Strata/Prometheus memory per series: %.2fx", s/v, s/p, sm/pm}')
+echo "$table"
+echo "$ratios"
+if [[ $record == 1 ]]; then
+  {
+    echo
+    echo "### Ingest, $(date -u +%Y-%m-%d) ($series series, $duration, $concurrency connections)"
+    echo
+    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --record\`"
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); servers pinned to core 0, loadgen to core 1; Strata with fsync before every acknowledgement (group commit)."
+    echo
+    echo "$table"
+    echo
+    echo "$ratios"
+  } >>"$root/bench/RESULTS.md"
+fi
