@@ -73,7 +73,8 @@ run_one() {
 }
 
 run_one strata /api/v1/push /-/ready \
-  "$strata" serve --data-dir "$work/strata" --listen "127.0.0.1:$port" --log.level warn
+  "$strata" serve --config "$here/strata.yml" --data-dir "$work/strata" --listen "127.0.0.1:$port" \
+  --log.level warn
 run_one victoriametrics /api/v1/write /health \
   victoria-metrics -storageDataPath="$work/victoriametrics" -httpListenAddr="127.0.0.1:$port" \
   -retentionPeriod=10y -loggerLevel=ERROR

@@ -45,8 +45,7 @@ std::optional<Invalid> ValidateLabels(std::span<const LabelView> labels, const L
   for (size_t i = 0; i < labels.size(); ++i) {
     const LabelView& l = labels[i];
     if (!IsValidUtf8(l.name) || !IsValidUtf8(l.value)) {
-      return Make(Reason::kInvalidUtf8, labels,
-                  fmt::format("label {} is not valid UTF-8", i + 1));
+      return Make(Reason::kInvalidUtf8, labels, fmt::format("label {} is not valid UTF-8", i + 1));
     }
     if (i > 0 && l.name <= labels[i - 1].name) {
       if (l.name == labels[i - 1].name) {
@@ -82,16 +81,18 @@ std::optional<Invalid> ValidateLabels(std::span<const LabelView> labels, const L
                   fmt::format("value of label \"{}\" is {} bytes long, the limit is {}", l.name,
                               l.value.size(), limits.max_label_value_length));
     }
-    if (std::find(limits.reject_labels.begin(), limits.reject_labels.end(), l.name) !=
-        limits.reject_labels.end()) {
+    if (!limits.reject_labels.empty() &&
+        std::find(limits.reject_labels.begin(), limits.reject_labels.end(), l.name) !=
+            limits.reject_labels.end()) {
       return Make(Reason::kRejectedLabel, labels,
                   fmt::format("label \"{}\" is not accepted for this tenant (limits.reject_labels; "
                               "it would explode cardinality)",
                               l.name));
     }
     if (l.value.empty()) continue;
-    if (std::find(limits.drop_labels.begin(), limits.drop_labels.end(), l.name) !=
-        limits.drop_labels.end()) {
+    if (!limits.drop_labels.empty() &&
+        std::find(limits.drop_labels.begin(), limits.drop_labels.end(), l.name) !=
+            limits.drop_labels.end()) {
       continue;
     }
     out.push_back(l);

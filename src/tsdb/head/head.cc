@@ -4,30 +4,17 @@
 
 namespace strata::tsdb {
 
-MemSeries* Head::FindLocked(const Stripe& st, uint64_t hash,
-                            std::span<const LabelView> labels) const {
-  auto it = st.by_hash.find(hash);
-  if (it == st.by_hash.end()) return nullptr;
-  if (it->second->LabelsEqual(labels)) return it->second;
-  auto c = st.collisions.find(hash);
-  if (c == st.collisions.end()) return nullptr;
-  for (MemSeries* s : c->second) {
-    if (s->LabelsEqual(labels)) return s;
-  }
-  return nullptr;
-}
-
 MemSeries* Head::Find(uint64_t hash, std::span<const LabelView> labels) const {
   const Stripe& st = StripeFor(hash);
   std::lock_guard lk(st.mu);
-  return FindLocked(st, hash, labels);
+  return st.series.Find(hash, labels);
 }
 
 MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, bool* created,
                              std::optional<uint32_t> ref) {
   Stripe& st = StripeFor(hash);
   std::lock_guard lk(st.mu);
-  if (MemSeries* s = FindLocked(st, hash, labels)) {
+  if (MemSeries* s = st.series.Find(hash, labels)) {
     *created = false;
     return s;
   }
@@ -48,8 +35,7 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
       if (l.name.view() == kMetricNameLabel) per_metric_[l.value.view()]++;
     }
   }
-  auto [it, inserted] = st.by_hash.try_emplace(hash, s);
-  if (!inserted) st.collisions[hash].push_back(s);
+  st.series.Insert(hash, s);
   num_series_.fetch_add(1, std::memory_order_relaxed);
   *created = true;
   return s;
@@ -150,8 +136,7 @@ HeadStats Head::Stats() const {
   }
   for (const auto& stripe : stripes_) {
     std::lock_guard lk(stripe.mu);
-    st.index_bytes +=
-        stripe.by_hash.size() * 4 * sizeof(void*) + stripe.by_hash.bucket_count() * sizeof(void*);
+    st.index_bytes += stripe.series.MemoryBytes();
   }
   st.min_time = min_time_.load(std::memory_order_relaxed);
   st.max_time = max_time_.load(std::memory_order_relaxed);

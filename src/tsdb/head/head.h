@@ -18,6 +18,7 @@
 #include "base/thread_annotations.h"
 #include "tsdb/head/postings.h"
 #include "tsdb/head/series.h"
+#include "tsdb/head/series_map.h"
 #include "tsdb/head/symbols.h"
 
 namespace strata::tsdb {
@@ -41,7 +42,8 @@ struct HeadStats {
 // with object storage); a MemSeries* stays valid for the Head's lifetime.
 class Head {
  public:
-  static constexpr size_t kStripes = 512;
+  static constexpr int kStripeBits = 9;
+  static constexpr size_t kStripes = size_t{1} << kStripeBits;
 
   Head() = default;
   Head(const Head&) = delete;
@@ -72,12 +74,10 @@ class Head {
  private:
   struct Stripe {
     mutable std::mutex mu;
-    std::unordered_map<uint64_t, MemSeries*> by_hash GUARDED_BY(mu);
-    // Further series whose hash collides with one in by_hash.
-    std::unordered_map<uint64_t, std::vector<MemSeries*>> collisions GUARDED_BY(mu);
+    SeriesMap series GUARDED_BY(mu);
   };
-  Stripe& StripeFor(uint64_t hash) const { return stripes_[hash % kStripes]; }
-  MemSeries* FindLocked(const Stripe& st, uint64_t hash, std::span<const LabelView> labels) const;
+  // The stripe comes from the top bits; SeriesMap probes with the low bits.
+  Stripe& StripeFor(uint64_t hash) const { return stripes_[hash >> (64 - kStripeBits)]; }
 
   mutable std::array<Stripe, kStripes> stripes_;
   SymbolTable symbols_;

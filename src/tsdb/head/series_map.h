@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "base/labels.h"
+#include "tsdb/head/series.h"
+
+namespace strata::tsdb {
+
+// SeriesMap finds series by label-set hash in an open-addressing table (linear probing) that
+// stores each hash inline, so a lookup usually costs one cache miss for the slot and one for
+// the series. Series with colliding hashes simply occupy further slots and are told apart by
+// comparing labels. Not thread-safe: the Head guards each map with its stripe lock.
+class SeriesMap {
+ public:
+  MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const {
+    if (slots_.empty()) return nullptr;
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.series == nullptr) return nullptr;
+      if (s.hash == hash && s.series->LabelsEqual(labels)) return s.series;
+    }
+  }
+
+  // Adds a series that Find did not return.
+  void Insert(uint64_t hash, MemSeries* series) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
+    Place(hash, series);
+    ++size_;
+  }
+
+  size_t size() const { return size_; }
+  size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    MemSeries* series = nullptr;
+  };
+
+  void Place(uint64_t hash, MemSeries* series) {
+    size_t i = hash & mask_;
+    while (slots_[i].series != nullptr) i = (i + 1) & mask_;
+    slots_[i] = {hash, series};
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.series != nullptr) Place(s.hash, s.series);
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace strata::tsdb
