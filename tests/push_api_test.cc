@@ -131,6 +131,23 @@ TEST_F(PushApiTest, TenantsAreIsolatedAndRequiredWhenConfigured) {
             http::Status::bad_request);
 }
 
+TEST_F(PushApiTest, PerTenantOutOfOrderWindow) {
+  server::Config c;
+  ingest::Limits late = c.ingest.limits;
+  late.out_of_order_window_ms = 60'000;
+  c.ingest.overrides["late"] = late;
+  Start(c);
+  for (const std::string tenant : {"late", "strict"}) {
+    EXPECT_EQ(Do(PushRequest(OneSample("m", now_, 1), tenant)).result(), http::Status::no_content);
+  }
+  EXPECT_EQ(Do(PushRequest(OneSample("m", now_ - 30'000, 2), "late")).result(),
+            http::Status::no_content);
+  auto strict = Do(PushRequest(OneSample("m", now_ - 30'000, 2), "strict"));
+  EXPECT_NE(strict.body().find("out_of_order=1"), std::string::npos) << strict.body();
+  auto too_old = Do(PushRequest(OneSample("m", now_ - 120'000, 2), "late"));
+  EXPECT_NE(too_old.body().find("too_old=1"), std::string::npos) << too_old.body();
+}
+
 TEST_F(PushApiTest, RateLimitAnswers429WithRetryAfter) {
   server::Config c;
   c.ingest.limits.ingestion_rate = 10;

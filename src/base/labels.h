@@ -37,7 +37,6 @@ std::string FormatLabels(std::span<const LabelView> labels);
 std::string FormatLabels(const Labels& labels);
 
 std::vector<LabelView> ViewOf(const Labels& labels);
-Labels ToLabels(std::span<const LabelView> labels);
 
 // The value of `name`, or empty if absent.
 std::string_view GetLabel(std::span<const LabelView> labels, std::string_view name);

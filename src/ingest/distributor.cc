@@ -18,11 +18,16 @@ constexpr size_t kMaxReportedErrors = 5;
 
 Reason FromRejection(tsdb::Rejection r) {
   switch (r) {
-    case tsdb::Rejection::kOutOfOrder: return Reason::kOutOfOrder;
-    case tsdb::Rejection::kDuplicateTimestamp: return Reason::kDuplicateTimestamp;
-    case tsdb::Rejection::kTooOld: return Reason::kTooOld;
-    case tsdb::Rejection::kSeriesLimit: return Reason::kSeriesLimit;
-    case tsdb::Rejection::kMetricSeriesLimit: return Reason::kMetricSeriesLimit;
+    case tsdb::Rejection::kOutOfOrder:
+      return Reason::kOutOfOrder;
+    case tsdb::Rejection::kDuplicateTimestamp:
+      return Reason::kDuplicateTimestamp;
+    case tsdb::Rejection::kTooOld:
+      return Reason::kTooOld;
+    case tsdb::Rejection::kSeriesLimit:
+      return Reason::kSeriesLimit;
+    case tsdb::Rejection::kMetricSeriesLimit:
+      return Reason::kMetricSeriesLimit;
   }
   return Reason::kOutOfOrder;
 }
@@ -35,19 +40,21 @@ std::string DescribeRejection(tsdb::Rejection r, const Limits& limits, const Sam
           "ingestion is off; see limits.out_of_order_window)",
           s->t);
     case tsdb::Rejection::kDuplicateTimestamp:
-      return fmt::format("sample at {} has the same timestamp as a stored sample but a different value",
-                         s->t);
+      return fmt::format(
+          "sample at {} has the same timestamp as a stored sample but a different value", s->t);
     case tsdb::Rejection::kTooOld:
       return fmt::format("sample at {} is older than the out-of-order window of {}", s->t,
                          FormatDurationMillis(limits.out_of_order_window_ms));
     case tsdb::Rejection::kSeriesLimit:
-      return fmt::format("new series refused: the tenant has reached its limit of {} active series "
-                         "(limits.max_active_series)",
-                         limits.max_active_series);
+      return fmt::format(
+          "new series refused: the tenant has reached its limit of {} active series "
+          "(limits.max_active_series)",
+          limits.max_active_series);
     case tsdb::Rejection::kMetricSeriesLimit:
-      return fmt::format("new series refused: its metric has reached the limit of {} series "
-                         "(limits.max_series_per_metric)",
-                         limits.max_series_per_metric);
+      return fmt::format(
+          "new series refused: its metric has reached the limit of {} series "
+          "(limits.max_series_per_metric)",
+          limits.max_series_per_metric);
   }
   return "rejected";
 }
@@ -61,7 +68,9 @@ class RejectionReport {
     if (messages_.size() < kMaxReportedErrors) messages_.push_back(message());
   }
   uint64_t total() const { return total_; }
-  const std::array<uint64_t, static_cast<size_t>(Reason::kCount)>& counts() const { return counts_; }
+  const std::array<uint64_t, static_cast<size_t>(Reason::kCount)>& counts() const {
+    return counts_;
+  }
   std::string Render(uint64_t samples_in_request) const {
     std::string by_reason;
     for (size_t i = 0; i < counts_.size(); ++i) {
@@ -147,8 +156,9 @@ bool Distributor::Tenant(const http::Request& req, const http::Responder& respon
   *tenant = std::string(it->value());
   Status st = tsdb::Storage::ValidateTenantName(*tenant);
   if (!st.ok()) {
-    respond.Send(http::TextResponse(req, http::Status::bad_request,
-                                    fmt::format("invalid {} header: {}", kTenantHeader, st.message())));
+    respond.Send(
+        http::TextResponse(req, http::Status::bad_request,
+                           fmt::format("invalid {} header: {}", kTenantHeader, st.message())));
     return false;
   }
   return true;
@@ -164,7 +174,8 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   if (!Tenant(req, respond, &tenant)) return;
   tsdb::Storage* storage = storage_.load();
   if (storage == nullptr) {
-    return reply(http::Status::service_unavailable, "not ready: WAL replay is still running", tenant);
+    return reply(http::Status::service_unavailable, "not ready: WAL replay is still running",
+                 tenant);
   }
   if (auto ct = req.find(bhttp::field::content_type);
       ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
@@ -264,7 +275,8 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   std::vector<tsdb::MetadataInput> metadata;
   metadata.reserve(wr.metadata.size());
   for (const auto& m : wr.metadata) {
-    if (m.family.empty() || !IsValidUtf8(m.family) || !IsValidUtf8(m.help) || !IsValidUtf8(m.unit)) {
+    if (m.family.empty() || !IsValidUtf8(m.family) || !IsValidUtf8(m.help) ||
+        !IsValidUtf8(m.unit)) {
       continue;
     }
     metadata.push_back({m.family, static_cast<uint8_t>(m.type), m.unit, m.help});
@@ -272,9 +284,10 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
 
   auto db = storage->GetOrCreate(tenant);
   if (!db.ok()) return reply(http::Status::internal_server_error, db.status().ToString(), tenant);
-  tsdb::SeriesLimits series_limits{limits.max_active_series, limits.max_series_per_metric};
+  tsdb::AppendLimits append_limits{limits.max_active_series, limits.max_series_per_metric,
+                                   limits.out_of_order_window_ms};
   auto appended = (*db)->Append(
-      inputs, metadata, series_limits, [&](size_t idx, const Sample* s, tsdb::Rejection r) {
+      inputs, metadata, append_limits, [&](size_t idx, const Sample* s, tsdb::Rejection r) {
         uint64_t n = s ? 1 : inputs[idx].samples.size();
         report.Add(FromRejection(r), n, [&] {
           return fmt::format("series {}: {}", DescribeSeries(inputs[idx].labels),
@@ -291,10 +304,9 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   }
 
   // Answer once everything this request stored (or found already stored) is durable.
-  http::Response res =
-      report.total() == 0
-          ? http::TextResponse(req, http::Status::no_content, "")
-          : http::TextResponse(req, http::Status::bad_request, report.Render(total));
+  http::Response res = report.total() == 0 ? http::TextResponse(req, http::Status::no_content, "")
+                                           : http::TextResponse(req, http::Status::bad_request,
+                                                                report.Render(total));
   if (report.total() == 0) res.body().clear();
   auto code = std::to_string(res.result_int());
   prometheus::Counter& requests = requests_family_.Add({{"tenant", tenant}, {"code", code}});

@@ -141,28 +141,6 @@ Status DecodeMetadata(std::string_view data, WriteRequestView& req) {
 
 }  // namespace
 
-std::string_view MetricTypeName(MetricType t) {
-  switch (t) {
-    case MetricType::kUnknown:
-      return "unknown";
-    case MetricType::kCounter:
-      return "counter";
-    case MetricType::kGauge:
-      return "gauge";
-    case MetricType::kHistogram:
-      return "histogram";
-    case MetricType::kGaugeHistogram:
-      return "gaugehistogram";
-    case MetricType::kSummary:
-      return "summary";
-    case MetricType::kInfo:
-      return "info";
-    case MetricType::kStateset:
-      return "stateset";
-  }
-  return "unknown";
-}
-
 Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& out) {
   size_t n = 0;
   if (!snappy::GetUncompressedLength(body.data(), body.size(), &n)) {

@@ -25,7 +25,6 @@ enum class MetricType : uint8_t {
   kInfo = 6,
   kStateset = 7,
 };
-std::string_view MetricTypeName(MetricType t);
 
 // A decoded request in a protocol-neutral shape: series with labels and samples borrowed
 // from the decompressed body (which must outlive the view). Remote write 2.0 decodes into

@@ -79,7 +79,6 @@ void StrataServer::OpenStorage() {
   opts.db.wal.fsync_interval_ms = config_.wal_fsync_interval_ms;
   opts.db.wal.segment_size = config_.wal_segment_size;
   opts.db.checkpoint_min_bytes = config_.wal_checkpoint_min_bytes;
-  opts.db.ooo_window_ms = config_.ingest.limits.out_of_order_window_ms;
   auto storage = tsdb::Storage::Open(opts);
   std::lock_guard lk(mu_);
   opened_ = true;

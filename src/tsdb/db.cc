@@ -96,7 +96,7 @@ Status Db::ReadInto(const std::string& dir, Head& head,
 
 Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
                                  std::span<const MetadataInput> metadata,
-                                 const SeriesLimits& limits, const RejectFn& reject) {
+                                 const AppendLimits& limits, const RejectFn& reject) {
   AppendOutcome out;
   // Lookups of existing series need no ordering: do them before taking the commit lock.
   std::vector<MemSeries*> found(series.size());
@@ -135,7 +135,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
         }
       }
       for (const Sample& smp : in.samples) {
-        switch (head_.Append(*s, smp.t, smp.v, opts_.ooo_window_ms)) {
+        switch (head_.Append(*s, smp.t, smp.v, limits.ooo_window_ms)) {
           case AppendResult::kAppended:
             wal::EncodeSample(sample_rec.payload(), {s->ref(), smp.t, smp.v});
             sample_rec.EndEntry();

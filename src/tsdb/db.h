@@ -21,7 +21,6 @@ namespace strata::tsdb {
 
 struct DbOptions {
   wal::WalOptions wal;
-  int64_t ooo_window_ms = 0;
   // A checkpoint is taken once the WAL has grown by this much since the last one (and by at
   // least the size of the last checkpoint, so checkpointing stays a bounded share of I/O).
   uint64_t checkpoint_min_bytes = 256u << 20;
@@ -48,9 +47,11 @@ struct MetricMetadata {
   bool operator==(const MetricMetadata&) const = default;
 };
 
-struct SeriesLimits {
+// Per-tenant rules an append is checked against.
+struct AppendLimits {
   uint64_t max_series = 0;             // 0 = unlimited
   uint64_t max_series_per_metric = 0;  // 0 = unlimited
+  int64_t ooo_window_ms = 0;           // how much older than a series' newest sample is accepted
 };
 
 enum class Rejection {
@@ -86,7 +87,7 @@ class Db {
   // logs all of it. Refusals go to `reject`; the batch itself fails only when the WAL cannot
   // take it (kUnavailable) and then nothing was applied.
   Result<AppendOutcome> Append(std::span<const SeriesInput> series,
-                               std::span<const MetadataInput> metadata, const SeriesLimits& limits,
+                               std::span<const MetadataInput> metadata, const AppendLimits& limits,
                                const RejectFn& reject) EXCLUDES(commit_mu_);
   // Calls done(status) once `lsn` is durable (see wal::Wal::WhenDurable).
   void WhenDurable(uint64_t lsn, wal::DurableFn done) { wal_->WhenDurable(lsn, std::move(done)); }

@@ -29,7 +29,7 @@ class DbTest : public ::testing::Test {
 
   // Appends one sample to series {__name__=name, i=id} and waits until it is durable.
   AppendOutcome Put(Db& db, const std::string& name, int id, int64_t t, double v,
-                    SeriesLimits limits = {}, std::vector<Rejection>* rejected = nullptr) {
+                    AppendLimits limits = {}, std::vector<Rejection>* rejected = nullptr) {
     std::string ids = std::to_string(id);
     std::vector<LabelView> labels = {{"__name__", name}, {"i", ids}};
     Sample s{t, v};
@@ -112,12 +112,12 @@ TEST_F(DbTest, RejectionsAndIdempotentRetries) {
 
 TEST_F(DbTest, CheckpointReplacesSegmentsAndReplaysEqual) {
   DbOptions opts;
-  opts.ooo_window_ms = 60'000;
+  const AppendLimits ooo{.ooo_window_ms = 60'000};
   std::vector<std::string> before;
   {
     auto db = OpenDb(opts);
     for (int i = 0; i < 1000; ++i) Put(*db, "m", i % 10, 1000 * i, i);
-    Put(*db, "m", 0, 995'000, 42);  // out of order, within the window
+    EXPECT_EQ(Put(*db, "m", 0, 995'000, 42, ooo).accepted, 1u);  // out of order, in the window
     ASSERT_TRUE(db->Checkpoint().ok());
     for (int i = 1000; i < 1100; ++i) Put(*db, "m", i % 10, 1000 * i, i);
     before = Dump(db->head());

@@ -42,8 +42,6 @@ XorAppender::XorAppender(std::vector<uint8_t>& bytes) : bytes_(&bytes) {
   bytes_->assign(kXorHeaderSize, 0);
 }
 
-double XorAppender::last_value() const { return std::bit_cast<double>(v_bits_); }
-
 bool XorAppender::Append(int64_t t, double v) {
   if (num_ >= kMaxSamplesPerChunk || (num_ > 0 && t <= t_)) return false;
   uint64_t v_bits = std::bit_cast<uint64_t>(v);

@@ -30,7 +30,6 @@ class XorAppender {
 
   int num_samples() const { return num_; }
   int64_t last_timestamp() const { return t_; }
-  double last_value() const;
 
  private:
   void WriteValue(uint64_t v_bits);

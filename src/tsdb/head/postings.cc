@@ -18,11 +18,6 @@ const Roaring* PostingsIndex::Get(Sym name, Sym value) const {
   return it == postings_.end() ? nullptr : &it->second;
 }
 
-std::vector<Sym> PostingsIndex::Values(Sym name) const {
-  auto it = values_.find(name.view());
-  return it == values_.end() ? std::vector<Sym>{} : it->second.second;
-}
-
 Roaring PostingsIndex::MatchingValues(Sym name, const Matcher& m, bool negate) const {
   Roaring out;
   auto it = values_.find(name.view());

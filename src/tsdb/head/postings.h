@@ -22,7 +22,6 @@ class PostingsIndex {
   // Refs of series having name=value.
   const Roaring* Get(Sym name, Sym value) const;
   const Roaring& all() const { return all_; }
-  std::vector<Sym> Values(Sym name) const;
   size_t MemoryBytes() const;
 
  private:
