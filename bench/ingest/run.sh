@@ -3,7 +3,8 @@
 # Prometheus, each server pinned to core 0 and loadgen to core 1, one after another in one run.
 # Prints a Markdown table (and appends it to bench/RESULTS.md with --record).
 #
-# Usage: bench/ingest/run.sh [--series N] [--duration 60s] [--concurrency C] [--record]
+# Usage: bench/ingest/run.sh [--series N] [--duration 60s] [--concurrency C] [--runs R] [--record]
+# With --runs R the three servers take turns R times and the table shows per-column medians.
 # Needs: make build, and the peers (make deps-peers installs victoria-metrics and prometheus).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -12,12 +13,14 @@ strata="$root/build/strata"
 series=1000000
 duration=60s
 concurrency=8
+runs=1
 record=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --series) series=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --concurrency) concurrency=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
     --record) record=1; shift ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
@@ -45,11 +48,13 @@ wait_ready() {
   return 1
 }
 
-rows=()
+results="$work/results.tsv"
+: >"$results"
 run_one() {
   local name=$1 path=$2 ready=$3
   shift 3
   local data="$work/$name"
+  rm -rf "$data"
   mkdir -p "$data"
   taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
   pid=$!
@@ -69,42 +74,58 @@ run_one() {
   pid=""
   local disk
   disk=$(du -sb "$data" | cut -f1)
-  rows+=("$name|$rate|$acked|$errors|$((hwm / 1024))|$((rss * 1024 / series))|$(awk -v d="$disk" -v a="$acked" 'BEGIN {printf "%.2f", (a > 0 ? d / a : 0)}')")
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rate" "$acked" "$errors" "$((hwm / 1024))" \
+    "$((rss * 1024 / series))" "$(awk -v d="$disk" -v a="$acked" 'BEGIN {printf "%.2f", (a > 0 ? d / a : 0)}')" >>"$results"
 }
 
-run_one strata /api/v1/push /-/ready \
-  "$strata" serve --config "$here/strata.yml" --data-dir "$work/strata" --listen "127.0.0.1:$port" \
-  --log.level warn
-run_one victoriametrics /api/v1/write /health \
-  victoria-metrics -storageDataPath="$work/victoriametrics" -httpListenAddr="127.0.0.1:$port" \
-  -retentionPeriod=10y -loggerLevel=ERROR
 printf 'global:\n  scrape_interval: 1m\n' >"$work/prometheus.yml"
-run_one prometheus /api/v1/write /-/ready \
-  prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
-  --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn
+for ((r = 1; r <= runs; r++)); do
+  echo "run $r of $runs" >&2
+  run_one strata /api/v1/push /-/ready \
+    "$strata" serve --config "$here/strata.yml" --data-dir "$work/strata" --listen "127.0.0.1:$port" \
+    --log.level warn
+  run_one victoriametrics /api/v1/write /health \
+    victoria-metrics -storageDataPath="$work/victoriametrics" -httpListenAddr="127.0.0.1:$port" \
+    -retentionPeriod=10y -loggerLevel=ERROR
+  run_one prometheus /api/v1/write /-/ready \
+    prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
+    --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn
+done
 
-table="| server | samples/s (1 core) | samples acked | errors | peak RSS MiB | RSS bytes / active series | disk bytes / sample |
-|---|---:|---:|---:|---:|---:|---:|"
-for r in "${rows[@]}"; do table+=$'\n'"| ${r//|/ | } |"; done
-strata_rate=$(echo "${rows[0]}" | cut -d'|' -f2)
-vm_rate=$(echo "${rows[1]}" | cut -d'|' -f2)
-prom_rate=$(echo "${rows[2]}" | cut -d'|' -f2)
-strata_mem=$(echo "${rows[0]}" | cut -d'|' -f6)
-prom_mem=$(echo "${rows[2]}" | cut -d'|' -f6)
-ratios=$(awk -v s="$strata_rate" -v v="$vm_rate" -v p="$prom_rate" -v sm="$strata_mem" -v pm="$prom_mem" \
-  'BEGIN {printf "Strata/VictoriaMetrics throughput: %.2fx; Strata/Prometheus throughput: %.2fx; Strata/Prometheus memory per series: %.2fx", s/v, s/p, sm/pm}')
-echo "$table"
-echo "$ratios"
+# Medians per server and column, then the ratios the issue's targets are stated in.
+report=$(python3 - "$results" "$runs" <<'PY'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+runs = int(sys.argv[2])
+by = {}
+for r in rows:
+    by.setdefault(r[0], []).append([float(x) for x in r[1:]])
+med = {k: [statistics.median(col) for col in zip(*v)] for k, v in by.items()}
+label = "median of %d runs" % runs if runs > 1 else "1 run"
+print("| server (%s) | samples/s (1 core) | samples acked | errors | peak RSS MiB | RSS bytes / active series | disk bytes / sample |" % label)
+print("|---|---:|---:|---:|---:|---:|---:|")
+for k in ("strata", "victoriametrics", "prometheus"):
+    m = med[k]
+    print("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |" % (k, *m))
+s, v, p = med["strata"], med["victoriametrics"], med["prometheus"]
+if runs > 1:
+    print()
+    print("Samples/s of every run: " + "; ".join(
+        "%s %s" % (k, ", ".join("%.0f" % x[0] for x in by[k])) for k in ("strata", "victoriametrics", "prometheus")))
+print()
+print("Strata/VictoriaMetrics throughput: %.2fx; Strata/Prometheus throughput: %.2fx; "
+      "Strata/Prometheus memory per active series: %.2fx" % (s[0] / v[0], s[0] / p[0], s[4] / p[4]))
+PY
+)
+echo "$report"
 if [[ $record == 1 ]]; then
   {
     echo
-    echo "### Ingest, $(date -u +%Y-%m-%d) ($series series, $duration, $concurrency connections)"
+    echo "### Ingest, $(date -u +%Y-%m-%d) ($series series, $duration, $concurrency connections, $runs runs)"
     echo
-    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --record\`"
+    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --runs $runs --record\`"
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); servers pinned to core 0, loadgen to core 1; Strata with fsync before every acknowledgement (group commit)."
     echo
-    echo "$table"
-    echo
-    echo "$ratios"
+    echo "$report"
   } >>"$root/bench/RESULTS.md"
 fi
