@@ -80,6 +80,7 @@ Status Db::Checkpoint() {
   auto start = std::chrono::steady_clock::now();
   uint32_t first_kept;
   uint64_t lsn;
+  RETURN_IF_ERROR(wal_->Admit().Annotate("checkpoint skipped"));
   {
     // Everything applied to the head so far goes to segments before `first_kept`.
     std::lock_guard lk(commit_mu_);

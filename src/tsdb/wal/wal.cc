@@ -211,14 +211,19 @@ Status Wal::WaitDurable(uint64_t lsn) {
   return result;
 }
 
-Result<uint32_t> Wal::Rotate() {
+Result<uint32_t> Wal::Rotate(int64_t timeout_ms) {
   std::unique_lock lk(mu_);
   if (closed_ || stop_) return Status::Unavailable("WAL is closed");
   uint64_t gen = rotations_;
   rotate_requested_ = true;
   cv_.notify_one();
-  done_cv_.wait(lk, [&] { return rotations_ != gen || stop_; });
-  if (rotations_ == gen) return Status::Unavailable("WAL closed during rotation");
+  // A request left behind by a timeout is harmless: the syncer rotates once it can.
+  done_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms),
+                    [&] { return rotations_ != gen || stop_; });
+  if (rotations_ == gen) {
+    return Status::Unavailable(stop_ ? "WAL closed during rotation"
+                                     : "WAL rotation timed out: writes are failing");
+  }
   return stats_.current_segment;
 }
 

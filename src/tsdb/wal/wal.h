@@ -86,7 +86,9 @@ class Wal {
   // Makes everything appended so far durable in the current segment and starts a new one,
   // whose number is returned. Callers must not Append concurrently (they hold the lock that
   // orders their appends), so all earlier records are in segments before the returned one.
-  Result<uint32_t> Rotate() EXCLUDES(mu_);
+  // Gives up with kUnavailable after `timeout_ms` (writes failing): callers hold a lock that
+  // ingestion needs, so they must not wait for a disk that may not recover.
+  Result<uint32_t> Rotate(int64_t timeout_ms = 10'000) EXCLUDES(mu_);
   // Deletes segments numbered below `n`.
   Status RemoveSegmentsBefore(uint32_t n);
   // Flushes and syncs everything, then stops the syncer. Idempotent.

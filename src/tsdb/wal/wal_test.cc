@@ -1,6 +1,8 @@
 #include "tsdb/wal/wal.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -207,6 +209,42 @@ TEST(Wal, RelaxedModeAcksAfterWrite) {
   }
   ASSERT_TRUE((*wal)->Close().ok());
   EXPECT_EQ(ReplayAll(dir.path()).size(), 50u);
+}
+
+// A disk that refuses writes (simulated with RLIMIT_FSIZE, which fails writes past a size as
+// a full disk does) turns into back-pressure: nothing is acknowledged, nothing is dropped, a
+// rotation gives up instead of blocking, and everything is written once the disk recovers.
+TEST(Wal, FailingWritesAreRetriedNeverDropped) {
+  TempDir dir;
+  auto wal = Wal::Open(
+      dir.path(), {}, [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
+  ASSERT_TRUE(wal.ok());
+  ASSERT_TRUE((*wal)->WaitDurable((*wal)->Append(Frame("before"))).ok());
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  rlimit tight = old;
+  tight.rlim_cur = 1;  // the segment already holds more: every further write fails
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &tight), 0);
+
+  std::atomic<bool> acked{false};
+  uint64_t lsn = (*wal)->Append(Frame("during"));
+  (*wal)->WhenDurable(lsn, [&](const Status& st) { acked = st.ok(); });
+  for (int i = 0; i < 200 && (*wal)->Admit().ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ((*wal)->Admit().code(), Status::Code::kUnavailable);
+  EXPECT_FALSE(acked.load());
+  EXPECT_FALSE((*wal)->Rotate(200).ok());
+  EXPECT_GT((*wal)->stats().write_errors, 0u);
+
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  ASSERT_TRUE((*wal)->WaitDurable(lsn).ok());
+  EXPECT_TRUE(acked.load());
+  EXPECT_TRUE((*wal)->Admit().ok());
+  ASSERT_TRUE((*wal)->Close().ok());
+  ::signal(SIGXFSZ, SIG_DFL);
+  EXPECT_EQ(ReplayAll(dir.path()), (std::vector<std::string>{"before", "during"}));
 }
 
 TEST(Wal, AppendAfterCloseIsRefused) {
