@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: all deps deps-peers build run test test-asan fuzz fuzz-smoke format clean
+.PHONY: all deps deps-peers build run test test-asan lint fuzz fuzz-smoke format clean
 
 all: build
 
@@ -32,6 +32,12 @@ test-asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON -DSTRATA_UNIT_TESTS_ONLY=ON
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j 2
+
+# clang-tidy over every source file, with the checks in .clang-tidy (warnings are errors).
+lint: deps $(BUILD_DIR)/build.ninja
+	run-clang-tidy -p $(BUILD_DIR) -quiet -j $(JOBS) '$(CURDIR)/(src|tests|fuzz)/.*\.cc$$' >$(BUILD_DIR)/clang-tidy.log 2>&1 \
+	  || { grep -E 'error:' $(BUILD_DIR)/clang-tidy.log | sort -u; exit 1; }
+	@echo "lint: clang-tidy clean"
 
 fuzz: deps
 	cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \

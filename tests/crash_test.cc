@@ -43,6 +43,7 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
   std::map<std::pair<int, int>, int64_t> acked;
   std::atomic<uint64_t> acks{0}, failures{0};
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       std::vector<int64_t> next(kSeriesPerClient, 0);
@@ -104,8 +105,9 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
     std::set<int64_t> have;
     head.WithSeriesLocked(*ms, [&](const tsdb::MemSeries& m) {
       m.ForEachSample(INT64_MIN, INT64_MAX, [&](int64_t t, double v) {
-        EXPECT_EQ(static_cast<double>((t - base) / 10), v);
-        have.insert((t - base) / 10);
+        int64_t seq = (t - base) / 10;
+        EXPECT_EQ(static_cast<double>(seq), v);
+        have.insert(seq);
       });
     });
     for (int64_t seq = 0; seq <= last; ++seq) {

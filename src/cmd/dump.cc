@@ -49,8 +49,9 @@ int DumpTenant(const std::string& tenant, const std::string& dir,
   std::sort(sorted.begin(), sorted.end());
   std::cout << "# tenant: " << tenant << "\n";
   std::string out;
-  for (const auto& [labels, s] : sorted) {
-    head.WithSeriesLocked(*s, [&](const tsdb::MemSeries& ms) {
+  for (const auto& entry : sorted) {
+    const std::string& labels = entry.first;
+    head.WithSeriesLocked(*entry.second, [&](const tsdb::MemSeries& ms) {
       ms.ForEachSample(f.min_time, f.max_time, [&](int64_t t, double v) {
         out += fmt::format("{} {} {}\n", labels, FormatValue(v), t);
       });
@@ -92,7 +93,9 @@ int RunDump(const DumpFlags& f) {
     return 1;
   }
   for (const auto& t : tenants) {
-    if (int rc = DumpTenant(t, tenants_dir + "/" + t, matchers, f); rc != 0) return rc;
+    std::string dir = tenants_dir;
+    dir.append("/").append(t);
+    if (int rc = DumpTenant(t, dir, matchers, f); rc != 0) return rc;
   }
   return 0;
 }

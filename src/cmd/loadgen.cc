@@ -116,6 +116,7 @@ std::vector<Series> MakeSeries(uint64_t n, uint64_t seed) {
         l.emplace_back("job", "node");
         std::sort(l.begin(), l.end());
         std::vector<LabelView> views;
+        views.reserve(l.size());
         for (const auto& [k, val] : l) views.push_back({k, val});
         Series s;
         s.encoded_labels = proto::EncodeLabels(views);
@@ -179,6 +180,7 @@ int RunLoadgen(const LoadgenFlags& f) {
   auto deadline = begin + std::chrono::milliseconds(*duration);
   Totals totals;
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(f.concurrency));
   for (int w = 0; w < f.concurrency; ++w) {
     workers.emplace_back([&, w] {
       std::mt19937_64 rng(f.seed * 1000 + static_cast<uint64_t>(w));

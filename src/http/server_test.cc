@@ -84,6 +84,7 @@ TEST_F(ServerTest, OversizedBodyGets413) {
 TEST_F(ServerTest, ManyConcurrentConnections) {
   std::vector<std::thread> threads;
   std::atomic<int> ok{0};
+  threads.reserve(16);
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&] {
       Client c("127.0.0.1", std::to_string(server_->port()));

@@ -22,7 +22,8 @@ struct Limits {
   uint32_t max_label_names_per_series = 30;
   uint32_t max_label_name_length = 1024;
   uint32_t max_label_value_length = 2048;
-  int64_t creation_grace_period_ms = 10 * 60 * 1000;  // how far in the future a sample may be
+  int64_t creation_grace_period_ms =
+      int64_t{10} * 60 * 1000;  // how far in the future a sample may be
   int64_t out_of_order_window_ms = 0;
   std::vector<std::string> reject_labels;  // series carrying one of these labels are refused
   std::vector<std::string> drop_labels;    // these labels are removed before storage

@@ -21,7 +21,7 @@ class DbTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  std::unique_ptr<Db> OpenDb(DbOptions opts = {}) {
+  std::unique_ptr<Db> OpenDb(const DbOptions& opts = {}) {
     auto db = Db::Open(dir_, opts, "test");
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     return std::move(db).value();
@@ -74,7 +74,7 @@ TEST_F(DbTest, AppendSurvivesReopen) {
   std::vector<std::string> before;
   {
     auto db = OpenDb();
-    for (int i = 0; i < 300; ++i) Put(*db, "m", i % 7, 1000 * i, i * 0.5);
+    for (int i = 0; i < 300; ++i) Put(*db, "m", i % 7, int64_t{1000} * i, i * 0.5);
     std::vector<LabelView> labels = {{"__name__", "m"}};
     MetadataInput md{"m", 1, "seconds", "A test metric."};
     ASSERT_TRUE(db->Append({}, {&md, 1}, {}, [](size_t, const Sample*, Rejection) {}).ok());
@@ -116,10 +116,10 @@ TEST_F(DbTest, CheckpointReplacesSegmentsAndReplaysEqual) {
   std::vector<std::string> before;
   {
     auto db = OpenDb(opts);
-    for (int i = 0; i < 1000; ++i) Put(*db, "m", i % 10, 1000 * i, i);
+    for (int i = 0; i < 1000; ++i) Put(*db, "m", i % 10, int64_t{1000} * i, i);
     EXPECT_EQ(Put(*db, "m", 0, 995'000, 42, ooo).accepted, 1u);  // out of order, in the window
     ASSERT_TRUE(db->Checkpoint().ok());
-    for (int i = 1000; i < 1100; ++i) Put(*db, "m", i % 10, 1000 * i, i);
+    for (int i = 1000; i < 1100; ++i) Put(*db, "m", i % 10, int64_t{1000} * i, i);
     before = Dump(db->head());
     ASSERT_TRUE(db->Close().ok());
   }
@@ -138,9 +138,10 @@ TEST_F(DbTest, CheckpointReplacesSegmentsAndReplaysEqual) {
 TEST_F(DbTest, ConcurrentWritersAllDurable) {
   auto db = OpenDb();
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      for (int i = 0; i < 200; ++i) Put(*db, "c", t, 1000 * i, i);
+      for (int i = 0; i < 200; ++i) Put(*db, "c", t, int64_t{1000} * i, i);
     });
   }
   for (auto& th : threads) th.join();

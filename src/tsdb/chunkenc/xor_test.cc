@@ -45,7 +45,7 @@ TEST(XorChunk, RegularScrapeCompressesWell) {
   Samples in;
   double v = 1000;
   for (int i = 0; i < kSamplesPerChunk; ++i) {
-    in.emplace_back(1'700'000'000'000 + i * 15'000, v);
+    in.emplace_back(1'700'000'000'000 + int64_t{i} * 15'000, v);
     v += 7;
   }
   std::vector<uint8_t> bytes;
@@ -55,7 +55,7 @@ TEST(XorChunk, RegularScrapeCompressesWell) {
 }
 
 TEST(XorChunk, SpecialValuesRoundTripBitExact) {
-  const double kStale = std::bit_cast<double>(uint64_t{0x7ff0000000000002});  // stale marker
+  constexpr double kStale = std::bit_cast<double>(uint64_t{0x7ff0000000000002});  // stale marker
   Samples in = {{0, std::numeric_limits<double>::quiet_NaN()},
                 {1, std::numeric_limits<double>::infinity()},
                 {2, -std::numeric_limits<double>::infinity()},
@@ -83,7 +83,7 @@ TEST(XorChunk, EqualOrDecreasingTimestampsRejected) {
 }
 
 TEST(XorChunk, LargeTimestampJumpsUseEveryBucket) {
-  const int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
   Samples in = {{kMin, 1},
                 {kMin + 1, 2},
                 {kMin + 2, 3},

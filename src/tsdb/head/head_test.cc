@@ -82,12 +82,13 @@ TEST(Head, AppendRulesAndDuplicates) {
 TEST(Head, CutsChunksAndReadsRanges) {
   Head h;
   MemSeries* s = Create(h, {{"__name__", "x"}});
-  for (int i = 0; i < 1000; ++i) ASSERT_EQ(h.Append(*s, i * 15000, i, 0), AppendResult::kAppended);
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(h.Append(*s, int64_t{i} * 15000, i, 0), AppendResult::kAppended);
   EXPECT_EQ(h.Stats().chunks, (1000 + 119) / 120);
   auto all = SamplesOf(h, *s);
   ASSERT_EQ(all.size(), 1000u);
-  for (int i = 0; i < 1000; ++i) EXPECT_EQ(all[i].t, i * 15000);
-  auto part = SamplesOf(h, *s, 15000 * 100, 15000 * 300);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(all[i].t, int64_t{i} * 15000);
+  auto part = SamplesOf(h, *s, int64_t{15000} * 100, int64_t{15000} * 300);
   ASSERT_EQ(part.size(), 201u);
   EXPECT_EQ(part.front().v, 100);
   EXPECT_EQ(part.back().v, 300);
@@ -130,6 +131,7 @@ TEST(Head, SelectWithMatchers) {
 TEST(Head, ConcurrentCreateAndAppend) {
   Head h;
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&h, t] {
       for (int i = 0; i < 2000; ++i) {

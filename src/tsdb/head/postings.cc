@@ -57,8 +57,11 @@ Roaring PostingsIndex::Select(const std::vector<Matcher>& matchers) const {
 size_t PostingsIndex::MemoryBytes() const {
   size_t n = all_.getSizeInBytes();
   for (const auto& [k, bm] : postings_)
-    n += sizeof(k) + sizeof(bm) + 2 * sizeof(void*) + bm.getSizeInBytes();
-  for (const auto& [k, v] : values_) n += sizeof(k) + sizeof(v) + v.second.capacity() * sizeof(Sym);
+    n += sizeof(k) + sizeof(Roaring) + 2 * sizeof(void*) + bm.getSizeInBytes();
+  for (const auto& [name, entry] : values_) {
+    // NOLINTNEXTLINE(bugprone-sizeof-container): the object's own size is what is counted.
+    n += sizeof(name) + sizeof(entry) + entry.second.capacity() * sizeof(Sym);
+  }
   return n;
 }
 

@@ -143,7 +143,10 @@ size_t MemSeries::MemoryBytes() const {
   size_t n = sizeof(MemSeries) + num_labels_ * sizeof(LabelSym) +
              chunks_.capacity() * sizeof(ClosedChunk) + head_chunk_.capacity();
   for (const auto& c : chunks_) n += c.size;
-  if (ooo_) n += sizeof(*ooo_) + ooo_->capacity() * sizeof(Sample);
+  if (ooo_) {
+    // NOLINTNEXTLINE(bugprone-sizeof-container): the object's own size is what is counted.
+    n += sizeof(*ooo_) + ooo_->capacity() * sizeof(Sample);
+  }
   return n;
 }
 

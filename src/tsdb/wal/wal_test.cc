@@ -166,6 +166,7 @@ TEST(Wal, ConcurrentAppendsShareFsyncs) {
   constexpr int kThreads = 8, kPerThread = 200;
   std::atomic<int> acked{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
