@@ -15,13 +15,15 @@ uint64_t HashLabels(std::span<const LabelView> labels) {
   for (const auto& l : labels) total += l.name.size() + l.value.size() + 2;
   if (total <= stack.size()) {
     char* p = stack.data();
+    // An absent protobuf field decodes to a null, empty view: memcpy must not see it.
+    auto put = [&p](std::string_view s) {
+      if (!s.empty()) std::memcpy(p, s.data(), s.size());
+      p += s.size();
+      *p++ = kSep;
+    };
     for (const auto& l : labels) {
-      std::memcpy(p, l.name.data(), l.name.size());
-      p += l.name.size();
-      *p++ = kSep;
-      std::memcpy(p, l.value.data(), l.value.size());
-      p += l.value.size();
-      *p++ = kSep;
+      put(l.name);
+      put(l.value);
     }
     return XXH3_64bits(stack.data(), total);
   }

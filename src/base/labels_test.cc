@@ -23,6 +23,14 @@ TEST(Labels, LongLabelSetsHashLikeShortPath) {
   EXPECT_NE(HashLabels(a), HashLabels(std::vector<LabelView>{{"a", big2}}));
 }
 
+// Regression (found by remote_write_fuzzer): a Label message without a name field decodes to
+// a null view, which must hash like an empty string without passing null to memcpy.
+TEST(Labels, NullEmptyViewsHashLikeEmptyStrings) {
+  std::vector<LabelView> null_views = {{std::string_view(), std::string_view()}};
+  std::vector<LabelView> empty = {{"", ""}};
+  EXPECT_EQ(HashLabels(null_views), HashLabels(empty));
+}
+
 TEST(Labels, FormatEscapesLikePrometheus) {
   std::vector<LabelView> l = {{"__name__", "up"}, {"path", "a\"b\\c\nd"}, {"ünicode", "x"}};
   EXPECT_EQ(FormatLabels(l), R"({__name__="up", path="a\"b\\c\nd", "ünicode"="x"})");
