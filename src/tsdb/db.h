@@ -91,6 +91,8 @@ class Db {
                                const RejectFn& reject) EXCLUDES(commit_mu_);
   // Calls done(status) once `lsn` is durable (see wal::Wal::WhenDurable).
   void WhenDurable(uint64_t lsn, wal::DurableFn done) { wal_->WhenDurable(lsn, std::move(done)); }
+  // Blocking form, for tools and tests.
+  Status WaitDurable(uint64_t lsn) { return wal_->WaitDurable(lsn); }
 
   // Writes a checkpoint of the head and drops the WAL segments it covers.
   Status Checkpoint() EXCLUDES(commit_mu_);

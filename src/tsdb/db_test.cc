@@ -38,19 +38,7 @@ class DbTest : public ::testing::Test {
       if (rejected) rejected->push_back(r);
     });
     EXPECT_TRUE(out.ok());
-    Status st = Status::Unavailable("not called");
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
-    db.WhenDurable(out->lsn, [&](const Status& s2) {
-      std::lock_guard lk(m);
-      st = s2;
-      done = true;
-      cv.notify_one();
-    });
-    std::unique_lock lk(m);
-    cv.wait(lk, [&] { return done; });
-    EXPECT_TRUE(st.ok());
+    EXPECT_TRUE(db.WaitDurable(out->lsn).ok());
     return *out;
   }
 
