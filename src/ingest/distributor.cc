@@ -231,7 +231,6 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   std::vector<Sample> samples;
   samples.reserve(wr.samples.size());
   struct Kept {
-    size_t orig;
     size_t labels_begin, labels_end, samples_begin, samples_end;
   };
   std::vector<Kept> kept;
@@ -251,7 +250,7 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
       report.Add(bad->reason, in_samples.size(), [&] { return bad->message; });
       continue;
     }
-    Kept k{i, all_labels.size(), 0, samples.size(), 0};
+    Kept k{all_labels.size(), 0, samples.size(), 0};
     all_labels.insert(all_labels.end(), norm.begin(), norm.end());
     k.labels_end = all_labels.size();
     for (const Sample& s : in_samples) {
