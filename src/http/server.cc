@@ -49,10 +49,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Write(Response res) {
     res.prepare_payload();
+    if (req_.method() == bhttp::verb::head) {
+      // HEAD: the headers of a GET, Content-Length included, and no body.
+      auto length = res.body().size();
+      res.body().clear();
+      res.content_length(length);
+    }
     if (server_.draining_) res.keep_alive(false);
     keep_alive_ = res.keep_alive();
     status_ = res.result_int();
     res_ = std::make_shared<Response>(std::move(res));
+    // A client that stops reading must not hold the connection forever.
+    stream_.expires_after(std::chrono::milliseconds(server_.opts_.idle_timeout_ms));
     bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
     });

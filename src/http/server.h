@@ -24,7 +24,8 @@ class Session;
 
 // Responder sends the one response to one request. Copyable; call Send exactly once, from any
 // thread (the write is posted to the connection's executor). Dropping every copy without
-// sending answers 500, so a lost callback cannot hang a client.
+// sending answers 500, so a lost callback cannot hang a client. Every copy must be gone before
+// the Server is destroyed: it keeps the connection, which belongs to the Server's io_context.
 class Responder {
  public:
   explicit Responder(std::shared_ptr<Session> session);

@@ -21,17 +21,23 @@ class ServerTest : public ::testing::Test {
     server_->Route("/echo", {bhttp::verb::post}, [](Request& req, const Responder& r) {
       r.Send(TextResponse(req, Status::ok, req.body()));
     });
-    server_->Route("/later", {bhttp::verb::get}, [](Request& req, const Responder& r) {
-      Response res = TextResponse(req, Status::accepted, "from another thread");
-      std::thread([r, res]() mutable {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        r.Send(std::move(res));
-      }).detach();
-    });
+    server_->Route("/later", {bhttp::verb::get, bhttp::verb::head},
+                   [this](Request& req, const Responder& r) {
+                     Response res = TextResponse(req, Status::accepted, "from another thread");
+                     std::lock_guard lk(mu_);
+                     repliers_.emplace_back([r, res]() mutable {
+                       std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                       r.Send(std::move(res));
+                     });
+                   });
     server_->Route("/forgotten", {bhttp::verb::get}, [](Request&, const Responder&) {});
     ASSERT_TRUE(server_->Start().ok());
   }
-  void TearDown() override { server_->Shutdown(1000); }
+  void TearDown() override {
+    // Responders must be gone before the server is.
+    for (auto& t : repliers_) t.join();
+    server_->Shutdown(1000);
+  }
 
   Request Make(bhttp::verb verb, const std::string& target, std::string body = "") {
     Request req(verb, target, 11);
@@ -40,6 +46,8 @@ class ServerTest : public ::testing::Test {
   }
 
   std::unique_ptr<Server> server_;
+  std::mutex mu_;
+  std::vector<std::thread> repliers_;
 };
 
 TEST_F(ServerTest, RoutesMethodsAndKeepAlive) {
@@ -51,6 +59,9 @@ TEST_F(ServerTest, RoutesMethodsAndKeepAlive) {
     EXPECT_EQ(res->body(), "hello " + std::to_string(i) + "\n");
     EXPECT_TRUE(res->keep_alive());
   }
+  auto head = c.Do(Make(bhttp::verb::head, "/later"));
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_TRUE(head->body().empty());
   auto nf = c.Do(Make(bhttp::verb::get, "/nope"));
   ASSERT_TRUE(nf.ok());
   EXPECT_EQ(nf->result(), Status::not_found);
