@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: all deps deps-peers build run test test-asan lint fuzz fuzz-smoke format clean
+.PHONY: all deps deps-peers build run test test-asan test-tsan lint fuzz fuzz-smoke format clean
 
 all: build
 
@@ -33,6 +33,12 @@ test-asan: deps
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j 2
 
+# Unit tests under ThreadSanitizer: the WAL's group commit, the head's stripes, the HTTP server.
+test-tsan: deps
+	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_UNIT_TESTS_ONLY=ON
+	cmake --build build-tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 2
+
 # clang-tidy over every source file, with the checks in .clang-tidy (warnings are errors).
 lint: deps $(BUILD_DIR)/build.ninja
 	run-clang-tidy -p $(BUILD_DIR) -quiet -j $(JOBS) '$(CURDIR)/(src|tests|fuzz)/.*\.cc$$' >$(BUILD_DIR)/clang-tidy.log 2>&1 \
@@ -53,4 +59,4 @@ format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan build-fuzz
+	rm -rf $(BUILD_DIR) build-asan build-tsan build-fuzz
