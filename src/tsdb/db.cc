@@ -27,7 +27,10 @@ Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metada
       RETURN_IF_ERROR(wal::DecodeSeries(payload, series));
       for (const auto& s : series) {
         bool created;
-        head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref);
+        if (head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref) == nullptr) {
+          return Status::Corruption(
+              fmt::format("series ref {} is reused or implausibly large", s.ref));
+        }
       }
       return Status::Ok();
     }

@@ -26,6 +26,9 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
   {
     std::unique_lock ilk(index_mu_);
     uint32_t r = ref.value_or(next_ref_);
+    bool taken = r < by_ref_.size() && by_ref_[r];
+    bool too_far = r >= next_ref_ && (r == UINT32_MAX || r - next_ref_ > kMaxRefGap);
+    if (taken || too_far) return nullptr;
     next_ref_ = std::max(next_ref_, r + 1);
     if (by_ref_.size() <= r) by_ref_.resize(std::max<size_t>(r + 1, by_ref_.size() * 3 / 2));
     by_ref_[r] = std::make_unique<MemSeries>(r, hash, syms);

@@ -44,6 +44,7 @@ class Head {
  public:
   static constexpr int kStripeBits = 9;
   static constexpr size_t kStripes = size_t{1} << kStripeBits;
+  static constexpr uint32_t kMaxRefGap = 1u << 24;
 
   Head() = default;
   Head(const Head&) = delete;
@@ -52,7 +53,9 @@ class Head {
   // The series with exactly `labels` (sorted by name), or nullptr.
   MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const;
   // Returns the series with `labels`, creating it if needed; `created` says which. A WAL
-  // replay passes the ref the series had; otherwise the next free ref is used.
+  // replay passes the ref the series had; otherwise the next free ref is used. Returns
+  // nullptr if `ref` already belongs to a series with other labels, or lies implausibly far
+  // beyond the refs in use (refs are dense): both mean corrupt input.
   MemSeries* GetOrCreate(uint64_t hash, std::span<const LabelView> labels, bool* created,
                          std::optional<uint32_t> ref = std::nullopt);
   MemSeries* ByRef(uint32_t ref) const;

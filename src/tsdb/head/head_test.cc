@@ -43,6 +43,19 @@ TEST(Head, CreatesFindsAndInternsSeries) {
   EXPECT_EQ(sa->labels()[0].name, sb->labels()[0].name);
 }
 
+TEST(Head, ReusedRefIsRefused) {
+  Head h;
+  std::vector<LabelView> a = {{"__name__", "a"}};
+  std::vector<LabelView> b = {{"__name__", "b"}};
+  bool created;
+  ASSERT_NE(h.GetOrCreate(HashLabels(a), a, &created, 7), nullptr);
+  EXPECT_EQ(h.GetOrCreate(HashLabels(b), b, &created, 7), nullptr);
+  EXPECT_EQ(h.GetOrCreate(HashLabels(a), a, &created, 7)->ref(), 7u);  // same labels: found
+  // A corrupt, huge ref must not make the head allocate a table for it.
+  EXPECT_EQ(h.GetOrCreate(HashLabels(b), b, &created, 4'000'000'000u), nullptr);
+  EXPECT_EQ(h.GetOrCreate(HashLabels(b), b, &created, UINT32_MAX), nullptr);
+}
+
 TEST(Head, HashCollisionsAreResolvedByLabels) {
   Head h;
   std::vector<LabelView> a = {{"__name__", "a"}};
