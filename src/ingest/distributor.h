@@ -14,9 +14,9 @@
 
 #include "base/thread_annotations.h"
 #include "http/server.h"
+#include "ingest/limits.h"
 #include "ingest/rate_limiter.h"
 #include "ingest/reasons.h"
-#include "ingest/limits.h"
 #include "tsdb/storage.h"
 
 namespace strata::ingest {

@@ -30,12 +30,15 @@ enum class Reason {
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(Reason::kCount)> kReasonNames = {
-    "missing_metric_name", "invalid_metric_name", "invalid_label_name",
-    "duplicate_label_name", "unsorted_labels",     "label_name_too_long",
-    "label_value_too_long", "too_many_labels",     "invalid_utf8",
-    "rejected_label",       "too_far_in_future",   "out_of_order",
-    "duplicate_timestamp",  "too_old",             "max_active_series",
-    "max_series_per_metric", "rate_limited",       "native_histogram_unsupported",
+    "missing_metric_name",  "invalid_metric_name",
+    "invalid_label_name",   "duplicate_label_name",
+    "unsorted_labels",      "label_name_too_long",
+    "label_value_too_long", "too_many_labels",
+    "invalid_utf8",         "rejected_label",
+    "too_far_in_future",    "out_of_order",
+    "duplicate_timestamp",  "too_old",
+    "max_active_series",    "max_series_per_metric",
+    "rate_limited",         "native_histogram_unsupported",
 };
 
 inline std::string_view ReasonName(Reason r) { return kReasonNames[static_cast<size_t>(r)]; }

@@ -22,7 +22,8 @@ TEST(Validate, AcceptsTypicalSeriesAndNormalizes) {
                                {"pod_uid", "abc"}};
   std::vector<LabelView> out;
   EXPECT_FALSE(ValidateLabels(in, limits, out));
-  std::vector<LabelView> want = {{"__name__", "node_cpu_seconds_total"}, {"cpu", "0"}, {"mode", "idle"}};
+  std::vector<LabelView> want = {
+      {"__name__", "node_cpu_seconds_total"}, {"cpu", "0"}, {"mode", "idle"}};
   EXPECT_EQ(out, want);
 }
 
@@ -38,7 +39,9 @@ TEST(Validate, EachRuleHasItsReasonAndNamesTheSeries) {
       {{{"job", "x"}}, Reason::kMissingMetricName, "no metric name"},
       {{{"__name__", ""}, {"job", "x"}}, Reason::kMissingMetricName, "no metric name"},
       {{{"__name__", "1bad"}}, Reason::kInvalidMetricName, "metric name \"1bad\""},
-      {{{"__name__", "m"}, {"bad-name", "x"}}, Reason::kInvalidLabelName, "label name \"bad-name\""},
+      {{{"__name__", "m"}, {"bad-name", "x"}},
+       Reason::kInvalidLabelName,
+       "label name \"bad-name\""},
       {{{"", "x"}, {"__name__", "m"}}, Reason::kInvalidLabelName, "label name \"\""},
       {{{"__name__", "m"}, {"a", "1"}, {"a", "2"}}, Reason::kDuplicateLabelName, "more than once"},
       {{{"__name__", "m"}, {"b", "1"}, {"a", "2"}}, Reason::kUnsortedLabels, "not sorted"},
@@ -58,7 +61,8 @@ TEST(Validate, EachRuleHasItsReasonAndNamesTheSeries) {
 TEST(Validate, TooManyLabelsAndRejectList) {
   Limits limits;
   limits.max_label_names_per_series = 2;
-  EXPECT_EQ(Check({{"__name__", "m"}, {"a", "1"}, {"b", "2"}}, limits)->reason, Reason::kTooManyLabels);
+  EXPECT_EQ(Check({{"__name__", "m"}, {"a", "1"}, {"b", "2"}}, limits)->reason,
+            Reason::kTooManyLabels);
   limits.max_label_names_per_series = 0;
   limits.reject_labels = {"user_id"};
   auto r = Check({{"__name__", "m"}, {"user_id", "42"}}, limits);
@@ -85,12 +89,12 @@ TEST(Validate, FutureTimestamps) {
 TEST(TokenBucket, RateAndBurst) {
   TokenBucket b;
   auto t0 = TokenBucket::Clock::now();
-  EXPECT_EQ(b.Take(100, 10, 100, t0), 0);   // the burst is available at once
-  EXPECT_GT(b.Take(10, 10, 100, t0), 0);    // then empty
+  EXPECT_EQ(b.Take(100, 10, 100, t0), 0);  // the burst is available at once
+  EXPECT_GT(b.Take(10, 10, 100, t0), 0);   // then empty
   EXPECT_EQ(b.Take(10, 10, 100, t0 + std::chrono::seconds(1)), 0);  // refilled at 10/s
   // Larger than the burst: never passes; the wait is until the bucket is full (90 more).
   EXPECT_EQ(b.Take(1000, 10, 100, t0 + std::chrono::seconds(2)), 9);
-  EXPECT_EQ(b.Take(1e9, 0, 0, t0), 0);     // rate 0 = unlimited
+  EXPECT_EQ(b.Take(1e9, 0, 0, t0), 0);  // rate 0 = unlimited
 }
 
 }  // namespace
