@@ -150,7 +150,8 @@ TEST_F(PushApiTest, PerTenantOutOfOrderWindow) {
 
 TEST_F(PushApiTest, RateLimitAnswers429WithRetryAfter) {
   server::Config c;
-  c.ingest.limits.ingestion_rate = 10;
+  // Refills 1 sample/s: the second request stays over the limit even on a slow machine.
+  c.ingest.limits.ingestion_rate = 1;
   c.ingest.limits.ingestion_burst = 20;
   Start(c);
   proto::WriteRequest wr;
