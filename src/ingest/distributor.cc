@@ -306,18 +306,17 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   http::Response res = report.total() == 0 ? http::TextResponse(req, http::Status::no_content, "")
                                            : http::TextResponse(req, http::Status::bad_request,
                                                                 report.Render(total));
-  if (report.total() == 0) res.body().clear();
-  auto code = std::to_string(res.result_int());
-  prometheus::Counter& requests = requests_family_.Add({{"tenant", tenant}, {"code", code}});
-  prometheus::Counter& unavailable = requests_family_.Add({{"tenant", tenant}, {"code", "503"}});
-  (*db)->WhenDurable(appended->lsn, [respond, res = std::move(res), &requests,
-                                     &unavailable](const Status& durable) mutable {
+  prometheus::Counter& requests =
+      requests_family_.Add({{"tenant", tenant}, {"code", std::to_string(res.result_int())}});
+  // The 503 counter is looked up only on that rare path (on the WAL thread).
+  (*db)->WhenDurable(appended->lsn, [this, tenant, respond, res = std::move(res),
+                                     &requests](const Status& durable) mutable {
     if (durable.ok()) {
       requests.Increment();
       respond.Send(std::move(res));
       return;
     }
-    unavailable.Increment();
+    requests_family_.Add({{"tenant", tenant}, {"code", "503"}}).Increment();
     http::Request dummy;
     dummy.version(11);
     respond.Send(http::TextResponse(dummy, http::Status::service_unavailable,

@@ -104,7 +104,6 @@ class Db {
   std::map<std::string, MetricMetadata> Metadata() const EXCLUDES(meta_mu_);
   const wal::ReplayStats& replay_stats() const { return replay_stats_; }
   wal::WalStats wal_stats() const { return wal_->stats(); }
-  const std::string& name() const { return name_; }
 
   // Replays a data directory's WAL read-only into a fresh Db-less head (offline tools).
   static Status ReadInto(const std::string& dir, Head& head,

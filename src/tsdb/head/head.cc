@@ -49,42 +49,18 @@ MemSeries* Head::ByRef(uint32_t ref) const {
   return ref < by_ref_.size() ? by_ref_[ref].get() : nullptr;
 }
 
-namespace {
-
-void UpdateMin(std::atomic<int64_t>& a, int64_t v) {
-  int64_t cur = a.load(std::memory_order_relaxed);
-  while (v < cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
-  }
-}
-void UpdateMax(std::atomic<int64_t>& a, int64_t v) {
-  int64_t cur = a.load(std::memory_order_relaxed);
-  while (v > cur && !a.compare_exchange_weak(cur, v, std::memory_order_relaxed)) {
-  }
-}
-
-}  // namespace
-
 AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms) {
-  AppendResult r;
-  {
-    std::lock_guard lk(StripeFor(s.hash()).mu);
-    r = s.Append(t, v, ooo_window_ms);
-  }
-  if (r == AppendResult::kAppended) {
-    samples_appended_.fetch_add(1, std::memory_order_relaxed);
-    UpdateMin(min_time_, t);
-    UpdateMax(max_time_, t);
-  }
+  Stripe& st = StripeFor(s.hash());
+  std::lock_guard lk(st.mu);
+  AppendResult r = s.Append(t, v, ooo_window_ms);
+  if (r == AppendResult::kAppended) ++st.samples_appended;
   return r;
 }
 
 bool Head::AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t,
                           std::span<const uint8_t> bytes) {
   std::lock_guard lk(StripeFor(s.hash()).mu);
-  if (!s.AddClosedChunk(min_t, max_t, bytes)) return false;
-  UpdateMin(min_time_, min_t);
-  UpdateMax(max_time_, max_t);
-  return true;
+  return s.AddClosedChunk(min_t, max_t, bytes);
 }
 
 std::vector<MemSeries*> Head::Select(const std::vector<Matcher>& matchers) const {
@@ -129,7 +105,6 @@ HeadStats Head::Stats() const {
     s.ForEachChunk([&](int64_t, int64_t, std::span<const uint8_t>) { ++st.chunks; });
   });
   st.series = num_series();
-  st.samples_appended = samples_appended_.load(std::memory_order_relaxed);
   st.symbols = symbols_.size();
   st.symbol_bytes = symbols_.bytes();
   {
@@ -140,9 +115,8 @@ HeadStats Head::Stats() const {
   for (const auto& stripe : stripes_) {
     std::lock_guard lk(stripe.mu);
     st.index_bytes += stripe.series.MemoryBytes();
+    st.samples_appended += stripe.samples_appended;
   }
-  st.min_time = min_time_.load(std::memory_order_relaxed);
-  st.max_time = max_time_.load(std::memory_order_relaxed);
   return st;
 }
 

@@ -31,8 +31,6 @@ struct HeadStats {
   uint64_t symbols = 0;
   uint64_t symbol_bytes = 0;
   uint64_t index_bytes = 0;  // series map and postings
-  int64_t min_time = INT64_MAX;
-  int64_t max_time = INT64_MIN;
   uint64_t total_bytes() const { return series_bytes + symbol_bytes + index_bytes; }
 };
 
@@ -78,6 +76,8 @@ class Head {
   struct Stripe {
     mutable std::mutex mu;
     SeriesMap series GUARDED_BY(mu);
+    // Counted under the lock Append holds anyway: no shared atomic on the hot path.
+    uint64_t samples_appended GUARDED_BY(mu) = 0;
   };
   // The stripe comes from the top bits; SeriesMap probes with the low bits.
   Stripe& StripeFor(uint64_t hash) const { return stripes_[hash >> (64 - kStripeBits)]; }
@@ -93,9 +93,6 @@ class Head {
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;
 
   std::atomic<size_t> num_series_{0};
-  std::atomic<uint64_t> samples_appended_{0};
-  std::atomic<int64_t> min_time_{INT64_MAX};
-  std::atomic<int64_t> max_time_{INT64_MIN};
 };
 
 }  // namespace strata::tsdb

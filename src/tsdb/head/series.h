@@ -69,7 +69,6 @@ class MemSeries {
   const std::vector<Sample>* ooo_samples() const { return ooo_.get(); }
 
   bool empty() const { return num_samples_in_head_chunk() == 0 && chunks_.empty() && !ooo_; }
-  int64_t max_time() const { return max_t_; }
   size_t MemoryBytes() const;
 
  private:

@@ -95,7 +95,6 @@ class Wal {
   Status Close() EXCLUDES(mu_);
 
   WalStats stats() const EXCLUDES(mu_);
-  const std::string& dir() const { return dir_; }
 
  private:
   Wal(std::string dir, WalOptions opts, uint32_t first_segment);
