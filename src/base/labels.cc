@@ -1,5 +1,7 @@
 #include "base/labels.h"
 
+#include <fmt/format.h>
+
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
@@ -40,9 +42,55 @@ uint64_t HashLabels(std::span<const LabelView> labels) {
 
 namespace {
 
-void AppendQuoted(std::string& out, std::string_view s) {
+// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if invalid.
+size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp) {
+  auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
+  uint8_t c = b(0);
+  size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  if (len == 0 || i + len > s.size()) return 0;
+  if (len == 1) {
+    *cp = c;
+    return 1;
+  }
+  uint32_t v = c & (0x7F >> len);
+  for (size_t k = 1; k < len; ++k) {
+    if ((b(k) & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (b(k) & 0x3F);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (v < kMin[len] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
+}  // namespace
+
+void AppendGoQuoted(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
+  for (size_t i = 0; i < s.size();) {
+    uint32_t cp = 0;
+    size_t len = DecodeRune(s, i, &cp);
+    if (len == 0) {
+      auto byte = static_cast<uint8_t>(s[i]);
+      out += "\\x";
+      out.push_back(kHex[byte >> 4]);
+      out.push_back(kHex[byte & 15]);
+      ++i;
+      continue;
+    }
+    if (len > 1) {
+      // Non-printing code points (C1 controls, soft hyphen, line/paragraph separators, BOM).
+      bool printable = !(cp < 0xA0 || cp == 0xAD || cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF);
+      if (printable) {
+        out.append(s.substr(i, len));
+      } else {
+        out += fmt::format("\\u{:04x}", cp);
+      }
+      i += len;
+      continue;
+    }
+    char c = s[i++];
     switch (c) {
       case '\\':
         out += "\\\\";
@@ -50,17 +98,45 @@ void AppendQuoted(std::string& out, std::string_view s) {
       case '"':
         out += "\\\"";
         break;
+      case '\a':
+        out += "\\a";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       case '\n':
         out += "\\n";
         break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\v':
+        out += "\\v";
+        break;
       default:
-        out.push_back(c);
+        if (static_cast<uint8_t>(c) < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out.push_back(kHex[static_cast<uint8_t>(c) >> 4]);
+          out.push_back(kHex[c & 15]);
+        } else {
+          out.push_back(c);
+        }
     }
   }
   out.push_back('"');
 }
 
-}  // namespace
+std::string GoQuote(std::string_view s) {
+  std::string out;
+  AppendGoQuoted(out, s);
+  return out;
+}
 
 std::string FormatLabels(std::span<const LabelView> labels) {
   std::string out = "{";
@@ -69,10 +145,10 @@ std::string FormatLabels(std::span<const LabelView> labels) {
     if (IsValidLegacyLabelName(labels[i].name)) {
       out += labels[i].name;
     } else {
-      AppendQuoted(out, labels[i].name);
+      AppendGoQuoted(out, labels[i].name);
     }
     out.push_back('=');
-    AppendQuoted(out, labels[i].value);
+    AppendGoQuoted(out, labels[i].value);
   }
   out.push_back('}');
   return out;

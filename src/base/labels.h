@@ -36,6 +36,10 @@ uint64_t HashLabels(std::span<const LabelView> labels);
 std::string FormatLabels(std::span<const LabelView> labels);
 std::string FormatLabels(const Labels& labels);
 
+// Quotes s as Go's strconv.Quote does (Prometheus prints label values and strings this way).
+std::string GoQuote(std::string_view s);
+void AppendGoQuoted(std::string& out, std::string_view s);
+
 std::vector<LabelView> ViewOf(const Labels& labels);
 
 // The value of `name`, or empty if absent.

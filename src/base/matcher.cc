@@ -37,9 +37,8 @@ bool Matcher::Matches(std::string_view v) const {
 
 std::string Matcher::ToString() const {
   static constexpr const char* kOps[] = {"=", "!=", "=~", "!~"};
-  std::string v = FormatLabels(std::vector<LabelView>{{"x", value_}});
-  // Reuse the label formatter's quoting: {x="..."} -> "..."
-  return name_ + kOps[static_cast<int>(type_)] + v.substr(3, v.size() - 4);
+  std::string name = IsValidLegacyLabelName(name_) ? name_ : GoQuote(name_);
+  return name + kOps[static_cast<int>(type_)] + GoQuote(value_);
 }
 
 namespace {

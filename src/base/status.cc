@@ -26,6 +26,10 @@ std::string_view CodeName(Status::Code code) {
       return "unauthenticated";
     case Status::Code::kTooLarge:
       return "too large";
+    case Status::Code::kExecution:
+      return "execution";
+    case Status::Code::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }

@@ -24,7 +24,9 @@ class Status {
     kUnavailable,        // transient: the component cannot serve now
     kDeadlineExceeded,
     kUnauthenticated,
-    kTooLarge,  // input exceeds a size bound
+    kTooLarge,   // input exceeds a size bound
+    kExecution,  // a well-formed request failed while being carried out (PromQL evaluation)
+    kCancelled,  // the caller gave up
   };
 
   Status() = default;
@@ -46,6 +48,8 @@ class Status {
     return {Code::kUnauthenticated, std::move(msg)};
   }
   static Status TooLarge(std::string msg) { return {Code::kTooLarge, std::move(msg)}; }
+  static Status Execution(std::string msg) { return {Code::kExecution, std::move(msg)}; }
+  static Status Cancelled(std::string msg) { return {Code::kCancelled, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

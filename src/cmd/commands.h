@@ -8,5 +8,6 @@ namespace strata::cmd {
 void RegisterServe(CLI::App& app, int* exit_code);
 void RegisterDump(CLI::App& tool, int* exit_code);
 void RegisterLoadgen(CLI::App& tool, int* exit_code);
+void RegisterPromqlTest(CLI::App& tool, int* exit_code);
 
 }  // namespace strata::cmd

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     tool->require_subcommand(1);
     strata::cmd::RegisterDump(*tool, &exit_code);
     strata::cmd::RegisterLoadgen(*tool, &exit_code);
+    strata::cmd::RegisterPromqlTest(*tool, &exit_code);
     CLI11_PARSE(app, argc, argv);
   } catch (const std::exception& e) {
     // Errors are values inside Strata; this only catches what a library throws.

@@ -63,7 +63,17 @@ bool Head::AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t,
   return s.AddClosedChunk(min_t, max_t, bytes);
 }
 
-std::vector<MemSeries*> Head::Select(const std::vector<Matcher>& matchers) const {
+std::vector<std::string> Head::LabelNames() const {
+  std::shared_lock lk(index_mu_);
+  return postings_.LabelNames();
+}
+
+std::vector<std::string> Head::LabelValues(std::string_view name) const {
+  std::shared_lock lk(index_mu_);
+  return postings_.LabelValues(name);
+}
+
+std::vector<MemSeries*> Head::Select(std::span<const Matcher> matchers) const {
   std::shared_lock lk(index_mu_);
   Roaring refs = postings_.Select(matchers);
   std::vector<MemSeries*> out;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -62,7 +63,10 @@ class Head {
   bool AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes);
 
   // Series matching all matchers, in ref order.
-  std::vector<MemSeries*> Select(const std::vector<Matcher>& matchers) const;
+  std::vector<MemSeries*> Select(std::span<const Matcher> matchers) const;
+  // Sorted label names / values of `name` over all series.
+  std::vector<std::string> LabelNames() const;
+  std::vector<std::string> LabelValues(std::string_view name) const;
   // Calls fn under the series' stripe lock so it may read sample data consistently.
   void WithSeriesLocked(const MemSeries& s, const std::function<void(const MemSeries&)>& fn) const;
   // Calls fn for every series (under its lock), in ref order.

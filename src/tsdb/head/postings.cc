@@ -1,47 +1,46 @@
 #include "tsdb/head/postings.h"
 
+#include <algorithm>
+
 namespace strata::tsdb {
 
 void PostingsIndex::Add(uint32_t ref, Sym name, Sym value) {
-  auto [it, inserted] = postings_.try_emplace(PairKey{name.ptr(), value.ptr()});
-  if (inserted) {
-    auto& entry = values_[name.view()];
-    entry.first = name;
-    entry.second.push_back(value);
-  }
-  it->second.add(ref);
+  postings_[name.view()][value.view()].add(ref);
   all_.add(ref);
 }
 
-const Roaring* PostingsIndex::Get(Sym name, Sym value) const {
-  auto it = postings_.find(PairKey{name.ptr(), value.ptr()});
-  return it == postings_.end() ? nullptr : &it->second;
-}
-
-Roaring PostingsIndex::MatchingValues(Sym name, const Matcher& m, bool negate) const {
+Roaring PostingsIndex::MatchingValues(const std::unordered_map<std::string_view, Roaring>& values,
+                                      const Matcher& m, bool negate) const {
   Roaring out;
-  auto it = values_.find(name.view());
-  if (it == values_.end()) return out;
+  if (m.type() == Matcher::Type::kEqual || m.type() == Matcher::Type::kNotEqual) {
+    // A direct lookup instead of testing every value.
+    bool want_equal = (m.type() == Matcher::Type::kEqual) != negate;
+    if (want_equal) {
+      auto it = values.find(m.value());
+      if (it != values.end()) out = it->second;
+      return out;
+    }
+  }
   std::vector<const Roaring*> sets;
-  for (Sym v : it->second.second) {
-    if (m.Matches(v.view()) != negate) sets.push_back(Get(name, v));
+  for (const auto& [v, refs] : values) {
+    if (m.Matches(v) != negate) sets.push_back(&refs);
   }
   if (!sets.empty()) out = Roaring::fastunion(sets.size(), sets.data());
   return out;
 }
 
-Roaring PostingsIndex::Select(const std::vector<Matcher>& matchers) const {
+Roaring PostingsIndex::Select(std::span<const Matcher> matchers) const {
   Roaring result;
   bool first = true;
   for (const auto& m : matchers) {
-    auto name_it = values_.find(m.name());
+    auto name_it = postings_.find(m.name());
     Roaring set;
     if (m.Matches("")) {
       // Matches series without the label too: everything except values that do not match.
       set = all_;
-      if (name_it != values_.end()) set -= MatchingValues(name_it->second.first, m, true);
-    } else if (name_it != values_.end()) {
-      set = MatchingValues(name_it->second.first, m, false);
+      if (name_it != postings_.end()) set -= MatchingValues(name_it->second, m, true);
+    } else if (name_it != postings_.end()) {
+      set = MatchingValues(name_it->second, m, false);
     }
     if (first) {
       result = std::move(set);
@@ -54,13 +53,33 @@ Roaring PostingsIndex::Select(const std::vector<Matcher>& matchers) const {
   return result;
 }
 
+std::vector<std::string> PostingsIndex::LabelNames() const {
+  std::vector<std::string> out;
+  out.reserve(postings_.size());
+  for (const auto& [name, values] : postings_) out.emplace_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> PostingsIndex::LabelValues(std::string_view name) const {
+  std::vector<std::string> out;
+  auto it = postings_.find(name);
+  if (it == postings_.end()) return out;
+  out.reserve(it->second.size());
+  for (const auto& [v, refs] : it->second) out.emplace_back(v);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 size_t PostingsIndex::MemoryBytes() const {
+  // Hash nodes: key, value, next pointer and cached hash.
+  constexpr size_t kNode = 2 * sizeof(void*);
   size_t n = all_.getSizeInBytes();
-  for (const auto& [k, bm] : postings_)
-    n += sizeof(k) + sizeof(Roaring) + 2 * sizeof(void*) + bm.getSizeInBytes();
-  for (const auto& [name, entry] : values_) {
-    // NOLINTNEXTLINE(bugprone-sizeof-container): the object's own size is what is counted.
-    n += sizeof(name) + sizeof(entry) + entry.second.capacity() * sizeof(Sym);
+  for (const auto& [name, values] : postings_) {
+    n += sizeof(name) + sizeof(values) + kNode + values.bucket_count() * sizeof(void*);
+    for (const auto& [v, refs] : values) {
+      n += sizeof(v) + sizeof(refs) + kNode + refs.getSizeInBytes();
+    }
   }
   return n;
 }

@@ -1,0 +1,45 @@
+// strata tool promqltest: runs Prometheus's PromQL conformance scripts against Strata's engine.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cmd/commands.h"
+#include "promql/promqltest.h"
+
+namespace strata::cmd {
+
+void RegisterPromqlTest(CLI::App& tool, int* exit_code) {
+  auto files = std::make_shared<std::vector<std::string>>();
+  CLI::App* sub = tool.add_subcommand(
+      "promqltest", "Run PromQL test scripts (Prometheus's promqltest format) against the engine.");
+  sub->add_option("files", *files, "Test scripts")->required();
+  sub->callback([files, exit_code] {
+    promql::PromqlTestSummary total;
+    for (const auto& path : *files) {
+      std::ifstream in(path);
+      if (!in) {
+        std::cerr << fmt::format("{}: cannot read\n", path);
+        *exit_code = 2;
+        return;
+      }
+      std::stringstream buf;
+      buf << in.rdbuf();
+      auto r = promql::RunPromqlTest(buf.str(), path, std::cout);
+      if (!r.ok()) {
+        std::cerr << r.status().message() << "\n";
+        *exit_code = 2;
+        return;
+      }
+      total.passed += r.value().passed;
+      total.failed += r.value().failed;
+      total.skipped += r.value().skipped;
+    }
+    std::cout << fmt::format("{} passed, {} failed, {} skipped\n", total.passed, total.failed,
+                             total.skipped);
+    *exit_code = total.failed > 0 ? 1 : 0;
+  });
+}
+
+}  // namespace strata::cmd

@@ -1,0 +1,193 @@
+#include "promql/ast.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+
+#include "base/labels.h"
+#include "base/units.h"
+#include "promql/functions.h"
+
+namespace strata::promql {
+
+std::string_view ValueTypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kScalar: return "scalar";
+    case ValueType::kVector: return "instant vector";
+    case ValueType::kMatrix: return "range vector";
+    case ValueType::kString: return "string";
+  }
+  return "";
+}
+
+std::string_view AggOpName(AggOp op) {
+  static constexpr std::string_view kNames[] = {
+      "sum",  "avg",     "count",        "min",      "max",    "group",      "stddev",
+      "stdvar", "topk", "bottomk", "count_values", "quantile", "limitk", "limit_ratio"};
+  return kNames[static_cast<int>(op)];
+}
+
+std::string_view BinOpName(BinOp op) {
+  static constexpr std::string_view kNames[] = {"+",  "-",  "*", "/",  "%",  "^",   "atan2", "==",
+                                                "!=", ">",  "<", ">=", "<=", "and", "or",    "unless"};
+  return kNames[static_cast<int>(op)];
+}
+
+ValueType Expr::Type() const {
+  switch (kind) {
+    case ExprKind::kNumber: return ValueType::kScalar;
+    case ExprKind::kString: return ValueType::kString;
+    case ExprKind::kVectorSelector: return ValueType::kVector;
+    case ExprKind::kMatrixSelector:
+    case ExprKind::kSubquery: return ValueType::kMatrix;
+    case ExprKind::kCall: return As<Call>(*this).func->return_type;
+    case ExprKind::kAggregate: return ValueType::kVector;
+    case ExprKind::kBinary: {
+      const auto& b = As<BinaryExpr>(*this);
+      return b.lhs->Type() == ValueType::kScalar && b.rhs->Type() == ValueType::kScalar
+                 ? ValueType::kScalar
+                 : ValueType::kVector;
+    }
+    case ExprKind::kUnary: return As<UnaryExpr>(*this).expr->Type();
+    case ExprKind::kParen: return As<ParenExpr>(*this).expr->Type();
+  }
+  return ValueType::kScalar;
+}
+
+namespace {
+
+std::string FormatFloat(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
+}
+
+std::string LabelNameString(std::string_view n) {
+  return IsValidLegacyLabelName(n) ? std::string(n) : GoQuote(n);
+}
+
+std::string JoinLabels(const std::vector<std::string>& ls) {
+  std::string out;
+  for (size_t i = 0; i < ls.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += LabelNameString(ls[i]);
+  }
+  return out;
+}
+
+std::string AtOffsetString(const AtModifier& at, int64_t offset_ms) {
+  std::string out;
+  switch (at.kind) {
+    case AtModifier::Kind::kTimestamp:
+      out += fmt::format(" @ {:.3f}", static_cast<double>(at.ts_ms) / 1000.0);
+      break;
+    case AtModifier::Kind::kStart: out += " @ start()"; break;
+    case AtModifier::Kind::kEnd: out += " @ end()"; break;
+    case AtModifier::Kind::kNone: break;
+  }
+  if (offset_ms > 0) out += " offset " + FormatDurationMillis(offset_ms);
+  if (offset_ms < 0) out += " offset -" + FormatDurationMillis(-offset_ms);
+  return out;
+}
+
+std::string SelectorString(const VectorSelector& vs) {
+  std::string out;
+  std::vector<std::string> parts;
+  bool name_in_braces = !vs.name.empty() && !IsValidLegacyMetricName(vs.name);
+  if (!vs.name.empty() && !name_in_braces) out = vs.name;
+  if (name_in_braces) parts.push_back(GoQuote(vs.name));
+  for (const auto& m : vs.matchers) {
+    if (!vs.name.empty() && m.name() == kMetricNameLabel && m.type() == Matcher::Type::kEqual &&
+        m.value() == vs.name) {
+      continue;
+    }
+    parts.push_back(m.ToString());
+  }
+  if (!parts.empty()) {
+    out += "{";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) out += ",";
+      out += parts[i];
+    }
+    out += "}";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string Expr::String() const {
+  switch (kind) {
+    case ExprKind::kNumber: {
+      const auto& n = As<NumberLiteral>(*this);
+      if (n.duration) {
+        auto ms = static_cast<int64_t>(std::llround(n.val * 1000));
+        return ms < 0 ? "-" + FormatDurationMillis(-ms) : FormatDurationMillis(ms);
+      }
+      return FormatFloat(n.val);
+    }
+    case ExprKind::kString: return GoQuote(As<StringLiteral>(*this).val);
+    case ExprKind::kVectorSelector: {
+      const auto& vs = As<VectorSelector>(*this);
+      return SelectorString(vs) + AtOffsetString(vs.at, vs.offset_ms);
+    }
+    case ExprKind::kMatrixSelector: {
+      const auto& m = As<MatrixSelector>(*this);
+      return SelectorString(*m.vs) + "[" + FormatDurationMillis(m.range_ms) + "]" +
+             AtOffsetString(m.vs->at, m.vs->offset_ms);
+    }
+    case ExprKind::kSubquery: {
+      const auto& s = As<SubqueryExpr>(*this);
+      return s.expr->String() + "[" + FormatDurationMillis(s.range_ms) + ":" +
+             (s.step_ms != 0 ? FormatDurationMillis(s.step_ms) : "") + "]" +
+             AtOffsetString(s.at, s.offset_ms);
+    }
+    case ExprKind::kCall: {
+      const auto& c = As<Call>(*this);
+      std::string out = std::string(c.func->name) + "(";
+      for (size_t i = 0; i < c.args.size(); ++i) {
+        if (i > 0) out += ", ";
+        out += c.args[i]->String();
+      }
+      return out + ")";
+    }
+    case ExprKind::kAggregate: {
+      const auto& a = As<AggregateExpr>(*this);
+      std::string out(AggOpName(a.op));
+      if (a.without) {
+        out += " without (" + JoinLabels(a.grouping) + ") ";
+      } else if (!a.grouping.empty()) {
+        out += " by (" + JoinLabels(a.grouping) + ") ";
+      }
+      out += "(";
+      if (a.param) out += a.param->String() + ", ";
+      return out + a.expr->String() + ")";
+    }
+    case ExprKind::kBinary: {
+      const auto& b = As<BinaryExpr>(*this);
+      std::string out = b.lhs->String() + " " + std::string(BinOpName(b.op));
+      if (b.return_bool) out += " bool";
+      if (b.matching && (!b.matching->labels.empty() || b.matching->on)) {
+        out += b.matching->on ? " on (" : " ignoring (";
+        out += JoinLabels(b.matching->labels) + ")";
+        if (b.matching->card == Cardinality::kManyToOne ||
+            b.matching->card == Cardinality::kOneToMany) {
+          out += b.matching->card == Cardinality::kManyToOne ? " group_left (" : " group_right (";
+          out += JoinLabels(b.matching->include) + ")";
+        }
+      }
+      return out + " " + b.rhs->String();
+    }
+    case ExprKind::kUnary: {
+      const auto& u = As<UnaryExpr>(*this);
+      return (u.negate ? "-" : "+") + u.expr->String();
+    }
+    case ExprKind::kParen: return "(" + As<ParenExpr>(*this).expr->String() + ")";
+  }
+  return "";
+}
+
+}  // namespace strata::promql

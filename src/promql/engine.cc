@@ -1,0 +1,137 @@
+#include "promql/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "promql/eval.h"
+
+namespace strata::promql {
+
+using internal::Absent;
+using internal::EvalError;
+using internal::Grid;
+using internal::IsPresent;
+using internal::StepVector;
+
+namespace {
+
+// Applies the delayed metric-name removal and rejects results where two series end up with
+// the same labels.
+Status FinishVector(StepVector& v) {
+  for (auto& s : v) {
+    if (s.drop_name) {
+      s.labels = internal::WithoutName(s.labels);
+      s.drop_name = false;
+    }
+  }
+  std::vector<const Labels*> sorted;
+  sorted.reserve(v.size());
+  for (const auto& s : v) sorted.push_back(&s.labels);
+  std::sort(sorted.begin(), sorted.end(), [](const Labels* a, const Labels* b) { return *a < *b; });
+  for (size_t k = 1; k < sorted.size(); ++k) {
+    if (*sorted[k] == *sorted[k - 1]) {
+      return Status::Execution("vector cannot contain metrics with the same labelset");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<QueryResult> Engine::Instant(const query::Querier& q, const Expr& expr, int64_t t_ms,
+                                    const QueryControl& ctl) const {
+  return Exec(q, expr, t_ms, t_ms, 1, true, ctl);
+}
+
+Result<QueryResult> Engine::Range(const query::Querier& q, const Expr& expr, int64_t start_ms,
+                                  int64_t end_ms, int64_t step_ms,
+                                  const QueryControl& ctl) const {
+  if (step_ms <= 0) {
+    return Status::InvalidArgument(
+        "zero or negative query resolution step widths are not accepted. Try a positive integer");
+  }
+  if (end_ms < start_ms) return Status::InvalidArgument("end timestamp must not be before start time");
+  ValueType t = expr.Type();
+  if (t != ValueType::kScalar && t != ValueType::kVector) {
+    return Status::InvalidArgument(fmt::format(
+        "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+        ValueTypeName(t)));
+  }
+  return Exec(q, expr, start_ms, end_ms, step_ms, false, ctl);
+}
+
+Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int64_t start_ms,
+                                 int64_t end_ms, int64_t step_ms, bool instant,
+                                 const QueryControl& ctl_in) const {
+  QueryControl ctl = ctl_in;
+  auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
+  if (deadline < ctl.deadline) ctl.deadline = deadline;
+
+  Grid g;
+  g.start = start_ms;
+  g.step = step_ms;
+  g.n = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
+
+  QueryResult res;
+  internal::Evaluator ev(q, opts_, ctl, start_ms, end_ms, res.annotations);
+  try {
+    internal::Value v = ev.Eval(expr, g);
+    res.samples_loaded = ev.samples_loaded();
+    if (auto* sc = std::get_if<internal::Scalars>(&v)) {
+      if (instant) {
+        res.type = ValueType::kScalar;
+        res.scalar = {start_ms, sc->v[0]};
+      } else {
+        res.type = ValueType::kMatrix;
+        ResultSeries rs;
+        for (size_t i = 0; i < g.n; ++i) rs.points.push_back({g.At(i), sc->v[i]});
+        res.series.push_back(std::move(rs));
+      }
+      return res;
+    }
+    if (auto* str = std::get_if<std::string>(&v)) {
+      res.type = ValueType::kString;
+      res.str = std::move(*str);
+      res.str_t = start_ms;
+      return res;
+    }
+    if (auto* range = std::get_if<internal::RangeArg>(&v)) {
+      res.type = ValueType::kMatrix;
+      int64_t end = range->window_end[0];
+      for (auto& s : range->series) {
+        ResultSeries rs;
+        rs.labels = s.drop_name ? internal::WithoutName(s.labels) : std::move(s.labels);
+        for (const auto& smp : s.samples) {
+          if (smp.t > end - range->range_ms && smp.t <= end) rs.points.push_back(smp);
+        }
+        if (!rs.points.empty()) res.series.push_back(std::move(rs));
+      }
+      std::sort(res.series.begin(), res.series.end(),
+                [](const ResultSeries& a, const ResultSeries& b) { return a.labels < b.labels; });
+      return res;
+    }
+    auto& vec = std::get<StepVector>(v);
+    internal::DropEmpty(vec);
+    RETURN_IF_ERROR(FinishVector(vec));
+    res.type = instant ? ValueType::kVector : ValueType::kMatrix;
+    res.series.reserve(vec.size());
+    for (auto& s : vec) {
+      ResultSeries rs;
+      rs.labels = std::move(s.labels);
+      for (size_t i = 0; i < g.n; ++i) {
+        if (IsPresent(s.v[i])) rs.points.push_back({g.At(i), s.v[i]});
+      }
+      res.series.push_back(std::move(rs));
+    }
+    if (!instant) {
+      std::sort(res.series.begin(), res.series.end(),
+                [](const ResultSeries& a, const ResultSeries& b) { return a.labels < b.labels; });
+    }
+    return res;
+  } catch (const EvalError& e) {
+    return e.status;
+  }
+}
+
+}  // namespace strata::promql

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/sample.h"
+#include "base/status.h"
+#include "promql/annotations.h"
+#include "promql/ast.h"
+#include "query/querier.h"
+
+namespace strata::promql {
+
+struct EngineOptions {
+  int64_t lookback_delta_ms = 5 * 60 * 1000;
+  // Step of subqueries written without one (`x[1h:]`): Prometheus's global evaluation interval.
+  int64_t default_subquery_step_ms = 60 * 1000;
+  // Samples a query may hold in memory at once (loaded plus intermediate results).
+  uint64_t max_samples = 50'000'000;
+  std::chrono::milliseconds timeout{2 * 60 * 1000};
+};
+
+// Per-query controls beyond the engine defaults.
+struct QueryControl {
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  const std::atomic<bool>* cancelled = nullptr;  // set by the caller to abandon the query
+};
+
+// One series of a result: a single point for instant vectors, many for matrices.
+struct ResultSeries {
+  Labels labels;
+  std::vector<Sample> points;
+};
+
+struct QueryResult {
+  ValueType type = ValueType::kVector;
+  std::vector<ResultSeries> series;  // vector: one point each; matrix: sorted by labels
+  Sample scalar{};                   // type == kScalar
+  std::string str;                   // type == kString
+  int64_t str_t = 0;
+  Annotations annotations;
+  uint64_t samples_loaded = 0;
+};
+
+// Engine evaluates parsed PromQL expressions against a Querier. It holds only options and is
+// safe to use from many threads; each call evaluates independently. Errors carry Prometheus's
+// messages; codes: InvalidArgument (bad query parameters), Execution (evaluation failed),
+// ResourceExhausted (max samples), DeadlineExceeded, Cancelled.
+class Engine {
+ public:
+  explicit Engine(EngineOptions opts = {}) : opts_(opts) {}
+
+  Result<QueryResult> Instant(const query::Querier& q, const Expr& expr, int64_t t_ms,
+                              const QueryControl& ctl = {}) const;
+  Result<QueryResult> Range(const query::Querier& q, const Expr& expr, int64_t start_ms,
+                            int64_t end_ms, int64_t step_ms, const QueryControl& ctl = {}) const;
+
+  const EngineOptions& options() const { return opts_; }
+
+ private:
+  Result<QueryResult> Exec(const query::Querier& q, const Expr& expr, int64_t start_ms,
+                           int64_t end_ms, int64_t step_ms, bool instant,
+                           const QueryControl& ctl) const;
+
+  EngineOptions opts_;
+};
+
+}  // namespace strata::promql

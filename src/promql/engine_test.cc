@@ -1,0 +1,89 @@
+#include "promql/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "promql/promqltest.h"
+
+namespace strata::promql {
+namespace {
+
+// Runs a promqltest script and expects every eval to pass.
+void ExpectScript(std::string_view script) {
+  std::ostringstream out;
+  auto r = RunPromqlTest(script, "inline", out);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r.value().failed, 0) << out.str();
+  EXPECT_GT(r.value().passed, 0);
+}
+
+TEST(Engine, SelectorsLookbackAndStaleness) {
+  ExpectScript(R"s(
+load 10s
+  metric{a="1"} 0 1 stale 2
+
+eval instant at 10s metric
+  metric{a="1"} 1
+
+eval instant at 20s metric
+
+eval instant at 329s metric
+  metric{a="1"} 2
+
+eval instant at 330s metric
+
+eval range from 0 to 40s step 10s metric
+  metric{a="1"} 0 1 _ 2 2
+)s");
+}
+
+TEST(Engine, RateAndOperators) {
+  ExpectScript(R"s(
+load 1m
+  http_requests_total{job="a", instance="1"} 0+60x10
+  http_requests_total{job="a", instance="2"} 0+120x10
+  limit{job="a"} 1.5x10
+
+eval instant at 10m rate(http_requests_total[5m])
+  {job="a", instance="1"} 1
+  {job="a", instance="2"} 2
+
+eval instant at 10m sum by (job) (rate(http_requests_total[5m])) / on(job) limit
+  {job="a"} 2
+
+eval instant at 10m rate(http_requests_total[5m]) > on(job) group_left limit
+  {job="a", instance="2"} 2
+
+eval_fail instant at 10m http_requests_total + on(job) http_requests_total
+)s");
+}
+
+TEST(Engine, DelayedNameRemovalKeepsNameReadable) {
+  ExpectScript(R"s(
+load 5m
+  metric_total{env="1"} 0 60 120
+
+eval instant at 10m label_replace(rate(metric_total[10m]), "n", "$1", "__name__", "(.+)")
+  {n="metric_total", env="1"} 0.2
+)s");
+}
+
+TEST(Engine, TooManySamplesIsAnError) {
+  std::ostringstream out;
+  EngineOptions opts;
+  opts.max_samples = 5;
+  auto r = RunPromqlTest(R"s(
+load 1m
+  m 0+1x100
+
+eval_fail instant at 100m sum_over_time(m[100m])
+  expected_fail_message query processing would load too many samples into memory in query execution
+)s",
+                         "inline", out, opts);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.value().failed, 0) << out.str();
+}
+
+}  // namespace
+}  // namespace strata::promql

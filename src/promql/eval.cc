@@ -1,0 +1,348 @@
+#include "promql/eval.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace strata::promql::internal {
+
+void Fail(std::string msg) { throw EvalError{Status::Execution(std::move(msg))}; }
+
+double KahanInc(double inc, double sum, double* c) {
+  double t = sum + inc;
+  if (std::isinf(t)) {
+    *c = 0;
+  } else if (std::fabs(sum) >= std::fabs(inc)) {
+    *c += (sum - t) + inc;
+  } else {
+    *c += (inc - t) + sum;
+  }
+  return t;
+}
+
+double Quantile(double q, std::vector<double>& values) {
+  if (values.empty() || std::isnan(q)) return CanonicalNaN();
+  if (q < 0) return -HUGE_VAL;
+  if (q > 1) return HUGE_VAL;
+  std::sort(values.begin(), values.end());
+  double n = static_cast<double>(values.size());
+  double rank = q * (n - 1);
+  double lower = std::max(0.0, std::floor(rank));
+  double upper = std::min(n - 1, lower + 1);
+  double weight = rank - std::floor(rank);
+  return values[static_cast<size_t>(lower)] * (1 - weight) +
+         values[static_cast<size_t>(upper)] * weight;
+}
+
+std::string FormatValueLabel(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
+}
+
+Labels WithoutName(const Labels& ls) {
+  Labels out;
+  out.reserve(ls.size());
+  for (const auto& l : ls) {
+    if (l.name != kMetricNameLabel) out.push_back(l);
+  }
+  return out;
+}
+
+void DropEmpty(StepVector& v) {
+  std::erase_if(v, [](const StepSeries& s) {
+    return std::all_of(s.v.begin(), s.v.end(), [](double x) { return IsAbsent(x); });
+  });
+}
+
+uint64_t PrometheusLabelsHash(const Labels& ls) {
+  XXH64_state_t* st = XXH64_createState();
+  XXH64_reset(st, 0);
+  static constexpr char kSep = '\xff';
+  for (const auto& l : ls) {
+    XXH64_update(st, l.name.data(), l.name.size());
+    XXH64_update(st, &kSep, 1);
+    XXH64_update(st, l.value.data(), l.value.size());
+    XXH64_update(st, &kSep, 1);
+  }
+  uint64_t h = XXH64_digest(st);
+  XXH64_freeState(st);
+  return h;
+}
+
+void Evaluator::CheckInterrupt() const {
+  if ((++interrupt_counter_ & 63) != 0) return;
+  if (ctl_.cancelled != nullptr && ctl_.cancelled->load(std::memory_order_relaxed)) {
+    throw EvalError{Status::Cancelled("query was canceled")};
+  }
+  if (std::chrono::steady_clock::now() > ctl_.deadline) {
+    throw EvalError{Status::DeadlineExceeded("query timed out in query execution")};
+  }
+}
+
+void Evaluator::Hold(int64_t samples) {
+  held_ += samples;
+  if (held_ > 0 && static_cast<uint64_t>(held_) > opts_.max_samples) {
+    throw EvalError{Status::ResourceExhausted(
+        "query processing would load too many samples into memory in query execution")};
+  }
+}
+
+std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t offset_ms,
+                                               const Grid& g) const {
+  std::vector<int64_t> eff(g.n);
+  for (size_t i = 0; i < g.n; ++i) {
+    int64_t t = g.At(i);
+    switch (at.kind) {
+      case AtModifier::Kind::kTimestamp: t = at.ts_ms; break;
+      case AtModifier::Kind::kStart: t = query_start_; break;
+      case AtModifier::Kind::kEnd: t = query_end_; break;
+      case AtModifier::Kind::kNone: break;
+    }
+    eff[i] = t - offset_ms;
+  }
+  return eff;
+}
+
+std::vector<query::SeriesData> Evaluator::Load(const VectorSelector& vs, int64_t mint,
+                                               int64_t maxt) {
+  CheckInterrupt();
+  query::SelectParams p;
+  p.mint = mint;
+  p.maxt = maxt;
+  p.max_samples = held_ >= 0 && static_cast<uint64_t>(held_) < opts_.max_samples
+                      ? opts_.max_samples - static_cast<uint64_t>(held_)
+                      : 0;
+  auto r = q_.Select(p, vs.matchers);
+  if (!r.ok()) {
+    if (r.status().code() == Status::Code::kResourceExhausted) {
+      throw EvalError{Status::ResourceExhausted(
+          "query processing would load too many samples into memory in query execution")};
+    }
+    throw EvalError{r.status()};
+  }
+  uint64_t n = 0;
+  for (auto& s : r.value()) {
+    n += s.samples.size();
+    for (auto& smp : s.samples) {
+      if (std::isnan(smp.v) && !IsStaleNaN(smp.v)) smp.v = CanonicalNaN();
+    }
+  }
+  samples_loaded_ += n;
+  Hold(static_cast<int64_t>(n));
+  return std::move(r).value();
+}
+
+StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps) {
+  std::vector<int64_t> eff = EffectiveTimes(vs.at, vs.offset_ms, g);
+  int64_t lookback = opts_.lookback_delta_ms;
+  auto data = Load(vs, eff.front() - lookback + 1, eff.back());
+  StepVector out;
+  out.reserve(data.size());
+  int64_t loaded = 0;
+  for (auto& s : data) {
+    loaded += static_cast<int64_t>(s.samples.size());
+    StepSeries ss;
+    ss.v.assign(g.n, Absent());
+    bool any = false;
+    size_t j = 0;  // first sample with t > eff[i]
+    const auto& smp = s.samples;
+    for (size_t i = 0; i < g.n; ++i) {
+      while (j < smp.size() && smp[j].t <= eff[i]) ++j;
+      if (j == 0) continue;
+      const Sample& last = smp[j - 1];
+      if (last.t <= eff[i] - lookback || IsStaleNaN(last.v)) continue;
+      ss.v[i] = timestamps ? static_cast<double>(last.t) / 1000.0 : last.v;
+      any = true;
+    }
+    if (!any) continue;
+    ss.labels = std::move(s.labels);
+    out.push_back(std::move(ss));
+  }
+  Hold(static_cast<int64_t>(out.size() * g.n) - loaded);
+  return out;
+}
+
+StepVector Evaluator::EvalSelectorTimestamps(const VectorSelector& vs, const Grid& g) {
+  return EvalSelector(vs, g, true);
+}
+
+RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g) {
+  const Expr* x = &e;
+  while (x->kind == ExprKind::kParen) x = As<ParenExpr>(*x).expr.get();
+  RangeArg out;
+  if (x->kind == ExprKind::kMatrixSelector) {
+    const auto& ms = As<MatrixSelector>(*x);
+    out.range_ms = ms.range_ms;
+    out.window_end = EffectiveTimes(ms.vs->at, ms.vs->offset_ms, g);
+    auto data = Load(*ms.vs, out.window_end.front() - ms.range_ms + 1, out.window_end.back());
+    out.series.reserve(data.size());
+    for (auto& s : data) {
+      std::erase_if(s.samples, [](const Sample& smp) { return IsStaleNaN(smp.v); });
+      if (s.samples.empty()) continue;
+      out.series.push_back({std::move(s.labels), std::move(s.samples), false});
+    }
+    return out;
+  }
+  if (x->kind != ExprKind::kSubquery) Fail("expected a range vector");
+  const auto& sq = As<SubqueryExpr>(*x);
+  out.range_ms = sq.range_ms;
+  out.window_end = EffectiveTimes(sq.at, sq.offset_ms, g);
+  int64_t step = sq.step_ms > 0 ? sq.step_ms : opts_.default_subquery_step_ms;
+  int64_t lo = out.window_end.front() - sq.range_ms;
+  Grid inner;
+  inner.step = step;
+  inner.start = step * (lo / step);
+  if (inner.start <= lo) inner.start += step;
+  int64_t hi = out.window_end.back();
+  if (hi < inner.start) return out;
+  inner.n = static_cast<size_t>((hi - inner.start) / step) + 1;
+  if (inner.n > opts_.max_samples) {
+    throw EvalError{Status::ResourceExhausted(
+        "query processing would load too many samples into memory in query execution")};
+  }
+  StepVector v = EvalVector(*sq.expr, inner);
+  out.series.reserve(v.size());
+  for (auto& s : v) {
+    RawSeries rs;
+    rs.labels = std::move(s.labels);
+    rs.drop_name = s.drop_name;
+    for (size_t i = 0; i < inner.n; ++i) {
+      if (IsPresent(s.v[i])) rs.samples.push_back({inner.At(i), s.v[i]});
+    }
+    if (!rs.samples.empty()) out.series.push_back(std::move(rs));
+  }
+  return out;
+}
+
+StepVector Evaluator::EvalVector(const Expr& e, const Grid& g) {
+  Value v = Eval(e, g);
+  if (auto* sv = std::get_if<StepVector>(&v)) return std::move(*sv);
+  Fail(fmt::format("expected instant vector, got {}", e.String()));
+}
+
+std::vector<double> Evaluator::EvalScalar(const Expr& e, const Grid& g) {
+  Value v = Eval(e, g);
+  if (auto* sv = std::get_if<Scalars>(&v)) return std::move(sv->v);
+  Fail(fmt::format("expected scalar, got {}", e.String()));
+}
+
+std::string Evaluator::EvalString(const Expr& e, const Grid& g) {
+  Value v = Eval(e, g);
+  if (auto* s = std::get_if<std::string>(&v)) return std::move(*s);
+  Fail(fmt::format("expected string, got {}", e.String()));
+}
+
+Value Evaluator::Eval(const Expr& e, const Grid& g) {
+  CheckInterrupt();
+  switch (e.kind) {
+    case ExprKind::kNumber:
+      return Scalars{std::vector<double>(g.n, As<NumberLiteral>(e).val)};
+    case ExprKind::kString:
+      return As<StringLiteral>(e).val;
+    case ExprKind::kParen:
+      return Eval(*As<ParenExpr>(e).expr, g);
+    case ExprKind::kVectorSelector:
+      return EvalSelector(As<VectorSelector>(e), g, false);
+    case ExprKind::kMatrixSelector:
+    case ExprKind::kSubquery:
+      return EvalRange(e, g);
+    case ExprKind::kUnary:
+      if (As<UnaryExpr>(e).expr->Type() == ValueType::kScalar) {
+        auto v = EvalScalar(*As<UnaryExpr>(e).expr, g);
+        if (As<UnaryExpr>(e).negate) {
+          for (double& x : v) x = -x;
+        }
+        return Scalars{std::move(v)};
+      }
+      return EvalUnary(As<UnaryExpr>(e), g);
+    case ExprKind::kBinary:
+      return EvalBinary(As<BinaryExpr>(e), g);
+    case ExprKind::kAggregate:
+      return EvalAggregate(*this, As<AggregateExpr>(e), g);
+    case ExprKind::kCall:
+      return EvalCall(*this, As<Call>(e), g);
+  }
+  Fail("unknown expression");
+}
+
+StepVector Evaluator::EvalUnary(const UnaryExpr& u, const Grid& g) {
+  StepVector v = EvalVector(*u.expr, g);
+  if (!u.negate) return v;
+  for (auto& s : v) {
+    for (double& x : s.v) {
+      if (IsPresent(x)) x = -x;
+    }
+    s.drop_name = true;
+  }
+  return v;
+}
+
+double ApplyOp(BinOp op, double l, double r, bool* keep) {
+  *keep = true;
+  switch (op) {
+    case BinOp::kAdd: return l + r;
+    case BinOp::kSub: return l - r;
+    case BinOp::kMul: return l * r;
+    case BinOp::kDiv: return l / r;
+    case BinOp::kPow: return std::pow(l, r);
+    case BinOp::kMod: return std::fmod(l, r);
+    case BinOp::kAtan2: return std::atan2(l, r);
+    case BinOp::kEql: *keep = l == r; return l;
+    case BinOp::kNeq: *keep = l != r; return l;
+    case BinOp::kGtr: *keep = l > r; return l;
+    case BinOp::kLss: *keep = l < r; return l;
+    case BinOp::kGte: *keep = l >= r; return l;
+    case BinOp::kLte: *keep = l <= r; return l;
+    default: *keep = false; return 0;
+  }
+}
+
+Value Evaluator::EvalBinary(const BinaryExpr& b, const Grid& g) {
+  ValueType lt = b.lhs->Type();
+  ValueType rt = b.rhs->Type();
+  if (lt == ValueType::kScalar && rt == ValueType::kScalar) {
+    auto l = EvalScalar(*b.lhs, g);
+    auto r = EvalScalar(*b.rhs, g);
+    for (size_t i = 0; i < g.n; ++i) {
+      bool keep = false;
+      double v = ApplyOp(b.op, l[i], r[i], &keep);
+      l[i] = IsComparison(b.op) ? (keep ? 1.0 : 0.0) : v;  // the parser demands `bool` here
+    }
+    return Scalars{std::move(l)};
+  }
+  if (lt == ValueType::kVector && rt == ValueType::kVector) {
+    StepVector l = EvalVector(*b.lhs, g);
+    StepVector r = EvalVector(*b.rhs, g);
+    return VectorBinary(*this, b, std::move(l), std::move(r), g);
+  }
+  // Vector and scalar: the vector's elements survive a comparison with their own value.
+  bool scalar_left = lt == ValueType::kScalar;
+  std::vector<double> s = EvalScalar(scalar_left ? *b.lhs : *b.rhs, g);
+  StepVector v = EvalVector(scalar_left ? *b.rhs : *b.lhs, g);
+  bool cmp = IsComparison(b.op);
+  for (auto& ser : v) {
+    for (size_t i = 0; i < g.n; ++i) {
+      double x = ser.v[i];
+      if (IsAbsent(x)) continue;
+      bool keep = false;
+      double r = scalar_left ? ApplyOp(b.op, s[i], x, &keep) : ApplyOp(b.op, x, s[i], &keep);
+      if (cmp && !b.return_bool) {
+        ser.v[i] = keep ? x : Absent();
+      } else if (b.return_bool) {
+        ser.v[i] = keep ? 1.0 : 0.0;
+      } else {
+        ser.v[i] = r;
+      }
+    }
+    if (!cmp || b.return_bool) ser.drop_name = true;
+  }
+  DropEmpty(v);
+  return v;
+}
+
+}  // namespace strata::promql::internal

@@ -1,0 +1,145 @@
+#pragma once
+
+// Internals of the PromQL evaluator, shared by its source files. Not a public interface.
+//
+// The evaluator works on whole series x steps: every instant-vector expression evaluates to a
+// set of series, each with one value per step of the query's grid, so a binary operator
+// matches series once for all steps and an aggregation groups them once. Range functions slide
+// a window over each series' samples, decoded once per query.
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/sample.h"
+#include "base/status.h"
+#include "promql/annotations.h"
+#include "promql/ast.h"
+#include "promql/engine.h"
+#include "query/querier.h"
+
+namespace strata::promql::internal {
+
+// Marks "no value at this step". A signalling NaN with a payload no arithmetic produces
+// (arithmetic quiets NaNs); loaded NaNs are canonicalized, so the marker cannot come from data.
+inline constexpr uint64_t kAbsentBits = 0x7ff00000000dead1ULL;
+inline double Absent() { return std::bit_cast<double>(kAbsentBits); }
+inline bool IsAbsent(double v) { return std::bit_cast<uint64_t>(v) == kAbsentBits; }
+inline bool IsPresent(double v) { return !IsAbsent(v); }
+inline double CanonicalNaN() { return std::numeric_limits<double>::quiet_NaN(); }
+
+// The evaluation timestamps: start, start+step, ..., n of them.
+struct Grid {
+  int64_t start = 0;
+  int64_t step = 1;
+  size_t n = 1;
+  int64_t At(size_t i) const { return start + static_cast<int64_t>(i) * step; }
+  int64_t end() const { return At(n - 1); }
+};
+
+// One series of an instant-vector result, with one value (or Absent()) per grid step.
+// `drop_name`: the metric name is to be removed at the end of the query (Prometheus 3's delayed
+// name removal), so that e.g. label_replace can still read it.
+struct StepSeries {
+  Labels labels;
+  std::vector<double> v;
+  bool drop_name = false;
+};
+using StepVector = std::vector<StepSeries>;
+
+struct Scalars {
+  std::vector<double> v;
+};
+
+struct RawSeries {
+  Labels labels;
+  std::vector<Sample> samples;  // time order, no stale markers
+  bool drop_name = false;
+};
+
+// A range-vector operand: each series' samples and, per grid step, the end of its window;
+// the window is (end - range_ms, end].
+struct RangeArg {
+  std::vector<RawSeries> series;
+  int64_t range_ms = 0;
+  std::vector<int64_t> window_end;
+};
+
+using Value = std::variant<Scalars, StepVector, std::string, RangeArg>;
+
+// Thrown inside the evaluator only; Engine turns it into a Status.
+struct EvalError {
+  Status status;
+};
+[[noreturn]] void Fail(std::string msg);  // an execution error
+
+// Evaluates one query. Single-threaded; lives for one query.
+class Evaluator {
+ public:
+  Evaluator(const query::Querier& q, const EngineOptions& opts, const QueryControl& ctl,
+            int64_t query_start, int64_t query_end, Annotations& annos)
+      : q_(q), opts_(opts), ctl_(ctl), query_start_(query_start), query_end_(query_end),
+        annos_(annos) {}
+
+  Value Eval(const Expr& e, const Grid& g);
+  StepVector EvalVector(const Expr& e, const Grid& g);
+  std::vector<double> EvalScalar(const Expr& e, const Grid& g);
+  std::string EvalString(const Expr& e, const Grid& g);
+  RangeArg EvalRange(const Expr& e, const Grid& g);
+  // A selector with, per series and step, the timestamp of the chosen sample (timestamp()).
+  StepVector EvalSelectorTimestamps(const VectorSelector& vs, const Grid& g);
+
+  // Throws once the deadline passed or the query was cancelled.
+  void CheckInterrupt() const;
+  // Accounts samples held in memory; throws when over the limit. Negative releases.
+  void Hold(int64_t samples);
+
+  Annotations& annotations() { return annos_; }
+  uint64_t samples_loaded() const { return samples_loaded_; }
+
+ private:
+  std::vector<int64_t> EffectiveTimes(const AtModifier& at, int64_t offset_ms, const Grid& g) const;
+  std::vector<query::SeriesData> Load(const VectorSelector& vs, int64_t mint, int64_t maxt);
+  StepVector EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps);
+  StepVector EvalUnary(const UnaryExpr& u, const Grid& g);
+  Value EvalBinary(const BinaryExpr& b, const Grid& g);
+
+  const query::Querier& q_;
+  const EngineOptions& opts_;
+  const QueryControl& ctl_;
+  const int64_t query_start_;
+  const int64_t query_end_;
+  Annotations& annos_;
+  int64_t held_ = 0;
+  uint64_t samples_loaded_ = 0;
+  mutable uint32_t interrupt_counter_ = 0;
+};
+
+// Defined in the operator files.
+StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g);
+Value EvalCall(Evaluator& ev, const Call& c, const Grid& g);
+StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, StepVector rhs,
+                        const Grid& g);
+StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<double>& phi,
+                             StepVector in, const Grid& g);
+StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<double>& lower,
+                             const std::vector<double>& upper, StepVector in, const Grid& g);
+
+// Helpers shared by the operator files.
+// Applies a float operator; `keep` is false when a comparison filters the element out.
+double ApplyOp(BinOp op, double l, double r, bool* keep);
+double KahanInc(double inc, double sum, double* c);
+double Quantile(double q, std::vector<double>& values);  // sorts values
+std::string FormatValueLabel(double v);  // Go's strconv.FormatFloat(v, 'f', -1, 64)
+Labels WithoutName(const Labels& ls);
+// Removes series without any value.
+void DropEmpty(StepVector& v);
+// Prometheus's labels.Hash(): XXH64 over name 0xff value 0xff ...
+uint64_t PrometheusLabelsHash(const Labels& ls);
+
+}  // namespace strata::promql::internal

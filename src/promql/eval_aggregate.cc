@@ -1,0 +1,306 @@
+// Aggregation operators: series are grouped once, then each group is reduced step by step.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "promql/eval.h"
+
+namespace strata::promql::internal {
+
+namespace {
+
+struct Group {
+  Labels labels;
+  std::vector<size_t> members;  // indexes into the input, in input order
+  bool drop_name = false;
+};
+
+std::vector<Group> GroupSeries(const AggregateExpr& a, const StepVector& in) {
+  std::vector<Group> groups;
+  std::unordered_map<std::string, size_t> index;
+  for (size_t k = 0; k < in.size(); ++k) {
+    Labels gl;
+    for (const auto& l : in[k].labels) {
+      bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
+      if (a.without ? (!listed && l.name != kMetricNameLabel) : listed) gl.push_back(l);
+    }
+    std::string key;
+    for (const auto& l : gl) {
+      key += l.name;
+      key.push_back('\xff');
+      key += l.value;
+      key.push_back('\xff');
+    }
+    auto [it, inserted] = index.emplace(std::move(key), groups.size());
+    if (inserted) groups.push_back({std::move(gl), {}, false});
+    Group& grp = groups[it->second];
+    grp.members.push_back(k);
+    grp.drop_name |= in[k].drop_name;
+  }
+  for (auto& grp : groups) {
+    bool has_name = std::any_of(grp.labels.begin(), grp.labels.end(),
+                                [](const Label& l) { return l.name == kMetricNameLabel; });
+    grp.drop_name = grp.drop_name && has_name;
+  }
+  return groups;
+}
+
+// Reduces each group's present values at each step.
+template <typename Fn>
+StepVector Reduce(const std::vector<Group>& groups, const StepVector& in, const Grid& g, Fn fn) {
+  StepVector out;
+  out.reserve(groups.size());
+  std::vector<double> vals;
+  for (const auto& grp : groups) {
+    StepSeries s;
+    s.labels = grp.labels;
+    s.drop_name = grp.drop_name;
+    s.v.assign(g.n, Absent());
+    for (size_t i = 0; i < g.n; ++i) {
+      vals.clear();
+      for (size_t k : grp.members) {
+        if (IsPresent(in[k].v[i])) vals.push_back(in[k].v[i]);
+      }
+      if (!vals.empty()) s.v[i] = fn(vals, i);
+    }
+    out.push_back(std::move(s));
+  }
+  DropEmpty(out);
+  return out;
+}
+
+double Sum(const std::vector<double>& vals) {
+  double sum = 0;
+  double c = 0;
+  for (double v : vals) sum = KahanInc(v, sum, &c);
+  return sum + c;
+}
+
+// Mean with Kahan compensation, switching to an incremental mean if the sum would overflow.
+double Mean(const std::vector<double>& vals) {
+  double sum = vals[0];
+  double c = 0;
+  double mean = 0;
+  bool incremental = false;
+  double count = 1;
+  for (size_t k = 1; k < vals.size(); ++k) {
+    double f = vals[k];
+    count++;
+    if (!incremental) {
+      double nc = c;
+      double ns = KahanInc(f, sum, &nc);
+      if (!std::isinf(ns)) {
+        sum = ns;
+        c = nc;
+        continue;
+      }
+      incremental = true;
+      mean = sum / (count - 1);
+      c /= (count - 1);
+    }
+    double q = (count - 1) / count;
+    c = q * c;
+    mean = KahanInc(f / count, q * mean, &c);
+  }
+  return incremental ? mean + c : sum / count + c / count;
+}
+
+double Variance(const std::vector<double>& vals) {
+  double count = 0;
+  double mean = 0;
+  double m2 = 0;
+  for (double f : vals) {
+    count++;
+    double delta = f - mean;
+    mean += delta / count;
+    m2 += delta * (f - mean);
+  }
+  return m2 / count;
+}
+
+int64_t ToK(double f) {
+  if (!(f >= -9.223372036854775e18 && f <= 9.223372036854775e18)) {
+    Fail(fmt::format("Scalar value {} overflows int64", FormatValueLabel(f)));
+  }
+  return static_cast<int64_t>(f);
+}
+
+// topk, bottomk, limitk and limit_ratio select input series; the output keeps their labels.
+StepVector Select(Evaluator& ev, const AggregateExpr& a, const std::vector<Group>& groups,
+                  StepVector& in, const std::vector<double>& param, const Grid& g) {
+  std::vector<std::vector<uint8_t>> chosen(in.size());
+  std::vector<size_t> order;  // instant queries: output order (sorted within each group)
+  std::vector<double> ratio(g.n);
+  if (a.op == AggOp::kLimitRatio) {
+    for (size_t i = 0; i < g.n; ++i) {
+      double r = param[i];
+      if (std::isnan(r)) Fail(fmt::format("Ratio value {} is NaN", FormatValueLabel(r)));
+      if (r < -1 || r > 1) {
+        double capped = r < -1 ? -1 : 1;
+        ev.annotations().Warn(fmt::format("ratio value should be between -1 and 1, got {}, "
+                                          "capping to {}",
+                                          FormatValueLabel(r), FormatValueLabel(capped)),
+                              a.param->pos);
+        r = capped;
+      }
+      ratio[i] = r;
+    }
+  }
+  std::vector<size_t> present;
+  for (const auto& grp : groups) {
+    for (size_t i = 0; i < g.n; ++i) {
+      present.clear();
+      for (size_t k : grp.members) {
+        if (IsPresent(in[k].v[i])) present.push_back(k);
+      }
+      if (present.empty()) continue;
+      if (a.op == AggOp::kLimitRatio) {
+        std::erase_if(present, [&](size_t k) {
+          double offset = static_cast<double>(PrometheusLabelsHash(in[k].labels)) /
+                          static_cast<double>(UINT64_MAX);
+          double r = ratio[i];
+          return !((r >= 0 && offset < r) || (r < 0 && offset >= 1.0 + r));
+        });
+      } else {
+        int64_t k = ToK(param[i]);
+        if (k < 1) continue;
+        size_t kk = std::min(static_cast<size_t>(k), present.size());
+        if (a.op == AggOp::kTopk || a.op == AggOp::kBottomk) {
+          bool top = a.op == AggOp::kTopk;
+          // NaN ranks last either way.
+          auto better = [&](size_t x, size_t y) {
+            double vx = in[x].v[i];
+            double vy = in[y].v[i];
+            if (std::isnan(vx)) return false;
+            if (std::isnan(vy)) return true;
+            return top ? vx > vy : vx < vy;
+          };
+          std::stable_sort(present.begin(), present.end(), better);
+        }
+        present.resize(kk);
+      }
+      for (size_t k : present) {
+        if (chosen[k].empty()) chosen[k].assign(g.n, 0);
+        chosen[k][i] = 1;
+        if (g.n == 1) order.push_back(k);
+      }
+    }
+  }
+  StepVector out;
+  auto emit = [&](size_t k) {
+    StepSeries s = std::move(in[k]);
+    for (size_t i = 0; i < g.n; ++i) {
+      if (chosen[k][i] == 0) s.v[i] = Absent();
+    }
+    out.push_back(std::move(s));
+  };
+  if (g.n == 1) {
+    for (size_t k : order) emit(k);
+  } else {
+    for (size_t k = 0; k < in.size(); ++k) {
+      if (!chosen[k].empty()) emit(k);
+    }
+  }
+  return out;
+}
+
+StepVector CountValues(const AggregateExpr& a, const std::vector<Group>& groups,
+                       const StepVector& in, const std::string& label, const Grid& g) {
+  if (label.empty() || !IsValidUtf8(label)) {
+    Fail(fmt::format("invalid label name {}", GoQuote(label)));
+  }
+  StepVector out;
+  std::unordered_map<std::string, size_t> index;
+  for (const auto& grp : groups) {
+    for (size_t i = 0; i < g.n; ++i) {
+      for (size_t k : grp.members) {
+        double v = in[k].v[i];
+        if (IsAbsent(v)) continue;
+        Labels ls = grp.labels;
+        std::erase_if(ls, [&](const Label& l) { return l.name == label; });
+        ls.push_back({label, FormatValueLabel(v)});
+        std::sort(ls.begin(), ls.end());
+        std::string key = FormatLabels(ls);
+        auto [it, inserted] = index.emplace(key, out.size());
+        if (inserted) {
+          StepSeries s;
+          s.labels = std::move(ls);
+          s.v.assign(g.n, Absent());
+          out.push_back(std::move(s));
+        }
+        double& c = out[it->second].v[i];
+        c = IsAbsent(c) ? 1 : c + 1;
+      }
+    }
+  }
+  (void)a;
+  return out;
+}
+
+}  // namespace
+
+StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
+  std::vector<double> param;
+  std::string label;
+  if (a.param) {
+    if (a.op == AggOp::kCountValues) {
+      label = ev.EvalString(*a.param, g);
+    } else {
+      param = ev.EvalScalar(*a.param, g);
+    }
+  }
+  StepVector in = ev.EvalVector(*a.expr, g);
+  std::vector<Group> groups = GroupSeries(a, in);
+  switch (a.op) {
+    case AggOp::kSum:
+      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Sum(v); });
+    case AggOp::kAvg:
+      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Mean(v); });
+    case AggOp::kCount:
+      return Reduce(groups, in, g,
+                    [](const std::vector<double>& v, size_t) { return static_cast<double>(v.size()); });
+    case AggOp::kGroup:
+      return Reduce(groups, in, g, [](const std::vector<double>&, size_t) { return 1.0; });
+    case AggOp::kMax:
+    case AggOp::kMin: {
+      bool is_max = a.op == AggOp::kMax;
+      return Reduce(groups, in, g, [is_max](const std::vector<double>& v, size_t) {
+        double r = v[0];
+        for (double f : v) {
+          if ((is_max ? r < f : r > f) || std::isnan(r)) r = f;
+        }
+        return r;
+      });
+    }
+    case AggOp::kStddev:
+      return Reduce(groups, in, g,
+                    [](const std::vector<double>& v, size_t) { return std::sqrt(Variance(v)); });
+    case AggOp::kStdvar:
+      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Variance(v); });
+    case AggOp::kQuantile: {
+      for (double q : param) {
+        if (std::isnan(q) || q < 0 || q > 1) {
+          ev.annotations().Warn(
+              fmt::format("quantile value should be between 0 and 1, got {}", FormatValueLabel(q)),
+              a.param->pos);
+        }
+      }
+      return Reduce(groups, in, g, [&](const std::vector<double>& v, size_t i) {
+        std::vector<double> copy = v;
+        return Quantile(param[i], copy);
+      });
+    }
+    case AggOp::kTopk:
+    case AggOp::kBottomk:
+    case AggOp::kLimitk:
+    case AggOp::kLimitRatio:
+      return Select(ev, a, groups, in, param, g);
+    case AggOp::kCountValues:
+      return CountValues(a, groups, in, label, g);
+  }
+  return {};
+}
+
+}  // namespace strata::promql::internal

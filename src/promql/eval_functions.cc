@@ -1,0 +1,760 @@
+// PromQL functions: instant-vector math, range-vector functions, labels, time, sorting.
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <ctime>
+#include <numbers>
+#include <span>
+
+#include "promql/eval.h"
+#include "promql/functions.h"
+
+namespace strata::promql::internal {
+
+namespace {
+
+// Go's math.Max / math.Min: NaN wins, and ±0 are ordered.
+double GoMax(double x, double y) {
+  if (std::isinf(x) && x > 0) return x;
+  if (std::isinf(y) && y > 0) return y;
+  if (std::isnan(x) || std::isnan(y)) return CanonicalNaN();
+  if (x == 0 && x == y) return std::signbit(x) ? y : x;
+  return x > y ? x : y;
+}
+double GoMin(double x, double y) {
+  if (std::isinf(x) && x < 0) return x;
+  if (std::isinf(y) && y < 0) return y;
+  if (std::isnan(x) || std::isnan(y)) return CanonicalNaN();
+  if (x == 0 && x == y) return std::signbit(x) ? x : y;
+  return x < y ? x : y;
+}
+
+const Expr& Unparen(const Expr& e) {
+  const Expr* x = &e;
+  while (x->kind == ExprKind::kParen) x = As<ParenExpr>(*x).expr.get();
+  return *x;
+}
+
+// Applies fn to every present value; the metric name goes.
+template <typename Fn>
+StepVector MapValues(StepVector v, Fn fn) {
+  for (auto& s : v) {
+    for (size_t i = 0; i < s.v.size(); ++i) {
+      if (IsPresent(s.v[i])) s.v[i] = fn(s.v[i], i);
+    }
+    s.drop_name = true;
+  }
+  return v;
+}
+
+double MathFn(Fn f, double x) {
+  switch (f) {
+    case Fn::kAbs: return std::fabs(x);
+    case Fn::kCeil: return std::ceil(x);
+    case Fn::kFloor: return std::floor(x);
+    case Fn::kExp: return std::exp(x);
+    case Fn::kSqrt: return std::sqrt(x);
+    case Fn::kLn: return std::log(x);
+    case Fn::kLog2: return std::log2(x);
+    case Fn::kLog10: return std::log10(x);
+    case Fn::kSin: return std::sin(x);
+    case Fn::kCos: return std::cos(x);
+    case Fn::kTan: return std::tan(x);
+    case Fn::kAsin: return std::asin(x);
+    case Fn::kAcos: return std::acos(x);
+    case Fn::kAtan: return std::atan(x);
+    case Fn::kSinh: return std::sinh(x);
+    case Fn::kCosh: return std::cosh(x);
+    case Fn::kTanh: return std::tanh(x);
+    case Fn::kAsinh: return std::asinh(x);
+    case Fn::kAcosh: return std::acosh(x);
+    case Fn::kAtanh: return std::atanh(x);
+    case Fn::kDeg: return x * 180 / std::numbers::pi;
+    case Fn::kRad: return x * std::numbers::pi / 180;
+    case Fn::kSgn: return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    default: return x;
+  }
+}
+
+double DateFn(Fn f, double secs) {
+  auto t = static_cast<time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  switch (f) {
+    case Fn::kDayOfMonth: return tm.tm_mday;
+    case Fn::kDayOfWeek: return tm.tm_wday;
+    case Fn::kDayOfYear: return tm.tm_yday + 1;
+    case Fn::kHour: return tm.tm_hour;
+    case Fn::kMinute: return tm.tm_min;
+    case Fn::kMonth: return tm.tm_mon + 1;
+    case Fn::kYear: return tm.tm_year + 1900;
+    case Fn::kDaysInMonth: {
+      static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+      int y = tm.tm_year + 1900;
+      bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+      return tm.tm_mon == 1 && leap ? 29 : kDays[tm.tm_mon];
+    }
+    default: return 0;
+  }
+}
+
+// Labels for absent()/absent_over_time(): the selector's equality matchers, except names that
+// appear in more than one matcher.
+Labels AbsentLabels(const Expr& arg) {
+  const VectorSelector* vs = nullptr;
+  if (arg.kind == ExprKind::kVectorSelector) vs = &As<VectorSelector>(arg);
+  if (arg.kind == ExprKind::kMatrixSelector) vs = As<MatrixSelector>(arg).vs.get();
+  if (vs == nullptr) return {};
+  Labels out;
+  std::vector<std::string> has;
+  for (const auto& m : vs->matchers) {
+    if (m.name() == kMetricNameLabel) continue;
+    bool seen = std::find(has.begin(), has.end(), m.name()) != has.end();
+    std::erase_if(out, [&](const Label& l) { return l.name == m.name(); });
+    if (m.type() == Matcher::Type::kEqual && !seen) out.push_back({m.name(), m.value()});
+    has.push_back(m.name());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Go's regexp.Expand for label_replace: $1, ${1}, $name, ${name}, $$.
+std::string ExpandTemplate(std::string_view tmpl, const RE2& re, std::span<const re2::StringPiece> groups) {
+  std::string out;
+  const auto& names = re.NamedCapturingGroups();
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    char c = tmpl[i];
+    if (c != '$' || i + 1 >= tmpl.size()) {
+      out.push_back(c);
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    std::string_view name;
+    size_t end = 0;
+    if (tmpl[i + 1] == '{') {
+      size_t close = tmpl.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        out.push_back(c);
+        continue;
+      }
+      name = tmpl.substr(i + 2, close - i - 2);
+      end = close;
+    } else {
+      size_t j = i + 1;
+      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) != 0 ||
+                                 tmpl[j] == '_')) {
+        ++j;
+      }
+      name = tmpl.substr(i + 1, j - i - 1);
+      end = j - 1;
+    }
+    bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_';
+    });
+    if (!valid) {
+      out.push_back(c);
+      continue;
+    }
+    i = end;
+    int idx = -1;
+    if (std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      idx = name.size() < 9 ? std::stoi(std::string(name)) : -1;
+    } else if (auto it = names.find(std::string(name)); it != names.end()) {
+      idx = it->second;
+    }
+    if (idx >= 0 && static_cast<size_t>(idx) < groups.size() && groups[idx].data() != nullptr) {
+      out.append(groups[idx].data(), groups[idx].size());
+    }
+  }
+  return out;
+}
+
+void SetLabel(StepSeries& s, const std::string& name, std::string value) {
+  std::erase_if(s.labels, [&](const Label& l) { return l.name == name; });
+  if (!value.empty()) {
+    s.labels.push_back({name, std::move(value)});
+    std::sort(s.labels.begin(), s.labels.end());
+  }
+  if (name == kMetricNameLabel) s.drop_name = false;
+}
+
+StepVector LabelReplace(Evaluator& ev, const Call& c, const Grid& g) {
+  std::string dst = ev.EvalString(*c.args[1], g);
+  std::string repl = ev.EvalString(*c.args[2], g);
+  std::string src = ev.EvalString(*c.args[3], g);
+  std::string regex = ev.EvalString(*c.args[4], g);
+  RE2::Options opts;
+  opts.set_dot_nl(true);
+  opts.set_log_errors(false);
+  RE2 re("^(?:" + regex + ")$", opts);
+  if (!re.ok()) Fail(fmt::format("invalid regular expression in label_replace(): {}", regex));
+  if (dst.empty() || !IsValidUtf8(dst)) {
+    Fail(fmt::format("invalid destination label name in label_replace(): {}", dst));
+  }
+  StepVector v = ev.EvalVector(*c.args[0], g);
+  std::vector<re2::StringPiece> groups(static_cast<size_t>(re.NumberOfCapturingGroups()) + 1);
+  for (auto& s : v) {
+    std::string_view sv = GetLabel(ViewOf(s.labels), src);
+    re2::StringPiece input(sv.data(), sv.size());
+    if (!re.Match(input, 0, input.size(), RE2::UNANCHORED, groups.data(),
+                  static_cast<int>(groups.size()))) {
+      continue;
+    }
+    SetLabel(s, dst, ExpandTemplate(repl, re, groups));
+  }
+  return v;
+}
+
+StepVector LabelJoin(Evaluator& ev, const Call& c, const Grid& g) {
+  std::string dst = ev.EvalString(*c.args[1], g);
+  std::string sep = ev.EvalString(*c.args[2], g);
+  std::vector<std::string> srcs;
+  for (size_t k = 3; k < c.args.size(); ++k) {
+    srcs.push_back(ev.EvalString(*c.args[k], g));
+    if (!IsValidUtf8(srcs.back())) {
+      Fail(fmt::format("invalid source label name in label_join(): {}", srcs.back()));
+    }
+  }
+  if (dst.empty() || !IsValidUtf8(dst)) {
+    Fail(fmt::format("invalid destination label name in label_join(): {}", dst));
+  }
+  StepVector v = ev.EvalVector(*c.args[0], g);
+  for (auto& s : v) {
+    std::string joined;
+    auto views = ViewOf(s.labels);
+    for (size_t k = 0; k < srcs.size(); ++k) {
+      if (k > 0) joined += sep;
+      joined += GetLabel(views, srcs[k]);
+    }
+    SetLabel(s, dst, std::move(joined));
+  }
+  return v;
+}
+
+// --- Range-vector functions -------------------------------------------------------------
+
+struct Window {
+  std::span<const Sample> s;
+  int64_t start;   // exclusive
+  int64_t end;     // inclusive
+  int64_t step_t;  // the evaluation timestamp (before offset and @)
+  size_t step;     // grid index
+};
+
+double ExtrapolatedRate(const Window& w, int64_t range_ms, bool counter, bool rate) {
+  const auto& s = w.s;
+  if (s.size() < 2) return Absent();
+  size_t last = s.size() - 1;
+  double result = s[last].v - s[0].v;
+  if (counter) {
+    double prev = s[0].v;
+    for (size_t k = 1; k < s.size(); ++k) {
+      if (s[k].v < prev) result += prev;
+      prev = s[k].v;
+    }
+  }
+  double to_start = static_cast<double>(s[0].t - w.start) / 1000;
+  double to_end = static_cast<double>(w.end - s[last].t) / 1000;
+  double sampled = static_cast<double>(s[last].t - s[0].t) / 1000;
+  double avg_gap = sampled / static_cast<double>(last);
+  double threshold = avg_gap * 1.1;
+  double interval = sampled;
+  if (to_start >= threshold) to_start = avg_gap / 2;
+  if (counter && result > 0 && s[0].v >= 0) {
+    double to_zero = sampled * (s[0].v / result);
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  interval += to_start;
+  if (to_end >= threshold) to_end = avg_gap / 2;
+  interval += to_end;
+  double factor = interval / sampled;
+  if (rate) factor /= static_cast<double>(range_ms) / 1000;
+  return result * factor;
+}
+
+double InstantValue(const Window& w, bool rate) {
+  const auto& s = w.s;
+  if (s.size() < 2) return Absent();
+  const Sample& last = s[s.size() - 1];
+  const Sample& prev = s[s.size() - 2];
+  double r = rate && last.v < prev.v ? last.v : last.v - prev.v;
+  if (rate) {
+    int64_t dt = last.t - prev.t;
+    if (dt == 0) return Absent();
+    r /= static_cast<double>(dt) / 1000;
+  }
+  return r;
+}
+
+void LinearRegression(std::span<const Sample> s, int64_t intercept_t, double* slope,
+                      double* intercept) {
+  double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
+  double init = s[0].v;
+  bool const_y = true;
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (const_y && k > 0 && s[k].v != init) const_y = false;
+    n += 1;
+    double x = static_cast<double>(s[k].t - intercept_t) / 1e3;
+    sx = KahanInc(x, sx, &cx);
+    sy = KahanInc(s[k].v, sy, &cy);
+    sxy = KahanInc(x * s[k].v, sxy, &cxy);
+    sx2 = KahanInc(x * x, sx2, &cx2);
+  }
+  if (const_y) {
+    if (std::isinf(init)) {
+      *slope = *intercept = CanonicalNaN();
+    } else {
+      *slope = 0;
+      *intercept = init;
+    }
+    return;
+  }
+  sx += cx;
+  sy += cy;
+  sxy += cxy;
+  sx2 += cx2;
+  double cov = sxy - sx * sy / n;
+  double var = sx2 - sx * sx / n;
+  *slope = cov / var;
+  *intercept = sy / n - *slope * sx / n;
+}
+
+double AvgOverTime(std::span<const Sample> s) {
+  double sum = s[0].v, c = 0, mean = 0, count = 1;
+  bool incremental = false;
+  for (size_t k = 1; k < s.size(); ++k) {
+    double f = s[k].v;
+    count++;
+    if (!incremental) {
+      double nc = c;
+      double ns = KahanInc(f, sum, &nc);
+      if (!std::isinf(ns)) {
+        sum = ns;
+        c = nc;
+        continue;
+      }
+      incremental = true;
+      mean = sum / (count - 1);
+      c /= (count - 1);
+    }
+    double q = (count - 1) / count;
+    c = q * c;
+    mean = KahanInc(f / count, q * mean, &c);
+  }
+  return incremental ? mean + c : sum / count + c / count;
+}
+
+double VarianceOverTime(std::span<const Sample> s) {
+  double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
+  for (const auto& smp : s) {
+    count++;
+    double delta = smp.v - (mean + cmean);
+    mean = KahanInc(delta / count, mean, &cmean);
+    aux = KahanInc(delta * (smp.v - (mean + cmean)), aux, &caux);
+  }
+  return (aux + caux) / count;
+}
+
+double MadOverTime(std::span<const Sample> s) {
+  std::vector<double> vals;
+  vals.reserve(s.size());
+  for (const auto& smp : s) vals.push_back(smp.v);
+  double median = Quantile(0.5, vals);
+  for (double& v : vals) v = std::fabs(v - median);
+  return Quantile(0.5, vals);
+}
+
+double DoubleExpSmoothing(std::span<const Sample> s, double sf, double tf) {
+  if (s.size() < 2) return Absent();
+  double s0 = 0, s1 = s[0].v, b = s[1].v - s[0].v;
+  for (size_t i = 1; i < s.size(); ++i) {
+    double x = sf * s[i].v;
+    if (i > 1) b = tf * (s1 - s0) + (1 - tf) * b;
+    double y = (1 - sf) * (s1 + b);
+    s0 = s1;
+    s1 = x + y;
+  }
+  return s1;
+}
+
+bool IsCounterName(std::string_view n) {
+  auto ends = [&](std::string_view suf) {
+    return n.size() >= suf.size() && n.substr(n.size() - suf.size()) == suf;
+  };
+  return ends("_total") || ends("_sum") || ends("_count") || ends("_bucket");
+}
+
+StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
+  Fn f = c.func->fn;
+  size_t mat_idx = f == Fn::kQuantileOverTime ? 1 : 0;
+  std::vector<double> arg1, arg2;
+  if (f == Fn::kQuantileOverTime) arg1 = ev.EvalScalar(*c.args[0], g);
+  if (f == Fn::kPredictLinear) arg1 = ev.EvalScalar(*c.args[1], g);
+  if (f == Fn::kDoubleExponentialSmoothing) {
+    arg1 = ev.EvalScalar(*c.args[1], g);
+    arg2 = ev.EvalScalar(*c.args[2], g);
+  }
+  RangeArg r = ev.EvalRange(*c.args[mat_idx], g);
+  if (f == Fn::kQuantileOverTime && !r.series.empty()) {
+    for (double q : arg1) {
+      if (std::isnan(q) || q < 0 || q > 1) {
+        ev.annotations().Warn(
+            fmt::format("quantile value should be between 0 and 1, got {}", FormatValueLabel(q)),
+            c.args[0]->pos);
+      }
+    }
+  }
+  if (f == Fn::kAbsentOverTime) {
+    StepSeries out;
+    out.labels = AbsentLabels(Unparen(*c.args[0]));
+    out.v.assign(g.n, Absent());
+    for (size_t i = 0; i < g.n; ++i) {
+      int64_t end = r.window_end[i];
+      bool any = false;
+      for (const auto& s : r.series) {
+        auto it = std::upper_bound(s.samples.begin(), s.samples.end(), end - r.range_ms,
+                                   [](int64_t t, const Sample& smp) { return t < smp.t; });
+        if (it != s.samples.end() && it->t <= end) {
+          any = true;
+          break;
+        }
+      }
+      if (!any) out.v[i] = 1;
+    }
+    StepVector v;
+    v.push_back(std::move(out));
+    DropEmpty(v);
+    return v;
+  }
+  bool keep_name = f == Fn::kLastOverTime;
+  StepVector out;
+  out.reserve(r.series.size());
+  for (auto& rs : r.series) {
+    ev.CheckInterrupt();
+    if ((f == Fn::kRate || f == Fn::kIncrease)) {
+      std::string_view name = GetLabel(ViewOf(rs.labels), kMetricNameLabel);
+      if (!name.empty() && !IsCounterName(name)) {
+        ev.annotations().Info(
+            fmt::format("metric might not be a counter, name does not end in "
+                        "_total/_sum/_count/_bucket: {}",
+                        GoQuote(name)),
+            c.args[0]->pos);
+      }
+    }
+    StepSeries ss;
+    ss.v.assign(g.n, Absent());
+    const auto& smp = rs.samples;
+    size_t lo = 0, hi = 0;
+    bool any = false;
+    for (size_t i = 0; i < g.n; ++i) {
+      int64_t end = r.window_end[i];
+      if (i > 0 && end == r.window_end[i - 1] && f != Fn::kPredictLinear &&
+          f != Fn::kQuantileOverTime && f != Fn::kDoubleExponentialSmoothing) {
+        ss.v[i] = ss.v[i - 1];
+        continue;
+      }
+      int64_t start = end - r.range_ms;
+      while (hi < smp.size() && smp[hi].t <= end) ++hi;
+      while (lo < hi && smp[lo].t <= start) ++lo;
+      if (lo >= hi) continue;
+      Window w{std::span<const Sample>(smp.data() + lo, hi - lo), start, end, g.At(i), i};
+      const auto& s = w.s;
+      double v = Absent();
+      switch (f) {
+        case Fn::kRate: v = ExtrapolatedRate(w, r.range_ms, true, true); break;
+        case Fn::kIncrease: v = ExtrapolatedRate(w, r.range_ms, true, false); break;
+        case Fn::kDelta: v = ExtrapolatedRate(w, r.range_ms, false, false); break;
+        case Fn::kIrate: v = InstantValue(w, true); break;
+        case Fn::kIdelta: v = InstantValue(w, false); break;
+        case Fn::kDeriv:
+          if (s.size() >= 2) {
+            double slope = 0, icpt = 0;
+            LinearRegression(s, s[0].t, &slope, &icpt);
+            v = slope;
+          }
+          break;
+        case Fn::kPredictLinear:
+          if (s.size() >= 2) {
+            double slope = 0, icpt = 0;
+            LinearRegression(s, w.step_t, &slope, &icpt);
+            v = slope * arg1[i] + icpt;
+          }
+          break;
+        case Fn::kAvgOverTime: v = AvgOverTime(s); break;
+        case Fn::kSumOverTime: {
+          double sum = 0, comp = 0;
+          for (const auto& x : s) sum = KahanInc(x.v, sum, &comp);
+          v = std::isinf(sum) ? sum : sum + comp;
+          break;
+        }
+        case Fn::kCountOverTime: v = static_cast<double>(s.size()); break;
+        case Fn::kMinOverTime:
+        case Fn::kMaxOverTime: {
+          bool is_max = f == Fn::kMaxOverTime;
+          v = s[0].v;
+          for (const auto& x : s) {
+            if ((is_max ? x.v > v : x.v < v) || std::isnan(v)) v = x.v;
+          }
+          break;
+        }
+        case Fn::kTsOfMinOverTime:
+        case Fn::kTsOfMaxOverTime: {
+          bool is_max = f == Fn::kTsOfMaxOverTime;
+          double best = s[0].v;
+          int64_t t = s[0].t;
+          for (const auto& x : s) {
+            if ((is_max ? x.v >= best : x.v <= best) || std::isnan(best)) {
+              best = x.v;
+              t = x.t;
+            }
+          }
+          v = static_cast<double>(t) / 1000;
+          break;
+        }
+        case Fn::kLastOverTime: v = s.back().v; break;
+        case Fn::kTsOfLastOverTime: v = static_cast<double>(s.back().t) / 1000; break;
+        case Fn::kPresentOverTime: v = 1; break;
+        case Fn::kStddevOverTime: v = std::sqrt(VarianceOverTime(s)); break;
+        case Fn::kStdvarOverTime: v = VarianceOverTime(s); break;
+        case Fn::kMadOverTime: v = MadOverTime(s); break;
+        case Fn::kQuantileOverTime: {
+          std::vector<double> vals;
+          vals.reserve(s.size());
+          for (const auto& x : s) vals.push_back(x.v);
+          v = Quantile(arg1[i], vals);
+          break;
+        }
+        case Fn::kChanges: {
+          double n = 0;
+          for (size_t k = 1; k < s.size(); ++k) {
+            double cur = s[k].v, prev = s[k - 1].v;
+            if (!(cur == prev || (std::isnan(cur) && std::isnan(prev)))) n++;
+          }
+          v = n;
+          break;
+        }
+        case Fn::kResets: {
+          double n = 0;
+          for (size_t k = 1; k < s.size(); ++k) {
+            if (s[k].v < s[k - 1].v) n++;
+          }
+          v = n;
+          break;
+        }
+        case Fn::kDoubleExponentialSmoothing: {
+          double sf = arg1[i], tf = arg2[i];
+          if (sf <= 0 || sf >= 1) {
+            Fail(fmt::format("invalid smoothing factor. Expected: 0 < sf < 1, got: {:f}", sf));
+          }
+          if (tf <= 0 || tf >= 1) {
+            Fail(fmt::format("invalid trend factor. Expected: 0 < tf < 1, got: {:f}", tf));
+          }
+          v = DoubleExpSmoothing(s, sf, tf);
+          break;
+        }
+        default: break;
+      }
+      ss.v[i] = v;
+      any |= IsPresent(v);
+    }
+    if (!any) continue;
+    ss.labels = std::move(rs.labels);
+    ss.drop_name = rs.drop_name || !keep_name;
+    out.push_back(std::move(ss));
+  }
+  return out;
+}
+
+bool IsRangeFunction(Fn f) {
+  switch (f) {
+    case Fn::kRate: case Fn::kIncrease: case Fn::kDelta: case Fn::kIrate: case Fn::kIdelta:
+    case Fn::kDeriv: case Fn::kPredictLinear: case Fn::kAvgOverTime: case Fn::kSumOverTime:
+    case Fn::kCountOverTime: case Fn::kMinOverTime: case Fn::kMaxOverTime:
+    case Fn::kTsOfMinOverTime: case Fn::kTsOfMaxOverTime: case Fn::kLastOverTime:
+    case Fn::kTsOfLastOverTime: case Fn::kPresentOverTime: case Fn::kStddevOverTime:
+    case Fn::kStdvarOverTime: case Fn::kMadOverTime: case Fn::kQuantileOverTime:
+    case Fn::kChanges: case Fn::kResets: case Fn::kDoubleExponentialSmoothing:
+    case Fn::kAbsentOverTime:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// sort(), sort_desc(), sort_by_label(): only instant queries have an order to change.
+StepVector Sort(Evaluator& ev, const Call& c, const Grid& g) {
+  StepVector v = ev.EvalVector(*c.args[0], g);
+  if (g.n != 1) return v;
+  Fn f = c.func->fn;
+  if (f == Fn::kSort || f == Fn::kSortDesc) {
+    bool desc = f == Fn::kSortDesc;
+    std::stable_sort(v.begin(), v.end(), [desc](const StepSeries& a, const StepSeries& b) {
+      double x = a.v[0], y = b.v[0];
+      if (std::isnan(x)) return false;
+      if (std::isnan(y)) return true;
+      return desc ? x > y : x < y;
+    });
+    return v;
+  }
+  std::vector<std::string> names;
+  for (size_t k = 1; k < c.args.size(); ++k) names.push_back(ev.EvalString(*c.args[k], g));
+  bool desc = f == Fn::kSortByLabelDesc;
+  std::stable_sort(v.begin(), v.end(), [&](const StepSeries& a, const StepSeries& b) {
+    auto av = ViewOf(a.labels), bv = ViewOf(b.labels);
+    for (const auto& n : names) {
+      int cmp = GetLabel(av, n).compare(GetLabel(bv, n));
+      if (cmp != 0) return desc ? cmp > 0 : cmp < 0;
+    }
+    return desc ? b.labels < a.labels : a.labels < b.labels;
+  });
+  return v;
+}
+
+}  // namespace
+
+void MergeSameLabels(StepVector& v);
+
+Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
+  Fn f = c.func->fn;
+  if (IsRangeFunction(f)) return EvalRangeFunction(ev, c, g);
+  switch (f) {
+    case Fn::kTime: {
+      Scalars s;
+      s.v.resize(g.n);
+      for (size_t i = 0; i < g.n; ++i) s.v[i] = static_cast<double>(g.At(i)) / 1000;
+      return s;
+    }
+    case Fn::kPi: return Scalars{std::vector<double>(g.n, std::numbers::pi)};
+    case Fn::kVector: {
+      StepSeries s;
+      s.v = ev.EvalScalar(*c.args[0], g);
+      StepVector out;
+      out.push_back(std::move(s));
+      return out;
+    }
+    case Fn::kScalar: {
+      StepVector v = ev.EvalVector(*c.args[0], g);
+      Scalars out{std::vector<double>(g.n, CanonicalNaN())};
+      for (size_t i = 0; i < g.n; ++i) {
+        int found = 0;
+        for (const auto& s : v) {
+          if (IsPresent(s.v[i]) && ++found == 1) out.v[i] = s.v[i];
+        }
+        if (found != 1) out.v[i] = CanonicalNaN();
+      }
+      return out;
+    }
+    case Fn::kTimestamp: {
+      const Expr& arg = Unparen(*c.args[0]);
+      StepVector v;
+      if (arg.kind == ExprKind::kVectorSelector) {
+        v = ev.EvalSelectorTimestamps(As<VectorSelector>(arg), g);
+      } else {
+        v = ev.EvalVector(arg, g);
+        for (auto& s : v) {
+          for (size_t i = 0; i < g.n; ++i) {
+            if (IsPresent(s.v[i])) s.v[i] = static_cast<double>(g.At(i)) / 1000;
+          }
+        }
+      }
+      for (auto& s : v) s.drop_name = true;
+      return v;
+    }
+    case Fn::kAbsent: {
+      StepVector v = ev.EvalVector(*c.args[0], g);
+      StepSeries out;
+      out.labels = AbsentLabels(Unparen(*c.args[0]));
+      out.v.assign(g.n, 1.0);
+      for (const auto& s : v) {
+        for (size_t i = 0; i < g.n; ++i) {
+          if (IsPresent(s.v[i])) out.v[i] = Absent();
+        }
+      }
+      StepVector res;
+      res.push_back(std::move(out));
+      DropEmpty(res);
+      return res;
+    }
+    case Fn::kRound: {
+      std::vector<double> to(g.n, 1.0);
+      if (c.args.size() > 1) to = ev.EvalScalar(*c.args[1], g);
+      return MapValues(ev.EvalVector(*c.args[0], g), [&](double x, size_t i) {
+        double inv = 1.0 / to[i];
+        return std::floor(x * inv + 0.5) / inv;
+      });
+    }
+    case Fn::kClamp: {
+      auto lo = ev.EvalScalar(*c.args[1], g);
+      auto hi = ev.EvalScalar(*c.args[2], g);
+      StepVector v = MapValues(ev.EvalVector(*c.args[0], g), [&](double x, size_t i) {
+        return hi[i] < lo[i] ? Absent() : GoMax(lo[i], GoMin(hi[i], x));
+      });
+      DropEmpty(v);
+      return v;
+    }
+    case Fn::kClampMax: {
+      auto hi = ev.EvalScalar(*c.args[1], g);
+      return MapValues(ev.EvalVector(*c.args[0], g),
+                       [&](double x, size_t i) { return GoMin(hi[i], x); });
+    }
+    case Fn::kClampMin: {
+      auto lo = ev.EvalScalar(*c.args[1], g);
+      return MapValues(ev.EvalVector(*c.args[0], g),
+                       [&](double x, size_t i) { return GoMax(lo[i], x); });
+    }
+    case Fn::kDaysInMonth: case Fn::kDayOfMonth: case Fn::kDayOfWeek: case Fn::kDayOfYear:
+    case Fn::kHour: case Fn::kMinute: case Fn::kMonth: case Fn::kYear: {
+      StepVector v;
+      if (c.args.empty()) {
+        StepSeries s;
+        s.v.resize(g.n);
+        for (size_t i = 0; i < g.n; ++i) s.v[i] = static_cast<double>(g.At(i)) / 1000;
+        v.push_back(std::move(s));
+      } else {
+        v = ev.EvalVector(*c.args[0], g);
+      }
+      return MapValues(std::move(v), [f](double x, size_t) {
+        if (std::isnan(x) || std::isinf(x)) return x;
+        return DateFn(f, x);
+      });
+    }
+    case Fn::kLabelReplace: {
+      StepVector v = LabelReplace(ev, c, g);
+      MergeSameLabels(v);
+      return v;
+    }
+    case Fn::kLabelJoin: {
+      StepVector v = LabelJoin(ev, c, g);
+      MergeSameLabels(v);
+      return v;
+    }
+    case Fn::kSort: case Fn::kSortDesc: case Fn::kSortByLabel: case Fn::kSortByLabelDesc:
+      return Sort(ev, c, g);
+    case Fn::kHistogramQuantile: {
+      auto phi = ev.EvalScalar(*c.args[0], g);
+      return HistogramQuantile(ev, c, phi, ev.EvalVector(*c.args[1], g), g);
+    }
+    case Fn::kHistogramFraction: {
+      auto lower = ev.EvalScalar(*c.args[0], g);
+      auto upper = ev.EvalScalar(*c.args[1], g);
+      return HistogramFraction(ev, c, lower, upper, ev.EvalVector(*c.args[2], g), g);
+    }
+    case Fn::kHistogramAvg: case Fn::kHistogramCount: case Fn::kHistogramSum:
+    case Fn::kHistogramStddev: case Fn::kHistogramStdvar:
+      // These read native histograms; float samples produce no output.
+      ev.EvalVector(*c.args[0], g);
+      return StepVector{};
+    case Fn::kInfo:
+      return ev.EvalVector(*c.args[0], g);
+    default:
+      return MapValues(ev.EvalVector(*c.args[0], g), [f](double x, size_t) { return MathFn(f, x); });
+  }
+}
+
+}  // namespace strata::promql::internal

@@ -1,0 +1,596 @@
+#include "promql/promqltest.h"
+
+#include <fmt/format.h>
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "base/units.h"
+#include "promql/lexer.h"
+#include "promql/parser.h"
+#include "query/head_querier.h"
+#include "tsdb/head/head.h"
+
+namespace strata::promql {
+
+namespace {
+
+constexpr int64_t kOutOfOrderWindow = INT64_MAX / 4;  // loads may add older samples
+
+struct SeqValue {
+  bool omitted = false;
+  bool histogram = false;
+  double v = 0;
+};
+
+// Scans a decimal number or Inf/NaN with an optional sign; returns its length or 0.
+size_t ScanNumber(std::string_view s, double* out) {
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  auto ci = [&](std::string_view word) {
+    if (s.size() - i < word.size()) return false;
+    for (size_t k = 0; k < word.size(); ++k) {
+      if (std::tolower(static_cast<unsigned char>(s[i + k])) != word[k]) return false;
+    }
+    return true;
+  };
+  size_t start = i;
+  if (ci("inf")) {
+    i += 3;
+  } else if (ci("nan")) {
+    i += 3;
+  } else {
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) != 0) ++i;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) != 0) ++i;
+    }
+    if (i == start) return 0;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      size_t j = i + 1;
+      if (j < s.size() && (s[j] == '+' || s[j] == '-')) ++j;
+      if (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j])) != 0) {
+        while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j])) != 0) ++j;
+        i = j;
+      }
+    }
+  }
+  std::string num(s.substr(0, i));
+  *out = std::strtod(num.c_str(), nullptr);
+  return i;
+}
+
+Result<uint64_t> ParseTimes(std::string_view s) {
+  if (s.empty() || s[0] != 'x') return Status::InvalidArgument("expected xN");
+  uint64_t n = 0;
+  for (char c : s.substr(1)) {
+    if (c < '0' || c > '9' || n > 10'000'000) return Status::InvalidArgument("bad repetition");
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (s.size() == 1) return Status::InvalidArgument("bad repetition");
+  return n;
+}
+
+// Expands the promqltest value notation: 1 2 _ stale 0+10x5 1-2x3 _x3 5x2 {{...}}.
+Result<std::vector<SeqValue>> ParseValues(std::string_view text) {
+  std::vector<SeqValue> out;
+  size_t i = 0;
+  auto bad = [&](std::string_view item) {
+    return Status::InvalidArgument(fmt::format("invalid series value \"{}\"", item));
+  };
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) != 0) ++i;
+    if (i >= text.size()) break;
+    if (text.substr(i, 2) == "{{") {
+      // A native histogram, possibly "{{..}}xN" or "{{..}}+{{..}}xN": only counted.
+      size_t end = text.find("}}", i);
+      if (end == std::string_view::npos) return bad(text.substr(i));
+      i = end + 2;
+      if (i < text.size() && (text[i] == '+' || text[i] == '-') && text.substr(i + 1, 2) == "{{") {
+        end = text.find("}}", i);
+        if (end == std::string_view::npos) return bad(text.substr(i));
+        i = end + 2;
+      }
+      uint64_t n = 0;
+      size_t j = i;
+      while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j])) == 0) ++j;
+      if (j > i) {
+        ASSIGN_OR_RETURN(n, ParseTimes(text.substr(i, j - i)));
+        n += 1;
+      } else {
+        n = 1;
+      }
+      for (uint64_t k = 0; k < n; ++k) out.push_back({false, true, 0});
+      i = j;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j])) == 0) ++j;
+    std::string_view item = text.substr(i, j - i);
+    i = j;
+    if (item == "_") {
+      out.push_back({true, false, 0});
+      continue;
+    }
+    if (item.substr(0, 2) == "_x") {
+      ASSIGN_OR_RETURN(uint64_t n, ParseTimes(item.substr(1)));
+      for (uint64_t k = 0; k < n; ++k) out.push_back({true, false, 0});
+      continue;
+    }
+    if (item == "stale") {
+      out.push_back({false, false, StaleNaN()});
+      continue;
+    }
+    double first = 0;
+    size_t len = ScanNumber(item, &first);
+    if (len == 0) return bad(item);
+    std::string_view rest = item.substr(len);
+    if (rest.empty()) {
+      out.push_back({false, false, first});
+      continue;
+    }
+    double inc = 0;
+    if (rest[0] == '+' || rest[0] == '-') {
+      size_t l2 = ScanNumber(rest, &inc);
+      if (l2 == 0) return bad(item);
+      rest = rest.substr(l2);
+    }
+    auto times = ParseTimes(rest);
+    if (!times.ok()) return bad(item);
+    double v = first;
+    for (uint64_t k = 0; k <= times.value(); ++k) {
+      out.push_back({false, false, v});
+      v += inc;
+    }
+  }
+  return out;
+}
+
+bool AlmostEqual(double a, double b) {
+  constexpr double kEpsilon = 0.000001;
+  constexpr double kMinNormal = 2.2250738585072014e-308;
+  if (std::isnan(a) && std::isnan(b)) return true;
+  if (a == b) return true;
+  double abs_sum = std::fabs(a) + std::fabs(b);
+  double diff = std::fabs(a - b);
+  if (a == 0 || b == 0 || abs_sum < kMinNormal) return diff < kEpsilon * kMinNormal;
+  return diff / std::min(abs_sum, std::numeric_limits<double>::max()) < kEpsilon;
+}
+
+// The in-memory storage a script loads into. Native-histogram samples are not stored; the
+// series holding them are remembered so that evals touching them count as skipped.
+class TestStorage {
+ public:
+  TestStorage() { Clear(); }
+  void Clear() {
+    head_ = std::make_unique<tsdb::Head>();
+    histogram_series_.clear();
+  }
+  Status Append(const Labels& ls, int64_t t, double v) {
+    auto views = ViewOf(ls);
+    bool created = false;
+    tsdb::MemSeries* s = head_->GetOrCreate(HashLabels(views), views, &created);
+    if (s == nullptr) return Status::Corruption("cannot create series");
+    head_->Append(*s, t, v, kOutOfOrderWindow);
+    return Status::Ok();
+  }
+  void MarkHistogram(Labels ls) { histogram_series_.push_back(std::move(ls)); }
+  const tsdb::Head& head() const { return *head_; }
+  const std::vector<Labels>& histogram_series() const { return histogram_series_; }
+
+ private:
+  std::unique_ptr<tsdb::Head> head_;
+  std::vector<Labels> histogram_series_;
+};
+
+// Reads the test storage and notes whether a query selected a native-histogram series.
+class RecordingQuerier : public query::Querier {
+ public:
+  explicit RecordingQuerier(const TestStorage& st) : st_(st), head_q_(st.head()) {}
+
+  Result<std::vector<query::SeriesData>> Select(const query::SelectParams& p,
+                                                std::span<const Matcher> ms) const override {
+    for (const auto& ls : st_.histogram_series()) {
+      auto views = ViewOf(ls);
+      if (std::all_of(ms.begin(), ms.end(),
+                      [&](const Matcher& m) { return m.Matches(GetLabel(views, m.name())); })) {
+        touched_histogram_ = true;
+      }
+    }
+    return head_q_.Select(p, ms);
+  }
+  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                              std::span<const Matcher> ms) const override {
+    return head_q_.LabelNames(mint, maxt, ms);
+  }
+  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
+                                               std::span<const Matcher> ms) const override {
+    return head_q_.LabelValues(name, mint, maxt, ms);
+  }
+  bool touched_histogram() const { return touched_histogram_; }
+
+ private:
+  const TestStorage& st_;
+  query::HeadQuerier head_q_;
+  mutable bool touched_histogram_ = false;
+};
+
+struct Expect {
+  std::string type;  // fail, warn, info, no_warn, no_info, ordered
+  std::optional<std::string> msg;
+  std::shared_ptr<RE2> regex;
+  bool Matches(const std::string& s) const {
+    if (regex) return RE2::PartialMatch(s, *regex);
+    return !msg || *msg == s;
+  }
+};
+
+struct ExpectedSeries {
+  Labels labels;
+  std::vector<SeqValue> values;
+  int pos = 0;
+};
+
+struct EvalCmd {
+  int line = 0;
+  std::string query;
+  bool range = false;
+  int64_t start = 0, end = 0, step = 0;
+  bool fail = false, warn = false, info = false, ordered = false;
+  std::vector<Expect> expects;
+  std::optional<double> scalar;
+  std::optional<std::string> str;
+  std::vector<ExpectedSeries> series;
+  bool expects_histogram = false;
+
+  bool HasExpect(std::string_view t) const {
+    return std::any_of(expects.begin(), expects.end(), [&](const Expect& e) { return e.type == t; });
+  }
+  bool IsFail() const { return fail || HasExpect("fail"); }
+  bool IsOrdered() const { return ordered || HasExpect("ordered"); }
+};
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b])) != 0) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1])) != 0) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string FormatPoints(const ResultSeries& s) {
+  std::string out = FormatLabels(s.labels) + " =>";
+  for (const auto& p : s.points) out += fmt::format(" {} @[{}]", p.v, p.t);
+  return out;
+}
+
+class Runner {
+ public:
+  Runner(std::string_view name, std::ostream& out, const EngineOptions& opts)
+      : name_(name), out_(out), engine_(opts) {}
+
+  Result<PromqlTestSummary> Run(std::string_view script) {
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos <= script.size()) {
+      size_t nl = script.find('\n', pos);
+      if (nl == std::string_view::npos) nl = script.size();
+      std::string l = Trim(script.substr(pos, nl - pos));
+      if (!l.empty() && l[0] == '#') l.clear();
+      lines.push_back(std::move(l));
+      pos = nl + 1;
+    }
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string& l = lines[i];
+      if (l.empty()) continue;
+      auto block_end = [&] {
+        size_t j = i + 1;
+        while (j < lines.size() && !lines[j].empty()) ++j;
+        return j;
+      };
+      size_t end = block_end();
+      std::vector<std::string> body(lines.begin() + static_cast<long>(i) + 1,
+                                    lines.begin() + static_cast<long>(end));
+      Status st;
+      if (l == "clear") {
+        storage_.Clear();
+      } else if (l.rfind("load", 0) == 0) {
+        st = Load(l, body, static_cast<int>(i + 1));
+      } else if (l.rfind("eval", 0) == 0) {
+        st = Eval(l, body, static_cast<int>(i + 1));
+      } else {
+        st = Status::InvalidArgument("unknown command");
+      }
+      if (!st.ok()) {
+        return Status::InvalidArgument(fmt::format("{}:{}: {}", name_, i + 1, st.message()));
+      }
+      i = end - 1;
+    }
+    return summary_;
+  }
+
+ private:
+  Status Load(const std::string& line, const std::vector<std::string>& body, int lineno) {
+    std::string_view rest(line);
+    bool nhcb = rest.rfind("load_with_nhcb", 0) == 0;
+    rest.remove_prefix(nhcb ? 14 : 4);
+    ASSIGN_OR_RETURN(int64_t interval, ParseDurationMillis(Trim(rest)));
+    for (const auto& b : body) {
+      ASSIGN_OR_RETURN(auto desc, ParseSeriesLabels(b));
+      ASSIGN_OR_RETURN(auto values, ParseValues(std::string_view(b).substr(desc.second)));
+      bool hist = false;
+      for (size_t k = 0; k < values.size(); ++k) {
+        const auto& v = values[k];
+        if (v.histogram) hist = true;
+        if (v.omitted || v.histogram) continue;
+        RETURN_IF_ERROR(storage_.Append(desc.first, static_cast<int64_t>(k) * interval, v.v));
+      }
+      if (hist) storage_.MarkHistogram(desc.first);
+      if (nhcb) MarkNhcb(desc.first);
+    }
+    (void)lineno;
+    return Status::Ok();
+  }
+
+  // load_with_nhcb also creates native histograms named after the classic series' base name.
+  void MarkNhcb(const Labels& ls) {
+    std::string name(GetLabel(ViewOf(ls), kMetricNameLabel));
+    for (std::string_view suffix : {"_bucket", "_count", "_sum"}) {
+      if (name.size() > suffix.size() && name.ends_with(suffix)) {
+        Labels base;
+        for (const auto& l : ls) {
+          if (l.name == "le") continue;
+          if (l.name == kMetricNameLabel) {
+            base.push_back({l.name, name.substr(0, name.size() - suffix.size())});
+          } else {
+            base.push_back(l);
+          }
+        }
+        storage_.MarkHistogram(std::move(base));
+        return;
+      }
+    }
+  }
+
+  Status ParseEval(const std::string& line, const std::vector<std::string>& body, int lineno,
+                   EvalCmd& cmd) {
+    cmd.line = lineno;
+    std::string_view s(line);
+    size_t sp = s.find(' ');
+    std::string_view verb = s.substr(0, sp);
+    if (verb == "eval_fail") cmd.fail = true;
+    if (verb == "eval_warn") cmd.warn = true;
+    if (verb == "eval_info") cmd.info = true;
+    if (verb == "eval_ordered") cmd.ordered = true;
+    std::string rest = Trim(s.substr(sp + 1));
+    static const RE2 kInstant(R"(instant\s+at\s+(\S+)\s+(.+))");
+    static const RE2 kRange(R"(range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+))");
+    std::string a, b, c, q;
+    if (RE2::FullMatch(rest, kInstant, &a, &q)) {
+      ASSIGN_OR_RETURN(cmd.start, ParseDurationMillis(a));
+      cmd.end = cmd.start;
+    } else if (RE2::FullMatch(rest, kRange, &a, &b, &c, &q)) {
+      cmd.range = true;
+      ASSIGN_OR_RETURN(cmd.start, ParseDurationMillis(a));
+      ASSIGN_OR_RETURN(cmd.end, ParseDurationMillis(b));
+      ASSIGN_OR_RETURN(cmd.step, ParseDurationMillis(c));
+    } else {
+      return Status::InvalidArgument("invalid eval command: " + line);
+    }
+    cmd.query = q;
+    static const RE2 kExpect(R"(expect\s+(\w+)(?:\s+(msg|regex):\s*(.*))?)");
+    int pos = 0;
+    for (const auto& l : body) {
+      std::string type, kind, text;
+      if (RE2::FullMatch(l, kExpect, &type, &kind, &text)) {
+        Expect e;
+        e.type = type;
+        if (kind == "msg") e.msg = Trim(text);
+        if (kind == "regex") e.regex = std::make_shared<RE2>(Trim(text));
+        cmd.expects.push_back(std::move(e));
+        continue;
+      }
+      if (l.rfind("expected_fail_message", 0) == 0) {
+        Expect e{"fail", Trim(std::string_view(l).substr(21)), nullptr};
+        cmd.expects.push_back(std::move(e));
+        continue;
+      }
+      if (l.rfind("expected_fail_regexp", 0) == 0) {
+        Expect e{"fail", std::nullopt,
+                 std::make_shared<RE2>(Trim(std::string_view(l).substr(20)))};
+        cmd.expects.push_back(std::move(e));
+        continue;
+      }
+      if (l.find("{{") != std::string::npos) cmd.expects_histogram = true;
+      double num = 0;
+      if (ScanNumber(l, &num) == l.size()) {
+        cmd.scalar = num;
+        continue;
+      }
+      if (l[0] == '"') {
+        auto unq = UnquoteString(l);
+        cmd.str = unq.ok() ? unq.value() : l;
+        continue;
+      }
+      ASSIGN_OR_RETURN(auto desc, ParseSeriesLabels(l));
+      ASSIGN_OR_RETURN(auto values, ParseValues(std::string_view(l).substr(desc.second)));
+      cmd.series.push_back({std::move(desc.first), std::move(values), ++pos});
+    }
+    return Status::Ok();
+  }
+
+  void Failed(const EvalCmd& cmd, const std::string& why) {
+    ++summary_.failed;
+    out_ << fmt::format("{}:{}: FAIL {}\n  {}\n", name_, cmd.line, cmd.query, why);
+  }
+
+  Status Eval(const std::string& line, const std::vector<std::string>& body, int lineno) {
+    EvalCmd cmd;
+    RETURN_IF_ERROR(ParseEval(line, body, lineno, cmd));
+    if (cmd.expects_histogram) {
+      ++summary_.skipped;
+      return Status::Ok();
+    }
+    auto expr = ParseExpr(cmd.query);
+    Result<QueryResult> res = expr.status();
+    RecordingQuerier q(storage_);
+    if (expr.ok()) {
+      res = cmd.range ? engine_.Range(q, *expr.value(), cmd.start, cmd.end, cmd.step)
+                      : engine_.Instant(q, *expr.value(), cmd.start);
+    }
+    if (q.touched_histogram()) {
+      ++summary_.skipped;
+      return Status::Ok();
+    }
+    if (cmd.IsFail()) {
+      if (res.ok()) {
+        Failed(cmd, "expected an error, got a result");
+        return Status::Ok();
+      }
+      const std::string& msg = res.status().message();
+      for (const auto& e : cmd.expects) {
+        if (e.type == "fail" && !e.Matches(msg)) {
+          Failed(cmd, fmt::format("error \"{}\" does not match the expectation", msg));
+          return Status::Ok();
+        }
+      }
+      ++summary_.passed;
+      return Status::Ok();
+    }
+    if (!res.ok()) {
+      Failed(cmd, "unexpected error: " + res.status().message());
+      return Status::Ok();
+    }
+    std::string why = CheckAnnotations(cmd, res.value().annotations);
+    if (why.empty()) why = Compare(cmd, res.value());
+    if (why.empty()) {
+      ++summary_.passed;
+    } else {
+      Failed(cmd, why);
+    }
+    return Status::Ok();
+  }
+
+  static std::string CheckAnnotations(const EvalCmd& cmd, const Annotations& annos) {
+    auto list = [](const std::set<Annotations::Entry>& s) {
+      std::vector<std::string> v;
+      for (const auto& e : s) v.push_back(e.message);
+      return v;
+    };
+    std::vector<std::string> warns = list(annos.warnings());
+    std::vector<std::string> infos = list(annos.infos());
+    if (cmd.warn && warns.empty()) return "expected warnings, got none";
+    if (cmd.info && infos.empty()) return "expected info annotations, got none";
+    for (const char* type : {"warn", "info"}) {
+      const auto& actual = std::string_view(type) == "warn" ? warns : infos;
+      std::vector<const Expect*> exp;
+      for (const auto& e : cmd.expects) {
+        if (e.type == type) exp.push_back(&e);
+      }
+      if (exp.empty()) continue;
+      if (actual.empty()) return fmt::format("expected {} annotations but none were found", type);
+      for (const Expect* e : exp) {
+        if (std::none_of(actual.begin(), actual.end(), [&](const std::string& a) { return e->Matches(a); })) {
+          return fmt::format("expected {} annotation \"{}\" not found; got [{}]", type,
+                             e->msg.value_or("<regex>"), fmt::join(actual, "; "));
+        }
+      }
+      for (const auto& a : actual) {
+        if (std::none_of(exp.begin(), exp.end(), [&](const Expect* e) { return e->Matches(a); })) {
+          return fmt::format("unexpected {} annotation \"{}\"", type, a);
+        }
+      }
+    }
+    if (cmd.HasExpect("no_warn") && !warns.empty()) {
+      return fmt::format("unexpected warnings: [{}]", fmt::join(warns, "; "));
+    }
+    if (cmd.HasExpect("no_info") && !infos.empty()) {
+      return fmt::format("unexpected infos: [{}]", fmt::join(infos, "; "));
+    }
+    return "";
+  }
+
+  static std::string Compare(const EvalCmd& cmd, const QueryResult& r) {
+    if (r.type == ValueType::kString) {
+      if (!cmd.str || *cmd.str != r.str) return fmt::format("expected string, got \"{}\"", r.str);
+      return "";
+    }
+    if (r.type == ValueType::kScalar) {
+      if (!cmd.scalar) return fmt::format("expected vector or matrix, got scalar {}", r.scalar.v);
+      if (!AlmostEqual(*cmd.scalar, r.scalar.v)) {
+        return fmt::format("expected scalar {} but got {}", *cmd.scalar, r.scalar.v);
+      }
+      return "";
+    }
+    if (cmd.scalar) return "expected scalar result, got a vector or matrix";
+    std::map<Labels, const ExpectedSeries*> expected;
+    for (const auto& e : cmd.series) expected[e.labels] = &e;
+    std::map<Labels, bool> seen;
+    for (size_t k = 0; k < r.series.size(); ++k) {
+      const auto& s = r.series[k];
+      auto it = expected.find(s.labels);
+      if (it == expected.end()) return "unexpected series in result: " + FormatPoints(s);
+      if (seen[s.labels]) return "series twice in result: " + FormatLabels(s.labels);
+      seen[s.labels] = true;
+      const ExpectedSeries& e = *it->second;
+      if (r.type == ValueType::kVector) {
+        if (cmd.IsOrdered() && e.pos != static_cast<int>(k) + 1) {
+          return fmt::format("expected {} at position {} but was at {}", FormatLabels(s.labels),
+                             e.pos, k + 1);
+        }
+        if (e.values.empty() || !AlmostEqual(e.values[0].v, s.points[0].v)) {
+          return fmt::format("expected {} for {} but got {}",
+                             e.values.empty() ? 0.0 : e.values[0].v, FormatLabels(s.labels),
+                             s.points[0].v);
+        }
+        continue;
+      }
+      std::vector<Sample> want;
+      for (size_t i = 0; i < e.values.size(); ++i) {
+        int64_t t = cmd.start + static_cast<int64_t>(i) * cmd.step;
+        if (cmd.range && t > cmd.end) {
+          return fmt::format("expected {} points for {}, more than the range has", e.values.size(),
+                             FormatLabels(s.labels));
+        }
+        if (!e.values[i].omitted) want.push_back({t, e.values[i].v});
+      }
+      if (!cmd.range) {  // an instant query returning a range vector lists the raw samples
+        want.clear();
+        for (const auto& v : e.values) {
+          if (!v.omitted) want.push_back({0, v.v});
+        }
+      }
+      if (want.size() != s.points.size()) {
+        return fmt::format("expected {} points, got {}", want.size(), FormatPoints(s));
+      }
+      for (size_t i = 0; i < want.size(); ++i) {
+        if ((cmd.range && want[i].t != s.points[i].t) || !AlmostEqual(want[i].v, s.points[i].v)) {
+          return fmt::format("expected {} at t={}, got {}", want[i].v, want[i].t, FormatPoints(s));
+        }
+      }
+    }
+    for (const auto& [ls, e] : expected) {
+      if (!seen[ls]) return "expected series not found: " + FormatLabels(ls);
+    }
+    return "";
+  }
+
+  std::string name_;
+  std::ostream& out_;
+  Engine engine_;
+  TestStorage storage_;
+  PromqlTestSummary summary_;
+};
+
+}  // namespace
+
+Result<PromqlTestSummary> RunPromqlTest(std::string_view script, std::string_view name,
+                                        std::ostream& out, const EngineOptions& opts) {
+  Runner r(name, out, opts);
+  return r.Run(script);
+}
+
+}  // namespace strata::promql

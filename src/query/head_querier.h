@@ -1,0 +1,25 @@
+#pragma once
+
+#include "query/querier.h"
+#include "tsdb/head/head.h"
+
+namespace strata::query {
+
+// HeadQuerier reads a tenant's in-memory head. Label queries consult the head's index and do
+// not filter by time: everything in the head is recent. The head must outlive the querier.
+class HeadQuerier : public Querier {
+ public:
+  explicit HeadQuerier(const tsdb::Head& head) : head_(head) {}
+
+  Result<std::vector<SeriesData>> Select(const SelectParams& params,
+                                         std::span<const Matcher> matchers) const override;
+  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                              std::span<const Matcher> matchers) const override;
+  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
+                                               std::span<const Matcher> matchers) const override;
+
+ private:
+  const tsdb::Head& head_;
+};
+
+}  // namespace strata::query
