@@ -1,4 +1,6 @@
 // strata tool promqltest: runs Prometheus's PromQL conformance scripts against Strata's engine.
+#include "promql/promqltest.h"
+
 #include <fmt/format.h>
 
 #include <fstream>
@@ -6,16 +8,17 @@
 #include <sstream>
 
 #include "cmd/commands.h"
-#include "promql/promqltest.h"
 
 namespace strata::cmd {
 
 void RegisterPromqlTest(CLI::App& tool, int* exit_code) {
   auto files = std::make_shared<std::vector<std::string>>();
+  auto opts = std::make_shared<promql::PromqlTestOptions>();
   CLI::App* sub = tool.add_subcommand(
       "promqltest", "Run PromQL test scripts (Prometheus's promqltest format) against the engine.");
   sub->add_option("files", *files, "Test scripts")->required();
-  sub->callback([files, exit_code] {
+  sub->add_flag("--list-skipped", opts->list_skipped, "Name each skipped eval");
+  sub->callback([files, opts, exit_code] {
     promql::PromqlTestSummary total;
     for (const auto& path : *files) {
       std::ifstream in(path);
@@ -26,7 +29,7 @@ void RegisterPromqlTest(CLI::App& tool, int* exit_code) {
       }
       std::stringstream buf;
       buf << in.rdbuf();
-      auto r = promql::RunPromqlTest(buf.str(), path, std::cout);
+      auto r = promql::RunPromqlTest(buf.str(), path, std::cout, *opts);
       if (!r.ok()) {
         std::cerr << r.status().message() << "\n";
         *exit_code = 2;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -13,44 +15,57 @@ namespace strata::promql {
 
 std::string_view ValueTypeName(ValueType t) {
   switch (t) {
-    case ValueType::kScalar: return "scalar";
-    case ValueType::kVector: return "instant vector";
-    case ValueType::kMatrix: return "range vector";
-    case ValueType::kString: return "string";
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kVector:
+      return "instant vector";
+    case ValueType::kMatrix:
+      return "range vector";
+    case ValueType::kString:
+      return "string";
   }
   return "";
 }
 
 std::string_view AggOpName(AggOp op) {
   static constexpr std::string_view kNames[] = {
-      "sum",  "avg",     "count",        "min",      "max",    "group",      "stddev",
+      "sum",    "avg",  "count",   "min",          "max",      "group",  "stddev",
       "stdvar", "topk", "bottomk", "count_values", "quantile", "limitk", "limit_ratio"};
   return kNames[static_cast<int>(op)];
 }
 
 std::string_view BinOpName(BinOp op) {
-  static constexpr std::string_view kNames[] = {"+",  "-",  "*", "/",  "%",  "^",   "atan2", "==",
-                                                "!=", ">",  "<", ">=", "<=", "and", "or",    "unless"};
+  static constexpr std::string_view kNames[] = {"+",     "-",   "*",  "/",     "%", "^",
+                                                "atan2", "==",  "!=", ">",     "<", ">=",
+                                                "<=",    "and", "or", "unless"};
   return kNames[static_cast<int>(op)];
 }
 
 ValueType Expr::Type() const {
   switch (kind) {
-    case ExprKind::kNumber: return ValueType::kScalar;
-    case ExprKind::kString: return ValueType::kString;
-    case ExprKind::kVectorSelector: return ValueType::kVector;
+    case ExprKind::kNumber:
+      return ValueType::kScalar;
+    case ExprKind::kString:
+      return ValueType::kString;
+    case ExprKind::kVectorSelector:
+      return ValueType::kVector;
     case ExprKind::kMatrixSelector:
-    case ExprKind::kSubquery: return ValueType::kMatrix;
-    case ExprKind::kCall: return As<Call>(*this).func->return_type;
-    case ExprKind::kAggregate: return ValueType::kVector;
+    case ExprKind::kSubquery:
+      return ValueType::kMatrix;
+    case ExprKind::kCall:
+      return As<Call>(*this).func->return_type;
+    case ExprKind::kAggregate:
+      return ValueType::kVector;
     case ExprKind::kBinary: {
       const auto& b = As<BinaryExpr>(*this);
       return b.lhs->Type() == ValueType::kScalar && b.rhs->Type() == ValueType::kScalar
                  ? ValueType::kScalar
                  : ValueType::kVector;
     }
-    case ExprKind::kUnary: return As<UnaryExpr>(*this).expr->Type();
-    case ExprKind::kParen: return As<ParenExpr>(*this).expr->Type();
+    case ExprKind::kUnary:
+      return As<UnaryExpr>(*this).expr->Type();
+    case ExprKind::kParen:
+      return As<ParenExpr>(*this).expr->Type();
   }
   return ValueType::kScalar;
 }
@@ -84,20 +99,39 @@ std::string AtOffsetString(const AtModifier& at, int64_t offset_ms) {
     case AtModifier::Kind::kTimestamp:
       out += fmt::format(" @ {:.3f}", static_cast<double>(at.ts_ms) / 1000.0);
       break;
-    case AtModifier::Kind::kStart: out += " @ start()"; break;
-    case AtModifier::Kind::kEnd: out += " @ end()"; break;
-    case AtModifier::Kind::kNone: break;
+    case AtModifier::Kind::kStart:
+      out += " @ start()";
+      break;
+    case AtModifier::Kind::kEnd:
+      out += " @ end()";
+      break;
+    case AtModifier::Kind::kNone:
+      break;
   }
   if (offset_ms > 0) out += " offset " + FormatDurationMillis(offset_ms);
   if (offset_ms < 0) out += " offset -" + FormatDurationMillis(-offset_ms);
   return out;
 }
 
+// Names that read as keywords or numbers ("a + bool", "inf") are printed as matchers.
+bool IsKeywordName(std::string_view name) {
+  static constexpr std::string_view kKeywords[] = {
+      "and",      "or",         "unless",      "atan2",  "bool",  "by",  "without", "on",
+      "ignoring", "group_left", "group_right", "offset", "start", "end", "inf",     "nan"};
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return std::find(std::begin(kKeywords), std::end(kKeywords), lower) != std::end(kKeywords);
+}
+
 std::string SelectorString(const VectorSelector& vs) {
   std::string out;
   std::vector<std::string> parts;
+  if (!vs.name.empty() && IsKeywordName(vs.name)) {
+    parts.push_back("__name__=" + GoQuote(vs.name));
+  }
   bool name_in_braces = !vs.name.empty() && !IsValidLegacyMetricName(vs.name);
-  if (!vs.name.empty() && !name_in_braces) out = vs.name;
+  if (!vs.name.empty() && !name_in_braces && parts.empty()) out = vs.name;
   if (name_in_braces) parts.push_back(GoQuote(vs.name));
   for (const auto& m : vs.matchers) {
     if (!vs.name.empty() && m.name() == kMetricNameLabel && m.type() == Matcher::Type::kEqual &&
@@ -129,7 +163,8 @@ std::string Expr::String() const {
       }
       return FormatFloat(n.val);
     }
-    case ExprKind::kString: return GoQuote(As<StringLiteral>(*this).val);
+    case ExprKind::kString:
+      return GoQuote(As<StringLiteral>(*this).val);
     case ExprKind::kVectorSelector: {
       const auto& vs = As<VectorSelector>(*this);
       return SelectorString(vs) + AtOffsetString(vs.at, vs.offset_ms);
@@ -183,9 +218,10 @@ std::string Expr::String() const {
     }
     case ExprKind::kUnary: {
       const auto& u = As<UnaryExpr>(*this);
-      return (u.negate ? "-" : "+") + u.expr->String();
+      return "-" + u.expr->String();
     }
-    case ExprKind::kParen: return "(" + As<ParenExpr>(*this).expr->String() + ")";
+    case ExprKind::kParen:
+      return "(" + As<ParenExpr>(*this).expr->String() + ")";
   }
   return "";
 }

@@ -170,9 +170,9 @@ struct BinaryExpr : Expr {
   std::optional<VectorMatching> matching;  // present when both sides are vectors
 };
 
+// Unary minus (the parser drops unary plus).
 struct UnaryExpr : Expr {
   UnaryExpr() : Expr(ExprKind::kUnary) {}
-  bool negate = true;  // `-x`; `+x` is kept only for printing
   ExprPtr expr;
 };
 

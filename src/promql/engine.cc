@@ -45,13 +45,13 @@ Result<QueryResult> Engine::Instant(const query::Querier& q, const Expr& expr, i
 }
 
 Result<QueryResult> Engine::Range(const query::Querier& q, const Expr& expr, int64_t start_ms,
-                                  int64_t end_ms, int64_t step_ms,
-                                  const QueryControl& ctl) const {
+                                  int64_t end_ms, int64_t step_ms, const QueryControl& ctl) const {
   if (step_ms <= 0) {
     return Status::InvalidArgument(
         "zero or negative query resolution step widths are not accepted. Try a positive integer");
   }
-  if (end_ms < start_ms) return Status::InvalidArgument("end timestamp must not be before start time");
+  if (end_ms < start_ms)
+    return Status::InvalidArgument("end timestamp must not be before start time");
   ValueType t = expr.Type();
   if (t != ValueType::kScalar && t != ValueType::kVector) {
     return Status::InvalidArgument(fmt::format(

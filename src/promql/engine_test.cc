@@ -71,8 +71,8 @@ eval instant at 10m label_replace(rate(metric_total[10m]), "n", "$1", "__name__"
 
 TEST(Engine, TooManySamplesIsAnError) {
   std::ostringstream out;
-  EngineOptions opts;
-  opts.max_samples = 5;
+  PromqlTestOptions opts;
+  opts.engine.max_samples = 5;
   auto r = RunPromqlTest(R"s(
 load 1m
   m 0+1x100

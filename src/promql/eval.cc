@@ -98,10 +98,17 @@ std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t off
   for (size_t i = 0; i < g.n; ++i) {
     int64_t t = g.At(i);
     switch (at.kind) {
-      case AtModifier::Kind::kTimestamp: t = at.ts_ms; break;
-      case AtModifier::Kind::kStart: t = query_start_; break;
-      case AtModifier::Kind::kEnd: t = query_end_; break;
-      case AtModifier::Kind::kNone: break;
+      case AtModifier::Kind::kTimestamp:
+        t = at.ts_ms;
+        break;
+      case AtModifier::Kind::kStart:
+        t = query_start_;
+        break;
+      case AtModifier::Kind::kEnd:
+        t = query_end_;
+        break;
+      case AtModifier::Kind::kNone:
+        break;
     }
     eff[i] = t - offset_ms;
   }
@@ -254,9 +261,7 @@ Value Evaluator::Eval(const Expr& e, const Grid& g) {
     case ExprKind::kUnary:
       if (As<UnaryExpr>(e).expr->Type() == ValueType::kScalar) {
         auto v = EvalScalar(*As<UnaryExpr>(e).expr, g);
-        if (As<UnaryExpr>(e).negate) {
-          for (double& x : v) x = -x;
-        }
+        for (double& x : v) x = -x;
         return Scalars{std::move(v)};
       }
       return EvalUnary(As<UnaryExpr>(e), g);
@@ -272,7 +277,6 @@ Value Evaluator::Eval(const Expr& e, const Grid& g) {
 
 StepVector Evaluator::EvalUnary(const UnaryExpr& u, const Grid& g) {
   StepVector v = EvalVector(*u.expr, g);
-  if (!u.negate) return v;
   for (auto& s : v) {
     for (double& x : s.v) {
       if (IsPresent(x)) x = -x;
@@ -285,20 +289,41 @@ StepVector Evaluator::EvalUnary(const UnaryExpr& u, const Grid& g) {
 double ApplyOp(BinOp op, double l, double r, bool* keep) {
   *keep = true;
   switch (op) {
-    case BinOp::kAdd: return l + r;
-    case BinOp::kSub: return l - r;
-    case BinOp::kMul: return l * r;
-    case BinOp::kDiv: return l / r;
-    case BinOp::kPow: return std::pow(l, r);
-    case BinOp::kMod: return std::fmod(l, r);
-    case BinOp::kAtan2: return std::atan2(l, r);
-    case BinOp::kEql: *keep = l == r; return l;
-    case BinOp::kNeq: *keep = l != r; return l;
-    case BinOp::kGtr: *keep = l > r; return l;
-    case BinOp::kLss: *keep = l < r; return l;
-    case BinOp::kGte: *keep = l >= r; return l;
-    case BinOp::kLte: *keep = l <= r; return l;
-    default: *keep = false; return 0;
+    case BinOp::kAdd:
+      return l + r;
+    case BinOp::kSub:
+      return l - r;
+    case BinOp::kMul:
+      return l * r;
+    case BinOp::kDiv:
+      return l / r;
+    case BinOp::kPow:
+      return std::pow(l, r);
+    case BinOp::kMod:
+      return std::fmod(l, r);
+    case BinOp::kAtan2:
+      return std::atan2(l, r);
+    case BinOp::kEql:
+      *keep = l == r;
+      return l;
+    case BinOp::kNeq:
+      *keep = l != r;
+      return l;
+    case BinOp::kGtr:
+      *keep = l > r;
+      return l;
+    case BinOp::kLss:
+      *keep = l < r;
+      return l;
+    case BinOp::kGte:
+      *keep = l >= r;
+      return l;
+    case BinOp::kLte:
+      *keep = l <= r;
+      return l;
+    default:
+      *keep = false;
+      return 0;
   }
 }
 

@@ -83,7 +83,11 @@ class Evaluator {
  public:
   Evaluator(const query::Querier& q, const EngineOptions& opts, const QueryControl& ctl,
             int64_t query_start, int64_t query_end, Annotations& annos)
-      : q_(q), opts_(opts), ctl_(ctl), query_start_(query_start), query_end_(query_end),
+      : q_(q),
+        opts_(opts),
+        ctl_(ctl),
+        query_start_(query_start),
+        query_end_(query_end),
         annos_(annos) {}
 
   Value Eval(const Expr& e, const Grid& g);
@@ -135,7 +139,7 @@ StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<dou
 double ApplyOp(BinOp op, double l, double r, bool* keep);
 double KahanInc(double inc, double sum, double* c);
 double Quantile(double q, std::vector<double>& values);  // sorts values
-std::string FormatValueLabel(double v);  // Go's strconv.FormatFloat(v, 'f', -1, 64)
+std::string FormatValueLabel(double v);                  // Go's strconv.FormatFloat(v, 'f', -1, 64)
 Labels WithoutName(const Labels& ls);
 // Removes series without any value.
 void DropEmpty(StepVector& v);

@@ -259,8 +259,9 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
     case AggOp::kAvg:
       return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Mean(v); });
     case AggOp::kCount:
-      return Reduce(groups, in, g,
-                    [](const std::vector<double>& v, size_t) { return static_cast<double>(v.size()); });
+      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) {
+        return static_cast<double>(v.size());
+      });
     case AggOp::kGroup:
       return Reduce(groups, in, g, [](const std::vector<double>&, size_t) { return 1.0; });
     case AggOp::kMax:
@@ -278,7 +279,8 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
       return Reduce(groups, in, g,
                     [](const std::vector<double>& v, size_t) { return std::sqrt(Variance(v)); });
     case AggOp::kStdvar:
-      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Variance(v); });
+      return Reduce(groups, in, g,
+                    [](const std::vector<double>& v, size_t) { return Variance(v); });
     case AggOp::kQuantile: {
       for (double q : param) {
         if (std::isnan(q) || q < 0 || q > 1) {

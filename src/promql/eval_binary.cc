@@ -213,8 +213,9 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
         if (!keep) continue;
         if (seen != nullptr) {
           if ((*seen)[i] != 0) {
-            Fail("multiple matches for labels: many-to-one matching must be explicit "
-                 "(group_left/group_right)");
+            Fail(
+                "multiple matches for labels: many-to-one matching must be explicit "
+                "(group_left/group_right)");
           }
           (*seen)[i] = 1;
         } else if (IsPresent(dst.v[i])) {

@@ -51,30 +51,54 @@ StepVector MapValues(StepVector v, Fn fn) {
 
 double MathFn(Fn f, double x) {
   switch (f) {
-    case Fn::kAbs: return std::fabs(x);
-    case Fn::kCeil: return std::ceil(x);
-    case Fn::kFloor: return std::floor(x);
-    case Fn::kExp: return std::exp(x);
-    case Fn::kSqrt: return std::sqrt(x);
-    case Fn::kLn: return std::log(x);
-    case Fn::kLog2: return std::log2(x);
-    case Fn::kLog10: return std::log10(x);
-    case Fn::kSin: return std::sin(x);
-    case Fn::kCos: return std::cos(x);
-    case Fn::kTan: return std::tan(x);
-    case Fn::kAsin: return std::asin(x);
-    case Fn::kAcos: return std::acos(x);
-    case Fn::kAtan: return std::atan(x);
-    case Fn::kSinh: return std::sinh(x);
-    case Fn::kCosh: return std::cosh(x);
-    case Fn::kTanh: return std::tanh(x);
-    case Fn::kAsinh: return std::asinh(x);
-    case Fn::kAcosh: return std::acosh(x);
-    case Fn::kAtanh: return std::atanh(x);
-    case Fn::kDeg: return x * 180 / std::numbers::pi;
-    case Fn::kRad: return x * std::numbers::pi / 180;
-    case Fn::kSgn: return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
-    default: return x;
+    case Fn::kAbs:
+      return std::fabs(x);
+    case Fn::kCeil:
+      return std::ceil(x);
+    case Fn::kFloor:
+      return std::floor(x);
+    case Fn::kExp:
+      return std::exp(x);
+    case Fn::kSqrt:
+      return std::sqrt(x);
+    case Fn::kLn:
+      return std::log(x);
+    case Fn::kLog2:
+      return std::log2(x);
+    case Fn::kLog10:
+      return std::log10(x);
+    case Fn::kSin:
+      return std::sin(x);
+    case Fn::kCos:
+      return std::cos(x);
+    case Fn::kTan:
+      return std::tan(x);
+    case Fn::kAsin:
+      return std::asin(x);
+    case Fn::kAcos:
+      return std::acos(x);
+    case Fn::kAtan:
+      return std::atan(x);
+    case Fn::kSinh:
+      return std::sinh(x);
+    case Fn::kCosh:
+      return std::cosh(x);
+    case Fn::kTanh:
+      return std::tanh(x);
+    case Fn::kAsinh:
+      return std::asinh(x);
+    case Fn::kAcosh:
+      return std::acosh(x);
+    case Fn::kAtanh:
+      return std::atanh(x);
+    case Fn::kDeg:
+      return x * 180 / std::numbers::pi;
+    case Fn::kRad:
+      return x * std::numbers::pi / 180;
+    case Fn::kSgn:
+      return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    default:
+      return x;
   }
 }
 
@@ -83,20 +107,28 @@ double DateFn(Fn f, double secs) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   switch (f) {
-    case Fn::kDayOfMonth: return tm.tm_mday;
-    case Fn::kDayOfWeek: return tm.tm_wday;
-    case Fn::kDayOfYear: return tm.tm_yday + 1;
-    case Fn::kHour: return tm.tm_hour;
-    case Fn::kMinute: return tm.tm_min;
-    case Fn::kMonth: return tm.tm_mon + 1;
-    case Fn::kYear: return tm.tm_year + 1900;
+    case Fn::kDayOfMonth:
+      return tm.tm_mday;
+    case Fn::kDayOfWeek:
+      return tm.tm_wday;
+    case Fn::kDayOfYear:
+      return tm.tm_yday + 1;
+    case Fn::kHour:
+      return tm.tm_hour;
+    case Fn::kMinute:
+      return tm.tm_min;
+    case Fn::kMonth:
+      return tm.tm_mon + 1;
+    case Fn::kYear:
+      return tm.tm_year + 1900;
     case Fn::kDaysInMonth: {
       static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
       int y = tm.tm_year + 1900;
       bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
       return tm.tm_mon == 1 && leap ? 29 : kDays[tm.tm_mon];
     }
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -121,7 +153,8 @@ Labels AbsentLabels(const Expr& arg) {
 }
 
 // Go's regexp.Expand for label_replace: $1, ${1}, $name, ${name}, $$.
-std::string ExpandTemplate(std::string_view tmpl, const RE2& re, std::span<const re2::StringPiece> groups) {
+std::string ExpandTemplate(std::string_view tmpl, const RE2& re,
+                           std::span<const re2::StringPiece> groups) {
   std::string out;
   const auto& names = re.NamedCapturingGroups();
   for (size_t i = 0; i < tmpl.size(); ++i) {
@@ -147,8 +180,8 @@ std::string ExpandTemplate(std::string_view tmpl, const RE2& re, std::span<const
       end = close;
     } else {
       size_t j = i + 1;
-      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) != 0 ||
-                                 tmpl[j] == '_')) {
+      while (j < tmpl.size() &&
+             (std::isalnum(static_cast<unsigned char>(tmpl[j])) != 0 || tmpl[j] == '_')) {
         ++j;
       }
       name = tmpl.substr(i + 1, j - i - 1);
@@ -440,11 +473,10 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     if ((f == Fn::kRate || f == Fn::kIncrease)) {
       std::string_view name = GetLabel(ViewOf(rs.labels), kMetricNameLabel);
       if (!name.empty() && !IsCounterName(name)) {
-        ev.annotations().Info(
-            fmt::format("metric might not be a counter, name does not end in "
-                        "_total/_sum/_count/_bucket: {}",
-                        GoQuote(name)),
-            c.args[0]->pos);
+        ev.annotations().Info(fmt::format("metric might not be a counter, name does not end in "
+                                          "_total/_sum/_count/_bucket: {}",
+                                          GoQuote(name)),
+                              c.args[0]->pos);
       }
     }
     StepSeries ss;
@@ -467,11 +499,21 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
       const auto& s = w.s;
       double v = Absent();
       switch (f) {
-        case Fn::kRate: v = ExtrapolatedRate(w, r.range_ms, true, true); break;
-        case Fn::kIncrease: v = ExtrapolatedRate(w, r.range_ms, true, false); break;
-        case Fn::kDelta: v = ExtrapolatedRate(w, r.range_ms, false, false); break;
-        case Fn::kIrate: v = InstantValue(w, true); break;
-        case Fn::kIdelta: v = InstantValue(w, false); break;
+        case Fn::kRate:
+          v = ExtrapolatedRate(w, r.range_ms, true, true);
+          break;
+        case Fn::kIncrease:
+          v = ExtrapolatedRate(w, r.range_ms, true, false);
+          break;
+        case Fn::kDelta:
+          v = ExtrapolatedRate(w, r.range_ms, false, false);
+          break;
+        case Fn::kIrate:
+          v = InstantValue(w, true);
+          break;
+        case Fn::kIdelta:
+          v = InstantValue(w, false);
+          break;
         case Fn::kDeriv:
           if (s.size() >= 2) {
             double slope = 0, icpt = 0;
@@ -486,14 +528,18 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
             v = slope * arg1[i] + icpt;
           }
           break;
-        case Fn::kAvgOverTime: v = AvgOverTime(s); break;
+        case Fn::kAvgOverTime:
+          v = AvgOverTime(s);
+          break;
         case Fn::kSumOverTime: {
           double sum = 0, comp = 0;
           for (const auto& x : s) sum = KahanInc(x.v, sum, &comp);
           v = std::isinf(sum) ? sum : sum + comp;
           break;
         }
-        case Fn::kCountOverTime: v = static_cast<double>(s.size()); break;
+        case Fn::kCountOverTime:
+          v = static_cast<double>(s.size());
+          break;
         case Fn::kMinOverTime:
         case Fn::kMaxOverTime: {
           bool is_max = f == Fn::kMaxOverTime;
@@ -517,12 +563,24 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
           v = static_cast<double>(t) / 1000;
           break;
         }
-        case Fn::kLastOverTime: v = s.back().v; break;
-        case Fn::kTsOfLastOverTime: v = static_cast<double>(s.back().t) / 1000; break;
-        case Fn::kPresentOverTime: v = 1; break;
-        case Fn::kStddevOverTime: v = std::sqrt(VarianceOverTime(s)); break;
-        case Fn::kStdvarOverTime: v = VarianceOverTime(s); break;
-        case Fn::kMadOverTime: v = MadOverTime(s); break;
+        case Fn::kLastOverTime:
+          v = s.back().v;
+          break;
+        case Fn::kTsOfLastOverTime:
+          v = static_cast<double>(s.back().t) / 1000;
+          break;
+        case Fn::kPresentOverTime:
+          v = 1;
+          break;
+        case Fn::kStddevOverTime:
+          v = std::sqrt(VarianceOverTime(s));
+          break;
+        case Fn::kStdvarOverTime:
+          v = VarianceOverTime(s);
+          break;
+        case Fn::kMadOverTime:
+          v = MadOverTime(s);
+          break;
         case Fn::kQuantileOverTime: {
           std::vector<double> vals;
           vals.reserve(s.size());
@@ -558,7 +616,8 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
           v = DoubleExpSmoothing(s, sf, tf);
           break;
         }
-        default: break;
+        default:
+          break;
       }
       ss.v[i] = v;
       any |= IsPresent(v);
@@ -573,18 +632,77 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
 
 bool IsRangeFunction(Fn f) {
   switch (f) {
-    case Fn::kRate: case Fn::kIncrease: case Fn::kDelta: case Fn::kIrate: case Fn::kIdelta:
-    case Fn::kDeriv: case Fn::kPredictLinear: case Fn::kAvgOverTime: case Fn::kSumOverTime:
-    case Fn::kCountOverTime: case Fn::kMinOverTime: case Fn::kMaxOverTime:
-    case Fn::kTsOfMinOverTime: case Fn::kTsOfMaxOverTime: case Fn::kLastOverTime:
-    case Fn::kTsOfLastOverTime: case Fn::kPresentOverTime: case Fn::kStddevOverTime:
-    case Fn::kStdvarOverTime: case Fn::kMadOverTime: case Fn::kQuantileOverTime:
-    case Fn::kChanges: case Fn::kResets: case Fn::kDoubleExponentialSmoothing:
+    case Fn::kRate:
+    case Fn::kIncrease:
+    case Fn::kDelta:
+    case Fn::kIrate:
+    case Fn::kIdelta:
+    case Fn::kDeriv:
+    case Fn::kPredictLinear:
+    case Fn::kAvgOverTime:
+    case Fn::kSumOverTime:
+    case Fn::kCountOverTime:
+    case Fn::kMinOverTime:
+    case Fn::kMaxOverTime:
+    case Fn::kTsOfMinOverTime:
+    case Fn::kTsOfMaxOverTime:
+    case Fn::kLastOverTime:
+    case Fn::kTsOfLastOverTime:
+    case Fn::kPresentOverTime:
+    case Fn::kStddevOverTime:
+    case Fn::kStdvarOverTime:
+    case Fn::kMadOverTime:
+    case Fn::kQuantileOverTime:
+    case Fn::kChanges:
+    case Fn::kResets:
+    case Fn::kDoubleExponentialSmoothing:
     case Fn::kAbsentOverTime:
       return true;
     default:
       return false;
   }
+}
+
+// Natural order ("a2" < "a10"), as the natsort package Prometheus uses: digit runs compare as
+// integers, other runs as strings.
+bool NaturalLess(std::string_view a, std::string_view b) {
+  auto chunks = [](std::string_view s) {
+    std::vector<std::string_view> out;
+    size_t i = 0;
+    while (i < s.size()) {
+      bool digit = std::isdigit(static_cast<unsigned char>(s[i])) != 0;
+      size_t j = i;
+      while (j < s.size() && (std::isdigit(static_cast<unsigned char>(s[j])) != 0) == digit) ++j;
+      out.push_back(s.substr(i, j - i));
+      i = j;
+    }
+    return out;
+  };
+  auto as_int = [](std::string_view c, long long* v) {
+    if (c.empty() || c.size() > 18 || std::isdigit(static_cast<unsigned char>(c[0])) == 0) {
+      return false;
+    }
+    *v = std::stoll(std::string(c));
+    return true;
+  };
+  auto ca = chunks(a);
+  auto cb = chunks(b);
+  for (size_t i = 0; i < ca.size(); ++i) {
+    if (i >= cb.size()) return false;
+    long long x = 0, y = 0;
+    bool equal = ca[i] == cb[i];
+    if (as_int(ca[i], &x) && as_int(cb[i], &y)) {
+      if (x != y) return x < y;
+      equal = true;
+    }
+    if (equal) {
+      if (i == ca.size() - 1) return true;
+      if (i == cb.size() - 1) return false;
+      continue;
+    }
+    return ca[i] < cb[i];
+  }
+  return false;
 }
 
 // sort(), sort_desc(), sort_by_label(): only instant queries have an order to change.
@@ -608,8 +726,9 @@ StepVector Sort(Evaluator& ev, const Call& c, const Grid& g) {
   std::stable_sort(v.begin(), v.end(), [&](const StepSeries& a, const StepSeries& b) {
     auto av = ViewOf(a.labels), bv = ViewOf(b.labels);
     for (const auto& n : names) {
-      int cmp = GetLabel(av, n).compare(GetLabel(bv, n));
-      if (cmp != 0) return desc ? cmp > 0 : cmp < 0;
+      std::string_view x = GetLabel(av, n), y = GetLabel(bv, n);
+      if (x == y) continue;
+      return desc ? NaturalLess(y, x) : NaturalLess(x, y);
     }
     return desc ? b.labels < a.labels : a.labels < b.labels;
   });
@@ -630,7 +749,8 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       for (size_t i = 0; i < g.n; ++i) s.v[i] = static_cast<double>(g.At(i)) / 1000;
       return s;
     }
-    case Fn::kPi: return Scalars{std::vector<double>(g.n, std::numbers::pi)};
+    case Fn::kPi:
+      return Scalars{std::vector<double>(g.n, std::numbers::pi)};
     case Fn::kVector: {
       StepSeries s;
       s.v = ev.EvalScalar(*c.args[0], g);
@@ -708,8 +828,14 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       return MapValues(ev.EvalVector(*c.args[0], g),
                        [&](double x, size_t i) { return GoMax(lo[i], x); });
     }
-    case Fn::kDaysInMonth: case Fn::kDayOfMonth: case Fn::kDayOfWeek: case Fn::kDayOfYear:
-    case Fn::kHour: case Fn::kMinute: case Fn::kMonth: case Fn::kYear: {
+    case Fn::kDaysInMonth:
+    case Fn::kDayOfMonth:
+    case Fn::kDayOfWeek:
+    case Fn::kDayOfYear:
+    case Fn::kHour:
+    case Fn::kMinute:
+    case Fn::kMonth:
+    case Fn::kYear: {
       StepVector v;
       if (c.args.empty()) {
         StepSeries s;
@@ -734,7 +860,10 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       MergeSameLabels(v);
       return v;
     }
-    case Fn::kSort: case Fn::kSortDesc: case Fn::kSortByLabel: case Fn::kSortByLabelDesc:
+    case Fn::kSort:
+    case Fn::kSortDesc:
+    case Fn::kSortByLabel:
+    case Fn::kSortByLabelDesc:
       return Sort(ev, c, g);
     case Fn::kHistogramQuantile: {
       auto phi = ev.EvalScalar(*c.args[0], g);
@@ -745,15 +874,19 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       auto upper = ev.EvalScalar(*c.args[1], g);
       return HistogramFraction(ev, c, lower, upper, ev.EvalVector(*c.args[2], g), g);
     }
-    case Fn::kHistogramAvg: case Fn::kHistogramCount: case Fn::kHistogramSum:
-    case Fn::kHistogramStddev: case Fn::kHistogramStdvar:
+    case Fn::kHistogramAvg:
+    case Fn::kHistogramCount:
+    case Fn::kHistogramSum:
+    case Fn::kHistogramStddev:
+    case Fn::kHistogramStdvar:
       // These read native histograms; float samples produce no output.
       ev.EvalVector(*c.args[0], g);
       return StepVector{};
     case Fn::kInfo:
       return ev.EvalVector(*c.args[0], g);
     default:
-      return MapValues(ev.EvalVector(*c.args[0], g), [f](double x, size_t) { return MathFn(f, x); });
+      return MapValues(ev.EvalVector(*c.args[0], g),
+                       [f](double x, size_t) { return MathFn(f, x); });
   }
 }
 

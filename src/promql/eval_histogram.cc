@@ -75,10 +75,10 @@ double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
   double observations = b.back().count;
   if (observations == 0) return CanonicalNaN();
   double rank = q * observations;
-  size_t idx = static_cast<size_t>(
-      std::lower_bound(b.begin(), b.end() - 1, rank,
-                       [](const Bucket& x, double r) { return x.count < r; }) -
-      b.begin());
+  size_t idx =
+      static_cast<size_t>(std::lower_bound(b.begin(), b.end() - 1, rank,
+                                           [](const Bucket& x, double r) { return x.count < r; }) -
+                          b.begin());
   if (idx == b.size() - 1) return b[b.size() - 2].upper;
   if (idx == 0 && b[0].upper <= 0) return b[0].upper;
   double start = 0;

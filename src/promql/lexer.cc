@@ -23,20 +23,34 @@ struct Keyword {
   Tok tok;
 };
 constexpr std::array<Keyword, 28> kKeywords = {{
-    {"and", Tok::kAnd},          {"or", Tok::kOr},
-    {"unless", Tok::kUnless},    {"atan2", Tok::kAtan2},
-    {"sum", Tok::kAggregator},   {"avg", Tok::kAggregator},
-    {"count", Tok::kAggregator}, {"min", Tok::kAggregator},
-    {"max", Tok::kAggregator},   {"group", Tok::kAggregator},
-    {"stddev", Tok::kAggregator}, {"stdvar", Tok::kAggregator},
-    {"topk", Tok::kAggregator},  {"bottomk", Tok::kAggregator},
-    {"count_values", Tok::kAggregator}, {"quantile", Tok::kAggregator},
-    {"limitk", Tok::kAggregator}, {"limit_ratio", Tok::kAggregator},
-    {"bool", Tok::kBool},        {"by", Tok::kBy},
-    {"without", Tok::kWithout},  {"on", Tok::kOn},
-    {"ignoring", Tok::kIgnoring}, {"group_left", Tok::kGroupLeft},
-    {"group_right", Tok::kGroupRight}, {"offset", Tok::kOffset},
-    {"start", Tok::kStart},      {"end", Tok::kEnd},
+    {"and", Tok::kAnd},
+    {"or", Tok::kOr},
+    {"unless", Tok::kUnless},
+    {"atan2", Tok::kAtan2},
+    {"sum", Tok::kAggregator},
+    {"avg", Tok::kAggregator},
+    {"count", Tok::kAggregator},
+    {"min", Tok::kAggregator},
+    {"max", Tok::kAggregator},
+    {"group", Tok::kAggregator},
+    {"stddev", Tok::kAggregator},
+    {"stdvar", Tok::kAggregator},
+    {"topk", Tok::kAggregator},
+    {"bottomk", Tok::kAggregator},
+    {"count_values", Tok::kAggregator},
+    {"quantile", Tok::kAggregator},
+    {"limitk", Tok::kAggregator},
+    {"limit_ratio", Tok::kAggregator},
+    {"bool", Tok::kBool},
+    {"by", Tok::kBy},
+    {"without", Tok::kWithout},
+    {"on", Tok::kOn},
+    {"ignoring", Tok::kIgnoring},
+    {"group_left", Tok::kGroupLeft},
+    {"group_right", Tok::kGroupRight},
+    {"offset", Tok::kOffset},
+    {"start", Tok::kStart},
+    {"end", Tok::kEnd},
 }};
 
 }  // namespace
@@ -68,21 +82,40 @@ Token Lexer::Next() {
     return Make(t, start);
   };
   switch (c) {
-    case '(': return one(Tok::kLeftParen);
-    case ')': return one(Tok::kRightParen);
-    case '{': return one(Tok::kLeftBrace);
-    case '}': return one(Tok::kRightBrace);
-    case '[': return one(Tok::kLeftBracket);
-    case ']': return one(Tok::kRightBracket);
-    case ',': return one(Tok::kComma);
-    case ':': return one(Tok::kColon);
-    case '@': return one(Tok::kAt);
-    case '+': return one(Tok::kAdd);
-    case '-': return one(Tok::kSub);
-    case '*': return one(Tok::kMul);
-    case '/': return one(Tok::kDiv);
-    case '%': return one(Tok::kMod);
-    case '^': return one(Tok::kPow);
+    case '(':
+      return one(Tok::kLeftParen);
+    case ')':
+      return one(Tok::kRightParen);
+    case '{':
+      return one(Tok::kLeftBrace);
+    case '}':
+      return one(Tok::kRightBrace);
+    case '[':
+      ++bracket_depth_;
+      return one(Tok::kLeftBracket);
+    case ']':
+      --bracket_depth_;
+      return one(Tok::kRightBracket);
+    case ',':
+      return one(Tok::kComma);
+    case ':':
+      // Outside brackets a colon starts a metric name (":a:b"); inside, it splits a subquery.
+      if (bracket_depth_ <= 0) return LexIdentifier(start);
+      return one(Tok::kColon);
+    case '@':
+      return one(Tok::kAt);
+    case '+':
+      return one(Tok::kAdd);
+    case '-':
+      return one(Tok::kSub);
+    case '*':
+      return one(Tok::kMul);
+    case '/':
+      return one(Tok::kDiv);
+    case '%':
+      return one(Tok::kMod);
+    case '^':
+      return one(Tok::kPow);
     case '=':
       if (n == '=') return two(Tok::kEqlc);
       if (n == '~') return two(Tok::kEqlRegex);
@@ -290,14 +323,30 @@ Result<std::string> UnquoteString(std::string_view q) {
     if (++i >= s.size()) return Status::InvalidArgument("invalid syntax");
     char e = s[i];
     switch (e) {
-      case 'a': out.push_back('\a'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'n': out.push_back('\n'); break;
-      case 'r': out.push_back('\r'); break;
-      case 't': out.push_back('\t'); break;
-      case 'v': out.push_back('\v'); break;
-      case '\\': out.push_back('\\'); break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
       case '\'':
       case '"':
         if (e != quote) return Status::InvalidArgument("unknown escape sequence");

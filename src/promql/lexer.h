@@ -85,6 +85,7 @@ class Lexer {
 
   std::string_view in_;
   size_t pos_ = 0;
+  int bracket_depth_ = 0;
   std::string error_;
 };
 

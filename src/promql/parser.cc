@@ -35,45 +35,68 @@ std::string FormatParseError(std::string_view query, int pos, std::string_view m
 
 int Precedence(Tok t) {
   switch (t) {
-    case Tok::kOr: return 1;
+    case Tok::kOr:
+      return 1;
     case Tok::kAnd:
-    case Tok::kUnless: return 2;
+    case Tok::kUnless:
+      return 2;
     case Tok::kEqlc:
     case Tok::kNeq:
     case Tok::kLte:
     case Tok::kLss:
     case Tok::kGte:
-    case Tok::kGtr: return 3;
+    case Tok::kGtr:
+      return 3;
     case Tok::kAdd:
-    case Tok::kSub: return 4;
+    case Tok::kSub:
+      return 4;
     case Tok::kMul:
     case Tok::kDiv:
     case Tok::kMod:
-    case Tok::kAtan2: return 5;
-    case Tok::kPow: return 6;
-    default: return -1;
+    case Tok::kAtan2:
+      return 5;
+    case Tok::kPow:
+      return 6;
+    default:
+      return -1;
   }
 }
 constexpr int kUnaryOperandPrecedence = 6;  // unary minus binds like `*`: -a^b = -(a^b)
 
 BinOp ToBinOp(Tok t) {
   switch (t) {
-    case Tok::kAdd: return BinOp::kAdd;
-    case Tok::kSub: return BinOp::kSub;
-    case Tok::kMul: return BinOp::kMul;
-    case Tok::kDiv: return BinOp::kDiv;
-    case Tok::kMod: return BinOp::kMod;
-    case Tok::kPow: return BinOp::kPow;
-    case Tok::kAtan2: return BinOp::kAtan2;
-    case Tok::kEqlc: return BinOp::kEql;
-    case Tok::kNeq: return BinOp::kNeq;
-    case Tok::kGtr: return BinOp::kGtr;
-    case Tok::kLss: return BinOp::kLss;
-    case Tok::kGte: return BinOp::kGte;
-    case Tok::kLte: return BinOp::kLte;
-    case Tok::kAnd: return BinOp::kAnd;
-    case Tok::kOr: return BinOp::kOr;
-    default: return BinOp::kUnless;
+    case Tok::kAdd:
+      return BinOp::kAdd;
+    case Tok::kSub:
+      return BinOp::kSub;
+    case Tok::kMul:
+      return BinOp::kMul;
+    case Tok::kDiv:
+      return BinOp::kDiv;
+    case Tok::kMod:
+      return BinOp::kMod;
+    case Tok::kPow:
+      return BinOp::kPow;
+    case Tok::kAtan2:
+      return BinOp::kAtan2;
+    case Tok::kEqlc:
+      return BinOp::kEql;
+    case Tok::kNeq:
+      return BinOp::kNeq;
+    case Tok::kGtr:
+      return BinOp::kGtr;
+    case Tok::kLss:
+      return BinOp::kLss;
+    case Tok::kGte:
+      return BinOp::kGte;
+    case Tok::kLte:
+      return BinOp::kLte;
+    case Tok::kAnd:
+      return BinOp::kAnd;
+    case Tok::kOr:
+      return BinOp::kOr;
+    default:
+      return BinOp::kUnless;
   }
 }
 
@@ -82,13 +105,20 @@ std::optional<AggOp> ToAggOp(std::string_view word) {
   std::transform(w.begin(), w.end(), w.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   static constexpr std::pair<std::string_view, AggOp> kOps[] = {
-      {"sum", AggOp::kSum},       {"avg", AggOp::kAvg},
-      {"count", AggOp::kCount},   {"min", AggOp::kMin},
-      {"max", AggOp::kMax},       {"group", AggOp::kGroup},
-      {"stddev", AggOp::kStddev}, {"stdvar", AggOp::kStdvar},
-      {"topk", AggOp::kTopk},     {"bottomk", AggOp::kBottomk},
-      {"count_values", AggOp::kCountValues}, {"quantile", AggOp::kQuantile},
-      {"limitk", AggOp::kLimitk}, {"limit_ratio", AggOp::kLimitRatio},
+      {"sum", AggOp::kSum},
+      {"avg", AggOp::kAvg},
+      {"count", AggOp::kCount},
+      {"min", AggOp::kMin},
+      {"max", AggOp::kMax},
+      {"group", AggOp::kGroup},
+      {"stddev", AggOp::kStddev},
+      {"stdvar", AggOp::kStdvar},
+      {"topk", AggOp::kTopk},
+      {"bottomk", AggOp::kBottomk},
+      {"count_values", AggOp::kCountValues},
+      {"quantile", AggOp::kQuantile},
+      {"limitk", AggOp::kLimitk},
+      {"limit_ratio", AggOp::kLimitRatio},
   };
   for (const auto& [name, op] : kOps) {
     if (name == w) return op;
@@ -171,8 +201,8 @@ class Parser {
   std::vector<Matcher> ParseSelectorOnly() {
     ExprPtr e = ParseTop();
     if (e->kind != ExprKind::kVectorSelector) {
-      throw ParseError{0, fmt::format("expected type vector selector, got {}",
-                                      ValueTypeName(e->Type()))};
+      throw ParseError{
+          0, fmt::format("expected type vector selector, got {}", ValueTypeName(e->Type()))};
     }
     auto& vs = static_cast<VectorSelector&>(*e);
     if (vs.offset_ms != 0 || vs.at.present()) {
@@ -251,7 +281,20 @@ class Parser {
     return t.pos + static_cast<int>(t.text.size());
   }
 
+  // Bounds recursion (parser, printer and evaluator all recurse over the tree).
+  struct DepthGuard {
+    explicit DepthGuard(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxDepth) {
+        throw ParseError{p_.Peek().pos, "expression nesting too deep"};
+      }
+    }
+    ~DepthGuard() { --p_.depth_; }
+    Parser& p_;
+  };
+  static constexpr int kMaxDepth = 200;
+
   ExprPtr ParseBinary(int min_prec) {
+    DepthGuard guard(*this);
     ExprPtr lhs = ParseUnary();
     for (;;) {
       Tok t = Peek().type;
@@ -260,19 +303,23 @@ class Parser {
       const Token op_tok = Next();
       auto bin = std::make_unique<BinaryExpr>();
       bin->op = ToBinOp(t);
-      if (Peek().type == Tok::kBool) {
+      // After an arithmetic operator `bool` can only be a metric name.
+      if (Peek().type == Tok::kBool && IsComparison(bin->op)) {
         Next();
         bin->return_bool = true;
       }
       VectorMatching vm;
-      if (Peek().type == Tok::kOn || Peek().type == Tok::kIgnoring) {
+      // on/ignoring without a label list can only be a metric name.
+      if ((Peek().type == Tok::kOn || Peek().type == Tok::kIgnoring) &&
+          Peek(1).type == Tok::kLeftParen) {
         vm.on = Next().type == Tok::kOn;
         vm.written = true;
         vm.labels = GroupingLabels();
       }
-      if (Peek().type == Tok::kGroupLeft || Peek().type == Tok::kGroupRight) {
-        vm.card = Next().type == Tok::kGroupLeft ? Cardinality::kManyToOne
-                                                  : Cardinality::kOneToMany;
+      // group_left/group_right only follow on(...) or ignoring(...).
+      if (vm.written && (Peek().type == Tok::kGroupLeft || Peek().type == Tok::kGroupRight)) {
+        vm.card =
+            Next().type == Tok::kGroupLeft ? Cardinality::kManyToOne : Cardinality::kOneToMany;
         vm.written = true;
         if (Peek().type == Tok::kLeftParen) vm.include = GroupingLabels();
       }
@@ -306,9 +353,13 @@ class Parser {
         }
       }
     }
-    auto operand_ok = [](ValueType t) { return t == ValueType::kScalar || t == ValueType::kVector; };
-    if (!operand_ok(lt)) Fail(*b.lhs, "binary expression must contain only scalar and instant vector types");
-    if (!operand_ok(rt)) Fail(*b.rhs, "binary expression must contain only scalar and instant vector types");
+    auto operand_ok = [](ValueType t) {
+      return t == ValueType::kScalar || t == ValueType::kVector;
+    };
+    if (!operand_ok(lt))
+      Fail(*b.lhs, "binary expression must contain only scalar and instant vector types");
+    if (!operand_ok(rt))
+      Fail(*b.rhs, "binary expression must contain only scalar and instant vector types");
     if (lt != ValueType::kVector || rt != ValueType::kVector) {
       if (!vm.labels.empty()) op_err("vector matching only allowed between instant vectors");
       if (IsSetOperator(b.op)) {
@@ -340,8 +391,12 @@ class Parser {
                                    "or instant vector, got \"{}\"",
                                    ValueTypeName(t)));
       }
+      // Unary plus changes nothing; dropping it keeps printing and reparsing stable.
+      if (op.type == Tok::kAdd) {
+        operand->pos.start = op.pos;
+        return operand;
+      }
       auto u = std::make_unique<UnaryExpr>();
-      u->negate = op.type == Tok::kSub;
       u->pos = {op.pos, operand->pos.end};
       u->expr = std::move(operand);
       return u;
@@ -594,16 +649,25 @@ class Parser {
         std::string lname = LabelName();
         Matcher::Type mt;
         switch (Peek().type) {
-          case Tok::kAssign: mt = Matcher::Type::kEqual; break;
-          case Tok::kNeq: mt = Matcher::Type::kNotEqual; break;
-          case Tok::kEqlRegex: mt = Matcher::Type::kRegex; break;
-          case Tok::kNeqRegex: mt = Matcher::Type::kNotRegex; break;
+          case Tok::kAssign:
+            mt = Matcher::Type::kEqual;
+            break;
+          case Tok::kNeq:
+            mt = Matcher::Type::kNotEqual;
+            break;
+          case Tok::kEqlRegex:
+            mt = Matcher::Type::kRegex;
+            break;
+          case Tok::kNeqRegex:
+            mt = Matcher::Type::kNotRegex;
+            break;
           case Tok::kComma:
           case Tok::kRightBrace:
             if (quoted) {  // {"metric.name"}: a quoted metric name
               if (!vs->name.empty() || !name_from_braces.empty()) {
-                throw ParseError{lt.pos, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
-                                                     vs->name.empty() ? name_from_braces : vs->name, lname)};
+                throw ParseError{
+                    lt.pos, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
+                                        vs->name.empty() ? name_from_braces : vs->name, lname)};
               }
               name_from_braces = lname;
               vs->name = lname;
@@ -640,10 +704,9 @@ class Parser {
         throw ParseError{start, fmt::format("metric name must not be set twice: \"{}\" or \"{}\"",
                                             vs->name, other)};
       }
-      vs->matchers.insert(vs->matchers.begin(),
-                          Matcher::Make(Matcher::Type::kEqual, std::string(kMetricNameLabel),
-                                        vs->name)
-                              .value());
+      vs->matchers.insert(
+          vs->matchers.begin(),
+          Matcher::Make(Matcher::Type::kEqual, std::string(kMetricNameLabel), vs->name).value());
     }
     bool non_empty = std::any_of(vs->matchers.begin(), vs->matchers.end(),
                                  [](const Matcher& m) { return !m.Matches(""); });
@@ -708,8 +771,8 @@ class Parser {
     size_t got = c.args.size();
     if (f.variadic == 0) {
       if (got != nargs) {
-        Fail(c, fmt::format("expected {} argument(s) in call to \"{}\", got {}", nargs, f.name,
-                            got));
+        Fail(c,
+             fmt::format("expected {} argument(s) in call to \"{}\", got {}", nargs, f.name, got));
       }
     } else {
       size_t min = nargs - 1;
@@ -786,6 +849,7 @@ class Parser {
   std::string_view query_;
   std::vector<Token> toks_;
   size_t idx_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -18,7 +18,8 @@ std::string Error(std::string_view q) {
 }
 
 TEST(Parser, PrintsLikePrometheus) {
-  EXPECT_EQ(Canon("sum by() (task:errors:rate10s{job=\"s\"})"), "sum(task:errors:rate10s{job=\"s\"})");
+  EXPECT_EQ(Canon("sum by() (task:errors:rate10s{job=\"s\"})"),
+            "sum(task:errors:rate10s{job=\"s\"})");
   EXPECT_EQ(Canon("sum by(code) (x)"), "sum by (code) (x)");
   EXPECT_EQ(Canon("sum(x) without(instance)"), "sum without (instance) (x)");
   EXPECT_EQ(Canon("topk(5, x)"), "topk(5, x)");
@@ -67,13 +68,20 @@ TEST(Parser, ErrorsCarryPositions) {
             "1:6: parse error: expected type range vector in call to function \"rate\", got "
             "instant vector");
   EXPECT_EQ(Error("nope(foo)"), "1:1: parse error: unknown function with name \"nope\"");
-  EXPECT_EQ(Error("{}"), "1:1: parse error: vector selector must contain at least one non-empty matcher");
+  EXPECT_EQ(Error("{}"),
+            "1:1: parse error: vector selector must contain at least one non-empty matcher");
   EXPECT_EQ(Error("foo{__name__=\"bar\"}"),
             "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\"");
-  EXPECT_EQ(Error("1 and 2"), "1:3: parse error: set operator \"and\" not allowed in binary scalar expression");
-  EXPECT_EQ(Error("foo[5m] + 1"), "1:1: parse error: binary expression must contain only scalar and instant vector types");
-  EXPECT_EQ(Error("topk(foo)"), "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1");
-  EXPECT_EQ(Error("foo offset 1m offset 2m"), "1:15: parse error: offset may not be set multiple times");
+  EXPECT_EQ(Error("1 and 2"),
+            "1:3: parse error: set operator \"and\" not allowed in binary scalar expression");
+  EXPECT_EQ(
+      Error("foo[5m] + 1"),
+      "1:1: parse error: binary expression must contain only scalar and instant vector types");
+  EXPECT_EQ(Error("topk(foo)"),
+            "1:1: parse error: wrong number of arguments for aggregate expression provided, "
+            "expected 2, got 1");
+  EXPECT_EQ(Error("foo offset 1m offset 2m"),
+            "1:15: parse error: offset may not be set multiple times");
   EXPECT_EQ(Error("foo{a=~\"(\"}"), Error("foo{a=~\"(\"}"));
   EXPECT_NE(Error("foo\n  + ]"), "");
   EXPECT_EQ(Error("foo\n  + ]").substr(0, 4), "2:5:");
@@ -91,6 +99,26 @@ TEST(Parser, Selectors) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(FormatLabels(s.value().first), "{__name__=\"foo\", a=\"1\", b=\"2\"}");
   EXPECT_EQ(s.value().second, 17u);
+}
+
+}  // namespace
+}  // namespace strata::promql
+
+namespace strata::promql {
+namespace {
+
+// Regressions found by fuzz/promql_parser_fuzzer: printed queries must parse back the same.
+TEST(Parser, PrintedFormReparses) {
+  for (std::string_view q : {"a > group_right * b", "ve + on + (2)", "{\":kx\"}",
+                             "a + + bool", "a < + bool + b", "{\"inf\"}", "- + Inf ^ x"}) {
+    auto e = ParseExpr(q);
+    ASSERT_TRUE(e.ok()) << q << ": " << e.status().message();
+    std::string printed = e.value()->String();
+    auto again = ParseExpr(printed);
+    ASSERT_TRUE(again.ok()) << printed << ": " << again.status().message();
+    EXPECT_EQ(again.value()->String(), printed);
+  }
+  EXPECT_FALSE(ParseExpr(std::string(500, '(') + "1" + std::string(500, ')')).ok());
 }
 
 }  // namespace

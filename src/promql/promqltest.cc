@@ -248,7 +248,8 @@ struct EvalCmd {
   bool expects_histogram = false;
 
   bool HasExpect(std::string_view t) const {
-    return std::any_of(expects.begin(), expects.end(), [&](const Expect& e) { return e.type == t; });
+    return std::any_of(expects.begin(), expects.end(),
+                       [&](const Expect& e) { return e.type == t; });
   }
   bool IsFail() const { return fail || HasExpect("fail"); }
   bool IsOrdered() const { return ordered || HasExpect("ordered"); }
@@ -269,8 +270,8 @@ std::string FormatPoints(const ResultSeries& s) {
 
 class Runner {
  public:
-  Runner(std::string_view name, std::ostream& out, const EngineOptions& opts)
-      : name_(name), out_(out), engine_(opts) {}
+  Runner(std::string_view name, std::ostream& out, const PromqlTestOptions& opts)
+      : name_(name), out_(out), opts_(opts), engine_(opts.engine) {}
 
   Result<PromqlTestSummary> Run(std::string_view script) {
     std::vector<std::string> lines;
@@ -291,14 +292,15 @@ class Runner {
         while (j < lines.size() && !lines[j].empty()) ++j;
         return j;
       };
-      size_t end = block_end();
+      // clear is one line; load and eval take the lines up to the next blank one.
+      size_t end = l == "clear" ? i + 1 : block_end();
       std::vector<std::string> body(lines.begin() + static_cast<long>(i) + 1,
                                     lines.begin() + static_cast<long>(end));
       Status st;
       if (l == "clear") {
         storage_.Clear();
       } else if (l.rfind("load", 0) == 0) {
-        st = Load(l, body, static_cast<int>(i + 1));
+        st = Load(l, body);
       } else if (l.rfind("eval", 0) == 0) {
         st = Eval(l, body, static_cast<int>(i + 1));
       } else {
@@ -313,25 +315,28 @@ class Runner {
   }
 
  private:
-  Status Load(const std::string& line, const std::vector<std::string>& body, int lineno) {
+  Status Load(const std::string& line, const std::vector<std::string>& body) {
     std::string_view rest(line);
     bool nhcb = rest.rfind("load_with_nhcb", 0) == 0;
     rest.remove_prefix(nhcb ? 14 : 4);
     ASSIGN_OR_RETURN(int64_t interval, ParseDurationMillis(Trim(rest)));
+    // A series defined twice in one load keeps its last definition, as in Prometheus.
+    std::map<Labels, std::vector<SeqValue>> defs;
     for (const auto& b : body) {
       ASSIGN_OR_RETURN(auto desc, ParseSeriesLabels(b));
-      ASSIGN_OR_RETURN(auto values, ParseValues(std::string_view(b).substr(desc.second)));
+      ASSIGN_OR_RETURN(defs[desc.first], ParseValues(std::string_view(b).substr(desc.second)));
+    }
+    for (const auto& [labels, values] : defs) {
       bool hist = false;
       for (size_t k = 0; k < values.size(); ++k) {
         const auto& v = values[k];
         if (v.histogram) hist = true;
         if (v.omitted || v.histogram) continue;
-        RETURN_IF_ERROR(storage_.Append(desc.first, static_cast<int64_t>(k) * interval, v.v));
+        RETURN_IF_ERROR(storage_.Append(labels, static_cast<int64_t>(k) * interval, v.v));
       }
-      if (hist) storage_.MarkHistogram(desc.first);
-      if (nhcb) MarkNhcb(desc.first);
+      if (hist) storage_.MarkHistogram(labels);
+      if (nhcb) MarkNhcb(labels);
     }
-    (void)lineno;
     return Status::Ok();
   }
 
@@ -399,8 +404,7 @@ class Runner {
         continue;
       }
       if (l.rfind("expected_fail_regexp", 0) == 0) {
-        Expect e{"fail", std::nullopt,
-                 std::make_shared<RE2>(Trim(std::string_view(l).substr(20)))};
+        Expect e{"fail", std::nullopt, std::make_shared<RE2>(Trim(std::string_view(l).substr(20)))};
         cmd.expects.push_back(std::move(e));
         continue;
       }
@@ -422,7 +426,18 @@ class Runner {
     return Status::Ok();
   }
 
+  void Skipped(const EvalCmd& cmd, std::string_view why = "native histograms expected") {
+    ++summary_.skipped;
+    if (opts_.list_skipped) {
+      out_ << fmt::format("{}:{}: SKIP {}\n  {}\n", name_, cmd.line, cmd.query, why);
+    }
+  }
+
   void Failed(const EvalCmd& cmd, const std::string& why) {
+    if (skip_on_failure_) {
+      Skipped(cmd, "over native histograms: " + why);
+      return;
+    }
     ++summary_.failed;
     out_ << fmt::format("{}:{}: FAIL {}\n  {}\n", name_, cmd.line, cmd.query, why);
   }
@@ -430,8 +445,9 @@ class Runner {
   Status Eval(const std::string& line, const std::vector<std::string>& body, int lineno) {
     EvalCmd cmd;
     RETURN_IF_ERROR(ParseEval(line, body, lineno, cmd));
+    skip_on_failure_ = false;
     if (cmd.expects_histogram) {
-      ++summary_.skipped;
+      Skipped(cmd);
       return Status::Ok();
     }
     auto expr = ParseExpr(cmd.query);
@@ -441,10 +457,9 @@ class Runner {
       res = cmd.range ? engine_.Range(q, *expr.value(), cmd.start, cmd.end, cmd.step)
                       : engine_.Instant(q, *expr.value(), cmd.start);
     }
-    if (q.touched_histogram()) {
-      ++summary_.skipped;
-      return Status::Ok();
-    }
+    // Evals over data with native histograms run with those samples left out; they count as
+    // passed when the outcome still matches and as skipped otherwise.
+    skip_on_failure_ = q.touched_histogram();
     if (cmd.IsFail()) {
       if (res.ok()) {
         Failed(cmd, "expected an error, got a result");
@@ -493,7 +508,8 @@ class Runner {
       if (exp.empty()) continue;
       if (actual.empty()) return fmt::format("expected {} annotations but none were found", type);
       for (const Expect* e : exp) {
-        if (std::none_of(actual.begin(), actual.end(), [&](const std::string& a) { return e->Matches(a); })) {
+        if (std::none_of(actual.begin(), actual.end(),
+                         [&](const std::string& a) { return e->Matches(a); })) {
           return fmt::format("expected {} annotation \"{}\" not found; got [{}]", type,
                              e->msg.value_or("<regex>"), fmt::join(actual, "; "));
         }
@@ -580,15 +596,17 @@ class Runner {
 
   std::string name_;
   std::ostream& out_;
+  const PromqlTestOptions& opts_;
   Engine engine_;
   TestStorage storage_;
   PromqlTestSummary summary_;
+  bool skip_on_failure_ = false;
 };
 
 }  // namespace
 
 Result<PromqlTestSummary> RunPromqlTest(std::string_view script, std::string_view name,
-                                        std::ostream& out, const EngineOptions& opts) {
+                                        std::ostream& out, const PromqlTestOptions& opts) {
   Runner r(name, out, opts);
   return r.Run(script);
 }

@@ -13,8 +13,9 @@ Result<std::vector<SeriesData>> HeadQuerier::Select(const SelectParams& params,
   for (const tsdb::MemSeries* s : head_.Select(matchers)) {
     SeriesData d;
     head_.WithSeriesLocked(*s, [&](const tsdb::MemSeries& ms) {
-      ms.ForEachSample(params.mint, params.maxt,
-                       [&](int64_t t, double v) { d.samples.push_back({t, v}); });
+      ms.ForEachSample(params.mint, params.maxt, [&](int64_t t, double v) {
+        d.samples.push_back({t, v});
+      });
     });
     if (d.samples.empty()) continue;
     total += d.samples.size();

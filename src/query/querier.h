@@ -38,12 +38,12 @@ class Querier {
   virtual Result<std::vector<SeriesData>> Select(const SelectParams& params,
                                                  std::span<const Matcher> matchers) const = 0;
   // Sorted label names of series matching the matchers (all series when empty).
-  virtual Result<std::vector<std::string>> LabelNames(
-      int64_t mint, int64_t maxt, std::span<const Matcher> matchers) const = 0;
+  virtual Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                                      std::span<const Matcher> matchers) const = 0;
   // Sorted values of `name` among series matching the matchers.
-  virtual Result<std::vector<std::string>> LabelValues(
-      std::string_view name, int64_t mint, int64_t maxt,
-      std::span<const Matcher> matchers) const = 0;
+  virtual Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint,
+                                                       int64_t maxt,
+                                                       std::span<const Matcher> matchers) const = 0;
 };
 
 }  // namespace strata::query
