@@ -4,6 +4,7 @@
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <utility>
 
 namespace strata {
@@ -106,6 +107,14 @@ Result<uint64_t> ParseBytes(std::string_view s) {
     return Status::InvalidArgument(fmt::format("byte size \"{}\" is out of range", s));
   }
   return n * mult;
+}
+
+std::string FormatFloatF(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace strata

@@ -17,6 +17,10 @@ Result<int64_t> ParseDurationMillis(std::string_view s);
 // The inverse, in Prometheus's canonical form ("1h30m", "0s").
 std::string FormatDurationMillis(int64_t ms);
 
+// Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, no exponent; "NaN",
+// "+Inf", "-Inf". Prometheus prints number literals and count_values labels this way.
+std::string FormatFloatF(double v);
+
 // A byte size: a plain integer or one with a suffix KB, MB, GB (powers of 1000) or
 // KiB, MiB, GiB (powers of 1024).
 Result<uint64_t> ParseBytes(std::string_view s);

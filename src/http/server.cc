@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <cerrno>
 #include <chrono>
 #include <optional>
 
@@ -59,6 +61,8 @@ class Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = res.keep_alive();
     status_ = res.result_int();
     res_ = std::make_shared<Response>(std::move(res));
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // ends WatchPeer's wait
     // A client that stops reading must not hold the connection forever.
     stream_.expires_after(std::chrono::milliseconds(server_.opts_.idle_timeout_ms));
     bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -67,6 +71,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   const std::string& route() const { return route_; }
+  std::shared_ptr<const std::atomic<bool>> peer_gone() const { return peer_gone_; }
   void set_route(std::string r) { route_ = std::move(r); }
   asio::any_io_executor executor() { return stream_.get_executor(); }
 
@@ -114,7 +119,20 @@ class Session : public std::enable_shared_from_this<Session> {
     start_ = std::chrono::steady_clock::now();
     stream_.expires_never();  // the handler may wait on fsync; the write has its own bound
     server_.in_flight_++;
+    peer_gone_ = std::make_shared<std::atomic<bool>>(false);
     server_.Dispatch(shared_from_this(), req_);
+    WatchPeer();
+  }
+
+  // While the handler works, notice a client that hangs up so long queries can stop.
+  void WatchPeer() {
+    stream_.socket().async_wait(tcp::socket::wait_read, [self = shared_from_this(),
+                                                         gone = peer_gone_](beast::error_code ec) {
+      if (ec) return;  // cancelled: the response is being written
+      char c = 0;
+      ssize_t n = ::recv(self->stream_.socket().native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) gone->store(true);
+    });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -142,10 +160,11 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned status_ = 0;
   std::string route_;
   std::chrono::steady_clock::time_point start_;
+  std::shared_ptr<std::atomic<bool>> peer_gone_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 struct Responder::State {
-  explicit State(std::shared_ptr<Session> s) : session(std::move(s)) {}
+  explicit State(std::shared_ptr<Session> s) : session(std::move(s)), gone(session->peer_gone()) {}
   ~State() {
     if (!sent.exchange(true)) {
       Request req;
@@ -156,11 +175,14 @@ struct Responder::State {
     }
   }
   std::shared_ptr<Session> session;
+  std::shared_ptr<const std::atomic<bool>> gone;
   std::atomic<bool> sent{false};
 };
 
 Responder::Responder(std::shared_ptr<Session> session)
     : state_(std::make_shared<State>(std::move(session))) {}
+
+const std::atomic<bool>* Responder::client_gone() const { return state_->gone.get(); }
 
 void Responder::Send(Response res) const {
   if (state_->sent.exchange(true)) return;
@@ -230,11 +252,20 @@ void Server::Dispatch(const std::shared_ptr<Session>& session, Request& req) {
   Responder responder(session);
   auto it = routes_.find(path);
   if (it == routes_.end()) {
+    // Prefix routes end in '/': the longest one that starts the path.
+    for (auto p = routes_.begin(); p != routes_.end(); ++p) {
+      if (!p->first.empty() && p->first.back() == '/' && path.starts_with(p->first) &&
+          (it == routes_.end() || p->first.size() > it->first.size())) {
+        it = p;
+      }
+    }
+  }
+  if (it == routes_.end()) {
     session->set_route("not_found");
     return responder.Send(
         TextResponse(req, Status::not_found, fmt::format("no handler for {}", path)));
   }
-  session->set_route(path);
+  session->set_route(it->first);
   const auto& methods = it->second.methods;
   if (std::find(methods.begin(), methods.end(), req.method()) == methods.end()) {
     Response res = TextResponse(

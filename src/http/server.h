@@ -30,6 +30,9 @@ class Responder {
  public:
   explicit Responder(std::shared_ptr<Session> session);
   void Send(Response res) const;
+  // Becomes true when the client closes the connection before the response is sent; valid
+  // as long as a copy of this Responder lives.
+  const std::atomic<bool>* client_gone() const;
 
  private:
   struct State;
@@ -59,7 +62,8 @@ class Server {
   explicit Server(ServerOptions opts);
   ~Server();
 
-  // Registers `handler` for an exact path, for the listed methods (others get 405).
+  // Registers `handler` for an exact path, for the listed methods (others get 405). A path
+  // ending in '/' is a prefix route: it serves every path below it without an exact route.
   void Route(const std::string& path, std::vector<boost::beast::http::verb> methods,
              Handler handler);
 

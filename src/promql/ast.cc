@@ -72,14 +72,6 @@ ValueType Expr::Type() const {
 
 namespace {
 
-std::string FormatFloat(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[400];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
-}
-
 std::string LabelNameString(std::string_view n) {
   return IsValidLegacyLabelName(n) ? std::string(n) : GoQuote(n);
 }
@@ -161,7 +153,7 @@ std::string Expr::String() const {
         auto ms = static_cast<int64_t>(std::llround(n.val * 1000));
         return ms < 0 ? "-" + FormatDurationMillis(-ms) : FormatDurationMillis(ms);
       }
-      return FormatFloat(n.val);
+      return FormatFloatF(n.val);
     }
     case ExprKind::kString:
       return GoQuote(As<StringLiteral>(*this).val);

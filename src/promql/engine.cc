@@ -65,7 +65,7 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
                                  int64_t end_ms, int64_t step_ms, bool instant,
                                  const QueryControl& ctl_in) const {
   QueryControl ctl = ctl_in;
-  auto deadline = std::chrono::steady_clock::now() + opts_.timeout;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.timeout_ms);
   if (deadline < ctl.deadline) ctl.deadline = deadline;
 
   Grid g;

@@ -21,7 +21,7 @@ struct EngineOptions {
   int64_t default_subquery_step_ms = 60 * 1000;
   // Samples a query may hold in memory at once (loaded plus intermediate results).
   uint64_t max_samples = 50'000'000;
-  std::chrono::milliseconds timeout{2 * 60 * 1000};
+  int64_t timeout_ms = 2 * 60 * 1000;
 };
 
 // Per-query controls beyond the engine defaults.

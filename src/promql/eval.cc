@@ -4,7 +4,6 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <charconv>
 
 namespace strata::promql::internal {
 
@@ -34,14 +33,6 @@ double Quantile(double q, std::vector<double>& values) {
   double weight = rank - std::floor(rank);
   return values[static_cast<size_t>(lower)] * (1 - weight) +
          values[static_cast<size_t>(upper)] * weight;
-}
-
-std::string FormatValueLabel(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  char buf[400];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  return std::string(buf, r.ptr);
 }
 
 Labels WithoutName(const Labels& ls) {

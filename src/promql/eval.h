@@ -139,7 +139,6 @@ StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<dou
 double ApplyOp(BinOp op, double l, double r, bool* keep);
 double KahanInc(double inc, double sum, double* c);
 double Quantile(double q, std::vector<double>& values);  // sorts values
-std::string FormatValueLabel(double v);                  // Go's strconv.FormatFloat(v, 'f', -1, 64)
 Labels WithoutName(const Labels& ls);
 // Removes series without any value.
 void DropEmpty(StepVector& v);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "base/units.h"
 #include "promql/eval.h"
 
 namespace strata::promql::internal {
@@ -122,7 +123,7 @@ double Variance(const std::vector<double>& vals) {
 
 int64_t ToK(double f) {
   if (!(f >= -9.223372036854775e18 && f <= 9.223372036854775e18)) {
-    Fail(fmt::format("Scalar value {} overflows int64", FormatValueLabel(f)));
+    Fail(fmt::format("Scalar value {} overflows int64", FormatFloatF(f)));
   }
   return static_cast<int64_t>(f);
 }
@@ -136,12 +137,12 @@ StepVector Select(Evaluator& ev, const AggregateExpr& a, const std::vector<Group
   if (a.op == AggOp::kLimitRatio) {
     for (size_t i = 0; i < g.n; ++i) {
       double r = param[i];
-      if (std::isnan(r)) Fail(fmt::format("Ratio value {} is NaN", FormatValueLabel(r)));
+      if (std::isnan(r)) Fail(fmt::format("Ratio value {} is NaN", FormatFloatF(r)));
       if (r < -1 || r > 1) {
         double capped = r < -1 ? -1 : 1;
         ev.annotations().Warn(fmt::format("ratio value should be between -1 and 1, got {}, "
                                           "capping to {}",
-                                          FormatValueLabel(r), FormatValueLabel(capped)),
+                                          FormatFloatF(r), FormatFloatF(capped)),
                               a.param->pos);
         r = capped;
       }
@@ -220,7 +221,7 @@ StepVector CountValues(const AggregateExpr& a, const std::vector<Group>& groups,
         if (IsAbsent(v)) continue;
         Labels ls = grp.labels;
         std::erase_if(ls, [&](const Label& l) { return l.name == label; });
-        ls.push_back({label, FormatValueLabel(v)});
+        ls.push_back({label, FormatFloatF(v)});
         std::sort(ls.begin(), ls.end());
         std::string key = FormatLabels(ls);
         auto [it, inserted] = index.emplace(key, out.size());
@@ -285,7 +286,7 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
       for (double q : param) {
         if (std::isnan(q) || q < 0 || q > 1) {
           ev.annotations().Warn(
-              fmt::format("quantile value should be between 0 and 1, got {}", FormatValueLabel(q)),
+              fmt::format("quantile value should be between 0 and 1, got {}", FormatFloatF(q)),
               a.param->pos);
         }
       }

@@ -8,6 +8,7 @@
 #include <numbers>
 #include <span>
 
+#include "base/units.h"
 #include "promql/eval.h"
 #include "promql/functions.h"
 
@@ -438,7 +439,7 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     for (double q : arg1) {
       if (std::isnan(q) || q < 0 || q > 1) {
         ev.annotations().Warn(
-            fmt::format("quantile value should be between 0 and 1, got {}", FormatValueLabel(q)),
+            fmt::format("quantile value should be between 0 and 1, got {}", FormatFloatF(q)),
             c.args[0]->pos);
       }
     }

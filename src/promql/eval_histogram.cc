@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <unordered_map>
 
+#include "base/units.h"
 #include "promql/eval.h"
 
 namespace strata::promql::internal {
@@ -200,7 +201,7 @@ StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<dou
     for (double q : phi) {
       if (std::isnan(q) || q < 0 || q > 1) {
         ev.annotations().Warn(
-            fmt::format("quantile value should be between 0 and 1, got {}", FormatValueLabel(q)),
+            fmt::format("quantile value should be between 0 and 1, got {}", FormatFloatF(q)),
             c.args[0]->pos);
       }
     }

@@ -203,6 +203,10 @@ class RecordingQuerier : public query::Querier {
     }
     return head_q_.Select(p, ms);
   }
+  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
+                                     std::span<const Matcher> ms) const override {
+    return head_q_.Series(mint, maxt, ms);
+  }
   Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
                                               std::span<const Matcher> ms) const override {
     return head_q_.LabelNames(mint, maxt, ms);

@@ -30,6 +30,15 @@ Result<std::vector<SeriesData>> HeadQuerier::Select(const SelectParams& params,
   return out;
 }
 
+Result<std::vector<Labels>> HeadQuerier::Series(int64_t /*mint*/, int64_t /*maxt*/,
+                                                std::span<const Matcher> matchers) const {
+  std::vector<Labels> out;
+  if (matchers.empty()) return out;
+  for (const tsdb::MemSeries* s : head_.Select(matchers)) out.push_back(s->OwnedLabels());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<std::vector<std::string>> HeadQuerier::LabelNames(int64_t /*mint*/, int64_t /*maxt*/,
                                                          std::span<const Matcher> matchers) const {
   if (matchers.empty()) return head_.LabelNames();

@@ -13,6 +13,8 @@ class HeadQuerier : public Querier {
 
   Result<std::vector<SeriesData>> Select(const SelectParams& params,
                                          std::span<const Matcher> matchers) const override;
+  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
+                                     std::span<const Matcher> matchers) const override;
   Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
                                               std::span<const Matcher> matchers) const override;
   Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,

@@ -37,6 +37,9 @@ class Querier {
   // Series that match all matchers and have samples in [mint, maxt], sorted by labels.
   virtual Result<std::vector<SeriesData>> Select(const SelectParams& params,
                                                  std::span<const Matcher> matchers) const = 0;
+  // Label sets of series matching all matchers, sorted.
+  virtual Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
+                                             std::span<const Matcher> matchers) const = 0;
   // Sorted label names of series matching the matchers (all series when empty).
   virtual Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
                                                       std::span<const Matcher> matchers) const = 0;
@@ -44,6 +47,26 @@ class Querier {
   virtual Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint,
                                                        int64_t maxt,
                                                        std::span<const Matcher> matchers) const = 0;
+};
+
+// A querier over no data: tenants that have not written anything yet.
+class EmptyQuerier : public Querier {
+ public:
+  Result<std::vector<SeriesData>> Select(const SelectParams&,
+                                         std::span<const Matcher>) const override {
+    return std::vector<SeriesData>{};
+  }
+  Result<std::vector<Labels>> Series(int64_t, int64_t, std::span<const Matcher>) const override {
+    return std::vector<Labels>{};
+  }
+  Result<std::vector<std::string>> LabelNames(int64_t, int64_t,
+                                              std::span<const Matcher>) const override {
+    return std::vector<std::string>{};
+  }
+  Result<std::vector<std::string>> LabelValues(std::string_view, int64_t, int64_t,
+                                               std::span<const Matcher>) const override {
+    return std::vector<std::string>{};
+  }
 };
 
 }  // namespace strata::query

@@ -214,6 +214,21 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(auth.Bool("require_tenant", c.ingest.require_tenant));
   RETURN_IF_ERROR(auth.Unknown());
 
+  Section query(top.Get("query"), "query");
+  RETURN_IF_ERROR(query.Check());
+  RETURN_IF_ERROR(query.Duration("timeout", c.query.engine.timeout_ms));
+  RETURN_IF_ERROR(query.Duration("lookback_delta", c.query.engine.lookback_delta_ms));
+  RETURN_IF_ERROR(query.Int("max_samples", c.query.engine.max_samples));
+  RETURN_IF_ERROR(query.Duration("max_query_length", c.query.max_query_length_ms));
+  RETURN_IF_ERROR(query.Int("max_concurrent", c.query.query_threads));
+  RETURN_IF_ERROR(query.Int("max_queued", c.query.max_queued_queries));
+  RETURN_IF_ERROR(query.Unknown());
+  if (c.query.engine.timeout_ms <= 0 || c.query.engine.lookback_delta_ms <= 0) {
+    return Status::InvalidArgument(
+        "config: query.timeout and query.lookback_delta must be positive");
+  }
+  c.query.require_tenant = c.ingest.require_tenant;
+
   Section log(top.Get("log"), "log");
   RETURN_IF_ERROR(log.Check());
   RETURN_IF_ERROR(log.Str("level", c.log_level));

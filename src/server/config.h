@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "api/prom_api.h"
 #include "base/status.h"
 #include "ingest/limits.h"
 
@@ -27,6 +28,8 @@ struct Config {
   uint64_t wal_checkpoint_min_bytes = 256u << 20;
   // log
   std::string log_level = "info";
+  // query: engine limits and the query thread pool
+  api::ApiOptions query;
   // auth, limits, overrides and the decompressed-body bound
   ingest::IngestConfig ingest;
 };

@@ -14,6 +14,7 @@ StrataServer::StrataServer(Config config)
     : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {
   metrics_ = std::make_unique<SelfMetrics>(registry_);
   distributor_ = std::make_unique<ingest::Distributor>(config_.ingest, *registry_);
+  api_ = std::make_unique<api::PromApi>(config_.query);
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
@@ -54,6 +55,7 @@ void StrataServer::RegisterRoutes() {
         res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
         r.Send(std::move(res));
       });
+  api_->Register(*http_);
   http_->Route("/api/v1/status/buildinfo", {bhttp::verb::get},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::JsonResponse(
@@ -88,6 +90,7 @@ void StrataServer::OpenStorage() {
   } else {
     storage_ = std::move(storage).value();
     distributor_->SetStorage(storage_.get());
+    api_->SetStorage(storage_.get());
     ready_.store(true, std::memory_order_release);
     metrics_->SetReady(true);
     spdlog::info("msg=\"ready\"");
@@ -123,7 +126,10 @@ void StrataServer::Shutdown() {
   spdlog::info("msg=\"shutting down: draining in-flight requests\"");
   ready_.store(false);
   distributor_->SetStorage(nullptr);
+  api_->SetStorage(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
+  // Queries still queued or running hold responders and read the storage: finish them first.
+  api_.reset();
   if (opener_.joinable()) opener_.join();
   if (maintenance_.joinable()) maintenance_.join();
   if (storage_) {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/prom_api.h"
 #include "base/status.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
@@ -40,6 +41,7 @@ class StrataServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<SelfMetrics> metrics_;
   std::unique_ptr<ingest::Distributor> distributor_;
+  std::unique_ptr<api::PromApi> api_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<tsdb::Storage> storage_;
   std::atomic<bool> ready_{false};

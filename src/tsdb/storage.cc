@@ -105,6 +105,12 @@ Result<Db*> Storage::GetOrCreate(const std::string& tenant) {
   return raw;
 }
 
+Db* Storage::Find(const std::string& tenant) const {
+  std::shared_lock lk(mu_);
+  auto it = dbs_.find(tenant);
+  return it == dbs_.end() ? nullptr : it->second.get();
+}
+
 std::vector<std::pair<std::string, Db*>> Storage::Tenants() const {
   std::shared_lock lk(mu_);
   std::vector<std::pair<std::string, Db*>> out;

@@ -28,6 +28,8 @@ class Storage {
 
   // The tenant's Db, created on first use. The name must satisfy IsValidTenantName.
   Result<Db*> GetOrCreate(const std::string& tenant) EXCLUDES(mu_);
+  // The tenant's Db if it exists (reads must not create tenants), else nullptr.
+  Db* Find(const std::string& tenant) const EXCLUDES(mu_);
   std::vector<std::pair<std::string, Db*>> Tenants() const EXCLUDES(mu_);
   // Checkpoints every tenant whose WAL has grown enough; logs failures.
   void MaybeCheckpointAll();

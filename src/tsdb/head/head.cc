@@ -73,6 +73,11 @@ std::vector<std::string> Head::LabelValues(std::string_view name) const {
   return postings_.LabelValues(name);
 }
 
+PostingsIndex::Cardinality Head::Cardinality(size_t limit) const {
+  std::shared_lock lk(index_mu_);
+  return postings_.ComputeCardinality(limit);
+}
+
 std::vector<MemSeries*> Head::Select(std::span<const Matcher> matchers) const {
   std::shared_lock lk(index_mu_);
   Roaring refs = postings_.Select(matchers);
@@ -112,7 +117,11 @@ HeadStats Head::Stats() const {
   HeadStats st;
   ForEachSeries([&](const MemSeries& s) {
     st.series_bytes += s.MemoryBytes();
-    s.ForEachChunk([&](int64_t, int64_t, std::span<const uint8_t>) { ++st.chunks; });
+    s.ForEachChunk([&](int64_t mint, int64_t maxt, std::span<const uint8_t>) {
+      ++st.chunks;
+      st.min_time = std::min(st.min_time, mint);
+      st.max_time = std::max(st.max_time, maxt);
+    });
   });
   st.series = num_series();
   st.symbols = symbols_.size();

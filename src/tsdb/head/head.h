@@ -31,7 +31,9 @@ struct HeadStats {
   uint64_t series_bytes = 0;  // series structs, labels and chunk data
   uint64_t symbols = 0;
   uint64_t symbol_bytes = 0;
-  uint64_t index_bytes = 0;  // series map and postings
+  uint64_t index_bytes = 0;      // series map and postings
+  int64_t min_time = INT64_MAX;  // of any chunk; INT64_MAX when empty
+  int64_t max_time = INT64_MIN;
   uint64_t total_bytes() const { return series_bytes + symbol_bytes + index_bytes; }
 };
 
@@ -67,6 +69,7 @@ class Head {
   // Sorted label names / values of `name` over all series.
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(std::string_view name) const;
+  PostingsIndex::Cardinality Cardinality(size_t limit) const;
   // Calls fn under the series' stripe lock so it may read sample data consistently.
   void WithSeriesLocked(const MemSeries& s, const std::function<void(const MemSeries&)>& fn) const;
   // Calls fn for every series (under its lock), in ref order.

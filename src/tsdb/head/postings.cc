@@ -71,6 +71,35 @@ std::vector<std::string> PostingsIndex::LabelValues(std::string_view name) const
   return out;
 }
 
+PostingsIndex::Cardinality PostingsIndex::ComputeCardinality(size_t limit) const {
+  Cardinality c;
+  auto top = [limit](std::vector<NameCount>& v) {
+    size_t n = std::min(limit, v.size());
+    std::partial_sort(v.begin(), v.begin() + static_cast<long>(n), v.end(),
+                      [](const NameCount& a, const NameCount& b) {
+                        return a.count != b.count ? a.count > b.count : a.name < b.name;
+                      });
+    v.resize(n);
+  };
+  for (const auto& [name, values] : postings_) {
+    c.label_pairs += values.size();
+    c.values_by_label.push_back({std::string(name), values.size()});
+    uint64_t bytes = 0;
+    for (const auto& [v, refs] : values) {
+      uint64_t n = refs.cardinality();
+      bytes += v.size() * n;
+      c.series_by_label_pair.push_back({std::string(name) + "=" + std::string(v), n});
+      if (name == "__name__") c.series_by_metric.push_back({std::string(v), n});
+    }
+    c.bytes_by_label.push_back({std::string(name), bytes});
+  }
+  top(c.series_by_metric);
+  top(c.values_by_label);
+  top(c.bytes_by_label);
+  top(c.series_by_label_pair);
+  return c;
+}
+
 size_t PostingsIndex::MemoryBytes() const {
   // Hash nodes: key, value, next pointer and cached hash.
   constexpr size_t kNode = 2 * sizeof(void*);

@@ -29,6 +29,20 @@ class PostingsIndex {
   std::vector<std::string> LabelValues(std::string_view name) const;
   size_t MemoryBytes() const;
 
+  // Cardinality figures for /api/v1/status/tsdb, each list sorted by count and cut to `limit`.
+  struct NameCount {
+    std::string name;
+    uint64_t count;
+  };
+  struct Cardinality {
+    uint64_t label_pairs = 0;
+    std::vector<NameCount> series_by_metric;      // __name__ value -> series
+    std::vector<NameCount> values_by_label;       // label name -> distinct values
+    std::vector<NameCount> bytes_by_label;        // label name -> bytes of its values
+    std::vector<NameCount> series_by_label_pair;  // "name=value" -> series
+  };
+  Cardinality ComputeCardinality(size_t limit) const;
+
  private:
   // Union of postings of the values of one label that `m` matches (or, negated, does not).
   Roaring MatchingValues(const std::unordered_map<std::string_view, Roaring>& values,

@@ -1,0 +1,154 @@
+#include "api/json.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace strata::api {
+
+void JsonWriter::Separate() {
+  if (after_key_) {
+    after_key_ = false;
+    return;
+  }
+  if (!first_.empty()) {
+    if (!first_.back()) out_.push_back(',');
+    first_.back() = false;
+  }
+}
+
+JsonWriter& JsonWriter::BeginObject() {
+  Separate();
+  out_.push_back('{');
+  first_.push_back(true);
+  return *this;
+}
+JsonWriter& JsonWriter::EndObject() {
+  out_.push_back('}');
+  first_.pop_back();
+  return *this;
+}
+JsonWriter& JsonWriter::BeginArray() {
+  Separate();
+  out_.push_back('[');
+  first_.push_back(true);
+  return *this;
+}
+JsonWriter& JsonWriter::EndArray() {
+  out_.push_back(']');
+  first_.pop_back();
+  return *this;
+}
+JsonWriter& JsonWriter::Key(std::string_view k) {
+  Separate();
+  AppendJsonString(out_, k);
+  out_.push_back(':');
+  after_key_ = true;
+  return *this;
+}
+JsonWriter& JsonWriter::String(std::string_view s) {
+  Separate();
+  AppendJsonString(out_, s);
+  return *this;
+}
+JsonWriter& JsonWriter::Bool(bool b) {
+  Separate();
+  out_ += b ? "true" : "false";
+  return *this;
+}
+JsonWriter& JsonWriter::Int(int64_t v) {
+  Separate();
+  out_ += std::to_string(v);
+  return *this;
+}
+JsonWriter& JsonWriter::Null() {
+  Separate();
+  out_ += "null";
+  return *this;
+}
+JsonWriter& JsonWriter::SampleValue(double v) {
+  Separate();
+  out_.push_back('"');
+  out_ += FormatSampleValue(v);
+  out_.push_back('"');
+  return *this;
+}
+JsonWriter& JsonWriter::Timestamp(int64_t ms) {
+  Separate();
+  if (ms < 0) {
+    out_.push_back('-');
+    ms = -ms;
+  }
+  out_ += std::to_string(ms / 1000);
+  int64_t frac = ms % 1000;
+  if (frac != 0) {
+    out_.push_back('.');
+    if (frac < 100) out_.push_back('0');
+    if (frac < 10) out_.push_back('0');
+    out_ += std::to_string(frac);
+  }
+  return *this;
+}
+
+std::string FormatSampleValue(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  char buf[400];
+  double a = std::fabs(v);
+  auto fmt = a != 0 && (a < 1e-6 || a >= 1e21) ? std::chars_format::scientific
+                                               : std::chars_format::fixed;
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, fmt);
+  return std::string(buf, r.ptr);
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            out += "\\u00";
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      ++i;
+      continue;
+    }
+    // Validate one UTF-8 sequence; invalid bytes become U+FFFD as in Go.
+    size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len != 0 && i + len <= s.size();
+    uint32_t cp = ok ? (c & (0x7F >> len)) : 0;
+    for (size_t k = 1; ok && k < len; ++k) {
+      auto b = static_cast<unsigned char>(s[i + k]);
+      if ((b & 0xC0) != 0x80) ok = false;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (ok && (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
+    if (!ok) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (cp == 0x2028 || cp == 0x2029) {
+      out += cp == 0x2028 ? "\\u2028" : "\\u2029";
+    } else {
+      out.append(s.substr(i, len));
+    }
+    i += len;
+  }
+  out.push_back('"');
+}
+
+}  // namespace strata::api

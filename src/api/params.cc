@@ -1,0 +1,191 @@
+#include "api/params.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+
+#include "base/units.h"
+
+namespace strata::api {
+
+namespace bhttp = boost::beast::http;
+
+Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto decode = [](std::string_view in, std::string* dst) {
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    for (size_t i = 0; i < in.size(); ++i) {
+      char c = in[i];
+      if (c == '+') {
+        dst->push_back(' ');
+      } else if (c == '%') {
+        if (i + 2 >= in.size()) return false;
+        int h = hex(in[i + 1]), l = hex(in[i + 2]);
+        if (h < 0 || l < 0) return false;
+        dst->push_back(static_cast<char>(h * 16 + l));
+        i += 2;
+      } else {
+        dst->push_back(c);
+      }
+    }
+    return true;
+  };
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t amp = s.find('&', pos);
+    if (amp == std::string_view::npos) amp = s.size();
+    std::string_view pair = s.substr(pos, amp - pos);
+    pos = amp + 1;
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    std::string k, v;
+    bool ok = decode(pair.substr(0, eq), &k);
+    if (ok && eq != std::string_view::npos) ok = decode(pair.substr(eq + 1), &v);
+    if (!ok) return Status::InvalidArgument(fmt::format("invalid URL escape in \"{}\"", pair));
+    out.emplace_back(std::move(k), std::move(v));
+  }
+  return out;
+}
+
+Result<Params> Params::FromRequest(const http::Request& req) {
+  Params p;
+  std::string_view target(req.target().data(), req.target().size());
+  size_t q = target.find('?');
+  if (q != std::string_view::npos) {
+    ASSIGN_OR_RETURN(p.kv_, ParseForm(target.substr(q + 1)));
+  }
+  if (req.method() == bhttp::verb::post) {
+    auto ct = req[bhttp::field::content_type];
+    if (std::string_view(ct.data(), ct.size()).starts_with("application/x-www-form-urlencoded")) {
+      ASSIGN_OR_RETURN(auto body, ParseForm(req.body()));
+      // Form values come before query-string values, as in Go's Request.Form.
+      body.insert(body.end(), p.kv_.begin(), p.kv_.end());
+      p.kv_ = std::move(body);
+    }
+  }
+  return p;
+}
+
+std::optional<std::string> Params::Get(std::string_view key) const {
+  for (const auto& [k, v] : kv_) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Params::GetAll(std::string_view key) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : kv_) {
+    if (k == key) out.push_back(v);
+  }
+  return out;
+}
+
+namespace {
+
+bool ParseFloatStrict(std::string_view s, double* out) {
+  if (s.empty()) return false;
+  std::string str(s);
+  char* end = nullptr;
+  *out = std::strtod(str.c_str(), &end);
+  return end != nullptr && *end == '\0';
+}
+
+// RFC 3339 with optional fractional seconds: 2015-07-01T20:10:51.781Z or ...+02:00.
+bool ParseRfc3339(std::string_view s, int64_t* ms) {
+  auto num = [&](size_t pos, size_t len, int* v) {
+    if (pos + len > s.size()) return false;
+    *v = 0;
+    for (size_t i = pos; i < pos + len; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      *v = *v * 10 + (s[i] - '0');
+    }
+    return true;
+  };
+  std::tm tm{};
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (!num(0, 4, &y) || s.size() < 20 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
+      !num(8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !num(11, 2, &h) || s[13] != ':' ||
+      !num(14, 2, &mi) || s[16] != ':' || !num(17, 2, &sec)) {
+    return false;
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+  size_t i = 19;
+  int64_t frac_ms = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t start = i;
+    int64_t scale = 100;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      frac_ms += (s[i] - '0') * scale;
+      scale /= 10;
+      ++i;
+    }
+    if (i == start) return false;
+  }
+  int64_t offset_s = 0;
+  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int oh = 0, om = 0;
+    if (!num(i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, &om)) {
+      return false;
+    }
+    offset_s = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    i += 6;
+  } else {
+    return false;
+  }
+  if (i != s.size()) return false;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
+  *ms = secs * 1000 + frac_ms;
+  return true;
+}
+
+}  // namespace
+
+Result<int64_t> ParseTime(std::string_view s) {
+  double f = 0;
+  if (ParseFloatStrict(s, &f)) {
+    // Bounded to what Prometheus's min and max times allow.
+    if (!std::isfinite(f) || std::fabs(f) > 9.2e15) {
+      return Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid timestamp", s));
+    }
+    double whole = std::trunc(f);
+    double frac = std::round((f - whole) * 1000);
+    return static_cast<int64_t>(whole) * 1000 + static_cast<int64_t>(frac);
+  }
+  int64_t ms = 0;
+  if (ParseRfc3339(s, &ms)) return ms;
+  return Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid timestamp", s));
+}
+
+Result<int64_t> ParseDuration(std::string_view s) {
+  double f = 0;
+  if (ParseFloatStrict(s, &f)) {
+    double ms = f * 1000;
+    if (!std::isfinite(ms) || std::fabs(ms) > 9.2e15) {
+      return Status::InvalidArgument(
+          fmt::format("cannot parse \"{}\" to a valid duration. It overflows int64", s));
+    }
+    return static_cast<int64_t>(ms);
+  }
+  auto d = ParseDurationMillis(s);
+  if (d.ok()) return d.value();
+  return Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid duration", s));
+}
+
+}  // namespace strata::api

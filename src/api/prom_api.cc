@@ -1,0 +1,608 @@
+#include "api/prom_api.h"
+
+#include <fmt/format.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "api/ast_json.h"
+#include "api/json.h"
+#include "api/params.h"
+#include "base/units.h"
+#include "promql/parser.h"
+#include "query/head_querier.h"
+
+namespace strata::api {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr const char* kTenantHeader = "X-Scope-OrgID";
+constexpr std::string_view kDefaultTenant = "anonymous";
+// Prometheus's API bounds for unset start/end.
+constexpr int64_t kMinTime = -9223309901257974LL;
+constexpr int64_t kMaxTime = 9223309901257974LL;
+
+struct ApiError {
+  std::string type;  // Prometheus errorType
+  std::string message;
+};
+
+http::Status HttpStatusFor(std::string_view type) {
+  if (type == "bad_data") return http::Status::bad_request;
+  if (type == "execution") return http::Status::unprocessable_entity;
+  if (type == "canceled") return static_cast<http::Status>(499);
+  if (type == "timeout" || type == "unavailable") return http::Status::service_unavailable;
+  if (type == "not_found") return http::Status::not_found;
+  return http::Status::internal_server_error;
+}
+
+ApiError FromStatus(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kInvalidArgument: return {"bad_data", st.message()};
+    case Status::Code::kExecution:
+    case Status::Code::kResourceExhausted: return {"execution", st.message()};
+    case Status::Code::kDeadlineExceeded: return {"timeout", st.message()};
+    case Status::Code::kCancelled: return {"canceled", st.message()};
+    case Status::Code::kUnavailable: return {"unavailable", st.message()};
+    default: return {"internal", st.message()};
+  }
+}
+
+ApiError InvalidParam(std::string_view name, std::string_view msg) {
+  return {"bad_data", fmt::format("invalid parameter \"{}\": {}", name, msg)};
+}
+
+std::string Gzip(const std::string& in) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+// "line:col" of a byte offset, as Prometheus appends it to annotations.
+std::string PositionOf(std::string_view query, int pos) {
+  if (pos < 0 || pos > static_cast<int>(query.size())) return "invalid position";
+  int line = 1, last_break = -1;
+  for (int i = 0; i < pos; ++i) {
+    if (query[i] == '\n') {
+      line++;
+      last_break = i;
+    }
+  }
+  return fmt::format("{}:{}", line, pos - last_break);
+}
+
+void WriteLabels(JsonWriter& w, const Labels& ls) {
+  w.BeginObject();
+  for (const auto& l : ls) w.Key(l.name).String(l.value);
+  w.EndObject();
+}
+
+void WriteResult(JsonWriter& w, const promql::QueryResult& r) {
+  w.BeginObject();
+  switch (r.type) {
+    case promql::ValueType::kScalar:
+      w.Key("resultType").String("scalar").Key("result");
+      w.BeginArray().Timestamp(r.scalar.t).SampleValue(r.scalar.v).EndArray();
+      break;
+    case promql::ValueType::kString:
+      w.Key("resultType").String("string").Key("result");
+      w.BeginArray().Timestamp(r.str_t).String(r.str).EndArray();
+      break;
+    case promql::ValueType::kVector:
+      w.Key("resultType").String("vector").Key("result").BeginArray();
+      for (const auto& s : r.series) {
+        w.BeginObject().Key("metric");
+        WriteLabels(w, s.labels);
+        w.Key("value").BeginArray().Timestamp(s.points[0].t).SampleValue(s.points[0].v).EndArray();
+        w.EndObject();
+      }
+      w.EndArray();
+      break;
+    case promql::ValueType::kMatrix:
+      w.Key("resultType").String("matrix").Key("result").BeginArray();
+      for (const auto& s : r.series) {
+        w.BeginObject().Key("metric");
+        WriteLabels(w, s.labels);
+        w.Key("values").BeginArray();
+        for (const auto& p : s.points) w.BeginArray().Timestamp(p.t).SampleValue(p.v).EndArray();
+        w.EndArray().EndObject();
+      }
+      w.EndArray();
+      break;
+  }
+  w.EndObject();
+}
+
+std::string MetricTypeName(uint8_t t) {
+  static constexpr std::string_view kNames[] = {"unknown", "counter", "gauge",   "histogram",
+                                                "gaugehistogram", "summary", "info", "stateset"};
+  return std::string(t < std::size(kNames) ? kNames[t] : "unknown");
+}
+
+}  // namespace
+
+// One API call: its parameters, tenant and reply channel, carried to a query thread.
+struct PromApi::Call {
+  Params params;
+  std::string tenant;
+  std::string path;
+  bool gzip = false;
+  http::Request proto;  // version and keep-alive of the request, for the response
+  http::Responder respond;
+  const tsdb::Db* db = nullptr;  // null: the tenant has no data yet
+  std::unique_ptr<query::Querier> querier;
+  std::vector<std::string> warnings;
+  std::vector<std::string> infos;
+  std::optional<ApiError> error;
+
+  explicit Call(http::Responder r) : respond(std::move(r)) {}
+
+  void Fail(ApiError e) { error = std::move(e); }
+
+  // Sends {"status":"success","data":<data>,...} where data is written by `fn`.
+  void Ok(const std::function<void(JsonWriter&)>& fn) {
+    JsonWriter w;
+    w.BeginObject().Key("status").String("success").Key("data");
+    fn(w);
+    if (!warnings.empty()) {
+      w.Key("warnings").BeginArray();
+      for (const auto& s : warnings) w.String(s);
+      w.EndArray();
+    }
+    if (!infos.empty()) {
+      w.Key("infos").BeginArray();
+      for (const auto& s : infos) w.String(s);
+      w.EndArray();
+    }
+    w.EndObject();
+    Send(http::Status::ok, std::move(w.str()));
+  }
+
+  void SendError() {
+    JsonWriter w;
+    w.BeginObject()
+        .Key("status")
+        .String("error")
+        .Key("errorType")
+        .String(error->type)
+        .Key("error")
+        .String(error->message)
+        .EndObject();
+    Send(HttpStatusFor(error->type), std::move(w.str()));
+  }
+
+  void Send(http::Status status, std::string body) {
+    http::Response res = http::JsonResponse(proto, status, std::string());
+    if (gzip) {
+      res.body() = Gzip(body);
+      res.set(bhttp::field::content_encoding, "gzip");
+    } else {
+      res.body() = std::move(body);
+    }
+    respond.Send(std::move(res));
+  }
+
+  // Reads an optional time parameter.
+  std::optional<int64_t> Time(std::string_view name, int64_t def) {
+    auto v = params.Get(name);
+    if (!v || v->empty()) return def;
+    auto t = ParseTime(*v);
+    if (!t.ok()) {
+      Fail(InvalidParam(name, t.status().message()));
+      return std::nullopt;
+    }
+    return t.value();
+  }
+
+  std::optional<uint64_t> Limit() {
+    auto v = params.Get("limit");
+    if (!v || v->empty()) return 0;
+    uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size()) {
+      Fail(InvalidParam("limit", fmt::format("cannot parse \"{}\" to a valid limit", *v)));
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  std::optional<std::vector<std::vector<Matcher>>> Matchers(bool required) {
+    auto all = params.GetAll("match[]");
+    if (all.empty() && required) {
+      Fail({"bad_data", "no match[] parameter provided"});
+      return std::nullopt;
+    }
+    std::vector<std::vector<Matcher>> out;
+    for (const auto& m : all) {
+      auto r = promql::ParseMetricSelector(m);
+      if (!r.ok()) {
+        Fail(InvalidParam("match[]", r.status().message()));
+        return std::nullopt;
+      }
+      out.push_back(std::move(r).value());
+    }
+    return out;
+  }
+
+  void AddAnnotations(const promql::Annotations& a, std::string_view query) {
+    for (const auto& e : a.warnings()) {
+      warnings.push_back(e.message + " (" + PositionOf(query, e.pos.start) + ")");
+    }
+    for (const auto& e : a.infos()) {
+      infos.push_back(e.message + " (" + PositionOf(query, e.pos.start) + ")");
+    }
+  }
+};
+
+PromApi::PromApi(ApiOptions opts) : opts_(opts), engine_(opts.engine) {
+  size_t threads = opts_.query_threads;
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  pool_ = std::make_unique<ThreadPool>(threads, opts_.max_queued_queries);
+}
+
+PromApi::~PromApi() = default;
+
+void PromApi::Register(http::Server& server) {
+  auto route = [&](const std::string& path, void (PromApi::*fn)(Call&), bool post) {
+    std::vector<bhttp::verb> methods = {bhttp::verb::get};
+    if (post) methods.push_back(bhttp::verb::post);
+    server.Route(path, methods, [this, fn](http::Request& req, const http::Responder& r) {
+      Run(req, r, [this, fn](Call& c) { (this->*fn)(c); });
+    });
+  };
+  route("/api/v1/query", &PromApi::Query, true);
+  route("/api/v1/query_range", &PromApi::QueryRange, true);
+  route("/api/v1/series", &PromApi::Series, true);
+  route("/api/v1/labels", &PromApi::LabelNames, true);
+  route("/api/v1/label/", &PromApi::LabelValues, false);
+  route("/api/v1/metadata", &PromApi::Metadata, false);
+  route("/api/v1/query_exemplars", &PromApi::QueryExemplars, true);
+  route("/api/v1/format_query", &PromApi::FormatQuery, true);
+  route("/api/v1/parse_query", &PromApi::ParseQuery, true);
+  route("/api/v1/status/tsdb", &PromApi::TsdbStatus, false);
+}
+
+void PromApi::Run(http::Request& req, const http::Responder& respond, Body body) {
+  auto c = std::make_shared<Call>(respond);
+  c->proto.version(req.version());
+  c->proto.keep_alive(req.keep_alive());
+  std::string_view target(req.target().data(), req.target().size());
+  c->path = std::string(target.substr(0, target.find('?')));
+  auto ae = req[bhttp::field::accept_encoding];
+  c->gzip = std::string_view(ae.data(), ae.size()).find("gzip") != std::string_view::npos;
+  auto p = Params::FromRequest(req);
+  if (!p.ok()) {
+    c->Fail({"bad_data", p.status().message()});
+    return c->SendError();
+  }
+  c->params = std::move(p).value();
+  auto it = req.find(kTenantHeader);
+  if (it == req.end() || it->value().empty()) {
+    if (opts_.require_tenant) {
+      c->Fail({"bad_data", "no org id: the X-Scope-OrgID header is required"});
+      http::Response res = http::JsonResponse(c->proto, http::Status::unauthorized, "");
+      JsonWriter w;
+      w.BeginObject().Key("status").String("error").Key("errorType").String("bad_data");
+      w.Key("error").String(c->error->message).EndObject();
+      res.body() = std::move(w.str());
+      return respond.Send(std::move(res));
+    }
+    c->tenant = std::string(kDefaultTenant);
+  } else {
+    c->tenant = std::string(it->value());
+    Status st = tsdb::Storage::ValidateTenantName(c->tenant);
+    if (!st.ok()) {
+      c->Fail({"bad_data", st.message()});
+      return c->SendError();
+    }
+  }
+  const tsdb::Storage* storage = storage_.load(std::memory_order_acquire);
+  if (storage == nullptr) {
+    c->Fail({"unavailable", "storage is not ready yet (WAL replay in progress)"});
+    return c->SendError();
+  }
+  c->db = storage->Find(c->tenant);
+  if (c->db != nullptr) {
+    c->querier = std::make_unique<query::HeadQuerier>(c->db->head());
+  } else {
+    c->querier = std::make_unique<query::EmptyQuerier>();
+  }
+  bool queued = pool_->TrySubmit([c, body = std::move(body)] {
+    body(*c);
+    if (c->error) c->SendError();
+  });
+  if (!queued) {
+    c->Fail({"unavailable", "too many queries are queued; retry later"});
+    c->SendError();
+  }
+}
+
+namespace {
+
+// Runs `fn` under the query's timeout and the client's cancellation.
+promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms) {
+  promql::QueryControl ctl;
+  ctl.cancelled = r.client_gone();
+  if (timeout_ms > 0) {
+    ctl.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  return ctl;
+}
+
+}  // namespace
+
+void PromApi::Query(Call& c) {
+  std::string q = c.params.Get("query").value_or("");
+  auto t = c.Time("time", NowMillis());
+  if (!t) return;
+  int64_t timeout = 0;
+  if (auto v = c.params.Get("timeout"); v && !v->empty()) {
+    auto d = ParseDuration(*v);
+    if (!d.ok()) return c.Fail(InvalidParam("timeout", d.status().message()));
+    timeout = d.value();
+  }
+  auto limit = c.Limit();
+  if (!limit) return;
+  auto expr = promql::ParseExpr(q);
+  if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
+  auto res = engine_.Instant(*c.querier, *expr.value(), *t, ControlFor(c.respond, timeout));
+  if (!res.ok()) return c.Fail(FromStatus(res.status()));
+  auto& r = res.value();
+  if (*limit > 0 && r.series.size() > *limit) {
+    r.series.resize(*limit);
+    c.warnings.push_back("results truncated due to limit");
+  }
+  c.AddAnnotations(r.annotations, q);
+  c.Ok([&](JsonWriter& w) { WriteResult(w, r); });
+}
+
+void PromApi::QueryRange(Call& c) {
+  std::string q = c.params.Get("query").value_or("");
+  auto need = [&](std::string_view name) -> std::optional<int64_t> {
+    auto v = c.params.Get(name);
+    if (!v || v->empty()) {
+      c.Fail(InvalidParam(name, fmt::format("cannot parse \"\" to a valid timestamp")));
+      return std::nullopt;
+    }
+    return c.Time(name, 0);
+  };
+  auto start = need("start");
+  if (!start) return;
+  auto end = need("end");
+  if (!end) return;
+  if (*end < *start) {
+    return c.Fail(InvalidParam("end", "end timestamp must not be before start time"));
+  }
+  auto step_s = c.params.Get("step").value_or("");
+  auto step = ParseDuration(step_s);
+  if (!step.ok()) return c.Fail(InvalidParam("step", step.status().message()));
+  if (step.value() <= 0) {
+    return c.Fail(InvalidParam("step",
+                               "zero or negative query resolution step widths are not accepted. "
+                               "Try a positive integer"));
+  }
+  if ((*end - *start) / step.value() > opts_.max_points_per_series) {
+    return c.Fail({"bad_data",
+                   "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
+                   "the query resolution (?step=XX)"});
+  }
+  if (opts_.max_query_length_ms > 0 && *end - *start > opts_.max_query_length_ms) {
+    return c.Fail({"bad_data", fmt::format("the query time range exceeds the limit (query length: "
+                                           "{}, limit: {})",
+                                           FormatDurationMillis(*end - *start),
+                                           FormatDurationMillis(opts_.max_query_length_ms))});
+  }
+  int64_t timeout = 0;
+  if (auto v = c.params.Get("timeout"); v && !v->empty()) {
+    auto d = ParseDuration(*v);
+    if (!d.ok()) return c.Fail(InvalidParam("timeout", d.status().message()));
+    timeout = d.value();
+  }
+  auto limit = c.Limit();
+  if (!limit) return;
+  auto expr = promql::ParseExpr(q);
+  if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
+  auto res = engine_.Range(*c.querier, *expr.value(), *start, *end, step.value(),
+                           ControlFor(c.respond, timeout));
+  if (!res.ok()) return c.Fail(FromStatus(res.status()));
+  auto& r = res.value();
+  if (*limit > 0 && r.series.size() > *limit) {
+    r.series.resize(*limit);
+    c.warnings.push_back("results truncated due to limit");
+  }
+  c.AddAnnotations(r.annotations, q);
+  c.Ok([&](JsonWriter& w) { WriteResult(w, r); });
+}
+
+void PromApi::Series(Call& c) {
+  auto sets = c.Matchers(true);
+  if (!sets) return;
+  auto start = c.Time("start", kMinTime);
+  if (!start) return;
+  auto end = c.Time("end", kMaxTime);
+  if (!end) return;
+  auto limit = c.Limit();
+  if (!limit) return;
+  std::set<Labels> all;
+  for (const auto& ms : *sets) {
+    auto r = c.querier->Series(*start, *end, ms);
+    if (!r.ok()) return c.Fail(FromStatus(r.status()));
+    all.insert(r.value().begin(), r.value().end());
+  }
+  if (*limit > 0 && all.size() > *limit) c.warnings.push_back("results truncated due to limit");
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    uint64_t n = 0;
+    for (const auto& ls : all) {
+      if (*limit > 0 && n++ >= *limit) break;
+      WriteLabels(w, ls);
+    }
+    w.EndArray();
+  });
+}
+
+void PromApi::LabelNames(Call& c) {
+  auto sets = c.Matchers(false);
+  if (!sets) return;
+  auto start = c.Time("start", kMinTime);
+  if (!start) return;
+  auto end = c.Time("end", kMaxTime);
+  if (!end) return;
+  auto limit = c.Limit();
+  if (!limit) return;
+  std::set<std::string> names;
+  if (sets->empty()) sets->emplace_back();
+  for (const auto& ms : *sets) {
+    auto r = c.querier->LabelNames(*start, *end, ms);
+    if (!r.ok()) return c.Fail(FromStatus(r.status()));
+    names.insert(r.value().begin(), r.value().end());
+  }
+  if (*limit > 0 && names.size() > *limit) c.warnings.push_back("results truncated due to limit");
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    uint64_t n = 0;
+    for (const auto& s : names) {
+      if (*limit > 0 && n++ >= *limit) break;
+      w.String(s);
+    }
+    w.EndArray();
+  });
+}
+
+void PromApi::LabelValues(Call& c) {
+  // /api/v1/label/<name>/values
+  constexpr std::string_view kPrefix = "/api/v1/label/";
+  constexpr std::string_view kSuffix = "/values";
+  std::string_view path = c.path;
+  if (!path.ends_with(kSuffix) || path.size() <= kPrefix.size() + kSuffix.size()) {
+    return c.Fail({"not_found", fmt::format("no handler for {}", path)});
+  }
+  auto decoded = ParseForm(fmt::format(
+      "n={}", path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size())));
+  if (!decoded.ok() || decoded.value().empty()) return c.Fail({"bad_data", "invalid label name"});
+  std::string name = decoded.value()[0].second;
+  if (!IsValidUtf8(name) || name.empty()) {
+    return c.Fail({"bad_data", fmt::format("invalid label name: {}", GoQuote(name))});
+  }
+  auto sets = c.Matchers(false);
+  if (!sets) return;
+  auto start = c.Time("start", kMinTime);
+  if (!start) return;
+  auto end = c.Time("end", kMaxTime);
+  if (!end) return;
+  auto limit = c.Limit();
+  if (!limit) return;
+  std::set<std::string> values;
+  if (sets->empty()) sets->emplace_back();
+  for (const auto& ms : *sets) {
+    auto r = c.querier->LabelValues(name, *start, *end, ms);
+    if (!r.ok()) return c.Fail(FromStatus(r.status()));
+    values.insert(r.value().begin(), r.value().end());
+  }
+  if (*limit > 0 && values.size() > *limit) c.warnings.push_back("results truncated due to limit");
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    uint64_t n = 0;
+    for (const auto& s : values) {
+      if (*limit > 0 && n++ >= *limit) break;
+      w.String(s);
+    }
+    w.EndArray();
+  });
+}
+
+void PromApi::Metadata(Call& c) {
+  auto limit = c.Limit();
+  if (!limit) return;
+  std::string metric = c.params.Get("metric").value_or("");
+  std::map<std::string, tsdb::MetricMetadata> md;
+  if (c.db != nullptr) md = c.db->Metadata();
+  c.Ok([&](JsonWriter& w) {
+    w.BeginObject();
+    uint64_t n = 0;
+    for (const auto& [name, m] : md) {
+      if (!metric.empty() && name != metric) continue;
+      if (*limit > 0 && n++ >= *limit) break;
+      w.Key(name).BeginArray().BeginObject();
+      w.Key("type").String(MetricTypeName(m.type)).Key("help").String(m.help);
+      w.Key("unit").String(m.unit).EndObject().EndArray();
+    }
+    w.EndObject();
+  });
+}
+
+void PromApi::QueryExemplars(Call& c) {
+  std::string q = c.params.Get("query").value_or("");
+  if (!c.Time("start", kMinTime) || !c.Time("end", kMaxTime)) return;
+  auto expr = promql::ParseExpr(q);
+  if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
+  // Exemplars are not stored yet: the answer is the empty list Prometheus gives without any.
+  c.Ok([](JsonWriter& w) { w.BeginArray().EndArray(); });
+}
+
+void PromApi::FormatQuery(Call& c) {
+  auto expr = promql::ParseExpr(c.params.Get("query").value_or(""));
+  if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
+  c.Ok([&](JsonWriter& w) { w.String(expr.value()->String()); });
+}
+
+void PromApi::ParseQuery(Call& c) {
+  auto expr = promql::ParseExpr(c.params.Get("query").value_or(""));
+  if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
+  c.Ok([&](JsonWriter& w) { WriteAstJson(w, *expr.value()); });
+}
+
+void PromApi::TsdbStatus(Call& c) {
+  uint64_t limit = 10;
+  if (auto v = c.params.Get("limit"); v && !v->empty()) {
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
+    if (ec != std::errc() || p != v->data() + v->size() || limit == 0 || limit > 10000) {
+      return c.Fail({"bad_data", "limit must be a positive number"});
+    }
+  }
+  tsdb::HeadStats st;
+  tsdb::PostingsIndex::Cardinality card;
+  if (c.db != nullptr) {
+    st = c.db->head().Stats();
+    card = c.db->head().Cardinality(limit);
+  }
+  auto list = [](JsonWriter& w, std::string_view key,
+                 const std::vector<tsdb::PostingsIndex::NameCount>& v) {
+    w.Key(key).BeginArray();
+    for (const auto& e : v) {
+      w.BeginObject().Key("name").String(e.name).Key("value").Int(static_cast<int64_t>(e.count));
+      w.EndObject();
+    }
+    w.EndArray();
+  };
+  c.Ok([&](JsonWriter& w) {
+    w.BeginObject().Key("headStats").BeginObject();
+    w.Key("numSeries").Int(static_cast<int64_t>(st.series));
+    w.Key("numLabelPairs").Int(static_cast<int64_t>(card.label_pairs));
+    w.Key("chunkCount").Int(static_cast<int64_t>(st.chunks));
+    w.Key("minTime").Int(st.series == 0 ? INT64_MAX : st.min_time);
+    w.Key("maxTime").Int(st.series == 0 ? INT64_MIN : st.max_time);
+    w.EndObject();
+    list(w, "seriesCountByMetricName", card.series_by_metric);
+    list(w, "labelValueCountByLabelName", card.values_by_label);
+    list(w, "memoryInBytesByLabelName", card.bytes_by_label);
+    list(w, "seriesCountByLabelValuePair", card.series_by_label_pair);
+    w.EndObject();
+  });
+}
+
+}  // namespace strata::api

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/thread_pool.h"
+#include "http/server.h"
+#include "promql/engine.h"
+#include "tsdb/storage.h"
+
+namespace strata::api {
+
+struct ApiOptions {
+  promql::EngineOptions engine;
+  int64_t max_points_per_series = 11000;  // range queries, as Prometheus
+  int64_t max_query_length_ms = 0;        // 0: unlimited
+  size_t query_threads = 0;               // 0: one per core
+  size_t max_queued_queries = 256;        // beyond this, 503
+  bool require_tenant = false;            // X-Scope-OrgID required (else "anonymous")
+};
+
+// PromApi serves Prometheus's HTTP query API (/api/v1/query, query_range, series, labels,
+// label values, metadata, query_exemplars, format_query, parse_query, status/tsdb) with
+// Prometheus's JSON, byte for byte. Queries run on a bounded pool of query threads, never on
+// the HTTP threads; a client that disconnects cancels its query. Tenants come from
+// X-Scope-OrgID. Thread-safe; the storage is attached once it is open.
+class PromApi {
+ public:
+  explicit PromApi(ApiOptions opts);
+  ~PromApi();
+
+  void Register(http::Server& server);
+  // Attaches the storage; until then queries answer 503. Must outlive this object.
+  void SetStorage(const tsdb::Storage* storage) {
+    storage_.store(storage, std::memory_order_release);
+  }
+
+ private:
+  struct Call;
+  using Body = std::function<void(Call&)>;
+
+  // Parses parameters and the tenant, then runs `body` on a query thread.
+  void Run(http::Request& req, const http::Responder& respond, Body body);
+
+  void Query(Call& c);
+  void QueryRange(Call& c);
+  void Series(Call& c);
+  void LabelNames(Call& c);
+  void LabelValues(Call& c);
+  void Metadata(Call& c);
+  void QueryExemplars(Call& c);
+  void FormatQuery(Call& c);
+  void ParseQuery(Call& c);
+  void TsdbStatus(Call& c);
+
+  const ApiOptions opts_;
+  promql::Engine engine_;
+  std::atomic<const tsdb::Storage*> storage_{nullptr};
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+}  // namespace strata::api
