@@ -11,20 +11,28 @@ using namespace promql;
 
 std::string_view TypeName(ValueType t) {
   switch (t) {
-    case ValueType::kScalar: return "scalar";
-    case ValueType::kVector: return "vector";
-    case ValueType::kMatrix: return "matrix";
-    case ValueType::kString: return "string";
+    case ValueType::kScalar:
+      return "scalar";
+    case ValueType::kVector:
+      return "vector";
+    case ValueType::kMatrix:
+      return "matrix";
+    case ValueType::kString:
+      return "string";
   }
   return "none";
 }
 
 std::string_view CardName(Cardinality c) {
   switch (c) {
-    case Cardinality::kOneToOne: return "one-to-one";
-    case Cardinality::kManyToOne: return "many-to-one";
-    case Cardinality::kOneToMany: return "one-to-many";
-    case Cardinality::kManyToMany: return "many-to-many";
+    case Cardinality::kOneToOne:
+      return "one-to-one";
+    case Cardinality::kManyToOne:
+      return "many-to-one";
+    case Cardinality::kOneToMany:
+      return "one-to-many";
+    case Cardinality::kManyToMany:
+      return "many-to-many";
   }
   return "";
 }

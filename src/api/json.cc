@@ -94,8 +94,8 @@ std::string FormatSampleValue(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   char buf[400];
   double a = std::fabs(v);
-  auto fmt = a != 0 && (a < 1e-6 || a >= 1e21) ? std::chars_format::scientific
-                                               : std::chars_format::fixed;
+  auto fmt =
+      a != 0 && (a < 1e-6 || a >= 1e21) ? std::chars_format::scientific : std::chars_format::fixed;
   auto r = std::to_chars(buf, buf + sizeof(buf), v, fmt);
   return std::string(buf, r.ptr);
 }
@@ -108,11 +108,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             out += "\\u00";

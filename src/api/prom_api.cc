@@ -44,13 +44,19 @@ http::Status HttpStatusFor(std::string_view type) {
 
 ApiError FromStatus(const Status& st) {
   switch (st.code()) {
-    case Status::Code::kInvalidArgument: return {"bad_data", st.message()};
+    case Status::Code::kInvalidArgument:
+      return {"bad_data", st.message()};
     case Status::Code::kExecution:
-    case Status::Code::kResourceExhausted: return {"execution", st.message()};
-    case Status::Code::kDeadlineExceeded: return {"timeout", st.message()};
-    case Status::Code::kCancelled: return {"canceled", st.message()};
-    case Status::Code::kUnavailable: return {"unavailable", st.message()};
-    default: return {"internal", st.message()};
+    case Status::Code::kResourceExhausted:
+      return {"execution", st.message()};
+    case Status::Code::kDeadlineExceeded:
+      return {"timeout", st.message()};
+    case Status::Code::kCancelled:
+      return {"canceled", st.message()};
+    case Status::Code::kUnavailable:
+      return {"unavailable", st.message()};
+    default:
+      return {"internal", st.message()};
   }
 }
 
@@ -128,8 +134,8 @@ void WriteResult(JsonWriter& w, const promql::QueryResult& r) {
 }
 
 std::string MetricTypeName(uint8_t t) {
-  static constexpr std::string_view kNames[] = {"unknown", "counter", "gauge",   "histogram",
-                                                "gaugehistogram", "summary", "info", "stateset"};
+  static constexpr std::string_view kNames[] = {"unknown",        "counter", "gauge", "histogram",
+                                                "gaugehistogram", "summary", "info",  "stateset"};
   return std::string(t < std::size(kNames) ? kNames[t] : "unknown");
 }
 

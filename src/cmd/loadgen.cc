@@ -27,6 +27,7 @@ struct LoadgenFlags {
   std::string duration = "30s";
   std::string interval = "15s";
   std::string start_offset = "1h";
+  int64_t start_time = 0;  // Unix seconds; overrides start_offset when set
   uint64_t batch = 2000;
   uint64_t rounds = 0;  // 0 = until the duration ends
   std::string tenant;
@@ -40,7 +41,15 @@ struct Template {
   bool counter;
   double scale;  // typical magnitude of a value or of a per-second rate
   bool integral;
+  bool histogram = false;  // classic buckets: the `le` label sets each series' share of scale
 };
+
+// Share of observations at or below `le` in the generated latency histograms.
+double LatencyCdf(const std::string& le) {
+  if (le == "+Inf") return 1.0;
+  double x = std::stod(le);
+  return 1.0 - std::exp(-x / 0.2);
+}
 
 std::vector<Template> NodeTemplates() {
   std::vector<Template> t;
@@ -86,6 +95,17 @@ std::vector<Template> NodeTemplates() {
   t.push_back({"node_context_switches_total", one, true, 2e4, true});
   t.push_back({"node_intr_total", one, true, 1e4, true});
   t.push_back({"node_procs_running", one, false, 4, true});
+  // A request-latency histogram per host and handler, with classic buckets.
+  std::vector<std::vector<std::pair<std::string, std::string>>> buckets, handlers;
+  for (const char* h : {"/api/v1/query", "/api/v1/push"}) {
+    handlers.push_back({{"handler", h}});
+    for (const char* le :
+         {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"}) {
+      buckets.push_back({{"handler", h}, {"le", le}});
+    }
+  }
+  t.push_back({"http_request_duration_seconds_bucket", buckets, true, 50, true, true});
+  t.push_back({"http_request_duration_seconds_count", handlers, true, 50, true, true});
   return t;
 }
 
@@ -95,6 +115,7 @@ struct Series {
   double rate;  // counters: mean increase per second
   bool counter;
   bool integral;
+  bool histogram;
   int64_t jitter_ms;  // per-host scrape offset
 };
 
@@ -107,6 +128,7 @@ std::vector<Series> MakeSeries(uint64_t n, uint64_t seed) {
   for (uint64_t host = 0; out.size() < n; ++host) {
     std::string instance = fmt::format("host-{:05}.example.internal:9100", host);
     auto jitter = static_cast<int64_t>(rng() % 7);
+    double host_load = 0.5 + u(rng);  // shared by a host's histogram series
     for (const auto& t : templates) {
       for (const auto& v : t.variants) {
         if (out.size() >= n) break;
@@ -124,6 +146,16 @@ std::vector<Series> MakeSeries(uint64_t n, uint64_t seed) {
         s.integral = t.integral;
         s.rate = t.scale * (0.1 + u(rng));
         s.value = t.counter ? std::floor(s.rate * 1e4 * u(rng)) : t.scale * (0.2 + u(rng));
+        s.histogram = t.histogram;
+        if (t.histogram) {
+          // Buckets of one host grow in step so counts stay cumulative across `le`.
+          std::string le = "+Inf";
+          for (const auto& [k, val] : v) {
+            if (k == "le") le = val;
+          }
+          s.rate = t.scale * host_load * LatencyCdf(le);
+          s.value = std::floor(s.rate * 1e4);
+        }
         s.jitter_ms = jitter;
         out.push_back(std::move(s));
       }
@@ -135,6 +167,10 @@ std::vector<Series> MakeSeries(uint64_t n, uint64_t seed) {
 // Advances a series by one scrape interval and returns the new value.
 double Step(Series& s, double interval_s, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> u(0.0, 1.0);
+  if (s.histogram) {
+    s.value += std::floor(s.rate * interval_s);
+    return s.value;
+  }
   if (s.counter) {
     double inc = s.rate * interval_s * (0.8 + 0.4 * u(rng));
     s.value += s.integral ? std::floor(inc) : std::round(inc * 100) / 100;
@@ -175,7 +211,7 @@ int RunLoadgen(const LoadgenFlags& f) {
     return 2;
   }
   std::vector<Series> series = MakeSeries(f.series, f.seed);
-  const int64_t start_ts = NowMillis() - *offset;
+  const int64_t start_ts = f.start_time != 0 ? f.start_time * 1000 : NowMillis() - *offset;
   auto begin = std::chrono::steady_clock::now();
   auto deadline = begin + std::chrono::milliseconds(*duration);
   Totals totals;
@@ -203,7 +239,9 @@ int RunLoadgen(const LoadgenFlags& f) {
           size_t end = std::min(mine.size(), off + f.batch);
           for (size_t k = off; k < end; ++k) {
             Series& s = series[mine[k]];
-            Sample smp{base + s.jitter_ms + static_cast<int64_t>(rng() % 5),
+            // A histogram's buckets share their scrape's timestamp, as in Prometheus.
+            int64_t noise = static_cast<int64_t>(rng() % 5);
+            Sample smp{base + s.jitter_ms + (s.histogram ? 0 : noise),
                        Step(s, static_cast<double>(*interval) / 1000.0, rng)};
             proto::AppendTimeSeries(body, s.encoded_labels, {&smp, 1});
           }
@@ -288,6 +326,8 @@ void RegisterLoadgen(CLI::App& tool, int* exit_code) {
       ->capture_default_str();
   lg->add_option("--interval", f->interval, "Scrape interval between a series' samples")
       ->capture_default_str();
+  lg->add_option("--start-time", f->start_time,
+                 "Unix seconds of the first samples (reproducible data; overrides --start-offset)");
   lg->add_option("--start-offset", f->start_offset, "The first samples are this far in the past")
       ->capture_default_str();
   lg->add_option("--batch", f->batch, "Samples per request")->capture_default_str();
