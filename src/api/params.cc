@@ -138,7 +138,7 @@ bool ParseRfc3339(std::string_view s, int64_t* ms) {
     if (!num(i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, &om)) {
       return false;
     }
-    offset_s = (s[i] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    offset_s = (s[i] == '+' ? 1 : -1) * (int64_t{oh} * 3600 + int64_t{om} * 60);
     i += 6;
   } else {
     return false;

@@ -22,7 +22,8 @@ struct Label {
   std::string name;
   std::string value;
   bool operator==(const Label&) const = default;
-  auto operator<=>(const Label&) const = default;
+  auto operator<=>(const Label&) const =
+      default;  // NOLINT(modernize-use-nullptr): tidy misreads <=>
 };
 
 // An owned label set, sorted by name with unique names.

@@ -19,8 +19,10 @@ class Annotations {
     bool operator<(const Entry& o) const { return message < o.message; }
   };
 
-  void Warn(std::string msg, PosRange pos) { warnings_.insert({"PromQL warning: " + msg, pos}); }
-  void Info(std::string msg, PosRange pos) { infos_.insert({"PromQL info: " + msg, pos}); }
+  void Warn(const std::string& msg, PosRange pos) {
+    warnings_.insert({"PromQL warning: " + msg, pos});
+  }
+  void Info(const std::string& msg, PosRange pos) { infos_.insert({"PromQL info: " + msg, pos}); }
   void Merge(const Annotations& o) {
     warnings_.insert(o.warnings_.begin(), o.warnings_.end());
     infos_.insert(o.infos_.begin(), o.infos_.end());

@@ -8,7 +8,6 @@
 
 namespace strata::promql {
 
-using internal::Absent;
 using internal::EvalError;
 using internal::Grid;
 using internal::IsPresent;

@@ -16,12 +16,12 @@
 namespace strata::promql {
 
 struct EngineOptions {
-  int64_t lookback_delta_ms = 5 * 60 * 1000;
+  int64_t lookback_delta_ms = int64_t{5} * 60 * 1000;
   // Step of subqueries written without one (`x[1h:]`): Prometheus's global evaluation interval.
-  int64_t default_subquery_step_ms = 60 * 1000;
+  int64_t default_subquery_step_ms = int64_t{60} * 1000;
   // Samples a query may hold in memory at once (loaded plus intermediate results).
   uint64_t max_samples = 50'000'000;
-  int64_t timeout_ms = 2 * 60 * 1000;
+  int64_t timeout_ms = int64_t{2} * 60 * 1000;
 };
 
 // Per-query controls beyond the engine defaults.

@@ -69,6 +69,27 @@ eval instant at 10m label_replace(rate(metric_total[10m]), "n", "$1", "__name__"
 )s");
 }
 
+TEST(Engine, InfoAddsTargetInfoDataLabels) {
+  ExpectScript(R"s(
+load 1m
+  http_requests_total{job="api", instance="a"} 0+10x10
+  http_requests_total{job="api", instance="b"} 0+20x10
+  target_info{job="api", instance="a", region="eu", version="1.2"} 1x10
+  build_info{job="api", instance="b", revision="abc"} 1x10
+
+eval instant at 5m info(http_requests_total)
+  http_requests_total{job="api", instance="a", region="eu", version="1.2"} 50
+  http_requests_total{job="api", instance="b"} 100
+
+eval instant at 5m info(http_requests_total, {region=~".+"})
+  http_requests_total{job="api", instance="a", region="eu"} 50
+
+eval instant at 5m info(http_requests_total, {__name__="build_info"})
+  http_requests_total{job="api", instance="a"} 50
+  http_requests_total{job="api", instance="b", revision="abc"} 100
+)s");
+}
+
 TEST(Engine, TooManySamplesIsAnError) {
   std::ostringstream out;
   PromqlTestOptions opts;

@@ -129,10 +129,11 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g);
 Value EvalCall(Evaluator& ev, const Call& c, const Grid& g);
 StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, StepVector rhs,
                         const Grid& g);
+StepVector EvalInfo(Evaluator& ev, const Call& c, const Grid& g);
 StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<double>& phi,
-                             StepVector in, const Grid& g);
+                             const StepVector& in, const Grid& g);
 StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<double>& lower,
-                             const std::vector<double>& upper, StepVector in, const Grid& g);
+                             const std::vector<double>& upper, const StepVector& in, const Grid& g);
 
 // Helpers shared by the operator files.
 // Applies a float operator; `keep` is false when a comparison filters the element out.

@@ -174,15 +174,15 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
   std::unordered_map<std::string, size_t> out_index;
   // One-to-one: a signature may match only once per step.
   std::unordered_map<std::string, std::vector<uint8_t>> matched;
-  for (auto& L : many) {
+  for (auto& ml : many) {
     ev.CheckInterrupt();
-    std::string sig = Signature(L.labels, m);
+    std::string sig = Signature(ml.labels, m);
     auto it = one_by_sig.find(sig);
     if (it == one_by_sig.end()) continue;
     for (size_t k : it->second) {
-      const StepSeries& R = one[k];
-      Labels labels = ResultLabels(L.labels, R.labels, m);
-      bool drop = drops_name || L.drop_name;
+      const StepSeries& ro = one[k];
+      Labels labels = ResultLabels(ml.labels, ro.labels, m);
+      bool drop = drops_name || ml.drop_name;
       auto [oit, inserted] = out_index.emplace(LabelsKey(labels, drop), out.size());
       if (inserted) {
         StepSeries s;
@@ -199,8 +199,8 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
         seen = &vec;
       }
       for (size_t i = 0; i < g.n; ++i) {
-        double lv = L.v[i];
-        double rv = R.v[i];
+        double lv = ml.v[i];
+        double rv = ro.v[i];
         if (IsAbsent(lv) || IsAbsent(rv)) continue;
         double fl = swap ? rv : lv;
         double fr = swap ? lv : rv;

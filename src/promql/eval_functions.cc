@@ -884,7 +884,7 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       ev.EvalVector(*c.args[0], g);
       return StepVector{};
     case Fn::kInfo:
-      return ev.EvalVector(*c.args[0], g);
+      return EvalInfo(ev, c, g);
     default:
       return MapValues(ev.EvalVector(*c.args[0], g),
                        [f](double x, size_t) { return MathFn(f, x); });

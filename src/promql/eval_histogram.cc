@@ -195,7 +195,7 @@ StepVector PerGroup(const std::vector<BucketGroup>& groups, const StepVector& in
 }  // namespace
 
 StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<double>& phi,
-                             StepVector in, const Grid& g) {
+                             const StepVector& in, const Grid& g) {
   auto groups = GroupBuckets(ev, c, in, *c.args[1]);
   if (!groups.empty()) {
     for (double q : phi) {
@@ -222,7 +222,8 @@ StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<dou
 }
 
 StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<double>& lower,
-                             const std::vector<double>& upper, StepVector in, const Grid& g) {
+                             const std::vector<double>& upper, const StepVector& in,
+                             const Grid& g) {
   auto groups = GroupBuckets(ev, c, in, *c.args[2]);
   return PerGroup(groups, in, g, [&](std::vector<Bucket>& b, size_t i, const BucketGroup&) {
     return BucketFraction(lower[i], upper[i], b);

@@ -613,8 +613,6 @@ class Parser {
         const Token name = Next();
         return ParseSelector(name.pos, std::string(name.text));
       }
-      case Tok::kEof:
-        Unexpected("");
       default:
         Unexpected("");
     }
@@ -638,7 +636,7 @@ class Parser {
 
   ExprPtr ParseSelector(int start, std::string name) {
     auto vs = std::make_unique<VectorSelector>();
-    vs->name = name;
+    vs->name = std::move(name);
     std::string name_from_braces;
     bool has_name_matcher = false;
     if (Peek().type == Tok::kLeftBrace) {

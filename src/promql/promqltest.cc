@@ -39,9 +39,7 @@ size_t ScanNumber(std::string_view s, double* out) {
     return true;
   };
   size_t start = i;
-  if (ci("inf")) {
-    i += 3;
-  } else if (ci("nan")) {
+  if (ci("inf") || ci("nan")) {
     i += 3;
   } else {
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])) != 0) ++i;
@@ -496,6 +494,7 @@ class Runner {
   static std::string CheckAnnotations(const EvalCmd& cmd, const Annotations& annos) {
     auto list = [](const std::set<Annotations::Entry>& s) {
       std::vector<std::string> v;
+      v.reserve(s.size());
       for (const auto& e : s) v.push_back(e.message);
       return v;
     };
