@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "promql/parser.h"
 #include "promql/promqltest.h"
 
 namespace strata::promql {
@@ -104,6 +105,44 @@ eval_fail instant at 100m sum_over_time(m[100m])
                          "inline", out, opts);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().failed, 0) << out.str();
+}
+
+}  // namespace
+}  // namespace strata::promql
+
+namespace strata::promql {
+namespace {
+
+// A querier with one long series, for interrupting queries.
+class LongSeriesQuerier : public query::EmptyQuerier {
+ public:
+  Result<std::vector<query::SeriesData>> Select(const query::SelectParams&,
+                                                std::span<const Matcher>) const override {
+    query::SeriesData d;
+    d.labels = {{"__name__", "x"}};
+    for (int64_t t = 0; t < 2'000'000; t += 15'000) d.samples.push_back({t, 1.0});
+    return std::vector<query::SeriesData>{d};
+  }
+};
+
+TEST(Engine, CancelledAndTimedOutQueriesStop) {
+  Engine engine;
+  LongSeriesQuerier q;
+  auto expr = ParseExpr("sum_over_time(x[10m:1s])").value();
+  std::atomic<bool> cancelled{true};
+  QueryControl ctl;
+  ctl.cancelled = &cancelled;
+  auto r = engine.Range(q, *expr, 0, 2'000'000, 1000, ctl);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCancelled);
+  ctl.cancelled = nullptr;
+  ctl.deadline = std::chrono::steady_clock::now();
+  r = engine.Range(q, *expr, 0, 2'000'000, 1000, ctl);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kDeadlineExceeded);
+  EXPECT_EQ(r.status().message(), "query timed out in query execution");
+  ctl.deadline = std::chrono::steady_clock::time_point::max();
+  EXPECT_TRUE(engine.Range(q, *expr, 0, 600'000, 60'000, ctl).ok());
 }
 
 }  // namespace

@@ -66,7 +66,7 @@ uint64_t PrometheusLabelsHash(const Labels& ls) {
 }
 
 void Evaluator::CheckInterrupt() const {
-  if ((++interrupt_counter_ & 63) != 0) return;
+  if ((interrupt_counter_++ & 63) != 0) return;  // the clock is read on every 64th call
   if (ctl_.cancelled != nullptr && ctl_.cancelled->load(std::memory_order_relaxed)) {
     throw EvalError{Status::Cancelled("query was canceled")};
   }

@@ -80,7 +80,8 @@ StepVector EvalInfo(Evaluator& ev, const Call& c, const Grid& g) {
           matched = true;
           for (const auto& l : info[k].labels) {
             if (l.name == kMetricNameLabel || IsIdentifying(l.name)) continue;
-            if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), l.name) == wanted.end()) {
+            if (!wanted.empty() &&
+                std::find(wanted.begin(), wanted.end(), l.name) == wanted.end()) {
               continue;
             }
             auto have = std::find_if(ls.begin(), ls.end(),

@@ -1,0 +1,199 @@
+// The Prometheus query API end to end against an in-process server: exact JSON, error types
+// and codes, form POSTs, gzip, tenants, limits.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include "base/units.h"
+#include "server/server.h"
+#include "test_util.h"
+
+namespace strata {
+namespace {
+namespace bhttp = boost::beast::http;
+using testing::PushRequest;
+
+class QueryApiTest : public ::testing::Test {
+ protected:
+  void Start(server::Config c = {}) {
+    c.listen = "127.0.0.1:0";
+    c.data_dir = dir_.path();
+    c.threads = 2;
+    srv_ = std::make_unique<server::StrataServer>(c);
+    ASSERT_TRUE(srv_->Start().ok());
+    ASSERT_TRUE(srv_->WaitReady().ok());
+    client_ = std::make_unique<http::Client>("127.0.0.1", std::to_string(srv_->port()));
+    // Two series, 10 samples 15 s apart, for two tenants.
+    proto::WriteRequest wr;
+    wr.series.push_back({{{"__name__", "req_total"}, {"code", "200"}, {"job", "api"}}, {}});
+    wr.series.push_back({{{"__name__", "req_total"}, {"code", "500"}, {"job", "api"}}, {}});
+    for (int i = 0; i < 10; ++i) {
+      wr.series[0].samples.push_back({t0_ + i * 15000, 100.0 * i});
+      wr.series[1].samples.push_back({t0_ + i * 15000, 1.0 * i});
+    }
+    ASSERT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+    wr.series.resize(1);
+    wr.series[0].labels[0].value = "other_total";
+    ASSERT_EQ(Do(PushRequest(wr, "team-b")).result(), http::Status::no_content);
+  }
+  void TearDown() override {
+    client_.reset();
+    if (srv_) srv_->Shutdown();
+  }
+  http::Response Do(http::Request req) {
+    auto res = client_->Do(std::move(req));
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : http::Response();
+  }
+  http::Response Get(const std::string& target, const std::string& tenant = "") {
+    http::Request req(bhttp::verb::get, target, 11);
+    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+    return Do(std::move(req));
+  }
+  std::string T(int64_t ms) { return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000); }
+
+  testing::TempDir dir_;
+  std::unique_ptr<server::StrataServer> srv_;
+  std::unique_ptr<http::Client> client_;
+  // A whole second, so timestamps print without fractions.
+  const int64_t t0_ = (NowMillis() / 1000 - 600) * 1000;
+};
+
+TEST_F(QueryApiTest, InstantAndRangeQueriesAnswerPrometheusJson) {
+  Start();
+  int64_t t = t0_ + 9 * 15000;
+  auto res = Get("/api/v1/query?query=req_total%7Bcode%3D%22500%22%7D&time=" + std::to_string(t / 1000));
+  EXPECT_EQ(res.result(), http::Status::ok);
+  EXPECT_EQ(res[bhttp::field::content_type], "application/json");
+  EXPECT_EQ(res.body(),
+            R"j({"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"req_total","code":"500","job":"api"},"value":[)j" +
+                std::to_string(t / 1000) + R"j(,"9"]}]}})j");
+
+  res = Get("/api/v1/query_range?query=sum(rate(req_total[1m]))&start=" +
+            std::to_string(t / 1000 - 60) + "&end=" + std::to_string(t / 1000) + "&step=30");
+  EXPECT_EQ(res.result(), http::Status::ok);
+  EXPECT_NE(res.body().find(R"j("resultType":"matrix","result":[{"metric":{},"values":[[)j"),
+            std::string::npos)
+      << res.body();
+  EXPECT_NE(res.body().find(R"j(,"6.7333333333333325"])j"), std::string::npos) << res.body();
+
+  res = Get("/api/v1/query?query=scalar(vector(1.5))&time=100.25");
+  EXPECT_EQ(res.body(), R"j({"status":"success","data":{"resultType":"scalar","result":[100.250,"1.5"]}})j");
+  res = Get("/api/v1/query?query=%22hi%22&time=1");
+  EXPECT_EQ(res.body(), R"j({"status":"success","data":{"resultType":"string","result":[1,"hi"]}})j");
+  res = Get("/api/v1/query?query=1%2F0&time=1");
+  EXPECT_NE(res.body().find(R"j("+Inf")j"), std::string::npos);
+}
+
+TEST_F(QueryApiTest, FormPostAndAnnotations) {
+  Start();
+  http::Request req(bhttp::verb::post, "/api/v1/query", 11);
+  req.set(bhttp::field::content_type, "application/x-www-form-urlencoded");
+  req.body() = "query=rate(req_total%5B1m%5D)+%2B+rate(req_count%5B1m%5D)&time=" +
+               std::to_string((t0_ + 60000) / 1000);
+  req.prepare_payload();
+  auto res = Do(std::move(req));
+  EXPECT_EQ(res.result(), http::Status::ok) << res.body();
+  req = http::Request(bhttp::verb::post, "/api/v1/query", 11);
+  req.set(bhttp::field::content_type, "application/x-www-form-urlencoded");
+  req.body() = "query=rate(req%5B1m%5D)j";
+  req.prepare_payload();
+  Do(std::move(req));
+  // A rate over a metric whose name does not look like a counter carries an info annotation.
+  proto::WriteRequest wr;
+  wr.series.push_back({{{"__name__", "temperature"}}, {{t0_, 1}, {t0_ + 15000, 2}}});
+  ASSERT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  res = Get("/api/v1/query?query=rate(temperature%5B1m%5D)&time=" + std::to_string((t0_ + 30000) / 1000));
+  EXPECT_NE(res.body().find(
+                R"j("infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"temperature\" (1:6)"])j"),
+            std::string::npos)
+      << res.body();
+}
+
+TEST_F(QueryApiTest, ErrorsCarryPrometheusTypesAndCodes) {
+  Start();
+  auto res = Get("/api/v1/query?query=sum(");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(),
+            R"j({"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:5: parse error: unexpected end of input"})j");
+  res = Get("/api/v1/query?query=up&time=yesterday");
+  EXPECT_EQ(res.body(),
+            R"j({"status":"error","errorType":"bad_data","error":"invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp"})j");
+  res = Get("/api/v1/query_range?query=up&start=0&end=100000&step=1");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("exceeded maximum resolution of 11,000 points"), std::string::npos);
+  res = Get("/api/v1/query_range?query=up&start=10&end=0&step=1");
+  EXPECT_NE(res.body().find("end timestamp must not be before start time"), std::string::npos);
+  res = Get("/api/v1/query_range?query=up&start=0&end=10&step=0");
+  EXPECT_NE(res.body().find("zero or negative query resolution step"), std::string::npos);
+  res = Get("/api/v1/query?query=req_total%20%2B%20on()%20req_total&time=" +
+            std::to_string((t0_ + 60000) / 1000));
+  EXPECT_EQ(res.result(), http::Status::unprocessable_entity);
+  EXPECT_NE(res.body().find(R"j("errorType":"execution")j"), std::string::npos) << res.body();
+  res = Get("/api/v1/series");
+  EXPECT_EQ(res.body(),
+            R"j({"status":"error","errorType":"bad_data","error":"no match[] parameter provided"})j");
+  res = Get("/api/v1/query?query=up", "../etc");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+}
+
+TEST_F(QueryApiTest, TooManySamplesIsAnExecutionError) {
+  server::Config c;
+  c.query.engine.max_samples = 5;
+  Start(c);
+  auto res = Get("/api/v1/query?query=sum_over_time(req_total%5B10m%5D)&time=" +
+                 std::to_string((t0_ + 150000) / 1000));
+  EXPECT_EQ(res.result(), http::Status::unprocessable_entity);
+  EXPECT_NE(res.body().find("query processing would load too many samples into memory"),
+            std::string::npos)
+      << res.body();
+}
+
+TEST_F(QueryApiTest, TenantsSeeOnlyTheirData) {
+  Start();
+  std::string t = std::to_string((t0_ + 150000) / 1000);
+  EXPECT_NE(Get("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)&time=" + t).body().find(R"j(,"2"])j"),
+            std::string::npos);
+  auto b = Get("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)&time=" + t, "team-b").body();
+  EXPECT_NE(b.find(R"j(,"1"])j"), std::string::npos) << b;
+  EXPECT_EQ(Get("/api/v1/label/__name__/values", "team-b").body(),
+            R"j({"status":"success","data":["other_total"]})j");
+  EXPECT_EQ(Get("/api/v1/label/__name__/values", "nobody").body(),
+            R"j({"status":"success","data":[]})j");
+}
+
+TEST_F(QueryApiTest, SeriesLabelsAndValues) {
+  Start();
+  EXPECT_EQ(Get("/api/v1/labels").body(), R"j({"status":"success","data":["__name__","code","job"]})j");
+  EXPECT_EQ(Get("/api/v1/label/code/values").body(), R"j({"status":"success","data":["200","500"]})j");
+  EXPECT_EQ(Get("/api/v1/label/code/values?match[]=req_total%7Bcode%3D%22500%22%7D").body(),
+            R"j({"status":"success","data":["500"]})j");
+  EXPECT_EQ(Get("/api/v1/series?match[]=req_total&limit=1").body(),
+            R"j({"status":"success","data":[{"__name__":"req_total","code":"200","job":"api"}],"warnings":["results truncated due to limit"]})j");
+  EXPECT_EQ(Get("/api/v1/format_query?query=sum(x)by(a)").body(),
+            R"j({"status":"success","data":"sum by (a) (x)"})j");
+  auto st = Get("/api/v1/status/tsdb").body();
+  EXPECT_NE(st.find(R"j("seriesCountByMetricName":[{"name":"req_total","value":2}])j"), std::string::npos)
+      << st;
+}
+
+TEST_F(QueryApiTest, GzipWhenAsked) {
+  Start();
+  http::Request req(bhttp::verb::get, "/api/v1/labels", 11);
+  req.set(bhttp::field::accept_encoding, "gzip, deflate");
+  auto res = Do(std::move(req));
+  EXPECT_EQ(res[bhttp::field::content_encoding], "gzip");
+  z_stream zs{};
+  inflateInit2(&zs, 15 + 16);
+  std::string out(4096, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(res.body().data());
+  zs.avail_in = static_cast<uInt>(res.body().size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  ASSERT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  EXPECT_EQ(out, R"j({"status":"success","data":["__name__","code","job"]})j");
+}
+
+}  // namespace
+}  // namespace strata
