@@ -61,12 +61,14 @@ class QueryApiTest : public ::testing::Test {
 TEST_F(QueryApiTest, InstantAndRangeQueriesAnswerPrometheusJson) {
   Start();
   int64_t t = t0_ + 9 * 15000;
-  auto res = Get("/api/v1/query?query=req_total%7Bcode%3D%22500%22%7D&time=" + std::to_string(t / 1000));
+  auto res =
+      Get("/api/v1/query?query=req_total%7Bcode%3D%22500%22%7D&time=" + std::to_string(t / 1000));
   EXPECT_EQ(res.result(), http::Status::ok);
   EXPECT_EQ(res[bhttp::field::content_type], "application/json");
-  EXPECT_EQ(res.body(),
-            R"j({"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"req_total","code":"500","job":"api"},"value":[)j" +
-                std::to_string(t / 1000) + R"j(,"9"]}]}})j");
+  EXPECT_EQ(
+      res.body(),
+      R"j({"status":"success","data":{"resultType":"vector","result":[{"metric":{"__name__":"req_total","code":"500","job":"api"},"value":[)j" +
+          std::to_string(t / 1000) + R"j(,"9"]}]}})j");
 
   res = Get("/api/v1/query_range?query=sum(rate(req_total[1m]))&start=" +
             std::to_string(t / 1000 - 60) + "&end=" + std::to_string(t / 1000) + "&step=30");
@@ -77,9 +79,11 @@ TEST_F(QueryApiTest, InstantAndRangeQueriesAnswerPrometheusJson) {
   EXPECT_NE(res.body().find(R"j(,"6.7333333333333325"])j"), std::string::npos) << res.body();
 
   res = Get("/api/v1/query?query=scalar(vector(1.5))&time=100.25");
-  EXPECT_EQ(res.body(), R"j({"status":"success","data":{"resultType":"scalar","result":[100.250,"1.5"]}})j");
+  EXPECT_EQ(res.body(),
+            R"j({"status":"success","data":{"resultType":"scalar","result":[100.250,"1.5"]}})j");
   res = Get("/api/v1/query?query=%22hi%22&time=1");
-  EXPECT_EQ(res.body(), R"j({"status":"success","data":{"resultType":"string","result":[1,"hi"]}})j");
+  EXPECT_EQ(res.body(),
+            R"j({"status":"success","data":{"resultType":"string","result":[1,"hi"]}})j");
   res = Get("/api/v1/query?query=1%2F0&time=1");
   EXPECT_NE(res.body().find(R"j("+Inf")j"), std::string::npos);
 }
@@ -102,10 +106,12 @@ TEST_F(QueryApiTest, FormPostAndAnnotations) {
   proto::WriteRequest wr;
   wr.series.push_back({{{"__name__", "temperature"}}, {{t0_, 1}, {t0_ + 15000, 2}}});
   ASSERT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
-  res = Get("/api/v1/query?query=rate(temperature%5B1m%5D)&time=" + std::to_string((t0_ + 30000) / 1000));
-  EXPECT_NE(res.body().find(
-                R"j("infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"temperature\" (1:6)"])j"),
-            std::string::npos)
+  res = Get("/api/v1/query?query=rate(temperature%5B1m%5D)&time=" +
+            std::to_string((t0_ + 30000) / 1000));
+  EXPECT_NE(
+      res.body().find(
+          R"j("infos":["PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: \"temperature\" (1:6)"])j"),
+      std::string::npos)
       << res.body();
 }
 
@@ -113,11 +119,13 @@ TEST_F(QueryApiTest, ErrorsCarryPrometheusTypesAndCodes) {
   Start();
   auto res = Get("/api/v1/query?query=sum(");
   EXPECT_EQ(res.result(), http::Status::bad_request);
-  EXPECT_EQ(res.body(),
-            R"j({"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:5: parse error: unexpected end of input"})j");
+  EXPECT_EQ(
+      res.body(),
+      R"j({"status":"error","errorType":"bad_data","error":"invalid parameter \"query\": 1:5: parse error: unexpected end of input"})j");
   res = Get("/api/v1/query?query=up&time=yesterday");
-  EXPECT_EQ(res.body(),
-            R"j({"status":"error","errorType":"bad_data","error":"invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp"})j");
+  EXPECT_EQ(
+      res.body(),
+      R"j({"status":"error","errorType":"bad_data","error":"invalid parameter \"time\": cannot parse \"yesterday\" to a valid timestamp"})j");
   res = Get("/api/v1/query_range?query=up&start=0&end=100000&step=1");
   EXPECT_EQ(res.result(), http::Status::bad_request);
   EXPECT_NE(res.body().find("exceeded maximum resolution of 11,000 points"), std::string::npos);
@@ -130,8 +138,9 @@ TEST_F(QueryApiTest, ErrorsCarryPrometheusTypesAndCodes) {
   EXPECT_EQ(res.result(), http::Status::unprocessable_entity);
   EXPECT_NE(res.body().find(R"j("errorType":"execution")j"), std::string::npos) << res.body();
   res = Get("/api/v1/series");
-  EXPECT_EQ(res.body(),
-            R"j({"status":"error","errorType":"bad_data","error":"no match[] parameter provided"})j");
+  EXPECT_EQ(
+      res.body(),
+      R"j({"status":"error","errorType":"bad_data","error":"no match[] parameter provided"})j");
   res = Get("/api/v1/query?query=up", "../etc");
   EXPECT_EQ(res.result(), http::Status::bad_request);
 }
@@ -151,9 +160,12 @@ TEST_F(QueryApiTest, TooManySamplesIsAnExecutionError) {
 TEST_F(QueryApiTest, TenantsSeeOnlyTheirData) {
   Start();
   std::string t = std::to_string((t0_ + 150000) / 1000);
-  EXPECT_NE(Get("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)&time=" + t).body().find(R"j(,"2"])j"),
+  EXPECT_NE(Get("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)&time=" + t)
+                .body()
+                .find(R"j(,"2"])j"),
             std::string::npos);
-  auto b = Get("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)&time=" + t, "team-b").body();
+  auto b =
+      Get("/api/v1/query?query=count(%7B__name__%3D~%22.%2B%22%7D)&time=" + t, "team-b").body();
   EXPECT_NE(b.find(R"j(,"1"])j"), std::string::npos) << b;
   EXPECT_EQ(Get("/api/v1/label/__name__/values", "team-b").body(),
             R"j({"status":"success","data":["other_total"]})j");
@@ -163,16 +175,20 @@ TEST_F(QueryApiTest, TenantsSeeOnlyTheirData) {
 
 TEST_F(QueryApiTest, SeriesLabelsAndValues) {
   Start();
-  EXPECT_EQ(Get("/api/v1/labels").body(), R"j({"status":"success","data":["__name__","code","job"]})j");
-  EXPECT_EQ(Get("/api/v1/label/code/values").body(), R"j({"status":"success","data":["200","500"]})j");
+  EXPECT_EQ(Get("/api/v1/labels").body(),
+            R"j({"status":"success","data":["__name__","code","job"]})j");
+  EXPECT_EQ(Get("/api/v1/label/code/values").body(),
+            R"j({"status":"success","data":["200","500"]})j");
   EXPECT_EQ(Get("/api/v1/label/code/values?match[]=req_total%7Bcode%3D%22500%22%7D").body(),
             R"j({"status":"success","data":["500"]})j");
-  EXPECT_EQ(Get("/api/v1/series?match[]=req_total&limit=1").body(),
-            R"j({"status":"success","data":[{"__name__":"req_total","code":"200","job":"api"}],"warnings":["results truncated due to limit"]})j");
+  EXPECT_EQ(
+      Get("/api/v1/series?match[]=req_total&limit=1").body(),
+      R"j({"status":"success","data":[{"__name__":"req_total","code":"200","job":"api"}],"warnings":["results truncated due to limit"]})j");
   EXPECT_EQ(Get("/api/v1/format_query?query=sum(x)by(a)").body(),
             R"j({"status":"success","data":"sum by (a) (x)"})j");
   auto st = Get("/api/v1/status/tsdb").body();
-  EXPECT_NE(st.find(R"j("seriesCountByMetricName":[{"name":"req_total","value":2}])j"), std::string::npos)
+  EXPECT_NE(st.find(R"j("seriesCountByMetricName":[{"name":"req_total","value":2}])j"),
+            std::string::npos)
       << st;
 }
 

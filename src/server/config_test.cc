@@ -64,3 +64,33 @@ TEST(Config, ErrorsNameTheKey) {
 
 }  // namespace
 }  // namespace strata::server
+
+namespace strata::server {
+namespace {
+
+TEST(Config, QuerySection) {
+  auto c = ParseConfig(R"(
+auth:
+  require_tenant: true
+query:
+  timeout: 30s
+  lookback_delta: 10m
+  max_samples: 1000
+  max_query_length: 31d
+  max_concurrent: 3
+  max_queued: 7
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->query.engine.timeout_ms, 30000);
+  EXPECT_EQ(c->query.engine.lookback_delta_ms, 600000);
+  EXPECT_EQ(c->query.engine.max_samples, 1000u);
+  EXPECT_EQ(c->query.max_query_length_ms, int64_t{31} * 24 * 3600 * 1000);
+  EXPECT_EQ(c->query.query_threads, 3u);
+  EXPECT_EQ(c->query.max_queued_queries, 7u);
+  EXPECT_TRUE(c->query.require_tenant);
+  EXPECT_FALSE(ParseConfig("query:\n  timeout: 0s\n").ok());
+  EXPECT_FALSE(ParseConfig("query:\n  max_sample: 1\n").ok());
+}
+
+}  // namespace
+}  // namespace strata::server
