@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <barrier>
 #include <chrono>
 #include <cmath>
 #include <iostream>
@@ -217,6 +218,9 @@ int RunLoadgen(const LoadgenFlags& f) {
   Totals totals;
   std::vector<std::thread> workers;
   workers.reserve(static_cast<size_t>(f.concurrency));
+  // With --rounds, workers finish each round together: a receiver that only accepts recent
+  // samples (Prometheus's head) never sees one worker's data hours ahead of another's.
+  std::barrier round_done(f.concurrency);
   for (int w = 0; w < f.concurrency; ++w) {
     workers.emplace_back([&, w] {
       std::mt19937_64 rng(f.seed * 1000 + static_cast<uint64_t>(w));
@@ -282,6 +286,7 @@ int RunLoadgen(const LoadgenFlags& f) {
                 std::chrono::milliseconds(std::min(1000, 50 << std::min(attempt, 4))));
           }
         }
+        if (f.rounds != 0) round_done.arrive_and_wait();
       }
     });
   }
