@@ -66,7 +66,8 @@ uint64_t PrometheusLabelsHash(const Labels& ls) {
 }
 
 void Evaluator::CheckInterrupt() const {
-  if ((interrupt_counter_++ & 63) != 0) return;  // the clock is read on every 64th call
+  // The clock is read on every 64th call.
+  if ((interrupt_counter_.fetch_add(1, std::memory_order_relaxed) & 63) != 0) return;
   if (ctl_.cancelled != nullptr && ctl_.cancelled->load(std::memory_order_relaxed)) {
     throw EvalError{Status::Cancelled("query was canceled")};
   }

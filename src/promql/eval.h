@@ -7,6 +7,7 @@
 // matches series once for all steps and an aggregation groups them once. Range functions slide
 // a window over each series' samples, decoded once per query.
 
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -98,7 +99,7 @@ class Evaluator {
   // A selector with, per series and step, the timestamp of the chosen sample (timestamp()).
   StepVector EvalSelectorTimestamps(const VectorSelector& vs, const Grid& g);
 
-  // Throws once the deadline passed or the query was cancelled.
+  // Throws once the deadline passed or the query was cancelled. Thread-safe.
   void CheckInterrupt() const;
   // Accounts samples held in memory; throws when over the limit. Negative releases.
   void Hold(int64_t samples);
@@ -121,7 +122,7 @@ class Evaluator {
   Annotations& annos_;
   int64_t held_ = 0;
   uint64_t samples_loaded_ = 0;
-  mutable uint32_t interrupt_counter_ = 0;
+  mutable std::atomic<uint32_t> interrupt_counter_{0};
 };
 
 // Defined in the operator files.

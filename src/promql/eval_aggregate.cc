@@ -72,40 +72,104 @@ StepVector Reduce(const std::vector<Group>& groups, const StepVector& in, const 
   return out;
 }
 
-double Sum(const std::vector<double>& vals) {
-  double sum = 0;
-  double c = 0;
-  for (double v : vals) sum = KahanInc(v, sum, &c);
-  return sum + c;
-}
+// Per-step running state of sum, avg, count, min, max and group, fed member by member (each
+// series' values are contiguous, so this walks memory in order). The arithmetic per step is
+// the same, in the same member order, as Prometheus's.
+struct StepAccumulator {
+  enum class Kind { kSum, kAvg, kCount, kMin, kMax, kGroup };
+  Kind kind;
+  std::vector<double> value, comp, mean, count;
+  std::vector<uint8_t> incremental;
 
-// Mean with Kahan compensation, switching to an incremental mean if the sum would overflow.
-double Mean(const std::vector<double>& vals) {
-  double sum = vals[0];
-  double c = 0;
-  double mean = 0;
-  bool incremental = false;
-  double count = 1;
-  for (size_t k = 1; k < vals.size(); ++k) {
-    double f = vals[k];
-    count++;
-    if (!incremental) {
-      double nc = c;
-      double ns = KahanInc(f, sum, &nc);
-      if (!std::isinf(ns)) {
-        sum = ns;
-        c = nc;
+  StepAccumulator(Kind k, size_t n) : kind(k), value(n, Absent()), count(n, 0) {
+    if (k == Kind::kSum || k == Kind::kAvg) comp.assign(n, 0);
+    if (k == Kind::kAvg) {
+      mean.assign(n, 0);
+      incremental.assign(n, 0);
+    }
+  }
+
+  void Add(const std::vector<double>& v) {
+    for (size_t i = 0; i < v.size(); ++i) {
+      double f = v[i];
+      if (IsAbsent(f)) continue;
+      double n = ++count[i];
+      if (n == 1) {
+        value[i] = kind == Kind::kGroup ? 1.0 : f;
         continue;
       }
-      incremental = true;
-      mean = sum / (count - 1);
-      c /= (count - 1);
+      switch (kind) {
+        case Kind::kSum:
+          value[i] = KahanInc(f, value[i], &comp[i]);
+          break;
+        case Kind::kAvg:
+          AddMean(i, f, n);
+          break;
+        case Kind::kMin:
+          if (value[i] > f || std::isnan(value[i])) value[i] = f;
+          break;
+        case Kind::kMax:
+          if (value[i] < f || std::isnan(value[i])) value[i] = f;
+          break;
+        case Kind::kCount:
+        case Kind::kGroup:
+          break;
+      }
     }
-    double q = (count - 1) / count;
-    c = q * c;
-    mean = KahanInc(f / count, q * mean, &c);
   }
-  return incremental ? mean + c : sum / count + c / count;
+
+  // Mean with Kahan compensation, switching to an incremental mean if the sum would overflow.
+  void AddMean(size_t i, double f, double n) {
+    if (incremental[i] == 0) {
+      double nc = comp[i];
+      double ns = KahanInc(f, value[i], &nc);
+      if (!std::isinf(ns)) {
+        value[i] = ns;
+        comp[i] = nc;
+        return;
+      }
+      incremental[i] = 1;
+      mean[i] = value[i] / (n - 1);
+      comp[i] /= (n - 1);
+    }
+    double q = (n - 1) / n;
+    comp[i] = q * comp[i];
+    mean[i] = KahanInc(f / n, q * mean[i], &comp[i]);
+  }
+
+  std::vector<double> Finish() {
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (count[i] == 0) continue;
+      switch (kind) {
+        case Kind::kSum:
+          value[i] += comp[i];
+          break;
+        case Kind::kAvg:
+          value[i] =
+              incremental[i] != 0 ? mean[i] + comp[i] : value[i] / count[i] + comp[i] / count[i];
+          break;
+        case Kind::kCount:
+          value[i] = count[i];
+          break;
+        default:
+          break;
+      }
+    }
+    return std::move(value);
+  }
+};
+
+StepVector Accumulate(const std::vector<Group>& groups, const StepVector& in, const Grid& g,
+                      StepAccumulator::Kind kind) {
+  StepVector out;
+  out.reserve(groups.size());
+  for (const auto& grp : groups) {
+    StepAccumulator acc(kind, g.n);
+    for (size_t k : grp.members) acc.Add(in[k].v);
+    out.push_back({grp.labels, acc.Finish(), grp.drop_name});
+  }
+  DropEmpty(out);
+  return out;
 }
 
 double Variance(const std::vector<double>& vals) {
@@ -256,26 +320,17 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
   std::vector<Group> groups = GroupSeries(a, in);
   switch (a.op) {
     case AggOp::kSum:
-      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Sum(v); });
+      return Accumulate(groups, in, g, StepAccumulator::Kind::kSum);
     case AggOp::kAvg:
-      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) { return Mean(v); });
+      return Accumulate(groups, in, g, StepAccumulator::Kind::kAvg);
     case AggOp::kCount:
-      return Reduce(groups, in, g, [](const std::vector<double>& v, size_t) {
-        return static_cast<double>(v.size());
-      });
+      return Accumulate(groups, in, g, StepAccumulator::Kind::kCount);
     case AggOp::kGroup:
-      return Reduce(groups, in, g, [](const std::vector<double>&, size_t) { return 1.0; });
+      return Accumulate(groups, in, g, StepAccumulator::Kind::kGroup);
     case AggOp::kMax:
-    case AggOp::kMin: {
-      bool is_max = a.op == AggOp::kMax;
-      return Reduce(groups, in, g, [is_max](const std::vector<double>& v, size_t) {
-        double r = v[0];
-        for (double f : v) {
-          if ((is_max ? r < f : r > f) || std::isnan(r)) r = f;
-        }
-        return r;
-      });
-    }
+      return Accumulate(groups, in, g, StepAccumulator::Kind::kMax);
+    case AggOp::kMin:
+      return Accumulate(groups, in, g, StepAccumulator::Kind::kMin);
     case AggOp::kStddev:
       return Reduce(groups, in, g,
                     [](const std::vector<double>& v, size_t) { return std::sqrt(Variance(v)); });

@@ -8,6 +8,7 @@
 #include <numbers>
 #include <span>
 
+#include "base/parallel.h"
 #include "base/units.h"
 #include "promql/eval.h"
 #include "promql/functions.h"
@@ -281,17 +282,17 @@ struct Window {
   size_t step;     // grid index
 };
 
-double ExtrapolatedRate(const Window& w, int64_t range_ms, bool counter, bool rate) {
+// `resets`: indexes into the whole series (whose window starts at `lo`) of samples lower than
+// their predecessor, so a window's counter resets are found without rescanning it.
+double ExtrapolatedRate(const Window& w, int64_t range_ms, bool counter, bool rate,
+                        const std::vector<uint32_t>& resets, size_t lo) {
   const auto& s = w.s;
   if (s.size() < 2) return Absent();
   size_t last = s.size() - 1;
   double result = s[last].v - s[0].v;
   if (counter) {
-    double prev = s[0].v;
-    for (size_t k = 1; k < s.size(); ++k) {
-      if (s[k].v < prev) result += prev;
-      prev = s[k].v;
-    }
+    auto it = std::upper_bound(resets.begin(), resets.end(), static_cast<uint32_t>(lo));
+    for (; it != resets.end() && *it < lo + s.size(); ++it) result += s[*it - lo - 1].v;
   }
   double to_start = static_cast<double>(s[0].t - w.start) / 1000;
   double to_end = static_cast<double>(w.end - s[last].t) / 1000;
@@ -467,26 +468,38 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     return v;
   }
   bool keep_name = f == Fn::kLastOverTime;
-  StepVector out;
-  out.reserve(r.series.size());
-  for (auto& rs : r.series) {
+  // Series are independent: chunks of them are evaluated in parallel, each into its own
+  // output and annotations, which are then joined in series order.
+  constexpr size_t kGrain = 128;
+  size_t chunks = (r.series.size() + kGrain - 1) / kGrain;
+  std::vector<StepVector> parts(chunks);
+  std::vector<Annotations> part_annos(chunks);
+  std::vector<std::optional<EvalError>> errors(chunks);
+  auto process = [&](RawSeries& rs, StepVector& out, Annotations& annos,
+                     std::vector<uint32_t>& resets) {
     ev.CheckInterrupt();
     if ((f == Fn::kRate || f == Fn::kIncrease)) {
       std::string_view name = GetLabel(ViewOf(rs.labels), kMetricNameLabel);
       if (!name.empty() && !IsCounterName(name)) {
-        ev.annotations().Info(fmt::format("metric might not be a counter, name does not end in "
-                                          "_total/_sum/_count/_bucket: {}",
-                                          GoQuote(name)),
-                              c.args[0]->pos);
+        annos.Info(fmt::format("metric might not be a counter, name does not end in "
+                               "_total/_sum/_count/_bucket: {}",
+                               GoQuote(name)),
+                   c.args[0]->pos);
       }
     }
     StepSeries ss;
     ss.v.assign(g.n, Absent());
     const auto& smp = rs.samples;
+    resets.clear();
+    if (f == Fn::kRate || f == Fn::kIncrease) {
+      for (size_t k = 1; k < smp.size(); ++k) {
+        if (smp[k].v < smp[k - 1].v) resets.push_back(static_cast<uint32_t>(k));
+      }
+    }
     size_t lo = 0, hi = 0;
     bool any = false;
     for (size_t i = 0; i < g.n; ++i) {
-      ev.CheckInterrupt();
+      if ((i & 1023) == 1023) ev.CheckInterrupt();
       int64_t end = r.window_end[i];
       if (i > 0 && end == r.window_end[i - 1] && f != Fn::kPredictLinear &&
           f != Fn::kQuantileOverTime && f != Fn::kDoubleExponentialSmoothing) {
@@ -502,13 +515,13 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
       double v = Absent();
       switch (f) {
         case Fn::kRate:
-          v = ExtrapolatedRate(w, r.range_ms, true, true);
+          v = ExtrapolatedRate(w, r.range_ms, true, true, resets, lo);
           break;
         case Fn::kIncrease:
-          v = ExtrapolatedRate(w, r.range_ms, true, false);
+          v = ExtrapolatedRate(w, r.range_ms, true, false, resets, lo);
           break;
         case Fn::kDelta:
-          v = ExtrapolatedRate(w, r.range_ms, false, false);
+          v = ExtrapolatedRate(w, r.range_ms, false, false, resets, lo);
           break;
         case Fn::kIrate:
           v = InstantValue(w, true);
@@ -624,10 +637,26 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
       ss.v[i] = v;
       any |= IsPresent(v);
     }
-    if (!any) continue;
+    if (!any) return;
     ss.labels = std::move(rs.labels);
     ss.drop_name = rs.drop_name || !keep_name;
     out.push_back(std::move(ss));
+  };
+  ParallelFor(r.series.size(), kGrain, [&](size_t begin, size_t end) {
+    size_t c = begin / kGrain;
+    std::vector<uint32_t> resets;
+    try {
+      for (size_t k = begin; k < end; ++k) process(r.series[k], parts[c], part_annos[c], resets);
+    } catch (const EvalError& e) {
+      errors[c] = e;
+    }
+  });
+  StepVector out;
+  out.reserve(r.series.size());
+  for (size_t c = 0; c < chunks; ++c) {
+    if (errors[c]) throw *errors[c];
+    ev.annotations().Merge(part_annos[c]);
+    for (auto& s : parts[c]) out.push_back(std::move(s));
   }
   return out;
 }

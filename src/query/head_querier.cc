@@ -1,7 +1,10 @@
 #include "query/head_querier.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
+
+#include "base/parallel.h"
 
 namespace strata::query {
 
@@ -9,22 +12,26 @@ Result<std::vector<SeriesData>> HeadQuerier::Select(const SelectParams& params,
                                                     std::span<const Matcher> matchers) const {
   std::vector<SeriesData> out;
   if (matchers.empty()) return out;
-  uint64_t total = 0;
-  for (const tsdb::MemSeries* s : head_.Select(matchers)) {
-    SeriesData d;
-    head_.WithSeriesLocked(*s, [&](const tsdb::MemSeries& ms) {
-      ms.ForEachSample(params.mint, params.maxt, [&](int64_t t, double v) {
-        d.samples.push_back({t, v});
+  std::vector<tsdb::MemSeries*> series = head_.Select(matchers);
+  out.resize(series.size());
+  std::atomic<uint64_t> total{0};
+  // Chunks are decoded in parallel: decoding dominates the cost of reading the head.
+  ParallelFor(series.size(), 256, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && total.load(std::memory_order_relaxed) <= params.max_samples;
+         ++i) {
+      SeriesData& d = out[i];
+      head_.WithSeriesLocked(*series[i], [&](const tsdb::MemSeries& ms) {
+        ms.AppendSamples(params.mint, params.maxt, d.samples);
       });
-    });
-    if (d.samples.empty()) continue;
-    total += d.samples.size();
-    if (total > params.max_samples) {
-      return Status::ResourceExhausted("too many samples selected");
+      if (d.samples.empty()) continue;
+      total.fetch_add(d.samples.size(), std::memory_order_relaxed);
+      d.labels = series[i]->OwnedLabels();
     }
-    d.labels = s->OwnedLabels();
-    out.push_back(std::move(d));
+  });
+  if (total.load() > params.max_samples) {
+    return Status::ResourceExhausted("too many samples selected");
   }
+  std::erase_if(out, [](const SeriesData& d) { return d.samples.empty(); });
   std::sort(out.begin(), out.end(),
             [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
   return out;

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
@@ -50,10 +51,10 @@ class BitWriter {
 // checked: reading past the end sets `overflow()` and returns zeros.
 class BitReader {
  public:
-  explicit BitReader(std::span<const uint8_t> data) : data_(data) {}
+  explicit BitReader(std::span<const uint8_t> data) : data_(data), bits_(data.size() * 8) {}
 
   bool ReadBit() {
-    if (pos_ >= data_.size() * 8) {
+    if (pos_ >= bits_) {
       overflow_ = true;
       return false;
     }
@@ -62,22 +63,24 @@ class BitReader {
     return bit;
   }
 
+  // Reads n bits (0..64) with one or two unaligned 64-bit loads instead of a loop over bytes.
   uint64_t ReadBits(int n) {
-    if (pos_ + static_cast<size_t>(n) > data_.size() * 8) {
+    if (pos_ + static_cast<size_t>(n) > bits_) {
       overflow_ = true;
-      pos_ = data_.size() * 8;
+      pos_ = bits_;
       return 0;
     }
-    uint64_t v = 0;
-    while (n > 0) {
-      int in_byte = 8 - static_cast<int>(pos_ & 7);
-      int take = n < in_byte ? n : in_byte;
-      uint8_t byte = data_[pos_ >> 3];
-      uint64_t bits = (byte >> (in_byte - take)) & ((1u << take) - 1);
-      v = (v << take) | bits;
-      pos_ += take;
-      n -= take;
+    if (n == 0) return 0;
+    size_t byte = pos_ >> 3;
+    int shift = static_cast<int>(pos_ & 7);
+    uint64_t w = Load64(byte) << shift;  // the next 64 - shift bits, left-aligned
+    uint64_t v = w >> (64 - n);
+    int have = 64 - shift;
+    if (n > have) {  // only for n > 56 at an unaligned position: one more byte
+      int rest = n - have;
+      v = (w >> (64 - have) << rest) | (static_cast<uint64_t>(data_[byte + 8]) >> (8 - rest));
     }
+    pos_ += static_cast<size_t>(n);
     return v;
   }
 
@@ -85,7 +88,21 @@ class BitReader {
   bool overflow() const { return overflow_; }
 
  private:
+  // Eight bytes from `byte` on, big-endian, zero-padded past the end.
+  uint64_t Load64(size_t byte) const {
+    uint64_t w = 0;
+    if (byte + 8 <= data_.size()) {
+      std::memcpy(&w, data_.data() + byte, 8);
+      return __builtin_bswap64(w);
+    }
+    for (size_t i = 0; i < 8; ++i) {
+      w = (w << 8) | (byte + i < data_.size() ? data_[byte + i] : 0);
+    }
+    return w;
+  }
+
   std::span<const uint8_t> data_;
+  size_t bits_;
   size_t pos_ = 0;
   bool overflow_ = false;
 };

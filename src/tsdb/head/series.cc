@@ -102,35 +102,11 @@ bool MemSeries::AddClosedChunk(int64_t min_t, int64_t max_t, std::span<const uin
 
 void MemSeries::ForEachSample(int64_t mint, int64_t maxt,
                               const std::function<void(int64_t, double)>& fn) const {
-  const std::vector<Sample>* ooo = ooo_.get();
-  size_t oi = 0;
-  if (ooo) {
-    oi = static_cast<size_t>(std::lower_bound(ooo->begin(), ooo->end(), mint,
-                                              [](const Sample& s, int64_t x) { return s.t < x; }) -
-                             ooo->begin());
-  }
-  // Emits late samples that sort before `t`, merging them into the in-order stream.
-  auto flush_ooo_before = [&](int64_t t) {
-    while (ooo && oi < ooo->size() && (*ooo)[oi].t < t && (*ooo)[oi].t <= maxt) {
-      fn((*ooo)[oi].t, (*ooo)[oi].v);
-      ++oi;
-    }
-  };
-  auto scan = [&](std::span<const uint8_t> bytes) {
-    chunkenc::XorIterator it(bytes);
-    while (it.Next()) {
-      if (it.t() > maxt) break;
-      if (it.t() < mint) continue;
-      flush_ooo_before(it.t());
-      fn(it.t(), it.v());
-    }
-  };
-  for (const auto& c : chunks_) {
-    if (c.max_t < mint || c.min_t > maxt) continue;
-    scan(c.bytes());
-  }
-  if (app_ && head_min_t_ <= maxt) scan(head_chunk_);
-  flush_ooo_before(INT64_MAX);
+  VisitSamples(mint, maxt, fn);
+}
+
+void MemSeries::AppendSamples(int64_t mint, int64_t maxt, std::vector<Sample>& out) const {
+  VisitSamples(mint, maxt, [&out](int64_t t, double v) { out.push_back({t, v}); });
 }
 
 void MemSeries::ForEachChunk(

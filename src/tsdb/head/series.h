@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,8 @@ class MemSeries {
   // Calls fn for every sample in [mint, maxt] in timestamp order.
   void ForEachSample(int64_t mint, int64_t maxt,
                      const std::function<void(int64_t, double)>& fn) const;
+  // Appends the samples in [mint, maxt] to `out`, in timestamp order (queries).
+  void AppendSamples(int64_t mint, int64_t maxt, std::vector<Sample>& out) const;
   // Calls fn(min_t, max_t, bytes) for every chunk including the open one (checkpoints).
   void ForEachChunk(
       const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
@@ -73,6 +76,9 @@ class MemSeries {
 
  private:
   int num_samples_in_head_chunk() const { return app_ ? app_->num_samples() : 0; }
+  // Calls fn(t, v) for the samples in [mint, maxt], merging the out-of-order buffer in.
+  template <typename Fn>
+  void VisitSamples(int64_t mint, int64_t maxt, Fn&& fn) const;
   void CutChunk();
   bool HasSampleAt(int64_t t, double* v) const;
 
@@ -88,5 +94,38 @@ class MemSeries {
   std::optional<chunkenc::XorAppender> app_;  // appends into head_chunk_ while it is open
   std::unique_ptr<std::vector<Sample>> ooo_;  // late samples, sorted, only when present
 };
+
+template <typename Fn>
+void MemSeries::VisitSamples(int64_t mint, int64_t maxt, Fn&& fn) const {
+  const std::vector<Sample>* ooo = ooo_.get();
+  size_t oi = 0;
+  if (ooo) {
+    oi = static_cast<size_t>(std::lower_bound(ooo->begin(), ooo->end(), mint,
+                                              [](const Sample& s, int64_t x) { return s.t < x; }) -
+                             ooo->begin());
+  }
+  // Emits late samples that sort before `t`, merging them into the in-order stream.
+  auto flush_ooo_before = [&](int64_t t) {
+    while (ooo && oi < ooo->size() && (*ooo)[oi].t < t && (*ooo)[oi].t <= maxt) {
+      fn((*ooo)[oi].t, (*ooo)[oi].v);
+      ++oi;
+    }
+  };
+  auto scan = [&](std::span<const uint8_t> bytes) {
+    chunkenc::XorIterator it(bytes);
+    while (it.Next()) {
+      if (it.t() > maxt) break;
+      if (it.t() < mint) continue;
+      flush_ooo_before(it.t());
+      fn(it.t(), it.v());
+    }
+  };
+  for (const auto& c : chunks_) {
+    if (c.max_t < mint || c.min_t > maxt) continue;
+    scan(c.bytes());
+  }
+  if (app_ && head_min_t_ <= maxt) scan(head_chunk_);
+  flush_ooo_before(INT64_MAX);
+}
 
 }  // namespace strata::tsdb

@@ -1,0 +1,24 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/thread_annotations.h"
+
+namespace strata {
+
+// ParallelFor runs fn(begin, end) over [0, n) in chunks of at most `grain` items, on the
+// calling thread and on a process-wide set of helper threads (one per core). The caller
+// works on chunks too and only waits for chunks already started, so nested or concurrent
+// calls cannot deadlock even when every helper is busy. fn must be safe to call from several
+// threads at once on disjoint ranges.
+void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
+
+}  // namespace strata
