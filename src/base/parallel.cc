@@ -54,7 +54,7 @@ struct Job {
   std::atomic<size_t> next{0};
   std::mutex mu;
   std::condition_variable cv;
-  size_t running GUARDED_BY(mu) = 0;  // participants inside a chunk
+  size_t running GUARDED_BY(mu) = 0;   // participants inside a chunk
   bool closed GUARDED_BY(mu) = false;  // no new participants once the caller has finished
 
   // Takes chunks until none are left. False if the job was already over.

@@ -9,18 +9,6 @@ namespace strata::promql::internal {
 
 void Fail(std::string msg) { throw EvalError{Status::Execution(std::move(msg))}; }
 
-double KahanInc(double inc, double sum, double* c) {
-  double t = sum + inc;
-  if (std::isinf(t)) {
-    *c = 0;
-  } else if (std::fabs(sum) >= std::fabs(inc)) {
-    *c += (sum - t) + inc;
-  } else {
-    *c += (inc - t) + sum;
-  }
-  return t;
-}
-
 double Quantile(double q, std::vector<double>& values) {
   if (values.empty() || std::isnan(q)) return CanonicalNaN();
   if (q < 0) return -HUGE_VAL;

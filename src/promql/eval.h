@@ -139,7 +139,19 @@ StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<dou
 // Helpers shared by the operator files.
 // Applies a float operator; `keep` is false when a comparison filters the element out.
 double ApplyOp(BinOp op, double l, double r, bool* keep);
-double KahanInc(double inc, double sum, double* c);
+// Kahan-Neumaier compensated addition, as Prometheus's kahanSumInc: returns the new sum and
+// updates the compensation *c. Inline: it sits in the innermost loops.
+inline double KahanInc(double inc, double sum, double* c) {
+  double t = sum + inc;
+  if (std::isinf(t)) {
+    *c = 0;
+  } else if (std::fabs(sum) >= std::fabs(inc)) {
+    *c += (sum - t) + inc;
+  } else {
+    *c += (inc - t) + sum;
+  }
+  return t;
+}
 double Quantile(double q, std::vector<double>& values);  // sorts values
 Labels WithoutName(const Labels& ls);
 // Removes series without any value.
