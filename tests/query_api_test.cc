@@ -27,8 +27,8 @@ class QueryApiTest : public ::testing::Test {
     wr.series.push_back({{{"__name__", "req_total"}, {"code", "200"}, {"job", "api"}}, {}});
     wr.series.push_back({{{"__name__", "req_total"}, {"code", "500"}, {"job", "api"}}, {}});
     for (int i = 0; i < 10; ++i) {
-      wr.series[0].samples.push_back({t0_ + i * 15000, 100.0 * i});
-      wr.series[1].samples.push_back({t0_ + i * 15000, 1.0 * i});
+      wr.series[0].samples.push_back({t0_ + int64_t{i} * 15000, 100.0 * i});
+      wr.series[1].samples.push_back({t0_ + int64_t{i} * 15000, 1.0 * i});
     }
     ASSERT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
     wr.series.resize(1);
@@ -60,7 +60,7 @@ class QueryApiTest : public ::testing::Test {
 
 TEST_F(QueryApiTest, InstantAndRangeQueriesAnswerPrometheusJson) {
   Start();
-  int64_t t = t0_ + 9 * 15000;
+  int64_t t = t0_ + int64_t{9} * 15000;
   auto res =
       Get("/api/v1/query?query=req_total%7Bcode%3D%22500%22%7D&time=" + std::to_string(t / 1000));
   EXPECT_EQ(res.result(), http::Status::ok);

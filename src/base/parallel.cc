@@ -12,7 +12,7 @@ class Helpers {
     return *h;
   }
 
-  void Offer(std::function<void()> task, size_t copies) EXCLUDES(mu_) {
+  void Offer(const std::function<void()>& task, size_t copies) EXCLUDES(mu_) {
     {
       std::lock_guard lk(mu_);
       for (size_t i = 0; i < copies; ++i) queue_.push_back(task);
