@@ -147,3 +147,28 @@ TEST(Engine, CancelledAndTimedOutQueriesStop) {
 
 }  // namespace
 }  // namespace strata::promql
+
+namespace strata::promql {
+namespace {
+
+// Enough series that decoding and range functions run on several threads.
+TEST(Engine, ManySeriesEvaluateInParallelWithTheSameResult) {
+  std::string script = "load 15s\n";
+  for (int i = 0; i < 600; ++i) {
+    script += "  req_total{i=\"" + std::to_string(i) + "\"} 0+" + std::to_string(i + 1) + "x80\n";
+  }
+  script += R"s(
+eval instant at 10m sum(rate(req_total[5m]))
+  {} 12020
+
+eval instant at 10m count(rate(req_total[1m]) > 0)
+  {} 600
+
+eval range from 5m to 15m step 5m sum(increase(req_total[5m]))
+  {} 3606000 3606000 3606000
+)s";
+  ExpectScript(script);
+}
+
+}  // namespace
+}  // namespace strata::promql
