@@ -627,10 +627,20 @@ class Parser {
     return std::move(s).value();
   }
 
+  // Identifiers that lex as something else (keywords, "inf", "nan") are label names here.
+  bool IsLabelNameToken(const Token& t) const {
+    if (t.type == Tok::kIdentifier || IsKeywordLike(t.type)) return true;
+    if (t.type != Tok::kNumber || t.text.size() != 3) return false;
+    std::string lower(t.text);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return lower == "inf" || lower == "nan";
+  }
+
   std::string LabelName() {
     const Token& t = Peek();
     if (t.type == Tok::kString) return StringValue();
-    if (t.type == Tok::kIdentifier || IsKeywordLike(t.type)) return std::string(Next().text);
+    if (IsLabelNameToken(t)) return std::string(Next().text);
     Unexpected("label matching", "label name");
   }
 
@@ -721,7 +731,7 @@ class Parser {
       const Token& t = Peek();
       if (t.type == Tok::kString) {
         out.push_back(StringValue());
-      } else if (t.type == Tok::kIdentifier || IsKeywordLike(t.type)) {
+      } else if (IsLabelNameToken(t)) {
         out.emplace_back(Next().text);
       } else {
         Unexpected("grouping opts", "label");

@@ -109,8 +109,9 @@ namespace {
 
 // Regressions found by fuzz/promql_parser_fuzzer: printed queries must parse back the same.
 TEST(Parser, PrintedFormReparses) {
-  for (std::string_view q : {"a > group_right * b", "ve + on + (2)", "{\":kx\"}", "a + + bool",
-                             "a < + bool + b", "{\"inf\"}", "- + Inf ^ x"}) {
+  for (std::string_view q :
+       {"a > group_right * b", "ve + on + (2)", "{\":kx\"}", "a + + bool", "a < + bool + b",
+        "{\"inf\"}", "- + Inf ^ x", "{a=\"1\", \"nan\"=\"x\"}", "sum by (inf, NaN) (x)"}) {
     auto e = ParseExpr(q);
     ASSERT_TRUE(e.ok()) << q << ": " << e.status().message();
     std::string printed = e.value()->String();
