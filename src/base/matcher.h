@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "base/status.h"
 
@@ -35,9 +34,5 @@ class Matcher {
   std::string value_;
   std::shared_ptr<const RE2> re_;
 };
-
-// Parses a series selector: `metric`, `metric{a="b",c!~"d"}` or `{__name__=~"x.*"}`, with
-// Go-style string escapes in double or single quotes.
-Result<std::vector<Matcher>> ParseSelector(std::string_view s);
 
 }  // namespace strata

@@ -17,20 +17,11 @@ TEST(Matcher, RegexIsAnchoredAndDotMatchesNewline) {
   EXPECT_FALSE(Matcher::Make(Matcher::Type::kRegex, "a", "(").ok());
 }
 
-TEST(Matcher, ParseSelector) {
-  auto ms = ParseSelector(R"(node_cpu{mode!="idle", cpu=~'0|1' , "odd name"!~"x\"y"})").value();
-  ASSERT_EQ(ms.size(), 4u);
-  EXPECT_EQ(ms[0].ToString(), R"(__name__="node_cpu")");
-  EXPECT_EQ(ms[1].ToString(), R"(mode!="idle")");
-  EXPECT_EQ(ms[2].ToString(), R"(cpu=~"0|1")");
-  EXPECT_EQ(ms[3].name(), "odd name");
-  EXPECT_EQ(ms[3].value(), "x\"y");
-  EXPECT_EQ(ParseSelector("{job=\"a\"}").value().size(), 1u);
-  EXPECT_FALSE(ParseSelector("").ok());
-  EXPECT_FALSE(ParseSelector("{}").ok());
-  EXPECT_FALSE(ParseSelector("up{job=\"a\"").ok());
-  EXPECT_FALSE(ParseSelector("up{job~\"a\"}").ok());
-  EXPECT_FALSE(ParseSelector("up{job=\"a\"} extra").ok());
+TEST(Matcher, PrintsAsPromQL) {
+  EXPECT_EQ(Matcher::Make(Matcher::Type::kNotEqual, "mode", "idle").value().ToString(),
+            R"(mode!="idle")");
+  EXPECT_EQ(Matcher::Make(Matcher::Type::kRegex, "odd name", "x\"y\n").value().ToString(),
+            R"("odd name"=~"x\"y\n")");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "base/matcher.h"
 #include "cmd/commands.h"
+#include "promql/parser.h"
 #include "tsdb/db.h"
 #include "tsdb/storage.h"
 
@@ -68,7 +69,7 @@ int DumpTenant(const std::string& tenant, const std::string& dir,
 int RunDump(const DumpFlags& f) {
   std::vector<Matcher> matchers;
   if (!f.match.empty()) {
-    auto parsed = ParseSelector(f.match);
+    auto parsed = promql::ParseMetricSelector(f.match);
     if (!parsed.ok()) {
       std::cerr << "strata: --match: " << parsed.status().message() << "\n";
       return 2;

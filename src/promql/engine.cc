@@ -74,9 +74,12 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
 
   QueryResult res;
   internal::Evaluator ev(q, opts_, ctl, start_ms, end_ms, res.annotations);
+  auto done = [&]() -> Result<QueryResult> {
+    res.samples_loaded = ev.samples_loaded();
+    return std::move(res);
+  };
   try {
     internal::Value v = ev.Eval(expr, g);
-    res.samples_loaded = ev.samples_loaded();
     if (auto* sc = std::get_if<internal::Scalars>(&v)) {
       if (instant) {
         res.type = ValueType::kScalar;
@@ -87,28 +90,32 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
         for (size_t i = 0; i < g.n; ++i) rs.points.push_back({g.At(i), sc->v[i]});
         res.series.push_back(std::move(rs));
       }
-      return res;
+      return done();
     }
     if (auto* str = std::get_if<std::string>(&v)) {
       res.type = ValueType::kString;
       res.str = std::move(*str);
       res.str_t = start_ms;
-      return res;
+      return done();
     }
     if (auto* range = std::get_if<internal::RangeArg>(&v)) {
       res.type = ValueType::kMatrix;
       int64_t end = range->window_end[0];
-      for (auto& s : range->series) {
+      std::vector<Sample> buf;
+      for (size_t k = 0; k < range->size(); ++k) {
         ResultSeries rs;
-        rs.labels = s.drop_name ? internal::WithoutName(s.labels) : std::move(s.labels);
-        for (const auto& smp : s.samples) {
+        for (const auto& smp : range->Samples(k, buf)) {
           if (smp.t > end - range->range_ms && smp.t <= end) rs.points.push_back(smp);
         }
-        if (!rs.points.empty()) res.series.push_back(std::move(rs));
+        if (rs.points.empty()) continue;
+        ev.Hold(static_cast<int64_t>(rs.points.size()));
+        rs.labels =
+            range->drop_name(k) ? internal::WithoutName(range->labels(k)) : range->labels(k);
+        res.series.push_back(std::move(rs));
       }
       std::sort(res.series.begin(), res.series.end(),
                 [](const ResultSeries& a, const ResultSeries& b) { return a.labels < b.labels; });
-      return res;
+      return done();
     }
     auto& vec = std::get<StepVector>(v);
     internal::DropEmpty(vec);
@@ -127,7 +134,7 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
       std::sort(res.series.begin(), res.series.end(),
                 [](const ResultSeries& a, const ResultSeries& b) { return a.labels < b.labels; });
     }
-    return res;
+    return done();
   } catch (const EvalError& e) {
     return e.status;
   }

@@ -116,12 +116,13 @@ namespace {
 // A querier with one long series, for interrupting queries.
 class LongSeriesQuerier : public query::EmptyQuerier {
  public:
-  Result<std::vector<query::SeriesData>> Select(const query::SelectParams&,
-                                                std::span<const Matcher>) const override {
+  Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams&,
+                                                   std::span<const Matcher>) const override {
     query::SeriesData d;
     d.labels = {{"__name__", "x"}};
     for (int64_t t = 0; t < 2'000'000; t += 15'000) d.samples.push_back({t, 1.0});
-    return std::vector<query::SeriesData>{d};
+    return std::unique_ptr<query::SeriesSet>(
+        std::make_unique<query::MaterializedSeriesSet>(std::vector<query::SeriesData>{d}));
   }
 };
 

@@ -4,6 +4,10 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
+
+#include "base/parallel.h"
 
 namespace strata::promql::internal {
 
@@ -65,11 +69,37 @@ void Evaluator::CheckInterrupt() const {
 }
 
 void Evaluator::Hold(int64_t samples) {
-  held_ += samples;
-  if (held_ > 0 && static_cast<uint64_t>(held_) > opts_.max_samples) {
+  int64_t now = held_.fetch_add(samples, std::memory_order_relaxed) + samples;
+  if (samples > 0 && now > 0 && static_cast<uint64_t>(now) > opts_.max_samples) {
+    held_.fetch_sub(samples, std::memory_order_relaxed);
     throw EvalError{Status::ResourceExhausted(
         "query processing would load too many samples into memory in query execution")};
   }
+}
+
+void Evaluator::ParallelChunks(size_t n, size_t grain,
+                               const std::function<void(size_t, size_t)>& fn) {
+  std::mutex mu;
+  std::optional<EvalError> error;
+  ParallelFor(n, grain, [&](size_t begin, size_t end) {
+    try {
+      fn(begin, end);
+    } catch (const EvalError& e) {
+      std::lock_guard lk(mu);
+      if (!error) error = e;
+    }
+  });
+  if (error) throw *error;
+}
+
+std::span<const Sample> RangeArg::Samples(size_t i, std::vector<Sample>& buf) const {
+  if (!lazy) return series[i].samples;
+  lazy->Samples(i, buf);
+  std::erase_if(buf, [](const Sample& smp) { return IsStaleNaN(smp.v); });
+  for (auto& smp : buf) {
+    if (std::isnan(smp.v)) smp.v = CanonicalNaN();
+  }
+  return buf;
 }
 
 std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t offset_ms,
@@ -95,62 +125,54 @@ std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t off
   return eff;
 }
 
-std::vector<query::SeriesData> Evaluator::Load(const VectorSelector& vs, int64_t mint,
-                                               int64_t maxt) {
+std::unique_ptr<query::SeriesSet> Evaluator::Load(const VectorSelector& vs, int64_t mint,
+                                                  int64_t maxt) {
   CheckInterrupt();
   query::SelectParams p;
   p.mint = mint;
   p.maxt = maxt;
-  p.max_samples = held_ >= 0 && static_cast<uint64_t>(held_) < opts_.max_samples
-                      ? opts_.max_samples - static_cast<uint64_t>(held_)
-                      : 0;
   auto r = q_.Select(p, vs.matchers);
-  if (!r.ok()) {
-    if (r.status().code() == Status::Code::kResourceExhausted) {
-      throw EvalError{Status::ResourceExhausted(
-          "query processing would load too many samples into memory in query execution")};
-    }
-    throw EvalError{r.status()};
-  }
-  uint64_t n = 0;
-  for (auto& s : r.value()) {
-    n += s.samples.size();
-    for (auto& smp : s.samples) {
-      if (std::isnan(smp.v) && !IsStaleNaN(smp.v)) smp.v = CanonicalNaN();
-    }
-  }
-  samples_loaded_ += n;
-  Hold(static_cast<int64_t>(n));
+  if (!r.ok()) throw EvalError{r.status()};
   return std::move(r).value();
 }
 
 StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps) {
   std::vector<int64_t> eff = EffectiveTimes(vs.at, vs.offset_ms, g);
   int64_t lookback = opts_.lookback_delta_ms;
-  auto data = Load(vs, eff.front() - lookback + 1, eff.back());
-  StepVector out;
-  out.reserve(data.size());
-  int64_t loaded = 0;
-  for (auto& s : data) {
-    loaded += static_cast<int64_t>(s.samples.size());
-    StepSeries ss;
-    ss.v.assign(g.n, Absent());
-    bool any = false;
-    size_t j = 0;  // first sample with t > eff[i]
-    const auto& smp = s.samples;
-    for (size_t i = 0; i < g.n; ++i) {
-      while (j < smp.size() && smp[j].t <= eff[i]) ++j;
-      if (j == 0) continue;
-      const Sample& last = smp[j - 1];
-      if (last.t <= eff[i] - lookback || IsStaleNaN(last.v)) continue;
-      ss.v[i] = timestamps ? static_cast<double>(last.t) / 1000.0 : last.v;
-      any = true;
+  auto set = Load(vs, eff.front() - lookback + 1, eff.back());
+  // Each series is decoded, turned into one value per step and dropped, in parallel chunks.
+  StepVector out(set->size());
+  ParallelChunks(set->size(), 256, [&](size_t begin, size_t end) {
+    std::vector<Sample> smp;
+    for (size_t k = begin; k < end; ++k) {
+      CheckInterrupt();
+      set->Samples(k, smp);
+      CountLoaded(smp.size());
+      Hold(static_cast<int64_t>(smp.size()));
+      StepSeries& ss = out[k];
+      ss.v.assign(g.n, Absent());
+      bool any = false;
+      size_t j = 0;  // first sample with t > eff[i]
+      for (size_t i = 0; i < g.n; ++i) {
+        while (j < smp.size() && smp[j].t <= eff[i]) ++j;
+        if (j == 0) continue;
+        const Sample& last = smp[j - 1];
+        if (last.t <= eff[i] - lookback || IsStaleNaN(last.v)) continue;
+        double v = std::isnan(last.v) ? CanonicalNaN() : last.v;
+        ss.v[i] = timestamps ? static_cast<double>(last.t) / 1000.0 : v;
+        any = true;
+      }
+      Hold(-static_cast<int64_t>(smp.size()));
+      if (any) {
+        ss.labels = set->labels(k);
+        Hold(static_cast<int64_t>(g.n));
+      } else {
+        ss.v.clear();
+        ss.v.shrink_to_fit();
+      }
     }
-    if (!any) continue;
-    ss.labels = std::move(s.labels);
-    out.push_back(std::move(ss));
-  }
-  Hold(static_cast<int64_t>(out.size() * g.n) - loaded);
+  });
+  std::erase_if(out, [](const StepSeries& s) { return s.v.empty(); });
   return out;
 }
 
@@ -166,13 +188,7 @@ RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g) {
     const auto& ms = As<MatrixSelector>(*x);
     out.range_ms = ms.range_ms;
     out.window_end = EffectiveTimes(ms.vs->at, ms.vs->offset_ms, g);
-    auto data = Load(*ms.vs, out.window_end.front() - ms.range_ms + 1, out.window_end.back());
-    out.series.reserve(data.size());
-    for (auto& s : data) {
-      std::erase_if(s.samples, [](const Sample& smp) { return IsStaleNaN(smp.v); });
-      if (s.samples.empty()) continue;
-      out.series.push_back({std::move(s.labels), std::move(s.samples), false});
-    }
+    out.lazy = Load(*ms.vs, out.window_end.front() - ms.range_ms + 1, out.window_end.back());
     return out;
   }
   if (x->kind != ExprKind::kSubquery) Fail("expected a range vector");

@@ -11,7 +11,10 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <memory>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -63,12 +66,20 @@ struct RawSeries {
   bool drop_name = false;
 };
 
-// A range-vector operand: each series' samples and, per grid step, the end of its window;
-// the window is (end - range_ms, end].
+// A range-vector operand: its series and, per grid step, the end of its window; the window is
+// (end - range_ms, end]. Matrix selectors keep the storage's series set and decode one series
+// at a time; subqueries hold their evaluated points.
 struct RangeArg {
-  std::vector<RawSeries> series;
+  std::unique_ptr<query::SeriesSet> lazy;
+  std::vector<RawSeries> series;  // when lazy is null
   int64_t range_ms = 0;
   std::vector<int64_t> window_end;
+
+  size_t size() const { return lazy ? lazy->size() : series.size(); }
+  const Labels& labels(size_t i) const { return lazy ? lazy->labels(i) : series[i].labels; }
+  bool drop_name(size_t i) const { return lazy ? false : series[i].drop_name; }
+  // Series i's samples without stale markers, NaNs canonical; `buf` holds decoded ones.
+  std::span<const Sample> Samples(size_t i, std::vector<Sample>& buf) const;
 };
 
 using Value = std::variant<Scalars, StepVector, std::string, RangeArg>;
@@ -102,14 +113,19 @@ class Evaluator {
   // Throws once the deadline passed or the query was cancelled. Thread-safe.
   void CheckInterrupt() const;
   // Accounts samples held in memory; throws when over the limit. Negative releases.
+  // Thread-safe.
   void Hold(int64_t samples);
+  // Runs fn over chunks of [0, n) in parallel (see ParallelFor); an EvalError thrown in any
+  // chunk is rethrown here once all chunks are done.
+  void ParallelChunks(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
   Annotations& annotations() { return annos_; }
-  uint64_t samples_loaded() const { return samples_loaded_; }
+  uint64_t samples_loaded() const { return samples_loaded_.load(); }
+  void CountLoaded(uint64_t n) { samples_loaded_.fetch_add(n, std::memory_order_relaxed); }
 
  private:
   std::vector<int64_t> EffectiveTimes(const AtModifier& at, int64_t offset_ms, const Grid& g) const;
-  std::vector<query::SeriesData> Load(const VectorSelector& vs, int64_t mint, int64_t maxt);
+  std::unique_ptr<query::SeriesSet> Load(const VectorSelector& vs, int64_t mint, int64_t maxt);
   StepVector EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps);
   StepVector EvalUnary(const UnaryExpr& u, const Grid& g);
   Value EvalBinary(const BinaryExpr& b, const Grid& g);
@@ -120,8 +136,8 @@ class Evaluator {
   const int64_t query_start_;
   const int64_t query_end_;
   Annotations& annos_;
-  int64_t held_ = 0;
-  uint64_t samples_loaded_ = 0;
+  std::atomic<int64_t> held_{0};
+  std::atomic<uint64_t> samples_loaded_{0};
   mutable std::atomic<uint32_t> interrupt_counter_{0};
 };
 

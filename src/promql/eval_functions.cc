@@ -135,7 +135,8 @@ double DateFn(Fn f, double secs) {
 }
 
 // Labels for absent()/absent_over_time(): the selector's equality matchers, except names that
-// appear in more than one matcher.
+// appear in more than one matcher. As in Prometheus, a parenthesized or computed argument
+// gives no labels.
 Labels AbsentLabels(const Expr& arg) {
   const VectorSelector* vs = nullptr;
   if (arg.kind == ExprKind::kVectorSelector) vs = &As<VectorSelector>(arg);
@@ -436,7 +437,7 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     arg2 = ev.EvalScalar(*c.args[2], g);
   }
   RangeArg r = ev.EvalRange(*c.args[mat_idx], g);
-  if (f == Fn::kQuantileOverTime && !r.series.empty()) {
+  if (f == Fn::kQuantileOverTime && r.size() > 0) {
     for (double q : arg1) {
       if (std::isnan(q) || q < 0 || q > 1) {
         ev.annotations().Warn(
@@ -446,21 +447,25 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     }
   }
   if (f == Fn::kAbsentOverTime) {
+    // 1 at the steps where no series has a sample in the window.
+    std::vector<uint8_t> covered(g.n, 0);
+    std::vector<Sample> buf;
+    for (size_t k = 0; k < r.size(); ++k) {
+      ev.CheckInterrupt();
+      auto smp = r.Samples(k, buf);
+      size_t lo = 0, hi = 0;
+      for (size_t i = 0; i < g.n; ++i) {
+        int64_t end = r.window_end[i];
+        while (hi < smp.size() && smp[hi].t <= end) ++hi;
+        while (lo < hi && smp[lo].t <= end - r.range_ms) ++lo;
+        if (lo < hi) covered[i] = 1;
+      }
+    }
     StepSeries out;
-    out.labels = AbsentLabels(Unparen(*c.args[0]));
+    out.labels = AbsentLabels(*c.args[0]);
     out.v.assign(g.n, Absent());
     for (size_t i = 0; i < g.n; ++i) {
-      int64_t end = r.window_end[i];
-      bool any = false;
-      for (const auto& s : r.series) {
-        auto it = std::upper_bound(s.samples.begin(), s.samples.end(), end - r.range_ms,
-                                   [](int64_t t, const Sample& smp) { return t < smp.t; });
-        if (it != s.samples.end() && it->t <= end) {
-          any = true;
-          break;
-        }
-      }
-      if (!any) out.v[i] = 1;
+      if (covered[i] == 0) out.v[i] = 1;
     }
     StepVector v;
     v.push_back(std::move(out));
@@ -471,15 +476,15 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
   // Series are independent: chunks of them are evaluated in parallel, each into its own
   // output and annotations, which are then joined in series order.
   constexpr size_t kGrain = 128;
-  size_t chunks = (r.series.size() + kGrain - 1) / kGrain;
+  size_t chunks = (r.size() + kGrain - 1) / kGrain;
   std::vector<StepVector> parts(chunks);
   std::vector<Annotations> part_annos(chunks);
-  std::vector<std::optional<EvalError>> errors(chunks);
-  auto process = [&](RawSeries& rs, StepVector& out, Annotations& annos,
-                     std::vector<uint32_t>& resets) {
+  auto process = [&](size_t index, StepVector& out, Annotations& annos,
+                     std::vector<uint32_t>& resets, std::vector<Sample>& buf) {
     ev.CheckInterrupt();
+    const Labels& labels = r.labels(index);
     if ((f == Fn::kRate || f == Fn::kIncrease)) {
-      std::string_view name = GetLabel(ViewOf(rs.labels), kMetricNameLabel);
+      std::string_view name = GetLabel(ViewOf(labels), kMetricNameLabel);
       if (!name.empty() && !IsCounterName(name)) {
         annos.Info(fmt::format("metric might not be a counter, name does not end in "
                                "_total/_sum/_count/_bucket: {}",
@@ -487,9 +492,11 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
                    c.args[0]->pos);
       }
     }
+    std::span<const Sample> smp = r.Samples(index, buf);
+    ev.CountLoaded(smp.size());
+    ev.Hold(static_cast<int64_t>(smp.size()));
     StepSeries ss;
     ss.v.assign(g.n, Absent());
-    const auto& smp = rs.samples;
     resets.clear();
     if (f == Fn::kRate || f == Fn::kIncrease) {
       for (size_t k = 1; k < smp.size(); ++k) {
@@ -637,24 +644,22 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
       ss.v[i] = v;
       any |= IsPresent(v);
     }
+    ev.Hold(-static_cast<int64_t>(smp.size()));
     if (!any) return;
-    ss.labels = std::move(rs.labels);
-    ss.drop_name = rs.drop_name || !keep_name;
+    ev.Hold(static_cast<int64_t>(g.n));
+    ss.labels = labels;
+    ss.drop_name = r.drop_name(index) || !keep_name;
     out.push_back(std::move(ss));
   };
-  ParallelFor(r.series.size(), kGrain, [&](size_t begin, size_t end) {
+  ev.ParallelChunks(r.size(), kGrain, [&](size_t begin, size_t end) {
     size_t c = begin / kGrain;
     std::vector<uint32_t> resets;
-    try {
-      for (size_t k = begin; k < end; ++k) process(r.series[k], parts[c], part_annos[c], resets);
-    } catch (const EvalError& e) {
-      errors[c] = e;
-    }
+    std::vector<Sample> buf;
+    for (size_t k = begin; k < end; ++k) process(k, parts[c], part_annos[c], resets, buf);
   });
   StepVector out;
-  out.reserve(r.series.size());
+  out.reserve(r.size());
   for (size_t c = 0; c < chunks; ++c) {
-    if (errors[c]) throw *errors[c];
     ev.annotations().Merge(part_annos[c]);
     for (auto& s : parts[c]) out.push_back(std::move(s));
   }
@@ -820,7 +825,7 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
     case Fn::kAbsent: {
       StepVector v = ev.EvalVector(*c.args[0], g);
       StepSeries out;
-      out.labels = AbsentLabels(Unparen(*c.args[0]));
+      out.labels = AbsentLabels(*c.args[0]);
       out.v.assign(g.n, 1.0);
       for (const auto& s : v) {
         for (size_t i = 0; i < g.n; ++i) {

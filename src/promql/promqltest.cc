@@ -190,8 +190,8 @@ class RecordingQuerier : public query::Querier {
  public:
   explicit RecordingQuerier(const TestStorage& st) : st_(st), head_q_(st.head()) {}
 
-  Result<std::vector<query::SeriesData>> Select(const query::SelectParams& p,
-                                                std::span<const Matcher> ms) const override {
+  Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams& p,
+                                                   std::span<const Matcher> ms) const override {
     for (const auto& ls : st_.histogram_series()) {
       auto views = ViewOf(ls);
       if (std::all_of(ms.begin(), ms.end(),

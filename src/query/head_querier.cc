@@ -1,40 +1,56 @@
 #include "query/head_querier.h"
 
 #include <algorithm>
-#include <atomic>
 #include <set>
-
-#include "base/parallel.h"
 
 namespace strata::query {
 
-Result<std::vector<SeriesData>> HeadQuerier::Select(const SelectParams& params,
-                                                    std::span<const Matcher> matchers) const {
-  std::vector<SeriesData> out;
-  if (matchers.empty()) return out;
-  std::vector<tsdb::MemSeries*> series = head_.Select(matchers);
-  out.resize(series.size());
-  std::atomic<uint64_t> total{0};
-  // Chunks are decoded in parallel: decoding dominates the cost of reading the head.
-  ParallelFor(series.size(), 256, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end && total.load(std::memory_order_relaxed) <= params.max_samples;
-         ++i) {
-      SeriesData& d = out[i];
-      head_.WithSeriesLocked(*series[i], [&](const tsdb::MemSeries& ms) {
-        ms.AppendSamples(params.mint, params.maxt, d.samples);
-      });
-      if (d.samples.empty()) continue;
-      total.fetch_add(d.samples.size(), std::memory_order_relaxed);
-      d.labels = series[i]->OwnedLabels();
+namespace {
+
+// The head's series for one Select: labels copied up front, samples decoded under the
+// series' lock when asked for.
+class HeadSeriesSet : public SeriesSet {
+ public:
+  HeadSeriesSet(const tsdb::Head& head, const SelectParams& p, std::vector<tsdb::MemSeries*> s)
+      : head_(head), params_(p), series_(std::move(s)), labels_(series_.size()) {
+    for (size_t i = 0; i < series_.size(); ++i) labels_[i] = series_[i]->OwnedLabels();
+    std::vector<size_t> order(series_.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return labels_[a] < labels_[b]; });
+    std::vector<tsdb::MemSeries*> series(order.size());
+    std::vector<Labels> labels(order.size());
+    for (size_t i = 0; i < order.size(); ++i) {
+      series[i] = series_[order[i]];
+      labels[i] = std::move(labels_[order[i]]);
     }
-  });
-  if (total.load() > params.max_samples) {
-    return Status::ResourceExhausted("too many samples selected");
+    series_ = std::move(series);
+    labels_ = std::move(labels);
   }
-  std::erase_if(out, [](const SeriesData& d) { return d.samples.empty(); });
-  std::sort(out.begin(), out.end(),
-            [](const SeriesData& a, const SeriesData& b) { return a.labels < b.labels; });
-  return out;
+  size_t size() const override { return series_.size(); }
+  const Labels& labels(size_t i) const override { return labels_[i]; }
+  void Samples(size_t i, std::vector<Sample>& out) const override {
+    out.clear();
+    head_.WithSeriesLocked(*series_[i], [&](const tsdb::MemSeries& ms) {
+      ms.AppendSamples(params_.mint, params_.maxt, out);
+    });
+  }
+
+ private:
+  const tsdb::Head& head_;
+  const SelectParams params_;
+  std::vector<tsdb::MemSeries*> series_;
+  std::vector<Labels> labels_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SeriesSet>> HeadQuerier::Select(const SelectParams& params,
+                                                       std::span<const Matcher> matchers) const {
+  std::vector<tsdb::MemSeries*> series;
+  if (!matchers.empty()) series = head_.Select(matchers);
+  return std::unique_ptr<SeriesSet>(
+      std::make_unique<HeadSeriesSet>(head_, params, std::move(series)));
 }
 
 Result<std::vector<Labels>> HeadQuerier::Series(int64_t /*mint*/, int64_t /*maxt*/,

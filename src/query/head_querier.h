@@ -11,8 +11,8 @@ class HeadQuerier : public Querier {
  public:
   explicit HeadQuerier(const tsdb::Head& head) : head_(head) {}
 
-  Result<std::vector<SeriesData>> Select(const SelectParams& params,
-                                         std::span<const Matcher> matchers) const override;
+  Result<std::unique_ptr<SeriesSet>> Select(const SelectParams& params,
+                                            std::span<const Matcher> matchers) const override;
   Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
                                      std::span<const Matcher> matchers) const override;
   Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,8 +14,7 @@
 
 namespace strata::query {
 
-// One series read for a query: its labels and its samples in the requested time range, in
-// time order. Stale markers are included; the engine interprets them.
+// One series with its samples: the materialized form of a series set entry.
 struct SeriesData {
   Labels labels;
   std::vector<Sample> samples;
@@ -23,8 +23,31 @@ struct SeriesData {
 struct SelectParams {
   int64_t mint = 0;  // inclusive, milliseconds
   int64_t maxt = 0;  // inclusive
-  // Give up with ResourceExhausted once more samples than this would be returned.
-  uint64_t max_samples = UINT64_MAX;
+};
+
+// The series a Select found: labels up front, samples decoded on demand, one series at a time,
+// so a query holds only the series it is working on. Samples are in time order and include
+// stale markers; a series may turn out to have none in the range. Samples() may be called
+// concurrently for different series. Valid while the Querier that made it lives.
+class SeriesSet {
+ public:
+  virtual ~SeriesSet() = default;
+  virtual size_t size() const = 0;
+  virtual const Labels& labels(size_t i) const = 0;
+  // Replaces `out` with series i's samples in the selected range.
+  virtual void Samples(size_t i, std::vector<Sample>& out) const = 0;
+};
+
+// A SeriesSet over series already in memory (tests, small results).
+class MaterializedSeriesSet : public SeriesSet {
+ public:
+  explicit MaterializedSeriesSet(std::vector<SeriesData> series) : series_(std::move(series)) {}
+  size_t size() const override { return series_.size(); }
+  const Labels& labels(size_t i) const override { return series_[i].labels; }
+  void Samples(size_t i, std::vector<Sample>& out) const override { out = series_[i].samples; }
+
+ private:
+  std::vector<SeriesData> series_;
 };
 
 // Querier reads series of one tenant over a time range. The PromQL engine and the HTTP API
@@ -34,9 +57,9 @@ class Querier {
  public:
   virtual ~Querier() = default;
 
-  // Series that match all matchers and have samples in [mint, maxt], sorted by labels.
-  virtual Result<std::vector<SeriesData>> Select(const SelectParams& params,
-                                                 std::span<const Matcher> matchers) const = 0;
+  // Series that match all matchers and may have samples in [mint, maxt], sorted by labels.
+  virtual Result<std::unique_ptr<SeriesSet>> Select(const SelectParams& params,
+                                                    std::span<const Matcher> matchers) const = 0;
   // Label sets of series matching all matchers, sorted.
   virtual Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
                                              std::span<const Matcher> matchers) const = 0;
@@ -52,9 +75,10 @@ class Querier {
 // A querier over no data: tenants that have not written anything yet.
 class EmptyQuerier : public Querier {
  public:
-  Result<std::vector<SeriesData>> Select(const SelectParams&,
-                                         std::span<const Matcher>) const override {
-    return std::vector<SeriesData>{};
+  Result<std::unique_ptr<SeriesSet>> Select(const SelectParams&,
+                                            std::span<const Matcher>) const override {
+    return std::unique_ptr<SeriesSet>(
+        std::make_unique<MaterializedSeriesSet>(std::vector<SeriesData>{}));
   }
   Result<std::vector<Labels>> Series(int64_t, int64_t, std::span<const Matcher>) const override {
     return std::vector<Labels>{};

@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 #include <thread>
+#include <tuple>
 
 namespace strata::tsdb {
 namespace {
@@ -130,15 +131,20 @@ TEST(Head, SelectWithMatchers) {
   Create(h, {{"__name__", "node_cpu"}, {"cpu", "0"}, {"mode", "idle"}});
   Create(h, {{"__name__", "node_cpu"}, {"cpu", "1"}, {"mode", "user"}});
   Create(h, {{"__name__", "up"}, {"job", "node"}});
-  auto sel = [&](std::string_view q) { return h.Select(ParseSelector(q).value()).size(); };
-  EXPECT_EQ(sel("node_cpu"), 2u);
-  EXPECT_EQ(sel("node_cpu{mode=\"idle\"}"), 1u);
-  EXPECT_EQ(sel("{__name__=~\"node_.*|up\"}"), 3u);
-  EXPECT_EQ(sel("{mode!=\"idle\"}"), 2u);  // includes `up`, which lacks the label
-  EXPECT_EQ(sel("{job=\"\"}"), 2u);
-  EXPECT_EQ(sel("{cpu=~\"1|2\"}"), 1u);
-  EXPECT_EQ(sel("{cpu!~\".+\"}"), 1u);
-  EXPECT_EQ(sel("missing"), 0u);
+  using T = Matcher::Type;
+  auto sel = [&](std::vector<std::tuple<T, std::string, std::string>> spec) {
+    std::vector<Matcher> ms;
+    for (auto& [t, n, v] : spec) ms.push_back(Matcher::Make(t, n, v).value());
+    return h.Select(ms).size();
+  };
+  EXPECT_EQ(sel({{T::kEqual, "__name__", "node_cpu"}}), 2u);
+  EXPECT_EQ(sel({{T::kEqual, "__name__", "node_cpu"}, {T::kEqual, "mode", "idle"}}), 1u);
+  EXPECT_EQ(sel({{T::kRegex, "__name__", "node_.*|up"}}), 3u);
+  EXPECT_EQ(sel({{T::kNotEqual, "mode", "idle"}}), 2u);  // includes `up`, which lacks the label
+  EXPECT_EQ(sel({{T::kEqual, "job", ""}}), 2u);
+  EXPECT_EQ(sel({{T::kRegex, "cpu", "1|2"}}), 1u);
+  EXPECT_EQ(sel({{T::kNotRegex, "cpu", ".+"}}), 1u);
+  EXPECT_EQ(sel({{T::kEqual, "__name__", "missing"}}), 0u);
 }
 
 TEST(Head, ConcurrentCreateAndAppend) {
