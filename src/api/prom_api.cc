@@ -563,7 +563,7 @@ void PromApi::QueryExemplars(Call& c) {
 void PromApi::FormatQuery(Call& c) {
   auto expr = promql::ParseExpr(c.params.Get("query").value_or(""));
   if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
-  c.Ok([&](JsonWriter& w) { w.String(expr.value()->String()); });
+  c.Ok([&](JsonWriter& w) { w.String(expr.value()->Pretty()); });
 }
 
 void PromApi::ParseQuery(Call& c) {

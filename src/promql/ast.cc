@@ -143,6 +143,39 @@ std::string SelectorString(const VectorSelector& vs) {
   return out;
 }
 
+// The operator with its bool, on/ignoring and group_x modifiers: "/ on (a) group_left (b)".
+std::string OperatorString(const BinaryExpr& b) {
+  std::string out(BinOpName(b.op));
+  if (b.return_bool) out += " bool";
+  if (b.matching && (!b.matching->labels.empty() || b.matching->on)) {
+    out += b.matching->on ? " on (" : " ignoring (";
+    out += JoinLabels(b.matching->labels) + ")";
+    if (b.matching->card == Cardinality::kManyToOne ||
+        b.matching->card == Cardinality::kOneToMany) {
+      out += b.matching->card == Cardinality::kManyToOne ? " group_left (" : " group_right (";
+      out += JoinLabels(b.matching->include) + ")";
+    }
+  }
+  return out;
+}
+
+// "sum", "sum by (a) ", "sum without (a) ".
+std::string AggregatePrefix(const AggregateExpr& a) {
+  std::string out(AggOpName(a.op));
+  if (a.without) {
+    out += " without (" + JoinLabels(a.grouping) + ") ";
+  } else if (!a.grouping.empty()) {
+    out += " by (" + JoinLabels(a.grouping) + ") ";
+  }
+  return out;
+}
+
+std::string SubqueryRangeString(const SubqueryExpr& s) {
+  return "[" + FormatDurationMillis(s.range_ms) + ":" +
+         (s.step_ms != 0 ? FormatDurationMillis(s.step_ms) : "") + "]" +
+         AtOffsetString(s.at, s.offset_ms);
+}
+
 }  // namespace
 
 std::string Expr::String() const {
@@ -168,9 +201,7 @@ std::string Expr::String() const {
     }
     case ExprKind::kSubquery: {
       const auto& s = As<SubqueryExpr>(*this);
-      return s.expr->String() + "[" + FormatDurationMillis(s.range_ms) + ":" +
-             (s.step_ms != 0 ? FormatDurationMillis(s.step_ms) : "") + "]" +
-             AtOffsetString(s.at, s.offset_ms);
+      return s.expr->String() + SubqueryRangeString(s);
     }
     case ExprKind::kCall: {
       const auto& c = As<Call>(*this);
@@ -183,30 +214,13 @@ std::string Expr::String() const {
     }
     case ExprKind::kAggregate: {
       const auto& a = As<AggregateExpr>(*this);
-      std::string out(AggOpName(a.op));
-      if (a.without) {
-        out += " without (" + JoinLabels(a.grouping) + ") ";
-      } else if (!a.grouping.empty()) {
-        out += " by (" + JoinLabels(a.grouping) + ") ";
-      }
-      out += "(";
+      std::string out = AggregatePrefix(a) + "(";
       if (a.param) out += a.param->String() + ", ";
       return out + a.expr->String() + ")";
     }
     case ExprKind::kBinary: {
       const auto& b = As<BinaryExpr>(*this);
-      std::string out = b.lhs->String() + " " + std::string(BinOpName(b.op));
-      if (b.return_bool) out += " bool";
-      if (b.matching && (!b.matching->labels.empty() || b.matching->on)) {
-        out += b.matching->on ? " on (" : " ignoring (";
-        out += JoinLabels(b.matching->labels) + ")";
-        if (b.matching->card == Cardinality::kManyToOne ||
-            b.matching->card == Cardinality::kOneToMany) {
-          out += b.matching->card == Cardinality::kManyToOne ? " group_left (" : " group_right (";
-          out += JoinLabels(b.matching->include) + ")";
-        }
-      }
-      return out + " " + b.rhs->String();
+      return b.lhs->String() + " " + OperatorString(b) + " " + b.rhs->String();
     }
     case ExprKind::kUnary: {
       const auto& u = As<UnaryExpr>(*this);
@@ -216,6 +230,53 @@ std::string Expr::String() const {
       return "(" + As<ParenExpr>(*this).expr->String() + ")";
   }
   return "";
+}
+
+std::string Expr::Pretty(int level) const {
+  constexpr size_t kMaxLine = 100;
+  std::string indent(static_cast<size_t>(level) * 2, ' ');
+  std::string flat = String();
+  switch (kind) {
+    case ExprKind::kAggregate: {
+      if (flat.size() <= kMaxLine) return indent + flat;
+      const auto& a = As<AggregateExpr>(*this);
+      std::string out = indent + AggregatePrefix(a) + "(\n";
+      if (a.param) out += a.param->Pretty(level + 1) + ",\n";
+      return out + a.expr->Pretty(level + 1) + "\n" + indent + ")";
+    }
+    case ExprKind::kBinary: {
+      if (flat.size() <= kMaxLine) return indent + flat;
+      const auto& b = As<BinaryExpr>(*this);
+      return b.lhs->Pretty(level + 1) + "\n" + indent + OperatorString(b) + "\n" +
+             b.rhs->Pretty(level + 1);
+    }
+    case ExprKind::kCall: {
+      if (flat.size() <= kMaxLine) return indent + flat;
+      const auto& c = As<Call>(*this);
+      std::string out = indent + std::string(c.func->name) + "(\n";
+      for (size_t i = 0; i < c.args.size(); ++i) {
+        out += c.args[i]->Pretty(level + 1) + (i + 1 < c.args.size() ? ",\n" : "");
+      }
+      return out + "\n" + indent + ")";
+    }
+    case ExprKind::kParen:
+      if (flat.size() <= kMaxLine) return indent + flat;
+      return indent + "(\n" + As<ParenExpr>(*this).expr->Pretty(level + 1) + "\n" + indent + ")";
+    case ExprKind::kSubquery: {
+      if (flat.size() <= kMaxLine) return flat;
+      const auto& s = As<SubqueryExpr>(*this);
+      return s.expr->Pretty(level) + SubqueryRangeString(s);
+    }
+    case ExprKind::kUnary: {
+      std::string child = As<UnaryExpr>(*this).expr->Pretty(level);
+      size_t b = child.find_first_not_of(" \t\n");
+      size_t e = child.find_last_not_of(" \t\n");
+      child = b == std::string::npos ? "" : child.substr(b, e - b + 1);
+      return indent + "-" + child;
+    }
+    default:
+      return indent + flat;
+  }
 }
 
 }  // namespace strata::promql

@@ -45,6 +45,9 @@ struct Expr {
   ValueType Type() const;
   // The canonical one-line form, as Prometheus prints it.
   std::string String() const;
+  // Prometheus's prettified form (format_query): parts longer than 100 characters are split
+  // over lines, indented two spaces per level.
+  std::string Pretty(int level = 0) const;
 
   const ExprKind kind;
   PosRange pos;

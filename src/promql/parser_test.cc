@@ -45,6 +45,23 @@ TEST(Parser, PrintsLikePrometheus) {
   EXPECT_EQ(Canon("`a\\n`"), "\"a\\\\n\"");
 }
 
+TEST(Parser, PrettySplitsLongQueriesAsPrometheus) {
+  EXPECT_EQ(ParseExpr("sum(rate(x[5m]))").value()->Pretty(), "sum(rate(x[5m]))");
+  // An aggregation too long for one line opens its parentheses over lines.
+  std::string long_sel = "x{" + std::string(40, 'a') + "=\"1\"," + std::string(40, 'b') + "=\"2\"}";
+  EXPECT_EQ(ParseExpr("sum by (job) (rate(" + long_sel + "[5m]))").value()->Pretty(),
+            "sum by (job) (\n  rate(\n    " + long_sel + "[5m]\n  )\n)");
+  auto e = ParseExpr(
+      "sum by (job) (rate(http_requests_total{job=\"api-server\", handler=\"/api/v1/query\"}[5m])) "
+      "/ on (job) group_left sum by (job) (rate(http_requests_total[5m]))");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e.value()->Pretty(),
+            "  sum by (job) "
+            "(rate(http_requests_total{job=\"api-server\",handler=\"/api/v1/query\"}[5m]))\n"
+            "/ on (job) group_left ()\n"
+            "  sum by (job) (rate(http_requests_total[5m]))");
+}
+
 TEST(Parser, Precedence) {
   EXPECT_EQ(Canon("1 + 2 * 3"), "1 + 2 * 3");
   auto e = ParseExpr("a + b * c").value();
