@@ -22,6 +22,7 @@ TEST(ParallelFor, CoversEveryIndexOnce) {
 TEST(ParallelFor, NestedAndConcurrentCallsFinish) {
   std::atomic<uint64_t> sum{0};
   std::vector<std::thread> callers;
+  callers.reserve(4);
   for (int c = 0; c < 4; ++c) {
     callers.emplace_back([&] {
       ParallelFor(64, 1, [&](size_t b, size_t e) {

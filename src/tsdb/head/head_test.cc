@@ -132,9 +132,10 @@ TEST(Head, SelectWithMatchers) {
   Create(h, {{"__name__", "node_cpu"}, {"cpu", "1"}, {"mode", "user"}});
   Create(h, {{"__name__", "up"}, {"job", "node"}});
   using T = Matcher::Type;
-  auto sel = [&](std::vector<std::tuple<T, std::string, std::string>> spec) {
+  auto sel = [&](const std::vector<std::tuple<T, std::string, std::string>>& spec) {
     std::vector<Matcher> ms;
-    for (auto& [t, n, v] : spec) ms.push_back(Matcher::Make(t, n, v).value());
+    ms.reserve(spec.size());
+    for (const auto& [t, n, v] : spec) ms.push_back(Matcher::Make(t, n, v).value());
     return h.Select(ms).size();
   };
   EXPECT_EQ(sel({{T::kEqual, "__name__", "node_cpu"}}), 2u);
