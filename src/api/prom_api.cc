@@ -461,32 +461,20 @@ void PromApi::Series(Call& c) {
   });
 }
 
+namespace {
+
+using StringLookup = std::function<Result<std::vector<std::string>>(
+    const query::Querier&, int64_t, int64_t, std::span<const Matcher>)>;
+
+// Label names or values: the union over every match[] (all series without one), sorted,
+// cut to `limit` with Prometheus's warning.
+void ListStrings(PromApi::Call& c, const StringLookup& lookup);
+
+}  // namespace
+
 void PromApi::LabelNames(Call& c) {
-  auto sets = c.Matchers(false);
-  if (!sets) return;
-  auto start = c.Time("start", kMinTime);
-  if (!start) return;
-  auto end = c.Time("end", kMaxTime);
-  if (!end) return;
-  auto limit = c.Limit();
-  if (!limit) return;
-  std::set<std::string> names;
-  if (sets->empty()) sets->emplace_back();
-  for (const auto& ms : *sets) {
-    auto r = c.querier->LabelNames(*start, *end, ms);
-    if (!r.ok()) return c.Fail(FromStatus(r.status()));
-    names.insert(r.value().begin(), r.value().end());
-  }
-  if (*limit > 0 && names.size() > *limit) c.warnings.push_back("results truncated due to limit");
-  c.Ok([&](JsonWriter& w) {
-    w.BeginArray();
-    uint64_t n = 0;
-    for (const auto& s : names) {
-      if (*limit > 0 && n++ >= *limit) break;
-      w.String(s);
-    }
-    w.EndArray();
-  });
+  ListStrings(c, [](const query::Querier& q, int64_t mint, int64_t maxt,
+                    std::span<const Matcher> ms) { return q.LabelNames(mint, maxt, ms); });
 }
 
 void PromApi::LabelValues(Call& c) {
@@ -504,6 +492,15 @@ void PromApi::LabelValues(Call& c) {
   if (!IsValidUtf8(name) || name.empty()) {
     return c.Fail({"bad_data", fmt::format("invalid label name: {}", GoQuote(name))});
   }
+  ListStrings(
+      c, [&name](const query::Querier& q, int64_t mint, int64_t maxt, std::span<const Matcher> ms) {
+        return q.LabelValues(name, mint, maxt, ms);
+      });
+}
+
+namespace {
+
+void ListStrings(PromApi::Call& c, const StringLookup& lookup) {
   auto sets = c.Matchers(false);
   if (!sets) return;
   auto start = c.Time("start", kMinTime);
@@ -512,24 +509,26 @@ void PromApi::LabelValues(Call& c) {
   if (!end) return;
   auto limit = c.Limit();
   if (!limit) return;
-  std::set<std::string> values;
+  std::set<std::string> all;
   if (sets->empty()) sets->emplace_back();
   for (const auto& ms : *sets) {
-    auto r = c.querier->LabelValues(name, *start, *end, ms);
+    auto r = lookup(*c.querier, *start, *end, ms);
     if (!r.ok()) return c.Fail(FromStatus(r.status()));
-    values.insert(r.value().begin(), r.value().end());
+    all.insert(r.value().begin(), r.value().end());
   }
-  if (*limit > 0 && values.size() > *limit) c.warnings.push_back("results truncated due to limit");
+  if (*limit > 0 && all.size() > *limit) c.warnings.push_back("results truncated due to limit");
   c.Ok([&](JsonWriter& w) {
     w.BeginArray();
     uint64_t n = 0;
-    for (const auto& s : values) {
+    for (const auto& s : all) {
       if (*limit > 0 && n++ >= *limit) break;
       w.String(s);
     }
     w.EndArray();
   });
 }
+
+}  // namespace
 
 void PromApi::Metadata(Call& c) {
   auto limit = c.Limit();

@@ -37,8 +37,10 @@ class PromApi {
     storage_.store(storage, std::memory_order_release);
   }
 
+ public:
+  struct Call;  // one request on its way through a query thread (defined in prom_api.cc)
+
  private:
-  struct Call;
   using Body = std::function<void(Call&)>;
 
   // Parses parameters and the tenant, then runs `body` on a query thread.
