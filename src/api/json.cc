@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "base/labels.h"
+
 namespace strata::api {
 
 void JsonWriter::Separate() {
@@ -135,18 +137,10 @@ void AppendJsonString(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    // Validate one UTF-8 sequence; invalid bytes become U+FFFD as in Go.
-    size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size();
-    uint32_t cp = ok ? (c & (0x7F >> len)) : 0;
-    for (size_t k = 1; ok && k < len; ++k) {
-      auto b = static_cast<unsigned char>(s[i + k]);
-      if ((b & 0xC0) != 0x80) ok = false;
-      cp = (cp << 6) | (b & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (ok && (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))) ok = false;
-    if (!ok) {
+    // Invalid UTF-8 bytes become U+FFFD, as in Go.
+    uint32_t cp = 0;
+    size_t len = DecodeRune(s, i, &cp);
+    if (len == 0) {
       out += "\\ufffd";
       ++i;
       continue;

@@ -352,36 +352,18 @@ promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms) {
 }  // namespace
 
 void PromApi::Query(Call& c) {
-  std::string q = c.params.Get("query").value_or("");
   auto t = c.Time("time", NowMillis());
   if (!t) return;
-  int64_t timeout = 0;
-  if (auto v = c.params.Get("timeout"); v && !v->empty()) {
-    auto d = ParseDuration(*v);
-    if (!d.ok()) return c.Fail(InvalidParam("timeout", d.status().message()));
-    timeout = d.value();
-  }
-  auto limit = c.Limit();
-  if (!limit) return;
-  auto expr = promql::ParseExpr(q);
-  if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
-  auto res = engine_.Instant(*c.querier, *expr.value(), *t, ControlFor(c.respond, timeout));
-  if (!res.ok()) return c.Fail(FromStatus(res.status()));
-  auto& r = res.value();
-  if (*limit > 0 && r.series.size() > *limit) {
-    r.series.resize(*limit);
-    c.warnings.push_back("results truncated due to limit");
-  }
-  c.AddAnnotations(r.annotations, q);
-  c.Ok([&](JsonWriter& w) { WriteResult(w, r); });
+  Evaluate(c, [&](const promql::Expr& e, const promql::QueryControl& ctl) {
+    return engine_.Instant(*c.querier, e, *t, ctl);
+  });
 }
 
 void PromApi::QueryRange(Call& c) {
-  std::string q = c.params.Get("query").value_or("");
   auto need = [&](std::string_view name) -> std::optional<int64_t> {
     auto v = c.params.Get(name);
     if (!v || v->empty()) {
-      c.Fail(InvalidParam(name, fmt::format("cannot parse \"\" to a valid timestamp")));
+      c.Fail(InvalidParam(name, "cannot parse \"\" to a valid timestamp"));
       return std::nullopt;
     }
     return c.Time(name, 0);
@@ -393,8 +375,7 @@ void PromApi::QueryRange(Call& c) {
   if (*end < *start) {
     return c.Fail(InvalidParam("end", "end timestamp must not be before start time"));
   }
-  auto step_s = c.params.Get("step").value_or("");
-  auto step = ParseDuration(step_s);
+  auto step = ParseDuration(c.params.Get("step").value_or(""));
   if (!step.ok()) return c.Fail(InvalidParam("step", step.status().message()));
   if (step.value() <= 0) {
     return c.Fail(InvalidParam("step",
@@ -412,6 +393,13 @@ void PromApi::QueryRange(Call& c) {
                                            FormatDurationMillis(*end - *start),
                                            FormatDurationMillis(opts_.max_query_length_ms))});
   }
+  Evaluate(c, [&](const promql::Expr& e, const promql::QueryControl& ctl) {
+    return engine_.Range(*c.querier, e, *start, *end, step.value(), ctl);
+  });
+}
+
+void PromApi::Evaluate(Call& c, const Runner& run) {
+  std::string q = c.params.Get("query").value_or("");
   int64_t timeout = 0;
   if (auto v = c.params.Get("timeout"); v && !v->empty()) {
     auto d = ParseDuration(*v);
@@ -422,8 +410,7 @@ void PromApi::QueryRange(Call& c) {
   if (!limit) return;
   auto expr = promql::ParseExpr(q);
   if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
-  auto res = engine_.Range(*c.querier, *expr.value(), *start, *end, step.value(),
-                           ControlFor(c.respond, timeout));
+  auto res = run(*expr.value(), ControlFor(c.respond, timeout));
   if (!res.ok()) return c.Fail(FromStatus(res.status()));
   auto& r = res.value();
   if (*limit > 0 && r.series.size() > *limit) {

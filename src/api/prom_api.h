@@ -46,6 +46,10 @@ class PromApi {
   // Parses parameters and the tenant, then runs `body` on a query thread.
   void Run(http::Request& req, const http::Responder& respond, Body body);
 
+  using Runner =
+      std::function<Result<promql::QueryResult>(const promql::Expr&, const promql::QueryControl&)>;
+  // Reads query, timeout and limit, runs the query and writes its result or error.
+  void Evaluate(Call& c, const Runner& run);
   void Query(Call& c);
   void QueryRange(Call& c);
   void Series(Call& c);

@@ -40,9 +40,6 @@ uint64_t HashLabels(std::span<const LabelView> labels) {
   return XXH3_64bits_digest(&state);
 }
 
-namespace {
-
-// Decodes one UTF-8 sequence at s[i]; returns its length, or 0 if invalid.
 size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp) {
   auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
   uint8_t c = b(0);
@@ -62,8 +59,6 @@ size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp) {
   *cp = v;
   return len;
 }
-
-}  // namespace
 
 void AppendGoQuoted(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -196,46 +191,21 @@ bool IsValidLegacyLabelName(std::string_view name) {
 }
 
 bool IsValidUtf8(std::string_view s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
+  size_t i = 0;
+  while (i < s.size()) {
     // Label names and values are nearly always ASCII: skip 8 such bytes at a time.
-    if (end - p >= 8) {
+    if (s.size() - i >= 8) {
       uint64_t w;
-      std::memcpy(&w, p, 8);
+      std::memcpy(&w, s.data() + i, 8);
       if ((w & 0x8080808080808080ULL) == 0) {
-        p += 8;
+        i += 8;
         continue;
       }
     }
-    unsigned char c = *p;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n;
-    uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (end - p <= n) return false;
-    for (int i = 1; i <= n; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    // Reject overlong forms, surrogates and code points beyond U+10FFFF.
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    p += n + 1;
+    uint32_t cp = 0;
+    size_t len = DecodeRune(s, i, &cp);
+    if (len == 0) return false;
+    i += len;
   }
   return true;
 }

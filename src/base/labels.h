@@ -37,6 +37,10 @@ uint64_t HashLabels(std::span<const LabelView> labels);
 std::string FormatLabels(std::span<const LabelView> labels);
 std::string FormatLabels(const Labels& labels);
 
+// Decodes the UTF-8 sequence at s[i] into *cp; returns its length, or 0 if it is invalid
+// (truncated, overlong, a surrogate or beyond U+10FFFF).
+size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp);
+
 // Quotes s as Go's strconv.Quote does (Prometheus prints label values and strings this way).
 std::string GoQuote(std::string_view s);
 void AppendGoQuoted(std::string& out, std::string_view s);

@@ -271,8 +271,8 @@ StepVector Select(Evaluator& ev, const AggregateExpr& a, const std::vector<Group
   return out;
 }
 
-StepVector CountValues(const AggregateExpr& a, const std::vector<Group>& groups,
-                       const StepVector& in, const std::string& label, const Grid& g) {
+StepVector CountValues(const std::vector<Group>& groups, const StepVector& in,
+                       const std::string& label, const Grid& g) {
   if (label.empty() || !IsValidUtf8(label)) {
     Fail(fmt::format("invalid label name {}", GoQuote(label)));
   }
@@ -300,7 +300,6 @@ StepVector CountValues(const AggregateExpr& a, const std::vector<Group>& groups,
       }
     }
   }
-  (void)a;
   return out;
 }
 
@@ -356,7 +355,7 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
     case AggOp::kLimitRatio:
       return Select(ev, a, groups, in, param, g);
     case AggOp::kCountValues:
-      return CountValues(a, groups, in, label, g);
+      return CountValues(groups, in, label, g);
   }
   return {};
 }

@@ -139,8 +139,7 @@ struct BucketGroup {
   std::vector<std::pair<size_t, double>> members;  // input index, upper bound
 };
 
-std::vector<BucketGroup> GroupBuckets(Evaluator& ev, const Call& c, const StepVector& in,
-                                      const Expr& arg) {
+std::vector<BucketGroup> GroupBuckets(Evaluator& ev, const StepVector& in, const Expr& arg) {
   std::vector<BucketGroup> groups;
   std::unordered_map<std::string, size_t> index;
   for (size_t k = 0; k < in.size(); ++k) {
@@ -165,7 +164,6 @@ std::vector<BucketGroup> GroupBuckets(Evaluator& ev, const Call& c, const StepVe
     if (inserted) groups.push_back({std::move(ls), {}});
     groups[it->second].members.emplace_back(k, upper);
   }
-  (void)c;
   return groups;
 }
 
@@ -196,7 +194,7 @@ StepVector PerGroup(const std::vector<BucketGroup>& groups, const StepVector& in
 
 StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<double>& phi,
                              const StepVector& in, const Grid& g) {
-  auto groups = GroupBuckets(ev, c, in, *c.args[1]);
+  auto groups = GroupBuckets(ev, in, *c.args[1]);
   if (!groups.empty()) {
     for (double q : phi) {
       if (std::isnan(q) || q < 0 || q > 1) {
@@ -224,7 +222,7 @@ StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<dou
 StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<double>& lower,
                              const std::vector<double>& upper, const StepVector& in,
                              const Grid& g) {
-  auto groups = GroupBuckets(ev, c, in, *c.args[2]);
+  auto groups = GroupBuckets(ev, in, *c.args[2]);
   return PerGroup(groups, in, g, [&](std::vector<Bucket>& b, size_t i, const BucketGroup&) {
     return BucketFraction(lower[i], upper[i], b);
   });
