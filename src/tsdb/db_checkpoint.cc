@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/file.h"
 #include "tsdb/db.h"
 #include "tsdb/wal/record.h"
 #include "tsdb/wal/segment.h"
@@ -38,16 +39,9 @@ class CheckpointWriter {
     std::string path = dir_ + "/" + wal::SegmentName(++segment_);
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return Status::IOError(fmt::format("create {}: {}", path, std::strerror(errno)));
-    size_t off = 0;
-    while (off < buf_.size()) {
-      ssize_t n = ::write(fd, buf_.data() + off, buf_.size() - off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int err = errno;
-        ::close(fd);
-        return Status::IOError(fmt::format("write {}: {}", path, std::strerror(err)));
-      }
-      off += static_cast<size_t>(n);
+    if (Status st = WriteAll(fd, buf_, path); !st.ok()) {
+      ::close(fd);
+      return st;
     }
     int rc = ::fdatasync(fd);
     int err = errno;
@@ -141,14 +135,14 @@ Status Db::Checkpoint() {
   }
   if (st.ok()) st = writer.Add(frames);
   if (st.ok()) st = writer.Finish();
-  if (st.ok()) st = wal::SyncDir(tmp_dir);
+  if (st.ok()) st = SyncDir(tmp_dir);
   if (!st.ok()) {
     fs::remove_all(tmp_dir, ec);
     return st.Annotate("writing checkpoint");
   }
   fs::rename(tmp_dir, final_dir, ec);
   if (ec) return Status::IOError(fmt::format("renaming {}: {}", tmp_dir, ec.message()));
-  RETURN_IF_ERROR(wal::SyncDir(wal_dir));
+  RETURN_IF_ERROR(SyncDir(wal_dir));
 
   // The checkpoint is durable: older checkpoints and the segments it covers can go.
   for (const auto& e : fs::directory_iterator(wal_dir, ec)) {

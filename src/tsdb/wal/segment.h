@@ -30,8 +30,4 @@ struct ScanResult {
 ScanResult ScanFrames(std::string_view data,
                       const std::function<Status(RecordType, std::string_view)>& fn);
 
-Result<std::string> ReadWholeFile(const std::string& path);
-// fsyncs a directory so that entries created or renamed in it are durable.
-Status SyncDir(const std::string& dir);
-
 }  // namespace strata::wal

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "base/file.h"
 #include "base/units.h"
 #include "tsdb/wal/segment.h"
 
@@ -36,7 +37,7 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
     ASSIGN_OR_RETURN(auto cp_segments, ListSegments(cp_dir));
     for (uint32_t n : cp_segments) {
       std::string path = cp_dir + "/" + SegmentName(n);
-      ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+      ASSIGN_OR_RETURN(std::string data, ReadFile(path));
       ScanResult res = ScanFrames(data, [&](RecordType t, std::string_view p) {
         ++st.records;
         return fn(t, p);
@@ -68,7 +69,7 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
     if (i > 0 && n != live[i - 1] + 1) {
       problem = fmt::format("segment {} is missing", SegmentName(live[i - 1] + 1));
     } else {
-      ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
+      ASSIGN_OR_RETURN(std::string data, ReadFile(path));
       res = ScanFrames(data, [&](RecordType t, std::string_view p) {
         ++st.records;
         return fn(t, p);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "base/file.h"
 #include "tsdb/wal/record.h"
 #include "tsdb/wal/segment.h"
 
@@ -111,7 +112,7 @@ TEST(Wal, CorruptionAtEveryByteOfTheTail) {
     ASSERT_TRUE((*wal)->Close().ok());
   }
   std::string seg = base.path() + "/" + SegmentName(1);
-  std::string full = *ReadWholeFile(seg);
+  std::string full = *ReadFile(seg);
   size_t frame_size = Frame(written[0]).size();
   for (int mode = 0; mode < 2; ++mode) {
     for (size_t off = 0; off < full.size(); ++off) {

@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace strata {
+
+// Small POSIX file helpers shared by the WAL, blocks and the filesystem bucket. Errors name
+// the path and the errno text.
+
+// IOError "<what> <path>: <strerror(err)>".
+Status ErrnoStatus(std::string_view what, const std::string& path, int err);
+// Writes all of `data` to `fd`, retrying short writes and EINTR.
+Status WriteAll(int fd, std::string_view data, const std::string& path);
+// fsyncs a directory, making renames and creations in it durable.
+Status SyncDir(const std::string& dir);
+Result<std::string> ReadFile(const std::string& path);
+// Writes `data` to `path` through a temporary file in the same directory, fdatasyncs it,
+// renames it into place and syncs the directory: after a crash the file is absent, old or
+// complete.
+Status WriteFileAtomically(const std::string& path, std::string_view data);
+
+}  // namespace strata
