@@ -1,6 +1,6 @@
 #pragma once
 
-#include "api/json.h"
+#include "base/json.h"
 #include "promql/ast.h"
 
 namespace strata::api {

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "api/ast_json.h"
-#include "api/json.h"
 #include "api/params.h"
+#include "base/json.h"
 #include "base/units.h"
 #include "promql/parser.h"
 #include "query/head_querier.h"

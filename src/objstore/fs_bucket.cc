@@ -26,7 +26,8 @@ bool IsTemporary(const std::string& name) { return name.find(kTmpMarker) != std:
 Result<std::unique_ptr<FsBucket>> FsBucket::Open(const std::string& root) {
   std::error_code ec;
   fs::create_directories(root, ec);
-  if (ec) return Status::IOError(fmt::format("creating bucket directory {}: {}", root, ec.message()));
+  if (ec)
+    return Status::IOError(fmt::format("creating bucket directory {}: {}", root, ec.message()));
   // Leftovers of writes a crash interrupted.
   for (auto it = fs::recursive_directory_iterator(root, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -65,8 +66,8 @@ Result<std::string> FsBucket::GetRange(const std::string& key, uint64_t offset, 
   if (offset < size) out.resize(std::min(length, size - offset));
   size_t done = 0;
   while (done < out.size()) {
-    ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
-                        static_cast<off_t>(offset + done));
+    ssize_t n =
+        ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int err = n < 0 ? errno : EIO;
@@ -103,7 +104,8 @@ Status FsBucket::WriteAtomically(const std::string& key, Fill&& fill) {
 }
 
 Status FsBucket::Put(const std::string& key, std::string_view data) {
-  return WriteAtomically(key, [&](int fd, const std::string& tmp) { return WriteAll(fd, data, tmp); });
+  return WriteAtomically(key,
+                         [&](int fd, const std::string& tmp) { return WriteAll(fd, data, tmp); });
 }
 
 Status FsBucket::PutFile(const std::string& key, const std::string& src) {

@@ -58,13 +58,14 @@ InstrumentedBucket::InstrumentedBucket(std::shared_ptr<Bucket> inner, BucketMetr
                                        Component component, const std::string& tenant)
     : inner_(std::move(inner)) {
   std::string comp(ComponentName(component));
-  static constexpr std::array<const char*, kNumOutcomes> kOutcomes = {"ok", "not_found",
-                                                                        "error"};
+  static constexpr std::array<const char*, kNumOutcomes> kOutcomes = {"ok", "not_found", "error"};
   for (size_t op = 0; op < kNumOps; ++op) {
     std::string name(OpName(static_cast<Op>(op)));
     for (size_t o = 0; o < kNumOutcomes; ++o) {
-      requests_[op][o] = &metrics.requests.Add(
-          {{"operation", name}, {"component", comp}, {"tenant", tenant}, {"outcome", kOutcomes[o]}});
+      requests_[op][o] = &metrics.requests.Add({{"operation", name},
+                                                {"component", comp},
+                                                {"tenant", tenant},
+                                                {"outcome", kOutcomes[o]}});
     }
     duration_[op] = &metrics.duration.Add(
         {{"operation", name}, {"component", comp}},
@@ -76,9 +77,7 @@ InstrumentedBucket::InstrumentedBucket(std::shared_ptr<Bucket> inner, BucketMetr
 
 void InstrumentedBucket::Record(Op op, const Status& st, double seconds, uint64_t in,
                                 uint64_t out) {
-  Outcome o = st.ok()                                      ? kOk
-              : st.code() == Status::Code::kNotFound ? kNotFound
-                                                           : kError;
+  Outcome o = st.ok() ? kOk : st.code() == Status::Code::kNotFound ? kNotFound : kError;
   auto i = static_cast<size_t>(op);
   requests_[i][o]->Increment();
   duration_[i]->Observe(seconds);

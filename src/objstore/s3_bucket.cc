@@ -155,8 +155,7 @@ Status S3Error(std::string_view op, const std::string& key, long code, std::stri
   std::string s3code = XmlUnescape(XmlFirst(body, "Code"));
   std::string msg = XmlUnescape(XmlFirst(body, "Message"));
   std::string text = fmt::format("s3 {} {}: HTTP {}{}{}", op, key, code,
-                                 s3code.empty() ? "" : " " + s3code,
-                                 msg.empty() ? "" : ": " + msg);
+                                 s3code.empty() ? "" : " " + s3code, msg.empty() ? "" : ": " + msg);
   if (code == 404) return Status::NotFound(text);
   if (code == 401 || code == 403) return Status::Unauthenticated(text);
   if (Retryable(code)) return Status::Unavailable(text);
@@ -221,8 +220,7 @@ void S3Bucket::Release(CURL* curl) {
   }
 }
 
-Result<S3Bucket::Response> S3Bucket::Attempt(CURL* curl, const Request& req,
-                                             int64_t timeout_ms) {
+Result<S3Bucket::Response> S3Bucket::Attempt(CURL* curl, const Request& req, int64_t timeout_ms) {
   curl_easy_reset(curl);
   std::string path = path_prefix_ + "/" + (req.key.empty() ? "" : opts_.prefix + req.key);
   std::string url = scheme_host_ + UriEncode(path, true);
@@ -240,9 +238,8 @@ Result<S3Bucket::Response> S3Bucket::Attempt(CURL* curl, const Request& req,
   sign.query = req.query;
   sign.payload_sha256_hex = Sha256Hex(req.body);
   std::string date = AmzDate();
-  sign.headers = {{"host", host_},
-                  {"x-amz-content-sha256", sign.payload_sha256_hex},
-                  {"x-amz-date", date}};
+  sign.headers = {
+      {"host", host_}, {"x-amz-content-sha256", sign.payload_sha256_hex}, {"x-amz-date", date}};
   if (!creds_.session_token.empty()) {
     sign.headers.emplace_back("x-amz-security-token", creds_.session_token);
   }
@@ -356,8 +353,7 @@ Status S3Bucket::PutFile(const std::string& key, const std::string& path) {
   return Put(key, data);
 }
 
-Status S3Bucket::MultipartUpload(const std::string& key, const std::string& path,
-                                 uint64_t size) {
+Status S3Bucket::MultipartUpload(const std::string& key, const std::string& path, uint64_t size) {
   ASSIGN_OR_RETURN(Response init, Do({"POST", key, {{"uploads", ""}}, {}, {}}));
   if (init.code != 200) return S3Error("CreateMultipartUpload", key, init.code, init.body);
   std::string upload_id = XmlUnescape(XmlFirst(init.body, "UploadId"));
@@ -382,8 +378,8 @@ Status S3Bucket::MultipartUpload(const std::string& key, const std::string& path
       return abort(Status::IOError(fmt::format("short read of {}", path)));
     }
     ++number;
-    auto r = Do({"PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}},
-                 {}, part});
+    auto r = Do(
+        {"PUT", key, {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}}, {}, part});
     if (!r.ok() || r->code != 200) {
       ::close(fd);
       return abort(r.ok() ? S3Error("UploadPart", key, r->code, r->body) : r.status());
@@ -436,7 +432,8 @@ Result<std::vector<ObjectInfo>> S3Bucket::List(const std::string& prefix, bool r
 Status S3Bucket::Delete(const std::string& key) {
   RETURN_IF_ERROR(ValidateKey(key));
   ASSIGN_OR_RETURN(Response r, Do({"DELETE", key, {}, {}, {}}));
-  if (r.code != 204 && r.code != 200 && r.code != 404) return S3Error("DELETE", key, r.code, r.body);
+  if (r.code != 204 && r.code != 200 && r.code != 404)
+    return S3Error("DELETE", key, r.code, r.body);
   return Status::Ok();
 }
 

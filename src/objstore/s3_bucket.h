@@ -15,10 +15,11 @@ typedef void CURL;  // NOLINT: libcurl's own declaration
 namespace strata::objstore {
 
 struct S3Options {
-  std::string endpoint;  // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:4568"; empty: AWS
+  std::string
+      endpoint;  // "https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:4568"; empty: AWS
   std::string bucket;
   std::string region = "us-east-1";
-  std::string prefix;     // optional key prefix inside the bucket ("strata/")
+  std::string prefix;      // optional key prefix inside the bucket ("strata/")
   bool path_style = true;  // false: virtual-hosted (<bucket>.<endpoint host>)
   // Credentials: these if set, else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
   // AWS_SESSION_TOKEN, else the [profile] of an AWS shared credentials file.

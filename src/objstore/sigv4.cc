@@ -79,9 +79,9 @@ std::string SignV4(const SignRequest& req, const Credentials& creds, std::string
     if (!signed_headers.empty()) signed_headers += ';';
     signed_headers += k;
   }
-  std::string canonical = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", req.method,
-                                      UriEncode(req.path, true), canonical_query,
-                                      canonical_headers, signed_headers, req.payload_sha256_hex);
+  std::string canonical =
+      fmt::format("{}\n{}\n{}\n{}\n{}\n{}", req.method, UriEncode(req.path, true), canonical_query,
+                  canonical_headers, signed_headers, req.payload_sha256_hex);
   std::string_view date = amz_date.substr(0, 8);
   std::string scope = fmt::format("{}/{}/s3/aws4_request", date, region);
   std::string to_sign =

@@ -1,10 +1,10 @@
-#include "api/json.h"
+#include "base/json.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 
-namespace strata::api {
+namespace strata {
 namespace {
 
 TEST(Json, SampleValuesAsPrometheus) {
@@ -36,4 +36,4 @@ TEST(Json, ObjectsSeparateMembers) {
 }
 
 }  // namespace
-}  // namespace strata::api
+}  // namespace strata

@@ -1,11 +1,11 @@
-#include "api/json.h"
+#include "base/json.h"
 
 #include <charconv>
 #include <cmath>
 
 #include "base/labels.h"
 
-namespace strata::api {
+namespace strata {
 
 void JsonWriter::Separate() {
   if (after_key_) {
@@ -155,4 +155,4 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-}  // namespace strata::api
+}  // namespace strata

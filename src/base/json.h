@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace strata::api {
+namespace strata {
 
 // JsonWriter builds a JSON document into a string, encoding as Go's encoding/json does (so
 // responses match Prometheus byte for byte): <, > and & escaped, invalid UTF-8 replaced.
@@ -41,4 +41,4 @@ void AppendJsonString(std::string& out, std::string_view s);
 // Go's strconv.FormatFloat as Prometheus formats sample values.
 std::string FormatSampleValue(double v);
 
-}  // namespace strata::api
+}  // namespace strata

@@ -1,0 +1,45 @@
+#include "tsdb/block/bucket_io.h"
+
+#include <fmt/format.h>
+
+
+#include "base/ulid.h"
+#include "tsdb/block/format.h"
+
+namespace strata::tsdb::block {
+
+Status UploadBlock(objstore::Bucket& bucket, const std::string& tenant, const std::string& dir,
+                   const BlockMeta& meta) {
+  std::string prefix = BlockPrefix(tenant, meta.id);
+  for (uint32_t i = 0; i < meta.shards.size(); ++i) {
+    RETURN_IF_ERROR(bucket.PutFile(prefix + ChunksFile(i), dir + "/" + ChunksFile(i)));
+    RETURN_IF_ERROR(bucket.PutFile(prefix + IndexFile(i), dir + "/" + IndexFile(i)));
+  }
+  return bucket.Put(prefix + kMetaFile, EncodeMeta(meta));
+}
+
+Result<std::vector<ListedBlock>> ListBlocks(objstore::Bucket& bucket, const std::string& tenant) {
+  ASSIGN_OR_RETURN(std::vector<objstore::ObjectInfo> objects, bucket.List(tenant + "/", true));
+  std::vector<ListedBlock> out;
+  for (const auto& o : objects) {
+    std::string_view rest = std::string_view(o.key).substr(tenant.size() + 1);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos || !IsUlid(rest.substr(0, slash))) continue;
+    std::string_view id = rest.substr(0, slash);
+    std::string_view file = rest.substr(slash + 1);
+    if (out.empty() || out.back().id != id) out.push_back({std::string(id)});
+    if (file == kMetaFile) out.back().complete = true;
+    if (file == kDeletionMarkFile) out.back().marked = true;
+  }
+  return out;
+}
+
+Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
+                           const std::string& id) {
+  ASSIGN_OR_RETURN(std::string raw, bucket.Get(BlockPrefix(tenant, id) + kMetaFile));
+  ASSIGN_OR_RETURN(BlockMeta meta, DecodeMeta(raw));
+  if (meta.id != id) return Status::Corruption(fmt::format("meta.json of {} names {}", id, meta.id));
+  return meta;
+}
+
+}  // namespace strata::tsdb::block

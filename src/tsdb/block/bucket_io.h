@@ -1,0 +1,34 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "objstore/bucket.h"
+#include "tsdb/block/meta.h"
+
+namespace strata::tsdb::block {
+
+// Where a block lives in a bucket: "<tenant>/<block id>/".
+inline std::string BlockPrefix(const std::string& tenant, const std::string& id) {
+  return tenant + "/" + id + "/";
+}
+
+// Uploads a block written by BlockWriter in `dir`: the shard files first, meta.json last, so
+// the block becomes visible only once complete. Safe to repeat after a failure.
+Status UploadBlock(objstore::Bucket& bucket, const std::string& tenant, const std::string& dir,
+                   const BlockMeta& meta);
+
+struct ListedBlock {
+  std::string id;
+  bool complete = false;  // meta.json present
+  bool marked = false;    // deletion-mark.json present
+};
+
+// The tenant's block directories, sorted by ID, from one recursive listing (no GETs), so
+// discovery costs LIST requests only; meta.json of new blocks is read with ReadMeta.
+Result<std::vector<ListedBlock>> ListBlocks(objstore::Bucket& bucket, const std::string& tenant);
+Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
+                           const std::string& id);
+
+}  // namespace strata::tsdb::block

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <fmt/format.h>
+
+// Constants of the block format; docs/format/block.md describes the layout.
+namespace strata::tsdb::block {
+
+inline constexpr uint32_t kChunksMagic = 0x4B435453;  // "STCK"
+inline constexpr uint32_t kIndexMagic = 0x58495453;   // "STIX"
+inline constexpr uint8_t kFormatVersion = 1;
+inline constexpr size_t kFileHeaderSize = 5;  // magic + version
+
+// Chunk encodings in a chunks file.
+inline constexpr uint8_t kEncXor = 1;        // Gorilla XOR samples (chunkenc)
+inline constexpr uint8_t kEncAggregate = 2;  // downsampled aggregates
+
+inline constexpr uint32_t kSeriesPerGroup = 64;     // series entries per checksummed group
+inline constexpr uint32_t kPostingsPerBlock = 32;   // postings-table entries per sampled block
+inline constexpr uint32_t kMaxSamplesPerChunk = 120;
+inline constexpr uint32_t kMaxLabelsPerSeries = 1024;
+
+inline std::string ChunksFile(uint32_t shard) { return fmt::format("shard-{:03}.chunks", shard); }
+inline std::string IndexFile(uint32_t shard) { return fmt::format("shard-{:03}.index", shard); }
+inline constexpr const char* kMetaFile = "meta.json";
+inline constexpr const char* kDeletionMarkFile = "deletion-mark.json";
+
+}  // namespace strata::tsdb::block
