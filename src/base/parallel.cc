@@ -96,4 +96,30 @@ void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t
   job->cv.wait(lk, [&] { return job->running == 0; });
 }
 
+Status RunConcurrently(size_t n, size_t threads, const std::function<Status(size_t)>& fn) {
+  if (n <= 1 || threads <= 1) {
+    for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(fn(i));
+    return Status::Ok();
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Status first;
+  auto work = [&] {
+    for (size_t i = next++; i < n && !failed; i = next++) {
+      Status st = fn(i);
+      if (!st.ok()) {
+        std::lock_guard lk(mu);
+        if (first.ok()) first = st;
+        failed = true;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < std::min(n, threads); ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  return first;
+}
+
 }  // namespace strata

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/status.h"
 #include "base/thread_annotations.h"
 
 namespace strata {
@@ -20,5 +21,10 @@ namespace strata {
 // calls cannot deadlock even when every helper is busy. fn must be safe to call from several
 // threads at once on disjoint ranges.
 void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads of its own (the caller is one of
+// them), for blocking work such as object-store requests that must not occupy the CPU
+// helpers. Stops handing out work after the first error and returns it.
+Status RunConcurrently(size_t n, size_t threads, const std::function<Status(size_t)>& fn);
 
 }  // namespace strata

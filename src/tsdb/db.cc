@@ -70,6 +70,8 @@ Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metada
 Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& opts,
                                      const std::string& name) {
   std::unique_ptr<Db> db(new Db(dir, opts, name));
+  // Before replay: logged samples older than the last cut are in a block already.
+  RETURN_IF_ERROR(db->LoadHeadState());
   wal::WalOptions wopts = opts.wal;
   wopts.log_name = name;
   std::map<std::string, MetricMetadata> metadata;

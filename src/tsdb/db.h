@@ -14,6 +14,7 @@
 #include "base/sample.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "tsdb/block/meta.h"
 #include "tsdb/head/head.h"
 #include "tsdb/wal/wal.h"
 
@@ -24,7 +25,15 @@ struct DbOptions {
   // A checkpoint is taken once the WAL has grown by this much since the last one (and by at
   // least the size of the last checkpoint, so checkpointing stays a bounded share of I/O).
   uint64_t checkpoint_min_bytes = 256u << 20;
+  // Blocks: the head is cut into blocks of this aligned range once it spans 1.5 of them.
+  int64_t block_range_ms = 2 * 3600 * 1000;
+  // A block gets as many shards as keep each shard's chunks near this size.
+  uint64_t shard_target_bytes = 256u << 20;
 };
+
+// Uploads a block written to a local directory (and makes it queryable); the head drops
+// the block's samples only after it returns OK.
+using BlockShipper = std::function<Status(const std::string& dir, const block::BlockMeta&)>;
 
 // One series of an append batch: labels already validated and sorted, with their hash.
 struct SeriesInput {
@@ -94,6 +103,12 @@ class Db {
   // Blocking form, for tools and tests.
   Status WaitDurable(uint64_t lsn) { return wal_->WaitDurable(lsn); }
 
+  // Cuts every complete block range out of the head: writes it under `staging_dir`, ships
+  // it, then truncates the head and checkpoints the WAL past it. Returns the number of
+  // blocks shipped; on a shipping error the head keeps the data and the next call retries.
+  Result<int> CutBlocks(const std::string& staging_dir, const BlockShipper& ship)
+      EXCLUDES(commit_mu_);
+
   // Writes a checkpoint of the head and drops the WAL segments it covers.
   Status Checkpoint() EXCLUDES(commit_mu_);
   // Checkpoints if the WAL has grown enough since the last one.
@@ -111,6 +126,9 @@ class Db {
 
  private:
   Db(std::string dir, DbOptions opts, std::string name);
+  std::string HeadStatePath() const;
+  // Restores the head's minimum valid time saved by the last block cut.
+  Status LoadHeadState();
   // Applies one WAL record to the head (replay).
   static Status ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
                             wal::RecordType type, std::string_view payload);
@@ -127,6 +145,7 @@ class Db {
   std::map<std::string, MetricMetadata> metadata_ GUARDED_BY(meta_mu_);
 
   std::mutex checkpoint_mu_;  // one checkpoint at a time
+  std::mutex cut_mu_;         // one block cut at a time
   std::atomic<uint64_t> lsn_at_checkpoint_{0};
   std::atomic<uint64_t> last_checkpoint_bytes_{0};
 };

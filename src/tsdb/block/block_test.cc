@@ -58,8 +58,8 @@ class BlockTest : public ::testing::Test {
     return w->Finish().value();
   }
   RangeFetcher Fetcher(const std::string& file) {
-    return [path = dir_ + "/" + file](std::span<const ByteRange> ranges)
-               -> Result<std::vector<std::string>> {
+    return [path = dir_ + "/" +
+                   file](std::span<const ByteRange> ranges) -> Result<std::vector<std::string>> {
       ASSIGN_OR_RETURN(std::string data, ReadFile(path));
       std::vector<std::string> out;
       for (const auto& r : ranges) {
@@ -82,8 +82,8 @@ class BlockTest : public ::testing::Test {
     for (uint32_t sh = 0; sh < meta.shards.size(); ++sh) {
       ShardIndex idx = Open(meta, sh);
       auto ords = idx.Postings(matchers, Fetcher(IndexFile(sh))).value();
-      auto series = idx.Series(ords, kMin, kMax, meta.min_time, false, Fetcher(IndexFile(sh)))
-                        .value();
+      auto series =
+          idx.Series(ords, kMin, kMax, meta.min_time, false, Fetcher(IndexFile(sh))).value();
       std::string chunks = ReadFile(dir_ + "/" + ChunksFile(sh)).value();
       for (const auto& s : series) {
         auto& samples = out[s.labels];
@@ -161,8 +161,8 @@ TEST_F(BlockTest, TimeRangeFiltersChunks) {
   ShardIndex idx = Open(meta, 0);
   std::vector<uint32_t> all{0, 1, 2};
   auto full = idx.Series(all, kMin, kMax, meta.min_time, false, Fetcher(IndexFile(0))).value();
-  auto part = idx.Series(all, kMin, kMin + 1000, meta.min_time, true, Fetcher(IndexFile(0)))
-                  .value();
+  auto part =
+      idx.Series(all, kMin, kMin + 1000, meta.min_time, true, Fetcher(IndexFile(0))).value();
   ASSERT_EQ(part.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_LE(part[i].chunks.size(), 1u);
@@ -192,7 +192,8 @@ TEST_F(BlockTest, CorruptionIsDetected) {
     bad[pos] = static_cast<char>(bad[pos] ^ (1 + rng() % 255));
     auto fetch = [&](std::span<const ByteRange> ranges) -> Result<std::vector<std::string>> {
       std::vector<std::string> out;
-      for (const auto& r : ranges) out.push_back(r.offset < bad.size() ? bad.substr(r.offset, r.length) : "");
+      for (const auto& r : ranges)
+        out.push_back(r.offset < bad.size() ? bad.substr(r.offset, r.length) : "");
       return out;
     };
     auto idx = ShardIndex::Parse(std::string_view(bad).substr(sm.ioi_offset, sm.ioi_length),

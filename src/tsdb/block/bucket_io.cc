@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 #include "base/ulid.h"
 #include "tsdb/block/format.h"
 
@@ -38,7 +37,8 @@ Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
                            const std::string& id) {
   ASSIGN_OR_RETURN(std::string raw, bucket.Get(BlockPrefix(tenant, id) + kMetaFile));
   ASSIGN_OR_RETURN(BlockMeta meta, DecodeMeta(raw));
-  if (meta.id != id) return Status::Corruption(fmt::format("meta.json of {} names {}", id, meta.id));
+  if (meta.id != id)
+    return Status::Corruption(fmt::format("meta.json of {} names {}", id, meta.id));
   return meta;
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <string>
-
-#include <fmt/format.h>
 
 // Constants of the block format; docs/format/block.md describes the layout.
 namespace strata::tsdb::block {
@@ -17,8 +17,8 @@ inline constexpr size_t kFileHeaderSize = 5;  // magic + version
 inline constexpr uint8_t kEncXor = 1;        // Gorilla XOR samples (chunkenc)
 inline constexpr uint8_t kEncAggregate = 2;  // downsampled aggregates
 
-inline constexpr uint32_t kSeriesPerGroup = 64;     // series entries per checksummed group
-inline constexpr uint32_t kPostingsPerBlock = 32;   // postings-table entries per sampled block
+inline constexpr uint32_t kSeriesPerGroup = 64;    // series entries per checksummed group
+inline constexpr uint32_t kPostingsPerBlock = 32;  // postings-table entries per sampled block
 inline constexpr uint32_t kMaxSamplesPerChunk = 120;
 inline constexpr uint32_t kMaxLabelsPerSeries = 1024;
 

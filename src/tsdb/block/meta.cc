@@ -46,9 +46,7 @@ std::string EncodeMeta(const BlockMeta& m) {
 
 namespace {
 
-Status Bad(std::string_view what) {
-  return Status::Corruption(fmt::format("meta.json: {}", what));
-}
+Status Bad(std::string_view what) { return Status::Corruption(fmt::format("meta.json: {}", what)); }
 
 template <typename T>
 Status Get(simdjson::dom::object obj, std::string_view key, T& out) {

@@ -21,9 +21,9 @@ struct ShardMeta {
 // meta.json: what a block covers and how it is laid out. Written last: a block without it is
 // incomplete and invisible.
 struct BlockMeta {
-  std::string id;         // ULID
-  int64_t min_time = 0;   // inclusive, ms
-  int64_t max_time = 0;   // exclusive
+  std::string id;             // ULID
+  int64_t min_time = 0;       // inclusive, ms
+  int64_t max_time = 0;       // exclusive
   int64_t resolution_ms = 0;  // 0 = raw samples; else the downsampling interval
   uint64_t num_series = 0;
   uint64_t num_samples = 0;

@@ -118,8 +118,9 @@ size_t ShardIndex::MemoryBytes() const {
 }
 
 const ShardIndex::Table* ShardIndex::FindTable(std::string_view name) const {
-  auto it = std::lower_bound(tables_.begin(), tables_.end(), name,
-                             [&](const Table& t, std::string_view n) { return Symbol(t.name) < n; });
+  auto it =
+      std::lower_bound(tables_.begin(), tables_.end(), name,
+                       [&](const Table& t, std::string_view n) { return Symbol(t.name) < n; });
   if (it == tables_.end() || Symbol(it->name) != name) return nullptr;
   return &*it;
 }
@@ -157,10 +158,9 @@ Result<std::vector<uint32_t>> ShardIndex::MatchingPostings(const Table& t, const
   std::vector<size_t> blocks;
   if (m.type() == Matcher::Type::kEqual && !invert) {
     // One block can hold the value: the last whose first value is <= it.
-    auto it = std::upper_bound(t.blocks.begin(), t.blocks.end(), std::string_view(m.value()),
-                               [&](std::string_view v, const TableBlock& b) {
-                                 return v < Symbol(b.first_value);
-                               });
+    auto it = std::upper_bound(
+        t.blocks.begin(), t.blocks.end(), std::string_view(m.value()),
+        [&](std::string_view v, const TableBlock& b) { return v < Symbol(b.first_value); });
     if (it == t.blocks.begin()) return std::vector<uint32_t>{};
     blocks.push_back(static_cast<size_t>(it - t.blocks.begin()) - 1);
   } else {
@@ -202,7 +202,8 @@ Result<std::vector<uint32_t>> ShardIndex::Postings(std::span<const Matcher> matc
   // Matchers that exclude series without the label first: they narrow the most.
   std::vector<const Matcher*> order;
   for (const auto& m : matchers) order.push_back(&m);
-  std::stable_partition(order.begin(), order.end(), [](const Matcher* m) { return !m->Matches(""); });
+  std::stable_partition(order.begin(), order.end(),
+                        [](const Matcher* m) { return !m->Matches(""); });
   for (const Matcher* m : order) {
     if (result.empty()) break;
     const Table* t = FindTable(m->name());
@@ -224,9 +225,9 @@ Result<std::vector<uint32_t>> ShardIndex::Postings(std::span<const Matcher> matc
   return result;
 }
 
-Result<std::vector<SeriesRef>> ShardIndex::Series(std::span<const uint32_t> ordinals,
-                                                  int64_t mint, int64_t maxt,
-                                                  int64_t block_min_time, bool keep_empty,
+Result<std::vector<SeriesRef>> ShardIndex::Series(std::span<const uint32_t> ordinals, int64_t mint,
+                                                  int64_t maxt, int64_t block_min_time,
+                                                  bool keep_empty,
                                                   const RangeFetcher& index) const {
   std::vector<ByteRange> ranges;
   std::vector<size_t> group_ids;

@@ -70,9 +70,7 @@ BlockWriter::~BlockWriter() {
   }
 }
 
-std::string_view BlockWriter::Intern(std::string_view s) {
-  return *strings_.emplace(s).first;
-}
+std::string_view BlockWriter::Intern(std::string_view s) { return *strings_.emplace(s).first; }
 
 Status BlockWriter::FlushChunks(Shard& shard, bool all) {
   if (shard.buf.empty() || (!all && shard.buf.size() < (1u << 20))) return Status::Ok();
@@ -103,9 +101,8 @@ Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samp
     while (i < samples.size() && app.num_samples() < static_cast<int>(kMaxSamplesPerChunk)) {
       const Sample& s = samples[i];
       if (s.t < opts_.min_time || s.t >= opts_.max_time) {
-        return Status::InvalidArgument(
-            fmt::format("block: sample at {} outside [{}, {})", s.t, opts_.min_time,
-                        opts_.max_time));
+        return Status::InvalidArgument(fmt::format("block: sample at {} outside [{}, {})", s.t,
+                                                   opts_.min_time, opts_.max_time));
       }
       if (!app.Append(s.t, s.v)) return Status::InvalidArgument("block: samples not sorted");
       ++i;
@@ -144,7 +141,7 @@ Status BlockWriter::WriteIndex(uint32_t shard_no, Shard& shard, ShardMeta& sm) {
   std::string out;
   PutHeader(out, kIndexMagic);
   // Series, in groups.
-  std::vector<std::pair<uint64_t, uint64_t>> groups;  // offset, length
+  std::vector<std::pair<uint64_t, uint64_t>> groups;                        // offset, length
   std::map<std::pair<uint64_t, uint64_t>, std::vector<uint32_t>> postings;  // (name, value) syms
   for (size_t g = 0; g < shard.series.size(); g += kSeriesPerGroup) {
     size_t start = out.size();
@@ -266,18 +263,23 @@ Result<BlockMeta> BlockWriter::Finish() {
   return meta_;
 }
 
-Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out) {
+Status CheckChunkRecord(std::string_view record) {
   if (record.size() < 5) return Status::Corruption("block: chunk record too short");
   size_t body = record.size() - 4;
   if (Crc32c(record.data(), body) != LoadFixed32(record.data() + body)) {
     return Status::Corruption("block: chunk checksum mismatch");
   }
+  return Status::Ok();
+}
+
+Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out) {
+  RETURN_IF_ERROR(CheckChunkRecord(record));
+  size_t body = record.size() - 4;
   if (static_cast<uint8_t>(record[0]) != kEncXor) {
     return Status::Corruption(fmt::format("block: unknown chunk encoding {}",
                                           static_cast<int>(static_cast<uint8_t>(record[0]))));
   }
-  chunkenc::XorIterator it(
-      {reinterpret_cast<const uint8_t*>(record.data() + 1), body - 1});
+  chunkenc::XorIterator it({reinterpret_cast<const uint8_t*>(record.data() + 1), body - 1});
   while (it.Next()) out.push_back({it.t(), it.v()});
   if (it.corrupt()) return Status::Corruption("block: malformed chunk");
   return Status::Ok();

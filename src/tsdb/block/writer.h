@@ -73,6 +73,8 @@ class BlockWriter {
   std::vector<uint8_t> chunk_;
 };
 
+// Checks a chunk record's length and CRC32C.
+Status CheckChunkRecord(std::string_view record);
 // Decodes one chunk record of a chunks file (encoding byte, data, CRC32C) into samples.
 Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out);
 

@@ -52,6 +52,9 @@ MemSeries* Head::ByRef(uint32_t ref) const {
 AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms) {
   Stripe& st = StripeFor(s.hash());
   std::lock_guard lk(st.mu);
+  // Checked under the series lock: a block cut raises the bound before it reads the series
+  // under the same lock, so every sample is either in the block or refused.
+  if (t < min_valid_time()) return AppendResult::kTooOld;
   AppendResult r = s.Append(t, v, ooo_window_ms);
   if (r == AppendResult::kAppended) ++st.samples_appended;
   return r;
@@ -95,16 +98,28 @@ void Head::WithSeriesLocked(const MemSeries& s,
   fn(s);
 }
 
-void Head::ForEachSeries(const std::function<void(const MemSeries&)>& fn) const {
+std::vector<MemSeries*> Head::AllSeries() const {
   std::vector<MemSeries*> all;
-  {
-    std::shared_lock lk(index_mu_);
-    all.reserve(by_ref_.size());
-    for (const auto& s : by_ref_) {
-      if (s) all.push_back(s.get());
-    }
+  std::shared_lock lk(index_mu_);
+  all.reserve(by_ref_.size());
+  for (const auto& s : by_ref_) {
+    if (s) all.push_back(s.get());
   }
-  for (MemSeries* s : all) WithSeriesLocked(*s, fn);
+  return all;
+}
+
+void Head::ForEachSeries(const std::function<void(const MemSeries&)>& fn) const {
+  for (MemSeries* s : AllSeries()) WithSeriesLocked(*s, fn);
+}
+
+size_t Head::TruncateBefore(int64_t t) {
+  if (t > min_valid_time()) set_min_valid_time(t);
+  size_t freed = 0;
+  for (MemSeries* s : AllSeries()) {
+    std::lock_guard lk(StripeFor(s->hash()).mu);
+    freed += s->TruncateBefore(t);
+  }
+  return freed;
 }
 
 size_t Head::SeriesForMetric(std::string_view name) const {

@@ -61,6 +61,7 @@ class Head {
                          std::optional<uint32_t> ref = std::nullopt);
   MemSeries* ByRef(uint32_t ref) const;
 
+  // Samples older than min_valid_time() are refused as kTooOld: they belong to a block.
   AppendResult Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms);
   bool AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes);
 
@@ -75,6 +76,12 @@ class Head {
   // Calls fn for every series (under its lock), in ref order.
   void ForEachSeries(const std::function<void(const MemSeries&)>& fn) const;
 
+  // Raises the minimum valid time to `t` and drops the data before it from every series.
+  // Returns the bytes freed.
+  size_t TruncateBefore(int64_t t);
+  int64_t min_valid_time() const { return min_valid_time_.load(std::memory_order_acquire); }
+  void set_min_valid_time(int64_t t) { min_valid_time_.store(t, std::memory_order_release); }
+
   size_t num_series() const { return num_series_.load(std::memory_order_relaxed); }
   size_t SeriesForMetric(std::string_view name) const;
   HeadStats Stats() const;
@@ -88,6 +95,7 @@ class Head {
   };
   // The stripe comes from the top bits; SeriesMap probes with the low bits.
   Stripe& StripeFor(uint64_t hash) const { return stripes_[hash >> (64 - kStripeBits)]; }
+  std::vector<MemSeries*> AllSeries() const EXCLUDES(index_mu_);
 
   mutable std::array<Stripe, kStripes> stripes_;
   SymbolTable symbols_;
@@ -100,6 +108,7 @@ class Head {
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;
 
   std::atomic<size_t> num_series_{0};
+  std::atomic<int64_t> min_valid_time_{INT64_MIN};
 };
 
 }  // namespace strata::tsdb

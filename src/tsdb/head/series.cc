@@ -44,6 +44,20 @@ void MemSeries::CutChunk() {
   head_chunk_.clear();
 }
 
+size_t MemSeries::TruncateBefore(int64_t t) {
+  size_t before = MemoryBytes();
+  std::erase_if(chunks_, [t](const ClosedChunk& c) { return c.max_t < t; });
+  if (app_ && max_t_ < t) {
+    app_.reset();
+    head_chunk_ = {};
+  }
+  if (ooo_) {
+    std::erase_if(*ooo_, [t](const Sample& s) { return s.t < t; });
+    if (ooo_->empty()) ooo_.reset();
+  }
+  return before - MemoryBytes();
+}
+
 bool MemSeries::HasSampleAt(int64_t t, double* v) const {
   if (ooo_) {
     auto it = std::lower_bound(ooo_->begin(), ooo_->end(), t,

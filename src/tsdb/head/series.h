@@ -71,6 +71,10 @@ class MemSeries {
       const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
   const std::vector<Sample>* ooo_samples() const { return ooo_.get(); }
 
+  // Drops chunks (the open one included) and late samples that end before `t`: their
+  // samples are in an uploaded block. Returns the bytes freed.
+  size_t TruncateBefore(int64_t t);
+
   bool empty() const { return num_samples_in_head_chunk() == 0 && chunks_.empty() && !ooo_; }
   size_t MemoryBytes() const;
 

@@ -1,0 +1,337 @@
+#include "store/gateway.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "base/parallel.h"
+#include "tsdb/block/bucket_io.h"
+#include "tsdb/block/writer.h"
+
+namespace strata::store {
+
+namespace blk = tsdb::block;
+
+namespace {
+
+// The chunks of one series from one block: its chunk records back to back.
+struct Piece {
+  int64_t block_min = 0;
+  std::string records;
+  std::vector<uint32_t> lengths;
+};
+
+struct FoundSeries {
+  Labels labels;
+  std::vector<Piece> pieces;
+};
+
+// Series of a block querier: labels up front, chunk bytes fetched at Select, decoded per
+// series on demand. Pieces from several blocks are merged; repeated timestamps (a block cut
+// twice, overlapping blocks) keep the first sample.
+class BlockSeriesSet : public query::SeriesSet {
+ public:
+  BlockSeriesSet(std::vector<FoundSeries> series, query::SelectParams params)
+      : series_(std::move(series)), params_(params) {}
+  size_t size() const override { return series_.size(); }
+  const Labels& labels(size_t i) const override { return series_[i].labels; }
+  void Samples(size_t i, std::vector<Sample>& out) const override {
+    out.clear();
+    std::vector<Sample> decoded;
+    for (const auto& p : series_[i].pieces) {
+      size_t off = 0;
+      for (uint32_t len : p.lengths) {
+        decoded.clear();
+        Status st = blk::DecodeChunkRecord(std::string_view(p.records).substr(off, len), decoded);
+        off += len;
+        if (!st.ok()) {
+          // Checksums were verified at Select, so this is a chunk the writer encoded
+          // wrongly: serve what is intact and say so.
+          spdlog::error("msg=\"corrupt chunk in block\" series={} err=\"{}\"",
+                        FormatLabels(series_[i].labels), st.message());
+          continue;
+        }
+        for (const Sample& s : decoded) {
+          if (s.t >= params_.mint && s.t <= params_.maxt) out.push_back(s);
+        }
+      }
+    }
+    if (series_[i].pieces.size() > 1 &&
+        !std::is_sorted(out.begin(), out.end(),
+                        [](const Sample& a, const Sample& b) { return a.t < b.t; })) {
+      std::stable_sort(out.begin(), out.end(),
+                       [](const Sample& a, const Sample& b) { return a.t < b.t; });
+    }
+    if (series_[i].pieces.size() > 1) {
+      out.erase(std::unique(out.begin(), out.end(),
+                            [](const Sample& a, const Sample& b) { return a.t == b.t; }),
+                out.end());
+    }
+  }
+
+ private:
+  std::vector<FoundSeries> series_;
+  query::SelectParams params_;
+};
+
+class BlockQuerier : public query::Querier {
+ public:
+  static constexpr size_t kFetchThreads = 8;  // shards read at once per query
+
+  explicit BlockQuerier(std::vector<std::shared_ptr<BlockReader>> blocks)
+      : blocks_(std::move(blocks)) {}
+
+  Result<std::unique_ptr<query::SeriesSet>> Select(
+      const query::SelectParams& params, std::span<const Matcher> matchers) const override {
+    ASSIGN_OR_RETURN(std::vector<FoundSeries> found, Find(params.mint, params.maxt, matchers, true));
+    return std::unique_ptr<query::SeriesSet>(
+        std::make_unique<BlockSeriesSet>(std::move(found), params));
+  }
+
+  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
+                                     std::span<const Matcher> matchers) const override {
+    ASSIGN_OR_RETURN(std::vector<FoundSeries> found, Find(mint, maxt, matchers, false));
+    std::vector<Labels> out;
+    out.reserve(found.size());
+    for (auto& f : found) out.push_back(std::move(f.labels));
+    return out;
+  }
+
+  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                              std::span<const Matcher> matchers) const override {
+    std::set<std::string> names;
+    if (matchers.empty()) {
+      for (const auto& b : blocks_) {
+        if (!Overlaps(*b, mint, maxt)) continue;
+        for (uint32_t sh = 0; sh < b->meta().shards.size(); ++sh) {
+          ASSIGN_OR_RETURN(auto idx, b->Index(sh));
+          for (auto& n : idx->LabelNames()) names.insert(std::move(n));
+        }
+      }
+    } else {
+      ASSIGN_OR_RETURN(std::vector<Labels> series, Series(mint, maxt, matchers));
+      for (const auto& ls : series) {
+        for (const auto& l : ls) names.insert(l.name);
+      }
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  }
+
+  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
+                                               std::span<const Matcher> matchers) const override {
+    std::set<std::string> values;
+    if (matchers.empty()) {
+      for (const auto& b : blocks_) {
+        if (!Overlaps(*b, mint, maxt)) continue;
+        for (uint32_t sh = 0; sh < b->meta().shards.size(); ++sh) {
+          ASSIGN_OR_RETURN(auto idx, b->Index(sh));
+          ASSIGN_OR_RETURN(auto vals, idx->LabelValues(name, b->IndexFetcher(sh)));
+          for (auto& v : vals) values.insert(std::move(v));
+        }
+      }
+    } else {
+      ASSIGN_OR_RETURN(std::vector<Labels> series, Series(mint, maxt, matchers));
+      for (const auto& ls : series) {
+        for (const auto& l : ls) {
+          if (l.name == name) values.insert(l.value);
+        }
+      }
+    }
+    return std::vector<std::string>(values.begin(), values.end());
+  }
+
+ private:
+  static bool Overlaps(const BlockReader& b, int64_t mint, int64_t maxt) {
+    return b.meta().min_time <= maxt && b.meta().max_time > mint;
+  }
+
+  // Series matching `matchers` with chunks in [mint, maxt], sorted by labels, one entry per
+  // label set; with `fetch`, their chunk bytes too.
+  Result<std::vector<FoundSeries>> Find(int64_t mint, int64_t maxt,
+                                        std::span<const Matcher> matchers, bool fetch) const {
+    struct Task {
+      BlockReader* block;
+      uint32_t shard;
+      std::vector<FoundSeries> found;
+    };
+    std::vector<Task> tasks;
+    for (const auto& b : blocks_) {
+      if (!Overlaps(*b, mint, maxt)) continue;
+      for (uint32_t sh = 0; sh < b->meta().shards.size(); ++sh) tasks.push_back({b.get(), sh, {}});
+    }
+    RETURN_IF_ERROR(RunConcurrently(tasks.size(), kFetchThreads, [&](size_t i) {
+      return FindInShard(tasks[i].block, tasks[i].shard, mint, maxt, matchers, fetch,
+                         tasks[i].found);
+    }));
+
+    std::vector<FoundSeries> all;
+    for (auto& t : tasks) {
+      for (auto& f : t.found) all.push_back(std::move(f));
+    }
+    std::stable_sort(all.begin(), all.end(), [](const FoundSeries& a, const FoundSeries& b) {
+      if (a.labels != b.labels) return a.labels < b.labels;
+      return !a.pieces.empty() && !b.pieces.empty() && a.pieces[0].block_min < b.pieces[0].block_min;
+    });
+    std::vector<FoundSeries> out;
+    for (auto& f : all) {
+      if (!out.empty() && out.back().labels == f.labels) {
+        for (auto& p : f.pieces) out.back().pieces.push_back(std::move(p));
+      } else {
+        out.push_back(std::move(f));
+      }
+    }
+    return out;
+  }
+
+  static Status FindInShard(BlockReader* b, uint32_t shard, int64_t mint, int64_t maxt,
+                            std::span<const Matcher> matchers, bool fetch,
+                            std::vector<FoundSeries>& found) {
+    ASSIGN_OR_RETURN(auto idx, b->Index(shard));
+    auto fetcher = b->IndexFetcher(shard);
+    ASSIGN_OR_RETURN(std::vector<uint32_t> ords, idx->Postings(matchers, fetcher));
+    if (ords.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(std::vector<blk::SeriesRef> refs,
+                     idx->Series(ords, mint, maxt, b->meta().min_time, false, fetcher));
+    std::vector<blk::ByteRange> ranges;
+    if (fetch) {
+      ranges.reserve(refs.size());
+      for (const auto& r : refs) {
+        const auto& last = r.chunks.back();
+        ranges.push_back({r.chunks.front().offset,
+                          last.offset + last.length - r.chunks.front().offset});
+      }
+    }
+    std::vector<std::string> data;
+    if (fetch) {
+      ASSIGN_OR_RETURN(data, b->ReadChunks(shard, ranges));
+    }
+    found.reserve(refs.size());
+    for (size_t i = 0; i < refs.size(); ++i) {
+      FoundSeries f{std::move(refs[i].labels), {}};
+      if (fetch) {
+        Piece p{b->meta().min_time, std::move(data[i]), {}};
+        uint64_t expect = refs[i].chunks.front().offset;
+        for (const auto& c : refs[i].chunks) {
+          if (c.offset != expect) return Status::Corruption("block: chunks of a series not contiguous");
+          RETURN_IF_ERROR(blk::CheckChunkRecord(std::string_view(p.records).substr(
+                              c.offset - refs[i].chunks.front().offset, c.length))
+                              .Annotate(b->meta().id));
+          p.lengths.push_back(c.length);
+          expect += c.length;
+        }
+        f.pieces.push_back(std::move(p));
+      }
+      found.push_back(std::move(f));
+    }
+    return Status::Ok();
+  }
+
+  std::vector<std::shared_ptr<BlockReader>> blocks_;
+};
+
+}  // namespace
+
+StoreGateway::StoreGateway(GatewayOptions opts, BucketFor bucket_for,
+                           prometheus::Registry* registry)
+    : opts_(std::move(opts)), bucket_for_(std::move(bucket_for)), cache_(opts_.cache_bytes, registry) {}
+
+Status StoreGateway::Sync(const std::string& tenant) {
+  auto bucket = bucket_for_(tenant);
+  ASSIGN_OR_RETURN(std::vector<blk::ListedBlock> listed, blk::ListBlocks(*bucket, tenant));
+  Readers current;
+  {
+    std::shared_lock lk(mu_);
+    auto it = tenants_.find(tenant);
+    if (it != tenants_.end()) current = it->second;
+  }
+  Readers next;
+  for (const auto& b : listed) {
+    if (!b.complete || b.marked) continue;
+    auto it = current.find(b.id);
+    if (it != current.end()) {
+      next[b.id] = it->second;
+      continue;
+    }
+    auto meta = blk::ReadMeta(*bucket, tenant, b.id);
+    if (!meta.ok()) {
+      if (meta.status().code() == Status::Code::kCorruption) {
+        spdlog::warn("msg=\"skipping block\" tenant={} block={} err=\"{}\"", tenant, b.id,
+                     meta.status().message());
+        continue;
+      }
+      return meta.status();
+    }
+    next[b.id] = std::make_shared<BlockReader>(bucket, tenant, std::move(*meta), cache_, opts_.reader);
+  }
+  std::unique_lock lk(mu_);
+  // Blocks added by this process since the listing began stay.
+  for (const auto& [id, r] : tenants_[tenant]) {
+    if (!current.count(id) && !next.count(id)) next[id] = r;
+  }
+  tenants_[tenant] = std::move(next);
+  return Status::Ok();
+}
+
+void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& meta) {
+  auto reader = std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_, opts_.reader);
+  std::unique_lock lk(mu_);
+  tenants_[tenant][meta.id] = std::move(reader);
+}
+
+std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant) const {
+  std::vector<std::shared_ptr<BlockReader>> blocks;
+  {
+    std::shared_lock lk(mu_);
+    auto it = tenants_.find(tenant);
+    if (it != tenants_.end()) {
+      for (const auto& [id, r] : it->second) blocks.push_back(r);
+    }
+  }
+  return std::make_unique<BlockQuerier>(std::move(blocks));
+}
+
+std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) const {
+  std::vector<blk::BlockMeta> out;
+  std::shared_lock lk(mu_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return out;
+  for (const auto& [id, r] : it->second) out.push_back(r->meta());
+  return out;
+}
+
+std::vector<std::string> StoreGateway::Tenants() const {
+  std::vector<std::string> out;
+  std::shared_lock lk(mu_);
+  for (const auto& [t, r] : tenants_) out.push_back(t);
+  return out;
+}
+
+void StoreGateway::EvictIndexes(int64_t now_ms) {
+  std::vector<std::shared_ptr<BlockReader>> readers;
+  {
+    std::shared_lock lk(mu_);
+    for (const auto& [t, rs] : tenants_) {
+      for (const auto& [id, r] : rs) readers.push_back(r);
+    }
+  }
+  uint64_t total = 0;
+  for (const auto& r : readers) {
+    if (now_ms - r->last_used_ms() > opts_.index_idle_ms) {
+      r->EvictIndexes();
+    } else {
+      total += r->IndexMemoryBytes();
+    }
+  }
+  std::sort(readers.begin(), readers.end(),
+            [](const auto& a, const auto& b) { return a->last_used_ms() < b->last_used_ms(); });
+  for (const auto& r : readers) {
+    if (total <= opts_.index_max_bytes) break;
+    uint64_t n = r->IndexMemoryBytes();
+    r->EvictIndexes();
+    total -= n;
+  }
+}
+
+}  // namespace strata::store
