@@ -15,6 +15,7 @@
 #include "base/units.h"
 #include "promql/parser.h"
 #include "query/head_querier.h"
+#include "query/merge_querier.h"
 
 namespace strata::api {
 
@@ -322,10 +323,17 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
     return c->SendError();
   }
   c->db = storage->Find(c->tenant);
-  if (c->db != nullptr) {
-    c->querier = std::make_unique<query::HeadQuerier>(c->db->head());
-  } else {
+  std::vector<std::unique_ptr<query::Querier>> parts;
+  if (const store::StoreGateway* gw = gateway_.load(std::memory_order_acquire)) {
+    parts.push_back(gw->Querier(c->tenant));
+  }
+  if (c->db != nullptr) parts.push_back(std::make_unique<query::HeadQuerier>(c->db->head()));
+  if (parts.empty()) {
     c->querier = std::make_unique<query::EmptyQuerier>();
+  } else if (parts.size() == 1) {
+    c->querier = std::move(parts[0]);
+  } else {
+    c->querier = std::make_unique<query::MergeQuerier>(std::move(parts));
   }
   bool queued = pool_->TrySubmit([c, body = std::move(body)] {
     body(*c);

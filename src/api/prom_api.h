@@ -8,6 +8,7 @@
 #include "base/thread_pool.h"
 #include "http/server.h"
 #include "promql/engine.h"
+#include "store/gateway.h"
 #include "tsdb/storage.h"
 
 namespace strata::api {
@@ -35,6 +36,10 @@ class PromApi {
   // Attaches the storage; until then queries answer 503. Must outlive this object.
   void SetStorage(const tsdb::Storage* storage) {
     storage_.store(storage, std::memory_order_release);
+  }
+  // Attaches the store gateway, whose blocks are merged with the head. Must outlive this.
+  void SetStoreGateway(const store::StoreGateway* gateway) {
+    gateway_.store(gateway, std::memory_order_release);
   }
 
  public:
@@ -64,6 +69,7 @@ class PromApi {
   const ApiOptions opts_;
   promql::Engine engine_;
   std::atomic<const tsdb::Storage*> storage_{nullptr};
+  std::atomic<const store::StoreGateway*> gateway_{nullptr};
   std::unique_ptr<ThreadPool> pool_;
 };
 

@@ -108,9 +108,8 @@ Result<std::vector<std::string>> MergeQuerier::LabelNames(int64_t mint, int64_t 
   return Union(std::move(lists));
 }
 
-Result<std::vector<std::string>> MergeQuerier::LabelValues(std::string_view name, int64_t mint,
-                                                           int64_t maxt,
-                                                           std::span<const Matcher> matchers) const {
+Result<std::vector<std::string>> MergeQuerier::LabelValues(
+    std::string_view name, int64_t mint, int64_t maxt, std::span<const Matcher> matchers) const {
   std::vector<std::vector<std::string>> lists;
   for (const auto& p : parts_) {
     ASSIGN_OR_RETURN(std::vector<std::string> l, p->LabelValues(name, mint, maxt, matchers));

@@ -161,6 +161,49 @@ Status ParseLimits(const YAML::Node& node, const std::string& path, ingest::Limi
   return s.Unknown();
 }
 
+Status ParseBucket(const YAML::Node& node, const std::string& path, objstore::BucketConfig& b) {
+  Section s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Str("type", b.type));
+  RETURN_IF_ERROR(s.Str("dir", b.dir));
+  Section s3(s.Get("s3"), path + ".s3");
+  RETURN_IF_ERROR(s3.Check());
+  auto& o = b.s3;
+  RETURN_IF_ERROR(s3.Str("endpoint", o.endpoint));
+  RETURN_IF_ERROR(s3.Str("bucket", o.bucket));
+  RETURN_IF_ERROR(s3.Str("region", o.region));
+  RETURN_IF_ERROR(s3.Str("prefix", o.prefix));
+  std::string addressing;
+  RETURN_IF_ERROR(s3.Str("addressing", addressing));
+  if (addressing == "virtual") {
+    o.path_style = false;
+  } else if (addressing == "path") {
+    o.path_style = true;
+  } else if (!addressing.empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.s3.addressing\": want path or virtual, got \"{}\"", path, addressing));
+  }
+  RETURN_IF_ERROR(s3.Str("access_key_id", o.access_key_id));
+  RETURN_IF_ERROR(s3.Str("secret_access_key", o.secret_access_key));
+  RETURN_IF_ERROR(s3.Str("session_token", o.session_token));
+  RETURN_IF_ERROR(s3.Str("credentials_file", o.credentials_file));
+  RETURN_IF_ERROR(s3.Str("profile", o.profile));
+  RETURN_IF_ERROR(s3.Duration("connect_timeout", o.connect_timeout_ms));
+  RETURN_IF_ERROR(s3.Duration("request_timeout", o.request_timeout_ms));
+  RETURN_IF_ERROR(s3.Int("max_retries", o.max_retries));
+  RETURN_IF_ERROR(s3.Bytes("part_size", o.part_size));
+  RETURN_IF_ERROR(s3.Unknown());
+  RETURN_IF_ERROR(s.Unknown());
+  if (b.type != "filesystem" && b.type != "s3" && b.type != "memory") {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.type\": want filesystem, s3 or memory, got \"{}\"", path, b.type));
+  }
+  if (b.type == "s3" && o.bucket.empty()) {
+    return Status::InvalidArgument(fmt::format("config: \"{}.s3.bucket\" is required", path));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view yaml) {
@@ -201,7 +244,24 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(wal.Bytes("segment_size", c.wal_segment_size));
   RETURN_IF_ERROR(wal.Bytes("checkpoint_min_size", c.wal_checkpoint_min_bytes));
   RETURN_IF_ERROR(wal.Unknown());
+  RETURN_IF_ERROR(storage.Duration("block_range", c.block_range_ms));
+  RETURN_IF_ERROR(ParseBucket(storage.Get("bucket"), "storage.bucket", c.bucket));
   RETURN_IF_ERROR(storage.Unknown());
+  if (c.block_range_ms < 60'000 || (86'400'000 % c.block_range_ms) != 0) {
+    return Status::InvalidArgument(
+        "config: \"storage.block_range\" must be at least 1m and divide 24h");
+  }
+
+  Section gw(top.Get("store_gateway"), "store_gateway");
+  RETURN_IF_ERROR(gw.Check());
+  RETURN_IF_ERROR(gw.Duration("sync_interval", c.store_sync_interval_ms));
+  RETURN_IF_ERROR(gw.Bytes("cache_size", c.store_gateway.cache_bytes));
+  RETURN_IF_ERROR(gw.Duration("index_idle_timeout", c.store_gateway.index_idle_ms));
+  RETURN_IF_ERROR(gw.Bytes("index_max_size", c.store_gateway.index_max_bytes));
+  RETURN_IF_ERROR(gw.Unknown());
+  if (c.store_sync_interval_ms < 1000) {
+    return Status::InvalidArgument("config: \"store_gateway.sync_interval\" must be >= 1s");
+  }
   if (c.wal_fsync_interval_ms <= 0) {
     return Status::InvalidArgument("config: \"storage.wal.fsync_interval\" must be positive");
   }
@@ -243,7 +303,14 @@ Result<Config> ParseConfig(std::string_view yaml) {
     for (const auto& kv : overrides) {
       auto tenant = kv.first.as<std::string>();
       ingest::Limits l = c.ingest.limits;  // a tenant's override starts from the global limits
-      RETURN_IF_ERROR(ParseLimits(kv.second, "overrides." + tenant, l));
+      YAML::Node node = YAML::Clone(kv.second);
+      if (node.IsMap() && node["bucket"]) {
+        objstore::BucketConfig b;
+        RETURN_IF_ERROR(ParseBucket(node["bucket"], "overrides." + tenant + ".bucket", b));
+        c.tenant_buckets[tenant] = std::move(b);
+        node.remove("bucket");
+      }
+      RETURN_IF_ERROR(ParseLimits(node, "overrides." + tenant, l));
       c.ingest.overrides[tenant] = l;
     }
   }

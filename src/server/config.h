@@ -8,6 +8,8 @@
 #include "api/prom_api.h"
 #include "base/status.h"
 #include "ingest/limits.h"
+#include "objstore/registry.h"
+#include "store/gateway.h"
 
 namespace strata::server {
 
@@ -26,6 +28,13 @@ struct Config {
   int64_t wal_fsync_interval_ms = 100;
   uint64_t wal_segment_size = 64u << 20;
   uint64_t wal_checkpoint_min_bytes = 256u << 20;
+  int64_t block_range_ms = 2 * 3600 * 1000;
+  // object storage: the default bucket and tenants' own buckets (overrides.<tenant>.bucket)
+  objstore::BucketConfig bucket;
+  std::map<std::string, objstore::BucketConfig> tenant_buckets;
+  // store gateway
+  store::GatewayOptions store_gateway;
+  int64_t store_sync_interval_ms = 60'000;
   // log
   std::string log_level = "info";
   // query: engine limits and the query thread pool

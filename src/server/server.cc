@@ -5,7 +5,9 @@
 
 #include <chrono>
 
+#include "base/units.h"
 #include "server/version.h"
+#include "tsdb/block/bucket_io.h"
 
 namespace strata::server {
 namespace bhttp = boost::beast::http;
@@ -13,6 +15,7 @@ namespace bhttp = boost::beast::http;
 StrataServer::StrataServer(Config config)
     : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {
   metrics_ = std::make_unique<SelfMetrics>(registry_);
+  bucket_metrics_ = std::make_shared<objstore::BucketMetrics>(*registry_);
   distributor_ = std::make_unique<ingest::Distributor>(config_.ingest, *registry_);
   api_ = std::make_unique<api::PromApi>(config_.query);
   http::ServerOptions hopts;
@@ -81,15 +84,31 @@ void StrataServer::OpenStorage() {
   opts.db.wal.fsync_interval_ms = config_.wal_fsync_interval_ms;
   opts.db.wal.segment_size = config_.wal_segment_size;
   opts.db.checkpoint_min_bytes = config_.wal_checkpoint_min_bytes;
-  auto storage = tsdb::Storage::Open(opts);
+  opts.db.block_range_ms = config_.block_range_ms;
+  auto buckets = objstore::BucketRegistry::Open(config_.bucket, config_.tenant_buckets,
+                                                config_.data_dir, bucket_metrics_);
+  Result<std::unique_ptr<tsdb::Storage>> storage =
+      buckets.ok() ? tsdb::Storage::Open(opts) : buckets.status();
+  if (buckets.ok() && storage.ok()) {
+    buckets_ = std::move(*buckets);
+    gateway_ = std::make_unique<store::StoreGateway>(
+        config_.store_gateway,
+        [b = buckets_.get()](const std::string& tenant) {
+          return b->For(tenant, objstore::Component::kStoreGateway);
+        },
+        registry_.get());
+    storage_ = std::move(*storage);
+    // Blocks must be known before queries are served; a bucket outage only delays that.
+    SyncBlocks();
+  }
   std::lock_guard lk(mu_);
   opened_ = true;
   if (!storage.ok()) {
     open_status_ = storage.status();
     spdlog::error("msg=\"cannot open storage\" err=\"{}\"", open_status_.ToString());
   } else {
-    storage_ = std::move(storage).value();
     distributor_->SetStorage(storage_.get());
+    api_->SetStoreGateway(gateway_.get());
     api_->SetStorage(storage_.get());
     ready_.store(true, std::memory_order_release);
     metrics_->SetReady(true);
@@ -107,12 +126,55 @@ Status StrataServer::WaitReady() {
 
 void StrataServer::Maintenance() {
   std::unique_lock lk(mu_);
+  auto next_sync =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.store_sync_interval_ms);
   while (!stopping_) {
     cv_.wait_for(lk, std::chrono::seconds(10), [this] { return stopping_; });
     if (stopping_) break;
     lk.unlock();
     storage_->MaybeCheckpointAll();
+    ShipBlocks();
+    if (std::chrono::steady_clock::now() >= next_sync) {
+      SyncBlocks();
+      next_sync = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(config_.store_sync_interval_ms);
+    }
+    gateway_->EvictIndexes(NowMillis());
     lk.lock();
+  }
+}
+
+void StrataServer::ShipBlocks() {
+  std::string staging = config_.data_dir + "/staging";
+  for (const auto& [tenant, db] : storage_->Tenants()) {
+    auto bucket = buckets_->For(tenant, objstore::Component::kIngest);
+    auto shipped = db->CutBlocks(
+        staging, [&, &tenant = tenant](const std::string& dir, const tsdb::block::BlockMeta& meta) {
+          RETURN_IF_ERROR(tsdb::block::UploadBlock(*bucket, tenant, dir, meta));
+          gateway_->AddBlock(tenant, meta);
+          return Status::Ok();
+        });
+    if (!shipped.ok()) {
+      // The head keeps the samples and the WAL keeps them durable; the next tick retries.
+      spdlog::warn("msg=\"block not shipped, will retry\" tenant={} err=\"{}\"", tenant,
+                   shipped.status().ToString());
+    }
+  }
+}
+
+void StrataServer::SyncBlocks() {
+  auto tenants = buckets_->Tenants(objstore::Component::kStoreGateway);
+  if (!tenants.ok()) {
+    spdlog::warn("msg=\"cannot list tenants in the bucket\" err=\"{}\"",
+                 tenants.status().ToString());
+    return;
+  }
+  for (const auto& t : *tenants) {
+    if (!tsdb::Storage::ValidateTenantName(t).ok()) continue;
+    Status st = gateway_->Sync(t);
+    if (!st.ok()) {
+      spdlog::warn("msg=\"cannot sync blocks\" tenant={} err=\"{}\"", t, st.ToString());
+    }
   }
 }
 
@@ -127,6 +189,7 @@ void StrataServer::Shutdown() {
   ready_.store(false);
   distributor_->SetStorage(nullptr);
   api_->SetStorage(nullptr);
+  api_->SetStoreGateway(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
   // Queries still queued or running hold responders and read the storage: finish them first.
   api_.reset();

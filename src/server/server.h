@@ -12,8 +12,10 @@
 #include "base/status.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
+#include "objstore/registry.h"
 #include "server/config.h"
 #include "server/self_metrics.h"
+#include "store/gateway.h"
 #include "tsdb/storage.h"
 
 namespace strata::server {
@@ -36,6 +38,10 @@ class StrataServer {
   void RegisterRoutes();
   void OpenStorage();
   void Maintenance();
+  // Cuts and ships every tenant's complete blocks.
+  void ShipBlocks();
+  // Rediscovers every tenant's blocks in the bucket(s).
+  void SyncBlocks();
 
   const Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -44,6 +50,9 @@ class StrataServer {
   std::unique_ptr<api::PromApi> api_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<tsdb::Storage> storage_;
+  std::shared_ptr<objstore::BucketMetrics> bucket_metrics_;
+  std::unique_ptr<objstore::BucketRegistry> buckets_;
+  std::unique_ptr<store::StoreGateway> gateway_;
   std::atomic<bool> ready_{false};
 
   std::mutex mu_;

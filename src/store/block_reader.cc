@@ -77,9 +77,8 @@ Result<std::vector<std::string>> BlockReader::ReadRanges(const std::string& file
   for (const auto& r : ranges) {
     if (r.length == 0) continue;
     if (r.offset > file_size || r.length > file_size - r.offset) {
-      return Status::Corruption(
-          fmt::format("{}: range [{}, +{}) outside the file ({} bytes)", key, r.offset, r.length,
-                      file_size));
+      return Status::Corruption(fmt::format("{}: range [{}, +{}) outside the file ({} bytes)", key,
+                                            r.offset, r.length, file_size));
     }
     for (uint64_t p = r.offset / ps; p <= (r.offset + r.length - 1) / ps; ++p) pages[p];
   }
@@ -106,7 +105,8 @@ Result<std::vector<std::string>> BlockReader::ReadRanges(const std::string& file
     }
     for (uint64_t p = first; p <= last; ++p) {
       uint64_t begin = (p - first) * ps;
-      auto page = std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin)));
+      auto page =
+          std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin)));
       cache_.Put(fmt::format("{}#{}", key, p), page);
       std::lock_guard lk(mu);
       auto it = pages.find(p);

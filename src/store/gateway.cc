@@ -85,7 +85,8 @@ class BlockQuerier : public query::Querier {
 
   Result<std::unique_ptr<query::SeriesSet>> Select(
       const query::SelectParams& params, std::span<const Matcher> matchers) const override {
-    ASSIGN_OR_RETURN(std::vector<FoundSeries> found, Find(params.mint, params.maxt, matchers, true));
+    ASSIGN_OR_RETURN(std::vector<FoundSeries> found,
+                     Find(params.mint, params.maxt, matchers, true));
     return std::unique_ptr<query::SeriesSet>(
         std::make_unique<BlockSeriesSet>(std::move(found), params));
   }
@@ -172,7 +173,8 @@ class BlockQuerier : public query::Querier {
     }
     std::stable_sort(all.begin(), all.end(), [](const FoundSeries& a, const FoundSeries& b) {
       if (a.labels != b.labels) return a.labels < b.labels;
-      return !a.pieces.empty() && !b.pieces.empty() && a.pieces[0].block_min < b.pieces[0].block_min;
+      return !a.pieces.empty() && !b.pieces.empty() &&
+             a.pieces[0].block_min < b.pieces[0].block_min;
     });
     std::vector<FoundSeries> out;
     for (auto& f : all) {
@@ -199,8 +201,8 @@ class BlockQuerier : public query::Querier {
       ranges.reserve(refs.size());
       for (const auto& r : refs) {
         const auto& last = r.chunks.back();
-        ranges.push_back({r.chunks.front().offset,
-                          last.offset + last.length - r.chunks.front().offset});
+        ranges.push_back(
+            {r.chunks.front().offset, last.offset + last.length - r.chunks.front().offset});
       }
     }
     std::vector<std::string> data;
@@ -214,10 +216,12 @@ class BlockQuerier : public query::Querier {
         Piece p{b->meta().min_time, std::move(data[i]), {}};
         uint64_t expect = refs[i].chunks.front().offset;
         for (const auto& c : refs[i].chunks) {
-          if (c.offset != expect) return Status::Corruption("block: chunks of a series not contiguous");
-          RETURN_IF_ERROR(blk::CheckChunkRecord(std::string_view(p.records).substr(
-                              c.offset - refs[i].chunks.front().offset, c.length))
-                              .Annotate(b->meta().id));
+          if (c.offset != expect)
+            return Status::Corruption("block: chunks of a series not contiguous");
+          RETURN_IF_ERROR(
+              blk::CheckChunkRecord(std::string_view(p.records).substr(
+                                        c.offset - refs[i].chunks.front().offset, c.length))
+                  .Annotate(b->meta().id));
           p.lengths.push_back(c.length);
           expect += c.length;
         }
@@ -235,7 +239,9 @@ class BlockQuerier : public query::Querier {
 
 StoreGateway::StoreGateway(GatewayOptions opts, BucketFor bucket_for,
                            prometheus::Registry* registry)
-    : opts_(std::move(opts)), bucket_for_(std::move(bucket_for)), cache_(opts_.cache_bytes, registry) {}
+    : opts_(std::move(opts)),
+      bucket_for_(std::move(bucket_for)),
+      cache_(opts_.cache_bytes, registry) {}
 
 Status StoreGateway::Sync(const std::string& tenant) {
   auto bucket = bucket_for_(tenant);
@@ -263,7 +269,8 @@ Status StoreGateway::Sync(const std::string& tenant) {
       }
       return meta.status();
     }
-    next[b.id] = std::make_shared<BlockReader>(bucket, tenant, std::move(*meta), cache_, opts_.reader);
+    next[b.id] =
+        std::make_shared<BlockReader>(bucket, tenant, std::move(*meta), cache_, opts_.reader);
   }
   std::unique_lock lk(mu_);
   // Blocks added by this process since the listing began stay.
@@ -275,7 +282,8 @@ Status StoreGateway::Sync(const std::string& tenant) {
 }
 
 void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& meta) {
-  auto reader = std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_, opts_.reader);
+  auto reader =
+      std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_, opts_.reader);
   std::unique_lock lk(mu_);
   tenants_[tenant][meta.id] = std::move(reader);
 }

@@ -76,15 +76,15 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
       if (any || s.ooo_samples()) series.push_back(&s);
     });
     std::sort(series.begin(), series.end(), LabelsLess);
-    auto shards = static_cast<uint32_t>(
-        std::clamp<uint64_t>((bytes + opts_.shard_target_bytes - 1) / opts_.shard_target_bytes,
-                             1, 4096));
+    auto shards = static_cast<uint32_t>(std::clamp<uint64_t>(
+        (bytes + opts_.shard_target_bytes - 1) / opts_.shard_target_bytes, 1, 4096));
     std::string dir = fmt::format("{}/{}-{}", staging_dir, name_, start);
     ASSIGN_OR_RETURN(auto writer, block::BlockWriter::Create(dir, {start, end, shards}));
     std::vector<Sample> samples;
     for (const MemSeries* s : series) {
       samples.clear();
-      head_.WithSeriesLocked(*s, [&](const MemSeries& ms) { ms.AppendSamples(start, end - 1, samples); });
+      head_.WithSeriesLocked(
+          *s, [&](const MemSeries& ms) { ms.AppendSamples(start, end - 1, samples); });
       RETURN_IF_ERROR(writer->AddSeries(s->OwnedLabels(), samples));
     }
     ASSIGN_OR_RETURN(block::BlockMeta meta, writer->Finish());
