@@ -5,6 +5,7 @@
 #include <fstream>
 #include <memory>
 
+#include "objstore/bucket_conformance.h"
 #include "objstore/fs_bucket.h"
 #include "objstore/memory_bucket.h"
 #include "objstore/sigv4.h"
@@ -14,14 +15,6 @@ namespace strata::objstore {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> Keys(Bucket& b, const std::string& prefix, bool recursive) {
-  auto listed = b.List(prefix, recursive);
-  std::vector<std::string> keys;
-  if (!listed.ok()) return {"error: " + listed.status().ToString()};
-  for (const auto& o : listed.value()) keys.push_back(o.key);
-  return keys;
-}
 
 class BucketTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -41,55 +34,7 @@ class BucketTest : public ::testing::TestWithParam<std::string> {
   fs::path dir_;
 };
 
-TEST_P(BucketTest, PutGetRangeExistsDelete) {
-  ASSERT_TRUE(bucket_->Put("t1/b1/meta.json", "hello world").ok());
-  EXPECT_EQ(*bucket_->Get("t1/b1/meta.json"), "hello world");
-  EXPECT_EQ(*bucket_->GetRange("t1/b1/meta.json", 6, 5), "world");
-  EXPECT_EQ(*bucket_->GetRange("t1/b1/meta.json", 6, 100), "world");
-  EXPECT_EQ(*bucket_->GetRange("t1/b1/meta.json", 100, 5), "");
-  EXPECT_TRUE(*bucket_->Exists("t1/b1/meta.json"));
-  EXPECT_FALSE(*bucket_->Exists("t1/b1/nope"));
-  EXPECT_EQ(bucket_->Get("t1/b1/nope").status().code(), Status::Code::kNotFound);
-  EXPECT_EQ(bucket_->GetRange("nope", 0, 1).status().code(), Status::Code::kNotFound);
-  ASSERT_TRUE(bucket_->Put("t1/b1/meta.json", "replaced").ok());
-  EXPECT_EQ(*bucket_->Get("t1/b1/meta.json"), "replaced");
-  ASSERT_TRUE(bucket_->Delete("t1/b1/meta.json").ok());
-  EXPECT_FALSE(*bucket_->Exists("t1/b1/meta.json"));
-  EXPECT_TRUE(bucket_->Delete("t1/b1/meta.json").ok());  // idempotent
-  EXPECT_TRUE(Keys(*bucket_, "t1/", true).empty());
-}
-
-TEST_P(BucketTest, ListRecursiveAndDelimited) {
-  for (const char* k : {"a/1/x", "a/1/y", "a/2/x", "a/3", "b/1", "ab"}) {
-    ASSERT_TRUE(bucket_->Put(k, k).ok());
-  }
-  EXPECT_EQ(Keys(*bucket_, "a/", true),
-            (std::vector<std::string>{"a/1/x", "a/1/y", "a/2/x", "a/3"}));
-  EXPECT_EQ(bucket_->List("a/", true).value()[0].size, 5u);
-  EXPECT_EQ(Keys(*bucket_, "a/", false), (std::vector<std::string>{"a/1/", "a/2/", "a/3"}));
-  EXPECT_EQ(Keys(*bucket_, "", false), (std::vector<std::string>{"a/", "ab", "b/"}));
-  EXPECT_EQ(Keys(*bucket_, "a/1/", false), (std::vector<std::string>{"a/1/x", "a/1/y"}));
-  EXPECT_EQ(Keys(*bucket_, "a/1", false), (std::vector<std::string>{"a/1/"}));
-}
-
-TEST_P(BucketTest, PutFile) {
-  std::string path = fs::temp_directory_path() / ("strata-putfile-" + std::to_string(::getpid()));
-  std::string data(3 << 20, 'x');
-  for (size_t i = 0; i < data.size(); i += 4099) data[i] = static_cast<char>(i);
-  std::ofstream(path, std::ios::binary) << data;
-  ASSERT_TRUE(bucket_->PutFile("t/big", path).ok());
-  EXPECT_EQ(*bucket_->Get("t/big"), data);
-  fs::remove(path);
-  EXPECT_FALSE(bucket_->PutFile("t/other", path).ok());
-  EXPECT_FALSE(*bucket_->Exists("t/other"));
-}
-
-TEST_P(BucketTest, RejectsBadKeys) {
-  for (const char* k : {"", "/abs", "a//b", "a/../b", "..", "a/./b", "a/"}) {
-    EXPECT_EQ(bucket_->Put(k, "x").code(), Status::Code::kInvalidArgument) << k;
-    EXPECT_EQ(bucket_->Get(k).status().code(), Status::Code::kInvalidArgument) << k;
-  }
-}
+TEST_P(BucketTest, Conformance) { testing::CheckBucketConformance(*bucket_); }
 
 INSTANTIATE_TEST_SUITE_P(Backends, BucketTest, ::testing::Values("memory", "filesystem"));
 
@@ -100,7 +45,7 @@ TEST(FsBucketTest, RemovesLeftoverTemporaryFilesAndNeverListsThem) {
   std::ofstream(dir / "t" / "obj.tmp-123-0") << "partial";
   auto b = std::move(FsBucket::Open(dir.string()).value());
   EXPECT_FALSE(fs::exists(dir / "t" / "obj.tmp-123-0"));
-  EXPECT_TRUE(Keys(*b, "", true).empty());
+  EXPECT_TRUE(testing::Keys(*b, "", true).empty());
   fs::remove_all(dir);
 }
 
