@@ -1,6 +1,8 @@
 // The S3 backend against a real S3-compatible server (s3rver, started here on loopback), and
 // through a proxy that fails, drops and delays requests: uploads retry, and a block is
 // either wholly visible or not at all.
+#include "objstore/s3_bucket.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,7 +10,6 @@
 #include <thread>
 
 #include "objstore/bucket_conformance.h"
-#include "objstore/s3_bucket.h"
 #include "test_util.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/format.h"
@@ -24,8 +25,8 @@ class S3BucketTest : public ::testing::Test {
     port_ = testing::FreePort();
     std::filesystem::create_directories(dir_->path() + "/s3");
     s3rver_ = new testing::Process(
-        {"/usr/bin/env", "node", STRATA_S3RVER, "-d", dir_->path() + "/s3", "-a", "127.0.0.1",
-         "-p", std::to_string(port_), "--configure-bucket", "strata", "--silent"},
+        {"/usr/bin/env", "node", STRATA_S3RVER, "-d", dir_->path() + "/s3", "-a", "127.0.0.1", "-p",
+         std::to_string(port_), "--configure-bucket", "strata", "--silent"},
         dir_->path() + "/s3rver.log");
   }
   static void TearDownTestSuite() {
@@ -61,10 +62,10 @@ class S3BucketTest : public ::testing::Test {
   static int StartProxy(double fault_rate) {
     std::string log = dir_->path() + "/proxy.log";
     std::filesystem::remove(log);
-    proxy_ = new testing::Process({"/usr/bin/env", "python3", STRATA_FAULT_PROXY, "--upstream",
-                                   "127.0.0.1:" + std::to_string(port_), "--fault-rate",
-                                   std::to_string(fault_rate)},
-                                  log);
+    proxy_ = new testing::Process(
+        {"/usr/bin/env", "python3", STRATA_FAULT_PROXY, "--upstream",
+         "127.0.0.1:" + std::to_string(port_), "--fault-rate", std::to_string(fault_rate)},
+        log);
     for (int i = 0; i < 200; ++i) {
       std::ifstream in(log);
       int port = 0;

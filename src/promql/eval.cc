@@ -126,11 +126,15 @@ std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t off
 }
 
 std::unique_ptr<query::SeriesSet> Evaluator::Load(const VectorSelector& vs, int64_t mint,
-                                                  int64_t maxt) {
+                                                  int64_t maxt, std::string_view func,
+                                                  int64_t range_ms, int64_t step_ms) {
   CheckInterrupt();
   query::SelectParams p;
   p.mint = mint;
   p.maxt = maxt;
+  p.func = func;
+  p.range_ms = range_ms;
+  p.step_ms = step_ms;
   auto r = q_.Select(p, vs.matchers);
   if (!r.ok()) throw EvalError{r.status()};
   return std::move(r).value();
@@ -139,7 +143,7 @@ std::unique_ptr<query::SeriesSet> Evaluator::Load(const VectorSelector& vs, int6
 StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps) {
   std::vector<int64_t> eff = EffectiveTimes(vs.at, vs.offset_ms, g);
   int64_t lookback = opts_.lookback_delta_ms;
-  auto set = Load(vs, eff.front() - lookback + 1, eff.back());
+  auto set = Load(vs, eff.front() - lookback + 1, eff.back(), {}, 0, g.n > 1 ? g.step : 0);
   // Each series is decoded, turned into one value per step and dropped, in parallel chunks.
   StepVector out(set->size());
   ParallelChunks(set->size(), 256, [&](size_t begin, size_t end) {
@@ -180,7 +184,7 @@ StepVector Evaluator::EvalSelectorTimestamps(const VectorSelector& vs, const Gri
   return EvalSelector(vs, g, true);
 }
 
-RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g) {
+RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g, std::string_view func) {
   const Expr* x = &e;
   while (x->kind == ExprKind::kParen) x = As<ParenExpr>(*x).expr.get();
   RangeArg out;
@@ -188,7 +192,8 @@ RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g) {
     const auto& ms = As<MatrixSelector>(*x);
     out.range_ms = ms.range_ms;
     out.window_end = EffectiveTimes(ms.vs->at, ms.vs->offset_ms, g);
-    out.lazy = Load(*ms.vs, out.window_end.front() - ms.range_ms + 1, out.window_end.back());
+    out.lazy = Load(*ms.vs, out.window_end.front() - ms.range_ms + 1, out.window_end.back(), func,
+                    ms.range_ms, g.n > 1 ? g.step : 0);
     return out;
   }
   if (x->kind != ExprKind::kSubquery) Fail("expected a range vector");

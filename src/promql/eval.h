@@ -106,7 +106,7 @@ class Evaluator {
   StepVector EvalVector(const Expr& e, const Grid& g);
   std::vector<double> EvalScalar(const Expr& e, const Grid& g);
   std::string EvalString(const Expr& e, const Grid& g);
-  RangeArg EvalRange(const Expr& e, const Grid& g);
+  RangeArg EvalRange(const Expr& e, const Grid& g, std::string_view func = {});
   // A selector with, per series and step, the timestamp of the chosen sample (timestamp()).
   StepVector EvalSelectorTimestamps(const VectorSelector& vs, const Grid& g);
 
@@ -125,7 +125,9 @@ class Evaluator {
 
  private:
   std::vector<int64_t> EffectiveTimes(const AtModifier& at, int64_t offset_ms, const Grid& g) const;
-  std::unique_ptr<query::SeriesSet> Load(const VectorSelector& vs, int64_t mint, int64_t maxt);
+  // `func`, `range_ms` and `step_ms` are SelectParams hints.
+  std::unique_ptr<query::SeriesSet> Load(const VectorSelector& vs, int64_t mint, int64_t maxt,
+                                         std::string_view func, int64_t range_ms, int64_t step_ms);
   StepVector EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps);
   StepVector EvalUnary(const UnaryExpr& u, const Grid& g);
   Value EvalBinary(const BinaryExpr& b, const Grid& g);

@@ -436,7 +436,7 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     arg1 = ev.EvalScalar(*c.args[1], g);
     arg2 = ev.EvalScalar(*c.args[2], g);
   }
-  RangeArg r = ev.EvalRange(*c.args[mat_idx], g);
+  RangeArg r = ev.EvalRange(*c.args[mat_idx], g, c.func->name);
   if (f == Fn::kQuantileOverTime && r.size() > 0) {
     for (double q : arg1) {
       if (std::isnan(q) || q < 0 || q > 1) {

@@ -23,6 +23,12 @@ struct SeriesData {
 struct SelectParams {
   int64_t mint = 0;  // inclusive, milliseconds
   int64_t maxt = 0;  // inclusive
+  // Hints from the engine, for reading downsampled data: the function applied to the
+  // selection ("rate", "max_over_time"; empty for a plain selector), its range, and the
+  // query's step (0 for instant queries).
+  std::string_view func;
+  int64_t range_ms = 0;
+  int64_t step_ms = 0;
 };
 
 // The series a Select found: labels up front, samples decoded on demand, one series at a time,

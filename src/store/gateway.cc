@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include "base/parallel.h"
+#include "tsdb/block/aggregate.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/writer.h"
 
@@ -19,6 +21,7 @@ namespace {
 // The chunks of one series from one block: its chunk records back to back.
 struct Piece {
   int64_t block_min = 0;
+  int64_t resolution = 0;
   std::string records;
   std::vector<uint32_t> lengths;
 };
@@ -33,8 +36,8 @@ struct FoundSeries {
 // twice, overlapping blocks) keep the first sample.
 class BlockSeriesSet : public query::SeriesSet {
  public:
-  BlockSeriesSet(std::vector<FoundSeries> series, query::SelectParams params)
-      : series_(std::move(series)), params_(params) {}
+  BlockSeriesSet(std::vector<FoundSeries> series, query::SelectParams params, blk::Aggr aggr)
+      : series_(std::move(series)), params_(params), aggr_(aggr) {}
   size_t size() const override { return series_.size(); }
   const Labels& labels(size_t i) const override { return series_[i].labels; }
   void Samples(size_t i, std::vector<Sample>& out) const override {
@@ -44,7 +47,15 @@ class BlockSeriesSet : public query::SeriesSet {
       size_t off = 0;
       for (uint32_t len : p.lengths) {
         decoded.clear();
-        Status st = blk::DecodeChunkRecord(std::string_view(p.records).substr(off, len), decoded);
+        std::string_view record = std::string_view(p.records).substr(off, len);
+        Status st;
+        if (p.resolution == 0) {
+          st = blk::DecodeChunkRecord(record, decoded);
+        } else {
+          blk::AggrSeries a;
+          st = blk::DecodeAggregateRecord(record, a);
+          blk::SelectAggregate(a, aggr_, decoded);
+        }
         off += len;
         if (!st.ok()) {
           // Checksums were verified at Select, so this is a chunk the writer encoded
@@ -74,21 +85,42 @@ class BlockSeriesSet : public query::SeriesSet {
  private:
   std::vector<FoundSeries> series_;
   query::SelectParams params_;
+  blk::Aggr aggr_;
 };
+
+// Functions that downsampled data answers well enough to be chosen automatically, and the
+// aggregate each reads. Others read raw blocks where they exist.
+std::optional<blk::Aggr> AutoAggregate(std::string_view func) {
+  if (func.empty()) return blk::Aggr::kAvg;
+  if (func == "rate" || func == "increase" || func == "irate") return blk::Aggr::kCounter;
+  if (func == "sum_over_time") return blk::Aggr::kSum;
+  if (func == "min_over_time") return blk::Aggr::kMin;
+  if (func == "max_over_time") return blk::Aggr::kMax;
+  return std::nullopt;
+}
+
+// The aggregate a selection reads from downsampled blocks it cannot avoid.
+blk::Aggr FallbackAggregate(std::string_view func) {
+  if (auto a = AutoAggregate(func)) return *a;
+  if (func == "count_over_time") return blk::Aggr::kCount;
+  if (func == "resets") return blk::Aggr::kCounter;
+  return blk::Aggr::kAvg;
+}
 
 class BlockQuerier : public query::Querier {
  public:
   static constexpr size_t kFetchThreads = 8;  // shards read at once per query
+  static constexpr int64_t kLookbackMs = 5 * 60 * 1000;
 
-  explicit BlockQuerier(std::vector<std::shared_ptr<BlockReader>> blocks)
-      : blocks_(std::move(blocks)) {}
+  BlockQuerier(std::vector<std::shared_ptr<BlockReader>> blocks, int64_t max_resolution_ms)
+      : blocks_(std::move(blocks)), max_resolution_ms_(max_resolution_ms) {}
 
   Result<std::unique_ptr<query::SeriesSet>> Select(
       const query::SelectParams& params, std::span<const Matcher> matchers) const override {
     ASSIGN_OR_RETURN(std::vector<FoundSeries> found,
-                     Find(params.mint, params.maxt, matchers, true));
+                     Find(params.mint, params.maxt, matchers, true, &params));
     return std::unique_ptr<query::SeriesSet>(
-        std::make_unique<BlockSeriesSet>(std::move(found), params));
+        std::make_unique<BlockSeriesSet>(std::move(found), params, FallbackAggregate(params.func)));
   }
 
   Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
@@ -148,19 +180,51 @@ class BlockQuerier : public query::Querier {
     return b.meta().min_time <= maxt && b.meta().max_time > mint;
   }
 
+  // Whether a selection may read data of resolution `res`: the coarsest resolution that
+  // still leaves at least one sample per step (and two per range-function window, one per
+  // lookback for plain selectors), for functions downsampled data answers well.
+  bool Allowed(int64_t res, const query::SelectParams* p) const {
+    if (res == 0) return true;
+    if (max_resolution_ms_ >= 0) return res <= max_resolution_ms_;
+    if (p == nullptr || !AutoAggregate(p->func) || p->step_ms < res) return false;
+    return p->func.empty() ? res <= kLookbackMs : 2 * res <= p->range_ms;
+  }
+
+  // The blocks a selection reads: where blocks of several resolutions cover the same range
+  // the coarsest allowed one wins; a range only disallowed resolutions cover (raw data past
+  // its retention) is read from the finest of them.
+  std::vector<BlockReader*> Choose(int64_t mint, int64_t maxt, const query::SelectParams* p) const {
+    auto rank = [&](const BlockReader& b) {
+      int64_t res = b.meta().resolution_ms;
+      return Allowed(res, p) ? res : -res - 1;
+    };
+    std::vector<BlockReader*> out;
+    for (const auto& b : blocks_) {
+      if (!Overlaps(*b, mint, maxt)) continue;
+      bool covered = false;
+      for (const auto& c : blocks_) {
+        covered =
+            covered || (c != b && rank(*c) > rank(*b) && c->meta().min_time <= b->meta().min_time &&
+                        c->meta().max_time >= b->meta().max_time);
+      }
+      if (!covered) out.push_back(b.get());
+    }
+    return out;
+  }
+
   // Series matching `matchers` with chunks in [mint, maxt], sorted by labels, one entry per
   // label set; with `fetch`, their chunk bytes too.
   Result<std::vector<FoundSeries>> Find(int64_t mint, int64_t maxt,
-                                        std::span<const Matcher> matchers, bool fetch) const {
+                                        std::span<const Matcher> matchers, bool fetch,
+                                        const query::SelectParams* params = nullptr) const {
     struct Task {
       BlockReader* block;
       uint32_t shard;
       std::vector<FoundSeries> found;
     };
     std::vector<Task> tasks;
-    for (const auto& b : blocks_) {
-      if (!Overlaps(*b, mint, maxt)) continue;
-      for (uint32_t sh = 0; sh < b->meta().shards.size(); ++sh) tasks.push_back({b.get(), sh, {}});
+    for (BlockReader* b : Choose(mint, maxt, params)) {
+      for (uint32_t sh = 0; sh < b->meta().shards.size(); ++sh) tasks.push_back({b, sh, {}});
     }
     RETURN_IF_ERROR(RunConcurrently(tasks.size(), kFetchThreads, [&](size_t i) {
       return FindInShard(tasks[i].block, tasks[i].shard, mint, maxt, matchers, fetch,
@@ -213,7 +277,7 @@ class BlockQuerier : public query::Querier {
     for (size_t i = 0; i < refs.size(); ++i) {
       FoundSeries f{std::move(refs[i].labels), {}};
       if (fetch) {
-        Piece p{b->meta().min_time, std::move(data[i]), {}};
+        Piece p{b->meta().min_time, b->meta().resolution_ms, std::move(data[i]), {}};
         uint64_t expect = refs[i].chunks.front().offset;
         for (const auto& c : refs[i].chunks) {
           if (c.offset != expect)
@@ -233,6 +297,7 @@ class BlockQuerier : public query::Querier {
   }
 
   std::vector<std::shared_ptr<BlockReader>> blocks_;
+  int64_t max_resolution_ms_;
 };
 
 }  // namespace
@@ -288,7 +353,8 @@ void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& met
   tenants_[tenant][meta.id] = std::move(reader);
 }
 
-std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant) const {
+std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,
+                                                      int64_t max_resolution_ms) const {
   std::vector<std::shared_ptr<BlockReader>> blocks;
   {
     std::shared_lock lk(mu_);
@@ -297,7 +363,7 @@ std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant)
       for (const auto& [id, r] : it->second) blocks.push_back(r);
     }
   }
-  return std::make_unique<BlockQuerier>(std::move(blocks));
+  return std::make_unique<BlockQuerier>(std::move(blocks), max_resolution_ms);
 }
 
 std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) const {

@@ -40,7 +40,12 @@ class StoreGateway {
   // Makes a block just uploaded by this process visible at once.
   void AddBlock(const std::string& tenant, const tsdb::block::BlockMeta& meta) EXCLUDES(mu_);
   // A querier over the tenant's current blocks; they stay readable while it lives.
-  std::unique_ptr<query::Querier> Querier(const std::string& tenant) const EXCLUDES(mu_);
+  // `max_resolution_ms` caps the downsampling resolution read: kAutoResolution picks per
+  // selection (see docs/format/block.md, "Downsampled data"), 0 reads raw blocks only.
+  static constexpr int64_t kAutoResolution = -1;
+  std::unique_ptr<query::Querier> Querier(const std::string& tenant,
+                                          int64_t max_resolution_ms = kAutoResolution) const
+      EXCLUDES(mu_);
   std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const EXCLUDES(mu_);
   std::vector<std::string> Tenants() const EXCLUDES(mu_);
   // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used

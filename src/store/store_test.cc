@@ -15,7 +15,10 @@
 #include "query/head_querier.h"
 #include "query/merge_querier.h"
 #include "store/gateway.h"
+#include "tsdb/block/aggregate.h"
 #include "tsdb/block/bucket_io.h"
+#include "tsdb/block/format.h"
+#include "tsdb/compact/compactor.h"
 #include "tsdb/db.h"
 
 namespace strata::store {
@@ -80,7 +83,9 @@ std::vector<Generated> Generate(int64_t hours, uint32_t seed) {
 
 class StoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { Init(7); }
+  void Init(int64_t hours) {
+    hours_ = hours;
     std::string tmpl = (fs::temp_directory_path() / "strata-store-XXXXXX").string();
     dir_ = ::mkdtemp(tmpl.data());
     bucket_ = std::make_shared<objstore::MemoryBucket>();
@@ -88,7 +93,7 @@ class StoreTest : public ::testing::Test {
         GatewayOptions{}, [this](const std::string&) { return bucket_; }, nullptr);
     db_ = Open(dir_ + "/db");
     ref_ = Open(dir_ + "/ref");
-    for (const auto& g : Generate(7, 42)) {
+    for (const auto& g : Generate(hours, 42)) {
       Append(*db_, g);
       Append(*ref_, g);
     }
@@ -119,9 +124,9 @@ class StoreTest : public ::testing::Test {
       return Status::Ok();
     };
   }
-  std::unique_ptr<query::Querier> Merged() {
+  std::unique_ptr<query::Querier> Merged(int64_t max_resolution = StoreGateway::kAutoResolution) {
     std::vector<std::unique_ptr<query::Querier>> parts;
-    parts.push_back(gateway_->Querier("t1"));
+    parts.push_back(gateway_->Querier("t1", max_resolution));
     parts.push_back(std::make_unique<query::HeadQuerier>(db_->head()));
     return std::make_unique<query::MergeQuerier>(std::move(parts));
   }
@@ -159,7 +164,7 @@ class StoreTest : public ::testing::Test {
       auto expr = promql::ParseExpr(text);
       ASSERT_TRUE(expr.ok()) << text;
       std::vector<std::pair<int64_t, int64_t>> ranges = {
-          {0, 7 * kHour}, {2 * kHour - 60'000, 2 * kHour + 60'000}, {3 * kHour, 5 * kHour}};
+          {0, hours_ * kHour}, {2 * kHour - 60'000, 2 * kHour + 60'000}, {3 * kHour, 5 * kHour}};
       for (auto [start, end] : ranges) {
         auto want = engine.Range(ref, **expr, start, end, 60'000);
         auto got = engine.Range(q, **expr, start, end, 60'000);
@@ -181,6 +186,7 @@ class StoreTest : public ::testing::Test {
     }
   }
 
+  int64_t hours_ = 0;
   std::string dir_;
   std::shared_ptr<objstore::MemoryBucket> bucket_;
   std::unique_ptr<StoreGateway> gateway_;
@@ -261,6 +267,144 @@ TEST_F(StoreTest, DuplicateBlocksAreDeduplicated) {
   ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", twice).ok());
   EXPECT_EQ(gateway_->Blocks("t1").size(), 4u);
   ExpectSameAnswers(*Merged());
+}
+
+class CompactionTest : public StoreTest {
+ protected:
+  void SetUp() override { Init(30); }
+  tsdb::compact::Compactor MakeCompactor(tsdb::compact::CompactorOptions o = {}) {
+    o.work_dir = dir_ + "/compactor";
+    return tsdb::compact::Compactor(
+        o, [this](const std::string&) { return bucket_; }, nullptr);
+  }
+  size_t LiveBlocks(int64_t resolution) {
+    EXPECT_TRUE(gateway_->Sync("t1").ok());
+    size_t n = 0;
+    for (const auto& m : gateway_->Blocks("t1")) n += m.resolution_ms == resolution ? 1 : 0;
+    return n;
+  }
+};
+
+// Merged 12h and 24h blocks answer exactly as the head did; retired sources disappear in
+// two phases.
+TEST_F(CompactionTest, MergedBlocksAnswerExactly) {
+  auto shipped = db_->CutBlocks(dir_ + "/staging", Shipper());
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  EXPECT_EQ(*shipped, 14);  // [0h, 28h) in 2h blocks
+  auto compactor = MakeCompactor();
+  const int64_t now = 30 * kHour;
+  auto pass = compactor.Run("t1", now);
+  ASSERT_TRUE(pass.ok()) << pass.status().ToString();
+  EXPECT_GE(pass->compacted, 2);
+  EXPECT_GE(pass->marked, 12);
+  EXPECT_EQ(pass->deleted, 0);
+  EXPECT_EQ(LiveBlocks(0), 3u);  // [0, 24h), and [24h, 28h) waiting for its 12h window
+  for (const auto& m : gateway_->Blocks("t1")) {
+    if (m.min_time == 0) {
+      EXPECT_EQ(m.max_time, 24 * kHour);
+      EXPECT_EQ(m.sources.size(), 12u);
+      EXPECT_GE(m.level, 2);
+    }
+  }
+  ExpectSameAnswers(*Merged(0));
+
+  // A second pass inside the deletion delay changes nothing; after it the sources go.
+  size_t objects = bucket_->size();
+  ASSERT_TRUE(compactor.Run("t1", now + 10 * 60'000).ok());
+  EXPECT_EQ(bucket_->size(), objects);
+  auto later = compactor.Run("t1", now + 2 * kHour);
+  ASSERT_TRUE(later.ok());
+  EXPECT_GE(later->deleted, 12);
+  EXPECT_LT(bucket_->size(), objects);
+  EXPECT_EQ(LiveBlocks(0), 3u);
+  ExpectSameAnswers(*Merged(0));
+}
+
+// A crash after the merged block was uploaded but before its sources were marked: the next
+// pass retires the sources as superseded, and queries meanwhile count each sample once.
+TEST_F(CompactionTest, SupersededSourcesAreRetired) {
+  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  auto compactor = MakeCompactor();
+  ASSERT_TRUE(compactor.Run("t1", 30 * kHour).ok());
+  // Undo the marks, as if the crash came first.
+  auto all = tsdb::block::ListBlocks(*bucket_, "t1");
+  ASSERT_TRUE(all.ok());
+  for (const auto& listed : all.value()) {
+    if (listed.marked) {
+      ASSERT_TRUE(
+          bucket_
+              ->Delete(tsdb::block::BlockPrefix("t1", listed.id) + tsdb::block::kDeletionMarkFile)
+              .ok());
+    }
+  }
+  EXPECT_GT(LiveBlocks(0), 2u);
+  ExpectSameAnswers(*Merged(0));
+  auto pass = compactor.Run("t1", 30 * kHour);
+  ASSERT_TRUE(pass.ok());
+  EXPECT_GE(pass->marked, 12);
+  EXPECT_EQ(LiveBlocks(0), 3u);
+}
+
+// Downsampled blocks: sum/min/max_over_time are exact (up to float summation order); rate()
+// stays within documented bounds; queries that cannot use them read raw data.
+TEST_F(CompactionTest, DownsampledBlocksAnswerWithinBounds) {
+  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  auto compactor = MakeCompactor();
+  auto pass = compactor.Run("t1", 80 * kHour);
+  ASSERT_TRUE(pass.ok()) << pass.status().ToString();
+  EXPECT_GE(pass->downsampled, 1);
+  EXPECT_GE(LiveBlocks(tsdb::block::kRes5m), 1u);
+
+  query::HeadQuerier ref(ref_->head());
+  promql::Engine engine;
+  auto merged = Merged();
+  auto compare = [&](const char* text, double max_rel, double mean_rel) {
+    auto expr = promql::ParseExpr(text).value();
+    auto want = engine.Range(ref, *expr, 2 * kHour, 24 * kHour, kHour).value();
+    auto got = engine.Range(*merged, *expr, 2 * kHour, 24 * kHour, kHour).value();
+    ASSERT_EQ(got.series.size(), want.series.size()) << text;
+    double worst = 0;
+    double total = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < want.series.size(); ++i) {
+      ASSERT_EQ(got.series[i].labels, want.series[i].labels);
+      const auto& gp = got.series[i].points;
+      const auto& wp = want.series[i].points;
+      ASSERT_EQ(gp.size(), wp.size()) << text << " " << FormatLabels(want.series[i].labels);
+      for (size_t k = 0; k < wp.size(); ++k) {
+        double rel = std::abs(gp[k].v - wp[k].v) / std::max(std::abs(wp[k].v), 1e-9);
+        worst = std::max(worst, rel);
+        total += rel;
+        ++n;
+      }
+    }
+    std::printf("%-60s max_rel=%.2e mean_rel=%.2e points=%zu\n", text, worst, total / n, n);
+    EXPECT_LE(worst, max_rel) << text;
+    EXPECT_LE(total / static_cast<double>(n), mean_rel) << text;
+  };
+  compare("sum_over_time(memory_bytes[1h])", 1e-9, 1e-12);
+  compare("max_over_time(memory_bytes[1h])", 0, 0);
+  compare("min_over_time(memory_bytes[1h])", 0, 0);
+  compare("sum(rate(http_requests_total[1h]))", 0.05, 0.01);
+  compare("increase(http_requests_total[2h])", 0.25, 0.02);
+  // count_over_time cannot use aggregates: it reads raw blocks and is exact.
+  compare("count_over_time(memory_bytes[1h])", 0, 0);
+}
+
+TEST_F(CompactionTest, RetentionMarksOldBlocks) {
+  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  tsdb::compact::CompactorOptions o;
+  o.retention.raw_ms = 10 * kHour;
+  auto compactor = MakeCompactor(o);
+  auto pass = compactor.Run("t1", 30 * kHour);
+  ASSERT_TRUE(pass.ok());
+  EXPECT_GE(pass->marked, 1);
+  EXPECT_GT(LiveBlocks(0), 0u);
+  for (const auto& m : gateway_->Blocks("t1")) EXPECT_GE(m.max_time, 20 * kHour);
+  auto r = promql::Engine().Instant(*Merged(), *promql::ParseExpr("count(memory_bytes)").value(),
+                                    5 * kHour);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->series.empty());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "tsdb/block/bucket_io.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "base/ulid.h"
 #include "tsdb/block/format.h"
@@ -40,6 +41,35 @@ Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
   if (meta.id != id)
     return Status::Corruption(fmt::format("meta.json of {} names {}", id, meta.id));
   return meta;
+}
+
+Status MarkForDeletion(objstore::Bucket& bucket, const std::string& tenant, const std::string& id,
+                       int64_t now_ms) {
+  return bucket.Put(
+      BlockPrefix(tenant, id) + kDeletionMarkFile,
+      fmt::format("{{\"version\":1,\"id\":\"{}\",\"deletionTime\":{}}}\n", id, now_ms));
+}
+
+Result<int64_t> ReadDeletionMark(objstore::Bucket& bucket, const std::string& tenant,
+                                 const std::string& id) {
+  ASSIGN_OR_RETURN(std::string raw, bucket.Get(BlockPrefix(tenant, id) + kDeletionMarkFile));
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(raw);
+  int64_t t = 0;
+  if (parser.parse(padded)["deletionTime"].get(t) || t <= 0) {
+    return Status::Corruption(fmt::format("deletion mark of {} is unreadable", id));
+  }
+  return t;
+}
+
+Status DeleteBlock(objstore::Bucket& bucket, const std::string& tenant, const std::string& id) {
+  std::string prefix = BlockPrefix(tenant, id);
+  RETURN_IF_ERROR(bucket.Delete(prefix + kMetaFile));
+  ASSIGN_OR_RETURN(std::vector<objstore::ObjectInfo> objects, bucket.List(prefix, true));
+  for (const auto& o : objects) {
+    if (o.key != prefix + kDeletionMarkFile) RETURN_IF_ERROR(bucket.Delete(o.key));
+  }
+  return bucket.Delete(prefix + kDeletionMarkFile);
 }
 
 }  // namespace strata::tsdb::block

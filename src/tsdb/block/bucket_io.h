@@ -31,4 +31,15 @@ Result<std::vector<ListedBlock>> ListBlocks(objstore::Bucket& bucket, const std:
 Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
                            const std::string& id);
 
+// Retires a block: deletion-mark.json records when. Store gateways stop reading it at their
+// next sync; its objects are deleted after a delay, so queries already reading it finish.
+Status MarkForDeletion(objstore::Bucket& bucket, const std::string& tenant, const std::string& id,
+                       int64_t now_ms);
+// When the block was marked (ms).
+Result<int64_t> ReadDeletionMark(objstore::Bucket& bucket, const std::string& tenant,
+                                 const std::string& id);
+// Deletes a block: meta.json first (the block turns incomplete, invisible to readers), then
+// its files, then the mark. Safe to repeat after a crash.
+Status DeleteBlock(objstore::Bucket& bucket, const std::string& tenant, const std::string& id);
+
 }  // namespace strata::tsdb::block

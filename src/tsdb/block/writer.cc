@@ -61,6 +61,7 @@ BlockWriter::BlockWriter(std::string dir, WriterOptions opts)
   meta_.min_time = opts_.min_time;
   meta_.max_time = opts_.max_time;
   meta_.level = opts_.level;
+  meta_.resolution_ms = opts_.resolution_ms;
   meta_.sources = opts_.sources.empty() ? std::vector<std::string>{meta_.id} : opts_.sources;
 }
 
@@ -80,19 +81,32 @@ Status BlockWriter::FlushChunks(Shard& shard, bool all) {
   return Status::Ok();
 }
 
-Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samples) {
-  if (samples.empty()) return Status::Ok();
+Result<BlockWriter::Shard*> BlockWriter::StartSeries(const Labels& labels, SeriesEntry& entry) {
   if (!last_labels_.empty() && !(last_labels_ < labels)) {
     return Status::InvalidArgument("block: series added out of label order");
   }
   if (labels.size() > kMaxLabelsPerSeries) return Status::InvalidArgument("block: too many labels");
   last_labels_ = labels;
   std::vector<LabelView> views = ViewOf(labels);
-  Shard& shard = shards_[HashLabels(views) % opts_.shards];
-  SeriesEntry entry;
   entry.labels.reserve(labels.size());
   for (const auto& l : labels) entry.labels.emplace_back(Intern(l.name), Intern(l.value));
+  return &shards_[HashLabels(views) % opts_.shards];
+}
 
+void BlockWriter::EndChunk(Shard& shard, SeriesEntry& entry, size_t rec_start, int64_t min_t,
+                           int64_t max_t) {
+  PutCrcSince(shard.buf, rec_start);
+  entry.chunks.push_back({min_t, max_t, shard.written + rec_start,
+                          static_cast<uint32_t>(shard.buf.size() - rec_start)});
+  meta_.num_chunks++;
+}
+
+Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samples) {
+  if (samples.empty()) return Status::Ok();
+  if (opts_.resolution_ms != 0)
+    return Status::InvalidArgument("block: raw series in a downsampled block");
+  SeriesEntry entry;
+  ASSIGN_OR_RETURN(Shard * shard, StartSeries(labels, entry));
   size_t i = 0;
   while (i < samples.size()) {
     chunk_.clear();
@@ -107,19 +121,39 @@ Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samp
       if (!app.Append(s.t, s.v)) return Status::InvalidArgument("block: samples not sorted");
       ++i;
     }
-    ChunkRef ref{samples[start].t, samples[i - 1].t, shard.written + shard.buf.size(), 0};
-    size_t rec_start = shard.buf.size();
-    shard.buf.push_back(static_cast<char>(kEncXor));
-    shard.buf.append(reinterpret_cast<const char*>(chunk_.data()), chunk_.size());
-    PutCrcSince(shard.buf, rec_start);
-    ref.length = static_cast<uint32_t>(shard.buf.size() - rec_start);
-    entry.chunks.push_back(ref);
-    meta_.num_chunks++;
+    size_t rec_start = shard->buf.size();
+    shard->buf.push_back(static_cast<char>(kEncXor));
+    shard->buf.append(reinterpret_cast<const char*>(chunk_.data()), chunk_.size());
+    EndChunk(*shard, entry, rec_start, samples[start].t, samples[i - 1].t);
   }
   meta_.num_samples += samples.size();
   meta_.num_series++;
-  shard.series.push_back(std::move(entry));
-  return FlushChunks(shard, false);
+  shard->series.push_back(std::move(entry));
+  return FlushChunks(*shard, false);
+}
+
+Status BlockWriter::AddAggregateSeries(const Labels& labels, const AggrSeries& aggr) {
+  if (aggr.empty()) return Status::Ok();
+  if (opts_.resolution_ms == 0) return Status::InvalidArgument("block: aggregates in a raw block");
+  if (aggr.count.front().t < opts_.min_time || aggr.count.back().t >= opts_.max_time ||
+      (!aggr.counter.empty() &&
+       (aggr.counter.front().t < opts_.min_time || aggr.counter.back().t >= opts_.max_time))) {
+    return Status::InvalidArgument("block: aggregate outside the block's range");
+  }
+  SeriesEntry entry;
+  ASSIGN_OR_RETURN(Shard * shard, StartSeries(labels, entry));
+  for (size_t b = 0; b < aggr.count.size(); b += kMaxSamplesPerChunk) {
+    size_t e = std::min<size_t>(b + kMaxSamplesPerChunk, aggr.count.size());
+    size_t rec_start = shard->buf.size();
+    EncodeAggregateRecord(aggr, b, e, shard->buf);
+    int64_t min_t = aggr.count[b].t;
+    if (b == 0 && !aggr.counter.empty()) min_t = std::min(min_t, aggr.counter.front().t);
+    EndChunk(*shard, entry, rec_start, min_t, aggr.count[e - 1].t);
+  }
+  meta_.num_samples += aggr.count.size();
+  meta_.num_series++;
+  shard->series.push_back(std::move(entry));
+  return FlushChunks(*shard, false);
 }
 
 Status BlockWriter::WriteIndex(uint32_t shard_no, Shard& shard, ShardMeta& sm) {

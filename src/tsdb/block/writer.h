@@ -10,6 +10,7 @@
 #include "base/labels.h"
 #include "base/sample.h"
 #include "base/status.h"
+#include "tsdb/block/aggregate.h"
 #include "tsdb/block/meta.h"
 
 namespace strata::tsdb::block {
@@ -19,6 +20,7 @@ struct WriterOptions {
   int64_t max_time = 0;  // exclusive
   uint32_t shards = 1;
   int level = 1;
+  int64_t resolution_ms = 0;         // > 0: a downsampled block (AddAggregateSeries only)
   std::vector<std::string> sources;  // empty: the block is its own source
   std::string id;                    // empty: a new ULID
 };
@@ -35,6 +37,8 @@ class BlockWriter {
   // Adds one series. Series must come in strictly increasing label order; samples sorted by
   // time, within [min_time, max_time). Series without samples are skipped.
   Status AddSeries(const Labels& labels, std::span<const Sample> samples);
+  // Adds one downsampled series (windows in time order, within the block's range).
+  Status AddAggregateSeries(const Labels& labels, const AggrSeries& aggr);
   // Writes the indexes and meta.json and closes the files.
   Result<BlockMeta> Finish();
 
@@ -61,6 +65,10 @@ class BlockWriter {
 
   BlockWriter(std::string dir, WriterOptions opts);
   Status FlushChunks(Shard& shard, bool all);
+  // Checks label order and returns the series' shard and a new entry for it.
+  Result<Shard*> StartSeries(const Labels& labels, SeriesEntry& entry);
+  // Appends the chunk record in shard.buf[rec_start..] to the entry.
+  void EndChunk(Shard& shard, SeriesEntry& entry, size_t rec_start, int64_t min_t, int64_t max_t);
   Status WriteIndex(uint32_t shard_no, Shard& shard, ShardMeta& meta);
   std::string_view Intern(std::string_view s);
 

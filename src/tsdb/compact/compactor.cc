@@ -1,0 +1,399 @@
+#include "tsdb/compact/compactor.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <queue>
+#include <set>
+
+#include "base/ulid.h"
+#include "tsdb/block/bucket_io.h"
+#include "tsdb/block/writer.h"
+#include "tsdb/compact/downsample.h"
+#include "tsdb/compact/local_block.h"
+
+namespace strata::tsdb::compact {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
+
+std::string ResolutionName(int64_t res) {
+  return res == 0 ? "raw" : res == kRes5m ? "5m" : res == kRes1h ? "1h" : std::to_string(res);
+}
+
+// Merges sample runs of one series from several blocks (each sorted), keeping the first
+// sample of a repeated timestamp.
+void MergeRuns(std::vector<Sample>& acc, const std::vector<Sample>& more,
+               std::vector<Sample>& scratch) {
+  if (acc.empty()) {
+    acc = more;
+    return;
+  }
+  if (more.empty()) return;
+  if (acc.back().t < more.front().t) {
+    acc.insert(acc.end(), more.begin(), more.end());
+    return;
+  }
+  scratch.clear();
+  size_t a = 0;
+  size_t b = 0;
+  while (a < acc.size() || b < more.size()) {
+    if (b == more.size() || (a < acc.size() && acc[a].t <= more[b].t)) {
+      if (b < more.size() && acc[a].t == more[b].t) ++b;
+      scratch.push_back(acc[a++]);
+    } else {
+      scratch.push_back(more[b++]);
+    }
+  }
+  acc.swap(scratch);
+}
+
+}  // namespace
+
+Compactor::Compactor(CompactorOptions opts, BucketFor bucket_for, prometheus::Registry* registry)
+    : opts_(std::move(opts)), bucket_for_(std::move(bucket_for)) {
+  if (!registry) return;
+  jobs_ = &prometheus::BuildCounter()
+               .Name("strata_compactor_jobs_total")
+               .Help("Compaction and downsampling jobs by tenant, kind and outcome.")
+               .Register(*registry);
+  blocks_ = &prometheus::BuildCounter()
+                 .Name("strata_compactor_blocks_total")
+                 .Help("Blocks written, marked for deletion and deleted by the compactor.")
+                 .Register(*registry);
+  progress_ = &prometheus::BuildGauge()
+                   .Name("strata_compactor_job_progress_ratio")
+                   .Help("Share of the running job's source series processed (0..1).")
+                   .Register(*registry);
+}
+
+Retention Compactor::RetentionFor(const std::string& tenant) const {
+  auto it = opts_.tenant_retention.find(tenant);
+  return it == opts_.tenant_retention.end() ? opts_.retention : it->second;
+}
+
+Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
+                                                      const std::string& tenant, int64_t now_ms,
+                                                      PassStats& stats) {
+  ASSIGN_OR_RETURN(std::vector<block::ListedBlock> listed, block::ListBlocks(bucket, tenant));
+  std::vector<Block> out;
+  for (const auto& l : listed) {
+    if (l.marked) {
+      auto marked_at = block::ReadDeletionMark(bucket, tenant, l.id);
+      int64_t at = marked_at.ok() ? *marked_at : 0;
+      if (!marked_at.ok() && marked_at.status().code() != Status::Code::kCorruption) {
+        return marked_at.status();
+      }
+      if (now_ms - at >= opts_.deletion_delay_ms) {
+        RETURN_IF_ERROR(block::DeleteBlock(bucket, tenant, l.id));
+        ++stats.deleted;
+        if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "deleted"}}).Increment();
+        spdlog::info("msg=\"block deleted\" tenant={} block={}", tenant, l.id);
+        std::lock_guard lk(meta_mu_);
+        metas_.erase(l.id);
+        continue;
+      }
+    }
+    if (!l.complete) {
+      // An upload that never finished (its writer crashed): remove it once surely abandoned.
+      if (!l.marked && now_ms - UlidTime(l.id) > opts_.abandoned_upload_ms) {
+        RETURN_IF_ERROR(block::DeleteBlock(bucket, tenant, l.id));
+        spdlog::info("msg=\"abandoned partial block deleted\" tenant={} block={}", tenant, l.id);
+      }
+      continue;
+    }
+    block::BlockMeta meta;
+    {
+      std::lock_guard lk(meta_mu_);
+      auto it = metas_.find(l.id);
+      if (it != metas_.end()) meta = it->second;
+    }
+    if (meta.id.empty()) {
+      auto m = block::ReadMeta(bucket, tenant, l.id);
+      if (!m.ok()) {
+        if (m.status().code() == Status::Code::kCorruption) {
+          spdlog::warn("msg=\"skipping block\" tenant={} block={} err=\"{}\"", tenant, l.id,
+                       m.status().message());
+          continue;
+        }
+        return m.status();
+      }
+      meta = *m;
+      std::lock_guard lk(meta_mu_);
+      metas_[l.id] = meta;
+    }
+    out.push_back({std::move(meta), l.marked});
+  }
+  return out;
+}
+
+Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
+  auto bucket = bucket_for_(tenant);
+  PassStats stats;
+  Retention retention = RetentionFor(tenant);
+  auto mark = [&](const block::BlockMeta& m, std::string_view why) -> Status {
+    RETURN_IF_ERROR(block::MarkForDeletion(*bucket, tenant, m.id, now_ms));
+    ++stats.marked;
+    if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "marked"}}).Increment();
+    spdlog::info("msg=\"block marked for deletion\" tenant={} block={} reason={}", tenant, m.id, why);
+    return Status::Ok();
+  };
+  // Each iteration does one job and reloads, so a crash between jobs leaves a state the
+  // next pass understands.
+  for (int iteration = 0; iteration < 1000; ++iteration) {
+    ASSIGN_OR_RETURN(std::vector<Block> all, Load(*bucket, tenant, now_ms, stats));
+    std::vector<const Block*> live;
+    for (const auto& b : all) {
+      if (!b.marked) live.push_back(&b);
+    }
+    bool did = false;
+    // Blocks whose samples another block already holds (a compaction that uploaded its
+    // output but crashed before retiring its sources).
+    for (const Block* b : live) {
+      std::set<std::string> src(b->meta.sources.begin(), b->meta.sources.end());
+      for (const Block* other : live) {
+        if (other == b || other->meta.resolution_ms != b->meta.resolution_ms ||
+            other->meta.level <= b->meta.level) {
+          continue;
+        }
+        if (std::includes(other->meta.sources.begin(), other->meta.sources.end(), src.begin(),
+                          src.end())) {
+          RETURN_IF_ERROR(mark(b->meta, "superseded"));
+          did = true;
+          break;
+        }
+      }
+    }
+    if (did) continue;
+    // Retention.
+    for (const Block* b : live) {
+      int64_t keep = b->meta.resolution_ms == 0        ? retention.raw_ms
+                     : b->meta.resolution_ms == kRes5m ? retention.res_5m_ms
+                                                       : retention.res_1h_ms;
+      if (keep > 0 && b->meta.max_time < now_ms - keep) {
+        RETURN_IF_ERROR(mark(b->meta, "retention"));
+        did = true;
+      }
+    }
+    if (did) continue;
+
+    // Compaction of raw blocks into the next aligned range.
+    int64_t newest = INT64_MIN;
+    for (const Block* b : live) {
+      if (b->meta.resolution_ms == 0) newest = std::max(newest, b->meta.max_time);
+    }
+    for (size_t r = 1; r < opts_.ranges.size() && !did; ++r) {
+      int64_t range = opts_.ranges[r];
+      std::map<int64_t, std::vector<const Block*>> windows;
+      for (const Block* b : live) {
+        if (b->meta.resolution_ms != 0) continue;
+        int64_t w = FloorDiv(b->meta.min_time, range);
+        if (b->meta.max_time > (w + 1) * range) continue;  // larger than this range
+        windows[w].push_back(b);
+      }
+      for (const auto& [w, blocks] : windows) {
+        bool complete = (w + 1) * range <= newest;
+        bool overlapping = false;
+        for (size_t i = 0; i < blocks.size(); ++i) {
+          for (size_t j = i + 1; j < blocks.size(); ++j) {
+            overlapping = overlapping || (blocks[i]->meta.min_time < blocks[j]->meta.max_time &&
+                                          blocks[j]->meta.min_time < blocks[i]->meta.max_time);
+          }
+        }
+        if (blocks.size() < 2 || (!complete && !overlapping)) continue;
+        int64_t mint = INT64_MAX;
+        int64_t maxt = INT64_MIN;
+        for (const Block* b : blocks) {
+          mint = std::min(mint, b->meta.min_time);
+          maxt = std::max(maxt, b->meta.max_time);
+        }
+        RETURN_IF_ERROR(Merge(*bucket, tenant, blocks, mint, maxt, 0, false, now_ms));
+        ++stats.compacted;
+        stats.marked += static_cast<int>(blocks.size());
+        did = true;
+        break;
+      }
+    }
+    if (did) continue;
+
+    // Downsampling: raw blocks old enough get a 5m copy, 5m blocks a 1h copy. The copy
+    // carries the same sources, which is how a later pass knows it exists.
+    for (const Block* b : live) {
+      int64_t target = 0;
+      if (b->meta.resolution_ms == 0 && b->meta.max_time < now_ms - opts_.downsample_5m_after_ms) {
+        target = kRes5m;
+      } else if (b->meta.resolution_ms == kRes5m &&
+                 b->meta.max_time < now_ms - opts_.downsample_1h_after_ms) {
+        target = kRes1h;
+      } else {
+        continue;
+      }
+      // Only whole ranges: a raw block still waiting for compaction is downsampled later.
+      if (b->meta.resolution_ms == 0 && b->meta.max_time - b->meta.min_time < opts_.ranges.back() &&
+          b->meta.max_time > newest - opts_.ranges.back()) {
+        continue;
+      }
+      bool exists = false;
+      for (const Block* other : live) {
+        exists = exists || (other->meta.resolution_ms == target &&
+                            std::includes(other->meta.sources.begin(), other->meta.sources.end(),
+                                          b->meta.sources.begin(), b->meta.sources.end()));
+      }
+      if (exists) continue;
+      RETURN_IF_ERROR(Merge(*bucket, tenant, {b}, b->meta.min_time, b->meta.max_time, target,
+                            true, now_ms));
+      ++stats.downsampled;
+      did = true;
+      break;
+    }
+    if (!did) return stats;
+  }
+  return stats;
+}
+
+Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
+                        const std::vector<const Block*>& sources, int64_t min_time,
+                        int64_t max_time, int64_t resolution, bool keep_sources, int64_t now_ms) {
+  auto began = std::chrono::steady_clock::now();
+  std::string kind = resolution == 0 ? "compact" : "downsample_" + ResolutionName(resolution);
+  std::string job = fmt::format("{}/{}-{}", opts_.work_dir, tenant, NewUlid(now_ms));
+  std::error_code ec;
+  auto cleanup = [&] { fs::remove_all(job, ec); };
+  auto fail = [&](const Status& st) {
+    cleanup();
+    if (jobs_) jobs_->Add({{"tenant", tenant}, {"kind", kind}, {"outcome", "error"}}).Increment();
+    return st.Annotate(fmt::format("{} job of tenant {}", kind, tenant));
+  };
+
+  std::vector<std::unique_ptr<LocalBlock>> local;
+  std::set<std::string> srcs;
+  int level = 1;
+  uint64_t source_bytes = 0;
+  uint64_t total_series = 0;
+  for (const Block* b : sources) {
+    auto lb = LocalBlock::Download(bucket, tenant, b->meta, job + "/" + b->meta.id);
+    if (!lb.ok()) return fail(lb.status());
+    source_bytes += (*lb)->bytes();
+    total_series += b->meta.num_series;
+    srcs.insert(b->meta.sources.begin(), b->meta.sources.end());
+    level = std::max(level, b->meta.level + (resolution == 0 ? 1 : 0));
+    local.push_back(std::move(*lb));
+  }
+  // Older blocks first, so a repeated timestamp keeps the older block's sample.
+  std::stable_sort(local.begin(), local.end(), [](const auto& a, const auto& b) {
+    return a->meta().min_time < b->meta().min_time;
+  });
+  struct Cursor {
+    std::unique_ptr<LocalBlock::ShardIterator> it;
+    size_t order;  // position of its block in `local`
+  };
+  std::vector<Cursor> cursors;
+  for (size_t i = 0; i < local.size(); ++i) {
+    for (uint32_t sh = 0; sh < local[i]->meta().shards.size(); ++sh) {
+      auto it = local[i]->Shard(sh);
+      if (!it.ok()) return fail(it.status());
+      if ((*it)->Next()) {
+        cursors.push_back({std::move(*it), i});
+      } else if (!(*it)->status().ok()) {
+        return fail((*it)->status());
+      }
+    }
+  }
+  auto greater = [&](size_t a, size_t b) {
+    const Labels& la = cursors[a].it->labels();
+    const Labels& lb = cursors[b].it->labels();
+    if (la != lb) return lb < la;
+    return cursors[a].order > cursors[b].order;
+  };
+  std::priority_queue<size_t, std::vector<size_t>, decltype(greater)> heap(greater);
+  for (size_t i = 0; i < cursors.size(); ++i) heap.push(i);
+
+  block::WriterOptions wopts;
+  wopts.min_time = min_time;
+  wopts.max_time = max_time;
+  wopts.level = level;
+  wopts.sources.assign(srcs.begin(), srcs.end());
+  wopts.resolution_ms = resolution;
+  wopts.shards = static_cast<uint32_t>(std::clamp<uint64_t>(
+      (source_bytes + opts_.shard_target_bytes - 1) / opts_.shard_target_bytes, 1, 4096));
+  auto writer = block::BlockWriter::Create(job + "/out", wopts);
+  if (!writer.ok()) return fail(writer.status());
+  Downsampler downsampler(resolution);
+
+  std::vector<Sample> acc;
+  std::vector<Sample> more;
+  std::vector<Sample> scratch;
+  uint64_t done = 0;
+  uint64_t next_log = total_series / 10;
+  auto* progress = progress_ ? &progress_->Add({{"tenant", tenant}, {"kind", kind}}) : nullptr;
+  while (!heap.empty()) {
+    size_t first = heap.top();
+    heap.pop();
+    Labels labels = cursors[first].it->labels();
+    acc.clear();
+    std::vector<size_t> same = {first};
+    while (!heap.empty() && cursors[heap.top()].it->labels() == labels) {
+      same.push_back(heap.top());
+      heap.pop();
+    }
+    block::AggrSeries aggr;
+    for (size_t c : same) {
+      more.clear();
+      Status read = local[cursors[c].order]->meta().resolution_ms == 0
+                        ? cursors[c].it->Samples(more)
+                        : cursors[c].it->Aggregates(aggr);  // one source when downsampling 5m
+      if (!read.ok()) return fail(read);
+      MergeRuns(acc, more, scratch);
+      ++done;
+      if (cursors[c].it->Next()) {
+        heap.push(c);
+      } else if (!cursors[c].it->status().ok()) {
+        return fail(cursors[c].it->status());
+      }
+    }
+    std::erase_if(acc, [&](const Sample& s) { return s.t < min_time || s.t >= max_time; });
+    Status st = resolution == 0 ? (*writer)->AddSeries(labels, acc)
+                : aggr.empty()  ? downsampler.Add(**writer, labels, acc)
+                                : downsampler.AddAggregated(**writer, labels, aggr);
+    if (!st.ok()) return fail(st);
+    if (done >= next_log && total_series > 0) {
+      double ratio = static_cast<double>(done) / static_cast<double>(total_series);
+      if (progress) progress->Set(ratio);
+      spdlog::info("msg=\"compactor progress\" tenant={} kind={} series_done={} series_total={}",
+                   tenant, kind, done, total_series);
+      next_log = done + std::max<uint64_t>(1, total_series / 10);
+    }
+  }
+  auto meta = (*writer)->Finish();
+  if (!meta.ok()) return fail(meta.status());
+  if (Status st = block::UploadBlock(bucket, tenant, job + "/out", *meta); !st.ok()) return fail(st);
+  if (!keep_sources) {
+    for (const Block* b : sources) {
+      if (Status st = block::MarkForDeletion(bucket, tenant, b->meta.id, now_ms); !st.ok()) {
+        return fail(st);  // the next pass retires them as superseded
+      }
+      if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "marked"}}).Increment();
+    }
+  }
+  cleanup();
+  if (progress) progress->Set(1);
+  if (jobs_) jobs_->Add({{"tenant", tenant}, {"kind", kind}, {"outcome", "ok"}}).Increment();
+  if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "written"}}).Increment();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  began)
+                .count();
+  spdlog::info(
+      "msg=\"compactor job done\" tenant={} kind={} block={} sources={} min_time={} max_time={} "
+      "series={} samples={} source_bytes={} duration_ms={}",
+      tenant, kind, meta->id, sources.size(), min_time, max_time, meta->num_series,
+      meta->num_samples, source_bytes, ms);
+  return Status::Ok();
+}
+
+}  // namespace strata::tsdb::compact

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "base/labels.h"
+#include "base/sample.h"
+#include "base/status.h"
+#include "tsdb/block/aggregate.h"
+#include "tsdb/block/writer.h"
+
+namespace strata::tsdb::compact {
+
+using block::kRes1h;
+using block::kRes5m;
+
+// Aggregates raw samples into windows of `res` (aligned to multiples of it). Stale markers
+// are dropped.
+block::AggrSeries DownsampleRaw(std::span<const Sample> raw, int64_t res);
+// Coarsens aggregates (5m into 1h).
+block::AggrSeries DownsampleAggr(const block::AggrSeries& in, int64_t res);
+
+// Writes series into a downsampled block, from raw samples or from finer aggregates.
+class Downsampler {
+ public:
+  explicit Downsampler(int64_t res) : res_(res) {}
+  Status Add(block::BlockWriter& w, const Labels& labels, std::span<const Sample> raw) {
+    return w.AddAggregateSeries(labels, DownsampleRaw(raw, res_));
+  }
+  Status AddAggregated(block::BlockWriter& w, const Labels& labels, const block::AggrSeries& in) {
+    return w.AddAggregateSeries(labels, DownsampleAggr(in, res_));
+  }
+
+ private:
+  int64_t res_;
+};
+
+}  // namespace strata::tsdb::compact
