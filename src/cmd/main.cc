@@ -13,11 +13,13 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("strata ") + strata::server::kVersion + " (" +
                                           strata::server::kRevision + ")");
     strata::cmd::RegisterServe(app, &exit_code);
+    strata::cmd::RegisterCompactor(app, &exit_code);
     CLI::App* tool = app.add_subcommand("tool", "Offline and diagnostic tools.");
     tool->require_subcommand(1);
     strata::cmd::RegisterDump(*tool, &exit_code);
     strata::cmd::RegisterLoadgen(*tool, &exit_code);
     strata::cmd::RegisterPromqlTest(*tool, &exit_code);
+    strata::cmd::RegisterCostReport(*tool, &exit_code);
     CLI11_PARSE(app, argc, argv);
   } catch (const std::exception& e) {
     // Errors are values inside Strata; this only catches what a library throws.

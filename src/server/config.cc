@@ -204,6 +204,16 @@ Status ParseBucket(const YAML::Node& node, const std::string& path, objstore::Bu
   return Status::Ok();
 }
 
+Status ParseRetention(const YAML::Node& node, const std::string& path,
+                      tsdb::compact::Retention& r) {
+  Section s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Duration("raw", r.raw_ms));
+  RETURN_IF_ERROR(s.Duration("5m", r.res_5m_ms));
+  RETURN_IF_ERROR(s.Duration("1h", r.res_1h_ms));
+  return s.Unknown();
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view yaml) {
@@ -250,6 +260,44 @@ Result<Config> ParseConfig(std::string_view yaml) {
   if (c.block_range_ms < 60'000 || (86'400'000 % c.block_range_ms) != 0) {
     return Status::InvalidArgument(
         "config: \"storage.block_range\" must be at least 1m and divide 24h");
+  }
+
+  Section comp(top.Get("compactor"), "compactor");
+  RETURN_IF_ERROR(comp.Check());
+  RETURN_IF_ERROR(comp.Bool("enabled", c.compactor_enabled));
+  RETURN_IF_ERROR(comp.Duration("interval", c.compactor_interval_ms));
+  RETURN_IF_ERROR(comp.Str("listen", c.compactor_listen));
+  std::vector<std::string> ranges;
+  RETURN_IF_ERROR(comp.StrList("ranges", ranges));
+  if (ranges.empty()) {
+    c.compactor.ranges[0] = c.block_range_ms;
+  } else {
+    c.compactor.ranges.clear();
+    for (const auto& r : ranges) {
+      auto ms = ParseDurationMillis(r);
+      if (!ms.ok() || *ms <= 0) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"compactor.ranges\": \"{}\" is not a duration", r));
+      }
+      c.compactor.ranges.push_back(*ms);
+    }
+  }
+  RETURN_IF_ERROR(comp.Duration("downsample_5m_after", c.compactor.downsample_5m_after_ms));
+  RETURN_IF_ERROR(comp.Duration("downsample_1h_after", c.compactor.downsample_1h_after_ms));
+  RETURN_IF_ERROR(comp.Duration("deletion_delay", c.compactor.deletion_delay_ms));
+  RETURN_IF_ERROR(
+      ParseRetention(comp.Get("retention"), "compactor.retention", c.compactor.retention));
+  RETURN_IF_ERROR(comp.Unknown());
+  if (c.compactor_interval_ms < 1000) {
+    return Status::InvalidArgument("config: \"compactor.interval\" must be >= 1s");
+  }
+  for (size_t i = 0; i < c.compactor.ranges.size(); ++i) {
+    if ((i == 0 && c.compactor.ranges[0] != c.block_range_ms) ||
+        (i > 0 && c.compactor.ranges[i] % c.compactor.ranges[i - 1] != 0)) {
+      return Status::InvalidArgument(
+          "config: \"compactor.ranges\" must start at storage.block_range, each a multiple of "
+          "the one before");
+    }
   }
 
   Section gw(top.Get("store_gateway"), "store_gateway");
@@ -309,6 +357,12 @@ Result<Config> ParseConfig(std::string_view yaml) {
         RETURN_IF_ERROR(ParseBucket(node["bucket"], "overrides." + tenant + ".bucket", b));
         c.tenant_buckets[tenant] = std::move(b);
         node.remove("bucket");
+      }
+      if (node.IsMap() && node["retention"]) {
+        tsdb::compact::Retention r = c.compactor.retention;
+        RETURN_IF_ERROR(ParseRetention(node["retention"], "overrides." + tenant + ".retention", r));
+        c.compactor.tenant_retention[tenant] = r;
+        node.remove("retention");
       }
       RETURN_IF_ERROR(ParseLimits(node, "overrides." + tenant, l));
       c.ingest.overrides[tenant] = l;

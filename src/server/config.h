@@ -10,6 +10,7 @@
 #include "ingest/limits.h"
 #include "objstore/registry.h"
 #include "store/gateway.h"
+#include "tsdb/compact/compactor.h"
 
 namespace strata::server {
 
@@ -32,6 +33,11 @@ struct Config {
   // object storage: the default bucket and tenants' own buckets (overrides.<tenant>.bucket)
   objstore::BucketConfig bucket;
   std::map<std::string, objstore::BucketConfig> tenant_buckets;
+  // compactor (inside serve unless disabled; `strata compactor` runs it alone)
+  bool compactor_enabled = true;
+  int64_t compactor_interval_ms = 5 * 60 * 1000;
+  std::string compactor_listen = ":9010";  // `strata compactor`'s /metrics
+  tsdb::compact::CompactorOptions compactor;
   // store gateway
   store::GatewayOptions store_gateway;
   int64_t store_sync_interval_ms = 60'000;

@@ -114,6 +114,10 @@ void StrataServer::OpenStorage() {
     metrics_->SetReady(true);
     spdlog::info("msg=\"ready\"");
     maintenance_ = std::thread([this] { Maintenance(); });
+    if (config_.compactor_enabled) {
+      compactor_ = std::make_unique<CompactorService>(config_, *buckets_, registry_.get());
+      compactor_->Start();
+    }
   }
   cv_.notify_all();
 }
@@ -195,6 +199,7 @@ void StrataServer::Shutdown() {
   api_.reset();
   if (opener_.joinable()) opener_.join();
   if (maintenance_.joinable()) maintenance_.join();
+  if (compactor_) compactor_->Stop();
   if (storage_) {
     Status st = storage_->Close();
     if (!st.ok()) spdlog::error("msg=\"closing storage\" err=\"{}\"", st.ToString());

@@ -13,6 +13,7 @@
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "objstore/registry.h"
+#include "server/compactor_service.h"
 #include "server/config.h"
 #include "server/self_metrics.h"
 #include "store/gateway.h"
@@ -53,6 +54,7 @@ class StrataServer {
   std::shared_ptr<objstore::BucketMetrics> bucket_metrics_;
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;
+  std::unique_ptr<CompactorService> compactor_;
   std::atomic<bool> ready_{false};
 
   std::mutex mu_;

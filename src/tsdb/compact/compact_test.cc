@@ -12,7 +12,7 @@ using block::AggrSeries;
 
 TEST(DownsampleTest, WindowsAggregateAndCounterSurvivesResets) {
   // Two 5m windows; the counter resets in the second.
-  std::vector<Sample> raw = {{0, 10},      {60'000, 20},  {120'000, 30}, {299'999, 40},
+  std::vector<Sample> raw = {{0, 10},      {60'000, 20},  {120'000, 30},        {299'999, 40},
                              {300'000, 5}, {360'000, 15}, {400'000, StaleNaN()}};
   AggrSeries a = DownsampleRaw(raw, kRes5m);
   ASSERT_EQ(a.count.size(), 2u);
@@ -61,7 +61,8 @@ TEST(DownsampleTest, CoarseningKeepsTotals) {
 
 TEST(AggregateRecordTest, RoundTripAcrossRecordsAndCorruption) {
   std::vector<Sample> raw;
-  for (int64_t t = 0; t < 24 * 3600'000; t += 30'000) raw.push_back({t, static_cast<double>(t % 7)});
+  for (int64_t t = 0; t < 24 * 3600'000; t += 30'000)
+    raw.push_back({t, static_cast<double>(t % 7)});
   AggrSeries a = DownsampleRaw(raw, kRes5m);
   ASSERT_GT(a.count.size(), 120u);
   AggrSeries back;

@@ -141,7 +141,8 @@ Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
     RETURN_IF_ERROR(block::MarkForDeletion(*bucket, tenant, m.id, now_ms));
     ++stats.marked;
     if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "marked"}}).Increment();
-    spdlog::info("msg=\"block marked for deletion\" tenant={} block={} reason={}", tenant, m.id, why);
+    spdlog::info("msg=\"block marked for deletion\" tenant={} block={} reason={}", tenant, m.id,
+                 why);
     return Status::Ok();
   };
   // Each iteration does one job and reloads, so a crash between jobs leaves a state the
@@ -246,8 +247,8 @@ Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
                                           b->meta.sources.begin(), b->meta.sources.end()));
       }
       if (exists) continue;
-      RETURN_IF_ERROR(Merge(*bucket, tenant, {b}, b->meta.min_time, b->meta.max_time, target,
-                            true, now_ms));
+      RETURN_IF_ERROR(
+          Merge(*bucket, tenant, {b}, b->meta.min_time, b->meta.max_time, target, true, now_ms));
       ++stats.downsampled;
       did = true;
       break;
@@ -372,7 +373,8 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   }
   auto meta = (*writer)->Finish();
   if (!meta.ok()) return fail(meta.status());
-  if (Status st = block::UploadBlock(bucket, tenant, job + "/out", *meta); !st.ok()) return fail(st);
+  if (Status st = block::UploadBlock(bucket, tenant, job + "/out", *meta); !st.ok())
+    return fail(st);
   if (!keep_sources) {
     for (const Block* b : sources) {
       if (Status st = block::MarkForDeletion(bucket, tenant, b->meta.id, now_ms); !st.ok()) {

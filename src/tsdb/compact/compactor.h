@@ -30,11 +30,11 @@ struct CompactorOptions {
   // Aligned ranges blocks are merged into; the first is the range heads are cut at.
   std::vector<int64_t> ranges = {int64_t{2} * 3600'000, int64_t{12} * 3600'000,
                                  int64_t{24} * 3600'000};
-  int64_t downsample_5m_after_ms = int64_t{40} * 3600'000;  // raw blocks this old get a 5m copy
+  int64_t downsample_5m_after_ms = int64_t{40} * 3600'000;    // raw blocks this old get a 5m copy
   int64_t downsample_1h_after_ms = int64_t{10} * 86'400'000;  // 5m blocks this old get 1h
   Retention retention;
   std::map<std::string, Retention> tenant_retention;
-  int64_t deletion_delay_ms = 3600'000;  // between mark and delete
+  int64_t deletion_delay_ms = 3600'000;                 // between mark and delete
   int64_t abandoned_upload_ms = int64_t{6} * 3600'000;  // incomplete blocks older than this go
   uint64_t shard_target_bytes = 256u << 20;
   std::string work_dir;  // downloads and outputs

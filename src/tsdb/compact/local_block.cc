@@ -92,7 +92,8 @@ bool LocalBlock::ShardIterator::Next() {
   }
   next_ordinal_ += ords.size();
   const std::string& data = block_.indexes_[shard_];
-  auto fetch = [&data](std::span<const block::ByteRange> ranges) -> Result<std::vector<std::string>> {
+  auto fetch =
+      [&data](std::span<const block::ByteRange> ranges) -> Result<std::vector<std::string>> {
     std::vector<std::string> out;
     for (const auto& r : ranges) {
       if (r.offset > data.size() || r.length > data.size() - r.offset) {
@@ -112,8 +113,7 @@ bool LocalBlock::ShardIterator::Next() {
   return !series_.empty();
 }
 
-Status LocalBlock::ShardIterator::ForEachRecord(
-    const std::function<Status(std::string_view)>& fn) {
+Status LocalBlock::ShardIterator::ForEachRecord(const std::function<Status(std::string_view)>& fn) {
   const auto& chunks = series_[pos_].chunks;
   if (chunks.empty()) return Status::Ok();
   uint64_t begin = chunks.front().offset;
@@ -138,7 +138,8 @@ Status LocalBlock::ShardIterator::Samples(std::vector<Sample>& out) {
 }
 
 Status LocalBlock::ShardIterator::Aggregates(block::AggrSeries& out) {
-  return ForEachRecord([&](std::string_view rec) { return block::DecodeAggregateRecord(rec, out); });
+  return ForEachRecord(
+      [&](std::string_view rec) { return block::DecodeAggregateRecord(rec, out); });
 }
 
 }  // namespace strata::tsdb::compact
