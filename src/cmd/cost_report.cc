@@ -37,7 +37,8 @@ bool ParseLine(std::string_view line, std::string& name, std::map<std::string, s
     size_t i = brace + 1;
     while (i < line.size() && line[i] != '}') {
       size_t eq = line.find('=', i);
-      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') return false;
+      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
+        return false;
       std::string key(line.substr(i, eq - i));
       std::string val;
       size_t j = eq + 2;
@@ -96,8 +97,8 @@ int RunCostReport(const std::vector<std::string>& urls, const Prices& p) {
     }
   }
   std::cout << fmt::format("{:<14} {:>10} {:>10} {:>10} {:>10} {:>8} {:>14} {:>14} {:>12}\n",
-                           "component", "get", "get_range", "put", "list", "delete",
-                           "bytes_in", "bytes_out", "est_usd");
+                           "component", "get", "get_range", "put", "list", "delete", "bytes_in",
+                           "bytes_out", "est_usd");
   double total = 0;
   for (auto& [comp, u] : by_component) {
     if (comp.empty()) continue;
@@ -106,14 +107,16 @@ int RunCostReport(const std::vector<std::string>& urls, const Prices& p) {
     double usd = class_a / 1000 * p.class_a_per_1k + class_b / 1000 * p.class_b_per_1k +
                  u.received / 1e9 * p.transfer_per_gb;
     total += usd;
-    std::cout << fmt::format("{:<14} {:>10.0f} {:>10.0f} {:>10.0f} {:>10.0f} {:>8.0f} {:>14.0f} "
-                             "{:>14.0f} {:>12.6f}\n",
-                             comp, u.requests["get"], u.requests["get_range"], u.requests["put"],
-                             u.requests["list"], u.requests["delete"], u.received, u.sent, usd);
+    std::cout << fmt::format(
+        "{:<14} {:>10.0f} {:>10.0f} {:>10.0f} {:>10.0f} {:>8.0f} {:>14.0f} "
+        "{:>14.0f} {:>12.6f}\n",
+        comp, u.requests["get"], u.requests["get_range"], u.requests["put"], u.requests["list"],
+        u.requests["delete"], u.received, u.sent, usd);
   }
-  std::cout << fmt::format("total estimated cost: ${:.6f} (class A ${}/1k, class B ${}/1k, "
-                           "transfer ${}/GB)\n",
-                           total, p.class_a_per_1k, p.class_b_per_1k, p.transfer_per_gb);
+  std::cout << fmt::format(
+      "total estimated cost: ${:.6f} (class A ${}/1k, class B ${}/1k, "
+      "transfer ${}/GB)\n",
+      total, p.class_a_per_1k, p.class_b_per_1k, p.transfer_per_gb);
   return 0;
 }
 

@@ -20,11 +20,12 @@ CompactorService::CompactorService(const Config& config, objstore::BucketRegistr
                                    prometheus::Registry* registry)
     : interval_ms_(config.compactor_interval_ms),
       buckets_(buckets),
-      compactor_(WithWorkDir(config.compactor, config.data_dir),
-                 [&buckets](const std::string& tenant) {
-                   return buckets.For(tenant, objstore::Component::kCompactor);
-                 },
-                 registry) {}
+      compactor_(
+          WithWorkDir(config.compactor, config.data_dir),
+          [&buckets](const std::string& tenant) {
+            return buckets.For(tenant, objstore::Component::kCompactor);
+          },
+          registry) {}
 
 CompactorService::~CompactorService() { Stop(); }
 

@@ -92,5 +92,67 @@ query:
   EXPECT_FALSE(ParseConfig("query:\n  max_sample: 1\n").ok());
 }
 
+TEST(Config, ObjectStorageCompactorAndTenantBuckets) {
+  auto c = ParseConfig(R"(
+storage:
+  block_range: 1h
+  bucket:
+    type: s3
+    s3:
+      endpoint: http://127.0.0.1:4568
+      bucket: metrics
+      region: eu-west-1
+      addressing: virtual
+      max_retries: 3
+      request_timeout: 30s
+compactor:
+  interval: 1m
+  ranges: [1h, 6h, 24h]
+  deletion_delay: 30m
+  retention:
+    raw: 30d
+    5m: 90d
+store_gateway:
+  cache_size: 1GiB
+overrides:
+  acme:
+    bucket:
+      type: filesystem
+      dir: /srv/acme
+    retention:
+      raw: 7d
+    ingestion_rate: 10
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->block_range_ms, 3600'000);
+  EXPECT_EQ(c->bucket.type, "s3");
+  EXPECT_EQ(c->bucket.s3.bucket, "metrics");
+  EXPECT_FALSE(c->bucket.s3.path_style);
+  EXPECT_EQ(c->bucket.s3.max_retries, 3);
+  EXPECT_EQ(c->compactor.ranges, (std::vector<int64_t>{3600'000, 6 * 3600'000, 24 * 3600'000}));
+  EXPECT_EQ(c->compactor.retention.raw_ms, int64_t{30} * 86'400'000);
+  EXPECT_EQ(c->compactor.retention.res_1h_ms, 0);
+  EXPECT_EQ(c->store_gateway.cache_bytes, 1u << 30);
+  EXPECT_EQ(c->tenant_buckets.at("acme").dir, "/srv/acme");
+  EXPECT_EQ(c->compactor.tenant_retention.at("acme").raw_ms, int64_t{7} * 86'400'000);
+  EXPECT_EQ(c->compactor.tenant_retention.at("acme").res_5m_ms, int64_t{90} * 86'400'000);
+  EXPECT_EQ(c->ingest.overrides.at("acme").ingestion_rate, 10);
+}
+
+TEST(Config, ObjectStorageErrorsNameTheKey) {
+  auto err = [](const char* yaml) { return ParseConfig(yaml).status().message(); };
+  EXPECT_NE(err("storage: {bucket: {type: gcs}}").find("storage.bucket.type"), std::string::npos);
+  EXPECT_NE(err("storage: {bucket: {type: s3}}").find("storage.bucket.s3.bucket"),
+            std::string::npos);
+  EXPECT_NE(err("storage: {bucket: {s3: {addressing: odd}}}").find("addressing"),
+            std::string::npos);
+  EXPECT_NE(err("storage: {block_range: 7h}").find("storage.block_range"), std::string::npos);
+  EXPECT_NE(err("compactor: {ranges: [1h, 12h]}").find("compactor.ranges"), std::string::npos);
+  EXPECT_NE(err("compactor: {retention: {raw: 1d, weekly: 1d}}").find("compactor.retention.weekly"),
+            std::string::npos);
+  EXPECT_NE(err("overrides: {t: {bucket: {typo: 1}}}").find("overrides.t.bucket.typo"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace strata::server
