@@ -304,6 +304,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(gw.Check());
   RETURN_IF_ERROR(gw.Duration("sync_interval", c.store_sync_interval_ms));
   RETURN_IF_ERROR(gw.Bytes("cache_size", c.store_gateway.cache_bytes));
+  RETURN_IF_ERROR(gw.Bytes("disk_cache_size", c.store_gateway.disk_cache_bytes));
   RETURN_IF_ERROR(gw.Duration("index_idle_timeout", c.store_gateway.index_idle_ms));
   RETURN_IF_ERROR(gw.Bytes("index_max_size", c.store_gateway.index_max_bytes));
   RETURN_IF_ERROR(gw.Unknown());

@@ -91,8 +91,10 @@ void StrataServer::OpenStorage() {
       buckets.ok() ? tsdb::Storage::Open(opts) : buckets.status();
   if (buckets.ok() && storage.ok()) {
     buckets_ = std::move(*buckets);
+    store::GatewayOptions gopts = config_.store_gateway;
+    gopts.disk_cache_dir = config_.data_dir + "/cache";
     gateway_ = std::make_unique<store::StoreGateway>(
-        config_.store_gateway,
+        gopts,
         [b = buckets_.get()](const std::string& tenant) {
           return b->For(tenant, objstore::Component::kStoreGateway);
         },

@@ -103,15 +103,16 @@ Result<std::vector<std::string>> BlockReader::ReadRanges(const std::string& file
     if (data.size() != len) {
       return Status::Corruption(fmt::format("{}: shorter than meta.json says", key));
     }
+    std::vector<std::pair<std::string, Page>> fetched;
     for (uint64_t p = first; p <= last; ++p) {
       uint64_t begin = (p - first) * ps;
-      auto page =
-          std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin)));
-      cache_.Put(fmt::format("{}#{}", key, p), page);
-      std::lock_guard lk(mu);
-      auto it = pages.find(p);
-      if (it != pages.end()) it->second = std::move(page);
+      fetched.emplace_back(
+          fmt::format("{}#{}", key, p),
+          std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin))));
     }
+    cache_.Put(fetched);
+    std::lock_guard lk(mu);
+    for (uint64_t p = first; p <= last; ++p) pages[p] = fetched[p - first].second;
     return Status::Ok();
   }));
   std::vector<std::string> out;

@@ -300,13 +300,24 @@ class BlockQuerier : public query::Querier {
   int64_t max_resolution_ms_;
 };
 
+std::unique_ptr<DiskCache> OpenDiskCache(const GatewayOptions& o) {
+  if (o.disk_cache_dir.empty() || o.disk_cache_bytes == 0) return nullptr;
+  auto c = DiskCache::Open(o.disk_cache_dir, o.disk_cache_bytes);
+  if (!c.ok()) {
+    spdlog::warn("msg=\"store gateway runs without its disk cache\" err=\"{}\"",
+                 c.status().ToString());
+    return nullptr;
+  }
+  return std::move(*c);
+}
+
 }  // namespace
 
 StoreGateway::StoreGateway(GatewayOptions opts, BucketFor bucket_for,
                            prometheus::Registry* registry)
     : opts_(std::move(opts)),
       bucket_for_(std::move(bucket_for)),
-      cache_(opts_.cache_bytes, registry) {}
+      cache_(opts_.cache_bytes, OpenDiskCache(opts_), registry) {}
 
 Status StoreGateway::Sync(const std::string& tenant) {
   auto bucket = bucket_for_(tenant);

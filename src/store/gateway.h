@@ -20,7 +20,9 @@ namespace strata::store {
 
 struct GatewayOptions {
   ReaderOptions reader;
-  uint64_t cache_bytes = 512u << 20;       // memory page cache
+  uint64_t cache_bytes = 512u << 20;  // memory page cache
+  std::string disk_cache_dir;         // LMDB page cache; empty: none
+  uint64_t disk_cache_bytes = 10ull << 30;
   int64_t index_idle_ms = 3'600'000;       // indexes-of-index unused this long are dropped
   uint64_t index_max_bytes = 1024u << 20;  // and the least recently used beyond this
 };

@@ -4,20 +4,24 @@
 
 namespace strata::store {
 
-PageCache::PageCache(uint64_t max_bytes, prometheus::Registry* registry)
-    : max_bytes_per_shard_(max_bytes / kShards) {
+PageCache::PageCache(uint64_t max_bytes, std::unique_ptr<DiskCache> disk,
+                     prometheus::Registry* registry)
+    : max_bytes_per_shard_(max_bytes / kShards), disk_(std::move(disk)) {
   if (!registry) return;
   auto& requests = prometheus::BuildCounter()
                        .Name("strata_store_cache_requests_total")
                        .Help("Store-gateway cache lookups by tier and result.")
                        .Register(*registry);
-  hits_ = &requests.Add({{"tier", "memory"}, {"result", "hit"}});
-  misses_ = &requests.Add({{"tier", "memory"}, {"result", "miss"}});
-  hit_bytes_ = &prometheus::BuildCounter()
-                    .Name("strata_store_cache_hit_bytes_total")
-                    .Help("Bytes served from a cache tier instead of the object store.")
-                    .Register(*registry)
-                    .Add({{"tier", "memory"}});
+  auto& hit_bytes = prometheus::BuildCounter()
+                        .Name("strata_store_cache_hit_bytes_total")
+                        .Help("Bytes served from a cache tier instead of the object store.")
+                        .Register(*registry);
+  for (auto [tier, m] :
+       {std::pair{"memory", &memory_metrics_}, std::pair{"disk", &disk_metrics_}}) {
+    m->hits = &requests.Add({{"tier", tier}, {"result", "hit"}});
+    m->misses = &requests.Add({{"tier", tier}, {"result", "miss"}});
+    m->hit_bytes = &hit_bytes.Add({{"tier", tier}});
+  }
   size_ = &prometheus::BuildGauge()
                .Name("strata_store_cache_bytes")
                .Help("Bytes held by a cache tier.")
@@ -41,15 +45,31 @@ Page PageCache::Get(const std::string& key) {
     }
   }
   if (page) {
-    if (hits_) hits_->Increment();
-    if (hit_bytes_) hit_bytes_->Increment(static_cast<double>(page->size()));
-  } else if (misses_) {
-    misses_->Increment();
+    memory_metrics_.Hit(page->size());
+    return page;
+  }
+  memory_metrics_.Miss();
+  if (!disk_) return page;
+  if (auto bytes = disk_->Get(key)) {
+    disk_metrics_.Hit(bytes->size());
+    page = std::make_shared<const std::string>(std::move(*bytes));
+    PutMemory(key, page);
+  } else {
+    disk_metrics_.Miss();
   }
   return page;
 }
 
-void PageCache::Put(const std::string& key, Page page) {
+void PageCache::Put(const std::vector<std::pair<std::string, Page>>& pages) {
+  for (const auto& [key, page] : pages) PutMemory(key, page);
+  if (!disk_) return;
+  std::vector<std::pair<std::string, std::string>> copies;
+  copies.reserve(pages.size());
+  for (const auto& [key, page] : pages) copies.emplace_back(key, *page);
+  disk_->Put(copies);
+}
+
+void PageCache::PutMemory(const std::string& key, Page page) {
   if (max_bytes_per_shard_ == 0 || page->size() > max_bytes_per_shard_) return;
   Shard& s = ShardFor(key);
   int64_t delta = 0;

@@ -11,22 +11,28 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/thread_annotations.h"
+#include "store/disk_cache.h"
 
 namespace strata::store {
 
 using Page = std::shared_ptr<const std::string>;
 
-// PageCache is the store gateway's memory tier: an LRU of fixed-size pages of block files
-// (index and chunks), keyed by "<tenant>/<block>/<file>#<page>", bounded in bytes. Sharded to
-// keep lock hold times short. Thread-safe.
+// PageCache holds fixed-size pages of block files (index and chunks), keyed by
+// "<tenant>/<block>/<file>#<page>", in two tiers: a memory LRU bounded in bytes (sharded to
+// keep lock hold times short) and, optionally, a DiskCache that survives restarts. Pages are
+// immutable (blocks never change). Thread-safe.
 class PageCache {
  public:
-  PageCache(uint64_t max_bytes, prometheus::Registry* registry);
+  PageCache(uint64_t max_bytes, std::unique_ptr<DiskCache> disk, prometheus::Registry* registry);
 
+  // Memory first, then disk (a disk hit is promoted to memory); null on a miss.
   Page Get(const std::string& key);
-  void Put(const std::string& key, Page page);
+  // Pages just fetched from the bucket go to both tiers.
+  void Put(const std::vector<std::pair<std::string, Page>>& pages);
   uint64_t bytes() const;
 
  private:
@@ -42,12 +48,25 @@ class PageCache {
     uint64_t bytes GUARDED_BY(mu) = 0;
   };
   Shard& ShardFor(const std::string& key);
+  void PutMemory(const std::string& key, Page page);
 
   const uint64_t max_bytes_per_shard_;
   std::array<Shard, kShards> shards_;
-  prometheus::Counter* hits_ = nullptr;
-  prometheus::Counter* misses_ = nullptr;
-  prometheus::Counter* hit_bytes_ = nullptr;
+  std::unique_ptr<DiskCache> disk_;
+  struct TierMetrics {
+    prometheus::Counter* hits = nullptr;
+    prometheus::Counter* misses = nullptr;
+    prometheus::Counter* hit_bytes = nullptr;
+    void Hit(size_t bytes) const {
+      if (hits) hits->Increment();
+      if (hit_bytes) hit_bytes->Increment(static_cast<double>(bytes));
+    }
+    void Miss() const {
+      if (misses) misses->Increment();
+    }
+  };
+  TierMetrics memory_metrics_;
+  TierMetrics disk_metrics_;
   prometheus::Gauge* size_ = nullptr;
 };
 

@@ -269,6 +269,56 @@ TEST_F(StoreTest, DuplicateBlocksAreDeduplicated) {
   ExpectSameAnswers(*Merged());
 }
 
+// Counts reads that reach the bucket.
+class CountingBucket : public objstore::MemoryBucket {
+ public:
+  Result<std::string> Get(const std::string& key) override {
+    ++gets;
+    return MemoryBucket::Get(key);
+  }
+  Result<std::string> GetRange(const std::string& key, uint64_t off, uint64_t len) override {
+    ++gets;
+    return MemoryBucket::GetRange(key, off, len);
+  }
+  std::atomic<int> gets{0};
+};
+
+// A warm gateway answers from its page cache; after a restart the disk tier still has the
+// pages and only the indexes-of-index are fetched again.
+TEST_F(StoreTest, WarmAndRestartedGatewaysReadFromCache) {
+  auto counting = std::make_shared<CountingBucket>();
+  bucket_ = counting;
+  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  GatewayOptions o;
+  o.disk_cache_dir = dir_ + "/cache";
+  auto query = [&](StoreGateway& gw) {
+    auto q = gw.Querier("t1", 0);
+    auto r = promql::Engine().Range(
+        *q, *promql::ParseExpr("sum(rate(http_requests_total[5m]))").value(), 0, 4 * kHour, 60'000);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->series.size(), 1u);
+  };
+  {
+    StoreGateway gw(
+        o, [&](const std::string&) { return bucket_; }, nullptr);
+    ASSERT_TRUE(gw.Sync("t1").ok());
+    int before = counting->gets;
+    query(gw);
+    int cold = counting->gets - before;
+    EXPECT_GT(cold, 2);
+    before = counting->gets;
+    query(gw);
+    EXPECT_EQ(counting->gets - before, 0) << "a warm gateway reads nothing from the bucket";
+    std::printf("object-store GETs: cold query %d, warm query 0\n", cold);
+  }
+  StoreGateway restarted(
+      o, [&](const std::string&) { return bucket_; }, nullptr);
+  ASSERT_TRUE(restarted.Sync("t1").ok());
+  int before = counting->gets;
+  query(restarted);
+  EXPECT_EQ(counting->gets - before, 2) << "one index-of-index per block (one shard each)";
+}
+
 class CompactionTest : public StoreTest {
  protected:
   void SetUp() override { Init(30); }

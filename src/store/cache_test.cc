@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "store/disk_cache.h"
+#include "store/page_cache.h"
+
+namespace strata::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "strata-cache-XXXXXX").string();
+    dir_ = ::mkdtemp(tmpl.data());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(CacheTest, DiskCacheKeepsPagesAcrossRestarts) {
+  {
+    auto c = DiskCache::Open(dir_ + "/c", 1 << 20).value();
+    std::vector<std::pair<std::string, std::string>> pages = {{"a#1", "alpha"}, {"b#2", "beta"}};
+    c->Put(pages);
+    EXPECT_EQ(c->Get("a#1").value(), "alpha");
+    EXPECT_FALSE(c->Get("zzz").has_value());
+  }
+  auto c = DiskCache::Open(dir_ + "/c", 1 << 20).value();
+  EXPECT_EQ(c->Get("b#2").value(), "beta");
+  EXPECT_GT(c->bytes(), 0u);
+}
+
+TEST_F(CacheTest, DiskCacheStaysWithinItsBudget) {
+  const uint64_t budget = 256 << 10;
+  auto c = DiskCache::Open(dir_ + "/c", budget).value();
+  std::string page(16 << 10, 'p');
+  for (int i = 0; i < 100; ++i) {
+    std::vector<std::pair<std::string, std::string>> one = {{"k" + std::to_string(i), page}};
+    c->Put(one);
+    EXPECT_LE(c->bytes(), budget);
+  }
+  EXPECT_FALSE(c->Get("k0").has_value());  // oldest went first
+  EXPECT_TRUE(c->Get("k99").has_value());
+}
+
+TEST_F(CacheTest, UnreadableDiskCacheStartsEmpty) {
+  fs::create_directories(dir_ + "/c");
+  std::ofstream(dir_ + "/c/data.mdb") << std::string(8192, 'x');
+  auto c = DiskCache::Open(dir_ + "/c", 1 << 20);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE((*c)->Get("a").has_value());
+  std::vector<std::pair<std::string, std::string>> pages = {{"a", "1"}};
+  (*c)->Put(pages);
+  EXPECT_EQ((*c)->Get("a").value(), "1");
+}
+
+TEST_F(CacheTest, PageCacheFallsBackToDiskAndPromotes) {
+  // Memory holds about one page per shard; disk holds everything.
+  PageCache cache(16 * 1024, DiskCache::Open(dir_ + "/c", 1 << 20).value(), nullptr);
+  std::vector<std::pair<std::string, Page>> pages;
+  for (int i = 0; i < 64; ++i) {
+    pages.emplace_back("p#" + std::to_string(i),
+                       std::make_shared<const std::string>(std::string(900, static_cast<char>('a' + i % 26))));
+  }
+  cache.Put(pages);
+  EXPECT_LE(cache.bytes(), 16u * 1024);
+  for (int i = 0; i < 64; ++i) {
+    Page p = cache.Get("p#" + std::to_string(i));
+    ASSERT_TRUE(p) << i;
+    EXPECT_EQ((*p)[0], static_cast<char>('a' + i % 26));
+  }
+  EXPECT_FALSE(cache.Get("nope"));
+}
+
+}  // namespace
+}  // namespace strata::store
