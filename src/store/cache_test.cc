@@ -64,8 +64,8 @@ TEST_F(CacheTest, PageCacheFallsBackToDiskAndPromotes) {
   PageCache cache(16 * 1024, DiskCache::Open(dir_ + "/c", 1 << 20).value(), nullptr);
   std::vector<std::pair<std::string, Page>> pages;
   for (int i = 0; i < 64; ++i) {
-    pages.emplace_back("p#" + std::to_string(i),
-                       std::make_shared<const std::string>(std::string(900, static_cast<char>('a' + i % 26))));
+    pages.emplace_back("p#" + std::to_string(i), std::make_shared<const std::string>(std::string(
+                                                     900, static_cast<char>('a' + i % 26))));
   }
   cache.Put(pages);
   EXPECT_LE(cache.bytes(), 16u * 1024);

@@ -16,10 +16,12 @@ inline constexpr size_t kFileHeaderSize = 5;  // magic + version
 // Chunk encodings in a chunks file.
 inline constexpr uint8_t kEncXor = 1;        // Gorilla XOR samples (chunkenc)
 inline constexpr uint8_t kEncAggregate = 2;  // downsampled aggregates
+inline constexpr uint8_t kEncPacked = 3;     // decimal values, bit-packed deltas (chunkenc)
 
-inline constexpr uint32_t kSeriesPerGroup = 64;    // series entries per checksummed group
-inline constexpr uint32_t kPostingsPerBlock = 32;  // postings-table entries per sampled block
-inline constexpr uint32_t kMaxSamplesPerChunk = 120;
+inline constexpr uint32_t kSeriesPerGroup = 64;       // series entries per checksummed group
+inline constexpr uint32_t kPostingsPerBlock = 32;     // postings-table entries per sampled block
+inline constexpr uint32_t kMaxSamplesPerChunk = 120;  // XOR chunks and aggregates
+inline constexpr uint32_t kMaxSamplesPerPackedChunk = 480;
 inline constexpr uint32_t kMaxLabelsPerSeries = 1024;
 
 inline std::string ChunksFile(uint32_t shard) { return fmt::format("shard-{:03}.chunks", shard); }

@@ -15,6 +15,7 @@
 #include "base/ulid.h"
 #include "base/units.h"
 #include "tsdb/block/format.h"
+#include "tsdb/chunkenc/packed.h"
 #include "tsdb/chunkenc/xor.h"
 
 namespace strata::tsdb::block {
@@ -107,23 +108,35 @@ Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samp
     return Status::InvalidArgument("block: raw series in a downsampled block");
   SeriesEntry entry;
   ASSIGN_OR_RETURN(Shard * shard, StartSeries(labels, entry));
+  for (size_t k = 1; k < samples.size(); ++k) {
+    if (samples[k].t <= samples[k - 1].t)
+      return Status::InvalidArgument("block: samples not sorted");
+  }
+  if (samples.front().t < opts_.min_time || samples.back().t >= opts_.max_time) {
+    return Status::InvalidArgument(
+        fmt::format("block: samples outside [{}, {})", opts_.min_time, opts_.max_time));
+  }
   size_t i = 0;
   while (i < samples.size()) {
-    chunk_.clear();
-    chunkenc::XorAppender app(chunk_);
-    size_t start = i;
-    while (i < samples.size() && app.num_samples() < static_cast<int>(kMaxSamplesPerChunk)) {
-      const Sample& s = samples[i];
-      if (s.t < opts_.min_time || s.t >= opts_.max_time) {
-        return Status::InvalidArgument(fmt::format("block: sample at {} outside [{}, {})", s.t,
-                                                   opts_.min_time, opts_.max_time));
-      }
-      if (!app.Append(s.t, s.v)) return Status::InvalidArgument("block: samples not sorted");
-      ++i;
-    }
     size_t rec_start = shard->buf.size();
-    shard->buf.push_back(static_cast<char>(kEncXor));
-    shard->buf.append(reinterpret_cast<const char*>(chunk_.data()), chunk_.size());
+    size_t start = i;
+    auto packed =
+        samples.subspan(i, std::min<size_t>(kMaxSamplesPerPackedChunk, samples.size() - i));
+    if (chunkenc::CanPack(packed)) {
+      shard->buf.push_back(static_cast<char>(kEncPacked));
+      chunkenc::EncodePacked(packed, shard->buf);
+      i += packed.size();
+    } else {
+      // Values that are not all decimal (or stale markers): Gorilla XOR.
+      chunk_.clear();
+      chunkenc::XorAppender app(chunk_);
+      while (i < samples.size() && app.num_samples() < static_cast<int>(kMaxSamplesPerChunk)) {
+        app.Append(samples[i].t, samples[i].v);
+        ++i;
+      }
+      shard->buf.push_back(static_cast<char>(kEncXor));
+      shard->buf.append(reinterpret_cast<const char*>(chunk_.data()), chunk_.size());
+    }
     EndChunk(*shard, entry, rec_start, samples[start].t, samples[i - 1].t);
   }
   meta_.num_samples += samples.size();
@@ -309,6 +322,9 @@ Status CheckChunkRecord(std::string_view record) {
 Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out) {
   RETURN_IF_ERROR(CheckChunkRecord(record));
   size_t body = record.size() - 4;
+  if (static_cast<uint8_t>(record[0]) == kEncPacked) {
+    return chunkenc::DecodePacked(record.substr(1, body - 1), out);
+  }
   if (static_cast<uint8_t>(record[0]) != kEncXor) {
     return Status::Corruption(fmt::format("block: unknown chunk encoding {}",
                                           static_cast<int>(static_cast<uint8_t>(record[0]))));
