@@ -60,26 +60,11 @@ class S3BucketTest : public ::testing::Test {
 
   // Starts the fault proxy in front of s3rver; returns its port.
   static int StartProxy(double fault_rate) {
-    std::string log = dir_->path() + "/proxy.log";
-    std::filesystem::remove(log);
-    proxy_ = new testing::Process(
-        {"/usr/bin/env", "python3", STRATA_FAULT_PROXY, "--upstream",
-         "127.0.0.1:" + std::to_string(port_), "--fault-rate", std::to_string(fault_rate)},
-        log);
-    for (int i = 0; i < 200; ++i) {
-      std::ifstream in(log);
-      int port = 0;
-      if (in >> port && port > 0) return port;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-  static void SetProxyMode(int port, const std::string& mode) {
-    http::Client c("127.0.0.1", std::to_string(port));
-    http::Request req(boost::beast::http::verb::post, "/-/mode", 11);
-    req.body() = mode;
-    req.prepare_payload();
-    ASSERT_TRUE(c.Do(std::move(req)).ok());
+    int port = 0;
+    proxy_ = testing::StartFaultProxy(STRATA_FAULT_PROXY, port_, fault_rate,
+                                      dir_->path() + "/proxy.log", &port)
+                 .release();
+    return port;
   }
 
   static testing::TempDir* dir_;
@@ -129,10 +114,10 @@ TEST_F(S3BucketTest, BlocksSurviveAFaultyNetworkAndAreNeverHalfVisible) {
   auto meta = w->Finish().value();
 
   // The store is down: the upload fails and nothing is visible.
-  SetProxyMode(proxy, "down");
+  ASSERT_TRUE(testing::SetProxyMode(proxy, "down"));
   auto quick = Open(proxy, 2);
   EXPECT_EQ(tsdb::block::UploadBlock(*quick, "t1", dir, meta).code(), Status::Code::kUnavailable);
-  SetProxyMode(proxy, "up");
+  ASSERT_TRUE(testing::SetProxyMode(proxy, "up"));
   auto during = tsdb::block::ListBlocks(*bucket, "t1");
   ASSERT_TRUE(during.ok());
   for (const auto& b : during.value()) EXPECT_FALSE(b.complete);

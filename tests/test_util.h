@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -103,6 +104,45 @@ inline http::Request PushRequest(const proto::WriteRequest& wr, const std::strin
   if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
   req.body() = proto::SnappyCompress(proto::EncodeWriteRequest(wr));
   return req;
+}
+
+// Starts s3rver (path from CMake) serving bucket "strata" from `dir`; credentials S3RVER.
+inline std::unique_ptr<Process> StartS3rver(const std::string& script, const std::string& dir,
+                                            int port) {
+  std::filesystem::create_directories(dir + "/s3");
+  return std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/env", "node", script, "-d", dir + "/s3", "-a", "127.0.0.1",
+                               "-p", std::to_string(port), "--configure-bucket", "strata",
+                               "--silent"},
+      dir + "/s3rver.log");
+}
+
+// Starts tests/fault_proxy.py in front of 127.0.0.1:`upstream`; sets *port to its port.
+inline std::unique_ptr<Process> StartFaultProxy(const std::string& script, int upstream,
+                                                double fault_rate, const std::string& log,
+                                                int* port) {
+  std::filesystem::remove(log);
+  auto p = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/env", "python3", script, "--upstream",
+                               "127.0.0.1:" + std::to_string(upstream), "--fault-rate",
+                               std::to_string(fault_rate)},
+      log);
+  *port = 0;
+  for (int i = 0; i < 200 && *port == 0; ++i) {
+    std::ifstream in(log);
+    if (!(in >> *port)) *port = 0;
+    if (*port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return p;
+}
+
+// Switches the fault proxy to failing every request ("down") or back ("up").
+inline bool SetProxyMode(int port, const std::string& mode) {
+  http::Client c("127.0.0.1", std::to_string(port));
+  http::Request req(boost::beast::http::verb::post, "/-/mode", 11);
+  req.body() = mode;
+  req.prepare_payload();
+  return c.Do(std::move(req)).ok();
 }
 
 }  // namespace strata::testing

@@ -255,8 +255,12 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(wal.Bytes("checkpoint_min_size", c.wal_checkpoint_min_bytes));
   RETURN_IF_ERROR(wal.Unknown());
   RETURN_IF_ERROR(storage.Duration("block_range", c.block_range_ms));
+  RETURN_IF_ERROR(storage.Duration("maintenance_interval", c.maintenance_interval_ms));
   RETURN_IF_ERROR(ParseBucket(storage.Get("bucket"), "storage.bucket", c.bucket));
   RETURN_IF_ERROR(storage.Unknown());
+  if (c.maintenance_interval_ms < 100) {
+    return Status::InvalidArgument("config: \"storage.maintenance_interval\" must be >= 100ms");
+  }
   if (c.block_range_ms < 60'000 || (86'400'000 % c.block_range_ms) != 0) {
     return Status::InvalidArgument(
         "config: \"storage.block_range\" must be at least 1m and divide 24h");

@@ -30,6 +30,7 @@ struct Config {
   uint64_t wal_segment_size = 64u << 20;
   uint64_t wal_checkpoint_min_bytes = 256u << 20;
   int64_t block_range_ms = 2 * 3600 * 1000;
+  int64_t maintenance_interval_ms = 10'000;  // checkpoints and block cuts are checked this often
   // object storage: the default bucket and tenants' own buckets (overrides.<tenant>.bucket)
   objstore::BucketConfig bucket;
   std::map<std::string, objstore::BucketConfig> tenant_buckets;

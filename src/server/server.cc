@@ -135,7 +135,8 @@ void StrataServer::Maintenance() {
   auto next_sync =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.store_sync_interval_ms);
   while (!stopping_) {
-    cv_.wait_for(lk, std::chrono::seconds(10), [this] { return stopping_; });
+    cv_.wait_for(lk, std::chrono::milliseconds(config_.maintenance_interval_ms),
+                 [this] { return stopping_; });
     if (stopping_) break;
     lk.unlock();
     storage_->MaybeCheckpointAll();
@@ -156,6 +157,10 @@ void StrataServer::ShipBlocks() {
     auto bucket = buckets_->For(tenant, objstore::Component::kIngest);
     auto shipped = db->CutBlocks(
         staging, [&, &tenant = tenant](const std::string& dir, const tsdb::block::BlockMeta& meta) {
+          if (!marked_tenants_.count(tenant)) {
+            RETURN_IF_ERROR(tsdb::block::EnsureTenantMarker(*bucket, tenant));
+            marked_tenants_.insert(tenant);
+          }
           RETURN_IF_ERROR(tsdb::block::UploadBlock(*bucket, tenant, dir, meta));
           gateway_->AddBlock(tenant, meta);
           return Status::Ok();

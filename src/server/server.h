@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "api/prom_api.h"
@@ -55,6 +57,7 @@ class StrataServer {
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;
   std::unique_ptr<CompactorService> compactor_;
+  std::set<std::string> marked_tenants_;  // tenant markers written (maintenance thread only)
   std::atomic<bool> ready_{false};
 
   std::mutex mu_;

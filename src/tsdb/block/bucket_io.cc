@@ -18,6 +18,13 @@ Status UploadBlock(objstore::Bucket& bucket, const std::string& tenant, const st
   return bucket.Put(prefix + kMetaFile, EncodeMeta(meta));
 }
 
+Status EnsureTenantMarker(objstore::Bucket& bucket, const std::string& tenant) {
+  std::string key = tenant + "/tenant.json";
+  ASSIGN_OR_RETURN(bool exists, bucket.Exists(key));
+  if (exists) return Status::Ok();
+  return bucket.Put(key, fmt::format("{{\"tenant\":\"{}\"}}\n", tenant));
+}
+
 Result<std::vector<ListedBlock>> ListBlocks(objstore::Bucket& bucket, const std::string& tenant) {
   ASSIGN_OR_RETURN(std::vector<objstore::ObjectInfo> objects, bucket.List(tenant + "/", true));
   std::vector<ListedBlock> out;

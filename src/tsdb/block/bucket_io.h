@@ -19,6 +19,11 @@ inline std::string BlockPrefix(const std::string& tenant, const std::string& id)
 Status UploadBlock(objstore::Bucket& bucket, const std::string& tenant, const std::string& dir,
                    const BlockMeta& meta);
 
+// Writes "<tenant>/tenant.json" unless present, so that a delimited listing of the bucket's
+// root finds the tenant even on stores that only report prefixes holding an object directly
+// (s3rver does; AWS S3 does not need it).
+Status EnsureTenantMarker(objstore::Bucket& bucket, const std::string& tenant);
+
 struct ListedBlock {
   std::string id;
   bool complete = false;  // meta.json present

@@ -64,7 +64,7 @@ TEST(PackedTest, NoisyDecimalsAndOutliersStayCompact) {
   double v = 123.4;  // not reached exactly by the additions below
   for (int i = 0; i < 480; ++i) {
     v += static_cast<double>(rng() % 300) / 100;  // 0.00 .. 2.99
-    if (i == 200) v = 0.5;                         // a counter reset
+    if (i == 200) v = 0.5;                        // a counter reset
     s.push_back({int64_t{i} * 15'000, i == 0 ? 0.123456789123 : v});
   }
   ExpectRoundTrip(s);
