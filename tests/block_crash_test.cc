@@ -66,8 +66,8 @@ TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
   int s3_port = testing::FreePort();
   auto s3rver = testing::StartS3rver(STRATA_S3RVER, tmp.path(), s3_port);
   int proxy_port = 0;
-  auto proxy = testing::StartFaultProxy(STRATA_FAULT_PROXY, s3_port, 0.1,
-                                        tmp.path() + "/proxy.log", &proxy_port);
+  auto proxy = testing::StartFaultProxy(STRATA_FAULT_PROXY, s3_port, 0.1, tmp.path() + "/proxy.log",
+                                        &proxy_port);
   ASSERT_GT(proxy_port, 0);
   std::string config = tmp.path() + "/strata.yaml";
   std::ofstream(config) << "storage:\n"
@@ -98,13 +98,14 @@ TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
   auto server = StartServer(dir, config, port);
   ASSERT_TRUE(testing::WaitForHttp(port, "/-/ready")) << "server did not become ready";
 
-  const int64_t base = (NowMillis() / 1000 - 3 * 3600) * 1000;
+  const int64_t base = (NowMillis() / 1000 - int64_t{3} * 3600) * 1000;
   const int64_t max_seq = 3 * 3600 - 60;  // sample time stays in the past
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::map<std::pair<int, int>, int64_t> acked;  // highest acknowledged sequence per series
   std::atomic<uint64_t> acks{0}, failures{0}, refused{0};
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       int64_t next = 0;
@@ -166,9 +167,9 @@ TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
   std::this_thread::sleep_for(std::chrono::milliseconds(3000));
   int64_t end_s = (base + max_seq * 1000) / 1000 + 60;
   http::Client client("127.0.0.1", std::to_string(port), 30'000);
-  auto res = client.Do(http::Request(
-      boost::beast::http::verb::get,
-      "/api/v1/query?query=crash_blocks%5B4h%5D&time=" + std::to_string(end_s), 11));
+  auto res = client.Do(
+      http::Request(boost::beast::http::verb::get,
+                    "/api/v1/query?query=crash_blocks%5B4h%5D&time=" + std::to_string(end_s), 11));
   ASSERT_TRUE(res.ok());
   ASSERT_EQ(res->result_int(), 200) << res->body();
   auto got = ParseMatrix(res->body());

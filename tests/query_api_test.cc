@@ -218,7 +218,7 @@ TEST_F(QueryApiTest, GzipWhenAsked) {
 // head, and the API answers exactly as before; a restart reads them back from the bucket.
 TEST_F(QueryApiTest, OldDataMovesToBlocksAndAnswersTheSame) {
   Start();
-  const int64_t hour = 3600 * 1000;
+  const int64_t hour = 3'600'000;
   int64_t end = (NowMillis() / 60000) * 60000;
   proto::WriteRequest wr;
   wr.series.push_back({{{"__name__", "history"}, {"job", "batch"}}, {}});

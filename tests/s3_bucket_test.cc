@@ -19,21 +19,21 @@
 namespace strata {
 namespace {
 
+// s3rver and the fault proxy live for the whole test program; they are killed at exit.
+struct Peers {
+  testing::TempDir dir;
+  int port = testing::FreePort();
+  std::unique_ptr<testing::Process> s3rver = testing::StartS3rver(STRATA_S3RVER, dir.path(), port);
+  std::unique_ptr<testing::Process> proxy;
+};
+
+Peers& GetPeers() {
+  static Peers peers;
+  return peers;
+}
+
 class S3BucketTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    port_ = testing::FreePort();
-    std::filesystem::create_directories(dir_->path() + "/s3");
-    s3rver_ = new testing::Process(
-        {"/usr/bin/env", "node", STRATA_S3RVER, "-d", dir_->path() + "/s3", "-a", "127.0.0.1", "-p",
-         std::to_string(port_), "--configure-bucket", "strata", "--silent"},
-        dir_->path() + "/s3rver.log");
-  }
-  static void TearDownTestSuite() {
-    delete s3rver_;
-    delete proxy_;
-  }
-
   static std::unique_ptr<objstore::S3Bucket> Open(int port, int retries = 8) {
     objstore::S3Options o;
     o.endpoint = "http://127.0.0.1:" + std::to_string(port);
@@ -60,26 +60,16 @@ class S3BucketTest : public ::testing::Test {
 
   // Starts the fault proxy in front of s3rver; returns its port.
   static int StartProxy(double fault_rate) {
+    Peers& p = GetPeers();
     int port = 0;
-    proxy_ = testing::StartFaultProxy(STRATA_FAULT_PROXY, port_, fault_rate,
-                                      dir_->path() + "/proxy.log", &port)
-                 .release();
+    p.proxy = testing::StartFaultProxy(STRATA_FAULT_PROXY, p.port, fault_rate,
+                                       p.dir.path() + "/proxy.log", &port);
     return port;
   }
-
-  static testing::TempDir* dir_;
-  static testing::Process* s3rver_;
-  static testing::Process* proxy_;
-  static int port_;
 };
 
-testing::TempDir* S3BucketTest::dir_ = new testing::TempDir();
-testing::Process* S3BucketTest::s3rver_ = nullptr;
-testing::Process* S3BucketTest::proxy_ = nullptr;
-int S3BucketTest::port_ = 0;
-
 TEST_F(S3BucketTest, Conformance) {
-  auto bucket = Open(port_);
+  auto bucket = Open(GetPeers().port);
   // 12 MiB: a multipart upload of three parts.
   objstore::testing::CheckBucketConformance(*bucket, 12u << 20);
 }
@@ -88,7 +78,7 @@ TEST_F(S3BucketTest, Conformance) {
 // documentation's examples in objstore_test).
 TEST_F(S3BucketTest, UnknownCredentialsAreRefusedWithoutRetries) {
   objstore::S3Options o;
-  o.endpoint = "http://127.0.0.1:" + std::to_string(port_);
+  o.endpoint = "http://127.0.0.1:" + std::to_string(GetPeers().port);
   o.bucket = "strata";
   o.access_key_id = "NOBODY";
   o.secret_access_key = "wrong";
@@ -104,7 +94,7 @@ TEST_F(S3BucketTest, BlocksSurviveAFaultyNetworkAndAreNeverHalfVisible) {
   ASSERT_GT(proxy, 0);
   auto bucket = Open(proxy, 20);
   // A block with three shards, one with a chunks file large enough for multipart upload.
-  std::string dir = dir_->path() + "/block";
+  std::string dir = GetPeers().dir.path() + "/block";
   auto w = tsdb::block::BlockWriter::Create(dir, {0, 7'200'000, 3}).value();
   std::vector<Sample> samples;
   for (int64_t t = 0; t < 7'200'000; t += 15) samples.push_back({t, static_cast<double>(t % 977)});

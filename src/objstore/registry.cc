@@ -37,7 +37,7 @@ Result<std::unique_ptr<BucketRegistry>> BucketRegistry::Open(
   ASSIGN_OR_RETURN(auto def, OpenBucket(default_config, data_dir + "/bucket"));
   std::map<std::string, std::shared_ptr<Bucket>> tenants;
   for (const auto& [tenant, cfg] : overrides) {
-    auto b = OpenBucket(cfg, data_dir + "/bucket-" + tenant);
+    auto b = OpenBucket(cfg, fmt::format("{}/bucket-{}", data_dir, tenant));
     if (!b.ok()) return b.status().Annotate(fmt::format("bucket of tenant {}", tenant));
     tenants[tenant] = std::move(*b);
   }

@@ -249,7 +249,7 @@ Result<S3Bucket::Response> S3Bucket::Attempt(CURL* curl, const Request& req, int
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : sign.headers) {
     if (k == "host") continue;
-    headers = curl_slist_append(headers, (k + ": " + v).c_str());
+    headers = curl_slist_append(headers, fmt::format("{}: {}", k, v).c_str());
   }
   headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
   headers = curl_slist_append(headers, "Expect:");
@@ -408,7 +408,7 @@ Result<std::vector<ObjectInfo>> S3Bucket::List(const std::string& prefix, bool r
     if (!token.empty()) req.query.emplace_back("continuation-token", token);
     ASSIGN_OR_RETURN(Response r, Do(req));
     if (r.code != 200) return S3Error("LIST", prefix, r.code, r.body);
-    auto strip = [&](std::string key) {
+    auto strip = [&](const std::string& key) {
       return key.starts_with(opts_.prefix) ? key.substr(opts_.prefix.size()) : key;
     };
     for (std::string_view c : XmlAll(r.body, "Contents")) {

@@ -66,7 +66,7 @@ std::string SignV4(const SignRequest& req, const Credentials& creds, std::string
   std::string canonical_query;
   for (const auto& [k, v] : query) {
     if (!canonical_query.empty()) canonical_query += '&';
-    canonical_query += k + "=" + v;
+    canonical_query.append(k).append("=").append(v);
   }
   std::vector<std::pair<std::string, std::string>> headers;
   headers.reserve(req.headers.size());
@@ -75,7 +75,7 @@ std::string SignV4(const SignRequest& req, const Credentials& creds, std::string
   std::string canonical_headers;
   std::string signed_headers;
   for (const auto& [k, v] : headers) {
-    canonical_headers += k + ":" + v + "\n";
+    canonical_headers.append(k).append(":").append(v).append("\n");
     if (!signed_headers.empty()) signed_headers += ';';
     signed_headers += k;
   }

@@ -29,15 +29,15 @@ struct Config {
   int64_t wal_fsync_interval_ms = 100;
   uint64_t wal_segment_size = 64u << 20;
   uint64_t wal_checkpoint_min_bytes = 256u << 20;
-  int64_t block_range_ms = 2 * 3600 * 1000;
+  int64_t block_range_ms = 7'200'000;        // 2h
   int64_t maintenance_interval_ms = 10'000;  // checkpoints and block cuts are checked this often
   // object storage: the default bucket and tenants' own buckets (overrides.<tenant>.bucket)
   objstore::BucketConfig bucket;
   std::map<std::string, objstore::BucketConfig> tenant_buckets;
   // compactor (inside serve unless disabled; `strata compactor` runs it alone)
   bool compactor_enabled = true;
-  int64_t compactor_interval_ms = 5 * 60 * 1000;
-  std::string compactor_listen = ":9010";  // `strata compactor`'s /metrics
+  int64_t compactor_interval_ms = 300'000;  // 5m
+  std::string compactor_listen = ":9010";   // `strata compactor`'s /metrics
   tsdb::compact::CompactorOptions compactor;
   // store gateway
   store::GatewayOptions store_gateway;

@@ -129,7 +129,7 @@ overrides:
   EXPECT_EQ(c->bucket.s3.bucket, "metrics");
   EXPECT_FALSE(c->bucket.s3.path_style);
   EXPECT_EQ(c->bucket.s3.max_retries, 3);
-  EXPECT_EQ(c->compactor.ranges, (std::vector<int64_t>{3600'000, 6 * 3600'000, 24 * 3600'000}));
+  EXPECT_EQ(c->compactor.ranges, (std::vector<int64_t>{3'600'000, 21'600'000, 86'400'000}));
   EXPECT_EQ(c->compactor.retention.raw_ms, int64_t{30} * 86'400'000);
   EXPECT_EQ(c->compactor.retention.res_1h_ms, 0);
   EXPECT_EQ(c->store_gateway.cache_bytes, 1u << 30);

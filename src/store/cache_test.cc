@@ -61,8 +61,9 @@ TEST_F(CacheTest, UnreadableDiskCacheStartsEmpty) {
 
 TEST_F(CacheTest, PageCacheFallsBackToDiskAndPromotes) {
   // Memory holds about one page per shard; disk holds everything.
-  PageCache cache(16 * 1024, DiskCache::Open(dir_ + "/c", 1 << 20).value(), nullptr);
+  PageCache cache(uint64_t{16} * 1024, DiskCache::Open(dir_ + "/c", 1 << 20).value(), nullptr);
   std::vector<std::pair<std::string, Page>> pages;
+  pages.reserve(64);
   for (int i = 0; i < 64; ++i) {
     pages.emplace_back("p#" + std::to_string(i), std::make_shared<const std::string>(std::string(
                                                      900, static_cast<char>('a' + i % 26))));

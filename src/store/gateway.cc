@@ -109,8 +109,8 @@ blk::Aggr FallbackAggregate(std::string_view func) {
 
 class BlockQuerier : public query::Querier {
  public:
-  static constexpr size_t kFetchThreads = 8;  // shards read at once per query
-  static constexpr int64_t kLookbackMs = 5 * 60 * 1000;
+  static constexpr size_t kFetchThreads = 8;       // shards read at once per query
+  static constexpr int64_t kLookbackMs = 300'000;  // 5m
 
   BlockQuerier(std::vector<std::shared_ptr<BlockReader>> blocks, int64_t max_resolution_ms)
       : blocks_(std::move(blocks)), max_resolution_ms_(max_resolution_ms) {}

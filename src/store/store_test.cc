@@ -27,7 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using tsdb::Db;
 
-constexpr int64_t kHour = 3600 * 1000;
+constexpr int64_t kHour = 3'600'000;
 
 struct Generated {
   Labels labels;
@@ -44,7 +44,7 @@ std::vector<Generated> Generate(int64_t hours, uint32_t seed) {
     int64_t step = 15'000 * (1 + static_cast<int64_t>(rng() % 4));
     double v = static_cast<double>(rng() % 1000);
     for (int64_t t = static_cast<int64_t>(rng() % 20'000); t < hours * kHour; t += step) {
-      if (rng() % 200 == 0) t += 20 * 60'000;  // a gap longer than the lookback
+      if (rng() % 200 == 0) t += 1'200'000;  // a gap longer than the lookback
       if (t >= hours * kHour) break;
       if (counter) {
         v = rng() % 500 == 0 ? 0 : v + static_cast<double>(rng() % 100);
@@ -360,7 +360,7 @@ TEST_F(CompactionTest, MergedBlocksAnswerExactly) {
 
   // A second pass inside the deletion delay changes nothing; after it the sources go.
   size_t objects = bucket_->size();
-  ASSERT_TRUE(compactor.Run("t1", now + 10 * 60'000).ok());
+  ASSERT_TRUE(compactor.Run("t1", now + 600'000).ok());
   EXPECT_EQ(bucket_->size(), objects);
   auto later = compactor.Run("t1", now + 2 * kHour);
   ASSERT_TRUE(later.ok());

@@ -26,7 +26,7 @@ struct DbOptions {
   // least the size of the last checkpoint, so checkpointing stays a bounded share of I/O).
   uint64_t checkpoint_min_bytes = 256u << 20;
   // Blocks: the head is cut into blocks of this aligned range once it spans 1.5 of them.
-  int64_t block_range_ms = 2 * 3600 * 1000;
+  int64_t block_range_ms = 7'200'000;  // 2h
   // A block gets as many shards as keep each shard's chunks near this size.
   uint64_t shard_target_bytes = 256u << 20;
 };

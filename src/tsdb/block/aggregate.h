@@ -10,8 +10,8 @@
 
 namespace strata::tsdb::block {
 
-inline constexpr int64_t kRes5m = 5 * 60 * 1000;
-inline constexpr int64_t kRes1h = 60 * 60 * 1000;
+inline constexpr int64_t kRes5m = 300'000;
+inline constexpr int64_t kRes1h = 3'600'000;
 
 // The aggregates a downsampled series keeps per window: sample count, sum, min, max, and a
 // reset-adjusted counter (its first raw sample, then the running total at each window's last

@@ -233,8 +233,9 @@ TEST(BlockMetaTest, RoundTripAndValidation) {
   auto back = DecodeMeta(EncodeMeta(m));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(*back, m);
-  for (std::string bad : {std::string("{"), std::string("[]"), std::string("{\"version\":2}"),
-                          EncodeMeta(m).replace(EncodeMeta(m).find(m.id), 3, "xyz")}) {
+  for (const std::string& bad :
+       {std::string("{"), std::string("[]"), std::string("{\"version\":2}"),
+        EncodeMeta(m).replace(EncodeMeta(m).find(m.id), 3, "xyz")}) {
     EXPECT_EQ(DecodeMeta(bad).status().code(), Status::Code::kCorruption) << bad;
   }
   m.shards[0].ioi_offset = 190;

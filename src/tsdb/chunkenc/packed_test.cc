@@ -86,6 +86,7 @@ TEST(PackedTest, RandomDoublesRoundTrip) {
 
 TEST(PackedTest, MalformedInputIsCorruptionNeverACrash) {
   std::vector<Sample> in;
+  in.reserve(100);
   for (int i = 0; i < 100; ++i) in.push_back({int64_t{i} * 1000, i * 1.25});
   std::string enc;
   EncodePacked(in, enc);

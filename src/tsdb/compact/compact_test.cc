@@ -38,7 +38,7 @@ TEST(DownsampleTest, WindowsAggregateAndCounterSurvivesResets) {
 TEST(DownsampleTest, CoarseningKeepsTotals) {
   std::vector<Sample> raw;
   double v = 0;
-  for (int64_t t = 0; t < 3 * 3600'000; t += 15'000) {
+  for (int64_t t = 0; t < 10'800'000; t += 15'000) {
     v = (t / 15'000) % 1000 == 999 ? 0 : v + 3;
     raw.push_back({t, v});
   }
@@ -61,8 +61,7 @@ TEST(DownsampleTest, CoarseningKeepsTotals) {
 
 TEST(AggregateRecordTest, RoundTripAcrossRecordsAndCorruption) {
   std::vector<Sample> raw;
-  for (int64_t t = 0; t < 24 * 3600'000; t += 30'000)
-    raw.push_back({t, static_cast<double>(t % 7)});
+  for (int64_t t = 0; t < 86'400'000; t += 30'000) raw.push_back({t, static_cast<double>(t % 7)});
   AggrSeries a = DownsampleRaw(raw, kRes5m);
   ASSERT_GT(a.count.size(), 120u);
   AggrSeries back;

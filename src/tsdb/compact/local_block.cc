@@ -29,7 +29,7 @@ Result<std::unique_ptr<LocalBlock>> LocalBlock::Download(objstore::Bucket& bucke
   for (uint32_t i = 0; i < meta.shards.size(); ++i) {
     for (const std::string& file : {block::IndexFile(i), block::ChunksFile(i)}) {
       ASSIGN_OR_RETURN(std::string data, bucket.Get(prefix + file));
-      RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + file, data));
+      RETURN_IF_ERROR(WriteFileAtomically(fmt::format("{}/{}", dir, file), data));
     }
   }
   return Open(dir, meta);
