@@ -34,20 +34,12 @@ void FuzzIndex(std::string_view data) {
   uint64_t len = b % (file.size() - off + 1);
   auto idx = ShardIndex::Parse(file.substr(off, len), file.size());
   if (!idx.ok()) return;
-  RangeFetcher fetch = [&](std::span<const ByteRange> ranges) -> Result<std::vector<std::string>> {
-    std::vector<std::string> out;
-    for (const auto& r : ranges) {
-      if (r.offset > file.size() || r.length > file.size() - r.offset) {
-        return Status::Corruption("range outside the file");
-      }
-      out.emplace_back(file.substr(r.offset, r.length));
-    }
-    return out;
-  };
+  RangeFetcher fetch = FetcherOver(file);
   for (const auto& name : idx->LabelNames()) {
     (void)idx->LabelValues(name, fetch);
     for (auto type : {Matcher::Type::kEqual, Matcher::Type::kNotEqual, Matcher::Type::kRegex}) {
-      std::vector<Matcher> ms = {Matcher::Make(type, name, type == Matcher::Type::kRegex ? "a.*" : "x").value()};
+      std::vector<Matcher> ms = {
+          Matcher::Make(type, name, type == Matcher::Type::kRegex ? "a.*" : "x").value()};
       (void)idx->Postings(ms, fetch);
     }
   }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -60,11 +61,13 @@ Result<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view data) {
-  std::string tmp = fmt::format("{}.tmp-{}", path, ::getpid());
+Status WriteFileAtomically(const std::string& path,
+                           const std::function<Status(int fd, const std::string& tmp)>& fill) {
+  static std::atomic<uint64_t> seq{0};
+  std::string tmp = fmt::format("{}{}{}-{}", path, kTempFileMarker, ::getpid(), seq++);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("create", tmp, errno);
-  Status st = WriteAll(fd, data, tmp);
+  Status st = fill(fd, tmp);
   if (st.ok() && ::fdatasync(fd) != 0) st = ErrnoStatus("fdatasync", tmp, errno);
   ::close(fd);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename", tmp, errno);
@@ -74,6 +77,11 @@ Status WriteFileAtomically(const std::string& path, std::string_view data) {
   }
   size_t slash = path.rfind('/');
   return SyncDir(slash == std::string::npos ? "." : path.substr(0, slash));
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view data) {
+  return WriteFileAtomically(
+      path, [data](int fd, const std::string& tmp) { return WriteAll(fd, data, tmp); });
 }
 
 }  // namespace strata

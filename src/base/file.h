@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -17,9 +18,14 @@ Status WriteAll(int fd, std::string_view data, const std::string& path);
 // fsyncs a directory, making renames and creations in it durable.
 Status SyncDir(const std::string& dir);
 Result<std::string> ReadFile(const std::string& path);
-// Writes `data` to `path` through a temporary file in the same directory, fdatasyncs it,
-// renames it into place and syncs the directory: after a crash the file is absent, old or
-// complete.
+// Temporary files of WriteFileAtomically carry this in their name (path + marker + ...).
+inline constexpr std::string_view kTempFileMarker = ".tmp-";
+
+// Writes a file through a temporary one in the same directory, filled by `fill(fd, tmp)`,
+// fdatasyncs it, renames it into place and syncs the directory: after a crash the file is
+// absent, old or complete. Concurrent writers of one path do not collide.
+Status WriteFileAtomically(const std::string& path,
+                           const std::function<Status(int fd, const std::string& tmp)>& fill);
 Status WriteFileAtomically(const std::string& path, std::string_view data);
 
 }  // namespace strata

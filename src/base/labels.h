@@ -41,6 +41,9 @@ std::string FormatLabels(const Labels& labels);
 // (truncated, overlong, a surrogate or beyond U+10FFFF).
 size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp);
 
+// Appends the UTF-8 encoding of code point cp (which must be <= U+10FFFF).
+void AppendUtf8(std::string& out, uint32_t cp);
+
 // Quotes s as Go's strconv.Quote does (Prometheus prints label values and strings this way).
 std::string GoQuote(std::string_view s);
 void AppendGoQuoted(std::string& out, std::string_view s);

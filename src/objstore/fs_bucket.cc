@@ -17,9 +17,9 @@ namespace strata::objstore {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kTmpMarker = ".tmp-";
-
-bool IsTemporary(const std::string& name) { return name.find(kTmpMarker) != std::string::npos; }
+bool IsTemporary(const std::string& name) {
+  return name.find(kTempFileMarker) != std::string::npos;
+}
 
 }  // namespace
 
@@ -80,27 +80,15 @@ Result<std::string> FsBucket::GetRange(const std::string& key, uint64_t offset, 
   return out;
 }
 
-template <typename Fill>
-Status FsBucket::WriteAtomically(const std::string& key, Fill&& fill) {
+Status FsBucket::WriteAtomically(
+    const std::string& key, const std::function<Status(int fd, const std::string& tmp)>& fill) {
   RETURN_IF_ERROR(ValidateKey(key));
-  static std::atomic<uint64_t> seq{0};
   std::string path = root_ + "/" + key;
   std::string dir = path.substr(0, path.rfind('/'));
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
-  std::string tmp = fmt::format("{}{}{}-{}", path, kTmpMarker, ::getpid(), seq++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("create", tmp, errno);
-  Status st = fill(fd, tmp);
-  if (st.ok() && ::fdatasync(fd) != 0) st = ErrnoStatus("fdatasync", tmp, errno);
-  ::close(fd);
-  if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename", tmp, errno);
-  if (!st.ok()) {
-    ::unlink(tmp.c_str());
-    return st;
-  }
-  return SyncDir(dir);
+  return WriteFileAtomically(path, fill);
 }
 
 Status FsBucket::Put(const std::string& key, std::string_view data) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,9 +25,9 @@ class FsBucket : public Bucket {
 
  private:
   explicit FsBucket(std::string root) : root_(std::move(root)) {}
-  // Writes through `fill(fd)` to a temporary file, then renames it to the key's path.
-  template <typename Fill>
-  Status WriteAtomically(const std::string& key, Fill&& fill);
+  // WriteFileAtomically at the key's path, creating its directories.
+  Status WriteAtomically(const std::string& key,
+                         const std::function<Status(int fd, const std::string& tmp)>& fill);
 
   const std::string root_;
 };

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "base/labels.h"
+
 namespace strata::objstore {
 namespace {
 
@@ -88,22 +90,7 @@ std::string XmlUnescape(std::string_view s) {
         out.push_back(s[i]);
         continue;
       }
-      // UTF-8 encode.
-      if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-      } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      }
+      AppendUtf8(out, cp);
     } else {
       out.push_back(s[i]);
       continue;

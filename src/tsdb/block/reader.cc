@@ -38,6 +38,20 @@ std::vector<uint32_t> Intersect(const std::vector<uint32_t>& a, const std::vecto
 
 }  // namespace
 
+RangeFetcher FetcherOver(std::string_view file) {
+  return [file](std::span<const ByteRange> ranges) -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    out.reserve(ranges.size());
+    for (const auto& r : ranges) {
+      if (r.offset > file.size() || r.length > file.size() - r.offset) {
+        return Corrupt("range outside the file");
+      }
+      out.emplace_back(file.substr(r.offset, r.length));
+    }
+    return out;
+  };
+}
+
 Result<ShardIndex> ShardIndex::Parse(std::string_view ioi, uint64_t index_size) {
   ASSIGN_OR_RETURN(std::string_view framed, Checked(ioi, "index-of-index"));
   ByteReader head(framed);

@@ -22,6 +22,10 @@ struct ByteRange {
 // store gateway plugs caching and request coalescing in here.
 using RangeFetcher = std::function<Result<std::vector<std::string>>(std::span<const ByteRange>)>;
 
+// A RangeFetcher over a whole file in memory, which must outlive it; ranges outside the
+// file are Corruption.
+RangeFetcher FetcherOver(std::string_view file);
+
 struct ChunkRef {
   int64_t min_t = 0;
   int64_t max_t = 0;

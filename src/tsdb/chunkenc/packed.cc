@@ -41,8 +41,8 @@ Frame ChooseFrame(const std::vector<int64_t>& v) {
   std::sort(sorted.begin(), sorted.end());
   Frame best{sorted[0], BitWidth(static_cast<uint64_t>(Sub(sorted.back(), sorted[0]))), 0};
   size_t best_cost = sorted.size() * static_cast<size_t>(best.width);
-  const int full_width = best.width;
-  for (int w = 0; w < full_width; ++w) {
+  // Narrower widths leave more exceptions: stop once they alone cost more than the best.
+  for (int w = best.width - 1; w >= 0; --w) {
     // The window [b, b + 2^w) holding the most values.
     uint64_t span = w == 0 ? 0 : (uint64_t{1} << w) - 1;
     size_t lo = 0;
@@ -56,6 +56,7 @@ Frame ChooseFrame(const std::vector<int64_t>& v) {
       }
     }
     size_t exceptions = sorted.size() - covered;
+    if (exceptions * kExceptionBits >= best_cost) break;
     size_t cost = sorted.size() * static_cast<size_t>(w) + exceptions * kExceptionBits;
     if (cost < best_cost) {
       best_cost = cost;
@@ -201,12 +202,14 @@ void EncodePacked(std::span<const Sample> samples, std::string& out) {
   size_t best_cost = SIZE_MAX;
   for (int e = 0; e <= kMaxExponent; ++e) {
     if (!Split(samples, e, m, ulps)) break;
-    size_t cost = samples.size() > 1 ? FrameCost(Deltas(m)) : 0;
-    cost += FrameCost(ulps);
+    size_t ulp_cost = FrameCost(ulps);
+    size_t cost = (samples.size() > 1 ? FrameCost(Deltas(m)) : 0) + ulp_cost;
     if (cost < best_cost) {
       best_cost = cost;
       best_e = e;
     }
+    // Exact at this exponent: a larger one only makes mantissas wider.
+    if (ulp_cost == 0) break;
   }
   Split(samples, best_e, m, ulps);
   PutUvarint(out, samples.size());

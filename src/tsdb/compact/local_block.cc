@@ -91,18 +91,7 @@ bool LocalBlock::ShardIterator::Next() {
     ords.push_back(static_cast<uint32_t>(i));
   }
   next_ordinal_ += ords.size();
-  const std::string& data = block_.indexes_[shard_];
-  auto fetch =
-      [&data](std::span<const block::ByteRange> ranges) -> Result<std::vector<std::string>> {
-    std::vector<std::string> out;
-    for (const auto& r : ranges) {
-      if (r.offset > data.size() || r.length > data.size() - r.offset) {
-        return Status::Corruption("block index: range outside the file");
-      }
-      out.push_back(data.substr(r.offset, r.length));
-    }
-    return out;
-  };
+  auto fetch = block::FetcherOver(block_.indexes_[shard_]);
   auto series = index_.Series(ords, INT64_MIN, INT64_MAX, block_.meta_.min_time, true, fetch);
   if (!series.ok()) {
     status_ = series.status();
