@@ -338,6 +338,8 @@ Status StoreGateway::Sync(const std::string& tenant) {
     }
     auto meta = blk::ReadMeta(*bucket, tenant, b.id);
     if (!meta.ok()) {
+      // Deleted since the listing: nothing to read.
+      if (meta.status().code() == Status::Code::kNotFound) continue;
       if (meta.status().code() == Status::Code::kCorruption) {
         spdlog::warn("msg=\"skipping block\" tenant={} block={} err=\"{}\"", tenant, b.id,
                      meta.status().message());
