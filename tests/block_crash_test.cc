@@ -35,8 +35,9 @@ std::unique_ptr<Process> StartServer(const std::string& dir, const std::string& 
       dir + "/../server.log");
 }
 
-// Parses a query API matrix answer into series label value of "s" (client*10+s) -> t -> v.
-std::map<std::string, std::map<int64_t, double>> ParseMatrix(const std::string& body) {
+// Parses a query API matrix answer into metric -> t -> v; counts repeated timestamps.
+std::map<std::string, std::map<int64_t, double>> ParseMatrix(const std::string& body,
+                                                             int* duplicates) {
   std::map<std::string, std::map<int64_t, double>> out;
   size_t pos = 0;
   while ((pos = body.find("\"metric\":{", pos)) != std::string::npos) {
@@ -53,7 +54,8 @@ std::map<std::string, std::map<int64_t, double>> ParseMatrix(const std::string& 
       size_t close = body.find(']', comma);
       double t = std::stod(body.substr(open + 1, comma - open - 1));
       std::string v = body.substr(comma + 2, close - comma - 3);
-      series[static_cast<int64_t>(std::llround(t * 1000))] = std::stod(v);
+      auto [it, fresh] = series.emplace(static_cast<int64_t>(std::llround(t * 1000)), std::stod(v));
+      if (!fresh) ++*duplicates;
       p = close + 1;
     }
     pos = stop;
@@ -172,7 +174,9 @@ TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
                     "/api/v1/query?query=crash_blocks%5B4h%5D&time=" + std::to_string(end_s), 11));
   ASSERT_TRUE(res.ok());
   ASSERT_EQ(res->result_int(), 200) << res->body();
-  auto got = ParseMatrix(res->body());
+  int duplicates = 0;
+  auto got = ParseMatrix(res->body(), &duplicates);
+  EXPECT_EQ(duplicates, 0) << "a sample is visible twice";
 
   uint64_t checked = 0;
   for (const auto& [key, last] : acked) {

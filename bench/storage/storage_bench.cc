@@ -151,13 +151,15 @@ int Run(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("loaded and cut %d blocks in %.1f s\n", shipped, Ms(std::chrono::steady_clock::now() - t0) / 1000);
+  std::printf("loaded and cut %d blocks in %.1f s\n", shipped,
+              Ms(std::chrono::steady_clock::now() - t0) / 1000);
   tsdb::compact::CompactorOptions copts;
   copts.work_dir = work + "/compactor";
   copts.downsample_5m_after_ms = INT64_MAX / 4;  // raw data only: a like-for-like comparison
   copts.downsample_1h_after_ms = INT64_MAX / 4;
   copts.deletion_delay_ms = 0;
-  tsdb::compact::Compactor compactor(copts, [&](const std::string&) { return bucket; }, nullptr);
+  tsdb::compact::Compactor compactor(
+      copts, [&](const std::string&) { return bucket; }, nullptr);
   t0 = std::chrono::steady_clock::now();
   int64_t gets_before = bucket->gets;
   auto pass = compactor.Run(tenant, end + kDay);
@@ -173,7 +175,8 @@ int Run(int argc, char** argv) {
   store::GatewayOptions gopts;
   gopts.cache_bytes = 1u << 30;
   auto gateway = std::make_unique<store::StoreGateway>(
-      gopts, [&](const std::string&) { return std::shared_ptr<objstore::Bucket>(bucket); }, nullptr);
+      gopts, [&](const std::string&) { return std::shared_ptr<objstore::Bucket>(bucket); },
+      nullptr);
   if (Status st = gateway->Sync(tenant); !st.ok()) {
     std::fprintf(stderr, "sync: %s\n", st.ToString().c_str());
     return 1;
@@ -184,7 +187,8 @@ int Run(int argc, char** argv) {
   auto fetch = [&](store::StoreGateway& gw, int i, int64_t from) {
     auto q = gw.Querier(tenant, 0);
     std::vector<Matcher> ms;
-    for (const auto& l : labels[i]) ms.push_back(Matcher::Make(Matcher::Type::kEqual, l.name, l.value).value());
+    for (const auto& l : labels[i])
+      ms.push_back(Matcher::Make(Matcher::Type::kEqual, l.name, l.value).value());
     auto set = q->Select({from, from + 4 * 3'600'000 - 1}, ms).value();
     std::vector<Sample> out;
     for (size_t k = 0; k < set->size(); ++k) set->Samples(k, out);
@@ -193,13 +197,15 @@ int Run(int argc, char** argv) {
   int64_t g0 = bucket->gets;
   auto c0 = std::chrono::steady_clock::now();
   size_t n = fetch(*gateway, 7, end - kDay);
-  std::printf("cold single-series 4h fetch: %.2f ms, %lld GETs (indexes-of-index included), %zu samples\n",
-              Ms(std::chrono::steady_clock::now() - c0), static_cast<long long>(bucket->gets - g0), n);
+  std::printf(
+      "cold single-series 4h fetch: %.2f ms, %lld GETs (indexes-of-index included), %zu samples\n",
+      Ms(std::chrono::steady_clock::now() - c0), static_cast<long long>(bucket->gets - g0), n);
   // Warm: a working set of 200 series x their 4h windows, fetched once, then timed.
   std::vector<std::pair<int, int64_t>> set;
   for (int k = 0; k < 200; ++k) {
-    set.emplace_back(static_cast<int>(rng() % series),
-                     start + static_cast<int64_t>(rng() % static_cast<uint64_t>(days * 6)) * 4 * 3'600'000);
+    set.emplace_back(
+        static_cast<int>(rng() % series),
+        start + static_cast<int64_t>(rng() % static_cast<uint64_t>(days * 6)) * 4 * 3'600'000);
   }
   for (auto [i, from] : set) fetch(*gateway, i, from);
   std::vector<double> lat;
@@ -226,7 +232,8 @@ int Run(int argc, char** argv) {
     return Ms(std::chrono::steady_clock::now() - s);
   };
   auto cold_gateway = std::make_unique<store::StoreGateway>(
-      gopts, [&](const std::string&) { return std::shared_ptr<objstore::Bucket>(bucket); }, nullptr);
+      gopts, [&](const std::string&) { return std::shared_ptr<objstore::Bucket>(bucket); },
+      nullptr);
   (void)cold_gateway->Sync(tenant);
   g0 = bucket->gets;
   double cold = run(*cold_gateway->Querier(tenant, 0));

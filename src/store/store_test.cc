@@ -437,6 +437,7 @@ TEST_F(CompactionTest, DownsampledBlocksAnswerWithinBounds) {
   compare("min_over_time(memory_bytes[1h])", 0, 0);
   compare("sum(rate(http_requests_total[1h]))", 0.05, 0.01);
   compare("increase(http_requests_total[2h])", 0.25, 0.02);
+  compare("histogram_quantile(0.9, sum by (le) (rate(latency_seconds_bucket[1h])))", 0.05, 0.01);
   // count_over_time cannot use aggregates: it reads raw blocks and is exact.
   compare("count_over_time(memory_bytes[1h])", 0, 0);
 }
