@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -24,7 +25,10 @@ class TempDir {
     std::string tmpl = (std::filesystem::temp_directory_path() / "strata-it-XXXXXX").string();
     path_ = ::mkdtemp(tmpl.data());
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  // STRATA_KEEP_TEST_DIRS=1 keeps the directory (logs, data) for a post-mortem.
+  ~TempDir() {
+    if (std::getenv("STRATA_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(path_);
+  }
   const std::string& path() const { return path_; }
 
  private:

@@ -329,25 +329,21 @@ Status StoreGateway::Sync(const std::string& tenant) {
     if (it != tenants_.end()) current = it->second;
   }
   Readers next;
+  std::vector<std::string> fresh;
   for (const auto& b : listed) {
     if (!b.complete || b.marked) continue;
     auto it = current.find(b.id);
     if (it != current.end()) {
       next[b.id] = it->second;
-      continue;
+    } else {
+      fresh.push_back(b.id);
     }
-    auto meta = blk::ReadMeta(*bucket, tenant, b.id);
-    if (!meta.ok()) {
-      // Deleted since the listing: nothing to read.
-      if (meta.status().code() == Status::Code::kNotFound) continue;
-      if (meta.status().code() == Status::Code::kCorruption) {
-        spdlog::warn("msg=\"skipping block\" tenant={} block={} err=\"{}\"", tenant, b.id,
-                     meta.status().message());
-        continue;
-      }
-      return meta.status();
-    }
-    next[b.id] =
+  }
+  ASSIGN_OR_RETURN(auto metas, blk::ReadMetas(*bucket, tenant, fresh));
+  for (auto& meta : metas) {
+    if (!meta) continue;
+    std::string id = meta->id;
+    next[id] =
         std::make_shared<BlockReader>(bucket, tenant, std::move(*meta), cache_, opts_.reader);
   }
   std::unique_lock lk(mu_);

@@ -251,6 +251,27 @@ TEST_F(StoreTest, BucketOutageKeepsEverythingInTheHead) {
   ExpectSameAnswers(*Merged());
 }
 
+// The bucket fails after the first of two ranges: the second is shipped by the next
+// attempt, not skipped (a failed cut has already raised the head's minimum valid time).
+TEST_F(StoreTest, FailedCutIsRetriedForTheSameRange) {
+  int calls = 0;
+  auto flaky = [&](const std::string& dir, const tsdb::block::BlockMeta& meta) -> Status {
+    if (++calls == 2) return Status::Unavailable("bucket down");
+    return Shipper()(dir, meta);
+  };
+  EXPECT_EQ(db_->CutBlocks(dir_ + "/staging", flaky).status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(gateway_->Blocks("t1").size(), 1u);
+  auto again = db_->CutBlocks(dir_ + "/staging", Shipper());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*again, 1);
+  auto blocks = gateway_->Blocks("t1");
+  ASSERT_EQ(blocks.size(), 2u);
+  std::sort(blocks.begin(), blocks.end(),
+            [](const auto& a, const auto& b) { return a.min_time < b.min_time; });
+  EXPECT_EQ(blocks[1].min_time, blocks[0].max_time);
+  ExpectSameAnswers(*Merged());
+}
+
 // A block cut twice (a crash after the upload, before the head let go) shows each sample
 // once.
 TEST_F(StoreTest, DuplicateBlocksAreDeduplicated) {

@@ -146,6 +146,9 @@ class Db {
 
   std::mutex checkpoint_mu_;  // one checkpoint at a time
   std::mutex cut_mu_;         // one block cut at a time
+  // End of the last range shipped (head.state). The next cut starts here, not at the
+  // head's minimum valid time, which a failed cut has already raised past its range.
+  std::atomic<int64_t> shipped_until_{INT64_MIN};
   std::atomic<uint64_t> lsn_at_checkpoint_{0};
   std::atomic<uint64_t> last_checkpoint_bytes_{0};
 };

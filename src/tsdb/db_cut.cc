@@ -44,6 +44,7 @@ Status Db::LoadHeadState() {
     return Status::Corruption(fmt::format("{}: not a timestamp", HeadStatePath()));
   }
   head_.set_min_valid_time(t);
+  shipped_until_ = t;
   return Status::Ok();
 }
 
@@ -54,7 +55,7 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
   while (true) {
     HeadStats stats = head_.Stats();
     if (stats.max_time == INT64_MIN) break;
-    int64_t mint = std::max(stats.min_time, head_.min_valid_time());
+    int64_t mint = std::max(stats.min_time, shipped_until_.load());
     int64_t start = FloorDiv(mint, range) * range;
     if (stats.max_time - start < range + range / 2) break;
     int64_t end = start + range;
@@ -93,6 +94,7 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
 
     // The block is in the bucket: the head and the WAL may let go of its samples.
     RETURN_IF_ERROR(WriteFileAtomically(HeadStatePath(), std::to_string(end)));
+    shipped_until_ = end;
     size_t freed = head_.TruncateBefore(end);
     RETURN_IF_ERROR(Checkpoint().Annotate("checkpoint after block cut"));
     std::error_code ec;

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
+#include "base/parallel.h"
 #include "base/ulid.h"
 #include "tsdb/block/format.h"
 
@@ -48,6 +50,26 @@ Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
   if (meta.id != id)
     return Status::Corruption(fmt::format("meta.json of {} names {}", id, meta.id));
   return meta;
+}
+
+Result<std::vector<std::optional<BlockMeta>>> ReadMetas(objstore::Bucket& bucket,
+                                                        const std::string& tenant,
+                                                        const std::vector<std::string>& ids) {
+  constexpr size_t kParallelGets = 16;
+  std::vector<std::optional<BlockMeta>> out(ids.size());
+  RETURN_IF_ERROR(RunConcurrently(ids.size(), kParallelGets, [&](size_t i) -> Status {
+    auto meta = ReadMeta(bucket, tenant, ids[i]);
+    if (meta.ok()) {
+      out[i] = std::move(*meta);
+    } else if (meta.status().code() == Status::Code::kCorruption) {
+      spdlog::warn("msg=\"skipping block\" tenant={} block={} err=\"{}\"", tenant, ids[i],
+                   meta.status().message());
+    } else if (meta.status().code() != Status::Code::kNotFound) {
+      return meta.status();
+    }
+    return Status::Ok();
+  }));
+  return out;
 }
 
 Status MarkForDeletion(objstore::Bucket& bucket, const std::string& tenant, const std::string& id,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,11 @@ struct ListedBlock {
 Result<std::vector<ListedBlock>> ListBlocks(objstore::Bucket& bucket, const std::string& tenant);
 Result<BlockMeta> ReadMeta(objstore::Bucket& bucket, const std::string& tenant,
                            const std::string& id);
+// Reads the meta.json of many blocks with parallel GETs. A block deleted meanwhile, or whose
+// meta.json is unreadable (logged), comes back empty; other errors fail the call.
+Result<std::vector<std::optional<BlockMeta>>> ReadMetas(objstore::Bucket& bucket,
+                                                        const std::string& tenant,
+                                                        const std::vector<std::string>& ids);
 
 // Retires a block: deletion-mark.json records when. Store gateways stop reading it at their
 // next sync; its objects are deleted after a delay, so queries already reading it finish.

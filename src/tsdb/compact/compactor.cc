@@ -83,6 +83,7 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
                                                       PassStats& stats) {
   ASSIGN_OR_RETURN(std::vector<block::ListedBlock> listed, block::ListBlocks(bucket, tenant));
   std::vector<Block> out;
+  std::vector<std::pair<std::string, bool>> unknown;  // blocks whose meta.json is not cached
   for (const auto& l : listed) {
     if (l.marked) {
       auto marked_at = block::ReadDeletionMark(bucket, tenant, l.id);
@@ -108,28 +109,33 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
       }
       continue;
     }
-    block::BlockMeta meta;
+    bool known = false;
     {
       std::lock_guard lk(meta_mu_);
       auto it = metas_.find(l.id);
-      if (it != metas_.end()) meta = it->second;
-    }
-    if (meta.id.empty()) {
-      auto m = block::ReadMeta(bucket, tenant, l.id);
-      if (!m.ok()) {
-        if (m.status().code() == Status::Code::kCorruption) {
-          spdlog::warn("msg=\"skipping block\" tenant={} block={} err=\"{}\"", tenant, l.id,
-                       m.status().message());
-          continue;
-        }
-        return m.status();
+      if (it != metas_.end()) {
+        out.push_back({it->second, l.marked});
+        known = true;
       }
-      meta = *m;
-      std::lock_guard lk(meta_mu_);
-      metas_[l.id] = meta;
     }
-    out.push_back({std::move(meta), l.marked});
+    if (!known) unknown.push_back({l.id, l.marked});
   }
+  std::vector<std::string> ids;
+  ids.reserve(unknown.size());
+  for (const auto& [id, marked] : unknown) ids.push_back(id);
+  ASSIGN_OR_RETURN(auto metas, block::ReadMetas(bucket, tenant, ids));
+  for (size_t i = 0; i < metas.size(); ++i) {
+    if (!metas[i]) continue;
+    {
+      std::lock_guard lk(meta_mu_);
+      metas_[ids[i]] = *metas[i];
+    }
+    out.push_back({std::move(*metas[i]), unknown[i].second});
+  }
+  std::sort(out.begin(), out.end(), [](const Block& a, const Block& b) {
+    return a.meta.min_time != b.meta.min_time ? a.meta.min_time < b.meta.min_time
+                                              : a.meta.id < b.meta.id;
+  });
   return out;
 }
 
