@@ -63,21 +63,23 @@ Status DiskCache::Init() {
   RETURN_IF_ERROR(Lmdb(mdb_txn_begin(env_, nullptr, 0, &txn), "begin"));
   Status st = Lmdb(mdb_dbi_open(txn, "pages", MDB_CREATE, &pages_), "open pages");
   if (st.ok()) st = Lmdb(mdb_dbi_open(txn, "order", MDB_CREATE, &order_), "open order");
+  // Recount what survived from the last run. (write_mu_ is taken only after the
+  // transaction: Put takes it before LMDB's writer lock, and the order must be one.)
+  uint64_t bytes = 0;
+  uint64_t next_seq = 1;
   if (st.ok()) {
-    // Recount what survived from the last run.
     MDB_cursor* cur = nullptr;
     st = Lmdb(mdb_cursor_open(txn, pages_, &cur), "cursor");
     MDB_val k;
     MDB_val v;
-    std::lock_guard lk(write_mu_);
     for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); st.ok() && rc == MDB_SUCCESS;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
       if (v.mv_size < 8) {
         st = Status::Corruption("disk cache: short entry");
         break;
       }
-      bytes_ += EntryBytes(k.mv_size, v.mv_size - 8);
-      next_seq_ = std::max(next_seq_, FromBigEndian(v.mv_data) + 1);
+      bytes += EntryBytes(k.mv_size, v.mv_size - 8);
+      next_seq = std::max(next_seq, FromBigEndian(v.mv_data) + 1);
     }
     if (cur) mdb_cursor_close(cur);
   }
@@ -85,7 +87,11 @@ Status DiskCache::Init() {
     mdb_txn_abort(txn);
     return st;
   }
-  return Lmdb(mdb_txn_commit(txn), "commit");
+  RETURN_IF_ERROR(Lmdb(mdb_txn_commit(txn), "commit"));
+  std::lock_guard lk(write_mu_);
+  bytes_ = bytes;
+  next_seq_ = next_seq;
+  return Status::Ok();
 }
 
 DiskCache::~DiskCache() { mdb_env_close(env_); }
