@@ -30,9 +30,14 @@ constexpr int kKills = 8;
 std::unique_ptr<Process> StartServer(const std::string& dir, const std::string& config, int port) {
   return std::make_unique<Process>(
       std::vector<std::string>{STRATA_BINARY, "serve", "--config", config, "--data-dir", dir,
-                               "--listen", "127.0.0.1:" + std::to_string(port), "--log.level",
-                               "warn"},
+                               "--listen", "127.0.0.1:" + std::to_string(port)},
       dir + "/../server.log");
+}
+
+std::string LogTail(const std::string& path) {
+  std::ifstream in(path);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return all.substr(all.size() > 3000 ? all.size() - 3000 : 0);
 }
 
 // Parses a query API matrix answer into metric -> t -> v; counts repeated timestamps.
@@ -160,7 +165,9 @@ TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
     }
     server->Kill(SIGKILL);
     server = StartServer(dir, config, port);
-    ASSERT_TRUE(testing::WaitForHttp(port, "/-/ready", 60'000)) << "no restart after kill " << k;
+    ASSERT_TRUE(testing::WaitForHttp(port, "/-/ready", 120'000))
+        << "no restart after kill " << k << "; server log ends:\n"
+        << LogTail(dir + "/../server.log");
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   stop = true;
