@@ -252,6 +252,13 @@ TEST_F(QueryApiTest, OldDataMovesToBlocksAndAnswersTheSame) {
                          "outcome=\"ok\",tenant=\"anonymous\"}"),
             std::string::npos);
 
+  // Raw only, explicitly: the same answer (no downsampled blocks exist yet); a bad value is
+  // a 400 naming the parameter.
+  EXPECT_EQ(Get(q + "&max_source_resolution=0s").body(), before);
+  auto bad = Get(q + "&max_source_resolution=weekly");
+  EXPECT_EQ(bad.result(), http::Status::bad_request);
+  EXPECT_NE(bad.body().find("max_source_resolution"), std::string::npos) << bad.body();
+
   // A restart: the head no longer has the old samples, the blocks do.
   client_.reset();
   srv_->Shutdown();

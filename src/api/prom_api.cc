@@ -323,9 +323,22 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
     return c->SendError();
   }
   c->db = storage->Find(c->tenant);
+  // Thanos's parameter: auto (default), or the coarsest downsampling resolution to read
+  // (0s/raw, 5m, 1h).
+  int64_t max_resolution = store::StoreGateway::kAutoResolution;
+  if (auto r = c->params.Get("max_source_resolution"); r && !r->empty() && *r != "auto") {
+    auto ms = ParseDurationMillis(*r == "raw" ? "0s" : *r);
+    if (!ms.ok() || *ms < 0) {
+      c->Fail({"bad_data", fmt::format("invalid parameter \"max_source_resolution\": \"{}\" is "
+                                       "not auto, raw or a duration",
+                                       *r)});
+      return c->SendError();
+    }
+    max_resolution = *ms;
+  }
   std::vector<std::unique_ptr<query::Querier>> parts;
   if (const store::StoreGateway* gw = gateway_.load(std::memory_order_acquire)) {
-    parts.push_back(gw->Querier(c->tenant));
+    parts.push_back(gw->Querier(c->tenant, max_resolution));
   }
   if (c->db != nullptr) parts.push_back(std::make_unique<query::HeadQuerier>(c->db->head()));
   if (parts.empty()) {
