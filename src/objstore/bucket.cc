@@ -12,8 +12,6 @@ std::string_view ComponentName(Component c) {
       return "store_gateway";
     case Component::kCompactor:
       return "compactor";
-    case Component::kTool:
-      return "tool";
   }
   return "unknown";
 }

@@ -39,7 +39,7 @@ class Bucket {
 };
 
 // Which side of the bucket an object-store call serves, for cost accounting.
-enum class Component { kIngest, kStoreGateway, kCompactor, kTool };
+enum class Component { kIngest, kStoreGateway, kCompactor };
 std::string_view ComponentName(Component c);
 
 // Rejects keys that could escape a directory or confuse S3: empty, leading '/', "." or ".."

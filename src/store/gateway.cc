@@ -384,13 +384,6 @@ std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) cons
   return out;
 }
 
-std::vector<std::string> StoreGateway::Tenants() const {
-  std::vector<std::string> out;
-  std::shared_lock lk(mu_);
-  for (const auto& [t, r] : tenants_) out.push_back(t);
-  return out;
-}
-
 void StoreGateway::EvictIndexes(int64_t now_ms) {
   std::vector<std::shared_ptr<BlockReader>> readers;
   {

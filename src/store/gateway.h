@@ -49,7 +49,6 @@ class StoreGateway {
                                           int64_t max_resolution_ms = kAutoResolution) const
       EXCLUDES(mu_);
   std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const EXCLUDES(mu_);
-  std::vector<std::string> Tenants() const EXCLUDES(mu_);
   // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used
   // until the total fits index_max_bytes.
   void EvictIndexes(int64_t now_ms) EXCLUDES(mu_);
