@@ -4,11 +4,10 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <iostream>
 #include <sstream>
 
-#include "base/log.h"
 #include "cmd/commands.h"
+#include "cmd/setup.h"
 #include "http/server.h"
 #include "server/compactor_service.h"
 #include "server/config.h"
@@ -25,25 +24,11 @@ struct CompactorFlags {
 };
 
 int RunCompactor(const CompactorFlags& f) {
-  auto config =
-      f.config_file.empty() ? server::ParseConfig("") : server::LoadConfigFile(f.config_file);
-  if (!config.ok()) {
-    std::cerr << "strata: " << config.status().message() << "\n";
-    return 2;
-  }
-  server::Config c = std::move(config).value();
-  if (!f.data_dir.empty()) c.data_dir = f.data_dir;
+  auto config = LoadConfig(f.config_file, f.data_dir, f.log_level);
+  if (!config) return 2;
+  server::Config& c = *config;
   if (!f.listen.empty()) c.compactor_listen = f.listen;
-  if (!f.log_level.empty()) c.log_level = f.log_level;
-  if (Status st = InitLogging(c.log_level); !st.ok()) {
-    std::cerr << "strata: " << st.message() << "\n";
-    return 2;
-  }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = BlockTerminationSignals();
 
   auto registry = std::make_shared<prometheus::Registry>();
   auto metrics = std::make_shared<objstore::BucketMetrics>(*registry);

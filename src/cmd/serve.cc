@@ -1,10 +1,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
-#include <iostream>
-
-#include "base/log.h"
 #include "cmd/commands.h"
+#include "cmd/setup.h"
 #include "server/config.h"
 #include "server/server.h"
 
@@ -19,26 +17,12 @@ struct ServeFlags {
 };
 
 int RunServe(const ServeFlags& f) {
-  auto config =
-      f.config_file.empty() ? server::ParseConfig("") : server::LoadConfigFile(f.config_file);
-  if (!config.ok()) {
-    std::cerr << "strata: " << config.status().message() << "\n";
-    return 2;
-  }
-  server::Config c = std::move(config).value();
+  auto config = LoadConfig(f.config_file, f.data_dir, f.log_level);
+  if (!config) return 2;
+  server::Config& c = *config;
   if (!f.listen.empty()) c.listen = f.listen;
-  if (!f.data_dir.empty()) c.data_dir = f.data_dir;
-  if (!f.log_level.empty()) c.log_level = f.log_level;
-  if (Status st = InitLogging(c.log_level); !st.ok()) {
-    std::cerr << "strata: " << st.message() << "\n";
-    return 2;
-  }
   // Signals are taken synchronously by this thread; block them before any thread starts.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t signals = BlockTerminationSignals();
 
   server::StrataServer srv(c);
   if (Status st = srv.Start(); !st.ok()) {
