@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -210,33 +211,40 @@ Result<std::vector<uint32_t>> ShardIndex::MatchingPostings(const Table& t, const
 
 Result<std::vector<uint32_t>> ShardIndex::Postings(std::span<const Matcher> matchers,
                                                    const RangeFetcher& index) const {
-  std::vector<uint32_t> all(num_series_);
-  for (size_t i = 0; i < num_series_; ++i) all[i] = static_cast<uint32_t>(i);
-  std::vector<uint32_t> result = all;
-  // Matchers that exclude series without the label first: they narrow the most.
+  // Matchers that exclude series without the label first: they narrow the most, and the
+  // full ordinal list is then never built for the usual selectors.
   std::vector<const Matcher*> order;
+  order.reserve(matchers.size());
   for (const auto& m : matchers) order.push_back(&m);
   std::stable_partition(order.begin(), order.end(),
                         [](const Matcher* m) { return !m->Matches(""); });
+  std::optional<std::vector<uint32_t>> result;  // unset: every series so far
+  auto all = [&] {
+    std::vector<uint32_t> v(num_series_);
+    for (size_t i = 0; i < num_series_; ++i) v[i] = static_cast<uint32_t>(i);
+    return v;
+  };
   for (const Matcher* m : order) {
-    if (result.empty()) break;
+    if (result && result->empty()) break;
     const Table* t = FindTable(m->name());
-    std::vector<uint32_t> set;
-    if (m->Matches("")) {
-      // Series without the label match too: everything except values that do not match.
+    if (!m->Matches("")) {
+      std::vector<uint32_t> set;
       if (t) {
-        ASSIGN_OR_RETURN(std::vector<uint32_t> excluded, MatchingPostings(*t, *m, true, index));
-        std::set_difference(all.begin(), all.end(), excluded.begin(), excluded.end(),
-                            std::back_inserter(set));
-      } else {
-        set = all;
+        ASSIGN_OR_RETURN(set, MatchingPostings(*t, *m, false, index));
       }
-    } else if (t) {
-      ASSIGN_OR_RETURN(set, MatchingPostings(*t, *m, false, index));
+      result = result ? Intersect(*result, set) : std::move(set);
+      continue;
     }
-    result = Intersect(result, set);
+    // Series without the label match too: remove those whose value does not match.
+    if (!t) continue;
+    ASSIGN_OR_RETURN(std::vector<uint32_t> excluded, MatchingPostings(*t, *m, true, index));
+    if (!result) result = all();
+    std::vector<uint32_t> kept;
+    std::set_difference(result->begin(), result->end(), excluded.begin(), excluded.end(),
+                        std::back_inserter(kept));
+    result = std::move(kept);
   }
-  return result;
+  return result ? std::move(*result) : all();
 }
 
 Result<std::vector<SeriesRef>> ShardIndex::Series(std::span<const uint32_t> ordinals, int64_t mint,
