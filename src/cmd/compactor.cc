@@ -28,7 +28,6 @@ int RunCompactor(const CompactorFlags& f) {
   if (!config) return 2;
   server::Config& c = *config;
   if (!f.listen.empty()) c.compactor_listen = f.listen;
-  sigset_t signals = BlockTerminationSignals();
 
   auto registry = std::make_shared<prometheus::Registry>();
   auto metrics = std::make_shared<objstore::BucketMetrics>(*registry);
@@ -38,7 +37,11 @@ int RunCompactor(const CompactorFlags& f) {
     return 1;
   }
   server::CompactorService service(c, **buckets, registry.get());
+  // A one-off pass dies on the default signal action: an interrupted job's output never
+  // becomes visible and the next pass removes it.
   if (f.once) return service.RunOnce() ? 0 : 1;
+  // Signals are taken synchronously by this thread; block them before any thread starts.
+  sigset_t signals = BlockTerminationSignals();
 
   http::ServerOptions hopts;
   hopts.listen = c.compactor_listen;

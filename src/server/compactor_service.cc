@@ -46,6 +46,7 @@ void CompactorService::Stop() {
     std::lock_guard lk(mu_);
     stopping_ = true;
   }
+  compactor_.Stop();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
@@ -60,6 +61,7 @@ bool CompactorService::RunOnce() {
   for (const auto& t : *tenants) {
     if (!tsdb::Storage::ValidateTenantName(t).ok()) continue;
     auto stats = compactor_.Run(t, NowMillis());
+    if (stats.status().code() == Status::Code::kCancelled) return false;
     if (!stats.ok()) {
       spdlog::warn("msg=\"compactor pass failed\" tenant={} err=\"{}\"", t,
                    stats.status().ToString());

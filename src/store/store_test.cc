@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "base/ulid.h"
 #include "objstore/memory_bucket.h"
@@ -387,6 +388,29 @@ TEST_F(CompactionTest, MergedBlocksAnswerExactly) {
   ASSERT_TRUE(later.ok());
   EXPECT_GE(later->deleted, 12);
   EXPECT_LT(bucket_->size(), objects);
+  EXPECT_EQ(LiveBlocks(0), 3u);
+  ExpectSameAnswers(*Merged(0));
+}
+
+// Shutdown stops a pass at the next series or job; what it leaves behind is invisible to
+// queries and finished by the next pass.
+TEST_F(CompactionTest, StoppedPassLeavesNothingVisible) {
+  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  size_t objects = bucket_->size();
+  auto stopped = MakeCompactor();
+  stopped.Stop();
+  auto pass = stopped.Run("t1", 30 * kHour);
+  EXPECT_EQ(pass.status().code(), Status::Code::kCancelled);
+  EXPECT_EQ(bucket_->size(), objects);
+
+  auto interrupted = MakeCompactor();
+  std::thread run([&] { (void)interrupted.Run("t1", 30 * kHour); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  interrupted.Stop();
+  run.join();
+  ExpectSameAnswers(*Merged(0));
+  auto finished = MakeCompactor().Run("t1", 30 * kHour);
+  ASSERT_TRUE(finished.ok()) << finished.status().ToString();
   EXPECT_EQ(LiveBlocks(0), 3u);
   ExpectSameAnswers(*Merged(0));
 }

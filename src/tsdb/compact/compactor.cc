@@ -154,6 +154,7 @@ Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
   // Each iteration does one job and reloads, so a crash between jobs leaves a state the
   // next pass understands.
   for (int iteration = 0; iteration < 1000; ++iteration) {
+    if (stopping_) return Status::Cancelled("compactor stopping");
     ASSIGN_OR_RETURN(std::vector<Block> all, Load(*bucket, tenant, now_ms, stats));
     std::vector<const Block*> live;
     for (const auto& b : all) {
@@ -274,7 +275,10 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   auto cleanup = [&] { fs::remove_all(job, ec); };
   auto fail = [&](const Status& st) {
     cleanup();
-    if (jobs_) jobs_->Add({{"tenant", tenant}, {"kind", kind}, {"outcome", "error"}}).Increment();
+    if (jobs_) {
+      std::string outcome = st.code() == Status::Code::kCancelled ? "cancelled" : "error";
+      jobs_->Add({{"tenant", tenant}, {"kind", kind}, {"outcome", outcome}}).Increment();
+    }
     return st.Annotate(fmt::format("{} job of tenant {}", kind, tenant));
   };
 
@@ -340,6 +344,7 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   uint64_t next_log = total_series / 10;
   auto* progress = progress_ ? &progress_->Add({{"tenant", tenant}, {"kind", kind}}) : nullptr;
   while (!heap.empty()) {
+    if (stopping_) return fail(Status::Cancelled("compactor stopping"));
     size_t first = heap.top();
     heap.pop();
     Labels labels = cursors[first].it->labels();

@@ -5,6 +5,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,6 +61,9 @@ class Compactor {
 
   // Runs jobs for `tenant` until none is left.
   Result<PassStats> Run(const std::string& tenant, int64_t now_ms);
+  // Makes running and later passes return Cancelled at the next series or job (shutdown).
+  // An interrupted job's output is never made visible; a later pass cleans it up.
+  void Stop() { stopping_ = true; }
 
  private:
   struct Block {
@@ -77,6 +81,7 @@ class Compactor {
 
   const CompactorOptions opts_;
   const BucketFor bucket_for_;
+  std::atomic<bool> stopping_{false};
   std::mutex meta_mu_;
   std::map<std::string, block::BlockMeta> metas_ GUARDED_BY(meta_mu_);  // immutable once read
 
