@@ -128,60 +128,129 @@ std::vector<int64_t> Deltas(const std::vector<int64_t>& x) {
   return d;
 }
 
-// Writes x as its first value, then deltas or deltas of deltas (whichever packs smaller).
+// How an integer series is stored after its first value.
+enum IntMode : uint8_t {
+  kDeltas = 0,          // x[i] - x[i-1]
+  kDeltasOfDeltas = 1,  // (x[i] - x[i-1]) - (x[i-1] - x[i-2]), after the first delta
+  kGrid = 2,            // x[i] - (x[0] + i * step): regular scrapes with jitter
+};
+
+int64_t GridPoint(int64_t x0, size_t i, int64_t step) {
+  return Add(x0, static_cast<int64_t>(static_cast<uint64_t>(i) * static_cast<uint64_t>(step)));
+}
+
+std::vector<int64_t> GridResiduals(const std::vector<int64_t>& x, int64_t step) {
+  std::vector<int64_t> r(x.size() - 1);
+  for (size_t i = 1; i < x.size(); ++i) r[i - 1] = Sub(x[i], GridPoint(x[0], i, step));
+  return r;
+}
+
+// The cheapest way to store x (size >= 2): its mode, the first delta or grid step, and
+// the integers to patch.
+struct IntPlan {
+  IntMode mode = kDeltas;
+  int64_t param = 0;
+  std::vector<int64_t> rest;
+  size_t cost = 0;
+};
+
+IntPlan PlanIntSeries(const std::vector<int64_t>& x) {
+  IntPlan best{kDeltas, 0, Deltas(x), 0};
+  best.cost = FrameCost(best.rest);
+  if (x.size() < 3) return best;
+  auto consider = [&best](IntMode mode, int64_t param, std::vector<int64_t> rest) {
+    size_t cost = FrameCost(rest) + 64;  // the parameter's varint, at worst
+    if (cost < best.cost) best = {mode, param, std::move(rest), cost};
+  };
+  std::vector<int64_t> d1 = best.rest;
+  consider(kDeltasOfDeltas, d1[0], Deltas(d1));
+  // A grid through the first point: the median step (robust to a missed scrape) and the
+  // mean step (exact when jitter averages out).
+  std::vector<int64_t> sorted = d1;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2),
+                   sorted.end());
+  int64_t median = sorted[sorted.size() / 2];
+  auto span = static_cast<int64_t>(x.size() - 1);
+  int64_t total = Sub(x.back(), x[0]);
+  int64_t mean = total / span + (2 * (total % span) >= span ? 1 : 0);
+  consider(kGrid, median, GridResiduals(x, median));
+  if (mean != median) consider(kGrid, mean, GridResiduals(x, mean));
+  return best;
+}
+
 void PutIntSeries(std::string& out, const std::vector<int64_t>& x) {
   PutVarint(out, x[0]);
   if (x.size() == 1) return;
-  std::vector<int64_t> d1 = Deltas(x);
-  std::vector<int64_t> d2 = d1.size() > 1 ? Deltas(d1) : std::vector<int64_t>{};
-  bool dod = !d2.empty() && FrameCost(d2) < FrameCost(d1);
-  out.push_back(static_cast<char>(dod ? 1 : 0));
-  if (dod) {
-    PutVarint(out, d1[0]);
-    PutPatched(out, d2);
-  } else {
-    PutPatched(out, d1);
-  }
+  IntPlan plan = PlanIntSeries(x);
+  out.push_back(static_cast<char>(plan.mode));
+  if (plan.mode != kDeltas) PutVarint(out, plan.param);
+  PutPatched(out, plan.rest);
 }
 
 bool ReadIntSeries(ByteReader& r, size_t n, std::vector<int64_t>& x) {
   x.resize(n);
   if (!r.ReadVarint(&x[0])) return false;
   if (n == 1) return true;
-  uint8_t dod = 0;
-  if (!r.ReadByte(&dod) || dod > 1) return false;
+  uint8_t mode = 0;
+  int64_t param = 0;
+  if (!r.ReadByte(&mode) || mode > kGrid || (mode != kDeltas && (n < 3 || !r.ReadVarint(&param)))) {
+    return false;
+  }
   std::vector<int64_t> d;
-  if (dod) {
-    int64_t first = 0;
-    if (!r.ReadVarint(&first) || !ReadPatched(r, n - 2, d)) return false;
-    x[1] = Add(x[0], first);
-    int64_t delta = first;
-    for (size_t i = 2; i < n; ++i) {
-      delta = Add(delta, d[i - 2]);
-      x[i] = Add(x[i - 1], delta);
+  switch (mode) {
+    case kDeltas:
+      if (!ReadPatched(r, n - 1, d)) return false;
+      for (size_t i = 1; i < n; ++i) x[i] = Add(x[i - 1], d[i - 1]);
+      break;
+    case kDeltasOfDeltas: {
+      if (!ReadPatched(r, n - 2, d)) return false;
+      x[1] = Add(x[0], param);
+      int64_t delta = param;
+      for (size_t i = 2; i < n; ++i) {
+        delta = Add(delta, d[i - 2]);
+        x[i] = Add(x[i - 1], delta);
+      }
+      break;
     }
-  } else {
-    if (!ReadPatched(r, n - 1, d)) return false;
-    for (size_t i = 1; i < n; ++i) x[i] = Add(x[i - 1], d[i - 1]);
+    default:
+      if (!ReadPatched(r, n - 1, d)) return false;
+      for (size_t i = 1; i < n; ++i) x[i] = Add(GridPoint(x[0], i, param), d[i - 1]);
   }
   return true;
 }
 
-// Mantissas at exponent e, and each value's distance in ULPs from mantissa / 10^e (0 for
-// decimal values; small for sums of decimals that picked up rounding noise).
-bool Split(std::span<const Sample> s, int e, std::vector<int64_t>& m, std::vector<int64_t>& ulps) {
+// The double a value's correction is relative to. kDivided: mantissa / 10^e, exact for
+// decimal values. kAccumulated: the previous value plus the mantissa's step / 10^e, exact
+// for counters a sender keeps as a running double sum of decimal increments (their
+// division noise drifts; the sum's does not).
+enum BaseMode : uint8_t { kDivided = 0, kAccumulated = 0x80 };
+
+double BaseValue(BaseMode mode, int e, const std::vector<int64_t>& m, size_t i, double prev) {
+  if (mode == kDivided || i == 0) return static_cast<double>(m[i]) / Pow10(e);
+  return prev + static_cast<double>(Sub(m[i], m[i - 1])) / Pow10(e);
+}
+
+// Mantissas of s at exponent e; false if one does not fit in 53 bits.
+bool Mantissas(std::span<const Sample> s, int e, std::vector<int64_t>& m) {
   m.resize(s.size());
-  ulps.resize(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
     double scaled = s[i].v * Pow10(e);
     if (std::fabs(scaled) >= kMaxMantissa) return false;
-    double r = std::nearbyint(scaled);
-    m[i] = static_cast<int64_t>(r);
-    // Relative to what the decoder computes, so -0 and tiny values round-trip too.
-    double base = static_cast<double>(m[i]) / Pow10(e);
-    ulps[i] = Sub(std::bit_cast<int64_t>(s[i].v), std::bit_cast<int64_t>(base));
+    m[i] = static_cast<int64_t>(std::nearbyint(scaled));
   }
   return true;
+}
+
+// Each value's distance in ULPs from its base (computed as the decoder will, so -0 and
+// tiny values round-trip too).
+std::vector<int64_t> Ulps(std::span<const Sample> s, BaseMode mode, int e,
+                          const std::vector<int64_t>& m) {
+  std::vector<int64_t> ulps(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    double base = BaseValue(mode, e, m, i, i == 0 ? 0.0 : s[i - 1].v);
+    ulps[i] = Sub(std::bit_cast<int64_t>(s[i].v), std::bit_cast<int64_t>(base));
+  }
+  return ulps;
 }
 
 }  // namespace
@@ -195,40 +264,46 @@ bool CanPack(std::span<const Sample> samples) {
 }
 
 void EncodePacked(std::span<const Sample> samples, std::string& out) {
-  // The exponent with the cheapest mantissa deltas plus ULP corrections.
+  // The exponent and base with the cheapest mantissas plus ULP corrections.
   std::vector<int64_t> m;
-  std::vector<int64_t> ulps;
   int best_e = 0;
+  BaseMode best_mode = kDivided;
   size_t best_cost = SIZE_MAX;
-  for (int e = 0; e <= kMaxExponent; ++e) {
-    if (!Split(samples, e, m, ulps)) break;
-    size_t ulp_cost = FrameCost(ulps);
-    size_t cost = (samples.size() > 1 ? FrameCost(Deltas(m)) : 0) + ulp_cost;
-    if (cost < best_cost) {
-      best_cost = cost;
-      best_e = e;
+  for (int e = 0; e <= kMaxExponent && Mantissas(samples, e, m); ++e) {
+    size_t mantissa_cost = samples.size() > 1 ? PlanIntSeries(m).cost : 0;
+    size_t min_ulp_cost = SIZE_MAX;
+    for (BaseMode mode : {kDivided, kAccumulated}) {
+      size_t ulp_cost = FrameCost(Ulps(samples, mode, e, m));
+      min_ulp_cost = std::min(min_ulp_cost, ulp_cost);
+      if (mantissa_cost + ulp_cost < best_cost) {
+        best_cost = mantissa_cost + ulp_cost;
+        best_e = e;
+        best_mode = mode;
+      }
     }
     // Exact at this exponent: a larger one only makes mantissas wider.
-    if (ulp_cost == 0) break;
+    if (min_ulp_cost == 0) break;
   }
-  Split(samples, best_e, m, ulps);
+  Mantissas(samples, best_e, m);
   PutUvarint(out, samples.size());
-  out.push_back(static_cast<char>(best_e));
+  out.push_back(static_cast<char>(best_e | best_mode));
   std::vector<int64_t> ts(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) ts[i] = samples[i].t;
   PutIntSeries(out, ts);
   PutIntSeries(out, m);
-  PutPatched(out, ulps);
+  PutPatched(out, Ulps(samples, best_mode, best_e, m));
 }
 
 Status DecodePacked(std::string_view data, std::vector<Sample>& out) {
   ByteReader r(data);
   uint64_t n = 0;
-  uint8_t e = 0;
-  if (!r.ReadUvarint(&n) || n == 0 || n > kMaxPackedSamples || !r.ReadByte(&e) ||
-      e > kMaxExponent) {
+  uint8_t header = 0;
+  if (!r.ReadUvarint(&n) || n == 0 || n > kMaxPackedSamples || !r.ReadByte(&header) ||
+      (header & ~kAccumulated) > kMaxExponent) {
     return Status::Corruption("packed chunk: bad header");
   }
+  int e = header & ~kAccumulated;
+  auto mode = static_cast<BaseMode>(header & kAccumulated);
   std::vector<int64_t> ts;
   std::vector<int64_t> ms;
   std::vector<int64_t> ulps;
@@ -236,10 +311,12 @@ Status DecodePacked(std::string_view data, std::vector<Sample>& out) {
       !r.empty()) {
     return Status::Corruption("packed chunk: truncated or malformed");
   }
+  double prev = 0;
   for (size_t i = 0; i < n; ++i) {
     if (i > 0 && ts[i] <= ts[i - 1]) return Status::Corruption("packed chunk: unordered time");
-    double base = static_cast<double>(ms[i]) / Pow10(e);
-    out.push_back({ts[i], std::bit_cast<double>(Add(std::bit_cast<int64_t>(base), ulps[i]))});
+    double base = BaseValue(mode, e, ms, i, prev);
+    prev = std::bit_cast<double>(Add(std::bit_cast<int64_t>(base), ulps[i]));
+    out.push_back({ts[i], prev});
   }
   return Status::Ok();
 }

@@ -12,11 +12,12 @@
 namespace strata::chunkenc {
 
 // Packed chunks store block samples losslessly and compactly. Values become integer
-// mantissas at one power-of-ten exponent plus a correction in ULPs (0 for decimal values,
-// a few for sums of decimals with rounding noise); timestamps and mantissas are stored as
-// deltas or deltas of deltas, bit-packed with a patched frame of reference (the chunk's
-// common range at a fixed width, outliers such as counter resets stored whole). Layout in
-// docs/format/chunks.md.
+// mantissas at one power-of-ten exponent plus a correction in ULPs against the mantissa /
+// 10^e or against the previous value plus the mantissa's step (0 for decimal values and for
+// running sums of decimals); timestamps and mantissas are stored as deltas, deltas of
+// deltas or offsets from a regular grid, bit-packed with a patched frame of reference (the
+// chunk's common range at a fixed width, outliers such as counter resets stored whole).
+// Layout in docs/format/chunks.md.
 inline constexpr size_t kMaxPackedSamples = 4096;
 
 // True if EncodePacked can hold `samples`: 1..kMaxPackedSamples finite values below 2^53 in

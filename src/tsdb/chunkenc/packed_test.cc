@@ -73,6 +73,35 @@ TEST(PackedTest, NoisyDecimalsAndOutliersStayCompact) {
   EXPECT_LT(enc.size(), 480u * 2) << "under 2 bytes per sample";
 }
 
+// A running double sum of 2-decimal increments (how many exporters keep counters) drifts
+// away from the nearest decimal; the accumulated base follows it exactly. Jittered scrape
+// times cost the jitter's width, not that of its differences.
+TEST(PackedTest, RunningSumsAndJitteredTimesCostTheirInformation) {
+  std::mt19937_64 rng(5);
+  std::vector<Sample> s;
+  double v = 4321.5;
+  for (int i = 0; i < 480; ++i) {
+    v += static_cast<double>(250 + rng() % 250) / 100;  // 2.50 .. 4.99: 8 bits
+    s.push_back({1'700'000'000'000 + int64_t{i} * 15'000 + static_cast<int64_t>(rng() % 5), v});
+  }
+  ExpectRoundTrip(s);
+  std::string enc;
+  EncodePacked(s, enc);
+  EXPECT_LT(enc.size(), 480u * 12 / 8) << "8 bits per value, 3 per timestamp, header";
+}
+
+// Timestamps on a grid with a missed scrape, and a long regular gap.
+TEST(PackedTest, GridTimestampsWithGaps) {
+  std::vector<Sample> s;
+  for (int i = 0; i < 300; ++i) {
+    if (i == 100) continue;
+    s.push_back({int64_t{i} * 60'000 + (i > 200 ? 7 : 0), i * 0.5});
+  }
+  ExpectRoundTrip(s);
+  ExpectRoundTrip({{1, 1}, {2, 2}, {4, 3}});
+  ExpectRoundTrip({{INT64_MIN / 2, 1}, {0, 2}, {INT64_MAX / 2, 3}, {INT64_MAX, 4}});
+}
+
 TEST(PackedTest, RandomDoublesRoundTrip) {
   std::mt19937_64 rng(4);
   std::vector<Sample> s;
