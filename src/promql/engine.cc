@@ -64,8 +64,11 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
                                  int64_t end_ms, int64_t step_ms, bool instant,
                                  const QueryControl& ctl_in) const {
   QueryControl ctl = ctl_in;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(ctl.timeout_ms > 0 ? ctl.timeout_ms : opts_.timeout_ms);
   if (deadline < ctl.deadline) ctl.deadline = deadline;
+  EngineOptions opts = opts_;
+  if (ctl.max_samples > 0) opts.max_samples = ctl.max_samples;
 
   Grid g;
   g.start = start_ms;
@@ -73,9 +76,10 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
   g.n = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
 
   QueryResult res;
-  internal::Evaluator ev(q, opts_, ctl, start_ms, end_ms, res.annotations);
+  internal::Evaluator ev(q, opts, ctl, start_ms, end_ms, res.annotations);
   auto done = [&]() -> Result<QueryResult> {
     res.samples_loaded = ev.samples_loaded();
+    res.peak_samples = ev.peak_samples();
     return std::move(res);
   };
   try {

@@ -28,6 +28,8 @@ struct EngineOptions {
 struct QueryControl {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   const std::atomic<bool>* cancelled = nullptr;  // set by the caller to abandon the query
+  int64_t timeout_ms = 0;    // 0: EngineOptions::timeout_ms (a tenant's own limit otherwise)
+  uint64_t max_samples = 0;  // 0: EngineOptions::max_samples
 };
 
 // One series of a result: a single point for instant vectors, many for matrices.
@@ -44,6 +46,7 @@ struct QueryResult {
   int64_t str_t = 0;
   Annotations annotations;
   uint64_t samples_loaded = 0;
+  uint64_t peak_samples = 0;  // the most samples held at once
 };
 
 // Engine evaluates parsed PromQL expressions against a Querier. It holds only options and is

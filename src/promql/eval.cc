@@ -75,6 +75,9 @@ void Evaluator::Hold(int64_t samples) {
     throw EvalError{Status::ResourceExhausted(
         "query processing would load too many samples into memory in query execution")};
   }
+  int64_t peak = peak_.load(std::memory_order_relaxed);
+  while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
 }
 
 void Evaluator::ParallelChunks(size_t n, size_t grain,

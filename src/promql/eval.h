@@ -121,6 +121,8 @@ class Evaluator {
 
   Annotations& annotations() { return annos_; }
   uint64_t samples_loaded() const { return samples_loaded_.load(); }
+  // The most samples held at once (Prometheus's peakSamples).
+  uint64_t peak_samples() const { return static_cast<uint64_t>(peak_.load()); }
   void CountLoaded(uint64_t n) { samples_loaded_.fetch_add(n, std::memory_order_relaxed); }
 
  private:
@@ -139,6 +141,7 @@ class Evaluator {
   const int64_t query_end_;
   Annotations& annos_;
   std::atomic<int64_t> held_{0};
+  std::atomic<int64_t> peak_{0};
   std::atomic<uint64_t> samples_loaded_{0};
   mutable std::atomic<uint32_t> interrupt_counter_{0};
 };
