@@ -23,6 +23,9 @@ class Annotations {
     warnings_.insert({"PromQL warning: " + msg, pos});
   }
   void Info(const std::string& msg, PosRange pos) { infos_.insert({"PromQL info: " + msg, pos}); }
+  // Entries whose message already carries its prefix (results read back from a cache).
+  void AddWarningEntry(Entry e) { warnings_.insert(std::move(e)); }
+  void AddInfoEntry(Entry e) { infos_.insert(std::move(e)); }
   void Merge(const Annotations& o) {
     warnings_.insert(o.warnings_.begin(), o.warnings_.end());
     infos_.insert(o.infos_.begin(), o.infos_.end());

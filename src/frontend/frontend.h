@@ -1,0 +1,113 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "frontend/results_cache.h"
+#include "frontend/scheduler.h"
+#include "promql/engine.h"
+#include "query/querier.h"
+
+namespace strata::frontend {
+
+// Per-tenant query limits (query.* in the config, overrides.<tenant>.query.* per tenant).
+// 0 disables a numeric limit.
+struct QueryLimits {
+  int64_t timeout_ms = int64_t{2} * 60 * 1000;
+  uint64_t max_samples = 50'000'000;  // samples one (sub-)query may hold at once
+  uint64_t max_series = 0;            // series one (sub-)query may select
+  int64_t max_query_length_ms = 0;    // end - start of a range query
+  // Adaptive resolution: when steps x selected series exceeds max_points, widen the step
+  // (and say so in the response). Off unless the tenant or the request asks for it.
+  bool adaptive_resolution = false;
+  uint64_t max_points = 10'000'000;
+};
+
+struct FrontendOptions {
+  int64_t split_interval_ms = 86'400'000;  // range queries split at multiples of this; 0: never
+  size_t max_parallel_splits = 0;          // sub-queries of one query at once; 0: workers
+  int64_t max_freshness_ms = 600'000;      // results newer than now - this are never cached
+  int64_t slow_query_ms = 10'000;          // queries slower than this are logged; 0: none
+  QueryLimits limits;
+  std::map<std::string, QueryLimits> overrides;
+
+  const QueryLimits& LimitsFor(const std::string& tenant) const {
+    auto it = overrides.find(tenant);
+    return it == overrides.end() ? limits : it->second;
+  }
+};
+
+// What the frontend did for one query, for stats=all and the slow-query log.
+struct QueryStats {
+  size_t splits = 0;         // sub-queries the range was cut into
+  size_t cached_splits = 0;  // answered entirely from the results cache
+  size_t partial_splits = 0;  // answered partly from the cache
+  uint64_t samples = 0;      // samples loaded by evaluation (cached parts: when computed)
+  uint64_t peak_samples = 0;  // the most one sub-query held at once
+  uint64_t series = 0;       // series in the result
+  int64_t step_ms = 0;       // the step evaluated (wider than asked when adapted)
+  std::vector<std::string> infos;  // for the response's infos: what the frontend changed
+  std::chrono::nanoseconds exec{0};
+};
+
+struct RangeQuery {
+  std::string tenant;
+  std::string text;  // as written: annotation positions refer to it
+  const promql::Expr* expr = nullptr;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t step_ms = 0;
+  std::string resolution;        // part of the cache key: the data the querier reads
+  std::optional<bool> adaptive;  // the request's choice; unset: the tenant's
+  promql::QueryControl ctl;      // deadline and client cancellation
+};
+
+// QueryFrontend sits in front of the PromQL engine: it cuts range queries into aligned
+// sub-queries run in parallel through the fair scheduler, answers settled parts from the
+// results cache, applies per-tenant limits and, when asked, widens the step of a query
+// too large for the tenant's budget, saying so in the result's infos. Results are
+// identical to the engine's on the whole range. Thread-safe.
+class QueryFrontend {
+ public:
+  // `cache` may be null (no results cache).
+  QueryFrontend(FrontendOptions opts, const promql::Engine& engine, FairScheduler& scheduler,
+                std::unique_ptr<Cache> cache);
+
+  const FrontendOptions& options() const { return opts_; }
+
+  // A range query. InvalidArgument for limits the request breaks (range too long),
+  // ResourceExhausted for limits hit while running; engine errors otherwise.
+  Result<promql::QueryResult> Range(const RangeQuery& q, const query::Querier& querier,
+                                    QueryStats* stats) const;
+  // An instant query under the tenant's limits.
+  Result<promql::QueryResult> Instant(const std::string& tenant, const promql::Expr& expr,
+                                      int64_t t_ms, const query::Querier& querier,
+                                      promql::QueryControl ctl) const;
+
+ private:
+  struct Split {
+    int64_t first;  // step timestamps, inclusive
+    int64_t last;
+    int64_t bucket;  // start of the split interval it lies in
+  };
+  std::vector<Split> Splits(int64_t start, int64_t end, int64_t step) const;
+  // Evaluates one split, from the cache where it can.
+  Result<Extent> RunSplit(const RangeQuery& q, const std::string& key, const Split& s,
+                          const query::Querier& querier, const promql::QueryControl& ctl,
+                          int64_t fresh_limit, QueryStats& stats) const;
+  Result<Extent> Eval(const RangeQuery& q, int64_t first, int64_t last,
+                      const query::Querier& querier, const promql::QueryControl& ctl,
+                      QueryStats& stats) const;
+  promql::QueryControl ControlFor(const QueryLimits& l, promql::QueryControl ctl) const;
+
+  const FrontendOptions opts_;
+  const promql::Engine& engine_;
+  FairScheduler& scheduler_;
+  std::unique_ptr<Cache> cache_;
+};
+
+}  // namespace strata::frontend
