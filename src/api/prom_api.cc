@@ -32,6 +32,7 @@ constexpr int64_t kMaxTime = 9223309901257974LL;
 struct ApiError {
   std::string type;  // Prometheus errorType
   std::string message;
+  int status = 0;  // the HTTP status when not the errorType's (429 for queue limits)
 };
 
 http::Status HttpStatusFor(std::string_view type) {
@@ -98,7 +99,9 @@ void WriteLabels(JsonWriter& w, const Labels& ls) {
   w.EndObject();
 }
 
-void WriteResult(JsonWriter& w, const promql::QueryResult& r) {
+// `extra` writes further members of the data object (stats).
+void WriteResult(JsonWriter& w, const promql::QueryResult& r,
+                 const std::function<void(JsonWriter&)>& extra) {
   w.BeginObject();
   switch (r.type) {
     case promql::ValueType::kScalar:
@@ -131,6 +134,7 @@ void WriteResult(JsonWriter& w, const promql::QueryResult& r) {
       w.EndArray();
       break;
   }
+  if (extra) extra(w);
   w.EndObject();
 }
 
@@ -152,6 +156,9 @@ struct PromApi::Call {
   http::Responder respond;
   const tsdb::Db* db = nullptr;  // null: the tenant has no data yet
   std::unique_ptr<query::Querier> querier;
+  std::string resolution;  // max_source_resolution as read: auto or milliseconds
+  std::chrono::steady_clock::time_point queued_at;
+  std::chrono::nanoseconds queue_time{0};
   std::vector<std::string> warnings;
   std::vector<std::string> infos;
   std::optional<ApiError> error;
@@ -189,7 +196,8 @@ struct PromApi::Call {
         .Key("error")
         .String(error->message)
         .EndObject();
-    Send(HttpStatusFor(error->type), std::move(w.str()));
+    Send(error->status != 0 ? static_cast<http::Status>(error->status) : HttpStatusFor(error->type),
+         std::move(w.str()));
   }
 
   void Send(http::Status status, std::string body) {
@@ -255,13 +263,15 @@ struct PromApi::Call {
   }
 };
 
-PromApi::PromApi(ApiOptions opts) : opts_(opts), engine_(opts.engine) {
-  size_t threads = opts_.query_threads;
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  pool_ = std::make_unique<ThreadPool>(threads, opts_.max_queued_queries);
+PromApi::PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache)
+    : opts_(std::move(opts)), engine_(opts_.engine) {
+  scheduler_ = std::make_unique<frontend::FairScheduler>(opts_.scheduler);
+  frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, engine_, *scheduler_,
+                                                        std::move(cache));
 }
 
-PromApi::~PromApi() = default;
+// Queued requests still run while the scheduler stops, and they use the frontend.
+PromApi::~PromApi() { scheduler_.reset(); }
 
 void PromApi::Register(http::Server& server) {
   auto route = [&](const std::string& path, void (PromApi::*fn)(Call&), bool post) {
@@ -326,6 +336,7 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
   // Thanos's parameter: auto (default), or the coarsest downsampling resolution to read
   // (0s/raw, 5m, 1h).
   int64_t max_resolution = store::StoreGateway::kAutoResolution;
+  c->resolution = "auto";
   if (auto r = c->params.Get("max_source_resolution"); r && !r->empty() && *r != "auto") {
     auto ms = ParseDurationMillis(*r == "raw" ? "0s" : *r);
     if (!ms.ok() || *ms < 0) {
@@ -335,6 +346,7 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
       return c->SendError();
     }
     max_resolution = *ms;
+    c->resolution = std::to_string(*ms);
   }
   std::vector<std::unique_ptr<query::Querier>> parts;
   if (const store::StoreGateway* gw = gateway_.load(std::memory_order_acquire)) {
@@ -348,12 +360,15 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
   } else {
     c->querier = std::make_unique<query::MergeQuerier>(std::move(parts));
   }
-  bool queued = pool_->TrySubmit([c, body = std::move(body)] {
+  c->queued_at = std::chrono::steady_clock::now();
+  Status queued = scheduler_->Submit(c->tenant, [c, body = std::move(body)] {
+    c->queue_time = std::chrono::steady_clock::now() - c->queued_at;
     body(*c);
     if (c->error) c->SendError();
   });
-  if (!queued) {
-    c->Fail({"unavailable", "too many queries are queued; retry later"});
+  if (!queued.ok()) {
+    c->Fail({"unavailable", queued.message(),
+             queued.code() == Status::Code::kResourceExhausted ? 429 : 0});
     c->SendError();
   }
 }
@@ -376,7 +391,7 @@ void PromApi::Query(Call& c) {
   auto t = c.Time("time", NowMillis());
   if (!t) return;
   Evaluate(c, [&](const promql::Expr& e, const promql::QueryControl& ctl) {
-    return engine_.Instant(*c.querier, e, *t, ctl);
+    return frontend_->Instant(c.tenant, e, *t, *c.querier, ctl);
   });
 }
 
@@ -408,18 +423,35 @@ void PromApi::QueryRange(Call& c) {
                    "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
                    "the query resolution (?step=XX)"});
   }
-  if (opts_.max_query_length_ms > 0 && *end - *start > opts_.max_query_length_ms) {
-    return c.Fail({"bad_data", fmt::format("the query time range exceeds the limit (query length: "
-                                           "{}, limit: {})",
-                                           FormatDurationMillis(*end - *start),
-                                           FormatDurationMillis(opts_.max_query_length_ms))});
+  std::optional<bool> adaptive;
+  if (auto a = c.params.Get("adaptive"); a && !a->empty()) {
+    if (*a != "true" && *a != "false") {
+      return c.Fail(InvalidParam("adaptive", fmt::format("want true or false, got \"{}\"", *a)));
+    }
+    adaptive = *a == "true";
   }
-  Evaluate(c, [&](const promql::Expr& e, const promql::QueryControl& ctl) {
-    return engine_.Range(*c.querier, e, *start, *end, step.value(), ctl);
-  });
+  frontend::QueryStats st;
+  Evaluate(
+      c,
+      [&](const promql::Expr& e, const promql::QueryControl& ctl) {
+        frontend::RangeQuery rq;
+        rq.tenant = c.tenant;
+        rq.text = c.params.Get("query").value_or("");
+        rq.expr = &e;
+        rq.start_ms = *start;
+        rq.end_ms = *end;
+        rq.step_ms = step.value();
+        rq.resolution = c.resolution;
+        rq.adaptive = adaptive;
+        rq.ctl = ctl;
+        auto r = frontend_->Range(rq, *c.querier, &st);
+        c.infos.insert(c.infos.end(), st.infos.begin(), st.infos.end());
+        return r;
+      },
+      &st);
 }
 
-void PromApi::Evaluate(Call& c, const Runner& run) {
+void PromApi::Evaluate(Call& c, const Runner& run, const frontend::QueryStats* fst) {
   std::string q = c.params.Get("query").value_or("");
   int64_t timeout = 0;
   if (auto v = c.params.Get("timeout"); v && !v->empty()) {
@@ -431,7 +463,10 @@ void PromApi::Evaluate(Call& c, const Runner& run) {
   if (!limit) return;
   auto expr = promql::ParseExpr(q);
   if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
+  auto stats = c.params.Get("stats");
+  auto began = std::chrono::steady_clock::now();
   auto res = run(*expr.value(), ControlFor(c.respond, timeout));
+  std::chrono::duration<double> eval = std::chrono::steady_clock::now() - began;
   if (!res.ok()) return c.Fail(FromStatus(res.status()));
   auto& r = res.value();
   if (*limit > 0 && r.series.size() > *limit) {
@@ -439,7 +474,30 @@ void PromApi::Evaluate(Call& c, const Runner& run) {
     c.warnings.push_back("results truncated due to limit");
   }
   c.AddAnnotations(r.annotations, q);
-  c.Ok([&](JsonWriter& w) { WriteResult(w, r); });
+  // stats=<anything>: Prometheus's timings and sample counts, and what the frontend did.
+  std::function<void(JsonWriter&)> write_stats;
+  if (stats && !stats->empty()) {
+    write_stats = [&](JsonWriter& w) {
+      double queue = std::chrono::duration<double>(c.queue_time).count();
+      w.Key("stats").BeginObject().Key("timings").BeginObject();
+      w.Key("evalTotalTime").Number(eval.count()).Key("resultSortTime").Number(0);
+      w.Key("queryPreparationTime").Number(0).Key("innerEvalTime").Number(eval.count());
+      w.Key("execQueueTime").Number(queue).Key("execTotalTime").Number(queue + eval.count());
+      w.EndObject().Key("samples").BeginObject();
+      w.Key("totalQueryableSamples").Int(static_cast<int64_t>(r.samples_loaded));
+      w.Key("peakSamples").Int(static_cast<int64_t>(r.peak_samples)).EndObject();
+      if (fst != nullptr) {
+        w.Key("frontend").BeginObject();
+        w.Key("splits").Int(static_cast<int64_t>(fst->splits));
+        w.Key("cachedSplits").Int(static_cast<int64_t>(fst->cached_splits));
+        w.Key("partialSplits").Int(static_cast<int64_t>(fst->partial_splits));
+        w.Key("step").Number(static_cast<double>(fst->step_ms) / 1000);
+        w.EndObject();
+      }
+      w.EndObject();
+    };
+  }
+  c.Ok([&](JsonWriter& w) { WriteResult(w, r, write_stats); });
 }
 
 void PromApi::Series(Call& c) {

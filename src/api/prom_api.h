@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "base/thread_pool.h"
+#include "frontend/frontend.h"
 #include "http/server.h"
 #include "promql/engine.h"
 #include "store/gateway.h"
@@ -16,20 +16,21 @@ namespace strata::api {
 struct ApiOptions {
   promql::EngineOptions engine;
   int64_t max_points_per_series = 11000;  // range queries, as Prometheus
-  int64_t max_query_length_ms = 0;        // 0: unlimited
-  size_t query_threads = 0;               // 0: one per core
-  size_t max_queued_queries = 256;        // beyond this, 503
   bool require_tenant = false;            // X-Scope-OrgID required (else "anonymous")
+  frontend::SchedulerOptions scheduler;   // query workers and per-tenant queues
+  frontend::FrontendOptions frontend;     // splitting, caching and per-tenant limits
 };
 
 // PromApi serves Prometheus's HTTP query API (/api/v1/query, query_range, series, labels,
 // label values, metadata, query_exemplars, format_query, parse_query, status/tsdb) with
-// Prometheus's JSON, byte for byte. Queries run on a bounded pool of query threads, never on
-// the HTTP threads; a client that disconnects cancels its query. Tenants come from
-// X-Scope-OrgID. Thread-safe; the storage is attached once it is open.
+// Prometheus's JSON, byte for byte. Requests wait in per-tenant queues and run on the
+// scheduler's workers, never on the HTTP threads; range queries go through the query
+// frontend (split, cached, limited). A client that disconnects cancels its query. Tenants
+// come from X-Scope-OrgID. Thread-safe; the storage is attached once it is open.
 class PromApi {
  public:
-  explicit PromApi(ApiOptions opts);
+  // `cache` holds range-query results (null: none).
+  PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache);
   ~PromApi();
 
   void Register(http::Server& server);
@@ -53,8 +54,9 @@ class PromApi {
 
   using Runner =
       std::function<Result<promql::QueryResult>(const promql::Expr&, const promql::QueryControl&)>;
-  // Reads query, timeout and limit, runs the query and writes its result or error.
-  void Evaluate(Call& c, const Runner& run);
+  // Reads query, timeout, limit and stats, runs the query and writes its result or error;
+  // `fst` (range queries) adds the frontend's part to the stats.
+  void Evaluate(Call& c, const Runner& run, const frontend::QueryStats* fst = nullptr);
   void Query(Call& c);
   void QueryRange(Call& c);
   void Series(Call& c);
@@ -70,7 +72,8 @@ class PromApi {
   promql::Engine engine_;
   std::atomic<const tsdb::Storage*> storage_{nullptr};
   std::atomic<const store::StoreGateway*> gateway_{nullptr};
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<frontend::FairScheduler> scheduler_;
+  std::unique_ptr<frontend::QueryFrontend> frontend_;
 };
 
 }  // namespace strata::api

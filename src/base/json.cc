@@ -67,6 +67,11 @@ JsonWriter& JsonWriter::Null() {
   out_ += "null";
   return *this;
 }
+JsonWriter& JsonWriter::Number(double v) {
+  Separate();
+  out_ += std::isfinite(v) ? FormatSampleValue(v) : "0";
+  return *this;
+}
 JsonWriter& JsonWriter::SampleValue(double v) {
   Separate();
   out_.push_back('"');

@@ -20,6 +20,8 @@ class JsonWriter {
   JsonWriter& String(std::string_view s);
   JsonWriter& Bool(bool b);
   JsonWriter& Int(int64_t v);
+  // A finite double as a JSON number, as Go's encoding/json writes float64 (timings).
+  JsonWriter& Number(double v);
   JsonWriter& Null();
   // A sample value as Prometheus writes it: a string, "NaN", "+Inf", shortest digits.
   JsonWriter& SampleValue(double v);

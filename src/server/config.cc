@@ -214,6 +214,48 @@ Status ParseRetention(const YAML::Node& node, const std::string& path,
   return s.Unknown();
 }
 
+// The per-tenant query limits among the keys of `s` (query, overrides.<tenant>.query).
+Status ParseQueryLimits(Section& s, frontend::QueryLimits& l) {
+  RETURN_IF_ERROR(s.Duration("timeout", l.timeout_ms));
+  RETURN_IF_ERROR(s.Int("max_samples", l.max_samples));
+  RETURN_IF_ERROR(s.Int("max_series", l.max_series));
+  RETURN_IF_ERROR(s.Duration("max_query_length", l.max_query_length_ms));
+  RETURN_IF_ERROR(s.Bool("adaptive_resolution", l.adaptive_resolution));
+  RETURN_IF_ERROR(s.Int("max_points", l.max_points));
+  if (l.timeout_ms <= 0) {
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}\" must be positive", s.Path("timeout")));
+  }
+  return Status::Ok();
+}
+
+Status ParseResultsCache(const YAML::Node& node, const std::string& path,
+                         frontend::ResultsCacheConfig& c) {
+  Section s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Str("type", c.type));
+  RETURN_IF_ERROR(s.Bytes("size", c.memory_bytes));
+  Section mc(s.Get("memcached"), path + ".memcached");
+  RETURN_IF_ERROR(mc.Check());
+  RETURN_IF_ERROR(mc.StrList("addresses", c.memcached.addresses));
+  RETURN_IF_ERROR(mc.Duration("timeout", c.memcached.timeout_ms));
+  int64_t ttl_ms = c.memcached.ttl_s * 1000;
+  RETURN_IF_ERROR(mc.Duration("ttl", ttl_ms));
+  c.memcached.ttl_s = ttl_ms / 1000;
+  RETURN_IF_ERROR(mc.Bytes("max_item_size", c.memcached.max_item_bytes));
+  RETURN_IF_ERROR(mc.Unknown());
+  RETURN_IF_ERROR(s.Unknown());
+  if (c.type != "memory" && c.type != "memcached" && c.type != "none") {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.type\": want memory, memcached or none, got \"{}\"", path, c.type));
+  }
+  if (c.type == "memcached" && c.memcached.addresses.empty()) {
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}.memcached.addresses\" must name at least one host:port", path));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view yaml) {
@@ -329,16 +371,33 @@ Result<Config> ParseConfig(std::string_view yaml) {
 
   Section query(top.Get("query"), "query");
   RETURN_IF_ERROR(query.Check());
-  RETURN_IF_ERROR(query.Duration("timeout", c.query.engine.timeout_ms));
+  frontend::QueryLimits& limits = c.query.frontend.limits;
+  RETURN_IF_ERROR(ParseQueryLimits(query, limits));
   RETURN_IF_ERROR(query.Duration("lookback_delta", c.query.engine.lookback_delta_ms));
-  RETURN_IF_ERROR(query.Int("max_samples", c.query.engine.max_samples));
-  RETURN_IF_ERROR(query.Duration("max_query_length", c.query.max_query_length_ms));
-  RETURN_IF_ERROR(query.Int("max_concurrent", c.query.query_threads));
-  RETURN_IF_ERROR(query.Int("max_queued", c.query.max_queued_queries));
+  RETURN_IF_ERROR(query.Int("max_concurrent", c.query.scheduler.workers));
   RETURN_IF_ERROR(query.Unknown());
-  if (c.query.engine.timeout_ms <= 0 || c.query.engine.lookback_delta_ms <= 0) {
+  if (c.query.engine.lookback_delta_ms <= 0) {
+    return Status::InvalidArgument("config: \"query.lookback_delta\" must be positive");
+  }
+  c.query.engine.timeout_ms = limits.timeout_ms;
+  c.query.engine.max_samples = limits.max_samples;
+
+  Section fe(top.Get("frontend"), "frontend");
+  RETURN_IF_ERROR(fe.Check());
+  RETURN_IF_ERROR(fe.Duration("split_interval", c.query.frontend.split_interval_ms));
+  RETURN_IF_ERROR(fe.Int("max_parallel_splits", c.query.frontend.max_parallel_splits));
+  RETURN_IF_ERROR(
+      fe.Int("max_outstanding_per_tenant", c.query.scheduler.max_outstanding_per_tenant));
+  RETURN_IF_ERROR(fe.Duration("max_freshness", c.query.frontend.max_freshness_ms));
+  RETURN_IF_ERROR(fe.Duration("slow_query_threshold", c.query.frontend.slow_query_ms));
+  RETURN_IF_ERROR(
+      ParseResultsCache(fe.Get("results_cache"), "frontend.results_cache", c.results_cache));
+  RETURN_IF_ERROR(fe.Unknown());
+  if (c.query.frontend.split_interval_ms < 0 || c.query.frontend.max_freshness_ms < 0 ||
+      c.query.scheduler.max_outstanding_per_tenant == 0) {
     return Status::InvalidArgument(
-        "config: query.timeout and query.lookback_delta must be positive");
+        "config: frontend.split_interval and max_freshness must not be negative, "
+        "max_outstanding_per_tenant must be positive");
   }
   c.query.require_tenant = c.ingest.require_tenant;
 
@@ -362,6 +421,15 @@ Result<Config> ParseConfig(std::string_view yaml) {
         RETURN_IF_ERROR(ParseBucket(node["bucket"], "overrides." + tenant + ".bucket", b));
         c.tenant_buckets[tenant] = std::move(b);
         node.remove("bucket");
+      }
+      if (node.IsMap() && node["query"]) {
+        frontend::QueryLimits ql = c.query.frontend.limits;
+        Section qs(node["query"], "overrides." + tenant + ".query");
+        RETURN_IF_ERROR(qs.Check());
+        RETURN_IF_ERROR(ParseQueryLimits(qs, ql));
+        RETURN_IF_ERROR(qs.Unknown());
+        c.query.frontend.overrides[tenant] = ql;
+        node.remove("query");
       }
       if (node.IsMap() && node["retention"]) {
         tsdb::compact::Retention r = c.compactor.retention;

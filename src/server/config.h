@@ -44,8 +44,9 @@ struct Config {
   int64_t store_sync_interval_ms = 60'000;
   // log
   std::string log_level = "info";
-  // query: engine limits and the query thread pool
+  // query (engine, default per-tenant limits, workers) and frontend (splitting, caching)
   api::ApiOptions query;
+  frontend::ResultsCacheConfig results_cache;
   // auth, limits, overrides and the decompressed-body bound
   ingest::IngestConfig ingest;
 };

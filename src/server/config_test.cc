@@ -68,7 +68,7 @@ TEST(Config, ErrorsNameTheKey) {
 namespace strata::server {
 namespace {
 
-TEST(Config, QuerySection) {
+TEST(Config, QueryAndFrontendSections) {
   auto c = ParseConfig(R"(
 auth:
   require_tenant: true
@@ -76,20 +76,63 @@ query:
   timeout: 30s
   lookback_delta: 10m
   max_samples: 1000
+  max_series: 5000
   max_query_length: 31d
   max_concurrent: 3
-  max_queued: 7
+  adaptive_resolution: true
+  max_points: 2000000
+frontend:
+  split_interval: 12h
+  max_parallel_splits: 2
+  max_outstanding_per_tenant: 7
+  max_freshness: 5m
+  slow_query_threshold: 2s
+  results_cache:
+    type: memcached
+    memcached:
+      addresses: [127.0.0.1:11211, cache-2:11211]
+      timeout: 100ms
+      ttl: 24h
+overrides:
+  big:
+    query:
+      timeout: 5m
+      max_series: 0
+      adaptive_resolution: false
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const auto& l = c->query.frontend.limits;
+  EXPECT_EQ(l.timeout_ms, 30000);
   EXPECT_EQ(c->query.engine.timeout_ms, 30000);
   EXPECT_EQ(c->query.engine.lookback_delta_ms, 600000);
+  EXPECT_EQ(l.max_samples, 1000u);
   EXPECT_EQ(c->query.engine.max_samples, 1000u);
-  EXPECT_EQ(c->query.max_query_length_ms, int64_t{31} * 24 * 3600 * 1000);
-  EXPECT_EQ(c->query.query_threads, 3u);
-  EXPECT_EQ(c->query.max_queued_queries, 7u);
+  EXPECT_EQ(l.max_series, 5000u);
+  EXPECT_EQ(l.max_query_length_ms, int64_t{31} * 24 * 3600 * 1000);
+  EXPECT_TRUE(l.adaptive_resolution);
+  EXPECT_EQ(l.max_points, 2'000'000u);
+  EXPECT_EQ(c->query.scheduler.workers, 3u);
+  EXPECT_EQ(c->query.scheduler.max_outstanding_per_tenant, 7u);
+  EXPECT_EQ(c->query.frontend.split_interval_ms, 12 * 3'600'000);
+  EXPECT_EQ(c->query.frontend.max_parallel_splits, 2u);
+  EXPECT_EQ(c->query.frontend.max_freshness_ms, 300'000);
+  EXPECT_EQ(c->query.frontend.slow_query_ms, 2000);
+  EXPECT_EQ(c->results_cache.type, "memcached");
+  EXPECT_EQ(c->results_cache.memcached.addresses.size(), 2u);
+  EXPECT_EQ(c->results_cache.memcached.timeout_ms, 100);
+  EXPECT_EQ(c->results_cache.memcached.ttl_s, 86'400);
+  const auto& big = c->query.frontend.LimitsFor("big");
+  EXPECT_EQ(big.timeout_ms, 300'000);
+  EXPECT_EQ(big.max_series, 0u);
+  EXPECT_EQ(big.max_samples, 1000u);  // from the defaults above
+  EXPECT_FALSE(big.adaptive_resolution);
+  EXPECT_EQ(&c->query.frontend.LimitsFor("other"), &l);
   EXPECT_TRUE(c->query.require_tenant);
   EXPECT_FALSE(ParseConfig("query:\n  timeout: 0s\n").ok());
   EXPECT_FALSE(ParseConfig("query:\n  max_sample: 1\n").ok());
+  EXPECT_FALSE(ParseConfig("frontend:\n  results_cache:\n    type: redis\n").ok());
+  EXPECT_FALSE(ParseConfig("frontend:\n  results_cache:\n    type: memcached\n").ok());
+  EXPECT_FALSE(ParseConfig("overrides:\n  t:\n    query:\n      max_seris: 1\n").ok());
 }
 
 TEST(Config, ObjectStorageCompactorAndTenantBuckets) {

@@ -17,7 +17,10 @@ StrataServer::StrataServer(Config config)
   metrics_ = std::make_unique<SelfMetrics>(registry_);
   bucket_metrics_ = std::make_shared<objstore::BucketMetrics>(*registry_);
   distributor_ = std::make_unique<ingest::Distributor>(config_.ingest, *registry_);
-  api_ = std::make_unique<api::PromApi>(config_.query);
+  auto cache = frontend::OpenCache(config_.results_cache);
+  if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
+  api_ = std::make_unique<api::PromApi>(config_.query,
+                                        cache.ok() ? std::move(cache).value() : nullptr);
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
@@ -70,6 +73,7 @@ void StrataServer::RegisterRoutes() {
 }
 
 Status StrataServer::Start() {
+  RETURN_IF_ERROR(init_error_);
   RETURN_IF_ERROR(http_->Start());
   spdlog::info("msg=\"listening\" address={} port={} version={}", config_.listen, http_->port(),
                kVersion);

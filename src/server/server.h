@@ -59,6 +59,7 @@ class StrataServer {
   std::unique_ptr<CompactorService> compactor_;
   std::set<std::string> marked_tenants_;  // tenant markers written (maintenance thread only)
   std::atomic<bool> ready_{false};
+  Status init_error_;  // a configuration problem found while constructing, reported by Start
 
   std::mutex mu_;
   std::condition_variable cv_;
