@@ -52,9 +52,7 @@ class BlockSeriesSet : public query::SeriesSet {
         if (p.resolution == 0) {
           st = blk::DecodeChunkRecord(record, decoded);
         } else {
-          blk::AggrSeries a;
-          st = blk::DecodeAggregateRecord(record, a);
-          blk::SelectAggregate(a, aggr_, decoded);
+          st = blk::DecodeAggregate(record, aggr_, decoded);
         }
         off += len;
         if (!st.ok()) {

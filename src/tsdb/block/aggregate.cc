@@ -33,7 +33,10 @@ void EncodeAggregateRecord(const AggrSeries& a, size_t begin, size_t end, std::s
   PutXor(out, cb, cend);
 }
 
-Status DecodeAggregateRecord(std::string_view record, AggrSeries& out) {
+namespace {
+
+// The five XOR chunks of an aggregate record, checksum and encoding checked.
+Status SplitAggregateRecord(std::string_view record, std::string_view (&chunks)[5]) {
   if (record.size() < 5) return Status::Corruption("block: aggregate record too short");
   size_t body = record.size() - 4;
   if (Crc32c(record.data(), body) != LoadFixed32(record.data() + body)) {
@@ -43,45 +46,49 @@ Status DecodeAggregateRecord(std::string_view record, AggrSeries& out) {
     return Status::Corruption("block: not an aggregate chunk");
   }
   ByteReader r(record.substr(1, body - 1));
-  size_t first = out.count.size();
-  for (auto* v : {&out.count, &out.sum, &out.min, &out.max, &out.counter}) {
-    std::string_view chunk;
+  for (auto& chunk : chunks) {
     if (!r.ReadLengthPrefixed(&chunk)) return Status::Corruption("block: truncated aggregate");
-    chunkenc::XorIterator it({reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
-    while (it.Next()) v->push_back({it.t(), it.v()});
-    if (it.corrupt()) return Status::Corruption("block: malformed aggregate chunk");
-  }
-  size_t n = out.count.size() - first;
-  if (out.sum.size() - first != n || out.min.size() - first != n || out.max.size() - first != n) {
-    return Status::Corruption("block: aggregate chunks disagree in length");
   }
   if (!r.empty()) return Status::Corruption("block: trailing bytes in aggregate chunk");
   return Status::Ok();
 }
 
-void SelectAggregate(const AggrSeries& a, Aggr which, std::vector<Sample>& out) {
-  switch (which) {
-    case Aggr::kCount:
-      out.insert(out.end(), a.count.begin(), a.count.end());
-      return;
-    case Aggr::kSum:
-      out.insert(out.end(), a.sum.begin(), a.sum.end());
-      return;
-    case Aggr::kMin:
-      out.insert(out.end(), a.min.begin(), a.min.end());
-      return;
-    case Aggr::kMax:
-      out.insert(out.end(), a.max.begin(), a.max.end());
-      return;
-    case Aggr::kCounter:
-      out.insert(out.end(), a.counter.begin(), a.counter.end());
-      return;
-    case Aggr::kAvg:
-      for (size_t i = 0; i < a.count.size(); ++i) {
-        out.push_back({a.count[i].t, a.sum[i].v / a.count[i].v});
-      }
-      return;
+Status DecodeXor(std::string_view chunk, std::vector<Sample>& out) {
+  chunkenc::XorIterator it({reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
+  while (it.Next()) out.push_back({it.t(), it.v()});
+  if (it.corrupt()) return Status::Corruption("block: malformed aggregate chunk");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeAggregateRecord(std::string_view record, AggrSeries& out) {
+  std::string_view chunks[5];
+  RETURN_IF_ERROR(SplitAggregateRecord(record, chunks));
+  size_t first = out.count.size();
+  std::vector<Sample>* dest[5] = {&out.count, &out.sum, &out.min, &out.max, &out.counter};
+  for (int i = 0; i < 5; ++i) RETURN_IF_ERROR(DecodeXor(chunks[i], *dest[i]));
+  size_t n = out.count.size() - first;
+  if (out.sum.size() - first != n || out.min.size() - first != n || out.max.size() - first != n) {
+    return Status::Corruption("block: aggregate chunks disagree in length");
   }
+  return Status::Ok();
+}
+
+Status DecodeAggregate(std::string_view record, Aggr which, std::vector<Sample>& out) {
+  std::string_view chunks[5];
+  RETURN_IF_ERROR(SplitAggregateRecord(record, chunks));
+  static_assert(static_cast<int>(Aggr::kCounter) == 4, "chunks are in Aggr order");
+  if (which != Aggr::kAvg) return DecodeXor(chunks[static_cast<int>(which)], out);
+  std::vector<Sample> count;
+  std::vector<Sample> sum;
+  RETURN_IF_ERROR(DecodeXor(chunks[static_cast<int>(Aggr::kCount)], count));
+  RETURN_IF_ERROR(DecodeXor(chunks[static_cast<int>(Aggr::kSum)], sum));
+  if (count.size() != sum.size()) {
+    return Status::Corruption("block: aggregate chunks disagree in length");
+  }
+  for (size_t i = 0; i < count.size(); ++i) out.push_back({count[i].t, sum[i].v / count[i].v});
+  return Status::Ok();
 }
 
 }  // namespace strata::tsdb::block

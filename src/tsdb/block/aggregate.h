@@ -35,7 +35,8 @@ enum class Aggr { kCount, kSum, kMin, kMax, kCounter, kAvg };
 void EncodeAggregateRecord(const AggrSeries& a, size_t begin, size_t end, std::string& out);
 // Decodes one aggregate record into `out`, appending.
 Status DecodeAggregateRecord(std::string_view record, AggrSeries& out);
-// Picks one aggregate as plain samples (kAvg: sum / count).
-void SelectAggregate(const AggrSeries& a, Aggr which, std::vector<Sample>& out);
+// Decodes only the aggregate a query reads (kAvg: sum / count) as plain samples, appending
+// to `out`: the other chunks of the record are skipped, not decoded.
+Status DecodeAggregate(std::string_view record, Aggr which, std::vector<Sample>& out);
 
 }  // namespace strata::tsdb::block

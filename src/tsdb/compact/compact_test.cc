@@ -65,15 +65,22 @@ TEST(AggregateRecordTest, RoundTripAcrossRecordsAndCorruption) {
   AggrSeries a = DownsampleRaw(raw, kRes5m);
   ASSERT_GT(a.count.size(), 120u);
   AggrSeries back;
+  std::vector<Sample> avg;
+  std::vector<Sample> counter;
   for (size_t b = 0; b < a.count.size(); b += 120) {
     std::string rec;
     block::EncodeAggregateRecord(a, b, std::min<size_t>(b + 120, a.count.size()), rec);
     PutFixed32(rec, Crc32c(rec.data(), rec.size()));
     ASSERT_TRUE(block::DecodeAggregateRecord(rec, back).ok());
+    ASSERT_TRUE(block::DecodeAggregate(rec, block::Aggr::kAvg, avg).ok());
+    ASSERT_TRUE(block::DecodeAggregate(rec, block::Aggr::kCounter, counter).ok());
     if (b == 0) {
       rec[3] = static_cast<char>(rec[3] ^ 1);
       AggrSeries bad;
       EXPECT_EQ(block::DecodeAggregateRecord(rec, bad).code(), Status::Code::kCorruption);
+      std::vector<Sample> one;
+      EXPECT_EQ(block::DecodeAggregate(rec, block::Aggr::kSum, one).code(),
+                Status::Code::kCorruption);
     }
   }
   EXPECT_EQ(back.count.size(), a.count.size());
@@ -82,9 +89,10 @@ TEST(AggregateRecordTest, RoundTripAcrossRecordsAndCorruption) {
     EXPECT_EQ(back.sum[i].t, a.sum[i].t);
     EXPECT_EQ(back.sum[i].v, a.sum[i].v);
   }
-  std::vector<Sample> avg;
-  block::SelectAggregate(back, block::Aggr::kAvg, avg);
+  ASSERT_EQ(avg.size(), a.count.size());
   EXPECT_EQ(avg[0].v, a.sum[0].v / a.count[0].v);
+  ASSERT_EQ(counter.size(), a.counter.size());
+  for (size_t i = 0; i < counter.size(); ++i) EXPECT_EQ(counter[i].v, a.counter[i].v);
 }
 
 }  // namespace
