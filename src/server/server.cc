@@ -97,6 +97,11 @@ void StrataServer::OpenStorage() {
     buckets_ = std::move(*buckets);
     store::GatewayOptions gopts = config_.store_gateway;
     gopts.disk_cache_dir = config_.data_dir + "/cache";
+    // The disk tier saves requests to remote buckets; a filesystem bucket is a local disk
+    // already, and copying its pages into the cache only costs time and memory.
+    bool remote = config_.bucket.type == "s3";
+    for (const auto& [tenant, b] : config_.tenant_buckets) remote = remote || b.type == "s3";
+    if (!remote) gopts.disk_cache_bytes = 0;
     gateway_ = std::make_unique<store::StoreGateway>(
         gopts,
         [b = buckets_.get()](const std::string& tenant) {
