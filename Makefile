@@ -27,14 +27,16 @@ test: deps-peers $(BUILD_DIR)/build.ninja
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j 2
 
-# Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (libraries and unit tests only).
-test-asan: deps
+# Unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer (libraries and unit tests
+# only; the results-cache tests start memcached, a peer).
+test-asan: deps-peers
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON -DSTRATA_UNIT_TESTS_ONLY=ON
 	cmake --build build-asan -j $(JOBS)
 	ctest --test-dir build-asan --output-on-failure -j 2
 
-# Unit tests under ThreadSanitizer: the WAL's group commit, the head's stripes, the HTTP server.
-test-tsan: deps
+# Unit tests under ThreadSanitizer: the WAL's group commit, the head's stripes, the HTTP server,
+# the query scheduler.
+test-tsan: deps-peers
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_UNIT_TESTS_ONLY=ON
 	cmake --build build-tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 2

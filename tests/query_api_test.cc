@@ -205,10 +205,11 @@ TEST_F(QueryApiTest, StatsAndAdaptiveResolution) {
                       "&end=" + std::to_string((t0_ + 135000) / 1000) + "&step=5";
   auto res = Get(range + "&stats=all");
   ASSERT_EQ(res.result(), http::Status::ok) << res.body();
-  for (const char* part :
-       {R"j("stats":{"timings":{"evalTotalTime":)j", R"j("execQueueTime":)j",
-        R"j("samples":{"totalQueryableSamples":)j", R"j("peakSamples":)j",
-        R"j("frontend":{"splits":1,"cachedSplits":0,"partialSplits":0,"step":5})j"}) {
+  for (
+      const char* part :
+      {R"j("stats":{"timings":{"evalTotalTime":)j", R"j("execQueueTime":)j",
+       R"j("samples":{"totalQueryableSamples":)j", R"j("peakSamples":)j",
+       R"j("frontend":{"splits":1,"cachedSplits":0,"partialSplits":0,"subqueries":1,"step":5})j"}) {
     EXPECT_NE(res.body().find(part), std::string::npos) << part << " in " << res.body();
   }
   EXPECT_EQ(res.body().find("infos"), std::string::npos) << "plain API calls are not adapted";

@@ -491,6 +491,7 @@ void PromApi::Evaluate(Call& c, const Runner& run, const frontend::QueryStats* f
         w.Key("splits").Int(static_cast<int64_t>(fst->splits));
         w.Key("cachedSplits").Int(static_cast<int64_t>(fst->cached_splits));
         w.Key("partialSplits").Int(static_cast<int64_t>(fst->partial_splits));
+        w.Key("subqueries").Int(static_cast<int64_t>(fst->subqueries));
         w.Key("step").Number(static_cast<double>(fst->step_ms) / 1000);
         w.EndObject();
       }

@@ -4,6 +4,8 @@ namespace strata {
 
 namespace {
 
+thread_local bool tl_helper = false;  // this thread is one of the Helpers
+
 // Helper threads that pick up "help with this job" requests. Lives for the process.
 class Helpers {
  public:
@@ -19,21 +21,38 @@ class Helpers {
     }
     cv_.notify_all();
   }
-  size_t size() const { return threads_.size(); }
+  size_t size() const { return cores_; }
+
+  // A helper about to wait for a while: another one takes its place if none is idle.
+  void Blocking() EXCLUDES(mu_) {
+    std::lock_guard lk(mu_);
+    if (idle_ == 0 && spare_ < kMaxSpare) {
+      ++spare_;
+      Start();
+    }
+  }
 
  private:
-  explicit Helpers(size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      threads_.emplace_back([this] { Run(); });
-      threads_.back().detach();
-    }
+  static constexpr size_t kMaxSpare = 256;
+
+  explicit Helpers(size_t n) : cores_(n) {
+    std::lock_guard lk(mu_);
+    for (size_t i = 0; i < n; ++i) Start();
+  }
+  void Start() REQUIRES(mu_) {
+    std::thread([this] {
+      tl_helper = true;
+      Run();
+    }).detach();
   }
   void Run() EXCLUDES(mu_) {
     for (;;) {
       std::function<void()> task;
       {
         std::unique_lock lk(mu_);
+        ++idle_;
         cv_.wait(lk, [this] { return !queue_.empty(); });
+        --idle_;
         task = std::move(queue_.front());
         queue_.pop_front();
       }
@@ -41,10 +60,12 @@ class Helpers {
     }
   }
 
+  const size_t cores_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;
+  size_t idle_ GUARDED_BY(mu_) = 0;
+  size_t spare_ GUARDED_BY(mu_) = 0;  // threads started for blocked helpers
 };
 
 struct Job {
@@ -94,6 +115,11 @@ void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t
   std::unique_lock lk(job->mu);
   job->closed = true;  // late helpers see this and leave `fn` alone
   job->cv.wait(lk, [&] { return job->running == 0; });
+}
+
+void BlockingRegion(const std::function<void()>& wait) {
+  if (tl_helper) Helpers::Get().Blocking();
+  wait();
 }
 
 Status RunConcurrently(size_t n, size_t threads, const std::function<Status(size_t)>& fn) {

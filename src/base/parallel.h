@@ -22,6 +22,11 @@ namespace strata {
 // threads at once on disjoint ranges.
 void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
+// Runs `wait`, which blocks for a while (a query pausing for other tenants' work). Called on
+// one of ParallelFor's helper threads, a spare helper is started first if none is idle, so
+// other ParallelFor calls keep their helpers meanwhile.
+void BlockingRegion(const std::function<void()>& wait);
+
 // Runs fn(i) for i in [0, n) on up to `threads` threads of its own (the caller is one of
 // them), for blocking work such as object-store requests that must not occupy the CPU
 // helpers. Stops handing out work after the first error and returns it.

@@ -58,8 +58,7 @@ bool UsesStartOrEnd(const promql::AtModifier& at) {
 // `@ start()` and `@ end()` refer to the whole query's range: such queries are not split.
 bool Splittable(const std::vector<const Expr*>& nodes) {
   for (const Expr* n : nodes) {
-    if (n->kind == ExprKind::kVectorSelector &&
-        UsesStartOrEnd(As<promql::VectorSelector>(*n).at)) {
+    if (n->kind == ExprKind::kVectorSelector && UsesStartOrEnd(As<promql::VectorSelector>(*n).at)) {
       return false;
     }
     if (n->kind == ExprKind::kSubquery && UsesStartOrEnd(As<promql::SubqueryExpr>(*n).at)) {
@@ -74,7 +73,8 @@ bool Splittable(const std::vector<const Expr*>& nodes) {
 // in its own text.
 constexpr int kNodeRef = -1;
 
-promql::Annotations ToNodeRefs(const promql::Annotations& a, const std::vector<const Expr*>& nodes) {
+promql::Annotations ToNodeRefs(const promql::Annotations& a,
+                               const std::vector<const Expr*>& nodes) {
   auto convert = [&](const promql::Annotations::Entry& e) {
     for (size_t i = 0; i < nodes.size(); ++i) {
       if (nodes[i]->pos.start == e.pos.start && nodes[i]->pos.end == e.pos.end) {
@@ -110,7 +110,6 @@ Extent Slice(const Extent& e, int64_t from, int64_t to) {
   out.from = from;
   out.to = to;
   out.annotations = e.annotations;
-  out.samples = e.samples;
   for (const auto& s : e.series) {
     auto lo = std::lower_bound(s.points.begin(), s.points.end(), from,
                                [](const Sample& p, int64_t t) { return p.t < t; });
@@ -130,7 +129,6 @@ Extent Join(std::vector<Extent> parts) {
   std::map<Labels, std::vector<Sample>> series;
   for (auto& p : parts) {
     out.annotations.Merge(p.annotations);
-    out.samples += p.samples;
     for (auto& s : p.series) {
       auto& pts = series[std::move(s.labels)];
       pts.insert(pts.end(), s.points.begin(), s.points.end());
@@ -151,9 +149,8 @@ class SeriesLimitQuerier : public query::Querier {
       const query::SelectParams& p, std::span<const Matcher> matchers) const override {
     auto set = inner_.Select(p, matchers);
     if (set.ok() && (selected_ += set.value()->size()) > max_series_) {
-      return Status::ResourceExhausted(
-          fmt::format("the query selected more than {} series (limit: query.max_series)",
-                      max_series_));
+      return Status::ResourceExhausted(fmt::format(
+          "the query selected more than {} series (limit: query.max_series)", max_series_));
     }
     return set;
   }
@@ -165,8 +162,7 @@ class SeriesLimitQuerier : public query::Querier {
                                               std::span<const Matcher> m) const override {
     return inner_.LabelNames(mint, maxt, m);
   }
-  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint,
-                                               int64_t maxt,
+  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
                                                std::span<const Matcher> m) const override {
     return inner_.LabelValues(name, mint, maxt, m);
   }
@@ -199,13 +195,14 @@ QueryFrontend::QueryFrontend(FrontendOptions opts, const promql::Engine& engine,
                              FairScheduler& scheduler, std::unique_ptr<Cache> cache)
     : opts_(std::move(opts)), engine_(engine), scheduler_(scheduler), cache_(std::move(cache)) {}
 
-promql::QueryControl QueryFrontend::ControlFor(const QueryLimits& l,
+promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant, const QueryLimits& l,
                                                promql::QueryControl ctl) const {
+  ctl.yield = [this, tenant] { scheduler_.Yield(tenant); };
   if (l.timeout_ms > 0) {
     // One deadline for the whole query, however many sub-queries it becomes.
     ctl.timeout_ms = l.timeout_ms;
-    ctl.deadline = std::min(ctl.deadline, std::chrono::steady_clock::now() +
-                                              std::chrono::milliseconds(l.timeout_ms));
+    ctl.deadline = std::min(
+        ctl.deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(l.timeout_ms));
   }
   if (l.max_samples > 0) ctl.max_samples = l.max_samples;
   return ctl;
@@ -216,9 +213,9 @@ Result<promql::QueryResult> QueryFrontend::Instant(const std::string& tenant,
                                                    const query::Querier& querier,
                                                    promql::QueryControl ctl) const {
   const QueryLimits& l = opts_.LimitsFor(tenant);
-  if (l.max_series == 0) return engine_.Instant(querier, expr, t_ms, ControlFor(l, ctl));
+  if (l.max_series == 0) return engine_.Instant(querier, expr, t_ms, ControlFor(tenant, l, ctl));
   SeriesLimitQuerier limited(querier, l.max_series);
-  return engine_.Instant(limited, expr, t_ms, ControlFor(l, ctl));
+  return engine_.Instant(limited, expr, t_ms, ControlFor(tenant, l, ctl));
 }
 
 std::vector<QueryFrontend::Split> QueryFrontend::Splits(int64_t start, int64_t end,
@@ -238,76 +235,22 @@ std::vector<QueryFrontend::Split> QueryFrontend::Splits(int64_t start, int64_t e
 }
 
 Result<Extent> QueryFrontend::Eval(const RangeQuery& q, int64_t first, int64_t last,
-                                   const query::Querier& querier,
-                                   const promql::QueryControl& ctl, QueryStats& stats) const {
+                                   const query::Querier& querier, const promql::QueryControl& ctl,
+                                   QueryStats& stats) const {
   const QueryLimits& l = opts_.LimitsFor(q.tenant);
   std::optional<SeriesLimitQuerier> limited;
   if (l.max_series > 0) limited.emplace(querier, l.max_series);
   const query::Querier& use = limited ? static_cast<const query::Querier&>(*limited) : querier;
   auto r = engine_.Range(use, *q.expr, first, last, q.step_ms, ctl);
   if (!r.ok()) return r.status();
+  stats.samples += r->samples_loaded;
   stats.peak_samples = std::max(stats.peak_samples, r->peak_samples);
   Extent e;
   e.from = first;
   e.to = last;
   e.series = std::move(r->series);
   e.annotations = std::move(r->annotations);
-  e.samples = r->samples_loaded;
   return e;
-}
-
-Result<Extent> QueryFrontend::RunSplit(const RangeQuery& q, const std::string& key, const Split& s,
-                                       const query::Querier& querier,
-                                       const promql::QueryControl& ctl, int64_t fresh_limit,
-                                       QueryStats& stats) const {
-  // Only settled data is cached: nothing after fresh_limit.
-  bool cacheable = cache_ != nullptr && !key.empty() && s.first <= fresh_limit;
-  std::optional<Extent> cached;
-  std::vector<const Expr*> nodes;
-  if (cacheable) {
-    PreOrder(*q.expr, nodes);
-    if (auto bytes = cache_->Get(key)) {
-      auto e = DecodeExtent(*bytes);
-      // Used when it overlaps or touches the split; else the split replaces it.
-      if (e.ok() && e->from <= s.last + q.step_ms && e->to >= s.first - q.step_ms) {
-        cached = std::move(e).value();
-        cached->annotations = FromNodeRefs(cached->annotations, nodes);
-      } else if (!e.ok()) {
-        spdlog::warn("msg=\"results cache entry unreadable\" err=\"{}\"", e.status().message());
-      }
-    }
-  }
-  if (cached && cached->from <= s.first && cached->to >= s.last) {
-    ++stats.cached_splits;
-    return Slice(*cached, s.first, s.last);
-  }
-  std::vector<Extent> parts;
-  if (cached) {
-    ++stats.partial_splits;
-    if (s.first < cached->from) {
-      ASSIGN_OR_RETURN(Extent before,
-                       Eval(q, s.first, cached->from - q.step_ms, querier, ctl, stats));
-      parts.push_back(std::move(before));
-    }
-    parts.push_back(std::move(*cached));
-    if (s.last > parts.back().to) {
-      ASSIGN_OR_RETURN(Extent after,
-                       Eval(q, parts.back().to + q.step_ms, s.last, querier, ctl, stats));
-      parts.push_back(std::move(after));
-    }
-  } else {
-    ASSIGN_OR_RETURN(Extent all, Eval(q, s.first, s.last, querier, ctl, stats));
-    parts.push_back(std::move(all));
-  }
-  Extent joined = parts.size() == 1 ? std::move(parts[0]) : Join(std::move(parts));
-  if (cacheable) {
-    int64_t settled = std::min(joined.to, joined.from + (fresh_limit - joined.from) / q.step_ms *
-                                                            q.step_ms);
-    Extent keep = settled == joined.to ? joined : Slice(joined, joined.from, settled);
-    keep.annotations = ToNodeRefs(keep.annotations, nodes);
-    cache_->Set(key, EncodeExtent(keep));
-  }
-  return Slice(joined, s.first, s.last);
 }
 
 Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
@@ -317,11 +260,10 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   RangeQuery q = q_in;
   const QueryLimits& l = opts_.LimitsFor(q.tenant);
   if (l.max_query_length_ms > 0 && q.end_ms - q.start_ms > l.max_query_length_ms) {
-    return Status::InvalidArgument(
-        fmt::format("the query time range exceeds the limit (query length: {}, limit "
-                    "query.max_query_length: {})",
-                    FormatDurationMillis(q.end_ms - q.start_ms),
-                    FormatDurationMillis(l.max_query_length_ms)));
+    return Status::InvalidArgument(fmt::format(
+        "the query time range exceeds the limit (query length: {}, limit "
+        "query.max_query_length: {})",
+        FormatDurationMillis(q.end_ms - q.start_ms), FormatDurationMillis(l.max_query_length_ms)));
   }
   std::vector<const Expr*> nodes;
   PreOrder(*q.expr, nodes);
@@ -347,72 +289,154 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   }
   st.step_ms = q.step_ms;
 
-  promql::QueryControl ctl = ControlFor(l, q.ctl);
+  promql::QueryControl ctl = ControlFor(q.tenant, l, q.ctl);
   bool split = Splittable(nodes);
-  std::vector<Split> splits =
-      split ? Splits(q.start_ms, q.end_ms, q.step_ms)
-            : std::vector<Split>{{q.start_ms, q.end_ms, 0}};
+  std::vector<Split> splits = split ? Splits(q.start_ms, q.end_ms, q.step_ms)
+                                    : std::vector<Split>{{q.start_ms, q.end_ms, 0}};
   st.splits = splits.size();
   // The cache key: everything the answer depends on but the time range.
   std::string prefix;
   if (split && cache_ != nullptr) {
     int64_t phase = ((q.start_ms % q.step_ms) + q.step_ms) % q.step_ms;
-    prefix = fmt::format("v1\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, q.resolution,
-                         q.step_ms, phase, q.expr->String());
+    prefix = fmt::format("v1\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, q.resolution, q.step_ms,
+                         phase, q.expr->String());
   }
   int64_t fresh_limit = NowMillis() - opts_.max_freshness_ms;
+  const int64_t step = q.step_ms;
 
-  // Unset: not run, because an earlier split failed or the client went away.
-  std::vector<std::optional<Result<Extent>>> results(splits.size());
+  // 1. What the cache has for each split, and the step ranges still to compute.
+  struct Plan {
+    std::string key;  // empty: not cacheable
+    std::optional<Extent> cached;
+    std::vector<std::pair<int64_t, int64_t>> missing;  // in time order
+  };
+  std::vector<Plan> plans(splits.size());
+  for (size_t i = 0; i < splits.size(); ++i) {
+    const Split& sp = splits[i];
+    Plan& p = plans[i];
+    // Only settled data is cached: nothing after fresh_limit.
+    if (!prefix.empty() && sp.first <= fresh_limit) p.key = prefix + std::to_string(sp.bucket);
+    if (!p.key.empty()) {
+      if (auto bytes = cache_->Get(p.key)) {
+        auto e = DecodeExtent(*bytes);
+        // Used when it overlaps or touches the split; else the split replaces it.
+        if (e.ok() && e->from <= sp.last + step && e->to >= sp.first - step) {
+          p.cached = std::move(e).value();
+          p.cached->annotations = FromNodeRefs(p.cached->annotations, nodes);
+        } else if (!e.ok()) {
+          spdlog::warn("msg=\"results cache entry unreadable\" err=\"{}\"", e.status().message());
+        }
+      }
+    }
+    if (!p.cached) {
+      p.missing.emplace_back(sp.first, sp.last);
+    } else if (p.cached->from <= sp.first && p.cached->to >= sp.last) {
+      ++st.cached_splits;
+    } else {
+      ++st.partial_splits;
+      if (sp.first < p.cached->from) p.missing.emplace_back(sp.first, p.cached->from - step);
+      if (sp.last > p.cached->to) p.missing.emplace_back(p.cached->to + step, sp.last);
+    }
+  }
+
+  // 2. Adjacent missing ranges are computed together, in about `parallel` pieces: a piece
+  // per split would decode the data before each split boundary (the lookback and range
+  // windows) twice.
+  size_t parallel =
+      opts_.max_parallel_splits != 0 ? opts_.max_parallel_splits : scheduler_.workers();
+  int64_t total_steps = 0;
+  for (const Plan& p : plans) {
+    for (auto [a, b] : p.missing) total_steps += (b - a) / step + 1;
+  }
+  const int64_t target = std::max<int64_t>(
+      1, (total_steps + static_cast<int64_t>(parallel) - 1) / static_cast<int64_t>(parallel));
+  std::vector<std::pair<int64_t, int64_t>> pieces;
+  for (const Plan& p : plans) {
+    for (auto [a, b] : p.missing) {
+      if (!pieces.empty() && pieces.back().second + step == a &&
+          (pieces.back().second - pieces.back().first) / step + 1 < target) {
+        pieces.back().second = b;
+      } else {
+        pieces.emplace_back(a, b);
+      }
+    }
+  }
+  st.subqueries = pieces.size();
+
+  // 3. The pieces run in parallel in the tenant's turns. Unset: not run, because an earlier
+  // piece failed or the client went away.
+  std::vector<std::optional<Result<Extent>>> computed(pieces.size());
   std::atomic<bool> failed{false};
   std::mutex stats_mu;
   std::vector<std::function<void()>> tasks;
-  tasks.reserve(splits.size());
-  for (size_t i = 0; i < splits.size(); ++i) {
+  tasks.reserve(pieces.size());
+  for (size_t i = 0; i < pieces.size(); ++i) {
     tasks.emplace_back([&, i] {
       if (failed.load() || (ctl.cancelled != nullptr && ctl.cancelled->load())) return;
       QueryStats mine;
-      std::string key =
-          prefix.empty() ? std::string() : prefix + std::to_string(splits[i].bucket);
-      results[i] = RunSplit(q, key, splits[i], querier, ctl, fresh_limit, mine);
-      if (!results[i]->ok()) failed = true;
+      computed[i] = Eval(q, pieces[i].first, pieces[i].second, querier, ctl, mine);
+      if (!computed[i]->ok()) failed = true;
       std::lock_guard lk(stats_mu);
-      st.cached_splits += mine.cached_splits;
-      st.partial_splits += mine.partial_splits;
+      st.samples += mine.samples;
       st.peak_samples = std::max(st.peak_samples, mine.peak_samples);
     });
   }
-  size_t parallel =
-      opts_.max_parallel_splits != 0 ? opts_.max_parallel_splits : scheduler_.workers();
   scheduler_.RunGroup(q.tenant, std::move(tasks), parallel);
-
-  std::vector<Extent> parts;
-  parts.reserve(results.size());
-  for (auto& r : results) {
+  for (auto& r : computed) {
     if (r && !r->ok()) return r->status();  // the first failure in time order
   }
-  for (auto& r : results) {
+  for (auto& r : computed) {
     if (!r) return Status::Cancelled("query cancelled");
-    parts.push_back(std::move(*r).value());
+  }
+
+  // 4. Each split from its cached extent and the pieces; extents grown by new steps are
+  // cached again. A piece's annotations go with every split it covers.
+  auto piece_part = [&](int64_t a, int64_t b) {
+    auto it = std::upper_bound(pieces.begin(), pieces.end(), a,
+                               [](int64_t t, const auto& pc) { return t < pc.first; });
+    return Slice(computed[static_cast<size_t>(it - pieces.begin() - 1)]->value(), a, b);
+  };
+  std::vector<Extent> parts;
+  parts.reserve(splits.size());
+  for (size_t i = 0; i < splits.size(); ++i) {
+    const Split& sp = splits[i];
+    Plan& p = plans[i];
+    if (p.missing.empty()) {
+      parts.push_back(Slice(*p.cached, sp.first, sp.last));
+      continue;
+    }
+    std::vector<Extent> in_order;
+    for (auto [a, b] : p.missing) in_order.push_back(piece_part(a, b));
+    if (p.cached) in_order.push_back(std::move(*p.cached));
+    std::sort(in_order.begin(), in_order.end(),
+              [](const Extent& x, const Extent& y) { return x.from < y.from; });
+    Extent joined = in_order.size() == 1 ? std::move(in_order[0]) : Join(std::move(in_order));
+    if (!p.key.empty()) {
+      int64_t settled =
+          std::min(joined.to, joined.from + (fresh_limit - joined.from) / step * step);
+      Extent keep = settled == joined.to ? joined : Slice(joined, joined.from, settled);
+      keep.annotations = ToNodeRefs(keep.annotations, nodes);
+      cache_->Set(p.key, EncodeExtent(keep));
+    }
+    parts.push_back(Slice(joined, sp.first, sp.last));
   }
   Extent all = parts.size() == 1 ? std::move(parts[0]) : Join(std::move(parts));
   promql::QueryResult res;
   res.type = promql::ValueType::kMatrix;
   res.series = std::move(all.series);
   res.annotations = std::move(all.annotations);
-  res.samples_loaded = all.samples;
+  res.samples_loaded = st.samples;
   res.peak_samples = st.peak_samples;
   if (!adapted.empty()) st.infos.push_back(std::move(adapted));
-  st.samples = res.samples_loaded;
   st.series = res.series.size();
   st.exec = std::chrono::steady_clock::now() - began;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(st.exec).count();
   if (opts_.slow_query_ms > 0 && ms >= opts_.slow_query_ms) {
     spdlog::warn(
         "msg=\"slow query\" tenant={} query=\"{}\" start={} end={} step_ms={} duration_ms={} "
-        "samples={} series={} splits={} cached_splits={} partial_splits={}",
+        "samples={} series={} splits={} cached_splits={} partial_splits={} subqueries={}",
         q.tenant, q.text, q.start_ms, q.end_ms, q.step_ms, ms, st.samples, st.series, st.splits,
-        st.cached_splits, st.partial_splits);
+        st.cached_splits, st.partial_splits, st.subqueries);
   }
   return res;
 }

@@ -43,13 +43,14 @@ struct FrontendOptions {
 
 // What the frontend did for one query, for stats=all and the slow-query log.
 struct QueryStats {
-  size_t splits = 0;         // sub-queries the range was cut into
-  size_t cached_splits = 0;  // answered entirely from the results cache
-  size_t partial_splits = 0;  // answered partly from the cache
-  uint64_t samples = 0;      // samples loaded by evaluation (cached parts: when computed)
-  uint64_t peak_samples = 0;  // the most one sub-query held at once
-  uint64_t series = 0;       // series in the result
-  int64_t step_ms = 0;       // the step evaluated (wider than asked when adapted)
+  size_t splits = 0;               // sub-queries the range was cut into
+  size_t cached_splits = 0;        // answered entirely from the results cache
+  size_t partial_splits = 0;       // answered partly from the cache
+  size_t subqueries = 0;           // engine evaluations (adjacent uncached steps are run together)
+  uint64_t samples = 0;            // samples loaded by evaluation (none for cached parts)
+  uint64_t peak_samples = 0;       // the most one sub-query held at once
+  uint64_t series = 0;             // series in the result
+  int64_t step_ms = 0;             // the step evaluated (wider than asked when adapted)
   std::vector<std::string> infos;  // for the response's infos: what the frontend changed
   std::chrono::nanoseconds exec{0};
 };
@@ -95,14 +96,12 @@ class QueryFrontend {
     int64_t bucket;  // start of the split interval it lies in
   };
   std::vector<Split> Splits(int64_t start, int64_t end, int64_t step) const;
-  // Evaluates one split, from the cache where it can.
-  Result<Extent> RunSplit(const RangeQuery& q, const std::string& key, const Split& s,
-                          const query::Querier& querier, const promql::QueryControl& ctl,
-                          int64_t fresh_limit, QueryStats& stats) const;
   Result<Extent> Eval(const RangeQuery& q, int64_t first, int64_t last,
                       const query::Querier& querier, const promql::QueryControl& ctl,
                       QueryStats& stats) const;
-  promql::QueryControl ControlFor(const QueryLimits& l, promql::QueryControl ctl) const;
+  // The tenant's limits and scheduler yields on top of the request's control.
+  promql::QueryControl ControlFor(const std::string& tenant, const QueryLimits& l,
+                                  promql::QueryControl ctl) const;
 
   const FrontendOptions opts_;
   const promql::Engine& engine_;

@@ -1,17 +1,19 @@
 #include "frontend/frontend.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "base/units.h"
 #include "promql/parser.h"
@@ -105,9 +107,9 @@ class FrontendTest : public ::testing::Test {
     return std::make_unique<QueryFrontend>(std::move(o), engine_, scheduler_, std::move(cache));
   }
 
-  Result<promql::QueryResult> Run(const QueryFrontend& fe, const std::string& text,
-                                  int64_t start, int64_t end, int64_t step,
-                                  const query::Querier& q, QueryStats* stats = nullptr,
+  Result<promql::QueryResult> Run(const QueryFrontend& fe, const std::string& text, int64_t start,
+                                  int64_t end, int64_t step, const query::Querier& q,
+                                  QueryStats* stats = nullptr,
                                   std::optional<bool> adaptive = std::nullopt,
                                   const std::string& tenant = "t1") {
     auto expr = promql::ParseExpr(text);
@@ -153,8 +155,8 @@ TEST_F(FrontendTest, SplitAndCachedAnswersEqualTheWholeQuery) {
         QueryStats st;
         auto got = Run(*fe, text, r.start, r.end, r.step, *querier_, &st);
         ASSERT_TRUE(got.ok()) << text << ": " << got.status().ToString();
-        std::string what = fmt::format("{} [{}, {}] step {} pass {}", text, r.start, r.end,
-                                       r.step, pass);
+        std::string what =
+            fmt::format("{} [{}, {}] step {} pass {}", text, r.start, r.end, r.step, pass);
         ExpectSame(*got, *want, what);
         EXPECT_GT(st.splits, r.step < 4 * kHour ? 1u : 0u) << what;
         if (pass == 1) {
@@ -173,7 +175,7 @@ TEST_F(FrontendTest, CacheServesOverlappingRangesAndAnnotationsOfOtherSpellings)
   const std::string text = "sum by (code) (rate(http_requests_total[5m]))";
   ASSERT_TRUE(Run(*fe, text, 0, 24 * kHour, 60'000, counting).ok());
   int cold = counting.selects.load();
-  EXPECT_EQ(cold, 7);  // one per 4h split, and 24h:00 in a split of its own
+  EXPECT_EQ(cold, 2);  // 7 splits (24h:00 is one of its own), run as 2 pieces: 2 workers
 
   // The window moves on by an hour: 5 splits come from the cache, the 6th is extended.
   QueryStats st;
@@ -220,8 +222,8 @@ TEST_F(FrontendTest, StartAndEndModifiersAreNotSplit) {
   auto got = Run(*fe, text, 2 * kHour, 6 * kHour, 60'000, *querier_, &st);
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(st.splits, 1u);
-  ExpectSame(*got, *engine_.Range(*querier_, **promql::ParseExpr(text), 2 * kHour, 6 * kHour,
-                                  60'000),
+  ExpectSame(*got,
+             *engine_.Range(*querier_, **promql::ParseExpr(text), 2 * kHour, 6 * kHour, 60'000),
              text);
 }
 
@@ -241,8 +243,8 @@ TEST_F(FrontendTest, TenantLimitsNameTheLimit) {
   ASSERT_FALSE(length.ok());
   EXPECT_EQ(length.status().code(), Status::Code::kInvalidArgument);
   EXPECT_NE(length.status().message().find("query.max_query_length"), std::string::npos);
-  auto samples = Run(*fe, "sum(memory_bytes{instance=\"host-1\"})", 0, 5 * kHour, 60'000,
-                     *querier_, nullptr, {}, "small");
+  auto samples = Run(*fe, "sum(memory_bytes{instance=\"host-1\"})", 0, 5 * kHour, 60'000, *querier_,
+                     nullptr, {}, "small");
   ASSERT_FALSE(samples.ok());
   EXPECT_EQ(samples.status().code(), Status::Code::kResourceExhausted);
   // Other tenants keep the defaults.
@@ -269,9 +271,10 @@ TEST_F(FrontendTest, AdaptiveResolutionWidensTheStepAndSaysSo) {
   EXPECT_EQ(ad.step_ms, 8 * 60'000);
   ASSERT_EQ(ad.infos.size(), 1u);
   EXPECT_NE(ad.infos[0].find("step widened from 1m to 8m"), std::string::npos) << ad.infos[0];
-  ExpectSame(*got,
-             *engine_.Range(*querier_, **promql::ParseExpr(text), 0, 24 * kHour, int64_t{8} * 60'000),
-             "adapted");
+  ExpectSame(
+      *got,
+      *engine_.Range(*querier_, **promql::ParseExpr(text), 0, 24 * kHour, int64_t{8} * 60'000),
+      "adapted");
 
   o.limits.adaptive_resolution = true;  // the tenant's default; the request may say no
   auto tenant_on = Make(o, nullptr);
@@ -280,11 +283,59 @@ TEST_F(FrontendTest, AdaptiveResolutionWidensTheStepAndSaysSo) {
   EXPECT_EQ(off.step_ms, 60'000);
 }
 
-TEST_F(FrontendTest, ExtentsRoundTripAndCorruptionIsDetected) {
-  auto r = engine_.Range(*querier_, **promql::ParseExpr("rate(memory_bytes[5m])"), 0, kHour,
-                         60'000);
+// A client that went away (or a timeout) stops the query: sub-queries not yet started never
+// run, and the answer is Cancelled.
+TEST_F(FrontendTest, CancellationStopsAllSubQueries) {
+  FrontendOptions o;
+  o.split_interval_ms = kHour;
+  auto fe = Make(o, nullptr);
+  CountingQuerier counting(*querier_);
+  auto expr = promql::ParseExpr("rate(http_requests_total[5m])");
+  std::atomic<bool> gone{true};
+  RangeQuery rq;
+  rq.tenant = "t1";
+  rq.expr = expr->get();
+  rq.start_ms = 0;
+  rq.end_ms = 24 * kHour;
+  rq.step_ms = 60'000;
+  rq.ctl.cancelled = &gone;
+  auto r = fe->Range(rq, counting, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kCancelled);
+  EXPECT_EQ(counting.selects.load(), 0);
+
+  gone = false;
+  rq.ctl.cancelled = nullptr;
+  rq.ctl.deadline = std::chrono::steady_clock::now();  // already past
+  r = fe->Range(rq, counting, nullptr);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kDeadlineExceeded) << r.status().ToString();
+}
+
+// Queries over the threshold are logged with what they cost.
+TEST_F(FrontendTest, SlowQueriesAreLogged) {
+  FrontendOptions o;
+  o.slow_query_ms = 1;  // everything here is "slow"
+  auto fe = Make(o, nullptr);
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  auto r = Run(*fe, "sum(rate(http_requests_total[5m]))", 0, 24 * kHour, 15'000, *querier_);
+  spdlog::set_default_logger(previous);
   ASSERT_TRUE(r.ok());
-  Extent e{0, kHour, r->series, r->annotations, r->samples_loaded};
+  for (const char* part :
+       {"slow query", "tenant=t1", "query=\"sum(rate(http_requests_total[5m]))\"",
+        "samples=", "series=1", "splits=2"}) {
+    EXPECT_NE(out.str().find(part), std::string::npos) << part << " in " << out.str();
+  }
+}
+
+TEST_F(FrontendTest, ExtentsRoundTripAndCorruptionIsDetected) {
+  auto r =
+      engine_.Range(*querier_, **promql::ParseExpr("rate(memory_bytes[5m])"), 0, kHour, 60'000);
+  ASSERT_TRUE(r.ok());
+  Extent e{0, kHour, r->series, r->annotations};
   std::string bytes = EncodeExtent(e);
   auto back = DecodeExtent(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
@@ -336,6 +387,32 @@ TEST(FairSchedulerTest, OneTenantsFloodDoesNotStarveAnother) {
                }).ok());
   while (!b_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_LE(flood_done_when_b_ran.load(), 4) << "waited behind the flood";
+}
+
+// The same when the flood's requests are split into sub-queries: waiting for them, a request
+// gives its slot up, and the light tenant's request gets the next free one.
+TEST(FairSchedulerTest, SplitRequestsDoNotHoldSlotsAgainstOthers) {
+  FairScheduler s(SchedulerOptions{2, 1000});
+  std::atomic<int> subs_done{0};
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(s.Submit("flood", [&] {
+                   std::vector<std::function<void()>> tasks(20, [&] {
+                     std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                     ++subs_done;
+                   });
+                   s.RunGroup("flood", std::move(tasks), 2);
+                 }).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  std::atomic<int> subs_when_b_ran{-1};
+  std::atomic<bool> b_done{false};
+  int before = subs_done.load();
+  ASSERT_TRUE(s.Submit("quiet", [&] {
+                 subs_when_b_ran = subs_done.load();
+                 b_done = true;
+               }).ok());
+  while (!b_done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_LE(subs_when_b_ran.load() - before, 4) << "waited behind the flood's sub-queries";
 }
 
 TEST(FairSchedulerTest, OutstandingRequestsAreBoundedPerTenant) {
@@ -429,7 +506,8 @@ class MemcachedTest : public FrontendTest {
 TEST_F(MemcachedTest, SharedCacheServesAnotherFrontendAndOutagesAreMisses) {
   FrontendOptions o;
   o.split_interval_ms = 4 * kHour;
-  const std::string text = "histogram_quantile(0.9, sum by (le) (rate(latency_seconds_bucket[10m])))";
+  const std::string text =
+      "histogram_quantile(0.9, sum by (le) (rate(latency_seconds_bucket[10m])))";
   auto want = engine_.Range(*querier_, **promql::ParseExpr(text), 0, 24 * kHour, 120'000);
   auto first = Make(o, Open());
   auto second = Make(o, Open());  // another server sharing the cache

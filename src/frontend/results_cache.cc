@@ -72,8 +72,8 @@ Result<std::unique_ptr<MemcachedCache>> MemcachedCache::Open(const MemcachedOpti
   for (const auto& a : opts.addresses) {
     auto colon = a.rfind(':');
     int port = 0;
-    if (colon == std::string::npos ||
-        (port = std::atoi(a.c_str() + colon + 1)) <= 0 || port > 65535) {
+    if (colon == std::string::npos || (port = std::atoi(a.c_str() + colon + 1)) <= 0 ||
+        port > 65535) {
       return Status::InvalidArgument(fmt::format("memcached: address \"{}\" is not host:port", a));
     }
     std::string host = a.substr(0, colon);
@@ -114,7 +114,8 @@ std::optional<std::string> MemcachedCache::Get(const std::string& key) {
   memcached_pool_release(pool_->pool, mc);
   if (value == nullptr) return std::nullopt;
   std::string stored(value, len);
-  free(value);  // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): libmemcached allocated it
+  free(value);  // NOLINT(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): libmemcached
+                // allocated it
   // The value starts with the logical key: a hash collision or a foreign entry is a miss.
   ByteReader r(stored);
   std::string_view k;
@@ -138,7 +139,8 @@ void MemcachedCache::Set(const std::string& key, const std::string& value) {
 
 Result<std::unique_ptr<Cache>> OpenCache(const ResultsCacheConfig& c) {
   if (c.type == "none") return std::unique_ptr<Cache>();
-  if (c.type == "memory") return std::unique_ptr<Cache>(std::make_unique<MemoryCache>(c.memory_bytes));
+  if (c.type == "memory")
+    return std::unique_ptr<Cache>(std::make_unique<MemoryCache>(c.memory_bytes));
   if (c.type == "memcached") {
     ASSIGN_OR_RETURN(auto mc, MemcachedCache::Open(c.memcached));
     return std::unique_ptr<Cache>(std::move(mc));
@@ -167,7 +169,6 @@ std::string EncodeExtent(const Extent& e) {
   out.push_back(static_cast<char>(kExtentVersion));
   PutVarint(out, e.from);
   PutVarint(out, e.to);
-  PutUvarint(out, e.samples);
   PutAnnotations(out, e.annotations.warnings());
   PutAnnotations(out, e.annotations.infos());
   PutUvarint(out, e.series.size());
@@ -200,7 +201,7 @@ Result<Extent> DecodeExtent(std::string_view data) {
   uint8_t version = 0;
   uint64_t n = 0;
   if (!r.ReadByte(&version) || version != kExtentVersion || !r.ReadVarint(&e.from) ||
-      !r.ReadVarint(&e.to) || !r.ReadUvarint(&e.samples) || e.to < e.from) {
+      !r.ReadVarint(&e.to) || e.to < e.from) {
     return bad();
   }
   for (int kind = 0; kind < 2; ++kind) {
@@ -211,8 +212,8 @@ Result<Extent> DecodeExtent(std::string_view data) {
       if (!r.ReadLengthPrefixed(&msg) || !r.ReadVarint(&start) || !r.ReadVarint(&end)) {
         return bad();
       }
-      promql::Annotations::Entry entry{
-          std::string(msg), {static_cast<int>(start), static_cast<int>(end)}};
+      promql::Annotations::Entry entry{std::string(msg),
+                                       {static_cast<int>(start), static_cast<int>(end)}};
       if (kind == 0) {
         e.annotations.AddWarningEntry(std::move(entry));
       } else {

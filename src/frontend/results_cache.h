@@ -66,9 +66,9 @@ class MemcachedCache : public Cache {
 };
 
 struct ResultsCacheConfig {
-  std::string type = "memory";      // memory, memcached or none
+  std::string type = "memory";         // memory, memcached or none
   uint64_t memory_bytes = 256u << 20;  // type memory
-  MemcachedOptions memcached;       // type memcached
+  MemcachedOptions memcached;          // type memcached
 };
 
 // The configured cache; null for type none. InvalidArgument for a bad configuration.
@@ -80,7 +80,6 @@ struct Extent {
   int64_t to = 0;
   std::vector<promql::ResultSeries> series;  // sorted by labels
   promql::Annotations annotations;
-  uint64_t samples = 0;  // samples the evaluation loaded
 };
 
 std::string EncodeExtent(const Extent& e);

@@ -3,10 +3,44 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "base/parallel.h"
 
 namespace strata::frontend {
+namespace {
 
-// The tasks of one RunGroup call, taken one at a time by the caller and by workers.
+using Clock = std::chrono::steady_clock;
+
+// Set on the scheduler's own threads, so RunGroup knows whether its caller holds a slot.
+thread_local const FairScheduler* tl_scheduler = nullptr;
+// Time the current item spent waiting in RunGroup, not charged to its tenant.
+thread_local Clock::duration tl_blocked{};
+
+constexpr double kUsageDecaySeconds = 10;
+// Threads beyond the slots, for requests waiting on their sub-queries.
+constexpr size_t kSpareThreads = 64;
+
+// A paused query waits at most this long before it looks again.
+constexpr auto kMaxPause = std::chrono::seconds(1);
+// A tenant that used less worker time than this recently never pauses for others.
+constexpr double kMinUsageToYield = 0.2;
+// A light tenant counts as busy this long after its last item, so that its next request (a
+// dashboard's next panel) does not find the heavy tenant's queries running again.
+constexpr auto kBusyGrace = std::chrono::milliseconds(50);
+
+double Decayed(double usage, Clock::time_point at, Clock::time_point now) {
+  return usage * std::exp(-std::chrono::duration<double>(now - at).count() / kUsageDecaySeconds);
+}
+
+double Seconds(Clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+// The tasks of one RunGroup call, taken one at a time by the scheduler's threads.
 struct FairScheduler::Group {
   std::mutex mu;
   std::condition_variable done;
@@ -30,10 +64,12 @@ struct FairScheduler::Group {
   }
 };
 
-FairScheduler::FairScheduler(SchedulerOptions opts) : opts_(opts) {
-  size_t n = opts_.workers != 0 ? opts_.workers : std::max(1u, std::thread::hardware_concurrency());
-  threads_.reserve(n);
-  for (size_t i = 0; i < n; ++i) threads_.emplace_back([this] { Work(); });
+FairScheduler::FairScheduler(SchedulerOptions opts)
+    : opts_(opts),
+      slots_(opts.workers != 0 ? opts.workers : std::max(1u, std::thread::hardware_concurrency())),
+      max_threads_(slots_ + kSpareThreads) {
+  std::lock_guard lk(mu_);
+  for (size_t i = 0; i < slots_; ++i) Spawn();
 }
 
 FairScheduler::~FairScheduler() {
@@ -42,13 +78,66 @@ FairScheduler::~FairScheduler() {
     stop_ = true;
   }
   cv_.notify_all();
-  for (auto& t : threads_) t.join();
+  for (;;) {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lk(mu_);
+      threads.swap(threads_);
+    }
+    if (threads.empty()) break;
+    for (auto& t : threads) t.join();
+  }
+}
+
+void FairScheduler::Spawn() {
+  threads_.emplace_back([this] { Work(); });
 }
 
 void FairScheduler::Enqueue(const std::string& tenant, Item item) {
-  Tenant& t = tenants_[tenant];
-  if (t.queue.empty()) turn_.push_back(tenant);
-  t.queue.push_back(std::move(item));
+  tenants_[tenant].queue.push_back(std::move(item));
+  ++queued_;
+  UpdateContended();
+}
+
+double FairScheduler::Usage(const Tenant& t, Clock::time_point now) {
+  return Decayed(t.usage_s, t.usage_at, now) + static_cast<double>(t.running) * Seconds(now) -
+         t.running_since_s;
+}
+
+bool FairScheduler::LighterBusy(const std::string& tenant, Clock::time_point now) {
+  auto me = tenants_.find(tenant);
+  if (me == tenants_.end()) return false;
+  double mine = Usage(me->second, now);
+  if (mine < kMinUsageToYield) return false;
+  for (const auto& [name, t] : tenants_) {
+    bool busy = !t.queue.empty() || t.running > 0 || now - t.last_done < kBusyGrace;
+    if (name != tenant && busy && Usage(t, now) < mine / 2) return true;
+  }
+  return false;
+}
+
+void FairScheduler::UpdateContended() {
+  auto now = Clock::now();
+  size_t busy = 0;
+  for (const auto& [name, t] : tenants_) {
+    busy += (!t.queue.empty() || t.running > 0 || now - t.last_done < kBusyGrace) ? 1 : 0;
+  }
+  contended_.store(busy > 1, std::memory_order_relaxed);
+}
+
+std::map<std::string, FairScheduler::Tenant>::iterator FairScheduler::Next() {
+  auto now = Clock::now();
+  auto best = tenants_.end();
+  double best_usage = std::numeric_limits<double>::infinity();
+  for (auto it = tenants_.begin(); it != tenants_.end(); ++it) {
+    if (it->second.queue.empty()) continue;
+    double u = Usage(it->second, now);
+    if (u < best_usage) {
+      best_usage = u;
+      best = it;
+    }
+  }
+  return best;
 }
 
 Status FairScheduler::Submit(const std::string& tenant, std::function<void()> task) {
@@ -73,58 +162,109 @@ void FairScheduler::RunGroup(const std::string& tenant, std::vector<std::functio
                              size_t parallelism) {
   if (tasks.empty()) return;
   auto group = std::make_shared<Group>();
-  size_t helpers = std::min(std::max<size_t>(parallelism, 1), tasks.size()) - 1;
   {
     std::lock_guard lk(group->mu);
     group->unfinished = tasks.size();
     for (auto& t : tasks) group->pending.push_back(std::move(t));
   }
-  if (helpers > 0) {
-    {
-      std::lock_guard lk(mu_);
-      for (size_t i = 0; i < helpers; ++i) Enqueue(tenant, Item{{}, group, false});
+  size_t shares = std::min(std::max<size_t>(parallelism, 1), tasks.size());
+  const bool holds_slot = tl_scheduler == this;
+  std::unique_lock lk(mu_);
+  if (holds_slot && (threads_.size() >= max_threads_ || (stop_ && idle_ == 0))) {
+    // No thread could take the slot over: run the group in it.
+    lk.unlock();
+    bool more = false;
+    while (group->RunOne(&more)) {
     }
+  } else {
+    for (size_t i = 0; i < shares; ++i) Enqueue(tenant, Item{{}, group, false});
+    if (holds_slot) {
+      // Wait without the slot: another thread runs queued work (sub-queries included).
+      --running_;
+      if (idle_ == 0) Spawn();
+    }
+    lk.unlock();
     cv_.notify_all();
   }
-  bool more = false;
-  while (group->RunOne(&more)) {
+  auto began = Clock::now();
+  {
+    std::unique_lock g(group->mu);
+    group->done.wait(g, [&] { return group->unfinished == 0; });
   }
-  std::unique_lock lk(group->mu);
-  group->done.wait(lk, [&] { return group->unfinished == 0; });
+  if (holds_slot) {
+    tl_blocked += Clock::now() - began;
+    std::lock_guard relock(mu_);
+    ++running_;  // back in a slot (briefly over the count if all are taken)
+  }
+}
+
+void FairScheduler::Yield(const std::string& tenant) {
+  if (!contended_.load(std::memory_order_relaxed)) return;
+  std::unique_lock lk(mu_);
+  auto began = Clock::now();
+  if (!LighterBusy(tenant, began)) return;
+  const bool holds_slot = tl_scheduler == this;
+  if (holds_slot) {
+    // Paused: the slot goes to the lighter tenant's work.
+    --running_;
+    if (idle_ == 0 && !stop_ && threads_.size() < max_threads_) Spawn();
+    cv_.notify_all();
+  }
+  auto deadline = began + kMaxPause;
+  BlockingRegion([&] {
+    // Woken when an item finishes; the grace period ends unannounced, so look every 10 ms.
+    for (auto now = began; now < deadline && LighterBusy(tenant, now); now = Clock::now()) {
+      yield_cv_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(10)));
+    }
+  });
+  if (holds_slot) {
+    ++running_;
+    tl_blocked += Clock::now() - began;
+  }
 }
 
 void FairScheduler::Work() {
+  tl_scheduler = this;
+  std::unique_lock lk(mu_);
   for (;;) {
-    Item item;
-    std::string tenant;
-    {
-      std::unique_lock lk(mu_);
-      cv_.wait(lk, [this] { return stop_ || !turn_.empty(); });
-      if (turn_.empty()) return;
-      tenant = std::move(turn_.front());
-      turn_.pop_front();
-      Tenant& t = tenants_[tenant];
-      item = std::move(t.queue.front());
-      t.queue.pop_front();
-      if (!t.queue.empty()) turn_.push_back(tenant);
-    }
+    ++idle_;
+    cv_.wait(lk, [this] { return (queued_ > 0 && running_ < slots_) || (stop_ && queued_ == 0); });
+    --idle_;
+    if (queued_ == 0) return;  // stopping, and nothing is left
+    auto it = Next();
+    std::string tenant = it->first;
+    Item item = std::move(it->second.queue.front());
+    it->second.queue.pop_front();
+    --queued_;
+    ++running_;
+    auto began = Clock::now();
+    it->second.running++;
+    it->second.running_since_s += Seconds(began);
+    lk.unlock();
+
+    tl_blocked = {};
     bool more = false;
     if (item.group) {
-      // One sub-query, then the group goes to the back of its tenant's queue again.
-      item.group->RunOne(&more);
+      item.group->RunOne(&more);  // one sub-query, then the share queues again
     } else {
       item.task();
     }
-    std::unique_lock lk(mu_);
-    if (more) {
-      Enqueue(tenant, Item{{}, std::move(item.group), false});
-      lk.unlock();
-      cv_.notify_one();
-      continue;
-    }
+    auto now = Clock::now();
+    double held = std::chrono::duration<double>(now - began - tl_blocked).count();
+
+    lk.lock();
+    --running_;
     Tenant& t = tenants_[tenant];
+    t.usage_s = Decayed(t.usage_s, t.usage_at, now) + held;
+    t.usage_at = now;
+    t.running--;
+    t.running_since_s -= Seconds(began);
+    t.last_done = now;
+    if (more) Enqueue(tenant, Item{{}, std::move(item.group), false});
     if (item.request) --t.outstanding;
-    if (t.outstanding == 0 && t.queue.empty()) tenants_.erase(tenant);
+    UpdateContended();
+    cv_.notify_all();
+    yield_cv_.notify_all();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct QueryControl {
   const std::atomic<bool>* cancelled = nullptr;  // set by the caller to abandon the query
   int64_t timeout_ms = 0;    // 0: EngineOptions::timeout_ms (a tenant's own limit otherwise)
   uint64_t max_samples = 0;  // 0: EngineOptions::max_samples
+  // Called at every interrupt check, from any evaluating thread; may block for a while to
+  // let other tenants' queries run first (the query frontend's scheduler).
+  std::function<void()> yield;
 };
 
 // One series of a result: a single point for instant vectors, many for matrices.

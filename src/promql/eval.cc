@@ -58,6 +58,7 @@ uint64_t PrometheusLabelsHash(const Labels& ls) {
 }
 
 void Evaluator::CheckInterrupt() const {
+  if (ctl_.yield) ctl_.yield();
   // The clock is read on every 64th call.
   if ((interrupt_counter_.fetch_add(1, std::memory_order_relaxed) & 63) != 0) return;
   if (ctl_.cancelled != nullptr && ctl_.cancelled->load(std::memory_order_relaxed)) {

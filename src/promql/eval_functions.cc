@@ -506,7 +506,7 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     size_t lo = 0, hi = 0;
     bool any = false;
     for (size_t i = 0; i < g.n; ++i) {
-      if ((i & 1023) == 1023) ev.CheckInterrupt();
+      if ((i & 127) == 127) ev.CheckInterrupt();
       int64_t end = r.window_end[i];
       if (i > 0 && end == r.window_end[i - 1] && f != Fn::kPredictLinear &&
           f != Fn::kQuantileOverTime && f != Fn::kDoubleExponentialSmoothing) {

@@ -91,6 +91,6 @@ inline constexpr const char* kCorpus[] = {
     "max_over_time(rate(http_requests_total[5m])[1h:1m])",
     "memory_bytes{job!=\"node\"}",
     "timestamp(memory_bytes)",
-    };
+};
 
 }  // namespace strata::query::testing
