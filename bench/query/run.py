@@ -16,7 +16,6 @@ Usage: bench/query/run.py [--series 100000] [--hours 6] [--reps 7] [--record]
 Needs: make build; the peers (make deps-peers installs prometheus and victoria-metrics).
 """
 import argparse
-import json
 import math
 import os
 import shutil
@@ -26,14 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from peers import free_port, get, stop_all, wait_http  # noqa: E402
+from peers import canonical, difference, free_port, get, query, reset_peak, rss_kib, stop_all, wait_http  # noqa: E402
 
 FAMILIES = {
     "rate": ["rate(node_network_receive_bytes_total[5m])"],
@@ -49,65 +45,6 @@ FAMILIES = {
                      'sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m])) / on(instance) '
                      'count by (instance) (node_cpu_seconds_total{mode="idle"})'],
 }
-
-
-def rss_kib(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def reset_peak(pid):
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def query(base, params):
-    path = "/api/v1/query_range" if "step" in params else "/api/v1/query"
-    data = urllib.parse.urlencode(params).encode()
-    t0 = time.perf_counter()
-    try:
-        body = get(base + path, timeout=300, data=data)
-    except urllib.error.HTTPError as e:
-        body = e.read().decode()
-    return time.perf_counter() - t0, json.loads(body)
-
-
-def canonical(resp):
-    if resp.get("status") != "success":
-        return ("error", resp.get("error"))
-    out = {}
-    for r in resp["data"]["result"]:
-        pts = r["values"] if "values" in r else [r["value"]]
-        out[json.dumps(r["metric"], sort_keys=True)] = [(t, float(v)) for t, v in pts]
-    return out
-
-
-def difference(a, b):
-    """None when two canonical results agree to 1e-9, else what differs."""
-    if a == b:
-        return None
-    if isinstance(a, tuple) or isinstance(b, tuple):
-        return f"{a if isinstance(a, tuple) else 'result'} vs {b if isinstance(b, tuple) else 'result'}"
-    if set(a) != set(b):
-        return f"series {sorted(set(a) ^ set(b))[:2]}"
-    for k in a:
-        if len(a[k]) != len(b[k]):
-            return f"{k}: {len(a[k])} vs {len(b[k])} points"
-        for (ta, va), (tb, vb) in zip(a[k], b[k]):
-            if ta != tb:
-                return f"{k}: timestamps {ta} vs {tb}"
-            if math.isnan(va) or math.isnan(vb):
-                if not (math.isnan(va) and math.isnan(vb)):
-                    return f"{k} at {ta}: {va} vs {vb}"
-            elif abs(va - vb) > 1e-9 * max(abs(va), abs(vb)):
-                return f"{k} at {ta}: {va!r} vs {vb!r}"
-    return None
 
 
 def main():
