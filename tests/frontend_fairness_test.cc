@@ -22,7 +22,8 @@ void Push(http::Client& c, const std::string& tenant, int hosts, int64_t end, in
   for (int h = 0; h < hosts; ++h) {
     proto::WriteRequest wr;
     for (int cpu = 0; cpu < 4; ++cpu) {
-      for (const char* mode : {"idle", "user", "system", "iowait", "irq", "nice", "steal", "soft"}) {
+      for (const char* mode :
+           {"idle", "user", "system", "iowait", "irq", "nice", "steal", "soft"}) {
         proto::TimeSeries ts;
         ts.labels = {{"__name__", "cpu_seconds_total"},
                      {"cpu", std::to_string(cpu)},
@@ -66,7 +67,8 @@ TEST(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
   Push(client, "quiet", 10, end, 12);  // 320 series
 
   auto range = [&](const std::string& q, int64_t step_s) {
-    return "/api/v1/query_range?query=" + q + "&start=" + std::to_string((end - 12 * kHour) / 1000) +
+    return "/api/v1/query_range?query=" + q +
+           "&start=" + std::to_string((end - 12 * kHour) / 1000) +
            "&end=" + std::to_string(end / 1000) + "&step=" + std::to_string(step_s);
   };
   // A salt in the query text keeps the results cache out of both measurements.
@@ -84,6 +86,7 @@ TEST(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   };
   std::vector<double> alone;
+  alone.reserve(21);
   for (int i = 0; i < 21; ++i) alone.push_back(quiet_query(client));
 
   std::atomic<bool> stop{false};
@@ -94,12 +97,12 @@ TEST(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
     flooders.emplace_back([&, k] {
       http::Client fc("127.0.0.1", port, 60'000);
       for (int n = 0; !stop; ++n) {
-        http::Request req(
-            bhttp::verb::get,
-            range("sum%20by%20(mode)%20(quantile_over_time(0.5%2C%20cpu_seconds_total%5B30m%5D))%20%2B%20" +
-                      std::to_string(k * 100000 + n) + "%20*%200",
-                  15),
-            11);
+        http::Request req(bhttp::verb::get,
+                          range("sum%20by%20(mode)%20(quantile_over_time(0.5%2C%20cpu_seconds_"
+                                "total%5B30m%5D))%20%2B%20" +
+                                    std::to_string(k * 100000 + n) + "%20*%200",
+                                15),
+                          11);
         req.set("X-Scope-OrgID", "flood");
         auto res = fc.Do(std::move(req));
         if (res.ok() && res->result() == http::Status::ok) ++flood_answers;
@@ -108,6 +111,7 @@ TEST(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::vector<double> loaded;
+  loaded.reserve(21);
   for (int i = 0; i < 21; ++i) loaded.push_back(quiet_query(client));
   stop = true;
   for (auto& t : flooders) t.join();  // each finishes the query it is running

@@ -211,7 +211,7 @@ promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant, const 
 Result<promql::QueryResult> QueryFrontend::Instant(const std::string& tenant,
                                                    const promql::Expr& expr, int64_t t_ms,
                                                    const query::Querier& querier,
-                                                   promql::QueryControl ctl) const {
+                                                   const promql::QueryControl& ctl) const {
   const QueryLimits& l = opts_.LimitsFor(tenant);
   if (l.max_series == 0) return engine_.Instant(querier, expr, t_ms, ControlFor(tenant, l, ctl));
   SeriesLimitQuerier limited(querier, l.max_series);

@@ -87,7 +87,7 @@ class QueryFrontend {
   // An instant query under the tenant's limits.
   Result<promql::QueryResult> Instant(const std::string& tenant, const promql::Expr& expr,
                                       int64_t t_ms, const query::Querier& querier,
-                                      promql::QueryControl ctl) const;
+                                      const promql::QueryControl& ctl) const;
 
  private:
   struct Split {
