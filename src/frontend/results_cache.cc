@@ -25,9 +25,10 @@ void MemoryCache::Set(const std::string& key, const std::string& value) {
   if (size > max_bytes_) return;
   std::lock_guard lk(mu_);
   if (auto it = index_.find(key); it != index_.end()) {
-    bytes_ -= it->second->first.size() + it->second->second.size();
+    auto entry = it->second;
+    bytes_ -= entry->first.size() + entry->second.size();
     index_.erase(it);
-    lru_.erase(it->second);
+    lru_.erase(entry);
   }
   lru_.emplace_front(key, value);
   index_.emplace(lru_.front().first, lru_.begin());
