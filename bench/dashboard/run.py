@@ -19,8 +19,14 @@ point for point, and with Prometheus's to 1e-9.
 clients while the measured tenant loads its 24h dashboard; reports its median latency
 unloaded and loaded.
 
+--adaptive POINTS: the 7d and 30d dashboards with adaptive=true under a budget of POINTS
+(steps x series), against the same panels at full resolution: the step chosen and the
+visual error per series (full-resolution points against the adapted curve, linearly
+interpolated), max and mean relative difference.
+
 Usage: bench/dashboard/run.py [--series 4000] [--days 30] [--interval 2m] [--warm 10]
-                              [--dir DIR (kept; reused when loaded)] [--flood] [--record]
+                              [--dir DIR (kept; reused when loaded)] [--flood]
+                              [--adaptive POINTS] [--record]
 """
 import argparse
 import concurrent.futures
@@ -134,6 +140,7 @@ def main():
     ap.add_argument("--warm", type=int, default=10)
     ap.add_argument("--dir")
     ap.add_argument("--flood", action="store_true")
+    ap.add_argument("--adaptive", type=int, default=0)
     ap.add_argument("--record", action="store_true")
     args = ap.parse_args()
     scrape_s = int(args.interval[:-1]) * {"s": 1, "m": 60}[args.interval[-1]]
@@ -187,6 +194,13 @@ def main():
 
         if args.flood:
             return flood(systems["Strata"], scrape_s, args)
+        if args.adaptive:
+            with open(cfg[True], "a") as f:
+                f.write(f"  max_points: {args.adaptive}\n")  # under query:
+            try:
+                return adaptive(systems["Strata"], scrape_s, args)
+            finally:
+                strata_config(cfg[True], True)
         return dashboards(systems, scrape_s, args)
     finally:
         for s in systems.values():
@@ -269,6 +283,56 @@ def dashboards(systems, scrape_s, args):
                     f"({time.strftime('%Y-%m-%d')})\n\nCommand: `bench/dashboard/run.py --series "
                     f"{args.series} --days {args.days} --interval {args.interval} --warm {args.warm}`. "
                     f"Dashboard latency in seconds (all 8 panels in, 6 at a time).\n\n{table}\n\n{summary}\n")
+    return 0
+
+
+def visual_error(full, adapted):
+    """Per series: relative differences between the full-resolution points and the adapted
+    curve (linear between its points) at the full points' times inside the adapted range."""
+    out = []
+    curves = canonical(adapted)
+    for key, pts in canonical(full).items():
+        curve = curves.get(key, [])
+        if len(curve) < 2:
+            continue
+        errs = []
+        j = 0
+        for t, v in pts:
+            if t < curve[0][0] or t > curve[-1][0] or math.isnan(v):
+                continue
+            while curve[j + 1][0] < t:
+                j += 1
+            (t0, v0), (t1, v1) = curve[j], curve[j + 1]
+            est = v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+            scale = max(abs(v), abs(est))
+            errs.append(abs(v - est) / scale if scale > 0 else 0.0)
+        if errs:
+            out.append((max(errs), statistics.mean(errs)))
+    return out
+
+
+def adaptive(s, scrape_s, args):
+    """The 7d and 30d panels with adaptive=true against full resolution."""
+    s.start()
+    now = int(time.time())
+    lines = ["| range | panel | step asked -> used | series | max rel. diff (worst series) | "
+             "mean rel. diff (mean over series) |", "|---|---|---|---:|---:|---:|"]
+    for rname, rs in RANGES[2:]:
+        for i, q in enumerate(panel_queries(rs, scrape_s, now)):
+            _, full = query(s.base, q)
+            _, ad = query(s.base, dict(q, adaptive="true", stats="all"))
+            used = ad["data"]["stats"]["frontend"]["step"]
+            errs = visual_error(full, ad)
+            worst = max((e[0] for e in errs), default=0.0)
+            mean = statistics.mean(e[1] for e in errs) if errs else 0.0
+            lines.append(f"| {rname} | {i + 1} | {duration(q['step'])} -> {duration(int(used))} | "
+                         f"{len(errs)} | {worst:.3g} | {mean:.3g} |")
+    table = "\n".join(lines)
+    print(table)
+    if args.record:
+        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
+            f.write(f"\nCommand: `bench/dashboard/run.py --series {args.series} --days {args.days} "
+                    f"--interval {args.interval} --adaptive {args.adaptive}`\n\n{table}\n")
     return 0
 
 
