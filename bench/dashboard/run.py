@@ -286,6 +286,14 @@ def dashboards(systems, scrape_s, args):
     return 0
 
 
+def record(args, rest):
+    """With --record, appends the command line (ending in `rest`) to bench/RESULTS.md."""
+    if args.record:
+        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
+            f.write(f"\nCommand: `bench/dashboard/run.py --series {args.series} --days {args.days} "
+                    f"--interval {args.interval} {rest}\n")
+
+
 def visual_error(full, adapted):
     """Per series: relative differences between the full-resolution points and the adapted
     curve (linear between its points) at the full points' times inside the adapted range."""
@@ -329,10 +337,7 @@ def adaptive(s, scrape_s, args):
                          f"{len(errs)} | {worst:.3g} | {mean:.3g} |")
     table = "\n".join(lines)
     print(table)
-    if args.record:
-        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
-            f.write(f"\nCommand: `bench/dashboard/run.py --series {args.series} --days {args.days} "
-                    f"--interval {args.interval} --adaptive {args.adaptive}`\n\n{table}\n")
+    record(args, f"--adaptive {args.adaptive}`\n\n{table}")
     return 0
 
 
@@ -375,10 +380,7 @@ def flood(s, scrape_s, args):
             f"tenant floods the frontend from 8 clients ({served[0]} heavy 30-day queries answered) "
             f"{b:.3f} s = {b / a:.2f}x (target <= 2x).")
     print(text)
-    if args.record:
-        with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
-            f.write(f"\nCommand: `bench/dashboard/run.py --series {args.series} --days {args.days} "
-                    f"--interval {args.interval} --flood`. {text}\n")
+    record(args, f"--flood`. {text}")
     return 0
 
 

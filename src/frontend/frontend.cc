@@ -140,35 +140,22 @@ Extent Join(std::vector<Extent> parts) {
 }
 
 // Counts the series a query selects, failing once it passes the tenant's max_series.
-class SeriesLimitQuerier : public query::Querier {
+class SeriesLimitQuerier : public query::ForwardingQuerier {
  public:
   SeriesLimitQuerier(const query::Querier& inner, uint64_t max_series)
-      : inner_(inner), max_series_(max_series) {}
+      : ForwardingQuerier(inner), max_series_(max_series) {}
 
   Result<std::unique_ptr<query::SeriesSet>> Select(
       const query::SelectParams& p, std::span<const Matcher> matchers) const override {
-    auto set = inner_.Select(p, matchers);
+    auto set = ForwardingQuerier::Select(p, matchers);
     if (set.ok() && (selected_ += set.value()->size()) > max_series_) {
       return Status::ResourceExhausted(fmt::format(
           "the query selected more than {} series (limit: query.max_series)", max_series_));
     }
     return set;
   }
-  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
-                                     std::span<const Matcher> m) const override {
-    return inner_.Series(mint, maxt, m);
-  }
-  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
-                                              std::span<const Matcher> m) const override {
-    return inner_.LabelNames(mint, maxt, m);
-  }
-  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
-                                               std::span<const Matcher> m) const override {
-    return inner_.LabelValues(name, mint, maxt, m);
-  }
 
  private:
-  const query::Querier& inner_;
   const uint64_t max_series_;
   mutable std::atomic<uint64_t> selected_{0};
 };

@@ -28,30 +28,15 @@ namespace fs = std::filesystem;
 using query::testing::kHour;
 
 // Counts Select calls, to see what the cache saved.
-class CountingQuerier : public query::Querier {
+class CountingQuerier : public query::ForwardingQuerier {
  public:
-  explicit CountingQuerier(const query::Querier& inner) : inner_(inner) {}
+  using ForwardingQuerier::ForwardingQuerier;
   Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams& p,
                                                    std::span<const Matcher> m) const override {
     ++selects;
-    return inner_.Select(p, m);
-  }
-  Result<std::vector<Labels>> Series(int64_t a, int64_t b,
-                                     std::span<const Matcher> m) const override {
-    return inner_.Series(a, b, m);
-  }
-  Result<std::vector<std::string>> LabelNames(int64_t a, int64_t b,
-                                              std::span<const Matcher> m) const override {
-    return inner_.LabelNames(a, b, m);
-  }
-  Result<std::vector<std::string>> LabelValues(std::string_view n, int64_t a, int64_t b,
-                                               std::span<const Matcher> m) const override {
-    return inner_.LabelValues(n, a, b, m);
+    return ForwardingQuerier::Select(p, m);
   }
   mutable std::atomic<int> selects{0};
-
- private:
-  const query::Querier& inner_;
 };
 
 void ExpectSame(const promql::QueryResult& got, const promql::QueryResult& want,

@@ -186,9 +186,11 @@ class TestStorage {
 };
 
 // Reads the test storage and notes whether a query selected a native-histogram series.
-class RecordingQuerier : public query::Querier {
+class RecordingQuerier : public query::ForwardingQuerier {
  public:
-  explicit RecordingQuerier(const TestStorage& st) : st_(st), head_q_(st.head()) {}
+  // The base keeps a reference to head_q_ and reads through it only after construction.
+  explicit RecordingQuerier(const TestStorage& st)
+      : ForwardingQuerier(head_q_), st_(st), head_q_(st.head()) {}
 
   Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams& p,
                                                    std::span<const Matcher> ms) const override {
@@ -199,19 +201,7 @@ class RecordingQuerier : public query::Querier {
         touched_histogram_ = true;
       }
     }
-    return head_q_.Select(p, ms);
-  }
-  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
-                                     std::span<const Matcher> ms) const override {
-    return head_q_.Series(mint, maxt, ms);
-  }
-  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
-                                              std::span<const Matcher> ms) const override {
-    return head_q_.LabelNames(mint, maxt, ms);
-  }
-  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
-                                               std::span<const Matcher> ms) const override {
-    return head_q_.LabelValues(name, mint, maxt, ms);
+    return ForwardingQuerier::Select(p, ms);
   }
   bool touched_histogram() const { return touched_histogram_; }
 

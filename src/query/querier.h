@@ -78,6 +78,31 @@ class Querier {
                                                        std::span<const Matcher> matchers) const = 0;
 };
 
+// Forwards every call to another querier; subclasses override what they watch or limit.
+class ForwardingQuerier : public Querier {
+ public:
+  explicit ForwardingQuerier(const Querier& inner) : inner_(inner) {}
+  Result<std::unique_ptr<SeriesSet>> Select(const SelectParams& p,
+                                            std::span<const Matcher> m) const override {
+    return inner_.Select(p, m);
+  }
+  Result<std::vector<Labels>> Series(int64_t mint, int64_t maxt,
+                                     std::span<const Matcher> m) const override {
+    return inner_.Series(mint, maxt, m);
+  }
+  Result<std::vector<std::string>> LabelNames(int64_t mint, int64_t maxt,
+                                              std::span<const Matcher> m) const override {
+    return inner_.LabelNames(mint, maxt, m);
+  }
+  Result<std::vector<std::string>> LabelValues(std::string_view name, int64_t mint, int64_t maxt,
+                                               std::span<const Matcher> m) const override {
+    return inner_.LabelValues(name, mint, maxt, m);
+  }
+
+ private:
+  const Querier& inner_;
+};
+
 // A querier over no data: tenants that have not written anything yet.
 class EmptyQuerier : public Querier {
  public:
