@@ -222,6 +222,10 @@ TEST_F(QueryApiTest, StatsAndAdaptiveResolution) {
   EXPECT_EQ(adapted.find("[" + std::to_string(t0_ / 1000 + 5) + ","), std::string::npos);
   auto bad = Get(range + "&adaptive=maybe");
   EXPECT_EQ(bad.result(), http::Status::bad_request);
+  auto metrics = Get("/metrics").body();
+  EXPECT_NE(metrics.find(R"(strata_query_frontend_splits_total{result="miss",tenant="anonymous"})"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("strata_query_queue_length"), std::string::npos);
 }
 
 // A tenant's own limits: over them, a 4xx naming the limit; other tenants unaffected.

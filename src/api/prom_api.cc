@@ -263,11 +263,12 @@ struct PromApi::Call {
   }
 };
 
-PromApi::PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache)
+PromApi::PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache,
+                 prometheus::Registry* registry)
     : opts_(std::move(opts)), engine_(opts_.engine) {
-  scheduler_ = std::make_unique<frontend::FairScheduler>(opts_.scheduler);
+  scheduler_ = std::make_unique<frontend::FairScheduler>(opts_.scheduler, registry);
   frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, engine_, *scheduler_,
-                                                        std::move(cache));
+                                                        std::move(cache), registry);
 }
 
 // Queued requests still run while the scheduler stops, and they use the frontend.

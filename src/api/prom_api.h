@@ -29,8 +29,9 @@ struct ApiOptions {
 // come from X-Scope-OrgID. Thread-safe; the storage is attached once it is open.
 class PromApi {
  public:
-  // `cache` holds range-query results (null: none).
-  PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache);
+  // `cache` holds range-query results (null: none); the scheduler's and frontend's metrics go
+  // to `registry` (may be null).
+  PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry);
   ~PromApi();
 
   void Register(http::Server& server);

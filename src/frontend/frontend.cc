@@ -179,8 +179,18 @@ int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0
 }  // namespace
 
 QueryFrontend::QueryFrontend(FrontendOptions opts, const promql::Engine& engine,
-                             FairScheduler& scheduler, std::unique_ptr<Cache> cache)
-    : opts_(std::move(opts)), engine_(engine), scheduler_(scheduler), cache_(std::move(cache)) {}
+                             FairScheduler& scheduler, std::unique_ptr<Cache> cache,
+                             prometheus::Registry* registry)
+    : opts_(std::move(opts)), engine_(engine), scheduler_(scheduler), cache_(std::move(cache)) {
+  if (registry != nullptr) {
+    splits_ = &prometheus::BuildCounter()
+                   .Name("strata_query_frontend_splits_total")
+                   .Help(
+                       "Range-query splits by tenant and how the results cache answered them "
+                       "(hit, partial, miss; uncacheable splits count as misses).")
+                   .Register(*registry);
+  }
+}
 
 promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant, const QueryLimits& l,
                                                promql::QueryControl ctl) const {
@@ -324,6 +334,15 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
       if (sp.first < p.cached->from) p.missing.emplace_back(sp.first, p.cached->from - step);
       if (sp.last > p.cached->to) p.missing.emplace_back(p.cached->to + step, sp.last);
     }
+  }
+
+  if (splits_ != nullptr) {
+    size_t misses = splits.size() - st.cached_splits - st.partial_splits;
+    splits_->Add({{"tenant", q.tenant}, {"result", "hit"}})
+        .Increment(static_cast<double>(st.cached_splits));
+    splits_->Add({{"tenant", q.tenant}, {"result", "partial"}})
+        .Increment(static_cast<double>(st.partial_splits));
+    splits_->Add({{"tenant", q.tenant}, {"result", "miss"}}).Increment(static_cast<double>(misses));
   }
 
   // 2. Adjacent missing ranges are computed together, in about `parallel` pieces: a piece

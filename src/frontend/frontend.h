@@ -1,5 +1,9 @@
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -74,9 +78,9 @@ struct RangeQuery {
 // identical to the engine's on the whole range. Thread-safe.
 class QueryFrontend {
  public:
-  // `cache` may be null (no results cache).
+  // `cache` may be null (no results cache); so may `registry` (no metrics).
   QueryFrontend(FrontendOptions opts, const promql::Engine& engine, FairScheduler& scheduler,
-                std::unique_ptr<Cache> cache);
+                std::unique_ptr<Cache> cache, prometheus::Registry* registry = nullptr);
 
   const FrontendOptions& options() const { return opts_; }
 
@@ -107,6 +111,7 @@ class QueryFrontend {
   const promql::Engine& engine_;
   FairScheduler& scheduler_;
   std::unique_ptr<Cache> cache_;
+  prometheus::Family<prometheus::Counter>* splits_ = nullptr;
 };
 
 }  // namespace strata::frontend

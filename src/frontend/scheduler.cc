@@ -64,10 +64,20 @@ struct FairScheduler::Group {
   }
 };
 
-FairScheduler::FairScheduler(SchedulerOptions opts)
+FairScheduler::FairScheduler(SchedulerOptions opts, prometheus::Registry* registry)
     : opts_(opts),
       slots_(opts.workers != 0 ? opts.workers : std::max(1u, std::thread::hardware_concurrency())),
       max_threads_(slots_ + kSpareThreads) {
+  if (registry != nullptr) {
+    queued_gauge_ = &prometheus::BuildGauge()
+                         .Name("strata_query_queue_length")
+                         .Help("Queries and sub-queries waiting for a query worker, by tenant.")
+                         .Register(*registry);
+    pauses_ = &prometheus::BuildCounter()
+                   .Name("strata_query_pauses_total")
+                   .Help("Running queries paused so that a lighter tenant's work ran first.")
+                   .Register(*registry);
+  }
   std::lock_guard lk(mu_);
   for (size_t i = 0; i < slots_; ++i) Spawn();
 }
@@ -94,9 +104,17 @@ void FairScheduler::Spawn() {
 }
 
 void FairScheduler::Enqueue(const std::string& tenant, Item item) {
-  tenants_[tenant].queue.push_back(std::move(item));
+  Tenant& t = tenants_[tenant];
+  t.queue.push_back(std::move(item));
   ++queued_;
+  SetQueued(tenant, t.queue.size());
   UpdateContended();
+}
+
+void FairScheduler::SetQueued(const std::string& tenant, size_t n) {
+  if (queued_gauge_ != nullptr) {
+    queued_gauge_->Add({{"tenant", tenant}}).Set(static_cast<double>(n));
+  }
 }
 
 double FairScheduler::Usage(const Tenant& t, Clock::time_point now) {
@@ -203,6 +221,7 @@ void FairScheduler::Yield(const std::string& tenant) {
   std::unique_lock lk(mu_);
   auto began = Clock::now();
   if (!LighterBusy(tenant, began)) return;
+  if (pauses_ != nullptr) pauses_->Add({{"tenant", tenant}}).Increment();
   const bool holds_slot = tl_scheduler == this;
   if (holds_slot) {
     // Paused: the slot goes to the lighter tenant's work.
@@ -236,6 +255,7 @@ void FairScheduler::Work() {
     Item item = std::move(it->second.queue.front());
     it->second.queue.pop_front();
     --queued_;
+    SetQueued(tenant, it->second.queue.size());
     ++running_;
     auto began = Clock::now();
     it->second.running++;

@@ -1,5 +1,10 @@
 #pragma once
 
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -33,7 +38,8 @@ struct SchedulerOptions {
 // work and joins.
 class FairScheduler {
  public:
-  explicit FairScheduler(SchedulerOptions opts);
+  // `registry` (may be null) gets the queue depth per tenant and the pauses.
+  explicit FairScheduler(SchedulerOptions opts, prometheus::Registry* registry = nullptr);
   ~FairScheduler();
   FairScheduler(const FairScheduler&) = delete;
   FairScheduler& operator=(const FairScheduler&) = delete;
@@ -72,6 +78,7 @@ class FairScheduler {
   };
 
   void Enqueue(const std::string& tenant, Item item) REQUIRES(mu_);
+  void SetQueued(const std::string& tenant, size_t n) REQUIRES(mu_);
   // The waiting tenant with the least recent usage; queued_ must be > 0.
   std::map<std::string, Tenant>::iterator Next() REQUIRES(mu_);
   // Worker time used recently, running items included.
@@ -97,6 +104,8 @@ class FairScheduler {
   size_t idle_ GUARDED_BY(mu_) = 0;                        // threads waiting for an item
   bool stop_ GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_ GUARDED_BY(mu_);
+  prometheus::Family<prometheus::Gauge>* queued_gauge_ = nullptr;
+  prometheus::Family<prometheus::Counter>* pauses_ = nullptr;
 };
 
 }  // namespace strata::frontend

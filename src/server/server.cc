@@ -19,8 +19,8 @@ StrataServer::StrataServer(Config config)
   distributor_ = std::make_unique<ingest::Distributor>(config_.ingest, *registry_);
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
-  api_ = std::make_unique<api::PromApi>(config_.query,
-                                        cache.ok() ? std::move(cache).value() : nullptr);
+  api_ = std::make_unique<api::PromApi>(
+      config_.query, cache.ok() ? std::move(cache).value() : nullptr, registry_.get());
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
