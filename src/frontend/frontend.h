@@ -82,8 +82,6 @@ class QueryFrontend {
   QueryFrontend(FrontendOptions opts, const promql::Engine& engine, FairScheduler& scheduler,
                 std::unique_ptr<Cache> cache, prometheus::Registry* registry = nullptr);
 
-  const FrontendOptions& options() const { return opts_; }
-
   // A range query. InvalidArgument for limits the request breaks (range too long),
   // ResourceExhausted for limits hit while running; engine errors otherwise.
   Result<promql::QueryResult> Range(const RangeQuery& q, const query::Querier& querier,
