@@ -73,35 +73,35 @@ bool Splittable(const std::vector<const Expr*>& nodes) {
 // in its own text.
 constexpr int kNodeRef = -1;
 
+// The annotations with every entry's position replaced by fn(entry).
+template <typename Fn>
+promql::Annotations MapPositions(const promql::Annotations& a, Fn fn) {
+  promql::Annotations out;
+  for (const auto& e : a.warnings()) out.AddWarningEntry({e.message, fn(e.pos)});
+  for (const auto& e : a.infos()) out.AddInfoEntry({e.message, fn(e.pos)});
+  return out;
+}
+
 promql::Annotations ToNodeRefs(const promql::Annotations& a,
                                const std::vector<const Expr*>& nodes) {
-  auto convert = [&](const promql::Annotations::Entry& e) {
+  return MapPositions(a, [&](promql::PosRange pos) {
     for (size_t i = 0; i < nodes.size(); ++i) {
-      if (nodes[i]->pos.start == e.pos.start && nodes[i]->pos.end == e.pos.end) {
-        return promql::Annotations::Entry{e.message, {static_cast<int>(i), kNodeRef}};
+      if (nodes[i]->pos.start == pos.start && nodes[i]->pos.end == pos.end) {
+        return promql::PosRange{static_cast<int>(i), kNodeRef};
       }
     }
-    return e;
-  };
-  promql::Annotations out;
-  for (const auto& e : a.warnings()) out.AddWarningEntry(convert(e));
-  for (const auto& e : a.infos()) out.AddInfoEntry(convert(e));
-  return out;
+    return pos;
+  });
 }
 
 promql::Annotations FromNodeRefs(const promql::Annotations& a,
                                  const std::vector<const Expr*>& nodes) {
-  auto convert = [&](const promql::Annotations::Entry& e) {
-    if (e.pos.end == kNodeRef && e.pos.start >= 0 &&
-        static_cast<size_t>(e.pos.start) < nodes.size()) {
-      return promql::Annotations::Entry{e.message, nodes[static_cast<size_t>(e.pos.start)]->pos};
+  return MapPositions(a, [&](promql::PosRange pos) {
+    if (pos.end == kNodeRef && pos.start >= 0 && static_cast<size_t>(pos.start) < nodes.size()) {
+      return nodes[static_cast<size_t>(pos.start)]->pos;
     }
-    return e;
-  };
-  promql::Annotations out;
-  for (const auto& e : a.warnings()) out.AddWarningEntry(convert(e));
-  for (const auto& e : a.infos()) out.AddInfoEntry(convert(e));
-  return out;
+    return pos;
+  });
 }
 
 // Keeps the points of `e` in [from, to]; series left without points go.
