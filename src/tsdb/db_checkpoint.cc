@@ -152,7 +152,7 @@ Status Db::Checkpoint() {
       fs::remove_all(e.path(), ec);
     }
   }
-  RETURN_IF_ERROR(wal_->RemoveSegmentsBefore(first_kept));
+  RETURN_IF_ERROR(wal_->RemoveSegmentsBefore(first_kept).status());
   lsn_at_checkpoint_ = lsn;
   last_checkpoint_bytes_ = writer.bytes();
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -

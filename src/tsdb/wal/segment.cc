@@ -56,7 +56,7 @@ Result<std::optional<uint32_t>> LatestCheckpoint(const std::string& dir) {
   return best;
 }
 
-ScanResult ScanFrames(std::string_view data,
+ScanResult ScanFrames(std::string_view data, uint8_t max_type,
                       const std::function<Status(RecordType, std::string_view)>& fn) {
   ScanResult res;
   size_t off = 0;
@@ -68,7 +68,7 @@ ScanResult ScanFrames(std::string_view data,
     uint32_t len = LoadFixed32(data.data() + off);
     uint32_t crc = LoadFixed32(data.data() + off + 4);
     auto type = static_cast<uint8_t>(data[off + 8]);
-    if (type == 0 || type > kMaxRecordType || len > kMaxRecordSize) {
+    if (type == 0 || type > max_type || len > kMaxRecordSize) {
       res.problem = fmt::format("invalid record header at offset {}", off);
       break;
     }

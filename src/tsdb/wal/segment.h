@@ -26,8 +26,9 @@ struct ScanResult {
 };
 
 // Calls `fn(type, payload)` for each intact frame in `data`, in order, stopping at the first
-// torn or corrupt frame or when `fn` fails (its error becomes the problem).
-ScanResult ScanFrames(std::string_view data,
+// torn or corrupt frame (types 1..max_type are valid) or when `fn` fails (its error becomes
+// the problem).
+ScanResult ScanFrames(std::string_view data, uint8_t max_type,
                       const std::function<Status(RecordType, std::string_view)>& fn);
 
 }  // namespace strata::wal

@@ -30,6 +30,7 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
   ReplayStats local;
   ReplayStats& st = stats ? *stats : local;
   std::string name = repair_opts ? repair_opts->log_name : dir;
+  uint8_t max_type = repair_opts ? repair_opts->max_record_type : kMaxRecordType;
   ASSIGN_OR_RETURN(auto checkpoint, LatestCheckpoint(dir));
   uint32_t after = 0;
   if (checkpoint) {
@@ -38,7 +39,7 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
     for (uint32_t n : cp_segments) {
       std::string path = cp_dir + "/" + SegmentName(n);
       ASSIGN_OR_RETURN(std::string data, ReadFile(path));
-      ScanResult res = ScanFrames(data, [&](RecordType t, std::string_view p) {
+      ScanResult res = ScanFrames(data, max_type, [&](RecordType t, std::string_view p) {
         ++st.records;
         return fn(t, p);
       });
@@ -70,10 +71,13 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
       problem = fmt::format("segment {} is missing", SegmentName(live[i - 1] + 1));
     } else {
       ASSIGN_OR_RETURN(std::string data, ReadFile(path));
-      res = ScanFrames(data, [&](RecordType t, std::string_view p) {
-        ++st.records;
+      uint64_t records = 0;
+      res = ScanFrames(data, max_type, [&](RecordType t, std::string_view p) {
+        ++records;
         return fn(t, p);
       });
+      st.records += records;
+      st.segment_records.emplace_back(n, records);
       st.bytes += res.valid_bytes;
       ++st.segments;
       problem = res.problem;
@@ -228,15 +232,20 @@ Result<uint32_t> Wal::Rotate(int64_t timeout_ms) {
   return stats_.current_segment;
 }
 
-Status Wal::RemoveSegmentsBefore(uint32_t n) {
+Result<uint64_t> Wal::RemoveSegmentsBefore(uint32_t n) {
   ASSIGN_OR_RETURN(auto segments, ListSegments(dir_));
+  uint64_t removed = 0;
   for (uint32_t s : segments) {
     if (s >= n) break;
+    std::string path = dir_ + "/" + SegmentName(s);
     std::error_code ec;
-    fs::remove(dir_ + "/" + SegmentName(s), ec);
-    if (ec) return Status::IOError(fmt::format("removing WAL segment {}: {}", s, ec.message()));
+    uint64_t size = fs::file_size(path, ec);
+    if (!ec) fs::remove(path, ec);
+    if (ec) return Status::IOError(fmt::format("removing WAL segment {}: {}", path, ec.message()));
+    removed += size;
   }
-  return SyncDir(dir_);
+  RETURN_IF_ERROR(SyncDir(dir_));
+  return removed;
 }
 
 Status Wal::Flush(bool force_sync, bool rotate) {

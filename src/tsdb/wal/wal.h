@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "base/status.h"
 #include "base/thread_annotations.h"
@@ -27,6 +29,9 @@ struct WalOptions {
   uint64_t max_pending_bytes = 256u << 20;
   // Names this WAL in log lines (e.g. the tenant).
   std::string log_name;
+  // Record types 1..max_record_type are valid; the type byte belongs to the caller (the TSDB's
+  // RecordType, the agent queue's item kinds), so a log of one kind never replays as another.
+  uint8_t max_record_type = kMaxRecordType;
 };
 
 struct ReplayStats {
@@ -36,6 +41,8 @@ struct ReplayStats {
   uint64_t truncated_bytes = 0;  // bytes of a torn or corrupt tail that were cut off
   uint32_t removed_segments = 0;
   bool from_checkpoint = false;
+  // Segments replayed after the checkpoint and how many intact records each held, in order.
+  std::vector<std::pair<uint32_t, uint64_t>> segment_records;
 };
 
 struct WalStats {
@@ -89,8 +96,8 @@ class Wal {
   // Gives up with kUnavailable after `timeout_ms` (writes failing): callers hold a lock that
   // ingestion needs, so they must not wait for a disk that may not recover.
   Result<uint32_t> Rotate(int64_t timeout_ms = 10'000) EXCLUDES(mu_);
-  // Deletes segments numbered below `n`.
-  Status RemoveSegmentsBefore(uint32_t n);
+  // Deletes segments numbered below `n`; returns the bytes they held.
+  Result<uint64_t> RemoveSegmentsBefore(uint32_t n);
   // Flushes and syncs everything, then stops the syncer. Idempotent.
   Status Close() EXCLUDES(mu_);
 
