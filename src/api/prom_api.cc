@@ -12,6 +12,7 @@
 #include "api/ast_json.h"
 #include "api/params.h"
 #include "base/json.h"
+#include "base/tenant.h"
 #include "base/units.h"
 #include "promql/parser.h"
 #include "query/head_querier.h"
@@ -23,7 +24,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr const char* kTenantHeader = "X-Scope-OrgID";
 constexpr std::string_view kDefaultTenant = "anonymous";
 // Prometheus's API bounds for unset start/end.
 constexpr int64_t kMinTime = -9223309901257974LL;
@@ -322,7 +322,7 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
     c->tenant = std::string(kDefaultTenant);
   } else {
     c->tenant = std::string(it->value());
-    Status st = tsdb::Storage::ValidateTenantName(c->tenant);
+    Status st = ValidateTenantId(c->tenant);
     if (!st.ok()) {
       c->Fail({"bad_data", st.message()});
       return c->SendError();

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,6 +83,31 @@ Status WriteFileAtomically(const std::string& path,
 Status WriteFileAtomically(const std::string& path, std::string_view data) {
   return WriteFileAtomically(
       path, [data](int fd, const std::string& tmp) { return WriteAll(fd, data, tmp); });
+}
+
+Result<DirLock> DirLock::Acquire(const std::string& dir) {
+  std::string path = dir + "/lock";
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("open", path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::Unavailable(fmt::format(
+        "data dir {} is in use by another strata process (lock {} is held)", dir, path));
+  }
+  return DirLock(fd);
+}
+
+DirLock& DirLock::operator=(DirLock&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+DirLock::~DirLock() {
+  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace strata

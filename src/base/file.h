@@ -28,4 +28,21 @@ Status WriteFileAtomically(const std::string& path,
                            const std::function<Status(int fd, const std::string& tmp)>& fill);
 Status WriteFileAtomically(const std::string& path, std::string_view data);
 
+// DirLock holds an exclusive flock on `<dir>/lock` so that two processes never share a data
+// directory; released when destroyed (or when the process dies). Move-only.
+class DirLock {
+ public:
+  // kUnavailable naming the directory when another process holds it.
+  static Result<DirLock> Acquire(const std::string& dir);
+  DirLock(DirLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  DirLock& operator=(DirLock&& o) noexcept;
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+  ~DirLock();
+
+ private:
+  explicit DirLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
 }  // namespace strata

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "base/tenant.h"
 #include "base/units.h"
 #include "ingest/validate.h"
 #include "proto/remote_write.h"
@@ -12,7 +13,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr const char* kTenantHeader = "X-Scope-OrgID";
 constexpr std::string_view kDefaultTenant = "anonymous";
 constexpr size_t kMaxReportedErrors = 5;
 
@@ -154,7 +154,7 @@ bool Distributor::Tenant(const http::Request& req, const http::Responder& respon
     return true;
   }
   *tenant = std::string(it->value());
-  Status st = tsdb::Storage::ValidateTenantName(*tenant);
+  Status st = ValidateTenantId(*tenant);
   if (!st.ok()) {
     respond.Send(
         http::TextResponse(req, http::Status::bad_request,

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/tenant.h"
 #include "base/units.h"
 #include "tsdb/storage.h"
 
@@ -59,7 +60,7 @@ bool CompactorService::RunOnce() {
   }
   bool ok = true;
   for (const auto& t : *tenants) {
-    if (!tsdb::Storage::ValidateTenantName(t).ok()) continue;
+    if (!ValidateTenantId(t).ok()) continue;
     auto stats = compactor_.Run(t, NowMillis());
     if (stats.status().code() == Status::Code::kCancelled) return false;
     if (!stats.ok()) {

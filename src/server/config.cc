@@ -8,134 +8,13 @@
 #include <sstream>
 
 #include "base/units.h"
+#include "base/yaml_section.h"
 
 namespace strata::server {
 namespace {
 
-// Reads the keys of one YAML mapping, remembering which were consumed so that the rest can
-// be reported as unknown.
-class Section {
- public:
-  Section(const YAML::Node& node, std::string path) : node_(node), path_(std::move(path)) {}
-
-  Status Check() const {
-    if (node_ && !node_.IsNull() && !node_.IsMap()) {
-      return Status::InvalidArgument(fmt::format("config: \"{}\" must be a mapping", path_));
-    }
-    return Status::Ok();
-  }
-  YAML::Node Get(const std::string& key) {
-    used_.insert(key);
-    return node_ && node_.IsMap() ? node_[key] : YAML::Node();
-  }
-  std::string Path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
-  Status Unknown() const {
-    if (!node_ || !node_.IsMap()) return Status::Ok();
-    for (const auto& kv : node_) {
-      auto key = kv.first.as<std::string>();
-      if (!used_.count(key)) {
-        return Status::InvalidArgument(fmt::format("config: unknown key \"{}\"", Path(key)));
-      }
-    }
-    return Status::Ok();
-  }
-
-  Status Str(const std::string& key, std::string& out) {
-    return Scalar(key, [&](const std::string& v) -> Status {
-      out = v;
-      return Status::Ok();
-    });
-  }
-  Status Bool(const std::string& key, bool& out) {
-    return Scalar(key, [&](const std::string& v) -> Status {
-      if (v == "true") {
-        out = true;
-      } else if (v == "false") {
-        out = false;
-      } else {
-        return Status::InvalidArgument("want true or false");
-      }
-      return Status::Ok();
-    });
-  }
-  template <typename T>
-  Status Int(const std::string& key, T& out) {
-    return Scalar(key, [&](const std::string& v) -> Status {
-      try {
-        size_t pos;
-        long long n = std::stoll(v, &pos);
-        if (pos != v.size() || n < 0) return Status::InvalidArgument("want a non-negative integer");
-        out = static_cast<T>(n);
-      } catch (...) {
-        return Status::InvalidArgument("want a non-negative integer");
-      }
-      return Status::Ok();
-    });
-  }
-  Status Double(const std::string& key, double& out) {
-    return Scalar(key, [&](const std::string& v) -> Status {
-      try {
-        size_t pos;
-        out = std::stod(v, &pos);
-        if (pos != v.size() || out < 0)
-          return Status::InvalidArgument("want a non-negative number");
-      } catch (...) {
-        return Status::InvalidArgument("want a non-negative number");
-      }
-      return Status::Ok();
-    });
-  }
-  Status Duration(const std::string& key, int64_t& out_ms) {
-    return Scalar(key, [&](const std::string& v) -> Status {
-      ASSIGN_OR_RETURN(out_ms, ParseDurationMillis(v));
-      return Status::Ok();
-    });
-  }
-  Status Bytes(const std::string& key, uint64_t& out) {
-    return Scalar(key, [&](const std::string& v) -> Status {
-      ASSIGN_OR_RETURN(out, ParseBytes(v));
-      return Status::Ok();
-    });
-  }
-  Status StrList(const std::string& key, std::vector<std::string>& out) {
-    YAML::Node n = Get(key);
-    if (!n || n.IsNull()) return Status::Ok();
-    if (!n.IsSequence()) {
-      return Status::InvalidArgument(fmt::format("config: \"{}\" must be a list", Path(key)));
-    }
-    out.clear();
-    for (const auto& item : n) {
-      if (!item.IsScalar()) {
-        return Status::InvalidArgument(fmt::format("config: \"{}\" must list strings", Path(key)));
-      }
-      out.push_back(item.as<std::string>());
-    }
-    return Status::Ok();
-  }
-
- private:
-  template <typename Fn>
-  Status Scalar(const std::string& key, Fn fn) {
-    YAML::Node n = Get(key);
-    if (!n || n.IsNull()) return Status::Ok();
-    if (!n.IsScalar()) {
-      return Status::InvalidArgument(
-          fmt::format("config: \"{}\" must be a single value", Path(key)));
-    }
-    Status st = fn(n.as<std::string>());
-    if (!st.ok()) {
-      return Status::InvalidArgument(fmt::format("config: \"{}\": {}", Path(key), st.message()));
-    }
-    return Status::Ok();
-  }
-
-  YAML::Node node_;
-  std::string path_;
-  std::set<std::string> used_;
-};
-
 Status ParseLimits(const YAML::Node& node, const std::string& path, ingest::Limits& l) {
-  Section s(node, path);
+  YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(s.Double("ingestion_rate", l.ingestion_rate));
   RETURN_IF_ERROR(s.Int("ingestion_burst", l.ingestion_burst));
@@ -162,11 +41,11 @@ Status ParseLimits(const YAML::Node& node, const std::string& path, ingest::Limi
 }
 
 Status ParseBucket(const YAML::Node& node, const std::string& path, objstore::BucketConfig& b) {
-  Section s(node, path);
+  YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(s.Str("type", b.type));
   RETURN_IF_ERROR(s.Str("dir", b.dir));
-  Section s3(s.Get("s3"), path + ".s3");
+  YamlSection s3(s.Get("s3"), path + ".s3");
   RETURN_IF_ERROR(s3.Check());
   auto& o = b.s3;
   RETURN_IF_ERROR(s3.Str("endpoint", o.endpoint));
@@ -206,7 +85,7 @@ Status ParseBucket(const YAML::Node& node, const std::string& path, objstore::Bu
 
 Status ParseRetention(const YAML::Node& node, const std::string& path,
                       tsdb::compact::Retention& r) {
-  Section s(node, path);
+  YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(s.Duration("raw", r.raw_ms));
   RETURN_IF_ERROR(s.Duration("5m", r.res_5m_ms));
@@ -215,7 +94,7 @@ Status ParseRetention(const YAML::Node& node, const std::string& path,
 }
 
 // The per-tenant query limits among the keys of `s` (query, overrides.<tenant>.query).
-Status ParseQueryLimits(Section& s, frontend::QueryLimits& l) {
+Status ParseQueryLimits(YamlSection& s, frontend::QueryLimits& l) {
   RETURN_IF_ERROR(s.Duration("timeout", l.timeout_ms));
   RETURN_IF_ERROR(s.Int("max_samples", l.max_samples));
   RETURN_IF_ERROR(s.Int("max_series", l.max_series));
@@ -231,11 +110,11 @@ Status ParseQueryLimits(Section& s, frontend::QueryLimits& l) {
 
 Status ParseResultsCache(const YAML::Node& node, const std::string& path,
                          frontend::ResultsCacheConfig& c) {
-  Section s(node, path);
+  YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(s.Str("type", c.type));
   RETURN_IF_ERROR(s.Bytes("size", c.memory_bytes));
-  Section mc(s.Get("memcached"), path + ".memcached");
+  YamlSection mc(s.Get("memcached"), path + ".memcached");
   RETURN_IF_ERROR(mc.Check());
   RETURN_IF_ERROR(mc.StrList("addresses", c.memcached.addresses));
   RETURN_IF_ERROR(mc.Duration("timeout", c.memcached.timeout_ms));
@@ -266,10 +145,10 @@ Result<Config> ParseConfig(std::string_view yaml) {
     return Status::InvalidArgument(fmt::format("config: invalid YAML: {}", e.what()));
   }
   Config c;
-  Section top(root, "");
+  YamlSection top(root, "");
   RETURN_IF_ERROR(top.Check());
 
-  Section server(top.Get("server"), "server");
+  YamlSection server(top.Get("server"), "server");
   RETURN_IF_ERROR(server.Check());
   RETURN_IF_ERROR(server.Str("listen", c.listen));
   RETURN_IF_ERROR(server.Int("threads", c.threads));
@@ -279,10 +158,10 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(server.Duration("shutdown_timeout", c.shutdown_timeout_ms));
   RETURN_IF_ERROR(server.Unknown());
 
-  Section storage(top.Get("storage"), "storage");
+  YamlSection storage(top.Get("storage"), "storage");
   RETURN_IF_ERROR(storage.Check());
   RETURN_IF_ERROR(storage.Str("data_dir", c.data_dir));
-  Section wal(storage.Get("wal"), "storage.wal");
+  YamlSection wal(storage.Get("wal"), "storage.wal");
   RETURN_IF_ERROR(wal.Check());
   std::string fsync;
   RETURN_IF_ERROR(wal.Str("fsync", fsync));
@@ -308,7 +187,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
         "config: \"storage.block_range\" must be at least 1m and divide 24h");
   }
 
-  Section comp(top.Get("compactor"), "compactor");
+  YamlSection comp(top.Get("compactor"), "compactor");
   RETURN_IF_ERROR(comp.Check());
   RETURN_IF_ERROR(comp.Bool("enabled", c.compactor_enabled));
   RETURN_IF_ERROR(comp.Duration("interval", c.compactor_interval_ms));
@@ -346,7 +225,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
     }
   }
 
-  Section gw(top.Get("store_gateway"), "store_gateway");
+  YamlSection gw(top.Get("store_gateway"), "store_gateway");
   RETURN_IF_ERROR(gw.Check());
   RETURN_IF_ERROR(gw.Duration("sync_interval", c.store_sync_interval_ms));
   RETURN_IF_ERROR(gw.Bytes("cache_size", c.store_gateway.cache_bytes));
@@ -364,12 +243,12 @@ Result<Config> ParseConfig(std::string_view yaml) {
     return Status::InvalidArgument("config: \"storage.wal.segment_size\" must be at least 1MiB");
   }
 
-  Section auth(top.Get("auth"), "auth");
+  YamlSection auth(top.Get("auth"), "auth");
   RETURN_IF_ERROR(auth.Check());
   RETURN_IF_ERROR(auth.Bool("require_tenant", c.ingest.require_tenant));
   RETURN_IF_ERROR(auth.Unknown());
 
-  Section query(top.Get("query"), "query");
+  YamlSection query(top.Get("query"), "query");
   RETURN_IF_ERROR(query.Check());
   frontend::QueryLimits& limits = c.query.frontend.limits;
   RETURN_IF_ERROR(ParseQueryLimits(query, limits));
@@ -382,7 +261,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   c.query.engine.timeout_ms = limits.timeout_ms;
   c.query.engine.max_samples = limits.max_samples;
 
-  Section fe(top.Get("frontend"), "frontend");
+  YamlSection fe(top.Get("frontend"), "frontend");
   RETURN_IF_ERROR(fe.Check());
   RETURN_IF_ERROR(fe.Duration("split_interval", c.query.frontend.split_interval_ms));
   RETURN_IF_ERROR(fe.Int("max_parallel_splits", c.query.frontend.max_parallel_splits));
@@ -401,7 +280,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   }
   c.query.require_tenant = c.ingest.require_tenant;
 
-  Section log(top.Get("log"), "log");
+  YamlSection log(top.Get("log"), "log");
   RETURN_IF_ERROR(log.Check());
   RETURN_IF_ERROR(log.Str("level", c.log_level));
   RETURN_IF_ERROR(log.Unknown());
@@ -424,7 +303,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
       }
       if (node.IsMap() && node["query"]) {
         frontend::QueryLimits ql = c.query.frontend.limits;
-        Section qs(node["query"], "overrides." + tenant + ".query");
+        YamlSection qs(node["query"], "overrides." + tenant + ".query");
         RETURN_IF_ERROR(qs.Check());
         RETURN_IF_ERROR(ParseQueryLimits(qs, ql));
         RETURN_IF_ERROR(qs.Unknown());

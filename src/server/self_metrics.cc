@@ -4,33 +4,22 @@
 
 #include <sstream>
 
-#include "server/version.h"
+#include "base/metric_family.h"
+#include "base/version.h"
 
 namespace strata::server {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-// Builds one family with a sample per tenant.
-class FamilyBuilder {
+// A family with a sample per tenant.
+class FamilyBuilder : public MetricFamilyBuilder {
  public:
-  FamilyBuilder(const char* name, const char* help, MetricType type) {
-    f_.name = name;
-    f_.help = help;
-    f_.type = type;
-  }
+  using MetricFamilyBuilder::MetricFamilyBuilder;
   void Add(const std::string& tenant, double v) {
-    ClientMetric m;
-    m.label.push_back({"tenant", tenant});
-    (f_.type == MetricType::Counter ? m.counter.value : m.gauge.value) = v;
-    f_.metric.push_back(std::move(m));
+    MetricFamilyBuilder::Add({{"tenant", tenant}}, v);
   }
-  MetricFamily Take() { return std::move(f_); }
-
- private:
-  MetricFamily f_;
 };
 
 std::vector<MetricFamily> StorageFamilies(const tsdb::Storage& storage) {

@@ -5,8 +5,9 @@
 
 #include <chrono>
 
+#include "base/tenant.h"
 #include "base/units.h"
-#include "server/version.h"
+#include "base/version.h"
 #include "tsdb/block/bucket_io.h"
 
 namespace strata::server {
@@ -190,7 +191,7 @@ void StrataServer::SyncBlocks() {
     return;
   }
   for (const auto& t : *tenants) {
-    if (!tsdb::Storage::ValidateTenantName(t).ok()) continue;
+    if (!ValidateTenantId(t).ok()) continue;
     Status st = gateway_->Sync(t);
     if (!st.ok()) {
       spdlog::warn("msg=\"cannot sync blocks\" tenant={} err=\"{}\"", t, st.ToString());

@@ -12,28 +12,10 @@
 #include <filesystem>
 #include <mutex>
 
+#include "base/tenant.h"
+
 namespace strata::tsdb {
 namespace fs = std::filesystem;
-
-Status Storage::ValidateTenantName(std::string_view t) {
-  if (t.empty()) return Status::InvalidArgument("tenant ID is empty");
-  if (t.size() > 150) {
-    return Status::InvalidArgument(
-        fmt::format("tenant ID is {} characters long, the limit is 150", t.size()));
-  }
-  if (t == "." || t == "..") return Status::InvalidArgument("tenant ID cannot be \".\" or \"..\"");
-  for (char c : t) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::strchr("!-_.*'()", c) != nullptr;
-    if (!ok || c == '\0') {
-      return Status::InvalidArgument(
-          fmt::format("tenant ID \"{}\" contains an unsupported character (allowed: a-z A-Z 0-9 ! "
-                      "- _ . * ' ( ))",
-                      t));
-    }
-  }
-  return Status::Ok();
-}
 
 Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
   std::unique_ptr<Storage> s(new Storage(opts));
@@ -41,22 +23,15 @@ Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
   fs::create_directories(TenantsDir(opts.data_dir), ec);
   if (ec)
     return Status::IOError(fmt::format("creating data dir {}: {}", opts.data_dir, ec.message()));
-  std::string lock_path = opts.data_dir + "/lock";
-  s->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (s->lock_fd_ < 0) {
-    return Status::IOError(fmt::format("open {}: {}", lock_path, std::strerror(errno)));
-  }
-  if (::flock(s->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return Status::Unavailable(
-        fmt::format("data dir {} is in use by another strata process (lock {} is held)",
-                    opts.data_dir, lock_path));
-  }
+  auto lock = DirLock::Acquire(opts.data_dir);
+  if (!lock.ok()) return lock.status();
+  s->lock_ = std::make_unique<DirLock>(std::move(*lock));
   auto start = std::chrono::steady_clock::now();
   size_t series = 0;
   for (const auto& e : fs::directory_iterator(TenantsDir(opts.data_dir), ec)) {
     if (!e.is_directory()) continue;
     std::string tenant = e.path().filename().string();
-    if (!ValidateTenantName(tenant).ok()) {
+    if (!ValidateTenantId(tenant).ok()) {
       spdlog::warn("msg=\"ignoring a directory that is not a tenant\" path={}", e.path().string());
       continue;
     }
@@ -84,10 +59,7 @@ Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
   return s;
 }
 
-Storage::~Storage() {
-  (void)Close();
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
+Storage::~Storage() { (void)Close(); }
 
 Result<Db*> Storage::GetOrCreate(const std::string& tenant) {
   {
@@ -95,7 +67,7 @@ Result<Db*> Storage::GetOrCreate(const std::string& tenant) {
     auto it = dbs_.find(tenant);
     if (it != dbs_.end()) return it->second.get();
   }
-  RETURN_IF_ERROR(ValidateTenantName(tenant));
+  RETURN_IF_ERROR(ValidateTenantId(tenant));
   std::unique_lock lk(mu_);
   auto it = dbs_.find(tenant);
   if (it != dbs_.end()) return it->second.get();

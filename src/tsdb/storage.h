@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/file.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "tsdb/db.h"
@@ -34,17 +35,13 @@ class Storage {
   // Checkpoints every tenant whose WAL has grown enough; logs failures.
   void MaybeCheckpointAll();
   Status Close();
-
-  // Tenant IDs as Mimir/Loki/Tempo accept them: 1-150 characters from [a-zA-Z0-9!-_.*'()],
-  // not "." or "..". They double as directory names.
-  static Status ValidateTenantName(std::string_view tenant);
   static std::string TenantsDir(const std::string& data_dir) { return data_dir + "/tenants"; }
 
  private:
   explicit Storage(StorageOptions opts) : opts_(std::move(opts)) {}
 
   const StorageOptions opts_;
-  int lock_fd_ = -1;
+  std::unique_ptr<DirLock> lock_;
   mutable std::shared_mutex mu_;
   std::map<std::string, std::unique_ptr<Db>> dbs_ GUARDED_BY(mu_);
 };
