@@ -6,6 +6,7 @@
 namespace strata::cmd {
 
 void RegisterServe(CLI::App& app, int* exit_code);
+void RegisterAgent(CLI::App& app, int* exit_code);
 void RegisterCompactor(CLI::App& app, int* exit_code);
 void RegisterCostReport(CLI::App& tool, int* exit_code);
 void RegisterDump(CLI::App& tool, int* exit_code);

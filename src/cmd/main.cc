@@ -1,18 +1,19 @@
-// strata: the server, the agent (later) and tools in one binary.
+// strata: the server, the agent and tools in one binary.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "base/version.h"
 #include "cmd/commands.h"
-#include "server/version.h"
 
 int main(int argc, char** argv) {
   int exit_code = 0;
   try {
     CLI::App app{"Strata: metrics, logs and traces on object storage."};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string("strata ") + strata::server::kVersion + " (" +
-                                          strata::server::kRevision + ")");
+    app.set_version_flag(
+        "--version", std::string("strata ") + strata::kVersion + " (" + strata::kRevision + ")");
     strata::cmd::RegisterServe(app, &exit_code);
+    strata::cmd::RegisterAgent(app, &exit_code);
     strata::cmd::RegisterCompactor(app, &exit_code);
     CLI::App* tool = app.add_subcommand("tool", "Offline and diagnostic tools.");
     tool->require_subcommand(1);

@@ -105,9 +105,7 @@ DurableQueue::~DurableQueue() {
   if (read_fd_ >= 0) ::close(read_fd_);
 }
 
-std::string DurableQueue::SegmentPath(uint32_t n) const {
-  return dir_ + "/" + wal::SegmentName(n);
-}
+std::string DurableQueue::SegmentPath(uint32_t n) const { return dir_ + "/" + wal::SegmentName(n); }
 
 Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
                                                          QueueOptions opts) {
@@ -128,9 +126,10 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
   auto ack = ReadAckFile(ack_path);
   if (!ack.ok()) {
     // Resending from the oldest record duplicates data; guessing a later position could lose it.
-    spdlog::warn("msg=\"agent queue position unreadable; resending from the oldest record\" "
-                 "queue={} err=\"{}\"",
-                 opts.name, ack.status().message());
+    spdlog::warn(
+        "msg=\"agent queue position unreadable; resending from the oldest record\" "
+        "queue={} err=\"{}\"",
+        opts.name, ack.status().message());
   }
   QueuePosition acked = ack.ok() ? *ack : QueuePosition{};
 
@@ -175,9 +174,10 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
   q->ack_ = std::max(acked, QueuePosition{q->first_segment_, 0});
   q->cursor_ = q->ack_;
   if (q->pending_records_ > 0) {
-    spdlog::info("msg=\"agent queue reopened with a backlog\" queue={} records={} items={} "
-                 "bytes={}",
-                 opts.name, q->pending_records_, q->pending_items_, q->disk_bytes_);
+    spdlog::info(
+        "msg=\"agent queue reopened with a backlog\" queue={} records={} items={} "
+        "bytes={}",
+        opts.name, q->pending_records_, q->pending_items_, q->disk_bytes_);
   }
   return q;
 }
@@ -203,7 +203,7 @@ Status DurableQueue::Append(const QueueRecord& rec, std::function<void(const Sta
     if (closed_) return Status::Unavailable(fmt::format("queue {} is closed", opts_.name));
     RETURN_IF_ERROR(wal_->Admit());
     if (need > opts_.max_disk_bytes / 2) {
-      return Status::ResourceExhausted(
+      return Status::TooLarge(
           fmt::format("request of {} bytes is too large for queue {} (max_disk_bytes {})", need,
                       opts_.name, opts_.max_disk_bytes));
     }
@@ -239,14 +239,16 @@ bool DurableQueue::MakeRoom(uint64_t need) {
     uint32_t victim = first_segment_;
     // Records the consumer already read are in flight and get acknowledged normally.
     uint64_t lost = 0;
-    if (cursor_.segment <= victim) lost = CountItems(victim, cursor_.segment == victim ? cursor_.offset : 0);
+    if (cursor_.segment <= victim)
+      lost = CountItems(victim, cursor_.segment == victim ? cursor_.offset : 0);
     if (!RemoveSegmentsBefore(victim + 1).ok()) return false;
     pending_items_ -= std::min(pending_items_, lost);
     dropped_["queue_full"] += lost;
     cursor_ = std::max(cursor_, QueuePosition{first_segment_, 0});
-    spdlog::warn("msg=\"agent queue full; dropped its oldest segment (full_policy drop_oldest)\" "
-                 "queue={} segment={} items={} max_disk_bytes={}",
-                 opts_.name, victim, lost, opts_.max_disk_bytes);
+    spdlog::warn(
+        "msg=\"agent queue full; dropped its oldest segment (full_policy drop_oldest)\" "
+        "queue={} segment={} items={} max_disk_bytes={}",
+        opts_.name, victim, lost, opts_.max_disk_bytes);
   }
   return disk_bytes_ + need <= opts_.max_disk_bytes;
 }
@@ -341,9 +343,10 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
           });
       if (consumed == 0 && !res.problem.empty() && buf.size() == size - cur.offset && sealed) {
         // Nothing more will be written here: the rest of the segment is damaged.
-        spdlog::error("msg=\"agent queue segment damaged; skipping its rest\" queue={} "
-                      "segment={} offset={} bytes={} problem=\"{}\"",
-                      opts_.name, cur.segment, cur.offset, size - cur.offset, res.problem);
+        spdlog::error(
+            "msg=\"agent queue segment damaged; skipping its rest\" queue={} "
+            "segment={} offset={} bytes={} problem=\"{}\"",
+            opts_.name, cur.segment, cur.offset, size - cur.offset, res.problem);
         std::lock_guard lk(mu_);
         corrupt_bytes_ += size - cur.offset;
         if (cursor_ == cur) cursor_ = {cur.segment + 1, 0};
@@ -353,9 +356,10 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
         std::lock_guard lk(mu_);
         if (cursor_ != cur) continue;  // the segment was dropped meanwhile
         if (corrupt > 0) {
-          spdlog::error("msg=\"agent queue records with a damaged header skipped\" queue={} "
-                        "segment={} records={}",
-                        opts_.name, cur.segment, corrupt);
+          spdlog::error(
+              "msg=\"agent queue records with a damaged header skipped\" queue={} "
+              "segment={} records={}",
+              opts_.name, cur.segment, corrupt);
           corrupt_bytes_ += corrupt_bytes;
           pending_records_ -= std::min(pending_records_, corrupt);
         }
@@ -369,7 +373,8 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
       continue;
     }
     std::unique_lock lk(mu_);
-    if (!appended_cv_.wait_until(lk, deadline, [&] { return closed_ || appends_ != seen_appends; })) {
+    if (!appended_cv_.wait_until(lk, deadline,
+                                 [&] { return closed_ || appends_ != seen_appends; })) {
       return std::vector<QueuedRecord>{};
     }
   }

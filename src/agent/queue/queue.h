@@ -49,6 +49,7 @@ struct QueueOptions {
   // 0: max_disk_bytes / 8, between 1 MiB and 64 MiB, so a full queue always has old segments
   // to drop and a drained one keeps little acknowledged data on disk.
   uint64_t segment_size = 0;
+  bool operator==(const QueueOptions&) const = default;
 };
 
 struct QueueStats {
@@ -88,9 +89,9 @@ class DurableQueue {
 
   // Admits and appends `rec`, then calls `done(Ok)` once it is durable or `done(error)` if the
   // queue closes first. Returns without calling `done` when not admitted: kResourceExhausted
-  // when the disk budget is reached under kBlock (or a record alone exceeds it), kUnavailable
-  // when writes are failing (a full disk) or the queue is closed, kInvalidArgument for a
-  // record that cannot be queued.
+  // when the disk budget is reached under kBlock, kUnavailable when writes are failing (a full
+  // disk) or the queue is closed, kTooLarge for a record larger than half the budget or the
+  // record limit, kInvalidArgument for a tenant that cannot be queued.
   Status Append(const QueueRecord& rec, std::function<void(const Status&)> done);
 
   // Returns the records after the read cursor, in order, about `max_bytes` of them (at least

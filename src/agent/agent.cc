@@ -1,0 +1,258 @@
+#include "agent/agent.h"
+
+#include <fmt/format.h>
+#include <prometheus/text_serializer.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "agent/receive/remote_write.h"
+#include "base/metric_family.h"
+#include "base/units.h"
+#include "base/version.h"
+
+namespace strata::agent {
+namespace bhttp = boost::beast::http;
+namespace fs = std::filesystem;
+using prometheus::MetricType;
+
+namespace {
+
+std::string QueueDir(const std::string& data_dir, const std::string& exporter) {
+  return data_dir + "/queues/" + exporter;
+}
+
+}  // namespace
+
+Agent::Agent(AgentConfig config, std::string config_path)
+    : config_(std::move(config)),
+      config_path_(std::move(config_path)),
+      registry_(std::make_shared<prometheus::Registry>()),
+      exporters_(std::make_shared<ExporterSet>()) {
+  intake_ = std::make_unique<Intake>(
+      config_.memory_budget_bytes, [this] { return Exporters(); }, *registry_);
+  prometheus::BuildGauge()
+      .Name("strata_agent_build_info")
+      .Help("Build information; the value is 1.")
+      .Register(*registry_)
+      .Add({{"version", kVersion}, {"revision", kRevision}})
+      .Set(1);
+  http::ServerOptions opts;
+  opts.listen = config_.listen;
+  opts.max_body_bytes = config_.max_request_body_bytes;
+  http_ = std::make_unique<http::Server>(opts);
+  RegisterRoutes();
+}
+
+Agent::~Agent() { Shutdown(); }
+
+std::shared_ptr<const ExporterSet> Agent::Exporters() const {
+  std::lock_guard lk(exporters_mu_);
+  return exporters_;
+}
+
+Result<std::shared_ptr<Exporter>> Agent::OpenExporter(const ExporterConfig& config) const {
+  if (config.type != ExporterType::kRemoteWrite) {
+    return Status::InvalidArgument(fmt::format(
+        "exporter {}: only type remote_write is implemented in this version", config.name));
+  }
+  auto queue = DurableQueue::Open(QueueDir(config_.data_dir, config.name), config.queue);
+  if (!queue.ok()) return queue.status().Annotate("exporter " + config.name);
+  auto e = std::make_shared<Exporter>(config, std::move(*queue));
+  e->Start();
+  return e;
+}
+
+Status Agent::Start() {
+  std::lock_guard lk(lifecycle_mu_);
+  std::error_code ec;
+  fs::create_directories(config_.data_dir, ec);
+  if (ec) return Status::IOError(fmt::format("creating {}: {}", config_.data_dir, ec.message()));
+  auto lock = DirLock::Acquire(config_.data_dir);
+  if (!lock.ok()) return lock.status();
+  lock_.emplace(std::move(*lock));
+  auto set = std::make_shared<ExporterSet>();
+  for (const auto& c : config_.exporters) {
+    auto e = OpenExporter(c);
+    if (!e.ok()) {
+      for (auto& started : *set) started->Stop();
+      return e.status();
+    }
+    set->push_back(std::move(*e));
+  }
+  {
+    std::lock_guard elk(exporters_mu_);
+    exporters_ = std::move(set);
+  }
+  RETURN_IF_ERROR(http_->Start());
+  spdlog::info("msg=\"strata agent started\" listen={} port={} data_dir={} exporters={}",
+               config_.listen, http_->port(), config_.data_dir, config_.exporters.size());
+  return Status::Ok();
+}
+
+Status Agent::Reload() {
+  std::lock_guard lk(lifecycle_mu_);
+  if (config_path_.empty()) {
+    return Status::InvalidArgument("the agent runs on defaults (no --config); nothing to reload");
+  }
+  ASSIGN_OR_RETURN(AgentConfig next, LoadAgentConfigFile(config_path_));
+  if (next.listen != config_.listen || next.data_dir != config_.data_dir ||
+      next.max_request_body_bytes != config_.max_request_body_bytes ||
+      next.memory_budget_bytes != config_.memory_budget_bytes) {
+    spdlog::warn("msg=\"server settings and data_dir change only with a restart; keeping the "
+                 "running ones\"");
+  }
+  auto old = Exporters();
+  std::map<std::string, std::shared_ptr<Exporter>> running;
+  for (const auto& e : *old) running[e->config().name] = e;
+  auto set = std::make_shared<ExporterSet>();
+  for (auto c : next.exporters) {
+    auto it = running.find(c.name);
+    if (it != running.end() && it->second->config() == c) {
+      set->push_back(it->second);
+      running.erase(it);
+      continue;
+    }
+    if (it != running.end()) {
+      // Its queue directory is reopened by the replacement: stop the old sender first.
+      it->second->Stop();
+      running.erase(it);
+    }
+    auto e = OpenExporter(c);
+    if (!e.ok()) {
+      spdlog::error("msg=\"reload: exporter cannot start; its data stays queued on disk\" "
+                    "exporter={} err=\"{}\"",
+                    c.name, e.status().message());
+      continue;
+    }
+    set->push_back(std::move(*e));
+  }
+  for (auto& [name, e] : running) {
+    spdlog::warn("msg=\"reload: exporter removed; its undelivered data stays in {}\" exporter={}",
+                 QueueDir(config_.data_dir, name), name);
+    e->Stop();
+  }
+  {
+    std::lock_guard elk(exporters_mu_);
+    exporters_ = set;
+  }
+  config_.exporters = next.exporters;
+  config_.log_level = next.log_level;
+  spdlog::info("msg=\"configuration reloaded\" exporters={}", set->size());
+  return Status::Ok();
+}
+
+void Agent::Shutdown() {
+  std::lock_guard lk(lifecycle_mu_);
+  http_->Shutdown(10'000);
+  std::shared_ptr<const ExporterSet> set;
+  {
+    std::lock_guard elk(exporters_mu_);
+    set = std::move(exporters_);
+    exporters_ = std::make_shared<ExporterSet>();
+  }
+  if (set) {
+    for (const auto& e : *set) e->Stop();
+  }
+}
+
+void Agent::RegisterRoutes() {
+  auto remote_write = [this](http::Request& req, const http::Responder& r) {
+    HandleRemoteWrite(*intake_, config_.max_decompressed_body_bytes, req, r);
+  };
+  http_->Route("/api/v1/write", {bhttp::verb::post}, remote_write);
+  http_->Route("/api/v1/push", {bhttp::verb::post}, remote_write);
+  http_->Route("/metrics", {bhttp::verb::get}, [this](http::Request& req, const http::Responder& r) {
+    http::Response res = http::TextResponse(req, http::Status::ok, RenderMetrics());
+    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    r.Send(std::move(res));
+  });
+  auto ok = [](http::Request& req, const http::Responder& r) {
+    r.Send(http::TextResponse(req, http::Status::ok, "OK"));
+  };
+  http_->Route("/-/healthy", {bhttp::verb::get, bhttp::verb::head}, ok);
+  http_->Route("/-/ready", {bhttp::verb::get, bhttp::verb::head}, ok);
+  http_->Route("/-/reload", {bhttp::verb::post, bhttp::verb::put},
+               [this](http::Request& req, const http::Responder& r) {
+                 Status st = Reload();
+                 r.Send(http::TextResponse(
+                     req, st.ok() ? http::Status::ok : http::Status::internal_server_error,
+                     st.ok() ? "configuration reloaded" : st.message()));
+               });
+}
+
+std::string Agent::RenderMetrics() const {
+  auto families = registry_->Collect();
+  MetricFamilyBuilder pending("strata_agent_queue_pending_items",
+                              "Items queued on disk and not yet accepted by a backend.",
+                              MetricType::Gauge);
+  MetricFamilyBuilder pending_req("strata_agent_queue_pending_requests",
+                                  "Queued requests not yet accepted by a backend.",
+                                  MetricType::Gauge);
+  MetricFamilyBuilder disk("strata_agent_queue_disk_bytes", "Bytes of the queue's segments.",
+                           MetricType::Gauge);
+  MetricFamilyBuilder max_disk("strata_agent_queue_max_disk_bytes",
+                               "The queue's disk budget (queue.max_disk_bytes).",
+                               MetricType::Gauge);
+  MetricFamilyBuilder age("strata_agent_queue_oldest_item_age_seconds",
+                          "Age of the oldest item not yet accepted by a backend; 0 when empty.",
+                          MetricType::Gauge);
+  MetricFamilyBuilder appended("strata_agent_queue_appended_items_total",
+                               "Items made durable in the queue.", MetricType::Counter);
+  MetricFamilyBuilder dropped("strata_agent_dropped_items_total",
+                              "Items that will never be delivered, by reason: queue_full "
+                              "(full_policy drop_oldest), rejected (a backend's non-retryable "
+                              "4xx).",
+                              MetricType::Counter);
+  MetricFamilyBuilder corrupt("strata_agent_queue_corrupt_bytes_total",
+                              "Bytes of damaged queue records skipped.", MetricType::Counter);
+  MetricFamilyBuilder sent("strata_agent_sent_items_total", "Items accepted by a backend.",
+                           MetricType::Counter);
+  MetricFamilyBuilder sent_req("strata_agent_sent_requests_total",
+                               "Requests accepted by a backend.", MetricType::Counter);
+  MetricFamilyBuilder retries("strata_agent_send_retries_total",
+                              "Sends that failed with a retryable error (5xx, 429, transport).",
+                              MetricType::Counter);
+  MetricFamilyBuilder up("strata_agent_backend_up",
+                         "1 while the backend is considered healthy (probes and sends).",
+                         MetricType::Gauge);
+  MetricFamilyBuilder changes("strata_agent_backend_health_changes_total",
+                              "Up/down transitions of the backend.", MetricType::Counter);
+  int64_t now = NowMillis();
+  for (const auto& e : *Exporters()) {
+    const std::string& name = e->config().name;
+    QueueStats q = e->queue().Stats();
+    ExporterStats x = e->Stats();
+    auto d = [](uint64_t v) { return static_cast<double>(v); };
+    pending.Add({{"exporter", name}}, d(q.pending_items));
+    pending_req.Add({{"exporter", name}}, d(q.pending_records));
+    disk.Add({{"exporter", name}}, d(q.disk_bytes));
+    max_disk.Add({{"exporter", name}}, d(e->config().queue.max_disk_bytes));
+    age.Add({{"exporter", name}},
+            q.oldest_received_ms > 0 ? static_cast<double>(now - q.oldest_received_ms) / 1000 : 0);
+    appended.Add({{"exporter", name}}, d(q.appended_items));
+    uint64_t full = q.dropped_items.count("queue_full") ? q.dropped_items.at("queue_full") : 0;
+    dropped.Add({{"exporter", name}, {"reason", "queue_full"}}, d(full));
+    dropped.Add({{"exporter", name}, {"reason", "rejected"}}, d(x.rejected_items));
+    corrupt.Add({{"exporter", name}}, d(q.corrupt_bytes));
+    for (const auto& b : x.backends) {
+      std::vector<prometheus::ClientMetric::Label> l = {{"exporter", name}, {"backend", b.url}};
+      sent.Add(l, d(b.sent_items));
+      sent_req.Add(l, d(b.sent_requests));
+      retries.Add(l, d(b.retries));
+      up.Add(l, b.up ? 1 : 0);
+      changes.Add(l, d(b.health_changes));
+    }
+  }
+  for (auto* b : {&pending, &pending_req, &disk, &max_disk, &age, &appended, &dropped, &corrupt,
+                  &sent, &sent_req, &retries, &up, &changes}) {
+    families.push_back(b->Take());
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+}  // namespace strata::agent

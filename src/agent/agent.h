@@ -1,0 +1,52 @@
+#pragma once
+
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "agent/config.h"
+#include "agent/receive/intake.h"
+#include "base/file.h"
+#include "base/status.h"
+#include "http/server.h"
+
+namespace strata::agent {
+
+// Agent is `strata agent`: HTTP receivers in front of one durable queue and sender per
+// exporter. Reload re-reads the configuration file: exporters whose settings changed are
+// stopped and reopened on the same queue directory, so queued data survives; removed
+// exporters keep their queue on disk (sent again if they come back). Start, Reload and
+// Shutdown are serialized; receivers run on the HTTP threads.
+class Agent {
+ public:
+  // `config_path` is re-read by Reload; empty when running on defaults.
+  Agent(AgentConfig config, std::string config_path);
+  ~Agent();
+
+  Status Start();
+  Status Reload();
+  void Shutdown();
+  uint16_t port() const { return http_->port(); }
+
+ private:
+  Result<std::shared_ptr<Exporter>> OpenExporter(const ExporterConfig& config) const;
+  std::shared_ptr<const ExporterSet> Exporters() const;
+  void RegisterRoutes();
+  std::string RenderMetrics() const;
+
+  std::mutex lifecycle_mu_;  // serializes Start, Reload and Shutdown
+  AgentConfig config_;
+  const std::string config_path_;
+  std::optional<DirLock> lock_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<Intake> intake_;
+  std::unique_ptr<http::Server> http_;
+
+  mutable std::mutex exporters_mu_;
+  std::shared_ptr<const ExporterSet> exporters_;  // replaced whole on reload
+};
+
+}  // namespace strata::agent

@@ -1,0 +1,194 @@
+#include "agent/config.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "base/file.h"
+#include "base/yaml_section.h"
+#include "http/client.h"
+
+namespace strata::agent {
+namespace {
+
+Status ParseBackend(const YAML::Node& node, const std::string& path, BackendConfig& b) {
+  YamlSection s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Str("url", b.url));
+  RETURN_IF_ERROR(s.Str("probe_url", b.probe_url));
+  YAML::Node headers = s.Get("headers");
+  if (headers && !headers.IsNull()) {
+    if (!headers.IsMap()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}.headers\" must be a mapping", path));
+    }
+    for (const auto& kv : headers) {
+      b.headers[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  }
+  RETURN_IF_ERROR(s.Unknown());
+  if (b.url.empty()) return Status::InvalidArgument(fmt::format("config: \"{}.url\" is required", path));
+  auto url = http::ParseUrl(b.url);
+  if (!url.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}.url\": {}", path, url.status().message()));
+  }
+  if (b.probe_url.empty()) {
+    b.probe_url = fmt::format("http://{}:{}/-/ready", url->host, url->port);
+  } else if (b.probe_url != "none" && !http::ParseUrl(b.probe_url).ok()) {
+    return Status::InvalidArgument(fmt::format("config: \"{}.probe_url\" is not an http URL", path));
+  }
+  return Status::Ok();
+}
+
+Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterConfig& e) {
+  YamlSection s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Str("name", e.name));
+  std::string type = "remote_write";
+  RETURN_IF_ERROR(s.Str("type", type));
+  if (type == "remote_write") {
+    e.type = ExporterType::kRemoteWrite;
+  } else if (type == "otlp_http") {
+    e.type = ExporterType::kOtlpHttp;
+  } else if (type == "loki") {
+    e.type = ExporterType::kLoki;
+  } else {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.type\": \"{}\" is not remote_write, otlp_http or loki", path, type));
+  }
+  BackendConfig primary;
+  // The primary's keys sit on the exporter itself; failovers list their own.
+  YAML::Node primary_node;
+  for (const char* key : {"url", "probe_url", "headers"}) {
+    if (YAML::Node v = s.Get(key)) primary_node[key] = v;
+  }
+  RETURN_IF_ERROR(ParseBackend(primary_node, path, primary));
+  e.backends = {primary};
+  YAML::Node failover = s.Get("failover");
+  if (failover && !failover.IsNull()) {
+    if (!failover.IsSequence()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}.failover\" must be a list", path));
+    }
+    for (size_t i = 0; i < failover.size(); ++i) {
+      BackendConfig b;
+      RETURN_IF_ERROR(ParseBackend(failover[i], fmt::format("{}.failover[{}]", path, i), b));
+      e.backends.push_back(std::move(b));
+    }
+  }
+  RETURN_IF_ERROR(s.Str("tenant", e.tenant));
+  RETURN_IF_ERROR(s.Duration("timeout", e.timeout_ms));
+  RETURN_IF_ERROR(s.Bytes("max_batch_bytes", e.max_batch_bytes));
+  RETURN_IF_ERROR(s.Int("max_batch_items", e.max_batch_items));
+  RETURN_IF_ERROR(s.Duration("min_backoff", e.min_backoff_ms));
+  RETURN_IF_ERROR(s.Duration("max_backoff", e.max_backoff_ms));
+  RETURN_IF_ERROR(s.Double("max_send_rate", e.max_send_rate));
+
+  YamlSection h(s.Get("health"), path + ".health");
+  RETURN_IF_ERROR(h.Check());
+  RETURN_IF_ERROR(h.Duration("probe_interval", e.health.probe_interval_ms));
+  RETURN_IF_ERROR(h.Duration("probe_timeout", e.health.probe_timeout_ms));
+  RETURN_IF_ERROR(h.Int("unhealthy_after", e.health.unhealthy_after));
+  RETURN_IF_ERROR(h.Int("healthy_after", e.health.healthy_after));
+  RETURN_IF_ERROR(h.Unknown());
+
+  YamlSection q(s.Get("queue"), path + ".queue");
+  RETURN_IF_ERROR(q.Check());
+  RETURN_IF_ERROR(q.Bytes("max_disk_bytes", e.queue.max_disk_bytes));
+  std::string policy = "block";
+  RETURN_IF_ERROR(q.Str("full_policy", policy));
+  if (policy == "block") {
+    e.queue.full_policy = FullPolicy::kBlock;
+  } else if (policy == "drop_oldest") {
+    e.queue.full_policy = FullPolicy::kDropOldest;
+  } else {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.queue.full_policy\": \"{}\" is not block or drop_oldest", path, policy));
+  }
+  RETURN_IF_ERROR(q.Bytes("segment_size", e.queue.segment_size));
+  RETURN_IF_ERROR(q.Unknown());
+  RETURN_IF_ERROR(s.Unknown());
+
+  if (e.timeout_ms <= 0 || e.min_backoff_ms <= 0 || e.max_backoff_ms < e.min_backoff_ms ||
+      e.max_batch_bytes == 0 || e.max_batch_items == 0 || e.health.probe_interval_ms <= 0 ||
+      e.health.probe_timeout_ms <= 0 || e.health.unhealthy_after <= 0 ||
+      e.health.healthy_after <= 0) {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}\": timeout, backoffs, batch sizes, probe interval/timeout and health "
+        "thresholds must be positive, max_backoff at least min_backoff",
+        path));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("config: invalid YAML: {}", e.what()));
+  }
+  AgentConfig c;
+  YamlSection top(root, "");
+  RETURN_IF_ERROR(top.Check());
+  YamlSection server(top.Get("server"), "server");
+  RETURN_IF_ERROR(server.Check());
+  RETURN_IF_ERROR(server.Str("listen", c.listen));
+  RETURN_IF_ERROR(server.Bytes("max_request_body", c.max_request_body_bytes));
+  RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.max_decompressed_body_bytes));
+  RETURN_IF_ERROR(server.Bytes("memory_budget", c.memory_budget_bytes));
+  RETURN_IF_ERROR(server.Unknown());
+  RETURN_IF_ERROR(top.Str("data_dir", c.data_dir));
+  YamlSection log(top.Get("log"), "log");
+  RETURN_IF_ERROR(log.Check());
+  RETURN_IF_ERROR(log.Str("level", c.log_level));
+  RETURN_IF_ERROR(log.Unknown());
+
+  YAML::Node exporters = top.Get("exporters");
+  RETURN_IF_ERROR(top.Unknown());
+  if (exporters && !exporters.IsNull()) {
+    if (!exporters.IsSequence()) {
+      return Status::InvalidArgument("config: \"exporters\" must be a list");
+    }
+    std::set<std::string> names;
+    for (size_t i = 0; i < exporters.size(); ++i) {
+      ExporterConfig e;
+      RETURN_IF_ERROR(ParseExporter(exporters[i], fmt::format("exporters[{}]", i), e));
+      if (e.name.empty() || e.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+                                std::string::npos) {
+        return Status::InvalidArgument(fmt::format(
+            "config: \"exporters[{}].name\" must be non-empty letters, digits, _ or -", i));
+      }
+      if (!names.insert(e.name).second) {
+        return Status::InvalidArgument(
+            fmt::format("config: exporter name \"{}\" is used twice", e.name));
+      }
+      e.queue.name = e.name;
+      c.exporters.push_back(std::move(e));
+    }
+  } else {
+    ExporterConfig e;
+    YAML::Node node;
+    node["name"] = "default";
+    node["url"] = "http://localhost:9009/api/v1/push";
+    RETURN_IF_ERROR(ParseExporter(node, "exporters[0]", e));
+    e.queue.name = e.name;
+    c.exporters.push_back(std::move(e));
+  }
+  if (c.memory_budget_bytes < c.max_decompressed_body_bytes) {
+    return Status::InvalidArgument(
+        "config: \"server.memory_budget\" must be at least server.max_decompressed_body");
+  }
+  return c;
+}
+
+Result<AgentConfig> LoadAgentConfigFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  auto c = ParseAgentConfig(text);
+  if (!c.ok()) return c.status().Annotate(path);
+  return c;
+}
+
+}  // namespace strata::agent

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/queue/queue.h"
+#include "base/status.h"
+
+namespace strata::agent {
+
+// One endpoint an exporter can deliver to.
+struct BackendConfig {
+  std::string url;  // the full endpoint, e.g. http://host:9009/api/v1/push
+  // Active health probe: GET this URL, 2xx = up. Default: /-/ready on the endpoint's host;
+  // "none" leaves health to the sends' outcomes alone.
+  std::string probe_url;
+  std::map<std::string, std::string> headers;  // added to every request (auth)
+  bool operator==(const BackendConfig&) const = default;
+};
+
+// Health checking with hysteresis: a backend goes down after `unhealthy_after` failures in a
+// row (probes or sends) and comes back after `healthy_after` successes in a row.
+struct HealthOptions {
+  int64_t probe_interval_ms = 5'000;
+  int64_t probe_timeout_ms = 2'000;
+  int unhealthy_after = 3;
+  int healthy_after = 2;
+  bool operator==(const HealthOptions&) const = default;
+};
+
+enum class ExporterType { kRemoteWrite, kOtlpHttp, kLoki };
+
+struct ExporterConfig {
+  std::string name;
+  ExporterType type = ExporterType::kRemoteWrite;
+  // backends[0] is the primary, the rest are failovers in order of preference.
+  std::vector<BackendConfig> backends;
+  std::string tenant;  // when set, sent as X-Scope-OrgID instead of the received tenant
+  int64_t timeout_ms = 30'000;
+  uint64_t max_batch_bytes = 4u << 20;  // uncompressed bytes per request
+  uint32_t max_batch_items = 20'000;
+  int64_t min_backoff_ms = 100;
+  int64_t max_backoff_ms = 10'000;
+  // Items per second sent at most (a backlog drains at this rate); 0 = as fast as the backend
+  // acknowledges (one request in flight per exporter, which keeps per-series order).
+  double max_send_rate = 0;
+  HealthOptions health;
+  QueueOptions queue;
+  bool operator==(const ExporterConfig&) const = default;
+};
+
+struct AgentConfig {
+  // One HTTP listener for every HTTP receiver (remote write, OTLP/HTTP, Loki push), /metrics
+  // and /-/reload. 4318 is OTLP/HTTP's default port, so OTel SDKs find it unconfigured.
+  std::string listen = ":4318";
+  std::string data_dir = "./agent-data";
+  uint64_t max_request_body_bytes = 10u << 20;
+  uint64_t max_decompressed_body_bytes = 64u << 20;
+  // Bytes of request bodies being decoded and queued at once; beyond it receivers answer 503.
+  uint64_t memory_budget_bytes = 256u << 20;
+  std::string log_level = "info";
+  std::vector<ExporterConfig> exporters;
+};
+
+// Parses YAML text (docs/agent.md lists the keys). Unknown keys and malformed values are
+// errors naming the key. Without exporters, one remote_write exporter named "default" sends
+// to a local `strata serve` (http://localhost:9009/api/v1/push).
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml);
+Result<AgentConfig> LoadAgentConfigFile(const std::string& path);
+
+}  // namespace strata::agent

@@ -1,0 +1,259 @@
+#include "agent/export/exporter.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+#include "proto/remote_write.h"
+#include "base/version.h"
+
+namespace strata::agent {
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+// Longest part of a rejecting backend's answer that goes into the log.
+constexpr size_t kMaxLoggedBody = 512;
+// A queued body was validated when received; this only bounds a damaged one.
+constexpr size_t kMaxDecompressedRecord = 256u << 20;
+
+int64_t RetryAfterMs(const http::Response& res) {
+  auto it = res.find(bhttp::field::retry_after);
+  if (it == res.end()) return 0;
+  std::string_view v(it->value().data(), it->value().size());
+  int64_t seconds = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+  if (ec != std::errc() || p != v.data() + v.size() || seconds < 0) return 0;  // HTTP-date
+  return std::min<int64_t>(seconds, 3600) * 1000;
+}
+
+}  // namespace
+
+Exporter::Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue)
+    : config_(std::move(config)), queue_(std::move(queue)), rng_(std::random_device{}()) {
+  for (const auto& b : config_.backends) {
+    auto backend = std::make_unique<Backend>(b, *http::ParseUrl(b.url), config_.health);
+    backend->sender = std::make_unique<http::Client>(backend->url.host, backend->url.port,
+                                                     config_.timeout_ms);
+    backends_.push_back(std::move(backend));
+  }
+}
+
+Exporter::~Exporter() { Stop(); }
+
+void Exporter::Start() {
+  sender_ = std::thread([this] { SendLoop(); });
+  prober_ = std::thread([this] { ProbeLoop(); });
+}
+
+void Exporter::Stop() {
+  {
+    std::lock_guard lk(mu_);
+    if (stop_) return;
+    stop_ = true;
+    cv_.notify_all();
+  }
+  (void)queue_->Close();  // wakes a waiting Read
+  if (sender_.joinable()) sender_.join();
+  if (prober_.joinable()) prober_.join();
+}
+
+bool Exporter::Accepts(ItemKind kind) const {
+  switch (config_.type) {
+    case ExporterType::kRemoteWrite:
+      return kind == ItemKind::kRemoteWrite;
+    case ExporterType::kOtlpHttp:
+      return kind == ItemKind::kOtlpMetrics || kind == ItemKind::kOtlpLogs ||
+             kind == ItemKind::kOtlpTraces;
+    case ExporterType::kLoki:
+      return kind == ItemKind::kLokiPush;
+  }
+  return false;
+}
+
+bool Exporter::SleepFor(int64_t ms) {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, std::chrono::milliseconds(ms), [&] { return stop_; });
+  return !stop_;
+}
+
+int64_t Exporter::NextBackoff(int64_t& backoff_ms) {
+  // Full jitter: spreads the retries of many agents after a shared outage.
+  std::uniform_int_distribution<int64_t> dist(config_.min_backoff_ms, backoff_ms);
+  int64_t wait = dist(rng_);
+  backoff_ms = std::min(backoff_ms * 2, config_.max_backoff_ms);
+  return wait;
+}
+
+int Exporter::PickBackend() const {
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    if (backends_[i]->health.up()) return static_cast<int>(i);
+  }
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    if (backends_[i]->config.probe_url == "none") return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void Exporter::SendLoop() {
+  while (true) {
+    {
+      std::lock_guard lk(mu_);
+      if (stop_) return;
+    }
+    auto batch = queue_->Read(config_.max_batch_bytes, 1000);
+    if (!batch.ok()) {
+      spdlog::error("msg=\"agent queue read failed\" exporter={} err=\"{}\"", config_.name,
+                    batch.status().message());
+      if (!SleepFor(1000)) return;
+      continue;
+    }
+    const auto& records = *batch;
+    size_t i = 0;
+    while (i < records.size()) {
+      const QueueRecord& first = records[i].record;
+      size_t j = i + 1;
+      uint64_t items = first.items;
+      while (j < records.size() && records[j].record.kind == first.kind &&
+             records[j].record.tenant == first.tenant &&
+             items + records[j].record.items <= config_.max_batch_items) {
+        items += records[j].record.items;
+        ++j;
+      }
+      Outcome out = Deliver(std::span(records).subspan(i, j - i));
+      if (out == Outcome::kStopped) return;  // unacknowledged records are read after restart
+      if (Status st = queue_->Ack(records[j - 1].end); !st.ok()) {
+        // Not fatal: the records were delivered; a restart before the next Ack resends them.
+        spdlog::error("msg=\"cannot save agent queue position\" exporter={} err=\"{}\"",
+                      config_.name, st.message());
+      }
+      i = j;
+    }
+  }
+}
+
+Result<std::string> Exporter::BuildBody(std::span<const QueuedRecord> group) const {
+  if (group.size() == 1) return group.front().record.body;
+  // Concatenated protobuf messages of one type are one message with all their entries.
+  std::string merged;
+  std::string raw;
+  for (const auto& r : group) {
+    RETURN_IF_ERROR(proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, raw));
+    merged.append(raw);
+  }
+  return proto::SnappyCompress(merged);
+}
+
+Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
+  uint64_t items = 0;
+  for (const auto& r : group) items += r.record.items;
+  auto body = BuildBody(group);
+  if (!body.ok()) {
+    spdlog::error("msg=\"queued request is damaged; dropping it\" exporter={} items={} err=\"{}\"",
+                  config_.name, items, body.status().message());
+    rejected_items_ += items;
+    return Outcome::kRejected;
+  }
+  const std::string& tenant = config_.tenant.empty() ? group.front().record.tenant : config_.tenant;
+  int64_t backoff_ms = config_.min_backoff_ms;
+  while (true) {
+    if (config_.max_send_rate > 0) {
+      int64_t wait_s = send_rate_.Take(static_cast<double>(items), config_.max_send_rate,
+                                       std::max(config_.max_send_rate, static_cast<double>(items)));
+      if (wait_s > 0 && !SleepFor(std::min<int64_t>(wait_s * 1000, 1000))) return Outcome::kStopped;
+      if (wait_s > 0) continue;
+    }
+    int idx = PickBackend();
+    if (idx < 0) {
+      // Everything is down: the data waits on disk until a probe sees a backend recover.
+      if (!SleepFor(std::min(config_.health.probe_interval_ms, 1000L))) return Outcome::kStopped;
+      continue;
+    }
+    Backend& b = *backends_[idx];
+    http::Request req{bhttp::verb::post, b.url.target, 11};
+    req.set(bhttp::field::content_type, "application/x-protobuf");
+    req.set(bhttp::field::content_encoding, "snappy");
+    req.set("X-Prometheus-Remote-Write-Version", "0.1.0");
+    req.set(bhttp::field::user_agent, std::string("strata-agent/") + kVersion);
+    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+    for (const auto& [k, v] : b.config.headers) req.set(k, v);
+    req.body() = *body;
+    auto res = b.sender->Do(std::move(req));
+    unsigned code = res.ok() ? res->result_int() : 0;
+    if (code >= 200 && code < 300) {
+      b.health.Report(true);
+      b.sent_items += items;
+      ++b.sent_requests;
+      return Outcome::kDelivered;
+    }
+    if (code == 413 && group.size() > 1) {
+      // The merged request is too large for this backend: send the records one by one.
+      for (size_t k = 0; k < group.size(); ++k) {
+        Outcome o = Deliver(group.subspan(k, 1));
+        if (o == Outcome::kStopped) return o;
+      }
+      return Outcome::kDelivered;
+    }
+    if (code >= 400 && code < 500 && code != 429) {
+      b.health.Report(true);  // it answered; the data is what it refuses
+      rejected_items_ += items;
+      std::string why = res->body().substr(0, kMaxLoggedBody);
+      while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) why.pop_back();
+      spdlog::error("msg=\"backend rejected a request; not retrying\" exporter={} backend={} "
+                    "code={} items={} tenant=\"{}\" response=\"{}\"",
+                    config_.name, b.config.url, code, items, tenant, why);
+      return Outcome::kRejected;
+    }
+    ++b.retries;
+    int64_t wait = NextBackoff(backoff_ms);
+    if (code == 429) {
+      wait = std::max(wait, RetryAfterMs(*res));
+    } else if (b.health.Report(false)) {
+      spdlog::warn("msg=\"backend marked down\" exporter={} backend={} err=\"{}\"", config_.name,
+                   b.config.url,
+                   res.ok() ? fmt::format("HTTP {}", code) : res.status().message());
+    }
+    spdlog::debug("msg=\"send failed; retrying\" exporter={} backend={} code={} wait_ms={}",
+                  config_.name, b.config.url, code, wait);
+    if (!SleepFor(wait)) return Outcome::kStopped;
+  }
+}
+
+void Exporter::ProbeLoop() {
+  std::vector<std::unique_ptr<http::Client>> clients(backends_.size());
+  while (SleepFor(config_.health.probe_interval_ms)) {
+    for (size_t i = 0; i < backends_.size(); ++i) {
+      Backend& b = *backends_[i];
+      if (b.config.probe_url == "none") continue;
+      auto url = http::ParseUrl(b.config.probe_url);  // validated with the config
+      if (!clients[i]) {
+        clients[i] = std::make_unique<http::Client>(url->host, url->port,
+                                                    config_.health.probe_timeout_ms);
+      }
+      http::Request req{bhttp::verb::get, url->target, 11};
+      req.set(bhttp::field::user_agent, std::string("strata-agent/") + kVersion);
+      auto res = clients[i]->Do(std::move(req));
+      bool ok = res.ok() && res->result_int() >= 200 && res->result_int() < 300;
+      if (b.health.Report(ok)) {
+        spdlog::info("msg=\"backend health changed\" exporter={} backend={} up={} probe={}",
+                     config_.name, b.config.url, b.health.up(),
+                     res.ok() ? fmt::format("HTTP {}", res->result_int()) : res.status().message());
+      }
+    }
+  }
+}
+
+ExporterStats Exporter::Stats() const {
+  ExporterStats s;
+  for (const auto& b : backends_) {
+    s.backends.push_back({b->config.url, b->health.up(), b->sent_items.load(),
+                          b->sent_requests.load(), b->retries.load(), b->health.transitions()});
+  }
+  s.rejected_items = rejected_items_.load();
+  return s;
+}
+
+}  // namespace strata::agent

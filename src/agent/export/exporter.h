@@ -1,0 +1,102 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/config.h"
+#include "agent/export/health.h"
+#include "agent/queue/queue.h"
+#include "base/status.h"
+#include "http/client.h"
+#include "ingest/rate_limiter.h"
+
+namespace strata::agent {
+
+struct BackendStats {
+  std::string url;
+  bool up = true;
+  uint64_t sent_items = 0;
+  uint64_t sent_requests = 0;
+  uint64_t retries = 0;       // failed sends that will be retried (5xx, 429, transport errors)
+  uint64_t health_changes = 0;
+};
+
+struct ExporterStats {
+  std::vector<BackendStats> backends;
+  uint64_t rejected_items = 0;  // refused by a backend with a non-retryable 4xx
+};
+
+// Exporter delivers one durable queue to its backends. One sender thread reads the queue in
+// order, merges consecutive records of one kind and tenant into a request, sends it to the
+// first healthy backend (the primary, else failovers in order) and acknowledges it only after
+// a 2xx; so exactly one request is in flight and per-series order is kept. Retries follow the
+// remote-write spec: 5xx, 429 and transport errors are retried with jittered exponential
+// backoff (429's Retry-After honoured) without a give-up timer; other 4xx are not retried,
+// and their items are counted and logged as rejected. When no backend is up the data waits on
+// disk; a probe thread checks each backend's probe URL so recovery is noticed without sends.
+// Thread-safe; owns its queue.
+class Exporter {
+ public:
+  Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue);
+  ~Exporter();
+  Exporter(const Exporter&) = delete;
+  Exporter& operator=(const Exporter&) = delete;
+
+  void Start();
+  // Stops the threads (an in-flight request finishes or times out) and closes the queue;
+  // what was not acknowledged is sent after the next start.
+  void Stop();
+
+  const ExporterConfig& config() const { return config_; }
+  DurableQueue& queue() { return *queue_; }
+  const DurableQueue& queue() const { return *queue_; }
+  bool Accepts(ItemKind kind) const;
+  ExporterStats Stats() const;
+
+ private:
+  enum class Outcome { kDelivered, kRejected, kStopped };
+  struct Backend {
+    Backend(BackendConfig c, http::Url u, const HealthOptions& h)
+        : config(std::move(c)), url(std::move(u)), health(h) {}
+    BackendConfig config;
+    http::Url url;
+    std::unique_ptr<http::Client> sender;  // sender thread only
+    BackendHealth health;
+    std::atomic<uint64_t> sent_items{0}, sent_requests{0}, retries{0};
+  };
+
+  void SendLoop();
+  void ProbeLoop();
+  // Sends `group` (records of one kind and tenant) until it is delivered or rejected.
+  Outcome Deliver(std::span<const QueuedRecord> group);
+  Result<std::string> BuildBody(std::span<const QueuedRecord> group) const;
+  // The backend to send to: the first one up; if none is and some backend has no probe, that
+  // one (its sends are its probes); -1 when all are down and probed.
+  int PickBackend() const;
+  // Sleeps unless stopping; returns false when stopping.
+  bool SleepFor(int64_t ms);
+  int64_t NextBackoff(int64_t& backoff_ms);
+
+  const ExporterConfig config_;
+  std::unique_ptr<DurableQueue> queue_;
+  std::vector<std::unique_ptr<Backend>> backends_;
+  ingest::TokenBucket send_rate_;
+  std::mt19937_64 rng_;  // sender thread only
+  std::atomic<uint64_t> rejected_items_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread sender_;
+  std::thread prober_;
+};
+
+}  // namespace strata::agent
