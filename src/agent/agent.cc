@@ -101,8 +101,9 @@ Status Agent::Reload() {
   if (next.listen != config_.listen || next.data_dir != config_.data_dir ||
       next.max_request_body_bytes != config_.max_request_body_bytes ||
       next.memory_budget_bytes != config_.memory_budget_bytes) {
-    spdlog::warn("msg=\"server settings and data_dir change only with a restart; keeping the "
-                 "running ones\"");
+    spdlog::warn(
+        "msg=\"server settings and data_dir change only with a restart; keeping the "
+        "running ones\"");
   }
   auto old = Exporters();
   std::map<std::string, std::shared_ptr<Exporter>> running;
@@ -122,9 +123,10 @@ Status Agent::Reload() {
     }
     auto e = OpenExporter(c);
     if (!e.ok()) {
-      spdlog::error("msg=\"reload: exporter cannot start; its data stays queued on disk\" "
-                    "exporter={} err=\"{}\"",
-                    c.name, e.status().message());
+      spdlog::error(
+          "msg=\"reload: exporter cannot start; its data stays queued on disk\" "
+          "exporter={} err=\"{}\"",
+          c.name, e.status().message());
       continue;
     }
     set->push_back(std::move(*e));
@@ -164,11 +166,12 @@ void Agent::RegisterRoutes() {
   };
   http_->Route("/api/v1/write", {bhttp::verb::post}, remote_write);
   http_->Route("/api/v1/push", {bhttp::verb::post}, remote_write);
-  http_->Route("/metrics", {bhttp::verb::get}, [this](http::Request& req, const http::Responder& r) {
-    http::Response res = http::TextResponse(req, http::Status::ok, RenderMetrics());
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-    r.Send(std::move(res));
-  });
+  http_->Route("/metrics", {bhttp::verb::get},
+               [this](http::Request& req, const http::Responder& r) {
+                 http::Response res = http::TextResponse(req, http::Status::ok, RenderMetrics());
+                 res.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+                 r.Send(std::move(res));
+               });
   auto ok = [](http::Request& req, const http::Responder& r) {
     r.Send(http::TextResponse(req, http::Status::ok, "OK"));
   };

@@ -51,11 +51,11 @@ class Backend {
                      if (code == 429) res.set(bhttp::field::retry_after, "1");
                      r.Send(std::move(res));
                    });
-    server_->Route("/-/ready", {bhttp::verb::get}, [this](http::Request& req,
-                                                          const http::Responder& r) {
-      r.Send(http::TextResponse(req, ready_ ? http::Status::ok : http::Status::service_unavailable,
-                                ""));
-    });
+    server_->Route("/-/ready", {bhttp::verb::get},
+                   [this](http::Request& req, const http::Responder& r) {
+                     r.Send(http::TextResponse(
+                         req, ready_ ? http::Status::ok : http::Status::service_unavailable, ""));
+                   });
     EXPECT_TRUE(server_->Start().ok());
   }
   ~Backend() { server_->Shutdown(1000); }
@@ -237,8 +237,8 @@ TEST_F(AgentTest, DeliversInOrderAcrossAnOutageAndARestart) {
 
 TEST_F(AgentTest, FailsOverAndRejectsWithoutRetrying) {
   Backend primary, secondary;
-  StartAgent("- name: main\n  url: " + primary.url() + "\n  failover:\n  - url: " +
-             secondary.url() +
+  StartAgent("- name: main\n  url: " + primary.url() +
+             "\n  failover:\n  - url: " + secondary.url() +
              "\n  min_backoff: 10ms\n  max_backoff: 50ms\n"
              "  health: {probe_interval: 50ms, unhealthy_after: 2}\n");
   primary.SetStatus(500, false);
@@ -260,8 +260,9 @@ TEST_F(AgentTest, FailsOverAndRejectsWithoutRetrying) {
   primary.SetStatus(400, true);
   ASSERT_EQ(Push(Payload(60, 10))->result_int(), 204u);
   ASSERT_TRUE(WaitFor([&] {
-    return Metrics().find("strata_agent_dropped_items_total{exporter=\"main\",reason=\"rejected\"} "
-                          "10") != std::string::npos;
+    return Metrics().find(
+               "strata_agent_dropped_items_total{exporter=\"main\",reason=\"rejected\"} "
+               "10") != std::string::npos;
   }));
   primary.SetStatus(204, true);
   ASSERT_EQ(Push(Payload(70, 10))->result_int(), 204u);

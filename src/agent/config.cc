@@ -26,7 +26,8 @@ Status ParseBackend(const YAML::Node& node, const std::string& path, BackendConf
     }
   }
   RETURN_IF_ERROR(s.Unknown());
-  if (b.url.empty()) return Status::InvalidArgument(fmt::format("config: \"{}.url\" is required", path));
+  if (b.url.empty())
+    return Status::InvalidArgument(fmt::format("config: \"{}.url\" is required", path));
   auto url = http::ParseUrl(b.url);
   if (!url.ok()) {
     return Status::InvalidArgument(
@@ -35,7 +36,8 @@ Status ParseBackend(const YAML::Node& node, const std::string& path, BackendConf
   if (b.probe_url.empty()) {
     b.probe_url = fmt::format("http://{}:{}/-/ready", url->host, url->port);
   } else if (b.probe_url != "none" && !http::ParseUrl(b.probe_url).ok()) {
-    return Status::InvalidArgument(fmt::format("config: \"{}.probe_url\" is not an http URL", path));
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}.probe_url\" is not an http URL", path));
   }
   return Status::Ok();
 }
@@ -155,9 +157,9 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
     for (size_t i = 0; i < exporters.size(); ++i) {
       ExporterConfig e;
       RETURN_IF_ERROR(ParseExporter(exporters[i], fmt::format("exporters[{}]", i), e));
-      if (e.name.empty() || e.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
-                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-                                std::string::npos) {
+      if (e.name.empty() ||
+          e.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != std::string::npos) {
         return Status::InvalidArgument(fmt::format(
             "config: \"exporters[{}].name\" must be non-empty letters, digits, _ or -", i));
       }

@@ -1,9 +1,10 @@
+#include "agent/agent.h"
+
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
 
-#include "agent/agent.h"
 #include "base/log.h"
 #include "cmd/commands.h"
 #include "cmd/setup.h"

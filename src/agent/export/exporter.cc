@@ -7,8 +7,8 @@
 #include <cctype>
 #include <charconv>
 
-#include "proto/remote_write.h"
 #include "base/version.h"
+#include "proto/remote_write.h"
 
 namespace strata::agent {
 namespace bhttp = boost::beast::http;
@@ -36,8 +36,8 @@ Exporter::Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue)
     : config_(std::move(config)), queue_(std::move(queue)), rng_(std::random_device{}()) {
   for (const auto& b : config_.backends) {
     auto backend = std::make_unique<Backend>(b, *http::ParseUrl(b.url), config_.health);
-    backend->sender = std::make_unique<http::Client>(backend->url.host, backend->url.port,
-                                                     config_.timeout_ms);
+    backend->sender =
+        std::make_unique<http::Client>(backend->url.host, backend->url.port, config_.timeout_ms);
     backends_.push_back(std::move(backend));
   }
 }
@@ -202,9 +202,10 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
       rejected_items_ += items;
       std::string why = res->body().substr(0, kMaxLoggedBody);
       while (!why.empty() && std::isspace(static_cast<unsigned char>(why.back()))) why.pop_back();
-      spdlog::error("msg=\"backend rejected a request; not retrying\" exporter={} backend={} "
-                    "code={} items={} tenant=\"{}\" response=\"{}\"",
-                    config_.name, b.config.url, code, items, tenant, why);
+      spdlog::error(
+          "msg=\"backend rejected a request; not retrying\" exporter={} backend={} "
+          "code={} items={} tenant=\"{}\" response=\"{}\"",
+          config_.name, b.config.url, code, items, tenant, why);
       return Outcome::kRejected;
     }
     ++b.retries;
@@ -213,8 +214,7 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
       wait = std::max(wait, RetryAfterMs(*res));
     } else if (b.health.Report(false)) {
       spdlog::warn("msg=\"backend marked down\" exporter={} backend={} err=\"{}\"", config_.name,
-                   b.config.url,
-                   res.ok() ? fmt::format("HTTP {}", code) : res.status().message());
+                   b.config.url, res.ok() ? fmt::format("HTTP {}", code) : res.status().message());
     }
     spdlog::debug("msg=\"send failed; retrying\" exporter={} backend={} code={} wait_ms={}",
                   config_.name, b.config.url, code, wait);
@@ -230,8 +230,8 @@ void Exporter::ProbeLoop() {
       if (b.config.probe_url == "none") continue;
       auto url = http::ParseUrl(b.config.probe_url);  // validated with the config
       if (!clients[i]) {
-        clients[i] = std::make_unique<http::Client>(url->host, url->port,
-                                                    config_.health.probe_timeout_ms);
+        clients[i] =
+            std::make_unique<http::Client>(url->host, url->port, config_.health.probe_timeout_ms);
       }
       http::Request req{bhttp::verb::get, url->target, 11};
       req.set(bhttp::field::user_agent, std::string("strata-agent/") + kVersion);

@@ -25,7 +25,7 @@ struct BackendStats {
   bool up = true;
   uint64_t sent_items = 0;
   uint64_t sent_requests = 0;
-  uint64_t retries = 0;       // failed sends that will be retried (5xx, 429, transport errors)
+  uint64_t retries = 0;  // failed sends that will be retried (5xx, 429, transport errors)
   uint64_t health_changes = 0;
 };
 

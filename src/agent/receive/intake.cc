@@ -11,8 +11,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr const char* kKindNames[] = {"", "remote write", "OTLP metrics", "OTLP logs",
-                                      "OTLP traces", "Loki push"};
+constexpr const char* kKindNames[] = {"",          "remote write", "OTLP metrics",
+                                      "OTLP logs", "OTLP traces",  "Loki push"};
 
 // How long a sender should wait before retrying a request refused for back-pressure.
 constexpr const char* kBackpressureRetryAfter = "5";
@@ -102,9 +102,10 @@ void Intake::Enqueue(const std::string& receiver, QueueRecord rec, const http::R
     http::Status code = ok_status;
     std::string body;
     if (!error.ok()) {
-      code = error.code() == Status::Code::kTooLarge || error.code() == Status::Code::kInvalidArgument
-                 ? http::Status::payload_too_large
-                 : http::Status::service_unavailable;
+      code =
+          error.code() == Status::Code::kTooLarge || error.code() == Status::Code::kInvalidArgument
+              ? http::Status::payload_too_large
+              : http::Status::service_unavailable;
       body = error.message() + "\n";
     } else {
       received_.Add({{"receiver", receiver}, {"tenant", tenant}}).Increment(items);

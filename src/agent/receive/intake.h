@@ -26,7 +26,8 @@ using ExporterSet = std::vector<std::shared_ptr<Exporter>>;
 // keeps the data). Thread-safe.
 class Intake {
  public:
-  Intake(uint64_t memory_budget_bytes, std::function<std::shared_ptr<const ExporterSet>()> exporters,
+  Intake(uint64_t memory_budget_bytes,
+         std::function<std::shared_ptr<const ExporterSet>()> exporters,
          prometheus::Registry& registry);
 
   // A reservation of request memory, released when destroyed.
@@ -34,7 +35,9 @@ class Intake {
    public:
     Reservation() = default;
     Reservation(Intake* owner, uint64_t bytes) : owner_(owner), bytes_(bytes) {}
-    Reservation(Reservation&& o) noexcept : owner_(o.owner_), bytes_(o.bytes_) { o.owner_ = nullptr; }
+    Reservation(Reservation&& o) noexcept : owner_(o.owner_), bytes_(o.bytes_) {
+      o.owner_ = nullptr;
+    }
     Reservation& operator=(Reservation&&) = delete;
     ~Reservation() {
       if (owner_) owner_->used_ -= bytes_;
