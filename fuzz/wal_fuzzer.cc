@@ -47,7 +47,7 @@ strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   // As a segment: frames with CRCs (the fuzzer rarely gets a CRC right, so also...)
-  (void)strata::wal::ScanFrames(in, Decode);
+  (void)strata::wal::ScanFrames(in, strata::wal::kMaxRecordType, Decode);
   // ...feed the bytes straight to each payload decoder and the chunk iterator.
   if (size > 0) {
     auto type = static_cast<strata::wal::RecordType>(1 + data[0] % strata::wal::kMaxRecordType);

@@ -40,8 +40,8 @@ std::unique_ptr<Process> StartBackend(const std::string& dir, int port) {
 
 std::unique_ptr<Process> StartAgent(const std::string& dir, int port) {
   return std::make_unique<Process>(
-      std::vector<std::string>{STRATA_BINARY, "agent", "--config", dir + "/agent.yaml",
-                               "--listen", "127.0.0.1:" + std::to_string(port)},
+      std::vector<std::string>{STRATA_BINARY, "agent", "--config", dir + "/agent.yaml", "--listen",
+                               "127.0.0.1:" + std::to_string(port)},
       dir + "/agent.log");
 }
 
@@ -53,7 +53,8 @@ double MetricValue(const std::string& text, const std::string& name) {
     size_t eol = text.find('\n', pos + 1);
     std::string line = text.substr(pos + 1, eol - pos - 1);
     char next = line[name.size()];
-    if (next == '{' || next == ' ') sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ')));
+    if (next == '{' || next == ' ')
+      sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ')));
     pos = eol;
   }
   return sum;
@@ -106,12 +107,13 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   ASSERT_TRUE(testing::WaitForHttp(backend_port, "/-/ready"));
   ASSERT_TRUE(testing::WaitForHttp(agent_port, "/-/ready"));
 
-  const int64_t base = NowMillis() - 20 * 60'000;
+  const int64_t base = NowMillis() - int64_t{20} * 60'000;
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::map<std::pair<int, int>, int64_t> acked;  // highest acknowledged sequence number
   std::atomic<uint64_t> acks{0}, refused_full{0}, failures{0};
   std::vector<std::thread> senders;
+  senders.reserve(kSenders);
   for (int c = 0; c < kSenders; ++c) {
     senders.emplace_back([&, c] {
       int64_t next = 0;
@@ -193,8 +195,8 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   // of one timestamp are stored once, so "all acknowledged are there" is a count per series.
   uint64_t checked = 0;
   for (const auto& [key, last] : acked) {
-    std::string q = fmt::format("count_over_time(chaos{{c=\"{}\",s=\"{}\"}}[1d])", key.first,
-                                key.second);
+    std::string q =
+        fmt::format("count_over_time(chaos{{c=\"{}\",s=\"{}\"}}[1d])", key.first, key.second);
     std::string body = Get(backend_port, "/api/v1/query?query=" + QueryEscape(q) +
                                              "&time=" + std::to_string(NowMillis() / 1000 + 60));
     EXPECT_EQ(SingleValue(body), static_cast<double>(last + 1))
@@ -207,8 +209,8 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   std::string agent_metrics = Get(agent_port, "/metrics");
   std::cout << "agent chaos test: outage " << outage_s << "s, " << kills << " agent kills, "
             << acks.load() << " acknowledged requests, " << failures.load()
-            << " refused or failed attempts (" << refused_full.load() << " queue full), "
-            << checked << " samples verified, " << duplicates
+            << " refused or failed attempts (" << refused_full.load() << " queue full), " << checked
+            << " samples verified, " << duplicates
             << " duplicates delivered to the backend after it came back, "
             << MetricValue(backend_metrics, "strata_ingest_rejected_samples_total")
             << " redelivered samples it refused as out of order, items the agent counted as "

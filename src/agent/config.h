@@ -14,7 +14,8 @@ namespace strata::agent {
 // One endpoint an exporter can deliver to.
 struct BackendConfig {
   std::string url;  // the full endpoint, e.g. http://host:9009/api/v1/push
-  // Active health probe: GET this URL, 2xx = up. Default: /-/ready on the endpoint's host;
+  // Active health probe: GET this URL; an answer below 500 = up (a receiver without the path
+  // answers 404 and is still up), 5xx or no answer = down. Default: /-/ready on the host;
   // "none" leaves health to the sends' outcomes alone.
   std::string probe_url;
   std::map<std::string, std::string> headers;  // added to every request (auth)
@@ -40,8 +41,10 @@ struct ExporterConfig {
   std::vector<BackendConfig> backends;
   std::string tenant;  // when set, sent as X-Scope-OrgID instead of the received tenant
   int64_t timeout_ms = 30'000;
-  uint64_t max_batch_bytes = 4u << 20;  // uncompressed bytes per request
-  uint32_t max_batch_items = 20'000;
+  // A request merges queued records up to these bounds (bytes as queued, snappy-compressed):
+  // with one request in flight, large requests are what keeps throughput up.
+  uint64_t max_batch_bytes = 8u << 20;
+  uint32_t max_batch_items = 50'000;
   int64_t min_backoff_ms = 100;
   int64_t max_backoff_ms = 10'000;
   // Items per second sent at most (a backlog drains at this rate); 0 = as fast as the backend

@@ -59,6 +59,12 @@ void Exporter::Stop() {
   (void)queue_->Close();  // wakes a waiting Read
   if (sender_.joinable()) sender_.join();
   if (prober_.joinable()) prober_.join();
+  if (Status st = queue_->SaveAck(); !st.ok()) {
+    spdlog::error(
+        "msg=\"cannot save agent queue position; unsaved deliveries will be resent\" "
+        "exporter={} err=\"{}\"",
+        config_.name, st.message());
+  }
 }
 
 bool Exporter::Accepts(ItemKind kind) const {
@@ -236,7 +242,9 @@ void Exporter::ProbeLoop() {
       http::Request req{bhttp::verb::get, url->target, 11};
       req.set(bhttp::field::user_agent, std::string("strata-agent/") + kVersion);
       auto res = clients[i]->Do(std::move(req));
-      bool ok = res.ok() && res->result_int() >= 200 && res->result_int() < 300;
+      // Any answer below 500 means the backend is serving (a receiver without the probe
+      // path answers 404); only 5xx and transport errors count against it.
+      bool ok = res.ok() && res->result_int() < 500;
       if (b.health.Report(ok)) {
         spdlog::info("msg=\"backend health changed\" exporter={} backend={} up={} probe={}",
                      config_.name, b.config.url, b.health.up(),

@@ -173,6 +173,7 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
   q->first_segment_ = segments.empty() ? q->wal_->stats().current_segment : segments.front();
   q->ack_ = std::max(acked, QueuePosition{q->first_segment_, 0});
   q->cursor_ = q->ack_;
+  q->saved_ack_ = acked;
   if (q->pending_records_ > 0) {
     spdlog::info(
         "msg=\"agent queue reopened with a backlog\" queue={} records={} items={} "
@@ -410,8 +411,16 @@ Status DurableQueue::Ack(const QueuePosition& end) {
     acked_items_ += items;
     ack_ = end;
   }
-  // Only the consumer writes the file, so it needs no lock; segments go after it is durable.
+  // Only the consumer writes the file, so it needs no lock. Writing it costs two fsyncs, so it
+  // is written at most every ack_sync_interval_ms (a crash resends what was acknowledged since)
+  // and whenever a segment can be deleted, which must wait until the file is durable.
+  int64_t now = NowMillis();
+  bool deletable = end.segment > saved_ack_.segment;
+  if (!deletable && now - saved_ack_ms_ < opts_.ack_sync_interval_ms) return Status::Ok();
   RETURN_IF_ERROR(WriteAck(end));
+  saved_ack_ = end;
+  saved_ack_ms_ = now;
+  if (!deletable) return Status::Ok();
   std::lock_guard lk(mu_);
   return RemoveSegmentsBefore(std::min(end.segment, wal_->stats().current_segment));
 }
@@ -450,6 +459,19 @@ QueueStats DurableQueue::Stats() const {
   }
   if (s.oldest_received_ms == 0 && s.pending_records > 0) s.oldest_received_ms = ReceivedMsAt(next);
   return s;
+}
+
+Status DurableQueue::SaveAck() {
+  QueuePosition ack;
+  {
+    std::lock_guard lk(mu_);
+    ack = ack_;
+  }
+  if (ack == saved_ack_) return Status::Ok();
+  RETURN_IF_ERROR(WriteAck(ack));
+  saved_ack_ = ack;
+  saved_ack_ms_ = NowMillis();
+  return Status::Ok();
 }
 
 Status DurableQueue::Close() {

@@ -34,6 +34,7 @@ Result<QueueRecord> DecodeRecord(ItemKind kind, std::string_view payload);
 struct QueuePosition {
   uint32_t segment = 0;
   uint64_t offset = 0;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   auto operator<=>(const QueuePosition&) const = default;
 };
 
@@ -49,6 +50,9 @@ struct QueueOptions {
   // 0: max_disk_bytes / 8, between 1 MiB and 64 MiB, so a full queue always has old segments
   // to drop and a drained one keeps little acknowledged data on disk.
   uint64_t segment_size = 0;
+  // The acknowledged position is saved at most this often (each save is two fsyncs), and
+  // whenever a segment becomes deletable; a crash resends what was acknowledged since.
+  int64_t ack_sync_interval_ms = 200;
   bool operator==(const QueueOptions&) const = default;
 };
 
@@ -102,8 +106,11 @@ class DurableQueue {
   // read again (a consumer that gave up on a batch it had read).
   void Rewind();
   // Records that everything read up to `end` was delivered and deletes segments that hold
-  // nothing unacknowledged.
+  // nothing unacknowledged (the position reaches the disk as ack_sync_interval_ms says).
   Status Ack(const QueuePosition& end);
+
+  // Writes the acknowledged position now (the consumer calls it when it stops).
+  Status SaveAck();
 
   QueueStats Stats() const;
   const std::string& name() const { return opts_.name; }
@@ -149,7 +156,9 @@ class DurableQueue {
   };
   std::deque<Unacked> unacked_ GUARDED_BY(mu_);
 
-  // Consumer-side state (Read, Ack, Rewind).
+  // Consumer-side state (Read, Ack, Rewind, SaveAck).
+  QueuePosition saved_ack_;  // the position in the ack file
+  int64_t saved_ack_ms_ = 0;
   int read_fd_ = -1;
   uint32_t read_fd_segment_ = 0;
 };

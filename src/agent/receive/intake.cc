@@ -69,7 +69,7 @@ bool Intake::Tenant(const std::string& receiver, const http::Request& req,
   return true;
 }
 
-void Intake::Enqueue(const std::string& receiver, QueueRecord rec, const http::Request& req,
+void Intake::Enqueue(const std::string& receiver, const QueueRecord& rec, const http::Request& req,
                      const http::Responder& respond, http::Status ok_status) {
   auto set = exporters_();
   std::vector<Exporter*> targets;

@@ -55,7 +55,7 @@ class Intake {
   bool Tenant(const std::string& receiver, const http::Request& req, const http::Responder& respond,
               std::string* tenant);
   // Queues `rec` and answers `respond` with `ok_status` once durable everywhere.
-  void Enqueue(const std::string& receiver, QueueRecord rec, const http::Request& req,
+  void Enqueue(const std::string& receiver, const QueueRecord& rec, const http::Request& req,
                const http::Responder& respond, http::Status ok_status);
   // Answers an error and counts it.
   void Reply(const std::string& receiver, const http::Request& req, const http::Responder& respond,

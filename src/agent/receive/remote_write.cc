@@ -70,7 +70,7 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes, http::Re
   rec.items = static_cast<uint32_t>(std::min<uint64_t>(items, UINT32_MAX));
   rec.received_ms = NowMillis();
   rec.body = std::move(req.body());
-  intake.Enqueue(kReceiver, std::move(rec), req, respond, http::Status::no_content);
+  intake.Enqueue(kReceiver, rec, req, respond, http::Status::no_content);
 }
 
 }  // namespace strata::agent
