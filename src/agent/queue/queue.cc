@@ -142,6 +142,7 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
   wopts.segment_size = opts.segment_size;
   wopts.max_record_type = kMaxItemKind;
   wopts.log_name = "agent-queue-" + opts.name;
+  wopts.keep_segments_after_damage = true;
   wal::ReplayStats replay;
   auto opened = wal::Wal::Open(
       dir, wopts,
@@ -342,8 +343,9 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
             out.push_back({std::move(*rec), {cur.segment, cur.offset + consumed}});
             return Status::Ok();
           });
-      if (consumed == 0 && !res.problem.empty() && buf.size() == size - cur.offset && sealed) {
-        // Nothing more will be written here: the rest of the segment is damaged.
+      if (consumed == 0 && !res.problem.empty() && sealed) {
+        // Nothing more will be written here and even a first record larger than the read was
+        // read whole: the rest of the segment is damaged.
         spdlog::error(
             "msg=\"agent queue segment damaged; skipping its rest\" queue={} "
             "segment={} offset={} bytes={} problem=\"{}\"",

@@ -196,6 +196,30 @@ TEST_F(QueueTest, TornTailIsCutAndDamagedPositionResendsAll) {
   EXPECT_EQ(Drain(*q, false).size(), 10u);  // resent, not lost
 }
 
+TEST_F(QueueTest, DamagedOldSegmentIsSkippedNotTheOnesAfterIt) {
+  QueueOptions opts;
+  opts.max_disk_bytes = 64 << 20;
+  opts.segment_size = 1 << 20;
+  auto q = Open(opts);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(AppendSync(*q, Rec(i, 100 << 10)).ok());
+  q.reset();
+  auto segments = *wal::ListSegments(dir_);
+  ASSERT_GE(segments.size(), 3u);
+  std::string first = dir_ + "/" + wal::SegmentName(segments.front());
+  uint64_t size = fs::file_size(first);
+  {
+    std::fstream f(first, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.put('\x7f');  // bit rot in the middle of the oldest segment
+  }
+  q = Open(opts);
+  auto all = Drain(*q, true);
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(all.back().record.body, Rec(29, 100 << 10).body);  // later segments survived
+  EXPECT_LT(all.size(), 30u);
+  EXPECT_GT(q->Stats().corrupt_bytes, 0u);
+}
+
 TEST_F(QueueTest, ReadWaitsForAppends) {
   auto q = Open();
   auto reader = std::async(std::launch::async, [&] { return q->Read(1 << 20, 5000); });

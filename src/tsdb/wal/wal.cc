@@ -90,6 +90,14 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
       last_log = now;
     }
     if (problem.empty()) continue;
+    if (repair_opts && repair_opts->keep_segments_after_damage && i + 1 < live.size() &&
+        n + 1 == live[i + 1]) {
+      spdlog::error(
+          "msg=\"WAL segment damaged; keeping it and the segments after it\" wal={} segment={} "
+          "problem=\"{}\" intact_bytes={}",
+          name, SegmentName(n), problem, res.valid_bytes);
+      continue;
+    }
     if (!repair_opts) {
       spdlog::warn(
           "msg=\"WAL replay stopped at a damaged record\" wal={} segment={} problem=\"{}\"", name,

@@ -32,6 +32,10 @@ struct WalOptions {
   // Record types 1..max_record_type are valid; the type byte belongs to the caller (the TSDB's
   // RecordType, the agent queue's item kinds), so a log of one kind never replays as another.
   uint8_t max_record_type = kMaxRecordType;
+  // false (the TSDB): damage in any segment ends the log there; later segments are removed.
+  // true (the agent queue, whose segments are independent batches): only the newest
+  // segment's damaged tail is cut; an older damaged segment is kept for the reader to skip.
+  bool keep_segments_after_damage = false;
 };
 
 struct ReplayStats {
