@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Real Prometheus remote-writes to Strata; `strata tool dump` must show what Prometheus has.
 
+With --via-agent the writes go through `strata agent` (Prometheus -> agent -> server), which
+must forward them unchanged.
+
 Starts (on loopback, in temp dirs) Strata, Debian's prometheus-node-exporter and prometheus,
 which scrapes itself and the exporter every second and remote-writes to Strata. Then it
 compares a closed time window: every series and sample Prometheus returns from its own HTTP
@@ -50,6 +53,7 @@ def parse_dump(text):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strata", required=True)
+    ap.add_argument("--via-agent", action="store_true")
     args = ap.parse_args()
     for binary in ("prometheus", "prometheus-node-exporter"):
         if not shutil.which(binary):
@@ -68,6 +72,18 @@ def main():
                                       stdout=logs["node"], stderr=subprocess.STDOUT))
         wait_http(f"http://127.0.0.1:{s_port}/-/ready")
         wait_http(f"http://127.0.0.1:{n_port}/metrics")
+        write_port = s_port
+        if args.via_agent:
+            write_port = free_port()
+            agent_config = os.path.join(work, "agent.yaml")
+            with open(agent_config, "w") as f:
+                f.write(f"data_dir: {os.path.join(work, 'agent')}\n"
+                        f"exporters:\n- name: strata\n  url: http://127.0.0.1:{s_port}/api/v1/push\n")
+            logs["agent"] = open(os.path.join(work, "agent.log"), "w")
+            procs.append(subprocess.Popen([args.strata, "agent", "--config", agent_config, "--listen",
+                                           f"127.0.0.1:{write_port}"],
+                                          stdout=logs["agent"], stderr=subprocess.STDOUT))
+            wait_http(f"http://127.0.0.1:{write_port}/-/ready")
         config = os.path.join(work, "prometheus.yml")
         with open(config, "w") as f:
             f.write(f"""
@@ -80,7 +96,7 @@ scrape_configs:
   - job_name: node
     static_configs: [{{targets: ["127.0.0.1:{n_port}"]}}]
 remote_write:
-  - url: http://127.0.0.1:{s_port}/api/v1/write
+  - url: http://127.0.0.1:{write_port}/api/v1/write
     queue_config: {{batch_send_deadline: 1s, max_samples_per_send: 2000}}
     metadata_config: {{send_interval: 2s}}
 """)
@@ -141,11 +157,12 @@ remote_write:
             print(f"{len(problems)} problems:")
             for p in problems[:20]:
                 print("  " + p)
-            for name in ("strata", "prom"):
-                print(f"--- {name} log (tail)")
-                print(open(os.path.join(work, name + ".log")).read()[-3000:])
+            for name in ("strata", "prom", "agent"):
+                if name in logs:
+                    print(f"--- {name} log (tail)")
+                    print(open(os.path.join(work, name + ".log")).read()[-3000:])
             return 1
-        print("prometheus remote write test: OK")
+        print("prometheus remote write test" + (" via strata agent" if args.via_agent else "") + ": OK")
         return 0
     finally:
         stop_all(procs)
