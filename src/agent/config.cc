@@ -125,12 +125,7 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
 }  // namespace
 
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(fmt::format("config: invalid YAML: {}", e.what()));
-  }
+  ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(yaml));
   AgentConfig c;
   YamlSection top(root, "");
   RETURN_IF_ERROR(top.Check());

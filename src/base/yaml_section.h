@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -134,5 +135,14 @@ class YamlSection {
   std::string path_;
   std::set<std::string> used_;
 };
+
+// Parses a configuration document; a syntax error becomes kInvalidArgument.
+inline Result<YAML::Node> ParseYaml(std::string_view text) {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(fmt::format("config: invalid YAML: {}", e.what()));
+  }
+}
 
 }  // namespace strata

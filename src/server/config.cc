@@ -138,12 +138,7 @@ Status ParseResultsCache(const YAML::Node& node, const std::string& path,
 }  // namespace
 
 Result<Config> ParseConfig(std::string_view yaml) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(fmt::format("config: invalid YAML: {}", e.what()));
-  }
+  ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(yaml));
   Config c;
   YamlSection top(root, "");
   RETURN_IF_ERROR(top.Check());
