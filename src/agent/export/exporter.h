@@ -57,7 +57,6 @@ class Exporter {
 
   const ExporterConfig& config() const { return config_; }
   DurableQueue& queue() { return *queue_; }
-  const DurableQueue& queue() const { return *queue_; }
   bool Accepts(ItemKind kind) const;
   ExporterStats Stats() const;
 

@@ -113,7 +113,6 @@ class DurableQueue {
   Status SaveAck();
 
   QueueStats Stats() const;
-  const std::string& name() const { return opts_.name; }
   // Wakes a waiting Read and makes the WAL durable; appends fail afterwards.
   Status Close();
 
