@@ -269,6 +269,21 @@ TEST_F(AgentTest, FailsOverAndRejectsWithoutRetrying) {
   ASSERT_TRUE(WaitFor([&] { return primary.Samples("team-a").size() == 20; }));
 }
 
+TEST_F(AgentTest, BacklogDrainsAtTheConfiguredRate) {
+  Backend backend;
+  backend.SetStatus(503, false);
+  StartAgent("- name: main\n  url: " + backend.url() +
+             "\n  min_backoff: 10ms\n  max_backoff: 50ms\n  max_batch_items: 1000\n"
+             "  max_send_rate: 2000\n  health: {probe_interval: 50ms}\n");
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Push(Payload(i * 1000, 1000))->result_int(), 204u);
+  backend.SetStatus(204, true);
+  // 10,000 queued samples at 2,000/s (bursts up to 2,000): not all there after one second.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_LT(backend.Samples("team-a").size(), 10'000u);
+  ASSERT_TRUE(WaitFor([&] { return backend.Samples("team-a").size() == 10'000; }, 30'000));
+  EXPECT_EQ(backend.Samples("team-a"), Range(0, 10'000));
+}
+
 TEST_F(AgentTest, FullQueueTurnsIntoBackPressure) {
   Backend backend;
   backend.SetStatus(503, false);
