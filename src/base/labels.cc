@@ -228,4 +228,99 @@ void AppendUtf8(std::string& out, uint32_t cp) {
   }
 }
 
+Result<std::string> GoUnquote(std::string_view q) {
+  if (q.size() < 2 || q.front() != q.back()) return Status::InvalidArgument("invalid string");
+  char quote = q.front();
+  std::string_view s = q.substr(1, q.size() - 2);
+  if (quote == '`') return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  auto append_utf8 = [&](uint32_t cp) -> bool {
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    AppendUtf8(out, cp);
+    return true;
+  };
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c != '\\') {
+      if (c == quote) return Status::InvalidArgument("invalid syntax");
+      out.push_back(c);
+      continue;
+    }
+    if (++i >= s.size()) return Status::InvalidArgument("invalid syntax");
+    char e = s[i];
+    switch (e) {
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case '\\':
+        out.push_back('\\');
+        break;
+      case '\'':
+      case '"':
+        if (e != quote) return Status::InvalidArgument("unknown escape sequence");
+        out.push_back(e);
+        break;
+      case 'x':
+      case 'u':
+      case 'U': {
+        size_t len = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+        uint32_t v = 0;
+        for (size_t k = 1; k <= len; ++k) {
+          int h = i + k < s.size() ? hex(s[i + k]) : -1;
+          if (h < 0) return Status::InvalidArgument("invalid syntax");
+          v = v * 16 + static_cast<uint32_t>(h);
+        }
+        i += len;
+        if (e == 'x') {
+          out.push_back(static_cast<char>(v));
+        } else if (!append_utf8(v)) {
+          return Status::InvalidArgument("invalid syntax");
+        }
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7') {
+          uint32_t v = 0;
+          for (size_t k = 0; k < 3; ++k) {
+            if (i + k >= s.size() || s[i + k] < '0' || s[i + k] > '7') {
+              return Status::InvalidArgument("invalid syntax");
+            }
+            v = v * 8 + static_cast<uint32_t>(s[i + k] - '0');
+          }
+          if (v > 255) return Status::InvalidArgument("invalid syntax");
+          i += 2;
+          out.push_back(static_cast<char>(v));
+          break;
+        }
+        return Status::InvalidArgument("unknown escape sequence");
+    }
+  }
+  return out;
+}
+
 }  // namespace strata

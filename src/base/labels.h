@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+
 namespace strata {
 
 inline constexpr std::string_view kMetricNameLabel = "__name__";
@@ -47,6 +49,8 @@ void AppendUtf8(std::string& out, uint32_t cp);
 // Quotes s as Go's strconv.Quote does (Prometheus prints label values and strings this way).
 std::string GoQuote(std::string_view s);
 void AppendGoQuoted(std::string& out, std::string_view s);
+// Decodes a Go string literal (with its quotes: "...", '...' or `...`), as strconv.Unquote.
+Result<std::string> GoUnquote(std::string_view quoted);
 
 std::vector<LabelView> ViewOf(const Labels& labels);
 

@@ -92,7 +92,4 @@ class Lexer {
 // Describes a token for "unexpected ..." messages, as Prometheus does.
 std::string DescribeToken(const Token& t);
 
-// Decodes a string literal token (with its quotes) into its value.
-Result<std::string> UnquoteString(std::string_view quoted);
-
 }  // namespace strata::promql

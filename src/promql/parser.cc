@@ -621,7 +621,7 @@ class Parser {
   std::string StringValue() {
     const Token& t = Peek();
     if (t.type != Tok::kString) Unexpected("", "string");
-    auto s = UnquoteString(t.text);
+    auto s = GoUnquote(t.text);
     if (!s.ok()) throw ParseError{t.pos, s.status().message()};
     Next();
     return std::move(s).value();

@@ -407,7 +407,7 @@ class Runner {
         continue;
       }
       if (l[0] == '"') {
-        auto unq = UnquoteString(l);
+        auto unq = GoUnquote(l);
         cmd.str = unq.ok() ? unq.value() : l;
         continue;
       }

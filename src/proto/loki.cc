@@ -1,0 +1,264 @@
+#include "proto/loki.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "proto/wire.h"
+
+namespace strata::proto {
+
+namespace {
+
+// PushRequest { repeated StreamAdapter streams = 1; }
+// StreamAdapter { string labels = 1; repeated EntryAdapter entries = 2; uint64 hash = 3; }
+// EntryAdapter { google.protobuf.Timestamp timestamp = 1; string line = 2;
+//                repeated LabelPairAdapter structuredMetadata = 3; }
+// Timestamp { int64 seconds = 1; int32 nanos = 2; }  LabelPairAdapter { name = 1; value = 2; }
+constexpr uint32_t kStreams = 1, kLabels = 1, kEntries = 2, kTimestamp = 1, kLine = 2,
+                   kStructuredMetadata = 3, kSeconds = 1, kNanos = 2, kPairName = 1,
+                   kPairValue = 2;
+
+Status Malformed(std::string_view what) {
+  return Status::InvalidArgument(fmt::format("malformed Loki push request: {}", what));
+}
+
+Status ScanEntry(std::string_view entry, LokiCounts& counts) {
+  bool has_timestamp = false;
+  WireReader r(entry);
+  while (r.NextField()) {
+    if (r.field() == kTimestamp || r.field() == kLine || r.field() == kStructuredMetadata) {
+      std::string_view b;
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&b)) break;
+      if (r.field() == kTimestamp) {
+        has_timestamp = true;
+        WireReader t(b);
+        while (t.NextField()) {
+          if (!t.Skip()) break;
+        }
+        if (t.error()) return Malformed("invalid entry timestamp");
+      } else if (r.field() == kLine) {
+        counts.line_bytes += b.size();
+      } else {
+        WireReader m(b);
+        while (m.NextField()) {
+          if (!m.Skip()) break;
+        }
+        if (m.error()) return Malformed("invalid structured metadata");
+      }
+    } else if (!r.Skip()) {
+      break;
+    }
+  }
+  if (r.error()) return Malformed("truncated entry");
+  if (!has_timestamp) return Malformed("an entry has no timestamp");
+  ++counts.entries;
+  return Status::Ok();
+}
+
+Status ScanStream(std::string_view stream, LokiCounts& counts) {
+  bool has_labels = false;
+  WireReader r(stream);
+  while (r.NextField()) {
+    if (r.field() == kLabels) {
+      std::string_view labels;
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&labels)) break;
+      auto parsed = ParseLokiLabels(labels);
+      if (!parsed.ok()) {
+        return Malformed(fmt::format("stream labels {}: {}", labels.substr(0, 200),
+                                     parsed.status().message()));
+      }
+      has_labels = true;
+    } else if (r.field() == kEntries) {
+      std::string_view entry;
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&entry)) break;
+      RETURN_IF_ERROR(ScanEntry(entry, counts));
+    } else if (!r.Skip()) {
+      break;
+    }
+  }
+  if (r.error()) return Malformed("truncated stream");
+  if (!has_labels) return Malformed("a stream has no labels");
+  return Status::Ok();
+}
+
+bool IsLabelNameChar(char c, bool first) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         (!first && c >= '0' && c <= '9');
+}
+
+}  // namespace
+
+Result<Labels> ParseLokiLabels(std::string_view s) {
+  auto skip_space = [&](size_t& i) {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n')) ++i;
+  };
+  size_t i = 0;
+  skip_space(i);
+  if (i >= s.size() || s[i] != '{') return Status::InvalidArgument("expected '{'");
+  ++i;
+  Labels labels;
+  while (true) {
+    skip_space(i);
+    if (i < s.size() && s[i] == '}') {
+      ++i;
+      break;
+    }
+    size_t name_begin = i;
+    while (i < s.size() && IsLabelNameChar(s[i], i == name_begin)) ++i;
+    if (i == name_begin) return Status::InvalidArgument("expected a label name");
+    std::string name(s.substr(name_begin, i - name_begin));
+    skip_space(i);
+    if (i >= s.size() || s[i] != '=') {
+      return Status::InvalidArgument(fmt::format("expected '=' after label {}", name));
+    }
+    ++i;
+    skip_space(i);
+    if (i >= s.size() || (s[i] != '"' && s[i] != '`')) {
+      return Status::InvalidArgument(fmt::format("expected a quoted value for label {}", name));
+    }
+    const char quote = s[i];
+    size_t end = i + 1;
+    while (end < s.size() && s[end] != quote) end += (quote == '"' && s[end] == '\\') ? 2 : 1;
+    if (end >= s.size()) return Status::InvalidArgument("unterminated label value");
+    auto value = GoUnquote(s.substr(i, end - i + 1));
+    if (!value.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("label {}: {}", name, value.status().message()));
+    }
+    i = end + 1;
+    labels.push_back({std::move(name), std::move(*value)});
+    skip_space(i);
+    if (i < s.size() && s[i] == ',') {
+      ++i;
+      continue;
+    }
+    skip_space(i);
+    if (i < s.size() && s[i] == '}') {
+      ++i;
+      break;
+    }
+    return Status::InvalidArgument("expected ',' or '}'");
+  }
+  skip_space(i);
+  if (i != s.size()) return Status::InvalidArgument("unexpected text after '}'");
+  if (labels.empty()) return Status::InvalidArgument("at least one label pair is required");
+  std::sort(labels.begin(), labels.end());
+  for (size_t k = 1; k < labels.size(); ++k) {
+    if (labels[k].name == labels[k - 1].name) {
+      return Status::InvalidArgument(fmt::format("duplicate label name {}", labels[k].name));
+    }
+  }
+  return labels;
+}
+
+Result<LokiCounts> ScanLokiPush(std::string_view data) {
+  LokiCounts counts;
+  WireReader r(data);
+  while (r.NextField()) {
+    if (r.field() == kStreams) {
+      std::string_view stream;
+      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&stream)) break;
+      RETURN_IF_ERROR(ScanStream(stream, counts));
+    } else if (!r.Skip()) {
+      break;
+    }
+  }
+  if (r.error()) return Malformed("truncated or invalid protobuf");
+  return counts;
+}
+
+Result<std::string> LokiJsonToProtobuf(std::string_view json) {
+  auto invalid = [](std::string_view what) {
+    return Status::InvalidArgument(fmt::format("invalid Loki push JSON: {}", what));
+  };
+  simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(json.data(), json.size()).get(doc); err != simdjson::SUCCESS) {
+    return invalid(simdjson::error_message(err));
+  }
+  simdjson::dom::array streams;
+  if (doc["streams"].get_array().get(streams) != simdjson::SUCCESS) {
+    return invalid("expected {\"streams\": [...]}");
+  }
+  std::string out, stream_msg, entry, ts, meta;
+  for (auto stream : streams) {
+    simdjson::dom::object labels_obj;
+    if (stream["stream"].get_object().get(labels_obj) != simdjson::SUCCESS) {
+      return invalid("a stream has no \"stream\" object of labels");
+    }
+    Labels labels;
+    for (auto [k, v] : labels_obj) {
+      std::string_view value;
+      if (v.get_string().get(value) != simdjson::SUCCESS) {
+        return invalid(fmt::format("label {} is not a string", std::string_view(k)));
+      }
+      labels.push_back({std::string(k), std::string(value)});
+    }
+    std::sort(labels.begin(), labels.end());
+    std::string text = "{";
+    for (size_t i = 0; i < labels.size(); ++i) {
+      if (i > 0) text += ", ";
+      text += labels[i].name;
+      text += '=';
+      AppendGoQuoted(text, labels[i].value);
+    }
+    text += '}';
+    if (auto parsed = ParseLokiLabels(text); !parsed.ok()) {
+      return invalid(fmt::format("stream {}: {}", text, parsed.status().message()));
+    }
+    stream_msg.clear();
+    PutBytesField(stream_msg, kLabels, text);
+    simdjson::dom::array values;
+    if (stream["values"].get_array().get(values) != simdjson::SUCCESS) {
+      return invalid(fmt::format("stream {} has no \"values\" array", text));
+    }
+    for (auto value : values) {
+      simdjson::dom::array tuple;
+      if (value.get_array().get(tuple) != simdjson::SUCCESS || tuple.size() < 2 ||
+          tuple.size() > 3) {
+        return invalid("each value must be [\"<unix ns>\", \"<line>\"] or with a third object "
+                       "of structured metadata");
+      }
+      std::string_view ns_text, line;
+      if (tuple.at(0).get_string().get(ns_text) != simdjson::SUCCESS ||
+          tuple.at(1).get_string().get(line) != simdjson::SUCCESS) {
+        return invalid("timestamp and line must be strings");
+      }
+      int64_t ns = 0;
+      auto [p, ec] = std::from_chars(ns_text.data(), ns_text.data() + ns_text.size(), ns);
+      if (ec != std::errc() || p != ns_text.data() + ns_text.size() || ns < 0) {
+        return invalid(fmt::format("timestamp \"{}\" is not Unix nanoseconds", ns_text));
+      }
+      entry.clear();
+      ts.clear();
+      PutVarintField(ts, kSeconds, static_cast<uint64_t>(ns / 1'000'000'000));
+      if (ns % 1'000'000'000 != 0) PutVarintField(ts, kNanos, ns % 1'000'000'000);
+      PutBytesField(entry, kTimestamp, ts);
+      PutBytesField(entry, kLine, line);
+      if (tuple.size() == 3) {
+        simdjson::dom::object md;
+        if (tuple.at(2).get_object().get(md) != simdjson::SUCCESS) {
+          return invalid("structured metadata must be an object");
+        }
+        for (auto [k, v] : md) {
+          std::string_view mv;
+          if (v.get_string().get(mv) != simdjson::SUCCESS) {
+            return invalid("structured metadata values must be strings");
+          }
+          meta.clear();
+          PutBytesField(meta, kPairName, k);
+          PutBytesField(meta, kPairValue, mv);
+          PutBytesField(entry, kStructuredMetadata, meta);
+        }
+      }
+      PutBytesField(stream_msg, kEntries, entry);
+    }
+    PutBytesField(out, kStreams, stream_msg);
+  }
+  return out;
+}
+
+}  // namespace strata::proto

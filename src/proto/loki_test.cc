@@ -1,0 +1,68 @@
+#include "proto/loki.h"
+
+#include <gtest/gtest.h>
+
+#include "proto/wire.h"
+
+namespace strata::proto {
+namespace {
+
+TEST(Loki, JsonTranscodesToAPushRequest) {
+  auto pb = LokiJsonToProtobuf(R"({"streams":[
+      {"stream":{"job":"app","env":"prod \"eu\""},
+       "values":[["1700000000000000001","first line"],
+                 ["1700000000000000002","second",{"trace_id":"abc"}]]},
+      {"stream":{"job":"db"},"values":[["1700000000000000000","x"]]}]})");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  auto counts = ScanLokiPush(*pb);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->entries, 3u);
+  EXPECT_EQ(counts->line_bytes, 10u + 6u + 1u);
+  // Labels are written sorted and Go-quoted, as Loki formats them.
+  EXPECT_NE(pb->find(R"({env="prod \"eu\"", job="app"})"), std::string::npos);
+}
+
+TEST(Loki, ParsesLabelSets) {
+  auto l = ParseLokiLabels(R"({job="app", env = "a\nb",level=`raw\n`})");
+  ASSERT_TRUE(l.ok()) << l.status().ToString();
+  ASSERT_EQ(l->size(), 3u);
+  EXPECT_EQ((*l)[0].name, "env");
+  EXPECT_EQ((*l)[0].value, "a\nb");
+  EXPECT_EQ((*l)[2].name, "level");
+  EXPECT_EQ((*l)[2].value, "raw\\n");
+  for (std::string_view bad : {"", "{}", "job=\"a\"", "{job=a}", "{job=\"a\"", "{1a=\"b\"}",
+                               "{a=\"b\" c=\"d\"}", "{a=\"b\",a=\"c\"}", "{a=\"\\q\"}"}) {
+    EXPECT_FALSE(ParseLokiLabels(bad).ok()) << bad;
+  }
+}
+
+TEST(Loki, RefusesMalformedRequests) {
+  EXPECT_FALSE(LokiJsonToProtobuf("{").ok());
+  EXPECT_FALSE(LokiJsonToProtobuf(R"({"streams":{}})").ok());
+  EXPECT_FALSE(LokiJsonToProtobuf(R"({"streams":[{"stream":{},"values":[["1","x"]]}]})").ok());
+  auto bad_ts = LokiJsonToProtobuf(R"({"streams":[{"stream":{"a":"b"},"values":[["x","y"]]}]})");
+  ASSERT_FALSE(bad_ts.ok());
+  EXPECT_NE(bad_ts.status().message().find("not Unix nanoseconds"), std::string::npos);
+
+  // A stream whose labels do not parse.
+  std::string stream, req;
+  PutBytesField(stream, 1, "{job=}");
+  PutBytesField(req, 1, stream);
+  auto scan = ScanLokiPush(req);
+  ASSERT_FALSE(scan.ok());
+  EXPECT_NE(scan.status().message().find("stream labels"), std::string::npos);
+  // An entry without a timestamp.
+  std::string entry;
+  PutBytesField(entry, 2, "line");
+  stream.clear();
+  req.clear();
+  PutBytesField(stream, 1, "{job=\"a\"}");
+  PutBytesField(stream, 2, entry);
+  PutBytesField(req, 1, stream);
+  EXPECT_FALSE(ScanLokiPush(req).ok());
+  // Truncated.
+  EXPECT_FALSE(ScanLokiPush(req.substr(0, req.size() - 2)).ok());
+}
+
+}  // namespace
+}  // namespace strata::proto

@@ -1,0 +1,662 @@
+#include "proto/otlp_metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "base/json.h"
+#include "proto/otlp.h"
+#include "proto/wire.h"
+
+namespace strata::proto {
+
+namespace {
+
+// Reasons quoted in the response; the count covers all of them.
+constexpr size_t kMaxDropReasons = 5;
+constexpr uint32_t kNoRecordedValue = 1;  // DataPointFlags.FLAG_NO_RECORDED_VALUE
+constexpr uint64_t kCumulative = 2;       // AggregationTemporality
+
+std::string_view MainUnitWord(std::string_view unit) {
+  static const std::map<std::string_view, std::string_view> kUnits = {
+      {"d", "days"},         {"h", "hours"},        {"min", "minutes"},   {"s", "seconds"},
+      {"ms", "milliseconds"}, {"us", "microseconds"}, {"ns", "nanoseconds"}, {"By", "bytes"},
+      {"KiBy", "kibibytes"}, {"MiBy", "mebibytes"}, {"GiBy", "gibibytes"}, {"TiBy", "tibibytes"},
+      {"KBy", "kilobytes"},  {"MBy", "megabytes"},  {"GBy", "gigabytes"},  {"TBy", "terabytes"},
+      {"m", "meters"},       {"V", "volts"},        {"A", "amperes"},      {"J", "joules"},
+      {"W", "watts"},        {"g", "grams"},        {"Cel", "celsius"},    {"Hz", "hertz"},
+      {"1", ""},             {"%", "percent"},
+  };
+  auto it = kUnits.find(unit);
+  return it == kUnits.end() ? unit : it->second;
+}
+
+std::string_view PerUnitWord(std::string_view unit) {
+  static const std::map<std::string_view, std::string_view> kPerUnits = {
+      {"s", "second"}, {"m", "minute"}, {"h", "hour"},  {"d", "day"},
+      {"w", "week"},   {"mo", "month"}, {"y", "year"},
+  };
+  auto it = kPerUnits.find(unit);
+  return it == kPerUnits.end() ? unit : it->second;
+}
+
+bool IsAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+// Characters outside [a-zA-Z0-9] -> "_", leading and trailing "_" trimmed.
+std::string CleanUnitWord(std::string_view s) {
+  std::string out;
+  for (char c : s) out.push_back(IsAlnum(c) ? c : '_');
+  size_t b = out.find_first_not_of('_');
+  if (b == std::string::npos) return {};
+  size_t e = out.find_last_not_of('_');
+  return out.substr(b, e - b + 1);
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  return s;
+}
+
+// The unit as Prometheus words: {main, per}; either may be empty.
+std::pair<std::string, std::string> UnitWords(std::string_view unit) {
+  std::string_view main = unit, per;
+  if (size_t slash = unit.find('/'); slash != std::string_view::npos) {
+    main = unit.substr(0, slash);
+    per = unit.substr(slash + 1);
+  }
+  main = Trim(main);
+  per = Trim(per);
+  auto word = [](std::string_view u, bool is_per) -> std::string {
+    if (u.empty() || u.find_first_of("{}") != std::string_view::npos) return {};
+    return CleanUnitWord(is_per ? PerUnitWord(u) : MainUnitWord(u));
+  };
+  return {word(main, false), word(per, true)};
+}
+
+std::string FormatFloat(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
+  char buf[64];
+  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
+  if (ec != std::errc()) return FormatSampleValue(v);
+  return {buf, p};
+}
+
+// ---- Decoding ----
+
+struct Attribute {
+  std::string key;
+  std::string value;
+};
+
+void AnyValueToJson(std::string_view any, JsonWriter& w, int depth);
+
+// Base64 (standard alphabet, padded), as Go's encoding/json writes []byte.
+std::string Base64(std::string_view in) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16 | static_cast<uint8_t>(in[i + 1]) << 8 |
+                 static_cast<uint8_t>(in[i + 2]);
+    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
+  }
+  if (i < in.size()) {
+    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+// A double as ECMAScript prints numbers (how OTLP attribute values become strings).
+std::string FormatAttributeDouble(double v) {
+  if (std::isnan(v) || std::isinf(v)) return FormatFloat(v);
+  double a = std::fabs(v);
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    char buf[64];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+    return {buf, p};
+  }
+  return FormatFloat(v);
+}
+
+// The AnyValue's string form, as OpenTelemetry's pdata AsString: strings as they are, numbers
+// and booleans printed, bytes in base64, arrays and maps as JSON.
+std::string AnyValueString(std::string_view any) {
+  WireReader r(any);
+  std::string out;
+  while (r.NextField()) {
+    uint64_t u;
+    std::string_view b;
+    double d;
+    switch (r.field()) {
+      case 1:
+        if (r.ReadBytes(&b)) out = std::string(b);
+        break;
+      case 2:
+        if (r.ReadVarint(&u)) out = u ? "true" : "false";
+        break;
+      case 3:
+        if (r.ReadVarint(&u)) out = std::to_string(static_cast<int64_t>(u));
+        break;
+      case 4:
+        if (r.ReadDouble(&d)) out = FormatAttributeDouble(d);
+        break;
+      case 5:
+      case 6: {
+        JsonWriter w;
+        AnyValueToJson(any, w, 0);
+        return std::move(w.str());
+      }
+      case 7:
+        if (r.ReadBytes(&b)) out = Base64(b);
+        break;
+      default:
+        r.Skip();
+    }
+  }
+  return out;
+}
+
+void KeyValuesToJson(std::string_view list, JsonWriter& w, int depth) {
+  w.BeginObject();
+  WireReader r(list);
+  std::string_view kv;
+  while (r.NextField()) {
+    if (r.field() != 1 || !r.ReadBytes(&kv)) {
+      r.Skip();
+      continue;
+    }
+    WireReader kr(kv);
+    std::string_view key, value;
+    while (kr.NextField()) {
+      if (kr.field() == 1) {
+        kr.ReadBytes(&key);
+      } else if (kr.field() == 2) {
+        kr.ReadBytes(&value);
+      } else {
+        kr.Skip();
+      }
+    }
+    w.Key(key);
+    AnyValueToJson(value, w, depth + 1);
+  }
+  w.EndObject();
+}
+
+void AnyValueToJson(std::string_view any, JsonWriter& w, int depth) {
+  WireReader r(any);
+  bool wrote = false;
+  while (r.NextField()) {
+    uint64_t u;
+    std::string_view b;
+    double d;
+    switch (r.field()) {
+      case 1:
+        if (r.ReadBytes(&b)) w.String(b), wrote = true;
+        break;
+      case 2:
+        if (r.ReadVarint(&u)) w.Bool(u != 0), wrote = true;
+        break;
+      case 3:
+        if (r.ReadVarint(&u)) w.Int(static_cast<int64_t>(u)), wrote = true;
+        break;
+      case 4:
+        if (r.ReadDouble(&d)) {
+          std::isfinite(d) ? w.Number(d) : w.String(FormatFloat(d));
+          wrote = true;
+        }
+        break;
+      case 5:
+        if (r.ReadBytes(&b)) {
+          w.BeginArray();
+          WireReader ar(b);
+          std::string_view elem;
+          while (ar.NextField()) {
+            if (ar.field() == 1 && ar.ReadBytes(&elem)) {
+              AnyValueToJson(elem, w, depth + 1);
+            } else {
+              ar.Skip();
+            }
+          }
+          w.EndArray();
+          wrote = true;
+        }
+        break;
+      case 6:
+        if (r.ReadBytes(&b)) KeyValuesToJson(b, w, depth), wrote = true;
+        break;
+      case 7:
+        if (r.ReadBytes(&b)) w.String(Base64(b)), wrote = true;
+        break;
+      default:
+        r.Skip();
+    }
+  }
+  if (!wrote) w.Null();
+}
+
+// Appends a KeyValue message's key and stringified value.
+void DecodeAttribute(std::string_view kv, std::vector<Attribute>& out) {
+  WireReader r(kv);
+  Attribute a;
+  while (r.NextField()) {
+    std::string_view b;
+    if (r.field() == 1 && r.ReadBytes(&b)) {
+      a.key = std::string(b);
+    } else if (r.field() == 2 && r.ReadBytes(&b)) {
+      a.value = AnyValueString(b);
+    } else {
+      r.Skip();
+    }
+  }
+  out.push_back(std::move(a));
+}
+
+// Label name -> value, sorted by name (what Labels requires).
+using LabelMap = std::map<std::string, std::string>;
+
+// Attributes as labels: sanitized names; values of colliding names joined with ";" in the order
+// of the original keys.
+void AddAttributeLabels(std::vector<Attribute> attrs, LabelMap& out) {
+  std::sort(attrs.begin(), attrs.end(),
+            [](const Attribute& a, const Attribute& b) { return a.key < b.key; });
+  for (auto& a : attrs) {
+    if (a.key.empty()) continue;
+    std::string name = PrometheusLabelName(a.key);
+    auto [it, inserted] = out.try_emplace(name, a.value);
+    if (!inserted) it->second += ";" + a.value;
+  }
+}
+
+struct ResourceInfo {
+  std::string job, instance;
+  std::vector<Attribute> others;  // for target_info
+};
+
+ResourceInfo DecodeResource(std::string_view resource) {
+  ResourceInfo info;
+  std::vector<Attribute> attrs;
+  WireReader r(resource);
+  while (r.NextField()) {
+    std::string_view kv;
+    if (r.field() == 1 && r.ReadBytes(&kv)) {
+      DecodeAttribute(kv, attrs);
+    } else {
+      r.Skip();
+    }
+  }
+  std::string service, ns;
+  for (auto& a : attrs) {
+    if (a.key == "service.name") {
+      service = a.value;
+    } else if (a.key == "service.namespace") {
+      ns = a.value;
+    } else if (a.key == "service.instance.id") {
+      info.instance = a.value;
+    } else {
+      info.others.push_back(std::move(a));
+    }
+  }
+  if (!service.empty()) info.job = ns.empty() ? service : ns + "/" + service;
+  return info;
+}
+
+struct Point {
+  std::vector<Attribute> attrs;
+  int64_t t_ms = 0;
+  double value = 0;          // number points
+  uint64_t count = 0;        // histogram and summary points
+  double sum = 0;
+  bool has_sum = false;
+  std::vector<uint64_t> bucket_counts;
+  std::vector<double> bounds;
+  std::vector<std::pair<double, double>> quantiles;
+  uint32_t flags = 0;
+};
+
+int64_t NanosToMillis(uint64_t ns) { return static_cast<int64_t>(ns / 1'000'000); }
+
+// Decodes a NumberDataPoint (kind gauge/counter), HistogramDataPoint or SummaryDataPoint.
+Point DecodePoint(std::string_view data, OtlpMetricKind kind) {
+  Point p;
+  const bool number = kind == OtlpMetricKind::kGauge || kind == OtlpMetricKind::kCounter;
+  const bool histogram = kind == OtlpMetricKind::kHistogram;
+  // attributes are field 7 (number, summary) or 9 (histogram); flags 8 or 10.
+  const uint32_t attrs_field = histogram ? 9 : 7;
+  const uint32_t flags_field = histogram ? 10 : 8;
+  WireReader r(data);
+  while (r.NextField()) {
+    const uint32_t f = r.field();
+    switch (static_cast<WireType>(r.wire_type())) {
+      case WireType::kVarint: {
+        uint64_t u;
+        if (r.ReadVarint(&u) && f == flags_field) p.flags = static_cast<uint32_t>(u);
+        break;
+      }
+      case WireType::kFixed64: {
+        double d;
+        if (!r.ReadDouble(&d)) break;
+        const auto bits = std::bit_cast<uint64_t>(d);
+        if (f == 3) {
+          p.t_ms = NanosToMillis(bits);
+        } else if (number && f == 4) {
+          p.value = d;
+        } else if (number && f == 6) {  // as_int, sfixed64
+          p.value = static_cast<double>(static_cast<int64_t>(bits));
+        } else if (!number && f == 4) {
+          p.count = bits;
+        } else if (!number && f == 5) {
+          p.sum = d;
+          p.has_sum = true;
+        } else if (histogram && f == 6) {  // unpacked bucket count
+          p.bucket_counts.push_back(bits);
+        } else if (histogram && f == 7) {  // unpacked bound
+          p.bounds.push_back(d);
+        }
+        break;
+      }
+      case WireType::kLen: {
+        std::string_view b;
+        if (!r.ReadBytes(&b)) break;
+        if (f == attrs_field) {
+          DecodeAttribute(b, p.attrs);
+        } else if (histogram && (f == 6 || f == 7)) {
+          for (size_t i = 0; i + 8 <= b.size(); i += 8) {
+            uint64_t bits;
+            std::memcpy(&bits, b.data() + i, 8);
+            if (f == 6) {
+              p.bucket_counts.push_back(bits);
+            } else {
+              p.bounds.push_back(std::bit_cast<double>(bits));
+            }
+          }
+        } else if (kind == OtlpMetricKind::kSummary && f == 6) {
+          WireReader q(b);
+          double quantile = 0, value = 0;
+          while (q.NextField()) {
+            if (q.field() == 1 && q.wire_type() == 1) {
+              q.ReadDouble(&quantile);
+            } else if (q.field() == 2 && q.wire_type() == 1) {
+              q.ReadDouble(&value);
+            } else {
+              q.Skip();
+            }
+          }
+          p.quantiles.emplace_back(quantile, value);
+        }
+        break;
+      }
+      default:
+        r.Skip();
+    }
+  }
+  return p;
+}
+
+class Translator {
+ public:
+  explicit Translator(OtlpTranslation& out) : out_(out) {}
+
+  void Resource(std::string_view resource_metrics) {
+    std::string_view resource;
+    std::vector<std::string_view> scopes;
+    WireReader r(resource_metrics);
+    while (r.NextField()) {
+      std::string_view b;
+      if (r.field() == 1 && r.ReadBytes(&b)) {
+        resource = b;
+      } else if (r.field() == 2 && r.ReadBytes(&b)) {
+        scopes.push_back(b);
+      } else {
+        r.Skip();
+      }
+    }
+    res_ = DecodeResource(resource);
+    max_t_ = INT64_MIN;
+    for (auto scope : scopes) Scope(scope);
+    if ((!res_.job.empty() || !res_.instance.empty()) && !res_.others.empty() &&
+        max_t_ != INT64_MIN) {
+      LabelMap labels;
+      AddAttributeLabels(res_.others, labels);
+      Emit("target_info", labels, {}, {}, max_t_, 1.0);
+    }
+  }
+
+ private:
+  void Scope(std::string_view scope_metrics) {
+    WireReader r(scope_metrics);
+    while (r.NextField()) {
+      std::string_view b;
+      if (r.field() == 2 && r.ReadBytes(&b)) {
+        Metric(b);
+      } else {
+        r.Skip();
+      }
+    }
+  }
+
+  void Drop(uint64_t n, std::string reason) {
+    out_.dropped += n;
+    if (out_.drop_reasons.size() < kMaxDropReasons) out_.drop_reasons.push_back(std::move(reason));
+  }
+
+  void Metric(std::string_view metric) {
+    std::string_view name, help, unit, data;
+    uint32_t data_field = 0;
+    WireReader r(metric);
+    while (r.NextField()) {
+      std::string_view b;
+      uint32_t f = r.field();
+      if (r.wire_type() != 2 || !r.ReadBytes(&b)) {
+        r.Skip();
+        continue;
+      }
+      if (f == 1) name = b;
+      if (f == 2) help = b;
+      if (f == 3) unit = b;
+      if (f == 5 || f == 7 || f == 9 || f == 10 || f == 11) data = b, data_field = f;
+    }
+    // The data message: data_points = 1, aggregation_temporality = 2, is_monotonic = 3.
+    std::vector<std::string_view> points;
+    uint64_t temporality = 0, monotonic = 0;
+    WireReader d(data);
+    while (d.NextField()) {
+      std::string_view b;
+      if (d.field() == 1 && d.ReadBytes(&b)) {
+        points.push_back(b);
+      } else if (d.field() == 2 && d.wire_type() == 0) {
+        d.ReadVarint(&temporality);
+      } else if (d.field() == 3 && d.wire_type() == 0) {
+        d.ReadVarint(&monotonic);
+      } else {
+        d.Skip();
+      }
+    }
+    out_.points += points.size();
+    if (points.empty()) return;
+    OtlpMetricKind kind;
+    MetricType type;
+    switch (data_field) {
+      case 5:
+        kind = OtlpMetricKind::kGauge, type = MetricType::kGauge;
+        break;
+      case 7:
+        if (temporality != kCumulative) {
+          return Drop(points.size(),
+                      fmt::format("metric {}: sums with delta temporality are not supported",
+                                  name));
+        }
+        kind = monotonic ? OtlpMetricKind::kCounter : OtlpMetricKind::kGauge;
+        type = monotonic ? MetricType::kCounter : MetricType::kGauge;
+        break;
+      case 9:
+        if (temporality != kCumulative) {
+          return Drop(points.size(),
+                      fmt::format("metric {}: histograms with delta temporality are not supported",
+                                  name));
+        }
+        kind = OtlpMetricKind::kHistogram, type = MetricType::kHistogram;
+        break;
+      case 11:
+        kind = OtlpMetricKind::kSummary, type = MetricType::kSummary;
+        break;
+      default:
+        return Drop(points.size(),
+                    fmt::format("metric {}: exponential histograms (native histograms) are not "
+                                "supported yet",
+                                name));
+    }
+    std::string family = PrometheusMetricName(name, unit, kind);
+    if (family.empty()) {
+      return Drop(points.size(), fmt::format("metric \"{}\": no valid Prometheus name", name));
+    }
+    out_.request.metadata.push_back(
+        {type, family, std::string(help), UnitWords(unit).first});
+    for (auto pd : points) Emit(family, kind, DecodePoint(pd, kind));
+  }
+
+  void Emit(const std::string& family, OtlpMetricKind kind, Point p) {
+    LabelMap labels;
+    AddAttributeLabels(std::move(p.attrs), labels);
+    max_t_ = std::max(max_t_, p.t_ms);
+    const bool stale = (p.flags & kNoRecordedValue) != 0;
+    auto value = [&](double v) { return stale ? StaleNaN() : v; };
+    switch (kind) {
+      case OtlpMetricKind::kGauge:
+      case OtlpMetricKind::kCounter:
+        Emit(family, labels, {}, {}, p.t_ms, value(p.value));
+        break;
+      case OtlpMetricKind::kHistogram: {
+        if (p.has_sum) Emit(family + "_sum", labels, {}, {}, p.t_ms, value(p.sum));
+        Emit(family + "_count", labels, {}, {}, p.t_ms, value(static_cast<double>(p.count)));
+        if (p.bucket_counts.empty()) break;
+        uint64_t cumulative = 0;
+        for (size_t i = 0; i < p.bounds.size() && i < p.bucket_counts.size(); ++i) {
+          cumulative += p.bucket_counts[i];
+          Emit(family + "_bucket", labels, "le", FormatFloat(p.bounds[i]), p.t_ms,
+               value(static_cast<double>(cumulative)));
+        }
+        Emit(family + "_bucket", labels, "le", "+Inf", p.t_ms,
+             value(static_cast<double>(p.count)));
+        break;
+      }
+      case OtlpMetricKind::kSummary:
+        // A summary's sum is a plain double (absent means 0), so it is always written.
+        Emit(family + "_sum", labels, {}, {}, p.t_ms, value(p.sum));
+        Emit(family + "_count", labels, {}, {}, p.t_ms, value(static_cast<double>(p.count)));
+        for (const auto& [q, v] : p.quantiles) {
+          Emit(family, labels, "quantile", FormatFloat(q), p.t_ms, value(v));
+        }
+        break;
+    }
+  }
+
+  // One series with one sample: `labels` + job/instance + __name__ + an optional extra label.
+  void Emit(const std::string& name, const LabelMap& labels, std::string_view extra_name,
+            const std::string& extra_value, int64_t t, double v) {
+    LabelMap all = labels;
+    if (!res_.job.empty()) all["job"] = res_.job;
+    if (!res_.instance.empty()) all["instance"] = res_.instance;
+    all[std::string(kMetricNameLabel)] = name;
+    if (!extra_name.empty()) all[std::string(extra_name)] = extra_value;
+    TimeSeries ts;
+    ts.labels.reserve(all.size());
+    for (auto& [k, val] : all) {
+      if (!val.empty()) ts.labels.push_back({k, std::move(val)});
+    }
+    ts.samples.push_back({t, v});
+    out_.request.series.push_back(std::move(ts));
+  }
+
+  OtlpTranslation& out_;
+  ResourceInfo res_;
+  int64_t max_t_ = INT64_MIN;
+};
+
+}  // namespace
+
+std::string PrometheusMetricName(std::string_view name, std::string_view unit,
+                                 OtlpMetricKind kind) {
+  std::vector<std::string> tokens;
+  std::string cur;
+  for (char c : name) {
+    if (IsAlnum(c) || c == ':') {
+      cur.push_back(c);
+    } else if (!cur.empty()) {
+      tokens.push_back(std::move(cur));
+      cur.clear();
+    }
+  }
+  if (!cur.empty()) tokens.push_back(std::move(cur));
+  auto has = [&](std::string_view t) { return std::find(tokens.begin(), tokens.end(), t) != tokens.end(); };
+  auto remove = [&](std::string_view t) {
+    tokens.erase(std::remove(tokens.begin(), tokens.end(), t), tokens.end());
+  };
+  auto [main, per] = UnitWords(unit);
+  if (!main.empty() && !has(main)) tokens.push_back(main);
+  if (!per.empty() && !has(per)) {
+    tokens.emplace_back("per");
+    tokens.push_back(per);
+  }
+  if (kind == OtlpMetricKind::kCounter) {
+    remove("total");
+    tokens.emplace_back("total");
+  }
+  if (unit == "1" && kind == OtlpMetricKind::kGauge) {
+    remove("ratio");
+    tokens.emplace_back("ratio");
+  }
+  std::string out;
+  for (const auto& t : tokens) {
+    if (!out.empty()) out.push_back('_');
+    out += t;
+  }
+  if (!out.empty() && out[0] >= '0' && out[0] <= '9') out.insert(0, "_");
+  return out;
+}
+
+std::string PrometheusLabelName(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (char c : key) out.push_back(IsAlnum(c) || c == '_' ? c : '_');
+  if (out.empty()) return out;
+  if (out[0] >= '0' && out[0] <= '9') {
+    out.insert(0, "key_");
+  } else if (out[0] == '_' && (out.size() < 2 || out[1] != '_')) {
+    out.insert(0, "key");
+  }
+  return out;
+}
+
+Result<OtlpTranslation> TranslateOtlpMetrics(std::string_view data) {
+  RETURN_IF_ERROR(ScanOtlp(OtlpSignal::kMetrics, data).status());
+  OtlpTranslation out;
+  Translator t(out);
+  WireReader r(data);
+  while (r.NextField()) {
+    std::string_view b;
+    if (r.field() == 1 && r.ReadBytes(&b)) {
+      t.Resource(b);
+    } else {
+      r.Skip();
+    }
+  }
+  return out;
+}
+
+}  // namespace strata::proto

@@ -1,0 +1,253 @@
+#include "proto/otlp.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "base/sample.h"
+#include "proto/otlp_metrics.h"
+#include "proto/wire.h"
+
+namespace strata::proto {
+namespace {
+
+// A request as an OTel SDK sends it: a resource with service attributes, one scope, and one
+// metric of every kind.
+constexpr std::string_view kMetricsJson = R"({
+  "resourceMetrics": [{
+    "resource": {"attributes": [
+      {"key": "service.name", "value": {"stringValue": "checkout"}},
+      {"key": "service.namespace", "value": {"stringValue": "shop"}},
+      {"key": "service.instance.id", "value": {"stringValue": "pod-1"}},
+      {"key": "host.cpus", "value": {"intValue": "8"}},
+      {"key": "cloud.region", "value": {"stringValue": "eu-west-1"}}
+    ]},
+    "scopeMetrics": [{
+      "scope": {"name": "io.example", "version": "1.0"},
+      "metrics": [
+        {"name": "http.server.requests", "unit": "{request}", "description": "Requests served",
+         "sum": {"aggregationTemporality": 2, "isMonotonic": true, "dataPoints": [
+           {"timeUnixNano": "1700000000000000000", "asInt": "42",
+            "attributes": [{"key": "http.method", "value": {"stringValue": "GET"}},
+                           {"key": "http-method", "value": {"stringValue": "get"}}]}]}},
+        {"name": "system.cpu.utilization", "unit": "1",
+         "gauge": {"dataPoints": [{"timeUnixNano": "1700000000000000000", "asDouble": 0.25},
+                                  {"timeUnixNano": "1700000001000000000", "flags": 1}]}},
+        {"name": "http.server.request.duration", "unit": "s",
+         "histogram": {"aggregationTemporality": "AGGREGATION_TEMPORALITY_CUMULATIVE",
+           "dataPoints": [{"timeUnixNano": 1700000000000000000, "count": "6", "sum": 1.5,
+                           "bucketCounts": ["1", "2", "3"], "explicitBounds": [0.005, 1]}]}},
+        {"name": "rpc.latency", "unit": "ms",
+         "summary": {"dataPoints": [{"timeUnixNano": "1700000000000000000", "count": "10",
+           "sum": 20, "quantileValues": [{"quantile": 0.5, "value": 2},
+                                          {"quantile": 0.99, "value": 9}]}]}},
+        {"name": "queue.delta", "sum": {"aggregationTemporality": 1, "isMonotonic": true,
+         "dataPoints": [{"timeUnixNano": "1700000000000000000", "asInt": "1"}]}},
+        {"name": "latency.exp", "exponentialHistogram": {"aggregationTemporality": 2,
+         "dataPoints": [{"timeUnixNano": "1700000000000000000", "count": "1", "scale": 3,
+                         "positive": {"offset": -2, "bucketCounts": ["1"]}}]}}
+      ]
+    }]
+  }]
+})";
+
+std::map<std::string, std::vector<std::pair<std::map<std::string, std::string>, Sample>>>
+BySeriesName(const WriteRequest& req) {
+  std::map<std::string, std::vector<std::pair<std::map<std::string, std::string>, Sample>>> out;
+  for (const auto& ts : req.series) {
+    std::map<std::string, std::string> labels;
+    std::string name;
+    for (size_t i = 0; i < ts.labels.size(); ++i) {
+      if (i > 0) {
+        EXPECT_LT(ts.labels[i - 1].name, ts.labels[i].name) << "labels not sorted";
+      }
+      if (ts.labels[i].name == "__name__") {
+        name = ts.labels[i].value;
+      } else {
+        labels[ts.labels[i].name] = ts.labels[i].value;
+      }
+    }
+    EXPECT_EQ(ts.samples.size(), 1u);
+    out[name].emplace_back(labels, ts.samples[0]);
+  }
+  return out;
+}
+
+TEST(Otlp, JsonTranscodesToProtobufThatScans) {
+  auto pb = OtlpJsonToProtobuf(OtlpSignal::kMetrics, kMetricsJson);
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  auto counts = ScanOtlp(OtlpSignal::kMetrics, *pb);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  EXPECT_EQ(counts->items, 7u);  // data points of every kind
+}
+
+TEST(Otlp, TranslatesMetricsByThePrometheusConventions) {
+  auto pb = OtlpJsonToProtobuf(OtlpSignal::kMetrics, kMetricsJson);
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  auto tr = TranslateOtlpMetrics(*pb);
+  ASSERT_TRUE(tr.ok()) << tr.status().ToString();
+  EXPECT_EQ(tr->points, 7u);
+  EXPECT_EQ(tr->dropped, 2u);  // the delta sum and the exponential histogram
+  ASSERT_EQ(tr->drop_reasons.size(), 2u);
+  EXPECT_NE(tr->drop_reasons[0].find("queue.delta"), std::string::npos);
+  EXPECT_NE(tr->drop_reasons[1].find("exponential"), std::string::npos);
+
+  auto series = BySeriesName(tr->request);
+  const std::map<std::string, std::string> base = {{"job", "shop/checkout"},
+                                                   {"instance", "pod-1"}};
+  // Counter: unit annotation dropped, _total added; colliding attribute names joined in the
+  // order of the original keys ("http-method" < "http.method").
+  ASSERT_EQ(series["http_server_requests_total"].size(), 1u);
+  auto [counter_labels, counter] = series["http_server_requests_total"][0];
+  auto want = base;
+  want["http_method"] = "get;GET";
+  EXPECT_EQ(counter_labels, want);
+  EXPECT_EQ(counter.t, 1700000000000);
+  EXPECT_EQ(counter.v, 42);
+  // Gauge with unit 1 -> _ratio; NoRecordedValue -> staleness marker.
+  ASSERT_EQ(series["system_cpu_utilization_ratio"].size(), 2u);
+  EXPECT_EQ(series["system_cpu_utilization_ratio"][0].second.v, 0.25);
+  EXPECT_TRUE(IsStaleNaN(series["system_cpu_utilization_ratio"][1].second.v));
+  // Histogram: cumulative buckets, +Inf = count.
+  auto& buckets = series["http_server_request_duration_seconds_bucket"];
+  ASSERT_EQ(buckets.size(), 3u);
+  EXPECT_EQ(buckets[0].first.at("le"), "0.005");
+  EXPECT_EQ(buckets[0].second.v, 1);
+  EXPECT_EQ(buckets[1].first.at("le"), "1");
+  EXPECT_EQ(buckets[1].second.v, 3);
+  EXPECT_EQ(buckets[2].first.at("le"), "+Inf");
+  EXPECT_EQ(buckets[2].second.v, 6);
+  EXPECT_EQ(series["http_server_request_duration_seconds_sum"][0].second.v, 1.5);
+  EXPECT_EQ(series["http_server_request_duration_seconds_count"][0].second.v, 6);
+  // Summary.
+  ASSERT_EQ(series["rpc_latency_milliseconds"].size(), 2u);
+  EXPECT_EQ(series["rpc_latency_milliseconds"][1].first.at("quantile"), "0.99");
+  EXPECT_EQ(series["rpc_latency_milliseconds_sum"][0].second.v, 20);
+  EXPECT_EQ(series["rpc_latency_milliseconds_count"][0].second.v, 10);
+  // target_info carries the other resource attributes, at the newest point's time.
+  ASSERT_EQ(series["target_info"].size(), 1u);
+  want = base;
+  want["cloud_region"] = "eu-west-1";
+  want["host_cpus"] = "8";
+  EXPECT_EQ(series["target_info"][0].first, want);
+  EXPECT_EQ(series["target_info"][0].second.t, 1700000001000);
+  // Metadata per family.
+  bool found = false;
+  for (const auto& m : tr->request.metadata) {
+    if (m.family == "http_server_request_duration_seconds") {
+      found = true;
+      EXPECT_EQ(m.type, MetricType::kHistogram);
+      EXPECT_EQ(m.unit, "seconds");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Otlp, MetricAndLabelNames) {
+  using K = OtlpMetricKind;
+  EXPECT_EQ(PrometheusMetricName("http.server.request.duration", "s", K::kHistogram),
+            "http_server_request_duration_seconds");
+  EXPECT_EQ(PrometheusMetricName("requests_total", "", K::kCounter), "requests_total");
+  EXPECT_EQ(PrometheusMetricName("total.requests", "", K::kCounter), "requests_total");
+  EXPECT_EQ(PrometheusMetricName("net.io", "By/s", K::kGauge), "net_io_bytes_per_second");
+  EXPECT_EQ(PrometheusMetricName("packets", "{packets}/s", K::kGauge), "packets_per_second");
+  EXPECT_EQ(PrometheusMetricName("memory_bytes", "By", K::kGauge), "memory_bytes");
+  EXPECT_EQ(PrometheusMetricName("2xx.count", "", K::kGauge), "_2xx_count");
+  EXPECT_EQ(PrometheusMetricName("foo__bar", "widgets", K::kGauge), "foo_bar_widgets");
+  EXPECT_EQ(PrometheusLabelName("http.method"), "http_method");
+  EXPECT_EQ(PrometheusLabelName("2xx"), "key_2xx");
+  EXPECT_EQ(PrometheusLabelName("_private"), "key_private");
+  EXPECT_EQ(PrometheusLabelName("__reserved"), "__reserved");
+}
+
+TEST(Otlp, LogsAndTracesJsonUseHexIds) {
+  constexpr std::string_view kTraces = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+      {"traceId":"5B8EFFF798038103D269B633813FC60C","spanId":"EEE19B7EC3C1B174",
+       "name":"GET /","kind":"SPAN_KIND_SERVER","startTimeUnixNano":"1","endTimeUnixNano":"2",
+       "status":{"code":2}},
+      {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b175","kind":3}]}]}]})";
+  auto pb = OtlpJsonToProtobuf(OtlpSignal::kTraces, kTraces);
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  auto counts = ScanOtlp(OtlpSignal::kTraces, *pb);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->items, 2u);
+  // The 16-byte trace ID is on the wire as bytes: field 1 (len 16) of the first span.
+  EXPECT_NE(pb->find(std::string("\x0a\x10\x5b\x8e\xff\xf7", 6)), std::string::npos);
+
+  constexpr std::string_view kLogs = R"({"resource_logs":[{"scope_logs":[{"log_records":[
+      {"timeUnixNano":"1700000000000000000","severityNumber":9,"body":{"stringValue":"hello"}},
+      {"severity_number":"SEVERITY_NUMBER_ERROR","body":{"kvlistValue":{"values":[
+        {"key":"k","value":{"arrayValue":{"values":[{"intValue":1},{"boolValue":true}]}}}]}}}
+  ]}]}]})";
+  pb = OtlpJsonToProtobuf(OtlpSignal::kLogs, kLogs);
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  counts = ScanOtlp(OtlpSignal::kLogs, *pb);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->items, 2u);
+  EXPECT_GT(counts->log_bytes, 5u);
+}
+
+TEST(Otlp, RefusesMalformedInputNamingTheProblem) {
+  auto bad = OtlpJsonToProtobuf(OtlpSignal::kTraces,
+                                R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("Span.traceId: not a hex string"), std::string::npos);
+  bad = OtlpJsonToProtobuf(OtlpSignal::kMetrics, R"({"resourceMetrics": 3})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("not an array"), std::string::npos);
+  EXPECT_FALSE(OtlpJsonToProtobuf(OtlpSignal::kLogs, "{").ok());
+  EXPECT_FALSE(OtlpJsonToProtobuf(OtlpSignal::kLogs, "[]").ok());
+
+  // resource_metrics (field 1) declared as a varint: wrong wire type.
+  auto scan = ScanOtlp(OtlpSignal::kMetrics, std::string("\x08\x01", 2));
+  ASSERT_FALSE(scan.ok());
+  EXPECT_NE(scan.status().message().find("ExportMetricsServiceRequest.resource_metrics"),
+            std::string::npos);
+  // A length running past the end.
+  EXPECT_FALSE(ScanOtlp(OtlpSignal::kLogs, std::string("\x0a\x05\x0a", 3)).ok());
+  // Invalid UTF-8 in a string (Span.name).
+  std::string span;
+  PutBytesField(span, 5, "\xff\xfe");
+  std::string scope, resource, req;
+  PutBytesField(scope, 2, span);
+  PutBytesField(resource, 2, scope);
+  PutBytesField(req, 1, resource);
+  scan = ScanOtlp(OtlpSignal::kTraces, req);
+  ASSERT_FALSE(scan.ok());
+  EXPECT_NE(scan.status().message().find("UTF-8"), std::string::npos);
+  // Unbounded nesting of AnyValue arrays is refused, not recursed into.
+  std::string any;
+  PutBytesField(any, 1, "x");
+  for (int i = 0; i < 100; ++i) {
+    std::string arr, wrapped;
+    PutBytesField(arr, 1, any);
+    PutBytesField(wrapped, 5, arr);
+    any = wrapped;
+  }
+  std::string rec, sl, rl, logs;
+  PutBytesField(rec, 5, any);
+  PutBytesField(sl, 2, rec);
+  PutBytesField(rl, 2, sl);
+  PutBytesField(logs, 1, rl);
+  scan = ScanOtlp(OtlpSignal::kLogs, logs);
+  ASSERT_FALSE(scan.ok());
+  EXPECT_NE(scan.status().message().find("nested deeper"), std::string::npos);
+  // Unknown fields are skipped.
+  std::string unknown;
+  PutVarintField(unknown, 99, 7);
+  EXPECT_TRUE(ScanOtlp(OtlpSignal::kMetrics, unknown).ok());
+}
+
+TEST(Otlp, ExportResponses) {
+  EXPECT_EQ(OtlpExportResponse(OtlpSignal::kMetrics, 0, "", false), "");
+  EXPECT_EQ(OtlpExportResponse(OtlpSignal::kMetrics, 0, "", true), "{}");
+  EXPECT_EQ(OtlpExportResponse(OtlpSignal::kLogs, 2, "bad", true),
+            R"({"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad"}})");
+  // partial_success { rejected = 2, error_message = "bad" }
+  EXPECT_EQ(OtlpExportResponse(OtlpSignal::kTraces, 2, "bad", false),
+            std::string("\x0a\x07\x08\x02\x12\x03" "bad", 9));
+}
+
+}  // namespace
+}  // namespace strata::proto
