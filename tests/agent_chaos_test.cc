@@ -96,6 +96,7 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   int agent_port = testing::FreePort();
   std::ofstream(dir + "/agent.yaml")
       << "data_dir: " << dir << "/agent\n"
+      << "server: {grpc_listen: \"\"}\n"
       << "exporters:\n"
       << "- name: backend\n"
       << "  url: http://127.0.0.1:" << backend_port << "/api/v1/push\n"

@@ -78,6 +78,7 @@ def main():
             agent_config = os.path.join(work, "agent.yaml")
             with open(agent_config, "w") as f:
                 f.write(f"data_dir: {os.path.join(work, 'agent')}\n"
+                        "server: {grpc_listen: ''}\n"
                         f"exporters:\n- name: strata\n  url: http://127.0.0.1:{s_port}/api/v1/push\n")
             logs["agent"] = open(os.path.join(work, "agent.log"), "w")
             procs.append(subprocess.Popen([args.strata, "agent", "--config", agent_config, "--listen",

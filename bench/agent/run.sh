@@ -105,6 +105,7 @@ run_one() {
 
 cat >"$work/strata-agent.yaml" <<YAML
 data_dir: $work/strata-agent
+server: {grpc_listen: ""}
 exporters:
 - name: vm
   url: http://127.0.0.1:$backend_port/api/v1/write

@@ -8,6 +8,9 @@
 #include <map>
 #include <sstream>
 
+#include "agent/receive/loki.h"
+#include "agent/receive/otlp.h"
+#include "agent/receive/otlp_grpc.h"
 #include "agent/receive/remote_write.h"
 #include "base/metric_family.h"
 #include "base/units.h"
@@ -32,7 +35,7 @@ Agent::Agent(AgentConfig config, std::string config_path)
       registry_(std::make_shared<prometheus::Registry>()),
       exporters_(std::make_shared<ExporterSet>()) {
   intake_ = std::make_unique<Intake>(
-      config_.memory_budget_bytes, [this] { return Exporters(); }, *registry_);
+      config_.memory_budget_bytes, [this] { return Exporters(); }, config_.limits, *registry_);
   prometheus::BuildGauge()
       .Name("strata_agent_build_info")
       .Help("Build information; the value is 1.")
@@ -54,10 +57,6 @@ std::shared_ptr<const ExporterSet> Agent::Exporters() const {
 }
 
 Result<std::shared_ptr<Exporter>> Agent::OpenExporter(const ExporterConfig& config) const {
-  if (config.type != ExporterType::kRemoteWrite) {
-    return Status::InvalidArgument(fmt::format(
-        "exporter {}: only type remote_write is implemented in this version", config.name));
-  }
   auto queue = DurableQueue::Open(QueueDir(config_.data_dir, config.name), config.queue);
   if (!queue.ok()) return queue.status().Annotate("exporter " + config.name);
   auto e = std::make_shared<Exporter>(config, std::move(*queue));
@@ -87,8 +86,19 @@ Status Agent::Start() {
     exporters_ = std::move(set);
   }
   RETURN_IF_ERROR(http_->Start());
-  spdlog::info("msg=\"strata agent started\" listen={} port={} data_dir={} exporters={}",
-               config_.listen, http_->port(), config_.data_dir, config_.exporters.size());
+  if (!config_.grpc_listen.empty()) {
+    grpc_ = std::make_unique<OtlpGrpcServer>(*intake_, config_.max_decompressed_body_bytes,
+                                             config_.otlp.tenant);
+    if (Status st = grpc_->Start(config_.grpc_listen); !st.ok()) {
+      http_->Shutdown(1'000);
+      for (auto& e : *Exporters()) e->Stop();
+      return st;
+    }
+  }
+  spdlog::info(
+      "msg=\"strata agent started\" listen={} port={} grpc_port={} data_dir={} exporters={}",
+      config_.listen, http_->port(), grpc_ ? grpc_->port() : 0, config_.data_dir,
+      config_.exporters.size());
   return Status::Ok();
 }
 
@@ -98,12 +108,16 @@ Status Agent::Reload() {
     return Status::InvalidArgument("the agent runs on defaults (no --config); nothing to reload");
   }
   ASSIGN_OR_RETURN(AgentConfig next, LoadAgentConfigFile(config_path_));
-  if (next.listen != config_.listen || next.data_dir != config_.data_dir ||
+  if (next.listen != config_.listen || next.grpc_listen != config_.grpc_listen ||
+      next.data_dir != config_.data_dir ||
       next.max_request_body_bytes != config_.max_request_body_bytes ||
-      next.memory_budget_bytes != config_.memory_budget_bytes) {
+      next.max_decompressed_body_bytes != config_.max_decompressed_body_bytes ||
+      next.memory_budget_bytes != config_.memory_budget_bytes ||
+      next.remote_write != config_.remote_write || next.otlp != config_.otlp ||
+      next.loki != config_.loki) {
     spdlog::warn(
-        "msg=\"server settings and data_dir change only with a restart; keeping the "
-        "running ones\"");
+        "msg=\"server, receivers and data_dir settings change only with a restart; keeping "
+        "the running ones\"");
   }
   auto old = Exporters();
   std::map<std::string, std::shared_ptr<Exporter>> running;
@@ -142,6 +156,8 @@ Status Agent::Reload() {
   }
   config_.exporters = next.exporters;
   config_.log_level = next.log_level;
+  config_.limits = next.limits;
+  intake_->SetLimits(next.limits);
   spdlog::info("msg=\"configuration reloaded\" exporters={}", set->size());
   return Status::Ok();
 }
@@ -149,6 +165,7 @@ Status Agent::Reload() {
 void Agent::Shutdown() {
   std::lock_guard lk(lifecycle_mu_);
   http_->Shutdown(10'000);
+  if (grpc_) grpc_->Shutdown();
   std::shared_ptr<const ExporterSet> set;
   {
     std::lock_guard elk(exporters_mu_);
@@ -162,10 +179,24 @@ void Agent::Shutdown() {
 
 void Agent::RegisterRoutes() {
   auto remote_write = [this](http::Request& req, const http::Responder& r) {
-    HandleRemoteWrite(*intake_, config_.max_decompressed_body_bytes, req, r);
+    HandleRemoteWrite(*intake_, config_.max_decompressed_body_bytes, config_.remote_write.tenant,
+                      req, r);
   };
   http_->Route("/api/v1/write", {bhttp::verb::post}, remote_write);
   http_->Route("/api/v1/push", {bhttp::verb::post}, remote_write);
+  for (auto signal :
+       {proto::OtlpSignal::kMetrics, proto::OtlpSignal::kLogs, proto::OtlpSignal::kTraces}) {
+    http_->Route(fmt::format("/v1/{}", proto::OtlpSignalName(signal)), {bhttp::verb::post},
+                 [this, signal](http::Request& req, const http::Responder& r) {
+                   HandleOtlpHttp(*intake_, signal, config_.max_decompressed_body_bytes,
+                                  config_.otlp.tenant, req, r);
+                 });
+  }
+  http_->Route("/loki/api/v1/push", {bhttp::verb::post},
+               [this](http::Request& req, const http::Responder& r) {
+                 HandleLokiPush(*intake_, config_.max_decompressed_body_bytes, config_.loki.tenant,
+                                req, r);
+               });
   http_->Route("/metrics", {bhttp::verb::get},
                [this](http::Request& req, const http::Responder& r) {
                  http::Response res = http::TextResponse(req, http::Status::ok, RenderMetrics());

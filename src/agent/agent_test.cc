@@ -1,11 +1,15 @@
 #include "agent/agent.h"
 
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -13,6 +17,8 @@
 #include "agent/config.h"
 #include "agent/export/health.h"
 #include "http/client.h"
+#include "proto/loki.h"
+#include "proto/otlp.h"
 #include "proto/remote_write.h"
 
 namespace strata::agent {
@@ -28,29 +34,47 @@ class Backend {
     opts.listen = "127.0.0.1:0";
     opts.threads = 2;
     server_ = std::make_unique<http::Server>(opts);
-    server_->Route("/api/v1/push", {bhttp::verb::post},
-                   [this](http::Request& req, const http::Responder& r) {
-                     unsigned code = status_.load();
-                     if (code == 204) {
-                       std::string raw;
-                       EXPECT_TRUE(proto::SnappyDecompress(req.body(), 1 << 30, raw).ok());
-                       auto wr = proto::DecodeWriteRequest(raw);
-                       EXPECT_TRUE(wr.ok());
-                       auto it = req.find("X-Scope-OrgID");
-                       std::string tenant = it == req.end() ? "" : std::string(it->value());
-                       std::lock_guard lk(mu_);
-                       for (const auto& s : wr->series) {
-                         for (const auto& smp : wr->SamplesOf(s)) {
-                           samples_[tenant].push_back(static_cast<int>(smp.v));
-                         }
+    server_->Route(
+        "/api/v1/push", {bhttp::verb::post}, [this](http::Request& req, const http::Responder& r) {
+          unsigned code = status_.load();
+          if (code == 204) {
+            std::string raw;
+            EXPECT_TRUE(proto::SnappyDecompress(req.body(), 1 << 30, raw).ok());
+            auto wr = proto::DecodeWriteRequest(raw);
+            EXPECT_TRUE(wr.ok());
+            auto it = req.find("X-Scope-OrgID");
+            std::string tenant = it == req.end() ? "" : std::string(it->value());
+            std::lock_guard lk(mu_);
+            for (const auto& s : wr->series) {
+              auto& values = series_[FormatLabels(
+                  std::vector<LabelView>(wr->LabelsOf(s).begin(), wr->LabelsOf(s).end()))];
+              for (const auto& smp : wr->SamplesOf(s)) {
+                samples_[tenant].push_back(static_cast<int>(smp.v));
+                values.push_back(smp.v);
+              }
+            }
+            ++requests_;
+          }
+          http::Response res = http::TextResponse(req, static_cast<http::Status>(code),
+                                                  code == 204 ? "" : "refused");
+          if (code == 429) res.set(bhttp::field::retry_after, "1");
+          r.Send(std::move(res));
+        });
+    for (std::string path :
+         {"/otlp/v1/metrics", "/otlp/v1/logs", "/otlp/v1/traces", "/loki/api/v1/push"}) {
+      server_->Route(path, {bhttp::verb::post},
+                     [this, path](http::Request& req, const http::Responder& r) {
+                       std::string raw = req.body();
+                       if (path.starts_with("/loki")) {
+                         EXPECT_TRUE(proto::SnappyDecompress(req.body(), 1 << 30, raw).ok());
                        }
-                       ++requests_;
-                     }
-                     http::Response res = http::TextResponse(req, static_cast<http::Status>(code),
-                                                             code == 204 ? "" : "refused");
-                     if (code == 429) res.set(bhttp::field::retry_after, "1");
-                     r.Send(std::move(res));
-                   });
+                       {
+                         std::lock_guard lk(mu_);
+                         bodies_[path].push_back(raw);
+                       }
+                       r.Send(http::TextResponse(req, http::Status::ok, ""));
+                     });
+    }
     server_->Route("/-/ready", {bhttp::verb::get},
                    [this](http::Request& req, const http::Responder& r) {
                      r.Send(http::TextResponse(
@@ -60,8 +84,18 @@ class Backend {
   }
   ~Backend() { server_->Shutdown(1000); }
 
-  std::string url() const {
-    return "http://127.0.0.1:" + std::to_string(server_->port()) + "/api/v1/push";
+  std::string url(const std::string& path = "/api/v1/push") const {
+    return "http://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+  // Bodies received on an OTLP or Loki path (decompressed).
+  std::vector<std::string> Bodies(const std::string& path) {
+    std::lock_guard lk(mu_);
+    return bodies_[path];
+  }
+  // Every remote-write series received: its labels in text form -> values.
+  std::map<std::string, std::vector<double>> Series() {
+    std::lock_guard lk(mu_);
+    return series_;
   }
   void SetStatus(unsigned code, bool ready) {
     status_ = code;
@@ -82,6 +116,8 @@ class Backend {
   std::atomic<bool> ready_{true};
   std::mutex mu_;
   std::map<std::string, std::vector<int>> samples_;
+  std::map<std::string, std::vector<double>> series_;
+  std::map<std::string, std::vector<std::string>> bodies_;
   int requests_ = 0;
 };
 
@@ -117,8 +153,8 @@ class AgentTest : public ::testing::Test {
 
   void StartAgent(const std::string& exporters_yaml) {
     config_path_ = dir_ + "/agent.yaml";
-    std::ofstream(config_path_) << "server:\n  listen: 127.0.0.1:0\ndata_dir: " << dir_
-                                << "/data\nexporters:\n"
+    std::ofstream(config_path_) << "server:\n  listen: 127.0.0.1:0\n  grpc_listen: 127.0.0.1:0\n"
+                                << extra_yaml_ << "data_dir: " << dir_ << "/data\nexporters:\n"
                                 << exporters_yaml;
     auto c = LoadAgentConfigFile(config_path_);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -147,6 +183,17 @@ class AgentTest : public ::testing::Test {
     return v;
   }
 
+  Result<http::Response> Post(const std::string& path, const std::string& content_type,
+                              const std::string& body, const std::string& encoding = "") {
+    http::Request req{bhttp::verb::post, path, 11};
+    req.set(bhttp::field::content_type, content_type);
+    if (!encoding.empty()) req.set(bhttp::field::content_encoding, encoding);
+    req.set("X-Scope-OrgID", "team-a");
+    req.body() = body;
+    return client_->Do(std::move(req));
+  }
+
+  std::string extra_yaml_;  // top-level keys added to the agent's configuration
   std::string dir_;
   std::string config_path_;
   std::unique_ptr<Agent> agent_;
@@ -334,6 +381,175 @@ TEST_F(AgentTest, RejectsMalformedRequestsAndReloads) {
   backend.SetStatus(204, true);
   ASSERT_TRUE(WaitFor([&] { return backend.Samples("team-a").size() == 20; }));
   EXPECT_EQ(backend.Samples("team-a"), Range(0, 20));
+}
+
+constexpr std::string_view kOtlpMetricsJson = R"({"resourceMetrics":[{
+  "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
+  "scopeMetrics":[{"metrics":[
+    {"name":"http.requests","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,
+     "dataPoints":[{"timeUnixNano":"1700000000000000000","asInt":"7"}]}},
+    {"name":"old.delta","sum":{"aggregationTemporality":1,"isMonotonic":true,
+     "dataPoints":[{"timeUnixNano":"1700000000000000000","asInt":"1"}]}}]}]}]})";
+
+constexpr std::string_view kOtlpLogsJson = R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+  {"timeUnixNano":"1700000000000000000","body":{"stringValue":"one"}},
+  {"timeUnixNano":"1700000000000000001","body":{"stringValue":"two"}}]}]}]})";
+
+constexpr std::string_view kOtlpTracesJson = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
+  {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /"}]}]}]})";
+
+std::string Gzip(std::string_view in) {
+  z_stream zs{};
+  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+uint64_t OtlpItems(proto::OtlpSignal s, const std::vector<std::string>& bodies) {
+  uint64_t n = 0;
+  for (const auto& b : bodies) {
+    auto c = proto::ScanOtlp(s, b);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    if (c.ok()) n += c->items;
+  }
+  return n;
+}
+
+class AgentSignalsTest : public AgentTest {
+ protected:
+  void StartWithEveryExporter(Backend& b) {
+    StartAgent("- name: prom\n  url: " + b.url() +
+               "\n- name: otel\n  type: otlp_http\n  url: " + b.url("/otlp") +
+               "\n- name: logs\n  type: loki\n  url: " + b.url("/loki/api/v1/push") + "\n");
+  }
+};
+
+TEST_F(AgentSignalsTest, OtlpHttpInEveryEncodingReachesOtlpAndRemoteWriteBackends) {
+  Backend backend;
+  StartWithEveryExporter(backend);
+  using proto::OtlpSignal;
+  // Metrics as JSON: 200 with a partial success naming the point remote write cannot carry.
+  auto res = Post("/v1/metrics", "application/json", std::string(kOtlpMetricsJson));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->result_int(), 200u);
+  EXPECT_EQ(std::string((*res)[bhttp::field::content_type]), "application/json");
+  EXPECT_NE(res->body().find(R"("rejectedDataPoints":"1")"), std::string::npos) << res->body();
+  // Logs as gzip protobuf, traces as protobuf.
+  auto logs = proto::OtlpJsonToProtobuf(OtlpSignal::kLogs, kOtlpLogsJson);
+  res = Post("/v1/logs", "application/x-protobuf", Gzip(*logs), "gzip");
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->result_int(), 200u) << res->body();
+  EXPECT_EQ(std::string((*res)[bhttp::field::content_type]), "application/x-protobuf");
+  auto traces = proto::OtlpJsonToProtobuf(OtlpSignal::kTraces, kOtlpTracesJson);
+  EXPECT_EQ(Post("/v1/traces", "application/x-protobuf", *traces)->result_int(), 200u);
+
+  // The OTLP backend gets all of it; the remote-write backend the translated counter.
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/otlp/v1/traces").size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/otlp/v1/logs").size() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/otlp/v1/metrics").size() == 1; }));
+  EXPECT_EQ(OtlpItems(OtlpSignal::kMetrics, backend.Bodies("/otlp/v1/metrics")), 2u);
+  EXPECT_EQ(OtlpItems(OtlpSignal::kLogs, backend.Bodies("/otlp/v1/logs")), 2u);
+  EXPECT_EQ(backend.Bodies("/otlp/v1/logs")[0], *logs);
+  EXPECT_EQ(OtlpItems(OtlpSignal::kTraces, backend.Bodies("/otlp/v1/traces")), 1u);
+  ASSERT_TRUE(WaitFor([&] { return !backend.Series().empty(); }));
+  auto series = backend.Series();
+  ASSERT_EQ(series.count(R"({__name__="http_requests_total", job="api"})"), 1u)
+      << series.begin()->first;
+  EXPECT_EQ(series[R"({__name__="http_requests_total", job="api"})"], std::vector<double>{7});
+
+  // Errors: OTLP's google.rpc.Status in the request's encoding.
+  res = Post("/v1/traces", "application/json", R"({"resourceSpans":[{"scopeSpans":7}]})");
+  EXPECT_EQ(res->result_int(), 400u);
+  EXPECT_NE(res->body().find(R"("code":3)"), std::string::npos) << res->body();
+  EXPECT_NE(res->body().find("ResourceSpans.scopeSpans: not an array"), std::string::npos);
+  res = Post("/v1/logs", "application/x-protobuf", "\x0a\x09truncated");
+  EXPECT_EQ(res->result_int(), 400u);
+  EXPECT_EQ(Post("/v1/logs", "text/plain", "x")->result_int(), 415u);
+  EXPECT_EQ(Post("/v1/logs", "application/x-protobuf", *logs, "br")->result_int(), 415u);
+  EXPECT_EQ(Post("/v1/logs", "application/x-protobuf", "not gzip", "gzip")->result_int(), 400u);
+}
+
+TEST_F(AgentSignalsTest, LokiPushInJsonAndProtobuf) {
+  Backend backend;
+  StartWithEveryExporter(backend);
+  auto pb = proto::LokiJsonToProtobuf(
+      R"({"streams":[{"stream":{"job":"a"},"values":[["1700000000000000000","x"]]}]})");
+  ASSERT_TRUE(pb.ok());
+  auto res = Post("/loki/api/v1/push", "application/x-protobuf", proto::SnappyCompress(*pb));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->result_int(), 204u) << res->body();
+  res =
+      Post("/loki/api/v1/push", "application/json",
+           Gzip(R"({"streams":[{"stream":{"job":"b"},"values":[["1","y"],["2","z"]]}]})"), "gzip");
+  EXPECT_EQ(res->result_int(), 204u) << res->body();
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() >= 1; }));
+  ASSERT_TRUE(WaitFor([&] {
+    uint64_t n = 0;
+    for (const auto& b : backend.Bodies("/loki/api/v1/push")) n += proto::ScanLokiPush(b)->entries;
+    return n == 3;
+  }));
+  res = Post("/loki/api/v1/push", "application/json", R"({"streams":[{"stream":{"a":"b"}}]})");
+  EXPECT_EQ(res->result_int(), 400u);
+  EXPECT_NE(res->body().find("values"), std::string::npos) << res->body();
+  EXPECT_EQ(Post("/loki/api/v1/push", "application/x-protobuf", "garbage")->result_int(), 400u);
+}
+
+TEST_F(AgentSignalsTest, OtlpGrpcExport) {
+  Backend backend;
+  StartWithEveryExporter(backend);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(agent_->grpc_port()),
+                                     grpc::InsecureChannelCredentials());
+  grpc::GenericStub stub(channel);
+  auto call = [&](const std::string& method, const std::string& body, std::string tenant) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    if (!tenant.empty()) ctx.AddMetadata("x-scope-orgid", tenant);
+    grpc::Slice slice(body);
+    grpc::ByteBuffer req(&slice, 1), resp;
+    std::promise<grpc::Status> done;
+    stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp,
+                   [&](grpc::Status st) { done.set_value(st); });
+    return done.get_future().get();
+  };
+  auto traces = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, kOtlpTracesJson);
+  grpc::Status st =
+      call("/opentelemetry.proto.collector.trace.v1.TraceService/Export", *traces, "team-a");
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/otlp/v1/traces").size() == 1; }));
+  EXPECT_EQ(backend.Bodies("/otlp/v1/traces")[0], *traces);
+
+  st = call("/opentelemetry.proto.collector.logs.v1.LogsService/Export", "\x0a\x09trunc", "");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  st = call("/opentelemetry.proto.collector.logs.v1.LogsService/Export", "", "bad/tenant");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  st = call("/some.Other/Method", "", "");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(AgentTest, PerTenantRateLimits) {
+  Backend backend;
+  extra_yaml_ =
+      "limits:\n  samples_per_second: 100\n  tenants:\n    big: {samples_per_second: 100000}\n";
+  StartAgent("- name: main\n  url: " + backend.url() + "\n");
+  EXPECT_EQ(Push(Payload(0, 100))->result_int(), 204u);  // the burst
+  auto res = Push(Payload(100, 100));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->result_int(), 429u);
+  EXPECT_EQ(std::string((*res)[bhttp::field::retry_after]), "1");
+  EXPECT_NE(res->body().find("samples rate limit"), std::string::npos) << res->body();
+  // Another tenant has its own bucket and limit.
+  EXPECT_EQ(Push(Payload(0, 1000), "big")->result_int(), 204u);
+  EXPECT_NE(Metrics().find("strata_agent_rate_limited_total{limit=\"samples\",tenant=\"team-a\"} "
+                           "100"),
+            std::string::npos)
+      << Metrics();
 }
 
 }  // namespace

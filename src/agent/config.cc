@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/file.h"
+#include "base/tenant.h"
 #include "base/yaml_section.h"
 #include "http/client.h"
 
@@ -122,6 +123,72 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
   return Status::Ok();
 }
 
+Status ParseRateLimits(YamlSection& s, const std::string& path, RateLimits& l) {
+  RETURN_IF_ERROR(s.Double("samples_per_second", l.samples_per_second));
+  RETURN_IF_ERROR(s.Double("samples_burst", l.samples_burst));
+  RETURN_IF_ERROR(s.Double("log_bytes_per_second", l.log_bytes_per_second));
+  RETURN_IF_ERROR(s.Double("log_bytes_burst", l.log_bytes_burst));
+  RETURN_IF_ERROR(s.Double("spans_per_second", l.spans_per_second));
+  RETURN_IF_ERROR(s.Double("spans_burst", l.spans_burst));
+  for (auto [rate, burst] : {std::pair{l.samples_per_second, &l.samples_burst},
+                             std::pair{l.log_bytes_per_second, &l.log_bytes_burst},
+                             std::pair{l.spans_per_second, &l.spans_burst}}) {
+    if (rate < 0 || *burst < 0) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"{}\": rates and bursts must not be negative", path));
+    }
+    if (*burst == 0) *burst = rate;
+  }
+  return Status::Ok();
+}
+
+Status ParseLimits(const YAML::Node& node, LimitsConfig& limits) {
+  YamlSection s(node, "limits");
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(ParseRateLimits(s, "limits", limits.defaults));
+  YAML::Node tenants = s.Get("tenants");
+  RETURN_IF_ERROR(s.Unknown());
+  if (!tenants || tenants.IsNull()) return Status::Ok();
+  if (!tenants.IsMap()) {
+    return Status::InvalidArgument("config: \"limits.tenants\" must be a mapping");
+  }
+  for (const auto& kv : tenants) {
+    auto tenant = kv.first.as<std::string>();
+    if (Status st = ValidateTenantId(tenant); !st.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"limits.tenants.{}\": {}", tenant, st.message()));
+    }
+    YamlSection t(kv.second, "limits.tenants." + tenant);
+    RETURN_IF_ERROR(t.Check());
+    RateLimits l = limits.defaults;
+    // Unset bursts follow the tenant's own rates.
+    l.samples_burst = l.log_bytes_burst = l.spans_burst = 0;
+    RETURN_IF_ERROR(ParseRateLimits(t, "limits.tenants." + tenant, l));
+    RETURN_IF_ERROR(t.Unknown());
+    limits.tenants[tenant] = l;
+  }
+  return Status::Ok();
+}
+
+Status ParseReceivers(const YAML::Node& node, AgentConfig& c) {
+  YamlSection s(node, "receivers");
+  RETURN_IF_ERROR(s.Check());
+  for (auto [key, rc] : {std::pair{"remote_write", &c.remote_write}, std::pair{"otlp", &c.otlp},
+                         std::pair{"loki", &c.loki}}) {
+    YamlSection r(s.Get(key), std::string("receivers.") + key);
+    RETURN_IF_ERROR(r.Check());
+    RETURN_IF_ERROR(r.Str("tenant", rc->tenant));
+    RETURN_IF_ERROR(r.Unknown());
+    if (!rc->tenant.empty()) {
+      if (Status st = ValidateTenantId(rc->tenant); !st.ok()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"receivers.{}.tenant\": {}", key, st.message()));
+      }
+    }
+  }
+  return s.Unknown();
+}
+
 }  // namespace
 
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
@@ -132,6 +199,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
   YamlSection server(top.Get("server"), "server");
   RETURN_IF_ERROR(server.Check());
   RETURN_IF_ERROR(server.Str("listen", c.listen));
+  RETURN_IF_ERROR(server.Str("grpc_listen", c.grpc_listen));
   RETURN_IF_ERROR(server.Bytes("max_request_body", c.max_request_body_bytes));
   RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.max_decompressed_body_bytes));
   RETURN_IF_ERROR(server.Bytes("memory_budget", c.memory_budget_bytes));
@@ -142,6 +210,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
   RETURN_IF_ERROR(log.Str("level", c.log_level));
   RETURN_IF_ERROR(log.Unknown());
 
+  RETURN_IF_ERROR(ParseReceivers(top.Get("receivers"), c));
+  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), c.limits));
   YAML::Node exporters = top.Get("exporters");
   RETURN_IF_ERROR(top.Unknown());
   if (exporters && !exporters.IsNull()) {

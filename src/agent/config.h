@@ -55,16 +55,48 @@ struct ExporterConfig {
   bool operator==(const ExporterConfig&) const = default;
 };
 
+// Per-tenant rate limits of what receivers accept; 0 = unlimited. A burst of 0 means one
+// second's worth. Over the limit, receivers answer 429 with Retry-After.
+struct RateLimits {
+  double samples_per_second = 0;  // remote write samples and OTLP data points
+  double samples_burst = 0;
+  double log_bytes_per_second = 0;  // Loki line bytes and OTLP log record bodies
+  double log_bytes_burst = 0;
+  double spans_per_second = 0;
+  double spans_burst = 0;
+  bool operator==(const RateLimits&) const = default;
+};
+
+struct LimitsConfig {
+  RateLimits defaults;
+  std::map<std::string, RateLimits> tenants;  // overrides by X-Scope-OrgID
+  const RateLimits& For(const std::string& tenant) const {
+    auto it = tenants.find(tenant);
+    return it == tenants.end() ? defaults : it->second;
+  }
+  bool operator==(const LimitsConfig&) const = default;
+};
+
+// What a receiver does with requests that carry no X-Scope-OrgID.
+struct ReceiverConfig {
+  std::string tenant;  // used when the header is absent; empty = none (the backend decides)
+  bool operator==(const ReceiverConfig&) const = default;
+};
+
 struct AgentConfig {
   // One HTTP listener for every HTTP receiver (remote write, OTLP/HTTP, Loki push), /metrics
   // and /-/reload. 4318 is OTLP/HTTP's default port, so OTel SDKs find it unconfigured.
   std::string listen = ":4318";
+  // OTLP/gRPC (4317, OTLP's default gRPC port); empty disables it.
+  std::string grpc_listen = ":4317";
   std::string data_dir = "./agent-data";
   uint64_t max_request_body_bytes = 10u << 20;
   uint64_t max_decompressed_body_bytes = 64u << 20;
   // Bytes of request bodies being decoded and queued at once; beyond it receivers answer 503.
   uint64_t memory_budget_bytes = 256u << 20;
   std::string log_level = "info";
+  ReceiverConfig remote_write, otlp, loki;
+  LimitsConfig limits;
   std::vector<ExporterConfig> exporters;
 };
 

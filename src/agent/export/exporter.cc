@@ -9,6 +9,7 @@
 
 #include "base/version.h"
 #include "proto/remote_write.h"
+#include "proto/wire.h"
 
 namespace strata::agent {
 namespace bhttp = boost::beast::http;
@@ -28,6 +29,26 @@ int64_t RetryAfterMs(const http::Response& res) {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
   if (ec != std::errc() || p != v.data() + v.size() || seconds < 0) return 0;  // HTTP-date
   return std::min<int64_t>(seconds, 3600) * 1000;
+}
+
+// The rejected count of an OTLP Export*ServiceResponse's partial_success (field 1, whose field 1
+// is the count for every signal); 0 when absent or unreadable.
+uint64_t OtlpRejected(std::string_view body) {
+  proto::WireReader r(body);
+  while (r.NextField()) {
+    std::string_view partial;
+    if (r.field() != 1 || r.wire_type() != 2 || !r.ReadBytes(&partial)) {
+      if (!r.Skip()) return 0;
+      continue;
+    }
+    proto::WireReader p(partial);
+    while (p.NextField()) {
+      uint64_t n;
+      if (p.field() == 1 && p.wire_type() == 0 && p.ReadVarint(&n)) return n;
+      if (!p.Skip()) return 0;
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -142,15 +163,33 @@ void Exporter::SendLoop() {
 }
 
 Result<std::string> Exporter::BuildBody(std::span<const QueuedRecord> group) const {
-  if (group.size() == 1) return group.front().record.body;
-  // Concatenated protobuf messages of one type are one message with all their entries.
+  // Queued bodies are snappy-compressed; remote write and Loki send them so, OTLP/HTTP as plain
+  // protobuf. Concatenated protobuf messages of one type are one message with all their
+  // entries, which is how records merge.
+  const bool snappy = config_.type != ExporterType::kOtlpHttp;
+  if (group.size() == 1 && snappy) return group.front().record.body;
   std::string merged;
   std::string raw;
   for (const auto& r : group) {
     RETURN_IF_ERROR(proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, raw));
     merged.append(raw);
   }
-  return proto::SnappyCompress(merged);
+  return snappy ? proto::SnappyCompress(merged) : merged;
+}
+
+std::string Exporter::TargetFor(const Backend& b, ItemKind kind) const {
+  if (config_.type != ExporterType::kOtlpHttp) return b.url.target;
+  // OTLP/HTTP: the URL is the base endpoint; each signal has its path below it.
+  std::string base = b.url.target;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  switch (kind) {
+    case ItemKind::kOtlpLogs:
+      return base + "/v1/logs";
+    case ItemKind::kOtlpTraces:
+      return base + "/v1/traces";
+    default:
+      return base + "/v1/metrics";
+  }
 }
 
 Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
@@ -179,10 +218,12 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
       continue;
     }
     Backend& b = *backends_[idx];
-    http::Request req{bhttp::verb::post, b.url.target, 11};
+    http::Request req{bhttp::verb::post, TargetFor(b, group.front().record.kind), 11};
     req.set(bhttp::field::content_type, "application/x-protobuf");
-    req.set(bhttp::field::content_encoding, "snappy");
-    req.set("X-Prometheus-Remote-Write-Version", "0.1.0");
+    if (config_.type == ExporterType::kRemoteWrite) {
+      req.set(bhttp::field::content_encoding, "snappy");
+      req.set("X-Prometheus-Remote-Write-Version", "0.1.0");
+    }
     req.set(bhttp::field::user_agent, std::string("strata-agent/") + kVersion);
     if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
     for (const auto& [k, v] : b.config.headers) req.set(k, v);
@@ -191,6 +232,17 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
     unsigned code = res.ok() ? res->result_int() : 0;
     if (code >= 200 && code < 300) {
       b.health.Report(true);
+      if (config_.type == ExporterType::kOtlpHttp) {
+        if (uint64_t refused = OtlpRejected(res->body()); refused > 0) {
+          // Accepted, but the backend says it dropped part of it: counted, not retried.
+          rejected_items_ += refused;
+          spdlog::error(
+              "msg=\"backend accepted a request but rejected part of it\" exporter={} "
+              "backend={} rejected_items={}",
+              config_.name, b.config.url, refused);
+          items -= std::min(items, refused);
+        }
+      }
       b.sent_items += items;
       ++b.sent_requests;
       return Outcome::kDelivered;

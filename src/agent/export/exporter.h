@@ -34,15 +34,17 @@ struct ExporterStats {
   uint64_t rejected_items = 0;  // refused by a backend with a non-retryable 4xx
 };
 
-// Exporter delivers one durable queue to its backends. One sender thread reads the queue in
-// order, merges consecutive records of one kind and tenant into a request, sends it to the
-// first healthy backend (the primary, else failovers in order) and acknowledges it only after
-// a 2xx; so exactly one request is in flight and per-series order is kept. Retries follow the
-// remote-write spec: 5xx, 429 and transport errors are retried with jittered exponential
-// backoff (429's Retry-After honoured) without a give-up timer; other 4xx are not retried,
-// and their items are counted and logged as rejected. When no backend is up the data waits on
-// disk; a probe thread checks each backend's probe URL so recovery is noticed without sends.
-// Thread-safe; owns its queue.
+// Exporter delivers one durable queue to its backends, in the exporter type's protocol
+// (remote write, OTLP/HTTP protobuf to <url>/v1/<signal>, or Loki push). One sender thread
+// reads the queue in order, merges consecutive records of one kind and tenant into a request,
+// sends it to the first healthy backend (the primary, else failovers in order) and
+// acknowledges it only after a 2xx; so exactly one request is in flight and per-series order
+// is kept. Retries follow the remote-write spec: 5xx, 429 and transport errors are retried
+// with jittered exponential backoff (429's Retry-After honoured) without a give-up timer;
+// other 4xx are not retried, and their items are counted and logged as rejected (as are the
+// items an OTLP backend reports rejected in a partial success). When no backend is up the data
+// waits on disk; a probe thread checks each backend's probe URL so recovery is noticed
+// without sends. Thread-safe; owns its queue.
 class Exporter {
  public:
   Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue);
@@ -77,6 +79,8 @@ class Exporter {
   // Sends `group` (records of one kind and tenant) until it is delivered or rejected.
   Outcome Deliver(std::span<const QueuedRecord> group);
   Result<std::string> BuildBody(std::span<const QueuedRecord> group) const;
+  // The request path for records of `kind` on backend `b`.
+  std::string TargetFor(const Backend& b, ItemKind kind) const;
   // The backend to send to: the first one up; if none is and some backend has no probe, that
   // one (its sends are its probes); -1 when all are down and probed.
   int PickBackend() const;

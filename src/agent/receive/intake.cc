@@ -4,7 +4,9 @@
 
 #include <mutex>
 
+#include "base/json.h"
 #include "base/tenant.h"
+#include "proto/otlp.h"
 
 namespace strata::agent {
 namespace bhttp = boost::beast::http;
@@ -13,14 +15,71 @@ namespace {
 
 constexpr const char* kKindNames[] = {"",          "remote write", "OTLP metrics",
                                       "OTLP logs", "OTLP traces",  "Loki push"};
+constexpr const char* kBudgetNames[] = {"samples", "log_bytes", "spans"};
 
 // How long a sender should wait before retrying a request refused for back-pressure.
 constexpr const char* kBackpressureRetryAfter = "5";
 
+// google.rpc.Code for an HTTP status, as OTLP/HTTP error bodies carry it.
+int32_t RpcCode(http::Status code) {
+  switch (code) {
+    case http::Status::bad_request:
+    case http::Status::unsupported_media_type:
+      return 3;  // INVALID_ARGUMENT
+    case http::Status::not_found:
+      return 5;  // NOT_FOUND
+    case http::Status::payload_too_large:
+    case http::Status::too_many_requests:
+      return 8;  // RESOURCE_EXHAUSTED
+    default:
+      return 14;  // UNAVAILABLE
+  }
+}
+
+http::Response ErrorResponse(unsigned version, bool keep_alive, ErrorFormat format,
+                             http::Status code, std::string msg) {
+  http::Response res(code, version);
+  res.keep_alive(keep_alive);
+  switch (format) {
+    case ErrorFormat::kText:
+      res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+      res.body() = std::move(msg) + "\n";
+      break;
+    case ErrorFormat::kOtlpProtobuf:
+      res.set(bhttp::field::content_type, "application/x-protobuf");
+      res.body() = proto::RpcStatus(RpcCode(code), msg);
+      break;
+    case ErrorFormat::kOtlpJson: {
+      JsonWriter w;
+      w.BeginObject().Key("code").Int(RpcCode(code)).Key("message").String(msg).EndObject();
+      res.set(bhttp::field::content_type, "application/json");
+      res.body() = std::move(w.str());
+      break;
+    }
+  }
+  if (code == http::Status::service_unavailable) {
+    res.set(bhttp::field::retry_after, kBackpressureRetryAfter);
+  }
+  res.prepare_payload();
+  return res;
+}
+
 }  // namespace
 
+http::Status HttpStatusFor(const Status& st) {
+  switch (st.code()) {
+    case Status::Code::kNotFound:
+      return http::Status::not_found;
+    case Status::Code::kTooLarge:
+    case Status::Code::kInvalidArgument:
+      return http::Status::payload_too_large;
+    default:
+      return http::Status::service_unavailable;
+  }
+}
+
 Intake::Intake(uint64_t memory_budget_bytes,
-               std::function<std::shared_ptr<const ExporterSet>()> exporters,
+               std::function<std::shared_ptr<const ExporterSet>()> exporters, LimitsConfig limits,
                prometheus::Registry& registry)
     : budget_(memory_budget_bytes),
       exporters_(std::move(exporters)),
@@ -32,7 +91,13 @@ Intake::Intake(uint64_t memory_budget_bytes,
       requests_(prometheus::BuildCounter()
                     .Name("strata_agent_receiver_requests_total")
                     .Help("Requests answered by receivers, by receiver and status code.")
-                    .Register(registry)) {}
+                    .Register(registry)),
+      limited_(prometheus::BuildCounter()
+                   .Name("strata_agent_rate_limited_total")
+                   .Help("Amounts refused by per-tenant rate limits (429), by tenant and limit "
+                         "(samples, log_bytes, spans); the senders retry them.")
+                   .Register(registry)),
+      limits_(std::move(limits)) {}
 
 Intake::Reservation Intake::Reserve(uint64_t bytes) {
   uint64_t used = used_.load();
@@ -42,46 +107,76 @@ Intake::Reservation Intake::Reserve(uint64_t bytes) {
   return {this, bytes};
 }
 
-void Intake::Reply(const std::string& receiver, const http::Request& req,
-                   const http::Responder& respond, http::Status code, std::string msg) {
-  requests_.Add({{"receiver", receiver}, {"code", std::to_string(static_cast<unsigned>(code))}})
-      .Increment();
-  http::Response res = http::TextResponse(req, code, std::move(msg));
-  if (code == http::Status::service_unavailable || code == http::Status::too_many_requests) {
-    res.set(bhttp::field::retry_after, kBackpressureRetryAfter);
+Result<std::string> Intake::ResolveTenant(const std::string* header, const std::string& fallback) {
+  if (header == nullptr) return fallback;
+  if (Status st = ValidateTenantId(*header); !st.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("invalid {} header: {}", kTenantHeader, st.message()));
   }
-  respond.Send(std::move(res));
+  return *header;
 }
 
-bool Intake::Tenant(const std::string& receiver, const http::Request& req,
-                    const http::Responder& respond, std::string* tenant) {
-  auto it = req.find(kTenantHeader);
-  if (it == req.end()) {
-    tenant->clear();
-    return true;
-  }
-  *tenant = std::string(it->value());
-  if (Status st = ValidateTenantId(*tenant); !st.ok()) {
-    Reply(receiver, req, respond, http::Status::bad_request,
-          fmt::format("invalid {} header: {}", kTenantHeader, st.message()));
-    return false;
-  }
-  return true;
+void Intake::SetLimits(LimitsConfig limits) {
+  std::lock_guard lk(limits_mu_);
+  limits_ = std::move(limits);
 }
 
-void Intake::Enqueue(const std::string& receiver, const QueueRecord& rec, const http::Request& req,
-                     const http::Responder& respond, http::Status ok_status) {
+int64_t Intake::Admit(const std::string& tenant, Budget budget, double amount) {
+  double rate = 0, burst = 0;
+  ingest::TokenBucket* bucket = nullptr;
+  {
+    std::lock_guard lk(limits_mu_);
+    const RateLimits& l = limits_.For(tenant);
+    auto& b = buckets_[tenant];
+    if (!b) b = std::make_unique<TenantBuckets>();
+    switch (budget) {
+      case Budget::kSamples:
+        rate = l.samples_per_second, burst = l.samples_burst, bucket = &b->samples;
+        break;
+      case Budget::kLogBytes:
+        rate = l.log_bytes_per_second, burst = l.log_bytes_burst, bucket = &b->log_bytes;
+        break;
+      case Budget::kSpans:
+        rate = l.spans_per_second, burst = l.spans_burst, bucket = &b->spans;
+        break;
+    }
+  }
+  // A request larger than the burst passes with a full bucket and empties it, so no request
+  // is refused forever.
+  int64_t wait = bucket->Take(std::min(amount, burst), rate, burst);
+  if (wait > 0) {
+    limited_.Add({{"tenant", tenant}, {"limit", kBudgetNames[static_cast<size_t>(budget)]}})
+        .Increment(amount);
+  }
+  return wait;
+}
+
+bool Intake::Wants(ItemKind kind) const {
   auto set = exporters_();
-  std::vector<Exporter*> targets;
   for (const auto& e : *set) {
-    if (e->Accepts(rec.kind)) targets.push_back(e.get());
+    if (e->Accepts(kind)) return true;
   }
-  const char* kind = kKindNames[static_cast<size_t>(rec.kind)];
+  return false;
+}
+
+void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> variants,
+                    std::function<void(const Status&)> done) {
+  auto set = exporters_();
+  std::vector<std::pair<Exporter*, const QueueRecord*>> targets;
+  for (const auto& e : *set) {
+    for (const auto& v : variants) {
+      if (e->Accepts(v.kind)) {
+        targets.emplace_back(e.get(), &v);
+        break;
+      }
+    }
+  }
   if (targets.empty()) {
-    return Reply(receiver, req, respond, http::Status::not_found,
-                 fmt::format("no exporter of this agent takes {} data", kind));
+    return done(
+        Status::NotFound(fmt::format("no exporter of this agent takes {} data",
+                                     kKindNames[static_cast<size_t>(variants.front().kind)])));
   }
-  // Answered when the last copy is durable (or failed), from whichever thread finishes it.
+  // Finished when the last copy is durable (or failed), on whichever thread completes it.
   struct Pending {
     std::mutex mu;
     size_t left;
@@ -89,9 +184,9 @@ void Intake::Enqueue(const std::string& receiver, const QueueRecord& rec, const 
   };
   auto pending = std::make_shared<Pending>();
   pending->left = targets.size();
-  auto finish = [this, pending, set, receiver, respond, version = req.version(),
-                 keep_alive = req.keep_alive(), ok_status, items = rec.items,
-                 tenant = rec.tenant](const Status& st) {
+  auto finish = [this, pending, set, receiver, done = std::move(done),
+                 items = variants.front().items,
+                 tenant = variants.front().tenant](const Status& st) {
     Status error;
     {
       std::lock_guard lk(pending->mu);
@@ -99,33 +194,75 @@ void Intake::Enqueue(const std::string& receiver, const QueueRecord& rec, const 
       if (--pending->left > 0) return;
       error = pending->error;
     }
-    http::Status code = ok_status;
-    std::string body;
-    if (!error.ok()) {
-      code =
-          error.code() == Status::Code::kTooLarge || error.code() == Status::Code::kInvalidArgument
-              ? http::Status::payload_too_large
-              : http::Status::service_unavailable;
-      body = error.message() + "\n";
-    } else {
-      received_.Add({{"receiver", receiver}, {"tenant", tenant}}).Increment(items);
-    }
-    requests_.Add({{"receiver", receiver}, {"code", std::to_string(static_cast<unsigned>(code))}})
-        .Increment();
-    http::Response res(code, version);
-    res.keep_alive(keep_alive);
-    if (!body.empty()) {
-      res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-      res.body() = std::move(body);
-    }
-    if (code == http::Status::service_unavailable) {
-      res.set(bhttp::field::retry_after, kBackpressureRetryAfter);
-    }
-    respond.Send(std::move(res));
+    if (error.ok()) received_.Add({{"receiver", receiver}, {"tenant", tenant}}).Increment(items);
+    done(error);
   };
-  for (Exporter* e : targets) {
-    if (Status st = e->queue().Append(rec, finish); !st.ok()) finish(st);
+  for (auto [e, rec] : targets) {
+    if (Status st = e->queue().Append(*rec, finish); !st.ok()) finish(st);
   }
+}
+
+void Intake::CountRequest(const std::string& receiver, const std::string& code) {
+  requests_.Add({{"receiver", receiver}, {"code", code}}).Increment();
+}
+
+void Intake::Reply(const std::string& receiver, const http::Request& req,
+                   const http::Responder& respond, ErrorFormat format, http::Status code,
+                   std::string msg) {
+  CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
+  respond.Send(ErrorResponse(req.version(), req.keep_alive(), format, code, std::move(msg)));
+}
+
+bool Intake::Tenant(const std::string& receiver, const http::Request& req,
+                    const http::Responder& respond, const std::string& fallback, ErrorFormat format,
+                    std::string* tenant) {
+  auto it = req.find(kTenantHeader);
+  std::string header = it == req.end() ? std::string() : std::string(it->value());
+  auto resolved = ResolveTenant(it == req.end() ? nullptr : &header, fallback);
+  if (!resolved.ok()) {
+    Reply(receiver, req, respond, format, http::Status::bad_request, resolved.status().message());
+    return false;
+  }
+  *tenant = std::move(*resolved);
+  return true;
+}
+
+bool Intake::AdmitHttp(const std::string& receiver, const http::Request& req,
+                       const http::Responder& respond, ErrorFormat format,
+                       const std::string& tenant, Budget budget, double amount) {
+  int64_t wait = Admit(tenant, budget, amount);
+  if (wait == 0) return true;
+  CountRequest(receiver, "429");
+  http::Response res =
+      ErrorResponse(req.version(), req.keep_alive(), format, http::Status::too_many_requests,
+                    fmt::format("tenant \"{}\" is over its {} rate limit (limits); retry after {}s",
+                                tenant, kBudgetNames[static_cast<size_t>(budget)], wait));
+  res.set(bhttp::field::retry_after, std::to_string(wait));
+  respond.Send(std::move(res));
+  return false;
+}
+
+void Intake::SubmitHttp(const std::string& receiver, std::span<const QueueRecord> variants,
+                        const http::Request& req, const http::Responder& respond,
+                        ErrorFormat format, http::Status ok_status, std::string ok_content_type,
+                        std::string ok_body) {
+  Submit(receiver, variants,
+         [this, receiver, respond, format, ok_status, version = req.version(),
+          keep_alive = req.keep_alive(), ok_content_type = std::move(ok_content_type),
+          ok_body = std::move(ok_body)](const Status& st) {
+           if (!st.ok()) {
+             http::Status code = HttpStatusFor(st);
+             CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
+             return respond.Send(ErrorResponse(version, keep_alive, format, code, st.message()));
+           }
+           CountRequest(receiver, std::to_string(static_cast<unsigned>(ok_status)));
+           http::Response res(ok_status, version);
+           res.keep_alive(keep_alive);
+           if (!ok_content_type.empty()) res.set(bhttp::field::content_type, ok_content_type);
+           res.body() = ok_body;
+           res.prepare_payload();
+           respond.Send(std::move(res));
+         });
 }
 
 }  // namespace strata::agent

@@ -7,27 +7,40 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "agent/config.h"
 #include "agent/export/exporter.h"
 #include "agent/queue/queue.h"
+#include "base/thread_annotations.h"
 #include "http/server.h"
+#include "ingest/rate_limiter.h"
 
 namespace strata::agent {
 
 using ExporterSet = std::vector<std::shared_ptr<Exporter>>;
 
+// What a per-tenant rate limit counts.
+enum class Budget : uint8_t { kSamples, kLogBytes, kSpans };
+
+// How receivers word an error body: plain text, or OTLP's google.rpc.Status in the request's
+// encoding.
+enum class ErrorFormat : uint8_t { kText, kOtlpProtobuf, kOtlpJson };
+
 // Intake is what every receiver hands a decoded, validated request to: it holds the memory
-// budget for request bodies being processed, resolves the tenant, appends the request to the
-// queue of every exporter that takes its kind, and answers the sender 2xx only once every copy
-// is durable (503 with Retry-After when a queue is full or its disk is failing, so the sender
-// keeps the data). Thread-safe.
+// budget for request bodies being processed, resolves and rate-limits the tenant, appends the
+// request to the queue of every exporter that takes it, and reports success only once every
+// copy is durable (failure when a queue is full or its disk is failing, so the sender keeps
+// the data). Thread-safe.
 class Intake {
  public:
   Intake(uint64_t memory_budget_bytes,
-         std::function<std::shared_ptr<const ExporterSet>()> exporters,
+         std::function<std::shared_ptr<const ExporterSet>()> exporters, LimitsConfig limits,
          prometheus::Registry& registry);
 
   // A reservation of request memory, released when destroyed.
@@ -51,22 +64,62 @@ class Intake {
   // Reserves `bytes` of the memory budget; an empty reservation when it is exhausted.
   Reservation Reserve(uint64_t bytes);
 
-  // The request's tenant (X-Scope-OrgID, empty when absent), or answers 400 and returns false.
+  // The tenant of a request: `header` (X-Scope-OrgID) when present, else `fallback` (the
+  // receiver's configured tenant, possibly empty). An invalid header is kInvalidArgument.
+  static Result<std::string> ResolveTenant(const std::string* header, const std::string& fallback);
+
+  // Takes `amount` from the tenant's budget; 0 when admitted, else the seconds to wait (and
+  // the refusal is counted).
+  int64_t Admit(const std::string& tenant, Budget budget, double amount);
+  void SetLimits(LimitsConfig limits);
+
+  // True when some exporter takes `kind`.
+  bool Wants(ItemKind kind) const;
+
+  // Queues the request: every exporter gets the first of `variants` whose kind it takes (OTLP
+  // metrics, say, and their remote-write translation). `done` is called once, from any thread:
+  // OK when every copy is durable; kNotFound when no exporter takes any variant; the first
+  // queue's error otherwise.
+  void Submit(const std::string& receiver, std::span<const QueueRecord> variants,
+              std::function<void(const Status&)> done);
+
+  // HTTP receivers: the tenant, or answers 400 and returns false.
   bool Tenant(const std::string& receiver, const http::Request& req, const http::Responder& respond,
-              std::string* tenant);
-  // Queues `rec` and answers `respond` with `ok_status` once durable everywhere.
-  void Enqueue(const std::string& receiver, const QueueRecord& rec, const http::Request& req,
-               const http::Responder& respond, http::Status ok_status);
+              const std::string& fallback, ErrorFormat format, std::string* tenant);
+  // Rate limit for HTTP receivers: true when admitted, else answers 429 with Retry-After.
+  bool AdmitHttp(const std::string& receiver, const http::Request& req,
+                 const http::Responder& respond, ErrorFormat format, const std::string& tenant,
+                 Budget budget, double amount);
+  // Submits and answers `ok_status` with `ok_body` (of `ok_content_type`) once durable, or the
+  // error: 404 (no exporter), 413 (record larger than a queue takes), 503 + Retry-After.
+  void SubmitHttp(const std::string& receiver, std::span<const QueueRecord> variants,
+                  const http::Request& req, const http::Responder& respond, ErrorFormat format,
+                  http::Status ok_status, std::string ok_content_type = {},
+                  std::string ok_body = {});
   // Answers an error and counts it.
   void Reply(const std::string& receiver, const http::Request& req, const http::Responder& respond,
-             http::Status code, std::string msg);
+             ErrorFormat format, http::Status code, std::string msg);
+  // Counts an answered request (receivers that are not HTTP).
+  void CountRequest(const std::string& receiver, const std::string& code);
 
  private:
+  struct TenantBuckets {
+    ingest::TokenBucket samples, log_bytes, spans;
+  };
+
   const uint64_t budget_;
   std::atomic<uint64_t> used_{0};
   std::function<std::shared_ptr<const ExporterSet>()> exporters_;
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& limited_;
+
+  std::mutex limits_mu_;
+  LimitsConfig limits_ GUARDED_BY(limits_mu_);
+  std::map<std::string, std::unique_ptr<TenantBuckets>> buckets_ GUARDED_BY(limits_mu_);
 };
+
+// The HTTP status for a Submit error.
+http::Status HttpStatusFor(const Status& st);
 
 }  // namespace strata::agent

@@ -1,0 +1,93 @@
+#include "agent/receive/loki.h"
+
+#include <fmt/format.h>
+
+#include "base/units.h"
+#include "http/compression.h"
+#include "proto/loki.h"
+#include "proto/remote_write.h"
+
+namespace strata::agent {
+namespace bhttp = boost::beast::http;
+
+namespace {
+constexpr const char* kReceiver = "loki";
+constexpr ErrorFormat kText = ErrorFormat::kText;
+}  // namespace
+
+void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
+                    const std::string& default_tenant, http::Request& req,
+                    const http::Responder& respond) {
+  std::string_view content_type;
+  if (auto ct = req.find(bhttp::field::content_type); ct != req.end()) {
+    content_type = std::string_view(ct->value().data(), ct->value().size());
+  }
+  content_type = content_type.substr(0, content_type.find(';'));
+  const bool json = content_type == "application/json";
+  if (!json && content_type != "application/x-protobuf") {
+    return intake.Reply(kReceiver, req, respond, kText, http::Status::unsupported_media_type,
+                        fmt::format("unsupported Content-Type \"{}\": Loki push takes "
+                                    "application/x-protobuf (snappy) or application/json",
+                                    content_type));
+  }
+  std::string tenant;
+  if (!intake.Tenant(kReceiver, req, respond, default_tenant, kText, &tenant)) return;
+  auto body_reservation = intake.Reserve(req.body().size());
+  if (!body_reservation) {
+    return intake.Reply(kReceiver, req, respond, kText, http::Status::service_unavailable,
+                        "agent memory budget (server.memory_budget) is in use by other "
+                        "requests; retry");
+  }
+  std::string encoding;
+  if (auto ce = req.find(bhttp::field::content_encoding); ce != req.end()) {
+    encoding = std::string(ce->value());
+  }
+  std::string raw;
+  strata::Status st;
+  if (json) {
+    st = http::DecodeContent(encoding, req.body(), max_decompressed_bytes, raw);
+  } else if (encoding.empty() || encoding == "snappy") {
+    st = proto::SnappyDecompress(req.body(), max_decompressed_bytes, raw);
+  } else {
+    st = Status::InvalidArgument(fmt::format(
+        "unsupported Content-Encoding \"{}\": protobuf pushes are snappy-compressed", encoding));
+  }
+  if (!st.ok()) {
+    return intake.Reply(kReceiver, req, respond, kText,
+                        st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
+                                                             : http::Status::bad_request,
+                        st.message());
+  }
+  auto work_reservation = intake.Reserve(2 * raw.size());
+  if (!work_reservation) {
+    return intake.Reply(kReceiver, req, respond, kText, http::Status::service_unavailable,
+                        "agent memory budget (server.memory_budget) is in use by other "
+                        "requests; retry");
+  }
+  if (json) {
+    auto pb = proto::LokiJsonToProtobuf(raw);
+    if (!pb.ok()) {
+      return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
+                          pb.status().message());
+    }
+    raw = std::move(*pb);
+  }
+  auto counts = proto::ScanLokiPush(raw);
+  if (!counts.ok()) {
+    return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
+                        counts.status().message());
+  }
+  if (!intake.AdmitHttp(kReceiver, req, respond, kText, tenant, Budget::kLogBytes,
+                        static_cast<double>(counts->line_bytes))) {
+    return;
+  }
+  QueueRecord rec;
+  rec.kind = ItemKind::kLokiPush;
+  rec.tenant = std::move(tenant);
+  rec.items = static_cast<uint32_t>(std::min<uint64_t>(counts->entries, UINT32_MAX));
+  rec.received_ms = NowMillis();
+  rec.body = json ? proto::SnappyCompress(raw) : std::move(req.body());
+  intake.SubmitHttp(kReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content);
+}
+
+}  // namespace strata::agent
