@@ -10,7 +10,7 @@ strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out)
   z_stream zs{};
   // 16 + MAX_WBITS: gzip framing only.
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
-    return Status::IOError("gzip: cannot initialise zlib");
+    return strata::Status::IOError("gzip: cannot initialise zlib");
   }
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
   zs.avail_in = static_cast<uInt>(body.size());
@@ -22,7 +22,7 @@ strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out)
     int rc = inflate(&zs, Z_NO_FLUSH);
     size_t produced = sizeof(buf) - zs.avail_out;
     if (out.size() + produced > max_bytes) {
-      st = Status::TooLarge(
+      st = strata::Status::TooLarge(
           fmt::format("decompressed body exceeds the limit of {} bytes", max_bytes));
       break;
     }
@@ -33,12 +33,12 @@ strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out)
       continue;
     }
     if (rc != Z_OK) {
-      st = Status::InvalidArgument(
+      st = strata::Status::InvalidArgument(
           fmt::format("body is not valid gzip: {}", zs.msg ? zs.msg : "truncated"));
       break;
     }
     if (zs.avail_in == 0 && produced == 0) {
-      st = Status::InvalidArgument("body is not valid gzip: truncated");
+      st = strata::Status::InvalidArgument("body is not valid gzip: truncated");
       break;
     }
   }
@@ -47,17 +47,40 @@ strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out)
 }
 
 strata::Status DecodeContent(std::string_view encoding, std::string_view body, size_t max_bytes,
-                     std::string& out) {
+                             std::string& out) {
   if (encoding.empty() || encoding == "identity") {
     if (body.size() > max_bytes) {
-      return Status::TooLarge(fmt::format("body exceeds the limit of {} bytes", max_bytes));
+      return strata::Status::TooLarge(fmt::format("body exceeds the limit of {} bytes", max_bytes));
     }
     out.assign(body);
-    return Status::Ok();
+    return strata::Status::Ok();
   }
   if (encoding == "gzip") return Gunzip(body, max_bytes, out);
-  return Status::InvalidArgument(
+  return strata::Status::InvalidArgument(
       fmt::format("unsupported Content-Encoding \"{}\" (want gzip or none)", encoding));
+}
+
+std::string_view MediaType(const Request& req) {
+  auto it = req.find(boost::beast::http::field::content_type);
+  if (it == req.end()) return {};
+  std::string_view v(it->value().data(), it->value().size());
+  v = v.substr(0, v.find(';'));
+  while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+  return v;
+}
+
+strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out, Status* code) {
+  std::string_view encoding;
+  if (auto it = req.find(boost::beast::http::field::content_encoding); it != req.end()) {
+    encoding = std::string_view(it->value().data(), it->value().size());
+  }
+  strata::Status st = DecodeContent(encoding, req.body(), max_bytes, out);
+  if (!st.ok()) {
+    *code = st.code() == strata::Status::Code::kTooLarge ? Status::payload_too_large
+            : encoding != "gzip"                         ? Status::unsupported_media_type
+                                                         : Status::bad_request;
+  }
+  return st;
 }
 
 }  // namespace strata::http

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "http/server.h"
 
 namespace strata::http {
 
@@ -15,6 +16,15 @@ strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out)
 // Decompresses `body` by its Content-Encoding ("", "identity" or "gzip"); other encodings are
 // kInvalidArgument naming them. With no encoding `out` is a copy of `body`.
 strata::Status DecodeContent(std::string_view encoding, std::string_view body, size_t max_bytes,
-                     std::string& out);
+                             std::string& out);
+
+// The request's Content-Type without parameters ("application/json; charset=utf-8" ->
+// "application/json").
+std::string_view MediaType(const Request& req);
+
+// Decodes a request body by its Content-Encoding (none or gzip) into `out`. On failure
+// `*code` is the status to answer: 415 for another encoding, 413 beyond `max_bytes`, 400 for
+// corrupt data.
+strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out, Status* code);
 
 }  // namespace strata::http

@@ -8,9 +8,9 @@ namespace {
 
 std::string Gzip(std::string_view in) {
   z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
-                         Z_DEFAULT_STRATEGY),
-            Z_OK);
+  EXPECT_EQ(
+      deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+      Z_OK);
   std::string out(deflateBound(&zs, in.size()) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
   zs.avail_in = static_cast<uInt>(in.size());
@@ -32,21 +32,21 @@ TEST(Compression, GunzipRoundTripsAndBoundsOutput) {
   ASSERT_TRUE(Gunzip(Gzip("ab") + Gzip("cd"), 100, out).ok());
   EXPECT_EQ(out, "abcd");
   // A bomb stops at the limit.
-  Status st = Gunzip(Gzip(std::string(10 << 20, '\0')), 1 << 20, out);
-  EXPECT_EQ(st.code(), Status::Code::kTooLarge);
+  strata::Status st = Gunzip(Gzip(std::string(10 << 20, '\0')), 1 << 20, out);
+  EXPECT_EQ(st.code(), strata::Status::Code::kTooLarge);
 }
 
 TEST(Compression, MalformedGzipIsAnError) {
   std::string out;
-  EXPECT_EQ(Gunzip("not gzip at all", 100, out).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(Gunzip("not gzip at all", 100, out).code(), strata::Status::Code::kInvalidArgument);
   std::string z = Gzip("hello world, hello world");
   for (size_t n = 0; n < z.size(); ++n) {
     EXPECT_FALSE(Gunzip(z.substr(0, n), 100, out).ok()) << n;
   }
-  EXPECT_EQ(DecodeContent("br", "x", 100, out).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(DecodeContent("br", "x", 100, out).code(), strata::Status::Code::kInvalidArgument);
   ASSERT_TRUE(DecodeContent("", "plain", 100, out).ok());
   EXPECT_EQ(out, "plain");
-  EXPECT_EQ(DecodeContent("identity", "plain", 3, out).code(), Status::Code::kTooLarge);
+  EXPECT_EQ(DecodeContent("identity", "plain", 3, out).code(), strata::Status::Code::kTooLarge);
 }
 
 }  // namespace

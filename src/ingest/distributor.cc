@@ -5,7 +5,10 @@
 
 #include "base/tenant.h"
 #include "base/units.h"
+#include "http/compression.h"
 #include "ingest/validate.h"
+#include "proto/otlp.h"
+#include "proto/otlp_metrics.h"
 #include "proto/remote_write.h"
 
 namespace strata::ingest {
@@ -119,6 +122,13 @@ Distributor::Distributor(const IngestConfig& config, prometheus::Registry& regis
                            .Help("Remote-write requests by tenant and response code.")
                            .Register(registry)) {}
 
+void Distributor::Reply(const http::Request& req, const http::Responder& respond, http::Status code,
+                        std::string msg, const std::string& tenant) {
+  requests_family_.Add({{"tenant", tenant}, {"code", std::to_string(static_cast<int>(code))}})
+      .Increment();
+  respond.Send(http::TextResponse(req, code, std::move(msg)));
+}
+
 Distributor::TenantState& Distributor::StateFor(const std::string& tenant) {
   {
     std::shared_lock lk(tenants_mu_);
@@ -165,28 +175,18 @@ bool Distributor::Tenant(const http::Request& req, const http::Responder& respon
 }
 
 void Distributor::HandlePush(http::Request& req, const http::Responder& respond) {
-  auto reply = [&](http::Status code, std::string msg, const std::string& tenant) {
-    requests_family_.Add({{"tenant", tenant}, {"code", std::to_string(static_cast<int>(code))}})
-        .Increment();
-    respond.Send(http::TextResponse(req, code, std::move(msg)));
-  };
   std::string tenant;
   if (!Tenant(req, respond, &tenant)) return;
-  tsdb::Storage* storage = storage_.load();
-  if (storage == nullptr) {
-    return reply(http::Status::service_unavailable, "not ready: WAL replay is still running",
-                 tenant);
-  }
   if (auto ct = req.find(bhttp::field::content_type);
       ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
-    return reply(http::Status::unsupported_media_type,
+    return Reply(req, respond, http::Status::unsupported_media_type,
                  "remote write 2.0 (io.prometheus.write.v2.Request) is not supported yet; "
                  "send remote write 1.0 (protobuf_message: prometheus.WriteRequest)",
                  tenant);
   }
   if (auto ce = req.find(bhttp::field::content_encoding);
       ce != req.end() && ce->value() != "snappy") {
-    return reply(http::Status::unsupported_media_type,
+    return Reply(req, respond, http::Status::unsupported_media_type,
                  fmt::format("unsupported Content-Encoding \"{}\": remote write bodies are snappy",
                              std::string(ce->value())),
                  tenant);
@@ -197,15 +197,76 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   if (!st.ok()) {
     auto code = st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
                                                      : http::Status::bad_request;
-    return reply(code, st.message(), tenant);
+    return Reply(req, respond, code, st.message(), tenant);
   }
   auto decoded = proto::DecodeWriteRequest(raw);
-  if (!decoded.ok()) return reply(http::Status::bad_request, decoded.status().message(), tenant);
-  const proto::WriteRequestView& wr = *decoded;
+  if (!decoded.ok())
+    return Reply(req, respond, http::Status::bad_request, decoded.status().message(), tenant);
+  Ingest(req, respond, tenant, *decoded, {}, [&req](uint64_t refused, const std::string& msg) {
+    return refused == 0 ? http::TextResponse(req, http::Status::no_content, "")
+                        : http::TextResponse(req, http::Status::bad_request, msg);
+  });
+}
 
+void Distributor::HandleOtlp(http::Request& req, const http::Responder& respond) {
+  std::string tenant;
+  if (!Tenant(req, respond, &tenant)) return;
+  const std::string_view content_type = http::MediaType(req);
+  const bool json = content_type == "application/json";
+  if (!json && content_type != "application/x-protobuf") {
+    return Reply(req, respond, http::Status::unsupported_media_type,
+                 fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
+                             "application/x-protobuf or application/json",
+                             content_type),
+                 tenant);
+  }
+  std::string raw;
+  http::Status code;
+  if (Status st = http::DecodeBody(req, config_.max_decompressed_body_bytes, raw, &code);
+      !st.ok()) {
+    return Reply(req, respond, code, st.message(), tenant);
+  }
+  if (json) {
+    auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kMetrics, raw);
+    if (!pb.ok())
+      return Reply(req, respond, http::Status::bad_request, pb.status().message(), tenant);
+    raw = std::move(*pb);
+  }
+  auto translated = proto::TranslateOtlpMetrics(raw);
+  if (!translated.ok()) {
+    return Reply(req, respond, http::Status::bad_request, translated.status().message(), tenant);
+  }
+  // The translation is re-read as a remote-write request, so validation and storage are the
+  // same code for both protocols.
+  std::string encoded = proto::EncodeWriteRequest(translated->request);
+  auto decoded = proto::DecodeWriteRequest(encoded);
+  if (!decoded.ok()) {
+    return Reply(req, respond, http::Status::internal_server_error, decoded.status().message(),
+                 tenant);
+  }
+  Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
+  Ingest(req, respond, tenant, *decoded, untranslatable,
+         [&req, json](uint64_t refused, const std::string& msg) {
+           http::Response res(http::Status::ok, req.version());
+           res.keep_alive(req.keep_alive());
+           res.set(bhttp::field::content_type,
+                   json ? "application/json" : "application/x-protobuf");
+           res.body() = proto::OtlpExportResponse(proto::OtlpSignal::kMetrics, refused, msg, json);
+           return res;
+         });
+}
+
+void Distributor::Ingest(const http::Request& req, const http::Responder& respond,
+                         const std::string& tenant, const proto::WriteRequestView& wr,
+                         const Refusals& refused_before, const ResponseFn& make_response) {
+  tsdb::Storage* storage = storage_.load();
+  if (storage == nullptr) {
+    return Reply(req, respond, http::Status::service_unavailable,
+                 "not ready: WAL replay is still running", tenant);
+  }
   TenantState& ts = StateFor(tenant);
   const Limits& limits = config_.LimitsFor(tenant);
-  uint64_t total = wr.samples.size();
+  uint64_t total = wr.samples.size() + refused_before.count;
   for (const auto& s : wr.series) total += s.histograms;
   ts.received->Increment(static_cast<double>(total));
   if (int64_t wait = ts.bucket.Take(static_cast<double>(total), limits.ingestion_rate,
@@ -224,6 +285,13 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
 
   // Validate, keeping normalized labels and in-bound samples in flat arrays.
   RejectionReport report;
+  if (refused_before.count > 0) {
+    report.Add(Reason::kUnsupportedOtlp, refused_before.count, [&] {
+      std::string joined;
+      for (const auto& m : refused_before.messages) joined += (joined.empty() ? "" : "; ") + m;
+      return joined;
+    });
+  }
   int64_t now = NowMillis();
   std::vector<LabelView> norm;
   std::vector<LabelView> all_labels;
@@ -282,7 +350,8 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   }
 
   auto db = storage->GetOrCreate(tenant);
-  if (!db.ok()) return reply(http::Status::internal_server_error, db.status().ToString(), tenant);
+  if (!db.ok())
+    return Reply(req, respond, http::Status::internal_server_error, db.status().ToString(), tenant);
   tsdb::AppendLimits append_limits{limits.max_active_series, limits.max_series_per_metric,
                                    limits.out_of_order_window_ms};
   auto appended = (*db)->Append(
@@ -294,7 +363,8 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
         });
       });
   if (!appended.ok()) {
-    return reply(http::Status::service_unavailable, appended.status().message(), tenant);
+    return Reply(req, respond, http::Status::service_unavailable, appended.status().message(),
+                 tenant);
   }
   ts.accepted->Increment(static_cast<double>(appended->accepted));
   ts.duplicates->Increment(static_cast<double>(appended->duplicates));
@@ -303,9 +373,8 @@ void Distributor::HandlePush(http::Request& req, const http::Responder& respond)
   }
 
   // Answer once everything this request stored (or found already stored) is durable.
-  http::Response res = report.total() == 0 ? http::TextResponse(req, http::Status::no_content, "")
-                                           : http::TextResponse(req, http::Status::bad_request,
-                                                                report.Render(total));
+  http::Response res =
+      make_response(report.total(), report.total() == 0 ? std::string() : report.Render(total));
   prometheus::Counter& requests =
       requests_family_.Add({{"tenant", tenant}, {"code", std::to_string(res.result_int())}});
   // The 503 counter is looked up only on that rare path (on the WAL thread).

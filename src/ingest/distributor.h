@@ -6,17 +6,20 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "base/thread_annotations.h"
 #include "http/server.h"
 #include "ingest/limits.h"
 #include "ingest/rate_limiter.h"
 #include "ingest/reasons.h"
+#include "proto/remote_write.h"
 #include "tsdb/storage.h"
 
 namespace strata::ingest {
@@ -32,6 +35,10 @@ class Distributor {
   void SetStorage(tsdb::Storage* storage) { storage_.store(storage); }
   // Handles POST /api/v1/push and /api/v1/write.
   void HandlePush(http::Request& req, const http::Responder& respond);
+  // Handles POST /otlp/v1/metrics: OTLP/HTTP metrics (protobuf or JSON, optionally gzip)
+  // translated to Prometheus series (proto/otlp_metrics.h), then stored as remote write is.
+  // Answers 200 with an ExportMetricsServiceResponse; refused points are its partial success.
+  void HandleOtlp(http::Request& req, const http::Responder& respond);
 
  private:
   struct TenantState {
@@ -41,6 +48,20 @@ class Distributor {
     prometheus::Counter* duplicates;
     std::array<prometheus::Counter*, static_cast<size_t>(Reason::kCount)> rejected{};
   };
+  // Points refused before ingestion (OTLP points with no Prometheus form).
+  struct Refusals {
+    uint64_t count = 0;
+    std::vector<std::string> messages;
+  };
+  // Builds the answer from the number of samples refused and the message describing them.
+  using ResponseFn = std::function<http::Response(uint64_t refused, const std::string& message)>;
+  // Rate-limits, validates and appends a decoded request; answers once it is durable.
+  void Ingest(const http::Request& req, const http::Responder& respond, const std::string& tenant,
+              const proto::WriteRequestView& wr, const Refusals& refused_before,
+              const ResponseFn& make_response);
+  // Answers an error and counts it.
+  void Reply(const http::Request& req, const http::Responder& respond, http::Status code,
+             std::string msg, const std::string& tenant);
   TenantState& StateFor(const std::string& tenant) EXCLUDES(tenants_mu_);
   // Resolves the tenant of a request, or answers it with 400/401 and returns false.
   bool Tenant(const http::Request& req, const http::Responder& respond, std::string* tenant) const;

@@ -26,7 +26,8 @@ enum class Reason {
   kMetricSeriesLimit,
   kRateLimited,
   kNativeHistogram,
-  kCount,  // number of reasons
+  kUnsupportedOtlp,  // OTLP points with no Prometheus form (delta temporality, exponential)
+  kCount,            // number of reasons
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(Reason::kCount)> kReasonNames = {
@@ -39,6 +40,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(Reason::kCount
     "duplicate_timestamp",  "too_old",
     "max_active_series",    "max_series_per_metric",
     "rate_limited",         "native_histogram_unsupported",
+    "unsupported_otlp",
 };
 
 inline std::string_view ReasonName(Reason r) { return kReasonNames[static_cast<size_t>(r)]; }

@@ -42,6 +42,9 @@ void StrataServer::RegisterRoutes() {
   };
   http_->Route("/api/v1/push", {bhttp::verb::post}, push);
   http_->Route("/api/v1/write", {bhttp::verb::post}, push);
+  http_->Route(
+      "/otlp/v1/metrics", {bhttp::verb::post},
+      [this](http::Request& req, const http::Responder& r) { distributor_->HandleOtlp(req, r); });
   http_->Route("/-/healthy", {bhttp::verb::get, bhttp::verb::head},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::TextResponse(req, http::Status::ok, "Strata is Healthy."));

@@ -18,11 +18,7 @@ constexpr ErrorFormat kText = ErrorFormat::kText;
 void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
                     const std::string& default_tenant, http::Request& req,
                     const http::Responder& respond) {
-  std::string_view content_type;
-  if (auto ct = req.find(bhttp::field::content_type); ct != req.end()) {
-    content_type = std::string_view(ct->value().data(), ct->value().size());
-  }
-  content_type = content_type.substr(0, content_type.find(';'));
+  const std::string_view content_type = http::MediaType(req);
   const bool json = content_type == "application/json";
   if (!json && content_type != "application/x-protobuf") {
     return intake.Reply(kReceiver, req, respond, kText, http::Status::unsupported_media_type,
@@ -38,25 +34,27 @@ void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
                         "agent memory budget (server.memory_budget) is in use by other "
                         "requests; retry");
   }
-  std::string encoding;
-  if (auto ce = req.find(bhttp::field::content_encoding); ce != req.end()) {
-    encoding = std::string(ce->value());
-  }
   std::string raw;
-  strata::Status st;
   if (json) {
-    st = http::DecodeContent(encoding, req.body(), max_decompressed_bytes, raw);
-  } else if (encoding.empty() || encoding == "snappy") {
-    st = proto::SnappyDecompress(req.body(), max_decompressed_bytes, raw);
+    http::Status code;
+    if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw, &code); !st.ok()) {
+      return intake.Reply(kReceiver, req, respond, kText, code, st.message());
+    }
   } else {
-    st = Status::InvalidArgument(fmt::format(
-        "unsupported Content-Encoding \"{}\": protobuf pushes are snappy-compressed", encoding));
-  }
-  if (!st.ok()) {
-    return intake.Reply(kReceiver, req, respond, kText,
-                        st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
-                                                             : http::Status::bad_request,
-                        st.message());
+    // Protobuf pushes are snappy-compressed, with or without "Content-Encoding: snappy".
+    auto ce = req.find(bhttp::field::content_encoding);
+    if (ce != req.end() && ce->value() != "snappy") {
+      return intake.Reply(kReceiver, req, respond, kText, http::Status::unsupported_media_type,
+                          fmt::format("unsupported Content-Encoding \"{}\": protobuf pushes are "
+                                      "snappy-compressed",
+                                      std::string(ce->value())));
+    }
+    if (Status st = proto::SnappyDecompress(req.body(), max_decompressed_bytes, raw); !st.ok()) {
+      return intake.Reply(kReceiver, req, respond, kText,
+                          st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
+                                                               : http::Status::bad_request,
+                          st.message());
+    }
   }
   auto work_reservation = intake.Reserve(2 * raw.size());
   if (!work_reservation) {

@@ -78,11 +78,7 @@ void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decom
                     const std::string& default_tenant, http::Request& req,
                     const http::Responder& respond) {
   const std::string receiver = fmt::format("otlp_http_{}", proto::OtlpSignalName(signal));
-  std::string_view content_type;
-  if (auto ct = req.find(bhttp::field::content_type); ct != req.end()) {
-    content_type = std::string_view(ct->value().data(), ct->value().size());
-  }
-  content_type = content_type.substr(0, content_type.find(';'));
+  const std::string_view content_type = http::MediaType(req);
   const bool json = content_type == "application/json";
   const ErrorFormat format = json ? ErrorFormat::kOtlpJson : ErrorFormat::kOtlpProtobuf;
   if (!json && content_type != "application/x-protobuf") {
@@ -100,16 +96,9 @@ void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decom
                         "agent memory budget (server.memory_budget) is in use by other "
                         "requests; retry");
   }
-  std::string encoding;
-  if (auto ce = req.find(bhttp::field::content_encoding); ce != req.end()) {
-    encoding = std::string(ce->value());
-  }
   std::string raw;
-  if (Status st = http::DecodeContent(encoding, req.body(), max_decompressed_bytes, raw);
-      !st.ok()) {
-    http::Status code = st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
-                        : encoding != "gzip" ? http::Status::unsupported_media_type
-                                             : http::Status::bad_request;
+  http::Status code;
+  if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw, &code); !st.ok()) {
     return intake.Reply(receiver, req, respond, format, code, st.message());
   }
   // The decompressed request, its protobuf form and queued copies live together for a while.
@@ -139,14 +128,15 @@ void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decom
       proto::OtlpExportResponse(signal, batch->rejected, batch->rejected_message, json);
   std::string ok_type = json ? "application/json" : "application/x-protobuf";
   if (batch->rejected > 0) {
-    spdlog::warn("msg=\"OTLP metric points cannot be sent by remote write; dropped\" tenant=\"{}\" "
-                 "points={} why=\"{}\"",
-                 tenant, batch->rejected, batch->rejected_message);
+    spdlog::warn(
+        "msg=\"OTLP metric points cannot be sent by remote write; dropped\" tenant=\"{}\" "
+        "points={} why=\"{}\"",
+        tenant, batch->rejected, batch->rejected_message);
   }
   if (batch->variants.empty() && batch->rejected == 0) {
-    return intake.Reply(receiver, req, respond, format, http::Status::not_found,
-                        fmt::format("no exporter of this agent takes OTLP {}",
-                                    proto::OtlpSignalName(signal)));
+    return intake.Reply(
+        receiver, req, respond, format, http::Status::not_found,
+        fmt::format("no exporter of this agent takes OTLP {}", proto::OtlpSignalName(signal)));
   }
   if (batch->variants.empty()) {  // every point was untranslatable: nothing to queue
     intake.CountRequest(receiver, "200");

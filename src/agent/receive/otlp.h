@@ -15,7 +15,7 @@ namespace strata::agent {
 struct OtlpBatch {
   std::vector<QueueRecord> variants;  // empty when nothing is left to queue
   Budget budget = Budget::kSamples;
-  double amount = 0;  // what the tenant's rate limit counts
+  double amount = 0;      // what the tenant's rate limit counts
   uint64_t rejected = 0;  // metric points no remote-write backend can take
   std::string rejected_message;
 };

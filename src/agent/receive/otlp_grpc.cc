@@ -72,15 +72,14 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
                        wait));
       return;
     }
-    std::string body = proto::OtlpExportResponse(signal_, batch->rejected,
-                                                 batch->rejected_message, /*json=*/false);
+    std::string body = proto::OtlpExportResponse(signal_, batch->rejected, batch->rejected_message,
+                                                 /*json=*/false);
     grpc::Slice slice(body);
     response_ = grpc::ByteBuffer(&slice, 1);
     if (batch->variants.empty()) {
       if (batch->rejected == 0) {
-        Fail(grpc::StatusCode::UNIMPLEMENTED,
-             fmt::format("no exporter of this agent takes OTLP {}",
-                         proto::OtlpSignalName(signal_)));
+        Fail(grpc::StatusCode::UNIMPLEMENTED, fmt::format("no exporter of this agent takes OTLP {}",
+                                                          proto::OtlpSignalName(signal_)));
       } else {
         Succeed();
       }
@@ -102,11 +101,23 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
     StartWriteAndFinish(&response_, grpc::WriteOptions(), grpc::Status::OK);
   }
   void Fail(grpc::StatusCode code, const std::string& msg) {
-    static constexpr const char* kNames[] = {
-        "OK",        "CANCELLED",         "UNKNOWN",        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED", "NOT_FOUND",  "ALREADY_EXISTS", "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    static constexpr const char* kNames[] = {"OK",
+                                             "CANCELLED",
+                                             "UNKNOWN",
+                                             "INVALID_ARGUMENT",
+                                             "DEADLINE_EXCEEDED",
+                                             "NOT_FOUND",
+                                             "ALREADY_EXISTS",
+                                             "PERMISSION_DENIED",
+                                             "RESOURCE_EXHAUSTED",
+                                             "FAILED_PRECONDITION",
+                                             "ABORTED",
+                                             "OUT_OF_RANGE",
+                                             "UNIMPLEMENTED",
+                                             "INTERNAL",
+                                             "UNAVAILABLE",
+                                             "DATA_LOSS",
+                                             "UNAUTHENTICATED"};
     intake_.CountRequest(receiver_, kNames[static_cast<int>(code)]);
     Finish(grpc::Status(code, msg));
   }
