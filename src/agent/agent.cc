@@ -12,6 +12,7 @@
 #include "agent/receive/otlp.h"
 #include "agent/receive/otlp_grpc.h"
 #include "agent/receive/remote_write.h"
+#include "agent/scrape/scraper.h"
 #include "base/metric_family.h"
 #include "base/units.h"
 #include "base/version.h"
@@ -95,6 +96,8 @@ Status Agent::Start() {
       return st;
     }
   }
+  scrape_ = std::make_unique<ScrapeManager>(*intake_, *registry_);
+  scrape_->ApplyConfig(config_.scrape_configs);
   spdlog::info(
       "msg=\"strata agent started\" listen={} port={} grpc_port={} data_dir={} exporters={}",
       config_.listen, http_->port(), grpc_ ? grpc_->port() : 0, config_.data_dir,
@@ -158,6 +161,8 @@ Status Agent::Reload() {
   config_.log_level = next.log_level;
   config_.limits = next.limits;
   intake_->SetLimits(next.limits);
+  config_.scrape_configs = next.scrape_configs;
+  if (scrape_) scrape_->ApplyConfig(next.scrape_configs);
   spdlog::info("msg=\"configuration reloaded\" exporters={}", set->size());
   return Status::Ok();
 }
@@ -166,6 +171,7 @@ void Agent::Shutdown() {
   std::lock_guard lk(lifecycle_mu_);
   http_->Shutdown(10'000);
   if (grpc_) grpc_->Shutdown();
+  if (scrape_) scrape_->Stop();
   std::shared_ptr<const ExporterSet> set;
   {
     std::lock_guard elk(exporters_mu_);

@@ -10,17 +10,18 @@
 #include "agent/config.h"
 #include "agent/receive/intake.h"
 #include "agent/receive/otlp_grpc.h"
+#include "agent/scrape/scraper.h"
 #include "base/file.h"
 #include "base/status.h"
 #include "http/server.h"
 
 namespace strata::agent {
 
-// Agent is `strata agent`: HTTP receivers (remote write, OTLP/HTTP, Loki push) and OTLP/gRPC in
-// front of one durable queue and sender per exporter. Reload re-reads the configuration file:
-// exporters whose settings changed are stopped and reopened on the same queue directory, so queued
-// data survives; removed exporters keep their queue on disk (sent again if they come back). Start,
-// Reload and Shutdown are serialized; receivers run on the HTTP threads.
+// Agent is `strata agent`: HTTP receivers (remote write, OTLP/HTTP, Loki push), OTLP/gRPC and
+// Prometheus scraping in front of one durable queue and sender per exporter. Reload re-reads the
+// configuration file: exporters whose settings changed are stopped and reopened on the same queue
+// directory, so queued data survives; removed exporters keep their queue on disk (sent again if
+// they come back). Start, Reload and Shutdown are serialized; receivers run on the HTTP threads.
 class Agent {
  public:
   // `config_path` is re-read by Reload; empty when running on defaults.
@@ -47,6 +48,7 @@ class Agent {
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<OtlpGrpcServer> grpc_;
+  std::unique_ptr<ScrapeManager> scrape_;
 
   mutable std::mutex exporters_mu_;
   std::shared_ptr<const ExporterSet> exporters_;  // replaced whole on reload

@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/export/health.h"
+#include "base/sample.h"
 #include "http/client.h"
 #include "proto/loki.h"
 #include "proto/otlp.h"
@@ -550,6 +551,97 @@ TEST_F(AgentTest, PerTenantRateLimits) {
                            "100"),
             std::string::npos)
       << Metrics();
+}
+
+// A /metrics endpoint serving settable exposition text (500 when empty).
+class Exporter {
+ public:
+  Exporter() {
+    http::ServerOptions opts;
+    opts.listen = "127.0.0.1:0";
+    server_ = std::make_unique<http::Server>(opts);
+    server_->Route(
+        "/metrics", {bhttp::verb::get}, [this](http::Request& req, const http::Responder& r) {
+          std::lock_guard lk(mu_);
+          r.Send(http::TextResponse(
+              req, text_.empty() ? http::Status::internal_server_error : http::Status::ok, text_));
+        });
+    EXPECT_TRUE(server_->Start().ok());
+  }
+  ~Exporter() { server_->Shutdown(1000); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(server_->port()); }
+  void Set(std::string text) {
+    std::lock_guard lk(mu_);
+    text_ = std::move(text);
+  }
+
+ private:
+  std::unique_ptr<http::Server> server_;
+  std::mutex mu_;
+  std::string text_;
+};
+
+TEST_F(AgentTest, ScrapesStaticAndFileTargetsWithStalenessMarkers) {
+  Backend backend;
+  Exporter a, b;
+  a.Set(
+      "# TYPE requests_total counter\nrequests_total{path=\"/x\",job=\"inner\"} 5\n"
+      "temperature 21.5\n");
+  b.Set("other_metric 1\n");
+  std::string sd_file = dir_ + "/targets.json";
+  std::ofstream(sd_file) << R"([{"targets":[")" << b.address() << R"("],"labels":{"dc":"eu"}}])";
+  extra_yaml_ =
+      "scrape_configs:\n- job_name: app\n  scrape_interval: 200ms\n"
+      "  static_configs:\n  - targets: ['" +
+      a.address() +
+      "']\n"
+      "  file_sd_configs:\n  - files: ['" +
+      dir_ +
+      "/*.json']\n"
+      "  metric_relabel_configs:\n  - source_labels: [__name__]\n"
+      "    regex: temperature\n    target_label: unit\n    replacement: celsius\n";
+  StartAgent("- name: main\n  url: " + backend.url() + "\n  min_backoff: 10ms\n");
+  const std::string inst_a = "instance=\"" + a.address() + "\"";
+  const std::string inst_b = "instance=\"" + b.address() + "\"";
+  auto series = [&](const std::string& text) -> std::vector<double> {
+    auto all = backend.Series();
+    auto it = all.find(text);
+    return it == all.end() ? std::vector<double>{} : it->second;
+  };
+  // Target labels win over scraped ones (job -> exported_job); metric relabelling applies.
+  const std::string req = "{__name__=\"requests_total\", exported_job=\"inner\", " + inst_a +
+                          ", job=\"app\", path=\"/x\"}";
+  ASSERT_TRUE(WaitFor([&] { return !series(req).empty(); })) << [&] {
+    std::string keys;
+    for (const auto& [k, v] : backend.Series()) keys += k + "\n";
+    return keys + Metrics();
+  }();
+  EXPECT_EQ(series(req)[0], 5);
+  ASSERT_TRUE(WaitFor([&] {
+    return !series("{__name__=\"temperature\", " + inst_a + ", job=\"app\", unit=\"celsius\"}")
+                .empty();
+  }));
+  ASSERT_TRUE(WaitFor([&] {
+    return !series("{__name__=\"other_metric\", dc=\"eu\", " + inst_b + ", job=\"app\"}").empty();
+  }));
+  const std::string up_a = "{__name__=\"up\", " + inst_a + ", job=\"app\"}";
+  ASSERT_FALSE(series(up_a).empty());
+  EXPECT_EQ(series(up_a).back(), 1);
+
+  // A series that disappears from the exposition ends with a staleness marker.
+  a.Set("temperature 22\n");
+  ASSERT_TRUE(WaitFor([&] { return !series(req).empty() && IsStaleNaN(series(req).back()); }));
+  // A failing target: up = 0 and its series end.
+  a.Set("");
+  ASSERT_TRUE(WaitFor([&] { return !series(up_a).empty() && series(up_a).back() == 0; }));
+  // A target removed from its file ends all its series, up included.
+  std::ofstream(sd_file, std::ios::trunc) << "[]";
+  const std::string up_b = "{__name__=\"up\", dc=\"eu\", " + inst_b + ", job=\"app\"}";
+  ASSERT_TRUE(WaitFor([&] { return !series(up_b).empty() && IsStaleNaN(series(up_b).back()); }));
+  EXPECT_TRUE(IsStaleNaN(
+      series("{__name__=\"other_metric\", dc=\"eu\", " + inst_b + ", job=\"app\"}").back()));
+  EXPECT_NE(Metrics().find("strata_agent_scrapes_total{job=\"app\",result=\"failed\"}"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -189,6 +189,144 @@ Status ParseReceivers(const YAML::Node& node, AgentConfig& c) {
   return s.Unknown();
 }
 
+Status ParseRelabelRules(const YAML::Node& node, const std::string& path,
+                         std::vector<RelabelRule>& out) {
+  if (!node || node.IsNull()) return Status::Ok();
+  if (!node.IsSequence()) {
+    return Status::InvalidArgument(fmt::format("config: \"{}\" must be a list", path));
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string p = fmt::format("{}[{}]", path, i);
+    YamlSection r(node[i], p);
+    RETURN_IF_ERROR(r.Check());
+    RelabelRule rule;
+    RETURN_IF_ERROR(r.StrList("source_labels", rule.source_labels));
+    RETURN_IF_ERROR(r.Str("separator", rule.separator));
+    RETURN_IF_ERROR(r.Str("regex", rule.regex));
+    RETURN_IF_ERROR(r.Str("target_label", rule.target_label));
+    RETURN_IF_ERROR(r.Str("replacement", rule.replacement));
+    RETURN_IF_ERROR(r.Int("modulus", rule.modulus));
+    RETURN_IF_ERROR(r.Str("action", rule.action));
+    RETURN_IF_ERROR(r.Unknown());
+    out.push_back(std::move(rule));
+  }
+  // Compiling checks actions, regexes and required keys now rather than at the first scrape.
+  return Relabeler::Compile(out, path).status();
+}
+
+Status ParseScrapeConfigs(const YAML::Node& global_node, const YAML::Node& node,
+                          std::vector<ScrapeConfig>& out) {
+  ScrapeConfig defaults;
+  YamlSection global(global_node, "global");
+  RETURN_IF_ERROR(global.Check());
+  RETURN_IF_ERROR(global.Duration("scrape_interval", defaults.interval_ms));
+  RETURN_IF_ERROR(global.Duration("scrape_timeout", defaults.timeout_ms));
+  RETURN_IF_ERROR(global.Unknown());
+  if (!node || node.IsNull()) return Status::Ok();
+  if (!node.IsSequence())
+    return Status::InvalidArgument("config: \"scrape_configs\" must be a list");
+  std::set<std::string> jobs;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string path = fmt::format("scrape_configs[{}]", i);
+    YamlSection s(node[i], path);
+    RETURN_IF_ERROR(s.Check());
+    ScrapeConfig c = defaults;
+    RETURN_IF_ERROR(s.Str("job_name", c.job_name));
+    RETURN_IF_ERROR(s.Duration("scrape_interval", c.interval_ms));
+    c.timeout_ms = std::min(defaults.timeout_ms, c.interval_ms);
+    RETURN_IF_ERROR(s.Duration("scrape_timeout", c.timeout_ms));
+    RETURN_IF_ERROR(s.Str("metrics_path", c.metrics_path));
+    RETURN_IF_ERROR(s.Str("scheme", c.scheme));
+    RETURN_IF_ERROR(s.Bool("honor_labels", c.honor_labels));
+    RETURN_IF_ERROR(s.Bool("honor_timestamps", c.honor_timestamps));
+    RETURN_IF_ERROR(s.Int("sample_limit", c.sample_limit));
+    RETURN_IF_ERROR(s.Bytes("body_size_limit", c.body_size_limit_bytes));
+    RETURN_IF_ERROR(s.Str("tenant", c.tenant));
+    YAML::Node params = s.Get("params");
+    if (params && !params.IsNull()) {
+      if (!params.IsMap()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}.params\" must be a mapping", path));
+      }
+      for (const auto& kv : params) {
+        auto key = kv.first.as<std::string>();
+        YamlSection ps(params, path + ".params");
+        RETURN_IF_ERROR(ps.StrList(key, c.params[key]));
+      }
+    }
+    YAML::Node statics = s.Get("static_configs");
+    if (statics && !statics.IsNull()) {
+      if (!statics.IsSequence()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}.static_configs\" must be a list", path));
+      }
+      for (size_t k = 0; k < statics.size(); ++k) {
+        YamlSection st(statics[k], fmt::format("{}.static_configs[{}]", path, k));
+        RETURN_IF_ERROR(st.Check());
+        StaticTargets t;
+        RETURN_IF_ERROR(st.StrList("targets", t.targets));
+        YAML::Node labels = st.Get("labels");
+        if (labels && labels.IsMap()) {
+          for (const auto& kv : labels)
+            t.labels[kv.first.as<std::string>()] = kv.second.as<std::string>();
+        }
+        RETURN_IF_ERROR(st.Unknown());
+        c.static_configs.push_back(std::move(t));
+      }
+    }
+    YAML::Node files = s.Get("file_sd_configs");
+    if (files && !files.IsNull()) {
+      if (!files.IsSequence()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}.file_sd_configs\" must be a list", path));
+      }
+      for (size_t k = 0; k < files.size(); ++k) {
+        YamlSection fs(files[k], fmt::format("{}.file_sd_configs[{}]", path, k));
+        RETURN_IF_ERROR(fs.Check());
+        FileSdConfig f;
+        RETURN_IF_ERROR(fs.StrList("files", f.files));
+        RETURN_IF_ERROR(fs.Duration("refresh_interval", f.refresh_interval_ms));
+        RETURN_IF_ERROR(fs.Unknown());
+        if (f.files.empty() || f.refresh_interval_ms <= 0) {
+          return Status::InvalidArgument(fmt::format(
+              "config: \"{}.file_sd_configs[{}]\": files and a positive refresh_interval are "
+              "required",
+              path, k));
+        }
+        c.file_sd_configs.push_back(std::move(f));
+      }
+    }
+    RETURN_IF_ERROR(
+        ParseRelabelRules(s.Get("relabel_configs"), path + ".relabel_configs", c.relabel_configs));
+    RETURN_IF_ERROR(ParseRelabelRules(s.Get("metric_relabel_configs"),
+                                      path + ".metric_relabel_configs", c.metric_relabel_configs));
+    RETURN_IF_ERROR(s.Unknown());
+    if (c.job_name.empty()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}.job_name\" is required", path));
+    }
+    if (!jobs.insert(c.job_name).second) {
+      return Status::InvalidArgument(
+          fmt::format("config: scrape job_name \"{}\" is used twice", c.job_name));
+    }
+    if (c.scheme != "http") {
+      return Status::InvalidArgument(
+          fmt::format("config: \"{}.scheme\": only http is supported by this version", path));
+    }
+    if (c.interval_ms <= 0 || c.timeout_ms <= 0 || c.timeout_ms > c.interval_ms) {
+      return Status::InvalidArgument(fmt::format(
+          "config: \"{}\": scrape_timeout must be positive and at most scrape_interval", path));
+    }
+    if (!c.tenant.empty()) {
+      if (Status st = ValidateTenantId(c.tenant); !st.ok()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}.tenant\": {}", path, st.message()));
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
@@ -212,6 +350,8 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
 
   RETURN_IF_ERROR(ParseReceivers(top.Get("receivers"), c));
   RETURN_IF_ERROR(ParseLimits(top.Get("limits"), c.limits));
+  RETURN_IF_ERROR(
+      ParseScrapeConfigs(top.Get("global"), top.Get("scrape_configs"), c.scrape_configs));
   YAML::Node exporters = top.Get("exporters");
   RETURN_IF_ERROR(top.Unknown());
   if (exporters && !exporters.IsNull()) {

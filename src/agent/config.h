@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/queue/queue.h"
+#include "agent/scrape/relabel.h"
 #include "base/status.h"
 
 namespace strata::agent {
@@ -83,6 +84,40 @@ struct ReceiverConfig {
   bool operator==(const ReceiverConfig&) const = default;
 };
 
+// Targets listed in the configuration.
+struct StaticTargets {
+  std::vector<std::string> targets;  // host:port
+  std::map<std::string, std::string> labels;
+  bool operator==(const StaticTargets&) const = default;
+};
+
+// Targets read from files (YAML or JSON lists of {targets, labels}), Prometheus's file_sd.
+struct FileSdConfig {
+  std::vector<std::string> files;  // paths; the last path element may hold * and ? globs
+  int64_t refresh_interval_ms = 5 * 60'000;
+  bool operator==(const FileSdConfig&) const = default;
+};
+
+// One scrape job, with Prometheus's scrape_config keys and defaults.
+struct ScrapeConfig {
+  std::string job_name;
+  int64_t interval_ms = 60'000;
+  int64_t timeout_ms = 10'000;
+  std::string metrics_path = "/metrics";
+  std::string scheme = "http";
+  std::map<std::string, std::vector<std::string>> params;
+  bool honor_labels = false;
+  bool honor_timestamps = true;
+  uint64_t sample_limit = 0;  // 0 = none; beyond it the scrape fails
+  uint64_t body_size_limit_bytes = 64u << 20;
+  std::string tenant;  // X-Scope-OrgID of the scraped samples; empty = none
+  std::vector<StaticTargets> static_configs;
+  std::vector<FileSdConfig> file_sd_configs;
+  std::vector<RelabelRule> relabel_configs;         // on target labels
+  std::vector<RelabelRule> metric_relabel_configs;  // on scraped series
+  bool operator==(const ScrapeConfig&) const = default;
+};
+
 struct AgentConfig {
   // One HTTP listener for every HTTP receiver (remote write, OTLP/HTTP, Loki push), /metrics
   // and /-/reload. 4318 is OTLP/HTTP's default port, so OTel SDKs find it unconfigured.
@@ -97,6 +132,7 @@ struct AgentConfig {
   std::string log_level = "info";
   ReceiverConfig remote_write, otlp, loki;
   LimitsConfig limits;
+  std::vector<ScrapeConfig> scrape_configs;
   std::vector<ExporterConfig> exporters;
 };
 

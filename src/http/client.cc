@@ -85,7 +85,7 @@ Result<Response> Client::Do(Request req) {
     Response res;
     if (!ec) {
       bhttp::response_parser<bhttp::string_body> parser;
-      parser.body_limit(1ULL << 30);
+      parser.body_limit(body_limit_);
       parser.skip(req.method() == bhttp::verb::head);  // its Content-Length has no body behind it
       bhttp::read(*stream_, buffer_, parser, ec);
       if (!ec) res = parser.release();

@@ -29,6 +29,8 @@ class Client {
   // Sends `req` (Host and Content-Length are filled in) and reads the response.
   Result<Response> Do(Request req);
   void Close();
+  // Responses with larger bodies fail (default 1 GiB).
+  void set_body_limit(uint64_t bytes) { body_limit_ = bytes; }
 
  private:
   strata::Status Connect();
@@ -39,6 +41,7 @@ class Client {
   boost::asio::io_context ioc_;
   std::unique_ptr<boost::beast::tcp_stream> stream_;
   boost::beast::flat_buffer buffer_;
+  uint64_t body_limit_ = 1ULL << 30;
 };
 
 }  // namespace strata::http

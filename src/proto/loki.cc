@@ -18,8 +18,7 @@ namespace {
 //                repeated LabelPairAdapter structuredMetadata = 3; }
 // Timestamp { int64 seconds = 1; int32 nanos = 2; }  LabelPairAdapter { name = 1; value = 2; }
 constexpr uint32_t kStreams = 1, kLabels = 1, kEntries = 2, kTimestamp = 1, kLine = 2,
-                   kStructuredMetadata = 3, kSeconds = 1, kNanos = 2, kPairName = 1,
-                   kPairValue = 2;
+                   kStructuredMetadata = 3, kSeconds = 1, kNanos = 2, kPairName = 1, kPairValue = 2;
 
 Status Malformed(std::string_view what) {
   return Status::InvalidArgument(fmt::format("malformed Loki push request: {}", what));
@@ -67,8 +66,8 @@ Status ScanStream(std::string_view stream, LokiCounts& counts) {
       if (!r.Expect(WireType::kLen) || !r.ReadBytes(&labels)) break;
       auto parsed = ParseLokiLabels(labels);
       if (!parsed.ok()) {
-        return Malformed(fmt::format("stream labels {}: {}", labels.substr(0, 200),
-                                     parsed.status().message()));
+        return Malformed(
+            fmt::format("stream labels {}: {}", labels.substr(0, 200), parsed.status().message()));
       }
       has_labels = true;
     } else if (r.field() == kEntries) {
@@ -125,8 +124,7 @@ Result<Labels> ParseLokiLabels(std::string_view s) {
     if (end >= s.size()) return Status::InvalidArgument("unterminated label value");
     auto value = GoUnquote(s.substr(i, end - i + 1));
     if (!value.ok()) {
-      return Status::InvalidArgument(
-          fmt::format("label {}: {}", name, value.status().message()));
+      return Status::InvalidArgument(fmt::format("label {}: {}", name, value.status().message()));
     }
     i = end + 1;
     labels.push_back({std::move(name), std::move(*value)});
@@ -219,8 +217,9 @@ Result<std::string> LokiJsonToProtobuf(std::string_view json) {
       simdjson::dom::array tuple;
       if (value.get_array().get(tuple) != simdjson::SUCCESS || tuple.size() < 2 ||
           tuple.size() > 3) {
-        return invalid("each value must be [\"<unix ns>\", \"<line>\"] or with a third object "
-                       "of structured metadata");
+        return invalid(
+            "each value must be [\"<unix ns>\", \"<line>\"] or with a third object "
+            "of structured metadata");
       }
       std::string_view ns_text, line;
       if (tuple.at(0).get_string().get(ns_text) != simdjson::SUCCESS ||

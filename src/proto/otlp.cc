@@ -51,7 +51,7 @@ struct FieldDef {
   std::string_view snake;  // the .proto name, also accepted in JSON
   const MessageDef* message = nullptr;
   std::span<const std::string_view> enum_names = {};  // index = value
-  bool log_bytes = false;  // its encoded size counts as log bytes
+  bool log_bytes = false;                             // its encoded size counts as log bytes
 };
 
 struct MessageDef {
@@ -428,15 +428,14 @@ const MessageDef& RequestDef(OtlpSignal s) {
 // ---- Protobuf validation ----
 
 Status Invalid(const MessageDef& m, const FieldDef& f, std::string_view what) {
-  return Status::InvalidArgument(fmt::format("malformed OTLP request: {}.{}: {}", m.name, f.snake,
-                                             what));
+  return Status::InvalidArgument(
+      fmt::format("malformed OTLP request: {}.{}: {}", m.name, f.snake, what));
 }
 
 Status ScanMessage(const MessageDef& def, std::string_view data, int depth, OtlpCounts& counts) {
   if (depth > kMaxDepth) {
-    return Status::InvalidArgument(
-        fmt::format("malformed OTLP request: {} nested deeper than {} levels", def.name,
-                    kMaxDepth));
+    return Status::InvalidArgument(fmt::format(
+        "malformed OTLP request: {} nested deeper than {} levels", def.name, kMaxDepth));
   }
   if (def.item) ++counts.items;
   WireReader r(data);
@@ -593,7 +592,8 @@ Status EncodeJsonValue(const MessageDef& def, const FieldDef& f, simdjson::dom::
   switch (f.type) {
     case Type::kMessage: {
       simdjson::dom::object o;
-      if (v.get_object().get(o) != simdjson::SUCCESS) return JsonError(def, f.json, "not an object");
+      if (v.get_object().get(o) != simdjson::SUCCESS)
+        return JsonError(def, f.json, "not an object");
       std::string sub;
       RETURN_IF_ERROR(EncodeJsonMessage(*f.message, o, depth + 1, sub));
       PutBytesField(out, f.number, sub);

@@ -25,13 +25,32 @@ constexpr uint64_t kCumulative = 2;       // AggregationTemporality
 
 std::string_view MainUnitWord(std::string_view unit) {
   static const std::map<std::string_view, std::string_view> kUnits = {
-      {"d", "days"},         {"h", "hours"},        {"min", "minutes"},   {"s", "seconds"},
-      {"ms", "milliseconds"}, {"us", "microseconds"}, {"ns", "nanoseconds"}, {"By", "bytes"},
-      {"KiBy", "kibibytes"}, {"MiBy", "mebibytes"}, {"GiBy", "gibibytes"}, {"TiBy", "tibibytes"},
-      {"KBy", "kilobytes"},  {"MBy", "megabytes"},  {"GBy", "gigabytes"},  {"TBy", "terabytes"},
-      {"m", "meters"},       {"V", "volts"},        {"A", "amperes"},      {"J", "joules"},
-      {"W", "watts"},        {"g", "grams"},        {"Cel", "celsius"},    {"Hz", "hertz"},
-      {"1", ""},             {"%", "percent"},
+      {"d", "days"},
+      {"h", "hours"},
+      {"min", "minutes"},
+      {"s", "seconds"},
+      {"ms", "milliseconds"},
+      {"us", "microseconds"},
+      {"ns", "nanoseconds"},
+      {"By", "bytes"},
+      {"KiBy", "kibibytes"},
+      {"MiBy", "mebibytes"},
+      {"GiBy", "gibibytes"},
+      {"TiBy", "tibibytes"},
+      {"KBy", "kilobytes"},
+      {"MBy", "megabytes"},
+      {"GBy", "gigabytes"},
+      {"TBy", "terabytes"},
+      {"m", "meters"},
+      {"V", "volts"},
+      {"A", "amperes"},
+      {"J", "joules"},
+      {"W", "watts"},
+      {"g", "grams"},
+      {"Cel", "celsius"},
+      {"Hz", "hertz"},
+      {"1", ""},
+      {"%", "percent"},
   };
   auto it = kUnits.find(unit);
   return it == kUnits.end() ? unit : it->second;
@@ -39,7 +58,7 @@ std::string_view MainUnitWord(std::string_view unit) {
 
 std::string_view PerUnitWord(std::string_view unit) {
   static const std::map<std::string_view, std::string_view> kPerUnits = {
-      {"s", "second"}, {"m", "minute"}, {"h", "hour"},  {"d", "day"},
+      {"s", "second"}, {"m", "minute"}, {"h", "hour"}, {"d", "day"},
       {"w", "week"},   {"mo", "month"}, {"y", "year"},
   };
   auto it = kPerUnits.find(unit);
@@ -319,8 +338,8 @@ ResourceInfo DecodeResource(std::string_view resource) {
 struct Point {
   std::vector<Attribute> attrs;
   int64_t t_ms = 0;
-  double value = 0;          // number points
-  uint64_t count = 0;        // histogram and summary points
+  double value = 0;    // number points
+  uint64_t count = 0;  // histogram and summary points
   double sum = 0;
   bool has_sum = false;
   std::vector<uint64_t> bucket_counts;
@@ -497,18 +516,18 @@ class Translator {
         break;
       case 7:
         if (temporality != kCumulative) {
-          return Drop(points.size(),
-                      fmt::format("metric {}: sums with delta temporality are not supported",
-                                  name));
+          return Drop(
+              points.size(),
+              fmt::format("metric {}: sums with delta temporality are not supported", name));
         }
         kind = monotonic ? OtlpMetricKind::kCounter : OtlpMetricKind::kGauge;
         type = monotonic ? MetricType::kCounter : MetricType::kGauge;
         break;
       case 9:
         if (temporality != kCumulative) {
-          return Drop(points.size(),
-                      fmt::format("metric {}: histograms with delta temporality are not supported",
-                                  name));
+          return Drop(
+              points.size(),
+              fmt::format("metric {}: histograms with delta temporality are not supported", name));
         }
         kind = OtlpMetricKind::kHistogram, type = MetricType::kHistogram;
         break;
@@ -525,8 +544,7 @@ class Translator {
     if (family.empty()) {
       return Drop(points.size(), fmt::format("metric \"{}\": no valid Prometheus name", name));
     }
-    out_.request.metadata.push_back(
-        {type, family, std::string(help), UnitWords(unit).first});
+    out_.request.metadata.push_back({type, family, std::string(help), UnitWords(unit).first});
     for (auto pd : points) Emit(family, kind, DecodePoint(pd, kind));
   }
 
@@ -551,8 +569,7 @@ class Translator {
           Emit(family + "_bucket", labels, "le", FormatFloat(p.bounds[i]), p.t_ms,
                value(static_cast<double>(cumulative)));
         }
-        Emit(family + "_bucket", labels, "le", "+Inf", p.t_ms,
-             value(static_cast<double>(p.count)));
+        Emit(family + "_bucket", labels, "le", "+Inf", p.t_ms, value(static_cast<double>(p.count)));
         break;
       }
       case OtlpMetricKind::kSummary:
@@ -603,7 +620,9 @@ std::string PrometheusMetricName(std::string_view name, std::string_view unit,
     }
   }
   if (!cur.empty()) tokens.push_back(std::move(cur));
-  auto has = [&](std::string_view t) { return std::find(tokens.begin(), tokens.end(), t) != tokens.end(); };
+  auto has = [&](std::string_view t) {
+    return std::find(tokens.begin(), tokens.end(), t) != tokens.end();
+  };
   auto remove = [&](std::string_view t) {
     tokens.erase(std::remove(tokens.begin(), tokens.end(), t), tokens.end());
   };

@@ -26,8 +26,8 @@ namespace strata::proto {
 // to cumulative) and exponential histograms (native histograms, not stored yet).
 struct OtlpTranslation {
   WriteRequest request;
-  uint64_t points = 0;   // data points in the OTLP request
-  uint64_t dropped = 0;  // data points dropped
+  uint64_t points = 0;                    // data points in the OTLP request
+  uint64_t dropped = 0;                   // data points dropped
   std::vector<std::string> drop_reasons;  // the first few, for the response
 };
 
@@ -36,8 +36,7 @@ Result<OtlpTranslation> TranslateOtlpMetrics(std::string_view data);
 
 // The Prometheus metric name of an OTLP metric (exposed for tests).
 enum class OtlpMetricKind : uint8_t { kGauge, kCounter, kHistogram, kSummary };
-std::string PrometheusMetricName(std::string_view name, std::string_view unit,
-                                 OtlpMetricKind kind);
+std::string PrometheusMetricName(std::string_view name, std::string_view unit, OtlpMetricKind kind);
 // The Prometheus label name of an OTLP attribute key.
 std::string PrometheusLabelName(std::string_view key);
 

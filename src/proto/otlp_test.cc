@@ -94,8 +94,7 @@ TEST(Otlp, TranslatesMetricsByThePrometheusConventions) {
   EXPECT_NE(tr->drop_reasons[1].find("exponential"), std::string::npos);
 
   auto series = BySeriesName(tr->request);
-  const std::map<std::string, std::string> base = {{"job", "shop/checkout"},
-                                                   {"instance", "pod-1"}};
+  const std::map<std::string, std::string> base = {{"job", "shop/checkout"}, {"instance", "pod-1"}};
   // Counter: unit annotation dropped, _total added; colliding attribute names joined in the
   // order of the original keys ("http-method" < "http.method").
   ASSERT_EQ(series["http_server_requests_total"].size(), 1u);
@@ -189,8 +188,8 @@ TEST(Otlp, LogsAndTracesJsonUseHexIds) {
 }
 
 TEST(Otlp, RefusesMalformedInputNamingTheProblem) {
-  auto bad = OtlpJsonToProtobuf(OtlpSignal::kTraces,
-                                R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]})");
+  auto bad = OtlpJsonToProtobuf(
+      OtlpSignal::kTraces, R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"xyz"}]}]}]})");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("Span.traceId: not a hex string"), std::string::npos);
   bad = OtlpJsonToProtobuf(OtlpSignal::kMetrics, R"({"resourceMetrics": 3})");
@@ -246,7 +245,9 @@ TEST(Otlp, ExportResponses) {
             R"({"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad"}})");
   // partial_success { rejected = 2, error_message = "bad" }
   EXPECT_EQ(OtlpExportResponse(OtlpSignal::kTraces, 2, "bad", false),
-            std::string("\x0a\x07\x08\x02\x12\x03" "bad", 9));
+            std::string("\x0a\x07\x08\x02\x12\x03"
+                        "bad",
+                        9));
 }
 
 }  // namespace

@@ -184,6 +184,13 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
   return q;
 }
 
+bool DurableQueue::HasRoom(uint64_t bytes) const {
+  std::lock_guard lk(mu_);
+  if (closed_ || !wal_->Admit().ok()) return false;
+  return opts_.full_policy == FullPolicy::kDropOldest ||
+         disk_bytes_ + bytes <= opts_.max_disk_bytes;
+}
+
 Status DurableQueue::Append(const QueueRecord& rec, std::function<void(const Status&)> done) {
   if (rec.tenant.size() > kMaxTenantBytes) {
     return Status::InvalidArgument(

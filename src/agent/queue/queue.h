@@ -113,6 +113,9 @@ class DurableQueue {
   Status SaveAck();
 
   QueueStats Stats() const;
+  // False when an append of `bytes` would be refused for space now (policy block, queue full)
+  // or the disk is failing: producers that cannot hand back their data (scraping) pause.
+  bool HasRoom(uint64_t bytes) const;
   // Wakes a waiting Read and makes the WAL durable; appends fail afterwards.
   Status Close();
 

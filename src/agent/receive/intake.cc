@@ -159,6 +159,14 @@ bool Intake::Wants(ItemKind kind) const {
   return false;
 }
 
+bool Intake::HasRoom(ItemKind kind, uint64_t bytes) const {
+  auto set = exporters_();
+  for (const auto& e : *set) {
+    if (e->Accepts(kind) && !e->queue().HasRoom(bytes)) return false;
+  }
+  return true;
+}
+
 void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> variants,
                     std::function<void(const Status&)> done) {
   auto set = exporters_();

@@ -75,6 +75,8 @@ class Intake {
 
   // True when some exporter takes `kind`.
   bool Wants(ItemKind kind) const;
+  // True when every queue taking `kind` would accept `bytes` now.
+  bool HasRoom(ItemKind kind, uint64_t bytes) const;
 
   // Queues the request: every exporter gets the first of `variants` whose kind it takes (OTLP
   // metrics, say, and their remote-write translation). `done` is called once, from any thread:

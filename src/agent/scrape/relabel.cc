@@ -1,0 +1,215 @@
+#include "agent/scrape/relabel.h"
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+namespace strata::agent {
+
+namespace {
+
+std::string_view Get(const Labels& labels, std::string_view name) {
+  auto it = std::lower_bound(labels.begin(), labels.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  return it != labels.end() && it->name == name ? std::string_view(it->value) : std::string_view();
+}
+
+// Sets `name` to `value`, or deletes it when `value` is empty (an empty label is no label).
+void Set(Labels& labels, const std::string& name, std::string value) {
+  auto it = std::lower_bound(labels.begin(), labels.end(), name,
+                             [](const Label& l, const std::string& n) { return l.name < n; });
+  bool found = it != labels.end() && it->name == name;
+  if (value.empty()) {
+    if (found) labels.erase(it);
+  } else if (found) {
+    it->value = std::move(value);
+  } else {
+    labels.insert(it, {name, std::move(value)});
+  }
+}
+
+// Go's regexp.Expand: $1, ${1}, $name, ${name}; $$ is a literal $. Unknown groups expand empty.
+std::string Expand(std::string_view tmpl, const RE2& re, const std::vector<re2::StringPiece>& groups) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
+      out.push_back(tmpl[i]);
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out.push_back('$');
+      ++i;
+      continue;
+    }
+    std::string_view name;
+    size_t next;
+    if (tmpl[i + 1] == '{') {
+      size_t close = tmpl.find('}', i + 2);
+      if (close == std::string_view::npos) {
+        out.push_back('$');
+        continue;
+      }
+      name = tmpl.substr(i + 2, close - i - 2);
+      next = close;
+    } else {
+      size_t j = i + 1;
+      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
+        ++j;
+      }
+      if (j == i + 1) {
+        out.push_back('$');
+        continue;
+      }
+      name = tmpl.substr(i + 1, j - i - 1);
+      next = j - 1;
+    }
+    int index = -1;
+    if (std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      index = name.size() < 6 ? std::stoi(std::string(name)) : -1;
+    } else {
+      auto it = re.NamedCapturingGroups().find(std::string(name));
+      if (it != re.NamedCapturingGroups().end()) index = it->second;
+    }
+    if (index >= 0 && static_cast<size_t>(index) < groups.size() && groups[index].data()) {
+      out.append(groups[index].data(), groups[index].size());
+    }
+    i = next;
+  }
+  return out;
+}
+
+// Prometheus's hashmod: the MD5 sum's last 8 bytes, big-endian, modulo `mod`.
+uint64_t HashMod(std::string_view value, uint64_t mod) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(value.data(), value.size(), digest, &len, EVP_md5(), nullptr);
+  uint64_t h = 0;
+  for (int i = 8; i < 16; ++i) h = (h << 8) | digest[i];
+  return h % mod;
+}
+
+bool IsValidLabelName(std::string_view n) { return IsValidLegacyLabelName(n); }
+
+}  // namespace
+
+Result<Relabeler> Relabeler::Compile(const std::vector<RelabelRule>& rules,
+                                     const std::string& path) {
+  static const std::map<std::string, Action> kActions = {
+      {"replace", Action::kReplace},     {"keep", Action::kKeep},
+      {"drop", Action::kDrop},           {"keepequal", Action::kKeepEqual},
+      {"dropequal", Action::kDropEqual}, {"hashmod", Action::kHashMod},
+      {"labelmap", Action::kLabelMap},   {"labeldrop", Action::kLabelDrop},
+      {"labelkeep", Action::kLabelKeep}, {"lowercase", Action::kLowercase},
+      {"uppercase", Action::kUppercase},
+  };
+  Relabeler r;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    const RelabelRule& rule = rules[i];
+    auto error = [&](std::string_view what) {
+      return Status::InvalidArgument(fmt::format("config: \"{}[{}]\": {}", path, i, what));
+    };
+    auto it = kActions.find(rule.action);
+    if (it == kActions.end()) return error(fmt::format("unknown action \"{}\"", rule.action));
+    Compiled c{rule, it->second, nullptr};
+    RE2::Options opts;
+    opts.set_log_errors(false);
+    c.regex = std::make_shared<RE2>("^(?:" + rule.regex + ")$", opts);
+    if (!c.regex->ok()) return error(fmt::format("invalid regex: {}", c.regex->error()));
+    switch (c.action) {
+      case Action::kReplace:
+      case Action::kHashMod:
+      case Action::kLowercase:
+      case Action::kUppercase:
+      case Action::kKeepEqual:
+      case Action::kDropEqual:
+        if (rule.target_label.empty()) return error("target_label is required by this action");
+        break;
+      default:
+        break;
+    }
+    if (c.action == Action::kHashMod && rule.modulus == 0) return error("modulus must be > 0");
+    if ((c.action == Action::kLowercase || c.action == Action::kUppercase ||
+         c.action == Action::kHashMod || c.action == Action::kKeepEqual ||
+         c.action == Action::kDropEqual) &&
+        !IsValidLabelName(rule.target_label)) {
+      return error(fmt::format("\"{}\" is not a valid label name", rule.target_label));
+    }
+    r.rules_.push_back(std::move(c));
+  }
+  return r;
+}
+
+bool Relabeler::Apply(Labels& labels) const {
+  std::string value;
+  for (const auto& c : rules_) {
+    const RelabelRule& rule = c.rule;
+    value.clear();
+    for (size_t i = 0; i < rule.source_labels.size(); ++i) {
+      if (i > 0) value += rule.separator;
+      value += Get(labels, rule.source_labels[i]);
+    }
+    const RE2& re = *c.regex;
+    switch (c.action) {
+      case Action::kKeep:
+        if (!RE2::FullMatch(value, re)) return false;
+        break;
+      case Action::kDrop:
+        if (RE2::FullMatch(value, re)) return false;
+        break;
+      case Action::kKeepEqual:
+        if (value != Get(labels, rule.target_label)) return false;
+        break;
+      case Action::kDropEqual:
+        if (value == Get(labels, rule.target_label)) return false;
+        break;
+      case Action::kReplace: {
+        std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
+        if (!re.Match(value, 0, value.size(), RE2::UNANCHORED, groups.data(),
+                      static_cast<int>(groups.size()))) {
+          break;
+        }
+        std::string target = Expand(rule.target_label, re, groups);
+        if (!IsValidLabelName(target)) break;
+        Set(labels, target, Expand(rule.replacement, re, groups));
+        break;
+      }
+      case Action::kHashMod:
+        Set(labels, rule.target_label, std::to_string(HashMod(value, rule.modulus)));
+        break;
+      case Action::kLowercase:
+      case Action::kUppercase: {
+        for (auto& ch : value) {
+          ch = static_cast<char>(c.action == Action::kLowercase
+                                     ? std::tolower(static_cast<unsigned char>(ch))
+                                     : std::toupper(static_cast<unsigned char>(ch)));
+        }
+        Set(labels, rule.target_label, value);
+        break;
+      }
+      case Action::kLabelMap: {
+        Labels mapped;
+        for (const auto& l : labels) {
+          std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
+          if (re.Match(l.name, 0, l.name.size(), RE2::UNANCHORED, groups.data(),
+                       static_cast<int>(groups.size()))) {
+            mapped.push_back({Expand(rule.replacement, re, groups), l.value});
+          }
+        }
+        for (auto& m : mapped) Set(labels, m.name, std::move(m.value));
+        break;
+      }
+      case Action::kLabelDrop:
+      case Action::kLabelKeep: {
+        const bool drop = c.action == Action::kLabelDrop;
+        std::erase_if(labels, [&](const Label& l) { return RE2::FullMatch(l.name, re) == drop; });
+        break;
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace strata::agent
