@@ -1,21 +1,27 @@
-// The agent loses nothing it acknowledged: senders push numbered samples through `strata
-// agent` to a `strata serve` backend; the backend is stopped for a long outage, the agent is
-// SIGKILLed at random moments (during segment rotations, appends and acknowledgements: its
-// segments are small), its disk budget is hit and refuses with 503. At the end every sample a
-// sender got a 2xx for must be stored in the backend.
+// The agent loses nothing it acknowledged: senders push numbered samples (remote write), log
+// lines (OTLP/HTTP and Loki push) and spans (OTLP/HTTP) through `strata agent`; samples go to a
+// `strata serve` backend, logs and spans to a recording OTLP/Loki endpoint in this process
+// (no Loki or Tempo is installable here). The backends are down for a long outage, the agent
+// is SIGKILLed at random moments (during segment rotations, appends and acknowledgements: its
+// segments are small), its disk budget is hit and refuses with 503. At the end every item a
+// sender got a 2xx for must be at its backend.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 
 #include "base/units.h"
+#include "http/server.h"
+#include "proto/remote_write.h"
 #include "test_util.h"
 
 namespace strata {
@@ -88,12 +94,110 @@ std::string Get(int port, const std::string& target) {
   return res.ok() && res->result_int() == 200 ? res->body() : "";
 }
 
-TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
+// The OTLP/HTTP and Loki endpoint logs and spans are exported to: it records the sequence
+// numbers in the lines ("log-<n>", "loki-<n>") and span names ("span-<n>") it accepts, and
+// answers 503 while "down".
+class RecordingBackend {
+ public:
+  explicit RecordingBackend(int port) {
+    http::ServerOptions opts;
+    opts.listen = "127.0.0.1:" + std::to_string(port);
+    server_ = std::make_unique<http::Server>(opts);
+    for (const char* path : {"/v1/logs", "/v1/traces", "/loki/api/v1/push"}) {
+      server_->Route(
+          path, {boost::beast::http::verb::post},
+          [this, path](http::Request& req, const http::Responder& r) {
+            if (down_) {
+              return r.Send(http::TextResponse(req, http::Status::service_unavailable, "down"));
+            }
+            std::string body = req.body();
+            if (std::string_view(path).starts_with("/loki")) {
+              EXPECT_TRUE(proto::SnappyDecompress(req.body(), 1 << 30, body).ok());
+            }
+            Record(body);
+            r.Send(http::TextResponse(req, http::Status::ok, ""));
+          });
+    }
+    EXPECT_TRUE(server_->Start().ok());
+  }
+  ~RecordingBackend() { server_->Shutdown(1000); }
+  void SetDown(bool down) { down_ = down; }
+  std::set<int64_t> Seen(const std::string& prefix) {
+    std::lock_guard lk(mu_);
+    return seen_[prefix];
+  }
+  uint64_t duplicates() {
+    std::lock_guard lk(mu_);
+    return duplicates_;
+  }
+
+ private:
+  void Record(const std::string& body) {
+    std::lock_guard lk(mu_);
+    for (const char* prefix : {"log-", "loki-", "span-"}) {
+      size_t pos = 0;
+      while ((pos = body.find(prefix, pos)) != std::string::npos) {
+        pos += std::strlen(prefix);
+        int64_t n = 0;
+        size_t digits = 0;
+        while (pos < body.size() && std::isdigit(static_cast<unsigned char>(body[pos]))) {
+          n = n * 10 + (body[pos++] - '0');
+          ++digits;
+        }
+        if (digits > 0 && !seen_[prefix].insert(n).second) ++duplicates_;
+      }
+    }
+  }
+
+  std::unique_ptr<http::Server> server_;
+  std::atomic<bool> down_{false};
+  std::mutex mu_;
+  std::map<std::string, std::set<int64_t>> seen_;
+  uint64_t duplicates_ = 0;
+};
+
+// One request of `n` numbered items of a log or span signal, from `first`.
+http::Request SignalRequest(const std::string& prefix, int64_t first, int n) {
+  std::string items;
+  const int64_t t = NowMillis() * 1'000'000;
+  for (int k = 0; k < n; ++k) {
+    if (k > 0) items += ",";
+    if (prefix == "log-") {
+      items += fmt::format(R"({{"timeUnixNano":"{}","body":{{"stringValue":"log-{}"}}}})", t + k,
+                           first + k);
+    } else if (prefix == "span-") {
+      items += fmt::format(
+          R"({{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"{:016x}","name":"span-{}"}})",
+          first + k + 1, first + k);
+    } else {
+      items += fmt::format(R"(["{}","loki-{}"])", t + k, first + k);
+    }
+  }
+  std::string path, body;
+  if (prefix == "log-") {
+    path = "/v1/logs";
+    body = R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[)" + items + "]}]}]}";
+  } else if (prefix == "span-") {
+    path = "/v1/traces";
+    body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[)" + items + "]}]}]}";
+  } else {
+    path = "/loki/api/v1/push";
+    body = R"({"streams":[{"stream":{"job":"chaos"},"values":[)" + items + "]}]}";
+  }
+  http::Request req(boost::beast::http::verb::post, path, 11);
+  req.set(boost::beast::http::field::content_type, "application/json");
+  req.body() = body;
+  return req;
+}
+
+TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
   const int64_t outage_s = EnvSeconds("STRATA_CHAOS_OUTAGE_SECONDS", 120);
   testing::TempDir tmp;
   const std::string& dir = tmp.path();
   int backend_port = testing::FreePort();
   int agent_port = testing::FreePort();
+  int signals_port = testing::FreePort();
+  RecordingBackend signals(signals_port);
   std::ofstream(dir + "/agent.yaml")
       << "data_dir: " << dir << "/agent\n"
       << "server: {grpc_listen: \"\"}\n"
@@ -102,7 +206,15 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
       << "  url: http://127.0.0.1:" << backend_port << "/api/v1/push\n"
       << "  min_backoff: 50ms\n  max_backoff: 1s\n"
       << "  health: {probe_interval: 500ms}\n"
-      << "  queue: {max_disk_bytes: 2MiB, segment_size: 256KiB}\n";
+      << "  queue: {max_disk_bytes: 2MiB, segment_size: 256KiB}\n"
+      << "- name: otel\n  type: otlp_http\n"
+      << "  url: http://127.0.0.1:" << signals_port << "\n  probe_url: none\n"
+      << "  min_backoff: 50ms\n  max_backoff: 1s\n"
+      << "  queue: {max_disk_bytes: 4MiB, segment_size: 256KiB}\n"
+      << "- name: loki\n  type: loki\n"
+      << "  url: http://127.0.0.1:" << signals_port << "/loki/api/v1/push\n  probe_url: none\n"
+      << "  min_backoff: 50ms\n  max_backoff: 1s\n"
+      << "  queue: {max_disk_bytes: 4MiB, segment_size: 256KiB}\n";
   auto backend = StartBackend(dir, backend_port);
   auto agent = StartAgent(dir, agent_port);
   ASSERT_TRUE(testing::WaitForHttp(backend_port, "/-/ready"));
@@ -155,6 +267,40 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
     });
   }
 
+  // Logs and spans: one sender per signal, numbered items, a batch retried until acknowledged.
+  std::map<std::string, int64_t> signal_acked;  // prefix -> items acknowledged (0..n-1)
+  for (std::string prefix : {"log-", "span-", "loki-"}) {
+    signal_acked[prefix] = 0;
+    senders.emplace_back([&, prefix] {
+      constexpr int kBatch = 50;
+      int64_t next = 0;
+      std::unique_ptr<http::Client> client;
+      bool pending = false;
+      while (!stop || pending) {
+        if (!client) {
+          client = std::make_unique<http::Client>("127.0.0.1", std::to_string(agent_port), 5000);
+        }
+        pending = true;
+        auto res = client->Do(SignalRequest(prefix, next, kBatch));
+        unsigned code = res.ok() ? res->result_int() : 0;
+        if (code == 200 || code == 204) {
+          pending = false;
+          next += kBatch;
+          std::lock_guard lk(mu);
+          signal_acked[prefix] = next;
+          ++acks;
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
+        ASSERT_TRUE(!res.ok() || code == 503) << prefix << " " << code << " " << res->body();
+        if (res.ok() && res->body().find("is full") != std::string::npos) ++refused_full;
+        ++failures;
+        client.reset();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+    });
+  }
+
   std::mt19937 rng(std::random_device{}());
   auto restart_agent = [&] {
     agent->Kill(SIGKILL);
@@ -165,6 +311,7 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   int kills = 0;
   // Outage: the backend is gone; the agent is killed now and then while it queues.
   backend->Kill(SIGKILL);
+  signals.SetDown(true);
   auto outage_end = std::chrono::steady_clock::now() + std::chrono::seconds(outage_s);
   while (std::chrono::steady_clock::now() < outage_end) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2000 + rng() % 8000));
@@ -174,6 +321,7 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   EXPECT_GT(refused_full.load(), 0u) << "the disk budget was never reached";
   // Recovery: the backlog drains while the agent is killed a few more times.
   backend = StartBackend(dir, backend_port);
+  signals.SetDown(false);
   ASSERT_TRUE(testing::WaitForHttp(backend_port, "/-/ready"));
   for (int i = 0; i < 3; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 1500));
@@ -187,6 +335,7 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
   // Wait for the queue to drain.
   bool drained = false;
   for (int i = 0; i < 600 && !drained; ++i) {
+    // Summed over the exporters' queues.
     drained = MetricValue(Get(agent_port, "/metrics"), "strata_agent_queue_pending_items") == 0;
     if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -205,6 +354,15 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
         << " samples acknowledged";
     checked += static_cast<uint64_t>(last + 1);
   }
+  uint64_t signal_items = 0;
+  for (const auto& [prefix, n] : signal_acked) {
+    std::set<int64_t> seen = signals.Seen(prefix);
+    int64_t missing = 0;
+    for (int64_t i = 0; i < n; ++i) missing += seen.count(i) ? 0 : 1;
+    EXPECT_EQ(missing, 0) << prefix << ": " << n << " acknowledged";
+    EXPECT_GT(n, 0) << prefix;
+    signal_items += static_cast<uint64_t>(n);
+  }
   std::string backend_metrics = Get(backend_port, "/metrics");
   double duplicates = MetricValue(backend_metrics, "strata_ingest_samples_duplicate_total");
   std::string agent_metrics = Get(agent_port, "/metrics");
@@ -216,7 +374,9 @@ TEST(AgentChaosTest, EveryAcknowledgedSampleReachesTheBackend) {
             << MetricValue(backend_metrics, "strata_ingest_rejected_samples_total")
             << " redelivered samples it refused as out of order, items the agent counted as "
                "rejected: "
-            << MetricValue(agent_metrics, "strata_agent_dropped_items_total") << "\n";
+            << MetricValue(agent_metrics, "strata_agent_dropped_items_total") << "; "
+            << signal_items << " log lines and spans verified, " << signals.duplicates()
+            << " of them delivered more than once\n";
   EXPECT_GT(kills, 3);
   EXPECT_GT(checked, 0u);
 }
