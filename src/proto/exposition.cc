@@ -29,9 +29,8 @@ MetricType ParseType(std::string_view t) {
 // A float as Go's strconv.ParseFloat reads it, which is what Prometheus accepts.
 bool ParseValue(std::string_view s, double* out) {
   std::string lower(s);
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   std::string_view body = lower;
   bool negative = false;
   if (!body.empty() && (body[0] == '+' || body[0] == '-')) {
@@ -185,8 +184,8 @@ Status ParseSample(std::string_view line, ExposedSample* out) {
     out->timestamp_ms = t;
     p.SkipSpace();
     if (!p.AtEnd()) {
-      return Status::InvalidArgument(fmt::format("unexpected text after the timestamp: \"{}\"",
-                                                 p.Rest().substr(0, 40)));
+      return Status::InvalidArgument(
+          fmt::format("unexpected text after the timestamp: \"{}\"", p.Rest().substr(0, 40)));
     }
   }
   std::sort(out->labels.begin(), out->labels.end());
@@ -214,15 +213,14 @@ Result<Exposition> ParseExposition(std::string_view text, size_t max_samples) {
     line.remove_prefix(b);
     if (line.empty()) continue;
     auto fail = [&](const Status& st) {
-      return Status::InvalidArgument(
-          fmt::format("exposition line {}: {}: \"{}\"", line_no, st.message(),
-                      line.substr(0, 120)));
+      return Status::InvalidArgument(fmt::format("exposition line {}: {}: \"{}\"", line_no,
+                                                 st.message(), line.substr(0, 120)));
     };
     if (line[0] == '#') {
       LineParser p(line.substr(1));
       p.SkipSpace();
       std::string_view keyword = p.Token();
-      if (keyword == "EOF") break;  // OpenMetrics' end marker
+      if (keyword == "EOF") break;                           // OpenMetrics' end marker
       if (keyword != "HELP" && keyword != "TYPE") continue;  // a comment
       p.SkipSpace();
       std::string_view family = p.Name();

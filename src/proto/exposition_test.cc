@@ -27,7 +27,8 @@ TEST(Exposition, ParsesWhatExportersServe) {
   EXPECT_EQ(e->types.at("node_cpu_seconds_total"), MetricType::kCounter);
   EXPECT_EQ(e->help.at("node_cpu_seconds_total"), "Seconds the CPUs spent in each mode.");
   const auto& cpu = e->samples[0];
-  EXPECT_EQ(cpu.labels, (Labels{{"__name__", "node_cpu_seconds_total"}, {"cpu", "0"}, {"mode", "idle"}}));
+  EXPECT_EQ(cpu.labels,
+            (Labels{{"__name__", "node_cpu_seconds_total"}, {"cpu", "0"}, {"mode", "idle"}}));
   EXPECT_EQ(cpu.value, 1.5e6);
   EXPECT_FALSE(cpu.timestamp_ms.has_value());
   EXPECT_TRUE(std::isnan(e->samples[1].value));
@@ -43,9 +44,9 @@ TEST(Exposition, ParsesWhatExportersServe) {
 }
 
 TEST(Exposition, ErrorsNameTheLine) {
-  for (std::string_view bad : {"a{b=\"c\" 1", "a{b=c} 1", "a{b=\"c\",b=\"d\"} 1", "a", "a x",
-                               "a 1 2 3", "a 1 x", "{b=\"c\"} 1", "a{b=\"\\t\"} 1",
-                               "a{__name__=\"x\"} 1", "a{1b=\"c\"} 1"}) {
+  for (std::string_view bad :
+       {"a{b=\"c\" 1", "a{b=c} 1", "a{b=\"c\",b=\"d\"} 1", "a", "a x", "a 1 2 3", "a 1 x",
+        "{b=\"c\"} 1", "a{b=\"\\t\"} 1", "a{__name__=\"x\"} 1", "a{1b=\"c\"} 1"}) {
     auto e = ParseExposition(std::string("ok 1\n") + std::string(bad) + "\n", 100);
     ASSERT_FALSE(e.ok()) << bad;
     EXPECT_NE(e.status().message().find("exposition line 2"), std::string::npos)

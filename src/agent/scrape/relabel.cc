@@ -32,7 +32,8 @@ void Set(Labels& labels, const std::string& name, std::string value) {
 }
 
 // Go's regexp.Expand: $1, ${1}, $name, ${name}; $$ is a literal $. Unknown groups expand empty.
-std::string Expand(std::string_view tmpl, const RE2& re, const std::vector<re2::StringPiece>& groups) {
+std::string Expand(std::string_view tmpl, const RE2& re,
+                   const std::vector<re2::StringPiece>& groups) {
   std::string out;
   for (size_t i = 0; i < tmpl.size(); ++i) {
     if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
@@ -56,7 +57,8 @@ std::string Expand(std::string_view tmpl, const RE2& re, const std::vector<re2::
       next = close;
     } else {
       size_t j = i + 1;
-      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
+      while (j < tmpl.size() &&
+             (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
         ++j;
       }
       if (j == i + 1) {

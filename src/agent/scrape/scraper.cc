@@ -160,14 +160,16 @@ class ScrapeLoop {
     if (!stale || last_series_.empty()) return;
     proto::WriteRequest wr;
     const int64_t now = NowMillis();
-    for (const auto& [key, labels] : last_series_) wr.series.push_back({labels, {{now, StaleNaN()}}});
+    for (const auto& [key, labels] : last_series_)
+      wr.series.push_back({labels, {{now, StaleNaN()}}});
     for (const char* name : kReportNames) {
       wr.series.push_back({ReportLabels(name), {{now, StaleNaN()}}});
     }
     if (Status st = Submit(wr); !st.ok()) {
-      spdlog::warn("msg=\"staleness markers of a removed target not queued\" job={} target={} "
-                   "err=\"{}\"",
-                   config_.job_name, target_.Key(), st.message());
+      spdlog::warn(
+          "msg=\"staleness markers of a removed target not queued\" job={} target={} "
+          "err=\"{}\"",
+          config_.job_name, target_.Key(), st.message());
     }
   }
 
@@ -186,8 +188,8 @@ class ScrapeLoop {
   void Run() {
     const int64_t interval = config_.interval_ms;
     // Targets spread over the interval by their identity, as Prometheus does.
-    const int64_t offset =
-        static_cast<int64_t>(std::hash<std::string>{}(target_.Key()) % static_cast<uint64_t>(interval));
+    const int64_t offset = static_cast<int64_t>(std::hash<std::string>{}(target_.Key()) %
+                                                static_cast<uint64_t>(interval));
     int64_t next = NowMillis() / interval * interval + offset;
     if (next < NowMillis()) next += interval;
     std::unique_lock lk(mu_);
@@ -201,7 +203,8 @@ class ScrapeLoop {
       ScrapeOnce();
       lk.lock();
       next += interval;
-      if (int64_t now = NowMillis(); next <= now) next += (now - next) / interval * interval + interval;
+      if (int64_t now = NowMillis(); next <= now)
+        next += (now - next) / interval * interval + interval;
     }
   }
 
@@ -260,8 +263,7 @@ class ScrapeLoop {
     for (const auto& [key, labels] : last_series_) {
       if (!current.count(key)) wr.series.push_back({labels, {{start, StaleNaN()}}});
     }
-    const double report[] = {scraped.ok() ? 1.0 : 0.0, duration,
-                             static_cast<double>(scraped_count),
+    const double report[] = {scraped.ok() ? 1.0 : 0.0, duration, static_cast<double>(scraped_count),
                              static_cast<double>(current.size())};
     for (size_t i = 0; i < std::size(kReportNames); ++i) {
       wr.series.push_back({ReportLabels(kReportNames[i]), {{start, report[i]}}});
@@ -300,7 +302,7 @@ class ScrapeLoop {
   prometheus::Counter& failed_;
   prometheus::Counter& paused_;
   prometheus::Counter& not_queued_;
-  std::unique_ptr<http::Client> client_;             // loop thread only
+  std::unique_ptr<http::Client> client_;              // loop thread only
   std::unordered_map<uint64_t, Labels> last_series_;  // loop thread, then Stop
   uint64_t last_request_bytes_ = 0;
 
@@ -377,8 +379,8 @@ bool ScrapeManager::RefreshFiles(int64_t now_ms) {
     for (const auto& p : paths) {
       struct stat st {};
       if (::stat(p.c_str(), &st) == 0) {
-        signature += fmt::format("{}:{}.{}:{};", p, st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
-                                 st.st_size);
+        signature +=
+            fmt::format("{}:{}.{}:{};", p, st.st_mtim.tv_sec, st.st_mtim.tv_nsec, st.st_size);
       }
     }
     if (signature == job.files_signature && now_ms < job.next_refresh_ms) continue;
@@ -403,9 +405,10 @@ bool ScrapeManager::RefreshFiles(int64_t now_ms) {
         }
         next[path] = std::move(targets);
       } catch (const std::exception& e) {
-        spdlog::warn("msg=\"file_sd: cannot read targets; keeping the previous ones\" job={} "
-                     "file={} err=\"{}\"",
-                     job.config.job_name, path, e.what());
+        spdlog::warn(
+            "msg=\"file_sd: cannot read targets; keeping the previous ones\" job={} "
+            "file={} err=\"{}\"",
+            job.config.job_name, path, e.what());
         if (auto it = job.file_targets.find(path); it != job.file_targets.end()) {
           next[path] = it->second;
         }
@@ -425,7 +428,8 @@ void ScrapeManager::Sync() {
       auto t = TargetsOf(job.config, *job.relabel, group.targets, group.labels);
       targets.insert(targets.end(), t.begin(), t.end());
     }
-    for (const auto& [path, t] : job.file_targets) targets.insert(targets.end(), t.begin(), t.end());
+    for (const auto& [path, t] : job.file_targets)
+      targets.insert(targets.end(), t.begin(), t.end());
     for (auto& t : targets) want.emplace(job.config.job_name + " " + t.Key(), std::pair{&job, t});
   }
   for (auto it = loops_.begin(); it != loops_.end();) {
