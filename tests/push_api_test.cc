@@ -97,6 +97,47 @@ TEST_F(PushApiTest, MalformedBodies) {
   EXPECT_EQ(Do(req).result(), http::Status::unsupported_media_type);
 }
 
+http::Request OtlpRequest(const std::string& content_type, std::string body) {
+  http::Request req(bhttp::verb::post, "/otlp/v1/metrics", 11);
+  req.set(bhttp::field::content_type, content_type);
+  req.body() = std::move(body);
+  return req;
+}
+
+TEST_F(PushApiTest, OtlpMetricsEndpoint) {
+  Start();
+  const std::string ns = std::to_string(now_) + "000000";
+  // A cumulative counter is stored; a delta one has no Prometheus form and is refused, as a
+  // partial success naming it.
+  auto res = Do(OtlpRequest("application/json", R"({"resourceMetrics":[{
+      "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
+      "scopeMetrics":[{"metrics":[
+        {"name":"jobs.done","sum":{"aggregationTemporality":2,"isMonotonic":true,
+         "dataPoints":[{"timeUnixNano":")" + ns + R"(","asInt":"3"}]}},
+        {"name":"jobs.delta","sum":{"aggregationTemporality":1,"isMonotonic":true,
+         "dataPoints":[{"timeUnixNano":")" + ns + R"(","asInt":"1"}]}}]}]}]})"));
+  EXPECT_EQ(res.result(), http::Status::ok);
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "application/json");
+  EXPECT_NE(res.body().find(R"("rejectedDataPoints":"1")"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find("jobs.delta"), std::string::npos) << res.body();
+  std::string m = Metrics();
+  EXPECT_NE(m.find(R"(strata_ingest_rejected_samples_total{reason="unsupported_otlp",)"
+                   R"(tenant="anonymous"} 1)"),
+            std::string::npos);
+  EXPECT_NE(m.find(R"(strata_ingest_samples_stored_total{tenant="anonymous"} 1)"),
+            std::string::npos);
+  // Malformed and unsupported bodies are refused with the reason.
+  res = Do(OtlpRequest("application/json", R"({"resourceMetrics":[{"scopeMetrics":{}}]})"));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("ResourceMetrics.scopeMetrics: not an array"), std::string::npos);
+  res = Do(OtlpRequest("application/x-protobuf", "\x0a\x07trunc"));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(Do(OtlpRequest("text/plain", "x")).result(), http::Status::unsupported_media_type);
+  http::Request gz = OtlpRequest("application/x-protobuf", "not gzip");
+  gz.set(bhttp::field::content_encoding, "gzip");
+  EXPECT_EQ(Do(gz).result(), http::Status::bad_request);
+}
+
 TEST_F(PushApiTest, BodyLimits) {
   server::Config c;
   c.max_request_body_bytes = 1000;
