@@ -98,6 +98,8 @@ class Backend {
     std::lock_guard lk(mu_);
     return series_;
   }
+  // Requests with more series are refused with 413.
+  void SetMaxSeries(size_t n) { max_series_ = n; }
   void SetStatus(unsigned code, bool ready) {
     status_ = code;
     ready_ = ready;
@@ -115,6 +117,7 @@ class Backend {
   std::unique_ptr<http::Server> server_;
   std::atomic<unsigned> status_{204};
   std::atomic<bool> ready_{true};
+  std::atomic<size_t> max_series_{SIZE_MAX};
   std::mutex mu_;
   std::map<std::string, std::vector<int>> samples_;
   std::map<std::string, std::vector<double>> series_;
@@ -444,10 +447,10 @@ TEST_F(AgentSignalsTest, OtlpHttpInEveryEncodingReachesOtlpAndRemoteWriteBackend
   EXPECT_NE(res->body().find(R"("rejectedDataPoints":"1")"), std::string::npos) << res->body();
   // Logs as gzip protobuf, traces as protobuf.
   auto logs = proto::OtlpJsonToProtobuf(OtlpSignal::kLogs, kOtlpLogsJson);
-  res = Post("/v1/logs", "application/x-protobuf", Gzip(*logs), "gzip");
-  ASSERT_TRUE(res.ok());
-  EXPECT_EQ(res->result_int(), 200u) << res->body();
-  EXPECT_EQ(std::string((*res)[bhttp::field::content_type]), "application/x-protobuf");
+  auto logs_res = Post("/v1/logs", "application/x-protobuf", Gzip(*logs), "gzip");
+  ASSERT_TRUE(logs_res.ok());
+  EXPECT_EQ(logs_res->result_int(), 200u) << logs_res->body();
+  EXPECT_EQ(std::string((*logs_res)[bhttp::field::content_type]), "application/x-protobuf");
   auto traces = proto::OtlpJsonToProtobuf(OtlpSignal::kTraces, kOtlpTracesJson);
   EXPECT_EQ(Post("/v1/traces", "application/x-protobuf", *traces)->result_int(), 200u);
 
@@ -466,12 +469,11 @@ TEST_F(AgentSignalsTest, OtlpHttpInEveryEncodingReachesOtlpAndRemoteWriteBackend
   EXPECT_EQ(series[R"({__name__="http_requests_total", job="api"})"], std::vector<double>{7});
 
   // Errors: OTLP's google.rpc.Status in the request's encoding.
-  res = Post("/v1/traces", "application/json", R"({"resourceSpans":[{"scopeSpans":7}]})");
-  EXPECT_EQ(res->result_int(), 400u);
-  EXPECT_NE(res->body().find(R"("code":3)"), std::string::npos) << res->body();
-  EXPECT_NE(res->body().find("ResourceSpans.scopeSpans: not an array"), std::string::npos);
-  res = Post("/v1/logs", "application/x-protobuf", "\x0a\x09truncated");
-  EXPECT_EQ(res->result_int(), 400u);
+  auto bad_json = Post("/v1/traces", "application/json", R"({"resourceSpans":[{"scopeSpans":7}]})");
+  EXPECT_EQ(bad_json->result_int(), 400u);
+  EXPECT_NE(bad_json->body().find(R"("code":3)"), std::string::npos) << bad_json->body();
+  EXPECT_NE(bad_json->body().find("ResourceSpans.scopeSpans: not an array"), std::string::npos);
+  EXPECT_EQ(Post("/v1/logs", "application/x-protobuf", "\x0a\x09truncated")->result_int(), 400u);
   EXPECT_EQ(Post("/v1/logs", "text/plain", "x")->result_int(), 415u);
   EXPECT_EQ(Post("/v1/logs", "application/x-protobuf", *logs, "br")->result_int(), 415u);
   EXPECT_EQ(Post("/v1/logs", "application/x-protobuf", "not gzip", "gzip")->result_int(), 400u);
@@ -486,19 +488,20 @@ TEST_F(AgentSignalsTest, LokiPushInJsonAndProtobuf) {
   auto res = Post("/loki/api/v1/push", "application/x-protobuf", proto::SnappyCompress(*pb));
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->result_int(), 204u) << res->body();
-  res =
+  auto json_res =
       Post("/loki/api/v1/push", "application/json",
            Gzip(R"({"streams":[{"stream":{"job":"b"},"values":[["1","y"],["2","z"]]}]})"), "gzip");
-  EXPECT_EQ(res->result_int(), 204u) << res->body();
+  EXPECT_EQ(json_res->result_int(), 204u) << json_res->body();
   ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() >= 1; }));
   ASSERT_TRUE(WaitFor([&] {
     uint64_t n = 0;
     for (const auto& b : backend.Bodies("/loki/api/v1/push")) n += proto::ScanLokiPush(b)->entries;
     return n == 3;
   }));
-  res = Post("/loki/api/v1/push", "application/json", R"({"streams":[{"stream":{"a":"b"}}]})");
-  EXPECT_EQ(res->result_int(), 400u);
-  EXPECT_NE(res->body().find("values"), std::string::npos) << res->body();
+  auto no_values =
+      Post("/loki/api/v1/push", "application/json", R"({"streams":[{"stream":{"a":"b"}}]})");
+  EXPECT_EQ(no_values->result_int(), 400u);
+  EXPECT_NE(no_values->body().find("values"), std::string::npos) << no_values->body();
   EXPECT_EQ(Post("/loki/api/v1/push", "application/x-protobuf", "garbage")->result_int(), 400u);
 }
 
@@ -508,7 +511,7 @@ TEST_F(AgentSignalsTest, OtlpGrpcExport) {
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(agent_->grpc_port()),
                                      grpc::InsecureChannelCredentials());
   grpc::GenericStub stub(channel);
-  auto call = [&](const std::string& method, const std::string& body, std::string tenant) {
+  auto call = [&](const std::string& method, const std::string& body, const std::string& tenant) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     if (!tenant.empty()) ctx.AddMetadata("x-scope-orgid", tenant);
@@ -516,7 +519,7 @@ TEST_F(AgentSignalsTest, OtlpGrpcExport) {
     grpc::ByteBuffer req(&slice, 1), resp;
     std::promise<grpc::Status> done;
     stub.UnaryCall(&ctx, method, grpc::StubOptions(), &req, &resp,
-                   [&](grpc::Status st) { done.set_value(st); });
+                   [&](const grpc::Status& st) { done.set_value(st); });
     return done.get_future().get();
   };
   auto traces = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, kOtlpTracesJson);
@@ -642,6 +645,38 @@ TEST_F(AgentTest, ScrapesStaticAndFileTargetsWithStalenessMarkers) {
       series("{__name__=\"other_metric\", dc=\"eu\", " + inst_b + ", job=\"app\"}").back()));
   EXPECT_NE(Metrics().find("strata_agent_scrapes_total{job=\"app\",result=\"failed\"}"),
             std::string::npos);
+}
+
+TEST_F(AgentTest, LanesKeepEverySeriesInOrderAndSplitWhatIsTooLarge) {
+  Backend backend;
+  backend.SetStatus(503, false);
+  StartAgent("- name: main\n  url: " + backend.url() +
+             "\n  concurrency: 4\n  min_backoff: 10ms\n  max_backoff: 50ms\n"
+             "  health: {probe_interval: 50ms}\n");
+  // 40 series x 50 requests of 5 samples each, queued during an outage, then sent in lanes;
+  // the backend refuses requests of more than 3 series, so lanes halve theirs.
+  for (int r = 0; r < 50; ++r) {
+    proto::WriteRequest wr;
+    for (int s = 0; s < 40; ++s) {
+      proto::TimeSeries ts;
+      ts.labels = {{"__name__", "laned"}, {"s", std::to_string(s)}};
+      for (int k = 0; k < 5; ++k)
+        ts.samples.push_back({1'700'000'000'000 + r * 5 + k, double(r * 5 + k)});
+      wr.series.push_back(ts);
+    }
+    ASSERT_EQ(Push(proto::SnappyCompress(proto::EncodeWriteRequest(wr)))->result_int(), 204u);
+  }
+  backend.SetMaxSeries(3);
+  backend.SetStatus(204, true);
+  ASSERT_TRUE(WaitFor([&] { return backend.Samples("team-a").size() == 40u * 250; }, 30'000));
+  auto series = backend.Series();
+  ASSERT_EQ(series.size(), 40u);
+  std::vector<double> want;
+  for (int i = 0; i < 250; ++i) want.push_back(i);
+  for (const auto& [labels, values] : series) EXPECT_EQ(values, want) << labels;
+  EXPECT_NE(
+      Metrics().find("strata_agent_dropped_items_total{exporter=\"main\",reason=\"rejected\"} 0"),
+      std::string::npos);
 }
 
 }  // namespace

@@ -85,6 +85,8 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
   RETURN_IF_ERROR(s.Duration("min_backoff", e.min_backoff_ms));
   RETURN_IF_ERROR(s.Duration("max_backoff", e.max_backoff_ms));
   RETURN_IF_ERROR(s.Double("max_send_rate", e.max_send_rate));
+  RETURN_IF_ERROR(s.Int("concurrency", e.concurrency));
+  if (e.type != ExporterType::kRemoteWrite) e.concurrency = 1;
 
   YamlSection h(s.Get("health"), path + ".health");
   RETURN_IF_ERROR(h.Check());
@@ -114,10 +116,10 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
   if (e.timeout_ms <= 0 || e.min_backoff_ms <= 0 || e.max_backoff_ms < e.min_backoff_ms ||
       e.max_batch_bytes == 0 || e.max_batch_items == 0 || e.health.probe_interval_ms <= 0 ||
       e.health.probe_timeout_ms <= 0 || e.health.unhealthy_after <= 0 ||
-      e.health.healthy_after <= 0) {
+      e.health.healthy_after <= 0 || e.concurrency == 0 || e.concurrency > 64) {
     return Status::InvalidArgument(fmt::format(
         "config: \"{}\": timeout, backoffs, batch sizes, probe interval/timeout and health "
-        "thresholds must be positive, max_backoff at least min_backoff",
+        "thresholds must be positive, max_backoff at least min_backoff, concurrency 1 to 64",
         path));
   }
   return Status::Ok();

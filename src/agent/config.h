@@ -49,8 +49,11 @@ struct ExporterConfig {
   int64_t min_backoff_ms = 100;
   int64_t max_backoff_ms = 10'000;
   // Items per second sent at most (a backlog drains at this rate); 0 = as fast as the backend
-  // acknowledges (one request in flight per exporter, which keeps per-series order).
+  // acknowledges.
   double max_send_rate = 0;
+  // Requests in flight at once. remote_write splits each batch over this many lanes by series
+  // (each lane in order, so per-series order holds); other types send one at a time.
+  size_t concurrency = 4;
   HealthOptions health;
   QueueOptions queue;
   bool operator==(const ExporterConfig&) const = default;
@@ -94,7 +97,7 @@ struct StaticTargets {
 // Targets read from files (YAML or JSON lists of {targets, labels}), Prometheus's file_sd.
 struct FileSdConfig {
   std::vector<std::string> files;  // paths; the last path element may hold * and ? globs
-  int64_t refresh_interval_ms = 5 * 60'000;
+  int64_t refresh_interval_ms = int64_t{5} * 60'000;
   bool operator==(const FileSdConfig&) const = default;
 };
 

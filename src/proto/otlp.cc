@@ -104,18 +104,19 @@ bool IsPacked(Type t) {
 
 // ---- The OTLP schema (opentelemetry-proto v1) ----
 
-extern const MessageDef kAnyValue;
-extern const MessageDef kKeyValue;
+// AnyValue and KeyValue nest in each other through ArrayValue and KeyValueList.
+extern const MessageDef kAnyValue;  // NOLINT(readability-identifier-naming): defined below
+extern const MessageDef kKeyValue;  // NOLINT(readability-identifier-naming): defined below
 
 constexpr FieldDef kArrayValueFields[] = {
     {1, Type::kMessage, true, "values", "values", &kAnyValue},
 };
-const MessageDef kArrayValue{"ArrayValue", kArrayValueFields};
+constexpr MessageDef kArrayValue{"ArrayValue", kArrayValueFields};
 
 constexpr FieldDef kKeyValueListFields[] = {
     {1, Type::kMessage, true, "values", "values", &kKeyValue},
 };
-const MessageDef kKeyValueList{"KeyValueList", kKeyValueListFields};
+constexpr MessageDef kKeyValueList{"KeyValueList", kKeyValueListFields};
 
 constexpr FieldDef kAnyValueFields[] = {
     {1, Type::kString, false, "stringValue", "string_value"},
@@ -126,19 +127,19 @@ constexpr FieldDef kAnyValueFields[] = {
     {6, Type::kMessage, false, "kvlistValue", "kvlist_value", &kKeyValueList},
     {7, Type::kBytes, false, "bytesValue", "bytes_value"},
 };
-const MessageDef kAnyValue{"AnyValue", kAnyValueFields};
+constexpr MessageDef kAnyValue{"AnyValue", kAnyValueFields};
 
 constexpr FieldDef kKeyValueFields[] = {
     {1, Type::kString, false, "key", "key"},
     {2, Type::kMessage, false, "value", "value", &kAnyValue},
 };
-const MessageDef kKeyValue{"KeyValue", kKeyValueFields};
+constexpr MessageDef kKeyValue{"KeyValue", kKeyValueFields};
 
 constexpr FieldDef kResourceFields[] = {
     {1, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
     {2, Type::kUint32, false, "droppedAttributesCount", "dropped_attributes_count"},
 };
-const MessageDef kResource{"Resource", kResourceFields};
+constexpr MessageDef kResource{"Resource", kResourceFields};
 
 constexpr FieldDef kScopeFields[] = {
     {1, Type::kString, false, "name", "name"},
@@ -146,7 +147,7 @@ constexpr FieldDef kScopeFields[] = {
     {3, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
     {4, Type::kUint32, false, "droppedAttributesCount", "dropped_attributes_count"},
 };
-const MessageDef kScope{"InstrumentationScope", kScopeFields};
+constexpr MessageDef kScope{"InstrumentationScope", kScopeFields};
 
 // Metrics.
 constexpr std::string_view kTemporalityNames[] = {"AGGREGATION_TEMPORALITY_UNSPECIFIED",
@@ -161,7 +162,7 @@ constexpr FieldDef kExemplarFields[] = {
     {4, Type::kId, false, "spanId", "span_id"},
     {5, Type::kId, false, "traceId", "trace_id"},
 };
-const MessageDef kExemplar{"Exemplar", kExemplarFields};
+constexpr MessageDef kExemplar{"Exemplar", kExemplarFields};
 
 constexpr FieldDef kNumberPointFields[] = {
     {7, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
@@ -172,7 +173,7 @@ constexpr FieldDef kNumberPointFields[] = {
     {5, Type::kMessage, true, "exemplars", "exemplars", &kExemplar},
     {8, Type::kUint32, false, "flags", "flags"},
 };
-const MessageDef kNumberPoint{"NumberDataPoint", kNumberPointFields, true};
+constexpr MessageDef kNumberPoint{"NumberDataPoint", kNumberPointFields, true};
 
 constexpr FieldDef kHistogramPointFields[] = {
     {9, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
@@ -187,13 +188,13 @@ constexpr FieldDef kHistogramPointFields[] = {
     {11, Type::kDouble, false, "min", "min"},
     {12, Type::kDouble, false, "max", "max"},
 };
-const MessageDef kHistogramPoint{"HistogramDataPoint", kHistogramPointFields, true};
+constexpr MessageDef kHistogramPoint{"HistogramDataPoint", kHistogramPointFields, true};
 
 constexpr FieldDef kBucketsFields[] = {
     {1, Type::kSint32, false, "offset", "offset"},
     {2, Type::kPackedUint64, true, "bucketCounts", "bucket_counts"},
 };
-const MessageDef kBuckets{"ExponentialHistogramDataPoint.Buckets", kBucketsFields};
+constexpr MessageDef kBuckets{"ExponentialHistogramDataPoint.Buckets", kBucketsFields};
 
 constexpr FieldDef kExpHistogramPointFields[] = {
     {1, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
@@ -211,14 +212,14 @@ constexpr FieldDef kExpHistogramPointFields[] = {
     {13, Type::kDouble, false, "max", "max"},
     {14, Type::kDouble, false, "zeroThreshold", "zero_threshold"},
 };
-const MessageDef kExpHistogramPoint{"ExponentialHistogramDataPoint", kExpHistogramPointFields,
-                                    true};
+constexpr MessageDef kExpHistogramPoint{"ExponentialHistogramDataPoint", kExpHistogramPointFields,
+                                        true};
 
 constexpr FieldDef kQuantileFields[] = {
     {1, Type::kDouble, false, "quantile", "quantile"},
     {2, Type::kDouble, false, "value", "value"},
 };
-const MessageDef kQuantile{"SummaryDataPoint.ValueAtQuantile", kQuantileFields};
+constexpr MessageDef kQuantile{"SummaryDataPoint.ValueAtQuantile", kQuantileFields};
 
 constexpr FieldDef kSummaryPointFields[] = {
     {7, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
@@ -229,12 +230,12 @@ constexpr FieldDef kSummaryPointFields[] = {
     {6, Type::kMessage, true, "quantileValues", "quantile_values", &kQuantile},
     {8, Type::kUint32, false, "flags", "flags"},
 };
-const MessageDef kSummaryPoint{"SummaryDataPoint", kSummaryPointFields, true};
+constexpr MessageDef kSummaryPoint{"SummaryDataPoint", kSummaryPointFields, true};
 
 constexpr FieldDef kGaugeFields[] = {
     {1, Type::kMessage, true, "dataPoints", "data_points", &kNumberPoint},
 };
-const MessageDef kGauge{"Gauge", kGaugeFields};
+constexpr MessageDef kGauge{"Gauge", kGaugeFields};
 
 constexpr FieldDef kSumFields[] = {
     {1, Type::kMessage, true, "dataPoints", "data_points", &kNumberPoint},
@@ -242,26 +243,26 @@ constexpr FieldDef kSumFields[] = {
      kTemporalityNames},
     {3, Type::kBool, false, "isMonotonic", "is_monotonic"},
 };
-const MessageDef kSum{"Sum", kSumFields};
+constexpr MessageDef kSum{"Sum", kSumFields};
 
 constexpr FieldDef kHistogramFields[] = {
     {1, Type::kMessage, true, "dataPoints", "data_points", &kHistogramPoint},
     {2, Type::kEnum, false, "aggregationTemporality", "aggregation_temporality", nullptr,
      kTemporalityNames},
 };
-const MessageDef kHistogram{"Histogram", kHistogramFields};
+constexpr MessageDef kHistogram{"Histogram", kHistogramFields};
 
 constexpr FieldDef kExpHistogramFields[] = {
     {1, Type::kMessage, true, "dataPoints", "data_points", &kExpHistogramPoint},
     {2, Type::kEnum, false, "aggregationTemporality", "aggregation_temporality", nullptr,
      kTemporalityNames},
 };
-const MessageDef kExpHistogram{"ExponentialHistogram", kExpHistogramFields};
+constexpr MessageDef kExpHistogram{"ExponentialHistogram", kExpHistogramFields};
 
 constexpr FieldDef kSummaryFields[] = {
     {1, Type::kMessage, true, "dataPoints", "data_points", &kSummaryPoint},
 };
-const MessageDef kSummary{"Summary", kSummaryFields};
+constexpr MessageDef kSummary{"Summary", kSummaryFields};
 
 constexpr FieldDef kMetricFields[] = {
     {1, Type::kString, false, "name", "name"},
@@ -274,26 +275,26 @@ constexpr FieldDef kMetricFields[] = {
     {11, Type::kMessage, false, "summary", "summary", &kSummary},
     {12, Type::kMessage, true, "metadata", "metadata", &kKeyValue},
 };
-const MessageDef kMetric{"Metric", kMetricFields};
+constexpr MessageDef kMetric{"Metric", kMetricFields};
 
 constexpr FieldDef kScopeMetricsFields[] = {
     {1, Type::kMessage, false, "scope", "scope", &kScope},
     {2, Type::kMessage, true, "metrics", "metrics", &kMetric},
     {3, Type::kString, false, "schemaUrl", "schema_url"},
 };
-const MessageDef kScopeMetrics{"ScopeMetrics", kScopeMetricsFields};
+constexpr MessageDef kScopeMetrics{"ScopeMetrics", kScopeMetricsFields};
 
 constexpr FieldDef kResourceMetricsFields[] = {
     {1, Type::kMessage, false, "resource", "resource", &kResource},
     {2, Type::kMessage, true, "scopeMetrics", "scope_metrics", &kScopeMetrics},
     {3, Type::kString, false, "schemaUrl", "schema_url"},
 };
-const MessageDef kResourceMetrics{"ResourceMetrics", kResourceMetricsFields};
+constexpr MessageDef kResourceMetrics{"ResourceMetrics", kResourceMetricsFields};
 
 constexpr FieldDef kMetricsRequestFields[] = {
     {1, Type::kMessage, true, "resourceMetrics", "resource_metrics", &kResourceMetrics},
 };
-const MessageDef kMetricsRequest{"ExportMetricsServiceRequest", kMetricsRequestFields};
+constexpr MessageDef kMetricsRequest{"ExportMetricsServiceRequest", kMetricsRequestFields};
 
 // Logs.
 constexpr std::array<std::string_view, 25> kSeverityNames = {
@@ -321,26 +322,26 @@ constexpr FieldDef kLogRecordFields[] = {
     {10, Type::kId, false, "spanId", "span_id"},
     {12, Type::kString, false, "eventName", "event_name"},
 };
-const MessageDef kLogRecord{"LogRecord", kLogRecordFields, true};
+constexpr MessageDef kLogRecord{"LogRecord", kLogRecordFields, true};
 
 constexpr FieldDef kScopeLogsFields[] = {
     {1, Type::kMessage, false, "scope", "scope", &kScope},
     {2, Type::kMessage, true, "logRecords", "log_records", &kLogRecord},
     {3, Type::kString, false, "schemaUrl", "schema_url"},
 };
-const MessageDef kScopeLogs{"ScopeLogs", kScopeLogsFields};
+constexpr MessageDef kScopeLogs{"ScopeLogs", kScopeLogsFields};
 
 constexpr FieldDef kResourceLogsFields[] = {
     {1, Type::kMessage, false, "resource", "resource", &kResource},
     {2, Type::kMessage, true, "scopeLogs", "scope_logs", &kScopeLogs},
     {3, Type::kString, false, "schemaUrl", "schema_url"},
 };
-const MessageDef kResourceLogs{"ResourceLogs", kResourceLogsFields};
+constexpr MessageDef kResourceLogs{"ResourceLogs", kResourceLogsFields};
 
 constexpr FieldDef kLogsRequestFields[] = {
     {1, Type::kMessage, true, "resourceLogs", "resource_logs", &kResourceLogs},
 };
-const MessageDef kLogsRequest{"ExportLogsServiceRequest", kLogsRequestFields};
+constexpr MessageDef kLogsRequest{"ExportLogsServiceRequest", kLogsRequestFields};
 
 // Traces.
 constexpr std::string_view kSpanKindNames[] = {
@@ -356,7 +357,7 @@ constexpr FieldDef kEventFields[] = {
     {3, Type::kMessage, true, "attributes", "attributes", &kKeyValue},
     {4, Type::kUint32, false, "droppedAttributesCount", "dropped_attributes_count"},
 };
-const MessageDef kEvent{"Span.Event", kEventFields};
+constexpr MessageDef kEvent{"Span.Event", kEventFields};
 
 constexpr FieldDef kLinkFields[] = {
     {1, Type::kId, false, "traceId", "trace_id"},
@@ -366,13 +367,13 @@ constexpr FieldDef kLinkFields[] = {
     {5, Type::kUint32, false, "droppedAttributesCount", "dropped_attributes_count"},
     {6, Type::kFixed32, false, "flags", "flags"},
 };
-const MessageDef kLink{"Span.Link", kLinkFields};
+constexpr MessageDef kLink{"Span.Link", kLinkFields};
 
 constexpr FieldDef kStatusFields[] = {
     {2, Type::kString, false, "message", "message"},
     {3, Type::kEnum, false, "code", "code", nullptr, kStatusCodeNames},
 };
-const MessageDef kSpanStatus{"Status", kStatusFields};
+constexpr MessageDef kSpanStatus{"Status", kStatusFields};
 
 constexpr FieldDef kSpanFields[] = {
     {1, Type::kId, false, "traceId", "trace_id"},
@@ -392,26 +393,26 @@ constexpr FieldDef kSpanFields[] = {
     {14, Type::kUint32, false, "droppedLinksCount", "dropped_links_count"},
     {15, Type::kMessage, false, "status", "status", &kSpanStatus},
 };
-const MessageDef kSpan{"Span", kSpanFields, true};
+constexpr MessageDef kSpan{"Span", kSpanFields, true};
 
 constexpr FieldDef kScopeSpansFields[] = {
     {1, Type::kMessage, false, "scope", "scope", &kScope},
     {2, Type::kMessage, true, "spans", "spans", &kSpan},
     {3, Type::kString, false, "schemaUrl", "schema_url"},
 };
-const MessageDef kScopeSpans{"ScopeSpans", kScopeSpansFields};
+constexpr MessageDef kScopeSpans{"ScopeSpans", kScopeSpansFields};
 
 constexpr FieldDef kResourceSpansFields[] = {
     {1, Type::kMessage, false, "resource", "resource", &kResource},
     {2, Type::kMessage, true, "scopeSpans", "scope_spans", &kScopeSpans},
     {3, Type::kString, false, "schemaUrl", "schema_url"},
 };
-const MessageDef kResourceSpans{"ResourceSpans", kResourceSpansFields};
+constexpr MessageDef kResourceSpans{"ResourceSpans", kResourceSpansFields};
 
 constexpr FieldDef kTracesRequestFields[] = {
     {1, Type::kMessage, true, "resourceSpans", "resource_spans", &kResourceSpans},
 };
-const MessageDef kTracesRequest{"ExportTraceServiceRequest", kTracesRequestFields};
+constexpr MessageDef kTracesRequest{"ExportTraceServiceRequest", kTracesRequestFields};
 
 const MessageDef& RequestDef(OtlpSignal s) {
   switch (s) {

@@ -15,11 +15,12 @@ enum class WireType : uint8_t { kVarint = 0, kFixed64 = 1, kLen = 2, kFixed32 = 
 // past the end: malformed input sets `error()` and ends iteration. Not thread-safe.
 class WireReader {
  public:
-  explicit WireReader(std::string_view data) : r_(data) {}
+  explicit WireReader(std::string_view data) : r_(data), size_(data.size()) {}
 
   // Reads the next field's key; false at the end of the message or on error.
   bool NextField() {
     if (r_.empty() || r_.error()) return false;
+    field_begin_ = size_ - r_.remaining();
     uint64_t key;
     if (!r_.ReadUvarint(&key)) return false;
     field_ = static_cast<uint32_t>(key >> 3);
@@ -29,6 +30,8 @@ class WireReader {
   }
 
   uint32_t field() const { return field_; }
+  // Offset in the message where the current field (its key) begins.
+  size_t field_begin() const { return field_begin_; }
   uint8_t wire_type() const { return wire_type_; }
   bool error() const { return r_.error(); }
 
@@ -58,6 +61,8 @@ class WireReader {
 
  private:
   ByteReader r_;
+  size_t size_;
+  size_t field_begin_ = 0;
   uint32_t field_ = 0;
   uint8_t wire_type_ = 0;
 };

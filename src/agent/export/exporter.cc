@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <future>
 
 #include "base/version.h"
 #include "proto/remote_write.h"
@@ -54,11 +56,14 @@ uint64_t OtlpRejected(std::string_view body) {
 }  // namespace
 
 Exporter::Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue)
-    : config_(std::move(config)), queue_(std::move(queue)), rng_(std::random_device{}()) {
+    : config_(std::move(config)), queue_(std::move(queue)), lanes_(config_.concurrency) {
+  for (auto& lane : lanes_) lane.rng.seed(std::random_device{}());
   for (const auto& b : config_.backends) {
     auto backend = std::make_unique<Backend>(b, *http::ParseUrl(b.url), config_.health);
-    backend->sender =
-        std::make_unique<http::Client>(backend->url.host, backend->url.port, config_.timeout_ms);
+    for (size_t lane = 0; lane < config_.concurrency; ++lane) {
+      backend->senders.push_back(
+          std::make_unique<http::Client>(backend->url.host, backend->url.port, config_.timeout_ms));
+    }
     backends_.push_back(std::move(backend));
   }
 }
@@ -107,10 +112,10 @@ bool Exporter::SleepFor(int64_t ms) {
   return !stop_;
 }
 
-int64_t Exporter::NextBackoff(int64_t& backoff_ms) {
+int64_t Exporter::NextBackoff(std::mt19937_64& rng, int64_t& backoff_ms) {
   // Full jitter: spreads the retries of many agents after a shared outage.
   std::uniform_int_distribution<int64_t> dist(config_.min_backoff_ms, backoff_ms);
-  int64_t wait = dist(rng_);
+  int64_t wait = dist(rng);
   backoff_ms = std::min(backoff_ms * 2, config_.max_backoff_ms);
   return wait;
 }
@@ -195,6 +200,11 @@ std::string Exporter::TargetFor(const Backend& b, ItemKind kind) const {
 Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
   uint64_t items = 0;
   for (const auto& r : group) items += r.record.items;
+  const QueueRecord& first = group.front().record;
+  const std::string& tenant = config_.tenant.empty() ? first.tenant : config_.tenant;
+  if (config_.type == ExporterType::kRemoteWrite && config_.concurrency > 1) {
+    return DeliverInLanes(group, tenant);
+  }
   auto body = BuildBody(group);
   if (!body.ok()) {
     spdlog::error("msg=\"queued request is damaged; dropping it\" exporter={} items={} err=\"{}\"",
@@ -202,7 +212,118 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
     rejected_items_ += items;
     return Outcome::kRejected;
   }
-  const std::string& tenant = config_.tenant.empty() ? group.front().record.tenant : config_.tenant;
+  Outcome out = Send(0, *body, items, tenant, first.kind);
+  if (out != Outcome::kTooLarge) return out;
+  if (group.size() > 1) {
+    // The merged request is too large for the backend: send the records one by one.
+    for (size_t k = 0; k < group.size(); ++k) {
+      if (Deliver(group.subspan(k, 1)) == Outcome::kStopped) return Outcome::kStopped;
+    }
+    return Outcome::kDelivered;
+  }
+  return RejectTooLarge(items, tenant);
+}
+
+Exporter::Outcome Exporter::RejectTooLarge(uint64_t items, const std::string& tenant) {
+  rejected_items_ += items;
+  spdlog::error(
+      "msg=\"backend refuses a single queued request as too large (413); not retrying\" "
+      "exporter={} items={} tenant=\"{}\"",
+      config_.name, items, tenant);
+  return Outcome::kRejected;
+}
+
+Exporter::Outcome Exporter::DeliverInLanes(std::span<const QueuedRecord> group,
+                                           const std::string& tenant) {
+  // The WriteRequests of the group, decompressed back to back, are one WriteRequest; each
+  // series goes to the lane of its labels' hash, so every lane carries whole series and
+  // sends them in queue order, while the lanes run in parallel.
+  std::string merged, raw;
+  uint64_t items = 0;
+  for (const auto& r : group) {
+    items += r.record.items;
+    Status st = proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, raw);
+    if (!st.ok()) {
+      spdlog::error(
+          "msg=\"queued request is damaged; dropping it\" exporter={} items={} "
+          "err=\"{}\"",
+          config_.name, r.record.items, st.message());
+      rejected_items_ += r.record.items;
+      continue;
+    }
+    merged.append(raw);
+  }
+  const size_t lanes = config_.concurrency;
+  std::vector<std::vector<SeriesRange>> by_lane(lanes);
+  proto::WireReader r(merged);
+  while (r.NextField()) {
+    const size_t begin = r.field_begin();
+    std::string_view value;
+    if (r.wire_type() != 2 || !r.ReadBytes(&value)) {
+      if (!r.Skip()) break;
+      continue;
+    }
+    // The whole field, key and length included, so lanes copy it as it is.
+    const std::string_view field(
+        merged.data() + begin,
+        static_cast<size_t>(value.data() + value.size() - (merged.data() + begin)));
+    if (r.field() != 1) {  // metadata and anything else: with lane 0
+      by_lane[0].push_back({field, 0});
+      continue;
+    }
+    // TimeSeries: labels = 1, samples = 2, histograms = 4.
+    uint64_t hash = 0, samples = 0;
+    proto::WireReader ts(value);
+    while (ts.NextField()) {
+      std::string_view sub;
+      if (ts.wire_type() != 2 || !ts.ReadBytes(&sub)) {
+        if (!ts.Skip()) break;
+        continue;
+      }
+      if (ts.field() == 1) hash = XXH3_64bits_withSeed(sub.data(), sub.size(), hash);
+      if (ts.field() == 2 || ts.field() == 4) ++samples;
+    }
+    by_lane[hash % lanes].push_back({field, samples});
+  }
+  if (r.error()) {
+    spdlog::error("msg=\"queued request is damaged; dropping it\" exporter={} items={}",
+                  config_.name, items);
+    rejected_items_ += items;
+    return Outcome::kRejected;
+  }
+  std::vector<std::future<Outcome>> running;
+  for (size_t lane = 1; lane < lanes; ++lane) {
+    if (by_lane[lane].empty()) continue;
+    running.push_back(std::async(std::launch::async, [this, lane, &by_lane, &tenant] {
+      return SendSeries(lane, by_lane[lane], tenant);
+    }));
+  }
+  Outcome out = by_lane[0].empty() ? Outcome::kDelivered : SendSeries(0, by_lane[0], tenant);
+  for (auto& f : running) {
+    if (f.get() == Outcome::kStopped) out = Outcome::kStopped;
+  }
+  return out == Outcome::kStopped ? out : Outcome::kDelivered;
+}
+
+Exporter::Outcome Exporter::SendSeries(size_t lane, std::span<const SeriesRange> series,
+                                       const std::string& tenant) {
+  std::string body;
+  uint64_t items = 0;
+  for (const auto& s : series) {
+    body.append(s.field);
+    items += s.samples;
+  }
+  Outcome out = Send(lane, proto::SnappyCompress(body), items, tenant, ItemKind::kRemoteWrite);
+  if (out != Outcome::kTooLarge) return out;
+  if (series.size() == 1) return RejectTooLarge(items, tenant);
+  // Too large for the backend: halves, in order.
+  size_t half = series.size() / 2;
+  if (SendSeries(lane, series.first(half), tenant) == Outcome::kStopped) return Outcome::kStopped;
+  return SendSeries(lane, series.subspan(half), tenant);
+}
+
+Exporter::Outcome Exporter::Send(size_t lane, const std::string& body, uint64_t items,
+                                 const std::string& tenant, ItemKind kind) {
   int64_t backoff_ms = config_.min_backoff_ms;
   while (true) {
     if (config_.max_send_rate > 0) {
@@ -218,7 +339,7 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
       continue;
     }
     Backend& b = *backends_[idx];
-    http::Request req{bhttp::verb::post, TargetFor(b, group.front().record.kind), 11};
+    http::Request req{bhttp::verb::post, TargetFor(b, kind), 11};
     req.set(bhttp::field::content_type, "application/x-protobuf");
     if (config_.type == ExporterType::kRemoteWrite) {
       req.set(bhttp::field::content_encoding, "snappy");
@@ -227,11 +348,12 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
     req.set(bhttp::field::user_agent, std::string("strata-agent/") + kVersion);
     if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
     for (const auto& [k, v] : b.config.headers) req.set(k, v);
-    req.body() = *body;
-    auto res = b.sender->Do(std::move(req));
+    req.body() = body;
+    auto res = b.senders[lane]->Do(std::move(req));
     unsigned code = res.ok() ? res->result_int() : 0;
     if (code >= 200 && code < 300) {
       b.health.Report(true);
+      uint64_t delivered = items;
       if (config_.type == ExporterType::kOtlpHttp) {
         if (uint64_t refused = OtlpRejected(res->body()); refused > 0) {
           // Accepted, but the backend says it dropped part of it: counted, not retried.
@@ -240,20 +362,16 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
               "msg=\"backend accepted a request but rejected part of it\" exporter={} "
               "backend={} rejected_items={}",
               config_.name, b.config.url, refused);
-          items -= std::min(items, refused);
+          delivered -= std::min(delivered, refused);
         }
       }
-      b.sent_items += items;
+      b.sent_items += delivered;
       ++b.sent_requests;
       return Outcome::kDelivered;
     }
-    if (code == 413 && group.size() > 1) {
-      // The merged request is too large for this backend: send the records one by one.
-      for (size_t k = 0; k < group.size(); ++k) {
-        Outcome o = Deliver(group.subspan(k, 1));
-        if (o == Outcome::kStopped) return o;
-      }
-      return Outcome::kDelivered;
+    if (code == 413) {
+      b.health.Report(true);
+      return Outcome::kTooLarge;
     }
     if (code >= 400 && code < 500 && code != 429) {
       b.health.Report(true);  // it answered; the data is what it refuses
@@ -267,7 +385,7 @@ Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
       return Outcome::kRejected;
     }
     ++b.retries;
-    int64_t wait = NextBackoff(backoff_ms);
+    int64_t wait = NextBackoff(lanes_[lane].rng, backoff_ms);
     if (code == 429) {
       wait = std::max(wait, RetryAfterMs(*res));
     } else if (b.health.Report(false)) {

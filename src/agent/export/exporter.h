@@ -63,13 +63,21 @@ class Exporter {
   ExporterStats Stats() const;
 
  private:
-  enum class Outcome { kDelivered, kRejected, kStopped };
+  enum class Outcome { kDelivered, kRejected, kStopped, kTooLarge };
+  // One series of a remote-write request: its whole field (key, length, TimeSeries).
+  struct SeriesRange {
+    std::string_view field;
+    uint64_t samples;
+  };
+  struct Lane {
+    std::mt19937_64 rng;  // that lane's thread only
+  };
   struct Backend {
     Backend(BackendConfig c, http::Url u, const HealthOptions& h)
         : config(std::move(c)), url(std::move(u)), health(h) {}
     BackendConfig config;
     http::Url url;
-    std::unique_ptr<http::Client> sender;  // sender thread only
+    std::vector<std::unique_ptr<http::Client>> senders;  // one per lane, used by that lane only
     BackendHealth health;
     std::atomic<uint64_t> sent_items{0}, sent_requests{0}, retries{0};
   };
@@ -78,6 +86,14 @@ class Exporter {
   void ProbeLoop();
   // Sends `group` (records of one kind and tenant) until it is delivered or rejected.
   Outcome Deliver(std::span<const QueuedRecord> group);
+  // Remote write with concurrency > 1: the group's series split over the lanes by label hash.
+  Outcome DeliverInLanes(std::span<const QueuedRecord> group, const std::string& tenant);
+  // Sends `series` as one request on `lane`, halving it while the backend answers 413.
+  Outcome SendSeries(size_t lane, std::span<const SeriesRange> series, const std::string& tenant);
+  // Sends one request body until it is delivered, rejected or too large (413).
+  Outcome Send(size_t lane, const std::string& body, uint64_t items, const std::string& tenant,
+               ItemKind kind);
+  Outcome RejectTooLarge(uint64_t items, const std::string& tenant);
   Result<std::string> BuildBody(std::span<const QueuedRecord> group) const;
   // The request path for records of `kind` on backend `b`.
   std::string TargetFor(const Backend& b, ItemKind kind) const;
@@ -86,13 +102,13 @@ class Exporter {
   int PickBackend() const;
   // Sleeps unless stopping; returns false when stopping.
   bool SleepFor(int64_t ms);
-  int64_t NextBackoff(int64_t& backoff_ms);
+  int64_t NextBackoff(std::mt19937_64& rng, int64_t& backoff_ms);
 
   const ExporterConfig config_;
   std::unique_ptr<DurableQueue> queue_;
   std::vector<std::unique_ptr<Backend>> backends_;
   ingest::TokenBucket send_rate_;
-  std::mt19937_64 rng_;  // sender thread only
+  std::vector<Lane> lanes_;
   std::atomic<uint64_t> rejected_items_{0};
 
   std::mutex mu_;

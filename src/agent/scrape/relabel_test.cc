@@ -7,7 +7,7 @@
 namespace strata::agent {
 namespace {
 
-Relabeler Compile(std::vector<RelabelRule> rules) {
+Relabeler Compile(const std::vector<RelabelRule>& rules) {
   auto r = Relabeler::Compile(rules, "relabel_configs");
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return *r;

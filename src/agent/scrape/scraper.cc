@@ -62,7 +62,7 @@ Labels MergeTargetLabels(const Labels& target, const Labels& sample, bool honor_
     if (it != merged.end()) {
       if (honor_labels) continue;
       std::string renamed = "exported_" + t.name;
-      while (merged.count(renamed)) renamed = "exported_" + renamed;
+      while (merged.count(renamed)) renamed.insert(0, "exported_");
       merged[renamed] = std::move(it->second);
     }
     merged[t.name] = t.value;
