@@ -188,7 +188,7 @@ if [[ $record -eq 1 ]]; then
     echo
     echo "\`bench/agent/outage.sh --targets $targets --series $series --outage ${outage}s --runs $runs\`"
     echo "(each agent scrapes $targets targets x $series series every second; backend stopped"
-    echo "for ${outage}s, every agent SIGKILLed and restarted halfway; Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), vmagent $(vmagent -version 2>&1 | head -1))"
+    echo "for ${outage}s, every agent SIGKILLed and restarted halfway; Prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}'), vmagent $(dpkg-query -W -f='${Version}' "$(dpkg -S "$(command -v vmagent)" | cut -d: -f1)"))"
     echo
     echo "$table"
   } >>"$root/bench/RESULTS.md"

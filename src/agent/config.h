@@ -52,8 +52,9 @@ struct ExporterConfig {
   // acknowledges.
   double max_send_rate = 0;
   // Requests in flight at once. remote_write splits each batch over this many lanes by series
-  // (each lane in order, so per-series order holds); other types send one at a time.
-  size_t concurrency = 4;
+  // (each lane in order, so per-series order holds): worth it when the backend's round trip,
+  // not the agent's CPU, is the limit; other types send one at a time.
+  size_t concurrency = 1;
   HealthOptions health;
   QueueOptions queue;
   bool operator==(const ExporterConfig&) const = default;
