@@ -12,6 +12,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "agent/config.h"
@@ -660,19 +661,21 @@ TEST_F(AgentTest, LanesKeepEverySeriesInOrderAndSplitWhatIsTooLarge) {
     for (int s = 0; s < 40; ++s) {
       proto::TimeSeries ts;
       ts.labels = {{"__name__", "laned"}, {"s", std::to_string(s)}};
-      for (int k = 0; k < 5; ++k)
-        ts.samples.push_back({1'700'000'000'000 + r * 5 + k, double(r * 5 + k)});
+      for (int64_t k = 0; k < 5; ++k) {
+        ts.samples.push_back({1'700'000'000'000 + int64_t{r} * 5 + k, double(r * 5 + k)});
+      }
       wr.series.push_back(ts);
     }
     ASSERT_EQ(Push(proto::SnappyCompress(proto::EncodeWriteRequest(wr)))->result_int(), 204u);
   }
   backend.SetMaxSeries(3);
   backend.SetStatus(204, true);
-  ASSERT_TRUE(WaitFor([&] { return backend.Samples("team-a").size() == 40u * 250; }, 30'000));
+  ASSERT_TRUE(
+      WaitFor([&] { return backend.Samples("team-a").size() == size_t{40} * 250; }, 30'000));
   auto series = backend.Series();
   ASSERT_EQ(series.size(), 40u);
-  std::vector<double> want;
-  for (int i = 0; i < 250; ++i) want.push_back(i);
+  std::vector<double> want(250);
+  std::iota(want.begin(), want.end(), 0.0);
   for (const auto& [labels, values] : series) EXPECT_EQ(values, want) << labels;
   EXPECT_NE(
       Metrics().find("strata_agent_dropped_items_total{exporter=\"main\",reason=\"rejected\"} 0"),
