@@ -9,6 +9,7 @@
 #include <span>
 
 #include "base/parallel.h"
+#include "base/regex_template.h"
 #include "base/units.h"
 #include "promql/eval.h"
 #include "promql/functions.h"
@@ -155,62 +156,6 @@ Labels AbsentLabels(const Expr& arg) {
   return out;
 }
 
-// Go's regexp.Expand for label_replace: $1, ${1}, $name, ${name}, $$.
-std::string ExpandTemplate(std::string_view tmpl, const RE2& re,
-                           std::span<const re2::StringPiece> groups) {
-  std::string out;
-  const auto& names = re.NamedCapturingGroups();
-  for (size_t i = 0; i < tmpl.size(); ++i) {
-    char c = tmpl[i];
-    if (c != '$' || i + 1 >= tmpl.size()) {
-      out.push_back(c);
-      continue;
-    }
-    if (tmpl[i + 1] == '$') {
-      out.push_back('$');
-      ++i;
-      continue;
-    }
-    std::string_view name;
-    size_t end = 0;
-    if (tmpl[i + 1] == '{') {
-      size_t close = tmpl.find('}', i + 2);
-      if (close == std::string_view::npos) {
-        out.push_back(c);
-        continue;
-      }
-      name = tmpl.substr(i + 2, close - i - 2);
-      end = close;
-    } else {
-      size_t j = i + 1;
-      while (j < tmpl.size() &&
-             (std::isalnum(static_cast<unsigned char>(tmpl[j])) != 0 || tmpl[j] == '_')) {
-        ++j;
-      }
-      name = tmpl.substr(i + 1, j - i - 1);
-      end = j - 1;
-    }
-    bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
-      return std::isalnum(static_cast<unsigned char>(ch)) != 0 || ch == '_';
-    });
-    if (!valid) {
-      out.push_back(c);
-      continue;
-    }
-    i = end;
-    int idx = -1;
-    if (std::all_of(name.begin(), name.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-      idx = name.size() < 9 ? std::stoi(std::string(name)) : -1;
-    } else if (auto it = names.find(std::string(name)); it != names.end()) {
-      idx = it->second;
-    }
-    if (idx >= 0 && static_cast<size_t>(idx) < groups.size() && groups[idx].data() != nullptr) {
-      out.append(groups[idx].data(), groups[idx].size());
-    }
-  }
-  return out;
-}
-
 void SetLabel(StepSeries& s, const std::string& name, std::string value) {
   std::erase_if(s.labels, [&](const Label& l) { return l.name == name; });
   if (!value.empty()) {
@@ -242,7 +187,7 @@ StepVector LabelReplace(Evaluator& ev, const Call& c, const Grid& g) {
                   static_cast<int>(groups.size()))) {
       continue;
     }
-    SetLabel(s, dst, ExpandTemplate(repl, re, groups));
+    SetLabel(s, dst, ExpandRegexTemplate(repl, re, groups));
   }
   return v;
 }

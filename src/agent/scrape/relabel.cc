@@ -7,6 +7,8 @@
 #include <cctype>
 #include <map>
 
+#include "base/regex_template.h"
+
 namespace strata::agent {
 
 namespace {
@@ -29,58 +31,6 @@ void Set(Labels& labels, const std::string& name, std::string value) {
   } else {
     labels.insert(it, {name, std::move(value)});
   }
-}
-
-// Go's regexp.Expand: $1, ${1}, $name, ${name}; $$ is a literal $. Unknown groups expand empty.
-std::string Expand(std::string_view tmpl, const RE2& re,
-                   const std::vector<re2::StringPiece>& groups) {
-  std::string out;
-  for (size_t i = 0; i < tmpl.size(); ++i) {
-    if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
-      out.push_back(tmpl[i]);
-      continue;
-    }
-    if (tmpl[i + 1] == '$') {
-      out.push_back('$');
-      ++i;
-      continue;
-    }
-    std::string_view name;
-    size_t next;
-    if (tmpl[i + 1] == '{') {
-      size_t close = tmpl.find('}', i + 2);
-      if (close == std::string_view::npos) {
-        out.push_back('$');
-        continue;
-      }
-      name = tmpl.substr(i + 2, close - i - 2);
-      next = close;
-    } else {
-      size_t j = i + 1;
-      while (j < tmpl.size() &&
-             (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
-        ++j;
-      }
-      if (j == i + 1) {
-        out.push_back('$');
-        continue;
-      }
-      name = tmpl.substr(i + 1, j - i - 1);
-      next = j - 1;
-    }
-    int index = -1;
-    if (std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      index = name.size() < 6 ? std::stoi(std::string(name)) : -1;
-    } else {
-      auto it = re.NamedCapturingGroups().find(std::string(name));
-      if (it != re.NamedCapturingGroups().end()) index = it->second;
-    }
-    if (index >= 0 && static_cast<size_t>(index) < groups.size() && groups[index].data()) {
-      out.append(groups[index].data(), groups[index].size());
-    }
-    i = next;
-  }
-  return out;
 }
 
 // Prometheus's hashmod: the MD5 sum's last 8 bytes, big-endian, modulo `mod`.
@@ -173,9 +123,9 @@ bool Relabeler::Apply(Labels& labels) const {
                       static_cast<int>(groups.size()))) {
           break;
         }
-        std::string target = Expand(rule.target_label, re, groups);
+        std::string target = ExpandRegexTemplate(rule.target_label, re, groups);
         if (!IsValidLabelName(target)) break;
-        Set(labels, target, Expand(rule.replacement, re, groups));
+        Set(labels, target, ExpandRegexTemplate(rule.replacement, re, groups));
         break;
       }
       case Action::kHashMod:
@@ -197,7 +147,7 @@ bool Relabeler::Apply(Labels& labels) const {
           std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
           if (re.Match(l.name, 0, l.name.size(), RE2::UNANCHORED, groups.data(),
                        static_cast<int>(groups.size()))) {
-            mapped.push_back({Expand(rule.replacement, re, groups), l.value});
+            mapped.push_back({ExpandRegexTemplate(rule.replacement, re, groups), l.value});
           }
         }
         for (auto& m : mapped) Set(labels, m.name, std::move(m.value));
