@@ -4,7 +4,6 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <filesystem>
@@ -19,6 +18,7 @@
 #include "agent/export/health.h"
 #include "base/sample.h"
 #include "http/client.h"
+#include "http/compression.h"
 #include "proto/loki.h"
 #include "proto/otlp.h"
 #include "proto/remote_write.h"
@@ -403,20 +403,6 @@ constexpr std::string_view kOtlpLogsJson = R"({"resourceLogs":[{"scopeLogs":[{"l
 constexpr std::string_view kOtlpTracesJson = R"({"resourceSpans":[{"scopeSpans":[{"spans":[
   {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"GET /"}]}]}]})";
 
-std::string Gzip(std::string_view in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
-}
-
 uint64_t OtlpItems(proto::OtlpSignal s, const std::vector<std::string>& bodies) {
   uint64_t n = 0;
   for (const auto& b : bodies) {
@@ -448,7 +434,7 @@ TEST_F(AgentSignalsTest, OtlpHttpInEveryEncodingReachesOtlpAndRemoteWriteBackend
   EXPECT_NE(res->body().find(R"("rejectedDataPoints":"1")"), std::string::npos) << res->body();
   // Logs as gzip protobuf, traces as protobuf.
   auto logs = proto::OtlpJsonToProtobuf(OtlpSignal::kLogs, kOtlpLogsJson);
-  auto logs_res = Post("/v1/logs", "application/x-protobuf", Gzip(*logs), "gzip");
+  auto logs_res = Post("/v1/logs", "application/x-protobuf", http::Gzip(*logs), "gzip");
   ASSERT_TRUE(logs_res.ok());
   EXPECT_EQ(logs_res->result_int(), 200u) << logs_res->body();
   EXPECT_EQ(std::string((*logs_res)[bhttp::field::content_type]), "application/x-protobuf");
@@ -489,9 +475,9 @@ TEST_F(AgentSignalsTest, LokiPushInJsonAndProtobuf) {
   auto res = Post("/loki/api/v1/push", "application/x-protobuf", proto::SnappyCompress(*pb));
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->result_int(), 204u) << res->body();
-  auto json_res =
-      Post("/loki/api/v1/push", "application/json",
-           Gzip(R"({"streams":[{"stream":{"job":"b"},"values":[["1","y"],["2","z"]]}]})"), "gzip");
+  auto json_res = Post(
+      "/loki/api/v1/push", "application/json",
+      http::Gzip(R"({"streams":[{"stream":{"job":"b"},"values":[["1","y"],["2","z"]]}]})"), "gzip");
   EXPECT_EQ(json_res->result_int(), 204u) << json_res->body();
   ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() >= 1; }));
   ASSERT_TRUE(WaitFor([&] {
@@ -662,7 +648,8 @@ TEST_F(AgentTest, LanesKeepEverySeriesInOrderAndSplitWhatIsTooLarge) {
       proto::TimeSeries ts;
       ts.labels = {{"__name__", "laned"}, {"s", std::to_string(s)}};
       for (int64_t k = 0; k < 5; ++k) {
-        ts.samples.push_back({1'700'000'000'000 + int64_t{r} * 5 + k, double(r * 5 + k)});
+        ts.samples.push_back(
+            {1'700'000'000'000 + int64_t{r} * 5 + k, static_cast<double>(int64_t{r} * 5 + k)});
       }
       wr.series.push_back(ts);
     }

@@ -1,7 +1,6 @@
 #include "api/prom_api.h"
 
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <charconv>
@@ -14,6 +13,7 @@
 #include "base/json.h"
 #include "base/tenant.h"
 #include "base/units.h"
+#include "http/compression.h"
 #include "promql/parser.h"
 #include "query/head_querier.h"
 #include "query/merge_querier.h"
@@ -64,20 +64,6 @@ ApiError FromStatus(const Status& st) {
 
 ApiError InvalidParam(std::string_view name, std::string_view msg) {
   return {"bad_data", fmt::format("invalid parameter \"{}\": {}", name, msg)};
-}
-
-std::string Gzip(const std::string& in) {
-  z_stream zs{};
-  deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
-  std::string out(deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 // "line:col" of a byte offset, as Prometheus appends it to annotations.
@@ -203,7 +189,7 @@ struct PromApi::Call {
   void Send(http::Status status, std::string body) {
     http::Response res = http::JsonResponse(proto, status, std::string());
     if (gzip) {
-      res.body() = Gzip(body);
+      res.body() = http::Gzip(body);
       res.set(bhttp::field::content_encoding, "gzip");
     } else {
       res.body() = std::move(body);

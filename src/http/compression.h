@@ -9,6 +9,9 @@
 
 namespace strata::http {
 
+// Compresses `in` into one gzip (RFC 1952) member.
+std::string Gzip(std::string_view in);
+
 // Decompresses a gzip (RFC 1952) body into `out`, refusing output beyond `max_bytes`
 // (kTooLarge) and malformed input (kInvalidArgument). Concatenated members are read in full.
 strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out);
