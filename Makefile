@@ -35,11 +35,11 @@ test-asan: deps-peers
 	ctest --test-dir build-asan --output-on-failure -j 2
 
 # Unit tests under ThreadSanitizer: the WAL's group commit, the head's stripes, the HTTP server,
-# the query scheduler.
+# the query scheduler, the agent. scripts/tsan.supp silences Debian's uninstrumented gRPC.
 test-tsan: deps-peers
 	cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_UNIT_TESTS_ONLY=ON
 	cmake --build build-tsan -j $(JOBS)
-	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j 2
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/scripts/tsan.supp" ctest --test-dir build-tsan --output-on-failure -j 2
 
 # clang-tidy over every source file, with the checks in .clang-tidy (warnings are errors).
 lint: deps $(BUILD_DIR)/build.ninja

@@ -378,7 +378,8 @@ TEST_F(AgentTest, RejectsMalformedRequestsAndReloads) {
   backend.SetStatus(503, false);
   ASSERT_EQ(Push(Payload(0, 10))->result_int(), 204u);
   std::ofstream(config_path_, std::ios::app)
-      << "  min_backoff: 10ms\n- name: copy\n  url: " << second.url() << "\n";
+      << "  min_backoff: 10ms\n  health: {probe_interval: 50ms}\n- name: copy\n  url: "
+      << second.url() << "\n";
   auto res = client_->Do(http::Request{bhttp::verb::post, "/-/reload", 11});
   ASSERT_EQ(res->result_int(), 200u) << res->body();
   ASSERT_EQ(Push(Payload(10, 10))->result_int(), 204u);
