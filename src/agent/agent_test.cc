@@ -136,7 +136,8 @@ std::string Payload(int first, int n) {
   return proto::SnappyCompress(proto::EncodeWriteRequest(wr));
 }
 
-bool WaitFor(const std::function<bool()>& cond, int64_t ms = 10'000) {
+// Generous: sanitizer builds on a loaded machine are several times slower.
+bool WaitFor(const std::function<bool()>& cond, int64_t ms = 30'000) {
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
   while (std::chrono::steady_clock::now() < end) {
     if (cond()) return true;
