@@ -15,6 +15,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$root/bench/lib.sh"
 strata="$root/build/strata"
 targets=4
 series=500
@@ -49,14 +51,6 @@ trap cleanup EXIT
 vm_port=19600
 target_port=19610
 declare -A port=([strata]=19601 [vmagent]=19602 [prometheus]=19603)
-wait_ready() {
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "port $1 did not become ready" >&2
-  return 1
-}
 target_list=$(for ((k = 0; k < targets; k++)); do printf "'127.0.0.1:%d'," $((target_port + k)); done)
 target_list="[${target_list%,}]"
 

@@ -12,6 +12,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$root/bench/lib.sh"
 strata="$root/build/strata"
 series=100000
 duration=60s
@@ -43,14 +45,6 @@ trap cleanup EXIT
 
 backend_port=19500
 agent_port=19501
-wait_ready() {
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$1$2" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "port $1 did not become ready" >&2
-  return 1
-}
 # Rows the backend stored from remote write so far.
 backend_rows() {
   curl -sf "http://127.0.0.1:$backend_port/metrics" |

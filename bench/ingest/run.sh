@@ -9,6 +9,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$root/bench/lib.sh"
 strata="$root/build/strata"
 series=1000000
 duration=60s
@@ -39,14 +41,6 @@ cleanup() {
 trap cleanup EXIT
 
 port=19400
-wait_ready() {
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port$1" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "server did not become ready" >&2
-  return 1
-}
 
 results="$work/results.tsv"
 : >"$results"
@@ -58,7 +52,7 @@ run_one() {
   mkdir -p "$data"
   taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
   pid=$!
-  wait_ready "$ready"
+  wait_ready "$port" "$ready"
   local out
   out=$(taskset -c 1 "$strata" tool loadgen --url "http://127.0.0.1:$port$path" --series "$series" \
         --duration "$duration" --concurrency "$concurrency" --batch 2000 --start-offset 2h)
