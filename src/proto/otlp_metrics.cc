@@ -117,7 +117,8 @@ struct Attribute {
   std::string value;
 };
 
-void AnyValueToJson(std::string_view any, JsonWriter& w, int depth);
+// Nesting is bounded: TranslateOtlpMetrics runs ScanOtlp (at most 64 levels) first.
+void AnyValueToJson(std::string_view any, JsonWriter& w);
 
 // Base64 (standard alphabet, padded), as Go's encoding/json writes []byte.
 std::string Base64(std::string_view in) {
@@ -178,7 +179,7 @@ std::string AnyValueString(std::string_view any) {
       case 5:
       case 6: {
         JsonWriter w;
-        AnyValueToJson(any, w, 0);
+        AnyValueToJson(any, w);
         return std::move(w.str());
       }
       case 7:
@@ -191,7 +192,7 @@ std::string AnyValueString(std::string_view any) {
   return out;
 }
 
-void KeyValuesToJson(std::string_view list, JsonWriter& w, int depth) {
+void KeyValuesToJson(std::string_view list, JsonWriter& w) {
   w.BeginObject();
   WireReader r(list);
   std::string_view kv;
@@ -212,12 +213,12 @@ void KeyValuesToJson(std::string_view list, JsonWriter& w, int depth) {
       }
     }
     w.Key(key);
-    AnyValueToJson(value, w, depth + 1);
+    AnyValueToJson(value, w);
   }
   w.EndObject();
 }
 
-void AnyValueToJson(std::string_view any, JsonWriter& w, int depth) {
+void AnyValueToJson(std::string_view any, JsonWriter& w) {
   WireReader r(any);
   bool wrote = false;
   while (r.NextField()) {
@@ -247,7 +248,7 @@ void AnyValueToJson(std::string_view any, JsonWriter& w, int depth) {
           std::string_view elem;
           while (ar.NextField()) {
             if (ar.field() == 1 && ar.ReadBytes(&elem)) {
-              AnyValueToJson(elem, w, depth + 1);
+              AnyValueToJson(elem, w);
             } else {
               ar.Skip();
             }
@@ -257,7 +258,7 @@ void AnyValueToJson(std::string_view any, JsonWriter& w, int depth) {
         }
         break;
       case 6:
-        if (r.ReadBytes(&b)) KeyValuesToJson(b, w, depth), wrote = true;
+        if (r.ReadBytes(&b)) KeyValuesToJson(b, w), wrote = true;
         break;
       case 7:
         if (r.ReadBytes(&b)) w.String(Base64(b)), wrote = true;
