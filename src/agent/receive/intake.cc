@@ -127,19 +127,23 @@ int64_t Intake::Admit(const std::string& tenant, Budget budget, double amount) {
   {
     std::lock_guard lk(limits_mu_);
     const RateLimits& l = limits_.For(tenant);
-    auto& b = buckets_[tenant];
-    if (!b) b = std::make_unique<TenantBuckets>();
     switch (budget) {
       case Budget::kSamples:
-        rate = l.samples_per_second, burst = l.samples_burst, bucket = &b->samples;
+        rate = l.samples_per_second, burst = l.samples_burst;
         break;
       case Budget::kLogBytes:
-        rate = l.log_bytes_per_second, burst = l.log_bytes_burst, bucket = &b->log_bytes;
+        rate = l.log_bytes_per_second, burst = l.log_bytes_burst;
         break;
       case Budget::kSpans:
-        rate = l.spans_per_second, burst = l.spans_burst, bucket = &b->spans;
+        rate = l.spans_per_second, burst = l.spans_burst;
         break;
     }
+    if (rate <= 0) return 0;  // unlimited: no bucket to keep per tenant
+    auto& b = buckets_[tenant];
+    if (!b) b = std::make_unique<TenantBuckets>();
+    bucket = budget == Budget::kSamples    ? &b->samples
+             : budget == Budget::kLogBytes ? &b->log_bytes
+                                           : &b->spans;
   }
   // A request larger than the burst passes with a full bucket and empties it, so no request
   // is refused forever.
