@@ -101,7 +101,7 @@ TEST(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
                           range("sum%20by%20(mode)%20(quantile_over_time(0.5%2C%20cpu_seconds_"
                                 "total%5B30m%5D))%20%2B%20" +
                                     std::to_string(k * 100000 + n) + "%20*%200",
-                                15),
+                                60),
                           11);
         req.set("X-Scope-OrgID", "flood");
         auto res = fc.Do(std::move(req));

@@ -93,7 +93,9 @@ Result<Response> Client::Do(Request req) {
     if (ec) {
       Close();
       buffer_.clear();
-      if (reused) continue;
+      // Only a stale keep-alive connection is worth a second try; a request that timed out
+      // would just wait as long again.
+      if (reused && ec != beast::error::timeout) continue;
       return strata::Status::Unavailable(fmt::format("{} {}:{}{}: {}",
                                                      std::string(req.method_string()), host_, port_,
                                                      std::string(req.target()), ec.message()));
