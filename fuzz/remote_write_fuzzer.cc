@@ -19,6 +19,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)r->SamplesOf(ts);
     }
   }
+  // The agent's scan accepts exactly what the decoder accepts and counts what it returns.
+  auto counts = strata::proto::ScanWriteRequest(in);
+  if (counts.ok() != r.ok() ||
+      (r.ok() && (counts->series != r->series.size() || counts->samples != r->samples.size() ||
+                  counts->metadata != r->metadata.size()))) {
+    __builtin_trap();
+  }
   // The same bytes as a snappy body.
   std::string buf;
   if (strata::proto::SnappyDecompress(in, 1 << 20, buf).ok()) {

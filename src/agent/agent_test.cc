@@ -66,9 +66,11 @@ class Backend {
          {"/otlp/v1/metrics", "/otlp/v1/logs", "/otlp/v1/traces", "/loki/api/v1/push"}) {
       server_->Route(path, {bhttp::verb::post},
                      [this, path](http::Request& req, const http::Responder& r) {
-                       std::string raw = req.body();
+                       std::string raw;
                        if (path.starts_with("/loki")) {
                          EXPECT_TRUE(proto::SnappyDecompress(req.body(), 1 << 30, raw).ok());
+                       } else {
+                         raw = req.body();
                        }
                        {
                          std::lock_guard lk(mu_);

@@ -65,79 +65,131 @@ bool DecodeSample(std::string_view data, Sample* out) {
   return !r.error();
 }
 
-Status DecodeTimeSeries(std::string_view data, WriteRequestView& req) {
-  TimeSeriesView ts;
-  ts.labels_begin = static_cast<uint32_t>(req.labels.size());
-  ts.samples_begin = static_cast<uint32_t>(req.samples.size());
-  WireReader r(data);
-  while (r.NextField()) {
-    std::string_view sub;
-    switch (r.field()) {
-      case kTsLabels: {
-        LabelView l;
-        if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeLabel(sub, &l)) {
-          return Malformed("bad Label in TimeSeries");
-        }
-        req.labels.push_back(l);
-        break;
-      }
-      case kTsSamples: {
-        Sample s;
-        if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeSample(sub, &s)) {
-          return Malformed("bad Sample in TimeSeries");
-        }
-        req.samples.push_back(s);
-        break;
-      }
-      case kTsExemplars:
-      case kTsHistograms:
-        if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad TimeSeries");
-        (r.field() == kTsExemplars ? ts.exemplars : ts.histograms)++;
-        break;
-      default:
-        r.Skip();
-    }
-  }
-  if (r.error()) return Malformed("bad TimeSeries");
-  if (req.labels.size() > std::numeric_limits<uint32_t>::max() ||
-      req.samples.size() > std::numeric_limits<uint32_t>::max()) {
-    return Status::TooLarge("remote write request has too many labels or samples");
-  }
-  ts.labels_end = static_cast<uint32_t>(req.labels.size());
-  ts.samples_end = static_cast<uint32_t>(req.samples.size());
-  req.series.push_back(ts);
-  return Status::Ok();
-}
-
-Status DecodeMetadata(std::string_view data, WriteRequestView& req) {
-  MetadataView md;
+bool DecodeMetadata(std::string_view data, MetadataView* md) {
   WireReader r(data);
   while (r.NextField()) {
     uint64_t u;
     switch (r.field()) {
       case kMetaType:
         if (r.Expect(WireType::kVarint) && r.ReadVarint(&u)) {
-          md.type = u <= static_cast<uint64_t>(MetricType::kStateset) ? static_cast<MetricType>(u)
-                                                                      : MetricType::kUnknown;
+          md->type = u <= static_cast<uint64_t>(MetricType::kStateset) ? static_cast<MetricType>(u)
+                                                                       : MetricType::kUnknown;
         }
         break;
       case kMetaFamily:
-        if (r.Expect(WireType::kLen)) r.ReadBytes(&md.family);
+        if (r.Expect(WireType::kLen)) r.ReadBytes(&md->family);
         break;
       case kMetaHelp:
-        if (r.Expect(WireType::kLen)) r.ReadBytes(&md.help);
+        if (r.Expect(WireType::kLen)) r.ReadBytes(&md->help);
         break;
       case kMetaUnit:
-        if (r.Expect(WireType::kLen)) r.ReadBytes(&md.unit);
+        if (r.Expect(WireType::kLen)) r.ReadBytes(&md->unit);
         break;
       default:
         r.Skip();
     }
   }
-  if (r.error()) return Malformed("bad MetricMetadata");
-  req.metadata.push_back(md);
+  return !r.error();
+}
+
+// Walks a serialized WriteRequest once, checking its structure, and hands each series' parts
+// and each metadata entry to `sink` (DecodeWriteRequest keeps them, ScanWriteRequest counts).
+template <class Sink>
+Status Walk(std::string_view data, Sink& sink) {
+  WireReader req(data);
+  while (req.NextField()) {
+    std::string_view value;
+    if (req.field() == kReqMetadata) {
+      MetadataView md;
+      if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value) || !DecodeMetadata(value, &md)) {
+        return Malformed("bad MetricMetadata");
+      }
+      sink.Metadata(md);
+      continue;
+    }
+    if (req.field() != kReqTimeseries) {
+      req.Skip();
+      continue;
+    }
+    if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value)) return Malformed("bad timeseries");
+    sink.BeginSeries();
+    uint32_t histograms = 0, exemplars = 0;
+    WireReader r(value);
+    while (r.NextField()) {
+      std::string_view sub;
+      switch (r.field()) {
+        case kTsLabels: {
+          LabelView l;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeLabel(sub, &l)) {
+            return Malformed("bad Label in TimeSeries");
+          }
+          sink.Label(l);
+          break;
+        }
+        case kTsSamples: {
+          Sample smp;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeSample(sub, &smp)) {
+            return Malformed("bad Sample in TimeSeries");
+          }
+          sink.Sample(smp);
+          break;
+        }
+        case kTsExemplars:
+        case kTsHistograms:
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad TimeSeries");
+          (r.field() == kTsExemplars ? exemplars : histograms)++;
+          break;
+        default:
+          r.Skip();
+      }
+    }
+    if (r.error()) return Malformed("bad TimeSeries");
+    RETURN_IF_ERROR(sink.EndSeries(histograms, exemplars));
+  }
+  if (req.error()) return Malformed("bad WriteRequest");
   return Status::Ok();
 }
+
+// Keeps everything, as views into the request.
+struct ViewSink {
+  WriteRequestView req;
+  TimeSeriesView ts;
+
+  void BeginSeries() {
+    ts.labels_begin = static_cast<uint32_t>(req.labels.size());
+    ts.samples_begin = static_cast<uint32_t>(req.samples.size());
+  }
+  void Label(const LabelView& l) { req.labels.push_back(l); }
+  void Sample(const strata::Sample& s) { req.samples.push_back(s); }
+  Status EndSeries(uint32_t histograms, uint32_t exemplars) {
+    if (req.labels.size() > std::numeric_limits<uint32_t>::max() ||
+        req.samples.size() > std::numeric_limits<uint32_t>::max()) {
+      return Status::TooLarge("remote write request has too many labels or samples");
+    }
+    ts.labels_end = static_cast<uint32_t>(req.labels.size());
+    ts.samples_end = static_cast<uint32_t>(req.samples.size());
+    ts.histograms = histograms;
+    ts.exemplars = exemplars;
+    req.series.push_back(ts);
+    return Status::Ok();
+  }
+  void Metadata(const MetadataView& md) { req.metadata.push_back(md); }
+};
+
+// Counts only.
+struct CountSink {
+  WriteRequestCounts counts;
+
+  void BeginSeries() {}
+  void Label(const LabelView&) {}
+  void Sample(const strata::Sample&) { ++counts.samples; }
+  Status EndSeries(uint32_t histograms, uint32_t) {
+    ++counts.series;
+    counts.histograms += histograms;
+    return Status::Ok();
+  }
+  void Metadata(const MetadataView&) { ++counts.metadata; }
+};
 
 }  // namespace
 
@@ -150,30 +202,25 @@ Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& ou
     return Status::TooLarge(fmt::format(
         "decompressed body would be {} bytes, over the limit of {} bytes", n, max_bytes));
   }
-  out.resize(n);
-  if (!snappy::RawUncompress(body.data(), body.size(), out.data())) {
+  const size_t at = out.size();
+  out.resize(at + n);
+  if (!snappy::RawUncompress(body.data(), body.size(), out.data() + at)) {
+    out.resize(at);
     return Status::InvalidArgument("body is not valid snappy (block format) data");
   }
   return Status::Ok();
 }
 
 Result<WriteRequestView> DecodeWriteRequest(std::string_view data) {
-  WriteRequestView req;
-  WireReader r(data);
-  while (r.NextField()) {
-    std::string_view sub;
-    if (r.field() == kReqTimeseries) {
-      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad timeseries");
-      RETURN_IF_ERROR(DecodeTimeSeries(sub, req));
-    } else if (r.field() == kReqMetadata) {
-      if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad metadata");
-      RETURN_IF_ERROR(DecodeMetadata(sub, req));
-    } else {
-      r.Skip();
-    }
-  }
-  if (r.error()) return Malformed("bad WriteRequest");
-  return req;
+  ViewSink sink;
+  RETURN_IF_ERROR(Walk(data, sink));
+  return std::move(sink.req);
+}
+
+Result<WriteRequestCounts> ScanWriteRequest(std::string_view data) {
+  CountSink sink;
+  RETURN_IF_ERROR(Walk(data, sink));
+  return sink.counts;
 }
 
 std::string EncodeLabels(std::span<const LabelView> labels) {

@@ -58,12 +58,23 @@ struct WriteRequestView {
   }
 };
 
-// Decompresses a snappy block-format body into `out`, refusing bodies whose declared
-// decompressed size exceeds `max_bytes` (kTooLarge) and malformed input (kInvalidArgument).
+// Decompresses a snappy block-format body, appending it to `out`; refuses bodies whose declared
+// decompressed size exceeds `max_bytes` (kTooLarge) and malformed input (kInvalidArgument),
+// leaving `out` as it was.
 Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& out);
 
 // Decodes a serialized WriteRequest. Labels and metadata borrow from `data`.
 Result<WriteRequestView> DecodeWriteRequest(std::string_view data);
+
+struct WriteRequestCounts {
+  uint64_t series = 0;
+  uint64_t samples = 0;
+  uint64_t histograms = 0;  // native histogram samples
+  uint64_t metadata = 0;
+};
+// Checks a serialized WriteRequest as DecodeWriteRequest does (same errors) and counts its
+// parts, keeping nothing: for a relay that forwards the request as it came.
+Result<WriteRequestCounts> ScanWriteRequest(std::string_view data);
 
 // Owned request, for senders (loadgen, tests).
 struct TimeSeries {

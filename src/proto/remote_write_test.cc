@@ -93,16 +93,60 @@ TEST(RemoteWrite, RandomBytesNeverCrash) {
   }
 }
 
+// The scan accepts exactly what the decoder accepts, with the same error, and counts what the
+// decoder returns.
+void ExpectScanAgrees(std::string_view data) {
+  auto d = DecodeWriteRequest(data);
+  auto c = ScanWriteRequest(data);
+  ASSERT_EQ(d.ok(), c.ok());
+  if (!d.ok()) {
+    EXPECT_EQ(d.status().ToString(), c.status().ToString());
+    return;
+  }
+  uint64_t histograms = 0;
+  for (const auto& ts : d->series) histograms += ts.histograms;
+  EXPECT_EQ(c->series, d->series.size());
+  EXPECT_EQ(c->samples, d->samples.size());
+  EXPECT_EQ(c->histograms, histograms);
+  EXPECT_EQ(c->metadata, d->metadata.size());
+}
+
+TEST(RemoteWrite, ScanAgreesWithDecode) {
+  WriteRequest w;
+  w.series.push_back({{{"__name__", "up"}, {"job", "x"}}, {{1000, 1}, {2000, 2}, {3000, 3}}});
+  w.series.push_back({{{"__name__", "empty"}}, {}});
+  w.metadata.push_back({MetricType::kGauge, "up", "help", ""});
+  std::string data = EncodeWriteRequest(w);
+  data += Hex("0a04") + Hex("2202") + Hex("0801");  // a series with one histogram sample
+  auto c = ScanWriteRequest(data);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->series, 3u);
+  EXPECT_EQ(c->samples, 3u);
+  EXPECT_EQ(c->histograms, 1u);
+  EXPECT_EQ(c->metadata, 1u);
+  ExpectScanAgrees(data);
+  for (size_t cut = 1; cut < data.size(); ++cut) ExpectScanAgrees(data.substr(0, cut));
+  std::mt19937 rng(2);
+  for (int i = 0; i < 5000; ++i) {
+    std::string mutated = data;
+    mutated[rng() % mutated.size()] = static_cast<char>(rng());
+    ExpectScanAgrees(mutated);
+  }
+}
+
 TEST(RemoteWrite, SnappyLimits) {
   std::string payload(100000, 'x');
   std::string compressed = SnappyCompress(payload);
   std::string out;
   EXPECT_TRUE(SnappyDecompress(compressed, 100000, out).ok());
   EXPECT_EQ(out, payload);
+  EXPECT_TRUE(SnappyDecompress(SnappyCompress("tail"), 100, out).ok());  // appends
+  EXPECT_EQ(out, payload + "tail");
   auto st = SnappyDecompress(compressed, 99999, out);
   EXPECT_EQ(st.code(), Status::Code::kTooLarge);
   EXPECT_EQ(SnappyDecompress("not snappy at all", 1 << 20, out).code(),
             Status::Code::kInvalidArgument);
+  EXPECT_EQ(out, payload + "tail");  // unchanged by failures
 }
 
 }  // namespace

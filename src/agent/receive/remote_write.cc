@@ -59,13 +59,12 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
                                                              : http::Status::bad_request,
                         st.message());
   }
-  auto decoded = proto::DecodeWriteRequest(raw);
-  if (!decoded.ok()) {
+  auto counts = proto::ScanWriteRequest(raw);
+  if (!counts.ok()) {
     return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
-                        decoded.status().message());
+                        counts.status().message());
   }
-  uint64_t items = decoded->samples.size();
-  for (const auto& s : decoded->series) items += s.histograms;
+  const uint64_t items = counts->samples + counts->histograms;
   if (!intake.AdmitHttp(kReceiver, req, respond, kText, tenant, Budget::kSamples,
                         static_cast<double>(items))) {
     return;
