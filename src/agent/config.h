@@ -42,10 +42,11 @@ struct ExporterConfig {
   std::vector<BackendConfig> backends;
   std::string tenant;  // when set, sent as X-Scope-OrgID instead of the received tenant
   int64_t timeout_ms = 30'000;
-  // A request merges queued records up to these bounds (bytes as queued, snappy-compressed):
-  // with one request in flight, large requests are what keeps throughput up.
+  // A request merges queued records up to these bounds (bytes as queued, snappy-compressed).
+  // The next request is prepared while one is in flight, so moderate requests keep the
+  // backend busy; larger ones only cost memory (measured in bench/agent).
   uint64_t max_batch_bytes = 8u << 20;
-  uint32_t max_batch_items = 50'000;
+  uint32_t max_batch_items = 10'000;
   int64_t min_backoff_ms = 100;
   int64_t max_backoff_ms = 10'000;
   // Items per second sent at most (a backlog drains at this rate); 0 = as fast as the backend

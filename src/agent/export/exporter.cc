@@ -71,6 +71,7 @@ Exporter::Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue)
 Exporter::~Exporter() { Stop(); }
 
 void Exporter::Start() {
+  reader_ = std::thread([this] { ReadLoop(); });
   sender_ = std::thread([this] { SendLoop(); });
   prober_ = std::thread([this] { ProbeLoop(); });
 }
@@ -81,8 +82,10 @@ void Exporter::Stop() {
     if (stop_) return;
     stop_ = true;
     cv_.notify_all();
+    ready_cv_.notify_all();
   }
   (void)queue_->Close();  // wakes a waiting Read
+  if (reader_.joinable()) reader_.join();
   if (sender_.joinable()) sender_.join();
   if (prober_.joinable()) prober_.join();
   if (Status st = queue_->SaveAck(); !st.ok()) {
@@ -130,7 +133,7 @@ int Exporter::PickBackend() const {
   return -1;
 }
 
-void Exporter::SendLoop() {
+void Exporter::ReadLoop() {
   while (true) {
     {
       std::lock_guard lk(mu_);
@@ -143,7 +146,7 @@ void Exporter::SendLoop() {
       if (!SleepFor(1000)) return;
       continue;
     }
-    const auto& records = *batch;
+    auto& records = *batch;
     size_t i = 0;
     while (i < records.size()) {
       const QueueRecord& first = records[i].record;
@@ -155,31 +158,63 @@ void Exporter::SendLoop() {
         items += records[j].record.items;
         ++j;
       }
-      Outcome out = Deliver(std::span(records).subspan(i, j - i));
-      if (out == Outcome::kStopped) return;  // unacknowledged records are read after restart
-      if (Status st = queue_->Ack(records[j - 1].end); !st.ok()) {
-        // Not fatal: the records were delivered; a restart before the next Ack resends them.
-        spdlog::error("msg=\"cannot save agent queue position\" exporter={} err=\"{}\"",
-                      config_.name, st.message());
+      Prepared p = Prepare({std::make_move_iterator(records.begin() + static_cast<ptrdiff_t>(i)),
+                            std::make_move_iterator(records.begin() + static_cast<ptrdiff_t>(j))});
+      {
+        // One request waits while another is in flight: enough to keep the backend busy.
+        std::unique_lock lk(mu_);
+        ready_cv_.wait(lk, [&] { return stop_ || ready_.empty(); });
+        if (stop_) return;  // unacknowledged records are read after restart
+        ready_.push_back(std::move(p));
       }
+      ready_cv_.notify_all();
       i = j;
     }
   }
 }
 
-Result<std::string> Exporter::BuildBody(std::span<const QueuedRecord> group) const {
+void Exporter::SendLoop() {
+  while (true) {
+    Prepared p;
+    {
+      std::unique_lock lk(mu_);
+      ready_cv_.wait(lk, [&] { return stop_ || !ready_.empty(); });
+      if (stop_) return;
+      p = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    ready_cv_.notify_all();
+    if (Transmit(p) == Outcome::kStopped) return;
+    if (Status st = queue_->Ack(p.records.back().end); !st.ok()) {
+      // Not fatal: the records were delivered; a restart before the next Ack resends them.
+      spdlog::error("msg=\"cannot save agent queue position\" exporter={} err=\"{}\"", config_.name,
+                    st.message());
+    }
+  }
+}
+
+Exporter::Prepared Exporter::Prepare(std::vector<QueuedRecord> records) {
+  Prepared p;
+  p.records = std::move(records);
+  for (const auto& r : p.records) p.items += r.record.items;
+  if (config_.type == ExporterType::kRemoteWrite && config_.concurrency > 1) {
+    SplitLanes(p);
+    return p;
+  }
   // Queued bodies are snappy-compressed; remote write and Loki send them so, OTLP/HTTP as plain
   // protobuf. Concatenated protobuf messages of one type are one message with all their
   // entries, which is how records merge.
   const bool snappy = config_.type != ExporterType::kOtlpHttp;
-  if (group.size() == 1 && snappy) return group.front().record.body;
-  std::string merged;
-  std::string raw;
-  for (const auto& r : group) {
-    RETURN_IF_ERROR(proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, raw));
-    merged.append(raw);
+  if (p.records.size() == 1 && snappy) {
+    p.body = std::move(p.records.front().record.body);
+    return p;
   }
-  return snappy ? proto::SnappyCompress(merged) : merged;
+  for (const auto& r : p.records) {
+    p.damaged = proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, p.body);
+    if (!p.damaged.ok()) return p;
+  }
+  if (snappy) p.body = proto::SnappyCompress(p.body);
+  return p;
 }
 
 std::string Exporter::TargetFor(const Backend& b, ItemKind kind) const {
@@ -197,31 +232,26 @@ std::string Exporter::TargetFor(const Backend& b, ItemKind kind) const {
   }
 }
 
-Exporter::Outcome Exporter::Deliver(std::span<const QueuedRecord> group) {
-  uint64_t items = 0;
-  for (const auto& r : group) items += r.record.items;
-  const QueueRecord& first = group.front().record;
+Exporter::Outcome Exporter::Transmit(const Prepared& p) {
+  const QueueRecord& first = p.records.front().record;
   const std::string& tenant = config_.tenant.empty() ? first.tenant : config_.tenant;
-  if (config_.type == ExporterType::kRemoteWrite && config_.concurrency > 1) {
-    return DeliverInLanes(group, tenant);
-  }
-  auto body = BuildBody(group);
-  if (!body.ok()) {
+  if (!p.damaged.ok()) {
     spdlog::error("msg=\"queued request is damaged; dropping it\" exporter={} items={} err=\"{}\"",
-                  config_.name, items, body.status().message());
-    rejected_items_ += items;
+                  config_.name, p.items, p.damaged.message());
+    rejected_items_ += p.items;
     return Outcome::kRejected;
   }
-  Outcome out = Send(0, *body, items, tenant, first.kind);
+  if (!p.lanes.empty()) return TransmitLanes(p, tenant);
+  Outcome out = Send(0, p.body, p.items, tenant, first.kind);
   if (out != Outcome::kTooLarge) return out;
-  if (group.size() > 1) {
+  if (p.records.size() > 1) {
     // The merged request is too large for the backend: send the records one by one.
-    for (size_t k = 0; k < group.size(); ++k) {
-      if (Deliver(group.subspan(k, 1)) == Outcome::kStopped) return Outcome::kStopped;
+    for (const auto& r : p.records) {
+      if (Transmit(Prepare({r})) == Outcome::kStopped) return Outcome::kStopped;
     }
     return Outcome::kDelivered;
   }
-  return RejectTooLarge(items, tenant);
+  return RejectTooLarge(p.items, tenant);
 }
 
 Exporter::Outcome Exporter::RejectTooLarge(uint64_t items, const std::string& tenant) {
@@ -233,28 +263,23 @@ Exporter::Outcome Exporter::RejectTooLarge(uint64_t items, const std::string& te
   return Outcome::kRejected;
 }
 
-Exporter::Outcome Exporter::DeliverInLanes(std::span<const QueuedRecord> group,
-                                           const std::string& tenant) {
-  // The WriteRequests of the group, decompressed back to back, are one WriteRequest; each
+void Exporter::SplitLanes(Prepared& p) {
+  // The WriteRequests of the records, decompressed back to back, are one WriteRequest; each
   // series goes to the lane of its labels' hash, so every lane carries whole series and
   // sends them in queue order, while the lanes run in parallel.
-  std::string merged, raw;
-  uint64_t items = 0;
-  for (const auto& r : group) {
-    items += r.record.items;
-    Status st = proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, raw);
+  std::string& merged = p.body;
+  for (const auto& r : p.records) {
+    Status st = proto::SnappyDecompress(r.record.body, kMaxDecompressedRecord, merged);
     if (!st.ok()) {
       spdlog::error(
           "msg=\"queued request is damaged; dropping it\" exporter={} items={} "
           "err=\"{}\"",
           config_.name, r.record.items, st.message());
       rejected_items_ += r.record.items;
-      continue;
     }
-    merged.append(raw);
   }
   const size_t lanes = config_.concurrency;
-  std::vector<std::vector<SeriesRange>> by_lane(lanes);
+  p.lanes.resize(lanes);
   proto::WireReader r(merged);
   while (r.NextField()) {
     const size_t begin = r.field_begin();
@@ -264,11 +289,10 @@ Exporter::Outcome Exporter::DeliverInLanes(std::span<const QueuedRecord> group,
       continue;
     }
     // The whole field, key and length included, so lanes copy it as it is.
-    const std::string_view field(
-        merged.data() + begin,
-        static_cast<size_t>(value.data() + value.size() - (merged.data() + begin)));
+    const SeriesRange field{
+        begin, static_cast<size_t>(value.data() + value.size() - merged.data()) - begin, 0};
     if (r.field() != 1) {  // metadata and anything else: with lane 0
-      by_lane[0].push_back({field, 0});
+      p.lanes[0].push_back(field);
       continue;
     }
     // TimeSeries: labels = 1, samples = 2, histograms = 4.
@@ -283,34 +307,35 @@ Exporter::Outcome Exporter::DeliverInLanes(std::span<const QueuedRecord> group,
       if (ts.field() == 1) hash = XXH3_64bits_withSeed(sub.data(), sub.size(), hash);
       if (ts.field() == 2 || ts.field() == 4) ++samples;
     }
-    by_lane[hash % lanes].push_back({field, samples});
+    p.lanes[hash % lanes].push_back({field.offset, field.size, samples});
   }
-  if (r.error()) {
-    spdlog::error("msg=\"queued request is damaged; dropping it\" exporter={} items={}",
-                  config_.name, items);
-    rejected_items_ += items;
-    return Outcome::kRejected;
-  }
+  if (r.error())
+    p.damaged = Status::InvalidArgument("the merged remote write request is malformed");
+}
+
+Exporter::Outcome Exporter::TransmitLanes(const Prepared& p, const std::string& tenant) {
   std::vector<std::future<Outcome>> running;
-  for (size_t lane = 1; lane < lanes; ++lane) {
-    if (by_lane[lane].empty()) continue;
-    running.push_back(std::async(std::launch::async, [this, lane, &by_lane, &tenant] {
-      return SendSeries(lane, by_lane[lane], tenant);
+  for (size_t lane = 1; lane < p.lanes.size(); ++lane) {
+    if (p.lanes[lane].empty()) continue;
+    running.push_back(std::async(std::launch::async, [this, lane, &p, &tenant] {
+      return SendSeries(lane, p.body, p.lanes[lane], tenant);
     }));
   }
-  Outcome out = by_lane[0].empty() ? Outcome::kDelivered : SendSeries(0, by_lane[0], tenant);
+  Outcome out =
+      p.lanes[0].empty() ? Outcome::kDelivered : SendSeries(0, p.body, p.lanes[0], tenant);
   for (auto& f : running) {
     if (f.get() == Outcome::kStopped) out = Outcome::kStopped;
   }
   return out == Outcome::kStopped ? out : Outcome::kDelivered;
 }
 
-Exporter::Outcome Exporter::SendSeries(size_t lane, std::span<const SeriesRange> series,
+Exporter::Outcome Exporter::SendSeries(size_t lane, std::string_view merged,
+                                       std::span<const SeriesRange> series,
                                        const std::string& tenant) {
   std::string body;
   uint64_t items = 0;
   for (const auto& s : series) {
-    body.append(s.field);
+    body.append(merged.substr(s.offset, s.size));
     items += s.samples;
   }
   Outcome out = Send(lane, proto::SnappyCompress(body), items, tenant, ItemKind::kRemoteWrite);
@@ -318,8 +343,10 @@ Exporter::Outcome Exporter::SendSeries(size_t lane, std::span<const SeriesRange>
   if (series.size() == 1) return RejectTooLarge(items, tenant);
   // Too large for the backend: halves, in order.
   size_t half = series.size() / 2;
-  if (SendSeries(lane, series.first(half), tenant) == Outcome::kStopped) return Outcome::kStopped;
-  return SendSeries(lane, series.subspan(half), tenant);
+  if (SendSeries(lane, merged, series.first(half), tenant) == Outcome::kStopped) {
+    return Outcome::kStopped;
+  }
+  return SendSeries(lane, merged, series.subspan(half), tenant);
 }
 
 Exporter::Outcome Exporter::Send(size_t lane, const std::string& body, uint64_t items,

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -35,16 +36,17 @@ struct ExporterStats {
 };
 
 // Exporter delivers one durable queue to its backends, in the exporter type's protocol
-// (remote write, OTLP/HTTP protobuf to <url>/v1/<signal>, or Loki push). One sender thread
-// reads the queue in order, merges consecutive records of one kind and tenant into a request,
-// sends it to the first healthy backend (the primary, else failovers in order) and
-// acknowledges it only after a 2xx; so exactly one request is in flight and per-series order
-// is kept. Retries follow the remote-write spec: 5xx, 429 and transport errors are retried
-// with jittered exponential backoff (429's Retry-After honoured) without a give-up timer;
-// other 4xx are not retried, and their items are counted and logged as rejected (as are the
-// items an OTLP backend reports rejected in a partial success). When no backend is up the data
-// waits on disk; a probe thread checks each backend's probe URL so recovery is noticed
-// without sends. Thread-safe; owns its queue.
+// (remote write, OTLP/HTTP protobuf to <url>/v1/<signal>, or Loki push). A reader thread reads
+// the queue in order and merges consecutive records of one kind and tenant into a request; a
+// sender thread sends the requests in that order to the first healthy backend (the primary,
+// else failovers in order) and acknowledges each only after a 2xx. The reader prepares the
+// next request while the current one is in flight, but only one is in flight (per lane), so
+// per-series order is kept. Retries follow the remote-write spec: 5xx, 429 and transport
+// errors are retried with jittered exponential backoff (429's Retry-After honoured) without a
+// give-up timer; other 4xx are not retried, and their items are counted and logged as rejected
+// (as are the items an OTLP backend reports rejected in a partial success). When no backend is
+// up the data waits on disk; a probe thread checks each backend's probe URL so recovery is
+// noticed without sends. Thread-safe; owns its queue.
 class Exporter {
  public:
   Exporter(ExporterConfig config, std::unique_ptr<DurableQueue> queue);
@@ -64,10 +66,20 @@ class Exporter {
 
  private:
   enum class Outcome { kDelivered, kRejected, kStopped, kTooLarge };
-  // One series of a remote-write request: its whole field (key, length, TimeSeries).
+  // One series of a remote-write request: its whole field (key, length, TimeSeries), as a
+  // range of the merged request.
   struct SeriesRange {
-    std::string_view field;
+    size_t offset;
+    size_t size;
     uint64_t samples;
+  };
+  // One request: consecutive queued records of one kind and tenant, made ready to send.
+  struct Prepared {
+    std::vector<QueuedRecord> records;  // a single record's body is moved into `body`
+    uint64_t items = 0;
+    Status damaged;    // a record could not be read back: the request is dropped
+    std::string body;  // the request; with lanes, the merged WriteRequest they cut up
+    std::vector<std::vector<SeriesRange>> lanes;  // remote write with concurrency > 1
   };
   struct Lane {
     std::mt19937_64 rng;  // that lane's thread only
@@ -82,19 +94,23 @@ class Exporter {
     std::atomic<uint64_t> sent_items{0}, sent_requests{0}, retries{0};
   };
 
-  void SendLoop();
+  void ReadLoop();  // reads the queue and prepares requests, ahead of the sender
+  void SendLoop();  // sends prepared requests in queue order and acknowledges them
   void ProbeLoop();
-  // Sends `group` (records of one kind and tenant) until it is delivered or rejected.
-  Outcome Deliver(std::span<const QueuedRecord> group);
-  // Remote write with concurrency > 1: the group's series split over the lanes by label hash.
-  Outcome DeliverInLanes(std::span<const QueuedRecord> group, const std::string& tenant);
-  // Sends `series` as one request on `lane`, halving it while the backend answers 413.
-  Outcome SendSeries(size_t lane, std::span<const SeriesRange> series, const std::string& tenant);
+  Prepared Prepare(std::vector<QueuedRecord> records);
+  // Remote write with concurrency > 1: cuts p's records into lanes by series label hash.
+  void SplitLanes(Prepared& p);
+  // Sends `p` until it is delivered or rejected.
+  Outcome Transmit(const Prepared& p);
+  Outcome TransmitLanes(const Prepared& p, const std::string& tenant);
+  // Sends `series` of `merged` as one request on `lane`, halving it while the backend answers
+  // 413.
+  Outcome SendSeries(size_t lane, std::string_view merged, std::span<const SeriesRange> series,
+                     const std::string& tenant);
   // Sends one request body until it is delivered, rejected or too large (413).
   Outcome Send(size_t lane, const std::string& body, uint64_t items, const std::string& tenant,
                ItemKind kind);
   Outcome RejectTooLarge(uint64_t items, const std::string& tenant);
-  Result<std::string> BuildBody(std::span<const QueuedRecord> group) const;
   // The request path for records of `kind` on backend `b`.
   std::string TargetFor(const Backend& b, ItemKind kind) const;
   // The backend to send to: the first one up; if none is and some backend has no probe, that
@@ -112,8 +128,11 @@ class Exporter {
   std::atomic<uint64_t> rejected_items_{0};
 
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  std::condition_variable cv_;        // stop_ changed
+  std::condition_variable ready_cv_;  // ready_ changed
+  bool stop_ = false;                 // guarded by mu_
+  std::deque<Prepared> ready_;        // guarded by mu_; prepared, not yet taken by the sender
+  std::thread reader_;
   std::thread sender_;
   std::thread prober_;
 };

@@ -83,7 +83,8 @@ struct QueuedRecord {
 // unacknowledged record (a redelivery, never a loss). The disk budget is checked on append:
 // full means refusal (kBlock) or dropping the oldest segment (kDropOldest), counted by reason.
 //
-// Thread-safety: Append and Stats from any thread; Read and Ack from a single consumer thread.
+// Thread-safety: Append and Stats from any thread; Read and Rewind from one consumer thread,
+// Ack and SaveAck from one (the same or another).
 class DurableQueue {
  public:
   static Result<std::unique_ptr<DurableQueue>> Open(const std::string& dir, QueueOptions opts);
@@ -158,9 +159,10 @@ class DurableQueue {
   };
   std::deque<Unacked> unacked_ GUARDED_BY(mu_);
 
-  // Consumer-side state (Read, Ack, Rewind, SaveAck).
+  // Acknowledging side (Ack, SaveAck).
   QueuePosition saved_ack_;  // the position in the ack file
   int64_t saved_ack_ms_ = 0;
+  // Reading side (Read).
   int read_fd_ = -1;
   uint32_t read_fd_segment_ = 0;
 };
