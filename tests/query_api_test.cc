@@ -212,6 +212,27 @@ TEST_F(QueryApiTest, StatsAndAdaptiveResolution) {
        R"j("frontend":{"splits":1,"cachedSplits":0,"partialSplits":0,"subqueries":1,"step":5})j"}) {
     EXPECT_NE(res.body().find(part), std::string::npos) << part << " in " << res.body();
   }
+  // Samples read as Prometheus counts them: each step selects one point of each of the two
+  // series; 28 steps.
+  std::string t0 = std::to_string(t0_ / 1000);
+  EXPECT_NE(res.body().find(R"j("totalQueryableSamples":56,"totalQueryableSamplesPerStep":[[)j" +
+                            t0 + ",2],[" + std::to_string(t0_ / 1000 + 5) + ",2],"),
+            std::string::npos)
+      << res.body();
+  // A range function reads the points in each window: (t - 60 s, t] holds 4 samples of each
+  // series at each of the 3 steps. stats=1 leaves out the per-step list.
+  std::string t = std::to_string(t0_ / 1000 + 135);
+  auto windows = Get("/api/v1/query_range?query=sum(rate(req_total[1m]))&start=" +
+                     std::to_string(t0_ / 1000 + 75) + "&end=" + t + "&step=30&stats=1")
+                     .body();
+  EXPECT_NE(windows.find(R"j("totalQueryableSamples":24,"peakSamples":)j"), std::string::npos)
+      << windows;
+  // An instant query's range result: the points in the window, at its one step.
+  auto matrix = Get("/api/v1/query?query=req_total[1m]&time=" + t + "&stats=all").body();
+  EXPECT_NE(
+      matrix.find(R"j("totalQueryableSamples":8,"totalQueryableSamplesPerStep":[[)j" + t + ",8]]"),
+      std::string::npos)
+      << matrix;
   EXPECT_EQ(res.body().find("infos"), std::string::npos) << "plain API calls are not adapted";
   auto adapted = Get(range + "&adaptive=true").body();
   // 28 steps x 2 series = 56 points over 20: 3x wider.

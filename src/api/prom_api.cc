@@ -461,7 +461,8 @@ void PromApi::Evaluate(Call& c, const Runner& run, const frontend::QueryStats* f
     c.warnings.push_back("results truncated due to limit");
   }
   c.AddAnnotations(r.annotations, q);
-  // stats=<anything>: Prometheus's timings and sample counts, and what the frontend did.
+  // stats=<anything>: Prometheus's timings and sample counts, and what the frontend did;
+  // stats=all adds the samples read per step.
   std::function<void(JsonWriter&)> write_stats;
   if (stats && !stats->empty()) {
     write_stats = [&](JsonWriter& w) {
@@ -471,7 +472,16 @@ void PromApi::Evaluate(Call& c, const Runner& run, const frontend::QueryStats* f
       w.Key("queryPreparationTime").Number(0).Key("innerEvalTime").Number(eval.count());
       w.Key("execQueueTime").Number(queue).Key("execTotalTime").Number(queue + eval.count());
       w.EndObject().Key("samples").BeginObject();
-      w.Key("totalQueryableSamples").Int(static_cast<int64_t>(r.samples_loaded));
+      uint64_t total = 0;
+      for (const auto& [t, n] : r.samples_per_step) total += n;
+      w.Key("totalQueryableSamples").Int(static_cast<int64_t>(total));
+      if (*stats == "all") {
+        w.Key("totalQueryableSamplesPerStep").BeginArray();
+        for (const auto& [t, n] : r.samples_per_step) {
+          w.BeginArray().Timestamp(t).Int(static_cast<int64_t>(n)).EndArray();
+        }
+        w.EndArray();
+      }
       w.Key("peakSamples").Int(static_cast<int64_t>(r.peak_samples)).EndObject();
       if (fst != nullptr) {
         w.Key("frontend").BeginObject();

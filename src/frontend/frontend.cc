@@ -242,6 +242,7 @@ Result<Extent> QueryFrontend::Eval(const RangeQuery& q, int64_t first, int64_t l
   if (!r.ok()) return r.status();
   stats.samples += r->samples_loaded;
   stats.peak_samples = std::max(stats.peak_samples, r->peak_samples);
+  stats.samples_per_step = std::move(r->samples_per_step);
   Extent e;
   e.from = first;
   e.to = last;
@@ -374,6 +375,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   std::vector<std::optional<Result<Extent>>> computed(pieces.size());
   std::atomic<bool> failed{false};
   std::mutex stats_mu;
+  std::vector<std::pair<int64_t, uint64_t>> read;  // samples read per evaluated step
   std::vector<std::function<void()>> tasks;
   tasks.reserve(pieces.size());
   for (size_t i = 0; i < pieces.size(); ++i) {
@@ -385,6 +387,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
       std::lock_guard lk(stats_mu);
       st.samples += mine.samples;
       st.peak_samples = std::max(st.peak_samples, mine.peak_samples);
+      read.insert(read.end(), mine.samples_per_step.begin(), mine.samples_per_step.end());
     });
   }
   scheduler_.RunGroup(q.tenant, std::move(tasks), parallel);
@@ -433,6 +436,13 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   res.annotations = std::move(all.annotations);
   res.samples_loaded = st.samples;
   res.peak_samples = st.peak_samples;
+  // Per step of the whole range; steps answered from the cache read nothing.
+  std::sort(read.begin(), read.end());
+  auto next = read.begin();
+  for (int64_t t = q.start_ms; t <= q.end_ms; t += step) {
+    while (next != read.end() && next->first < t) ++next;
+    res.samples_per_step.push_back({t, next != read.end() && next->first == t ? next->second : 0});
+  }
   if (!adapted.empty()) st.infos.push_back(std::move(adapted));
   st.series = res.series.size();
   st.exec = std::chrono::steady_clock::now() - began;

@@ -76,9 +76,13 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
   g.n = static_cast<size_t>((end_ms - start_ms) / step_ms) + 1;
 
   QueryResult res;
-  internal::Evaluator ev(q, opts, ctl, start_ms, end_ms, res.annotations);
+  internal::Evaluator ev(q, opts, ctl, g, res.annotations);
   auto done = [&]() -> Result<QueryResult> {
     res.samples_loaded = ev.samples_loaded();
+    std::vector<uint64_t> per_step = ev.samples_per_step();
+    res.samples_per_step.reserve(per_step.size());
+    for (size_t i = 0; i < per_step.size(); ++i)
+      res.samples_per_step.push_back({g.At(i), per_step[i]});
     res.peak_samples = ev.peak_samples();
     return std::move(res);
   };
@@ -106,12 +110,14 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
       res.type = ValueType::kMatrix;
       int64_t end = range->window_end[0];
       std::vector<Sample> buf;
+      std::vector<uint64_t> read(1, 0);
       for (size_t k = 0; k < range->size(); ++k) {
         ResultSeries rs;
         for (const auto& smp : range->Samples(k, buf)) {
           if (smp.t > end - range->range_ms && smp.t <= end) rs.points.push_back(smp);
         }
         if (rs.points.empty()) continue;
+        if (range->lazy) read[0] += rs.points.size();  // a subquery counted its own
         ev.Hold(static_cast<int64_t>(rs.points.size()));
         rs.labels =
             range->drop_name(k) ? internal::WithoutName(range->labels(k)) : range->labels(k);
@@ -119,6 +125,7 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
       }
       std::sort(res.series.begin(), res.series.end(),
                 [](const ResultSeries& a, const ResultSeries& b) { return a.labels < b.labels; });
+      ev.CountAtSteps(g, read);
       return done();
     }
     auto& vec = std::get<StepVector>(v);

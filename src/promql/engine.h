@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/labels.h"
@@ -49,8 +50,11 @@ struct QueryResult {
   std::string str;                   // type == kString
   int64_t str_t = 0;
   Annotations annotations;
-  uint64_t samples_loaded = 0;
-  uint64_t peak_samples = 0;  // the most samples held at once
+  uint64_t samples_loaded = 0;  // samples decoded from storage
+  uint64_t peak_samples = 0;    // the most samples held at once
+  // Prometheus's totalQueryableSamplesPerStep: per step (its time), the samples read for it
+  // (a point selected, or the points in a range window); their sum is totalQueryableSamples.
+  std::vector<std::pair<int64_t, uint64_t>> samples_per_step;
 };
 
 // Engine evaluates parsed PromQL expressions against a Querier. It holds only options and is

@@ -96,6 +96,21 @@ void Evaluator::ParallelChunks(size_t n, size_t grain,
   if (error) throw *error;
 }
 
+void Evaluator::CountAtSteps(const Grid& g, const std::vector<uint64_t>& counts) {
+  const bool own = g.start == query_.start && g.step == query_.step && g.n == query_.n;
+  std::lock_guard lk(per_step_mu_);
+  if (own) {
+    for (size_t i = 0; i < counts.size(); ++i) per_step_[i] += counts[i];
+  } else {
+    for (uint64_t n : counts) per_step_.back() += n;
+  }
+}
+
+std::vector<uint64_t> Evaluator::samples_per_step() const {
+  std::lock_guard lk(per_step_mu_);
+  return per_step_;
+}
+
 std::span<const Sample> RangeArg::Samples(size_t i, std::vector<Sample>& buf) const {
   if (!lazy) return series[i].samples;
   lazy->Samples(i, buf);
@@ -116,10 +131,10 @@ std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t off
         t = at.ts_ms;
         break;
       case AtModifier::Kind::kStart:
-        t = query_start_;
+        t = query_.start;
         break;
       case AtModifier::Kind::kEnd:
-        t = query_end_;
+        t = query_.end();
         break;
       case AtModifier::Kind::kNone:
         break;
@@ -152,6 +167,7 @@ StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool
   StepVector out(set->size());
   ParallelChunks(set->size(), 256, [&](size_t begin, size_t end) {
     std::vector<Sample> smp;
+    std::vector<uint64_t> selected(g.n, 0);  // points chosen per step
     for (size_t k = begin; k < end; ++k) {
       CheckInterrupt();
       set->Samples(k, smp);
@@ -168,6 +184,7 @@ StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool
         if (last.t <= eff[i] - lookback || IsStaleNaN(last.v)) continue;
         double v = std::isnan(last.v) ? CanonicalNaN() : last.v;
         ss.v[i] = timestamps ? static_cast<double>(last.t) / 1000.0 : v;
+        ++selected[i];
         any = true;
       }
       Hold(-static_cast<int64_t>(smp.size()));
@@ -179,6 +196,7 @@ StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool
         ss.v.shrink_to_fit();
       }
     }
+    CountAtSteps(g, selected);
   });
   std::erase_if(out, [](const StepSeries& s) { return s.v.empty(); });
   return out;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <variant>
@@ -93,14 +94,10 @@ struct EvalError {
 // Evaluates one query. Single-threaded; lives for one query.
 class Evaluator {
  public:
+  // `query` is the query's own grid (its start, end and step).
   Evaluator(const query::Querier& q, const EngineOptions& opts, const QueryControl& ctl,
-            int64_t query_start, int64_t query_end, Annotations& annos)
-      : q_(q),
-        opts_(opts),
-        ctl_(ctl),
-        query_start_(query_start),
-        query_end_(query_end),
-        annos_(annos) {}
+            const Grid& query, Annotations& annos)
+      : q_(q), opts_(opts), ctl_(ctl), query_(query), annos_(annos), per_step_(query.n, 0) {}
 
   Value Eval(const Expr& e, const Grid& g);
   StepVector EvalVector(const Expr& e, const Grid& g);
@@ -124,6 +121,13 @@ class Evaluator {
   // The most samples held at once (Prometheus's peakSamples).
   uint64_t peak_samples() const { return static_cast<uint64_t>(peak_.load()); }
   void CountLoaded(uint64_t n) { samples_loaded_.fetch_add(n, std::memory_order_relaxed); }
+  // Prometheus's queryable-samples statistics: `counts[i]` samples of storage were read for
+  // step i of grid `g` (a selected point, or the points in a range window). Samples read on
+  // another grid than the query's (inside a subquery) count at the query's last step.
+  // Thread-safe; callers add up a chunk of series locally and report once.
+  void CountAtSteps(const Grid& g, const std::vector<uint64_t>& counts);
+  // Per step of the query's grid.
+  std::vector<uint64_t> samples_per_step() const;
 
  private:
   std::vector<int64_t> EffectiveTimes(const AtModifier& at, int64_t offset_ms, const Grid& g) const;
@@ -137,12 +141,13 @@ class Evaluator {
   const query::Querier& q_;
   const EngineOptions& opts_;
   const QueryControl& ctl_;
-  const int64_t query_start_;
-  const int64_t query_end_;
+  const Grid query_;
   Annotations& annos_;
   std::atomic<int64_t> held_{0};
   std::atomic<int64_t> peak_{0};
   std::atomic<uint64_t> samples_loaded_{0};
+  mutable std::mutex per_step_mu_;
+  std::vector<uint64_t> per_step_;  // guarded by per_step_mu_
   mutable std::atomic<uint32_t> interrupt_counter_{0};
 };
 

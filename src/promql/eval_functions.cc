@@ -394,6 +394,7 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
   if (f == Fn::kAbsentOverTime) {
     // 1 at the steps where no series has a sample in the window.
     std::vector<uint8_t> covered(g.n, 0);
+    std::vector<uint64_t> read(g.n, 0);
     std::vector<Sample> buf;
     for (size_t k = 0; k < r.size(); ++k) {
       ev.CheckInterrupt();
@@ -404,8 +405,10 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
         while (hi < smp.size() && smp[hi].t <= end) ++hi;
         while (lo < hi && smp[lo].t <= end - r.range_ms) ++lo;
         if (lo < hi) covered[i] = 1;
+        read[i] += hi - lo;
       }
     }
+    if (r.lazy) ev.CountAtSteps(g, read);  // a subquery counted its own
     StepSeries out;
     out.labels = AbsentLabels(*c.args[0]);
     out.v.assign(g.n, Absent());
@@ -425,7 +428,8 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
   std::vector<StepVector> parts(chunks);
   std::vector<Annotations> part_annos(chunks);
   auto process = [&](size_t index, StepVector& out, Annotations& annos,
-                     std::vector<uint32_t>& resets, std::vector<Sample>& buf) {
+                     std::vector<uint32_t>& resets, std::vector<Sample>& buf,
+                     std::vector<uint64_t>& read) {
     ev.CheckInterrupt();
     const Labels& labels = r.labels(index);
     if ((f == Fn::kRate || f == Fn::kIncrease)) {
@@ -456,11 +460,13 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
       if (i > 0 && end == r.window_end[i - 1] && f != Fn::kPredictLinear &&
           f != Fn::kQuantileOverTime && f != Fn::kDoubleExponentialSmoothing) {
         ss.v[i] = ss.v[i - 1];
+        read[i] += hi - lo;
         continue;
       }
       int64_t start = end - r.range_ms;
       while (hi < smp.size() && smp[hi].t <= end) ++hi;
       while (lo < hi && smp[lo].t <= start) ++lo;
+      read[i] += hi - lo;
       if (lo >= hi) continue;
       Window w{std::span<const Sample>(smp.data() + lo, hi - lo), start, end, g.At(i), i};
       const auto& s = w.s;
@@ -600,7 +606,9 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     size_t c = begin / kGrain;
     std::vector<uint32_t> resets;
     std::vector<Sample> buf;
-    for (size_t k = begin; k < end; ++k) process(k, parts[c], part_annos[c], resets, buf);
+    std::vector<uint64_t> read(g.n, 0);  // points in the windows, per step
+    for (size_t k = begin; k < end; ++k) process(k, parts[c], part_annos[c], resets, buf, read);
+    if (r.lazy) ev.CountAtSteps(g, read);  // a subquery counted its own
   });
   StepVector out;
   out.reserve(r.size());
