@@ -57,6 +57,13 @@ PANELS = [
     "sum(rate(node_context_switches_total[$r]))",
 ]
 RANGES = [("1h", 3600), ("24h", 86400), ("7d", 7 * 86400), ("30d", 30 * 86400)]
+# Seconds the bench's clock is behind the wall clock: with data loaded earlier (--dir), the
+# dashboards' windows end where they would have when the data was loaded.
+clock_offset = 0
+
+
+def now():
+    return int(time.time()) - clock_offset
 
 
 def grafana_step(range_s, scrape_s):
@@ -82,11 +89,11 @@ def panel_queries(range_s, scrape_s, now):
             for p in PANELS]
 
 
-def load_dashboard(base, range_s, scrape_s, tenant=None, salt=None, now=None):
+def load_dashboard(base, range_s, scrape_s, tenant=None, salt=None, at=None):
     """Loads all panels, 6 at a time; returns (seconds until all are in, answers). A salt
-    makes each query text new (`+ salt * 0`), so no results cache can answer it; `now` fixes
-    the window's end (default: the clock)."""
-    qs = panel_queries(range_s, scrape_s, now or int(time.time()))
+    makes each query text new (`+ salt * 0`), so no results cache can answer it; `at` fixes
+    the window's end (default: the bench's clock)."""
+    qs = panel_queries(range_s, scrape_s, at or now())
     for q in qs:
         if salt is not None:
             q["query"] = f"{q['query']} + {salt} * 0"
@@ -167,10 +174,18 @@ def main():
             "victoria-metrics", f"-storageDataPath={os.path.join(work, 'vm')}", "-retentionPeriod=10y",
             "-httpListenAddr=127.0.0.1:{port}"], "/health", "/api/v1/write", log("vm")),
     }
-    loaded = os.path.join(work, "loaded")
+    loaded = os.path.join(work, "loaded")  # holds the data's start time
     rounds = args.days * 86400 // scrape_s
-    # Data ends now and starts D days and an hour earlier, 7 s off the minute (see bench/query).
+    # Data starts D days and an hour before the load, 7 s off the minute (see bench/query),
+    # and ends an hour before it.
     start = (int(time.time()) - args.days * 86400 - 3600) // 60 * 60 + 7
+    if os.path.exists(loaded):
+        with open(loaded) as f:
+            text = f.read().strip()
+        # Data loaded by an older version of this script: the marker's time is the load's end.
+        loaded_at = int(text) + args.days * 86400 + 3600 if text else int(os.path.getmtime(loaded))
+        global clock_offset
+        clock_offset = int(time.time()) - loaded_at
     try:
         if not os.path.exists(loaded):
             for name in ("Strata", "Prometheus 2.42", "VictoriaMetrics 1.79"):
@@ -190,7 +205,8 @@ def main():
             subprocess.run([STRATA, "compactor", "--config", cfg[True], "--data-dir",
                             os.path.join(work, "strata"), "--once", "--log.level", "warn"], check=True)
             print(f"compacted Strata's blocks in {time.time() - t0:.0f}s", flush=True)
-            open(loaded, "w").close()
+            with open(loaded, "w") as f:
+                f.write(str(start))
 
         if args.flood:
             return flood(systems["Strata"], scrape_s, args)
@@ -225,7 +241,7 @@ def dashboards(systems, scrape_s, args):
     rows = {}  # (system, range) -> (cold, warm p50, warm p95)
     rss = {}
     answers = {}
-    now0 = int(time.time())  # every system's cold load covers the same windows
+    now0 = now()  # every system's cold load covers the same windows
     for name, s in systems.items():
         peak = 0
         for rname, rs in RANGES:
@@ -233,7 +249,7 @@ def dashboards(systems, scrape_s, args):
             shutil.rmtree(os.path.join(s.work, "strata", "cache"), ignore_errors=True)
             s.start()
             reset_peak(s.proc.pid)
-            cold, ans = load_dashboard(s.base, rs, scrape_s, now=now0)
+            cold, ans = load_dashboard(s.base, rs, scrape_s, at=now0)
             answers[(name, rname)] = ans
             warm = [load_dashboard(s.base, rs, scrape_s)[0] for _ in range(args.warm)]
             peak = max(peak, rss_kib(s.proc.pid, "VmHWM"))
@@ -322,11 +338,11 @@ def visual_error(full, adapted):
 def adaptive(s, scrape_s, args):
     """The 7d and 30d panels with adaptive=true against full resolution."""
     s.start()
-    now = int(time.time())
+    at = now()
     lines = ["| range | panel | step asked -> used | series | max rel. diff (worst series) | "
              "mean rel. diff (mean over series) |", "|---|---|---|---:|---:|---:|"]
     for rname, rs in RANGES[2:]:
-        for i, q in enumerate(panel_queries(rs, scrape_s, now)):
+        for i, q in enumerate(panel_queries(rs, scrape_s, at)):
             _, full = query(s.base, q)
             _, ad = query(s.base, dict(q, adaptive="true", stats="all"))
             used = ad["data"]["stats"]["frontend"]["step"]
@@ -348,7 +364,7 @@ def flood(s, scrape_s, args):
     if not os.path.exists(marker):
         subprocess.run([STRATA, "tool", "loadgen", "--url", s.base + s.api, "--series", "500",
                         "--rounds", str(86400 // scrape_s + 60), "--interval", args.interval,
-                        "--start-time", str(int(time.time()) - 86400 - 7200), "--tenant", "quiet",
+                        "--start-time", str(now() - 86400 - 7200), "--tenant", "quiet",
                         "--concurrency", "2"], check=True, stdout=subprocess.DEVNULL)
         open(marker, "w").close()
     stop = threading.Event()
@@ -359,7 +375,7 @@ def flood(s, scrape_s, args):
         while not stop.is_set():
             n += 1
             # A new number each time: the normalized query differs, so nothing is cached.
-            q = panel_queries(30 * 86400, scrape_s, int(time.time()))[0]
+            q = panel_queries(30 * 86400, scrape_s, now())[0]
             q["query"] = f"{q['query']} + {k * 100000 + n} * 0"
             query(s.base, q)
             served[0] += 1
