@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Agent forwarding benchmark: `strata tool loadgen` pushes remote write into an agent (strata
-# agent, then vmagent), which queues it on disk and forwards it to one VictoriaMetrics backend.
-# The agent is pinned to core 0; loadgen and the backend share core 1. Measures samples/s
-# delivered to the backend (until the agent's backlog is drained), samples per CPU-second the
-# agent spent (receive + disk queue + send: loadgen may be the limit of the first figure) and
-# the agent's peak RSS.
+# agent, then vmagent), which queues it on disk and forwards it to a remote-write receiver that
+# checks and counts what it gets but stores nothing (build/bench/agent_sink: with a database as
+# the backend, on this 2-core machine the database is the limit, not the agent). The agent is
+# pinned to core 0; loadgen and the receiver share core 1. Measures samples/s delivered to the
+# receiver (until the agent's backlog is drained), samples per CPU-second the agent spent
+# (receive + disk queue + send) and the agent's peak RSS.
 # Prints a Markdown table (appended to bench/RESULTS.md with --record).
 #
 # Usage: bench/agent/run.sh [--series N] [--duration 60s] [--concurrency C] [--runs R] [--record]
-# Needs: make build, and the peers (make deps-peers installs victoria-metrics and vmagent).
+# Needs: make build, and vmagent (make deps-peers installs it).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 # shellcheck source=../lib.sh
 source "$root/bench/lib.sh"
 strata="$root/build/strata"
+sink="$root/build/bench/agent_sink"
 series=100000
 duration=60s
 concurrency=4
@@ -30,8 +32,8 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
-[[ -x $strata ]] || { echo "build first: make build" >&2; exit 1; }
-for b in victoria-metrics vmagent taskset curl; do
+[[ -x $strata && -x $sink ]] || { echo "build first: make build" >&2; exit 1; }
+for b in vmagent taskset curl; do
   command -v $b >/dev/null || { echo "$b missing: make deps-peers" >&2; exit 1; }
 done
 
@@ -45,10 +47,9 @@ trap cleanup EXIT
 
 backend_port=19500
 agent_port=19501
-# Rows the backend stored from remote write so far.
+# Samples the backend received so far.
 backend_rows() {
-  curl -sf "http://127.0.0.1:$backend_port/metrics" |
-    awk '/^vm_rows_inserted_total\{type="promremotewrite"\}/ {print $2}'
+  curl -sf "http://127.0.0.1:$backend_port/metrics" | awk '/^agent_sink_samples_total / {print $2}'
 }
 
 results="$work/results.tsv"
@@ -56,12 +57,11 @@ results="$work/results.tsv"
 run_one() {
   local name=$1 path=$2 ready=$3
   shift 3
-  rm -rf "$work/vm" "$work/$name"
+  rm -rf "${work:?}/$name"
   mkdir -p "$work/$name"
-  taskset -c 1 victoria-metrics -storageDataPath="$work/vm" -httpListenAddr="127.0.0.1:$backend_port" \
-    -retentionPeriod=10y -loggerLevel=ERROR >"$work/vm.log" 2>&1 &
-  local vm=$!
-  pids+=("$vm")
+  taskset -c 1 "$sink" --listen "127.0.0.1:$backend_port" >"$work/sink.log" 2>&1 &
+  local backend=$!
+  pids+=("$backend")
   wait_ready "$backend_port" /health
   taskset -c 0 "$@" >"$work/$name.log" 2>&1 &
   local agent=$!
@@ -88,8 +88,8 @@ run_one() {
   hwm=$(awk '/VmHWM/ {print $2}' /proc/$agent/status)
   # utime + stime of the agent, in seconds
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' /proc/$agent/stat)
-  kill -TERM "$agent" "$vm"
-  wait "$agent" "$vm" 2>/dev/null || true
+  kill -TERM "$agent" "$backend"
+  wait "$agent" "$backend" 2>/dev/null || true
   pids=()
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$received" \
     "$(awk -v r="$rows" -v s="$start" -v e="$end" 'BEGIN {printf "%.0f", r / (e - s)}')" \
@@ -101,7 +101,7 @@ cat >"$work/strata-agent.yaml" <<YAML
 data_dir: $work/strata-agent
 server: {grpc_listen: ""}
 exporters:
-- name: vm
+- name: sink
   url: http://127.0.0.1:$backend_port/api/v1/write
 YAML
 for ((r = 1; r <= runs; r++)); do
