@@ -7,7 +7,6 @@
 // Serves POST /api/v1/write (204, or 400 with the problem), GET /health and GET /metrics
 // (agent_sink_samples_total, agent_sink_requests_total).
 #include <fmt/format.h>
-
 #include <pthread.h>
 
 #include <atomic>

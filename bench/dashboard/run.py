@@ -291,7 +291,7 @@ def dashboards(systems, scrape_s, args):
                f"of {len(PANELS) * len(RANGES)}; Strata vs Prometheus beyond 1e-9: "
                f"{diffs('Strata', 'Prometheus 2.42')}, largest relative difference per range: "
                + ", ".join(f"{r} {worst('Strata', 'Prometheus 2.42', r):.2g}" for r, _ in RANGES)
-               + " (7d and 30d read 5m-downsampled blocks: max_source_resolution=auto).")
+               + " (max_source_resolution=auto).")
     print(table + "\n\n" + summary)
     if args.record:
         with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:

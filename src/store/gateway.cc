@@ -188,24 +188,42 @@ class BlockQuerier : public query::Querier {
     return p->func.empty() ? res <= kLookbackMs : 2 * res <= p->range_ms;
   }
 
+  static bool Covers(const BlockReader& c, const BlockReader& b) {
+    return c.meta().min_time <= b.meta().min_time && c.meta().max_time >= b.meta().max_time;
+  }
+
+  static uint64_t Bytes(const BlockReader& b) {
+    uint64_t n = 0;
+    for (const auto& s : b.meta().shards) n += s.chunks_bytes + s.index_bytes;
+    return n;
+  }
+
   // The blocks a selection reads: where blocks of several resolutions cover the same range
   // the coarsest allowed one wins; a range only disallowed resolutions cover (raw data past
-  // its retention) is read from the finest of them.
+  // its retention) is read from the finest of them. Chosen automatically, a downsampled block
+  // no smaller than a raw block of its range is not read: the raw one answers exactly for fewer
+  // bytes (five aggregates per window take more room than a few packed samples).
   std::vector<BlockReader*> Choose(int64_t mint, int64_t maxt, const query::SelectParams* p) const {
-    auto rank = [&](const BlockReader& b) {
+    std::vector<int64_t> rank(blocks_.size());
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const BlockReader& b = *blocks_[i];
       int64_t res = b.meta().resolution_ms;
-      return Allowed(res, p) ? res : -res - 1;
-    };
-    std::vector<BlockReader*> out;
-    for (const auto& b : blocks_) {
-      if (!Overlaps(*b, mint, maxt)) continue;
-      bool covered = false;
-      for (const auto& c : blocks_) {
-        covered =
-            covered || (c != b && rank(*c) > rank(*b) && c->meta().min_time <= b->meta().min_time &&
-                        c->meta().max_time >= b->meta().max_time);
+      bool allowed = Allowed(res, p);
+      for (size_t k = 0; allowed && res > 0 && max_resolution_ms_ < 0 && k < blocks_.size(); ++k) {
+        const BlockReader& raw = *blocks_[k];
+        allowed = !(raw.meta().resolution_ms == 0 && Covers(raw, b) && Bytes(raw) <= Bytes(b));
       }
-      if (!covered) out.push_back(b.get());
+      rank[i] = allowed ? res : -res - 1;
+    }
+    std::vector<BlockReader*> out;
+    for (size_t i = 0; i < blocks_.size(); ++i) {
+      const BlockReader& b = *blocks_[i];
+      if (!Overlaps(b, mint, maxt)) continue;
+      bool covered = false;
+      for (size_t k = 0; k < blocks_.size() && !covered; ++k) {
+        covered = k != i && rank[k] > rank[i] && Covers(*blocks_[k], b);
+      }
+      if (!covered) out.push_back(blocks_[i].get());
     }
     return out;
   }
