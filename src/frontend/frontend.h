@@ -47,17 +47,18 @@ struct FrontendOptions {
 
 // What the frontend did for one query, for stats=all and the slow-query log.
 struct QueryStats {
-  size_t splits = 0;          // sub-queries the range was cut into
-  size_t cached_splits = 0;   // answered entirely from the results cache
-  size_t partial_splits = 0;  // answered partly from the cache
-  size_t subqueries = 0;      // engine evaluations (adjacent uncached steps are run together)
-  uint64_t samples = 0;       // samples loaded by evaluation (none for cached parts)
-  uint64_t peak_samples = 0;  // the most one sub-query held at once
-  std::vector<std::pair<int64_t, uint64_t>> samples_per_step;  // of one evaluation
-  uint64_t series = 0;                                         // series in the result
+  size_t splits = 0;               // sub-queries the range was cut into
+  size_t cached_splits = 0;        // answered entirely from the results cache
+  size_t partial_splits = 0;       // answered partly from the cache
+  size_t subqueries = 0;           // engine evaluations (adjacent uncached steps are run together)
+  uint64_t samples = 0;            // samples loaded by evaluation (none for cached parts)
+  uint64_t peak_samples = 0;       // the most one sub-query held at once
+  uint64_t series = 0;             // series in the result
   int64_t step_ms = 0;             // the step evaluated (wider than asked when adapted)
   std::vector<std::string> infos;  // for the response's infos: what the frontend changed
   std::chrono::nanoseconds exec{0};
+  // Of one evaluation: the samples read per step (QueryResult::samples_per_step).
+  std::vector<std::pair<int64_t, uint64_t>> samples_per_step;
 };
 
 struct RangeQuery {

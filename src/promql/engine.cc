@@ -81,8 +81,9 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
     res.samples_loaded = ev.samples_loaded();
     std::vector<uint64_t> per_step = ev.samples_per_step();
     res.samples_per_step.reserve(per_step.size());
-    for (size_t i = 0; i < per_step.size(); ++i)
+    for (size_t i = 0; i < per_step.size(); ++i) {
       res.samples_per_step.push_back({g.At(i), per_step[i]});
+    }
     res.peak_samples = ev.peak_samples();
     return std::move(res);
   };

@@ -309,8 +309,9 @@ void Exporter::SplitLanes(Prepared& p) {
     }
     p.lanes[hash % lanes].push_back({field.offset, field.size, samples});
   }
-  if (r.error())
+  if (r.error()) {
     p.damaged = Status::InvalidArgument("the merged remote write request is malformed");
+  }
 }
 
 Exporter::Outcome Exporter::TransmitLanes(const Prepared& p, const std::string& tenant) {
