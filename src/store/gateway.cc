@@ -204,9 +204,11 @@ class BlockQuerier : public query::Querier {
   // no smaller than a raw block of its range is not read: the raw one answers exactly for fewer
   // bytes (five aggregates per window take more room than a few packed samples).
   std::vector<BlockReader*> Choose(int64_t mint, int64_t maxt, const query::SelectParams* p) const {
+    // Ranks of the blocks in range (a block covering one in range is in range too).
     std::vector<int64_t> rank(blocks_.size());
     for (size_t i = 0; i < blocks_.size(); ++i) {
       const BlockReader& b = *blocks_[i];
+      if (!Overlaps(b, mint, maxt)) continue;
       int64_t res = b.meta().resolution_ms;
       bool allowed = Allowed(res, p);
       for (size_t k = 0; allowed && res > 0 && max_resolution_ms_ < 0 && k < blocks_.size(); ++k) {
