@@ -15,8 +15,9 @@ inline constexpr size_t kFileHeaderSize = 5;  // magic + version
 
 // Chunk encodings in a chunks file.
 inline constexpr uint8_t kEncXor = 1;        // Gorilla XOR samples (chunkenc)
-inline constexpr uint8_t kEncAggregate = 2;  // downsampled aggregates
+inline constexpr uint8_t kEncAggregate = 2;  // downsampled aggregates, five XOR chunks (read only)
 inline constexpr uint8_t kEncPacked = 3;     // decimal values, bit-packed deltas (chunkenc)
+inline constexpr uint8_t kEncAggregateTagged = 4;  // aggregates, each chunk led by its encoding
 
 inline constexpr uint32_t kSeriesPerGroup = 64;       // series entries per checksummed group
 inline constexpr uint32_t kPostingsPerBlock = 32;     // postings-table entries per sampled block

@@ -321,15 +321,18 @@ Status CheckChunkRecord(std::string_view record) {
 
 Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out) {
   RETURN_IF_ERROR(CheckChunkRecord(record));
-  size_t body = record.size() - 4;
-  if (static_cast<uint8_t>(record[0]) == kEncPacked) {
-    return chunkenc::DecodePacked(record.substr(1, body - 1), out);
-  }
-  if (static_cast<uint8_t>(record[0]) != kEncXor) {
+  return DecodeChunk(record.substr(0, record.size() - 4), out);
+}
+
+Status DecodeChunk(std::string_view chunk, std::vector<Sample>& out) {
+  if (chunk.empty()) return Status::Corruption("block: empty chunk");
+  std::string_view data = chunk.substr(1);
+  if (static_cast<uint8_t>(chunk[0]) == kEncPacked) return chunkenc::DecodePacked(data, out);
+  if (static_cast<uint8_t>(chunk[0]) != kEncXor) {
     return Status::Corruption(fmt::format("block: unknown chunk encoding {}",
-                                          static_cast<int>(static_cast<uint8_t>(record[0]))));
+                                          static_cast<int>(static_cast<uint8_t>(chunk[0]))));
   }
-  chunkenc::XorIterator it({reinterpret_cast<const uint8_t*>(record.data() + 1), body - 1});
+  chunkenc::XorIterator it({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
   while (it.Next()) out.push_back({it.t(), it.v()});
   if (it.corrupt()) return Status::Corruption("block: malformed chunk");
   return Status::Ok();

@@ -85,5 +85,7 @@ class BlockWriter {
 Status CheckChunkRecord(std::string_view record);
 // Decodes one chunk record of a chunks file (encoding byte, data, CRC32C) into samples.
 Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out);
+// Decodes a chunk led by its encoding byte (kEncXor or kEncPacked), appending to `out`.
+Status DecodeChunk(std::string_view chunk, std::vector<Sample>& out);
 
 }  // namespace strata::tsdb::block

@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "tsdb/block/aggregate.h"
+#include "tsdb/block/format.h"
+#include "tsdb/chunkenc/xor.h"
 #include "tsdb/compact/downsample.h"
 
 namespace strata::tsdb::compact {
@@ -93,6 +97,65 @@ TEST(AggregateRecordTest, RoundTripAcrossRecordsAndCorruption) {
   EXPECT_EQ(avg[0].v, a.sum[0].v / a.count[0].v);
   ASSERT_EQ(counter.size(), a.counter.size());
   for (size_t i = 0; i < counter.size(); ++i) EXPECT_EQ(counter[i].v, a.counter[i].v);
+}
+
+void ExpectSameAggregates(const AggrSeries& got, const AggrSeries& want) {
+  const std::vector<Sample> AggrSeries::*parts[] = {&AggrSeries::count, &AggrSeries::sum,
+                                                    &AggrSeries::min, &AggrSeries::max,
+                                                    &AggrSeries::counter};
+  for (auto part : parts) {
+    ASSERT_EQ((got.*part).size(), (want.*part).size());
+    for (size_t i = 0; i < (want.*part).size(); ++i) {
+      EXPECT_EQ((got.*part)[i].t, (want.*part)[i].t);
+      EXPECT_EQ((got.*part)[i].v, (want.*part)[i].v);
+    }
+  }
+}
+
+TEST(AggregateRecordTest, PacksWhatItCanAndFallsBackToXor) {
+  // An infinity makes the second window's sum and max, and the counter from there on,
+  // unpackable: those chunks fall back to XOR. Values that are not all decimal (1/3) are
+  // packed, kept exactly through ULP corrections.
+  std::vector<Sample> raw = {{0, 5},
+                             {60'000, 7.25},
+                             {360'000, 1.0 / 3},
+                             {420'000, std::numeric_limits<double>::infinity()}};
+  AggrSeries a = DownsampleRaw(raw, kRes5m);
+  std::string rec;
+  block::EncodeAggregateRecord(a, 0, a.count.size(), rec);
+  ASSERT_EQ(static_cast<uint8_t>(rec[0]), block::kEncAggregateTagged);
+  ByteReader r(std::string_view(rec).substr(1));
+  std::vector<uint8_t> tags;
+  std::string_view chunk;
+  while (r.ReadLengthPrefixed(&chunk)) tags.push_back(static_cast<uint8_t>(chunk[0]));
+  EXPECT_EQ(tags, (std::vector<uint8_t>{block::kEncPacked, block::kEncXor, block::kEncPacked,
+                                        block::kEncXor, block::kEncXor}));
+  PutFixed32(rec, Crc32c(rec.data(), rec.size()));
+  AggrSeries back;
+  ASSERT_TRUE(block::DecodeAggregateRecord(rec, back).ok());
+  ExpectSameAggregates(back, a);
+}
+
+TEST(AggregateRecordTest, ReadsRecordsOfFiveXorChunks) {
+  // Encoding 2, written before chunks carried their own encoding byte.
+  std::vector<Sample> raw;
+  for (int64_t t = 0; t < 3'600'000; t += 15'000) raw.push_back({t, static_cast<double>(t / 7)});
+  AggrSeries a = DownsampleRaw(raw, kRes5m);
+  std::string rec(1, static_cast<char>(block::kEncAggregate));
+  for (const auto* part : {&a.count, &a.sum, &a.min, &a.max, &a.counter}) {
+    std::vector<uint8_t> chunk;
+    chunkenc::XorAppender app(chunk);
+    for (const Sample& s : *part) app.Append(s.t, s.v);
+    PutUvarint(rec, chunk.size());
+    rec.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+  }
+  PutFixed32(rec, Crc32c(rec.data(), rec.size()));
+  AggrSeries back;
+  ASSERT_TRUE(block::DecodeAggregateRecord(rec, back).ok());
+  ExpectSameAggregates(back, a);
+  std::vector<Sample> max;
+  ASSERT_TRUE(block::DecodeAggregate(rec, block::Aggr::kMax, max).ok());
+  EXPECT_EQ(max.size(), a.max.size());
 }
 
 }  // namespace
