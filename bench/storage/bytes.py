@@ -9,6 +9,8 @@ head compaction), then divides the bytes of the persisted blocks by the samples 
 Strata: every object of the live blocks in the bucket over their meta.json sample counts;
 VictoriaMetrics: data + indexdb over vm_rows; Prometheus: its block directories over
 their meta.json sample counts (the WAL and head chunks are not counted for anyone).
+The last row is the data's information floor (`strata tool loadgen --information-floor`):
+the bytes per sample no lossless encoding of it can go below.
 
 Usage: bench/storage/bytes.py [--series 2000] [--hours 26] [--record]
 """
@@ -123,6 +125,12 @@ def main():
     vm_bps = vm[0] / vm[1]
     lines = [f"| {name} | {s:,.0f} | {b:,} | {b / s:.2f} | {b / s / vm_bps:.2f}x |"
              for name, (b, s) in results.items()]
+    # What no lossless store can go below on this data (loadgen knows its own draws).
+    out = subprocess.run([strata, "tool", "loadgen", "--information-floor", "--series",
+                          str(args.series), "--rounds", str(rounds), "--interval", "15s"],
+                         check=True, capture_output=True, text=True).stdout
+    floor = float(re.search(r"= (\S+) bytes per sample", out).group(1))
+    lines.append(f"| information floor of the data | | | {floor:.2f} | {floor / vm_bps:.2f}x |")
     table = ("| system | samples on disk | bytes | bytes/sample | vs VM |\n|---|---:|---:|---:|---:|\n" +
              "\n".join(lines))
     print(table)

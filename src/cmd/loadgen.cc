@@ -33,6 +33,7 @@ struct LoadgenFlags {
   uint64_t rounds = 0;  // 0 = until the duration ends
   std::string tenant;
   uint64_t seed = 1;
+  bool information_floor = false;  // print the data's information floor instead of sending
 };
 
 // A node_exporter-like metric: name, label sets per host, counter or gauge.
@@ -182,6 +183,41 @@ double Step(Series& s, double interval_s, std::mt19937_64& rng) {
   return s.value;
 }
 
+// A lower bound on the bits any lossless store needs, on average, for the sample Step draws
+// next from `s` (its value and its timestamp's noise). Each draw is spread uniformly over
+// w >= 1 outcomes at the value's resolution, so no outcome is likelier than 1/w and its
+// entropy is at least log2(w). Keep in step with Step and the timestamp noise in RunLoadgen.
+double StepFloorBits(const Series& s, double interval_s) {
+  if (s.histogram) return 0;  // fixed increments, timestamps without noise
+  double resolution = s.integral ? 1.0 : 0.01;
+  double width = s.counter ? 0.4 * s.rate * interval_s : 0.02 * std::abs(s.value);
+  return std::log2(std::max(1.0, width / resolution)) + std::log2(5.0);
+}
+
+// The information floor of the data `--series`, `--rounds` and `--interval` describe: the
+// mean bits per sample no lossless encoding of it can go below.
+int PrintInformationFloor(const LoadgenFlags& f, int64_t interval_ms) {
+  if (f.rounds == 0) {
+    std::cerr << "strata: --information-floor needs --rounds\n";
+    return 2;
+  }
+  std::vector<Series> series = MakeSeries(f.series, f.seed);
+  std::mt19937_64 rng(f.seed);
+  const double interval_s = static_cast<double>(interval_ms) / 1000.0;
+  double bits = 0;
+  for (uint64_t round = 0; round < f.rounds; ++round) {
+    for (Series& s : series) {
+      bits += StepFloorBits(s, interval_s);
+      Step(s, interval_s, rng);
+    }
+  }
+  double per_sample = bits / static_cast<double>(f.rounds * f.series);
+  std::cout << fmt::format(
+      "loadgen: information floor {:.2f} bits = {:.3f} bytes per sample over {} samples\n",
+      per_sample, per_sample / 8, f.rounds * f.series);
+  return 0;
+}
+
 struct Totals {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> requests{0};
@@ -211,6 +247,7 @@ int RunLoadgen(const LoadgenFlags& f) {
     std::cerr << "strata: " << url.status().message() << "\n";
     return 2;
   }
+  if (f.information_floor) return PrintInformationFloor(f, *interval);
   std::vector<Series> series = MakeSeries(f.series, f.seed);
   const int64_t start_ts = f.start_time != 0 ? f.start_time * 1000 : NowMillis() - *offset;
   auto begin = std::chrono::steady_clock::now();
@@ -339,6 +376,9 @@ void RegisterLoadgen(CLI::App& tool, int* exit_code) {
   lg->add_option("--rounds", f->rounds, "Send exactly this many samples per series, then stop");
   lg->add_option("--tenant", f->tenant, "X-Scope-OrgID to send");
   lg->add_option("--seed", f->seed, "Random seed")->capture_default_str();
+  lg->add_flag("--information-floor", f->information_floor,
+               "Print the bits per sample no lossless store can go below for this data "
+               "(needs --rounds), and send nothing");
   lg->callback([f, exit_code] { *exit_code = RunLoadgen(*f); });
 }
 
