@@ -4,7 +4,9 @@
 // fetching one series' 4h from a warm gateway, and a dashboard query over all D days from
 // blocks (warm) against the same query on the in-memory head.
 //
-// Usage: storage_bench [--series 5000] [--days 7] [--s3 http://127.0.0.1:4568 --bucket strata]
+// Usage: storage_bench [--series 5000] [--days 7] [--cache-mb 1024]
+//                      [--s3 http://127.0.0.1:4568 --bucket strata]
+// --cache-mb bounds the gateway's memory cache; "warm" means the data fits in it.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,12 +80,14 @@ int Run(int argc, char** argv) {
   int days = 7;
   std::string s3_endpoint;
   std::string s3_bucket = "strata";
+  uint64_t cache_mb = 1024;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--series") series = std::stoi(argv[i + 1]);
     if (a == "--days") days = std::stoi(argv[i + 1]);
     if (a == "--s3") s3_endpoint = argv[i + 1];
     if (a == "--bucket") s3_bucket = argv[i + 1];
+    if (a == "--cache-mb") cache_mb = std::stoull(argv[i + 1]);
   }
   std::string work = fs::temp_directory_path() / fmt::format("strata-sbench-{}", ::getpid());
   fs::remove_all(work);
@@ -174,7 +178,7 @@ int Run(int argc, char** argv) {
               static_cast<long long>(bucket->gets - gets_before));
 
   store::GatewayOptions gopts;
-  gopts.cache_bytes = 1u << 30;
+  gopts.cache_bytes = cache_mb << 20;
   auto gateway = std::make_unique<store::StoreGateway>(
       gopts, [&](const std::string&) { return std::shared_ptr<objstore::Bucket>(bucket); },
       nullptr);
