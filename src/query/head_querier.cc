@@ -11,8 +11,13 @@ namespace {
 // series' lock when asked for.
 class HeadSeriesSet : public SeriesSet {
  public:
-  HeadSeriesSet(const tsdb::Head& head, const SelectParams& p, std::vector<tsdb::MemSeries*> s)
-      : head_(head), params_(p), series_(std::move(s)), labels_(series_.size()) {
+  HeadSeriesSet(const tsdb::Head& head, tsdb::Head::Pin pin, const SelectParams& p,
+                std::vector<tsdb::MemSeries*> s)
+      : head_(head),
+        pin_(std::move(pin)),
+        params_(p),
+        series_(std::move(s)),
+        labels_(series_.size()) {
     for (size_t i = 0; i < series_.size(); ++i) labels_[i] = series_[i]->OwnedLabels();
     std::vector<size_t> order(series_.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -38,6 +43,7 @@ class HeadSeriesSet : public SeriesSet {
 
  private:
   const tsdb::Head& head_;
+  const tsdb::Head::Pin pin_;  // the series stay allocated while the set lives
   const SelectParams params_;
   std::vector<tsdb::MemSeries*> series_;
   std::vector<Labels> labels_;
@@ -50,7 +56,7 @@ Result<std::unique_ptr<SeriesSet>> HeadQuerier::Select(const SelectParams& param
   std::vector<tsdb::MemSeries*> series;
   if (!matchers.empty()) series = head_.Select(matchers);
   return std::unique_ptr<SeriesSet>(
-      std::make_unique<HeadSeriesSet>(head_, params, std::move(series)));
+      std::make_unique<HeadSeriesSet>(head_, pin_, params, std::move(series)));
 }
 
 Result<std::vector<Labels>> HeadQuerier::Series(int64_t /*mint*/, int64_t /*maxt*/,

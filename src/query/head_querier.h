@@ -6,10 +6,11 @@
 namespace strata::query {
 
 // HeadQuerier reads a tenant's in-memory head. Label queries consult the head's index and do
-// not filter by time: everything in the head is recent. The head must outlive the querier.
+// not filter by time: everything in the head is recent. The head must outlive the querier;
+// the querier and its series sets pin the head's series (see tsdb::Head).
 class HeadQuerier : public Querier {
  public:
-  explicit HeadQuerier(const tsdb::Head& head) : head_(head) {}
+  explicit HeadQuerier(const tsdb::Head& head) : head_(head), pin_(head.PinSeries()) {}
 
   Result<std::unique_ptr<SeriesSet>> Select(const SelectParams& params,
                                             std::span<const Matcher> matchers) const override;
@@ -22,6 +23,7 @@ class HeadQuerier : public Querier {
 
  private:
   const tsdb::Head& head_;
+  const tsdb::Head::Pin pin_;
 };
 
 }  // namespace strata::query

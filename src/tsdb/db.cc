@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "tsdb/wal/record.h"
 
 namespace strata::tsdb {
@@ -103,13 +105,16 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
                                  std::span<const MetadataInput> metadata,
                                  const AppendLimits& limits, const RejectFn& reject) {
   AppendOutcome out;
-  // Lookups of existing series need no ordering: do them before taking the commit lock.
+  // Lookups of existing series need no ordering: do them before taking the commit lock. A
+  // block cut removing series in between (under the lock) voids them.
+  uint64_t removals = head_.removals();
   std::vector<MemSeries*> found(series.size());
   for (size_t i = 0; i < series.size(); ++i)
     found[i] = head_.Find(series[i].hash, series[i].labels);
 
   std::string frames;
   std::lock_guard lk(commit_mu_);
+  if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
   RETURN_IF_ERROR(wal_->Admit());
   {
     wal::RecordBuilder series_rec(wal::RecordType::kSeries, frames);
@@ -133,6 +138,10 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
         }
         bool created;
         s = head_.GetOrCreate(in.hash, in.labels, &created);
+        if (s == nullptr) {  // 2^32 series refs used up
+          reject(i, nullptr, Rejection::kSeriesLimit);
+          continue;
+        }
         if (created) {
           wal::EncodeSeries(series_rec.payload(), s->ref(), in.labels);
           series_rec.EndEntry();

@@ -96,6 +96,11 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
     RETURN_IF_ERROR(WriteFileAtomically(HeadStatePath(), std::to_string(end)));
     shipped_until_ = end;
     size_t freed = head_.TruncateBefore(end);
+    size_t removed;
+    {
+      std::lock_guard lk(commit_mu_);  // appends keep series pointers while they hold it
+      removed = head_.RemoveEmptySeries();
+    }
     RETURN_IF_ERROR(Checkpoint().Annotate("checkpoint after block cut"));
     std::error_code ec;
     fs::remove_all(dir, ec);
@@ -105,8 +110,8 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
                   .count();
     spdlog::info(
         "msg=\"block cut and shipped\" tenant={} block={} min_time={} max_time={} series={} "
-        "samples={} shards={} head_bytes_freed={} duration_ms={}",
-        name_, meta.id, start, end, meta.num_series, meta.num_samples, shards, freed, ms);
+        "samples={} shards={} head_bytes_freed={} series_removed={} duration_ms={}",
+        name_, meta.id, start, end, meta.num_series, meta.num_samples, shards, freed, removed, ms);
   }
   return shipped;
 }

@@ -26,13 +26,11 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
   {
     std::unique_lock ilk(index_mu_);
     uint32_t r = ref.value_or(next_ref_);
-    bool taken = r < by_ref_.size() && by_ref_[r];
-    bool too_far = r >= next_ref_ && (r == UINT32_MAX || r - next_ref_ > kMaxRefGap);
-    if (taken || too_far) return nullptr;
+    if (r == UINT32_MAX || by_ref_.Get(r) != nullptr) return nullptr;
     next_ref_ = std::max(next_ref_, r + 1);
-    if (by_ref_.size() <= r) by_ref_.resize(std::max<size_t>(r + 1, by_ref_.size() * 3 / 2));
-    by_ref_[r] = std::make_unique<MemSeries>(r, hash, syms);
-    s = by_ref_[r].get();
+    auto owned = std::make_unique<MemSeries>(r, hash, syms);
+    s = owned.get();
+    by_ref_.Put(std::move(owned));
     for (const auto& l : syms) {
       postings_.Add(r, l.name, l.value);
       if (l.name.view() == kMetricNameLabel) per_metric_[l.value.view()]++;
@@ -46,7 +44,7 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
 
 MemSeries* Head::ByRef(uint32_t ref) const {
   std::shared_lock lk(index_mu_);
-  return ref < by_ref_.size() ? by_ref_[ref].get() : nullptr;
+  return by_ref_.Get(ref);
 }
 
 AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms) {
@@ -86,9 +84,7 @@ std::vector<MemSeries*> Head::Select(std::span<const Matcher> matchers) const {
   Roaring refs = postings_.Select(matchers);
   std::vector<MemSeries*> out;
   out.reserve(refs.cardinality());
-  for (uint32_t r : refs) {
-    if (r < by_ref_.size() && by_ref_[r]) out.push_back(by_ref_[r].get());
-  }
+  by_ref_.ForEach(refs, [&](MemSeries* s) { out.push_back(s); });
   return out;
 }
 
@@ -101,25 +97,105 @@ void Head::WithSeriesLocked(const MemSeries& s,
 std::vector<MemSeries*> Head::AllSeries() const {
   std::vector<MemSeries*> all;
   std::shared_lock lk(index_mu_);
-  all.reserve(by_ref_.size());
-  for (const auto& s : by_ref_) {
-    if (s) all.push_back(s.get());
-  }
+  all.reserve(postings_.all().cardinality());
+  by_ref_.ForEach(postings_.all(), [&](MemSeries* s) { all.push_back(s); });
   return all;
 }
 
 void Head::ForEachSeries(const std::function<void(const MemSeries&)>& fn) const {
+  Pin pin = PinSeries();
   for (MemSeries* s : AllSeries()) WithSeriesLocked(*s, fn);
 }
 
 size_t Head::TruncateBefore(int64_t t) {
   if (t > min_valid_time()) set_min_valid_time(t);
   size_t freed = 0;
+  Pin pin = PinSeries();
   for (MemSeries* s : AllSeries()) {
     std::lock_guard lk(StripeFor(s->hash()).mu);
     freed += s->TruncateBefore(t);
   }
   return freed;
+}
+
+size_t Head::RemoveEmptySeries() {
+  // Stripe by stripe, taking the stripe lock before the index lock as GetOrCreate does. Only
+  // this function frees series, so the pointers stay valid throughout.
+  std::vector<MemSeries*> all = AllSeries();
+  auto stripe_of = [](const MemSeries* s) { return s->hash() >> (64 - kStripeBits); };
+  std::stable_sort(all.begin(), all.end(), [&](const MemSeries* a, const MemSeries* b) {
+    return stripe_of(a) < stripe_of(b);
+  });
+  std::vector<std::unique_ptr<MemSeries>> removed;
+  std::vector<MemSeries*> gone;
+  for (size_t i = 0, j = 0; i < all.size(); i = j) {
+    while (j < all.size() && stripe_of(all[j]) == stripe_of(all[i])) ++j;
+    Stripe& st = StripeFor(all[i]->hash());
+    std::lock_guard lk(st.mu);
+    gone.clear();
+    for (size_t k = i; k < j; ++k) {
+      if (!all[k]->empty()) continue;
+      st.series.Erase(all[k]->hash(), all[k]);
+      gone.push_back(all[k]);
+    }
+    if (gone.empty()) continue;
+    std::unique_lock ilk(index_mu_);
+    for (MemSeries* s : gone) {
+      postings_.Remove(s->ref(), s->labels());
+      for (const auto& l : s->labels()) {
+        if (l.name.view() != kMetricNameLabel) continue;
+        auto it = per_metric_.find(l.value.view());
+        if (it != per_metric_.end() && --it->second == 0) per_metric_.erase(it);
+      }
+      removed.push_back(by_ref_.Take(s->ref()));
+    }
+  }
+  if (removed.empty()) return 0;
+  num_series_.fetch_sub(removed.size(), std::memory_order_relaxed);
+  removals_.fetch_add(1, std::memory_order_release);
+  size_t n = removed.size();
+  std::lock_guard lk(pin_mu_);
+  for (auto& s : removed) removed_.emplace_back(epoch_, std::move(s));
+  ++epoch_;
+  FreeUnpinned();
+  return n;
+}
+
+namespace {
+
+// Releases its pin when the last copy of the Pin goes.
+class PinToken {
+ public:
+  explicit PinToken(std::function<void()> release) : release_(std::move(release)) {}
+  PinToken(const PinToken&) = delete;
+  PinToken& operator=(const PinToken&) = delete;
+  ~PinToken() { release_(); }
+
+ private:
+  std::function<void()> release_;
+};
+
+}  // namespace
+
+Head::Pin Head::PinSeries() const {
+  std::lock_guard lk(pin_mu_);
+  uint64_t epoch = epoch_;
+  ++pins_[epoch];
+  return std::make_shared<PinToken>([this, epoch] { Unpin(epoch); });
+}
+
+void Head::Unpin(uint64_t epoch) const {
+  std::lock_guard lk(pin_mu_);
+  auto it = pins_.find(epoch);
+  if (--it->second == 0) pins_.erase(it);
+  FreeUnpinned();
+}
+
+void Head::FreeUnpinned() const {
+  // A pin of epoch e was taken before every removal of epoch >= e finished unlinking, so it
+  // may hold those series; removals of epochs below every pin's are unreachable.
+  uint64_t oldest = pins_.empty() ? UINT64_MAX : pins_.begin()->first;
+  std::erase_if(removed_, [&](const auto& r) { return r.first < oldest; });
 }
 
 size_t Head::SeriesForMetric(std::string_view name) const {
@@ -143,8 +219,8 @@ HeadStats Head::Stats() const {
   st.symbol_bytes = symbols_.bytes();
   {
     std::shared_lock lk(index_mu_);
-    st.index_bytes = postings_.MemoryBytes() + by_ref_.capacity() * sizeof(void*) +
-                     per_metric_.size() * 4 * sizeof(void*);
+    st.index_bytes =
+        postings_.MemoryBytes() + by_ref_.MemoryBytes() + per_metric_.size() * 4 * sizeof(void*);
   }
   for (const auto& stripe : stripes_) {
     std::lock_guard lk(stripe.mu);

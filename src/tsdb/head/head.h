@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "base/matcher.h"
 #include "base/thread_annotations.h"
 #include "tsdb/head/postings.h"
+#include "tsdb/head/ref_table.h"
 #include "tsdb/head/series.h"
 #include "tsdb/head/series_map.h"
 #include "tsdb/head/symbols.h"
@@ -39,13 +41,19 @@ struct HeadStats {
 
 // Head holds one tenant's recent series in memory: a striped hash map from label-set hash
 // to series (collisions resolved by comparing labels), interned labels, and a postings index.
-// Thread-safe. Series are never removed yet (blocks, which will let the head shrink, come
-// with object storage); a MemSeries* stays valid for the Head's lifetime.
+// Thread-safe. Series whose samples are all in uploaded blocks leave the head
+// (RemoveEmptySeries, after a block cut), so series that stopped reporting stop counting
+// against limits and free their memory; refs are not reused. Interned label strings stay
+// until the Head is dropped.
+//
+// A MemSeries* from Find, GetOrCreate, ByRef or Select stays valid until the next
+// RemoveEmptySeries; a reader that keeps one longer (a querier) holds a Pin taken before it
+// got the pointer: removed series are freed only once every older pin is released.
 class Head {
  public:
   static constexpr int kStripeBits = 9;
   static constexpr size_t kStripes = size_t{1} << kStripeBits;
-  static constexpr uint32_t kMaxRefGap = 1u << 24;
+  using Pin = std::shared_ptr<const void>;
 
   Head() = default;
   Head(const Head&) = delete;
@@ -54,9 +62,9 @@ class Head {
   // The series with exactly `labels` (sorted by name), or nullptr.
   MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const;
   // Returns the series with `labels`, creating it if needed; `created` says which. A WAL
-  // replay passes the ref the series had; otherwise the next free ref is used. Returns
-  // nullptr if `ref` already belongs to a series with other labels, or lies implausibly far
-  // beyond the refs in use (refs are dense): both mean corrupt input.
+  // replay passes the ref the series had; otherwise the next unused ref is taken. Returns
+  // nullptr if `ref` already belongs to a series with other labels (corrupt input) or if the
+  // refs are used up.
   MemSeries* GetOrCreate(uint64_t hash, std::span<const LabelView> labels, bool* created,
                          std::optional<uint32_t> ref = std::nullopt);
   MemSeries* ByRef(uint32_t ref) const;
@@ -79,6 +87,17 @@ class Head {
   // Raises the minimum valid time to `t` and drops the data before it from every series.
   // Returns the bytes freed.
   size_t TruncateBefore(int64_t t);
+  // Removes the series that hold no samples (their data is in blocks) from the series map,
+  // the index and the limits' counts, and frees each once no pin older than its removal is
+  // left. The caller keeps appends out while it runs (a Db holds its commit lock). Returns
+  // how many were removed.
+  size_t RemoveEmptySeries();
+  // Bumped by every RemoveEmptySeries that removed something: a change tells an appender
+  // that series pointers it looked up earlier may be gone.
+  uint64_t removals() const { return removals_.load(std::memory_order_acquire); }
+  // Holds off freeing removed series while it (or a copy) lives; see the class comment.
+  Pin PinSeries() const;
+
   int64_t min_valid_time() const { return min_valid_time_.load(std::memory_order_acquire); }
   void set_min_valid_time(int64_t t) { min_valid_time_.store(t, std::memory_order_release); }
 
@@ -96,16 +115,27 @@ class Head {
   // The stripe comes from the top bits; SeriesMap probes with the low bits.
   Stripe& StripeFor(uint64_t hash) const { return stripes_[hash >> (64 - kStripeBits)]; }
   std::vector<MemSeries*> AllSeries() const EXCLUDES(index_mu_);
+  void Unpin(uint64_t epoch) const EXCLUDES(pin_mu_);
+  // Frees the removed series that no pin can still reach.
+  void FreeUnpinned() const REQUIRES(pin_mu_);
 
   mutable std::array<Stripe, kStripes> stripes_;
   SymbolTable symbols_;
 
   mutable std::shared_mutex index_mu_;  // series table, postings and per-metric counts
-  std::vector<std::unique_ptr<MemSeries>> by_ref_ GUARDED_BY(index_mu_);  // index = ref
+  RefTable by_ref_ GUARDED_BY(index_mu_);
   PostingsIndex postings_ GUARDED_BY(index_mu_);
   std::unordered_map<std::string_view, uint32_t> per_metric_
       GUARDED_BY(index_mu_);  // interned names
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;
+
+  // Removed series wait here until no pin taken in or before their removal's epoch is left.
+  mutable std::mutex pin_mu_;
+  uint64_t epoch_ GUARDED_BY(pin_mu_) = 0;
+  mutable std::map<uint64_t, uint32_t> pins_ GUARDED_BY(pin_mu_);  // epoch -> pins taken in it
+  mutable std::vector<std::pair<uint64_t, std::unique_ptr<MemSeries>>> removed_
+      GUARDED_BY(pin_mu_);  // (epoch of removal, series)
+  std::atomic<uint64_t> removals_{0};
 
   std::atomic<size_t> num_series_{0};
   std::atomic<int64_t> min_valid_time_{INT64_MIN};

@@ -9,6 +9,19 @@ void PostingsIndex::Add(uint32_t ref, Sym name, Sym value) {
   all_.add(ref);
 }
 
+void PostingsIndex::Remove(uint32_t ref, std::span<const LabelSym> labels) {
+  for (const LabelSym& l : labels) {
+    auto name = postings_.find(l.name.view());
+    if (name == postings_.end()) continue;
+    auto value = name->second.find(l.value.view());
+    if (value == name->second.end()) continue;
+    value->second.remove(ref);
+    if (value->second.isEmpty()) name->second.erase(value);
+    if (name->second.empty()) postings_.erase(name);
+  }
+  all_.remove(ref);
+}
+
 Roaring PostingsIndex::MatchingValues(const std::unordered_map<std::string_view, Roaring>& values,
                                       const Matcher& m, bool negate) const {
   Roaring out;

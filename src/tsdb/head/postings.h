@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/matcher.h"
+#include "tsdb/head/series.h"
 #include "tsdb/head/symbols.h"
 
 namespace strata::tsdb {
@@ -19,6 +20,8 @@ namespace strata::tsdb {
 class PostingsIndex {
  public:
   void Add(uint32_t ref, Sym name, Sym value);
+  // Takes `ref` out of the postings of every label of `labels`.
+  void Remove(uint32_t ref, std::span<const LabelSym> labels);
   // Refs of series matched by all matchers (an empty list matches nothing). Matchers that
   // match the empty string also select series lacking the label, as in Prometheus.
   Roaring Select(std::span<const Matcher> matchers) const;

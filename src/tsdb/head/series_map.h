@@ -31,6 +31,24 @@ class SeriesMap {
     ++size_;
   }
 
+  // Removes `series`, which must be in the map under `hash`. Later entries of its probe run
+  // move back into the gap (backward-shift deletion), so no tombstones are needed.
+  void Erase(uint64_t hash, const MemSeries* series) {
+    size_t hole = hash & mask_;
+    while (slots_[hole].series != series) hole = (hole + 1) & mask_;
+    for (size_t j = (hole + 1) & mask_; slots_[j].series != nullptr; j = (j + 1) & mask_) {
+      // The entry at j may fill the hole unless its home slot lies cyclically in (hole, j].
+      size_t home = slots_[j].hash & mask_;
+      bool stays = hole < j ? (home > hole && home <= j) : (home > hole || home <= j);
+      if (!stays) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = Slot{};
+    --size_;
+  }
+
   size_t size() const { return size_; }
   size_t MemoryBytes() const { return slots_.capacity() * sizeof(Slot); }
 
