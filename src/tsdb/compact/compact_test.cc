@@ -139,7 +139,7 @@ TEST(AggregateRecordTest, PacksWhatItCanAndFallsBackToXor) {
 TEST(AggregateRecordTest, ReadsRecordsOfFiveXorChunks) {
   // Encoding 2, written before chunks carried their own encoding byte.
   std::vector<Sample> raw;
-  for (int64_t t = 0; t < 3'600'000; t += 15'000) raw.push_back({t, static_cast<double>(t / 7)});
+  for (int64_t t = 0; t < 3'600'000; t += 15'000) raw.push_back({t, static_cast<double>(t) / 7});
   AggrSeries a = DownsampleRaw(raw, kRes5m);
   std::string rec(1, static_cast<char>(block::kEncAggregate));
   for (const auto* part : {&a.count, &a.sum, &a.min, &a.max, &a.counter}) {
