@@ -7,9 +7,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/coding.h"
+#include "base/crc32c.h"
 #include "base/matcher.h"
 #include "tsdb/block/aggregate.h"
 #include "tsdb/block/meta.h"
@@ -82,10 +85,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       (void)DecodeMeta(data);
       break;
     case 1: {
-      std::vector<Sample> out;
-      (void)DecodeChunkRecord(data, out);
-      AggrSeries a;
-      (void)DecodeAggregateRecord(data, a);
+      // As read, and with a valid CRC32C appended, so the decoders behind the check are
+      // reached too.
+      std::string sealed(data);
+      PutFixed32(sealed, Crc32c(sealed.data(), sealed.size()));
+      for (std::string_view record : {data, std::string_view(sealed)}) {
+        std::vector<Sample> out;
+        (void)DecodeChunkRecord(record, out);
+        AggrSeries a;
+        (void)DecodeAggregateRecord(record, a);
+        out.clear();
+        (void)DecodeAggregate(record, Aggr::kAvg, out);
+      }
       break;
     }
     case 2: {
