@@ -14,7 +14,7 @@ namespace strata::tsdb::block {
 namespace {
 
 // Appends one aggregate chunk, length-prefixed: kEncPacked and a packed chunk where the
-// samples allow it (decimal values, increasing timestamps), else kEncXor and an XOR chunk.
+// samples allow it (finite values, increasing timestamps), else kEncXor and an XOR chunk.
 void PutChunk(std::string& out, std::span<const Sample> samples) {
   std::string chunk;
   bool increasing =
@@ -79,10 +79,10 @@ Status SplitAggregateRecord(std::string_view record, AggregateChunks& out) {
 Status DecodeOne(const AggregateChunks& rec, Aggr which, std::vector<Sample>& out) {
   std::string_view chunk = rec.chunks[static_cast<int>(which)];
   if (rec.tagged) return DecodeChunk(chunk, out);
-  chunkenc::XorIterator it({reinterpret_cast<const uint8_t*>(chunk.data()), chunk.size()});
-  while (it.Next()) out.push_back({it.t(), it.v()});
-  if (it.corrupt()) return Status::Corruption("block: malformed aggregate chunk");
-  return Status::Ok();
+  // Encoding 2: XOR chunks without their encoding byte (old blocks only).
+  std::string tagged(1, static_cast<char>(kEncXor));
+  tagged += chunk;
+  return DecodeChunk(tagged, out);
 }
 
 }  // namespace
