@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,6 +144,7 @@ def main():
     if failures:
         print(f"{len(failures)} check(s) failed; logs in {work}")
         return 1
+    shutil.rmtree(work, ignore_errors=True)  # kept above, for its logs, when a check failed
     print("all checks passed")
     return 0
 
