@@ -1,7 +1,10 @@
 #include "promql/engine.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
 #include <sstream>
 
 #include "promql/parser.h"
@@ -169,6 +172,96 @@ eval range from 5m to 15m step 5m sum(increase(req_total[5m]))
   {} 3606000 3606000 3606000
 )s";
   ExpectScript(script);
+}
+
+}  // namespace
+}  // namespace strata::promql
+
+namespace strata::promql {
+namespace {
+
+// 3,000 counters in 4 groups, a sample a minute for 50 hours; selected series are materialized
+// once and shared (the querier outlives every query).
+class ManyCountersQuerier : public query::EmptyQuerier {
+ public:
+  static constexpr int kSeries = 3000;
+  static constexpr int64_t kEnd = int64_t{50} * 3'600'000;
+
+  ManyCountersQuerier() {
+    for (int i = 0; i < kSeries; ++i) {
+      query::SeriesData d;
+      d.labels = {{"__name__", "c_total"}, {"g", std::to_string(i % 4)}, {"i", std::to_string(i)}};
+      double v = 0;
+      for (int64_t t = 0; t <= kEnd; t += 60'000) {
+        v += static_cast<double>((t / 60'000 * 7919 + i) % 1000) / 100;
+        if ((t / 60'000 + i) % 997 == 0) v = 0;  // a reset now and then
+        d.samples.push_back({t, v});
+      }
+      series_.push_back(std::move(d));
+    }
+    std::sort(series_.begin(), series_.end(),
+              [](const auto& a, const auto& b) { return a.labels < b.labels; });
+  }
+
+  Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams&,
+                                                   std::span<const Matcher>) const override {
+    return std::unique_ptr<query::SeriesSet>(
+        std::make_unique<query::MaterializedSeriesSet>(series_));
+  }
+
+ private:
+  std::vector<query::SeriesData> series_;
+};
+
+// sum/avg/min/max/count/group over a selector or a range function take their input a batch of
+// series at a time: a query whose inner vector (3,000 series x 3,000 steps = 9M values) is over
+// max_samples runs, and gives bit for bit what the whole vector gives.
+TEST(Engine, AggregationsOverManySeriesHoldOneBatch) {
+  ManyCountersQuerier q;
+  EngineOptions small;
+  small.max_samples = 6'000'000;
+  EngineOptions big;
+  big.max_samples = 100'000'000;
+  const int64_t step = 60'000;
+  const int64_t end = ManyCountersQuerier::kEnd;
+  const int64_t start = end - 2999 * step;
+  const std::pair<std::string_view, std::string_view> queries[] = {
+      {"sum by (g)", "rate(c_total[5m])"},
+      {"avg", "rate(c_total[5m])"},
+      {"min by (g)", "c_total"},
+      {"max", "max_over_time(c_total[10m])"},
+      {"count", "c_total"},
+      {"group by (g)", "increase(c_total[1h])"}};
+  for (auto [agg, inner] : queries) {
+    std::string batched = fmt::format("{} ({})", agg, inner);
+    // "* 1" keeps the values and makes the inner vector one that is evaluated whole.
+    std::string whole = fmt::format("{} ({} * 1)", agg, inner);
+    SCOPED_TRACE(batched);
+    auto a = Engine(small).Range(q, *ParseExpr(batched).value(), start, end, step);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    EXPECT_LT(a->peak_samples, small.max_samples);
+    auto b = Engine(big).Range(q, *ParseExpr(whole).value(), start, end, step);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    EXPECT_GE(b->peak_samples, uint64_t{9'000'000});
+    ASSERT_EQ(a->series.size(), b->series.size());
+    for (size_t k = 0; k < a->series.size(); ++k) {
+      EXPECT_EQ(a->series[k].labels, b->series[k].labels);
+      ASSERT_EQ(a->series[k].points.size(), b->series[k].points.size());
+      for (size_t i = 0; i < a->series[k].points.size(); ++i) {
+        EXPECT_EQ(a->series[k].points[i].t, b->series[k].points[i].t);
+        EXPECT_EQ(std::bit_cast<uint64_t>(a->series[k].points[i].v),
+                  std::bit_cast<uint64_t>(b->series[k].points[i].v))
+            << "series " << k << " point " << i;
+      }
+    }
+  }
+  // The whole vector is still refused where it is needed at once, and so are as many groups
+  // as series.
+  for (std::string_view query : {"topk(1, rate(c_total[5m]))", "sum by (i) (rate(c_total[5m]))"}) {
+    auto r = Engine(small).Range(q, *ParseExpr(query).value(), start, end, step);
+    ASSERT_FALSE(r.ok()) << query;
+    EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+  }
 }
 
 }  // namespace

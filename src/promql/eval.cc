@@ -159,13 +159,40 @@ std::unique_ptr<query::SeriesSet> Evaluator::Load(const VectorSelector& vs, int6
   return std::move(r).value();
 }
 
-StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps) {
+StepVector Evaluator::MapSeries(size_t n, size_t grain, const Grid& g, const BatchSink* sink,
+                                const SeriesFn& fn) {
+  // A batch is a whole number of chunks, about kBatchValues values of output at most.
+  constexpr size_t kBatchValues = size_t{4} << 20;
+  size_t batch = n;
+  if (sink != nullptr) batch = std::max<size_t>(1, kBatchValues / g.n / grain) * grain;
+  StepVector out;
+  for (size_t b = 0; b < n; b += batch) {
+    size_t e = std::min(n, b + batch);
+    std::vector<StepVector> parts((e - b + grain - 1) / grain);
+    ParallelChunks(e - b, grain,
+                   [&](size_t begin, size_t end) { fn(b + begin, b + end, parts[begin / grain]); });
+    size_t total = 0;
+    for (const auto& p : parts) total += p.size();
+    out.clear();
+    out.reserve(total);
+    for (auto& p : parts) {
+      for (auto& s : p) out.push_back(std::move(s));
+    }
+    if (sink == nullptr) continue;
+    (*sink)(out);
+    out.clear();
+    Hold(-static_cast<int64_t>(total * g.n));
+  }
+  return out;
+}
+
+StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps,
+                                   const BatchSink* sink) {
   std::vector<int64_t> eff = EffectiveTimes(vs.at, vs.offset_ms, g);
   int64_t lookback = opts_.lookback_delta_ms;
   auto set = Load(vs, eff.front() - lookback + 1, eff.back(), {}, 0, g.n > 1 ? g.step : 0);
-  // Each series is decoded, turned into one value per step and dropped, in parallel chunks.
-  StepVector out(set->size());
-  ParallelChunks(set->size(), 256, [&](size_t begin, size_t end) {
+  // Each series is decoded, turned into one value per step and dropped.
+  return MapSeries(set->size(), 256, g, sink, [&](size_t begin, size_t end, StepVector& out) {
     std::vector<Sample> smp;
     std::vector<uint64_t> selected(g.n, 0);  // points chosen per step
     for (size_t k = begin; k < end; ++k) {
@@ -173,7 +200,7 @@ StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool
       set->Samples(k, smp);
       CountLoaded(smp.size());
       Hold(static_cast<int64_t>(smp.size()));
-      StepSeries& ss = out[k];
+      StepSeries ss;
       ss.v.assign(g.n, Absent());
       bool any = false;
       size_t j = 0;  // first sample with t > eff[i]
@@ -188,22 +215,27 @@ StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool
         any = true;
       }
       Hold(-static_cast<int64_t>(smp.size()));
-      if (any) {
-        ss.labels = set->labels(k);
-        Hold(static_cast<int64_t>(g.n));
-      } else {
-        ss.v.clear();
-        ss.v.shrink_to_fit();
-      }
+      if (!any) continue;
+      ss.labels = set->labels(k);
+      Hold(static_cast<int64_t>(g.n));
+      out.push_back(std::move(ss));
     }
     CountAtSteps(g, selected);
   });
-  std::erase_if(out, [](const StepSeries& s) { return s.v.empty(); });
-  return out;
 }
 
 StepVector Evaluator::EvalSelectorTimestamps(const VectorSelector& vs, const Grid& g) {
-  return EvalSelector(vs, g, true);
+  return EvalSelector(vs, g, true, nullptr);
+}
+
+bool Evaluator::EvalVectorBatches(const Expr& e, const Grid& g, const BatchSink& sink) {
+  const Expr* x = &e;
+  while (x->kind == ExprKind::kParen) x = As<ParenExpr>(*x).expr.get();
+  if (x->kind == ExprKind::kVectorSelector) {
+    EvalSelector(As<VectorSelector>(*x), g, false, &sink);
+    return true;
+  }
+  return x->kind == ExprKind::kCall && EvalCallBatches(*this, As<Call>(*x), g, sink);
 }
 
 RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g, std::string_view func) {
@@ -277,7 +309,7 @@ Value Evaluator::Eval(const Expr& e, const Grid& g) {
     case ExprKind::kParen:
       return Eval(*As<ParenExpr>(e).expr, g);
     case ExprKind::kVectorSelector:
-      return EvalSelector(As<VectorSelector>(e), g, false);
+      return EvalSelector(As<VectorSelector>(e), g, false, nullptr);
     case ExprKind::kMatrixSelector:
     case ExprKind::kSubquery:
       return EvalRange(e, g);

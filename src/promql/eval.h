@@ -85,6 +85,13 @@ struct RangeArg {
 
 using Value = std::variant<Scalars, StepVector, std::string, RangeArg>;
 
+// Receives an instant vector as consecutive batches of its series, in the vector's order; the
+// batch is the sink's to move from, and is released when the sink returns.
+using BatchSink = std::function<void(StepVector& batch)>;
+// Produces the output series of input series [begin, end) into `out`, in input order, holding
+// (Evaluator::Hold) the grid's length for each series it outputs.
+using SeriesFn = std::function<void(size_t begin, size_t end, StepVector& out)>;
+
 // Thrown inside the evaluator only; Engine turns it into a Status.
 struct EvalError {
   Status status;
@@ -106,6 +113,16 @@ class Evaluator {
   RangeArg EvalRange(const Expr& e, const Grid& g, std::string_view func = {});
   // A selector with, per series and step, the timestamp of the chosen sample (timestamp()).
   StepVector EvalSelectorTimestamps(const VectorSelector& vs, const Grid& g);
+  // Evaluates an instant-vector expression whose series are computed independently of each
+  // other (a selector, or a range function over a range vector) a batch of series at a time
+  // into `sink`, so that an aggregation above it holds one batch rather than every series
+  // over every step. Returns false, having evaluated nothing, for any other expression.
+  bool EvalVectorBatches(const Expr& e, const Grid& g, const BatchSink& sink);
+  // Runs fn over input series [0, n): in parallel chunks of `grain`, their outputs joined in
+  // input order. Without a sink all outputs are returned; with one they go to it in batches
+  // of about a few million values, and nothing is returned.
+  StepVector MapSeries(size_t n, size_t grain, const Grid& g, const BatchSink* sink,
+                       const SeriesFn& fn);
 
   // Throws once the deadline passed or the query was cancelled. Thread-safe.
   void CheckInterrupt() const;
@@ -134,7 +151,8 @@ class Evaluator {
   // `func`, `range_ms` and `step_ms` are SelectParams hints.
   std::unique_ptr<query::SeriesSet> Load(const VectorSelector& vs, int64_t mint, int64_t maxt,
                                          std::string_view func, int64_t range_ms, int64_t step_ms);
-  StepVector EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps);
+  StepVector EvalSelector(const VectorSelector& vs, const Grid& g, bool timestamps,
+                          const BatchSink* sink);
   StepVector EvalUnary(const UnaryExpr& u, const Grid& g);
   Value EvalBinary(const BinaryExpr& b, const Grid& g);
 
@@ -154,6 +172,9 @@ class Evaluator {
 // Defined in the operator files.
 StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g);
 Value EvalCall(Evaluator& ev, const Call& c, const Grid& g);
+// A range function's call evaluated into `sink` in batches (Evaluator::EvalVectorBatches);
+// false, having evaluated nothing, when `c` is not one that can be.
+bool EvalCallBatches(Evaluator& ev, const Call& c, const Grid& g, const BatchSink& sink);
 StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, StepVector rhs,
                         const Grid& g);
 StepVector EvalInfo(Evaluator& ev, const Call& c, const Grid& g);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "base/units.h"
@@ -18,33 +19,54 @@ struct Group {
   bool drop_name = false;
 };
 
-std::vector<Group> GroupSeries(const AggregateExpr& a, const StepVector& in) {
-  std::vector<Group> groups;
-  std::unordered_map<std::string, size_t> index;
-  for (size_t k = 0; k < in.size(); ++k) {
+// Assigns series to groups by their grouping labels; groups are numbered in the order their
+// first member comes.
+class Grouper {
+ public:
+  explicit Grouper(const AggregateExpr& a) : a_(a) {}
+
+  // The number of s's group; a new group gets the next number.
+  size_t Add(const StepSeries& s) {
     Labels gl;
-    for (const auto& l : in[k].labels) {
-      bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
-      if (a.without ? (!listed && l.name != kMetricNameLabel) : listed) gl.push_back(l);
+    key_.clear();
+    for (const auto& l : s.labels) {
+      bool listed = std::find(a_.grouping.begin(), a_.grouping.end(), l.name) != a_.grouping.end();
+      if (!(a_.without ? (!listed && l.name != kMetricNameLabel) : listed)) continue;
+      key_ += l.name;
+      key_.push_back('\xff');
+      key_ += l.value;
+      key_.push_back('\xff');
+      gl.push_back(l);
     }
-    std::string key;
-    for (const auto& l : gl) {
-      key += l.name;
-      key.push_back('\xff');
-      key += l.value;
-      key.push_back('\xff');
+    auto [it, inserted] = index_.emplace(key_, groups_.size());
+    if (inserted) groups_.push_back({std::move(gl), {}, false});
+    groups_[it->second].drop_name |= s.drop_name;
+    return it->second;
+  }
+
+  // The groups, each dropping its metric name only if it has one.
+  std::vector<Group> Finish() {
+    for (auto& grp : groups_) {
+      bool has_name = std::any_of(grp.labels.begin(), grp.labels.end(),
+                                  [](const Label& l) { return l.name == kMetricNameLabel; });
+      grp.drop_name = grp.drop_name && has_name;
     }
-    auto [it, inserted] = index.emplace(std::move(key), groups.size());
-    if (inserted) groups.push_back({std::move(gl), {}, false});
-    Group& grp = groups[it->second];
-    grp.members.push_back(k);
-    grp.drop_name |= in[k].drop_name;
+    return std::move(groups_);
   }
-  for (auto& grp : groups) {
-    bool has_name = std::any_of(grp.labels.begin(), grp.labels.end(),
-                                [](const Label& l) { return l.name == kMetricNameLabel; });
-    grp.drop_name = grp.drop_name && has_name;
-  }
+
+ private:
+  const AggregateExpr& a_;
+  std::string key_;
+  std::unordered_map<std::string, size_t> index_;
+  std::vector<Group> groups_;
+};
+
+std::vector<Group> GroupSeries(const AggregateExpr& a, const StepVector& in) {
+  Grouper grouper(a);
+  std::vector<size_t> of(in.size());
+  for (size_t k = 0; k < in.size(); ++k) of[k] = grouper.Add(in[k]);
+  std::vector<Group> groups = grouper.Finish();
+  for (size_t k = 0; k < in.size(); ++k) groups[of[k]].members.push_back(k);
   return groups;
 }
 
@@ -159,17 +181,61 @@ struct StepAccumulator {
   }
 };
 
-StepVector Accumulate(const std::vector<Group>& groups, const StepVector& in, const Grid& g,
-                      StepAccumulator::Kind kind) {
-  StepVector out;
-  out.reserve(groups.size());
-  for (const auto& grp : groups) {
-    StepAccumulator acc(kind, g.n);
-    for (size_t k : grp.members) acc.Add(in[k].v);
-    out.push_back({grp.labels, acc.Finish(), grp.drop_name});
+// sum, avg, count, group, min and max, fed a batch of series at a time in input order: only
+// each group's running state is kept, not its members. Each group holds its output's values
+// (Evaluator::Hold), so an aggregation that keeps most series apart still meets the limit.
+class Accumulation {
+ public:
+  Accumulation(Evaluator& ev, const AggregateExpr& a, StepAccumulator::Kind kind, const Grid& g)
+      : ev_(ev), grouper_(a), kind_(kind), n_(g.n) {}
+
+  void Add(const StepVector& batch) {
+    for (const auto& s : batch) {
+      size_t k = grouper_.Add(s);
+      if (k == accs_.size()) {
+        ev_.Hold(static_cast<int64_t>(n_));
+        accs_.emplace_back(kind_, n_);
+      }
+      accs_[k].Add(s.v);
+    }
   }
-  DropEmpty(out);
-  return out;
+
+  StepVector Finish() {
+    std::vector<Group> groups = grouper_.Finish();
+    StepVector out;
+    out.reserve(groups.size());
+    for (size_t k = 0; k < groups.size(); ++k) {
+      out.push_back({std::move(groups[k].labels), accs_[k].Finish(), groups[k].drop_name});
+    }
+    DropEmpty(out);
+    return out;
+  }
+
+ private:
+  Evaluator& ev_;
+  Grouper grouper_;
+  StepAccumulator::Kind kind_;
+  size_t n_;
+  std::vector<StepAccumulator> accs_;
+};
+
+std::optional<StepAccumulator::Kind> AccumulatorKind(AggOp op) {
+  switch (op) {
+    case AggOp::kSum:
+      return StepAccumulator::Kind::kSum;
+    case AggOp::kAvg:
+      return StepAccumulator::Kind::kAvg;
+    case AggOp::kCount:
+      return StepAccumulator::Kind::kCount;
+    case AggOp::kGroup:
+      return StepAccumulator::Kind::kGroup;
+    case AggOp::kMax:
+      return StepAccumulator::Kind::kMax;
+    case AggOp::kMin:
+      return StepAccumulator::Kind::kMin;
+    default:
+      return std::nullopt;
+  }
 }
 
 double Variance(const std::vector<double>& vals) {
@@ -315,21 +381,16 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
       param = ev.EvalScalar(*a.param, g);
     }
   }
+  std::optional<StepAccumulator::Kind> kind = AccumulatorKind(a.op);
+  if (kind) {
+    Accumulation acc(ev, a, *kind, g);
+    auto add = [&](StepVector& batch) { acc.Add(batch); };
+    if (!ev.EvalVectorBatches(*a.expr, g, add)) acc.Add(ev.EvalVector(*a.expr, g));
+    return acc.Finish();
+  }
   StepVector in = ev.EvalVector(*a.expr, g);
   std::vector<Group> groups = GroupSeries(a, in);
   switch (a.op) {
-    case AggOp::kSum:
-      return Accumulate(groups, in, g, StepAccumulator::Kind::kSum);
-    case AggOp::kAvg:
-      return Accumulate(groups, in, g, StepAccumulator::Kind::kAvg);
-    case AggOp::kCount:
-      return Accumulate(groups, in, g, StepAccumulator::Kind::kCount);
-    case AggOp::kGroup:
-      return Accumulate(groups, in, g, StepAccumulator::Kind::kGroup);
-    case AggOp::kMax:
-      return Accumulate(groups, in, g, StepAccumulator::Kind::kMax);
-    case AggOp::kMin:
-      return Accumulate(groups, in, g, StepAccumulator::Kind::kMin);
     case AggOp::kStddev:
       return Reduce(groups, in, g,
                     [](const std::vector<double>& v, size_t) { return std::sqrt(Variance(v)); });
@@ -356,6 +417,8 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
       return Select(ev, a, groups, in, param, g);
     case AggOp::kCountValues:
       return CountValues(groups, in, label, g);
+    default:  // accumulated above
+      break;
   }
   return {};
 }

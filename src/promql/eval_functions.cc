@@ -371,7 +371,8 @@ bool IsCounterName(std::string_view n) {
   return ends("_total") || ends("_sum") || ends("_count") || ends("_bucket");
 }
 
-StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
+// `sink`: see Evaluator::MapSeries.
+StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const BatchSink* sink) {
   Fn f = c.func->fn;
   size_t mat_idx = f == Fn::kQuantileOverTime ? 1 : 0;
   std::vector<double> arg1, arg2;
@@ -421,12 +422,10 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     return v;
   }
   bool keep_name = f == Fn::kLastOverTime;
-  // Series are independent: chunks of them are evaluated in parallel, each into its own
-  // output and annotations, which are then joined in series order.
+  // Series are independent: chunks of them are evaluated in parallel, each with its own
+  // annotations, which are then joined in series order.
   constexpr size_t kGrain = 128;
-  size_t chunks = (r.size() + kGrain - 1) / kGrain;
-  std::vector<StepVector> parts(chunks);
-  std::vector<Annotations> part_annos(chunks);
+  std::vector<Annotations> part_annos((r.size() + kGrain - 1) / kGrain);
   auto process = [&](size_t index, StepVector& out, Annotations& annos,
                      std::vector<uint32_t>& resets, std::vector<Sample>& buf,
                      std::vector<uint64_t>& read) {
@@ -602,20 +601,17 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g) {
     ss.drop_name = r.drop_name(index) || !keep_name;
     out.push_back(std::move(ss));
   };
-  ev.ParallelChunks(r.size(), kGrain, [&](size_t begin, size_t end) {
-    size_t c = begin / kGrain;
-    std::vector<uint32_t> resets;
-    std::vector<Sample> buf;
-    std::vector<uint64_t> read(g.n, 0);  // points in the windows, per step
-    for (size_t k = begin; k < end; ++k) process(k, parts[c], part_annos[c], resets, buf, read);
-    if (r.lazy) ev.CountAtSteps(g, read);  // a subquery counted its own
-  });
-  StepVector out;
-  out.reserve(r.size());
-  for (size_t c = 0; c < chunks; ++c) {
-    ev.annotations().Merge(part_annos[c]);
-    for (auto& s : parts[c]) out.push_back(std::move(s));
-  }
+  StepVector out =
+      ev.MapSeries(r.size(), kGrain, g, sink, [&](size_t begin, size_t end, StepVector& part) {
+        std::vector<uint32_t> resets;
+        std::vector<Sample> buf;
+        std::vector<uint64_t> read(g.n, 0);  // points in the windows, per step
+        for (size_t k = begin; k < end; ++k) {
+          process(k, part, part_annos[begin / kGrain], resets, buf, read);
+        }
+        if (r.lazy) ev.CountAtSteps(g, read);  // a subquery counted its own
+      });
+  for (const auto& annos : part_annos) ev.annotations().Merge(annos);
   return out;
 }
 
@@ -728,9 +724,17 @@ StepVector Sort(Evaluator& ev, const Call& c, const Grid& g) {
 
 void MergeSameLabels(StepVector& v);
 
+bool EvalCallBatches(Evaluator& ev, const Call& c, const Grid& g, const BatchSink& sink) {
+  Fn f = c.func->fn;
+  // absent_over_time's one series depends on every input series.
+  if (!IsRangeFunction(f) || f == Fn::kAbsentOverTime) return false;
+  EvalRangeFunction(ev, c, g, &sink);
+  return true;
+}
+
 Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
   Fn f = c.func->fn;
-  if (IsRangeFunction(f)) return EvalRangeFunction(ev, c, g);
+  if (IsRangeFunction(f)) return EvalRangeFunction(ev, c, g, nullptr);
   switch (f) {
     case Fn::kTime: {
       Scalars s;
