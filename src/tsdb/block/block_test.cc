@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -153,6 +154,60 @@ TEST_F(BlockTest, RoundTripWithMatchers) {
     auto jobs = idx.LabelValues("job", Fetcher(IndexFile(0))).value();
     EXPECT_EQ(jobs, (std::vector<std::string>{"api", "db"}));
   }
+}
+
+// Long postings lists (a name every series has) are decoded once and kept: a repeated lookup
+// reads only the short lists, answers the same, and the index's memory counts what is kept.
+TEST_F(BlockTest, LongPostingsListsStayDecoded) {
+  std::vector<TestSeries> series;
+  for (int i = 0; i < 10'000; ++i) {
+    series.push_back({{{"__name__", "node_cpu_seconds_total"},
+                       {"cpu", std::to_string(i % 8)},
+                       {"instance", fmt::format("host-{:05}", i / 8)},
+                       {"mode", i % 8 == 0 ? "idle" : "user"}},
+                      {{kMin, 1.0}}});
+  }
+  std::sort(series.begin(), series.end(),
+            [](const TestSeries& a, const TestSeries& b) { return a.labels < b.labels; });
+  BlockMeta meta = Write(series, 1);
+  ShardIndex idx = Open(meta, 0);
+  uint64_t bytes_read = 0;
+  RangeFetcher fetch = [&, inner = Fetcher(IndexFile(0))](std::span<const ByteRange> ranges) {
+    for (const auto& r : ranges) bytes_read += r.length;
+    return inner(ranges);
+  };
+  using T = Matcher::Type;
+  std::vector<std::vector<Matcher>> cases = {
+      {M(T::kEqual, "__name__", "node_cpu_seconds_total"), M(T::kEqual, "instance", "host-00007"),
+       M(T::kEqual, "mode", "idle")},
+      {M(T::kEqual, "mode", "user"), M(T::kRegex, "instance", "host-0000[1-3]")},
+      {M(T::kEqual, "__name__", "node_cpu_seconds_total"), M(T::kNotEqual, "mode", "user"),
+       M(T::kRegex, "instance", "host-0123.")},
+      {M(T::kEqual, "__name__", "node_cpu_seconds_total"), M(T::kEqual, "instance", "nope")},
+  };
+  const size_t empty_bytes = idx.MemoryBytes();
+  for (const auto& matchers : cases) {
+    std::vector<uint32_t> want;
+    for (uint32_t o = 0; o < series.size(); ++o) {
+      bool ok = true;
+      for (const auto& m : matchers)
+        ok = ok && m.Matches(GetLabel(ViewOf(series[o].labels), m.name()));
+      if (ok) want.push_back(o);
+    }
+    bytes_read = 0;
+    EXPECT_EQ(idx.Postings(matchers, fetch).value(), want);
+    uint64_t first = bytes_read;
+    bytes_read = 0;
+    EXPECT_EQ(idx.Postings(matchers, fetch).value(), want);
+    EXPECT_LE(bytes_read, first);
+  }
+  // The name's list (10,000 series) and mode="user"'s (8,750) are kept; mode="idle"'s
+  // (1,250) is not.
+  EXPECT_EQ(idx.MemoryBytes() - empty_bytes, (10'000 + 8'750) * sizeof(uint32_t));
+  bytes_read = 0;
+  std::vector<Matcher> name_only = {M(T::kEqual, "__name__", "node_cpu_seconds_total")};
+  EXPECT_EQ(idx.Postings(name_only, fetch)->size(), 10'000u);
+  EXPECT_LT(bytes_read, 1000u);  // the table block only
 }
 
 TEST_F(BlockTest, TimeRangeFiltersChunks) {

@@ -31,10 +31,20 @@ bool InFile(uint64_t off, uint64_t len, uint64_t size) {
   return off >= kFileHeaderSize && len <= size && off <= size - len;
 }
 
-std::vector<uint32_t> Intersect(const std::vector<uint32_t>& a, const std::vector<uint32_t>& b) {
-  std::vector<uint32_t> out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
+// Postings lists this long are kept decoded (shorter ones decode in microseconds).
+constexpr size_t kKeepDecodedEntries = 4096;
+
+// Keeps the members of sorted `small` that are in sorted `large`, searching `large` from the
+// last match on: a handful of ordinals against a list of every series costs a few lookups.
+void IntersectInto(std::vector<uint32_t>& small, const std::vector<uint32_t>& large) {
+  auto from = large.begin();
+  size_t kept = 0;
+  for (uint32_t o : small) {
+    from = std::lower_bound(from, large.end(), o);
+    if (from == large.end()) break;
+    if (*from == o) small[kept++] = o;
+  }
+  small.resize(kept);
 }
 
 }  // namespace
@@ -128,6 +138,10 @@ Result<ShardIndex> ShardIndex::Parse(std::string_view ioi, uint64_t index_size) 
 size_t ShardIndex::MemoryBytes() const {
   size_t n = symbol_data_.capacity() + symbol_offsets_.capacity() * 4 +
              groups_.capacity() * sizeof(ByteRange);
+  {
+    std::lock_guard lk(decoded_->mu);
+    n += decoded_->bytes;
+  }
   for (const auto& t : tables_) n += sizeof(Table) + t.blocks.capacity() * sizeof(TableBlock);
   return n;
 }
@@ -167,84 +181,112 @@ Result<std::vector<ShardIndex::ListRef>> ShardIndex::ReadTable(const Table& t,
   return out;
 }
 
-Result<std::vector<uint32_t>> ShardIndex::MatchingPostings(const Table& t, const Matcher& m,
-                                                           bool invert,
-                                                           const RangeFetcher& index) const {
+Result<ShardIndex::List> ShardIndex::DecodeList(std::string_view data) const {
+  ASSIGN_OR_RETURN(std::string_view body, Checked(data, "postings list"));
+  ByteReader r(body);
+  uint64_t n = 0;
+  if (!r.ReadUvarint(&n) || n > num_series_) return Corrupt("bad postings list");
+  auto out = std::make_shared<std::vector<uint32_t>>();
+  out->reserve(n);
+  uint64_t cur = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t delta = 0;
+    if (!r.ReadUvarint(&delta)) return Corrupt("truncated postings list");
+    cur += delta;
+    if (cur >= num_series_ || (i > 0 && delta == 0)) return Corrupt("bad postings entry");
+    out->push_back(static_cast<uint32_t>(cur));
+  }
+  return List(std::move(out));
+}
+
+Result<ShardIndex::List> ShardIndex::MatchingPostings(const Table& t, const Matcher& m, bool invert,
+                                                      const RangeFetcher& index) const {
   std::vector<size_t> blocks;
   if (m.type() == Matcher::Type::kEqual && !invert) {
     // One block can hold the value: the last whose first value is <= it.
     auto it = std::upper_bound(
         t.blocks.begin(), t.blocks.end(), std::string_view(m.value()),
         [&](std::string_view v, const TableBlock& b) { return v < Symbol(b.first_value); });
-    if (it == t.blocks.begin()) return std::vector<uint32_t>{};
+    if (it == t.blocks.begin()) return std::make_shared<const std::vector<uint32_t>>();
     blocks.push_back(static_cast<size_t>(it - t.blocks.begin()) - 1);
   } else {
     for (size_t b = 0; b < t.blocks.size(); ++b) blocks.push_back(b);
   }
   ASSIGN_OR_RETURN(std::vector<ListRef> refs, ReadTable(t, blocks, index));
-  std::vector<ByteRange> lists;
-  for (const auto& ref : refs) {
-    if (m.Matches(Symbol(ref.value)) != invert) lists.push_back(ref.range);
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> data, index(lists));
-  std::vector<uint32_t> out;
-  for (const auto& d : data) {
-    ASSIGN_OR_RETURN(std::string_view body, Checked(d, "postings list"));
-    ByteReader r(body);
-    uint64_t n = 0;
-    if (!r.ReadUvarint(&n) || n > num_series_) return Corrupt("bad postings list");
-    uint64_t cur = 0;
-    for (uint64_t i = 0; i < n; ++i) {
-      uint64_t delta = 0;
-      if (!r.ReadUvarint(&delta)) return Corrupt("truncated postings list");
-      cur += delta;
-      if (cur >= num_series_ || (i > 0 && delta == 0)) return Corrupt("bad postings entry");
-      out.push_back(static_cast<uint32_t>(cur));
+  std::vector<List> lists;
+  std::vector<ByteRange> missing;
+  {
+    std::lock_guard lk(decoded_->mu);
+    for (const auto& ref : refs) {
+      if (m.Matches(Symbol(ref.value)) == invert) continue;
+      auto it = decoded_->lists.find(ref.range.offset);
+      if (it != decoded_->lists.end()) {
+        lists.push_back(it->second);
+      } else {
+        missing.push_back(ref.range);
+      }
     }
   }
-  if (data.size() > 1) {
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+  ASSIGN_OR_RETURN(std::vector<std::string> data, index(missing));
+  for (size_t i = 0; i < data.size(); ++i) {
+    ASSIGN_OR_RETURN(List list, DecodeList(data[i]));
+    if (list->size() >= kKeepDecodedEntries) {
+      size_t bytes = list->size() * sizeof(uint32_t);
+      std::lock_guard lk(decoded_->mu);
+      if (decoded_->bytes + bytes <= num_series_ * 16 &&
+          decoded_->lists.emplace(missing[i].offset, list).second) {
+        decoded_->bytes += bytes;
+      }
+    }
+    lists.push_back(std::move(list));
   }
-  return out;
+  if (lists.empty()) return std::make_shared<const std::vector<uint32_t>>();
+  if (lists.size() == 1) return lists[0];
+  auto out = std::make_shared<std::vector<uint32_t>>();
+  for (const auto& l : lists) out->insert(out->end(), l->begin(), l->end());
+  std::sort(out->begin(), out->end());
+  out->erase(std::unique(out->begin(), out->end()), out->end());
+  return List(std::move(out));
 }
 
 Result<std::vector<uint32_t>> ShardIndex::Postings(std::span<const Matcher> matchers,
                                                    const RangeFetcher& index) const {
-  // Matchers that exclude series without the label first: they narrow the most, and the
-  // full ordinal list is then never built for the usual selectors.
-  std::vector<const Matcher*> order;
-  order.reserve(matchers.size());
-  for (const auto& m : matchers) order.push_back(&m);
-  std::stable_partition(order.begin(), order.end(),
-                        [](const Matcher* m) { return !m->Matches(""); });
-  std::optional<std::vector<uint32_t>> result;  // unset: every series so far
-  auto all = [&] {
-    std::vector<uint32_t> v(num_series_);
-    for (size_t i = 0; i < num_series_; ++i) v[i] = static_cast<uint32_t>(i);
-    return v;
-  };
-  for (const Matcher* m : order) {
-    if (result && result->empty()) break;
-    const Table* t = FindTable(m->name());
-    if (!m->Matches("")) {
-      std::vector<uint32_t> set;
-      if (t) {
-        ASSIGN_OR_RETURN(set, MatchingPostings(*t, *m, false, index));
-      }
-      result = result ? Intersect(*result, set) : std::move(set);
+  // Matchers that exclude series without the label first: their lists are intersected from
+  // the shortest on, and the full ordinal list is never built for the usual selectors. A
+  // matcher whose label no series has matches none of them.
+  std::vector<List> sets;
+  std::vector<const Matcher*> others;  // match series without the label too
+  for (const auto& m : matchers) {
+    const Table* t = FindTable(m.name());
+    if (m.Matches("")) {
+      if (t) others.push_back(&m);
       continue;
     }
-    // Series without the label match too: remove those whose value does not match.
-    if (!t) continue;
-    ASSIGN_OR_RETURN(std::vector<uint32_t> excluded, MatchingPostings(*t, *m, true, index));
-    if (!result) result = all();
+    if (!t) return std::vector<uint32_t>{};
+    ASSIGN_OR_RETURN(List set, MatchingPostings(*t, m, false, index));
+    if (set->empty()) return std::vector<uint32_t>{};
+    sets.push_back(std::move(set));
+  }
+  std::vector<uint32_t> result;
+  if (sets.empty()) {
+    result.resize(num_series_);
+    for (size_t i = 0; i < num_series_; ++i) result[i] = static_cast<uint32_t>(i);
+  } else {
+    std::sort(sets.begin(), sets.end(),
+              [](const List& a, const List& b) { return a->size() < b->size(); });
+    result = *sets[0];
+    for (size_t k = 1; k < sets.size() && !result.empty(); ++k) IntersectInto(result, *sets[k]);
+  }
+  // Series without the label match too: remove those whose value does not match.
+  for (const Matcher* m : others) {
+    if (result.empty()) break;
+    ASSIGN_OR_RETURN(List excluded, MatchingPostings(*FindTable(m->name()), *m, true, index));
     std::vector<uint32_t> kept;
-    std::set_difference(result->begin(), result->end(), excluded.begin(), excluded.end(),
+    std::set_difference(result.begin(), result.end(), excluded->begin(), excluded->end(),
                         std::back_inserter(kept));
     result = std::move(kept);
   }
-  return result ? std::move(*result) : all();
+  return result;
 }
 
 Result<std::vector<SeriesRef>> ShardIndex::Series(std::span<const uint32_t> ordinals, int64_t mint,
