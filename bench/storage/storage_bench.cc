@@ -5,8 +5,10 @@
 // blocks (warm) against the same query on the in-memory head.
 //
 // Usage: storage_bench [--series 5000] [--days 7] [--cache-mb 1024]
-//                      [--s3 http://127.0.0.1:4568 --bucket strata]
+//                      [--s3 http://127.0.0.1:4568 --bucket strata] [--dir DIR]
 // --cache-mb bounds the gateway's memory cache; "warm" means the data fits in it.
+// --dir keeps the data (both Dbs and the filesystem bucket) in DIR; a later run with the same
+// DIR, series and days skips the load and the compaction (the head is replayed from its WAL).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -81,6 +83,7 @@ int Run(int argc, char** argv) {
   std::string s3_endpoint;
   std::string s3_bucket = "strata";
   uint64_t cache_mb = 1024;
+  std::string dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--series") series = std::stoi(argv[i + 1]);
@@ -88,10 +91,32 @@ int Run(int argc, char** argv) {
     if (a == "--s3") s3_endpoint = argv[i + 1];
     if (a == "--bucket") s3_bucket = argv[i + 1];
     if (a == "--cache-mb") cache_mb = std::stoull(argv[i + 1]);
+    if (a == "--dir") dir = argv[i + 1];
   }
-  std::string work = fs::temp_directory_path() / fmt::format("strata-sbench-{}", ::getpid());
-  fs::remove_all(work);
-  fs::create_directories(work);
+  const bool keep = !dir.empty();
+  std::string work =
+      keep ? dir
+           : (fs::temp_directory_path() / fmt::format("strata-sbench-{}", ::getpid())).string();
+  // The marker names what was loaded and when it ended, so a reused directory holds the same
+  // data as a fresh run would.
+  const std::string marker = work + "/loaded";
+  int64_t end = (NowMillis() / kDay) * kDay - kDay;  // whole days, ending yesterday
+  bool reuse = false;
+  if (keep && fs::exists(marker)) {
+    long long m_series = 0, m_days = 0, m_end = 0;
+    FILE* f = std::fopen(marker.c_str(), "r");
+    reuse = f != nullptr && std::fscanf(f, "%lld %lld %lld", &m_series, &m_days, &m_end) == 3 &&
+            m_series == series && m_days == days;
+    if (f != nullptr) std::fclose(f);
+    if (!reuse) {
+      std::fprintf(stderr, "%s holds other data; remove it or pick another --dir\n", work.c_str());
+      return 1;
+    }
+    end = m_end;
+  } else {
+    fs::remove_all(work);
+    fs::create_directories(work);
+  }
   std::shared_ptr<objstore::Bucket> raw;
   if (s3_endpoint.empty()) {
     raw = std::move(objstore::FsBucket::Open(work + "/bucket").value());
@@ -104,7 +129,7 @@ int Run(int argc, char** argv) {
     raw = std::move(objstore::S3Bucket::Open(o).value());
   }
   auto bucket = std::make_shared<CountingBucket>(raw);
-  std::string tenant = fmt::format("bench-{}", ::getpid());
+  std::string tenant = keep ? "bench" : fmt::format("bench-{}", ::getpid());
   std::printf("backend: %s; %d series x %d days at 60s = %.1fM samples\n",
               s3_endpoint.empty() ? "filesystem" : ("s3 " + s3_endpoint).c_str(), series, days,
               static_cast<double>(series) * days * 1440 / 1e6);
@@ -113,7 +138,6 @@ int Run(int argc, char** argv) {
   tsdb::DbOptions dopts;
   auto cut = tsdb::Db::Open(work + "/cut", dopts, tenant).value();
   auto mem = tsdb::Db::Open(work + "/mem", dopts, tenant).value();
-  const int64_t end = (NowMillis() / kDay) * kDay - kDay;  // whole days, ending yesterday
   const int64_t start = end - int64_t{days} * kDay;
   std::vector<Labels> labels;
   const char* modes[] = {"idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user"};
@@ -125,58 +149,81 @@ int Run(int argc, char** argv) {
                       {"mode", modes[i % 8]}});
   }
   std::mt19937_64 rng(1);
-  std::vector<double> value(series, 0);
-  auto t0 = std::chrono::steady_clock::now();
-  int shipped = 0;
-  auto ship = [&](const std::string& dir, const tsdb::block::BlockMeta& meta) {
-    ++shipped;
-    return tsdb::block::UploadBlock(*bucket, tenant, dir, meta);
-  };
-  const int64_t batch_ms = 3'600'000;
-  for (int64_t b = start; b < end; b += batch_ms) {
-    for (int i = 0; i < series; ++i) {
-      std::vector<Sample> samples;
-      for (int64_t t = b; t < b + batch_ms; t += kStep) {
-        value[i] += static_cast<double>(rng() % 1500) / 100;
-        samples.push_back({t, value[i]});
-      }
-      std::vector<LabelView> views = ViewOf(labels[i]);
-      tsdb::SeriesInput in{views, HashLabels(views), samples};
-      for (auto* db : {cut.get(), mem.get()}) {
-        auto r = db->Append({&in, 1}, {}, {}, [](size_t, const Sample*, tsdb::Rejection) {});
-        if (!r.ok()) {
-          std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
-          return 1;
+  // Writes the data into both Dbs, cuts and uploads blocks as the server does, compacts them.
+  auto load = [&]() -> int {
+    std::vector<double> value(series, 0);
+    auto t0 = std::chrono::steady_clock::now();
+    int shipped = 0;
+    auto ship = [&](const std::string& dir, const tsdb::block::BlockMeta& meta) {
+      ++shipped;
+      return tsdb::block::UploadBlock(*bucket, tenant, dir, meta);
+    };
+    const int64_t batch_ms = 3'600'000;
+    // An hour of 1,000 series per append, as a remote-write batch would bring them.
+    constexpr int kPerAppend = 1000;
+    std::vector<std::vector<Sample>> samples(kPerAppend);
+    std::vector<std::vector<LabelView>> views(kPerAppend);
+    std::vector<tsdb::SeriesInput> in;
+    for (int64_t b = start; b < end; b += batch_ms) {
+      for (int first = 0; first < series; first += kPerAppend) {
+        in.clear();
+        for (int i = first; i < std::min(series, first + kPerAppend); ++i) {
+          auto& smp = samples[i - first];
+          smp.clear();
+          for (int64_t t = b; t < b + batch_ms; t += kStep) {
+            value[i] += static_cast<double>(rng() % 1500) / 100;
+            smp.push_back({t, value[i]});
+          }
+          views[i - first] = ViewOf(labels[i]);
+          in.push_back({views[i - first], HashLabels(views[i - first]), smp});
+        }
+        for (auto* db : {cut.get(), mem.get()}) {
+          auto r = db->Append(in, {}, {}, [](size_t, const Sample*, tsdb::Rejection) {});
+          if (!r.ok()) {
+            std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
+            return 1;
+          }
         }
       }
+      auto c = cut->CutBlocks(work + "/staging", ship);
+      if (!c.ok()) {
+        std::fprintf(stderr, "cut: %s\n", c.status().ToString().c_str());
+        return 1;
+      }
     }
-    auto c = cut->CutBlocks(work + "/staging", ship);
-    if (!c.ok()) {
-      std::fprintf(stderr, "cut: %s\n", c.status().ToString().c_str());
+    std::printf("loaded and cut %d blocks in %.1f s\n", shipped,
+                Ms(std::chrono::steady_clock::now() - t0) / 1000);
+    tsdb::compact::CompactorOptions copts;
+    copts.work_dir = work + "/compactor";
+    copts.downsample_5m_after_ms = INT64_MAX / 4;  // raw data only: a like-for-like comparison
+    copts.downsample_1h_after_ms = INT64_MAX / 4;
+    copts.deletion_delay_ms = 0;
+    tsdb::compact::Compactor compactor(
+        copts, [&](const std::string&) { return bucket; }, nullptr);
+    t0 = std::chrono::steady_clock::now();
+    int64_t gets_before = bucket->gets;
+    auto pass = compactor.Run(tenant, end + kDay);
+    if (!pass.ok()) {
+      std::fprintf(stderr, "compact: %s\n", pass.status().ToString().c_str());
       return 1;
     }
+    (void)compactor.Run(tenant, end + kDay + 1);  // delete the retired sources
+    std::printf("compacted into %d blocks in %.1f s (%lld GETs)\n", pass->compacted,
+                Ms(std::chrono::steady_clock::now() - t0) / 1000,
+                static_cast<long long>(bucket->gets - gets_before));
+    if (keep) {
+      FILE* f = std::fopen(marker.c_str(), "w");
+      if (f == nullptr) return 1;
+      std::fprintf(f, "%d %d %lld\n", series, days, static_cast<long long>(end));
+      std::fclose(f);
+    }
+    return 0;
+  };
+  if (reuse) {
+    std::printf("reusing the data in %s\n", work.c_str());
+  } else if (int rc = load(); rc != 0) {
+    return rc;
   }
-  std::printf("loaded and cut %d blocks in %.1f s\n", shipped,
-              Ms(std::chrono::steady_clock::now() - t0) / 1000);
-  tsdb::compact::CompactorOptions copts;
-  copts.work_dir = work + "/compactor";
-  copts.downsample_5m_after_ms = INT64_MAX / 4;  // raw data only: a like-for-like comparison
-  copts.downsample_1h_after_ms = INT64_MAX / 4;
-  copts.deletion_delay_ms = 0;
-  tsdb::compact::Compactor compactor(
-      copts, [&](const std::string&) { return bucket; }, nullptr);
-  t0 = std::chrono::steady_clock::now();
-  int64_t gets_before = bucket->gets;
-  auto pass = compactor.Run(tenant, end + kDay);
-  if (!pass.ok()) {
-    std::fprintf(stderr, "compact: %s\n", pass.status().ToString().c_str());
-    return 1;
-  }
-  (void)compactor.Run(tenant, end + kDay + 1);  // delete the retired sources
-  std::printf("compacted into %d blocks in %.1f s (%lld GETs)\n", pass->compacted,
-              Ms(std::chrono::steady_clock::now() - t0) / 1000,
-              static_cast<long long>(bucket->gets - gets_before));
-
   store::GatewayOptions gopts;
   gopts.cache_bytes = cache_mb << 20;
   auto gateway = std::make_unique<store::StoreGateway>(
@@ -249,10 +296,12 @@ int Run(int argc, char** argv) {
               static_cast<long long>(step / 1000), cold, static_cast<long long>(bucket->gets - g0));
   std::vector<double> warm;
   std::vector<double> inmem;
-  query::HeadQuerier head(mem->head());
-  for (int rep = 0; rep < 5; ++rep) {
-    warm.push_back(run(*cold_gateway->Querier(tenant, 0)));
-    inmem.push_back(run(head));
+  {
+    query::HeadQuerier head(mem->head());  // pins the head: gone before the Db closes
+    for (int rep = 0; rep < 5; ++rep) {
+      warm.push_back(run(*cold_gateway->Querier(tenant, 0)));
+      inmem.push_back(run(head));
+    }
   }
   double wm = Percentile(warm, 0.5);
   double im = Percentile(inmem, 0.5);
@@ -260,7 +309,7 @@ int Run(int argc, char** argv) {
               im, wm / im);
   cut.reset();
   mem.reset();
-  fs::remove_all(work);
+  if (!keep) fs::remove_all(work);
   return 0;
 }
 
