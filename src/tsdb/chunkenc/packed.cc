@@ -28,19 +28,51 @@ int64_t Sub(int64_t a, int64_t b) {
 }
 int BitWidth(uint64_t v) { return v == 0 ? 0 : 64 - std::countl_zero(v); }
 
+// Sorts v; long ones least significant digit first, 8 bits at a time, on each value's distance from
+// the least one, skipping the digits every distance shares (a chunk's deltas span a few
+// bytes at most). An encoder sorts each chunk's integer series a few dozen times while
+// choosing frames; std::sort's comparisons were most of the encoder's time.
+void RadixSort(std::vector<int64_t>& v, std::vector<int64_t>& tmp) {
+  if (v.size() < 256) {  // a pass costs its 256 counters: comparisons win on short series
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  const int64_t least = *std::min_element(v.begin(), v.end());
+  auto key = [least](int64_t x) { return static_cast<uint64_t>(Sub(x, least)); };
+  uint64_t any = 0;
+  for (int64_t x : v) any |= key(x);
+  tmp.resize(v.size());
+  for (int shift = 0; shift < 64 && (any >> shift) != 0; shift += 8) {
+    if (((any >> shift) & 0xff) == 0) continue;
+    size_t pos[256] = {};
+    for (int64_t x : v) ++pos[(key(x) >> shift) & 0xff];
+    size_t sum = 0;
+    for (size_t& p : pos) {
+      size_t c = p;
+      p = sum;
+      sum += c;
+    }
+    for (int64_t x : v) tmp[pos[(key(x) >> shift) & 0xff]++] = x;
+    v.swap(tmp);
+  }
+}
+
 // Patched frame of reference: most values are stored as (v - base) in `width` bits; the few
 // that do not fit are exceptions, stored whole after the bit stream.
 struct Frame {
   int64_t base = 0;
   int width = 0;
   size_t exceptions = 0;
+  size_t cost = 0;  // bits, exceptions at their rough cost
 };
 
 Frame ChooseFrame(const std::vector<int64_t>& v) {
-  std::vector<int64_t> sorted = v;
-  std::sort(sorted.begin(), sorted.end());
-  Frame best{sorted[0], BitWidth(static_cast<uint64_t>(Sub(sorted.back(), sorted[0]))), 0};
-  size_t best_cost = sorted.size() * static_cast<size_t>(best.width);
+  thread_local std::vector<int64_t> sorted;
+  thread_local std::vector<int64_t> tmp;
+  sorted = v;
+  RadixSort(sorted, tmp);
+  Frame best{sorted[0], BitWidth(static_cast<uint64_t>(Sub(sorted.back(), sorted[0]))), 0, 0};
+  best.cost = sorted.size() * static_cast<size_t>(best.width);
   // Narrower widths leave more exceptions: stop once they alone cost more than the best.
   for (int w = best.width - 1; w >= 0; --w) {
     // The window [b, b + 2^w) holding the most values.
@@ -56,23 +88,15 @@ Frame ChooseFrame(const std::vector<int64_t>& v) {
       }
     }
     size_t exceptions = sorted.size() - covered;
-    if (exceptions * kExceptionBits >= best_cost) break;
+    if (exceptions * kExceptionBits >= best.cost) break;
     size_t cost = sorted.size() * static_cast<size_t>(w) + exceptions * kExceptionBits;
-    if (cost < best_cost) {
-      best_cost = cost;
-      best = {base, w, exceptions};
-    }
+    if (cost < best.cost) best = {base, w, exceptions, cost};
   }
   return best;
 }
 
-size_t FrameCost(const std::vector<int64_t>& v) {
-  Frame f = ChooseFrame(v);
-  return v.size() * static_cast<size_t>(f.width) + f.exceptions * kExceptionBits;
-}
-
-void PutPatched(std::string& out, const std::vector<int64_t>& v) {
-  Frame f = ChooseFrame(v);
+// Writes v in frame f, chosen for it by ChooseFrame.
+void PutPatched(std::string& out, const std::vector<int64_t>& v, const Frame& f) {
   PutVarint(out, f.base);
   out.push_back(static_cast<char>(f.width));
   std::vector<uint8_t> bits;
@@ -151,16 +175,19 @@ struct IntPlan {
   IntMode mode = kDeltas;
   int64_t param = 0;
   std::vector<int64_t> rest;
+  Frame frame;  // of rest
   size_t cost = 0;
 };
 
 IntPlan PlanIntSeries(const std::vector<int64_t>& x) {
-  IntPlan best{kDeltas, 0, Deltas(x), 0};
-  best.cost = FrameCost(best.rest);
+  IntPlan best{kDeltas, 0, Deltas(x), {}, 0};
+  best.frame = ChooseFrame(best.rest);
+  best.cost = best.frame.cost;
   if (x.size() < 3) return best;
   auto consider = [&best](IntMode mode, int64_t param, std::vector<int64_t> rest) {
-    size_t cost = FrameCost(rest) + 64;  // the parameter's varint, at worst
-    if (cost < best.cost) best = {mode, param, std::move(rest), cost};
+    Frame f = ChooseFrame(rest);
+    size_t cost = f.cost + 64;  // the parameter's varint, at worst
+    if (cost < best.cost) best = {mode, param, std::move(rest), f, cost};
   };
   std::vector<int64_t> d1 = best.rest;
   consider(kDeltasOfDeltas, d1[0], Deltas(d1));
@@ -178,13 +205,13 @@ IntPlan PlanIntSeries(const std::vector<int64_t>& x) {
   return best;
 }
 
-void PutIntSeries(std::string& out, const std::vector<int64_t>& x) {
+// Writes x by `plan`, PlanIntSeries(x) (unused when x has one value).
+void PutIntSeries(std::string& out, const std::vector<int64_t>& x, const IntPlan& plan) {
   PutVarint(out, x[0]);
   if (x.size() == 1) return;
-  IntPlan plan = PlanIntSeries(x);
   out.push_back(static_cast<char>(plan.mode));
   if (plan.mode != kDeltas) PutVarint(out, plan.param);
-  PutPatched(out, plan.rest);
+  PutPatched(out, plan.rest, plan.frame);
 }
 
 bool ReadIntSeries(ByteReader& r, size_t n, std::vector<int64_t>& x) {
@@ -264,34 +291,44 @@ bool CanPack(std::span<const Sample> samples) {
 }
 
 void EncodePacked(std::span<const Sample> samples, std::string& out) {
-  // The exponent and base with the cheapest mantissas plus ULP corrections.
+  // The exponent and base with the cheapest mantissas plus ULP corrections; the winner's
+  // plans are kept for writing.
   std::vector<int64_t> m;
   int best_e = 0;
   BaseMode best_mode = kDivided;
   size_t best_cost = SIZE_MAX;
+  std::vector<int64_t> best_m;
+  IntPlan best_m_plan;
+  std::vector<int64_t> best_ulps;
+  Frame best_ulp_frame;
   for (int e = 0; e <= kMaxExponent && Mantissas(samples, e, m); ++e) {
-    size_t mantissa_cost = samples.size() > 1 ? PlanIntSeries(m).cost : 0;
+    IntPlan m_plan;
+    if (samples.size() > 1) m_plan = PlanIntSeries(m);
     size_t min_ulp_cost = SIZE_MAX;
     for (BaseMode mode : {kDivided, kAccumulated}) {
-      size_t ulp_cost = FrameCost(Ulps(samples, mode, e, m));
-      min_ulp_cost = std::min(min_ulp_cost, ulp_cost);
-      if (mantissa_cost + ulp_cost < best_cost) {
-        best_cost = mantissa_cost + ulp_cost;
+      std::vector<int64_t> ulps = Ulps(samples, mode, e, m);
+      Frame f = ChooseFrame(ulps);
+      min_ulp_cost = std::min(min_ulp_cost, f.cost);
+      if (m_plan.cost + f.cost < best_cost) {
+        best_cost = m_plan.cost + f.cost;
         best_e = e;
         best_mode = mode;
+        best_m = m;
+        best_m_plan = m_plan;
+        best_ulps = std::move(ulps);
+        best_ulp_frame = f;
       }
     }
     // Exact at this exponent: a larger one only makes mantissas wider.
     if (min_ulp_cost == 0) break;
   }
-  Mantissas(samples, best_e, m);
   PutUvarint(out, samples.size());
   out.push_back(static_cast<char>(best_e | best_mode));
   std::vector<int64_t> ts(samples.size());
   for (size_t i = 0; i < samples.size(); ++i) ts[i] = samples[i].t;
-  PutIntSeries(out, ts);
-  PutIntSeries(out, m);
-  PutPatched(out, Ulps(samples, best_mode, best_e, m));
+  PutIntSeries(out, ts, samples.size() > 1 ? PlanIntSeries(ts) : IntPlan{});
+  PutIntSeries(out, best_m, best_m_plan);
+  PutPatched(out, best_ulps, best_ulp_frame);
 }
 
 Status DecodePacked(std::string_view data, std::vector<Sample>& out) {
