@@ -2,7 +2,7 @@
 // storage bench and loadgen write: a decimal counter kept as a running double sum, a gauge,
 // regular 15 s / 60 s scrapes. Compaction and block cuts spend most of their time here.
 //
-// Usage: build/bench/chunkenc_bench [--benchmark_filter=Packed]
+// Usage: build/bench/chunkenc_bench [--benchmark_filter=EncodePacked]
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -32,7 +32,7 @@ std::vector<Sample> Series(size_t n, bool counter, int64_t step_ms) {
   return out;
 }
 
-void BM_EncodePacked(benchmark::State& state) {
+void EncodePackedBench(benchmark::State& state) {
   auto s = Series(static_cast<size_t>(state.range(0)), state.range(1) != 0, 60'000);
   std::string out;
   for (auto _ : state) {
@@ -44,9 +44,9 @@ void BM_EncodePacked(benchmark::State& state) {
   state.counters["bytes_per_sample"] =
       static_cast<double>(out.size()) / static_cast<double>(s.size());
 }
-BENCHMARK(BM_EncodePacked)->ArgsProduct({{120, 480}, {1, 0}});
+BENCHMARK(EncodePackedBench)->ArgsProduct({{120, 480}, {1, 0}});
 
-void BM_DecodePacked(benchmark::State& state) {
+void DecodePackedBench(benchmark::State& state) {
   auto s = Series(static_cast<size_t>(state.range(0)), true, 60'000);
   std::string enc;
   EncodePacked(s, enc);
@@ -57,9 +57,9 @@ void BM_DecodePacked(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
-BENCHMARK(BM_DecodePacked)->Arg(480);
+BENCHMARK(DecodePackedBench)->Arg(480);
 
-void BM_EncodeXor(benchmark::State& state) {
+void EncodeXorBench(benchmark::State& state) {
   auto s = Series(120, true, 60'000);
   std::vector<uint8_t> buf;
   for (auto _ : state) {
@@ -70,7 +70,7 @@ void BM_EncodeXor(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * 120);
 }
-BENCHMARK(BM_EncodeXor);
+BENCHMARK(EncodeXorBench);
 
 }  // namespace
 }  // namespace strata::chunkenc

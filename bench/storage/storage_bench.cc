@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -103,11 +104,11 @@ int Run(int argc, char** argv) {
   int64_t end = (NowMillis() / kDay) * kDay - kDay;  // whole days, ending yesterday
   bool reuse = false;
   if (keep && fs::exists(marker)) {
-    long long m_series = 0, m_days = 0, m_end = 0;
-    FILE* f = std::fopen(marker.c_str(), "r");
-    reuse = f != nullptr && std::fscanf(f, "%lld %lld %lld", &m_series, &m_days, &m_end) == 3 &&
-            m_series == series && m_days == days;
-    if (f != nullptr) std::fclose(f);
+    int m_series = 0;
+    int m_days = 0;
+    int64_t m_end = 0;
+    std::ifstream in(marker);
+    reuse = (in >> m_series >> m_days >> m_end) && m_series == series && m_days == days;
     if (!reuse) {
       std::fprintf(stderr, "%s holds other data; remove it or pick another --dir\n", work.c_str());
       return 1;
@@ -212,10 +213,9 @@ int Run(int argc, char** argv) {
                 Ms(std::chrono::steady_clock::now() - t0) / 1000,
                 static_cast<long long>(bucket->gets - gets_before));
     if (keep) {
-      FILE* f = std::fopen(marker.c_str(), "w");
-      if (f == nullptr) return 1;
-      std::fprintf(f, "%d %d %lld\n", series, days, static_cast<long long>(end));
-      std::fclose(f);
+      std::ofstream out(marker);
+      out << series << ' ' << days << ' ' << end << '\n';
+      if (!out.flush()) return 1;
     }
     return 0;
   };

@@ -160,6 +160,7 @@ TEST_F(BlockTest, RoundTripWithMatchers) {
 // reads only the short lists, answers the same, and the index's memory counts what is kept.
 TEST_F(BlockTest, LongPostingsListsStayDecoded) {
   std::vector<TestSeries> series;
+  series.reserve(10'000);
   for (int i = 0; i < 10'000; ++i) {
     series.push_back({{{"__name__", "node_cpu_seconds_total"},
                        {"cpu", std::to_string(i % 8)},
