@@ -227,6 +227,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(gw.Bytes("disk_cache_size", c.store_gateway.disk_cache_bytes));
   RETURN_IF_ERROR(gw.Duration("index_idle_timeout", c.store_gateway.index_idle_ms));
   RETURN_IF_ERROR(gw.Bytes("index_max_size", c.store_gateway.index_max_bytes));
+  RETURN_IF_ERROR(gw.Bytes("max_select_chunk_size", c.store_gateway.max_select_chunk_bytes));
   RETURN_IF_ERROR(gw.Unknown());
   if (c.store_sync_interval_ms < 1000) {
     return Status::InvalidArgument("config: \"store_gateway.sync_interval\" must be >= 1s");

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <optional>
 #include <set>
 
@@ -110,8 +111,11 @@ class BlockQuerier : public query::Querier {
   static constexpr size_t kFetchThreads = 8;       // shards read at once per query
   static constexpr int64_t kLookbackMs = 300'000;  // 5m
 
-  BlockQuerier(std::vector<std::shared_ptr<BlockReader>> blocks, int64_t max_resolution_ms)
-      : blocks_(std::move(blocks)), max_resolution_ms_(max_resolution_ms) {}
+  BlockQuerier(std::vector<std::shared_ptr<BlockReader>> blocks, int64_t max_resolution_ms,
+               uint64_t max_chunk_bytes)
+      : blocks_(std::move(blocks)),
+        max_resolution_ms_(max_resolution_ms),
+        max_chunk_bytes_(max_chunk_bytes) {}
 
   Result<std::unique_ptr<query::SeriesSet>> Select(
       const query::SelectParams& params, std::span<const Matcher> matchers) const override {
@@ -244,8 +248,9 @@ class BlockQuerier : public query::Querier {
     for (BlockReader* b : Choose(mint, maxt, params)) {
       for (uint32_t sh = 0; sh < b->meta().shards.size(); ++sh) tasks.push_back({b, sh, {}});
     }
+    std::atomic<uint64_t> chunk_bytes{0};
     RETURN_IF_ERROR(RunConcurrently(tasks.size(), kFetchThreads, [&](size_t i) {
-      return FindInShard(tasks[i].block, tasks[i].shard, mint, maxt, matchers, fetch,
+      return FindInShard(tasks[i].block, tasks[i].shard, mint, maxt, matchers, fetch, chunk_bytes,
                          tasks[i].found);
     }));
 
@@ -269,9 +274,10 @@ class BlockQuerier : public query::Querier {
     return out;
   }
 
-  static Status FindInShard(BlockReader* b, uint32_t shard, int64_t mint, int64_t maxt,
-                            std::span<const Matcher> matchers, bool fetch,
-                            std::vector<FoundSeries>& found) {
+  // `chunk_bytes` adds up what the selection's shards fetch, against max_chunk_bytes_.
+  Status FindInShard(BlockReader* b, uint32_t shard, int64_t mint, int64_t maxt,
+                     std::span<const Matcher> matchers, bool fetch,
+                     std::atomic<uint64_t>& chunk_bytes, std::vector<FoundSeries>& found) const {
     ASSIGN_OR_RETURN(auto idx, b->Index(shard));
     auto fetcher = b->IndexFetcher(shard);
     ASSIGN_OR_RETURN(std::vector<uint32_t> ords, idx->Postings(matchers, fetcher));
@@ -289,6 +295,16 @@ class BlockQuerier : public query::Querier {
     }
     std::vector<std::string> data;
     if (fetch) {
+      uint64_t bytes = 0;
+      for (const auto& r : ranges) bytes += r.length;
+      uint64_t total = chunk_bytes.fetch_add(bytes) + bytes;
+      if (max_chunk_bytes_ > 0 && total > max_chunk_bytes_) {
+        return Status::ResourceExhausted(fmt::format(
+            "query would fetch more than {} bytes ({:.1f} MiB) of chunks from object storage "
+            "for one selector (store_gateway.max_select_chunk_size); narrow its matchers or the "
+            "time range",
+            max_chunk_bytes_, static_cast<double>(max_chunk_bytes_) / (1 << 20)));
+      }
       ASSIGN_OR_RETURN(data, b->ReadChunks(shard, ranges));
     }
     found.reserve(refs.size());
@@ -316,6 +332,7 @@ class BlockQuerier : public query::Querier {
 
   std::vector<std::shared_ptr<BlockReader>> blocks_;
   int64_t max_resolution_ms_;
+  uint64_t max_chunk_bytes_;
 };
 
 std::unique_ptr<DiskCache> OpenDiskCache(const GatewayOptions& o) {
@@ -390,7 +407,8 @@ std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,
       for (const auto& [id, r] : it->second) blocks.push_back(r);
     }
   }
-  return std::make_unique<BlockQuerier>(std::move(blocks), max_resolution_ms);
+  return std::make_unique<BlockQuerier>(std::move(blocks), max_resolution_ms,
+                                        opts_.max_select_chunk_bytes);
 }
 
 std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) const {

@@ -25,6 +25,9 @@ struct GatewayOptions {
   uint64_t disk_cache_bytes = 10ull << 30;
   int64_t index_idle_ms = 3'600'000;       // indexes-of-index unused this long are dropped
   uint64_t index_max_bytes = 1024u << 20;  // and the least recently used beyond this
+  // Chunk bytes one selection may hold (they are fetched when the engine selects, before it
+  // decodes); a selection over more is refused with ResourceExhausted. 0: unlimited.
+  uint64_t max_select_chunk_bytes = 4ull << 30;
 };
 
 // StoreGateway serves the blocks in the object store: it discovers each tenant's blocks

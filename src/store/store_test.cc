@@ -170,6 +170,35 @@ TEST_F(StoreTest, CutBlocksAnswerLikeTheHead) {
   EXPECT_EQ(names->size(), 3u);
 }
 
+// A selection whose chunks exceed store_gateway.max_select_chunk_size is refused with a
+// message naming the limit, before its chunks are fetched; narrower ones still run.
+TEST_F(StoreTest, SelectionsOverTheChunkLimitAreRefused) {
+  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  GatewayOptions o;
+  o.max_select_chunk_bytes = 4096;
+  StoreGateway small(
+      o, [this](const std::string&) { return bucket_; }, nullptr);
+  ASSERT_TRUE(small.Sync("t1").ok());
+  promql::Engine engine;
+  auto all = promql::ParseExpr("sum(rate(http_requests_total[5m]))").value();
+  auto r = engine.Range(*small.Querier("t1"), *all, 0, 4 * kHour, 60'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(r.status().message().find("store_gateway.max_select_chunk_size"), std::string::npos)
+      << r.status().message();
+  auto labels = gateway_->Querier("t1")->Series(0, 4 * kHour, {});
+  ASSERT_TRUE(labels.ok());
+  ASSERT_FALSE(labels->empty());
+  std::vector<Matcher> ms;
+  for (const auto& l : labels->front()) {
+    ms.push_back(Matcher::Make(Matcher::Type::kEqual, l.name, l.value).value());
+  }
+  auto set = small.Querier("t1")->Select({0, 10 * 60'000}, ms);
+  ASSERT_TRUE(set.ok()) << set.status().ToString();
+  EXPECT_EQ((*set)->size(), 1u);
+  EXPECT_TRUE(engine.Range(*gateway_->Querier("t1"), *all, 0, 4 * kHour, 60'000).ok());
+}
+
 TEST_F(StoreTest, BucketOutageKeepsEverythingInTheHead) {
   bucket_->set_unavailable(true);
   auto shipped = db_->CutBlocks(dir_ + "/staging", Shipper());
