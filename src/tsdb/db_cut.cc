@@ -95,11 +95,14 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
     // The block is in the bucket: the head and the WAL may let go of its samples.
     RETURN_IF_ERROR(WriteFileAtomically(HeadStatePath(), std::to_string(end)));
     shipped_until_ = end;
-    size_t freed = head_.TruncateBefore(end);
+    std::vector<MemSeries*> emptied;
+    size_t freed = head_.TruncateBefore(end, &emptied);
     size_t removed;
     {
-      std::lock_guard lk(commit_mu_);  // appends keep series pointers while they hold it
-      removed = head_.RemoveEmptySeries();
+      // Appends keep series pointers while they hold it, and one may have brought an emptied
+      // series a sample since: RemoveEmptySeries checks again.
+      std::lock_guard lk(commit_mu_);
+      removed = head_.RemoveEmptySeries(emptied);
     }
     RETURN_IF_ERROR(Checkpoint().Annotate("checkpoint after block cut"));
     std::error_code ec;

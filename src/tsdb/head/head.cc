@@ -107,36 +107,39 @@ void Head::ForEachSeries(const std::function<void(const MemSeries&)>& fn) const 
   for (MemSeries* s : AllSeries()) WithSeriesLocked(*s, fn);
 }
 
-size_t Head::TruncateBefore(int64_t t) {
+size_t Head::TruncateBefore(int64_t t, std::vector<MemSeries*>* emptied) {
   if (t > min_valid_time()) set_min_valid_time(t);
   size_t freed = 0;
   Pin pin = PinSeries();
   for (MemSeries* s : AllSeries()) {
     std::lock_guard lk(StripeFor(s->hash()).mu);
     freed += s->TruncateBefore(t);
+    if (emptied != nullptr && s->empty()) emptied->push_back(s);
+  }
+  if (emptied != nullptr) {
+    std::stable_sort(emptied->begin(), emptied->end(), [](const MemSeries* a, const MemSeries* b) {
+      return StripeOf(a->hash()) < StripeOf(b->hash());
+    });
   }
   return freed;
 }
 
-size_t Head::RemoveEmptySeries() {
-  // Stripe by stripe, taking the stripe lock before the index lock as GetOrCreate does. Only
-  // this function frees series, so the pointers stay valid throughout.
-  std::vector<MemSeries*> all = AllSeries();
-  auto stripe_of = [](const MemSeries* s) { return s->hash() >> (64 - kStripeBits); };
-  std::stable_sort(all.begin(), all.end(), [&](const MemSeries* a, const MemSeries* b) {
-    return stripe_of(a) < stripe_of(b);
-  });
+size_t Head::RemoveEmptySeries(const std::vector<MemSeries*>& candidates) {
+  // Stripe by stripe (a run of candidates in one stripe at a time), taking the stripe lock
+  // before the index lock as GetOrCreate does. Only this function frees series, so the
+  // pointers stay valid throughout.
+  auto stripe_of = [](const MemSeries* s) { return StripeOf(s->hash()); };
   std::vector<std::unique_ptr<MemSeries>> removed;
   std::vector<MemSeries*> gone;
-  for (size_t i = 0, j = 0; i < all.size(); i = j) {
-    while (j < all.size() && stripe_of(all[j]) == stripe_of(all[i])) ++j;
-    Stripe& st = StripeFor(all[i]->hash());
+  for (size_t i = 0, j = 0; i < candidates.size(); i = j) {
+    while (j < candidates.size() && stripe_of(candidates[j]) == stripe_of(candidates[i])) ++j;
+    Stripe& st = StripeFor(candidates[i]->hash());
     std::lock_guard lk(st.mu);
     gone.clear();
     for (size_t k = i; k < j; ++k) {
-      if (!all[k]->empty()) continue;
-      st.series.Erase(all[k]->hash(), all[k]);
-      gone.push_back(all[k]);
+      if (!candidates[k]->empty()) continue;
+      st.series.Erase(candidates[k]->hash(), candidates[k]);
+      gone.push_back(candidates[k]);
     }
     if (gone.empty()) continue;
     std::unique_lock ilk(index_mu_);

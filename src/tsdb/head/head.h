@@ -85,13 +85,16 @@ class Head {
   void ForEachSeries(const std::function<void(const MemSeries&)>& fn) const;
 
   // Raises the minimum valid time to `t` and drops the data before it from every series.
-  // Returns the bytes freed.
-  size_t TruncateBefore(int64_t t);
-  // Removes the series that hold no samples (their data is in blocks) from the series map,
-  // the index and the limits' counts, and frees each once no pin older than its removal is
-  // left. The caller keeps appends out while it runs (a Db holds its commit lock). Returns
-  // how many were removed.
-  size_t RemoveEmptySeries();
+  // Returns the bytes freed. `emptied`, if given, receives the series left without samples
+  // (grouped by stripe): the candidates for RemoveEmptySeries.
+  size_t TruncateBefore(int64_t t, std::vector<MemSeries*>* emptied = nullptr);
+  // Removes those of `candidates` that still hold no samples (their data is in blocks) from
+  // the series map, the index and the limits' counts, and frees each once no pin older than
+  // its removal is left. Candidates are series of this head found since the last removal
+  // (TruncateBefore's). The caller keeps appends out while it runs (a Db holds its commit
+  // lock); only the candidates are looked at, so that is brief. Returns how many were
+  // removed.
+  size_t RemoveEmptySeries(const std::vector<MemSeries*>& candidates);
   // Bumped by every RemoveEmptySeries that removed something: a change tells an appender
   // that series pointers it looked up earlier may be gone.
   uint64_t removals() const { return removals_.load(std::memory_order_acquire); }
@@ -113,7 +116,8 @@ class Head {
     uint64_t samples_appended GUARDED_BY(mu) = 0;
   };
   // The stripe comes from the top bits; SeriesMap probes with the low bits.
-  Stripe& StripeFor(uint64_t hash) const { return stripes_[hash >> (64 - kStripeBits)]; }
+  static size_t StripeOf(uint64_t hash) { return hash >> (64 - kStripeBits); }
+  Stripe& StripeFor(uint64_t hash) const { return stripes_[StripeOf(hash)]; }
   std::vector<MemSeries*> AllSeries() const EXCLUDES(index_mu_);
   void Unpin(uint64_t epoch) const EXCLUDES(pin_mu_);
   // Frees the removed series that no pin can still reach.

@@ -166,9 +166,11 @@ TEST(Head, SeriesWithoutSamplesLeave) {
   h.Append(*sc, 1500, 1, 0);
   const uint32_t ref_a = sa->ref();
   const uint32_t ref_c = sc->ref();
-  h.TruncateBefore(2000);  // a's and c's samples are in a block now; b has one left
+  std::vector<MemSeries*> emptied;
+  h.TruncateBefore(2000, &emptied);  // a's and c's samples are in a block now; b has one left
+  EXPECT_EQ(emptied.size(), 2u);
   Head::Pin pin = h.PinSeries();
-  EXPECT_EQ(h.RemoveEmptySeries(), 2u);
+  EXPECT_EQ(h.RemoveEmptySeries(emptied), 2u);
   EXPECT_EQ(h.removals(), 1u);
   // Pinned before the removal: still readable (freed once the pin goes).
   EXPECT_EQ(sa->OwnedLabels(), (Labels{{"__name__", "m"}, {"pod", "a"}}));
@@ -185,12 +187,31 @@ TEST(Head, SeriesWithoutSamplesLeave) {
   using T = Matcher::Type;
   std::vector<Matcher> m = {Matcher::Make(T::kRegex, "__name__", ".+").value()};
   EXPECT_EQ(h.Select(m), std::vector<MemSeries*>{sb});
-  EXPECT_EQ(h.RemoveEmptySeries(), 0u);
+  emptied.clear();
+  h.TruncateBefore(2000, &emptied);
+  EXPECT_TRUE(emptied.empty());
+  EXPECT_EQ(h.RemoveEmptySeries(emptied), 0u);
   EXPECT_EQ(h.removals(), 1u);
   // Coming back, a series gets a new ref.
   MemSeries* again = Create(h, a);
   EXPECT_GT(again->ref(), ref_c);
   EXPECT_EQ(h.SeriesForMetric("m"), 2u);
+}
+
+// A series emptied by the truncation but given a sample before the removal (an append
+// between the two, outside the commit lock) stays, with its sample.
+TEST(Head, EmptiedSeriesThatGotASampleStay) {
+  Head h;
+  std::vector<LabelView> a = {{"__name__", "m"}, {"pod", "a"}};
+  MemSeries* sa = Create(h, a);
+  h.Append(*sa, 1000, 1, 0);
+  std::vector<MemSeries*> emptied;
+  h.TruncateBefore(2000, &emptied);
+  ASSERT_EQ(emptied, std::vector<MemSeries*>{sa});
+  h.Append(*sa, 2500, 2, 0);
+  EXPECT_EQ(h.RemoveEmptySeries(emptied), 0u);
+  EXPECT_EQ(h.Find(HashLabels(a), a), sa);
+  EXPECT_EQ(SamplesOf(h, *sa).size(), 1u);
 }
 
 // Removal from the open-addressing series map: with every hash in a few home slots, the
@@ -213,8 +234,9 @@ TEST(Head, RemovalKeepsCollidingSeriesFindable) {
       ASSERT_NE(s, nullptr);
       if (rng() % 2 == 0) h.Append(*s, 1000 * (round + 1), 1, 0);
     }
-    h.TruncateBefore(1000 * (round + 1));
-    h.RemoveEmptySeries();
+    std::vector<MemSeries*> emptied;
+    h.TruncateBefore(1000 * (round + 1), &emptied);
+    h.RemoveEmptySeries(emptied);
     std::vector<std::pair<uint64_t, std::vector<std::string>>> kept;
     for (auto& [hash, l] : live) {
       std::vector<LabelView> v = {{l[0], l[1]}, {l[2], l[3]}};
@@ -255,9 +277,10 @@ TEST(Head, QueriesRaceRemovalSafely) {
         h.Append(*h.GetOrCreate(HashLabels(l), l, &created), t * 1000, 1, 0);
       }
     }
-    h.TruncateBefore((t - 2) * 1000);
+    std::vector<MemSeries*> emptied;
+    h.TruncateBefore((t - 2) * 1000, &emptied);
     std::lock_guard lk(commit);
-    h.RemoveEmptySeries();
+    h.RemoveEmptySeries(emptied);
   }
   done = true;
   reader.join();
