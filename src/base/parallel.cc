@@ -4,13 +4,20 @@ namespace strata {
 
 namespace {
 
-thread_local bool tl_helper = false;  // this thread is one of the Helpers
+thread_local bool tl_helper = false;  // this thread is one of the CPU helpers
 
-// Helper threads that pick up "help with this job" requests. Lives for the process.
+// Threads that pick up "help with this job" requests; they live for the process. The CPU
+// helpers are one per core (plus spares for helpers that block a while); the blocking pool
+// starts a thread whenever a request finds none idle, up to its cap, and keeps it, so a call
+// that fans out over object-store reads does not pay for creating threads.
 class Helpers {
  public:
-  static Helpers& Get() {
-    static Helpers* h = new Helpers(std::max(1u, std::thread::hardware_concurrency()));
+  static Helpers& Cpu() {
+    static Helpers* h = new Helpers(std::max(1u, std::thread::hardware_concurrency()), 0, true);
+    return *h;
+  }
+  static Helpers& Blocking() {
+    static Helpers* h = new Helpers(0, kMaxBlocking, false);
     return *h;
   }
 
@@ -18,13 +25,14 @@ class Helpers {
     {
       std::lock_guard lk(mu_);
       for (size_t i = 0; i < copies; ++i) queue_.push_back(task);
+      while (idle_ < queue_.size() && threads_ < max_threads_) Start();
     }
     cv_.notify_all();
   }
   size_t size() const { return cores_; }
 
-  // A helper about to wait for a while: another one takes its place if none is idle.
-  void Blocking() EXCLUDES(mu_) {
+  // A CPU helper about to wait for a while: another one takes its place if none is idle.
+  void StartSpareIfBusy() EXCLUDES(mu_) {
     std::lock_guard lk(mu_);
     if (idle_ == 0 && spare_ < kMaxSpare) {
       ++spare_;
@@ -34,38 +42,45 @@ class Helpers {
 
  private:
   static constexpr size_t kMaxSpare = 256;
+  static constexpr size_t kMaxBlocking = 256;
 
-  explicit Helpers(size_t n) : cores_(n) {
+  // `n` threads now; more on demand up to `max_threads` (none beyond n when it is 0).
+  Helpers(size_t n, size_t max_threads, bool cpu)
+      : cores_(n), max_threads_(max_threads), cpu_(cpu) {
     std::lock_guard lk(mu_);
     for (size_t i = 0; i < n; ++i) Start();
   }
   void Start() REQUIRES(mu_) {
+    ++idle_;
+    ++threads_;
     std::thread([this] {
-      tl_helper = true;
+      tl_helper = cpu_;
       Run();
     }).detach();
   }
   void Run() EXCLUDES(mu_) {
+    std::unique_lock lk(mu_);
     for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock lk(mu_);
-        ++idle_;
-        cv_.wait(lk, [this] { return !queue_.empty(); });
-        --idle_;
-        task = std::move(queue_.front());
-        queue_.pop_front();
-      }
+      cv_.wait(lk, [this] { return !queue_.empty(); });
+      std::function<void()> task = std::move(queue_.front());
+      queue_.pop_front();
+      --idle_;
+      lk.unlock();
       task();
+      lk.lock();
+      ++idle_;
     }
   }
 
   const size_t cores_;
+  const size_t max_threads_;
+  const bool cpu_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
-  size_t idle_ GUARDED_BY(mu_) = 0;
-  size_t spare_ GUARDED_BY(mu_) = 0;  // threads started for blocked helpers
+  size_t idle_ GUARDED_BY(mu_) = 0;     // threads not running a task
+  size_t threads_ GUARDED_BY(mu_) = 0;  // threads started
+  size_t spare_ GUARDED_BY(mu_) = 0;    // threads started for blocked CPU helpers
 };
 
 struct Job {
@@ -96,6 +111,21 @@ struct Job {
   }
 };
 
+// Runs fn over chunks of [0, n) on the calling thread and on up to `helpers` threads of
+// `pool`; waits only for the helpers that started a chunk.
+void RunJob(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn, Helpers& pool,
+            size_t helpers) {
+  auto job = std::make_shared<Job>();
+  job->n = n;
+  job->grain = grain;
+  job->fn = &fn;
+  pool.Offer([job] { job->Work(); }, helpers);
+  job->Work();
+  std::unique_lock lk(job->mu);
+  job->closed = true;  // late helpers see this and leave `fn` alone
+  job->cv.wait(lk, [&] { return job->running == 0; });
+}
+
 }  // namespace
 
 void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
@@ -105,20 +135,12 @@ void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t
     if (n > 0) fn(0, n);
     return;
   }
-  auto job = std::make_shared<Job>();
-  job->n = n;
-  job->grain = grain;
-  job->fn = &fn;
-  Helpers& helpers = Helpers::Get();
-  helpers.Offer([job] { job->Work(); }, std::min(chunks - 1, helpers.size()));
-  job->Work();
-  std::unique_lock lk(job->mu);
-  job->closed = true;  // late helpers see this and leave `fn` alone
-  job->cv.wait(lk, [&] { return job->running == 0; });
+  Helpers& helpers = Helpers::Cpu();
+  RunJob(n, grain, fn, helpers, std::min(chunks - 1, helpers.size()));
 }
 
 void BlockingRegion(const std::function<void()>& wait) {
-  if (tl_helper) Helpers::Get().Blocking();
+  if (tl_helper) Helpers::Cpu().StartSpareIfBusy();
   wait();
 }
 
@@ -127,24 +149,18 @@ Status RunConcurrently(size_t n, size_t threads, const std::function<Status(size
     for (size_t i = 0; i < n; ++i) RETURN_IF_ERROR(fn(i));
     return Status::Ok();
   }
-  std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::mutex mu;
   Status first;
-  auto work = [&] {
-    for (size_t i = next++; i < n && !failed; i = next++) {
-      Status st = fn(i);
-      if (!st.ok()) {
-        std::lock_guard lk(mu);
-        if (first.ok()) first = st;
-        failed = true;
-      }
-    }
+  std::function<void(size_t, size_t)> one = [&](size_t i, size_t) {
+    if (failed) return;
+    Status st = fn(i);
+    if (st.ok()) return;
+    std::lock_guard lk(mu);
+    if (first.ok()) first = st;
+    failed = true;
   };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < std::min(n, threads); ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
+  RunJob(n, 1, one, Helpers::Blocking(), std::min(n, threads) - 1);
   return first;
 }
 

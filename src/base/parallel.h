@@ -27,9 +27,11 @@ void ParallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t
 // other ParallelFor calls keep their helpers meanwhile.
 void BlockingRegion(const std::function<void()>& wait);
 
-// Runs fn(i) for i in [0, n) on up to `threads` threads of its own (the caller is one of
-// them), for blocking work such as object-store requests that must not occupy the CPU
-// helpers. Stops handing out work after the first error and returns it.
+// Runs fn(i) for i in [0, n) on up to `threads` threads (the caller is one of them) of a
+// process-wide pool for blocking work such as object-store requests, which must not occupy
+// the CPU helpers; the pool keeps its threads, so calls whose work turns out to be quick
+// (cached) pay no thread start-up, and the caller waits only for helpers that took an item.
+// Stops handing out work after the first error and returns it.
 Status RunConcurrently(size_t n, size_t threads, const std::function<Status(size_t)>& fn);
 
 }  // namespace strata

@@ -1,8 +1,12 @@
 #include "base/parallel.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -34,6 +38,45 @@ TEST(ParallelFor, NestedAndConcurrentCallsFinish) {
   }
   for (auto& t : callers) t.join();
   EXPECT_EQ(sum.load(), 4u * 64 * 100);
+}
+
+// Every item runs once, in parallel when items block, and the first error stops the rest.
+TEST(RunConcurrently, RunsItemsInParallelAndStopsAtTheFirstError) {
+  std::vector<std::atomic<int>> hits(16);
+  auto began = std::chrono::steady_clock::now();
+  Status st = RunConcurrently(16, 8, [&](size_t i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    hits[i].fetch_add(1);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(st.ok());
+  for (const auto& h : hits) EXPECT_EQ(h.load(), 1);
+  // 16 items of 50 ms on 8 threads: about 100 ms, far below 800 ms one after another.
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::milliseconds(600));
+
+  std::atomic<int> ran{0};
+  st = RunConcurrently(1000, 4, [&](size_t i) {
+    ran.fetch_add(1);
+    return i == 3 ? Status::IOError("item 3") : Status::Ok();
+  });
+  EXPECT_EQ(st.message(), "item 3");
+  EXPECT_LT(ran.load(), 1000);
+}
+
+// Calls reuse the pool's threads: a thousand calls run on a handful of threads, not on
+// thousands started and joined.
+TEST(RunConcurrently, KeepsItsThreads) {
+  std::mutex mu;
+  std::set<pid_t> tids;
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(RunConcurrently(8, 8, [&](size_t) {
+                  std::this_thread::sleep_for(std::chrono::microseconds(100));
+                  std::lock_guard lk(mu);
+                  tids.insert(::gettid());
+                  return Status::Ok();
+                }).ok());
+  }
+  EXPECT_LE(tids.size(), 64u);
 }
 
 }  // namespace
