@@ -12,12 +12,15 @@ thread_local bool tl_helper = false;  // this thread is one of the CPU helpers
 // that fans out over object-store reads does not pay for creating threads.
 class Helpers {
  public:
+  // Never destroyed: their detached threads outlive main.
   static Helpers& Cpu() {
-    static Helpers* h = new Helpers(std::max(1u, std::thread::hardware_concurrency()), 0, true);
+    // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): leaked on purpose, see above
+    static auto* h = new Helpers(std::max(1u, std::thread::hardware_concurrency()), 0, true);
     return *h;
   }
   static Helpers& Blocking() {
-    static Helpers* h = new Helpers(0, kMaxBlocking, false);
+    // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): leaked on purpose, see above
+    static auto* h = new Helpers(0, kMaxBlocking, false);
     return *h;
   }
 

@@ -193,7 +193,7 @@ TEST_F(StoreTest, SelectionsOverTheChunkLimitAreRefused) {
   for (const auto& l : labels->front()) {
     ms.push_back(Matcher::Make(Matcher::Type::kEqual, l.name, l.value).value());
   }
-  auto set = small.Querier("t1")->Select({0, 10 * 60'000}, ms);
+  auto set = small.Querier("t1")->Select({0, int64_t{10} * 60'000}, ms);
   ASSERT_TRUE(set.ok()) << set.status().ToString();
   EXPECT_EQ((*set)->size(), 1u);
   EXPECT_TRUE(engine.Range(*gateway_->Querier("t1"), *all, 0, 4 * kHour, 60'000).ok());
