@@ -4,7 +4,6 @@
 #include <zstd.h>
 
 #include <algorithm>
-#include <optional>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -213,12 +212,13 @@ Result<ShardIndex::List> ShardIndex::MatchingPostings(const Table& t, const Matc
     for (size_t b = 0; b < t.blocks.size(); ++b) blocks.push_back(b);
   }
   ASSIGN_OR_RETURN(std::vector<ListRef> refs, ReadTable(t, blocks, index));
+  // Matched outside the lock: a regex over a table of many values takes a while.
+  std::erase_if(refs, [&](const ListRef& ref) { return m.Matches(Symbol(ref.value)) == invert; });
   std::vector<List> lists;
   std::vector<ByteRange> missing;
   {
     std::lock_guard lk(decoded_->mu);
     for (const auto& ref : refs) {
-      if (m.Matches(Symbol(ref.value)) == invert) continue;
       auto it = decoded_->lists.find(ref.range.offset);
       if (it != decoded_->lists.end()) {
         lists.push_back(it->second);
