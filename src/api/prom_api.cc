@@ -22,18 +22,19 @@ namespace strata::api {
 
 namespace bhttp = boost::beast::http;
 
+// A failed call as Prometheus reports it. Outside the anonymous namespace: PromApi::Call holds one.
+struct ApiError {
+  std::string type;  // Prometheus errorType
+  std::string message;
+  int status = 0;  // the HTTP status when not the errorType's (429 for queue limits)
+};
+
 namespace {
 
 constexpr std::string_view kDefaultTenant = "anonymous";
 // Prometheus's API bounds for unset start/end.
 constexpr int64_t kMinTime = -9223309901257974LL;
 constexpr int64_t kMaxTime = 9223309901257974LL;
-
-struct ApiError {
-  std::string type;  // Prometheus errorType
-  std::string message;
-  int status = 0;  // the HTTP status when not the errorType's (429 for queue limits)
-};
 
 http::Status HttpStatusFor(std::string_view type) {
   if (type == "bad_data") return http::Status::bad_request;

@@ -5,6 +5,7 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -163,6 +164,12 @@ std::string_view GetLabel(std::span<const LabelView> labels, std::string_view na
     if (l.name == name) return l.value;
   }
   return {};
+}
+
+std::string_view GetLabel(const Labels& labels, std::string_view name) {
+  auto it = std::lower_bound(labels.begin(), labels.end(), name,
+                             [](const Label& l, std::string_view n) { return l.name < n; });
+  return it != labels.end() && it->name == name ? std::string_view(it->value) : std::string_view();
 }
 
 namespace {

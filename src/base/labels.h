@@ -56,6 +56,7 @@ std::vector<LabelView> ViewOf(const Labels& labels);
 
 // The value of `name`, or empty if absent.
 std::string_view GetLabel(std::span<const LabelView> labels, std::string_view name);
+std::string_view GetLabel(const Labels& labels, std::string_view name);
 
 // Name rules. Legacy is Prometheus's classic charset; UTF-8 mode (Prometheus 3) accepts any
 // non-empty valid UTF-8 name.

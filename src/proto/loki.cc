@@ -20,7 +20,7 @@ namespace {
 constexpr uint32_t kStreams = 1, kLabels = 1, kEntries = 2, kTimestamp = 1, kLine = 2,
                    kStructuredMetadata = 3, kSeconds = 1, kNanos = 2, kPairName = 1, kPairValue = 2;
 
-Status Malformed(std::string_view what) {
+Status MalformedPush(std::string_view what) {
   return Status::InvalidArgument(fmt::format("malformed Loki push request: {}", what));
 }
 
@@ -37,7 +37,7 @@ Status ScanEntry(std::string_view entry, LokiCounts& counts) {
         while (t.NextField()) {
           if (!t.Skip()) break;
         }
-        if (t.error()) return Malformed("invalid entry timestamp");
+        if (t.error()) return MalformedPush("invalid entry timestamp");
       } else if (r.field() == kLine) {
         counts.line_bytes += b.size();
       } else {
@@ -45,14 +45,14 @@ Status ScanEntry(std::string_view entry, LokiCounts& counts) {
         while (m.NextField()) {
           if (!m.Skip()) break;
         }
-        if (m.error()) return Malformed("invalid structured metadata");
+        if (m.error()) return MalformedPush("invalid structured metadata");
       }
     } else if (!r.Skip()) {
       break;
     }
   }
-  if (r.error()) return Malformed("truncated entry");
-  if (!has_timestamp) return Malformed("an entry has no timestamp");
+  if (r.error()) return MalformedPush("truncated entry");
+  if (!has_timestamp) return MalformedPush("an entry has no timestamp");
   ++counts.entries;
   return Status::Ok();
 }
@@ -66,7 +66,7 @@ Status ScanStream(std::string_view stream, LokiCounts& counts) {
       if (!r.Expect(WireType::kLen) || !r.ReadBytes(&labels)) break;
       auto parsed = ParseLokiLabels(labels);
       if (!parsed.ok()) {
-        return Malformed(
+        return MalformedPush(
             fmt::format("stream labels {}: {}", labels.substr(0, 200), parsed.status().message()));
       }
       has_labels = true;
@@ -78,8 +78,8 @@ Status ScanStream(std::string_view stream, LokiCounts& counts) {
       break;
     }
   }
-  if (r.error()) return Malformed("truncated stream");
-  if (!has_labels) return Malformed("a stream has no labels");
+  if (r.error()) return MalformedPush("truncated stream");
+  if (!has_labels) return MalformedPush("a stream has no labels");
   return Status::Ok();
 }
 
@@ -164,7 +164,7 @@ Result<LokiCounts> ScanLokiPush(std::string_view data) {
       break;
     }
   }
-  if (r.error()) return Malformed("truncated or invalid protobuf");
+  if (r.error()) return MalformedPush("truncated or invalid protobuf");
   return counts;
 }
 

@@ -30,7 +30,7 @@ constexpr uint32_t kMetaFamily = 2;
 constexpr uint32_t kMetaHelp = 4;
 constexpr uint32_t kMetaUnit = 5;
 
-Status Malformed(std::string_view what) {
+Status MalformedWrite(std::string_view what) {
   return Status::InvalidArgument(fmt::format("malformed remote write protobuf: {}", what));
 }
 
@@ -102,7 +102,7 @@ Status Walk(std::string_view data, Sink& sink) {
     if (req.field() == kReqMetadata) {
       MetadataView md;
       if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value) || !DecodeMetadata(value, &md)) {
-        return Malformed("bad MetricMetadata");
+        return MalformedWrite("bad MetricMetadata");
       }
       sink.Metadata(md);
       continue;
@@ -111,7 +111,8 @@ Status Walk(std::string_view data, Sink& sink) {
       req.Skip();
       continue;
     }
-    if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value)) return Malformed("bad timeseries");
+    if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value))
+      return MalformedWrite("bad timeseries");
     sink.BeginSeries();
     uint32_t histograms = 0, exemplars = 0;
     WireReader r(value);
@@ -121,7 +122,7 @@ Status Walk(std::string_view data, Sink& sink) {
         case kTsLabels: {
           LabelView l;
           if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeLabel(sub, &l)) {
-            return Malformed("bad Label in TimeSeries");
+            return MalformedWrite("bad Label in TimeSeries");
           }
           sink.Label(l);
           break;
@@ -129,24 +130,25 @@ Status Walk(std::string_view data, Sink& sink) {
         case kTsSamples: {
           Sample smp;
           if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeSample(sub, &smp)) {
-            return Malformed("bad Sample in TimeSeries");
+            return MalformedWrite("bad Sample in TimeSeries");
           }
           sink.Sample(smp);
           break;
         }
         case kTsExemplars:
         case kTsHistograms:
-          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) return Malformed("bad TimeSeries");
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub))
+            return MalformedWrite("bad TimeSeries");
           (r.field() == kTsExemplars ? exemplars : histograms)++;
           break;
         default:
           r.Skip();
       }
     }
-    if (r.error()) return Malformed("bad TimeSeries");
+    if (r.error()) return MalformedWrite("bad TimeSeries");
     RETURN_IF_ERROR(sink.EndSeries(histograms, exemplars));
   }
-  if (req.error()) return Malformed("bad WriteRequest");
+  if (req.error()) return MalformedWrite("bad WriteRequest");
   return Status::Ok();
 }
 

@@ -11,7 +11,7 @@ namespace strata::agent {
 namespace bhttp = boost::beast::http;
 
 namespace {
-constexpr const char* kReceiver = "loki";
+constexpr const char* kLokiReceiver = "loki";
 constexpr ErrorFormat kText = ErrorFormat::kText;
 }  // namespace
 
@@ -21,16 +21,16 @@ void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
   const std::string_view content_type = http::MediaType(req);
   const bool json = content_type == "application/json";
   if (!json && content_type != "application/x-protobuf") {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::unsupported_media_type,
+    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::unsupported_media_type,
                         fmt::format("unsupported Content-Type \"{}\": Loki push takes "
                                     "application/x-protobuf (snappy) or application/json",
                                     content_type));
   }
   std::string tenant;
-  if (!intake.Tenant(kReceiver, req, respond, default_tenant, kText, &tenant)) return;
+  if (!intake.Tenant(kLokiReceiver, req, respond, default_tenant, kText, &tenant)) return;
   auto body_reservation = intake.Reserve(req.body().size());
   if (!body_reservation) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::service_unavailable,
+    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::service_unavailable,
                         "agent memory budget (server.memory_budget) is in use by other "
                         "requests; retry");
   }
@@ -38,19 +38,19 @@ void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
   if (json) {
     http::Status code;
     if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw, &code); !st.ok()) {
-      return intake.Reply(kReceiver, req, respond, kText, code, st.message());
+      return intake.Reply(kLokiReceiver, req, respond, kText, code, st.message());
     }
   } else {
     // Protobuf pushes are snappy-compressed, with or without "Content-Encoding: snappy".
     auto ce = req.find(bhttp::field::content_encoding);
     if (ce != req.end() && ce->value() != "snappy") {
-      return intake.Reply(kReceiver, req, respond, kText, http::Status::unsupported_media_type,
+      return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::unsupported_media_type,
                           fmt::format("unsupported Content-Encoding \"{}\": protobuf pushes are "
                                       "snappy-compressed",
                                       std::string(ce->value())));
     }
     if (Status st = proto::SnappyDecompress(req.body(), max_decompressed_bytes, raw); !st.ok()) {
-      return intake.Reply(kReceiver, req, respond, kText,
+      return intake.Reply(kLokiReceiver, req, respond, kText,
                           st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
                                                                : http::Status::bad_request,
                           st.message());
@@ -58,24 +58,24 @@ void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
   }
   auto work_reservation = intake.Reserve(2 * raw.size());
   if (!work_reservation) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::service_unavailable,
+    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::service_unavailable,
                         "agent memory budget (server.memory_budget) is in use by other "
                         "requests; retry");
   }
   if (json) {
     auto pb = proto::LokiJsonToProtobuf(raw);
     if (!pb.ok()) {
-      return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
+      return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::bad_request,
                           pb.status().message());
     }
     raw = std::move(*pb);
   }
   auto counts = proto::ScanLokiPush(raw);
   if (!counts.ok()) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
+    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::bad_request,
                         counts.status().message());
   }
-  if (!intake.AdmitHttp(kReceiver, req, respond, kText, tenant, Budget::kLogBytes,
+  if (!intake.AdmitHttp(kLokiReceiver, req, respond, kText, tenant, Budget::kLogBytes,
                         static_cast<double>(counts->line_bytes))) {
     return;
   }
@@ -85,7 +85,7 @@ void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
   rec.items = static_cast<uint32_t>(std::min<uint64_t>(counts->entries, UINT32_MAX));
   rec.received_ms = NowMillis();
   rec.body = json ? proto::SnappyCompress(raw) : std::move(req.body());
-  intake.SubmitHttp(kReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content);
+  intake.SubmitHttp(kLokiReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content);
 }
 
 }  // namespace strata::agent

@@ -10,7 +10,7 @@ namespace strata::agent {
 namespace bhttp = boost::beast::http;
 
 namespace {
-constexpr const char* kReceiver = "remote_write";
+constexpr const char* kRemoteWriteReceiver = "remote_write";
 }  // namespace
 
 void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
@@ -18,17 +18,18 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
                        const http::Responder& respond) {
   constexpr ErrorFormat kText = ErrorFormat::kText;
   std::string tenant;
-  if (!intake.Tenant(kReceiver, req, respond, default_tenant, kText, &tenant)) return;
+  if (!intake.Tenant(kRemoteWriteReceiver, req, respond, default_tenant, kText, &tenant)) return;
   if (auto ct = req.find(bhttp::field::content_type);
       ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::unsupported_media_type,
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText,
+                        http::Status::unsupported_media_type,
                         "remote write 2.0 (io.prometheus.write.v2.Request) is not supported yet; "
                         "send remote write 1.0 (protobuf_message: prometheus.WriteRequest)");
   }
   if (auto ce = req.find(bhttp::field::content_encoding);
       ce != req.end() && ce->value() != "snappy") {
     return intake.Reply(
-        kReceiver, req, respond, kText, http::Status::unsupported_media_type,
+        kRemoteWriteReceiver, req, respond, kText, http::Status::unsupported_media_type,
         fmt::format("unsupported Content-Encoding \"{}\": remote write bodies are snappy",
                     std::string(ce->value())));
   }
@@ -36,36 +37,37 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
   // snappy's block format starts with the decompressed length.
   uint64_t declared = 0;
   if (!ByteReader(req.body()).ReadUvarint(&declared)) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText, http::Status::bad_request,
                         "body is not snappy block-compressed");
   }
   if (declared > max_decompressed_bytes) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::payload_too_large,
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText, http::Status::payload_too_large,
                         fmt::format("decompressed body of {} bytes exceeds "
                                     "server.max_decompressed_body ({} bytes)",
                                     declared, max_decompressed_bytes));
   }
   auto reservation = intake.Reserve(req.body().size() + declared);
   if (!reservation) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::service_unavailable,
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText,
+                        http::Status::service_unavailable,
                         "agent memory budget (server.memory_budget) is in use by other "
                         "requests; retry");
   }
   std::string raw;
   Status st = proto::SnappyDecompress(req.body(), max_decompressed_bytes, raw);
   if (!st.ok()) {
-    return intake.Reply(kReceiver, req, respond, kText,
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText,
                         st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
                                                              : http::Status::bad_request,
                         st.message());
   }
   auto counts = proto::ScanWriteRequest(raw);
   if (!counts.ok()) {
-    return intake.Reply(kReceiver, req, respond, kText, http::Status::bad_request,
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText, http::Status::bad_request,
                         counts.status().message());
   }
   const uint64_t items = counts->samples + counts->histograms;
-  if (!intake.AdmitHttp(kReceiver, req, respond, kText, tenant, Budget::kSamples,
+  if (!intake.AdmitHttp(kRemoteWriteReceiver, req, respond, kText, tenant, Budget::kSamples,
                         static_cast<double>(items))) {
     return;
   }
@@ -75,7 +77,7 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
   rec.items = static_cast<uint32_t>(std::min<uint64_t>(items, UINT32_MAX));
   rec.received_ms = NowMillis();
   rec.body = std::move(req.body());
-  intake.SubmitHttp(kReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content);
+  intake.SubmitHttp(kRemoteWriteReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content);
 }
 
 }  // namespace strata::agent

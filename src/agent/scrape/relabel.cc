@@ -13,12 +13,6 @@ namespace strata::agent {
 
 namespace {
 
-std::string_view Get(const Labels& labels, std::string_view name) {
-  auto it = std::lower_bound(labels.begin(), labels.end(), name,
-                             [](const Label& l, std::string_view n) { return l.name < n; });
-  return it != labels.end() && it->name == name ? std::string_view(it->value) : std::string_view();
-}
-
 // Sets `name` to `value`, or deletes it when `value` is empty (an empty label is no label).
 void Set(Labels& labels, const std::string& name, std::string value) {
   auto it = std::lower_bound(labels.begin(), labels.end(), name,
@@ -101,7 +95,7 @@ bool Relabeler::Apply(Labels& labels) const {
     value.clear();
     for (size_t i = 0; i < rule.source_labels.size(); ++i) {
       if (i > 0) value += rule.separator;
-      value += Get(labels, rule.source_labels[i]);
+      value += GetLabel(labels, rule.source_labels[i]);
     }
     const RE2& re = *c.regex;
     switch (c.action) {
@@ -112,10 +106,10 @@ bool Relabeler::Apply(Labels& labels) const {
         if (RE2::FullMatch(value, re)) return false;
         break;
       case Action::kKeepEqual:
-        if (value != Get(labels, rule.target_label)) return false;
+        if (value != GetLabel(labels, rule.target_label)) return false;
         break;
       case Action::kDropEqual:
-        if (value == Get(labels, rule.target_label)) return false;
+        if (value == GetLabel(labels, rule.target_label)) return false;
         break;
       case Action::kReplace: {
         std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);

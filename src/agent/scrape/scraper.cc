@@ -20,15 +20,8 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr const char* kReceiver = "scrape";
+constexpr const char* kScrapeReceiver = "scrape";
 constexpr const char* kAccept = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
-
-std::string_view Get(const Labels& labels, std::string_view name) {
-  for (const auto& l : labels) {
-    if (l.name == name) return l.value;
-  }
-  return {};
-}
 
 Labels FromMap(const std::map<std::string, std::string>& m) {
   Labels out;
@@ -93,7 +86,7 @@ std::vector<ScrapeTarget> TargetsOf(const ScrapeConfig& job, const Relabeler& re
     }
     Labels labels = FromMap(m);
     if (!relabel.Apply(labels)) continue;
-    std::string addr(Get(labels, "__address__"));
+    std::string addr(GetLabel(labels, "__address__"));
     if (addr.empty()) continue;
     ScrapeTarget t;
     size_t colon = addr.rfind(':');
@@ -107,7 +100,7 @@ std::vector<ScrapeTarget> TargetsOf(const ScrapeConfig& job, const Relabeler& re
     if (!t.host.empty() && t.host.front() == '[' && t.host.back() == ']') {
       t.host = t.host.substr(1, t.host.size() - 2);
     }
-    t.target = std::string(Get(labels, "__metrics_path__"));
+    t.target = std::string(GetLabel(labels, "__metrics_path__"));
     if (t.target.empty() || t.target.front() != '/') t.target.insert(0, "/");
     std::string query;
     for (const auto& l : labels) {
@@ -116,7 +109,7 @@ std::vector<ScrapeTarget> TargetsOf(const ScrapeConfig& job, const Relabeler& re
       query += PercentEncode(l.name.substr(8)) + "=" + PercentEncode(l.value);
     }
     t.target += query;
-    bool has_instance = !Get(labels, "instance").empty();
+    bool has_instance = !GetLabel(labels, "instance").empty();
     for (const auto& l : labels) {
       if (!l.name.starts_with("__")) t.labels.push_back(l);
     }
@@ -290,7 +283,7 @@ class ScrapeLoop {
     last_request_bytes_ = rec.body.size();
     std::promise<Status> done;
     auto future = done.get_future();
-    intake_.Submit(kReceiver, {&rec, 1}, [&done](const Status& st) { done.set_value(st); });
+    intake_.Submit(kScrapeReceiver, {&rec, 1}, [&done](const Status& st) { done.set_value(st); });
     return future.get();
   }
 
