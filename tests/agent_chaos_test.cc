@@ -34,7 +34,7 @@ constexpr int kSamplesPerSeries = 250;  // per request
 
 int64_t EnvSeconds(const char* name, int64_t def) {
   const char* v = std::getenv(name);
-  return v ? std::atoll(v) : def;
+  return v ? std::strtoll(v, nullptr, 10) : def;
 }
 
 std::unique_ptr<Process> StartBackend(const std::string& dir, int port) {

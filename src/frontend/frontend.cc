@@ -148,7 +148,9 @@ class SeriesLimitQuerier : public query::ForwardingQuerier {
   Result<std::unique_ptr<query::SeriesSet>> Select(
       const query::SelectParams& p, std::span<const Matcher> matchers) const override {
     auto set = ForwardingQuerier::Select(p, matchers);
-    if (set.ok() && (selected_ += set.value()->size()) > max_series_) {
+    if (!set.ok()) return set;
+    selected_ += set.value()->size();
+    if (selected_ > max_series_) {
       return Status::ResourceExhausted(fmt::format(
           "the query selected more than {} series (limit: query.max_series)", max_series_));
     }
@@ -415,6 +417,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
       continue;
     }
     std::vector<Extent> in_order;
+    in_order.reserve(p.missing.size() + 1);
     for (auto [a, b] : p.missing) in_order.push_back(piece_part(a, b));
     if (p.cached) in_order.push_back(std::move(*p.cached));
     std::sort(in_order.begin(), in_order.end(),

@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "base/coding.h"
 #include "base/crc32c.h"
@@ -73,8 +74,11 @@ Result<std::unique_ptr<MemcachedCache>> MemcachedCache::Open(const MemcachedOpti
   for (const auto& a : opts.addresses) {
     auto colon = a.rfind(':');
     int port = 0;
-    if (colon == std::string::npos || (port = std::atoi(a.c_str() + colon + 1)) <= 0 ||
-        port > 65535) {
+    if (colon != std::string::npos) {
+      auto [end, ec] = std::from_chars(a.data() + colon + 1, a.data() + a.size(), port);
+      if (ec != std::errc() || end != a.data() + a.size()) port = 0;
+    }
+    if (port <= 0 || port > 65535) {
       return Status::InvalidArgument(fmt::format("memcached: address \"{}\" is not host:port", a));
     }
     std::string host = a.substr(0, colon);

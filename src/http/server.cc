@@ -166,12 +166,16 @@ class Session : public std::enable_shared_from_this<Session> {
 struct Responder::State {
   explicit State(std::shared_ptr<Session> s) : session(std::move(s)), gone(session->peer_gone()) {}
   ~State() {
-    if (!sent.exchange(true)) {
+    if (sent.exchange(true)) return;
+    try {
       Request req;
       req.version(11);
       Response res = TextResponse(req, Status::internal_server_error, "request was not answered");
       auto s = session;
       asio::post(s->executor(), [s, res = std::move(res)]() mutable { s->Write(std::move(res)); });
+    } catch (const std::exception& e) {
+      // No memory for the 500: the session closes the connection when it goes.
+      spdlog::error("msg=\"cannot answer an unanswered request\" err=\"{}\"", e.what());
     }
   }
   std::shared_ptr<Session> session;

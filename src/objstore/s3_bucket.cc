@@ -276,6 +276,7 @@ Result<S3Bucket::Response> S3Bucket::Attempt(CURL* curl, const Request& req, int
     curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   } else if (req.method == "POST") {
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    // NOLINTNEXTLINE(bugprone-suspicious-stringview-data-usage): the size is set below
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req.body.data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
   } else {

@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <exception>
 #include <mutex>
 #include <optional>
 
@@ -84,16 +85,16 @@ void Evaluator::Hold(int64_t samples) {
 void Evaluator::ParallelChunks(size_t n, size_t grain,
                                const std::function<void(size_t, size_t)>& fn) {
   std::mutex mu;
-  std::optional<EvalError> error;
+  std::exception_ptr error;
   ParallelFor(n, grain, [&](size_t begin, size_t end) {
     try {
       fn(begin, end);
-    } catch (const EvalError& e) {
+    } catch (const EvalError&) {
       std::lock_guard lk(mu);
-      if (!error) error = e;
+      if (!error) error = std::current_exception();
     }
   });
-  if (error) throw *error;
+  if (error) std::rethrow_exception(error);
 }
 
 void Evaluator::CountAtSteps(const Grid& g, const std::vector<uint64_t>& counts) {

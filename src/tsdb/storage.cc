@@ -86,6 +86,7 @@ Db* Storage::Find(const std::string& tenant) const {
 std::vector<std::pair<std::string, Db*>> Storage::Tenants() const {
   std::shared_lock lk(mu_);
   std::vector<std::pair<std::string, Db*>> out;
+  out.reserve(dbs_.size());
   for (const auto& [name, db] : dbs_) out.emplace_back(name, db.get());
   return out;
 }

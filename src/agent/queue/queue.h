@@ -139,8 +139,7 @@ class DurableQueue {
   std::condition_variable appended_cv_;  // wakes Read
   bool closed_ GUARDED_BY(mu_) = false;
   uint64_t disk_bytes_ GUARDED_BY(mu_) = 0;
-  uint64_t reserved_bytes_ GUARDED_BY(mu_) = 0;  // admitted, not yet durable
-  uint32_t first_segment_ GUARDED_BY(mu_) = 0;   // oldest segment on disk
+  uint32_t first_segment_ GUARDED_BY(mu_) = 0;  // oldest segment on disk
   QueuePosition ack_ GUARDED_BY(mu_);
   QueuePosition cursor_ GUARDED_BY(mu_);
   uint64_t pending_items_ GUARDED_BY(mu_) = 0;

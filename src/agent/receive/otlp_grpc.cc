@@ -145,8 +145,9 @@ class OtlpService final : public grpc::CallbackGenericService {
         tenant.assign(it->second.data(), it->second.size());
         has_tenant = true;
       }
-      return new ExportReactor(intake_, kSignals[i], std::move(tenant), has_tenant,
-                               default_tenant_);
+      // gRPC owns the reactor and deletes it after OnDone.
+      return new ExportReactor(  // NOLINT(cppcoreguidelines-owning-memory)
+          intake_, kSignals[i], std::move(tenant), has_tenant, default_tenant_);
     }
     return grpc::CallbackGenericService::CreateReactor(ctx);  // UNIMPLEMENTED
   }
