@@ -4,7 +4,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake ninja-build ccache pkg-config clang libclang-rt-14-dev
+  build-essential cmake ninja-build ccache mold pkg-config clang libclang-rt-14-dev clang-tidy-22 python3
   libboost-dev libsnappy-dev libre2-dev libroaring-dev libxxhash-dev
   zlib1g-dev libzstd-dev liblmdb-dev libsimdjson-dev libcurl4-openssl-dev libssl-dev libmemcached-dev libgrpc++-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev
