@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -51,7 +52,11 @@ class Backend {
               auto& values = series_[FormatLabels(
                   std::vector<LabelView>(wr->LabelsOf(s).begin(), wr->LabelsOf(s).end()))];
               for (const auto& smp : wr->SamplesOf(s)) {
-                samples_[tenant].push_back(static_cast<int>(smp.v));
+                // The senders' sample ids; scraped values and staleness markers (NaN) are none.
+                if (smp.v >= std::numeric_limits<int>::min() &&
+                    smp.v <= std::numeric_limits<int>::max()) {
+                  samples_[tenant].push_back(static_cast<int>(smp.v));
+                }
                 values.push_back(smp.v);
               }
             }

@@ -362,16 +362,17 @@ TEST(MemoryCacheTest, EvictsLeastRecentlyUsed) {
 // While one tenant's flood fills the queue, another tenant's request starts at the next
 // free worker, not behind the flood.
 TEST(FairSchedulerTest, OneTenantsFloodDoesNotStarveAnother) {
-  FairScheduler s(SchedulerOptions{2, 1000});
+  // Declared before the scheduler: its destructor still runs the queued work that uses them.
   std::atomic<int> flood_done{0};
   std::atomic<int> flood_done_when_b_ran{-1};
+  std::atomic<bool> b_done{false};
+  FairScheduler s(SchedulerOptions{2, 1000});
   for (int i = 0; i < 60; ++i) {
     ASSERT_TRUE(s.Submit("flood", [&] {
                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
                    ++flood_done;
                  }).ok());
   }
-  std::atomic<bool> b_done{false};
   ASSERT_TRUE(s.Submit("quiet", [&] {
                  flood_done_when_b_ran = flood_done.load();
                  b_done = true;
@@ -383,8 +384,10 @@ TEST(FairSchedulerTest, OneTenantsFloodDoesNotStarveAnother) {
 // The same when the flood's requests are split into sub-queries: waiting for them, a request
 // gives its slot up, and the light tenant's request gets the next free one.
 TEST(FairSchedulerTest, SplitRequestsDoNotHoldSlotsAgainstOthers) {
-  FairScheduler s(SchedulerOptions{2, 1000});
   std::atomic<int> subs_done{0};
+  std::atomic<int> subs_when_b_ran{-1};
+  std::atomic<bool> b_done{false};
+  FairScheduler s(SchedulerOptions{2, 1000});
   for (int i = 0; i < 8; ++i) {
     ASSERT_TRUE(s.Submit("flood", [&] {
                    std::vector<std::function<void()>> tasks(20, [&] {
@@ -395,8 +398,6 @@ TEST(FairSchedulerTest, SplitRequestsDoNotHoldSlotsAgainstOthers) {
                  }).ok());
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  std::atomic<int> subs_when_b_ran{-1};
-  std::atomic<bool> b_done{false};
   int before = subs_done.load();
   ASSERT_TRUE(s.Submit("quiet", [&] {
                  subs_when_b_ran = subs_done.load();
@@ -407,8 +408,8 @@ TEST(FairSchedulerTest, SplitRequestsDoNotHoldSlotsAgainstOthers) {
 }
 
 TEST(FairSchedulerTest, OutstandingRequestsAreBoundedPerTenant) {
-  FairScheduler s(SchedulerOptions{1, 3});
   std::atomic<bool> release{false};
+  FairScheduler s(SchedulerOptions{1, 3});
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(s.Submit("t", [&] {
                    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -424,9 +425,9 @@ TEST(FairSchedulerTest, OutstandingRequestsAreBoundedPerTenant) {
 // Groups run from inside requests on every worker at once still finish: callers run their
 // own sub-tasks.
 TEST(FairSchedulerTest, NestedGroupsNeverDeadlock) {
-  FairScheduler s(SchedulerOptions{2, 100});
   std::atomic<int> ran{0};
   std::atomic<int> requests{0};
+  FairScheduler s(SchedulerOptions{2, 100});
   for (int r = 0; r < 6; ++r) {
     ASSERT_TRUE(s.Submit("t" + std::to_string(r % 2), [&] {
                    std::vector<std::function<void()>> tasks(20, [&] { ++ran; });
