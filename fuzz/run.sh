@@ -18,9 +18,11 @@ run_one() {
   cp -r "$here/corpus/$name/." "$dir/corpus/" 2>/dev/null || true
   if "$build/fuzz/${name}_fuzzer" -max_total_time="$seconds" -max_len=65536 -print_final_stats=1 \
     -artifact_prefix="$artifacts/${name}-" "$dir/corpus" >"$dir/log" 2>&1; then
-    { echo "fuzz: $name for ${seconds}s"; tail -n 4 "$dir/log"; } | cat
+    echo "fuzz: $name for ${seconds}s"
+    tail -n 4 "$dir/log"
   else
-    { echo "fuzz: $name FAILED (inputs in $artifacts)"; tail -n 80 "$dir/log"; } | cat
+    echo "fuzz: $name FAILED (inputs in $artifacts)"
+    tail -n 80 "$dir/log"
     return 1
   fi
 }
