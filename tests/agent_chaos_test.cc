@@ -194,7 +194,7 @@ http::Request SignalRequest(const std::string& prefix, int64_t first, int n) {
 
 TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
   const int64_t outage_s = EnvSeconds("STRATA_CHAOS_OUTAGE_SECONDS", 120);
-  testing::TempDir tmp;
+  testing::TempDir tmp("agent-chaos");
   const std::string& dir = tmp.path();
   int backend_port = testing::FreePort();
   int agent_port = testing::FreePort();

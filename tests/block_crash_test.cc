@@ -69,7 +69,7 @@ std::map<std::string, std::map<int64_t, double>> ParseMatrix(const std::string& 
 }
 
 TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
-  testing::TempDir tmp;
+  testing::TempDir tmp("block-crash");
   int s3_port = testing::FreePort();
   auto s3rver = testing::StartS3rver(STRATA_S3RVER, tmp.path(), s3_port);
   int proxy_port = 0;

@@ -30,7 +30,7 @@ std::unique_ptr<Process> StartServer(const std::string& dir, int port) {
 }
 
 TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
-  testing::TempDir tmp;
+  testing::TempDir tmp("crash");
   std::string dir = tmp.path() + "/data";
   int port = testing::FreePort();
   auto server = StartServer(dir, port);

@@ -49,14 +49,14 @@ double Median(std::vector<double> v) {
 }
 
 TEST(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
-  testing::TempDir dir;
+  testing::TempDir dir("frontend-fairness");
   server::Config c;
   c.listen = "127.0.0.1:0";
   c.data_dir = dir.path();
   c.threads = 4;
   c.compactor_enabled = false;
-  c.ingest.limits.ingestion_rate = 1e9;
-  c.ingest.limits.ingestion_burst = 1'000'000'000;
+  c.limits.defaults.ingest.ingestion_rate = 1e9;
+  c.limits.defaults.ingest.ingestion_burst = 1'000'000'000;
   server::StrataServer srv(c);
   ASSERT_TRUE(srv.Start().ok());
   ASSERT_TRUE(srv.WaitReady().ok());

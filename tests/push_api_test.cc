@@ -42,7 +42,7 @@ class PushApiTest : public ::testing::Test {
   }
   std::string Metrics() { return Do(http::Request(bhttp::verb::get, "/metrics", 11)).body(); }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"push-api"};
   std::unique_ptr<server::StrataServer> srv_;
   std::unique_ptr<http::Client> client_;
   const int64_t now_ = NowMillis();
@@ -141,7 +141,7 @@ TEST_F(PushApiTest, OtlpMetricsEndpoint) {
 TEST_F(PushApiTest, BodyLimits) {
   server::Config c;
   c.max_request_body_bytes = 1000;
-  c.ingest.max_decompressed_body_bytes = 5000;
+  c.push.max_decompressed_body_bytes = 5000;
   Start(c);
   proto::WriteRequest wr;
   for (int i = 0; i < 200; ++i) {
@@ -159,7 +159,7 @@ TEST_F(PushApiTest, BodyLimits) {
 
 TEST_F(PushApiTest, TenantsAreIsolatedAndRequiredWhenConfigured) {
   server::Config c;
-  c.ingest.require_tenant = true;
+  c.push.tenants.require = true;
   Start(c);
   auto res = Do(PushRequest(OneSample("x", now_, 1)));
   EXPECT_EQ(res.result(), http::Status::unauthorized);
@@ -174,9 +174,9 @@ TEST_F(PushApiTest, TenantsAreIsolatedAndRequiredWhenConfigured) {
 
 TEST_F(PushApiTest, PerTenantOutOfOrderWindow) {
   server::Config c;
-  ingest::Limits late = c.ingest.limits;
-  late.out_of_order_window_ms = 60'000;
-  c.ingest.overrides["late"] = late;
+  limits::TenantLimits late = c.limits.defaults;
+  late.ingest.out_of_order_window_ms = 60'000;
+  c.limits.tenants["late"] = late;
   Start(c);
   for (const std::string tenant : {"late", "strict"}) {
     EXPECT_EQ(Do(PushRequest(OneSample("m", now_, 1), tenant)).result(), http::Status::no_content);
@@ -192,8 +192,8 @@ TEST_F(PushApiTest, PerTenantOutOfOrderWindow) {
 TEST_F(PushApiTest, RateLimitAnswers429WithRetryAfter) {
   server::Config c;
   // Refills 1 sample/s: the second request stays over the limit even on a slow machine.
-  c.ingest.limits.ingestion_rate = 1;
-  c.ingest.limits.ingestion_burst = 20;
+  c.limits.defaults.ingest.ingestion_rate = 1;
+  c.limits.defaults.ingest.ingestion_burst = 20;
   Start(c);
   proto::WriteRequest wr;
   for (int i = 0; i < 15; ++i)
@@ -207,10 +207,10 @@ TEST_F(PushApiTest, RateLimitAnswers429WithRetryAfter) {
 
 TEST_F(PushApiTest, SeriesLimitsAndLabelRules) {
   server::Config c;
-  c.ingest.limits.max_active_series = 3;
-  c.ingest.limits.max_series_per_metric = 2;
-  c.ingest.limits.reject_labels = {"user_id"};
-  c.ingest.limits.drop_labels = {"pod_uid"};
+  c.limits.defaults.ingest.max_active_series = 3;
+  c.limits.defaults.ingest.max_series_per_metric = 2;
+  c.limits.defaults.ingest.reject_labels = {"user_id"};
+  c.limits.defaults.ingest.drop_labels = {"pod_uid"};
   Start(c);
   for (int i = 0; i < 3; ++i) {
     auto res = Do(PushRequest(OneSample("a", now_, 1, {{"i", std::to_string(i)}})));
@@ -255,6 +255,22 @@ TEST_F(PushApiTest, HealthReadyBuildinfo) {
   auto bi = Do(http::Request(bhttp::verb::get, "/api/v1/status/buildinfo", 11));
   EXPECT_NE(bi.body().find(R"("status":"success")"), std::string::npos);
   EXPECT_NE(bi.body().find(R"("version":")"), std::string::npos);
+}
+
+// "/" is a status page naming the tenants that wrote; other unknown paths stay 404.
+TEST_F(PushApiTest, RootStatusPage) {
+  Start();
+  ASSERT_EQ(Do(PushRequest(OneSample("m", now_, 1), "team-a")).result(), http::Status::no_content);
+  auto page = Do(http::Request(bhttp::verb::get, "/", 11));
+  EXPECT_EQ(page.result(), http::Status::ok);
+  EXPECT_EQ(page[bhttp::field::content_type], "text/html; charset=utf-8");
+  EXPECT_NE(page.body().find("<li>team-a (1 series in the head)</li>"), std::string::npos)
+      << page.body();
+  EXPECT_NE(page.body().find("Ready."), std::string::npos);
+  EXPECT_NE(page.body().find(R"(href="/metrics")"), std::string::npos);
+  EXPECT_EQ(Do(http::Request(bhttp::verb::get, "/nope", 11)).result(), http::Status::not_found);
+  auto config = Do(http::Request(bhttp::verb::get, "/api/v1/status/config", 11));
+  EXPECT_EQ(config.body(), R"({"status":"success","data":{"yaml":""}})");
 }
 
 }  // namespace

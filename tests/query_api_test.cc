@@ -54,7 +54,7 @@ class QueryApiTest : public ::testing::Test {
   }
   std::string T(int64_t ms) { return std::to_string(ms / 1000) + "." + std::to_string(ms % 1000); }
 
-  testing::TempDir dir_;
+  testing::TempDir dir_{"query-api"};
   std::unique_ptr<server::StrataServer> srv_;
   std::unique_ptr<http::Client> client_;
   // A whole second, so timestamps print without fractions.
@@ -150,7 +150,7 @@ TEST_F(QueryApiTest, ErrorsCarryPrometheusTypesAndCodes) {
 
 TEST_F(QueryApiTest, TooManySamplesIsAnExecutionError) {
   server::Config c;
-  c.query.frontend.limits.max_samples = 5;
+  c.limits.defaults.query.max_samples = 5;
   Start(c);
   auto res = Get("/api/v1/query?query=sum_over_time(req_total%5B10m%5D)&time=" +
                  std::to_string((t0_ + 150000) / 1000));
@@ -199,7 +199,7 @@ TEST_F(QueryApiTest, SeriesLabelsAndValues) {
 // the tenant's budget widens the step and says so in infos.
 TEST_F(QueryApiTest, StatsAndAdaptiveResolution) {
   server::Config c;
-  c.query.frontend.limits.max_points = 20;  // 2 series x 10 steps
+  c.limits.defaults.query.max_points = 20;  // 2 series x 10 steps
   Start(c);
   std::string range = "/api/v1/query_range?query=req_total&start=" + std::to_string(t0_ / 1000) +
                       "&end=" + std::to_string((t0_ + 135000) / 1000) + "&step=5";
@@ -252,11 +252,11 @@ TEST_F(QueryApiTest, StatsAndAdaptiveResolution) {
 // A tenant's own limits: over them, a 4xx naming the limit; other tenants unaffected.
 TEST_F(QueryApiTest, TenantQueryLimits) {
   server::Config c;
-  frontend::QueryLimits small;
-  small.max_series = 1;
-  small.max_query_length_ms = 60'000;
-  c.query.frontend.overrides["team-b"] = small;
-  c.query.frontend.overrides["anonymous"] = small;
+  limits::TenantLimits small;
+  small.query.max_series = 1;
+  small.query.max_query_length_ms = 60'000;
+  c.limits.tenants["team-b"] = small;
+  c.limits.tenants["anonymous"] = small;
   Start(c);
   std::string range = "/api/v1/query_range?query=req_total&start=" + std::to_string(t0_ / 1000) +
                       "&end=" + std::to_string((t0_ + 135000) / 1000) + "&step=15";
@@ -355,7 +355,7 @@ TEST_F(QueryApiTest, OldDataMovesToBlocksAndAnswersTheSame) {
   EXPECT_EQ(Get(q).body(), before);
   std::string metrics = Get("/metrics").body();
   EXPECT_NE(metrics.find("strata_objstore_requests_total{component=\"ingest\",operation=\"put\","
-                         "outcome=\"ok\",tenant=\"anonymous\"}"),
+                         "outcome=\"ok\",signal=\"metrics\",tenant=\"anonymous\"}"),
             std::string::npos);
 
   // Raw only, explicitly: the same answer (no downsampled blocks exist yet); a bad value is

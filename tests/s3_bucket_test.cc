@@ -21,7 +21,7 @@ namespace {
 
 // s3rver and the fault proxy live for the whole test program; they are killed at exit.
 struct Peers {
-  testing::TempDir dir;
+  testing::TempDir dir{"s3"};
   int port = testing::FreePort();
   std::unique_ptr<testing::Process> s3rver = testing::StartS3rver(STRATA_S3RVER, dir.path(), port);
   std::unique_ptr<testing::Process> proxy;

@@ -1,5 +1,6 @@
 #pragma once
 
+// Helpers of the tests that start real processes; the generic ones are in src/testing/.
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -7,7 +8,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -16,24 +16,9 @@
 
 #include "http/client.h"
 #include "proto/remote_write.h"
+#include "testing/temp_dir.h"
 
 namespace strata::testing {
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "strata-it-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  // STRATA_KEEP_TEST_DIRS=1 keeps the directory (logs, data) for a post-mortem.
-  ~TempDir() {
-    if (std::getenv("STRATA_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(path_);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // A loopback port that was free a moment ago.
 inline int FreePort() {

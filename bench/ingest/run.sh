@@ -5,6 +5,8 @@
 #
 # Usage: bench/ingest/run.sh [--series N] [--duration 60s] [--concurrency C] [--runs R] [--record]
 # With --runs R the three servers take turns R times and the table shows per-column medians.
+# --baseline BIN adds another Strata binary (a build of an earlier commit) as "strata-before",
+# run in turn with the others, to show a change's effect side by side.
 # Needs: make build, and the peers (make deps-peers installs victoria-metrics and prometheus).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +19,7 @@ duration=60s
 concurrency=8
 runs=1
 record=0
+baseline=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --series) series=$2; shift 2 ;;
@@ -24,10 +27,12 @@ while [[ $# -gt 0 ]]; do
     --concurrency) concurrency=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --record) record=1; shift ;;
+    --baseline) baseline=$2; shift 2 ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
 [[ -x $strata ]] || { echo "build first: make build" >&2; exit 1; }
+[[ -z $baseline || -x $baseline ]] || { echo "--baseline $baseline is not an executable" >&2; exit 1; }
 for b in victoria-metrics prometheus taskset; do
   command -v $b >/dev/null || { echo "$b missing: make deps-peers" >&2; exit 1; }
 done
@@ -78,6 +83,11 @@ for ((r = 1; r <= runs; r++)); do
   run_one strata /api/v1/push /-/ready \
     "$strata" serve --config "$here/strata.yml" --data-dir "$work/strata" --listen "127.0.0.1:$port" \
     --log.level warn
+  if [[ -n $baseline ]]; then
+    run_one strata-before /api/v1/push /-/ready \
+      "$baseline" serve --config "$here/strata.yml" --data-dir "$work/strata-before" \
+      --listen "127.0.0.1:$port" --log.level warn
+  fi
   run_one victoriametrics /api/v1/write /health \
     victoria-metrics -storageDataPath="$work/victoriametrics" -httpListenAddr="127.0.0.1:$port" \
     -retentionPeriod=10y -loggerLevel=ERROR
@@ -98,17 +108,22 @@ med = {k: [statistics.median(col) for col in zip(*v)] for k, v in by.items()}
 label = "median of %d runs" % runs if runs > 1 else "1 run"
 print("| server (%s) | samples/s (1 core) | samples acked | errors | peak RSS MiB | RSS bytes / active series | disk bytes / sample |" % label)
 print("|---|---:|---:|---:|---:|---:|---:|")
-for k in ("strata", "victoriametrics", "prometheus"):
+servers = [k for k in ("strata", "strata-before", "victoriametrics", "prometheus") if k in by]
+for k in servers:
     m = med[k]
     print("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |" % (k, *m))
 s, v, p = med["strata"], med["victoriametrics"], med["prometheus"]
 if runs > 1:
     print()
     print("Samples/s of every run: " + "; ".join(
-        "%s %s" % (k, ", ".join("%.0f" % x[0] for x in by[k])) for k in ("strata", "victoriametrics", "prometheus")))
+        "%s %s" % (k, ", ".join("%.0f" % x[0] for x in by[k])) for k in servers))
 print()
 print("Strata/VictoriaMetrics throughput: %.2fx; Strata/Prometheus throughput: %.2fx; "
       "Strata/Prometheus memory per active series: %.2fx" % (s[0] / v[0], s[0] / p[0], s[4] / p[4]))
+if "strata-before" in med:
+    b = med["strata-before"]
+    print("Strata/strata-before (the baseline binary): throughput %.2fx, peak RSS %.2fx, "
+          "disk bytes per sample %.2fx" % (s[0] / b[0], s[3] / b[3], s[5] / b[5]))
 PY
 )
 echo "$report"
@@ -117,7 +132,7 @@ if [[ $record == 1 ]]; then
     echo
     echo "### Ingest, $(date -u +%Y-%m-%d) ($series series, $duration, $concurrency connections, $runs runs)"
     echo
-    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --runs $runs --record\`"
+    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --runs $runs${baseline:+ --baseline $baseline} --record\`"
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); servers pinned to core 0, loadgen to core 1; Strata with fsync before every acknowledgement (group commit)."
     echo
     echo "$report"

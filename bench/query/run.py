@@ -53,6 +53,8 @@ def main():
     ap.add_argument("--hours", type=int, default=6)
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--baseline", help="another Strata binary (an earlier commit's build), queried "
+                    "in turn with the others as strata-before")
     args = ap.parse_args()
     modes = [("range 1h @15s", 3600, 15), (f"range {args.hours}h @60s", args.hours * 3600, 60),
              ("instant", 0, 0)]
@@ -64,12 +66,13 @@ def main():
     work = tempfile.mkdtemp(prefix="strata-qbench-")
     procs = []
     try:
-        ports = {n: free_port() for n in ("strata", "prometheus", "victoriametrics")}
+        names = ["strata"] + (["strata-before"] if args.baseline else []) + ["prometheus", "victoriametrics"]
+        ports = {n: free_port() for n in names}
         base = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
         with open(os.path.join(work, "prometheus.yml"), "w") as f:
             f.write("global:\n  scrape_interval: 1m\n")
         cmds = {
-            "strata": [strata_bin, "serve", "--config", os.path.join(ROOT, "bench", "ingest", "strata.yml"),
+            "strata": [strata_bin, "serve", "--config", os.path.join(ROOT, "bench", "query", "strata.yml"),
                        "--data-dir", os.path.join(work, "strata"), "--listen", f"127.0.0.1:{ports['strata']}",
                        "--log.level", "warn"],
             "prometheus": ["prometheus", f"--config.file={os.path.join(work, 'prometheus.yml')}",
@@ -81,6 +84,11 @@ def main():
                                 "-retentionPeriod=10y", "-loggerLevel=ERROR", "-search.latencyOffset=0s",
                                 "-search.disableCache"],
         }
+        if args.baseline:
+            cmds["strata-before"] = [args.baseline, "serve", "--config",
+                                     os.path.join(ROOT, "bench", "query", "strata.yml"), "--data-dir",
+                                     os.path.join(work, "strata-before"), "--listen",
+                                     f"127.0.0.1:{ports['strata-before']}", "--log.level", "warn"]
         pids = {}
         for name, cmd in cmds.items():
             log = open(os.path.join(work, name + ".log"), "w")
@@ -88,6 +96,8 @@ def main():
             procs.append(p)
             pids[name] = p.pid
         wait_http(base["strata"] + "/-/ready")
+        if args.baseline:
+            wait_http(base["strata-before"] + "/-/ready")
         wait_http(base["prometheus"] + "/-/ready")
         wait_http(base["victoriametrics"] + "/health")
 
@@ -95,9 +105,10 @@ def main():
         # are extrapolated differently by Prometheus 2.42 and 3.x (PR 13725), which Strata follows.
         rounds = (args.hours * 3600 + 1800) // 15
         start = (int(time.time()) // 3600) * 3600 - args.hours * 3600 - 1800 - 600
-        paths = {"strata": "/api/v1/push", "prometheus": "/api/v1/write", "victoriametrics": "/api/v1/write"}
+        paths = {"strata": "/api/v1/push", "strata-before": "/api/v1/push", "prometheus": "/api/v1/write",
+                 "victoriametrics": "/api/v1/write"}
         load_secs = {}
-        for name in ("strata", "victoriametrics", "prometheus"):
+        for name in [n for n in names if n != "prometheus"] + ["prometheus"]:
             t0 = time.time()
             out = subprocess.run([strata_bin, "tool", "loadgen", "--url", base[name] + paths[name],
                                   "--series", str(args.series), "--rounds", str(rounds), "--interval", "15s",
@@ -131,15 +142,16 @@ def main():
                         {"query": q, "start": end - span, "end": end, "step": step}
                     answers = {}
                     for rep in range(args.reps):
-                        for name in ("strata", "prometheus", "victoriametrics"):
+                        for name in names:
                             secs, resp = query(base[name], params)
                             if resp.get("status") != "success":
                                 mismatches.append(f"{name} failed {q} ({mode}): {resp.get('error')}")
                             times.setdefault((family, mode, name), []).append(secs)
                             answers[name] = resp
-                    why = difference(canonical(answers["strata"]), canonical(answers["prometheus"]))
-                    if why:
-                        mismatches.append(f"strata and prometheus differ on {q} ({mode}): {why}")
+                    for name in [n for n in names if n.startswith("strata")]:
+                        why = difference(canonical(answers[name]), canonical(answers["prometheus"]))
+                        if why:
+                            mismatches.append(f"{name} and prometheus differ on {q} ({mode}): {why}")
         peak = {name: rss_kib(pid, "VmHWM") // 1024 for name, pid in pids.items()}
 
         def p95(v):
@@ -165,6 +177,13 @@ def main():
                      f"{peak['prometheus']} MiB, VictoriaMetrics {peak['victoriametrics']} MiB. "
                      f"Worst family median ratio: {worst_p:.2f}x Prometheus, {worst_v:.2f}x VictoriaMetrics. "
                      f"Load time: " + ", ".join(f"{n} {s:.0f}s" for n, s in load_secs.items()) + ".")
+        if args.baseline:
+            ratios = sorted(statistics.median(times[(f, mode, "strata")]) /
+                            statistics.median(times[(f, mode, "strata-before")])
+                            for f in FAMILIES for mode, _, _ in modes)
+            lines.append(f"Strata / strata-before (the baseline binary), median time per family and mode: "
+                         f"median {statistics.median(ratios):.2f}x, from {ratios[0]:.2f}x to {ratios[-1]:.2f}x; "
+                         f"peak RSS {peak['strata']} vs {peak['strata-before']} MiB.")
         lines.append(f"Result mismatches between Strata and Prometheus: {len(mismatches)}.")
         report = "\n".join(lines)
         print(report)
@@ -174,11 +193,12 @@ def main():
             with open(os.path.join(ROOT, "bench", "RESULTS.md"), "a") as f:
                 f.write(f"\n### Query, {time.strftime('%Y-%m-%d', time.gmtime())} ({args.series} series x "
                         f"{args.hours}h at 15s, {args.reps} repetitions)\n\n")
+                baseline = f" --baseline {args.baseline}" if args.baseline else ""
                 f.write(f"Command: `bench/query/run.py --series {args.series} --hours {args.hours} "
-                        f"--reps {args.reps} --record`\n")
-                f.write(f"Machine: {os.cpu_count()} cores; all three servers running, taking turns query by "
-                        "query; VictoriaMetrics with its rollup cache disabled (-search.disableCache) so "
-                        "repetitions measure evaluation, not cache hits; each Prometheus-family query's "
+                        f"--reps {args.reps}{baseline} --record`\n")
+                f.write(f"Machine: {os.cpu_count()} cores; all servers running, taking turns query by "
+                        "query; Strata's results cache and VictoriaMetrics's rollup cache disabled "
+                        "(-search.disableCache) so repetitions measure evaluation, not cache hits; each Prometheus-family query's "
                         "answer from Strata compared with Prometheus's (1e-9).\n\n")
                 f.write(report + "\n")
         return 1 if mismatches else 0

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "promql/parser.h"
 #include "query/head_querier.h"
 #include "store/gateway.h"
+#include "testing/temp_dir.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/compact/compactor.h"
 #include "tsdb/db.h"
@@ -95,9 +97,9 @@ int Run(int argc, char** argv) {
     if (a == "--dir") dir = argv[i + 1];
   }
   const bool keep = !dir.empty();
-  std::string work =
-      keep ? dir
-           : (fs::temp_directory_path() / fmt::format("strata-sbench-{}", ::getpid())).string();
+  std::optional<testing::TempDir> tmp;
+  if (!keep) tmp.emplace("sbench");
+  const std::string work = keep ? dir : tmp->path();
   // The marker names what was loaded and when it ended, so a reused directory holds the same
   // data as a fresh run would.
   const std::string marker = work + "/loaded";
@@ -199,8 +201,9 @@ int Run(int argc, char** argv) {
     copts.downsample_5m_after_ms = INT64_MAX / 4;  // raw data only: a like-for-like comparison
     copts.downsample_1h_after_ms = INT64_MAX / 4;
     copts.deletion_delay_ms = 0;
+    const limits::TenantOverrides keep_everything;  // no retention
     tsdb::compact::Compactor compactor(
-        copts, [&](const std::string&) { return bucket; }, nullptr);
+        copts, keep_everything, [&](const std::string&) { return bucket; }, nullptr);
     t0 = std::chrono::steady_clock::now();
     int64_t gets_before = bucket->gets;
     auto pass = compactor.Run(tenant, end + kDay);
@@ -307,9 +310,6 @@ int Run(int argc, char** argv) {
   double im = Percentile(inmem, 0.5);
   std::printf("dashboard median: blocks (warm) %.0f ms, in-memory head %.0f ms, ratio %.2fx\n", wm,
               im, wm / im);
-  cut.reset();
-  mem.reset();
-  if (!keep) fs::remove_all(work);
   return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "agent/receive/remote_write.h"
 #include "agent/scrape/scraper.h"
 #include "base/metric_family.h"
+#include "base/mutex.h"
 #include "base/units.h"
 #include "base/version.h"
 
@@ -53,7 +54,7 @@ Agent::Agent(AgentConfig config, std::string config_path)
 Agent::~Agent() { Shutdown(); }
 
 std::shared_ptr<const ExporterSet> Agent::Exporters() const {
-  std::lock_guard lk(exporters_mu_);
+  MutexLock lk(exporters_mu_);
   return exporters_;
 }
 
@@ -66,7 +67,7 @@ Result<std::shared_ptr<Exporter>> Agent::OpenExporter(const ExporterConfig& conf
 }
 
 Status Agent::Start() {
-  std::lock_guard lk(lifecycle_mu_);
+  MutexLock lk(lifecycle_mu_);
   std::error_code ec;
   fs::create_directories(config_.data_dir, ec);
   if (ec) return Status::IOError(fmt::format("creating {}: {}", config_.data_dir, ec.message()));
@@ -83,7 +84,7 @@ Status Agent::Start() {
     set->push_back(std::move(*e));
   }
   {
-    std::lock_guard elk(exporters_mu_);
+    MutexLock elk(exporters_mu_);
     exporters_ = std::move(set);
   }
   RETURN_IF_ERROR(http_->Start());
@@ -106,7 +107,7 @@ Status Agent::Start() {
 }
 
 Status Agent::Reload() {
-  std::lock_guard lk(lifecycle_mu_);
+  MutexLock lk(lifecycle_mu_);
   if (config_path_.empty()) {
     return Status::InvalidArgument("the agent runs on defaults (no --config); nothing to reload");
   }
@@ -154,7 +155,7 @@ Status Agent::Reload() {
     e->Stop();
   }
   {
-    std::lock_guard elk(exporters_mu_);
+    MutexLock elk(exporters_mu_);
     exporters_ = set;
   }
   config_.exporters = next.exporters;
@@ -168,13 +169,13 @@ Status Agent::Reload() {
 }
 
 void Agent::Shutdown() {
-  std::lock_guard lk(lifecycle_mu_);
+  MutexLock lk(lifecycle_mu_);
   http_->Shutdown(10'000);
   if (grpc_) grpc_->Shutdown();
   if (scrape_) scrape_->Stop();
   std::shared_ptr<const ExporterSet> set;
   {
-    std::lock_guard elk(exporters_mu_);
+    MutexLock elk(exporters_mu_);
     set = std::move(exporters_);
     exporters_ = std::make_shared<ExporterSet>();
   }

@@ -3,7 +3,6 @@
 #include <prometheus/registry.h>
 
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
@@ -12,6 +11,7 @@
 #include "agent/receive/otlp_grpc.h"
 #include "agent/scrape/scraper.h"
 #include "base/file.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "http/server.h"
 
@@ -40,7 +40,7 @@ class Agent {
   void RegisterRoutes();
   std::string RenderMetrics() const;
 
-  std::mutex lifecycle_mu_;  // serializes Start, Reload and Shutdown
+  Mutex lifecycle_mu_;  // serializes Start, Reload and Shutdown
   AgentConfig config_;
   const std::string config_path_;
   std::optional<DirLock> lock_;
@@ -50,7 +50,7 @@ class Agent {
   std::unique_ptr<OtlpGrpcServer> grpc_;
   std::unique_ptr<ScrapeManager> scrape_;
 
-  mutable std::mutex exporters_mu_;
+  mutable Mutex exporters_mu_;
   std::shared_ptr<const ExporterSet> exporters_;  // replaced whole on reload
 };
 

@@ -3,10 +3,8 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -23,10 +21,10 @@
 #include "proto/loki.h"
 #include "proto/otlp.h"
 #include "proto/remote_write.h"
+#include "testing/temp_dir.h"
 
 namespace strata::agent {
 namespace {
-namespace fs = std::filesystem;
 namespace bhttp = boost::beast::http;
 
 // A remote-write endpoint that decodes what it receives and answers with a settable status.
@@ -155,19 +153,11 @@ bool WaitFor(const std::function<bool()>& cond, int64_t ms = 30'000) {
 
 class AgentTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "strata-agent-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-  }
-  void TearDown() override {
-    agent_.reset();
-    fs::remove_all(dir_);
-  }
-
   void StartAgent(const std::string& exporters_yaml) {
-    config_path_ = dir_ + "/agent.yaml";
+    config_path_ = dir_.path() + "/agent.yaml";
     std::ofstream(config_path_) << "server:\n  listen: 127.0.0.1:0\n  grpc_listen: 127.0.0.1:0\n"
-                                << extra_yaml_ << "data_dir: " << dir_ << "/data\nexporters:\n"
+                                << extra_yaml_ << "data_dir: " << dir_.path()
+                                << "/data\nexporters:\n"
                                 << exporters_yaml;
     auto c = LoadAgentConfigFile(config_path_);
     ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -206,8 +196,8 @@ class AgentTest : public ::testing::Test {
     return client_->Do(std::move(req));
   }
 
-  std::string extra_yaml_;  // top-level keys added to the agent's configuration
-  std::string dir_;
+  std::string extra_yaml_;         // top-level keys added to the agent's configuration
+  testing::TempDir dir_{"agent"};  // before the agent: outlives it
   std::string config_path_;
   std::unique_ptr<Agent> agent_;
   std::unique_ptr<http::Client> client_;
@@ -587,7 +577,7 @@ TEST_F(AgentTest, ScrapesStaticAndFileTargetsWithStalenessMarkers) {
       "# TYPE requests_total counter\nrequests_total{path=\"/x\",job=\"inner\"} 5\n"
       "temperature 21.5\n");
   b.Set("other_metric 1\n");
-  std::string sd_file = dir_ + "/targets.json";
+  std::string sd_file = dir_.path() + "/targets.json";
   std::ofstream(sd_file) << R"([{"targets":[")" << b.address() << R"("],"labels":{"dc":"eu"}}])";
   extra_yaml_ =
       "scrape_configs:\n- job_name: app\n  scrape_interval: 200ms\n"
@@ -595,7 +585,7 @@ TEST_F(AgentTest, ScrapesStaticAndFileTargetsWithStalenessMarkers) {
       a.address() +
       "']\n"
       "  file_sd_configs:\n  - files: ['" +
-      dir_ +
+      dir_.path() +
       "/*.json']\n"
       "  metric_relabel_configs:\n  - source_labels: [__name__]\n"
       "    regex: temperature\n    target_label: unit\n    replacement: celsius\n";

@@ -125,7 +125,7 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
   return Status::Ok();
 }
 
-Status ParseRateLimits(YamlSection& s, const std::string& path, RateLimits& l) {
+Status ParseRateLimits(YamlSection& s, const std::string& path, limits::RateLimits& l) {
   RETURN_IF_ERROR(s.Double("samples_per_second", l.samples_per_second));
   RETURN_IF_ERROR(s.Double("samples_burst", l.samples_burst));
   RETURN_IF_ERROR(s.Double("log_bytes_per_second", l.log_bytes_per_second));
@@ -144,7 +144,7 @@ Status ParseRateLimits(YamlSection& s, const std::string& path, RateLimits& l) {
   return Status::Ok();
 }
 
-Status ParseLimits(const YAML::Node& node, LimitsConfig& limits) {
+Status ParseLimits(const YAML::Node& node, RateLimitTable& limits) {
   YamlSection s(node, "limits");
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(ParseRateLimits(s, "limits", limits.defaults));
@@ -162,7 +162,7 @@ Status ParseLimits(const YAML::Node& node, LimitsConfig& limits) {
     }
     YamlSection t(kv.second, "limits.tenants." + tenant);
     RETURN_IF_ERROR(t.Check());
-    RateLimits l = limits.defaults;
+    limits::RateLimits l = limits.defaults;
     // Unset bursts follow the tenant's own rates.
     l.samples_burst = l.log_bytes_burst = l.spans_burst = 0;
     RETURN_IF_ERROR(ParseRateLimits(t, "limits.tenants." + tenant, l));

@@ -9,6 +9,7 @@
 #include "agent/queue/queue.h"
 #include "agent/scrape/relabel.h"
 #include "base/status.h"
+#include "limits/limits.h"
 
 namespace strata::agent {
 
@@ -61,27 +62,8 @@ struct ExporterConfig {
   bool operator==(const ExporterConfig&) const = default;
 };
 
-// Per-tenant rate limits of what receivers accept; 0 = unlimited. A burst of 0 means one
-// second's worth. Over the limit, receivers answer 429 with Retry-After.
-struct RateLimits {
-  double samples_per_second = 0;  // remote write samples and OTLP data points
-  double samples_burst = 0;
-  double log_bytes_per_second = 0;  // Loki line bytes and OTLP log record bodies
-  double log_bytes_burst = 0;
-  double spans_per_second = 0;
-  double spans_burst = 0;
-  bool operator==(const RateLimits&) const = default;
-};
-
-struct LimitsConfig {
-  RateLimits defaults;
-  std::map<std::string, RateLimits> tenants;  // overrides by X-Scope-OrgID
-  const RateLimits& For(const std::string& tenant) const {
-    auto it = tenants.find(tenant);
-    return it == tenants.end() ? defaults : it->second;
-  }
-  bool operator==(const LimitsConfig&) const = default;
-};
+// Per-tenant rate limits of what receivers accept (limits.defaults, limits.tenants.<id>).
+using RateLimitTable = limits::Overrides<limits::RateLimits>;
 
 // What a receiver does with requests that carry no X-Scope-OrgID.
 struct ReceiverConfig {
@@ -136,7 +118,7 @@ struct AgentConfig {
   uint64_t memory_budget_bytes = 256u << 20;
   std::string log_level = "info";
   ReceiverConfig remote_write, otlp, loki;
-  LimitsConfig limits;
+  RateLimitTable limits;
   std::vector<ScrapeConfig> scrape_configs;
   std::vector<ExporterConfig> exporters;
 };

@@ -11,60 +11,24 @@
 #include "api/ast_json.h"
 #include "api/params.h"
 #include "base/json.h"
-#include "base/tenant.h"
 #include "base/units.h"
 #include "http/compression.h"
+#include "http/status_map.h"
+#include "http/tenant.h"
 #include "promql/parser.h"
-#include "query/head_querier.h"
-#include "query/merge_querier.h"
 
 namespace strata::api {
 
 namespace bhttp = boost::beast::http;
 
-// A failed call as Prometheus reports it. Outside the anonymous namespace: PromApi::Call holds one.
-struct ApiError {
-  std::string type;  // Prometheus errorType
-  std::string message;
-  int status = 0;  // the HTTP status when not the errorType's (429 for queue limits)
-};
-
 namespace {
 
-constexpr std::string_view kDefaultTenant = "anonymous";
 // Prometheus's API bounds for unset start/end.
 constexpr int64_t kMinTime = -9223309901257974LL;
 constexpr int64_t kMaxTime = 9223309901257974LL;
 
-http::Status HttpStatusFor(std::string_view type) {
-  if (type == "bad_data") return http::Status::bad_request;
-  if (type == "execution") return http::Status::unprocessable_entity;
-  if (type == "canceled") return static_cast<http::Status>(499);
-  if (type == "timeout" || type == "unavailable") return http::Status::service_unavailable;
-  if (type == "not_found") return http::Status::not_found;
-  return http::Status::internal_server_error;
-}
-
-ApiError FromStatus(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kInvalidArgument:
-      return {"bad_data", st.message()};
-    case Status::Code::kExecution:
-    case Status::Code::kResourceExhausted:
-      return {"execution", st.message()};
-    case Status::Code::kDeadlineExceeded:
-      return {"timeout", st.message()};
-    case Status::Code::kCancelled:
-      return {"canceled", st.message()};
-    case Status::Code::kUnavailable:
-      return {"unavailable", st.message()};
-    default:
-      return {"internal", st.message()};
-  }
-}
-
-ApiError InvalidParam(std::string_view name, std::string_view msg) {
-  return {"bad_data", fmt::format("invalid parameter \"{}\": {}", name, msg)};
+Status InvalidParam(std::string_view name, std::string_view msg) {
+  return Status::InvalidArgument(fmt::format("invalid parameter \"{}\": {}", name, msg));
 }
 
 // "line:col" of a byte offset, as Prometheus appends it to annotations.
@@ -141,18 +105,17 @@ struct PromApi::Call {
   bool gzip = false;
   http::Request proto;  // version and keep-alive of the request, for the response
   http::Responder respond;
-  const tsdb::Db* db = nullptr;  // null: the tenant has no data yet
   std::unique_ptr<query::Querier> querier;
   std::string resolution;  // max_source_resolution as read: auto or milliseconds
   std::chrono::steady_clock::time_point queued_at;
   std::chrono::nanoseconds queue_time{0};
   std::vector<std::string> warnings;
   std::vector<std::string> infos;
-  std::optional<ApiError> error;
+  Status error;  // the call failed: answered with http/status_map.h's status and errorType
 
   explicit Call(http::Responder r) : respond(std::move(r)) {}
 
-  void Fail(ApiError e) { error = std::move(e); }
+  void Fail(Status e) { error = std::move(e); }
 
   // Sends {"status":"success","data":<data>,...} where data is written by `fn`.
   void Ok(const std::function<void(JsonWriter&)>& fn) {
@@ -179,12 +142,11 @@ struct PromApi::Call {
         .Key("status")
         .String("error")
         .Key("errorType")
-        .String(error->type)
+        .String(http::Classify(error).error_type)
         .Key("error")
-        .String(error->message)
+        .String(error.message())
         .EndObject();
-    Send(error->status != 0 ? static_cast<http::Status>(error->status) : HttpStatusFor(error->type),
-         std::move(w.str()));
+    Send(http::StatusFor(error), std::move(w.str()));
   }
 
   void Send(http::Status status, std::string body) {
@@ -225,7 +187,7 @@ struct PromApi::Call {
   std::optional<std::vector<std::vector<Matcher>>> Matchers(bool required) {
     auto all = params.GetAll("match[]");
     if (all.empty() && required) {
-      Fail({"bad_data", "no match[] parameter provided"});
+      Fail(Status::InvalidArgument("no match[] parameter provided"));
       return std::nullopt;
     }
     std::vector<std::vector<Matcher>> out;
@@ -250,12 +212,13 @@ struct PromApi::Call {
   }
 };
 
-PromApi::PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache,
+PromApi::PromApi(ApiOptions opts, const query::Queryable& queryable,
+                 const limits::TenantOverrides& limits, std::unique_ptr<frontend::Cache> cache,
                  prometheus::Registry* registry)
-    : opts_(std::move(opts)), engine_(opts_.engine) {
+    : opts_(std::move(opts)), queryable_(queryable), engine_(opts_.engine) {
   scheduler_ = std::make_unique<frontend::FairScheduler>(opts_.scheduler, registry);
-  frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, engine_, *scheduler_,
-                                                        std::move(cache), registry);
+  frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, limits, engine_,
+                                                        *scheduler_, std::move(cache), registry);
 }
 
 // Queued requests still run while the scheduler stops, and they use the frontend.
@@ -283,80 +246,53 @@ void PromApi::Register(http::Server& server) {
 
 void PromApi::Run(http::Request& req, const http::Responder& respond, Body body) {
   auto c = std::make_shared<Call>(respond);
-  c->proto.version(req.version());
-  c->proto.keep_alive(req.keep_alive());
+  c->proto = http::HeadOf(req);
   std::string_view target(req.target().data(), req.target().size());
   c->path = std::string(target.substr(0, target.find('?')));
   auto ae = req[bhttp::field::accept_encoding];
   c->gzip = std::string_view(ae.data(), ae.size()).find("gzip") != std::string_view::npos;
   auto p = Params::FromRequest(req);
   if (!p.ok()) {
-    c->Fail({"bad_data", p.status().message()});
+    c->Fail(Status::InvalidArgument(p.status().message()));
     return c->SendError();
   }
   c->params = std::move(p).value();
-  auto it = req.find(kTenantHeader);
-  if (it == req.end() || it->value().empty()) {
-    if (opts_.require_tenant) {
-      c->Fail({"bad_data", "no org id: the X-Scope-OrgID header is required"});
-      http::Response res = http::JsonResponse(c->proto, http::Status::unauthorized, "");
-      JsonWriter w;
-      w.BeginObject().Key("status").String("error").Key("errorType").String("bad_data");
-      w.Key("error").String(c->error->message).EndObject();
-      res.body() = std::move(w.str());
-      return respond.Send(std::move(res));
-    }
-    c->tenant = std::string(kDefaultTenant);
-  } else {
-    c->tenant = std::string(it->value());
-    Status st = ValidateTenantId(c->tenant);
-    if (!st.ok()) {
-      c->Fail({"bad_data", st.message()});
-      return c->SendError();
-    }
-  }
-  const tsdb::Storage* storage = storage_.load(std::memory_order_acquire);
-  if (storage == nullptr) {
-    c->Fail({"unavailable", "storage is not ready yet (WAL replay in progress)"});
+  auto tenant = http::RequestTenant(req, opts_.tenants);
+  if (!tenant.ok()) {
+    c->Fail(tenant.status());
     return c->SendError();
   }
-  c->db = storage->Find(c->tenant);
+  c->tenant = std::move(tenant).value();
   // Thanos's parameter: auto (default), or the coarsest downsampling resolution to read
   // (0s/raw, 5m, 1h).
-  int64_t max_resolution = store::StoreGateway::kAutoResolution;
+  query::ReadHints hints;
   c->resolution = "auto";
   if (auto r = c->params.Get("max_source_resolution"); r && !r->empty() && *r != "auto") {
     auto ms = ParseDurationMillis(*r == "raw" ? "0s" : *r);
     if (!ms.ok() || *ms < 0) {
-      c->Fail({"bad_data", fmt::format("invalid parameter \"max_source_resolution\": \"{}\" is "
-                                       "not auto, raw or a duration",
-                                       *r)});
+      c->Fail(Status::InvalidArgument(
+          fmt::format("invalid parameter \"max_source_resolution\": \"{}\" is "
+                      "not auto, raw or a duration",
+                      *r)));
       return c->SendError();
     }
-    max_resolution = *ms;
+    hints.max_resolution_ms = *ms;
     c->resolution = std::to_string(*ms);
   }
-  std::vector<std::unique_ptr<query::Querier>> parts;
-  if (const store::StoreGateway* gw = gateway_.load(std::memory_order_acquire)) {
-    parts.push_back(gw->Querier(c->tenant, max_resolution));
+  auto querier = queryable_.TenantQuerier(c->tenant, hints);
+  if (!querier.ok()) {
+    c->Fail(querier.status());
+    return c->SendError();
   }
-  if (c->db != nullptr) parts.push_back(std::make_unique<query::HeadQuerier>(c->db->head()));
-  if (parts.empty()) {
-    c->querier = std::make_unique<query::EmptyQuerier>();
-  } else if (parts.size() == 1) {
-    c->querier = std::move(parts[0]);
-  } else {
-    c->querier = std::make_unique<query::MergeQuerier>(std::move(parts));
-  }
+  c->querier = std::move(querier).value();
   c->queued_at = std::chrono::steady_clock::now();
   Status queued = scheduler_->Submit(c->tenant, [c, body = std::move(body)] {
     c->queue_time = std::chrono::steady_clock::now() - c->queued_at;
     body(*c);
-    if (c->error) c->SendError();
+    if (!c->error.ok()) c->SendError();
   });
   if (!queued.ok()) {
-    c->Fail({"unavailable", queued.message(),
-             queued.code() == Status::Code::kResourceExhausted ? 429 : 0});
+    c->Fail(queued);
     c->SendError();
   }
 }
@@ -407,9 +343,9 @@ void PromApi::QueryRange(Call& c) {
                                "Try a positive integer"));
   }
   if ((*end - *start) / step.value() > opts_.max_points_per_series) {
-    return c.Fail({"bad_data",
-                   "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
-                   "the query resolution (?step=XX)"});
+    return c.Fail(Status::InvalidArgument(
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
+        "the query resolution (?step=XX)"));
   }
   std::optional<bool> adaptive;
   if (auto a = c.params.Get("adaptive"); a && !a->empty()) {
@@ -455,7 +391,7 @@ void PromApi::Evaluate(Call& c, const Runner& run, const frontend::QueryStats* f
   auto began = std::chrono::steady_clock::now();
   auto res = run(*expr.value(), ControlFor(c.respond, timeout));
   std::chrono::duration<double> eval = std::chrono::steady_clock::now() - began;
-  if (!res.ok()) return c.Fail(FromStatus(res.status()));
+  if (!res.ok()) return c.Fail(res.status());
   auto& r = res.value();
   if (*limit > 0 && r.series.size() > *limit) {
     r.series.resize(*limit);
@@ -511,7 +447,7 @@ void PromApi::Series(Call& c) {
   std::set<Labels> all;
   for (const auto& ms : *sets) {
     auto r = c.querier->Series(*start, *end, ms);
-    if (!r.ok()) return c.Fail(FromStatus(r.status()));
+    if (!r.ok()) return c.Fail(r.status());
     all.insert(r.value().begin(), r.value().end());
   }
   if (*limit > 0 && all.size() > *limit) c.warnings.push_back("results truncated due to limit");
@@ -548,14 +484,15 @@ void PromApi::LabelValues(Call& c) {
   constexpr std::string_view kSuffix = "/values";
   std::string_view path = c.path;
   if (!path.ends_with(kSuffix) || path.size() <= kPrefix.size() + kSuffix.size()) {
-    return c.Fail({"not_found", fmt::format("no handler for {}", path)});
+    return c.Fail(Status::NotFound(fmt::format("no handler for {}", path)));
   }
   auto decoded = ParseForm(fmt::format(
       "n={}", path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size())));
-  if (!decoded.ok() || decoded.value().empty()) return c.Fail({"bad_data", "invalid label name"});
+  if (!decoded.ok() || decoded.value().empty())
+    return c.Fail(Status::InvalidArgument("invalid label name"));
   std::string name = decoded.value()[0].second;
   if (!IsValidUtf8(name) || name.empty()) {
-    return c.Fail({"bad_data", fmt::format("invalid label name: {}", GoQuote(name))});
+    return c.Fail(Status::InvalidArgument(fmt::format("invalid label name: {}", GoQuote(name))));
   }
   ListStrings(
       c, [&name](const query::Querier& q, int64_t mint, int64_t maxt, std::span<const Matcher> ms) {
@@ -578,7 +515,7 @@ void ListStrings(PromApi::Call& c, const StringLookup& lookup) {
   if (sets->empty()) sets->emplace_back();
   for (const auto& ms : *sets) {
     auto r = lookup(*c.querier, *start, *end, ms);
-    if (!r.ok()) return c.Fail(FromStatus(r.status()));
+    if (!r.ok()) return c.Fail(r.status());
     all.insert(r.value().begin(), r.value().end());
   }
   if (*limit > 0 && all.size() > *limit) c.warnings.push_back("results truncated due to limit");
@@ -599,8 +536,9 @@ void PromApi::Metadata(Call& c) {
   auto limit = c.Limit();
   if (!limit) return;
   std::string metric = c.params.Get("metric").value_or("");
-  std::map<std::string, tsdb::MetricMetadata> md;
-  if (c.db != nullptr) md = c.db->Metadata();
+  auto metadata = queryable_.Metadata(c.tenant);
+  if (!metadata.ok()) return c.Fail(metadata.status());
+  const std::map<std::string, tsdb::MetricMetadata>& md = *metadata;
   c.Ok([&](JsonWriter& w) {
     w.BeginObject();
     uint64_t n = 0;
@@ -641,15 +579,13 @@ void PromApi::TsdbStatus(Call& c) {
   if (auto v = c.params.Get("limit"); v && !v->empty()) {
     auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
     if (ec != std::errc() || p != v->data() + v->size() || limit == 0 || limit > 10000) {
-      return c.Fail({"bad_data", "limit must be a positive number"});
+      return c.Fail(Status::InvalidArgument("limit must be a positive number"));
     }
   }
-  tsdb::HeadStats st;
-  tsdb::PostingsIndex::Cardinality card;
-  if (c.db != nullptr) {
-    st = c.db->head().Stats();
-    card = c.db->head().Cardinality(limit);
-  }
+  auto head = queryable_.Head(c.tenant, limit);
+  if (!head.ok()) return c.Fail(head.status());
+  const tsdb::HeadStats& st = head->stats;
+  const tsdb::PostingsIndex::Cardinality& card = head->cardinality;
   auto list = [](JsonWriter& w, std::string_view key,
                  const std::vector<tsdb::PostingsIndex::NameCount>& v) {
     w.Key(key).BeginArray();

@@ -5,18 +5,19 @@
 #include <memory>
 #include <string>
 
+#include "base/tenant.h"
 #include "frontend/frontend.h"
 #include "http/server.h"
+#include "limits/limits.h"
 #include "promql/engine.h"
-#include "store/gateway.h"
-#include "tsdb/storage.h"
+#include "query/queryable.h"
 
 namespace strata::api {
 
 struct ApiOptions {
   promql::EngineOptions engine;
   int64_t max_points_per_series = 11000;  // range queries, as Prometheus
-  bool require_tenant = false;            // X-Scope-OrgID required (else "anonymous")
+  TenantPolicy tenants;                   // X-Scope-OrgID required, or else the default tenant
   frontend::SchedulerOptions scheduler;   // query workers and per-tenant queues
   frontend::FrontendOptions frontend;     // splitting, caching and per-tenant limits
 };
@@ -26,23 +27,17 @@ struct ApiOptions {
 // Prometheus's JSON, byte for byte. Requests wait in per-tenant queues and run on the
 // scheduler's workers, never on the HTTP threads; range queries go through the query
 // frontend (split, cached, limited). A client that disconnects cancels its query. Tenants
-// come from X-Scope-OrgID. Thread-safe; the storage is attached once it is open.
+// come from X-Scope-OrgID. Storage is seen only through a Queryable. Thread-safe.
 class PromApi {
  public:
-  // `cache` holds range-query results (null: none); the scheduler's and frontend's metrics go
-  // to `registry` (may be null).
-  PromApi(ApiOptions opts, std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry);
+  // `queryable` and `limits` (the tenants' query limits) outlive this object; `cache` holds
+  // range-query results (null: none); the scheduler's and frontend's metrics go to `registry`
+  // (may be null).
+  PromApi(ApiOptions opts, const query::Queryable& queryable, const limits::TenantOverrides& limits,
+          std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry);
   ~PromApi();
 
   void Register(http::Server& server);
-  // Attaches the storage; until then queries answer 503. Must outlive this object.
-  void SetStorage(const tsdb::Storage* storage) {
-    storage_.store(storage, std::memory_order_release);
-  }
-  // Attaches the store gateway, whose blocks are merged with the head. Must outlive this.
-  void SetStoreGateway(const store::StoreGateway* gateway) {
-    gateway_.store(gateway, std::memory_order_release);
-  }
 
  public:
   struct Call;  // one request on its way through a query thread (defined in prom_api.cc)
@@ -70,9 +65,8 @@ class PromApi {
   void TsdbStatus(Call& c);
 
   const ApiOptions opts_;
+  const query::Queryable& queryable_;
   promql::Engine engine_;
-  std::atomic<const tsdb::Storage*> storage_{nullptr};
-  std::atomic<const store::StoreGateway*> gateway_{nullptr};
   std::unique_ptr<frontend::FairScheduler> scheduler_;
   std::unique_ptr<frontend::QueryFrontend> frontend_;
 };

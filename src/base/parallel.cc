@@ -1,5 +1,7 @@
 #include "base/parallel.h"
 
+#include "base/mutex.h"
+
 namespace strata {
 
 namespace {
@@ -26,7 +28,7 @@ class Helpers {
 
   void Offer(const std::function<void()>& task, size_t copies) EXCLUDES(mu_) {
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       for (size_t i = 0; i < copies; ++i) queue_.push_back(task);
       while (idle_ < queue_.size() && threads_ < max_threads_) Start();
     }
@@ -36,7 +38,7 @@ class Helpers {
 
   // A CPU helper about to wait for a while: another one takes its place if none is idle.
   void StartSpareIfBusy() EXCLUDES(mu_) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (idle_ == 0 && spare_ < kMaxSpare) {
       ++spare_;
       Start();
@@ -50,7 +52,7 @@ class Helpers {
   // `n` threads now; more on demand up to `max_threads` (none beyond n when it is 0).
   Helpers(size_t n, size_t max_threads, bool cpu)
       : cores_(n), max_threads_(max_threads), cpu_(cpu) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     for (size_t i = 0; i < n; ++i) Start();
   }
   void Start() REQUIRES(mu_) {
@@ -62,9 +64,9 @@ class Helpers {
     }).detach();
   }
   void Run() EXCLUDES(mu_) {
-    std::unique_lock lk(mu_);
+    UniqueLock lk(mu_);
     for (;;) {
-      cv_.wait(lk, [this] { return !queue_.empty(); });
+      lk.Wait(cv_, [this]() REQUIRES(mu_) { return !queue_.empty(); });
       std::function<void()> task = std::move(queue_.front());
       queue_.pop_front();
       --idle_;
@@ -78,7 +80,7 @@ class Helpers {
   const size_t cores_;
   const size_t max_threads_;
   const bool cpu_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
   size_t idle_ GUARDED_BY(mu_) = 0;     // threads not running a task
@@ -91,7 +93,7 @@ struct Job {
   size_t grain;
   const std::function<void(size_t, size_t)>* fn;
   std::atomic<size_t> next{0};
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable cv;
   size_t running GUARDED_BY(mu) = 0;   // participants inside a chunk
   bool closed GUARDED_BY(mu) = false;  // no new participants once the caller has finished
@@ -99,7 +101,7 @@ struct Job {
   // Takes chunks until none are left. False if the job was already over.
   bool Work() {
     {
-      std::lock_guard lk(mu);
+      MutexLock lk(mu);
       if (closed) return false;
       ++running;
     }
@@ -108,7 +110,7 @@ struct Job {
       if (begin >= n) break;
       (*fn)(begin, std::min(n, begin + grain));
     }
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     if (--running == 0) cv.notify_all();
     return true;
   }
@@ -124,9 +126,9 @@ void RunJob(size_t n, size_t grain, const std::function<void(size_t, size_t)>& f
   job->fn = &fn;
   pool.Offer([job] { job->Work(); }, helpers);
   job->Work();
-  std::unique_lock lk(job->mu);
+  UniqueLock lk(job->mu);
   job->closed = true;  // late helpers see this and leave `fn` alone
-  job->cv.wait(lk, [&] { return job->running == 0; });
+  lk.Wait(job->cv, [&]() REQUIRES(job->mu) { return job->running == 0; });
 }
 
 }  // namespace
@@ -153,13 +155,13 @@ Status RunConcurrently(size_t n, size_t threads, const std::function<Status(size
     return Status::Ok();
   }
   std::atomic<bool> failed{false};
-  std::mutex mu;
+  Mutex mu;
   Status first;
   std::function<void(size_t, size_t)> one = [&](size_t i, size_t) {
     if (failed) return;
     Status st = fn(i);
     if (st.ok()) return;
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     if (first.ok()) first = st;
     failed = true;
   };

@@ -30,6 +30,10 @@ std::string_view CodeName(Status::Code code) {
       return "execution";
     case Status::Code::kCancelled:
       return "cancelled";
+    case Status::Code::kLimitExceeded:
+      return "limit exceeded";
+    case Status::Code::kUnsupported:
+      return "unsupported";
   }
   return "unknown";
 }

@@ -10,7 +10,7 @@ namespace strata {
 
 // Status is the outcome of an operation that can fail in an expected way.
 // Errors are values: functions return Status or Result<T> and never throw across
-// module boundaries. The mapping of codes to HTTP statuses lives in http/status_map.h.
+// module boundaries. The one mapping of codes to HTTP statuses is http/status_map.h.
 // Thread-safety: immutable value type.
 class Status {
  public:
@@ -20,13 +20,16 @@ class Status {
     kNotFound,
     kCorruption,
     kIOError,
-    kResourceExhausted,  // a limit was hit; retrying later may succeed
-    kUnavailable,        // transient: the component cannot serve now
+    kResourceExhausted,  // a rate or capacity limit was hit; retrying later may succeed
+    kUnavailable,        // transient: the component cannot serve now (back-pressure, not ready)
     kDeadlineExceeded,
     kUnauthenticated,
-    kTooLarge,   // input exceeds a size bound
-    kExecution,  // a well-formed request failed while being carried out (PromQL evaluation)
-    kCancelled,  // the caller gave up
+    kTooLarge,       // input exceeds a size bound
+    kExecution,      // a well-formed request failed while being carried out (PromQL evaluation)
+    kCancelled,      // the caller gave up
+    kLimitExceeded,  // the request needs more than a per-request limit allows; retrying the
+                     // same request cannot succeed (too many samples, series or bytes)
+    kUnsupported,    // the request asks for something not supported (an encoding, a version)
   };
 
   Status() = default;
@@ -50,6 +53,8 @@ class Status {
   static Status TooLarge(std::string msg) { return {Code::kTooLarge, std::move(msg)}; }
   static Status Execution(std::string msg) { return {Code::kExecution, std::move(msg)}; }
   static Status Cancelled(std::string msg) { return {Code::kCancelled, std::move(msg)}; }
+  static Status LimitExceeded(std::string msg) { return {Code::kLimitExceeded, std::move(msg)}; }
+  static Status Unsupported(std::string msg) { return {Code::kUnsupported, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

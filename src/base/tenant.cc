@@ -26,4 +26,20 @@ Status ValidateTenantId(std::string_view t) {
   return Status::Ok();
 }
 
+Result<std::string> ResolveTenant(std::optional<std::string_view> header,
+                                  const TenantPolicy& policy) {
+  if (!header || header->empty()) {
+    if (policy.require) {
+      return Status::Unauthenticated(
+          fmt::format("no org id: set the {} header (auth.require_tenant is on)", kTenantHeader));
+    }
+    return policy.default_tenant;
+  }
+  if (Status st = ValidateTenantId(*header); !st.ok()) {
+    return Status::InvalidArgument(
+        fmt::format("invalid {} header: {}", kTenantHeader, st.message()));
+  }
+  return std::string(*header);
+}
+
 }  // namespace strata

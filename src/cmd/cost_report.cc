@@ -6,8 +6,10 @@
 #include <map>
 #include <string>
 
+#include "base/labels.h"
 #include "cmd/commands.h"
 #include "http/client.h"
+#include "proto/exposition.h"
 
 namespace strata::cmd {
 namespace {
@@ -18,51 +20,17 @@ struct Prices {
   double transfer_per_gb = 0;      // egress; 0 within the bucket's region
 };
 
+// A process's /metrics has a few thousand samples; this bounds a wrong URL's answer.
+constexpr size_t kMaxSamples = 1'000'000;
+
 struct Usage {
   std::map<std::string, double> requests;  // by operation
   double received = 0;
   double sent = 0;
 };
 
-// Parses one exposition line `name{a="x",b="y"} value` into its parts; false for others.
-bool ParseLine(std::string_view line, std::string& name, std::map<std::string, std::string>& labels,
-               double& value) {
-  if (line.empty() || line[0] == '#') return false;
-  size_t brace = line.find('{');
-  size_t space = line.rfind(' ');
-  if (space == std::string_view::npos) return false;
-  labels.clear();
-  if (brace != std::string_view::npos && brace < space) {
-    name = std::string(line.substr(0, brace));
-    size_t i = brace + 1;
-    while (i < line.size() && line[i] != '}') {
-      size_t eq = line.find('=', i);
-      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"')
-        return false;
-      std::string key(line.substr(i, eq - i));
-      std::string val;
-      size_t j = eq + 2;
-      for (; j < line.size() && line[j] != '"'; ++j) {
-        if (line[j] == '\\' && j + 1 < line.size()) ++j;
-        val.push_back(line[j]);
-      }
-      labels[key] = val;
-      i = j + 1;
-      if (i < line.size() && line[i] == ',') ++i;
-    }
-  } else {
-    name = std::string(line.substr(0, space));
-  }
-  try {
-    value = std::stod(std::string(line.substr(space + 1)));
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
-
 int RunCostReport(const std::vector<std::string>& urls, const Prices& p) {
-  std::map<std::string, Usage> by_component;
+  std::map<std::pair<std::string, std::string>, Usage> by_component;  // by component, signal
   for (const auto& url : urls) {
     // http://host:port/path
     std::string rest = url.starts_with("http://") ? url.substr(7) : url;
@@ -79,28 +47,28 @@ int RunCostReport(const std::vector<std::string>& urls, const Prices& p) {
                 << (res.ok() ? std::to_string(res->result_int()) : res.status().message()) << "\n";
       return 1;
     }
-    std::string name;
-    std::map<std::string, std::string> labels;
-    double value = 0;
-    size_t pos = 0;
-    const std::string& body = res->body();
-    while (pos < body.size()) {
-      size_t nl = body.find('\n', pos);
-      if (nl == std::string::npos) nl = body.size();
-      std::string_view line(body.data() + pos, nl - pos);
-      pos = nl + 1;
-      if (!ParseLine(line, name, labels, value)) continue;
-      Usage& u = by_component[labels["component"]];
-      if (name == "strata_objstore_requests_total") u.requests[labels["operation"]] += value;
-      if (name == "strata_objstore_received_bytes_total") u.received += value;
-      if (name == "strata_objstore_sent_bytes_total") u.sent += value;
+    auto exposition = proto::ParseExposition(res->body(), kMaxSamples);
+    if (!exposition.ok()) {
+      std::cerr << "strata: " << url << ": " << exposition.status().message() << "\n";
+      return 1;
+    }
+    for (const auto& s : exposition->samples) {
+      std::string_view name = GetLabel(s.labels, "__name__");
+      Usage& u = by_component[{std::string(GetLabel(s.labels, "component")),
+                               std::string(GetLabel(s.labels, "signal"))}];
+      if (name == "strata_objstore_requests_total") {
+        u.requests[std::string(GetLabel(s.labels, "operation"))] += s.value;
+      }
+      if (name == "strata_objstore_received_bytes_total") u.received += s.value;
+      if (name == "strata_objstore_sent_bytes_total") u.sent += s.value;
     }
   }
-  std::cout << fmt::format("{:<14} {:>10} {:>10} {:>10} {:>10} {:>8} {:>14} {:>14} {:>12}\n",
-                           "component", "get", "get_range", "put", "list", "delete", "bytes_in",
-                           "bytes_out", "est_usd");
+  std::cout << fmt::format("{:<14} {:<8} {:>10} {:>10} {:>10} {:>10} {:>8} {:>14} {:>14} {:>12}\n",
+                           "component", "signal", "get", "get_range", "put", "list", "delete",
+                           "bytes_in", "bytes_out", "est_usd");
   double total = 0;
-  for (auto& [comp, u] : by_component) {
+  for (auto& [key, u] : by_component) {
+    const auto& [comp, signal] = key;
     if (comp.empty()) continue;
     double class_a = u.requests["put"] + u.requests["list"];
     double class_b = u.requests["get"] + u.requests["get_range"] + u.requests["exists"];
@@ -108,10 +76,10 @@ int RunCostReport(const std::vector<std::string>& urls, const Prices& p) {
                  u.received / 1e9 * p.transfer_per_gb;
     total += usd;
     std::cout << fmt::format(
-        "{:<14} {:>10.0f} {:>10.0f} {:>10.0f} {:>10.0f} {:>8.0f} {:>14.0f} "
+        "{:<14} {:<8} {:>10.0f} {:>10.0f} {:>10.0f} {:>10.0f} {:>8.0f} {:>14.0f} "
         "{:>14.0f} {:>12.6f}\n",
-        comp, u.requests["get"], u.requests["get_range"], u.requests["put"], u.requests["list"],
-        u.requests["delete"], u.received, u.sent, usd);
+        comp, signal, u.requests["get"], u.requests["get_range"], u.requests["put"],
+        u.requests["list"], u.requests["delete"], u.received, u.sent, usd);
   }
   std::cout << fmt::format(
       "total estimated cost: ${:.6f} (class A ${}/1k, class B ${}/1k, "
@@ -127,7 +95,8 @@ void RegisterCostReport(CLI::App& tool, int* exit_code) {
   auto prices = std::make_shared<Prices>();
   CLI::App* cmd = tool.add_subcommand(
       "cost-report",
-      "Object-store requests and bytes per component (ingest, store_gateway, compactor) from "
+      "Object-store requests and bytes per component (ingest, store_gateway, compactor) and "
+      "signal from "
       "running processes' /metrics, with a cost estimate.");
   cmd->add_option("--url", *urls, "A /metrics URL (repeatable), e.g. http://127.0.0.1:9009/metrics")
       ->required();

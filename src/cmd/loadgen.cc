@@ -8,10 +8,10 @@
 #include <cmath>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <random>
 #include <thread>
 
+#include "base/mutex.h"
 #include "base/units.h"
 #include "cmd/commands.h"
 #include "http/client.h"
@@ -222,7 +222,7 @@ struct Totals {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> retries{0};
-  std::mutex mu;
+  Mutex mu;
   std::map<std::string, uint64_t> outcomes;  // status code or error -> count
   std::vector<double> latencies_ms;
   std::string first_error;
@@ -304,7 +304,7 @@ int RunLoadgen(const LoadgenFlags& f) {
             std::string outcome = res.ok() ? std::to_string(res->result_int()) : "error";
             bool retry = !res.ok() || res->result_int() >= 500 || res->result_int() == 429;
             {
-              std::lock_guard lk(totals.mu);
+              MutexLock lk(totals.mu);
               totals.outcomes[outcome]++;
               totals.latencies_ms.push_back(ms);
               if (totals.first_error.empty() && (!res.ok() || res->result_int() >= 300)) {

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <map>
 
+#include "base/math.h"
+#include "base/mutex.h"
 #include "base/units.h"
 
 namespace strata::frontend {
@@ -151,7 +153,7 @@ class SeriesLimitQuerier : public query::ForwardingQuerier {
     if (!set.ok()) return set;
     selected_ += set.value()->size();
     if (selected_ > max_series_) {
-      return Status::ResourceExhausted(fmt::format(
+      return Status::LimitExceeded(fmt::format(
           "the query selected more than {} series (limit: query.max_series)", max_series_));
     }
     return set;
@@ -176,14 +178,16 @@ Result<uint64_t> SelectedSeries(const std::vector<const Expr*>& nodes, const que
   return n;
 }
 
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 }  // namespace
 
-QueryFrontend::QueryFrontend(FrontendOptions opts, const promql::Engine& engine,
-                             FairScheduler& scheduler, std::unique_ptr<Cache> cache,
-                             prometheus::Registry* registry)
-    : opts_(std::move(opts)), engine_(engine), scheduler_(scheduler), cache_(std::move(cache)) {
+QueryFrontend::QueryFrontend(FrontendOptions opts, const limits::TenantOverrides& limits,
+                             const promql::Engine& engine, FairScheduler& scheduler,
+                             std::unique_ptr<Cache> cache, prometheus::Registry* registry)
+    : opts_(opts),
+      limits_(limits),
+      engine_(engine),
+      scheduler_(scheduler),
+      cache_(std::move(cache)) {
   if (registry != nullptr) {
     splits_ = &prometheus::BuildCounter()
                    .Name("strata_query_frontend_splits_total")
@@ -194,7 +198,8 @@ QueryFrontend::QueryFrontend(FrontendOptions opts, const promql::Engine& engine,
   }
 }
 
-promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant, const QueryLimits& l,
+promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant,
+                                               const limits::QueryLimits& l,
                                                promql::QueryControl ctl) const {
   ctl.yield = [this, tenant] { scheduler_.Yield(tenant); };
   if (l.timeout_ms > 0) {
@@ -211,7 +216,7 @@ Result<promql::QueryResult> QueryFrontend::Instant(const std::string& tenant,
                                                    const promql::Expr& expr, int64_t t_ms,
                                                    const query::Querier& querier,
                                                    const promql::QueryControl& ctl) const {
-  const QueryLimits& l = opts_.LimitsFor(tenant);
+  const limits::QueryLimits& l = limits_.For(tenant).query;
   if (l.max_series == 0) return engine_.Instant(querier, expr, t_ms, ControlFor(tenant, l, ctl));
   SeriesLimitQuerier limited(querier, l.max_series);
   return engine_.Instant(limited, expr, t_ms, ControlFor(tenant, l, ctl));
@@ -236,7 +241,7 @@ std::vector<QueryFrontend::Split> QueryFrontend::Splits(int64_t start, int64_t e
 Result<Extent> QueryFrontend::Eval(const RangeQuery& q, int64_t first, int64_t last,
                                    const query::Querier& querier, const promql::QueryControl& ctl,
                                    QueryStats& stats) const {
-  const QueryLimits& l = opts_.LimitsFor(q.tenant);
+  const limits::QueryLimits& l = limits_.For(q.tenant).query;
   std::optional<SeriesLimitQuerier> limited;
   if (l.max_series > 0) limited.emplace(querier, l.max_series);
   const query::Querier& use = limited ? static_cast<const query::Querier&>(*limited) : querier;
@@ -258,7 +263,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
                                                  QueryStats* stats) const {
   auto began = std::chrono::steady_clock::now();
   RangeQuery q = q_in;
-  const QueryLimits& l = opts_.LimitsFor(q.tenant);
+  const limits::QueryLimits& l = limits_.For(q.tenant).query;
   if (l.max_query_length_ms > 0 && q.end_ms - q.start_ms > l.max_query_length_ms) {
     return Status::InvalidArgument(fmt::format(
         "the query time range exceeds the limit (query length: {}, limit "
@@ -376,7 +381,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   // piece failed or the client went away.
   std::vector<std::optional<Result<Extent>>> computed(pieces.size());
   std::atomic<bool> failed{false};
-  std::mutex stats_mu;
+  Mutex stats_mu;
   std::vector<std::pair<int64_t, uint64_t>> read;  // samples read per evaluated step
   std::vector<std::function<void()>> tasks;
   tasks.reserve(pieces.size());
@@ -386,7 +391,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
       QueryStats mine;
       computed[i] = Eval(q, pieces[i].first, pieces[i].second, querier, ctl, mine);
       if (!computed[i]->ok()) failed = true;
-      std::lock_guard lk(stats_mu);
+      MutexLock lk(stats_mu);
       st.samples += mine.samples;
       st.peak_samples = std::max(st.peak_samples, mine.peak_samples);
       read.insert(read.end(), mine.samples_per_step.begin(), mine.samples_per_step.end());

@@ -13,36 +13,17 @@
 
 #include "frontend/results_cache.h"
 #include "frontend/scheduler.h"
+#include "limits/limits.h"
 #include "promql/engine.h"
 #include "query/querier.h"
 
 namespace strata::frontend {
-
-// Per-tenant query limits (query.* in the config, overrides.<tenant>.query.* per tenant).
-// 0 disables a numeric limit.
-struct QueryLimits {
-  int64_t timeout_ms = int64_t{2} * 60 * 1000;
-  uint64_t max_samples = 50'000'000;  // samples one (sub-)query may hold at once
-  uint64_t max_series = 0;            // series one (sub-)query may select
-  int64_t max_query_length_ms = 0;    // end - start of a range query
-  // Adaptive resolution: when steps x selected series exceeds max_points, widen the step
-  // (and say so in the response). Off unless the tenant or the request asks for it.
-  bool adaptive_resolution = false;
-  uint64_t max_points = 10'000'000;
-};
 
 struct FrontendOptions {
   int64_t split_interval_ms = 86'400'000;  // range queries split at multiples of this; 0: never
   size_t max_parallel_splits = 0;          // sub-queries of one query at once; 0: workers
   int64_t max_freshness_ms = 600'000;      // results newer than now - this are never cached
   int64_t slow_query_ms = 10'000;          // queries slower than this are logged; 0: none
-  QueryLimits limits;
-  std::map<std::string, QueryLimits> overrides;
-
-  const QueryLimits& LimitsFor(const std::string& tenant) const {
-    auto it = overrides.find(tenant);
-    return it == overrides.end() ? limits : it->second;
-  }
 };
 
 // What the frontend did for one query, for stats=all and the slow-query log.
@@ -81,11 +62,13 @@ struct RangeQuery {
 class QueryFrontend {
  public:
   // `cache` may be null (no results cache); so may `registry` (no metrics).
-  QueryFrontend(FrontendOptions opts, const promql::Engine& engine, FairScheduler& scheduler,
+  // Per-tenant query limits come from `limits` (the `query` section), which outlives this.
+  QueryFrontend(FrontendOptions opts, const limits::TenantOverrides& limits,
+                const promql::Engine& engine, FairScheduler& scheduler,
                 std::unique_ptr<Cache> cache, prometheus::Registry* registry = nullptr);
 
   // A range query. InvalidArgument for limits the request breaks (range too long),
-  // ResourceExhausted for limits hit while running; engine errors otherwise.
+  // LimitExceeded for limits hit while running; engine errors otherwise.
   Result<promql::QueryResult> Range(const RangeQuery& q, const query::Querier& querier,
                                     QueryStats* stats) const;
   // An instant query under the tenant's limits.
@@ -104,10 +87,11 @@ class QueryFrontend {
                       const query::Querier& querier, const promql::QueryControl& ctl,
                       QueryStats& stats) const;
   // The tenant's limits and scheduler yields on top of the request's control.
-  promql::QueryControl ControlFor(const std::string& tenant, const QueryLimits& l,
+  promql::QueryControl ControlFor(const std::string& tenant, const limits::QueryLimits& l,
                                   promql::QueryControl ctl) const;
 
   const FrontendOptions opts_;
+  const limits::TenantOverrides& limits_;
   const promql::Engine& engine_;
   FairScheduler& scheduler_;
   std::unique_ptr<Cache> cache_;

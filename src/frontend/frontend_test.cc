@@ -11,21 +11,20 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <filesystem>
 #include <sstream>
 #include <thread>
 
 #include "base/units.h"
 #include "promql/parser.h"
 #include "query/head_querier.h"
-#include "query/test_corpus.h"
+#include "testing/corpus.h"
+#include "testing/temp_dir.h"
 #include "tsdb/db.h"
 
 namespace strata::frontend {
 namespace {
 
-namespace fs = std::filesystem;
-using query::testing::kHour;
+using testing::kHour;
 
 // Counts Select calls, to see what the cache saved.
 class CountingQuerier : public query::ForwardingQuerier {
@@ -68,12 +67,10 @@ class FrontendTest : public ::testing::Test {
   static constexpr int64_t kHours = 30;
 
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "strata-frontend-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-    auto db = tsdb::Db::Open(dir_ + "/db", {}, "t1");
+    auto db = tsdb::Db::Open(dir_.path() + "/db", {}, "t1");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
-    for (const auto& g : query::testing::Generate(kHours, 7)) {
+    for (const auto& g : testing::Generate(kHours, 7)) {
       std::vector<LabelView> labels = ViewOf(g.labels);
       tsdb::SeriesInput in{labels, HashLabels(labels), g.samples};
       auto out = db_->Append({&in, 1}, {}, {}, [](size_t, const Sample*, tsdb::Rejection) {});
@@ -82,14 +79,9 @@ class FrontendTest : public ::testing::Test {
     }
     querier_ = std::make_unique<query::HeadQuerier>(db_->head());
   }
-  void TearDown() override {
-    querier_.reset();
-    db_.reset();
-    fs::remove_all(dir_);
-  }
 
   std::unique_ptr<QueryFrontend> Make(FrontendOptions o, std::unique_ptr<Cache> cache) {
-    return std::make_unique<QueryFrontend>(std::move(o), engine_, scheduler_, std::move(cache));
+    return std::make_unique<QueryFrontend>(o, limits_, engine_, scheduler_, std::move(cache));
   }
 
   Result<promql::QueryResult> Run(const QueryFrontend& fe, const std::string& text, int64_t start,
@@ -110,9 +102,10 @@ class FrontendTest : public ::testing::Test {
     return fe.Range(rq, q, stats);
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"frontend"};  // first: outlives the Db in it
   std::unique_ptr<tsdb::Db> db_;
   std::unique_ptr<query::Querier> querier_;
+  limits::TenantOverrides limits_;
   promql::Engine engine_;
   FairScheduler scheduler_{SchedulerOptions{2, 100}};
 };
@@ -130,7 +123,7 @@ TEST_F(FrontendTest, SplitAndCachedAnswersEqualTheWholeQuery) {
                                {kHour + 7'000, 20 * kHour - 3'000, 420'000},
                                {3 * kHour, 5 * kHour, 15'000},
                                {0, kHours * kHour, 2 * kHour}};
-  for (const char* text : query::testing::kCorpus) {
+  for (const char* text : testing::kCorpus) {
     auto expr = promql::ParseExpr(text);
     ASSERT_TRUE(expr.ok());
     for (const auto& r : ranges) {
@@ -220,15 +213,15 @@ TEST_F(FrontendTest, StartAndEndModifiersAreNotSplit) {
 
 TEST_F(FrontendTest, TenantLimitsNameTheLimit) {
   FrontendOptions o;
-  QueryLimits small;
-  small.max_series = 10;
-  small.max_query_length_ms = 6 * kHour;
-  small.max_samples = 100;
-  o.overrides["small"] = small;
+  limits::TenantLimits small;
+  small.query.max_series = 10;
+  small.query.max_query_length_ms = 6 * kHour;
+  small.query.max_samples = 100;
+  limits_.tenants["small"] = small;
   auto fe = Make(o, nullptr);
   auto series = Run(*fe, "memory_bytes", 0, kHour, 60'000, *querier_, nullptr, {}, "small");
   ASSERT_FALSE(series.ok());
-  EXPECT_EQ(series.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ(series.status().code(), Status::Code::kLimitExceeded);
   EXPECT_NE(series.status().message().find("query.max_series"), std::string::npos);
   auto length = Run(*fe, "up", 0, 7 * kHour, 60'000, *querier_, nullptr, {}, "small");
   ASSERT_FALSE(length.ok());
@@ -237,7 +230,7 @@ TEST_F(FrontendTest, TenantLimitsNameTheLimit) {
   auto samples = Run(*fe, "sum(memory_bytes{instance=\"host-1\"})", 0, 5 * kHour, 60'000, *querier_,
                      nullptr, {}, "small");
   ASSERT_FALSE(samples.ok());
-  EXPECT_EQ(samples.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ(samples.status().code(), Status::Code::kLimitExceeded);
   // Other tenants keep the defaults.
   EXPECT_TRUE(Run(*fe, "memory_bytes", 0, 7 * kHour, 60'000, *querier_).ok());
 }
@@ -246,7 +239,7 @@ TEST_F(FrontendTest, TenantLimitsNameTheLimit) {
 // points are the engine's at the wider step. Off unless asked.
 TEST_F(FrontendTest, AdaptiveResolutionWidensTheStepAndSaysSo) {
   FrontendOptions o;
-  o.limits.max_points = uint64_t{40} * 200;  // 40 series x 200 steps
+  limits_.defaults.query.max_points = uint64_t{40} * 200;  // 40 series x 200 steps
   auto fe = Make(o, nullptr);
   const std::string text = "rate(http_requests_total[10m])";
   QueryStats st;
@@ -267,7 +260,8 @@ TEST_F(FrontendTest, AdaptiveResolutionWidensTheStepAndSaysSo) {
       *engine_.Range(*querier_, **promql::ParseExpr(text), 0, 24 * kHour, int64_t{8} * 60'000),
       "adapted");
 
-  o.limits.adaptive_resolution = true;  // the tenant's default; the request may say no
+  limits_.defaults.query.adaptive_resolution =
+      true;  // the tenant's default; the request may say no
   auto tenant_on = Make(o, nullptr);
   QueryStats off;
   ASSERT_TRUE(Run(*tenant_on, text, 0, 24 * kHour, 60'000, *querier_, &off, false).ok());
@@ -475,10 +469,7 @@ class MemcachedTest : public FrontendTest {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
-  void TearDown() override {
-    StopServer();
-    FrontendTest::TearDown();
-  }
+  void TearDown() override { StopServer(); }
   void StopServer() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);

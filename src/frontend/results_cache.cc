@@ -10,11 +10,12 @@
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "base/mutex.h"
 
 namespace strata::frontend {
 
 std::optional<std::string> MemoryCache::Get(const std::string& key) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   auto it = index_.find(key);
   if (it == index_.end()) return std::nullopt;
   lru_.splice(lru_.begin(), lru_, it->second);
@@ -24,7 +25,7 @@ std::optional<std::string> MemoryCache::Get(const std::string& key) {
 void MemoryCache::Set(const std::string& key, const std::string& value) {
   uint64_t size = key.size() + value.size();
   if (size > max_bytes_) return;
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   if (auto it = index_.find(key); it != index_.end()) {
     auto entry = it->second;
     bytes_ -= entry->first.size() + entry->second.size();

@@ -3,13 +3,13 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "promql/engine.h"
@@ -36,7 +36,7 @@ class MemoryCache : public Cache {
  private:
   using Entry = std::pair<std::string, std::string>;
   const uint64_t max_bytes_;
-  std::mutex mu_;
+  Mutex mu_;
   std::list<Entry> lru_ GUARDED_BY(mu_);  // most recent first
   std::unordered_map<std::string_view, std::list<Entry>::iterator> index_ GUARDED_BY(mu_);
   uint64_t bytes_ GUARDED_BY(mu_) = 0;

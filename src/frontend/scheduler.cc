@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "base/mutex.h"
 #include "base/parallel.h"
 
 namespace strata::frontend {
@@ -42,7 +43,7 @@ double Seconds(Clock::time_point t) {
 
 // The tasks of one RunGroup call, taken one at a time by the scheduler's threads.
 struct FairScheduler::Group {
-  std::mutex mu;
+  Mutex mu;
   std::condition_variable done;
   std::deque<std::function<void()>> pending GUARDED_BY(mu);
   size_t unfinished GUARDED_BY(mu) = 0;
@@ -51,13 +52,13 @@ struct FairScheduler::Group {
   bool RunOne(bool* more) EXCLUDES(mu) {
     std::function<void()> task;
     {
-      std::lock_guard lk(mu);
+      MutexLock lk(mu);
       if (pending.empty()) return false;
       task = std::move(pending.front());
       pending.pop_front();
     }
     task();
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     *more = !pending.empty();
     if (--unfinished == 0) done.notify_all();
     return true;
@@ -78,20 +79,20 @@ FairScheduler::FairScheduler(SchedulerOptions opts, prometheus::Registry* regist
                    .Help("Running queries paused so that a lighter tenant's work ran first.")
                    .Register(*registry);
   }
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   for (size_t i = 0; i < slots_; ++i) Spawn();
 }
 
 FairScheduler::~FairScheduler() {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     stop_ = true;
   }
   cv_.notify_all();
   for (;;) {
     std::vector<std::thread> threads;
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       threads.swap(threads_);
     }
     if (threads.empty()) break;
@@ -160,7 +161,7 @@ std::map<std::string, FairScheduler::Tenant>::iterator FairScheduler::Next() {
 
 Status FairScheduler::Submit(const std::string& tenant, std::function<void()> task) {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (stop_) return Status::Unavailable("the server is shutting down");
     Tenant& t = tenants_[tenant];
     if (t.outstanding >= opts_.max_outstanding_per_tenant) {
@@ -181,13 +182,13 @@ void FairScheduler::RunGroup(const std::string& tenant, std::vector<std::functio
   if (tasks.empty()) return;
   auto group = std::make_shared<Group>();
   {
-    std::lock_guard lk(group->mu);
+    MutexLock lk(group->mu);
     group->unfinished = tasks.size();
     for (auto& t : tasks) group->pending.push_back(std::move(t));
   }
   size_t shares = std::min(std::max<size_t>(parallelism, 1), tasks.size());
   const bool holds_slot = tl_scheduler == this;
-  std::unique_lock lk(mu_);
+  UniqueLock lk(mu_);
   if (holds_slot && (threads_.size() >= max_threads_ || (stop_ && idle_ == 0))) {
     // No thread could take the slot over: run the group in it.
     lk.unlock();
@@ -206,19 +207,19 @@ void FairScheduler::RunGroup(const std::string& tenant, std::vector<std::functio
   }
   auto began = Clock::now();
   {
-    std::unique_lock g(group->mu);
-    group->done.wait(g, [&] { return group->unfinished == 0; });
+    UniqueLock g(group->mu);
+    g.Wait(group->done, [&]() REQUIRES(group->mu) { return group->unfinished == 0; });
   }
   if (holds_slot) {
     tl_blocked += Clock::now() - began;
-    std::lock_guard relock(mu_);
+    MutexLock relock(mu_);
     ++running_;  // back in a slot (briefly over the count if all are taken)
   }
 }
 
 void FairScheduler::Yield(const std::string& tenant) {
   if (!contended_.load(std::memory_order_relaxed)) return;
-  std::unique_lock lk(mu_);
+  UniqueLock lk(mu_);
   auto began = Clock::now();
   if (!LighterBusy(tenant, began)) return;
   if (pauses_ != nullptr) pauses_->Add({{"tenant", tenant}}).Increment();
@@ -230,10 +231,10 @@ void FairScheduler::Yield(const std::string& tenant) {
     cv_.notify_all();
   }
   auto deadline = began + kMaxPause;
-  BlockingRegion([&] {
+  BlockingRegion([&]() REQUIRES(mu_) {
     // Woken when an item finishes; the grace period ends unannounced, so look every 10 ms.
     for (auto now = began; now < deadline && LighterBusy(tenant, now); now = Clock::now()) {
-      yield_cv_.wait_until(lk, std::min(deadline, now + std::chrono::milliseconds(10)));
+      lk.WaitUntil(yield_cv_, std::min(deadline, now + std::chrono::milliseconds(10)));
     }
   });
   if (holds_slot) {
@@ -244,10 +245,12 @@ void FairScheduler::Yield(const std::string& tenant) {
 
 void FairScheduler::Work() {
   tl_scheduler = this;
-  std::unique_lock lk(mu_);
+  UniqueLock lk(mu_);
   for (;;) {
     ++idle_;
-    cv_.wait(lk, [this] { return (queued_ > 0 && running_ < slots_) || (stop_ && queued_ == 0); });
+    lk.Wait(cv_, [this]() REQUIRES(mu_) {
+      return (queued_ > 0 && running_ < slots_) || (stop_ && queued_ == 0);
+    });
     --idle_;
     if (queued_ == 0) return;  // stopping, and nothing is left
     auto it = Next();

@@ -13,11 +13,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 
@@ -94,7 +94,7 @@ class FairScheduler {
   const SchedulerOptions opts_;
   const size_t slots_;
   const size_t max_threads_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   std::condition_variable yield_cv_;  // an item finished: paused queries look again
   std::atomic<bool> contended_{false};

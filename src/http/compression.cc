@@ -70,7 +70,7 @@ strata::Status DecodeContent(std::string_view encoding, std::string_view body, s
     return strata::Status::Ok();
   }
   if (encoding == "gzip") return Gunzip(body, max_bytes, out);
-  return strata::Status::InvalidArgument(
+  return strata::Status::Unsupported(
       fmt::format("unsupported Content-Encoding \"{}\" (want gzip or none)", encoding));
 }
 
@@ -83,18 +83,12 @@ std::string_view MediaType(const Request& req) {
   return v;
 }
 
-strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out, Status* code) {
+strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out) {
   std::string_view encoding;
   if (auto it = req.find(boost::beast::http::field::content_encoding); it != req.end()) {
     encoding = std::string_view(it->value().data(), it->value().size());
   }
-  strata::Status st = DecodeContent(encoding, req.body(), max_bytes, out);
-  if (!st.ok()) {
-    *code = st.code() == strata::Status::Code::kTooLarge ? Status::payload_too_large
-            : encoding != "gzip"                         ? Status::unsupported_media_type
-                                                         : Status::bad_request;
-  }
-  return st;
+  return DecodeContent(encoding, req.body(), max_bytes, out);
 }
 
 }  // namespace strata::http

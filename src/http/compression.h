@@ -17,7 +17,7 @@ std::string Gzip(std::string_view in);
 strata::Status Gunzip(std::string_view body, size_t max_bytes, std::string& out);
 
 // Decompresses `body` by its Content-Encoding ("", "identity" or "gzip"); other encodings are
-// kInvalidArgument naming them. With no encoding `out` is a copy of `body`.
+// kUnsupported naming them. With no encoding `out` is a copy of `body`.
 strata::Status DecodeContent(std::string_view encoding, std::string_view body, size_t max_bytes,
                              std::string& out);
 
@@ -25,9 +25,8 @@ strata::Status DecodeContent(std::string_view encoding, std::string_view body, s
 // "application/json").
 std::string_view MediaType(const Request& req);
 
-// Decodes a request body by its Content-Encoding (none or gzip) into `out`. On failure
-// `*code` is the status to answer: 415 for another encoding, 413 beyond `max_bytes`, 400 for
-// corrupt data.
-strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out, Status* code);
+// Decodes a request body by its Content-Encoding (none or gzip) into `out`: kUnsupported for
+// another encoding, kTooLarge beyond `max_bytes`, kInvalidArgument for corrupt data.
+strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out);
 
 }  // namespace strata::http

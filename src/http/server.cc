@@ -31,6 +31,13 @@ Response TextResponse(const Request& req, Status status, std::string body) {
   return res;
 }
 
+Request HeadOf(const Request& req) {
+  Request head;
+  head.version(req.version());
+  head.keep_alive(req.keep_alive());
+  return head;
+}
+
 Response JsonResponse(const Request& req, Status status, std::string body) {
   Response res(status, req.version());
   res.set(bhttp::field::content_type, "application/json");
@@ -258,7 +265,7 @@ void Server::Dispatch(const std::shared_ptr<Session>& session, Request& req) {
   if (it == routes_.end()) {
     // Prefix routes end in '/': the longest one that starts the path.
     for (auto p = routes_.begin(); p != routes_.end(); ++p) {
-      if (!p->first.empty() && p->first.back() == '/' && path.starts_with(p->first) &&
+      if (p->first.size() > 1 && p->first.back() == '/' && path.starts_with(p->first) &&
           (it == routes_.end() || p->first.size() > it->first.size())) {
         it = p;
       }

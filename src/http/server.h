@@ -44,6 +44,9 @@ using Handler = std::function<void(Request& req, const Responder& respond)>;
 // A plain-text response with the given status, keep-alive taken from the request.
 Response TextResponse(const Request& req, Status status, std::string body);
 Response JsonResponse(const Request& req, Status status, std::string body);
+// A body-less copy of what a response needs of its request (version, keep-alive), for answers
+// sent after the request is gone (once data is durable, from a query thread).
+Request HeadOf(const Request& req);
 
 struct ServerOptions {
   std::string listen = ":9009";  // [host]:port; an empty host listens on all interfaces
@@ -64,6 +67,7 @@ class Server {
 
   // Registers `handler` for an exact path, for the listed methods (others get 405). A path
   // ending in '/' is a prefix route: it serves every path below it without an exact route.
+  // "/" itself is exact (the root page), never a prefix of every path.
   void Route(const std::string& path, std::vector<boost::beast::http::verb> methods,
              Handler handler);
 

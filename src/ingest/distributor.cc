@@ -1,22 +1,14 @@
 #include "ingest/distributor.h"
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
-#include "base/tenant.h"
+#include "base/mutex.h"
 #include "base/units.h"
-#include "http/compression.h"
 #include "ingest/validate.h"
-#include "proto/otlp.h"
-#include "proto/otlp_metrics.h"
-#include "proto/remote_write.h"
 
 namespace strata::ingest {
-namespace bhttp = boost::beast::http;
-
 namespace {
 
-constexpr std::string_view kDefaultTenant = "anonymous";
 constexpr size_t kMaxReportedErrors = 5;
 
 Reason FromRejection(tsdb::Rejection r) {
@@ -35,7 +27,8 @@ Reason FromRejection(tsdb::Rejection r) {
   return Reason::kOutOfOrder;
 }
 
-std::string DescribeRejection(tsdb::Rejection r, const Limits& limits, const Sample* s) {
+std::string DescribeRejection(tsdb::Rejection r, const limits::IngestLimits& limits,
+                              const Sample* s) {
   switch (r) {
     case tsdb::Rejection::kOutOfOrder:
       return fmt::format(
@@ -98,8 +91,8 @@ class RejectionReport {
 
 }  // namespace
 
-Distributor::Distributor(const IngestConfig& config, prometheus::Registry& registry)
-    : config_(config),
+Distributor::Distributor(const limits::TenantOverrides& limits, prometheus::Registry& registry)
+    : limits_(limits),
       received_family_(prometheus::BuildCounter()
                            .Name("strata_ingest_samples_received_total")
                            .Help("Samples received in remote-write requests, before validation.")
@@ -116,26 +109,15 @@ Distributor::Distributor(const IngestConfig& config, prometheus::Registry& regis
       rejected_family_(prometheus::BuildCounter()
                            .Name("strata_ingest_rejected_samples_total")
                            .Help("Samples refused, by tenant and reason.")
-                           .Register(registry)),
-      requests_family_(prometheus::BuildCounter()
-                           .Name("strata_ingest_requests_total")
-                           .Help("Remote-write requests by tenant and response code.")
                            .Register(registry)) {}
-
-void Distributor::Reply(const http::Request& req, const http::Responder& respond, http::Status code,
-                        std::string msg, const std::string& tenant) {
-  requests_family_.Add({{"tenant", tenant}, {"code", std::to_string(static_cast<int>(code))}})
-      .Increment();
-  respond.Send(http::TextResponse(req, code, std::move(msg)));
-}
 
 Distributor::TenantState& Distributor::StateFor(const std::string& tenant) {
   {
-    std::shared_lock lk(tenants_mu_);
+    ReaderLock lk(tenants_mu_);
     auto it = tenants_.find(tenant);
     if (it != tenants_.end()) return *it->second;
   }
-  std::unique_lock lk(tenants_mu_);
+  WriterLock lk(tenants_mu_);
   auto& st = tenants_[tenant];
   if (!st) {
     st = std::make_unique<TenantState>();
@@ -150,137 +132,30 @@ Distributor::TenantState& Distributor::StateFor(const std::string& tenant) {
   return *st;
 }
 
-bool Distributor::Tenant(const http::Request& req, const http::Responder& respond,
-                         std::string* tenant) const {
-  auto it = req.find(kTenantHeader);
-  if (it == req.end()) {
-    if (config_.require_tenant) {
-      respond.Send(http::TextResponse(
-          req, http::Status::unauthorized,
-          fmt::format("no tenant: set the {} header (auth.require_tenant is on)", kTenantHeader)));
-      return false;
-    }
-    *tenant = kDefaultTenant;
-    return true;
-  }
-  *tenant = std::string(it->value());
-  Status st = ValidateTenantId(*tenant);
-  if (!st.ok()) {
-    respond.Send(
-        http::TextResponse(req, http::Status::bad_request,
-                           fmt::format("invalid {} header: {}", kTenantHeader, st.message())));
-    return false;
-  }
-  return true;
-}
-
-void Distributor::HandlePush(http::Request& req, const http::Responder& respond) {
-  std::string tenant;
-  if (!Tenant(req, respond, &tenant)) return;
-  if (auto ct = req.find(bhttp::field::content_type);
-      ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
-    return Reply(req, respond, http::Status::unsupported_media_type,
-                 "remote write 2.0 (io.prometheus.write.v2.Request) is not supported yet; "
-                 "send remote write 1.0 (protobuf_message: prometheus.WriteRequest)",
-                 tenant);
-  }
-  if (auto ce = req.find(bhttp::field::content_encoding);
-      ce != req.end() && ce->value() != "snappy") {
-    return Reply(req, respond, http::Status::unsupported_media_type,
-                 fmt::format("unsupported Content-Encoding \"{}\": remote write bodies are snappy",
-                             std::string(ce->value())),
-                 tenant);
-  }
-
-  std::string raw;
-  Status st = proto::SnappyDecompress(req.body(), config_.max_decompressed_body_bytes, raw);
-  if (!st.ok()) {
-    auto code = st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
-                                                     : http::Status::bad_request;
-    return Reply(req, respond, code, st.message(), tenant);
-  }
-  auto decoded = proto::DecodeWriteRequest(raw);
-  if (!decoded.ok())
-    return Reply(req, respond, http::Status::bad_request, decoded.status().message(), tenant);
-  Ingest(req, respond, tenant, *decoded, {}, [&req](uint64_t refused, const std::string& msg) {
-    return refused == 0 ? http::TextResponse(req, http::Status::no_content, "")
-                        : http::TextResponse(req, http::Status::bad_request, msg);
-  });
-}
-
-void Distributor::HandleOtlp(http::Request& req, const http::Responder& respond) {
-  std::string tenant;
-  if (!Tenant(req, respond, &tenant)) return;
-  const std::string_view content_type = http::MediaType(req);
-  const bool json = content_type == "application/json";
-  if (!json && content_type != "application/x-protobuf") {
-    return Reply(req, respond, http::Status::unsupported_media_type,
-                 fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
-                             "application/x-protobuf or application/json",
-                             content_type),
-                 tenant);
-  }
-  std::string raw;
-  http::Status code;
-  if (Status st = http::DecodeBody(req, config_.max_decompressed_body_bytes, raw, &code);
-      !st.ok()) {
-    return Reply(req, respond, code, st.message(), tenant);
-  }
-  if (json) {
-    auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kMetrics, raw);
-    if (!pb.ok())
-      return Reply(req, respond, http::Status::bad_request, pb.status().message(), tenant);
-    raw = std::move(*pb);
-  }
-  auto translated = proto::TranslateOtlpMetrics(raw);
-  if (!translated.ok()) {
-    return Reply(req, respond, http::Status::bad_request, translated.status().message(), tenant);
-  }
-  // The translation is re-read as a remote-write request, so validation and storage are the
-  // same code for both protocols.
-  std::string encoded = proto::EncodeWriteRequest(translated->request);
-  auto decoded = proto::DecodeWriteRequest(encoded);
-  if (!decoded.ok()) {
-    return Reply(req, respond, http::Status::internal_server_error, decoded.status().message(),
-                 tenant);
-  }
-  Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
-  Ingest(req, respond, tenant, *decoded, untranslatable,
-         [&req, json](uint64_t refused, const std::string& msg) {
-           http::Response res(http::Status::ok, req.version());
-           res.keep_alive(req.keep_alive());
-           res.set(bhttp::field::content_type,
-                   json ? "application/json" : "application/x-protobuf");
-           res.body() = proto::OtlpExportResponse(proto::OtlpSignal::kMetrics, refused, msg, json);
-           return res;
-         });
-}
-
-void Distributor::Ingest(const http::Request& req, const http::Responder& respond,
-                         const std::string& tenant, const proto::WriteRequestView& wr,
-                         const Refusals& refused_before, const ResponseFn& make_response) {
+void Distributor::Push(const std::string& tenant, const proto::WriteRequestView& wr,
+                       const Refusals& refused_before, Done done) {
+  PushOutcome outcome;
   tsdb::Storage* storage = storage_.load();
   if (storage == nullptr) {
-    return Reply(req, respond, http::Status::service_unavailable,
-                 "not ready: WAL replay is still running", tenant);
+    outcome.status = Status::Unavailable("not ready: WAL replay is still running");
+    return done(std::move(outcome));
   }
   TenantState& ts = StateFor(tenant);
-  const Limits& limits = config_.LimitsFor(tenant);
+  const limits::IngestLimits& limits = limits_.For(tenant).ingest;
   uint64_t total = wr.samples.size() + refused_before.count;
   for (const auto& s : wr.series) total += s.histograms;
+  outcome.samples = total;
   ts.received->Increment(static_cast<double>(total));
   if (int64_t wait = ts.bucket.Take(static_cast<double>(total), limits.ingestion_rate,
                                     static_cast<double>(limits.ingestion_burst));
       wait > 0) {
     ts.rejected[static_cast<size_t>(Reason::kRateLimited)]->Increment(static_cast<double>(total));
-    requests_family_.Add({{"tenant", tenant}, {"code", "429"}}).Increment();
-    http::Response res = http::TextResponse(
-        req, http::Status::too_many_requests,
+    outcome.status = Status::ResourceExhausted(
         fmt::format("ingestion rate limit of {} samples/s (burst {}) exceeded by tenant {} with {} "
                     "samples; retry after {}s",
                     limits.ingestion_rate, limits.ingestion_burst, tenant, total, wait));
-    res.set(bhttp::field::retry_after, std::to_string(wait));
-    return respond.Send(std::move(res));
+    outcome.retry_after_s = wait;
+    return done(std::move(outcome));
   }
 
   // Validate, keeping normalized labels and in-bound samples in flat arrays.
@@ -350,8 +225,10 @@ void Distributor::Ingest(const http::Request& req, const http::Responder& respon
   }
 
   auto db = storage->GetOrCreate(tenant);
-  if (!db.ok())
-    return Reply(req, respond, http::Status::internal_server_error, db.status().ToString(), tenant);
+  if (!db.ok()) {
+    outcome.status = db.status();
+    return done(std::move(outcome));
+  }
   tsdb::AppendLimits append_limits{limits.max_active_series, limits.max_series_per_metric,
                                    limits.out_of_order_window_ms};
   auto appended = (*db)->Append(
@@ -363,8 +240,9 @@ void Distributor::Ingest(const http::Request& req, const http::Responder& respon
         });
       });
   if (!appended.ok()) {
-    return Reply(req, respond, http::Status::service_unavailable, appended.status().message(),
-                 tenant);
+    // Nothing of it is durable: the sender must retry, whatever the cause.
+    outcome.status = Status::Unavailable(appended.status().message());
+    return done(std::move(outcome));
   }
   ts.accepted->Increment(static_cast<double>(appended->accepted));
   ts.duplicates->Increment(static_cast<double>(appended->duplicates));
@@ -372,24 +250,16 @@ void Distributor::Ingest(const http::Request& req, const http::Responder& respon
     if (report.counts()[i] > 0) ts.rejected[i]->Increment(static_cast<double>(report.counts()[i]));
   }
 
-  // Answer once everything this request stored (or found already stored) is durable.
-  http::Response res =
-      make_response(report.total(), report.total() == 0 ? std::string() : report.Render(total));
-  prometheus::Counter& requests =
-      requests_family_.Add({{"tenant", tenant}, {"code", std::to_string(res.result_int())}});
-  // The 503 counter is looked up only on that rare path (on the WAL thread).
-  (*db)->WhenDurable(appended->lsn, [this, tenant, respond, res = std::move(res),
-                                     &requests](const Status& durable) mutable {
-    if (durable.ok()) {
-      requests.Increment();
-      respond.Send(std::move(res));
-      return;
+  // Report once everything this request stored (or found already stored) is durable.
+  outcome.refused = report.total();
+  if (report.total() > 0) outcome.message = report.Render(total);
+  (*db)->WhenDurable(appended->lsn, [outcome = std::move(outcome),
+                                     done = std::move(done)](const Status& durable) mutable {
+    if (!durable.ok()) {
+      outcome.status =
+          Status::Unavailable("samples could not be made durable: " + durable.message());
     }
-    requests_family_.Add({{"tenant", tenant}, {"code", "503"}}).Increment();
-    http::Request dummy;
-    dummy.version(11);
-    respond.Send(http::TextResponse(dummy, http::Status::service_unavailable,
-                                    "samples could not be made durable: " + durable.message()));
+    done(std::move(outcome));
   });
 }
 

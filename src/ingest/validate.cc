@@ -37,10 +37,11 @@ Invalid Make(Reason r, std::span<const LabelView> labels, std::string rule) {
 
 }  // namespace
 
-std::optional<Invalid> ValidateLabels(std::span<const LabelView> labels, const Limits& limits,
+std::optional<Invalid> ValidateLabels(std::span<const LabelView> labels,
+                                      const limits::IngestLimits& limits,
                                       std::vector<LabelView>& out) {
   out.clear();
-  bool legacy = limits.name_validation == NameValidation::kLegacy;
+  bool legacy = limits.name_validation == limits::NameValidation::kLegacy;
   std::string_view metric;
   for (size_t i = 0; i < labels.size(); ++i) {
     const LabelView& l = labels[i];
@@ -109,7 +110,7 @@ std::optional<Invalid> ValidateLabels(std::span<const LabelView> labels, const L
 }
 
 std::optional<Invalid> ValidateTimestamp(std::span<const LabelView> labels, int64_t t,
-                                         int64_t now_ms, const Limits& limits) {
+                                         int64_t now_ms, const limits::IngestLimits& limits) {
   if (limits.creation_grace_period_ms > 0 && t > now_ms + limits.creation_grace_period_ms) {
     return Make(Reason::kTooFarInFuture, labels,
                 fmt::format("sample timestamp {} is {} in the future; the limit is {} "

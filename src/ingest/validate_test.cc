@@ -2,18 +2,17 @@
 
 #include <gtest/gtest.h>
 
-#include "ingest/rate_limiter.h"
-
 namespace strata::ingest {
 namespace {
 
-std::optional<Invalid> Check(std::vector<LabelView> labels, const Limits& limits = {}) {
+std::optional<Invalid> Check(std::vector<LabelView> labels,
+                             const limits::IngestLimits& limits = {}) {
   std::vector<LabelView> out;
   return ValidateLabels(labels, limits, out);
 }
 
 TEST(Validate, AcceptsTypicalSeriesAndNormalizes) {
-  Limits limits;
+  limits::IngestLimits limits;
   limits.drop_labels = {"pod_uid"};
   std::vector<LabelView> in = {{"__name__", "node_cpu_seconds_total"},
                                {"cpu", "0"},
@@ -59,7 +58,7 @@ TEST(Validate, EachRuleHasItsReasonAndNamesTheSeries) {
 }
 
 TEST(Validate, TooManyLabelsAndRejectList) {
-  Limits limits;
+  limits::IngestLimits limits;
   limits.max_label_names_per_series = 2;
   EXPECT_EQ(Check({{"__name__", "m"}, {"a", "1"}, {"b", "2"}}, limits)->reason,
             Reason::kTooManyLabels);
@@ -71,30 +70,19 @@ TEST(Validate, TooManyLabelsAndRejectList) {
 }
 
 TEST(Validate, Utf8NameScheme) {
-  Limits limits;
-  limits.name_validation = NameValidation::kUtf8;
+  limits::IngestLimits limits;
+  limits.name_validation = limits::NameValidation::kUtf8;
   EXPECT_FALSE(Check({{"__name__", "http.requests"}, {"k8s.pod", "x"}}, limits));
   EXPECT_TRUE(Check({{"__name__", "http.requests"}}));  // legacy by default
 }
 
 TEST(Validate, FutureTimestamps) {
-  Limits limits;
+  limits::IngestLimits limits;
   std::vector<LabelView> l = {{"__name__", "m"}};
   EXPECT_FALSE(ValidateTimestamp(l, 1000 + 600'000, 1000, limits));
   auto r = ValidateTimestamp(l, 1000 + 600'001, 1000, limits);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->reason, Reason::kTooFarInFuture);
-}
-
-TEST(TokenBucket, RateAndBurst) {
-  TokenBucket b;
-  auto t0 = TokenBucket::Clock::now();
-  EXPECT_EQ(b.Take(100, 10, 100, t0), 0);  // the burst is available at once
-  EXPECT_GT(b.Take(10, 10, 100, t0), 0);   // then empty
-  EXPECT_EQ(b.Take(10, 10, 100, t0 + std::chrono::seconds(1)), 0);  // refilled at 10/s
-  // Larger than the burst: never passes; the wait is until the bucket is full (90 more).
-  EXPECT_EQ(b.Take(1000, 10, 100, t0 + std::chrono::seconds(2)), 9);
-  EXPECT_EQ(b.Take(1e9, 0, 0, t0), 0);  // rate 0 = unlimited
 }
 
 }  // namespace

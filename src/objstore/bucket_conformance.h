@@ -3,7 +3,6 @@
 // The behaviour every Bucket backend must share, checked against memory and filesystem
 // buckets in objstore_test and against a real S3-compatible server in tests/s3_bucket_test.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "objstore/bucket.h"
+#include "testing/temp_dir.h"
 
 namespace strata::objstore::testing {
 
@@ -55,7 +55,8 @@ inline void CheckBucketConformance(Bucket& b, size_t file_size = 3 << 20) {
     EXPECT_EQ(Keys(b, "a/1", false), (std::vector<std::string>{"a/1/"}));
   }
   {
-    std::string path = fs::temp_directory_path() / ("strata-putfile-" + std::to_string(::getpid()));
+    strata::testing::TempDir tmp("putfile");
+    std::string path = tmp.path() + "/big";
     std::string data(file_size, 'x');
     for (size_t i = 0; i < data.size(); i += 4099) data[i] = static_cast<char>(i);
     std::ofstream(path, std::ios::binary) << data;

@@ -55,24 +55,28 @@ BucketMetrics::BucketMetrics(prometheus::Registry& registry)
                    .Register(registry)) {}
 
 InstrumentedBucket::InstrumentedBucket(std::shared_ptr<Bucket> inner, BucketMetrics& metrics,
-                                       Component component, const std::string& tenant)
+                                       Component component, Signal signal,
+                                       const std::string& tenant)
     : inner_(std::move(inner)) {
   std::string comp(ComponentName(component));
+  std::string sig(SignalName(signal));
   static constexpr std::array<const char*, kNumOutcomes> kOutcomes = {"ok", "not_found", "error"};
   for (size_t op = 0; op < kNumOps; ++op) {
     std::string name(OpName(static_cast<Op>(op)));
     for (size_t o = 0; o < kNumOutcomes; ++o) {
       requests_[op][o] = &metrics.requests.Add({{"operation", name},
                                                 {"component", comp},
+                                                {"signal", sig},
                                                 {"tenant", tenant},
                                                 {"outcome", kOutcomes[o]}});
     }
     duration_[op] = &metrics.duration.Add(
-        {{"operation", name}, {"component", comp}},
+        {{"operation", name}, {"component", comp}, {"signal", sig}},
         prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60});
   }
-  received_ = &metrics.received_bytes.Add({{"component", comp}, {"tenant", tenant}});
-  sent_ = &metrics.sent_bytes.Add({{"component", comp}, {"tenant", tenant}});
+  received_ =
+      &metrics.received_bytes.Add({{"component", comp}, {"signal", sig}, {"tenant", tenant}});
+  sent_ = &metrics.sent_bytes.Add({{"component", comp}, {"signal", sig}, {"tenant", tenant}});
 }
 
 void InstrumentedBucket::Record(Op op, const Status& st, double seconds, uint64_t in,

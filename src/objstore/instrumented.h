@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/signal.h"
 #include "objstore/bucket.h"
 
 namespace strata::objstore {
@@ -17,8 +18,9 @@ enum class Op { kGet, kGetRange, kPut, kList, kDelete, kExists };
 inline constexpr size_t kNumOps = 6;
 std::string_view OpName(Op op);
 
-// The object-store cost metrics: requests by operation, tenant, component and outcome, and
-// bytes received and sent, so each component's share of the bill is visible in /metrics
+// The object-store cost metrics: requests by operation, tenant, component, signal and outcome,
+// and bytes received and sent, so each component's and signal's share of the bill is visible
+// in /metrics
 // (and in `strata tool cost-report`). Thread-safe.
 class BucketMetrics {
  public:
@@ -30,13 +32,14 @@ class BucketMetrics {
   prometheus::Family<prometheus::Histogram>& duration;
 };
 
-// InstrumentedBucket counts every call of one component for one tenant into BucketMetrics and
+// InstrumentedBucket counts every call of one component serving one signal for one tenant into
+// BucketMetrics and
 // forwards it. PutFile counts as one Put of the file's size. The inner bucket and the metrics
 // must outlive it. Thread-safe.
 class InstrumentedBucket : public Bucket {
  public:
   InstrumentedBucket(std::shared_ptr<Bucket> inner, BucketMetrics& metrics, Component component,
-                     const std::string& tenant);
+                     Signal signal, const std::string& tenant);
 
   Result<std::string> Get(const std::string& key) override;
   Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t length) override;

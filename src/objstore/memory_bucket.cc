@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/mutex.h"
+
 namespace strata::objstore {
 
 Status MemoryBucket::Check(const std::string& key) const {
@@ -14,7 +16,7 @@ Status MemoryBucket::Check(const std::string& key) const {
 
 Result<std::string> MemoryBucket::Get(const std::string& key) {
   RETURN_IF_ERROR(Check(key));
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return Status::NotFound(fmt::format("object {} not found", key));
   return it->second;
@@ -23,7 +25,7 @@ Result<std::string> MemoryBucket::Get(const std::string& key) {
 Result<std::string> MemoryBucket::GetRange(const std::string& key, uint64_t offset,
                                            uint64_t length) {
   RETURN_IF_ERROR(Check(key));
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return Status::NotFound(fmt::format("object {} not found", key));
   if (offset > it->second.size()) return std::string();
@@ -32,7 +34,7 @@ Result<std::string> MemoryBucket::GetRange(const std::string& key, uint64_t offs
 
 Status MemoryBucket::Put(const std::string& key, std::string_view data) {
   RETURN_IF_ERROR(Check(key));
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   objects_[key] = std::string(data);
   return Status::Ok();
 }
@@ -48,7 +50,7 @@ Status MemoryBucket::PutFile(const std::string& key, const std::string& path) {
 
 Result<std::vector<ObjectInfo>> MemoryBucket::List(const std::string& prefix, bool recursive) {
   if (unavailable_) return Status::Unavailable("memory bucket: unavailable (simulated outage)");
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   std::vector<ObjectInfo> out;
   for (auto it = objects_.lower_bound(prefix);
        it != objects_.end() && it->first.starts_with(prefix); ++it) {
@@ -65,19 +67,19 @@ Result<std::vector<ObjectInfo>> MemoryBucket::List(const std::string& prefix, bo
 
 Status MemoryBucket::Delete(const std::string& key) {
   RETURN_IF_ERROR(Check(key));
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   objects_.erase(key);
   return Status::Ok();
 }
 
 Result<bool> MemoryBucket::Exists(const std::string& key) {
   RETURN_IF_ERROR(Check(key));
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   return objects_.count(key) > 0;
 }
 
 size_t MemoryBucket::size() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   return objects_.size();
 }
 

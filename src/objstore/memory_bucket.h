@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "objstore/bucket.h"
 
@@ -29,7 +29,7 @@ class MemoryBucket : public Bucket {
   Status Check(const std::string& key) const;
 
   std::atomic<bool> unavailable_{false};
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, std::string> objects_ GUARDED_BY(mu_);
 };
 

@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -10,11 +9,14 @@
 #include "objstore/memory_bucket.h"
 #include "objstore/sigv4.h"
 #include "objstore/xml.h"
+#include "testing/temp_dir.h"
 
 namespace strata::objstore {
 namespace {
 
 namespace fs = std::filesystem;
+// objstore::testing is the conformance suite's.
+using strata::testing::TempDir;
 
 class BucketTest : public ::testing::TestWithParam<std::string> {
  protected:
@@ -22,16 +24,11 @@ class BucketTest : public ::testing::TestWithParam<std::string> {
     if (GetParam() == "memory") {
       bucket_ = std::make_unique<MemoryBucket>();
     } else {
-      dir_ = fs::temp_directory_path() / ("strata-bucket-" + std::to_string(::getpid()));
-      fs::remove_all(dir_);
-      bucket_ = std::move(FsBucket::Open(dir_.string()).value());
+      bucket_ = std::move(FsBucket::Open(dir_.path()).value());
     }
   }
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  TempDir dir_{"bucket"};  // unused by the memory bucket
   std::unique_ptr<Bucket> bucket_;
-  fs::path dir_;
 };
 
 TEST_P(BucketTest, Conformance) { testing::CheckBucketConformance(*bucket_); }
@@ -39,14 +36,13 @@ TEST_P(BucketTest, Conformance) { testing::CheckBucketConformance(*bucket_); }
 INSTANTIATE_TEST_SUITE_P(Backends, BucketTest, ::testing::Values("memory", "filesystem"));
 
 TEST(FsBucketTest, RemovesLeftoverTemporaryFilesAndNeverListsThem) {
-  fs::path dir = fs::temp_directory_path() / ("strata-fsb-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  TempDir tmp("fs-bucket");
+  const fs::path dir = tmp.path();
   fs::create_directories(dir / "t");
   std::ofstream(dir / "t" / "obj.tmp-123-0") << "partial";
   auto b = std::move(FsBucket::Open(dir.string()).value());
   EXPECT_FALSE(fs::exists(dir / "t" / "obj.tmp-123-0"));
   EXPECT_TRUE(testing::Keys(*b, "", true).empty());
-  fs::remove_all(dir);
 }
 
 TEST(MemoryBucketTest, Outage) {

@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "base/mutex.h"
 #include "objstore/fs_bucket.h"
 #include "objstore/memory_bucket.h"
 
@@ -44,20 +45,23 @@ Result<std::unique_ptr<BucketRegistry>> BucketRegistry::Open(
   return std::make_unique<BucketRegistry>(std::move(def), std::move(tenants), std::move(metrics));
 }
 
-std::shared_ptr<Bucket> BucketRegistry::For(const std::string& tenant, Component component) {
-  std::lock_guard lk(mu_);
-  auto& view = views_[{tenant, component}];
+std::shared_ptr<Bucket> BucketRegistry::For(const std::string& tenant, Component component,
+                                            Signal signal) {
+  MutexLock lk(mu_);
+  auto& view = views_[{tenant, component, signal}];
   if (!view) {
     auto it = tenant_buckets_.find(tenant);
     auto raw = it == tenant_buckets_.end() ? default_ : it->second;
-    view = metrics_ ? std::make_shared<InstrumentedBucket>(raw, *metrics_, component, tenant) : raw;
+    view = metrics_
+               ? std::make_shared<InstrumentedBucket>(raw, *metrics_, component, signal, tenant)
+               : raw;
   }
   return view;
 }
 
-Result<std::vector<std::string>> BucketRegistry::Tenants(Component component) {
+Result<std::vector<std::string>> BucketRegistry::Tenants(Component component, Signal signal) {
   std::set<std::string> out;
-  ASSIGN_OR_RETURN(auto dirs, For("", component)->List("", false));
+  ASSIGN_OR_RETURN(auto dirs, For("", component, signal)->List("", false));
   for (const auto& d : dirs) {
     if (d.key.ends_with('/')) {
       std::string t = d.key.substr(0, d.key.size() - 1);

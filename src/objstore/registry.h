@@ -2,11 +2,12 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "base/mutex.h"
+#include "base/signal.h"
 #include "base/thread_annotations.h"
 #include "objstore/bucket.h"
 #include "objstore/instrumented.h"
@@ -26,7 +27,7 @@ Result<std::shared_ptr<Bucket>> OpenBucket(const BucketConfig& config,
                                            const std::string& default_dir);
 
 // BucketRegistry maps tenants to buckets: the default one, or the tenant's own ("bring your
-// own bucket"), whose data then goes only there. It hands out per-(tenant, component)
+// own bucket"), whose data then goes only there. It hands out per-(tenant, component, signal)
 // instrumented views so every request is counted. Thread-safe.
 class BucketRegistry {
  public:
@@ -39,17 +40,19 @@ class BucketRegistry {
       const BucketConfig& default_config, const std::map<std::string, BucketConfig>& overrides,
       const std::string& data_dir, std::shared_ptr<BucketMetrics> metrics);
 
-  std::shared_ptr<Bucket> For(const std::string& tenant, Component component) EXCLUDES(mu_);
+  std::shared_ptr<Bucket> For(const std::string& tenant, Component component, Signal signal)
+      EXCLUDES(mu_);
   // Tenants with data in any bucket: top-level directories of the default bucket plus the
   // tenants with their own bucket.
-  Result<std::vector<std::string>> Tenants(Component component);
+  Result<std::vector<std::string>> Tenants(Component component, Signal signal);
 
  private:
   std::shared_ptr<Bucket> default_;
   std::map<std::string, std::shared_ptr<Bucket>> tenant_buckets_;
   std::shared_ptr<BucketMetrics> metrics_;
-  std::mutex mu_;
-  std::map<std::pair<std::string, Component>, std::shared_ptr<Bucket>> views_ GUARDED_BY(mu_);
+  Mutex mu_;
+  std::map<std::tuple<std::string, Component, Signal>, std::shared_ptr<Bucket>> views_
+      GUARDED_BY(mu_);
 };
 
 }  // namespace strata::objstore

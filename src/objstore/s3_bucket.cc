@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "base/mutex.h"
 #include "objstore/xml.h"
 
 namespace strata::objstore {
@@ -195,13 +196,13 @@ S3Bucket::S3Bucket(S3Options opts, Credentials creds)
 }
 
 S3Bucket::~S3Bucket() {
-  std::lock_guard lk(pool_mu_);
+  MutexLock lk(pool_mu_);
   for (CURL* c : pool_) curl_easy_cleanup(c);
 }
 
 CURL* S3Bucket::Acquire() {
   {
-    std::lock_guard lk(pool_mu_);
+    MutexLock lk(pool_mu_);
     if (!pool_.empty()) {
       CURL* c = pool_.back();
       pool_.pop_back();
@@ -212,7 +213,7 @@ CURL* S3Bucket::Acquire() {
 }
 
 void S3Bucket::Release(CURL* curl) {
-  std::lock_guard lk(pool_mu_);
+  MutexLock lk(pool_mu_);
   if (pool_.size() < 32) {
     pool_.push_back(curl);
   } else {

@@ -2,10 +2,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "objstore/bucket.h"
 #include "objstore/sigv4.h"
@@ -84,7 +84,7 @@ class S3Bucket : public Bucket {
   std::string scheme_host_;  // "http://127.0.0.1:4568"
   std::string host_;         // Host header
   std::string path_prefix_;  // "/<bucket>" in path style, else ""
-  std::mutex pool_mu_;
+  Mutex pool_mu_;
   std::vector<CURL*> pool_ GUARDED_BY(pool_mu_);
 };
 

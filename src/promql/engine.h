@@ -60,7 +60,7 @@ struct QueryResult {
 // Engine evaluates parsed PromQL expressions against a Querier. It holds only options and is
 // safe to use from many threads; each call evaluates independently. Errors carry Prometheus's
 // messages; codes: InvalidArgument (bad query parameters), Execution (evaluation failed),
-// ResourceExhausted (max samples), DeadlineExceeded, Cancelled.
+// LimitExceeded (max samples), DeadlineExceeded, Cancelled.
 class Engine {
  public:
   explicit Engine(EngineOptions opts = {}) : opts_(opts) {}

@@ -260,7 +260,7 @@ TEST(Engine, AggregationsOverManySeriesHoldOneBatch) {
   for (std::string_view query : {"topk(1, rate(c_total[5m]))", "sum by (i) (rate(c_total[5m]))"}) {
     auto r = Engine(small).Range(q, *ParseExpr(query).value(), start, end, step);
     ASSERT_FALSE(r.ok()) << query;
-    EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+    EXPECT_EQ(r.status().code(), Status::Code::kLimitExceeded);
   }
 }
 

@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <exception>
-#include <mutex>
 #include <optional>
 
+#include "base/mutex.h"
 #include "base/parallel.h"
 
 namespace strata::promql::internal {
@@ -74,7 +74,7 @@ void Evaluator::Hold(int64_t samples) {
   int64_t now = held_.fetch_add(samples, std::memory_order_relaxed) + samples;
   if (samples > 0 && now > 0 && static_cast<uint64_t>(now) > opts_.max_samples) {
     held_.fetch_sub(samples, std::memory_order_relaxed);
-    throw EvalError{Status::ResourceExhausted(
+    throw EvalError{Status::LimitExceeded(
         "query processing would load too many samples into memory in query execution")};
   }
   int64_t peak = peak_.load(std::memory_order_relaxed);
@@ -84,13 +84,13 @@ void Evaluator::Hold(int64_t samples) {
 
 void Evaluator::ParallelChunks(size_t n, size_t grain,
                                const std::function<void(size_t, size_t)>& fn) {
-  std::mutex mu;
+  Mutex mu;
   std::exception_ptr error;
   ParallelFor(n, grain, [&](size_t begin, size_t end) {
     try {
       fn(begin, end);
     } catch (const EvalError&) {
-      std::lock_guard lk(mu);
+      MutexLock lk(mu);
       if (!error) error = std::current_exception();
     }
   });
@@ -99,7 +99,7 @@ void Evaluator::ParallelChunks(size_t n, size_t grain,
 
 void Evaluator::CountAtSteps(const Grid& g, const std::vector<uint64_t>& counts) {
   const bool own = g.start == query_.start && g.step == query_.step && g.n == query_.n;
-  std::lock_guard lk(per_step_mu_);
+  MutexLock lk(per_step_mu_);
   if (own) {
     for (size_t i = 0; i < counts.size(); ++i) per_step_[i] += counts[i];
   } else {
@@ -108,7 +108,7 @@ void Evaluator::CountAtSteps(const Grid& g, const std::vector<uint64_t>& counts)
 }
 
 std::vector<uint64_t> Evaluator::samples_per_step() const {
-  std::lock_guard lk(per_step_mu_);
+  MutexLock lk(per_step_mu_);
   return per_step_;
 }
 
@@ -265,7 +265,7 @@ RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g, std::string_view fun
   if (hi < inner.start) return out;
   inner.n = static_cast<size_t>((hi - inner.start) / step) + 1;
   if (inner.n > opts_.max_samples) {
-    throw EvalError{Status::ResourceExhausted(
+    throw EvalError{Status::LimitExceeded(
         "query processing would load too many samples into memory in query execution")};
   }
   StepVector v = EvalVector(*sq.expr, inner);

@@ -14,13 +14,13 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "base/labels.h"
+#include "base/mutex.h"
 #include "base/sample.h"
 #include "base/status.h"
 #include "promql/annotations.h"
@@ -164,7 +164,7 @@ class Evaluator {
   std::atomic<int64_t> held_{0};
   std::atomic<int64_t> peak_{0};
   std::atomic<uint64_t> samples_loaded_{0};
-  mutable std::mutex per_step_mu_;
+  mutable Mutex per_step_mu_;
   std::vector<uint64_t> per_step_;  // guarded by per_step_mu_
   mutable std::atomic<uint32_t> interrupt_counter_{0};
 };

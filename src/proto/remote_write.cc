@@ -257,6 +257,24 @@ void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
   }
 }
 
+WriteRequestView AsView(const WriteRequest& req) {
+  WriteRequestView v;
+  v.series.reserve(req.series.size());
+  for (const auto& ts : req.series) {
+    TimeSeriesView t;
+    t.labels_begin = static_cast<uint32_t>(v.labels.size());
+    for (const auto& l : ts.labels) v.labels.push_back({l.name, l.value});
+    t.labels_end = static_cast<uint32_t>(v.labels.size());
+    t.samples_begin = static_cast<uint32_t>(v.samples.size());
+    v.samples.insert(v.samples.end(), ts.samples.begin(), ts.samples.end());
+    t.samples_end = static_cast<uint32_t>(v.samples.size());
+    v.series.push_back(t);
+  }
+  v.metadata.reserve(req.metadata.size());
+  for (const auto& m : req.metadata) v.metadata.push_back({m.type, m.family, m.help, m.unit});
+  return v;
+}
+
 std::string EncodeWriteRequest(const WriteRequest& req) {
   std::string out;
   for (const auto& ts : req.series) {

@@ -91,6 +91,9 @@ struct WriteRequest {
 };
 
 std::string EncodeWriteRequest(const WriteRequest& req);
+// The view of an owned request, borrowing from it: what a receiver that translated another
+// protocol (OTLP) hands to storage, with no encoding round trip.
+WriteRequestView AsView(const WriteRequest& req);
 // The label fields of a TimeSeries message, encoded once and reused by AppendTimeSeries.
 std::string EncodeLabels(std::span<const LabelView> labels);
 // Appends one WriteRequest.timeseries entry with pre-encoded labels.

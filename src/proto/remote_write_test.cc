@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -74,6 +75,35 @@ TEST(RemoteWrite, RoundTripWithNegativeTimesAndUnknownFields) {
   EXPECT_EQ(r->SamplesOf(r->series[1]).size(), 0u);
 }
 
+// An owned request seen through AsView is what decoding its wire form gives.
+TEST(RemoteWrite, AsViewMatchesTheDecodedWireForm) {
+  WriteRequest w;
+  w.series.push_back({{{"__name__", "up"}, {"job", "x"}}, {{-5, 1}, {7, 2.5}}});
+  w.series.push_back({{{"__name__", "empty"}}, {}});
+  w.series.push_back({{{"__name__", "b"}, {"le", "+Inf"}}, {{3, 4}}});
+  w.metadata.push_back({MetricType::kGauge, "up", "help text", "seconds"});
+  std::string data = EncodeWriteRequest(w);
+  auto decoded = DecodeWriteRequest(data);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  WriteRequestView view = AsView(w);
+  ASSERT_EQ(view.series.size(), decoded->series.size());
+  for (size_t i = 0; i < view.series.size(); ++i) {
+    auto a = view.LabelsOf(view.series[i]), b = decoded->LabelsOf(decoded->series[i]);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << i;
+    auto sa = view.SamplesOf(view.series[i]), sb = decoded->SamplesOf(decoded->series[i]);
+    ASSERT_EQ(sa.size(), sb.size()) << i;
+    for (size_t j = 0; j < sa.size(); ++j) {
+      EXPECT_EQ(sa[j].t, sb[j].t);
+      EXPECT_EQ(sa[j].v, sb[j].v);
+    }
+  }
+  ASSERT_EQ(view.metadata.size(), 1u);
+  EXPECT_EQ(view.metadata[0].type, decoded->metadata[0].type);
+  EXPECT_EQ(view.metadata[0].family, decoded->metadata[0].family);
+  EXPECT_EQ(view.metadata[0].help, decoded->metadata[0].help);
+  EXPECT_EQ(view.metadata[0].unit, decoded->metadata[0].unit);
+}
+
 TEST(RemoteWrite, EveryTruncationFailsCleanly) {
   WriteRequest w;
   w.series.push_back({{{"__name__", "up"}, {"instance", "host:9100"}}, {{1000, 1}, {2000, 2}}});
@@ -81,15 +111,6 @@ TEST(RemoteWrite, EveryTruncationFailsCleanly) {
   for (size_t cut = 1; cut < data.size(); ++cut) {
     auto r = DecodeWriteRequest(std::string_view(data.data(), cut));
     EXPECT_FALSE(r.ok()) << "cut=" << cut;
-  }
-}
-
-TEST(RemoteWrite, RandomBytesNeverCrash) {
-  std::mt19937 rng(1);
-  for (int i = 0; i < 5000; ++i) {
-    std::string data(rng() % 100, '\0');
-    for (auto& c : data) c = static_cast<char>(rng());
-    (void)DecodeWriteRequest(data);
   }
 }
 

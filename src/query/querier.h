@@ -31,6 +31,14 @@ struct SelectParams {
   int64_t step_ms = 0;
 };
 
+// How a query wants its data read.
+struct ReadHints {
+  // The coarsest downsampling resolution to read (Thanos's max_source_resolution):
+  // kAutoResolution picks per selection, 0 reads raw data only.
+  static constexpr int64_t kAutoResolution = -1;
+  int64_t max_resolution_ms = kAutoResolution;
+};
+
 // The series a Select found: labels up front, samples decoded on demand, one series at a time,
 // so a query holds only the series it is working on. Samples are in time order and include
 // stale markers; a series may turn out to have none in the range. Samples() may be called

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/mutex.h"
 #include "base/tenant.h"
 #include "base/units.h"
 #include "tsdb/storage.h"
@@ -22,9 +23,9 @@ CompactorService::CompactorService(const Config& config, objstore::BucketRegistr
     : interval_ms_(config.compactor_interval_ms),
       buckets_(buckets),
       compactor_(
-          WithWorkDir(config.compactor, config.data_dir),
+          WithWorkDir(config.compactor, config.data_dir), config.limits,
           [&buckets](const std::string& tenant) {
-            return buckets.For(tenant, objstore::Component::kCompactor);
+            return buckets.For(tenant, objstore::Component::kCompactor, Signal::kMetrics);
           },
           registry) {}
 
@@ -32,19 +33,20 @@ CompactorService::~CompactorService() { Stop(); }
 
 void CompactorService::Start() {
   thread_ = std::thread([this] {
-    std::unique_lock lk(mu_);
+    UniqueLock lk(mu_);
     while (!stopping_) {
       lk.unlock();
       RunOnce();
       lk.lock();
-      cv_.wait_for(lk, std::chrono::milliseconds(interval_ms_), [this] { return stopping_; });
+      lk.WaitFor(cv_, std::chrono::milliseconds(interval_ms_),
+                 [this]() REQUIRES(mu_) { return stopping_; });
     }
   });
 }
 
 void CompactorService::Stop() {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     stopping_ = true;
   }
   compactor_.Stop();
@@ -53,7 +55,7 @@ void CompactorService::Stop() {
 }
 
 bool CompactorService::RunOnce() {
-  auto tenants = buckets_.Tenants(objstore::Component::kCompactor);
+  auto tenants = buckets_.Tenants(objstore::Component::kCompactor, Signal::kMetrics);
   if (!tenants.ok()) {
     spdlog::warn("msg=\"compactor cannot list tenants\" err=\"{}\"", tenants.status().ToString());
     return false;

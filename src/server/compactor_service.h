@@ -4,9 +4,9 @@
 
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "base/mutex.h"
 #include "objstore/registry.h"
 #include "server/config.h"
 #include "tsdb/compact/compactor.h"
@@ -31,7 +31,7 @@ class CompactorService {
   const int64_t interval_ms_;
   objstore::BucketRegistry& buckets_;
   tsdb::compact::Compactor compactor_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread thread_;

@@ -13,7 +13,7 @@
 namespace strata::server {
 namespace {
 
-Status ParseLimits(const YAML::Node& node, const std::string& path, ingest::Limits& l) {
+Status ParseLimits(const YAML::Node& node, const std::string& path, limits::IngestLimits& l) {
   YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(s.Double("ingestion_rate", l.ingestion_rate));
@@ -30,9 +30,9 @@ Status ParseLimits(const YAML::Node& node, const std::string& path, ingest::Limi
   std::string scheme;
   RETURN_IF_ERROR(s.Str("name_validation", scheme));
   if (scheme == "legacy") {
-    l.name_validation = ingest::NameValidation::kLegacy;
+    l.name_validation = limits::NameValidation::kLegacy;
   } else if (scheme == "utf8") {
-    l.name_validation = ingest::NameValidation::kUtf8;
+    l.name_validation = limits::NameValidation::kUtf8;
   } else if (!scheme.empty()) {
     return Status::InvalidArgument(fmt::format(
         "config: \"{}.name_validation\": want legacy or utf8, got \"{}\"", path, scheme));
@@ -83,8 +83,7 @@ Status ParseBucket(const YAML::Node& node, const std::string& path, objstore::Bu
   return Status::Ok();
 }
 
-Status ParseRetention(const YAML::Node& node, const std::string& path,
-                      tsdb::compact::Retention& r) {
+Status ParseRetention(const YAML::Node& node, const std::string& path, limits::Retention& r) {
   YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
   RETURN_IF_ERROR(s.Duration("raw", r.raw_ms));
@@ -94,7 +93,7 @@ Status ParseRetention(const YAML::Node& node, const std::string& path,
 }
 
 // The per-tenant query limits among the keys of `s` (query, overrides.<tenant>.query).
-Status ParseQueryLimits(YamlSection& s, frontend::QueryLimits& l) {
+Status ParseQueryLimits(YamlSection& s, limits::QueryLimits& l) {
   RETURN_IF_ERROR(s.Duration("timeout", l.timeout_ms));
   RETURN_IF_ERROR(s.Int("max_samples", l.max_samples));
   RETURN_IF_ERROR(s.Int("max_series", l.max_series));
@@ -140,6 +139,7 @@ Status ParseResultsCache(const YAML::Node& node, const std::string& path,
 Result<Config> ParseConfig(std::string_view yaml) {
   ASSIGN_OR_RETURN(YAML::Node root, ParseYaml(yaml));
   Config c;
+  c.source = std::string(yaml);
   YamlSection top(root, "");
   RETURN_IF_ERROR(top.Check());
 
@@ -148,7 +148,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(server.Str("listen", c.listen));
   RETURN_IF_ERROR(server.Int("threads", c.threads));
   RETURN_IF_ERROR(server.Bytes("max_request_body", c.max_request_body_bytes));
-  RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.ingest.max_decompressed_body_bytes));
+  RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.push.max_decompressed_body_bytes));
   RETURN_IF_ERROR(server.Duration("idle_timeout", c.idle_timeout_ms));
   RETURN_IF_ERROR(server.Duration("shutdown_timeout", c.shutdown_timeout_ms));
   RETURN_IF_ERROR(server.Unknown());
@@ -206,7 +206,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(comp.Duration("downsample_1h_after", c.compactor.downsample_1h_after_ms));
   RETURN_IF_ERROR(comp.Duration("deletion_delay", c.compactor.deletion_delay_ms));
   RETURN_IF_ERROR(
-      ParseRetention(comp.Get("retention"), "compactor.retention", c.compactor.retention));
+      ParseRetention(comp.Get("retention"), "compactor.retention", c.limits.defaults.retention));
   RETURN_IF_ERROR(comp.Unknown());
   if (c.compactor_interval_ms < 1000) {
     return Status::InvalidArgument("config: \"compactor.interval\" must be >= 1s");
@@ -241,21 +241,21 @@ Result<Config> ParseConfig(std::string_view yaml) {
 
   YamlSection auth(top.Get("auth"), "auth");
   RETURN_IF_ERROR(auth.Check());
-  RETURN_IF_ERROR(auth.Bool("require_tenant", c.ingest.require_tenant));
+  RETURN_IF_ERROR(auth.Bool("require_tenant", c.push.tenants.require));
   RETURN_IF_ERROR(auth.Unknown());
 
   YamlSection query(top.Get("query"), "query");
   RETURN_IF_ERROR(query.Check());
-  frontend::QueryLimits& limits = c.query.frontend.limits;
-  RETURN_IF_ERROR(ParseQueryLimits(query, limits));
+  limits::QueryLimits& query_limits = c.limits.defaults.query;
+  RETURN_IF_ERROR(ParseQueryLimits(query, query_limits));
   RETURN_IF_ERROR(query.Duration("lookback_delta", c.query.engine.lookback_delta_ms));
   RETURN_IF_ERROR(query.Int("max_concurrent", c.query.scheduler.workers));
   RETURN_IF_ERROR(query.Unknown());
   if (c.query.engine.lookback_delta_ms <= 0) {
     return Status::InvalidArgument("config: \"query.lookback_delta\" must be positive");
   }
-  c.query.engine.timeout_ms = limits.timeout_ms;
-  c.query.engine.max_samples = limits.max_samples;
+  c.query.engine.timeout_ms = query_limits.timeout_ms;
+  c.query.engine.max_samples = query_limits.max_samples;
 
   YamlSection fe(top.Get("frontend"), "frontend");
   RETURN_IF_ERROR(fe.Check());
@@ -274,14 +274,14 @@ Result<Config> ParseConfig(std::string_view yaml) {
         "config: frontend.split_interval and max_freshness must not be negative, "
         "max_outstanding_per_tenant must be positive");
   }
-  c.query.require_tenant = c.ingest.require_tenant;
+  c.query.tenants = c.push.tenants;
 
   YamlSection log(top.Get("log"), "log");
   RETURN_IF_ERROR(log.Check());
   RETURN_IF_ERROR(log.Str("level", c.log_level));
   RETURN_IF_ERROR(log.Unknown());
 
-  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), "limits", c.ingest.limits));
+  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), "limits", c.limits.defaults.ingest));
   YAML::Node overrides = top.Get("overrides");
   if (overrides && !overrides.IsNull()) {
     if (!overrides.IsMap()) {
@@ -289,7 +289,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
     }
     for (const auto& kv : overrides) {
       auto tenant = kv.first.as<std::string>();
-      ingest::Limits l = c.ingest.limits;  // a tenant's override starts from the global limits
+      limits::TenantLimits l = c.limits.defaults;  // a tenant's override starts from the defaults
       YAML::Node node = YAML::Clone(kv.second);
       if (node.IsMap() && node["bucket"]) {
         objstore::BucketConfig b;
@@ -298,26 +298,53 @@ Result<Config> ParseConfig(std::string_view yaml) {
         node.remove("bucket");
       }
       if (node.IsMap() && node["query"]) {
-        frontend::QueryLimits ql = c.query.frontend.limits;
         YamlSection qs(node["query"], "overrides." + tenant + ".query");
         RETURN_IF_ERROR(qs.Check());
-        RETURN_IF_ERROR(ParseQueryLimits(qs, ql));
+        RETURN_IF_ERROR(ParseQueryLimits(qs, l.query));
         RETURN_IF_ERROR(qs.Unknown());
-        c.query.frontend.overrides[tenant] = ql;
         node.remove("query");
       }
       if (node.IsMap() && node["retention"]) {
-        tsdb::compact::Retention r = c.compactor.retention;
-        RETURN_IF_ERROR(ParseRetention(node["retention"], "overrides." + tenant + ".retention", r));
-        c.compactor.tenant_retention[tenant] = r;
+        RETURN_IF_ERROR(
+            ParseRetention(node["retention"], "overrides." + tenant + ".retention", l.retention));
         node.remove("retention");
       }
-      RETURN_IF_ERROR(ParseLimits(node, "overrides." + tenant, l));
-      c.ingest.overrides[tenant] = l;
+      RETURN_IF_ERROR(ParseLimits(node, "overrides." + tenant, l.ingest));
+      c.limits.tenants[tenant] = std::move(l);
     }
   }
   RETURN_IF_ERROR(top.Unknown());
   return c;
+}
+
+namespace {
+
+void Redact(const YAML::Node& node) {
+  if (node.IsSequence()) {
+    for (auto child : node) Redact(child);
+    return;
+  }
+  if (!node.IsMap()) return;
+  for (auto kv : node) {
+    auto key = kv.first.as<std::string>();
+    if ((key == "secret_access_key" || key == "session_token") && kv.second.IsScalar()) {
+      kv.second = "<secret>";
+    } else {
+      Redact(kv.second);
+    }
+  }
+}
+
+}  // namespace
+
+std::string RedactedSource(const Config& config) {
+  if (config.source.empty()) return "";
+  auto root = ParseYaml(config.source);  // ParseConfig accepted it already
+  if (!root.ok()) return "";
+  Redact(*root);
+  YAML::Emitter out;
+  out << *root;
+  return std::string(out.c_str()) + "\n";
 }
 
 Result<Config> LoadConfigFile(const std::string& path) {

@@ -6,8 +6,9 @@
 #include <string_view>
 
 #include "api/prom_api.h"
+#include "api/push_api.h"
 #include "base/status.h"
-#include "ingest/limits.h"
+#include "limits/limits.h"
 #include "objstore/registry.h"
 #include "store/gateway.h"
 #include "tsdb/compact/compactor.h"
@@ -47,12 +48,19 @@ struct Config {
   // query (engine, default per-tenant limits, workers) and frontend (splitting, caching)
   api::ApiOptions query;
   frontend::ResultsCacheConfig results_cache;
-  // auth, limits, overrides and the decompressed-body bound
-  ingest::IngestConfig ingest;
+  // ingest over HTTP: the tenant policy (auth.require_tenant) and the decompressed-body bound
+  api::PushOptions push;
+  // limits (the defaults: limits, query, compactor.retention) and overrides.<tenant>
+  limits::TenantOverrides limits;
+  // The YAML this was parsed from, for /api/v1/status/config (empty: all defaults).
+  std::string source;
 };
 
 // Parses YAML text. Unknown keys and malformed values are errors naming the key.
 Result<Config> ParseConfig(std::string_view yaml);
 Result<Config> LoadConfigFile(const std::string& path);
+// `source` with the values of secret keys (S3 secret_access_key, session_token) replaced by
+// "<secret>", as YAML: what the status endpoints may show.
+std::string RedactedSource(const Config& config);
 
 }  // namespace strata::server

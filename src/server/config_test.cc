@@ -11,7 +11,7 @@ TEST(Config, EmptyGivesDefaults) {
   EXPECT_EQ(c->listen, ":9009");
   EXPECT_EQ(c->data_dir, "./data");
   EXPECT_TRUE(c->wal_fsync_always);
-  EXPECT_FALSE(c->ingest.require_tenant);
+  EXPECT_FALSE(c->push.tenants.require);
 }
 
 TEST(Config, FullFileAndOverrides) {
@@ -40,10 +40,10 @@ overrides:
   EXPECT_EQ(c->max_request_body_bytes, 4u << 20);
   EXPECT_FALSE(c->wal_fsync_always);
   EXPECT_EQ(c->wal_fsync_interval_ms, 250);
-  EXPECT_TRUE(c->ingest.require_tenant);
-  EXPECT_EQ(c->ingest.limits.out_of_order_window_ms, 300'000);
-  EXPECT_EQ(c->ingest.LimitsFor("someone").ingestion_rate, 5000);
-  const auto& big = c->ingest.LimitsFor("big-team");
+  EXPECT_TRUE(c->push.tenants.require);
+  EXPECT_EQ(c->limits.defaults.ingest.out_of_order_window_ms, 300'000);
+  EXPECT_EQ(c->limits.For("someone").ingest.ingestion_rate, 5000);
+  const auto& big = c->limits.For("big-team").ingest;
   EXPECT_EQ(big.ingestion_rate, 1e6);
   EXPECT_EQ(big.max_active_series, 100u);  // inherited from the global limits
   EXPECT_EQ(big.reject_labels.size(), 2u);
@@ -101,7 +101,7 @@ overrides:
       adaptive_resolution: false
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  const auto& l = c->query.frontend.limits;
+  const auto& l = c->limits.defaults.query;
   EXPECT_EQ(l.timeout_ms, 30000);
   EXPECT_EQ(c->query.engine.timeout_ms, 30000);
   EXPECT_EQ(c->query.engine.lookback_delta_ms, 600000);
@@ -121,13 +121,13 @@ overrides:
   EXPECT_EQ(c->results_cache.memcached.addresses.size(), 2u);
   EXPECT_EQ(c->results_cache.memcached.timeout_ms, 100);
   EXPECT_EQ(c->results_cache.memcached.ttl_s, 86'400);
-  const auto& big = c->query.frontend.LimitsFor("big");
+  const auto& big = c->limits.For("big").query;
   EXPECT_EQ(big.timeout_ms, 300'000);
   EXPECT_EQ(big.max_series, 0u);
   EXPECT_EQ(big.max_samples, 1000u);  // from the defaults above
   EXPECT_FALSE(big.adaptive_resolution);
-  EXPECT_EQ(&c->query.frontend.LimitsFor("other"), &l);
-  EXPECT_TRUE(c->query.require_tenant);
+  EXPECT_EQ(&c->limits.For("other").query, &l);
+  EXPECT_TRUE(c->query.tenants.require);
   EXPECT_FALSE(ParseConfig("query:\n  timeout: 0s\n").ok());
   EXPECT_FALSE(ParseConfig("query:\n  max_sample: 1\n").ok());
   EXPECT_FALSE(ParseConfig("frontend:\n  results_cache:\n    type: redis\n").ok());
@@ -173,13 +173,33 @@ overrides:
   EXPECT_FALSE(c->bucket.s3.path_style);
   EXPECT_EQ(c->bucket.s3.max_retries, 3);
   EXPECT_EQ(c->compactor.ranges, (std::vector<int64_t>{3'600'000, 21'600'000, 86'400'000}));
-  EXPECT_EQ(c->compactor.retention.raw_ms, int64_t{30} * 86'400'000);
-  EXPECT_EQ(c->compactor.retention.res_1h_ms, 0);
+  EXPECT_EQ(c->limits.defaults.retention.raw_ms, int64_t{30} * 86'400'000);
+  EXPECT_EQ(c->limits.defaults.retention.res_1h_ms, 0);
   EXPECT_EQ(c->store_gateway.cache_bytes, 1u << 30);
   EXPECT_EQ(c->tenant_buckets.at("acme").dir, "/srv/acme");
-  EXPECT_EQ(c->compactor.tenant_retention.at("acme").raw_ms, int64_t{7} * 86'400'000);
-  EXPECT_EQ(c->compactor.tenant_retention.at("acme").res_5m_ms, int64_t{90} * 86'400'000);
-  EXPECT_EQ(c->ingest.overrides.at("acme").ingestion_rate, 10);
+  EXPECT_EQ(c->limits.tenants.at("acme").retention.raw_ms, int64_t{7} * 86'400'000);
+  EXPECT_EQ(c->limits.tenants.at("acme").retention.res_5m_ms, int64_t{90} * 86'400'000);
+  EXPECT_EQ(c->limits.tenants.at("acme").ingest.ingestion_rate, 10);
+}
+
+TEST(Config, RedactedSourceHidesSecrets) {
+  auto c = ParseConfig(R"(
+storage:
+  bucket:
+    type: s3
+    s3:
+      bucket: metrics
+      access_key_id: AKIDEXAMPLE
+      secret_access_key: wJalrXUtnFEMI
+      session_token: FwoGZXIvYXdzE
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  std::string shown = RedactedSource(*c);
+  EXPECT_EQ(shown.find("wJalrXUtnFEMI"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find("FwoGZXIvYXdzE"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("secret_access_key: <secret>"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("access_key_id: AKIDEXAMPLE"), std::string::npos) << shown;
+  EXPECT_EQ(RedactedSource(*ParseConfig("")), "");
 }
 
 TEST(Config, ObjectStorageErrorsNameTheKey) {

@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include "base/json.h"
+#include "base/mutex.h"
 #include "base/tenant.h"
 #include "base/units.h"
 #include "base/version.h"
@@ -17,11 +19,13 @@ StrataServer::StrataServer(Config config)
     : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {
   metrics_ = std::make_unique<SelfMetrics>(registry_);
   bucket_metrics_ = std::make_shared<objstore::BucketMetrics>(*registry_);
-  distributor_ = std::make_unique<ingest::Distributor>(config_.ingest, *registry_);
+  distributor_ = std::make_unique<ingest::Distributor>(config_.limits, *registry_);
+  push_api_ = std::make_unique<api::PushApi>(config_.push, *distributor_, *registry_);
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
-  api_ = std::make_unique<api::PromApi>(
-      config_.query, cache.ok() ? std::move(cache).value() : nullptr, registry_.get());
+  api_ = std::make_unique<api::PromApi>(config_.query, queryable_, config_.limits,
+                                        cache.ok() ? std::move(cache).value() : nullptr,
+                                        registry_.get());
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
@@ -37,14 +41,7 @@ StrataServer::StrataServer(Config config)
 StrataServer::~StrataServer() { Shutdown(); }
 
 void StrataServer::RegisterRoutes() {
-  auto push = [this](http::Request& req, const http::Responder& r) {
-    distributor_->HandlePush(req, r);
-  };
-  http_->Route("/api/v1/push", {bhttp::verb::post}, push);
-  http_->Route("/api/v1/write", {bhttp::verb::post}, push);
-  http_->Route(
-      "/otlp/v1/metrics", {bhttp::verb::post},
-      [this](http::Request& req, const http::Responder& r) { distributor_->HandleOtlp(req, r); });
+  push_api_->Register(*http_);
   http_->Route("/-/healthy", {bhttp::verb::get, bhttp::verb::head},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::TextResponse(req, http::Status::ok, "Strata is Healthy."));
@@ -66,6 +63,18 @@ void StrataServer::RegisterRoutes() {
         r.Send(std::move(res));
       });
   api_->Register(*http_);
+  http_->Route("/", {bhttp::verb::get}, [this](http::Request& req, const http::Responder& r) {
+    http::Response res = http::TextResponse(req, http::Status::ok, StatusPage());
+    res.set(bhttp::field::content_type, "text/html; charset=utf-8");
+    r.Send(std::move(res));
+  });
+  http_->Route("/api/v1/status/config", {bhttp::verb::get},
+               [this](http::Request& req, const http::Responder& r) {
+                 JsonWriter w;
+                 w.BeginObject().Key("status").String("success").Key("data").BeginObject();
+                 w.Key("yaml").String(RedactedSource(config_)).EndObject().EndObject();
+                 r.Send(http::JsonResponse(req, http::Status::ok, std::move(w.str())));
+               });
   http_->Route("/api/v1/status/buildinfo", {bhttp::verb::get},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::JsonResponse(
@@ -74,6 +83,80 @@ void StrataServer::RegisterRoutes() {
                                  R"("branch":"","buildUser":"","buildDate":"","goVersion":""}}}})",
                                  kVersion, kRevision)));
                });
+}
+
+namespace {
+
+std::string HtmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string StrataServer::StatusPage() const {
+  const bool ready = ready_.load(std::memory_order_acquire);
+  std::string tenants;
+  if (ready) {
+    for (const auto& [tenant, db] : storage_->Tenants()) {
+      tenants += fmt::format("<li>{} ({} series in the head)</li>", HtmlEscape(tenant),
+                             db->head().Stats().series);
+    }
+  }
+  if (tenants.empty()) tenants = "<li>none yet</li>";
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                                 started_at_);
+  return fmt::format(
+      R"(<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Strata</title></head>
+<body>
+<h1>Strata {version}</h1>
+<p>Revision {revision}, up {uptime}. {state}</p>
+<h2>Tenants</h2>
+<ul>{tenants}</ul>
+<h2>APIs</h2>
+<ul>
+<li>Prometheus query API: <a href="/api/v1/query?query=up">/api/v1/query</a>, /api/v1/query_range, <a href="/api/v1/labels">/api/v1/labels</a>, /api/v1/series, <a href="/api/v1/metadata">/api/v1/metadata</a>, <a href="/api/v1/status/tsdb">/api/v1/status/tsdb</a>, <a href="/api/v1/status/buildinfo">/api/v1/status/buildinfo</a></li>
+<li>Ingest: POST /api/v1/push (Prometheus remote write), POST /otlp/v1/metrics (OTLP/HTTP)</li>
+<li>Tenants are named by the X-Scope-OrgID header{tenant_note}.</li>
+</ul>
+<h2>Operations</h2>
+<ul>
+<li><a href="/metrics">/metrics</a>: Strata's own metrics</li>
+<li><a href="/api/v1/status/config">/api/v1/status/config</a>: the running configuration (secrets hidden)</li>
+<li><a href="/-/ready">/-/ready</a>, <a href="/-/healthy">/-/healthy</a></li>
+</ul>
+</body></html>
+)",
+      fmt::arg("version", HtmlEscape(kVersion)), fmt::arg("revision", HtmlEscape(kRevision)),
+      fmt::arg("uptime", FormatDurationMillis(uptime.count() * 1000)),
+      fmt::arg("state", ready ? "Ready." : "Not ready: WAL replay in progress."),
+      fmt::arg("tenants", tenants),
+      fmt::arg("tenant_note", config_.push.tenants.require
+                                  ? " (required: auth.require_tenant is on)"
+                                  : fmt::format(" (without it: \"{}\")",
+                                                HtmlEscape(config_.push.tenants.default_tenant))));
 }
 
 Status StrataServer::Start() {
@@ -109,22 +192,22 @@ void StrataServer::OpenStorage() {
     gateway_ = std::make_unique<store::StoreGateway>(
         gopts,
         [b = buckets_.get()](const std::string& tenant) {
-          return b->For(tenant, objstore::Component::kStoreGateway);
+          return b->For(tenant, objstore::Component::kStoreGateway, Signal::kMetrics);
         },
         registry_.get());
     storage_ = std::move(*storage);
     // Blocks must be known before queries are served; a bucket outage only delays that.
     SyncBlocks();
   }
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   opened_ = true;
   if (!storage.ok()) {
     open_status_ = storage.status();
     spdlog::error("msg=\"cannot open storage\" err=\"{}\"", open_status_.ToString());
   } else {
     distributor_->SetStorage(storage_.get());
-    api_->SetStoreGateway(gateway_.get());
-    api_->SetStorage(storage_.get());
+    queryable_.SetStoreGateway(gateway_.get());
+    queryable_.SetStorage(storage_.get());
     ready_.store(true, std::memory_order_release);
     metrics_->SetReady(true);
     spdlog::info("msg=\"ready\"");
@@ -138,18 +221,18 @@ void StrataServer::OpenStorage() {
 }
 
 Status StrataServer::WaitReady() {
-  std::unique_lock lk(mu_);
-  cv_.wait(lk, [this] { return opened_; });
+  UniqueLock lk(mu_);
+  lk.Wait(cv_, [this]() REQUIRES(mu_) { return opened_; });
   return open_status_;
 }
 
 void StrataServer::Maintenance() {
-  std::unique_lock lk(mu_);
+  UniqueLock lk(mu_);
   auto next_sync =
       std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.store_sync_interval_ms);
   while (!stopping_) {
-    cv_.wait_for(lk, std::chrono::milliseconds(config_.maintenance_interval_ms),
-                 [this] { return stopping_; });
+    lk.WaitFor(cv_, std::chrono::milliseconds(config_.maintenance_interval_ms),
+               [this]() REQUIRES(mu_) { return stopping_; });
     if (stopping_) break;
     lk.unlock();
     storage_->MaybeCheckpointAll();
@@ -167,7 +250,7 @@ void StrataServer::Maintenance() {
 void StrataServer::ShipBlocks() {
   std::string staging = config_.data_dir + "/staging";
   for (const auto& [tenant, db] : storage_->Tenants()) {
-    auto bucket = buckets_->For(tenant, objstore::Component::kIngest);
+    auto bucket = buckets_->For(tenant, objstore::Component::kIngest, Signal::kMetrics);
     auto shipped = db->CutBlocks(
         staging, [&, &tenant = tenant](const std::string& dir, const tsdb::block::BlockMeta& meta) {
           if (!marked_tenants_.count(tenant)) {
@@ -187,7 +270,7 @@ void StrataServer::ShipBlocks() {
 }
 
 void StrataServer::SyncBlocks() {
-  auto tenants = buckets_->Tenants(objstore::Component::kStoreGateway);
+  auto tenants = buckets_->Tenants(objstore::Component::kStoreGateway, Signal::kMetrics);
   if (!tenants.ok()) {
     spdlog::warn("msg=\"cannot list tenants in the bucket\" err=\"{}\"",
                  tenants.status().ToString());
@@ -204,7 +287,7 @@ void StrataServer::SyncBlocks() {
 
 void StrataServer::Shutdown() {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (stopping_) return;
     stopping_ = true;
     cv_.notify_all();
@@ -212,8 +295,8 @@ void StrataServer::Shutdown() {
   spdlog::info("msg=\"shutting down: draining in-flight requests\"");
   ready_.store(false);
   distributor_->SetStorage(nullptr);
-  api_->SetStorage(nullptr);
-  api_->SetStoreGateway(nullptr);
+  queryable_.SetStorage(nullptr);
+  queryable_.SetStoreGateway(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
   // Queries still queued or running hold responders and read the storage: finish them first.
   api_.reset();

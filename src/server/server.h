@@ -3,18 +3,21 @@
 #include <prometheus/registry.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 
 #include "api/prom_api.h"
+#include "api/push_api.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "objstore/registry.h"
+#include "query/storage_queryable.h"
 #include "server/compactor_service.h"
 #include "server/config.h"
 #include "server/self_metrics.h"
@@ -39,6 +42,8 @@ class StrataServer {
 
  private:
   void RegisterRoutes();
+  // The HTML page at "/": version, uptime, readiness, tenants, links to the APIs.
+  std::string StatusPage() const;
   void OpenStorage();
   void Maintenance();
   // Cuts and ships every tenant's complete blocks.
@@ -50,6 +55,8 @@ class StrataServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<SelfMetrics> metrics_;
   std::unique_ptr<ingest::Distributor> distributor_;
+  std::unique_ptr<api::PushApi> push_api_;
+  query::StorageQueryable queryable_;
   std::unique_ptr<api::PromApi> api_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<tsdb::Storage> storage_;
@@ -59,9 +66,10 @@ class StrataServer {
   std::unique_ptr<CompactorService> compactor_;
   std::set<std::string> marked_tenants_;  // tenant markers written (maintenance thread only)
   std::atomic<bool> ready_{false};
+  const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   Status init_error_;  // a configuration problem found while constructing, reported by Start
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   bool opened_ = false;  // storage open attempt finished
   Status open_status_;

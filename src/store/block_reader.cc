@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "base/mutex.h"
 #include "base/parallel.h"
 #include "base/units.h"
 #include "tsdb/block/bucket_io.h"
@@ -27,7 +28,7 @@ BlockReader::BlockReader(std::shared_ptr<objstore::Bucket> bucket, std::string t
 Result<std::shared_ptr<const blk::ShardIndex>> BlockReader::Index(uint32_t shard) {
   last_used_ms_.store(NowMillis(), std::memory_order_relaxed);
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (indexes_[shard]) return indexes_[shard];
   }
   const auto& sm = meta_.shards[shard];
@@ -39,20 +40,20 @@ Result<std::shared_ptr<const blk::ShardIndex>> BlockReader::Index(uint32_t shard
   auto parsed = blk::ShardIndex::Parse(ioi, sm.index_bytes);
   if (!parsed.ok()) return parsed.status().Annotate(key);
   auto idx = std::make_shared<const blk::ShardIndex>(std::move(*parsed));
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   if (!indexes_[shard]) indexes_[shard] = idx;
   return indexes_[shard];
 }
 
 size_t BlockReader::IndexMemoryBytes() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   size_t n = 0;
   for (const auto& i : indexes_) n += i ? i->MemoryBytes() : 0;
   return n;
 }
 
 void BlockReader::EvictIndexes() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   for (auto& i : indexes_) i.reset();
 }
 
@@ -94,7 +95,7 @@ Result<std::vector<std::string>> BlockReader::ReadRanges(const std::string& file
       runs.emplace_back(p, p);
     }
   }
-  std::mutex mu;
+  Mutex mu;
   RETURN_IF_ERROR(RunConcurrently(runs.size(), opts_.fetch_concurrency, [&](size_t i) -> Status {
     auto [first, last] = runs[i];
     uint64_t off = first * ps;
@@ -111,7 +112,7 @@ Result<std::vector<std::string>> BlockReader::ReadRanges(const std::string& file
           std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin))));
     }
     cache_.Put(fetched);
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     for (uint64_t p = first; p <= last; ++p) pages[p] = fetched[p - first].second;
     return Status::Ok();
   }));

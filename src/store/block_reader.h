@@ -3,11 +3,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "objstore/bucket.h"
 #include "store/page_cache.h"
@@ -53,7 +53,7 @@ class BlockReader {
   PageCache& cache_;
   const ReaderOptions opts_;
   std::atomic<int64_t> last_used_ms_{0};
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::vector<std::shared_ptr<const tsdb::block::ShardIndex>> indexes_ GUARDED_BY(mu_);
 };
 

@@ -1,11 +1,11 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include "store/disk_cache.h"
 #include "store/page_cache.h"
+#include "testing/temp_dir.h"
 
 namespace strata::store {
 namespace {
@@ -14,30 +14,25 @@ namespace fs = std::filesystem;
 
 class CacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "strata-cache-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string dir_;
+  testing::TempDir dir_{"cache"};
 };
 
 TEST_F(CacheTest, DiskCacheKeepsPagesAcrossRestarts) {
   {
-    auto c = DiskCache::Open(dir_ + "/c", 1 << 20).value();
+    auto c = DiskCache::Open(dir_.path() + "/c", 1 << 20).value();
     std::vector<std::pair<std::string, std::string>> pages = {{"a#1", "alpha"}, {"b#2", "beta"}};
     c->Put(pages);
     EXPECT_EQ(c->Get("a#1").value(), "alpha");
     EXPECT_FALSE(c->Get("zzz").has_value());
   }
-  auto c = DiskCache::Open(dir_ + "/c", 1 << 20).value();
+  auto c = DiskCache::Open(dir_.path() + "/c", 1 << 20).value();
   EXPECT_EQ(c->Get("b#2").value(), "beta");
   EXPECT_GT(c->bytes(), 0u);
 }
 
 TEST_F(CacheTest, DiskCacheStaysWithinItsBudget) {
   const uint64_t budget = 256 << 10;
-  auto c = DiskCache::Open(dir_ + "/c", budget).value();
+  auto c = DiskCache::Open(dir_.path() + "/c", budget).value();
   std::string page(16 << 10, 'p');
   for (int i = 0; i < 100; ++i) {
     std::vector<std::pair<std::string, std::string>> one = {{"k" + std::to_string(i), page}};
@@ -49,9 +44,9 @@ TEST_F(CacheTest, DiskCacheStaysWithinItsBudget) {
 }
 
 TEST_F(CacheTest, UnreadableDiskCacheStartsEmpty) {
-  fs::create_directories(dir_ + "/c");
-  std::ofstream(dir_ + "/c/data.mdb") << std::string(8192, 'x');
-  auto c = DiskCache::Open(dir_ + "/c", 1 << 20);
+  fs::create_directories(dir_.path() + "/c");
+  std::ofstream(dir_.path() + "/c/data.mdb") << std::string(8192, 'x');
+  auto c = DiskCache::Open(dir_.path() + "/c", 1 << 20);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_FALSE((*c)->Get("a").has_value());
   std::vector<std::pair<std::string, std::string>> pages = {{"a", "1"}};
@@ -61,7 +56,8 @@ TEST_F(CacheTest, UnreadableDiskCacheStartsEmpty) {
 
 TEST_F(CacheTest, PageCacheFallsBackToDiskAndPromotes) {
   // Memory holds about one page per shard; disk holds everything.
-  PageCache cache(uint64_t{16} * 1024, DiskCache::Open(dir_ + "/c", 1 << 20).value(), nullptr);
+  PageCache cache(uint64_t{16} * 1024, DiskCache::Open(dir_.path() + "/c", 1 << 20).value(),
+                  nullptr);
   std::vector<std::pair<std::string, Page>> pages;
   pages.reserve(64);
   for (int i = 0; i < 64; ++i) {

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "base/mutex.h"
+
 namespace strata::store {
 namespace {
 
@@ -88,7 +90,7 @@ Status DiskCache::Init() {
     return st;
   }
   RETURN_IF_ERROR(Lmdb(mdb_txn_commit(txn), "commit"));
-  std::lock_guard lk(write_mu_);
+  MutexLock lk(write_mu_);
   bytes_ = bytes;
   next_seq_ = next_seq;
   return Status::Ok();
@@ -131,7 +133,7 @@ void DiskCache::Evict(MDB_txn* txn, uint64_t need) {
 
 void DiskCache::Put(std::span<const std::pair<std::string, std::string>> pages) {
   if (pages.empty()) return;
-  std::lock_guard lk(write_mu_);
+  MutexLock lk(write_mu_);
   for (int attempt = 0; attempt < 2; ++attempt) {
     MDB_txn* txn = nullptr;
     if (mdb_txn_begin(env_, nullptr, 0, &txn) != MDB_SUCCESS) return;
@@ -163,7 +165,7 @@ void DiskCache::Put(std::span<const std::pair<std::string, std::string>> pages) 
 }
 
 uint64_t DiskCache::bytes() const {
-  std::lock_guard lk(write_mu_);
+  MutexLock lk(write_mu_);
   return bytes_;
 }
 

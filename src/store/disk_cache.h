@@ -4,12 +4,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <utility>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 
@@ -39,7 +39,7 @@ class DiskCache {
   MDB_dbi pages_ = 0;  // key -> seq (8 bytes, big-endian) + page
   MDB_dbi order_ = 0;  // seq (big-endian) -> key
   const uint64_t max_bytes_;
-  mutable std::mutex write_mu_;
+  mutable Mutex write_mu_;
   uint64_t bytes_ GUARDED_BY(write_mu_) = 0;
   uint64_t next_seq_ GUARDED_BY(write_mu_) = 1;
 };

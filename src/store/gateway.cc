@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 
+#include "base/mutex.h"
 #include "base/parallel.h"
 #include "tsdb/block/aggregate.h"
 #include "tsdb/block/bucket_io.h"
@@ -299,7 +300,7 @@ class BlockQuerier : public query::Querier {
       for (const auto& r : ranges) bytes += r.length;
       uint64_t total = chunk_bytes.fetch_add(bytes) + bytes;
       if (max_chunk_bytes_ > 0 && total > max_chunk_bytes_) {
-        return Status::ResourceExhausted(fmt::format(
+        return Status::LimitExceeded(fmt::format(
             "query would fetch more than {} bytes ({:.1f} MiB) of chunks from object storage "
             "for one selector (store_gateway.max_select_chunk_size); narrow its matchers or the "
             "time range",
@@ -359,7 +360,7 @@ Status StoreGateway::Sync(const std::string& tenant) {
   ASSIGN_OR_RETURN(std::vector<blk::ListedBlock> listed, blk::ListBlocks(*bucket, tenant));
   Readers current;
   {
-    std::shared_lock lk(mu_);
+    ReaderLock lk(mu_);
     auto it = tenants_.find(tenant);
     if (it != tenants_.end()) current = it->second;
   }
@@ -381,7 +382,7 @@ Status StoreGateway::Sync(const std::string& tenant) {
     next[id] =
         std::make_shared<BlockReader>(bucket, tenant, std::move(*meta), cache_, opts_.reader);
   }
-  std::unique_lock lk(mu_);
+  WriterLock lk(mu_);
   // Blocks added by this process since the listing began stay.
   for (const auto& [id, r] : tenants_[tenant]) {
     if (!current.count(id) && !next.count(id)) next[id] = r;
@@ -393,7 +394,7 @@ Status StoreGateway::Sync(const std::string& tenant) {
 void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& meta) {
   auto reader =
       std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_, opts_.reader);
-  std::unique_lock lk(mu_);
+  WriterLock lk(mu_);
   tenants_[tenant][meta.id] = std::move(reader);
 }
 
@@ -401,7 +402,7 @@ std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,
                                                       int64_t max_resolution_ms) const {
   std::vector<std::shared_ptr<BlockReader>> blocks;
   {
-    std::shared_lock lk(mu_);
+    ReaderLock lk(mu_);
     auto it = tenants_.find(tenant);
     if (it != tenants_.end()) {
       for (const auto& [id, r] : it->second) blocks.push_back(r);
@@ -413,7 +414,7 @@ std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,
 
 std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) const {
   std::vector<blk::BlockMeta> out;
-  std::shared_lock lk(mu_);
+  ReaderLock lk(mu_);
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return out;
   for (const auto& [id, r] : it->second) out.push_back(r->meta());
@@ -423,7 +424,7 @@ std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) cons
 void StoreGateway::EvictIndexes(int64_t now_ms) {
   std::vector<std::shared_ptr<BlockReader>> readers;
   {
-    std::shared_lock lk(mu_);
+    ReaderLock lk(mu_);
     for (const auto& [t, rs] : tenants_) {
       for (const auto& [id, r] : rs) readers.push_back(r);
     }

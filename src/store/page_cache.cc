@@ -2,6 +2,8 @@
 
 #include <functional>
 
+#include "base/mutex.h"
+
 namespace strata::store {
 
 PageCache::PageCache(uint64_t max_bytes, std::unique_ptr<DiskCache> disk,
@@ -37,7 +39,7 @@ Page PageCache::Get(const std::string& key) {
   Shard& s = ShardFor(key);
   Page page;
   {
-    std::lock_guard lk(s.mu);
+    MutexLock lk(s.mu);
     auto it = s.map.find(key);
     if (it != s.map.end()) {
       s.lru.splice(s.lru.begin(), s.lru, it->second);
@@ -74,7 +76,7 @@ void PageCache::PutMemory(const std::string& key, Page page) {
   Shard& s = ShardFor(key);
   int64_t delta = 0;
   {
-    std::lock_guard lk(s.mu);
+    MutexLock lk(s.mu);
     auto it = s.map.find(key);
     if (it != s.map.end()) return;
     delta += static_cast<int64_t>(page->size());
@@ -95,7 +97,7 @@ void PageCache::PutMemory(const std::string& key, Page page) {
 uint64_t PageCache::bytes() const {
   uint64_t n = 0;
   for (const auto& s : shards_) {
-    std::lock_guard lk(s.mu);
+    MutexLock lk(s.mu);
     n += s.bytes;
   }
   return n;

@@ -8,12 +8,12 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "store/disk_cache.h"
 
@@ -42,7 +42,7 @@ class PageCache {
     Page page;
   };
   struct Shard {
-    mutable std::mutex mu;
+    mutable Mutex mu;
     std::list<Entry> lru GUARDED_BY(mu);  // front = most recent
     std::unordered_map<std::string, std::list<Entry>::iterator> map GUARDED_BY(mu);
     uint64_t bytes GUARDED_BY(mu) = 0;

@@ -1,11 +1,9 @@
 // Blocks end to end: a head cut into blocks, shipped to a bucket and read back through the
 // store gateway must answer every PromQL query exactly as the uncut head does.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -15,8 +13,9 @@
 #include "promql/parser.h"
 #include "query/head_querier.h"
 #include "query/merge_querier.h"
-#include "query/test_corpus.h"
 #include "store/gateway.h"
+#include "testing/corpus.h"
+#include "testing/temp_dir.h"
 #include "tsdb/block/aggregate.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/format.h"
@@ -26,12 +25,11 @@
 namespace strata::store {
 namespace {
 
-namespace fs = std::filesystem;
 using tsdb::Db;
 
-using query::testing::Generate;
-using query::testing::Generated;
-using query::testing::kHour;
+using testing::Generate;
+using testing::Generated;
+using testing::kHour;
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -39,13 +37,11 @@ class StoreTest : public ::testing::Test {
   // `every_ms`: keep one sample per this much time of each generated series (0: all).
   void Init(int64_t hours, int64_t every_ms = 0) {
     hours_ = hours;
-    std::string tmpl = (fs::temp_directory_path() / "strata-store-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
     bucket_ = std::make_shared<objstore::MemoryBucket>();
     gateway_ = std::make_unique<StoreGateway>(
         GatewayOptions{}, [this](const std::string&) { return bucket_; }, nullptr);
-    db_ = Open(dir_ + "/db");
-    ref_ = Open(dir_ + "/ref");
+    db_ = Open(dir_.path() + "/db");
+    ref_ = Open(dir_.path() + "/ref");
     for (auto& g : Generate(hours, 42)) {
       if (every_ms > 0) {
         int64_t next = 0;
@@ -59,12 +55,6 @@ class StoreTest : public ::testing::Test {
       Append(*ref_, g);
     }
   }
-  void TearDown() override {
-    db_.reset();
-    ref_.reset();
-    fs::remove_all(dir_);
-  }
-
   static std::unique_ptr<Db> Open(const std::string& dir) {
     auto db = Db::Open(dir, {}, "t1");
     EXPECT_TRUE(db.ok()) << db.status().ToString();
@@ -96,7 +86,7 @@ class StoreTest : public ::testing::Test {
   void ExpectSameAnswers(const query::Querier& q) {
     query::HeadQuerier ref(ref_->head());
     promql::Engine engine;
-    for (const char* text : query::testing::kCorpus) {
+    for (const char* text : testing::kCorpus) {
       auto expr = promql::ParseExpr(text);
       ASSERT_TRUE(expr.ok()) << text;
       std::vector<std::pair<int64_t, int64_t>> ranges = {
@@ -123,7 +113,7 @@ class StoreTest : public ::testing::Test {
   }
 
   int64_t hours_ = 0;
-  std::string dir_;
+  testing::TempDir dir_{"store"};  // before the Dbs: outlives them
   std::shared_ptr<objstore::MemoryBucket> bucket_;
   std::unique_ptr<StoreGateway> gateway_;
   std::unique_ptr<Db> db_;
@@ -132,7 +122,7 @@ class StoreTest : public ::testing::Test {
 
 TEST_F(StoreTest, CutBlocksAnswerLikeTheHead) {
   size_t head_bytes = db_->head().Stats().series_bytes;
-  auto shipped = db_->CutBlocks(dir_ + "/staging", Shipper());
+  auto shipped = db_->CutBlocks(dir_.path() + "/staging", Shipper());
   ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
   EXPECT_EQ(*shipped, 2);  // [0, 2h) and [2h, 4h); 4h..7h is 1.5 ranges only from 4h on
   auto blocks = gateway_->Blocks("t1");
@@ -153,7 +143,7 @@ TEST_F(StoreTest, CutBlocksAnswerLikeTheHead) {
 
   // A restart keeps the cut: old samples stay refused, and nothing comes back from the WAL.
   db_.reset();
-  db_ = Open(dir_ + "/db");
+  db_ = Open(dir_.path() + "/db");
   EXPECT_EQ(db_->head().min_valid_time(), 4 * kHour);
   ExpectSameAnswers(*Merged());
 
@@ -173,7 +163,7 @@ TEST_F(StoreTest, CutBlocksAnswerLikeTheHead) {
 // A selection whose chunks exceed store_gateway.max_select_chunk_size is refused with a
 // message naming the limit, before its chunks are fetched; narrower ones still run.
 TEST_F(StoreTest, SelectionsOverTheChunkLimitAreRefused) {
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
   GatewayOptions o;
   o.max_select_chunk_bytes = 4096;
   StoreGateway small(
@@ -183,7 +173,7 @@ TEST_F(StoreTest, SelectionsOverTheChunkLimitAreRefused) {
   auto all = promql::ParseExpr("sum(rate(http_requests_total[5m]))").value();
   auto r = engine.Range(*small.Querier("t1"), *all, 0, 4 * kHour, 60'000);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_EQ(r.status().code(), Status::Code::kLimitExceeded);
   EXPECT_NE(r.status().message().find("store_gateway.max_select_chunk_size"), std::string::npos)
       << r.status().message();
   auto labels = gateway_->Querier("t1")->Series(0, 4 * kHour, {});
@@ -201,16 +191,16 @@ TEST_F(StoreTest, SelectionsOverTheChunkLimitAreRefused) {
 
 TEST_F(StoreTest, BucketOutageKeepsEverythingInTheHead) {
   bucket_->set_unavailable(true);
-  auto shipped = db_->CutBlocks(dir_ + "/staging", Shipper());
+  auto shipped = db_->CutBlocks(dir_.path() + "/staging", Shipper());
   EXPECT_EQ(shipped.status().code(), Status::Code::kUnavailable);
   EXPECT_TRUE(gateway_->Blocks("t1").empty());
   ExpectSameAnswers(*Merged());
   // Restart during the outage: the WAL still has every sample.
   db_.reset();
-  db_ = Open(dir_ + "/db");
+  db_ = Open(dir_.path() + "/db");
   ExpectSameAnswers(*Merged());
   bucket_->set_unavailable(false);
-  shipped = db_->CutBlocks(dir_ + "/staging", Shipper());
+  shipped = db_->CutBlocks(dir_.path() + "/staging", Shipper());
   ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
   EXPECT_EQ(*shipped, 2);
   ExpectSameAnswers(*Merged());
@@ -224,9 +214,10 @@ TEST_F(StoreTest, FailedCutIsRetriedForTheSameRange) {
     if (++calls == 2) return Status::Unavailable("bucket down");
     return Shipper()(dir, meta);
   };
-  EXPECT_EQ(db_->CutBlocks(dir_ + "/staging", flaky).status().code(), Status::Code::kUnavailable);
+  EXPECT_EQ(db_->CutBlocks(dir_.path() + "/staging", flaky).status().code(),
+            Status::Code::kUnavailable);
   EXPECT_EQ(gateway_->Blocks("t1").size(), 1u);
-  auto again = db_->CutBlocks(dir_ + "/staging", Shipper());
+  auto again = db_->CutBlocks(dir_.path() + "/staging", Shipper());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ(*again, 1);
   auto blocks = gateway_->Blocks("t1");
@@ -250,7 +241,7 @@ TEST_F(StoreTest, DuplicateBlocksAreDeduplicated) {
     gateway_->AddBlock("t1", copy);
     return Status::Ok();
   };
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", twice).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", twice).ok());
   EXPECT_EQ(gateway_->Blocks("t1").size(), 4u);
   ExpectSameAnswers(*Merged());
 }
@@ -274,9 +265,9 @@ class CountingBucket : public objstore::MemoryBucket {
 TEST_F(StoreTest, WarmAndRestartedGatewaysReadFromCache) {
   auto counting = std::make_shared<CountingBucket>();
   bucket_ = counting;
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
   GatewayOptions o;
-  o.disk_cache_dir = dir_ + "/cache";
+  o.disk_cache_dir = dir_.path() + "/cache";
   auto query = [&](StoreGateway& gw) {
     auto q = gw.Querier("t1", 0);
     auto r = promql::Engine().Range(
@@ -309,10 +300,11 @@ class CompactionTest : public StoreTest {
  protected:
   void SetUp() override { Init(30); }
   tsdb::compact::Compactor MakeCompactor(tsdb::compact::CompactorOptions o = {}) {
-    o.work_dir = dir_ + "/compactor";
+    o.work_dir = dir_.path() + "/compactor";
     return tsdb::compact::Compactor(
-        o, [this](const std::string&) { return bucket_; }, nullptr);
+        o, limits_, [this](const std::string&) { return bucket_; }, nullptr);
   }
+  limits::TenantOverrides limits_;
   size_t LiveBlocks(int64_t resolution) {
     EXPECT_TRUE(gateway_->Sync("t1").ok());
     size_t n = 0;
@@ -324,7 +316,7 @@ class CompactionTest : public StoreTest {
 // Merged 12h and 24h blocks answer exactly as the head did; retired sources disappear in
 // two phases.
 TEST_F(CompactionTest, MergedBlocksAnswerExactly) {
-  auto shipped = db_->CutBlocks(dir_ + "/staging", Shipper());
+  auto shipped = db_->CutBlocks(dir_.path() + "/staging", Shipper());
   ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
   EXPECT_EQ(*shipped, 14);  // [0h, 28h) in 2h blocks
   auto compactor = MakeCompactor();
@@ -359,7 +351,7 @@ TEST_F(CompactionTest, MergedBlocksAnswerExactly) {
 // Shutdown stops a pass at the next series or job; what it leaves behind is invisible to
 // queries and finished by the next pass.
 TEST_F(CompactionTest, StoppedPassLeavesNothingVisible) {
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
   size_t objects = bucket_->size();
   auto stopped = MakeCompactor();
   stopped.Stop();
@@ -382,7 +374,7 @@ TEST_F(CompactionTest, StoppedPassLeavesNothingVisible) {
 // A crash after the merged block was uploaded but before its sources were marked: the next
 // pass retires the sources as superseded, and queries meanwhile count each sample once.
 TEST_F(CompactionTest, SupersededSourcesAreRetired) {
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
   auto compactor = MakeCompactor();
   ASSERT_TRUE(compactor.Run("t1", 30 * kHour).ok());
   // Undo the marks, as if the crash came first.
@@ -407,7 +399,7 @@ TEST_F(CompactionTest, SupersededSourcesAreRetired) {
 // Downsampled blocks: sum/min/max_over_time are exact (up to float summation order); rate()
 // stays within documented bounds; queries that cannot use them read raw data.
 TEST_F(CompactionTest, DownsampledBlocksAnswerWithinBounds) {
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
   auto compactor = MakeCompactor();
   auto pass = compactor.Run("t1", 80 * kHour);
   ASSERT_TRUE(pass.ok()) << pass.status().ToString();
@@ -463,7 +455,7 @@ class SparseCompactionTest : public CompactionTest {
 };
 
 TEST_F(SparseCompactionTest, RawBlocksSmallerThanDownsampledOnesAreRead) {
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
   auto pass = MakeCompactor().Run("t1", 80 * kHour);
   ASSERT_TRUE(pass.ok()) << pass.status().ToString();
   ASSERT_GE(LiveBlocks(tsdb::block::kRes5m), 1u);
@@ -490,10 +482,9 @@ TEST_F(SparseCompactionTest, RawBlocksSmallerThanDownsampledOnesAreRead) {
 }
 
 TEST_F(CompactionTest, RetentionMarksOldBlocks) {
-  ASSERT_TRUE(db_->CutBlocks(dir_ + "/staging", Shipper()).ok());
-  tsdb::compact::CompactorOptions o;
-  o.retention.raw_ms = 10 * kHour;
-  auto compactor = MakeCompactor(o);
+  ASSERT_TRUE(db_->CutBlocks(dir_.path() + "/staging", Shipper()).ok());
+  limits_.defaults.retention.raw_ms = 10 * kHour;
+  auto compactor = MakeCompactor();
   auto pass = compactor.Run("t1", 30 * kHour);
   ASSERT_TRUE(pass.ok());
   EXPECT_GE(pass->marked, 1);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "base/mutex.h"
 #include "tsdb/wal/record.h"
 
 namespace strata::tsdb {
@@ -84,7 +85,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   if (!wal.ok()) return wal.status().Annotate(fmt::format("opening WAL of {}", name));
   db->wal_ = std::move(wal).value();
   {
-    std::lock_guard lk(db->meta_mu_);
+    MutexLock lk(db->meta_mu_);
     db->metadata_ = std::move(metadata);
   }
   db->last_checkpoint_bytes_ = db->replay_stats_.bytes;
@@ -113,7 +114,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
     found[i] = head_.Find(series[i].hash, series[i].labels);
 
   std::string frames;
-  std::lock_guard lk(commit_mu_);
+  MutexLock lk(commit_mu_);
   if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
   RETURN_IF_ERROR(wal_->Admit());
   {
@@ -176,7 +177,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   }
   if (!metadata.empty()) {
     wal::RecordBuilder md_rec(wal::RecordType::kMetadata, frames);
-    std::lock_guard mlk(meta_mu_);
+    MutexLock mlk(meta_mu_);
     for (const auto& m : metadata) {
       MetricMetadata v{m.type, std::string(m.unit), std::string(m.help)};
       auto it = metadata_.find(std::string(m.family));
@@ -191,7 +192,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
 }
 
 std::map<std::string, MetricMetadata> Db::Metadata() const {
-  std::lock_guard lk(meta_mu_);
+  MutexLock lk(meta_mu_);
   return metadata_;
 }
 

@@ -5,17 +5,18 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "base/labels.h"
+#include "base/mutex.h"
 #include "base/sample.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/head/head.h"
+#include "tsdb/metadata.h"
 #include "tsdb/wal/wal.h"
 
 namespace strata::tsdb {
@@ -47,13 +48,6 @@ struct MetadataInput {
   uint8_t type;
   std::string_view unit;
   std::string_view help;
-};
-
-struct MetricMetadata {
-  uint8_t type = 0;
-  std::string unit;
-  std::string help;
-  bool operator==(const MetricMetadata&) const = default;
 };
 
 // Per-tenant rules an append is checked against.
@@ -140,12 +134,12 @@ class Db {
   std::unique_ptr<wal::Wal> wal_;
   wal::ReplayStats replay_stats_;
 
-  std::mutex commit_mu_;  // orders head application with WAL appends
-  mutable std::mutex meta_mu_;
+  Mutex commit_mu_;  // orders head application with WAL appends
+  mutable Mutex meta_mu_;
   std::map<std::string, MetricMetadata> metadata_ GUARDED_BY(meta_mu_);
 
-  std::mutex checkpoint_mu_;  // one checkpoint at a time
-  std::mutex cut_mu_;         // one block cut at a time
+  Mutex checkpoint_mu_;  // one checkpoint at a time
+  Mutex cut_mu_;         // one block cut at a time
   // End of the last range shipped (head.state). The next cut starts here, not at the
   // head's minimum valid time, which a failed cut has already raised past its range.
   std::atomic<int64_t> shipped_until_{INT64_MIN};

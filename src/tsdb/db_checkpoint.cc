@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "base/mutex.h"
 #include "tsdb/db.h"
 #include "tsdb/wal/record.h"
 #include "tsdb/wal/segment.h"
@@ -70,14 +71,14 @@ Status Db::MaybeCheckpoint() {
 }
 
 Status Db::Checkpoint() {
-  std::lock_guard cp_lock(checkpoint_mu_);
+  MutexLock cp_lock(checkpoint_mu_);
   auto start = std::chrono::steady_clock::now();
   uint32_t first_kept;
   uint64_t lsn;
   RETURN_IF_ERROR(wal_->Admit().Annotate("checkpoint skipped"));
   {
     // Everything applied to the head so far goes to segments before `first_kept`.
-    std::lock_guard lk(commit_mu_);
+    MutexLock lk(commit_mu_);
     ASSIGN_OR_RETURN(first_kept, wal_->Rotate());
     lsn = wal_->appended_lsn();
   }

@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "base/file.h"
+#include "base/math.h"
+#include "base/mutex.h"
 #include "tsdb/block/writer.h"
 #include "tsdb/db.h"
 
@@ -16,8 +18,6 @@ namespace strata::tsdb {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 bool LabelsLess(const MemSeries* a, const MemSeries* b) {
   auto la = a->labels();
@@ -49,7 +49,7 @@ Status Db::LoadHeadState() {
 }
 
 Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& ship) {
-  std::lock_guard cut_lock(cut_mu_);
+  MutexLock cut_lock(cut_mu_);
   const int64_t range = opts_.block_range_ms;
   int shipped = 0;
   while (true) {
@@ -101,7 +101,7 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
     {
       // Appends keep series pointers while they hold it, and one may have brought an emptied
       // series a sample since: RemoveEmptySeries checks again.
-      std::lock_guard lk(commit_mu_);
+      MutexLock lk(commit_mu_);
       removed = head_.RemoveEmptySeries(emptied);
     }
     RETURN_IF_ERROR(Checkpoint().Annotate("checkpoint after block cut"));

@@ -1,28 +1,20 @@
 #include "tsdb/db.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <thread>
 
+#include "testing/temp_dir.h"
 #include "tsdb/storage.h"
 #include "tsdb/wal/segment.h"
 
 namespace strata::tsdb {
 namespace {
-namespace fs = std::filesystem;
 
 class DbTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "strata-db-XXXXXX").string();
-    dir_ = ::mkdtemp(tmpl.data());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<Db> OpenDb(const DbOptions& opts = {}) {
-    auto db = Db::Open(dir_, opts, "test");
+    auto db = Db::Open(dir_.path(), opts, "test");
     EXPECT_TRUE(db.ok()) << db.status().ToString();
     return std::move(db).value();
   }
@@ -55,7 +47,7 @@ class DbTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  testing::TempDir dir_{"db"};
 };
 
 TEST_F(DbTest, AppendSurvivesReopen) {
@@ -111,9 +103,9 @@ TEST_F(DbTest, CheckpointReplacesSegmentsAndReplaysEqual) {
     before = Dump(db->head());
     ASSERT_TRUE(db->Close().ok());
   }
-  auto segs = *wal::ListSegments(dir_ + "/wal");
+  auto segs = *wal::ListSegments(dir_.path() + "/wal");
   EXPECT_GE(segs.front(), 2u);  // segment 1 was covered by the checkpoint and removed
-  EXPECT_TRUE(wal::LatestCheckpoint(dir_ + "/wal")->has_value());
+  EXPECT_TRUE(wal::LatestCheckpoint(dir_.path() + "/wal")->has_value());
   auto db = OpenDb(opts);
   EXPECT_TRUE(db->replay_stats().from_checkpoint);
   EXPECT_EQ(Dump(db->head()), before);
@@ -146,9 +138,10 @@ TEST_F(DbTest, SeriesWhoseSamplesAreInBlocksLeaveTheHead) {
     if (t < kHour) Put(*db, "gone", 1, t, 1);
     Put(*db, "stays", 1, t, 2);
   }
-  auto shipped = db->CutBlocks(dir_ + "/staging", [](const std::string&, const block::BlockMeta&) {
-    return Status::Ok();  // where the block goes does not matter here
-  });
+  auto shipped =
+      db->CutBlocks(dir_.path() + "/staging", [](const std::string&, const block::BlockMeta&) {
+        return Status::Ok();  // where the block goes does not matter here
+      });
   ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
   EXPECT_EQ(*shipped, 1);  // [0, 2h)
   EXPECT_EQ(db->head().num_series(), 1u);
@@ -172,12 +165,11 @@ TEST_F(DbTest, SeriesWhoseSamplesAreInBlocksLeaveTheHead) {
 }
 
 TEST(StorageTest, TenantsAreIsolatedAndDataDirIsLocked) {
-  std::string tmpl = (fs::temp_directory_path() / "strata-st-XXXXXX").string();
-  std::string dir = ::mkdtemp(tmpl.data());
+  testing::TempDir dir("storage");
   {
-    auto st = Storage::Open({.data_dir = dir});
+    auto st = Storage::Open({.data_dir = dir.path()});
     ASSERT_TRUE(st.ok());
-    EXPECT_FALSE(Storage::Open({.data_dir = dir}).ok());
+    EXPECT_FALSE(Storage::Open({.data_dir = dir.path()}).ok());
     auto a = (*st)->GetOrCreate("team-a");
     auto b = (*st)->GetOrCreate("team-b");
     ASSERT_TRUE(a.ok() && b.ok());
@@ -186,11 +178,9 @@ TEST(StorageTest, TenantsAreIsolatedAndDataDirIsLocked) {
     EXPECT_FALSE((*st)->GetOrCreate("").ok());
     EXPECT_FALSE((*st)->GetOrCreate(std::string(151, 'a')).ok());
   }
-  auto st = Storage::Open({.data_dir = dir});
+  auto st = Storage::Open({.data_dir = dir.path()});
   ASSERT_TRUE(st.ok());
   EXPECT_EQ((*st)->Tenants().size(), 2u);
-  st->reset();
-  fs::remove_all(dir);
 }
 
 }  // namespace

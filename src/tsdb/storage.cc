@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <mutex>
 
+#include "base/mutex.h"
 #include "base/tenant.h"
 
 namespace strata::tsdb {
@@ -44,7 +44,7 @@ Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
         "truncated_bytes={}",
         tenant, (*db)->head().num_series(), rs.records, rs.bytes, rs.from_checkpoint,
         rs.truncated_bytes);
-    std::unique_lock lk(s->mu_);
+    WriterLock lk(s->mu_);
     s->dbs_.emplace(tenant, std::move(db).value());
   }
   if (ec)
@@ -52,10 +52,13 @@ Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
                                                                   start)
                 .count();
-  std::shared_lock lk(s->mu_);
+  size_t tenants = 0;
+  {
+    ReaderLock lk(s->mu_);
+    tenants = s->dbs_.size();
+  }
   spdlog::info("msg=\"storage opened\" data_dir={} tenants={} series={} replay_ms={}",
-               opts.data_dir, s->dbs_.size(), series, ms);
-  lk.unlock();
+               opts.data_dir, tenants, series, ms);
   return s;
 }
 
@@ -63,12 +66,12 @@ Storage::~Storage() { (void)Close(); }
 
 Result<Db*> Storage::GetOrCreate(const std::string& tenant) {
   {
-    std::shared_lock lk(mu_);
+    ReaderLock lk(mu_);
     auto it = dbs_.find(tenant);
     if (it != dbs_.end()) return it->second.get();
   }
   RETURN_IF_ERROR(ValidateTenantId(tenant));
-  std::unique_lock lk(mu_);
+  WriterLock lk(mu_);
   auto it = dbs_.find(tenant);
   if (it != dbs_.end()) return it->second.get();
   ASSIGN_OR_RETURN(auto db, Db::Open(TenantsDir(opts_.data_dir) + "/" + tenant, opts_.db, tenant));
@@ -78,13 +81,13 @@ Result<Db*> Storage::GetOrCreate(const std::string& tenant) {
 }
 
 Db* Storage::Find(const std::string& tenant) const {
-  std::shared_lock lk(mu_);
+  ReaderLock lk(mu_);
   auto it = dbs_.find(tenant);
   return it == dbs_.end() ? nullptr : it->second.get();
 }
 
 std::vector<std::pair<std::string, Db*>> Storage::Tenants() const {
-  std::shared_lock lk(mu_);
+  ReaderLock lk(mu_);
   std::vector<std::pair<std::string, Db*>> out;
   out.reserve(dbs_.size());
   for (const auto& [name, db] : dbs_) out.emplace_back(name, db.get());
@@ -101,7 +104,7 @@ void Storage::MaybeCheckpointAll() {
 }
 
 Status Storage::Close() {
-  std::unique_lock lk(mu_);
+  WriterLock lk(mu_);
   Status first;
   for (auto& [name, db] : dbs_) {
     Status st = db->Close();

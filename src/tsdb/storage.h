@@ -2,12 +2,12 @@
 
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/file.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "tsdb/db.h"
@@ -42,7 +42,7 @@ class Storage {
 
   const StorageOptions opts_;
   std::unique_ptr<DirLock> lock_;
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::map<std::string, std::unique_ptr<Db>> dbs_ GUARDED_BY(mu_);
 };
 

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <future>
 
+#include "base/mutex.h"
 #include "base/version.h"
 #include "proto/remote_write.h"
 #include "proto/wire.h"
@@ -78,7 +79,7 @@ void Exporter::Start() {
 
 void Exporter::Stop() {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (stop_) return;
     stop_ = true;
     cv_.notify_all();
@@ -110,8 +111,8 @@ bool Exporter::Accepts(ItemKind kind) const {
 }
 
 bool Exporter::SleepFor(int64_t ms) {
-  std::unique_lock lk(mu_);
-  cv_.wait_for(lk, std::chrono::milliseconds(ms), [&] { return stop_; });
+  UniqueLock lk(mu_);
+  lk.WaitFor(cv_, std::chrono::milliseconds(ms), [&]() REQUIRES(mu_) { return stop_; });
   return !stop_;
 }
 
@@ -136,7 +137,7 @@ int Exporter::PickBackend() const {
 void Exporter::ReadLoop() {
   while (true) {
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (stop_) return;
     }
     auto batch = queue_->Read(config_.max_batch_bytes, 1000);
@@ -162,8 +163,8 @@ void Exporter::ReadLoop() {
                             std::make_move_iterator(records.begin() + static_cast<ptrdiff_t>(j))});
       {
         // One request waits while another is in flight: enough to keep the backend busy.
-        std::unique_lock lk(mu_);
-        ready_cv_.wait(lk, [&] { return stop_ || ready_.empty(); });
+        UniqueLock lk(mu_);
+        lk.Wait(ready_cv_, [&]() REQUIRES(mu_) { return stop_ || ready_.empty(); });
         if (stop_) return;  // unacknowledged records are read after restart
         ready_.push_back(std::move(p));
       }
@@ -177,8 +178,8 @@ void Exporter::SendLoop() {
   while (true) {
     Prepared p;
     {
-      std::unique_lock lk(mu_);
-      ready_cv_.wait(lk, [&] { return stop_ || !ready_.empty(); });
+      UniqueLock lk(mu_);
+      lk.Wait(ready_cv_, [&]() REQUIRES(mu_) { return stop_ || !ready_.empty(); });
       if (stop_) return;
       p = std::move(ready_.front());
       ready_.pop_front();

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <span>
 #include <string>
@@ -15,9 +14,10 @@
 #include "agent/config.h"
 #include "agent/export/health.h"
 #include "agent/queue/queue.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "http/client.h"
-#include "ingest/rate_limiter.h"
+#include "limits/token_bucket.h"
 
 namespace strata::agent {
 
@@ -123,11 +123,11 @@ class Exporter {
   const ExporterConfig config_;
   std::unique_ptr<DurableQueue> queue_;
   std::vector<std::unique_ptr<Backend>> backends_;
-  ingest::TokenBucket send_rate_;
+  limits::TokenBucket send_rate_;
   std::vector<Lane> lanes_;
   std::atomic<uint64_t> rejected_items_{0};
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;        // stop_ changed
   std::condition_variable ready_cv_;  // ready_ changed
   bool stop_ = false;                 // guarded by mu_

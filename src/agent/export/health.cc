@@ -1,9 +1,11 @@
 #include "agent/export/health.h"
 
+#include "base/mutex.h"
+
 namespace strata::agent {
 
 bool BackendHealth::Report(bool ok) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   streak_ = ok ? std::max(streak_, 0) + 1 : std::min(streak_, 0) - 1;
   bool up = up_.load(std::memory_order_relaxed);
   bool next = up ? streak_ > -opts_.unhealthy_after : streak_ >= opts_.healthy_after;

@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 
 #include "agent/config.h"
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 
 namespace strata::agent {
@@ -23,7 +23,7 @@ class BackendHealth {
 
  private:
   const HealthOptions opts_;
-  std::mutex mu_;
+  Mutex mu_;
   int streak_ GUARDED_BY(mu_) = 0;  // > 0: successes in a row, < 0: failures in a row
   std::atomic<bool> up_{true};
   std::atomic<uint64_t> transitions_{0};

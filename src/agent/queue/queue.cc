@@ -14,6 +14,7 @@
 #include "base/coding.h"
 #include "base/crc32c.h"
 #include "base/file.h"
+#include "base/mutex.h"
 #include "base/units.h"
 #include "tsdb/wal/record.h"
 #include "tsdb/wal/segment.h"
@@ -157,7 +158,7 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
   if (!opened.ok()) return opened.status();
   q->wal_ = std::move(*opened);
 
-  std::lock_guard lk(q->mu_);
+  MutexLock lk(q->mu_);
   size_t i = 0;
   for (const auto& [segment, records] : replay.segment_records) {
     uint64_t offset = 0;
@@ -185,7 +186,7 @@ Result<std::unique_ptr<DurableQueue>> DurableQueue::Open(const std::string& dir,
 }
 
 bool DurableQueue::HasRoom(uint64_t bytes) const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   if (closed_ || !wal_->Admit().ok()) return false;
   return opts_.full_policy == FullPolicy::kDropOldest ||
          disk_bytes_ + bytes <= opts_.max_disk_bytes;
@@ -208,7 +209,7 @@ Status DurableQueue::Append(const QueueRecord& rec, std::function<void(const Sta
   uint64_t need = frame.size();
   uint64_t lsn = 0;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (closed_) return Status::Unavailable(fmt::format("queue {} is closed", opts_.name));
     RETURN_IF_ERROR(wal_->Admit());
     if (need > opts_.max_disk_bytes / 2) {
@@ -218,7 +219,7 @@ Status DurableQueue::Append(const QueueRecord& rec, std::function<void(const Sta
     }
     if (disk_bytes_ + need > opts_.max_disk_bytes &&
         (opts_.full_policy == FullPolicy::kBlock || !MakeRoom(need))) {
-      return Status::ResourceExhausted(fmt::format(
+      return Status::Unavailable(fmt::format(
           "queue {} is full: {} bytes on disk of max_disk_bytes {} ({} items waiting for the "
           "backend)",
           opts_.name, disk_bytes_, opts_.max_disk_bytes, pending_items_));
@@ -230,7 +231,7 @@ Status DurableQueue::Append(const QueueRecord& rec, std::function<void(const Sta
   }
   wal_->WhenDurable(lsn, [this, items = rec.items, done = std::move(done)](const Status& st) {
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (st.ok()) {
         appended_items_ += items;
         ++appends_;
@@ -297,13 +298,13 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
     QueuePosition cur;
     uint64_t seen_appends = 0;
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (closed_) return std::vector<QueuedRecord>{};
       cur = cursor_;
       seen_appends = appends_;
     }
     auto advance = [&](QueuePosition next) {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (cursor_ == cur) cursor_ = next;
     };
     std::string path = SegmentPath(cur.segment);
@@ -357,13 +358,13 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
             "msg=\"agent queue segment damaged; skipping its rest\" queue={} "
             "segment={} offset={} bytes={} problem=\"{}\"",
             opts_.name, cur.segment, cur.offset, size - cur.offset, res.problem);
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         corrupt_bytes_ += size - cur.offset;
         if (cursor_ == cur) cursor_ = {cur.segment + 1, 0};
         continue;
       }
       if (consumed > 0) {
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         if (cursor_ != cur) continue;  // the segment was dropped meanwhile
         if (corrupt > 0) {
           spdlog::error(
@@ -382,16 +383,16 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
       advance({cur.segment + 1, 0});
       continue;
     }
-    std::unique_lock lk(mu_);
-    if (!appended_cv_.wait_until(lk, deadline,
-                                 [&] { return closed_ || appends_ != seen_appends; })) {
+    UniqueLock lk(mu_);
+    if (!lk.WaitUntil(appended_cv_, deadline,
+                      [&]() REQUIRES(mu_) { return closed_ || appends_ != seen_appends; })) {
       return std::vector<QueuedRecord>{};
     }
   }
 }
 
 void DurableQueue::Rewind() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   cursor_ = std::max(ack_, QueuePosition{first_segment_, 0});
   unacked_.clear();
 }
@@ -406,7 +407,7 @@ Status DurableQueue::WriteAck(const QueuePosition& pos) {
 
 Status DurableQueue::Ack(const QueuePosition& end) {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (end <= ack_) return Status::Ok();
     uint64_t items = 0;
     uint64_t records = 0;
@@ -430,7 +431,7 @@ Status DurableQueue::Ack(const QueuePosition& end) {
   saved_ack_ = end;
   saved_ack_ms_ = now;
   if (!deletable) return Status::Ok();
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   return RemoveSegmentsBefore(std::min(end.segment, wal_->stats().current_segment));
 }
 
@@ -455,7 +456,7 @@ QueueStats DurableQueue::Stats() const {
   QueueStats s;
   QueuePosition next;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     s.pending_items = pending_items_;
     s.pending_records = pending_records_;
     s.disk_bytes = disk_bytes_;
@@ -473,7 +474,7 @@ QueueStats DurableQueue::Stats() const {
 Status DurableQueue::SaveAck() {
   QueuePosition ack;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     ack = ack_;
   }
   if (ack == saved_ack_) return Status::Ok();
@@ -485,7 +486,7 @@ Status DurableQueue::SaveAck() {
 
 Status DurableQueue::Close() {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (closed_) return Status::Ok();
     closed_ = true;
     appended_cv_.notify_all();

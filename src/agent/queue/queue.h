@@ -7,11 +7,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "agent/queue/format.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "tsdb/wal/wal.h"
@@ -93,9 +93,9 @@ class DurableQueue {
   DurableQueue& operator=(const DurableQueue&) = delete;
 
   // Admits and appends `rec`, then calls `done(Ok)` once it is durable or `done(error)` if the
-  // queue closes first. Returns without calling `done` when not admitted: kResourceExhausted
-  // when the disk budget is reached under kBlock, kUnavailable when writes are failing (a full
-  // disk) or the queue is closed, kTooLarge for a record larger than half the budget or the
+  // queue closes first. Returns without calling `done` when not admitted: kUnavailable (the
+  // sender retries) when the disk budget is reached under kBlock, when writes are failing (a
+  // full disk) or the queue is closed, kTooLarge for a record larger than half the budget or the
   // record limit, kInvalidArgument for a tenant that cannot be queued.
   Status Append(const QueueRecord& rec, std::function<void(const Status&)> done);
 
@@ -135,7 +135,7 @@ class DurableQueue {
   const QueueOptions opts_;
   std::unique_ptr<wal::Wal> wal_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable appended_cv_;  // wakes Read
   bool closed_ GUARDED_BY(mu_) = false;
   uint64_t disk_bytes_ GUARDED_BY(mu_) = 0;

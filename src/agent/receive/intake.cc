@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <mutex>
 
 #include "base/json.h"
-#include "base/tenant.h"
+#include "base/mutex.h"
+#include "http/status_map.h"
+#include "http/tenant.h"
 #include "proto/otlp.h"
 
 namespace strata::agent {
@@ -66,20 +67,8 @@ http::Response ErrorResponse(unsigned version, bool keep_alive, ErrorFormat form
 
 }  // namespace
 
-http::Status HttpStatusFor(const Status& st) {
-  switch (st.code()) {
-    case Status::Code::kNotFound:
-      return http::Status::not_found;
-    case Status::Code::kTooLarge:
-    case Status::Code::kInvalidArgument:
-      return http::Status::payload_too_large;
-    default:
-      return http::Status::service_unavailable;
-  }
-}
-
 Intake::Intake(uint64_t memory_budget_bytes,
-               std::function<std::shared_ptr<const ExporterSet>()> exporters, LimitsConfig limits,
+               std::function<std::shared_ptr<const ExporterSet>()> exporters, RateLimitTable limits,
                prometheus::Registry& registry)
     : budget_(memory_budget_bytes),
       exporters_(std::move(exporters)),
@@ -107,26 +96,17 @@ Intake::Reservation Intake::Reserve(uint64_t bytes) {
   return {this, bytes};
 }
 
-Result<std::string> Intake::ResolveTenant(const std::string* header, const std::string& fallback) {
-  if (header == nullptr) return fallback;
-  if (Status st = ValidateTenantId(*header); !st.ok()) {
-    return Status::InvalidArgument(
-        fmt::format("invalid {} header: {}", kTenantHeader, st.message()));
-  }
-  return *header;
-}
-
-void Intake::SetLimits(LimitsConfig limits) {
-  std::lock_guard lk(limits_mu_);
+void Intake::SetLimits(RateLimitTable limits) {
+  MutexLock lk(limits_mu_);
   limits_ = std::move(limits);
 }
 
 int64_t Intake::Admit(const std::string& tenant, Budget budget, double amount) {
   double rate = 0, burst = 0;
-  ingest::TokenBucket* bucket = nullptr;
+  limits::TokenBucket* bucket = nullptr;
   {
-    std::lock_guard lk(limits_mu_);
-    const RateLimits& l = limits_.For(tenant);
+    MutexLock lk(limits_mu_);
+    const limits::RateLimits& l = limits_.For(tenant);
     switch (budget) {
       case Budget::kSamples:
         rate = l.samples_per_second, burst = l.samples_burst;
@@ -190,7 +170,7 @@ void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> va
   }
   // Finished when the last copy is durable (or failed), on whichever thread completes it.
   struct Pending {
-    std::mutex mu;
+    Mutex mu;
     size_t left;
     Status error;
   };
@@ -201,7 +181,7 @@ void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> va
                  tenant = variants.front().tenant](const Status& st) {
     Status error;
     {
-      std::lock_guard lk(pending->mu);
+      MutexLock lk(pending->mu);
       if (!st.ok() && pending->error.ok()) pending->error = st;
       if (--pending->left > 0) return;
       error = pending->error;
@@ -219,20 +199,18 @@ void Intake::CountRequest(const std::string& receiver, const std::string& code) 
 }
 
 void Intake::Reply(const std::string& receiver, const http::Request& req,
-                   const http::Responder& respond, ErrorFormat format, http::Status code,
-                   std::string msg) {
+                   const http::Responder& respond, ErrorFormat format, const Status& error) {
+  http::Status code = http::StatusFor(error);
   CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
-  respond.Send(ErrorResponse(req.version(), req.keep_alive(), format, code, std::move(msg)));
+  respond.Send(ErrorResponse(req.version(), req.keep_alive(), format, code, error.message()));
 }
 
 bool Intake::Tenant(const std::string& receiver, const http::Request& req,
                     const http::Responder& respond, const std::string& fallback, ErrorFormat format,
                     std::string* tenant) {
-  auto it = req.find(kTenantHeader);
-  std::string header = it == req.end() ? std::string() : std::string(it->value());
-  auto resolved = ResolveTenant(it == req.end() ? nullptr : &header, fallback);
+  auto resolved = http::RequestTenant(req, TenantPolicy{false, fallback});
   if (!resolved.ok()) {
-    Reply(receiver, req, respond, format, http::Status::bad_request, resolved.status().message());
+    Reply(receiver, req, respond, format, resolved.status());
     return false;
   }
   *tenant = std::move(*resolved);
@@ -263,7 +241,7 @@ void Intake::SubmitHttp(const std::string& receiver, std::span<const QueueRecord
           keep_alive = req.keep_alive(), ok_content_type = std::move(ok_content_type),
           ok_body = std::move(ok_body)](const Status& st) {
            if (!st.ok()) {
-             http::Status code = HttpStatusFor(st);
+             http::Status code = http::StatusFor(st);
              CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
              return respond.Send(ErrorResponse(version, keep_alive, format, code, st.message()));
            }

@@ -9,7 +9,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,9 +16,10 @@
 #include "agent/config.h"
 #include "agent/export/exporter.h"
 #include "agent/queue/queue.h"
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "http/server.h"
-#include "ingest/rate_limiter.h"
+#include "limits/token_bucket.h"
 
 namespace strata::agent {
 
@@ -40,7 +40,7 @@ enum class ErrorFormat : uint8_t { kText, kOtlpProtobuf, kOtlpJson };
 class Intake {
  public:
   Intake(uint64_t memory_budget_bytes,
-         std::function<std::shared_ptr<const ExporterSet>()> exporters, LimitsConfig limits,
+         std::function<std::shared_ptr<const ExporterSet>()> exporters, RateLimitTable limits,
          prometheus::Registry& registry);
 
   // A reservation of request memory, released when destroyed.
@@ -64,14 +64,10 @@ class Intake {
   // Reserves `bytes` of the memory budget; an empty reservation when it is exhausted.
   Reservation Reserve(uint64_t bytes);
 
-  // The tenant of a request: `header` (X-Scope-OrgID) when present, else `fallback` (the
-  // receiver's configured tenant, possibly empty). An invalid header is kInvalidArgument.
-  static Result<std::string> ResolveTenant(const std::string* header, const std::string& fallback);
-
   // Takes `amount` from the tenant's budget; 0 when admitted, else the seconds to wait (and
   // the refusal is counted).
   int64_t Admit(const std::string& tenant, Budget budget, double amount);
-  void SetLimits(LimitsConfig limits);
+  void SetLimits(RateLimitTable limits);
 
   // True when some exporter takes `kind`.
   bool Wants(ItemKind kind) const;
@@ -85,7 +81,8 @@ class Intake {
   void Submit(const std::string& receiver, std::span<const QueueRecord> variants,
               std::function<void(const Status&)> done);
 
-  // HTTP receivers: the tenant, or answers 400 and returns false.
+  // HTTP receivers: the tenant (X-Scope-OrgID, else `fallback`, the receiver's configured
+  // tenant, possibly empty), or answers 400 and returns false.
   bool Tenant(const std::string& receiver, const http::Request& req, const http::Responder& respond,
               const std::string& fallback, ErrorFormat format, std::string* tenant);
   // Rate limit for HTTP receivers: true when admitted, else answers 429 with Retry-After.
@@ -93,20 +90,21 @@ class Intake {
                  const http::Responder& respond, ErrorFormat format, const std::string& tenant,
                  Budget budget, double amount);
   // Submits and answers `ok_status` with `ok_body` (of `ok_content_type`) once durable, or the
-  // error: 404 (no exporter), 413 (record larger than a queue takes), 503 + Retry-After.
+  // error: 404 (no exporter), 413 (record larger than a queue takes), 400 (a tenant that cannot
+  // be queued), 503 + Retry-After (a queue full or failing).
   void SubmitHttp(const std::string& receiver, std::span<const QueueRecord> variants,
                   const http::Request& req, const http::Responder& respond, ErrorFormat format,
                   http::Status ok_status, std::string ok_content_type = {},
                   std::string ok_body = {});
-  // Answers an error and counts it.
+  // Answers an error (its HTTP status from http/status_map.h) and counts it.
   void Reply(const std::string& receiver, const http::Request& req, const http::Responder& respond,
-             ErrorFormat format, http::Status code, std::string msg);
+             ErrorFormat format, const Status& error);
   // Counts an answered request (receivers that are not HTTP).
   void CountRequest(const std::string& receiver, const std::string& code);
 
  private:
   struct TenantBuckets {
-    ingest::TokenBucket samples, log_bytes, spans;
+    limits::TokenBucket samples, log_bytes, spans;
   };
 
   const uint64_t budget_;
@@ -116,12 +114,9 @@ class Intake {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& limited_;
 
-  std::mutex limits_mu_;
-  LimitsConfig limits_ GUARDED_BY(limits_mu_);
+  Mutex limits_mu_;
+  RateLimitTable limits_ GUARDED_BY(limits_mu_);
   std::map<std::string, std::unique_ptr<TenantBuckets>> buckets_ GUARDED_BY(limits_mu_);
 };
-
-// The HTTP status for a Submit error.
-http::Status HttpStatusFor(const Status& st);
 
 }  // namespace strata::agent

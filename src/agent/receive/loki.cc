@@ -21,59 +21,57 @@ void HandleLokiPush(Intake& intake, uint64_t max_decompressed_bytes,
   const std::string_view content_type = http::MediaType(req);
   const bool json = content_type == "application/json";
   if (!json && content_type != "application/x-protobuf") {
-    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::unsupported_media_type,
-                        fmt::format("unsupported Content-Type \"{}\": Loki push takes "
-                                    "application/x-protobuf (snappy) or application/json",
-                                    content_type));
+    return intake.Reply(
+        kLokiReceiver, req, respond, kText,
+        Status::Unsupported(fmt::format("unsupported Content-Type \"{}\": Loki push takes "
+                                        "application/x-protobuf (snappy) or application/json",
+                                        content_type)));
   }
   std::string tenant;
   if (!intake.Tenant(kLokiReceiver, req, respond, default_tenant, kText, &tenant)) return;
   auto body_reservation = intake.Reserve(req.body().size());
   if (!body_reservation) {
-    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::service_unavailable,
-                        "agent memory budget (server.memory_budget) is in use by other "
-                        "requests; retry");
+    return intake.Reply(
+        kLokiReceiver, req, respond, kText,
+        Status::Unavailable("agent memory budget (server.memory_budget) is in use by other "
+                            "requests; retry"));
   }
   std::string raw;
   if (json) {
-    http::Status code;
-    if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw, &code); !st.ok()) {
-      return intake.Reply(kLokiReceiver, req, respond, kText, code, st.message());
+    if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw); !st.ok()) {
+      return intake.Reply(kLokiReceiver, req, respond, kText, st);
     }
   } else {
     // Protobuf pushes are snappy-compressed, with or without "Content-Encoding: snappy".
     auto ce = req.find(bhttp::field::content_encoding);
     if (ce != req.end() && ce->value() != "snappy") {
-      return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::unsupported_media_type,
-                          fmt::format("unsupported Content-Encoding \"{}\": protobuf pushes are "
-                                      "snappy-compressed",
-                                      std::string(ce->value())));
+      return intake.Reply(kLokiReceiver, req, respond, kText,
+                          Status::Unsupported(fmt::format(
+                              "unsupported Content-Encoding \"{}\": protobuf pushes are "
+                              "snappy-compressed",
+                              std::string(ce->value()))));
     }
     if (Status st = proto::SnappyDecompress(req.body(), max_decompressed_bytes, raw); !st.ok()) {
-      return intake.Reply(kLokiReceiver, req, respond, kText,
-                          st.code() == Status::Code::kTooLarge ? http::Status::payload_too_large
-                                                               : http::Status::bad_request,
-                          st.message());
+      return intake.Reply(kLokiReceiver, req, respond, kText, st);
     }
   }
   auto work_reservation = intake.Reserve(2 * raw.size());
   if (!work_reservation) {
-    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::service_unavailable,
-                        "agent memory budget (server.memory_budget) is in use by other "
-                        "requests; retry");
+    return intake.Reply(
+        kLokiReceiver, req, respond, kText,
+        Status::Unavailable("agent memory budget (server.memory_budget) is in use by other "
+                            "requests; retry"));
   }
   if (json) {
     auto pb = proto::LokiJsonToProtobuf(raw);
     if (!pb.ok()) {
-      return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::bad_request,
-                          pb.status().message());
+      return intake.Reply(kLokiReceiver, req, respond, kText, pb.status());
     }
     raw = std::move(*pb);
   }
   auto counts = proto::ScanLokiPush(raw);
   if (!counts.ok()) {
-    return intake.Reply(kLokiReceiver, req, respond, kText, http::Status::bad_request,
-                        counts.status().message());
+    return intake.Reply(kLokiReceiver, req, respond, kText, counts.status());
   }
   if (!intake.AdmitHttp(kLokiReceiver, req, respond, kText, tenant, Budget::kLogBytes,
                         static_cast<double>(counts->line_bytes))) {

@@ -82,44 +82,43 @@ void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decom
   const bool json = content_type == "application/json";
   const ErrorFormat format = json ? ErrorFormat::kOtlpJson : ErrorFormat::kOtlpProtobuf;
   if (!json && content_type != "application/x-protobuf") {
-    return intake.Reply(receiver, req, respond, ErrorFormat::kText,
-                        http::Status::unsupported_media_type,
-                        fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
-                                    "application/x-protobuf or application/json",
-                                    content_type));
+    return intake.Reply(
+        receiver, req, respond, ErrorFormat::kText,
+        Status::Unsupported(fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
+                                        "application/x-protobuf or application/json",
+                                        content_type)));
   }
   std::string tenant;
   if (!intake.Tenant(receiver, req, respond, default_tenant, format, &tenant)) return;
   auto body_reservation = intake.Reserve(req.body().size());
   if (!body_reservation) {
-    return intake.Reply(receiver, req, respond, format, http::Status::service_unavailable,
-                        "agent memory budget (server.memory_budget) is in use by other "
-                        "requests; retry");
+    return intake.Reply(
+        receiver, req, respond, format,
+        Status::Unavailable("agent memory budget (server.memory_budget) is in use by other "
+                            "requests; retry"));
   }
   std::string raw;
-  http::Status code;
-  if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw, &code); !st.ok()) {
-    return intake.Reply(receiver, req, respond, format, code, st.message());
+  if (Status st = http::DecodeBody(req, max_decompressed_bytes, raw); !st.ok()) {
+    return intake.Reply(receiver, req, respond, format, st);
   }
   // The decompressed request, its protobuf form and queued copies live together for a while.
   auto work_reservation = intake.Reserve(2 * raw.size());
   if (!work_reservation) {
-    return intake.Reply(receiver, req, respond, format, http::Status::service_unavailable,
-                        "agent memory budget (server.memory_budget) is in use by other "
-                        "requests; retry");
+    return intake.Reply(
+        receiver, req, respond, format,
+        Status::Unavailable("agent memory budget (server.memory_budget) is in use by other "
+                            "requests; retry"));
   }
   if (json) {
     auto pb = proto::OtlpJsonToProtobuf(signal, raw);
     if (!pb.ok()) {
-      return intake.Reply(receiver, req, respond, format, http::Status::bad_request,
-                          pb.status().message());
+      return intake.Reply(receiver, req, respond, format, pb.status());
     }
     raw = std::move(*pb);
   }
   auto batch = PrepareOtlp(intake, signal, tenant, raw);
   if (!batch.ok()) {
-    return intake.Reply(receiver, req, respond, format, http::Status::bad_request,
-                        batch.status().message());
+    return intake.Reply(receiver, req, respond, format, batch.status());
   }
   if (!intake.AdmitHttp(receiver, req, respond, format, tenant, batch->budget, batch->amount)) {
     return;
@@ -134,9 +133,9 @@ void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decom
         tenant, batch->rejected, batch->rejected_message);
   }
   if (batch->variants.empty() && batch->rejected == 0) {
-    return intake.Reply(
-        receiver, req, respond, format, http::Status::not_found,
-        fmt::format("no exporter of this agent takes OTLP {}", proto::OtlpSignalName(signal)));
+    return intake.Reply(receiver, req, respond, format,
+                        Status::NotFound(fmt::format("no exporter of this agent takes OTLP {}",
+                                                     proto::OtlpSignalName(signal))));
   }
   if (batch->variants.empty()) {  // every point was untranslatable: nothing to queue
     intake.CountRequest(receiver, "200");

@@ -30,7 +30,9 @@ class ExportReactor final : public grpc::ServerGenericBidiReactor {
       : intake_(intake),
         signal_(signal),
         receiver_(fmt::format("otlp_grpc_{}", proto::OtlpSignalName(signal))) {
-    auto tenant = Intake::ResolveTenant(has_tenant ? &tenant_header : nullptr, default_tenant);
+    auto tenant =
+        ResolveTenant(has_tenant ? std::optional<std::string_view>(tenant_header) : std::nullopt,
+                      TenantPolicy{false, default_tenant});
     if (!tenant.ok()) {
       Fail(grpc::StatusCode::INVALID_ARGUMENT, tenant.status().message());
       return;

@@ -9,6 +9,7 @@
 #include <future>
 #include <unordered_map>
 
+#include "base/mutex.h"
 #include "base/units.h"
 #include "base/version.h"
 #include "http/client.h"
@@ -144,7 +145,7 @@ class ScrapeLoop {
   // Ends the loop; with `stale`, queues staleness markers for every series it reported.
   void Stop(bool stale) {
     {
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       if (stopped_) return;
       stopped_ = true;
       cv_.notify_all();
@@ -185,11 +186,11 @@ class ScrapeLoop {
                                                 static_cast<uint64_t>(interval));
     int64_t next = NowMillis() / interval * interval + offset;
     if (next < NowMillis()) next += interval;
-    std::unique_lock lk(mu_);
+    UniqueLock lk(mu_);
     while (true) {
       int64_t wait = next - NowMillis();
-      if (cv_.wait_for(lk, std::chrono::milliseconds(std::max<int64_t>(wait, 0)),
-                       [&] { return stopped_; })) {
+      if (lk.WaitFor(cv_, std::chrono::milliseconds(std::max<int64_t>(wait, 0)),
+                     [&]() REQUIRES(mu_) { return stopped_; })) {
         return;
       }
       lk.unlock();
@@ -299,7 +300,7 @@ class ScrapeLoop {
   std::unordered_map<uint64_t, Labels> last_series_;  // loop thread, then Stop
   uint64_t last_request_bytes_ = 0;
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;  // guarded by mu_
   std::thread thread_;    // last: starts running in the constructor
@@ -323,7 +324,7 @@ ScrapeManager::~ScrapeManager() { Stop(); }
 void ScrapeManager::Stop() {
   std::map<std::string, std::unique_ptr<ScrapeLoop>> loops;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (stop_) return;
     stop_ = true;
     cv_.notify_all();
@@ -334,7 +335,7 @@ void ScrapeManager::Stop() {
 }
 
 void ScrapeManager::ApplyConfig(std::vector<ScrapeConfig> configs) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   std::vector<Job> jobs;
   for (auto& c : configs) {
     Job j;
@@ -451,8 +452,8 @@ void ScrapeManager::Sync() {
 }
 
 void ScrapeManager::DiscoveryLoop() {
-  std::unique_lock lk(mu_);
-  while (!cv_.wait_for(lk, std::chrono::seconds(1), [&] { return stop_; })) {
+  UniqueLock lk(mu_);
+  while (!lk.WaitFor(cv_, std::chrono::seconds(1), [&]() REQUIRES(mu_) { return stop_; })) {
     if (RefreshFiles(NowMillis())) Sync();
   }
 }

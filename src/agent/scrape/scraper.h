@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "agent/receive/intake.h"
 #include "agent/scrape/relabel.h"
 #include "base/labels.h"
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 
 namespace strata::agent {
@@ -76,7 +76,7 @@ class ScrapeManager {
 
   Intake& intake_;
   Metrics metrics_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   bool stop_ GUARDED_BY(mu_) = false;
   std::vector<Job> jobs_ GUARDED_BY(mu_);

@@ -1,14 +1,13 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <map>
 #include <random>
 
 #include "base/file.h"
 #include "base/ulid.h"
 #include "objstore/memory_bucket.h"
+#include "testing/temp_dir.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/format.h"
 #include "tsdb/block/reader.h"
@@ -16,8 +15,6 @@
 
 namespace strata::tsdb::block {
 namespace {
-
-namespace fs = std::filesystem;
 
 struct TestSeries {
   Labels labels;
@@ -48,18 +45,13 @@ std::vector<TestSeries> MakeSeries(int n, int64_t mint, int64_t maxt, uint32_t s
 
 class BlockTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = (fs::temp_directory_path() / ("strata-block-" + std::to_string(::getpid()))).string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   BlockMeta Write(const std::vector<TestSeries>& series, uint32_t shards) {
-    auto w = BlockWriter::Create(dir_, {kMin, kMax, shards}).value();
+    auto w = BlockWriter::Create(dir_.path(), {kMin, kMax, shards}).value();
     for (const auto& s : series) EXPECT_TRUE(w->AddSeries(s.labels, s.samples).ok());
     return w->Finish().value();
   }
   RangeFetcher Fetcher(const std::string& file) {
-    return [path = dir_ + "/" +
+    return [path = dir_.path() + "/" +
                    file](std::span<const ByteRange> ranges) -> Result<std::vector<std::string>> {
       ASSIGN_OR_RETURN(std::string data, ReadFile(path));
       std::vector<std::string> out;
@@ -70,7 +62,7 @@ class BlockTest : public ::testing::Test {
     };
   }
   ShardIndex Open(const BlockMeta& meta, uint32_t shard) {
-    auto data = ReadFile(dir_ + "/" + IndexFile(shard)).value();
+    auto data = ReadFile(dir_.path() + "/" + IndexFile(shard)).value();
     const auto& sm = meta.shards[shard];
     return ShardIndex::Parse(std::string_view(data).substr(sm.ioi_offset, sm.ioi_length),
                              sm.index_bytes)
@@ -85,7 +77,7 @@ class BlockTest : public ::testing::Test {
       auto ords = idx.Postings(matchers, Fetcher(IndexFile(sh))).value();
       auto series =
           idx.Series(ords, kMin, kMax, meta.min_time, false, Fetcher(IndexFile(sh))).value();
-      std::string chunks = ReadFile(dir_ + "/" + ChunksFile(sh)).value();
+      std::string chunks = ReadFile(dir_.path() + "/" + ChunksFile(sh)).value();
       for (const auto& s : series) {
         auto& samples = out[s.labels];
         for (const auto& c : s.chunks) {
@@ -98,7 +90,7 @@ class BlockTest : public ::testing::Test {
 
   static constexpr int64_t kMin = 7'200'000;
   static constexpr int64_t kMax = 14'400'000;
-  std::string dir_;
+  testing::TempDir dir_{"block"};
 };
 
 Matcher M(Matcher::Type t, const std::string& n, const std::string& v) {
@@ -227,7 +219,7 @@ TEST_F(BlockTest, TimeRangeFiltersChunks) {
 }
 
 TEST_F(BlockTest, RejectsOutOfOrderSeriesAndSamples) {
-  auto w = BlockWriter::Create(dir_, {kMin, kMax, 1}).value();
+  auto w = BlockWriter::Create(dir_.path(), {kMin, kMax, 1}).value();
   ASSERT_TRUE(w->AddSeries({{"a", "2"}}, std::vector<Sample>{{kMin, 1}}).ok());
   EXPECT_FALSE(w->AddSeries({{"a", "1"}}, std::vector<Sample>{{kMin, 1}}).ok());
   EXPECT_FALSE(w->AddSeries({{"a", "3"}}, std::vector<Sample>{{kMax, 1}}).ok());
@@ -239,7 +231,7 @@ TEST_F(BlockTest, RejectsOutOfOrderSeriesAndSamples) {
 TEST_F(BlockTest, CorruptionIsDetected) {
   auto series = MakeSeries(100, kMin, kMax, 3);
   BlockMeta meta = Write(series, 1);
-  std::string index = ReadFile(dir_ + "/" + IndexFile(0)).value();
+  std::string index = ReadFile(dir_.path() + "/" + IndexFile(0)).value();
   const auto& sm = meta.shards[0];
   std::mt19937 rng(7);
   for (int trial = 0; trial < 300; ++trial) {
@@ -302,7 +294,7 @@ TEST_F(BlockTest, UploadListAndReadMeta) {
   objstore::MemoryBucket bucket;
   auto series = MakeSeries(10, kMin, kMax, 4);
   BlockMeta meta = Write(series, 2);
-  ASSERT_TRUE(UploadBlock(bucket, "t1", dir_, meta).ok());
+  ASSERT_TRUE(UploadBlock(bucket, "t1", dir_.path(), meta).ok());
   ASSERT_TRUE(bucket.Put("t1/" + NewUlid(5) + "/shard-000.index", "partial").ok());
   auto listed = ListBlocks(bucket, "t1").value();
   ASSERT_EQ(listed.size(), 2u);

@@ -7,6 +7,7 @@
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "base/mutex.h"
 #include "tsdb/block/format.h"
 
 namespace strata::tsdb::block {
@@ -138,7 +139,7 @@ size_t ShardIndex::MemoryBytes() const {
   size_t n = symbol_data_.capacity() + symbol_offsets_.capacity() * 4 +
              groups_.capacity() * sizeof(ByteRange);
   {
-    std::lock_guard lk(decoded_->mu);
+    MutexLock lk(decoded_->mu);
     n += decoded_->bytes;
   }
   for (const auto& t : tables_) n += sizeof(Table) + t.blocks.capacity() * sizeof(TableBlock);
@@ -217,7 +218,7 @@ Result<ShardIndex::List> ShardIndex::MatchingPostings(const Table& t, const Matc
   std::vector<List> lists;
   std::vector<ByteRange> missing;
   {
-    std::lock_guard lk(decoded_->mu);
+    MutexLock lk(decoded_->mu);
     for (const auto& ref : refs) {
       auto it = decoded_->lists.find(ref.range.offset);
       if (it != decoded_->lists.end()) {
@@ -232,7 +233,7 @@ Result<ShardIndex::List> ShardIndex::MatchingPostings(const Table& t, const Matc
     ASSIGN_OR_RETURN(List list, DecodeList(data[i]));
     if (list->size() >= kKeepDecodedEntries) {
       size_t bytes = list->size() * sizeof(uint32_t);
-      std::lock_guard lk(decoded_->mu);
+      MutexLock lk(decoded_->mu);
       if (decoded_->bytes + bytes <= num_series_ * 16 &&
           decoded_->lists.emplace(missing[i].offset, list).second) {
         decoded_->bytes += bytes;

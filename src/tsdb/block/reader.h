@@ -3,7 +3,6 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +11,7 @@
 
 #include "base/labels.h"
 #include "base/matcher.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 
@@ -86,7 +86,7 @@ class ShardIndex {
   // Decoded postings lists of at least kKeepDecodedEntries entries, by offset in the index;
   // at most 16 bytes per series of the shard (four lists of every series) in all.
   struct DecodedLists {
-    std::mutex mu;
+    Mutex mu;
     std::unordered_map<uint64_t, List> lists GUARDED_BY(mu);
     size_t bytes GUARDED_BY(mu) = 0;
   };

@@ -9,6 +9,8 @@
 #include <queue>
 #include <set>
 
+#include "base/math.h"
+#include "base/mutex.h"
 #include "base/ulid.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/writer.h"
@@ -20,8 +22,6 @@ namespace strata::tsdb::compact {
 namespace fs = std::filesystem;
 
 namespace {
-
-int64_t FloorDiv(int64_t a, int64_t b) { return a / b - (a % b != 0 && (a < 0) != (b < 0)); }
 
 std::string ResolutionName(int64_t res) {
   return res == 0 ? "raw" : res == kRes5m ? "5m" : res == kRes1h ? "1h" : std::to_string(res);
@@ -56,8 +56,9 @@ void MergeRuns(std::vector<Sample>& acc, const std::vector<Sample>& more,
 
 }  // namespace
 
-Compactor::Compactor(CompactorOptions opts, BucketFor bucket_for, prometheus::Registry* registry)
-    : opts_(std::move(opts)), bucket_for_(std::move(bucket_for)) {
+Compactor::Compactor(CompactorOptions opts, const limits::TenantOverrides& limits,
+                     BucketFor bucket_for, prometheus::Registry* registry)
+    : opts_(std::move(opts)), limits_(limits), bucket_for_(std::move(bucket_for)) {
   if (!registry) return;
   jobs_ = &prometheus::BuildCounter()
                .Name("strata_compactor_jobs_total")
@@ -71,11 +72,6 @@ Compactor::Compactor(CompactorOptions opts, BucketFor bucket_for, prometheus::Re
                    .Name("strata_compactor_job_progress_ratio")
                    .Help("Share of the running job's source series processed (0..1).")
                    .Register(*registry);
-}
-
-Retention Compactor::RetentionFor(const std::string& tenant) const {
-  auto it = opts_.tenant_retention.find(tenant);
-  return it == opts_.tenant_retention.end() ? opts_.retention : it->second;
 }
 
 Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
@@ -96,7 +92,7 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
         ++stats.deleted;
         if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "deleted"}}).Increment();
         spdlog::info("msg=\"block deleted\" tenant={} block={}", tenant, l.id);
-        std::lock_guard lk(meta_mu_);
+        MutexLock lk(meta_mu_);
         metas_.erase(l.id);
         continue;
       }
@@ -111,7 +107,7 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
     }
     bool known = false;
     {
-      std::lock_guard lk(meta_mu_);
+      MutexLock lk(meta_mu_);
       auto it = metas_.find(l.id);
       if (it != metas_.end()) {
         out.push_back({it->second, l.marked});
@@ -127,7 +123,7 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
   for (size_t i = 0; i < metas.size(); ++i) {
     if (!metas[i]) continue;
     {
-      std::lock_guard lk(meta_mu_);
+      MutexLock lk(meta_mu_);
       metas_[ids[i]] = *metas[i];
     }
     out.push_back({std::move(*metas[i]), unknown[i].second});
@@ -142,7 +138,7 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
 Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
   auto bucket = bucket_for_(tenant);
   PassStats stats;
-  Retention retention = RetentionFor(tenant);
+  const limits::Retention& retention = limits_.For(tenant).retention;
   auto mark = [&](const block::BlockMeta& m, std::string_view why) -> Status {
     RETURN_IF_ERROR(block::MarkForDeletion(*bucket, tenant, m.id, now_ms));
     ++stats.marked;

@@ -10,22 +10,16 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "limits/limits.h"
 #include "objstore/bucket.h"
 #include "tsdb/block/meta.h"
 
 namespace strata::tsdb::compact {
-
-// How long blocks of each resolution are kept; 0 keeps them forever.
-struct Retention {
-  int64_t raw_ms = 0;
-  int64_t res_5m_ms = 0;
-  int64_t res_1h_ms = 0;
-};
 
 struct CompactorOptions {
   // Aligned ranges blocks are merged into; the first is the range heads are cut at.
@@ -33,9 +27,7 @@ struct CompactorOptions {
                                  int64_t{24} * 3600'000};
   int64_t downsample_5m_after_ms = int64_t{40} * 3600'000;    // raw blocks this old get a 5m copy
   int64_t downsample_1h_after_ms = int64_t{10} * 86'400'000;  // 5m blocks this old get 1h
-  Retention retention;
-  std::map<std::string, Retention> tenant_retention;
-  int64_t deletion_delay_ms = 3600'000;                 // between mark and delete
+  int64_t deletion_delay_ms = 3600'000;                       // between mark and delete
   int64_t abandoned_upload_ms = int64_t{6} * 3600'000;  // incomplete blocks older than this go
   uint64_t shard_target_bytes = 256u << 20;
   std::string work_dir;  // downloads and outputs
@@ -57,7 +49,9 @@ class Compactor {
  public:
   using BucketFor = std::function<std::shared_ptr<objstore::Bucket>(const std::string& tenant)>;
 
-  Compactor(CompactorOptions opts, BucketFor bucket_for, prometheus::Registry* registry);
+  // Retention comes from each tenant's limits (`limits` outlives the Compactor).
+  Compactor(CompactorOptions opts, const limits::TenantOverrides& limits, BucketFor bucket_for,
+            prometheus::Registry* registry);
 
   // Runs jobs for `tenant` until none is left.
   Result<PassStats> Run(const std::string& tenant, int64_t now_ms);
@@ -77,12 +71,11 @@ class Compactor {
   Status Merge(objstore::Bucket& bucket, const std::string& tenant,
                const std::vector<const Block*>& sources, int64_t min_time, int64_t max_time,
                int64_t resolution, bool keep_sources, int64_t now_ms);
-  Retention RetentionFor(const std::string& tenant) const;
-
   const CompactorOptions opts_;
+  const limits::TenantOverrides& limits_;
   const BucketFor bucket_for_;
   std::atomic<bool> stopping_{false};
-  std::mutex meta_mu_;
+  Mutex meta_mu_;
   std::map<std::string, block::BlockMeta> metas_ GUARDED_BY(meta_mu_);  // immutable once read
 
   prometheus::Family<prometheus::Counter>* jobs_ = nullptr;

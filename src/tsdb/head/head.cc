@@ -2,18 +2,20 @@
 
 #include <algorithm>
 
+#include "base/mutex.h"
+
 namespace strata::tsdb {
 
 MemSeries* Head::Find(uint64_t hash, std::span<const LabelView> labels) const {
   const Stripe& st = StripeFor(hash);
-  std::lock_guard lk(st.mu);
+  MutexLock lk(st.mu);
   return st.series.Find(hash, labels);
 }
 
 MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, bool* created,
                              std::optional<uint32_t> ref) {
   Stripe& st = StripeFor(hash);
-  std::lock_guard lk(st.mu);
+  MutexLock lk(st.mu);
   if (MemSeries* s = st.series.Find(hash, labels)) {
     *created = false;
     return s;
@@ -24,7 +26,7 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
 
   MemSeries* s;
   {
-    std::unique_lock ilk(index_mu_);
+    WriterLock ilk(index_mu_);
     uint32_t r = ref.value_or(next_ref_);
     if (r == UINT32_MAX || by_ref_.Get(r) != nullptr) return nullptr;
     next_ref_ = std::max(next_ref_, r + 1);
@@ -43,13 +45,13 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
 }
 
 MemSeries* Head::ByRef(uint32_t ref) const {
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   return by_ref_.Get(ref);
 }
 
 AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms) {
   Stripe& st = StripeFor(s.hash());
-  std::lock_guard lk(st.mu);
+  MutexLock lk(st.mu);
   // Checked under the series lock: a block cut raises the bound before it reads the series
   // under the same lock, so every sample is either in the block or refused.
   if (t < min_valid_time()) return AppendResult::kTooOld;
@@ -60,27 +62,27 @@ AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_
 
 bool Head::AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t,
                           std::span<const uint8_t> bytes) {
-  std::lock_guard lk(StripeFor(s.hash()).mu);
+  MutexLock lk(StripeFor(s.hash()).mu);
   return s.AddClosedChunk(min_t, max_t, bytes);
 }
 
 std::vector<std::string> Head::LabelNames() const {
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   return postings_.LabelNames();
 }
 
 std::vector<std::string> Head::LabelValues(std::string_view name) const {
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   return postings_.LabelValues(name);
 }
 
 PostingsIndex::Cardinality Head::Cardinality(size_t limit) const {
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   return postings_.ComputeCardinality(limit);
 }
 
 std::vector<MemSeries*> Head::Select(std::span<const Matcher> matchers) const {
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   Roaring refs = postings_.Select(matchers);
   std::vector<MemSeries*> out;
   out.reserve(refs.cardinality());
@@ -90,13 +92,13 @@ std::vector<MemSeries*> Head::Select(std::span<const Matcher> matchers) const {
 
 void Head::WithSeriesLocked(const MemSeries& s,
                             const std::function<void(const MemSeries&)>& fn) const {
-  std::lock_guard lk(StripeFor(s.hash()).mu);
+  MutexLock lk(StripeFor(s.hash()).mu);
   fn(s);
 }
 
 std::vector<MemSeries*> Head::AllSeries() const {
   std::vector<MemSeries*> all;
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   all.reserve(postings_.all().cardinality());
   by_ref_.ForEach(postings_.all(), [&](MemSeries* s) { all.push_back(s); });
   return all;
@@ -112,7 +114,7 @@ size_t Head::TruncateBefore(int64_t t, std::vector<MemSeries*>* emptied) {
   size_t freed = 0;
   Pin pin = PinSeries();
   for (MemSeries* s : AllSeries()) {
-    std::lock_guard lk(StripeFor(s->hash()).mu);
+    MutexLock lk(StripeFor(s->hash()).mu);
     freed += s->TruncateBefore(t);
     if (emptied != nullptr && s->empty()) emptied->push_back(s);
   }
@@ -134,7 +136,7 @@ size_t Head::RemoveEmptySeries(const std::vector<MemSeries*>& candidates) {
   for (size_t i = 0, j = 0; i < candidates.size(); i = j) {
     while (j < candidates.size() && stripe_of(candidates[j]) == stripe_of(candidates[i])) ++j;
     Stripe& st = StripeFor(candidates[i]->hash());
-    std::lock_guard lk(st.mu);
+    MutexLock lk(st.mu);
     gone.clear();
     for (size_t k = i; k < j; ++k) {
       if (!candidates[k]->empty()) continue;
@@ -142,7 +144,7 @@ size_t Head::RemoveEmptySeries(const std::vector<MemSeries*>& candidates) {
       gone.push_back(candidates[k]);
     }
     if (gone.empty()) continue;
-    std::unique_lock ilk(index_mu_);
+    WriterLock ilk(index_mu_);
     for (MemSeries* s : gone) {
       postings_.Remove(s->ref(), s->labels());
       for (const auto& l : s->labels()) {
@@ -157,7 +159,7 @@ size_t Head::RemoveEmptySeries(const std::vector<MemSeries*>& candidates) {
   num_series_.fetch_sub(removed.size(), std::memory_order_relaxed);
   removals_.fetch_add(1, std::memory_order_release);
   size_t n = removed.size();
-  std::lock_guard lk(pin_mu_);
+  MutexLock lk(pin_mu_);
   for (auto& s : removed) removed_.emplace_back(epoch_, std::move(s));
   ++epoch_;
   FreeUnpinned();
@@ -181,14 +183,14 @@ class PinToken {
 }  // namespace
 
 Head::Pin Head::PinSeries() const {
-  std::lock_guard lk(pin_mu_);
+  MutexLock lk(pin_mu_);
   uint64_t epoch = epoch_;
   ++pins_[epoch];
   return std::make_shared<PinToken>([this, epoch] { Unpin(epoch); });
 }
 
 void Head::Unpin(uint64_t epoch) const {
-  std::lock_guard lk(pin_mu_);
+  MutexLock lk(pin_mu_);
   auto it = pins_.find(epoch);
   if (--it->second == 0) pins_.erase(it);
   FreeUnpinned();
@@ -202,7 +204,7 @@ void Head::FreeUnpinned() const {
 }
 
 size_t Head::SeriesForMetric(std::string_view name) const {
-  std::shared_lock lk(index_mu_);
+  ReaderLock lk(index_mu_);
   auto it = per_metric_.find(name);
   return it == per_metric_.end() ? 0 : it->second;
 }
@@ -221,12 +223,12 @@ HeadStats Head::Stats() const {
   st.symbols = symbols_.size();
   st.symbol_bytes = symbols_.bytes();
   {
-    std::shared_lock lk(index_mu_);
+    ReaderLock lk(index_mu_);
     st.index_bytes =
         postings_.MemoryBytes() + by_ref_.MemoryBytes() + per_metric_.size() * 4 * sizeof(void*);
   }
   for (const auto& stripe : stripes_) {
-    std::lock_guard lk(stripe.mu);
+    MutexLock lk(stripe.mu);
     st.index_bytes += stripe.series.MemoryBytes();
     st.samples_appended += stripe.samples_appended;
   }

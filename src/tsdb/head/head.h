@@ -6,9 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +15,7 @@
 
 #include "base/labels.h"
 #include "base/matcher.h"
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "tsdb/head/postings.h"
 #include "tsdb/head/ref_table.h"
@@ -110,7 +109,7 @@ class Head {
 
  private:
   struct Stripe {
-    mutable std::mutex mu;
+    mutable Mutex mu;
     SeriesMap series GUARDED_BY(mu);
     // Counted under the lock Append holds anyway: no shared atomic on the hot path.
     uint64_t samples_appended GUARDED_BY(mu) = 0;
@@ -126,7 +125,7 @@ class Head {
   mutable std::array<Stripe, kStripes> stripes_;
   SymbolTable symbols_;
 
-  mutable std::shared_mutex index_mu_;  // series table, postings and per-metric counts
+  mutable SharedMutex index_mu_;  // series table, postings and per-metric counts
   RefTable by_ref_ GUARDED_BY(index_mu_);
   PostingsIndex postings_ GUARDED_BY(index_mu_);
   std::unordered_map<std::string_view, uint32_t> per_metric_
@@ -134,7 +133,7 @@ class Head {
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;
 
   // Removed series wait here until no pin taken in or before their removal's epoch is left.
-  mutable std::mutex pin_mu_;
+  mutable Mutex pin_mu_;
   uint64_t epoch_ GUARDED_BY(pin_mu_) = 0;
   mutable std::map<uint64_t, uint32_t> pins_ GUARDED_BY(pin_mu_);  // epoch -> pins taken in it
   mutable std::vector<std::pair<uint64_t, std::unique_ptr<MemSeries>>> removed_

@@ -2,7 +2,8 @@
 
 #include <xxhash.h>
 
-#include <mutex>
+
+#include "base/mutex.h"
 
 namespace strata::tsdb {
 namespace {
@@ -15,11 +16,11 @@ size_t SymbolTable::ViewHash::operator()(std::string_view s) const {
 
 Sym SymbolTable::Intern(std::string_view s) {
   {
-    std::shared_lock lk(mu_);
+    ReaderLock lk(mu_);
     auto it = index_.find(s);
     if (it != index_.end()) return Sym(it->data() - 4);
   }
-  std::unique_lock lk(mu_);
+  WriterLock lk(mu_);
   auto it = index_.find(s);
   if (it != index_.end()) return Sym(it->data() - 4);
   return Store(s);
@@ -50,12 +51,12 @@ Sym SymbolTable::Store(std::string_view s) {
 }
 
 size_t SymbolTable::size() const {
-  std::shared_lock lk(mu_);
+  ReaderLock lk(mu_);
   return index_.size();
 }
 
 size_t SymbolTable::bytes() const {
-  std::shared_lock lk(mu_);
+  ReaderLock lk(mu_);
   // Each index entry: a node (view + next pointer + cached hash) and a bucket pointer.
   return arena_bytes_ + index_.size() * (sizeof(std::string_view) + 3 * sizeof(void*));
 }

@@ -3,11 +3,11 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <shared_mutex>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 
 namespace strata::tsdb {
@@ -49,7 +49,7 @@ class SymbolTable {
   };
   Sym Store(std::string_view s) REQUIRES(mu_);
 
-  mutable std::shared_mutex mu_;
+  mutable SharedMutex mu_;
   std::unordered_set<std::string_view, ViewHash> index_ GUARDED_BY(mu_);  // views of arena bytes
   std::vector<std::unique_ptr<char[]>> blocks_ GUARDED_BY(mu_);
   size_t block_used_ GUARDED_BY(mu_) = 0;

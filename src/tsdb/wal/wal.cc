@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/file.h"
+#include "base/mutex.h"
 #include "base/units.h"
 #include "tsdb/wal/segment.h"
 
@@ -166,7 +167,7 @@ Status Wal::OpenSegment(uint32_t n) {
 }
 
 Status Wal::Admit() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   if (stop_) return Status::Unavailable("WAL is closed");
   if (!failing_.ok()) {
     return Status::Unavailable(
@@ -179,7 +180,7 @@ Status Wal::Admit() const {
 }
 
 uint64_t Wal::Append(std::string_view frames) {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   if (!frames.empty() && !syncer_exited_) {
     pending_.append(frames);
     appended_lsn_ += frames.size();
@@ -189,14 +190,14 @@ uint64_t Wal::Append(std::string_view frames) {
 }
 
 uint64_t Wal::appended_lsn() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   return appended_lsn_;
 }
 
 void Wal::WhenDurable(uint64_t lsn, DurableFn done) {
   Status result;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (lsn > durable_lsn_) {
       if (!syncer_exited_) {
         waiters_.emplace(lsn, std::move(done));
@@ -209,30 +210,30 @@ void Wal::WhenDurable(uint64_t lsn, DurableFn done) {
 }
 
 Status Wal::WaitDurable(uint64_t lsn) {
-  std::mutex m;
+  Mutex m;
   std::condition_variable cv;
   bool fired = false;
   Status result;
   WhenDurable(lsn, [&](const Status& st) {
-    std::lock_guard lk(m);
+    MutexLock lk(m);
     result = st;
     fired = true;
     cv.notify_one();
   });
-  std::unique_lock lk(m);
-  cv.wait(lk, [&] { return fired; });
+  UniqueLock lk(m);
+  lk.Wait(cv, [&]() REQUIRES(m) { return fired; });
   return result;
 }
 
 Result<uint32_t> Wal::Rotate(int64_t timeout_ms) {
-  std::unique_lock lk(mu_);
+  UniqueLock lk(mu_);
   if (closed_ || stop_) return Status::Unavailable("WAL is closed");
   uint64_t gen = rotations_;
   rotate_requested_ = true;
   cv_.notify_one();
   // A request left behind by a timeout is harmless: the syncer rotates once it can.
-  done_cv_.wait_for(lk, std::chrono::milliseconds(timeout_ms),
-                    [&] { return rotations_ != gen || stop_; });
+  lk.WaitFor(done_cv_, std::chrono::milliseconds(timeout_ms),
+             [&]() REQUIRES(mu_) { return rotations_ != gen || stop_; });
   if (rotations_ == gen) {
     return Status::Unavailable(stop_ ? "WAL closed during rotation"
                                      : "WAL rotation timed out: writes are failing");
@@ -288,28 +289,28 @@ Status Wal::Flush(bool force_sync, bool rotate) {
     inflight_.erase(0, written_size_ - synced_size_);
     synced_size_ = written_size_;
     last_sync_ms_ = now;
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     ++stats_.fsyncs;
   }
   if ((rotate || full) && synced_size_ == written_size_ && inflight_.empty()) {
     uint64_t size = written_size_;
     RETURN_IF_ERROR(OpenSegment(segment_ + 1));
     file_start_lsn_ += size;
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     stats_.current_segment = segment_;
   }
   return Status::Ok();
 }
 
 void Wal::SyncLoop() {
-  std::unique_lock lk(mu_);
+  UniqueLock lk(mu_);
   int64_t backoff_ms = 50;
   while (true) {
-    auto ready = [&] { return !pending_.empty() || rotate_requested_ || stop_; };
+    auto ready = [&]() REQUIRES(mu_) { return !pending_.empty() || rotate_requested_ || stop_; };
     if (opts_.sync_on_commit) {
-      cv_.wait(lk, ready);
+      lk.Wait(cv_, ready);
     } else {
-      cv_.wait_for(lk, std::chrono::milliseconds(opts_.fsync_interval_ms), ready);
+      lk.WaitFor(cv_, std::chrono::milliseconds(opts_.fsync_interval_ms), ready);
     }
     inflight_.append(pending_);
     size_t added = pending_.size();
@@ -365,7 +366,7 @@ void Wal::SyncLoop() {
       break;
     }
     if (!st.ok()) {
-      cv_.wait_for(lk, std::chrono::milliseconds(backoff_ms), [&] { return stop_; });
+      lk.WaitFor(cv_, std::chrono::milliseconds(backoff_ms), [&]() REQUIRES(mu_) { return stop_; });
       backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
     }
   }
@@ -373,14 +374,14 @@ void Wal::SyncLoop() {
 
 Status Wal::Close() {
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (closed_) return failing_;
     stop_ = true;
     cv_.notify_one();
     done_cv_.notify_all();
   }
   if (syncer_.joinable()) syncer_.join();
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   closed_ = true;
   if (fd_ >= 0) {
     ::close(fd_);
@@ -390,7 +391,7 @@ Status Wal::Close() {
 }
 
 WalStats Wal::stats() const {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   return stats_;
 }
 

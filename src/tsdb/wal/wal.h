@@ -5,13 +5,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "tsdb/wal/format.h"
@@ -117,7 +117,7 @@ class Wal {
   const std::string dir_;
   const WalOptions opts_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;       // wakes the syncer
   std::condition_variable done_cv_;  // wakes Rotate / WaitDurable
   std::string pending_ GUARDED_BY(mu_);

@@ -6,30 +6,16 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <thread>
 
 #include "base/file.h"
+#include "testing/temp_dir.h"
 #include "tsdb/wal/record.h"
 #include "tsdb/wal/segment.h"
 
 namespace strata::wal {
 namespace {
-namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "strata-wal-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string Frame(const std::string& payload) {
   std::string out;
@@ -51,7 +37,7 @@ std::vector<std::string> ReplayAll(const std::string& dir, ReplayStats* stats = 
 }
 
 TEST(Wal, ReplayEqualsWhatWasWritten) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   std::vector<std::string> written;
   {
     auto wal = Wal::Open(
@@ -99,7 +85,7 @@ TEST(Wal, RecordsRoundTrip) {
 // Damages the last segment at every byte of its tail, by truncation and by a bit flip;
 // replay must yield exactly the intact records before the damage and never crash.
 TEST(Wal, CorruptionAtEveryByteOfTheTail) {
-  TempDir base;
+  testing::TempDir base("wal");
   std::vector<std::string> written;
   {
     auto wal = Wal::Open(
@@ -116,7 +102,7 @@ TEST(Wal, CorruptionAtEveryByteOfTheTail) {
   size_t frame_size = Frame(written[0]).size();
   for (int mode = 0; mode < 2; ++mode) {
     for (size_t off = 0; off < full.size(); ++off) {
-      TempDir dir;
+      testing::TempDir dir("wal");
       std::string damaged = full;
       if (mode == 0) {
         damaged.resize(off);
@@ -138,7 +124,7 @@ TEST(Wal, CorruptionAtEveryByteOfTheTail) {
 }
 
 TEST(Wal, CorruptMiddleSegmentDropsLaterSegments) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   {
     WalOptions opts;
     opts.segment_size = 1;  // every flush fills a segment
@@ -160,7 +146,7 @@ TEST(Wal, CorruptMiddleSegmentDropsLaterSegments) {
 }
 
 TEST(Wal, ConcurrentAppendsShareFsyncs) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   auto wal = Wal::Open(
       dir.path(), {}, [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
   ASSERT_TRUE(wal.ok());
@@ -184,7 +170,7 @@ TEST(Wal, ConcurrentAppendsShareFsyncs) {
 }
 
 TEST(Wal, RotateSeparatesEarlierRecords) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   auto wal = Wal::Open(
       dir.path(), {}, [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
   ASSERT_TRUE(wal.ok());
@@ -199,7 +185,7 @@ TEST(Wal, RotateSeparatesEarlierRecords) {
 }
 
 TEST(Wal, RelaxedModeAcksAfterWrite) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   WalOptions opts;
   opts.sync_on_commit = false;
   opts.fsync_interval_ms = 20;
@@ -217,7 +203,7 @@ TEST(Wal, RelaxedModeAcksAfterWrite) {
 // a full disk does) turns into back-pressure: nothing is acknowledged, nothing is dropped, a
 // rotation gives up instead of blocking, and everything is written once the disk recovers.
 TEST(Wal, FailingWritesAreRetriedNeverDropped) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   auto wal = Wal::Open(
       dir.path(), {}, [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
   ASSERT_TRUE(wal.ok());
@@ -250,7 +236,7 @@ TEST(Wal, FailingWritesAreRetriedNeverDropped) {
 }
 
 TEST(Wal, AppendAfterCloseIsRefused) {
-  TempDir dir;
+  testing::TempDir dir("wal");
   auto wal = Wal::Open(
       dir.path(), {}, [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
   ASSERT_TRUE(wal.ok());

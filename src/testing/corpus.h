@@ -6,12 +6,13 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "base/labels.h"
 #include "base/sample.h"
 
-namespace strata::query::testing {
+namespace strata::testing {
 
 inline constexpr int64_t kHour = 3'600'000;
 
@@ -93,4 +94,4 @@ inline constexpr const char* kCorpus[] = {
     "timestamp(memory_bytes)",
 };
 
-}  // namespace strata::query::testing
+}  // namespace strata::testing

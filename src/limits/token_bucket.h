@@ -4,11 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <mutex>
 
+#include "base/mutex.h"
 #include "base/thread_annotations.h"
 
-namespace strata::ingest {
+namespace strata::limits {
 
 // TokenBucket admits `rate` units per second on average with bursts up to `burst` units.
 // Thread-safe.
@@ -21,7 +21,7 @@ class TokenBucket {
   // gets the time to refill the whole bucket). Returns 0 on success.
   int64_t Take(double n, double rate, double burst, Clock::time_point now = Clock::now()) {
     if (rate <= 0) return 0;  // unlimited
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     if (!started_) {
       tokens_ = burst;
       last_ = now;
@@ -39,10 +39,10 @@ class TokenBucket {
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   bool started_ GUARDED_BY(mu_) = false;
   double tokens_ GUARDED_BY(mu_) = 0;
   Clock::time_point last_ GUARDED_BY(mu_);
 };
 
-}  // namespace strata::ingest
+}  // namespace strata::limits

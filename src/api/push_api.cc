@@ -1,0 +1,127 @@
+#include "api/push_api.h"
+
+#include <fmt/format.h>
+
+#include <string>
+
+#include "http/compression.h"
+#include "http/status_map.h"
+#include "http/tenant.h"
+#include "proto/otlp.h"
+#include "proto/otlp_metrics.h"
+#include "proto/remote_write.h"
+
+namespace strata::api {
+namespace bhttp = boost::beast::http;
+
+PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, prometheus::Registry& registry)
+    : opts_(std::move(opts)),
+      distributor_(distributor),
+      requests_(prometheus::BuildCounter()
+                    .Name("strata_ingest_requests_total")
+                    .Help("Remote-write and OTLP metrics requests by tenant and response code.")
+                    .Register(registry)) {}
+
+void PushApi::Register(http::Server& server) {
+  auto remote_write = [this](http::Request& req, const http::Responder& r) {
+    HandleRemoteWrite(req, r);
+  };
+  server.Route("/api/v1/push", {bhttp::verb::post}, remote_write);
+  server.Route("/api/v1/write", {bhttp::verb::post}, remote_write);
+  server.Route("/otlp/v1/metrics", {bhttp::verb::post},
+               [this](http::Request& req, const http::Responder& r) { HandleOtlp(req, r); });
+}
+
+void PushApi::Send(const http::Responder& respond, const std::string& tenant, http::Response res) {
+  requests_.Add({{"tenant", tenant}, {"code", std::to_string(res.result_int())}}).Increment();
+  respond.Send(std::move(res));
+}
+
+void PushApi::Fail(const http::Request& req, const http::Responder& respond,
+                   const std::string& tenant, const Status& error) {
+  Send(respond, tenant, http::TextResponse(req, http::StatusFor(error), error.message()));
+}
+
+namespace {
+
+// The answer to a push the distributor refused whole: its status, with Retry-After when the
+// tenant is over its rate.
+http::Response Refused(const http::Request& head, const ingest::PushOutcome& o) {
+  http::Response res = http::TextResponse(head, http::StatusFor(o.status), o.status.message());
+  if (o.retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(o.retry_after_s));
+  return res;
+}
+
+}  // namespace
+
+void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respond) {
+  auto tenant = http::RequestTenant(req, opts_.tenants);
+  if (!tenant.ok()) return Fail(req, respond, "", tenant.status());
+  if (auto ct = req.find(bhttp::field::content_type);
+      ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
+    return Fail(req, respond, *tenant,
+                Status::Unsupported(
+                    "remote write 2.0 (io.prometheus.write.v2.Request) is not supported yet; send "
+                    "remote write 1.0 (protobuf_message: prometheus.WriteRequest)"));
+  }
+  if (auto ce = req.find(bhttp::field::content_encoding);
+      ce != req.end() && ce->value() != "snappy") {
+    return Fail(req, respond, *tenant,
+                Status::Unsupported(fmt::format(
+                    "unsupported Content-Encoding \"{}\": remote write bodies are snappy",
+                    std::string(ce->value()))));
+  }
+  std::string raw;
+  if (Status st = proto::SnappyDecompress(req.body(), opts_.max_decompressed_body_bytes, raw);
+      !st.ok()) {
+    return Fail(req, respond, *tenant, st);
+  }
+  auto decoded = proto::DecodeWriteRequest(raw);
+  if (!decoded.ok()) return Fail(req, respond, *tenant, decoded.status());
+  distributor_.Push(
+      *tenant, *decoded, {},
+      [this, respond, tenant = *tenant, head = http::HeadOf(req)](ingest::PushOutcome o) {
+        if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+        Send(respond, tenant,
+             o.refused == 0 ? http::TextResponse(head, http::Status::no_content, "")
+                            : http::TextResponse(head, http::Status::bad_request, o.message));
+      });
+}
+
+void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
+  auto tenant = http::RequestTenant(req, opts_.tenants);
+  if (!tenant.ok()) return Fail(req, respond, "", tenant.status());
+  const std::string_view content_type = http::MediaType(req);
+  const bool json = content_type == "application/json";
+  if (!json && content_type != "application/x-protobuf") {
+    return Fail(req, respond, *tenant,
+                Status::Unsupported(fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
+                                                "application/x-protobuf or application/json",
+                                                content_type)));
+  }
+  std::string raw;
+  if (Status st = http::DecodeBody(req, opts_.max_decompressed_body_bytes, raw); !st.ok()) {
+    return Fail(req, respond, *tenant, st);
+  }
+  if (json) {
+    auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kMetrics, raw);
+    if (!pb.ok()) return Fail(req, respond, *tenant, pb.status());
+    raw = std::move(*pb);
+  }
+  auto translated = proto::TranslateOtlpMetrics(raw);
+  if (!translated.ok()) return Fail(req, respond, *tenant, translated.status());
+  ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
+  distributor_.Push(
+      *tenant, proto::AsView(translated->request), untranslatable,
+      [this, respond, tenant = *tenant, json, head = http::HeadOf(req)](ingest::PushOutcome o) {
+        if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+        http::Response res(http::Status::ok, head.version());
+        res.keep_alive(head.keep_alive());
+        res.set(bhttp::field::content_type, json ? "application/json" : "application/x-protobuf");
+        res.body() =
+            proto::OtlpExportResponse(proto::OtlpSignal::kMetrics, o.refused, o.message, json);
+        Send(respond, tenant, std::move(res));
+      });
+}
+
+}  // namespace strata::api

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
+
+#include <cstdint>
+
+#include "base/tenant.h"
+#include "http/server.h"
+#include "ingest/distributor.h"
+
+namespace strata::api {
+
+struct PushOptions {
+  TenantPolicy tenants;
+  uint64_t max_decompressed_body_bytes = 64u << 20;
+};
+
+// PushApi is the HTTP face of metrics ingestion: Prometheus remote write
+// (POST /api/v1/push, /api/v1/write) and OTLP/HTTP metrics (POST /otlp/v1/metrics). It resolves
+// the tenant, decodes the body, hands the batch to the distributor and answers in the
+// protocol's terms once the distributor reports: errors through http/status_map.h, 429 with
+// Retry-After, OTLP's partial success. Thread-safe.
+class PushApi {
+ public:
+  PushApi(PushOptions opts, ingest::Distributor& distributor, prometheus::Registry& registry);
+
+  void Register(http::Server& server);
+
+  void HandleRemoteWrite(http::Request& req, const http::Responder& respond);
+  // OTLP metrics (protobuf or JSON, optionally gzip), translated to Prometheus series
+  // (proto/otlp_metrics.h); points with no Prometheus form are the partial success.
+  void HandleOtlp(http::Request& req, const http::Responder& respond);
+
+ private:
+  // Answers `error` and counts it.
+  void Fail(const http::Request& req, const http::Responder& respond, const std::string& tenant,
+            const Status& error);
+  // Sends `res` and counts it.
+  void Send(const http::Responder& respond, const std::string& tenant, http::Response res);
+
+  const PushOptions opts_;
+  ingest::Distributor& distributor_;
+  prometheus::Family<prometheus::Counter>& requests_;
+};
+
+}  // namespace strata::api

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace strata::limits {
+
+// The per-tenant limits of every component, in one table: `limits` in the config are the
+// defaults, `overrides.<tenant>` a tenant's copy of them with some values changed. Components
+// look a tenant up with Overrides::For and read their section; a new signal adds its section
+// to TenantLimits. 0 disables a numeric limit.
+
+enum class NameValidation {
+  kLegacy,  // [a-zA-Z_:][a-zA-Z0-9_:]* metric names, [a-zA-Z_][a-zA-Z0-9_]* label names
+  kUtf8,    // Prometheus 3: any non-empty valid UTF-8
+};
+
+// Metrics ingestion (limits.* in the config). Defaults suit one node of a small cluster.
+struct IngestLimits {
+  double ingestion_rate = 100'000;       // samples/s, sustained
+  uint64_t ingestion_burst = 1'000'000;  // samples, bucket size
+  uint64_t max_active_series = 1'500'000;
+  uint64_t max_series_per_metric = 200'000;
+  uint32_t max_label_names_per_series = 30;
+  uint32_t max_label_name_length = 1024;
+  uint32_t max_label_value_length = 2048;
+  int64_t creation_grace_period_ms =
+      int64_t{10} * 60 * 1000;  // how far in the future a sample may be
+  int64_t out_of_order_window_ms = 0;
+  std::vector<std::string> reject_labels;  // series carrying one of these labels are refused
+  std::vector<std::string> drop_labels;    // these labels are removed before storage
+  NameValidation name_validation = NameValidation::kLegacy;
+  bool operator==(const IngestLimits&) const = default;
+};
+
+// Queries (query.* in the config, overrides.<tenant>.query.*).
+struct QueryLimits {
+  int64_t timeout_ms = int64_t{2} * 60 * 1000;
+  uint64_t max_samples = 50'000'000;  // samples one (sub-)query may hold at once
+  uint64_t max_series = 0;            // series one (sub-)query may select
+  int64_t max_query_length_ms = 0;    // end - start of a range query
+  // Adaptive resolution: when steps x selected series exceeds max_points, widen the step
+  // (and say so in the response). Off unless the tenant or the request asks for it.
+  bool adaptive_resolution = false;
+  uint64_t max_points = 10'000'000;
+  bool operator==(const QueryLimits&) const = default;
+};
+
+// How long blocks are kept, by resolution (compactor.retention, overrides.<tenant>.retention);
+// 0 keeps them forever.
+struct Retention {
+  int64_t raw_ms = 0;
+  int64_t res_5m_ms = 0;
+  int64_t res_1h_ms = 0;
+  bool operator==(const Retention&) const = default;
+};
+
+// Rates of what receivers accept; 0 = unlimited, a burst of 0 means one second's worth. Over
+// the limit, receivers answer 429 with Retry-After.
+struct RateLimits {
+  double samples_per_second = 0;  // remote write samples and OTLP data points
+  double samples_burst = 0;
+  double log_bytes_per_second = 0;  // Loki line bytes and OTLP log record bodies
+  double log_bytes_burst = 0;
+  double spans_per_second = 0;
+  double spans_burst = 0;
+  bool operator==(const RateLimits&) const = default;
+};
+
+// Everything one tenant of `strata serve` is limited by.
+struct TenantLimits {
+  IngestLimits ingest;
+  QueryLimits query;
+  Retention retention;
+  bool operator==(const TenantLimits&) const = default;
+};
+
+// Defaults and per-tenant copies. Read-only once built; safe to share between threads.
+template <typename T>
+struct Overrides {
+  T defaults;
+  std::map<std::string, T> tenants;
+
+  const T& For(const std::string& tenant) const {
+    auto it = tenants.find(tenant);
+    return it == tenants.end() ? defaults : it->second;
+  }
+  bool operator==(const Overrides&) const = default;
+};
+
+using TenantOverrides = Overrides<TenantLimits>;
+
+}  // namespace strata::limits
