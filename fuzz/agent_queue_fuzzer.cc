@@ -5,7 +5,7 @@
 #include <string_view>
 
 #include "agent/queue/queue.h"
-#include "tsdb/wal/segment.h"
+#include "wal/segment.h"
 
 namespace {
 

@@ -7,27 +7,27 @@
 #include <vector>
 
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/wal/record.h"
-#include "tsdb/wal/segment.h"
+#include "tsdb/wal_record.h"
+#include "wal/segment.h"
 
 namespace {
 
 strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
-  using namespace strata::wal;
+  using namespace strata::tsdb;
   switch (type) {
-    case RecordType::kSeries: {
+    case kSeriesRecord: {
       std::vector<RefSeries> v;
       return DecodeSeries(payload, v);
     }
-    case RecordType::kSamples: {
+    case kSamplesRecord: {
       std::vector<RefSample> v;
       return DecodeSamples(payload, v);
     }
-    case RecordType::kMetadata: {
+    case kMetadataRecord: {
       std::vector<RefMetadata> v;
       return DecodeMetadata(payload, v);
     }
-    case RecordType::kChunk: {
+    case kChunkRecord: {
       std::vector<RefChunk> v;
       RETURN_IF_ERROR(DecodeChunks(payload, v));
       for (const auto& c : v) {
@@ -38,8 +38,9 @@ strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
       }
       return strata::Status::Ok();
     }
+    default:
+      return strata::Status::Corruption("unknown type");
   }
-  return strata::Status::Corruption("unknown type");
 }
 
 }  // namespace
@@ -47,10 +48,10 @@ strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   // As a segment: frames with CRCs (the fuzzer rarely gets a CRC right, so also...)
-  (void)strata::wal::ScanFrames(in, strata::wal::kMaxRecordType, Decode);
+  (void)strata::wal::ScanFrames(in, strata::tsdb::kMaxRecord, Decode);
   // ...feed the bytes straight to each payload decoder and the chunk iterator.
   if (size > 0) {
-    auto type = static_cast<strata::wal::RecordType>(1 + data[0] % strata::wal::kMaxRecordType);
+    auto type = static_cast<strata::wal::RecordType>(1 + data[0] % strata::tsdb::kMaxRecord);
     (void)Decode(type, in.substr(1));
   }
   strata::chunkenc::XorIterator it(std::span<const uint8_t>(data, size));

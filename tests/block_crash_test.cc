@@ -214,7 +214,7 @@ TEST(BlockCrashTest, NoAcknowledgedSampleLostNoDuplicateNoHalfBlock) {
   o.access_key_id = "S3RVER";
   o.secret_access_key = "S3RVER";
   auto bucket = objstore::S3Bucket::Open(o).value();
-  auto listed = tsdb::block::ListBlocks(*bucket, "anonymous");
+  auto listed = blocks::ListBlocks(*bucket, tsdb::block::MetricsRoot("anonymous"));
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   int complete = 0;
   int compacted = 0;

@@ -108,14 +108,14 @@ TEST_F(S3BucketTest, BlocksSurviveAFaultyNetworkAndAreNeverHalfVisible) {
   auto quick = Open(proxy, 2);
   EXPECT_EQ(tsdb::block::UploadBlock(*quick, "t1", dir, meta).code(), Status::Code::kUnavailable);
   ASSERT_TRUE(testing::SetProxyMode(proxy, "up"));
-  auto during = tsdb::block::ListBlocks(*bucket, "t1");
+  auto during = blocks::ListBlocks(*bucket, tsdb::block::MetricsRoot("t1"));
   ASSERT_TRUE(during.ok());
   for (const auto& b : during.value()) EXPECT_FALSE(b.complete);
 
   // Faults on 30% of requests: retries carry the upload through, and the block reads back
   // intact.
   ASSERT_TRUE(tsdb::block::UploadBlock(*bucket, "t1", dir, meta).ok());
-  auto listed = tsdb::block::ListBlocks(*bucket, "t1").value();
+  auto listed = blocks::ListBlocks(*bucket, tsdb::block::MetricsRoot("t1")).value();
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_TRUE(listed[0].complete);
   EXPECT_EQ(tsdb::block::ReadMeta(*bucket, "t1", meta.id).value(), meta);

@@ -158,20 +158,25 @@ def main():
             v = sorted(v)
             return v[min(len(v) - 1, math.ceil(0.95 * len(v)) - 1)]
 
-        lines = ["| family | mode | Strata median / p95 ms | Prometheus median / p95 ms | "
-                 "VictoriaMetrics median / p95 ms | Strata / Prometheus | Strata / VM |",
-                 "|---|---|---:|---:|---:|---:|---:|"]
+        before = "strata-before" in names
+        lines = ["| family | mode | Strata median / p95 ms | " +
+                 ("strata-before median / p95 ms | " if before else "") +
+                 "Prometheus median / p95 ms | VictoriaMetrics median / p95 ms | Strata / Prometheus | "
+                 "Strata / VM |" + (" Strata / strata-before |" if before else ""),
+                 "|---|---|---:|" + ("---:|" if before else "") + "---:|---:|---:|---:|" +
+                 ("---:|" if before else "")]
         worst_p, worst_v = 0.0, 0.0
         for family in FAMILIES:
             for mode, _, _ in modes:
-                m = {n: statistics.median(times[(family, mode, n)]) * 1000 for n in
-                     ("strata", "prometheus", "victoriametrics")}
+                m = {n: statistics.median(times[(family, mode, n)]) * 1000 for n in names}
                 p = {n: p95(times[(family, mode, n)]) * 1000 for n in m}
                 rp, rv = m["strata"] / m["prometheus"], m["strata"] / m["victoriametrics"]
                 worst_p, worst_v = max(worst_p, rp), max(worst_v, rv)
-                lines.append(f"| {family} | {mode} | {m['strata']:.1f} / {p['strata']:.1f} | "
+                col_before = f"{m['strata-before']:.1f} / {p['strata-before']:.1f} | " if before else ""
+                ratio_before = f" {m['strata'] / m['strata-before']:.2f}x |" if before else ""
+                lines.append(f"| {family} | {mode} | {m['strata']:.1f} / {p['strata']:.1f} | {col_before}"
                              f"{m['prometheus']:.1f} / {p['prometheus']:.1f} | {m['victoriametrics']:.1f} / "
-                             f"{p['victoriametrics']:.1f} | {rp:.2f}x | {rv:.2f}x |")
+                             f"{p['victoriametrics']:.1f} | {rp:.2f}x | {rv:.2f}x |{ratio_before}")
         lines.append("")
         lines.append(f"Peak RSS during the query phase: Strata {peak['strata']} MiB, Prometheus "
                      f"{peak['prometheus']} MiB, VictoriaMetrics {peak['victoriametrics']} MiB. "

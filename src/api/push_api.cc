@@ -80,7 +80,7 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
   if (!decoded.ok()) return Fail(req, respond, *tenant, decoded.status());
   distributor_.Push(
       *tenant, *decoded, {},
-      [this, respond, tenant = *tenant, head = http::HeadOf(req)](ingest::PushOutcome o) {
+      [this, respond, tenant = *tenant, head = http::HeadOf(req)](const ingest::PushOutcome& o) {
         if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
         Send(respond, tenant,
              o.refused == 0 ? http::TextResponse(head, http::Status::no_content, "")
@@ -113,7 +113,8 @@ void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
   ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
   distributor_.Push(
       *tenant, proto::AsView(translated->request), untranslatable,
-      [this, respond, tenant = *tenant, json, head = http::HeadOf(req)](ingest::PushOutcome o) {
+      [this, respond, tenant = *tenant, json,
+       head = http::HeadOf(req)](const ingest::PushOutcome& o) {
         if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
         http::Response res(http::Status::ok, head.version());
         res.keep_alive(head.keep_alive());

@@ -39,6 +39,12 @@ class Bucket {
 };
 
 // Which side of the bucket an object-store call serves, for cost accounting.
+// A byte range of an object.
+struct ByteRange {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 enum class Component { kIngest, kStoreGateway, kCompactor };
 std::string_view ComponentName(Component c);
 

@@ -10,6 +10,7 @@
 #include "base/tenant.h"
 #include "base/units.h"
 #include "base/version.h"
+#include "blocks/lifecycle.h"
 #include "tsdb/block/bucket_io.h"
 
 namespace strata::server {
@@ -254,7 +255,7 @@ void StrataServer::ShipBlocks() {
     auto shipped = db->CutBlocks(
         staging, [&, &tenant = tenant](const std::string& dir, const tsdb::block::BlockMeta& meta) {
           if (!marked_tenants_.count(tenant)) {
-            RETURN_IF_ERROR(tsdb::block::EnsureTenantMarker(*bucket, tenant));
+            RETURN_IF_ERROR(blocks::EnsureTenantMarker(*bucket, tenant));
             marked_tenants_.insert(tenant);
           }
           RETURN_IF_ERROR(tsdb::block::UploadBlock(*bucket, tenant, dir, meta));

@@ -2,12 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <map>
-
 #include "base/mutex.h"
-#include "base/parallel.h"
 #include "base/units.h"
+#include "cache/range_reader.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/format.h"
 
@@ -16,7 +13,8 @@ namespace strata::store {
 namespace blk = tsdb::block;
 
 BlockReader::BlockReader(std::shared_ptr<objstore::Bucket> bucket, std::string tenant,
-                         blk::BlockMeta meta, PageCache& cache, const ReaderOptions& opts)
+                         blk::BlockMeta meta, cache::PageCache& cache,
+                         const cache::RangeReadOptions& opts)
     : bucket_(std::move(bucket)),
       tenant_(std::move(tenant)),
       prefix_(blk::BlockPrefix(tenant_, meta.id)),
@@ -72,68 +70,7 @@ Result<std::vector<std::string>> BlockReader::ReadRanges(const std::string& file
                                                          uint64_t file_size,
                                                          std::span<const blk::ByteRange> ranges) {
   last_used_ms_.store(NowMillis(), std::memory_order_relaxed);
-  const uint64_t ps = opts_.page_size;
-  std::string key = prefix_ + file;
-  std::map<uint64_t, Page> pages;  // page number -> bytes
-  for (const auto& r : ranges) {
-    if (r.length == 0) continue;
-    if (r.offset > file_size || r.length > file_size - r.offset) {
-      return Status::Corruption(fmt::format("{}: range [{}, +{}) outside the file ({} bytes)", key,
-                                            r.offset, r.length, file_size));
-    }
-    for (uint64_t p = r.offset / ps; p <= (r.offset + r.length - 1) / ps; ++p) pages[p];
-  }
-  // Missing pages, grouped into runs fetched with one GET each.
-  std::vector<std::pair<uint64_t, uint64_t>> runs;  // first page, last page
-  const uint64_t gap_pages = opts_.max_gap / ps;
-  for (auto& [p, page] : pages) {
-    page = cache_.Get(fmt::format("{}#{}", key, p));
-    if (page) continue;
-    if (!runs.empty() && p - runs.back().second <= gap_pages + 1) {
-      runs.back().second = p;
-    } else {
-      runs.emplace_back(p, p);
-    }
-  }
-  Mutex mu;
-  RETURN_IF_ERROR(RunConcurrently(runs.size(), opts_.fetch_concurrency, [&](size_t i) -> Status {
-    auto [first, last] = runs[i];
-    uint64_t off = first * ps;
-    uint64_t len = std::min((last + 1) * ps, file_size) - off;
-    ASSIGN_OR_RETURN(std::string data, bucket_->GetRange(key, off, len));
-    if (data.size() != len) {
-      return Status::Corruption(fmt::format("{}: shorter than meta.json says", key));
-    }
-    std::vector<std::pair<std::string, Page>> fetched;
-    for (uint64_t p = first; p <= last; ++p) {
-      uint64_t begin = (p - first) * ps;
-      fetched.emplace_back(
-          fmt::format("{}#{}", key, p),
-          std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin))));
-    }
-    cache_.Put(fetched);
-    MutexLock lk(mu);
-    for (uint64_t p = first; p <= last; ++p) pages[p] = fetched[p - first].second;
-    return Status::Ok();
-  }));
-  std::vector<std::string> out;
-  out.reserve(ranges.size());
-  for (const auto& r : ranges) {
-    std::string s;
-    s.reserve(r.length);
-    uint64_t pos = r.offset;
-    uint64_t end = r.offset + r.length;
-    while (pos < end) {
-      const Page& page = pages.at(pos / ps);
-      uint64_t in_page = pos % ps;
-      uint64_t n = std::min(end - pos, page->size() - in_page);
-      if (n == 0) return Status::Corruption(fmt::format("{}: short page", key));
-      s.append(*page, in_page, n);
-      pos += n;
-    }
-    out.push_back(std::move(s));
-  }
-  return out;
+  return cache::ReadRanges(*bucket_, cache_, prefix_ + file, file_size, ranges, opts_);
 }
 
 }  // namespace strata::store

@@ -9,27 +9,23 @@
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "cache/page_cache.h"
+#include "cache/range_reader.h"
 #include "objstore/bucket.h"
-#include "store/page_cache.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/block/reader.h"
 
 namespace strata::store {
 
-struct ReaderOptions {
-  uint64_t page_size = 16u << 10;  // cache granularity of block files
-  uint64_t max_gap = 64u << 10;    // missing pages closer than this are fetched in one GET
-  size_t fetch_concurrency = 8;    // parallel GETs per read
-};
-
-// BlockReader reads one block of a tenant through the page cache: the shards'
+// BlockReader reads one block of a tenant through the object-store range cache: the shards'
 // index-of-index is loaded on first use (one range GET each) and can be evicted; every
-// other read is a set of byte ranges, served from cached pages or fetched with coalesced
-// range GETs. Thread-safe. The bucket and cache must outlive it.
+// other read is a set of byte ranges (cache::ReadRanges). Thread-safe. The bucket and cache must
+// outlive it.
 class BlockReader {
  public:
   BlockReader(std::shared_ptr<objstore::Bucket> bucket, std::string tenant,
-              tsdb::block::BlockMeta meta, PageCache& cache, const ReaderOptions& opts);
+              tsdb::block::BlockMeta meta, cache::PageCache& cache,
+              const cache::RangeReadOptions& opts);
 
   const tsdb::block::BlockMeta& meta() const { return meta_; }
   Result<std::shared_ptr<const tsdb::block::ShardIndex>> Index(uint32_t shard);
@@ -50,8 +46,8 @@ class BlockReader {
   const std::string tenant_;
   const std::string prefix_;
   const tsdb::block::BlockMeta meta_;
-  PageCache& cache_;
-  const ReaderOptions opts_;
+  cache::PageCache& cache_;
+  const cache::RangeReadOptions opts_;
   std::atomic<int64_t> last_used_ms_{0};
   mutable Mutex mu_;
   std::vector<std::shared_ptr<const tsdb::block::ShardIndex>> indexes_ GUARDED_BY(mu_);

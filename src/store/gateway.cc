@@ -10,6 +10,7 @@
 
 #include "base/mutex.h"
 #include "base/parallel.h"
+#include "blocks/lifecycle.h"
 #include "tsdb/block/aggregate.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/writer.h"
@@ -336,9 +337,9 @@ class BlockQuerier : public query::Querier {
   uint64_t max_chunk_bytes_;
 };
 
-std::unique_ptr<DiskCache> OpenDiskCache(const GatewayOptions& o) {
+std::unique_ptr<cache::DiskCache> OpenDiskCache(const GatewayOptions& o) {
   if (o.disk_cache_dir.empty() || o.disk_cache_bytes == 0) return nullptr;
-  auto c = DiskCache::Open(o.disk_cache_dir, o.disk_cache_bytes);
+  auto c = cache::DiskCache::Open(o.disk_cache_dir, o.disk_cache_bytes);
   if (!c.ok()) {
     spdlog::warn("msg=\"store gateway runs without its disk cache\" err=\"{}\"",
                  c.status().ToString());
@@ -357,7 +358,8 @@ StoreGateway::StoreGateway(GatewayOptions opts, BucketFor bucket_for,
 
 Status StoreGateway::Sync(const std::string& tenant) {
   auto bucket = bucket_for_(tenant);
-  ASSIGN_OR_RETURN(std::vector<blk::ListedBlock> listed, blk::ListBlocks(*bucket, tenant));
+  ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed,
+                   blocks::ListBlocks(*bucket, blk::MetricsRoot(tenant)));
   Readers current;
   {
     ReaderLock lk(mu_);

@@ -10,59 +10,59 @@
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "cache/page_cache.h"
 #include "objstore/bucket.h"
 #include "query/querier.h"
 #include "store/block_reader.h"
-#include "store/page_cache.h"
 
-    namespace strata::store {
+namespace strata::store {
 
-  struct GatewayOptions {
-    ReaderOptions reader;
-    uint64_t cache_bytes = 512u << 20;  // memory page cache
-    std::string disk_cache_dir;         // LMDB page cache; empty: none
-    uint64_t disk_cache_bytes = 10ull << 30;
-    int64_t index_idle_ms = 3'600'000;       // indexes-of-index unused this long are dropped
-    uint64_t index_max_bytes = 1024u << 20;  // and the least recently used beyond this
-    // Chunk bytes one selection may hold (they are fetched when the engine selects, before it
-    // decodes); a selection over more is refused with LimitExceeded. 0: unlimited.
-    uint64_t max_select_chunk_bytes = 4ull << 30;
-  };
+struct GatewayOptions {
+  cache::RangeReadOptions reader;
+  uint64_t cache_bytes = 512u << 20;  // memory page cache
+  std::string disk_cache_dir;         // LMDB page cache; empty: none
+  uint64_t disk_cache_bytes = 10ull << 30;
+  int64_t index_idle_ms = 3'600'000;       // indexes-of-index unused this long are dropped
+  uint64_t index_max_bytes = 1024u << 20;  // and the least recently used beyond this
+  // Chunk bytes one selection may hold (they are fetched when the engine selects, before it
+  // decodes); a selection over more is refused with LimitExceeded. 0: unlimited.
+  uint64_t max_select_chunk_bytes = 4ull << 30;
+};
 
-  // StoreGateway serves the blocks in the object store: it discovers each tenant's blocks
-  // (Sync: one recursive LIST, meta.json read once per new block), keeps their readers, and
-  // hands out queriers over a snapshot of them. Blocks marked for deletion are not read (their
-  // replacement is already uploaded). Thread-safe.
-  class StoreGateway {
-   public:
-    // The bucket of a tenant's blocks (instrumented for the store-gateway component).
-    using BucketFor = std::function<std::shared_ptr<objstore::Bucket>(const std::string& tenant)>;
+// StoreGateway serves the blocks in the object store: it discovers each tenant's blocks
+// (Sync: one recursive LIST, meta.json read once per new block), keeps their readers, and
+// hands out queriers over a snapshot of them. Blocks marked for deletion are not read (their
+// replacement is already uploaded). Thread-safe.
+class StoreGateway {
+ public:
+  // The bucket of a tenant's blocks (instrumented for the store-gateway component).
+  using BucketFor = std::function<std::shared_ptr<objstore::Bucket>(const std::string& tenant)>;
 
-    StoreGateway(GatewayOptions opts, BucketFor bucket_for, prometheus::Registry* registry);
+  StoreGateway(GatewayOptions opts, BucketFor bucket_for, prometheus::Registry* registry);
 
-    Status Sync(const std::string& tenant) EXCLUDES(mu_);
-    // Makes a block just uploaded by this process visible at once.
-    void AddBlock(const std::string& tenant, const tsdb::block::BlockMeta& meta) EXCLUDES(mu_);
-    // A querier over the tenant's current blocks; they stay readable while it lives.
-    // `max_resolution_ms` caps the downsampling resolution read: kAutoResolution picks per
-    // selection (see docs/format/block.md, "Downsampled data"), 0 reads raw blocks only.
-    static constexpr int64_t kAutoResolution = query::ReadHints::kAutoResolution;
-    std::unique_ptr<query::Querier> Querier(const std::string& tenant,
-                                            int64_t max_resolution_ms = kAutoResolution) const
-        EXCLUDES(mu_);
-    std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const EXCLUDES(mu_);
-    // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used
-    // until the total fits index_max_bytes.
-    void EvictIndexes(int64_t now_ms) EXCLUDES(mu_);
+  Status Sync(const std::string& tenant) EXCLUDES(mu_);
+  // Makes a block just uploaded by this process visible at once.
+  void AddBlock(const std::string& tenant, const tsdb::block::BlockMeta& meta) EXCLUDES(mu_);
+  // A querier over the tenant's current blocks; they stay readable while it lives.
+  // `max_resolution_ms` caps the downsampling resolution read: kAutoResolution picks per
+  // selection (see docs/format/block.md, "Downsampled data"), 0 reads raw blocks only.
+  static constexpr int64_t kAutoResolution = query::ReadHints::kAutoResolution;
+  std::unique_ptr<query::Querier> Querier(const std::string& tenant,
+                                          int64_t max_resolution_ms = kAutoResolution) const
+      EXCLUDES(mu_);
+  std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const EXCLUDES(mu_);
+  // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used
+  // until the total fits index_max_bytes.
+  void EvictIndexes(int64_t now_ms) EXCLUDES(mu_);
 
-   private:
-    using Readers = std::map<std::string, std::shared_ptr<BlockReader>>;  // by block ID
+ private:
+  using Readers = std::map<std::string, std::shared_ptr<BlockReader>>;  // by block ID
 
-    const GatewayOptions opts_;
-    const BucketFor bucket_for_;
-    PageCache cache_;
-    mutable SharedMutex mu_;
-    std::map<std::string, Readers> tenants_ GUARDED_BY(mu_);
-  };
+  const GatewayOptions opts_;
+  const BucketFor bucket_for_;
+  cache::PageCache cache_;
+  mutable SharedMutex mu_;
+  std::map<std::string, Readers> tenants_ GUARDED_BY(mu_);
+};
 
 }  // namespace strata::store

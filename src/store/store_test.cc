@@ -378,13 +378,12 @@ TEST_F(CompactionTest, SupersededSourcesAreRetired) {
   auto compactor = MakeCompactor();
   ASSERT_TRUE(compactor.Run("t1", 30 * kHour).ok());
   // Undo the marks, as if the crash came first.
-  auto all = tsdb::block::ListBlocks(*bucket_, "t1");
+  auto all = blocks::ListBlocks(*bucket_, tsdb::block::MetricsRoot("t1"));
   ASSERT_TRUE(all.ok());
   for (const auto& listed : all.value()) {
     if (listed.marked) {
       ASSERT_TRUE(
-          bucket_
-              ->Delete(tsdb::block::BlockPrefix("t1", listed.id) + tsdb::block::kDeletionMarkFile)
+          bucket_->Delete(tsdb::block::BlockPrefix("t1", listed.id) + blocks::kDeletionMarkFile)
               .ok());
     }
   }

@@ -6,7 +6,8 @@
 #include <algorithm>
 
 #include "base/mutex.h"
-#include "tsdb/wal/record.h"
+#include "tsdb/wal_record.h"
+#include "wal/frame.h"
 
 namespace strata::tsdb {
 namespace {
@@ -25,9 +26,9 @@ Db::~Db() { (void)Close(); }
 Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
                        wal::RecordType type, std::string_view payload) {
   switch (type) {
-    case wal::RecordType::kSeries: {
-      std::vector<wal::RefSeries> series;
-      RETURN_IF_ERROR(wal::DecodeSeries(payload, series));
+    case kSeriesRecord: {
+      std::vector<RefSeries> series;
+      RETURN_IF_ERROR(DecodeSeries(payload, series));
       for (const auto& s : series) {
         bool created;
         if (head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref) == nullptr) {
@@ -37,25 +38,25 @@ Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metada
       }
       return Status::Ok();
     }
-    case wal::RecordType::kSamples: {
-      std::vector<wal::RefSample> samples;
-      RETURN_IF_ERROR(wal::DecodeSamples(payload, samples));
+    case kSamplesRecord: {
+      std::vector<RefSample> samples;
+      RETURN_IF_ERROR(DecodeSamples(payload, samples));
       for (const auto& s : samples) {
         if (MemSeries* ms = head.ByRef(s.ref)) head.Append(*ms, s.t, s.v, kReplayOooWindow);
       }
       return Status::Ok();
     }
-    case wal::RecordType::kMetadata: {
-      std::vector<wal::RefMetadata> mds;
-      RETURN_IF_ERROR(wal::DecodeMetadata(payload, mds));
+    case kMetadataRecord: {
+      std::vector<RefMetadata> mds;
+      RETURN_IF_ERROR(DecodeMetadata(payload, mds));
       for (const auto& m : mds) {
         metadata[std::string(m.family)] = {m.type, std::string(m.unit), std::string(m.help)};
       }
       return Status::Ok();
     }
-    case wal::RecordType::kChunk: {
-      std::vector<wal::RefChunk> chunks;
-      RETURN_IF_ERROR(wal::DecodeChunks(payload, chunks));
+    case kChunkRecord: {
+      std::vector<RefChunk> chunks;
+      RETURN_IF_ERROR(DecodeChunks(payload, chunks));
       for (const auto& c : chunks) {
         MemSeries* ms = head.ByRef(c.ref);
         std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(c.data.data()),
@@ -66,8 +67,9 @@ Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metada
       }
       return Status::Ok();
     }
+    default:
+      return Status::Corruption(fmt::format("unknown record type {}", type));
   }
-  return Status::Corruption("unknown record type");
 }
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& opts,
@@ -77,6 +79,7 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   RETURN_IF_ERROR(db->LoadHeadState());
   wal::WalOptions wopts = opts.wal;
   wopts.log_name = name;
+  wopts.max_record_type = kMaxRecord;
   std::map<std::string, MetricMetadata> metadata;
   auto wal = wal::Wal::Open(
       dir + "/wal", wopts,
@@ -96,7 +99,7 @@ Status Db::ReadInto(const std::string& dir, Head& head,
                     std::map<std::string, MetricMetadata>* metadata) {
   std::map<std::string, MetricMetadata> md;
   RETURN_IF_ERROR(wal::Wal::ReplayReadOnly(
-      dir + "/wal",
+      dir + "/wal", kMaxRecord,
       [&](wal::RecordType t, std::string_view p) { return ApplyRecord(head, md, t, p); }, nullptr));
   if (metadata) *metadata = std::move(md);
   return Status::Ok();
@@ -118,9 +121,9 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
   RETURN_IF_ERROR(wal_->Admit());
   {
-    wal::RecordBuilder series_rec(wal::RecordType::kSeries, frames);
+    wal::RecordBuilder series_rec(kSeriesRecord, frames);
     std::string sample_frames;
-    wal::RecordBuilder sample_rec(wal::RecordType::kSamples, sample_frames);
+    wal::RecordBuilder sample_rec(kSamplesRecord, sample_frames);
     for (size_t i = 0; i < series.size(); ++i) {
       const SeriesInput& in = series[i];
       if (in.samples.empty()) continue;
@@ -144,7 +147,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
           continue;
         }
         if (created) {
-          wal::EncodeSeries(series_rec.payload(), s->ref(), in.labels);
+          EncodeSeries(series_rec.payload(), s->ref(), in.labels);
           series_rec.EndEntry();
           ++out.series_created;
         }
@@ -152,7 +155,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
       for (const Sample& smp : in.samples) {
         switch (head_.Append(*s, smp.t, smp.v, limits.ooo_window_ms)) {
           case AppendResult::kAppended:
-            wal::EncodeSample(sample_rec.payload(), {s->ref(), smp.t, smp.v});
+            EncodeSample(sample_rec.payload(), {s->ref(), smp.t, smp.v});
             sample_rec.EndEntry();
             ++out.accepted;
             break;
@@ -176,14 +179,14 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
     frames += sample_frames;
   }
   if (!metadata.empty()) {
-    wal::RecordBuilder md_rec(wal::RecordType::kMetadata, frames);
+    wal::RecordBuilder md_rec(kMetadataRecord, frames);
     MutexLock mlk(meta_mu_);
     for (const auto& m : metadata) {
       MetricMetadata v{m.type, std::string(m.unit), std::string(m.help)};
       auto it = metadata_.find(std::string(m.family));
       if (it != metadata_.end() && it->second == v) continue;
       metadata_[std::string(m.family)] = v;
-      wal::EncodeMetadata(md_rec.payload(), {m.family, m.type, m.unit, m.help});
+      EncodeMetadata(md_rec.payload(), {m.family, m.type, m.unit, m.help});
       md_rec.EndEntry();
     }
   }

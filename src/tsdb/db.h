@@ -17,7 +17,7 @@
 #include "tsdb/block/meta.h"
 #include "tsdb/head/head.h"
 #include "tsdb/metadata.h"
-#include "tsdb/wal/wal.h"
+#include "wal/wal.h"
 
 namespace strata::tsdb {
 

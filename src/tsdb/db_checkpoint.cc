@@ -13,8 +13,9 @@
 #include "base/file.h"
 #include "base/mutex.h"
 #include "tsdb/db.h"
-#include "tsdb/wal/record.h"
-#include "tsdb/wal/segment.h"
+#include "tsdb/wal_record.h"
+#include "wal/frame.h"
+#include "wal/segment.h"
 
 namespace strata::tsdb {
 namespace fs = std::filesystem;
@@ -103,22 +104,21 @@ Status Db::Checkpoint() {
     std::string payload;
     std::vector<LabelView> labels;
     for (const auto& l : s.labels()) labels.push_back({l.name.view(), l.value.view()});
-    wal::EncodeSeries(payload, s.ref(), labels);
-    wal::AppendFrame(frames, wal::RecordType::kSeries, payload);
+    EncodeSeries(payload, s.ref(), labels);
+    wal::AppendFrame(frames, kSeriesRecord, payload);
     {
-      wal::RecordBuilder chunks(wal::RecordType::kChunk, frames);
+      wal::RecordBuilder chunks(kChunkRecord, frames);
       s.ForEachChunk([&](int64_t mint, int64_t maxt, std::span<const uint8_t> bytes) {
-        wal::EncodeChunk(
-            chunks.payload(),
-            {s.ref(), mint, maxt,
-             std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
+        EncodeChunk(chunks.payload(),
+                    {s.ref(), mint, maxt,
+                     std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())});
         chunks.EndEntry();
       });
     }
     if (const auto* ooo = s.ooo_samples()) {
-      wal::RecordBuilder samples(wal::RecordType::kSamples, frames);
+      wal::RecordBuilder samples(kSamplesRecord, frames);
       for (const auto& smp : *ooo) {
-        wal::EncodeSample(samples.payload(), {s.ref(), smp.t, smp.v});
+        EncodeSample(samples.payload(), {s.ref(), smp.t, smp.v});
         samples.EndEntry();
       }
     }
@@ -128,9 +128,9 @@ Status Db::Checkpoint() {
     }
   });
   {
-    wal::RecordBuilder md(wal::RecordType::kMetadata, frames);
+    wal::RecordBuilder md(kMetadataRecord, frames);
     for (const auto& [family, m] : Metadata()) {
-      wal::EncodeMetadata(md.payload(), {family, m.type, m.unit, m.help});
+      EncodeMetadata(md.payload(), {family, m.type, m.unit, m.help});
       md.EndEntry();
     }
   }

@@ -6,7 +6,7 @@
 
 #include "testing/temp_dir.h"
 #include "tsdb/storage.h"
-#include "tsdb/wal/segment.h"
+#include "wal/segment.h"
 
 namespace strata::tsdb {
 namespace {

@@ -16,8 +16,8 @@
 #include "base/file.h"
 #include "base/mutex.h"
 #include "base/units.h"
-#include "tsdb/wal/record.h"
-#include "tsdb/wal/segment.h"
+#include "wal/frame.h"
+#include "wal/segment.h"
 
 namespace strata::agent {
 namespace fs = std::filesystem;

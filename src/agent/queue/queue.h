@@ -14,7 +14,7 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
-#include "tsdb/wal/wal.h"
+#include "wal/wal.h"
 
 namespace strata::agent {
 

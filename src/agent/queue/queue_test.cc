@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "testing/temp_dir.h"
-#include "tsdb/wal/segment.h"
+#include "wal/segment.h"
 
 namespace strata::agent {
 namespace {

@@ -296,13 +296,13 @@ TEST_F(BlockTest, UploadListAndReadMeta) {
   BlockMeta meta = Write(series, 2);
   ASSERT_TRUE(UploadBlock(bucket, "t1", dir_.path(), meta).ok());
   ASSERT_TRUE(bucket.Put("t1/" + NewUlid(5) + "/shard-000.index", "partial").ok());
-  auto listed = ListBlocks(bucket, "t1").value();
+  auto listed = blocks::ListBlocks(bucket, MetricsRoot("t1")).value();
   ASSERT_EQ(listed.size(), 2u);
   int complete = 0;
   for (const auto& b : listed) complete += b.complete ? 1 : 0;
   EXPECT_EQ(complete, 1);
   EXPECT_EQ(ReadMeta(bucket, "t1", meta.id).value(), meta);
-  EXPECT_TRUE(ListBlocks(bucket, "t2")->empty());
+  EXPECT_TRUE(blocks::ListBlocks(bucket, MetricsRoot("t2"))->empty());
 }
 
 }  // namespace

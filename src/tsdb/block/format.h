@@ -27,7 +27,5 @@ inline constexpr uint32_t kMaxLabelsPerSeries = 1024;
 
 inline std::string ChunksFile(uint32_t shard) { return fmt::format("shard-{:03}.chunks", shard); }
 inline std::string IndexFile(uint32_t shard) { return fmt::format("shard-{:03}.index", shard); }
-inline constexpr const char* kMetaFile = "meta.json";
-inline constexpr const char* kDeletionMarkFile = "deletion-mark.json";
 
 }  // namespace strata::tsdb::block

@@ -14,13 +14,11 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "objstore/bucket.h"
 
 namespace strata::tsdb::block {
 
-struct ByteRange {
-  uint64_t offset = 0;
-  uint64_t length = 0;
-};
+using ByteRange = objstore::ByteRange;
 
 // Reads byte ranges of one file of a block; returns one string per range, in order. The
 // store gateway plugs caching and request coalescing in here.

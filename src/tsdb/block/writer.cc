@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "base/ulid.h"
 #include "base/units.h"
+#include "blocks/lifecycle.h"
 #include "tsdb/block/format.h"
 #include "tsdb/chunkenc/packed.h"
 #include "tsdb/chunkenc/xor.h"
@@ -306,7 +307,7 @@ Result<BlockMeta> BlockWriter::Finish() {
     RETURN_IF_ERROR(WriteIndex(i, s, meta_.shards[i]));
     s.series.clear();
   }
-  RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kMetaFile, EncodeMeta(meta_)));
+  RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + blocks::kMetaFile, EncodeMeta(meta_)));
   return meta_;
 }
 

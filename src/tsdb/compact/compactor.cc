@@ -9,9 +9,10 @@
 #include <queue>
 #include <set>
 
-#include "base/math.h"
 #include "base/mutex.h"
 #include "base/ulid.h"
+#include "blocks/lifecycle.h"
+#include "blocks/plan.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/writer.h"
 #include "tsdb/compact/downsample.h"
@@ -77,18 +78,19 @@ Compactor::Compactor(CompactorOptions opts, const limits::TenantOverrides& limit
 Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
                                                       const std::string& tenant, int64_t now_ms,
                                                       PassStats& stats) {
-  ASSIGN_OR_RETURN(std::vector<block::ListedBlock> listed, block::ListBlocks(bucket, tenant));
+  const std::string root = block::MetricsRoot(tenant);
+  ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed, blocks::ListBlocks(bucket, root));
   std::vector<Block> out;
   std::vector<std::pair<std::string, bool>> unknown;  // blocks whose meta.json is not cached
   for (const auto& l : listed) {
     if (l.marked) {
-      auto marked_at = block::ReadDeletionMark(bucket, tenant, l.id);
+      auto marked_at = blocks::ReadDeletionMark(bucket, root, l.id);
       int64_t at = marked_at.ok() ? *marked_at : 0;
       if (!marked_at.ok() && marked_at.status().code() != Status::Code::kCorruption) {
         return marked_at.status();
       }
       if (now_ms - at >= opts_.deletion_delay_ms) {
-        RETURN_IF_ERROR(block::DeleteBlock(bucket, tenant, l.id));
+        RETURN_IF_ERROR(blocks::DeleteBlock(bucket, root, l.id));
         ++stats.deleted;
         if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "deleted"}}).Increment();
         spdlog::info("msg=\"block deleted\" tenant={} block={}", tenant, l.id);
@@ -100,7 +102,7 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
     if (!l.complete) {
       // An upload that never finished (its writer crashed): remove it once surely abandoned.
       if (!l.marked && now_ms - UlidTime(l.id) > opts_.abandoned_upload_ms) {
-        RETURN_IF_ERROR(block::DeleteBlock(bucket, tenant, l.id));
+        RETURN_IF_ERROR(blocks::DeleteBlock(bucket, root, l.id));
         spdlog::info("msg=\"abandoned partial block deleted\" tenant={} block={}", tenant, l.id);
       }
       continue;
@@ -140,7 +142,7 @@ Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
   PassStats stats;
   const limits::Retention& retention = limits_.For(tenant).retention;
   auto mark = [&](const block::BlockMeta& m, std::string_view why) -> Status {
-    RETURN_IF_ERROR(block::MarkForDeletion(*bucket, tenant, m.id, now_ms));
+    RETURN_IF_ERROR(blocks::MarkForDeletion(*bucket, block::MetricsRoot(tenant), m.id, now_ms));
     ++stats.marked;
     if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "marked"}}).Increment();
     spdlog::info("msg=\"block marked for deletion\" tenant={} block={} reason={}", tenant, m.id,
@@ -156,76 +158,45 @@ Result<PassStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
     for (const auto& b : all) {
       if (!b.marked) live.push_back(&b);
     }
-    bool did = false;
-    // Blocks whose samples another block already holds (a compaction that uploaded its
-    // output but crashed before retiring its sources).
+    std::vector<blocks::BlockInfo> infos;
+    infos.reserve(live.size());
     for (const Block* b : live) {
-      std::set<std::string> src(b->meta.sources.begin(), b->meta.sources.end());
-      for (const Block* other : live) {
-        if (other == b || other->meta.resolution_ms != b->meta.resolution_ms ||
-            other->meta.level <= b->meta.level) {
-          continue;
-        }
-        if (std::includes(other->meta.sources.begin(), other->meta.sources.end(), src.begin(),
-                          src.end())) {
-          RETURN_IF_ERROR(mark(b->meta, "superseded"));
-          did = true;
-          break;
-        }
-      }
+      infos.push_back({b->meta.id, b->meta.min_time, b->meta.max_time, b->meta.level,
+                       b->meta.resolution_ms, b->meta.sources});
+    }
+    bool did = false;
+    // Blocks whose samples another block already holds.
+    for (size_t i : blocks::Superseded(infos)) {
+      RETURN_IF_ERROR(mark(live[i]->meta, "superseded"));
+      did = true;
     }
     if (did) continue;
-    // Retention.
-    for (const Block* b : live) {
-      int64_t keep = b->meta.resolution_ms == 0        ? retention.raw_ms
-                     : b->meta.resolution_ms == kRes5m ? retention.res_5m_ms
-                                                       : retention.res_1h_ms;
-      if (keep > 0 && b->meta.max_time < now_ms - keep) {
-        RETURN_IF_ERROR(mark(b->meta, "retention"));
-        did = true;
-      }
+    auto keep_ms = [&](int64_t resolution) {
+      return resolution == 0        ? retention.raw_ms
+             : resolution == kRes5m ? retention.res_5m_ms
+                                    : retention.res_1h_ms;
+    };
+    for (size_t i : blocks::Expired(infos, keep_ms, now_ms)) {
+      RETURN_IF_ERROR(mark(live[i]->meta, "retention"));
+      did = true;
     }
     if (did) continue;
 
     // Compaction of raw blocks into the next aligned range.
+    if (auto merge = blocks::PlanMerge(infos, opts_.ranges)) {
+      std::vector<const Block*> group;
+      for (size_t i : merge->blocks) group.push_back(live[i]);
+      RETURN_IF_ERROR(
+          Merge(*bucket, tenant, group, merge->min_time, merge->max_time, 0, false, now_ms));
+      ++stats.compacted;
+      stats.marked += static_cast<int>(group.size());
+      continue;
+    }
+
     int64_t newest = INT64_MIN;
     for (const Block* b : live) {
       if (b->meta.resolution_ms == 0) newest = std::max(newest, b->meta.max_time);
     }
-    for (size_t r = 1; r < opts_.ranges.size() && !did; ++r) {
-      int64_t range = opts_.ranges[r];
-      std::map<int64_t, std::vector<const Block*>> windows;
-      for (const Block* b : live) {
-        if (b->meta.resolution_ms != 0) continue;
-        int64_t w = FloorDiv(b->meta.min_time, range);
-        if (b->meta.max_time > (w + 1) * range) continue;  // larger than this range
-        windows[w].push_back(b);
-      }
-      for (const auto& [w, blocks] : windows) {
-        bool complete = (w + 1) * range <= newest;
-        bool overlapping = false;
-        for (size_t i = 0; i < blocks.size(); ++i) {
-          for (size_t j = i + 1; j < blocks.size(); ++j) {
-            overlapping = overlapping || (blocks[i]->meta.min_time < blocks[j]->meta.max_time &&
-                                          blocks[j]->meta.min_time < blocks[i]->meta.max_time);
-          }
-        }
-        if (blocks.size() < 2 || (!complete && !overlapping)) continue;
-        int64_t mint = INT64_MAX;
-        int64_t maxt = INT64_MIN;
-        for (const Block* b : blocks) {
-          mint = std::min(mint, b->meta.min_time);
-          maxt = std::max(maxt, b->meta.max_time);
-        }
-        RETURN_IF_ERROR(Merge(*bucket, tenant, blocks, mint, maxt, 0, false, now_ms));
-        ++stats.compacted;
-        stats.marked += static_cast<int>(blocks.size());
-        did = true;
-        break;
-      }
-    }
-    if (did) continue;
-
     // Downsampling: raw blocks old enough get a 5m copy, 5m blocks a 1h copy. The copy
     // carries the same sources, which is how a later pass knows it exists.
     for (const Block* b : live) {
@@ -384,7 +355,9 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
     return fail(st);
   if (!keep_sources) {
     for (const Block* b : sources) {
-      if (Status st = block::MarkForDeletion(bucket, tenant, b->meta.id, now_ms); !st.ok()) {
+      if (Status st =
+              blocks::MarkForDeletion(bucket, block::MetricsRoot(tenant), b->meta.id, now_ms);
+          !st.ok()) {
         return fail(st);  // the next pass retires them as superseded
       }
       if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "marked"}}).Increment();

@@ -1,4 +1,4 @@
-#include "tsdb/wal/segment.h"
+#include "wal/segment.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -82,7 +82,7 @@ ScanResult ScanFrames(std::string_view data, uint8_t max_type,
       res.problem = fmt::format("checksum mismatch in record at offset {}", off);
       break;
     }
-    Status st = fn(static_cast<RecordType>(type), payload);
+    Status st = fn(type, payload);
     if (!st.ok()) {
       res.problem = fmt::format("record at offset {}: {}", off, st.message());
       break;

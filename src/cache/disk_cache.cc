@@ -1,4 +1,4 @@
-#include "store/disk_cache.h"
+#include "cache/disk_cache.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -7,7 +7,7 @@
 
 #include "base/mutex.h"
 
-namespace strata::store {
+namespace strata::cache {
 namespace {
 
 Status Lmdb(int rc, std::string_view what) {
@@ -169,4 +169,4 @@ uint64_t DiskCache::bytes() const {
   return bytes_;
 }
 
-}  // namespace strata::store
+}  // namespace strata::cache

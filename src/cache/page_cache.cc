@@ -1,10 +1,10 @@
-#include "store/page_cache.h"
+#include "cache/page_cache.h"
 
 #include <functional>
 
 #include "base/mutex.h"
 
-namespace strata::store {
+namespace strata::cache {
 
 PageCache::PageCache(uint64_t max_bytes, std::unique_ptr<DiskCache> disk,
                      prometheus::Registry* registry)
@@ -103,4 +103,4 @@ uint64_t PageCache::bytes() const {
   return n;
 }
 
-}  // namespace strata::store
+}  // namespace strata::cache

@@ -15,16 +15,16 @@
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
-#include "store/disk_cache.h"
+#include "cache/disk_cache.h"
 
-namespace strata::store {
+namespace strata::cache {
 
 using Page = std::shared_ptr<const std::string>;
 
-// PageCache holds fixed-size pages of block files (index and chunks), keyed by
-// "<tenant>/<block>/<file>#<page>", in two tiers: a memory LRU bounded in bytes (sharded to
-// keep lock hold times short) and, optionally, a DiskCache that survives restarts. Pages are
-// immutable (blocks never change). Thread-safe.
+// PageCache holds fixed-size pages of immutable objects (the files of any signal's blocks),
+// keyed by "<object key>#<page>", in two tiers: a memory LRU bounded in bytes (sharded to
+// keep lock hold times short) and, optionally, a DiskCache that survives restarts. Pages never
+// change (objects are written once). Thread-safe.
 class PageCache {
  public:
   PageCache(uint64_t max_bytes, std::unique_ptr<DiskCache> disk, prometheus::Registry* registry);
@@ -70,4 +70,4 @@ class PageCache {
   prometheus::Gauge* size_ = nullptr;
 };
 
-}  // namespace strata::store
+}  // namespace strata::cache

@@ -3,11 +3,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "store/disk_cache.h"
-#include "store/page_cache.h"
+#include "cache/disk_cache.h"
+#include "cache/page_cache.h"
 #include "testing/temp_dir.h"
 
-namespace strata::store {
+namespace strata::cache {
 namespace {
 
 namespace fs = std::filesystem;
@@ -75,4 +75,4 @@ TEST_F(CacheTest, PageCacheFallsBackToDiskAndPromotes) {
 }
 
 }  // namespace
-}  // namespace strata::store
+}  // namespace strata::cache

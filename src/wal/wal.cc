@@ -1,4 +1,4 @@
-#include "tsdb/wal/wal.h"
+#include "wal/wal.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -15,7 +15,7 @@
 #include "base/file.h"
 #include "base/mutex.h"
 #include "base/units.h"
-#include "tsdb/wal/segment.h"
+#include "wal/segment.h"
 
 namespace strata::wal {
 namespace fs = std::filesystem;
@@ -26,12 +26,11 @@ Status Errno(std::string_view op, const std::string& path) {
   return Status::IOError(fmt::format("{} {}: {}", op, path, std::strerror(errno)));
 }
 
-Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const RecordFn& fn,
-                 ReplayStats* stats, uint32_t* next_segment) {
+Status ReplayDir(const std::string& dir, RecordType max_type, const WalOptions* repair_opts,
+                 const RecordFn& fn, ReplayStats* stats, uint32_t* next_segment) {
   ReplayStats local;
   ReplayStats& st = stats ? *stats : local;
   std::string name = repair_opts ? repair_opts->log_name : dir;
-  uint8_t max_type = repair_opts ? repair_opts->max_record_type : kMaxRecordType;
   ASSIGN_OR_RETURN(auto checkpoint, LatestCheckpoint(dir));
   uint32_t after = 0;
   if (checkpoint) {
@@ -125,17 +124,21 @@ Status ReplayDir(const std::string& dir, const WalOptions* repair_opts, const Re
 
 }  // namespace
 
-Status Wal::ReplayReadOnly(const std::string& dir, const RecordFn& fn, ReplayStats* stats) {
-  return ReplayDir(dir, nullptr, fn, stats, nullptr);
+Status Wal::ReplayReadOnly(const std::string& dir, RecordType max_record_type, const RecordFn& fn,
+                           ReplayStats* stats) {
+  return ReplayDir(dir, max_record_type, nullptr, fn, stats, nullptr);
 }
 
 Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, const WalOptions& opts,
                                        const RecordFn& fn, ReplayStats* stats) {
+  if (opts.max_record_type == 0) {
+    return Status::InvalidArgument("WAL options: max_record_type is not set");
+  }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
   uint32_t next = 1;
-  RETURN_IF_ERROR(ReplayDir(dir, &opts, fn, stats, &next));
+  RETURN_IF_ERROR(ReplayDir(dir, opts.max_record_type, &opts, fn, stats, &next));
   std::unique_ptr<Wal> wal(new Wal(dir, opts, next));
   RETURN_IF_ERROR(wal->OpenSegment(next));
   wal->syncer_ = std::thread([w = wal.get()] { w->SyncLoop(); });

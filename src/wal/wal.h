@@ -14,7 +14,7 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
-#include "tsdb/wal/format.h"
+#include "wal/format.h"
 
 namespace strata::wal {
 
@@ -29,9 +29,10 @@ struct WalOptions {
   uint64_t max_pending_bytes = 256u << 20;
   // Names this WAL in log lines (e.g. the tenant).
   std::string log_name;
-  // Record types 1..max_record_type are valid; the type byte belongs to the caller (the TSDB's
-  // RecordType, the agent queue's item kinds), so a log of one kind never replays as another.
-  uint8_t max_record_type = kMaxRecordType;
+  // Record types 1..max_record_type are valid (required); the type byte belongs to the owner
+  // (the metrics store's records, the agent queue's item kinds), so a log of one kind never
+  // replays as another.
+  RecordType max_record_type = 0;
   // false (the TSDB): damage in any segment ends the log there; later segments are removed.
   // true (the agent queue, whose segments are independent batches): only the newest
   // segment's damaged tail is cut; an older damaged segment is kept for the reader to skip.
@@ -60,7 +61,7 @@ using RecordFn = std::function<Status(RecordType, std::string_view)>;
 using DurableFn = std::function<void(const Status&)>;
 
 // Wal is a segmented write-ahead log with group commit. Writers append whole framed records
-// (wal/record.h) to an in-memory buffer and get back a log sequence number (LSN: the count of
+// (wal/frame.h) to an in-memory buffer and get back a log sequence number (LSN: the count of
 // bytes appended so far); one background thread writes and fsyncs the buffer, so all requests
 // that arrived during one fsync share the next. Failed writes or fsyncs are retried from
 // memory, never dropped: an LSN is reported durable only once its bytes really are.
@@ -73,7 +74,8 @@ class Wal {
   static Result<std::unique_ptr<Wal>> Open(const std::string& dir, const WalOptions& opts,
                                            const RecordFn& fn, ReplayStats* stats);
   // The same replay for offline tools: reads up to the first problem, modifies nothing.
-  static Status ReplayReadOnly(const std::string& dir, const RecordFn& fn, ReplayStats* stats);
+  static Status ReplayReadOnly(const std::string& dir, RecordType max_record_type,
+                               const RecordFn& fn, ReplayStats* stats);
 
   ~Wal();
   Wal(const Wal&) = delete;

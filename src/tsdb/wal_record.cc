@@ -1,20 +1,10 @@
-#include "tsdb/wal/record.h"
+#include "tsdb/wal_record.h"
 
 #include <limits>
 
 #include "base/coding.h"
-#include "base/crc32c.h"
 
-namespace strata::wal {
-
-void AppendFrame(std::string& out, RecordType type, std::string_view payload) {
-  auto t = static_cast<char>(type);
-  uint32_t crc = Crc32cExtend(Crc32c(&t, 1), payload.data(), payload.size());
-  PutFixed32(out, static_cast<uint32_t>(payload.size()));
-  PutFixed32(out, crc);
-  out.push_back(t);
-  out.append(payload);
-}
+namespace strata::tsdb {
 
 void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels) {
   PutUvarint(out, ref);
@@ -115,4 +105,4 @@ Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out) {
   return Status::Ok();
 }
 
-}  // namespace strata::wal
+}  // namespace strata::tsdb

@@ -13,10 +13,10 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 
-namespace strata::store {
+namespace strata::cache {
 
-// DiskCache is the store gateway's second cache tier: pages of block files in an LMDB
-// database under the data directory, bounded in bytes (oldest insertions evicted first),
+// DiskCache is the object-store range cache's second tier: pages of immutable objects in an
+// LMDB database under the data directory, bounded in bytes (oldest insertions evicted first),
 // kept across restarts. It is only a cache: a database that cannot be opened is recreated
 // empty, and writes are not fsynced. Thread-safe.
 class DiskCache {
@@ -44,4 +44,4 @@ class DiskCache {
   uint64_t next_seq_ GUARDED_BY(write_mu_) = 1;
 };
 
-}  // namespace strata::store
+}  // namespace strata::cache

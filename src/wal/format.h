@@ -14,12 +14,8 @@ inline constexpr uint32_t kMaxRecordSize = 64u << 20;
 inline constexpr int kSegmentNameDigits = 8;
 inline constexpr const char* kCheckpointPrefix = "checkpoint.";
 
-enum class RecordType : uint8_t {
-  kSeries = 1,    // series refs and their label sets
-  kSamples = 2,   // float samples by series ref
-  kMetadata = 3,  // metric family metadata
-  kChunk = 4,     // a complete Gorilla chunk of one series (checkpoints only)
-};
-inline constexpr uint8_t kMaxRecordType = 4;
+// The type byte of a frame, 1..255. What a type means belongs to the log's owner (the metrics
+// store's records in tsdb/wal_record.h, the agent queue's item kinds), not to the WAL.
+using RecordType = uint8_t;
 
 }  // namespace strata::wal

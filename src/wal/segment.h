@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "tsdb/wal/format.h"
+#include "wal/format.h"
 
 namespace strata::wal {
 

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/status.h"
+#include "wal/format.h"
+
+// The records of the metrics store's WAL and their payload encodings (docs/format/wal.md).
+// Encoders append to a caller-owned buffer; decoders borrow from the payload and validate every
+// length. Framing is the WAL's (wal/frame.h).
+namespace strata::tsdb {
+
+inline constexpr wal::RecordType kSeriesRecord = 1;    // series refs and their label sets
+inline constexpr wal::RecordType kSamplesRecord = 2;   // float samples by series ref
+inline constexpr wal::RecordType kMetadataRecord = 3;  // metric family metadata
+inline constexpr wal::RecordType kChunkRecord = 4;  // a complete chunk of one series (checkpoints)
+inline constexpr wal::RecordType kMaxRecord = 4;
+
+struct RefSeries {
+  uint32_t ref;
+  std::vector<LabelView> labels;
+};
+struct RefSample {
+  uint32_t ref;
+  int64_t t;
+  double v;
+};
+struct RefMetadata {
+  std::string_view family;
+  uint8_t type;
+  std::string_view unit;
+  std::string_view help;
+};
+struct RefChunk {
+  uint32_t ref;
+  int64_t min_t;
+  int64_t max_t;
+  std::string_view data;
+};
+
+void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels);
+void EncodeSample(std::string& out, const RefSample& s);
+void EncodeMetadata(std::string& out, const RefMetadata& m);
+void EncodeChunk(std::string& out, const RefChunk& c);
+
+// Each decoder appends every entry of the payload to `out` and fails with kCorruption on
+// malformed input.
+Status DecodeSeries(std::string_view payload, std::vector<RefSeries>& out);
+Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out);
+Status DecodeMetadata(std::string_view payload, std::vector<RefMetadata>& out);
+Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out);
+
+}  // namespace strata::tsdb
