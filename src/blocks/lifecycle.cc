@@ -17,7 +17,9 @@ Status UploadBlock(objstore::Bucket& bucket, const std::string& root, const std:
                    const std::string& dir, std::span<const std::string> files,
                    std::string_view meta_json) {
   std::string prefix = BlockPrefix(root, id);
-  for (const auto& f : files) RETURN_IF_ERROR(bucket.PutFile(prefix + f, dir + "/" + f));
+  for (const auto& f : files) {
+    RETURN_IF_ERROR(bucket.PutFile(prefix + f, fmt::format("{}/{}", dir, f)));
+  }
   return bucket.Put(prefix + kMetaFile, meta_json);
 }
 

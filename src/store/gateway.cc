@@ -360,77 +360,45 @@ Status StoreGateway::Sync(const std::string& tenant) {
   auto bucket = bucket_for_(tenant);
   ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed,
                    blocks::ListBlocks(*bucket, blk::MetricsRoot(tenant)));
-  Readers current;
-  {
-    ReaderLock lk(mu_);
-    auto it = tenants_.find(tenant);
-    if (it != tenants_.end()) current = it->second;
-  }
-  Readers next;
-  std::vector<std::string> fresh;
-  for (const auto& b : listed) {
-    if (!b.complete || b.marked) continue;
-    auto it = current.find(b.id);
-    if (it != current.end()) {
-      next[b.id] = it->second;
-    } else {
-      fresh.push_back(b.id);
+  return blocks_.Sync(tenant, listed, [&](const std::vector<std::string>& ids) {
+    return OpenReaders(bucket, tenant, ids);
+  });
+}
+
+Result<std::vector<std::shared_ptr<BlockReader>>> StoreGateway::OpenReaders(
+    const std::shared_ptr<objstore::Bucket>& bucket, const std::string& tenant,
+    const std::vector<std::string>& ids) {
+  ASSIGN_OR_RETURN(auto metas, blk::ReadMetas(*bucket, tenant, ids));
+  std::vector<std::shared_ptr<BlockReader>> out(metas.size());
+  for (size_t i = 0; i < metas.size(); ++i) {
+    if (metas[i]) {
+      out[i] = std::make_shared<BlockReader>(bucket, tenant, std::move(*metas[i]), cache_,
+                                             opts_.reader);
     }
   }
-  ASSIGN_OR_RETURN(auto metas, blk::ReadMetas(*bucket, tenant, fresh));
-  for (auto& meta : metas) {
-    if (!meta) continue;
-    std::string id = meta->id;
-    next[id] =
-        std::make_shared<BlockReader>(bucket, tenant, std::move(*meta), cache_, opts_.reader);
-  }
-  WriterLock lk(mu_);
-  // Blocks added by this process since the listing began stay.
-  for (const auto& [id, r] : tenants_[tenant]) {
-    if (!current.count(id) && !next.count(id)) next[id] = r;
-  }
-  tenants_[tenant] = std::move(next);
-  return Status::Ok();
+  return out;
 }
 
 void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& meta) {
-  auto reader =
-      std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_, opts_.reader);
-  WriterLock lk(mu_);
-  tenants_[tenant][meta.id] = std::move(reader);
+  blocks_.Add(tenant, meta.id,
+              std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_,
+                                            opts_.reader));
 }
 
 std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,
                                                       int64_t max_resolution_ms) const {
-  std::vector<std::shared_ptr<BlockReader>> blocks;
-  {
-    ReaderLock lk(mu_);
-    auto it = tenants_.find(tenant);
-    if (it != tenants_.end()) {
-      for (const auto& [id, r] : it->second) blocks.push_back(r);
-    }
-  }
-  return std::make_unique<BlockQuerier>(std::move(blocks), max_resolution_ms,
+  return std::make_unique<BlockQuerier>(blocks_.Of(tenant), max_resolution_ms,
                                         opts_.max_select_chunk_bytes);
 }
 
 std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) const {
   std::vector<blk::BlockMeta> out;
-  ReaderLock lk(mu_);
-  auto it = tenants_.find(tenant);
-  if (it == tenants_.end()) return out;
-  for (const auto& [id, r] : it->second) out.push_back(r->meta());
+  for (const auto& r : blocks_.Of(tenant)) out.push_back(r->meta());
   return out;
 }
 
 void StoreGateway::EvictIndexes(int64_t now_ms) {
-  std::vector<std::shared_ptr<BlockReader>> readers;
-  {
-    ReaderLock lk(mu_);
-    for (const auto& [t, rs] : tenants_) {
-      for (const auto& [id, r] : rs) readers.push_back(r);
-    }
-  }
+  std::vector<std::shared_ptr<BlockReader>> readers = blocks_.All();
   uint64_t total = 0;
   for (const auto& r : readers) {
     if (now_ms - r->last_used_ms() > opts_.index_idle_ms) {

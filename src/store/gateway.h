@@ -10,6 +10,7 @@
 
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "blocks/block_set.h"
 #include "cache/page_cache.h"
 #include "objstore/bucket.h"
 #include "query/querier.h"
@@ -40,29 +41,31 @@ class StoreGateway {
 
   StoreGateway(GatewayOptions opts, BucketFor bucket_for, prometheus::Registry* registry);
 
-  Status Sync(const std::string& tenant) EXCLUDES(mu_);
+  // Brings the tenant's blocks in line with the bucket (blocks::BlockSet).
+  Status Sync(const std::string& tenant);
   // Makes a block just uploaded by this process visible at once.
-  void AddBlock(const std::string& tenant, const tsdb::block::BlockMeta& meta) EXCLUDES(mu_);
+  void AddBlock(const std::string& tenant, const tsdb::block::BlockMeta& meta);
   // A querier over the tenant's current blocks; they stay readable while it lives.
   // `max_resolution_ms` caps the downsampling resolution read: kAutoResolution picks per
   // selection (see docs/format/block.md, "Downsampled data"), 0 reads raw blocks only.
   static constexpr int64_t kAutoResolution = query::ReadHints::kAutoResolution;
   std::unique_ptr<query::Querier> Querier(const std::string& tenant,
-                                          int64_t max_resolution_ms = kAutoResolution) const
-      EXCLUDES(mu_);
-  std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const EXCLUDES(mu_);
+                                          int64_t max_resolution_ms = kAutoResolution) const;
+  std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const;
   // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used
   // until the total fits index_max_bytes.
-  void EvictIndexes(int64_t now_ms) EXCLUDES(mu_);
+  void EvictIndexes(int64_t now_ms);
 
  private:
-  using Readers = std::map<std::string, std::shared_ptr<BlockReader>>;  // by block ID
+  // Readers of the blocks `ids` of the tenant, from their meta.json.
+  Result<std::vector<std::shared_ptr<BlockReader>>> OpenReaders(
+      const std::shared_ptr<objstore::Bucket>& bucket, const std::string& tenant,
+      const std::vector<std::string>& ids);
 
   const GatewayOptions opts_;
   const BucketFor bucket_for_;
   cache::PageCache cache_;
-  mutable SharedMutex mu_;
-  std::map<std::string, Readers> tenants_ GUARDED_BY(mu_);
+  blocks::BlockSet<BlockReader> blocks_;
 };
 
 }  // namespace strata::store

@@ -1,0 +1,93 @@
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/mutex.h"
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "blocks/lifecycle.h"
+
+namespace strata::blocks {
+
+// The blocks of every tenant that a reader of object storage (a store gateway, of any signal)
+// serves, kept in step with the bucket: a sync keeps the readers of blocks still listed, opens
+// readers for complete blocks that appeared, and drops the deleted and the marked ones. A
+// reader stays usable by whoever holds it after it is dropped. Thread-safe.
+template <typename Reader>
+class BlockSet {
+ public:
+  using Ptr = std::shared_ptr<Reader>;
+  // Opens readers for blocks by ID; one entry per ID, in order, null for a block left out
+  // (deleted meanwhile, unreadable meta.json).
+  using OpenFn = std::function<Result<std::vector<Ptr>>(const std::vector<std::string>& ids)>;
+
+  // Brings the tenant's set in line with `listed` (blocks::ListBlocks of its root).
+  Status Sync(const std::string& tenant, const std::vector<ListedBlock>& listed, const OpenFn& open)
+      EXCLUDES(mu_) {
+    std::map<std::string, Ptr> current;
+    {
+      ReaderLock lk(mu_);
+      auto it = tenants_.find(tenant);
+      if (it != tenants_.end()) current = it->second;
+    }
+    std::map<std::string, Ptr> next;
+    std::vector<std::string> fresh;
+    for (const auto& b : listed) {
+      if (!b.complete || b.marked) continue;
+      auto it = current.find(b.id);
+      if (it != current.end()) {
+        next[b.id] = it->second;
+      } else {
+        fresh.push_back(b.id);
+      }
+    }
+    ASSIGN_OR_RETURN(std::vector<Ptr> opened, open(fresh));
+    for (size_t i = 0; i < fresh.size() && i < opened.size(); ++i) {
+      if (opened[i]) next[fresh[i]] = std::move(opened[i]);
+    }
+    WriterLock lk(mu_);
+    // Blocks added by this process since the listing began stay.
+    for (const auto& [id, r] : tenants_[tenant]) {
+      if (!current.count(id) && !next.count(id)) next[id] = r;
+    }
+    tenants_[tenant] = std::move(next);
+    return Status::Ok();
+  }
+
+  // Makes a block this process just uploaded visible at once.
+  void Add(const std::string& tenant, const std::string& id, Ptr reader) EXCLUDES(mu_) {
+    WriterLock lk(mu_);
+    tenants_[tenant][id] = std::move(reader);
+  }
+
+  // The tenant's readers, by block ID.
+  std::vector<Ptr> Of(const std::string& tenant) const EXCLUDES(mu_) {
+    std::vector<Ptr> out;
+    ReaderLock lk(mu_);
+    auto it = tenants_.find(tenant);
+    if (it == tenants_.end()) return out;
+    out.reserve(it->second.size());
+    for (const auto& [id, r] : it->second) out.push_back(r);
+    return out;
+  }
+
+  // Every tenant's readers.
+  std::vector<Ptr> All() const EXCLUDES(mu_) {
+    std::vector<Ptr> out;
+    ReaderLock lk(mu_);
+    for (const auto& [t, readers] : tenants_) {
+      for (const auto& [id, r] : readers) out.push_back(r);
+    }
+    return out;
+  }
+
+ private:
+  mutable SharedMutex mu_;
+  std::map<std::string, std::map<std::string, Ptr>> tenants_ GUARDED_BY(mu_);
+};
+
+}  // namespace strata::blocks
