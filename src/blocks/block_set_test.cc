@@ -20,6 +20,7 @@ struct Opener {
     return [this](const std::vector<std::string>& ids)
                -> Result<std::vector<std::shared_ptr<FakeReader>>> {
       std::vector<std::shared_ptr<FakeReader>> out;
+      out.reserve(ids.size());
       for (const auto& id : ids) {
         asked.push_back(id);
         out.push_back(id == "unreadable" ? nullptr : std::make_shared<FakeReader>(FakeReader{id}));
@@ -31,6 +32,7 @@ struct Opener {
 
 std::vector<std::string> Ids(const std::vector<std::shared_ptr<FakeReader>>& rs) {
   std::vector<std::string> out;
+  out.reserve(rs.size());
   for (const auto& r : rs) out.push_back(r->id);
   return out;
 }
