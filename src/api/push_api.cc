@@ -78,14 +78,19 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
   }
   auto decoded = proto::DecodeWriteRequest(raw);
   if (!decoded.ok()) return Fail(req, respond, *tenant, decoded.status());
-  distributor_.Push(
-      *tenant, *decoded, {},
-      [this, respond, tenant = *tenant, head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-        if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
-        Send(respond, tenant,
-             o.refused == 0 ? http::TextResponse(head, http::Status::no_content, "")
-                            : http::TextResponse(head, http::Status::bad_request, o.message));
-      });
+  // The usual answer's counter is looked up here, not on the WAL thread that answers.
+  prometheus::Counter& stored = requests_.Add({{"tenant", *tenant}, {"code", "204"}});
+  distributor_.Push(*tenant, *decoded, {},
+                    [this, respond, &stored, tenant = *tenant,
+                     head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+                      if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+                      if (o.refused > 0) {
+                        return Send(respond, tenant,
+                                    http::TextResponse(head, http::Status::bad_request, o.message));
+                      }
+                      stored.Increment();
+                      respond.Send(http::TextResponse(head, http::Status::no_content, ""));
+                    });
 }
 
 void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
@@ -111,9 +116,10 @@ void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
   auto translated = proto::TranslateOtlpMetrics(raw);
   if (!translated.ok()) return Fail(req, respond, *tenant, translated.status());
   ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
+  prometheus::Counter& answered = requests_.Add({{"tenant", *tenant}, {"code", "200"}});
   distributor_.Push(
       *tenant, proto::AsView(translated->request), untranslatable,
-      [this, respond, tenant = *tenant, json,
+      [this, respond, &answered, tenant = *tenant, json,
        head = http::HeadOf(req)](const ingest::PushOutcome& o) {
         if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
         http::Response res(http::Status::ok, head.version());
@@ -121,7 +127,8 @@ void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
         res.set(bhttp::field::content_type, json ? "application/json" : "application/x-protobuf");
         res.body() =
             proto::OtlpExportResponse(proto::OtlpSignal::kMetrics, o.refused, o.message, json);
-        Send(respond, tenant, std::move(res));
+        answered.Increment();
+        respond.Send(std::move(res));
       });
 }
 

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <memory>
 
+#include "base/escape.h"
 #include "objstore/bucket_conformance.h"
 #include "objstore/fs_bucket.h"
 #include "objstore/memory_bucket.h"

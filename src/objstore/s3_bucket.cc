@@ -14,6 +14,7 @@
 #include <random>
 #include <thread>
 
+#include "base/escape.h"
 #include "base/file.h"
 #include "base/mutex.h"
 #include "objstore/xml.h"

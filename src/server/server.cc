@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "base/escape.h"
 #include "base/json.h"
 #include "base/mutex.h"
 #include "base/tenant.h"
@@ -86,42 +87,12 @@ void StrataServer::RegisterRoutes() {
                });
 }
 
-namespace {
-
-std::string HtmlEscape(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string StrataServer::StatusPage() const {
   const bool ready = ready_.load(std::memory_order_acquire);
   std::string tenants;
   if (ready) {
     for (const auto& [tenant, db] : storage_->Tenants()) {
-      tenants += fmt::format("<li>{} ({} series in the head)</li>", HtmlEscape(tenant),
+      tenants += fmt::format("<li>{} ({} series in the head)</li>", XmlEscape(tenant),
                              db->head().Stats().series);
     }
   }
@@ -150,14 +121,14 @@ std::string StrataServer::StatusPage() const {
 </ul>
 </body></html>
 )",
-      fmt::arg("version", HtmlEscape(kVersion)), fmt::arg("revision", HtmlEscape(kRevision)),
+      fmt::arg("version", XmlEscape(kVersion)), fmt::arg("revision", XmlEscape(kRevision)),
       fmt::arg("uptime", FormatDurationMillis(uptime.count() * 1000)),
       fmt::arg("state", ready ? "Ready." : "Not ready: WAL replay in progress."),
       fmt::arg("tenants", tenants),
       fmt::arg("tenant_note", config_.push.tenants.require
                                   ? " (required: auth.require_tenant is on)"
                                   : fmt::format(" (without it: \"{}\")",
-                                                HtmlEscape(config_.push.tenants.default_tenant))));
+                                                XmlEscape(config_.push.tenants.default_tenant))));
 }
 
 Status StrataServer::Start() {

@@ -372,17 +372,17 @@ Result<std::vector<std::shared_ptr<BlockReader>>> StoreGateway::OpenReaders(
   std::vector<std::shared_ptr<BlockReader>> out(metas.size());
   for (size_t i = 0; i < metas.size(); ++i) {
     if (metas[i]) {
-      out[i] = std::make_shared<BlockReader>(bucket, tenant, std::move(*metas[i]), cache_,
-                                             opts_.reader);
+      out[i] =
+          std::make_shared<BlockReader>(bucket, tenant, std::move(*metas[i]), cache_, opts_.reader);
     }
   }
   return out;
 }
 
 void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& meta) {
-  blocks_.Add(tenant, meta.id,
-              std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_,
-                                            opts_.reader));
+  blocks_.Add(
+      tenant, meta.id,
+      std::make_shared<BlockReader>(bucket_for_(tenant), tenant, meta, cache_, opts_.reader));
 }
 
 std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-
 #include "base/json.h"
 #include "base/mutex.h"
 #include "http/status_map.h"

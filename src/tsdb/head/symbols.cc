@@ -2,7 +2,6 @@
 
 #include <xxhash.h>
 
-
 #include "base/mutex.h"
 
 namespace strata::tsdb {
