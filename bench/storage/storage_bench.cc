@@ -240,7 +240,7 @@ int Run(int argc, char** argv) {
 
   // One series, 4h.
   auto fetch = [&](store::StoreGateway& gw, int i, int64_t from) {
-    auto q = gw.Querier(tenant, 0);
+    auto q = gw.Querier(tenant, {.max_resolution_ms = 0});
     std::vector<Matcher> ms;
     ms.reserve(labels[i].size());
     for (const auto& l : labels[i])
@@ -293,7 +293,7 @@ int Run(int argc, char** argv) {
       nullptr);
   (void)cold_gateway->Sync(tenant);
   g0 = bucket->gets;
-  double cold = run(*cold_gateway->Querier(tenant, 0));
+  double cold = run(*cold_gateway->Querier(tenant, {.max_resolution_ms = 0}));
   std::printf("dashboard %s over %dd @%llds: cold %.0f ms with %lld GETs\n",
               "sum by (mode)(rate(node_cpu_seconds_total[5m]))", days,
               static_cast<long long>(step / 1000), cold, static_cast<long long>(bucket->gets - g0));
@@ -302,7 +302,7 @@ int Run(int argc, char** argv) {
   {
     query::HeadQuerier head(mem->head());  // pins the head: gone before the Db closes
     for (int rep = 0; rep < 5; ++rep) {
-      warm.push_back(run(*cold_gateway->Querier(tenant, 0)));
+      warm.push_back(run(*cold_gateway->Querier(tenant, {.max_resolution_ms = 0})));
       inmem.push_back(run(head));
     }
   }

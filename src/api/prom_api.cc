@@ -105,8 +105,8 @@ struct PromApi::Call {
   bool gzip = false;
   http::Request proto;  // version and keep-alive of the request, for the response
   http::Responder respond;
-  std::unique_ptr<query::Querier> querier;
-  std::string resolution;  // max_source_resolution as read: auto or milliseconds
+  const query::MetricsQueryable* queryable = nullptr;
+  query::ReadHints hints;  // max_source_resolution; the time range is set per use
   std::chrono::steady_clock::time_point queued_at;
   std::chrono::nanoseconds queue_time{0};
   std::vector<std::string> warnings;
@@ -116,6 +116,19 @@ struct PromApi::Call {
   explicit Call(http::Responder r) : respond(std::move(r)) {}
 
   void Fail(Status e) { error = std::move(e); }
+
+  // A querier over the tenant's data in [mint, maxt]; null after failing the call.
+  std::unique_ptr<query::Querier> Querier(int64_t mint, int64_t maxt) {
+    query::ReadHints h = hints;
+    h.mint = mint;
+    h.maxt = maxt;
+    auto q = queryable->TenantQuerier(tenant, h);
+    if (!q.ok()) {
+      Fail(q.status());
+      return nullptr;
+    }
+    return std::move(q).value();
+  }
 
   // Sends {"status":"success","data":<data>,...} where data is written by `fn`.
   void Ok(const std::function<void(JsonWriter&)>& fn) {
@@ -212,12 +225,12 @@ struct PromApi::Call {
   }
 };
 
-PromApi::PromApi(ApiOptions opts, const query::Queryable& queryable,
+PromApi::PromApi(ApiOptions opts, const query::MetricsQueryable& queryable,
                  const limits::TenantOverrides& limits, std::unique_ptr<frontend::Cache> cache,
                  prometheus::Registry* registry)
     : opts_(std::move(opts)), queryable_(queryable), engine_(opts_.engine) {
   scheduler_ = std::make_unique<frontend::FairScheduler>(opts_.scheduler, registry);
-  frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, limits, engine_,
+  frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, limits, queryable_, engine_,
                                                         *scheduler_, std::move(cache), registry);
 }
 
@@ -265,8 +278,7 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
   c->tenant = std::move(tenant).value();
   // Thanos's parameter: auto (default), or the coarsest downsampling resolution to read
   // (0s/raw, 5m, 1h).
-  query::ReadHints hints;
-  c->resolution = "auto";
+  c->queryable = &queryable_;
   if (auto r = c->params.Get("max_source_resolution"); r && !r->empty() && *r != "auto") {
     auto ms = ParseDurationMillis(*r == "raw" ? "0s" : *r);
     if (!ms.ok() || *ms < 0) {
@@ -276,15 +288,8 @@ void PromApi::Run(http::Request& req, const http::Responder& respond, Body body)
                       *r)));
       return c->SendError();
     }
-    hints.max_resolution_ms = *ms;
-    c->resolution = std::to_string(*ms);
+    c->hints.max_resolution_ms = *ms;
   }
-  auto querier = queryable_.TenantQuerier(c->tenant, hints);
-  if (!querier.ok()) {
-    c->Fail(querier.status());
-    return c->SendError();
-  }
-  c->querier = std::move(querier).value();
   c->queued_at = std::chrono::steady_clock::now();
   Status queued = scheduler_->Submit(c->tenant, [c, body = std::move(body)] {
     c->queue_time = std::chrono::steady_clock::now() - c->queued_at;
@@ -315,7 +320,7 @@ void PromApi::Query(Call& c) {
   auto t = c.Time("time", NowMillis());
   if (!t) return;
   Evaluate(c, [&](const promql::Expr& e, const promql::QueryControl& ctl) {
-    return frontend_->Instant(c.tenant, e, *t, *c.querier, ctl);
+    return frontend_->Instant(c.tenant, e, *t, c.hints, ctl);
   });
 }
 
@@ -365,10 +370,10 @@ void PromApi::QueryRange(Call& c) {
         rq.start_ms = *start;
         rq.end_ms = *end;
         rq.step_ms = step.value();
-        rq.resolution = c.resolution;
+        rq.hints = c.hints;
         rq.adaptive = adaptive;
         rq.ctl = ctl;
-        auto r = frontend_->Range(rq, *c.querier, &st);
+        auto r = frontend_->Range(rq, &st);
         c.infos.insert(c.infos.end(), st.infos.begin(), st.infos.end());
         return r;
       },
@@ -444,9 +449,11 @@ void PromApi::Series(Call& c) {
   if (!end) return;
   auto limit = c.Limit();
   if (!limit) return;
+  auto querier = c.Querier(*start, *end);
+  if (!querier) return;
   std::set<Labels> all;
   for (const auto& ms : *sets) {
-    auto r = c.querier->Series(*start, *end, ms);
+    auto r = querier->Series(*start, *end, ms);
     if (!r.ok()) return c.Fail(r.status());
     all.insert(r.value().begin(), r.value().end());
   }
@@ -511,10 +518,12 @@ void ListStrings(PromApi::Call& c, const StringLookup& lookup) {
   if (!end) return;
   auto limit = c.Limit();
   if (!limit) return;
+  auto querier = c.Querier(*start, *end);
+  if (!querier) return;
   std::set<std::string> all;
   if (sets->empty()) sets->emplace_back();
   for (const auto& ms : *sets) {
-    auto r = lookup(*c.querier, *start, *end, ms);
+    auto r = lookup(*querier, *start, *end, ms);
     if (!r.ok()) return c.Fail(r.status());
     all.insert(r.value().begin(), r.value().end());
   }

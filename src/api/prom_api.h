@@ -10,7 +10,7 @@
 #include "http/server.h"
 #include "limits/limits.h"
 #include "promql/engine.h"
-#include "query/queryable.h"
+#include "query/metrics_queryable.h"
 
 namespace strata::api {
 
@@ -33,8 +33,9 @@ class PromApi {
   // `queryable` and `limits` (the tenants' query limits) outlive this object; `cache` holds
   // range-query results (null: none); the scheduler's and frontend's metrics go to `registry`
   // (may be null).
-  PromApi(ApiOptions opts, const query::Queryable& queryable, const limits::TenantOverrides& limits,
-          std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry);
+  PromApi(ApiOptions opts, const query::MetricsQueryable& queryable,
+          const limits::TenantOverrides& limits, std::unique_ptr<frontend::Cache> cache,
+          prometheus::Registry* registry);
   ~PromApi();
 
   void Register(http::Server& server);
@@ -65,7 +66,7 @@ class PromApi {
   void TsdbStatus(Call& c);
 
   const ApiOptions opts_;
-  const query::Queryable& queryable_;
+  const query::MetricsQueryable& queryable_;
   promql::Engine engine_;
   std::unique_ptr<frontend::FairScheduler> scheduler_;
   std::unique_ptr<frontend::QueryFrontend> frontend_;

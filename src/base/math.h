@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace strata {
 
@@ -12,5 +13,18 @@ constexpr int64_t FloorDiv(int64_t a, int64_t b) {
 
 static_assert(FloorDiv(7, 2) == 3 && FloorDiv(-7, 2) == -4 && FloorDiv(-8, 2) == -4 &&
               FloorDiv(7, -2) == -4);
+
+// a - b, clamped to int64_t's range instead of overflowing.
+constexpr int64_t SaturatingSub(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (!__builtin_sub_overflow(a, b, &out)) return out;
+  return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+
+static_assert(SaturatingSub(5, 7) == -2 &&
+              SaturatingSub(std::numeric_limits<int64_t>::min(), 1) ==
+                  std::numeric_limits<int64_t>::min() &&
+              SaturatingSub(std::numeric_limits<int64_t>::max(), -1) ==
+                  std::numeric_limits<int64_t>::max());
 
 }  // namespace strata

@@ -181,10 +181,12 @@ Result<uint64_t> SelectedSeries(const std::vector<const Expr*>& nodes, const que
 }  // namespace
 
 QueryFrontend::QueryFrontend(FrontendOptions opts, const limits::TenantOverrides& limits,
-                             const promql::Engine& engine, FairScheduler& scheduler,
-                             std::unique_ptr<Cache> cache, prometheus::Registry* registry)
+                             const query::Queryable& queryable, const promql::Engine& engine,
+                             FairScheduler& scheduler, std::unique_ptr<Cache> cache,
+                             prometheus::Registry* registry)
     : opts_(opts),
       limits_(limits),
+      queryable_(queryable),
       engine_(engine),
       scheduler_(scheduler),
       cache_(std::move(cache)) {
@@ -212,13 +214,26 @@ promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant,
   return ctl;
 }
 
+Result<std::unique_ptr<query::Querier>> QueryFrontend::QuerierFor(const std::string& tenant,
+                                                                  const promql::Expr& expr,
+                                                                  query::ReadHints hints,
+                                                                  int64_t first,
+                                                                  int64_t last) const {
+  promql::TimeRange r = engine_.DataRange(expr, first, last);
+  hints.mint = r.mint;
+  hints.maxt = r.maxt;
+  return queryable_.TenantQuerier(tenant, hints);
+}
+
 Result<promql::QueryResult> QueryFrontend::Instant(const std::string& tenant,
                                                    const promql::Expr& expr, int64_t t_ms,
-                                                   const query::Querier& querier,
+                                                   const query::ReadHints& hints,
                                                    const promql::QueryControl& ctl) const {
   const limits::QueryLimits& l = limits_.For(tenant).query;
-  if (l.max_series == 0) return engine_.Instant(querier, expr, t_ms, ControlFor(tenant, l, ctl));
-  SeriesLimitQuerier limited(querier, l.max_series);
+  ASSIGN_OR_RETURN(std::unique_ptr<query::Querier> querier,
+                   QuerierFor(tenant, expr, hints, t_ms, t_ms));
+  if (l.max_series == 0) return engine_.Instant(*querier, expr, t_ms, ControlFor(tenant, l, ctl));
+  SeriesLimitQuerier limited(*querier, l.max_series);
   return engine_.Instant(limited, expr, t_ms, ControlFor(tenant, l, ctl));
 }
 
@@ -239,12 +254,13 @@ std::vector<QueryFrontend::Split> QueryFrontend::Splits(int64_t start, int64_t e
 }
 
 Result<Extent> QueryFrontend::Eval(const RangeQuery& q, int64_t first, int64_t last,
-                                   const query::Querier& querier, const promql::QueryControl& ctl,
-                                   QueryStats& stats) const {
+                                   const promql::QueryControl& ctl, QueryStats& stats) const {
   const limits::QueryLimits& l = limits_.For(q.tenant).query;
+  ASSIGN_OR_RETURN(std::unique_ptr<query::Querier> querier,
+                   QuerierFor(q.tenant, *q.expr, q.hints, first, last));
   std::optional<SeriesLimitQuerier> limited;
-  if (l.max_series > 0) limited.emplace(querier, l.max_series);
-  const query::Querier& use = limited ? static_cast<const query::Querier&>(*limited) : querier;
+  if (l.max_series > 0) limited.emplace(*querier, l.max_series);
+  const query::Querier& use = limited ? static_cast<const query::Querier&>(*limited) : *querier;
   auto r = engine_.Range(use, *q.expr, first, last, q.step_ms, ctl);
   if (!r.ok()) return r.status();
   stats.samples += r->samples_loaded;
@@ -258,9 +274,7 @@ Result<Extent> QueryFrontend::Eval(const RangeQuery& q, int64_t first, int64_t l
   return e;
 }
 
-Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
-                                                 const query::Querier& querier,
-                                                 QueryStats* stats) const {
+Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QueryStats* stats) const {
   auto began = std::chrono::steady_clock::now();
   RangeQuery q = q_in;
   const limits::QueryLimits& l = limits_.For(q.tenant).query;
@@ -278,7 +292,9 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   // Adaptive resolution: fit steps x series into the tenant's budget by widening the step.
   std::string adapted;
   if (q.adaptive.value_or(l.adaptive_resolution) && l.max_points > 0) {
-    ASSIGN_OR_RETURN(uint64_t series, SelectedSeries(nodes, querier, q.start_ms, q.end_ms));
+    ASSIGN_OR_RETURN(std::unique_ptr<query::Querier> querier,
+                     QuerierFor(q.tenant, *q.expr, q.hints, q.start_ms, q.end_ms));
+    ASSIGN_OR_RETURN(uint64_t series, SelectedSeries(nodes, *querier, q.start_ms, q.end_ms));
     auto steps = static_cast<uint64_t>((q.end_ms - q.start_ms) / q.step_ms + 1);
     uint64_t points = steps * std::max<uint64_t>(series, 1);
     if (points > l.max_points) {
@@ -303,7 +319,10 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
   std::string prefix;
   if (split && cache_ != nullptr) {
     int64_t phase = ((q.start_ms % q.step_ms) + q.step_ms) % q.step_ms;
-    prefix = fmt::format("v1\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, q.resolution, q.step_ms,
+    int64_t res = q.hints.max_resolution_ms;
+    std::string resolution =
+        res == query::ReadHints::kAutoResolution ? "auto" : std::to_string(res);
+    prefix = fmt::format("v1\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, resolution, q.step_ms,
                          phase, q.expr->String());
   }
   int64_t fresh_limit = NowMillis() - opts_.max_freshness_ms;
@@ -389,7 +408,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in,
     tasks.emplace_back([&, i] {
       if (failed.load() || (ctl.cancelled != nullptr && ctl.cancelled->load())) return;
       QueryStats mine;
-      computed[i] = Eval(q, pieces[i].first, pieces[i].second, querier, ctl, mine);
+      computed[i] = Eval(q, pieces[i].first, pieces[i].second, ctl, mine);
       if (!computed[i]->ok()) failed = true;
       MutexLock lk(stats_mu);
       st.samples += mine.samples;

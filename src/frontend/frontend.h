@@ -16,6 +16,7 @@
 #include "limits/limits.h"
 #include "promql/engine.h"
 #include "query/querier.h"
+#include "query/queryable.h"
 
 namespace strata::frontend {
 
@@ -49,7 +50,7 @@ struct RangeQuery {
   int64_t start_ms = 0;
   int64_t end_ms = 0;
   int64_t step_ms = 0;
-  std::string resolution;        // part of the cache key: the data the querier reads
+  query::ReadHints hints;        // how to read (the time range is set per sub-query)
   std::optional<bool> adaptive;  // the request's choice; unset: the tenant's
   promql::QueryControl ctl;      // deadline and client cancellation
 };
@@ -61,19 +62,21 @@ struct RangeQuery {
 // identical to the engine's on the whole range. Thread-safe.
 class QueryFrontend {
  public:
+  // Each evaluation reads through a querier from `queryable` for the time range it reads.
   // `cache` may be null (no results cache); so may `registry` (no metrics).
-  // Per-tenant query limits come from `limits` (the `query` section), which outlives this.
+  // Per-tenant query limits come from `limits` (the `query` section). `limits`, `queryable`,
+  // `engine` and `scheduler` outlive this.
   QueryFrontend(FrontendOptions opts, const limits::TenantOverrides& limits,
-                const promql::Engine& engine, FairScheduler& scheduler,
-                std::unique_ptr<Cache> cache, prometheus::Registry* registry = nullptr);
+                const query::Queryable& queryable, const promql::Engine& engine,
+                FairScheduler& scheduler, std::unique_ptr<Cache> cache,
+                prometheus::Registry* registry = nullptr);
 
   // A range query. InvalidArgument for limits the request breaks (range too long),
   // LimitExceeded for limits hit while running; engine errors otherwise.
-  Result<promql::QueryResult> Range(const RangeQuery& q, const query::Querier& querier,
-                                    QueryStats* stats) const;
+  Result<promql::QueryResult> Range(const RangeQuery& q, QueryStats* stats) const;
   // An instant query under the tenant's limits.
   Result<promql::QueryResult> Instant(const std::string& tenant, const promql::Expr& expr,
-                                      int64_t t_ms, const query::Querier& querier,
+                                      int64_t t_ms, const query::ReadHints& hints,
                                       const promql::QueryControl& ctl) const;
 
  private:
@@ -83,15 +86,20 @@ class QueryFrontend {
     int64_t bucket;  // start of the split interval it lies in
   };
   std::vector<Split> Splits(int64_t start, int64_t end, int64_t step) const;
+  // A querier over what evaluating q.expr at steps in [first, last] reads.
+  Result<std::unique_ptr<query::Querier>> QuerierFor(const std::string& tenant,
+                                                     const promql::Expr& expr,
+                                                     query::ReadHints hints, int64_t first,
+                                                     int64_t last) const;
   Result<Extent> Eval(const RangeQuery& q, int64_t first, int64_t last,
-                      const query::Querier& querier, const promql::QueryControl& ctl,
-                      QueryStats& stats) const;
+                      const promql::QueryControl& ctl, QueryStats& stats) const;
   // The tenant's limits and scheduler yields on top of the request's control.
   promql::QueryControl ControlFor(const std::string& tenant, const limits::QueryLimits& l,
                                   promql::QueryControl ctl) const;
 
   const FrontendOptions opts_;
   const limits::TenantOverrides& limits_;
+  const query::Queryable& queryable_;
   const promql::Engine& engine_;
   FairScheduler& scheduler_;
   std::unique_ptr<Cache> cache_;

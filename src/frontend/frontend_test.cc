@@ -14,9 +14,12 @@
 #include <sstream>
 #include <thread>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "base/units.h"
 #include "promql/parser.h"
 #include "query/head_querier.h"
+#include "query/queryable.h"
 #include "testing/corpus.h"
 #include "testing/temp_dir.h"
 #include "tsdb/db.h"
@@ -36,6 +39,21 @@ class CountingQuerier : public query::ForwardingQuerier {
     return ForwardingQuerier::Select(p, m);
   }
   mutable std::atomic<int> selects{0};
+};
+
+// Hands out queriers over whichever querier a test is using, and records the time range of
+// each.
+class TestQueryable : public query::Queryable {
+ public:
+  Result<std::unique_ptr<query::Querier>> TenantQuerier(
+      const std::string&, const query::ReadHints& hints) const override {
+    MutexLock lk(mu);
+    ranges.emplace_back(hints.mint, hints.maxt);
+    return std::unique_ptr<query::Querier>(std::make_unique<query::ForwardingQuerier>(*use));
+  }
+  mutable Mutex mu;
+  const query::Querier* use GUARDED_BY(mu) = nullptr;
+  mutable std::vector<std::pair<int64_t, int64_t>> ranges GUARDED_BY(mu);
 };
 
 void ExpectSame(const promql::QueryResult& got, const promql::QueryResult& want,
@@ -81,7 +99,8 @@ class FrontendTest : public ::testing::Test {
   }
 
   std::unique_ptr<QueryFrontend> Make(FrontendOptions o, std::unique_ptr<Cache> cache) {
-    return std::make_unique<QueryFrontend>(o, limits_, engine_, scheduler_, std::move(cache));
+    return std::make_unique<QueryFrontend>(o, limits_, queryable_, engine_, scheduler_,
+                                           std::move(cache));
   }
 
   Result<promql::QueryResult> Run(const QueryFrontend& fe, const std::string& text, int64_t start,
@@ -99,12 +118,20 @@ class FrontendTest : public ::testing::Test {
     rq.end_ms = end;
     rq.step_ms = step;
     rq.adaptive = adaptive;
-    return fe.Range(rq, q, stats);
+    Use(q);
+    return fe.Range(rq, stats);
+  }
+
+  // Makes the frontend's queriers read `q`.
+  void Use(const query::Querier& q) {
+    MutexLock lk(queryable_.mu);
+    queryable_.use = &q;
   }
 
   testing::TempDir dir_{"frontend"};  // first: outlives the Db in it
   std::unique_ptr<tsdb::Db> db_;
   std::unique_ptr<query::Querier> querier_;
+  TestQueryable queryable_;
   limits::TenantOverrides limits_;
   promql::Engine engine_;
   FairScheduler scheduler_{SchedulerOptions{2, 100}};
@@ -160,6 +187,16 @@ TEST_F(FrontendTest, CacheServesOverlappingRangesAndAnnotationsOfOtherSpellings)
   ASSERT_TRUE(Run(*fe, text, 0, 24 * kHour, 60'000, counting).ok());
   int cold = counting.selects.load();
   EXPECT_EQ(cold, 2);  // 7 splits (24h:00 is one of its own), run as 2 pieces: 2 workers
+  {
+    // Each piece read through a querier for its own steps and the 5m window before them.
+    MutexLock lk(queryable_.mu);
+    ASSERT_EQ(queryable_.ranges.size(), 2u);
+    std::sort(queryable_.ranges.begin(), queryable_.ranges.end());
+    constexpr int64_t kWindow = int64_t{5} * 60'000;
+    EXPECT_EQ(queryable_.ranges[0].first, -kWindow + 1);
+    EXPECT_EQ(queryable_.ranges[1].second, 24 * kHour);
+    EXPECT_EQ(queryable_.ranges[1].first, queryable_.ranges[0].second + 60'000 - kWindow + 1);
+  }
 
   // The window moves on by an hour: 5 splits come from the cache, the 6th is extended.
   QueryStats st;
@@ -284,7 +321,8 @@ TEST_F(FrontendTest, CancellationStopsAllSubQueries) {
   rq.end_ms = 24 * kHour;
   rq.step_ms = 60'000;
   rq.ctl.cancelled = &gone;
-  auto r = fe->Range(rq, counting, nullptr);
+  Use(counting);
+  auto r = fe->Range(rq, nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kCancelled);
   EXPECT_EQ(counting.selects.load(), 0);
@@ -292,7 +330,7 @@ TEST_F(FrontendTest, CancellationStopsAllSubQueries) {
   gone = false;
   rq.ctl.cancelled = nullptr;
   rq.ctl.deadline = std::chrono::steady_clock::now();  // already past
-  r = fe->Range(rq, counting, nullptr);
+  r = fe->Range(rq, nullptr);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Status::Code::kDeadlineExceeded) << r.status().ToString();
 }

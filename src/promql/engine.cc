@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
+#include "base/math.h"
 #include "promql/eval.h"
 
 namespace strata::promql {
@@ -36,7 +38,85 @@ Status FinishVector(StepVector& v) {
   return Status::Ok();
 }
 
+// Walks an expression the way the evaluator does, widening [mint, maxt] by what each
+// selector reads when its parent is evaluated at times in [lo, hi].
+struct DataRangeWalk {
+  int64_t start;  // the query's first and last step: what @ start() and @ end() mean
+  int64_t end;
+  int64_t lookback;
+  int64_t mint = std::numeric_limits<int64_t>::max();
+  int64_t maxt = std::numeric_limits<int64_t>::min();
+
+  // The times a node with this @ and offset looks at when evaluated at [lo, hi].
+  std::pair<int64_t, int64_t> Shift(const AtModifier& at, int64_t offset, int64_t lo,
+                                    int64_t hi) const {
+    switch (at.kind) {
+      case AtModifier::Kind::kTimestamp:
+        lo = hi = at.ts_ms;
+        break;
+      case AtModifier::Kind::kStart:
+        lo = hi = start;
+        break;
+      case AtModifier::Kind::kEnd:
+        lo = hi = end;
+        break;
+      case AtModifier::Kind::kNone:
+        break;
+    }
+    return {SaturatingSub(lo, offset), SaturatingSub(hi, offset)};
+  }
+
+  // A selector reading (window ends [lo, hi], window width `width`).
+  void Cover(std::pair<int64_t, int64_t> ends, int64_t width) {
+    mint = std::min(mint, SaturatingSub(ends.first, width - 1));
+    maxt = std::max(maxt, ends.second);
+  }
+
+  void Walk(const Expr& e, int64_t lo, int64_t hi) {
+    switch (e.kind) {
+      case ExprKind::kNumber:
+      case ExprKind::kString:
+        return;
+      case ExprKind::kVectorSelector: {
+        const auto& vs = As<VectorSelector>(e);
+        return Cover(Shift(vs.at, vs.offset_ms, lo, hi), lookback);
+      }
+      case ExprKind::kMatrixSelector: {
+        const auto& ms = As<MatrixSelector>(e);
+        return Cover(Shift(ms.vs->at, ms.vs->offset_ms, lo, hi), ms.range_ms);
+      }
+      case ExprKind::kSubquery: {
+        const auto& sq = As<SubqueryExpr>(e);
+        auto [a, b] = Shift(sq.at, sq.offset_ms, lo, hi);
+        return Walk(*sq.expr, SaturatingSub(a, sq.range_ms), b);
+      }
+      case ExprKind::kCall:
+        for (const auto& arg : As<Call>(e).args) Walk(*arg, lo, hi);
+        return;
+      case ExprKind::kAggregate: {
+        const auto& agg = As<AggregateExpr>(e);
+        if (agg.param) Walk(*agg.param, lo, hi);
+        return Walk(*agg.expr, lo, hi);
+      }
+      case ExprKind::kBinary:
+        Walk(*As<BinaryExpr>(e).lhs, lo, hi);
+        return Walk(*As<BinaryExpr>(e).rhs, lo, hi);
+      case ExprKind::kUnary:
+        return Walk(*As<UnaryExpr>(e).expr, lo, hi);
+      case ExprKind::kParen:
+        return Walk(*As<ParenExpr>(e).expr, lo, hi);
+    }
+  }
+};
+
 }  // namespace
+
+TimeRange Engine::DataRange(const Expr& expr, int64_t start_ms, int64_t end_ms) const {
+  DataRangeWalk w{start_ms, end_ms, opts_.lookback_delta_ms};
+  w.Walk(expr, start_ms, end_ms);
+  if (w.mint > w.maxt) return {start_ms, end_ms};
+  return {w.mint, w.maxt};
+}
 
 Result<QueryResult> Engine::Instant(const query::Querier& q, const Expr& expr, int64_t t_ms,
                                     const QueryControl& ctl) const {

@@ -57,6 +57,12 @@ struct QueryResult {
   std::vector<std::pair<int64_t, uint64_t>> samples_per_step;
 };
 
+// Sample times, inclusive.
+struct TimeRange {
+  int64_t mint = 0;
+  int64_t maxt = 0;
+};
+
 // Engine evaluates parsed PromQL expressions against a Querier. It holds only options and is
 // safe to use from many threads; each call evaluates independently. Errors carry Prometheus's
 // messages; codes: InvalidArgument (bad query parameters), Execution (evaluation failed),
@@ -69,6 +75,11 @@ class Engine {
                               const QueryControl& ctl = {}) const;
   Result<QueryResult> Range(const query::Querier& q, const Expr& expr, int64_t start_ms,
                             int64_t end_ms, int64_t step_ms, const QueryControl& ctl = {}) const;
+
+  // The sample times evaluating `expr` at steps in [start_ms, end_ms] reads (start == end
+  // for an instant query): what a querier for the evaluation must cover (Prometheus's
+  // FindMinMaxTime). [start_ms, end_ms] for an expression without selectors.
+  TimeRange DataRange(const Expr& expr, int64_t start_ms, int64_t end_ms) const;
 
   const EngineOptions& options() const { return opts_; }
 

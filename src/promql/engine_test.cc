@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <bit>
+#include <limits>
 #include <sstream>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "promql/parser.h"
 #include "promql/promqltest.h"
 
@@ -108,6 +111,68 @@ eval_fail instant at 100m sum_over_time(m[100m])
                          "inline", out, opts);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.value().failed, 0) << out.str();
+}
+
+// Records the time range of every selection.
+class RangeRecordingQuerier : public query::EmptyQuerier {
+ public:
+  Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams& p,
+                                                   std::span<const Matcher> m) const override {
+    MutexLock lk(mu_);
+    mint = std::min(mint, p.mint);
+    maxt = std::max(maxt, p.maxt);
+    return EmptyQuerier::Select(p, m);
+  }
+  mutable Mutex mu_;
+  mutable int64_t mint GUARDED_BY(mu_) = std::numeric_limits<int64_t>::max();
+  mutable int64_t maxt GUARDED_BY(mu_) = std::numeric_limits<int64_t>::min();
+};
+
+// The data range of a query is the one worked out by hand from Prometheus's rules (lookback
+// 5m, a selector's window ends at its evaluation time minus its offset, @ pins that time, a
+// subquery evaluates its inner query over its own range), and covers what the engine reads.
+TEST(Engine, DataRangeIsWhatEvaluationReads) {
+  constexpr int64_t kS = 1000;
+  constexpr int64_t kM = 60 * kS;
+  constexpr int64_t kH = 60 * kM;
+  constexpr int64_t kLookback = 5 * kM;
+  struct Case {
+    std::string query;
+    int64_t start, end;  // equal: an instant query
+    TimeRange want;
+  };
+  const Case cases[] = {
+      {"foo", 1000 * kS, 1000 * kS, {1000 * kS - kLookback + 1, 1000 * kS}},
+      {"rate(foo[10m] offset 1h)", 10 * kH, 12 * kH, {9 * kH - 10 * kM + 1, 11 * kH}},
+      {"foo @ 100", 10 * kH, 12 * kH, {100 * kS - kLookback + 1, 100 * kS}},
+      {"foo @ end() offset -5m", 10 * kH, 12 * kH, {12 * kH + 1, 12 * kH + 5 * kM}},
+      {"max_over_time(foo[1h:5m] offset 30m)",
+       10 * kH,
+       12 * kH,
+       {10 * kH - 30 * kM - kH - kLookback + 1, 12 * kH - 30 * kM}},
+      {"sum(rate(a[5m])) / on() group_left max(b @ start())",
+       10 * kH,
+       12 * kH,
+       {10 * kH - kLookback + 1, 12 * kH}},
+      {"topk(scalar(c offset 2h), d)", 10 * kH, 10 * kH, {8 * kH - kLookback + 1, 10 * kH}},
+      {"1 + 2", 10 * kH, 12 * kH, {10 * kH, 12 * kH}},
+  };
+  Engine engine;
+  for (const Case& c : cases) {
+    auto expr = ParseExpr(c.query);
+    ASSERT_TRUE(expr.ok()) << c.query;
+    TimeRange got = engine.DataRange(**expr, c.start, c.end);
+    EXPECT_EQ(got.mint, c.want.mint) << c.query;
+    EXPECT_EQ(got.maxt, c.want.maxt) << c.query;
+    if (c.query == "1 + 2") continue;
+    RangeRecordingQuerier q;
+    auto r = c.start == c.end ? engine.Instant(q, **expr, c.start)
+                              : engine.Range(q, **expr, c.start, c.end, kM);
+    ASSERT_TRUE(r.ok()) << c.query << ": " << r.status().message();
+    MutexLock lk(q.mu_);
+    EXPECT_GE(q.mint, got.mint) << c.query;
+    EXPECT_LE(q.maxt, got.maxt) << c.query;
+  }
 }
 
 }  // namespace

@@ -4,11 +4,15 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "base/units.h"
 #include "promql/lexer.h"
 #include "promql/parser.h"
@@ -185,15 +189,22 @@ class TestStorage {
   std::vector<Labels> histogram_series_;
 };
 
-// Reads the test storage and notes whether a query selected a native-histogram series.
+// Reads the test storage and notes whether a query selected a native-histogram series, and
+// whether it read outside the range the engine said it would (Engine::DataRange), which a
+// querier made for that range could have missed.
 class RecordingQuerier : public query::ForwardingQuerier {
  public:
   // The base keeps a reference to head_q_ and reads through it only after construction.
-  explicit RecordingQuerier(const TestStorage& st)
-      : ForwardingQuerier(head_q_), st_(st), head_q_(st.head()) {}
+  RecordingQuerier(const TestStorage& st, TimeRange range)
+      : ForwardingQuerier(head_q_), st_(st), head_q_(st.head()), range_(range) {}
 
   Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams& p,
                                                    std::span<const Matcher> ms) const override {
+    if (p.mint < range_.mint || p.maxt > range_.maxt) {
+      MutexLock lk(mu_);
+      outside_ = fmt::format("read [{}, {}] outside the data range [{}, {}]", p.mint, p.maxt,
+                             range_.mint, range_.maxt);
+    }
     for (const auto& ls : st_.histogram_series()) {
       auto views = ViewOf(ls);
       if (std::all_of(ms.begin(), ms.end(),
@@ -204,11 +215,19 @@ class RecordingQuerier : public query::ForwardingQuerier {
     return ForwardingQuerier::Select(p, ms);
   }
   bool touched_histogram() const { return touched_histogram_; }
+  // Empty unless a selection read outside the data range.
+  std::string outside() const {
+    MutexLock lk(mu_);
+    return outside_;
+  }
 
  private:
   const TestStorage& st_;
   query::HeadQuerier head_q_;
-  mutable bool touched_histogram_ = false;
+  const TimeRange range_;
+  mutable std::atomic<bool> touched_histogram_{false};
+  mutable Mutex mu_;
+  mutable std::string outside_ GUARDED_BY(mu_);
 };
 
 struct Expect {
@@ -444,10 +463,17 @@ class Runner {
     }
     auto expr = ParseExpr(cmd.query);
     Result<QueryResult> res = expr.status();
-    RecordingQuerier q(storage_);
+    TimeRange range{};
+    if (expr.ok())
+      range = engine_.DataRange(*expr.value(), cmd.start, cmd.range ? cmd.end : cmd.start);
+    RecordingQuerier q(storage_, range);
     if (expr.ok()) {
       res = cmd.range ? engine_.Range(q, *expr.value(), cmd.start, cmd.end, cmd.step)
                       : engine_.Instant(q, *expr.value(), cmd.start);
+    }
+    if (std::string outside = q.outside(); !outside.empty()) {
+      Failed(cmd, outside);
+      return Status::Ok();
     }
     // Evals over data with native histograms run with those samples left out; they count as
     // passed when the outcome still matches and as skipped otherwise.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -33,6 +34,10 @@ struct SelectParams {
 
 // How a query wants its data read.
 struct ReadHints {
+  // The sample times the querier will be asked about, inclusive: storage holding nothing in
+  // [mint, maxt] may be left out of it, so calls beyond the range can miss data.
+  int64_t mint = std::numeric_limits<int64_t>::min();
+  int64_t maxt = std::numeric_limits<int64_t>::max();
   // The coarsest downsampling resolution to read (Thanos's max_source_resolution):
   // kAutoResolution picks per selection, 0 reads raw data only.
   static constexpr int64_t kAutoResolution = -1;

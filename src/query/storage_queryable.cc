@@ -20,7 +20,7 @@ Result<std::unique_ptr<Querier>> StorageQueryable::TenantQuerier(const std::stri
   ASSIGN_OR_RETURN(const tsdb::Storage* storage, Ready());
   std::vector<std::unique_ptr<Querier>> parts;
   if (const store::StoreGateway* gw = gateway_.load(std::memory_order_acquire)) {
-    parts.push_back(gw->Querier(tenant, hints.max_resolution_ms));
+    parts.push_back(gw->Querier(tenant, hints));
   }
   if (const tsdb::Db* db = storage->Find(tenant)) {
     parts.push_back(std::make_unique<HeadQuerier>(db->head()));

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "query/queryable.h"
+#include "query/metrics_queryable.h"
 #include "store/gateway.h"
 #include "tsdb/storage.h"
 
@@ -15,7 +15,7 @@ namespace strata::query {
 // object storage (store::StoreGateway), samples both hold deduplicated. The one place where the
 // storage stack is assembled for queries. The parts are attached once open and detached before
 // they close; without storage, queries are refused with kUnavailable. Thread-safe.
-class StorageQueryable : public Queryable {
+class StorageQueryable : public MetricsQueryable {
  public:
   // Both must outlive this object or be detached (null) first.
   void SetStorage(const tsdb::Storage* storage) {

@@ -11,8 +11,6 @@
 #include "base/tenant.h"
 #include "base/units.h"
 #include "base/version.h"
-#include "blocks/lifecycle.h"
-#include "tsdb/block/bucket_io.h"
 
 namespace strata::server {
 namespace bhttp = boost::beast::http;
@@ -168,8 +166,10 @@ void StrataServer::OpenStorage() {
         },
         registry_.get());
     storage_ = std::move(*storage);
+    signals_.push_back(std::make_unique<MetricsStore>(*storage_, *gateway_, *buckets_, markers_,
+                                                      config_.data_dir + "/staging"));
     // Blocks must be known before queries are served; a bucket outage only delays that.
-    SyncBlocks();
+    for (const auto& s : signals_) s->Sync();
   }
   MutexLock lk(mu_);
   opened_ = true;
@@ -207,53 +207,14 @@ void StrataServer::Maintenance() {
                [this]() REQUIRES(mu_) { return stopping_; });
     if (stopping_) break;
     lk.unlock();
-    storage_->MaybeCheckpointAll();
-    ShipBlocks();
+    for (const auto& s : signals_) s->Ship();
     if (std::chrono::steady_clock::now() >= next_sync) {
-      SyncBlocks();
+      for (const auto& s : signals_) s->Sync();
       next_sync = std::chrono::steady_clock::now() +
                   std::chrono::milliseconds(config_.store_sync_interval_ms);
     }
-    gateway_->EvictIndexes(NowMillis());
+    for (const auto& s : signals_) s->EvictIdle(NowMillis());
     lk.lock();
-  }
-}
-
-void StrataServer::ShipBlocks() {
-  std::string staging = config_.data_dir + "/staging";
-  for (const auto& [tenant, db] : storage_->Tenants()) {
-    auto bucket = buckets_->For(tenant, objstore::Component::kIngest, Signal::kMetrics);
-    auto shipped = db->CutBlocks(
-        staging, [&, &tenant = tenant](const std::string& dir, const tsdb::block::BlockMeta& meta) {
-          if (!marked_tenants_.count(tenant)) {
-            RETURN_IF_ERROR(blocks::EnsureTenantMarker(*bucket, tenant));
-            marked_tenants_.insert(tenant);
-          }
-          RETURN_IF_ERROR(tsdb::block::UploadBlock(*bucket, tenant, dir, meta));
-          gateway_->AddBlock(tenant, meta);
-          return Status::Ok();
-        });
-    if (!shipped.ok()) {
-      // The head keeps the samples and the WAL keeps them durable; the next tick retries.
-      spdlog::warn("msg=\"block not shipped, will retry\" tenant={} err=\"{}\"", tenant,
-                   shipped.status().ToString());
-    }
-  }
-}
-
-void StrataServer::SyncBlocks() {
-  auto tenants = buckets_->Tenants(objstore::Component::kStoreGateway, Signal::kMetrics);
-  if (!tenants.ok()) {
-    spdlog::warn("msg=\"cannot list tenants in the bucket\" err=\"{}\"",
-                 tenants.status().ToString());
-    return;
-  }
-  for (const auto& t : *tenants) {
-    if (!ValidateTenantId(t).ok()) continue;
-    Status st = gateway_->Sync(t);
-    if (!st.ok()) {
-      spdlog::warn("msg=\"cannot sync blocks\" tenant={} err=\"{}\"", t, st.ToString());
-    }
   }
 }
 
@@ -275,6 +236,7 @@ void StrataServer::Shutdown() {
   if (opener_.joinable()) opener_.join();
   if (maintenance_.joinable()) maintenance_.join();
   if (compactor_) compactor_->Stop();
+  signals_.clear();
   if (storage_) {
     Status st = storage_->Close();
     if (!st.ok()) spdlog::error("msg=\"closing storage\" err=\"{}\"", st.ToString());

@@ -6,9 +6,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "api/prom_api.h"
 #include "api/push_api.h"
@@ -20,6 +20,7 @@
 #include "query/storage_queryable.h"
 #include "server/compactor_service.h"
 #include "server/config.h"
+#include "server/metrics_store.h"
 #include "server/self_metrics.h"
 #include "store/gateway.h"
 #include "tsdb/storage.h"
@@ -45,11 +46,8 @@ class StrataServer {
   // The HTML page at "/": version, uptime, readiness, tenants, links to the APIs.
   std::string StatusPage() const;
   void OpenStorage();
+  // Drives every signal's SignalStore until Shutdown.
   void Maintenance();
-  // Cuts and ships every tenant's complete blocks.
-  void ShipBlocks();
-  // Rediscovers every tenant's blocks in the bucket(s).
-  void SyncBlocks();
 
   const Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -64,7 +62,9 @@ class StrataServer {
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;
   std::unique_ptr<CompactorService> compactor_;
-  std::set<std::string> marked_tenants_;  // tenant markers written (maintenance thread only)
+  TenantMarkers markers_;
+  // Set once storage is open, before the maintenance thread starts.
+  std::vector<std::unique_ptr<SignalStore>> signals_;
   std::atomic<bool> ready_{false};
   const std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
   Status init_error_;  // a configuration problem found while constructing, reported by Start

@@ -108,6 +108,11 @@ blk::Aggr FallbackAggregate(std::string_view func) {
   return blk::Aggr::kAvg;
 }
 
+// Whether the block holds data in [mint, maxt].
+bool Overlaps(const BlockReader& b, int64_t mint, int64_t maxt) {
+  return b.meta().min_time <= maxt && b.meta().max_time > mint;
+}
+
 class BlockQuerier : public query::Querier {
  public:
   static constexpr size_t kFetchThreads = 8;       // shards read at once per query
@@ -180,10 +185,6 @@ class BlockQuerier : public query::Querier {
   }
 
  private:
-  static bool Overlaps(const BlockReader& b, int64_t mint, int64_t maxt) {
-    return b.meta().min_time <= maxt && b.meta().max_time > mint;
-  }
-
   // Whether a selection may read data of resolution `res`: the coarsest resolution that
   // still leaves at least one sample per step (and two per range-function window, one per
   // lookback for plain selectors), for functions downsampled data answers well.
@@ -386,8 +387,10 @@ void StoreGateway::AddBlock(const std::string& tenant, const blk::BlockMeta& met
 }
 
 std::unique_ptr<query::Querier> StoreGateway::Querier(const std::string& tenant,
-                                                      int64_t max_resolution_ms) const {
-  return std::make_unique<BlockQuerier>(blocks_.Of(tenant), max_resolution_ms,
+                                                      const query::ReadHints& hints) const {
+  std::vector<std::shared_ptr<BlockReader>> blocks = blocks_.Of(tenant);
+  std::erase_if(blocks, [&](const auto& b) { return !Overlaps(*b, hints.mint, hints.maxt); });
+  return std::make_unique<BlockQuerier>(std::move(blocks), hints.max_resolution_ms,
                                         opts_.max_select_chunk_bytes);
 }
 

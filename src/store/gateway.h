@@ -45,12 +45,12 @@ class StoreGateway {
   Status Sync(const std::string& tenant);
   // Makes a block just uploaded by this process visible at once.
   void AddBlock(const std::string& tenant, const tsdb::block::BlockMeta& meta);
-  // A querier over the tenant's current blocks; they stay readable while it lives.
-  // `max_resolution_ms` caps the downsampling resolution read: kAutoResolution picks per
-  // selection (see docs/format/block.md, "Downsampled data"), 0 reads raw blocks only.
-  static constexpr int64_t kAutoResolution = query::ReadHints::kAutoResolution;
+  // A querier over the tenant's current blocks holding data in [hints.mint, hints.maxt]; they
+  // stay readable while it lives. `hints.max_resolution_ms` caps the downsampling resolution
+  // read: kAutoResolution picks per selection (see docs/format/block.md, "Downsampled
+  // data"), 0 reads raw blocks only.
   std::unique_ptr<query::Querier> Querier(const std::string& tenant,
-                                          int64_t max_resolution_ms = kAutoResolution) const;
+                                          const query::ReadHints& hints = {}) const;
   std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const;
   // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used
   // until the total fits index_max_bytes.

@@ -75,9 +75,10 @@ class StoreTest : public ::testing::Test {
       return Status::Ok();
     };
   }
-  std::unique_ptr<query::Querier> Merged(int64_t max_resolution = StoreGateway::kAutoResolution) {
+  std::unique_ptr<query::Querier> Merged(
+      int64_t max_resolution = query::ReadHints::kAutoResolution) {
     std::vector<std::unique_ptr<query::Querier>> parts;
-    parts.push_back(gateway_->Querier("t1", max_resolution));
+    parts.push_back(gateway_->Querier("t1", {.max_resolution_ms = max_resolution}));
     parts.push_back(std::make_unique<query::HeadQuerier>(db_->head()));
     return std::make_unique<query::MergeQuerier>(std::move(parts));
   }
@@ -269,7 +270,7 @@ TEST_F(StoreTest, WarmAndRestartedGatewaysReadFromCache) {
   GatewayOptions o;
   o.disk_cache_dir = dir_.path() + "/cache";
   auto query = [&](StoreGateway& gw) {
-    auto q = gw.Querier("t1", 0);
+    auto q = gw.Querier("t1", {.max_resolution_ms = 0});
     auto r = promql::Engine().Range(
         *q, *promql::ParseExpr("sum(rate(http_requests_total[5m]))").value(), 0, 4 * kHour, 60'000);
     ASSERT_TRUE(r.ok());
