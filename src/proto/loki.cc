@@ -24,28 +24,57 @@ Status MalformedPush(std::string_view what) {
   return Status::InvalidArgument(fmt::format("malformed Loki push request: {}", what));
 }
 
-Status ScanEntry(std::string_view entry, LokiCounts& counts) {
+// google.protobuf.Timestamp as Unix nanoseconds: seconds within what int64 nanoseconds hold,
+// nanos in [0, 1e9).
+bool DecodeTimestamp(std::string_view b, int64_t* ns) {
+  uint64_t seconds = 0, nanos = 0;
+  WireReader t(b);
+  while (t.NextField()) {
+    if (t.field() == kSeconds || t.field() == kNanos) {
+      if (!t.Expect(WireType::kVarint) ||
+          !t.ReadVarint(t.field() == kSeconds ? &seconds : &nanos)) {
+        return false;
+      }
+    } else if (!t.Skip()) {
+      return false;
+    }
+  }
+  if (t.error()) return false;
+  // Varints carry int64 seconds as two's complement; negative and far-future times do not
+  // fit int64 nanoseconds.
+  constexpr uint64_t kMaxSeconds = 9'223'372'035;  // floor((2^63 - 1e9) / 1e9)
+  if (seconds > kMaxSeconds || nanos >= 1'000'000'000) return false;
+  *ns = static_cast<int64_t>(seconds) * 1'000'000'000 + static_cast<int64_t>(nanos);
+  return true;
+}
+
+Status DecodeEntry(std::string_view entry, LokiPush& push, LokiEntry& out) {
   bool has_timestamp = false;
+  out.metadata_begin = static_cast<uint32_t>(push.metadata.size());
   WireReader r(entry);
   while (r.NextField()) {
     if (r.field() == kTimestamp || r.field() == kLine || r.field() == kStructuredMetadata) {
       std::string_view b;
       if (!r.Expect(WireType::kLen) || !r.ReadBytes(&b)) break;
       if (r.field() == kTimestamp) {
+        if (!DecodeTimestamp(b, &out.ts_ns)) return MalformedPush("invalid entry timestamp");
         has_timestamp = true;
-        WireReader t(b);
-        while (t.NextField()) {
-          if (!t.Skip()) break;
-        }
-        if (t.error()) return MalformedPush("invalid entry timestamp");
       } else if (r.field() == kLine) {
-        counts.line_bytes += b.size();
+        out.line = b;
       } else {
+        LabelView pair;
         WireReader m(b);
         while (m.NextField()) {
-          if (!m.Skip()) break;
+          if (m.field() == kPairName || m.field() == kPairValue) {
+            std::string_view v;
+            if (!m.Expect(WireType::kLen) || !m.ReadBytes(&v)) break;
+            (m.field() == kPairName ? pair.name : pair.value) = v;
+          } else if (!m.Skip()) {
+            break;
+          }
         }
         if (m.error()) return MalformedPush("invalid structured metadata");
+        push.metadata.push_back(pair);
       }
     } else if (!r.Skip()) {
       break;
@@ -53,12 +82,13 @@ Status ScanEntry(std::string_view entry, LokiCounts& counts) {
   }
   if (r.error()) return MalformedPush("truncated entry");
   if (!has_timestamp) return MalformedPush("an entry has no timestamp");
-  ++counts.entries;
+  out.metadata_count = static_cast<uint32_t>(push.metadata.size()) - out.metadata_begin;
   return Status::Ok();
 }
 
-Status ScanStream(std::string_view stream, LokiCounts& counts) {
+Status DecodeStream(std::string_view stream, LokiPush& push) {
   bool has_labels = false;
+  LokiStream out;
   WireReader r(stream);
   while (r.NextField()) {
     if (r.field() == kLabels) {
@@ -69,17 +99,19 @@ Status ScanStream(std::string_view stream, LokiCounts& counts) {
         return MalformedPush(
             fmt::format("stream labels {}: {}", labels.substr(0, 200), parsed.status().message()));
       }
+      out.labels = std::move(parsed).value();
       has_labels = true;
     } else if (r.field() == kEntries) {
       std::string_view entry;
       if (!r.Expect(WireType::kLen) || !r.ReadBytes(&entry)) break;
-      RETURN_IF_ERROR(ScanEntry(entry, counts));
+      RETURN_IF_ERROR(DecodeEntry(entry, push, out.entries.emplace_back()));
     } else if (!r.Skip()) {
       break;
     }
   }
   if (r.error()) return MalformedPush("truncated stream");
   if (!has_labels) return MalformedPush("a stream has no labels");
+  push.streams.push_back(std::move(out));
   return Status::Ok();
 }
 
@@ -152,19 +184,29 @@ Result<Labels> ParseLokiLabels(std::string_view s) {
   return labels;
 }
 
-Result<LokiCounts> ScanLokiPush(std::string_view data) {
-  LokiCounts counts;
+Result<LokiPush> DecodeLokiPush(std::string_view data) {
+  LokiPush push;
   WireReader r(data);
   while (r.NextField()) {
     if (r.field() == kStreams) {
       std::string_view stream;
       if (!r.Expect(WireType::kLen) || !r.ReadBytes(&stream)) break;
-      RETURN_IF_ERROR(ScanStream(stream, counts));
+      RETURN_IF_ERROR(DecodeStream(stream, push));
     } else if (!r.Skip()) {
       break;
     }
   }
   if (r.error()) return MalformedPush("truncated or invalid protobuf");
+  return push;
+}
+
+Result<LokiCounts> ScanLokiPush(std::string_view data) {
+  ASSIGN_OR_RETURN(LokiPush push, DecodeLokiPush(data));
+  LokiCounts counts;
+  for (const auto& s : push.streams) {
+    counts.entries += s.entries.size();
+    for (const auto& e : s.entries) counts.line_bytes += e.line.size();
+  }
   return counts;
 }
 

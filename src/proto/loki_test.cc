@@ -22,6 +22,57 @@ TEST(Loki, JsonTranscodesToAPushRequest) {
   EXPECT_NE(pb->find(R"({env="prod \"eu\"", job="app"})"), std::string::npos);
 }
 
+// Every field of a push comes back as written: labels parsed and sorted, nanosecond
+// timestamps, lines byte for byte, structured metadata per entry.
+TEST(Loki, DecodesEveryField) {
+  auto pb = LokiJsonToProtobuf(R"({"streams":[
+      {"stream":{"job":"app","env":"prod"},
+       "values":[["1700000000123456789","first line"],
+                 ["5","",{"trace_id":"abc","user":"u\u00e9"}]]},
+      {"stream":{"job":"db"},"values":[["1700000000000000000","x\ty"]]}]})");
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  auto push = DecodeLokiPush(*pb);
+  ASSERT_TRUE(push.ok()) << push.status().ToString();
+  ASSERT_EQ(push->streams.size(), 2u);
+  const LokiStream& app = push->streams[0];
+  EXPECT_EQ(app.labels, (Labels{{"env", "prod"}, {"job", "app"}}));
+  ASSERT_EQ(app.entries.size(), 2u);
+  EXPECT_EQ(app.entries[0].ts_ns, 1700000000123456789);
+  EXPECT_EQ(app.entries[0].line, "first line");
+  EXPECT_TRUE(push->MetadataOf(app.entries[0]).empty());
+  EXPECT_EQ(app.entries[1].ts_ns, 5);
+  EXPECT_EQ(app.entries[1].line, "");
+  auto md = push->MetadataOf(app.entries[1]);
+  ASSERT_EQ(md.size(), 2u);
+  EXPECT_EQ(md[0].name, "trace_id");
+  EXPECT_EQ(md[0].value, "abc");
+  EXPECT_EQ(md[1].name, "user");
+  EXPECT_EQ(md[1].value, "u\xc3\xa9");
+  EXPECT_EQ(push->streams[1].entries[0].line, "x\ty");
+}
+
+// Timestamps outside what int64 nanoseconds hold, and nanos of a second or more, are refused.
+TEST(Loki, RefusesTimestampsOutOfRange) {
+  auto request = [](uint64_t seconds, uint64_t nanos) {
+    std::string ts, entry, stream, req;
+    PutVarintField(ts, 1, seconds);
+    PutVarintField(ts, 2, nanos);
+    PutBytesField(entry, 1, ts);
+    PutBytesField(entry, 2, "l");
+    PutBytesField(stream, 1, "{a=\"b\"}");
+    PutBytesField(stream, 2, entry);
+    PutBytesField(req, 1, stream);
+    return req;
+  };
+  EXPECT_TRUE(DecodeLokiPush(request(9'223'372'035, 999'999'999)).ok());
+  EXPECT_FALSE(DecodeLokiPush(request(9'223'372'036, 0)).ok());
+  EXPECT_FALSE(
+      DecodeLokiPush(request(static_cast<uint64_t>(-1), 0)).ok());  // -1 s, as protobuf sends it
+  auto nanos = DecodeLokiPush(request(1, 1'000'000'000));
+  ASSERT_FALSE(nanos.ok());
+  EXPECT_NE(nanos.status().message().find("invalid entry timestamp"), std::string::npos);
+}
+
 TEST(Loki, ParsesLabelSets) {
   auto l = ParseLokiLabels(R"({job="app", env = "a\nb",level=`raw\n`})");
   ASSERT_TRUE(l.ok()) << l.status().ToString();
