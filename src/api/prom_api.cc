@@ -594,9 +594,9 @@ void PromApi::TsdbStatus(Call& c) {
   auto head = queryable_.Head(c.tenant, limit);
   if (!head.ok()) return c.Fail(head.status());
   const tsdb::HeadStats& st = head->stats;
-  const tsdb::PostingsIndex::Cardinality& card = head->cardinality;
+  const index::PostingsIndex::Cardinality& card = head->cardinality;
   auto list = [](JsonWriter& w, std::string_view key,
-                 const std::vector<tsdb::PostingsIndex::NameCount>& v) {
+                 const std::vector<index::PostingsIndex::NameCount>& v) {
     w.Key(key).BeginArray();
     for (const auto& e : v) {
       w.BeginObject().Key("name").String(e.name).Key("value").Int(static_cast<int64_t>(e.count));

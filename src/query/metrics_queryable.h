@@ -14,7 +14,7 @@ namespace strata::query {
 // What the status endpoint reports of a tenant's in-memory head.
 struct HeadStatus {
   tsdb::HeadStats stats;
-  tsdb::PostingsIndex::Cardinality cardinality;
+  index::PostingsIndex::Cardinality cardinality;
 };
 
 // The metrics Queryable, with what only the metrics head knows.

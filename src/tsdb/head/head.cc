@@ -20,7 +20,7 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
     *created = false;
     return s;
   }
-  std::vector<LabelSym> syms;
+  std::vector<index::LabelSym> syms;
   syms.reserve(labels.size());
   for (const auto& l : labels) syms.push_back({symbols_.Intern(l.name), symbols_.Intern(l.value)});
 
@@ -76,7 +76,7 @@ std::vector<std::string> Head::LabelValues(std::string_view name) const {
   return postings_.LabelValues(name);
 }
 
-PostingsIndex::Cardinality Head::Cardinality(size_t limit) const {
+index::PostingsIndex::Cardinality Head::Cardinality(size_t limit) const {
   ReaderLock lk(index_mu_);
   return postings_.ComputeCardinality(limit);
 }

@@ -17,11 +17,11 @@
 #include "base/matcher.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
-#include "tsdb/head/postings.h"
-#include "tsdb/head/ref_table.h"
+#include "index/postings.h"
+#include "index/ref_table.h"
+#include "index/series_map.h"
+#include "index/symbols.h"
 #include "tsdb/head/series.h"
-#include "tsdb/head/series_map.h"
-#include "tsdb/head/symbols.h"
 
 namespace strata::tsdb {
 
@@ -77,7 +77,7 @@ class Head {
   // Sorted label names / values of `name` over all series.
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(std::string_view name) const;
-  PostingsIndex::Cardinality Cardinality(size_t limit) const;
+  index::PostingsIndex::Cardinality Cardinality(size_t limit) const;
   // Calls fn under the series' stripe lock so it may read sample data consistently.
   void WithSeriesLocked(const MemSeries& s, const std::function<void(const MemSeries&)>& fn) const;
   // Calls fn for every series (under its lock), in ref order.
@@ -110,7 +110,7 @@ class Head {
  private:
   struct Stripe {
     mutable Mutex mu;
-    SeriesMap series GUARDED_BY(mu);
+    index::SeriesMap<MemSeries> series GUARDED_BY(mu);
     // Counted under the lock Append holds anyway: no shared atomic on the hot path.
     uint64_t samples_appended GUARDED_BY(mu) = 0;
   };
@@ -123,11 +123,11 @@ class Head {
   void FreeUnpinned() const REQUIRES(pin_mu_);
 
   mutable std::array<Stripe, kStripes> stripes_;
-  SymbolTable symbols_;
+  index::SymbolTable symbols_;
 
   mutable SharedMutex index_mu_;  // series table, postings and per-metric counts
-  RefTable by_ref_ GUARDED_BY(index_mu_);
-  PostingsIndex postings_ GUARDED_BY(index_mu_);
+  index::RefTable<MemSeries> by_ref_ GUARDED_BY(index_mu_);
+  index::PostingsIndex postings_ GUARDED_BY(index_mu_);
   std::unordered_map<std::string_view, uint32_t> per_metric_
       GUARDED_BY(index_mu_);  // interned names
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;

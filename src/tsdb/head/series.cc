@@ -5,11 +5,11 @@
 
 namespace strata::tsdb {
 
-MemSeries::MemSeries(uint32_t ref, uint64_t hash, std::span<const LabelSym> labels)
+MemSeries::MemSeries(uint32_t ref, uint64_t hash, std::span<const index::LabelSym> labels)
     : ref_(ref),
       hash_(hash),
       num_labels_(static_cast<uint16_t>(labels.size())),
-      labels_(std::make_unique<LabelSym[]>(labels.size())) {
+      labels_(std::make_unique<index::LabelSym[]>(labels.size())) {
   std::copy(labels.begin(), labels.end(), labels_.get());
 }
 
@@ -130,7 +130,7 @@ void MemSeries::ForEachChunk(
 }
 
 size_t MemSeries::MemoryBytes() const {
-  size_t n = sizeof(MemSeries) + num_labels_ * sizeof(LabelSym) +
+  size_t n = sizeof(MemSeries) + num_labels_ * sizeof(index::LabelSym) +
              chunks_.capacity() * sizeof(ClosedChunk) + head_chunk_.capacity();
   for (const auto& c : chunks_) n += c.size;
   if (ooo_) {

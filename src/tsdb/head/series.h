@@ -10,8 +10,8 @@
 
 #include "base/labels.h"
 #include "base/sample.h"
+#include "index/symbols.h"
 #include "tsdb/chunkenc/xor.h"
-#include "tsdb/head/symbols.h"
 
 namespace strata::tsdb {
 
@@ -33,11 +33,6 @@ struct ClosedChunk {
   std::span<const uint8_t> bytes() const { return {data.get(), size}; }
 };
 
-struct LabelSym {
-  Sym name;
-  Sym value;
-};
-
 // MemSeries is one series in the head: its interned labels, closed chunks, the open chunk
 // being appended to, and (with an out-of-order window) a sorted buffer of late samples.
 // Identity fields are immutable after construction. Sample data is guarded by the head's
@@ -45,13 +40,13 @@ struct LabelSym {
 // data must hold it. Owned by the Head; never moves in memory.
 class MemSeries {
  public:
-  MemSeries(uint32_t ref, uint64_t hash, std::span<const LabelSym> labels);
+  MemSeries(uint32_t ref, uint64_t hash, std::span<const index::LabelSym> labels);
   MemSeries(const MemSeries&) = delete;
   MemSeries& operator=(const MemSeries&) = delete;
 
   uint32_t ref() const { return ref_; }
   uint64_t hash() const { return hash_; }
-  std::span<const LabelSym> labels() const { return {labels_.get(), num_labels_}; }
+  std::span<const index::LabelSym> labels() const { return {labels_.get(), num_labels_}; }
   bool LabelsEqual(std::span<const LabelView> other) const;
   Labels OwnedLabels() const;
 
@@ -89,7 +84,7 @@ class MemSeries {
   const uint32_t ref_;
   const uint64_t hash_;
   const uint16_t num_labels_;
-  const std::unique_ptr<LabelSym[]> labels_;
+  const std::unique_ptr<index::LabelSym[]> labels_;
 
   int64_t head_min_t_ = 0;  // first sample of the open chunk
   int64_t max_t_ = INT64_MIN;

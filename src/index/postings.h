@@ -9,10 +9,9 @@
 #include <vector>
 
 #include "base/matcher.h"
-#include "tsdb/head/series.h"
-#include "tsdb/head/symbols.h"
+#include "index/symbols.h"
 
-namespace strata::tsdb {
+namespace strata::index {
 
 // PostingsIndex maps label name=value pairs to the set of series refs carrying them, as
 // compressed bitmaps (CRoaring). Names and values are interned symbols, so the index stores
@@ -56,4 +55,4 @@ class PostingsIndex {
   Roaring all_;
 };
 
-}  // namespace strata::tsdb
+}  // namespace strata::index

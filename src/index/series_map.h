@@ -5,17 +5,18 @@
 #include <vector>
 
 #include "base/labels.h"
-#include "tsdb/head/series.h"
 
-namespace strata::tsdb {
+namespace strata::index {
 
-// SeriesMap finds series by label-set hash in an open-addressing table (linear probing) that
-// stores each hash inline, so a lookup usually costs one cache miss for the slot and one for
-// the series. Series with colliding hashes simply occupy further slots and are told apart by
-// comparing labels. Not thread-safe: the Head guards each map with its stripe lock.
+// SeriesMap finds series (metric series, log streams: any T with
+// `bool LabelsEqual(std::span<const LabelView>) const`) by label-set hash in an open-addressing
+// table (linear probing) that stores each hash inline, so a lookup usually costs one cache
+// miss for the slot and one for the series. Series with colliding hashes simply occupy further
+// slots and are told apart by comparing labels. Not thread-safe: its owner guards it.
+template <typename T>
 class SeriesMap {
  public:
-  MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const {
+  T* Find(uint64_t hash, std::span<const LabelView> labels) const {
     if (slots_.empty()) return nullptr;
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       const Slot& s = slots_[i];
@@ -25,7 +26,7 @@ class SeriesMap {
   }
 
   // Adds a series that Find did not return.
-  void Insert(uint64_t hash, MemSeries* series) {
+  void Insert(uint64_t hash, T* series) {
     if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
     Place(hash, series);
     ++size_;
@@ -33,7 +34,7 @@ class SeriesMap {
 
   // Removes `series`, which must be in the map under `hash`. Later entries of its probe run
   // move back into the gap (backward-shift deletion), so no tombstones are needed.
-  void Erase(uint64_t hash, const MemSeries* series) {
+  void Erase(uint64_t hash, const T* series) {
     size_t hole = hash & mask_;
     while (slots_[hole].series != series) hole = (hole + 1) & mask_;
     for (size_t j = (hole + 1) & mask_; slots_[j].series != nullptr; j = (j + 1) & mask_) {
@@ -55,10 +56,10 @@ class SeriesMap {
  private:
   struct Slot {
     uint64_t hash = 0;
-    MemSeries* series = nullptr;
+    T* series = nullptr;
   };
 
-  void Place(uint64_t hash, MemSeries* series) {
+  void Place(uint64_t hash, T* series) {
     size_t i = hash & mask_;
     while (slots_[i].series != nullptr) i = (i + 1) & mask_;
     slots_[i] = {hash, series};
@@ -77,4 +78,4 @@ class SeriesMap {
   size_t size_ = 0;
 };
 
-}  // namespace strata::tsdb
+}  // namespace strata::index

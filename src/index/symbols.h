@@ -10,7 +10,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 
-namespace strata::tsdb {
+namespace strata::index {
 
 // Sym is a handle to an interned string: a pointer to its 4-byte length followed by the bytes.
 // Equal strings interned in one table have equal handles, so handles compare and hash by
@@ -35,6 +35,12 @@ struct SymHash {
   size_t operator()(Sym s) const { return std::hash<const void*>()(s.ptr()); }
 };
 
+// A label as two interned strings.
+struct LabelSym {
+  Sym name;
+  Sym value;
+};
+
 // SymbolTable interns label names and values for one head. Strings live in arena blocks that
 // never move and are freed with the table. Thread-safe.
 class SymbolTable {
@@ -57,4 +63,4 @@ class SymbolTable {
   size_t arena_bytes_ GUARDED_BY(mu_) = 0;
 };
 
-}  // namespace strata::tsdb
+}  // namespace strata::index

@@ -6,22 +6,22 @@
 #include <roaring/roaring.hh>
 #include <unordered_map>
 
-#include "tsdb/head/series.h"
+namespace strata::index {
 
-namespace strata::tsdb {
-
-// RefTable owns the head's series by ref. Refs are handed out in increasing order and never
-// reused, and series leave the head when their samples are in blocks, so the live refs
-// thin out over time: the table keeps pages of 1024 slots that hold at least one series, and
-// nothing for the gaps between them. Not thread-safe: the Head guards it with its index lock.
+// RefTable owns a head's series (any T with `uint32_t ref() const`) by ref. Refs are handed out in
+// increasing order and never reused, and series leave the head when their samples are in blocks, so
+// the live refs thin out over time: the table keeps pages of 1024 slots that hold at least one
+// series, and nothing for the gaps between them. Not thread-safe: the Head guards it with its index
+// lock.
+template <typename T>
 class RefTable {
  public:
-  MemSeries* Get(uint32_t ref) const {
+  T* Get(uint32_t ref) const {
     auto it = pages_.find(ref >> kPageBits);
     return it == pages_.end() ? nullptr : it->second->slots[ref & kPageMask].get();
   }
 
-  // Calls fn(MemSeries*) for each ref of `refs` that holds a series, in ref order.
+  // Calls fn(T*) for each ref of `refs` that holds a series, in ref order.
   template <typename Fn>
   void ForEach(const Roaring& refs, Fn&& fn) const {
     uint32_t page_no = UINT32_MAX;
@@ -37,7 +37,7 @@ class RefTable {
   }
 
   // Stores `s` under its ref, which must be free.
-  void Put(std::unique_ptr<MemSeries> s) {
+  void Put(std::unique_ptr<T> s) {
     auto& page = pages_[s->ref() >> kPageBits];
     if (!page) page = std::make_unique<Page>();
     ++page->used;
@@ -45,10 +45,10 @@ class RefTable {
   }
 
   // Takes the series with `ref` out of the table (nullptr if there is none).
-  std::unique_ptr<MemSeries> Take(uint32_t ref) {
+  std::unique_ptr<T> Take(uint32_t ref) {
     auto it = pages_.find(ref >> kPageBits);
     if (it == pages_.end()) return nullptr;
-    std::unique_ptr<MemSeries> s = std::move(it->second->slots[ref & kPageMask]);
+    std::unique_ptr<T> s = std::move(it->second->slots[ref & kPageMask]);
     if (s && --it->second->used == 0) pages_.erase(it);
     return s;
   }
@@ -59,10 +59,10 @@ class RefTable {
   static constexpr int kPageBits = 10;
   static constexpr uint32_t kPageMask = (1u << kPageBits) - 1;
   struct Page {
-    std::array<std::unique_ptr<MemSeries>, size_t{1} << kPageBits> slots;
+    std::array<std::unique_ptr<T>, size_t{1} << kPageBits> slots;
     uint32_t used = 0;
   };
   std::unordered_map<uint32_t, std::unique_ptr<Page>> pages_;
 };
 
-}  // namespace strata::tsdb
+}  // namespace strata::index

@@ -1,10 +1,10 @@
-#include "tsdb/head/symbols.h"
+#include "index/symbols.h"
 
 #include <xxhash.h>
 
 #include "base/mutex.h"
 
-namespace strata::tsdb {
+namespace strata::index {
 namespace {
 constexpr size_t kBlockSize = 64 << 10;
 }
@@ -60,4 +60,4 @@ size_t SymbolTable::bytes() const {
   return arena_bytes_ + index_.size() * (sizeof(std::string_view) + 3 * sizeof(void*));
 }
 
-}  // namespace strata::tsdb
+}  // namespace strata::index

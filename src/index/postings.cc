@@ -1,8 +1,8 @@
-#include "tsdb/head/postings.h"
+#include "index/postings.h"
 
 #include <algorithm>
 
-namespace strata::tsdb {
+namespace strata::index {
 
 void PostingsIndex::Add(uint32_t ref, Sym name, Sym value) {
   postings_[name.view()][value.view()].add(ref);
@@ -128,4 +128,4 @@ size_t PostingsIndex::MemoryBytes() const {
   return n;
 }
 
-}  // namespace strata::tsdb
+}  // namespace strata::index
