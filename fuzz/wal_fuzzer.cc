@@ -1,23 +1,35 @@
 // libFuzzer target: everything that reads WAL bytes back from disk at start-up (frame
-// scanning, record decoding, chunk decoding).
+// scanning, the metrics and log stores' record decoding, chunk decoding).
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "logs/wal_record.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/wal_record.h"
 #include "wal/segment.h"
 
 namespace {
 
+// The log store's entries record (its stream record is the metrics series record's payload).
+void DecodeLogEntries(std::string_view payload) {
+  std::vector<strata::logs::RefEntry> entries;
+  std::vector<strata::LabelView> metadata;
+  if (!strata::logs::DecodeEntries(payload, entries, metadata).ok()) return;
+  for (const auto& e : entries) {
+    if (size_t{e.metadata_begin} + e.metadata_count > metadata.size()) __builtin_trap();
+  }
+}
+
 strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
   using namespace strata::tsdb;
+  DecodeLogEntries(payload);
   switch (type) {
     case kSeriesRecord: {
-      std::vector<RefSeries> v;
-      return DecodeSeries(payload, v);
+      std::vector<strata::index::RefSeries> v;
+      return strata::index::DecodeSeries(payload, v);
     }
     case kSamplesRecord: {
       std::vector<RefSample> v;

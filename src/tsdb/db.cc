@@ -27,8 +27,8 @@ Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metada
                        wal::RecordType type, std::string_view payload) {
   switch (type) {
     case kSeriesRecord: {
-      std::vector<RefSeries> series;
-      RETURN_IF_ERROR(DecodeSeries(payload, series));
+      std::vector<index::RefSeries> series;
+      RETURN_IF_ERROR(index::DecodeSeries(payload, series));
       for (const auto& s : series) {
         bool created;
         if (head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref) == nullptr) {
@@ -147,7 +147,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
           continue;
         }
         if (created) {
-          EncodeSeries(series_rec.payload(), s->ref(), in.labels);
+          index::EncodeSeries(series_rec.payload(), s->ref(), in.labels);
           series_rec.EndEntry();
           ++out.series_created;
         }

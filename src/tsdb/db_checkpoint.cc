@@ -104,7 +104,7 @@ Status Db::Checkpoint() {
     std::string payload;
     std::vector<LabelView> labels;
     for (const auto& l : s.labels()) labels.push_back({l.name.view(), l.value.view()});
-    EncodeSeries(payload, s.ref(), labels);
+    index::EncodeSeries(payload, s.ref(), labels);
     wal::AppendFrame(frames, kSeriesRecord, payload);
     {
       wal::RecordBuilder chunks(kChunkRecord, frames);

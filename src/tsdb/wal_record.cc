@@ -6,15 +6,6 @@
 
 namespace strata::tsdb {
 
-void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels) {
-  PutUvarint(out, ref);
-  PutUvarint(out, labels.size());
-  for (const auto& l : labels) {
-    PutLengthPrefixed(out, l.name);
-    PutLengthPrefixed(out, l.value);
-  }
-}
-
 void EncodeSample(std::string& out, const RefSample& s) {
   PutUvarint(out, s.ref);
   PutVarint(out, s.t);
@@ -49,23 +40,6 @@ bool ReadRef(ByteReader& r, uint32_t* ref) {
 }
 
 }  // namespace
-
-Status DecodeSeries(std::string_view payload, std::vector<RefSeries>& out) {
-  ByteReader r(payload);
-  while (!r.empty()) {
-    RefSeries s;
-    uint64_t n;
-    if (!ReadRef(r, &s.ref) || !r.ReadUvarint(&n) || n > r.remaining()) return Corrupt("series");
-    s.labels.resize(n);
-    for (auto& l : s.labels) {
-      if (!r.ReadLengthPrefixed(&l.name) || !r.ReadLengthPrefixed(&l.value)) {
-        return Corrupt("series");
-      }
-    }
-    out.push_back(std::move(s));
-  }
-  return Status::Ok();
-}
 
 Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out) {
   ByteReader r(payload);

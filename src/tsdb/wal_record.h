@@ -8,11 +8,13 @@
 
 #include "base/labels.h"
 #include "base/status.h"
+#include "index/series_record.h"
 #include "wal/format.h"
 
 // The records of the metrics store's WAL and their payload encodings (docs/format/wal.md).
 // Encoders append to a caller-owned buffer; decoders borrow from the payload and validate every
-// length. Framing is the WAL's (wal/frame.h).
+// length. Framing is the WAL's (wal/frame.h). A kSeriesRecord's payload is
+// index/series_record.h's.
 namespace strata::tsdb {
 
 inline constexpr wal::RecordType kSeriesRecord = 1;    // series refs and their label sets
@@ -21,10 +23,6 @@ inline constexpr wal::RecordType kMetadataRecord = 3;  // metric family metadata
 inline constexpr wal::RecordType kChunkRecord = 4;  // a complete chunk of one series (checkpoints)
 inline constexpr wal::RecordType kMaxRecord = 4;
 
-struct RefSeries {
-  uint32_t ref;
-  std::vector<LabelView> labels;
-};
 struct RefSample {
   uint32_t ref;
   int64_t t;
@@ -43,14 +41,12 @@ struct RefChunk {
   std::string_view data;
 };
 
-void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels);
 void EncodeSample(std::string& out, const RefSample& s);
 void EncodeMetadata(std::string& out, const RefMetadata& m);
 void EncodeChunk(std::string& out, const RefChunk& c);
 
 // Each decoder appends every entry of the payload to `out` and fails with kCorruption on
 // malformed input.
-Status DecodeSeries(std::string_view payload, std::vector<RefSeries>& out);
 Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out);
 Status DecodeMetadata(std::string_view payload, std::vector<RefMetadata>& out);
 Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out);

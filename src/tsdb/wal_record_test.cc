@@ -11,9 +11,9 @@ namespace {
 TEST(WalRecord, SeriesAndSamplesRoundTrip) {
   std::string payload;
   std::vector<LabelView> labels = {{"__name__", "up"}, {"job", "node"}};
-  EncodeSeries(payload, 7, labels);
-  std::vector<RefSeries> series;
-  ASSERT_TRUE(DecodeSeries(payload, series).ok());
+  index::EncodeSeries(payload, 7, labels);
+  std::vector<index::RefSeries> series;
+  ASSERT_TRUE(index::DecodeSeries(payload, series).ok());
   ASSERT_EQ(series.size(), 1u);
   EXPECT_EQ(series[0].ref, 7u);
   EXPECT_EQ(series[0].labels, labels);

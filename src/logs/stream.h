@@ -1,0 +1,83 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/labels.h"
+#include "index/symbols.h"
+
+namespace strata::logs {
+
+// A log entry as a query gets it.
+struct Entry {
+  int64_t ts_ns = 0;  // Unix nanoseconds
+  std::string line;
+  Labels metadata;  // structured metadata, in the order it was sent
+  bool operator==(const Entry&) const = default;
+};
+
+enum class AppendResult {
+  kAppended,
+  kDuplicate,  // the same timestamp, line and metadata are stored already (a retried push)
+  kTooOld,     // older than the stream's newest entry by more than the out-of-order window
+};
+
+// Stream is one log stream in a head: its interned labels and its entries in chunks of about
+// kChunkBytes. A chunk keeps each entry's timestamp and offset beside the line and metadata
+// bytes, so entries are found by time without decoding the text, and a late entry is checked
+// for an identical one at the same timestamp. Identity fields are immutable; entry data is
+// guarded by the head's lock for this stream (see Head). Never moves in memory.
+class Stream {
+ public:
+  static constexpr size_t kChunkBytes = size_t{256} << 10;
+
+  Stream(uint32_t ref, uint64_t hash, std::span<const index::LabelSym> labels);
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  uint32_t ref() const { return ref_; }
+  uint64_t hash() const { return hash_; }
+  std::span<const index::LabelSym> labels() const { return {labels_.get(), num_labels_}; }
+  bool LabelsEqual(std::span<const LabelView> other) const;
+  Labels OwnedLabels() const;
+
+  // Appends an entry; entries up to `window_ns` older than the newest one are accepted.
+  AppendResult Append(int64_t ts_ns, std::string_view line, std::span<const LabelView> metadata,
+                      int64_t window_ns);
+  // Appends the entries with timestamps in [mint, maxt] to `out`, oldest first (entries with
+  // equal timestamps in the order they arrived).
+  void Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
+
+  uint64_t num_entries() const { return num_entries_; }
+  int64_t min_ts() const { return min_ts_; }
+  int64_t max_ts() const { return max_ts_; }
+  size_t MemoryBytes() const;
+
+ private:
+  struct Chunk {
+    std::vector<int64_t> ts;        // per entry, in arrival order
+    std::vector<uint32_t> offsets;  // per entry: where its line starts in `data`
+    std::string data;               // per entry: uvarint length + line, uvarint count + pairs
+    int64_t min_ts = INT64_MAX;
+    int64_t max_ts = INT64_MIN;
+    bool ordered = true;  // arrival order is time order
+  };
+  static Entry Decode(const Chunk& c, size_t i);
+  // Whether an entry equal to (ts, line, metadata) is stored.
+  bool Contains(int64_t ts_ns, std::string_view line, std::span<const LabelView> metadata) const;
+
+  const uint32_t ref_;
+  const uint64_t hash_;
+  const uint32_t num_labels_;
+  const std::unique_ptr<index::LabelSym[]> labels_;
+  std::vector<Chunk> chunks_;  // the last one is appended to
+  uint64_t num_entries_ = 0;
+  int64_t min_ts_ = INT64_MAX;
+  int64_t max_ts_ = INT64_MIN;
+};
+
+}  // namespace strata::logs
