@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "base/matcher.h"
 #include "logs/db.h"
 #include "logs/head.h"
+#include "logs/storage.h"
 #include "logs/wal_record.h"
 #include "testing/temp_dir.h"
 
@@ -241,6 +243,32 @@ TEST(LogDb, ReplaysAcknowledgedEntriesAndDeduplicatesRetries) {
                             limits, &refused);
   EXPECT_EQ(more.accepted, 1u);
   EXPECT_EQ(refused, (std::vector<Rejection>{Rejection::kTooOld, Rejection::kStreamLimit}));
+}
+
+// Tenants are found again on reopening; a directory that is not a tenant ID is skipped; a
+// second process cannot open the same directory.
+TEST(LogStorage, ReopensTenantsAndLocksItsDirectory) {
+  testing::TempDir dir("logstorage");
+  StorageOptions opts;
+  opts.dir = dir.path() + "/logs";
+  {
+    auto st = Storage::Open(opts);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    auto db = (*st)->GetOrCreate("team-a");
+    ASSERT_TRUE(db.ok());
+    Push(**db, {{{{"app", "x"}}, {{kSecond, "hello", {}}}}});
+    EXPECT_FALSE((*st)->GetOrCreate("bad/tenant").ok());
+    EXPECT_FALSE(Storage::Open(opts).ok());  // locked
+  }
+  std::filesystem::create_directories(opts.dir + "/tenants/not a tenant");
+  auto st = Storage::Open(opts);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  auto tenants = (*st)->Tenants();
+  ASSERT_EQ(tenants.size(), 1u);
+  EXPECT_EQ(tenants[0].first, "team-a");
+  EXPECT_EQ(Contents(tenants[0].second->head()),
+            (std::map<Labels, std::vector<Entry>>{{{{"app", "x"}}, {{kSecond, "hello", {}}}}}));
+  EXPECT_EQ((*st)->Find("team-b"), nullptr);
 }
 
 }  // namespace

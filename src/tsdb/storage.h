@@ -1,15 +1,13 @@
 #pragma once
 
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/file.h"
-#include "base/mutex.h"
 #include "base/status.h"
-#include "base/thread_annotations.h"
+#include "base/tenant_stores.h"
 #include "tsdb/db.h"
 
 namespace strata::tsdb {
@@ -27,23 +25,21 @@ class Storage {
   static Result<std::unique_ptr<Storage>> Open(const StorageOptions& opts);
   ~Storage();
 
-  // The tenant's Db, created on first use. The name must satisfy IsValidTenantName.
-  Result<Db*> GetOrCreate(const std::string& tenant) EXCLUDES(mu_);
+  // The tenant's Db, created on first use. The name must be a valid tenant ID.
+  Result<Db*> GetOrCreate(const std::string& tenant) { return dbs_.GetOrCreate(tenant); }
   // The tenant's Db if it exists (reads must not create tenants), else nullptr.
-  Db* Find(const std::string& tenant) const EXCLUDES(mu_);
-  std::vector<std::pair<std::string, Db*>> Tenants() const EXCLUDES(mu_);
+  Db* Find(const std::string& tenant) const { return dbs_.Find(tenant); }
+  std::vector<std::pair<std::string, Db*>> Tenants() const { return dbs_.All(); }
   // Checkpoints every tenant whose WAL has grown enough; logs failures.
   void MaybeCheckpointAll();
-  Status Close();
+  Status Close() { return dbs_.CloseAll(); }
   static std::string TenantsDir(const std::string& data_dir) { return data_dir + "/tenants"; }
 
  private:
-  explicit Storage(StorageOptions opts) : opts_(std::move(opts)) {}
+  explicit Storage(const StorageOptions& opts);
 
-  const StorageOptions opts_;
   std::unique_ptr<DirLock> lock_;
-  mutable SharedMutex mu_;
-  std::map<std::string, std::unique_ptr<Db>> dbs_ GUARDED_BY(mu_);
+  TenantStores<Db> dbs_;
 };
 
 }  // namespace strata::tsdb

@@ -1,0 +1,33 @@
+#include "logs/storage.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+namespace strata::logs {
+
+Storage::Storage(const StorageOptions& opts)
+    : dbs_(opts.dir + "/tenants",
+           [db_opts = opts.db](const std::string& dir, const std::string& tenant) {
+             return Db::Open(dir, db_opts, tenant);
+           }) {}
+
+Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
+  std::unique_ptr<Storage> s(new Storage(opts));
+  std::error_code ec;
+  std::filesystem::create_directories(opts.dir, ec);
+  if (ec) return Status::IOError(fmt::format("creating {}: {}", opts.dir, ec.message()));
+  ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(opts.dir));
+  s->lock_ = std::make_unique<DirLock>(std::move(lock));
+  RETURN_IF_ERROR(s->dbs_.OpenExisting([](const std::string& tenant, const Db& db) {
+    const auto& rs = db.replay_stats();
+    spdlog::info(
+        "msg=\"tenant log WAL replayed\" tenant={} streams={} records={} bytes={} "
+        "truncated_bytes={}",
+        tenant, db.head().num_streams(), rs.records, rs.bytes, rs.truncated_bytes);
+  }));
+  return s;
+}
+
+}  // namespace strata::logs

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/file.h"
+#include "base/status.h"
+#include "base/tenant_stores.h"
+#include "logs/db.h"
+
+namespace strata::logs {
+
+struct StorageOptions {
+  std::string dir = "./data/logs";  // the server uses <data_dir>/logs
+  DbOptions db;
+};
+
+// Storage owns one log Db per tenant under <dir>/tenants/<tenant>/ and an exclusive lock on
+// <dir>. Thread-safe; Db pointers stay valid until Close.
+class Storage {
+ public:
+  // Locks the directory and opens (replays) every tenant found in it.
+  static Result<std::unique_ptr<Storage>> Open(const StorageOptions& opts);
+  ~Storage() { (void)Close(); }
+
+  Result<Db*> GetOrCreate(const std::string& tenant) { return dbs_.GetOrCreate(tenant); }
+  Db* Find(const std::string& tenant) const { return dbs_.Find(tenant); }
+  std::vector<std::pair<std::string, Db*>> Tenants() const { return dbs_.All(); }
+  Status Close() { return dbs_.CloseAll(); }
+
+ private:
+  explicit Storage(const StorageOptions& opts);
+
+  std::unique_ptr<DirLock> lock_;
+  TenantStores<Db> dbs_;
+};
+
+}  // namespace strata::logs
