@@ -1,5 +1,7 @@
-// Crash safety: clients push numbered samples concurrently while the server is SIGKILLed at
-// random moments and restarted; every sample that was acknowledged must be there afterwards.
+// Crash safety: clients push numbered samples and numbered log entries concurrently while the
+// server is SIGKILLed at random moments and restarted; every sample and entry that was
+// acknowledged must be there afterwards, entries byte for byte.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,7 +10,11 @@
 #include <random>
 #include <set>
 
+#include "base/json.h"
 #include "base/units.h"
+#include "logs/db.h"
+#include "proto/loki.h"
+#include "proto/remote_write.h"
 #include "test_util.h"
 #include "tsdb/db.h"
 
@@ -20,6 +26,14 @@ constexpr int kClients = 6;
 constexpr int kSeriesPerClient = 4;
 constexpr int kSamplesPerRequest = 5;
 constexpr int kKills = 8;
+constexpr int kLogClients = 3;
+constexpr int kEntriesPerRequest = 20;
+
+// The line of entry `seq` of a log client: bytes that JSON and protobuf must carry unchanged.
+std::string LogLine(int client, int64_t seq) {
+  return fmt::format("client {} entry {} \u00e9\t\"quoted\" {}", client, seq,
+                     std::string(seq % 50, '.'));
+}
 
 std::unique_ptr<Process> StartServer(const std::string& dir, int port) {
   auto p = std::make_unique<Process>(
@@ -43,7 +57,46 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
   std::map<std::pair<int, int>, int64_t> acked;
   std::atomic<uint64_t> acks{0}, failures{0};
   std::vector<std::thread> clients;
-  clients.reserve(kClients);
+  clients.reserve(kClients + kLogClients);
+  // Log clients: entry seq of client c at base_ns + seq, line LogLine(c, seq).
+  const int64_t base_ns = base * 1'000'000;
+  std::map<int, int64_t> log_acked;  // client -> highest entry acknowledged (all lower were too)
+  for (int c = 0; c < kLogClients; ++c) {
+    clients.emplace_back([&, c] {
+      int64_t next = 0;
+      std::unique_ptr<http::Client> client;
+      while (!stop) {
+        if (!client)
+          client = std::make_unique<http::Client>("127.0.0.1", std::to_string(port), 2000);
+        std::string values;
+        for (int k = 0; k < kEntriesPerRequest; ++k) {
+          values += fmt::format(R"({}["{}",)", k ? "," : "", base_ns + next + k);
+          AppendJsonString(values, LogLine(c, next + k));
+          values += fmt::format(R"(,{{"seq":"{}"}}])", next + k);
+        }
+        auto pb = proto::LokiJsonToProtobuf(fmt::format(
+            R"({{"streams":[{{"stream":{{"job":"crash","client":"{}"}},"values":[{}]}}]}})", c,
+            values));
+        ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+        http::Request req(boost::beast::http::verb::post, "/loki/api/v1/push", 11);
+        req.set(boost::beast::http::field::content_type, "application/x-protobuf");
+        req.body() = proto::SnappyCompress(*pb);
+        auto res = client->Do(std::move(req));
+        if (res.ok() && res->result_int() == 204) {
+          std::lock_guard lk(mu);
+          next += kEntriesPerRequest;
+          log_acked[c] = next - 1;
+          acks++;
+        } else {
+          ASSERT_TRUE(!res.ok() || res->result_int() >= 500)
+              << res->result_int() << " " << res->body();
+          failures++;
+          client.reset();
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    });
+  }
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       std::vector<int64_t> next(kSeriesPerClient, 0);
@@ -116,10 +169,33 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
       ++checked;
     }
   }
+  // Every acknowledged log entry, with its line and structured metadata as sent.
+  auto logs = logs::Db::Open(dir + "/logs/tenants/anonymous", {}, "anonymous");
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  uint64_t entries_checked = 0;
+  for (const auto& [c, last] : log_acked) {
+    std::vector<LabelView> l = {{"client", std::to_string(c)}, {"job", "crash"}};
+    const logs::Stream* st = (*logs)->head().Find(HashLabels(l), l);
+    ASSERT_NE(st, nullptr) << "stream of log client " << c << " lost";
+    std::vector<logs::Entry> have;
+    (*logs)->head().Entries(*st, INT64_MIN, INT64_MAX, have);
+    std::map<int64_t, const logs::Entry*> by_seq;
+    for (const auto& e : have) by_seq[e.ts_ns - base_ns] = &e;
+    for (int64_t seq = 0; seq <= last; ++seq) {
+      auto it = by_seq.find(seq);
+      ASSERT_NE(it, by_seq.end()) << "acknowledged entry " << seq << " of log client " << c
+                                  << " is missing";
+      EXPECT_EQ(it->second->line, LogLine(c, seq));
+      EXPECT_EQ(it->second->metadata, (Labels{{"seq", std::to_string(seq)}}));
+      ++entries_checked;
+    }
+  }
   EXPECT_GT(acks.load(), 0u);
   EXPECT_GT(checked, 0u);
+  EXPECT_GT(entries_checked, 0u);
   std::cout << "crash test: " << kKills << " kills, " << acks.load() << " acknowledged requests, "
-            << failures.load() << " failed attempts, " << checked << " samples verified\n";
+            << failures.load() << " failed attempts, " << checked << " samples and "
+            << entries_checked << " log entries verified\n";
 }
 
 }  // namespace

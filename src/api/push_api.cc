@@ -7,6 +7,7 @@
 #include "http/compression.h"
 #include "http/status_map.h"
 #include "http/tenant.h"
+#include "proto/loki.h"
 #include "proto/otlp.h"
 #include "proto/otlp_metrics.h"
 #include "proto/remote_write.h"
@@ -14,12 +15,15 @@
 namespace strata::api {
 namespace bhttp = boost::beast::http;
 
-PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, prometheus::Registry& registry)
+PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::LogDistributor& logs,
+                 prometheus::Registry& registry)
     : opts_(std::move(opts)),
       distributor_(distributor),
+      logs_(logs),
       requests_(prometheus::BuildCounter()
                     .Name("strata_ingest_requests_total")
-                    .Help("Remote-write and OTLP metrics requests by tenant and response code.")
+                    .Help("Push requests (remote write, OTLP metrics, Loki push) by tenant and "
+                          "response code.")
                     .Register(registry)) {}
 
 void PushApi::Register(http::Server& server) {
@@ -30,6 +34,8 @@ void PushApi::Register(http::Server& server) {
   server.Route("/api/v1/write", {bhttp::verb::post}, remote_write);
   server.Route("/otlp/v1/metrics", {bhttp::verb::post},
                [this](http::Request& req, const http::Responder& r) { HandleOtlp(req, r); });
+  server.Route("/loki/api/v1/push", {bhttp::verb::post},
+               [this](http::Request& req, const http::Responder& r) { HandleLokiPush(req, r); });
 }
 
 void PushApi::Send(const http::Responder& respond, const std::string& tenant, http::Response res) {
@@ -130,6 +136,53 @@ void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
         answered.Increment();
         respond.Send(std::move(res));
       });
+}
+
+void PushApi::HandleLokiPush(http::Request& req, const http::Responder& respond) {
+  auto tenant = http::RequestTenant(req, opts_.tenants);
+  if (!tenant.ok()) return Fail(req, respond, "", tenant.status());
+  const bool json = http::MediaType(req) == "application/json";
+  // Loki takes Content-Encoding snappy as a no-op: protobuf bodies are snappy anyway.
+  std::string_view encoding;
+  if (auto ce = req.find(bhttp::field::content_encoding); ce != req.end()) {
+    encoding = std::string_view(ce->value().data(), ce->value().size());
+  }
+  if (encoding == "snappy") encoding = {};
+  std::string body;
+  if (Status st =
+          http::DecodeContent(encoding, req.body(), opts_.max_decompressed_body_bytes, body);
+      !st.ok()) {
+    return Fail(req, respond, *tenant, st);
+  }
+  std::string raw;
+  if (json) {
+    auto pb = proto::LokiJsonToProtobuf(body);
+    if (!pb.ok()) return Fail(req, respond, *tenant, pb.status());
+    raw = std::move(*pb);
+  } else if (Status st = proto::SnappyDecompress(body, opts_.max_decompressed_body_bytes, raw);
+             !st.ok()) {
+    return Fail(req, respond, *tenant, st);
+  }
+  auto push = proto::DecodeLokiPush(raw);
+  if (!push.ok()) return Fail(req, respond, *tenant, push.status());
+  if (push->streams.empty()) {
+    return Send(respond, *tenant,
+                http::TextResponse(req, http::Status::unprocessable_entity,
+                                   "error at least one valid stream is required for ingestion"));
+  }
+  prometheus::Counter& stored = requests_.Add({{"tenant", *tenant}, {"code", "204"}});
+  logs_.Push(*tenant, *push,
+             [this, respond, &stored, tenant = *tenant,
+              head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+               if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+               if (o.refused > 0) {
+                 auto code =
+                     o.over_limit ? http::Status::too_many_requests : http::Status::bad_request;
+                 return Send(respond, tenant, http::TextResponse(head, code, o.message));
+               }
+               stored.Increment();
+               respond.Send(http::TextResponse(head, http::Status::no_content, ""));
+             });
 }
 
 }  // namespace strata::api

@@ -9,6 +9,7 @@
 #include "base/tenant.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
+#include "ingest/log_distributor.h"
 
 namespace strata::api {
 
@@ -17,14 +18,15 @@ struct PushOptions {
   uint64_t max_decompressed_body_bytes = 64u << 20;
 };
 
-// PushApi is the HTTP face of metrics ingestion: Prometheus remote write
-// (POST /api/v1/push, /api/v1/write) and OTLP/HTTP metrics (POST /otlp/v1/metrics). It resolves
-// the tenant, decodes the body, hands the batch to the distributor and answers in the
-// protocol's terms once the distributor reports: errors through http/status_map.h, 429 with
-// Retry-After, OTLP's partial success. Thread-safe.
+// PushApi is the HTTP face of ingestion: Prometheus remote write (POST /api/v1/push,
+// /api/v1/write), OTLP/HTTP metrics (POST /otlp/v1/metrics) and Loki push
+// (POST /loki/api/v1/push). It resolves the tenant, decodes the body, hands the batch to the
+// signal's distributor and answers in the protocol's terms once the distributor reports:
+// errors through http/status_map.h, 429 with Retry-After, OTLP's partial success. Thread-safe.
 class PushApi {
  public:
-  PushApi(PushOptions opts, ingest::Distributor& distributor, prometheus::Registry& registry);
+  PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::LogDistributor& logs,
+          prometheus::Registry& registry);
 
   void Register(http::Server& server);
 
@@ -32,6 +34,10 @@ class PushApi {
   // OTLP metrics (protobuf or JSON, optionally gzip), translated to Prometheus series
   // (proto/otlp_metrics.h); points with no Prometheus form are the partial success.
   void HandleOtlp(http::Request& req, const http::Responder& respond);
+  // Loki push: snappy-compressed protobuf PushRequest, or JSON (Content-Type application/json),
+  // either optionally gzip; 204 once durable, 400 naming what was refused (the rest is
+  // stored), 429 over the rate or stream limit.
+  void HandleLokiPush(http::Request& req, const http::Responder& respond);
 
  private:
   // Answers `error` and counts it.
@@ -42,6 +48,7 @@ class PushApi {
 
   const PushOptions opts_;
   ingest::Distributor& distributor_;
+  ingest::LogDistributor& logs_;
   prometheus::Family<prometheus::Counter>& requests_;
 };
 

@@ -1,11 +1,15 @@
 #include "base/units.h"
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 #include <utility>
+
+#include "base/math.h"
 
 namespace strata {
 
@@ -115,6 +119,14 @@ std::string FormatFloatF(double v) {
   char buf[400];
   auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
   return std::string(buf, r.ptr);
+}
+
+std::string FormatRfc3339(int64_t unix_ns) {
+  int64_t seconds = FloorDiv(unix_ns, 1'000'000'000);
+  std::tm tm{};
+  auto t = static_cast<std::time_t>(seconds);
+  if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_ns) + "ns";
+  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", tm);
 }
 
 }  // namespace strata

@@ -16,6 +16,9 @@ int64_t NowMillis();
 Result<int64_t> ParseDurationMillis(std::string_view s);
 // The inverse, in Prometheus's canonical form ("1h30m", "0s").
 std::string FormatDurationMillis(int64_t ms);
+// Unix nanoseconds as RFC 3339 in UTC, to the second ("2024-01-02T15:04:05Z"), as Go's
+// time.RFC3339 prints them (Loki's error messages).
+std::string FormatRfc3339(int64_t unix_ns);
 
 // Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, no exponent; "NaN",
 // "+Inf", "-Inf". Prometheus prints number literals and count_values labels this way.

@@ -20,6 +20,12 @@ TEST(Units, Durations) {
   EXPECT_EQ(FormatDurationMillis(0), "0s");
 }
 
+TEST(Units, Rfc3339) {
+  EXPECT_EQ(FormatRfc3339(1704207845'999'999'999), "2024-01-02T15:04:05Z");
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59Z");
+}
+
 TEST(Units, Bytes) {
   EXPECT_EQ(ParseBytes("1024").value(), 1024u);
   EXPECT_EQ(ParseBytes("64MiB").value(), 64u << 20);

@@ -4,12 +4,11 @@
 
 #include "base/mutex.h"
 #include "base/units.h"
+#include "ingest/rejection_report.h"
 #include "ingest/validate.h"
 
 namespace strata::ingest {
 namespace {
-
-constexpr size_t kMaxReportedErrors = 5;
 
 Reason FromRejection(tsdb::Rejection r) {
   switch (r) {
@@ -54,40 +53,6 @@ std::string DescribeRejection(tsdb::Rejection r, const limits::IngestLimits& lim
   }
   return "rejected";
 }
-
-// Tallies refusals of one request and renders the 400 message.
-class RejectionReport {
- public:
-  void Add(Reason r, uint64_t samples, const std::function<std::string()>& message) {
-    counts_[static_cast<size_t>(r)] += samples;
-    total_ += samples;
-    if (messages_.size() < kMaxReportedErrors) messages_.push_back(message());
-  }
-  uint64_t total() const { return total_; }
-  const std::array<uint64_t, static_cast<size_t>(Reason::kCount)>& counts() const {
-    return counts_;
-  }
-  std::string Render(uint64_t samples_in_request) const {
-    std::string by_reason;
-    for (size_t i = 0; i < counts_.size(); ++i) {
-      if (counts_[i] == 0) continue;
-      by_reason += fmt::format("{}{}={}", by_reason.empty() ? "" : ", ",
-                               ReasonName(static_cast<Reason>(i)), counts_[i]);
-    }
-    std::string out = fmt::format("rejected {} of {} samples ({}); the others were stored. ",
-                                  total_, samples_in_request, by_reason);
-    out += total_ > messages_.size() ? "First errors: " : "Errors: ";
-    for (size_t i = 0; i < messages_.size(); ++i) {
-      out += fmt::format("{}{}) {}", i ? "; " : "", i + 1, messages_[i]);
-    }
-    return out;
-  }
-
- private:
-  std::array<uint64_t, static_cast<size_t>(Reason::kCount)> counts_{};
-  uint64_t total_ = 0;
-  std::vector<std::string> messages_;
-};
 
 }  // namespace
 
@@ -159,7 +124,7 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   }
 
   // Validate, keeping normalized labels and in-bound samples in flat arrays.
-  RejectionReport report;
+  RejectionReport<Reason> report("samples");
   if (refused_before.count > 0) {
     report.Add(Reason::kUnsupportedOtlp, refused_before.count, [&] {
       std::string joined;

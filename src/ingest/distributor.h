@@ -40,6 +40,8 @@ struct PushOutcome {
   uint64_t samples = 0;  // in the request, refused_before included
   uint64_t refused = 0;  // refused by validation and limits; the others are stored and durable
   std::string message;   // what was refused and why; empty when nothing was
+  // Some were refused by a limit the tenant may have raised (Loki answers those with 429).
+  bool over_limit = false;
 };
 
 // Distributor takes decoded batches of a tenant's samples, whatever protocol carried them:

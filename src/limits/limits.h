@@ -35,6 +35,28 @@ struct IngestLimits {
   bool operator==(const IngestLimits&) const = default;
 };
 
+// Log ingestion (limits.logs.* in the config, overrides.<tenant>.logs.*): Loki's limits under
+// Loki's names and defaults, except the rate, unlimited by default so that a single-tenant
+// install is never throttled.
+struct LogLimits {
+  double ingestion_rate_mb = 0;        // line bytes/s in MiB, sustained; 0 = unlimited
+  double ingestion_burst_size_mb = 0;  // 0 = one second's worth
+  uint64_t max_line_size = uint64_t{256} << 10;
+  bool max_line_size_truncate = false;  // cut longer lines instead of refusing them
+  uint32_t max_label_names_per_series = 15;
+  uint32_t max_label_name_length = 1024;
+  uint32_t max_label_value_length = 2048;
+  uint64_t max_global_streams_per_user = 5000;
+  bool reject_old_samples = true;
+  int64_t reject_old_samples_max_age_ms = int64_t{7} * 24 * 3600 * 1000;
+  int64_t creation_grace_period_ms = int64_t{10} * 60 * 1000;  // how far in the future
+  // How much older than its stream's newest entry an entry may be (Loki: max_chunk_age / 2).
+  int64_t out_of_order_window_ms = int64_t{3600} * 1000;
+  uint64_t max_structured_metadata_size = uint64_t{64} << 10;  // bytes per entry
+  uint32_t max_structured_metadata_entries_count = 128;
+  bool operator==(const LogLimits&) const = default;
+};
+
 // Queries (query.* in the config, overrides.<tenant>.query.*).
 struct QueryLimits {
   int64_t timeout_ms = int64_t{2} * 60 * 1000;
@@ -72,6 +94,7 @@ struct RateLimits {
 // Everything one tenant of `strata serve` is limited by.
 struct TenantLimits {
   IngestLimits ingest;
+  LogLimits logs;
   QueryLimits query;
   Retention retention;
   bool operator==(const TenantLimits&) const = default;

@@ -84,13 +84,13 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
       Stream* s = found[i] != nullptr ? found[i] : head_.Find(in.hash, in.labels);
       if (s == nullptr) {
         if (limits.max_streams > 0 && head_.num_streams() >= limits.max_streams) {
-          reject(i, nullptr, Rejection::kStreamLimit);
+          reject(i, nullptr, Rejection::kStreamLimit, 0);
           continue;
         }
         bool created;
         s = head_.GetOrCreate(in.hash, in.labels, &created);
         if (s == nullptr) {  // 2^32 stream refs used up
-          reject(i, nullptr, Rejection::kStreamLimit);
+          reject(i, nullptr, Rejection::kStreamLimit, 0);
           continue;
         }
         if (created) {
@@ -110,7 +110,8 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
             ++out.duplicates;
             break;
           case AppendResult::kTooOld:
-            reject(i, &e, Rejection::kTooOld);
+            // The stream's newest entry changes only under commit_mu_, held here.
+            reject(i, &e, Rejection::kTooOld, s->max_ts() - limits.window_ns);
             break;
         }
       }

@@ -45,8 +45,10 @@ enum class Rejection {
   kStreamLimit,  // the tenant has max_streams streams and this is a new one
 };
 
-// Receives each entry (or whole stream: `entry` null) the Db refused.
-using RejectFn = std::function<void(size_t stream_index, const EntryInput* entry, Rejection)>;
+// Receives each entry (or whole stream: `entry` null) the Db refused; for kTooOld,
+// `oldest_ns` is the oldest timestamp the stream accepted then.
+using RejectFn =
+    std::function<void(size_t stream_index, const EntryInput* entry, Rejection, int64_t oldest_ns)>;
 
 struct AppendOutcome {
   uint64_t accepted = 0;

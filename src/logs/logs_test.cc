@@ -182,7 +182,7 @@ AppendOutcome Push(Db& db, const std::vector<Pushed>& streams, const AppendLimit
   for (size_t i = 0; i < streams.size(); ++i) {
     in.push_back({labels[i], HashLabels(labels[i]), entries[i]});
   }
-  auto out = db.Append(in, limits, [&](size_t, const EntryInput*, Rejection r) {
+  auto out = db.Append(in, limits, [&](size_t, const EntryInput*, Rejection r, int64_t) {
     if (rejections != nullptr) rejections->push_back(r);
   });
   EXPECT_TRUE(out.ok()) << out.status().ToString();

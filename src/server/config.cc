@@ -40,6 +40,45 @@ Status ParseLimits(const YAML::Node& node, const std::string& path, limits::Inge
   return s.Unknown();
 }
 
+Status ParseLogLimits(const YAML::Node& node, const std::string& path, limits::LogLimits& l) {
+  YamlSection s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Double("ingestion_rate_mb", l.ingestion_rate_mb));
+  RETURN_IF_ERROR(s.Double("ingestion_burst_size_mb", l.ingestion_burst_size_mb));
+  RETURN_IF_ERROR(s.Bytes("max_line_size", l.max_line_size));
+  RETURN_IF_ERROR(s.Bool("max_line_size_truncate", l.max_line_size_truncate));
+  RETURN_IF_ERROR(s.Int("max_label_names_per_series", l.max_label_names_per_series));
+  RETURN_IF_ERROR(s.Int("max_label_name_length", l.max_label_name_length));
+  RETURN_IF_ERROR(s.Int("max_label_value_length", l.max_label_value_length));
+  RETURN_IF_ERROR(s.Int("max_global_streams_per_user", l.max_global_streams_per_user));
+  RETURN_IF_ERROR(s.Bool("reject_old_samples", l.reject_old_samples));
+  RETURN_IF_ERROR(s.Duration("reject_old_samples_max_age", l.reject_old_samples_max_age_ms));
+  RETURN_IF_ERROR(s.Duration("creation_grace_period", l.creation_grace_period_ms));
+  RETURN_IF_ERROR(s.Duration("out_of_order_window", l.out_of_order_window_ms));
+  RETURN_IF_ERROR(s.Bytes("max_structured_metadata_size", l.max_structured_metadata_size));
+  RETURN_IF_ERROR(
+      s.Int("max_structured_metadata_entries_count", l.max_structured_metadata_entries_count));
+  RETURN_IF_ERROR(s.Unknown());
+  if (l.ingestion_rate_mb < 0 || l.ingestion_burst_size_mb < 0 || l.out_of_order_window_ms < 0) {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}\": ingestion_rate_mb, ingestion_burst_size_mb and out_of_order_window "
+        "must not be negative",
+        path));
+  }
+  return Status::Ok();
+}
+
+// Limits for metrics ingestion at the top of `node` and for logs under its `logs` key
+// (limits, overrides.<tenant>).
+Status ParseSignalLimits(const YAML::Node& node, const std::string& path, limits::TenantLimits& l) {
+  YAML::Node rest = YAML::Clone(node);
+  if (rest.IsMap() && rest["logs"]) {
+    RETURN_IF_ERROR(ParseLogLimits(rest["logs"], path + ".logs", l.logs));
+    rest.remove("logs");
+  }
+  return ParseLimits(rest, path, l.ingest);
+}
+
 Status ParseBucket(const YAML::Node& node, const std::string& path, objstore::BucketConfig& b) {
   YamlSection s(node, path);
   RETURN_IF_ERROR(s.Check());
@@ -281,7 +320,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(log.Str("level", c.log_level));
   RETURN_IF_ERROR(log.Unknown());
 
-  RETURN_IF_ERROR(ParseLimits(top.Get("limits"), "limits", c.limits.defaults.ingest));
+  RETURN_IF_ERROR(ParseSignalLimits(top.Get("limits"), "limits", c.limits.defaults));
   YAML::Node overrides = top.Get("overrides");
   if (overrides && !overrides.IsNull()) {
     if (!overrides.IsMap()) {
@@ -309,7 +348,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
             ParseRetention(node["retention"], "overrides." + tenant + ".retention", l.retention));
         node.remove("retention");
       }
-      RETURN_IF_ERROR(ParseLimits(node, "overrides." + tenant, l.ingest));
+      RETURN_IF_ERROR(ParseSignalLimits(node, "overrides." + tenant, l));
       c.limits.tenants[tenant] = std::move(l);
     }
   }

@@ -31,9 +31,14 @@ limits:
   max_active_series: 100
   out_of_order_window: 5m
   reject_labels: [user_id, session_id]
+  logs:
+    max_line_size: 1MiB
+    reject_old_samples_max_age: 2d
 overrides:
   big-team:
     ingestion_rate: 1e6
+    logs:
+      ingestion_rate_mb: 8
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->listen, "127.0.0.1:9100");
@@ -47,6 +52,15 @@ overrides:
   EXPECT_EQ(big.ingestion_rate, 1e6);
   EXPECT_EQ(big.max_active_series, 100u);  // inherited from the global limits
   EXPECT_EQ(big.reject_labels.size(), 2u);
+  // Log limits: Loki's names; a tenant's section starts from the global one.
+  const auto& logs = c->limits.For("someone").logs;
+  EXPECT_EQ(logs.max_line_size, 1u << 20);
+  EXPECT_EQ(logs.reject_old_samples_max_age_ms, 2 * 86'400'000);
+  EXPECT_EQ(logs.ingestion_rate_mb, 0);  // unlimited unless configured
+  EXPECT_EQ(logs.max_label_names_per_series, 15u);
+  const auto& big_logs = c->limits.For("big-team").logs;
+  EXPECT_EQ(big_logs.ingestion_rate_mb, 8);
+  EXPECT_EQ(big_logs.max_line_size, 1u << 20);
 }
 
 TEST(Config, ErrorsNameTheKey) {
@@ -59,6 +73,11 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(bad("limits:\n  out_of_order_window: 5 minutes\n").find("out_of_order_window"),
             std::string::npos);
   EXPECT_NE(bad("overrides:\n  t:\n    nope: 1\n").find("overrides.t.nope"), std::string::npos);
+  EXPECT_NE(bad("limits:\n  logs:\n    max_lines: 1\n").find("limits.logs.max_lines"),
+            std::string::npos);
+  EXPECT_NE(
+      bad("overrides:\n  t:\n    logs:\n      ingestion_rate_mb: -1\n").find("overrides.t.logs"),
+      std::string::npos);
   EXPECT_NE(bad("[1, 2").find("invalid YAML"), std::string::npos);
 }
 

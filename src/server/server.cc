@@ -20,7 +20,9 @@ StrataServer::StrataServer(Config config)
   metrics_ = std::make_unique<SelfMetrics>(registry_);
   bucket_metrics_ = std::make_shared<objstore::BucketMetrics>(*registry_);
   distributor_ = std::make_unique<ingest::Distributor>(config_.limits, *registry_);
-  push_api_ = std::make_unique<api::PushApi>(config_.push, *distributor_, *registry_);
+  log_distributor_ = std::make_unique<ingest::LogDistributor>(config_.limits, *registry_);
+  push_api_ =
+      std::make_unique<api::PushApi>(config_.push, *distributor_, *log_distributor_, *registry_);
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
   api_ = std::make_unique<api::PromApi>(config_.query, queryable_, config_.limits,
@@ -108,7 +110,7 @@ std::string StrataServer::StatusPage() const {
 <h2>APIs</h2>
 <ul>
 <li>Prometheus query API: <a href="/api/v1/query?query=up">/api/v1/query</a>, /api/v1/query_range, <a href="/api/v1/labels">/api/v1/labels</a>, /api/v1/series, <a href="/api/v1/metadata">/api/v1/metadata</a>, <a href="/api/v1/status/tsdb">/api/v1/status/tsdb</a>, <a href="/api/v1/status/buildinfo">/api/v1/status/buildinfo</a></li>
-<li>Ingest: POST /api/v1/push (Prometheus remote write), POST /otlp/v1/metrics (OTLP/HTTP)</li>
+<li>Ingest: POST /api/v1/push (Prometheus remote write), POST /otlp/v1/metrics (OTLP/HTTP), POST /loki/api/v1/push (Loki push; logs are stored, querying them is being built)</li>
 <li>Tenants are named by the X-Scope-OrgID header{tenant_note}.</li>
 </ul>
 <h2>Operations</h2>
@@ -150,7 +152,15 @@ void StrataServer::OpenStorage() {
                                                 config_.data_dir, bucket_metrics_);
   Result<std::unique_ptr<tsdb::Storage>> storage =
       buckets.ok() ? tsdb::Storage::Open(opts) : buckets.status();
+  // Logs: a Db per tenant under <data_dir>/logs, on a WAL configured as the metrics one.
+  logs::StorageOptions log_opts;
+  log_opts.dir = config_.data_dir + "/logs";
+  log_opts.db.wal = opts.db.wal;
+  Result<std::unique_ptr<logs::Storage>> log_storage =
+      storage.ok() ? logs::Storage::Open(log_opts) : storage.status();
+  if (!log_storage.ok()) storage = log_storage.status();
   if (buckets.ok() && storage.ok()) {
+    log_storage_ = std::move(*log_storage);
     buckets_ = std::move(*buckets);
     store::GatewayOptions gopts = config_.store_gateway;
     gopts.disk_cache_dir = config_.data_dir + "/cache";
@@ -178,6 +188,7 @@ void StrataServer::OpenStorage() {
     spdlog::error("msg=\"cannot open storage\" err=\"{}\"", open_status_.ToString());
   } else {
     distributor_->SetStorage(storage_.get());
+    log_distributor_->SetStorage(log_storage_.get());
     queryable_.SetStoreGateway(gateway_.get());
     queryable_.SetStorage(storage_.get());
     ready_.store(true, std::memory_order_release);
@@ -228,6 +239,7 @@ void StrataServer::Shutdown() {
   spdlog::info("msg=\"shutting down: draining in-flight requests\"");
   ready_.store(false);
   distributor_->SetStorage(nullptr);
+  log_distributor_->SetStorage(nullptr);
   queryable_.SetStorage(nullptr);
   queryable_.SetStoreGateway(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
@@ -237,6 +249,11 @@ void StrataServer::Shutdown() {
   if (maintenance_.joinable()) maintenance_.join();
   if (compactor_) compactor_->Stop();
   signals_.clear();
+  if (log_storage_) {
+    Status st = log_storage_->Close();
+    if (!st.ok()) spdlog::error("msg=\"closing log storage\" err=\"{}\"", st.ToString());
+    log_storage_.reset();
+  }
   if (storage_) {
     Status st = storage_->Close();
     if (!st.ok()) spdlog::error("msg=\"closing storage\" err=\"{}\"", st.ToString());

@@ -16,6 +16,8 @@
 #include "base/status.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
+#include "ingest/log_distributor.h"
+#include "logs/storage.h"
 #include "objstore/registry.h"
 #include "query/storage_queryable.h"
 #include "server/compactor_service.h"
@@ -53,11 +55,13 @@ class StrataServer {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<SelfMetrics> metrics_;
   std::unique_ptr<ingest::Distributor> distributor_;
+  std::unique_ptr<ingest::LogDistributor> log_distributor_;
   std::unique_ptr<api::PushApi> push_api_;
   query::StorageQueryable queryable_;
   std::unique_ptr<api::PromApi> api_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<tsdb::Storage> storage_;
+  std::unique_ptr<logs::Storage> log_storage_;
   std::shared_ptr<objstore::BucketMetrics> bucket_metrics_;
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;
