@@ -180,7 +180,11 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
     std::vector<logs::Entry> have;
     (*logs)->head().Entries(*st, INT64_MIN, INT64_MAX, have);
     std::map<int64_t, const logs::Entry*> by_seq;
-    for (const auto& e : have) by_seq[e.ts_ns - base_ns] = &e;
+    for (const auto& e : have) {
+      // A batch retried after a crash finds its entries stored: none is there twice.
+      ASSERT_TRUE(by_seq.emplace(e.ts_ns - base_ns, &e).second)
+          << "entry " << e.ts_ns - base_ns << " of log client " << c << " is stored twice";
+    }
     for (int64_t seq = 0; seq <= last; ++seq) {
       auto it = by_seq.find(seq);
       ASSERT_NE(it, by_seq.end()) << "acknowledged entry " << seq << " of log client " << c

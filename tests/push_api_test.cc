@@ -287,7 +287,8 @@ TEST_F(PushApiTest, LokiPushIsDurableAndRetriesAreIdempotent) {
   const std::string a = LokiJson("api", ns, 20), b = LokiJson("db", ns, 7);
   EXPECT_EQ(Do(LokiPush(a, false)).result(), http::Status::no_content);
   EXPECT_EQ(Do(LokiPush(b, true)).result(), http::Status::no_content);
-  EXPECT_NE(Metrics().find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 27)"),
+  EXPECT_NE(Metrics().find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 27)"
+                           "\n"),
             std::string::npos);
   srv_->Shutdown();
   client_.reset();
@@ -295,16 +296,19 @@ TEST_F(PushApiTest, LokiPushIsDurableAndRetriesAreIdempotent) {
   EXPECT_EQ(Do(LokiPush(a, true)).result(), http::Status::no_content);
   EXPECT_EQ(Do(LokiPush(b, false)).result(), http::Status::no_content);
   std::string m = Metrics();
-  EXPECT_NE(m.find(R"(strata_ingest_log_entries_duplicate_total{tenant="anonymous"} 27)"),
+  EXPECT_NE(m.find(R"(strata_ingest_log_entries_duplicate_total{tenant="anonymous"} 27)"
+                   "\n"),
             std::string::npos)
       << m;
-  EXPECT_NE(m.find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 0)"),
+  EXPECT_NE(m.find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 0)"
+                   "\n"),
             std::string::npos);
   // One byte of a line changed is a new entry.
   std::string changed = b;
   changed.replace(changed.find("line 3"), 6, "line 4");
   EXPECT_EQ(Do(LokiPush(changed, false)).result(), http::Status::no_content);
-  EXPECT_NE(Metrics().find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 1)"),
+  EXPECT_NE(Metrics().find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 1)"
+                           "\n"),
             std::string::npos);
 }
 
@@ -339,12 +343,44 @@ TEST_F(PushApiTest, LokiPushPartlyInvalidKeepsValidEntries) {
       << body;
   EXPECT_NE(body.find("has 4 label names; limit 3"), std::string::npos) << body;
   std::string m = Metrics();
-  EXPECT_NE(m.find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 1)"),
+  EXPECT_NE(m.find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 1)"
+                   "\n"),
             std::string::npos);
   EXPECT_NE(
       m.find(
-          R"(strata_ingest_rejected_log_entries_total{reason="greater_than_max_sample_age",tenant="anonymous"} 1)"),
+          R"(strata_ingest_rejected_log_entries_total{reason="greater_than_max_sample_age",tenant="anonymous"} 1)"
+          "\n"),
       std::string::npos);
+}
+
+// Lines over max_line_size are cut (at a character boundary) when truncation is on; an entry
+// too far behind its stream's newest is refused in Loki's words.
+TEST_F(PushApiTest, LokiPushTruncatesAndRefusesEntriesTooFarBehind) {
+  server::Config c;
+  c.limits.defaults.logs.max_line_size = 5;
+  c.limits.defaults.logs.max_line_size_truncate = true;
+  Start(c);
+  const int64_t ns = now_ * 1'000'000;
+  auto push = [&](int64_t ts, const std::string& line) {
+    return Do(
+        LokiPush(fmt::format(R"({{"streams":[{{"stream":{{"app":"t"}},"values":[["{}","{}"]]}}]}})",
+                             ts, line),
+                 false));
+  };
+  // "abcd" + "é" (2 bytes, at bytes 4-5): cut to "abcd", as an identical retry shows.
+  EXPECT_EQ(push(ns, "abcd\u00e9f").result(), http::Status::no_content);
+  EXPECT_EQ(push(ns, "abcd").result(), http::Status::no_content);
+  EXPECT_NE(Metrics().find(R"(strata_ingest_log_entries_duplicate_total{tenant="anonymous"} 1)"
+                           "\n"),
+            std::string::npos);
+  auto behind = push(ns - int64_t{2} * 3600 * 1'000'000'000, "late");
+  EXPECT_EQ(behind.result(), http::Status::bad_request);
+  EXPECT_NE(behind.body().find("entry too far behind, entry timestamp is: " +
+                               FormatRfc3339(ns - int64_t{2} * 3600 * 1'000'000'000) +
+                               ", oldest acceptable timestamp is: " +
+                               FormatRfc3339(ns - int64_t{3600} * 1'000'000'000)),
+            std::string::npos)
+      << behind.body();
 }
 
 TEST_F(PushApiTest, LokiPushLimitsAndMalformedBodies) {

@@ -21,6 +21,27 @@ constexpr int64_t SaturatingSub(int64_t a, int64_t b) {
   return b < 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
 }
 
+// a + b and a * b, clamped to int64_t's range instead of overflowing.
+constexpr int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (!__builtin_add_overflow(a, b, &out)) return out;
+  return b > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+}
+constexpr int64_t SaturatingMul(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (!__builtin_mul_overflow(a, b, &out)) return out;
+  return (a < 0) != (b < 0) ? std::numeric_limits<int64_t>::min()
+                            : std::numeric_limits<int64_t>::max();
+}
+
+static_assert(SaturatingAdd(std::numeric_limits<int64_t>::max(), 1) ==
+                  std::numeric_limits<int64_t>::max() &&
+              SaturatingMul(std::numeric_limits<int64_t>::max() / 2, 3) ==
+                  std::numeric_limits<int64_t>::max() &&
+              SaturatingMul(-4, std::numeric_limits<int64_t>::max()) ==
+                  std::numeric_limits<int64_t>::min() &&
+              SaturatingMul(-4, 5) == -20);
+
 static_assert(SaturatingSub(5, 7) == -2 &&
               SaturatingSub(std::numeric_limits<int64_t>::min(), 1) ==
                   std::numeric_limits<int64_t>::min() &&

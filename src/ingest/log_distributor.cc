@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/labels.h"
+#include "base/math.h"
 #include "base/mutex.h"
 #include "base/units.h"
 #include "ingest/rejection_report.h"
@@ -107,7 +108,7 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
   PushOutcome outcome;
   logs::Storage* storage = storage_.load();
   if (storage == nullptr) {
-    outcome.status = Status::Unavailable("not ready: the log WAL replay is still running");
+    outcome.status = Status::Unavailable("log storage is not open (starting up or shutting down)");
     return done(std::move(outcome));
   }
   TenantState& ts = StateFor(tenant);
@@ -119,7 +120,20 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
 
   // Validate into flat arrays: the streams kept and, per stream, its entries kept.
   RejectionReport<LogReason> report("entries");
+  // Counts what was refused, however the push ends.
+  auto count_refusals = [&] {
+    for (size_t i = 0; i < report.counts().size(); ++i) {
+      if (report.counts()[i] > 0) {
+        ts.rejected[i]->Increment(static_cast<double>(report.counts()[i]));
+      }
+    }
+  };
   const int64_t now_ns = NowMillis() * 1'000'000;
+  // Configured durations may be anything up to int64 milliseconds: clamp, never wrap.
+  const int64_t oldest_ns =
+      SaturatingSub(now_ns, SaturatingMul(l.reject_old_samples_max_age_ms, 1'000'000));
+  const int64_t newest_ns =
+      SaturatingAdd(now_ns, SaturatingMul(l.creation_grace_period_ms, 1'000'000));
   std::vector<std::vector<LabelView>> labels;
   std::vector<std::vector<logs::EntryInput>> entries;
   labels.reserve(push.streams.size());
@@ -148,7 +162,10 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
           });
           continue;
         }
-        line = line.substr(0, l.max_line_size);
+        // Cut at a character boundary: never store half a UTF-8 sequence.
+        size_t cut = l.max_line_size;
+        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+        line = line.substr(0, cut);
       }
       if (l.max_structured_metadata_size > 0 && md_bytes > l.max_structured_metadata_size) {
         report.Add(LogReason::kStructuredMetadataTooLarge, 1, [&] {
@@ -171,19 +188,16 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
         });
         continue;
       }
-      if (l.reject_old_samples && l.reject_old_samples_max_age_ms > 0 &&
-          e.ts_ns < now_ns - l.reject_old_samples_max_age_ms * 1'000'000) {
+      if (l.reject_old_samples && l.reject_old_samples_max_age_ms > 0 && e.ts_ns < oldest_ns) {
         report.Add(LogReason::kTooOld, 1, [&] {
           return fmt::format(
               "entry for stream '{}' has timestamp too old: {}, oldest acceptable timestamp is: "
               "{}",
-              text(), FormatRfc3339(e.ts_ns),
-              FormatRfc3339(now_ns - l.reject_old_samples_max_age_ms * 1'000'000));
+              text(), FormatRfc3339(e.ts_ns), FormatRfc3339(oldest_ns));
         });
         continue;
       }
-      if (l.creation_grace_period_ms > 0 &&
-          e.ts_ns > now_ns + l.creation_grace_period_ms * 1'000'000) {
+      if (l.creation_grace_period_ms > 0 && e.ts_ns > newest_ns) {
         report.Add(LogReason::kTooFarInFuture, 1, [&] {
           return fmt::format("entry for stream '{}' has timestamp too new: {}", text(),
                              FormatRfc3339(e.ts_ns));
@@ -205,8 +219,8 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
   const double burst =
       l.ingestion_burst_size_mb > 0 ? l.ingestion_burst_size_mb * kBytesInMb : rate;
   if (int64_t wait = ts.bucket.Take(static_cast<double>(bytes), rate, burst); wait > 0) {
-    ts.rejected[static_cast<size_t>(LogReason::kRateLimited)]->Increment(
-        static_cast<double>(valid));
+    report.Add(LogReason::kRateLimited, valid, [] { return std::string(); });
+    count_refusals();
     outcome.status = Status::ResourceExhausted(fmt::format(
         "ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to "
         "ingest '{}' lines totaling '{}' bytes, reduce log volume or contact your Loki "
@@ -227,7 +241,7 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
     return done(std::move(outcome));
   }
   logs::AppendLimits append_limits{l.max_global_streams_per_user,
-                                   l.out_of_order_window_ms * 1'000'000};
+                                   SaturatingMul(l.out_of_order_window_ms, 1'000'000)};
   auto appended = (*db)->Append(
       inputs, append_limits,
       [&](size_t idx, const logs::EntryInput* e, logs::Rejection r, int64_t oldest_ns) {
@@ -243,32 +257,42 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
           });
           return;
         }
+        if (r == logs::Rejection::kTooLarge) {
+          report.Add(LogReason::kLineTooLong, 1, [&] {
+            return fmt::format(
+                "max entry size '{}' bytes exceeded for stream '{}' while adding an entry with "
+                "length '{}' bytes (no limit is configured; this is the most a log entry can be)",
+                logs::kMaxEntryBytes, FormatLabels(inputs[idx].labels), e->line.size());
+          });
+          return;
+        }
         report.Add(LogReason::kTooFarBehind, 1, [&] {
           return fmt::format(
               "entry too far behind, entry timestamp is: {}, oldest acceptable timestamp is: {}",
               FormatRfc3339(e->ts_ns), FormatRfc3339(oldest_ns));
         });
       });
+  count_refusals();
   if (!appended.ok()) {
     // Nothing of it is durable: the sender must retry, whatever the cause.
     outcome.status = Status::Unavailable(appended.status().message());
     return done(std::move(outcome));
   }
-  ts.stored->Increment(static_cast<double>(appended->accepted));
-  ts.duplicates->Increment(static_cast<double>(appended->duplicates));
-  for (size_t i = 0; i < report.counts().size(); ++i) {
-    if (report.counts()[i] > 0) ts.rejected[i]->Increment(static_cast<double>(report.counts()[i]));
-  }
   outcome.refused = report.total();
   if (report.total() > 0) outcome.message = report.Render(total);
-  (*db)->WhenDurable(appended->lsn, [outcome = std::move(outcome),
-                                     done = std::move(done)](const Status& durable) mutable {
-    if (!durable.ok()) {
-      outcome.status =
-          Status::Unavailable("log entries could not be made durable: " + durable.message());
-    }
-    done(std::move(outcome));
-  });
+  (*db)->WhenDurable(
+      appended->lsn,
+      [&ts, accepted = appended->accepted, duplicates = appended->duplicates,
+       outcome = std::move(outcome), done = std::move(done)](const Status& durable) mutable {
+        if (!durable.ok()) {
+          outcome.status =
+              Status::Unavailable("log entries could not be made durable: " + durable.message());
+        } else {
+          ts.stored->Increment(static_cast<double>(accepted));
+          ts.duplicates->Increment(static_cast<double>(duplicates));
+        }
+        done(std::move(outcome));
+      });
 }
 
 }  // namespace strata::ingest

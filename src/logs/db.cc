@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "base/math.h"
 #include "logs/wal_record.h"
 #include "wal/frame.h"
 
@@ -100,6 +101,12 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
         }
       }
       for (const EntryInput& e : in.entries) {
+        uint64_t bytes = e.line.size();
+        for (const auto& m : e.metadata) bytes += m.name.size() + m.value.size();
+        if (bytes > kMaxEntryBytes) {
+          reject(i, &e, Rejection::kTooLarge, 0);
+          continue;
+        }
         switch (head_.Append(*s, e.ts_ns, e.line, e.metadata, limits.window_ns)) {
           case AppendResult::kAppended:
             EncodeEntry(entry_rec.payload(), s->ref(), e.ts_ns, e.line, e.metadata);
@@ -111,7 +118,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
             break;
           case AppendResult::kTooOld:
             // The stream's newest entry changes only under commit_mu_, held here.
-            reject(i, &e, Rejection::kTooOld, s->max_ts() - limits.window_ns);
+            reject(i, &e, Rejection::kTooOld, SaturatingSub(s->max_ts(), limits.window_ns));
             break;
         }
       }

@@ -43,7 +43,12 @@ struct AppendLimits {
 enum class Rejection {
   kTooOld,       // behind its stream's newest entry by more than the window
   kStreamLimit,  // the tenant has max_streams streams and this is a new one
+  kTooLarge,     // line and metadata over kMaxEntryBytes: no WAL record could hold it
 };
+
+// The largest entry (line plus structured metadata bytes) a Db takes: half the WAL's record
+// limit, so an entry and its record framing always fit one record.
+inline constexpr uint64_t kMaxEntryBytes = wal::kMaxRecordSize / 2;
 
 // Receives each entry (or whole stream: `entry` null) the Db refused; for kTooOld,
 // `oldest_ns` is the oldest timestamp the stream accepted then.

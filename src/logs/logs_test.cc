@@ -1,3 +1,4 @@
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -127,6 +128,21 @@ TEST_F(StreamTest, ManyChunksKeepEveryEntryInTimeOrder) {
   std::copy_if(want.begin(), want.end(), std::back_inserter(want_part),
                [](const Entry& e) { return e.ts_ns >= 500 * kSecond && e.ts_ns <= 999 * kSecond; });
   EXPECT_EQ(part, want_part);
+}
+
+// Many entries at one timestamp, spread over several chunks: every distinct one is stored,
+// every repeat is found (in the open chunk and in closed ones), whatever its position.
+TEST_F(StreamTest, ManyEntriesAtOneTimestampDeduplicate) {
+  constexpr int kEntries = 20000;
+  auto line = [](int i) { return fmt::format("{:0100}", i); };
+  for (int i = 0; i < kEntries; ++i) ASSERT_EQ(Add(kSecond, line(i)), AppendResult::kAppended);
+  for (int i = kEntries - 1; i >= 0; i -= 7) {
+    ASSERT_EQ(Add(kSecond, line(i)), AppendResult::kDuplicate) << i;
+  }
+  // The same line with metadata, or at another time, is another entry.
+  EXPECT_EQ(Add(kSecond, line(5), Md({{"k", "v"}})), AppendResult::kAppended);
+  EXPECT_EQ(Add(kSecond - 1, line(5)), AppendResult::kAppended);
+  EXPECT_EQ(All().size(), size_t{kEntries} + 2);
 }
 
 TEST(LogHead, SelectsStreamsByLabels) {

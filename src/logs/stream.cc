@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <numeric>
 
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
 #include "base/coding.h"
 
 namespace strata::logs {
@@ -53,19 +56,64 @@ Entry Stream::Decode(const Chunk& c, size_t i) {
   return e;
 }
 
-bool Stream::Contains(int64_t ts_ns, std::string_view line,
+namespace {
+
+// The duplicate-detection key of an entry: timestamp, line and metadata, length-delimited.
+uint64_t EntryKey(int64_t ts_ns, std::string_view line, std::span<const LabelView> metadata) {
+  XXH3_state_t st;
+  XXH3_64bits_reset(&st);
+  auto add = [&](std::string_view s) {
+    uint64_t n = s.size();
+    XXH3_64bits_update(&st, &n, sizeof(n));
+    XXH3_64bits_update(&st, s.data(), s.size());
+  };
+  XXH3_64bits_update(&st, &ts_ns, sizeof(ts_ns));
+  add(line);
+  for (const auto& m : metadata) {
+    add(m.name);
+    add(m.value);
+  }
+  return XXH3_64bits_digest(&st);
+}
+
+}  // namespace
+
+bool Stream::Equals(const Chunk& c, size_t i, std::string_view line,
+                    std::span<const LabelView> metadata) {
+  ByteReader r(std::string_view(c.data).substr(c.offsets[i]));
+  std::string_view stored;
+  uint64_t n = 0;
+  if (!r.ReadLengthPrefixed(&stored) || stored != line || !r.ReadUvarint(&n) ||
+      n != metadata.size()) {
+    return false;
+  }
+  for (const auto& m : metadata) {
+    std::string_view name, value;
+    if (!r.ReadLengthPrefixed(&name) || !r.ReadLengthPrefixed(&value) || name != m.name ||
+        value != m.value) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Stream::Contains(int64_t ts_ns, uint64_t key, std::string_view line,
                       std::span<const LabelView> metadata) const {
   for (const Chunk& c : chunks_) {
     if (ts_ns < c.min_ts || ts_ns > c.max_ts) continue;
-    for (size_t i = 0; i < c.ts.size(); ++i) {
-      if (c.ts[i] != ts_ns) continue;
-      Entry e = Decode(c, i);
-      if (e.line != line || e.metadata.size() != metadata.size()) continue;
-      bool same = true;
-      for (size_t k = 0; k < metadata.size() && same; ++k) {
-        same = e.metadata[k].name == metadata[k].name && e.metadata[k].value == metadata[k].value;
+    // A key matches: the entry is confirmed byte for byte (a hash collision is no duplicate).
+    auto same = [&](uint32_t i) { return c.ts[i] == ts_ns && Equals(c, i, line, metadata); };
+    if (&c == &chunks_.back()) {
+      auto [b, e] = c.open_keys.equal_range(key);
+      for (auto it = b; it != e; ++it) {
+        if (same(it->second)) return true;
       }
-      if (same) return true;
+    } else {
+      auto it =
+          std::lower_bound(c.keys.begin(), c.keys.end(), std::pair<uint64_t, uint32_t>{key, 0});
+      for (; it != c.keys.end() && it->first == key; ++it) {
+        if (same(it->second)) return true;
+      }
     }
   }
   return false;
@@ -73,15 +121,23 @@ bool Stream::Contains(int64_t ts_ns, std::string_view line,
 
 AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
                             std::span<const LabelView> metadata, int64_t window_ns) {
+  const uint64_t key = EntryKey(ts_ns, line, metadata);
   if (num_entries_ > 0 && ts_ns <= max_ts_) {
     if (max_ts_ - ts_ns > window_ns) return AppendResult::kTooOld;
-    if (Contains(ts_ns, line, metadata)) return AppendResult::kDuplicate;
+    if (Contains(ts_ns, key, line, metadata)) return AppendResult::kDuplicate;
   }
   if (chunks_.empty() || chunks_.back().data.size() >= kChunkBytes) {
-    if (!chunks_.empty()) chunks_.back().data.shrink_to_fit();
+    if (!chunks_.empty()) {
+      Chunk& closed = chunks_.back();
+      closed.data.shrink_to_fit();
+      closed.keys.assign(closed.open_keys.begin(), closed.open_keys.end());
+      std::sort(closed.keys.begin(), closed.keys.end());
+      closed.open_keys = {};
+    }
     chunks_.emplace_back();
   }
   Chunk& c = chunks_.back();
+  c.open_keys.emplace(key, static_cast<uint32_t>(c.ts.size()));
   if (!c.ts.empty() && ts_ns < c.ts.back()) c.ordered = false;
   c.ts.push_back(ts_ns);
   c.offsets.push_back(static_cast<uint32_t>(c.data.size()));
@@ -122,7 +178,10 @@ size_t Stream::MemoryBytes() const {
   size_t n = sizeof(Stream) + num_labels_ * sizeof(index::LabelSym);
   for (const Chunk& c : chunks_) {
     n += sizeof(Chunk) + c.ts.capacity() * sizeof(int64_t) +
-         c.offsets.capacity() * sizeof(uint32_t) + c.data.capacity();
+         c.offsets.capacity() * sizeof(uint32_t) + c.data.capacity() +
+         c.keys.capacity() * sizeof(c.keys[0]) +
+         c.open_keys.size() * (sizeof(uint64_t) + 3 * sizeof(void*)) +
+         c.open_keys.bucket_count() * sizeof(void*);
   }
   return n;
 }

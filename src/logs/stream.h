@@ -5,6 +5,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/labels.h"
@@ -28,9 +30,11 @@ enum class AppendResult {
 
 // Stream is one log stream in a head: its interned labels and its entries in chunks of about
 // kChunkBytes. A chunk keeps each entry's timestamp and offset beside the line and metadata
-// bytes, so entries are found by time without decoding the text, and a late entry is checked
-// for an identical one at the same timestamp. Identity fields are immutable; entry data is
-// guarded by the head's lock for this stream (see Head). Never moves in memory.
+// bytes, so entries are found by time without decoding the text, and a key per entry (a hash
+// of timestamp, line and metadata: a set for the open chunk, sorted for closed ones), so a
+// late entry is checked for an identical stored one in O(log n) per chunk of its time, however
+// many entries share a timestamp. Identity fields are immutable; entry data is guarded by the
+// head's lock for this stream (see Head). Never moves in memory.
 class Stream {
  public:
   static constexpr size_t kChunkBytes = size_t{256} << 10;
@@ -65,10 +69,17 @@ class Stream {
     int64_t min_ts = INT64_MAX;
     int64_t max_ts = INT64_MIN;
     bool ordered = true;  // arrival order is time order
+    // Entry key -> entry index: a hash map while the chunk is open, sorted pairs once closed.
+    std::unordered_multimap<uint64_t, uint32_t> open_keys;
+    std::vector<std::pair<uint64_t, uint32_t>> keys;
   };
   static Entry Decode(const Chunk& c, size_t i);
-  // Whether an entry equal to (ts, line, metadata) is stored.
-  bool Contains(int64_t ts_ns, std::string_view line, std::span<const LabelView> metadata) const;
+  // Whether entry i of `c` is exactly (line, metadata), compared in place.
+  static bool Equals(const Chunk& c, size_t i, std::string_view line,
+                     std::span<const LabelView> metadata);
+  // Whether an entry equal to (ts, line, metadata), whose key is `key`, is stored.
+  bool Contains(int64_t ts_ns, uint64_t key, std::string_view line,
+                std::span<const LabelView> metadata) const;
 
   const uint32_t ref_;
   const uint64_t hash_;
