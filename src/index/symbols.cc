@@ -60,4 +60,21 @@ size_t SymbolTable::bytes() const {
   return arena_bytes_ + index_.size() * (sizeof(std::string_view) + 3 * sizeof(void*));
 }
 
+bool LabelsEqual(std::span<const LabelSym> a, std::span<const LabelView> b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name.view() != b[i].name || a[i].value.view() != b[i].value) return false;
+  }
+  return true;
+}
+
+Labels OwnedLabels(std::span<const LabelSym> labels) {
+  Labels out;
+  out.reserve(labels.size());
+  for (const auto& l : labels) {
+    out.push_back({std::string(l.name.view()), std::string(l.value.view())});
+  }
+  return out;
+}
+
 }  // namespace strata::index

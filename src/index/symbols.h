@@ -3,10 +3,12 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
+#include "base/labels.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 
@@ -40,6 +42,11 @@ struct LabelSym {
   Sym name;
   Sym value;
 };
+
+// Whether interned labels equal `b`, label by label.
+bool LabelsEqual(std::span<const LabelSym> a, std::span<const LabelView> b);
+// Interned labels as owned strings.
+Labels OwnedLabels(std::span<const LabelSym> labels);
 
 // SymbolTable interns label names and values for one head. Strings live in arena blocks that
 // never move and are freed with the table. Thread-safe.

@@ -58,43 +58,15 @@ std::string DescribeRejection(tsdb::Rejection r, const limits::IngestLimits& lim
 
 Distributor::Distributor(const limits::TenantOverrides& limits, prometheus::Registry& registry)
     : limits_(limits),
-      received_family_(prometheus::BuildCounter()
-                           .Name("strata_ingest_samples_received_total")
-                           .Help("Samples received in remote-write requests, before validation.")
-                           .Register(registry)),
-      accepted_family_(prometheus::BuildCounter()
-                           .Name("strata_ingest_samples_stored_total")
-                           .Help("Samples stored (appended to the head and the WAL).")
-                           .Register(registry)),
-      duplicate_family_(prometheus::BuildCounter()
-                            .Name("strata_ingest_samples_duplicate_total")
-                            .Help("Samples received again with the same timestamp and value "
-                                  "(accepted without storing them twice).")
-                            .Register(registry)),
-      rejected_family_(prometheus::BuildCounter()
-                           .Name("strata_ingest_rejected_samples_total")
-                           .Help("Samples refused, by tenant and reason.")
-                           .Register(registry)) {}
-
-Distributor::TenantState& Distributor::StateFor(const std::string& tenant) {
-  {
-    ReaderLock lk(tenants_mu_);
-    auto it = tenants_.find(tenant);
-    if (it != tenants_.end()) return *it->second;
-  }
-  WriterLock lk(tenants_mu_);
-  auto& st = tenants_[tenant];
-  if (!st) {
-    st = std::make_unique<TenantState>();
-    st->received = &received_family_.Add({{"tenant", tenant}});
-    st->accepted = &accepted_family_.Add({{"tenant", tenant}});
-    st->duplicates = &duplicate_family_.Add({{"tenant", tenant}});
-    for (size_t i = 0; i < st->rejected.size(); ++i) {
-      st->rejected[i] =
-          &rejected_family_.Add({{"tenant", tenant}, {"reason", std::string(kReasonNames[i])}});
-    }
-  }
-  return *st;
+      tenants_(registry,
+               {"strata_ingest_samples_received_total",
+                "Samples received in remote-write requests, before validation.",
+                "strata_ingest_samples_stored_total",
+                "Samples stored (appended to the head and the WAL).",
+                "strata_ingest_samples_duplicate_total",
+                "Samples received again with the same timestamp and value (accepted without "
+                "storing them twice).",
+                "strata_ingest_rejected_samples_total", "Samples refused, by tenant and reason."}) {
 }
 
 void Distributor::Push(const std::string& tenant, const proto::WriteRequestView& wr,
@@ -105,7 +77,7 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     outcome.status = Status::Unavailable("not ready: WAL replay is still running");
     return done(std::move(outcome));
   }
-  TenantState& ts = StateFor(tenant);
+  auto& ts = tenants_.For(tenant);
   const limits::IngestLimits& limits = limits_.For(tenant).ingest;
   uint64_t total = wr.samples.size() + refused_before.count;
   for (const auto& s : wr.series) total += s.histograms;
@@ -209,11 +181,9 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     outcome.status = Status::Unavailable(appended.status().message());
     return done(std::move(outcome));
   }
-  ts.accepted->Increment(static_cast<double>(appended->accepted));
+  ts.stored->Increment(static_cast<double>(appended->accepted));
   ts.duplicates->Increment(static_cast<double>(appended->duplicates));
-  for (size_t i = 0; i < report.counts().size(); ++i) {
-    if (report.counts()[i] > 0) ts.rejected[i]->Increment(static_cast<double>(report.counts()[i]));
-  }
+  ts.CountRefusals(report);
 
   // Report once everything this request stored (or found already stored) is durable.
   outcome.refused = report.total();

@@ -17,6 +17,7 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "ingest/reasons.h"
+#include "ingest/tenant_state.h"
 #include "limits/limits.h"
 #include "limits/token_bucket.h"
 #include "proto/remote_write.h"
@@ -64,24 +65,9 @@ class Distributor {
             const Refusals& refused_before, Done done);
 
  private:
-  struct TenantState {
-    limits::TokenBucket bucket;
-    prometheus::Counter* received;
-    prometheus::Counter* accepted;
-    prometheus::Counter* duplicates;
-    std::array<prometheus::Counter*, static_cast<size_t>(Reason::kCount)> rejected{};
-  };
-  TenantState& StateFor(const std::string& tenant) EXCLUDES(tenants_mu_);
-
   const limits::TenantOverrides& limits_;
   std::atomic<tsdb::Storage*> storage_{nullptr};
-  prometheus::Family<prometheus::Counter>& received_family_;
-  prometheus::Family<prometheus::Counter>& accepted_family_;
-  prometheus::Family<prometheus::Counter>& duplicate_family_;
-  prometheus::Family<prometheus::Counter>& rejected_family_;
-
-  SharedMutex tenants_mu_;
-  std::map<std::string, std::unique_ptr<TenantState>> tenants_ GUARDED_BY(tenants_mu_);
+  TenantStates<Reason> tenants_;
 };
 
 }  // namespace strata::ingest

@@ -65,44 +65,15 @@ std::string_view ReasonName(LogReason r) { return kLogReasonNames[static_cast<si
 LogDistributor::LogDistributor(const limits::TenantOverrides& limits,
                                prometheus::Registry& registry)
     : limits_(limits),
-      received_family_(prometheus::BuildCounter()
-                           .Name("strata_ingest_log_entries_received_total")
-                           .Help("Log entries received, before validation.")
-                           .Register(registry)),
-      stored_family_(prometheus::BuildCounter()
-                         .Name("strata_ingest_log_entries_stored_total")
-                         .Help("Log entries stored (appended to the head and the WAL).")
-                         .Register(registry)),
-      duplicate_family_(prometheus::BuildCounter()
-                            .Name("strata_ingest_log_entries_duplicate_total")
-                            .Help("Log entries received again identical to a stored one "
-                                  "(accepted without storing them twice).")
-                            .Register(registry)),
-      rejected_family_(prometheus::BuildCounter()
-                           .Name("strata_ingest_rejected_log_entries_total")
-                           .Help("Log entries refused, by tenant and reason (Loki's reasons).")
-                           .Register(registry)) {}
-
-LogDistributor::TenantState& LogDistributor::StateFor(const std::string& tenant) {
-  {
-    ReaderLock lk(tenants_mu_);
-    auto it = tenants_.find(tenant);
-    if (it != tenants_.end()) return *it->second;
-  }
-  WriterLock lk(tenants_mu_);
-  auto& st = tenants_[tenant];
-  if (!st) {
-    st = std::make_unique<TenantState>();
-    st->received = &received_family_.Add({{"tenant", tenant}});
-    st->stored = &stored_family_.Add({{"tenant", tenant}});
-    st->duplicates = &duplicate_family_.Add({{"tenant", tenant}});
-    for (size_t i = 0; i < st->rejected.size(); ++i) {
-      st->rejected[i] =
-          &rejected_family_.Add({{"tenant", tenant}, {"reason", std::string(kLogReasonNames[i])}});
-    }
-  }
-  return *st;
-}
+      tenants_(registry, {"strata_ingest_log_entries_received_total",
+                          "Log entries received, before validation.",
+                          "strata_ingest_log_entries_stored_total",
+                          "Log entries stored (appended to the head and the WAL).",
+                          "strata_ingest_log_entries_duplicate_total",
+                          "Log entries received again identical to a stored one (accepted without "
+                          "storing them twice).",
+                          "strata_ingest_rejected_log_entries_total",
+                          "Log entries refused, by tenant and reason (Loki's reasons)."}) {}
 
 void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push, Done done) {
   PushOutcome outcome;
@@ -111,7 +82,7 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
     outcome.status = Status::Unavailable("log storage is not open (starting up or shutting down)");
     return done(std::move(outcome));
   }
-  TenantState& ts = StateFor(tenant);
+  auto& ts = tenants_.For(tenant);
   const limits::LogLimits& l = limits_.For(tenant).logs;
   uint64_t total = 0;
   for (const auto& s : push.streams) total += s.entries.size();
@@ -120,14 +91,6 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
 
   // Validate into flat arrays: the streams kept and, per stream, its entries kept.
   RejectionReport<LogReason> report("entries");
-  // Counts what was refused, however the push ends.
-  auto count_refusals = [&] {
-    for (size_t i = 0; i < report.counts().size(); ++i) {
-      if (report.counts()[i] > 0) {
-        ts.rejected[i]->Increment(static_cast<double>(report.counts()[i]));
-      }
-    }
-  };
   const int64_t now_ns = NowMillis() * 1'000'000;
   // Configured durations may be anything up to int64 milliseconds: clamp, never wrap.
   const int64_t oldest_ns =
@@ -220,7 +183,7 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
       l.ingestion_burst_size_mb > 0 ? l.ingestion_burst_size_mb * kBytesInMb : rate;
   if (int64_t wait = ts.bucket.Take(static_cast<double>(bytes), rate, burst); wait > 0) {
     report.Add(LogReason::kRateLimited, valid, [] { return std::string(); });
-    count_refusals();
+    ts.CountRefusals(report);
     outcome.status = Status::ResourceExhausted(fmt::format(
         "ingestion rate limit exceeded for user {} (limit: {} bytes/sec) while attempting to "
         "ingest '{}' lines totaling '{}' bytes, reduce log volume or contact your Loki "
@@ -272,7 +235,7 @@ void LogDistributor::Push(const std::string& tenant, const proto::LokiPush& push
               FormatRfc3339(e->ts_ns), FormatRfc3339(oldest_ns));
         });
       });
-  count_refusals();
+  ts.CountRefusals(report);
   if (!appended.ok()) {
     // Nothing of it is durable: the sender must retry, whatever the cause.
     outcome.status = Status::Unavailable(appended.status().message());

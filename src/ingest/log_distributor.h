@@ -16,6 +16,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "ingest/distributor.h"
+#include "ingest/tenant_state.h"
 #include "limits/limits.h"
 #include "limits/token_bucket.h"
 #include "logs/storage.h"
@@ -61,23 +62,9 @@ class LogDistributor {
   void Push(const std::string& tenant, const proto::LokiPush& push, Done done);
 
  private:
-  struct TenantState {
-    limits::TokenBucket bucket;
-    prometheus::Counter* received;
-    prometheus::Counter* stored;
-    prometheus::Counter* duplicates;
-    std::array<prometheus::Counter*, static_cast<size_t>(LogReason::kCount)> rejected{};
-  };
-  TenantState& StateFor(const std::string& tenant) EXCLUDES(tenants_mu_);
-
   const limits::TenantOverrides& limits_;
   std::atomic<logs::Storage*> storage_{nullptr};
-  prometheus::Family<prometheus::Counter>& received_family_;
-  prometheus::Family<prometheus::Counter>& stored_family_;
-  prometheus::Family<prometheus::Counter>& duplicate_family_;
-  prometheus::Family<prometheus::Counter>& rejected_family_;
-  SharedMutex tenants_mu_;
-  std::map<std::string, std::unique_ptr<TenantState>> tenants_ GUARDED_BY(tenants_mu_);
+  TenantStates<LogReason> tenants_;
 };
 
 }  // namespace strata::ingest

@@ -15,18 +15,8 @@ Db::~Db() { (void)Close(); }
 
 Status Db::ApplyRecord(Head& head, wal::RecordType type, std::string_view payload) {
   switch (type) {
-    case kStreamRecord: {
-      std::vector<index::RefSeries> streams;
-      RETURN_IF_ERROR(index::DecodeSeries(payload, streams, "log stream"));
-      for (const auto& s : streams) {
-        bool created;
-        if (head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref) == nullptr) {
-          return Status::Corruption(
-              fmt::format("log stream ref {} is reused or implausibly large", s.ref));
-        }
-      }
-      return Status::Ok();
-    }
+    case kStreamRecord:
+      return index::ApplySeriesRecord(payload, head, "log stream");
     case kEntriesRecord: {
       std::vector<RefEntry> entries;
       std::vector<LabelView> metadata;

@@ -1,7 +1,6 @@
 #include "logs/stream.h"
 
 #include <algorithm>
-#include <numeric>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -16,24 +15,6 @@ Stream::Stream(uint32_t ref, uint64_t hash, std::span<const index::LabelSym> lab
       num_labels_(static_cast<uint32_t>(labels.size())),
       labels_(std::make_unique<index::LabelSym[]>(labels.size())) {
   std::copy(labels.begin(), labels.end(), labels_.get());
-}
-
-bool Stream::LabelsEqual(std::span<const LabelView> other) const {
-  if (other.size() != num_labels_) return false;
-  for (size_t i = 0; i < other.size(); ++i) {
-    if (labels_[i].name.view() != other[i].name || labels_[i].value.view() != other[i].value) {
-      return false;
-    }
-  }
-  return true;
-}
-
-Labels Stream::OwnedLabels() const {
-  Labels out;
-  out.reserve(num_labels_);
-  for (const auto& l : labels())
-    out.push_back({std::string(l.name.view()), std::string(l.value.view())});
-  return out;
 }
 
 Entry Stream::Decode(const Chunk& c, size_t i) {

@@ -46,8 +46,10 @@ class Stream {
   uint32_t ref() const { return ref_; }
   uint64_t hash() const { return hash_; }
   std::span<const index::LabelSym> labels() const { return {labels_.get(), num_labels_}; }
-  bool LabelsEqual(std::span<const LabelView> other) const;
-  Labels OwnedLabels() const;
+  bool LabelsEqual(std::span<const LabelView> other) const {
+    return index::LabelsEqual(labels(), other);
+  }
+  Labels OwnedLabels() const { return index::OwnedLabels(labels()); }
 
   // Appends an entry; entries up to `window_ns` older than the newest one are accepted.
   AppendResult Append(int64_t ts_ns, std::string_view line, std::span<const LabelView> metadata,

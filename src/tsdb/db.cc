@@ -26,18 +26,8 @@ Db::~Db() { (void)Close(); }
 Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
                        wal::RecordType type, std::string_view payload) {
   switch (type) {
-    case kSeriesRecord: {
-      std::vector<index::RefSeries> series;
-      RETURN_IF_ERROR(index::DecodeSeries(payload, series));
-      for (const auto& s : series) {
-        bool created;
-        if (head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref) == nullptr) {
-          return Status::Corruption(
-              fmt::format("series ref {} is reused or implausibly large", s.ref));
-        }
-      }
-      return Status::Ok();
-    }
+    case kSeriesRecord:
+      return index::ApplySeriesRecord(payload, head);
     case kSamplesRecord: {
       std::vector<RefSample> samples;
       RETURN_IF_ERROR(DecodeSamples(payload, samples));

@@ -13,25 +13,6 @@ MemSeries::MemSeries(uint32_t ref, uint64_t hash, std::span<const index::LabelSy
   std::copy(labels.begin(), labels.end(), labels_.get());
 }
 
-bool MemSeries::LabelsEqual(std::span<const LabelView> other) const {
-  if (other.size() != num_labels_) return false;
-  for (size_t i = 0; i < other.size(); ++i) {
-    if (labels_[i].name.view() != other[i].name || labels_[i].value.view() != other[i].value) {
-      return false;
-    }
-  }
-  return true;
-}
-
-Labels MemSeries::OwnedLabels() const {
-  Labels out;
-  out.reserve(num_labels_);
-  for (const auto& l : labels()) {
-    out.push_back({std::string(l.name.view()), std::string(l.value.view())});
-  }
-  return out;
-}
-
 void MemSeries::CutChunk() {
   ClosedChunk c;
   c.min_t = head_min_t_;

@@ -47,8 +47,10 @@ class MemSeries {
   uint32_t ref() const { return ref_; }
   uint64_t hash() const { return hash_; }
   std::span<const index::LabelSym> labels() const { return {labels_.get(), num_labels_}; }
-  bool LabelsEqual(std::span<const LabelView> other) const;
-  Labels OwnedLabels() const;
+  bool LabelsEqual(std::span<const LabelView> other) const {
+    return index::LabelsEqual(labels(), other);
+  }
+  Labels OwnedLabels() const { return index::OwnedLabels(labels()); }
 
   // Appends (t, v). `ooo_window_ms` > 0 accepts samples up to that much older than the
   // newest one.
