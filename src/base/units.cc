@@ -36,9 +36,11 @@ constexpr std::array<Unit, 7> kUnits = {{{"y", 365LL * 24 * 3600 * 1000},
 }  // namespace
 
 Result<int64_t> ParseDurationMillis(std::string_view s) {
-  auto bad = [&] { return Status::InvalidArgument(fmt::format("invalid duration \"{}\"", s)); };
+  auto bad = [&] {
+    return Status::InvalidArgument(fmt::format("not a valid duration string: \"{}\"", s));
+  };
   if (s == "0") return int64_t{0};
-  if (s.empty()) return bad();
+  if (s.empty()) return Status::InvalidArgument("empty duration string");
   int64_t total = 0;
   size_t last_unit = 0;  // index into kUnits + 1 of the previous unit, to enforce order
   size_t i = 0;
@@ -49,19 +51,25 @@ Result<int64_t> ParseDurationMillis(std::string_view s) {
     int64_t n = 0;
     auto [ptr, ec] = std::from_chars(s.data() + start, s.data() + i, n);
     if (ec != std::errc() || ptr != s.data() + i) return bad();
+    size_t unit_end = i;
+    while (unit_end < s.size() && (s[unit_end] < '0' || s[unit_end] > '9')) ++unit_end;
+    std::string_view unit = s.substr(i, unit_end - i);
+    if (unit.empty()) return bad();
     size_t unit_idx = kUnits.size();
-    if (s.substr(i, 2) == "ms") {
-      unit_idx = 6;
-    } else {
-      for (size_t u = 0; u < 6; ++u) {
-        if (i < s.size() && s[i] == kUnits[u].suffix[0]) unit_idx = u;
-      }
+    for (size_t u = 0; u < kUnits.size(); ++u) {
+      if (kUnits[u].suffix == unit) unit_idx = u;
     }
-    if (unit_idx == kUnits.size() || unit_idx + 1 <= last_unit) return bad();
+    if (unit_idx == kUnits.size()) {
+      return Status::InvalidArgument(
+          fmt::format("unknown unit \"{}\" in duration \"{}\"", unit, s));
+    }
+    if (unit_idx + 1 <= last_unit) return bad();
     last_unit = unit_idx + 1;
-    i += kUnits[unit_idx].suffix.size();
-    if (n > (INT64_MAX - total) / kUnits[unit_idx].ms) {
-      return Status::InvalidArgument(fmt::format("duration \"{}\" is out of range", s));
+    i = unit_end;
+    // Prometheus bounds durations by time.Duration: int64 nanoseconds.
+    constexpr int64_t kMaxMillis = INT64_MAX / 1'000'000;
+    if (n > (kMaxMillis - total) / kUnits[unit_idx].ms) {
+      return Status::InvalidArgument("duration out of range");
     }
     total += n * kUnits[unit_idx].ms;
   }
@@ -76,7 +84,9 @@ std::string FormatDurationMillis(int64_t ms) {
     ms = -ms;
   }
   for (const auto& u : kUnits) {
-    if (ms >= u.ms) {
+    // As Prometheus: years and weeks only when they divide the rest ("90d", not "12w6d").
+    bool exact_only = u.suffix == "y" || u.suffix == "w";
+    if (ms >= u.ms && (!exact_only || ms % u.ms == 0)) {
       out += fmt::format("{}{}", ms / u.ms, u.suffix);
       ms %= u.ms;
     }
@@ -119,6 +129,41 @@ std::string FormatFloatF(double v) {
   char buf[400];
   auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
   return std::string(buf, r.ptr);
+}
+
+std::string FormatFloatG(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (v == 0) return std::signbit(v) ? "-0" : "0";
+  // The shortest round-trip digits and decimal exponent, from the scientific form.
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
+  std::string_view sci(buf, static_cast<size_t>(r.ptr - buf));
+  bool neg = sci.front() == '-';
+  if (neg) sci.remove_prefix(1);
+  size_t e = sci.find('e');
+  std::string digits;
+  for (char c : sci.substr(0, e)) {
+    if (c != '.') digits.push_back(c);
+  }
+  int exp = 0;
+  std::from_chars(sci.data() + e + 1 + (sci[e + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exp);
+  int nd = static_cast<int>(digits.size());
+  int dp = exp + 1;  // digits before the decimal point
+  // strconv's %g with the shortest precision: the exponent form when exp < -4 or exp >= eprec.
+  int eprec = 6;
+  if (eprec > nd && nd >= dp) eprec = nd;
+  std::string out = neg ? "-" : "";
+  if (exp < -4 || exp >= eprec) {
+    out += digits[0];
+    if (nd > 1) out += "." + digits.substr(1);
+    out += fmt::format("e{}{:02d}", exp < 0 ? '-' : '+', std::abs(exp));
+    return out;
+  }
+  if (dp <= 0) return out + "0." + std::string(static_cast<size_t>(-dp), '0') + digits;
+  if (dp >= nd) return out + digits + std::string(static_cast<size_t>(dp - nd), '0');
+  return out + digits.substr(0, static_cast<size_t>(dp)) + "." +
+         digits.substr(static_cast<size_t>(dp));
 }
 
 std::string FormatRfc3339(int64_t unix_ns) {

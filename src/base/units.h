@@ -12,9 +12,10 @@ namespace strata {
 int64_t NowMillis();
 
 // Prometheus duration syntax: one or more <number><unit> with units ms, s, m, h, d, w, y in
-// decreasing order ("1h30m", "500ms"); a bare "0" is zero. Returns milliseconds.
+// decreasing order ("1h30m", "500ms"); a bare "0" is zero. Returns milliseconds; errors in
+// Prometheus's words ("unknown unit \"minutes\" in duration \"5minutes\"").
 Result<int64_t> ParseDurationMillis(std::string_view s);
-// The inverse, in Prometheus's canonical form ("1h30m", "0s").
+// The inverse, in Prometheus's canonical form ("1h30m", "90d", "0s").
 std::string FormatDurationMillis(int64_t ms);
 // Unix nanoseconds as RFC 3339 in UTC, to the second ("2024-01-02T15:04:05Z"), as Go's
 // time.RFC3339 prints them (Loki's error messages).
@@ -23,6 +24,11 @@ std::string FormatRfc3339(int64_t unix_ns);
 // Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, no exponent; "NaN",
 // "+Inf", "-Inf". Prometheus prints number literals and count_values labels this way.
 std::string FormatFloatF(double v);
+
+// Go's fmt.Sprint of a float64 (strconv 'g' with the shortest digits: an exponent once the
+// value reaches 1e6 with few digits, or falls below 1e-4): "1", "0.5", "1e+06". Loki prints
+// LogQL number literals this way.
+std::string FormatFloatG(double v);
 
 // A byte size: a plain integer or one with a suffix KB, MB, GB (powers of 1000) or
 // KiB, MiB, GiB (powers of 1024).

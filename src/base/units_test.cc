@@ -18,6 +18,24 @@ TEST(Units, Durations) {
   EXPECT_FALSE(ParseDurationMillis("99999999999999999999y").ok());
   EXPECT_EQ(FormatDurationMillis(5'400'000), "1h30m");
   EXPECT_EQ(FormatDurationMillis(0), "0s");
+  // Prometheus's rules and words (prometheus/common model.Duration).
+  EXPECT_EQ(FormatDurationMillis(90LL * 86'400'000), "90d");
+  EXPECT_EQ(FormatDurationMillis(14LL * 86'400'000), "2w");
+  EXPECT_EQ(FormatDurationMillis(366LL * 86'400'000), "366d");  // not 1y1d
+  EXPECT_EQ(ParseDurationMillis("5minutes").status().message(),
+            "unknown unit \"minutes\" in duration \"5minutes\"");
+  EXPECT_EQ(ParseDurationMillis("1s1m").status().message(),
+            "not a valid duration string: \"1s1m\"");
+  EXPECT_EQ(ParseDurationMillis("").status().message(), "empty duration string");
+  EXPECT_EQ(ParseDurationMillis("300y").status().message(), "duration out of range");
+  EXPECT_EQ(FormatFloatG(1), "1");
+  EXPECT_EQ(FormatFloatG(0.5), "0.5");
+  EXPECT_EQ(FormatFloatG(100000), "100000");
+  EXPECT_EQ(FormatFloatG(1e6), "1e+06");
+  EXPECT_EQ(FormatFloatG(123456789), "1.23456789e+08");
+  EXPECT_EQ(FormatFloatG(0.0001), "0.0001");
+  EXPECT_EQ(FormatFloatG(0.00001), "1e-05");
+  EXPECT_EQ(FormatFloatG(-2.5e-10), "-2.5e-10");
 }
 
 TEST(Units, Rfc3339) {
