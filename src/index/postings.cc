@@ -43,6 +43,7 @@ Roaring PostingsIndex::MatchingValues(const std::unordered_map<std::string_view,
 }
 
 Roaring PostingsIndex::Select(std::span<const Matcher> matchers) const {
+  if (matchers.empty()) return all_;
   Roaring result;
   bool first = true;
   for (const auto& m : matchers) {

@@ -21,7 +21,7 @@ class PostingsIndex {
   void Add(uint32_t ref, Sym name, Sym value);
   // Takes `ref` out of the postings of every label of `labels`.
   void Remove(uint32_t ref, std::span<const LabelSym> labels);
-  // Refs of series matched by all matchers (an empty list matches nothing). Matchers that
+  // Refs of series matched by all matchers (an empty list matches every series). Matchers that
   // match the empty string also select series lacking the label, as in Prometheus.
   Roaring Select(std::span<const Matcher> matchers) const;
   const Roaring& all() const { return all_; }

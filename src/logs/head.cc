@@ -47,6 +47,11 @@ void Head::Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entr
   s.Entries(mint, maxt, out);
 }
 
+bool Head::Overlaps(const Stream& s, int64_t mint, int64_t maxt) const {
+  MutexLock lk(StripeOf(s));
+  return s.num_entries() > 0 && s.min_ts() <= maxt && s.max_ts() >= mint;
+}
+
 std::vector<Stream*> Head::Select(std::span<const Matcher> matchers) const {
   ReaderLock lk(index_mu_);
   std::vector<Stream*> out;

@@ -24,6 +24,8 @@ struct EngineOptions {
   // Samples a query may hold in memory at once (loaded plus intermediate results).
   uint64_t max_samples = 50'000'000;
   int64_t timeout_ms = int64_t{2} * 60 * 1000;
+  // LogQL's arithmetic: division by zero gives NaN rather than an infinity.
+  bool nan_on_division_by_zero = false;
 };
 
 // Per-query controls beyond the engine defaults.

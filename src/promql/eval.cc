@@ -342,7 +342,7 @@ StepVector Evaluator::EvalUnary(const UnaryExpr& u, const Grid& g) {
   return v;
 }
 
-double ApplyOp(BinOp op, double l, double r, bool* keep) {
+double ApplyOp(BinOp op, double l, double r, bool* keep, bool nan_div) {
   *keep = true;
   switch (op) {
     case BinOp::kAdd:
@@ -352,7 +352,7 @@ double ApplyOp(BinOp op, double l, double r, bool* keep) {
     case BinOp::kMul:
       return l * r;
     case BinOp::kDiv:
-      return l / r;
+      return nan_div && r == 0 ? std::numeric_limits<double>::quiet_NaN() : l / r;
     case BinOp::kPow:
       return std::pow(l, r);
     case BinOp::kMod:
@@ -391,7 +391,7 @@ Value Evaluator::EvalBinary(const BinaryExpr& b, const Grid& g) {
     auto r = EvalScalar(*b.rhs, g);
     for (size_t i = 0; i < g.n; ++i) {
       bool keep = false;
-      double v = ApplyOp(b.op, l[i], r[i], &keep);
+      double v = ApplyOp(b.op, l[i], r[i], &keep, opts_.nan_on_division_by_zero);
       l[i] = IsComparison(b.op) ? (keep ? 1.0 : 0.0) : v;  // the parser demands `bool` here
     }
     return Scalars{std::move(l)};
@@ -411,7 +411,8 @@ Value Evaluator::EvalBinary(const BinaryExpr& b, const Grid& g) {
       double x = ser.v[i];
       if (IsAbsent(x)) continue;
       bool keep = false;
-      double r = scalar_left ? ApplyOp(b.op, s[i], x, &keep) : ApplyOp(b.op, x, s[i], &keep);
+      double r = scalar_left ? ApplyOp(b.op, s[i], x, &keep, opts_.nan_on_division_by_zero)
+                             : ApplyOp(b.op, x, s[i], &keep, opts_.nan_on_division_by_zero);
       if (cmp && !b.return_bool) {
         ser.v[i] = keep ? x : Absent();
       } else if (b.return_bool) {

@@ -134,6 +134,7 @@ class Evaluator {
   void ParallelChunks(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
 
   Annotations& annotations() { return annos_; }
+  const EngineOptions& options() const { return opts_; }
   uint64_t samples_loaded() const { return samples_loaded_.load(); }
   // The most samples held at once (Prometheus's peakSamples).
   uint64_t peak_samples() const { return static_cast<uint64_t>(peak_.load()); }
@@ -185,7 +186,8 @@ StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<dou
 
 // Helpers shared by the operator files.
 // Applies a float operator; `keep` is false when a comparison filters the element out.
-double ApplyOp(BinOp op, double l, double r, bool* keep);
+// `nan_div`: division by zero gives NaN (LogQL) rather than an infinity.
+double ApplyOp(BinOp op, double l, double r, bool* keep, bool nan_div = false);
 // Kahan-Neumaier compensated addition, as Prometheus's kahanSumInc: returns the new sum and
 // updates the compensation *c. Inline: it sits in the innermost loops.
 inline double KahanInc(double inc, double sum, double* c) {

@@ -205,7 +205,7 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
         double fl = swap ? rv : lv;
         double fr = swap ? lv : rv;
         bool keep = false;
-        double r = ApplyOp(b.op, fl, fr, &keep);
+        double r = ApplyOp(b.op, fl, fr, &keep, ev.options().nan_on_division_by_zero);
         if (b.return_bool) {
           r = keep ? 1.0 : 0.0;
           keep = true;

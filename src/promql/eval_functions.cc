@@ -538,6 +538,9 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const 
         case Fn::kLastOverTime:
           v = s.back().v;
           break;
+        case Fn::kFirstOverTime:
+          v = s.front().v;
+          break;
         case Fn::kTsOfLastOverTime:
           v = static_cast<double>(s.back().t) / 1000;
           break;
@@ -632,6 +635,7 @@ bool IsRangeFunction(Fn f) {
     case Fn::kTsOfMinOverTime:
     case Fn::kTsOfMaxOverTime:
     case Fn::kLastOverTime:
+    case Fn::kFirstOverTime:
     case Fn::kTsOfLastOverTime:
     case Fn::kPresentOverTime:
     case Fn::kStddevOverTime:

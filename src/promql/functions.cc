@@ -111,10 +111,21 @@ constexpr FunctionDef kFunctions[] = {
     {Fn::kYear, "year", kVec, 1, kV},
 };
 
+constexpr std::array<FunctionDef, 1> kLogqlFunctions = {{
+    {Fn::kFirstOverTime, "first_over_time", kMat, 0, kV},
+}};
+
 }  // namespace
 
 const FunctionDef* FindFunction(std::string_view name) {
   for (const auto& f : kFunctions) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+const FunctionDef* FindLogqlFunction(std::string_view name) {
+  for (const auto& f : kLogqlFunctions) {
     if (f.name == name) return &f;
   }
   return nullptr;

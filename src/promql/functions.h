@@ -36,6 +36,7 @@ enum class Fn {
   kDeriv,
   kDoubleExponentialSmoothing,
   kExp,
+  kFirstOverTime,  // LogQL's: not offered to PromQL queries
   kFloor,
   kHistogramAvg,
   kHistogramCount,
@@ -103,5 +104,8 @@ struct FunctionDef {
 
 // The function named `name` (case-sensitive), or nullptr.
 const FunctionDef* FindFunction(std::string_view name);
+// Functions the evaluator has for LogQL's metric queries that PromQL does not offer
+// (first_over_time), or nullptr.
+const FunctionDef* FindLogqlFunction(std::string_view name);
 
 }  // namespace strata::promql

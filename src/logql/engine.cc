@@ -1,0 +1,513 @@
+#include "logql/engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <utility>
+
+#include "base/labels.h"
+#include "base/math.h"
+#include "logql/lexer.h"
+#include "logql/pipeline.h"
+#include "promql/functions.h"
+
+namespace strata::logql {
+
+namespace {
+
+constexpr int64_t kNsPerMs = 1'000'000;
+constexpr std::string_view kLeafPrefix = "logql_range_";
+constexpr std::string_view kErrSampleExtraction = "SampleExtractionErr";
+
+// Throws away nothing: checks the deadline and cancellation every so many entries.
+Status CheckInterrupt(const promql::QueryControl& ctl) {
+  if (ctl.cancelled != nullptr && ctl.cancelled->load(std::memory_order_relaxed)) {
+    return Status::Cancelled("query cancelled");
+  }
+  if (std::chrono::steady_clock::now() > ctl.deadline) {
+    return Status::DeadlineExceeded("query timed out in expression evaluation");
+  }
+  return Status::Ok();
+}
+
+std::string LabelsString(const Labels& ls) {
+  std::string out = "{";
+  for (size_t i = 0; i < ls.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += ls[i].name + "=" + GoQuote(ls[i].value);
+  }
+  return out + "}";
+}
+
+// --- metric queries: LogQL's range aggregations as PromQL series -------------------------
+
+// Each range aggregation becomes a PromQL function over a matrix selector whose metric name
+// identifies it ("logql_range_<i>"); the querier below answers those selections by running
+// the aggregation's pipeline over the logs. Entry timestamps become the millisecond at or
+// after them, so that PromQL's (t - range, t] windows hold exactly the entries Loki's do.
+class Translator {
+ public:
+  std::vector<const RangeAggregation*> leaves;
+
+  promql::ExprPtr Translate(const Expr& e) {
+    switch (e.kind) {
+      case ExprKind::kLiteral: {
+        auto n = std::make_unique<promql::NumberLiteral>();
+        n->val = As<LiteralExpr>(e).value;
+        return n;
+      }
+      case ExprKind::kVector: {
+        auto n = std::make_unique<promql::NumberLiteral>();
+        n->val = As<VectorExpr>(e).value;
+        return Call("vector", std::move(n));
+      }
+      case ExprKind::kLabelReplace: {
+        const auto& l = As<LabelReplaceExpr>(e);
+        auto c = Call("label_replace", Translate(*l.expr));
+        for (const std::string* s : {&l.dst, &l.replacement, &l.src, &l.regex}) {
+          auto str = std::make_unique<promql::StringLiteral>();
+          str->val = *s;
+          c->args.push_back(std::move(str));
+        }
+        return c;
+      }
+      case ExprKind::kBinary:
+        return TranslateBinary(As<BinaryExpr>(e));
+      case ExprKind::kVectorAgg:
+        return TranslateVectorAgg(As<VectorAggregation>(e));
+      case ExprKind::kRangeAgg:
+        return TranslateRangeAgg(As<RangeAggregation>(e));
+      case ExprKind::kLog:
+        break;
+    }
+    return nullptr;  // the parser refuses log queries where a metric query must be
+  }
+
+ private:
+  static std::unique_ptr<promql::Call> Call(std::string_view fn, promql::ExprPtr arg) {
+    auto c = std::make_unique<promql::Call>();
+    c->func = promql::FindFunction(fn);
+    if (c->func == nullptr) c->func = promql::FindLogqlFunction(fn);
+    c->args.push_back(std::move(arg));
+    return c;
+  }
+
+  promql::ExprPtr TranslateBinary(const BinaryExpr& b) {
+    auto out = std::make_unique<promql::BinaryExpr>();
+    static constexpr promql::BinOp kOps[] = {
+        promql::BinOp::kOr,  promql::BinOp::kAnd, promql::BinOp::kUnless, promql::BinOp::kEql,
+        promql::BinOp::kNeq, promql::BinOp::kLss, promql::BinOp::kLte,    promql::BinOp::kGtr,
+        promql::BinOp::kGte, promql::BinOp::kAdd, promql::BinOp::kSub,    promql::BinOp::kMul,
+        promql::BinOp::kDiv, promql::BinOp::kMod, promql::BinOp::kPow};
+    out->op = kOps[static_cast<size_t>(b.op)];
+    out->return_bool = b.return_bool;
+    out->lhs = Translate(*b.lhs);
+    out->rhs = Translate(*b.rhs);
+    if (b.lhs->kind != ExprKind::kLiteral && b.rhs->kind != ExprKind::kLiteral) {
+      promql::VectorMatching vm;
+      vm.on = b.on;
+      vm.labels = b.matching;
+      vm.include = b.include;
+      vm.written = b.on || !b.matching.empty();
+      vm.card = IsSetOp(b.op)                ? promql::Cardinality::kManyToMany
+                : b.card == Card::kManyToOne ? promql::Cardinality::kManyToOne
+                : b.card == Card::kOneToMany ? promql::Cardinality::kOneToMany
+                                             : promql::Cardinality::kOneToOne;
+      out->matching = std::move(vm);
+    }
+    return out;
+  }
+
+  promql::ExprPtr TranslateVectorAgg(const VectorAggregation& v) {
+    if (v.op == VectorOp::kSort || v.op == VectorOp::kSortDesc) {
+      return Call(v.op == VectorOp::kSort ? "sort" : "sort_desc", Translate(*v.expr));
+    }
+    auto a = std::make_unique<promql::AggregateExpr>();
+    switch (v.op) {
+      case VectorOp::kSum:
+        a->op = promql::AggOp::kSum;
+        break;
+      case VectorOp::kAvg:
+        a->op = promql::AggOp::kAvg;
+        break;
+      case VectorOp::kCount:
+        a->op = promql::AggOp::kCount;
+        break;
+      case VectorOp::kMax:
+        a->op = promql::AggOp::kMax;
+        break;
+      case VectorOp::kMin:
+        a->op = promql::AggOp::kMin;
+        break;
+      case VectorOp::kStddev:
+        a->op = promql::AggOp::kStddev;
+        break;
+      case VectorOp::kStdvar:
+        a->op = promql::AggOp::kStdvar;
+        break;
+      case VectorOp::kBottomk:
+        a->op = promql::AggOp::kBottomk;
+        break;
+      // approx_topk's answer is the exact topk: an approximation with no error.
+      case VectorOp::kTopk:
+      case VectorOp::kApproxTopk:
+        a->op = promql::AggOp::kTopk;
+        break;
+      case VectorOp::kSort:
+      case VectorOp::kSortDesc:
+        break;
+    }
+    if (v.op == VectorOp::kTopk || v.op == VectorOp::kBottomk || v.op == VectorOp::kApproxTopk) {
+      auto k = std::make_unique<promql::NumberLiteral>();
+      k->val = static_cast<double>(v.param);
+      a->param = std::move(k);
+    }
+    a->expr = Translate(*v.expr);
+    a->grouping = v.grouping.labels;
+    a->without = v.grouping.without;
+    a->grouping_written = !v.grouping.Singleton();
+    return a;
+  }
+
+  promql::ExprPtr TranslateRangeAgg(const RangeAggregation& r) {
+    size_t leaf = leaves.size();
+    leaves.push_back(&r);
+    auto ms = std::make_unique<promql::MatrixSelector>();
+    ms->vs = std::make_unique<promql::VectorSelector>();
+    ms->vs->name = fmt::format("{}{}", kLeafPrefix, leaf);
+    // The metric name selects the leaf; the stream matchers give absent_over_time its labels.
+    ms->vs->matchers.push_back(
+        *Matcher::Make(Matcher::Type::kEqual, std::string(kMetricNameLabel), ms->vs->name));
+    for (const auto& m : r.selector.matchers) ms->vs->matchers.push_back(m);
+    ms->range_ms = r.range_ns / kNsPerMs;
+    ms->vs->offset_ms = r.offset_ns / kNsPerMs;
+    double seconds = static_cast<double>(r.range_ns) / 1e9;
+    auto per_second = [&](promql::ExprPtr sum) {
+      auto div = std::make_unique<promql::BinaryExpr>();
+      div->op = promql::BinOp::kDiv;
+      div->lhs = std::move(sum);
+      auto n = std::make_unique<promql::NumberLiteral>();
+      n->val = seconds;
+      div->rhs = std::move(n);
+      return div;
+    };
+    switch (r.op) {
+      case RangeOp::kCount:
+        return Call("count_over_time", std::move(ms));
+      case RangeOp::kAbsent:
+        return Call("absent_over_time", std::move(ms));
+      // Lines per second, or (unwrapped) the values' sum per second.
+      case RangeOp::kRate:
+        return per_second(Call(r.unwrap ? "sum_over_time" : "count_over_time", std::move(ms)));
+      case RangeOp::kRateCounter:
+        return Call("rate", std::move(ms));
+      case RangeOp::kBytes:
+      case RangeOp::kSum:
+        return Call("sum_over_time", std::move(ms));
+      case RangeOp::kBytesRate:
+        return per_second(Call("sum_over_time", std::move(ms)));
+      case RangeOp::kAvg:
+        return Call("avg_over_time", std::move(ms));
+      case RangeOp::kMin:
+        return Call("min_over_time", std::move(ms));
+      case RangeOp::kMax:
+        return Call("max_over_time", std::move(ms));
+      case RangeOp::kStdvar:
+        return Call("stdvar_over_time", std::move(ms));
+      case RangeOp::kStddev:
+        return Call("stddev_over_time", std::move(ms));
+      case RangeOp::kFirst:
+        return Call("first_over_time", std::move(ms));
+      case RangeOp::kLast:
+        return Call("last_over_time", std::move(ms));
+      case RangeOp::kQuantile: {
+        auto c = std::make_unique<promql::Call>();
+        c->func = promql::FindFunction("quantile_over_time");
+        auto q = std::make_unique<promql::NumberLiteral>();
+        q->val = *r.param;
+        c->args.push_back(std::move(q));
+        c->args.push_back(std::move(ms));
+        return c;
+      }
+    }
+    return nullptr;
+  }
+};
+
+// Converts an unwrapped label value as `| unwrap conv(label)` says.
+bool ConvertUnwrapped(Conv conv, std::string_view v, double* out, std::string* err) {
+  switch (conv) {
+    case Conv::kNone: {
+      std::string_view s = v;
+      if (!s.empty() && s[0] == '+') s.remove_prefix(1);
+      auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+      if (s.empty() || ec != std::errc() || ptr != s.data() + s.size()) {
+        *err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuote(v));
+        return false;
+      }
+      return true;
+    }
+    case Conv::kDuration:
+    case Conv::kDurationSeconds: {
+      int64_t ns = 0;
+      if (!ParseLogqlDuration(v, &ns) || v.find_first_of("dwy") != std::string_view::npos) {
+        *err = fmt::format("time: invalid duration {}", GoQuote(v));
+        return false;
+      }
+      *out = static_cast<double>(ns) / 1e9;
+      return true;
+    }
+    case Conv::kBytes: {
+      uint64_t b = 0;
+      if (!ParseHumanBytes(v, &b)) {
+        *err = fmt::format("unhandled size name: {}", v);
+        return false;
+      }
+      *out = static_cast<double>(b);
+      return true;
+    }
+  }
+  return false;
+}
+
+// A compiled range aggregation: its pipeline, unwrap and grouping.
+struct Leaf {
+  const RangeAggregation* expr = nullptr;
+  Pipeline pipeline;
+  std::vector<std::shared_ptr<const Step>> post_filters;
+};
+
+// The query::Querier the PromQL evaluator reads a metric query's series from.
+class LeafQuerier : public query::EmptyQuerier {
+ public:
+  LeafQuerier(const logs::Querier& logs, std::vector<Leaf> leaves, uint64_t max_samples,
+              const promql::QueryControl& ctl)
+      : logs_(logs), leaves_(std::move(leaves)), max_samples_(max_samples), ctl_(ctl) {}
+
+  Result<std::unique_ptr<query::SeriesSet>> Select(
+      const query::SelectParams& p, std::span<const Matcher> matchers) const override {
+    const Leaf* leaf = nullptr;
+    for (const auto& m : matchers) {
+      if (m.name() == kMetricNameLabel && m.value().starts_with(kLeafPrefix)) {
+        size_t i = std::stoul(m.value().substr(kLeafPrefix.size()));
+        if (i < leaves_.size()) leaf = &leaves_[i];
+      }
+    }
+    if (leaf == nullptr) return query::EmptyQuerier::Select(p, matchers);
+    ASSIGN_OR_RETURN(auto series, Extract(*leaf, p.mint, p.maxt));
+    return std::unique_ptr<query::SeriesSet>(
+        std::make_unique<query::MaterializedSeriesSet>(std::move(series)));
+  }
+
+ private:
+  // The samples of the leaf's series with (millisecond) times in [mint, maxt].
+  Result<std::vector<query::SeriesData>> Extract(const Leaf& leaf, int64_t mint,
+                                                 int64_t maxt) const {
+    const RangeAggregation& r = *leaf.expr;
+    // ceil(ns / 1ms) in [mint, maxt]  <=>  ns in ((mint - 1) ms, maxt ms].
+    int64_t lo = SaturatingAdd(SaturatingMul(SaturatingSub(mint, 1), kNsPerMs), 1);
+    int64_t hi = SaturatingMul(maxt, kNsPerMs);
+    ASSIGN_OR_RETURN(auto set, logs_.Select(r.selector.matchers, lo, hi));
+    std::map<Labels, std::vector<Sample>> out;
+    uint64_t total = 0;
+    std::vector<logs::Entry> entries;
+    LabelsBuilder lbs;
+    for (size_t i = 0; i < set->size(); ++i) {
+      RETURN_IF_ERROR(CheckInterrupt(ctl_));
+      set->Entries(i, entries);
+      for (auto& e : entries) {
+        lbs.Reset(set->labels(i), e.metadata);
+        if (!leaf.pipeline.Process(e.ts_ns, e.line, lbs)) continue;
+        double value = 1;
+        if (r.op == RangeOp::kBytes || r.op == RangeOp::kBytesRate) {
+          value = static_cast<double>(e.line.size());
+        } else if (r.unwrap) {
+          auto v = lbs.Get(r.unwrap->label);
+          std::string err;
+          if (!v || !ConvertUnwrapped(r.unwrap->conv, *v, &value, &err)) {
+            if (!v) err = fmt::format("label {} not found", r.unwrap->label);
+            lbs.SetError(kErrSampleExtraction, err);
+            value = 0;
+          }
+          lbs.Delete(r.unwrap->label);
+          bool keep = true;
+          for (const auto& f : leaf.post_filters) {
+            if (!f->Process(e.ts_ns, e.line, lbs)) {
+              keep = false;
+              break;
+            }
+          }
+          if (!keep) continue;
+        }
+        Labels ls = lbs.All();
+        if (std::none_of(ls.begin(), ls.end(),
+                         [](const Label& l) { return l.name == kErrorLabel; })) {
+          std::erase_if(ls, [](const Label& l) { return l.name == kErrorDetailsLabel; });
+        }
+        if (r.grouping) ls = Group(ls, *r.grouping);
+        int64_t t = FloorDiv(e.ts_ns + kNsPerMs - 1, kNsPerMs);  // the ms at or after it
+        out[std::move(ls)].push_back({t, value});
+        if (++total > max_samples_) {
+          return Status::LimitExceeded(
+              "query processing would load too many samples into memory in query execution");
+        }
+      }
+    }
+    std::vector<query::SeriesData> series;
+    series.reserve(out.size());
+    for (auto& [ls, samples] : out) {
+      for (const auto& l : ls) {
+        if (l.name == kErrorLabel) {
+          return Status::InvalidArgument(fmt::format(
+              "pipeline error: '{}' for series: '{}'.\n"
+              "Use a label filter to intentionally skip this error. (e.g | __error__!=\"{}\").\n"
+              "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
+              "The label filter can also be specified after unwrap. (e.g | unwrap latency | "
+              "__error__=\"\" )\n",
+              l.value, LabelsString(ls), l.value));
+        }
+      }
+      // Streams merged into one series interleave: put the samples in time order.
+      std::stable_sort(samples.begin(), samples.end(),
+                       [](const Sample& a, const Sample& b) { return a.t < b.t; });
+      series.push_back({ls, std::move(samples)});
+    }
+    return series;
+  }
+
+  static Labels Group(const Labels& ls, const Grouping& g) {
+    Labels out;
+    for (const auto& l : ls) {
+      bool listed = std::find(g.labels.begin(), g.labels.end(), l.name) != g.labels.end();
+      if (listed != g.without) out.push_back(l);
+    }
+    return out;
+  }
+
+  const logs::Querier& logs_;
+  std::vector<Leaf> leaves_;
+  uint64_t max_samples_;
+  const promql::QueryControl& ctl_;
+};
+
+struct Prepared {
+  promql::ExprPtr expr;
+  std::unique_ptr<LeafQuerier> querier;
+};
+
+Result<Prepared> Prepare(const logs::Querier& q, const Expr& e, uint64_t max_samples,
+                         const promql::QueryControl& ctl) {
+  if (!e.IsMetric()) {
+    return Status::InvalidArgument("log queries are evaluated by SelectLogs, not as metrics");
+  }
+  Translator t;
+  Prepared p;
+  p.expr = t.Translate(e);
+  std::vector<Leaf> leaves;
+  for (const RangeAggregation* r : t.leaves) {
+    Leaf leaf;
+    leaf.expr = r;
+    ASSIGN_OR_RETURN(leaf.pipeline, Pipeline::Make(r->selector.stages));
+    if (r->unwrap) {
+      for (const auto& f : r->unwrap->post_filters) {
+        ASSIGN_OR_RETURN(auto step, MakeLabelFilterStep(*f));
+        leaf.post_filters.push_back(std::move(step));
+      }
+    }
+    leaves.push_back(std::move(leaf));
+  }
+  p.querier = std::make_unique<LeafQuerier>(q, std::move(leaves), max_samples, ctl);
+  return p;
+}
+
+}  // namespace
+
+Engine::Engine(promql::EngineOptions opts)
+    : promql_([&] {
+        opts.nan_on_division_by_zero = true;
+        return opts;
+      }()) {}
+
+Result<promql::QueryResult> Engine::Instant(const logs::Querier& q, const Expr& e, int64_t t_ms,
+                                            const promql::QueryControl& ctl) const {
+  uint64_t max = ctl.max_samples > 0 ? ctl.max_samples : promql_.options().max_samples;
+  ASSIGN_OR_RETURN(auto p, Prepare(q, e, max, ctl));
+  return promql_.Instant(*p.querier, *p.expr, t_ms, ctl);
+}
+
+Result<promql::QueryResult> Engine::Range(const logs::Querier& q, const Expr& e, int64_t start_ms,
+                                          int64_t end_ms, int64_t step_ms,
+                                          const promql::QueryControl& ctl) const {
+  uint64_t max = ctl.max_samples > 0 ? ctl.max_samples : promql_.options().max_samples;
+  ASSIGN_OR_RETURN(auto p, Prepare(q, e, max, ctl));
+  return promql_.Range(*p.querier, *p.expr, start_ms, end_ms, step_ms, ctl);
+}
+
+// --- log queries ---------------------------------------------------------------------------
+
+Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr& e,
+                                          const LogQueryParams& p,
+                                          const promql::QueryControl& ctl) const {
+  ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Make(e.selector.stages));
+  LogQueryResult res;
+  if (p.limit == 0 || p.end_ns <= p.start_ns) return res;
+  ASSIGN_OR_RETURN(auto set, q.Select(e.selector.matchers, p.start_ns, p.end_ns - 1));
+
+  // Candidates: (time, output stream, entry). Kept to about the limit as they come, so a
+  // query holds O(limit) entries however many it reads.
+  struct Candidate {
+    int64_t ts;
+    size_t stream;
+    uint64_t seq;  // arrival order, for a stable order among equal times
+    LogLine line;
+  };
+  std::vector<Candidate> cand;
+  std::vector<LogStream> streams;
+  std::map<Labels, size_t> stream_of;
+  auto better = [&](const Candidate& a, const Candidate& b) {
+    if (a.ts != b.ts) return p.forward ? a.ts < b.ts : a.ts > b.ts;
+    if (a.stream != b.stream) return streams[a.stream].labels < streams[b.stream].labels;
+    return a.seq < b.seq;
+  };
+  auto trim = [&] {
+    std::nth_element(cand.begin(), cand.begin() + static_cast<ptrdiff_t>(p.limit), cand.end(),
+                     better);
+    cand.resize(p.limit);
+  };
+  std::vector<logs::Entry> entries;
+  LabelsBuilder lbs;
+  uint64_t seq = 0;
+  for (size_t i = 0; i < set->size(); ++i) {
+    RETURN_IF_ERROR(CheckInterrupt(ctl));
+    set->Entries(i, entries);
+    const Labels& stream_labels = set->labels(i);
+    for (auto& en : entries) {
+      ++res.entries_scanned;
+      res.bytes_scanned += en.line.size();
+      lbs.Reset(stream_labels, en.metadata);
+      if (!pipeline.Process(en.ts_ns, en.line, lbs)) continue;
+      Labels all = lbs.All();
+      auto [it, fresh] = stream_of.try_emplace(all, streams.size());
+      if (fresh) streams.push_back({std::move(all), stream_labels, {}});
+      LogLine line{en.ts_ns, std::move(en.line), lbs.InCategory(LabelsBuilder::Category::kMetadata),
+                   lbs.InCategory(LabelsBuilder::Category::kParsed)};
+      cand.push_back({en.ts_ns, it->second, seq++, std::move(line)});
+      if (cand.size() >= 2 * p.limit + 1024) trim();
+    }
+  }
+  if (cand.size() > p.limit) trim();
+  std::sort(cand.begin(), cand.end(), better);
+  for (auto& c : cand) streams[c.stream].entries.push_back(std::move(c.line));
+  for (auto& s : streams) {
+    if (!s.entries.empty()) res.streams.push_back(std::move(s));
+  }
+  std::sort(res.streams.begin(), res.streams.end(),
+            [](const LogStream& a, const LogStream& b) { return a.labels < b.labels; });
+  return res;
+}
+
+}  // namespace strata::logql
