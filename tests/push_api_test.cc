@@ -14,6 +14,8 @@
 namespace strata {
 namespace {
 namespace bhttp = boost::beast::http;
+using testing::LokiJson;
+using testing::LokiPush;
 using testing::PushRequest;
 
 proto::WriteRequest OneSample(const std::string& name, int64_t t, double v, Labels extra = {}) {
@@ -250,32 +252,6 @@ TEST_F(PushApiTest, MetadataIsStoredAndSurvivesRestart) {
   EXPECT_EQ(md["http_requests_total"].help, "Requests served.");
   EXPECT_EQ(md["http_requests_total"].type, static_cast<uint8_t>(proto::MetricType::kCounter));
   EXPECT_EQ(head.num_series(), 1u);
-}
-
-// A Loki push: `json` as the JSON form, or transcoded to protobuf and snappy-compressed.
-http::Request LokiPush(const std::string& json, bool as_json, const std::string& tenant = "") {
-  http::Request req(bhttp::verb::post, "/loki/api/v1/push", 11);
-  if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
-  if (as_json) {
-    req.set(bhttp::field::content_type, "application/json");
-    req.set(bhttp::field::content_encoding, "gzip");
-    req.body() = http::Gzip(json);
-  } else {
-    req.set(bhttp::field::content_type, "application/x-protobuf");
-    req.body() = proto::SnappyCompress(*proto::LokiJsonToProtobuf(json));
-  }
-  return req;
-}
-
-// `lines` entries of stream {app=<app>} at `ns` + i, with structured metadata on odd ones.
-std::string LokiJson(const std::string& app, int64_t ns, int lines) {
-  std::string values;
-  for (int i = 0; i < lines; ++i) {
-    values += fmt::format(R"({}["{}","line {} \u00e9\t\"q\""{}])", i ? "," : "", ns + i, i,
-                          i % 2 ? R"(,{"trace_id":"t)" + std::to_string(i) + R"("})" : "");
-  }
-  return fmt::format(R"({{"streams":[{{"stream":{{"app":"{}","env":"test"}},"values":[{}]}}]}})",
-                     app, values);
 }
 
 // Both encodings are taken and answered 204 once durable; after a restart the same pushes

@@ -1,6 +1,7 @@
 #pragma once
 
 // Helpers of the tests that start real processes; the generic ones are in src/testing/.
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "http/client.h"
+#include "http/compression.h"
+#include "proto/loki.h"
 #include "proto/remote_write.h"
 #include "testing/temp_dir.h"
 
@@ -132,6 +135,33 @@ inline bool SetProxyMode(int port, const std::string& mode) {
   req.body() = mode;
   req.prepare_payload();
   return c.Do(std::move(req)).ok();
+}
+
+// A Loki push: `json` as the JSON form, or transcoded to protobuf and snappy-compressed.
+inline http::Request LokiPush(const std::string& json, bool as_json,
+                              const std::string& tenant = "") {
+  http::Request req(boost::beast::http::verb::post, "/loki/api/v1/push", 11);
+  if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+  if (as_json) {
+    req.set(boost::beast::http::field::content_type, "application/json");
+    req.set(boost::beast::http::field::content_encoding, "gzip");
+    req.body() = http::Gzip(json);
+  } else {
+    req.set(boost::beast::http::field::content_type, "application/x-protobuf");
+    req.body() = proto::SnappyCompress(*proto::LokiJsonToProtobuf(json));
+  }
+  return req;
+}
+
+// `lines` entries of stream {app=<app>} at `ns` + i, with structured metadata on odd ones.
+inline std::string LokiJson(const std::string& app, int64_t ns, int lines) {
+  std::string values;
+  for (int i = 0; i < lines; ++i) {
+    values += fmt::format(R"({}["{}","line {} \u00e9\t\"q\""{}])", i ? "," : "", ns + i, i,
+                          i % 2 ? R"(,{"trace_id":"t)" + std::to_string(i) + R"("})" : "");
+  }
+  return fmt::format(R"({{"streams":[{{"stream":{{"app":"{}","env":"test"}},"values":[{}]}}]}})",
+                     app, values);
 }
 
 }  // namespace strata::testing

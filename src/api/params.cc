@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
 
+#include "base/math.h"
 #include "base/units.h"
 
 namespace strata::api {
@@ -99,7 +101,8 @@ bool ParseFloatStrict(std::string_view s, double* out) {
 }
 
 // RFC 3339 with optional fractional seconds: 2015-07-01T20:10:51.781Z or ...+02:00.
-bool ParseRfc3339(std::string_view s, int64_t* ms) {
+// RFC 3339 with up to nanosecond fractions, as Unix nanoseconds.
+bool ParseRfc3339Nanos(std::string_view s, int64_t* ns) {
   auto num = [&](size_t pos, size_t len, int* v) {
     if (pos + len > s.size()) return false;
     *v = 0;
@@ -118,13 +121,13 @@ bool ParseRfc3339(std::string_view s, int64_t* ms) {
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
   size_t i = 19;
-  int64_t frac_ms = 0;
+  int64_t frac_ns = 0;
   if (i < s.size() && s[i] == '.') {
     ++i;
     size_t start = i;
-    int64_t scale = 100;
+    int64_t scale = 100'000'000;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      frac_ms += (s[i] - '0') * scale;
+      frac_ns += (s[i] - '0') * scale;
       scale /= 10;
       ++i;
     }
@@ -151,7 +154,8 @@ bool ParseRfc3339(std::string_view s, int64_t* ms) {
   tm.tm_min = mi;
   tm.tm_sec = sec;
   int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
-  *ms = secs * 1000 + frac_ms;
+  if (secs > INT64_MAX / 1'000'000'000 - 1 || secs < INT64_MIN / 1'000'000'000 + 1) return false;
+  *ns = secs * 1'000'000'000 + frac_ns;
   return true;
 }
 
@@ -168,9 +172,35 @@ Result<int64_t> ParseTime(std::string_view s) {
     double frac = std::round((f - whole) * 1000);
     return static_cast<int64_t>(whole) * 1000 + static_cast<int64_t>(frac);
   }
-  int64_t ms = 0;
-  if (ParseRfc3339(s, &ms)) return ms;
+  int64_t ns = 0;
+  if (ParseRfc3339Nanos(s, &ns)) return ns / 1'000'000;
   return Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid timestamp", s));
+}
+
+Result<int64_t> ParseLokiTime(std::string_view s) {
+  auto bad = [&] {
+    return Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid timestamp", s));
+  };
+  // Loki: float seconds when there is a point, else an integer (seconds up to 10 digits,
+  // nanoseconds beyond), else RFC 3339.
+  if (s.find('.') != std::string_view::npos) {
+    double f = 0;
+    if (ParseFloatStrict(s, &f)) {
+      if (!std::isfinite(f) || std::fabs(f) > 9.2e9) return bad();
+      double whole = std::trunc(f);
+      double frac = std::round((f - whole) * 1000) / 1000;
+      return static_cast<int64_t>(whole) * 1'000'000'000 + static_cast<int64_t>(frac * 1e9);
+    }
+  }
+  int64_t n = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (!s.empty() && ec == std::errc() && ptr == s.data() + s.size()) {
+    if (s.size() <= 10) return SaturatingMul(n, int64_t{1'000'000'000});
+    return n;
+  }
+  int64_t ns = 0;
+  if (ParseRfc3339Nanos(s, &ns)) return ns;
+  return bad();
 }
 
 Result<int64_t> ParseDuration(std::string_view s) {

@@ -30,6 +30,9 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_v
 
 // A time as Unix seconds (fractions to milliseconds) or RFC 3339, in milliseconds.
 Result<int64_t> ParseTime(std::string_view s);
+// A time as Loki's API reads it: float seconds, integer seconds (up to 10 digits) or
+// nanoseconds, or RFC 3339 (nanosecond fractions); in nanoseconds.
+Result<int64_t> ParseLokiTime(std::string_view s);
 // A duration as float seconds or Prometheus duration ("5m"), in milliseconds.
 Result<int64_t> ParseDuration(std::string_view s);
 

@@ -10,6 +10,7 @@
 
 #include "api/ast_json.h"
 #include "api/params.h"
+#include "api/request.h"
 #include "base/json.h"
 #include "base/units.h"
 #include "http/compression.h"
@@ -44,51 +45,6 @@ std::string PositionOf(std::string_view query, int pos) {
   return fmt::format("{}:{}", line, pos - last_break);
 }
 
-void WriteLabels(JsonWriter& w, const Labels& ls) {
-  w.BeginObject();
-  for (const auto& l : ls) w.Key(l.name).String(l.value);
-  w.EndObject();
-}
-
-// `extra` writes further members of the data object (stats).
-void WriteResult(JsonWriter& w, const promql::QueryResult& r,
-                 const std::function<void(JsonWriter&)>& extra) {
-  w.BeginObject();
-  switch (r.type) {
-    case promql::ValueType::kScalar:
-      w.Key("resultType").String("scalar").Key("result");
-      w.BeginArray().Timestamp(r.scalar.t).SampleValue(r.scalar.v).EndArray();
-      break;
-    case promql::ValueType::kString:
-      w.Key("resultType").String("string").Key("result");
-      w.BeginArray().Timestamp(r.str_t).String(r.str).EndArray();
-      break;
-    case promql::ValueType::kVector:
-      w.Key("resultType").String("vector").Key("result").BeginArray();
-      for (const auto& s : r.series) {
-        w.BeginObject().Key("metric");
-        WriteLabels(w, s.labels);
-        w.Key("value").BeginArray().Timestamp(s.points[0].t).SampleValue(s.points[0].v).EndArray();
-        w.EndObject();
-      }
-      w.EndArray();
-      break;
-    case promql::ValueType::kMatrix:
-      w.Key("resultType").String("matrix").Key("result").BeginArray();
-      for (const auto& s : r.series) {
-        w.BeginObject().Key("metric");
-        WriteLabels(w, s.labels);
-        w.Key("values").BeginArray();
-        for (const auto& p : s.points) w.BeginArray().Timestamp(p.t).SampleValue(p.v).EndArray();
-        w.EndArray().EndObject();
-      }
-      w.EndArray();
-      break;
-  }
-  if (extra) extra(w);
-  w.EndObject();
-}
-
 std::string MetricTypeName(uint8_t t) {
   static constexpr std::string_view kNames[] = {"unknown",        "counter", "gauge", "histogram",
                                                 "gaugehistogram", "summary", "info",  "stateset"};
@@ -97,25 +53,14 @@ std::string MetricTypeName(uint8_t t) {
 
 }  // namespace
 
-// One API call: its parameters, tenant and reply channel, carried to a query thread.
-struct PromApi::Call {
-  Params params;
-  std::string tenant;
-  std::string path;
-  bool gzip = false;
-  http::Request proto;  // version and keep-alive of the request, for the response
-  http::Responder respond;
+// One Prometheus API call on its way through a query thread.
+struct PromApi::Call : ApiRequest {
   const query::MetricsQueryable* queryable = nullptr;
   query::ReadHints hints;  // max_source_resolution; the time range is set per use
-  std::chrono::steady_clock::time_point queued_at;
-  std::chrono::nanoseconds queue_time{0};
   std::vector<std::string> warnings;
   std::vector<std::string> infos;
-  Status error;  // the call failed: answered with http/status_map.h's status and errorType
 
-  explicit Call(http::Responder r) : respond(std::move(r)) {}
-
-  void Fail(Status e) { error = std::move(e); }
+  explicit Call(http::Responder r) : ApiRequest(std::move(r)) {}
 
   // A querier over the tenant's data in [mint, maxt]; null after failing the call.
   std::unique_ptr<query::Querier> Querier(int64_t mint, int64_t maxt) {
@@ -149,7 +94,7 @@ struct PromApi::Call {
     Send(http::Status::ok, std::move(w.str()));
   }
 
-  void SendError() {
+  void SendError() override {
     JsonWriter w;
     w.BeginObject()
         .Key("status")
@@ -160,17 +105,6 @@ struct PromApi::Call {
         .String(error.message())
         .EndObject();
     Send(http::StatusFor(error), std::move(w.str()));
-  }
-
-  void Send(http::Status status, std::string body) {
-    http::Response res = http::JsonResponse(proto, status, std::string());
-    if (gzip) {
-      res.body() = http::Gzip(body);
-      res.set(bhttp::field::content_encoding, "gzip");
-    } else {
-      res.body() = std::move(body);
-    }
-    respond.Send(std::move(res));
   }
 
   // Reads an optional time parameter.
@@ -226,16 +160,14 @@ struct PromApi::Call {
 };
 
 PromApi::PromApi(ApiOptions opts, const query::MetricsQueryable& queryable,
-                 const limits::TenantOverrides& limits, std::unique_ptr<frontend::Cache> cache,
-                 prometheus::Registry* registry)
-    : opts_(std::move(opts)), queryable_(queryable), engine_(opts_.engine) {
-  scheduler_ = std::make_unique<frontend::FairScheduler>(opts_.scheduler, registry);
+                 const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
+                 std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry)
+    : opts_(std::move(opts)), queryable_(queryable), engine_(opts_.engine), scheduler_(scheduler) {
   frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, limits, queryable_, engine_,
-                                                        *scheduler_, std::move(cache), registry);
+                                                        scheduler_, std::move(cache), registry);
 }
 
-// Queued requests still run while the scheduler stops, and they use the frontend.
-PromApi::~PromApi() { scheduler_.reset(); }
+PromApi::~PromApi() = default;
 
 void PromApi::Register(http::Server& server) {
   auto route = [&](const std::string& path, void (PromApi::*fn)(Call&), bool post) {
@@ -259,62 +191,23 @@ void PromApi::Register(http::Server& server) {
 
 void PromApi::Run(http::Request& req, const http::Responder& respond, Body body) {
   auto c = std::make_shared<Call>(respond);
-  c->proto = http::HeadOf(req);
-  std::string_view target(req.target().data(), req.target().size());
-  c->path = std::string(target.substr(0, target.find('?')));
-  auto ae = req[bhttp::field::accept_encoding];
-  c->gzip = std::string_view(ae.data(), ae.size()).find("gzip") != std::string_view::npos;
-  auto p = Params::FromRequest(req);
-  if (!p.ok()) {
-    c->Fail(Status::InvalidArgument(p.status().message()));
-    return c->SendError();
-  }
-  c->params = std::move(p).value();
-  auto tenant = http::RequestTenant(req, opts_.tenants);
-  if (!tenant.ok()) {
-    c->Fail(tenant.status());
-    return c->SendError();
-  }
-  c->tenant = std::move(tenant).value();
-  // Thanos's parameter: auto (default), or the coarsest downsampling resolution to read
-  // (0s/raw, 5m, 1h).
   c->queryable = &queryable_;
-  if (auto r = c->params.Get("max_source_resolution"); r && !r->empty() && *r != "auto") {
-    auto ms = ParseDurationMillis(*r == "raw" ? "0s" : *r);
-    if (!ms.ok() || *ms < 0) {
-      c->Fail(Status::InvalidArgument(
-          fmt::format("invalid parameter \"max_source_resolution\": \"{}\" is "
-                      "not auto, raw or a duration",
-                      *r)));
-      return c->SendError();
+  Dispatch(scheduler_, opts_.tenants, req, c, [c, body = std::move(body)] {
+    // Thanos's parameter: auto (default), or the coarsest downsampling resolution to read
+    // (0s/raw, 5m, 1h).
+    if (auto r = c->params.Get("max_source_resolution"); r && !r->empty() && *r != "auto") {
+      auto ms = ParseDurationMillis(*r == "raw" ? "0s" : *r);
+      if (!ms.ok() || *ms < 0) {
+        return c->Fail(Status::InvalidArgument(
+            fmt::format("invalid parameter \"max_source_resolution\": \"{}\" is "
+                        "not auto, raw or a duration",
+                        *r)));
+      }
+      c->hints.max_resolution_ms = *ms;
     }
-    c->hints.max_resolution_ms = *ms;
-  }
-  c->queued_at = std::chrono::steady_clock::now();
-  Status queued = scheduler_->Submit(c->tenant, [c, body = std::move(body)] {
-    c->queue_time = std::chrono::steady_clock::now() - c->queued_at;
     body(*c);
-    if (!c->error.ok()) c->SendError();
   });
-  if (!queued.ok()) {
-    c->Fail(queued);
-    c->SendError();
-  }
 }
-
-namespace {
-
-// Runs `fn` under the query's timeout and the client's cancellation.
-promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms) {
-  promql::QueryControl ctl;
-  ctl.cancelled = r.client_gone();
-  if (timeout_ms > 0) {
-    ctl.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  }
-  return ctl;
-}
-
-}  // namespace
 
 void PromApi::Query(Call& c) {
   auto t = c.Time("time", NowMillis());

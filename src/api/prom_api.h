@@ -18,7 +18,7 @@ struct ApiOptions {
   promql::EngineOptions engine;
   int64_t max_points_per_series = 11000;  // range queries, as Prometheus
   TenantPolicy tenants;                   // X-Scope-OrgID required, or else the default tenant
-  frontend::SchedulerOptions scheduler;   // query workers and per-tenant queues
+  frontend::SchedulerOptions scheduler;   // query workers and per-tenant queues (all APIs')
   frontend::FrontendOptions frontend;     // splitting, caching and per-tenant limits
 };
 
@@ -30,12 +30,13 @@ struct ApiOptions {
 // come from X-Scope-OrgID. Storage is seen only through a Queryable. Thread-safe.
 class PromApi {
  public:
-  // `queryable` and `limits` (the tenants' query limits) outlive this object; `cache` holds
-  // range-query results (null: none); the scheduler's and frontend's metrics go to `registry`
+  // `queryable`, `limits` (the tenants' query limits) and `scheduler` (the query threads,
+  // shared with the other query APIs; stopped before this object goes) outlive this object;
+  // `cache` holds range-query results (null: none); the frontend's metrics go to `registry`
   // (may be null).
   PromApi(ApiOptions opts, const query::MetricsQueryable& queryable,
-          const limits::TenantOverrides& limits, std::unique_ptr<frontend::Cache> cache,
-          prometheus::Registry* registry);
+          const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
+          std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry);
   ~PromApi();
 
   void Register(http::Server& server);
@@ -68,7 +69,7 @@ class PromApi {
   const ApiOptions opts_;
   const query::MetricsQueryable& queryable_;
   promql::Engine engine_;
-  std::unique_ptr<frontend::FairScheduler> scheduler_;
+  frontend::FairScheduler& scheduler_;
   std::unique_ptr<frontend::QueryFrontend> frontend_;
 };
 

@@ -67,6 +67,9 @@ struct QueryLimits {
   // (and say so in the response). Off unless the tenant or the request asks for it.
   bool adaptive_resolution = false;
   uint64_t max_points = 10'000'000;
+  // Log lines one log query may ask for (Loki's max_entries_limit_per_query); callers page
+  // past it by moving start or end to the last line they got.
+  uint64_t max_entries_limit_per_query = 5000;
   bool operator==(const QueryLimits&) const = default;
 };
 

@@ -139,6 +139,7 @@ Status ParseQueryLimits(YamlSection& s, limits::QueryLimits& l) {
   RETURN_IF_ERROR(s.Duration("max_query_length", l.max_query_length_ms));
   RETURN_IF_ERROR(s.Bool("adaptive_resolution", l.adaptive_resolution));
   RETURN_IF_ERROR(s.Int("max_points", l.max_points));
+  RETURN_IF_ERROR(s.Int("max_entries_limit_per_query", l.max_entries_limit_per_query));
   if (l.timeout_ms <= 0) {
     return Status::InvalidArgument(
         fmt::format("config: \"{}\" must be positive", s.Path("timeout")));

@@ -25,9 +25,14 @@ StrataServer::StrataServer(Config config)
       std::make_unique<api::PushApi>(config_.push, *distributor_, *log_distributor_, *registry_);
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
-  api_ = std::make_unique<api::PromApi>(config_.query, queryable_, config_.limits,
+  scheduler_ = std::make_unique<frontend::FairScheduler>(config_.query.scheduler, registry_.get());
+  api_ = std::make_unique<api::PromApi>(config_.query, queryable_, config_.limits, *scheduler_,
                                         cache.ok() ? std::move(cache).value() : nullptr,
                                         registry_.get());
+  api::LokiApiOptions loki;
+  loki.engine = config_.query.engine;
+  loki.tenants = config_.query.tenants;
+  loki_api_ = std::make_unique<api::LokiApi>(loki, log_queryable_, config_.limits, *scheduler_);
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
@@ -65,6 +70,7 @@ void StrataServer::RegisterRoutes() {
         r.Send(std::move(res));
       });
   api_->Register(*http_);
+  loki_api_->Register(*http_);
   http_->Route("/", {bhttp::verb::get}, [this](http::Request& req, const http::Responder& r) {
     http::Response res = http::TextResponse(req, http::Status::ok, StatusPage());
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
@@ -110,7 +116,8 @@ std::string StrataServer::StatusPage() const {
 <h2>APIs</h2>
 <ul>
 <li>Prometheus query API: <a href="/api/v1/query?query=up">/api/v1/query</a>, /api/v1/query_range, <a href="/api/v1/labels">/api/v1/labels</a>, /api/v1/series, <a href="/api/v1/metadata">/api/v1/metadata</a>, <a href="/api/v1/status/tsdb">/api/v1/status/tsdb</a>, <a href="/api/v1/status/buildinfo">/api/v1/status/buildinfo</a></li>
-<li>Ingest: POST /api/v1/push (Prometheus remote write), POST /otlp/v1/metrics (OTLP/HTTP), POST /loki/api/v1/push (Loki push; logs are stored, querying them is being built)</li>
+<li>Ingest: POST /api/v1/push (Prometheus remote write), POST /otlp/v1/metrics (OTLP/HTTP), POST /loki/api/v1/push (Loki push)</li>
+<li>Loki query API: /loki/api/v1/query_range, /loki/api/v1/query, <a href="/loki/api/v1/labels">/loki/api/v1/labels</a>, /loki/api/v1/label/&lt;name&gt;/values, /loki/api/v1/series, /loki/api/v1/format_query, <a href="/loki/api/v1/status/buildinfo">/loki/api/v1/status/buildinfo</a></li>
 <li>Tenants are named by the X-Scope-OrgID header{tenant_note}.</li>
 </ul>
 <h2>Operations</h2>
@@ -189,6 +196,7 @@ void StrataServer::OpenStorage() {
   } else {
     distributor_->SetStorage(storage_.get());
     log_distributor_->SetStorage(log_storage_.get());
+    log_queryable_.SetStorage(log_storage_.get());
     queryable_.SetStoreGateway(gateway_.get());
     queryable_.SetStorage(storage_.get());
     ready_.store(true, std::memory_order_release);
@@ -242,9 +250,12 @@ void StrataServer::Shutdown() {
   log_distributor_->SetStorage(nullptr);
   queryable_.SetStorage(nullptr);
   queryable_.SetStoreGateway(nullptr);
+  log_queryable_.SetStorage(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
   // Queries still queued or running hold responders and read the storage: finish them first.
+  scheduler_.reset();
   api_.reset();
+  loki_api_.reset();
   if (opener_.joinable()) opener_.join();
   if (maintenance_.joinable()) maintenance_.join();
   if (compactor_) compactor_->Stop();

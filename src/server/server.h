@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/loki_api.h"
 #include "api/prom_api.h"
 #include "api/push_api.h"
 #include "base/mutex.h"
@@ -17,6 +18,7 @@
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
+#include "logs/querier.h"
 #include "logs/storage.h"
 #include "objstore/registry.h"
 #include "query/storage_queryable.h"
@@ -58,7 +60,11 @@ class StrataServer {
   std::unique_ptr<ingest::LogDistributor> log_distributor_;
   std::unique_ptr<api::PushApi> push_api_;
   query::StorageQueryable queryable_;
+  logs::StorageQueryable log_queryable_;
   std::unique_ptr<api::PromApi> api_;
+  std::unique_ptr<api::LokiApi> loki_api_;
+  // The query threads of both APIs; stopped before them.
+  std::unique_ptr<frontend::FairScheduler> scheduler_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<tsdb::Storage> storage_;
   std::unique_ptr<logs::Storage> log_storage_;

@@ -1,0 +1,407 @@
+#include "api/loki_api.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "api/params.h"
+#include "api/request.h"
+#include "base/json.h"
+#include "base/math.h"
+#include "base/units.h"
+#include "base/version.h"
+#include "http/status_map.h"
+#include "logql/parser.h"
+
+namespace strata::api {
+
+namespace bhttp = boost::beast::http;
+
+namespace {
+
+constexpr int64_t kNsPerMs = 1'000'000;
+constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
+constexpr std::string_view kEncodingFlagsHeader = "X-Loki-Response-Encoding-Flags";
+constexpr std::string_view kCategorizeLabels = "categorize-labels";
+
+int64_t NowNanos() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+// One Loki API call on its way through a query thread. Errors are plain text, as Loki's.
+struct LokiApi::Call : ApiRequest {
+  bool categorize = false;   // X-Loki-Response-Encoding-Flags: categorize-labels
+  bool json_errors = false;  // format_query answers errors in JSON
+  explicit Call(http::Responder r) : ApiRequest(std::move(r)) {}
+
+  void SendError() override {
+    http::Status status = http::StatusFor(error);
+    if (json_errors) {
+      JsonWriter w;
+      w.BeginObject().Key("status").String("invalid-query").Key("error").String(error.message());
+      w.EndObject();
+      return Send(status, std::move(w.str()));
+    }
+    Send(status, std::string(error.message()) + "\n", "text/plain; charset=utf-8");
+  }
+
+  // {"status":"success","data":<data>}
+  void Ok(const std::function<void(JsonWriter&)>& data) {
+    JsonWriter w;
+    w.BeginObject().Key("status").String("success").Key("data");
+    data(w);
+    w.EndObject();
+    Send(http::Status::ok, std::move(w.str()));
+  }
+
+  std::optional<int64_t> Time(std::string_view name, int64_t def) {
+    auto v = params.Get(name);
+    if (!v || v->empty()) return def;
+    auto t = ParseLokiTime(*v);
+    if (!t.ok()) {
+      Fail(Status::InvalidArgument(t.status().message()));
+      return std::nullopt;
+    }
+    return *t;
+  }
+
+  // start and end: end defaults to now, start to `since` (default `def_since`) before it.
+  bool Range(int64_t def_since, int64_t* start, int64_t* end) {
+    auto e = Time("end", NowNanos());
+    if (!e) return false;
+    int64_t since = def_since;
+    if (auto v = params.Get("since"); v && !v->empty()) {
+      auto d = ParseDuration(*v);
+      if (!d.ok()) {
+        Fail(Status::InvalidArgument(d.status().message()));
+        return false;
+      }
+      since = SaturatingMul(*d, kNsPerMs);
+    }
+    auto s = Time("start", SaturatingSub(*e, since));
+    if (!s) return false;
+    *start = *s;
+    *end = *e;
+    return true;
+  }
+
+  std::unique_ptr<logs::Querier> Querier(const logs::Queryable& queryable, int64_t start,
+                                         int64_t end) {
+    query::ReadHints h;
+    h.mint = FloorDiv(start, kNsPerMs);
+    h.maxt = FloorDiv(end, kNsPerMs) + 1;
+    auto q = queryable.TenantQuerier(tenant, h);
+    if (!q.ok()) {
+      Fail(q.status());
+      return nullptr;
+    }
+    return std::move(q).value();
+  }
+
+  logql::ExprPtr ParseQuery() {
+    auto q = params.Get("query");
+    auto e = logql::ParseExpr(q.value_or(""));
+    if (!e.ok()) {
+      Fail(e.status());
+      return nullptr;
+    }
+    return std::move(e).value();
+  }
+};
+
+LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
+                 const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler)
+    : opts_(std::move(opts)),
+      queryable_(queryable),
+      limits_(limits),
+      scheduler_(scheduler),
+      engine_(opts_.engine) {}
+
+promql::QueryControl LokiApi::Control(const Call& c) const {
+  const limits::QueryLimits& l = limits_.For(c.tenant).query;
+  promql::QueryControl ctl = ControlFor(c.respond, l.timeout_ms);
+  ctl.timeout_ms = l.timeout_ms;
+  ctl.max_samples = l.max_samples;
+  return ctl;
+}
+
+void LokiApi::Register(http::Server& server) {
+  auto route = [&](const std::string& path, void (LokiApi::*fn)(Call&), bool json_errors) {
+    server.Route(path, {bhttp::verb::get, bhttp::verb::post},
+                 [this, fn, json_errors](http::Request& req, const http::Responder& r) {
+                   auto c = std::make_shared<Call>(r);
+                   auto flags = req[boost::beast::string_view(kEncodingFlagsHeader.data(),
+                                                              kEncodingFlagsHeader.size())];
+                   c->categorize =
+                       std::string_view(flags.data(), flags.size()).find(kCategorizeLabels) !=
+                       std::string_view::npos;
+                   c->json_errors = json_errors;
+                   Dispatch(scheduler_, opts_.tenants, req, c, [this, fn, c] { (this->*fn)(*c); });
+                 });
+  };
+  route("/loki/api/v1/query", &LokiApi::Query, false);
+  route("/loki/api/v1/query_range", &LokiApi::QueryRange, false);
+  route("/loki/api/v1/labels", &LokiApi::LabelNames, false);
+  route("/loki/api/v1/label/", &LokiApi::LabelValues, false);
+  route("/loki/api/v1/series", &LokiApi::Series, false);
+  route("/loki/api/v1/format_query", &LokiApi::FormatQuery, true);
+  server.Route(
+      "/loki/api/v1/status/buildinfo", {bhttp::verb::get},
+      [](http::Request& req, const http::Responder& r) {
+        r.Send(http::JsonResponse(req, http::Status::ok,
+                                  fmt::format(R"({{"version":"{}","revision":"{}","branch":"",)"
+                                              R"("buildUser":"","buildDate":"","goVersion":""}})",
+                                              kVersion, kRevision)));
+      });
+}
+
+namespace {
+
+// Writes a streams result; with categorize-labels, grouped by stream with each entry's
+// structured metadata and parsed labels beside it.
+void WriteStreams(JsonWriter& w, const logql::LogQueryResult& r, bool categorize, bool forward) {
+  w.Key("resultType").String("streams").Key("result").BeginArray();
+  auto entry = [&](const logql::LogLine& e, bool with_categories) {
+    w.BeginArray().String(std::to_string(e.ts_ns)).String(e.line);
+    if (with_categories && (!e.metadata.empty() || !e.parsed.empty())) {
+      w.BeginObject();
+      if (!e.metadata.empty()) {
+        w.Key("structuredMetadata");
+        WriteLabels(w, e.metadata);
+      }
+      if (!e.parsed.empty()) {
+        w.Key("parsed");
+        WriteLabels(w, e.parsed);
+      }
+      w.EndObject();
+    }
+    w.EndArray();
+  };
+  if (!categorize) {
+    for (const auto& s : r.streams) {
+      w.BeginObject().Key("stream");
+      WriteLabels(w, s.labels);
+      w.Key("values").BeginArray();
+      for (const auto& e : s.entries) entry(e, false);
+      w.EndArray().EndObject();
+    }
+  } else {
+    std::map<Labels, std::vector<const logql::LogLine*>> by_stream;
+    for (const auto& s : r.streams) {
+      auto& v = by_stream[s.stream];
+      for (const auto& e : s.entries) v.push_back(&e);
+    }
+    for (auto& [labels, entries] : by_stream) {
+      std::stable_sort(entries.begin(), entries.end(), [&](const auto* a, const auto* b) {
+        return forward ? a->ts_ns < b->ts_ns : a->ts_ns > b->ts_ns;
+      });
+      w.BeginObject().Key("stream");
+      WriteLabels(w, labels);
+      w.Key("values").BeginArray();
+      for (const auto* e : entries) entry(*e, true);
+      w.EndArray().EndObject();
+    }
+  }
+  w.EndArray();
+}
+
+void WriteStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned,
+                std::chrono::nanoseconds exec, std::chrono::nanoseconds queue) {
+  double secs = std::chrono::duration<double>(exec).count();
+  w.Key("stats").BeginObject().Key("summary").BeginObject();
+  w.Key("bytesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(bytes / secs) : 0);
+  w.Key("linesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(lines / secs) : 0);
+  w.Key("totalBytesProcessed").Int(static_cast<int64_t>(bytes));
+  w.Key("totalLinesProcessed").Int(static_cast<int64_t>(lines));
+  w.Key("execTime").Number(secs);
+  w.Key("queueTime").Number(std::chrono::duration<double>(queue).count());
+  w.Key("totalEntriesReturned").Int(static_cast<int64_t>(returned));
+  w.EndObject().EndObject();
+}
+
+}  // namespace
+
+void LokiApi::Query(Call& c) {
+  auto t = c.Time("time", NowNanos());
+  if (!t) return;
+  logql::ExprPtr e = c.ParseQuery();
+  if (!e) return;
+  if (!e->IsMetric()) {
+    return c.Fail(Status::InvalidArgument(
+        "log queries are not supported as an instant query type, please change your query to "
+        "a range query type"));
+  }
+  auto q = c.Querier(queryable_, *t - kHourNs, *t);
+  if (!q) return;
+  auto started = std::chrono::steady_clock::now();
+  auto r = engine_.Instant(*q, *e, FloorDiv(*t, kNsPerMs), Control(c));
+  if (!r.ok()) return c.Fail(r.status());
+  auto exec = std::chrono::steady_clock::now() - started;
+  c.Ok([&](JsonWriter& w) {
+    WriteResult(w, *r,
+                [&](JsonWriter& w) { WriteStats(w, 0, 0, r->series.size(), exec, c.queue_time); });
+  });
+}
+
+void LokiApi::QueryRange(Call& c) {
+  int64_t start = 0, end = 0;
+  if (!c.Range(kHourNs, &start, &end)) return;
+  if (end < start) {
+    return c.Fail(
+        Status::InvalidArgument("end timestamp must not be before or equal to start time"));
+  }
+  logql::ExprPtr e = c.ParseQuery();
+  if (!e) return;
+  auto q = c.Querier(queryable_, start, end);
+  if (!q) return;
+  auto started = std::chrono::steady_clock::now();
+  if (!e->IsMetric()) {
+    uint64_t limit = 100;
+    if (auto v = c.params.Get("limit"); v && !v->empty()) {
+      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
+      if (ec != std::errc() || p != v->data() + v->size()) {
+        return c.Fail(
+            Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid limit", *v)));
+      }
+      if (limit == 0) return c.Fail(Status::InvalidArgument("limit must be a positive value"));
+    }
+    uint64_t max = limits_.For(c.tenant).query.max_entries_limit_per_query;
+    if (limit > max) {
+      return c.Fail(Status::InvalidArgument(fmt::format(
+          "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
+          limit, max)));
+    }
+    logql::LogQueryParams p;
+    p.start_ns = start;
+    p.end_ns = end;
+    p.limit = limit;
+    auto dir = c.params.Get("direction").value_or("backward");
+    if (dir == "forward" || dir == "FORWARD") {
+      p.forward = true;
+    } else if (dir != "backward" && dir != "BACKWARD" && !dir.empty()) {
+      return c.Fail(Status::InvalidArgument(fmt::format("invalid direction '{}'", dir)));
+    }
+    auto r = engine_.SelectLogs(*q, logql::As<logql::LogExpr>(*e), p, Control(c));
+    if (!r.ok()) return c.Fail(r.status());
+    auto exec = std::chrono::steady_clock::now() - started;
+    uint64_t returned = 0;
+    for (const auto& s : r->streams) returned += s.entries.size();
+    c.Ok([&](JsonWriter& w) {
+      w.BeginObject();
+      WriteStreams(w, *r, c.categorize, p.forward);
+      if (c.categorize) w.Key("encodingFlags").BeginArray().String(kCategorizeLabels).EndArray();
+      WriteStats(w, r->entries_scanned, r->bytes_scanned, returned, exec, c.queue_time);
+      w.EndObject();
+    });
+    return;
+  }
+  // Loki's default step gives about 250 points over the range, at least a second.
+  int64_t step_ms = std::max<int64_t>((end - start) / kNsPerMs / 250 / 1000 * 1000, 1000);
+  if (auto v = c.params.Get("step"); v && !v->empty()) {
+    auto d = ParseDuration(*v);
+    if (!d.ok()) return c.Fail(Status::InvalidArgument(d.status().message()));
+    step_ms = *d;
+  }
+  if (step_ms <= 0) {
+    return c.Fail(Status::InvalidArgument(
+        "zero or negative query resolution step widths are not accepted. Try a positive integer"));
+  }
+  int64_t start_ms = FloorDiv(start, kNsPerMs), end_ms = FloorDiv(end, kNsPerMs);
+  if ((end_ms - start_ms) / step_ms > opts_.max_points_per_series) {
+    return c.Fail(Status::InvalidArgument(
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
+        "resolution (?step=XX)"));
+  }
+  auto r = engine_.Range(*q, *e, start_ms, end_ms, step_ms, Control(c));
+  if (!r.ok()) return c.Fail(r.status());
+  auto exec = std::chrono::steady_clock::now() - started;
+  c.Ok([&](JsonWriter& w) {
+    WriteResult(w, *r,
+                [&](JsonWriter& w) { WriteStats(w, 0, 0, r->series.size(), exec, c.queue_time); });
+  });
+}
+
+void LokiApi::LabelNames(Call& c) {
+  int64_t start = 0, end = 0;
+  if (!c.Range(6 * kHourNs, &start, &end)) return;
+  std::vector<Matcher> matchers;
+  if (auto sel = c.params.Get("query"); sel && !sel->empty()) {
+    auto m = logql::ParseMatchers(*sel, true);
+    if (!m.ok()) return c.Fail(m.status());
+    matchers = std::move(*m);
+  }
+  auto q = c.Querier(queryable_, start, end);
+  if (!q) return;
+  auto names = q->LabelNames(matchers, start, end);
+  if (!names.ok()) return c.Fail(names.status());
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    for (const auto& n : *names) w.String(n);
+    w.EndArray();
+  });
+}
+
+void LokiApi::LabelValues(Call& c) {
+  // /loki/api/v1/label/<name>/values
+  std::string_view rest =
+      std::string_view(c.path).substr(std::string_view("/loki/api/v1/label/").size());
+  if (!rest.ends_with("/values")) {
+    return c.Fail(Status::NotFound(fmt::format("404 page not found: {}", c.path)));
+  }
+  std::string name(rest.substr(0, rest.size() - std::string_view("/values").size()));
+  int64_t start = 0, end = 0;
+  if (!c.Range(6 * kHourNs, &start, &end)) return;
+  std::vector<Matcher> matchers;
+  if (auto sel = c.params.Get("query"); sel && !sel->empty()) {
+    auto m = logql::ParseMatchers(*sel, true);
+    if (!m.ok()) return c.Fail(m.status());
+    matchers = std::move(*m);
+  }
+  auto q = c.Querier(queryable_, start, end);
+  if (!q) return;
+  auto values = q->LabelValues(name, matchers, start, end);
+  if (!values.ok()) return c.Fail(values.status());
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    for (const auto& v : *values) w.String(v);
+    w.EndArray();
+  });
+}
+
+void LokiApi::Series(Call& c) {
+  int64_t start = 0, end = 0;
+  if (!c.Range(kHourNs, &start, &end)) return;
+  auto all = c.params.GetAll("match[]");
+  if (all.empty()) all = c.params.GetAll("match");
+  if (all.empty()) return c.Fail(Status::InvalidArgument("0 matcher groups supplied"));
+  auto q = c.Querier(queryable_, start, end);
+  if (!q) return;
+  std::set<Labels> series;
+  for (const auto& sel : all) {
+    auto m = logql::ParseMatchers(sel, true);
+    if (!m.ok()) return c.Fail(m.status());
+    auto set = q->Select(*m, start, end);
+    if (!set.ok()) return c.Fail(set.status());
+    for (size_t i = 0; i < (*set)->size(); ++i) series.insert((*set)->labels(i));
+  }
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    for (const auto& s : series) WriteLabels(w, s);
+    w.EndArray();
+  });
+}
+
+void LokiApi::FormatQuery(Call& c) {
+  logql::ExprPtr e = c.ParseQuery();
+  if (!e) return;
+  c.Ok([&](JsonWriter& w) { w.String(e->Pretty()); });
+}
+
+}  // namespace strata::api

@@ -1,0 +1,107 @@
+#include "api/request.h"
+
+#include "http/compression.h"
+#include "http/tenant.h"
+
+namespace strata::api {
+
+namespace bhttp = boost::beast::http;
+
+void ApiRequest::Send(http::Status status, std::string body, std::string_view content_type) {
+  http::Response res = http::JsonResponse(proto, status, std::string());
+  res.set(bhttp::field::content_type, std::string(content_type));
+  if (gzip) {
+    res.body() = http::Gzip(body);
+    res.set(bhttp::field::content_encoding, "gzip");
+  } else {
+    res.body() = std::move(body);
+  }
+  respond.Send(std::move(res));
+}
+
+void Dispatch(frontend::FairScheduler& scheduler, const TenantPolicy& tenants, http::Request& req,
+              const std::shared_ptr<ApiRequest>& call, std::function<void()> body) {
+  ApiRequest& c = *call;
+  c.proto = http::HeadOf(req);
+  std::string_view target(req.target().data(), req.target().size());
+  c.path = std::string(target.substr(0, target.find('?')));
+  auto ae = req[bhttp::field::accept_encoding];
+  c.gzip = std::string_view(ae.data(), ae.size()).find("gzip") != std::string_view::npos;
+  auto p = Params::FromRequest(req);
+  if (!p.ok()) {
+    c.Fail(Status::InvalidArgument(p.status().message()));
+    return c.SendError();
+  }
+  c.params = std::move(p).value();
+  auto tenant = http::RequestTenant(req, tenants);
+  if (!tenant.ok()) {
+    c.Fail(tenant.status());
+    return c.SendError();
+  }
+  c.tenant = std::move(tenant).value();
+  c.queued_at = std::chrono::steady_clock::now();
+  Status queued = scheduler.Submit(c.tenant, [call, body = std::move(body)] {
+    call->queue_time = std::chrono::steady_clock::now() - call->queued_at;
+    body();
+    if (!call->error.ok()) call->SendError();
+  });
+  if (!queued.ok()) {
+    c.Fail(queued);
+    c.SendError();
+  }
+}
+
+promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms) {
+  promql::QueryControl ctl;
+  ctl.cancelled = r.client_gone();
+  if (timeout_ms > 0) {
+    ctl.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  }
+  return ctl;
+}
+
+void WriteLabels(JsonWriter& w, const Labels& ls) {
+  w.BeginObject();
+  for (const auto& l : ls) w.Key(l.name).String(l.value);
+  w.EndObject();
+}
+
+void WriteResult(JsonWriter& w, const promql::QueryResult& r,
+                 const std::function<void(JsonWriter&)>& extra) {
+  w.BeginObject();
+  switch (r.type) {
+    case promql::ValueType::kScalar:
+      w.Key("resultType").String("scalar").Key("result");
+      w.BeginArray().Timestamp(r.scalar.t).SampleValue(r.scalar.v).EndArray();
+      break;
+    case promql::ValueType::kString:
+      w.Key("resultType").String("string").Key("result");
+      w.BeginArray().Timestamp(r.str_t).String(r.str).EndArray();
+      break;
+    case promql::ValueType::kVector:
+      w.Key("resultType").String("vector").Key("result").BeginArray();
+      for (const auto& s : r.series) {
+        w.BeginObject().Key("metric");
+        WriteLabels(w, s.labels);
+        w.Key("value").BeginArray().Timestamp(s.points[0].t).SampleValue(s.points[0].v).EndArray();
+        w.EndObject();
+      }
+      w.EndArray();
+      break;
+    case promql::ValueType::kMatrix:
+      w.Key("resultType").String("matrix").Key("result").BeginArray();
+      for (const auto& s : r.series) {
+        w.BeginObject().Key("metric");
+        WriteLabels(w, s.labels);
+        w.Key("values").BeginArray();
+        for (const auto& p : s.points) w.BeginArray().Timestamp(p.t).SampleValue(p.v).EndArray();
+        w.EndArray().EndObject();
+      }
+      w.EndArray();
+      break;
+  }
+  if (extra) extra(w);
+  w.EndObject();
+}
+
+}  // namespace strata::api

@@ -1,0 +1,247 @@
+// Loki's query API end to end against an in-process server: what a Loki push stored comes
+// back through query_range byte for byte, in both response forms, with Loki's shapes, status
+// codes and error texts.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include "api/params.h"
+#include "base/units.h"
+#include "server/server.h"
+#include "test_util.h"
+
+namespace strata {
+namespace {
+namespace bhttp = boost::beast::http;
+using testing::LokiJson;
+using testing::LokiPush;
+
+class LokiApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::Config c;
+    c.listen = "127.0.0.1:0";
+    c.data_dir = dir_.path();
+    c.threads = 2;
+    srv_ = std::make_unique<server::StrataServer>(c);
+    ASSERT_TRUE(srv_->Start().ok());
+    ASSERT_TRUE(srv_->WaitReady().ok());
+    client_ = std::make_unique<http::Client>("127.0.0.1", std::to_string(srv_->port()));
+  }
+  void TearDown() override {
+    client_.reset();
+    srv_->Shutdown();
+  }
+  http::Response Do(http::Request req) {
+    auto res = client_->Do(std::move(req));
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : http::Response();
+  }
+  http::Response Get(const std::string& path,
+                     const std::vector<std::pair<std::string, std::string>>& params,
+                     const std::string& tenant = "", bool categorize = false) {
+    std::string target = path;
+    char sep = '?';
+    for (const auto& [k, v] : params) {
+      target += sep + k + "=" + Escape(v);
+      sep = '&';
+    }
+    http::Request req(bhttp::verb::get, target, 11);
+    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+    if (categorize) req.set("X-Loki-Response-Encoding-Flags", "categorize-labels");
+    return Do(std::move(req));
+  }
+  static std::string Escape(std::string_view s) {
+    std::string out;
+    for (unsigned char c : s) {
+      if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out += fmt::format("%{:02X}", c);
+      }
+    }
+    return out;
+  }
+  simdjson::dom::element Json(const http::Response& res) {
+    bodies_.push_back(res.body());
+    simdjson::dom::element doc;
+    EXPECT_EQ(parser_.parse(bodies_.back()).get(doc), simdjson::SUCCESS) << res.body();
+    return doc;
+  }
+
+  testing::TempDir dir_{"loki-api"};
+  std::unique_ptr<server::StrataServer> srv_;
+  std::unique_ptr<http::Client> client_;
+  simdjson::dom::parser parser_;
+  std::vector<std::string> bodies_;
+  const int64_t ns_ = NowMillis() * 1'000'000;
+};
+
+// The entries LokiJson(app, ns, n) sends: (timestamp, line, trace_id or "").
+struct Sent {
+  int64_t ts;
+  std::string line;
+  std::string trace_id;
+};
+std::vector<Sent> Expected(int64_t ns, int n) {
+  std::vector<Sent> out;
+  out.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    out.push_back(
+        {ns + i, fmt::format("line {} \u00e9\t\"q\"", i), i % 2 ? "t" + std::to_string(i) : ""});
+  }
+  return out;
+}
+
+TEST_F(LokiApiTest, QueryRangeReturnsWhatWasPushedByteForByte) {
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 20), false)).result(), http::Status::no_content);
+  auto want = Expected(ns_, 20);
+  std::vector<std::pair<std::string, std::string>> q = {{"query", R"({app="api"})"},
+                                                        {"start", std::to_string(ns_ - 1000)},
+                                                        {"end", std::to_string(ns_ + 1000)},
+                                                        {"limit", "1000"},
+                                                        {"direction", "forward"}};
+
+  // categorize-labels: one stream, each entry with its structured metadata beside it.
+  auto res = Get("/loki/api/v1/query_range", q, "", true);
+  ASSERT_EQ(res.result(), http::Status::ok) << res.body();
+  auto doc = Json(res);
+  EXPECT_EQ(std::string_view(doc["status"]), "success");
+  EXPECT_EQ(std::string_view(doc["data"]["resultType"]), "streams");
+  EXPECT_EQ(std::string_view(doc["data"]["encodingFlags"].at(0)), "categorize-labels");
+  auto result = doc["data"]["result"].get_array();
+  ASSERT_EQ(result.size(), 1u);
+  EXPECT_EQ(std::string_view(result.at(0)["stream"]["app"]), "api");
+  EXPECT_EQ(std::string_view(result.at(0)["stream"]["env"]), "test");
+  size_t i = 0;
+  for (auto v : result.at(0)["values"].get_array()) {
+    ASSERT_LT(i, want.size());
+    EXPECT_EQ(std::string_view(v.at(0)), std::to_string(want[i].ts));
+    EXPECT_EQ(std::string_view(v.at(1)), want[i].line);
+    if (want[i].trace_id.empty()) {
+      EXPECT_EQ(v.get_array().size(), 2u);
+    } else {
+      EXPECT_EQ(std::string_view(v.at(2)["structuredMetadata"]["trace_id"]), want[i].trace_id);
+    }
+    ++i;
+  }
+  EXPECT_EQ(i, want.size());
+
+  // The plain form: structured metadata is part of each stream's labels, as in Loki 3.
+  res = Get("/loki/api/v1/query_range", q);
+  doc = Json(res);
+  size_t entries = 0, streams = 0;
+  for (auto s : doc["data"]["result"].get_array()) {
+    ++streams;
+    for (auto v : s["values"].get_array()) {
+      int64_t ts = std::stoll(std::string(std::string_view(v.at(0))));
+      const Sent& w = want[static_cast<size_t>(ts - ns_)];
+      EXPECT_EQ(std::string_view(v.at(1)), w.line);
+      std::string_view trace;
+      if (s["stream"]["trace_id"].get(trace) == simdjson::SUCCESS) {
+        EXPECT_EQ(trace, w.trace_id);
+      } else {
+        EXPECT_TRUE(w.trace_id.empty());
+      }
+      ++entries;
+    }
+  }
+  EXPECT_EQ(entries, 20u);
+  EXPECT_EQ(streams, 11u);  // the entries without metadata, and one per trace_id
+
+  // Backward (the default) with a limit: the newest.
+  q = {{"query", R"({app="api"} |= "line 1")"},
+       {"start", std::to_string(ns_)},
+       {"end", std::to_string(ns_ + 20)},
+       {"limit", "3"}};
+  doc = Json(Get("/loki/api/v1/query_range", q, "", true));
+  std::vector<std::string> lines;
+  for (auto v : doc["data"]["result"].at(0)["values"].get_array()) {
+    lines.emplace_back(std::string_view(v.at(1)));
+  }
+  // Lines containing "line 1": 1 and 10..19; the three newest are 19, 18, 17.
+  EXPECT_EQ(lines, (std::vector<std::string>{want[19].line, want[18].line, want[17].line}));
+}
+
+TEST_F(LokiApiTest, MetricQueriesLabelsAndSeries) {
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 20), false)).result(), http::Status::no_content);
+  ASSERT_EQ(Do(LokiPush(LokiJson("db", ns_, 7), true)).result(), http::Status::no_content);
+  double t = static_cast<double>(ns_ + 1'000'000'000) / 1e9;
+  auto doc = Json(
+      Get("/loki/api/v1/query", {{"query", R"(sum by (app) (count_over_time({env="test"}[1m])))"},
+                                 {"time", fmt::format("{:.3f}", t)}}));
+  EXPECT_EQ(std::string_view(doc["data"]["resultType"]), "vector");
+  std::map<std::string, std::string> got;
+  for (auto s : doc["data"]["result"].get_array()) {
+    got[std::string(std::string_view(s["metric"]["app"]))] = std::string_view(s["value"].at(1));
+  }
+  EXPECT_EQ(got, (std::map<std::string, std::string>{{"api", "20"}, {"db", "7"}}));
+
+  // A range query over structured metadata as a label filter: 10 odd api entries and 3 db.
+  doc = Json(Get("/loki/api/v1/query_range",
+                 {{"query", R"(sum(count_over_time({env="test"} | trace_id != "" [1m])))"},
+                  {"start", std::to_string(ns_)},
+                  {"end", std::to_string(ns_ + 60'000'000'000)},
+                  {"step", "30s"}}));
+  EXPECT_EQ(std::string_view(doc["data"]["resultType"]), "matrix");
+  // Steps at start, +30 s, +60 s; at start the window (start - 1m, start] ends before the
+  // entries at start + 1 ns and later: no point there.
+  auto values = doc["data"]["result"].at(0)["values"].get_array();
+  EXPECT_EQ(values.size(), 2u);
+  EXPECT_EQ(std::string_view(values.at(0).at(1)), "13");
+  EXPECT_EQ(std::string_view(values.at(1).at(1)), "13");
+
+  doc = Json(Get("/loki/api/v1/labels", {}));
+  std::vector<std::string> names;
+  for (auto n : doc["data"].get_array()) names.emplace_back(std::string_view(n));
+  EXPECT_EQ(names, (std::vector<std::string>{"app", "env"}));
+  doc = Json(Get("/loki/api/v1/label/app/values", {{"query", R"({env="test"})"}}));
+  EXPECT_EQ(doc["data"].get_array().size(), 2u);
+  doc = Json(Get("/loki/api/v1/series", {{"match[]", R"({app="db"})"}}));
+  EXPECT_EQ(std::string_view(doc["data"].at(0)["app"]), "db");
+  EXPECT_EQ(doc["data"].get_array().size(), 1u);
+}
+
+TEST_F(LokiApiTest, ErrorsAndFormatQuery) {
+  auto res = Get("/loki/api/v1/query_range", {{"query", R"({app="api"} |~)"}});
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(),
+            "parse error at line 1, col 15: syntax error: unexpected $end, expecting STRING or "
+            "ip\n");
+  res = Get("/loki/api/v1/query", {{"query", R"({app="api"})"}});
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(),
+            "log queries are not supported as an instant query type, please change your query to "
+            "a range query type\n");
+  res = Get("/loki/api/v1/query_range", {{"query", R"({app="api"})"}, {"limit", "5001"}});
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(),
+            "max entries limit per query exceeded, limit > max_entries_limit_per_query (5001 > "
+            "5000)\n");
+
+  auto doc = Json(Get("/loki/api/v1/format_query", {{"query", R"(sum(rate({ app = "x" }[5m])))"}}));
+  EXPECT_EQ(std::string_view(doc["data"]), R"(sum(rate({app="x"}[5m])))");
+  res = Get("/loki/api/v1/format_query", {{"query", "{}"}});
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  doc = Json(res);
+  EXPECT_EQ(std::string_view(doc["status"]), "invalid-query");
+
+  res = Get("/loki/api/v1/status/buildinfo", {});
+  EXPECT_EQ(res.result(), http::Status::ok);
+  EXPECT_FALSE(std::string_view(Json(res)["version"]).empty());
+}
+
+TEST_F(LokiApiTest, TenantsSeeOnlyTheirOwnLogs) {
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 3), false, "team-a")).result(),
+            http::Status::no_content);
+  std::vector<std::pair<std::string, std::string>> q = {{"query", R"({app="api"})"},
+                                                        {"start", std::to_string(ns_ - 1)},
+                                                        {"end", std::to_string(ns_ + 10)}};
+  auto a = Json(Get("/loki/api/v1/query_range", q, "team-a"));
+  EXPECT_EQ(a["data"]["result"].get_array().size(), 2u);  // with and without metadata
+  auto b = Json(Get("/loki/api/v1/query_range", q, "team-b"));
+  EXPECT_EQ(b["data"]["result"].get_array().size(), 0u);
+}
+
+}  // namespace
+}  // namespace strata
