@@ -231,6 +231,73 @@ TEST_F(LokiApiTest, ErrorsAndFormatQuery) {
   EXPECT_FALSE(std::string_view(Json(res)["version"]).empty());
 }
 
+// OTLP logs are stored as Loki 3 stores them: indexed resource attributes as stream labels
+// (dots as underscores), everything else as structured metadata, the body as the line.
+TEST_F(LokiApiTest, OtlpLogsFollowLokisConventions) {
+  const std::string json = fmt::format(R"({{"resourceLogs":[{{
+    "resource":{{"attributes":[
+      {{"key":"service.name","value":{{"stringValue":"checkout"}}}},
+      {{"key":"k8s.pod.name","value":{{"stringValue":"pod-1"}}}},
+      {{"key":"host.name","value":{{"stringValue":"node-7"}}}}]}},
+    "scopeLogs":[{{"scope":{{"name":"my.lib","version":"1.2"}},
+      "logRecords":[
+        {{"timeUnixNano":"{}","severityNumber":17,"severityText":"ERROR",
+          "body":{{"stringValue":"payment failed"}},
+          "traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",
+          "attributes":[{{"key":"http.route","value":{{"stringValue":"/pay"}}}},
+                        {{"key":"user","value":{{"kvlistValue":{{"values":[
+                          {{"key":"id","value":{{"intValue":"42"}}}}]}}}}}}]}},
+        {{"timeUnixNano":"{}","body":{{"kvlistValue":{{"values":[
+          {{"key":"a","value":{{"boolValue":true}}}}]}}}}}}]}}]}}]}})",
+                                       ns_, ns_ + 1);
+  http::Request req(bhttp::verb::post, "/otlp/v1/logs", 11);
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = json;
+  auto res = Do(std::move(req));
+  ASSERT_EQ(res.result(), http::Status::ok) << res.body();
+  EXPECT_EQ(res.body(), "{}");
+
+  auto doc = Json(Get("/loki/api/v1/query_range",
+                      {{"query", R"({service_name="checkout"})"},
+                       {"start", std::to_string(ns_ - 1)},
+                       {"end", std::to_string(ns_ + 10)},
+                       {"direction", "forward"}},
+                      "", true));
+  auto streams = doc["data"]["result"].get_array();
+  ASSERT_EQ(streams.size(), 1u) << bodies_.back();
+  auto stream = streams.at(0);
+  EXPECT_EQ(std::string_view(stream["stream"]["service_name"]), "checkout");
+  EXPECT_EQ(std::string_view(stream["stream"]["k8s_pod_name"]), "pod-1");
+  EXPECT_EQ(stream["stream"].get_object().size(), 2u);
+  auto first = stream["values"].at(0);
+  EXPECT_EQ(std::string_view(first.at(1)), "payment failed");
+  auto md = first.at(2)["structuredMetadata"];
+  EXPECT_EQ(std::string_view(md["host_name"]), "node-7");
+  EXPECT_EQ(std::string_view(md["http_route"]), "/pay");
+  EXPECT_EQ(std::string_view(md["user_id"]), "42");
+  EXPECT_EQ(std::string_view(md["severity_text"]), "ERROR");
+  EXPECT_EQ(std::string_view(md["severity_number"]), "17");
+  EXPECT_EQ(std::string_view(md["trace_id"]), "5b8efff798038103d269b633813fc60c");
+  EXPECT_EQ(std::string_view(md["span_id"]), "eee19b7ec3c1b174");
+  EXPECT_EQ(std::string_view(md["scope_name"]), "my.lib");
+  EXPECT_EQ(std::string_view(md["scope_version"]), "1.2");
+  // A body that is no string is stored as OpenTelemetry prints it: JSON.
+  EXPECT_EQ(std::string_view(stream["values"].at(1).at(1)), R"({"a":true})");
+
+  // Without service.name, service_name comes from a conventional label, or is unknown_service.
+  const std::string anon = fmt::format(
+      R"({{"resourceLogs":[{{"resource":{{}},"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{}","body":{{"stringValue":"x"}}}}]}}]}}]}})",
+      ns_);
+  http::Request req2(bhttp::verb::post, "/otlp/v1/logs", 11);
+  req2.set(bhttp::field::content_type, "application/json");
+  req2.body() = anon;
+  ASSERT_EQ(Do(std::move(req2)).result(), http::Status::ok);
+  doc = Json(Get("/loki/api/v1/label/service_name/values", {}));
+  std::vector<std::string> services;
+  for (auto v : doc["data"].get_array()) services.emplace_back(std::string_view(v));
+  EXPECT_EQ(services, (std::vector<std::string>{"checkout", "unknown_service"}));
+}
+
 TEST_F(LokiApiTest, TenantsSeeOnlyTheirOwnLogs) {
   ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 3), false, "team-a")).result(),
             http::Status::no_content);

@@ -4,11 +4,13 @@
 
 #include <string>
 
+#include "base/units.h"
 #include "http/compression.h"
 #include "http/status_map.h"
 #include "http/tenant.h"
 #include "proto/loki.h"
 #include "proto/otlp.h"
+#include "proto/otlp_logs.h"
 #include "proto/otlp_metrics.h"
 #include "proto/remote_write.h"
 
@@ -20,11 +22,12 @@ PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::Log
     : opts_(std::move(opts)),
       distributor_(distributor),
       logs_(logs),
-      requests_(prometheus::BuildCounter()
-                    .Name("strata_ingest_requests_total")
-                    .Help("Push requests (remote write, OTLP metrics, Loki push) by tenant and "
-                          "response code.")
-                    .Register(registry)) {}
+      requests_(
+          prometheus::BuildCounter()
+              .Name("strata_ingest_requests_total")
+              .Help("Push requests (remote write, OTLP metrics and logs, Loki push) by tenant and "
+                    "response code.")
+              .Register(registry)) {}
 
 void PushApi::Register(http::Server& server) {
   auto remote_write = [this](http::Request& req, const http::Responder& r) {
@@ -34,6 +37,8 @@ void PushApi::Register(http::Server& server) {
   server.Route("/api/v1/write", {bhttp::verb::post}, remote_write);
   server.Route("/otlp/v1/metrics", {bhttp::verb::post},
                [this](http::Request& req, const http::Responder& r) { HandleOtlp(req, r); });
+  server.Route("/otlp/v1/logs", {bhttp::verb::post},
+               [this](http::Request& req, const http::Responder& r) { HandleOtlpLogs(req, r); });
   server.Route("/loki/api/v1/push", {bhttp::verb::post},
                [this](http::Request& req, const http::Responder& r) { HandleLokiPush(req, r); });
 }
@@ -99,43 +104,90 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
                     });
 }
 
-void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
+std::optional<PushApi::OtlpBody> PushApi::ReadOtlp(http::Request& req,
+                                                   const http::Responder& respond,
+                                                   proto::OtlpSignal signal) {
   auto tenant = http::RequestTenant(req, opts_.tenants);
-  if (!tenant.ok()) return Fail(req, respond, "", tenant.status());
+  if (!tenant.ok()) {
+    Fail(req, respond, "", tenant.status());
+    return std::nullopt;
+  }
   const std::string_view content_type = http::MediaType(req);
-  const bool json = content_type == "application/json";
-  if (!json && content_type != "application/x-protobuf") {
-    return Fail(req, respond, *tenant,
-                Status::Unsupported(fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
-                                                "application/x-protobuf or application/json",
-                                                content_type)));
+  OtlpBody b;
+  b.tenant = std::move(tenant).value();
+  b.json = content_type == "application/json";
+  if (!b.json && content_type != "application/x-protobuf") {
+    Fail(req, respond, b.tenant,
+         Status::Unsupported(fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
+                                         "application/x-protobuf or application/json",
+                                         content_type)));
+    return std::nullopt;
   }
-  std::string raw;
-  if (Status st = http::DecodeBody(req, opts_.max_decompressed_body_bytes, raw); !st.ok()) {
-    return Fail(req, respond, *tenant, st);
+  if (Status st = http::DecodeBody(req, opts_.max_decompressed_body_bytes, b.raw); !st.ok()) {
+    Fail(req, respond, b.tenant, st);
+    return std::nullopt;
   }
-  if (json) {
-    auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kMetrics, raw);
-    if (!pb.ok()) return Fail(req, respond, *tenant, pb.status());
-    raw = std::move(*pb);
+  if (b.json) {
+    auto pb = proto::OtlpJsonToProtobuf(signal, b.raw);
+    if (!pb.ok()) {
+      Fail(req, respond, b.tenant, pb.status());
+      return std::nullopt;
+    }
+    b.raw = std::move(*pb);
   }
-  auto translated = proto::TranslateOtlpMetrics(raw);
-  if (!translated.ok()) return Fail(req, respond, *tenant, translated.status());
+  return b;
+}
+
+void PushApi::SendOtlpResponse(const http::Responder& respond, const http::Request& head,
+                               proto::OtlpSignal signal, bool json, uint64_t rejected,
+                               std::string_view message) {
+  http::Response res(http::Status::ok, head.version());
+  res.keep_alive(head.keep_alive());
+  res.set(bhttp::field::content_type, json ? "application/json" : "application/x-protobuf");
+  res.body() = proto::OtlpExportResponse(signal, rejected, message, json);
+  respond.Send(std::move(res));
+}
+
+void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
+  auto body = ReadOtlp(req, respond, proto::OtlpSignal::kMetrics);
+  if (!body) return;
+  auto translated = proto::TranslateOtlpMetrics(body->raw);
+  if (!translated.ok()) return Fail(req, respond, body->tenant, translated.status());
   ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
-  prometheus::Counter& answered = requests_.Add({{"tenant", *tenant}, {"code", "200"}});
-  distributor_.Push(
-      *tenant, proto::AsView(translated->request), untranslatable,
-      [this, respond, &answered, tenant = *tenant, json,
-       head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-        if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
-        http::Response res(http::Status::ok, head.version());
-        res.keep_alive(head.keep_alive());
-        res.set(bhttp::field::content_type, json ? "application/json" : "application/x-protobuf");
-        res.body() =
-            proto::OtlpExportResponse(proto::OtlpSignal::kMetrics, o.refused, o.message, json);
-        answered.Increment();
-        respond.Send(std::move(res));
-      });
+  prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
+  distributor_.Push(body->tenant, proto::AsView(translated->request), untranslatable,
+                    [this, respond, &answered, tenant = body->tenant, json = body->json,
+                     head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+                      if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+                      answered.Increment();
+                      SendOtlpResponse(respond, head, proto::OtlpSignal::kMetrics, json, o.refused,
+                                       o.message);
+                    });
+}
+
+// OTLP logs go where Loki pushes go, as Loki 3 stores them (proto/otlp_logs.h). Refusals a
+// tenant's limits cause are retryable (429); others are a partial success.
+void PushApi::HandleOtlpLogs(http::Request& req, const http::Responder& respond) {
+  auto body = ReadOtlp(req, respond, proto::OtlpSignal::kLogs);
+  if (!body) return;
+  auto logs = proto::TranslateOtlpLogs(body->raw, NowMillis() * 1'000'000);
+  if (!logs.ok()) return Fail(req, respond, body->tenant, logs.status());
+  if ((*logs)->push.streams.empty()) {
+    return SendOtlpResponse(respond, req, proto::OtlpSignal::kLogs, body->json, 0, "");
+  }
+  prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
+  logs_.Push(body->tenant, (*logs)->push,
+             [this, respond, &answered, tenant = body->tenant, json = body->json,
+              head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+               if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+               if (o.over_limit) {
+                 return Send(respond, tenant,
+                             http::TextResponse(head, http::Status::too_many_requests, o.message));
+               }
+               answered.Increment();
+               SendOtlpResponse(respond, head, proto::OtlpSignal::kLogs, json, o.refused,
+                                o.message);
+             });
 }
 
 void PushApi::HandleLokiPush(http::Request& req, const http::Responder& respond) {

@@ -5,11 +5,15 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "base/tenant.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
+#include "proto/otlp.h"
 
 namespace strata::api {
 
@@ -19,8 +23,8 @@ struct PushOptions {
 };
 
 // PushApi is the HTTP face of ingestion: Prometheus remote write (POST /api/v1/push,
-// /api/v1/write), OTLP/HTTP metrics (POST /otlp/v1/metrics) and Loki push
-// (POST /loki/api/v1/push). It resolves the tenant, decodes the body, hands the batch to the
+// /api/v1/write), OTLP/HTTP metrics and logs (POST /otlp/v1/metrics, /otlp/v1/logs) and Loki
+// push (POST /loki/api/v1/push). It resolves the tenant, decodes the body, hands the batch to the
 // signal's distributor and answers in the protocol's terms once the distributor reports:
 // errors through http/status_map.h, 429 with Retry-After, OTLP's partial success. Thread-safe.
 class PushApi {
@@ -34,6 +38,10 @@ class PushApi {
   // OTLP metrics (protobuf or JSON, optionally gzip), translated to Prometheus series
   // (proto/otlp_metrics.h); points with no Prometheus form are the partial success.
   void HandleOtlp(http::Request& req, const http::Responder& respond);
+  // OTLP logs (protobuf or JSON, optionally gzip), stored as Loki 3 stores them
+  // (proto/otlp_logs.h); 200 once durable, refusals as OTLP's partial success, 429 when over a
+  // tenant's limit.
+  void HandleOtlpLogs(http::Request& req, const http::Responder& respond);
   // Loki push: snappy-compressed protobuf PushRequest, or JSON (Content-Type application/json),
   // either optionally gzip; 204 once durable, 400 naming what was refused (the rest is
   // stored), 429 over the rate or stream limit.
@@ -45,6 +53,20 @@ class PushApi {
             const Status& error);
   // Sends `res` and counts it.
   void Send(const http::Responder& respond, const std::string& tenant, http::Response res);
+
+  // An OTLP/HTTP request's tenant and body, as protobuf.
+  struct OtlpBody {
+    std::string tenant;
+    std::string raw;
+    bool json = false;  // the request was JSON: so is the answer
+  };
+  // Reads the tenant, Content-Type and body; answers and returns nullopt when unusable.
+  std::optional<OtlpBody> ReadOtlp(http::Request& req, const http::Responder& respond,
+                                   proto::OtlpSignal signal);
+  // The Export*ServiceResponse (200), with OTLP's partial success when some were rejected.
+  static void SendOtlpResponse(const http::Responder& respond, const http::Request& head,
+                               proto::OtlpSignal signal, bool json, uint64_t rejected,
+                               std::string_view message);
 
   const PushOptions opts_;
   ingest::Distributor& distributor_;

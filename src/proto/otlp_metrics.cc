@@ -11,7 +11,9 @@
 #include <utility>
 
 #include "base/json.h"
+#include "base/units.h"
 #include "proto/otlp.h"
+#include "proto/otlp_values.h"
 #include "proto/wire.h"
 
 namespace strata::proto {
@@ -101,200 +103,14 @@ std::pair<std::string, std::string> UnitWords(std::string_view unit) {
   return {word(main, false), word(per, true)};
 }
 
-std::string FormatFloat(double v) {
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
-  if (std::isnan(v)) return "NaN";
-  char buf[64];
-  auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed);
-  if (ec != std::errc()) return FormatSampleValue(v);
-  return {buf, p};
-}
-
-// ---- Decoding ----
-
-struct Attribute {
-  std::string key;
-  std::string value;
-};
-
-// Nesting is bounded: TranslateOtlpMetrics runs ScanOtlp (at most 64 levels) first.
-void AnyValueToJson(std::string_view any, JsonWriter& w);
-
-// Base64 (standard alphabet, padded), as Go's encoding/json writes []byte.
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16 | static_cast<uint8_t>(in[i + 1]) << 8 |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
-// A double as ECMAScript prints numbers (how OTLP attribute values become strings).
-std::string FormatAttributeDouble(double v) {
-  if (std::isnan(v) || std::isinf(v)) return FormatFloat(v);
-  double a = std::fabs(v);
-  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-    char buf[64];
-    auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-    return {buf, p};
-  }
-  return FormatFloat(v);
-}
-
-// The AnyValue's string form, as OpenTelemetry's pdata AsString: strings as they are, numbers
-// and booleans printed, bytes in base64, arrays and maps as JSON.
-std::string AnyValueString(std::string_view any) {
-  WireReader r(any);
-  std::string out;
-  while (r.NextField()) {
-    uint64_t u;
-    std::string_view b;
-    double d;
-    switch (r.field()) {
-      case 1:
-        if (r.ReadBytes(&b)) out = std::string(b);
-        break;
-      case 2:
-        if (r.ReadVarint(&u)) out = u ? "true" : "false";
-        break;
-      case 3:
-        if (r.ReadVarint(&u)) out = std::to_string(static_cast<int64_t>(u));
-        break;
-      case 4:
-        if (r.ReadDouble(&d)) out = FormatAttributeDouble(d);
-        break;
-      case 5:
-      case 6: {
-        JsonWriter w;
-        AnyValueToJson(any, w);
-        return std::move(w.str());
-      }
-      case 7:
-        if (r.ReadBytes(&b)) out = Base64(b);
-        break;
-      default:
-        r.Skip();
-    }
-  }
-  return out;
-}
-
-void KeyValuesToJson(std::string_view list, JsonWriter& w) {
-  w.BeginObject();
-  WireReader r(list);
-  std::string_view kv;
-  while (r.NextField()) {
-    if (r.field() != 1 || !r.ReadBytes(&kv)) {
-      r.Skip();
-      continue;
-    }
-    WireReader kr(kv);
-    std::string_view key, value;
-    while (kr.NextField()) {
-      if (kr.field() == 1) {
-        kr.ReadBytes(&key);
-      } else if (kr.field() == 2) {
-        kr.ReadBytes(&value);
-      } else {
-        kr.Skip();
-      }
-    }
-    w.Key(key);
-    AnyValueToJson(value, w);
-  }
-  w.EndObject();
-}
-
-void AnyValueToJson(std::string_view any, JsonWriter& w) {
-  WireReader r(any);
-  bool wrote = false;
-  while (r.NextField()) {
-    uint64_t u;
-    std::string_view b;
-    double d;
-    switch (r.field()) {
-      case 1:
-        if (r.ReadBytes(&b)) w.String(b), wrote = true;
-        break;
-      case 2:
-        if (r.ReadVarint(&u)) w.Bool(u != 0), wrote = true;
-        break;
-      case 3:
-        if (r.ReadVarint(&u)) w.Int(static_cast<int64_t>(u)), wrote = true;
-        break;
-      case 4:
-        if (r.ReadDouble(&d)) {
-          std::isfinite(d) ? w.Number(d) : w.String(FormatFloat(d));
-          wrote = true;
-        }
-        break;
-      case 5:
-        if (r.ReadBytes(&b)) {
-          w.BeginArray();
-          WireReader ar(b);
-          std::string_view elem;
-          while (ar.NextField()) {
-            if (ar.field() == 1 && ar.ReadBytes(&elem)) {
-              AnyValueToJson(elem, w);
-            } else {
-              ar.Skip();
-            }
-          }
-          w.EndArray();
-          wrote = true;
-        }
-        break;
-      case 6:
-        if (r.ReadBytes(&b)) KeyValuesToJson(b, w), wrote = true;
-        break;
-      case 7:
-        if (r.ReadBytes(&b)) w.String(Base64(b)), wrote = true;
-        break;
-      default:
-        r.Skip();
-    }
-  }
-  if (!wrote) w.Null();
-}
-
-// Appends a KeyValue message's key and stringified value.
-void DecodeAttribute(std::string_view kv, std::vector<Attribute>& out) {
-  WireReader r(kv);
-  Attribute a;
-  while (r.NextField()) {
-    std::string_view b;
-    if (r.field() == 1 && r.ReadBytes(&b)) {
-      a.key = std::string(b);
-    } else if (r.field() == 2 && r.ReadBytes(&b)) {
-      a.value = AnyValueString(b);
-    } else {
-      r.Skip();
-    }
-  }
-  out.push_back(std::move(a));
-}
-
 // Label name -> value, sorted by name (what Labels requires).
 using LabelMap = std::map<std::string, std::string>;
 
 // Attributes as labels: sanitized names; values of colliding names joined with ";" in the order
 // of the original keys.
-void AddAttributeLabels(std::vector<Attribute> attrs, LabelMap& out) {
+void AddAttributeLabels(std::vector<OtlpAttribute> attrs, LabelMap& out) {
   std::sort(attrs.begin(), attrs.end(),
-            [](const Attribute& a, const Attribute& b) { return a.key < b.key; });
+            [](const OtlpAttribute& a, const OtlpAttribute& b) { return a.key < b.key; });
   for (auto& a : attrs) {
     if (a.key.empty()) continue;
     std::string name = PrometheusLabelName(a.key);
@@ -305,12 +121,12 @@ void AddAttributeLabels(std::vector<Attribute> attrs, LabelMap& out) {
 
 struct ResourceInfo {
   std::string job, instance;
-  std::vector<Attribute> others;  // for target_info
+  std::vector<OtlpAttribute> others;  // for target_info
 };
 
 ResourceInfo DecodeResource(std::string_view resource) {
   ResourceInfo info;
-  std::vector<Attribute> attrs;
+  std::vector<OtlpAttribute> attrs;
   WireReader r(resource);
   while (r.NextField()) {
     std::string_view kv;
@@ -337,7 +153,7 @@ ResourceInfo DecodeResource(std::string_view resource) {
 }
 
 struct Point {
-  std::vector<Attribute> attrs;
+  std::vector<OtlpAttribute> attrs;
   int64_t t_ms = 0;
   double value = 0;    // number points
   uint64_t count = 0;  // histogram and summary points
@@ -567,7 +383,7 @@ class Translator {
         uint64_t cumulative = 0;
         for (size_t i = 0; i < p.bounds.size() && i < p.bucket_counts.size(); ++i) {
           cumulative += p.bucket_counts[i];
-          Emit(family + "_bucket", labels, "le", FormatFloat(p.bounds[i]), p.t_ms,
+          Emit(family + "_bucket", labels, "le", FormatFloatF(p.bounds[i]), p.t_ms,
                value(static_cast<double>(cumulative)));
         }
         Emit(family + "_bucket", labels, "le", "+Inf", p.t_ms, value(static_cast<double>(p.count)));
@@ -578,7 +394,7 @@ class Translator {
         Emit(family + "_sum", labels, {}, {}, p.t_ms, value(p.sum));
         Emit(family + "_count", labels, {}, {}, p.t_ms, value(static_cast<double>(p.count)));
         for (const auto& [q, v] : p.quantiles) {
-          Emit(family, labels, "quantile", FormatFloat(q), p.t_ms, value(v));
+          Emit(family, labels, "quantile", FormatFloatF(q), p.t_ms, value(v));
         }
         break;
     }

@@ -37,6 +37,8 @@ class WireReader {
 
   bool ReadVarint(uint64_t* out) { return r_.ReadUvarint(out); }
   bool ReadDouble(double* out) { return r_.ReadDouble(out); }
+  bool ReadFixed64(uint64_t* out) { return r_.ReadFixed64(out); }
+  bool ReadFixed32(uint32_t* out) { return r_.ReadFixed32(out); }
   // A length-delimited field's bytes, borrowed from the buffer.
   bool ReadBytes(std::string_view* out) { return r_.ReadLengthPrefixed(out); }
   // Checks the current field has wire type `want`; a mismatch is malformed input.
