@@ -72,9 +72,11 @@ struct LokiApi::Call : ApiRequest {
     return *t;
   }
 
-  // start and end: end defaults to now, start to `since` (default `def_since`) before it.
+  // start and end: end defaults to now, start to `since` (default `def_since`) before the
+  // earlier of end and now, as Loki's.
   bool Range(int64_t def_since, int64_t* start, int64_t* end) {
-    auto e = Time("end", NowNanos());
+    const int64_t now = NowNanos();
+    auto e = Time("end", now);
     if (!e) return false;
     int64_t since = def_since;
     if (auto v = params.Get("since"); v && !v->empty()) {
@@ -85,7 +87,7 @@ struct LokiApi::Call : ApiRequest {
       }
       since = SaturatingMul(*d, kNsPerMs);
     }
-    auto s = Time("start", SaturatingSub(*e, since));
+    auto s = Time("start", SaturatingSub(std::min(*e, now), since));
     if (!s) return false;
     *start = *s;
     *end = *e;
@@ -238,7 +240,7 @@ void LokiApi::Query(Call& c) {
         "log queries are not supported as an instant query type, please change your query to "
         "a range query type"));
   }
-  auto q = c.Querier(queryable_, *t - kHourNs, *t);
+  auto q = c.Querier(queryable_, SaturatingSub(*t, logql::Lookback(*e)), *t);
   if (!q) return;
   auto started = std::chrono::steady_clock::now();
   auto r = engine_.Instant(*q, *e, FloorDiv(*t, kNsPerMs), Control(c));
@@ -257,9 +259,17 @@ void LokiApi::QueryRange(Call& c) {
     return c.Fail(
         Status::InvalidArgument("end timestamp must not be before or equal to start time"));
   }
+  const limits::QueryLimits& limits = limits_.For(c.tenant).query;
+  if (limits.max_query_length_ms > 0 &&
+      SaturatingSub(end, start) / kNsPerMs > limits.max_query_length_ms) {
+    return c.Fail(Status::InvalidArgument(
+        fmt::format("the query time range exceeds the limit (query length: {}, limit: {})",
+                    FormatDurationMillis(SaturatingSub(end, start) / kNsPerMs),
+                    FormatDurationMillis(limits.max_query_length_ms))));
+  }
   logql::ExprPtr e = c.ParseQuery();
   if (!e) return;
-  auto q = c.Querier(queryable_, start, end);
+  auto q = c.Querier(queryable_, SaturatingSub(start, logql::Lookback(*e)), end);
   if (!q) return;
   auto started = std::chrono::steady_clock::now();
   if (!e->IsMetric()) {
@@ -272,8 +282,8 @@ void LokiApi::QueryRange(Call& c) {
       }
       if (limit == 0) return c.Fail(Status::InvalidArgument("limit must be a positive value"));
     }
-    uint64_t max = limits_.For(c.tenant).query.max_entries_limit_per_query;
-    if (limit > max) {
+    uint64_t max = limits.max_entries_limit_per_query;  // 0: unlimited, as Loki's
+    if (max > 0 && limit > max) {
       return c.Fail(Status::InvalidArgument(fmt::format(
           "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
           limit, max)));
@@ -282,10 +292,12 @@ void LokiApi::QueryRange(Call& c) {
     p.start_ns = start;
     p.end_ns = end;
     p.limit = limit;
-    auto dir = c.params.Get("direction").value_or("backward");
-    if (dir == "forward" || dir == "FORWARD") {
+    std::string dir = c.params.Get("direction").value_or("backward");
+    std::transform(dir.begin(), dir.end(), dir.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    if (dir == "forward") {
       p.forward = true;
-    } else if (dir != "backward" && dir != "BACKWARD" && !dir.empty()) {
+    } else if (dir != "backward" && !dir.empty()) {
       return c.Fail(Status::InvalidArgument(fmt::format("invalid direction '{}'", dir)));
     }
     auto r = engine_.SelectLogs(*q, logql::As<logql::LogExpr>(*e), p, Control(c));
@@ -302,8 +314,9 @@ void LokiApi::QueryRange(Call& c) {
     });
     return;
   }
+  int64_t start_ms = FloorDiv(start, kNsPerMs), end_ms = FloorDiv(end, kNsPerMs);
   // Loki's default step gives about 250 points over the range, at least a second.
-  int64_t step_ms = std::max<int64_t>((end - start) / kNsPerMs / 250 / 1000 * 1000, 1000);
+  int64_t step_ms = std::max<int64_t>(SaturatingSub(end_ms, start_ms) / 250 / 1000 * 1000, 1000);
   if (auto v = c.params.Get("step"); v && !v->empty()) {
     auto d = ParseDuration(*v);
     if (!d.ok()) return c.Fail(Status::InvalidArgument(d.status().message()));
@@ -313,8 +326,7 @@ void LokiApi::QueryRange(Call& c) {
     return c.Fail(Status::InvalidArgument(
         "zero or negative query resolution step widths are not accepted. Try a positive integer"));
   }
-  int64_t start_ms = FloorDiv(start, kNsPerMs), end_ms = FloorDiv(end, kNsPerMs);
-  if ((end_ms - start_ms) / step_ms > opts_.max_points_per_series) {
+  if (SaturatingSub(end_ms, start_ms) / step_ms > opts_.max_points_per_series) {
     return c.Fail(Status::InvalidArgument(
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
         "resolution (?step=XX)"));

@@ -379,21 +379,9 @@ void PromApi::LabelNames(Call& c) {
 }
 
 void PromApi::LabelValues(Call& c) {
-  // /api/v1/label/<name>/values
-  constexpr std::string_view kPrefix = "/api/v1/label/";
-  constexpr std::string_view kSuffix = "/values";
-  std::string_view path = c.path;
-  if (!path.ends_with(kSuffix) || path.size() <= kPrefix.size() + kSuffix.size()) {
-    return c.Fail(Status::NotFound(fmt::format("no handler for {}", path)));
-  }
-  auto decoded = ParseForm(fmt::format(
-      "n={}", path.substr(kPrefix.size(), path.size() - kPrefix.size() - kSuffix.size())));
-  if (!decoded.ok() || decoded.value().empty())
-    return c.Fail(Status::InvalidArgument("invalid label name"));
-  std::string name = decoded.value()[0].second;
-  if (!IsValidUtf8(name) || name.empty()) {
-    return c.Fail(Status::InvalidArgument(fmt::format("invalid label name: {}", GoQuote(name))));
-  }
+  auto label = LabelNameFromPath(c.path, "/api/v1/label/");
+  if (!label.ok()) return c.Fail(label.status());
+  const std::string& name = *label;
   ListStrings(
       c, [&name](const query::Querier& q, int64_t mint, int64_t maxt, std::span<const Matcher> ms) {
         return q.LabelValues(name, mint, maxt, ms);

@@ -1,5 +1,7 @@
 #include "api/request.h"
 
+#include <fmt/format.h>
+
 #include "http/compression.h"
 #include "http/tenant.h"
 
@@ -49,6 +51,22 @@ void Dispatch(frontend::FairScheduler& scheduler, const TenantPolicy& tenants, h
     c.Fail(queued);
     c.SendError();
   }
+}
+
+Result<std::string> LabelNameFromPath(std::string_view path, std::string_view prefix) {
+  constexpr std::string_view kSuffix = "/values";
+  if (!path.starts_with(prefix) || !path.ends_with(kSuffix) ||
+      path.size() <= prefix.size() + kSuffix.size()) {
+    return Status::NotFound(fmt::format("no handler for {}", path));
+  }
+  auto decoded = ParseForm(fmt::format(
+      "n={}", path.substr(prefix.size(), path.size() - prefix.size() - kSuffix.size())));
+  if (!decoded.ok() || decoded->empty()) return Status::InvalidArgument("invalid label name");
+  std::string name = (*decoded)[0].second;
+  if (!IsValidUtf8(name) || name.empty()) {
+    return Status::InvalidArgument(fmt::format("invalid label name: {}", GoQuote(name)));
+  }
+  return name;
 }
 
 promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms) {

@@ -52,6 +52,10 @@ class ApiRequest {
 void Dispatch(frontend::FairScheduler& scheduler, const TenantPolicy& tenants, http::Request& req,
               const std::shared_ptr<ApiRequest>& call, std::function<void()> body);
 
+// The label name of a "<prefix><name>/values" path, percent-decoded; NotFound for another
+// path, InvalidArgument for a name that is empty or not UTF-8.
+Result<std::string> LabelNameFromPath(std::string_view path, std::string_view prefix);
+
 // Runs a query under `timeout_ms` (0: the engine's) and the client's cancellation.
 promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms);
 

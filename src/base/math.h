@@ -14,6 +14,12 @@ constexpr int64_t FloorDiv(int64_t a, int64_t b) {
 static_assert(FloorDiv(7, 2) == 3 && FloorDiv(-7, 2) == -4 && FloorDiv(-8, 2) == -4 &&
               FloorDiv(7, -2) == -4);
 
+// a / b rounded toward positive infinity (b > 0), without overflowing near the limits.
+constexpr int64_t CeilDiv(int64_t a, int64_t b) { return FloorDiv(a, b) + (a % b != 0 ? 1 : 0); }
+
+static_assert(CeilDiv(7, 2) == 4 && CeilDiv(-7, 2) == -3 && CeilDiv(8, 2) == 4 &&
+              CeilDiv(INT64_MAX, 1'000'000) == INT64_MAX / 1'000'000 + 1);
+
 // a - b, clamped to int64_t's range instead of overflowing.
 constexpr int64_t SaturatingSub(int64_t a, int64_t b) {
   int64_t out = 0;

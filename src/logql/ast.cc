@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string_view>
 
 #include "base/labels.h"
+#include "base/math.h"
 #include "base/units.h"
 #include "logql/lexer.h"
 
@@ -464,27 +466,24 @@ std::string Expr::Pretty(int level) const {
   }
 }
 
-std::vector<const LogSelector*> Selectors(const Expr& e) {
+int64_t Lookback(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::kLog:
-      return {&As<LogExpr>(e).selector};
-    case ExprKind::kRangeAgg:
-      return {&As<RangeAggregation>(e).selector};
-    case ExprKind::kVectorAgg:
-      return Selectors(*As<VectorAggregation>(e).expr);
-    case ExprKind::kLabelReplace:
-      return Selectors(*As<LabelReplaceExpr>(e).expr);
-    case ExprKind::kBinary: {
-      auto out = Selectors(*As<BinaryExpr>(e).lhs);
-      auto rhs = Selectors(*As<BinaryExpr>(e).rhs);
-      out.insert(out.end(), rhs.begin(), rhs.end());
-      return out;
+    case ExprKind::kRangeAgg: {
+      const auto& r = As<RangeAggregation>(e);
+      return SaturatingAdd(r.range_ns, std::max<int64_t>(r.offset_ns, 0));
     }
+    case ExprKind::kVectorAgg:
+      return Lookback(*As<VectorAggregation>(e).expr);
+    case ExprKind::kLabelReplace:
+      return Lookback(*As<LabelReplaceExpr>(e).expr);
+    case ExprKind::kBinary:
+      return std::max(Lookback(*As<BinaryExpr>(e).lhs), Lookback(*As<BinaryExpr>(e).rhs));
+    case ExprKind::kLog:
     case ExprKind::kLiteral:
     case ExprKind::kVector:
-      return {};
+      return 0;
   }
-  return {};
+  return 0;
 }
 
 }  // namespace strata::logql

@@ -264,7 +264,8 @@ const T& As(const Expr& e) {
   return static_cast<const T&>(e);
 }
 
-// The stream selector every log query and range aggregation starts from, in query order.
-std::vector<const LogSelector*> Selectors(const Expr& e);
+// How far before a metric query's evaluation time its range aggregations read: the largest
+// range + offset, in nanoseconds (0 for log queries).
+int64_t Lookback(const Expr& e);
 
 }  // namespace strata::logql

@@ -11,6 +11,7 @@
 
 #include "base/labels.h"
 #include "base/math.h"
+#include "base/units.h"
 #include "logql/lexer.h"
 #include "logql/pipeline.h"
 #include "promql/functions.h"
@@ -23,24 +24,14 @@ constexpr int64_t kNsPerMs = 1'000'000;
 constexpr std::string_view kLeafPrefix = "logql_range_";
 constexpr std::string_view kErrSampleExtraction = "SampleExtractionErr";
 
-// Throws away nothing: checks the deadline and cancellation every so many entries.
-Status CheckInterrupt(const promql::QueryControl& ctl) {
-  if (ctl.cancelled != nullptr && ctl.cancelled->load(std::memory_order_relaxed)) {
-    return Status::Cancelled("query cancelled");
-  }
-  if (std::chrono::steady_clock::now() > ctl.deadline) {
-    return Status::DeadlineExceeded("query timed out in expression evaluation");
-  }
-  return Status::Ok();
-}
+// Entries read between checks of the query's deadline and cancellation, and turns given to
+// other tenants' queries (QueryControl::yield).
+constexpr uint64_t kCheckEvery = 1024;
 
-std::string LabelsString(const Labels& ls) {
-  std::string out = "{";
-  for (size_t i = 0; i < ls.size(); ++i) {
-    if (i > 0) out += ", ";
-    out += ls[i].name + "=" + GoQuote(ls[i].value);
-  }
-  return out + "}";
+Status Checkpoint(const promql::QueryControl& ctl, uint64_t* n) {
+  if (++*n % kCheckEvery != 0) return Status::Ok();
+  if (ctl.yield) ctl.yield();
+  return promql::Interrupted(ctl);
 }
 
 // --- metric queries: LogQL's range aggregations as PromQL series -------------------------
@@ -290,11 +281,16 @@ class LeafQuerier : public query::EmptyQuerier {
 
   Result<std::unique_ptr<query::SeriesSet>> Select(
       const query::SelectParams& p, std::span<const Matcher> matchers) const override {
+    // The translation puts the leaf's name first; the stream matchers after it are the
+    // query's own (for absent_over_time's labels) and never name a leaf.
     const Leaf* leaf = nullptr;
-    for (const auto& m : matchers) {
-      if (m.name() == kMetricNameLabel && m.value().starts_with(kLeafPrefix)) {
-        size_t i = std::stoul(m.value().substr(kLeafPrefix.size()));
-        if (i < leaves_.size()) leaf = &leaves_[i];
+    if (!matchers.empty() && matchers[0].name() == kMetricNameLabel &&
+        matchers[0].value().starts_with(kLeafPrefix)) {
+      std::string_view digits = std::string_view(matchers[0].value()).substr(kLeafPrefix.size());
+      size_t i = 0;
+      auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), i);
+      if (ec == std::errc() && ptr == digits.data() + digits.size() && i < leaves_.size()) {
+        leaf = &leaves_[i];
       }
     }
     if (leaf == nullptr) return query::EmptyQuerier::Select(p, matchers);
@@ -316,10 +312,11 @@ class LeafQuerier : public query::EmptyQuerier {
     uint64_t total = 0;
     std::vector<logs::Entry> entries;
     LabelsBuilder lbs;
+    uint64_t read = 0;
     for (size_t i = 0; i < set->size(); ++i) {
-      RETURN_IF_ERROR(CheckInterrupt(ctl_));
       set->Entries(i, entries);
       for (auto& e : entries) {
+        RETURN_IF_ERROR(Checkpoint(ctl_, &read));
         lbs.Reset(set->labels(i), e.metadata);
         if (!leaf.pipeline.Process(e.ts_ns, e.line, lbs)) continue;
         double value = 1;
@@ -348,8 +345,9 @@ class LeafQuerier : public query::EmptyQuerier {
                          [](const Label& l) { return l.name == kErrorLabel; })) {
           std::erase_if(ls, [](const Label& l) { return l.name == kErrorDetailsLabel; });
         }
-        if (r.grouping) ls = Group(ls, *r.grouping);
-        int64_t t = FloorDiv(e.ts_ns + kNsPerMs - 1, kNsPerMs);  // the ms at or after it
+        // A failed entry keeps all its labels, so that the error is reported (as Loki's).
+        if (r.grouping && !lbs.HasError()) ls = Group(ls, *r.grouping);
+        int64_t t = CeilDiv(e.ts_ns, kNsPerMs);  // the ms at or after it
         out[std::move(ls)].push_back({t, value});
         if (++total > max_samples_) {
           return Status::LimitExceeded(
@@ -368,7 +366,7 @@ class LeafQuerier : public query::EmptyQuerier {
               "To skip all potential errors you can match empty errors.(e.g __error__=\"\")\n"
               "The label filter can also be specified after unwrap. (e.g | unwrap latency | "
               "__error__=\"\" )\n",
-              l.value, LabelsString(ls), l.value));
+              l.value, FormatLabels(ls), l.value));
         }
       }
       // Streams merged into one series interleave: put the samples in time order.
@@ -473,20 +471,32 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
     if (a.stream != b.stream) return streams[a.stream].labels < streams[b.stream].labels;
     return a.seq < b.seq;
   };
+  // Keeps the best `limit` candidates, and only the output streams they are in.
   auto trim = [&] {
     std::nth_element(cand.begin(), cand.begin() + static_cast<ptrdiff_t>(p.limit), cand.end(),
                      better);
     cand.resize(p.limit);
+    std::vector<size_t> renumber(streams.size(), SIZE_MAX);
+    std::vector<LogStream> kept;
+    for (auto& c : cand) {
+      if (renumber[c.stream] == SIZE_MAX) {
+        renumber[c.stream] = kept.size();
+        kept.push_back(std::move(streams[c.stream]));
+      }
+      c.stream = renumber[c.stream];
+    }
+    streams = std::move(kept);
+    stream_of.clear();
+    for (size_t k = 0; k < streams.size(); ++k) stream_of.emplace(streams[k].labels, k);
   };
   std::vector<logs::Entry> entries;
   LabelsBuilder lbs;
   uint64_t seq = 0;
   for (size_t i = 0; i < set->size(); ++i) {
-    RETURN_IF_ERROR(CheckInterrupt(ctl));
     set->Entries(i, entries);
     const Labels& stream_labels = set->labels(i);
     for (auto& en : entries) {
-      ++res.entries_scanned;
+      RETURN_IF_ERROR(Checkpoint(ctl, &res.entries_scanned));
       res.bytes_scanned += en.line.size();
       lbs.Reset(stream_labels, en.metadata);
       if (!pipeline.Process(en.ts_ns, en.line, lbs)) continue;

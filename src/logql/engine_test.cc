@@ -189,6 +189,29 @@ TEST_F(LogqlEngineTest, PipelineErrorsFailMetricQueries) {
   EXPECT_TRUE(r->series.empty());
 }
 
+// Regression: the user's own __name__ matchers never select a range aggregation's series,
+// and grouping keeps the labels of failed entries so that their error is reported.
+TEST_F(LogqlEngineTest, HostileMatchersAndGroupedErrors) {
+  auto e = Parse(R"(count_over_time({__name__=~"logql_range_.+", app="api"}[1m]))");
+  auto r = engine_.Instant(*querier_, *e, (kT0 + 300 * kSec) / 1'000'000);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->series.empty());
+  e = Parse(R"(max_over_time({app="web"} | logfmt | unwrap path [1m]) by (app))");
+  r = engine_.Instant(*querier_, *e, (kT0 + 300 * kSec) / 1'000'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().message().starts_with("pipeline error: 'SampleExtractionErr'"));
+  // Many output streams (one per dur) while keeping only the newest two lines.
+  LogQueryParams p;
+  p.start_ns = kT0;
+  p.end_ns = kT0 + 3600 * kSec;
+  p.limit = 2;
+  auto logs = engine_.SelectLogs(*querier_, As<LogExpr>(*Parse(R"({app="api"} | logfmt)")), p);
+  ASSERT_TRUE(logs.ok());
+  ASSERT_EQ(logs->streams.size(), 2u);
+  EXPECT_EQ(logs->streams[0].entries[0].line, "level=info dur=58ms");
+  EXPECT_EQ(logs->streams[1].entries[0].line, "level=info dur=59ms");
+}
+
 TEST_F(LogqlEngineTest, RangeQuerySteps) {
   auto e = Parse(R"(sum(count_over_time({env="prod"}[30s])))");
   int64_t start = kT0 + 60 * kSec, end = kT0 + 120 * kSec;

@@ -6,9 +6,11 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <utility>
 
+#include "base/labels.h"
 #include "base/units.h"
 
 namespace strata::logql {
@@ -116,30 +118,10 @@ constexpr auto kPunct = std::to_array<Punct>({
     {"<", Tok::kLt},
 });
 
-// Length of the UTF-8 sequence starting with byte c (1 for invalid bytes).
-size_t Utf8Len(unsigned char c) {
-  if (c < 0xC0) return 1;
-  if (c < 0xE0) return 2;
-  if (c < 0xF0) return 3;
-  return 4;
-}
-
-// Whether s[i..] starts a valid UTF-8 sequence (or an ASCII byte).
+// Whether s[i..] starts a valid UTF-8 sequence (an ASCII byte included).
 bool ValidUtf8At(std::string_view s, size_t i) {
-  auto c = static_cast<unsigned char>(s[i]);
-  if (c < 0x80) return true;
-  if (c < 0xC2 || c > 0xF4) return false;
-  size_t n = Utf8Len(c);
-  if (i + n > s.size()) return false;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-  }
-  auto c1 = static_cast<unsigned char>(s[i + 1]);
-  if (c == 0xE0 && c1 < 0xA0) return false;   // overlong
-  if (c == 0xED && c1 >= 0xA0) return false;  // surrogates
-  if (c == 0xF0 && c1 < 0x90) return false;
-  if (c == 0xF4 && c1 >= 0x90) return false;
-  return true;
+  uint32_t cp = 0;
+  return DecodeRune(s, i, &cp) != 0;
 }
 
 int HexVal(char c) {
@@ -147,24 +129,6 @@ int HexVal(char c) {
   c = Lower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
-}
-
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
 }
 
 // Go's strconv.Unquote of a double-quoted literal whose escapes the scanner has checked.
@@ -244,68 +208,6 @@ constexpr std::array<GoUnit, 8> kGoUnits = {{{"ns", 1},
                                              {"s", 1'000'000'000},
                                              {"m", 60'000'000'000},
                                              {"h", 3'600'000'000'000}}};
-
-// Go's time.ParseDuration.
-bool ParseGoDuration(std::string_view s, int64_t* out) {
-  bool neg = false;
-  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
-    neg = s[0] == '-';
-    s.remove_prefix(1);
-  }
-  if (s == "0") {
-    *out = 0;
-    return true;
-  }
-  if (s.empty()) return false;
-  uint64_t total = 0;
-  while (!s.empty()) {
-    if (!IsDigit(s[0]) && s[0] != '.') return false;
-    uint64_t whole = 0;
-    size_t i = 0;
-    bool any = false;
-    for (; i < s.size() && IsDigit(s[i]); ++i) {
-      if (whole > (uint64_t{1} << 63) / 10) return false;
-      whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
-      any = true;
-    }
-    uint64_t frac = 0;
-    double scale = 1;
-    if (i < s.size() && s[i] == '.') {
-      ++i;
-      for (; i < s.size() && IsDigit(s[i]); ++i) {
-        any = true;
-        if (frac > (uint64_t{1} << 62) / 10) continue;  // Go drops digits beyond precision
-        frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
-        scale *= 10;
-      }
-    }
-    if (!any) return false;
-    size_t u = i;
-    while (u < s.size() && !IsDigit(s[u]) && s[u] != '.') ++u;
-    std::string_view unit = s.substr(i, u - i);
-    if (unit.empty()) return false;
-    int64_t mult = 0;
-    for (const auto& gu : kGoUnits) {
-      if (gu.name == unit) mult = gu.ns;
-    }
-    if (mult == 0) return false;
-    auto m = static_cast<uint64_t>(mult);
-    if (whole > (uint64_t{1} << 63) / m) return false;
-    uint64_t v = whole * m;
-    if (frac > 0)
-      v += static_cast<uint64_t>(static_cast<double>(frac) * (static_cast<double>(m) / scale));
-    total += v;
-    if (total > (uint64_t{1} << 63)) return false;
-    s.remove_prefix(u);
-  }
-  if (total > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    if (!neg || total != (uint64_t{1} << 63)) return false;
-    *out = std::numeric_limits<int64_t>::min();
-    return true;
-  }
-  *out = neg ? -static_cast<int64_t>(total) : static_cast<int64_t>(total);
-  return true;
-}
 
 bool IsDurationChar(std::string_view s, size_t i, size_t* len) {
   *len = 1;
@@ -453,8 +355,9 @@ void Lexer::Advance() {
     ++pos_;
     return;
   }
-  size_t n = ValidUtf8At(in_, pos_) ? Utf8Len(static_cast<unsigned char>(in_[pos_])) : 1;
-  pos_ = std::min(in_.size(), pos_ + n);
+  uint32_t cp = 0;
+  size_t n = DecodeRune(in_, pos_, &cp);
+  pos_ = std::min(in_.size(), pos_ + std::max<size_t>(n, 1));
   ++col_;
 }
 
@@ -767,6 +670,99 @@ bool ParsePromDuration(std::string_view s, int64_t* ns, std::string* err) {
 bool ParseLogqlDuration(std::string_view s, int64_t* ns) {
   std::string err;
   return ParsePromDuration(s, ns, &err) || ParseGoDuration(s, ns);
+}
+
+bool ParseGoDuration(std::string_view s, int64_t* out) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s == "0") {
+    *out = 0;
+    return true;
+  }
+  if (s.empty()) return false;
+  uint64_t total = 0;
+  while (!s.empty()) {
+    if (!IsDigit(s[0]) && s[0] != '.') return false;
+    uint64_t whole = 0;
+    size_t i = 0;
+    bool any = false;
+    for (; i < s.size() && IsDigit(s[i]); ++i) {
+      if (whole > (uint64_t{1} << 63) / 10) return false;
+      whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
+      any = true;
+    }
+    uint64_t frac = 0;
+    double scale = 1;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      for (; i < s.size() && IsDigit(s[i]); ++i) {
+        any = true;
+        if (frac > (uint64_t{1} << 62) / 10) continue;  // Go drops digits beyond precision
+        frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
+        scale *= 10;
+      }
+    }
+    if (!any) return false;
+    size_t u = i;
+    while (u < s.size() && !IsDigit(s[u]) && s[u] != '.') ++u;
+    std::string_view unit = s.substr(i, u - i);
+    if (unit.empty()) return false;
+    int64_t mult = 0;
+    for (const auto& gu : kGoUnits) {
+      if (gu.name == unit) mult = gu.ns;
+    }
+    if (mult == 0) return false;
+    auto m = static_cast<uint64_t>(mult);
+    if (whole > (uint64_t{1} << 63) / m) return false;
+    uint64_t v = whole * m;
+    if (frac > 0)
+      v += static_cast<uint64_t>(static_cast<double>(frac) * (static_cast<double>(m) / scale));
+    total += v;
+    if (total > (uint64_t{1} << 63)) return false;
+    s.remove_prefix(u);
+  }
+  if (total > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    if (!neg || total != (uint64_t{1} << 63)) return false;
+    *out = std::numeric_limits<int64_t>::min();
+    return true;
+  }
+  *out = neg ? -static_cast<int64_t>(total) : static_cast<int64_t>(total);
+  return true;
+}
+
+bool ParseGoFloat(std::string_view s, double* out, std::string* err) {
+  std::string_view body = s;
+  if (!body.empty() && (body[0] == '+' || body[0] == '-')) body.remove_prefix(1);
+  bool hex = body.size() > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X');
+  // Go accepts '_' only between digits of a prefixed literal, and hex only with a p exponent.
+  bool ok = body.find('_') == std::string_view::npos &&
+            (!hex || body.find_first_of("pP") != std::string_view::npos);
+  std::string text(s);
+  if (ok) {
+    if (hex) {
+      char* end = nullptr;
+      *out = std::strtod(text.c_str(), &end);
+      ok = end == text.c_str() + text.size();
+    } else {
+      std::string_view t = text;
+      if (!t.empty() && t[0] == '+') t.remove_prefix(1);
+      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), *out);
+      ok =
+          ptr == t.data() + t.size() && (ec == std::errc() || ec == std::errc::result_out_of_range);
+      if (ok && ec == std::errc::result_out_of_range) {
+        *err = fmt::format("strconv.ParseFloat: parsing {}: value out of range", GoQuote(s));
+        return false;
+      }
+    }
+  }
+  if (!ok) {
+    *err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuote(s));
+    return false;
+  }
+  return true;
 }
 
 std::string FormatGoDuration(int64_t ns) {

@@ -11,6 +11,7 @@
 
 #include "base/labels.h"
 #include "logql/lexer.h"
+#include "logql/pipeline.h"
 
 namespace strata::logql {
 
@@ -34,39 +35,6 @@ std::string FormatError(const ParseFailure& f) {
 }
 
 [[noreturn]] void FailAt0(std::string msg) { throw ParseFailure{std::move(msg), 0, 0}; }
-
-// Go's strconv.ParseFloat, with its error text.
-bool GoParseFloat(std::string_view s, double* out, std::string* err) {
-  std::string_view body = s;
-  if (!body.empty() && (body[0] == '+' || body[0] == '-')) body.remove_prefix(1);
-  bool hex = body.size() > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X');
-  // Go accepts '_' only between digits of a prefixed literal, and hex only with a p exponent.
-  bool ok = body.find('_') == std::string_view::npos &&
-            (!hex || body.find_first_of("pP") != std::string_view::npos);
-  std::string text(s);
-  if (ok) {
-    if (hex) {
-      char* end = nullptr;
-      *out = std::strtod(text.c_str(), &end);
-      ok = end == text.c_str() + text.size();
-    } else {
-      std::string_view t = text;
-      if (!t.empty() && t[0] == '+') t.remove_prefix(1);
-      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), *out);
-      ok =
-          ptr == t.data() + t.size() && (ec == std::errc() || ec == std::errc::result_out_of_range);
-      if (ok && ec == std::errc::result_out_of_range) {
-        *err = fmt::format("strconv.ParseFloat: parsing {}: value out of range", GoQuote(s));
-        return false;
-      }
-    }
-  }
-  if (!ok) {
-    *err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuote(s));
-    return false;
-  }
-  return true;
-}
 
 // Go's strconv.Atoi.
 bool GoAtoi(std::string_view s, int64_t* out) {
@@ -567,7 +535,7 @@ class Parser {
     }
     auto lit = std::make_unique<LiteralExpr>();
     std::string err;
-    if (!GoParseFloat(tok_.str, &lit->value, &err)) {
+    if (!ParseGoFloat(tok_.str, &lit->value, &err)) {
       Defer(lit.get(), "unable to parse literal as a float: " + err);
     }
     if (neg) lit->value = -lit->value;
@@ -581,7 +549,7 @@ class Parser {
     if (tok_.type != Tok::kNumber) Unexpected({Tok::kNumber});
     auto v = std::make_unique<VectorExpr>();
     std::string err;
-    if (!GoParseFloat(tok_.str, &v->value, &err)) {
+    if (!ParseGoFloat(tok_.str, &v->value, &err)) {
       Defer(v.get(), "unable to parse vectorExpr as a float: " + err);
     }
     Advance();
@@ -683,7 +651,7 @@ class Parser {
       std::string err;
       if (op != RangeOp::kQuantile) {
         Defer(r.get(), fmt::format("parameter {} not supported for operation {}", *param, name));
-      } else if (!GoParseFloat(*param, &p, &err)) {
+      } else if (!ParseGoFloat(*param, &p, &err)) {
         Defer(r.get(), fmt::format("invalid parameter for operation {}: {}", name, err));
       } else {
         r->param = p;
@@ -1018,7 +986,9 @@ class Parser {
   // everything after it, as Loki's grammar resolves them.
   std::unique_ptr<LabelFilter> ParseLabelFilter() {
     auto lhs = ParseLabelFilterAnd();
+    std::vector<std::unique_ptr<DepthGuard>> chain;  // the tree nests one level per operator
     while (tok_.type == Tok::kOr) {
+      chain.push_back(std::make_unique<DepthGuard>(*this));
       Advance();
       lhs = Join(LabelFilter::Kind::kOr, std::move(lhs), ParseLabelFilterAnd());
     }
@@ -1027,7 +997,9 @@ class Parser {
 
   std::unique_ptr<LabelFilter> ParseLabelFilterAnd() {
     auto lhs = ParseLabelFilterUnit();
+    std::vector<std::unique_ptr<DepthGuard>> chain;
     while (tok_.type == Tok::kAnd) {
+      chain.push_back(std::make_unique<DepthGuard>(*this));
       Advance();
       lhs = Join(LabelFilter::Kind::kAnd, std::move(lhs), ParseLabelFilterUnit());
     }
@@ -1111,7 +1083,7 @@ class Parser {
         }
         f->kind = LabelFilter::Kind::kNumber;
         std::string err;
-        if (!GoParseFloat(tok_.str, &f->number, &err)) {
+        if (!ParseGoFloat(tok_.str, &f->number, &err)) {
           FailAt0("unable to parse literal as a float: " + err);
         }
         // -0 compares as 0, and printed as "-0" it would read back as a duration.
@@ -1126,42 +1098,17 @@ class Parser {
 
   // The checks Loki's regexp and pattern parsers make when a query is parsed.
   static std::optional<std::string> CheckRegexpParser(const std::string& re) {
-    RE2::Options opts;
-    opts.set_log_errors(false);
-    RE2 compiled(re, opts);
-    if (!compiled.ok()) return "error parsing regexp: " + compiled.error();
-    if (compiled.NamedCapturingGroups().empty()) {
+    auto compiled = CompileLineRegex(re);
+    if (!compiled.ok()) return std::string(compiled.status().message());
+    if ((*compiled)->NamedCapturingGroups().empty()) {
       return std::string("at least one named capture must be supplied");
     }
     return std::nullopt;
   }
 
   static std::optional<std::string> CheckPattern(const std::string& p) {
-    // A pattern is literals and <name> captures; it needs a named capture, and two captures
-    // may not follow each other without a literal between them.
-    size_t named = 0;
-    bool last_capture = false;
-    for (size_t i = 0; i < p.size();) {
-      if (p[i] == '<') {
-        size_t end = p.find('>', i);
-        std::string_view name = end == std::string::npos
-                                    ? std::string_view()
-                                    : std::string_view(p).substr(i + 1, end - i - 1);
-        bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-          return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-        }) && !std::isdigit(static_cast<unsigned char>(name[0]));
-        if (valid) {
-          if (last_capture) return std::string("found consecutive capture: invalid expression");
-          if (name != "_") ++named;
-          last_capture = true;
-          i = end + 1;
-          continue;
-        }
-      }
-      last_capture = false;
-      ++i;
-    }
-    if (named == 0) return std::string("at least one capture is required: invalid expression");
+    auto nodes = ParsePattern(p, PatternUse::kParser);
+    if (!nodes.ok()) return std::string(nodes.status().message());
     return std::nullopt;
   }
 

@@ -187,6 +187,9 @@ TEST(LogqlParser, Errors) {
             needs_matcher);
   EXPECT_EQ(Canonical(R"(count_over_time({app=~".+"}[5m]))"),
             R"(count_over_time({app=~".+"}[5m]))");
+  std::string chain = R"({a="b"} | x="1")";
+  for (int i = 0; i < 5000; ++i) chain += R"( and x="1")";
+  EXPECT_EQ(Error(chain), "parse error : query nesting too deep");
   EXPECT_EQ(Error(std::string(kMaxQuerySize, ' ')),
             "parse error : input size too long (131072 > 131072)");
 }

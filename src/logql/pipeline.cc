@@ -22,18 +22,6 @@ constexpr std::string_view kErrJson = "JSONParserErr";
 constexpr std::string_view kErrLogfmt = "LogfmtParserErr";
 constexpr std::string_view kErrLabelFilter = "LabelFilterErr";
 
-std::shared_ptr<RE2> CompileRegex(const std::string& re, std::string* err) {
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  opts.set_dot_nl(true);
-  auto r = std::make_shared<RE2>(re, opts);
-  if (!r->ok()) {
-    *err = "error parsing regexp: " + r->error();
-    return nullptr;
-  }
-  return r;
-}
-
 // The parsed name of a key, with the `_extracted` suffix when a stream label or structured
 // metadata has the name; empty when the first parser already set it (it wins).
 std::string ParsedKey(std::string key, const LabelsBuilder& lbs) {
@@ -108,26 +96,21 @@ class IpPattern {
   }
 
   bool Contains(const IpAddr& a) const { return a.v4 == lo_.v4 && lo_.b <= a.b && a.b <= hi_.b; }
-  // Whether the line holds an address in the pattern: runs of digits and dots (IPv4) or of
-  // hex digits, colons and dots (IPv6), as Loki scans.
-  bool InLine(std::string_view line) const {
+  // Whether `text` holds an address in the pattern, as Loki scans: at every position that
+  // looks like the start of an IPv4 (digits and dots) or IPv6 (hex, colons, dots) address, the
+  // longest run of such characters is tried.
+  bool InText(std::string_view text) const {
     auto v4 = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0 || c == '.'; };
     auto v6 = [](char c) {
       return std::isxdigit(static_cast<unsigned char>(c)) != 0 || c == '.' || c == ':';
     };
-    size_t i = 0;
-    while (i < line.size()) {
-      if (!v6(line[i])) {
-        ++i;
-        continue;
-      }
+    for (size_t i = 0; i < text.size(); ++i) {
       for (bool ipv4 : {true, false}) {
         size_t j = i;
-        while (j < line.size() && (ipv4 ? v4(line[j]) : v6(line[j]))) ++j;
+        while (j < text.size() && (ipv4 ? v4(text[j]) : v6(text[j]))) ++j;
         IpAddr a;
-        if (j > i && ParseIp(line.substr(i, j - i), &a) && Contains(a)) return true;
+        if (j > i && ParseIp(text.substr(i, j - i), &a) && Contains(a)) return true;
       }
-      while (i < line.size() && v6(line[i])) ++i;
     }
     return false;
   }
@@ -138,66 +121,51 @@ class IpPattern {
 
 // --- patterns (`pattern` parser, `|>` filter) ---
 
-struct PatternNode {
-  bool capture = false;
-  std::string text;  // literal text, or the capture's name ("_": not kept)
-};
-
-std::vector<PatternNode> ParsePatternNodes(std::string_view p) {
-  std::vector<PatternNode> out;
-  auto literal = [&](std::string_view s) {
-    if (s.empty()) return;
-    if (out.empty() || out.back().capture) out.push_back({false, ""});
-    out.back().text += s;
-  };
+// Loki's pattern matching (pkg/logql/log/pattern): a leading literal must start the line;
+// each capture runs to the next occurrence of the literal after it; when a literal is
+// missing the capture takes the rest of the line; `fn(name, value)` gets the named captures.
+template <typename Fn>
+void ExtractPattern(const std::vector<PatternNode>& nodes, std::string_view in, Fn&& fn) {
+  if (in.empty() || nodes.empty()) return;
   size_t i = 0;
-  while (i < p.size()) {
-    if (p[i] == '<') {
-      size_t end = p.find('>', i);
-      if (end != std::string_view::npos) {
-        std::string_view name = p.substr(i + 1, end - i - 1);
-        bool valid = !name.empty() && std::isdigit(static_cast<unsigned char>(name[0])) == 0 &&
-                     std::all_of(name.begin(), name.end(), [](char c) {
-                       return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
-                     });
-        if (valid) {
-          out.push_back({true, std::string(name)});
-          i = end + 1;
-          continue;
-        }
-      }
-    }
-    literal(p.substr(i, 1));
-    ++i;
+  if (!nodes[0].capture) {
+    if (!in.starts_with(nodes[0].text)) return;
+    in.remove_prefix(nodes[0].text.size());
+    i = 1;
   }
-  return out;
+  while (i < nodes.size()) {
+    const PatternNode& c = nodes[i];
+    if (i + 1 == nodes.size()) {  // ending on a capture
+      if (c.text != "_") fn(c.text, in);
+      return;
+    }
+    const std::string& lit = nodes[i + 1].text;
+    size_t at = in.find(lit);
+    if (at == std::string_view::npos) {
+      if (c.text != "_") fn(c.text, in);
+      return;
+    }
+    if (c.text != "_") fn(c.text, in.substr(0, at));
+    in.remove_prefix(at + lit.size());
+    i += 2;
+  }
 }
 
-// Matches `line` against the nodes: a leading literal must start the line, each capture runs
-// to the next literal (or to the end of the line); `fn(name, value)` gets the captures.
-template <typename Fn>
-bool MatchPattern(const std::vector<PatternNode>& nodes, std::string_view line, Fn&& fn) {
-  size_t pos = 0;
+// Loki's pattern line filter: the literals appear in order, each capture holds something,
+// and the line ends where the pattern does (after a trailing literal, or inside a capture).
+bool TestPattern(const std::vector<PatternNode>& nodes, std::string_view in) {
+  if (in.empty() || nodes.empty()) return in.empty() && nodes.empty();
+  size_t off = 0;
   for (size_t i = 0; i < nodes.size(); ++i) {
-    const auto& n = nodes[i];
-    if (!n.capture) {
-      if (i == 0) {
-        if (!line.starts_with(n.text)) return false;
-        pos = n.text.size();
-      } else if (!nodes[i - 1].capture) {
-        return false;  // two literals in a row cannot happen
-      }
-      continue;
-    }
-    size_t end = line.size();
-    if (i + 1 < nodes.size()) {
-      end = line.find(nodes[i + 1].text, pos);
-      if (end == std::string_view::npos) return false;
-    }
-    fn(n.text, line.substr(pos, end - pos));
-    pos = end + (i + 1 < nodes.size() ? nodes[i + 1].text.size() : 0);
+    if (nodes[i].capture) continue;
+    size_t j = in.substr(off).find(nodes[i].text);
+    if (j == std::string_view::npos) return false;
+    if (i != 0 && j == 0) return false;
+    off += j + nodes[i].text.size();
   }
-  return true;
+  bool ends_in_capture = nodes.back().capture;
+  bool has_rest = off != in.size();
+  return ends_in_capture == has_rest;
 }
 
 // --- line filters ---
@@ -228,11 +196,9 @@ class LineFilterStep : public Step {
           }
           ASSIGN_OR_RETURN(arg.ip, IpPattern::Parse(a.value));
         } else if (f.match == LineMatch::kRegex || f.match == LineMatch::kNotRegex) {
-          std::string err;
-          arg.re = CompileRegex(a.value, &err);
-          if (!arg.re) return Status::InvalidArgument(err);
+          ASSIGN_OR_RETURN(arg.re, CompileLineRegex(a.value));
         } else if (f.match == LineMatch::kPattern || f.match == LineMatch::kNotPattern) {
-          arg.pattern = ParsePatternNodes(a.value);
+          ASSIGN_OR_RETURN(arg.pattern, ParsePattern(a.value, PatternUse::kLineFilter));
         }
         out.any.push_back(std::move(arg));
       }
@@ -257,7 +223,7 @@ class LineFilterStep : public Step {
 
  private:
   static bool Matches(LineMatch m, const Arg& a, std::string_view line) {
-    if (a.ip) return a.ip->InLine(line);
+    if (a.ip) return a.ip->InText(line);
     switch (m) {
       case LineMatch::kContains:
       case LineMatch::kNotContains:
@@ -267,7 +233,7 @@ class LineFilterStep : public Step {
         return RE2::PartialMatch(line, *a.re);
       case LineMatch::kPattern:
       case LineMatch::kNotPattern:
-        return MatchPattern(a.pattern, line, [](std::string_view, std::string_view) {});
+        return TestPattern(a.pattern, line);
     }
     return false;
   }
@@ -286,6 +252,23 @@ std::string JsonValue(simdjson::ondemand::value v, simdjson::ondemand::json_type
     }
     case simdjson::ondemand::json_type::null:
       return {};
+    case simdjson::ondemand::json_type::object: {
+      simdjson::ondemand::object o;
+      std::string_view raw;
+      if (v.get_object().get(o) == simdjson::SUCCESS &&
+          o.raw_json().get(raw) == simdjson::SUCCESS) {
+        return std::string(raw);
+      }
+      return {};
+    }
+    case simdjson::ondemand::json_type::array: {
+      simdjson::ondemand::array a;
+      std::string_view raw;
+      if (v.get_array().get(a) == simdjson::SUCCESS && a.raw_json().get(raw) == simdjson::SUCCESS) {
+        return std::string(raw);
+      }
+      return {};
+    }
     default: {
       std::string_view raw = v.raw_json_token();
       while (!raw.empty() && std::isspace(static_cast<unsigned char>(raw.back())) != 0) {
@@ -337,10 +320,7 @@ class JsonStep : public Step {
         if (auto e = Walk(inner, p, lbs, depth + 1); e != simdjson::SUCCESS) return e;
         continue;
       }
-      if (t == simdjson::ondemand::json_type::array) {
-        (void)v.raw_json_token();  // skip it
-        continue;
-      }
+      if (t == simdjson::ondemand::json_type::array) continue;  // arrays are not extracted
       std::string k = ParsedKey(name, lbs);
       std::string value = JsonValue(v, t);
       if (!k.empty()) lbs.SetParsed(k, value);
@@ -465,10 +445,7 @@ class UnpackStep : public Step {
         lbs.SetError(kErrJson, "invalid JSON");
         return true;
       }
-      if (t != simdjson::ondemand::json_type::string) {
-        (void)v.raw_json_token();
-        continue;
-      }
+      if (t != simdjson::ondemand::json_type::string) continue;
       std::string value = JsonValue(v, t);
       if (key == "_entry") {
         entry = std::move(value);
@@ -626,13 +603,9 @@ class PatternStep : public Step {
   explicit PatternStep(std::vector<PatternNode> nodes) : nodes_(std::move(nodes)) {}
   bool Process(int64_t, std::string& line, LabelsBuilder& lbs) const override {
     std::vector<std::pair<std::string_view, std::string_view>> caps;
-    if (!MatchPattern(nodes_, line, [&](std::string_view name, std::string_view v) {
-          caps.emplace_back(name, v);
-        })) {
-      return true;
-    }
+    ExtractPattern(nodes_, line,
+                   [&](std::string_view name, std::string_view v) { caps.emplace_back(name, v); });
     for (const auto& [name, v] : caps) {
-      if (name == "_") continue;
       std::string k = ParsedKey(std::string(name), lbs);
       if (!k.empty()) lbs.SetParsed(k, v);
     }
@@ -669,7 +642,9 @@ class DropKeepStep : public Step {
       bool listed = std::any_of(named_.begin(), named_.end(), [&](const NamedMatcher& n) {
         return n.matcher ? n.matcher->name() == name && n.matcher->Matches(value) : n.name == name;
       });
-      if (listed != keep_) remove.emplace_back(name);
+      // keep leaves the error labels alone, as Loki's does.
+      bool special = name == kErrorLabel || name == kErrorDetailsLabel;
+      if (keep_ ? !listed && !special : listed) remove.emplace_back(name);
     });
     for (const auto& n : remove) lbs.Delete(n);
     return true;
@@ -698,12 +673,6 @@ bool Compare(Cmp c, double l, double r) {
       return l <= r;
   }
   return false;
-}
-
-bool ParseGoFloat(std::string_view s, double* out) {
-  if (!s.empty() && s[0] == '+') s.remove_prefix(1);
-  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
 }
 
 class LabelFilterStep : public Step {
@@ -747,10 +716,10 @@ class LabelFilterStep : public Step {
       case LabelFilter::Kind::kString:
         return f.matcher->Matches(lbs.Get(f.matcher->name()).value_or(""));
       case LabelFilter::Kind::kIp: {
+        if (lbs.HasError()) return true;  // as Loki: a failed entry is not judged
         auto v = lbs.Get(f.name);
         if (!v) return false;
-        IpAddr a;
-        bool in = ParseIp(*v, &a) && n.ip->Contains(a);
+        bool in = n.ip->InText(*v);
         return f.cmp == Cmp::kNeq ? !in : in;
       }
       default:
@@ -763,21 +732,20 @@ class LabelFilterStep : public Step {
     bool ok = false;
     std::string err;
     if (f.kind == LabelFilter::Kind::kNumber) {
-      ok = ParseGoFloat(*v, &value);
+      ok = ParseGoFloat(*v, &value, &err);
       want = f.number;
-      if (!ok) err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuoteView(*v));
     } else if (f.kind == LabelFilter::Kind::kDuration) {
       int64_t ns = 0;
-      ok = ParseLogqlDuration(*v, &ns) && v->find_first_of("dwy") == std::string_view::npos;
+      ok = ParseGoDuration(*v, &ns);
       value = static_cast<double>(ns);
       want = static_cast<double>(f.duration_ns);
-      if (!ok) err = fmt::format("time: invalid duration {}", GoQuoteView(*v));
+      if (!ok) err = fmt::format("time: invalid duration {}", GoQuote(*v));
     } else {
       uint64_t b = 0;
       ok = ParseHumanBytes(*v, &b);
       value = static_cast<double>(b);
       want = static_cast<double>(f.bytes);
-      if (!ok) err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuoteView(*v));
+      if (!ok) err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuote(*v));
     }
     if (!ok) {
       // Loki keeps the entry, marked.
@@ -786,8 +754,6 @@ class LabelFilterStep : public Step {
     }
     return Compare(f.cmp, value, want);
   }
-
-  static std::string GoQuoteView(std::string_view s) { return GoQuote(s); }
 
   std::unique_ptr<Node> root_;
 };
@@ -814,11 +780,17 @@ void LabelsBuilder::Reset(const Labels& stream, const Labels& metadata) {
   labels_.clear();
   for (const auto& l : stream) labels_.push_back({l.name, l.value, Category::kStream});
   for (const auto& l : metadata) labels_.push_back({l.name, l.value, Category::kMetadata});
+  parsed_.clear();
   error_.clear();
   error_details_.clear();
 }
 
 const LabelsBuilder::Entry* LabelsBuilder::Find(std::string_view name, Category c) const {
+  if (c == Category::kParsed) {
+    auto it = parsed_.find(std::string(name));
+    if (it == parsed_.end() || labels_[it->second].deleted) return nullptr;
+    return &labels_[it->second];
+  }
   for (const auto& l : labels_) {
     if (!l.deleted && l.category == c && l.name == name) return &l;
   }
@@ -843,12 +815,12 @@ bool LabelsBuilder::HasParsed(std::string_view name) const {
 }
 
 void LabelsBuilder::SetParsed(std::string_view name, std::string_view value) {
-  for (auto& l : labels_) {
-    if (l.category == Category::kParsed && l.name == name) {
-      l.value = std::string(value);
-      l.deleted = false;
-      return;
-    }
+  auto [it, fresh] = parsed_.try_emplace(std::string(name), labels_.size());
+  if (!fresh) {
+    Entry& e = labels_[it->second];
+    e.value = std::string(value);
+    e.deleted = false;
+    return;
   }
   labels_.push_back({std::string(name), std::string(value), Category::kParsed});
 }
@@ -905,6 +877,63 @@ Labels LabelsBuilder::InCategory(Category c) const {
   return out;
 }
 
+Result<std::shared_ptr<RE2>> CompileLineRegex(const std::string& re) {
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  auto r = std::make_shared<RE2>(re, opts);
+  if (!r->ok()) return Status::InvalidArgument("error parsing regexp: " + r->error());
+  return r;
+}
+
+Result<std::vector<PatternNode>> ParsePattern(std::string_view p, PatternUse use) {
+  std::vector<PatternNode> nodes;
+  size_t i = 0;
+  while (i < p.size()) {
+    if (p[i] == '<') {
+      size_t end = p.find('>', i);
+      if (end != std::string_view::npos) {
+        std::string_view name = p.substr(i + 1, end - i - 1);
+        bool valid = !name.empty() &&
+                     (std::isalpha(static_cast<unsigned char>(name[0])) != 0 || name[0] == '_') &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+                     });
+        if (valid) {
+          nodes.push_back({true, std::string(name)});
+          i = end + 1;
+          continue;
+        }
+      }
+    }
+    if (nodes.empty() || nodes.back().capture) nodes.push_back({false, ""});
+    nodes.back().text.push_back(p[i]);
+    ++i;
+  }
+  std::vector<std::string> names;
+  for (size_t k = 0; k < nodes.size(); ++k) {
+    const PatternNode& n = nodes[k];
+    if (!n.capture) continue;
+    if (k + 1 < nodes.size() && nodes[k + 1].capture) {
+      return Status::InvalidArgument(fmt::format(
+          "found consecutive capture '<{}><{}>': invalid expression", n.text, nodes[k + 1].text));
+    }
+    if (n.text == "_") continue;
+    if (use == PatternUse::kLineFilter) {
+      return Status::InvalidArgument(
+          fmt::format("named captures are not allowed: found '<{}>'", n.text));
+    }
+    if (std::find(names.begin(), names.end(), n.text) != names.end()) {
+      return Status::InvalidArgument(
+          fmt::format("duplicate capture name ({}): invalid expression", n.text));
+    }
+    names.push_back(n.text);
+  }
+  if (use == PatternUse::kParser && names.empty()) {
+    return Status::InvalidArgument("at least one capture is required");
+  }
+  return nodes;
+}
+
 Result<std::shared_ptr<const Step>> MakeLabelFilterStep(const LabelFilter& f) {
   return LabelFilterStep::Make(f);
 }
@@ -929,15 +958,15 @@ Result<Pipeline> Pipeline::Make(const std::vector<Stage>& stages) {
         step = std::make_shared<LogfmtStep>(st.strict, st.keep_empty, st.extractions);
         break;
       case StageKind::kRegexp: {
-        std::string err;
-        auto re = CompileRegex(st.param, &err);
-        if (!re) return Status::InvalidArgument(err);
+        ASSIGN_OR_RETURN(auto re, CompileLineRegex(st.param));
         step = std::make_shared<RegexpStep>(std::move(re));
         break;
       }
-      case StageKind::kPattern:
-        step = std::make_shared<PatternStep>(ParsePatternNodes(st.param));
+      case StageKind::kPattern: {
+        ASSIGN_OR_RETURN(auto nodes, ParsePattern(st.param, PatternUse::kParser));
+        step = std::make_shared<PatternStep>(std::move(nodes));
         break;
+      }
       case StageKind::kUnpack:
         step = std::make_shared<UnpackStep>();
         break;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/labels.h"
@@ -68,6 +69,8 @@ class LabelsBuilder {
   const Entry* Find(std::string_view name, Category c) const;
 
   std::vector<Entry> labels_;
+  // Parsed labels by name (an index into labels_): a line may carry thousands of keys.
+  std::unordered_map<std::string, size_t> parsed_;
   std::string error_;
   std::string error_details_;
 };
@@ -97,6 +100,22 @@ class Pipeline {
  private:
   std::vector<std::shared_ptr<const Step>> steps_;
 };
+
+// A line filter's or `| regexp`'s regex, as Go's regexp compiles it (`.` does not match a
+// newline); InvalidArgument with the error otherwise.
+Result<std::shared_ptr<RE2>> CompileLineRegex(const std::string& re);
+
+// One part of a Loki pattern: a literal, or a capture `<name>` (`<_>` keeps nothing).
+struct PatternNode {
+  bool capture = false;
+  std::string text;  // the literal, or the capture's name
+};
+enum class PatternUse : uint8_t {
+  kParser,      // `| pattern`: at least one named capture, no two captures in a row
+  kLineFilter,  // `|>`, `!>`: only <_>, no two in a row
+};
+// Parses and checks a pattern with Loki's rules and error texts.
+Result<std::vector<PatternNode>> ParsePattern(std::string_view p, PatternUse use);
 
 // Compiles a label filter (the `| x > 1` stage, unwrap's post-filters).
 Result<std::shared_ptr<const Step>> MakeLabelFilterStep(const LabelFilter& f);

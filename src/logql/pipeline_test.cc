@@ -38,13 +38,16 @@ TEST(LogqlPipeline, LineFilters) {
   EXPECT_EQ(RunPipeline(R"q({app="a"} |= "warn" or "err")q", "an error"), "app=a");
   EXPECT_EQ(RunPipeline(R"q({app="a"} != "warn" or "err")q", "an error"), "<dropped>");
   EXPECT_EQ(RunPipeline(R"q({app="a"} != "warn" or "fatal")q", "an error"), "app=a");
-  // Pattern filters: literals in order, <_> anything, a leading literal anchors.
+  // Pattern filters: literals in order, <_> something; a trailing literal ends the line.
   EXPECT_EQ(RunPipeline(R"q({app="a"} |> "<_> GET <_> 200 <_>")q", "1.2.3.4 GET /x 200 12ms"),
             "app=a");
-  EXPECT_EQ(RunPipeline(R"q({app="a"} |> "GET <_>")q", "1.2.3.4 GET /x 200"), "<dropped>");
+  EXPECT_EQ(RunPipeline(R"q({app="a"} |> "GET <_>")q", "1.2.3.4 GET /x 200"), "app=a");
+  EXPECT_EQ(RunPipeline(R"q({app="a"} |> "<_> GET")q", "1.2.3.4 GET /x"), "<dropped>");
+  EXPECT_EQ(RunPipeline(R"q({app="a"} |> "<_> GET <_>")q", "1.2.3.4 GET "), "<dropped>");
   EXPECT_EQ(RunPipeline(R"q({app="a"} !> "<_> POST <_>")q", "1.2.3.4 GET /x 200"), "app=a");
   // ip(): an address, range or CIDR anywhere in the line.
   EXPECT_EQ(RunPipeline(R"q({app="a"} |= ip("10.0.0.0/8"))q", "from 10.1.2.3:443 ok"), "app=a");
+  EXPECT_EQ(RunPipeline(R"q({app="a"} |= ip("10.0.0.1"))q", "ip:10.0.0.1 cafe10.0.0.1"), "app=a");
   EXPECT_EQ(RunPipeline(R"q({app="a"} |= ip("192.168.0.1-192.168.0.9"))q", "from 192.168.0.10"),
             "<dropped>");
   EXPECT_EQ(RunPipeline(R"q({app="a"} != ip("::1"))q", "peer ::1 closed"), "<dropped>");
@@ -85,6 +88,10 @@ TEST(LogqlPipeline, Parsers) {
   EXPECT_EQ(RunPipeline(R"q({app="a"} | pattern "<ip> - <_> \"<method> <path> <_>\" <status>")q",
                         R"(1.2.3.4 - - "GET /x HTTP/1.1" 200)"),
             "app=a ip=1.2.3.4 method=GET path=/x status=200");
+  // A literal not found: the capture before it takes the rest of the line.
+  EXPECT_EQ(
+      RunPipeline(R"q({app="a"} | pattern "<ip> - <user> [<ts>]")q", "1.2.3.4 - bob no brackets"),
+      "app=a ip=1.2.3.4 user=bob no brackets");
   std::string out;
   EXPECT_EQ(RunPipeline(R"q({app="a"} | unpack)q", R"({"pod":"p1","_entry":"the line","n":3})",
                         {{"app", "a"}}, {}, &out),

@@ -10,6 +10,16 @@
 
 namespace strata::promql {
 
+Status Interrupted(const QueryControl& ctl) {
+  if (ctl.cancelled != nullptr && ctl.cancelled->load(std::memory_order_relaxed)) {
+    return Status::Cancelled("query was canceled");
+  }
+  if (std::chrono::steady_clock::now() > ctl.deadline) {
+    return Status::DeadlineExceeded("query timed out in query execution");
+  }
+  return Status::Ok();
+}
+
 using internal::EvalError;
 using internal::Grid;
 using internal::IsPresent;

@@ -39,6 +39,10 @@ struct QueryControl {
   std::function<void()> yield;
 };
 
+// Cancelled (the client left) or DeadlineExceeded (past ctl.deadline), or OK: what a query
+// checks between pieces of work. Does not call ctl.yield.
+Status Interrupted(const QueryControl& ctl);
+
 // One series of a result: a single point for instant vectors, many for matrices.
 struct ResultSeries {
   Labels labels;

@@ -62,12 +62,7 @@ void Evaluator::CheckInterrupt() const {
   if (ctl_.yield) ctl_.yield();
   // The clock is read on every 64th call.
   if ((interrupt_counter_.fetch_add(1, std::memory_order_relaxed) & 63) != 0) return;
-  if (ctl_.cancelled != nullptr && ctl_.cancelled->load(std::memory_order_relaxed)) {
-    throw EvalError{Status::Cancelled("query was canceled")};
-  }
-  if (std::chrono::steady_clock::now() > ctl_.deadline) {
-    throw EvalError{Status::DeadlineExceeded("query timed out in query execution")};
-  }
+  if (Status st = Interrupted(ctl_); !st.ok()) throw EvalError{std::move(st)};
 }
 
 void Evaluator::Hold(int64_t samples) {
