@@ -1,15 +1,25 @@
-// Feeds arbitrary bytes to the LogQL parser. Beyond not crashing, the printed form of an
-// accepted query, when it parses again, must print the same. (Loki's printed forms do not
-// always parse: its lexer reads the literal -0 back as a duration.)
+// Feeds arbitrary bytes to the LogQL parser (and to the line_format template engine). Beyond not
+// crashing, the printed form of an accepted query, when it parses again, must print the same.
+// (Loki's printed forms do not always parse: its lexer reads the literal -0 back as a duration.)
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
 
 #include "logql/parser.h"
+#include "logql/pipeline.h"
+#include "logql/template.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view q(reinterpret_cast<const char*>(data), size);
+  // The same bytes as a line_format template, run over a line and one label.
+  if (auto t = strata::logql::Template::Parse(q, "line"); t.ok()) {
+    (void)t->Execute({[](std::string_view name) -> std::optional<std::string_view> {
+                        if (name == "a") return std::string_view("12.5");
+                        return std::nullopt;
+                      },
+                      q, 1'700'000'000'000'000'000});
+  }
   auto e = strata::logql::ParseExpr(q);
   if (!e.ok()) return 0;
   std::string printed = e.value()->String();
@@ -20,5 +30,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   (void)e.value()->Pretty();
+  // Log queries' pipelines compile (regexes, patterns, templates, ip ranges).
+  if (!e.value()->IsMetric()) {
+    (void)strata::logql::Pipeline::Make(
+        strata::logql::As<strata::logql::LogExpr>(*e.value()).selector.stages);
+  }
   return 0;
 }

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "logql/lexer.h"
+#include "logql/template.h"
 
 namespace strata::logql {
 
@@ -655,6 +656,92 @@ class DropKeepStep : public Step {
   std::vector<NamedMatcher> named_;
 };
 
+// --- line_format, label_format ---
+
+constexpr std::string_view kErrTemplate = "TemplateFormatErr";
+
+TemplateInput InputOf(int64_t ts, const std::string& line, const LabelsBuilder& lbs) {
+  return TemplateInput{[&lbs](std::string_view name) { return lbs.Get(name); }, line, ts};
+}
+
+class LineFormatStep : public Step {
+ public:
+  explicit LineFormatStep(Template t) : t_(std::move(t)) {}
+  bool Process(int64_t ts, std::string& line, LabelsBuilder& lbs) const override {
+    if (const auto& simple = t_.simple_label()) {
+      line = std::string(lbs.Get(*simple).value_or(""));
+      return true;
+    }
+    auto out = t_.Execute(InputOf(ts, line, lbs));
+    if (!out.ok()) {
+      lbs.SetError(kErrTemplate, out.status().message());
+      return true;
+    }
+    line = std::move(*out);
+    return true;
+  }
+
+ private:
+  Template t_;
+};
+
+class LabelFormatStep : public Step {
+ public:
+  struct Format {
+    std::string dst;
+    std::string src;  // a rename
+    std::optional<Template> template_;
+  };
+  static Result<std::shared_ptr<const Step>> Make(const std::vector<LabelFmt>& fmts) {
+    auto step = std::make_shared<LabelFormatStep>();
+    for (const auto& f : fmts) {
+      if (f.dst == kErrorLabel) {
+        return Status::InvalidArgument(fmt::format("{} cannot be formatted", f.dst));
+      }
+      for (const auto& other : step->formats_) {
+        if (other.dst == f.dst) {
+          return Status::InvalidArgument(fmt::format(
+              "multiple label name '{}' not allowed in a single format operation", f.dst));
+        }
+      }
+      Format out{f.dst, f.rename ? f.value : std::string(), std::nullopt};
+      if (!f.rename) {
+        auto t = Template::Parse(f.value, "label");
+        if (!t.ok()) {
+          return Status::InvalidArgument(
+              fmt::format("invalid template for label '{}': {}", f.dst, t.status().message()));
+        }
+        out.template_ = std::move(*t);
+      }
+      step->formats_.push_back(std::move(out));
+    }
+    return std::shared_ptr<const Step>(std::move(step));
+  }
+
+  bool Process(int64_t ts, std::string& line, LabelsBuilder& lbs) const override {
+    for (const auto& f : formats_) {
+      if (!f.template_) {
+        if (auto v = lbs.Get(f.src)) {
+          std::string value(*v);
+          lbs.SetParsed(f.dst, value);
+          lbs.Delete(f.src);
+        }
+        continue;
+      }
+      auto out = f.template_->Execute(InputOf(ts, line, lbs));
+      if (!out.ok()) {
+        lbs.SetError(kErrTemplate, out.status().message());
+        continue;
+      }
+      lbs.SetParsed(f.dst, *out);
+    }
+    return true;
+  }
+
+ private:
+  std::vector<Format> formats_;
+};
+
 // --- label filters ---
 
 bool Compare(Cmp c, double l, double r) {
@@ -981,11 +1068,19 @@ Result<Pipeline> Pipeline::Make(const std::vector<Stage>& stages) {
       case StageKind::kKeep:
         step = std::make_shared<DropKeepStep>(st.kind == StageKind::kKeep, st.named);
         break;
-      case StageKind::kLineFormat:
-      case StageKind::kLabelFormat:
-        return Status::InvalidArgument(
-            fmt::format("{} is not supported by Strata yet",
-                        st.kind == StageKind::kLineFormat ? "line_format" : "label_format"));
+      case StageKind::kLineFormat: {
+        auto t = Template::Parse(st.param, "line");
+        if (!t.ok()) {
+          return Status::InvalidArgument("invalid line template: " +
+                                         std::string(t.status().message()));
+        }
+        step = std::make_shared<LineFormatStep>(std::move(*t));
+        break;
+      }
+      case StageKind::kLabelFormat: {
+        ASSIGN_OR_RETURN(step, LabelFormatStep::Make(st.label_fmts));
+        break;
+      }
     }
     p.steps_.push_back(std::move(step));
   }

@@ -135,11 +135,30 @@ TEST(LogqlPipeline, StructuredMetadata) {
             "app=a trace_id=abc trace_id_extracted=zzz");
 }
 
-TEST(LogqlPipeline, Unsupported) {
-  auto e = ParseExpr(R"({app="a"} | line_format "{{.x}}")");
-  ASSERT_TRUE(e.ok());
-  auto p = Pipeline::Make(As<LogExpr>(**e).selector.stages);
-  EXPECT_EQ(p.status().message(), "line_format is not supported by Strata yet");
+TEST(LogqlPipeline, LineAndLabelFormat) {
+  std::string out;
+  EXPECT_EQ(RunPipeline(R"q({app="a"} | logfmt | line_format "{{.level}}: {{.msg}}")q",
+                        "level=warn msg=\"disk low\"", {{"app", "a"}}, {}, &out),
+            "app=a level=warn msg=disk low");
+  EXPECT_EQ(out, "warn: disk low");
+  // A rename moves the label; a template makes a parsed one.
+  EXPECT_EQ(
+      RunPipeline(R"q({app="a"} | logfmt | label_format lvl=level, up="{{ .app | ToUpper }}")q",
+                  "level=warn"),
+      "app=a lvl=warn up=A");
+  EXPECT_EQ(RunPipeline(R"q({app="a"} | line_format "{{ div 1 0 }}")q", "x"),
+            "__error__=TemplateFormatErr __error_details__=template: line: executing \"line\": "
+            "error calling div: integer divide by zero app=a");
+  auto bad = [](std::string_view q) {
+    auto e = ParseExpr(q);
+    EXPECT_TRUE(e.ok());
+    return std::string(Pipeline::Make(As<LogExpr>(**e).selector.stages).status().message());
+  };
+  EXPECT_EQ(bad(R"q({app="a"} | label_format a="x", a="y")q"),
+            "multiple label name 'a' not allowed in a single format operation");
+  EXPECT_EQ(bad(R"q({app="a"} | label_format __error__="x")q"), "__error__ cannot be formatted");
+  EXPECT_EQ(bad(R"q({app="a"} | line_format "{{ .a ")q"),
+            "invalid line template: template: line:1: unclosed action");
 }
 
 }  // namespace
