@@ -66,9 +66,7 @@ Result<int64_t> ParseDurationMillis(std::string_view s) {
     if (unit_idx + 1 <= last_unit) return bad();
     last_unit = unit_idx + 1;
     i = unit_end;
-    // Prometheus bounds durations by time.Duration: int64 nanoseconds.
-    constexpr int64_t kMaxMillis = INT64_MAX / 1'000'000;
-    if (n > (kMaxMillis - total) / kUnits[unit_idx].ms) {
+    if (n > (INT64_MAX - total) / kUnits[unit_idx].ms) {
       return Status::InvalidArgument("duration out of range");
     }
     total += n * kUnits[unit_idx].ms;

@@ -27,7 +27,7 @@ TEST(Units, Durations) {
   EXPECT_EQ(ParseDurationMillis("1s1m").status().message(),
             "not a valid duration string: \"1s1m\"");
   EXPECT_EQ(ParseDurationMillis("").status().message(), "empty duration string");
-  EXPECT_EQ(ParseDurationMillis("300y").status().message(), "duration out of range");
+  EXPECT_EQ(ParseDurationMillis("300000000y").status().message(), "duration out of range");
   EXPECT_EQ(FormatFloatG(1), "1");
   EXPECT_EQ(FormatFloatG(0.5), "0.5");
   EXPECT_EQ(FormatFloatG(100000), "100000");

@@ -11,6 +11,7 @@ void RegisterCompactor(CLI::App& app, int* exit_code);
 void RegisterCostReport(CLI::App& tool, int* exit_code);
 void RegisterDump(CLI::App& tool, int* exit_code);
 void RegisterLoadgen(CLI::App& tool, int* exit_code);
+// promqltest and logqltest.
 void RegisterPromqlTest(CLI::App& tool, int* exit_code);
 
 }  // namespace strata::cmd

@@ -663,6 +663,11 @@ bool ParsePromDuration(std::string_view s, int64_t* ns, std::string* err) {
     *err = std::string(ms.status().message());
     return false;
   }
+  // Prometheus bounds durations by time.Duration: int64 nanoseconds.
+  if (*ms > INT64_MAX / 1'000'000) {
+    *err = "duration out of range";
+    return false;
+  }
   *ns = *ms * 1'000'000;
   return true;
 }

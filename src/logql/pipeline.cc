@@ -343,6 +343,12 @@ class JsonExpressionStep : public Step {
   }
 
   bool Process(int64_t, std::string& line, LabelsBuilder& lbs) const override {
+    // As Loki: a line that does not start like JSON is marked, not parsed.
+    size_t first = line.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || (line[first] != '{' && line[first] != '[')) {
+      lbs.SetError(kErrJson, "Value looks like object, but can't find closing '}' symbol");
+      return true;
+    }
     simdjson::ondemand::parser parser;
     simdjson::padded_string padded(line);
     for (const auto& [label, pointer] : paths_) {

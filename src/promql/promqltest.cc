@@ -25,12 +25,6 @@ namespace {
 
 constexpr int64_t kOutOfOrderWindow = INT64_MAX / 4;  // loads may add older samples
 
-struct SeqValue {
-  bool omitted = false;
-  bool histogram = false;
-  double v = 0;
-};
-
 // Scans a decimal number or Inf/NaN with an optional sign; returns its length or 0.
 size_t ScanNumber(std::string_view s, double* out) {
   size_t i = 0;
@@ -230,42 +224,6 @@ class RecordingQuerier : public query::ForwardingQuerier {
   mutable std::string outside_ GUARDED_BY(mu_);
 };
 
-struct Expect {
-  std::string type;  // fail, warn, info, no_warn, no_info, ordered
-  std::optional<std::string> msg;
-  std::shared_ptr<RE2> regex;
-  bool Matches(const std::string& s) const {
-    if (regex) return RE2::PartialMatch(s, *regex);
-    return !msg || *msg == s;
-  }
-};
-
-struct ExpectedSeries {
-  Labels labels;
-  std::vector<SeqValue> values;
-  int pos = 0;
-};
-
-struct EvalCmd {
-  int line = 0;
-  std::string query;
-  bool range = false;
-  int64_t start = 0, end = 0, step = 0;
-  bool fail = false, warn = false, info = false, ordered = false;
-  std::vector<Expect> expects;
-  std::optional<double> scalar;
-  std::optional<std::string> str;
-  std::vector<ExpectedSeries> series;
-  bool expects_histogram = false;
-
-  bool HasExpect(std::string_view t) const {
-    return std::any_of(expects.begin(), expects.end(),
-                       [&](const Expect& e) { return e.type == t; });
-  }
-  bool IsFail() const { return fail || HasExpect("fail"); }
-  bool IsOrdered() const { return ordered || HasExpect("ordered"); }
-};
-
 std::string Trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b])) != 0) ++b;
@@ -285,43 +243,16 @@ class Runner {
       : name_(name), out_(out), opts_(opts), engine_(opts.engine) {}
 
   Result<PromqlTestSummary> Run(std::string_view script) {
-    std::vector<std::string> lines;
-    size_t pos = 0;
-    while (pos <= script.size()) {
-      size_t nl = script.find('\n', pos);
-      if (nl == std::string_view::npos) nl = script.size();
-      std::string l = Trim(script.substr(pos, nl - pos));
-      if (!l.empty() && l[0] == '#') l.clear();
-      lines.push_back(std::move(l));
-      pos = nl + 1;
-    }
-    for (size_t i = 0; i < lines.size(); ++i) {
-      const std::string& l = lines[i];
-      if (l.empty()) continue;
-      auto block_end = [&] {
-        size_t j = i + 1;
-        while (j < lines.size() && !lines[j].empty()) ++j;
-        return j;
-      };
-      // clear is one line; load and eval take the lines up to the next blank one.
-      size_t end = l == "clear" ? i + 1 : block_end();
-      std::vector<std::string> body(lines.begin() + static_cast<long>(i) + 1,
-                                    lines.begin() + static_cast<long>(end));
-      Status st;
-      if (l == "clear") {
-        storage_.Clear();
-      } else if (l.rfind("load", 0) == 0) {
-        st = Load(l, body);
-      } else if (l.rfind("eval", 0) == 0) {
-        st = Eval(l, body, static_cast<int>(i + 1));
-      } else {
-        st = Status::InvalidArgument("unknown command");
-      }
-      if (!st.ok()) {
-        return Status::InvalidArgument(fmt::format("{}:{}: {}", name_, i + 1, st.message()));
-      }
-      i = end - 1;
-    }
+    RETURN_IF_ERROR(ForEachScriptCommand(
+        script, name_, [&](const std::string& l, const std::vector<std::string>& body, int lineno) {
+          if (l == "clear") {
+            storage_.Clear();
+            return Status::Ok();
+          }
+          if (l.rfind("load", 0) == 0) return Load(l, body);
+          if (l.rfind("eval", 0) == 0) return Eval(l, body, lineno);
+          return Status::InvalidArgument("unknown command");
+        }));
     return summary_;
   }
 
@@ -371,72 +302,6 @@ class Runner {
     }
   }
 
-  Status ParseEval(const std::string& line, const std::vector<std::string>& body, int lineno,
-                   EvalCmd& cmd) {
-    cmd.line = lineno;
-    std::string_view s(line);
-    size_t sp = s.find(' ');
-    std::string_view verb = s.substr(0, sp);
-    if (verb == "eval_fail") cmd.fail = true;
-    if (verb == "eval_warn") cmd.warn = true;
-    if (verb == "eval_info") cmd.info = true;
-    if (verb == "eval_ordered") cmd.ordered = true;
-    std::string rest = Trim(s.substr(sp + 1));
-    static const RE2 kInstant(R"(instant\s+at\s+(\S+)\s+(.+))");
-    static const RE2 kRange(R"(range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+))");
-    std::string a, b, c, q;
-    if (RE2::FullMatch(rest, kInstant, &a, &q)) {
-      ASSIGN_OR_RETURN(cmd.start, ParseDurationMillis(a));
-      cmd.end = cmd.start;
-    } else if (RE2::FullMatch(rest, kRange, &a, &b, &c, &q)) {
-      cmd.range = true;
-      ASSIGN_OR_RETURN(cmd.start, ParseDurationMillis(a));
-      ASSIGN_OR_RETURN(cmd.end, ParseDurationMillis(b));
-      ASSIGN_OR_RETURN(cmd.step, ParseDurationMillis(c));
-    } else {
-      return Status::InvalidArgument("invalid eval command: " + line);
-    }
-    cmd.query = q;
-    static const RE2 kExpect(R"(expect\s+(\w+)(?:\s+(msg|regex):\s*(.*))?)");
-    int pos = 0;
-    for (const auto& l : body) {
-      std::string type, kind, text;
-      if (RE2::FullMatch(l, kExpect, &type, &kind, &text)) {
-        Expect e;
-        e.type = type;
-        if (kind == "msg") e.msg = Trim(text);
-        if (kind == "regex") e.regex = std::make_shared<RE2>(Trim(text));
-        cmd.expects.push_back(std::move(e));
-        continue;
-      }
-      if (l.rfind("expected_fail_message", 0) == 0) {
-        Expect e{"fail", Trim(std::string_view(l).substr(21)), nullptr};
-        cmd.expects.push_back(std::move(e));
-        continue;
-      }
-      if (l.rfind("expected_fail_regexp", 0) == 0) {
-        Expect e{"fail", std::nullopt, std::make_shared<RE2>(Trim(std::string_view(l).substr(20)))};
-        cmd.expects.push_back(std::move(e));
-        continue;
-      }
-      if (l.find("{{") != std::string::npos) cmd.expects_histogram = true;
-      double num = 0;
-      if (ScanNumber(l, &num) == l.size()) {
-        cmd.scalar = num;
-        continue;
-      }
-      if (l[0] == '"') {
-        auto unq = GoUnquote(l);
-        cmd.str = unq.ok() ? unq.value() : l;
-        continue;
-      }
-      ASSIGN_OR_RETURN(auto desc, ParseSeriesLabels(l));
-      ASSIGN_OR_RETURN(auto values, ParseValues(std::string_view(l).substr(desc.second)));
-      cmd.series.push_back({std::move(desc.first), std::move(values), ++pos});
-    }
-    return Status::Ok();
-  }
-
   void Skipped(const EvalCmd& cmd, std::string_view why = "native histograms expected") {
     ++summary_.skipped;
     if (opts_.list_skipped) {
@@ -455,7 +320,7 @@ class Runner {
 
   Status Eval(const std::string& line, const std::vector<std::string>& body, int lineno) {
     EvalCmd cmd;
-    RETURN_IF_ERROR(ParseEval(line, body, lineno, cmd));
+    RETURN_IF_ERROR(ParseTestEval(line, body, lineno, cmd));
     skip_on_failure_ = false;
     if (cmd.expects_histogram) {
       Skipped(cmd);
@@ -479,18 +344,12 @@ class Runner {
     // passed when the outcome still matches and as skipped otherwise.
     skip_on_failure_ = q.touched_histogram();
     if (cmd.IsFail()) {
-      if (res.ok()) {
-        Failed(cmd, "expected an error, got a result");
-        return Status::Ok();
+      std::string why = CheckTestFailure(cmd, res.status());
+      if (why.empty()) {
+        ++summary_.passed;
+      } else {
+        Failed(cmd, why);
       }
-      const std::string& msg = res.status().message();
-      for (const auto& e : cmd.expects) {
-        if (e.type == "fail" && !e.Matches(msg)) {
-          Failed(cmd, fmt::format("error \"{}\" does not match the expectation", msg));
-          return Status::Ok();
-        }
-      }
-      ++summary_.passed;
       return Status::Ok();
     }
     if (!res.ok()) {
@@ -498,7 +357,7 @@ class Runner {
       return Status::Ok();
     }
     std::string why = CheckAnnotations(cmd, res.value().annotations);
-    if (why.empty()) why = Compare(cmd, res.value());
+    if (why.empty()) why = CompareTestResult(cmd, res.value());
     if (why.empty()) {
       ++summary_.passed;
     } else {
@@ -548,71 +407,6 @@ class Runner {
     return "";
   }
 
-  static std::string Compare(const EvalCmd& cmd, const QueryResult& r) {
-    if (r.type == ValueType::kString) {
-      if (!cmd.str || *cmd.str != r.str) return fmt::format("expected string, got \"{}\"", r.str);
-      return "";
-    }
-    if (r.type == ValueType::kScalar) {
-      if (!cmd.scalar) return fmt::format("expected vector or matrix, got scalar {}", r.scalar.v);
-      if (!AlmostEqual(*cmd.scalar, r.scalar.v)) {
-        return fmt::format("expected scalar {} but got {}", *cmd.scalar, r.scalar.v);
-      }
-      return "";
-    }
-    if (cmd.scalar) return "expected scalar result, got a vector or matrix";
-    std::map<Labels, const ExpectedSeries*> expected;
-    for (const auto& e : cmd.series) expected[e.labels] = &e;
-    std::map<Labels, bool> seen;
-    for (size_t k = 0; k < r.series.size(); ++k) {
-      const auto& s = r.series[k];
-      auto it = expected.find(s.labels);
-      if (it == expected.end()) return "unexpected series in result: " + FormatPoints(s);
-      if (seen[s.labels]) return "series twice in result: " + FormatLabels(s.labels);
-      seen[s.labels] = true;
-      const ExpectedSeries& e = *it->second;
-      if (r.type == ValueType::kVector) {
-        if (cmd.IsOrdered() && e.pos != static_cast<int>(k) + 1) {
-          return fmt::format("expected {} at position {} but was at {}", FormatLabels(s.labels),
-                             e.pos, k + 1);
-        }
-        if (e.values.empty() || !AlmostEqual(e.values[0].v, s.points[0].v)) {
-          return fmt::format("expected {} for {} but got {}",
-                             e.values.empty() ? 0.0 : e.values[0].v, FormatLabels(s.labels),
-                             s.points[0].v);
-        }
-        continue;
-      }
-      std::vector<Sample> want;
-      for (size_t i = 0; i < e.values.size(); ++i) {
-        int64_t t = cmd.start + static_cast<int64_t>(i) * cmd.step;
-        if (cmd.range && t > cmd.end) {
-          return fmt::format("expected {} points for {}, more than the range has", e.values.size(),
-                             FormatLabels(s.labels));
-        }
-        if (!e.values[i].omitted) want.push_back({t, e.values[i].v});
-      }
-      if (!cmd.range) {  // an instant query returning a range vector lists the raw samples
-        want.clear();
-        for (const auto& v : e.values) {
-          if (!v.omitted) want.push_back({0, v.v});
-        }
-      }
-      if (want.size() != s.points.size()) {
-        return fmt::format("expected {} points, got {}", want.size(), FormatPoints(s));
-      }
-      for (size_t i = 0; i < want.size(); ++i) {
-        if ((cmd.range && want[i].t != s.points[i].t) || !AlmostEqual(want[i].v, s.points[i].v)) {
-          return fmt::format("expected {} at t={}, got {}", want[i].v, want[i].t, FormatPoints(s));
-        }
-      }
-    }
-    for (const auto& [ls, e] : expected) {
-      if (!seen[ls]) return "expected series not found: " + FormatLabels(ls);
-    }
-    return "";
-  }
-
   std::string name_;
   std::ostream& out_;
   const PromqlTestOptions& opts_;
@@ -623,6 +417,177 @@ class Runner {
 };
 
 }  // namespace
+
+Status ForEachScriptCommand(
+    std::string_view script, std::string_view name,
+    const std::function<Status(const std::string&, const std::vector<std::string>&, int)>& fn) {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos <= script.size()) {
+    size_t nl = script.find('\n', pos);
+    if (nl == std::string_view::npos) nl = script.size();
+    std::string l = Trim(script.substr(pos, nl - pos));
+    if (!l.empty() && l[0] == '#') l.clear();
+    lines.push_back(std::move(l));
+    pos = nl + 1;
+  }
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& l = lines[i];
+    if (l.empty()) continue;
+    // clear is one line; load and eval take the lines up to the next blank one.
+    size_t end = i + 1;
+    if (l != "clear") {
+      while (end < lines.size() && !lines[end].empty()) ++end;
+    }
+    std::vector<std::string> body(lines.begin() + static_cast<long>(i) + 1,
+                                  lines.begin() + static_cast<long>(end));
+    if (Status st = fn(l, body, static_cast<int>(i + 1)); !st.ok()) {
+      return Status::InvalidArgument(fmt::format("{}:{}: {}", name, i + 1, st.message()));
+    }
+    i = end - 1;
+  }
+  return Status::Ok();
+}
+
+std::string CheckTestFailure(const EvalCmd& cmd, const Status& st) {
+  if (st.ok()) return "expected an error, got a result";
+  for (const auto& e : cmd.expects) {
+    if (e.type == "fail" && !e.Matches(st.message())) {
+      return fmt::format("error \"{}\" does not match the expectation", st.message());
+    }
+  }
+  return "";
+}
+
+Status ParseTestEval(const std::string& line, const std::vector<std::string>& body, int lineno,
+                     EvalCmd& cmd) {
+  cmd.line = lineno;
+  std::string_view s(line);
+  size_t sp = s.find(' ');
+  std::string_view verb = s.substr(0, sp);
+  if (verb == "eval_fail") cmd.fail = true;
+  if (verb == "eval_warn") cmd.warn = true;
+  if (verb == "eval_info") cmd.info = true;
+  if (verb == "eval_ordered") cmd.ordered = true;
+  std::string rest = Trim(s.substr(sp + 1));
+  static const RE2 kInstant(R"(instant\s+at\s+(\S+)\s+(.+))");
+  static const RE2 kRange(R"(range\s+from\s+(\S+)\s+to\s+(\S+)\s+step\s+(\S+)\s+(.+))");
+  std::string a, b, c, q;
+  if (RE2::FullMatch(rest, kInstant, &a, &q)) {
+    ASSIGN_OR_RETURN(cmd.start, ParseDurationMillis(a));
+    cmd.end = cmd.start;
+  } else if (RE2::FullMatch(rest, kRange, &a, &b, &c, &q)) {
+    cmd.range = true;
+    ASSIGN_OR_RETURN(cmd.start, ParseDurationMillis(a));
+    ASSIGN_OR_RETURN(cmd.end, ParseDurationMillis(b));
+    ASSIGN_OR_RETURN(cmd.step, ParseDurationMillis(c));
+  } else {
+    return Status::InvalidArgument("invalid eval command: " + line);
+  }
+  cmd.query = q;
+  static const RE2 kExpect(R"(expect\s+(\w+)(?:\s+(msg|regex):\s*(.*))?)");
+  int pos = 0;
+  for (const auto& l : body) {
+    std::string type, kind, text;
+    if (RE2::FullMatch(l, kExpect, &type, &kind, &text)) {
+      Expect e;
+      e.type = type;
+      if (kind == "msg") e.msg = Trim(text);
+      if (kind == "regex") e.regex = std::make_shared<RE2>(Trim(text));
+      cmd.expects.push_back(std::move(e));
+      continue;
+    }
+    if (l.rfind("expected_fail_message", 0) == 0) {
+      Expect e{"fail", Trim(std::string_view(l).substr(21)), nullptr};
+      cmd.expects.push_back(std::move(e));
+      continue;
+    }
+    if (l.rfind("expected_fail_regexp", 0) == 0) {
+      Expect e{"fail", std::nullopt, std::make_shared<RE2>(Trim(std::string_view(l).substr(20)))};
+      cmd.expects.push_back(std::move(e));
+      continue;
+    }
+    if (l.find("{{") != std::string::npos) cmd.expects_histogram = true;
+    double num = 0;
+    if (ScanNumber(l, &num) == l.size()) {
+      cmd.scalar = num;
+      continue;
+    }
+    if (l[0] == '"') {
+      auto unq = GoUnquote(l);
+      cmd.str = unq.ok() ? unq.value() : l;
+      continue;
+    }
+    ASSIGN_OR_RETURN(auto desc, ParseSeriesLabels(l));
+    ASSIGN_OR_RETURN(auto values, ParseValues(std::string_view(l).substr(desc.second)));
+    cmd.series.push_back({std::move(desc.first), std::move(values), ++pos});
+  }
+  return Status::Ok();
+}
+
+std::string CompareTestResult(const EvalCmd& cmd, const QueryResult& r) {
+  if (r.type == ValueType::kString) {
+    if (!cmd.str || *cmd.str != r.str) return fmt::format("expected string, got \"{}\"", r.str);
+    return "";
+  }
+  if (r.type == ValueType::kScalar) {
+    if (!cmd.scalar) return fmt::format("expected vector or matrix, got scalar {}", r.scalar.v);
+    if (!AlmostEqual(*cmd.scalar, r.scalar.v)) {
+      return fmt::format("expected scalar {} but got {}", *cmd.scalar, r.scalar.v);
+    }
+    return "";
+  }
+  if (cmd.scalar) return "expected scalar result, got a vector or matrix";
+  std::map<Labels, const ExpectedSeries*> expected;
+  for (const auto& e : cmd.series) expected[e.labels] = &e;
+  std::map<Labels, bool> seen;
+  for (size_t k = 0; k < r.series.size(); ++k) {
+    const auto& s = r.series[k];
+    auto it = expected.find(s.labels);
+    if (it == expected.end()) return "unexpected series in result: " + FormatPoints(s);
+    if (seen[s.labels]) return "series twice in result: " + FormatLabels(s.labels);
+    seen[s.labels] = true;
+    const ExpectedSeries& e = *it->second;
+    if (r.type == ValueType::kVector) {
+      if (cmd.IsOrdered() && e.pos != static_cast<int>(k) + 1) {
+        return fmt::format("expected {} at position {} but was at {}", FormatLabels(s.labels),
+                           e.pos, k + 1);
+      }
+      if (e.values.empty() || !AlmostEqual(e.values[0].v, s.points[0].v)) {
+        return fmt::format("expected {} for {} but got {}", e.values.empty() ? 0.0 : e.values[0].v,
+                           FormatLabels(s.labels), s.points[0].v);
+      }
+      continue;
+    }
+    std::vector<Sample> want;
+    for (size_t i = 0; i < e.values.size(); ++i) {
+      int64_t t = cmd.start + static_cast<int64_t>(i) * cmd.step;
+      if (cmd.range && t > cmd.end) {
+        return fmt::format("expected {} points for {}, more than the range has", e.values.size(),
+                           FormatLabels(s.labels));
+      }
+      if (!e.values[i].omitted) want.push_back({t, e.values[i].v});
+    }
+    if (!cmd.range) {  // an instant query returning a range vector lists the raw samples
+      want.clear();
+      for (const auto& v : e.values) {
+        if (!v.omitted) want.push_back({0, v.v});
+      }
+    }
+    if (want.size() != s.points.size()) {
+      return fmt::format("expected {} points, got {}", want.size(), FormatPoints(s));
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      if ((cmd.range && want[i].t != s.points[i].t) || !AlmostEqual(want[i].v, s.points[i].v)) {
+        return fmt::format("expected {} at t={}, got {}", want[i].v, want[i].t, FormatPoints(s));
+      }
+    }
+  }
+  for (const auto& [ls, e] : expected) {
+    if (!seen[ls]) return "expected series not found: " + FormatLabels(ls);
+  }
+  return "";
+}
 
 Result<PromqlTestSummary> RunPromqlTest(std::string_view script, std::string_view name,
                                         std::ostream& out, const PromqlTestOptions& opts) {
