@@ -292,6 +292,14 @@ TEST_F(LokiApiTest, OtlpLogsFollowLokisConventions) {
   req2.set(bhttp::field::content_type, "application/json");
   req2.body() = anon;
   ASSERT_EQ(Do(std::move(req2)).result(), http::Status::ok);
+  // A trace ID of the wrong length is refused, as OpenTelemetry's decoder refuses it.
+  http::Request bad_id(bhttp::verb::post, "/otlp/v1/logs", 11);
+  bad_id.set(bhttp::field::content_type, "application/json");
+  bad_id.body() = fmt::format(
+      R"({{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{{"timeUnixNano":"{}","traceId":"abcd1234","body":{{"stringValue":"x"}}}}]}}]}}]}})",
+      ns_);
+  auto refused = Do(std::move(bad_id));
+  EXPECT_EQ(refused.result(), http::Status::bad_request) << refused.body();
   doc = Json(Get("/loki/api/v1/label/service_name/values", {}));
   std::vector<std::string> services;
   for (auto v : doc["data"].get_array()) services.emplace_back(std::string_view(v));

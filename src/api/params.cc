@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 
+#include "base/encoding.h"
 #include "base/math.h"
 #include "base/units.h"
 
@@ -17,27 +18,7 @@ namespace bhttp = boost::beast::http;
 Result<std::vector<std::pair<std::string, std::string>>> ParseForm(std::string_view s) {
   std::vector<std::pair<std::string, std::string>> out;
   auto decode = [](std::string_view in, std::string* dst) {
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    for (size_t i = 0; i < in.size(); ++i) {
-      char c = in[i];
-      if (c == '+') {
-        dst->push_back(' ');
-      } else if (c == '%') {
-        if (i + 2 >= in.size()) return false;
-        int h = hex(in[i + 1]), l = hex(in[i + 2]);
-        if (h < 0 || l < 0) return false;
-        dst->push_back(static_cast<char>(h * 16 + l));
-        i += 2;
-      } else {
-        dst->push_back(c);
-      }
-    }
-    return true;
+    return PercentDecode(in, /*plus_as_space=*/true, dst);
   };
   size_t pos = 0;
   while (pos < s.size()) {

@@ -10,6 +10,7 @@
 
 #include "base/coding.h"
 #include "base/crc32c.h"
+#include "base/encoding.h"
 #include "base/mutex.h"
 
 namespace strata::frontend {
@@ -58,9 +59,8 @@ namespace {
 std::string HashKey(const std::string& key) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
-  std::string out = "strata:qfe:";
-  for (unsigned char b : digest) out += fmt::format("{:02x}", b);
-  return out;
+  return "strata:qfe:" +
+         HexEncode(std::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
 }  // namespace

@@ -59,6 +59,8 @@ Result<EntryLine> ParseEntryLine(std::string_view s) {
 
 bool IsStreamHeader(std::string_view l) { return l.starts_with("{"); }
 
+constexpr int64_t kOutOfOrderWindow = INT64_MAX / 4;  // loads may add older lines
+
 class Runner {
  public:
   Runner(std::string_view name, std::ostream& out)
@@ -96,7 +98,7 @@ class Runner {
       if (stream == nullptr) return Status::InvalidArgument("an entry before any stream");
       ASSIGN_OR_RETURN(EntryLine e, ParseEntryLine(l));
       auto md = ViewOf(e.metadata);
-      head_->Append(*stream, e.ts_ns, e.line, md, INT64_MAX / 4);
+      head_->Append(*stream, e.ts_ns, e.line, md, kOutOfOrderWindow);
     }
     return Status::Ok();
   }
@@ -158,13 +160,11 @@ class Runner {
     p.forward = direction == "forward";
     // Expected: stream headers, each followed by its entries in the query's direction.
     std::map<Labels, std::vector<EntryLine>> want;
-    std::optional<std::string> fail_message;
+    promql::EvalCmd expect;  // the expected_fail_message/regexp lines
     std::optional<Labels> current;
     for (const auto& l : body) {
-      if (l.starts_with("expected_fail_message")) {
-        std::string_view m = std::string_view(l).substr(21);
-        while (m.starts_with(" ")) m.remove_prefix(1);
-        fail_message = std::string(m);
+      if (l.starts_with("expected_fail_")) {
+        RETURN_IF_ERROR(promql::ParseTestEval("eval_fail instant at 0s x", {l}, n, expect));
         continue;
       }
       if (IsStreamHeader(l)) {
@@ -186,13 +186,7 @@ class Runner {
       res = engine_.SelectLogs(*q, As<LogExpr>(**expr), p);
     }
     if (verb == "eval_fail") {
-      std::string why;
-      if (res.ok()) {
-        why = "expected an error, got a result";
-      } else if (fail_message && *fail_message != res.status().message()) {
-        why = fmt::format("error \"{}\" does not match the expectation", res.status().message());
-      }
-      Record(n, query, why);
+      Record(n, query, promql::CheckTestFailure(expect, res.status()));
       return Status::Ok();
     }
     if (!res.ok()) {
@@ -216,7 +210,8 @@ class Runner {
                            entries.size(), have.size());
       }
       for (size_t i = 0; i < entries.size(); ++i) {
-        if (have[i].ts_ns != entries[i].ts_ns || have[i].line != entries[i].line) {
+        if (have[i].ts_ns != entries[i].ts_ns || have[i].line != entries[i].line ||
+            (!entries[i].metadata.empty() && have[i].metadata != entries[i].metadata)) {
           return fmt::format("stream {} entry {}: expected ({}, {}), got ({}, {})",
                              FormatLabels(labels), i, entries[i].ts_ns, GoQuote(entries[i].line),
                              have[i].ts_ns, GoQuote(have[i].line));

@@ -725,6 +725,18 @@ class LabelFormatStep : public Step {
   }
 
   bool Process(int64_t ts, std::string& line, LabelsBuilder& lbs) const override {
+    // As Loki's: every template of the stage sees the labels as they were before it.
+    std::optional<Labels> before;
+    auto input = [&] {
+      if (!before) before = lbs.All();
+      return TemplateInput{[&](std::string_view name) -> std::optional<std::string_view> {
+                             for (const auto& l : *before) {
+                               if (l.name == name) return std::string_view(l.value);
+                             }
+                             return std::nullopt;
+                           },
+                           line, ts};
+    };
     for (const auto& f : formats_) {
       if (!f.template_) {
         if (auto v = lbs.Get(f.src)) {
@@ -734,7 +746,7 @@ class LabelFormatStep : public Step {
         }
         continue;
       }
-      auto out = f.template_->Execute(InputOf(ts, line, lbs));
+      auto out = f.template_->Execute(input());
       if (!out.ok()) {
         lbs.SetError(kErrTemplate, out.status().message());
         continue;

@@ -149,6 +149,9 @@ TEST(LogqlPipeline, LineAndLabelFormat) {
   EXPECT_EQ(RunPipeline(R"q({app="a"} | line_format "{{ div 1 0 }}")q", "x"),
             "__error__=TemplateFormatErr __error_details__=template: line: executing \"line\": "
             "error calling div: integer divide by zero app=a");
+  // Every template of one label_format sees the labels from before it, as Loki's.
+  EXPECT_EQ(RunPipeline(R"q({app="a"} | label_format x="1", y="{{.x}}-{{.app}}")q", "line"),
+            "app=a x=1 y=-a");
   auto bad = [](std::string_view q) {
     auto e = ParseExpr(q);
     EXPECT_TRUE(e.ok());

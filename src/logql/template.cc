@@ -10,6 +10,7 @@
 #include <map>
 #include <utility>
 
+#include "base/encoding.h"
 #include "base/labels.h"
 #include "base/math.h"
 #include "base/units.h"
@@ -51,6 +52,8 @@ struct TemplateNode {
 namespace {
 
 constexpr int kMaxDepth = 100;  // nesting of actions, parentheses and calls
+// The most bytes a template's output, or any value it computes, may hold.
+constexpr size_t kMaxValueBytes = size_t{1} << 20;
 
 // Every function a template may call: Go's built-ins, Loki's, and the sprig ones Loki takes.
 constexpr std::string_view kFunctions[] = {"eq",
@@ -147,6 +150,21 @@ struct Piece {
   int line = 1;
 };
 
+// Where the action starting at `body` ends ("}}" outside quoted strings), or npos.
+size_t ActionEnd(std::string_view t, size_t body) {
+  for (size_t i = body; i + 1 < t.size(); ++i) {
+    char c = t[i];
+    if (c == '"' || c == '`' || c == '\'') {
+      for (++i; i < t.size() && t[i] != c; ++i) {
+        if (c != '`' && t[i] == '\\') ++i;
+      }
+      continue;
+    }
+    if (c == '}' && t[i + 1] == '}') return i;
+  }
+  return std::string_view::npos;
+}
+
 std::vector<Piece> Split(std::string_view t, std::string_view name) {
   std::vector<Piece> out;
   size_t pos = 0;
@@ -156,7 +174,9 @@ std::vector<Piece> Split(std::string_view t, std::string_view name) {
     size_t open = t.find("{{", pos);
     std::string_view text =
         t.substr(pos, open == std::string_view::npos ? std::string_view::npos : open - pos);
-    bool trim_prev = open != std::string_view::npos && t.substr(open + 2, 2) == "- ";
+    // "{{- " and " -}}" trim the white space beside them (any white space after the dash).
+    bool trim_prev = open != std::string_view::npos && open + 3 < t.size() && t[open + 2] == '-' &&
+                     IsTemplateSpace(t[open + 3]);
     std::string txt(text);
     if (trim_next) {
       size_t k = 0;
@@ -169,24 +189,28 @@ std::vector<Piece> Split(std::string_view t, std::string_view name) {
     if (!txt.empty()) out.push_back({false, txt, line});
     line += static_cast<int>(std::count(text.begin(), text.end(), '\n'));
     if (open == std::string_view::npos) break;
-    size_t body = open + 2 + (trim_prev ? 2 : 0);
-    size_t close = t.find("}}", body);
-    // A comment may hold "}}": it ends at "*/}}".
-    if (t.substr(body).starts_with("/*")) {
-      size_t end = t.find("*/", body + 2);
+    size_t body = open + 2 + (trim_prev ? 1 : 0);
+    size_t close = std::string_view::npos;
+    size_t lead = body;
+    while (lead < t.size() && IsTemplateSpace(t[lead])) ++lead;
+    if (t.substr(lead).starts_with("/*")) {
+      // A comment ends at "*/" and then "}}".
+      size_t end = t.find("*/", lead + 2);
       if (end == std::string_view::npos) {
         Throw(fmt::format("template: {}:{}: unclosed comment", name, line));
       }
       close = t.find("}}", end);
+    } else {
+      close = ActionEnd(t, body);
     }
     if (close == std::string_view::npos) {
       Throw(fmt::format("template: {}:{}: unclosed action", name, line));
     }
     size_t body_end = close;
     trim_next = false;
-    if (body_end >= body + 2 && t.substr(body_end - 2, 2) == " -") {
+    if (body_end >= body + 2 && t[body_end - 1] == '-' && IsTemplateSpace(t[body_end - 2])) {
       trim_next = true;
-      body_end -= 2;
+      body_end -= 1;
     }
     std::string_view action = t.substr(body, body_end - body);
     line += static_cast<int>(std::count(action.begin(), action.end(), '\n'));
@@ -620,13 +644,21 @@ bool Truthy(const Value& v) {
   return false;
 }
 
+// A float truncated to an int64, clamped to its range (NaN is 0).
+int64_t FloatToInt(double f) {
+  if (std::isnan(f)) return 0;
+  if (f >= 0x1p63) return INT64_MAX;
+  if (f < -0x1p63) return INT64_MIN;
+  return static_cast<int64_t>(f);
+}
+
 // sprig's cast: strings parse, floats truncate, booleans are 0/1.
 int64_t ToInt(const Value& v) {
   switch (v.kind) {
     case Value::Kind::kInt:
       return v.i;
     case Value::Kind::kFloat:
-      return std::isfinite(v.f) ? static_cast<int64_t>(v.f) : 0;
+      return FloatToInt(v.f);
     case Value::Kind::kBool:
       return v.b ? 1 : 0;
     case Value::Kind::kString: {
@@ -635,7 +667,7 @@ int64_t ToInt(const Value& v) {
       if (ec == std::errc() && p == v.s.data() + v.s.size()) return i;
       double f = 0;
       std::string err;
-      return ParseGoFloat(v.s, &f, &err) && std::isfinite(f) ? static_cast<int64_t>(f) : 0;
+      return ParseGoFloat(v.s, &f, &err) ? FloatToInt(f) : 0;
     }
     default:
       return 0;
@@ -685,8 +717,9 @@ int Compare(const Value& a, const Value& b, std::string_view fn) {
 
 std::string Repeat(std::string_view s, int64_t n) {
   std::string out;
-  if (n <= 0) return out;
-  if (s.size() * static_cast<size_t>(n) > (size_t{1} << 20)) Throw("repeat: result too large");
+  if (n <= 0 || s.empty()) return out;
+  if (static_cast<uint64_t>(n) > kMaxValueBytes / s.size()) Throw("repeat: result too large");
+  out.reserve(s.size() * static_cast<size_t>(n));
   for (int64_t k = 0; k < n; ++k) out += s;
   return out;
 }
@@ -724,75 +757,31 @@ std::string TrimCutset(std::string_view s, std::string_view cutset, bool left, b
   return std::string(s.substr(b, e - b));
 }
 
-std::string UrlEncode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else if (c == ' ') {
-      out.push_back('+');
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  return out;
-}
-
-std::string Base64Encode(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16 | static_cast<uint8_t>(in[i + 1]) << 8 |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
-std::string Base64Decode(std::string v) {
+std::string Base64DecodeLoki(std::string v) {
+  // Loki pads a value short of a multiple of 4, and prints Go's error on failure.
   if (size_t rem = v.size() % 4; rem != 0 && rem != 1) v.append(4 - rem, '=');
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
   std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '=') break;
-    int d = val(v[i]);
-    if (d < 0) return fmt::format("illegal base64 data at input byte {}", i);
-    buf = (buf << 6) | static_cast<uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buf >> bits) & 0xFF));
-    }
-  }
+  if (!Base64Decode(v, &out)) return "illegal base64 data at input byte 0";
   return out;
+}
+
+// A compiled regex, kept per thread for the patterns a query's lines use again and again.
+const RE2& Regex(const std::string& pattern) {
+  thread_local std::map<std::string, std::unique_ptr<RE2>> cache;
+  if (auto it = cache.find(pattern); it != cache.end()) return *it->second;
+  if (cache.size() >= 64) cache.clear();
+  RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_max_mem(int64_t{1} << 20);
+  auto r = std::make_unique<RE2>(pattern, opts);
+  if (!r->ok()) Throw("error parsing regexp: " + r->error());
+  return *cache.emplace(pattern, std::move(r)).first->second;
 }
 
 // Go's regexp.ReplaceAllString: $1, ${name} expanded.
 std::string RegexReplace(const std::string& re, const std::string& s, const std::string& repl,
                          bool literal) {
-  RE2::Options opts;
-  opts.set_log_errors(false);
-  RE2 r(re, opts);
-  if (!r.ok()) Throw("error parsing regexp: " + r.error());
+  const RE2& r = Regex(re);
   std::string rewrite;
   if (literal) {
     for (char c : repl) {
@@ -809,6 +798,11 @@ std::string RegexReplace(const std::string& re, const std::string& s, const std:
       }
       if (c != '$' || i + 1 >= repl.size()) {
         rewrite += c;
+        continue;
+      }
+      if (repl[i + 1] == '$') {  // "$$" is a literal "$"
+        rewrite += '$';
+        ++i;
         continue;
       }
       std::string name;
@@ -841,6 +835,18 @@ std::string RegexReplace(const std::string& re, const std::string& s, const std:
         rewrite += "\\" + std::to_string(idx);
       i = j - 1;
     }
+  }
+  // Bound the result before building it: the text plus every match replaced.
+  size_t matches = 0;
+  re2::StringPiece m;
+  for (size_t pos = 0; pos <= s.size() && r.Match(s, pos, s.size(), RE2::UNANCHORED, &m, 1);) {
+    ++matches;
+    size_t end = static_cast<size_t>(m.data() - s.data()) + m.size();
+    pos = m.empty() ? end + 1 : end;
+  }
+  if (matches > 0 &&
+      repl.size() > (kMaxValueBytes - std::min(s.size(), kMaxValueBytes)) / matches) {
+    Throw("regexReplaceAll: result too large");
   }
   std::string out = s;
   RE2::GlobalReplace(&out, r, rewrite);
@@ -879,13 +885,11 @@ class Executor {
           Run(n.list, dot, out, depth + 1);
           break;
       }
-      if (out.size() > kMaxOutput) Throw("output too large");
+      if (out.size() > kMaxValueBytes) Throw("output too large");
     }
   }
 
  private:
-  static constexpr size_t kMaxOutput = size_t{1} << 20;
-
   Value EvalPipe(const Pipe& p, const Value* dot, int depth) {
     if (depth > kMaxDepth) Throw("nesting too deep");
     std::optional<Value> prev;
@@ -929,11 +933,31 @@ class Executor {
       }
       return EvalArg(first, dot, depth);
     }
+    if (first.s == "and" || first.s == "or") {
+      // Go evaluates and/or's arguments one at a time and stops at the deciding one.
+      size_t n = c.args.size() - 1 + (piped ? 1 : 0);
+      if (n == 0) Throw(fmt::format("wrong number of args for {}", first.s));
+      Value v;
+      for (size_t i = 1; i <= n; ++i) {
+        v = i < c.args.size() ? EvalArg(c.args[i], dot, depth) : std::move(*piped);
+        if (Truthy(v) != (first.s == "and")) return v;
+      }
+      return v;
+    }
     std::vector<Value> args;
     args.reserve(c.args.size());
     for (size_t i = 1; i < c.args.size(); ++i) args.push_back(EvalArg(c.args[i], dot, depth));
     if (piped) args.push_back(std::move(*piped));
     return Call(first.s, std::move(args));
+  }
+
+  // Calls a function; no value it makes may exceed kMaxValueBytes.
+  Value Call(const std::string& fn, std::vector<Value> a) {
+    Value v = CallFunction(fn, std::move(a));
+    if (v.kind == Value::Kind::kString && v.s.size() > kMaxValueBytes) {
+      Throw(fmt::format("error calling {}: result too large", fn));
+    }
+    return v;
   }
 
   static std::string ArgText(const Arg& a) {
@@ -955,7 +979,7 @@ class Executor {
     }
   }
 
-  Value Call(const std::string& fn, std::vector<Value> a) {
+  Value CallFunction(const std::string& fn, std::vector<Value> a) {
     auto s = [&](size_t i) { return ToStr(a[i]); };
     auto one_string = [&](auto f) {
       Want(fn, a, 1);
@@ -973,13 +997,7 @@ class Executor {
       int c = Compare(a[0], a[1], fn);
       return Value::Bool(fn == "lt" ? c < 0 : fn == "le" ? c <= 0 : fn == "gt" ? c > 0 : c >= 0);
     }
-    if (fn == "and" || fn == "or") {
-      if (a.empty()) Throw(fmt::format("wrong number of args for {}", fn));
-      for (auto& v : a) {
-        if (Truthy(v) != (fn == "and")) return v;
-      }
-      return a.back();
-    }
+    if (fn == "and" || fn == "or") Throw(fmt::format("wrong number of args for {}", fn));
     if (fn == "not") {
       Want(fn, a, 1);
       return Value::Bool(!Truthy(a[0]));
@@ -996,6 +1014,8 @@ class Executor {
                                            a[i - 1].kind != Value::Kind::kString;
         if (space) out += ' ';
         out += Print(a[i]);
+        if (out.size() > kMaxValueBytes)
+          Throw(fmt::format("error calling {}: result too large", fn));
       }
       if (fn == "println") out += '\n';
       return Value::Str(out);
@@ -1062,6 +1082,8 @@ class Executor {
                                  : src.find(from, pos);
         if (at == std::string::npos) break;
         out += src.substr(pos, at - pos) + to;
+        if (out.size() > kMaxValueBytes)
+          Throw(fmt::format("error calling {}: result too large", fn));
         pos = at + from.size();
         ++done;
         if (from.empty()) break;
@@ -1103,6 +1125,8 @@ class Executor {
       for (char c : str) {
         out += c;
         if (c == '\n') out += pad;
+        if (out.size() > kMaxValueBytes)
+          Throw(fmt::format("error calling {}: result too large", fn));
       }
       return Value::Str(fn == "nindent" ? "\n" + out : out);
     }
@@ -1129,42 +1153,34 @@ class Executor {
     }
     if (fn == "count") {
       Want(fn, a, 2);
-      RE2::Options opts;
-      opts.set_log_errors(false);
-      RE2 r(s(0), opts);
-      if (!r.ok()) Throw("error parsing regexp: " + r.error());
+      const RE2& r = Regex(s(0));
       std::string str = s(1);
-      re2::StringPiece in(str);
       int64_t n = 0;
-      while (RE2::FindAndConsume(&in, r)) {
+      size_t pos = 0;
+      re2::StringPiece m;
+      // Go counts every match; an empty match moves on by one character.
+      while (pos <= str.size() && r.Match(str, pos, str.size(), RE2::UNANCHORED, &m, 1)) {
         ++n;
-        if (in.empty()) break;
+        size_t end = static_cast<size_t>(m.data() - str.data()) + m.size();
+        pos = m.empty() ? end + 1 : end;
       }
       return Value::Int(n);
     }
-    if (fn == "urlencode") return one_string(UrlEncode);
+    if (fn == "urlencode") {
+      return one_string([](const std::string& v) { return PercentEncode(v, true); });
+    }
     if (fn == "urldecode") {
       Want(fn, a, 1);
-      std::string str = s(0), out;
-      for (size_t i = 0; i < str.size(); ++i) {
-        if (str[i] == '+') {
-          out += ' ';
-        } else if (str[i] == '%' && i + 2 < str.size() + 0 &&
-                   std::isxdigit(static_cast<unsigned char>(str[i + 1])) != 0 &&
-                   std::isxdigit(static_cast<unsigned char>(str[i + 2])) != 0) {
-          out += static_cast<char>(std::stoi(str.substr(i + 1, 2), nullptr, 16));
-          i += 2;
-        } else if (str[i] == '%') {
-          Throw(fmt::format("error calling urldecode: invalid URL escape {}",
-                            GoQuote(str.substr(i, 3))));
-        } else {
-          out += str[i];
-        }
+      std::string out;
+      if (!PercentDecode(s(0), true, &out)) {
+        Throw(fmt::format("error calling urldecode: invalid URL escape in {}", GoQuote(s(0))));
       }
       return Value::Str(out);
     }
-    if (fn == "b64enc") return one_string(Base64Encode);
-    if (fn == "b64dec") return one_string(Base64Decode);
+    if (fn == "b64enc") {
+      return one_string([](const std::string& v) { return Base64Encode(v); });
+    }
+    if (fn == "b64dec") return one_string(Base64DecodeLoki);
     if (fn == "default") {
       Want(fn, a, 2);
       return Truthy(a[1]) ? a[1] : a[0];
@@ -1182,18 +1198,29 @@ class Executor {
       int64_t acc = ToInt(a[0]);
       for (size_t i = 1; i < a.size(); ++i) {
         int64_t x = ToInt(a[i]);
-        acc = fn == "add"   ? acc + x
-              : fn == "mul" ? acc * x
-              : fn == "max" ? std::max(acc, x)
-                            : std::min(acc, x);
+        // Go's int64 arithmetic wraps around.
+        if (fn == "add") {
+          acc = static_cast<int64_t>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(x));
+        } else if (fn == "mul") {
+          acc = static_cast<int64_t>(static_cast<uint64_t>(acc) * static_cast<uint64_t>(x));
+        } else {
+          acc = fn == "max" ? std::max(acc, x) : std::min(acc, x);
+        }
       }
       return Value::Int(acc);
     }
     if (fn == "sub" || fn == "div" || fn == "mod") {
       Want(fn, a, 2);
       int64_t x = ToInt(a[0]), y = ToInt(a[1]);
-      if (fn != "sub" && y == 0) Throw(fmt::format("error calling {}: integer divide by zero", fn));
-      return Value::Int(fn == "sub" ? x - y : fn == "div" ? x / y : x % y);
+      if (fn == "sub") {
+        return Value::Int(
+            static_cast<int64_t>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y)));
+      }
+      if (y == 0) Throw(fmt::format("error calling {}: integer divide by zero", fn));
+      if (y == -1) {  // INT64_MIN / -1 wraps in Go
+        return Value::Int(fn == "div" ? static_cast<int64_t>(0 - static_cast<uint64_t>(x)) : 0);
+      }
+      return Value::Int(fn == "div" ? x / y : x % y);
     }
     if (fn == "addf" || fn == "mulf" || fn == "maxf" || fn == "minf") {
       if (a.empty()) Throw(fmt::format("wrong number of args for {}", fn));
@@ -1274,11 +1301,16 @@ class Executor {
 
   static int64_t TimeOf(const Value& v) {
     if (v.kind == Value::Kind::kTime) return v.i;
-    if (v.kind == Value::Kind::kInt) return v.i * 1'000'000'000;
+    int64_t ns = 0;
+    if (v.kind == Value::Kind::kInt && !__builtin_mul_overflow(v.i, int64_t{1'000'000'000}, &ns)) {
+      return ns;
+    }
+    if (v.kind == Value::Kind::kInt) Throw("time out of range");
     return 0;
   }
 
-  // Go's fmt.Sprintf for the verbs templates use: %s %v %d %f %.Nf %q %x %%.
+  // Go's fmt.Sprintf for the verbs templates use: %s %v %d %f %q %x %X %t %%, with the
+  // flags '-' and '0', a width and a precision.
   std::string Printf(const std::vector<Value>& a) {
     if (a.empty()) Throw("wrong number of args for printf");
     std::string f = ToStr(a[0]), out;
@@ -1289,10 +1321,26 @@ class Executor {
         continue;
       }
       size_t j = i + 1;
-      std::string spec;
-      while (j < f.size() && (std::isdigit(static_cast<unsigned char>(f[j])) != 0 || f[j] == '.' ||
-                              f[j] == '-' || f[j] == '+')) {
-        spec += f[j++];
+      bool left = false, zero = false;
+      while (j < f.size() && (f[j] == '-' || f[j] == '0' || f[j] == '+' || f[j] == ' ')) {
+        left = left || f[j] == '-';
+        zero = zero || f[j] == '0';
+        ++j;
+      }
+      size_t width = 0;
+      while (j < f.size() && std::isdigit(static_cast<unsigned char>(f[j])) != 0) {
+        width = std::min<size_t>(width * 10 + static_cast<size_t>(f[j] - '0'), kMaxValueBytes);
+        ++j;
+      }
+      std::optional<int> prec;
+      if (j < f.size() && f[j] == '.') {
+        int p = 0;
+        ++j;
+        while (j < f.size() && std::isdigit(static_cast<unsigned char>(f[j])) != 0) {
+          p = std::min(p * 10 + (f[j] - '0'), 100);
+          ++j;
+        }
+        prec = p;
       }
       if (j >= f.size()) {
         out += "%!(NOVERB)";
@@ -1309,35 +1357,60 @@ class Executor {
         continue;
       }
       const Value& v = a[arg++];
+      std::string text;
       switch (verb) {
         case 'd':
-          out += std::to_string(ToInt(v));
+          text = std::to_string(ToInt(v));
           break;
         case 'f':
-        case 'F': {
-          int prec = 6;
-          if (auto dot = spec.find('.'); dot != std::string::npos) {
-            std::string_view digits = std::string_view(spec).substr(dot + 1);
-            std::from_chars(digits.data(), digits.data() + digits.size(), prec);
-          }
-          out += fmt::format("{:.{}f}", ToFloat(v), std::clamp(prec, 0, 30));
+        case 'F':
+          text = fmt::format("{:.{}f}", ToFloat(v), prec.value_or(6));
           break;
-        }
+        case 'e':
+          text = fmt::format("{:.{}e}", ToFloat(v), prec.value_or(6));
+          break;
         case 'q':
-          out += GoQuote(ToStr(v));
+          text = GoQuote(ToStr(v));
           break;
-        case 'x': {
-          if (v.kind == Value::Kind::kInt) {
-            out += fmt::format("{:x}", v.i);
-          } else {
-            for (unsigned char c : ToStr(v)) out += fmt::format("{:02x}", c);
+        case 't':
+          text = Truthy(v) ? "true" : "false";
+          break;
+        case 'x':
+        case 'X':
+          text = v.kind == Value::Kind::kInt ? fmt::format("{:x}", v.i) : HexEncode(ToStr(v));
+          if (verb == 'X') {
+            for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
           }
           break;
-        }
         default:
-          out += Print(v);
+          text = Print(v);
+          if (prec && (verb == 's' || verb == 'v') && v.kind == Value::Kind::kString) {
+            auto r = Runes(text);
+            text = FromRunes(r, 0, static_cast<size_t>(*prec));
+          }
           break;
       }
+      size_t len = Runes(text).size();
+      if (len < width) {
+        std::string pad(width - len, zero && !left && verb != 's' ? '0' : ' ');
+        if (left) {
+          text += pad;
+        } else {
+          text.insert(0, pad);
+        }
+      }
+      out += text;
+      if (out.size() > kMaxValueBytes) Throw("error calling printf: result too large");
+    }
+    if (arg < a.size()) {
+      out += "%!(EXTRA ";
+      for (size_t k = arg; k < a.size(); ++k) {
+        static constexpr std::string_view kTypes[] = {"<nil>",   "string", "int",
+                                                      "float64", "bool",   "time.Time"};
+        if (k > arg) out += ", ";
+        out += fmt::format("{}={}", kTypes[static_cast<size_t>(a[k].kind)], Print(a[k]));
+      }
+      out += ")";
     }
     return out;
   }

@@ -84,6 +84,31 @@ TEST(LogqlTemplate, Time) {
   EXPECT_EQ(Render("{{ unixToTime \"1700000000\" | unixEpochNanos }}"), "1700000000000000000");
 }
 
+// Hostile templates end in an error or a bounded answer, never a crash or a hang.
+TEST(LogqlTemplate, Bounded) {
+  EXPECT_EQ(Render("{{ div -9223372036854775808 -1 }} {{ mod -9223372036854775808 -1 }}"),
+            "-9223372036854775808 0");  // Go's wrap-around
+  EXPECT_EQ(Render("{{ add 9223372036854775807 1 }}"), "-9223372036854775808");
+  EXPECT_EQ(Render("{{ count \"\" \"abc\" }} {{ count \"x*\" \"abc\" }}"), "4 4");
+  EXPECT_EQ(Render("{{ repeat 4611686018427387904 \"abcd\" }}"),
+            "EXEC: template: line: executing \"line\": repeat: result too large");
+  EXPECT_EQ(Render("{{ repeat 9223372036854775807 \"\" }}|"), "|");
+  EXPECT_EQ(Render("{{ int 1e300 }}"), "9223372036854775807");
+  EXPECT_EQ(Render("{{ unixToTime \"9999999999999999999\" }}").substr(0, 5), "EXEC:");
+  EXPECT_EQ(Render("{{ indent 1000 (repeat 2000 \"a\\n\") }}").substr(0, 5), "EXEC:");
+}
+
+TEST(LogqlTemplate, GoSemantics) {
+  // and/or stop at the deciding argument.
+  EXPECT_EQ(Render("{{ if or .app (div 1 0) }}ok{{ end }}"), "ok");
+  EXPECT_EQ(Render("{{ printf \"[%-5s|%5s|%05d|%.2s|%t]\" .app .app 42 .msg true }}"),
+            "[api  |  api|00042|He|true]");
+  EXPECT_EQ(Render("{{ printf \"%s\" .app 1 }}"), "api%!(EXTRA int=1)");
+  EXPECT_EQ(Render("a\n{{-\n.app\n-}}\nb"), "aapib");
+  EXPECT_EQ(Render("{{ \"}}\" }}"), "}}");
+  EXPECT_EQ(Render("{{ regexReplaceAll \"a\" \"banana\" \"$$\" }}"), "b$n$n$");
+}
+
 TEST(LogqlTemplate, Errors) {
   EXPECT_EQ(Render("{{ .app "), "PARSE: template: line:1: unclosed action");
   EXPECT_EQ(Render("{{ nope .app }}"), "PARSE: template: line:1: function \"nope\" not defined");

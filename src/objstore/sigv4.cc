@@ -7,18 +7,10 @@
 
 #include <algorithm>
 
+#include "base/encoding.h"
+
 namespace strata::objstore {
 namespace {
-
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = kDigits[p[i] >> 4];
-    out[2 * i + 1] = kDigits[p[i] & 15];
-  }
-  return out;
-}
 
 std::string Hmac(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -39,7 +31,7 @@ std::string Trim(std::string_view s) {
 std::string Sha256Hex(std::string_view data) {
   unsigned char md[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
-  return Hex(md, sizeof(md));
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md), sizeof(md)));
 }
 
 std::string UriEncode(std::string_view s, bool keep_slash) {
@@ -92,8 +84,7 @@ std::string SignV4(const SignRequest& req, const Credentials& creds, std::string
   key = Hmac(key, "aws4_request");
   std::string sig = Hmac(key, to_sign);
   return fmt::format("AWS4-HMAC-SHA256 Credential={}/{},SignedHeaders={},Signature={}",
-                     creds.access_key_id, scope, signed_headers,
-                     Hex(reinterpret_cast<const unsigned char*>(sig.data()), sig.size()));
+                     creds.access_key_id, scope, signed_headers, HexEncode(sig));
 }
 
 }  // namespace strata::objstore

@@ -7,6 +7,7 @@
 #include <exception>
 #include <optional>
 
+#include "base/math.h"
 #include "base/mutex.h"
 #include "base/parallel.h"
 
@@ -135,7 +136,7 @@ std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t off
       case AtModifier::Kind::kNone:
         break;
     }
-    eff[i] = t - offset_ms;
+    eff[i] = SaturatingSub(t, offset_ms);  // offsets may be as large as durations parse
   }
   return eff;
 }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <span>
 
+#include "base/encoding.h"
 #include "base/json.h"
 #include "base/labels.h"
 #include "proto/wire.h"
@@ -496,51 +497,6 @@ Status JsonError(const MessageDef& m, std::string_view key, std::string_view wha
       fmt::format("invalid OTLP/JSON request: {}.{}: {}", m.name, key, what));
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool DecodeHex(std::string_view s, std::string& out) {
-  if (s.size() % 2 != 0) return false;
-  out.clear();
-  for (size_t i = 0; i < s.size(); i += 2) {
-    int hi = HexDigit(s[i]), lo = HexDigit(s[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  return true;
-}
-
-// Standard or URL-safe base64, padding optional.
-bool DecodeBase64(std::string_view s, std::string& out) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  while (!s.empty() && s.back() == '=') s.remove_suffix(1);
-  out.clear();
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : s) {
-    int v = value(c);
-    if (v < 0) return false;
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return bits < 6;  // a lone trailing character carries no whole byte
-}
-
 template <typename T>
 bool ParseIntegerString(std::string_view s, T* out) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
@@ -610,7 +566,7 @@ Status EncodeJsonValue(const MessageDef& def, const FieldDef& f, simdjson::dom::
     case Type::kId: {
       std::string_view s;
       if (v.get_string().get(s) != simdjson::SUCCESS) return JsonError(def, f.json, "not a string");
-      if (f.type == Type::kId ? !DecodeHex(s, scratch) : !DecodeBase64(s, scratch)) {
+      if (f.type == Type::kId ? !HexDecode(s, &scratch) : !Base64Decode(s, &scratch)) {
         return JsonError(def, f.json, f.type == Type::kId ? "not a hex string" : "not base64");
       }
       if (!scratch.empty()) PutBytesField(out, f.number, scratch);

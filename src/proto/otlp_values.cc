@@ -1,8 +1,12 @@
 #include "proto/otlp_values.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <utility>
+#include <vector>
 
+#include "base/encoding.h"
 #include "base/json.h"
 #include "base/units.h"
 #include "proto/wire.h"
@@ -13,28 +17,6 @@ namespace {
 
 void AnyValueToJson(std::string_view any, JsonWriter& w);
 
-// Base64 (standard alphabet, padded), as Go's encoding/json writes []byte.
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16 | static_cast<uint8_t>(in[i + 1]) << 8 |
-                 static_cast<uint8_t>(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out.push_back(kAlphabet[(n >> s) & 63]);
-  }
-  if (i < in.size()) {
-    uint32_t n = static_cast<uint8_t>(in[i]) << 16;
-    if (i + 1 < in.size()) n |= static_cast<uint8_t>(in[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
-
 // A double as ECMAScript prints numbers (how OTLP attribute values become strings).
 std::string FormatAttributeDouble(double v) {
   if (std::isnan(v) || std::isinf(v)) return FormatFloatF(v);
@@ -42,13 +24,19 @@ std::string FormatAttributeDouble(double v) {
   if (a != 0 && (a < 1e-6 || a >= 1e21)) {
     char buf[64];
     auto [p, ec] = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
-    return {buf, p};
+    std::string out(buf, p);
+    // ECMAScript's exponent has no leading zeros: 1e-7, 1.5e+21.
+    size_t e = out.find('e');
+    size_t digits = e + 2;
+    while (digits + 1 < out.size() && out[digits] == '0') out.erase(digits, 1);
+    return out;
   }
   return FormatFloatF(v);
 }
 
+// A map as Go's json.Marshal writes one: keys sorted, a repeated key's last value.
 void KeyValuesToJson(std::string_view list, JsonWriter& w) {
-  w.BeginObject();
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
   WireReader r(list);
   std::string_view kv;
   while (r.NextField()) {
@@ -67,8 +55,15 @@ void KeyValuesToJson(std::string_view list, JsonWriter& w) {
         kr.Skip();
       }
     }
-    w.Key(key);
-    AnyValueToJson(value, w);
+    entries.emplace_back(key, value);
+  }
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  w.BeginObject();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (i + 1 < entries.size() && entries[i + 1].first == entries[i].first) continue;
+    w.Key(entries[i].first);
+    AnyValueToJson(entries[i].second, w);
   }
   w.EndObject();
 }
@@ -116,7 +111,7 @@ void AnyValueToJson(std::string_view any, JsonWriter& w) {
         if (r.ReadBytes(&b)) KeyValuesToJson(b, w), wrote = true;
         break;
       case 7:
-        if (r.ReadBytes(&b)) w.String(Base64(b)), wrote = true;
+        if (r.ReadBytes(&b)) w.String(Base64Encode(b)), wrote = true;
         break;
       default:
         r.Skip();
@@ -154,7 +149,7 @@ std::string AnyValueString(std::string_view any) {
         return std::move(w.str());
       }
       case 7:
-        if (r.ReadBytes(&b)) out = Base64(b);
+        if (r.ReadBytes(&b)) out = Base64Encode(b);
         break;
       default:
         r.Skip();

@@ -9,6 +9,7 @@
 #include <future>
 #include <unordered_map>
 
+#include "base/encoding.h"
 #include "base/mutex.h"
 #include "base/units.h"
 #include "base/version.h"
@@ -28,18 +29,6 @@ Labels FromMap(const std::map<std::string, std::string>& m) {
   Labels out;
   for (const auto& [k, v] : m) {
     if (!v.empty()) out.push_back({k, v});
-  }
-  return out;
-}
-
-std::string PercentEncode(std::string_view s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
   }
   return out;
 }
@@ -107,7 +96,7 @@ std::vector<ScrapeTarget> TargetsOf(const ScrapeConfig& job, const Relabeler& re
     for (const auto& l : labels) {
       if (!l.name.starts_with("__param_")) continue;
       query += query.empty() ? "?" : "&";
-      query += PercentEncode(l.name.substr(8)) + "=" + PercentEncode(l.value);
+      query += PercentEncode(l.name.substr(8), false) + "=" + PercentEncode(l.value, false);
     }
     t.target += query;
     bool has_instance = !GetLabel(labels, "instance").empty();
