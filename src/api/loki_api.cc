@@ -33,6 +33,20 @@ int64_t NowNanos() {
   return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
 }
 
+void WriteStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned,
+                std::chrono::nanoseconds exec, std::chrono::nanoseconds queue) {
+  double secs = std::chrono::duration<double>(exec).count();
+  w.Key("stats").BeginObject().Key("summary").BeginObject();
+  w.Key("bytesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(bytes / secs) : 0);
+  w.Key("linesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(lines / secs) : 0);
+  w.Key("totalBytesProcessed").Int(static_cast<int64_t>(bytes));
+  w.Key("totalLinesProcessed").Int(static_cast<int64_t>(lines));
+  w.Key("execTime").Number(secs);
+  w.Key("queueTime").Number(std::chrono::duration<double>(queue).count());
+  w.Key("totalEntriesReturned").Int(static_cast<int64_t>(returned));
+  w.EndObject().EndObject();
+}
+
 }  // namespace
 
 // One Loki API call on its way through a query thread. Errors are plain text, as Loki's.
@@ -105,6 +119,27 @@ struct LokiApi::Call : ApiRequest {
       return nullptr;
     }
     return std::move(q).value();
+  }
+
+  // The optional stream selector `query` of the label endpoints (empty: every stream);
+  // nullopt after failing the call.
+  std::optional<std::vector<Matcher>> Selector() {
+    auto sel = params.Get("query");
+    if (!sel || sel->empty()) return std::vector<Matcher>{};
+    auto m = logql::ParseMatchers(*sel, true);
+    if (!m.ok()) {
+      Fail(m.status());
+      return std::nullopt;
+    }
+    return std::move(*m);
+  }
+
+  // A metric query's answer, with its stats.
+  void OkMetric(const promql::QueryResult& r, std::chrono::nanoseconds exec) {
+    Ok([&](JsonWriter& w) {
+      WriteResult(w, r,
+                  [&](JsonWriter& w) { WriteStats(w, 0, 0, r.series.size(), exec, queue_time); });
+    });
   }
 
   logql::ExprPtr ParseQuery() {
@@ -214,20 +249,6 @@ void WriteStreams(JsonWriter& w, const logql::LogQueryResult& r, bool categorize
   w.EndArray();
 }
 
-void WriteStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned,
-                std::chrono::nanoseconds exec, std::chrono::nanoseconds queue) {
-  double secs = std::chrono::duration<double>(exec).count();
-  w.Key("stats").BeginObject().Key("summary").BeginObject();
-  w.Key("bytesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(bytes / secs) : 0);
-  w.Key("linesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(lines / secs) : 0);
-  w.Key("totalBytesProcessed").Int(static_cast<int64_t>(bytes));
-  w.Key("totalLinesProcessed").Int(static_cast<int64_t>(lines));
-  w.Key("execTime").Number(secs);
-  w.Key("queueTime").Number(std::chrono::duration<double>(queue).count());
-  w.Key("totalEntriesReturned").Int(static_cast<int64_t>(returned));
-  w.EndObject().EndObject();
-}
-
 }  // namespace
 
 void LokiApi::Query(Call& c) {
@@ -245,11 +266,7 @@ void LokiApi::Query(Call& c) {
   auto started = std::chrono::steady_clock::now();
   auto r = engine_.Instant(*q, *e, FloorDiv(*t, kNsPerMs), Control(c));
   if (!r.ok()) return c.Fail(r.status());
-  auto exec = std::chrono::steady_clock::now() - started;
-  c.Ok([&](JsonWriter& w) {
-    WriteResult(w, *r,
-                [&](JsonWriter& w) { WriteStats(w, 0, 0, r->series.size(), exec, c.queue_time); });
-  });
+  c.OkMetric(*r, std::chrono::steady_clock::now() - started);
 }
 
 void LokiApi::QueryRange(Call& c) {
@@ -333,25 +350,17 @@ void LokiApi::QueryRange(Call& c) {
   }
   auto r = engine_.Range(*q, *e, start_ms, end_ms, step_ms, Control(c));
   if (!r.ok()) return c.Fail(r.status());
-  auto exec = std::chrono::steady_clock::now() - started;
-  c.Ok([&](JsonWriter& w) {
-    WriteResult(w, *r,
-                [&](JsonWriter& w) { WriteStats(w, 0, 0, r->series.size(), exec, c.queue_time); });
-  });
+  c.OkMetric(*r, std::chrono::steady_clock::now() - started);
 }
 
 void LokiApi::LabelNames(Call& c) {
   int64_t start = 0, end = 0;
   if (!c.Range(6 * kHourNs, &start, &end)) return;
-  std::vector<Matcher> matchers;
-  if (auto sel = c.params.Get("query"); sel && !sel->empty()) {
-    auto m = logql::ParseMatchers(*sel, true);
-    if (!m.ok()) return c.Fail(m.status());
-    matchers = std::move(*m);
-  }
+  auto matchers = c.Selector();
+  if (!matchers) return;
   auto q = c.Querier(queryable_, start, end);
   if (!q) return;
-  auto names = q->LabelNames(matchers, start, end);
+  auto names = q->LabelNames(*matchers, start, end);
   if (!names.ok()) return c.Fail(names.status());
   c.Ok([&](JsonWriter& w) {
     w.BeginArray();
@@ -370,15 +379,11 @@ void LokiApi::LabelValues(Call& c) {
   std::string name(rest.substr(0, rest.size() - std::string_view("/values").size()));
   int64_t start = 0, end = 0;
   if (!c.Range(6 * kHourNs, &start, &end)) return;
-  std::vector<Matcher> matchers;
-  if (auto sel = c.params.Get("query"); sel && !sel->empty()) {
-    auto m = logql::ParseMatchers(*sel, true);
-    if (!m.ok()) return c.Fail(m.status());
-    matchers = std::move(*m);
-  }
+  auto matchers = c.Selector();
+  if (!matchers) return;
   auto q = c.Querier(queryable_, start, end);
   if (!q) return;
-  auto values = q->LabelValues(name, matchers, start, end);
+  auto values = q->LabelValues(name, *matchers, start, end);
   if (!values.ok()) return c.Fail(values.status());
   c.Ok([&](JsonWriter& w) {
     w.BeginArray();

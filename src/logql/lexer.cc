@@ -457,16 +457,7 @@ Token Lexer::Next() {
       }
     }
     // A negative duration: -5m.
-    size_t end = pos_;
-    size_t len = 0;
-    while (end < in_.size() && !IsSpace(in_[end]) && IsDurationChar(in_, end, &len)) end += len;
-    int64_t ns = 0;
-    if (end > pos_ && ParseLogqlDuration(in_.substr(start, end - start), &ns)) {
-      while (pos_ < end) Advance();
-      t.dur_ns = ns;
-      t.line = 0;
-      return Make(Tok::kDuration, start, std::move(t));
-    }
+    if (TakeDuration(start, t)) return Make(Tok::kDuration, start, std::move(t));
     return Make(Tok::kSub, start, std::move(t));
   }
   // Punctuation: two characters first.
@@ -532,22 +523,25 @@ bool Lexer::ScanNumberText(std::string* err) {
   return true;
 }
 
+bool Lexer::TakeDuration(size_t start, Token& t) {
+  size_t end = pos_;
+  size_t len = 0;
+  while (end < in_.size() && !IsSpace(in_[end]) && IsDurationChar(in_, end, &len)) end += len;
+  int64_t ns = 0;
+  if (end == pos_ || !ParseLogqlDuration(in_.substr(start, end - start), &ns)) return false;
+  while (pos_ < end) Advance();
+  t.dur_ns = ns;
+  t.line = 0;
+  return true;
+}
+
 Token Lexer::LexNumber(size_t start, Token t) {
   std::string err;
   if (!ScanNumberText(&err)) return Error(std::move(t), err);
   std::string_view number = in_.substr(start, pos_ - start);
   // A unit right after the number makes it a duration (5m, 1.5s), else a byte size (10KB).
+  if (TakeDuration(start, t)) return Make(Tok::kDuration, start, std::move(t));
   size_t end = pos_;
-  size_t len = 0;
-  while (end < in_.size() && !IsSpace(in_[end]) && IsDurationChar(in_, end, &len)) end += len;
-  int64_t ns = 0;
-  if (end > pos_ && ParseLogqlDuration(in_.substr(start, end - start), &ns)) {
-    while (pos_ < end) Advance();
-    t.dur_ns = ns;
-    t.line = 0;
-    return Make(Tok::kDuration, start, std::move(t));
-  }
-  end = pos_;
   while (end < in_.size() && !IsSpace(in_[end]) && IsBytesChar(in_[end])) ++end;
   uint64_t b = 0;
   if (end > pos_ && ParseHumanBytes(in_.substr(start, end - start), &b)) {

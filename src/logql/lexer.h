@@ -143,6 +143,9 @@ class Lexer {
   Token Error(Token t, std::string msg);
   Token Make(Tok type, size_t start, Token t) const;
   bool ScanNumberText(std::string* err);
+  // Takes the unit characters after in_[start, pos_) when they make a duration with it
+  // ("5m", "-1.5s"), setting t.dur_ns.
+  bool TakeDuration(size_t start, Token& t);
   Token LexNumber(size_t start, Token t);
   Token LexWord(size_t start, Token t);
   Token LexString(size_t start, Token t, char quote);

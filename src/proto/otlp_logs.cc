@@ -105,17 +105,7 @@ class LogsTranslator {
   void ResourceLogs(std::string_view rl) {
     std::string_view resource;
     std::vector<std::string_view> scopes;
-    WireReader r(rl);
-    while (r.NextField()) {
-      std::string_view b;
-      if (r.field() == 1 && r.ReadBytes(&b)) {
-        resource = b;
-      } else if (r.field() == 2 && r.ReadBytes(&b)) {
-        scopes.push_back(b);
-      } else {
-        r.Skip();
-      }
-    }
+    SplitResourceMessage(rl, &resource, &scopes);
     // Resource attributes: indexed ones are the stream's labels, the rest metadata.
     std::map<std::string, std::string> labels;
     std::vector<OtlpAttribute> resource_md;

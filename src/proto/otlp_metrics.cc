@@ -251,17 +251,7 @@ class Translator {
   void Resource(std::string_view resource_metrics) {
     std::string_view resource;
     std::vector<std::string_view> scopes;
-    WireReader r(resource_metrics);
-    while (r.NextField()) {
-      std::string_view b;
-      if (r.field() == 1 && r.ReadBytes(&b)) {
-        resource = b;
-      } else if (r.field() == 2 && r.ReadBytes(&b)) {
-        scopes.push_back(b);
-      } else {
-        r.Skip();
-      }
-    }
+    SplitResourceMessage(resource_metrics, &resource, &scopes);
     res_ = DecodeResource(resource);
     max_t_ = INT64_MIN;
     for (auto scope : scopes) Scope(scope);

@@ -219,6 +219,21 @@ void Flatten(std::string_view prefix, std::string_view kv, std::vector<OtlpAttri
 
 }  // namespace
 
+void SplitResourceMessage(std::string_view msg, std::string_view* resource,
+                          std::vector<std::string_view>* scopes) {
+  WireReader r(msg);
+  while (r.NextField()) {
+    std::string_view b;
+    if (r.field() == 1 && r.ReadBytes(&b)) {
+      *resource = b;
+    } else if (r.field() == 2 && r.ReadBytes(&b)) {
+      scopes->push_back(b);
+    } else {
+      r.Skip();
+    }
+  }
+}
+
 void FlattenAttribute(std::string_view kv, std::vector<OtlpAttribute>& out) {
   Flatten("", kv, out, 0);
 }

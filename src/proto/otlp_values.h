@@ -26,4 +26,9 @@ void DecodeAttribute(std::string_view kv, std::vector<OtlpAttribute>& out);
 // its keys joined to the parent's with '_' (recursively), anything else its string form.
 void FlattenAttribute(std::string_view kv, std::vector<OtlpAttribute>& out);
 
+// A Resource{Metrics,Logs,Spans} message: its Resource (field 1) and its Scope* messages
+// (field 2).
+void SplitResourceMessage(std::string_view msg, std::string_view* resource,
+                          std::vector<std::string_view>* scopes);
+
 }  // namespace strata::proto
