@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -83,6 +85,29 @@ class BlockSet {
       for (const auto& [id, r] : readers) out.push_back(r);
     }
     return out;
+  }
+
+  // Drops the indexes of readers unused for `idle_ms` at `now_ms`, then of the least recently
+  // used until the rest fit `max_bytes`. A Reader has last_used_ms(), IndexMemoryBytes() and
+  // EvictIndexes().
+  void EvictIndexes(int64_t now_ms, int64_t idle_ms, uint64_t max_bytes) const {
+    std::vector<Ptr> readers = All();
+    uint64_t total = 0;
+    for (const auto& r : readers) {
+      if (now_ms - r->last_used_ms() > idle_ms) {
+        r->EvictIndexes();
+      } else {
+        total += r->IndexMemoryBytes();
+      }
+    }
+    std::sort(readers.begin(), readers.end(),
+              [](const auto& a, const auto& b) { return a->last_used_ms() < b->last_used_ms(); });
+    for (const auto& r : readers) {
+      if (total <= max_bytes) break;
+      uint64_t n = r->IndexMemoryBytes();
+      r->EvictIndexes();
+      total -= n;
+    }
   }
 
  private:

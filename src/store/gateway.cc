@@ -401,23 +401,7 @@ std::vector<blk::BlockMeta> StoreGateway::Blocks(const std::string& tenant) cons
 }
 
 void StoreGateway::EvictIndexes(int64_t now_ms) {
-  std::vector<std::shared_ptr<BlockReader>> readers = blocks_.All();
-  uint64_t total = 0;
-  for (const auto& r : readers) {
-    if (now_ms - r->last_used_ms() > opts_.index_idle_ms) {
-      r->EvictIndexes();
-    } else {
-      total += r->IndexMemoryBytes();
-    }
-  }
-  std::sort(readers.begin(), readers.end(),
-            [](const auto& a, const auto& b) { return a->last_used_ms() < b->last_used_ms(); });
-  for (const auto& r : readers) {
-    if (total <= opts_.index_max_bytes) break;
-    uint64_t n = r->IndexMemoryBytes();
-    r->EvictIndexes();
-    total -= n;
-  }
+  blocks_.EvictIndexes(now_ms, opts_.index_idle_ms, opts_.index_max_bytes);
 }
 
 }  // namespace strata::store

@@ -14,6 +14,7 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "wal/checkpoint.h"
 #include "wal/format.h"
 
 namespace strata::wal {
@@ -104,6 +105,12 @@ class Wal {
   Result<uint32_t> Rotate(int64_t timeout_ms = 10'000) EXCLUDES(mu_);
   // Deletes segments numbered below `n`; returns the bytes they held.
   Result<uint64_t> RemoveSegmentsBefore(uint32_t n);
+  // Replaces the segments before `first_kept` (a number Rotate returned) by a checkpoint:
+  // `fill` adds the frames of the owner's state, which must cover every record in those
+  // segments; once the checkpoint is durable and in place, older checkpoints and the
+  // segments go. Returns the checkpoint's bytes.
+  Result<uint64_t> Checkpoint(uint32_t first_kept,
+                              const std::function<Status(CheckpointWriter&)>& fill);
   // Flushes and syncs everything, then stops the syncer. Idempotent.
   Status Close() EXCLUDES(mu_);
 

@@ -18,6 +18,11 @@ MemSeries* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, b
   MutexLock lk(st.mu);
   if (MemSeries* s = st.series.Find(hash, labels)) {
     *created = false;
+    if (ref && *ref != UINT32_MAX) {
+      // A replayed ref the labels no longer have (see index::SeriesReplay): never reused.
+      WriterLock ilk(index_mu_);
+      next_ref_ = std::max(next_ref_, *ref + 1);
+    }
     return s;
   }
   std::vector<index::LabelSym> syms;
@@ -159,49 +164,11 @@ size_t Head::RemoveEmptySeries(const std::vector<MemSeries*>& candidates) {
   num_series_.fetch_sub(removed.size(), std::memory_order_relaxed);
   removals_.fetch_add(1, std::memory_order_release);
   size_t n = removed.size();
-  MutexLock lk(pin_mu_);
-  for (auto& s : removed) removed_.emplace_back(epoch_, std::move(s));
-  ++epoch_;
-  FreeUnpinned();
+  reclaimer_.Retire(std::move(removed));
   return n;
 }
 
-namespace {
-
-// Releases its pin when the last copy of the Pin goes.
-class PinToken {
- public:
-  explicit PinToken(std::function<void()> release) : release_(std::move(release)) {}
-  PinToken(const PinToken&) = delete;
-  PinToken& operator=(const PinToken&) = delete;
-  ~PinToken() { release_(); }
-
- private:
-  std::function<void()> release_;
-};
-
-}  // namespace
-
-Head::Pin Head::PinSeries() const {
-  MutexLock lk(pin_mu_);
-  uint64_t epoch = epoch_;
-  ++pins_[epoch];
-  return std::make_shared<PinToken>([this, epoch] { Unpin(epoch); });
-}
-
-void Head::Unpin(uint64_t epoch) const {
-  MutexLock lk(pin_mu_);
-  auto it = pins_.find(epoch);
-  if (--it->second == 0) pins_.erase(it);
-  FreeUnpinned();
-}
-
-void Head::FreeUnpinned() const {
-  // A pin of epoch e was taken before every removal of epoch >= e finished unlinking, so it
-  // may hold those series; removals of epochs below every pin's are unreachable.
-  uint64_t oldest = pins_.empty() ? UINT64_MAX : pins_.begin()->first;
-  std::erase_if(removed_, [&](const auto& r) { return r.first < oldest; });
-}
+Head::Pin Head::PinSeries() const { return reclaimer_.Take(); }
 
 size_t Head::SeriesForMetric(std::string_view name) const {
   ReaderLock lk(index_mu_);

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -18,6 +17,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "index/postings.h"
+#include "index/reclaimer.h"
 #include "index/ref_table.h"
 #include "index/series_map.h"
 #include "index/symbols.h"
@@ -52,7 +52,7 @@ class Head {
  public:
   static constexpr int kStripeBits = 9;
   static constexpr size_t kStripes = size_t{1} << kStripeBits;
-  using Pin = std::shared_ptr<const void>;
+  using Pin = index::Reclaimer<MemSeries>::Pin;
 
   Head() = default;
   Head(const Head&) = delete;
@@ -118,9 +118,6 @@ class Head {
   static size_t StripeOf(uint64_t hash) { return hash >> (64 - kStripeBits); }
   Stripe& StripeFor(uint64_t hash) const { return stripes_[StripeOf(hash)]; }
   std::vector<MemSeries*> AllSeries() const EXCLUDES(index_mu_);
-  void Unpin(uint64_t epoch) const EXCLUDES(pin_mu_);
-  // Frees the removed series that no pin can still reach.
-  void FreeUnpinned() const REQUIRES(pin_mu_);
 
   mutable std::array<Stripe, kStripes> stripes_;
   index::SymbolTable symbols_;
@@ -132,12 +129,8 @@ class Head {
       GUARDED_BY(index_mu_);  // interned names
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;
 
-  // Removed series wait here until no pin taken in or before their removal's epoch is left.
-  mutable Mutex pin_mu_;
-  uint64_t epoch_ GUARDED_BY(pin_mu_) = 0;
-  mutable std::map<uint64_t, uint32_t> pins_ GUARDED_BY(pin_mu_);  // epoch -> pins taken in it
-  mutable std::vector<std::pair<uint64_t, std::unique_ptr<MemSeries>>> removed_
-      GUARDED_BY(pin_mu_);  // (epoch of removal, series)
+  // Removed series wait here until no pin taken before their removal is left.
+  index::Reclaimer<MemSeries> reclaimer_;
   std::atomic<uint64_t> removals_{0};
 
   std::atomic<size_t> num_series_{0};
