@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <filesystem>
+
 #include "api/params.h"
 #include "base/units.h"
 #include "server/server.h"
@@ -161,6 +163,70 @@ TEST_F(LokiApiTest, QueryRangeReturnsWhatWasPushedByteForByte) {
   }
   // Lines containing "line 1": 1 and 10..19; the three newest are 19, 18, 17.
   EXPECT_EQ(lines, (std::vector<std::string>{want[19].line, want[18].line, want[17].line}));
+}
+
+// POST /flush cuts the head into a block in the bucket; queries read head and blocks
+// together, before and after a restart, and a needle query is answered from the blocks.
+TEST_F(LokiApiTest, FlushMovesLogsToBlocksAndQueriesStillSeeEverything) {
+  auto all = [&](const std::string& query) {
+    auto doc = Json(Get("/loki/api/v1/query_range",
+                        {{"query", query},
+                         {"start", std::to_string(ns_ - 1000)},
+                         {"end", std::to_string(ns_ + 1000)},
+                         {"limit", "1000"},
+                         {"direction", "forward"}},
+                        "", true));
+    std::vector<std::pair<int64_t, std::string>> out;
+    for (auto st : doc["data"]["result"].get_array()) {
+      for (auto v : st["values"].get_array()) {
+        out.emplace_back(std::stoll(std::string(std::string_view(v.at(0)))),
+                         std::string(std::string_view(v.at(1))));
+      }
+    }
+    return out;
+  };
+  auto want = [&](int n, std::string_view needle) {
+    std::vector<std::pair<int64_t, std::string>> out;
+    for (const Sent& w : Expected(ns_, n)) {
+      if (w.line.find(needle) != std::string::npos) out.emplace_back(w.ts, w.line);
+    }
+    return out;
+  };
+  auto flush = [&] {
+    http::Request req(bhttp::verb::post, "/flush", 11);
+    EXPECT_EQ(Do(std::move(req)).result(), http::Status::no_content);
+  };
+  auto blocks = [&] {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(
+             dir_.path() + "/bucket/anonymous/logs", ec)) {
+      n += e.path().filename() == "meta.json";
+    }
+    return n;
+  };
+
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 10), false)).result(), http::Status::no_content);
+  flush();
+  EXPECT_EQ(blocks(), 1u);
+  EXPECT_EQ(all(R"({app="api"})"), want(10, ""));
+  // The first ten again (a retry: stored once) and ten more, in the head.
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 20), false)).result(), http::Status::no_content);
+  EXPECT_EQ(all(R"({app="api"})"), want(20, ""));
+  flush();
+  EXPECT_EQ(blocks(), 2u);
+  EXPECT_EQ(all(R"({app="api"})"), want(20, ""));
+  EXPECT_EQ(all(R"({app="api"} |= "line 1")"), want(20, "line 1"));
+  EXPECT_EQ(all(R"({app="api"} |= "absent-needle-4bf92f3577b34da6")"), want(20, "absent"));
+
+  // A restart: the blocks are found in the bucket, the head is empty.
+  client_.reset();
+  srv_->Shutdown();
+  SetUp();
+  EXPECT_EQ(all(R"({app="api"})"), want(20, ""));
+  auto doc = Json(Get("/loki/api/v1/query", {{"query", R"(sum(count_over_time({app="api"}[1h])))"},
+                                             {"time", std::to_string(ns_ + 1'000'000)}}));
+  EXPECT_EQ(std::string_view(doc["data"]["result"].at(0)["value"].at(1)), "20") << bodies_.back();
 }
 
 TEST_F(LokiApiTest, MetricQueriesLabelsAndSeries) {

@@ -404,7 +404,7 @@ void LokiApi::Series(Call& c) {
   for (const auto& sel : all) {
     auto m = logql::ParseMatchers(sel, true);
     if (!m.ok()) return c.Fail(m.status());
-    auto set = q->Select(*m, start, end);
+    auto set = q->Select(*m, start, end, {});
     if (!set.ok()) return c.Fail(set.status());
     for (size_t i = 0; i < (*set)->size(); ++i) series.insert((*set)->labels(i));
   }

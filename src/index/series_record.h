@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "base/labels.h"
@@ -27,21 +28,41 @@ void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> lab
 Status DecodeSeries(std::string_view payload, std::vector<RefSeries>& out,
                     std::string_view what = "series");
 
-// Replays a series record into `head` (a metrics or log head: anything with
-// GetOrCreate(hash, labels, bool* created, std::optional<uint32_t> ref)), each series under
-// the ref it was logged with; kCorruption for a ref that is reused or implausibly large.
-template <typename Head>
-Status ApplySeriesRecord(std::string_view payload, Head& head, std::string_view what = "series") {
-  std::vector<RefSeries> series;
-  RETURN_IF_ERROR(DecodeSeries(payload, series, what));
-  for (const auto& s : series) {
-    bool created;
-    if (head.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref) == nullptr) {
-      return Status::Corruption(
-          fmt::format("{} ref {} is reused or implausibly large", what, s.ref));
+// Replays the series records of a WAL into a head (a metrics or log head: anything with
+// GetOrCreate(hash, labels, bool* created, std::optional<uint32_t> ref) and ByRef) and finds
+// the series the other records name by ref. A series that left the head and came back got a
+// new ref; until the checkpoint that follows its removal is written, both its old and its new
+// record are in the log, so a record for labels the head holds under another ref makes that
+// ref an alias. kCorruption for a ref that belongs to other labels or is implausibly large.
+template <typename Head, typename Series>
+class SeriesReplay {
+ public:
+  explicit SeriesReplay(Head& head) : head_(head) {}
+
+  Status Apply(std::string_view payload, std::string_view what = "series") {
+    std::vector<RefSeries> series;
+    RETURN_IF_ERROR(DecodeSeries(payload, series, what));
+    for (const auto& s : series) {
+      bool created;
+      Series* got = head_.GetOrCreate(HashLabels(s.labels), s.labels, &created, s.ref);
+      if (got == nullptr) {
+        return Status::Corruption(
+            fmt::format("{} ref {} is reused or implausibly large", what, s.ref));
+      }
+      if (got->ref() != s.ref) aliases_[s.ref] = got->ref();
     }
+    return Status::Ok();
   }
-  return Status::Ok();
-}
+
+  // The series a record of the log names by `ref`, or nullptr.
+  Series* ByRef(uint32_t ref) const {
+    auto it = aliases_.find(ref);
+    return head_.ByRef(it == aliases_.end() ? ref : it->second);
+  }
+
+ private:
+  Head& head_;
+  std::unordered_map<uint32_t, uint32_t> aliases_;  // logged ref -> the head's ref
+};
 
 }  // namespace strata::index

@@ -307,14 +307,15 @@ class LeafQuerier : public query::EmptyQuerier {
     // ceil(ns / 1ms) in [mint, maxt]  <=>  ns in ((mint - 1) ms, maxt ms].
     int64_t lo = SaturatingAdd(SaturatingMul(SaturatingSub(mint, 1), kNsPerMs), 1);
     int64_t hi = SaturatingMul(maxt, kNsPerMs);
-    ASSIGN_OR_RETURN(auto set, logs_.Select(r.selector.matchers, lo, hi));
+    ASSIGN_OR_RETURN(auto set, logs_.Select(r.selector.matchers, lo, hi,
+                                            {RequiredSubstrings(r.selector.stages)}));
     std::map<Labels, std::vector<Sample>> out;
     uint64_t total = 0;
     std::vector<logs::Entry> entries;
     LabelsBuilder lbs;
     uint64_t read = 0;
     for (size_t i = 0; i < set->size(); ++i) {
-      set->Entries(i, entries);
+      RETURN_IF_ERROR(set->Entries(i, entries));
       for (auto& e : entries) {
         RETURN_IF_ERROR(Checkpoint(ctl_, &read));
         lbs.Reset(set->labels(i), e.metadata);
@@ -453,7 +454,8 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
   ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Make(e.selector.stages));
   LogQueryResult res;
   if (p.limit == 0 || p.end_ns <= p.start_ns) return res;
-  ASSIGN_OR_RETURN(auto set, q.Select(e.selector.matchers, p.start_ns, p.end_ns - 1));
+  ASSIGN_OR_RETURN(auto set, q.Select(e.selector.matchers, p.start_ns, p.end_ns - 1,
+                                      {RequiredSubstrings(e.selector.stages)}));
 
   // Candidates: (time, output stream, entry). Kept to about the limit as they come, so a
   // query holds O(limit) entries however many it reads.
@@ -493,7 +495,7 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
   LabelsBuilder lbs;
   uint64_t seq = 0;
   for (size_t i = 0; i < set->size(); ++i) {
-    set->Entries(i, entries);
+    RETURN_IF_ERROR(set->Entries(i, entries));
     const Labels& stream_labels = set->labels(i);
     for (auto& en : entries) {
       RETURN_IF_ERROR(Checkpoint(ctl, &res.entries_scanned));

@@ -1105,4 +1105,22 @@ Result<Pipeline> Pipeline::Make(const std::vector<Stage>& stages) {
   return p;
 }
 
+std::vector<std::string> RequiredSubstrings(const std::vector<Stage>& stages) {
+  std::vector<std::string> out;
+  for (const Stage& st : stages) {
+    if (st.kind == StageKind::kLineFormat || st.kind == StageKind::kDecolorize ||
+        st.kind == StageKind::kUnpack) {
+      break;
+    }
+    if (st.kind != StageKind::kLineFilter) continue;
+    for (const LineFilter& f : st.filters) {
+      if (f.match == LineMatch::kContains && f.any.size() == 1 && !f.any[0].ip &&
+          !f.any[0].value.empty()) {
+        out.push_back(f.any[0].value);
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace strata::logql

@@ -105,6 +105,11 @@ class Pipeline {
 // newline); InvalidArgument with the error otherwise.
 Result<std::shared_ptr<RE2>> CompileLineRegex(const std::string& re);
 
+// The substrings every line that `stages` keep contains as it was stored: the needles of the
+// `|=` filters (single, not ip()) before the first stage that rewrites the line
+// (line_format, decolorize, unpack). A reader may skip what lacks one (logs::SelectHints).
+std::vector<std::string> RequiredSubstrings(const std::vector<Stage>& stages);
+
 // One part of a Loki pattern: a literal, or a capture `<name>` (`<_>` keeps nothing).
 struct PatternNode {
   bool capture = false;

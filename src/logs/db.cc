@@ -1,36 +1,55 @@
 #include "logs/db.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <limits>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/math.h"
+#include "base/ulid.h"
+#include "base/units.h"
 #include "logs/wal_record.h"
 #include "wal/frame.h"
 
 namespace strata::logs {
 
+namespace {
+
+uint64_t EntryBytes(std::string_view line, std::span<const LabelView> metadata) {
+  uint64_t bytes = line.size();
+  for (const auto& m : metadata) bytes += m.name.size() + m.value.size();
+  return bytes;
+}
+
+}  // namespace
+
 Db::~Db() { (void)Close(); }
 
-Status Db::ApplyRecord(Head& head, wal::RecordType type, std::string_view payload) {
+Status Db::ApplyRecord(Replay& replay, wal::RecordType type, std::string_view payload) {
   switch (type) {
     case kStreamRecord:
-      return index::ApplySeriesRecord(payload, head, "log stream");
+      return replay.Apply(payload, "log stream");
     case kEntriesRecord: {
       std::vector<RefEntry> entries;
       std::vector<LabelView> metadata;
       RETURN_IF_ERROR(DecodeEntries(payload, entries, metadata));
       for (const auto& e : entries) {
-        Stream* s = head.ByRef(e.ref);
+        Stream* s = replay.ByRef(e.ref);
         if (s == nullptr) {
           return Status::Corruption(fmt::format("log entry of unknown stream ref {}", e.ref));
         }
         // Every logged entry was accepted when written, however late it was.
-        head.Append(
-            *s, e.ts_ns, e.line,
-            std::span<const LabelView>(metadata).subspan(e.metadata_begin, e.metadata_count),
-            std::numeric_limits<int64_t>::max());
+        auto md = std::span<const LabelView>(metadata).subspan(e.metadata_begin, e.metadata_count);
+        if (head_.Append(*s, e.ts_ns, e.line, md, std::numeric_limits<int64_t>::max()) ==
+            AppendResult::kAppended) {
+          Unsealed(EntryBytes(e.line, md));
+        }
       }
       return Status::Ok();
     }
@@ -41,13 +60,14 @@ Status Db::ApplyRecord(Head& head, wal::RecordType type, std::string_view payloa
 
 Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& opts,
                                      const std::string& name) {
-  std::unique_ptr<Db> db(new Db());
+  std::unique_ptr<Db> db(new Db(opts, name));
   wal::WalOptions wopts = opts.wal;
   wopts.log_name = name;
   wopts.max_record_type = kMaxRecord;
+  Replay replay(db->head_);
   auto wal = wal::Wal::Open(
       dir + "/wal", wopts,
-      [&](wal::RecordType t, std::string_view p) { return ApplyRecord(db->head_, t, p); },
+      [&](wal::RecordType t, std::string_view p) { return db->ApplyRecord(replay, t, p); },
       &db->replay_stats_);
   if (!wal.ok()) return wal.status().Annotate(fmt::format("opening log WAL of {}", name));
   db->wal_ = std::move(wal).value();
@@ -57,7 +77,9 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
 Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const AppendLimits& limits,
                                  const RejectFn& reject) {
   AppendOutcome out;
-  // Streams are never removed from the head, so lookups need no ordering with other appends.
+  // Looked up before the lock; removals happen under it, and one since means a pointer may be
+  // gone, so they are looked up again.
+  const uint64_t removals = head_.removals();
   std::vector<Stream*> found(streams.size());
   for (size_t i = 0; i < streams.size(); ++i) {
     found[i] = head_.Find(streams[i].hash, streams[i].labels);
@@ -65,6 +87,8 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
   std::string frames;
   MutexLock lk(commit_mu_);
   RETURN_IF_ERROR(wal_->Admit());
+  if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
+  uint64_t appended_bytes = 0;
   {
     wal::RecordBuilder stream_rec(kStreamRecord, frames);
     std::string entry_frames;
@@ -91,8 +115,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
         }
       }
       for (const EntryInput& e : in.entries) {
-        uint64_t bytes = e.line.size();
-        for (const auto& m : e.metadata) bytes += m.name.size() + m.value.size();
+        uint64_t bytes = EntryBytes(e.line, e.metadata);
         if (bytes > kMaxEntryBytes) {
           reject(i, &e, Rejection::kTooLarge, 0);
           continue;
@@ -102,6 +125,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
             EncodeEntry(entry_rec.payload(), s->ref(), e.ts_ns, e.line, e.metadata);
             entry_rec.EndEntry();
             ++out.accepted;
+            appended_bytes += bytes;
             break;
           case AppendResult::kDuplicate:
             ++out.duplicates;
@@ -118,7 +142,152 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
     frames += entry_frames;
   }
   out.lsn = wal_->Append(frames);
+  if (appended_bytes > 0) Unsealed(appended_bytes);
   return out;
+}
+
+void Db::Unsealed(uint64_t bytes) {
+  unsealed_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  int64_t none = 0;
+  unsealed_since_ms_.compare_exchange_strong(none, NowMillis(), std::memory_order_relaxed);
+}
+
+bool Db::CutDue(int64_t now_ms) const {
+  if (unsealed_bytes_.load(std::memory_order_relaxed) >= opts_.cut_bytes) return true;
+  int64_t since = unsealed_since_ms_.load(std::memory_order_relaxed);
+  return since != 0 && now_ms - since >= opts_.cut_age_ms;
+}
+
+Result<std::optional<block::BlockMeta>> Db::CutBlock(const std::string& staging_dir,
+                                                     const BlockShipper& ship, bool force,
+                                                     int64_t now_ms) {
+  MutexLock cut_lock(cut_mu_);
+  if (drop_epoch_) {
+    // A flush waits for the queries that may read the shipped entries from the head (they
+    // end within their timeout); a periodic cut tries again on its next call.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    ASSIGN_OR_RETURN(bool dropped, MaybeDropShipped());
+    while (!dropped && force && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ASSIGN_OR_RETURN(dropped, MaybeDropShipped());
+    }
+    if (!dropped && force) {
+      return Status::Unavailable("queries still read the entries of the last block from the head");
+    }
+    if (!dropped) return std::optional<block::BlockMeta>();
+  }
+  if (checkpoint_due_) {
+    RETURN_IF_ERROR(CheckpointStreams(*checkpoint_due_));
+    checkpoint_due_.reset();
+  }
+  if (!sealed_until_) {
+    if (unsealed_bytes_.load() == 0 || (!force && !CutDue(now_ms))) {
+      return std::optional<block::BlockMeta>();
+    }
+    MutexLock lk(commit_mu_);
+    RETURN_IF_ERROR(wal_->Admit().Annotate("block cut skipped"));
+    // Everything logged so far goes to segments before the new one.
+    ASSIGN_OR_RETURN(uint32_t first_kept, wal_->Rotate());
+    head_.SealAll();
+    sealed_until_ = first_kept;
+    unsealed_bytes_ = 0;
+    unsealed_since_ms_ = 0;
+  }
+  auto began = std::chrono::steady_clock::now();
+  block::WriterOptions wopts = opts_.block;
+  wopts.id = NewUlid(now_ms);
+  std::string dir = fmt::format("{}/logs-{}-{}", staging_dir, name_, wopts.id);
+  // The staging copy goes whatever happens: uploaded, or written again on the next try.
+  struct RemoveDir {
+    const std::string& dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
+  ASSIGN_OR_RETURN(auto writer, block::BlockWriter::Create(dir, wopts));
+  {
+    // Only the cut drops sealed entries, so the sealed streams stay while it writes them.
+    std::vector<std::pair<Labels, Stream*>> streams;
+    for (Stream* s : head_.Sealed()) streams.emplace_back(s->OwnedLabels(), s);
+    std::sort(streams.begin(), streams.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Entry> entries;
+    for (const auto& [labels, s] : streams) {
+      entries.clear();
+      head_.SealedEntries(*s, entries);
+      RETURN_IF_ERROR(writer->AddStream(labels, entries));
+    }
+  }
+  ASSIGN_OR_RETURN(block::BlockMeta meta, writer->Finish());
+  writer.reset();
+  Status st = ship(dir, meta);
+  if (!st.ok()) return st.Annotate(fmt::format("shipping log block {} of {}", meta.id, name_));
+
+  // The block is in the bucket and visible: the head and the WAL may let go of its entries.
+  drop_epoch_ = head_.AdvanceEpoch();
+  RETURN_IF_ERROR(MaybeDropShipped().status());
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  began)
+                .count();
+  spdlog::info(
+      "msg=\"log block cut and shipped\" tenant={} block={} streams={} entries={} line_bytes={} "
+      "stored_bytes={} duration_ms={}",
+      name_, meta.id, meta.num_streams, meta.num_entries, meta.line_bytes,
+      meta.index_bytes + meta.data_bytes + meta.blooms_bytes, ms);
+  return std::optional<block::BlockMeta>(std::move(meta));
+}
+
+Result<bool> Db::MaybeDropShipped() {
+  if (!head_.PinsDrained(*drop_epoch_)) return false;
+  drop_epoch_.reset();
+  std::vector<Stream*> emptied;
+  size_t freed = head_.DropSealed(emptied);
+  size_t removed;
+  {
+    MutexLock lk(commit_mu_);
+    removed = head_.RemoveEmptyStreams(emptied);
+  }
+  const uint32_t first_kept = *sealed_until_;
+  sealed_until_.reset();
+  spdlog::info(
+      "msg=\"log head dropped shipped entries\" tenant={} bytes_freed={} streams_removed={}", name_,
+      freed, removed);
+  if (Status cp = CheckpointStreams(first_kept); !cp.ok()) {
+    checkpoint_due_ = first_kept;
+    return cp.Annotate("checkpoint after log block cut");
+  }
+  return true;
+}
+
+Status Db::CheckpointStreams(uint32_t first_kept) {
+  // Segments before `first_kept` hold only entries now in blocks, and stream records; the
+  // records of the streams still in the head go to the checkpoint. A stream created since
+  // has its record in a later segment too: replay takes the repeat as the same stream.
+  Head::Pin pin = head_.PinStreams();
+  return wal_
+      ->Checkpoint(first_kept,
+                   [&](wal::CheckpointWriter& writer) {
+                     std::string frames;
+                     {
+                       wal::RecordBuilder rec(kStreamRecord, frames);
+                       for (const Stream* s : head_.Select({})) {
+                         std::vector<LabelView> labels;
+                         for (const auto& l : s->labels()) {
+                           labels.push_back({l.name.view(), l.value.view()});
+                         }
+                         index::EncodeSeries(rec.payload(), s->ref(), labels);
+                         rec.EndEntry();
+                         if (frames.size() >= wal::RecordBuilder::kTargetRecordSize) {
+                           rec.Flush();
+                           RETURN_IF_ERROR(writer.Add(frames));
+                           frames.clear();
+                         }
+                       }
+                     }
+                     return writer.Add(frames);
+                   })
+      .status();
 }
 
 Status Db::Close() {

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11,6 +13,9 @@
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "index/series_record.h"
+#include "logs/block/format.h"
+#include "logs/block/writer.h"
 #include "logs/head.h"
 #include "wal/wal.h"
 
@@ -18,7 +23,16 @@ namespace strata::logs {
 
 struct DbOptions {
   wal::WalOptions wal;
+  // A block is cut once the head holds this many bytes of lines and metadata since the last
+  // cut, or once its oldest such entry arrived this long ago.
+  uint64_t cut_bytes = uint64_t{64} << 20;
+  int64_t cut_age_ms = int64_t{30} * 60'000;
+  block::WriterOptions block;
 };
+
+// Uploads a block written to a local directory (and makes it queryable); the head drops the
+// block's entries only after it returns OK.
+using BlockShipper = std::function<Status(const std::string& dir, const block::BlockMeta&)>;
 
 struct EntryInput {
   int64_t ts_ns = 0;
@@ -85,18 +99,49 @@ class Db {
   Status WaitDurable(uint64_t lsn) { return wal_->WaitDurable(lsn); }
   Status Close();
 
+  // Whether a block is due at `now_ms` (DbOptions::cut_bytes, cut_age_ms).
+  bool CutDue(int64_t now_ms) const;
+  // Cuts the head into a block when one is due (or `force`, and the head holds anything):
+  // seals every stream's entries, writes them under `staging_dir`, ships the block, then
+  // drops them from the head (once queries that began before the block was visible are
+  // done: a later call finishes this) and replaces the WAL segments that held them by a
+  // checkpoint of the stream records. The block's meta, or null when nothing was shipped.
+  // On a shipping error the head keeps the sealed entries and the next call retries them.
+  Result<std::optional<block::BlockMeta>> CutBlock(const std::string& staging_dir,
+                                                   const BlockShipper& ship, bool force,
+                                                   int64_t now_ms) EXCLUDES(commit_mu_, cut_mu_);
+
   const Head& head() const { return head_; }
   const wal::ReplayStats& replay_stats() const { return replay_stats_; }
 
  private:
-  Db() = default;
+  Db(DbOptions opts, std::string name) : opts_(std::move(opts)), name_(std::move(name)) {}
   // Applies one WAL record to the head (replay).
-  static Status ApplyRecord(Head& head, wal::RecordType type, std::string_view payload);
+  using Replay = index::SeriesReplay<Head, Stream>;
+  Status ApplyRecord(Replay& replay, wal::RecordType type, std::string_view payload);
+  // Notes bytes appended since the last seal, for CutDue.
+  void Unsealed(uint64_t bytes);
+  // Writes a checkpoint of the stream records in place of the segments before `first_kept`.
+  Status CheckpointStreams(uint32_t first_kept);
+  // Drops the shipped sealed entries when no earlier reader is left; whether it did.
+  Result<bool> MaybeDropShipped() REQUIRES(cut_mu_);
 
+  const DbOptions opts_;
+  const std::string name_;
   Head head_;
   std::unique_ptr<wal::Wal> wal_;
   wal::ReplayStats replay_stats_;
   Mutex commit_mu_;  // orders head application with WAL appends
+  Mutex cut_mu_;     // one block cut at a time
+  std::atomic<uint64_t> unsealed_bytes_{0};
+  std::atomic<int64_t> unsealed_since_ms_{0};  // when the first unsealed entry came; 0: none
+  // The sealed entries wait for shipping: the WAL segments before this hold them.
+  std::optional<uint32_t> sealed_until_ GUARDED_BY(cut_mu_);
+  // The sealed entries are in a shipped block; they are dropped once the head's readers
+  // that began before this epoch are done.
+  std::optional<uint64_t> drop_epoch_ GUARDED_BY(cut_mu_);
+  // A cut dropped its entries but could not checkpoint: segments before this are stale.
+  std::optional<uint32_t> checkpoint_due_ GUARDED_BY(cut_mu_);
 };
 
 }  // namespace strata::logs

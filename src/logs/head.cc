@@ -12,12 +12,16 @@ Stream* Head::Find(uint64_t hash, std::span<const LabelView> labels) const {
 Stream* Head::GetOrCreate(uint64_t hash, std::span<const LabelView> labels, bool* created,
                           std::optional<uint32_t> ref) {
   *created = false;
-  if (Stream* s = Find(hash, labels)) return s;
+  if (Stream* s = Find(hash, labels); s != nullptr && !ref) return s;
   std::vector<index::LabelSym> syms;
   syms.reserve(labels.size());
   for (const auto& l : labels) syms.push_back({symbols_.Intern(l.name), symbols_.Intern(l.value)});
   WriterLock lk(index_mu_);
-  if (Stream* s = by_hash_.Find(hash, labels)) return s;  // created meanwhile
+  if (Stream* s = by_hash_.Find(hash, labels)) {  // created meanwhile, or replayed earlier
+    // A replayed ref the labels no longer have (see index::SeriesReplay): never reused.
+    if (ref && *ref != UINT32_MAX) next_ref_ = std::max(next_ref_, *ref + 1);
+    return s;
+  }
   uint32_t r = ref.value_or(next_ref_);
   if (r == UINT32_MAX || by_ref_.Get(r) != nullptr) return nullptr;
   next_ref_ = std::max(next_ref_, r + 1);
@@ -69,12 +73,72 @@ std::vector<std::string> Head::LabelValues(std::string_view name) const {
   return postings_.LabelValues(name);
 }
 
+std::vector<Stream*> Head::All() const {
+  ReaderLock lk(index_mu_);
+  std::vector<Stream*> all;
+  by_ref_.ForEach(postings_.all(), [&](Stream* s) { all.push_back(s); });
+  return all;
+}
+
+void Head::SealAll() {
+  Pin pin = PinStreams();
+  for (Stream* s : All()) {
+    MutexLock lk(StripeOf(*s));
+    s->Seal();
+  }
+}
+
+std::vector<Stream*> Head::Sealed() const {
+  std::vector<Stream*> out;
+  for (Stream* s : All()) {
+    MutexLock lk(StripeOf(*s));
+    if (s->has_sealed()) out.push_back(s);
+  }
+  return out;
+}
+
+void Head::SealedEntries(const Stream& s, std::vector<Entry>& out) const {
+  MutexLock lk(StripeOf(s));
+  s.SealedEntries(out);
+}
+
+size_t Head::DropSealed(std::vector<Stream*>& emptied) {
+  Pin pin = PinStreams();
+  size_t freed = 0;
+  for (Stream* s : All()) {
+    MutexLock lk(StripeOf(*s));
+    if (!s->has_sealed()) continue;
+    freed += s->DropSealed();
+    if (s->empty()) emptied.push_back(s);
+  }
+  return freed;
+}
+
+size_t Head::RemoveEmptyStreams(const std::vector<Stream*>& candidates) {
+  std::vector<std::unique_ptr<Stream>> removed;
+  for (Stream* s : candidates) {
+    // Stripe, then index: the order Append and GetOrCreate never invert.
+    MutexLock lk(StripeOf(*s));
+    if (!s->empty()) continue;
+    WriterLock ilk(index_mu_);
+    by_hash_.Erase(s->hash(), s);
+    postings_.Remove(s->ref(), s->labels());
+    removed.push_back(by_ref_.Take(s->ref()));
+  }
+  if (removed.empty()) return 0;
+  size_t n = removed.size();
+  num_streams_.fetch_sub(n, std::memory_order_relaxed);
+  removals_.fetch_add(1, std::memory_order_release);
+  reclaimer_.Retire(std::move(removed));
+  return n;
+}
+
 HeadStats Head::Stats() const {
   HeadStats st;
-  std::vector<Stream*> all;
+  Pin pin = PinStreams();
+  std::vector<Stream*> all = All();
   {
     ReaderLock lk(index_mu_);
-    by_ref_.ForEach(postings_.all(), [&](Stream* s) { all.push_back(s); });
     st.bytes += postings_.MemoryBytes() + by_hash_.MemoryBytes() + by_ref_.MemoryBytes();
   }
   st.bytes += symbols_.bytes();

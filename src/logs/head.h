@@ -14,6 +14,7 @@
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "index/postings.h"
+#include "index/reclaimer.h"
 #include "index/ref_table.h"
 #include "index/series_map.h"
 #include "index/symbols.h"
@@ -30,11 +31,13 @@ struct HeadStats {
 // Head holds one tenant's recent log streams in memory, indexed by their labels with the
 // label index metrics use (src/index): interned labels, postings, a hash map from label set
 // to stream. Thread-safe: the index has one reader/writer lock, entry data a lock per stripe
-// of streams. Streams stay for the head's life (they leave with block cutting, to come), so
-// a Stream* from GetOrCreate, ByRef or Select stays valid as long as the Head.
+// of streams. Streams whose entries all went to a block leave the head (RemoveEmptyStreams);
+// a Stream* from GetOrCreate, ByRef or Select stays valid until then, and longer for a
+// reader that took a Pin before it looked the stream up (index/reclaimer.h).
 class Head {
  public:
   static constexpr size_t kStripes = 64;
+  using Pin = index::Reclaimer<Stream>::Pin;
 
   Head() = default;
   Head(const Head&) = delete;
@@ -62,11 +65,32 @@ class Head {
   std::vector<std::string> LabelNames() const EXCLUDES(index_mu_);
   std::vector<std::string> LabelValues(std::string_view name) const EXCLUDES(index_mu_);
 
+  // Block cutting (Stream::Seal): seals every stream's chunks; the streams holding sealed
+  // entries, in ref order; a stream's sealed entries, oldest first.
+  void SealAll() EXCLUDES(index_mu_);
+  std::vector<Stream*> Sealed() const EXCLUDES(index_mu_);
+  void SealedEntries(const Stream& s, std::vector<Entry>& out) const;
+  // Drops every sealed entry; `emptied` receives the streams left without entries. Returns the
+  // bytes freed.
+  size_t DropSealed(std::vector<Stream*>& emptied) EXCLUDES(index_mu_);
+  // Removes those of `candidates` still without entries from the index and frees them once
+  // no older pin is left. The caller keeps appends out (a Db holds its commit lock).
+  size_t RemoveEmptyStreams(const std::vector<Stream*>& candidates) EXCLUDES(index_mu_);
+  // Bumped by every RemoveEmptyStreams that removed something: stream pointers looked up
+  // before a change may be gone.
+  uint64_t removals() const { return removals_.load(std::memory_order_acquire); }
+  Pin PinStreams() const { return reclaimer_.Take(); }
+  // Readers that pinned the head before AdvanceEpoch may still be reading what a block now
+  // holds too: the cut drops it once PinsDrained(epoch).
+  uint64_t AdvanceEpoch() { return reclaimer_.Advance(); }
+  bool PinsDrained(uint64_t epoch) const { return reclaimer_.Drained(epoch); }
+
   size_t num_streams() const { return num_streams_.load(std::memory_order_relaxed); }
   HeadStats Stats() const EXCLUDES(index_mu_);
 
  private:
   Mutex& StripeOf(const Stream& s) const { return stripes_[s.ref() % kStripes]; }
+  std::vector<Stream*> All() const EXCLUDES(index_mu_);
 
   index::SymbolTable symbols_;
   mutable SharedMutex index_mu_;
@@ -76,6 +100,8 @@ class Head {
   uint32_t next_ref_ GUARDED_BY(index_mu_) = 1;
   mutable std::array<Mutex, kStripes> stripes_;  // entry data of the streams whose ref % kStripes
   std::atomic<size_t> num_streams_{0};
+  std::atomic<uint64_t> removals_{0};
+  index::Reclaimer<Stream> reclaimer_;
 };
 
 }  // namespace strata::logs

@@ -14,6 +14,8 @@
 #include "logs/storage.h"
 #include "logs/wal_record.h"
 #include "testing/temp_dir.h"
+#include "wal/frame.h"
+#include "wal/wal.h"
 
 namespace strata::logs {
 namespace {
@@ -285,6 +287,48 @@ TEST(LogStorage, ReopensTenantsAndLocksItsDirectory) {
   EXPECT_EQ(Contents(tenants[0].second->head()),
             (std::map<Labels, std::vector<Entry>>{{{{"app", "x"}}, {{kSecond, "hello", {}}}}}));
   EXPECT_EQ((*st)->Find("team-b"), nullptr);
+}
+
+// A stream that left the head and came back has a new ref; until the checkpoint after its
+// removal is written, the WAL holds both records. Replay takes the old ref as an alias, keeps
+// every entry and never hands the new ref to another stream.
+TEST(LogDb, ReplayAliasesTheRefOfAStreamThatCameBack) {
+  testing::TempDir dir("logdb-alias");
+  const std::vector<LabelView> labels = {{"app", "cron"}};
+  {
+    wal::WalOptions opts;
+    opts.max_record_type = kMaxRecord;
+    auto w = wal::Wal::Open(
+        dir.path() + "/wal", opts, [](wal::RecordType, std::string_view) { return Status::Ok(); },
+        nullptr);
+    ASSERT_TRUE(w.ok());
+    std::string frames, payload;
+    index::EncodeSeries(payload, 1, labels);
+    wal::AppendFrame(frames, kStreamRecord, payload);
+    payload.clear();
+    EncodeEntry(payload, 1, kSecond, "before the cut", {});
+    wal::AppendFrame(frames, kEntriesRecord, payload);
+    payload.clear();
+    index::EncodeSeries(payload, 7, labels);
+    wal::AppendFrame(frames, kStreamRecord, payload);
+    payload.clear();
+    EncodeEntry(payload, 7, 2 * kSecond, "after it came back", {});
+    wal::AppendFrame(frames, kEntriesRecord, payload);
+    ASSERT_TRUE((*w)->WaitDurable((*w)->Append(frames)).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  auto db = Db::Open(dir.path(), {}, "t");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  EXPECT_EQ(Contents((*db)->head()),
+            (std::map<Labels, std::vector<Entry>>{
+                {{{"app", "cron"}},
+                 {{kSecond, "before the cut", {}}, {2 * kSecond, "after it came back", {}}}}}));
+  EXPECT_EQ((*db)->replay_stats().truncated_bytes, 0u);
+  Push(**db, {{{{"app", "new"}}, {{3 * kSecond, "x", {}}}}});
+  const Stream* s = (*db)->head().Find(HashLabels(std::vector<LabelView>{{"app", "new"}}),
+                                       std::vector<LabelView>{{"app", "new"}});
+  ASSERT_NE(s, nullptr);
+  EXPECT_GT(s->ref(), 7u);
 }
 
 }  // namespace

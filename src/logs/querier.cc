@@ -1,41 +1,56 @@
 #include "logs/querier.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
 #include "logs/head.h"
-#include "logs/storage.h"
 
 namespace strata::logs {
 
 namespace {
 
+uint64_t EntryHash(const Entry& e) {
+  uint64_t h = XXH3_64bits(e.line.data(), e.line.size());
+  for (const auto& m : e.metadata) {
+    h = XXH3_64bits_withSeed(m.name.data(), m.name.size(), h);
+    h = XXH3_64bits_withSeed(m.value.data(), m.value.size(), h);
+  }
+  return h;
+}
+
 class HeadStreamSet : public StreamSet {
  public:
-  HeadStreamSet(const Head& head, std::vector<std::pair<Labels, const Stream*>> streams,
-                int64_t mint, int64_t maxt)
-      : head_(head), streams_(std::move(streams)), mint_(mint), maxt_(maxt) {}
+  HeadStreamSet(const Head& head, Head::Pin pin,
+                std::vector<std::pair<Labels, const Stream*>> streams, int64_t mint, int64_t maxt)
+      : head_(head), pin_(std::move(pin)), streams_(std::move(streams)), mint_(mint), maxt_(maxt) {}
 
   size_t size() const override { return streams_.size(); }
   const Labels& labels(size_t i) const override { return streams_[i].first; }
-  void Entries(size_t i, std::vector<Entry>& out) const override {
+  Status Entries(size_t i, std::vector<Entry>& out) const override {
     out.clear();
     head_.Entries(*streams_[i].second, mint_, maxt_, out);
+    return Status::Ok();
   }
 
  private:
   const Head& head_;
+  const Head::Pin pin_;  // the streams stay allocated while the set lives
   std::vector<std::pair<Labels, const Stream*>> streams_;
   int64_t mint_, maxt_;
 };
 
 class HeadQuerier : public Querier {
  public:
-  explicit HeadQuerier(const Head& head) : head_(head) {}
+  explicit HeadQuerier(const Head& head) : head_(head), pin_(head.PinStreams()) {}
 
   Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher> matchers, int64_t mint,
-                                            int64_t maxt) const override {
+                                            int64_t maxt, const SelectHints&) const override {
     std::vector<std::pair<Labels, const Stream*>> streams;
     for (const Stream* s : Matching(matchers, mint, maxt)) {
       streams.emplace_back(s->OwnedLabels(), s);
@@ -43,7 +58,7 @@ class HeadQuerier : public Querier {
     std::sort(streams.begin(), streams.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return std::unique_ptr<StreamSet>(
-        std::make_unique<HeadStreamSet>(head_, std::move(streams), mint, maxt));
+        std::make_unique<HeadStreamSet>(head_, pin_, std::move(streams), mint, maxt));
   }
 
   Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers, int64_t mint,
@@ -80,12 +95,13 @@ class HeadQuerier : public Querier {
   }
 
   const Head& head_;
+  const Head::Pin pin_;
 };
 
 class EmptyQuerier : public Querier {
  public:
-  Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher>, int64_t,
-                                            int64_t) const override {
+  Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher>, int64_t, int64_t,
+                                            const SelectHints&) const override {
     return std::unique_ptr<StreamSet>(std::make_unique<EmptyStreamSet>());
   }
   Result<std::vector<std::string>> LabelNames(std::span<const Matcher>, int64_t,
@@ -102,11 +118,105 @@ class EmptyQuerier : public Querier {
    public:
     size_t size() const override { return 0; }
     const Labels& labels(size_t) const override { return empty_; }
-    void Entries(size_t, std::vector<Entry>& out) const override { out.clear(); }
+    Status Entries(size_t, std::vector<Entry>& out) const override {
+      out.clear();
+      return Status::Ok();
+    }
 
    private:
     Labels empty_;
   };
+};
+
+// The union of several sources' stream sets: per output stream, the (set, index) pairs that
+// hold it.
+class MergeStreamSet : public StreamSet {
+ public:
+  explicit MergeStreamSet(std::vector<std::unique_ptr<StreamSet>> sets) : sets_(std::move(sets)) {
+    std::map<Labels, std::vector<std::pair<size_t, size_t>>> by_labels;
+    for (size_t k = 0; k < sets_.size(); ++k) {
+      for (size_t i = 0; i < sets_[k]->size(); ++i) {
+        by_labels[sets_[k]->labels(i)].emplace_back(k, i);
+      }
+    }
+    for (auto& [labels, parts] : by_labels) streams_.emplace_back(labels, std::move(parts));
+  }
+
+  size_t size() const override { return streams_.size(); }
+  const Labels& labels(size_t i) const override { return streams_[i].first; }
+
+  Status Entries(size_t i, std::vector<Entry>& out) const override {
+    out.clear();
+    const auto& parts = streams_[i].second;
+    if (parts.size() == 1) return sets_[parts[0].first]->Entries(parts[0].second, out);
+    std::vector<Entry> part;
+    for (const auto& [k, j] : parts) {
+      RETURN_IF_ERROR(sets_[k]->Entries(j, part));
+      size_t mid = out.size();
+      std::move(part.begin(), part.end(), std::back_inserter(out));
+      std::inplace_merge(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(mid), out.end(),
+                         [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
+    }
+    // Identical entries have the same time: each run of one time keeps the first of each.
+    size_t w = 0;
+    std::unordered_multimap<uint64_t, size_t> kept;  // entry hash -> index in out
+    for (size_t g = 0, e = 0; g < out.size(); g = e) {
+      while (e < out.size() && out[e].ts_ns == out[g].ts_ns) ++e;
+      kept.clear();
+      for (size_t r = g; r < e; ++r) {
+        uint64_t h = EntryHash(out[r]);
+        auto [lo, hi] = kept.equal_range(h);
+        if (std::any_of(lo, hi, [&](const auto& k) { return out[k.second] == out[r]; })) continue;
+        if (w != r) out[w] = std::move(out[r]);
+        kept.emplace(h, w++);
+      }
+    }
+    out.resize(w);
+    return Status::Ok();
+  }
+
+ private:
+  std::vector<std::unique_ptr<StreamSet>> sets_;
+  std::vector<std::pair<Labels, std::vector<std::pair<size_t, size_t>>>> streams_;
+};
+
+class MergeQuerier : public Querier {
+ public:
+  explicit MergeQuerier(std::vector<std::unique_ptr<Querier>> queriers)
+      : queriers_(std::move(queriers)) {}
+
+  Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher> matchers, int64_t mint,
+                                            int64_t maxt, const SelectHints& hints) const override {
+    std::vector<std::unique_ptr<StreamSet>> sets;
+    for (const auto& q : queriers_) {
+      ASSIGN_OR_RETURN(auto set, q->Select(matchers, mint, maxt, hints));
+      sets.push_back(std::move(set));
+    }
+    return std::unique_ptr<StreamSet>(std::make_unique<MergeStreamSet>(std::move(sets)));
+  }
+
+  Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers, int64_t mint,
+                                              int64_t maxt) const override {
+    return Union([&](const Querier& q) { return q.LabelNames(matchers, mint, maxt); });
+  }
+  Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                               std::span<const Matcher> matchers, int64_t mint,
+                                               int64_t maxt) const override {
+    return Union([&](const Querier& q) { return q.LabelValues(name, matchers, mint, maxt); });
+  }
+
+ private:
+  template <typename Fn>
+  Result<std::vector<std::string>> Union(Fn fn) const {
+    std::set<std::string> all;
+    for (const auto& q : queriers_) {
+      ASSIGN_OR_RETURN(auto part, fn(*q));
+      all.insert(std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    }
+    return std::vector<std::string>(all.begin(), all.end());
+  }
+
+  std::vector<std::unique_ptr<Querier>> queriers_;
 };
 
 }  // namespace
@@ -117,13 +227,9 @@ std::unique_ptr<Querier> NewHeadQuerier(const Head& head) {
 
 std::unique_ptr<Querier> NewEmptyQuerier() { return std::make_unique<EmptyQuerier>(); }
 
-Result<std::unique_ptr<Querier>> StorageQueryable::TenantQuerier(
-    const std::string& tenant, const query::ReadHints& /*hints*/) const {
-  const Storage* st = storage_.load(std::memory_order_acquire);
-  if (st == nullptr) return Status::Unavailable("log storage is not ready: WAL replay in progress");
-  const Db* db = st->Find(tenant);
-  if (db == nullptr) return NewEmptyQuerier();
-  return NewHeadQuerier(db->head());
+std::unique_ptr<Querier> NewMergeQuerier(std::vector<std::unique_ptr<Querier>> queriers) {
+  if (queriers.size() == 1) return std::move(queriers[0]);
+  return std::make_unique<MergeQuerier>(std::move(queriers));
 }
 
 }  // namespace strata::logs

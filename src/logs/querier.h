@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -17,7 +16,6 @@
 namespace strata::logs {
 
 class Head;
-class Storage;
 
 // The streams a Select found: labels up front, entries read on demand one stream at a time,
 // so a query holds only the stream it is working on. Entries() may be called concurrently for
@@ -27,8 +25,16 @@ class StreamSet {
   virtual ~StreamSet() = default;
   virtual size_t size() const = 0;
   virtual const Labels& labels(size_t i) const = 0;
-  // Replaces `out` with stream i's entries in the selected range, oldest first.
-  virtual void Entries(size_t i, std::vector<Entry>& out) const = 0;
+  // Replaces `out` with stream i's entries in the selected range, oldest first; an error
+  // when stored data cannot be read.
+  virtual Status Entries(size_t i, std::vector<Entry>& out) const = 0;
+};
+
+// What a Select may use to read less.
+struct SelectHints {
+  // Substrings every line the caller keeps contains: entries known to lack one may be left
+  // out (a block skips the pages whose blooms rule one out).
+  std::vector<std::string> line_contains;
 };
 
 // Querier reads the log streams of one tenant. LogQL and the Loki API see storage only
@@ -38,7 +44,8 @@ class Querier {
   virtual ~Querier() = default;
   // Streams matching all matchers that have entries in [mint, maxt], sorted by labels.
   virtual Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher> matchers, int64_t mint,
-                                                    int64_t maxt) const = 0;
+                                                    int64_t maxt,
+                                                    const SelectHints& hints) const = 0;
   // Sorted label names, or values of `name`, of the streams matching `matchers` (all streams
   // when empty) that have entries in [mint, maxt].
   virtual Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers,
@@ -52,20 +59,12 @@ class Querier {
 std::unique_ptr<Querier> NewHeadQuerier(const Head& head);
 // A querier over nothing: a tenant that never sent logs.
 std::unique_ptr<Querier> NewEmptyQuerier();
+// A querier over several (the head, blocks): streams with equal labels are one stream, their
+// entries merged by time; an entry identical in time, line and metadata to one before it
+// from another source (a block cut the head had not dropped yet, a cut repeated after a
+// crash) is returned once.
+std::unique_ptr<Querier> NewMergeQuerier(std::vector<std::unique_ptr<Querier>> queriers);
 
 using Queryable = query::BasicQueryable<Querier>;
-
-// The log Queryable of `strata serve`: each tenant's head in the log Storage. Without
-// storage, queries are refused with kUnavailable. Thread-safe.
-class StorageQueryable : public Queryable {
- public:
-  // Must outlive this object or be detached (null) first.
-  void SetStorage(const Storage* storage) { storage_.store(storage, std::memory_order_release); }
-  Result<std::unique_ptr<Querier>> TenantQuerier(const std::string& tenant,
-                                                 const query::ReadHints& hints) const override;
-
- private:
-  std::atomic<const Storage*> storage_{nullptr};
-};
 
 }  // namespace strata::logs

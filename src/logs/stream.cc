@@ -84,7 +84,7 @@ bool Stream::Contains(int64_t ts_ns, uint64_t key, std::string_view line,
     if (ts_ns < c.min_ts || ts_ns > c.max_ts) continue;
     // A key matches: the entry is confirmed byte for byte (a hash collision is no duplicate).
     auto same = [&](uint32_t i) { return c.ts[i] == ts_ns && Equals(c, i, line, metadata); };
-    if (&c == &chunks_.back()) {
+    if (!c.open_keys.empty()) {
       auto [b, e] = c.open_keys.equal_range(key);
       for (auto it = b; it != e; ++it) {
         if (same(it->second)) return true;
@@ -107,14 +107,8 @@ AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
     if (max_ts_ - ts_ns > window_ns) return AppendResult::kTooOld;
     if (Contains(ts_ns, key, line, metadata)) return AppendResult::kDuplicate;
   }
-  if (chunks_.empty() || chunks_.back().data.size() >= kChunkBytes) {
-    if (!chunks_.empty()) {
-      Chunk& closed = chunks_.back();
-      closed.data.shrink_to_fit();
-      closed.keys.assign(closed.open_keys.begin(), closed.open_keys.end());
-      std::sort(closed.keys.begin(), closed.keys.end());
-      closed.open_keys = {};
-    }
+  if (chunks_.size() == sealed_ || chunks_.back().data.size() >= kChunkBytes) {
+    if (chunks_.size() > sealed_) Close(chunks_.back());
     chunks_.emplace_back();
   }
   Chunk& c = chunks_.back();
@@ -136,12 +130,49 @@ AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
   return AppendResult::kAppended;
 }
 
+void Stream::Close(Chunk& c) {
+  if (c.open_keys.empty()) return;
+  c.data.shrink_to_fit();
+  c.keys.assign(c.open_keys.begin(), c.open_keys.end());
+  std::sort(c.keys.begin(), c.keys.end());
+  c.open_keys = {};
+}
+
+void Stream::Seal() {
+  if (chunks_.size() == sealed_) return;
+  Close(chunks_.back());
+  sealed_ = chunks_.size();
+}
+
+void Stream::SealedEntries(std::vector<Entry>& out) const {
+  EntriesOf(0, sealed_, INT64_MIN, INT64_MAX, out);
+}
+
+size_t Stream::DropSealed() {
+  size_t before = MemoryBytes();
+  chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(sealed_));
+  sealed_ = 0;
+  num_entries_ = 0;
+  min_ts_ = INT64_MAX;
+  for (const Chunk& c : chunks_) {
+    num_entries_ += c.ts.size();
+    min_ts_ = std::min(min_ts_, c.min_ts);
+  }
+  return before - MemoryBytes();
+}
+
 void Stream::Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const {
   if (mint > max_ts_ || maxt < min_ts_) return;
+  EntriesOf(0, chunks_.size(), mint, maxt, out);
+}
+
+void Stream::EntriesOf(size_t first_chunk, size_t last_chunk, int64_t mint, int64_t maxt,
+                       std::vector<Entry>& out) const {
   const size_t first = out.size();
   bool ordered = true;
   int64_t last = INT64_MIN;
-  for (const Chunk& c : chunks_) {
+  for (size_t k = first_chunk; k < last_chunk; ++k) {
+    const Chunk& c = chunks_[k];
     if (c.max_ts < mint || c.min_ts > maxt) continue;
     ordered = ordered && c.ordered && c.min_ts >= last;
     last = std::max(last, c.max_ts);

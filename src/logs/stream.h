@@ -58,6 +58,15 @@ class Stream {
   // equal timestamps in the order they arrived).
   void Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
 
+  // Block cutting: Seal closes the chunks held now, so later entries go to new ones; the
+  // sealed entries are written to a block (SealedEntries, oldest first) and, once it is
+  // uploaded, dropped (DropSealed, which returns the bytes freed).
+  void Seal();
+  bool has_sealed() const { return sealed_ > 0; }
+  void SealedEntries(std::vector<Entry>& out) const;
+  size_t DropSealed();
+  bool empty() const { return chunks_.empty(); }
+
   uint64_t num_entries() const { return num_entries_; }
   int64_t min_ts() const { return min_ts_; }
   int64_t max_ts() const { return max_ts_; }
@@ -76,6 +85,11 @@ class Stream {
     std::vector<std::pair<uint64_t, uint32_t>> keys;
   };
   static Entry Decode(const Chunk& c, size_t i);
+  // Turns the open chunk's key set into sorted pairs.
+  static void Close(Chunk& c);
+  // Appends the entries of chunks [first, last) in [mint, maxt] to `out`, oldest first.
+  void EntriesOf(size_t first, size_t last, int64_t mint, int64_t maxt,
+                 std::vector<Entry>& out) const;
   // Whether entry i of `c` is exactly (line, metadata), compared in place.
   static bool Equals(const Chunk& c, size_t i, std::string_view line,
                      std::span<const LabelView> metadata);
@@ -87,10 +101,11 @@ class Stream {
   const uint64_t hash_;
   const uint32_t num_labels_;
   const std::unique_ptr<index::LabelSym[]> labels_;
-  std::vector<Chunk> chunks_;  // the last one is appended to
+  std::vector<Chunk> chunks_;  // the last one is appended to, unless sealed
+  size_t sealed_ = 0;          // chunks_[0, sealed_) are sealed
   uint64_t num_entries_ = 0;
   int64_t min_ts_ = INT64_MAX;
-  int64_t max_ts_ = INT64_MIN;
+  int64_t max_ts_ = INT64_MIN;  // the newest ever appended: the out-of-order window's anchor
 };
 
 }  // namespace strata::logs

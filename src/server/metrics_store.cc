@@ -6,8 +6,13 @@
 
 namespace strata::server {
 
-void MetricsStore::Ship() {
+void MetricsStore::Ship() { (void)ShipAll(); }
+
+Status MetricsStore::Flush() { return ShipAll(); }
+
+Status MetricsStore::ShipAll() {
   storage_.MaybeCheckpointAll();
+  Status first;
   for (const auto& [tenant, db] : storage_.Tenants()) {
     auto bucket = buckets_.For(tenant, objstore::Component::kIngest, Signal::kMetrics);
     auto shipped = db->CutBlocks(
@@ -22,8 +27,10 @@ void MetricsStore::Ship() {
       // The head keeps the samples and the WAL keeps them durable; the next tick retries.
       spdlog::warn("msg=\"block not shipped, will retry\" signal=metrics tenant={} err=\"{}\"",
                    tenant, shipped.status().ToString());
+      if (first.ok()) first = shipped.status();
     }
   }
+  return first;
 }
 
 void MetricsStore::Sync() {

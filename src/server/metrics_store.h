@@ -25,10 +25,15 @@ class MetricsStore : public SignalStore {
 
   Signal signal() const override { return Signal::kMetrics; }
   void Ship() override;
+  // Metrics blocks cover aligned ranges (block_range_ms): a flush ships every complete one
+  // now; the open range stays in the head, as in Prometheus.
+  Status Flush() override;
   void Sync() override;
   void EvictIdle(int64_t now_ms) override { gateway_.EvictIndexes(now_ms); }
 
  private:
+  Status ShipAll();
+
   tsdb::Storage& storage_;
   store::StoreGateway& gateway_;
   objstore::BucketRegistry& buckets_;

@@ -11,6 +11,7 @@
 #include "base/tenant.h"
 #include "base/units.h"
 #include "base/version.h"
+#include "server/logs_store.h"
 
 namespace strata::server {
 namespace bhttp = boost::beast::http;
@@ -83,6 +84,30 @@ void StrataServer::RegisterRoutes() {
                  w.Key("yaml").String(RedactedSource(config_)).EndObject().EndObject();
                  r.Send(http::JsonResponse(req, http::Status::ok, std::move(w.str())));
                });
+  // Cuts and uploads every signal's heads now (logs: all they hold; metrics: every complete
+  // block range), answering when done, as Loki's and Mimir's ingesters' flush endpoints do.
+  http_->Route("/flush", {bhttp::verb::post}, [this](http::Request& req, const http::Responder& r) {
+    if (!ready_.load(std::memory_order_acquire)) {
+      r.Send(http::TextResponse(req, http::Status::service_unavailable,
+                                "Service Unavailable: WAL replay in progress."));
+      return;
+    }
+    MutexLock lk(mu_);
+    if (stopping_) {
+      r.Send(http::TextResponse(req, http::Status::service_unavailable,
+                                "Service Unavailable: shutting down."));
+      return;
+    }
+    flushes_.push_back([req = std::move(req), r](const Status& st) mutable {
+      if (st.ok()) {
+        r.Send(http::TextResponse(req, http::Status::no_content, ""));
+      } else {
+        r.Send(http::TextResponse(req, http::Status::internal_server_error,
+                                  "flush failed: " + st.ToString()));
+      }
+    });
+    cv_.notify_all();
+  });
   http_->Route("/api/v1/status/buildinfo", {bhttp::verb::get},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::JsonResponse(
@@ -176,15 +201,28 @@ void StrataServer::OpenStorage() {
     bool remote = config_.bucket.type == "s3";
     for (const auto& [tenant, b] : config_.tenant_buckets) remote = remote || b.type == "s3";
     if (!remote) gopts.disk_cache_bytes = 0;
+    // The block-index budget is shared: half for metrics, half for logs.
+    store::GatewayOptions metrics_gopts = gopts;
+    metrics_gopts.index_max_bytes = gopts.index_max_bytes / 2;
     gateway_ = std::make_unique<store::StoreGateway>(
-        gopts,
+        metrics_gopts,
         [b = buckets_.get()](const std::string& tenant) {
           return b->For(tenant, objstore::Component::kStoreGateway, Signal::kMetrics);
         },
         registry_.get());
+    log_gateway_ = std::make_unique<logs::Gateway>(
+        gateway_->page_cache(), gopts.reader, [b = buckets_.get()](const std::string& tenant) {
+          return b->For(tenant, objstore::Component::kStoreGateway, Signal::kLogs);
+        });
     storage_ = std::move(*storage);
     signals_.push_back(std::make_unique<MetricsStore>(*storage_, *gateway_, *buckets_, markers_,
                                                       config_.data_dir + "/staging"));
+    LogsStoreOptions lopts;
+    lopts.staging_dir = config_.data_dir + "/staging";
+    lopts.index_idle_ms = gopts.index_idle_ms;
+    lopts.index_max_bytes = gopts.index_max_bytes / 2;
+    signals_.push_back(
+        std::make_unique<LogsStore>(*log_storage_, *log_gateway_, *buckets_, markers_, lopts));
     // Blocks must be known before queries are served; a bucket outage only delays that.
     for (const auto& s : signals_) s->Sync();
   }
@@ -196,6 +234,7 @@ void StrataServer::OpenStorage() {
   } else {
     distributor_->SetStorage(storage_.get());
     log_distributor_->SetStorage(log_storage_.get());
+    log_queryable_.SetGateway(log_gateway_.get());
     log_queryable_.SetStorage(log_storage_.get());
     queryable_.SetStoreGateway(gateway_.get());
     queryable_.SetStorage(storage_.get());
@@ -223,9 +262,19 @@ void StrataServer::Maintenance() {
       std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.store_sync_interval_ms);
   while (!stopping_) {
     lk.WaitFor(cv_, std::chrono::milliseconds(config_.maintenance_interval_ms),
-               [this]() REQUIRES(mu_) { return stopping_; });
+               [this]() REQUIRES(mu_) { return stopping_ || !flushes_.empty(); });
     if (stopping_) break;
+    auto flushes = std::move(flushes_);
+    flushes_.clear();
     lk.unlock();
+    if (!flushes.empty()) {
+      Status first;
+      for (const auto& s : signals_) {
+        Status st = s->Flush();
+        if (first.ok()) first = st;
+      }
+      for (auto& done : flushes) done(first);
+    }
     for (const auto& s : signals_) s->Ship();
     if (std::chrono::steady_clock::now() >= next_sync) {
       for (const auto& s : signals_) s->Sync();
@@ -245,6 +294,11 @@ void StrataServer::Shutdown() {
     cv_.notify_all();
   }
   spdlog::info("msg=\"shutting down: draining in-flight requests\"");
+  {
+    MutexLock lk(mu_);
+    for (auto& done : flushes_) done(Status::Unavailable("shutting down"));
+    flushes_.clear();
+  }
   ready_.store(false);
   distributor_->SetStorage(nullptr);
   log_distributor_->SetStorage(nullptr);

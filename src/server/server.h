@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,8 +19,9 @@
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
-#include "logs/querier.h"
+#include "logs/gateway.h"
 #include "logs/storage.h"
+#include "logs/storage_queryable.h"
 #include "objstore/registry.h"
 #include "query/storage_queryable.h"
 #include "server/compactor_service.h"
@@ -50,7 +52,7 @@ class StrataServer {
   // The HTML page at "/": version, uptime, readiness, tenants, links to the APIs.
   std::string StatusPage() const;
   void OpenStorage();
-  // Drives every signal's SignalStore until Shutdown.
+  // Drives every signal's SignalStore until Shutdown, and answers POST /flush.
   void Maintenance();
 
   const Config config_;
@@ -71,6 +73,7 @@ class StrataServer {
   std::shared_ptr<objstore::BucketMetrics> bucket_metrics_;
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;
+  std::unique_ptr<logs::Gateway> log_gateway_;
   std::unique_ptr<CompactorService> compactor_;
   TenantMarkers markers_;
   // Set once storage is open, before the maintenance thread starts.
@@ -84,6 +87,8 @@ class StrataServer {
   bool opened_ = false;  // storage open attempt finished
   Status open_status_;
   bool stopping_ = false;
+  // POST /flush requests waiting for the maintenance thread; each is answered once done.
+  std::vector<std::function<void(const Status&)>> flushes_ GUARDED_BY(mu_);
   std::thread opener_;
   std::thread maintenance_;
 };

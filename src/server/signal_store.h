@@ -25,6 +25,8 @@ class SignalStore {
   virtual Signal signal() const = 0;
   // Checkpoints WALs, cuts and uploads every tenant's complete blocks.
   virtual void Ship() = 0;
+  // Cuts and uploads what the heads hold now (POST /flush); the first failure.
+  virtual Status Flush() = 0;
   // Rediscovers every tenant's blocks in the bucket.
   virtual void Sync() = 0;
   // Drops in-memory indexes of blocks idle at `now_ms` beyond the gateway's limits.

@@ -52,6 +52,8 @@ class StoreGateway {
   std::unique_ptr<query::Querier> Querier(const std::string& tenant,
                                           const query::ReadHints& hints = {}) const;
   std::vector<tsdb::block::BlockMeta> Blocks(const std::string& tenant) const;
+  // The page cache every signal's block readers share.
+  cache::PageCache& page_cache() { return cache_; }
   // Drops indexes-of-index idle longer than index_idle_ms, then the least recently used
   // until the total fits index_max_bytes.
   void EvictIndexes(int64_t now_ms);

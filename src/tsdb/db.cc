@@ -23,16 +23,16 @@ Db::Db(std::string dir, DbOptions opts, std::string name)
 
 Db::~Db() { (void)Close(); }
 
-Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
+Status Db::ApplyRecord(Replay& replay, Head& head, std::map<std::string, MetricMetadata>& metadata,
                        wal::RecordType type, std::string_view payload) {
   switch (type) {
     case kSeriesRecord:
-      return index::ApplySeriesRecord(payload, head);
+      return replay.Apply(payload);
     case kSamplesRecord: {
       std::vector<RefSample> samples;
       RETURN_IF_ERROR(DecodeSamples(payload, samples));
       for (const auto& s : samples) {
-        if (MemSeries* ms = head.ByRef(s.ref)) head.Append(*ms, s.t, s.v, kReplayOooWindow);
+        if (MemSeries* ms = replay.ByRef(s.ref)) head.Append(*ms, s.t, s.v, kReplayOooWindow);
       }
       return Status::Ok();
     }
@@ -48,7 +48,7 @@ Status Db::ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metada
       std::vector<RefChunk> chunks;
       RETURN_IF_ERROR(DecodeChunks(payload, chunks));
       for (const auto& c : chunks) {
-        MemSeries* ms = head.ByRef(c.ref);
+        MemSeries* ms = replay.ByRef(c.ref);
         std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(c.data.data()),
                                        c.data.size());
         if (ms && !head.AddClosedChunk(*ms, c.min_t, c.max_t, bytes)) {
@@ -71,9 +71,12 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
   wopts.log_name = name;
   wopts.max_record_type = kMaxRecord;
   std::map<std::string, MetricMetadata> metadata;
+  Replay replay(db->head_);
   auto wal = wal::Wal::Open(
       dir + "/wal", wopts,
-      [&](wal::RecordType t, std::string_view p) { return ApplyRecord(db->head_, metadata, t, p); },
+      [&](wal::RecordType t, std::string_view p) {
+        return ApplyRecord(replay, db->head_, metadata, t, p);
+      },
       &db->replay_stats_);
   if (!wal.ok()) return wal.status().Annotate(fmt::format("opening WAL of {}", name));
   db->wal_ = std::move(wal).value();
@@ -88,9 +91,11 @@ Result<std::unique_ptr<Db>> Db::Open(const std::string& dir, const DbOptions& op
 Status Db::ReadInto(const std::string& dir, Head& head,
                     std::map<std::string, MetricMetadata>* metadata) {
   std::map<std::string, MetricMetadata> md;
+  Replay replay(head);
   RETURN_IF_ERROR(wal::Wal::ReplayReadOnly(
       dir + "/wal", kMaxRecord,
-      [&](wal::RecordType t, std::string_view p) { return ApplyRecord(head, md, t, p); }, nullptr));
+      [&](wal::RecordType t, std::string_view p) { return ApplyRecord(replay, head, md, t, p); },
+      nullptr));
   if (metadata) *metadata = std::move(md);
   return Status::Ok();
 }

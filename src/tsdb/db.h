@@ -14,6 +14,7 @@
 #include "base/sample.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "index/series_record.h"
 #include "tsdb/block/meta.h"
 #include "tsdb/head/head.h"
 #include "tsdb/metadata.h"
@@ -124,8 +125,10 @@ class Db {
   // Restores the head's minimum valid time saved by the last block cut.
   Status LoadHeadState();
   // Applies one WAL record to the head (replay).
-  static Status ApplyRecord(Head& head, std::map<std::string, MetricMetadata>& metadata,
-                            wal::RecordType type, std::string_view payload);
+  using Replay = index::SeriesReplay<Head, MemSeries>;
+  static Status ApplyRecord(Replay& replay, Head& head,
+                            std::map<std::string, MetricMetadata>& metadata, wal::RecordType type,
+                            std::string_view payload);
 
   const std::string dir_;
   const DbOptions opts_;

@@ -1,0 +1,378 @@
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/signal.h"
+#include "blocks/lifecycle.h"
+#include "cache/page_cache.h"
+#include "logs/block/bloom.h"
+#include "logs/block/format.h"
+#include "logs/block/writer.h"
+#include "logs/db.h"
+#include "logs/gateway.h"
+#include "objstore/memory_bucket.h"
+#include "testing/temp_dir.h"
+
+namespace strata::logs {
+namespace {
+
+using block::BlockMeta;
+
+// The LogHub samples as streams: one per file, an entry per line one millisecond apart,
+// every tenth with structured metadata.
+std::map<Labels, std::vector<Entry>> RealStreams(const std::vector<std::string>& files) {
+  std::map<Labels, std::vector<Entry>> out;
+  int64_t ts = 1'700'000'000'000'000'000;
+  for (const auto& f : files) {
+    std::ifstream in(std::string(STRATA_TESTDATA_LOGS) + "/" + f);
+    std::string line;
+    auto& entries = out[Labels{{"job", f}, {"source", "loghub"}}];
+    while (std::getline(in, line)) {
+      Entry e{ts += 1'000'000, line, {}};
+      if (entries.size() % 10 == 0) e.metadata = {{"trace_id", std::to_string(entries.size())}};
+      entries.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+class LogBlockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::ifstream(std::string(STRATA_TESTDATA_LOGS) + "/HDFS_2k.log")) {
+      GTEST_SKIP() << "no test logs at " << STRATA_TESTDATA_LOGS;
+    }
+  }
+
+  // Writes `streams` as a block, uploads it and makes it visible in the gateway.
+  BlockMeta Write(const std::map<Labels, std::vector<Entry>>& streams,
+                  const block::WriterOptions& opts = {}) {
+    auto w = block::BlockWriter::Create(dir_.path() + "/b", opts);
+    EXPECT_TRUE(w.ok());
+    for (const auto& [labels, entries] : streams)
+      EXPECT_TRUE((*w)->AddStream(labels, entries).ok());
+    auto meta = (*w)->Finish();
+    EXPECT_TRUE(meta.ok()) << meta.status().ToString();
+    EXPECT_TRUE(blocks::UploadBlock(*bucket_, blocks::BlocksRoot("t", Signal::kLogs), meta->id,
+                                    dir_.path() + "/b", block::BlockWriter::Files(),
+                                    block::EncodeMeta(*meta))
+                    .ok());
+    return *meta;
+  }
+
+  std::map<Labels, std::vector<Entry>> ReadAll(const Querier& q, int64_t mint, int64_t maxt,
+                                               const SelectHints& hints = {}) {
+    std::map<Labels, std::vector<Entry>> out;
+    auto set = q.Select({}, mint, maxt, hints);
+    EXPECT_TRUE(set.ok()) << set.status().ToString();
+    for (size_t i = 0; i < (*set)->size(); ++i) {
+      std::vector<Entry> e;
+      EXPECT_TRUE((*set)->Entries(i, e).ok());
+      if (!e.empty()) out[(*set)->labels(i)] = std::move(e);
+    }
+    return out;
+  }
+
+  testing::TempDir dir_{"log-block"};
+  std::shared_ptr<objstore::MemoryBucket> bucket_ = std::make_shared<objstore::MemoryBucket>();
+  cache::PageCache cache_{64u << 20, nullptr, nullptr};
+  Gateway gateway_{cache_, {}, [this](const std::string&) { return bucket_; }};
+};
+
+TEST_F(LogBlockTest, RealLogsComeBackByteForByteAndSmallerThanRaw) {
+  auto streams =
+      RealStreams({"HDFS_2k.log", "Linux_full.log", "OpenStack_2k.log", "Apache_2k.log"});
+  block::WriterOptions opts;
+  opts.page_bytes = 64 << 10;  // several pages per stream
+  BlockMeta meta = Write(streams, opts);
+  ASSERT_TRUE(gateway_.Sync("t").ok());
+  ASSERT_EQ(gateway_.Blocks("t").size(), 1u);
+  EXPECT_EQ(meta.num_streams, streams.size());
+  uint64_t raw = 0;
+  for (const auto& [l, es] : streams) {
+    for (const auto& e : es) raw += e.line.size();
+  }
+  EXPECT_EQ(meta.line_bytes, raw);
+  EXPECT_LT(meta.data_bytes + meta.index_bytes + meta.blooms_bytes, raw / 4)
+      << "data " << meta.data_bytes << " index " << meta.index_bytes << " blooms "
+      << meta.blooms_bytes;
+
+  auto q = gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX);
+  EXPECT_EQ(ReadAll(*q, INT64_MIN, INT64_MAX), streams);
+
+  // A time range: exactly the entries inside it.
+  const auto& hdfs = streams.begin()->second;
+  int64_t lo = hdfs[100].ts_ns, hi = hdfs[1500].ts_ns;
+  std::map<Labels, std::vector<Entry>> want;
+  for (const auto& [l, es] : streams) {
+    for (const auto& e : es) {
+      if (e.ts_ns >= lo && e.ts_ns <= hi) want[l].push_back(e);
+    }
+  }
+  EXPECT_EQ(ReadAll(*q, lo, hi), want);
+  auto names = q->LabelValues("job", {}, INT64_MIN, INT64_MAX);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), streams.size());
+}
+
+TEST_F(LogBlockTest, NeedlesNeverMissALineAndAbsentOnesSkipPages) {
+  auto streams = RealStreams({"HDFS_2k.log", "Linux_full.log", "Mac_2k.log", "Spark_2k.log"});
+  block::WriterOptions opts;
+  opts.page_bytes = 32 << 10;
+  BlockMeta meta = Write(streams, opts);
+  ASSERT_TRUE(gateway_.Sync("t").ok());
+  auto q = gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX);
+  std::mt19937_64 rng(7);
+  std::vector<const Entry*> all;
+  for (const auto& [l, es] : streams) {
+    for (const auto& e : es) all.push_back(&e);
+  }
+  // Substrings of real lines: every line containing one comes back.
+  for (int i = 0; i < 200; ++i) {
+    const std::string& line = all[rng() % all.size()]->line;
+    if (line.size() < 4) continue;
+    size_t len = 3 + rng() % std::min<size_t>(30, line.size() - 3);
+    std::string needle = line.substr(rng() % (line.size() - len + 1), len);
+    auto got = ReadAll(*q, INT64_MIN, INT64_MAX, {{needle}});
+    for (const auto& [l, es] : streams) {
+      size_t want = std::count_if(es.begin(), es.end(), [&](const Entry& e) {
+        return e.line.find(needle) != std::string::npos;
+      });
+      size_t have = 0;
+      for (const auto& e : got[l]) have += e.line.find(needle) != std::string::npos;
+      ASSERT_EQ(have, want) << "needle \"" << needle << "\"";
+    }
+  }
+  // Random trace IDs no line holds: nearly every page is ruled out by its bloom.
+  auto reader = std::make_shared<block::BlockReader>(
+      bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
+      cache::RangeReadOptions{});
+  auto idx = reader->Index();
+  ASSERT_TRUE(idx.ok());
+  size_t read = 0, total = 0;
+  for (int i = 0; i < 20; ++i) {
+    char id[33];
+    snprintf(id, sizeof(id), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+             static_cast<unsigned long long>(rng()));
+    auto features = block::NeedleFeatures(id);
+    for (size_t s = 0; s < (*idx)->index.streams.size(); ++s) {
+      auto pages = reader->Pages(**idx, s, INT64_MIN, INT64_MAX, features);
+      ASSERT_TRUE(pages.ok());
+      read += pages->size();
+      total += (*idx)->index.streams[s].num_pages;
+    }
+  }
+  EXPECT_LT(read * 100, total) << read << " of " << total << " pages read";
+}
+
+// Pages are cut by line and metadata bytes: entries with empty lines and large metadata (as
+// OTLP sends) make many small pages, all read back.
+TEST_F(LogBlockTest, MetadataCountsTowardsThePageSize) {
+  std::map<Labels, std::vector<Entry>> streams;
+  auto& es = streams[Labels{{"app", "otlp"}}];
+  for (int i = 0; i < 3000; ++i) {
+    es.push_back({int64_t{1'000} + i, "", {{"attributes", std::string(1000, 'a' + i % 26)}}});
+  }
+  block::WriterOptions opts;
+  opts.page_bytes = 64 << 10;
+  BlockMeta meta = Write(streams, opts);
+  EXPECT_GE(meta.num_pages, 40u);
+  ASSERT_TRUE(gateway_.Sync("t").ok());
+  EXPECT_EQ(ReadAll(*gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX), INT64_MIN, INT64_MAX),
+            streams);
+}
+
+TEST_F(LogBlockTest, DamagedFilesAreCorruptionNotACrash) {
+  auto streams = RealStreams({"Apache_2k.log"});
+  BlockMeta meta = Write(streams);
+  std::string prefix = blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id);
+  auto index = bucket_->Get(prefix + block::kIndexFile);
+  ASSERT_TRUE(index.ok());
+  for (size_t cut : {size_t{0}, size_t{3}, index->size() / 2, index->size() - 1}) {
+    EXPECT_FALSE(block::DecodeIndex(index->substr(0, cut), meta.data_bytes).ok());
+  }
+  EXPECT_FALSE(block::DecodeIndex(*index, 10).ok());  // pages beyond the data file
+  std::mt19937_64 rng(3);
+  auto data = bucket_->Get(prefix + block::kDataFile);
+  ASSERT_TRUE(data.ok());
+  for (int i = 0; i < 50; ++i) {
+    std::string bad = *data;
+    bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+    ASSERT_TRUE(bucket_->Put(prefix + block::kDataFile, bad).ok());
+    cache::PageCache fresh(1 << 20, nullptr, nullptr);
+    auto r = std::make_shared<block::BlockReader>(bucket_, prefix, meta, fresh,
+                                                  cache::RangeReadOptions{});
+    auto q = NewBlockQuerier(r);
+    auto set = q->Select({}, INT64_MIN, INT64_MAX, {});
+    ASSERT_TRUE(set.ok());
+    std::vector<Entry> e;
+    Status st = (*set)->Entries(0, e);
+    if (!st.ok()) {
+      EXPECT_EQ(st.code(), Status::Code::kCorruption) << st.ToString();
+    }
+  }
+  EXPECT_FALSE(block::DecodeMeta("{}").ok());
+  EXPECT_FALSE(block::DecodeMeta(R"({"version":1,"signal":"traces"})").ok());
+  auto round = block::DecodeMeta(block::EncodeMeta(meta));
+  ASSERT_TRUE(round.ok());
+  EXPECT_EQ(*round, meta);
+}
+
+TEST_F(LogBlockTest, DbCutShipsTheHeadAndQueriesSeeEveryEntryOnce) {
+  auto streams = RealStreams({"OpenSSH_2k.log", "Zookeeper_2k.log"});
+  auto db = Db::Open(dir_.path() + "/db", {}, "t");
+  ASSERT_TRUE(db.ok());
+  auto append = [&](const std::map<Labels, std::vector<Entry>>& in, size_t from, size_t to) {
+    for (const auto& [labels, es] : in) {
+      std::vector<EntryInput> inputs;
+      std::vector<std::vector<LabelView>> md;
+      md.reserve(es.size());
+      for (size_t i = from; i < std::min(to, es.size()); ++i) {
+        md.push_back(ViewOf(es[i].metadata));
+        inputs.push_back({es[i].ts_ns, es[i].line, md.back()});
+      }
+      auto lv = ViewOf(labels);
+      StreamInput s{lv, HashLabels(lv), inputs};
+      auto out = (*db)->Append({&s, 1}, {}, [](size_t, const EntryInput*, Rejection, int64_t) {
+        ADD_FAILURE() << "refused";
+      });
+      ASSERT_TRUE(out.ok());
+      ASSERT_TRUE((*db)->WaitDurable(out->lsn).ok());
+    }
+  };
+  append(streams, 0, 1200);
+  auto ship = [&](const std::string& dir, const BlockMeta& meta) {
+    RETURN_IF_ERROR(blocks::UploadBlock(*bucket_, blocks::BlocksRoot("t", Signal::kLogs), meta.id,
+                                        dir, block::BlockWriter::Files(), block::EncodeMeta(meta)));
+    gateway_.AddBlock("t", meta);
+    return Status::Ok();
+  };
+  // Not due: nothing cut. Forced: the head goes to a block.
+  auto none = (*db)->CutBlock(dir_.path() + "/staging", ship, false, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto cut = (*db)->CutBlock(dir_.path() + "/staging", ship, true, 0);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  ASSERT_TRUE(cut->has_value());
+  EXPECT_EQ((*cut)->num_entries, 2400u);
+  EXPECT_EQ((*db)->head().Stats().entries, 0u);
+  EXPECT_EQ((*db)->head().num_streams(), 0u);
+  append(streams, 1200, 2000);
+
+  auto merged = [&] {
+    std::vector<std::unique_ptr<Querier>> parts;
+    parts.push_back(NewHeadQuerier((*db)->head()));
+    parts.push_back(gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX));
+    return NewMergeQuerier(std::move(parts));
+  };
+  EXPECT_EQ(ReadAll(*merged(), INT64_MIN, INT64_MAX), streams);
+
+  // A restart replays only what was not shipped: the entries after the cut.
+  ASSERT_TRUE((*db)->Close().ok());
+  db->reset();
+  db = Db::Open(dir_.path() + "/db", {}, "t");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ((*db)->head().Stats().entries, 1600u);
+  EXPECT_EQ(ReadAll(*merged(), INT64_MIN, INT64_MAX), streams);
+
+  // A query holding the head delays the drop; the entries stay visible throughout.
+  auto held = merged();
+  auto second = (*db)->CutBlock(dir_.path() + "/staging", ship, false, INT64_MAX / 2);
+  ASSERT_TRUE(second.ok());
+  ASSERT_TRUE(second->has_value());
+  EXPECT_EQ((*db)->head().Stats().entries, 1600u);  // not dropped while `held` lives
+  EXPECT_EQ(ReadAll(*held, INT64_MIN, INT64_MAX), streams);
+  held.reset();
+  auto third = (*db)->CutBlock(dir_.path() + "/staging", ship, false, INT64_MAX / 2);
+  ASSERT_TRUE(third.ok());
+  EXPECT_FALSE(third->has_value());
+  EXPECT_EQ((*db)->head().Stats().entries, 0u);
+  EXPECT_EQ(ReadAll(*merged(), INT64_MIN, INT64_MAX), streams);
+}
+
+// Appends, queries and cuts at once: every acknowledged entry is seen by every query that
+// starts after its acknowledgement, exactly once, whether it is in the head, a block or both.
+TEST_F(LogBlockTest, CutsDuringAppendsAndQueriesNeverHideOrRepeatAnEntry) {
+  auto db = Db::Open(dir_.path() + "/db", {}, "t");
+  ASSERT_TRUE(db.ok());
+  auto ship = [&](const std::string& dir, const BlockMeta& meta) {
+    RETURN_IF_ERROR(blocks::UploadBlock(*bucket_, blocks::BlocksRoot("t", Signal::kLogs), meta.id,
+                                        dir, block::BlockWriter::Files(), block::EncodeMeta(meta)));
+    gateway_.AddBlock("t", meta);
+    return Status::Ok();
+  };
+  auto query = [&] {
+    std::vector<std::unique_ptr<Querier>> parts;
+    parts.push_back(NewHeadQuerier((*db)->head()));
+    parts.push_back(gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX));
+    return NewMergeQuerier(std::move(parts));
+  };
+  constexpr int kWriters = 2, kPerWriter = 3000;
+  std::atomic<int> acked[kWriters] = {};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  threads.reserve(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      Labels labels{{"writer", std::to_string(w)}};
+      auto lv = ViewOf(labels);
+      for (int i = 0; i < kPerWriter; ++i) {
+        std::string line = fmt::format("writer {} entry {}", w, i);
+        EntryInput e{int64_t{1'000'000} * i, line, {}};
+        StreamInput in{lv, HashLabels(lv), {&e, 1}};
+        auto out = (*db)->Append({&in, 1}, {}, [](size_t, const EntryInput*, Rejection, int64_t) {
+          ADD_FAILURE() << "refused";
+        });
+        ASSERT_TRUE(out.ok());
+        ASSERT_TRUE((*db)->WaitDurable(out->lsn).ok());
+        acked[w] = i + 1;
+      }
+    });
+  }
+  std::thread cutter([&] {
+    while (!done) {
+      auto cut = (*db)->CutBlock(dir_.path() + "/staging", ship, false, INT64_MAX / 2);
+      EXPECT_TRUE(cut.ok()) << cut.status().ToString();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  int checks = 0;
+  while (acked[0] < kPerWriter || acked[1] < kPerWriter) {
+    int seen_before[kWriters];
+    for (int w = 0; w < kWriters; ++w) seen_before[w] = acked[w];
+    auto got = ReadAll(*query(), INT64_MIN, INT64_MAX);
+    for (int w = 0; w < kWriters; ++w) {
+      Labels labels{{"writer", std::to_string(w)}};
+      const auto& es = got[labels];
+      // Entries 0..seen_before-1 all there, each once, in order.
+      ASSERT_GE(es.size(), static_cast<size_t>(seen_before[w]));
+      for (int i = 0; i < seen_before[w]; ++i) {
+        ASSERT_EQ(es[i].line, fmt::format("writer {} entry {}", w, i));
+      }
+    }
+    ++checks;
+  }
+  done = true;
+  for (auto& t : threads) t.join();
+  cutter.join();
+  EXPECT_GT(checks, 0);
+  EXPECT_GT(gateway_.Blocks("t").size(), 1u);
+  auto got = ReadAll(*query(), INT64_MIN, INT64_MAX);
+  for (int w = 0; w < kWriters; ++w) {
+    Labels labels{{"writer", std::to_string(w)}};
+    EXPECT_EQ(got[labels].size(), static_cast<size_t>(kPerWriter));
+  }
+}
+
+}  // namespace
+}  // namespace strata::logs

@@ -1,0 +1,122 @@
+#include "logs/block/bloom.h"
+
+#include <algorithm>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+namespace strata::logs::block {
+
+namespace {
+
+constexpr uint64_t kTrigramCodes = uint64_t{1} << 24;
+
+// Distinct domains for the two kinds of features.
+uint64_t TokenHash(std::string_view t) { return XXH3_64bits_withSeed(t.data(), t.size(), 1); }
+uint64_t TrigramHash(uint32_t code) { return XXH3_64bits_withSeed(&code, sizeof(code), 2); }
+uint32_t TrigramCode(const char* p) {
+  return (uint32_t{static_cast<unsigned char>(p[0])} << 16) |
+         (uint32_t{static_cast<unsigned char>(p[1])} << 8) | static_cast<unsigned char>(p[2]);
+}
+
+// Calls fn(token, bounded) for each token run of `text`; `bounded` says whether a non-token
+// byte of `text` is on both sides.
+template <typename Fn>
+void ForEachToken(std::string_view text, Fn fn) {
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && !IsTokenByte(static_cast<unsigned char>(text[i]))) ++i;
+    size_t start = i;
+    while (i < text.size() && IsTokenByte(static_cast<unsigned char>(text[i]))) ++i;
+    if (i > start) fn(text.substr(start, i - start), start > 0 && i < text.size());
+  }
+}
+
+}  // namespace
+
+bool IsTokenByte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c >= 0x80;
+}
+
+FeatureSet::FeatureSet() : seen_(kTrigramCodes / 64) {}
+
+void FeatureSet::AddText(std::string_view text) {
+  ForEachToken(text, [&](std::string_view t, bool) {
+    tokens_.insert(TokenHash(t));
+    for (size_t i = 0; i + 3 <= t.size(); ++i) {
+      uint32_t code = TrigramCode(t.data() + i);
+      uint64_t& word = seen_[code / 64];
+      uint64_t bit = uint64_t{1} << (code % 64);
+      if ((word & bit) == 0) {
+        word |= bit;
+        trigrams_.push_back(code);
+      }
+    }
+  });
+}
+
+std::vector<uint64_t> FeatureSet::Take() {
+  std::vector<uint64_t> out(tokens_.begin(), tokens_.end());
+  tokens_.clear();
+  out.reserve(out.size() + trigrams_.size());
+  for (uint32_t code : trigrams_) {
+    out.push_back(TrigramHash(code));
+    seen_[code / 64] = 0;
+  }
+  trigrams_.clear();
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<uint64_t> NeedleFeatures(std::string_view needle) {
+  std::vector<uint64_t> out;
+  ForEachToken(needle, [&](std::string_view t, bool bounded) {
+    if (bounded) out.push_back(TokenHash(t));
+    for (size_t i = 0; i + 3 <= t.size(); ++i)
+      out.push_back(TrigramHash(TrigramCode(t.data() + i)));
+  });
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+uint32_t BloomBlocks(size_t features, uint32_t bits_per_feature) {
+  uint64_t bits = uint64_t{features} * bits_per_feature;
+  return static_cast<uint32_t>(std::max<uint64_t>(1, (bits + 511) / 512));
+}
+
+uint32_t BloomBlockOf(uint64_t feature, uint32_t blocks) {
+  return static_cast<uint32_t>(((feature >> 32) * blocks) >> 32);
+}
+
+namespace {
+
+template <typename Fn>
+void ForEachBit(uint64_t feature, Fn fn) {
+  uint64_t x = feature * 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < kBloomHashes; ++i) {
+    fn(static_cast<uint32_t>(x >> 55));  // 9 bits
+    x = (x << 9) | (x >> 55);
+  }
+}
+
+}  // namespace
+
+void BloomAdd(std::span<uint8_t> filter, std::span<const uint64_t> features) {
+  const auto blocks = static_cast<uint32_t>(filter.size() / kBloomBlockBytes);
+  for (uint64_t f : features) {
+    uint8_t* block = filter.data() + size_t{BloomBlockOf(f, blocks)} * kBloomBlockBytes;
+    ForEachBit(f, [&](uint32_t bit) { block[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8)); });
+  }
+}
+
+bool BloomBlockHas(const uint8_t* block, uint64_t feature) {
+  bool has = true;
+  ForEachBit(feature,
+             [&](uint32_t bit) { has = has && (block[bit / 8] & (1u << (bit % 8))) != 0; });
+  return has;
+}
+
+}  // namespace strata::logs::block

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+// The search features of log text and the blocked bloom filters that hold them per page of a
+// log block (docs/format/log-block.md, "Blooms"). A token is a maximal run of bytes in
+// [A-Za-z0-9_] or >= 0x80; the features of a text are its tokens and the trigrams inside its
+// tokens. A line containing a needle contains every trigram inside the needle's token runs,
+// and every token of the needle that is bounded by other bytes within the needle, so a page
+// whose filter lacks one of those features cannot hold a matching line.
+namespace strata::logs::block {
+
+inline constexpr size_t kBloomBlockBytes = 64;  // one cache line: 512 bits
+inline constexpr int kBloomHashes = 5;          // bits set per feature within its block
+
+bool IsTokenByte(unsigned char c);
+
+// Collects the distinct features of the lines of one page.
+class FeatureSet {
+ public:
+  FeatureSet();
+  void AddText(std::string_view text);
+  // The distinct feature hashes, sorted; clears the set for the next page.
+  std::vector<uint64_t> Take();
+  // Distinct features so far.
+  size_t size() const { return tokens_.size() + trigrams_.size(); }
+
+ private:
+  std::unordered_set<uint64_t> tokens_;  // hashes
+  std::vector<uint32_t> trigrams_;       // distinct 24-bit codes
+  std::vector<uint64_t> seen_;           // bitmap over trigram codes
+};
+
+// The features a line must have to contain `needle`.
+std::vector<uint64_t> NeedleFeatures(std::string_view needle);
+
+// How many 64-byte blocks a page's filter has for `features` at `bits_per_feature`.
+uint32_t BloomBlocks(size_t features, uint32_t bits_per_feature);
+// Sets the bits of `features` in a filter of `blocks` blocks.
+void BloomAdd(std::span<uint8_t> filter, std::span<const uint64_t> features);
+// The block of a feature in a filter of `blocks` blocks, and whether that block holds it.
+uint32_t BloomBlockOf(uint64_t feature, uint32_t blocks);
+bool BloomBlockHas(const uint8_t* block, uint64_t feature);
+
+}  // namespace strata::logs::block

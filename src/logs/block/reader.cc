@@ -1,0 +1,152 @@
+#include "logs/block/reader.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "base/units.h"
+#include "logs/block/bloom.h"
+#include "logs/block/page.h"
+
+namespace strata::logs::block {
+
+BlockReader::BlockReader(std::shared_ptr<objstore::Bucket> bucket, std::string prefix,
+                         BlockMeta meta, cache::PageCache& cache,
+                         const cache::RangeReadOptions& opts)
+    : bucket_(std::move(bucket)),
+      prefix_(std::move(prefix)),
+      meta_(std::move(meta)),
+      cache_(cache),
+      opts_(opts) {}
+
+Result<std::vector<std::string>> BlockReader::Read(const char* file, uint64_t size,
+                                                   std::span<const objstore::ByteRange> ranges) {
+  last_used_ms_.store(NowMillis(), std::memory_order_relaxed);
+  return cache::ReadRanges(*bucket_, cache_, prefix_ + file, size, ranges, opts_);
+}
+
+Result<std::shared_ptr<const LoadedIndex>> BlockReader::Index() {
+  {
+    MutexLock lk(mu_);
+    if (index_) {
+      last_used_ms_.store(NowMillis(), std::memory_order_relaxed);
+      return index_;
+    }
+  }
+  objstore::ByteRange all{0, meta_.index_bytes};
+  ASSIGN_OR_RETURN(auto file, Read(kIndexFile, meta_.index_bytes, {&all, 1}));
+  auto loaded = std::make_shared<LoadedIndex>();
+  auto decoded = DecodeIndex(file[0], meta_.data_bytes);
+  if (!decoded.ok()) return decoded.status().Annotate(fmt::format("log block {}", meta_.id));
+  loaded->index = std::move(decoded).value();
+  const BlockIndex& idx = loaded->index;
+  if (uint64_t{idx.bloom_blocks} * idx.pages.size() * kBloomBlockBytes != meta_.blooms_bytes) {
+    return Status::Corruption(
+        fmt::format("log block {}: blooms file size does not match its index", meta_.id));
+  }
+  if (!idx.dictionary.empty()) {
+    loaded->ddict = ZSTD_createDDict(idx.dictionary.data(), idx.dictionary.size());
+    if (loaded->ddict == nullptr) {
+      return Status::Corruption(fmt::format("log block {}: bad dictionary", meta_.id));
+    }
+  }
+  size_t bytes = sizeof(LoadedIndex) + idx.dictionary.size() * 2 +
+                 idx.pages.size() * sizeof(PageInfo) + idx.streams.size() * sizeof(StreamInfo);
+  for (const auto& s : idx.streams) {
+    for (const auto& l : s.labels) bytes += l.name.size() + l.value.size() + sizeof(Label);
+  }
+  loaded->memory_bytes = bytes;
+  MutexLock lk(mu_);
+  if (!index_) index_ = std::move(loaded);
+  return index_;
+}
+
+Result<std::vector<uint32_t>> BlockReader::Pages(const LoadedIndex& loaded, size_t s, int64_t mint,
+                                                 int64_t maxt, std::span<const uint64_t> features) {
+  const BlockIndex& idx = loaded.index;
+  const StreamInfo& st = idx.streams.at(s);
+  std::vector<uint32_t> out;
+  for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
+    if (idx.pages[p].max_ts >= mint && idx.pages[p].min_ts <= maxt) out.push_back(p);
+  }
+  if (out.empty() || features.empty()) return out;
+  // Pages of a stream are in time order, so those in range are one run of page numbers; a
+  // feature's block of each of them lies together in the blooms file.
+  const uint64_t first = out.front(), count = out.back() - out.front() + 1;
+  const uint64_t npages = idx.pages.size();
+  std::vector<objstore::ByteRange> ranges;
+  std::vector<uint32_t> block_of;
+  for (uint64_t f : features) {
+    uint32_t b = BloomBlockOf(f, idx.bloom_blocks);
+    block_of.push_back(b);
+    ranges.push_back({(b * npages + first) * kBloomBlockBytes, count * kBloomBlockBytes});
+  }
+  ASSIGN_OR_RETURN(auto rows, Read(kBloomsFile, meta_.blooms_bytes, ranges));
+  std::erase_if(out, [&](uint32_t p) {
+    for (size_t i = 0; i < features.size(); ++i) {
+      const auto* block =
+          reinterpret_cast<const uint8_t*>(rows[i].data()) + (p - first) * kBloomBlockBytes;
+      if (!BloomBlockHas(block, features[i])) return true;
+    }
+    return false;
+  });
+  return out;
+}
+
+Status BlockReader::ReadEntries(const LoadedIndex& loaded, std::span<const uint32_t> pages,
+                                int64_t mint, int64_t maxt, std::vector<Entry>& out) {
+  const BlockIndex& idx = loaded.index;
+  std::vector<objstore::ByteRange> ranges;
+  for (uint32_t p : pages) {
+    const PageInfo& pi = idx.pages.at(p);
+    ranges.push_back({pi.offset, uint64_t{pi.ts_len} + pi.body_len});
+  }
+  ASSIGN_OR_RETURN(auto frames, Read(kDataFile, meta_.data_bytes, ranges));
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  std::string ts_raw, body;
+  std::vector<int64_t> ts;
+  Status st;
+  for (size_t i = 0; i < pages.size() && st.ok(); ++i) {
+    const PageInfo& pi = idx.pages[pages[i]];
+    std::string_view frame = frames[i];
+    ts_raw.resize(size_t{pi.entries} * 10);
+    size_t n = ZSTD_decompressDCtx(dctx, ts_raw.data(), ts_raw.size(), frame.data(), pi.ts_len);
+    if (ZSTD_isError(n)) {
+      st = Status::Corruption("timestamps do not decompress");
+      break;
+    }
+    ts_raw.resize(n);
+    st = DecodeTimestamps(ts_raw, pi.entries, ts);
+    if (!st.ok()) break;
+    if (ts.front() != pi.min_ts || ts.back() != pi.max_ts) {
+      st = Status::Corruption("timestamps disagree with the index");
+      break;
+    }
+    body.resize(pi.body_raw);
+    frame.remove_prefix(pi.ts_len);
+    n = loaded.ddict != nullptr
+            ? ZSTD_decompress_usingDDict(dctx, body.data(), body.size(), frame.data(), frame.size(),
+                                         loaded.ddict)
+            : ZSTD_decompressDCtx(dctx, body.data(), body.size(), frame.data(), frame.size());
+    if (ZSTD_isError(n) || n != pi.body_raw) {
+      st = Status::Corruption("body does not decompress");
+      break;
+    }
+    st = DecodeBody(body, ts, idx.fields, mint, maxt, out);
+  }
+  ZSTD_freeDCtx(dctx);
+  if (!st.ok()) return st.Annotate(fmt::format("log block {}", meta_.id));
+  return Status::Ok();
+}
+
+size_t BlockReader::IndexMemoryBytes() const {
+  MutexLock lk(mu_);
+  return index_ ? index_->memory_bytes : 0;
+}
+
+void BlockReader::EvictIndexes() {
+  MutexLock lk(mu_);
+  index_.reset();
+}
+
+}  // namespace strata::logs::block

@@ -1,0 +1,204 @@
+#include "logs/block/writer.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+#include <zdict.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "base/file.h"
+#include "base/ulid.h"
+#include "base/units.h"
+#include "logs/block/page.h"
+
+namespace strata::logs::block {
+namespace fs = std::filesystem;
+
+BlockWriter::BlockWriter(std::string dir, WriterOptions opts)
+    : dir_(std::move(dir)), opts_(std::move(opts)), cctx_(ZSTD_createCCtx()) {}
+
+BlockWriter::~BlockWriter() {
+  if (data_fd_ >= 0) ::close(data_fd_);
+  ZSTD_freeCDict(cdict_);
+  ZSTD_freeCCtx(cctx_);
+}
+
+std::vector<std::string> BlockWriter::Files() { return {kIndexFile, kDataFile, kBloomsFile}; }
+
+Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& dir,
+                                                         WriterOptions opts) {
+  if (opts.fields > kMaxFields) return Status::InvalidArgument("log block: too many fields");
+  if (opts.bits_per_feature == 0) return Status::InvalidArgument("log block: no bloom bits");
+  if (opts.page_bytes == 0 || opts.page_bytes > kMaxPageBytes) {
+    return Status::InvalidArgument("log block: page_bytes must be 1 byte to 16 MiB");
+  }
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError(fmt::format("creating {}: {}", dir, ec.message()));
+  std::unique_ptr<BlockWriter> w(new BlockWriter(dir, std::move(opts)));
+  std::string path = dir + "/" + kDataFile;
+  w->data_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->data_fd_ < 0) return ErrnoStatus("create", path, errno);
+  w->index_.fields = w->opts_.fields;
+  w->meta_.id = w->opts_.id.empty() ? NewUlid(NowMillis()) : w->opts_.id;
+  w->meta_.level = w->opts_.block_level;
+  w->meta_.sources =
+      w->opts_.sources.empty() ? std::vector<std::string>{w->meta_.id} : w->opts_.sources;
+  w->meta_.min_time_ns = INT64_MAX;
+  w->meta_.max_time_ns = INT64_MIN;
+  w->trained_ = w->opts_.dict_train_bytes == 0;
+  return w;
+}
+
+Status BlockWriter::AddStream(const Labels& labels, std::span<const Entry> entries) {
+  if (entries.empty()) return Status::Ok();
+  if (!index_.streams.empty() && !(index_.streams.back().labels < labels)) {
+    return Status::InvalidArgument("log block: streams added out of label order");
+  }
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].ts_ns < entries[i - 1].ts_ns) {
+      return Status::InvalidArgument("log block: entries not sorted by time");
+    }
+  }
+  StreamInfo& s = index_.streams.emplace_back();
+  s.labels = labels;
+  s.first_page = static_cast<uint32_t>(index_.pages.size());
+  size_t begin = 0;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    features_.AddText(entries[i].line);
+    bytes += entries[i].line.size();
+    for (const auto& m : entries[i].metadata) bytes += m.name.size() + m.value.size();
+    if (bytes >= opts_.page_bytes || features_.size() >= opts_.max_page_features ||
+        i + 1 - begin >= kMaxPageEntries) {
+      RETURN_IF_ERROR(AddPage(entries.subspan(begin, i + 1 - begin)));
+      begin = i + 1;
+      bytes = 0;
+    }
+  }
+  if (begin < entries.size()) RETURN_IF_ERROR(AddPage(entries.subspan(begin)));
+  s.num_pages = static_cast<uint32_t>(index_.pages.size()) - s.first_page;
+  ++meta_.num_streams;
+  return Status::Ok();
+}
+
+Status BlockWriter::AddPage(std::span<const Entry> entries) {
+  PageInfo& info = index_.pages.emplace_back();
+  info.min_ts = entries.front().ts_ns;
+  info.max_ts = entries.back().ts_ns;
+  info.entries = static_cast<uint32_t>(entries.size());
+  for (const Entry& e : entries) info.line_bytes += e.line.size();
+  meta_.min_time_ns = std::min(meta_.min_time_ns, info.min_ts);
+  meta_.max_time_ns = std::max(meta_.max_time_ns, info.max_ts);
+  meta_.num_entries += entries.size();
+  meta_.line_bytes += info.line_bytes;
+  page_features_.push_back(features_.Take());
+  Pending p{EncodeTimestamps(entries), EncodeBody(entries, opts_.fields), index_.pages.size() - 1};
+  info.body_raw = p.body_raw.size();
+  // Within the reader's bounds by construction (page_bytes plus one entry); checked so that a
+  // block no reader would take is never shipped.
+  if (info.body_raw > kMaxPageRawBytes) return Status::TooLarge("log block: page too large");
+  if (trained_) return WritePage(p);
+  pending_bytes_ += p.body_raw.size();
+  pending_.push_back(std::move(p));
+  if (pending_bytes_ >= opts_.dict_train_bytes) return TrainAndFlush();
+  return Status::Ok();
+}
+
+Status BlockWriter::TrainAndFlush() {
+  trained_ = true;
+  // Samples of up to 16 KiB from the pending bodies; too few or too alike, and zstd declines.
+  std::string samples;
+  std::vector<size_t> sizes;
+  for (const Pending& p : pending_) {
+    for (size_t off = 0; off < p.body_raw.size(); off += 16384) {
+      size_t n = std::min<size_t>(16384, p.body_raw.size() - off);
+      samples.append(p.body_raw, off, n);
+      sizes.push_back(n);
+    }
+  }
+  if (sizes.size() >= 8) {
+    std::string dict(opts_.dict_bytes, '\0');
+    size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), samples.data(), sizes.data(),
+                                     static_cast<unsigned>(sizes.size()));
+    if (!ZDICT_isError(n)) {
+      dict.resize(n);
+      cdict_ = ZSTD_createCDict(dict.data(), dict.size(), opts_.level);
+      index_.dictionary = std::move(dict);
+    }
+  }
+  for (const Pending& p : pending_) RETURN_IF_ERROR(WritePage(p));
+  pending_.clear();
+  pending_bytes_ = 0;
+  return Status::Ok();
+}
+
+Status BlockWriter::WritePage(const Pending& p) {
+  auto compress = [&](const std::string& raw, const ZSTD_CDict* dict, int level) {
+    std::string out(ZSTD_compressBound(raw.size()), '\0');
+    size_t n =
+        dict != nullptr
+            ? ZSTD_compress_usingCDict(cctx_, out.data(), out.size(), raw.data(), raw.size(), dict)
+            : ZSTD_compressCCtx(cctx_, out.data(), out.size(), raw.data(), raw.size(), level);
+    out.resize(ZSTD_isError(n) ? 0 : n);
+    return out;
+  };
+  std::string ts = compress(p.ts_raw, nullptr, 1);
+  std::string body = compress(p.body_raw, cdict_, opts_.level);
+  if (ts.empty() || body.empty()) return Status::IOError("log block: zstd compression failed");
+  if (ts.size() > kMaxPageRawBytes || body.size() > kMaxPageRawBytes) {
+    return Status::TooLarge("log block: compressed page too large");
+  }
+  PageInfo& info = index_.pages[p.page];
+  info.offset = data_bytes_;
+  info.ts_len = static_cast<uint32_t>(ts.size());
+  info.body_len = static_cast<uint32_t>(body.size());
+  std::string path = dir_ + "/" + kDataFile;
+  RETURN_IF_ERROR(WriteAll(data_fd_, ts, path));
+  RETURN_IF_ERROR(WriteAll(data_fd_, body, path));
+  data_bytes_ += ts.size() + body.size();
+  return Status::Ok();
+}
+
+Result<BlockMeta> BlockWriter::Finish() {
+  if (index_.pages.empty()) return Status::InvalidArgument("log block: no entries");
+  if (!trained_) RETURN_IF_ERROR(TrainAndFlush());
+  if (::close(data_fd_) != 0) {
+    data_fd_ = -1;
+    return ErrnoStatus("close", dir_ + "/" + kDataFile, errno);
+  }
+  data_fd_ = -1;
+
+  // Every page's filter has the blocks the largest feature set needs; block b of every page
+  // lies together (block-major), so a needle reads one run per feature for all pages.
+  size_t most = 0;
+  for (const auto& f : page_features_) most = std::max(most, f.size());
+  const uint32_t nblocks = std::min(BloomBlocks(most, opts_.bits_per_feature), kMaxBloomBlocks);
+  const size_t npages = index_.pages.size();
+  std::string blooms(size_t{nblocks} * npages * kBloomBlockBytes, '\0');
+  std::vector<uint8_t> filter(size_t{nblocks} * kBloomBlockBytes);
+  for (size_t p = 0; p < npages; ++p) {
+    std::fill(filter.begin(), filter.end(), 0);
+    BloomAdd(filter, page_features_[p]);
+    for (uint32_t b = 0; b < nblocks; ++b) {
+      std::copy_n(filter.data() + size_t{b} * kBloomBlockBytes, kBloomBlockBytes,
+                  blooms.data() + (size_t{b} * npages + p) * kBloomBlockBytes);
+    }
+  }
+  page_features_.clear();
+  index_.bloom_blocks = nblocks;
+  std::string index = EncodeIndex(index_);
+  RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kIndexFile, index));
+  RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kBloomsFile, blooms));
+  meta_.num_pages = npages;
+  meta_.index_bytes = index.size();
+  meta_.data_bytes = data_bytes_;
+  meta_.blooms_bytes = blooms.size();
+  return meta_;
+}
+
+}  // namespace strata::logs::block

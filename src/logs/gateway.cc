@@ -1,0 +1,173 @@
+#include "logs/gateway.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "base/signal.h"
+#include "blocks/lifecycle.h"
+#include "logs/block/bloom.h"
+
+namespace strata::logs {
+
+namespace {
+
+class BlockStreamSet : public StreamSet {
+ public:
+  BlockStreamSet(std::shared_ptr<block::BlockReader> reader,
+                 std::shared_ptr<const block::LoadedIndex> index, std::vector<size_t> streams,
+                 int64_t mint, int64_t maxt, std::vector<uint64_t> features)
+      : reader_(std::move(reader)),
+        index_(std::move(index)),
+        streams_(std::move(streams)),
+        mint_(mint),
+        maxt_(maxt),
+        features_(std::move(features)) {}
+
+  size_t size() const override { return streams_.size(); }
+  const Labels& labels(size_t i) const override {
+    return index_->index.streams[streams_[i]].labels;
+  }
+  Status Entries(size_t i, std::vector<Entry>& out) const override {
+    out.clear();
+    ASSIGN_OR_RETURN(auto pages, reader_->Pages(*index_, streams_[i], mint_, maxt_, features_));
+    if (pages.empty()) return Status::Ok();
+    return reader_->ReadEntries(*index_, pages, mint_, maxt_, out);
+  }
+
+ private:
+  const std::shared_ptr<block::BlockReader> reader_;
+  const std::shared_ptr<const block::LoadedIndex> index_;
+  const std::vector<size_t> streams_;
+  const int64_t mint_, maxt_;
+  const std::vector<uint64_t> features_;
+};
+
+class BlockQuerier : public Querier {
+ public:
+  explicit BlockQuerier(std::shared_ptr<block::BlockReader> reader) : reader_(std::move(reader)) {}
+
+  Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher> matchers, int64_t mint,
+                                            int64_t maxt, const SelectHints& hints) const override {
+    ASSIGN_OR_RETURN(auto index, reader_->Index());
+    std::vector<uint64_t> features;
+    for (const auto& needle : hints.line_contains) {
+      auto f = block::NeedleFeatures(needle);
+      features.insert(features.end(), f.begin(), f.end());
+    }
+    std::sort(features.begin(), features.end());
+    features.erase(std::unique(features.begin(), features.end()), features.end());
+    auto streams = Matching(*index, matchers, mint, maxt);
+    return std::unique_ptr<StreamSet>(std::make_unique<BlockStreamSet>(
+        reader_, std::move(index), std::move(streams), mint, maxt, std::move(features)));
+  }
+
+  Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers, int64_t mint,
+                                              int64_t maxt) const override {
+    ASSIGN_OR_RETURN(auto index, reader_->Index());
+    std::set<std::string> names;
+    for (size_t s : Matching(*index, matchers, mint, maxt)) {
+      for (const auto& l : index->index.streams[s].labels) names.insert(l.name);
+    }
+    return std::vector<std::string>(names.begin(), names.end());
+  }
+
+  Result<std::vector<std::string>> LabelValues(std::string_view name,
+                                               std::span<const Matcher> matchers, int64_t mint,
+                                               int64_t maxt) const override {
+    ASSIGN_OR_RETURN(auto index, reader_->Index());
+    std::set<std::string> values;
+    for (size_t s : Matching(*index, matchers, mint, maxt)) {
+      for (const auto& l : index->index.streams[s].labels) {
+        if (l.name == name) values.insert(l.value);
+      }
+    }
+    return std::vector<std::string>(values.begin(), values.end());
+  }
+
+ private:
+  // The streams whose labels match and which have a page in [mint, maxt].
+  static std::vector<size_t> Matching(const block::LoadedIndex& loaded,
+                                      std::span<const Matcher> matchers, int64_t mint,
+                                      int64_t maxt) {
+    const block::BlockIndex& idx = loaded.index;
+    std::vector<size_t> out;
+    for (size_t s = 0; s < idx.streams.size(); ++s) {
+      const auto& st = idx.streams[s];
+      bool match = std::all_of(matchers.begin(), matchers.end(), [&](const Matcher& m) {
+        return m.Matches(GetLabel(st.labels, m.name()));
+      });
+      if (!match) continue;
+      for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
+        if (idx.pages[p].max_ts >= mint && idx.pages[p].min_ts <= maxt) {
+          out.push_back(s);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  const std::shared_ptr<block::BlockReader> reader_;
+};
+
+}  // namespace
+
+std::unique_ptr<Querier> NewBlockQuerier(std::shared_ptr<block::BlockReader> reader) {
+  return std::make_unique<BlockQuerier>(std::move(reader));
+}
+
+std::shared_ptr<block::BlockReader> Gateway::Open(const std::string& tenant,
+                                                  const std::shared_ptr<objstore::Bucket>& bucket,
+                                                  block::BlockMeta meta) const {
+  std::string prefix = blocks::BlockPrefix(blocks::BlocksRoot(tenant, Signal::kLogs), meta.id);
+  return std::make_shared<block::BlockReader>(bucket, std::move(prefix), std::move(meta), cache_,
+                                              opts_);
+}
+
+Status Gateway::Sync(const std::string& tenant) {
+  auto bucket = bucket_for_(tenant);
+  const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
+  ASSIGN_OR_RETURN(auto listed, blocks::ListBlocks(*bucket, root));
+  return blocks_.Sync(tenant, listed,
+                      [&](const std::vector<std::string>& ids)
+                          -> Result<std::vector<std::shared_ptr<block::BlockReader>>> {
+                        ASSIGN_OR_RETURN(auto metas, blocks::ReadMetaFiles(*bucket, root, ids));
+                        std::vector<std::shared_ptr<block::BlockReader>> out(metas.size());
+                        for (size_t i = 0; i < metas.size(); ++i) {
+                          if (!metas[i]) continue;
+                          auto meta = block::DecodeMeta(*metas[i]);
+                          if (!meta.ok() || meta->id != ids[i])
+                            continue;  // unreadable: left out, as if absent
+                          out[i] = Open(tenant, bucket, std::move(meta).value());
+                        }
+                        return out;
+                      });
+}
+
+void Gateway::AddBlock(const std::string& tenant, const block::BlockMeta& meta) {
+  blocks_.Add(tenant, meta.id, Open(tenant, bucket_for_(tenant), meta));
+}
+
+std::unique_ptr<Querier> Gateway::TenantQuerier(const std::string& tenant, int64_t mint_ns,
+                                                int64_t maxt_ns) const {
+  std::vector<std::unique_ptr<Querier>> queriers;
+  for (auto& r : blocks_.Of(tenant)) {
+    if (r->meta().max_time_ns < mint_ns || r->meta().min_time_ns > maxt_ns) continue;
+    queriers.push_back(NewBlockQuerier(std::move(r)));
+  }
+  if (queriers.empty()) return NewEmptyQuerier();
+  return NewMergeQuerier(std::move(queriers));
+}
+
+std::vector<block::BlockMeta> Gateway::Blocks(const std::string& tenant) const {
+  std::vector<block::BlockMeta> out;
+  for (const auto& r : blocks_.Of(tenant)) out.push_back(r->meta());
+  return out;
+}
+
+void Gateway::EvictIndexes(int64_t now_ms, int64_t idle_ms, uint64_t max_bytes) {
+  blocks_.EvictIndexes(now_ms, idle_ms, max_bytes);
+}
+
+}  // namespace strata::logs
