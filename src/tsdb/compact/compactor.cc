@@ -13,6 +13,7 @@
 #include "base/ulid.h"
 #include "blocks/lifecycle.h"
 #include "blocks/plan.h"
+#include "blocks/tidy.h"
 #include "tsdb/block/bucket_io.h"
 #include "tsdb/block/writer.h"
 #include "tsdb/compact/downsample.h"
@@ -79,34 +80,19 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
                                                       const std::string& tenant, int64_t now_ms,
                                                       PassStats& stats) {
   const std::string root = block::MetricsRoot(tenant);
-  ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed, blocks::ListBlocks(bucket, root));
+  std::vector<std::string> deleted;
+  ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed,
+                   blocks::Tidy(bucket, root, now_ms,
+                                {opts_.deletion_delay_ms, opts_.abandoned_upload_ms}, deleted));
+  for (const auto& id : deleted) {
+    ++stats.deleted;
+    if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "deleted"}}).Increment();
+    MutexLock lk(meta_mu_);
+    metas_.erase(id);
+  }
   std::vector<Block> out;
   std::vector<std::pair<std::string, bool>> unknown;  // blocks whose meta.json is not cached
   for (const auto& l : listed) {
-    if (l.marked) {
-      auto marked_at = blocks::ReadDeletionMark(bucket, root, l.id);
-      int64_t at = marked_at.ok() ? *marked_at : 0;
-      if (!marked_at.ok() && marked_at.status().code() != Status::Code::kCorruption) {
-        return marked_at.status();
-      }
-      if (now_ms - at >= opts_.deletion_delay_ms) {
-        RETURN_IF_ERROR(blocks::DeleteBlock(bucket, root, l.id));
-        ++stats.deleted;
-        if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "deleted"}}).Increment();
-        spdlog::info("msg=\"block deleted\" tenant={} block={}", tenant, l.id);
-        MutexLock lk(meta_mu_);
-        metas_.erase(l.id);
-        continue;
-      }
-    }
-    if (!l.complete) {
-      // An upload that never finished (its writer crashed): remove it once surely abandoned.
-      if (!l.marked && now_ms - UlidTime(l.id) > opts_.abandoned_upload_ms) {
-        RETURN_IF_ERROR(blocks::DeleteBlock(bucket, root, l.id));
-        spdlog::info("msg=\"abandoned partial block deleted\" tenant={} block={}", tenant, l.id);
-      }
-      continue;
-    }
     bool known = false;
     {
       MutexLock lk(meta_mu_);
