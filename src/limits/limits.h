@@ -1,9 +1,15 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "base/labels.h"
+#include "base/matcher.h"
 
 namespace strata::limits {
 
@@ -75,11 +81,46 @@ struct QueryLimits {
 
 // How long blocks are kept, by resolution (compactor.retention, overrides.<tenant>.retention);
 // 0 keeps them forever.
+// A log retention rule for the streams a selector matches (Loki's retention_stream).
+struct StreamRetention {
+  std::string selector;           // as configured, e.g. {namespace="dev"}
+  std::vector<Matcher> matchers;  // parsed from it
+  int priority = 0;
+  int64_t period_ms = 0;
+  bool operator==(const StreamRetention& o) const {
+    return selector == o.selector && priority == o.priority && period_ms == o.period_ms;
+  }
+};
+
+// How long data is kept; 0 keeps it forever.
 struct Retention {
   int64_t raw_ms = 0;
   int64_t res_5m_ms = 0;
   int64_t res_1h_ms = 0;
+  int64_t logs_ms = 0;  // log entries (Loki's retention_period)
+  std::vector<StreamRetention> log_streams;
   bool operator==(const Retention&) const = default;
+
+  // The retention of a log stream, as Loki picks it: of the rules whose selector matches, the
+  // one with the highest priority, the shorter period on a tie; else logs_ms.
+  int64_t LogStreamMs(std::span<const Label> labels) const {
+    const StreamRetention* best = nullptr;
+    for (const auto& r : log_streams) {
+      bool match = std::all_of(r.matchers.begin(), r.matchers.end(), [&](const Matcher& m) {
+        std::string_view v;
+        for (const auto& l : labels) {
+          if (l.name == m.name()) v = l.value;
+        }
+        return m.Matches(v);
+      });
+      if (!match) continue;
+      if (best == nullptr || r.priority > best->priority ||
+          (r.priority == best->priority && r.period_ms < best->period_ms)) {
+        best = &r;
+      }
+    }
+    return best != nullptr ? best->period_ms : logs_ms;
+  }
 };
 
 // Rates of what receivers accept; 0 = unlimited, a burst of 0 means one second's worth. Over

@@ -3,26 +3,13 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <unordered_map>
 #include <utility>
-
-#define XXH_STATIC_LINKING_ONLY
-#include <xxhash.h>
 
 #include "logs/head.h"
 
 namespace strata::logs {
 
 namespace {
-
-uint64_t EntryHash(const Entry& e) {
-  uint64_t h = XXH3_64bits(e.line.data(), e.line.size());
-  for (const auto& m : e.metadata) {
-    h = XXH3_64bits_withSeed(m.name.data(), m.name.size(), h);
-    h = XXH3_64bits_withSeed(m.value.data(), m.value.size(), h);
-  }
-  return h;
-}
 
 class HeadStreamSet : public StreamSet {
  public:
@@ -157,21 +144,7 @@ class MergeStreamSet : public StreamSet {
       std::inplace_merge(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(mid), out.end(),
                          [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
     }
-    // Identical entries have the same time: each run of one time keeps the first of each.
-    size_t w = 0;
-    std::unordered_multimap<uint64_t, size_t> kept;  // entry hash -> index in out
-    for (size_t g = 0, e = 0; g < out.size(); g = e) {
-      while (e < out.size() && out[e].ts_ns == out[g].ts_ns) ++e;
-      kept.clear();
-      for (size_t r = g; r < e; ++r) {
-        uint64_t h = EntryHash(out[r]);
-        auto [lo, hi] = kept.equal_range(h);
-        if (std::any_of(lo, hi, [&](const auto& k) { return out[k.second] == out[r]; })) continue;
-        if (w != r) out[w] = std::move(out[r]);
-        kept.emplace(h, w++);
-      }
-    }
-    out.resize(w);
+    RemoveDuplicates(out);
     return Status::Ok();
   }
 

@@ -59,6 +59,31 @@ uint64_t EntryKey(int64_t ts_ns, std::string_view line, std::span<const LabelVie
 
 }  // namespace
 
+void RemoveDuplicates(std::vector<Entry>& entries) {
+  // Identical entries have the same time: each run of one time keeps the first of each.
+  size_t w = 0;
+  std::unordered_multimap<uint64_t, size_t> kept;  // key -> index in entries
+  for (size_t g = 0, e = 0; g < entries.size(); g = e) {
+    while (e < entries.size() && entries[e].ts_ns == entries[g].ts_ns) ++e;
+    if (e - g == 1) {
+      if (w != g) entries[w] = std::move(entries[g]);
+      ++w;
+      continue;
+    }
+    kept.clear();
+    for (size_t r = g; r < e; ++r) {
+      uint64_t k = EntryKey(entries[r].ts_ns, entries[r].line, ViewOf(entries[r].metadata));
+      auto [lo, hi] = kept.equal_range(k);
+      if (std::any_of(lo, hi, [&](const auto& p) { return entries[p.second] == entries[r]; })) {
+        continue;
+      }
+      if (w != r) entries[w] = std::move(entries[r]);
+      kept.emplace(k, w++);
+    }
+  }
+  entries.resize(w);
+}
+
 bool Stream::Equals(const Chunk& c, size_t i, std::string_view line,
                     std::span<const LabelView> metadata) {
   ByteReader r(std::string_view(c.data).substr(c.offsets[i]));

@@ -22,6 +22,10 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
+// Removes from `entries` (sorted by time) each entry identical in time, line and metadata to
+// an earlier one, keeping the order of the rest.
+void RemoveDuplicates(std::vector<Entry>& entries);
+
 enum class AppendResult {
   kAppended,
   kDuplicate,  // the same timestamp, line and metadata are stored already (a retried push)

@@ -27,7 +27,18 @@ CompactorService::CompactorService(const Config& config, objstore::BucketRegistr
           [&buckets](const std::string& tenant) {
             return buckets.For(tenant, objstore::Component::kCompactor, Signal::kMetrics);
           },
-          registry) {}
+          registry),
+      log_compactor_(
+          [&config] {
+            logs::CompactorOptions o;
+            o.tidy = {config.compactor.deletion_delay_ms, config.compactor.abandoned_upload_ms};
+            o.work_dir = config.data_dir + "/compactor";
+            return o;
+          }(),
+          config.limits,
+          [&buckets](const std::string& tenant) {
+            return buckets.For(tenant, objstore::Component::kCompactor, Signal::kLogs);
+          }) {}
 
 CompactorService::~CompactorService() { Stop(); }
 
@@ -50,25 +61,31 @@ void CompactorService::Stop() {
     stopping_ = true;
   }
   compactor_.Stop();
+  log_compactor_.Stop();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 bool CompactorService::RunOnce() {
-  auto tenants = buckets_.Tenants(objstore::Component::kCompactor, Signal::kMetrics);
-  if (!tenants.ok()) {
-    spdlog::warn("msg=\"compactor cannot list tenants\" err=\"{}\"", tenants.status().ToString());
-    return false;
-  }
   bool ok = true;
-  for (const auto& t : *tenants) {
-    if (!ValidateTenantId(t).ok()) continue;
-    auto stats = compactor_.Run(t, NowMillis());
-    if (stats.status().code() == Status::Code::kCancelled) return false;
-    if (!stats.ok()) {
-      spdlog::warn("msg=\"compactor pass failed\" tenant={} err=\"{}\"", t,
-                   stats.status().ToString());
+  for (Signal signal : {Signal::kMetrics, Signal::kLogs}) {
+    auto tenants = buckets_.Tenants(objstore::Component::kCompactor, signal);
+    if (!tenants.ok()) {
+      spdlog::warn("msg=\"compactor cannot list tenants\" signal={} err=\"{}\"", SignalName(signal),
+                   tenants.status().ToString());
       ok = false;
+      continue;
+    }
+    for (const auto& t : *tenants) {
+      if (!ValidateTenantId(t).ok()) continue;
+      Status st = signal == Signal::kMetrics ? compactor_.Run(t, NowMillis()).status()
+                                             : log_compactor_.Run(t, NowMillis()).status();
+      if (st.code() == Status::Code::kCancelled) return false;
+      if (!st.ok()) {
+        spdlog::warn("msg=\"compactor pass failed\" signal={} tenant={} err=\"{}\"",
+                     SignalName(signal), t, st.ToString());
+        ok = false;
+      }
     }
   }
   return ok;

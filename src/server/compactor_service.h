@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/mutex.h"
+#include "logs/compactor.h"
 #include "objstore/registry.h"
 #include "server/config.h"
 #include "tsdb/compact/compactor.h"
@@ -14,7 +15,9 @@
 namespace strata::server {
 
 // CompactorService runs compactor passes over every tenant in the bucket(s) every
-// compactor.interval, on its own thread, inside `strata serve` or as `strata compactor`.
+// compactor.interval, on its own thread, inside `strata serve` or as `strata compactor`:
+// the metrics compactor, then the log compactor, each over the tenants with its signal's
+// blocks.
 // Failures are logged and retried at the next pass. The registry must outlive it.
 class CompactorService {
  public:
@@ -31,6 +34,7 @@ class CompactorService {
   const int64_t interval_ms_;
   objstore::BucketRegistry& buckets_;
   tsdb::compact::Compactor compactor_;
+  logs::Compactor log_compactor_;
   Mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

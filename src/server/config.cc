@@ -9,6 +9,7 @@
 
 #include "base/units.h"
 #include "base/yaml_section.h"
+#include "logql/parser.h"
 
 namespace strata::server {
 namespace {
@@ -128,6 +129,30 @@ Status ParseRetention(const YAML::Node& node, const std::string& path, limits::R
   RETURN_IF_ERROR(s.Duration("raw", r.raw_ms));
   RETURN_IF_ERROR(s.Duration("5m", r.res_5m_ms));
   RETURN_IF_ERROR(s.Duration("1h", r.res_1h_ms));
+  RETURN_IF_ERROR(s.Duration("logs", r.logs_ms));
+  if (YAML::Node streams = s.Get("log_streams"); streams && !streams.IsNull()) {
+    const std::string list = s.Path("log_streams");
+    if (!streams.IsSequence()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}\" must be a list", list));
+    }
+    r.log_streams.clear();
+    for (size_t i = 0; i < streams.size(); ++i) {
+      YamlSection rule(streams[i], fmt::format("{}[{}]", list, i));
+      RETURN_IF_ERROR(rule.Check());
+      limits::StreamRetention sr;
+      RETURN_IF_ERROR(rule.Str("selector", sr.selector));
+      RETURN_IF_ERROR(rule.Int("priority", sr.priority));
+      RETURN_IF_ERROR(rule.Duration("period", sr.period_ms));
+      RETURN_IF_ERROR(rule.Unknown());
+      auto matchers = logql::ParseMatchers(sr.selector, true);
+      if (!matchers.ok()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}\": {}", rule.Path("selector"), matchers.status().message()));
+      }
+      sr.matchers = std::move(matchers).value();
+      r.log_streams.push_back(std::move(sr));
+    }
+  }
   return s.Unknown();
 }
 
@@ -212,6 +237,12 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(wal.Unknown());
   RETURN_IF_ERROR(storage.Duration("block_range", c.block_range_ms));
   RETURN_IF_ERROR(storage.Duration("maintenance_interval", c.maintenance_interval_ms));
+  RETURN_IF_ERROR(storage.Bytes("log_block_size", c.log_block_bytes));
+  RETURN_IF_ERROR(storage.Duration("log_block_age", c.log_block_age_ms));
+  if (c.log_block_bytes == 0 || c.log_block_age_ms <= 0) {
+    return Status::InvalidArgument(
+        "config: \"storage.log_block_size\" and \"storage.log_block_age\" must be positive");
+  }
   RETURN_IF_ERROR(ParseBucket(storage.Get("bucket"), "storage.bucket", c.bucket));
   RETURN_IF_ERROR(storage.Unknown());
   if (c.maintenance_interval_ms < 100) {

@@ -35,6 +35,10 @@ struct Config {
   // object storage: the default bucket and tenants' own buckets (overrides.<tenant>.bucket)
   objstore::BucketConfig bucket;
   std::map<std::string, objstore::BucketConfig> tenant_buckets;
+  // a tenant's log head is cut into a block at this size of lines and metadata, or once its
+  // oldest entry is this old
+  uint64_t log_block_bytes = uint64_t{64} << 20;
+  int64_t log_block_age_ms = 1'800'000;  // 30m
   // compactor (inside serve unless disabled; `strata compactor` runs it alone)
   bool compactor_enabled = true;
   int64_t compactor_interval_ms = 300'000;  // 5m

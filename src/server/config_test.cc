@@ -236,5 +236,52 @@ TEST(Config, ObjectStorageErrorsNameTheKey) {
             std::string::npos);
 }
 
+// Log retention as Loki configures it (retention_period, retention_stream), and the log
+// block cut thresholds.
+TEST(Config, LogRetentionAndBlockCuts) {
+  auto c = ParseConfig(R"(
+storage:
+  log_block_size: 16MiB
+  log_block_age: 10m
+compactor:
+  retention:
+    logs: 30d
+    log_streams:
+      - {selector: '{namespace="dev"}', priority: 1, period: 24h}
+      - {selector: '{app=~"audit.*"}', priority: 2, period: 400d}
+overrides:
+  acme:
+    retention: {logs: 7d, log_streams: []}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->log_block_bytes, uint64_t{16} << 20);
+  EXPECT_EQ(c->log_block_age_ms, 600'000);
+  const auto& r = c->limits.defaults.retention;
+  EXPECT_EQ(r.logs_ms, int64_t{30} * 86'400'000);
+  ASSERT_EQ(r.log_streams.size(), 2u);
+  EXPECT_EQ(r.log_streams[1].selector, R"({app=~"audit.*"})");
+  Labels dev_audit{{"app", "audit-x"}, {"namespace", "dev"}}, dev{{"namespace", "dev"}},
+      prod{{"namespace", "prod"}};
+  EXPECT_EQ(r.LogStreamMs(dev_audit), int64_t{400} * 86'400'000);
+  EXPECT_EQ(r.LogStreamMs(dev), int64_t{86'400'000});
+  EXPECT_EQ(r.LogStreamMs(prod), int64_t{30} * 86'400'000);
+  const auto& acme = c->limits.tenants.at("acme").retention;
+  EXPECT_EQ(acme.logs_ms, int64_t{7} * 86'400'000);
+  EXPECT_TRUE(acme.log_streams.empty());
+  EXPECT_EQ(acme.raw_ms, r.raw_ms);
+
+  auto err = [](const std::string& yaml) {
+    auto bad = ParseConfig(yaml);
+    return bad.ok() ? std::string() : bad.status().message();
+  };
+  EXPECT_NE(err("compactor: {retention: {log_streams: [{selector: 'app=x', period: 1d}]}}")
+                .find("compactor.retention.log_streams[0].selector"),
+            std::string::npos);
+  EXPECT_NE(err("compactor: {retention: {log_streams: [{selector: '{a=\"b\"}', ttl: 1d}]}}")
+                .find("compactor.retention.log_streams[0].ttl"),
+            std::string::npos);
+  EXPECT_NE(err("storage: {log_block_size: 0}").find("storage.log_block_size"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace strata::server

@@ -188,6 +188,8 @@ void StrataServer::OpenStorage() {
   logs::StorageOptions log_opts;
   log_opts.dir = config_.data_dir + "/logs";
   log_opts.db.wal = opts.db.wal;
+  log_opts.db.cut_bytes = config_.log_block_bytes;
+  log_opts.db.cut_age_ms = config_.log_block_age_ms;
   Result<std::unique_ptr<logs::Storage>> log_storage =
       storage.ok() ? logs::Storage::Open(log_opts) : storage.status();
   if (!log_storage.ok()) storage = log_storage.status();

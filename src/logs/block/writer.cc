@@ -55,34 +55,76 @@ Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& dir,
 }
 
 Status BlockWriter::AddStream(const Labels& labels, std::span<const Entry> entries) {
-  if (entries.empty()) return Status::Ok();
+  RETURN_IF_ERROR(BeginStream(labels));
+  RETURN_IF_ERROR(Add(entries));
+  return EndStream();
+}
+
+Status BlockWriter::BeginStream(const Labels& labels) {
+  if (in_stream_) return Status::InvalidArgument("log block: a stream is already open");
   if (!index_.streams.empty() && !(index_.streams.back().labels < labels)) {
     return Status::InvalidArgument("log block: streams added out of label order");
   }
-  for (size_t i = 1; i < entries.size(); ++i) {
-    if (entries[i].ts_ns < entries[i - 1].ts_ns) {
-      return Status::InvalidArgument("log block: entries not sorted by time");
-    }
+  stream_labels_ = labels;
+  in_stream_ = true;
+  last_ts_ = INT64_MIN;
+  return Status::Ok();
+}
+
+bool BlockWriter::PageFull(uint64_t bytes, size_t entries) const {
+  return bytes >= opts_.page_bytes || features_.size() >= opts_.max_page_features ||
+         entries >= kMaxPageEntries;
+}
+
+Status BlockWriter::Add(std::span<const Entry> entries) {
+  if (!in_stream_) return Status::InvalidArgument("log block: no stream open");
+  for (const Entry& e : entries) {
+    if (e.ts_ns < last_ts_) return Status::InvalidArgument("log block: entries not sorted by time");
+    last_ts_ = e.ts_ns;
   }
-  StreamInfo& s = index_.streams.emplace_back();
-  s.labels = labels;
-  s.first_page = static_cast<uint32_t>(index_.pages.size());
   size_t begin = 0;
-  uint64_t bytes = 0;
   for (size_t i = 0; i < entries.size(); ++i) {
     features_.AddText(entries[i].line);
-    bytes += entries[i].line.size();
-    for (const auto& m : entries[i].metadata) bytes += m.name.size() + m.value.size();
-    if (bytes >= opts_.page_bytes || features_.size() >= opts_.max_page_features ||
-        i + 1 - begin >= kMaxPageEntries) {
+    page_bytes_ += entries[i].line.size();
+    for (const auto& m : entries[i].metadata) page_bytes_ += m.name.size() + m.value.size();
+    if (!PageFull(page_bytes_, carry_.size() + i + 1 - begin)) continue;
+    RegisterStream();
+    if (carry_.empty()) {
       RETURN_IF_ERROR(AddPage(entries.subspan(begin, i + 1 - begin)));
-      begin = i + 1;
-      bytes = 0;
+    } else {
+      carry_.insert(carry_.end(), entries.begin() + static_cast<std::ptrdiff_t>(begin),
+                    entries.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      RETURN_IF_ERROR(AddPage(carry_));
+      carry_.clear();
     }
+    begin = i + 1;
+    page_bytes_ = 0;
   }
-  if (begin < entries.size()) RETURN_IF_ERROR(AddPage(entries.subspan(begin)));
-  s.num_pages = static_cast<uint32_t>(index_.pages.size()) - s.first_page;
+  carry_.insert(carry_.end(), entries.begin() + static_cast<std::ptrdiff_t>(begin), entries.end());
+  return Status::Ok();
+}
+
+void BlockWriter::RegisterStream() {
+  if (!index_.streams.empty() && index_.streams.back().labels == stream_labels_) return;
+  StreamInfo& s = index_.streams.emplace_back();
+  s.labels = stream_labels_;
+  s.first_page = static_cast<uint32_t>(index_.pages.size());
   ++meta_.num_streams;
+}
+
+Status BlockWriter::EndStream() {
+  if (!in_stream_) return Status::InvalidArgument("log block: no stream open");
+  if (!carry_.empty()) {
+    RegisterStream();
+    RETURN_IF_ERROR(AddPage(carry_));
+    carry_.clear();
+  }
+  page_bytes_ = 0;
+  in_stream_ = false;
+  if (!index_.streams.empty() && index_.streams.back().labels == stream_labels_) {
+    StreamInfo& s = index_.streams.back();
+    s.num_pages = static_cast<uint32_t>(index_.pages.size()) - s.first_page;
+  }
   return Status::Ok();
 }
 

@@ -43,6 +43,11 @@ class BlockWriter {
   BlockWriter& operator=(const BlockWriter&) = delete;
 
   Status AddStream(const Labels& labels, std::span<const Entry> entries);
+  // The same in parts, for streams read a page at a time: BeginStream, Add (entries in time
+  // order across calls), EndStream. A stream without entries is left out.
+  Status BeginStream(const Labels& labels);
+  Status Add(std::span<const Entry> entries);
+  Status EndStream();
   // Writes the index and blooms; the meta.json to upload last is EncodeMeta of the result.
   Result<BlockMeta> Finish();
 
@@ -58,6 +63,10 @@ class BlockWriter {
   };
   BlockWriter(std::string dir, WriterOptions opts);
   Status AddPage(std::span<const Entry> entries);
+  // Whether the page being filled, at `bytes` and `entries`, must end.
+  bool PageFull(uint64_t bytes, size_t entries) const;
+  // Adds the open stream to the index before its first page.
+  void RegisterStream();
   // Trains the dictionary on the pending bodies and writes them.
   Status TrainAndFlush();
   Status WritePage(const Pending& p);
@@ -69,6 +78,13 @@ class BlockWriter {
   BlockIndex index_;
   BlockMeta meta_;
   FeatureSet features_;
+  // The stream being added: its labels, whether it is open, its newest time, the entries of
+  // its unfinished page that came in an earlier Add and their bytes.
+  Labels stream_labels_;
+  bool in_stream_ = false;
+  int64_t last_ts_ = INT64_MIN;
+  std::vector<Entry> carry_;
+  uint64_t page_bytes_ = 0;
   std::vector<std::vector<uint64_t>> page_features_;
   std::vector<Pending> pending_;  // until the dictionary is trained
   uint64_t pending_bytes_ = 0;
