@@ -8,18 +8,22 @@ namespace strata::blocks {
 
 Result<std::vector<ListedBlock>> Tidy(objstore::Bucket& bucket, const std::string& root,
                                       int64_t now_ms, const TidyOptions& opts,
-                                      std::vector<std::string>& deleted) {
+                                      std::vector<std::string>& deleted,
+                                      std::map<std::string, int64_t>& marked_at) {
   ASSIGN_OR_RETURN(std::vector<ListedBlock> listed, ListBlocks(bucket, root));
   std::vector<ListedBlock> out;
   for (const auto& l : listed) {
     if (l.marked) {
-      auto marked_at = ReadDeletionMark(bucket, root, l.id);
-      int64_t at = marked_at.ok() ? *marked_at : 0;  // an unreadable mark: delete now
-      if (!marked_at.ok() && marked_at.status().code() != Status::Code::kCorruption) {
-        return marked_at.status();
+      auto cached = marked_at.find(l.id);
+      if (cached == marked_at.end()) {
+        auto read = ReadDeletionMark(bucket, root, l.id);
+        if (!read.ok() && read.status().code() != Status::Code::kCorruption) return read.status();
+        // An unreadable mark: delete now.
+        cached = marked_at.emplace(l.id, read.ok() ? *read : 0).first;
       }
-      if (now_ms - at >= opts.deletion_delay_ms) {
+      if (now_ms - cached->second >= opts.deletion_delay_ms) {
         RETURN_IF_ERROR(DeleteBlock(bucket, root, l.id));
+        marked_at.erase(cached);
         deleted.push_back(l.id);
         spdlog::info("msg=\"block deleted\" root={} block={}", root, l.id);
         continue;

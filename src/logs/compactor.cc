@@ -10,6 +10,7 @@
 #include "base/math.h"
 #include "base/signal.h"
 #include "base/ulid.h"
+#include "base/units.h"
 #include "blocks/lifecycle.h"
 #include "blocks/plan.h"
 #include "cache/page_cache.h"
@@ -60,17 +61,30 @@ struct Cursor {
 }  // namespace
 
 Result<std::vector<block::BlockMeta>> Compactor::Load(objstore::Bucket& bucket,
-                                                      const std::string& root, int64_t now_ms,
+                                                      const std::string& tenant, int64_t now_ms,
                                                       CompactorStats& stats) {
+  const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
   std::vector<std::string> deleted;
-  ASSIGN_OR_RETURN(auto listed, blocks::Tidy(bucket, root, now_ms, opts_.tidy, deleted));
+  std::map<std::string, int64_t> marks;
+  {
+    MutexLock lk(meta_mu_);
+    marks = std::move(marked_at_[tenant]);
+  }
+  auto listed = blocks::Tidy(bucket, root, now_ms, opts_.tidy, deleted, marks);
   std::vector<block::BlockMeta> out;
   std::vector<std::string> unknown;
   {
     MutexLock lk(meta_mu_);
-    for (const auto& id : deleted) metas_.erase(id);
-    for (const auto& l : listed) {
-      if (l.marked) continue;
+    marked_at_[tenant] = std::move(marks);
+    for (const auto& id : deleted) {
+      metas_.erase(id);
+      spans_.erase(id);
+      unreadable_.erase(id);
+    }
+    stats.deleted += static_cast<int>(deleted.size());
+    if (!listed.ok()) return listed.status();
+    for (const auto& l : *listed) {
+      if (l.marked || unreadable_.count(l.id)) continue;
       auto it = metas_.find(l.id);
       if (it != metas_.end()) {
         out.push_back(it->second);
@@ -79,17 +93,19 @@ Result<std::vector<block::BlockMeta>> Compactor::Load(objstore::Bucket& bucket,
       }
     }
   }
-  stats.deleted += static_cast<int>(deleted.size());
   ASSIGN_OR_RETURN(auto files, blocks::ReadMetaFiles(bucket, root, unknown));
   for (size_t i = 0; i < files.size(); ++i) {
     if (!files[i]) continue;
     auto meta = block::DecodeMeta(*files[i]);
+    MutexLock lk(meta_mu_);
     if (!meta.ok() || meta->id != unknown[i]) {
-      spdlog::warn("msg=\"log block left out: unreadable meta.json\" root={} block={}", root,
-                   unknown[i]);
+      spdlog::warn(
+          "msg=\"log block left out of compaction: unreadable meta.json\" tenant={} "
+          "block={}",
+          tenant, unknown[i]);
+      unreadable_.insert(unknown[i]);
       continue;
     }
-    MutexLock lk(meta_mu_);
     metas_[meta->id] = *meta;
     out.push_back(std::move(meta).value());
   }
@@ -99,31 +115,85 @@ Result<std::vector<block::BlockMeta>> Compactor::Load(objstore::Bucket& bucket,
   return out;
 }
 
+int64_t Compactor::Cutoff(int64_t keep_ms, int64_t now_ms) const {
+  if (keep_ms <= 0) return INT64_MIN;
+  // Whole days: a block straddling the cutoff is written again once a day, not every pass.
+  int64_t day = FloorDiv(SaturatingSub(now_ms, keep_ms), opts_.day_ms);
+  return SaturatingMul(SaturatingMul(day, opts_.day_ms), kNsPerMs);
+}
+
+std::optional<std::vector<Compactor::Span>> Compactor::Spans(
+    const std::shared_ptr<objstore::Bucket>& bucket, const std::string& tenant,
+    const block::BlockMeta& m) {
+  const limits::Retention& retention = limits_.For(tenant).retention;
+  if (retention.log_streams.empty()) {
+    return std::vector<Span>{{retention.logs_ms, m.min_time_ns, m.max_time_ns}};
+  }
+  {
+    MutexLock lk(meta_mu_);
+    auto it = spans_.find(m.id);
+    if (it != spans_.end()) return it->second;
+  }
+  cache::PageCache cache(4u << 20, nullptr, nullptr);
+  block::BlockReader reader(
+      bucket, blocks::BlockPrefix(blocks::BlocksRoot(tenant, Signal::kLogs), m.id), m, cache, {});
+  auto idx = reader.Index();
+  if (!idx.ok()) {
+    spdlog::warn("msg=\"log block left out of compaction\" tenant={} block={} err=\"{}\"", tenant,
+                 m.id, idx.status().ToString());
+    MutexLock lk(meta_mu_);
+    unreadable_.insert(m.id);
+    return std::nullopt;
+  }
+  std::map<int64_t, Span> by_keep;
+  for (const auto& s : (*idx)->index.streams) {
+    int64_t keep = retention.LogStreamMs(s.labels);
+    const auto& first = (*idx)->index.pages[s.first_page];
+    const auto& last = (*idx)->index.pages[s.first_page + s.num_pages - 1];
+    auto [it, fresh] = by_keep.try_emplace(keep, Span{keep, first.min_ts, last.max_ts});
+    if (!fresh) {
+      it->second.min_ts = std::min(it->second.min_ts, first.min_ts);
+      it->second.max_ts = std::max(it->second.max_ts, last.max_ts);
+    }
+  }
+  std::vector<Span> spans;
+  spans.reserve(by_keep.size());
+  for (const auto& [keep, span] : by_keep) spans.push_back(span);
+  MutexLock lk(meta_mu_);
+  spans_[m.id] = spans;
+  return spans;
+}
+
 Result<CompactorStats> Compactor::Run(const std::string& tenant, int64_t now_ms) {
   auto bucket = bucket_for_(tenant);
   const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
   const limits::Retention& retention = limits_.For(tenant).retention;
   const int64_t now_ns = SaturatingMul(now_ms, kNsPerMs);
   CompactorStats stats;
+  // Planning uses now_ms; marks and new block IDs carry the time they are written, on the same
+  // clock (a pass may take hours).
+  const int64_t offset_ms = NowMillis() - now_ms;
   auto mark = [&](const block::BlockMeta& m, std::string_view why) -> Status {
-    RETURN_IF_ERROR(blocks::MarkForDeletion(*bucket, root, m.id, now_ms));
+    RETURN_IF_ERROR(blocks::MarkForDeletion(*bucket, root, m.id, NowMillis() - offset_ms));
     ++stats.marked;
     spdlog::info("msg=\"log block marked for deletion\" tenant={} block={} reason={}", tenant, m.id,
                  why);
     return Status::Ok();
   };
-  // The shortest retention any stream can have (0: none).
-  int64_t shortest_ms = retention.logs_ms;
-  for (const auto& r : retention.log_streams) {
-    if (r.period_ms > 0 && (shortest_ms == 0 || r.period_ms < shortest_ms)) {
-      shortest_ms = r.period_ms;
+  // Leftovers of jobs a crash interrupted.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(opts_.work_dir, ec)) {
+    if (e.path().filename().string().starts_with(fmt::format("logs-{}-", tenant))) {
+      std::filesystem::remove_all(e.path(), ec);
     }
   }
+  bool any_retention = retention.logs_ms > 0;
+  for (const auto& r : retention.log_streams) any_retention = any_retention || r.period_ms > 0;
   // One job per iteration, then reload: a crash between jobs leaves a state the next pass
   // understands.
   for (int iteration = 0; iteration < 1000; ++iteration) {
     if (stopping_) return Status::Cancelled("compactor stopping");
-    ASSIGN_OR_RETURN(std::vector<block::BlockMeta> live, Load(*bucket, root, now_ms, stats));
+    ASSIGN_OR_RETURN(std::vector<block::BlockMeta> live, Load(*bucket, tenant, now_ms, stats));
     std::vector<blocks::BlockInfo> infos;
     infos.reserve(live.size());
     for (const auto& m : live) infos.push_back(InfoOf(m));
@@ -136,58 +206,45 @@ Result<CompactorStats> Compactor::Run(const std::string& tenant, int64_t now_ms)
 
     // Retention: a block whose entries are all past their streams' retention is retired; one
     // with some past it is written again without them.
-    if (shortest_ms > 0) {
-      const int64_t first_cutoff = SaturatingSub(now_ns, SaturatingMul(shortest_ms, kNsPerMs));
-      for (const auto& m : live) {
-        if (m.min_time_ns >= first_cutoff) continue;
-        bool all_expired = true, some_expired = false;
-        if (retention.log_streams.empty()) {
-          all_expired = m.max_time_ns < first_cutoff;
-          some_expired = true;
-        } else {
-          cache::PageCache cache(4u << 20, nullptr, nullptr);
-          block::BlockReader reader(bucket, blocks::BlockPrefix(root, m.id), m, cache, {});
-          ASSIGN_OR_RETURN(auto idx, reader.Index());
-          for (const auto& s : idx->index.streams) {
-            int64_t keep_ms = retention.LogStreamMs(s.labels);
-            int64_t cutoff =
-                keep_ms > 0 ? SaturatingSub(now_ns, SaturatingMul(keep_ms, kNsPerMs)) : INT64_MIN;
-            const auto& first = idx->index.pages[s.first_page];
-            const auto& last = idx->index.pages[s.first_page + s.num_pages - 1];
-            some_expired = some_expired || first.min_ts < cutoff;
-            all_expired = all_expired && last.max_ts < cutoff;
-          }
-        }
-        if (all_expired) {
-          RETURN_IF_ERROR(mark(m, "retention"));
-          did = true;
-          break;
-        }
-        if (some_expired) {
-          RETURN_IF_ERROR(Merge(*bucket, tenant, {m}, now_ms));
-          ++stats.rewritten;
-          ++stats.marked;
-          did = true;
-          break;
-        }
+    for (size_t i = 0; any_retention && i < live.size() && !did; ++i) {
+      const auto& m = live[i];
+      auto spans = Spans(bucket, tenant, m);
+      if (!spans) continue;
+      bool all_expired = true, some_expired = false;
+      for (const Span& sp : *spans) {
+        int64_t cutoff = Cutoff(sp.keep_ms, now_ms);
+        some_expired = some_expired || sp.min_ts < cutoff;
+        all_expired = all_expired && sp.max_ts < cutoff;
       }
-      if (did) continue;
+      if (all_expired) {
+        RETURN_IF_ERROR(mark(m, "retention"));
+        did = true;
+      } else if (some_expired) {
+        RETURN_IF_ERROR(Merge(*bucket, tenant, {m}, now_ms, offset_ms));
+        ++stats.rewritten;
+        ++stats.marked;
+        did = true;
+      }
     }
+    if (did) continue;
 
-    // Merging: the small blocks of one day, once the day is over or they add up to a block.
+    // Merging: the small blocks within one day (and the settle time after it), once the day
+    // is over or they add up to a block.
     const int64_t day_ns = SaturatingMul(opts_.day_ms, kNsPerMs);
+    const int64_t settle_ns = SaturatingMul(opts_.settle_ms, kNsPerMs);
     std::map<int64_t, std::vector<const block::BlockMeta*>> days;
     for (const auto& m : live) {
-      if (StoredBytes(m) < opts_.large_block_bytes) {
-        days[FloorDiv(m.min_time_ns, day_ns)].push_back(&m);
+      int64_t day = FloorDiv(m.min_time_ns, day_ns);
+      if (StoredBytes(m) < opts_.large_block_bytes &&
+          m.max_time_ns < SaturatingAdd(SaturatingMul(day + 1, day_ns), settle_ns)) {
+        days[day].push_back(&m);
       }
     }
     for (const auto& [day, group] : days) {
       if (group.size() < 2) continue;
       uint64_t total = 0;
       for (const auto* m : group) total += StoredBytes(*m);
-      bool over = SaturatingAdd(SaturatingMul(day + 1, day_ns),
-                                SaturatingMul(opts_.settle_ms, kNsPerMs)) <= now_ns;
+      bool over = SaturatingAdd(SaturatingMul(day + 1, day_ns), settle_ns) <= now_ns;
       if (!over && total < opts_.max_block_bytes) continue;
       std::vector<block::BlockMeta> job;
       uint64_t bytes = 0;
@@ -196,7 +253,7 @@ Result<CompactorStats> Compactor::Run(const std::string& tenant, int64_t now_ms)
         job.push_back(*m);
         bytes += StoredBytes(*m);
       }
-      RETURN_IF_ERROR(Merge(*bucket, tenant, job, now_ms));
+      RETURN_IF_ERROR(Merge(*bucket, tenant, job, now_ms, offset_ms));
       ++stats.compacted;
       stats.marked += static_cast<int>(job.size());
       did = true;
@@ -208,10 +265,10 @@ Result<CompactorStats> Compactor::Run(const std::string& tenant, int64_t now_ms)
 }
 
 Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
-                        const std::vector<block::BlockMeta>& sources, int64_t now_ms) {
+                        const std::vector<block::BlockMeta>& sources, int64_t now_ms,
+                        int64_t offset_ms) {
   const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
   const limits::Retention& retention = limits_.For(tenant).retention;
-  const int64_t now_ns = SaturatingMul(now_ms, kNsPerMs);
   auto shared = std::shared_ptr<objstore::Bucket>(&bucket, [](objstore::Bucket*) {});
   // Sequential reads of whole pages: large cache pages, nothing kept for long.
   cache::PageCache cache(64u << 20, nullptr, nullptr);
@@ -227,17 +284,23 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
     const auto& m = sources[k];
     readers.push_back(std::make_unique<block::BlockReader>(shared, blocks::BlockPrefix(root, m.id),
                                                            m, cache, ropts));
-    ASSIGN_OR_RETURN(auto idx, readers.back()->Index());
-    for (size_t s = 0; s < idx->index.streams.size(); ++s) {
-      streams[idx->index.streams[s].labels].emplace_back(k, s);
+    auto idx = readers.back()->Index();
+    if (!idx.ok()) {
+      // Left out of later jobs, so one damaged block does not stop the tenant's compaction.
+      MutexLock lk(meta_mu_);
+      unreadable_.insert(m.id);
+      return idx.status().Annotate(fmt::format("log block {} left out of compaction", m.id));
     }
-    indexes.push_back(std::move(idx));
+    for (size_t s = 0; s < (*idx)->index.streams.size(); ++s) {
+      streams[(*idx)->index.streams[s].labels].emplace_back(k, s);
+    }
+    indexes.push_back(std::move(idx).value());
     source_ids.insert(m.sources.begin(), m.sources.end());
     level = std::max(level, m.level + 1);
   }
 
   block::WriterOptions wopts = opts_.block;
-  wopts.id = NewUlid(now_ms);
+  wopts.id = NewUlid(NowMillis() - offset_ms);  // Tidy judges abandoned uploads by it
   wopts.block_level = level;
   wopts.sources.assign(source_ids.begin(), source_ids.end());
   const std::string dir = fmt::format("{}/logs-{}-{}", opts_.work_dir, tenant, wopts.id);
@@ -252,9 +315,7 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   uint64_t entries = 0;
   for (const auto& [labels, parts] : streams) {
     if (stopping_) return Status::Cancelled("compactor stopping");
-    const int64_t keep_ms = retention.LogStreamMs(labels);
-    const int64_t mint =
-        keep_ms > 0 ? SaturatingSub(now_ns, SaturatingMul(keep_ms, kNsPerMs)) : INT64_MIN;
+    const int64_t mint = Cutoff(retention.LogStreamMs(labels), now_ms);
     std::vector<Cursor> cursors;
     for (const auto& [k, s] : parts) {
       ASSIGN_OR_RETURN(auto pages, readers[k]->Pages(*indexes[k], s, mint, INT64_MAX, {}));
@@ -296,7 +357,7 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   }
   // The output holds everything the sources hold within retention: they can go.
   for (const auto& m : sources) {
-    RETURN_IF_ERROR(blocks::MarkForDeletion(bucket, root, m.id, now_ms));
+    RETURN_IF_ERROR(blocks::MarkForDeletion(bucket, root, m.id, NowMillis() - offset_ms));
   }
   return Status::Ok();
 }

@@ -5,6 +5,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,9 +50,10 @@ struct CompactorStats {
 // ones and through the same lifecycle (blocks::Tidy, deletion marks, superseded blocks):
 // merges the small blocks of a day into one (streams merged by labels, entries by time,
 // identical entries once), applies retention per tenant and per stream selector (Loki's
-// retention_period and retention_stream: whole blocks past it are retired, blocks with some
-// entries past it are written again without them), and deletes retired blocks after a
-// delay. Each source page is read once per job. Thread-safe across tenants.
+// retention_period and retention_stream, at day granularity: entries older than the start
+// of the day `period` ago go; whole blocks past it are retired, blocks with some entries past
+// it are written again without them), and deletes retired blocks after a delay. Each source
+// page is read once per job. One pass per tenant at a time; thread-safe across tenants.
 class Compactor {
  public:
   using BucketFor = std::function<std::shared_ptr<objstore::Bucket>(const std::string& tenant)>;
@@ -64,19 +67,36 @@ class Compactor {
   void Stop() { stopping_ = true; }
 
  private:
+  // Per retention period in a block: its streams' oldest and newest entry (from its index,
+  // read once per block).
+  struct Span {
+    int64_t keep_ms;
+    int64_t min_ts;
+    int64_t max_ts;
+  };
   // Writes the entries of `sources` (merged, within retention at `now_ms`) as one block, if
-  // any are left, and retires the sources.
+  // any are left, and retires the sources. The new block's ID and the marks are stamped
+  // NowMillis() - offset_ms (the pass's clock, advanced by the time it has run).
   Status Merge(objstore::Bucket& bucket, const std::string& tenant,
-               const std::vector<block::BlockMeta>& sources, int64_t now_ms);
-  Result<std::vector<block::BlockMeta>> Load(objstore::Bucket& bucket, const std::string& root,
+               const std::vector<block::BlockMeta>& sources, int64_t now_ms, int64_t offset_ms);
+  Result<std::vector<block::BlockMeta>> Load(objstore::Bucket& bucket, const std::string& tenant,
                                              int64_t now_ms, CompactorStats& stats);
+  // The block's retention spans; null for a block whose index cannot be read (left alone).
+  std::optional<std::vector<Span>> Spans(const std::shared_ptr<objstore::Bucket>& bucket,
+                                         const std::string& tenant, const block::BlockMeta& m);
+  // Entries older than this are past a retention of `keep_ms` at `now_ms` (whole days).
+  int64_t Cutoff(int64_t keep_ms, int64_t now_ms) const;
 
   const CompactorOptions opts_;
   const limits::TenantOverrides& limits_;
   const BucketFor bucket_for_;
   std::atomic<bool> stopping_{false};
   Mutex meta_mu_;
-  std::map<std::string, block::BlockMeta> metas_ GUARDED_BY(meta_mu_);  // immutable once read
+  std::map<std::string, block::BlockMeta> metas_ GUARDED_BY(meta_mu_);   // immutable once read
+  std::map<std::string, std::vector<Span>> spans_ GUARDED_BY(meta_mu_);  // by block ID
+  std::set<std::string> unreadable_ GUARDED_BY(meta_mu_);  // blocks left out of every job
+  // Per tenant: when each block was marked for deletion (blocks::Tidy's cache).
+  std::map<std::string, std::map<std::string, int64_t>> marked_at_ GUARDED_BY(meta_mu_);
 };
 
 }  // namespace strata::logs

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -140,10 +141,22 @@ Status ParseRetention(const YAML::Node& node, const std::string& path, limits::R
       YamlSection rule(streams[i], fmt::format("{}[{}]", list, i));
       RETURN_IF_ERROR(rule.Check());
       limits::StreamRetention sr;
+      std::string priority = "0";
+      sr.period_ms = -1;
       RETURN_IF_ERROR(rule.Str("selector", sr.selector));
-      RETURN_IF_ERROR(rule.Int("priority", sr.priority));
+      RETURN_IF_ERROR(rule.Str("priority", priority));
       RETURN_IF_ERROR(rule.Duration("period", sr.period_ms));
       RETURN_IF_ERROR(rule.Unknown());
+      auto [end, err] =
+          std::from_chars(priority.data(), priority.data() + priority.size(), sr.priority);
+      if (err != std::errc() || end != priority.data() + priority.size()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}\": want an integer", rule.Path("priority")));
+      }
+      if (sr.selector.empty() || sr.period_ms < 0) {
+        return Status::InvalidArgument(fmt::format("config: \"{}\" needs a selector and a period",
+                                                   fmt::format("{}[{}]", list, i)));
+      }
       auto matchers = logql::ParseMatchers(sr.selector, true);
       if (!matchers.ok()) {
         return Status::InvalidArgument(

@@ -249,6 +249,7 @@ compactor:
     log_streams:
       - {selector: '{namespace="dev"}', priority: 1, period: 24h}
       - {selector: '{app=~"audit.*"}', priority: 2, period: 400d}
+      - {selector: '{app="noise"}', priority: -1, period: 1h}
 overrides:
   acme:
     retention: {logs: 7d, log_streams: []}
@@ -258,7 +259,8 @@ overrides:
   EXPECT_EQ(c->log_block_age_ms, 600'000);
   const auto& r = c->limits.defaults.retention;
   EXPECT_EQ(r.logs_ms, int64_t{30} * 86'400'000);
-  ASSERT_EQ(r.log_streams.size(), 2u);
+  ASSERT_EQ(r.log_streams.size(), 3u);
+  EXPECT_EQ(r.log_streams[2].priority, -1);
   EXPECT_EQ(r.log_streams[1].selector, R"({app=~"audit.*"})");
   Labels dev_audit{{"app", "audit-x"}, {"namespace", "dev"}}, dev{{"namespace", "dev"}},
       prod{{"namespace", "prod"}};
@@ -281,6 +283,9 @@ overrides:
                 .find("compactor.retention.log_streams[0].ttl"),
             std::string::npos);
   EXPECT_NE(err("storage: {log_block_size: 0}").find("storage.log_block_size"), std::string::npos);
+  EXPECT_NE(err("compactor: {retention: {log_streams: [{selector: '{a=\"b\"}'}]}}")
+                .find("compactor.retention.log_streams[0]\" needs a selector and a period"),
+            std::string::npos);
 }
 
 }  // namespace

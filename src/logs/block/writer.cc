@@ -207,6 +207,7 @@ Status BlockWriter::WritePage(const Pending& p) {
 }
 
 Result<BlockMeta> BlockWriter::Finish() {
+  if (in_stream_) return Status::InvalidArgument("log block: a stream is still open");
   if (index_.pages.empty()) return Status::InvalidArgument("log block: no entries");
   if (!trained_) RETURN_IF_ERROR(TrainAndFlush());
   if (::close(data_fd_) != 0) {

@@ -81,15 +81,25 @@ Result<std::vector<Compactor::Block>> Compactor::Load(objstore::Bucket& bucket,
                                                       PassStats& stats) {
   const std::string root = block::MetricsRoot(tenant);
   std::vector<std::string> deleted;
-  ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed,
-                   blocks::Tidy(bucket, root, now_ms,
-                                {opts_.deletion_delay_ms, opts_.abandoned_upload_ms}, deleted));
+  // One pass per tenant at a time: the tenant's marks are this pass's while it runs.
+  std::map<std::string, int64_t> marks;
+  {
+    MutexLock lk(meta_mu_);
+    marks = std::move(marked_at_[tenant]);
+  }
+  auto tidied = blocks::Tidy(bucket, root, now_ms,
+                             {opts_.deletion_delay_ms, opts_.abandoned_upload_ms}, deleted, marks);
+  {
+    MutexLock lk(meta_mu_);
+    marked_at_[tenant] = std::move(marks);
+  }
   for (const auto& id : deleted) {
     ++stats.deleted;
     if (blocks_) blocks_->Add({{"tenant", tenant}, {"action", "deleted"}}).Increment();
     MutexLock lk(meta_mu_);
     metas_.erase(id);
   }
+  ASSIGN_OR_RETURN(std::vector<blocks::ListedBlock> listed, std::move(tidied));
   std::vector<Block> out;
   std::vector<std::pair<std::string, bool>> unknown;  // blocks whose meta.json is not cached
   for (const auto& l : listed) {

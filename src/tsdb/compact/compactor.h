@@ -77,6 +77,8 @@ class Compactor {
   std::atomic<bool> stopping_{false};
   Mutex meta_mu_;
   std::map<std::string, block::BlockMeta> metas_ GUARDED_BY(meta_mu_);  // immutable once read
+  // Per tenant: when each block was marked for deletion (blocks::Tidy's cache).
+  std::map<std::string, std::map<std::string, int64_t>> marked_at_ GUARDED_BY(meta_mu_);
 
   prometheus::Family<prometheus::Counter>* jobs_ = nullptr;
   prometheus::Family<prometheus::Counter>* blocks_ = nullptr;
