@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace strata {
 Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
@@ -108,6 +109,11 @@ DirLock& DirLock::operator=(DirLock&& o) noexcept {
 
 DirLock::~DirLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+RemoveTreeOnExit::~RemoveTreeOnExit() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace strata

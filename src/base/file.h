@@ -3,6 +3,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/status.h"
 
@@ -27,6 +28,19 @@ inline constexpr std::string_view kTempFileMarker = ".tmp-";
 Status WriteFileAtomically(const std::string& path,
                            const std::function<Status(int fd, const std::string& tmp)>& fill);
 Status WriteFileAtomically(const std::string& path, std::string_view data);
+
+// Removes a directory tree when it goes out of scope (a staging copy that must not outlive
+// the job that wrote it, whichever way the job ends). Errors are ignored.
+class RemoveTreeOnExit {
+ public:
+  explicit RemoveTreeOnExit(std::string path) : path_(std::move(path)) {}
+  RemoveTreeOnExit(const RemoveTreeOnExit&) = delete;
+  RemoveTreeOnExit& operator=(const RemoveTreeOnExit&) = delete;
+  ~RemoveTreeOnExit();
+
+ private:
+  std::string path_;
+};
 
 // DirLock holds an exclusive flock on `<dir>/lock` so that two processes never share a data
 // directory; released when destroyed (or when the process dies). Move-only.

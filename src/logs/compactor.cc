@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "base/file.h"
 #include "base/math.h"
 #include "base/signal.h"
 #include "base/ulid.h"
@@ -304,13 +305,7 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   wopts.block_level = level;
   wopts.sources.assign(source_ids.begin(), source_ids.end());
   const std::string dir = fmt::format("{}/logs-{}-{}", opts_.work_dir, tenant, wopts.id);
-  struct RemoveDir {
-    const std::string& dir;
-    ~RemoveDir() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } remove_dir{dir};
+  RemoveTreeOnExit remove_dir(dir);
   ASSIGN_OR_RETURN(auto writer, block::BlockWriter::Create(dir, wopts));
   uint64_t entries = 0;
   for (const auto& [labels, parts] : streams) {

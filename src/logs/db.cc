@@ -5,12 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <limits>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "base/file.h"
 #include "base/math.h"
 #include "base/ulid.h"
 #include "base/units.h"
@@ -198,13 +198,7 @@ Result<std::optional<block::BlockMeta>> Db::CutBlock(const std::string& staging_
   wopts.id = NewUlid(now_ms);
   std::string dir = fmt::format("{}/logs-{}-{}", staging_dir, name_, wopts.id);
   // The staging copy goes whatever happens: uploaded, or written again on the next try.
-  struct RemoveDir {
-    const std::string& dir;
-    ~RemoveDir() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } remove_dir{dir};
+  RemoveTreeOnExit remove_dir(dir);
   ASSIGN_OR_RETURN(auto writer, block::BlockWriter::Create(dir, wopts));
   {
     // Only the cut drops sealed entries, so the sealed streams stay while it writes them.
