@@ -163,8 +163,10 @@ class MergeQuerier : public Querier {
     std::vector<std::unique_ptr<StreamSet>> sets;
     for (const auto& q : queriers_) {
       ASSIGN_OR_RETURN(auto set, q->Select(matchers, mint, maxt, hints));
-      sets.push_back(std::move(set));
+      if (set->size() > 0) sets.push_back(std::move(set));
     }
+    // Usually one source holds the range (the head, or no block in it): no merging then.
+    if (sets.size() == 1) return std::move(sets[0]);
     return std::unique_ptr<StreamSet>(std::make_unique<MergeStreamSet>(std::move(sets)));
   }
 
