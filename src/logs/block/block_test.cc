@@ -125,6 +125,47 @@ TEST_F(LogBlockTest, RealLogsComeBackByteForByteAndSmallerThanRaw) {
   EXPECT_EQ(names->size(), streams.size());
 }
 
+TEST_F(LogBlockTest, LinesOfAnyShapeComeBackByteForByte) {
+  // Parts are stored terminated by a space or a newline; lines whose last part holds a
+  // newline, empty parts, and bytes of every value must still come back as sent.
+  const std::vector<std::string> lines = {"",
+                                          " ",
+                                          "  ",
+                                          "a",
+                                          "a b",
+                                          "a b c d e",
+                                          "a\nb c",
+                                          "a b\nc",
+                                          "a b c\n",
+                                          "\n",
+                                          "x y z w\n ",
+                                          "\n \n \n",
+                                          std::string("n\0ul l\x80\xff", 11),
+                                          "trailing ",
+                                          " leading",
+                                          "tab\there",
+                                          "a  b   c    d     e      f       g        h"};
+  for (uint32_t fields : {0u, 2u, 6u}) {
+    std::map<Labels, std::vector<Entry>> streams;
+    auto& es = streams[Labels{{"fields", std::to_string(fields)}}];
+    for (size_t i = 0; i < lines.size(); ++i) {
+      es.push_back({int64_t(i) * 1000, lines[i], i % 3 == 0 ? Labels{{"k", lines[i]}} : Labels{}});
+    }
+    block::WriterOptions opts;
+    opts.fields = fields;
+    opts.page_bytes = 32;  // several pages
+    Write(streams, opts);
+  }
+  ASSERT_TRUE(gateway_.Sync("t").ok());
+  auto q = gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX);
+  auto got = ReadAll(*q, INT64_MIN, INT64_MAX);
+  ASSERT_EQ(got.size(), 3u);
+  for (const auto& [labels, es] : got) {
+    ASSERT_EQ(es.size(), lines.size()) << FormatLabels(labels);
+    for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(es[i].line, lines[i]) << i;
+  }
+}
+
 TEST_F(LogBlockTest, NeedlesNeverMissALineAndAbsentOnesSkipPages) {
   auto streams = RealStreams({"HDFS_2k.log", "Linux_full.log", "Mac_2k.log", "Spark_2k.log"});
   block::WriterOptions opts;

@@ -82,9 +82,16 @@ std::vector<uint64_t> NeedleFeatures(std::string_view needle) {
   return out;
 }
 
-uint32_t BloomBlocks(size_t features, uint32_t bits_per_feature) {
-  uint64_t bits = uint64_t{features} * bits_per_feature;
-  return static_cast<uint32_t>(std::max<uint64_t>(1, (bits + 511) / 512));
+uint32_t BloomClassBlocks(uint32_t bloom_class) {
+  uint32_t base = uint32_t{1} << (bloom_class / 2);
+  return bloom_class % 2 == 0 ? base : base * 3 / 2;
+}
+
+uint32_t BloomClassFor(size_t features, uint32_t bits_per_feature) {
+  uint64_t blocks = (uint64_t{features} * bits_per_feature + 511) / 512;
+  uint32_t c = 0;
+  while (c < kMaxBloomClass && BloomClassBlocks(c) < blocks) ++c;
+  return c;
 }
 
 uint32_t BloomBlockOf(uint64_t feature, uint32_t blocks) {

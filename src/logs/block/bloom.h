@@ -39,8 +39,13 @@ class FeatureSet {
 // The features a line must have to contain `needle`.
 std::vector<uint64_t> NeedleFeatures(std::string_view needle);
 
-// How many 64-byte blocks a page's filter has for `features` at `bits_per_feature`.
-uint32_t BloomBlocks(size_t features, uint32_t bits_per_feature);
+// A page's filter has the blocks of its size class: classes 0, 1, 2, 3, 4, 5, ... have 1, 1,
+// 2, 3, 4, 6, 8, 12, ... blocks (2^k and 1.5 * 2^k), so a filter is at most 1.5 times the size
+// its features need, and the filters of a class lie together in the blooms file.
+inline constexpr uint32_t kMaxBloomClass = 32;  // 65,536 blocks
+uint32_t BloomClassBlocks(uint32_t bloom_class);
+// The smallest class (at most kMaxBloomClass) with room for `features` at `bits_per_feature`.
+uint32_t BloomClassFor(size_t features, uint32_t bits_per_feature);
 // Sets the bits of `features` in a filter of `blocks` blocks.
 void BloomAdd(std::span<uint8_t> filter, std::span<const uint64_t> features);
 // The block of a feature in a filter of `blocks` blocks, and whether that block holds it.

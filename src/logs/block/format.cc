@@ -31,7 +31,6 @@ std::string EncodeIndex(const BlockIndex& idx) {
   }
   std::string raw;
   PutUvarint(raw, idx.fields);
-  PutUvarint(raw, idx.bloom_blocks);
   PutLengthPrefixed(raw, idx.dictionary);
   PutUvarint(raw, symbols.size());
   uint64_t n = 0;
@@ -59,6 +58,7 @@ std::string EncodeIndex(const BlockIndex& idx) {
     PutUvarint(raw, p.ts_len);
     PutUvarint(raw, p.body_len);
     PutUvarint(raw, p.body_raw);
+    PutUvarint(raw, p.bloom_class);
   }
   std::string out(kIndexMagic, sizeof(kIndexMagic));
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
@@ -89,15 +89,13 @@ Result<BlockIndex> DecodeIndex(std::string_view file, uint64_t data_bytes) {
 
   ByteReader r(raw);
   BlockIndex idx;
-  uint64_t fields = 0, bloom_blocks = 0, nsym = 0, nstreams = 0;
+  uint64_t fields = 0, nsym = 0, nstreams = 0;
   std::string_view dict;
-  if (!r.ReadUvarint(&fields) || fields > kMaxFields || !r.ReadUvarint(&bloom_blocks) ||
-      bloom_blocks == 0 || bloom_blocks > kMaxBloomBlocks || !r.ReadLengthPrefixed(&dict) ||
+  if (!r.ReadUvarint(&fields) || fields > kMaxFields || !r.ReadLengthPrefixed(&dict) ||
       !r.ReadUvarint(&nsym) || nsym > r.remaining()) {  // a symbol takes a byte at least
     return Corrupt("bad header");
   }
   idx.fields = static_cast<uint32_t>(fields);
-  idx.bloom_blocks = static_cast<uint32_t>(bloom_blocks);
   idx.dictionary = dict;
   std::vector<std::string_view> symbols(nsym);
   for (auto& s : symbols) {
@@ -136,10 +134,10 @@ Result<BlockIndex> DecodeIndex(std::string_view file, uint64_t data_bytes) {
   uint64_t prev = 0;
   uint64_t offset = 0;
   for (auto& p : idx.pages) {
-    uint64_t delta = 0, span = 0, entries = 0, ts_len = 0, body_len = 0;
+    uint64_t delta = 0, span = 0, entries = 0, ts_len = 0, body_len = 0, bloom_class = 0;
     if (!r.ReadUvarint(&delta) || !r.ReadUvarint(&span) || !r.ReadUvarint(&entries) ||
         !r.ReadUvarint(&p.line_bytes) || !r.ReadUvarint(&ts_len) || !r.ReadUvarint(&body_len) ||
-        !r.ReadUvarint(&p.body_raw)) {
+        !r.ReadUvarint(&p.body_raw) || !r.ReadUvarint(&bloom_class)) {
       return Corrupt("truncated page");
     }
     prev += delta;
@@ -147,18 +145,31 @@ Result<BlockIndex> DecodeIndex(std::string_view file, uint64_t data_bytes) {
     p.max_ts = static_cast<int64_t>(prev + span);
     if (p.max_ts < p.min_ts) return Corrupt("page times out of order");
     if (entries == 0 || entries > kMaxPageEntries || p.body_raw > kMaxPageRawBytes ||
-        p.line_bytes > p.body_raw || ts_len > kMaxPageRawBytes || body_len > kMaxPageRawBytes) {
+        p.line_bytes > p.body_raw || ts_len > kMaxPageRawBytes || body_len > kMaxPageRawBytes ||
+        bloom_class > kMaxBloomClass) {
       return Corrupt("page out of bounds");
     }
     p.entries = static_cast<uint32_t>(entries);
     p.ts_len = static_cast<uint32_t>(ts_len);
     p.body_len = static_cast<uint32_t>(body_len);
+    p.bloom_class = static_cast<uint32_t>(bloom_class);
     p.offset = offset;
     offset += ts_len + body_len;
     if (offset > data_bytes) return Corrupt("pages beyond the data file");
   }
   if (!r.empty()) return Corrupt("trailing bytes");
   return idx;
+}
+
+BloomLayout MakeBloomLayout(const BlockIndex& index) {
+  BloomLayout l;
+  l.rank.reserve(index.pages.size());
+  for (const auto& p : index.pages) l.rank.push_back(l.pages[p.bloom_class]++);
+  for (uint32_t c = 0; c <= kMaxBloomClass; ++c) {
+    l.offset[c] = l.bytes;
+    l.bytes += uint64_t{BloomClassBlocks(c)} * l.pages[c] * kBloomBlockBytes;
+  }
+  return l;
 }
 
 std::string EncodeMeta(const BlockMeta& m) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -7,12 +8,13 @@
 
 #include "base/labels.h"
 #include "base/status.h"
+#include "logs/block/bloom.h"
 
 // The files of a log block and what its index and meta.json hold; docs/format/log-block.md
 // describes every byte.
 namespace strata::logs::block {
 
-inline constexpr int kFormatVersion = 1;
+inline constexpr int kFormatVersion = 2;
 inline constexpr const char* kIndexFile = "index";
 inline constexpr const char* kDataFile = "data";
 inline constexpr const char* kBloomsFile = "blooms";
@@ -28,7 +30,6 @@ inline constexpr uint64_t kMaxPageRawBytes = uint64_t{64} << 20;
 inline constexpr uint64_t kMaxIndexRawBytes = uint64_t{1} << 30;
 // A decompressed index is at most this many times its file (indexes compress 2-5x).
 inline constexpr uint64_t kMaxIndexRatio = 64;
-inline constexpr uint32_t kMaxBloomBlocks = uint32_t{1} << 16;
 
 // A page: consecutive entries of one stream, in time order. Its frames lie back to back in
 // the data file: timestamps, then the body (lines split into fields, structured metadata).
@@ -40,7 +41,8 @@ struct PageInfo {
   uint64_t offset = 0;      // of the timestamps frame in the data file
   uint32_t ts_len = 0;      // compressed lengths
   uint32_t body_len = 0;
-  uint64_t body_raw = 0;  // decompressed length of the body
+  uint64_t body_raw = 0;     // decompressed length of the body
+  uint32_t bloom_class = 0;  // size class of the page's bloom filter (bloom.h)
   bool operator==(const PageInfo&) const = default;
 };
 
@@ -53,12 +55,23 @@ struct StreamInfo {
 
 struct BlockIndex {
   uint32_t fields = 0;              // splits per line at spaces; parts = fields + 1 at most
-  uint32_t bloom_blocks = 0;        // 64-byte blocks in each page's filter
   std::string dictionary;           // zstd dictionary of the page bodies; empty: none
   std::vector<StreamInfo> streams;  // sorted by labels
   std::vector<PageInfo> pages;      // in data-file order
   bool operator==(const BlockIndex&) const = default;
 };
+
+// Where the pages' filters lie in the blooms file: the filters of one size class form a table,
+// block-major (block b of every page of the class together), the classes' tables in
+// increasing class order. Block b of the page of rank r among the n pages of its class is at
+// offset[class] + (b * n + r) * kBloomBlockBytes.
+struct BloomLayout {
+  std::vector<uint32_t> rank;  // per page: how many pages of its class come before it
+  std::array<uint64_t, kMaxBloomClass + 1> offset{};
+  std::array<uint32_t, kMaxBloomClass + 1> pages{};
+  uint64_t bytes = 0;  // of the blooms file
+};
+BloomLayout MakeBloomLayout(const BlockIndex& index);
 
 // The index file: magic, then one zstd frame (with checksum) of the encoded index.
 std::string EncodeIndex(const BlockIndex& index);

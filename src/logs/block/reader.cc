@@ -40,7 +40,8 @@ Result<std::shared_ptr<const LoadedIndex>> BlockReader::Index() {
   if (!decoded.ok()) return decoded.status().Annotate(fmt::format("log block {}", meta_.id));
   loaded->index = std::move(decoded).value();
   const BlockIndex& idx = loaded->index;
-  if (uint64_t{idx.bloom_blocks} * idx.pages.size() * kBloomBlockBytes != meta_.blooms_bytes) {
+  loaded->blooms = MakeBloomLayout(idx);
+  if (loaded->blooms.bytes != meta_.blooms_bytes) {
     return Status::Corruption(
         fmt::format("log block {}: blooms file size does not match its index", meta_.id));
   }
@@ -51,7 +52,8 @@ Result<std::shared_ptr<const LoadedIndex>> BlockReader::Index() {
     }
   }
   size_t bytes = sizeof(LoadedIndex) + idx.dictionary.size() * 2 +
-                 idx.pages.size() * sizeof(PageInfo) + idx.streams.size() * sizeof(StreamInfo);
+                 idx.pages.size() * (sizeof(PageInfo) + sizeof(uint32_t)) +
+                 idx.streams.size() * sizeof(StreamInfo);
   for (const auto& s : idx.streams) {
     for (const auto& l : s.labels) bytes += l.name.size() + l.value.size() + sizeof(Label);
   }
@@ -70,22 +72,42 @@ Result<std::vector<uint32_t>> BlockReader::Pages(const LoadedIndex& loaded, size
     if (idx.pages[p].max_ts >= mint && idx.pages[p].min_ts <= maxt) out.push_back(p);
   }
   if (out.empty() || features.empty()) return out;
-  // Pages of a stream are in time order, so those in range are one run of page numbers; a
-  // feature's block of each of them lies together in the blooms file.
-  const uint64_t first = out.front(), count = out.back() - out.front() + 1;
-  const uint64_t npages = idx.pages.size();
+  // Pages of a stream are in time order, so those in range are one run of page numbers, and
+  // the ones of each size class one run of ranks in its class: a feature's blocks of them lie
+  // together in the blooms file, one range per feature and class.
+  const BloomLayout& layout = loaded.blooms;
+  struct Run {
+    uint32_t bloom_class, first, count;
+  };
+  std::vector<Run> runs;
+  for (uint32_t p : out) {
+    const uint32_t c = idx.pages[p].bloom_class, rank = layout.rank[p];
+    auto it =
+        std::find_if(runs.begin(), runs.end(), [&](const Run& r) { return r.bloom_class == c; });
+    if (it == runs.end()) {
+      runs.push_back({c, rank, 1});
+    } else {
+      it->count = rank - it->first + 1;
+    }
+  }
   std::vector<objstore::ByteRange> ranges;
-  std::vector<uint32_t> block_of;
   for (uint64_t f : features) {
-    uint32_t b = BloomBlockOf(f, idx.bloom_blocks);
-    block_of.push_back(b);
-    ranges.push_back({(b * npages + first) * kBloomBlockBytes, count * kBloomBlockBytes});
+    for (const Run& r : runs) {
+      uint64_t b = BloomBlockOf(f, BloomClassBlocks(r.bloom_class));
+      ranges.push_back({layout.offset[r.bloom_class] +
+                            (b * layout.pages[r.bloom_class] + r.first) * kBloomBlockBytes,
+                        uint64_t{r.count} * kBloomBlockBytes});
+    }
   }
   ASSIGN_OR_RETURN(auto rows, Read(kBloomsFile, meta_.blooms_bytes, ranges));
   std::erase_if(out, [&](uint32_t p) {
+    const uint32_t c = idx.pages[p].bloom_class;
+    const size_t run =
+        std::find_if(runs.begin(), runs.end(), [&](const Run& r) { return r.bloom_class == c; }) -
+        runs.begin();
     for (size_t i = 0; i < features.size(); ++i) {
-      const auto* block =
-          reinterpret_cast<const uint8_t*>(rows[i].data()) + (p - first) * kBloomBlockBytes;
+      const auto* block = reinterpret_cast<const uint8_t*>(rows[i * runs.size() + run].data()) +
+                          uint64_t{layout.rank[p] - runs[run].first} * kBloomBlockBytes;
       if (!BloomBlockHas(block, features[i])) return true;
     }
     return false;

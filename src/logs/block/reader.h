@@ -23,6 +23,7 @@ namespace strata::logs::block {
 // A block's index as a reader holds it: decoded, with its dictionary ready.
 struct LoadedIndex {
   BlockIndex index;
+  BloomLayout blooms;
   ZSTD_DDict* ddict = nullptr;
   size_t memory_bytes = 0;
   LoadedIndex() = default;

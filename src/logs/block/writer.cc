@@ -216,28 +216,29 @@ Result<BlockMeta> BlockWriter::Finish() {
   }
   data_fd_ = -1;
 
-  // Every page's filter has the blocks the largest feature set needs; block b of every page
-  // lies together (block-major), so a needle reads one run per feature for all pages.
-  size_t most = 0;
-  for (const auto& f : page_features_) most = std::max(most, f.size());
-  const uint32_t nblocks = std::min(BloomBlocks(most, opts_.bits_per_feature), kMaxBloomBlocks);
-  const size_t npages = index_.pages.size();
-  std::string blooms(size_t{nblocks} * npages * kBloomBlockBytes, '\0');
-  std::vector<uint8_t> filter(size_t{nblocks} * kBloomBlockBytes);
-  for (size_t p = 0; p < npages; ++p) {
-    std::fill(filter.begin(), filter.end(), 0);
+  // Each page's filter is sized for its features; block b of every page of a size class lies
+  // together (block-major), so a needle reads one run per feature and class for all pages.
+  for (size_t p = 0; p < index_.pages.size(); ++p) {
+    index_.pages[p].bloom_class = BloomClassFor(page_features_[p].size(), opts_.bits_per_feature);
+  }
+  const BloomLayout layout = MakeBloomLayout(index_);
+  std::string blooms(layout.bytes, '\0');
+  std::vector<uint8_t> filter;
+  for (size_t p = 0; p < index_.pages.size(); ++p) {
+    const uint32_t c = index_.pages[p].bloom_class, nblocks = BloomClassBlocks(c);
+    filter.assign(size_t{nblocks} * kBloomBlockBytes, 0);
     BloomAdd(filter, page_features_[p]);
     for (uint32_t b = 0; b < nblocks; ++b) {
       std::copy_n(filter.data() + size_t{b} * kBloomBlockBytes, kBloomBlockBytes,
-                  blooms.data() + (size_t{b} * npages + p) * kBloomBlockBytes);
+                  blooms.data() + layout.offset[c] +
+                      (uint64_t{b} * layout.pages[c] + layout.rank[p]) * kBloomBlockBytes);
     }
   }
   page_features_.clear();
-  index_.bloom_blocks = nblocks;
   std::string index = EncodeIndex(index_);
   RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kIndexFile, index));
   RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kBloomsFile, blooms));
-  meta_.num_pages = npages;
+  meta_.num_pages = index_.pages.size();
   meta_.index_bytes = index.size();
   meta_.data_bytes = data_bytes_;
   meta_.blooms_bytes = blooms.size();
