@@ -33,7 +33,12 @@ struct CompactorOptions {
   uint64_t large_block_bytes = uint64_t{1} << 30;
   block::WriterOptions block = [] {
     block::WriterOptions o;
-    o.level = 9;  // written once, beside the bucket, read many times
+    // Written once, beside the bucket, read many times: zstd's strongest regular level and
+    // 4 MiB pages (on the LogHub corpus, data 433,556 bytes against 492,808 at level 9 and
+    // 442,514 with 1 MiB pages; 3.7 MB/s of text per core). Decompression is as fast.
+    o.level = 19;
+    o.page_bytes = uint64_t{4} << 20;
+    o.dict_bytes = size_t{16} << 10;  // big pages gain little from a dictionary
     return o;
   }();
   std::string work_dir;  // merged blocks are written here before upload
