@@ -108,9 +108,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   for (size_t i = 0; i < (*set)->size(); ++i) {
-    std::vector<Entry> got;
+    std::vector<Entry> got, visited;
     Status st = (*set)->Entries(i, got);
+    // Visiting, with the lines or times and metadata alone: what Entries() gives, with the
+    // needle applied (and empty lines without them).
+    const bool lines = hints.line_contains.empty() ? (seed & 4) != 0 : true;
+    Status vst = (*set)->Visit(i, lines, [&](const EntryRef& e) {
+      visited.push_back(ToEntry(e));
+      return Status::Ok();
+    });
     if (damage % 8 != 0) continue;
+    if (!vst.ok()) abort();
+    {
+      std::vector<Entry> expect = got;
+      for (auto& e : expect) {
+        if (!lines) e.line.clear();
+      }
+      if (!hints.line_contains.empty()) {
+        std::erase_if(expect, [&](const Entry& e) {
+          return e.line.find(hints.line_contains[0]) == std::string::npos;
+        });
+      }
+      if (visited != expect) abort();
+    }
     // Intact: every entry comes back (the needle hint may only leave out lines without it).
     const auto& want = streams.at((*set)->labels(i));
     if (!st.ok()) abort();

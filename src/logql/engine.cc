@@ -187,13 +187,15 @@ class Translator {
       return div;
     };
     switch (r.op) {
+      // Lines are samples of value 1 (or several lines of one window cell merged, with their
+      // count: LeafQuerier::Extract), so counting them is summing them.
       case RangeOp::kCount:
-        return Call("count_over_time", std::move(ms));
+        return Call("sum_over_time", std::move(ms));
       case RangeOp::kAbsent:
         return Call("absent_over_time", std::move(ms));
       // Lines per second, or (unwrapped) the values' sum per second.
       case RangeOp::kRate:
-        return per_second(Call(r.unwrap ? "sum_over_time" : "count_over_time", std::move(ms)));
+        return per_second(Call("sum_over_time", std::move(ms)));
       case RangeOp::kRateCounter:
         return Call("rate", std::move(ms));
       case RangeOp::kBytes:
@@ -294,35 +296,111 @@ class LeafQuerier : public query::EmptyQuerier {
       }
     }
     if (leaf == nullptr) return query::EmptyQuerier::Select(p, matchers);
-    ASSIGN_OR_RETURN(auto series, Extract(*leaf, p.mint, p.maxt));
+    ASSIGN_OR_RETURN(auto series, Extract(*leaf, p));
     return std::unique_ptr<query::SeriesSet>(
         std::make_unique<query::MaterializedSeriesSet>(std::move(series)));
   }
 
  private:
   // The samples of the leaf's series with (millisecond) times in [mint, maxt].
-  Result<std::vector<query::SeriesData>> Extract(const Leaf& leaf, int64_t mint,
-                                                 int64_t maxt) const {
+  // Which of the evaluation windows (t_k - range, t_k], t_k = mint + range - 1 + k * step up
+  // to maxt, hold a sample time: entries holding the same windows are one cell. For the
+  // aggregations that only add whole numbers (counts, bytes) or look at presence, a cell's
+  // entries are one sample carrying their sum, and entries in no window none: a day of logs
+  // at a 5m step is 288 samples per series, not one per line.
+  struct Cells {
+    int64_t t0 = 0, step = 0, range = 0, n = 0;
+    bool on = false;
+    // [first, last] window holding time s; first > last when none does.
+    std::pair<int64_t, int64_t> Of(int64_t s) const {
+      int64_t first = s <= t0 ? 0 : (step == 0 ? n : CeilDiv(s - t0, step));
+      int64_t last =
+          step == 0 ? (s + range - 1 >= t0 ? 0 : -1) : FloorDiv(s + range - 1 - t0, step);
+      return {first, std::min(last, n - 1)};
+    }
+    // The last time of the cell `c` that time s is in (times after it enter or leave a
+    // window), so that the entries up to it need no division.
+    int64_t End(std::pair<int64_t, int64_t> c) const {
+      auto t = [&](int64_t k) { return t0 + k * step; };
+      int64_t end = INT64_MAX;
+      if (c.first <= c.second) end = t(c.first);                     // leaves window `first`
+      int64_t enter = c.first <= c.second ? c.second + 1 : c.first;  // the next window entered
+      if (enter < n) end = std::min(end, t(enter) - range);
+      return end;
+    }
+  };
+  static Cells CellsOf(const RangeAggregation& r, const query::SelectParams& p) {
+    Cells c;
+    const bool additive = !r.unwrap && (r.op == RangeOp::kCount || r.op == RangeOp::kRate ||
+                                        r.op == RangeOp::kBytes || r.op == RangeOp::kBytesRate ||
+                                        r.op == RangeOp::kAbsent);
+    if (!additive || p.range_ms <= 0 || p.step_ms < 0) return c;
+    c.range = p.range_ms;
+    c.step = p.step_ms;
+    c.t0 = p.mint + p.range_ms - 1;
+    if (c.t0 > p.maxt) return c;
+    if (c.step == 0) {
+      c.n = 1;
+      c.on = c.t0 == p.maxt;
+    } else {
+      c.n = (p.maxt - c.t0) / c.step + 1;
+      c.on = (p.maxt - c.t0) % c.step == 0;
+    }
+    return c;
+  }
+
+  Result<std::vector<query::SeriesData>> Extract(const Leaf& leaf,
+                                                 const query::SelectParams& p) const {
+    const int64_t mint = p.mint, maxt = p.maxt;
     const RangeAggregation& r = *leaf.expr;
+    const Cells cells = CellsOf(r, p);
     // ceil(ns / 1ms) in [mint, maxt]  <=>  ns in ((mint - 1) ms, maxt ms].
     int64_t lo = SaturatingAdd(SaturatingMul(SaturatingSub(mint, 1), kNsPerMs), 1);
     int64_t hi = SaturatingMul(maxt, kNsPerMs);
     ASSIGN_OR_RETURN(auto set, logs_.Select(r.selector.matchers, lo, hi,
                                             {RequiredSubstrings(r.selector.stages)}));
-    std::map<Labels, std::vector<Sample>> out;
+    // Counting lines (without a stage that reads them) needs no text.
+    const bool lines = !leaf.pipeline.empty() || r.unwrap || r.op == RangeOp::kBytes ||
+                       r.op == RangeOp::kBytesRate;
+    struct Series {
+      std::vector<Sample> samples;
+      std::pair<int64_t, int64_t> last_cell{1, 0};  // of the newest sample
+    };
+    std::map<Labels, Series> out;
     uint64_t total = 0;
-    std::vector<logs::Entry> entries;
     LabelsBuilder lbs;
     uint64_t read = 0;
+    std::string line;
+    // When no stage can change an entry's labels, an entry without structured metadata
+    // belongs to its stream's series: found once per stream, not per entry.
+    const bool fixed_labels = leaf.pipeline.KeepsLabels() && !r.unwrap;
     for (size_t i = 0; i < set->size(); ++i) {
-      RETURN_IF_ERROR(set->Entries(i, entries));
-      for (auto& e : entries) {
+      const Labels& stream_labels = set->labels(i);
+      Series* stream_series = nullptr;
+      std::pair<int64_t, int64_t> cell{1, 0};
+      int64_t cell_end = INT64_MIN;  // entries come in time order: the cell holds until then
+      auto visit = [&](const logs::EntryRef& e) -> Status {
         RETURN_IF_ERROR(Checkpoint(ctl_, &read));
-        lbs.Reset(set->labels(i), e.metadata);
-        if (!leaf.pipeline.Process(e.ts_ns, e.line, lbs)) continue;
+        const int64_t t = CeilDiv(e.ts_ns, kNsPerMs);  // the ms at or after it
+        if (cells.on) {
+          if (t > cell_end) {
+            cell = cells.Of(t);
+            cell_end = cells.End(cell);
+          }
+          if (cell.first > cell.second) return Status::Ok();  // in no window
+        }
+        Series* series = fixed_labels && e.metadata.empty() ? stream_series : nullptr;
+        // The pipeline runs when there is one, and for an entry whose series is not known.
+        std::string_view text = e.line;
+        if (series == nullptr || !leaf.pipeline.empty()) {
+          line.assign(e.line);
+          lbs.Reset(stream_labels, e.metadata);
+          if (!leaf.pipeline.Process(e.ts_ns, line, lbs)) return Status::Ok();
+          text = line;
+        }
         double value = 1;
         if (r.op == RangeOp::kBytes || r.op == RangeOp::kBytesRate) {
-          value = static_cast<double>(e.line.size());
+          value = static_cast<double>(text.size());
         } else if (r.unwrap) {
           auto v = lbs.Get(r.unwrap->label);
           std::string err;
@@ -332,33 +410,39 @@ class LeafQuerier : public query::EmptyQuerier {
             value = 0;
           }
           lbs.Delete(r.unwrap->label);
-          bool keep = true;
           for (const auto& f : leaf.post_filters) {
-            if (!f->Process(e.ts_ns, e.line, lbs)) {
-              keep = false;
-              break;
-            }
+            if (!f->Process(e.ts_ns, line, lbs)) return Status::Ok();
           }
-          if (!keep) continue;
         }
-        Labels ls = lbs.All();
-        if (std::none_of(ls.begin(), ls.end(),
-                         [](const Label& l) { return l.name == kErrorLabel; })) {
-          std::erase_if(ls, [](const Label& l) { return l.name == kErrorDetailsLabel; });
+        if (series == nullptr) {
+          Labels ls = lbs.All();
+          if (std::none_of(ls.begin(), ls.end(),
+                           [](const Label& l) { return l.name == kErrorLabel; })) {
+            std::erase_if(ls, [](const Label& l) { return l.name == kErrorDetailsLabel; });
+          }
+          // A failed entry keeps all its labels, so that the error is reported (as Loki's).
+          if (r.grouping && !lbs.HasError()) ls = Group(ls, *r.grouping);
+          series = &out[std::move(ls)];
+          if (fixed_labels && e.metadata.empty()) stream_series = series;
         }
-        // A failed entry keeps all its labels, so that the error is reported (as Loki's).
-        if (r.grouping && !lbs.HasError()) ls = Group(ls, *r.grouping);
-        int64_t t = CeilDiv(e.ts_ns, kNsPerMs);  // the ms at or after it
-        out[std::move(ls)].push_back({t, value});
+        if (cells.on && !series->samples.empty() && series->last_cell == cell) {
+          series->samples.back().v += value;
+          return Status::Ok();
+        }
+        series->samples.push_back({t, value});
+        series->last_cell = cell;
         if (++total > max_samples_) {
           return Status::LimitExceeded(
               "query processing would load too many samples into memory in query execution");
         }
-      }
+        return Status::Ok();
+      };
+      RETURN_IF_ERROR(set->Visit(i, lines, visit));
     }
     std::vector<query::SeriesData> series;
     series.reserve(out.size());
-    for (auto& [ls, samples] : out) {
+    for (auto& [ls, data] : out) {
+      auto& samples = data.samples;
       for (const auto& l : ls) {
         if (l.name == kErrorLabel) {
           return Status::InvalidArgument(fmt::format(
@@ -454,8 +538,7 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
   ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Make(e.selector.stages));
   LogQueryResult res;
   if (p.limit == 0 || p.end_ns <= p.start_ns) return res;
-  ASSIGN_OR_RETURN(auto set, q.Select(e.selector.matchers, p.start_ns, p.end_ns - 1,
-                                      {RequiredSubstrings(e.selector.stages)}));
+  const logs::SelectHints hints{RequiredSubstrings(e.selector.stages)};
 
   // Candidates: (time, output stream, entry). Kept to about the limit as they come, so a
   // query holds O(limit) entries however many it reads.
@@ -491,24 +574,38 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
     stream_of.clear();
     for (size_t k = 0; k < streams.size(); ++k) stream_of.emplace(streams[k].labels, k);
   };
-  std::vector<logs::Entry> entries;
   LabelsBuilder lbs;
   uint64_t seq = 0;
-  for (size_t i = 0; i < set->size(); ++i) {
-    RETURN_IF_ERROR(set->Entries(i, entries));
-    const Labels& stream_labels = set->labels(i);
-    for (auto& en : entries) {
-      RETURN_IF_ERROR(Checkpoint(ctl, &res.entries_scanned));
-      res.bytes_scanned += en.line.size();
-      lbs.Reset(stream_labels, en.metadata);
-      if (!pipeline.Process(en.ts_ns, en.line, lbs)) continue;
-      Labels all = lbs.All();
-      auto [it, fresh] = stream_of.try_emplace(all, streams.size());
-      if (fresh) streams.push_back({std::move(all), stream_labels, {}});
-      LogLine line{en.ts_ns, std::move(en.line), lbs.InCategory(LabelsBuilder::Category::kMetadata),
-                   lbs.InCategory(LabelsBuilder::Category::kParsed)};
-      cand.push_back({en.ts_ns, it->second, seq++, std::move(line)});
-      if (cand.size() >= 2 * p.limit + 1024) trim();
+  std::string line;
+  // The range is read in windows from its end backward (from its start when forward), each
+  // twice as long as the one before; once a window leaves the limit filled, the rest of the
+  // range holds only entries that would not be returned. A Grafana panel asking for the
+  // newest 1,000 lines of a day reads the last minutes of it.
+  int64_t width = std::max<int64_t>((p.end_ns - p.start_ns) / 64, 1);
+  for (int64_t done = 0; done < p.end_ns - p.start_ns && cand.size() < p.limit; width *= 2) {
+    const int64_t len = std::min(width, p.end_ns - p.start_ns - done);
+    const int64_t lo = p.forward ? p.start_ns + done : p.end_ns - done - len;
+    done += len;
+    ASSIGN_OR_RETURN(auto set, q.Select(e.selector.matchers, lo, lo + len - 1, hints));
+    for (size_t i = 0; i < set->size(); ++i) {
+      const Labels& stream_labels = set->labels(i);
+      auto visit = [&](const logs::EntryRef& en) -> Status {
+        RETURN_IF_ERROR(Checkpoint(ctl, &res.entries_scanned));
+        res.bytes_scanned += en.line.size();
+        line.assign(en.line);
+        lbs.Reset(stream_labels, en.metadata);
+        if (!pipeline.Process(en.ts_ns, line, lbs)) return Status::Ok();
+        Labels all = lbs.All();
+        auto [it, fresh] = stream_of.try_emplace(all, streams.size());
+        if (fresh) streams.push_back({std::move(all), stream_labels, {}});
+        cand.push_back(
+            {en.ts_ns, it->second, seq++,
+             LogLine{en.ts_ns, std::move(line), lbs.InCategory(LabelsBuilder::Category::kMetadata),
+                     lbs.InCategory(LabelsBuilder::Category::kParsed)}});
+        if (cand.size() >= 2 * p.limit + 1024) trim();
+        return Status::Ok();
+      };
+      RETURN_IF_ERROR(set->Visit(i, true, visit));
     }
   }
   if (cand.size() > p.limit) trim();

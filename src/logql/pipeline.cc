@@ -184,6 +184,8 @@ class LineFilterStep : public Step {
     std::vector<Arg> any;
   };
 
+  bool KeepsLabels() const override { return true; }
+
   static Result<std::shared_ptr<const Step>> Make(const std::vector<LineFilter>& filters) {
     auto step = std::make_shared<LineFilterStep>();
     for (const auto& f : filters) {
@@ -628,6 +630,7 @@ class DecolorizeStep : public Step {
   DecolorizeStep()
       : re_("[\\x{1b}\\x{9b}][\\[\\]()#;?]*(?:(?:(?:[a-zA-Z\\d]*(?:;[a-zA-Z\\d]*)*)?\\x{07})|"
             "(?:(?:\\d{1,4}(?:;\\d{0,4})*)?[\\dA-PRZcf-ntqry=><~]))") {}
+  bool KeepsLabels() const override { return true; }
   bool Process(int64_t, std::string& line, LabelsBuilder&) const override {
     if (line.find('\x1b') != std::string::npos || line.find("\xc2\x9b") != std::string::npos) {
       RE2::GlobalReplace(&line, re_, "");
@@ -882,9 +885,16 @@ std::string SanitizeLabelKey(std::string_view key) {
 }
 
 void LabelsBuilder::Reset(const Labels& stream, const Labels& metadata) {
+  Reset(stream, std::span<const LabelView>{});
+  for (const auto& l : metadata) labels_.push_back({l.name, l.value, Category::kMetadata});
+}
+
+void LabelsBuilder::Reset(const Labels& stream, std::span<const LabelView> metadata) {
   labels_.clear();
   for (const auto& l : stream) labels_.push_back({l.name, l.value, Category::kStream});
-  for (const auto& l : metadata) labels_.push_back({l.name, l.value, Category::kMetadata});
+  for (const auto& l : metadata) {
+    labels_.push_back({std::string(l.name), std::string(l.value), Category::kMetadata});
+  }
   parsed_.clear();
   error_.clear();
   error_details_.clear();

@@ -5,9 +5,11 @@
 // metadata get the `_extracted` suffix, the first parser to extract a label wins, and a
 // failure marks the entry with __error__ (and __error_details__) rather than dropping it.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -29,6 +31,7 @@ class LabelsBuilder {
 
   // Starts an entry of a stream; `stream` must outlive the entry's processing.
   void Reset(const Labels& stream, const Labels& metadata);
+  void Reset(const Labels& stream, std::span<const LabelView> metadata);
 
   // The label's value: parsed labels first, then structured metadata, then stream labels.
   // __error__ and __error_details__ read the entry's error.
@@ -81,6 +84,8 @@ class Step {
   virtual ~Step() = default;
   // Processes the entry; false drops it. May replace `line`.
   virtual bool Process(int64_t ts_ns, std::string& line, LabelsBuilder& lbs) const = 0;
+  // Whether Process never changes the labels (nor marks an error).
+  virtual bool KeepsLabels() const { return false; }
 };
 
 // A compiled pipeline. Immutable, shared by the threads of a query.
@@ -88,6 +93,13 @@ class Pipeline {
  public:
   // Compiles the stages; InvalidArgument for what cannot run (a bad ip() pattern, ...).
   static Result<Pipeline> Make(const std::vector<Stage>& stages);
+
+  bool empty() const { return steps_.empty(); }
+  // Whether no stage can change an entry's labels (line filters, decolorize, line_format).
+  bool KeepsLabels() const {
+    return std::all_of(steps_.begin(), steps_.end(),
+                       [](const auto& s) { return s->KeepsLabels(); });
+  }
 
   // Runs every stage; false when one drops the entry.
   bool Process(int64_t ts_ns, std::string& line, LabelsBuilder& lbs) const {

@@ -16,13 +16,15 @@ class BlockStreamSet : public StreamSet {
  public:
   BlockStreamSet(std::shared_ptr<block::BlockReader> reader,
                  std::shared_ptr<const block::LoadedIndex> index, std::vector<size_t> streams,
-                 int64_t mint, int64_t maxt, std::vector<uint64_t> features)
+                 int64_t mint, int64_t maxt, std::vector<uint64_t> features,
+                 std::vector<std::string> needles)
       : reader_(std::move(reader)),
         index_(std::move(index)),
         streams_(std::move(streams)),
         mint_(mint),
         maxt_(maxt),
-        features_(std::move(features)) {}
+        features_(std::move(features)),
+        needles_(std::move(needles)) {}
 
   size_t size() const override { return streams_.size(); }
   const Labels& labels(size_t i) const override {
@@ -34,6 +36,22 @@ class BlockStreamSet : public StreamSet {
     if (pages.empty()) return Status::Ok();
     return reader_->ReadEntries(*index_, pages, mint_, maxt_, out);
   }
+  Status Visit(size_t i, bool lines, const EntryVisitor& fn) const override {
+    ASSIGN_OR_RETURN(auto pages, reader_->Pages(*index_, streams_[i], mint_, maxt_, features_));
+    return reader_->VisitEntries(*index_, pages, mint_, maxt_, needles_, lines, fn);
+  }
+  // From the index: the stream's pages that meet the range.
+  std::pair<int64_t, int64_t> Bounds(size_t i) const override {
+    const block::BlockIndex& idx = index_->index;
+    const block::StreamInfo& st = idx.streams[streams_[i]];
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
+      if (idx.pages[p].max_ts < mint_ || idx.pages[p].min_ts > maxt_) continue;
+      lo = std::min(lo, idx.pages[p].min_ts);
+      hi = std::max(hi, idx.pages[p].max_ts);
+    }
+    return {std::max(lo, mint_), std::min(hi, maxt_)};
+  }
 
  private:
   const std::shared_ptr<block::BlockReader> reader_;
@@ -41,6 +59,7 @@ class BlockStreamSet : public StreamSet {
   const std::vector<size_t> streams_;
   const int64_t mint_, maxt_;
   const std::vector<uint64_t> features_;
+  const std::vector<std::string> needles_;
 };
 
 class BlockQuerier : public Querier {
@@ -58,8 +77,9 @@ class BlockQuerier : public Querier {
     std::sort(features.begin(), features.end());
     features.erase(std::unique(features.begin(), features.end()), features.end());
     auto streams = Matching(*index, matchers, mint, maxt);
-    return std::unique_ptr<StreamSet>(std::make_unique<BlockStreamSet>(
-        reader_, std::move(index), std::move(streams), mint, maxt, std::move(features)));
+    return std::unique_ptr<StreamSet>(
+        std::make_unique<BlockStreamSet>(reader_, std::move(index), std::move(streams), mint, maxt,
+                                         std::move(features), hints.line_contains));
   }
 
   Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers, int64_t mint,

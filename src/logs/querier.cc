@@ -2,12 +2,25 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "logs/head.h"
 
 namespace strata::logs {
+
+Status StreamSet::Visit(size_t i, bool, const EntryVisitor& fn) const {
+  std::vector<Entry> entries;
+  RETURN_IF_ERROR(Entries(i, entries));
+  std::vector<LabelView> metadata;
+  for (const Entry& e : entries) {
+    metadata.clear();
+    for (const auto& m : e.metadata) metadata.push_back({m.name, m.value});
+    RETURN_IF_ERROR(fn(EntryRef{e.ts_ns, e.line, metadata}));
+  }
+  return Status::Ok();
+}
 
 namespace {
 
@@ -146,6 +159,86 @@ class MergeStreamSet : public StreamSet {
     }
     RemoveDuplicates(out);
     return Status::Ok();
+  }
+
+  // The union of the parts' bounds, when they know them.
+  std::pair<int64_t, int64_t> Bounds(size_t i) const override {
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (const auto& [k, j] : streams_[i].second) {
+      auto [plo, phi] = sets_[k]->Bounds(j);
+      if (plo == INT64_MIN && phi == INT64_MAX) return {INT64_MIN, INT64_MAX};
+      lo = std::min(lo, plo);
+      hi = std::max(hi, phi);
+    }
+    return {lo, hi};
+  }
+
+  // Parts with known bounds that do not meet each other's (blocks of different times) are
+  // streamed one after another; the others (the head's, blocks overlapping those) are read
+  // whole, merged, and their entries woven in by time. An entry identical to one from another
+  // part is visited once (each part holds an entry once, as the head and blocks do).
+  Status Visit(size_t i, bool lines, const EntryVisitor& fn) const override {
+    const auto& parts = streams_[i].second;
+    if (parts.size() == 1) return sets_[parts[0].first]->Visit(parts[0].second, lines, fn);
+    struct Part {
+      size_t k, j;
+      int64_t lo, hi;
+    };
+    std::vector<Part> all;
+    for (const auto& [k, j] : parts) {
+      auto [lo, hi] = sets_[k]->Bounds(j);
+      all.push_back({k, j, lo, hi});
+    }
+    std::sort(all.begin(), all.end(), [](const Part& a, const Part& b) { return a.lo < b.lo; });
+    std::vector<Part> streamed;
+    std::vector<Entry> rest, part;
+    for (const Part& p : all) {
+      const bool known = p.lo != INT64_MIN || p.hi != INT64_MAX;
+      if (known && (streamed.empty() || streamed.back().hi < p.lo)) {
+        streamed.push_back(p);
+        continue;
+      }
+      RETURN_IF_ERROR(sets_[p.k]->Entries(p.j, part));
+      size_t mid = rest.size();
+      std::move(part.begin(), part.end(), std::back_inserter(rest));
+      std::inplace_merge(rest.begin(), rest.begin() + static_cast<std::ptrdiff_t>(mid), rest.end(),
+                         [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
+    }
+    RemoveDuplicates(rest);
+    std::vector<bool> dropped(rest.size());
+    size_t next = 0;
+    std::vector<LabelView> metadata;
+    // Visits the read entries older than `t` (all with nullopt).
+    auto emit_rest_before = [&](std::optional<int64_t> t) -> Status {
+      for (; next < rest.size() && (!t || rest[next].ts_ns < *t); ++next) {
+        if (dropped[next]) continue;
+        metadata.clear();
+        for (const auto& m : rest[next].metadata) metadata.push_back({m.name, m.value});
+        RETURN_IF_ERROR(fn(EntryRef{rest[next].ts_ns, rest[next].line, metadata}));
+      }
+      return Status::Ok();
+    };
+    // Telling a streamed entry from a read one takes the lines.
+    if (!rest.empty()) lines = true;
+    for (const Part& p : streamed) {
+      auto visit = [&](const EntryRef& e) -> Status {
+        RETURN_IF_ERROR(emit_rest_before(e.ts_ns));
+        // The read entries of this time wait until time moves on, so those identical to a
+        // streamed one are dropped first.
+        for (size_t m = next; m < rest.size() && rest[m].ts_ns == e.ts_ns; ++m) {
+          if (!dropped[m] && rest[m].line == e.line &&
+              std::equal(rest[m].metadata.begin(), rest[m].metadata.end(), e.metadata.begin(),
+                         e.metadata.end(), [](const Label& a, const LabelView& b) {
+                           return a.name == b.name && a.value == b.value;
+                         })) {
+            dropped[m] = true;
+          }
+        }
+        return fn(e);
+      };
+      RETURN_IF_ERROR(sets_[p.k]->Visit(p.j, lines, visit));
+    }
+    return emit_rest_before(std::nullopt);
   }
 
  private:

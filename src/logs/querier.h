@@ -5,6 +5,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/labels.h"
@@ -28,6 +29,15 @@ class StreamSet {
   // Replaces `out` with stream i's entries in the selected range, oldest first; an error
   // when stored data cannot be read.
   virtual Status Entries(size_t i, std::vector<Entry>& out) const = 0;
+  // Visits stream i's entries in the selected range, oldest first, as Entries() has them
+  // (or fewer: entries lacking one of the Select's line_contains hints may be left out).
+  // Without `lines` the caller looks at times and structured metadata only (counting lines),
+  // and a set may visit entries with empty lines, leaving the text unread. The default reads
+  // Entries() first; sets that can do better stream them.
+  virtual Status Visit(size_t i, bool lines, const EntryVisitor& fn) const;
+  // Times no entry of stream i lies outside, if the set knows them cheaply (a merge streams
+  // sources whose bounds do not overlap instead of reading them whole); by default none.
+  virtual std::pair<int64_t, int64_t> Bounds(size_t) const { return {INT64_MIN, INT64_MAX}; }
 };
 
 // What a Select may use to read less.

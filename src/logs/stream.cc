@@ -59,6 +59,14 @@ uint64_t EntryKey(int64_t ts_ns, std::string_view line, std::span<const LabelVie
 
 }  // namespace
 
+Entry ToEntry(const EntryRef& e) {
+  Entry out{e.ts_ns, std::string(e.line), {}};
+  out.metadata.reserve(e.metadata.size());
+  for (const auto& m : e.metadata)
+    out.metadata.push_back({std::string(m.name), std::string(m.value)});
+  return out;
+}
+
 void RemoveDuplicates(std::vector<Entry>& entries) {
   // Identical entries have the same time: each run of one time keeps the first of each.
   size_t w = 0;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "base/labels.h"
+#include "base/status.h"
 #include "index/symbols.h"
 
 namespace strata::logs {
@@ -21,6 +23,16 @@ struct Entry {
   Labels metadata;  // structured metadata, in the order it was sent
   bool operator==(const Entry&) const = default;
 };
+
+// An entry as a reader holds it while visiting: views valid during the visit only.
+struct EntryRef {
+  int64_t ts_ns = 0;
+  std::string_view line;
+  std::span<const LabelView> metadata;
+};
+Entry ToEntry(const EntryRef& e);
+// Called per entry by the visiting reads; an error stops the read and is returned by it.
+using EntryVisitor = std::function<Status(const EntryRef&)>;
 
 // Removes from `entries` (sorted by time) each entry identical in time, line and metadata to
 // an earlier one, keeping the order of the rest.

@@ -164,6 +164,112 @@ TEST_F(LogBlockTest, LinesOfAnyShapeComeBackByteForByte) {
     ASSERT_EQ(es.size(), lines.size()) << FormatLabels(labels);
     for (size_t i = 0; i < lines.size(); ++i) EXPECT_EQ(es[i].line, lines[i]) << i;
   }
+  // Times and metadata alone: the text is not read, the metadata frame is.
+  auto set = q->Select({}, INT64_MIN, INT64_MAX, {});
+  ASSERT_TRUE(set.ok());
+  for (size_t s = 0; s < (*set)->size(); ++s) {
+    size_t i = 0;
+    ASSERT_TRUE(
+        (*set)
+            ->Visit(s, false,
+                    [&](const EntryRef& e) {
+                      EXPECT_TRUE(e.line.empty());
+                      const Labels want_md = i % 3 == 0 ? Labels{{"k", lines[i]}} : Labels{};
+                      EXPECT_EQ(ToEntry(e).metadata, want_md);
+                      EXPECT_EQ(e.ts_ns, int64_t(i) * 1000);
+                      ++i;
+                      return Status::Ok();
+                    })
+            .ok());
+    EXPECT_EQ(i, lines.size());
+  }
+}
+
+TEST_F(LogBlockTest, VisitStreamsWhatEntriesReturns) {
+  // Blocks of different hours, one overlapping another with some of its entries again, and a
+  // head holding entries of the second block again: visiting gives what Entries() (read
+  // whole, merged and deduplicated) gives, in time order; with a needle, a superset of the
+  // entries holding it that Entries() has.
+  const Labels ls{{"job", "x"}};
+  auto entry = [](int64_t s, std::string_view what) {
+    return Entry{s * 1'000'000'000, fmt::format("{} line at {} s", what, s), {}};
+  };
+  std::vector<std::vector<Entry>> blocks(3);
+  for (int64_t s = 0; s < 3600; s += 7) blocks[0].push_back(entry(s, "first"));
+  for (int64_t s = 3600; s < 7200; s += 7) blocks[1].push_back(entry(s, s % 2 ? "odd" : "even"));
+  for (int64_t s = 5000; s < 5100; s += 7) blocks[2].push_back(entry(s, s % 2 ? "odd" : "even"));
+  blocks[2].push_back(entry(5001, "new"));
+  std::sort(blocks[2].begin(), blocks[2].end(),
+            [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
+  for (const auto& b : blocks) Write({{ls, b}});
+  Head head;
+  bool created = false;
+  std::vector<LabelView> view = ViewOf(ls);
+  Stream* s = head.GetOrCreate(HashLabels(view), view, &created);
+  for (int64_t t = 7002; t < 7300; t += 7) {
+    Entry e = entry(t, t % 2 ? "odd" : "even");
+    ASSERT_EQ(head.Append(*s, e.ts_ns, e.line, {}, INT64_MAX), AppendResult::kAppended);
+  }
+  ASSERT_TRUE(gateway_.Sync("t").ok());
+  std::vector<std::unique_ptr<Querier>> parts;
+  parts.push_back(gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX));
+  parts.push_back(NewHeadQuerier(head));
+  auto q = NewMergeQuerier(std::move(parts));
+  auto holds = [](const std::string& needle) {
+    return [needle](const Entry& e) { return e.line.find(needle) != std::string::npos; };
+  };
+  // The expected entries, from the input: each (time, line) once.
+  std::map<int64_t, std::string> input;
+  for (const auto& b : blocks) {
+    for (const auto& e : b) input.emplace(e.ts_ns, e.line);
+  }
+  for (int64_t t = 7002; t < 7300; t += 7)
+    input.emplace(t * 1'000'000'000, entry(t, t % 2 ? "odd" : "even").line);
+  for (std::string needle : {"", "odd", "new", "absent"}) {
+    SelectHints hints;
+    if (!needle.empty()) hints.line_contains = {needle};
+    auto set = q->Select({}, 0, INT64_MAX, hints);
+    ASSERT_TRUE(set.ok());
+    ASSERT_EQ((*set)->size(), 1u);
+    std::vector<Entry> want, got;
+    for (const auto& [t, line] : input) {
+      if (line.find(needle) != std::string::npos) want.push_back({t, line, {}});
+    }
+    ASSERT_TRUE((*set)
+                    ->Visit(0, true,
+                            [&](const EntryRef& e) {
+                              got.push_back(ToEntry(e));
+                              return Status::Ok();
+                            })
+                    .ok());
+    EXPECT_TRUE(std::is_sorted(got.begin(), got.end(), [](const Entry& a, const Entry& b) {
+      return a.ts_ns < b.ts_ns;
+    })) << needle;
+    std::vector<Entry> kept;
+    std::copy_if(got.begin(), got.end(), std::back_inserter(kept), holds(needle));
+    EXPECT_EQ(kept.size(), want.size()) << needle;
+    EXPECT_TRUE(kept == want) << needle;
+    std::vector<Entry> whole;
+    ASSERT_TRUE((*set)->Entries(0, whole).ok());
+    std::erase_if(whole, [&](const Entry& e) { return !holds(needle)(e); });
+    EXPECT_TRUE(whole == want) << needle;
+  }
+  // Without the lines: every entry once still (telling the overlapping blocks' entries apart
+  // takes their lines, which are read for that).
+  auto set = q->Select({}, 0, INT64_MAX, {});
+  ASSERT_TRUE(set.ok());
+  std::vector<int64_t> times;
+  ASSERT_TRUE((*set)
+                  ->Visit(0, false,
+                          [&](const EntryRef& e) {
+                            times.push_back(e.ts_ns);
+                            return Status::Ok();
+                          })
+                  .ok());
+  std::vector<int64_t> want_times;
+  want_times.reserve(input.size());
+  for (const auto& [t, line] : input) want_times.push_back(t);
+  EXPECT_EQ(times, want_times);
 }
 
 TEST_F(LogBlockTest, NeedlesNeverMissALineAndAbsentOnesSkipPages) {

@@ -58,6 +58,8 @@ std::string EncodeIndex(const BlockIndex& idx) {
     PutUvarint(raw, p.ts_len);
     PutUvarint(raw, p.body_len);
     PutUvarint(raw, p.body_raw);
+    PutUvarint(raw, p.meta_len);
+    PutUvarint(raw, p.meta_raw);
     PutUvarint(raw, p.bloom_class);
   }
   std::string out(kIndexMagic, sizeof(kIndexMagic));
@@ -134,10 +136,12 @@ Result<BlockIndex> DecodeIndex(std::string_view file, uint64_t data_bytes) {
   uint64_t prev = 0;
   uint64_t offset = 0;
   for (auto& p : idx.pages) {
-    uint64_t delta = 0, span = 0, entries = 0, ts_len = 0, body_len = 0, bloom_class = 0;
+    uint64_t delta = 0, span = 0, entries = 0, ts_len = 0, body_len = 0, meta_len = 0;
+    uint64_t bloom_class = 0;
     if (!r.ReadUvarint(&delta) || !r.ReadUvarint(&span) || !r.ReadUvarint(&entries) ||
         !r.ReadUvarint(&p.line_bytes) || !r.ReadUvarint(&ts_len) || !r.ReadUvarint(&body_len) ||
-        !r.ReadUvarint(&p.body_raw) || !r.ReadUvarint(&bloom_class)) {
+        !r.ReadUvarint(&p.body_raw) || !r.ReadUvarint(&meta_len) || !r.ReadUvarint(&p.meta_raw) ||
+        !r.ReadUvarint(&bloom_class)) {
       return Corrupt("truncated page");
     }
     prev += delta;
@@ -146,15 +150,17 @@ Result<BlockIndex> DecodeIndex(std::string_view file, uint64_t data_bytes) {
     if (p.max_ts < p.min_ts) return Corrupt("page times out of order");
     if (entries == 0 || entries > kMaxPageEntries || p.body_raw > kMaxPageRawBytes ||
         p.line_bytes > p.body_raw || ts_len > kMaxPageRawBytes || body_len > kMaxPageRawBytes ||
-        bloom_class > kMaxBloomClass) {
+        meta_len > kMaxPageRawBytes || p.meta_raw > kMaxPageRawBytes ||
+        (meta_len == 0) != (p.meta_raw == 0) || bloom_class > kMaxBloomClass) {
       return Corrupt("page out of bounds");
     }
     p.entries = static_cast<uint32_t>(entries);
     p.ts_len = static_cast<uint32_t>(ts_len);
     p.body_len = static_cast<uint32_t>(body_len);
+    p.meta_len = static_cast<uint32_t>(meta_len);
     p.bloom_class = static_cast<uint32_t>(bloom_class);
     p.offset = offset;
-    offset += ts_len + body_len;
+    offset += ts_len + meta_len + body_len;
     if (offset > data_bytes) return Corrupt("pages beyond the data file");
   }
   if (!r.empty()) return Corrupt("trailing bytes");

@@ -32,7 +32,8 @@ inline constexpr uint64_t kMaxIndexRawBytes = uint64_t{1} << 30;
 inline constexpr uint64_t kMaxIndexRatio = 64;
 
 // A page: consecutive entries of one stream, in time order. Its frames lie back to back in
-// the data file: timestamps, then the body (lines split into fields, structured metadata).
+// the data file: timestamps, structured metadata (when an entry has some), then the body
+// (lines split into fields), so that reading times and metadata skips the text.
 struct PageInfo {
   int64_t min_ts = 0;  // Unix ns, inclusive
   int64_t max_ts = 0;
@@ -42,6 +43,8 @@ struct PageInfo {
   uint32_t ts_len = 0;      // compressed lengths
   uint32_t body_len = 0;
   uint64_t body_raw = 0;     // decompressed length of the body
+  uint32_t meta_len = 0;     // compressed length of the structured metadata frame; 0: none
+  uint64_t meta_raw = 0;     // its decompressed length
   uint32_t bloom_class = 0;  // size class of the page's bloom filter (bloom.h)
   bool operator==(const PageInfo&) const = default;
 };

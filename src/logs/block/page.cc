@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "base/coding.h"
+#include "base/find.h"
 #include "logs/block/format.h"
 
 namespace strata::logs::block {
@@ -62,8 +65,18 @@ std::string EncodeBody(std::span<const Entry> entries, uint32_t fields) {
     counts.push_back(static_cast<char>(parts | (flagged ? kEscapedLast : 0)));
   }
   std::string out = std::move(counts);
+  for (const auto& c : columns) PutUvarint(out, c.size());
   for (const auto& c : columns) out += c;
   out += escaped;
+  return out;
+}
+
+std::string EncodeMetadata(std::span<const Entry> entries) {
+  if (std::all_of(entries.begin(), entries.end(),
+                  [](const Entry& e) { return e.metadata.empty(); })) {
+    return {};
+  }
+  std::string out;
   for (const Entry& e : entries) {
     PutUvarint(out, e.metadata.size());
     for (const auto& m : e.metadata) {
@@ -89,79 +102,88 @@ Status DecodeTimestamps(std::string_view raw, uint32_t n, std::vector<int64_t>& 
   return Status::Ok();
 }
 
-Status DecodeBody(std::string_view raw, std::span<const int64_t> ts, uint32_t fields, int64_t mint,
-                  int64_t maxt, std::vector<Entry>& out) {
+Status VisitPage(std::span<const int64_t> ts, std::optional<std::string_view> body,
+                 std::string_view metadata, uint32_t fields, int64_t mint, int64_t maxt,
+                 std::span<const std::string> needles, const EntryVisitor& fn) {
   const size_t n = ts.size();
-  if (raw.size() < n) return PageCorrupt("truncated part counts");
-  const std::string_view counts = raw.substr(0, n);
-  for (char c : counts) {
-    uint32_t parts = static_cast<unsigned char>(c) & ~uint32_t{kEscapedLast};
-    if (parts == 0 || parts > fields + 1) return PageCorrupt("bad part count");
-  }
-  // First pass: where each column starts, found by counting its terminators. Nothing is
-  // allocated per entry, so a page's claims cannot make the decoder allocate more than the
-  // page holds.
-  std::string_view rest = raw.substr(n);
+  std::string_view counts;
   std::vector<std::string_view> columns(fields + 1);
-  for (uint32_t j = 0; j <= fields; ++j) {
-    size_t len = 0;
-    for (size_t i = 0; i < n; ++i) {
+  ByteReader esc("");
+  if (body) {
+    std::string_view raw = *body;
+    if (raw.size() < n) return PageCorrupt("truncated part counts");
+    counts = raw.substr(0, n);
+    for (char c : counts) {
+      uint32_t parts = static_cast<unsigned char>(c) & ~uint32_t{kEscapedLast};
+      if (parts == 0 || parts > fields + 1) return PageCorrupt("bad part count");
+    }
+    ByteReader r(raw.substr(n));
+    std::vector<uint64_t> lens(fields + 1);
+    for (auto& len : lens) {
+      if (!r.ReadUvarint(&len)) return PageCorrupt("bad column length");
+    }
+    const size_t text_at = raw.size() - r.remaining();
+    for (uint32_t j = 0; j <= fields; ++j) {
+      if (!r.ReadBytes(lens[j], &columns[j])) return PageCorrupt("truncated column");
+    }
+    esc = r;  // the escaped parts
+    // A needle without spaces and newlines lies within one part of a line, so it is in the
+    // parts' bytes if any line holds it: one search over the page rules most pages out.
+    std::string_view text = raw.substr(text_at);
+    for (const std::string& needle : needles) {
+      if (needle.find_first_of(" \n") == std::string::npos &&
+          FindBytes(text, needle) == std::string_view::npos) {
+        return Status::Ok();
+      }
+    }
+  } else if (!needles.empty()) {
+    return Status::InvalidArgument("log page: needles without lines");
+  }
+  ByteReader meta(metadata);
+  std::string line;
+  std::vector<LabelView> md;
+  for (size_t i = 0; i < n; ++i) {
+    line.clear();
+    if (body) {
       auto c = static_cast<unsigned char>(counts[i]);
       uint32_t parts = c & ~uint32_t{kEscapedLast};
-      if (parts <= j || (parts == j + 1 && (c & kEscapedLast) != 0)) continue;
-      const char term = parts == j + 1 ? '\n' : ' ';
-      size_t at = rest.find(term, len);
-      if (at == std::string_view::npos) return PageCorrupt("truncated part bytes");
-      len = at + 1;
-    }
-    columns[j] = rest.substr(0, len);
-    rest.remove_prefix(len);
-  }
-  ByteReader r(rest);
-  const size_t first = out.size();
-  auto fail = [&](std::string_view what) {
-    out.resize(first);
-    return PageCorrupt(what);
-  };
-  for (size_t i = 0; i < n; ++i) {
-    auto c = static_cast<unsigned char>(counts[i]);
-    uint32_t parts = c & ~uint32_t{kEscapedLast};
-    const bool keep = ts[i] >= mint && ts[i] <= maxt;
-    Entry* e = nullptr;
-    if (keep) {
-      e = &out.emplace_back();
-      e->ts_ns = ts[i];
-    }
-    for (uint32_t j = 0; j < parts; ++j) {
-      std::string_view part;
-      if (j + 1 == parts && (c & kEscapedLast) != 0) {
-        if (!r.ReadLengthPrefixed(&part)) return fail("truncated escaped part");
-      } else {
-        // Found in the first pass: the terminator is there.
-        size_t at = columns[j].find(j + 1 == parts ? '\n' : ' ');
-        part = columns[j].substr(0, at);
-        columns[j].remove_prefix(at + 1);
-      }
-      if (e != nullptr) {
-        if (j > 0) e->line.push_back(' ');
-        e->line.append(part);
+      for (uint32_t j = 0; j < parts; ++j) {
+        std::string_view part;
+        if (j + 1 == parts && (c & kEscapedLast) != 0) {
+          if (!esc.ReadLengthPrefixed(&part)) return PageCorrupt("truncated escaped part");
+        } else {
+          size_t at = columns[j].find(j + 1 == parts ? '\n' : ' ');
+          if (at == std::string_view::npos) return PageCorrupt("truncated part bytes");
+          part = columns[j].substr(0, at);
+          columns[j].remove_prefix(at + 1);
+        }
+        if (j > 0) line.push_back(' ');
+        line.append(part);
       }
     }
-  }
-  size_t kept = first;
-  for (size_t i = 0; i < n; ++i) {
-    Entry* e = ts[i] >= mint && ts[i] <= maxt ? &out[kept++] : nullptr;
-    uint64_t nm = 0;
-    if (!r.ReadUvarint(&nm) || nm > r.remaining()) return fail("bad metadata count");
-    for (uint64_t k = 0; k < nm; ++k) {
-      std::string_view name, value;
-      if (!r.ReadLengthPrefixed(&name) || !r.ReadLengthPrefixed(&value)) {
-        return fail("truncated metadata");
+    md.clear();
+    if (!metadata.empty()) {
+      uint64_t nm = 0;
+      if (!meta.ReadUvarint(&nm) || nm > meta.remaining()) return PageCorrupt("bad metadata count");
+      for (uint64_t k = 0; k < nm; ++k) {
+        LabelView& m = md.emplace_back();
+        if (!meta.ReadLengthPrefixed(&m.name) || !meta.ReadLengthPrefixed(&m.value)) {
+          return PageCorrupt("truncated metadata");
+        }
       }
-      if (e != nullptr) e->metadata.push_back({std::string(name), std::string(value)});
+    }
+    if (ts[i] < mint || ts[i] > maxt) continue;
+    if (std::all_of(needles.begin(), needles.end(), [&](const std::string& needle) {
+          return FindBytes(line, needle) != std::string_view::npos;
+        })) {
+      RETURN_IF_ERROR(fn(EntryRef{ts[i], line, md}));
     }
   }
-  if (!r.empty()) return fail("trailing body bytes");
+  for (const auto& col : columns) {
+    if (!col.empty()) return PageCorrupt("trailing part bytes");
+  }
+  if (!esc.empty()) return PageCorrupt("trailing body bytes");
+  if (!meta.empty()) return PageCorrupt("trailing metadata bytes");
   return Status::Ok();
 }
 

@@ -115,50 +115,88 @@ Result<std::vector<uint32_t>> BlockReader::Pages(const LoadedIndex& loaded, size
   return out;
 }
 
-Status BlockReader::ReadEntries(const LoadedIndex& loaded, std::span<const uint32_t> pages,
-                                int64_t mint, int64_t maxt, std::vector<Entry>& out) {
+Status BlockReader::VisitEntries(const LoadedIndex& loaded, std::span<const uint32_t> pages,
+                                 int64_t mint, int64_t maxt, std::span<const std::string> needles,
+                                 bool lines, const EntryVisitor& fn) {
+  // Compressed bytes fetched at once: a few pages, one request for adjacent ones.
+  constexpr uint64_t kBatchBytes = uint64_t{8} << 20;
   const BlockIndex& idx = loaded.index;
-  std::vector<objstore::ByteRange> ranges;
-  for (uint32_t p : pages) {
-    const PageInfo& pi = idx.pages.at(p);
-    ranges.push_back({pi.offset, uint64_t{pi.ts_len} + pi.body_len});
-  }
-  ASSIGN_OR_RETURN(auto frames, Read(kDataFile, meta_.data_bytes, ranges));
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  std::string ts_raw, body;
+  std::string ts_raw, meta, body;
   std::vector<int64_t> ts;
+  // Decompresses `frame` into `out`, which must come out `size` bytes long.
+  auto decompress = [&](std::string_view frame, uint64_t size, const ZSTD_DDict* dict,
+                        std::string& out) {
+    out.resize(size);
+    size_t n = dict != nullptr
+                   ? ZSTD_decompress_usingDDict(dctx, out.data(), out.size(), frame.data(),
+                                                frame.size(), dict)
+                   : ZSTD_decompressDCtx(dctx, out.data(), out.size(), frame.data(), frame.size());
+    return !ZSTD_isError(n) && n == size;
+  };
   Status st;
-  for (size_t i = 0; i < pages.size() && st.ok(); ++i) {
-    const PageInfo& pi = idx.pages[pages[i]];
-    std::string_view frame = frames[i];
-    ts_raw.resize(size_t{pi.entries} * 10);
-    size_t n = ZSTD_decompressDCtx(dctx, ts_raw.data(), ts_raw.size(), frame.data(), pi.ts_len);
-    if (ZSTD_isError(n)) {
-      st = Status::Corruption("timestamps do not decompress");
+  for (size_t next = 0; next < pages.size() && st.ok();) {
+    std::vector<objstore::ByteRange> ranges;
+    uint64_t batch = 0;
+    const size_t first = next;
+    while (next < pages.size() && (ranges.empty() || batch < kBatchBytes)) {
+      const PageInfo& pi = idx.pages.at(pages[next++]);
+      ranges.push_back({pi.offset, uint64_t{pi.ts_len} + pi.meta_len + (lines ? pi.body_len : 0)});
+      batch += ranges.back().length;
+    }
+    auto frames = Read(kDataFile, meta_.data_bytes, ranges);
+    if (!frames.ok()) {
+      st = frames.status();
       break;
     }
-    ts_raw.resize(n);
-    st = DecodeTimestamps(ts_raw, pi.entries, ts);
-    if (!st.ok()) break;
-    if (ts.front() != pi.min_ts || ts.back() != pi.max_ts) {
-      st = Status::Corruption("timestamps disagree with the index");
-      break;
+    for (size_t i = 0; i < ranges.size() && st.ok(); ++i) {
+      const PageInfo& pi = idx.pages[pages[first + i]];
+      std::string_view frame = (*frames)[i];
+      ts_raw.resize(size_t{pi.entries} * 10);
+      size_t n = ZSTD_decompressDCtx(dctx, ts_raw.data(), ts_raw.size(), frame.data(), pi.ts_len);
+      if (ZSTD_isError(n)) {
+        st = Status::Corruption("timestamps do not decompress");
+        break;
+      }
+      ts_raw.resize(n);
+      st = DecodeTimestamps(ts_raw, pi.entries, ts);
+      if (!st.ok()) break;
+      if (ts.front() != pi.min_ts || ts.back() != pi.max_ts) {
+        st = Status::Corruption("timestamps disagree with the index");
+        break;
+      }
+      frame.remove_prefix(pi.ts_len);
+      meta.clear();
+      if (pi.meta_len > 0 &&
+          !decompress(frame.substr(0, pi.meta_len), pi.meta_raw, nullptr, meta)) {
+        st = Status::Corruption("metadata does not decompress");
+        break;
+      }
+      frame.remove_prefix(pi.meta_len);
+      if (lines && !decompress(frame, pi.body_raw, loaded.ddict, body)) {
+        st = Status::Corruption("body does not decompress");
+        break;
+      }
+      st = VisitPage(ts, lines ? std::optional<std::string_view>(body) : std::nullopt, meta,
+                     idx.fields, mint, maxt, needles, fn);
     }
-    body.resize(pi.body_raw);
-    frame.remove_prefix(pi.ts_len);
-    n = loaded.ddict != nullptr
-            ? ZSTD_decompress_usingDDict(dctx, body.data(), body.size(), frame.data(), frame.size(),
-                                         loaded.ddict)
-            : ZSTD_decompressDCtx(dctx, body.data(), body.size(), frame.data(), frame.size());
-    if (ZSTD_isError(n) || n != pi.body_raw) {
-      st = Status::Corruption("body does not decompress");
-      break;
-    }
-    st = DecodeBody(body, ts, idx.fields, mint, maxt, out);
   }
   ZSTD_freeDCtx(dctx);
-  if (!st.ok()) return st.Annotate(fmt::format("log block {}", meta_.id));
-  return Status::Ok();
+  if (st.code() == Status::Code::kCorruption) {
+    return st.Annotate(fmt::format("log block {}", meta_.id));
+  }
+  return st;
+}
+
+Status BlockReader::ReadEntries(const LoadedIndex& loaded, std::span<const uint32_t> pages,
+                                int64_t mint, int64_t maxt, std::vector<Entry>& out) {
+  const size_t first = out.size();
+  Status st = VisitEntries(loaded, pages, mint, maxt, {}, true, [&](const EntryRef& e) {
+    out.push_back(ToEntry(e));
+    return Status::Ok();
+  });
+  if (!st.ok()) out.resize(first);
+  return st;
 }
 
 size_t BlockReader::IndexMemoryBytes() const {

@@ -49,7 +49,13 @@ class BlockReader {
   // (bloom.h; none: every page in range), in time order.
   Result<std::vector<uint32_t>> Pages(const LoadedIndex& idx, size_t s, int64_t mint, int64_t maxt,
                                       std::span<const uint64_t> features);
-  // Appends the entries of `pages` (one stream's, in time order) in [mint, maxt] to `out`.
+  // Visits the entries of `pages` (one stream's, in time order) in [mint, maxt] whose lines
+  // hold every needle, in time order; without `lines`, with empty lines (the text is not
+  // read). Pages are fetched a few MiB at a time, so memory does not grow with their number.
+  Status VisitEntries(const LoadedIndex& idx, std::span<const uint32_t> pages, int64_t mint,
+                      int64_t maxt, std::span<const std::string> needles, bool lines,
+                      const EntryVisitor& fn);
+  // Appends the entries of `pages` in [mint, maxt] to `out`.
   Status ReadEntries(const LoadedIndex& idx, std::span<const uint32_t> pages, int64_t mint,
                      int64_t maxt, std::vector<Entry>& out);
 

@@ -139,11 +139,15 @@ Status BlockWriter::AddPage(std::span<const Entry> entries) {
   meta_.num_entries += entries.size();
   meta_.line_bytes += info.line_bytes;
   page_features_.push_back(features_.Take());
-  Pending p{EncodeTimestamps(entries), EncodeBody(entries, opts_.fields), index_.pages.size() - 1};
+  Pending p{EncodeTimestamps(entries), EncodeMetadata(entries), EncodeBody(entries, opts_.fields),
+            index_.pages.size() - 1};
   info.body_raw = p.body_raw.size();
+  info.meta_raw = p.meta_raw.size();
   // Within the reader's bounds by construction (page_bytes plus one entry); checked so that a
   // block no reader would take is never shipped.
-  if (info.body_raw > kMaxPageRawBytes) return Status::TooLarge("log block: page too large");
+  if (info.body_raw > kMaxPageRawBytes || info.meta_raw > kMaxPageRawBytes) {
+    return Status::TooLarge("log block: page too large");
+  }
   if (trained_) return WritePage(p);
   pending_bytes_ += p.body_raw.size();
   pending_.push_back(std::move(p));
@@ -190,19 +194,26 @@ Status BlockWriter::WritePage(const Pending& p) {
     return out;
   };
   std::string ts = compress(p.ts_raw, nullptr, 1);
+  std::string meta =
+      p.meta_raw.empty() ? std::string() : compress(p.meta_raw, nullptr, opts_.level);
   std::string body = compress(p.body_raw, cdict_, opts_.level);
-  if (ts.empty() || body.empty()) return Status::IOError("log block: zstd compression failed");
-  if (ts.size() > kMaxPageRawBytes || body.size() > kMaxPageRawBytes) {
+  if (ts.empty() || body.empty() || (meta.empty() && !p.meta_raw.empty())) {
+    return Status::IOError("log block: zstd compression failed");
+  }
+  if (ts.size() > kMaxPageRawBytes || body.size() > kMaxPageRawBytes ||
+      meta.size() > kMaxPageRawBytes) {
     return Status::TooLarge("log block: compressed page too large");
   }
   PageInfo& info = index_.pages[p.page];
   info.offset = data_bytes_;
   info.ts_len = static_cast<uint32_t>(ts.size());
+  info.meta_len = static_cast<uint32_t>(meta.size());
   info.body_len = static_cast<uint32_t>(body.size());
   std::string path = dir_ + "/" + kDataFile;
   RETURN_IF_ERROR(WriteAll(data_fd_, ts, path));
+  RETURN_IF_ERROR(WriteAll(data_fd_, meta, path));
   RETURN_IF_ERROR(WriteAll(data_fd_, body, path));
-  data_bytes_ += ts.size() + body.size();
+  data_bytes_ += ts.size() + meta.size() + body.size();
   return Status::Ok();
 }
 

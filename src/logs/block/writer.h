@@ -58,6 +58,7 @@ class BlockWriter {
  private:
   struct Pending {
     std::string ts_raw;
+    std::string meta_raw;
     std::string body_raw;
     size_t page;  // index into index_.pages
   };
