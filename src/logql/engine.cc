@@ -581,12 +581,18 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
   // twice as long as the one before; once a window leaves the limit filled, the rest of the
   // range holds only entries that would not be returned. A Grafana panel asking for the
   // newest 1,000 lines of a day reads the last minutes of it.
-  int64_t width = std::max<int64_t>((p.end_ns - p.start_ns) / 64, 1);
-  for (int64_t done = 0; done < p.end_ns - p.start_ns && cand.size() < p.limit; width *= 2) {
-    const int64_t len = std::min(width, p.end_ns - p.start_ns - done);
-    const int64_t lo = p.forward ? p.start_ns + done : p.end_ns - done - len;
+  // In unsigned arithmetic: a range may span most of int64.
+  const uint64_t span = static_cast<uint64_t>(p.end_ns) - static_cast<uint64_t>(p.start_ns);
+  uint64_t width = std::max<uint64_t>(span / 64, 1);
+  for (uint64_t done = 0; done < span && cand.size() < p.limit;) {
+    const uint64_t len = std::min(width, span - done);
+    const auto lo = static_cast<int64_t>(p.forward ? static_cast<uint64_t>(p.start_ns) + done
+                                                   : static_cast<uint64_t>(p.end_ns) - done - len);
     done += len;
-    ASSIGN_OR_RETURN(auto set, q.Select(e.selector.matchers, lo, lo + len - 1, hints));
+    width = width <= (span - done) / 2 ? width * 2 : span - done;
+    ASSIGN_OR_RETURN(auto set,
+                     q.Select(e.selector.matchers, lo,
+                              static_cast<int64_t>(static_cast<uint64_t>(lo) + len - 1), hints));
     for (size_t i = 0; i < set->size(); ++i) {
       const Labels& stream_labels = set->labels(i);
       auto visit = [&](const logs::EntryRef& en) -> Status {

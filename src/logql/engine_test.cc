@@ -106,6 +106,17 @@ TEST_F(LogqlEngineTest, LogQueryNewestFirstUpToTheLimit) {
                 lines_.begin(), lines_.end(), [&](const Line& l) { return l.ts >= first_read; })));
   EXPECT_LT(r->entries_scanned, lines_.size());
 
+  // A range spanning most of int64 gives the same newest three.
+  {
+    LogQueryParams wide = p;
+    wide.start_ns = INT64_MIN + 1;
+    auto w = engine_.SelectLogs(*querier_, As<LogExpr>(*e), wide);
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    ASSERT_EQ(w->streams.size(), 2u);
+    EXPECT_EQ(w->streams[0].entries.size() + w->streams[1].entries.size(), 3u);
+    EXPECT_EQ(w->streams[1].entries[0].ts_ns, kT0 + 590 * kSec + kSec / 2);
+  }
+
   // Forward: the oldest; end is exclusive.
   p.forward = true;
   p.limit = 2;

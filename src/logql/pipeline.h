@@ -95,7 +95,7 @@ class Pipeline {
   static Result<Pipeline> Make(const std::vector<Stage>& stages);
 
   bool empty() const { return steps_.empty(); }
-  // Whether no stage can change an entry's labels (line filters, decolorize, line_format).
+  // Whether no stage can change an entry's labels (line filters and decolorize only).
   bool KeepsLabels() const {
     return std::all_of(steps_.begin(), steps_.end(),
                        [](const auto& s) { return s->KeepsLabels(); });

@@ -1,5 +1,7 @@
 #include "logs/gateway.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -71,11 +73,8 @@ class BlockQuerier : public Querier {
     ASSIGN_OR_RETURN(auto index, reader_->Index());
     std::vector<uint64_t> features;
     for (const auto& needle : hints.line_contains) {
-      auto f = block::NeedleFeatures(needle);
-      features.insert(features.end(), f.begin(), f.end());
+      block::AppendFeatures(features, block::NeedleFeatures(needle));
     }
-    std::sort(features.begin(), features.end());
-    features.erase(std::unique(features.begin(), features.end()), features.end());
     auto streams = Matching(*index, matchers, mint, maxt);
     return std::unique_ptr<StreamSet>(
         std::make_unique<BlockStreamSet>(reader_, std::move(index), std::move(streams), mint, maxt,
@@ -149,20 +148,26 @@ Status Gateway::Sync(const std::string& tenant) {
   auto bucket = bucket_for_(tenant);
   const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
   ASSIGN_OR_RETURN(auto listed, blocks::ListBlocks(*bucket, root));
-  return blocks_.Sync(tenant, listed,
-                      [&](const std::vector<std::string>& ids)
-                          -> Result<std::vector<std::shared_ptr<block::BlockReader>>> {
-                        ASSIGN_OR_RETURN(auto metas, blocks::ReadMetaFiles(*bucket, root, ids));
-                        std::vector<std::shared_ptr<block::BlockReader>> out(metas.size());
-                        for (size_t i = 0; i < metas.size(); ++i) {
-                          if (!metas[i]) continue;
-                          auto meta = block::DecodeMeta(*metas[i]);
-                          if (!meta.ok() || meta->id != ids[i])
-                            continue;  // unreadable: left out, as if absent
-                          out[i] = Open(tenant, bucket, std::move(meta).value());
-                        }
-                        return out;
-                      });
+  return blocks_.Sync(
+      tenant, listed,
+      [&](const std::vector<std::string>& ids)
+          -> Result<std::vector<std::shared_ptr<block::BlockReader>>> {
+        ASSIGN_OR_RETURN(auto metas, blocks::ReadMetaFiles(*bucket, root, ids));
+        std::vector<std::shared_ptr<block::BlockReader>> out(metas.size());
+        for (size_t i = 0; i < metas.size(); ++i) {
+          if (!metas[i]) continue;
+          auto meta = block::DecodeMeta(*metas[i]);
+          if (!meta.ok() || meta->id != ids[i]) {
+            // Unreadable (damaged, or of a format version this build does
+            // not read): left out, and said so.
+            spdlog::warn("msg=\"log block left out\" tenant={} block={} err=\"{}\"", tenant, ids[i],
+                         meta.ok() ? "id differs from its directory" : meta.status().message());
+            continue;
+          }
+          out[i] = Open(tenant, bucket, std::move(meta).value());
+        }
+        return out;
+      });
 }
 
 void Gateway::AddBlock(const std::string& tenant, const block::BlockMeta& meta) {

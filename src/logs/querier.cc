@@ -193,6 +193,7 @@ class MergeStreamSet : public StreamSet {
     std::vector<Part> streamed;
     std::vector<Entry> rest, part;
     for (const Part& p : all) {
+      if (p.lo > p.hi) continue;  // no entry in the range
       const bool known = p.lo != INT64_MIN || p.hi != INT64_MAX;
       if (known && (streamed.empty() || streamed.back().hi < p.lo)) {
         streamed.push_back(p);

@@ -322,6 +322,50 @@ TEST_F(LogBlockTest, NeedlesNeverMissALineAndAbsentOnesSkipPages) {
   EXPECT_LT(read * 100, total) << read << " of " << total << " pages read";
 }
 
+// Pages full of trace IDs hold every hex trigram, so trigrams alone rule none out; the
+// anchors of long tokens do, and a part of a stored ID still finds its page.
+TEST_F(LogBlockTest, AbsentTraceIdsSkipPagesFullOfTraceIds) {
+  std::mt19937_64 rng(11);
+  auto hex_id = [&] { return fmt::format("{:016x}{:016x}", rng(), rng()); };
+  std::map<Labels, std::vector<Entry>> streams;
+  auto& es = streams[Labels{{"app", "traced"}}];
+  for (int i = 0; i < 40000; ++i) {
+    es.push_back(
+        {int64_t(i) * 1000, fmt::format("msg=done trace_id={} dur={}ms", hex_id(), i % 97), {}});
+  }
+  block::WriterOptions opts;
+  opts.page_bytes = 64 << 10;
+  BlockMeta meta = Write(streams, opts);
+  auto reader = std::make_shared<block::BlockReader>(
+      bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
+      cache::RangeReadOptions{});
+  auto idx = reader->Index();
+  ASSERT_TRUE(idx.ok());
+  const size_t pages = (*idx)->index.pages.size();
+  ASSERT_GT(pages, 30u);
+  size_t read = 0;
+  for (int i = 0; i < 50; ++i) {
+    auto p = reader->Pages(**idx, 0, INT64_MIN, INT64_MAX, block::NeedleFeatures(hex_id()));
+    ASSERT_TRUE(p.ok());
+    read += p->size();
+  }
+  EXPECT_LT(read * 100, pages * 50) << read << " of " << pages * 50 << " pages read";
+  // 20 characters from the middle of a stored ID: its page is among those read.
+  for (int i = 0; i < 200; ++i) {
+    const size_t k = rng() % es.size();
+    const std::string& line = es[k].line;
+    std::string part = line.substr(line.find("trace_id=") + 9 + 6, 20);
+    auto p = reader->Pages(**idx, 0, INT64_MIN, INT64_MAX, block::NeedleFeatures(part));
+    ASSERT_TRUE(p.ok());
+    bool found = false;
+    for (uint32_t pg : *p) {
+      const auto& pi = (*idx)->index.pages[pg];
+      found = found || (es[k].ts_ns >= pi.min_ts && es[k].ts_ns <= pi.max_ts);
+    }
+    EXPECT_TRUE(found) << part;
+  }
+}
+
 // Pages are cut by line and metadata bytes: entries with empty lines and large metadata (as
 // OTLP sends) make many small pages, all read back.
 TEST_F(LogBlockTest, MetadataCountsTowardsThePageSize) {

@@ -14,6 +14,33 @@ constexpr uint64_t kTrigramCodes = uint64_t{1} << 24;
 // Distinct domains for the two kinds of features.
 uint64_t TokenHash(std::string_view t) { return XXH3_64bits_withSeed(t.data(), t.size(), 1); }
 uint64_t TrigramHash(uint32_t code) { return XXH3_64bits_withSeed(&code, sizeof(code), 2); }
+// Anchors of long tokens: of every window of kAnchorWindow consecutive kAnchorGram-byte
+// substrings, the one with the smallest hash (the leftmost of equals) -- a minimizer. A
+// needle run of kAnchorMin bytes or more holds whole windows, whose minimizers are those of
+// the token around it in a matching line, so they can be looked up; a random 32-hex trace
+// ID has about six, and unlike its trigrams they are rare.
+constexpr size_t kAnchorGram = 8;
+constexpr size_t kAnchorWindow = 8;
+constexpr size_t kAnchorMin = kAnchorGram + kAnchorWindow - 1;
+uint64_t AnchorHash(const char* p) { return XXH3_64bits_withSeed(p, kAnchorGram, 3); }
+
+template <typename Fn>
+void ForEachAnchor(std::string_view t, std::vector<uint64_t>& hashes, Fn fn) {
+  if (t.size() < kAnchorMin) return;
+  const size_t grams = t.size() - kAnchorGram + 1;
+  hashes.resize(grams);
+  for (size_t i = 0; i < grams; ++i) hashes[i] = AnchorHash(t.data() + i);
+  size_t last = SIZE_MAX;
+  for (size_t w = 0; w + kAnchorWindow <= grams; ++w) {
+    size_t best = w;
+    for (size_t j = w + 1; j < w + kAnchorWindow; ++j) {
+      if (hashes[j] < hashes[best]) best = j;
+    }
+    if (best != last) fn(hashes[best]);
+    last = best;
+  }
+}
+
 uint32_t TrigramCode(const char* p) {
   return (uint32_t{static_cast<unsigned char>(p[0])} << 16) |
          (uint32_t{static_cast<unsigned char>(p[1])} << 8) | static_cast<unsigned char>(p[2]);
@@ -44,6 +71,7 @@ FeatureSet::FeatureSet() : seen_(kTrigramCodes / 64) {}
 void FeatureSet::AddText(std::string_view text) {
   ForEachToken(text, [&](std::string_view t, bool) {
     tokens_.insert(TokenHash(t));
+    ForEachAnchor(t, scratch_, [&](uint64_t h) { tokens_.insert(h); });
     for (size_t i = 0; i + 3 <= t.size(); ++i) {
       uint32_t code = TrigramCode(t.data() + i);
       uint64_t& word = seen_[code / 64];
@@ -71,15 +99,25 @@ std::vector<uint64_t> FeatureSet::Take() {
 }
 
 std::vector<uint64_t> NeedleFeatures(std::string_view needle) {
-  std::vector<uint64_t> out;
+  // Rare features first (tokens and anchors), then trigrams, each once.
+  std::vector<uint64_t> strong, weak, hashes;
   ForEachToken(needle, [&](std::string_view t, bool bounded) {
-    if (bounded) out.push_back(TokenHash(t));
-    for (size_t i = 0; i + 3 <= t.size(); ++i)
-      out.push_back(TrigramHash(TrigramCode(t.data() + i)));
+    if (bounded) strong.push_back(TokenHash(t));
+    ForEachAnchor(t, hashes, [&](uint64_t h) { strong.push_back(h); });
+    for (size_t i = 0; i + 3 <= t.size(); ++i) {
+      weak.push_back(TrigramHash(TrigramCode(t.data() + i)));
+    }
   });
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::vector<uint64_t> out;
+  AppendFeatures(out, strong);
+  AppendFeatures(out, weak);
   return out;
+}
+
+void AppendFeatures(std::vector<uint64_t>& out, std::span<const uint64_t> features) {
+  for (uint64_t f : features) {
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+  }
 }
 
 uint32_t BloomClassBlocks(uint32_t bloom_class) {

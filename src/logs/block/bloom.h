@@ -9,10 +9,11 @@
 
 // The search features of log text and the blocked bloom filters that hold them per page of a
 // log block (docs/format/log-block.md, "Blooms"). A token is a maximal run of bytes in
-// [A-Za-z0-9_] or >= 0x80; the features of a text are its tokens and the trigrams inside its
-// tokens. A line containing a needle contains every trigram inside the needle's token runs,
-// and every token of the needle that is bounded by other bytes within the needle, so a page
-// whose filter lacks one of those features cannot hold a matching line.
+// [A-Za-z0-9_] or >= 0x80; the features of a text are its tokens, the anchors of its tokens
+// of 15 bytes or more (minimizers of their 8-byte substrings), and the trigrams inside its
+// tokens. A line containing a needle contains every trigram and anchor of the needle's token
+// runs, and every token of the needle that is bounded by other bytes within the needle, so a
+// page whose filter lacks one of those features cannot hold a matching line.
 namespace strata::logs::block {
 
 inline constexpr size_t kBloomBlockBytes = 64;  // one cache line: 512 bits
@@ -34,10 +35,15 @@ class FeatureSet {
   std::unordered_set<uint64_t> tokens_;  // hashes
   std::vector<uint32_t> trigrams_;       // distinct 24-bit codes
   std::vector<uint64_t> seen_;           // bitmap over trigram codes
+  std::vector<uint64_t> scratch_;        // anchor hashes of a token
 };
 
-// The features a line must have to contain `needle`.
+// The features a line must have to contain `needle`, each once, the rarer kinds (tokens,
+// anchors) before the trigrams, so that a reader checking them a few at a time rules pages
+// out with the first ones.
 std::vector<uint64_t> NeedleFeatures(std::string_view needle);
+// Appends the features not in `out` yet, in order.
+void AppendFeatures(std::vector<uint64_t>& out, std::span<const uint64_t> features);
 
 // A page's filter has the blocks of its size class: classes 0, 1, 2, 3, 4, 5, ... have 1, 1,
 // 2, 3, 4, 6, 8, 12, ... blocks (2^k and 1.5 * 2^k), so a filter is at most 1.5 times the size

@@ -71,47 +71,56 @@ Result<std::vector<uint32_t>> BlockReader::Pages(const LoadedIndex& loaded, size
   for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
     if (idx.pages[p].max_ts >= mint && idx.pages[p].min_ts <= maxt) out.push_back(p);
   }
-  if (out.empty() || features.empty()) return out;
-  // Pages of a stream are in time order, so those in range are one run of page numbers, and
-  // the ones of each size class one run of ranks in its class: a feature's blocks of them lie
-  // together in the blooms file, one range per feature and class.
+  // Features are checked in rounds of 2, 4, 8, ... the first ones (the rarest kinds) first,
+  // and only for the pages still in: two rare features rule out nearly every page that lacks
+  // a needle, so its other features cost nothing.
   const BloomLayout& layout = loaded.blooms;
-  struct Run {
-    uint32_t bloom_class, first, count;
-  };
-  std::vector<Run> runs;
-  for (uint32_t p : out) {
-    const uint32_t c = idx.pages[p].bloom_class, rank = layout.rank[p];
-    auto it =
-        std::find_if(runs.begin(), runs.end(), [&](const Run& r) { return r.bloom_class == c; });
-    if (it == runs.end()) {
-      runs.push_back({c, rank, 1});
-    } else {
-      it->count = rank - it->first + 1;
+  for (size_t next = 0, per_round = 2; next < features.size() && !out.empty(); per_round *= 2) {
+    const auto round = features.subspan(next, std::min(per_round, features.size() - next));
+    next += round.size();
+    // The pages in, of each size class, have ranks in one run within their class: a
+    // feature's blocks of them lie together in the blooms file, one range per feature and
+    // class.
+    struct Run {
+      uint32_t bloom_class, first, count;
+    };
+    std::vector<Run> runs;
+    std::vector<size_t> run_of;  // per page in `out`
+    for (uint32_t p : out) {
+      const uint32_t c = idx.pages[p].bloom_class, rank = layout.rank[p];
+      auto it =
+          std::find_if(runs.begin(), runs.end(), [&](const Run& r) { return r.bloom_class == c; });
+      if (it == runs.end()) {
+        it = runs.insert(runs.end(), {c, rank, 1});
+      } else {
+        it->count = rank - it->first + 1;
+      }
+      run_of.push_back(static_cast<size_t>(it - runs.begin()));
     }
+    std::vector<objstore::ByteRange> ranges;
+    for (uint64_t f : round) {
+      for (const Run& r : runs) {
+        uint64_t b = BloomBlockOf(f, BloomClassBlocks(r.bloom_class));
+        ranges.push_back({layout.offset[r.bloom_class] +
+                              (b * layout.pages[r.bloom_class] + r.first) * kBloomBlockBytes,
+                          uint64_t{r.count} * kBloomBlockBytes});
+      }
+    }
+    ASSIGN_OR_RETURN(auto rows, Read(kBloomsFile, meta_.blooms_bytes, ranges));
+    std::vector<uint32_t> kept;
+    for (size_t k = 0; k < out.size(); ++k) {
+      const Run& run = runs[run_of[k]];
+      bool in = true;
+      for (size_t i = 0; i < round.size() && in; ++i) {
+        const auto* block =
+            reinterpret_cast<const uint8_t*>(rows[i * runs.size() + run_of[k]].data()) +
+            uint64_t{layout.rank[out[k]] - run.first} * kBloomBlockBytes;
+        in = BloomBlockHas(block, round[i]);
+      }
+      if (in) kept.push_back(out[k]);
+    }
+    out = std::move(kept);
   }
-  std::vector<objstore::ByteRange> ranges;
-  for (uint64_t f : features) {
-    for (const Run& r : runs) {
-      uint64_t b = BloomBlockOf(f, BloomClassBlocks(r.bloom_class));
-      ranges.push_back({layout.offset[r.bloom_class] +
-                            (b * layout.pages[r.bloom_class] + r.first) * kBloomBlockBytes,
-                        uint64_t{r.count} * kBloomBlockBytes});
-    }
-  }
-  ASSIGN_OR_RETURN(auto rows, Read(kBloomsFile, meta_.blooms_bytes, ranges));
-  std::erase_if(out, [&](uint32_t p) {
-    const uint32_t c = idx.pages[p].bloom_class;
-    const size_t run =
-        std::find_if(runs.begin(), runs.end(), [&](const Run& r) { return r.bloom_class == c; }) -
-        runs.begin();
-    for (size_t i = 0; i < features.size(); ++i) {
-      const auto* block = reinterpret_cast<const uint8_t*>(rows[i * runs.size() + run].data()) +
-                          uint64_t{layout.rank[p] - runs[run].first} * kBloomBlockBytes;
-      if (!BloomBlockHas(block, features[i])) return true;
-    }
-    return false;
-  });
   return out;
 }
 
