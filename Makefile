@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 RUN_ARGS ?=
 
-.PHONY: all deps deps-peers build run test test-asan test-tsan lint fuzz fuzz-smoke format clean
+.PHONY: all deps deps-peers deps-bench build run test test-asan test-tsan lint fuzz fuzz-smoke format clean
 
 all: build
 
@@ -13,6 +13,9 @@ deps:
 
 deps-peers:
 	@bash scripts/install-deps.sh --with-peers
+
+deps-bench:
+	@bash scripts/install-deps.sh --with-bench
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja $(CMAKE_FLAGS)

@@ -12,9 +12,15 @@ build_pkgs=(
 # Real peers the integration tests and benchmarks run against.
 peer_pkgs=(prometheus prometheus-node-exporter victoria-metrics memcached curl python3 util-linux nodejs)
 
+# What only the benchmarks compare with (bench/logs): not needed by `make test`.
+bench_pkgs=(clickhouse-server clickhouse-client zstd ripgrep)
+
 want=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--with-peers" ]]; then
+if [[ "${1:-}" == "--with-peers" || "${1:-}" == "--with-bench" ]]; then
   want+=("${peer_pkgs[@]}")
+fi
+if [[ "${1:-}" == "--with-bench" ]]; then
+  want+=("${bench_pkgs[@]}")
 fi
 
 missing=()
@@ -24,7 +30,7 @@ for p in "${want[@]}"; do
   fi
 done
 # npm may come with a Node.js that is not Debian's; only its absence matters.
-if [[ "${1:-}" == "--with-peers" ]] && ! command -v npm >/dev/null; then
+if [[ -n "${1:-}" ]] && ! command -v npm >/dev/null; then
   missing+=(npm)
 fi
 [[ ${#missing[@]} -eq 0 ]] && exit 0

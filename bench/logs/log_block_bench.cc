@@ -86,4 +86,11 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace strata
 
-int main(int argc, char** argv) { return strata::Run(argc, argv); }
+int main(int argc, char** argv) {
+  try {
+    return strata::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "log_block_bench: %s\n", e.what());
+    return 1;
+  }
+}
