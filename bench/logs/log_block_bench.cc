@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/tool_main.h"
 #include "logs/block/writer.h"
 #include "testing/temp_dir.h"
 
@@ -87,10 +88,5 @@ int Run(int argc, char** argv) {
 }  // namespace strata
 
 int main(int argc, char** argv) {
-  try {
-    return strata::Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "log_block_bench: %s\n", e.what());
-    return 1;
-  }
+  return strata::bench::ToolMain("log_block_bench", strata::Run, argc, argv);
 }

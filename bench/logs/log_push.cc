@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "bench/tool_main.h"
 #include "http/client.h"
 #include "proto/remote_write.h"
 #include "proto/wire.h"
@@ -175,10 +176,5 @@ int Run(int argc, char** argv) {
 }  // namespace strata
 
 int main(int argc, char** argv) {
-  try {
-    return strata::Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "log_push: %s\n", e.what());
-    return 1;
-  }
+  return strata::bench::ToolMain("log_push", strata::Run, argc, argv);
 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/units.h"
+#include "bench/tool_main.h"
 #include "objstore/fs_bucket.h"
 #include "objstore/s3_bucket.h"
 #include "promql/engine.h"
@@ -317,10 +318,5 @@ int Run(int argc, char** argv) {
 }  // namespace strata
 
 int main(int argc, char** argv) {
-  try {
-    return strata::Run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "storage_bench: %s\n", e.what());
-    return 1;
-  }
+  return strata::bench::ToolMain("storage_bench", strata::Run, argc, argv);
 }
