@@ -302,7 +302,6 @@ class LeafQuerier : public query::EmptyQuerier {
   }
 
  private:
-  // The samples of the leaf's series with (millisecond) times in [mint, maxt].
   // Which of the evaluation windows (t_k - range, t_k], t_k = mint + range - 1 + k * step up
   // to maxt, hold a sample time: entries holding the same windows are one cell. For the
   // aggregations that only add whole numbers (counts, bytes) or look at presence, a cell's
@@ -349,6 +348,7 @@ class LeafQuerier : public query::EmptyQuerier {
     return c;
   }
 
+  // The samples of the leaf's series with (millisecond) times in [p.mint, p.maxt].
   Result<std::vector<query::SeriesData>> Extract(const Leaf& leaf,
                                                  const query::SelectParams& p) const {
     const int64_t mint = p.mint, maxt = p.maxt;
