@@ -140,7 +140,7 @@ TEST_F(LogBlockTest, LinesOfAnyShapeComeBackByteForByte) {
                                           "\n",
                                           "x y z w\n ",
                                           "\n \n \n",
-                                          std::string("n\0ul l\x80\xff", 11),
+                                          std::string("n\0ul l\x80\xff", 8),
                                           "trailing ",
                                           " leading",
                                           "tab\there",
