@@ -1,6 +1,7 @@
 #include "base/find.h"
 
 #include <cstring>
+#include <utility>
 
 namespace strata {
 
@@ -20,25 +21,27 @@ int Commonness(unsigned char c) {
 
 }  // namespace
 
-size_t FindBytes(std::string_view text, std::string_view needle) {
-  if (needle.empty()) return 0;
-  if (needle.size() > text.size()) return std::string_view::npos;
-  size_t pick = 0;
-  for (size_t i = 1; i < needle.size(); ++i) {
-    if (Commonness(static_cast<unsigned char>(needle[i])) <
-        Commonness(static_cast<unsigned char>(needle[pick]))) {
-      pick = i;
+NeedleFinder::NeedleFinder(std::string needle) : needle_(std::move(needle)) {
+  for (size_t i = 1; i < needle_.size(); ++i) {
+    if (Commonness(static_cast<unsigned char>(needle_[i])) <
+        Commonness(static_cast<unsigned char>(needle_[pick_]))) {
+      pick_ = i;
     }
   }
-  const char rare = needle[pick];
-  // The rare byte's candidates: positions pick .. text.size() - needle.size() + pick.
-  const char* p = text.data() + pick;
-  const char* last = text.data() + (text.size() - needle.size()) + pick;
+}
+
+size_t NeedleFinder::Find(std::string_view text) const {
+  if (needle_.empty()) return 0;
+  if (needle_.size() > text.size()) return std::string_view::npos;
+  const char rare = needle_[pick_];
+  // The rare byte's candidates: positions pick_ .. text.size() - needle_.size() + pick_.
+  const char* p = text.data() + pick_;
+  const char* last = text.data() + (text.size() - needle_.size()) + pick_;
   while (p <= last) {
     p = static_cast<const char*>(std::memchr(p, rare, static_cast<size_t>(last - p) + 1));
     if (p == nullptr) break;
-    const char* start = p - pick;
-    if (std::memcmp(start, needle.data(), needle.size()) == 0) {
+    const char* start = p - pick_;
+    if (std::memcmp(start, needle_.data(), needle_.size()) == 0) {
       return static_cast<size_t>(start - text.data());
     }
     ++p;

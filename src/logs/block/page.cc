@@ -109,6 +109,7 @@ Status VisitPage(std::span<const int64_t> ts, std::optional<std::string_view> bo
   std::string_view counts;
   std::vector<std::string_view> columns(fields + 1);
   ByteReader esc("");
+  std::vector<NeedleFinder> finders(needles.begin(), needles.end());
   if (body) {
     std::string_view raw = *body;
     if (raw.size() < n) return PageCorrupt("truncated part counts");
@@ -130,9 +131,9 @@ Status VisitPage(std::span<const int64_t> ts, std::optional<std::string_view> bo
     // A needle without spaces and newlines lies within one part of a line, so it is in the
     // parts' bytes if any line holds it: one search over the page rules most pages out.
     std::string_view text = raw.substr(text_at);
-    for (const std::string& needle : needles) {
-      if (needle.find_first_of(" \n") == std::string::npos &&
-          FindBytes(text, needle) == std::string_view::npos) {
+    for (const NeedleFinder& f : finders) {
+      if (f.needle().find_first_of(" \n") == std::string::npos &&
+          f.Find(text) == std::string_view::npos) {
         return Status::Ok();
       }
     }
@@ -173,8 +174,8 @@ Status VisitPage(std::span<const int64_t> ts, std::optional<std::string_view> bo
       }
     }
     if (ts[i] < mint || ts[i] > maxt) continue;
-    if (std::all_of(needles.begin(), needles.end(), [&](const std::string& needle) {
-          return FindBytes(line, needle) != std::string_view::npos;
+    if (std::all_of(finders.begin(), finders.end(), [&](const NeedleFinder& f) {
+          return f.Find(line) != std::string_view::npos;
         })) {
       RETURN_IF_ERROR(fn(EntryRef{ts[i], line, md}));
     }
