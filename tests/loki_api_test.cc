@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "api/params.h"
 #include "base/units.h"
@@ -20,12 +22,13 @@ using testing::LokiPush;
 
 class LokiApiTest : public ::testing::Test {
  protected:
+  LokiApiTest() {
+    config_.listen = "127.0.0.1:0";
+    config_.data_dir = dir_.path();
+    config_.threads = 2;
+  }
   void SetUp() override {
-    server::Config c;
-    c.listen = "127.0.0.1:0";
-    c.data_dir = dir_.path();
-    c.threads = 2;
-    srv_ = std::make_unique<server::StrataServer>(c);
+    srv_ = std::make_unique<server::StrataServer>(config_);
     ASSERT_TRUE(srv_->Start().ok());
     ASSERT_TRUE(srv_->WaitReady().ok());
     client_ = std::make_unique<http::Client>("127.0.0.1", std::to_string(srv_->port()));
@@ -71,7 +74,19 @@ class LokiApiTest : public ::testing::Test {
     return doc;
   }
 
+  // The log blocks of the default tenant in the bucket.
+  size_t Blocks() const {
+    size_t n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(
+             dir_.path() + "/bucket/anonymous/logs", ec)) {
+      n += e.path().filename() == "meta.json";
+    }
+    return n;
+  }
+
   testing::TempDir dir_{"loki-api"};
+  server::Config config_;
   std::unique_ptr<server::StrataServer> srv_;
   std::unique_ptr<http::Client> client_;
   simdjson::dom::parser parser_;
@@ -196,25 +211,16 @@ TEST_F(LokiApiTest, FlushMovesLogsToBlocksAndQueriesStillSeeEverything) {
     http::Request req(bhttp::verb::post, "/flush", 11);
     EXPECT_EQ(Do(std::move(req)).result(), http::Status::no_content);
   };
-  auto blocks = [&] {
-    size_t n = 0;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(
-             dir_.path() + "/bucket/anonymous/logs", ec)) {
-      n += e.path().filename() == "meta.json";
-    }
-    return n;
-  };
 
   ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 10), false)).result(), http::Status::no_content);
   flush();
-  EXPECT_EQ(blocks(), 1u);
+  EXPECT_EQ(Blocks(), 1u);
   EXPECT_EQ(all(R"({app="api"})"), want(10, ""));
   // The first ten again (a retry: stored once) and ten more, in the head.
   ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 20), false)).result(), http::Status::no_content);
   EXPECT_EQ(all(R"({app="api"})"), want(20, ""));
   flush();
-  EXPECT_EQ(blocks(), 2u);
+  EXPECT_EQ(Blocks(), 2u);
   EXPECT_EQ(all(R"({app="api"})"), want(20, ""));
   EXPECT_EQ(all(R"({app="api"} |= "line 1")"), want(20, "line 1"));
   EXPECT_EQ(all(R"({app="api"} |= "absent-needle-4bf92f3577b34da6")"), want(20, "absent"));
@@ -227,6 +233,24 @@ TEST_F(LokiApiTest, FlushMovesLogsToBlocksAndQueriesStillSeeEverything) {
   auto doc = Json(Get("/loki/api/v1/query", {{"query", R"(sum(count_over_time({app="api"}[1h])))"},
                                              {"time", std::to_string(ns_ + 1'000'000)}}));
   EXPECT_EQ(std::string_view(doc["data"]["result"].at(0)["value"].at(1)), "20") << bodies_.back();
+}
+
+// A head that reaches log_block_size is cut and shipped at once, not at the next maintenance
+// tick (an hour away here).
+TEST_F(LokiApiTest, AHeadAtItsBlockSizeIsCutAtOnce) {
+  client_.reset();
+  srv_->Shutdown();
+  config_.maintenance_interval_ms = 3'600'000;
+  config_.log_block_bytes = 100;
+  SetUp();
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_, 2), false)).result(), http::Status::no_content);
+  EXPECT_EQ(Blocks(), 0u);  // 2 lines, under 100 bytes
+  ASSERT_EQ(Do(LokiPush(LokiJson("api", ns_ + 10, 10), false)).result(), http::Status::no_content);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (Blocks() == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(Blocks(), 1u);
 }
 
 TEST_F(LokiApiTest, MetricQueriesLabelsAndSeries) {

@@ -33,12 +33,14 @@ class LogqlEngineTest : public ::testing::Test {
           {"api", ts, fmt::format("level={} dur={}ms", i % 3 == 0 ? "error" : "info", i)});
       lines_.push_back({"web", ts + kSec / 2, fmt::format("level=info path=/p{}", i % 2)});
     }
+    logs::Stream::UnpackCache cache;
     for (const auto& l : lines_) {
       std::vector<LabelView> ls = {{"app", l.app}, {"env", "prod"}};
       bool created = false;
       logs::Stream* s = head_.GetOrCreate(HashLabels(ls), ls, &created);
       ASSERT_NE(s, nullptr);
-      ASSERT_EQ(head_.Append(*s, l.ts, l.text, {}, INT64_MAX), logs::AppendResult::kAppended);
+      ASSERT_EQ(head_.Append(*s, l.ts, l.text, {}, INT64_MAX, cache),
+                logs::AppendResult::kAppended);
     }
     querier_ = logs::NewHeadQuerier(head_);
   }

@@ -86,6 +86,7 @@ class Runner {
  private:
   Status Load(const std::vector<std::string>& body) {
     logs::Stream* stream = nullptr;
+    logs::Stream::UnpackCache cache;
     for (const auto& l : body) {
       if (IsStreamHeader(l)) {
         ASSIGN_OR_RETURN(Labels ls, ParseLabelSet(l));
@@ -98,7 +99,7 @@ class Runner {
       if (stream == nullptr) return Status::InvalidArgument("an entry before any stream");
       ASSIGN_OR_RETURN(EntryLine e, ParseEntryLine(l));
       auto md = ViewOf(e.metadata);
-      head_->Append(*stream, e.ts_ns, e.line, md, kOutOfOrderWindow);
+      head_->Append(*stream, e.ts_ns, e.line, md, kOutOfOrderWindow, cache);
     }
     return Status::Ok();
   }

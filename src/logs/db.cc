@@ -39,6 +39,7 @@ Status Db::ApplyRecord(Replay& replay, wal::RecordType type, std::string_view pa
       std::vector<RefEntry> entries;
       std::vector<LabelView> metadata;
       RETURN_IF_ERROR(DecodeEntries(payload, entries, metadata));
+      Stream::UnpackCache cache;
       for (const auto& e : entries) {
         Stream* s = replay.ByRef(e.ref);
         if (s == nullptr) {
@@ -46,9 +47,9 @@ Status Db::ApplyRecord(Replay& replay, wal::RecordType type, std::string_view pa
         }
         // Every logged entry was accepted when written, however late it was.
         auto md = std::span<const LabelView>(metadata).subspan(e.metadata_begin, e.metadata_count);
-        if (head_.Append(*s, e.ts_ns, e.line, md, std::numeric_limits<int64_t>::max()) ==
+        if (head_.Append(*s, e.ts_ns, e.line, md, std::numeric_limits<int64_t>::max(), cache) ==
             AppendResult::kAppended) {
-          Unsealed(EntryBytes(e.line, md));
+          (void)Unsealed(EntryBytes(e.line, md));
         }
       }
       return Status::Ok();
@@ -85,7 +86,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
     found[i] = head_.Find(streams[i].hash, streams[i].labels);
   }
   std::string frames;
-  MutexLock lk(commit_mu_);
+  UniqueLock lk(commit_mu_);
   RETURN_IF_ERROR(wal_->Admit());
   if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
   uint64_t appended_bytes = 0;
@@ -93,6 +94,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
     wal::RecordBuilder stream_rec(kStreamRecord, frames);
     std::string entry_frames;
     wal::RecordBuilder entry_rec(kEntriesRecord, entry_frames);
+    Stream::UnpackCache cache;
     for (size_t i = 0; i < streams.size(); ++i) {
       const StreamInput& in = streams[i];
       if (in.entries.empty()) continue;
@@ -120,7 +122,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
           reject(i, &e, Rejection::kTooLarge, 0);
           continue;
         }
-        switch (head_.Append(*s, e.ts_ns, e.line, e.metadata, limits.window_ns)) {
+        switch (head_.Append(*s, e.ts_ns, e.line, e.metadata, limits.window_ns, cache)) {
           case AppendResult::kAppended:
             EncodeEntry(entry_rec.payload(), s->ref(), e.ts_ns, e.line, e.metadata);
             entry_rec.EndEntry();
@@ -142,14 +144,17 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
     frames += entry_frames;
   }
   out.lsn = wal_->Append(frames);
-  if (appended_bytes > 0) Unsealed(appended_bytes);
+  const bool due = appended_bytes > 0 && Unsealed(appended_bytes);
+  lk.unlock();
+  if (due && opts_.on_cut_due) opts_.on_cut_due();
   return out;
 }
 
-void Db::Unsealed(uint64_t bytes) {
-  unsealed_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+bool Db::Unsealed(uint64_t bytes) {
+  uint64_t before = unsealed_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   int64_t none = 0;
   unsealed_since_ms_.compare_exchange_strong(none, NowMillis(), std::memory_order_relaxed);
+  return before < opts_.cut_bytes && before + bytes >= opts_.cut_bytes;
 }
 
 bool Db::CutDue(int64_t now_ms) const {
@@ -206,11 +211,17 @@ Result<std::optional<block::BlockMeta>> Db::CutBlock(const std::string& staging_
     for (Stream* s : head_.Sealed()) streams.emplace_back(s->OwnedLabels(), s);
     std::sort(streams.begin(), streams.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
+    // A batch at a time: a stream's sealed entries are packed in the head, and the writer
+    // holds a page of them.
     std::vector<Entry> entries;
     for (const auto& [labels, s] : streams) {
-      entries.clear();
-      head_.SealedEntries(*s, entries);
-      RETURN_IF_ERROR(writer->AddStream(labels, entries));
+      RETURN_IF_ERROR(writer->BeginStream(labels));
+      for (size_t k = 0, n = head_.SealedBatches(*s); k < n; ++k) {
+        entries.clear();
+        head_.SealedBatch(*s, k, entries);
+        RETURN_IF_ERROR(writer->Add(entries));
+      }
+      RETURN_IF_ERROR(writer->EndStream());
     }
   }
   ASSIGN_OR_RETURN(block::BlockMeta meta, writer->Finish());

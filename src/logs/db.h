@@ -27,6 +27,9 @@ struct DbOptions {
   // cut, or once its oldest such entry arrived this long ago.
   uint64_t cut_bytes = uint64_t{64} << 20;
   int64_t cut_age_ms = int64_t{30} * 60'000;
+  // Called when appends bring the head to cut_bytes (without the Db's locks held), so that
+  // the block can be cut at once.
+  std::function<void()> on_cut_due;
   block::WriterOptions block;
 };
 
@@ -119,8 +122,8 @@ class Db {
   // Applies one WAL record to the head (replay).
   using Replay = index::SeriesReplay<Head, Stream>;
   Status ApplyRecord(Replay& replay, wal::RecordType type, std::string_view payload);
-  // Notes bytes appended since the last seal, for CutDue.
-  void Unsealed(uint64_t bytes);
+  // Notes bytes appended since the last seal, for CutDue; whether they made cut_bytes.
+  bool Unsealed(uint64_t bytes);
   // Writes a checkpoint of the stream records in place of the segments before `first_kept`.
   Status CheckpointStreams(uint32_t first_kept);
   // Drops the shipped sealed entries when no earlier reader is left; whether it did.

@@ -41,9 +41,10 @@ Stream* Head::ByRef(uint32_t ref) const {
 }
 
 AppendResult Head::Append(Stream& s, int64_t ts_ns, std::string_view line,
-                          std::span<const LabelView> metadata, int64_t window_ns) {
+                          std::span<const LabelView> metadata, int64_t window_ns,
+                          Stream::UnpackCache& cache) {
   MutexLock lk(StripeOf(s));
-  return s.Append(ts_ns, line, metadata, window_ns);
+  return s.Append(ts_ns, line, metadata, window_ns, cache);
 }
 
 void Head::Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entry>& out) const {
@@ -97,9 +98,14 @@ std::vector<Stream*> Head::Sealed() const {
   return out;
 }
 
-void Head::SealedEntries(const Stream& s, std::vector<Entry>& out) const {
+size_t Head::SealedBatches(const Stream& s) const {
   MutexLock lk(StripeOf(s));
-  s.SealedEntries(out);
+  return s.SealedBatches();
+}
+
+void Head::SealedBatch(const Stream& s, size_t k, std::vector<Entry>& out) const {
+  MutexLock lk(StripeOf(s));
+  s.SealedBatch(k, out);
 }
 
 size_t Head::DropSealed(std::vector<Stream*>& emptied) {

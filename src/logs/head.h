@@ -53,7 +53,8 @@ class Head {
   Stream* ByRef(uint32_t ref) const EXCLUDES(index_mu_);
 
   AppendResult Append(Stream& s, int64_t ts_ns, std::string_view line,
-                      std::span<const LabelView> metadata, int64_t window_ns);
+                      std::span<const LabelView> metadata, int64_t window_ns,
+                      Stream::UnpackCache& cache);
   // The stream's entries in [mint, maxt], oldest first (Stream::Entries under its lock).
   void Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
 
@@ -66,10 +67,11 @@ class Head {
   std::vector<std::string> LabelValues(std::string_view name) const EXCLUDES(index_mu_);
 
   // Block cutting (Stream::Seal): seals every stream's chunks; the streams holding sealed
-  // entries, in ref order; a stream's sealed entries, oldest first.
+  // entries, in ref order; a stream's sealed entries in batches, oldest first.
   void SealAll() EXCLUDES(index_mu_);
   std::vector<Stream*> Sealed() const EXCLUDES(index_mu_);
-  void SealedEntries(const Stream& s, std::vector<Entry>& out) const;
+  size_t SealedBatches(const Stream& s) const;
+  void SealedBatch(const Stream& s, size_t k, std::vector<Entry>& out) const;
   // Drops every sealed entry; `emptied` receives the streams left without entries. Returns the
   // bytes freed.
   size_t DropSealed(std::vector<Stream*>& emptied) EXCLUDES(index_mu_);

@@ -1,6 +1,11 @@
 #include "logs/stream.h"
 
+#include <spdlog/spdlog.h>
+#include <zstd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <memory>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
@@ -17,10 +22,10 @@ Stream::Stream(uint32_t ref, uint64_t hash, std::span<const index::LabelSym> lab
   std::copy(labels.begin(), labels.end(), labels_.get());
 }
 
-Entry Stream::Decode(const Chunk& c, size_t i) {
+Entry Stream::Decode(const View& v, size_t i) {
   Entry e;
-  e.ts_ns = c.ts[i];
-  ByteReader r(std::string_view(c.data).substr(c.offsets[i]));
+  e.ts_ns = v.ts[i];
+  ByteReader r(v.data.substr(v.offsets[i]));
   std::string_view line;
   uint64_t n = 0;
   // The bytes were written by Append: they decode.
@@ -92,9 +97,9 @@ void RemoveDuplicates(std::vector<Entry>& entries) {
   entries.resize(w);
 }
 
-bool Stream::Equals(const Chunk& c, size_t i, std::string_view line,
+bool Stream::Equals(const View& v, size_t i, std::string_view line,
                     std::span<const LabelView> metadata) {
-  ByteReader r(std::string_view(c.data).substr(c.offsets[i]));
+  ByteReader r(v.data.substr(v.offsets[i]));
   std::string_view stored;
   uint64_t n = 0;
   if (!r.ReadLengthPrefixed(&stored) || stored != line || !r.ReadUvarint(&n) ||
@@ -112,21 +117,20 @@ bool Stream::Equals(const Chunk& c, size_t i, std::string_view line,
 }
 
 bool Stream::Contains(int64_t ts_ns, uint64_t key, std::string_view line,
-                      std::span<const LabelView> metadata) const {
+                      std::span<const LabelView> metadata, UnpackCache& cache) const {
   for (const Chunk& c : chunks_) {
     if (ts_ns < c.min_ts || ts_ns > c.max_ts) continue;
     // A key matches: the entry is confirmed byte for byte (a hash collision is no duplicate).
-    auto same = [&](uint32_t i) { return c.ts[i] == ts_ns && Equals(c, i, line, metadata); };
-    if (!c.open_keys.empty()) {
+    if (!c.closed) {
+      const View v = ViewChunk(c, cache);
       auto [b, e] = c.open_keys.equal_range(key);
       for (auto it = b; it != e; ++it) {
-        if (same(it->second)) return true;
+        if (v.ts[it->second] == ts_ns && Equals(v, it->second, line, metadata)) return true;
       }
-    } else {
-      auto it =
-          std::lower_bound(c.keys.begin(), c.keys.end(), std::pair<uint64_t, uint32_t>{key, 0});
-      for (; it != c.keys.end() && it->first == key; ++it) {
-        if (same(it->second)) return true;
+    } else if (std::binary_search(c.keys.begin(), c.keys.end(), key)) {
+      const View v = ViewChunk(c, cache);
+      for (size_t i = 0; i < v.ts.size(); ++i) {
+        if (v.ts[i] == ts_ns && Equals(v, i, line, metadata)) return true;
       }
     }
   }
@@ -134,18 +138,19 @@ bool Stream::Contains(int64_t ts_ns, uint64_t key, std::string_view line,
 }
 
 AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
-                            std::span<const LabelView> metadata, int64_t window_ns) {
+                            std::span<const LabelView> metadata, int64_t window_ns,
+                            UnpackCache& cache) {
   const uint64_t key = EntryKey(ts_ns, line, metadata);
   if (num_entries_ > 0 && ts_ns <= max_ts_) {
     if (max_ts_ - ts_ns > window_ns) return AppendResult::kTooOld;
-    if (Contains(ts_ns, key, line, metadata)) return AppendResult::kDuplicate;
+    if (Contains(ts_ns, key, line, metadata, cache)) return AppendResult::kDuplicate;
   }
-  if (chunks_.size() == sealed_ || chunks_.back().data.size() >= kChunkBytes) {
-    if (chunks_.size() > sealed_) Close(chunks_.back());
-    chunks_.emplace_back();
+  if (chunks_.empty() || chunks_.back().closed || chunks_.back().data.size() >= kChunkBytes) {
+    if (!chunks_.empty() && !chunks_.back().closed) Close(chunks_.back());
+    chunks_.emplace_back().seq = next_seq_++;
   }
   Chunk& c = chunks_.back();
-  c.open_keys.emplace(key, static_cast<uint32_t>(c.ts.size()));
+  c.open_keys.emplace(key, c.count);
   if (!c.ts.empty() && ts_ns < c.ts.back()) c.ordered = false;
   c.ts.push_back(ts_ns);
   c.offsets.push_back(static_cast<uint32_t>(c.data.size()));
@@ -155,6 +160,7 @@ AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
     PutLengthPrefixed(c.data, m.name);
     PutLengthPrefixed(c.data, m.value);
   }
+  ++c.count;
   c.min_ts = std::min(c.min_ts, ts_ns);
   c.max_ts = std::max(c.max_ts, ts_ns);
   min_ts_ = std::min(min_ts_, ts_ns);
@@ -164,21 +170,102 @@ AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
 }
 
 void Stream::Close(Chunk& c) {
-  if (c.open_keys.empty()) return;
-  c.data.shrink_to_fit();
-  c.keys.assign(c.open_keys.begin(), c.open_keys.end());
+  c.keys.reserve(c.open_keys.size());
+  for (const auto& [key, i] : c.open_keys) c.keys.push_back(key);
   std::sort(c.keys.begin(), c.keys.end());
-  c.open_keys = {};
+  // Swapping with empty ones frees the memory (`= {}` would keep the capacity).
+  decltype(c.open_keys)().swap(c.open_keys);
+  c.closed = true;
+  std::string raw;
+  raw.reserve(c.ts.size() * 2 + c.data.size());
+  int64_t prev = 0;
+  for (int64_t t : c.ts) {
+    // Deltas of out-of-order entries are negative; wrapping keeps them exact.
+    PutVarint(raw, static_cast<int64_t>(static_cast<uint64_t>(t) - static_cast<uint64_t>(prev)));
+    prev = t;
+  }
+  raw += c.data;
+  std::string packed(ZSTD_compressBound(raw.size()), '\0');
+  size_t n = ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), 1);
+  if (ZSTD_isError(n)) return;  // out of memory: the entries stay unpacked
+  packed.resize(n);
+  packed.shrink_to_fit();
+  c.packed = std::move(packed);
+  std::vector<int64_t>().swap(c.ts);
+  std::vector<uint32_t>().swap(c.offsets);
+  std::string().swap(c.data);
+}
+
+namespace {
+
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+}  // namespace
+
+Stream::View Stream::ViewChunk(const Chunk& c, UnpackCache& cache) const {
+  if (c.packed.empty()) return {c.ts, c.offsets, c.data};
+  if (cache.ref != ref_ || cache.chunk != c.seq) {
+    thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
+    cache.ref = 0;
+    unsigned long long size = ZSTD_getFrameContentSize(c.packed.data(), c.packed.size());
+    cache.raw.resize(size);
+    size_t n = ZSTD_decompressDCtx(dctx.get(), cache.raw.data(), cache.raw.size(), c.packed.data(),
+                                   c.packed.size());
+    if (ZSTD_isError(n) || n != size) {
+      // Bytes this process packed do not unpack: its memory is corrupt.
+      spdlog::critical("msg=\"a packed log head chunk does not unpack\" stream={} err=\"{}\"", ref_,
+                       ZSTD_getErrorName(n));
+      std::abort();
+    }
+    // Packed by Close: it parses.
+    ByteReader r(cache.raw);
+    cache.ts.resize(c.count);
+    int64_t t = 0;
+    for (int64_t& ts : cache.ts) {
+      int64_t d = 0;
+      (void)r.ReadVarint(&d);
+      t = static_cast<int64_t>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d));
+      ts = t;
+    }
+    cache.data_begin = cache.raw.size() - r.remaining();
+    cache.offsets.resize(c.count);
+    for (uint32_t& off : cache.offsets) {
+      off = static_cast<uint32_t>(cache.raw.size() - r.remaining() - cache.data_begin);
+      std::string_view skip;
+      uint64_t pairs = 0;
+      (void)r.ReadLengthPrefixed(&skip);
+      (void)r.ReadUvarint(&pairs);
+      for (uint64_t k = 0; k < 2 * pairs; ++k) (void)r.ReadLengthPrefixed(&skip);
+    }
+    cache.ref = ref_;
+    cache.chunk = c.seq;
+  }
+  return {cache.ts, cache.offsets, std::string_view(cache.raw).substr(cache.data_begin)};
 }
 
 void Stream::Seal() {
   if (chunks_.size() == sealed_) return;
-  Close(chunks_.back());
+  if (!chunks_.back().closed) Close(chunks_.back());
   sealed_ = chunks_.size();
 }
 
-void Stream::SealedEntries(std::vector<Entry>& out) const {
-  EntriesOf(0, sealed_, INT64_MIN, INT64_MAX, out);
+size_t Stream::SealedBatches() const {
+  int64_t last = INT64_MIN;
+  for (size_t k = 0; k < sealed_; ++k) {
+    if (!chunks_[k].ordered || chunks_[k].min_ts < last) return 1;
+    last = chunks_[k].max_ts;
+  }
+  return sealed_;
+}
+
+void Stream::SealedBatch(size_t k, std::vector<Entry>& out) const {
+  if (SealedBatches() == 1) {
+    EntriesOf(0, sealed_, INT64_MIN, INT64_MAX, out);
+  } else if (k < sealed_) {
+    EntriesOf(k, k + 1, INT64_MIN, INT64_MAX, out);
+  }
 }
 
 size_t Stream::DropSealed() {
@@ -188,7 +275,7 @@ size_t Stream::DropSealed() {
   num_entries_ = 0;
   min_ts_ = INT64_MAX;
   for (const Chunk& c : chunks_) {
-    num_entries_ += c.ts.size();
+    num_entries_ += c.count;
     min_ts_ = std::min(min_ts_, c.min_ts);
   }
   return before - MemoryBytes();
@@ -204,13 +291,15 @@ void Stream::EntriesOf(size_t first_chunk, size_t last_chunk, int64_t mint, int6
   const size_t first = out.size();
   bool ordered = true;
   int64_t last = INT64_MIN;
+  UnpackCache cache;
   for (size_t k = first_chunk; k < last_chunk; ++k) {
     const Chunk& c = chunks_[k];
     if (c.max_ts < mint || c.min_ts > maxt) continue;
     ordered = ordered && c.ordered && c.min_ts >= last;
     last = std::max(last, c.max_ts);
-    for (size_t i = 0; i < c.ts.size(); ++i) {
-      if (c.ts[i] >= mint && c.ts[i] <= maxt) out.push_back(Decode(c, i));
+    const View v = ViewChunk(c, cache);
+    for (size_t i = 0; i < v.ts.size(); ++i) {
+      if (v.ts[i] >= mint && v.ts[i] <= maxt) out.push_back(Decode(v, i));
     }
   }
   if (!ordered) {
@@ -223,8 +312,8 @@ size_t Stream::MemoryBytes() const {
   size_t n = sizeof(Stream) + num_labels_ * sizeof(index::LabelSym);
   for (const Chunk& c : chunks_) {
     n += sizeof(Chunk) + c.ts.capacity() * sizeof(int64_t) +
-         c.offsets.capacity() * sizeof(uint32_t) + c.data.capacity() +
-         c.keys.capacity() * sizeof(c.keys[0]) +
+         c.offsets.capacity() * sizeof(uint32_t) + c.data.capacity() + c.packed.capacity() +
+         c.keys.capacity() * sizeof(uint64_t) +
          c.open_keys.size() * (sizeof(uint64_t) + 3 * sizeof(void*)) +
          c.open_keys.bucket_count() * sizeof(void*);
   }

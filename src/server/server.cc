@@ -190,6 +190,13 @@ void StrataServer::OpenStorage() {
   log_opts.db.wal = opts.db.wal;
   log_opts.db.cut_bytes = config_.log_block_bytes;
   log_opts.db.cut_age_ms = config_.log_block_age_ms;
+  // A head that reaches its block size is cut now, not at the next tick: at a high rate it
+  // would grow by a tick's worth of lines meanwhile.
+  log_opts.db.on_cut_due = [this] {
+    MutexLock lk(mu_);
+    ship_due_ = true;
+    cv_.notify_all();
+  };
   Result<std::unique_ptr<logs::Storage>> log_storage =
       storage.ok() ? logs::Storage::Open(log_opts) : storage.status();
   if (!log_storage.ok()) storage = log_storage.status();
@@ -264,8 +271,9 @@ void StrataServer::Maintenance() {
       std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.store_sync_interval_ms);
   while (!stopping_) {
     lk.WaitFor(cv_, std::chrono::milliseconds(config_.maintenance_interval_ms),
-               [this]() REQUIRES(mu_) { return stopping_ || !flushes_.empty(); });
+               [this]() REQUIRES(mu_) { return stopping_ || ship_due_ || !flushes_.empty(); });
     if (stopping_) break;
+    ship_due_ = false;
     auto flushes = std::move(flushes_);
     flushes_.clear();
     lk.unlock();

@@ -89,6 +89,8 @@ class StrataServer {
   bool stopping_ = false;
   // POST /flush requests waiting for the maintenance thread; each is answered once done.
   std::vector<std::function<void(const Status&)>> flushes_ GUARDED_BY(mu_);
+  // A head is due for a block before the next tick (logs::DbOptions::on_cut_due).
+  bool ship_due_ GUARDED_BY(mu_) = false;
   std::thread opener_;
   std::thread maintenance_;
 };

@@ -206,9 +206,10 @@ TEST_F(LogBlockTest, VisitStreamsWhatEntriesReturns) {
   bool created = false;
   std::vector<LabelView> view = ViewOf(ls);
   Stream* s = head.GetOrCreate(HashLabels(view), view, &created);
+  Stream::UnpackCache cache;
   for (int64_t t = 7002; t < 7300; t += 7) {
     Entry e = entry(t, t % 2 ? "odd" : "even");
-    ASSERT_EQ(head.Append(*s, e.ts_ns, e.line, {}, INT64_MAX), AppendResult::kAppended);
+    ASSERT_EQ(head.Append(*s, e.ts_ns, e.line, {}, INT64_MAX, cache), AppendResult::kAppended);
   }
   ASSERT_TRUE(gateway_.Sync("t").ok());
   std::vector<std::unique_ptr<Querier>> parts;
@@ -489,6 +490,59 @@ TEST_F(LogBlockTest, DbCutShipsTheHeadAndQueriesSeeEveryEntryOnce) {
   EXPECT_FALSE(third->has_value());
   EXPECT_EQ((*db)->head().Stats().entries, 0u);
   EXPECT_EQ(ReadAll(*merged(), INT64_MIN, INT64_MAX), streams);
+}
+
+// A stream of many head chunks goes to a block whole and in time order, whether its chunks
+// follow each other in time (written a chunk at a time) or late entries make them overlap
+// (written at once); closed chunks are packed, so the head holds a fraction of the text.
+TEST_F(LogBlockTest, DbCutWritesStreamsOfManyPackedChunks) {
+  auto linux = RealStreams({"Linux_full.log"}).begin()->second;
+  ASSERT_GT(linux.size(), 20000u);
+  std::vector<Entry> late = linux;  // every 50th entry 2 s late, arriving after its successors
+  for (size_t i = 0; i < late.size(); i += 50) late[i].ts_ns -= 2'000'000'000;
+  std::map<Labels, std::vector<Entry>> streams = {{{{"order", "late"}}, late},
+                                                  {{{"order", "time"}}, linux}};
+  auto db = Db::Open(dir_.path() + "/db", {}, "t");
+  ASSERT_TRUE(db.ok());
+  uint64_t raw = 0;
+  for (const auto& [labels, es] : streams) {
+    auto lv = ViewOf(labels);
+    for (size_t from = 0; from < es.size(); from += 1000) {
+      std::vector<EntryInput> inputs;
+      std::vector<std::vector<LabelView>> md;
+      md.reserve(1000);
+      for (size_t i = from; i < std::min(from + 1000, es.size()); ++i) {
+        md.push_back(ViewOf(es[i].metadata));
+        inputs.push_back({es[i].ts_ns, es[i].line, md.back()});
+        raw += es[i].line.size();
+      }
+      StreamInput in{lv, HashLabels(lv), inputs};
+      auto out = (*db)->Append({&in, 1}, {}, [](size_t, const EntryInput*, Rejection, int64_t) {
+        ADD_FAILURE() << "refused";
+      });
+      ASSERT_TRUE(out.ok());
+    }
+  }
+  EXPECT_LT((*db)->head().Stats().bytes, raw / 3);
+  for (auto& [labels, es] : streams) {
+    std::stable_sort(es.begin(), es.end(),
+                     [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
+  }
+  auto head = NewHeadQuerier((*db)->head());
+  EXPECT_EQ(ReadAll(*head, INT64_MIN, INT64_MAX), streams);
+  auto ship = [&](const std::string& dir, const BlockMeta& meta) {
+    RETURN_IF_ERROR(blocks::UploadBlock(*bucket_, blocks::BlocksRoot("t", Signal::kLogs), meta.id,
+                                        dir, block::BlockWriter::Files(), block::EncodeMeta(meta)));
+    gateway_.AddBlock("t", meta);
+    return Status::Ok();
+  };
+  head.reset();
+  auto cut = (*db)->CutBlock(dir_.path() + "/staging", ship, true, 0);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  ASSERT_TRUE(cut->has_value());
+  EXPECT_EQ((*db)->head().Stats().entries, 0u);
+  EXPECT_EQ(ReadAll(*gateway_.TenantQuerier("t", INT64_MIN, INT64_MAX), INT64_MIN, INT64_MAX),
+            streams);
 }
 
 // Appends, queries and cuts at once: every acknowledged entry is seen by every query that

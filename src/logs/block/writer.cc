@@ -138,38 +138,46 @@ Status BlockWriter::AddPage(std::span<const Entry> entries) {
   meta_.max_time_ns = std::max(meta_.max_time_ns, info.max_ts);
   meta_.num_entries += entries.size();
   meta_.line_bytes += info.line_bytes;
-  page_features_.push_back(features_.Take());
-  Pending p{EncodeTimestamps(entries), EncodeMetadata(entries), EncodeBody(entries, opts_.fields),
-            index_.pages.size() - 1};
-  info.body_raw = p.body_raw.size();
-  info.meta_raw = p.meta_raw.size();
+  // The page's filter, sized for its features, is built now: a byte per feature or so, where
+  // the features would take eight until Finish lays the filters out.
+  {
+    std::vector<uint64_t> features = features_.Take();
+    info.bloom_class = BloomClassFor(features.size(), opts_.bits_per_feature);
+    auto& filter = page_filters_.emplace_back(
+        size_t{BloomClassBlocks(info.bloom_class)} * kBloomBlockBytes, uint8_t{0});
+    BloomAdd(filter, features);
+  }
+  std::string ts_raw = EncodeTimestamps(entries), meta_raw = EncodeMetadata(entries),
+              body_raw = EncodeBody(entries, opts_.fields);
+  info.body_raw = body_raw.size();
+  info.meta_raw = meta_raw.size();
   // Within the reader's bounds by construction (page_bytes plus one entry); checked so that a
   // block no reader would take is never shipped.
   if (info.body_raw > kMaxPageRawBytes || info.meta_raw > kMaxPageRawBytes) {
     return Status::TooLarge("log block: page too large");
   }
-  if (trained_) return WritePage(p);
-  pending_bytes_ += p.body_raw.size();
-  pending_.push_back(std::move(p));
-  if (pending_bytes_ >= opts_.dict_train_bytes) return TrainAndFlush();
+  const size_t page = index_.pages.size() - 1;
+  if (trained_) return WritePage(ts_raw, meta_raw, body_raw, page);
+  if (pending_.empty()) pending_bodies_.reserve(opts_.dict_train_bytes + opts_.page_bytes);
+  pending_.push_back(
+      {std::move(ts_raw), std::move(meta_raw), pending_bodies_.size(), body_raw.size(), page});
+  pending_bodies_ += body_raw;
+  if (pending_bodies_.size() >= opts_.dict_train_bytes) return TrainAndFlush();
   return Status::Ok();
 }
 
 Status BlockWriter::TrainAndFlush() {
   trained_ = true;
   // Samples of up to 16 KiB from the pending bodies; too few or too alike, and zstd declines.
-  std::string samples;
   std::vector<size_t> sizes;
   for (const Pending& p : pending_) {
-    for (size_t off = 0; off < p.body_raw.size(); off += 16384) {
-      size_t n = std::min<size_t>(16384, p.body_raw.size() - off);
-      samples.append(p.body_raw, off, n);
-      sizes.push_back(n);
+    for (size_t off = 0; off < p.body_len; off += 16384) {
+      sizes.push_back(std::min<size_t>(16384, p.body_len - off));
     }
   }
   if (sizes.size() >= 8) {
     std::string dict(opts_.dict_bytes, '\0');
-    size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), samples.data(), sizes.data(),
+    size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), pending_bodies_.data(), sizes.data(),
                                      static_cast<unsigned>(sizes.size()));
     if (!ZDICT_isError(n)) {
       dict.resize(n);
@@ -177,14 +185,19 @@ Status BlockWriter::TrainAndFlush() {
       index_.dictionary = std::move(dict);
     }
   }
-  for (const Pending& p : pending_) RETURN_IF_ERROR(WritePage(p));
+  for (const Pending& p : pending_) {
+    RETURN_IF_ERROR(WritePage(p.ts_raw, p.meta_raw,
+                              std::string_view(pending_bodies_).substr(p.body_begin, p.body_len),
+                              p.page));
+  }
   pending_.clear();
-  pending_bytes_ = 0;
+  std::string().swap(pending_bodies_);
   return Status::Ok();
 }
 
-Status BlockWriter::WritePage(const Pending& p) {
-  auto compress = [&](const std::string& raw, const ZSTD_CDict* dict, int level) {
+Status BlockWriter::WritePage(const std::string& ts_raw, const std::string& meta_raw,
+                              std::string_view body_raw, size_t page) {
+  auto compress = [&](std::string_view raw, const ZSTD_CDict* dict, int level) {
     std::string out(ZSTD_compressBound(raw.size()), '\0');
     size_t n =
         dict != nullptr
@@ -193,18 +206,17 @@ Status BlockWriter::WritePage(const Pending& p) {
     out.resize(ZSTD_isError(n) ? 0 : n);
     return out;
   };
-  std::string ts = compress(p.ts_raw, nullptr, 1);
-  std::string meta =
-      p.meta_raw.empty() ? std::string() : compress(p.meta_raw, nullptr, opts_.level);
-  std::string body = compress(p.body_raw, cdict_, opts_.level);
-  if (ts.empty() || body.empty() || (meta.empty() && !p.meta_raw.empty())) {
+  std::string ts = compress(ts_raw, nullptr, 1);
+  std::string meta = meta_raw.empty() ? std::string() : compress(meta_raw, nullptr, opts_.level);
+  std::string body = compress(body_raw, cdict_, opts_.level);
+  if (ts.empty() || body.empty() || (meta.empty() && !meta_raw.empty())) {
     return Status::IOError("log block: zstd compression failed");
   }
   if (ts.size() > kMaxPageRawBytes || body.size() > kMaxPageRawBytes ||
       meta.size() > kMaxPageRawBytes) {
     return Status::TooLarge("log block: compressed page too large");
   }
-  PageInfo& info = index_.pages[p.page];
+  PageInfo& info = index_.pages[page];
   info.offset = data_bytes_;
   info.ts_len = static_cast<uint32_t>(ts.size());
   info.meta_len = static_cast<uint32_t>(meta.size());
@@ -229,23 +241,18 @@ Result<BlockMeta> BlockWriter::Finish() {
 
   // Each page's filter is sized for its features; block b of every page of a size class lies
   // together (block-major), so a needle reads one run per feature and class for all pages.
-  for (size_t p = 0; p < index_.pages.size(); ++p) {
-    index_.pages[p].bloom_class = BloomClassFor(page_features_[p].size(), opts_.bits_per_feature);
-  }
   const BloomLayout layout = MakeBloomLayout(index_);
   std::string blooms(layout.bytes, '\0');
-  std::vector<uint8_t> filter;
   for (size_t p = 0; p < index_.pages.size(); ++p) {
     const uint32_t c = index_.pages[p].bloom_class, nblocks = BloomClassBlocks(c);
-    filter.assign(size_t{nblocks} * kBloomBlockBytes, 0);
-    BloomAdd(filter, page_features_[p]);
+    const std::vector<uint8_t>& filter = page_filters_[p];
     for (uint32_t b = 0; b < nblocks; ++b) {
       std::copy_n(filter.data() + size_t{b} * kBloomBlockBytes, kBloomBlockBytes,
                   blooms.data() + layout.offset[c] +
                       (uint64_t{b} * layout.pages[c] + layout.rank[p]) * kBloomBlockBytes);
     }
   }
-  page_features_.clear();
+  page_filters_.clear();
   std::string index = EncodeIndex(index_);
   RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kIndexFile, index));
   RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kBloomsFile, blooms));

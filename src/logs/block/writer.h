@@ -32,7 +32,7 @@ struct WriterOptions {
 
 // BlockWriter writes one log block into a local directory (the files of format.h), to be
 // uploaded with blocks::UploadBlock. Streams come in increasing label order, each with its
-// entries sorted by time. Memory: the pages' feature sets until Finish, and the bodies of
+// entries sorted by time. Memory: the pages' bloom filters until Finish, and the bodies of
 // the first pages until the dictionary is trained. Not thread-safe.
 class BlockWriter {
  public:
@@ -56,10 +56,12 @@ class BlockWriter {
   static std::vector<std::string> Files();
 
  private:
+  // A page written once the dictionary is trained; its body is in pending_bodies_.
   struct Pending {
     std::string ts_raw;
     std::string meta_raw;
-    std::string body_raw;
+    size_t body_begin;
+    size_t body_len;
     size_t page;  // index into index_.pages
   };
   BlockWriter(std::string dir, WriterOptions opts);
@@ -70,7 +72,8 @@ class BlockWriter {
   void RegisterStream();
   // Trains the dictionary on the pending bodies and writes them.
   Status TrainAndFlush();
-  Status WritePage(const Pending& p);
+  Status WritePage(const std::string& ts_raw, const std::string& meta_raw,
+                   std::string_view body_raw, size_t page);
 
   const std::string dir_;
   const WriterOptions opts_;
@@ -86,9 +89,9 @@ class BlockWriter {
   int64_t last_ts_ = INT64_MIN;
   std::vector<Entry> carry_;
   uint64_t page_bytes_ = 0;
-  std::vector<std::vector<uint64_t>> page_features_;
+  std::vector<std::vector<uint8_t>> page_filters_;
   std::vector<Pending> pending_;  // until the dictionary is trained
-  uint64_t pending_bytes_ = 0;
+  std::string pending_bodies_;    // one after another: the training samples are cut from them
   bool trained_ = false;
   ZSTD_CCtx* cctx_ = nullptr;
   ZSTD_CDict* cdict_ = nullptr;
