@@ -10,7 +10,8 @@ build_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # Real peers the integration tests and benchmarks run against.
-peer_pkgs=(prometheus prometheus-node-exporter victoria-metrics memcached curl python3 util-linux nodejs)
+peer_pkgs=(prometheus prometheus-node-exporter victoria-metrics memcached curl python3 util-linux nodejs
+  syslog-ng-core syslog-ng-mod-http)
 
 # What only the benchmarks compare with (bench/logs): not needed by `make test`.
 bench_pkgs=(clickhouse-server clickhouse-client zstd ripgrep)
