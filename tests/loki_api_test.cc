@@ -2,6 +2,7 @@
 // back through query_range byte for byte, in both response forms, with Loki's shapes, status
 // codes and error texts.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
@@ -290,6 +291,112 @@ TEST_F(LokiApiTest, MetricQueriesLabelsAndSeries) {
   doc = Json(Get("/loki/api/v1/series", {{"match[]", R"({app="db"})"}}));
   EXPECT_EQ(std::string_view(doc["data"].at(0)["app"]), "db");
   EXPECT_EQ(doc["data"].get_array().size(), 1u);
+}
+
+// index/stats, index/volume(_range), detected_labels and detected_fields(/values), with the
+// answers computed here from what was pushed (one head chunk per stream: every span whole).
+TEST_F(LokiApiTest, IndexStatsVolumesAndDetectedFields) {
+  struct Line {
+    std::string app, pod, line, trace_id;
+  };
+  std::vector<Line> lines;
+  lines.reserve(17);
+  for (int i = 0; i < 12; ++i) {
+    lines.push_back({"api", "p" + std::to_string(i % 2),
+                     fmt::format("level=info status={} took={}ms", 200 + i % 3, i),
+                     "t" + std::to_string(i)});
+  }
+  for (int i = 0; i < 5; ++i) {
+    lines.push_back(
+        {"web", "p0", fmt::format(R"({{"n":{},"user":{{"id":"u{}"}}}})", i, i % 2), ""});
+  }
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> values;
+  std::map<std::string, uint64_t> bytes_by_app, bytes_by_pod;
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const Line& l = lines[i];
+    std::string quoted;  // the line as a JSON string (its only special character is ")
+    for (char ch : l.line) quoted += ch == '"' ? std::string("\\\"") : std::string(1, ch);
+    std::string v = fmt::format(R"(["{}","{}")", ns_ + static_cast<int64_t>(i), quoted);
+    if (!l.trace_id.empty()) v += fmt::format(R"(,{{"trace_id":"{}"}})", l.trace_id);
+    values[{l.app, l.pod}].push_back(v + "]");
+    uint64_t b = l.line.size() + (l.trace_id.empty() ? 0 : 8 + l.trace_id.size());
+    bytes += b;
+    bytes_by_app[l.app] += b;
+    bytes_by_pod[l.pod] += b;
+  }
+  std::string body = R"({"streams":[)";
+  for (const auto& [k, vs] : values) {
+    if (body.back() != '[') body += ",";
+    body += fmt::format(R"({{"stream":{{"app":"{}","pod":"{}","env":"t"}},"values":[{}]}})",
+                        k.first, k.second, fmt::join(vs, ","));
+  }
+  body += "]}";
+  ASSERT_EQ(Do(LokiPush(body, true)).result(), http::Status::no_content);
+  const std::string start = std::to_string(ns_ - 1000), end = std::to_string(ns_ + 1000);
+
+  auto stats =
+      Get("/loki/api/v1/index/stats", {{"query", R"({env="t"})"}, {"start", start}, {"end", end}});
+  EXPECT_EQ(stats.body(), fmt::format(R"({{"streams":{},"chunks":{},"bytes":{},"entries":{}}})"
+                                      "\n",
+                                      values.size(), values.size(), bytes, lines.size()));
+  auto refused = Get("/loki/api/v1/index/stats", {{"query", R"({env="t"} |= "x")"}});
+  EXPECT_EQ(refused.result(), http::Status::bad_request);
+  EXPECT_EQ(refused.body(), "only label matchers are supported\n");
+
+  // Volume by the selector's labels, then by a target label, largest first.
+  auto doc = Json(Get("/loki/api/v1/index/volume",
+                      {{"query", R"({env="t"})"}, {"start", start}, {"end", end}}));
+  EXPECT_EQ(std::string_view(doc["data"]["resultType"]), "vector");
+  EXPECT_EQ(std::string_view(doc["data"]["result"].at(0)["value"].at(1)), std::to_string(bytes));
+  doc = Json(Get("/loki/api/v1/index/volume_range", {{"query", R"({env="t"})"},
+                                                     {"targetLabels", "pod"},
+                                                     {"start", start},
+                                                     {"end", end},
+                                                     {"step", "1h"}}));
+  std::vector<std::pair<std::string, std::string>> got;
+  for (auto r : doc["data"]["result"].get_array()) {
+    got.emplace_back(std::string_view(r["metric"]["pod"]), std::string_view(r["value"].at(1)));
+  }
+  std::vector<std::pair<std::string, std::string>> want;
+  want.reserve(bytes_by_pod.size());
+  for (const auto& [pod, b] : bytes_by_pod) want.emplace_back(pod, std::to_string(b));
+  std::sort(want.begin(), want.end(), [](const auto& a, const auto& b) {
+    return std::stoull(a.second) > std::stoull(b.second);
+  });
+  EXPECT_EQ(got, want);
+
+  // Labels: env has one value, app two, pod two.
+  doc = Json(Get("/loki/api/v1/detected_labels",
+                 {{"query", R"({env="t"})"}, {"start", start}, {"end", end}}));
+  std::map<std::string, int64_t> labels;
+  for (auto l : doc["detectedLabels"].get_array()) {
+    labels[std::string(std::string_view(l["label"]))] = int64_t(l["cardinality"]);
+  }
+  EXPECT_EQ(labels, (std::map<std::string, int64_t>{{"app", 2}, {"env", 1}, {"pod", 2}}));
+
+  // Fields: logfmt keys of the api lines, JSON keys (nested ones joined by _) of the web lines,
+  // structured metadata without a parser.
+  doc = Json(Get("/loki/api/v1/detected_fields",
+                 {{"query", R"({env="t"})"}, {"start", start}, {"end", end}}));
+  std::map<std::string, std::string> fields;
+  for (auto f : doc["fields"].get_array()) {
+    std::string parsers =
+        f["parsers"].is_null() ? "null" : std::string(std::string_view(f["parsers"].at(0)));
+    fields[std::string(std::string_view(f["label"]))] =
+        fmt::format("{} {} {}", std::string_view(f["type"]), int64_t(f["cardinality"]), parsers);
+  }
+  EXPECT_EQ(fields, (std::map<std::string, std::string>{{"level", "string 1 logfmt"},
+                                                        {"n", "int 5 json"},
+                                                        {"status", "int 3 logfmt"},
+                                                        {"took", "duration 12 logfmt"},
+                                                        {"trace_id", "string 12 null"},
+                                                        {"user_id", "string 2 json"}}));
+  doc = Json(Get("/loki/api/v1/detected_field/status/values",
+                 {{"query", R"({app="api"})"}, {"start", start}, {"end", end}}));
+  std::vector<std::string> statuses;
+  for (auto v : doc["values"].get_array()) statuses.emplace_back(std::string_view(v));
+  EXPECT_EQ(statuses, (std::vector<std::string>{"200", "201", "202"}));
 }
 
 TEST_F(LokiApiTest, ErrorsAndFormatQuery) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "api/loki_call.h"
 #include "api/params.h"
 #include "api/request.h"
 #include "base/json.h"
@@ -23,18 +24,13 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr int64_t kNsPerMs = 1'000'000;
-constexpr int64_t kHourNs = int64_t{3600} * 1'000'000'000;
 constexpr std::string_view kEncodingFlagsHeader = "X-Loki-Response-Encoding-Flags";
 constexpr std::string_view kCategorizeLabels = "categorize-labels";
 
-int64_t NowNanos() {
-  using namespace std::chrono;
-  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
-}
+}  // namespace
 
-void WriteStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned,
-                std::chrono::nanoseconds exec, std::chrono::nanoseconds queue) {
+void WriteLokiStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned,
+                    std::chrono::nanoseconds exec, std::chrono::nanoseconds queue) {
   double secs = std::chrono::duration<double>(exec).count();
   w.Key("stats").BeginObject().Key("summary").BeginObject();
   w.Key("bytesProcessedPerSecond").Int(secs > 0 ? static_cast<int64_t>(bytes / secs) : 0);
@@ -46,112 +42,6 @@ void WriteStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned
   w.Key("totalEntriesReturned").Int(static_cast<int64_t>(returned));
   w.EndObject().EndObject();
 }
-
-}  // namespace
-
-// One Loki API call on its way through a query thread. Errors are plain text, as Loki's.
-struct LokiApi::Call : ApiRequest {
-  bool categorize = false;   // X-Loki-Response-Encoding-Flags: categorize-labels
-  bool json_errors = false;  // format_query answers errors in JSON
-  explicit Call(http::Responder r) : ApiRequest(std::move(r)) {}
-
-  void SendError() override {
-    http::Status status = http::StatusFor(error);
-    if (json_errors) {
-      JsonWriter w;
-      w.BeginObject().Key("status").String("invalid-query").Key("error").String(error.message());
-      w.EndObject();
-      return Send(status, std::move(w.str()));
-    }
-    Send(status, std::string(error.message()) + "\n", "text/plain; charset=utf-8");
-  }
-
-  // {"status":"success","data":<data>}
-  void Ok(const std::function<void(JsonWriter&)>& data) {
-    JsonWriter w;
-    w.BeginObject().Key("status").String("success").Key("data");
-    data(w);
-    w.EndObject();
-    Send(http::Status::ok, std::move(w.str()));
-  }
-
-  std::optional<int64_t> Time(std::string_view name, int64_t def) {
-    auto v = params.Get(name);
-    if (!v || v->empty()) return def;
-    auto t = ParseLokiTime(*v);
-    if (!t.ok()) {
-      Fail(Status::InvalidArgument(t.status().message()));
-      return std::nullopt;
-    }
-    return *t;
-  }
-
-  // start and end: end defaults to now, start to `since` (default `def_since`) before the
-  // earlier of end and now, as Loki's.
-  bool Range(int64_t def_since, int64_t* start, int64_t* end) {
-    const int64_t now = NowNanos();
-    auto e = Time("end", now);
-    if (!e) return false;
-    int64_t since = def_since;
-    if (auto v = params.Get("since"); v && !v->empty()) {
-      auto d = ParseDuration(*v);
-      if (!d.ok()) {
-        Fail(Status::InvalidArgument(d.status().message()));
-        return false;
-      }
-      since = SaturatingMul(*d, kNsPerMs);
-    }
-    auto s = Time("start", SaturatingSub(std::min(*e, now), since));
-    if (!s) return false;
-    *start = *s;
-    *end = *e;
-    return true;
-  }
-
-  std::unique_ptr<logs::Querier> Querier(const logs::Queryable& queryable, int64_t start,
-                                         int64_t end) {
-    query::ReadHints h;
-    h.mint = FloorDiv(start, kNsPerMs);
-    h.maxt = FloorDiv(end, kNsPerMs) + 1;
-    auto q = queryable.TenantQuerier(tenant, h);
-    if (!q.ok()) {
-      Fail(q.status());
-      return nullptr;
-    }
-    return std::move(q).value();
-  }
-
-  // The optional stream selector `query` of the label endpoints (empty: every stream);
-  // nullopt after failing the call.
-  std::optional<std::vector<Matcher>> Selector() {
-    auto sel = params.Get("query");
-    if (!sel || sel->empty()) return std::vector<Matcher>{};
-    auto m = logql::ParseMatchers(*sel, true);
-    if (!m.ok()) {
-      Fail(m.status());
-      return std::nullopt;
-    }
-    return std::move(*m);
-  }
-
-  // A metric query's answer, with its stats.
-  void OkMetric(const promql::QueryResult& r, std::chrono::nanoseconds exec) {
-    Ok([&](JsonWriter& w) {
-      WriteResult(w, r,
-                  [&](JsonWriter& w) { WriteStats(w, 0, 0, r.series.size(), exec, queue_time); });
-    });
-  }
-
-  logql::ExprPtr ParseQuery() {
-    auto q = params.Get("query");
-    auto e = logql::ParseExpr(q.value_or(""));
-    if (!e.ok()) {
-      Fail(e.status());
-      return nullptr;
-    }
-    return std::move(e).value();
-  }
-};
 
 LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
                  const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler)
@@ -189,6 +79,12 @@ void LokiApi::Register(http::Server& server) {
   route("/loki/api/v1/label/", &LokiApi::LabelValues, false);
   route("/loki/api/v1/series", &LokiApi::Series, false);
   route("/loki/api/v1/format_query", &LokiApi::FormatQuery, true);
+  route("/loki/api/v1/index/stats", &LokiApi::IndexStats, false);
+  route("/loki/api/v1/index/volume", &LokiApi::VolumeInstant, false);
+  route("/loki/api/v1/index/volume_range", &LokiApi::VolumeRange, false);
+  route("/loki/api/v1/detected_labels", &LokiApi::DetectedLabels, false);
+  route("/loki/api/v1/detected_fields", &LokiApi::DetectedFields, false);
+  route("/loki/api/v1/detected_field/", &LokiApi::DetectedFields, false);
   server.Route(
       "/loki/api/v1/status/buildinfo", {bhttp::verb::get},
       [](http::Request& req, const http::Responder& r) {
@@ -326,7 +222,7 @@ void LokiApi::QueryRange(Call& c) {
       w.BeginObject();
       WriteStreams(w, *r, c.categorize, p.forward);
       if (c.categorize) w.Key("encodingFlags").BeginArray().String(kCategorizeLabels).EndArray();
-      WriteStats(w, r->entries_scanned, r->bytes_scanned, returned, exec, c.queue_time);
+      WriteLokiStats(w, r->entries_scanned, r->bytes_scanned, returned, exec, c.queue_time);
       w.EndObject();
     });
     return;

@@ -20,7 +20,9 @@ struct LokiApiOptions {
 
 // LokiApi serves Loki's HTTP query API as Grafana's Loki data source and logcli call it:
 // /loki/api/v1/query, query_range (streams and matrix results, direction, limit, step),
-// labels, label/<name>/values, series, format_query and status/buildinfo, with Loki's JSON,
+// labels, label/<name>/values, series, index/stats, index/volume(_range), detected_labels,
+// detected_fields, detected_field/<name>/values, format_query and status/buildinfo, with
+// Loki's JSON,
 // status codes and error texts (plain text, as Loki), the categorize-labels response form,
 // and gzip. Requests run on the shared query scheduler, per tenant (X-Scope-OrgID), never on
 // the HTTP threads; a client that disconnects cancels its query. Thread-safe.
@@ -42,6 +44,13 @@ class LokiApi {
   void LabelValues(Call& c);
   void Series(Call& c);
   void FormatQuery(Call& c);
+  // loki_index.cc
+  void IndexStats(Call& c);
+  void Volume(Call& c, bool range);
+  void VolumeInstant(Call& c) { Volume(c, false); }
+  void VolumeRange(Call& c) { Volume(c, true); }
+  void DetectedLabels(Call& c);
+  void DetectedFields(Call& c);  // and detected_field/<name>/values
 
   const LokiApiOptions opts_;
   // The tenant's query limits as the engine takes them.

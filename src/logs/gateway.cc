@@ -42,6 +42,16 @@ class BlockStreamSet : public StreamSet {
     ASSIGN_OR_RETURN(auto pages, reader_->Pages(*index_, streams_[i], mint_, maxt_, features_));
     return reader_->VisitEntries(*index_, pages, mint_, maxt_, needles_, lines, fn);
   }
+  Status Spans(size_t i, std::vector<Span>& out) const override {
+    const block::BlockIndex& idx = index_->index;
+    const block::StreamInfo& st = idx.streams[streams_[i]];
+    for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
+      const block::PageInfo& pi = idx.pages[p];
+      if (pi.max_ts < mint_ || pi.min_ts > maxt_) continue;
+      out.push_back({pi.min_ts, pi.max_ts, pi.entries, pi.line_bytes + pi.meta_raw});
+    }
+    return Status::Ok();
+  }
   // From the index: the stream's pages that meet the range.
   std::pair<int64_t, int64_t> Bounds(size_t i) const override {
     const block::BlockIndex& idx = index_->index;

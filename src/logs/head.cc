@@ -52,6 +52,11 @@ void Head::Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entr
   s.Entries(mint, maxt, out);
 }
 
+void Head::Spans(const Stream& s, int64_t mint, int64_t maxt, std::vector<Span>& out) const {
+  MutexLock lk(StripeOf(s));
+  s.Spans(mint, maxt, out);
+}
+
 bool Head::Overlaps(const Stream& s, int64_t mint, int64_t maxt) const {
   MutexLock lk(StripeOf(s));
   return s.num_entries() > 0 && s.min_ts() <= maxt && s.max_ts() >= mint;

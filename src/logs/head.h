@@ -58,6 +58,8 @@ class Head {
   // The stream's entries in [mint, maxt], oldest first (Stream::Entries under its lock).
   void Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
 
+  // Appends the stream's chunks that meet [mint, maxt] as Spans.
+  void Spans(const Stream& s, int64_t mint, int64_t maxt, std::vector<Span>& out) const;
   // Whether the stream has entries in [mint, maxt] (by its oldest and newest).
   bool Overlaps(const Stream& s, int64_t mint, int64_t maxt) const;
   // Streams matching all matchers, in ref order.

@@ -22,6 +22,17 @@ Status StreamSet::Visit(size_t i, bool, const EntryVisitor& fn) const {
   return Status::Ok();
 }
 
+Status StreamSet::Spans(size_t i, std::vector<Span>& out) const {
+  std::vector<Entry> entries;
+  RETURN_IF_ERROR(Entries(i, entries));
+  for (const Entry& e : entries) {
+    uint64_t bytes = e.line.size();
+    for (const auto& m : e.metadata) bytes += m.name.size() + m.value.size();
+    out.push_back({e.ts_ns, e.ts_ns, 1, bytes});
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 class HeadStreamSet : public StreamSet {
@@ -35,6 +46,10 @@ class HeadStreamSet : public StreamSet {
   Status Entries(size_t i, std::vector<Entry>& out) const override {
     out.clear();
     head_.Entries(*streams_[i].second, mint_, maxt_, out);
+    return Status::Ok();
+  }
+  Status Spans(size_t i, std::vector<Span>& out) const override {
+    head_.Spans(*streams_[i].second, mint_, maxt_, out);
     return Status::Ok();
   }
 
@@ -158,6 +173,11 @@ class MergeStreamSet : public StreamSet {
                          [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
     }
     RemoveDuplicates(out);
+    return Status::Ok();
+  }
+
+  Status Spans(size_t i, std::vector<Span>& out) const override {
+    for (const auto& [k, j] : streams_[i].second) RETURN_IF_ERROR(sets_[k]->Spans(j, out));
     return Status::Ok();
   }
 

@@ -38,6 +38,10 @@ class StreamSet {
   // Times no entry of stream i lies outside, if the set knows them cheaply (a merge streams
   // sources whose bounds do not overlap instead of reading them whole); by default none.
   virtual std::pair<int64_t, int64_t> Bounds(size_t) const { return {INT64_MIN, INT64_MAX}; }
+  // Appends the spans of stream i that meet the selected range, whole (a span may reach
+  // past the range: index/stats and index/volume prorate them). The default makes a span
+  // of each entry, read through Entries().
+  virtual Status Spans(size_t i, std::vector<Span>& out) const;
 };
 
 // What a Select may use to read less.

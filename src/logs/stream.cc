@@ -161,6 +161,8 @@ AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
     PutLengthPrefixed(c.data, m.value);
   }
   ++c.count;
+  c.bytes += line.size();
+  for (const auto& m : metadata) c.bytes += m.name.size() + m.value.size();
   c.min_ts = std::min(c.min_ts, ts_ns);
   c.max_ts = std::max(c.max_ts, ts_ns);
   min_ts_ = std::min(min_ts_, ts_ns);
@@ -284,6 +286,12 @@ size_t Stream::DropSealed() {
 void Stream::Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const {
   if (mint > max_ts_ || maxt < min_ts_) return;
   EntriesOf(0, chunks_.size(), mint, maxt, out);
+}
+
+void Stream::Spans(int64_t mint, int64_t maxt, std::vector<Span>& out) const {
+  for (const Chunk& c : chunks_) {
+    if (c.max_ts >= mint && c.min_ts <= maxt) out.push_back({c.min_ts, c.max_ts, c.count, c.bytes});
+  }
 }
 
 void Stream::EntriesOf(size_t first_chunk, size_t last_chunk, int64_t mint, int64_t maxt,

@@ -24,6 +24,15 @@ struct Entry {
   bool operator==(const Entry&) const = default;
 };
 
+// A stored run of a stream's entries, as an index knows it without reading the entries: a
+// block page or a head chunk (Loki's index stats count chunks so).
+struct Span {
+  int64_t min_ts = 0;
+  int64_t max_ts = 0;
+  uint64_t entries = 0;
+  uint64_t bytes = 0;  // of lines and structured metadata
+};
+
 // An entry as a reader holds it while visiting: views valid during the visit only.
 struct EntryRef {
   int64_t ts_ns = 0;
@@ -87,6 +96,8 @@ class Stream {
   // Appends the entries with timestamps in [mint, maxt] to `out`, oldest first (entries with
   // equal timestamps in the order they arrived).
   void Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
+  // Appends a Span per chunk that meets [mint, maxt].
+  void Spans(int64_t mint, int64_t maxt, std::vector<Span>& out) const;
 
   // Block cutting: Seal closes the chunks held now, so later entries go to new ones; the
   // sealed entries are written to a block and, once it is uploaded, dropped (DropSealed,
@@ -108,6 +119,7 @@ class Stream {
   struct Chunk {
     uint64_t seq = 0;  // numbers the stream's chunks, for UnpackCache
     uint32_t count = 0;
+    uint64_t bytes = 0;  // of lines and metadata
     int64_t min_ts = INT64_MAX;
     int64_t max_ts = INT64_MIN;
     bool ordered = true;  // arrival order is time order
