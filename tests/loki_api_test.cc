@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -397,6 +399,67 @@ TEST_F(LokiApiTest, IndexStatsVolumesAndDetectedFields) {
   std::vector<std::string> statuses;
   for (auto v : doc["values"].get_array()) statuses.emplace_back(std::string_view(v));
   EXPECT_EQ(statuses, (std::vector<std::string>{"200", "201", "202"}));
+}
+
+// tail over a WebSocket: first the newest `limit` entries since `start`, oldest first, then
+// what is pushed while it is open; parameter errors are answered before the upgrade.
+TEST_F(LokiApiTest, TailSendsRecentThenLiveEntriesOverAWebSocket) {
+  namespace ws = boost::beast::websocket;
+  ASSERT_EQ(Do(LokiPush(LokiJson("tail", ns_, 3), false)).result(), http::Status::no_content);
+  boost::asio::io_context ioc;
+  ws::stream<boost::beast::tcp_stream> conn(ioc);
+  boost::beast::get_lowest_layer(conn).connect(
+      {boost::asio::ip::make_address("127.0.0.1"), srv_->port()});
+  conn.handshake("127.0.0.1", "/loki/api/v1/tail?limit=2&start=" + std::to_string(ns_ - 1000) +
+                                  "&query=" + Escape(R"({app="tail"})"));
+  // Reads messages until `n` entries came (or 20 s passed): (timestamp, line) in order.
+  auto read = [&](size_t n) {
+    std::vector<std::pair<int64_t, std::string>> got;
+    boost::beast::flat_buffer buf;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (got.size() < n && std::chrono::steady_clock::now() < deadline) {
+      bool done = false;
+      conn.async_read(buf, [&](boost::beast::error_code ec, size_t) {
+        done = true;
+        ASSERT_FALSE(ec) << ec.message();
+      });
+      ioc.restart();
+      ioc.run_for(std::chrono::seconds(20));
+      if (!done) break;
+      auto doc =
+          Json(http::Response(http::Status::ok, 11, boost::beast::buffers_to_string(buf.data())));
+      buf.consume(buf.size());
+      for (auto st : doc["streams"].get_array()) {
+        EXPECT_EQ(std::string_view(st["stream"]["app"]), "tail");
+        for (auto v : st["values"].get_array()) {
+          got.emplace_back(std::stoll(std::string(std::string_view(v.at(0)))),
+                           std::string(std::string_view(v.at(1))));
+        }
+      }
+    }
+    return got;
+  };
+  auto sent = Expected(ns_, 3);
+  EXPECT_EQ(read(2), (std::vector<std::pair<int64_t, std::string>>{{sent[1].ts, sent[1].line},
+                                                                   {sent[2].ts, sent[2].line}}));
+  const int64_t live = NowMillis() * 1'000'000;
+  ASSERT_EQ(Do(LokiPush(LokiJson("tail", live, 2), false)).result(), http::Status::no_content);
+  auto more = Expected(live, 2);
+  EXPECT_EQ(read(2), (std::vector<std::pair<int64_t, std::string>>{{more[0].ts, more[0].line},
+                                                                   {more[1].ts, more[1].line}}));
+  conn.close(ws::close_code::normal);
+
+  auto res = Get("/loki/api/v1/tail", {{"query", R"({app="tail"})"}, {"delay_for", "6"}});
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(), "delay_for can't be greater than 5\n");
+  res = Get("/loki/api/v1/tail", {{"query", R"({app="tail"})"}});
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+
+  // A tail still open when the server shuts down (TearDown) is closed, its thread joined.
+  ws::stream<boost::beast::tcp_stream> open(ioc);
+  boost::beast::get_lowest_layer(open).connect(
+      {boost::asio::ip::make_address("127.0.0.1"), srv_->port()});
+  open.handshake("127.0.0.1", "/loki/api/v1/tail?query=" + Escape(R"({app="tail"})"));
 }
 
 TEST_F(LokiApiTest, ErrorsAndFormatQuery) {

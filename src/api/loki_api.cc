@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <charconv>
 #include <chrono>
 #include <map>
@@ -49,7 +50,8 @@ LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
       queryable_(queryable),
       limits_(limits),
       scheduler_(scheduler),
-      engine_(opts_.engine) {}
+      engine_(opts_.engine),
+      tails_(std::make_unique<Tails>()) {}
 
 promql::QueryControl LokiApi::Control(const Call& c) const {
   const limits::QueryLimits& l = limits_.For(c.tenant).query;
@@ -70,6 +72,7 @@ void LokiApi::Register(http::Server& server) {
                        std::string_view(flags.data(), flags.size()).find(kCategorizeLabels) !=
                        std::string_view::npos;
                    c->json_errors = json_errors;
+                   c->websocket = boost::beast::websocket::is_upgrade(req);
                    Dispatch(scheduler_, opts_.tenants, req, c, [this, fn, c] { (this->*fn)(*c); });
                  });
   };
@@ -85,6 +88,7 @@ void LokiApi::Register(http::Server& server) {
   route("/loki/api/v1/detected_labels", &LokiApi::DetectedLabels, false);
   route("/loki/api/v1/detected_fields", &LokiApi::DetectedFields, false);
   route("/loki/api/v1/detected_field/", &LokiApi::DetectedFields, false);
+  route("/loki/api/v1/tail", &LokiApi::Tail, false);
   server.Route(
       "/loki/api/v1/status/buildinfo", {bhttp::verb::get},
       [](http::Request& req, const http::Responder& r) {

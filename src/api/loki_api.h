@@ -21,7 +21,8 @@ struct LokiApiOptions {
 // LokiApi serves Loki's HTTP query API as Grafana's Loki data source and logcli call it:
 // /loki/api/v1/query, query_range (streams and matrix results, direction, limit, step),
 // labels, label/<name>/values, series, index/stats, index/volume(_range), detected_labels,
-// detected_fields, detected_field/<name>/values, format_query and status/buildinfo, with
+// detected_fields, detected_field/<name>/values, tail (WebSocket), format_query and
+// status/buildinfo, with
 // Loki's JSON,
 // status codes and error texts (plain text, as Loki), the categorize-labels response form,
 // and gzip. Requests run on the shared query scheduler, per tenant (X-Scope-OrgID), never on
@@ -32,6 +33,8 @@ class LokiApi {
   // and `scheduler` outlive this object; the scheduler is stopped before it goes.
   LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
           const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler);
+  // Ends the live tails and joins their threads.
+  ~LokiApi();
 
   void Register(http::Server& server);
 
@@ -51,6 +54,10 @@ class LokiApi {
   void VolumeRange(Call& c) { Volume(c, true); }
   void DetectedLabels(Call& c);
   void DetectedFields(Call& c);  // and detected_field/<name>/values
+  // loki_tail.cc
+  void Tail(Call& c);
+  struct TailRequest;
+  void RunTail(const TailRequest& req, http::WebSocket& ws);
 
   const LokiApiOptions opts_;
   // The tenant's query limits as the engine takes them.
@@ -60,6 +67,8 @@ class LokiApi {
   const limits::TenantOverrides& limits_;
   frontend::FairScheduler& scheduler_;
   logql::Engine engine_;
+  struct Tails;  // the live tails' threads
+  std::unique_ptr<Tails> tails_;
 };
 
 }  // namespace strata::api

@@ -6,12 +6,16 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <list>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -20,6 +24,8 @@
 #include "api/request.h"
 #include "base/json.h"
 #include "base/math.h"
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "base/units.h"
 #include "http/status_map.h"
 #include "logql/parser.h"
@@ -42,6 +48,7 @@ void WriteLokiStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t retu
 struct LokiApi::Call : ApiRequest {
   bool categorize = false;   // X-Loki-Response-Encoding-Flags: categorize-labels
   bool json_errors = false;  // format_query answers errors in JSON
+  bool websocket = false;    // the request asks for a WebSocket upgrade (tail)
   explicit Call(http::Responder r) : ApiRequest(std::move(r)) {}
 
   void SendError() override {
@@ -139,6 +146,31 @@ struct LokiApi::Call : ApiRequest {
       return nullptr;
     }
     return std::move(e).value();
+  }
+};
+
+// The live tails (loki_tail.cc): per tenant how many, and their threads.
+struct LokiApi::Tails {
+  Mutex mu;
+  std::condition_variable cv;
+  bool stop GUARDED_BY(mu) = false;
+  std::map<std::string, int> per_tenant GUARDED_BY(mu);
+  struct Running {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::list<Running> running GUARDED_BY(mu);
+
+  // Joins the tails that ended.
+  void Reap() REQUIRES(mu) {
+    for (auto it = running.begin(); it != running.end();) {
+      if (!it->done->load()) {
+        ++it;
+        continue;
+      }
+      it->thread.join();
+      it = running.erase(it);
+    }
   }
 };
 

@@ -8,8 +8,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <cerrno>
 #include <chrono>
+#include <deque>
 #include <optional>
 
 namespace strata::http {
@@ -20,7 +22,88 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr uint32_t kHeaderLimit = 64 << 10;
-}
+constexpr size_t kMaxWebSocketMessage = 1 << 20;  // what a peer may send us
+
+// One upgraded connection: a read loop that answers control frames and notices the peer
+// leaving, and a queue of text messages written one at a time.
+class WebSocketConn : public WebSocket, public std::enable_shared_from_this<WebSocketConn> {
+ public:
+  explicit WebSocketConn(beast::tcp_stream stream) : ws_(std::move(stream)) {}
+
+  void Accept(const Request& req, std::function<void(std::shared_ptr<WebSocket>)> on_open) {
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(beast::websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(kMaxWebSocketMessage);
+    ws_.async_accept(
+        req, [self = shared_from_this(), on_open = std::move(on_open)](beast::error_code ec) {
+          if (ec) {
+            self->closed_ = true;
+            return;
+          }
+          self->Read();
+          on_open(self);
+        });
+  }
+
+  void Send(std::string text) override {
+    if (closed_) return;
+    queued_ += text.size();
+    asio::post(ws_.get_executor(), [self = shared_from_this(), text = std::move(text)]() mutable {
+      self->out_.push_back(std::move(text));
+      if (self->out_.size() == 1) self->WriteNext();
+    });
+  }
+  size_t queued_bytes() const override { return queued_.load(); }
+
+  void Close(uint16_t code, std::string reason) override {
+    asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
+      self->close_ =
+          beast::websocket::close_reason(static_cast<beast::websocket::close_code>(code), reason);
+      if (self->out_.empty()) self->SendClose();
+    });
+  }
+  bool closed() const override { return closed_.load(); }
+
+ private:
+  void Read() {
+    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->in_.consume(self->in_.size());  // what a tail client sends is not used
+      if (ec) {
+        self->closed_ = true;
+        return;
+      }
+      self->Read();
+    });
+  }
+  void WriteNext() {
+    ws_.text(true);
+    ws_.async_write(asio::buffer(out_.front()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->queued_ -= self->out_.front().size();
+                      self->out_.pop_front();
+                      if (ec) {
+                        self->closed_ = true;
+                        self->out_.clear();
+                        return;
+                      }
+                      if (!self->out_.empty()) return self->WriteNext();
+                      if (self->close_) self->SendClose();
+                    });
+  }
+  void SendClose() {
+    if (closed_.exchange(true)) return;
+    ws_.async_close(*close_, [self = shared_from_this()](beast::error_code) {});
+  }
+
+  beast::websocket::stream<beast::tcp_stream> ws_;
+  beast::flat_buffer in_;
+  std::deque<std::string> out_;  // on the executor
+  std::optional<beast::websocket::close_reason> close_;
+  std::atomic<size_t> queued_{0};
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace
 
 Response TextResponse(const Request& req, Status status, std::string body) {
   Response res(status, req.version());
@@ -75,6 +158,17 @@ class Session : public std::enable_shared_from_this<Session> {
     bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->OnWrite(ec);
     });
+  }
+
+  // Hands the connection over to a WebSocket (Responder::Upgrade); this session ends.
+  void Upgrade(std::function<void(std::shared_ptr<WebSocket>)> on_open) {
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);  // ends WatchPeer's wait
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    if (server_.opts_.observe) server_.opts_.observe(route_, 101, secs);
+    server_.in_flight_--;
+    auto conn = std::make_shared<WebSocketConn>(std::move(stream_));
+    conn->Accept(req_, std::move(on_open));
   }
 
   const std::string& route() const { return route_; }
@@ -194,6 +288,13 @@ Responder::Responder(std::shared_ptr<Session> session)
     : state_(std::make_shared<State>(std::move(session))) {}
 
 const std::atomic<bool>* Responder::client_gone() const { return state_->gone.get(); }
+
+void Responder::Upgrade(std::function<void(std::shared_ptr<WebSocket>)> on_open) const {
+  if (state_->sent.exchange(true)) return;
+  auto s = state_->session;
+  asio::post(s->executor(),
+             [s, on_open = std::move(on_open)]() mutable { s->Upgrade(std::move(on_open)); });
+}
 
 void Responder::Send(Response res) const {
   if (state_->sent.exchange(true)) return;

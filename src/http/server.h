@@ -22,6 +22,23 @@ using Status = boost::beast::http::status;
 
 class Session;
 
+// A server-side WebSocket connection that a request was upgraded to (Responder::Upgrade).
+// Thread-safe: Send and Close post to the connection's executor, messages go out in order.
+// Control frames (ping, pong, close) are answered by the connection; a peer that stops
+// answering pings is dropped. Every copy must be gone before the Server is destroyed.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  // Sends a text message; dropped once the connection is closed.
+  virtual void Send(std::string text) = 0;
+  // What waits to be written: a sender must not outrun a slow reader.
+  virtual size_t queued_bytes() const = 0;
+  // Sends a close frame with `code` (RFC 6455: 1000 normal, 1011 server error) and `reason`.
+  virtual void Close(uint16_t code, std::string reason) = 0;
+  // Whether the connection is closed (by either side) or failed.
+  virtual bool closed() const = 0;
+};
+
 // Responder sends the one response to one request. Copyable; call Send exactly once, from any
 // thread (the write is posted to the connection's executor). Dropping every copy without
 // sending answers 500, so a lost callback cannot hang a client. Every copy must be gone before
@@ -30,6 +47,10 @@ class Responder {
  public:
   explicit Responder(std::shared_ptr<Session> session);
   void Send(Response res) const;
+  // Instead of a response: upgrades the connection to a WebSocket and, once the handshake is
+  // done, calls `on_open` with it (on the connection's executor; never if the handshake
+  // fails). The request must be a WebSocket upgrade (boost::beast::websocket::is_upgrade).
+  void Upgrade(std::function<void(std::shared_ptr<WebSocket>)> on_open) const;
   // Becomes true when the client closes the connection before the response is sent; valid
   // as long as a copy of this Responder lives.
   const std::atomic<bool>* client_gone() const;

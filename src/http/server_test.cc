@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/websocket.hpp>
 #include <thread>
 
 #include "http/client.h"
@@ -31,6 +33,16 @@ class ServerTest : public ::testing::Test {
                      });
                    });
     server_->Route("/forgotten", {bhttp::verb::get}, [](Request&, const Responder&) {});
+    // Upgrades, then sends numbered messages from another thread and closes with 1011.
+    server_->Route("/ws", {bhttp::verb::get}, [this](Request&, const Responder& r) {
+      r.Upgrade([this](const std::shared_ptr<WebSocket>& ws) {
+        std::lock_guard lk(mu_);
+        repliers_.emplace_back([ws] {
+          for (int i = 0; i < 50; ++i) ws->Send("message " + std::to_string(i));
+          ws->Close(1011, "done");
+        });
+      });
+    });
     ASSERT_TRUE(server_->Start().ok());
   }
   void TearDown() override {
@@ -117,6 +129,38 @@ TEST(UrlTest, Parse) {
   EXPECT_EQ(ParseUrl("http://[::1]:80").value().host, "::1");
   EXPECT_EQ(ParseUrl("http://example").value().port, "80");
   EXPECT_FALSE(ParseUrl("https://x").ok());
+}
+
+}  // namespace
+}  // namespace strata::http
+
+namespace strata::http {
+namespace {
+
+// An upgraded connection gets every message sent, in order, then the close frame's code
+// and reason; the server answers plain requests on other connections meanwhile.
+TEST_F(ServerTest, UpgradesToAWebSocket) {
+  namespace ws = boost::beast::websocket;
+  boost::asio::io_context ioc;
+  ws::stream<boost::beast::tcp_stream> conn(ioc);
+  boost::beast::get_lowest_layer(conn).connect(
+      {boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  conn.handshake("127.0.0.1", "/ws");
+  boost::beast::flat_buffer buf;
+  for (int i = 0; i < 50; ++i) {
+    conn.read(buf);
+    EXPECT_EQ(boost::beast::buffers_to_string(buf.data()), "message " + std::to_string(i));
+    buf.consume(buf.size());
+  }
+  boost::beast::error_code ec;
+  conn.read(buf, ec);
+  EXPECT_EQ(ec, ws::error::closed);
+  EXPECT_EQ(conn.reason().code, 1011);
+  EXPECT_EQ(std::string_view(conn.reason().reason.data(), conn.reason().reason.size()), "done");
+  Client c("127.0.0.1", std::to_string(server_->port()));
+  auto res = c.Do(Make(bhttp::verb::post, "/echo", "still here"));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->body(), "still here\n");
 }
 
 }  // namespace
