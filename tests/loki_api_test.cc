@@ -462,6 +462,41 @@ TEST_F(LokiApiTest, TailSendsRecentThenLiveEntriesOverAWebSocket) {
   open.handshake("127.0.0.1", "/loki/api/v1/tail?query=" + Escape(R"({app="tail"})"));
 }
 
+// patterns: lines of one shape seen at least 30 times become one pattern, with their count
+// per step (Unix seconds); rarer shapes are left out, as Loki prunes them.
+TEST_F(LokiApiTest, PatternsOfFrequentLineShapes) {
+  std::string values;
+  for (int i = 0; i < 40; ++i) {
+    values += fmt::format(R"({}["{}","user u{} logged in from 10.0.0.{}"])", i ? "," : "", ns_ + i,
+                          i % 7, i);
+  }
+  for (int i = 0; i < 5; ++i)
+    values += fmt::format(R"(,["{}","a rare line number {}"])", ns_ + 100 + i, i);
+  ASSERT_EQ(
+      Do(LokiPush(
+             fmt::format(
+                 R"({{"streams":[{{"stream":{{"app":"pat","level":"INFO"}},"values":[{}]}}]}})",
+                 values),
+             true))
+          .result(),
+      http::Status::no_content);
+  auto doc = Json(Get("/loki/api/v1/patterns", {{"query", R"({app="pat"})"},
+                                                {"start", std::to_string(ns_ - 1000)},
+                                                {"end", std::to_string(ns_ + 1000)},
+                                                {"step", "60s"}}));
+  EXPECT_EQ(std::string_view(doc["status"]), "success");
+  ASSERT_EQ(doc["data"].get_array().size(), 1u) << bodies_.back();
+  auto p = doc["data"].at(0);
+  EXPECT_EQ(std::string_view(p["pattern"]), "user <_> logged in from <_>");
+  EXPECT_EQ(std::string_view(p["level"]), "info");
+  const int64_t bucket = ns_ / 1'000'000'000 / 60 * 60;
+  ASSERT_EQ(p["samples"].get_array().size(), 1u);
+  EXPECT_EQ(int64_t(p["samples"].at(0).at(0)), bucket);
+  EXPECT_EQ(int64_t(p["samples"].at(0).at(1)), 40);
+  auto refused = Get("/loki/api/v1/patterns", {{"query", R"({app="pat"} |= "x")"}});
+  EXPECT_EQ(refused.body(), "only label matchers are supported\n");
+}
+
 TEST_F(LokiApiTest, ErrorsAndFormatQuery) {
   auto res = Get("/loki/api/v1/query_range", {{"query", R"({app="api"} |~)"}});
   EXPECT_EQ(res.result(), http::Status::bad_request);

@@ -12,6 +12,7 @@
 #include "api/loki_call.h"
 #include "api/params.h"
 #include "api/request.h"
+#include "base/encoding.h"
 #include "base/json.h"
 #include "base/math.h"
 #include "base/units.h"
@@ -89,6 +90,7 @@ void LokiApi::Register(http::Server& server) {
   route("/loki/api/v1/detected_fields", &LokiApi::DetectedFields, false);
   route("/loki/api/v1/detected_field/", &LokiApi::DetectedFields, false);
   route("/loki/api/v1/tail", &LokiApi::Tail, false);
+  route("/loki/api/v1/patterns", &LokiApi::Patterns, false);
   server.Route(
       "/loki/api/v1/status/buildinfo", {bhttp::verb::get},
       [](http::Request& req, const http::Responder& r) {
@@ -209,9 +211,7 @@ void LokiApi::QueryRange(Call& c) {
     p.start_ns = start;
     p.end_ns = end;
     p.limit = limit;
-    std::string dir = c.params.Get("direction").value_or("backward");
-    std::transform(dir.begin(), dir.end(), dir.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    std::string dir = AsciiLower(c.params.Get("direction").value_or("backward"));
     if (dir == "forward") {
       p.forward = true;
     } else if (dir != "backward" && !dir.empty()) {
@@ -232,17 +232,9 @@ void LokiApi::QueryRange(Call& c) {
     return;
   }
   int64_t start_ms = FloorDiv(start, kNsPerMs), end_ms = FloorDiv(end, kNsPerMs);
-  // Loki's default step gives about 250 points over the range, at least a second.
-  int64_t step_ms = std::max<int64_t>(SaturatingSub(end_ms, start_ms) / 250 / 1000 * 1000, 1000);
-  if (auto v = c.params.Get("step"); v && !v->empty()) {
-    auto d = ParseDuration(*v);
-    if (!d.ok()) return c.Fail(Status::InvalidArgument(d.status().message()));
-    step_ms = *d;
-  }
-  if (step_ms <= 0) {
-    return c.Fail(Status::InvalidArgument(
-        "zero or negative query resolution step widths are not accepted. Try a positive integer"));
-  }
+  auto step = c.StepMs(start, end);
+  if (!step) return;
+  const int64_t step_ms = *step;
   if (SaturatingSub(end_ms, start_ms) / step_ms > opts_.max_points_per_series) {
     return c.Fail(Status::InvalidArgument(
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "

@@ -21,7 +21,7 @@ struct LokiApiOptions {
 // LokiApi serves Loki's HTTP query API as Grafana's Loki data source and logcli call it:
 // /loki/api/v1/query, query_range (streams and matrix results, direction, limit, step),
 // labels, label/<name>/values, series, index/stats, index/volume(_range), detected_labels,
-// detected_fields, detected_field/<name>/values, tail (WebSocket), format_query and
+// detected_fields, detected_field/<name>/values, patterns, tail (WebSocket), format_query and
 // status/buildinfo, with
 // Loki's JSON,
 // status codes and error texts (plain text, as Loki), the categorize-labels response form,
@@ -54,6 +54,7 @@ class LokiApi {
   void VolumeRange(Call& c) { Volume(c, true); }
   void DetectedLabels(Call& c);
   void DetectedFields(Call& c);  // and detected_field/<name>/values
+  void Patterns(Call& c);
   // loki_tail.cc
   void Tail(Call& c);
   struct TailRequest;

@@ -104,6 +104,28 @@ struct LokiApi::Call : ApiRequest {
     return true;
   }
 
+  // The `step` parameter in milliseconds; by default about 250 points over [start, end]
+  // (ns), whole seconds, at least one, as Loki's. nullopt after failing the call.
+  std::optional<int64_t> StepMs(int64_t start, int64_t end) {
+    int64_t step_ms =
+        std::max<int64_t>(SaturatingSub(end, start) / kNsPerMs / 250 / 1000 * 1000, 1000);
+    if (auto v = params.Get("step"); v && !v->empty()) {
+      auto d = ParseDuration(*v);
+      if (!d.ok()) {
+        Fail(Status::InvalidArgument(d.status().message()));
+        return std::nullopt;
+      }
+      step_ms = *d;
+    }
+    if (step_ms <= 0) {
+      Fail(Status::InvalidArgument(
+          "zero or negative query resolution step widths are not accepted. Try a positive "
+          "integer"));
+      return std::nullopt;
+    }
+    return step_ms;
+  }
+
   std::unique_ptr<logs::Querier> Querier(const logs::Queryable& queryable, int64_t start,
                                          int64_t end) {
     query::ReadHints h;

@@ -8,6 +8,8 @@
 
 #include "api/loki_api.h"
 #include "api/loki_call.h"
+#include "base/encoding.h"
+#include "logql/drain.h"
 #include "logql/engine.h"
 #include "logql/lexer.h"
 #include "logql/pipeline.h"
@@ -99,6 +101,25 @@ struct Field {
   std::set<std::string> parsers;
 };
 
+// Loki's pattern answer keeps patterns seen this often, the most frequent first, so many.
+constexpr int64_t kMinPatternCount = 30;
+constexpr size_t kMaxPatterns = 300;
+// Lines a patterns request reads at most (the newest are not preferred: streams in order).
+constexpr uint64_t kMaxPatternLines = 1'000'000;
+
+// An entry's level for patterns: detected_level or level, in its metadata or stream labels.
+std::string PatternLevel(const Labels& stream, std::span<const LabelView> metadata) {
+  for (std::string_view name : {"detected_level", "level"}) {
+    for (const auto& m : metadata) {
+      if (m.name == name) return AsciiLower(m.value);
+    }
+    for (const auto& l : stream) {
+      if (l.name == name) return AsciiLower(l.value);
+    }
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 void LokiApi::IndexStats(Call& c) {
@@ -153,17 +174,9 @@ void LokiApi::Volume(Call& c, bool range) {
   }
   int64_t step_ms = 0;
   if (range) {
-    step_ms = std::max<int64_t>(SaturatingSub(end, start) / kNsPerMs / 250 / 1000 * 1000, 1000);
-    if (auto v = c.params.Get("step"); v && !v->empty()) {
-      auto d = ParseDuration(*v);
-      if (!d.ok()) return c.Fail(Status::InvalidArgument(d.status().message()));
-      step_ms = *d;
-    }
-    if (step_ms <= 0) {
-      return c.Fail(Status::InvalidArgument(
-          "zero or negative query resolution step widths are not accepted. Try a positive "
-          "integer"));
-    }
+    auto step = c.StepMs(start, end);
+    if (!step) return;
+    step_ms = *step;
   }
   auto matchers = MatchersOnly(c, true);
   if (!matchers) return;
@@ -421,6 +434,69 @@ void LokiApi::DetectedFields(Call& c) {
   }
   w.EndObject();
   c.Send(http::Status::ok, std::move(w.str()));
+}
+
+void LokiApi::Patterns(Call& c) {
+  int64_t start = 0, end = 0;
+  if (!c.Range(kHourNs, &start, &end)) return;
+  auto matchers = MatchersOnly(c, false);
+  if (!matchers) return;
+  auto step = c.StepMs(start, end);
+  if (!step) return;
+  int64_t step_s = *step / 1000;
+  step_s = std::max<int64_t>(step_s, 10);  // Loki's pattern samples are 10 s apart
+  auto q = c.Querier(queryable_, start, end);
+  if (!q) return;
+  auto set = q->Select(*matchers, start, end, {});
+  if (!set.ok()) return c.Fail(set.status());
+  // Drain per stream and level, as Loki's pattern ingesters; equal patterns of several
+  // streams add up.
+  std::map<std::pair<std::string, std::string>, std::map<int64_t, int64_t>> counts;
+  uint64_t lines = 0;
+  for (size_t i = 0; i < (*set)->size() && lines < kMaxPatternLines; ++i) {
+    const Labels& stream = (*set)->labels(i);
+    std::map<std::string, std::pair<logql::Drain, std::vector<std::map<int64_t, int64_t>>>> drains;
+    Status st = (*set)->Visit(i, true, [&](const logs::EntryRef& e) {
+      if (++lines > kMaxPatternLines) return Status::Cancelled("enough lines");
+      auto& [drain, buckets] = drains[PatternLevel(stream, e.metadata)];
+      int k = drain.Add(e.line);
+      if (k < 0) return Status::Ok();
+      if (buckets.size() <= static_cast<size_t>(k)) buckets.resize(static_cast<size_t>(k) + 1);
+      ++buckets[static_cast<size_t>(k)][FloorDiv(e.ts_ns / 1'000'000'000, step_s) * step_s];
+      return Status::Ok();
+    });
+    if (!st.ok() && st.code() != Status::Code::kCancelled) return c.Fail(st);
+    for (auto& [level, d] : drains) {
+      for (size_t k = 0; k < d.second.size(); ++k) {
+        auto& into = counts[{d.first.Pattern(k), level}];
+        for (const auto& [t, n] : d.second[k]) into[t] += n;
+      }
+    }
+  }
+  struct Found {
+    const std::pair<std::string, std::string>* key;
+    const std::map<int64_t, int64_t>* samples;
+    int64_t total = 0;
+  };
+  std::vector<Found> found;
+  for (const auto& [key, samples] : counts) {
+    int64_t total = 0;
+    for (const auto& [t, n] : samples) total += n;
+    if (total >= kMinPatternCount) found.push_back({&key, &samples, total});
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const Found& a, const Found& b) { return a.total > b.total; });
+  if (found.size() > kMaxPatterns) found.resize(kMaxPatterns);
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    for (const Found& f : found) {
+      w.BeginObject().Key("pattern").String(f.key->first).Key("level").String(f.key->second);
+      w.Key("samples").BeginArray();
+      for (const auto& [t, n] : *f.samples) w.BeginArray().Int(t).Int(n).EndArray();
+      w.EndArray().EndObject();
+    }
+    w.EndArray();
+  });
 }
 
 }  // namespace strata::api

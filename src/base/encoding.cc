@@ -122,4 +122,12 @@ bool PercentDecode(std::string_view s, bool plus_as_space, std::string* out) {
   return true;
 }
 
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 }  // namespace strata

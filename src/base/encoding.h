@@ -9,6 +9,8 @@ namespace strata {
 
 // Lowercase hex of the bytes ("0aff").
 std::string HexEncode(std::string_view bytes);
+// `s` with A-Z lowered, other bytes as they are (Go's strings.ToLower on ASCII).
+std::string AsciiLower(std::string_view s);
 // Two hex digits per byte, either case; false on odd length or a non-hex digit.
 bool HexDecode(std::string_view s, std::string* out);
 
