@@ -368,6 +368,15 @@ TEST_F(LokiApiTest, IndexStatsVolumesAndDetectedFields) {
   });
   EXPECT_EQ(got, want);
 
+  // The widest range a client can ask (end saturates) is answered, in ~250 buckets.
+  auto wide = Get("/loki/api/v1/index/volume_range",
+                  {{"query", R"({env="t"})"}, {"start", "0"}, {"end", "9999999999"}});
+  EXPECT_EQ(wide.result(), http::Status::ok) << wide.body();
+  EXPECT_EQ(
+      Get("/loki/api/v1/index/volume", {{"query", R"({env="t"})"}, {"start", end}, {"end", start}})
+          .body(),
+      "end timestamp must not be before or equal to start time\n");
+
   // Labels: env has one value, app two, pod two.
   doc = Json(Get("/loki/api/v1/detected_labels",
                  {{"query", R"({env="t"})"}, {"start", start}, {"end", end}}));

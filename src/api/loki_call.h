@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -176,6 +177,7 @@ struct LokiApi::Tails {
   Mutex mu;
   std::condition_variable cv;
   bool stop GUARDED_BY(mu) = false;
+  std::atomic<bool> stopping{false};  // `stop` for the tails' queries, which it cancels
   std::map<std::string, int> per_tenant GUARDED_BY(mu);
   struct Running {
     std::thread thread;

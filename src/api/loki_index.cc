@@ -107,14 +107,27 @@ constexpr size_t kMaxPatterns = 300;
 // Lines a patterns request reads at most (the newest are not preferred: streams in order).
 constexpr uint64_t kMaxPatternLines = 1'000'000;
 
-// An entry's level for patterns: detected_level or level, in its metadata or stream labels.
-std::string PatternLevel(const Labels& stream, std::span<const LabelView> metadata) {
+// Distinct patterns a request holds at most while counting (of all streams and levels).
+constexpr size_t kMaxPatternsHeld = 10'000;
+
+// An entry's level for patterns, one of Loki's (detected_level or level, in its metadata or
+// stream labels); anything else is "unknown".
+std::string_view PatternLevel(const Labels& stream, std::span<const LabelView> metadata) {
+  static const std::map<std::string, std::string_view, std::less<>> kLevels = {
+      {"trace", "trace"},      {"debug", "debug"},       {"dbg", "debug"},     {"info", "info"},
+      {"information", "info"}, {"warn", "warn"},         {"warning", "warn"},  {"error", "error"},
+      {"err", "error"},        {"critical", "critical"}, {"crit", "critical"}, {"fatal", "fatal"}};
   for (std::string_view name : {"detected_level", "level"}) {
+    std::optional<std::string_view> v;
     for (const auto& m : metadata) {
-      if (m.name == name) return AsciiLower(m.value);
+      if (m.name == name) v = m.value;
     }
     for (const auto& l : stream) {
-      if (l.name == name) return AsciiLower(l.value);
+      if (!v && l.name == name) v = l.value;
+    }
+    if (v) {
+      auto it = kLevels.find(AsciiLower(*v));
+      return it == kLevels.end() ? "unknown" : it->second;
     }
   }
   return "unknown";
@@ -194,38 +207,36 @@ void LokiApi::Volume(Call& c, bool range) {
       }
     }
   }
-  // Buckets: one at `end`; for a range, step-aligned ones, each stamped at its last
-  // millisecond (the last at `end`).
-  struct Bucket {
-    int64_t from, to, stamp_ms;
-  };
-  std::vector<Bucket> buckets;
-  const int64_t end_ms = FloorDiv(end, kNsPerMs);
-  if (!range) {
-    buckets.push_back({start, end, end_ms});
-  } else {
-    const int64_t step = SaturatingMul(step_ms, kNsPerMs);
-    if (SaturatingSub(end, start) / step > opts_.max_points_per_series) {
-      return c.Fail(Status::InvalidArgument(
-          "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
-          "query resolution (?step=XX)"));
-    }
-    for (int64_t b = FloorDiv(start, step) * step; b <= end; b = SaturatingAdd(b, step)) {
-      int64_t to = std::min(SaturatingAdd(b, step) - 1, end);
-      buckets.push_back({std::max(b, start), to, std::min(FloorDiv(to, kNsPerMs), end_ms)});
-      if (to == end) break;
-    }
+  if (end < start) {
+    return c.Fail(
+        Status::InvalidArgument("end timestamp must not be before or equal to start time"));
   }
+  // Buckets: one over [start, end] at `end`; for a range, step-aligned ones from `first`,
+  // each stamped at its last millisecond (the last one at `end`).
+  const int64_t end_ms = FloorDiv(end, kNsPerMs);
+  const int64_t step = range ? SaturatingMul(step_ms, kNsPerMs) : INT64_MAX;
+  const int64_t first = range ? SaturatingMul(FloorDiv(start, step), step) : start;
+  const int64_t nbuckets = range ? SaturatingSub(end, first) / step + 1 : 1;
+  if (nbuckets > opts_.max_points_per_series) {
+    return c.Fail(Status::InvalidArgument(
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
+        "query resolution (?step=XX)"));
+  }
+  auto bucket_from = [&](int64_t b) { return range ? std::max(first + b * step, start) : start; };
+  auto bucket_to = [&](int64_t b) {
+    return range && b + 1 < nbuckets ? first + (b + 1) * step - 1 : end;
+  };
   auto q = c.Querier(queryable_, start, end);
   if (!q) return;
   auto set = q->Select(*matchers, start, end, {});
   if (!set.ok()) return c.Fail(set.status());
-  std::map<Labels, std::vector<double>> volumes;  // per series, per bucket (-1: none)
+  std::map<Labels, std::map<int64_t, double>> volumes;  // per series, per bucket met
   std::vector<logs::Span> spans;
+  std::vector<Labels> keys;
   for (size_t i = 0; i < (*set)->size(); ++i) {
     spans.clear();
     if (Status st = (*set)->Spans(i, spans); !st.ok()) return c.Fail(st);
-    std::vector<Labels> keys;
+    keys.clear();
     const Labels& ls = (*set)->labels(i);
     if (aggregate == "series") {
       Labels key;
@@ -238,35 +249,31 @@ void LokiApi::Volume(Call& c, bool range) {
         if (targets.empty() || names.contains(l.name)) keys.push_back({{l.name, ""}});
       }
     }
-    for (size_t b = 0; b < buckets.size(); ++b) {
-      bool any = false;
-      double bytes = 0;
-      for (const logs::Span& s : spans) {
-        if (s.max_ts < buckets[b].from || s.min_ts > buckets[b].to) continue;
-        any = true;
-        bytes += static_cast<double>(static_cast<uint64_t>(
-            static_cast<double>(s.bytes) * Overlap(s, buckets[b].from, buckets[b].to)));
-      }
-      if (!any) continue;
-      for (const Labels& key : keys) {
-        auto& v = volumes[key];
-        v.resize(buckets.size(), -1);
-        v[b] = std::max(v[b], 0.0) + bytes;
+    // Each span adds its prorated bytes to the buckets it meets.
+    for (const logs::Span& s : spans) {
+      if (s.max_ts < start || s.min_ts > end) continue;
+      const int64_t lo = range ? (std::max(s.min_ts, start) - first) / step : 0;
+      const int64_t hi = range ? (std::min(s.max_ts, end) - first) / step : 0;
+      for (int64_t b = lo; b <= hi; ++b) {
+        double bytes = static_cast<double>(static_cast<uint64_t>(
+            static_cast<double>(s.bytes) * Overlap(s, bucket_from(b), bucket_to(b))));
+        for (const Labels& key : keys) volumes[key][b] += bytes;
       }
     }
   }
   // Each bucket keeps its `limit` largest, by volume then name.
+  std::map<int64_t, std::vector<std::pair<double, const Labels*>>> by_bucket;
+  for (const auto& [key, v] : volumes) {
+    for (const auto& [b, bytes] : v) by_bucket[b].emplace_back(bytes, &key);
+  }
   std::map<Labels, std::vector<Sample>> kept;
-  for (size_t b = 0; b < buckets.size(); ++b) {
-    std::vector<std::pair<double, const Labels*>> in;
-    for (const auto& [key, v] : volumes) {
-      if (v[b] >= 0) in.emplace_back(v[b], &key);
-    }
+  for (auto& [b, in] : by_bucket) {
     std::sort(in.begin(), in.end(), [](const auto& x, const auto& y) {
       return x.first != y.first ? x.first > y.first : *x.second < *y.second;
     });
     if (in.size() > static_cast<size_t>(*limit)) in.resize(static_cast<size_t>(*limit));
-    for (const auto& [v, key] : in) kept[*key].push_back({buckets[b].stamp_ms, v});
+    const int64_t stamp = std::min(FloorDiv(bucket_to(b), kNsPerMs), end_ms);
+    for (const auto& [v, key] : in) kept[*key].push_back({stamp, v});
   }
   promql::QueryResult r;
   r.type = promql::ValueType::kVector;
@@ -455,7 +462,8 @@ void LokiApi::Patterns(Call& c) {
   uint64_t lines = 0;
   for (size_t i = 0; i < (*set)->size() && lines < kMaxPatternLines; ++i) {
     const Labels& stream = (*set)->labels(i);
-    std::map<std::string, std::pair<logql::Drain, std::vector<std::map<int64_t, int64_t>>>> drains;
+    std::map<std::string_view, std::pair<logql::Drain, std::vector<std::map<int64_t, int64_t>>>>
+        drains;
     Status st = (*set)->Visit(i, true, [&](const logs::EntryRef& e) {
       if (++lines > kMaxPatternLines) return Status::Cancelled("enough lines");
       auto& [drain, buckets] = drains[PatternLevel(stream, e.metadata)];
@@ -468,8 +476,13 @@ void LokiApi::Patterns(Call& c) {
     if (!st.ok() && st.code() != Status::Code::kCancelled) return c.Fail(st);
     for (auto& [level, d] : drains) {
       for (size_t k = 0; k < d.second.size(); ++k) {
-        auto& into = counts[{d.first.Pattern(k), level}];
-        for (const auto& [t, n] : d.second[k]) into[t] += n;
+        std::pair<std::string, std::string> key{d.first.Pattern(k), std::string(level)};
+        auto it = counts.find(key);
+        if (it == counts.end()) {
+          if (counts.size() >= kMaxPatternsHeld) continue;
+          it = counts.emplace(std::move(key), std::map<int64_t, int64_t>{}).first;
+        }
+        for (const auto& [t, n] : d.second[k]) it->second[t] += n;
       }
     }
   }

@@ -45,6 +45,7 @@ LokiApi::~LokiApi() {
   {
     MutexLock lk(tails_->mu);
     tails_->stop = true;
+    tails_->stopping = true;
     running = std::move(tails_->running);
   }
   tails_->cv.notify_all();
@@ -64,6 +65,11 @@ void LokiApi::Tail(Call& c) {
   auto start = c.Time("start", now - kHourNs);
   if (!start) return;
   req->start = *start;
+  // No further back than a query may reach.
+  const int64_t max_length_ms = limits_.For(c.tenant).query.max_query_length_ms;
+  if (max_length_ms > 0) {
+    req->start = std::max(req->start, SaturatingSub(now, SaturatingMul(max_length_ms, kNsPerMs)));
+  }
   if (auto v = c.params.Get("limit"); v && !v->empty()) {
     auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), req->limit);
     if (ec != std::errc() || p != v->data() + v->size()) {
@@ -122,7 +128,14 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
   int64_t from = req.start;  // entries before are sent; those at `from` are in `sent_at_from`
   std::set<std::pair<Labels, std::string>> sent_at_from;
   size_t fetch = kFetch;
+  // Each read is a query with the tenant's limits, cancelled by shutdown.
+  const limits::QueryLimits& limits = limits_.For(req.tenant).query;
+  promql::QueryControl ctl;
+  ctl.cancelled = &tails_->stopping;
+  ctl.timeout_ms = limits.timeout_ms;
+  ctl.max_samples = limits.max_samples;
   while (!ws.closed()) {
+    if (tails_->stopping) return ws.Close(1001, "server shutting down");
     if (std::chrono::steady_clock::now() >= deadline) {
       return ws.Close(1011, "reached tail max duration limit");
     }
@@ -138,8 +151,8 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
       p.end_ns = upto + 1;
       p.forward = !first;
       p.limit = first ? req.limit : fetch;
-      Result<logql::LogQueryResult> r =
-          q.ok() ? engine_.SelectLogs(**q, expr, p) : Result<logql::LogQueryResult>(q.status());
+      Result<logql::LogQueryResult> r = q.ok() ? engine_.SelectLogs(**q, expr, p, ctl)
+                                               : Result<logql::LogQueryResult>(q.status());
       if (!r.ok()) {
         spdlog::warn("msg=\"tail query failed\" tenant={} err=\"{}\"", req.tenant,
                      r.status().ToString());

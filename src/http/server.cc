@@ -23,6 +23,7 @@ using tcp = asio::ip::tcp;
 namespace {
 constexpr uint32_t kHeaderLimit = 64 << 10;
 constexpr size_t kMaxWebSocketMessage = 1 << 20;  // what a peer may send us
+constexpr size_t kMaxCloseReason = 123;           // RFC 6455 5.5: 125 bytes less the code
 
 // One upgraded connection: a read loop that answers control frames and notices the peer
 // leaving, and a queue of text messages written one at a time.
@@ -56,6 +57,12 @@ class WebSocketConn : public WebSocket, public std::enable_shared_from_this<WebS
   size_t queued_bytes() const override { return queued_.load(); }
 
   void Close(uint16_t code, std::string reason) override {
+    // A close frame's reason holds 123 bytes: longer ones are cut at a UTF-8 character.
+    if (reason.size() > kMaxCloseReason) {
+      size_t n = kMaxCloseReason;
+      while (n > 0 && (static_cast<unsigned char>(reason[n]) & 0xC0) == 0x80) --n;
+      reason.resize(n);
+    }
     asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason = std::move(reason)] {
       self->close_ =
           beast::websocket::close_reason(static_cast<beast::websocket::close_code>(code), reason);

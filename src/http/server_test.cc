@@ -33,13 +33,14 @@ class ServerTest : public ::testing::Test {
                      });
                    });
     server_->Route("/forgotten", {bhttp::verb::get}, [](Request&, const Responder&) {});
-    // Upgrades, then sends numbered messages from another thread and closes with 1011.
+    // Upgrades, then sends numbered messages from another thread and closes with 1011 and a
+    // reason longer than a close frame holds.
     server_->Route("/ws", {bhttp::verb::get}, [this](Request&, const Responder& r) {
       r.Upgrade([this](const std::shared_ptr<WebSocket>& ws) {
         std::lock_guard lk(mu_);
         repliers_.emplace_back([ws] {
           for (int i = 0; i < 50; ++i) ws->Send("message " + std::to_string(i));
-          ws->Close(1011, "done");
+          ws->Close(1011, "done" + std::string(200, 'x'));  // cut to a close frame's 123
         });
       });
     });
@@ -156,7 +157,8 @@ TEST_F(ServerTest, UpgradesToAWebSocket) {
   conn.read(buf, ec);
   EXPECT_EQ(ec, ws::error::closed);
   EXPECT_EQ(conn.reason().code, 1011);
-  EXPECT_EQ(std::string_view(conn.reason().reason.data(), conn.reason().reason.size()), "done");
+  EXPECT_EQ(std::string_view(conn.reason().reason.data(), conn.reason().reason.size()),
+            "done" + std::string(119, 'x'));
   Client c("127.0.0.1", std::to_string(server_->port()));
   auto res = c.Do(Make(bhttp::verb::post, "/echo", "still here"));
   ASSERT_TRUE(res.ok());

@@ -127,10 +127,13 @@ bool Stream::Contains(int64_t ts_ns, uint64_t key, std::string_view line,
       for (auto it = b; it != e; ++it) {
         if (v.ts[it->second] == ts_ns && Equals(v, it->second, line, metadata)) return true;
       }
-    } else if (std::binary_search(c.keys.begin(), c.keys.end(), key)) {
+    } else {
+      auto it =
+          std::lower_bound(c.keys.begin(), c.keys.end(), std::pair<uint64_t, uint32_t>{key, 0});
+      if (it == c.keys.end() || it->first != key) continue;
       const View v = ViewChunk(c, cache);
-      for (size_t i = 0; i < v.ts.size(); ++i) {
-        if (v.ts[i] == ts_ns && Equals(v, i, line, metadata)) return true;
+      for (; it != c.keys.end() && it->first == key; ++it) {
+        if (v.ts[it->second] == ts_ns && Equals(v, it->second, line, metadata)) return true;
       }
     }
   }
@@ -172,8 +175,7 @@ AppendResult Stream::Append(int64_t ts_ns, std::string_view line,
 }
 
 void Stream::Close(Chunk& c) {
-  c.keys.reserve(c.open_keys.size());
-  for (const auto& [key, i] : c.open_keys) c.keys.push_back(key);
+  c.keys.assign(c.open_keys.begin(), c.open_keys.end());
   std::sort(c.keys.begin(), c.keys.end());
   // Swapping with empty ones frees the memory (`= {}` would keep the capacity).
   decltype(c.open_keys)().swap(c.open_keys);
@@ -321,7 +323,7 @@ size_t Stream::MemoryBytes() const {
   for (const Chunk& c : chunks_) {
     n += sizeof(Chunk) + c.ts.capacity() * sizeof(int64_t) +
          c.offsets.capacity() * sizeof(uint32_t) + c.data.capacity() + c.packed.capacity() +
-         c.keys.capacity() * sizeof(uint64_t) +
+         c.keys.capacity() * sizeof(c.keys[0]) +
          c.open_keys.size() * (sizeof(uint64_t) + 3 * sizeof(void*)) +
          c.open_keys.bucket_count() * sizeof(void*);
   }

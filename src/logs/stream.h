@@ -131,9 +131,9 @@ class Stream {
     std::string data;
     std::unordered_multimap<uint64_t, uint32_t> open_keys;
     // Closed: one zstd frame of the timestamps (zigzag varint deltas) and then `data` (empty:
-    // the open form is kept); the entry keys, sorted.
+    // the open form is kept); entry key -> entry index, sorted.
     std::string packed;
-    std::vector<uint64_t> keys;
+    std::vector<std::pair<uint64_t, uint32_t>> keys;
   };
   // A chunk's entries in place (open) or unpacked into a cache (closed).
   struct View {
