@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <charconv>
 #include <chrono>
 #include <map>
 #include <set>
@@ -192,25 +191,12 @@ void LokiApi::QueryRange(Call& c) {
   if (!q) return;
   auto started = std::chrono::steady_clock::now();
   if (!e->IsMetric()) {
-    uint64_t limit = 100;
-    if (auto v = c.params.Get("limit"); v && !v->empty()) {
-      auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
-      if (ec != std::errc() || p != v->data() + v->size()) {
-        return c.Fail(
-            Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid limit", *v)));
-      }
-      if (limit == 0) return c.Fail(Status::InvalidArgument("limit must be a positive value"));
-    }
-    uint64_t max = limits.max_entries_limit_per_query;  // 0: unlimited, as Loki's
-    if (max > 0 && limit > max) {
-      return c.Fail(Status::InvalidArgument(fmt::format(
-          "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
-          limit, max)));
-    }
+    auto limit = c.EntryLimit("limit", 100, limits.max_entries_limit_per_query);
+    if (!limit) return;
     logql::LogQueryParams p;
     p.start_ns = start;
     p.end_ns = end;
-    p.limit = limit;
+    p.limit = *limit;
     std::string dir = AsciiLower(c.params.Get("direction").value_or("backward"));
     if (dir == "forward") {
       p.forward = true;

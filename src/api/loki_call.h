@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -103,6 +104,37 @@ struct LokiApi::Call : ApiRequest {
     *start = *s;
     *end = *e;
     return true;
+  }
+
+  // An integer parameter, `def` when absent; nullopt after failing the call.
+  std::optional<int64_t> IntParam(std::string_view name, int64_t def) {
+    auto v = params.Get(name);
+    if (!v || v->empty()) return def;
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || p != v->data() + v->size()) {
+      Fail(Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid {}", *v, name)));
+      return std::nullopt;
+    }
+    return n;
+  }
+
+  // How many entries to return (`name`, `def` when absent): positive and within the tenant's
+  // max_entries_limit_per_query `max` (0: no limit), with Loki's errors.
+  std::optional<uint64_t> EntryLimit(std::string_view name, int64_t def, uint64_t max) {
+    auto n = IntParam(name, def);
+    if (!n) return std::nullopt;
+    if (*n <= 0) {
+      Fail(Status::InvalidArgument("limit must be a positive value"));
+      return std::nullopt;
+    }
+    if (max > 0 && static_cast<uint64_t>(*n) > max) {
+      Fail(Status::InvalidArgument(fmt::format(
+          "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})", *n,
+          max)));
+      return std::nullopt;
+    }
+    return static_cast<uint64_t>(*n);
   }
 
   // The `step` parameter in milliseconds; by default about 250 points over [start, end]

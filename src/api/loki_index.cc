@@ -22,13 +22,10 @@ namespace {
 // query with more than that is refused as Loki refuses it. nullopt after failing the call.
 std::optional<std::vector<Matcher>> MatchersOnly(LokiApi::Call& c, bool allow_empty) {
   std::string q = c.params.Get("query").value_or("");
-  std::string_view trimmed = q;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) {
-    trimmed.remove_prefix(1);
-  }
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) {
-    trimmed.remove_suffix(1);
-  }
+  const size_t b = q.find_first_not_of(" \t\r\n");
+  const std::string_view trimmed =
+      b == std::string::npos ? ""
+                             : std::string_view(q).substr(b, q.find_last_not_of(" \t\r\n") + 1 - b);
   if (allow_empty && (trimmed.empty() || trimmed == "{}")) return std::vector<Matcher>{};
   auto m = logql::ParseMatchers(q, true);
   if (m.ok()) return std::move(*m);
@@ -47,19 +44,6 @@ double Overlap(const logs::Span& s, int64_t a, int64_t b) {
   if (s.max_ts <= s.min_ts) return 1;
   double part = static_cast<double>(std::min(s.max_ts, b) - std::max(s.min_ts, a));
   return std::clamp(part / static_cast<double>(s.max_ts - s.min_ts), 0.0, 1.0);
-}
-
-// An optional non-negative integer parameter.
-std::optional<int64_t> IntParam(LokiApi::Call& c, std::string_view name, int64_t def) {
-  auto v = c.params.Get(name);
-  if (!v || v->empty()) return def;
-  int64_t n = 0;
-  auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || p != v->data() + v->size()) {
-    c.Fail(Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid {}", *v, name)));
-    return std::nullopt;
-  }
-  return n;
 }
 
 // A detected field's type: the first of Go's int, float, bool, duration and go-humanize's
@@ -168,7 +152,7 @@ void LokiApi::IndexStats(Call& c) {
 void LokiApi::Volume(Call& c, bool range) {
   int64_t start = 0, end = 0;
   if (!c.Range(kHourNs, &start, &end)) return;
-  auto limit = IntParam(c, "limit", 100);
+  auto limit = c.IntParam("limit", 100);
   if (!limit) return;
   if (*limit < 0) return c.Fail(Status::InvalidArgument("limit must be a positive value"));
   if (*limit == 0) *limit = 100;
@@ -341,23 +325,16 @@ void LokiApi::DetectedFields(Call& c) {
   }
   int64_t start = 0, end = 0;
   if (!c.Range(kHourNs, &start, &end)) return;
-  auto line_limit = IntParam(c, "line_limit", 100);
+  auto line_limit =
+      c.EntryLimit("line_limit", 100, limits_.For(c.tenant).query.max_entries_limit_per_query);
   if (!line_limit) return;
-  auto limit = IntParam(c, "limit", 0);
+  auto limit = c.IntParam("limit", 0);
   if (!limit) return;
   if (*limit == 0) {
-    limit = IntParam(c, "field_limit", 1000);
+    limit = c.IntParam("field_limit", 1000);
     if (!limit) return;
   }
-  if (*line_limit <= 0 || *limit <= 0) {
-    return c.Fail(Status::InvalidArgument("limit must be a positive value"));
-  }
-  const uint64_t max = limits_.For(c.tenant).query.max_entries_limit_per_query;
-  if (max > 0 && static_cast<uint64_t>(*line_limit) > max) {
-    return c.Fail(Status::InvalidArgument(fmt::format(
-        "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
-        *line_limit, max)));
-  }
+  if (*limit <= 0) return c.Fail(Status::InvalidArgument("limit must be a positive value"));
   logql::ExprPtr e = c.ParseQuery();
   if (!e) return;
   if (e->IsMetric()) {

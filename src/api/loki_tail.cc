@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <set>
 
 #include "api/loki_api.h"
@@ -70,30 +69,13 @@ void LokiApi::Tail(Call& c) {
   if (max_length_ms > 0) {
     req->start = std::max(req->start, SaturatingSub(now, SaturatingMul(max_length_ms, kNsPerMs)));
   }
-  if (auto v = c.params.Get("limit"); v && !v->empty()) {
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), req->limit);
-    if (ec != std::errc() || p != v->data() + v->size()) {
-      return c.Fail(
-          Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid limit", *v)));
-    }
-    if (req->limit == 0) return c.Fail(Status::InvalidArgument("limit must be a positive value"));
-  }
-  const uint64_t max = limits_.For(c.tenant).query.max_entries_limit_per_query;
-  if (max > 0 && req->limit > max) {
-    return c.Fail(Status::InvalidArgument(fmt::format(
-        "max entries limit per query exceeded, limit > max_entries_limit_per_query ({} > {})",
-        req->limit, max)));
-  }
-  if (auto v = c.params.Get("delay_for"); v && !v->empty()) {
-    int64_t secs = 0;
-    auto [p, ec] = std::from_chars(v->data(), v->data() + v->size(), secs);
-    if (ec != std::errc() || p != v->data() + v->size() || secs < 0) {
-      return c.Fail(
-          Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid delay_for", *v)));
-    }
-    if (secs > 5) return c.Fail(Status::InvalidArgument("delay_for can't be greater than 5"));
-    req->delay_ns = secs * kSecondNs;
-  }
+  auto limit = c.EntryLimit("limit", 100, limits_.For(c.tenant).query.max_entries_limit_per_query);
+  if (!limit) return;
+  req->limit = *limit;
+  auto delay = c.IntParam("delay_for", 0);
+  if (!delay) return;
+  if (*delay > 5) return c.Fail(Status::InvalidArgument("delay_for can't be greater than 5"));
+  req->delay_ns = std::max<int64_t>(*delay, 0) * kSecondNs;
   if (!c.websocket) {
     return c.Fail(Status::InvalidArgument(
         "websocket: the client is not using the websocket protocol: 'upgrade' token not found in "
