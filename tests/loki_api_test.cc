@@ -506,6 +506,104 @@ TEST_F(LokiApiTest, PatternsOfFrequentLineShapes) {
   EXPECT_EQ(refused.body(), "only label matchers are supported\n");
 }
 
+// Metric range queries go through the range runner as PromQL's do: split at the hour and
+// cached, the second asking answered from the cache, with the answers counted here from
+// what was pushed.
+class LokiFrontendTest : public LokiApiTest {
+ protected:
+  LokiFrontendTest() { config_.query.frontend.split_interval_ms = 3'600'000; }
+
+  // strata_query_frontend_splits_total of the default tenant by result.
+  std::map<std::string, double> Splits() {
+    std::map<std::string, double> out;
+    std::string body = Get("/metrics", {}).body();
+    const std::string_view family = "strata_query_frontend_splits_total{";
+    size_t at = 0;
+    while ((at = body.find(family, at)) != std::string::npos) {
+      size_t eol = body.find('\n', at);
+      std::string_view line = std::string_view(body).substr(at, eol - at);
+      at = eol;
+      if (line.find(R"(tenant="anonymous")") == std::string_view::npos) continue;
+      for (const char* r : {"hit", "partial", "miss"}) {
+        if (line.find(fmt::format(R"(result="{}")", r)) != std::string_view::npos) {
+          out[r] = std::stod(std::string(line.substr(line.rfind(' ') + 1)));
+        }
+      }
+    }
+    return out;
+  }
+};
+
+TEST_F(LokiFrontendTest, MetricRangeQueriesAreSplitAndCached) {
+  constexpr int64_t kMinNs = 60'000'000'000;
+  constexpr int64_t kHourMs = 3'600'000;
+  // Three settled hours: an entry a minute, apps a and b taking turns two to one.
+  const int64_t base_ms = (NowMillis() - 5 * kHourMs) / kHourMs * kHourMs;
+  std::map<std::string, std::vector<int64_t>> sent;  // app -> entry times (ns)
+  for (int i = 0; i < 180; ++i) {
+    sent[i % 3 == 0 ? "a" : "b"].push_back(base_ms * 1'000'000 + i * kMinNs + 1'000'000'000);
+  }
+  std::string streams;
+  for (const auto& [app, times] : sent) {
+    std::string values;
+    for (int64_t ts : times)
+      values += fmt::format(R"({}["{}","entry at {}"])", values.empty() ? "" : ",", ts, ts);
+    streams += fmt::format(R"({}{{"stream":{{"env":"split","app":"{}"}},"values":[{}]}})",
+                           streams.empty() ? "" : ",", app, values);
+  }
+  ASSERT_EQ(Do(LokiPush(fmt::format(R"({{"streams":[{}]}})", streams), true)).result(),
+            http::Status::no_content);
+
+  // count_over_time([5m]) at every 5 minutes of the three hours, counted from `sent`.
+  const int64_t step_ms = 300'000;
+  std::map<std::string, std::map<int64_t, int>> want;
+  for (int64_t t = base_ms; t <= base_ms + 3 * kHourMs; t += step_ms) {
+    for (const auto& [app, times] : sent) {
+      int n = 0;
+      for (int64_t ts : times) n += ts > (t - step_ms) * 1'000'000 && ts <= t * 1'000'000;
+      if (n > 0) want[app][t] = n;
+    }
+  }
+  ASSERT_EQ(want.size(), 2u);
+  auto query = [&](int64_t from_ms, int64_t to_ms) {
+    auto doc = Json(Get("/loki/api/v1/query_range",
+                        {{"query", R"(sum by (app) (count_over_time({env="split"}[5m])))"},
+                         {"start", std::to_string(from_ms * 1'000'000)},
+                         {"end", std::to_string(to_ms * 1'000'000)},
+                         {"step", "5m"}}));
+    std::map<std::string, std::map<int64_t, int>> got;
+    for (auto s : doc["data"]["result"].get_array()) {
+      auto& points = got[std::string(std::string_view(s["metric"]["app"]))];
+      for (auto v : s["values"].get_array()) {
+        points[static_cast<int64_t>(std::llround(double(v.at(0)) * 1000))] =
+            std::stoi(std::string(std::string_view(v.at(1))));
+      }
+    }
+    return got;
+  };
+  EXPECT_EQ(query(base_ms, base_ms + 3 * kHourMs), want);
+  auto first = Splits();
+  EXPECT_EQ(first["miss"], 4);  // the three hours and the step at the end of the third
+  EXPECT_EQ(first["hit"], 0);
+
+  // Asked again, every split comes from the cache, and the answer is the same.
+  EXPECT_EQ(query(base_ms, base_ms + 3 * kHourMs), want);
+  auto second = Splits();
+  EXPECT_EQ(second["hit"] - first["hit"], 4);
+  EXPECT_EQ(second["miss"] - first["miss"], 0);
+
+  // A range reaching a step past the cached one: that split is partly cached.
+  auto later = query(base_ms + kHourMs, base_ms + 3 * kHourMs + step_ms);
+  auto want_later = want;
+  for (auto& [app, points] : want_later) {
+    std::erase_if(points, [&](const auto& p) { return p.first < base_ms + kHourMs; });
+  }
+  EXPECT_EQ(later, want_later);
+  auto third = Splits();
+  EXPECT_EQ(third["hit"] - second["hit"], 2);
+  EXPECT_EQ(third["partial"] - second["partial"], 1);
+}
+
 TEST_F(LokiApiTest, ErrorsAndFormatQuery) {
   auto res = Get("/loki/api/v1/query_range", {{"query", R"({app="api"} |~)"}});
   EXPECT_EQ(res.result(), http::Status::bad_request);

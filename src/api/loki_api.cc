@@ -45,20 +45,18 @@ void WriteLokiStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t retu
 }
 
 LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
-                 const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler)
+                 const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
+                 const frontend::RangeRunner& runner)
     : opts_(std::move(opts)),
       queryable_(queryable),
       limits_(limits),
       scheduler_(scheduler),
+      runner_(runner),
       engine_(opts_.engine),
       tails_(std::make_unique<Tails>()) {}
 
 promql::QueryControl LokiApi::Control(const Call& c) const {
-  const limits::QueryLimits& l = limits_.For(c.tenant).query;
-  promql::QueryControl ctl = ControlFor(c.respond, l.timeout_ms);
-  ctl.timeout_ms = l.timeout_ms;
-  ctl.max_samples = l.max_samples;
-  return ctl;
+  return runner_.ControlFor(c.tenant, limits_.For(c.tenant).query, ControlFor(c.respond, 0));
 }
 
 void LokiApi::Register(http::Server& server) {
@@ -187,10 +185,10 @@ void LokiApi::QueryRange(Call& c) {
   }
   logql::ExprPtr e = c.ParseQuery();
   if (!e) return;
-  auto q = c.Querier(queryable_, SaturatingSub(start, logql::Lookback(*e)), end);
-  if (!q) return;
   auto started = std::chrono::steady_clock::now();
   if (!e->IsMetric()) {
+    auto q = c.Querier(queryable_, start, end);
+    if (!q) return;
     auto limit = c.EntryLimit("limit", 100, limits.max_entries_limit_per_query);
     if (!limit) return;
     logql::LogQueryParams p;
@@ -226,7 +224,26 @@ void LokiApi::QueryRange(Call& c) {
         "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
         "resolution (?step=XX)"));
   }
-  auto r = engine_.Range(*q, *e, start_ms, end_ms, step_ms, Control(c));
+  // Through the range runner: split, the settled parts from the results cache.
+  frontend::RangeJob job;
+  job.tenant = c.tenant;
+  job.text = c.params.Get("query").value_or("");
+  job.start_ms = start_ms;
+  job.end_ms = end_ms;
+  job.step_ms = step_ms;
+  job.cache_key = "logql\x1f" + e->String();
+  job.ctl = Control(c);
+  job.eval = [&](int64_t first, int64_t last, const promql::QueryControl& ctl,
+                 frontend::QueryStats& st) -> Result<frontend::Extent> {
+    ASSIGN_OR_RETURN(auto q,
+                     OpenQuerier(queryable_, c.tenant,
+                                 SaturatingSub(SaturatingMul(first, kNsPerMs), logql::Lookback(*e)),
+                                 SaturatingMul(last, kNsPerMs)));
+    ASSIGN_OR_RETURN(auto r, engine_.Range(*q, *e, first, last, step_ms, ctl));
+    return frontend::TakeExtent(first, last, std::move(r), st);
+  };
+  frontend::QueryStats st;
+  auto r = runner_.Run(job, st);
   if (!r.ok()) return c.Fail(r.status());
   c.OkMetric(*r, std::chrono::steady_clock::now() - started);
 }

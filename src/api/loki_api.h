@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "base/tenant.h"
-#include "frontend/scheduler.h"
+#include "frontend/frontend.h"
 #include "http/server.h"
 #include "limits/limits.h"
 #include "logql/engine.h"
@@ -29,10 +29,12 @@ struct LokiApiOptions {
 // the HTTP threads; a client that disconnects cancels its query. Thread-safe.
 class LokiApi {
  public:
-  // `queryable`, `limits` (per tenant: timeout, max_samples, max_entries_limit_per_query)
-  // and `scheduler` outlive this object; the scheduler is stopped before it goes.
+  // `queryable`, `limits` (per tenant: timeout, max_samples, max_entries_limit_per_query),
+  // `scheduler` and `runner` (range metric queries: split, cached, shared with PromQL)
+  // outlive this object; the scheduler is stopped before it goes.
   LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
-          const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler);
+          const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
+          const frontend::RangeRunner& runner);
   // Ends the live tails and joins their threads.
   ~LokiApi();
 
@@ -67,6 +69,7 @@ class LokiApi {
   const logs::Queryable& queryable_;
   const limits::TenantOverrides& limits_;
   frontend::FairScheduler& scheduler_;
+  const frontend::RangeRunner& runner_;
   logql::Engine engine_;
   struct Tails;  // the live tails' threads
   std::unique_ptr<Tails> tails_;

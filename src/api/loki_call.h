@@ -46,6 +46,16 @@ inline int64_t NowNanos() {
 void WriteLokiStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t returned,
                     std::chrono::nanoseconds exec, std::chrono::nanoseconds queue);
 
+// A querier of the tenant's logs over [start, end] (nanoseconds).
+inline Result<std::unique_ptr<logs::Querier>> OpenQuerier(const logs::Queryable& queryable,
+                                                          const std::string& tenant, int64_t start,
+                                                          int64_t end) {
+  query::ReadHints h;
+  h.mint = FloorDiv(start, kNsPerMs);
+  h.maxt = FloorDiv(end, kNsPerMs) + 1;
+  return queryable.TenantQuerier(tenant, h);
+}
+
 // One Loki API call on its way through a query thread. Errors are plain text, as Loki's.
 struct LokiApi::Call : ApiRequest {
   bool categorize = false;   // X-Loki-Response-Encoding-Flags: categorize-labels
@@ -161,10 +171,7 @@ struct LokiApi::Call : ApiRequest {
 
   std::unique_ptr<logs::Querier> Querier(const logs::Queryable& queryable, int64_t start,
                                          int64_t end) {
-    query::ReadHints h;
-    h.mint = FloorDiv(start, kNsPerMs);
-    h.maxt = FloorDiv(end, kNsPerMs) + 1;
-    auto q = queryable.TenantQuerier(tenant, h);
+    auto q = OpenQuerier(queryable, tenant, start, end);
     if (!q.ok()) {
       Fail(q.status());
       return nullptr;

@@ -161,10 +161,9 @@ struct PromApi::Call : ApiRequest {
 
 PromApi::PromApi(ApiOptions opts, const query::MetricsQueryable& queryable,
                  const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
-                 std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry)
+                 const frontend::RangeRunner& runner)
     : opts_(std::move(opts)), queryable_(queryable), engine_(opts_.engine), scheduler_(scheduler) {
-  frontend_ = std::make_unique<frontend::QueryFrontend>(opts_.frontend, limits, queryable_, engine_,
-                                                        scheduler_, std::move(cache), registry);
+  frontend_ = std::make_unique<frontend::QueryFrontend>(limits, queryable_, engine_, runner);
 }
 
 PromApi::~PromApi() = default;

@@ -30,13 +30,12 @@ struct ApiOptions {
 // come from X-Scope-OrgID. Storage is seen only through a Queryable. Thread-safe.
 class PromApi {
  public:
-  // `queryable`, `limits` (the tenants' query limits) and `scheduler` (the query threads,
-  // shared with the other query APIs; stopped before this object goes) outlive this object;
-  // `cache` holds range-query results (null: none); the frontend's metrics go to `registry`
-  // (may be null).
+  // `queryable`, `limits` (the tenants' query limits), `scheduler` (the query threads,
+  // shared with the other query APIs; stopped before this object goes) and `runner` (range
+  // queries, shared with them too) outlive this object.
   PromApi(ApiOptions opts, const query::MetricsQueryable& queryable,
           const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
-          std::unique_ptr<frontend::Cache> cache, prometheus::Registry* registry);
+          const frontend::RangeRunner& runner);
   ~PromApi();
 
   void Register(http::Server& server);

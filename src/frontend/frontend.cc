@@ -180,16 +180,21 @@ Result<uint64_t> SelectedSeries(const std::vector<const Expr*>& nodes, const que
 
 }  // namespace
 
-QueryFrontend::QueryFrontend(FrontendOptions opts, const limits::TenantOverrides& limits,
-                             const query::Queryable& queryable, const promql::Engine& engine,
-                             FairScheduler& scheduler, std::unique_ptr<Cache> cache,
-                             prometheus::Registry* registry)
-    : opts_(opts),
-      limits_(limits),
-      queryable_(queryable),
-      engine_(engine),
-      scheduler_(scheduler),
-      cache_(std::move(cache)) {
+Extent TakeExtent(int64_t first, int64_t last, promql::QueryResult r, QueryStats& stats) {
+  stats.samples += r.samples_loaded;
+  stats.peak_samples = std::max(stats.peak_samples, r.peak_samples);
+  stats.samples_per_step = std::move(r.samples_per_step);
+  Extent e;
+  e.from = first;
+  e.to = last;
+  e.series = std::move(r.series);
+  e.annotations = std::move(r.annotations);
+  return e;
+}
+
+RangeRunner::RangeRunner(FrontendOptions opts, FairScheduler& scheduler,
+                         std::unique_ptr<Cache> cache, prometheus::Registry* registry)
+    : opts_(opts), scheduler_(scheduler), cache_(std::move(cache)) {
   if (registry != nullptr) {
     splits_ = &prometheus::BuildCounter()
                    .Name("strata_query_frontend_splits_total")
@@ -200,9 +205,14 @@ QueryFrontend::QueryFrontend(FrontendOptions opts, const limits::TenantOverrides
   }
 }
 
-promql::QueryControl QueryFrontend::ControlFor(const std::string& tenant,
-                                               const limits::QueryLimits& l,
-                                               promql::QueryControl ctl) const {
+QueryFrontend::QueryFrontend(const limits::TenantOverrides& limits,
+                             const query::Queryable& queryable, const promql::Engine& engine,
+                             const RangeRunner& runner)
+    : limits_(limits), queryable_(queryable), engine_(engine), runner_(runner) {}
+
+promql::QueryControl RangeRunner::ControlFor(const std::string& tenant,
+                                             const limits::QueryLimits& l,
+                                             promql::QueryControl ctl) const {
   ctl.yield = [this, tenant] { scheduler_.Yield(tenant); };
   if (l.timeout_ms > 0) {
     // One deadline for the whole query, however many sub-queries it becomes.
@@ -232,13 +242,14 @@ Result<promql::QueryResult> QueryFrontend::Instant(const std::string& tenant,
   const limits::QueryLimits& l = limits_.For(tenant).query;
   ASSIGN_OR_RETURN(std::unique_ptr<query::Querier> querier,
                    QuerierFor(tenant, expr, hints, t_ms, t_ms));
-  if (l.max_series == 0) return engine_.Instant(*querier, expr, t_ms, ControlFor(tenant, l, ctl));
+  promql::QueryControl limited_ctl = runner_.ControlFor(tenant, l, ctl);
+  if (l.max_series == 0) return engine_.Instant(*querier, expr, t_ms, limited_ctl);
   SeriesLimitQuerier limited(*querier, l.max_series);
-  return engine_.Instant(limited, expr, t_ms, ControlFor(tenant, l, ctl));
+  return engine_.Instant(limited, expr, t_ms, limited_ctl);
 }
 
-std::vector<QueryFrontend::Split> QueryFrontend::Splits(int64_t start, int64_t end,
-                                                        int64_t step) const {
+std::vector<RangeRunner::Split> RangeRunner::Splits(int64_t start, int64_t end,
+                                                    int64_t step) const {
   std::vector<Split> out;
   int64_t interval = opts_.split_interval_ms;
   if (interval <= 0) return {{start, end, 0}};
@@ -261,21 +272,11 @@ Result<Extent> QueryFrontend::Eval(const RangeQuery& q, int64_t first, int64_t l
   std::optional<SeriesLimitQuerier> limited;
   if (l.max_series > 0) limited.emplace(*querier, l.max_series);
   const query::Querier& use = limited ? static_cast<const query::Querier&>(*limited) : *querier;
-  auto r = engine_.Range(use, *q.expr, first, last, q.step_ms, ctl);
-  if (!r.ok()) return r.status();
-  stats.samples += r->samples_loaded;
-  stats.peak_samples = std::max(stats.peak_samples, r->peak_samples);
-  stats.samples_per_step = std::move(r->samples_per_step);
-  Extent e;
-  e.from = first;
-  e.to = last;
-  e.series = std::move(r->series);
-  e.annotations = std::move(r->annotations);
-  return e;
+  ASSIGN_OR_RETURN(auto r, engine_.Range(use, *q.expr, first, last, q.step_ms, ctl));
+  return TakeExtent(first, last, std::move(r), stats);
 }
 
 Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QueryStats* stats) const {
-  auto began = std::chrono::steady_clock::now();
   RangeQuery q = q_in;
   const limits::QueryLimits& l = limits_.For(q.tenant).query;
   if (l.max_query_length_ms > 0 && q.end_ms - q.start_ms > l.max_query_length_ms) {
@@ -310,20 +311,39 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QuerySt
   }
   st.step_ms = q.step_ms;
 
-  promql::QueryControl ctl = ControlFor(q.tenant, l, q.ctl);
-  bool split = Splittable(nodes);
-  std::vector<Split> splits = split ? Splits(q.start_ms, q.end_ms, q.step_ms)
-                                    : std::vector<Split>{{q.start_ms, q.end_ms, 0}};
+  RangeJob job;
+  job.tenant = q.tenant;
+  job.text = q.text;
+  job.start_ms = q.start_ms;
+  job.end_ms = q.end_ms;
+  job.step_ms = q.step_ms;
+  job.splittable = Splittable(nodes);
+  int64_t res = q.hints.max_resolution_ms;
+  job.cache_key = fmt::format(
+      "promql\x1f{}\x1f{}", res == query::ReadHints::kAutoResolution ? "auto" : std::to_string(res),
+      q.expr->String());
+  job.ctl = runner_.ControlFor(q.tenant, l, q.ctl);
+  job.eval = [&](int64_t first, int64_t last, const promql::QueryControl& ctl, QueryStats& mine) {
+    return Eval(q, first, last, ctl, mine);
+  };
+  job.to_cache = [&](const promql::Annotations& a) { return ToNodeRefs(a, nodes); };
+  job.from_cache = [&](const promql::Annotations& a) { return FromNodeRefs(a, nodes); };
+  auto r = runner_.Run(job, st);
+  if (r.ok() && !adapted.empty()) st.infos.push_back(std::move(adapted));
+  return r;
+}
+
+Result<promql::QueryResult> RangeRunner::Run(const RangeJob& q, QueryStats& st) const {
+  auto began = std::chrono::steady_clock::now();
+  const promql::QueryControl& ctl = q.ctl;
+  std::vector<Split> splits = q.splittable ? Splits(q.start_ms, q.end_ms, q.step_ms)
+                                           : std::vector<Split>{{q.start_ms, q.end_ms, 0}};
   st.splits = splits.size();
   // The cache key: everything the answer depends on but the time range.
   std::string prefix;
-  if (split && cache_ != nullptr) {
+  if (q.splittable && cache_ != nullptr && !q.cache_key.empty()) {
     int64_t phase = ((q.start_ms % q.step_ms) + q.step_ms) % q.step_ms;
-    int64_t res = q.hints.max_resolution_ms;
-    std::string resolution =
-        res == query::ReadHints::kAutoResolution ? "auto" : std::to_string(res);
-    prefix = fmt::format("v1\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, resolution, q.step_ms,
-                         phase, q.expr->String());
+    prefix = fmt::format("v2\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, q.step_ms, phase, q.cache_key);
   }
   int64_t fresh_limit = NowMillis() - opts_.max_freshness_ms;
   const int64_t step = q.step_ms;
@@ -346,7 +366,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QuerySt
         // Used when it overlaps or touches the split; else the split replaces it.
         if (e.ok() && e->from <= sp.last + step && e->to >= sp.first - step) {
           p.cached = std::move(e).value();
-          p.cached->annotations = FromNodeRefs(p.cached->annotations, nodes);
+          if (q.from_cache) p.cached->annotations = q.from_cache(p.cached->annotations);
         } else if (!e.ok()) {
           spdlog::warn("msg=\"results cache entry unreadable\" err=\"{}\"", e.status().message());
         }
@@ -408,7 +428,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QuerySt
     tasks.emplace_back([&, i] {
       if (failed.load() || (ctl.cancelled != nullptr && ctl.cancelled->load())) return;
       QueryStats mine;
-      computed[i] = Eval(q, pieces[i].first, pieces[i].second, ctl, mine);
+      computed[i] = q.eval(pieces[i].first, pieces[i].second, ctl, mine);
       if (!computed[i]->ok()) failed = true;
       MutexLock lk(stats_mu);
       st.samples += mine.samples;
@@ -451,7 +471,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QuerySt
       int64_t settled =
           std::min(joined.to, joined.from + (fresh_limit - joined.from) / step * step);
       Extent keep = settled == joined.to ? joined : Slice(joined, joined.from, settled);
-      keep.annotations = ToNodeRefs(keep.annotations, nodes);
+      if (q.to_cache) keep.annotations = q.to_cache(keep.annotations);
       cache_->Set(p.key, EncodeExtent(keep));
     }
     parts.push_back(Slice(joined, sp.first, sp.last));
@@ -470,7 +490,6 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QuerySt
     while (next != read.end() && next->first < t) ++next;
     res.samples_per_step.push_back({t, next != read.end() && next->first == t ? next->second : 0});
   }
-  if (!adapted.empty()) st.infos.push_back(std::move(adapted));
   st.series = res.series.size();
   st.exec = std::chrono::steady_clock::now() - began;
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(st.exec).count();

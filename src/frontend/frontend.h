@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,21 +56,73 @@ struct RangeQuery {
   promql::QueryControl ctl;      // deadline and client cancellation
 };
 
-// QueryFrontend sits in front of the PromQL engine: it cuts range queries into aligned
-// sub-queries run in parallel through the fair scheduler, answers settled parts from the
-// results cache, applies per-tenant limits and, when asked, widens the step of a query
-// too large for the tenant's budget, saying so in the result's infos. Results are
-// identical to the engine's on the whole range. Thread-safe.
+// An evaluation's answer over the steps [first, last] as an extent; what it read goes to
+// `stats`.
+Extent TakeExtent(int64_t first, int64_t last, promql::QueryResult r, QueryStats& stats);
+
+// One range query as a frontend hands it to the RangeRunner, in whatever language.
+struct RangeJob {
+  std::string tenant;
+  std::string text;  // as written, for the slow-query log
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t step_ms = 0;
+  // Whether steps may be evaluated apart (no `@ start()` or `@ end()`).
+  bool splittable = true;
+  // Everything the answer depends on but the time range (language, normalized query, read
+  // options); empty: never cached.
+  std::string cache_key;
+  promql::QueryControl ctl;  // under the tenant's limits (RangeRunner::ControlFor)
+  // Evaluates the steps in [first, last] and adds what it read to `stats`.
+  std::function<Result<Extent>(int64_t first, int64_t last, const promql::QueryControl& ctl,
+                               QueryStats& stats)>
+      eval;
+  // Annotation positions to their cached form and back (unset: kept as they are).
+  std::function<promql::Annotations(const promql::Annotations&)> to_cache;
+  std::function<promql::Annotations(const promql::Annotations&)> from_cache;
+};
+
+// RangeRunner runs the range queries of every query language: it cuts a query into splits
+// aligned to multiples of split_interval, answers their settled parts from the results
+// cache, evaluates the rest in about as many pieces as the scheduler has workers, in the
+// tenant's turns, and joins the answers. Results are identical to one evaluation of the
+// whole range. One per server, so that PromQL and LogQL share the cache. Thread-safe.
+class RangeRunner {
+ public:
+  // `cache` may be null (no results cache); so may `registry` (no metrics). `scheduler`
+  // outlives this.
+  RangeRunner(FrontendOptions opts, FairScheduler& scheduler, std::unique_ptr<Cache> cache,
+              prometheus::Registry* registry = nullptr);
+
+  Result<promql::QueryResult> Run(const RangeJob& job, QueryStats& stats) const;
+  // The tenant's limits and scheduler yields on top of the request's control.
+  promql::QueryControl ControlFor(const std::string& tenant, const limits::QueryLimits& l,
+                                  promql::QueryControl ctl) const;
+
+ private:
+  struct Split {
+    int64_t first;  // step timestamps, inclusive
+    int64_t last;
+    int64_t bucket;  // start of the split interval it lies in
+  };
+  std::vector<Split> Splits(int64_t start, int64_t end, int64_t step) const;
+
+  const FrontendOptions opts_;
+  FairScheduler& scheduler_;
+  std::unique_ptr<Cache> cache_;
+  prometheus::Family<prometheus::Counter>* splits_ = nullptr;
+};
+
+// QueryFrontend sits in front of the PromQL engine: it applies per-tenant limits, runs range
+// queries through the RangeRunner and, when asked, widens the step of a query too large for
+// the tenant's budget, saying so in the result's infos. Thread-safe.
 class QueryFrontend {
  public:
   // Each evaluation reads through a querier from `queryable` for the time range it reads.
-  // `cache` may be null (no results cache); so may `registry` (no metrics).
   // Per-tenant query limits come from `limits` (the `query` section). `limits`, `queryable`,
-  // `engine` and `scheduler` outlive this.
-  QueryFrontend(FrontendOptions opts, const limits::TenantOverrides& limits,
-                const query::Queryable& queryable, const promql::Engine& engine,
-                FairScheduler& scheduler, std::unique_ptr<Cache> cache,
-                prometheus::Registry* registry = nullptr);
+  // `engine` and `runner` outlive this.
+  QueryFrontend(const limits::TenantOverrides& limits, const query::Queryable& queryable,
+                const promql::Engine& engine, const RangeRunner& runner);
 
   // A range query. InvalidArgument for limits the request breaks (range too long),
   // LimitExceeded for limits hit while running; engine errors otherwise.
@@ -80,12 +133,6 @@ class QueryFrontend {
                                       const promql::QueryControl& ctl) const;
 
  private:
-  struct Split {
-    int64_t first;  // step timestamps, inclusive
-    int64_t last;
-    int64_t bucket;  // start of the split interval it lies in
-  };
-  std::vector<Split> Splits(int64_t start, int64_t end, int64_t step) const;
   // A querier over what evaluating q.expr at steps in [first, last] reads.
   Result<std::unique_ptr<query::Querier>> QuerierFor(const std::string& tenant,
                                                      const promql::Expr& expr,
@@ -93,17 +140,11 @@ class QueryFrontend {
                                                      int64_t last) const;
   Result<Extent> Eval(const RangeQuery& q, int64_t first, int64_t last,
                       const promql::QueryControl& ctl, QueryStats& stats) const;
-  // The tenant's limits and scheduler yields on top of the request's control.
-  promql::QueryControl ControlFor(const std::string& tenant, const limits::QueryLimits& l,
-                                  promql::QueryControl ctl) const;
 
-  const FrontendOptions opts_;
   const limits::TenantOverrides& limits_;
   const query::Queryable& queryable_;
   const promql::Engine& engine_;
-  FairScheduler& scheduler_;
-  std::unique_ptr<Cache> cache_;
-  prometheus::Family<prometheus::Counter>* splits_ = nullptr;
+  const RangeRunner& runner_;
 };
 
 }  // namespace strata::frontend

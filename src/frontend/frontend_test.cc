@@ -98,9 +98,10 @@ class FrontendTest : public ::testing::Test {
     querier_ = std::make_unique<query::HeadQuerier>(db_->head());
   }
 
+  // A frontend over its own runner (kept in runners_).
   std::unique_ptr<QueryFrontend> Make(FrontendOptions o, std::unique_ptr<Cache> cache) {
-    return std::make_unique<QueryFrontend>(o, limits_, queryable_, engine_, scheduler_,
-                                           std::move(cache));
+    runners_.push_back(std::make_unique<RangeRunner>(o, scheduler_, std::move(cache)));
+    return std::make_unique<QueryFrontend>(limits_, queryable_, engine_, *runners_.back());
   }
 
   Result<promql::QueryResult> Run(const QueryFrontend& fe, const std::string& text, int64_t start,
@@ -135,6 +136,7 @@ class FrontendTest : public ::testing::Test {
   limits::TenantOverrides limits_;
   promql::Engine engine_;
   FairScheduler scheduler_{SchedulerOptions{2, 100}};
+  std::vector<std::unique_ptr<RangeRunner>> runners_;
 };
 
 // Split into 4h pieces (unaligned starts, odd steps), cold and then from the cache, every

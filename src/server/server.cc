@@ -27,13 +27,16 @@ StrataServer::StrataServer(Config config)
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
   scheduler_ = std::make_unique<frontend::FairScheduler>(config_.query.scheduler, registry_.get());
+  range_runner_ = std::make_unique<frontend::RangeRunner>(
+      config_.query.frontend, *scheduler_, cache.ok() ? std::move(cache).value() : nullptr,
+      registry_.get());
   api_ = std::make_unique<api::PromApi>(config_.query, queryable_, config_.limits, *scheduler_,
-                                        cache.ok() ? std::move(cache).value() : nullptr,
-                                        registry_.get());
+                                        *range_runner_);
   api::LokiApiOptions loki;
   loki.engine = config_.query.engine;
   loki.tenants = config_.query.tenants;
-  loki_api_ = std::make_unique<api::LokiApi>(loki, log_queryable_, config_.limits, *scheduler_);
+  loki_api_ = std::make_unique<api::LokiApi>(loki, log_queryable_, config_.limits, *scheduler_,
+                                             *range_runner_);
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;

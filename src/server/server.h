@@ -63,6 +63,8 @@ class StrataServer {
   std::unique_ptr<api::PushApi> push_api_;
   query::StorageQueryable queryable_;
   logs::StorageQueryable log_queryable_;
+  // Range queries of both APIs, with the results cache they share.
+  std::unique_ptr<frontend::RangeRunner> range_runner_;
   std::unique_ptr<api::PromApi> api_;
   std::unique_ptr<api::LokiApi> loki_api_;
   // The query threads of both APIs; stopped before them.
