@@ -46,6 +46,17 @@ std::map<Labels, std::vector<Entry>> RealStreams(const std::vector<std::string>&
   return out;
 }
 
+// A memory bucket that counts the bytes its ranged GETs return.
+class CountingBucket : public objstore::MemoryBucket {
+ public:
+  Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
+    auto r = MemoryBucket::GetRange(key, offset, length);
+    if (r.ok()) ranged_bytes += r->size();
+    return r;
+  }
+  std::atomic<uint64_t> ranged_bytes{0};
+};
+
 class LogBlockTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -84,7 +95,7 @@ class LogBlockTest : public ::testing::Test {
   }
 
   testing::TempDir dir_{"log-block"};
-  std::shared_ptr<objstore::MemoryBucket> bucket_ = std::make_shared<objstore::MemoryBucket>();
+  std::shared_ptr<CountingBucket> bucket_ = std::make_shared<CountingBucket>();
   cache::PageCache cache_{64u << 20, nullptr, nullptr};
   Gateway gateway_{cache_, {}, [this](const std::string&) { return bucket_; }};
 };
@@ -365,6 +376,44 @@ TEST_F(LogBlockTest, AbsentTraceIdsSkipPagesFullOfTraceIds) {
     }
     EXPECT_TRUE(found) << part;
   }
+}
+
+// An absent needle's bloom checks fetch the 64-byte blocks they need, one run per feature and
+// size class, and little around them: not whole cache pages of the data's size per run.
+TEST_F(LogBlockTest, AnAbsentNeedleFetchesLittleMoreThanItsBloomBlocks) {
+  std::map<Labels, std::vector<Entry>> streams;
+  auto& es = streams[Labels{{"app", "words"}}];
+  for (int i = 0; i < 40000; ++i) {
+    es.push_back({int64_t(i) * 1000,
+                  fmt::format("GET /item/{} user={} took {}ms", i * 7919 % 100003, i % 501, i % 97),
+                  {}});
+  }
+  block::WriterOptions opts;
+  opts.page_bytes = 16 << 10;
+  BlockMeta meta = Write(streams, opts);
+  auto reader = std::make_shared<block::BlockReader>(
+      bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
+      cache::RangeReadOptions{});
+  auto idx = reader->Index();
+  ASSERT_TRUE(idx.ok());
+  const block::BloomLayout& layout = (*idx)->blooms;
+  ASSERT_GT((*idx)->index.pages.size(), 50u);
+
+  const uint64_t before = bucket_->ranged_bytes.load();
+  const std::vector<uint64_t> features = block::NeedleFeatures("zebrafishes");
+  auto p = reader->Pages(**idx, 0, INT64_MIN, INT64_MAX, features);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->empty());
+  // The first round checks two features: per class present, a run of 64 bytes per page.
+  uint64_t need = 0, runs = 0;
+  for (uint32_t n : layout.pages) {
+    if (n == 0) continue;
+    need += 2 * uint64_t{n} * block::kBloomBlockBytes;
+    runs += 2;
+  }
+  const uint64_t fetched = bucket_->ranged_bytes.load() - before;
+  EXPECT_LE(fetched, need + runs * 8192) << "needed " << need << " in " << runs << " runs";
+  EXPECT_GE(fetched, need);
 }
 
 // Pages are cut by line and metadata bytes: entries with empty lines and large metadata (as

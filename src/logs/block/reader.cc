@@ -10,6 +10,16 @@
 
 namespace strata::logs::block {
 
+namespace {
+
+// A needle's bloom reads are a few 64-byte blocks per page of a size class, one run per
+// feature and class, spread over the file: a finer cache granularity than the data's keeps
+// their cost near the bytes they need.
+constexpr uint64_t kBloomsPageBytes = 4u << 10;
+constexpr uint64_t kBloomsMaxGap = 4u << 10;
+
+}  // namespace
+
 BlockReader::BlockReader(std::shared_ptr<objstore::Bucket> bucket, std::string prefix,
                          BlockMeta meta, cache::PageCache& cache,
                          const cache::RangeReadOptions& opts)
@@ -22,7 +32,12 @@ BlockReader::BlockReader(std::shared_ptr<objstore::Bucket> bucket, std::string p
 Result<std::vector<std::string>> BlockReader::Read(const char* file, uint64_t size,
                                                    std::span<const objstore::ByteRange> ranges) {
   last_used_ms_.store(NowMillis(), std::memory_order_relaxed);
-  return cache::ReadRanges(*bucket_, cache_, prefix_ + file, size, ranges, opts_);
+  if (std::string_view(file) != kBloomsFile)
+    return cache::ReadRanges(*bucket_, cache_, prefix_ + file, size, ranges, opts_);
+  cache::RangeReadOptions o = opts_;
+  o.page_size = std::min(o.page_size, kBloomsPageBytes);
+  o.max_gap = std::min(o.max_gap, kBloomsMaxGap);
+  return cache::ReadRanges(*bucket_, cache_, prefix_ + file, size, ranges, o);
 }
 
 Result<std::shared_ptr<const LoadedIndex>> BlockReader::Index() {
