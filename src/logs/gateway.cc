@@ -83,7 +83,9 @@ class BlockQuerier : public Querier {
     ASSIGN_OR_RETURN(auto index, reader_->Index());
     std::vector<uint64_t> features;
     for (const auto& needle : hints.line_contains) {
-      block::AppendFeatures(features, block::NeedleFeatures(needle));
+      block::AppendFeatures(
+          features, block::NeedleFeatures(
+                        needle, block::FiltersShortNumbers(reader_->meta().version)));
     }
     auto streams = Matching(*index, matchers, mint, maxt);
     return std::unique_ptr<StreamSet>(

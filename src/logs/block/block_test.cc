@@ -378,6 +378,25 @@ TEST_F(LogBlockTest, AbsentTraceIdsSkipPagesFullOfTraceIds) {
   }
 }
 
+// Format 3 leaves digit-only tokens shorter than 15 bytes out of a page's features, and its
+// needles do not ask for them; a version 2 block's filters hold them, and its needles do.
+TEST(LogBloomTest, ShortNumbersAreTokenFeaturesOfVersion2BlocksOnly) {
+  block::FeatureSet page;
+  page.AddText("GET /item/7 took 250 ms, id 123456789012345678");
+  const std::vector<uint64_t> features = page.Take();
+  const std::vector<uint64_t> v3 = block::NeedleFeatures("took 250 ms");
+  const std::vector<uint64_t> v2 = block::NeedleFeatures("took 250 ms", true);
+  for (uint64_t f : v3) EXPECT_TRUE(std::binary_search(features.begin(), features.end(), f));
+  ASSERT_EQ(v2.size(), v3.size() + 1);  // the bounded token "250"
+  size_t missing = 0;
+  for (uint64_t f : v2) missing += !std::binary_search(features.begin(), features.end(), f);
+  EXPECT_EQ(missing, 1u);
+  // A long number is a token of version 3 blocks too, and has anchors.
+  const std::vector<uint64_t> id = block::NeedleFeatures(" 123456789012345678 ");
+  EXPECT_EQ(id, block::NeedleFeatures(" 123456789012345678 ", true));
+  for (uint64_t f : id) EXPECT_TRUE(std::binary_search(features.begin(), features.end(), f));
+}
+
 // An absent needle's bloom checks fetch the 64-byte blocks they need, one run per feature and
 // size class, and little around them: not whole cache pages of the data's size per run.
 TEST_F(LogBlockTest, AnAbsentNeedleFetchesLittleMoreThanItsBloomBlocks) {

@@ -41,6 +41,14 @@ void ForEachAnchor(std::string_view t, std::vector<uint64_t>& hashes, Fn fn) {
   }
 }
 
+// A digit-only token too short for anchors: counts, ports, durations, the bulk of a page's
+// distinct tokens and seldom a needle's bounded token. Not a feature of its own (its
+// trigrams are).
+bool ShortNumber(std::string_view t) {
+  return t.size() < kAnchorMin &&
+         std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 uint32_t TrigramCode(const char* p) {
   return (uint32_t{static_cast<unsigned char>(p[0])} << 16) |
          (uint32_t{static_cast<unsigned char>(p[1])} << 8) | static_cast<unsigned char>(p[2]);
@@ -70,7 +78,7 @@ FeatureSet::FeatureSet() : seen_(kTrigramCodes / 64) {}
 
 void FeatureSet::AddText(std::string_view text) {
   ForEachToken(text, [&](std::string_view t, bool) {
-    tokens_.insert(TokenHash(t));
+    if (!ShortNumber(t)) tokens_.insert(TokenHash(t));
     ForEachAnchor(t, scratch_, [&](uint64_t h) { tokens_.insert(h); });
     for (size_t i = 0; i + 3 <= t.size(); ++i) {
       uint32_t code = TrigramCode(t.data() + i);
@@ -98,11 +106,11 @@ std::vector<uint64_t> FeatureSet::Take() {
   return out;
 }
 
-std::vector<uint64_t> NeedleFeatures(std::string_view needle) {
+std::vector<uint64_t> NeedleFeatures(std::string_view needle, bool short_numbers) {
   // Rare features first (tokens and anchors), then trigrams, each once.
   std::vector<uint64_t> strong, weak, hashes;
   ForEachToken(needle, [&](std::string_view t, bool bounded) {
-    if (bounded) strong.push_back(TokenHash(t));
+    if (bounded && (short_numbers || !ShortNumber(t))) strong.push_back(TokenHash(t));
     ForEachAnchor(t, hashes, [&](uint64_t h) { strong.push_back(h); });
     for (size_t i = 0; i + 3 <= t.size(); ++i) {
       weak.push_back(TrigramHash(TrigramCode(t.data() + i)));

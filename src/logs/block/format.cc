@@ -181,7 +181,7 @@ BloomLayout MakeBloomLayout(const BlockIndex& index) {
 std::string EncodeMeta(const BlockMeta& m) {
   JsonWriter w;
   w.BeginObject();
-  w.Key("version").Int(kFormatVersion);
+  w.Key("version").Int(m.version);
   w.Key("signal").String("logs");
   w.Key("id").String(m.id);
   w.Key("minTimeNs").Int(m.min_time_ns);
@@ -213,7 +213,10 @@ Result<BlockMeta> DecodeMeta(std::string_view json) {
   BlockMeta m;
   int64_t version = 0;
   RETURN_IF_ERROR(MetaGet(root, "version", version));
-  if (version != kFormatVersion) return MetaError(fmt::format("unsupported version {}", version));
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    return MetaError(fmt::format("unsupported version {}", version));
+  }
+  m.version = static_cast<int>(version);
   std::string_view signal, id;
   RETURN_IF_ERROR(MetaGet(root, "signal", signal));
   if (signal != "logs") return MetaError(fmt::format("signal \"{}\" is not logs", signal));

@@ -14,7 +14,12 @@
 // describes every byte.
 namespace strata::logs::block {
 
-inline constexpr int kFormatVersion = 2;
+// Version 3 leaves digit-only tokens shorter than 15 bytes out of the filters; version 2
+// blocks (every token) are still read, with the needle features they were written with.
+inline constexpr int kFormatVersion = 3;
+inline constexpr int kOldestFormatVersion = 2;
+// Whether a block of this version holds digit-only tokens shorter than 15 bytes as features.
+inline bool FiltersShortNumbers(int version) { return version < 3; }
 inline constexpr const char* kIndexFile = "index";
 inline constexpr const char* kDataFile = "data";
 inline constexpr const char* kBloomsFile = "blooms";
@@ -83,6 +88,7 @@ Result<BlockIndex> DecodeIndex(std::string_view file, uint64_t data_bytes);
 
 // meta.json of a log block.
 struct BlockMeta {
+  int version = kFormatVersion;
   std::string id;           // ULID
   int64_t min_time_ns = 0;  // inclusive
   int64_t max_time_ns = 0;  // inclusive
