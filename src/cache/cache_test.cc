@@ -5,6 +5,8 @@
 
 #include "cache/disk_cache.h"
 #include "cache/page_cache.h"
+#include "cache/range_reader.h"
+#include "objstore/memory_bucket.h"
 #include "testing/temp_dir.h"
 
 namespace strata::cache {
@@ -72,6 +74,32 @@ TEST_F(CacheTest, PageCacheFallsBackToDiskAndPromotes) {
     EXPECT_EQ((*p)[0], static_cast<char>('a' + i % 26));
   }
   EXPECT_FALSE(cache.Get("nope"));
+}
+
+// Ranges of one object read at two page sizes through one cache come back whole and exact,
+// and a cached page of the wrong size (a damaged disk cache) is fetched again.
+TEST_F(CacheTest, RangesAtAnyPageSizeAreExact) {
+  objstore::MemoryBucket bucket;
+  std::string object;
+  for (int i = 0; i < 10'000; ++i) object.push_back(static_cast<char>('a' + i * 7 % 26));
+  ASSERT_TRUE(bucket.Put("o", object).ok());
+  PageCache cache(1 << 20, nullptr, nullptr);
+  const std::vector<objstore::ByteRange> ranges = {{0, 10}, {1000, 5000}, {9990, 10}};
+  auto read = [&](uint64_t page_size) {
+    RangeReadOptions o;
+    o.page_size = page_size;
+    o.max_gap = page_size;
+    auto got = ReadRanges(bucket, cache, "o", object.size(), ranges, o);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    for (size_t i = 0; got.ok() && i < ranges.size(); ++i) {
+      EXPECT_EQ((*got)[i], object.substr(ranges[i].offset, ranges[i].length)) << page_size;
+    }
+  };
+  read(16 << 10);
+  read(1 << 10);
+  read(4 << 10);
+  cache.Put({{"o@4096#0", std::make_shared<const std::string>("short")}});
+  read(4 << 10);
 }
 
 }  // namespace

@@ -10,6 +10,16 @@
 
 namespace strata::cache {
 
+namespace {
+
+// A page's cache key names the page size too: pages of one object read at another size (a
+// reader whose granularity changed) are other pages.
+std::string PageKey(const std::string& key, uint64_t page_size, uint64_t page) {
+  return fmt::format("{}@{}#{}", key, page_size, page);
+}
+
+}  // namespace
+
 Result<std::vector<std::string>> ReadRanges(objstore::Bucket& bucket, PageCache& cache,
                                             const std::string& key, uint64_t object_size,
                                             std::span<const objstore::ByteRange> ranges,
@@ -28,8 +38,10 @@ Result<std::vector<std::string>> ReadRanges(objstore::Bucket& bucket, PageCache&
   std::vector<std::pair<uint64_t, uint64_t>> runs;  // first page, last page
   const uint64_t gap_pages = opts.max_gap / ps;
   for (auto& [p, page] : pages) {
-    page = cache.Get(fmt::format("{}#{}", key, p));
-    if (page) continue;
+    page = cache.Get(PageKey(key, ps, p));
+    // A cached page of the wrong size (a damaged disk cache) is fetched again.
+    if (page && page->size() == std::min(ps, object_size - p * ps)) continue;
+    page = nullptr;
     if (!runs.empty() && p - runs.back().second <= gap_pages + 1) {
       runs.back().second = p;
     } else {
@@ -48,9 +60,8 @@ Result<std::vector<std::string>> ReadRanges(objstore::Bucket& bucket, PageCache&
     std::vector<std::pair<std::string, Page>> fetched;
     for (uint64_t p = first; p <= last; ++p) {
       uint64_t begin = (p - first) * ps;
-      fetched.emplace_back(
-          fmt::format("{}#{}", key, p),
-          std::make_shared<const std::string>(data.substr(begin, std::min(ps, len - begin))));
+      fetched.emplace_back(PageKey(key, ps, p), std::make_shared<const std::string>(
+                                                    data.substr(begin, std::min(ps, len - begin))));
     }
     cache.Put(fetched);
     MutexLock lk(mu);
