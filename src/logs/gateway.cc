@@ -3,10 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
+#include "base/mutex.h"
 #include "base/signal.h"
+#include "base/thread_annotations.h"
 #include "blocks/lifecycle.h"
 #include "logs/block/bloom.h"
 
@@ -14,18 +17,20 @@ namespace strata::logs {
 
 namespace {
 
+// Pages sorted by number; null: every page.
+using PageSet = std::shared_ptr<const std::vector<uint32_t>>;
+
 class BlockStreamSet : public StreamSet {
  public:
   BlockStreamSet(std::shared_ptr<block::BlockReader> reader,
                  std::shared_ptr<const block::LoadedIndex> index, std::vector<size_t> streams,
-                 int64_t mint, int64_t maxt, std::vector<uint64_t> features,
-                 std::vector<std::string> needles)
+                 int64_t mint, int64_t maxt, PageSet holding, std::vector<std::string> needles)
       : reader_(std::move(reader)),
         index_(std::move(index)),
         streams_(std::move(streams)),
         mint_(mint),
         maxt_(maxt),
-        features_(std::move(features)),
+        holding_(std::move(holding)),
         needles_(std::move(needles)) {}
 
   size_t size() const override { return streams_.size(); }
@@ -34,12 +39,12 @@ class BlockStreamSet : public StreamSet {
   }
   Status Entries(size_t i, std::vector<Entry>& out) const override {
     out.clear();
-    ASSIGN_OR_RETURN(auto pages, reader_->Pages(*index_, streams_[i], mint_, maxt_, features_));
+    ASSIGN_OR_RETURN(auto pages, Pages(i));
     if (pages.empty()) return Status::Ok();
     return reader_->ReadEntries(*index_, pages, mint_, maxt_, out);
   }
   Status Visit(size_t i, bool lines, const EntryVisitor& fn) const override {
-    ASSIGN_OR_RETURN(auto pages, reader_->Pages(*index_, streams_[i], mint_, maxt_, features_));
+    ASSIGN_OR_RETURN(auto pages, Pages(i));
     return reader_->VisitEntries(*index_, pages, mint_, maxt_, needles_, lines, fn);
   }
   Status Spans(size_t i, std::vector<Span>& out) const override {
@@ -66,31 +71,45 @@ class BlockStreamSet : public StreamSet {
   }
 
  private:
+  // The stream's pages in [mint_, maxt_] (that may hold the needles).
+  Result<std::vector<uint32_t>> Pages(size_t i) const {
+    ASSIGN_OR_RETURN(auto pages, reader_->Pages(*index_, streams_[i], mint_, maxt_, {}));
+    if (holding_ != nullptr) {
+      std::erase_if(pages, [&](uint32_t p) {
+        return !std::binary_search(holding_->begin(), holding_->end(), p);
+      });
+    }
+    return pages;
+  }
+
   const std::shared_ptr<block::BlockReader> reader_;
   const std::shared_ptr<const block::LoadedIndex> index_;
   const std::vector<size_t> streams_;
   const int64_t mint_, maxt_;
-  const std::vector<uint64_t> features_;
+  const PageSet holding_;
   const std::vector<std::string> needles_;
 };
 
 class BlockQuerier : public Querier {
  public:
-  explicit BlockQuerier(std::shared_ptr<block::BlockReader> reader) : reader_(std::move(reader)) {}
+  BlockQuerier(std::shared_ptr<block::BlockReader> reader, int64_t mint, int64_t maxt)
+      : reader_(std::move(reader)), mint_(mint), maxt_(maxt) {}
 
   Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher> matchers, int64_t mint,
                                             int64_t maxt, const SelectHints& hints) const override {
     ASSIGN_OR_RETURN(auto index, reader_->Index());
-    std::vector<uint64_t> features;
-    for (const auto& needle : hints.line_contains) {
-      block::AppendFeatures(
-          features, block::NeedleFeatures(
-                        needle, block::FiltersShortNumbers(reader_->meta().version)));
+    PageSet holding;
+    if (!hints.line_contains.empty()) {
+      // Pages outside the querier's range (not asked for by queries) are looked up alone.
+      const bool inside = mint >= mint_ && maxt <= maxt_;
+      ASSIGN_OR_RETURN(holding, inside
+                                    ? Holding(index, matchers, hints.line_contains)
+                                    : Compute(*index, matchers, hints.line_contains, mint, maxt));
     }
     auto streams = Matching(*index, matchers, mint, maxt);
     return std::unique_ptr<StreamSet>(
         std::make_unique<BlockStreamSet>(reader_, std::move(index), std::move(streams), mint, maxt,
-                                         std::move(features), hints.line_contains));
+                                         std::move(holding), hints.line_contains));
   }
 
   Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers, int64_t mint,
@@ -117,6 +136,44 @@ class BlockQuerier : public Querier {
   }
 
  private:
+  // The pages of the matching streams in the querier's range that may hold every needle.
+  // Worked out once per querier for all of them, whatever the ranges selected later (a log
+  // query reads its range in windows, newest first): one bloom range per feature and size
+  // class, not one per stream and window.
+  Result<PageSet> Holding(const std::shared_ptr<const block::LoadedIndex>& index,
+                          std::span<const Matcher> matchers,
+                          const std::vector<std::string>& needles) const {
+    std::string key;
+    for (const auto& m : matchers) key += m.ToString() + '\x1f';
+    for (const auto& n : needles) key += n + '\x1e';
+    {
+      MutexLock lk(mu_);
+      if (auto it = holding_.find(key); it != holding_.end()) return it->second;
+    }
+    ASSIGN_OR_RETURN(PageSet set, Compute(*index, matchers, needles, mint_, maxt_));
+    MutexLock lk(mu_);
+    return holding_.emplace(std::move(key), std::move(set)).first->second;
+  }
+
+  // The pages of the matching streams in [mint, maxt] that may hold every needle.
+  Result<PageSet> Compute(const block::LoadedIndex& index, std::span<const Matcher> matchers,
+                          const std::vector<std::string>& needles, int64_t mint,
+                          int64_t maxt) const {
+    std::vector<uint64_t> features;
+    for (const auto& needle : needles) {
+      block::AppendFeatures(
+          features,
+          block::NeedleFeatures(needle, block::FiltersShortNumbers(reader_->meta().version)));
+    }
+    std::vector<uint32_t> pages;
+    for (size_t s : Matching(index, matchers, mint, maxt)) {
+      ASSIGN_OR_RETURN(auto in_range, reader_->Pages(index, s, mint, maxt, {}));
+      pages.insert(pages.end(), in_range.begin(), in_range.end());
+    }
+    ASSIGN_OR_RETURN(auto held, reader_->Holding(index, std::move(pages), features));
+    return std::make_shared<const std::vector<uint32_t>>(std::move(held));
+  }
+
   // The streams whose labels match and which have a page in [mint, maxt].
   static std::vector<size_t> Matching(const block::LoadedIndex& loaded,
                                       std::span<const Matcher> matchers, int64_t mint,
@@ -140,12 +197,17 @@ class BlockQuerier : public Querier {
   }
 
   const std::shared_ptr<block::BlockReader> reader_;
+  const int64_t mint_, maxt_;
+  mutable Mutex mu_;
+  // By matchers and needles.
+  mutable std::map<std::string, PageSet> holding_ GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-std::unique_ptr<Querier> NewBlockQuerier(std::shared_ptr<block::BlockReader> reader) {
-  return std::make_unique<BlockQuerier>(std::move(reader));
+std::unique_ptr<Querier> NewBlockQuerier(std::shared_ptr<block::BlockReader> reader,
+                                         int64_t mint_ns, int64_t maxt_ns) {
+  return std::make_unique<BlockQuerier>(std::move(reader), mint_ns, maxt_ns);
 }
 
 std::shared_ptr<block::BlockReader> Gateway::Open(const std::string& tenant,
@@ -191,7 +253,7 @@ std::unique_ptr<Querier> Gateway::TenantQuerier(const std::string& tenant, int64
   std::vector<std::unique_ptr<Querier>> queriers;
   for (auto& r : blocks_.Of(tenant)) {
     if (r->meta().max_time_ns < mint_ns || r->meta().min_time_ns > maxt_ns) continue;
-    queriers.push_back(NewBlockQuerier(std::move(r)));
+    queriers.push_back(NewBlockQuerier(std::move(r), mint_ns, maxt_ns));
   }
   if (queriers.empty()) return NewEmptyQuerier();
   return NewMergeQuerier(std::move(queriers));

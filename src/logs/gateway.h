@@ -53,7 +53,9 @@ class Gateway {
   blocks::BlockSet<block::BlockReader> blocks_;
 };
 
-// A querier over one log block; `reader` stays alive while it does.
-std::unique_ptr<Querier> NewBlockQuerier(std::shared_ptr<block::BlockReader> reader);
+// A querier over one log block's entries in [mint_ns, maxt_ns]; `reader` stays alive while it
+// does.
+std::unique_ptr<Querier> NewBlockQuerier(std::shared_ptr<block::BlockReader> reader,
+                                         int64_t mint_ns = INT64_MIN, int64_t maxt_ns = INT64_MAX);
 
 }  // namespace strata::logs

@@ -11,9 +11,10 @@
 // log block (docs/format/log-block.md, "Blooms"). A token is a maximal run of bytes in
 // [A-Za-z0-9_] or >= 0x80; the features of a text are its tokens (but digit-only ones
 // shorter than 15 bytes), the anchors of its tokens of 15 bytes or more (minimizers of their
-// 8-byte substrings), and the trigrams inside its tokens. A line containing a needle contains every trigram and anchor of the needle's token
-// runs, and every token of the needle that is bounded by other bytes within the needle, so a
-// page whose filter lacks one of those features cannot hold a matching line.
+// 8-byte substrings), and the trigrams inside its tokens. A line containing a needle contains every
+// trigram and anchor of the needle's token runs, and every token of the needle that is bounded by
+// other bytes within the needle, so a page whose filter lacks one of those features cannot hold a
+// matching line.
 namespace strata::logs::block {
 
 inline constexpr size_t kBloomBlockBytes = 64;  // one cache line: 512 bits
@@ -42,7 +43,7 @@ class FeatureSet {
 // anchors) before the trigrams, so that a reader checking them a few at a time rules pages
 // out with the first ones. `short_numbers`: the filters hold digit-only tokens shorter than
 // 15 bytes too (blocks of format version 2).
-std::vector<uint64_t> NeedleFeatures(std::string_view needle, bool short_numbers = false);
+std::vector<uint64_t> NeedleFeatures(std::string_view needle, bool short_numbers);
 // Appends the features not in `out` yet, in order.
 void AppendFeatures(std::vector<uint64_t>& out, std::span<const uint64_t> features);
 

@@ -15,8 +15,8 @@ namespace {
 // A needle's bloom reads are a few 64-byte blocks per page of a size class, one run per
 // feature and class, spread over the file: a finer cache granularity than the data's keeps
 // their cost near the bytes they need.
-constexpr uint64_t kBloomsPageBytes = 4u << 10;
-constexpr uint64_t kBloomsMaxGap = 4u << 10;
+constexpr uint64_t kBloomsPageBytes = 1u << 10;
+constexpr uint64_t kBloomsMaxGap = 1u << 10;
 
 }  // namespace
 
@@ -86,6 +86,13 @@ Result<std::vector<uint32_t>> BlockReader::Pages(const LoadedIndex& loaded, size
   for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
     if (idx.pages[p].max_ts >= mint && idx.pages[p].min_ts <= maxt) out.push_back(p);
   }
+  return Holding(loaded, std::move(out), features);
+}
+
+Result<std::vector<uint32_t>> BlockReader::Holding(const LoadedIndex& loaded,
+                                                   std::vector<uint32_t> out,
+                                                   std::span<const uint64_t> features) {
+  const BlockIndex& idx = loaded.index;
   // Features are checked in rounds of 2, 4, 8, ... the first ones (the rarest kinds) first,
   // and only for the pages still in: two rare features rule out nearly every page that lacks
   // a needle, so its other features cost nothing.
@@ -93,9 +100,9 @@ Result<std::vector<uint32_t>> BlockReader::Pages(const LoadedIndex& loaded, size
   for (size_t next = 0, per_round = 2; next < features.size() && !out.empty(); per_round *= 2) {
     const auto round = features.subspan(next, std::min(per_round, features.size() - next));
     next += round.size();
-    // The pages in, of each size class, have ranks in one run within their class: a
+    // The pages in, of each size class, have increasing ranks within their class: a
     // feature's blocks of them lie together in the blooms file, one range per feature and
-    // class.
+    // class (from the first page's block to the last one's).
     struct Run {
       uint32_t bloom_class, first, count;
     };

@@ -49,6 +49,10 @@ class BlockReader {
   // (bloom.h; none: every page in range), in time order.
   Result<std::vector<uint32_t>> Pages(const LoadedIndex& idx, size_t s, int64_t mint, int64_t maxt,
                                       std::span<const uint64_t> features);
+  // Of `pages` (of any streams, in data order), those whose filters hold every feature.
+  // Checking the pages of many streams at once costs one range per feature and size class.
+  Result<std::vector<uint32_t>> Holding(const LoadedIndex& idx, std::vector<uint32_t> pages,
+                                        std::span<const uint64_t> features);
   // Visits the entries of `pages` (one stream's, in time order) in [mint, maxt] whose lines
   // hold every needle, in time order; without `lines`, with empty lines (the text is not
   // read). Pages are fetched a few MiB at a time, so memory does not grow with their number.
