@@ -511,7 +511,10 @@ TEST_F(LokiApiTest, PatternsOfFrequentLineShapes) {
 // what was pushed.
 class LokiFrontendTest : public LokiApiTest {
  protected:
-  LokiFrontendTest() { config_.query.frontend.split_interval_ms = 3'600'000; }
+  LokiFrontendTest() {
+    config_.query.frontend.split_interval_ms = 3'600'000;
+    config_.query.frontend.max_parallel_splits = 64;  // a sub-query per split
+  }
 
   // strata_query_frontend_splits_total of the default tenant by result.
   std::map<std::string, double> Splits() {
@@ -543,16 +546,24 @@ TEST_F(LokiFrontendTest, MetricRangeQueriesAreSplitAndCached) {
   for (int i = 0; i < 180; ++i) {
     sent[i % 3 == 0 ? "a" : "b"].push_back(base_ms * 1'000'000 + i * kMinNs + 1'000'000'000);
   }
-  std::string streams;
-  for (const auto& [app, times] : sent) {
-    std::string values;
-    for (int64_t ts : times)
-      values += fmt::format(R"({}["{}","entry at {}"])", values.empty() ? "" : ",", ts, ts);
-    streams += fmt::format(R"({}{{"stream":{{"env":"split","app":"{}"}},"values":[{}]}})",
-                           streams.empty() ? "" : ",", app, values);
+  // In two blocks, the second from 57 minutes in.
+  const int64_t cut_ns = (base_ms + int64_t{57} * 60'000) * 1'000'000;
+  for (bool second : {false, true}) {
+    std::string streams;
+    for (const auto& [app, times] : sent) {
+      std::string values;
+      for (int64_t ts : times) {
+        if ((ts >= cut_ns) != second) continue;
+        values += fmt::format(R"({}["{}","entry at {}"])", values.empty() ? "" : ",", ts, ts);
+      }
+      streams += fmt::format(R"({}{{"stream":{{"env":"split","app":"{}"}},"values":[{}]}})",
+                             streams.empty() ? "" : ",", app, values);
+    }
+    ASSERT_EQ(Do(LokiPush(fmt::format(R"({{"streams":[{}]}})", streams), true)).result(),
+              http::Status::no_content);
+    ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(),
+              http::Status::no_content);
   }
-  ASSERT_EQ(Do(LokiPush(fmt::format(R"({{"streams":[{}]}})", streams), true)).result(),
-            http::Status::no_content);
 
   // count_over_time([5m]) at every 5 minutes of the three hours, counted from `sent`.
   const int64_t step_ms = 300'000;
@@ -565,12 +576,12 @@ TEST_F(LokiFrontendTest, MetricRangeQueriesAreSplitAndCached) {
     }
   }
   ASSERT_EQ(want.size(), 2u);
-  auto query = [&](int64_t from_ms, int64_t to_ms) {
-    auto doc = Json(Get("/loki/api/v1/query_range",
-                        {{"query", R"(sum by (app) (count_over_time({env="split"}[5m])))"},
-                         {"start", std::to_string(from_ms * 1'000'000)},
-                         {"end", std::to_string(to_ms * 1'000'000)},
-                         {"step", "5m"}}));
+  auto query = [&](int64_t from_ms, int64_t to_ms,
+                   std::string q = R"(sum by (app) (count_over_time({env="split"}[5m])))") {
+    auto doc = Json(Get("/loki/api/v1/query_range", {{"query", q},
+                                                     {"start", std::to_string(from_ms * 1'000'000)},
+                                                     {"end", std::to_string(to_ms * 1'000'000)},
+                                                     {"step", "5m"}}));
     std::map<std::string, std::map<int64_t, int>> got;
     for (auto s : doc["data"]["result"].get_array()) {
       auto& points = got[std::string(std::string_view(s["metric"]["app"]))];
@@ -602,6 +613,20 @@ TEST_F(LokiFrontendTest, MetricRangeQueriesAreSplitAndCached) {
   auto third = Splits();
   EXPECT_EQ(third["hit"] - second["hit"], 2);
   EXPECT_EQ(third["partial"] - second["partial"], 1);
+
+  // A negative offset reads after a split's last step: at 55 minutes, entries of the second
+  // block.
+  std::map<std::string, std::map<int64_t, int>> ahead;
+  for (int64_t t = base_ms; t <= base_ms + 3 * kHourMs; t += step_ms) {
+    for (const auto& [app, times] : sent) {
+      int n = 0;
+      for (int64_t ts : times) n += ts > t * 1'000'000 && ts <= (t + step_ms) * 1'000'000;
+      if (n > 0) ahead[app][t] = n;
+    }
+  }
+  EXPECT_EQ(query(base_ms, base_ms + 3 * kHourMs,
+                  R"(sum by (app) (count_over_time({env="split"}[5m] offset -5m)))"),
+            ahead);
 }
 
 TEST_F(LokiApiTest, ErrorsAndFormatQuery) {

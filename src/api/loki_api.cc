@@ -160,7 +160,9 @@ void LokiApi::Query(Call& c) {
         "log queries are not supported as an instant query type, please change your query to "
         "a range query type"));
   }
-  auto q = c.Querier(queryable_, SaturatingSub(*t, logql::Lookback(*e)), *t);
+  const logql::DataMargins margins = logql::MarginsOf(*e);
+  auto q =
+      c.Querier(queryable_, SaturatingSub(*t, margins.before), SaturatingAdd(*t, margins.after));
   if (!q) return;
   auto started = std::chrono::steady_clock::now();
   auto r = engine_.Instant(*q, *e, FloorDiv(*t, kNsPerMs), Control(c));
@@ -231,14 +233,18 @@ void LokiApi::QueryRange(Call& c) {
   job.start_ms = start_ms;
   job.end_ms = end_ms;
   job.step_ms = step_ms;
-  job.cache_key = "logql\x1f" + e->String();
+  // As written: Loki's printed form rounds some numbers (sizes, ranges in ms).
+  job.cache_key = "logql\x1f" + job.text;
+  // Entries arrive up to the out-of-order window behind their stream's newest.
+  job.settle_ms = limits_.For(c.tenant).logs.out_of_order_window_ms;
   job.ctl = Control(c);
+  const logql::DataMargins margins = logql::MarginsOf(*e);
   job.eval = [&](int64_t first, int64_t last, const promql::QueryControl& ctl,
                  frontend::QueryStats& st) -> Result<frontend::Extent> {
     ASSIGN_OR_RETURN(auto q,
                      OpenQuerier(queryable_, c.tenant,
-                                 SaturatingSub(SaturatingMul(first, kNsPerMs), logql::Lookback(*e)),
-                                 SaturatingMul(last, kNsPerMs)));
+                                 SaturatingSub(SaturatingMul(first, kNsPerMs), margins.before),
+                                 SaturatingAdd(SaturatingMul(last, kNsPerMs), margins.after)));
     ASSIGN_OR_RETURN(auto r, engine_.Range(*q, *e, first, last, step_ms, ctl));
     return frontend::TakeExtent(first, last, std::move(r), st);
   };

@@ -345,7 +345,7 @@ Result<promql::QueryResult> RangeRunner::Run(const RangeJob& q, QueryStats& st) 
     int64_t phase = ((q.start_ms % q.step_ms) + q.step_ms) % q.step_ms;
     prefix = fmt::format("v2\x1f{}\x1f{}\x1f{}\x1f{}\x1f", q.tenant, q.step_ms, phase, q.cache_key);
   }
-  int64_t fresh_limit = NowMillis() - opts_.max_freshness_ms;
+  int64_t fresh_limit = NowMillis() - std::max(opts_.max_freshness_ms, q.settle_ms);
   const int64_t step = q.step_ms;
 
   // 1. What the cache has for each split, and the step ranges still to compute.

@@ -72,6 +72,9 @@ struct RangeJob {
   // Everything the answer depends on but the time range (language, normalized query, read
   // options); empty: never cached.
   std::string cache_key;
+  // How long after their time samples may still arrive: steps newer than now minus the
+  // larger of this and frontend.max_freshness are never cached.
+  int64_t settle_ms = 0;
   promql::QueryControl ctl;  // under the tenant's limits (RangeRunner::ControlFor)
   // Evaluates the steps in [first, last] and adds what it read to `stats`.
   std::function<Result<Extent>(int64_t first, int64_t last, const promql::QueryControl& ctl,

@@ -466,24 +466,28 @@ std::string Expr::Pretty(int level) const {
   }
 }
 
-int64_t Lookback(const Expr& e) {
+DataMargins MarginsOf(const Expr& e) {
+  auto wider = [](DataMargins x, DataMargins y) {
+    return DataMargins{std::max(x.before, y.before), std::max(x.after, y.after)};
+  };
   switch (e.kind) {
     case ExprKind::kRangeAgg: {
       const auto& r = As<RangeAggregation>(e);
-      return SaturatingAdd(r.range_ns, std::max<int64_t>(r.offset_ns, 0));
+      return {SaturatingAdd(r.range_ns, std::max<int64_t>(r.offset_ns, 0)),
+              r.offset_ns < 0 ? SaturatingSub(0, r.offset_ns) : 0};
     }
     case ExprKind::kVectorAgg:
-      return Lookback(*As<VectorAggregation>(e).expr);
+      return MarginsOf(*As<VectorAggregation>(e).expr);
     case ExprKind::kLabelReplace:
-      return Lookback(*As<LabelReplaceExpr>(e).expr);
+      return MarginsOf(*As<LabelReplaceExpr>(e).expr);
     case ExprKind::kBinary:
-      return std::max(Lookback(*As<BinaryExpr>(e).lhs), Lookback(*As<BinaryExpr>(e).rhs));
+      return wider(MarginsOf(*As<BinaryExpr>(e).lhs), MarginsOf(*As<BinaryExpr>(e).rhs));
     case ExprKind::kLog:
     case ExprKind::kLiteral:
     case ExprKind::kVector:
-      return 0;
+      return {};
   }
-  return 0;
+  return {};
 }
 
 }  // namespace strata::logql

@@ -264,8 +264,13 @@ const T& As(const Expr& e) {
   return static_cast<const T&>(e);
 }
 
-// How far before a metric query's evaluation time its range aggregations read: the largest
-// range + offset, in nanoseconds (0 for log queries).
-int64_t Lookback(const Expr& e);
+// How far before and after a metric query's evaluation time its range aggregations read, in
+// nanoseconds: the largest range + offset, and the largest negative offset (0 for log
+// queries).
+struct DataMargins {
+  int64_t before = 0;
+  int64_t after = 0;
+};
+DataMargins MarginsOf(const Expr& e);
 
 }  // namespace strata::logql
