@@ -386,23 +386,29 @@ TEST_F(LokiApiTest, IndexStatsVolumesAndDetectedFields) {
   }
   EXPECT_EQ(labels, (std::map<std::string, int64_t>{{"app", 2}, {"env", 1}, {"pod", 2}}));
 
-  // Fields: logfmt keys of the api lines, JSON keys (nested ones joined by _) of the web lines,
-  // structured metadata without a parser.
+  // Fields: logfmt keys of the api lines, JSON keys (nested ones joined by _, with their path
+  // of keys) of the web lines, structured metadata without a parser.
   doc = Json(Get("/loki/api/v1/detected_fields",
                  {{"query", R"({env="t"})"}, {"start", start}, {"end", end}}));
   std::map<std::string, std::string> fields;
   for (auto f : doc["fields"].get_array()) {
     std::string parsers =
         f["parsers"].is_null() ? "null" : std::string(std::string_view(f["parsers"].at(0)));
+    std::vector<std::string> path;
+    simdjson::dom::array keys;
+    if (f["jsonPath"].get(keys) == simdjson::SUCCESS) {
+      for (auto k : keys) path.emplace_back(std::string_view(k));
+    }
     fields[std::string(std::string_view(f["label"]))] =
-        fmt::format("{} {} {}", std::string_view(f["type"]), int64_t(f["cardinality"]), parsers);
+        fmt::format("{} {} {} [{}]", std::string_view(f["type"]), int64_t(f["cardinality"]),
+                    parsers, fmt::join(path, "."));
   }
-  EXPECT_EQ(fields, (std::map<std::string, std::string>{{"level", "string 1 logfmt"},
-                                                        {"n", "int 5 json"},
-                                                        {"status", "int 3 logfmt"},
-                                                        {"took", "duration 12 logfmt"},
-                                                        {"trace_id", "string 12 null"},
-                                                        {"user_id", "string 2 json"}}));
+  EXPECT_EQ(fields, (std::map<std::string, std::string>{{"level", "string 1 logfmt []"},
+                                                        {"n", "int 5 json [n]"},
+                                                        {"status", "int 3 logfmt []"},
+                                                        {"took", "duration 12 logfmt []"},
+                                                        {"trace_id", "string 12 null []"},
+                                                        {"user_id", "string 2 json [user.id]"}}));
   doc = Json(Get("/loki/api/v1/detected_field/status/values",
                  {{"query", R"({app="api"})"}, {"start", start}, {"end", end}}));
   std::vector<std::string> statuses;

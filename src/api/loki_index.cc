@@ -83,6 +83,7 @@ struct Field {
   std::set<std::string> values;
   std::string_view type;
   std::set<std::string> parsers;
+  std::vector<std::string> json_path;  // where `json` last found it: keys from the root
 };
 
 // Loki's pattern answer keeps patterns seen this often, the most frequent first, so many.
@@ -374,6 +375,7 @@ void LokiApi::DetectedFields(Call& c) {
     if (parser != nullptr) it->second.parsers.insert(parser);
   };
   logql::LabelsBuilder lbs;
+  lbs.RecordJsonPaths(true);
   std::string line;
   for (const auto& s : r->streams) {
     for (const auto& entry : s.entries) {
@@ -386,6 +388,9 @@ void LokiApi::DetectedFields(Call& c) {
         if (!pl->Process(entry.ts_ns, line, lbs) || lbs.HasError()) continue;
         for (const auto& l : lbs.InCategory(logql::LabelsBuilder::Category::kParsed)) {
           add(l.name, l.value, name);
+        }
+        for (const auto& [label, path] : lbs.json_paths()) {
+          if (auto it = fields.find(label); it != fields.end()) it->second.json_path = path;
         }
         break;
       }
@@ -410,6 +415,11 @@ void LokiApi::DetectedFields(Call& c) {
       } else {
         w.BeginArray();
         for (const auto& p : f.parsers) w.String(p);
+        w.EndArray();
+      }
+      if (!f.json_path.empty()) {
+        w.Key("jsonPath").BeginArray();
+        for (const auto& k : f.json_path) w.String(k);
         w.EndArray();
       }
       w.EndObject();

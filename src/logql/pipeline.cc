@@ -294,7 +294,8 @@ class JsonStep : public Step {
       lbs.SetError(kErrJson, "Value looks like object, but can't find closing '}' symbol");
       return true;
     }
-    auto err = Walk(obj, "", lbs, 0);
+    std::vector<std::string> path;
+    auto err = Walk(obj, "", lbs, path);
     if (err != simdjson::SUCCESS) {
       lbs.SetError(kErrJson, simdjson::error_message(err));
     }
@@ -302,9 +303,10 @@ class JsonStep : public Step {
   }
 
  private:
-  // Flattens nested objects into labels joined by '_'; arrays are not extracted.
+  // Flattens nested objects into labels joined by '_'; arrays are not extracted. `path`
+  // holds the keys of the enclosing objects.
   static simdjson::error_code Walk(simdjson::ondemand::object obj, const std::string& prefix,
-                                   LabelsBuilder& lbs, int depth) {
+                                   LabelsBuilder& lbs, std::vector<std::string>& path) {
     for (auto field : obj) {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
@@ -315,18 +317,27 @@ class JsonStep : public Step {
       simdjson::ondemand::json_type t;
       if (auto e = v.type().get(t); e != simdjson::SUCCESS) return e;
       if (t == simdjson::ondemand::json_type::object) {
-        if (depth > 64) continue;
+        if (path.size() > 64) continue;
         simdjson::ondemand::object inner;
         if (auto e = v.get_object().get(inner); e != simdjson::SUCCESS) return e;
         // A nested key's prefix gets the suffix when the prefix itself collides.
         std::string p = lbs.BaseHas(name) ? name + std::string(kExtractedSuffix) : name;
-        if (auto e = Walk(inner, p, lbs, depth + 1); e != simdjson::SUCCESS) return e;
+        path.emplace_back(key);
+        auto e = Walk(inner, p, lbs, path);
+        path.pop_back();
+        if (e != simdjson::SUCCESS) return e;
         continue;
       }
       if (t == simdjson::ondemand::json_type::array) continue;  // arrays are not extracted
       std::string k = ParsedKey(name, lbs);
       std::string value = JsonValue(v, t);
-      if (!k.empty()) lbs.SetParsed(k, value);
+      if (k.empty()) continue;
+      lbs.SetParsed(k, value);
+      if (lbs.recording_json_paths()) {
+        std::vector<std::string> at = path;
+        at.emplace_back(key);
+        lbs.SetJsonPath(k, std::move(at));
+      }
     }
     return simdjson::SUCCESS;
   }
@@ -898,6 +909,7 @@ void LabelsBuilder::Reset(const Labels& stream, std::span<const LabelView> metad
   parsed_.clear();
   error_.clear();
   error_details_.clear();
+  json_paths_.clear();
 }
 
 const LabelsBuilder::Entry* LabelsBuilder::Find(std::string_view name, Category c) const {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -52,6 +53,15 @@ class LabelsBuilder {
   // The labels in one category, as the categorize-labels response form sends them.
   Labels InCategory(Category c) const;
 
+  // With `on`, `json` records where each label it sets came from: the line's keys from the
+  // root, as written (Loki's jsonPath of detected_fields). Kept until the next Reset.
+  void RecordJsonPaths(bool on) { record_json_paths_ = on; }
+  bool recording_json_paths() const { return record_json_paths_; }
+  void SetJsonPath(const std::string& name, std::vector<std::string> path) {
+    json_paths_[name] = std::move(path);
+  }
+  const std::map<std::string, std::vector<std::string>>& json_paths() const { return json_paths_; }
+
   // Visits every live label (name, value); used by drop and keep.
   template <typename Fn>
   void ForEach(Fn&& fn) const {
@@ -76,6 +86,8 @@ class LabelsBuilder {
   std::unordered_map<std::string, size_t> parsed_;
   std::string error_;
   std::string error_details_;
+  bool record_json_paths_ = false;
+  std::map<std::string, std::vector<std::string>> json_paths_;
 };
 
 // One compiled stage.
