@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <zlib.h>
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
@@ -293,6 +294,24 @@ TEST_F(LokiApiTest, MetricQueriesLabelsAndSeries) {
   doc = Json(Get("/loki/api/v1/series", {{"match[]", R"({app="db"})"}}));
   EXPECT_EQ(std::string_view(doc["data"].at(0)["app"]), "db");
   EXPECT_EQ(doc["data"].get_array().size(), 1u);
+
+  // Asked for gzip, the same answer compressed (inflated here with zlib).
+  const std::string plain = Get("/loki/api/v1/labels", {}).body();
+  http::Request req(bhttp::verb::get, "/loki/api/v1/labels", 11);
+  req.set(bhttp::field::accept_encoding, "gzip");
+  auto res = Do(std::move(req));
+  EXPECT_EQ(res[bhttp::field::content_encoding], "gzip");
+  z_stream zs{};
+  inflateInit2(&zs, 15 + 16);
+  std::string out(4096, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(res.body().data());
+  zs.avail_in = static_cast<uInt>(res.body().size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  ASSERT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  EXPECT_EQ(out, plain);
 }
 
 // index/stats, index/volume(_range), detected_labels and detected_fields(/values), with the
