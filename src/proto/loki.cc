@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 #include "proto/wire.h"
 
@@ -41,10 +42,12 @@ bool DecodeTimestamp(std::string_view b, int64_t* ns) {
   }
   if (t.error()) return false;
   // Varints carry int64 seconds as two's complement; negative and far-future times do not
-  // fit int64 nanoseconds.
-  constexpr uint64_t kMaxSeconds = 9'223'372'035;  // floor((2^63 - 1e9) / 1e9)
+  // fit int64 nanoseconds (the last second that does, up to INT64_MAX's nanos).
+  constexpr uint64_t kMaxSeconds = INT64_MAX / 1'000'000'000;
   if (seconds > kMaxSeconds || nanos >= 1'000'000'000) return false;
-  *ns = static_cast<int64_t>(seconds) * 1'000'000'000 + static_cast<int64_t>(nanos);
+  const int64_t whole = static_cast<int64_t>(seconds) * 1'000'000'000;
+  if (static_cast<int64_t>(nanos) > INT64_MAX - whole) return false;
+  *ns = whole + static_cast<int64_t>(nanos);
   return true;
 }
 

@@ -51,7 +51,8 @@ TEST(Loki, DecodesEveryField) {
   EXPECT_EQ(push->streams[1].entries[0].line, "x\ty");
 }
 
-// Timestamps outside what int64 nanoseconds hold, and nanos of a second or more, are refused.
+// Timestamps outside what int64 nanoseconds hold, and nanos of a second or more, are refused;
+// every one the JSON form takes decodes.
 TEST(Loki, RefusesTimestampsOutOfRange) {
   auto request = [](uint64_t seconds, uint64_t nanos) {
     std::string ts, entry, stream, req;
@@ -65,7 +66,16 @@ TEST(Loki, RefusesTimestampsOutOfRange) {
     return req;
   };
   EXPECT_TRUE(DecodeLokiPush(request(9'223'372'035, 999'999'999)).ok());
-  EXPECT_FALSE(DecodeLokiPush(request(9'223'372'036, 0)).ok());
+  // The last nanosecond int64 holds, as the JSON form sends it (found by the fuzzer).
+  EXPECT_TRUE(DecodeLokiPush(request(9'223'372'036, 854'775'807)).ok());
+  EXPECT_FALSE(DecodeLokiPush(request(9'223'372'036, 854'775'808)).ok());
+  EXPECT_FALSE(DecodeLokiPush(request(9'223'372'037, 0)).ok());
+  auto json = LokiJsonToProtobuf(
+      R"({"streams":[{"stream":{"a":"b"},"values":[["9223372036854775807","l"]]}]})");
+  ASSERT_TRUE(json.ok());
+  auto last = DecodeLokiPush(*json);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  EXPECT_EQ(last->streams[0].entries[0].ts_ns, INT64_MAX);
   EXPECT_FALSE(
       DecodeLokiPush(request(static_cast<uint64_t>(-1), 0)).ok());  // -1 s, as protobuf sends it
   auto nanos = DecodeLokiPush(request(1, 1'000'000'000));
