@@ -359,6 +359,73 @@ TEST_F(PushApiTest, LokiPushTruncatesAndRefusesEntriesTooFarBehind) {
       << behind.body();
 }
 
+// Label names and values over their lengths, and structured metadata over its size or count,
+// are refused in Loki's words, the valid entry kept; a burst above the rate is taken once.
+TEST_F(PushApiTest, LokiPushRefusesLabelsAndMetadataOverTheirLimits) {
+  server::Config c;
+  c.limits.defaults.logs.max_label_name_length = 10;
+  c.limits.defaults.logs.max_label_value_length = 10;
+  c.limits.defaults.logs.max_structured_metadata_size = 20;
+  c.limits.defaults.logs.max_structured_metadata_entries_count = 2;
+  Start(c);
+  const int64_t ns = now_ * 1'000'000;
+  std::string json = fmt::format(
+      R"({{"streams":[
+        {{"stream":{{"a_long_label":"x"}},"values":[["{0}","name"]]}},
+        {{"stream":{{"app":"a_long_value"}},"values":[["{0}","value"]]}},
+        {{"stream":{{"app":"ok"}},"values":[["{0}","big",{{"k":"0123456789012345678901"}}],
+                                           ["{1}","many",{{"a":"1","b":"2","c":"3"}}],
+                                           ["{2}","fine",{{"a":"1","b":"2"}}]]}}]}})",
+      ns, ns + 1, ns + 2);
+  auto res = Do(LokiPush(json, false));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  const std::string& body = res.body();
+  EXPECT_NE(body.find("rejected 4 of 5 entries"), std::string::npos) << body;
+  EXPECT_NE(body.find("stream '{a_long_label=\"x\"}' has label name too long: 'a_long_label'"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("stream '{app=\"a_long_value\"}' has label value too long: 'a_long_value'"),
+            std::string::npos)
+      << body;
+  // 1 + 22 bytes of name and value.
+  EXPECT_NE(body.find("stream '{app=\"ok\"}' has structured metadata too large: '23' bytes, "
+                      "limit: '20' bytes"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(body.find("stream '{app=\"ok\"}' has too many structured metadata labels: '3', "
+                      "limit: '2'"),
+            std::string::npos)
+      << body;
+  EXPECT_NE(Metrics().find(R"(strata_ingest_log_entries_stored_total{tenant="anonymous"} 1)"
+                           "\n"),
+            std::string::npos);
+}
+
+TEST_F(PushApiTest, LokiPushBurstAboveTheRateIsTakenOnce) {
+  server::Config c;
+  c.limits.defaults.logs.ingestion_rate_mb = 1.0 / 1024;        // 1 KiB/s
+  c.limits.defaults.logs.ingestion_burst_size_mb = 8.0 / 1024;  // 8 KiB at once
+  Start(c);
+  const int64_t ns = now_ * 1'000'000;
+  // 5 KiB of lines: over the rate, within the burst; the same again right after is not.
+  auto push = [&](int64_t ts) {
+    std::string values;
+    for (int i = 0; i < 5; ++i) {
+      values += fmt::format(R"({}["{}","{}"])", i ? "," : "", ts + i, std::string(1024, 'a' + i));
+    }
+    return Do(LokiPush(
+        fmt::format(R"({{"streams":[{{"stream":{{"app":"b"}},"values":[{}]}}]}})", values), false));
+  };
+  EXPECT_EQ(push(ns).result(), http::Status::no_content);
+  auto again = push(ns + 10);
+  EXPECT_EQ(again.result(), http::Status::too_many_requests);
+  EXPECT_NE(again.body().find("ingestion rate limit exceeded for user anonymous (limit: 1024 "
+                              "bytes/sec) while attempting to ingest '5' lines totaling '5120' "
+                              "bytes"),
+            std::string::npos)
+      << again.body();
+}
+
 TEST_F(PushApiTest, LokiPushLimitsAndMalformedBodies) {
   server::Config c;
   c.limits.defaults.logs.ingestion_rate_mb = 1.0 / 1024;  // 1 KiB/s
