@@ -6,30 +6,18 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "loki_push_check.h"
 #include "proto/loki.h"
-
-namespace {
-
-void CheckDecoded(const strata::proto::LokiPush& push) {
-  for (const auto& s : push.streams) {
-    if (s.labels.empty()) std::abort();
-    for (const auto& e : s.entries) {
-      if (size_t{e.metadata_begin} + e.metadata_count > push.metadata.size()) std::abort();
-    }
-  }
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
-  if (auto push = strata::proto::DecodeLokiPush(in); push.ok()) CheckDecoded(*push);
+  if (auto push = strata::proto::DecodeLokiPush(in); push.ok()) strata::fuzz::CheckLokiPush(*push);
   (void)strata::proto::ParseLokiLabels(in);
   auto pb = strata::proto::LokiJsonToProtobuf(in);
   if (pb.ok()) {
     auto push = strata::proto::DecodeLokiPush(*pb);
     if (!push.ok()) std::abort();
-    CheckDecoded(*push);
+    strata::fuzz::CheckLokiPush(*push);
   }
   return 0;
 }
