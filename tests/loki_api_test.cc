@@ -11,7 +11,9 @@
 #include <boost/beast/websocket.hpp>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "api/params.h"
 #include "base/units.h"
@@ -186,6 +188,73 @@ TEST_F(LokiApiTest, QueryRangeReturnsWhatWasPushedByteForByte) {
 
 // POST /flush cuts the head into a block in the bucket; queries read head and blocks
 // together, before and after a restart, and a needle query is answered from the blocks.
+// Paging past the limit as logcli does: each page ends just after the oldest time the last
+// one returned, and the entries at that time seen already are skipped. Three entries of each
+// stream share every timestamp, so page edges fall inside groups; every entry comes back
+// once, newest first, half of them from a block.
+TEST_F(LokiApiTest, PagesPastTheLimitReturnEveryEntryOnce) {
+  using Key = std::tuple<int64_t, std::string, std::string>;  // time, app, line
+  std::set<Key> sent;
+  auto push = [&](int from, int to) {
+    std::string streams;
+    for (const char* app : {"a", "b"}) {
+      std::string values;
+      for (int i = from; i < to; ++i) {
+        const int64_t ts = ns_ + int64_t{i / 3} * 1000;
+        const std::string line = fmt::format("{} entry {}", app, i);
+        values += fmt::format(R"({}["{}","{}"])", values.empty() ? "" : ",", ts, line);
+        sent.emplace(ts, app, line);
+      }
+      streams += fmt::format(R"({}{{"stream":{{"app":"{}","env":"page"}},"values":[{}]}})",
+                             streams.empty() ? "" : ",", app, values);
+    }
+    ASSERT_EQ(Do(LokiPush(fmt::format(R"({{"streams":[{}]}})", streams), true)).result(),
+              http::Status::no_content);
+  };
+  push(0, 600);
+  ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(), http::Status::no_content);
+  push(600, 1250);
+
+  std::vector<Key> got;
+  std::set<Key> at_edge;  // entries seen at the oldest time of the last page
+  int64_t end = ns_ + 1'000'000'000;
+  for (int page = 0; page < 10; ++page) {
+    auto doc = Json(Get("/loki/api/v1/query_range", {{"query", R"({env="page"})"},
+                                                     {"start", std::to_string(ns_)},
+                                                     {"end", std::to_string(end)},
+                                                     {"limit", "1000"}}));
+    std::vector<Key> entries;
+    for (auto st : doc["data"]["result"].get_array()) {
+      std::string app{std::string_view(st["stream"]["app"])};
+      for (auto v : st["values"].get_array()) {
+        entries.emplace_back(std::stoll(std::string(std::string_view(v.at(0)))), app,
+                             std::string(std::string_view(v.at(1))));
+      }
+    }
+    if (entries.empty()) break;
+    EXPECT_LE(entries.size(), 1000u);
+    std::sort(entries.begin(), entries.end(), std::greater<>());
+    const int64_t oldest = std::get<0>(entries.back());
+    size_t fresh = 0;
+    for (const Key& k : entries) {
+      if (at_edge.contains(k)) continue;
+      got.push_back(k);
+      ++fresh;
+    }
+    if (fresh == 0) break;
+    if (!at_edge.empty() && std::get<0>(*at_edge.begin()) != oldest) at_edge.clear();
+    for (const Key& k : entries) {
+      if (std::get<0>(k) == oldest) at_edge.insert(k);
+    }
+    end = oldest + 1;
+  }
+  EXPECT_EQ(got.size(), sent.size());
+  EXPECT_EQ(std::set<Key>(got.begin(), got.end()), sent);
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end(), [](const Key& x, const Key& y) {
+    return std::get<0>(x) > std::get<0>(y);
+  }));
+}
+
 TEST_F(LokiApiTest, FlushMovesLogsToBlocksAndQueriesStillSeeEverything) {
   auto all = [&](const std::string& query) {
     auto doc = Json(Get("/loki/api/v1/query_range",
