@@ -295,7 +295,7 @@ class JsonStep : public Step {
       return true;
     }
     std::vector<std::string> path;
-    auto err = Walk(obj, "", lbs, path);
+    auto err = Walk(obj, "", lbs, path, 0);
     if (err != simdjson::SUCCESS) {
       lbs.SetError(kErrJson, simdjson::error_message(err));
     }
@@ -304,9 +304,9 @@ class JsonStep : public Step {
 
  private:
   // Flattens nested objects into labels joined by '_'; arrays are not extracted. `path`
-  // holds the keys of the enclosing objects.
+  // holds the keys of the enclosing objects when the labels builder records JSON paths.
   static simdjson::error_code Walk(simdjson::ondemand::object obj, const std::string& prefix,
-                                   LabelsBuilder& lbs, std::vector<std::string>& path) {
+                                   LabelsBuilder& lbs, std::vector<std::string>& path, int depth) {
     for (auto field : obj) {
       std::string_view key;
       if (auto e = field.unescaped_key().get(key); e != simdjson::SUCCESS) return e;
@@ -317,14 +317,15 @@ class JsonStep : public Step {
       simdjson::ondemand::json_type t;
       if (auto e = v.type().get(t); e != simdjson::SUCCESS) return e;
       if (t == simdjson::ondemand::json_type::object) {
-        if (path.size() > 64) continue;
+        if (depth > 64) continue;
         simdjson::ondemand::object inner;
         if (auto e = v.get_object().get(inner); e != simdjson::SUCCESS) return e;
         // A nested key's prefix gets the suffix when the prefix itself collides.
         std::string p = lbs.BaseHas(name) ? name + std::string(kExtractedSuffix) : name;
-        path.emplace_back(key);
-        auto e = Walk(inner, p, lbs, path);
-        path.pop_back();
+        const bool record = lbs.recording_json_paths();
+        if (record) path.emplace_back(key);
+        auto e = Walk(inner, p, lbs, path, depth + 1);
+        if (record) path.pop_back();
         if (e != simdjson::SUCCESS) return e;
         continue;
       }
