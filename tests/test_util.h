@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -151,6 +153,23 @@ inline http::Request LokiPush(const std::string& json, bool as_json,
     req.body() = proto::SnappyCompress(*proto::LokiJsonToProtobuf(json));
   }
   return req;
+}
+
+// A gzip body inflated by zlib (a reference independent of Strata's own gzip code), up to
+// 64 KiB; nullopt when it is not one whole gzip stream.
+inline std::optional<std::string> ZlibGunzip(std::string body) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 15 + 16) != Z_OK) return std::nullopt;
+  std::string out(64 << 10, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(body.data());
+  zs.avail_in = static_cast<uInt>(body.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  const int rc = inflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  if (rc != Z_STREAM_END) return std::nullopt;
+  return out;
 }
 
 // `lines` entries of stream {app=<app>} at `ns` + i, with structured metadata on odd ones.

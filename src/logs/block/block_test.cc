@@ -81,6 +81,13 @@ class LogBlockTest : public ::testing::Test {
     return *meta;
   }
 
+  // A reader of the block through the fixture's cache.
+  std::shared_ptr<block::BlockReader> Reader(const BlockMeta& meta) {
+    return std::make_shared<block::BlockReader>(
+        bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
+        cache::RangeReadOptions{});
+  }
+
   std::map<Labels, std::vector<Entry>> ReadAll(const Querier& q, int64_t mint, int64_t maxt,
                                                const SelectHints& hints = {}) {
     std::map<Labels, std::vector<Entry>> out;
@@ -321,9 +328,7 @@ TEST_F(LogBlockTest, NeedlesNeverMissALineAndAbsentOnesSkipPages) {
             ReadAll(*q, INT64_MIN, INT64_MAX, {{needle}}))
       << needle;
   // Random trace IDs no line holds: nearly every page is ruled out by its bloom.
-  auto reader = std::make_shared<block::BlockReader>(
-      bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
-      cache::RangeReadOptions{});
+  auto reader = Reader(meta);
   auto idx = reader->Index();
   ASSERT_TRUE(idx.ok());
   size_t read = 0, total = 0;
@@ -356,9 +361,7 @@ TEST_F(LogBlockTest, AbsentTraceIdsSkipPagesFullOfTraceIds) {
   block::WriterOptions opts;
   opts.page_bytes = 64 << 10;
   BlockMeta meta = Write(streams, opts);
-  auto reader = std::make_shared<block::BlockReader>(
-      bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
-      cache::RangeReadOptions{});
+  auto reader = Reader(meta);
   auto idx = reader->Index();
   ASSERT_TRUE(idx.ok());
   const size_t pages = (*idx)->index.pages.size();
@@ -418,9 +421,7 @@ TEST_F(LogBlockTest, AnAbsentNeedleFetchesLittleMoreThanItsBloomBlocks) {
   block::WriterOptions opts;
   opts.page_bytes = 16 << 10;
   BlockMeta meta = Write(streams, opts);
-  auto reader = std::make_shared<block::BlockReader>(
-      bucket_, blocks::BlockPrefix(blocks::BlocksRoot("t", Signal::kLogs), meta.id), meta, cache_,
-      cache::RangeReadOptions{});
+  auto reader = Reader(meta);
   auto idx = reader->Index();
   ASSERT_TRUE(idx.ok());
   const block::BloomLayout& layout = (*idx)->blooms;
