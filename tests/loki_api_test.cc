@@ -183,6 +183,25 @@ TEST_F(LokiApiTest, QueryRangeReturnsWhatWasPushedByteForByte) {
   }
   // Lines containing "line 1": 1 and 10..19; the three newest are 19, 18, 17.
   EXPECT_EQ(lines, (std::vector<std::string>{want[19].line, want[18].line, want[17].line}));
+
+  // interval: the 20 entries lie within 20 ns, so a millisecond's interval keeps the newest.
+  q = {{"query", R"({app="api"})"},
+       {"start", std::to_string(ns_)},
+       {"end", std::to_string(ns_ + 20)},
+       {"interval", "0.001"}};
+  doc = Json(Get("/loki/api/v1/query_range", q));
+  entries = 0;
+  for (auto s : doc["data"]["result"].get_array()) {
+    for (auto v : s["values"].get_array()) {
+      EXPECT_EQ(std::string_view(v.at(1)), want[19].line);
+      ++entries;
+    }
+  }
+  EXPECT_EQ(entries, 1u);
+  q.back().second = "-1";
+  res = Get("/loki/api/v1/query_range", q);
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("interval must be >= 0"), std::string::npos) << res.body();
 }
 
 // POST /flush cuts the head into a block in the bucket; queries read head and blocks

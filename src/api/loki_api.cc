@@ -203,6 +203,12 @@ void LokiApi::QueryRange(Call& c) {
     } else if (dir != "backward" && !dir.empty()) {
       return c.Fail(Status::InvalidArgument(fmt::format("invalid direction '{}'", dir)));
     }
+    if (auto v = c.params.Get("interval"); v && !v->empty()) {
+      auto d = ParseDuration(*v);
+      if (!d.ok()) return c.Fail(Status::InvalidArgument(d.status().message()));
+      if (*d < 0) return c.Fail(Status::InvalidArgument("interval must be >= 0"));
+      p.interval_ns = SaturatingMul(*d, kNsPerMs);
+    }
     auto r = engine_.SelectLogs(*q, logql::As<logql::LogExpr>(*e), p, Control(c));
     if (!r.ok()) return c.Fail(r.status());
     auto exec = std::chrono::steady_clock::now() - started;

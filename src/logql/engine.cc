@@ -532,96 +532,168 @@ Result<promql::QueryResult> Engine::Range(const logs::Querier& q, const Expr& e,
 
 // --- log queries ---------------------------------------------------------------------------
 
+namespace {
+
+// Reads a log query's entries: the first `limit` of a time range in the query's order (time
+// in its direction, then labels, then arrival), holding O(limit) of them however many it
+// reads.
+class LogReader {
+ public:
+  struct Candidate {
+    int64_t ts;
+    size_t stream;  // in Window::streams
+    uint64_t seq;   // arrival order, for a stable order among equal times
+    LogLine line;
+  };
+  struct Window {
+    std::vector<LogStream> streams;  // the output streams the candidates are in
+    std::vector<Candidate> entries;  // in the query's order
+  };
+
+  LogReader(const logs::Querier& q, const LogExpr& e, Pipeline& pipeline, bool forward,
+            const promql::QueryControl& ctl, LogQueryResult& stats)
+      : q_(q),
+        e_(e),
+        pipeline_(pipeline),
+        hints_{RequiredSubstrings(e.selector.stages)},
+        forward_(forward),
+        ctl_(ctl),
+        stats_(stats) {}
+
+  // The first `limit` entries of [start_ns, end_ns]; with `distinct_times`, only the first
+  // of the entries of each time.
+  Result<Window> First(int64_t start_ns, int64_t end_ns, size_t limit, bool distinct_times) {
+    Window w;
+    auto before = [&](const Candidate& a, const Candidate& b) {
+      if (a.ts != b.ts) return forward_ ? a.ts < b.ts : a.ts > b.ts;
+      if (a.stream != b.stream) return w.streams[a.stream].labels < w.streams[b.stream].labels;
+      return a.seq < b.seq;
+    };
+    std::map<Labels, size_t> stream_of;
+    // Keeps the first `limit` candidates, and only the output streams they are in.
+    auto trim = [&] {
+      auto& cand = w.entries;
+      if (distinct_times) {
+        std::sort(cand.begin(), cand.end(), before);
+        cand.erase(std::unique(cand.begin(), cand.end(),
+                               [](const Candidate& a, const Candidate& b) { return a.ts == b.ts; }),
+                   cand.end());
+        if (cand.size() > limit) cand.resize(limit);
+      } else if (cand.size() > limit) {
+        std::nth_element(cand.begin(), cand.begin() + static_cast<ptrdiff_t>(limit), cand.end(),
+                         before);
+        cand.resize(limit);
+      }
+      std::vector<size_t> renumber(w.streams.size(), SIZE_MAX);
+      std::vector<LogStream> kept;
+      for (auto& c : cand) {
+        if (renumber[c.stream] == SIZE_MAX) {
+          renumber[c.stream] = kept.size();
+          kept.push_back(std::move(w.streams[c.stream]));
+        }
+        c.stream = renumber[c.stream];
+      }
+      w.streams = std::move(kept);
+      stream_of.clear();
+      for (size_t k = 0; k < w.streams.size(); ++k) stream_of.emplace(w.streams[k].labels, k);
+    };
+    LabelsBuilder lbs;
+    uint64_t seq = 0;
+    std::string line;
+    // The range is read in windows from its end backward (from its start when forward), each
+    // twice as long as the one before; once a window leaves the limit filled, the rest of the
+    // range holds only entries that would not be returned. A Grafana panel asking for the
+    // newest 1,000 lines of a day reads the last minutes of it.
+    // In unsigned arithmetic: a range may span most of int64.
+    const uint64_t span = static_cast<uint64_t>(end_ns) - static_cast<uint64_t>(start_ns) + 1;
+    uint64_t width = std::max<uint64_t>(span / 64, 1);
+    for (uint64_t done = 0; done < span && w.entries.size() < limit;) {
+      const uint64_t len = std::min(width, span - done);
+      const auto lo = static_cast<int64_t>(forward_ ? static_cast<uint64_t>(start_ns) + done
+                                                    : static_cast<uint64_t>(end_ns) + 1 - done - len);
+      done += len;
+      width = width <= (span - done) / 2 ? width * 2 : span - done;
+      ASSIGN_OR_RETURN(auto set,
+                       q_.Select(e_.selector.matchers, lo,
+                                 static_cast<int64_t>(static_cast<uint64_t>(lo) + len - 1), hints_));
+      for (size_t i = 0; i < set->size(); ++i) {
+        const Labels& stream_labels = set->labels(i);
+        auto visit = [&](const logs::EntryRef& en) -> Status {
+          RETURN_IF_ERROR(Checkpoint(ctl_, &stats_.entries_scanned));
+          stats_.bytes_scanned += en.line.size();
+          line.assign(en.line);
+          lbs.Reset(stream_labels, en.metadata);
+          if (!pipeline_.Process(en.ts_ns, line, lbs)) return Status::Ok();
+          Labels all = lbs.All();
+          auto [it, fresh] = stream_of.try_emplace(all, w.streams.size());
+          if (fresh) w.streams.push_back({std::move(all), stream_labels, {}});
+          w.entries.push_back({en.ts_ns, it->second, seq++,
+                               LogLine{en.ts_ns, std::move(line),
+                                       lbs.InCategory(LabelsBuilder::Category::kMetadata),
+                                       lbs.InCategory(LabelsBuilder::Category::kParsed)}});
+          if (w.entries.size() >= 2 * limit + 1024) trim();
+          return Status::Ok();
+        };
+        RETURN_IF_ERROR(set->Visit(i, true, visit));
+      }
+      if (distinct_times) trim();
+    }
+    trim();
+    std::sort(w.entries.begin(), w.entries.end(), before);
+    return w;
+  }
+
+ private:
+  const logs::Querier& q_;
+  const LogExpr& e_;
+  Pipeline& pipeline_;
+  const logs::SelectHints hints_;
+  const bool forward_;
+  const promql::QueryControl& ctl_;
+  LogQueryResult& stats_;
+};
+
+}  // namespace
+
 Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr& e,
                                           const LogQueryParams& p,
                                           const promql::QueryControl& ctl) const {
   ASSIGN_OR_RETURN(Pipeline pipeline, Pipeline::Make(e.selector.stages));
   LogQueryResult res;
   if (p.limit == 0 || p.end_ns <= p.start_ns) return res;
-  const logs::SelectHints hints{RequiredSubstrings(e.selector.stages)};
-
-  // Candidates: (time, output stream, entry). Kept to about the limit as they come, so a
-  // query holds O(limit) entries however many it reads.
-  struct Candidate {
-    int64_t ts;
-    size_t stream;
-    uint64_t seq;  // arrival order, for a stable order among equal times
-    LogLine line;
+  LogReader reader(q, e, pipeline, p.forward, ctl, res);
+  std::map<Labels, LogStream> out;
+  auto emit = [&](LogReader::Window& w, LogReader::Candidate& c) {
+    LogStream& s = w.streams[c.stream];
+    auto [it, fresh] = out.try_emplace(s.labels);
+    if (fresh) it->second = {s.labels, s.stream, {}};
+    it->second.entries.push_back(std::move(c.line));
   };
-  std::vector<Candidate> cand;
-  std::vector<LogStream> streams;
-  std::map<Labels, size_t> stream_of;
-  auto better = [&](const Candidate& a, const Candidate& b) {
-    if (a.ts != b.ts) return p.forward ? a.ts < b.ts : a.ts > b.ts;
-    if (a.stream != b.stream) return streams[a.stream].labels < streams[b.stream].labels;
-    return a.seq < b.seq;
-  };
-  // Keeps the best `limit` candidates, and only the output streams they are in.
-  auto trim = [&] {
-    std::nth_element(cand.begin(), cand.begin() + static_cast<ptrdiff_t>(p.limit), cand.end(),
-                     better);
-    cand.resize(p.limit);
-    std::vector<size_t> renumber(streams.size(), SIZE_MAX);
-    std::vector<LogStream> kept;
-    for (auto& c : cand) {
-      if (renumber[c.stream] == SIZE_MAX) {
-        renumber[c.stream] = kept.size();
-        kept.push_back(std::move(streams[c.stream]));
+  // [lo, hi]: what is left to read.
+  int64_t lo = p.start_ns, hi = p.end_ns - 1;
+  for (size_t left = p.limit; left > 0 && lo <= hi;) {
+    // With an interval, an entry is returned when it is at least `interval` after (before,
+    // backward) the last one returned, as Loki's. Only the first entry of a time can be, so
+    // this reads the first `left` times, returns what it can of them and goes on from the
+    // last one returned plus the interval.
+    ASSIGN_OR_RETURN(auto w, reader.First(lo, hi, left, p.interval_ns > 0));
+    const bool all = w.entries.size() < left;  // nothing else in [lo, hi]
+    int64_t last = 0;
+    bool any = false;
+    for (auto& c : w.entries) {
+      if (any && (p.forward ? SaturatingSub(c.ts, last) : SaturatingSub(last, c.ts)) < p.interval_ns) {
+        continue;
       }
-      c.stream = renumber[c.stream];
+      emit(w, c);
+      last = c.ts;
+      any = true;
+      --left;
     }
-    streams = std::move(kept);
-    stream_of.clear();
-    for (size_t k = 0; k < streams.size(); ++k) stream_of.emplace(streams[k].labels, k);
-  };
-  LabelsBuilder lbs;
-  uint64_t seq = 0;
-  std::string line;
-  // The range is read in windows from its end backward (from its start when forward), each
-  // twice as long as the one before; once a window leaves the limit filled, the rest of the
-  // range holds only entries that would not be returned. A Grafana panel asking for the
-  // newest 1,000 lines of a day reads the last minutes of it.
-  // In unsigned arithmetic: a range may span most of int64.
-  const uint64_t span = static_cast<uint64_t>(p.end_ns) - static_cast<uint64_t>(p.start_ns);
-  uint64_t width = std::max<uint64_t>(span / 64, 1);
-  for (uint64_t done = 0; done < span && cand.size() < p.limit;) {
-    const uint64_t len = std::min(width, span - done);
-    const auto lo = static_cast<int64_t>(p.forward ? static_cast<uint64_t>(p.start_ns) + done
-                                                   : static_cast<uint64_t>(p.end_ns) - done - len);
-    done += len;
-    width = width <= (span - done) / 2 ? width * 2 : span - done;
-    ASSIGN_OR_RETURN(auto set,
-                     q.Select(e.selector.matchers, lo,
-                              static_cast<int64_t>(static_cast<uint64_t>(lo) + len - 1), hints));
-    for (size_t i = 0; i < set->size(); ++i) {
-      const Labels& stream_labels = set->labels(i);
-      auto visit = [&](const logs::EntryRef& en) -> Status {
-        RETURN_IF_ERROR(Checkpoint(ctl, &res.entries_scanned));
-        res.bytes_scanned += en.line.size();
-        line.assign(en.line);
-        lbs.Reset(stream_labels, en.metadata);
-        if (!pipeline.Process(en.ts_ns, line, lbs)) return Status::Ok();
-        Labels all = lbs.All();
-        auto [it, fresh] = stream_of.try_emplace(all, streams.size());
-        if (fresh) streams.push_back({std::move(all), stream_labels, {}});
-        cand.push_back(
-            {en.ts_ns, it->second, seq++,
-             LogLine{en.ts_ns, std::move(line), lbs.InCategory(LabelsBuilder::Category::kMetadata),
-                     lbs.InCategory(LabelsBuilder::Category::kParsed)}});
-        if (cand.size() >= 2 * p.limit + 1024) trim();
-        return Status::Ok();
-      };
-      RETURN_IF_ERROR(set->Visit(i, true, visit));
-    }
+    if (all || p.interval_ns == 0) break;
+    (p.forward ? lo : hi) = p.forward ? SaturatingAdd(last, p.interval_ns)
+                                      : SaturatingSub(last, p.interval_ns);
   }
-  if (cand.size() > p.limit) trim();
-  std::sort(cand.begin(), cand.end(), better);
-  for (auto& c : cand) streams[c.stream].entries.push_back(std::move(c.line));
-  for (auto& s : streams) {
-    if (!s.entries.empty()) res.streams.push_back(std::move(s));
-  }
-  std::sort(res.streams.begin(), res.streams.end(),
-            [](const LogStream& a, const LogStream& b) { return a.labels < b.labels; });
+  for (auto& [labels, s] : out) res.streams.push_back(std::move(s));
   return res;
 }
 

@@ -17,6 +17,9 @@ struct LogQueryParams {
   int64_t end_ns = 0;    // exclusive, as Loki's query_range
   bool forward = false;  // oldest first; Loki's default is backward (newest first)
   size_t limit = 100;
+  // At most one entry per interval (Loki's `interval`): an entry is returned only when it is
+  // at least this long after (before, backward) the one returned before it. 0: every entry.
+  int64_t interval_ns = 0;
 };
 
 struct LogLine {

@@ -130,6 +130,53 @@ TEST_F(LogqlEngineTest, LogQueryNewestFirstUpToTheLimit) {
   EXPECT_EQ(r->streams[0].entries[0].line, "level=error dur=0ms");
 }
 
+// Loki's `interval`: walking the entries in the query's order (time, then labels), an entry is
+// returned when it is at least the interval past the last one returned; expected answers from
+// that walk over the input lines.
+TEST_F(LogqlEngineTest, IntervalReturnsOneEntryPerInterval) {
+  auto e = Parse(R"({env="prod"})");
+  for (bool forward : {false, true}) {
+    for (int64_t interval : {kSec, 25 * kSec, 100 * kSec, 3600 * kSec}) {
+      for (size_t limit : {size_t{3}, size_t{10}, size_t{1000}}) {
+        LogQueryParams p;
+        p.start_ns = kT0 + 5 * kSec;
+        p.end_ns = kT0 + 500 * kSec;
+        p.forward = forward;
+        p.limit = limit;
+        p.interval_ns = interval;
+        std::vector<const Line*> in;
+        for (const auto& l : lines_) {
+          if (l.ts >= p.start_ns && l.ts < p.end_ns) in.push_back(&l);
+        }
+        std::sort(in.begin(), in.end(), [&](const Line* a, const Line* b) {
+          if (a->ts != b->ts) return forward ? a->ts < b->ts : a->ts > b->ts;
+          return a->app < b->app;
+        });
+        std::vector<std::pair<int64_t, std::string>> want;
+        for (const Line* l : in) {
+          if (want.size() == limit) break;
+          if (!want.empty() &&
+              (forward ? l->ts - want.back().first : want.back().first - l->ts) < interval) {
+            continue;
+          }
+          want.emplace_back(l->ts, l->app);
+        }
+        auto r = engine_.SelectLogs(*querier_, As<LogExpr>(*e), p);
+        ASSERT_TRUE(r.ok()) << r.status().message();
+        std::vector<std::pair<int64_t, std::string>> got;
+        for (const auto& s : r->streams) {
+          for (const auto& en : s.entries) got.emplace_back(en.ts_ns, std::string(GetLabel(s.labels, "app")));
+        }
+        std::sort(got.begin(), got.end(), [&](const auto& a, const auto& b) {
+          return forward ? a < b : a.first > b.first;
+        });
+        EXPECT_EQ(got, want) << "forward=" << forward << " interval=" << interval
+                             << " limit=" << limit;
+      }
+    }
+  }
+}
+
 TEST_F(LogqlEngineTest, ParsedLabelsSplitStreams) {
   auto e = Parse(R"({app="api"} | logfmt | dur > 500ms)");
   LogQueryParams p;
