@@ -513,7 +513,8 @@ TEST_F(LokiApiTest, IndexStatsVolumesAndDetectedFields) {
 }
 
 // tail over a WebSocket: first the newest `limit` entries since `start`, oldest first, then
-// what is pushed while it is open; parameter errors are answered before the upgrade.
+// what is pushed while it is open, late entries too; parameter errors are answered before the
+// upgrade.
 TEST_F(LokiApiTest, TailSendsRecentThenLiveEntriesOverAWebSocket) {
   namespace ws = boost::beast::websocket;
   ASSERT_EQ(Do(LokiPush(LokiJson("tail", ns_, 3), false)).result(), http::Status::no_content);
@@ -558,6 +559,13 @@ TEST_F(LokiApiTest, TailSendsRecentThenLiveEntriesOverAWebSocket) {
   auto more = Expected(live, 2);
   EXPECT_EQ(read(2), (std::vector<std::pair<int64_t, std::string>>{{more[0].ts, more[0].line},
                                                                    {more[1].ts, more[1].line}}));
+  // A late entry (older than those tailed already, within the out-of-order window) is tailed
+  // when it arrives; another stream's is not.
+  ASSERT_EQ(Do(LokiPush(LokiJson("other", live + 100, 1), false)).result(),
+            http::Status::no_content);
+  ASSERT_EQ(Do(LokiPush(LokiJson("tail", ns_ + 10, 1), false)).result(), http::Status::no_content);
+  EXPECT_EQ(read(1), (std::vector<std::pair<int64_t, std::string>>{
+                         {ns_ + 10, Expected(ns_ + 10, 1)[0].line}}));
   conn.close(ws::close_code::normal);
 
   auto res = Get("/loki/api/v1/tail", {{"query", R"({app="tail"})"}, {"delay_for", "6"}});

@@ -45,10 +45,11 @@ void WriteLokiStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t retu
 }
 
 LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
-                 const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
-                 const frontend::RangeRunner& runner)
+                 logs::Followers& followers, const limits::TenantOverrides& limits,
+                 frontend::FairScheduler& scheduler, const frontend::RangeRunner& runner)
     : opts_(std::move(opts)),
       queryable_(queryable),
+      followers_(followers),
       limits_(limits),
       scheduler_(scheduler),
       runner_(runner),

@@ -8,6 +8,7 @@
 #include "http/server.h"
 #include "limits/limits.h"
 #include "logql/engine.h"
+#include "logs/follow.h"
 #include "logs/querier.h"
 
 namespace strata::api {
@@ -29,10 +30,10 @@ struct LokiApiOptions {
 // the HTTP threads; a client that disconnects cancels its query. Thread-safe.
 class LokiApi {
  public:
-  // `queryable`, `limits` (per tenant: timeout, max_samples, max_entries_limit_per_query),
+  // `queryable`, `followers` (the live tails), `limits` (per tenant: timeout, max_samples, max_entries_limit_per_query),
   // `scheduler` and `runner` (range metric queries: split, cached, shared with PromQL)
   // outlive this object; the scheduler is stopped before it goes.
-  LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
+  LokiApi(LokiApiOptions opts, const logs::Queryable& queryable, logs::Followers& followers,
           const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
           const frontend::RangeRunner& runner);
   // Ends the live tails and joins their threads.
@@ -67,6 +68,7 @@ class LokiApi {
   promql::QueryControl Control(const Call& c) const;
 
   const logs::Queryable& queryable_;
+  logs::Followers& followers_;
   const limits::TenantOverrides& limits_;
   frontend::FairScheduler& scheduler_;
   const frontend::RangeRunner& runner_;

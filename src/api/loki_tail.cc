@@ -1,14 +1,20 @@
 // /loki/api/v1/tail: live logs over a WebSocket, as Grafana's Live view and `logcli --tail`
 // read them. Each tail has a thread that first sends the newest `limit` entries since
-// `start`, then every second the entries that arrived after the last one it sent (reading
-// the head and blocks as any query), `delay_for` seconds behind now.
+// `start` (reading the head and blocks as any query), then every entry the tenant's heads
+// take while it is open, as they take it (logs::Followers), whatever its timestamp: a late
+// entry is tailed when it arrives. As Loki's, an entry is sent once `delay_for` seconds are
+// past its timestamp, oldest first, and what a slow reader cannot take is dropped and listed
+// in `dropped_entries`.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 
 #include "api/loki_api.h"
 #include "api/loki_call.h"
+#include "base/matcher.h"
+#include "logql/pipeline.h"
 
 namespace strata::api {
 
@@ -18,13 +24,27 @@ constexpr int64_t kSecondNs = 1'000'000'000;
 constexpr int kMaxTailsPerTenant = 10;  // Loki's max_concurrent_tail_requests
 constexpr auto kMaxTailDuration = std::chrono::hours(1);
 constexpr size_t kEntriesPerMessage = 100;
-constexpr size_t kFetch = 1000;                // entries read per poll, at least
-constexpr size_t kMaxQueuedBytes = 16u << 20;  // a slow reader holds the tail back
+// A tail holds at most this many bytes of entries not yet sent, and its socket as many
+// again; beyond, entries are dropped and listed (at most kMaxDropped per message, as Loki).
+constexpr size_t kMaxQueuedBytes = 16u << 20;
+constexpr size_t kMaxDropped = 1000;
 
-struct Entry {
+// An entry the head took, as a tail holds it until it is sent.
+struct Arrived {
   int64_t ts;
-  const logql::LogStream* stream;
-  const logql::LogLine* line;
+  Labels stream;
+  std::string line;
+  Labels metadata;  // in the order sent
+  size_t bytes;
+};
+
+// What the head gave one tail and its thread has not taken yet.
+struct Inbox {
+  Mutex mu;
+  std::vector<Arrived> entries GUARDED_BY(mu);
+  size_t bytes GUARDED_BY(mu) = 0;
+  std::vector<std::pair<Labels, int64_t>> dropped GUARDED_BY(mu);  // stream, timestamp
+  std::atomic<bool> pending{false};
 };
 
 }  // namespace
@@ -106,100 +126,182 @@ void LokiApi::Tail(Call& c) {
 void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
   const auto deadline = std::chrono::steady_clock::now() + kMaxTailDuration;
   const auto& expr = logql::As<logql::LogExpr>(*req.expr);
-  bool first = true;
-  int64_t from = req.start;  // entries before are sent; those at `from` are in `sent_at_from`
-  std::set<std::pair<Labels, std::string>> sent_at_from;
-  size_t fetch = kFetch;
-  // Each read is a query with the tenant's limits, cancelled by shutdown.
-  const limits::QueryLimits& limits = limits_.For(req.tenant).query;
-  promql::QueryControl ctl;
-  ctl.cancelled = &tails_->stopping;
-  ctl.timeout_ms = limits.timeout_ms;
-  ctl.max_samples = limits.max_samples;
+  auto pipeline = logql::Pipeline::Make(expr.selector.stages);
+  if (!pipeline.ok()) return ws.Close(1011, std::string(pipeline.status().message()));
+  // Followed before reading what is stored, so that no entry taken meanwhile is missed;
+  // one in both is sent once.
+  auto inbox = std::make_shared<Inbox>();
+  auto follow = followers_.Follow(
+      req.tenant, [inbox, matchers = expr.selector.matchers, tails = tails_.get()](
+                      std::span<const logs::StreamInput> streams,
+                      std::span<const logs::Taken> taken) {
+        size_t stream = SIZE_MAX;
+        bool match = false, any = false;
+        {
+          MutexLock lk(inbox->mu);
+          for (const logs::Taken& t : taken) {
+            if (t.stream != stream) {
+              stream = t.stream;
+              match = MatchesAll(matchers, streams[stream].labels);
+            }
+            if (!match) continue;
+            any = true;
+            const logs::EntryInput& e = *t.entry;
+            size_t bytes = e.line.size();
+            for (const auto& m : e.metadata) bytes += m.name.size() + m.value.size();
+            if (inbox->bytes + bytes > kMaxQueuedBytes) {
+              if (inbox->dropped.size() < kMaxDropped) {
+                inbox->dropped.emplace_back(ToLabels(streams[stream].labels), e.ts_ns);
+              }
+              continue;
+            }
+            inbox->bytes += bytes;
+            inbox->entries.push_back({e.ts_ns, ToLabels(streams[stream].labels),
+                                      std::string(e.line), ToLabels(e.metadata), bytes});
+          }
+        }
+        if (!any) return;
+        inbox->pending.store(true);
+        { MutexLock lk(tails->mu); }  // a tail about to wait sees `pending` or is woken
+        tails->cv.notify_all();
+      });
+
+  // Each message: up to kEntriesPerMessage entries, one stream object each, and what was
+  // dropped since the last.
+  JsonWriter w;
+  size_t in_message = 0;
+  std::vector<std::pair<Labels, int64_t>> dropped;
+  auto flush = [&] {
+    if (in_message == 0 && dropped.empty()) return;
+    if (in_message == 0) w.BeginObject().Key("streams").BeginArray();
+    w.EndArray();
+    if (!dropped.empty()) {
+      w.Key("dropped_entries").BeginArray();
+      for (const auto& [labels, ts] : dropped) {
+        w.BeginObject().Key("timestamp").String(std::to_string(ts)).Key("labels");
+        WriteLabels(w, labels);
+        w.EndObject();
+      }
+      w.EndArray();
+      dropped.clear();
+    }
+    if (req.categorize) w.Key("encodingFlags").BeginArray().String("categorize-labels").EndArray();
+    w.EndObject();
+    ws.Send(std::move(w.str()));
+    w = JsonWriter();
+    in_message = 0;
+  };
+  auto send = [&](const Labels& labels, int64_t ts, const std::string& line,
+                  const Labels& metadata, const Labels& parsed) {
+    if (in_message == 0) w.BeginObject().Key("streams").BeginArray();
+    w.BeginObject().Key("stream");
+    WriteLabels(w, labels);
+    w.Key("values").BeginArray().BeginArray();
+    w.String(std::to_string(ts)).String(line);
+    if (req.categorize) {
+      w.BeginObject().Key("structuredMetadata");
+      WriteLabels(w, metadata);
+      w.Key("parsed");
+      WriteLabels(w, parsed);
+      w.EndObject();
+    }
+    w.EndArray().EndArray().EndObject();
+    if (++in_message == kEntriesPerMessage) flush();
+  };
+
+  // The newest `limit` entries since `start`, oldest first; each read is a query with the
+  // tenant's limits, cancelled by shutdown.
+  using Key = std::tuple<Labels, int64_t, std::string>;  // output labels, time, line
+  std::set<Key> history;
+  {
+    const limits::QueryLimits& limits = limits_.For(req.tenant).query;
+    promql::QueryControl ctl;
+    ctl.cancelled = &tails_->stopping;
+    ctl.timeout_ms = limits.timeout_ms;
+    ctl.max_samples = limits.max_samples;
+    const int64_t now = NowNanos();
+    query::ReadHints h;
+    h.mint = FloorDiv(req.start, kNsPerMs);
+    h.maxt = FloorDiv(now, kNsPerMs) + 1;
+    auto q = queryable_.TenantQuerier(req.tenant, h);
+    logql::LogQueryParams p;
+    p.start_ns = req.start;
+    p.end_ns = now + 1;
+    p.limit = req.limit;
+    Result<logql::LogQueryResult> r =
+        q.ok() ? engine_.SelectLogs(**q, expr, p, ctl) : Result<logql::LogQueryResult>(q.status());
+    if (!r.ok()) {
+      spdlog::warn("msg=\"tail query failed\" tenant={} err=\"{}\"", req.tenant,
+                   r.status().ToString());
+      return ws.Close(1011, std::string(r.status().message()));
+    }
+    std::vector<std::pair<const logql::LogStream*, const logql::LogLine*>> entries;
+    for (const auto& s : r->streams) {
+      for (const auto& e : s.entries) entries.emplace_back(&s, &e);
+    }
+    std::stable_sort(entries.begin(), entries.end(),
+                     [](const auto& a, const auto& b) { return a.second->ts_ns < b.second->ts_ns; });
+    for (const auto& [s, e] : entries) {
+      send(req.categorize ? s->stream : s->labels, e->ts_ns, e->line, e->metadata, e->parsed);
+      history.emplace(s->labels, e->ts_ns, e->line);
+    }
+    flush();
+  }
+
+  // Then what the heads take. Entries wait until `delay_for` is past their time (Loki lets
+  // entries from other ingesters catch up meanwhile), oldest first.
+  std::vector<Arrived> waiting;
+  size_t waiting_bytes = 0;
+  logql::LabelsBuilder lbs;
   while (!ws.closed()) {
-    if (tails_->stopping) return ws.Close(1001, "server shutting down");
+    {
+      // A socket that does not drain leaves the entries in the inbox, where they fill it.
+      UniqueLock lk(tails_->mu);
+      lk.WaitFor(tails_->cv, std::chrono::seconds(1), [&]() REQUIRES(tails_->mu) {
+        return tails_->stop || (inbox->pending.load() && ws.queued_bytes() < kMaxQueuedBytes);
+      });
+      if (tails_->stop) return ws.Close(1001, "server shutting down");
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       return ws.Close(1011, "reached tail max duration limit");
     }
-    const int64_t upto = NowNanos() - req.delay_ns;
-    bool more = false;
-    if (ws.queued_bytes() < kMaxQueuedBytes && upto >= from) {
-      query::ReadHints h;
-      h.mint = FloorDiv(from, kNsPerMs);
-      h.maxt = FloorDiv(upto, kNsPerMs) + 1;
-      auto q = queryable_.TenantQuerier(req.tenant, h);
-      logql::LogQueryParams p;
-      p.start_ns = from;
-      p.end_ns = upto + 1;
-      p.forward = !first;
-      p.limit = first ? req.limit : fetch;
-      Result<logql::LogQueryResult> r = q.ok() ? engine_.SelectLogs(**q, expr, p, ctl)
-                                               : Result<logql::LogQueryResult>(q.status());
-      if (!r.ok()) {
-        spdlog::warn("msg=\"tail query failed\" tenant={} err=\"{}\"", req.tenant,
-                     r.status().ToString());
-        return ws.Close(1011, std::string(r.status().message()));
+    if (ws.queued_bytes() >= kMaxQueuedBytes) continue;
+    {
+      MutexLock lk(inbox->mu);
+      inbox->pending.store(false);
+      for (auto& a : inbox->entries) {
+        waiting_bytes += a.bytes;
+        waiting.push_back(std::move(a));
       }
-      std::vector<Entry> entries;
-      for (const auto& s : r->streams) {
-        for (const auto& e : s.entries) entries.push_back({e.ts_ns, &s, &e});
+      inbox->entries.clear();
+      inbox->bytes = 0;
+      for (auto& d : inbox->dropped) {
+        if (dropped.size() < kMaxDropped) dropped.push_back(std::move(d));
       }
-      std::stable_sort(entries.begin(), entries.end(),
-                       [](const Entry& a, const Entry& b) { return a.ts < b.ts; });
-      // Entries at `from` were read before; the newest time read is the next `from`.
-      size_t fresh = 0;
-      JsonWriter w;
-      auto flush = [&] {
-        if (fresh == 0) return;
-        w.EndArray();
-        if (req.categorize)
-          w.Key("encodingFlags").BeginArray().String("categorize-labels").EndArray();
-        w.EndObject();
-        ws.Send(std::move(w.str()));
-        w = JsonWriter();
-        fresh = 0;
-      };
-      const size_t read = entries.size();
-      for (const Entry& e : entries) {
-        auto key = std::make_pair(e.stream->labels, e.line->line);
-        if (e.ts == from && sent_at_from.contains(key)) continue;
-        if (e.ts != from) {
-          from = e.ts;
-          sent_at_from.clear();
-        }
-        sent_at_from.insert(std::move(key));
-        if (fresh == 0) w.BeginObject().Key("streams").BeginArray();
-        w.BeginObject().Key("stream");
-        WriteLabels(w, req.categorize ? e.stream->stream : e.stream->labels);
-        w.Key("values").BeginArray().BeginArray();
-        w.String(std::to_string(e.ts)).String(e.line->line);
-        if (req.categorize) {
-          w.BeginObject().Key("structuredMetadata");
-          WriteLabels(w, e.line->metadata);
-          w.Key("parsed");
-          WriteLabels(w, e.line->parsed);
-          w.EndObject();
-        }
-        w.EndArray().EndArray().EndObject();
-        if (++fresh == kEntriesPerMessage) flush();
-      }
-      const bool progressed = fresh > 0 || from != p.start_ns;
-      flush();
-      if (first) {
-        first = false;
-        if (read == 0) from = upto + 1;
-      } else if (read == p.limit) {
-        // A full read: more is waiting (or many entries share one time: read more at once).
-        more = true;
-        fetch = progressed ? kFetch : fetch * 2;
-      }
+      inbox->dropped.clear();
     }
-    if (more) continue;
-    UniqueLock lk(tails_->mu);
-    if (lk.WaitFor(tails_->cv, std::chrono::seconds(1),
-                   [this]() REQUIRES(tails_->mu) { return tails_->stop; })) {
-      return ws.Close(1001, "server shutting down");
+    std::stable_sort(waiting.begin(), waiting.end(),
+                     [](const Arrived& a, const Arrived& b) { return a.ts < b.ts; });
+    // Due: `delay_for` past its time, or the oldest while too much waits.
+    const int64_t now = NowNanos();
+    size_t due = 0;
+    while (due < waiting.size() &&
+           (SaturatingAdd(waiting[due].ts, req.delay_ns) <= now || waiting_bytes > kMaxQueuedBytes)) {
+      waiting_bytes -= waiting[due].bytes;
+      ++due;
     }
+    for (size_t i = 0; i < due; ++i) {
+      Arrived& a = waiting[i];
+      lbs.Reset(a.stream, ViewOf(a.metadata));
+      if (!pipeline->Process(a.ts, a.line, lbs)) continue;
+      Labels all = lbs.All();
+      if (!history.empty() && history.erase(Key{all, a.ts, a.line}) > 0) continue;
+      send(req.categorize ? a.stream : all, a.ts, a.line,
+           lbs.InCategory(logql::LabelsBuilder::Category::kMetadata),
+           lbs.InCategory(logql::LabelsBuilder::Category::kParsed));
+    }
+    waiting.erase(waiting.begin(), waiting.begin() + static_cast<ptrdiff_t>(due));
+    flush();
   }
 }
 

@@ -159,6 +159,13 @@ std::vector<LabelView> ViewOf(const Labels& labels) {
   return out;
 }
 
+Labels ToLabels(std::span<const LabelView> labels) {
+  Labels out;
+  out.reserve(labels.size());
+  for (const auto& l : labels) out.push_back({std::string(l.name), std::string(l.value)});
+  return out;
+}
+
 std::string_view GetLabel(std::span<const LabelView> labels, std::string_view name) {
   for (const auto& l : labels) {
     if (l.name == name) return l.value;

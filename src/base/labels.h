@@ -53,6 +53,8 @@ void AppendGoQuoted(std::string& out, std::string_view s);
 Result<std::string> GoUnquote(std::string_view quoted);
 
 std::vector<LabelView> ViewOf(const Labels& labels);
+// Owned copies of `labels`, in their order.
+Labels ToLabels(std::span<const LabelView> labels);
 
 // The value of `name`, or empty if absent.
 std::string_view GetLabel(std::span<const LabelView> labels, std::string_view name);

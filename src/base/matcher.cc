@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "base/labels.h"
+#include <algorithm>
 
 namespace strata {
 
@@ -39,6 +39,16 @@ std::string Matcher::ToString() const {
   static constexpr const char* kOps[] = {"=", "!=", "=~", "!~"};
   std::string name = IsValidLegacyLabelName(name_) ? name_ : GoQuote(name_);
   return name + kOps[static_cast<int>(type_)] + GoQuote(value_);
+}
+
+bool MatchesAll(std::span<const Matcher> matchers, std::span<const LabelView> labels) {
+  return std::all_of(matchers.begin(), matchers.end(),
+                     [&](const Matcher& m) { return m.Matches(GetLabel(labels, m.name())); });
+}
+
+bool MatchesAll(std::span<const Matcher> matchers, const Labels& labels) {
+  return std::all_of(matchers.begin(), matchers.end(),
+                     [&](const Matcher& m) { return m.Matches(GetLabel(labels, m.name())); });
 }
 
 }  // namespace strata

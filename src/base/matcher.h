@@ -3,9 +3,11 @@
 #include <re2/re2.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
+#include "base/labels.h"
 #include "base/status.h"
 
 namespace strata {
@@ -34,5 +36,9 @@ class Matcher {
   std::string value_;
   std::shared_ptr<const RE2> re_;
 };
+
+// Whether `labels` match every matcher (a missing label as the empty string).
+bool MatchesAll(std::span<const Matcher> matchers, std::span<const LabelView> labels);
+bool MatchesAll(std::span<const Matcher> matchers, const Labels& labels);
 
 }  // namespace strata

@@ -14,6 +14,7 @@
 #include "base/math.h"
 #include "base/ulid.h"
 #include "base/units.h"
+#include "logs/follow.h"
 #include "logs/wal_record.h"
 #include "wal/frame.h"
 
@@ -86,6 +87,9 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
     found[i] = head_.Find(streams[i].hash, streams[i].labels);
   }
   std::string frames;
+  // What the head takes, for those following the tenant.
+  std::vector<Taken> taken;
+  const bool follow = opts_.followers != nullptr && opts_.followers->Any();
   UniqueLock lk(commit_mu_);
   RETURN_IF_ERROR(wal_->Admit());
   if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
@@ -126,6 +130,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
           case AppendResult::kAppended:
             EncodeEntry(entry_rec.payload(), s->ref(), e.ts_ns, e.line, e.metadata);
             entry_rec.EndEntry();
+            if (follow) taken.push_back({static_cast<uint32_t>(i), &e});
             ++out.accepted;
             appended_bytes += bytes;
             break;
@@ -146,6 +151,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
   out.lsn = wal_->Append(frames);
   const bool due = appended_bytes > 0 && Unsealed(appended_bytes);
   lk.unlock();
+  if (follow) opts_.followers->Deliver(name_, streams, taken);
   if (due && opts_.on_cut_due) opts_.on_cut_due();
   return out;
 }

@@ -21,6 +21,8 @@
 
 namespace strata::logs {
 
+class Followers;
+
 struct DbOptions {
   wal::WalOptions wal;
   // A block is cut once the head holds this many bytes of lines and metadata since the last
@@ -31,6 +33,9 @@ struct DbOptions {
   // the block can be cut at once.
   std::function<void()> on_cut_due;
   block::WriterOptions block;
+  // Given each entry the head takes, as Append takes it, under the Db's name (its tenant).
+  // Outlives the Db; null: none.
+  const Followers* followers = nullptr;
 };
 
 // Uploads a block written to a local directory (and makes it queryable); the head drops the

@@ -182,10 +182,7 @@ class BlockQuerier : public Querier {
     std::vector<size_t> out;
     for (size_t s = 0; s < idx.streams.size(); ++s) {
       const auto& st = idx.streams[s];
-      bool match = std::all_of(matchers.begin(), matchers.end(), [&](const Matcher& m) {
-        return m.Matches(GetLabel(st.labels, m.name()));
-      });
-      if (!match) continue;
+      if (!MatchesAll(matchers, st.labels)) continue;
       for (uint32_t p = st.first_page; p < st.first_page + st.num_pages; ++p) {
         if (idx.pages[p].max_ts >= mint && idx.pages[p].min_ts <= maxt) {
           out.push_back(s);

@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/labels.h"
 #include "base/matcher.h"
 #include "logs/db.h"
+#include "logs/follow.h"
 #include "logs/head.h"
 #include "logs/storage.h"
 #include "logs/wal_record.h"
@@ -261,6 +263,45 @@ TEST(LogDb, ReplaysAcknowledgedEntriesAndDeduplicatesRetries) {
                             limits, &refused);
   EXPECT_EQ(more.accepted, 1u);
   EXPECT_EQ(refused, (std::vector<Rejection>{Rejection::kTooOld, Rejection::kStreamLimit}));
+}
+
+// Followers of a tenant get each entry its head takes, in append order, and nothing it
+// refuses or already holds; other tenants' followers get nothing; unfollowing stops it.
+TEST(LogDb, FollowersGetWhatTheHeadTakes) {
+  testing::TempDir dir("logfollow");
+  Followers followers;
+  DbOptions opts;
+  opts.followers = &followers;
+  auto db = Db::Open(dir.path(), opts, "t1");
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  using Got = std::tuple<std::string, int64_t, std::string, Labels>;  // stream, time, line, md
+  std::vector<Got> got, other;
+  auto collect = [](std::vector<Got>* into) {
+    return [into](std::span<const StreamInput> streams, std::span<const Taken> taken) {
+      for (const Taken& t : taken) {
+        into->emplace_back(FormatLabels(streams[t.stream].labels), t.entry->ts_ns,
+                           std::string(t.entry->line), ToLabels(t.entry->metadata));
+      }
+    };
+  };
+  auto follow = followers.Follow("t1", collect(&got));
+  auto follow_other = followers.Follow("t2", collect(&other));
+  std::vector<Pushed> batch = {
+      {{{"app", "api"}},
+       {{2 * kSecond, "b", Md({{"trace_id", "t1"}})}, {kSecond, "a (late)", {}}}},
+      {{{"app", "db"}}, {{5 * kSecond, "c", {}}}},
+  };
+  Push(**db, batch);
+  Push(**db, batch);  // all held already
+  Push(**db, {{{{"app", "api"}}, {{-kHour, "too old", {}}, {3 * kSecond, "d", {}}}}});
+  EXPECT_EQ(got, (std::vector<Got>{{R"({app="api"})", 2 * kSecond, "b", {{"trace_id", "t1"}}},
+                                   {R"({app="api"})", kSecond, "a (late)", {}},
+                                   {R"({app="db"})", 5 * kSecond, "c", {}},
+                                   {R"({app="api"})", 3 * kSecond, "d", {}}}));
+  EXPECT_TRUE(other.empty());
+  follow.reset();
+  Push(**db, {{{{"app", "api"}}, {{4 * kSecond, "e", {}}}}});
+  EXPECT_EQ(got.size(), 4u);
 }
 
 // Tenants are found again on reopening; a directory that is not a tenant ID is skipped; a

@@ -200,9 +200,7 @@ class RecordingQuerier : public query::ForwardingQuerier {
                              range_.mint, range_.maxt);
     }
     for (const auto& ls : st_.histogram_series()) {
-      auto views = ViewOf(ls);
-      if (std::all_of(ms.begin(), ms.end(),
-                      [&](const Matcher& m) { return m.Matches(GetLabel(views, m.name())); })) {
+      if (MatchesAll(ms, ViewOf(ls))) {
         touched_histogram_ = true;
       }
     }

@@ -35,8 +35,8 @@ StrataServer::StrataServer(Config config)
   api::LokiApiOptions loki;
   loki.engine = config_.query.engine;
   loki.tenants = config_.query.tenants;
-  loki_api_ = std::make_unique<api::LokiApi>(loki, log_queryable_, config_.limits, *scheduler_,
-                                             *range_runner_);
+  loki_api_ = std::make_unique<api::LokiApi>(loki, log_queryable_, log_followers_, config_.limits,
+                                             *scheduler_, *range_runner_);
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
@@ -193,6 +193,7 @@ void StrataServer::OpenStorage() {
   log_opts.db.wal = opts.db.wal;
   log_opts.db.cut_bytes = config_.log_block_bytes;
   log_opts.db.cut_age_ms = config_.log_block_age_ms;
+  log_opts.db.followers = &log_followers_;
   // A head that reaches its block size is cut now, not at the next tick: at a high rate it
   // would grow by a tick's worth of lines meanwhile.
   log_opts.db.on_cut_due = [this] {

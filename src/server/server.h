@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
+#include "logs/follow.h"
 #include "logs/gateway.h"
 #include "logs/storage.h"
 #include "logs/storage_queryable.h"
@@ -63,6 +64,8 @@ class StrataServer {
   std::unique_ptr<api::PushApi> push_api_;
   query::StorageQueryable queryable_;
   logs::StorageQueryable log_queryable_;
+  // Whoever follows a tenant's logs as they arrive (tail); outlives the log storage.
+  logs::Followers log_followers_;
   // Range queries of both APIs, with the results cache they share.
   std::unique_ptr<frontend::RangeRunner> range_runner_;
   std::unique_ptr<api::PromApi> api_;
