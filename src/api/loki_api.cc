@@ -205,10 +205,10 @@ void LokiApi::QueryRange(Call& c) {
       return c.Fail(Status::InvalidArgument(fmt::format("invalid direction '{}'", dir)));
     }
     if (auto v = c.params.Get("interval"); v && !v->empty()) {
-      auto d = ParseDuration(*v);
+      auto d = ParseDurationNanos(*v);
       if (!d.ok()) return c.Fail(Status::InvalidArgument(d.status().message()));
       if (*d < 0) return c.Fail(Status::InvalidArgument("interval must be >= 0"));
-      p.interval_ns = SaturatingMul(*d, kNsPerMs);
+      p.interval_ns = *d;
     }
     auto r = engine_.SelectLogs(*q, logql::As<logql::LogExpr>(*e), p, Control(c));
     if (!r.ok()) return c.Fail(r.status());

@@ -184,19 +184,24 @@ Result<int64_t> ParseLokiTime(std::string_view s) {
   return bad();
 }
 
-Result<int64_t> ParseDuration(std::string_view s) {
+Result<int64_t> ParseDurationNanos(std::string_view s) {
   double f = 0;
   if (ParseFloatStrict(s, &f)) {
-    double ms = f * 1000;
-    if (!std::isfinite(ms) || std::fabs(ms) > 9.2e15) {
+    double ns = f * 1e9;
+    if (!std::isfinite(ns) || std::fabs(ns) >= 9.223372036854775807e18) {
       return Status::InvalidArgument(
           fmt::format("cannot parse \"{}\" to a valid duration. It overflows int64", s));
     }
-    return static_cast<int64_t>(ms);
+    return static_cast<int64_t>(ns);
   }
   auto d = ParseDurationMillis(s);
-  if (d.ok()) return d.value();
+  if (d.ok() && std::abs(*d) <= INT64_MAX / 1'000'000) return *d * 1'000'000;
   return Status::InvalidArgument(fmt::format("cannot parse \"{}\" to a valid duration", s));
+}
+
+Result<int64_t> ParseDuration(std::string_view s) {
+  ASSIGN_OR_RETURN(int64_t ns, ParseDurationNanos(s));
+  return ns / 1'000'000;
 }
 
 }  // namespace strata::api

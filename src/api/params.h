@@ -33,7 +33,9 @@ Result<int64_t> ParseTime(std::string_view s);
 // A time as Loki's API reads it: float seconds, integer seconds (up to 10 digits) or
 // nanoseconds, or RFC 3339 (nanosecond fractions); in nanoseconds.
 Result<int64_t> ParseLokiTime(std::string_view s);
-// A duration as float seconds or Prometheus duration ("5m"), in milliseconds.
+// A duration as float seconds or Prometheus duration ("5m"), in nanoseconds (within int64,
+// as Prometheus's and Loki's), or in milliseconds.
+Result<int64_t> ParseDurationNanos(std::string_view s);
 Result<int64_t> ParseDuration(std::string_view s);
 
 }  // namespace strata::api

@@ -32,6 +32,13 @@ TEST(Params, Durations) {
   EXPECT_EQ(ParseDuration("1m30s").value(), 90000);
   EXPECT_FALSE(ParseDuration("1x").ok());
   EXPECT_FALSE(ParseDuration("1e300").ok());
+  // Nanoseconds, within int64 as Prometheus's and Loki's (9.2e9 s).
+  EXPECT_EQ(ParseDurationNanos("0.0005").value(), 500'000);
+  EXPECT_EQ(ParseDurationNanos("-0.0005").value(), -500'000);
+  EXPECT_EQ(ParseDurationNanos("1m").value(), 60'000'000'000);
+  EXPECT_EQ(ParseDurationNanos("9e9").value(), 9'000'000'000'000'000'000);
+  EXPECT_FALSE(ParseDurationNanos("1e10").ok());
+  EXPECT_FALSE(ParseDuration("1e10").ok());
 }
 
 }  // namespace

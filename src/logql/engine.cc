@@ -561,8 +561,10 @@ class LogReader {
         stats_(stats) {}
 
   // The first `limit` entries of [start_ns, end_ns]; with `distinct_times`, only the first
-  // of the entries of each time.
-  Result<Window> First(int64_t start_ns, int64_t end_ns, size_t limit, bool distinct_times) {
+  // of the entries of each time. The range is read in windows, the first `first_width` long
+  // (0: a 64th of the range).
+  Result<Window> First(int64_t start_ns, int64_t end_ns, size_t limit, bool distinct_times,
+                       uint64_t first_width) {
     Window w;
     auto before = [&](const Candidate& a, const Candidate& b) {
       if (a.ts != b.ts) return forward_ ? a.ts < b.ts : a.ts > b.ts;
@@ -606,7 +608,7 @@ class LogReader {
     // newest 1,000 lines of a day reads the last minutes of it.
     // In unsigned arithmetic: a range may span most of int64.
     const uint64_t span = static_cast<uint64_t>(end_ns) - static_cast<uint64_t>(start_ns) + 1;
-    uint64_t width = std::max<uint64_t>(span / 64, 1);
+    uint64_t width = std::clamp<uint64_t>(first_width > 0 ? first_width : span / 64, 1, span);
     for (uint64_t done = 0; done < span && w.entries.size() < limit;) {
       const uint64_t len = std::min(width, span - done);
       const auto lo = static_cast<int64_t>(forward_ ? static_cast<uint64_t>(start_ns) + done
@@ -671,15 +673,17 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
   };
   // [lo, hi]: what is left to read.
   int64_t lo = p.start_ns, hi = p.end_ns - 1;
+  int64_t last = 0;  // the time of the last entry returned
+  bool any = false;
+  uint64_t width = 0;
   for (size_t left = p.limit; left > 0 && lo <= hi;) {
     // With an interval, an entry is returned when it is at least `interval` after (before,
     // backward) the last one returned, as Loki's. Only the first entry of a time can be, so
-    // this reads the first `left` times, returns what it can of them and goes on from the
-    // last one returned plus the interval.
-    ASSIGN_OR_RETURN(auto w, reader.First(lo, hi, left, p.interval_ns > 0));
+    // this reads the first `left` times, returns what it can of them (the rest are within the
+    // interval of the last one returned) and goes on from the last one returned plus the
+    // interval, reading first a window as long as this round's times took.
+    ASSIGN_OR_RETURN(auto w, reader.First(lo, hi, left, p.interval_ns > 0, width));
     const bool all = w.entries.size() < left;  // nothing else in [lo, hi]
-    int64_t last = 0;
-    bool any = false;
     for (auto& c : w.entries) {
       if (any && (p.forward ? SaturatingSub(c.ts, last) : SaturatingSub(last, c.ts)) < p.interval_ns) {
         continue;
@@ -690,8 +694,14 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
       --left;
     }
     if (all || p.interval_ns == 0) break;
-    (p.forward ? lo : hi) = p.forward ? SaturatingAdd(last, p.interval_ns)
-                                      : SaturatingSub(last, p.interval_ns);
+    const auto read_to = static_cast<uint64_t>(w.entries.back().ts);
+    if (p.forward) {
+      width = read_to - static_cast<uint64_t>(lo) + 1;
+      lo = SaturatingAdd(last, p.interval_ns);
+    } else {
+      width = static_cast<uint64_t>(hi) - read_to + 1;
+      hi = SaturatingSub(last, p.interval_ns);
+    }
   }
   for (auto& [labels, s] : out) res.streams.push_back(std::move(s));
   return res;

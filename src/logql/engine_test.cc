@@ -131,27 +131,26 @@ TEST_F(LogqlEngineTest, LogQueryNewestFirstUpToTheLimit) {
 }
 
 // Loki's `interval`: walking the entries in the query's order (time, then labels), an entry is
-// returned when it is at least the interval past the last one returned; expected answers from
-// that walk over the input lines.
-TEST_F(LogqlEngineTest, IntervalReturnsOneEntryPerInterval) {
-  auto e = Parse(R"({env="prod"})");
+// returned when it is at least the interval past the last one returned. Checks the engine
+// against that walk over `lines` (all in `querier`, one stream per app) for both directions,
+// several intervals and limits.
+void ExpectIntervalsAsLoki(const Engine& engine, const logs::Querier& querier,
+                           const std::vector<Line>& lines, int64_t start, int64_t end,
+                           std::initializer_list<int64_t> intervals,
+                           std::initializer_list<size_t> limits) {
+  auto e = ParseExpr(R"({env="prod"})");
+  ASSERT_TRUE(e.ok());
   for (bool forward : {false, true}) {
-    for (int64_t interval : {kSec, 25 * kSec, 100 * kSec, 3600 * kSec}) {
-      for (size_t limit : {size_t{3}, size_t{10}, size_t{1000}}) {
-        LogQueryParams p;
-        p.start_ns = kT0 + 5 * kSec;
-        p.end_ns = kT0 + 500 * kSec;
-        p.forward = forward;
-        p.limit = limit;
-        p.interval_ns = interval;
-        std::vector<const Line*> in;
-        for (const auto& l : lines_) {
-          if (l.ts >= p.start_ns && l.ts < p.end_ns) in.push_back(&l);
-        }
-        std::sort(in.begin(), in.end(), [&](const Line* a, const Line* b) {
-          if (a->ts != b->ts) return forward ? a->ts < b->ts : a->ts > b->ts;
-          return a->app < b->app;
-        });
+    std::vector<const Line*> in;
+    for (const auto& l : lines) {
+      if (l.ts >= start && l.ts < end) in.push_back(&l);
+    }
+    std::stable_sort(in.begin(), in.end(), [&](const Line* a, const Line* b) {
+      if (a->ts != b->ts) return forward ? a->ts < b->ts : a->ts > b->ts;
+      return a->app < b->app;
+    });
+    for (int64_t interval : intervals) {
+      for (size_t limit : limits) {
         std::vector<std::pair<int64_t, std::string>> want;
         for (const Line* l : in) {
           if (want.size() == limit) break;
@@ -161,20 +160,56 @@ TEST_F(LogqlEngineTest, IntervalReturnsOneEntryPerInterval) {
           }
           want.emplace_back(l->ts, l->app);
         }
-        auto r = engine_.SelectLogs(*querier_, As<LogExpr>(*e), p);
+        LogQueryParams p;
+        p.start_ns = start;
+        p.end_ns = end;
+        p.forward = forward;
+        p.limit = limit;
+        p.interval_ns = interval;
+        auto r = engine.SelectLogs(querier, As<LogExpr>(**e), p);
         ASSERT_TRUE(r.ok()) << r.status().message();
         std::vector<std::pair<int64_t, std::string>> got;
         for (const auto& s : r->streams) {
-          for (const auto& en : s.entries) got.emplace_back(en.ts_ns, std::string(GetLabel(s.labels, "app")));
+          for (const auto& en : s.entries) {
+            got.emplace_back(en.ts_ns, std::string(GetLabel(s.labels, "app")));
+          }
         }
         std::sort(got.begin(), got.end(), [&](const auto& a, const auto& b) {
-          return forward ? a < b : a.first > b.first;
+          if (a.first != b.first) return forward ? a.first < b.first : a.first > b.first;
+          return a.second < b.second;
         });
         EXPECT_EQ(got, want) << "forward=" << forward << " interval=" << interval
                              << " limit=" << limit;
       }
     }
   }
+}
+
+TEST_F(LogqlEngineTest, IntervalReturnsOneEntryPerInterval) {
+  ExpectIntervalsAsLoki(engine_, *querier_, lines_, kT0 + 5 * kSec, kT0 + 500 * kSec,
+                        {kSec, 25 * kSec, 100 * kSec, 3600 * kSec}, {3, 10, 1000});
+}
+
+// Three streams with an entry each every 100 ms, at the same times: only the first of a time
+// (by labels) can be returned, and reads of thousands of entries are trimmed as they go.
+TEST(LogqlEngineIntervalTest, EqualTimesAcrossStreams) {
+  logs::Head head;
+  std::vector<Line> lines;
+  logs::Stream::UnpackCache cache;
+  for (const char* app : {"c", "a", "b"}) {
+    std::vector<LabelView> ls = {{"app", app}, {"env", "prod"}};
+    bool created = false;
+    logs::Stream* s = head.GetOrCreate(HashLabels(ls), ls, &created);
+    ASSERT_NE(s, nullptr);
+    for (int i = 0; i < 1500; ++i) {
+      lines.push_back({app, kT0 + int64_t{i} * kSec / 10, fmt::format("{} {}", app, i)});
+      ASSERT_EQ(head.Append(*s, lines.back().ts, lines.back().text, {}, INT64_MAX, cache),
+                logs::AppendResult::kAppended);
+    }
+  }
+  auto querier = logs::NewHeadQuerier(head);
+  ExpectIntervalsAsLoki(Engine(), *querier, lines, kT0, kT0 + 3600 * kSec,
+                        {0, kSec / 4, kSec, 30 * kSec}, {3, 50, 2000});
 }
 
 TEST_F(LogqlEngineTest, ParsedLabelsSplitStreams) {
