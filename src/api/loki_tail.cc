@@ -24,25 +24,32 @@ constexpr int64_t kSecondNs = 1'000'000'000;
 constexpr int kMaxTailsPerTenant = 10;  // Loki's max_concurrent_tail_requests
 constexpr auto kMaxTailDuration = std::chrono::hours(1);
 constexpr size_t kEntriesPerMessage = 100;
-// A tail holds at most this many bytes of entries not yet sent, and its socket as many
-// again; beyond, entries are dropped and listed (at most kMaxDropped per message, as Loki).
+// A tail holds at most this many bytes of entries not yet sent (counting their copies'
+// overhead), and its socket as many again; beyond, entries are dropped and listed (at most
+// kMaxDropped per message, as Loki).
 constexpr size_t kMaxQueuedBytes = 16u << 20;
 constexpr size_t kMaxDropped = 1000;
 
 // An entry the head took, as a tail holds it until it is sent.
 struct Arrived {
   int64_t ts;
-  Labels stream;
+  std::shared_ptr<const Labels> stream;  // shared by the entries of one delivery
   std::string line;
   Labels metadata;  // in the order sent
-  size_t bytes;
+  size_t bytes;     // what holding it costs
 };
+
+size_t LabelBytes(std::span<const LabelView> labels) {
+  size_t n = 0;
+  for (const auto& l : labels) n += sizeof(Label) + l.name.size() + l.value.size();
+  return n;
+}
 
 // What the head gave one tail and its thread has not taken yet.
 struct Inbox {
   Mutex mu;
   std::vector<Arrived> entries GUARDED_BY(mu);
-  size_t bytes GUARDED_BY(mu) = 0;
+  size_t bytes GUARDED_BY(mu) = 0;  // of these entries and those the tail holds, unsent
   std::vector<std::pair<Labels, int64_t>> dropped GUARDED_BY(mu);  // stream, timestamp
   std::atomic<bool> pending{false};
 };
@@ -137,27 +144,30 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
                       std::span<const logs::Taken> taken) {
         size_t stream = SIZE_MAX;
         bool match = false, any = false;
+        std::shared_ptr<const Labels> labels;
         {
           MutexLock lk(inbox->mu);
           for (const logs::Taken& t : taken) {
             if (t.stream != stream) {
               stream = t.stream;
               match = MatchesAll(matchers, streams[stream].labels);
+              labels.reset();
             }
             if (!match) continue;
             any = true;
             const logs::EntryInput& e = *t.entry;
-            size_t bytes = e.line.size();
-            for (const auto& m : e.metadata) bytes += m.name.size() + m.value.size();
+            size_t bytes = sizeof(Arrived) + e.line.size() + LabelBytes(e.metadata);
+            if (!labels) bytes += LabelBytes(streams[stream].labels);
             if (inbox->bytes + bytes > kMaxQueuedBytes) {
               if (inbox->dropped.size() < kMaxDropped) {
                 inbox->dropped.emplace_back(ToLabels(streams[stream].labels), e.ts_ns);
               }
               continue;
             }
+            if (!labels) labels = std::make_shared<const Labels>(ToLabels(streams[stream].labels));
             inbox->bytes += bytes;
-            inbox->entries.push_back({e.ts_ns, ToLabels(streams[stream].labels),
-                                      std::string(e.line), ToLabels(e.metadata), bytes});
+            inbox->entries.push_back(
+                {e.ts_ns, labels, std::string(e.line), ToLabels(e.metadata), bytes});
           }
         }
         if (!any) return;
@@ -251,7 +261,7 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
   // Then what the heads take. Entries wait until `delay_for` is past their time (Loki lets
   // entries from other ingesters catch up meanwhile), oldest first.
   std::vector<Arrived> waiting;
-  size_t waiting_bytes = 0;
+  size_t held = 0;  // bytes of the entries in the inbox and waiting
   logql::LabelsBuilder lbs;
   while (!ws.closed()) {
     {
@@ -269,12 +279,9 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
     {
       MutexLock lk(inbox->mu);
       inbox->pending.store(false);
-      for (auto& a : inbox->entries) {
-        waiting_bytes += a.bytes;
-        waiting.push_back(std::move(a));
-      }
+      for (auto& a : inbox->entries) waiting.push_back(std::move(a));
       inbox->entries.clear();
-      inbox->bytes = 0;
+      held = inbox->bytes;
       for (auto& d : inbox->dropped) {
         if (dropped.size() < kMaxDropped) dropped.push_back(std::move(d));
       }
@@ -282,25 +289,30 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
     }
     std::stable_sort(waiting.begin(), waiting.end(),
                      [](const Arrived& a, const Arrived& b) { return a.ts < b.ts; });
-    // Due: `delay_for` past its time, or the oldest while too much waits.
+    // Due: `delay_for` past its time, or the oldest while the tail holds over 3/4 of what it
+    // may (entries with times ahead of the clock would otherwise fill it).
     const int64_t now = NowNanos();
-    size_t due = 0;
-    while (due < waiting.size() &&
-           (SaturatingAdd(waiting[due].ts, req.delay_ns) <= now || waiting_bytes > kMaxQueuedBytes)) {
-      waiting_bytes -= waiting[due].bytes;
+    size_t due = 0, sent_bytes = 0;
+    while (due < waiting.size() && (SaturatingAdd(waiting[due].ts, req.delay_ns) <= now ||
+                                    held - sent_bytes > kMaxQueuedBytes / 4 * 3)) {
+      sent_bytes += waiting[due].bytes;
       ++due;
     }
     for (size_t i = 0; i < due; ++i) {
       Arrived& a = waiting[i];
-      lbs.Reset(a.stream, ViewOf(a.metadata));
+      lbs.Reset(*a.stream, ViewOf(a.metadata));
       if (!pipeline->Process(a.ts, a.line, lbs)) continue;
       Labels all = lbs.All();
       if (!history.empty() && history.erase(Key{all, a.ts, a.line}) > 0) continue;
-      send(req.categorize ? a.stream : all, a.ts, a.line,
+      send(req.categorize ? *a.stream : all, a.ts, a.line,
            lbs.InCategory(logql::LabelsBuilder::Category::kMetadata),
            lbs.InCategory(logql::LabelsBuilder::Category::kParsed));
     }
     waiting.erase(waiting.begin(), waiting.begin() + static_cast<ptrdiff_t>(due));
+    if (sent_bytes > 0) {
+      MutexLock lk(inbox->mu);
+      inbox->bytes -= sent_bytes;
+    }
     flush();
   }
 }

@@ -89,7 +89,6 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
   std::string frames;
   // What the head takes, for those following the tenant.
   std::vector<Taken> taken;
-  const bool follow = opts_.followers != nullptr && opts_.followers->Any();
   UniqueLock lk(commit_mu_);
   RETURN_IF_ERROR(wal_->Admit());
   if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
@@ -130,7 +129,7 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
           case AppendResult::kAppended:
             EncodeEntry(entry_rec.payload(), s->ref(), e.ts_ns, e.line, e.metadata);
             entry_rec.EndEntry();
-            if (follow) taken.push_back({static_cast<uint32_t>(i), &e});
+            if (opts_.followers != nullptr) taken.push_back({static_cast<uint32_t>(i), &e});
             ++out.accepted;
             appended_bytes += bytes;
             break;
@@ -150,6 +149,9 @@ Result<AppendOutcome> Db::Append(std::span<const StreamInput> streams, const App
   }
   out.lsn = wal_->Append(frames);
   const bool due = appended_bytes > 0 && Unsealed(appended_bytes);
+  // Asked once the entries are in the head: one who began following before this sees them
+  // delivered, one who begins after reads them from the head.
+  const bool follow = opts_.followers != nullptr && opts_.followers->Any();
   lk.unlock();
   if (follow) opts_.followers->Deliver(name_, streams, taken);
   if (due && opts_.on_cut_due) opts_.on_cut_due();
