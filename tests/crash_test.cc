@@ -178,7 +178,7 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
     const logs::Stream* st = (*logs)->head().Find(HashLabels(l), l);
     ASSERT_NE(st, nullptr) << "stream of log client " << c << " lost";
     std::vector<logs::Entry> have;
-    (*logs)->head().Entries(*st, INT64_MIN, INT64_MAX, have);
+    (*logs)->head().Entries(*st, INT64_MIN, INT64_MAX, 0, have);
     std::map<int64_t, const logs::Entry*> by_seq;
     for (const auto& e : have) {
       // A batch retried after a crash finds its entries stored: none is there twice.

@@ -201,7 +201,7 @@ Result<std::optional<block::BlockMeta>> Db::CutBlock(const std::string& staging_
     RETURN_IF_ERROR(wal_->Admit().Annotate("block cut skipped"));
     // Everything logged so far goes to segments before the new one.
     ASSIGN_OR_RETURN(uint32_t first_kept, wal_->Rotate());
-    head_.SealAll();
+    seal_ = head_.SealAll();
     sealed_until_ = first_kept;
     unsealed_bytes_ = 0;
     unsealed_since_ms_ = 0;
@@ -237,7 +237,9 @@ Result<std::optional<block::BlockMeta>> Db::CutBlock(const std::string& staging_
   Status st = ship(dir, meta);
   if (!st.ok()) return st.Annotate(fmt::format("shipping log block {} of {}", meta.id, name_));
 
-  // The block is in the bucket and visible: the head and the WAL may let go of its entries.
+  // The block is in the bucket and visible: later head reads leave its entries out, and the
+  // head and the WAL may let go of them.
+  shipped_seal_.store(seal_, std::memory_order_release);
   drop_epoch_ = head_.AdvanceEpoch();
   RETURN_IF_ERROR(MaybeDropShipped().status());
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -

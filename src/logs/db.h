@@ -120,6 +120,9 @@ class Db {
                                                    int64_t now_ms) EXCLUDES(commit_mu_, cut_mu_);
 
   const Head& head() const { return head_; }
+  // The last seal (Head::SealAll) whose entries are in a block that queries see: a head read
+  // may leave them out (NewHeadQuerier) as the blocks listed after it hold them.
+  uint64_t shipped_seal() const { return shipped_seal_.load(std::memory_order_acquire); }
   const wal::ReplayStats& replay_stats() const { return replay_stats_; }
 
  private:
@@ -145,6 +148,8 @@ class Db {
   std::atomic<int64_t> unsealed_since_ms_{0};  // when the first unsealed entry came; 0: none
   // The sealed entries wait for shipping: the WAL segments before this hold them.
   std::optional<uint32_t> sealed_until_ GUARDED_BY(cut_mu_);
+  uint64_t seal_ GUARDED_BY(cut_mu_) = 0;  // the seal of the entries waiting
+  std::atomic<uint64_t> shipped_seal_{0};
   // The sealed entries are in a shipped block; they are dropped once the head's readers
   // that began before this epoch are done.
   std::optional<uint64_t> drop_epoch_ GUARDED_BY(cut_mu_);

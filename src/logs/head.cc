@@ -47,14 +47,16 @@ AppendResult Head::Append(Stream& s, int64_t ts_ns, std::string_view line,
   return s.Append(ts_ns, line, metadata, window_ns, cache);
 }
 
-void Head::Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entry>& out) const {
+void Head::Entries(const Stream& s, int64_t mint, int64_t maxt, uint64_t shipped,
+                   std::vector<Entry>& out) const {
   MutexLock lk(StripeOf(s));
-  s.Entries(mint, maxt, out);
+  s.Entries(mint, maxt, shipped, out);
 }
 
-void Head::Spans(const Stream& s, int64_t mint, int64_t maxt, std::vector<Span>& out) const {
+void Head::Spans(const Stream& s, int64_t mint, int64_t maxt, uint64_t shipped,
+                 std::vector<Span>& out) const {
   MutexLock lk(StripeOf(s));
-  s.Spans(mint, maxt, out);
+  s.Spans(mint, maxt, shipped, out);
 }
 
 bool Head::Overlaps(const Stream& s, int64_t mint, int64_t maxt) const {
@@ -86,12 +88,14 @@ std::vector<Stream*> Head::All() const {
   return all;
 }
 
-void Head::SealAll() {
+uint64_t Head::SealAll() {
   Pin pin = PinStreams();
+  const uint64_t seal = ++seals_;
   for (Stream* s : All()) {
     MutexLock lk(StripeOf(*s));
-    s->Seal();
+    s->Seal(seal);
   }
+  return seal;
 }
 
 std::vector<Stream*> Head::Sealed() const {

@@ -55,11 +55,14 @@ class Head {
   AppendResult Append(Stream& s, int64_t ts_ns, std::string_view line,
                       std::span<const LabelView> metadata, int64_t window_ns,
                       Stream::UnpackCache& cache);
-  // The stream's entries in [mint, maxt], oldest first (Stream::Entries under its lock).
-  void Entries(const Stream& s, int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
+  // The stream's entries in [mint, maxt], oldest first, but those sealed by seal `shipped` or
+  // before (Stream::Entries under its lock).
+  void Entries(const Stream& s, int64_t mint, int64_t maxt, uint64_t shipped,
+               std::vector<Entry>& out) const;
 
-  // Appends the stream's chunks that meet [mint, maxt] as Spans.
-  void Spans(const Stream& s, int64_t mint, int64_t maxt, std::vector<Span>& out) const;
+  // Appends the stream's chunks that meet [mint, maxt] as Spans, but those Entries leaves out.
+  void Spans(const Stream& s, int64_t mint, int64_t maxt, uint64_t shipped,
+             std::vector<Span>& out) const;
   // Whether the stream has entries in [mint, maxt] (by its oldest and newest).
   bool Overlaps(const Stream& s, int64_t mint, int64_t maxt) const;
   // Streams matching all matchers, in ref order.
@@ -68,9 +71,10 @@ class Head {
   std::vector<std::string> LabelNames() const EXCLUDES(index_mu_);
   std::vector<std::string> LabelValues(std::string_view name) const EXCLUDES(index_mu_);
 
-  // Block cutting (Stream::Seal): seals every stream's chunks; the streams holding sealed
-  // entries, in ref order; a stream's sealed entries in batches, oldest first.
-  void SealAll() EXCLUDES(index_mu_);
+  // Block cutting (Stream::Seal): seals every stream's chunks and returns the seal's number
+  // (1, 2, ...); the streams holding sealed entries, in ref order; a stream's sealed entries
+  // in batches, oldest first.
+  uint64_t SealAll() EXCLUDES(index_mu_);
   std::vector<Stream*> Sealed() const EXCLUDES(index_mu_);
   size_t SealedBatches(const Stream& s) const;
   void SealedBatch(const Stream& s, size_t k, std::vector<Entry>& out) const;
@@ -105,6 +109,7 @@ class Head {
   mutable std::array<Mutex, kStripes> stripes_;  // entry data of the streams whose ref % kStripes
   std::atomic<size_t> num_streams_{0};
   std::atomic<uint64_t> removals_{0};
+  std::atomic<uint64_t> seals_{0};
   index::Reclaimer<Stream> reclaimer_;
 };
 

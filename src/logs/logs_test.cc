@@ -77,7 +77,7 @@ class StreamTest : public ::testing::Test {
   }
   std::vector<Entry> All() const {
     std::vector<Entry> out;
-    head_.Entries(*s_, INT64_MIN, INT64_MAX, out);
+    head_.Entries(*s_, INT64_MIN, INT64_MAX, 0, out);
     return out;
   }
 
@@ -106,7 +106,7 @@ TEST_F(StreamTest, OrderWindowAndDuplicates) {
                              {15 * kSecond, "c2", {}},        {20 * kSecond, "d", {}}};
   EXPECT_EQ(All(), want);
   std::vector<Entry> range;
-  head_.Entries(*s_, 15 * kSecond, 15 * kSecond, range);
+  head_.Entries(*s_, 15 * kSecond, 15 * kSecond, 0, range);
   EXPECT_EQ(range.size(), 3u);
 }
 
@@ -127,7 +127,7 @@ TEST_F(StreamTest, ManyChunksKeepEveryEntryInTimeOrder) {
                    [](const Entry& a, const Entry& b) { return a.ts_ns < b.ts_ns; });
   EXPECT_EQ(All(), want);
   std::vector<Entry> part;
-  head_.Entries(*s_, 500 * kSecond, 999 * kSecond, part);
+  head_.Entries(*s_, 500 * kSecond, 999 * kSecond, 0, part);
   std::vector<Entry> want_part;
   std::copy_if(want.begin(), want.end(), std::back_inserter(want_part),
                [](const Entry& e) { return e.ts_ns >= 500 * kSecond && e.ts_ns <= 999 * kSecond; });
@@ -215,7 +215,7 @@ std::map<Labels, std::vector<Entry>> Contents(const Head& head) {
   std::map<Labels, std::vector<Entry>> out;
   std::vector<Matcher> any = {*Matcher::Make(Matcher::Type::kRegex, "app", ".+")};
   for (Stream* s : head.Select(any)) {
-    head.Entries(*s, INT64_MIN, INT64_MAX, out[s->OwnedLabels()]);
+    head.Entries(*s, INT64_MIN, INT64_MAX, 0, out[s->OwnedLabels()]);
   }
   return out;
 }

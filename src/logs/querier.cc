@@ -38,18 +38,24 @@ namespace {
 class HeadStreamSet : public StreamSet {
  public:
   HeadStreamSet(const Head& head, Head::Pin pin,
-                std::vector<std::pair<Labels, const Stream*>> streams, int64_t mint, int64_t maxt)
-      : head_(head), pin_(std::move(pin)), streams_(std::move(streams)), mint_(mint), maxt_(maxt) {}
+                std::vector<std::pair<Labels, const Stream*>> streams, int64_t mint, int64_t maxt,
+                uint64_t shipped)
+      : head_(head),
+        pin_(std::move(pin)),
+        streams_(std::move(streams)),
+        mint_(mint),
+        maxt_(maxt),
+        shipped_(shipped) {}
 
   size_t size() const override { return streams_.size(); }
   const Labels& labels(size_t i) const override { return streams_[i].first; }
   Status Entries(size_t i, std::vector<Entry>& out) const override {
     out.clear();
-    head_.Entries(*streams_[i].second, mint_, maxt_, out);
+    head_.Entries(*streams_[i].second, mint_, maxt_, shipped_, out);
     return Status::Ok();
   }
   Status Spans(size_t i, std::vector<Span>& out) const override {
-    head_.Spans(*streams_[i].second, mint_, maxt_, out);
+    head_.Spans(*streams_[i].second, mint_, maxt_, shipped_, out);
     return Status::Ok();
   }
 
@@ -58,11 +64,13 @@ class HeadStreamSet : public StreamSet {
   const Head::Pin pin_;  // the streams stay allocated while the set lives
   std::vector<std::pair<Labels, const Stream*>> streams_;
   int64_t mint_, maxt_;
+  uint64_t shipped_;
 };
 
 class HeadQuerier : public Querier {
  public:
-  explicit HeadQuerier(const Head& head) : head_(head), pin_(head.PinStreams()) {}
+  HeadQuerier(const Head& head, uint64_t shipped)
+      : head_(head), pin_(head.PinStreams()), shipped_(shipped) {}
 
   Result<std::unique_ptr<StreamSet>> Select(std::span<const Matcher> matchers, int64_t mint,
                                             int64_t maxt, const SelectHints&) const override {
@@ -73,7 +81,7 @@ class HeadQuerier : public Querier {
     std::sort(streams.begin(), streams.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     return std::unique_ptr<StreamSet>(
-        std::make_unique<HeadStreamSet>(head_, pin_, std::move(streams), mint, maxt));
+        std::make_unique<HeadStreamSet>(head_, pin_, std::move(streams), mint, maxt, shipped_));
   }
 
   Result<std::vector<std::string>> LabelNames(std::span<const Matcher> matchers, int64_t mint,
@@ -111,6 +119,7 @@ class HeadQuerier : public Querier {
 
   const Head& head_;
   const Head::Pin pin_;
+  const uint64_t shipped_;
 };
 
 class EmptyQuerier : public Querier {
@@ -310,8 +319,8 @@ class MergeQuerier : public Querier {
 
 }  // namespace
 
-std::unique_ptr<Querier> NewHeadQuerier(const Head& head) {
-  return std::make_unique<HeadQuerier>(head);
+std::unique_ptr<Querier> NewHeadQuerier(const Head& head, uint64_t shipped) {
+  return std::make_unique<HeadQuerier>(head, shipped);
 }
 
 std::unique_ptr<Querier> NewEmptyQuerier() { return std::make_unique<EmptyQuerier>(); }

@@ -69,8 +69,9 @@ class Querier {
                                                        int64_t mint, int64_t maxt) const = 0;
 };
 
-// A querier over one tenant's head; `head` outlives it.
-std::unique_ptr<Querier> NewHeadQuerier(const Head& head);
+// A querier over one tenant's head; `head` outlives it. It leaves out the entries sealed by
+// seal `shipped` or before: a block that holds them is visible (Db::shipped_seal).
+std::unique_ptr<Querier> NewHeadQuerier(const Head& head, uint64_t shipped = 0);
 // A querier over nothing: a tenant that never sent logs.
 std::unique_ptr<Querier> NewEmptyQuerier();
 // A querier over several (the head, blocks): streams with equal labels are one stream, their

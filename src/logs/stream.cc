@@ -65,11 +65,7 @@ uint64_t EntryKey(int64_t ts_ns, std::string_view line, std::span<const LabelVie
 }  // namespace
 
 Entry ToEntry(const EntryRef& e) {
-  Entry out{e.ts_ns, std::string(e.line), {}};
-  out.metadata.reserve(e.metadata.size());
-  for (const auto& m : e.metadata)
-    out.metadata.push_back({std::string(m.name), std::string(m.value)});
-  return out;
+  return Entry{e.ts_ns, std::string(e.line), ToLabels(e.metadata)};
 }
 
 void RemoveDuplicates(std::vector<Entry>& entries) {
@@ -249,10 +245,11 @@ Stream::View Stream::ViewChunk(const Chunk& c, UnpackCache& cache) const {
   return {cache.ts, cache.offsets, std::string_view(cache.raw).substr(cache.data_begin)};
 }
 
-void Stream::Seal() {
+void Stream::Seal(uint64_t seal) {
   if (chunks_.size() == sealed_) return;
   if (!chunks_.back().closed) Close(chunks_.back());
   sealed_ = chunks_.size();
+  seal_ = seal;
 }
 
 size_t Stream::SealedBatches() const {
@@ -285,13 +282,15 @@ size_t Stream::DropSealed() {
   return before - MemoryBytes();
 }
 
-void Stream::Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const {
+void Stream::Entries(int64_t mint, int64_t maxt, uint64_t shipped,
+                     std::vector<Entry>& out) const {
   if (mint > max_ts_ || maxt < min_ts_) return;
-  EntriesOf(0, chunks_.size(), mint, maxt, out);
+  EntriesOf(FirstUnshipped(shipped), chunks_.size(), mint, maxt, out);
 }
 
-void Stream::Spans(int64_t mint, int64_t maxt, std::vector<Span>& out) const {
-  for (const Chunk& c : chunks_) {
+void Stream::Spans(int64_t mint, int64_t maxt, uint64_t shipped, std::vector<Span>& out) const {
+  for (size_t k = FirstUnshipped(shipped); k < chunks_.size(); ++k) {
+    const Chunk& c = chunks_[k];
     if (c.max_ts >= mint && c.min_ts <= maxt) out.push_back({c.min_ts, c.max_ts, c.count, c.bytes});
   }
 }

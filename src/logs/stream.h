@@ -94,16 +94,18 @@ class Stream {
   AppendResult Append(int64_t ts_ns, std::string_view line, std::span<const LabelView> metadata,
                       int64_t window_ns, UnpackCache& cache);
   // Appends the entries with timestamps in [mint, maxt] to `out`, oldest first (entries with
-  // equal timestamps in the order they arrived).
-  void Entries(int64_t mint, int64_t maxt, std::vector<Entry>& out) const;
-  // Appends a Span per chunk that meets [mint, maxt].
-  void Spans(int64_t mint, int64_t maxt, std::vector<Span>& out) const;
+  // equal timestamps in the order they arrived); without the sealed ones when they were
+  // sealed by seal `shipped` or before (a block that holds them is visible).
+  void Entries(int64_t mint, int64_t maxt, uint64_t shipped, std::vector<Entry>& out) const;
+  // Appends a Span per chunk that meets [mint, maxt], but sealed ones as Entries leaves out.
+  void Spans(int64_t mint, int64_t maxt, uint64_t shipped, std::vector<Span>& out) const;
 
   // Block cutting: Seal closes the chunks held now, so later entries go to new ones; the
   // sealed entries are written to a block and, once it is uploaded, dropped (DropSealed,
   // which returns the bytes freed). A block writer reads them in SealedBatches batches,
   // oldest first: one per chunk when the chunks follow each other in time, else one.
-  void Seal();
+  // `seal` numbers the head's seals, increasing from 1.
+  void Seal(uint64_t seal);
   bool has_sealed() const { return sealed_ > 0; }
   size_t SealedBatches() const;
   void SealedBatch(size_t k, std::vector<Entry>& out) const;
@@ -149,6 +151,8 @@ class Stream {
   // Appends the entries of chunks [first, last) in [mint, maxt] to `out`, oldest first.
   void EntriesOf(size_t first, size_t last, int64_t mint, int64_t maxt,
                  std::vector<Entry>& out) const;
+  // The first chunk a read with `shipped` (Entries) sees.
+  size_t FirstUnshipped(uint64_t shipped) const { return seal_ <= shipped ? sealed_ : 0; }
   // Whether entry i of `v` is exactly (line, metadata), compared in place.
   static bool Equals(const View& v, size_t i, std::string_view line,
                      std::span<const LabelView> metadata);
@@ -162,6 +166,7 @@ class Stream {
   const std::unique_ptr<index::LabelSym[]> labels_;
   std::vector<Chunk> chunks_;  // the last one is appended to, unless sealed or closed
   size_t sealed_ = 0;          // chunks_[0, sealed_) are sealed
+  uint64_t seal_ = 0;          // by this seal
   uint64_t next_seq_ = 1;
   uint64_t num_entries_ = 0;
   int64_t min_ts_ = INT64_MAX;
