@@ -211,6 +211,23 @@ TEST_F(PushApiTest, RateLimitAnswers429WithRetryAfter) {
   EXPECT_NE(Metrics().find(R"(reason="rate_limited",tenant="anonymous"} 15)"), std::string::npos);
 }
 
+// Without ingestion_burst, the bucket holds one second of the rate: a request of that many
+// samples fits, one more never does.
+TEST_F(PushApiTest, BurstDefaultsToOneSecondOfTheRate) {
+  server::Config c;
+  EXPECT_EQ(c.limits.defaults.ingest.ingestion_rate, 0);  // unlimited unless set
+  c.limits.defaults.ingest.ingestion_rate = 10;
+  Start(c);
+  proto::WriteRequest wr;
+  for (int i = 0; i < 10; ++i)
+    wr.series.push_back({{{"__name__", "m"}, {"i", std::to_string(i)}}, {{now_, 1}}});
+  EXPECT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  wr.series.push_back({{{"__name__", "m"}, {"i", "10"}}, {{now_, 1}}});
+  auto res = Do(PushRequest(wr));
+  EXPECT_EQ(res.result(), http::Status::too_many_requests);
+  EXPECT_NE(res.body().find("(burst 10)"), std::string::npos) << res.body();
+}
+
 TEST_F(PushApiTest, SeriesLimitsAndLabelRules) {
   server::Config c;
   c.limits.defaults.ingest.max_active_series = 3;

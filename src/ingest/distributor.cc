@@ -83,14 +83,15 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   for (const auto& s : wr.series) total += s.histograms;
   outcome.samples = total;
   ts.received->Increment(static_cast<double>(total));
-  if (int64_t wait = ts.bucket.Take(static_cast<double>(total), limits.ingestion_rate,
-                                    static_cast<double>(limits.ingestion_burst));
+  const double burst = limits.ingestion_burst > 0 ? static_cast<double>(limits.ingestion_burst)
+                                                  : limits.ingestion_rate;
+  if (int64_t wait = ts.bucket.Take(static_cast<double>(total), limits.ingestion_rate, burst);
       wait > 0) {
     ts.rejected[static_cast<size_t>(Reason::kRateLimited)]->Increment(static_cast<double>(total));
     outcome.status = Status::ResourceExhausted(
         fmt::format("ingestion rate limit of {} samples/s (burst {}) exceeded by tenant {} with {} "
                     "samples; retry after {}s",
-                    limits.ingestion_rate, limits.ingestion_burst, tenant, total, wait));
+                    limits.ingestion_rate, burst, tenant, total, wait));
     outcome.retry_after_s = wait;
     return done(std::move(outcome));
   }

@@ -23,10 +23,11 @@ enum class NameValidation {
   kUtf8,    // Prometheus 3: any non-empty valid UTF-8
 };
 
-// Metrics ingestion (limits.* in the config). Defaults suit one node of a small cluster.
+// Metrics ingestion (limits.* in the config). Defaults suit one node of a small cluster, and
+// never throttle a single-tenant install: the rate is unlimited unless set.
 struct IngestLimits {
-  double ingestion_rate = 100'000;       // samples/s, sustained
-  uint64_t ingestion_burst = 1'000'000;  // samples, bucket size
+  double ingestion_rate = 0;     // samples/s, sustained; 0 = unlimited
+  uint64_t ingestion_burst = 0;  // samples, bucket size; 0 = one second's worth
   uint64_t max_active_series = 1'500'000;
   uint64_t max_series_per_metric = 200'000;
   uint32_t max_label_names_per_series = 30;
