@@ -512,10 +512,19 @@ class Parser {
     } else {
       bool neg = false;
       if (Peek().type == Tok::kSub || Peek().type == Tok::kAdd) neg = Next().type == Tok::kSub;
-      if (Peek().type != Tok::kNumber) Unexpected("@", "timestamp");
+      // A number, or a duration as its seconds (Prometheus's `number`: `@ 1h` is @ 3600).
+      if (Peek().type != Tok::kNumber && Peek().type != Tok::kDuration) {
+        Unexpected("@", "timestamp");
+      }
       const Token& t = Next();
-      auto v = ParseNumber(t.text);
-      double secs = v.ok() ? v.value() : NAN;
+      double secs = NAN;
+      if (t.type == Tok::kDuration) {
+        auto d = ParseDurationMillis(t.text);
+        if (!d.ok()) throw ParseError{t.pos, d.status().message()};
+        secs = static_cast<double>(d.value()) / 1000.0;
+      } else if (auto v = ParseNumber(t.text); v.ok()) {
+        secs = v.value();
+      }
       if (neg) secs = -secs;
       // Bounded so that milliseconds fit in int64 with room for offsets and ranges.
       if (!std::isfinite(secs) || std::fabs(secs) > 9.2e12) {

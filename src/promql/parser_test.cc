@@ -33,6 +33,9 @@ TEST(Parser, PrintsLikePrometheus) {
   EXPECT_EQ(Canon("a[1h:5m] offset 1m"), "a[1h:5m] offset 1m");
   EXPECT_EQ(Canon("rate(a[5m])[1h:]"), "rate(a[5m])[1h:]");
   EXPECT_EQ(Canon("a @ 10"), "a @ 10.000");
+  // A duration after @ is its seconds, as Prometheus 3 parses `number` there.
+  EXPECT_EQ(Canon("a @ 1h"), "a @ 3600.000");
+  EXPECT_EQ(Canon("a[1m] @ -1m30s"), "a[1m] @ -90.000");
   EXPECT_EQ(Canon("a[1m] @ end()"), "a[1m] @ end()");
   EXPECT_EQ(Canon("a{b!~\"c\",d=~'e'}"), "a{b!~\"c\",d=~\"e\"}");
   EXPECT_EQ(Canon("{__name__=\"a\"}"), "{__name__=\"a\"}");
