@@ -3,7 +3,7 @@
 namespace strata::logs {
 
 std::unique_ptr<Followers::Handle> Followers::Follow(const std::string& tenant, FollowFn fn) {
-  MutexLock lk(mu_);
+  WriterLock lk(mu_);
   const uint64_t id = next_id_++;
   by_tenant_[tenant].emplace(id, std::move(fn));
   count_.fetch_add(1, std::memory_order_acq_rel);
@@ -11,7 +11,7 @@ std::unique_ptr<Followers::Handle> Followers::Follow(const std::string& tenant, 
 }
 
 void Followers::Unfollow(const std::string& tenant, uint64_t id) {
-  MutexLock lk(mu_);
+  WriterLock lk(mu_);
   auto it = by_tenant_.find(tenant);
   if (it == by_tenant_.end() || it->second.erase(id) == 0) return;
   if (it->second.empty()) by_tenant_.erase(it);
@@ -21,7 +21,7 @@ void Followers::Unfollow(const std::string& tenant, uint64_t id) {
 void Followers::Deliver(const std::string& tenant, std::span<const StreamInput> streams,
                         std::span<const Taken> taken) const {
   if (taken.empty()) return;
-  MutexLock lk(mu_);
+  ReaderLock lk(mu_);
   auto it = by_tenant_.find(tenant);
   if (it == by_tenant_.end()) return;
   for (const auto& [id, fn] : it->second) fn(streams, taken);

@@ -26,9 +26,10 @@ using FollowFn = std::function<void(std::span<const StreamInput> streams,
 
 // Followers hands the entries each tenant's heads take to those following the tenant (the
 // live tail), as they are taken, whatever their timestamps: an entry that arrives late is
-// followed when it arrives. Delivery runs on the appending thread and is serialized with
-// unfollowing, so a FollowFn must be quick (copy what it wants and return). Costs an atomic
-// load per append when no one follows. Thread-safe.
+// followed when it arrives. Delivery runs on the appending thread, alongside other appends'
+// deliveries, and never after unfollowing returns, so a FollowFn must be quick and
+// thread-safe (copy what it wants and return). Costs an atomic load per append when no one
+// follows. Thread-safe.
 class Followers {
  public:
   // Following ends when the returned handle goes.
@@ -57,7 +58,8 @@ class Followers {
  private:
   void Unfollow(const std::string& tenant, uint64_t id) EXCLUDES(mu_);
 
-  mutable Mutex mu_;
+  // Shared by deliveries, exclusive to (un)following.
+  mutable SharedMutex mu_;
   uint64_t next_id_ GUARDED_BY(mu_) = 0;
   std::map<std::string, std::map<uint64_t, FollowFn>, std::less<>> by_tenant_ GUARDED_BY(mu_);
   std::atomic<int64_t> count_{0};
