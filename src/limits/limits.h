@@ -1,11 +1,8 @@
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
 #include <map>
-#include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "base/labels.h"
@@ -104,17 +101,10 @@ struct Retention {
 
   // The retention of a log stream, as Loki picks it: of the rules whose selector matches, the
   // one with the highest priority, the shorter period on a tie; else logs_ms.
-  int64_t LogStreamMs(std::span<const Label> labels) const {
+  int64_t LogStreamMs(const Labels& labels) const {
     const StreamRetention* best = nullptr;
     for (const auto& r : log_streams) {
-      bool match = std::all_of(r.matchers.begin(), r.matchers.end(), [&](const Matcher& m) {
-        std::string_view v;
-        for (const auto& l : labels) {
-          if (l.name == m.name()) v = l.value;
-        }
-        return m.Matches(v);
-      });
-      if (!match) continue;
+      if (!MatchesAll(r.matchers, labels)) continue;
       if (best == nullptr || r.priority > best->priority ||
           (r.priority == best->priority && r.period_ms < best->period_ms)) {
         best = &r;
