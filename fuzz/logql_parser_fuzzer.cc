@@ -1,9 +1,10 @@
 // Feeds arbitrary bytes to the LogQL parser (and to the line_format template engine). Beyond not
 // crashing, printing and parsing again must settle: the printed form of an accepted query,
-// when it parses, prints the same, or after one more round does. (Loki's printed forms do not
-// always parse: its lexer reads the literal -0 back as a duration. Nor are they always a
-// fixed point: as go-humanize, a byte size just under 1TB prints as 1000GB, which reads back
-// as 1TB exactly and prints as 1.0TB.)
+// when it parses, prints the same, or after one more round does, when that parses. (Loki's
+// printed forms do not always parse: its lexer reads the literal -0 back as a duration, and
+// 1.0EB as a number with an exponent missing its digits. Nor are they always a fixed point:
+// as go-humanize, a byte size just under 1TB prints as 1000GB, which reads back as 1TB
+// exactly and prints as 1.0TB; just under 1EB, 1000PB prints again as 1.0EB.)
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (again.ok() && again.value()->String() != printed) {
     std::string reprinted = again.value()->String();
     auto third = strata::logql::ParseExpr(reprinted);
-    if (!third.ok() || third.value()->String() != reprinted) {
+    if (third.ok() && third.value()->String() != reprinted) {
       std::fprintf(stderr, "printed: %s\nreprinted: %s\n", printed.c_str(), reprinted.c_str());
       std::abort();
     }
