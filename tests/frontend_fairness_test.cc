@@ -51,9 +51,9 @@ void PushLogs(http::Client& c, const std::string& tenant, int hosts, int64_t end
       std::string values;
       int i = 0;
       for (int64_t t = end_ms - hours * kHour; t <= end_ms; t += 2000, ++i) {
-        values += fmt::format(R"({}["{}","GET /api/item/{} status={} took={}ms user=u{}"])",
-                              i ? "," : "", t * 1'000'000, i, level[0] == 'e' ? 500 : 200,
-                              (i + h) % 97, i % 13);
+        values +=
+            fmt::format(R"({}["{}","GET /api/item/{} status={} took={}ms user=u{}"])", i ? "," : "",
+                        t * 1'000'000, i, level[0] == 'e' ? 500 : 200, (i + h) % 97, i % 13);
       }
       auto res = c.Do(testing::LokiPush(
           fmt::format(R"({{"streams":[{{"stream":{{"job":"web","host":"h{}","level":"{}"}},)"
@@ -143,8 +143,7 @@ class FrontendFairnessTest : public ::testing::Test {
     double a = Median(alone);
     double b = Median(loaded);
     std::cout << "quiet tenant median alone " << a * 1000 << " ms, under flood " << b * 1000
-              << " ms (" << b / a << "x); flood queries answered: " << flood_answers.load()
-              << "\n";
+              << " ms (" << b / a << "x); flood queries answered: " << flood_answers.load() << "\n";
     EXPECT_GE(flood_answers.load(), 6) << "the flood did not run";
     EXPECT_LE(b, 2 * a) << "the flooding tenant slowed the quiet one more than 2x";
   }
@@ -158,10 +157,11 @@ class FrontendFairnessTest : public ::testing::Test {
 
 TEST_F(FrontendFairnessTest, FloodingTenantDoesNotSlowAnother) {
   ExpectFair([&](http::Client& c, int k, int n) {
-    return Get(c, "flood",
-               Range("/api/v1/query_range",
-                     "sum%20by%20(mode)%20(quantile_over_time(0.5%2C%20cpu_seconds_total%5B30m%5D))",
-                     k * 100000 + n));
+    return Get(
+        c, "flood",
+        Range("/api/v1/query_range",
+              "sum%20by%20(mode)%20(quantile_over_time(0.5%2C%20cpu_seconds_total%5B30m%5D))",
+              k * 100000 + n));
   });
 }
 

@@ -564,8 +564,9 @@ TEST_F(LokiApiTest, TailSendsRecentThenLiveEntriesOverAWebSocket) {
   ASSERT_EQ(Do(LokiPush(LokiJson("other", live + 100, 1), false)).result(),
             http::Status::no_content);
   ASSERT_EQ(Do(LokiPush(LokiJson("tail", ns_ + 10, 1), false)).result(), http::Status::no_content);
-  EXPECT_EQ(read(1), (std::vector<std::pair<int64_t, std::string>>{
-                         {ns_ + 10, Expected(ns_ + 10, 1)[0].line}}));
+  EXPECT_EQ(
+      read(1),
+      (std::vector<std::pair<int64_t, std::string>>{{ns_ + 10, Expected(ns_ + 10, 1)[0].line}}));
   conn.close(ws::close_code::normal);
 
   auto res = Get("/loki/api/v1/tail", {{"query", R"({app="tail"})"}, {"delay_for", "6"}});

@@ -44,9 +44,9 @@ void WriteLokiStats(JsonWriter& w, uint64_t lines, uint64_t bytes, uint64_t retu
   w.EndObject().EndObject();
 }
 
-LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable,
-                 logs::Followers& followers, const limits::TenantOverrides& limits,
-                 frontend::FairScheduler& scheduler, const frontend::RangeRunner& runner)
+LokiApi::LokiApi(LokiApiOptions opts, const logs::Queryable& queryable, logs::Followers& followers,
+                 const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
+                 const frontend::RangeRunner& runner)
     : opts_(std::move(opts)),
       queryable_(queryable),
       followers_(followers),

@@ -30,9 +30,9 @@ struct LokiApiOptions {
 // the HTTP threads; a client that disconnects cancels its query. Thread-safe.
 class LokiApi {
  public:
-  // `queryable`, `followers` (the live tails), `limits` (per tenant: timeout, max_samples, max_entries_limit_per_query),
-  // `scheduler` and `runner` (range metric queries: split, cached, shared with PromQL)
-  // outlive this object; the scheduler is stopped before it goes.
+  // `queryable`, `followers` (the live tails), `limits` (per tenant: timeout, max_samples,
+  // max_entries_limit_per_query), `scheduler` and `runner` (range metric queries: split, cached,
+  // shared with PromQL) outlive this object; the scheduler is stopped before it goes.
   LokiApi(LokiApiOptions opts, const logs::Queryable& queryable, logs::Followers& followers,
           const limits::TenantOverrides& limits, frontend::FairScheduler& scheduler,
           const frontend::RangeRunner& runner);

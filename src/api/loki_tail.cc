@@ -139,9 +139,9 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
   // one in both is sent once.
   auto inbox = std::make_shared<Inbox>();
   auto follow = followers_.Follow(
-      req.tenant, [inbox, matchers = expr.selector.matchers, tails = tails_.get()](
-                      std::span<const logs::StreamInput> streams,
-                      std::span<const logs::Taken> taken) {
+      req.tenant,
+      [inbox, matchers = expr.selector.matchers, tails = tails_.get()](
+          std::span<const logs::StreamInput> streams, std::span<const logs::Taken> taken) {
         size_t stream = SIZE_MAX;
         bool match = false, any = false;
         std::shared_ptr<const Labels> labels;
@@ -201,8 +201,8 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
     w = JsonWriter();
     in_message = 0;
   };
-  auto send = [&](const Labels& labels, int64_t ts, const std::string& line,
-                  const Labels& metadata, const Labels& parsed) {
+  auto send = [&](const Labels& labels, int64_t ts, const std::string& line, const Labels& metadata,
+                  const Labels& parsed) {
     if (in_message == 0) w.BeginObject().Key("streams").BeginArray();
     w.BeginObject().Key("stream");
     WriteLabels(w, labels);
@@ -249,8 +249,9 @@ void LokiApi::RunTail(const TailRequest& req, http::WebSocket& ws) {
     for (const auto& s : r->streams) {
       for (const auto& e : s.entries) entries.emplace_back(&s, &e);
     }
-    std::stable_sort(entries.begin(), entries.end(),
-                     [](const auto& a, const auto& b) { return a.second->ts_ns < b.second->ts_ns; });
+    std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+      return a.second->ts_ns < b.second->ts_ns;
+    });
     for (const auto& [s, e] : entries) {
       send(req.categorize ? s->stream : s->labels, e->ts_ns, e->line, e->metadata, e->parsed);
       history.emplace(s->labels, e->ts_ns, e->line);

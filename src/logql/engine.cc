@@ -611,13 +611,14 @@ class LogReader {
     uint64_t width = std::clamp<uint64_t>(first_width > 0 ? first_width : span / 64, 1, span);
     for (uint64_t done = 0; done < span && w.entries.size() < limit;) {
       const uint64_t len = std::min(width, span - done);
-      const auto lo = static_cast<int64_t>(forward_ ? static_cast<uint64_t>(start_ns) + done
-                                                    : static_cast<uint64_t>(end_ns) + 1 - done - len);
+      const auto lo =
+          static_cast<int64_t>(forward_ ? static_cast<uint64_t>(start_ns) + done
+                                        : static_cast<uint64_t>(end_ns) + 1 - done - len);
       done += len;
       width = width <= (span - done) / 2 ? width * 2 : span - done;
-      ASSIGN_OR_RETURN(auto set,
-                       q_.Select(e_.selector.matchers, lo,
-                                 static_cast<int64_t>(static_cast<uint64_t>(lo) + len - 1), hints_));
+      ASSIGN_OR_RETURN(
+          auto set, q_.Select(e_.selector.matchers, lo,
+                              static_cast<int64_t>(static_cast<uint64_t>(lo) + len - 1), hints_));
       for (size_t i = 0; i < set->size(); ++i) {
         const Labels& stream_labels = set->labels(i);
         auto visit = [&](const logs::EntryRef& en) -> Status {
@@ -685,7 +686,8 @@ Result<LogQueryResult> Engine::SelectLogs(const logs::Querier& q, const LogExpr&
     ASSIGN_OR_RETURN(auto w, reader.First(lo, hi, left, p.interval_ns > 0, width));
     const bool all = w.entries.size() < left;  // nothing else in [lo, hi]
     for (auto& c : w.entries) {
-      if (any && (p.forward ? SaturatingSub(c.ts, last) : SaturatingSub(last, c.ts)) < p.interval_ns) {
+      if (any &&
+          (p.forward ? SaturatingSub(c.ts, last) : SaturatingSub(last, c.ts)) < p.interval_ns) {
         continue;
       }
       emit(w, c);

@@ -21,8 +21,8 @@ struct Taken {
 };
 
 // Receives what one append took; the spans live for the call only.
-using FollowFn = std::function<void(std::span<const StreamInput> streams,
-                                    std::span<const Taken> taken)>;
+using FollowFn =
+    std::function<void(std::span<const StreamInput> streams, std::span<const Taken> taken)>;
 
 // Followers hands the entries each tenant's heads take to those following the tenant (the
 // live tail), as they are taken, whatever their timestamps: an entry that arrives late is

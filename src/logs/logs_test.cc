@@ -287,8 +287,7 @@ TEST(LogDb, FollowersGetWhatTheHeadTakes) {
   auto follow = followers.Follow("t1", collect(&got));
   auto follow_other = followers.Follow("t2", collect(&other));
   std::vector<Pushed> batch = {
-      {{{"app", "api"}},
-       {{2 * kSecond, "b", Md({{"trace_id", "t1"}})}, {kSecond, "a (late)", {}}}},
+      {{{"app", "api"}}, {{2 * kSecond, "b", Md({{"trace_id", "t1"}})}, {kSecond, "a (late)", {}}}},
       {{{"app", "db"}}, {{5 * kSecond, "c", {}}}},
   };
   Push(**db, batch);

@@ -282,8 +282,7 @@ size_t Stream::DropSealed() {
   return before - MemoryBytes();
 }
 
-void Stream::Entries(int64_t mint, int64_t maxt, uint64_t shipped,
-                     std::vector<Entry>& out) const {
+void Stream::Entries(int64_t mint, int64_t maxt, uint64_t shipped, std::vector<Entry>& out) const {
   if (mint > max_ts_ || maxt < min_ts_) return;
   EntriesOf(FirstUnshipped(shipped), chunks_.size(), mint, maxt, out);
 }
