@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/file.h"
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/tenant.h"
@@ -28,6 +29,19 @@ class TenantStores {
                                                               const std::string& tenant)>;
 
   TenantStores(std::string dir, OpenFn open) : dir_(std::move(dir)), open_(std::move(open)) {}
+
+  // Creates `root` (a directory holding `dir`), takes its exclusive lock for this process's
+  // life (base/file.h's DirLock: kUnavailable when another process has it), then opens the
+  // existing tenants as OpenExisting does.
+  Status LockAndOpen(const std::string& root,
+                     const std::function<void(const std::string&, const Store&)>& opened) {
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);
+    if (ec) return Status::IOError(fmt::format("creating {}: {}", root, ec.message()));
+    ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(root));
+    lock_ = std::make_unique<DirLock>(std::move(lock));
+    return OpenExisting(opened);
+  }
 
   // Creates `dir` and opens every tenant directory in it (names that are not tenant IDs are
   // skipped with a warning), calling `opened` for each.
@@ -98,6 +112,7 @@ class TenantStores {
  private:
   const std::string dir_;
   const OpenFn open_;
+  std::unique_ptr<DirLock> lock_;  // LockAndOpen's
   mutable SharedMutex mu_;
   std::map<std::string, std::unique_ptr<Store>> stores_ GUARDED_BY(mu_);
 };

@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
-
 namespace strata::logs {
 
 Storage::Storage(const StorageOptions& opts)
@@ -15,12 +13,7 @@ Storage::Storage(const StorageOptions& opts)
 
 Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
   std::unique_ptr<Storage> s(new Storage(opts));
-  std::error_code ec;
-  std::filesystem::create_directories(opts.dir, ec);
-  if (ec) return Status::IOError(fmt::format("creating {}: {}", opts.dir, ec.message()));
-  ASSIGN_OR_RETURN(DirLock lock, DirLock::Acquire(opts.dir));
-  s->lock_ = std::make_unique<DirLock>(std::move(lock));
-  RETURN_IF_ERROR(s->dbs_.OpenExisting([](const std::string& tenant, const Db& db) {
+  RETURN_IF_ERROR(s->dbs_.LockAndOpen(opts.dir, [](const std::string& tenant, const Db& db) {
     const auto& rs = db.replay_stats();
     spdlog::info(
         "msg=\"tenant log WAL replayed\" tenant={} streams={} records={} bytes={} "

@@ -4,10 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <filesystem>
 
 namespace strata::tsdb {
-namespace fs = std::filesystem;
 
 Storage::Storage(const StorageOptions& opts)
     : dbs_(TenantsDir(opts.data_dir),
@@ -17,16 +15,9 @@ Storage::Storage(const StorageOptions& opts)
 
 Result<std::unique_ptr<Storage>> Storage::Open(const StorageOptions& opts) {
   std::unique_ptr<Storage> s(new Storage(opts));
-  std::error_code ec;
-  fs::create_directories(opts.data_dir, ec);
-  if (ec)
-    return Status::IOError(fmt::format("creating data dir {}: {}", opts.data_dir, ec.message()));
-  auto lock = DirLock::Acquire(opts.data_dir);
-  if (!lock.ok()) return lock.status();
-  s->lock_ = std::make_unique<DirLock>(std::move(*lock));
   auto start = std::chrono::steady_clock::now();
   size_t series = 0, tenants = 0;
-  RETURN_IF_ERROR(s->dbs_.OpenExisting([&](const std::string& tenant, const Db& db) {
+  RETURN_IF_ERROR(s->dbs_.LockAndOpen(opts.data_dir, [&](const std::string& tenant, const Db& db) {
     const auto& rs = db.replay_stats();
     series += db.head().num_series();
     ++tenants;

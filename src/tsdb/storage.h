@@ -38,7 +38,6 @@ class Storage {
  private:
   explicit Storage(const StorageOptions& opts);
 
-  std::unique_ptr<DirLock> lock_;
   TenantStores<Db> dbs_;
 };
 
