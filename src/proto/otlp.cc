@@ -4,14 +4,17 @@
 #include <simdjson.h>
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <limits>
 #include <span>
+#include <vector>
 
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/labels.h"
+#include "proto/otlp_traces.h"
 #include "proto/wire.h"
 
 namespace strata::proto {
@@ -58,7 +61,8 @@ struct FieldDef {
 struct MessageDef {
   std::string_view name;
   std::span<const FieldDef> fields;
-  bool item = false;  // one data point, log record or span
+  bool item = false;   // one data point, log record or span
+  bool oneof = false;  // the fields are one oneof: a value is written even when it is zero
 
   const FieldDef* Find(uint32_t number) const {
     for (const auto& f : fields) {
@@ -128,7 +132,7 @@ constexpr FieldDef kAnyValueFields[] = {
     {6, Type::kMessage, false, "kvlistValue", "kvlist_value", &kKeyValueList},
     {7, Type::kBytes, false, "bytesValue", "bytes_value"},
 };
-constexpr MessageDef kAnyValue{"AnyValue", kAnyValueFields};
+constexpr MessageDef kAnyValue{"AnyValue", kAnyValueFields, false, true};
 
 constexpr FieldDef kKeyValueFields[] = {
     {1, Type::kString, false, "key", "key"},
@@ -673,6 +677,187 @@ Status EncodeJsonMessage(const MessageDef& def, simdjson::dom::object obj, int d
   return Status::Ok();
 }
 
+// ---- Protobuf to JSON ----
+
+// One field's occurrences in a message, in wire order: a varint, a fixed64 or fixed32 value in
+// `number`, or a length-delimited value in `bytes`.
+struct WireValue {
+  WireType wire = WireType::kVarint;
+  uint64_t number = 0;
+  std::string_view bytes;
+};
+
+Status Corrupt(const MessageDef& m, std::string_view what) {
+  return Status::Corruption(fmt::format("stored OTLP data: {}: {}", m.name, what));
+}
+
+// Go's encoding/json form of a float64, as jsonpb writes doubles: non-finite values as the
+// strings "NaN", "Infinity" and "-Infinity".
+void WriteJsonDouble(double d, JsonWriter& w) {
+  if (std::isnan(d)) {
+    w.String("NaN");
+  } else if (std::isinf(d)) {
+    w.String(d > 0 ? "Infinity" : "-Infinity");
+  } else {
+    w.Number(d);
+  }
+}
+
+Status WriteJsonMessage(const MessageDef& def, std::string_view data, int depth, bool hex_ids,
+                        JsonWriter& w);
+
+// Writes one value of `f`; a length-delimited packed field writes its elements one by one.
+Status WriteJsonValue(const MessageDef& def, const FieldDef& f, const WireValue& v, int depth,
+                      bool hex_ids, JsonWriter& w) {
+  switch (f.type) {
+    case Type::kMessage:
+      return WriteJsonMessage(*f.message, v.bytes, depth + 1, hex_ids, w);
+    case Type::kString:
+      w.String(v.bytes);
+      break;
+    case Type::kBytes:
+      w.String(Base64Encode(v.bytes));
+      break;
+    case Type::kId:
+      w.String(hex_ids ? HexEncode(v.bytes) : Base64Encode(v.bytes));
+      break;
+    case Type::kInt64:
+    case Type::kSfixed64:
+      w.String(std::to_string(static_cast<int64_t>(v.number)));
+      break;
+    case Type::kUint64:
+    case Type::kFixed64:
+      w.String(std::to_string(v.number));
+      break;
+    case Type::kInt32:
+      w.Int(static_cast<int32_t>(v.number));
+      break;
+    case Type::kSint32:
+      w.Int(ZigZagDecode(v.number));
+      break;
+    case Type::kUint32:
+    case Type::kFixed32:
+      w.Int(static_cast<int64_t>(static_cast<uint32_t>(v.number)));
+      break;
+    case Type::kEnum: {
+      const auto e = static_cast<int32_t>(v.number);
+      if (e >= 0 && static_cast<size_t>(e) < f.enum_names.size()) {
+        w.String(f.enum_names[static_cast<size_t>(e)]);
+      } else {
+        w.Int(e);  // a value this schema does not name, as jsonpb writes it
+      }
+      break;
+    }
+    case Type::kBool:
+      w.Bool(v.number != 0);
+      break;
+    case Type::kDouble:
+      WriteJsonDouble(std::bit_cast<double>(v.number), w);
+      break;
+    case Type::kPackedFixed64:
+    case Type::kPackedDouble:
+    case Type::kPackedUint64: {
+      ByteReader r(v.bytes);
+      uint64_t e;
+      while (!r.empty()) {
+        const bool ok = f.type == Type::kPackedUint64 ? r.ReadUvarint(&e) : r.ReadFixed64(&e);
+        if (!ok) return Corrupt(def, fmt::format("{}: truncated packed value", f.snake));
+        if (f.type == Type::kPackedDouble) {
+          WriteJsonDouble(std::bit_cast<double>(e), w);
+        } else {
+          w.String(std::to_string(e));
+        }
+      }
+      break;
+    }
+  }
+  return Status::Ok();
+}
+
+// Whether jsonpb leaves the value out: a zero scalar or an empty string outside a oneof.
+bool IsDefault(const MessageDef& def, const FieldDef& f, const WireValue& v) {
+  if (def.oneof || f.type == Type::kMessage) return false;
+  return WireTypeOf(f.type) == WireType::kLen ? v.bytes.empty() : v.number == 0;
+}
+
+Status WriteJsonMessage(const MessageDef& def, std::string_view data, int depth, bool hex_ids,
+                        JsonWriter& w) {
+  if (depth > kMaxDepth) return Corrupt(def, "nested too deeply");
+  std::vector<std::pair<const FieldDef*, WireValue>> values;
+  WireReader r(data);
+  while (r.NextField()) {
+    const FieldDef* f = def.Find(r.field());
+    if (f == nullptr) {
+      if (!r.Skip()) break;
+      continue;
+    }
+    WireValue v;
+    const auto wt = static_cast<WireType>(r.wire_type());
+    v.wire = wt;
+    bool ok = false;
+    if (wt != WireTypeOf(f->type) && !(IsPacked(f->type) && wt == ElementWireType(f->type))) {
+      return Corrupt(def, fmt::format("{}: wrong wire type", f->snake));
+    }
+    switch (wt) {
+      case WireType::kVarint:
+        ok = r.ReadVarint(&v.number);
+        break;
+      case WireType::kFixed64:
+        ok = r.ReadFixed64(&v.number);
+        break;
+      case WireType::kFixed32: {
+        uint32_t u = 0;
+        ok = r.ReadFixed32(&u);
+        v.number = u;
+        break;
+      }
+      case WireType::kLen:
+        ok = r.ReadBytes(&v.bytes);
+        break;
+    }
+    if (!ok) break;
+    values.emplace_back(f, v);
+  }
+  if (r.error()) return Corrupt(def, "truncated or invalid protobuf");
+  w.BeginObject();
+  // jsonpb writes fields in declaration order (that of `def.fields`); a singular field
+  // present more than once takes its last value, as protobuf parsers do.
+  for (const FieldDef& f : def.fields) {
+    const WireValue* last = nullptr;
+    size_t count = 0;
+    for (const auto& [vf, v] : values) {
+      if (vf == &f) {
+        last = &v;
+        ++count;
+      }
+    }
+    if (count == 0) continue;
+    if (!f.repeated) {
+      if (IsDefault(def, f, *last)) continue;
+      w.Key(f.json);
+      RETURN_IF_ERROR(WriteJsonValue(def, f, *last, depth, hex_ids, w));
+      continue;
+    }
+    w.Key(f.json).BeginArray();
+    for (const auto& [vf, v] : values) {
+      if (vf != &f) continue;
+      if (IsPacked(f.type) && v.wire != WireType::kLen) {
+        // One element sent unpacked.
+        if (f.type == Type::kPackedUint64 || f.type == Type::kPackedFixed64) {
+          w.String(std::to_string(v.number));
+        } else {
+          WriteJsonDouble(std::bit_cast<double>(v.number), w);
+        }
+        continue;
+      }
+      RETURN_IF_ERROR(WriteJsonValue(def, f, v, depth, hex_ids, w));
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string_view OtlpSignalName(OtlpSignal s) {
@@ -732,11 +917,22 @@ std::string OtlpExportResponse(OtlpSignal signal, uint64_t rejected, std::string
   return out;
 }
 
-std::string RpcStatus(int32_t code, std::string_view message) {
-  std::string out;
-  PutVarintField(out, 1, static_cast<uint64_t>(int64_t{code}));
-  PutBytesField(out, 2, message);
-  return out;
+Result<std::string> TraceJson(std::string_view traces_data, const TraceJsonStyle& style) {
+  JsonWriter w;
+  w.BeginObject().Key(style.root_key).BeginArray();
+  WireReader r(traces_data);
+  while (r.NextField()) {
+    std::string_view rs;
+    if (r.field() != 1 || !r.Expect(WireType::kLen)) {
+      if (!r.Skip()) break;
+      continue;
+    }
+    if (!r.ReadBytes(&rs)) break;
+    RETURN_IF_ERROR(WriteJsonMessage(kResourceSpans, rs, 1, style.hex_ids, w));
+  }
+  if (r.error()) return Status::Corruption("stored OTLP data: TracesData: truncated or invalid");
+  w.EndArray().EndObject();
+  return std::move(w.str());
 }
 
 }  // namespace strata::proto

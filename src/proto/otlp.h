@@ -37,7 +37,12 @@ Result<std::string> OtlpJsonToProtobuf(OtlpSignal signal, std::string_view json)
 std::string OtlpExportResponse(OtlpSignal signal, uint64_t rejected, std::string_view message,
                                bool json);
 
-// A google.rpc.Status message (code, message), the body of OTLP/HTTP error responses.
-std::string RpcStatus(int32_t code, std::string_view message);
+// Whether a trace or span ID is all zero bytes, which OTLP calls invalid.
+inline bool IsZeroId(std::string_view id) {
+  for (char c : id) {
+    if (c != 0) return false;
+  }
+  return true;
+}
 
 }  // namespace strata::proto

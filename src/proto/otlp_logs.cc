@@ -58,10 +58,6 @@ constexpr std::array<std::string_view, 13> kServiceNameSources = {
     "k8s_job_name",
 };
 
-bool AllZero(std::string_view b) {
-  return std::all_of(b.begin(), b.end(), [](char c) { return c == 0; });
-}
-
 // The key of a KeyValue message.
 std::string_view KeyOf(std::string_view kv) {
   WireReader r(kv);
@@ -282,8 +278,8 @@ class LogsTranslator {
     if (!severity_text.empty()) md.push_back({"severity_text", std::string(severity_text)});
     if (dropped != 0) md.push_back({"dropped_attributes_count", std::to_string(dropped)});
     if (flags != 0) md.push_back({"flags", std::to_string(flags)});
-    if (!trace_id.empty() && !AllZero(trace_id)) md.push_back({"trace_id", HexEncode(trace_id)});
-    if (!span_id.empty() && !AllZero(span_id)) md.push_back({"span_id", HexEncode(span_id)});
+    if (!trace_id.empty() && !IsZeroId(trace_id)) md.push_back({"trace_id", HexEncode(trace_id)});
+    if (!span_id.empty() && !IsZeroId(span_id)) md.push_back({"span_id", HexEncode(span_id)});
     if (!event_name.empty()) md.push_back({"event_name", std::string(event_name)});
 
     uint64_t ts = time != 0 ? time : observed;

@@ -2,11 +2,10 @@
 
 #include <fmt/format.h>
 
-#include "base/json.h"
 #include "base/mutex.h"
+#include "http/error_response.h"
 #include "http/status_map.h"
 #include "http/tenant.h"
-#include "proto/otlp.h"
 
 namespace strata::agent {
 namespace bhttp = boost::beast::http;
@@ -20,47 +19,13 @@ constexpr const char* kBudgetNames[] = {"samples", "log_bytes", "spans"};
 // How long a sender should wait before retrying a request refused for back-pressure.
 constexpr const char* kBackpressureRetryAfter = "5";
 
-// google.rpc.Code for an HTTP status, as OTLP/HTTP error bodies carry it.
-int32_t RpcCode(http::Status code) {
-  switch (code) {
-    case http::Status::bad_request:
-    case http::Status::unsupported_media_type:
-      return 3;  // INVALID_ARGUMENT
-    case http::Status::not_found:
-      return 5;  // NOT_FOUND
-    case http::Status::payload_too_large:
-    case http::Status::too_many_requests:
-      return 8;  // RESOURCE_EXHAUSTED
-    default:
-      return 14;  // UNAVAILABLE
-  }
-}
-
-http::Response ErrorResponse(unsigned version, bool keep_alive, ErrorFormat format,
-                             http::Status code, std::string msg) {
-  http::Response res(code, version);
-  res.keep_alive(keep_alive);
-  switch (format) {
-    case ErrorFormat::kText:
-      res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
-      res.body() = std::move(msg) + "\n";
-      break;
-    case ErrorFormat::kOtlpProtobuf:
-      res.set(bhttp::field::content_type, "application/x-protobuf");
-      res.body() = proto::RpcStatus(RpcCode(code), msg);
-      break;
-    case ErrorFormat::kOtlpJson: {
-      JsonWriter w;
-      w.BeginObject().Key("code").Int(RpcCode(code)).Key("message").String(msg).EndObject();
-      res.set(bhttp::field::content_type, "application/json");
-      res.body() = std::move(w.str());
-      break;
-    }
-  }
+// An error answer; back-pressure (503) tells the sender when to retry.
+http::Response AgentError(unsigned version, bool keep_alive, ErrorFormat format, http::Status code,
+                          const std::string& msg) {
+  http::Response res = http::ErrorResponse(version, keep_alive, format, code, msg);
   if (code == http::Status::service_unavailable) {
     res.set(bhttp::field::retry_after, kBackpressureRetryAfter);
   }
-  res.prepare_payload();
   return res;
 }
 
@@ -201,7 +166,7 @@ void Intake::Reply(const std::string& receiver, const http::Request& req,
                    const http::Responder& respond, ErrorFormat format, const Status& error) {
   http::Status code = http::StatusFor(error);
   CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
-  respond.Send(ErrorResponse(req.version(), req.keep_alive(), format, code, error.message()));
+  respond.Send(AgentError(req.version(), req.keep_alive(), format, code, error.message()));
 }
 
 bool Intake::Tenant(const std::string& receiver, const http::Request& req,
@@ -223,9 +188,9 @@ bool Intake::AdmitHttp(const std::string& receiver, const http::Request& req,
   if (wait == 0) return true;
   CountRequest(receiver, "429");
   http::Response res =
-      ErrorResponse(req.version(), req.keep_alive(), format, http::Status::too_many_requests,
-                    fmt::format("tenant \"{}\" is over its {} rate limit (limits); retry after {}s",
-                                tenant, kBudgetNames[static_cast<size_t>(budget)], wait));
+      AgentError(req.version(), req.keep_alive(), format, http::Status::too_many_requests,
+                 fmt::format("tenant \"{}\" is over its {} rate limit (limits); retry after {}s",
+                             tenant, kBudgetNames[static_cast<size_t>(budget)], wait));
   res.set(bhttp::field::retry_after, std::to_string(wait));
   respond.Send(std::move(res));
   return false;
@@ -242,7 +207,7 @@ void Intake::SubmitHttp(const std::string& receiver, std::span<const QueueRecord
            if (!st.ok()) {
              http::Status code = http::StatusFor(st);
              CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
-             return respond.Send(ErrorResponse(version, keep_alive, format, code, st.message()));
+             return respond.Send(AgentError(version, keep_alive, format, code, st.message()));
            }
            CountRequest(receiver, std::to_string(static_cast<unsigned>(ok_status)));
            http::Response res(ok_status, version);

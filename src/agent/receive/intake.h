@@ -18,6 +18,7 @@
 #include "agent/queue/queue.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
+#include "http/error_response.h"
 #include "http/server.h"
 #include "limits/token_bucket.h"
 
@@ -28,9 +29,7 @@ using ExporterSet = std::vector<std::shared_ptr<Exporter>>;
 // What a per-tenant rate limit counts.
 enum class Budget : uint8_t { kSamples, kLogBytes, kSpans };
 
-// How receivers word an error body: plain text, or OTLP's google.rpc.Status in the request's
-// encoding.
-enum class ErrorFormat : uint8_t { kText, kOtlpProtobuf, kOtlpJson };
+using http::ErrorFormat;
 
 // Intake is what every receiver hands a decoded, validated request to: it holds the memory
 // budget for request bodies being processed, resolves and rate-limits the tenant, appends the
