@@ -1,0 +1,162 @@
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "base/coding.h"
+#include "base/encoding.h"
+#include "proto/otlp.h"
+#include "proto/otlp_traces.h"
+#include "testing/temp_dir.h"
+#include "traces/db.h"
+#include "traces/storage.h"
+#include "traces/wal_record.h"
+
+namespace strata::traces {
+namespace {
+
+// An OTLP/JSON request with `n` spans of trace `trace_hex`, span IDs from `first_span`.
+std::string Request(std::string_view trace_hex, int first_span, int n) {
+  std::string spans;
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) spans += ",";
+    spans += fmt::format(
+        R"({{"traceId":"{}","spanId":"{:016x}","name":"op {}","startTimeUnixNano":"{}",)"
+        R"("endTimeUnixNano":"{}"}})",
+        trace_hex, first_span + i, i, 1000 + i, 2000 + i);
+  }
+  std::string json =
+      fmt::format(R"({{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name",)"
+                  R"("value":{{"stringValue":"svc"}}}}]}},"scopeSpans":[{{"spans":[{}]}}]}}]}})",
+                  spans);
+  auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, json);
+  EXPECT_TRUE(pb.ok()) << pb.status().ToString();
+  return pb.ok() ? *pb : std::string();
+}
+
+// The request's fragments as a Db takes them; they borrow from `split`.
+std::vector<Fragment> Fragments(const proto::SplitTraces& split) {
+  std::vector<Fragment> out;
+  for (const auto& f : split.fragments) {
+    out.push_back({f.trace_id, f.resource_spans, f.start_ns, f.end_ns, f.spans});
+  }
+  return out;
+}
+
+proto::SplitTraces Split(const std::string& request) {
+  auto split = proto::SplitByTrace(request);
+  EXPECT_TRUE(split.ok()) << split.status().ToString();
+  return split.ok() ? std::move(*split) : proto::SplitTraces{};
+}
+
+std::string Id(std::string_view hex) {
+  std::string out;
+  EXPECT_TRUE(HexDecode(hex, &out));
+  return out;
+}
+
+constexpr std::string_view kTraceA = "5b8efff798038103d269b633813fc60c";
+constexpr std::string_view kTraceB = "00000000000000000000000000000001";
+
+TEST(TraceDbTest, ReadsWhatWasAppendedAndReplays) {
+  testing::TempDir dir("traces");
+  const auto first = Split(Request(kTraceA, 1, 3));
+  const auto again = Split(Request(kTraceA, 4, 2));
+  const auto other = Split(Request(kTraceB, 1, 1));
+  auto refuse = [](size_t, Rejection) { FAIL() << "nothing is over a limit"; };
+  std::string expected;
+  {
+    auto db = Db::Open(dir.path(), {}, "t");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    for (const auto* split : {&first, &again, &other}) {
+      auto out = (*db)->Append(Fragments(*split), {}, refuse);
+      ASSERT_TRUE(out.ok());
+      EXPECT_EQ(out->spans, split->spans);
+    }
+    // The trace is its fragments, in the order they came, as TracesData field 1.
+    std::string want;
+    for (const auto* split : {&first, &again}) {
+      std::string_view rs = split->fragments[0].resource_spans;
+      want.push_back('\x0a');
+      PutUvarint(want, rs.size());
+      want.append(rs);
+    }
+    FoundTrace found;
+    ASSERT_TRUE((*db)->head().Read(Id(kTraceA), &found));
+    expected = found.traces_data;
+    EXPECT_EQ(expected, want);
+    EXPECT_EQ(found.spans, 5u);
+    EXPECT_EQ(found.bytes_read,
+              first.fragments[0].resource_spans.size() + again.fragments[0].resource_spans.size());
+    EXPECT_EQ((*db)->head().num_traces(), 2u);
+    EXPECT_EQ((*db)->head().num_spans(), 6u);
+    EXPECT_FALSE((*db)->head().Read(Id("0000000000000000000000000000000f"), &found));
+    ASSERT_TRUE((*db)->Close().ok());
+  }
+  auto db = Db::Open(dir.path(), {}, "t");
+  ASSERT_TRUE(db.ok());
+  FoundTrace replayed;
+  ASSERT_TRUE((*db)->head().Read(Id(kTraceA), &replayed));
+  EXPECT_EQ(replayed.traces_data, expected);
+  EXPECT_EQ((*db)->head().num_traces(), 2u);
+  EXPECT_EQ((*db)->head().num_spans(), 6u);
+}
+
+TEST(TraceDbTest, RefusesWhatWouldMakeATraceTooLarge) {
+  testing::TempDir dir("traces");
+  auto db = Db::Open(dir.path(), {}, "t");
+  ASSERT_TRUE(db.ok());
+  const auto small = Split(Request(kTraceA, 1, 1));
+  const auto big = Split(Request(kTraceA, 2, 20));
+  const uint64_t limit = small.fragments[0].resource_spans.size() + 100;
+  ASSERT_GT(small.fragments[0].resource_spans.size() + big.fragments[0].resource_spans.size(),
+            limit);
+  std::vector<std::pair<size_t, Rejection>> refused;
+  auto reject = [&](size_t i, Rejection r) { refused.emplace_back(i, r); };
+  ASSERT_TRUE((*db)->Append(Fragments(small), {.max_bytes_per_trace = limit}, reject).ok());
+  auto out = (*db)->Append(Fragments(big), {.max_bytes_per_trace = limit}, reject);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->spans, 0u);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].second, Rejection::kTraceTooLarge);
+  EXPECT_EQ((*db)->head().num_spans(), 1u);
+  // Another trace is not affected.
+  const auto other = Split(Request(kTraceB, 1, 1));
+  out = (*db)->Append(Fragments(other), {.max_bytes_per_trace = limit}, reject);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->spans, 1u);
+  EXPECT_EQ(refused.size(), 1u);
+}
+
+TEST(TraceDbTest, StorageKeepsTenantsApart) {
+  testing::TempDir dir("traces");
+  auto storage = Storage::Open({.dir = dir.path()});
+  ASSERT_TRUE(storage.ok());
+  auto a = (*storage)->GetOrCreate("a");
+  ASSERT_TRUE(a.ok());
+  const auto split = Split(Request(kTraceA, 1, 2));
+  ASSERT_TRUE((*a)->Append(Fragments(split), {}, [](size_t, Rejection) {}).ok());
+  EXPECT_EQ((*storage)->Find("b"), nullptr);
+  EXPECT_FALSE((*storage)->GetOrCreate("../x").ok());
+  // A second process may not open the same directory.
+  EXPECT_FALSE(Storage::Open({.dir = dir.path()}).ok());
+}
+
+TEST(TraceWalRecordTest, RefusesEveryTruncation) {
+  const auto split = Split(Request(kTraceA, 1, 2));
+  std::string payload;
+  EncodeFragment(payload, Fragments(split)[0]);
+  std::vector<Fragment> out;
+  ASSERT_TRUE(DecodeFragments(payload, out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].resource_spans, split.fragments[0].resource_spans);
+  EXPECT_EQ(out[0].spans, 2u);
+  for (size_t cut = 1; cut < payload.size(); ++cut) {
+    std::vector<Fragment> partial;
+    EXPECT_FALSE(DecodeFragments(payload.substr(0, cut), partial).ok()) << cut;
+  }
+}
+
+}  // namespace
+}  // namespace strata::traces
