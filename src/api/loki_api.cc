@@ -15,7 +15,6 @@
 #include "base/json.h"
 #include "base/math.h"
 #include "base/units.h"
-#include "base/version.h"
 #include "http/status_map.h"
 #include "logql/parser.h"
 
@@ -89,14 +88,10 @@ void LokiApi::Register(http::Server& server) {
   route("/loki/api/v1/detected_field/", &LokiApi::DetectedFields, false);
   route("/loki/api/v1/tail", &LokiApi::Tail, false);
   route("/loki/api/v1/patterns", &LokiApi::Patterns, false);
-  server.Route(
-      "/loki/api/v1/status/buildinfo", {bhttp::verb::get},
-      [](http::Request& req, const http::Responder& r) {
-        r.Send(http::JsonResponse(req, http::Status::ok,
-                                  fmt::format(R"({{"version":"{}","revision":"{}","branch":"",)"
-                                              R"("buildUser":"","buildDate":"","goVersion":""}})",
-                                              kVersion, kRevision)));
-      });
+  server.Route("/loki/api/v1/status/buildinfo", {bhttp::verb::get},
+               [](http::Request& req, const http::Responder& r) {
+                 r.Send(http::JsonResponse(req, http::Status::ok, BuildInfoJson()));
+               });
 }
 
 namespace {

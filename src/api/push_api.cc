@@ -12,21 +12,23 @@
 #include "proto/otlp.h"
 #include "proto/otlp_logs.h"
 #include "proto/otlp_metrics.h"
+#include "proto/otlp_traces.h"
 #include "proto/remote_write.h"
 
 namespace strata::api {
 namespace bhttp = boost::beast::http;
 
 PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::LogDistributor& logs,
-                 prometheus::Registry& registry)
+                 ingest::TraceDistributor& traces, prometheus::Registry& registry)
     : opts_(std::move(opts)),
       distributor_(distributor),
       logs_(logs),
+      traces_(traces),
       requests_(
           prometheus::BuildCounter()
               .Name("strata_ingest_requests_total")
-              .Help("Push requests (remote write, OTLP metrics and logs, Loki push) by tenant and "
-                    "response code.")
+              .Help("Push requests (remote write, OTLP metrics, logs and traces, Loki push) by "
+                    "tenant and response code.")
               .Register(registry)) {}
 
 void PushApi::Register(http::Server& server) {
@@ -39,6 +41,9 @@ void PushApi::Register(http::Server& server) {
                [this](http::Request& req, const http::Responder& r) { HandleOtlp(req, r); });
   server.Route("/otlp/v1/logs", {bhttp::verb::post},
                [this](http::Request& req, const http::Responder& r) { HandleOtlpLogs(req, r); });
+  auto traces = [this](http::Request& req, const http::Responder& r) { HandleOtlpTraces(req, r); };
+  server.Route("/otlp/v1/traces", {bhttp::verb::post}, traces);
+  server.Route("/v1/traces", {bhttp::verb::post}, traces);
   server.Route("/loki/api/v1/push", {bhttp::verb::post},
                [this](http::Request& req, const http::Responder& r) { HandleLokiPush(req, r); });
 }
@@ -49,16 +54,25 @@ void PushApi::Send(const http::Responder& respond, const std::string& tenant, ht
 }
 
 void PushApi::Fail(const http::Request& req, const http::Responder& respond,
-                   const std::string& tenant, const Status& error) {
-  Send(respond, tenant, http::TextResponse(req, http::StatusFor(error), error.message()));
+                   const std::string& tenant, const Status& error, http::ErrorFormat format) {
+  if (format == http::ErrorFormat::kText) {
+    return Send(respond, tenant, http::TextResponse(req, http::StatusFor(error), error.message()));
+  }
+  Send(respond, tenant,
+       http::ErrorResponse(req.version(), req.keep_alive(), format, http::StatusFor(error),
+                           error.message()));
 }
 
 namespace {
 
 // The answer to a push the distributor refused whole: its status, with Retry-After when the
 // tenant is over its rate.
-http::Response Refused(const http::Request& head, const ingest::PushOutcome& o) {
-  http::Response res = http::TextResponse(head, http::StatusFor(o.status), o.status.message());
+http::Response Refused(const http::Request& head, const ingest::PushOutcome& o,
+                       http::ErrorFormat format = http::ErrorFormat::kText) {
+  http::Response res = format == http::ErrorFormat::kText
+                           ? http::TextResponse(head, http::StatusFor(o.status), o.status.message())
+                           : http::ErrorResponse(head.version(), head.keep_alive(), format,
+                                                 http::StatusFor(o.status), o.status.message());
   if (o.retry_after_s > 0) res.set(bhttp::field::retry_after, std::to_string(o.retry_after_s));
   return res;
 }
@@ -124,13 +138,13 @@ std::optional<PushApi::OtlpBody> PushApi::ReadOtlp(http::Request& req,
     return std::nullopt;
   }
   if (Status st = http::DecodeBody(req, opts_.max_decompressed_body_bytes, b.raw); !st.ok()) {
-    Fail(req, respond, b.tenant, st);
+    Fail(req, respond, b.tenant, st, b.errors());
     return std::nullopt;
   }
   if (b.json) {
     auto pb = proto::OtlpJsonToProtobuf(signal, b.raw);
     if (!pb.ok()) {
-      Fail(req, respond, b.tenant, pb.status());
+      Fail(req, respond, b.tenant, pb.status(), b.errors());
       return std::nullopt;
     }
     b.raw = std::move(*pb);
@@ -152,17 +166,19 @@ void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
   auto body = ReadOtlp(req, respond, proto::OtlpSignal::kMetrics);
   if (!body) return;
   auto translated = proto::TranslateOtlpMetrics(body->raw);
-  if (!translated.ok()) return Fail(req, respond, body->tenant, translated.status());
+  if (!translated.ok()) {
+    return Fail(req, respond, body->tenant, translated.status(), body->errors());
+  }
   ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
   prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
-  distributor_.Push(body->tenant, proto::AsView(translated->request), untranslatable,
-                    [this, respond, &answered, tenant = body->tenant, json = body->json,
-                     head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-                      if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
-                      answered.Increment();
-                      SendOtlpResponse(respond, head, proto::OtlpSignal::kMetrics, json, o.refused,
-                                       o.message);
-                    });
+  distributor_.Push(
+      body->tenant, proto::AsView(translated->request), untranslatable,
+      [this, respond, &answered, tenant = body->tenant, json = body->json, errors = body->errors(),
+       head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+        if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
+        answered.Increment();
+        SendOtlpResponse(respond, head, proto::OtlpSignal::kMetrics, json, o.refused, o.message);
+      });
 }
 
 // OTLP logs go where Loki pushes go, as Loki 3 stores them (proto/otlp_logs.h). Refusals a
@@ -171,23 +187,47 @@ void PushApi::HandleOtlpLogs(http::Request& req, const http::Responder& respond)
   auto body = ReadOtlp(req, respond, proto::OtlpSignal::kLogs);
   if (!body) return;
   auto logs = proto::TranslateOtlpLogs(body->raw, NowMillis() * 1'000'000);
-  if (!logs.ok()) return Fail(req, respond, body->tenant, logs.status());
+  if (!logs.ok()) return Fail(req, respond, body->tenant, logs.status(), body->errors());
   if ((*logs)->push.streams.empty()) {
     return SendOtlpResponse(respond, req, proto::OtlpSignal::kLogs, body->json, 0, "");
   }
   prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
   logs_.Push(body->tenant, (*logs)->push,
              [this, respond, &answered, tenant = body->tenant, json = body->json,
-              head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-               if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
+              errors = body->errors(), head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+               if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
                if (o.over_limit) {
                  return Send(respond, tenant,
-                             http::TextResponse(head, http::Status::too_many_requests, o.message));
+                             http::ErrorResponse(head.version(), head.keep_alive(), errors,
+                                                 http::Status::too_many_requests, o.message));
                }
                answered.Increment();
                SendOtlpResponse(respond, head, proto::OtlpSignal::kLogs, json, o.refused,
                                 o.message);
              });
+}
+
+void PushApi::HandleOtlpTraces(http::Request& req, const http::Responder& respond) {
+  auto body = ReadOtlp(req, respond, proto::OtlpSignal::kTraces);
+  if (!body) return;
+  // The spans are stored as sent and answered later as they are: check all of them now.
+  if (auto scan = proto::ScanOtlp(proto::OtlpSignal::kTraces, body->raw); !scan.ok()) {
+    return Fail(req, respond, body->tenant, scan.status(), body->errors());
+  }
+  auto split = proto::SplitByTrace(body->raw);
+  if (!split.ok()) return Fail(req, respond, body->tenant, split.status(), body->errors());
+  if (split->spans == 0 && split->invalid == 0) {
+    return SendOtlpResponse(respond, req, proto::OtlpSignal::kTraces, body->json, 0, "");
+  }
+  prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
+  traces_.Push(body->tenant, *split,
+               [this, respond, &answered, tenant = body->tenant, json = body->json,
+                errors = body->errors(), head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+                 if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
+                 answered.Increment();
+                 SendOtlpResponse(respond, head, proto::OtlpSignal::kTraces, json, o.refused,
+                                  o.message);
+               });
 }
 
 void PushApi::HandleLokiPush(http::Request& req, const http::Responder& respond) {

@@ -10,9 +10,11 @@
 #include <string_view>
 
 #include "base/tenant.h"
+#include "http/error_response.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
+#include "ingest/trace_distributor.h"
 #include "proto/otlp.h"
 
 namespace strata::api {
@@ -23,14 +25,15 @@ struct PushOptions {
 };
 
 // PushApi is the HTTP face of ingestion: Prometheus remote write (POST /api/v1/push,
-// /api/v1/write), OTLP/HTTP metrics and logs (POST /otlp/v1/metrics, /otlp/v1/logs) and Loki
-// push (POST /loki/api/v1/push). It resolves the tenant, decodes the body, hands the batch to the
-// signal's distributor and answers in the protocol's terms once the distributor reports:
-// errors through http/status_map.h, 429 with Retry-After, OTLP's partial success. Thread-safe.
+// /api/v1/write), OTLP/HTTP metrics, logs and traces (POST /otlp/v1/metrics, /otlp/v1/logs,
+// /otlp/v1/traces and /v1/traces) and Loki push (POST /loki/api/v1/push). It resolves the tenant,
+// decodes the body, hands the batch to the signal's distributor and answers in the protocol's terms
+// once the distributor reports: errors through http/status_map.h, 429 with Retry-After, OTLP's
+// partial success. Thread-safe.
 class PushApi {
  public:
   PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::LogDistributor& logs,
-          prometheus::Registry& registry);
+          ingest::TraceDistributor& traces, prometheus::Registry& registry);
 
   void Register(http::Server& server);
 
@@ -42,15 +45,19 @@ class PushApi {
   // (proto/otlp_logs.h); 200 once durable, refusals as OTLP's partial success, 429 when over a
   // tenant's limit.
   void HandleOtlpLogs(http::Request& req, const http::Responder& respond);
+  // OTLP traces (protobuf or JSON, optionally gzip), stored by trace (proto/otlp_traces.h);
+  // 200 once durable, spans refused by a per-trace limit or without valid IDs as OTLP's
+  // partial success, 429 with Retry-After over the tenant's rate.
+  void HandleOtlpTraces(http::Request& req, const http::Responder& respond);
   // Loki push: snappy-compressed protobuf PushRequest, or JSON (Content-Type application/json),
   // either optionally gzip; 204 once durable, 400 naming what was refused (the rest is
   // stored), 429 over the rate or stream limit.
   void HandleLokiPush(http::Request& req, const http::Responder& respond);
 
  private:
-  // Answers `error` and counts it.
+  // Answers `error` in `format` and counts it.
   void Fail(const http::Request& req, const http::Responder& respond, const std::string& tenant,
-            const Status& error);
+            const Status& error, http::ErrorFormat format = http::ErrorFormat::kText);
   // Sends `res` and counts it.
   void Send(const http::Responder& respond, const std::string& tenant, http::Response res);
 
@@ -59,6 +66,9 @@ class PushApi {
     std::string tenant;
     std::string raw;
     bool json = false;  // the request was JSON: so is the answer
+    http::ErrorFormat errors() const {
+      return json ? http::ErrorFormat::kOtlpJson : http::ErrorFormat::kOtlpProtobuf;
+    }
   };
   // Reads the tenant, Content-Type and body; answers and returns nullopt when unusable.
   std::optional<OtlpBody> ReadOtlp(http::Request& req, const http::Responder& respond,
@@ -71,6 +81,7 @@ class PushApi {
   const PushOptions opts_;
   ingest::Distributor& distributor_;
   ingest::LogDistributor& logs_;
+  ingest::TraceDistributor& traces_;
   prometheus::Family<prometheus::Counter>& requests_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "base/version.h"
 #include "http/compression.h"
 #include "http/tenant.h"
 
@@ -120,6 +121,14 @@ void WriteResult(JsonWriter& w, const promql::QueryResult& r,
   }
   if (extra) extra(w);
   w.EndObject();
+}
+
+std::string BuildInfoJson() {
+  JsonWriter w;
+  w.BeginObject().Key("version").String(kVersion).Key("revision").String(kRevision);
+  for (const char* key : {"branch", "buildUser", "buildDate", "goVersion"}) w.Key(key).String("");
+  w.EndObject();
+  return std::move(w.str());
 }
 
 }  // namespace strata::api

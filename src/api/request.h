@@ -59,6 +59,10 @@ Result<std::string> LabelNameFromPath(std::string_view path, std::string_view pr
 // Runs a query under `timeout_ms` (0: the engine's) and the client's cancellation.
 promql::QueryControl ControlFor(const http::Responder& r, int64_t timeout_ms);
 
+// The build as Prometheus's, Loki's and Tempo's buildinfo endpoints describe theirs:
+// {"version":...,"revision":...,"branch":"","buildUser":"","buildDate":"","goVersion":""}.
+std::string BuildInfoJson();
+
 // {"name": "value", ...}
 void WriteLabels(JsonWriter& w, const Labels& ls);
 // A PromQL result as Prometheus's API (and Loki's, for metric queries) writes its data

@@ -70,13 +70,33 @@ Status ParseLogLimits(const YAML::Node& node, const std::string& path, limits::L
   return Status::Ok();
 }
 
-// Limits for metrics ingestion at the top of `node` and for logs under its `logs` key
-// (limits, overrides.<tenant>).
+Status ParseTraceLimits(const YAML::Node& node, const std::string& path, limits::TraceLimits& l) {
+  YamlSection s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Double("ingestion_rate_limit_bytes", l.ingestion_rate_limit_bytes));
+  RETURN_IF_ERROR(s.Double("ingestion_burst_size_bytes", l.ingestion_burst_size_bytes));
+  RETURN_IF_ERROR(s.Bytes("max_bytes_per_trace", l.max_bytes_per_trace));
+  RETURN_IF_ERROR(s.Unknown());
+  if (l.ingestion_rate_limit_bytes < 0 || l.ingestion_burst_size_bytes < 0) {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}\": ingestion_rate_limit_bytes and ingestion_burst_size_bytes must not be "
+        "negative",
+        path));
+  }
+  return Status::Ok();
+}
+
+// Limits for metrics ingestion at the top of `node`, for logs under its `logs` key and for
+// traces under `traces` (limits, overrides.<tenant>).
 Status ParseSignalLimits(const YAML::Node& node, const std::string& path, limits::TenantLimits& l) {
   YAML::Node rest = YAML::Clone(node);
   if (rest.IsMap() && rest["logs"]) {
     RETURN_IF_ERROR(ParseLogLimits(rest["logs"], path + ".logs", l.logs));
     rest.remove("logs");
+  }
+  if (rest.IsMap() && rest["traces"]) {
+    RETURN_IF_ERROR(ParseTraceLimits(rest["traces"], path + ".traces", l.traces));
+    rest.remove("traces");
   }
   return ParseLimits(rest, path, l.ingest);
 }

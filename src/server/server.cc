@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "api/request.h"
 #include "base/escape.h"
 #include "base/json.h"
 #include "base/mutex.h"
@@ -22,8 +23,9 @@ StrataServer::StrataServer(Config config)
   bucket_metrics_ = std::make_shared<objstore::BucketMetrics>(*registry_);
   distributor_ = std::make_unique<ingest::Distributor>(config_.limits, *registry_);
   log_distributor_ = std::make_unique<ingest::LogDistributor>(config_.limits, *registry_);
-  push_api_ =
-      std::make_unique<api::PushApi>(config_.push, *distributor_, *log_distributor_, *registry_);
+  trace_distributor_ = std::make_unique<ingest::TraceDistributor>(config_.limits, *registry_);
+  push_api_ = std::make_unique<api::PushApi>(config_.push, *distributor_, *log_distributor_,
+                                             *trace_distributor_, *registry_);
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
   scheduler_ = std::make_unique<frontend::FairScheduler>(config_.query.scheduler, registry_.get());
@@ -37,6 +39,8 @@ StrataServer::StrataServer(Config config)
   loki.tenants = config_.query.tenants;
   loki_api_ = std::make_unique<api::LokiApi>(loki, log_queryable_, log_followers_, config_.limits,
                                              *scheduler_, *range_runner_);
+  tempo_api_ =
+      std::make_unique<api::TempoApi>(config_.query.tenants, trace_queryable_, *scheduler_);
   http::ServerOptions hopts;
   hopts.listen = config_.listen;
   hopts.threads = config_.threads;
@@ -53,6 +57,7 @@ StrataServer::~StrataServer() { Shutdown(); }
 
 void StrataServer::RegisterRoutes() {
   push_api_->Register(*http_);
+  tempo_api_->Register(*http_);
   http_->Route("/-/healthy", {bhttp::verb::get, bhttp::verb::head},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::TextResponse(req, http::Status::ok, "Strata is Healthy."));
@@ -111,14 +116,12 @@ void StrataServer::RegisterRoutes() {
     });
     cv_.notify_all();
   });
-  http_->Route("/api/v1/status/buildinfo", {bhttp::verb::get},
-               [](http::Request& req, const http::Responder& r) {
-                 r.Send(http::JsonResponse(
-                     req, http::Status::ok,
-                     fmt::format(R"({{"status":"success","data":{{"version":"{}","revision":"{}",)"
-                                 R"("branch":"","buildUser":"","buildDate":"","goVersion":""}}}})",
-                                 kVersion, kRevision)));
-               });
+  http_->Route(
+      "/api/v1/status/buildinfo", {bhttp::verb::get},
+      [](http::Request& req, const http::Responder& r) {
+        r.Send(http::JsonResponse(req, http::Status::ok,
+                                  R"({"status":"success","data":)" + api::BuildInfoJson() + "}"));
+      });
 }
 
 std::string StrataServer::StatusPage() const {
@@ -204,8 +207,16 @@ void StrataServer::OpenStorage() {
   Result<std::unique_ptr<logs::Storage>> log_storage =
       storage.ok() ? logs::Storage::Open(log_opts) : storage.status();
   if (!log_storage.ok()) storage = log_storage.status();
+  // Traces: a Db per tenant under <data_dir>/traces, on a WAL configured as the metrics one.
+  traces::StorageOptions trace_opts;
+  trace_opts.dir = config_.data_dir + "/traces";
+  trace_opts.db.wal = opts.db.wal;
+  Result<std::unique_ptr<traces::Storage>> trace_storage =
+      storage.ok() ? traces::Storage::Open(trace_opts) : storage.status();
+  if (!trace_storage.ok()) storage = trace_storage.status();
   if (buckets.ok() && storage.ok()) {
     log_storage_ = std::move(*log_storage);
+    trace_storage_ = std::move(*trace_storage);
     buckets_ = std::move(*buckets);
     store::GatewayOptions gopts = config_.store_gateway;
     gopts.disk_cache_dir = config_.data_dir + "/cache";
@@ -249,6 +260,8 @@ void StrataServer::OpenStorage() {
     log_distributor_->SetStorage(log_storage_.get());
     log_queryable_.SetGateway(log_gateway_.get());
     log_queryable_.SetStorage(log_storage_.get());
+    trace_distributor_->SetStorage(trace_storage_.get());
+    trace_queryable_.SetStorage(trace_storage_.get());
     queryable_.SetStoreGateway(gateway_.get());
     queryable_.SetStorage(storage_.get());
     ready_.store(true, std::memory_order_release);
@@ -316,14 +329,17 @@ void StrataServer::Shutdown() {
   ready_.store(false);
   distributor_->SetStorage(nullptr);
   log_distributor_->SetStorage(nullptr);
+  trace_distributor_->SetStorage(nullptr);
   queryable_.SetStorage(nullptr);
   queryable_.SetStoreGateway(nullptr);
   log_queryable_.SetStorage(nullptr);
+  trace_queryable_.SetStorage(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
   // Queries still queued or running hold responders and read the storage: finish them first.
   scheduler_.reset();
   api_.reset();
   loki_api_.reset();
+  tempo_api_.reset();
   if (opener_.joinable()) opener_.join();
   if (maintenance_.joinable()) maintenance_.join();
   if (compactor_) compactor_->Stop();
@@ -332,6 +348,11 @@ void StrataServer::Shutdown() {
     Status st = log_storage_->Close();
     if (!st.ok()) spdlog::error("msg=\"closing log storage\" err=\"{}\"", st.ToString());
     log_storage_.reset();
+  }
+  if (trace_storage_) {
+    Status st = trace_storage_->Close();
+    if (!st.ok()) spdlog::error("msg=\"closing trace storage\" err=\"{}\"", st.ToString());
+    trace_storage_.reset();
   }
   if (storage_) {
     Status st = storage_->Close();

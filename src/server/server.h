@@ -14,11 +14,13 @@
 #include "api/loki_api.h"
 #include "api/prom_api.h"
 #include "api/push_api.h"
+#include "api/tempo_api.h"
 #include "base/mutex.h"
 #include "base/status.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
+#include "ingest/trace_distributor.h"
 #include "logs/follow.h"
 #include "logs/gateway.h"
 #include "logs/storage.h"
@@ -30,6 +32,8 @@
 #include "server/metrics_store.h"
 #include "server/self_metrics.h"
 #include "store/gateway.h"
+#include "traces/queryable.h"
+#include "traces/storage.h"
 #include "tsdb/storage.h"
 
 namespace strata::server {
@@ -61,20 +65,24 @@ class StrataServer {
   std::unique_ptr<SelfMetrics> metrics_;
   std::unique_ptr<ingest::Distributor> distributor_;
   std::unique_ptr<ingest::LogDistributor> log_distributor_;
+  std::unique_ptr<ingest::TraceDistributor> trace_distributor_;
   std::unique_ptr<api::PushApi> push_api_;
   query::StorageQueryable queryable_;
   logs::StorageQueryable log_queryable_;
+  traces::StorageQueryable trace_queryable_;
   // Whoever follows a tenant's logs as they arrive (tail); outlives the log storage.
   logs::Followers log_followers_;
   // Range queries of both APIs, with the results cache they share.
   std::unique_ptr<frontend::RangeRunner> range_runner_;
   std::unique_ptr<api::PromApi> api_;
   std::unique_ptr<api::LokiApi> loki_api_;
+  std::unique_ptr<api::TempoApi> tempo_api_;
   // The query threads of both APIs; stopped before them.
   std::unique_ptr<frontend::FairScheduler> scheduler_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<tsdb::Storage> storage_;
   std::unique_ptr<logs::Storage> log_storage_;
+  std::unique_ptr<traces::Storage> trace_storage_;
   std::shared_ptr<objstore::BucketMetrics> bucket_metrics_;
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;

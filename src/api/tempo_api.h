@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "base/tenant.h"
+#include "frontend/scheduler.h"
+#include "http/server.h"
+#include "traces/queryable.h"
+
+namespace strata::api {
+
+// TempoApi serves Tempo's HTTP query API as Grafana's Tempo data source calls it:
+// GET /api/traces/<id> (tempopb.Trace as jsonpb writes it, IDs in base64 and the resource
+// spans under "batches", or protobuf when Accept names application/protobuf; 404 when no
+// span of the trace is stored), GET /api/v2/traces/<id> (TraceByIDResponse: the trace and
+// metrics), /api/echo and /api/status/buildinfo. Lookups wait in the tenant's turn on the
+// query scheduler. Errors are plain text, as Tempo's. Thread-safe.
+class TempoApi {
+ public:
+  // Everything passed outlives this.
+  TempoApi(TenantPolicy tenants, const traces::Queryable& queryable,
+           frontend::FairScheduler& scheduler)
+      : tenants_(std::move(tenants)), queryable_(queryable), scheduler_(scheduler) {}
+
+  void Register(http::Server& server);
+
+ private:
+  struct Call;
+  void TraceById(Call& c, bool v2);
+
+  const TenantPolicy tenants_;
+  const traces::Queryable& queryable_;
+  frontend::FairScheduler& scheduler_;
+};
+
+// A trace ID as Tempo reads it from a path: hex digits of either case, an odd count
+// taking a leading 0, at most 128 bits, left-padded with zero bytes to 16. Errors are
+// Tempo's texts.
+Result<std::string> ParseTraceId(std::string_view hex);
+
+}  // namespace strata::api

@@ -1,0 +1,241 @@
+// OTLP traces in, Tempo's trace-by-ID API out, against an in-process server: what a sender and
+// Grafana's Tempo data source see, through a restart.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "base/coding.h"
+#include "proto/otlp.h"
+#include "server/server.h"
+#include "test_util.h"
+
+namespace strata {
+namespace {
+namespace bhttp = boost::beast::http;
+
+// Trace a (two spans of two scopes), trace b (one span) and a span without a trace ID.
+constexpr std::string_view kTwoTraces = R"({"resourceSpans":[{
+  "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shop"}}]},
+  "scopeSpans":[
+    {"scope":{"name":"http"},"spans":[
+      {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174",
+       "name":"GET /cart","kind":2,"startTimeUnixNano":"1700000000000000000",
+       "endTimeUnixNano":"1700000000250000000",
+       "attributes":[{"key":"http.status_code","value":{"intValue":"200"}}],"status":{}},
+      {"traceId":"0000000000000000000000000000000b","spanId":"0000000000000001",
+       "name":"GET /b","startTimeUnixNano":"1700000001000000000",
+       "endTimeUnixNano":"1700000002000000000"},
+      {"spanId":"0000000000000002","name":"lost"}]},
+    {"scope":{"name":"db","version":"2"},"spans":[
+      {"traceId":"5b8efff798038103d269b633813fc60c","spanId":"0000000000000003",
+       "parentSpanId":"eee19b7ec3c1b174","name":"SELECT","kind":"SPAN_KIND_CLIENT",
+       "startTimeUnixNano":"1700000000100000000","endTimeUnixNano":"1700000000200000000",
+       "status":{"code":"STATUS_CODE_ERROR","message":"timeout"}}]}]}]})";
+
+// Trace a as Tempo's v1 API writes it (gogo jsonpb: IDs base64, enums by name, int64 as
+// strings, zero values left out), worked out by hand from kTwoTraces, the IDs in base64 by
+// Python's base64 module: 5b8efff7... is W47/95gDgQPSabYzgT/GDA==, eee19b7ec3c1b174 is
+// 7uGbfsPBsXQ=.
+constexpr std::string_view kTraceAJson =
+    R"({"batches":[{"resource":{"attributes":[{"key":"service.name","value":)"
+    R"({"stringValue":"shop"}}]},"scopeSpans":[{"scope":{"name":"http"},"spans":[)"
+    R"({"traceId":"W47/95gDgQPSabYzgT/GDA==","spanId":"7uGbfsPBsXQ=","name":"GET /cart",)"
+    R"("kind":"SPAN_KIND_SERVER","startTimeUnixNano":"1700000000000000000",)"
+    R"("endTimeUnixNano":"1700000000250000000","attributes":[{"key":"http.status_code",)"
+    R"("value":{"intValue":"200"}}],"status":{}}]},{"scope":{"name":"db","version":"2"},)"
+    R"("spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA==","spanId":"AAAAAAAAAAM=",)"
+    R"("parentSpanId":"7uGbfsPBsXQ=","name":"SELECT","kind":"SPAN_KIND_CLIENT",)"
+    R"("startTimeUnixNano":"1700000000100000000","endTimeUnixNano":"1700000000200000000",)"
+    R"("status":{"message":"timeout","code":"STATUS_CODE_ERROR"}}]}]}]})";
+
+class TempoApiTest : public ::testing::Test {
+ protected:
+  void Start(server::Config c = {}) {
+    c.listen = "127.0.0.1:0";
+    c.data_dir = dir_.path();
+    c.threads = 2;
+    srv_ = std::make_unique<server::StrataServer>(c);
+    ASSERT_TRUE(srv_->Start().ok());
+    ASSERT_TRUE(srv_->WaitReady().ok());
+    client_ = std::make_unique<http::Client>("127.0.0.1", std::to_string(srv_->port()));
+  }
+  void Stop() {
+    client_.reset();
+    if (srv_) srv_->Shutdown();
+    srv_.reset();
+  }
+  void TearDown() override { Stop(); }
+
+  http::Response Do(http::Request req) {
+    auto res = client_->Do(std::move(req));
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : http::Response();
+  }
+  http::Response Push(std::string_view path, std::string_view content_type, std::string body,
+                      const std::string& tenant = "") {
+    http::Request req(bhttp::verb::post, std::string(path), 11);
+    req.set(bhttp::field::content_type, std::string(content_type));
+    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+    req.body() = std::move(body);
+    return Do(std::move(req));
+  }
+  http::Response Get(const std::string& target, std::string_view accept = "",
+                     const std::string& tenant = "") {
+    http::Request req(bhttp::verb::get, target, 11);
+    if (!accept.empty()) req.set(bhttp::field::accept, std::string(accept));
+    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+    return Do(std::move(req));
+  }
+
+  testing::TempDir dir_{"tempo-api"};
+  std::unique_ptr<server::StrataServer> srv_;
+  std::unique_ptr<http::Client> client_;
+};
+
+TEST_F(TempoApiTest, PushedSpansComeBackAsTempoAnswers) {
+  Start();
+  auto res = Push("/v1/traces", "application/json", std::string(kTwoTraces));
+  ASSERT_EQ(res.result(), http::Status::ok) << res.body();
+  // The span without a trace ID is OTLP's partial success; the others are stored.
+  EXPECT_NE(res.body().find(R"("rejectedSpans":"1")"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find("invalid trace_id"), std::string::npos) << res.body();
+
+  res = Get("/api/traces/5b8efff798038103d269b633813fc60c");
+  ASSERT_EQ(res.result(), http::Status::ok) << res.body();
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "application/json");
+  EXPECT_EQ(res.body(), kTraceAJson);
+  // Upper case, and a short ID left-padded with zeros.
+  EXPECT_EQ(Get("/api/traces/5B8EFFF798038103D269B633813FC60C").body(), kTraceAJson);
+  res = Get("/api/traces/b");
+  ASSERT_EQ(res.result(), http::Status::ok);
+  EXPECT_NE(res.body().find(R"("name":"GET /b")"), std::string::npos);
+
+  // v2: the trace under "resourceSpans", with the bytes inspected.
+  res = Get("/api/v2/traces/5b8efff798038103d269b633813fc60c");
+  ASSERT_EQ(res.result(), http::Status::ok);
+  std::string v2_trace = std::string(kTraceAJson);
+  v2_trace.replace(0, std::string_view(R"({"batches")").size(), R"({"resourceSpans")");
+  ASSERT_EQ(res.body().rfind(R"({"trace":)" + v2_trace + R"(,"metrics":{"inspectedBytes":")", 0),
+            0u)
+      << res.body();
+  EXPECT_EQ(res.body().substr(res.body().size() - 3), R"("}})");
+
+  // Not found: v1 is a 404, v2 an empty trace; another tenant sees nothing.
+  EXPECT_EQ(Get("/api/traces/0000000000000000000000000000000f").result(), http::Status::not_found);
+  res = Get("/api/v2/traces/f");
+  EXPECT_EQ(res.result(), http::Status::ok);
+  EXPECT_EQ(res.body(), R"({"trace":{},"metrics":{}})");
+  EXPECT_EQ(Get("/api/traces/b", "", "other").result(), http::Status::not_found);
+
+  // Tempo's words for bad requests.
+  res = Get("/api/traces/5b8ezz");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(),
+            "trace IDs can only contain hex characters: invalid character 'z' at position 5");
+  EXPECT_EQ(Get("/api/traces/" + std::string(33, 'a')).body(),
+            "trace IDs can't be larger than 128 bits");
+  EXPECT_EQ(Get("/api/traces/b?start=200&end=100").body(),
+            "http parameter start must be before end. received start=200 end=100");
+  EXPECT_EQ(Get("/api/traces/b?start=abc").body(),
+            R"(invalid start: strconv.ParseInt: parsing "abc": invalid syntax)");
+  EXPECT_EQ(Get("/api/traces/b?mode=some").body(), "invalid value for mode some");
+  EXPECT_EQ(Get("/api/traces/b?start=100&end=200&mode=blocks").result(), http::Status::ok);
+
+  res = Get("/api/echo");
+  EXPECT_EQ(res.result(), http::Status::ok);
+  EXPECT_EQ(res.body(), "echo\n");
+  EXPECT_NE(Get("/api/status/buildinfo").body().find(R"("version":")"), std::string::npos);
+}
+
+TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {
+  Start();
+  // A request of one trace: Tempo's protobuf answer (tempopb.Trace, field 1 the resource
+  // spans, as ExportTraceServiceRequest's) must be these very bytes.
+  const std::string one_trace = R"({"resourceSpans":[{
+    "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"pay"}},
+                              {"key":"host.cpus","value":{"intValue":"0"}}]},
+    "scopeSpans":[{"scope":{"name":"grpc"},"spans":[
+      {"traceId":"000102030405060708090a0b0c0d0e0f","spanId":"1011121314151617",
+       "traceState":"k=v","name":"Pay","kind":3,"startTimeUnixNano":"1","endTimeUnixNano":"2",
+       "events":[{"timeUnixNano":"1","name":"sent","attributes":[
+         {"key":"bytes","value":{"doubleValue":1.5}}]}],
+       "links":[{"traceId":"0f0e0d0c0b0a09080706050403020100","spanId":"0102030405060708"}],
+       "flags":257}],"schemaUrl":"s"}]}]})";
+  auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, one_trace);
+  ASSERT_TRUE(pb.ok());
+  auto res = Push("/otlp/v1/traces", "application/x-protobuf", *pb, "team");
+  ASSERT_EQ(res.result(), http::Status::ok) << res.body();
+  EXPECT_EQ(res.body(), "");  // an empty ExportTraceServiceResponse: nothing refused
+
+  const std::string path = "/api/traces/000102030405060708090a0b0c0d0e0f";
+  res = Get(path, "application/protobuf", "team");
+  ASSERT_EQ(res.result(), http::Status::ok);
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "application/protobuf");
+  EXPECT_EQ(res.body(), *pb);
+  // The same spans sent again (a retry) are answered once.
+  ASSERT_EQ(Push("/v1/traces", "application/x-protobuf", *pb, "team").result(), http::Status::ok);
+  EXPECT_EQ(Get(path, "application/protobuf", "team").body(), *pb);
+
+  Stop();
+  Start();
+  res = Get(path, "application/protobuf", "team");
+  ASSERT_EQ(res.result(), http::Status::ok);
+  EXPECT_EQ(res.body(), *pb);
+  // v2 in protobuf: TraceByIDResponse { trace = 1; metrics = 2 }.
+  res = Get("/api/v2/traces/000102030405060708090a0b0c0d0e0f", "application/protobuf", "team");
+  ASSERT_EQ(res.result(), http::Status::ok);
+  std::string want_prefix = "\x0a";
+  PutUvarint(want_prefix, pb->size());
+  want_prefix += *pb;
+  want_prefix += "\x12";
+  EXPECT_EQ(res.body().substr(0, want_prefix.size()), want_prefix);
+}
+
+TEST_F(TempoApiTest, LimitsAnswerAsOtlpRequires) {
+  server::Config c;
+  c.limits.defaults.traces.max_bytes_per_trace = 400;
+  c.limits.tenants["slow"] = c.limits.defaults;
+  c.limits.tenants["slow"].traces.ingestion_rate_limit_bytes = 100;
+  Start(c);
+  // Spans that would take a trace over its size are refused: OTLP's partial success, which
+  // senders must not retry.
+  std::string spans;
+  for (int i = 0; i < 10; ++i) {
+    spans += fmt::format(R"({}{{"traceId":"0000000000000000000000000000000a",)"
+                         R"("spanId":"{:016x}","name":"a rather long span name number {}"}})",
+                         i ? "," : "", i + 1, i);
+  }
+  const std::string big = R"({"resourceSpans":[{"scopeSpans":[{"spans":[)" + spans + "]}]}]}";
+  auto res = Push("/v1/traces", "application/json", big);
+  ASSERT_EQ(res.result(), http::Status::ok);
+  EXPECT_NE(res.body().find(R"("rejectedSpans":"10")"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find("TRACE_TOO_LARGE: max size of trace (400) exceeded while adding"),
+            std::string::npos)
+      << res.body();
+  // Over the tenant's rate: 429, Retry-After and a google.rpc.Status body in the request's
+  // encoding (protobuf here: code 8, RESOURCE_EXHAUSTED).
+  auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, big);
+  ASSERT_TRUE(pb.ok());
+  res = Push("/v1/traces", "application/x-protobuf", *pb, "slow");
+  EXPECT_EQ(res.result(), http::Status::too_many_requests);
+  EXPECT_FALSE(std::string(res[bhttp::field::retry_after]).empty());
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "application/x-protobuf");
+  EXPECT_EQ(res.body().substr(0, 2), std::string("\x08\x08", 2));
+  EXPECT_NE(res.body().find("RATE_LIMITED: ingestion rate limit (100 bytes) exceeded"),
+            std::string::npos);
+  // Malformed bodies: 400 with the reason, as a google.rpc.Status in JSON for a JSON request.
+  res = Push("/v1/traces", "application/json", R"({"resourceSpans":[{"scopeSpans":{}}]})");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(), R"({"code":3,"message":"invalid OTLP/JSON request: )"
+                        R"(ResourceSpans.scopeSpans: not an array"})");
+  res = Push("/v1/traces", "application/x-protobuf", std::string("\x0a\x05\x12\x03\x12\x01", 6));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  std::string m = Do(http::Request(bhttp::verb::get, "/metrics", 11)).body();
+  EXPECT_NE(m.find(R"(strata_ingest_rejected_spans_total{reason="trace_too_large",)"
+                   R"(tenant="anonymous"} 10)"),
+            std::string::npos);
+  EXPECT_NE(m.find(R"(strata_ingest_rejected_spans_total{reason="rate_limited",tenant="slow"} 10)"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace strata
