@@ -1,5 +1,5 @@
 // libFuzzer target: everything that reads WAL bytes back from disk at start-up (frame
-// scanning, the metrics and log stores' record decoding, chunk decoding).
+// scanning, the metrics, log and trace stores' record decoding, chunk decoding).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "logs/wal_record.h"
+#include "proto/otlp_traces.h"
+#include "traces/wal_record.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/wal_record.h"
 #include "wal/segment.h"
@@ -23,9 +25,23 @@ void DecodeLogEntries(std::string_view payload) {
   }
 }
 
+// The trace store's fragments record: each fragment as the head keeps it, then assembled
+// into a trace as a read does.
+void DecodeTraceFragments(std::string_view payload) {
+  std::vector<strata::traces::Fragment> fragments;
+  if (!strata::traces::DecodeFragments(payload, fragments).ok()) return;
+  std::vector<std::string_view> data;
+  for (const auto& f : fragments) {
+    if (f.trace_id.size() != strata::proto::kTraceIdSize) __builtin_trap();
+    data.push_back(f.resource_spans);
+  }
+  (void)strata::proto::AssembleTrace(data, nullptr);
+}
+
 strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
   using namespace strata::tsdb;
   DecodeLogEntries(payload);
+  DecodeTraceFragments(payload);
   switch (type) {
     case kSeriesRecord: {
       std::vector<strata::index::RefSeries> v;

@@ -1,6 +1,6 @@
-// Crash safety: clients push numbered samples and numbered log entries concurrently while the
-// server is SIGKILLed at random moments and restarted; every sample and entry that was
-// acknowledged must be there afterwards, entries byte for byte.
+// Crash safety: clients push numbered samples, log entries and spans concurrently while the
+// server is SIGKILLed at random moments and restarted; every sample, entry and span that was
+// acknowledged must be there afterwards, entries and spans byte for byte.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -11,12 +11,16 @@
 #include <random>
 #include <set>
 
+#include "base/encoding.h"
 #include "base/json.h"
 #include "base/units.h"
 #include "logs/db.h"
 #include "proto/loki.h"
+#include "proto/otlp.h"
 #include "proto/remote_write.h"
+#include "proto/wire.h"
 #include "test_util.h"
+#include "traces/db.h"
 #include "tsdb/db.h"
 
 namespace strata {
@@ -29,6 +33,48 @@ constexpr int kSamplesPerRequest = 5;
 constexpr int kKills = 8;
 constexpr int kLogClients = 3;
 constexpr int kEntriesPerRequest = 20;
+constexpr int kTraceClients = 2;
+constexpr int kSpansPerRequest = 10;
+constexpr int kSpansPerTrace = 50;  // a trace's spans arrive over several requests
+
+// Span `seq` of a trace client: its trace (16 bytes, hex) and span ID (8 bytes, hex), and
+// its name, which must come back unchanged.
+std::string TraceIdOf(int client, int64_t seq) {
+  return fmt::format("{:016x}{:016x}", client + 1, seq / kSpansPerTrace + 1);
+}
+std::string SpanIdOf(int client, int64_t seq) {
+  return fmt::format("{:08x}{:08x}", client + 1, seq + 1);
+}
+std::string SpanName(int client, int64_t seq) {
+  return fmt::format("client {} span {} \u00e9", client, seq);
+}
+
+// The span IDs and names of a stored trace (a serialized TracesData).
+std::map<std::string, std::string> SpansOf(std::string_view traces_data) {
+  std::map<std::string, std::string> out;
+  auto each = [](std::string_view msg, uint32_t field, const auto& fn) {
+    proto::WireReader r(msg);
+    while (r.NextField()) {
+      std::string_view v;
+      if (r.field() == field && r.wire_type() == 2 && r.ReadBytes(&v)) {
+        fn(v);
+      } else if (!r.Skip()) {
+        break;
+      }
+    }
+  };
+  each(traces_data, 1, [&](std::string_view rs) {
+    each(rs, 2, [&](std::string_view ss) {
+      each(ss, 2, [&](std::string_view span) {
+        std::string id, name;
+        each(span, 2, [&](std::string_view v) { id = HexEncode(v); });
+        each(span, 5, [&](std::string_view v) { name = std::string(v); });
+        out[id] = name;
+      });
+    });
+  });
+  return out;
+}
 
 // The line of entry `seq` of a log client: bytes that JSON and protobuf must carry unchanged.
 std::string LogLine(int client, int64_t seq) {
@@ -58,17 +104,17 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
   std::map<std::pair<int, int>, int64_t> acked;
   std::atomic<uint64_t> acks{0}, failures{0};
   std::vector<std::thread> clients;
-  clients.reserve(kClients + kLogClients);
-  // A sender: pushes make() until stopped; on a 204 calls acked() (under mu) and moves on, on
-  // anything else retries the same batch on a new connection, as remote-write and Loki
-  // senders do.
-  auto sender = [&](const std::function<http::Request()>& make,
-                    const std::function<void()>& on_ack) {
+  clients.reserve(kClients + kLogClients + kTraceClients);
+  // A sender: pushes make() until stopped; on success (`ok_code` with an empty body: nothing
+  // refused) calls acked() (under mu) and moves on, on anything else retries the same batch
+  // on a new connection, as remote-write, Loki and OTLP senders do.
+  auto sender = [&](const std::function<http::Request()>& make, const std::function<void()>& on_ack,
+                    unsigned ok_code = 204) {
     std::unique_ptr<http::Client> client;
     while (!stop) {
       if (!client) client = std::make_unique<http::Client>("127.0.0.1", std::to_string(port), 2000);
       auto res = client->Do(make());
-      if (res.ok() && res->result_int() == 204) {
+      if (res.ok() && res->result_int() == ok_code && res->body().empty()) {
         std::lock_guard lk(mu);
         on_ack();
         acks++;
@@ -107,6 +153,42 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
         next += kEntriesPerRequest;
         log_acked[c] = next - 1;
       });
+    });
+  }
+  // Trace clients: span seq of client c is in trace TraceIdOf(c, seq), OTLP protobuf.
+  std::map<int, int64_t> span_acked;  // client -> highest span acknowledged (all lower were too)
+  for (int c = 0; c < kTraceClients; ++c) {
+    clients.emplace_back([&, c] {
+      int64_t next = 0;
+      auto make = [&] {
+        std::string spans;
+        for (int k = 0; k < kSpansPerRequest; ++k) {
+          const int64_t seq = next + k;
+          spans += fmt::format(R"({}{{"traceId":"{}","spanId":"{}","name":)", k ? "," : "",
+                               TraceIdOf(c, seq), SpanIdOf(c, seq));
+          AppendJsonString(spans, SpanName(c, seq));
+          spans += fmt::format(R"(,"startTimeUnixNano":"{}","endTimeUnixNano":"{}"}})",
+                               base_ns + seq, base_ns + seq + 1000);
+        }
+        auto pb = proto::OtlpJsonToProtobuf(
+            proto::OtlpSignal::kTraces,
+            fmt::format(R"({{"resourceSpans":[{{"resource":{{"attributes":[{{"key":)"
+                        R"("service.name","value":{{"stringValue":"crash"}}}}]}},)"
+                        R"("scopeSpans":[{{"spans":[{}]}}]}}]}})",
+                        spans));
+        EXPECT_TRUE(pb.ok()) << pb.status().ToString();
+        http::Request req(boost::beast::http::verb::post, "/v1/traces", 11);
+        req.set(boost::beast::http::field::content_type, "application/x-protobuf");
+        req.body() = pb.ok() ? *pb : std::string();
+        return req;
+      };
+      sender(
+          make,
+          [&] {
+            next += kSpansPerRequest;
+            span_acked[c] = next - 1;
+          },
+          200);
     });
   }
   for (int c = 0; c < kClients; ++c) {
@@ -194,12 +276,37 @@ TEST(CrashTest, EveryAcknowledgedSampleSurvivesSigkill) {
       ++entries_checked;
     }
   }
+  // Every acknowledged span, in its trace, with its name as sent.
+  auto traces = traces::Db::Open(dir + "/traces/tenants/anonymous", {}, "anonymous");
+  ASSERT_TRUE(traces.ok()) << traces.status().ToString();
+  uint64_t spans_checked = 0;
+  for (const auto& [c, last] : span_acked) {
+    std::map<std::string, std::map<std::string, std::string>> by_trace;
+    for (int64_t seq = 0; seq <= last; ++seq) {
+      const std::string trace_hex = TraceIdOf(c, seq);
+      auto it = by_trace.find(trace_hex);
+      if (it == by_trace.end()) {
+        std::string id;
+        ASSERT_TRUE(HexDecode(trace_hex, &id));
+        traces::FoundTrace found;
+        ASSERT_TRUE((*traces)->head().Read(id, &found))
+            << "trace " << trace_hex << " of trace client " << c << " is missing";
+        it = by_trace.emplace(trace_hex, SpansOf(found.traces_data)).first;
+      }
+      auto span = it->second.find(SpanIdOf(c, seq));
+      ASSERT_NE(span, it->second.end())
+          << "acknowledged span " << seq << " of trace client " << c << " is missing";
+      EXPECT_EQ(span->second, SpanName(c, seq));
+      ++spans_checked;
+    }
+  }
   EXPECT_GT(acks.load(), 0u);
   EXPECT_GT(checked, 0u);
   EXPECT_GT(entries_checked, 0u);
+  EXPECT_GT(spans_checked, 0u);
   std::cout << "crash test: " << kKills << " kills, " << acks.load() << " acknowledged requests, "
-            << failures.load() << " failed attempts, " << checked << " samples and "
-            << entries_checked << " log entries verified\n";
+            << failures.load() << " failed attempts, " << checked << " samples, " << entries_checked
+            << " log entries and " << spans_checked << " spans verified\n";
 }
 
 }  // namespace
