@@ -1,11 +1,14 @@
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/mutex.h"
@@ -58,6 +61,34 @@ class BlockSet {
     }
     tenants_[tenant] = std::move(next);
     return Status::Ok();
+  }
+
+  // Brings the tenant's set in line with the blocks under `root` in `bucket`: one recursive
+  // LIST, and each new block's meta.json read once; `open` makes a reader of a block from
+  // its ID and meta.json. A block `open` refuses (damaged, of a format this build does not
+  // read) is left out with a warning naming `signal`'s block.
+  Status SyncWithBucket(
+      const std::string& tenant, objstore::Bucket& bucket, const std::string& root,
+      std::string_view signal,
+      const std::function<Result<Ptr>(const std::string& id, std::string_view meta_json)>& open)
+      EXCLUDES(mu_) {
+    ASSIGN_OR_RETURN(auto listed, ListBlocks(bucket, root));
+    return Sync(tenant, listed,
+                [&](const std::vector<std::string>& ids) -> Result<std::vector<Ptr>> {
+                  ASSIGN_OR_RETURN(auto metas, ReadMetaFiles(bucket, root, ids));
+                  std::vector<Ptr> out(metas.size());
+                  for (size_t i = 0; i < metas.size(); ++i) {
+                    if (!metas[i]) continue;
+                    auto reader = open(ids[i], *metas[i]);
+                    if (!reader.ok()) {
+                      spdlog::warn("msg=\"{} block left out\" tenant={} block={} err=\"{}\"",
+                                   signal, tenant, ids[i], reader.status().message());
+                      continue;
+                    }
+                    out[i] = std::move(reader).value();
+                  }
+                  return out;
+                });
   }
 
   // Makes a block this process just uploaded visible at once.

@@ -1,7 +1,5 @@
 #include "logs/gateway.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <map>
 #include <set>
@@ -217,27 +215,13 @@ std::shared_ptr<block::BlockReader> Gateway::Open(const std::string& tenant,
 
 Status Gateway::Sync(const std::string& tenant) {
   auto bucket = bucket_for_(tenant);
-  const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
-  ASSIGN_OR_RETURN(auto listed, blocks::ListBlocks(*bucket, root));
-  return blocks_.Sync(
-      tenant, listed,
-      [&](const std::vector<std::string>& ids)
-          -> Result<std::vector<std::shared_ptr<block::BlockReader>>> {
-        ASSIGN_OR_RETURN(auto metas, blocks::ReadMetaFiles(*bucket, root, ids));
-        std::vector<std::shared_ptr<block::BlockReader>> out(metas.size());
-        for (size_t i = 0; i < metas.size(); ++i) {
-          if (!metas[i]) continue;
-          auto meta = block::DecodeMeta(*metas[i]);
-          if (!meta.ok() || meta->id != ids[i]) {
-            // Unreadable (damaged, or of a format version this build does
-            // not read): left out, and said so.
-            spdlog::warn("msg=\"log block left out\" tenant={} block={} err=\"{}\"", tenant, ids[i],
-                         meta.ok() ? "id differs from its directory" : meta.status().message());
-            continue;
-          }
-          out[i] = Open(tenant, bucket, std::move(meta).value());
-        }
-        return out;
+  return blocks_.SyncWithBucket(
+      tenant, *bucket, blocks::BlocksRoot(tenant, Signal::kLogs), "log",
+      [&](const std::string& id,
+          std::string_view json) -> Result<std::shared_ptr<block::BlockReader>> {
+        ASSIGN_OR_RETURN(block::BlockMeta meta, block::DecodeMeta(json));
+        if (meta.id != id) return Status::Corruption("id differs from its directory");
+        return Open(tenant, bucket, std::move(meta));
       });
 }
 

@@ -15,6 +15,7 @@
 #include "query/merge_querier.h"
 #include "store/gateway.h"
 #include "testing/corpus.h"
+#include "testing/counting_bucket.h"
 #include "testing/temp_dir.h"
 #include "tsdb/block/aggregate.h"
 #include "tsdb/block/bucket_io.h"
@@ -247,19 +248,7 @@ TEST_F(StoreTest, DuplicateBlocksAreDeduplicated) {
   ExpectSameAnswers(*Merged());
 }
 
-// Counts reads that reach the bucket.
-class CountingBucket : public objstore::MemoryBucket {
- public:
-  Result<std::string> Get(const std::string& key) override {
-    ++gets;
-    return MemoryBucket::Get(key);
-  }
-  Result<std::string> GetRange(const std::string& key, uint64_t off, uint64_t len) override {
-    ++gets;
-    return MemoryBucket::GetRange(key, off, len);
-  }
-  std::atomic<int> gets{0};
-};
+using testing::CountingBucket;
 
 // A warm gateway answers from its page cache; after a restart the disk tier still has the
 // pages and only the indexes-of-index are fetched again.

@@ -21,6 +21,7 @@
 #include "logs/db.h"
 #include "logs/gateway.h"
 #include "objstore/memory_bucket.h"
+#include "testing/counting_bucket.h"
 #include "testing/temp_dir.h"
 
 namespace strata::logs {
@@ -46,16 +47,7 @@ std::map<Labels, std::vector<Entry>> RealStreams(const std::vector<std::string>&
   return out;
 }
 
-// A memory bucket that counts the bytes its ranged GETs return.
-class CountingBucket : public objstore::MemoryBucket {
- public:
-  Result<std::string> GetRange(const std::string& key, uint64_t offset, uint64_t length) override {
-    auto r = MemoryBucket::GetRange(key, offset, length);
-    if (r.ok()) ranged_bytes += r->size();
-    return r;
-  }
-  std::atomic<uint64_t> ranged_bytes{0};
-};
+using testing::CountingBucket;
 
 class LogBlockTest : public ::testing::Test {
  protected:

@@ -7,8 +7,10 @@
 #include <unordered_set>
 #include <vector>
 
-// The search features of log text and the blocked bloom filters that hold them per page of a
-// log block (docs/format/log-block.md, "Blooms"). A token is a maximal run of bytes in
+#include "blocks/bloom.h"
+
+// The search features of log text, held per page of a log block in blocked bloom filters
+// (blocks/bloom.h; docs/format/log-block.md, "Blooms"). A token is a maximal run of bytes in
 // [A-Za-z0-9_] or >= 0x80; the features of a text are its tokens (but digit-only ones
 // shorter than 15 bytes), the anchors of its tokens of 15 bytes or more (minimizers of their
 // 8-byte substrings), and the trigrams inside its tokens. A line containing a needle contains every
@@ -17,8 +19,15 @@
 // matching line.
 namespace strata::logs::block {
 
-inline constexpr size_t kBloomBlockBytes = 64;  // one cache line: 512 bits
-inline constexpr int kBloomHashes = 5;          // bits set per feature within its block
+// The filters are blocks/bloom.h's.
+using blocks::BloomAdd;
+using blocks::BloomBlockHas;
+using blocks::BloomBlockOf;
+using blocks::BloomClassBlocks;
+using blocks::BloomClassFor;
+using blocks::kBloomBlockBytes;
+using blocks::kBloomHashes;
+using blocks::kMaxBloomClass;
 
 bool IsTokenByte(unsigned char c);
 
@@ -46,18 +55,5 @@ class FeatureSet {
 std::vector<uint64_t> NeedleFeatures(std::string_view needle, bool short_numbers);
 // Appends the features not in `out` yet, in order.
 void AppendFeatures(std::vector<uint64_t>& out, std::span<const uint64_t> features);
-
-// A page's filter has the blocks of its size class: classes 0, 1, 2, 3, 4, 5, ... have 1, 1,
-// 2, 3, 4, 6, 8, 12, ... blocks (2^k and 1.5 * 2^k), so a filter is at most 1.5 times the size
-// its features need, and the filters of a class lie together in the blooms file.
-inline constexpr uint32_t kMaxBloomClass = 32;  // 65,536 blocks
-uint32_t BloomClassBlocks(uint32_t bloom_class);
-// The smallest class (at most kMaxBloomClass) with room for `features` at `bits_per_feature`.
-uint32_t BloomClassFor(size_t features, uint32_t bits_per_feature);
-// Sets the bits of `features` in a filter of `blocks` blocks.
-void BloomAdd(std::span<uint8_t> filter, std::span<const uint64_t> features);
-// The block of a feature in a filter of `blocks` blocks, and whether that block holds it.
-uint32_t BloomBlockOf(uint64_t feature, uint32_t blocks);
-bool BloomBlockHas(const uint8_t* block, uint64_t feature);
 
 }  // namespace strata::logs::block
