@@ -23,7 +23,7 @@ struct IngestCounterNames {
   const char* received_help;
   const char* stored;
   const char* stored_help;
-  const char* duplicates;  // null: the signal does not detect duplicates
+  const char* duplicates;
   const char* duplicates_help;
   const char* rejected;  // labelled by tenant and reason
   const char* rejected_help;
@@ -39,7 +39,7 @@ class TenantStates {
     limits::TokenBucket bucket;
     prometheus::Counter* received = nullptr;
     prometheus::Counter* stored = nullptr;
-    prometheus::Counter* duplicates = nullptr;  // null when the signal has none
+    prometheus::Counter* duplicates = nullptr;
     std::array<prometheus::Counter*, static_cast<size_t>(R::kCount)> rejected{};
 
     // Counts every refusal of `report` under its reason.
@@ -53,8 +53,7 @@ class TenantStates {
   TenantStates(prometheus::Registry& registry, const IngestCounterNames& n)
       : received_(Family(registry, n.received, n.received_help)),
         stored_(Family(registry, n.stored, n.stored_help)),
-        duplicates_(n.duplicates != nullptr ? &Family(registry, n.duplicates, n.duplicates_help)
-                                            : nullptr),
+        duplicates_(Family(registry, n.duplicates, n.duplicates_help)),
         rejected_(Family(registry, n.rejected, n.rejected_help)) {}
 
   State& For(const std::string& tenant) EXCLUDES(mu_) {
@@ -69,7 +68,7 @@ class TenantStates {
       st = std::make_unique<State>();
       st->received = &received_.Add({{"tenant", tenant}});
       st->stored = &stored_.Add({{"tenant", tenant}});
-      if (duplicates_ != nullptr) st->duplicates = &duplicates_->Add({{"tenant", tenant}});
+      st->duplicates = &duplicates_.Add({{"tenant", tenant}});
       for (size_t i = 0; i < st->rejected.size(); ++i) {
         st->rejected[i] = &rejected_.Add(
             {{"tenant", tenant}, {"reason", std::string(ReasonName(static_cast<R>(i)))}});
@@ -86,7 +85,7 @@ class TenantStates {
 
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Family<prometheus::Counter>& stored_;
-  prometheus::Family<prometheus::Counter>* duplicates_;
+  prometheus::Family<prometheus::Counter>& duplicates_;
   prometheus::Family<prometheus::Counter>& rejected_;
   SharedMutex mu_;
   std::map<std::string, std::unique_ptr<State>> states_ GUARDED_BY(mu_);

@@ -25,8 +25,11 @@ TraceDistributor::TraceDistributor(const limits::TenantOverrides& limits,
           registry,
           {"strata_ingest_spans_received_total", "Spans received, before validation.",
            "strata_ingest_spans_stored_total", "Spans stored (appended to the head and the WAL).",
-           nullptr, nullptr, "strata_ingest_rejected_spans_total",
-           "Spans refused, by tenant and reason (Tempo's reasons where it has them)."}) {}
+           "strata_ingest_spans_duplicate_total",
+           "Spans received again in a fragment identical to a stored one (a retry): kept once.",
+           "strata_ingest_rejected_spans_total",
+           "Spans refused, by tenant and reason (rate_limited and trace_too_large are Tempo's; "
+           "Tempo refuses a request with invalid IDs whole, Strata only those spans)."}) {}
 
 void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces& split, Done done) {
   PushOutcome outcome;
@@ -46,9 +49,8 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
     report.Add(TraceReason::kInvalidId, split.invalid, [&] { return split.invalid_message; });
   }
 
-  // The rate limit is on the bytes of the spans, all or nothing (as Tempo's).
-  uint64_t bytes = 0;
-  for (const auto& f : split.fragments) bytes += f.resource_spans.size();
+  // The rate limit is on the request's protobuf size, all or nothing (as Tempo's).
+  const uint64_t bytes = split.bytes;
   const double rate = l.ingestion_rate_limit_bytes;
   const double burst = l.ingestion_burst_size_bytes > 0 ? l.ingestion_burst_size_bytes : rate;
   if (int64_t wait = ts.bucket.Take(static_cast<double>(bytes), rate, burst); wait > 0) {
@@ -62,11 +64,14 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
     return done(std::move(outcome));
   }
 
-  std::vector<traces::Fragment> fragments;
-  fragments.reserve(split.fragments.size());
-  for (const auto& f : split.fragments) {
-    fragments.push_back({f.trace_id, f.resource_spans, f.start_ns, f.end_ns, f.spans});
+  if (split.fragments.empty()) {
+    // Nothing to store: no tenant is created for it.
+    ts.CountRefusals(report);
+    outcome.refused = report.total();
+    outcome.message = report.Render(total);
+    return done(std::move(outcome));
   }
+  const std::vector<traces::Fragment> fragments = traces::FragmentsOf(split);
   auto db = storage->GetOrCreate(tenant);
   if (!db.ok()) {
     outcome.status = db.status();
@@ -92,12 +97,15 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
   }
   outcome.refused = report.total();
   if (report.total() > 0) outcome.message = report.Render(total);
-  (*db)->WhenDurable(appended->lsn, [&ts, spans = appended->spans, outcome = std::move(outcome),
+  (*db)->WhenDurable(appended->lsn, [&ts, spans = appended->spans,
+                                     duplicates = appended->duplicates,
+                                     outcome = std::move(outcome),
                                      done = std::move(done)](const Status& durable) mutable {
     if (!durable.ok()) {
       outcome.status = Status::Unavailable("spans could not be made durable: " + durable.message());
     } else {
       ts.stored->Increment(static_cast<double>(spans));
+      ts.duplicates->Increment(static_cast<double>(duplicates));
     }
     done(std::move(outcome));
   });

@@ -61,17 +61,17 @@ struct LogLimits {
   bool operator==(const LogLimits&) const = default;
 };
 
-// Queries (query.* in the config, overrides.<tenant>.query.*).
 // Per-tenant limits of span ingestion (limits.traces, overrides.<tenant>.traces), named as
 // Tempo's overrides.
 struct TraceLimits {
-  double ingestion_rate_limit_bytes = 0;  // span bytes/s, sustained; 0 = unlimited
+  double ingestion_rate_limit_bytes = 0;  // request bytes/s, sustained; 0 = unlimited
   double ingestion_burst_size_bytes = 0;  // 0 = one second's worth
   // What one trace may hold in the head (Tempo's default); spans beyond it are refused.
   uint64_t max_bytes_per_trace = 5'000'000;
   bool operator==(const TraceLimits&) const = default;
 };
 
+// Queries (query.* in the config, overrides.<tenant>.query.*).
 struct QueryLimits {
   int64_t timeout_ms = int64_t{2} * 60 * 1000;
   uint64_t max_samples = 50'000'000;  // samples one (sub-)query may hold at once

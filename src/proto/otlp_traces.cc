@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -139,6 +140,7 @@ int64_t ClampNanos(uint64_t ns) {
 
 Result<SplitTraces> SplitByTrace(std::string_view request) {
   SplitTraces out;
+  out.bytes = request.size();
   WireReader r(request);
   std::unordered_map<std::string_view, size_t> group_of;  // trace ID -> index in groups
   std::vector<std::vector<SpanRef>> groups;
@@ -222,7 +224,7 @@ std::string AssembleTrace(const std::vector<std::string_view>& fragments, uint64
       for (uint32_t i = 0; i < rv.scopes[si].spans.size(); ++i) {
         const SpanView& s = rv.scopes[si].spans[i];
         key.assign(s.span_id);
-        key.push_back(static_cast<char>(s.kind));
+        key.append(reinterpret_cast<const char*>(&s.kind), sizeof(s.kind));
         if (!seen.insert(key).second) {
           duplicates = true;
           continue;
@@ -246,6 +248,23 @@ std::string AssembleTrace(const std::vector<std::string_view>& fragments, uint64
   }
   if (spans != nullptr) *spans = count;
   return out;
+}
+
+std::string MergeTraces(const std::vector<std::string_view>& traces_data, uint64_t* spans) {
+  std::vector<std::string_view> fragments;
+  for (std::string_view td : traces_data) {
+    WireReader r(td);
+    while (r.NextField()) {
+      std::string_view rs;
+      if (r.field() == 1 && r.wire_type() == static_cast<uint8_t>(WireType::kLen) &&
+          r.ReadBytes(&rs)) {
+        fragments.push_back(rs);
+      } else if (!r.Skip()) {
+        break;
+      }
+    }
+  }
+  return AssembleTrace(fragments, spans);
 }
 
 }  // namespace strata::proto

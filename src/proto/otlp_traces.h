@@ -32,6 +32,7 @@ struct SplitTraces {
   std::vector<TraceFragment> fragments;
   uint64_t spans = 0;           // in the fragments
   uint64_t invalid = 0;         // left out
+  uint64_t bytes = 0;           // the request's size
   std::string invalid_message;  // why the first one was left out
 };
 
@@ -44,6 +45,10 @@ Result<SplitTraces> SplitByTrace(std::string_view request);
 // client's retry) is kept once, at its first place; fragments left without spans go. The
 // span count goes to `spans` when not null.
 std::string AssembleTrace(const std::vector<std::string_view>& fragments, uint64_t* spans);
+
+// One trace from several serialized TracesData holding parts of it (a head's and blocks'),
+// as AssembleTrace joins fragments: each span once, at its first place.
+std::string MergeTraces(const std::vector<std::string_view>& traces_data, uint64_t* spans);
 
 // How TraceJson writes a trace.
 struct TraceJsonStyle {

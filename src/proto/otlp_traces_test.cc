@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/coding.h"
 #include "base/encoding.h"
 #include "proto/otlp.h"
 
@@ -112,10 +113,17 @@ TEST(OtlpTracesTest, AssembleKeepsARetriedSpanOnce) {
   const auto& a1 = split->fragments[0].resource_spans;
   const auto& a2 = split->fragments[2].resource_spans;
   uint64_t spans = 0;
-  // The same request stored twice: the second copy adds nothing.
+  // The same request stored twice: the second copy adds nothing, and the first is kept as
+  // stored (TracesData field 1, length-delimited, per fragment).
   const std::string twice = AssembleTrace({a1, a2, a1, a2}, &spans);
   EXPECT_EQ(spans, 3u);
-  EXPECT_EQ(twice, AssembleTrace({a1, a2}, nullptr));
+  std::string want;
+  for (std::string_view rs : {std::string_view(a1), std::string_view(a2)}) {
+    want.push_back('\x0a');
+    PutUvarint(want, rs.size());
+    want.append(rs);
+  }
+  EXPECT_EQ(twice, want);
 }
 
 TEST(OtlpTracesTest, RefusesMalformedInput) {

@@ -276,6 +276,15 @@ Result<Config> ParseConfig(std::string_view yaml) {
     return Status::InvalidArgument(
         "config: \"storage.log_block_size\" and \"storage.log_block_age\" must be positive");
   }
+  RETURN_IF_ERROR(storage.Bytes("trace_block_size", c.trace_block_bytes));
+  RETURN_IF_ERROR(storage.Duration("trace_block_age", c.trace_block_age_ms));
+  RETURN_IF_ERROR(storage.Duration("trace_idle_period", c.trace_idle_period_ms));
+  if (c.trace_block_bytes == 0 || c.trace_block_age_ms <= 0 || c.trace_idle_period_ms < 0) {
+    return Status::InvalidArgument(
+        "config: \"storage.trace_block_size\" and \"storage.trace_block_age\" must be positive, "
+        "\"storage.trace_idle_period\" not negative");
+  }
+
   RETURN_IF_ERROR(ParseBucket(storage.Get("bucket"), "storage.bucket", c.bucket));
   RETURN_IF_ERROR(storage.Unknown());
   if (c.maintenance_interval_ms < 100) {

@@ -39,6 +39,11 @@ struct Config {
   // oldest entry is this old
   uint64_t log_block_bytes = uint64_t{64} << 20;
   int64_t log_block_age_ms = 1'800'000;  // 30m
+  // a tenant's trace head is cut into a block once it took this many bytes of spans, or once
+  // the first of them arrived this long ago; a cut takes the traces idle this long
+  uint64_t trace_block_bytes = uint64_t{64} << 20;
+  int64_t trace_block_age_ms = 300'000;   // 5m
+  int64_t trace_idle_period_ms = 10'000;  // 10s, Tempo's trace_idle_period
   // compactor (inside serve unless disabled; `strata compactor` runs it alone)
   bool compactor_enabled = true;
   int64_t compactor_interval_ms = 300'000;  // 5m

@@ -34,11 +34,15 @@ limits:
   logs:
     max_line_size: 1MiB
     reject_old_samples_max_age: 2d
+  traces:
+    max_bytes_per_trace: 1MB
 overrides:
   big-team:
     ingestion_rate: 1e6
     logs:
       ingestion_rate_mb: 8
+    traces:
+      ingestion_rate_limit_bytes: 15000000
 )");
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->listen, "127.0.0.1:9100");
@@ -61,6 +65,11 @@ overrides:
   const auto& big_logs = c->limits.For("big-team").logs;
   EXPECT_EQ(big_logs.ingestion_rate_mb, 8);
   EXPECT_EQ(big_logs.max_line_size, 1u << 20);
+  // Trace limits: Tempo's names, inherited the same way.
+  EXPECT_EQ(c->limits.For("someone").traces.max_bytes_per_trace, 1'000'000u);
+  EXPECT_EQ(c->limits.For("someone").traces.ingestion_rate_limit_bytes, 0);
+  EXPECT_EQ(c->limits.For("big-team").traces.ingestion_rate_limit_bytes, 15e6);
+  EXPECT_EQ(c->limits.For("big-team").traces.max_bytes_per_trace, 1'000'000u);
 }
 
 TEST(Config, ErrorsNameTheKey) {
@@ -78,6 +87,13 @@ TEST(Config, ErrorsNameTheKey) {
   EXPECT_NE(
       bad("overrides:\n  t:\n    logs:\n      ingestion_rate_mb: -1\n").find("overrides.t.logs"),
       std::string::npos);
+  EXPECT_NE(bad("limits:\n  traces:\n    max_traces: 1\n").find("limits.traces.max_traces"),
+            std::string::npos);
+  EXPECT_NE(bad("overrides:\n  t:\n    traces:\n      ingestion_burst_size_bytes: -1\n")
+                .find("overrides.t.traces"),
+            std::string::npos);
+  EXPECT_NE(bad("storage:\n  trace_block_age: 0s\n").find("storage.trace_block_age"),
+            std::string::npos);
   EXPECT_NE(bad("[1, 2").find("invalid YAML"), std::string::npos);
 }
 

@@ -13,6 +13,7 @@
 #include "base/units.h"
 #include "base/version.h"
 #include "server/logs_store.h"
+#include "server/traces_store.h"
 
 namespace strata::server {
 namespace bhttp = boost::beast::http;
@@ -211,6 +212,9 @@ void StrataServer::OpenStorage() {
   traces::StorageOptions trace_opts;
   trace_opts.dir = config_.data_dir + "/traces";
   trace_opts.db.wal = opts.db.wal;
+  trace_opts.db.cut_bytes = config_.trace_block_bytes;
+  trace_opts.db.cut_age_ms = config_.trace_block_age_ms;
+  trace_opts.db.idle_ms = config_.trace_idle_period_ms;
   Result<std::unique_ptr<traces::Storage>> trace_storage =
       storage.ok() ? traces::Storage::Open(trace_opts) : storage.status();
   if (!trace_storage.ok()) storage = trace_storage.status();
@@ -238,6 +242,10 @@ void StrataServer::OpenStorage() {
         gateway_->page_cache(), gopts.reader, [b = buckets_.get()](const std::string& tenant) {
           return b->For(tenant, objstore::Component::kStoreGateway, Signal::kLogs);
         });
+    trace_gateway_ = std::make_unique<traces::Gateway>(
+        gateway_->page_cache(), gopts.reader, [b = buckets_.get()](const std::string& tenant) {
+          return b->For(tenant, objstore::Component::kStoreGateway, Signal::kTraces);
+        });
     storage_ = std::move(*storage);
     signals_.push_back(std::make_unique<MetricsStore>(*storage_, *gateway_, *buckets_, markers_,
                                                       config_.data_dir + "/staging"));
@@ -247,6 +255,8 @@ void StrataServer::OpenStorage() {
     lopts.index_max_bytes = gopts.index_max_bytes / 2;
     signals_.push_back(
         std::make_unique<LogsStore>(*log_storage_, *log_gateway_, *buckets_, markers_, lopts));
+    signals_.push_back(std::make_unique<TracesStore>(*trace_storage_, *trace_gateway_, *buckets_,
+                                                     markers_, config_.data_dir + "/staging"));
     // Blocks must be known before queries are served; a bucket outage only delays that.
     for (const auto& s : signals_) s->Sync();
   }
@@ -261,6 +271,7 @@ void StrataServer::OpenStorage() {
     log_queryable_.SetGateway(log_gateway_.get());
     log_queryable_.SetStorage(log_storage_.get());
     trace_distributor_->SetStorage(trace_storage_.get());
+    trace_queryable_.SetGateway(trace_gateway_.get());
     trace_queryable_.SetStorage(trace_storage_.get());
     queryable_.SetStoreGateway(gateway_.get());
     queryable_.SetStorage(storage_.get());
@@ -334,6 +345,7 @@ void StrataServer::Shutdown() {
   queryable_.SetStoreGateway(nullptr);
   log_queryable_.SetStorage(nullptr);
   trace_queryable_.SetStorage(nullptr);
+  trace_queryable_.SetGateway(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
   // Queries still queued or running hold responders and read the storage: finish them first.
   scheduler_.reset();

@@ -32,6 +32,7 @@
 #include "server/metrics_store.h"
 #include "server/self_metrics.h"
 #include "store/gateway.h"
+#include "traces/gateway.h"
 #include "traces/queryable.h"
 #include "traces/storage.h"
 #include "tsdb/storage.h"
@@ -87,6 +88,7 @@ class StrataServer {
   std::unique_ptr<objstore::BucketRegistry> buckets_;
   std::unique_ptr<store::StoreGateway> gateway_;
   std::unique_ptr<logs::Gateway> log_gateway_;
+  std::unique_ptr<traces::Gateway> trace_gateway_;
   std::unique_ptr<CompactorService> compactor_;
   TenantMarkers markers_;
   // Set once storage is open, before the maintenance thread starts.

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "traces/gateway.h"
 #include "traces/head.h"
 #include "traces/storage.h"
 
@@ -20,27 +21,23 @@ class Queryable {
                                                       std::string_view trace_id) const = 0;
 };
 
-// The trace Queryable of `strata serve`, the one place where trace heads are put together
-// for queries. Without storage, queries are refused with kUnavailable. Thread-safe.
+// The trace Queryable of `strata serve`, the one place where trace heads and blocks are put
+// together for queries: a trace is what the tenant's head and its blocks in the Gateway hold
+// of it, each span once. The head is read first: a block cut drops spans from the head only
+// once their block is in the gateway, so they are found in one or the other. Without storage,
+// queries are refused with kUnavailable. Thread-safe.
 class StorageQueryable : public Queryable {
  public:
-  // Must outlive this object or be detached (null) first.
+  // Each must outlive this object or be detached (null) first.
   void SetStorage(const Storage* storage) { storage_.store(storage, std::memory_order_release); }
+  void SetGateway(const Gateway* gateway) { gateway_.store(gateway, std::memory_order_release); }
 
   Result<std::optional<FoundTrace>> TraceById(const std::string& tenant,
-                                              std::string_view trace_id) const override {
-    const Storage* storage = storage_.load(std::memory_order_acquire);
-    if (storage == nullptr) {
-      return Status::Unavailable("trace storage is not open (starting up or shutting down)");
-    }
-    const Db* db = storage->Find(tenant);
-    FoundTrace found;
-    if (db == nullptr || !db->head().Read(trace_id, &found)) return std::optional<FoundTrace>();
-    return std::optional<FoundTrace>(std::move(found));
-  }
+                                              std::string_view trace_id) const override;
 
  private:
   std::atomic<const Storage*> storage_{nullptr};
+  std::atomic<const Gateway*> gateway_{nullptr};
 };
 
 }  // namespace strata::traces

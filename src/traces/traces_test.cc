@@ -1,15 +1,23 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/coding.h"
 #include "base/encoding.h"
+#include "base/units.h"
+#include "blocks/lifecycle.h"
+#include "cache/page_cache.h"
 #include "proto/otlp.h"
 #include "proto/otlp_traces.h"
+#include "testing/counting_bucket.h"
 #include "testing/temp_dir.h"
+#include "traces/block/writer.h"
 #include "traces/db.h"
+#include "traces/gateway.h"
+#include "traces/queryable.h"
 #include "traces/storage.h"
 #include "traces/wal_record.h"
 
@@ -33,15 +41,6 @@ std::string Request(std::string_view trace_hex, int first_span, int n) {
   auto pb = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, json);
   EXPECT_TRUE(pb.ok()) << pb.status().ToString();
   return pb.ok() ? *pb : std::string();
-}
-
-// The request's fragments as a Db takes them; they borrow from `split`.
-std::vector<Fragment> Fragments(const proto::SplitTraces& split) {
-  std::vector<Fragment> out;
-  for (const auto& f : split.fragments) {
-    out.push_back({f.trace_id, f.resource_spans, f.start_ns, f.end_ns, f.spans});
-  }
-  return out;
 }
 
 proto::SplitTraces Split(const std::string& request) {
@@ -70,7 +69,7 @@ TEST(TraceDbTest, ReadsWhatWasAppendedAndReplays) {
     auto db = Db::Open(dir.path(), {}, "t");
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     for (const auto* split : {&first, &again, &other}) {
-      auto out = (*db)->Append(Fragments(*split), {}, refuse);
+      auto out = (*db)->Append(FragmentsOf(*split), {}, refuse);
       ASSERT_TRUE(out.ok());
       EXPECT_EQ(out->spans, split->spans);
     }
@@ -114,8 +113,8 @@ TEST(TraceDbTest, RefusesWhatWouldMakeATraceTooLarge) {
             limit);
   std::vector<std::pair<size_t, Rejection>> refused;
   auto reject = [&](size_t i, Rejection r) { refused.emplace_back(i, r); };
-  ASSERT_TRUE((*db)->Append(Fragments(small), {.max_bytes_per_trace = limit}, reject).ok());
-  auto out = (*db)->Append(Fragments(big), {.max_bytes_per_trace = limit}, reject);
+  ASSERT_TRUE((*db)->Append(FragmentsOf(small), {.max_bytes_per_trace = limit}, reject).ok());
+  auto out = (*db)->Append(FragmentsOf(big), {.max_bytes_per_trace = limit}, reject);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->spans, 0u);
   ASSERT_EQ(refused.size(), 1u);
@@ -123,7 +122,7 @@ TEST(TraceDbTest, RefusesWhatWouldMakeATraceTooLarge) {
   EXPECT_EQ((*db)->head().num_spans(), 1u);
   // Another trace is not affected.
   const auto other = Split(Request(kTraceB, 1, 1));
-  out = (*db)->Append(Fragments(other), {.max_bytes_per_trace = limit}, reject);
+  out = (*db)->Append(FragmentsOf(other), {.max_bytes_per_trace = limit}, reject);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->spans, 1u);
   EXPECT_EQ(refused.size(), 1u);
@@ -136,17 +135,108 @@ TEST(TraceDbTest, StorageKeepsTenantsApart) {
   auto a = (*storage)->GetOrCreate("a");
   ASSERT_TRUE(a.ok());
   const auto split = Split(Request(kTraceA, 1, 2));
-  ASSERT_TRUE((*a)->Append(Fragments(split), {}, [](size_t, Rejection) {}).ok());
+  ASSERT_TRUE((*a)->Append(FragmentsOf(split), {}, [](size_t, Rejection) {}).ok());
   EXPECT_EQ((*storage)->Find("b"), nullptr);
   EXPECT_FALSE((*storage)->GetOrCreate("../x").ok());
   // A second process may not open the same directory.
   EXPECT_FALSE(Storage::Open({.dir = dir.path()}).ok());
 }
 
+// Spans of the trace in a serialized TracesData, by span ID (hex).
+std::set<std::string> SpanIds(std::string_view traces_data) {
+  auto split = proto::SplitByTrace(traces_data);  // TracesData and the request share field 1
+  EXPECT_TRUE(split.ok());
+  std::set<std::string> out;
+  for (const auto& f : split->fragments) {
+    std::string td;
+    td.push_back('\x0a');
+    PutUvarint(td, f.resource_spans.size());
+    td += f.resource_spans;
+    auto j = proto::TraceJson(td, {.hex_ids = true});
+    EXPECT_TRUE(j.ok());
+    for (size_t at = j->find("\"spanId\":\""); at != std::string::npos;
+         at = j->find("\"spanId\":\"", at + 1)) {
+      out.insert(j->substr(at + 10, 16));
+    }
+  }
+  return out;
+}
+
+TEST(TraceCutTest, BlocksTakeIdleTracesAndTheWalKeepsTheRest) {
+  testing::TempDir dir("traces");
+  auto bucket = std::make_shared<testing::CountingBucket>();
+  cache::PageCache cache(16u << 20, nullptr, nullptr);
+  Gateway gateway(cache, {}, [&](const std::string&) { return bucket; });
+  StorageOptions opts{.dir = dir.path() + "/traces"};
+  opts.db.idle_ms = 1000;
+  opts.db.cut_age_ms = 1;
+  auto storage = Storage::Open(opts);
+  ASSERT_TRUE(storage.ok());
+  auto db = (*storage)->GetOrCreate("t");
+  ASSERT_TRUE(db.ok());
+  auto none = [](size_t, Rejection) { FAIL(); };
+  auto ship = [&](const std::string& d, const block::BlockMeta& meta) {
+    RETURN_IF_ERROR(blocks::UploadBlock(*bucket, blocks::BlocksRoot("t", Signal::kTraces), meta.id,
+                                        d, block::BlockWriter::Files(), block::EncodeMeta(meta)));
+    return gateway.AddBlock("t", meta);
+  };
+  const auto a = Split(Request(kTraceA, 1, 3));
+  const auto b = Split(Request(kTraceB, 1, 2));
+  ASSERT_TRUE((*db)->Append(FragmentsOf(a), {}, none).ok());
+  ASSERT_TRUE((*db)->Append(FragmentsOf(b), {}, none).ok());
+  const int64_t now = NowMillis();
+  // Nothing is idle yet.
+  auto cut = (*db)->CutBlock(dir.path() + "/staging", ship, false, now);
+  ASSERT_TRUE(cut.ok());
+  EXPECT_FALSE(cut->has_value());
+  // Both traces are idle a second later: one block holds them, the head lets them go.
+  cut = (*db)->CutBlock(dir.path() + "/staging", ship, false, now + 1500);
+  ASSERT_TRUE(cut.ok()) << cut.status().ToString();
+  ASSERT_TRUE(cut->has_value());
+  EXPECT_EQ((*cut)->num_traces, 2u);
+  EXPECT_EQ((*cut)->num_spans, 5u);
+  EXPECT_EQ((*db)->head().num_traces(), 0u);
+  // A late span of trace A comes to the head; the lookup joins it to the block's.
+  const auto late = Split(Request(kTraceA, 10, 1));
+  ASSERT_TRUE((*db)->Append(FragmentsOf(late), {}, none).ok());
+  StorageQueryable q;
+  q.SetStorage(storage->get());
+  q.SetGateway(&gateway);
+  auto found = q.TraceById("t", Id(kTraceA));
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->spans, 4u);
+  EXPECT_EQ(SpanIds((*found)->traces_data),
+            (std::set<std::string>{"0000000000000001", "0000000000000002", "0000000000000003",
+                                   "000000000000000a"}));
+  found = q.TraceById("t", Id(kTraceB));
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->spans, 2u);
+  // A block found anew reads its index once; a lookup then reads one page.
+  cache::PageCache cold(16u << 20, nullptr, nullptr);
+  Gateway cold_gateway(cold, {}, [&](const std::string&) { return bucket; });
+  ASSERT_TRUE(cold_gateway.Sync("t").ok());
+  ASSERT_EQ(cold_gateway.Blocks("t").size(), 1u);
+  bucket->gets = 0;
+  std::vector<std::string> parts;
+  ASSERT_TRUE(cold_gateway.FindTrace("t", Id(kTraceB), parts, nullptr).ok());
+  EXPECT_EQ(parts.size(), 1u);
+  EXPECT_EQ(bucket->gets.load(), 1);
+  // After a restart the WAL (a checkpoint now) holds only the late span.
+  q.SetStorage(nullptr);
+  ASSERT_TRUE((*storage)->Close().ok());
+  storage->reset();
+  storage = Storage::Open(opts);
+  ASSERT_TRUE(storage.ok());
+  Db* reopened = (*storage)->Find("t");
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->head().num_traces(), 1u);
+  EXPECT_EQ(reopened->head().num_spans(), 1u);
+}
+
 TEST(TraceWalRecordTest, RefusesEveryTruncation) {
   const auto split = Split(Request(kTraceA, 1, 2));
   std::string payload;
-  EncodeFragment(payload, Fragments(split)[0]);
+  EncodeFragment(payload, FragmentsOf(split)[0]);
   std::vector<Fragment> out;
   ASSERT_TRUE(DecodeFragments(payload, out).ok());
   ASSERT_EQ(out.size(), 1u);

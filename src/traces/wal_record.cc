@@ -7,6 +7,15 @@
 
 namespace strata::traces {
 
+std::vector<Fragment> FragmentsOf(const proto::SplitTraces& split) {
+  std::vector<Fragment> out;
+  out.reserve(split.fragments.size());
+  for (const auto& f : split.fragments) {
+    out.push_back({f.trace_id, f.resource_spans, f.start_ns, f.end_ns, f.spans});
+  }
+  return out;
+}
+
 void EncodeFragment(std::string& out, const Fragment& f) {
   out.append(f.trace_id);
   PutVarint(out, f.start_ns);

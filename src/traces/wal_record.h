@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "proto/otlp_traces.h"
 #include "wal/format.h"
 
 // The records of the trace store's WAL (docs/format/wal.md). A kFragmentsRecord holds, per
@@ -25,6 +26,9 @@ struct Fragment {
   int64_t end_ns = 0;
   uint32_t spans = 0;
 };
+
+// The fragments of a request cut by trace, borrowing from `split`.
+std::vector<Fragment> FragmentsOf(const proto::SplitTraces& split);
 
 void EncodeFragment(std::string& out, const Fragment& f);
 // Appends every fragment of the payload to `out`; kCorruption on malformed input.
