@@ -40,7 +40,8 @@ int64_t EnvSeconds(const char* name, int64_t def) {
 std::unique_ptr<Process> StartBackend(const std::string& dir, int port) {
   return std::make_unique<Process>(
       std::vector<std::string>{STRATA_BINARY, "serve", "--data-dir", dir + "/backend", "--listen",
-                               "127.0.0.1:" + std::to_string(port), "--log.level", "warn"},
+                               "127.0.0.1:" + std::to_string(port), "--grpc-listen", "",
+                               "--log.level", "warn"},
       dir + "/backend.log");
 }
 

@@ -30,7 +30,8 @@ constexpr int kKills = 8;
 std::unique_ptr<Process> StartServer(const std::string& dir, const std::string& config, int port) {
   return std::make_unique<Process>(
       std::vector<std::string>{STRATA_BINARY, "serve", "--config", config, "--data-dir", dir,
-                               "--listen", "127.0.0.1:" + std::to_string(port)},
+                               "--listen", "127.0.0.1:" + std::to_string(port), "--grpc-listen",
+                               ""},
       dir + "/../server.log");
 }
 

@@ -85,7 +85,8 @@ std::string LogLine(int client, int64_t seq) {
 std::unique_ptr<Process> StartServer(const std::string& dir, int port) {
   auto p = std::make_unique<Process>(
       std::vector<std::string>{STRATA_BINARY, "serve", "--data-dir", dir, "--listen",
-                               "127.0.0.1:" + std::to_string(port), "--log.level", "warn"},
+                               "127.0.0.1:" + std::to_string(port), "--grpc-listen", "",
+                               "--log.level", "warn"},
       dir + "/../server.log");
   return p;
 }

@@ -77,6 +77,7 @@ class FrontendFairnessTest : public ::testing::Test {
   void SetUp() override {
     server::Config c;
     c.listen = "127.0.0.1:0";
+    c.grpc_listen = "";
     c.data_dir = dir_.path();
     c.threads = 4;
     c.compactor_enabled = false;

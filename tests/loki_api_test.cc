@@ -29,6 +29,7 @@ class LokiApiTest : public ::testing::Test {
  protected:
   LokiApiTest() {
     config_.listen = "127.0.0.1:0";
+    config_.grpc_listen = "";
     config_.data_dir = dir_.path();
     config_.threads = 2;
   }

@@ -274,7 +274,7 @@ def main():
         log = open(os.path.join(work, "procs.log"), "w")
         procs.append(subprocess.Popen(
             [args.strata, "serve", "--data-dir", os.path.join(work, "serve"), "--listen",
-             f"127.0.0.1:{s_port}"], stdout=log, stderr=subprocess.STDOUT))
+             f"127.0.0.1:{s_port}", "--grpc-listen", ""], stdout=log, stderr=subprocess.STDOUT))
         wait_http(f"http://127.0.0.1:{s_port}/-/ready")
         direct = Recorder(s_port)  # senders -> Strata
         via_agent = Recorder(s_port)  # the agent's Loki exporter -> Strata

@@ -60,7 +60,7 @@ def main():
         log = open(os.path.join(work, "procs.log"), "w")
         procs.append(subprocess.Popen(
             [args.strata, "serve", "--data-dir", os.path.join(work, "serve"), "--listen",
-             f"127.0.0.1:{s_port}"], stdout=log, stderr=subprocess.STDOUT))
+             f"127.0.0.1:{s_port}", "--grpc-listen", ""], stdout=log, stderr=subprocess.STDOUT))
         with open(os.path.join(work, "a.yaml"), "w") as f:
             f.write(f"data_dir: {work}/a\nserver: {{listen: 127.0.0.1:{a_port}, "
                     f"grpc_listen: 127.0.0.1:{a_grpc}}}\n"

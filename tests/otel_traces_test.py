@@ -2,9 +2,9 @@
 """Spans from a real instrumented application come back from Strata's Tempo API unchanged.
 
 tests/otel/trace_app.js (the OpenTelemetry JS SDK: a frontend calling a backend over HTTP with
-W3C trace context, the backend querying a "db") exports its spans three ways: OTLP/HTTP
-protobuf and JSON straight to `strata serve`, and OTLP/gRPC to `strata agent`, which forwards
-them to `strata serve` over OTLP/HTTP. The SDK's own record of each span (an in-memory
+W3C trace context, the backend querying a "db") exports its spans four ways: OTLP/HTTP
+protobuf and JSON and OTLP/gRPC straight to `strata serve`, and OTLP/gRPC to `strata agent`,
+which forwards them to `strata serve` over OTLP/HTTP. The SDK's own record of each span (an in-memory
 exporter beside the OTLP one) is the expectation: every span must come back with the same
 IDs, parent, name, kind, times, attributes (with their types), status, events, resource and
 scope through GET /api/traces/<id> as JSON (decoded here from Tempo's jsonpb form) and as
@@ -233,11 +233,12 @@ def main():
             failures.append(what)
 
     try:
-        s_port, a_port, a_grpc = free_port(), free_port(), free_port()
+        s_port, s_grpc, a_port, a_grpc = free_port(), free_port(), free_port(), free_port()
         log = open(os.path.join(work, "procs.log"), "w")
         procs.append(subprocess.Popen(
             [args.strata, "serve", "--data-dir", os.path.join(work, "serve"), "--listen",
-             f"127.0.0.1:{s_port}"], stdout=log, stderr=subprocess.STDOUT))
+             f"127.0.0.1:{s_port}", "--grpc-listen", f"127.0.0.1:{s_grpc}"],
+            stdout=log, stderr=subprocess.STDOUT))
         with open(os.path.join(work, "agent.yaml"), "w") as f:
             f.write(f"data_dir: {work}/agent\nserver: {{listen: 127.0.0.1:{a_port}, "
                     f"grpc_listen: 127.0.0.1:{a_grpc}}}\n"
@@ -252,13 +253,14 @@ def main():
 
         env = dict(os.environ, NODE_PATH=args.node_modules)
         app = os.path.join(os.path.dirname(os.path.abspath(__file__)), "otel", "trace_app.js")
-        runs = [("proto", f"http://127.0.0.1:{s_port}/v1/traces"),
-                ("json", f"http://127.0.0.1:{s_port}/otlp/v1/traces"),
-                ("grpc", f"http://127.0.0.1:{a_grpc}")]  # through the agent
-        for protocol, url in runs:
+        runs = [("proto", "proto", f"http://127.0.0.1:{s_port}/v1/traces"),
+                ("json", "json", f"http://127.0.0.1:{s_port}/otlp/v1/traces"),
+                ("grpc", "grpc", f"http://127.0.0.1:{s_grpc}"),
+                ("grpc via the agent", "grpc", f"http://127.0.0.1:{a_grpc}")]
+        for name, protocol, url in runs:
             r = subprocess.run(["node", app, protocol, url, str(REQUESTS)], env=env,
                                capture_output=True, text=True, timeout=120)
-            check(r.returncode == 0, f"{protocol}: the SDK exported its spans "
+            check(r.returncode == 0, f"{name}: the SDK exported its spans "
                                      f"({r.stderr.strip()[-500:]})")
             if r.returncode != 0:
                 continue
@@ -267,7 +269,7 @@ def main():
             for s in recorded:
                 traces.setdefault(s["traceId"], []).append(s)
             check(len(traces) == REQUESTS and all(len(t) == 3 for t in traces.values()),
-                  f"{protocol}: the app made {REQUESTS} traces of 3 spans")
+                  f"{name}: the app made {REQUESTS} traces of 3 spans")
             key = lambda s: s["spanId"]
             for trace_id, want in traces.items():
                 want = sorted(want, key=key)
@@ -281,12 +283,12 @@ def main():
                     if len(got) >= len(want):
                         break
                     time.sleep(0.2)
-                check(got == want, f"{protocol}: trace {trace_id} as JSON "
+                check(got == want, f"{name}: trace {trace_id} as JSON "
                                    f"({len(got)} spans{'' if got == want else f': {got} != {want}'})")
                 code, ctype, body = fetch(s_port, path, "application/protobuf")
                 got = sorted(from_protobuf(body), key=key) if code == 200 else []
                 check(code == 200 and ctype == "application/protobuf" and got == want,
-                      f"{protocol}: trace {trace_id} as protobuf ({code} {ctype})")
+                      f"{name}: trace {trace_id} as protobuf ({code} {ctype})")
             trace_id = next(iter(traces))
             code, _, body = fetch(s_port, f"/api/v2/traces/{trace_id}")
             v2 = json.loads(body) if code == 200 else {}
@@ -295,7 +297,7 @@ def main():
                         for a in rs["resource"]["attributes"] if a["key"] == "service.name"}
             check(code == 200 and services == {"frontend", "backend"} and
                   int(v2.get("metrics", {}).get("inspectedBytes", "0")) > 0,
-                  f"{protocol}: v2 answers the trace (both services) with its metrics")
+                  f"{name}: v2 answers the trace (both services) with its metrics")
     finally:
         stop_all(procs)
     if failures:

@@ -67,7 +67,8 @@ def main():
         data_dir = os.path.join(work, "strata")
         logs = {name: open(os.path.join(work, name + ".log"), "w") for name in ("strata", "prom", "node")}
         procs.append(subprocess.Popen([args.strata, "serve", "--data-dir", data_dir, "--listen",
-                                       f"127.0.0.1:{s_port}"], stdout=logs["strata"], stderr=subprocess.STDOUT))
+                                       f"127.0.0.1:{s_port}", "--grpc-listen", ""],
+                                      stdout=logs["strata"], stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen(["prometheus-node-exporter", f"--web.listen-address=127.0.0.1:{n_port}"],
                                       stdout=logs["node"], stderr=subprocess.STDOUT))
         wait_http(f"http://127.0.0.1:{s_port}/-/ready")

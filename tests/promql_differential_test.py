@@ -243,7 +243,7 @@ def main():
         s_port, p_port = free_port(), free_port()
         logs = {n: open(os.path.join(work, n + ".log"), "w") for n in ("strata", "prom")}
         procs.append(subprocess.Popen([args.strata, "serve", "--data-dir", os.path.join(work, "strata"),
-                                       "--listen", f"127.0.0.1:{s_port}"],
+                                       "--listen", f"127.0.0.1:{s_port}", "--grpc-listen", ""],
                                       stdout=logs["strata"], stderr=subprocess.STDOUT))
         config = os.path.join(work, "prometheus.yml")
         with open(config, "w") as f:

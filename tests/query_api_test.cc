@@ -18,6 +18,7 @@ class QueryApiTest : public ::testing::Test {
  protected:
   void Start(server::Config c = {}) {
     c.listen = "127.0.0.1:0";
+    c.grpc_listen = "";
     c.data_dir = dir_.path();
     c.threads = 2;
     srv_ = std::make_unique<server::StrataServer>(c);
@@ -360,6 +361,7 @@ TEST_F(QueryApiTest, OldDataMovesToBlocksAndAnswersTheSame) {
   srv_->Shutdown();
   server::Config c;
   c.listen = "127.0.0.1:0";
+  c.grpc_listen = "";
   c.data_dir = dir_.path();
   srv_ = std::make_unique<server::StrataServer>(c);
   ASSERT_TRUE(srv_->Start().ok());

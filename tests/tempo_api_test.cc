@@ -53,6 +53,7 @@ class TempoApiTest : public ::testing::Test {
  protected:
   void Start(server::Config c = {}) {
     c.listen = "127.0.0.1:0";
+    c.grpc_listen = "";
     c.data_dir = dir_.path();
     c.threads = 2;
     srv_ = std::make_unique<server::StrataServer>(c);

@@ -89,8 +89,8 @@ Status Agent::Start() {
   }
   RETURN_IF_ERROR(http_->Start());
   if (!config_.grpc_listen.empty()) {
-    grpc_ = std::make_unique<OtlpGrpcServer>(*intake_, config_.max_decompressed_body_bytes,
-                                             config_.otlp.tenant);
+    grpc_ = std::make_unique<otlpgrpc::Server>(OtlpGrpcHandler(*intake_, config_.otlp.tenant),
+                                               config_.max_decompressed_body_bytes);
     if (Status st = grpc_->Start(config_.grpc_listen); !st.ok()) {
       http_->Shutdown(1'000);
       for (auto& e : *Exporters()) e->Stop();

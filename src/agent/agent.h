@@ -47,7 +47,7 @@ class Agent {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Intake> intake_;
   std::unique_ptr<http::Server> http_;
-  std::unique_ptr<OtlpGrpcServer> grpc_;
+  std::unique_ptr<otlpgrpc::Server> grpc_;
   std::unique_ptr<ScrapeManager> scrape_;
 
   mutable Mutex exporters_mu_;

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "base/tenant.h"
 #include "base/units.h"
 #include "http/compression.h"
 #include "http/status_map.h"
@@ -29,7 +30,11 @@ PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::Log
               .Name("strata_ingest_requests_total")
               .Help("Push requests (remote write, OTLP metrics, logs and traces, Loki push) by "
                     "tenant and response code.")
-              .Register(registry)) {}
+              .Register(registry)),
+      grpc_requests_(prometheus::BuildCounter()
+                         .Name("strata_ingest_grpc_requests_total")
+                         .Help("OTLP/gRPC Export calls by tenant and gRPC status code.")
+                         .Register(registry)) {}
 
 void PushApi::Register(http::Server& server) {
   auto remote_write = [this](http::Request& req, const http::Responder& r) {
@@ -37,11 +42,14 @@ void PushApi::Register(http::Server& server) {
   };
   server.Route("/api/v1/push", {bhttp::verb::post}, remote_write);
   server.Route("/api/v1/write", {bhttp::verb::post}, remote_write);
-  server.Route("/otlp/v1/metrics", {bhttp::verb::post},
-               [this](http::Request& req, const http::Responder& r) { HandleOtlp(req, r); });
-  server.Route("/otlp/v1/logs", {bhttp::verb::post},
-               [this](http::Request& req, const http::Responder& r) { HandleOtlpLogs(req, r); });
-  auto traces = [this](http::Request& req, const http::Responder& r) { HandleOtlpTraces(req, r); };
+  auto otlp = [this](proto::OtlpSignal signal) {
+    return [this, signal](http::Request& req, const http::Responder& r) {
+      HandleOtlpHttp(req, r, signal);
+    };
+  };
+  server.Route("/otlp/v1/metrics", {bhttp::verb::post}, otlp(proto::OtlpSignal::kMetrics));
+  server.Route("/otlp/v1/logs", {bhttp::verb::post}, otlp(proto::OtlpSignal::kLogs));
+  auto traces = otlp(proto::OtlpSignal::kTraces);
   server.Route("/otlp/v1/traces", {bhttp::verb::post}, traces);
   server.Route("/v1/traces", {bhttp::verb::post}, traces);
   server.Route("/loki/api/v1/push", {bhttp::verb::post},
@@ -162,72 +170,100 @@ void PushApi::SendOtlpResponse(const http::Responder& respond, const http::Reque
   respond.Send(std::move(res));
 }
 
-void PushApi::HandleOtlp(http::Request& req, const http::Responder& respond) {
-  auto body = ReadOtlp(req, respond, proto::OtlpSignal::kMetrics);
-  if (!body) return;
-  auto translated = proto::TranslateOtlpMetrics(body->raw);
-  if (!translated.ok()) {
-    return Fail(req, respond, body->tenant, translated.status(), body->errors());
+void PushApi::StoreOtlp(proto::OtlpSignal signal, const std::string& tenant, std::string_view raw,
+                        const ingest::Distributor::Done& done) {
+  ingest::PushOutcome malformed;
+  switch (signal) {
+    case proto::OtlpSignal::kMetrics: {
+      // Translated to Prometheus series (proto/otlp_metrics.h); points with no Prometheus
+      // form are the partial success.
+      auto translated = proto::TranslateOtlpMetrics(raw);
+      if (!translated.ok()) {
+        malformed.status = translated.status();
+        return done(std::move(malformed));
+      }
+      ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
+      return distributor_.Push(tenant, proto::AsView(translated->request), untranslatable, done);
+    }
+    case proto::OtlpSignal::kLogs: {
+      // Where Loki pushes go, as Loki 3 stores them (proto/otlp_logs.h).
+      auto logs = proto::TranslateOtlpLogs(raw, NowMillis() * 1'000'000);
+      if (!logs.ok()) {
+        malformed.status = logs.status();
+        return done(std::move(malformed));
+      }
+      if ((*logs)->push.streams.empty()) return done(ingest::PushOutcome{});
+      return logs_.Push(tenant, (*logs)->push, done);
+    }
+    case proto::OtlpSignal::kTraces: {
+      // The spans are stored as sent and answered later as they are: all are checked now.
+      if (auto scan = proto::ScanOtlp(signal, raw); !scan.ok()) {
+        malformed.status = scan.status();
+        return done(std::move(malformed));
+      }
+      auto split = proto::SplitByTrace(raw);
+      if (!split.ok()) {
+        malformed.status = split.status();
+        return done(std::move(malformed));
+      }
+      if (split->spans == 0 && split->invalid == 0) return done(ingest::PushOutcome{});
+      return traces_.Push(tenant, *split, done);
+    }
   }
-  ingest::Refusals untranslatable{translated->dropped, std::move(translated->drop_reasons)};
+}
+
+void PushApi::HandleOtlpHttp(http::Request& req, const http::Responder& respond,
+                             proto::OtlpSignal signal) {
+  auto body = ReadOtlp(req, respond, signal);
+  if (!body) return;
   prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
-  distributor_.Push(
-      body->tenant, proto::AsView(translated->request), untranslatable,
-      [this, respond, &answered, tenant = body->tenant, json = body->json, errors = body->errors(),
-       head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-        if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
-        answered.Increment();
-        SendOtlpResponse(respond, head, proto::OtlpSignal::kMetrics, json, o.refused, o.message);
+  StoreOtlp(signal, body->tenant, body->raw,
+            [this, respond, &answered, signal, tenant = body->tenant, json = body->json,
+             errors = body->errors(), head = http::HeadOf(req)](const ingest::PushOutcome& o) {
+              if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
+              if (o.over_limit) {
+                return Send(respond, tenant,
+                            http::ErrorResponse(head.version(), head.keep_alive(), errors,
+                                                http::Status::too_many_requests, o.message));
+              }
+              answered.Increment();
+              SendOtlpResponse(respond, head, signal, json, o.refused, o.message);
+            });
+}
+
+void PushApi::HandleOtlpGrpc(proto::OtlpSignal signal, std::optional<std::string> tenant_header,
+                             const std::string& request,
+                             std::function<void(otlpgrpc::Reply)> done) {
+  using otlpgrpc::Code;
+  auto answer = [this, done = std::move(done)](const std::string& tenant, otlpgrpc::Reply r) {
+    grpc_requests_.Add({{"tenant", tenant}, {"code", std::string(otlpgrpc::CodeName(r.code))}})
+        .Increment();
+    done(std::move(r));
+  };
+  auto tenant =
+      ResolveTenant(tenant_header ? std::optional<std::string_view>(*tenant_header) : std::nullopt,
+                    opts_.tenants);
+  if (!tenant.ok()) {
+    const bool missing = tenant.status().code() == Status::Code::kUnauthenticated;
+    return answer(
+        "",
+        {missing ? Code::kUnauthenticated : Code::kInvalidArgument, tenant.status().message(), {}});
+  }
+  // The gRPC server refuses messages over max_decompressed_body (RESOURCE_EXHAUSTED).
+  StoreOtlp(
+      signal, *tenant, request, [answer, signal, tenant = *tenant](const ingest::PushOutcome& o) {
+        // OTLP/gRPC: retryable refusals (rate, back-pressure, a tenant's stream limit)
+        // are UNAVAILABLE; malformed requests INVALID_ARGUMENT.
+        if (!o.status.ok()) {
+          const bool malformed = o.status.code() == Status::Code::kInvalidArgument;
+          return answer(
+              tenant,
+              {malformed ? Code::kInvalidArgument : Code::kUnavailable, o.status.message(), {}});
+        }
+        if (o.over_limit) return answer(tenant, {Code::kUnavailable, o.message, {}});
+        answer(tenant,
+               {Code::kOk, {}, proto::OtlpExportResponse(signal, o.refused, o.message, false)});
       });
-}
-
-// OTLP logs go where Loki pushes go, as Loki 3 stores them (proto/otlp_logs.h). Refusals a
-// tenant's limits cause are retryable (429); others are a partial success.
-void PushApi::HandleOtlpLogs(http::Request& req, const http::Responder& respond) {
-  auto body = ReadOtlp(req, respond, proto::OtlpSignal::kLogs);
-  if (!body) return;
-  auto logs = proto::TranslateOtlpLogs(body->raw, NowMillis() * 1'000'000);
-  if (!logs.ok()) return Fail(req, respond, body->tenant, logs.status(), body->errors());
-  if ((*logs)->push.streams.empty()) {
-    return SendOtlpResponse(respond, req, proto::OtlpSignal::kLogs, body->json, 0, "");
-  }
-  prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
-  logs_.Push(body->tenant, (*logs)->push,
-             [this, respond, &answered, tenant = body->tenant, json = body->json,
-              errors = body->errors(), head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-               if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
-               if (o.over_limit) {
-                 return Send(respond, tenant,
-                             http::ErrorResponse(head.version(), head.keep_alive(), errors,
-                                                 http::Status::too_many_requests, o.message));
-               }
-               answered.Increment();
-               SendOtlpResponse(respond, head, proto::OtlpSignal::kLogs, json, o.refused,
-                                o.message);
-             });
-}
-
-void PushApi::HandleOtlpTraces(http::Request& req, const http::Responder& respond) {
-  auto body = ReadOtlp(req, respond, proto::OtlpSignal::kTraces);
-  if (!body) return;
-  // The spans are stored as sent and answered later as they are: check all of them now.
-  if (auto scan = proto::ScanOtlp(proto::OtlpSignal::kTraces, body->raw); !scan.ok()) {
-    return Fail(req, respond, body->tenant, scan.status(), body->errors());
-  }
-  auto split = proto::SplitByTrace(body->raw);
-  if (!split.ok()) return Fail(req, respond, body->tenant, split.status(), body->errors());
-  if (split->spans == 0 && split->invalid == 0) {
-    return SendOtlpResponse(respond, req, proto::OtlpSignal::kTraces, body->json, 0, "");
-  }
-  prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
-  traces_.Push(body->tenant, *split,
-               [this, respond, &answered, tenant = body->tenant, json = body->json,
-                errors = body->errors(), head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-                 if (!o.status.ok()) return Send(respond, tenant, Refused(head, o, errors));
-                 answered.Increment();
-                 SendOtlpResponse(respond, head, proto::OtlpSignal::kTraces, json, o.refused,
-                                  o.message);
-               });
 }
 
 void PushApi::HandleLokiPush(http::Request& req, const http::Responder& respond) {

@@ -5,6 +5,7 @@
 #include <prometheus/registry.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "ingest/log_distributor.h"
 #include "ingest/trace_distributor.h"
 #include "proto/otlp.h"
+#include "rpc/otlp_server.h"
 
 namespace strata::api {
 
@@ -38,17 +40,18 @@ class PushApi {
   void Register(http::Server& server);
 
   void HandleRemoteWrite(http::Request& req, const http::Responder& respond);
-  // OTLP metrics (protobuf or JSON, optionally gzip), translated to Prometheus series
-  // (proto/otlp_metrics.h); points with no Prometheus form are the partial success.
-  void HandleOtlp(http::Request& req, const http::Responder& respond);
-  // OTLP logs (protobuf or JSON, optionally gzip), stored as Loki 3 stores them
-  // (proto/otlp_logs.h); 200 once durable, refusals as OTLP's partial success, 429 when over a
-  // tenant's limit.
-  void HandleOtlpLogs(http::Request& req, const http::Responder& respond);
-  // OTLP traces (protobuf or JSON, optionally gzip), stored by trace (proto/otlp_traces.h);
-  // 200 once durable, spans refused by a per-trace limit or without valid IDs as OTLP's
-  // partial success, 429 with Retry-After over the tenant's rate.
-  void HandleOtlpTraces(http::Request& req, const http::Responder& respond);
+  // OTLP/HTTP (protobuf or JSON, optionally gzip) of one signal: metrics translated to
+  // Prometheus series (proto/otlp_metrics.h), logs stored as Loki 3 stores them
+  // (proto/otlp_logs.h), traces stored by trace (proto/otlp_traces.h). 200 with the
+  // Export*ServiceResponse once durable, what was refused as OTLP's partial success; 429 with
+  // Retry-After over a tenant's rate (and, for logs, its stream limit); errors as a
+  // google.rpc.Status in the request's encoding.
+  void HandleOtlpHttp(http::Request& req, const http::Responder& respond, proto::OtlpSignal signal);
+  // One OTLP/gRPC Export call (rpc/otlp_server.h's Handler): the same storage, answered OK
+  // with the Export*ServiceResponse once durable; INVALID_ARGUMENT when malformed,
+  // UNAVAILABLE (retryable) when over a limit or not ready; the tenant from x-scope-orgid.
+  void HandleOtlpGrpc(proto::OtlpSignal signal, std::optional<std::string> tenant,
+                      const std::string& request, std::function<void(otlpgrpc::Reply)> done);
   // Loki push: snappy-compressed protobuf PushRequest, or JSON (Content-Type application/json),
   // either optionally gzip; 204 once durable, 400 naming what was refused (the rest is
   // stored), 429 over the rate or stream limit.
@@ -60,6 +63,11 @@ class PushApi {
             const Status& error, http::ErrorFormat format = http::ErrorFormat::kText);
   // Sends `res` and counts it.
   void Send(const http::Responder& respond, const std::string& tenant, http::Response res);
+
+  // Decodes an OTLP request of `signal` (protobuf, borrowed for the call) and hands it to the
+  // signal's distributor; `done` gets the outcome (a malformed request: kInvalidArgument).
+  void StoreOtlp(proto::OtlpSignal signal, const std::string& tenant, std::string_view raw,
+                 const ingest::Distributor::Done& done);
 
   // An OTLP/HTTP request's tenant and body, as protobuf.
   struct OtlpBody {
@@ -83,6 +91,7 @@ class PushApi {
   ingest::LogDistributor& logs_;
   ingest::TraceDistributor& traces_;
   prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Counter>& grpc_requests_;
 };
 
 }  // namespace strata::api

@@ -1,6 +1,8 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 #include "cmd/commands.h"
 #include "cmd/setup.h"
 #include "server/config.h"
@@ -12,6 +14,7 @@ namespace {
 struct ServeFlags {
   std::string config_file;
   std::string listen;
+  std::optional<std::string> grpc_listen;
   std::string data_dir;
   std::string log_level;
 };
@@ -21,6 +24,7 @@ int RunServe(const ServeFlags& f) {
   if (!config) return 2;
   server::Config& c = *config;
   if (!f.listen.empty()) c.listen = f.listen;
+  if (f.grpc_listen) c.grpc_listen = *f.grpc_listen;
   // Signals are taken synchronously by this thread; block them before any thread starts.
   sigset_t signals = BlockTerminationSignals();
 
@@ -50,6 +54,9 @@ void RegisterServe(CLI::App& app, int* exit_code) {
       ->check(CLI::ExistingFile);
   serve->add_option("--listen", flags->listen,
                     "HTTP listen address [host]:port (overrides server.listen)");
+  serve->add_option("--grpc-listen", flags->grpc_listen,
+                    "OTLP/gRPC listen address [host]:port, empty for none (overrides "
+                    "server.grpc_listen)");
   serve->add_option("--data-dir", flags->data_dir, "Data directory (overrides storage.data_dir)");
   serve->add_option("--log.level", flags->log_level,
                     "trace, debug, info, warn or error (overrides log.level)");

@@ -244,6 +244,7 @@ Result<Config> ParseConfig(std::string_view yaml) {
   YamlSection server(top.Get("server"), "server");
   RETURN_IF_ERROR(server.Check());
   RETURN_IF_ERROR(server.Str("listen", c.listen));
+  RETURN_IF_ERROR(server.Str("grpc_listen", c.grpc_listen));
   RETURN_IF_ERROR(server.Int("threads", c.threads));
   RETURN_IF_ERROR(server.Bytes("max_request_body", c.max_request_body_bytes));
   RETURN_IF_ERROR(server.Bytes("max_decompressed_body", c.push.max_decompressed_body_bytes));

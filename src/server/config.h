@@ -20,7 +20,8 @@ namespace strata::server {
 struct Config {
   // server
   std::string listen = ":9009";
-  int threads = 0;  // 0 = one per core
+  std::string grpc_listen = ":4317";  // OTLP/gRPC; empty: none
+  int threads = 0;                    // 0 = one per core
   uint64_t max_request_body_bytes = 10u << 20;
   int64_t idle_timeout_ms = 120'000;
   int64_t shutdown_timeout_ms = 30'000;

@@ -173,8 +173,20 @@ std::string StrataServer::StatusPage() const {
 Status StrataServer::Start() {
   RETURN_IF_ERROR(init_error_);
   RETURN_IF_ERROR(http_->Start());
-  spdlog::info("msg=\"listening\" address={} port={} version={}", config_.listen, http_->port(),
-               kVersion);
+  if (!config_.grpc_listen.empty()) {
+    grpc_ = std::make_unique<otlpgrpc::Server>(
+        [this](proto::OtlpSignal signal, std::optional<std::string> tenant,
+               const std::string& request, std::function<void(otlpgrpc::Reply)> done) {
+          push_api_->HandleOtlpGrpc(signal, std::move(tenant), request, std::move(done));
+        },
+        config_.push.max_decompressed_body_bytes);
+    if (Status st = grpc_->Start(config_.grpc_listen); !st.ok()) {
+      http_->Shutdown(1'000);
+      return st;
+    }
+  }
+  spdlog::info("msg=\"listening\" address={} port={} grpc_port={} version={}", config_.listen,
+               http_->port(), grpc_ ? grpc_->port() : 0, kVersion);
   opener_ = std::thread([this] { OpenStorage(); });
   return Status::Ok();
 }
@@ -347,6 +359,7 @@ void StrataServer::Shutdown() {
   trace_queryable_.SetStorage(nullptr);
   trace_queryable_.SetGateway(nullptr);
   http_->Shutdown(config_.shutdown_timeout_ms);
+  if (grpc_) grpc_->Shutdown();
   // Queries still queued or running hold responders and read the storage: finish them first.
   scheduler_.reset();
   api_.reset();

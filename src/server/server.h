@@ -27,6 +27,7 @@
 #include "logs/storage_queryable.h"
 #include "objstore/registry.h"
 #include "query/storage_queryable.h"
+#include "rpc/otlp_server.h"
 #include "server/compactor_service.h"
 #include "server/config.h"
 #include "server/metrics_store.h"
@@ -52,6 +53,8 @@ class StrataServer {
   Status WaitReady();
   void Shutdown();
   uint16_t port() const { return http_->port(); }
+  // The OTLP/gRPC port (0: none).
+  int grpc_port() const { return grpc_ ? grpc_->port() : 0; }
 
  private:
   void RegisterRoutes();
@@ -81,6 +84,7 @@ class StrataServer {
   // The query threads of both APIs; stopped before them.
   std::unique_ptr<frontend::FairScheduler> scheduler_;
   std::unique_ptr<http::Server> http_;
+  std::unique_ptr<otlpgrpc::Server> grpc_;
   std::unique_ptr<tsdb::Storage> storage_;
   std::unique_ptr<logs::Storage> log_storage_;
   std::unique_ptr<traces::Storage> trace_storage_;

@@ -24,10 +24,18 @@ if (!pkg) throw new Error(`unknown protocol ${protocol}`);
 const { OTLPTraceExporter } = require(`@opentelemetry/exporter-trace-otlp-${pkg}`);
 propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 
+// The tenant: an X-Scope-OrgID header over HTTP, x-scope-orgid metadata over gRPC.
+function tenant() {
+  if (protocol !== 'grpc') return { headers: { 'X-Scope-OrgID': 'otel' } };
+  const { Metadata } = require('@grpc/grpc-js');
+  const metadata = new Metadata();
+  metadata.set('x-scope-orgid', 'otel');
+  return { metadata };
+}
+
 function service(name) {
   const recorded = new InMemorySpanExporter();
-  const exporter = new OTLPTraceExporter(
-    protocol === 'grpc' ? { url } : { url, headers: { 'X-Scope-OrgID': 'otel' } });
+  const exporter = new OTLPTraceExporter({ url, ...tenant() });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
       'service.name': name,
