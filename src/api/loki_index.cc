@@ -56,12 +56,12 @@ std::string_view FieldType(std::string_view v) {
   }
   double d = 0;
   std::string err;
-  if (logql::ParseGoFloat(v, &d, &err)) return "float";
+  if (ParseGoFloat(v, &d, &err)) return "float";
   static const std::set<std::string_view> kBools = {"1", "t", "T", "TRUE",  "true",  "True",
                                                     "0", "f", "F", "FALSE", "false", "False"};
   if (kBools.contains(v)) return "boolean";
   int64_t ns = 0;
-  if (logql::ParseGoDuration(v, &ns)) return "duration";
+  if (ParseGoDuration(v, &ns)) return "duration";
   uint64_t bytes = 0;
   if (logql::ParseHumanBytes(v, &bytes)) return "bytes";
   return "string";
@@ -294,7 +294,7 @@ void LokiApi::DetectedLabels(Call& c) {
       double d = 0;
       std::string err;
       bool ids = std::all_of(values->begin(), values->end(), [&](const std::string& v) {
-        return logql::ParseGoFloat(v, &d, &err) || IsUuid(v);
+        return ParseGoFloat(v, &d, &err) || IsUuid(v);
       });
       bool flag = values->size() <= 2 &&
                   std::all_of(values->begin(), values->end(),

@@ -6,9 +6,13 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <ctime>
+#include <limits>
+#include <string>
 #include <utility>
 
+#include "base/labels.h"
 #include "base/math.h"
 
 namespace strata {
@@ -32,6 +36,21 @@ constexpr std::array<Unit, 7> kUnits = {{{"y", 365LL * 24 * 3600 * 1000},
                                          {"m", 60LL * 1000},
                                          {"s", 1000},
                                          {"ms", 1}}};
+
+bool IsAsciiDigit(char c) { return c >= '0' && c <= '9'; }
+
+struct GoUnit {
+  std::string_view name;
+  int64_t ns;
+};
+constexpr std::array<GoUnit, 8> kGoUnits = {{{"ns", 1},
+                                             {"us", 1'000},
+                                             {"\xC2\xB5s", 1'000},  // U+00B5 micro sign
+                                             {"\xCE\xBCs", 1'000},  // U+03BC Greek mu
+                                             {"ms", 1'000'000},
+                                             {"s", 1'000'000'000},
+                                             {"m", 60'000'000'000},
+                                             {"h", 3'600'000'000'000}}};
 
 }  // namespace
 
@@ -171,5 +190,166 @@ std::string FormatRfc3339(int64_t unix_ns) {
   if (gmtime_r(&t, &tm) == nullptr) return std::to_string(unix_ns) + "ns";
   return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", tm);
 }
+
+bool ParsePromDuration(std::string_view s, int64_t* ns, std::string* err) {
+  auto ms = ParseDurationMillis(s);
+  if (!ms.ok()) {
+    *err = std::string(ms.status().message());
+    return false;
+  }
+  // Prometheus bounds durations by time.Duration: int64 nanoseconds.
+  if (*ms > INT64_MAX / 1'000'000) {
+    *err = "duration out of range";
+    return false;
+  }
+  *ns = *ms * 1'000'000;
+  return true;
+}
+
+bool ParsePromOrGoDuration(std::string_view s, int64_t* ns) {
+  std::string err;
+  return ParsePromDuration(s, ns, &err) || ParseGoDuration(s, ns);
+}
+
+bool ParseGoDuration(std::string_view s, int64_t* out) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s == "0") {
+    *out = 0;
+    return true;
+  }
+  if (s.empty()) return false;
+  uint64_t total = 0;
+  while (!s.empty()) {
+    if (!IsAsciiDigit(s[0]) && s[0] != '.') return false;
+    uint64_t whole = 0;
+    size_t i = 0;
+    bool any = false;
+    for (; i < s.size() && IsAsciiDigit(s[i]); ++i) {
+      if (whole > (uint64_t{1} << 63) / 10) return false;
+      whole = whole * 10 + static_cast<uint64_t>(s[i] - '0');
+      any = true;
+    }
+    uint64_t frac = 0;
+    double scale = 1;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      for (; i < s.size() && IsAsciiDigit(s[i]); ++i) {
+        any = true;
+        if (frac > (uint64_t{1} << 62) / 10) continue;  // Go drops digits beyond precision
+        frac = frac * 10 + static_cast<uint64_t>(s[i] - '0');
+        scale *= 10;
+      }
+    }
+    if (!any) return false;
+    size_t u = i;
+    while (u < s.size() && !IsAsciiDigit(s[u]) && s[u] != '.') ++u;
+    std::string_view unit = s.substr(i, u - i);
+    if (unit.empty()) return false;
+    int64_t mult = 0;
+    for (const auto& gu : kGoUnits) {
+      if (gu.name == unit) mult = gu.ns;
+    }
+    if (mult == 0) return false;
+    auto m = static_cast<uint64_t>(mult);
+    if (whole > (uint64_t{1} << 63) / m) return false;
+    uint64_t v = whole * m;
+    if (frac > 0)
+      v += static_cast<uint64_t>(static_cast<double>(frac) * (static_cast<double>(m) / scale));
+    total += v;
+    if (total > (uint64_t{1} << 63)) return false;
+    s.remove_prefix(u);
+  }
+  if (total > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    if (!neg || total != (uint64_t{1} << 63)) return false;
+    *out = std::numeric_limits<int64_t>::min();
+    return true;
+  }
+  *out = neg ? -static_cast<int64_t>(total) : static_cast<int64_t>(total);
+  return true;
+}
+
+bool ParseGoFloat(std::string_view s, double* out, std::string* err) {
+  std::string_view body = s;
+  if (!body.empty() && (body[0] == '+' || body[0] == '-')) body.remove_prefix(1);
+  bool hex = body.size() > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'X');
+  // Go accepts '_' only between digits of a prefixed literal, and hex only with a p exponent.
+  bool ok = body.find('_') == std::string_view::npos &&
+            (!hex || body.find_first_of("pP") != std::string_view::npos);
+  std::string text(s);
+  if (ok) {
+    if (hex) {
+      char* end = nullptr;
+      *out = std::strtod(text.c_str(), &end);
+      ok = end == text.c_str() + text.size();
+    } else {
+      std::string_view t = text;
+      if (!t.empty() && t[0] == '+') t.remove_prefix(1);
+      auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), *out);
+      ok =
+          ptr == t.data() + t.size() && (ec == std::errc() || ec == std::errc::result_out_of_range);
+      if (ok && ec == std::errc::result_out_of_range) {
+        *err = fmt::format("strconv.ParseFloat: parsing {}: value out of range", GoQuote(s));
+        return false;
+      }
+    }
+  }
+  if (!ok) {
+    *err = fmt::format("strconv.ParseFloat: parsing {}: invalid syntax", GoQuote(s));
+    return false;
+  }
+  return true;
+}
+
+std::string FormatGoDuration(int64_t ns) {
+  if (ns == 0) return "0s";
+  bool neg = ns < 0;
+  uint64_t u = neg ? 0 - static_cast<uint64_t>(ns) : static_cast<uint64_t>(ns);
+  // The fraction of v / 10^prec without trailing zeros (and no point when it is zero).
+  auto frac = [](uint64_t v, int prec, std::string* out) {
+    std::string digits;
+    bool print = false;
+    for (int i = 0; i < prec; ++i) {
+      auto d = static_cast<char>('0' + v % 10);
+      print = print || d != '0';
+      if (print) digits.insert(digits.begin(), d);
+      v /= 10;
+    }
+    if (print) *out = "." + digits;
+    return v;
+  };
+  std::string out;
+  std::string fraction;
+  if (u < 1'000'000'000) {
+    std::string unit;
+    int prec = 0;
+    if (u < 1'000) {
+      unit = "ns";
+    } else if (u < 1'000'000) {
+      unit = "\xC2\xB5s";
+      prec = 3;
+    } else {
+      unit = "ms";
+      prec = 6;
+    }
+    uint64_t whole = frac(u, prec, &fraction);
+    out = std::to_string(whole) + fraction + unit;
+  } else {
+    uint64_t secs = frac(u, 9, &fraction);
+    out = std::to_string(secs % 60) + fraction + "s";
+    uint64_t mins = secs / 60;
+    if (mins > 0) {
+      out = std::to_string(mins % 60) + "m" + out;
+      uint64_t hours = mins / 60;
+      if (hours > 0) out = std::to_string(hours) + "h" + out;
+    }
+  }
+  return neg ? "-" + out : out;
+}
+
+std::string FormatPromDuration(int64_t ns) { return FormatDurationMillis(ns / 1'000'000); }
 
 }  // namespace strata

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "base/status.h"
@@ -33,5 +34,22 @@ std::string FormatFloatG(double v);
 // A byte size: a plain integer or one with a suffix KB, MB, GB (powers of 1000) or
 // KiB, MiB, GiB (powers of 1024).
 Result<uint64_t> ParseBytes(std::string_view s);
+
+// Go's time.ParseDuration ("1.5s", "250ms", "1h30m"), in nanoseconds; false when `s` is not
+// a duration.
+bool ParseGoDuration(std::string_view s, int64_t* ns);
+// Prometheus's model.ParseDuration, in nanoseconds; on failure `err` holds Prometheus's
+// message.
+bool ParsePromDuration(std::string_view s, int64_t* ns, std::string* err);
+// Prometheus's syntax tried first, then Go's (d, w and y besides Go's units; fractions), as
+// Loki parses LogQL durations and Tempo TraceQL's. Nanoseconds.
+bool ParsePromOrGoDuration(std::string_view s, int64_t* ns);
+// Go's time.Duration.String(): "1h0m0s", "1.5s", "500ms", "0s".
+std::string FormatGoDuration(int64_t ns);
+// Prometheus's model.Duration.String(): "1h30m", "0s".
+std::string FormatPromDuration(int64_t ns);
+// Go's strconv.ParseFloat; on failure `err` holds Go's message ("strconv.ParseFloat: parsing
+// \"x\": invalid syntax").
+bool ParseGoFloat(std::string_view s, double* out, std::string* err);
 
 }  // namespace strata

@@ -38,6 +38,23 @@ TEST(Units, Durations) {
   EXPECT_EQ(FormatFloatG(-2.5e-10), "-2.5e-10");
 }
 
+TEST(Units, GoAndPrometheusDurations) {
+  int64_t ns = 0;
+  EXPECT_TRUE(ParsePromOrGoDuration("1h30m", &ns));
+  EXPECT_EQ(ns, 5'400'000'000'000);
+  EXPECT_TRUE(ParsePromOrGoDuration("1.5s", &ns));
+  EXPECT_EQ(ns, 1'500'000'000);
+  EXPECT_TRUE(ParsePromOrGoDuration("-250ms", &ns));
+  EXPECT_EQ(ns, -250'000'000);
+  EXPECT_TRUE(ParsePromOrGoDuration("3d", &ns));
+  EXPECT_EQ(ns, 259'200'000'000'000);
+  EXPECT_FALSE(ParsePromOrGoDuration("5", &ns));
+  EXPECT_EQ(FormatGoDuration(5'400'000'000'000), "1h30m0s");
+  EXPECT_EQ(FormatGoDuration(1'500'000), "1.5ms");
+  EXPECT_EQ(FormatGoDuration(2'000), "2\xC2\xB5s");
+  EXPECT_EQ(FormatGoDuration(-61'000'000'000), "-1m1s");
+}
+
 TEST(Units, Rfc3339) {
   EXPECT_EQ(FormatRfc3339(1704207845'999'999'999), "2024-01-02T15:04:05Z");
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");

@@ -247,7 +247,7 @@ bool ConvertUnwrapped(Conv conv, std::string_view v, double* out, std::string* e
     case Conv::kDuration:
     case Conv::kDurationSeconds: {
       int64_t ns = 0;
-      if (!ParseLogqlDuration(v, &ns) || v.find_first_of("dwy") != std::string_view::npos) {
+      if (!ParsePromOrGoDuration(v, &ns) || v.find_first_of("dwy") != std::string_view::npos) {
         *err = fmt::format("time: invalid duration {}", GoQuote(v));
         return false;
       }

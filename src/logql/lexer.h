@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/units.h"
+
 namespace strata::logql {
 
 // LogQL's tokens, in the order Loki's grammar declares them: "expecting ..." lists in syntax
@@ -159,20 +161,6 @@ class Lexer {
   std::string error_;
 };
 
-// Go's time.ParseDuration, with Prometheus's units (d, w, y) tried first, as Loki parses the
-// durations of label filters and offsets. Nanoseconds; false when `s` is not a duration.
-bool ParseLogqlDuration(std::string_view s, int64_t* ns);
-// Go's time.ParseDuration alone (label values: "1.5s", "250ms", "1h30m"), in nanoseconds.
-bool ParseGoDuration(std::string_view s, int64_t* ns);
-// Go's strconv.ParseFloat; on failure `err` holds Go's message ("strconv.ParseFloat: parsing
-// \"x\": invalid syntax").
-bool ParseGoFloat(std::string_view s, double* out, std::string* err);
-// Prometheus's model.ParseDuration; on failure `err` holds Prometheus's message.
-bool ParsePromDuration(std::string_view s, int64_t* ns, std::string* err);
-// Go's time.Duration.String(): "1h0m0s", "1.5s", "500ms", "0s".
-std::string FormatGoDuration(int64_t ns);
-// Prometheus's model.Duration.String(): "1h30m", "0s".
-std::string FormatPromDuration(int64_t ns);
 // go-humanize's ParseBytes ("5KB", "1.5MiB", "10k"): false when not a size.
 bool ParseHumanBytes(std::string_view s, uint64_t* out);
 // go-humanize's Bytes() without its space ("250kB", "1.5MB").

@@ -42,7 +42,7 @@ Result<EntryLine> ParseEntryLine(std::string_view s) {
   EntryLine e;
   size_t sp = s.find(' ');
   std::string_view t = s.substr(0, sp);
-  if (!ParseLogqlDuration(t, &e.ts_ns)) {
+  if (!ParsePromOrGoDuration(t, &e.ts_ns)) {
     return Status::InvalidArgument(fmt::format("invalid entry time \"{}\"", t));
   }
   std::string_view rest = sp == std::string_view::npos ? std::string_view() : s.substr(sp + 1);
@@ -150,7 +150,7 @@ class Runner {
       return Status::InvalidArgument("invalid eval logs command: " + line);
     }
     LogQueryParams p;
-    if (!ParseLogqlDuration(from, &p.start_ns) || !ParseLogqlDuration(to, &p.end_ns)) {
+    if (!ParsePromOrGoDuration(from, &p.start_ns) || !ParsePromOrGoDuration(to, &p.end_ns)) {
       return Status::InvalidArgument("invalid time in: " + line);
     }
     p.limit = 100;

@@ -233,18 +233,6 @@ TEST(LogqlParser, Pretty) {
 }
 
 TEST(LogqlLexer, Units) {
-  int64_t ns = 0;
-  EXPECT_TRUE(ParseLogqlDuration("1h30m", &ns));
-  EXPECT_EQ(ns, 5'400'000'000'000);
-  EXPECT_TRUE(ParseLogqlDuration("1.5s", &ns));
-  EXPECT_EQ(ns, 1'500'000'000);
-  EXPECT_TRUE(ParseLogqlDuration("-250ms", &ns));
-  EXPECT_EQ(ns, -250'000'000);
-  EXPECT_FALSE(ParseLogqlDuration("5", &ns));
-  EXPECT_EQ(FormatGoDuration(5'400'000'000'000), "1h30m0s");
-  EXPECT_EQ(FormatGoDuration(1'500'000), "1.5ms");
-  EXPECT_EQ(FormatGoDuration(2'000), "2\xC2\xB5s");
-  EXPECT_EQ(FormatGoDuration(-61'000'000'000), "-1m1s");
   uint64_t b = 0;
   EXPECT_TRUE(ParseHumanBytes("20KB", &b));
   EXPECT_EQ(b, 20'000u);
