@@ -1,0 +1,58 @@
+#pragma once
+
+// Evaluates TraceQL search queries (a validated RootExpr without metrics) over one trace, as
+// Tempo does: the trace's spans are one spanset, and each pipeline stage maps spansets to
+// spansets (filters keep the spans they match, spanset operators combine both sides'
+// matches or relate them through the span tree, scalar filters keep the spansets whose
+// aggregate compares true, by() splits them, coalesce() joins them). The trace matches when a
+// spanset is left.
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "traceql/ast.h"
+#include "traceql/trace.h"
+
+namespace re2 {
+class RE2;
+}
+
+namespace strata::traceql {
+
+struct Spanset {
+  std::vector<int32_t> spans;  // indexes into Trace::spans, ascending
+  Attrs attrs;                 // by() values, as Tempo names them ("by(.a)")
+};
+
+// Not thread-safe (it caches compiled regexes); one per query and thread.
+class SearchEvaluator {
+ public:
+  // `query` must be validated, without metrics, and outlive this object.
+  explicit SearchEvaluator(const RootExpr& query);
+  ~SearchEvaluator();
+
+  // The spansets `t` yields.
+  std::vector<Spanset> Eval(const Trace& t);
+  // The attributes select() asks for, in order.
+  const std::vector<Attribute>& selected() const { return selected_; }
+
+ private:
+  std::vector<Spanset> EvalPipeline(const Pipeline& p, std::vector<Spanset> in);
+  std::vector<Spanset> EvalElement(const Element& el, std::vector<Spanset> in);
+  std::vector<Spanset> EvalSpanset(const SpansetExpr& e, const std::vector<Spanset>& in);
+  std::vector<int32_t> Relate(Op op, const std::vector<int32_t>& lhs,
+                              const std::vector<int32_t>& rhs) const;
+  bool Matches(const FieldExpr& f, const Span& s);
+  Static EvalField(const FieldExpr& e, const Span& s, int event, int link);
+  Static EvalScalar(const ScalarExpr& e, const Spanset& ss);
+  bool RegexMatch(const std::string& pattern, const std::string& value);
+
+  const RootExpr& query_;
+  const Trace* trace_ = nullptr;
+  std::vector<Attribute> selected_;
+  std::unordered_map<std::string, std::unique_ptr<re2::RE2>> regexes_;
+};
+
+}  // namespace strata::traceql
