@@ -2,8 +2,9 @@
 // with its trace-ID filter, the pages). The input's lines become traces (the line is the
 // trace's data, its ID derived from the line and its number); the block is written with the
 // real writer, then the input's first bytes pick bytes of its files to damage before every
-// trace and some absent IDs are looked up. Without damage, every trace must come back as
-// written and no absent ID may be found.
+// trace and some absent IDs are looked up, and the block is scanned. Without damage, every
+// trace must come back as written, no absent ID may be found, and a scan yields each trace
+// once.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -101,5 +102,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto found = reader.FindTrace(absent, nullptr);
     if (intact && (!found.ok() || found->has_value())) abort();
   }
+  // A scan (search) yields each trace once, in ID order, as written.
+  std::map<std::string, std::string> scanned;
+  Status st = reader.ForEachTrace(
+      [&](std::string_view id, std::string_view data) {
+        if (!scanned.emplace(std::string(id), std::string(data)).second) abort();
+        return Status::Ok();
+      },
+      nullptr);
+  if (intact && (!st.ok() || scanned != traces)) abort();
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "base/coding.h"
+#include "base/encoding.h"
 #include "proto/otlp.h"
 #include "server/server.h"
 #include "test_util.h"
@@ -147,6 +148,87 @@ TEST_F(TempoApiTest, PushedSpansComeBackAsTempoAnswers) {
   EXPECT_EQ(res.result(), http::Status::ok);
   EXPECT_EQ(res.body(), "echo\n");
   EXPECT_NE(Get("/api/status/buildinfo").body().find(R"("version":")"), std::string::npos);
+}
+
+// A search answer's body up to its metrics (which count bytes as stored).
+std::string SearchTraces(const http::Response& res) {
+  const std::string& body = res.body();
+  return body.substr(0, body.find(R"(,"metrics":)"));
+}
+
+TEST_F(TempoApiTest, SearchAnswersAsTempo) {
+  Start();
+  ASSERT_EQ(Push("/v1/traces", "application/json", std::string(kTwoTraces)).result(),
+            http::Status::ok);
+  auto search = [&](const std::string& q, const std::string& more = "") {
+    return Get("/api/search?q=" + PercentEncode(q, true) + more);
+  };
+  // Worked out from kTwoTraces: trace a's SELECT span is its one error, 100 ms long; a is
+  // 250 ms from its root GET /cart, b one second, a second later (the newer: first).
+  const std::string select_span =
+      R"({"spans":[{"spanID":"0000000000000003","name":"SELECT",)"
+      R"("startTimeUnixNano":"1700000000100000000","durationNanos":"100000000"}],"matched":1})";
+  const std::string trace_a_errors =
+      R"({"traces":[{"traceID":"5b8efff798038103d269b633813fc60c","rootServiceName":"shop",)"
+      R"("rootTraceName":"GET /cart","startTimeUnixNano":"1700000000000000000",)"
+      R"("durationMs":250,"spanSet":)" +
+      select_span + R"(,"spanSets":[)" + select_span + "]}]";
+  auto res = search("{ status = error }");
+  ASSERT_EQ(res.result(), http::Status::ok) << res.body();
+  EXPECT_EQ(SearchTraces(res), trace_a_errors);
+  EXPECT_NE(res.body().find(R"("metrics":{"inspectedTraces":2,"inspectedBytes":")"),
+            std::string::npos)
+      << res.body();
+  // Every trace, newest first; IDs without leading zeros, as Tempo writes them.
+  std::string all = SearchTraces(search("{}"));
+  EXPECT_EQ(all.find(R"({"traces":[{"traceID":"b","rootServiceName":"shop",)"
+                     R"("rootTraceName":"GET /b","startTimeUnixNano":"1700000001000000000",)"
+                     R"("durationMs":1000,)"),
+            0u)
+      << all;
+  EXPECT_NE(all.find(R"("traceID":"5b8efff798038103d269b633813fc60c")"), std::string::npos);
+  // The attributes a query names come back with its spans.
+  EXPECT_NE(SearchTraces(search("{ span.http.status_code = 200 }"))
+                .find(R"("attributes":[{"key":"http.status_code","value":{"intValue":"200"}}])"),
+            std::string::npos);
+  // Tempo's older parameters: tags, durations, a time range, a limit.
+  auto ids = [&](const std::string& target) {
+    std::string body = Get(target).body();
+    std::vector<std::string> out;
+    for (size_t at = body.find(R"("traceID":")"); at != std::string::npos;
+         at = body.find(R"("traceID":")", at + 1)) {
+      size_t from = at + 11;
+      out.push_back(body.substr(from, body.find('"', from) - from));
+    }
+    return out;
+  };
+  const std::string a = "5b8efff798038103d269b633813fc60c";
+  EXPECT_EQ(ids("/api/search?tags=" + PercentEncode("name=SELECT service.name=shop", true)),
+            std::vector<std::string>{a});
+  EXPECT_EQ(ids("/api/search?tags=" + PercentEncode("name=nope", true)),
+            std::vector<std::string>{});
+  EXPECT_EQ(ids("/api/search?minDuration=500ms"), std::vector<std::string>{"b"});
+  EXPECT_EQ(ids("/api/search?maxDuration=300ms"), std::vector<std::string>{a});
+  EXPECT_EQ(ids("/api/search?start=1700000001&end=1700000003"), std::vector<std::string>{"b"});
+  EXPECT_EQ(ids("/api/search?limit=1"), std::vector<std::string>{"b"});
+  EXPECT_EQ(ids("/api/search?q=" + PercentEncode("{ } >> { kind = client }", true)),
+            std::vector<std::string>{a});
+  // Refusals, 400 with their reasons.
+  res = search("{ .a = }");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(), "parse error at line 1, col 8: syntax error: unexpected }");
+  EXPECT_EQ(Get("/api/search?limit=0").body(), "invalid limit: must be a positive number");
+  EXPECT_EQ(Get("/api/search?minDuration=x").body(),
+            "invalid minDuration: time: invalid duration \"x\"");
+  EXPECT_EQ(search("{ 1 = \"a\" }").body(),
+            "binary operations must operate on the same type: 1 = `a`");
+  EXPECT_EQ(search("{} | rate()").result(), http::Status::bad_request);
+  // From a block in the bucket, the same answer.
+  ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(), http::Status::no_content);
+  EXPECT_EQ(SearchTraces(search("{ status = error }")), trace_a_errors);
+  Stop();
+  Start();
+  EXPECT_EQ(SearchTraces(search("{ status = error }")), trace_a_errors);
 }
 
 TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {

@@ -2,17 +2,26 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <tuple>
+#include <vector>
 
 #include "api/request.h"
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/labels.h"
+#include "base/units.h"
 #include "http/status_map.h"
 #include "proto/otlp_traces.h"
 #include "proto/wire.h"
+#include "traceql/engine.h"
+#include "traceql/parser.h"
+#include "traceql/trace.h"
 
 namespace strata::api {
 namespace bhttp = boost::beast::http;
@@ -42,7 +51,212 @@ Result<std::optional<int64_t>> SecondsParam(const Params& p, std::string_view ke
                   ec == std::errc::result_out_of_range ? "value out of range" : "invalid syntax"));
 }
 
+// Tempo's defaults: 20 traces, 3 spans per spanset. A search reads at most 1 GiB of stored
+// traces.
+constexpr int64_t kDefaultSearchLimit = 20;
+constexpr int64_t kDefaultSpansPerSpanset = 3;
+constexpr uint64_t kMaxSearchBytes = uint64_t{1} << 30;
+
+// A positive count parameter, or `fallback` when absent.
+Result<int64_t> CountParam(const Params& p, std::string_view key, int64_t fallback) {
+  auto v = p.Get(key);
+  if (!v || v->empty()) return fallback;
+  int64_t out = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec != std::errc() || ptr != v->data() + v->size() || out <= 0) {
+    return Status::InvalidArgument(fmt::format("invalid {}: must be a positive number", key));
+  }
+  return out;
+}
+
+// A Go duration parameter (minDuration, maxDuration) in nanoseconds; 0 when absent.
+Result<int64_t> DurationParam(const Params& p, std::string_view key) {
+  auto v = p.Get(key);
+  if (!v || v->empty()) return int64_t{0};
+  int64_t ns = 0;
+  if (!ParseGoDuration(*v, &ns)) {
+    return Status::InvalidArgument(
+        fmt::format("invalid {}: time: invalid duration {}", key, GoQuote(*v)));
+  }
+  return ns;
+}
+
+int64_t SecondsToNanos(int64_t s) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max() / 1'000'000'000;
+  return std::clamp(s, -kMax, kMax) * 1'000'000'000;
+}
+
+// An attribute value as OTLP/JSON writes an AnyValue.
+void AnyValueJson(JsonWriter& w, const traceql::Static& v) {
+  w.BeginObject();
+  switch (v.type) {
+    case traceql::StaticType::kString:
+      w.Key("stringValue").String(v.s);
+      break;
+    case traceql::StaticType::kInt:
+      w.Key("intValue").String(std::to_string(v.i));
+      break;
+    case traceql::StaticType::kFloat:
+      if (std::isfinite(v.f)) {
+        w.Key("doubleValue").Number(v.f);
+      } else {
+        w.Key("doubleValue").String(FormatFloatF(v.f));
+      }
+      break;
+    case traceql::StaticType::kBoolean:
+      w.Key("boolValue").Bool(v.i != 0);
+      break;
+    default:
+      w.Key("stringValue").String(v.String());
+  }
+  w.EndObject();
+}
+
+// The attributes (not intrinsics) a query's filters, aggregates, by() and select() name:
+// what a search returns of each span, as Tempo returns the attributes it fetched.
+class Referenced {
+ public:
+  explicit Referenced(const traceql::Pipeline& p) { Add(p); }
+  const std::vector<traceql::Attribute>& attrs() const { return attrs_; }
+
+ private:
+  void Add(const traceql::Attribute& a) {
+    if (a.intrinsic != traceql::Intrinsic::kNone) return;
+    if (std::find(attrs_.begin(), attrs_.end(), a) == attrs_.end()) attrs_.push_back(a);
+  }
+  void Add(const traceql::FieldExpr& e) {
+    if (e.kind == traceql::FieldExpr::Kind::kAttribute) Add(e.attr);
+    if (e.lhs) Add(*e.lhs);
+    if (e.rhs) Add(*e.rhs);
+  }
+  void Add(const traceql::SpansetExpr& e) {
+    if (e.filter) Add(*e.filter);
+    if (e.lhs) Add(*e.lhs);
+    if (e.rhs) Add(*e.rhs);
+    if (e.pipeline) Add(*e.pipeline);
+  }
+  void Add(const traceql::ScalarExpr& e) {
+    if (e.agg_expr) Add(*e.agg_expr);
+    if (e.lhs) Add(*e.lhs);
+    if (e.rhs) Add(*e.rhs);
+    if (e.pipeline) Add(*e.pipeline);
+  }
+  void Add(const traceql::Pipeline& p) {
+    for (const traceql::Element& el : p.elements) {
+      if (el.spanset) Add(*el.spanset);
+      if (el.scalar_filter.lhs) Add(*el.scalar_filter.lhs);
+      if (el.scalar_filter.rhs) Add(*el.scalar_filter.rhs);
+      if (el.group) Add(*el.group);
+      if (el.aggregate) Add(*el.aggregate);
+      for (const traceql::Attribute& a : el.select) Add(a);
+    }
+  }
+  std::vector<traceql::Attribute> attrs_;
+};
+
+// One trace of a search's answer: TraceSearchMetadata as jsonpb writes it.
+std::string TraceMatchJson(const traceql::Trace& t, const std::vector<traceql::Spanset>& sets,
+                           const std::vector<traceql::Attribute>& attrs, size_t spss) {
+  auto spanset = [&](JsonWriter& w, const traceql::Spanset& ss) {
+    std::vector<int32_t> spans = ss.spans;
+    std::sort(spans.begin(), spans.end(), [&t](int32_t a, int32_t b) {
+      const auto& x = t.spans[static_cast<size_t>(a)];
+      const auto& y = t.spans[static_cast<size_t>(b)];
+      return std::tie(x.start_ns, x.span_id) < std::tie(y.start_ns, y.span_id);
+    });
+    w.BeginObject().Key("spans").BeginArray();
+    for (size_t i = 0; i < spans.size() && i < spss; ++i) {
+      const traceql::Span& s = t.spans[static_cast<size_t>(spans[i])];
+      w.BeginObject();
+      w.Key("spanID").String(traceql::HexId(s.span_id));
+      if (!s.name.empty()) w.Key("name").String(s.name);
+      w.Key("startTimeUnixNano").String(std::to_string(s.start_ns));
+      w.Key("durationNanos").String(std::to_string(s.end_ns - s.start_ns));
+      bool any = false;
+      for (const traceql::Attribute& a : attrs) {
+        traceql::Static v = traceql::Lookup(t, s, a, -1, -1);
+        if (v.type == traceql::StaticType::kNil) continue;
+        if (!any) w.Key("attributes").BeginArray();
+        any = true;
+        w.BeginObject().Key("key").String(a.name).Key("value");
+        AnyValueJson(w, v);
+        w.EndObject();
+      }
+      if (any) w.EndArray();
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("matched").Int(static_cast<int64_t>(spans.size()));
+    if (!ss.attrs.empty()) {
+      w.Key("attributes").BeginArray();
+      for (const auto& [name, v] : ss.attrs) {
+        w.BeginObject().Key("key").String(name).Key("value");
+        AnyValueJson(w, v);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  };
+  JsonWriter w;
+  std::string id = traceql::HexId(t.id);
+  id.erase(0, std::min(id.find_first_not_of('0'), id.size()));
+  w.BeginObject().Key("traceID").String(id);
+  w.Key("rootServiceName")
+      .String(t.root_service.empty() ? "<root span not yet received>" : t.root_service);
+  if (!t.root_name.empty()) w.Key("rootTraceName").String(t.root_name);
+  w.Key("startTimeUnixNano").String(std::to_string(t.start_ns));
+  if (const int64_t ms = (t.end_ns - t.start_ns) / 1'000'000; ms > 0) w.Key("durationMs").Int(ms);
+  w.Key("spanSet");
+  spanset(w, sets.front());
+  w.Key("spanSets").BeginArray();
+  for (const traceql::Spanset& ss : sets) spanset(w, ss);
+  w.EndArray().EndObject();
+  return std::move(w.str());
+}
+
 }  // namespace
+
+Result<std::string> TagsQuery(std::string_view tags) {
+  std::string out;
+  size_t i = 0;
+  while (i < tags.size()) {
+    if (tags[i] == ' ') {
+      ++i;
+      continue;
+    }
+    const size_t k = i;
+    while (i < tags.size() && tags[i] != '=' && tags[i] != ' ') ++i;
+    std::string_view key = tags.substr(k, i - k);
+    if (i >= tags.size() || tags[i] != '=') {
+      return Status::InvalidArgument(fmt::format("invalid tags: {} has no value", GoQuote(key)));
+    }
+    ++i;
+    std::string value;
+    if (i < tags.size() && tags[i] == '"') {
+      size_t j = i + 1;
+      while (j < tags.size() && tags[j] != '"') j += tags[j] == '\\' ? 2 : 1;
+      if (j >= tags.size()) return Status::InvalidArgument("invalid tags: unterminated quote");
+      auto unquoted = GoUnquote(tags.substr(i, j + 1 - i));
+      if (!unquoted.ok()) return Status::InvalidArgument("invalid tags: bad quoted value");
+      value = std::move(*unquoted);
+      i = j + 1;
+    } else {
+      const size_t v = i;
+      while (i < tags.size() && tags[i] != ' ') ++i;
+      value = tags.substr(v, i - v);
+    }
+    if (!out.empty()) out += " && ";
+    if (key == "name") {
+      out += "{ name = " + GoQuote(value) + " }";
+    } else {
+      traceql::Attribute a;
+      a.name = key;
+      out += "{ " + a.String() + " = " + GoQuote(value) + " }";
+    }
+  }
+  return out.empty() ? std::string("{}") : out;
+}
 
 Result<std::string> ParseTraceId(std::string_view hex) {
   for (size_t i = 0; i < hex.size(); ++i) {
@@ -83,6 +297,11 @@ void TempoApi::Register(http::Server& server) {
   };
   trace_route("/api/traces/", false);
   trace_route("/api/v2/traces/", true);
+  server.Route("/api/search", {bhttp::verb::get},
+               [this](http::Request& req, const http::Responder& r) {
+                 auto c = std::make_shared<Call>(r);
+                 Dispatch(scheduler_, tenants_, req, c, [this, c] { Search(*c); });
+               });
   server.Route("/api/echo", {bhttp::verb::get, bhttp::verb::post, bhttp::verb::head},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::TextResponse(req, http::Status::ok, "echo\n"));
@@ -145,6 +364,102 @@ void TempoApi::TraceById(Call& c, bool v2) {
   std::string metrics =
       inspected > 0 ? fmt::format(R"({{"inspectedBytes":"{}"}})", inspected) : std::string("{}");
   c.Send(http::Status::ok, fmt::format(R"({{"trace":{},"metrics":{}}})", trace, metrics));
+}
+
+void TempoApi::Search(Call& c) {
+  auto start = SecondsParam(c.params, "start");
+  if (!start.ok()) return c.Fail(start.status());
+  auto end = SecondsParam(c.params, "end");
+  if (!end.ok()) return c.Fail(end.status());
+  if (*start && *end && **end <= **start) {
+    return c.Fail(Status::InvalidArgument(fmt::format(
+        "http parameter start must be before end. received start={} end={}", **start, **end)));
+  }
+  auto limit = CountParam(c.params, "limit", kDefaultSearchLimit);
+  if (!limit.ok()) return c.Fail(limit.status());
+  auto spss = CountParam(c.params, "spss", kDefaultSpansPerSpanset);
+  if (!spss.ok()) return c.Fail(spss.status());
+  auto min_duration = DurationParam(c.params, "minDuration");
+  if (!min_duration.ok()) return c.Fail(min_duration.status());
+  auto max_duration = DurationParam(c.params, "maxDuration");
+  if (!max_duration.ok()) return c.Fail(max_duration.status());
+  if (*max_duration > 0 && *max_duration < *min_duration) {
+    return c.Fail(Status::InvalidArgument("invalid maxDuration: must be greater than minDuration"));
+  }
+  std::string q = c.params.Get("q").value_or("");
+  if (q.empty()) {
+    auto tags = TagsQuery(c.params.Get("tags").value_or(""));
+    if (!tags.ok()) return c.Fail(tags.status());
+    q = std::move(*tags);
+  }
+  auto query = traceql::Parse(q);
+  if (!query.ok()) return c.Fail(query.status());
+  if (Status st = traceql::Validate(**query); !st.ok()) {
+    return c.Fail(Status::InvalidArgument(st.message()));
+  }
+  if ((*query)->metrics) {
+    return c.Fail(Status::InvalidArgument(
+        "metrics queries are answered by /api/metrics/query_range and /api/metrics/query"));
+  }
+  const int64_t start_ns = *start ? SecondsToNanos(**start) : 0;
+  const int64_t end_ns = *end ? SecondsToNanos(**end) : std::numeric_limits<int64_t>::max();
+  traceql::SearchEvaluator eval(**query);
+  const Referenced referenced((*query)->pipeline);
+  struct Match {
+    int64_t start_ns;
+    std::string id;
+    std::string json;
+  };
+  // Newest first, then by trace ID: the same answer every time.
+  auto newer = [](const Match& a, const Match& b) {
+    return a.start_ns != b.start_ns ? a.start_ns > b.start_ns : a.id < b.id;
+  };
+  std::vector<Match> matches;
+  const auto keep = static_cast<size_t>(*limit);
+  uint64_t inspected_traces = 0, inspected_bytes = 0;
+  Status failed;
+  Status st = queryable_.Search(
+      c.tenant, start_ns, end_ns, kMaxSearchBytes, [&](const traces::FoundTrace& found) {
+        ++inspected_traces;
+        inspected_bytes += found.bytes_read;
+        auto trace = traceql::DecodeTrace(found.traces_data);
+        if (!trace.ok()) {
+          failed = trace.status();
+          return false;
+        }
+        const traceql::Trace& t = *trace;
+        if (t.spans.empty() || t.end_ns < start_ns || t.start_ns > end_ns) return true;
+        const int64_t duration = t.end_ns - t.start_ns;
+        if (duration < *min_duration || (*max_duration > 0 && duration > *max_duration)) {
+          return true;
+        }
+        std::vector<traceql::Spanset> sets = eval.Eval(t);
+        if (sets.empty()) return true;
+        matches.push_back(
+            {t.start_ns, t.id,
+             TraceMatchJson(t, sets, referenced.attrs(), static_cast<size_t>(*spss))});
+        // Only the newest `limit` are answered: trim as they come.
+        if (matches.size() >= 4 * keep) {
+          std::nth_element(matches.begin(), matches.begin() + static_cast<ptrdiff_t>(keep) - 1,
+                           matches.end(), newer);
+          matches.resize(keep);
+        }
+        return true;
+      });
+  if (!st.ok()) return c.Fail(st);
+  if (!failed.ok()) return c.Fail(failed);
+  std::sort(matches.begin(), matches.end(), newer);
+  if (matches.size() > keep) matches.resize(keep);
+  std::string body = R"({"traces":[)";
+  for (size_t i = 0; i < matches.size(); ++i) {
+    if (i > 0) body += ',';
+    body += matches[i].json;
+  }
+  body +=
+      fmt::format(R"(],"metrics":{{"inspectedTraces":{},"inspectedBytes":"{}","completedJobs":1,)"
+                  R"("totalJobs":1}}}})",
+                  inspected_traces, inspected_bytes);
+  c.Send(http::Status::ok, std::move(body));
 }
 
 }  // namespace strata::api

@@ -16,8 +16,10 @@ namespace strata::api {
 // GET /api/traces/<id> (tempopb.Trace as jsonpb writes it, IDs in base64 and the resource
 // spans under "batches", or protobuf when Accept names application/protobuf; 404 when no
 // span of the trace is stored), GET /api/v2/traces/<id> (TraceByIDResponse: the trace and
-// metrics), /api/echo and /api/status/buildinfo. Lookups wait in the tenant's turn on the
-// query scheduler. Errors are plain text, as Tempo's. Thread-safe.
+// metrics), GET /api/search (a TraceQL search, or Tempo's older tags= search: the matching
+// traces newest first with their spansets, as SearchResponse), /api/echo and
+// /api/status/buildinfo. Lookups wait in the tenant's turn on the query scheduler. Errors are
+// plain text, as Tempo's. Thread-safe.
 class TempoApi {
  public:
   // Everything passed outlives this.
@@ -30,11 +32,17 @@ class TempoApi {
  private:
   struct Call;
   void TraceById(Call& c, bool v2);
+  void Search(Call& c);
 
   const TenantPolicy tenants_;
   const traces::Queryable& queryable_;
   frontend::FairScheduler& scheduler_;
 };
+
+// The TraceQL query of Tempo's older search parameter `tags`: logfmt pairs (`a=b c="d e"`),
+// each a condition some span of the trace must meet on an attribute (span's, then
+// resource's; `name` is the span name).
+Result<std::string> TagsQuery(std::string_view tags);
 
 // A trace ID as Tempo reads it from a path: hex digits of either case, an odd count
 // taking a leading 0, at most 128 bits, left-padded with zero bytes to 16. Errors are

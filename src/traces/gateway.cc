@@ -44,6 +44,18 @@ Status Gateway::FindTrace(const std::string& tenant, std::string_view trace_id,
   return Status::Ok();
 }
 
+Status Gateway::ForEachTrace(
+    const std::string& tenant, int64_t start_ns, int64_t end_ns,
+    const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
+    uint64_t* bytes_read) const {
+  for (const auto& reader : blocks_.Of(tenant)) {
+    const block::BlockMeta& m = reader->meta();
+    if (m.max_time_ns < start_ns || m.min_time_ns > end_ns) continue;
+    RETURN_IF_ERROR(reader->ForEachTrace(fn, bytes_read));
+  }
+  return Status::Ok();
+}
+
 std::vector<block::BlockMeta> Gateway::Blocks(const std::string& tenant) const {
   std::vector<block::BlockMeta> out;
   for (const auto& r : blocks_.Of(tenant)) out.push_back(r->meta());

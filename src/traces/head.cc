@@ -40,6 +40,21 @@ bool Head::Read(std::string_view trace_id, FoundTrace* found) const {
   return true;
 }
 
+std::vector<std::string> Head::TraceIdsIn(int64_t start_ns, int64_t end_ns) const {
+  std::vector<std::string> out;
+  ReaderLock lk(mu_);
+  for (const auto& [id, t] : traces_by_id_) {
+    for (const Stored& f : t.fragments) {
+      if (f.start_ns <= end_ns && f.end_ns >= start_ns) {
+        out.push_back(id);
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 size_t Head::Seal(int64_t now_ms, int64_t idle_ms, bool all) {
   WriterLock lk(mu_);
   size_t sealed = 0;

@@ -54,6 +54,9 @@ class Head {
   // holds no span of it.
   bool Read(std::string_view trace_id, FoundTrace* found) const EXCLUDES(mu_);
 
+  // The IDs of the traces with a fragment whose spans meet [start_ns, end_ns], sorted.
+  std::vector<std::string> TraceIdsIn(int64_t start_ns, int64_t end_ns) const EXCLUDES(mu_);
+
   // Seals the fragments of every trace that had no append for `idle_ms` at `now_ms` (every
   // trace when `all`); returns how many traces have sealed fragments.
   size_t Seal(int64_t now_ms, int64_t idle_ms, bool all) EXCLUDES(mu_);

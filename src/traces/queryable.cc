@@ -1,5 +1,8 @@
 #include "traces/queryable.h"
 
+#include <fmt/format.h>
+
+#include <map>
 #include <vector>
 
 #include "proto/otlp_traces.h"
@@ -29,6 +32,64 @@ Result<std::optional<FoundTrace>> StorageQueryable::TraceById(const std::string&
   found.traces_data = proto::MergeTraces(all, &found.spans);
   found.bytes_read = bytes_read;
   return std::optional<FoundTrace>(std::move(found));
+}
+
+Status StorageQueryable::Search(const std::string& tenant, int64_t start_ns, int64_t end_ns,
+                                uint64_t max_bytes,
+                                const std::function<bool(const FoundTrace&)>& fn) const {
+  const Storage* storage = storage_.load(std::memory_order_acquire);
+  const Gateway* gateway = gateway_.load(std::memory_order_acquire);
+  if (storage == nullptr || gateway == nullptr) {
+    return Status::Unavailable("trace storage is not open (starting up or shutting down)");
+  }
+  // Each trace's parts, from the blocks (oldest first) and then the head; held until all
+  // are read, as a trace may be in several.
+  struct Parts {
+    std::vector<std::string> data;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, Parts, std::less<>> traces;
+  uint64_t total = 0;
+  auto over = [&] {
+    return Status::LimitExceeded(fmt::format(
+        "the search would read more than {} bytes of stored traces; narrow its time range "
+        "(start, end)",
+        max_bytes));
+  };
+  RETURN_IF_ERROR(gateway->ForEachTrace(
+      tenant, start_ns, end_ns,
+      [&](std::string_view id, std::string_view data) -> Status {
+        total += data.size();
+        if (total > max_bytes) return over();
+        Parts& p = traces[std::string(id)];
+        p.data.emplace_back(data);
+        p.bytes += data.size();
+        return Status::Ok();
+      },
+      nullptr));
+  if (const Db* db = storage->Find(tenant)) {
+    for (const std::string& id : db->head().TraceIdsIn(start_ns, end_ns)) {
+      FoundTrace head;
+      if (!db->head().Read(id, &head)) continue;  // cut meanwhile: in a block now
+      total += head.traces_data.size();
+      if (total > max_bytes) return over();
+      Parts& p = traces[id];
+      p.data.push_back(std::move(head.traces_data));
+      p.bytes += head.bytes_read;
+    }
+  }
+  for (auto& [id, p] : traces) {
+    FoundTrace found;
+    found.bytes_read = p.bytes;
+    if (p.data.size() == 1) {
+      found.traces_data = std::move(p.data[0]);
+    } else {
+      std::vector<std::string_view> all(p.data.begin(), p.data.end());
+      found.traces_data = proto::MergeTraces(all, &found.spans);
+    }
+    if (!fn(found)) break;
+  }
+  return Status::Ok();
 }
 
 }  // namespace strata::traces

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +21,13 @@ class Queryable {
   // The tenant's trace with this 16-byte ID; nullopt when no span of it is stored.
   virtual Result<std::optional<FoundTrace>> TraceById(const std::string& tenant,
                                                       std::string_view trace_id) const = 0;
+  // Calls `fn` with each of the tenant's traces that has spans stored in [start_ns, end_ns],
+  // in trace ID order, as TraceById finds it (each span once, wherever stored; `spans` not
+  // counted). At most `max_bytes` of stored traces are read (kLimitExceeded past that);
+  // `fn` returning false stops the search.
+  virtual Status Search(const std::string& tenant, int64_t start_ns, int64_t end_ns,
+                        uint64_t max_bytes,
+                        const std::function<bool(const FoundTrace&)>& fn) const = 0;
 };
 
 // The trace Queryable of `strata serve`, the one place where trace heads and blocks are put
@@ -34,6 +43,8 @@ class StorageQueryable : public Queryable {
 
   Result<std::optional<FoundTrace>> TraceById(const std::string& tenant,
                                               std::string_view trace_id) const override;
+  Status Search(const std::string& tenant, int64_t start_ns, int64_t end_ns, uint64_t max_bytes,
+                const std::function<bool(const FoundTrace&)>& fn) const override;
 
  private:
   std::atomic<const Storage*> storage_{nullptr};

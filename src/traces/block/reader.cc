@@ -29,13 +29,8 @@ Result<std::shared_ptr<const BlockIndex>> BlockReader::Index() {
   return index_;
 }
 
-Result<std::optional<std::string>> BlockReader::FindTrace(std::string_view trace_id,
-                                                          uint64_t* bytes_read) {
-  ASSIGN_OR_RETURN(auto index, Index());
-  if (!index->MayHold(trace_id)) return std::optional<std::string>();
-  const int64_t p = index->PageOf(trace_id);
-  if (p < 0) return std::optional<std::string>();
-  const PageInfo& page = index->pages[static_cast<size_t>(p)];
+Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read) {
+  const PageInfo& page = index.pages[p];
   const objstore::ByteRange range{page.offset, page.length};
   ASSIGN_OR_RETURN(auto frames, cache::ReadRanges(*bucket_, cache_, prefix_ + kDataFile,
                                                   meta_.data_bytes, {&range, 1}, opts_));
@@ -49,16 +44,58 @@ Result<std::optional<std::string>> BlockReader::FindTrace(std::string_view trace
   std::string data(page.raw_length, '\0');
   const size_t n = ZSTD_decompress(data.data(), data.size(), frame.data(), frame.size());
   if (ZSTD_isError(n) || n != data.size()) return corrupt("not a valid zstd frame");
+  return data;
+}
+
+namespace {
+
+// Calls `fn` with each trace of a decompressed page until it returns false.
+Status ForEachInPage(const BlockMeta& meta, size_t p, std::string_view data,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) {
   ByteReader r(data);
   while (!r.empty()) {
     std::string_view id, trace;
     if (!r.ReadBytes(proto::kTraceIdSize, &id) || !r.ReadLengthPrefixed(&trace)) {
-      return corrupt("truncated trace entry");
+      return Status::Corruption(
+          fmt::format("trace block {} page {}: truncated trace entry", meta.id, p));
     }
-    if (id == trace_id) return std::optional<std::string>(std::string(trace));
-    if (id > trace_id) break;  // in ID order: it is not here
+    if (!fn(id, trace)) break;
   }
-  return std::optional<std::string>();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<std::string>> BlockReader::FindTrace(std::string_view trace_id,
+                                                          uint64_t* bytes_read) {
+  ASSIGN_OR_RETURN(auto index, Index());
+  if (!index->MayHold(trace_id)) return std::optional<std::string>();
+  const int64_t p = index->PageOf(trace_id);
+  if (p < 0) return std::optional<std::string>();
+  ASSIGN_OR_RETURN(std::string data, ReadPage(*index, static_cast<size_t>(p), bytes_read));
+  std::optional<std::string> found;
+  RETURN_IF_ERROR(ForEachInPage(meta_, static_cast<size_t>(p), data,
+                                [&](std::string_view id, std::string_view trace) {
+                                  if (id == trace_id) found.emplace(trace);
+                                  return id < trace_id;  // in ID order: past it, it is not here
+                                }));
+  return found;
+}
+
+Status BlockReader::ForEachTrace(
+    const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
+    uint64_t* bytes_read) {
+  ASSIGN_OR_RETURN(auto index, Index());
+  for (size_t p = 0; p < index->pages.size(); ++p) {
+    ASSIGN_OR_RETURN(std::string data, ReadPage(*index, p, bytes_read));
+    Status st;
+    RETURN_IF_ERROR(ForEachInPage(meta_, p, data, [&](std::string_view id, std::string_view t) {
+      st = fn(id, t);
+      return st.ok();
+    }));
+    RETURN_IF_ERROR(st);
+  }
+  return Status::Ok();
 }
 
 }  // namespace strata::traces::block

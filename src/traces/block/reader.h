@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,7 +42,17 @@ class BlockReader {
   // `bytes_read`.
   Result<std::optional<std::string>> FindTrace(std::string_view trace_id, uint64_t* bytes_read);
 
+  // Calls `fn` with every trace of the block (its ID and serialized TracesData, borrowed for
+  // the call), page by page in ID order; adds the bytes of the pages to `bytes_read`. Stops
+  // at the first error `fn` returns.
+  Status ForEachTrace(
+      const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
+      uint64_t* bytes_read);
+
  private:
+  // Page `p` of `index`, decompressed and checked against the index.
+  Result<std::string> ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read);
+
   const std::shared_ptr<objstore::Bucket> bucket_;
   const std::string prefix_;
   const BlockMeta meta_;
