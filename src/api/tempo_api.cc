@@ -51,11 +51,25 @@ Result<std::optional<int64_t>> SecondsParam(const Params& p, std::string_view ke
                   ec == std::errc::result_out_of_range ? "value out of range" : "invalid syntax"));
 }
 
-// Tempo's defaults: 20 traces, 3 spans per spanset. A search reads at most 1 GiB of stored
-// traces.
+// The optional `start` and `end` parameters (Unix seconds), end after start.
+struct TimeRange {
+  std::optional<int64_t> start, end;
+};
+Result<TimeRange> TimeRangeParams(const Params& p) {
+  ASSIGN_OR_RETURN(auto start, SecondsParam(p, "start"));
+  ASSIGN_OR_RETURN(auto end, SecondsParam(p, "end"));
+  if (start && end && *end <= *start) {
+    return Status::InvalidArgument(fmt::format(
+        "http parameter start must be before end. received start={} end={}", *start, *end));
+  }
+  return TimeRange{start, end};
+}
+
+// Tempo's defaults: 20 traces, 3 spans per spanset. A search holds what it reads until it has
+// joined each trace's parts: at most 256 MiB of stored traces.
 constexpr int64_t kDefaultSearchLimit = 20;
 constexpr int64_t kDefaultSpansPerSpanset = 3;
-constexpr uint64_t kMaxSearchBytes = uint64_t{1} << 30;
+constexpr uint64_t kMaxSearchBytes = uint64_t{256} << 20;
 
 // A positive count parameter, or `fallback` when absent.
 Result<int64_t> CountParam(const Params& p, std::string_view key, int64_t fallback) {
@@ -327,14 +341,7 @@ void TempoApi::TraceById(Call& c, bool v2) {
   }
   // Tempo checks the time range only when the lookup may read blocks.
   if (mode != "ingesters") {
-    auto start = SecondsParam(c.params, "start");
-    if (!start.ok()) return c.Fail(start.status());
-    auto end = SecondsParam(c.params, "end");
-    if (!end.ok()) return c.Fail(end.status());
-    if (*start && *end && **end <= **start) {
-      return c.Fail(Status::InvalidArgument(fmt::format(
-          "http parameter start must be before end. received start={} end={}", **start, **end)));
-    }
+    if (auto range = TimeRangeParams(c.params); !range.ok()) return c.Fail(range.status());
   }
   auto found = queryable_.TraceById(c.tenant, *id);
   if (!found.ok()) return c.Fail(found.status());
@@ -367,14 +374,8 @@ void TempoApi::TraceById(Call& c, bool v2) {
 }
 
 void TempoApi::Search(Call& c) {
-  auto start = SecondsParam(c.params, "start");
-  if (!start.ok()) return c.Fail(start.status());
-  auto end = SecondsParam(c.params, "end");
-  if (!end.ok()) return c.Fail(end.status());
-  if (*start && *end && **end <= **start) {
-    return c.Fail(Status::InvalidArgument(fmt::format(
-        "http parameter start must be before end. received start={} end={}", **start, **end)));
-  }
+  auto range = TimeRangeParams(c.params);
+  if (!range.ok()) return c.Fail(range.status());
   auto limit = CountParam(c.params, "limit", kDefaultSearchLimit);
   if (!limit.ok()) return c.Fail(limit.status());
   auto spss = CountParam(c.params, "spss", kDefaultSpansPerSpanset);
@@ -401,8 +402,9 @@ void TempoApi::Search(Call& c) {
     return c.Fail(Status::InvalidArgument(
         "metrics queries are answered by /api/metrics/query_range and /api/metrics/query"));
   }
-  const int64_t start_ns = *start ? SecondsToNanos(**start) : 0;
-  const int64_t end_ns = *end ? SecondsToNanos(**end) : std::numeric_limits<int64_t>::max();
+  const int64_t start_ns = range->start ? SecondsToNanos(*range->start) : 0;
+  const int64_t end_ns =
+      range->end ? SecondsToNanos(*range->end) : std::numeric_limits<int64_t>::max();
   traceql::SearchEvaluator eval(**query);
   const Referenced referenced((*query)->pipeline);
   struct Match {
