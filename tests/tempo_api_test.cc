@@ -231,6 +231,82 @@ TEST_F(TempoApiTest, SearchAnswersAsTempo) {
   EXPECT_EQ(SearchTraces(search("{ status = error }")), trace_a_errors);
 }
 
+// The tag names and values Grafana's query builder offers, worked out from kTwoTraces: one
+// resource attribute (service.name = shop), one span attribute (http.status_code = 200 on GET
+// /cart), spans GET /cart, SELECT (a client span, in error) and GET /b.
+TEST_F(TempoApiTest, TagLookupsAnswerAsTempo) {
+  Start();
+  ASSERT_EQ(Push("/v1/traces", "application/json", std::string(kTwoTraces)).result(),
+            http::Status::ok);
+  const std::string range = "start=1699999999&end=1700000010";
+  // The body without its metrics (which count bytes as stored).
+  auto answer = [&](const std::string& target) {
+    auto res = Get(target + (target.find('?') == std::string::npos ? "?" : "&") + range);
+    EXPECT_EQ(res.result(), http::Status::ok) << target << ": " << res.body();
+    const std::string& body = res.body();
+    return body.substr(0, body.find(R"("metrics":)"));
+  };
+  // Tempo's autocomplete list of intrinsics, in alphabetical order.
+  const std::string intrinsics =
+      R"(["duration","event:name","event:timeSinceStart","instrumentation:name",)"
+      R"("instrumentation:version","kind","link:spanID","link:traceID","name",)"
+      R"("rootName","rootServiceName","span:duration","span:id","span:kind","span:name",)"
+      R"("span:parentID","span:status","span:statusMessage","status","statusMessage",)"
+      R"("trace:duration","trace:id","trace:rootName","trace:rootService","traceDuration"])";
+  EXPECT_EQ(answer("/api/v2/search/tags"), R"({"scopes":[{"name":"intrinsic","tags":)" +
+                                               intrinsics +
+                                               R"(},{"name":"resource","tags":["service.name"]},)"
+                                               R"({"name":"span","tags":["http.status_code"]}],)");
+  EXPECT_EQ(answer("/api/v2/search/tags?scope=span"),
+            R"({"scopes":[{"name":"span","tags":["http.status_code"]}],)");
+  EXPECT_EQ(answer("/api/search/tags"), R"({"tagNames":["http.status_code","service.name"],)");
+  EXPECT_EQ(answer("/api/search/tags?scope=intrinsic"), R"({"tagNames":)" + intrinsics + ",");
+  // Only the spans the query's filter matches.
+  EXPECT_EQ(answer("/api/v2/search/tags?scope=span&q=" + PercentEncode("{ kind = client }", true)),
+            "{");
+
+  auto values = [&](const std::string& tag, const std::string& more = "") {
+    return answer("/api/v2/search/tag/" + PercentEncode(tag, false) + "/values" + more);
+  };
+  EXPECT_EQ(values("resource.service.name"), R"({"tagValues":[{"type":"string","value":"shop"}],)");
+  EXPECT_EQ(values("name"), R"({"tagValues":[{"type":"string","value":"GET /b"},)"
+                            R"({"type":"string","value":"GET /cart"},)"
+                            R"({"type":"string","value":"SELECT"}],)");
+  EXPECT_EQ(values("name", "?q=" + PercentEncode("{ kind = client }", true)),
+            R"({"tagValues":[{"type":"string","value":"SELECT"}],)");
+  EXPECT_EQ(values("span.http.status_code"), R"({"tagValues":[{"type":"int","value":"200"}],)");
+  EXPECT_EQ(values(".http.status_code"), R"({"tagValues":[{"type":"int","value":"200"}],)");
+  EXPECT_EQ(values("span:status"), R"({"tagValues":[{"type":"keyword","value":"error"},)"
+                                   R"({"type":"keyword","value":"ok"},)"
+                                   R"({"type":"keyword","value":"unset"}],)");
+  EXPECT_EQ(values("trace:id"), "{");  // IDs are never offered
+  EXPECT_EQ(values("instrumentation:name"),
+            R"({"tagValues":[{"type":"string","value":"db"},{"type":"string","value":"http"}],)");
+  EXPECT_EQ(answer("/api/search/tag/service.name/values"), R"({"tagValues":["shop"],)");
+  EXPECT_EQ(answer("/api/search/tag/status.code/values"),
+            R"({"tagValues":["error","ok","unset"],)");
+  EXPECT_EQ(answer("/api/search/tag/name/values?limit=1").size(),
+            std::string(R"({"tagValues":["SELECT"],)").size());
+  // Without start and end, the last hour: nothing of 2023.
+  EXPECT_EQ(Get("/api/search/tags").body(), R"({"metrics":{"totalJobs":1,"completedJobs":1}})");
+  // Refusals, 400 with their reasons.
+  auto res = Get("/api/v2/search/tags?scope=bogus");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(res.body(), "invalid scope: bogus");
+  res = Get("/api/v2/search/tag/a%20b/values");
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_TRUE(res.body().starts_with(
+      "please provide a valid tagName: failed to parse identifier a b: parse error"))
+      << res.body();
+  EXPECT_EQ(Get("/api/search/tag/name/values?limit=x").body(),
+            "invalid limit: strconv.ParseUint: parsing \"x\": invalid syntax");
+  // From a block in the bucket, the same answers.
+  ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(), http::Status::no_content);
+  EXPECT_EQ(answer("/api/search/tags"), R"({"tagNames":["http.status_code","service.name"],)");
+  EXPECT_EQ(values("name", "?q=" + PercentEncode("{ kind = client }", true)),
+            R"({"tagValues":[{"type":"string","value":"SELECT"}],)");
+}
+
 TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {
   Start();
   // A request of one trace: Tempo's protobuf answer (tempopb.Trace, field 1 the resource

@@ -3,11 +3,15 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -70,6 +74,8 @@ Result<TimeRange> TimeRangeParams(const Params& p) {
 constexpr int64_t kDefaultSearchLimit = 20;
 constexpr int64_t kDefaultSpansPerSpanset = 3;
 constexpr uint64_t kMaxSearchBytes = uint64_t{256} << 20;
+// Tag lookups without start and end read the last hour.
+constexpr int64_t kTagDefaultRangeNs = int64_t{3600} * 1'000'000'000;
 
 // A positive count parameter, or `fallback` when absent.
 Result<int64_t> CountParam(const Params& p, std::string_view key, int64_t fallback) {
@@ -229,6 +235,184 @@ std::string TraceMatchJson(const traceql::Trace& t, const std::vector<traceql::S
   return std::move(w.str());
 }
 
+// What tag lookups answer: distinct (scope or type, name or value) pairs, at most
+// kMaxTagBytes of them in all (Tempo's max_bytes_per_tag_values_query), at most `max_count`
+// and, with `max_stale`, until that many pairs in a row were already known. Past that the
+// lookup stops and answers what it has, as Tempo's does.
+constexpr size_t kMaxTagBytes = 1'000'000;
+class Distinct {
+ public:
+  Distinct(size_t max_count, size_t max_stale) : max_count_(max_count), max_stale_(max_stale) {}
+
+  // False once full: the lookup can stop.
+  bool Add(std::string_view kind, std::string_view value) {
+    if (full_) return false;
+    auto key = std::make_pair(std::string(kind), std::string(value));
+    if (entries_.contains(key)) {
+      full_ = max_stale_ > 0 && ++stale_ >= max_stale_;
+      return !full_;
+    }
+    stale_ = 0;
+    const size_t size = kind.size() + value.size();
+    if (bytes_ + size >= kMaxTagBytes || (max_count_ > 0 && entries_.size() >= max_count_)) {
+      full_ = true;
+      return false;
+    }
+    bytes_ += size;
+    entries_.insert(std::move(key));
+    return true;
+  }
+  const std::set<std::pair<std::string, std::string>>& entries() const { return entries_; }
+
+ private:
+  const size_t max_count_, max_stale_;
+  std::set<std::pair<std::string, std::string>> entries_;
+  size_t bytes_ = 0, stale_ = 0;
+  bool full_ = false;
+};
+
+// The tag names of Tempo's intrinsic scope, in Tempo's order (its autocomplete list).
+constexpr std::array<std::string_view, 25> kIntrinsicTags = {"duration",
+                                                             "name",
+                                                             "status",
+                                                             "statusMessage",
+                                                             "kind",
+                                                             "rootServiceName",
+                                                             "rootName",
+                                                             "traceDuration",
+                                                             "event:name",
+                                                             "event:timeSinceStart",
+                                                             "link:spanID",
+                                                             "link:traceID",
+                                                             "instrumentation:name",
+                                                             "instrumentation:version",
+                                                             "trace:id",
+                                                             "span:id",
+                                                             "span:parentID",
+                                                             "span:status",
+                                                             "span:statusMessage",
+                                                             "span:duration",
+                                                             "span:name",
+                                                             "span:kind",
+                                                             "trace:rootName",
+                                                             "trace:rootService",
+                                                             "trace:duration"};
+
+// The attribute an older (v1) tag values lookup reads: intrinsics by their old names, the
+// attributes Tempo keeps in dedicated columns in their scope, others unscoped.
+traceql::Attribute V1TagAttribute(const std::string& tag) {
+  using traceql::Attribute;
+  using traceql::Intrinsic;
+  static const std::map<std::string, Intrinsic, std::less<>> kIntrinsics = {
+      {"name", Intrinsic::kName},
+      {"status.code", Intrinsic::kStatus},
+      {"rootName", Intrinsic::kTraceRootSpan},
+      {"rootServiceName", Intrinsic::kTraceRootService},
+      {"trace:id", Intrinsic::kTraceId},
+      {"span:id", Intrinsic::kSpanId}};
+  static const std::set<std::string, std::less<>> kResource = {
+      "service.name",      "cluster",          "namespace",          "pod",
+      "container",         "k8s.cluster.name", "k8s.namespace.name", "k8s.pod.name",
+      "k8s.container.name"};
+  static const std::set<std::string, std::less<>> kSpan = {"http.method", "http.url",
+                                                           "http.status_code"};
+  if (auto it = kIntrinsics.find(tag); it != kIntrinsics.end()) return Attribute::Of(it->second);
+  Attribute a;
+  a.name = tag;
+  if (kResource.contains(tag)) a.scope = traceql::Scope::kResource;
+  if (kSpan.contains(tag)) a.scope = traceql::Scope::kSpan;
+  return a;
+}
+
+// A tag value as Tempo writes it: strings raw, others as TraceQL prints them.
+std::string ValueText(const traceql::Static& v) {
+  if (v.type == traceql::StaticType::kString) return v.s;
+  if (v.type == traceql::StaticType::kInt) return std::to_string(v.i);
+  return v.String();
+}
+
+// The type Tempo's v2 lookup gives a tag value; empty for values it does not offer.
+std::string_view ValueType(const traceql::Static& v) {
+  switch (v.type) {
+    case traceql::StaticType::kString:
+      return "string";
+    case traceql::StaticType::kInt:
+      return "int";
+    case traceql::StaticType::kFloat:
+      return "float";
+    case traceql::StaticType::kBoolean:
+      return "bool";
+    case traceql::StaticType::kDuration:
+      return "duration";
+    case traceql::StaticType::kStatus:
+      return "keyword";
+    default:
+      return "";
+  }
+}
+
+// The values Tempo answers for some intrinsics without reading any trace (by the name they
+// are asked by: `trace:duration` is read, `traceDuration` is not); nullopt for others.
+std::optional<std::vector<std::string_view>> VirtualValues(std::string_view tag,
+                                                           const traceql::Attribute& a) {
+  using traceql::Intrinsic;
+  if (tag == "status" || tag == "span:status") {
+    return std::vector<std::string_view>{"ok", "error", "unset"};
+  }
+  if (tag == "kind" || tag == "span:kind") {
+    return std::vector<std::string_view>{"client",   "server",   "producer",
+                                         "consumer", "internal", "unspecified"};
+  }
+  if (tag == "duration" || tag == "span:duration" || tag == "traceDuration") {
+    return std::vector<std::string_view>{};
+  }
+  switch (a.intrinsic) {
+    case Intrinsic::kTraceId:
+    case Intrinsic::kSpanId:
+    case Intrinsic::kParentId:
+    case Intrinsic::kLinkSpanId:
+    case Intrinsic::kLinkTraceId:
+      return std::vector<std::string_view>{};  // IDs are never offered
+    default:
+      return std::nullopt;
+  }
+}
+
+// An optional count parameter as Go's strconv.ParseUint reads it; 0 when absent.
+Result<size_t> UintParam(const Params& p, std::string_view key) {
+  auto v = p.Get(key);
+  if (!v) return size_t{0};
+  uint32_t out = 0;
+  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
+  if (ec == std::errc() && ptr == v->data() + v->size() && !v->empty()) return size_t{out};
+  return Status::InvalidArgument(
+      fmt::format("invalid {}: strconv.ParseUint: parsing {}: {}", key, GoQuote(*v),
+                  ec == std::errc::result_out_of_range ? "value out of range" : "invalid syntax"));
+}
+
+// The query narrowing a tag lookup, as Tempo narrows it: the first stage of `q` when that is
+// a spanset filter; null (every span) when `q` is absent, does not parse or starts otherwise.
+std::unique_ptr<traceql::RootExpr> TagFilter(std::optional<std::string> q) {
+  if (!q || q->empty()) return nullptr;
+  auto root = traceql::Parse(*q);
+  if (!root.ok() || !traceql::Validate(**root).ok() || (*root)->metrics) return nullptr;
+  std::vector<traceql::Element>& elements = (*root)->pipeline.elements;
+  if (elements.empty() || !elements[0].spanset ||
+      elements[0].spanset->kind != traceql::SpansetExpr::Kind::kFilter) {
+    return nullptr;
+  }
+  elements.resize(1);
+  return std::move(*root);
+}
+
+// A lookup's metrics, as jsonpb writes MetadataMetrics (zero fields left out), and the end of
+// its answer.
+void EndTagAnswer(JsonWriter& w, uint64_t inspected_bytes) {
+  w.Key("metrics").BeginObject();
+  if (inspected_bytes > 0) w.Key("inspectedBytes").String(std::to_string(inspected_bytes));
+  w.Key("totalJobs").Int(1).Key("completedJobs").Int(1).EndObject().EndObject();
+}
+
 }  // namespace
 
 Result<std::string> TagsQuery(std::string_view tags) {
@@ -316,6 +500,19 @@ void TempoApi::Register(http::Server& server) {
                  auto c = std::make_shared<Call>(r);
                  Dispatch(scheduler_, tenants_, req, c, [this, c] { Search(*c); });
                });
+  auto tags_route = [&](const std::string& path, bool values, bool v2) {
+    server.Route(path, {bhttp::verb::get},
+                 [this, values, v2](http::Request& req, const http::Responder& r) {
+                   auto c = std::make_shared<Call>(r);
+                   Dispatch(scheduler_, tenants_, req, c, [this, c, values, v2] {
+                     values ? SearchTagValues(*c, v2) : SearchTags(*c, v2);
+                   });
+                 });
+  };
+  tags_route("/api/search/tags", false, false);
+  tags_route("/api/v2/search/tags", false, true);
+  tags_route("/api/search/tag/", true, false);
+  tags_route("/api/v2/search/tag/", true, true);
   server.Route("/api/echo", {bhttp::verb::get, bhttp::verb::post, bhttp::verb::head},
                [](http::Request& req, const http::Responder& r) {
                  r.Send(http::TextResponse(req, http::Status::ok, "echo\n"));
@@ -462,6 +659,207 @@ void TempoApi::Search(Call& c) {
                   R"("totalJobs":1}}}})",
                   inspected_traces, inspected_bytes);
   c.Send(http::Status::ok, std::move(body));
+}
+
+Result<uint64_t> TempoApi::ForEachTagSpan(
+    Call& c, const std::function<bool(const traceql::Trace&, const traceql::Span&)>& fn) {
+  ASSIGN_OR_RETURN(TimeRange range, TimeRangeParams(c.params));
+  int64_t start_ns = range.start ? SecondsToNanos(*range.start) : 0;
+  int64_t end_ns = range.end ? SecondsToNanos(*range.end) : std::numeric_limits<int64_t>::max();
+  if (!range.start && !range.end) {
+    end_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+    start_ns = end_ns - kTagDefaultRangeNs;
+  }
+  const std::unique_ptr<traceql::RootExpr> filter = TagFilter(c.params.Get("q"));
+  std::optional<traceql::SearchEvaluator> eval;
+  if (filter) eval.emplace(*filter);
+  uint64_t inspected = 0;
+  Status failed;
+  RETURN_IF_ERROR(queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes,
+                                    [&](const traces::FoundTrace& found) {
+                                      inspected += found.bytes_read;
+                                      auto trace = traceql::DecodeTrace(found.traces_data);
+                                      if (!trace.ok()) {
+                                        failed = trace.status();
+                                        return false;
+                                      }
+                                      if (!eval) {
+                                        for (const traceql::Span& s : trace->spans) {
+                                          if (!fn(*trace, s)) return false;
+                                        }
+                                        return true;
+                                      }
+                                      std::vector<bool> seen(trace->spans.size());
+                                      for (const traceql::Spanset& ss : eval->Eval(*trace)) {
+                                        for (int32_t i : ss.spans) {
+                                          if (seen[static_cast<size_t>(i)]) continue;
+                                          seen[static_cast<size_t>(i)] = true;
+                                          if (!fn(*trace, trace->spans[static_cast<size_t>(i)]))
+                                            return false;
+                                        }
+                                      }
+                                      return true;
+                                    }));
+  RETURN_IF_ERROR(failed);
+  return inspected;
+}
+
+void TempoApi::SearchTags(Call& c, bool v2) {
+  using traceql::Scope;
+  const std::string scope = c.params.Get("scope").value_or("");
+  static const std::map<std::string, std::optional<Scope>, std::less<>> kScopes = {
+      {"", std::nullopt},
+      {"none", std::nullopt},
+      {"intrinsic", std::nullopt},
+      {"span", Scope::kSpan},
+      {"resource", Scope::kResource},
+      {"event", Scope::kEvent},
+      {"link", Scope::kLink},
+      {"instrumentation", Scope::kInstrumentation}};
+  auto it = kScopes.find(scope);
+  if (it == kScopes.end()) {
+    return c.Fail(Status::InvalidArgument(fmt::format("invalid scope: {}", scope)));
+  }
+  const std::optional<Scope> only = it->second;
+  Distinct names(0, 0);
+  // Intrinsics come first so that the size limit never drops them; v1 lists them only when
+  // asked for by scope.
+  if (scope == "intrinsic" || (v2 && (scope.empty() || scope == "none"))) {
+    for (std::string_view tag : kIntrinsicTags) names.Add("intrinsic", tag);
+  }
+  uint64_t inspected = 0;
+  if (scope != "intrinsic") {
+    auto add = [&](Scope sc, const traceql::Attrs& attrs) {
+      if (only && *only != sc) return true;
+      for (const auto& [key, value] : attrs) {
+        if (!names.Add(traceql::ScopeName(sc), key)) return false;
+      }
+      return true;
+    };
+    auto read = ForEachTagSpan(c, [&](const traceql::Trace& t, const traceql::Span& s) {
+      bool more = add(Scope::kSpan, s.attrs) && add(Scope::kResource, t.resources[s.resource]) &&
+                  add(Scope::kInstrumentation, t.scopes[s.scope].attrs);
+      for (const traceql::SpanEvent& e : s.events) more = more && add(Scope::kEvent, e.attrs);
+      for (const traceql::SpanLink& l : s.links) more = more && add(Scope::kLink, l.attrs);
+      return more;
+    });
+    if (!read.ok()) return c.Fail(read.status());
+    inspected = *read;
+  }
+  JsonWriter w;
+  w.BeginObject();
+  if (v2) {
+    std::map<std::string_view, std::vector<std::string_view>> by_scope;
+    for (const auto& [sc, tag] : names.entries()) by_scope[sc].push_back(tag);
+    if (!by_scope.empty()) {
+      w.Key("scopes").BeginArray();
+      for (const auto& [sc, tags] : by_scope) {
+        w.BeginObject().Key("name").String(sc).Key("tags").BeginArray();
+        for (std::string_view tag : tags) w.String(tag);
+        w.EndArray().EndObject();
+      }
+      w.EndArray();
+    }
+  } else {
+    std::set<std::string_view> flat;
+    for (const auto& [sc, tag] : names.entries()) flat.insert(tag);
+    if (!flat.empty()) {
+      w.Key("tagNames").BeginArray();
+      for (std::string_view tag : flat) w.String(tag);
+      w.EndArray();
+    }
+  }
+  EndTagAnswer(w, inspected);
+  c.Send(http::Status::ok, std::move(w.str()));
+}
+
+void TempoApi::SearchTagValues(Call& c, bool v2) {
+  auto tag = LabelNameFromPath(c.path, v2 ? "/api/v2/search/tag/" : "/api/search/tag/");
+  if (!tag.ok()) {
+    if (tag.status().code() == Status::Code::kNotFound) {
+      return c.Send(http::Status::not_found, "404 page not found\n", "text/plain; charset=utf-8");
+    }
+    return c.Fail(Status::InvalidArgument("please provide a non-empty tagName"));
+  }
+  traceql::Attribute attr;
+  if (v2) {
+    auto parsed = traceql::ParseIdentifier(*tag);
+    if (!parsed.ok()) {
+      return c.Fail(Status::InvalidArgument(
+          fmt::format("please provide a valid tagName: {}", parsed.status().message())));
+    }
+    attr = std::move(*parsed);
+  } else {
+    attr = V1TagAttribute(*tag);
+  }
+  auto limit = UintParam(c.params, "limit");
+  if (!limit.ok()) return c.Fail(limit.status());
+  auto max_stale = UintParam(c.params, "maxStaleValues");
+  if (!max_stale.ok()) return c.Fail(max_stale.status());
+  Distinct values(*limit, *max_stale);
+  auto add = [&](const traceql::Static& v) {
+    if (v.type == traceql::StaticType::kNil) return true;
+    if (!v2) return values.Add("", ValueText(v));
+    std::string_view type = ValueType(v);
+    return type.empty() || values.Add(type, ValueText(v));
+  };
+  uint64_t inspected = 0;
+  std::optional<std::vector<std::string_view>> virtual_values =
+      v2 ? VirtualValues(*tag, attr) : std::nullopt;
+  if (!v2 && *tag == "status.code") virtual_values = {{"unset", "ok", "error"}};
+  if (!v2 && *tag == "error") values.Add("", "true");
+  if (virtual_values) {
+    for (std::string_view v : *virtual_values) values.Add(v2 ? "keyword" : "", v);
+  } else {
+    // Unscoped attributes are offered from the span and from its resource.
+    traceql::Attribute in_span = attr, in_resource = attr;
+    in_span.scope = traceql::Scope::kSpan;
+    in_resource.scope = traceql::Scope::kResource;
+    const bool unscoped = attr.intrinsic == traceql::Intrinsic::kNone &&
+                          attr.scope == traceql::Scope::kNone && !attr.parent;
+    const bool per_event = attr.scope == traceql::Scope::kEvent ||
+                           attr.intrinsic == traceql::Intrinsic::kEventName ||
+                           attr.intrinsic == traceql::Intrinsic::kEventTimeSinceStart;
+    const bool per_link = attr.scope == traceql::Scope::kLink;
+    auto read = ForEachTagSpan(c, [&](const traceql::Trace& t, const traceql::Span& s) {
+      if (unscoped) {
+        return add(traceql::Lookup(t, s, in_span, -1, -1)) &&
+               add(traceql::Lookup(t, s, in_resource, -1, -1));
+      }
+      if (per_event) {
+        for (size_t e = 0; e < s.events.size(); ++e) {
+          if (!add(traceql::Lookup(t, s, attr, static_cast<int>(e), -1))) return false;
+        }
+        return true;
+      }
+      if (per_link) {
+        for (size_t l = 0; l < s.links.size(); ++l) {
+          if (!add(traceql::Lookup(t, s, attr, -1, static_cast<int>(l)))) return false;
+        }
+        return true;
+      }
+      return add(traceql::Lookup(t, s, attr, -1, -1));
+    });
+    if (!read.ok()) return c.Fail(read.status());
+    inspected = *read;
+  }
+  JsonWriter w;
+  w.BeginObject();
+  if (!values.entries().empty()) {
+    w.Key("tagValues").BeginArray();
+    for (const auto& [type, value] : values.entries()) {
+      if (v2) {
+        w.BeginObject().Key("type").String(type).Key("value").String(value).EndObject();
+      } else {
+        w.String(value);
+      }
+    }
+    w.EndArray();
+  }
+  EndTagAnswer(w, inspected);
+  c.Send(http::Status::ok, std::move(w.str()));
 }
 
 }  // namespace strata::api

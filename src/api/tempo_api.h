@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -8,6 +9,7 @@
 #include "base/tenant.h"
 #include "frontend/scheduler.h"
 #include "http/server.h"
+#include "traceql/trace.h"
 #include "traces/queryable.h"
 
 namespace strata::api {
@@ -17,7 +19,9 @@ namespace strata::api {
 // spans under "batches", or protobuf when Accept names application/protobuf; 404 when no
 // span of the trace is stored), GET /api/v2/traces/<id> (TraceByIDResponse: the trace and
 // metrics), GET /api/search (a TraceQL search, or Tempo's older tags= search: the matching
-// traces newest first with their spansets, as SearchResponse), /api/echo and
+// traces newest first with their spansets, as SearchResponse), the tag names and values
+// Grafana's query builder offers (/api/search/tags, /api/v2/search/tags,
+// /api/search/tag/<tag>/values, /api/v2/search/tag/<tag>/values), /api/echo and
 // /api/status/buildinfo. Lookups wait in the tenant's turn on the query scheduler. Errors are
 // plain text, as Tempo's. Thread-safe.
 class TempoApi {
@@ -33,6 +37,13 @@ class TempoApi {
   struct Call;
   void TraceById(Call& c, bool v2);
   void Search(Call& c);
+  void SearchTags(Call& c, bool v2);
+  void SearchTagValues(Call& c, bool v2);
+  // Calls `fn` with each span of the tenant's traces in the call's time range (the last hour
+  // without start and end) that the first filter of the call's `q` matches, as Tempo narrows
+  // tag lookups; until `fn` returns false. The bytes of stored traces read, or the error.
+  Result<uint64_t> ForEachTagSpan(
+      Call& c, const std::function<bool(const traceql::Trace&, const traceql::Span&)>& fn);
 
   const TenantPolicy tenants_;
   const traces::Queryable& queryable_;

@@ -96,24 +96,6 @@ std::string_view IntrinsicName(Intrinsic i) {
   return "?";
 }
 
-std::string_view ScopeName(Scope s) {
-  switch (s) {
-    case Scope::kNone:
-      return "none";
-    case Scope::kResource:
-      return "resource";
-    case Scope::kSpan:
-      return "span";
-    case Scope::kEvent:
-      return "event";
-    case Scope::kLink:
-      return "link";
-    case Scope::kInstrumentation:
-      return "instrumentation";
-  }
-  return "?";
-}
-
 std::string_view AggregateName(AggregateOp op) {
   switch (op) {
     case AggregateOp::kCount:
@@ -234,6 +216,24 @@ Status ValidateBinaryTypes(Op op, StaticType l, StaticType r, const std::string&
 }
 
 }  // namespace
+
+std::string_view ScopeName(Scope s) {
+  switch (s) {
+    case Scope::kNone:
+      return "none";
+    case Scope::kResource:
+      return "resource";
+    case Scope::kSpan:
+      return "span";
+    case Scope::kEvent:
+      return "event";
+    case Scope::kLink:
+      return "link";
+    case Scope::kInstrumentation:
+      return "instrumentation";
+  }
+  return "?";
+}
 
 Status ValidateField(const FieldExpr& e) {
   switch (e.kind) {

@@ -106,6 +106,8 @@ std::string_view OpString(Op op);
 bool IsBooleanOp(Op op);
 
 enum class Scope : uint8_t { kNone, kResource, kSpan, kEvent, kLink, kInstrumentation };
+// `span`, `resource`, ... as queries and Tempo's tag lookups name scopes.
+std::string_view ScopeName(Scope s);
 
 enum class Intrinsic : uint8_t {
   kNone,

@@ -1285,4 +1285,19 @@ Result<std::unique_ptr<RootExpr>> Parse(std::string_view query) {
   return Parser(std::move(toks)).Run();
 }
 
+Result<Attribute> ParseIdentifier(std::string_view s) {
+  auto root = Parse(fmt::format("{{{}}}", s));
+  auto fail = [&](std::string_view why) {
+    return Status::InvalidArgument(fmt::format("failed to parse identifier {}: {}", s, why));
+  };
+  if (!root.ok()) return fail(root.status().message());
+  const Pipeline& p = (*root)->pipeline;
+  if ((*root)->metrics || p.elements.size() != 1 || !p.elements[0].spanset ||
+      p.elements[0].spanset->kind != SpansetExpr::Kind::kFilter ||
+      p.elements[0].spanset->filter->kind != FieldExpr::Kind::kAttribute) {
+    return fail("not an attribute");
+  }
+  return p.elements[0].spanset->filter->attr;
+}
+
 }  // namespace strata::traceql

@@ -14,4 +14,8 @@ namespace strata::traceql {
 // `{ true }`). Validate() the result before running it.
 Result<std::unique_ptr<RootExpr>> Parse(std::string_view query);
 
+// An attribute or intrinsic as it is written in a query (`span.http.method`, `.a`, `name`,
+// `span:status`), as Tempo reads tag names: what `{ <s> }` holds when that is nothing but it.
+Result<Attribute> ParseIdentifier(std::string_view s);
+
 }  // namespace strata::traceql

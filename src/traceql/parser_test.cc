@@ -123,6 +123,22 @@ TEST(TraceqlParser, AttributesAndIntrinsics) {
             "{ (kind = server) && (status != error) }");
 }
 
+// Tag names as the tag values endpoints take them.
+TEST(TraceqlParser, Identifiers) {
+  auto name = [](std::string_view s) {
+    auto a = ParseIdentifier(s);
+    return a.ok() ? a->String() : "error: " + std::string(a.status().message());
+  };
+  EXPECT_EQ(name("span.http.method"), "span.http.method");
+  EXPECT_EQ(name("resource.service.name"), "resource.service.name");
+  EXPECT_EQ(name(".a"), ".a");
+  EXPECT_EQ(name("span:status"), "status");  // the same intrinsic
+  EXPECT_EQ(name("name"), "name");
+  EXPECT_EQ(ParseIdentifier("span:status")->intrinsic, Intrinsic::kStatus);
+  EXPECT_EQ(name("span.a = 1"), "error: failed to parse identifier span.a = 1: not an attribute");
+  EXPECT_TRUE(name("a b").starts_with("error: failed to parse identifier a b: parse error"));
+}
+
 TEST(TraceqlParser, MetricsStages) {
   auto e = Parse("{ } | rate() by (span.a, name) > 2 | topk(3) <= 9 with(sample=0.1, x=\"y\")");
   ASSERT_TRUE(e.ok()) << e.status().message();
