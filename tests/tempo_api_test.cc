@@ -307,6 +307,89 @@ TEST_F(TempoApiTest, TagLookupsAnswerAsTempo) {
             R"({"tagValues":[{"type":"string","value":"SELECT"}],)");
 }
 
+// TraceQL metrics over kTwoTraces, worked out by hand. With step 1s over [1700000000,
+// 1700000002], Tempo's intervals end at 1700000000, ...01 and ...02 (s) and each holds the
+// spans that start after the one before and by its end: GET /cart (server, starting at
+// exactly ...00.0) the first; SELECT (client, error, at ...00.1) and GET /b (no kind, at
+// exactly ...01.0) the second; nothing the third.
+TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
+  Start();
+  ASSERT_EQ(Push("/v1/traces", "application/json", std::string(kTwoTraces)).result(),
+            http::Status::ok);
+  // The body up to its metrics (which count bytes as stored).
+  auto answer = [&](const std::string& path, const std::string& q, const std::string& more) {
+    auto res = Get(path + "?q=" + PercentEncode(q, true) + more);
+    EXPECT_EQ(res.result(), http::Status::ok) << q << ": " << res.body();
+    const std::string& body = res.body();
+    return body.substr(0, body.find(R"("metrics":)"));
+  };
+  const std::string range = "&start=1700000000&end=1700000002&step=1s";
+  auto query_range = [&](const std::string& q) {
+    return answer("/api/metrics/query_range", q, range);
+  };
+  const std::string name = R"({"key":"__name__","value":{"stringValue":"count_over_time"}})";
+  // Zero values are left out, as jsonpb leaves them out.
+  EXPECT_EQ(query_range("{} | count_over_time()"),
+            R"({"series":[{"labels":[)" + name +
+                R"(],"samples":[{"timestampMs":"1700000000000","value":1},)"
+                R"({"timestampMs":"1700000001000","value":2},{"timestampMs":"1700000002000"}]}],)");
+  auto kind = [](const std::string& k, const std::string& samples) {
+    return R"({"labels":[{"key":"kind","value":{"stringValue":")" + k + R"("}}],"samples":[)" +
+           samples + "]}";
+  };
+  EXPECT_EQ(query_range("{} | rate() by (kind)"),
+            R"({"series":[)" +
+                kind("client",
+                     R"({"timestampMs":"1700000000000"},{"timestampMs":"1700000001000","value":1},)"
+                     R"({"timestampMs":"1700000002000"})") +
+                "," +
+                kind("server",
+                     R"({"timestampMs":"1700000000000","value":1},{"timestampMs":"1700000001000"},)"
+                     R"({"timestampMs":"1700000002000"})") +
+                "," +
+                kind("unspecified",
+                     R"({"timestampMs":"1700000000000"},{"timestampMs":"1700000001000","value":1},)"
+                     R"({"timestampMs":"1700000002000"})") +
+                "],");
+  // Nothing matched: no series, an empty list.
+  EXPECT_EQ(query_range("{ status = ok } | count_over_time()"), R"({"series":[],)");
+  // Instant: one interval, (start, end].
+  auto instant = [&](const std::string& q, const std::string& more) {
+    return answer("/api/metrics/query", q, more);
+  };
+  EXPECT_EQ(instant("{ status = error } | count_over_time()", "&start=1700000000&end=1700000001"),
+            R"({"series":[{"labels":[)" + name + R"(],"value":1}],)");
+  EXPECT_EQ(instant("{ status = ok } | count_over_time()", "&start=1700000000&end=1700000001"),
+            "{");
+  // Log2 buckets of 250 ms, 100 ms and 1 s: 2^28, 2^27, 2^30 ns; the median is the second,
+  // the top of its bucket: 2^28 ns.
+  EXPECT_EQ(instant("{} | quantile_over_time(duration, .5)", "&start=1699999999&end=1700000002"),
+            R"({"series":[{"labels":[{"key":"p","value":{"doubleValue":0.5}}],)"
+            R"("value":0.268435456}],)");
+  // Refusals, 400 with Tempo's reasons.
+  auto refused = [&](const std::string& path, const std::string& q, const std::string& more) {
+    auto res = Get(path + "?q=" + PercentEncode(q, true) + more);
+    EXPECT_EQ(res.result(), http::Status::bad_request) << q << more;
+    return res.body();
+  };
+  EXPECT_EQ(refused("/api/metrics/query_range", "{}", range), "not a metrics query");
+  EXPECT_EQ(refused("/api/metrics/query_range", "{} | rate()", "&start=5&end=5"),
+            "end must be greater than start");
+  EXPECT_EQ(refused("/api/metrics/query_range", "{} | rate()", "&step=x"),
+            "cannot parse \"x\" to a valid duration");
+  EXPECT_EQ(refused("/api/metrics/query_range", "{} | rate()",
+                    "&start=1700000000&end=1700000002&step=100us"),
+            "step of 100\u00b5s is too small, minimum step for given range is 200\u00b5s");
+  EXPECT_EQ(refused("/api/metrics/query", "{} | rate()", "&start=x"),
+            "could not parse 'start' parameter: cannot parse \"x\" to a valid timestamp");
+  // From a block in the bucket, the same answer.
+  ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(), http::Status::no_content);
+  EXPECT_EQ(query_range("{} | count_over_time()"),
+            R"({"series":[{"labels":[)" + name +
+                R"(],"samples":[{"timestampMs":"1700000000000","value":1},)"
+                R"({"timestampMs":"1700000001000","value":2},{"timestampMs":"1700000002000"}]}],)");
+}
+
 TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {
   Start();
   // A request of one trace: Tempo's protobuf answer (tempopb.Trace, field 1 the resource

@@ -24,6 +24,7 @@
 #include "proto/otlp_traces.h"
 #include "proto/wire.h"
 #include "traceql/engine.h"
+#include "traceql/metrics.h"
 #include "traceql/parser.h"
 #include "traceql/trace.h"
 
@@ -74,6 +75,11 @@ Result<TimeRange> TimeRangeParams(const Params& p) {
 constexpr int64_t kDefaultSearchLimit = 20;
 constexpr int64_t kDefaultSpansPerSpanset = 3;
 constexpr uint64_t kMaxSearchBytes = uint64_t{256} << 20;
+// A metrics query answers at most 10,000 intervals (Tempo's max_intervals) and holds at most
+// 2M cells (series x intervals, 40 bytes each): past that, later series are left out and the
+// answer is PARTIAL.
+constexpr int64_t kMaxMetricsIntervals = 10'000;
+constexpr int64_t kMaxMetricsCells = 2'000'000;
 // Tag lookups without start and end read the last hour.
 constexpr int64_t kTagDefaultRangeNs = int64_t{3600} * 1'000'000'000;
 
@@ -405,6 +411,71 @@ std::unique_ptr<traceql::RootExpr> TagFilter(std::optional<std::string> q) {
   return std::move(*root);
 }
 
+// A TraceQL metrics query's time frame, as Tempo reads its parameters: `start` and `end` as
+// Loki reads times (float or integer seconds, nanoseconds, RFC 3339), `end` now and `start`
+// `since` (1h) before it by default; a range query's `step` in seconds or as a Go duration,
+// about 240 samples by default. Errors are Tempo's texts.
+Result<traceql::Intervals> MetricsIntervals(const Params& p, bool instant) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  auto time_param = [&](std::string_view key, int64_t fallback) -> Result<int64_t> {
+    auto v = p.Get(key);
+    if (!v || v->empty()) return fallback;
+    auto t = ParseLokiTime(*v);
+    if (!t.ok()) {
+      return Status::InvalidArgument(
+          fmt::format("could not parse '{}' parameter: {}", key, t.status().message()));
+    }
+    return std::max<int64_t>(*t, 0);
+  };
+  ASSIGN_OR_RETURN(const int64_t end, time_param("end", now));
+  int64_t since = int64_t{3600} * 1'000'000'000;
+  if (auto v = p.Get("since"); v && !v->empty()) {
+    std::string err;
+    if (!ParsePromDuration(*v, &since, &err)) {
+      return Status::InvalidArgument(fmt::format("could not parse 'since' parameter: {}", err));
+    }
+  }
+  ASSIGN_OR_RETURN(const int64_t start, time_param("start", std::min(end, now) - since));
+  if (start >= end) return Status::InvalidArgument("end must be greater than start");
+  if (instant) return traceql::Intervals::Instant(start, end);
+  int64_t step = traceql::DefaultStep(start, end);
+  if (auto v = p.Get("step"); v && !v->empty()) {
+    double seconds = 0;
+    std::string err;
+    if (ParseGoFloat(*v, &seconds, &err)) {
+      if (!std::isfinite(seconds) || std::fabs(seconds) * 1e9 >= 9.2e18) {
+        return Status::InvalidArgument(
+            fmt::format("cannot parse {} to a valid duration. It overflows int64", GoQuote(*v)));
+      }
+      step = static_cast<int64_t>(seconds * 1e9);
+    } else if (!ParseGoDuration(*v, &step)) {
+      return Status::InvalidArgument(
+          fmt::format("cannot parse {} to a valid duration", GoQuote(*v)));
+    }
+    if (step < 0) {
+      return Status::InvalidArgument(
+          fmt::format("cannot parse {}: step must be positive", GoQuote(*v)));
+    }
+  }
+  if (step == 0 || (end - start) / step > kMaxMetricsIntervals) {
+    return Status::InvalidArgument(fmt::format(
+        "step of {} is too small, minimum step for given range is {}", FormatGoDuration(step),
+        FormatGoDuration((end - start) / kMaxMetricsIntervals)));
+  }
+  return traceql::Intervals::Range(start, end, step);
+}
+
+// A series value as jsonpb writes a double: a number, Infinity or -Infinity as strings.
+void MetricsValue(JsonWriter& w, double v) {
+  if (std::isinf(v)) {
+    w.String(v > 0 ? "Infinity" : "-Infinity");
+  } else {
+    w.Number(v);
+  }
+}
+
 // A lookup's metrics, as jsonpb writes MetadataMetrics (zero fields left out), and the end of
 // its answer.
 void EndTagAnswer(JsonWriter& w, uint64_t inspected_bytes) {
@@ -509,6 +580,15 @@ void TempoApi::Register(http::Server& server) {
                    });
                  });
   };
+  auto metrics_route = [&](const std::string& path, bool instant) {
+    server.Route(
+        path, {bhttp::verb::get}, [this, instant](http::Request& req, const http::Responder& r) {
+          auto c = std::make_shared<Call>(r);
+          Dispatch(scheduler_, tenants_, req, c, [this, c, instant] { MetricsQuery(*c, instant); });
+        });
+  };
+  metrics_route("/api/metrics/query_range", false);
+  metrics_route("/api/metrics/query", true);
   tags_route("/api/search/tags", false, false);
   tags_route("/api/v2/search/tags", false, true);
   tags_route("/api/search/tag/", true, false);
@@ -602,7 +682,7 @@ void TempoApi::Search(Call& c) {
   const int64_t start_ns = range->start ? SecondsToNanos(*range->start) : 0;
   const int64_t end_ns =
       range->end ? SecondsToNanos(*range->end) : std::numeric_limits<int64_t>::max();
-  traceql::SearchEvaluator eval(**query);
+  traceql::SearchEvaluator eval((*query)->pipeline);
   const Referenced referenced((*query)->pipeline);
   struct Match {
     int64_t start_ns;
@@ -674,7 +754,7 @@ Result<uint64_t> TempoApi::ForEachTagSpan(
   }
   const std::unique_ptr<traceql::RootExpr> filter = TagFilter(c.params.Get("q"));
   std::optional<traceql::SearchEvaluator> eval;
-  if (filter) eval.emplace(*filter);
+  if (filter) eval.emplace(filter->pipeline);
   uint64_t inspected = 0;
   Status failed;
   RETURN_IF_ERROR(queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes,
@@ -859,6 +939,87 @@ void TempoApi::SearchTagValues(Call& c, bool v2) {
     w.EndArray();
   }
   EndTagAnswer(w, inspected);
+  c.Send(http::Status::ok, std::move(w.str()));
+}
+
+void TempoApi::MetricsQuery(Call& c, bool instant) {
+  auto intervals = MetricsIntervals(c.params, instant);
+  if (!intervals.ok()) return c.Fail(intervals.status());
+  std::string q = c.params.Get("q").value_or("");
+  if (q.empty()) q = c.params.Get("query").value_or("");
+  auto query = traceql::Parse(q);
+  if (!query.ok()) return c.Fail(query.status());
+  if (!(*query)->metrics) return c.Fail(Status::InvalidArgument("not a metrics query"));
+  Status st = traceql::Validate(**query);
+  if (st.ok()) st = traceql::MetricsEvaluator::Supported(*(*query)->metrics);
+  if (!st.ok()) return c.Fail(Status::InvalidArgument(st.message()));
+  auto max_series = UintParam(c.params, "maxSeries");
+  if (!max_series.ok()) return c.Fail(max_series.status());
+  size_t limit = static_cast<size_t>(std::max<int64_t>(1, kMaxMetricsCells / intervals->count));
+  if (*max_series > 0) limit = std::min(limit, *max_series);
+  traceql::MetricsEvaluator eval(*(*query)->metrics, *intervals, limit);
+  uint64_t inspected_traces = 0, inspected_bytes = 0;
+  Status failed;
+  st = queryable_.Search(c.tenant, intervals->start_ns, intervals->EndOf(intervals->count - 1),
+                         kMaxSearchBytes, [&](const traces::FoundTrace& found) {
+                           ++inspected_traces;
+                           inspected_bytes += found.bytes_read;
+                           auto trace = traceql::DecodeTrace(found.traces_data);
+                           if (!trace.ok()) {
+                             failed = trace.status();
+                             return false;
+                           }
+                           eval.Observe(*trace);
+                           return true;
+                         });
+  if (!st.ok()) return c.Fail(st);
+  if (!failed.ok()) return c.Fail(failed);
+  const std::vector<traceql::Series> series = eval.Result();
+  JsonWriter w;
+  w.BeginObject();
+  if (!instant || !series.empty()) w.Key("series").BeginArray();
+  for (const traceql::Series& s : series) {
+    w.BeginObject().Key("labels").BeginArray();
+    for (const auto& [key, value] : s.labels) {
+      w.BeginObject().Key("key").String(key).Key("value");
+      AnyValueJson(w, value);
+      w.EndObject();
+    }
+    w.EndArray();
+    // jsonpb leaves zero values out; NaN means no sample.
+    if (instant) {
+      if (s.values[0] != 0) MetricsValue(w.Key("value"), s.values[0]);
+    } else {
+      w.Key("samples").BeginArray();
+      for (size_t i = 0; i < s.values.size(); ++i) {
+        if (std::isnan(s.values[i])) continue;
+        w.BeginObject()
+            .Key("timestampMs")
+            .String(std::to_string(intervals->EndOf(static_cast<int64_t>(i)) / 1'000'000));
+        if (s.values[i] != 0) MetricsValue(w.Key("value"), s.values[i]);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
+    w.EndObject();
+  }
+  if (!instant || !series.empty()) w.EndArray();
+  w.Key("metrics").BeginObject();
+  if (inspected_traces > 0) w.Key("inspectedTraces").Int(static_cast<int64_t>(inspected_traces));
+  if (inspected_bytes > 0) w.Key("inspectedBytes").String(std::to_string(inspected_bytes));
+  w.Key("completedJobs").Int(1).Key("totalJobs").Int(1);
+  if (eval.spans_observed() > 0) {
+    w.Key("inspectedSpans").String(std::to_string(eval.spans_observed()));
+  }
+  w.EndObject();
+  if (eval.truncated()) {
+    w.Key("status").String("PARTIAL");
+    w.Key("message").String(
+        fmt::format("Response exceeds maximum series limit of {}, a partial response is "
+                    "returned. Warning: the accuracy of each individual value is not guaranteed.",
+                    limit));
+  }
+  w.EndObject();
   c.Send(http::Status::ok, std::move(w.str()));
 }
 

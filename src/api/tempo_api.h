@@ -21,9 +21,10 @@ namespace strata::api {
 // metrics), GET /api/search (a TraceQL search, or Tempo's older tags= search: the matching
 // traces newest first with their spansets, as SearchResponse), the tag names and values
 // Grafana's query builder offers (/api/search/tags, /api/v2/search/tags,
-// /api/search/tag/<tag>/values, /api/v2/search/tag/<tag>/values), /api/echo and
-// /api/status/buildinfo. Lookups wait in the tenant's turn on the query scheduler. Errors are
-// plain text, as Tempo's. Thread-safe.
+// /api/search/tag/<tag>/values, /api/v2/search/tag/<tag>/values), TraceQL metrics
+// (/api/metrics/query_range, /api/metrics/query: QueryRangeResponse and
+// QueryInstantResponse), /api/echo and /api/status/buildinfo. Lookups wait in the tenant's turn on
+// the query scheduler. Errors are plain text, as Tempo's. Thread-safe.
 class TempoApi {
  public:
   // Everything passed outlives this.
@@ -39,6 +40,7 @@ class TempoApi {
   void Search(Call& c);
   void SearchTags(Call& c, bool v2);
   void SearchTagValues(Call& c, bool v2);
+  void MetricsQuery(Call& c, bool instant);
   // Calls `fn` with each span of the tenant's traces in the call's time range (the last hour
   // without start and end) that the first filter of the call's `q` matches, as Tempo narrows
   // tag lookups; until `fn` returns false. The bytes of stored traces read, or the error.

@@ -69,7 +69,12 @@ JsonWriter& JsonWriter::Null() {
 }
 JsonWriter& JsonWriter::Number(double v) {
   Separate();
-  out_ += std::isfinite(v) ? FormatSampleValue(v) : "0";
+  std::string s = std::isfinite(v) ? FormatSampleValue(v) : "0";
+  // Go writes a one-digit negative exponent without its 0: 1e-7, not 1e-07.
+  if (const size_t n = s.size(); n >= 4 && s[n - 4] == 'e' && s[n - 3] == '-' && s[n - 2] == '0') {
+    s.erase(n - 2, 1);
+  }
+  out_ += s;
   return *this;
 }
 JsonWriter& JsonWriter::SampleValue(double v) {

@@ -19,6 +19,14 @@ TEST(Json, SampleValuesAsPrometheus) {
   EXPECT_EQ(FormatSampleValue(INFINITY), "+Inf");
 }
 
+// Go's encoding/json: shortest digits, exponents below 1e-6 and from 1e21, a one-digit
+// negative exponent without its 0.
+TEST(Json, NumbersAsGo) {
+  JsonWriter w;
+  w.BeginArray().Number(0.5).Number(1e-7).Number(1.024e-6).Number(1e21).Number(2.5e-10);
+  EXPECT_EQ(w.EndArray().str(), "[0.5,1e-7,0.000001024,1e+21,2.5e-10]");
+}
+
 TEST(Json, TimestampsAndStrings) {
   JsonWriter w;
   w.BeginArray().Timestamp(1435781451781).Timestamp(1000).Timestamp(1005).Timestamp(-1500);

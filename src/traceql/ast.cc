@@ -112,30 +112,6 @@ std::string_view AggregateName(AggregateOp op) {
   return "?";
 }
 
-std::string_view MetricsName(MetricsOp op) {
-  switch (op) {
-    case MetricsOp::kRate:
-      return "rate";
-    case MetricsOp::kCountOverTime:
-      return "count_over_time";
-    case MetricsOp::kMinOverTime:
-      return "min_over_time";
-    case MetricsOp::kMaxOverTime:
-      return "max_over_time";
-    case MetricsOp::kAvgOverTime:
-      return "avg_over_time";
-    case MetricsOp::kSumOverTime:
-      return "sum_over_time";
-    case MetricsOp::kQuantileOverTime:
-      return "quantile_over_time";
-    case MetricsOp::kHistogramOverTime:
-      return "histogram_over_time";
-    case MetricsOp::kCompare:
-      return "compare";
-  }
-  return "?";
-}
-
 // Tempo's wrapping of operands in printed expressions: literals and attributes bare, the
 // rest in parentheses.
 std::string Wrap(const FieldExpr& e) {
@@ -216,6 +192,30 @@ Status ValidateBinaryTypes(Op op, StaticType l, StaticType r, const std::string&
 }
 
 }  // namespace
+
+std::string_view MetricsName(MetricsOp op) {
+  switch (op) {
+    case MetricsOp::kRate:
+      return "rate";
+    case MetricsOp::kCountOverTime:
+      return "count_over_time";
+    case MetricsOp::kMinOverTime:
+      return "min_over_time";
+    case MetricsOp::kMaxOverTime:
+      return "max_over_time";
+    case MetricsOp::kAvgOverTime:
+      return "avg_over_time";
+    case MetricsOp::kSumOverTime:
+      return "sum_over_time";
+    case MetricsOp::kQuantileOverTime:
+      return "quantile_over_time";
+    case MetricsOp::kHistogramOverTime:
+      return "histogram_over_time";
+    case MetricsOp::kCompare:
+      return "compare";
+  }
+  return "?";
+}
 
 std::string_view ScopeName(Scope s) {
   switch (s) {

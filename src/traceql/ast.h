@@ -233,6 +233,9 @@ enum class MetricsOp : uint8_t {
   kCompare,
 };
 
+// `rate`, `count_over_time`, ... as queries name them.
+std::string_view MetricsName(MetricsOp op);
+
 // The first stage of a metrics query: `rate() by (x)`, `quantile_over_time(duration, .9)`,
 // `compare({status=error}, 10)`.
 struct MetricsAggregate {

@@ -43,8 +43,8 @@ std::vector<int32_t> AllSpans(const std::vector<Spanset>& sets) {
 
 }  // namespace
 
-SearchEvaluator::SearchEvaluator(const RootExpr& query) : query_(query) {
-  for (const Element& el : query.pipeline.elements) {
+SearchEvaluator::SearchEvaluator(const Pipeline& pipeline) : pipeline_(pipeline) {
+  for (const Element& el : pipeline.elements) {
     if (el.kind == Element::Kind::kSelect) {
       selected_.insert(selected_.end(), el.select.begin(), el.select.end());
     }
@@ -61,7 +61,7 @@ std::vector<Spanset> SearchEvaluator::Eval(const Trace& t) {
   for (size_t i = 0; i < t.spans.size(); ++i) all.spans[i] = static_cast<int32_t>(i);
   std::vector<Spanset> in;
   in.push_back(std::move(all));
-  return EvalPipeline(query_.pipeline, std::move(in));
+  return EvalPipeline(pipeline_, std::move(in));
 }
 
 std::vector<Spanset> SearchEvaluator::EvalPipeline(const Pipeline& p, std::vector<Spanset> in) {

@@ -1,11 +1,11 @@
 #pragma once
 
-// Evaluates TraceQL search queries (a validated RootExpr without metrics) over one trace, as
-// Tempo does: the trace's spans are one spanset, and each pipeline stage maps spansets to
-// spansets (filters keep the spans they match, spanset operators combine both sides'
-// matches or relate them through the span tree, scalar filters keep the spansets whose
-// aggregate compares true, by() splits them, coalesce() joins them). The trace matches when a
-// spanset is left.
+// Evaluates TraceQL pipelines (a search query's, or a metrics query's before its first
+// stage) over one trace, as Tempo does: the trace's spans are one spanset, and each pipeline
+// stage maps spansets to spansets (filters keep the spans they match, spanset operators
+// combine both sides' matches or relate them through the span tree, scalar filters keep the
+// spansets whose aggregate compares true, by() splits them, coalesce() joins them). The trace
+// matches when a spanset is left.
 
 #include <memory>
 #include <string>
@@ -29,8 +29,9 @@ struct Spanset {
 // Not thread-safe (it caches compiled regexes); one per query and thread.
 class SearchEvaluator {
  public:
-  // `query` must be validated, without metrics, and outlive this object.
-  explicit SearchEvaluator(const RootExpr& query);
+  // `pipeline` (a search query's, or a metrics query's before its first stage) must be
+  // validated and outlive this object.
+  explicit SearchEvaluator(const Pipeline& pipeline);
   ~SearchEvaluator();
 
   // The spansets `t` yields.
@@ -49,7 +50,7 @@ class SearchEvaluator {
   Static EvalScalar(const ScalarExpr& e, const Spanset& ss);
   bool RegexMatch(const std::string& pattern, const std::string& value);
 
-  const RootExpr& query_;
+  const Pipeline& pipeline_;
   const Trace* trace_ = nullptr;
   std::vector<Attribute> selected_;
   std::unordered_map<std::string, std::unique_ptr<re2::RE2>> regexes_;

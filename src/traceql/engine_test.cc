@@ -117,7 +117,7 @@ std::vector<std::string> Search(std::string_view query) {
   if (!q.ok()) return {"parse error"};
   Status st = Validate(**q);
   EXPECT_TRUE(st.ok()) << query << ": " << st.message();
-  SearchEvaluator ev(**q);
+  SearchEvaluator ev((*q)->pipeline);
   std::vector<std::string> out;
   for (const Spanset& ss : ev.Eval(t)) {
     std::string letters;
@@ -207,7 +207,7 @@ TEST(TraceqlSearch, GroupsAreNamedAsTempoNamesThem) {
   const Trace t = Sample();
   auto q = Parse("{ } | by(resource.service.name)");
   ASSERT_TRUE(q.ok());
-  SearchEvaluator ev(**q);
+  SearchEvaluator ev((*q)->pipeline);
   auto sets = ev.Eval(t);
   ASSERT_EQ(sets.size(), 2u);
   ASSERT_EQ(sets[1].attrs.size(), 1u);

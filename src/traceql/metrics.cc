@@ -1,0 +1,415 @@
+#include "traceql/metrics.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <utility>
+
+namespace strata::traceql {
+
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000;
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+using Labels = std::vector<std::pair<std::string, Static>>;
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+// What *_over_time measures of a value: numbers as they are, durations in seconds; NaN for
+// anything else (the span is left out).
+double Measure(const Static& v) {
+  switch (v.type) {
+    case StaticType::kInt:
+      return static_cast<double>(v.i);
+    case StaticType::kFloat:
+      return v.f;
+    case StaticType::kDuration:
+      return static_cast<double>(v.i) / kSecond;
+    default:
+      return kNaN;
+  }
+}
+
+// Tempo's log2 bucket of a value: the smallest power of two at or above it, for ints and
+// durations of at least 2 (a duration's bucket in seconds); nullopt for other values.
+std::optional<double> Log2Bucket(const Static& v) {
+  if ((v.type != StaticType::kInt && v.type != StaticType::kDuration) || v.i < 2) {
+    return std::nullopt;
+  }
+  const auto shift = 64 - std::countl_zero(static_cast<uint64_t>(v.i) - 1);
+  const auto bucket = static_cast<double>(uint64_t{1} << shift);
+  return v.type == StaticType::kDuration ? bucket / kSecond : bucket;
+}
+
+struct Bucket {
+  double max;
+  int64_t count;
+};
+
+// The `q` quantile of log2 buckets (ascending, counts > 0), as Tempo interpolates it: the
+// bucket holding the ceil(q*N)th value, exponentially between its bounds; 0 without values.
+double Log2Quantile(double q, const std::vector<Bucket>& buckets) {
+  int64_t total_count = 0;
+  for (const Bucket& b : buckets) total_count += b.count;
+  if (total_count == 0 || std::isnan(q) || q < 0 || q > 1) return 0;
+  const auto want =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(q * static_cast<double>(total_count))));
+  int64_t total = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    at = i;
+    if (total + buckets[i].count > want) break;
+    total += buckets[i].count;
+    if (total == want) return buckets[i].max;
+  }
+  const double interp = static_cast<double>(want - total) / static_cast<double>(buckets[at].count);
+  const double max_v = std::log2(buckets[at].max);
+  const double min_v = at > 0 ? std::log2(buckets[at - 1].max) : max_v - 1;
+  return std::pow(2, min_v + (max_v - min_v) * interp);
+}
+
+// A label value as protobuf's text format writes an AnyValue: what Tempo orders them by.
+std::string CompactText(const Static& v) {
+  switch (v.type) {
+    case StaticType::kBoolean:
+      return v.i != 0 ? "bool_value:true " : "bool_value:false ";
+    case StaticType::kFloat:
+      return fmt::format("double_value:{} ", v.f);
+    case StaticType::kInt:
+      return fmt::format("int_value:{} ", v.i);
+    default: {
+      const std::string s = v.type == StaticType::kString ? v.s : v.String();
+      std::string out = "string_value:\"";
+      for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+          out += '\\';
+          out += static_cast<char>(c);
+        } else if (c < 0x20 || c >= 0x7f) {
+          out += fmt::format("\\{:03o}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+      }
+      return out + "\" ";
+    }
+  }
+}
+
+std::string EncodeLabels(const Labels& ls) {
+  std::string out;
+  for (const auto& [k, v] : ls) {
+    out += k;
+    out += '\0';
+    out += CompactText(v);
+    out += '\0';
+  }
+  return out;
+}
+
+bool LabelsLess(const Labels& a, const Labels& b) {
+  if (a.size() != b.size()) return a.size() < b.size();
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first != b[i].first) return a[i].first < b[i].first;
+    if (a[i].second != b[i].second) return LabelValueLess(a[i].second, b[i].second);
+  }
+  return false;
+}
+
+bool Compare(Op op, double a, double b) {
+  switch (op) {
+    case Op::kEq:
+      return a == b;
+    case Op::kNeq:
+      return a != b;
+    case Op::kGt:
+      return a > b;
+    case Op::kGte:
+      return a >= b;
+    case Op::kLt:
+      return a < b;
+    case Op::kLte:
+      return a <= b;
+    default:
+      return false;
+  }
+}
+
+double Arithmetic(Op op, double a, double b) {
+  switch (op) {
+    case Op::kAdd:
+      return a + b;
+    case Op::kSub:
+      return a - b;
+    case Op::kMult:
+      return a * b;
+    case Op::kDiv:
+      return a / b;
+    default:
+      return kNaN;
+  }
+}
+
+// topk/bottomk: at each interval, only the `limit` highest (lowest) values stay, ties going
+// to the series whose labels sort first; nothing changes when there are no more series.
+void KeepExtremes(std::vector<Series>& series, size_t limit, bool top) {
+  if (series.size() <= limit) return;
+  const size_t n = series.empty() ? 0 : series[0].values.size();
+  std::vector<size_t> order;
+  for (size_t i = 0; i < n; ++i) {
+    order.clear();
+    for (size_t s = 0; s < series.size(); ++s) {
+      if (!std::isnan(series[s].values[i])) order.push_back(s);
+    }
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      const double x = series[a].values[i], y = series[b].values[i];
+      if (x != y) return top ? x > y : x < y;
+      return LabelsLess(series[a].labels, series[b].labels);
+    });
+    for (size_t k = limit; k < order.size(); ++k) series[order[k]].values[i] = kNaN;
+  }
+}
+
+}  // namespace
+
+bool LabelValueLess(const Static& a, const Static& b) { return CompactText(a) < CompactText(b); }
+
+Intervals Intervals::Range(int64_t start_ns, int64_t end_ns, int64_t step_ns) {
+  int64_t start = FloorDiv(start_ns, step_ns) * step_ns;
+  const int64_t end = -FloorDiv(-end_ns, step_ns) * step_ns;
+  if (start > step_ns) start -= step_ns;
+  return {start, step_ns, (end - start) / step_ns};
+}
+
+Intervals Intervals::Instant(int64_t start_ns, int64_t end_ns) {
+  return {start_ns, end_ns - start_ns, 1};
+}
+
+int64_t Intervals::Of(int64_t t_ns) const {
+  if (t_ns <= start_ns || t_ns > start_ns + count * step_ns) return -1;
+  return (t_ns - start_ns - 1) / step_ns;
+}
+
+int64_t DefaultStep(int64_t start_ns, int64_t end_ns) {
+  const int64_t delta = end_ns - start_ns;
+  const int64_t baseline = delta / 240;
+  if (delta < 60 * kSecond) {
+    constexpr int64_t kFine = 50'000'000;
+    return baseline > kFine ? baseline / kFine * kFine : kFine;
+  }
+  for (int64_t g : {3600 * kSecond, 300 * kSecond, 60 * kSecond, 15 * kSecond, 5 * kSecond}) {
+    if (baseline > g) return baseline / g * g;
+  }
+  return baseline > kSecond ? baseline / kSecond * kSecond : kSecond;
+}
+
+MetricsEvaluator::MetricsEvaluator(const MetricsExpr& query, Intervals intervals, size_t max_series)
+    : query_(query), intervals_(intervals), max_series_(max_series), pipeline_(query.pipeline) {}
+
+MetricsEvaluator::~MetricsEvaluator() = default;
+
+Status MetricsEvaluator::Supported(const MetricsExpr& query) {
+  if (query.kind == MetricsExpr::Kind::kMath) {
+    return Status::Unsupported("arithmetic between metrics queries is not yet supported");
+  }
+  if (query.first.op == MetricsOp::kCompare) {
+    return Status::Unsupported("compare() is not yet supported");
+  }
+  return Status::Ok();
+}
+
+void MetricsEvaluator::Observe(const Trace& t) {
+  std::vector<bool> seen(t.spans.size());
+  for (const Spanset& ss : pipeline_.Eval(t)) {
+    for (int32_t i : ss.spans) {
+      if (seen[static_cast<size_t>(i)]) continue;
+      seen[static_cast<size_t>(i)] = true;
+      Add(t, t.spans[static_cast<size_t>(i)]);
+    }
+  }
+}
+
+void MetricsEvaluator::Add(const Trace& t, const Span& s) {
+  const int64_t at = intervals_.Of(s.start_ns);
+  if (at < 0) return;
+  const MetricsAggregate& m = query_.first;
+  Labels labels;
+  for (const Attribute& a : m.by) {
+    Static v = Lookup(t, s, a, -1, -1);
+    if (v.type != StaticType::kNil) labels.emplace_back(a.String(), std::move(v));
+  }
+  // A span without any by() value is grouped under the first, as nil.
+  if (!m.by.empty() && labels.empty()) labels.emplace_back(m.by[0].String(), Static::Nil());
+  double value = 1;
+  switch (m.op) {
+    case MetricsOp::kRate:
+    case MetricsOp::kCountOverTime:
+      break;
+    case MetricsOp::kMinOverTime:
+    case MetricsOp::kMaxOverTime:
+    case MetricsOp::kAvgOverTime:
+    case MetricsOp::kSumOverTime:
+      value = Measure(Lookup(t, s, *m.attr, -1, -1));
+      if (std::isnan(value)) return;
+      break;
+    case MetricsOp::kQuantileOverTime:
+    case MetricsOp::kHistogramOverTime: {
+      std::optional<double> bucket = Log2Bucket(Lookup(t, s, *m.attr, -1, -1));
+      if (!bucket) return;
+      labels.emplace_back("__bucket", Static::Float(*bucket));
+      break;
+    }
+    case MetricsOp::kCompare:
+      return;
+  }
+  // Without by(), a series is named by its function (histograms only by their buckets).
+  if (m.by.empty() && m.op != MetricsOp::kQuantileOverTime &&
+      m.op != MetricsOp::kHistogramOverTime) {
+    labels.emplace_back("__name__", Static::Str(std::string(MetricsName(m.op))));
+  }
+  Acc* acc = SeriesFor(std::move(labels));
+  if (acc == nullptr) return;
+  ++spans_;
+  Cell& c = acc->cells[static_cast<size_t>(at)];
+  if (c.n == 0) {
+    c.min = c.max = value;
+  } else {
+    c.min = std::min(c.min, value);
+    c.max = std::max(c.max, value);
+  }
+  ++c.n;
+  const double sum = c.sum + value;
+  c.comp += std::abs(c.sum) >= std::abs(value) ? (c.sum - sum) + value : (value - sum) + c.sum;
+  c.sum = sum;
+}
+
+MetricsEvaluator::Acc* MetricsEvaluator::SeriesFor(Labels labels) {
+  std::string key = EncodeLabels(labels);
+  auto it = series_.find(key);
+  if (it != series_.end()) return it->second.get();
+  if (series_.size() >= max_series_) {
+    truncated_ = true;
+    return nullptr;
+  }
+  auto acc = std::make_unique<Acc>();
+  acc->labels = std::move(labels);
+  acc->cells.resize(static_cast<size_t>(intervals_.count));
+  return series_.emplace(std::move(key), std::move(acc)).first->second.get();
+}
+
+std::vector<Series> MetricsEvaluator::FirstStage() const {
+  const MetricsAggregate& m = query_.first;
+  const size_t n = static_cast<size_t>(intervals_.count);
+  std::vector<Series> out;
+  if (m.op == MetricsOp::kQuantileOverTime) {
+    // Each group's buckets (its labels without __bucket, which comes last), ascending.
+    std::map<std::string, std::pair<Labels, std::vector<std::pair<double, const Acc*>>>> groups;
+    for (const auto& [key, acc] : series_) {
+      Labels group(acc->labels.begin(), acc->labels.end() - 1);
+      auto& g = groups[EncodeLabels(group)];
+      g.first = std::move(group);
+      g.second.emplace_back(acc->labels.back().second.f, acc.get());
+    }
+    for (auto& [key, g] : groups) {
+      std::sort(g.second.begin(), g.second.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (double q : m.quantiles) {
+        Series s;
+        s.labels = g.first;
+        s.labels.emplace_back("p", Static::Float(q));
+        s.values.resize(n);
+        std::vector<Bucket> buckets;
+        for (size_t i = 0; i < n; ++i) {
+          buckets.clear();
+          for (const auto& [max, acc] : g.second) {
+            if (acc->cells[i].n > 0) buckets.push_back({max, acc->cells[i].n});
+          }
+          s.values[i] = Log2Quantile(q, buckets);
+        }
+        out.push_back(std::move(s));
+      }
+    }
+    return out;
+  }
+  const double step_seconds = static_cast<double>(intervals_.step_ns) / kSecond;
+  for (const auto& [key, acc] : series_) {
+    Series s;
+    s.labels = acc->labels;
+    s.values.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      const Cell& c = acc->cells[i];
+      double v = kNaN;
+      switch (m.op) {
+        case MetricsOp::kRate:
+          v = static_cast<double>(c.n) / step_seconds;
+          break;
+        case MetricsOp::kCountOverTime:
+        case MetricsOp::kHistogramOverTime:
+          v = static_cast<double>(c.n);
+          break;
+        case MetricsOp::kMinOverTime:
+          if (c.n > 0) v = c.min;
+          break;
+        case MetricsOp::kMaxOverTime:
+          if (c.n > 0) v = c.max;
+          break;
+        case MetricsOp::kSumOverTime:
+          if (c.n > 0) v = c.sum + c.comp;
+          break;
+        case MetricsOp::kAvgOverTime:
+          if (c.n > 0) v = (c.sum + c.comp) / static_cast<double>(c.n);
+          break;
+        case MetricsOp::kQuantileOverTime:
+        case MetricsOp::kCompare:
+          break;
+      }
+      s.values[i] = v;
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<Series> MetricsEvaluator::Result() const {
+  std::vector<Series> series = FirstStage();
+  for (const SecondStage& st : query_.stages) {
+    switch (st.kind) {
+      case SecondStage::Kind::kTopK:
+      case SecondStage::Kind::kBottomK:
+        KeepExtremes(series, static_cast<size_t>(st.limit), st.kind == SecondStage::Kind::kTopK);
+        break;
+      case SecondStage::Kind::kFilter:
+        for (Series& s : series) {
+          for (double& v : s.values) {
+            if (!std::isnan(v) && !Compare(st.op, v, st.value)) v = kNaN;
+          }
+        }
+        break;
+      case SecondStage::Kind::kScalarOp:
+        for (Series& s : series) {
+          for (double& v : s.values) {
+            if (!std::isnan(v)) {
+              v = st.scalar_on_left ? Arithmetic(st.op, st.value, v)
+                                    : Arithmetic(st.op, v, st.value);
+            }
+          }
+        }
+        break;
+    }
+  }
+  std::erase_if(series, [](const Series& s) {
+    return std::all_of(s.values.begin(), s.values.end(), [](double v) { return std::isnan(v); });
+  });
+  std::stable_sort(series.begin(), series.end(),
+                   [](const Series& a, const Series& b) { return LabelsLess(a.labels, b.labels); });
+  return series;
+}
+
+}  // namespace strata::traceql
