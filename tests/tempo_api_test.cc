@@ -366,6 +366,18 @@ TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
   EXPECT_EQ(instant("{} | quantile_over_time(duration, .5)", "&start=1699999999&end=1700000002"),
             R"({"series":[{"labels":[{"key":"p","value":{"doubleValue":0.5}}],)"
             R"("value":0.268435456}],)");
+  // compare(): the error span SELECT is the selection, the others the baseline.
+  const std::string compared =
+      instant("{} | compare({ status = error })", "&start=1699999999&end=1700000002");
+  EXPECT_NE(compared.find(R"({"labels":[{"key":"__meta_type","value":{"stringValue":"selection"}},)"
+                          R"({"key":"name","value":{"stringValue":"SELECT"}}],"value":1})"),
+            std::string::npos)
+      << compared;
+  EXPECT_NE(
+      compared.find(R"({"labels":[{"key":"__meta_type","value":{"stringValue":"baseline_total"}},)"
+                    R"({"key":"name","value":{"stringValue":"nil"}}],"value":2})"),
+      std::string::npos)
+      << compared;
   // Refusals, 400 with Tempo's reasons.
   auto refused = [&](const std::string& path, const std::string& q, const std::string& more) {
     auto res = Get(path + "?q=" + PercentEncode(q, true) + more);

@@ -247,6 +247,11 @@ std::vector<int32_t> SearchEvaluator::Relate(Op op, const std::vector<int32_t>& 
   return out;
 }
 
+bool SearchEvaluator::SpanMatches(const Trace& t, const FieldExpr& filter, const Span& s) {
+  trace_ = &t;
+  return Matches(filter, s);
+}
+
 bool SearchEvaluator::Matches(const FieldExpr& f, const Span& s) {
   bool events = false, links = false;
   ScopesOf(f, &events, &links);

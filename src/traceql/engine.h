@@ -36,6 +36,9 @@ class SearchEvaluator {
 
   // The spansets `t` yields.
   std::vector<Spanset> Eval(const Trace& t);
+  // Whether span `s` of `t` meets `filter` (the expression inside `{ }`), as a filter stage
+  // decides it.
+  bool SpanMatches(const Trace& t, const FieldExpr& filter, const Span& s);
   // The attributes select() asks for, in order.
   const std::vector<Attribute>& selected() const { return selected_; }
 

@@ -219,9 +219,6 @@ Status MetricsEvaluator::Supported(const MetricsExpr& query) {
   if (query.kind == MetricsExpr::Kind::kMath) {
     return Status::Unsupported("arithmetic between metrics queries is not yet supported");
   }
-  if (query.first.op == MetricsOp::kCompare) {
-    return Status::Unsupported("compare() is not yet supported");
-  }
   return Status::Ok();
 }
 
@@ -267,6 +264,7 @@ void MetricsEvaluator::Add(const Trace& t, const Span& s) {
       break;
     }
     case MetricsOp::kCompare:
+      AddCompared(t, s, at);
       return;
   }
   // Without by(), a series is named by its function (histograms only by their buckets).
@@ -290,6 +288,63 @@ void MetricsEvaluator::Add(const Trace& t, const Span& s) {
   c.sum = sum;
 }
 
+void MetricsEvaluator::AddCompared(const Trace& t, const Span& s, int64_t at) {
+  const MetricsAggregate& m = query_.first;
+  const bool in_window = (m.compare_start == 0 && m.compare_end == 0) ||
+                         (s.start_ns > m.compare_start && s.start_ns <= m.compare_end);
+  CompareSide& side = in_window && pipeline_.SpanMatches(t, *m.compare, s) ? selection_ : baseline_;
+  ++spans_;
+  auto count = [&](const std::string& name, const Static& v) {
+    // Durations and IDs are never compared: their values are nearly all distinct.
+    if (v.type == StaticType::kNil || v.type == StaticType::kDuration) return;
+    auto& values = side.values[name];
+    std::string key = CompactText(v);
+    auto it = values.find(key);
+    if (it == values.end()) {
+      if (compared_ >= max_series_) {
+        truncated_ = true;
+        return;
+      }
+      ++compared_;
+      it = values
+               .emplace(std::move(key),
+                        std::pair(v, std::vector<double>(static_cast<size_t>(intervals_.count))))
+               .first;
+    }
+    it->second.second[static_cast<size_t>(at)] += 1;
+    auto& total = side.totals[name];
+    if (total.empty()) total.resize(static_cast<size_t>(intervals_.count));
+    total[static_cast<size_t>(at)] += 1;
+  };
+  auto scoped = [&](Scope scope, const Attrs& attrs) {
+    Attribute a;
+    a.scope = scope;
+    for (const auto& [key, v] : attrs) {
+      a.name = key;
+      count(a.String(), v);
+    }
+  };
+  // What Tempo's storage hands compare() of a span: its trace's root, its resource, its
+  // instrumentation scope, its own intrinsics and attributes, its events' and links'.
+  if (!t.root_service.empty()) count("rootServiceName", Static::Str(t.root_service));
+  if (!t.root_name.empty()) count("rootName", Static::Str(t.root_name));
+  scoped(Scope::kResource, t.resources[s.resource]);
+  const InstrumentationScope& scope = t.scopes[s.scope];
+  if (!scope.name.empty()) count("instrumentation:name", Static::Str(scope.name));
+  if (!scope.version.empty()) count("instrumentation:version", Static::Str(scope.version));
+  scoped(Scope::kInstrumentation, scope.attrs);
+  count("name", Static::Str(s.name));
+  count("kind", Static::Kind(s.kind));
+  count("status", Static::Status(s.status));
+  if (!s.status_message.empty()) count("statusMessage", Static::Str(s.status_message));
+  scoped(Scope::kSpan, s.attrs);
+  for (const SpanEvent& e : s.events) {
+    count("event:name", Static::Str(e.name));
+    scoped(Scope::kEvent, e.attrs);
+  }
+  for (const SpanLink& l : s.links) scoped(Scope::kLink, l.attrs);
+}
+
 MetricsEvaluator::Acc* MetricsEvaluator::SeriesFor(Labels labels) {
   std::string key = EncodeLabels(labels);
   auto it = series_.find(key);
@@ -304,9 +359,42 @@ MetricsEvaluator::Acc* MetricsEvaluator::SeriesFor(Labels labels) {
   return series_.emplace(std::move(key), std::move(acc)).first->second.get();
 }
 
+std::vector<Series> MetricsEvaluator::Compared() const {
+  std::vector<Series> out;
+  const auto top = static_cast<size_t>(query_.first.compare_top);
+  auto add = [&](std::string_view type, const CompareSide& side) {
+    for (const auto& [name, values] : side.values) {
+      // The attribute's `top` values with the most spans over the whole range (ties to the
+      // value sorting first).
+      std::vector<std::pair<double, const std::pair<Static, std::vector<double>>*>> ranked;
+      for (const auto& [key, v] : values) {
+        double sum = 0;
+        for (double c : v.second) sum += c;
+        ranked.emplace_back(sum, &v);
+      }
+      std::stable_sort(ranked.begin(), ranked.end(),
+                       [](const auto& a, const auto& b) { return a.first > b.first; });
+      for (size_t i = 0; i < ranked.size() && i < top; ++i) {
+        out.push_back(
+            {{{"__meta_type", Static::Str(std::string(type))}, {name, ranked[i].second->first}},
+             ranked[i].second->second});
+      }
+    }
+    for (const auto& [name, counts] : side.totals) {
+      out.push_back(
+          {{{"__meta_type", Static::Str(std::string(type) + "_total")}, {name, Static::Nil()}},
+           counts});
+    }
+  };
+  add("baseline", baseline_);
+  add("selection", selection_);
+  return out;
+}
+
 std::vector<Series> MetricsEvaluator::FirstStage() const {
   const MetricsAggregate& m = query_.first;
   const size_t n = static_cast<size_t>(intervals_.count);
+  if (m.op == MetricsOp::kCompare) return Compared();
   std::vector<Series> out;
   if (m.op == MetricsOp::kQuantileOverTime) {
     // Each group's buckets (its labels without __bucket, which comes last), ascending.

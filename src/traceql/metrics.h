@@ -1,10 +1,12 @@
 #pragma once
 
 // Evaluates TraceQL metrics queries (`{ ... } | rate() by (x)`, `quantile_over_time(duration,
-// .9)`, ... and their second stages) over traces, as Tempo does: the spans a query's pipeline
-// yields are counted or measured in the interval their start falls in, per group of by()
-// values, then second stages (topk, bottomk, value filters, arithmetic with a number) shape
-// the series. A range query and an instant query run the same code over their intervals, so
+// .9)`, `compare({ status = error })`, ... and their second stages) over traces, as Tempo does:
+// the spans a query's pipeline yields are counted or measured in the interval their start
+// falls in, per group of by() values, then second stages (topk, bottomk, value filters,
+// arithmetic with a number) shape the series. compare() counts, for every attribute value
+// the spans carry, how many spans of the selection (those its filter matches) and of the
+// baseline (the others) have it. A range query and an instant query run the same code over their intervals, so
 // an instant query over an interval of a range query answers what the range query answers
 // there.
 
@@ -51,8 +53,8 @@ struct Series {
 // Not thread-safe; one per query.
 class MetricsEvaluator {
  public:
-  // `query` must be a validated metrics query (no compare(), no arithmetic between queries:
-  // Supported() says) and outlive this object. At most `max_series` series are kept (those
+  // `query` must be a validated metrics query (no arithmetic between queries: Supported()
+  // says) and outlive this object. At most `max_series` series are kept (those
   // first seen); truncated() tells when more were refused.
   MetricsEvaluator(const MetricsExpr& query, Intervals intervals, size_t max_series);
   ~MetricsEvaluator();
@@ -80,15 +82,25 @@ class MetricsEvaluator {
     std::vector<std::pair<std::string, Static>> labels;
     std::vector<Cell> cells;
   };
+  // compare()'s counts on one side (baseline or selection): per attribute, per value (by its
+  // text) the value and its count per interval; and per attribute the total.
+  struct CompareSide {
+    std::map<std::string, std::map<std::string, std::pair<Static, std::vector<double>>>> values;
+    std::map<std::string, std::vector<double>> totals;
+  };
   void Add(const Trace& t, const Span& s);
+  void AddCompared(const Trace& t, const Span& s, int64_t at);
   Acc* SeriesFor(std::vector<std::pair<std::string, Static>> labels);
   std::vector<Series> FirstStage() const;
+  std::vector<Series> Compared() const;
 
   const MetricsExpr& query_;
   const Intervals intervals_;
   const size_t max_series_;
   SearchEvaluator pipeline_;
   std::map<std::string, std::unique_ptr<Acc>> series_;  // by the labels' encoding
+  CompareSide baseline_, selection_;
+  size_t compared_ = 0;  // compare()'s (side, attribute, value) entries
   bool truncated_ = false;
   uint64_t spans_ = 0;
 };
