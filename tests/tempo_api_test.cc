@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "base/coding.h"
 #include "base/encoding.h"
@@ -400,6 +402,37 @@ TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
             R"({"series":[{"labels":[)" + name +
                 R"(],"samples":[{"timestampMs":"1700000000000","value":1},)"
                 R"({"timestampMs":"1700000001000","value":2},{"timestampMs":"1700000002000"}]}],)");
+}
+
+// The metrics-generator writes span metrics and service graphs into the tenant's metrics,
+// where PromQL finds them: kTwoTraces has three spans of shop (GET /cart, a root server span;
+// SELECT, a client span in error; GET /b), and GET /cart was called by no instrumented
+// client: once the edge wait is over, by the virtual client `user`.
+TEST_F(TempoApiTest, GeneratedMetricsAreQueryable) {
+  server::Config c;
+  c.generator.collection_interval_ms = 200;
+  c.generator.edge_wait_ms = 100;
+  Start(c);
+  ASSERT_EQ(Push("/v1/traces", "application/json", std::string(kTwoTraces)).result(),
+            http::Status::ok);
+  auto value = [&](const std::string& q) {
+    std::string body;
+    for (int i = 0; i < 100; ++i) {
+      body = Get("/api/v1/query?query=" + PercentEncode(q, true)).body();
+      if (body.find(R"("result":[])") == std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    const size_t at = body.rfind(R"(,")");
+    return at == std::string::npos ? body : body.substr(at + 2, body.find('"', at + 2) - at - 2);
+  };
+  EXPECT_EQ(value("sum(traces_spanmetrics_calls_total)"), "3");
+  EXPECT_EQ(value("traces_spanmetrics_calls_total{service=\"shop\",span_name=\"SELECT\","
+                  "span_kind=\"SPAN_KIND_CLIENT\",status_code=\"STATUS_CODE_ERROR\"}"),
+            "1");
+  EXPECT_EQ(value("traces_spanmetrics_latency_count{span_name=\"GET /b\"}"), "1");
+  EXPECT_EQ(value("traces_service_graph_request_total{client=\"user\",server=\"shop\","
+                  "connection_type=\"virtual_node\"}"),
+            "1");
 }
 
 TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {

@@ -78,7 +78,9 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
     return done(std::move(outcome));
   }
   const uint64_t max_bytes = l.max_bytes_per_trace;
+  std::vector<bool> refused(fragments.size());
   auto appended = (*db)->Append(fragments, {max_bytes}, [&](size_t i, traces::Rejection) {
+    refused[i] = true;
     // A fragment over what a WAL record holds is over any per-trace limit too.
     const auto& f = fragments[i];
     report.Add(TraceReason::kTraceTooLarge, f.spans, [&] {
@@ -97,7 +99,15 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
   }
   outcome.refused = report.total();
   if (report.total() > 0) outcome.message = report.Render(total);
-  (*db)->WhenDurable(appended->lsn, [&ts, spans = appended->spans,
+  std::function<void()> stored;
+  if (on_stored_) {
+    std::vector<traces::Fragment> taken;
+    for (size_t i = 0; i < fragments.size(); ++i) {
+      if (!refused[i]) taken.push_back(fragments[i]);
+    }
+    if (!taken.empty()) stored = on_stored_(tenant, taken);
+  }
+  (*db)->WhenDurable(appended->lsn, [&ts, spans = appended->spans, stored = std::move(stored),
                                      duplicates = appended->duplicates,
                                      outcome = std::move(outcome),
                                      done = std::move(done)](const Status& durable) mutable {
@@ -106,6 +116,7 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
     } else {
       ts.stored->Increment(static_cast<double>(spans));
       ts.duplicates->Increment(static_cast<double>(duplicates));
+      if (stored) stored();
     }
     done(std::move(outcome));
   });

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -13,6 +14,7 @@
 #include "limits/limits.h"
 #include "proto/otlp_traces.h"
 #include "traces/storage.h"
+#include "traces/wal_record.h"
 
 namespace strata::ingest {
 
@@ -39,6 +41,13 @@ class TraceDistributor {
 
   void SetStorage(traces::Storage* storage) { storage_.store(storage); }
 
+  // Called with the fragments a push stored for a tenant (those refused left out), before
+  // they are durable; what it returns runs once they are, and not when they fail to be: the
+  // metrics-generator sees each stored span once. Set before pushes start.
+  using OnStored = std::function<std::function<void()>(const std::string& tenant,
+                                                       std::span<const traces::Fragment>)>;
+  void SetOnStored(OnStored f) { on_stored_ = std::move(f); }
+
   using Done = std::function<void(PushOutcome)>;
   // Stores `split` (borrowed for the duration of the call) for `tenant`; `done` is called
   // once, from this thread or the WAL's.
@@ -47,6 +56,7 @@ class TraceDistributor {
  private:
   const limits::TenantOverrides& limits_;
   std::atomic<traces::Storage*> storage_{nullptr};
+  OnStored on_stored_;
   TenantStates<TraceReason> tenants_;
 };
 

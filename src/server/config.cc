@@ -296,6 +296,26 @@ Result<Config> ParseConfig(std::string_view yaml) {
         "config: \"storage.block_range\" must be at least 1m and divide 24h");
   }
 
+  YamlSection gen(top.Get("metrics_generator"), "metrics_generator");
+  RETURN_IF_ERROR(gen.Check());
+  RETURN_IF_ERROR(gen.Bool("enabled", c.generator.enabled));
+  RETURN_IF_ERROR(gen.Duration("collection_interval", c.generator.collection_interval_ms));
+  RETURN_IF_ERROR(gen.Duration("stale_duration", c.generator.stale_after_ms));
+  RETURN_IF_ERROR(gen.Int("max_active_series", c.generator.max_active_series));
+  YamlSection graphs(gen.Get("service_graphs"), "metrics_generator.service_graphs");
+  RETURN_IF_ERROR(graphs.Check());
+  RETURN_IF_ERROR(graphs.Duration("wait", c.generator.edge_wait_ms));
+  RETURN_IF_ERROR(graphs.Int("max_items", c.generator.max_edges));
+  RETURN_IF_ERROR(graphs.Unknown());
+  RETURN_IF_ERROR(gen.Unknown());
+  if (c.generator.collection_interval_ms < 1000 || c.generator.stale_after_ms <= 0 ||
+      c.generator.edge_wait_ms <= 0) {
+    return Status::InvalidArgument(
+        "config: \"metrics_generator.collection_interval\" must be >= 1s, "
+        "\"metrics_generator.stale_duration\" and \"metrics_generator.service_graphs.wait\" "
+        "positive");
+  }
+
   YamlSection comp(top.Get("compactor"), "compactor");
   RETURN_IF_ERROR(comp.Check());
   RETURN_IF_ERROR(comp.Bool("enabled", c.compactor_enabled));

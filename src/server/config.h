@@ -8,6 +8,7 @@
 #include "api/prom_api.h"
 #include "api/push_api.h"
 #include "base/status.h"
+#include "generator/generator.h"
 #include "limits/limits.h"
 #include "objstore/registry.h"
 #include "store/gateway.h"
@@ -62,6 +63,8 @@ struct Config {
   api::PushOptions push;
   // limits (the defaults: limits, query, compactor.retention) and overrides.<tenant>
   limits::TenantOverrides limits;
+  // the metrics-generator: span metrics and service graphs into each tenant's metrics
+  generator::Options generator;
   // The YAML this was parsed from, for /api/v1/status/config (empty: all defaults).
   std::string source;
 };

@@ -27,6 +27,21 @@ StrataServer::StrataServer(Config config)
   trace_distributor_ = std::make_unique<ingest::TraceDistributor>(config_.limits, *registry_);
   push_api_ = std::make_unique<api::PushApi>(config_.push, *distributor_, *log_distributor_,
                                              *trace_distributor_, *registry_);
+  if (config_.generator.enabled) {
+    generator_ = std::make_unique<generator::Generator>(config_.generator);
+    trace_distributor_->SetOnStored(
+        [gen = generator_.get()](const std::string& tenant,
+                                 std::span<const traces::Fragment> fragments) {
+          std::vector<generator::SpanFacts> facts;
+          for (const traces::Fragment& f : fragments) {
+            // Checked when they were received: a failure here leaves the fragment out.
+            (void)generator::ExtractFacts(f.resource_spans, facts);
+          }
+          return std::function<void()>([gen, tenant, facts = std::move(facts)] {
+            gen->Observe(tenant, facts, NowMillis());
+          });
+        });
+  }
   auto cache = frontend::OpenCache(config_.results_cache);
   if (!cache.ok()) init_error_ = cache.status().Annotate("results cache");
   scheduler_ = std::make_unique<frontend::FairScheduler>(config_.query.scheduler, registry_.get());
@@ -291,6 +306,7 @@ void StrataServer::OpenStorage() {
     metrics_->SetReady(true);
     spdlog::info("msg=\"ready\"");
     maintenance_ = std::thread([this] { Maintenance(); });
+    if (generator_) generate_ = std::thread([this] { Generate(); });
     if (config_.compactor_enabled) {
       compactor_ = std::make_unique<CompactorService>(config_, *buckets_, registry_.get());
       compactor_->Start();
@@ -336,6 +352,27 @@ void StrataServer::Maintenance() {
   }
 }
 
+void StrataServer::Generate() {
+  UniqueLock lk(mu_);
+  while (!stopping_) {
+    lk.WaitFor(cv_, std::chrono::milliseconds(config_.generator.collection_interval_ms),
+               [this]() REQUIRES(mu_) { return stopping_; });
+    if (stopping_) break;
+    lk.unlock();
+    for (auto& [tenant, req] : generator_->Collect(NowMillis())) {
+      distributor_->Push(tenant, proto::AsView(req), {}, [tenant](const ingest::PushOutcome& o) {
+        if (!o.status.ok() || o.refused > 0) {
+          spdlog::warn(
+              "msg=\"generated metrics not all stored\" tenant={} err=\"{}\" "
+              "refused={}",
+              tenant, o.status.ok() ? o.message : o.status.ToString(), o.refused);
+        }
+      });
+    }
+    lk.lock();
+  }
+}
+
 void StrataServer::Shutdown() {
   {
     MutexLock lk(mu_);
@@ -367,6 +404,7 @@ void StrataServer::Shutdown() {
   tempo_api_.reset();
   if (opener_.joinable()) opener_.join();
   if (maintenance_.joinable()) maintenance_.join();
+  if (generate_.joinable()) generate_.join();
   if (compactor_) compactor_->Stop();
   signals_.clear();
   if (log_storage_) {

@@ -17,6 +17,7 @@
 #include "api/tempo_api.h"
 #include "base/mutex.h"
 #include "base/status.h"
+#include "generator/generator.h"
 #include "http/server.h"
 #include "ingest/distributor.h"
 #include "ingest/log_distributor.h"
@@ -63,6 +64,9 @@ class StrataServer {
   void OpenStorage();
   // Drives every signal's SignalStore until Shutdown, and answers POST /flush.
   void Maintenance();
+  // Writes the metrics-generator's series into the tenants' metrics every collection interval
+  // until Shutdown.
+  void Generate();
 
   const Config config_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -71,6 +75,8 @@ class StrataServer {
   std::unique_ptr<ingest::LogDistributor> log_distributor_;
   std::unique_ptr<ingest::TraceDistributor> trace_distributor_;
   std::unique_ptr<api::PushApi> push_api_;
+  // Span metrics and service graphs from stored spans (null when disabled).
+  std::unique_ptr<generator::Generator> generator_;
   query::StorageQueryable queryable_;
   logs::StorageQueryable log_queryable_;
   traces::StorageQueryable trace_queryable_;
@@ -112,6 +118,7 @@ class StrataServer {
   bool ship_due_ GUARDED_BY(mu_) = false;
   std::thread opener_;
   std::thread maintenance_;
+  std::thread generate_;
 };
 
 }  // namespace strata::server

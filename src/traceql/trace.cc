@@ -298,6 +298,7 @@ Result<Trace> DecodeTrace(std::string_view traces_data) {
           } else if (s.field() == 2 && s.Expect(WireType::kLen) && s.ReadBytes(&m)) {
             Span span;
             if (!DecodeSpan(m, span, &t.id)) return Malformed("span");
+            span.size = static_cast<uint32_t>(m.size());
             span.resource = resource;
             span.scope = scope;
             t.spans.push_back(std::move(span));

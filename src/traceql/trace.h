@@ -42,6 +42,7 @@ struct Span {
   SpanStatus status = SpanStatus::kUnset;
   std::string status_message;
   int64_t start_ns = 0, end_ns = 0;
+  uint32_t size = 0;      // bytes of its Span message
   uint32_t resource = 0;  // index into Trace::resources
   uint32_t scope = 0;     // index into Trace::scopes
   Attrs attrs;

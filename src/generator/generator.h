@@ -1,0 +1,96 @@
+#pragma once
+
+// The metrics-generator of `strata serve`: Tempo's span metrics and service graphs, computed
+// from the spans each tenant stores and written into that tenant's metrics, so Grafana's RED
+// panels and service map work over Strata alone.
+//
+// Span metrics (one series per service, span name, kind and status code):
+//   traces_spanmetrics_calls_total, traces_spanmetrics_latency (a histogram in seconds,
+//   buckets 0.002 .. 16.384 doubling), traces_spanmetrics_size_total (span bytes).
+// Service graphs (one series per client, server and connection type): a client span (CLIENT,
+// PRODUCER) and the server span (SERVER, CONSUMER) whose parent it is make an edge;
+//   traces_service_graph_request_total, _request_failed_total (either side in error),
+//   _request_server_seconds and _request_client_seconds (histograms, 0.1 .. 12.8 doubling).
+// An edge waits at most `edge_wait_ms` for its other side; then a root server span gets the
+// client `user` (or its peer.service), a client span with a peer attribute the server of that
+// name (connection_type "virtual_node"). A client span with database attributes is an edge to
+// the database at once ("database"); PRODUCER/CONSUMER edges are "messaging_system".
+//
+// Series are Tempo's registry's: counters and histograms cumulative since the series was
+// created, written every collection interval at the collection time, a new series first as 0
+// at the end of the minute before so that rate() sees its first increase; a series not
+// updated for `stale_after_ms` is dropped.
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/mutex.h"
+#include "base/status.h"
+#include "base/thread_annotations.h"
+#include "proto/remote_write.h"
+
+namespace strata::generator {
+
+struct Options {
+  bool enabled = true;
+  int64_t collection_interval_ms = 15'000;
+  int64_t stale_after_ms = int64_t{15} * 60'000;
+  // Per tenant: series (a histogram's label set counts once) and edges waiting for a side.
+  // Past them new series and edges are left out and counted.
+  size_t max_active_series = 10'000;
+  size_t max_edges = 10'000;
+  int64_t edge_wait_ms = 10'000;
+};
+
+// What the generator reads of a stored span.
+struct SpanFacts {
+  std::string trace_id, span_id, parent_id;  // raw bytes; parent_id empty for a root
+  std::string service;                       // its resource's service.name; empty: none
+  std::string name;
+  int kind = 0;    // OTLP's SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer
+  int status = 0;  // OTLP's StatusCode: 0 unset, 1 ok, 2 error
+  int64_t start_ns = 0, end_ns = 0;
+  uint32_t size = 0;            // bytes of its Span message
+  std::string peer;             // the first peer attribute it has (peer.service, db.name, ...)
+  bool database = false;        // it has db.namespace, db.name, db.system or db.system.name
+  std::string database_server;  // then: the database's name for the service graph
+};
+
+// The facts of each span of `resource_spans` (a serialized ResourceSpans, as the trace store
+// keeps fragments), appended to `out`. Malformed input -> kCorruption.
+Status ExtractFacts(std::string_view resource_spans, std::vector<SpanFacts>& out);
+
+// Thread-safe.
+class Generator {
+ public:
+  explicit Generator(Options opts);
+  ~Generator();
+
+  const Options& options() const { return opts_; }
+
+  // Takes `spans` of `tenant`, stored at `now_ms`.
+  void Observe(const std::string& tenant, std::span<const SpanFacts> spans, int64_t now_ms);
+  // Settles the edges that waited long enough, drops stale series, and returns every tenant's
+  // series at `now_ms`.
+  std::vector<std::pair<std::string, proto::WriteRequest>> Collect(int64_t now_ms);
+
+  // Series and edges left out for want of room, over all tenants.
+  uint64_t dropped_series() const;
+  uint64_t dropped_edges() const;
+
+ private:
+  struct Tenant;
+  Tenant& For(const std::string& tenant) REQUIRES(mu_);
+
+  const Options opts_;
+  mutable Mutex mu_;
+  std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_ GUARDED_BY(mu_);
+};
+
+}  // namespace strata::generator
