@@ -405,16 +405,30 @@ TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
 }
 
 // The metrics-generator writes span metrics and service graphs into the tenant's metrics,
-// where PromQL finds them: kTwoTraces has three spans of shop (GET /cart, a root server span;
-// SELECT, a client span in error; GET /b), and GET /cart was called by no instrumented
+// where PromQL finds them: three spans of shop that ended just now (GET /cart, a root server
+// span; SELECT, a client span in error; GET /b), and GET /cart was called by no instrumented
 // client: once the edge wait is over, by the virtual client `user`.
 TEST_F(TempoApiTest, GeneratedMetricsAreQueryable) {
   server::Config c;
   c.generator.collection_interval_ms = 200;
   c.generator.edge_wait_ms = 100;
   Start(c);
-  ASSERT_EQ(Push("/v1/traces", "application/json", std::string(kTwoTraces)).result(),
-            http::Status::ok);
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string spans = std::string(kTwoTraces);
+  for (const auto& [from, to] :
+       std::vector<std::pair<std::string, int64_t>>{{"1700000000000000000", now - 300'000'000},
+                                                    {"1700000000250000000", now - 50'000'000},
+                                                    {"1700000001000000000", now - 200'000'000},
+                                                    {"1700000002000000000", now},
+                                                    {"1700000000100000000", now - 200'000'000},
+                                                    {"1700000000200000000", now - 100'000'000}}) {
+    for (size_t at = spans.find(from); at != std::string::npos; at = spans.find(from)) {
+      spans.replace(at, from.size(), std::to_string(to));
+    }
+  }
+  ASSERT_EQ(Push("/v1/traces", "application/json", spans).result(), http::Status::ok);
   auto value = [&](const std::string& q) {
     std::string body;
     for (int i = 0; i < 100; ++i) {

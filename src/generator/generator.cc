@@ -46,6 +46,8 @@ std::string Stringify(const traceql::Static& v) {
       return v.s;
     case traceql::StaticType::kInt:
       return std::to_string(v.i);
+    case traceql::StaticType::kFloat:
+      return FormatFloatF(v.f);
     default:
       return v.String();
   }
@@ -101,14 +103,21 @@ double Seconds(int64_t start_ns, int64_t end_ns) {
   return end_ns > start_ns ? static_cast<double>(end_ns - start_ns) / 1e9 : 0;
 }
 
-// A series' labels without __name__: name-sorted pairs with values (empty ones left out).
+// A series' labels without __name__: name-sorted pairs with values (empty ones left out,
+// long ones cut at Tempo's 2,048 bytes).
+constexpr size_t kMaxLabelValueBytes = 2048;
 Labels Dimensions(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
   Labels out;
   for (const auto& [k, v] : pairs) {
-    if (!v.empty()) out.push_back({std::string(k), std::string(v)});
+    if (!v.empty()) out.push_back({std::string(k), std::string(v.substr(0, kMaxLabelValueBytes))});
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// Whether every value is UTF-8 (Tempo leaves a span out otherwise).
+bool ValidUtf8(const Labels& ls) {
+  return std::all_of(ls.begin(), ls.end(), [](const Label& l) { return IsValidUtf8(l.value); });
 }
 
 Labels WithLabel(Labels ls, std::string_view name, std::string_view value) {
@@ -186,36 +195,38 @@ struct Generator::Tenant {
            std::less<>>
       histograms;
   size_t active = 0;
-  uint64_t dropped_series = 0, dropped_edges = 0;
+  // This tenant's counters of the Generator's families (null without a registry).
+  prometheus::Counter* spans = nullptr;
+  prometheus::Counter* outside_slack = nullptr;
+  prometheus::Counter* series_overflow = nullptr;
+  prometheus::Counter* edges_full = nullptr;
   std::unordered_map<std::string, Edge> edges;
 
-  bool Room(size_t max) {
-    if (active < max) return true;
-    ++dropped_series;
-    return false;
+  // The series of `ls` in `series`, created if new; past the limit new series are counted
+  // together as {metric_overflow="true"}, as Tempo's.
+  template <typename Map>
+  typename Map::mapped_type& SeriesOf(Map& series, const Labels& ls, size_t max) {
+    if (auto it = series.find(ls); it != series.end()) return it->second;
+    if (active < max) {
+      ++active;
+      return series[ls];
+    }
+    if (series_overflow) series_overflow->Increment();
+    static const Labels kOverflow = {{"metric_overflow", "true"}};
+    if (!series.contains(kOverflow)) ++active;
+    return series[kOverflow];
   }
   void Add(std::string_view family, const Labels& ls, double v, int64_t now_ms, size_t max) {
-    auto& series = counters[std::string(family)];
-    auto it = series.find(ls);
-    if (it == series.end()) {
-      if (!Room(max)) return;
-      ++active;
-      it = series.emplace(ls, Counter{}).first;
-    }
-    it->second.value += v;
-    it->second.updated_ms = now_ms;
+    Counter& c = SeriesOf(counters[std::string(family)], ls, max);
+    c.value += v;
+    c.updated_ms = now_ms;
   }
   void Observe(std::string_view family, const std::vector<double>& bounds, const Labels& ls,
                double v, int64_t now_ms, size_t max) {
     auto& [b, series] = histograms[std::string(family)];
     b = &bounds;
-    auto it = series.find(ls);
-    if (it == series.end()) {
-      if (!Room(max)) return;
-      ++active;
-      it = series.emplace(ls, Histogram{std::vector<double>(bounds.size()), 0, 0, 0, false}).first;
-    }
-    Histogram& h = it->second;
+    Histogram& h = SeriesOf(series, ls, max);
+    h.buckets.resize(bounds.size());
     for (size_t i = std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin();
          i < bounds.size(); ++i) {
       h.buckets[i] += 1;
@@ -229,6 +240,7 @@ struct Generator::Tenant {
   void Complete(const Edge& e, int64_t now_ms, size_t max) {
     const Labels ls = Dimensions(
         {{"client", e.client}, {"server", e.server}, {"connection_type", e.connection_type}});
+    if (!ValidUtf8(ls)) return;
     Add("traces_service_graph_request_total", ls, 1, now_ms, max);
     if (e.failed) Add("traces_service_graph_request_failed_total", ls, 1, now_ms, max);
     Observe("traces_service_graph_request_server_seconds", GraphBuckets(), ls, e.server_seconds,
@@ -253,12 +265,34 @@ struct Generator::Tenant {
   }
 };
 
-Generator::Generator(Options opts) : opts_(opts) {}
+Generator::Generator(Options opts, prometheus::Registry* registry) : opts_(opts) {
+  if (registry == nullptr) return;
+  spans_ = &prometheus::BuildCounter()
+                .Name("strata_generator_spans_total")
+                .Help("Spans the metrics-generator took, by tenant.")
+                .Register(*registry);
+  discarded_ = &prometheus::BuildCounter()
+                    .Name("strata_generator_discarded_total")
+                    .Help(
+                        "What the metrics-generator left out, by tenant and reason: "
+                        "outside_slack (spans that did not end about now), series_overflow "
+                        "(updates counted under metric_overflow past max_active_series), "
+                        "edges_full (spans with no room to wait for their other side).")
+                    .Register(*registry);
+}
 Generator::~Generator() = default;
 
 Generator::Tenant& Generator::For(const std::string& tenant) {
   auto& t = tenants_[tenant];
-  if (!t) t = std::make_unique<Tenant>();
+  if (!t) {
+    t = std::make_unique<Tenant>();
+    if (spans_ != nullptr) {
+      t->spans = &spans_->Add({{"tenant", tenant}});
+      t->outside_slack = &discarded_->Add({{"tenant", tenant}, {"reason", "outside_slack"}});
+      t->series_overflow = &discarded_->Add({{"tenant", tenant}, {"reason", "series_overflow"}});
+      t->edges_full = &discarded_->Add({{"tenant", tenant}, {"reason", "edges_full"}});
+    }
+  }
   return *t;
 }
 
@@ -267,7 +301,15 @@ void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> sp
   MutexLock lk(mu_);
   Tenant& t = For(tenant);
   const size_t max = opts_.max_active_series;
+  const int64_t slack_ns = opts_.ingestion_slack_ms * 1'000'000;
+  const int64_t now_ns = now_ms * 1'000'000;
   for (const SpanFacts& s : spans) {
+    // Only spans that ended about now: a replay of old spans makes no metrics at this time.
+    if (s.end_ns < now_ns - slack_ns || s.end_ns > now_ns + slack_ns) {
+      if (t.outside_slack) t.outside_slack->Increment();
+      continue;
+    }
+    if (t.spans) t.spans->Increment();
     const std::string_view kind =
         s.kind >= 0 && s.kind < static_cast<int>(kKindNames.size()) ? kKindNames[s.kind] : "";
     const std::string_view status =
@@ -277,6 +319,7 @@ void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> sp
                                   {"span_name", s.name},
                                   {"span_kind", kind},
                                   {"status_code", status}});
+    if (!ValidUtf8(ls)) continue;
     t.Add("traces_spanmetrics_calls_total", ls, 1, now_ms, max);
     t.Observe("traces_spanmetrics_latency", LatencyBuckets(), ls, Seconds(s.start_ns, s.end_ns),
               now_ms, max);
@@ -290,14 +333,16 @@ void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> sp
     auto it = t.edges.find(key);
     if (it == t.edges.end()) {
       if (t.edges.size() >= opts_.max_edges) {
-        ++t.dropped_edges;
+        if (t.edges_full) t.edges_full->Increment();
         continue;
       }
       it = t.edges.emplace(std::move(key), Tenant::Edge{}).first;
       it->second.expires_ms = now_ms + opts_.edge_wait_ms;
     }
     Tenant::Edge& e = it->second;
-    if (s.kind == kKindProducer || s.kind == kKindConsumer) e.connection_type = "messaging_system";
+    // The span that completes an edge decides its type, as in Tempo.
+    e.connection_type =
+        s.kind == kKindProducer || s.kind == kKindConsumer ? "messaging_system" : "";
     e.failed = e.failed || s.status == kStatusError;
     if (!s.peer.empty()) e.peer = s.peer;
     if (client) {
@@ -370,7 +415,7 @@ std::vector<std::pair<std::string, proto::WriteRequest>> Generator::Collect(int6
                 h.buckets[i], first);
         }
         write(family + "_bucket", WithLabel(it->first, "le", "+Inf"), h.count, first);
-        write(family + "_sum", it->first, h.sum, first);
+        write(family + "_sum", it->first, h.sum, false);  // Tempo writes no first 0 for it
         write(family + "_count", it->first, h.count, first);
         h.written = true;
         ++it;
@@ -379,20 +424,6 @@ std::vector<std::pair<std::string, proto::WriteRequest>> Generator::Collect(int6
     if (!req.series.empty()) out.emplace_back(name, std::move(req));
   }
   return out;
-}
-
-uint64_t Generator::dropped_series() const {
-  MutexLock lk(mu_);
-  uint64_t n = 0;
-  for (const auto& [name, t] : tenants_) n += t->dropped_series;
-  return n;
-}
-
-uint64_t Generator::dropped_edges() const {
-  MutexLock lk(mu_);
-  uint64_t n = 0;
-  for (const auto& [name, t] : tenants_) n += t->dropped_edges;
-  return n;
 }
 
 }  // namespace strata::generator

@@ -18,8 +18,13 @@
 //
 // Series are Tempo's registry's: counters and histograms cumulative since the series was
 // created, written every collection interval at the collection time, a new series first as 0
-// at the end of the minute before so that rate() sees its first increase; a series not
-// updated for `stale_after_ms` is dropped.
+// a second before the minute of its first collection so that rate() sees its first increase
+// (histograms' _sum excepted, as in Tempo); a series not updated for `stale_after_ms` is
+// dropped. Spans are counted only when they ended within `ingestion_slack_ms` of now.
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/registry.h>
 
 #include <cstdint>
 #include <map>
@@ -42,10 +47,14 @@ struct Options {
   int64_t collection_interval_ms = 15'000;
   int64_t stale_after_ms = int64_t{15} * 60'000;
   // Per tenant: series (a histogram's label set counts once) and edges waiting for a side.
-  // Past them new series and edges are left out and counted.
+  // Past them new series are counted together as {metric_overflow="true"} (as Tempo's) and
+  // new edges left out; both are counted.
   size_t max_active_series = 10'000;
   size_t max_edges = 10'000;
   int64_t edge_wait_ms = 10'000;
+  // Spans are counted only when they ended within this of the time they are stored
+  // (Tempo's metrics_ingestion_time_range_slack).
+  int64_t ingestion_slack_ms = 30'000;
 };
 
 // What the generator reads of a stored span.
@@ -69,7 +78,11 @@ Status ExtractFacts(std::string_view resource_spans, std::vector<SpanFacts>& out
 // Thread-safe.
 class Generator {
  public:
-  explicit Generator(Options opts);
+  // Counts what it takes and leaves out in `registry` (may be null):
+  // strata_generator_spans_total{tenant} and strata_generator_discarded_total{tenant,reason}
+  // (outside_slack: spans; series_overflow: updates counted under metric_overflow;
+  // edges_full: client or server spans with no room to wait for their other side).
+  Generator(Options opts, prometheus::Registry* registry);
   ~Generator();
 
   const Options& options() const { return opts_; }
@@ -80,15 +93,13 @@ class Generator {
   // series at `now_ms`.
   std::vector<std::pair<std::string, proto::WriteRequest>> Collect(int64_t now_ms);
 
-  // Series and edges left out for want of room, over all tenants.
-  uint64_t dropped_series() const;
-  uint64_t dropped_edges() const;
-
  private:
   struct Tenant;
   Tenant& For(const std::string& tenant) REQUIRES(mu_);
 
   const Options opts_;
+  prometheus::Family<prometheus::Counter>* spans_ = nullptr;
+  prometheus::Family<prometheus::Counter>* discarded_ = nullptr;
   mutable Mutex mu_;
   std::map<std::string, std::unique_ptr<Tenant>, std::less<>> tenants_ GUARDED_BY(mu_);
 };

@@ -87,7 +87,7 @@ TEST(Generator, FactsOfSpans) {
 // backend -> shop a database edge at once; user -> frontend (a root server span) and backend
 // -> payments (a client span with peer.service) once their wait is over.
 TEST(Generator, SpanMetricsAndServiceGraphsAsTempo) {
-  Generator g(Options{});
+  Generator g(Options{}, nullptr);
   g.Observe("t1", Facts(), 1'000'000);
   auto first = g.Collect(1'005'000);
   ASSERT_EQ(first.size(), 1u);
@@ -113,17 +113,17 @@ TEST(Generator, SpanMetricsAndServiceGraphsAsTempo) {
   EXPECT_EQ(w[R"({__name__="traces_spanmetrics_latency_bucket", le="+Inf", )" + select + "}"],
             once);
   EXPECT_EQ(w[R"({__name__="traces_spanmetrics_latency_count", )" + select + "}"], once);
-  EXPECT_EQ(w[R"({__name__="traces_spanmetrics_latency_sum", )" + select + "}"],
-            "959000:0 1005000:0.01");
+  // _sum gets no first 0, as in Tempo.
+  EXPECT_EQ(w[R"({__name__="traces_spanmetrics_latency_sum", )" + select + "}"], "1005000:0.01");
   EXPECT_EQ(w.count(R"({__name__="traces_spanmetrics_size_total", )" + select + "}"), 1u);
 
   const std::string fe_be = R"(client="frontend", server="backend")";
   EXPECT_EQ(w[R"({__name__="traces_service_graph_request_total", )" + fe_be + "}"], once);
   EXPECT_EQ(w[R"({__name__="traces_service_graph_request_failed_total", )" + fe_be + "}"], once);
   EXPECT_EQ(w[R"({__name__="traces_service_graph_request_server_seconds_sum", )" + fe_be + "}"],
-            "959000:0 1005000:0.06");
+            "1005000:0.06");
   EXPECT_EQ(w[R"({__name__="traces_service_graph_request_client_seconds_sum", )" + fe_be + "}"],
-            "959000:0 1005000:0.08");
+            "1005000:0.08");
   EXPECT_EQ(w[R"({__name__="traces_service_graph_request_server_seconds_bucket", )"
               R"(client="frontend", le="0.1", server="backend"})"],
             once);
@@ -160,10 +160,23 @@ TEST(Generator, BoundedPerTenant) {
   Options o;
   o.max_active_series = 3;
   o.max_edges = 1;
-  Generator g(o);
+  prometheus::Registry registry;
+  Generator g(o, &registry);
   g.Observe("t1", Facts(), 1'000'000);
-  EXPECT_GT(g.dropped_series(), 0u);
-  EXPECT_GT(g.dropped_edges(), 0u);
+  auto discarded = [&](const std::string& reason) {
+    for (const auto& family : registry.Collect()) {
+      if (family.name != "strata_generator_discarded_total") continue;
+      for (const auto& m : family.metric) {
+        for (const auto& l : m.label) {
+          if (l.name == "reason" && l.value == reason) return m.counter.value;
+        }
+      }
+    }
+    return -1.0;
+  };
+  EXPECT_GT(discarded("series_overflow"), 0);
+  EXPECT_GT(discarded("edges_full"), 0);
+  EXPECT_EQ(discarded("outside_slack"), 0);
   auto out = g.Collect(1'005'000);
   ASSERT_EQ(out.size(), 1u);
   std::set<std::string> families;
@@ -174,11 +187,23 @@ TEST(Generator, BoundedPerTenant) {
     }
     families.insert(FormatLabels(ls));
   }
-  // calls, latency (bucket, count, sum) and size of at most 3 label sets.
-  EXPECT_LE(families.size(), 3u * 5);
+  // calls, latency (bucket, count, sum) and size of at most 3 label sets, and of the overflow.
+  EXPECT_LE(families.size(), 4u * 5);
+  EXPECT_TRUE(
+      families.contains(R"({__name__="traces_spanmetrics_calls_total", metric_overflow="true"})"));
   // Another tenant has its own room.
   g.Observe("t2", Facts(), 1'000'000);
   EXPECT_EQ(g.Collect(1'006'000).size(), 2u);
+}
+
+// Spans that ended more than 30 s from the time they are stored make no metrics (Tempo's
+// ingestion slack): a replay of old spans is not counted as now.
+TEST(Generator, OnlySpansOfNow) {
+  Generator g(Options{}, nullptr);
+  g.Observe("t1", Facts(), 1'000'000 + 31'000);
+  EXPECT_TRUE(g.Collect(1'040'000).empty());
+  g.Observe("t1", Facts(), 1'000'000 - 29'000);
+  EXPECT_EQ(g.Collect(1'040'000).size(), 1u);
 }
 
 }  // namespace

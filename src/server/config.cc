@@ -302,6 +302,8 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(gen.Duration("collection_interval", c.generator.collection_interval_ms));
   RETURN_IF_ERROR(gen.Duration("stale_duration", c.generator.stale_after_ms));
   RETURN_IF_ERROR(gen.Int("max_active_series", c.generator.max_active_series));
+  RETURN_IF_ERROR(
+      gen.Duration("metrics_ingestion_time_range_slack", c.generator.ingestion_slack_ms));
   YamlSection graphs(gen.Get("service_graphs"), "metrics_generator.service_graphs");
   RETURN_IF_ERROR(graphs.Check());
   RETURN_IF_ERROR(graphs.Duration("wait", c.generator.edge_wait_ms));

@@ -28,7 +28,7 @@ StrataServer::StrataServer(Config config)
   push_api_ = std::make_unique<api::PushApi>(config_.push, *distributor_, *log_distributor_,
                                              *trace_distributor_, *registry_);
   if (config_.generator.enabled) {
-    generator_ = std::make_unique<generator::Generator>(config_.generator);
+    generator_ = std::make_unique<generator::Generator>(config_.generator, registry_.get());
     trace_distributor_->SetOnStored(
         [gen = generator_.get()](const std::string& tenant,
                                  std::span<const traces::Fragment> fragments) {
