@@ -1,5 +1,6 @@
-// strata tool promqltest and logqltest: run query-language conformance scripts (Prometheus's
-// promqltest format, and LogQL's scripts in the same format) against Strata's engines.
+// strata tool promqltest, logqltest and traceqltest: run query-language conformance scripts
+// (Prometheus's promqltest format, and LogQL's and TraceQL's scripts in the same format)
+// against Strata's engines.
 #include "promql/promqltest.h"
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 
 #include "cmd/commands.h"
 #include "logql/logqltest.h"
+#include "traceql/traceqltest.h"
 
 namespace strata::cmd {
 
@@ -74,6 +76,19 @@ void RegisterPromqlTest(CLI::App& tool, int* exit_code) {
         *log_files,
         [](std::string_view script, std::string_view name) {
           return logql::RunLogqlTest(script, name, std::cout);
+        },
+        exit_code);
+  });
+
+  auto trace_files = std::make_shared<std::vector<std::string>>();
+  CLI::App* traces = tool.add_subcommand(
+      "traceqltest", "Run TraceQL test scripts (tests/traceqltest/FORMAT.md) against the engine.");
+  traces->add_option("files", *trace_files, "Test scripts")->required();
+  traces->callback([trace_files, exit_code] {
+    RunScripts(
+        *trace_files,
+        [](std::string_view script, std::string_view name) {
+          return traceql::RunTraceqlTest(script, name, std::cout);
         },
         exit_code);
   });
