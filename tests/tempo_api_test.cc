@@ -396,6 +396,14 @@ TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
             "step of 100\u00b5s is too small, minimum step for given range is 200\u00b5s");
   EXPECT_EQ(refused("/api/metrics/query", "{} | rate()", "&start=x"),
             "could not parse 'start' parameter: cannot parse \"x\" to a valid timestamp");
+  // Times that would overflow when aligned to the step, and steps as large, are refused.
+  EXPECT_EQ(refused("/api/metrics/query_range", "{} | rate()",
+                    "&start=0&end=9100000000&step=9000000000"),
+            "could not parse 'end' parameter: a time after the year 2096");
+  EXPECT_EQ(Get("/api/metrics/query_range?q=" + PercentEncode("{} | rate()", true) +
+                "&since=200y&step=1000000000")
+                .result(),
+            http::Status::ok);
   // From a block in the bucket, the same answer.
   ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(), http::Status::no_content);
   EXPECT_EQ(query_range("{} | count_over_time()"),

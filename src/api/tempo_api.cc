@@ -19,6 +19,7 @@
 #include "base/encoding.h"
 #include "base/json.h"
 #include "base/labels.h"
+#include "base/math.h"
 #include "base/units.h"
 #include "http/status_map.h"
 #include "proto/otlp_traces.h"
@@ -79,6 +80,9 @@ constexpr uint64_t kMaxSearchBytes = uint64_t{256} << 20;
 // 2M cells (series x intervals, 40 bytes each): past that, later series are left out and the
 // answer is PARTIAL.
 constexpr int64_t kMaxMetricsIntervals = 10'000;
+// Metrics queries take times up to 4e18 ns (the year 2096), so that aligning them to a step of
+// up to as much stays within int64.
+constexpr int64_t kMaxMetricsTimeNs = 4'000'000'000'000'000'000;
 constexpr int64_t kMaxMetricsCells = 2'000'000;
 // Tag lookups without start and end read the last hour.
 constexpr int64_t kTagDefaultRangeNs = int64_t{3600} * 1'000'000'000;
@@ -421,8 +425,11 @@ Result<traceql::Intervals> MetricsIntervals(const Params& p, bool instant) {
                           .count();
   auto time_param = [&](std::string_view key, int64_t fallback) -> Result<int64_t> {
     auto v = p.Get(key);
-    if (!v || v->empty()) return fallback;
+    if (!v || v->empty()) return std::clamp<int64_t>(fallback, 0, kMaxMetricsTimeNs);
     auto t = ParseLokiTime(*v);
+    if (t.ok() && *t > kMaxMetricsTimeNs) {
+      t = Status::InvalidArgument("a time after the year 2096");
+    }
     if (!t.ok()) {
       return Status::InvalidArgument(
           fmt::format("could not parse '{}' parameter: {}", key, t.status().message()));
@@ -437,10 +444,11 @@ Result<traceql::Intervals> MetricsIntervals(const Params& p, bool instant) {
       return Status::InvalidArgument(fmt::format("could not parse 'since' parameter: {}", err));
     }
   }
-  ASSIGN_OR_RETURN(const int64_t start, time_param("start", std::min(end, now) - since));
+  ASSIGN_OR_RETURN(const int64_t start,
+                   time_param("start", SaturatingSub(std::min(end, now), since)));
   if (start >= end) return Status::InvalidArgument("end must be greater than start");
   if (instant) return traceql::Intervals::Instant(start, end);
-  int64_t step = traceql::DefaultStep(start, end);
+  int64_t step = 0;
   if (auto v = p.Get("step"); v && !v->empty()) {
     double seconds = 0;
     std::string err;
@@ -458,13 +466,16 @@ Result<traceql::Intervals> MetricsIntervals(const Params& p, bool instant) {
       return Status::InvalidArgument(
           fmt::format("cannot parse {}: step must be positive", GoQuote(*v)));
     }
+  } else {
+    step = traceql::DefaultStep(start, end);
   }
   if (step == 0 || (end - start) / step > kMaxMetricsIntervals) {
     return Status::InvalidArgument(fmt::format(
         "step of {} is too small, minimum step for given range is {}", FormatGoDuration(step),
         FormatGoDuration((end - start) / kMaxMetricsIntervals)));
   }
-  return traceql::Intervals::Range(start, end, step);
+  // Times and the step are at most kMaxMetricsTimeNs, so aligning them stays within int64.
+  return traceql::Intervals::Range(start, end, std::min(step, kMaxMetricsTimeNs));
 }
 
 // A series value as jsonpb writes a double: a number, Infinity or -Infinity as strings.
@@ -757,31 +768,34 @@ Result<uint64_t> TempoApi::ForEachTagSpan(
   if (filter) eval.emplace(filter->pipeline);
   uint64_t inspected = 0;
   Status failed;
-  RETURN_IF_ERROR(queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes,
-                                    [&](const traces::FoundTrace& found) {
-                                      inspected += found.bytes_read;
-                                      auto trace = traceql::DecodeTrace(found.traces_data);
-                                      if (!trace.ok()) {
-                                        failed = trace.status();
-                                        return false;
-                                      }
-                                      if (!eval) {
-                                        for (const traceql::Span& s : trace->spans) {
-                                          if (!fn(*trace, s)) return false;
-                                        }
-                                        return true;
-                                      }
-                                      std::vector<bool> seen(trace->spans.size());
-                                      for (const traceql::Spanset& ss : eval->Eval(*trace)) {
-                                        for (int32_t i : ss.spans) {
-                                          if (seen[static_cast<size_t>(i)]) continue;
-                                          seen[static_cast<size_t>(i)] = true;
-                                          if (!fn(*trace, trace->spans[static_cast<size_t>(i)]))
-                                            return false;
-                                        }
-                                      }
-                                      return true;
-                                    }));
+  // Past the byte budget a lookup answers what it read (recent data first), as Tempo's stops
+  // at its limits.
+  bool truncated = false;
+  auto visit = [&](const traces::FoundTrace& found) {
+    inspected += found.bytes_read;
+    auto trace = traceql::DecodeTrace(found.traces_data);
+    if (!trace.ok()) {
+      failed = trace.status();
+      return false;
+    }
+    if (!eval) {
+      for (const traceql::Span& s : trace->spans) {
+        if (!fn(*trace, s)) return false;
+      }
+      return true;
+    }
+    std::vector<bool> seen(trace->spans.size());
+    for (const traceql::Spanset& ss : eval->Eval(*trace)) {
+      for (int32_t i : ss.spans) {
+        if (seen[static_cast<size_t>(i)]) continue;
+        seen[static_cast<size_t>(i)] = true;
+        if (!fn(*trace, trace->spans[static_cast<size_t>(i)])) return false;
+      }
+    }
+    return true;
+  };
+  RETURN_IF_ERROR(
+      queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes, visit, &truncated));
   RETURN_IF_ERROR(failed);
   return inspected;
 }
@@ -955,7 +969,18 @@ void TempoApi::MetricsQuery(Call& c, bool instant) {
   if (!st.ok()) return c.Fail(Status::InvalidArgument(st.message()));
   auto max_series = UintParam(c.params, "maxSeries");
   if (!max_series.ok()) return c.Fail(max_series.status());
-  size_t limit = static_cast<size_t>(std::max<int64_t>(1, kMaxMetricsCells / intervals->count));
+  // The answer holds series x intervals values, quantile_over_time one series per quantile of
+  // each group kept.
+  const auto per_series =
+      intervals->count *
+      std::max<int64_t>(1, static_cast<int64_t>((*query)->metrics->first.quantiles.size()));
+  if (per_series > kMaxMetricsCells) {
+    return c.Fail(Status::InvalidArgument(fmt::format(
+        "the query would answer {} values per series, over the limit of {}: fewer quantiles or "
+        "a longer step",
+        per_series, kMaxMetricsCells)));
+  }
+  size_t limit = static_cast<size_t>(kMaxMetricsCells / per_series);
   if (*max_series > 0) limit = std::min(limit, *max_series);
   traceql::MetricsEvaluator eval(*(*query)->metrics, *intervals, limit);
   uint64_t inspected_traces = 0, inspected_bytes = 0;

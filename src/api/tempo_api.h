@@ -43,7 +43,8 @@ class TempoApi {
   void MetricsQuery(Call& c, bool instant);
   // Calls `fn` with each span of the tenant's traces in the call's time range (the last hour
   // without start and end) that the first filter of the call's `q` matches, as Tempo narrows
-  // tag lookups; until `fn` returns false. The bytes of stored traces read, or the error.
+  // tag lookups; until `fn` returns false. Past the search's byte budget, only what was read
+  // (the head, then the newest blocks). The bytes of stored traces read, or the error.
   Result<uint64_t> ForEachTagSpan(
       Call& c, const std::function<bool(const traceql::Trace&, const traceql::Span&)>& fn);
 

@@ -109,7 +109,11 @@ constexpr size_t kMaxLabelValueBytes = 2048;
 Labels Dimensions(std::initializer_list<std::pair<std::string_view, std::string_view>> pairs) {
   Labels out;
   for (const auto& [k, v] : pairs) {
-    if (!v.empty()) out.push_back({std::string(k), std::string(v.substr(0, kMaxLabelValueBytes))});
+    if (v.empty()) continue;
+    // Cut at a character's start, so that a long UTF-8 value stays UTF-8.
+    size_t n = std::min(v.size(), kMaxLabelValueBytes);
+    while (n < v.size() && n > 0 && (static_cast<unsigned char>(v[n]) & 0xC0) == 0x80) --n;
+    out.push_back({std::string(k), std::string(v.substr(0, n))});
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -294,6 +298,31 @@ Generator::Tenant& Generator::For(const std::string& tenant) {
     }
   }
   return *t;
+}
+
+void Generator::Enqueue(const std::string& tenant, std::vector<SpanFacts> spans, int64_t now_ms) {
+  {
+    MutexLock lk(queue_mu_);
+    if (queued_spans_ + spans.size() <= kMaxQueuedSpans) {
+      queued_spans_ += spans.size();
+      queue_.push_back({tenant, std::move(spans), now_ms});
+      return;
+    }
+  }
+  if (discarded_ != nullptr) {
+    discarded_->Add({{"tenant", tenant}, {"reason", "queue_full"}})
+        .Increment(static_cast<double>(spans.size()));
+  }
+}
+
+void Generator::Drain() {
+  std::vector<Queued> queued;
+  {
+    MutexLock lk(queue_mu_);
+    queued.swap(queue_);
+    queued_spans_ = 0;
+  }
+  for (const Queued& q : queued) Observe(q.tenant, q.spans, q.now_ms);
 }
 
 void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> spans,

@@ -81,12 +81,18 @@ class Generator {
   // Counts what it takes and leaves out in `registry` (may be null):
   // strata_generator_spans_total{tenant} and strata_generator_discarded_total{tenant,reason}
   // (outside_slack: spans; series_overflow: updates counted under metric_overflow;
-  // edges_full: client or server spans with no room to wait for their other side).
+  // edges_full: client or server spans with no room to wait for their other side;
+  // queue_full: spans that found the queue full).
   Generator(Options opts, prometheus::Registry* registry);
   ~Generator();
 
-  const Options& options() const { return opts_; }
-
+  // Queues `spans` of `tenant`, stored at `now_ms`, for Drain: cheap enough for the WAL's
+  // durability callbacks. Past kMaxQueuedSpans waiting, they are left out and counted
+  // (strata_generator_discarded_total{reason="queue_full"}).
+  static constexpr size_t kMaxQueuedSpans = 200'000;
+  void Enqueue(const std::string& tenant, std::vector<SpanFacts> spans, int64_t now_ms);
+  // Observes what was queued; called by the thread that collects.
+  void Drain();
   // Takes `spans` of `tenant`, stored at `now_ms`.
   void Observe(const std::string& tenant, std::span<const SpanFacts> spans, int64_t now_ms);
   // Settles the edges that waited long enough, drops stale series, and returns every tenant's
@@ -97,7 +103,16 @@ class Generator {
   struct Tenant;
   Tenant& For(const std::string& tenant) REQUIRES(mu_);
 
+  struct Queued {
+    std::string tenant;
+    std::vector<SpanFacts> spans;
+    int64_t now_ms;
+  };
+
   const Options opts_;
+  Mutex queue_mu_;
+  std::vector<Queued> queue_ GUARDED_BY(queue_mu_);
+  size_t queued_spans_ GUARDED_BY(queue_mu_) = 0;
   prometheus::Family<prometheus::Counter>* spans_ = nullptr;
   prometheus::Family<prometheus::Counter>* discarded_ = nullptr;
   mutable Mutex mu_;

@@ -206,5 +206,37 @@ TEST(Generator, OnlySpansOfNow) {
   EXPECT_EQ(g.Collect(1'040'000).size(), 1u);
 }
 
+// The server's path: queued from the WAL's callbacks, observed when drained.
+TEST(Generator, QueuedUntilDrained) {
+  Generator g(Options{}, nullptr);
+  g.Enqueue("t1", Facts(), 1'000'000);
+  EXPECT_TRUE(g.Collect(1'005'000).empty());
+  g.Drain();
+  EXPECT_EQ(g.Collect(1'006'000).size(), 1u);
+}
+
+// A label value is cut at 2,048 bytes, at a character's start: 700 euro signs (2,100 bytes)
+// leave 682 (2,046 bytes), and the span is counted.
+TEST(Generator, LongValuesStayUtf8) {
+  std::vector<SpanFacts> facts = Facts();
+  facts.resize(1);
+  facts[0].name.clear();
+  for (int i = 0; i < 700; ++i) facts[0].name += "\u20ac";
+  Generator g(Options{}, nullptr);
+  g.Observe("t1", facts, 1'000'000);
+  auto out = g.Collect(1'005'000);
+  ASSERT_EQ(out.size(), 1u);
+  bool found = false;
+  for (const auto& ts : out[0].second.series) {
+    for (const Label& l : ts.labels) {
+      if (l.name != "span_name") continue;
+      EXPECT_EQ(l.value.size(), 682u * 3);
+      EXPECT_TRUE(IsValidUtf8(l.value));
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
 }  // namespace
 }  // namespace strata::generator

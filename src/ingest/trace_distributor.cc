@@ -78,9 +78,7 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
     return done(std::move(outcome));
   }
   const uint64_t max_bytes = l.max_bytes_per_trace;
-  std::vector<bool> refused(fragments.size());
   auto appended = (*db)->Append(fragments, {max_bytes}, [&](size_t i, traces::Rejection) {
-    refused[i] = true;
     // A fragment over what a WAL record holds is over any per-trace limit too.
     const auto& f = fragments[i];
     report.Add(TraceReason::kTraceTooLarge, f.spans, [&] {
@@ -100,12 +98,11 @@ void TraceDistributor::Push(const std::string& tenant, const proto::SplitTraces&
   outcome.refused = report.total();
   if (report.total() > 0) outcome.message = report.Render(total);
   std::function<void()> stored;
-  if (on_stored_) {
+  if (on_stored_ && !appended->stored.empty()) {
     std::vector<traces::Fragment> taken;
-    for (size_t i = 0; i < fragments.size(); ++i) {
-      if (!refused[i]) taken.push_back(fragments[i]);
-    }
-    if (!taken.empty()) stored = on_stored_(tenant, taken);
+    taken.reserve(appended->stored.size());
+    for (uint32_t i : appended->stored) taken.push_back(fragments[i]);
+    stored = on_stored_(tenant, taken);
   }
   (*db)->WhenDurable(appended->lsn, [&ts, spans = appended->spans, stored = std::move(stored),
                                      duplicates = appended->duplicates,

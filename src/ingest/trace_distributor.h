@@ -41,9 +41,10 @@ class TraceDistributor {
 
   void SetStorage(traces::Storage* storage) { storage_.store(storage); }
 
-  // Called with the fragments a push stored for a tenant (those refused left out), before
-  // they are durable; what it returns runs once they are, and not when they fail to be: the
-  // metrics-generator sees each stored span once. Set before pushes start.
+  // Called with the fragments a push stored for a tenant (those refused, and those identical to
+  // ones stored before, left out), before they are durable; what it returns runs once they
+  // are, and not when they fail to be: the metrics-generator sees each stored span once. Set
+  // before pushes start.
   using OnStored = std::function<std::function<void()>(const std::string& tenant,
                                                        std::span<const traces::Fragment>)>;
   void SetOnStored(OnStored f) { on_stored_ = std::move(f); }

@@ -310,12 +310,16 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(graphs.Int("max_items", c.generator.max_edges));
   RETURN_IF_ERROR(graphs.Unknown());
   RETURN_IF_ERROR(gen.Unknown());
-  if (c.generator.collection_interval_ms < 1000 || c.generator.stale_after_ms <= 0 ||
-      c.generator.edge_wait_ms <= 0) {
+  constexpr int64_t kDay = 86'400'000;
+  if (c.generator.collection_interval_ms < 1000 || c.generator.collection_interval_ms > kDay ||
+      c.generator.stale_after_ms <= 0 || c.generator.stale_after_ms > 30 * kDay ||
+      c.generator.edge_wait_ms <= 0 || c.generator.edge_wait_ms > kDay ||
+      c.generator.ingestion_slack_ms < 0 || c.generator.ingestion_slack_ms > kDay) {
     return Status::InvalidArgument(
-        "config: \"metrics_generator.collection_interval\" must be >= 1s, "
-        "\"metrics_generator.stale_duration\" and \"metrics_generator.service_graphs.wait\" "
-        "positive");
+        "config: \"metrics_generator.collection_interval\" must be within 1s..24h, "
+        "\"metrics_generator.stale_duration\" within 30d, "
+        "\"metrics_generator.service_graphs.wait\" and "
+        "\"metrics_generator.metrics_ingestion_time_range_slack\" within 24h");
   }
 
   YamlSection comp(top.Get("compactor"), "compactor");

@@ -37,8 +37,8 @@ StrataServer::StrataServer(Config config)
             // Checked when they were received: a failure here leaves the fragment out.
             (void)generator::ExtractFacts(f.resource_spans, facts);
           }
-          return std::function<void()>([gen, tenant, facts = std::move(facts)] {
-            gen->Observe(tenant, facts, NowMillis());
+          return std::function<void()>([gen, tenant, facts = std::move(facts)]() mutable {
+            gen->Enqueue(tenant, std::move(facts), NowMillis());
           });
         });
   }
@@ -353,21 +353,27 @@ void StrataServer::Maintenance() {
 }
 
 void StrataServer::Generate() {
+  // The queue is drained often (observing is the generator's costly part and happens on this
+  // thread, not the WAL's); series are collected and written every collection interval.
+  constexpr int64_t kDrainIntervalMs = 500;
+  int64_t next_collection = NowMillis() + config_.generator.collection_interval_ms;
   UniqueLock lk(mu_);
   while (!stopping_) {
-    lk.WaitFor(cv_, std::chrono::milliseconds(config_.generator.collection_interval_ms),
+    lk.WaitFor(cv_, std::chrono::milliseconds(kDrainIntervalMs),
                [this]() REQUIRES(mu_) { return stopping_; });
     if (stopping_) break;
     lk.unlock();
-    for (auto& [tenant, req] : generator_->Collect(NowMillis())) {
-      distributor_->Push(tenant, proto::AsView(req), {}, [tenant](const ingest::PushOutcome& o) {
-        if (!o.status.ok() || o.refused > 0) {
-          spdlog::warn(
-              "msg=\"generated metrics not all stored\" tenant={} err=\"{}\" "
-              "refused={}",
-              tenant, o.status.ok() ? o.message : o.status.ToString(), o.refused);
-        }
-      });
+    generator_->Drain();
+    if (const int64_t now = NowMillis(); now >= next_collection) {
+      next_collection = now + config_.generator.collection_interval_ms;
+      for (auto& [tenant, req] : generator_->Collect(now)) {
+        distributor_->Push(tenant, proto::AsView(req), {}, [tenant](const ingest::PushOutcome& o) {
+          if (!o.status.ok() || o.refused > 0) {
+            spdlog::warn("msg=\"generated metrics not all stored\" tenant={} err=\"{}\" refused={}",
+                         tenant, o.status.ok() ? o.message : o.status.ToString(), o.refused);
+          }
+        });
+      }
     }
     lk.lock();
   }

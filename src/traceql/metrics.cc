@@ -297,6 +297,19 @@ void MetricsEvaluator::AddCompared(const Trace& t, const Span& s, int64_t at) {
   auto count = [&](const std::string& name, const Static& v) {
     // Durations and IDs are never compared: their values are nearly all distinct.
     if (v.type == StaticType::kNil || v.type == StaticType::kDuration) return;
+    // An attribute's total and each value count as a series against max_series_; a total is
+    // counted whenever its attribute is, so totals stay whole when values are left out.
+    const auto n = static_cast<size_t>(intervals_.count);
+    auto total = side.totals.find(name);
+    if (total == side.totals.end()) {
+      if (compared_ >= max_series_) {
+        truncated_ = true;
+        return;
+      }
+      ++compared_;
+      total = side.totals.emplace(name, std::vector<double>(n)).first;
+    }
+    total->second[static_cast<size_t>(at)] += 1;
     auto& values = side.values[name];
     std::string key = CompactText(v);
     auto it = values.find(key);
@@ -306,15 +319,9 @@ void MetricsEvaluator::AddCompared(const Trace& t, const Span& s, int64_t at) {
         return;
       }
       ++compared_;
-      it = values
-               .emplace(std::move(key),
-                        std::pair(v, std::vector<double>(static_cast<size_t>(intervals_.count))))
-               .first;
+      it = values.emplace(std::move(key), std::pair(v, std::vector<double>(n))).first;
     }
     it->second.second[static_cast<size_t>(at)] += 1;
-    auto& total = side.totals[name];
-    if (total.empty()) total.resize(static_cast<size_t>(intervals_.count));
-    total[static_cast<size_t>(at)] += 1;
   };
   auto scoped = [&](Scope scope, const Attrs& attrs) {
     Attribute a;

@@ -100,7 +100,7 @@ class MetricsEvaluator {
   SearchEvaluator pipeline_;
   std::map<std::string, std::unique_ptr<Acc>> series_;  // by the labels' encoding
   CompareSide baseline_, selection_;
-  size_t compared_ = 0;  // compare()'s (side, attribute, value) entries
+  size_t compared_ = 0;  // compare()'s series: (side, attribute) totals and (side, attribute, value)
   bool truncated_ = false;
   uint64_t spans_ = 0;
 };

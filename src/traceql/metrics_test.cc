@@ -253,6 +253,24 @@ TEST(TraceqlMetrics, SeriesAreBounded) {
   ev.Observe(SevenSpans());
   EXPECT_TRUE(ev.truncated());
   EXPECT_EQ(ev.Result().size(), 2u);
+  // compare(): past the limit values are left out, and the totals kept stay whole.
+  auto compare = Parse("{} | compare({ resource.service.name = \"b\" })");
+  ASSERT_TRUE(compare.ok());
+  MetricsEvaluator all(*(*compare)->metrics, TestRange(), 1000);
+  MetricsEvaluator few(*(*compare)->metrics, TestRange(), 5);
+  all.Observe(SevenSpans());
+  few.Observe(SevenSpans());
+  EXPECT_FALSE(all.truncated());
+  EXPECT_TRUE(few.truncated());
+  std::map<std::string, std::vector<double>> totals;
+  for (const Series& s : all.Result()) totals[s.labels[0].second.s + s.labels[1].first] = s.values;
+  int kept = 0;
+  for (const Series& s : few.Result()) {
+    if (!s.labels[0].second.s.ends_with("_total")) continue;
+    ++kept;
+    EXPECT_EQ(s.values, totals[s.labels[0].second.s + s.labels[1].first]) << s.labels[1].first;
+  }
+  EXPECT_GT(kept, 0);
   auto math = Parse("({} | rate()) / ({} | rate())");
   ASSERT_TRUE(math.ok());
   EXPECT_FALSE(MetricsEvaluator::Supported(*(*math)->metrics).ok());

@@ -213,7 +213,10 @@ Status ParseEventOrLink(const std::vector<std::string>& words, TraceSpec& t) {
     } else if (words[0] == "event" && key == "at") {
       ASSIGN_OR_RETURN(e.time_ns, TimeOf(value));
     } else if (words[0] == "link" && key == "trace") {
-      l.trace = std::stoi(std::string(value));
+      if (auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), l.trace);
+          ec != std::errc() || p != value.data() + value.size()) {
+        return Status::InvalidArgument("want trace=<number>: " + words[i]);
+      }
     } else if (words[0] == "link" && key == "span") {
       l.span = value.empty() ? 0 : value[0];
     } else {
@@ -344,8 +347,12 @@ class Runner {
       ASSIGN_OR_RETURN(std::vector<std::string> words, Words(l));
       if (words.empty()) continue;
       if (words[0] == "trace") {
-        if (words.size() != 2) return Status::InvalidArgument("want trace <number>");
-        specs.push_back({std::stoi(words[1]), {}});
+        int number = 0;
+        auto [p, ec] = std::from_chars(words[1].data(), words[1].data() + words[1].size(), number);
+        if (words.size() != 2 || ec != std::errc() || p != words[1].data() + words[1].size()) {
+          return Status::InvalidArgument("want trace <number>: " + l);
+        }
+        specs.push_back({number, {}});
         continue;
       }
       if (specs.empty()) return Status::InvalidArgument("a span before any trace");
@@ -454,6 +461,9 @@ class Runner {
     } else {
       RETURN_IF_ERROR(promql::ParseTestEval(line, body, n, cmd));
       if (!cmd.range) return Status::InvalidArgument("want eval instant from <t> to <t>");
+      if (cmd.step <= 0 || cmd.end <= cmd.start) {
+        return Status::InvalidArgument("want a positive step and from before to: " + line);
+      }
     }
     Result<promql::QueryResult> res = Metrics(cmd, from_ns);
     std::string why;

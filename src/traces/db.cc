@@ -79,6 +79,7 @@ Result<AppendOutcome> Db::Append(std::span<const Fragment> fragments, const Appe
       }
       EncodeFragment(rec.payload(), f);
       rec.EndEntry();
+      out.stored.push_back(static_cast<uint32_t>(i));
       out.spans += f.spans;
       bytes += f.resource_spans.size();
     }

@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "base/mutex.h"
 #include "base/status.h"
@@ -52,9 +53,10 @@ inline constexpr uint64_t kMaxFragmentBytes = wal::kMaxRecordSize / 2;
 using RejectFn = std::function<void(size_t index, Rejection)>;
 
 struct AppendOutcome {
-  uint64_t spans = 0;       // in the fragments taken
-  uint64_t duplicates = 0;  // spans in fragments identical to stored ones (not stored again)
-  uint64_t lsn = 0;         // durable once the WAL reaches it; see WhenDurable
+  uint64_t spans = 0;            // in the fragments taken
+  uint64_t duplicates = 0;       // spans in fragments identical to stored ones (not stored again)
+  uint64_t lsn = 0;              // durable once the WAL reaches it; see WhenDurable
+  std::vector<uint32_t> stored;  // the indexes of the fragments taken (not refused, not known)
 };
 
 // Db is one tenant's trace store: the in-memory head backed by a write-ahead log (the WAL

@@ -48,10 +48,11 @@ Status Gateway::ForEachTrace(
     const std::string& tenant, int64_t start_ns, int64_t end_ns,
     const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
     uint64_t* bytes_read) const {
-  for (const auto& reader : blocks_.Of(tenant)) {
-    const block::BlockMeta& m = reader->meta();
+  const auto readers = blocks_.Of(tenant);
+  for (auto it = readers.rbegin(); it != readers.rend(); ++it) {
+    const block::BlockMeta& m = (*it)->meta();
     if (m.max_time_ns < start_ns || m.min_time_ns > end_ns) continue;
-    RETURN_IF_ERROR(reader->ForEachTrace(fn, bytes_read));
+    RETURN_IF_ERROR((*it)->ForEachTrace(fn, bytes_read));
   }
   return Status::Ok();
 }

@@ -41,7 +41,7 @@ class Gateway {
                    std::vector<std::string>& parts, uint64_t* bytes_read) const;
   std::vector<block::BlockMeta> Blocks(const std::string& tenant) const;
   // Calls `fn` with every trace of the tenant's blocks whose time range meets
-  // [start_ns, end_ns] (oldest block first; a trace in several blocks comes once per block);
+  // [start_ns, end_ns] (newest block first; a trace in several blocks comes once per block);
   // adds the bytes read to `bytes_read`. Stops at the first error.
   Status ForEachTrace(
       const std::string& tenant, int64_t start_ns, int64_t end_ns,

@@ -23,11 +23,12 @@ class Queryable {
                                                       std::string_view trace_id) const = 0;
   // Calls `fn` with each of the tenant's traces that has spans stored in [start_ns, end_ns],
   // in trace ID order, as TraceById finds it (each span once, wherever stored; `spans` not
-  // counted). At most `max_bytes` of stored traces are read (kLimitExceeded past that);
-  // `fn` returning false stops the search.
+  // counted). At most `max_bytes` of stored traces are read: past that the search fails
+  // (kLimitExceeded) or, with `truncated`, goes on with what was read (the head first, then
+  // blocks newest first) and sets *truncated. `fn` returning false stops the search.
   virtual Status Search(const std::string& tenant, int64_t start_ns, int64_t end_ns,
-                        uint64_t max_bytes,
-                        const std::function<bool(const FoundTrace&)>& fn) const = 0;
+                        uint64_t max_bytes, const std::function<bool(const FoundTrace&)>& fn,
+                        bool* truncated = nullptr) const = 0;
 };
 
 // The trace Queryable of `strata serve`, the one place where trace heads and blocks are put
@@ -44,7 +45,8 @@ class StorageQueryable : public Queryable {
   Result<std::optional<FoundTrace>> TraceById(const std::string& tenant,
                                               std::string_view trace_id) const override;
   Status Search(const std::string& tenant, int64_t start_ns, int64_t end_ns, uint64_t max_bytes,
-                const std::function<bool(const FoundTrace&)>& fn) const override;
+                const std::function<bool(const FoundTrace&)>& fn,
+                bool* truncated = nullptr) const override;
 
  private:
   std::atomic<const Storage*> storage_{nullptr};

@@ -117,6 +117,7 @@ TEST(TraceDbTest, RefusesWhatWouldMakeATraceTooLarge) {
   auto out = (*db)->Append(FragmentsOf(big), {.max_bytes_per_trace = limit}, reject);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->spans, 0u);
+  EXPECT_TRUE(out->stored.empty());
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused[0].second, Rejection::kTraceTooLarge);
   EXPECT_EQ((*db)->head().num_spans(), 1u);
@@ -125,6 +126,13 @@ TEST(TraceDbTest, RefusesWhatWouldMakeATraceTooLarge) {
   out = (*db)->Append(FragmentsOf(other), {.max_bytes_per_trace = limit}, reject);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->spans, 1u);
+  EXPECT_EQ(out->stored, std::vector<uint32_t>{0});
+  EXPECT_EQ(refused.size(), 1u);
+  // The same fragment again (a retry) is known: not stored, not refused.
+  out = (*db)->Append(FragmentsOf(other), {.max_bytes_per_trace = limit}, reject);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->duplicates, 1u);
+  EXPECT_TRUE(out->stored.empty());
   EXPECT_EQ(refused.size(), 1u);
 }
 
