@@ -367,12 +367,15 @@ void StrataServer::Generate() {
     if (const int64_t now = NowMillis(); now >= next_collection) {
       next_collection = now + config_.generator.collection_interval_ms;
       for (auto& [tenant, req] : generator_->Collect(now)) {
-        distributor_->Push(tenant, proto::AsView(req), {}, [tenant](const ingest::PushOutcome& o) {
-          if (!o.status.ok() || o.refused > 0) {
-            spdlog::warn("msg=\"generated metrics not all stored\" tenant={} err=\"{}\" refused={}",
-                         tenant, o.status.ok() ? o.message : o.status.ToString(), o.refused);
-          }
-        });
+        distributor_->Push(
+            tenant, proto::AsView(req), {}, [name = tenant](const ingest::PushOutcome& o) {
+              if (!o.status.ok() || o.refused > 0) {
+                spdlog::warn(
+                    "msg=\"generated metrics not all stored\" tenant={} "
+                    "err=\"{}\" refused={}",
+                    name, o.status.ok() ? o.message : o.status.ToString(), o.refused);
+              }
+            });
       }
     }
     lk.lock();
