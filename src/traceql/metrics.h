@@ -6,9 +6,9 @@
 // falls in, per group of by() values, then second stages (topk, bottomk, value filters,
 // arithmetic with a number) shape the series. compare() counts, for every attribute value
 // the spans carry, how many spans of the selection (those its filter matches) and of the
-// baseline (the others) have it. A range query and an instant query run the same code over their intervals, so
-// an instant query over an interval of a range query answers what the range query answers
-// there.
+// baseline (the others) have it. A range query and an instant query run the same code over
+// their intervals, so an instant query over an interval of a range query answers what the
+// range query answers there.
 
 #include <cstdint>
 #include <map>
@@ -54,8 +54,8 @@ struct Series {
 class MetricsEvaluator {
  public:
   // `query` must be a validated metrics query (no arithmetic between queries: Supported()
-  // says) and outlive this object. At most `max_series` series are kept (those
-  // first seen); truncated() tells when more were refused.
+  // says) and outlive this object. At most `max_series` series are kept (those first seen);
+  // truncated() tells when more were refused.
   MetricsEvaluator(const MetricsExpr& query, Intervals intervals, size_t max_series);
   ~MetricsEvaluator();
 
@@ -100,7 +100,8 @@ class MetricsEvaluator {
   SearchEvaluator pipeline_;
   std::map<std::string, std::unique_ptr<Acc>> series_;  // by the labels' encoding
   CompareSide baseline_, selection_;
-  size_t compared_ = 0;  // compare()'s series: (side, attribute) totals and (side, attribute, value)
+  // compare()'s series: (side, attribute) totals and (side, attribute, value) counts.
+  size_t compared_ = 0;
   bool truncated_ = false;
   uint64_t spans_ = 0;
 };
