@@ -9,6 +9,7 @@
 
 #include "base/coding.h"
 #include "base/encoding.h"
+#include "base/units.h"
 #include "proto/otlp.h"
 #include "server/server.h"
 #include "test_util.h"
@@ -397,9 +398,9 @@ TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
   EXPECT_EQ(refused("/api/metrics/query", "{} | rate()", "&start=x"),
             "could not parse 'start' parameter: cannot parse \"x\" to a valid timestamp");
   // Times that would overflow when aligned to the step, and steps as large, are refused.
-  EXPECT_EQ(refused("/api/metrics/query_range", "{} | rate()",
-                    "&start=0&end=9100000000&step=9000000000"),
-            "could not parse 'end' parameter: a time after the year 2096");
+  EXPECT_EQ(
+      refused("/api/metrics/query_range", "{} | rate()", "&start=0&end=9100000000&step=9000000000"),
+      "could not parse 'end' parameter: a time after the year 2096");
   EXPECT_EQ(Get("/api/metrics/query_range?q=" + PercentEncode("{} | rate()", true) +
                 "&since=200y&step=1000000000")
                 .result(),
@@ -421,9 +422,7 @@ TEST_F(TempoApiTest, GeneratedMetricsAreQueryable) {
   c.generator.collection_interval_ms = 200;
   c.generator.edge_wait_ms = 100;
   Start(c);
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = NowNanos();
   std::string spans = std::string(kTwoTraces);
   for (const auto& [from, to] :
        std::vector<std::pair<std::string, int64_t>>{{"1700000000000000000", now - 300'000'000},

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -420,9 +419,7 @@ std::unique_ptr<traceql::RootExpr> TagFilter(std::optional<std::string> q) {
 // `since` (1h) before it by default; a range query's `step` in seconds or as a Go duration,
 // about 240 samples by default. Errors are Tempo's texts.
 Result<traceql::Intervals> MetricsIntervals(const Params& p, bool instant) {
-  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = NowNanos();
   auto time_param = [&](std::string_view key, int64_t fallback) -> Result<int64_t> {
     auto v = p.Get(key);
     if (!v || v->empty()) return std::clamp<int64_t>(fallback, 0, kMaxMetricsTimeNs);
@@ -758,9 +755,7 @@ Result<uint64_t> TempoApi::ForEachTagSpan(
   int64_t start_ns = range.start ? SecondsToNanos(*range.start) : 0;
   int64_t end_ns = range.end ? SecondsToNanos(*range.end) : std::numeric_limits<int64_t>::max();
   if (!range.start && !range.end) {
-    end_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+    end_ns = NowNanos();
     start_ns = end_ns - kTagDefaultRangeNs;
   }
   const std::unique_ptr<traceql::RootExpr> filter = TagFilter(c.params.Get("q"));

@@ -11,6 +11,8 @@ namespace strata {
 
 // Milliseconds since the Unix epoch, the timestamp unit of metrics.
 int64_t NowMillis();
+// The wall clock in Unix nanoseconds.
+int64_t NowNanos();
 
 // Prometheus duration syntax: one or more <number><unit> with units ms, s, m, h, d, w, y in
 // decreasing order ("1h30m", "500ms"); a bare "0" is zero. Returns milliseconds; errors in

@@ -104,11 +104,6 @@ class Runner {
     return Status::Ok();
   }
 
-  void Failed(int line, std::string_view query, const std::string& why) {
-    ++summary_.failed;
-    out_ << fmt::format("{}:{}: FAIL {}\n  {}\n", name_, line, query, why);
-  }
-
   Status EvalMetric(const std::string& line, const std::vector<std::string>& body, int n) {
     promql::EvalCmd cmd;
     RETURN_IF_ERROR(promql::ParseTestEval(line, body, n, cmd));
@@ -121,24 +116,12 @@ class Runner {
       res = cmd.range ? engine_.Range(*q, **expr, cmd.start, cmd.end, cmd.step)
                       : engine_.Instant(*q, **expr, cmd.start);
     }
-    std::string why;
-    if (cmd.IsFail()) {
-      why = promql::CheckTestFailure(cmd, res.status());
-    } else if (!res.ok()) {
-      why = "unexpected error: " + std::string(res.status().message());
-    } else {
-      why = promql::CompareTestResult(cmd, *res);
-    }
-    Record(n, cmd.query, why);
+    Record(n, cmd.query, promql::CheckTestOutcome(cmd, res));
     return Status::Ok();
   }
 
   void Record(int line, std::string_view query, const std::string& why) {
-    if (why.empty()) {
-      ++summary_.passed;
-    } else {
-      Failed(line, query, why);
-    }
+    promql::RecordTestEval(summary_, out_, name_, line, query, why);
   }
 
   // eval[_fail] logs from <t> to <t> [limit N] [direction forward|backward] <query>

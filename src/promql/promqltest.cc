@@ -457,6 +457,22 @@ std::string CheckTestFailure(const EvalCmd& cmd, const Status& st) {
   return "";
 }
 
+std::string CheckTestOutcome(const EvalCmd& cmd, const Result<QueryResult>& res) {
+  if (cmd.IsFail()) return CheckTestFailure(cmd, res.status());
+  if (!res.ok()) return "unexpected error: " + res.status().message();
+  return CompareTestResult(cmd, *res);
+}
+
+void RecordTestEval(PromqlTestSummary& summary, std::ostream& out, std::string_view name, int line,
+                    std::string_view query, const std::string& why) {
+  if (why.empty()) {
+    ++summary.passed;
+    return;
+  }
+  ++summary.failed;
+  out << fmt::format("{}:{}: FAIL {}\n  {}\n", name, line, query, why);
+}
+
 Status ParseTestEval(const std::string& line, const std::vector<std::string>& body, int lineno,
                      EvalCmd& cmd) {
   cmd.line = lineno;

@@ -99,5 +99,12 @@ std::string CompareTestResult(const EvalCmd& cmd, const QueryResult& r);
 // Why `st` is not the failure `cmd` expects (expect fail / expected_fail_message|regexp);
 // empty when it is.
 std::string CheckTestFailure(const EvalCmd& cmd, const Status& st);
+// Why `res` is not the outcome `cmd` expects: the failure it names, else its result (no
+// annotations checked); empty when it is.
+std::string CheckTestOutcome(const EvalCmd& cmd, const Result<QueryResult>& res);
+// Counts an eval as passed (`why` empty) or failed, describing a failure on `out` as
+// "<name>:<line>: FAIL <query>".
+void RecordTestEval(PromqlTestSummary& summary, std::ostream& out, std::string_view name, int line,
+                    std::string_view query, const std::string& why);
 
 }  // namespace strata::promql

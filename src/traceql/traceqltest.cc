@@ -376,12 +376,7 @@ class Runner {
   }
 
   void Record(int line, std::string_view query, const std::string& why) {
-    if (why.empty()) {
-      ++summary_.passed;
-      return;
-    }
-    ++summary_.failed;
-    out_ << fmt::format("{}:{}: FAIL {}\n  {}\n", name_, line, query, why);
+    promql::RecordTestEval(summary_, out_, name_, line, query, why);
   }
 
   // A query parsed and validated, or the error.
@@ -465,16 +460,7 @@ class Runner {
         return Status::InvalidArgument("want a positive step and from before to: " + line);
       }
     }
-    Result<promql::QueryResult> res = Metrics(cmd, from_ns);
-    std::string why;
-    if (cmd.IsFail()) {
-      why = promql::CheckTestFailure(cmd, res.status());
-    } else if (!res.ok()) {
-      why = "unexpected error: " + std::string(res.status().message());
-    } else {
-      why = promql::CompareTestResult(cmd, *res);
-    }
-    Record(n, cmd.query, why);
+    Record(n, cmd.query, promql::CheckTestOutcome(cmd, Metrics(cmd, from_ns)));
     return Status::Ok();
   }
 
