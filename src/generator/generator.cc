@@ -300,18 +300,21 @@ Generator::Tenant& Generator::For(const std::string& tenant) {
   return *t;
 }
 
-void Generator::Enqueue(const std::string& tenant, std::vector<SpanFacts> spans, int64_t now_ms) {
+void Generator::Enqueue(const std::string& tenant, std::vector<std::string> resource_spans,
+                        uint64_t spans, int64_t now_ms) {
+  size_t bytes = 0;
+  for (const std::string& r : resource_spans) bytes += r.size();
   {
     MutexLock lk(queue_mu_);
-    if (queued_spans_ + spans.size() <= kMaxQueuedSpans) {
-      queued_spans_ += spans.size();
-      queue_.push_back({tenant, std::move(spans), now_ms});
+    if (queued_bytes_ + bytes <= kMaxQueuedBytes) {
+      queued_bytes_ += bytes;
+      queue_.push_back({tenant, std::move(resource_spans), now_ms});
       return;
     }
   }
   if (discarded_ != nullptr) {
     discarded_->Add({{"tenant", tenant}, {"reason", "queue_full"}})
-        .Increment(static_cast<double>(spans.size()));
+        .Increment(static_cast<double>(spans));
   }
 }
 
@@ -320,9 +323,17 @@ void Generator::Drain() {
   {
     MutexLock lk(queue_mu_);
     queued.swap(queue_);
-    queued_spans_ = 0;
+    queued_bytes_ = 0;
   }
-  for (const Queued& q : queued) Observe(q.tenant, q.spans, q.now_ms);
+  std::vector<SpanFacts> facts;
+  for (const Queued& q : queued) {
+    facts.clear();
+    for (const std::string& r : q.resource_spans) {
+      // Checked when they were received: a failure here leaves the fragment out.
+      (void)ExtractFacts(r, facts);
+    }
+    Observe(q.tenant, facts, q.now_ms);
+  }
 }
 
 void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> spans,

@@ -86,12 +86,14 @@ class Generator {
   Generator(Options opts, prometheus::Registry* registry);
   ~Generator();
 
-  // Queues `spans` of `tenant`, stored at `now_ms`, for Drain: cheap enough for the WAL's
-  // durability callbacks. Past kMaxQueuedSpans waiting, they are left out and counted
-  // (strata_generator_discarded_total{reason="queue_full"}).
-  static constexpr size_t kMaxQueuedSpans = 200'000;
-  void Enqueue(const std::string& tenant, std::vector<SpanFacts> spans, int64_t now_ms);
-  // Observes what was queued; called by the thread that collects.
+  // Queues the stored fragments of `tenant` (serialized ResourceSpans holding `spans` spans),
+  // stored at `now_ms`, for Drain, which reads them: cheap enough for the WAL's durability
+  // callbacks, nothing decoded on the ingest path. Past kMaxQueuedBytes waiting, they are left
+  // out and counted (strata_generator_discarded_total{reason="queue_full"}).
+  static constexpr size_t kMaxQueuedBytes = size_t{64} << 20;
+  void Enqueue(const std::string& tenant, std::vector<std::string> resource_spans, uint64_t spans,
+               int64_t now_ms);
+  // Reads and observes what was queued; called by the thread that collects.
   void Drain();
   // Takes `spans` of `tenant`, stored at `now_ms`.
   void Observe(const std::string& tenant, std::span<const SpanFacts> spans, int64_t now_ms);
@@ -105,14 +107,14 @@ class Generator {
 
   struct Queued {
     std::string tenant;
-    std::vector<SpanFacts> spans;
+    std::vector<std::string> resource_spans;
     int64_t now_ms;
   };
 
   const Options opts_;
   Mutex queue_mu_;
   std::vector<Queued> queue_ GUARDED_BY(queue_mu_);
-  size_t queued_spans_ GUARDED_BY(queue_mu_) = 0;
+  size_t queued_bytes_ GUARDED_BY(queue_mu_) = 0;
   prometheus::Family<prometheus::Counter>* spans_ = nullptr;
   prometheus::Family<prometheus::Counter>* discarded_ = nullptr;
   mutable Mutex mu_;

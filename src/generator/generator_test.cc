@@ -42,13 +42,20 @@ constexpr std::string_view kRequest = R"({"resourceSpans":[
     "startTimeUnixNano":"1000050000000","endTimeUnixNano":"1000070000000",
     "attributes":[{"key":"peer.service","value":{"stringValue":"payments"}}]}]}]}]})";
 
-std::vector<SpanFacts> Facts() {
+// kRequest cut as the trace store keeps it: serialized ResourceSpans of one trace each.
+std::vector<std::string> Fragments() {
   auto raw = proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, kRequest);
   EXPECT_TRUE(raw.ok()) << raw.status().message();
   auto split = proto::SplitByTrace(*raw);
   EXPECT_TRUE(split.ok());
+  std::vector<std::string> out;
+  for (const auto& f : split->fragments) out.push_back(f.resource_spans);
+  return out;
+}
+
+std::vector<SpanFacts> Facts() {
   std::vector<SpanFacts> out;
-  for (const auto& f : split->fragments) EXPECT_TRUE(ExtractFacts(f.resource_spans, out).ok());
+  for (const std::string& f : Fragments()) EXPECT_TRUE(ExtractFacts(f, out).ok());
   return out;
 }
 
@@ -209,7 +216,7 @@ TEST(Generator, OnlySpansOfNow) {
 // The server's path: queued from the WAL's callbacks, observed when drained.
 TEST(Generator, QueuedUntilDrained) {
   Generator g(Options{}, nullptr);
-  g.Enqueue("t1", Facts(), 1'000'000);
+  g.Enqueue("t1", Fragments(), 5, 1'000'000);
   EXPECT_TRUE(g.Collect(1'005'000).empty());
   g.Drain();
   EXPECT_EQ(g.Collect(1'006'000).size(), 1u);

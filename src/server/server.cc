@@ -32,14 +32,17 @@ StrataServer::StrataServer(Config config)
     trace_distributor_->SetOnStored(
         [gen = generator_.get()](const std::string& tenant,
                                  std::span<const traces::Fragment> fragments) {
-          std::vector<generator::SpanFacts> facts;
+          // Copied now (the fragments are borrowed), read on the generator's thread.
+          std::vector<std::string> resource_spans;
+          uint64_t spans = 0;
           for (const traces::Fragment& f : fragments) {
-            // Checked when they were received: a failure here leaves the fragment out.
-            (void)generator::ExtractFacts(f.resource_spans, facts);
+            resource_spans.emplace_back(f.resource_spans);
+            spans += f.spans;
           }
-          return std::function<void()>([gen, tenant, facts = std::move(facts)]() mutable {
-            gen->Enqueue(tenant, std::move(facts), NowMillis());
-          });
+          return std::function<void()>(
+              [gen, tenant, spans, resource_spans = std::move(resource_spans)]() mutable {
+                gen->Enqueue(tenant, std::move(resource_spans), spans, NowMillis());
+              });
         });
   }
   auto cache = frontend::OpenCache(config_.results_cache);
