@@ -151,7 +151,9 @@ Result<BlockMeta> DecodeMeta(std::string_view json) {
   BlockMeta m;
   int64_t version = 0;
   RETURN_IF_ERROR(MetaGet(root, "version", version));
-  if (version != kFormatVersion) return MetaError(fmt::format("unsupported version {}", version));
+  if (version < kMinFormatVersion || version > kFormatVersion) {
+    return MetaError(fmt::format("unsupported version {}", version));
+  }
   m.version = static_cast<int>(version);
   std::string_view signal, id;
   RETURN_IF_ERROR(MetaGet(root, "signal", signal));

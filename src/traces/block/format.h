@@ -11,7 +11,10 @@
 // describes every byte.
 namespace strata::traces::block {
 
-inline constexpr int kFormatVersion = 1;
+// Version 1 pages are one zstd frame of entries; version 2 pages are columnar (columns.h).
+// Readers take both; writers write 2 unless told otherwise.
+inline constexpr int kFormatVersion = 2;
+inline constexpr int kMinFormatVersion = 1;
 inline constexpr const char* kIndexFile = "index";
 inline constexpr const char* kDataFile = "data";
 inline constexpr char kIndexMagic[4] = {'S', 'T', 'B', 'I'};

@@ -5,6 +5,7 @@
 
 #include "base/coding.h"
 #include "proto/otlp_traces.h"
+#include "traces/block/columns.h"
 
 namespace strata::traces::block {
 
@@ -39,6 +40,11 @@ Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uin
     return Status::Corruption(fmt::format("trace block {} page {}: {}", meta_.id, p, what));
   };
   const std::string& frame = frames[0];
+  if (meta_.version >= 2) {
+    auto decoded = DecodeColumnarPage(frame, page.raw_length);
+    if (!decoded.ok()) return corrupt(decoded.status().message());
+    return decoded;
+  }
   const unsigned long long raw = ZSTD_getFrameContentSize(frame.data(), frame.size());
   if (raw != page.raw_length) return corrupt("size differs from the index");
   std::string data(page.raw_length, '\0');

@@ -14,6 +14,7 @@
 #include "base/units.h"
 #include "blocks/bloom.h"
 #include "proto/otlp_traces.h"
+#include "traces/block/columns.h"
 
 namespace strata::traces::block {
 
@@ -29,6 +30,10 @@ Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& dir,
                                                          WriterOptions opts) {
   if (opts.page_bytes == 0) return Status::InvalidArgument("trace block: page_bytes is 0");
   if (opts.bloom_bits_per_trace == 0) return Status::InvalidArgument("trace block: no bloom bits");
+  if (opts.format_version < kMinFormatVersion || opts.format_version > kFormatVersion) {
+    return Status::InvalidArgument(
+        fmt::format("trace block: no format version {}", opts.format_version));
+  }
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
   std::filesystem::create_directories(dir, ec);
@@ -41,6 +46,7 @@ Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& dir,
   if (w->cctx_ == nullptr) return Status::IOError("trace block: out of memory for zstd");
   w->meta_.id = w->opts_.id.empty() ? NewUlid(NowMillis()) : w->opts_.id;
   w->meta_.level = w->opts_.level;
+  w->meta_.version = w->opts_.format_version;
   w->meta_.sources =
       w->opts_.sources.empty() ? std::vector<std::string>{w->meta_.id} : w->opts_.sources;
   w->meta_.min_time_ns = std::numeric_limits<int64_t>::max();
@@ -78,13 +84,19 @@ Status BlockWriter::Add(std::string_view trace_id, std::string_view traces_data,
 
 Status BlockWriter::FlushPage() {
   if (current_.traces == 0) return Status::Ok();
-  std::string out(ZSTD_compressBound(page_.size()), '\0');
-  const size_t n = ZSTD_compressCCtx(cctx_, out.data(), out.size(), page_.data(), page_.size(),
-                                     opts_.zstd_level);
-  if (ZSTD_isError(n)) {
-    return Status::IOError(fmt::format("trace block: zstd: {}", ZSTD_getErrorName(n)));
+  std::string out;
+  if (opts_.format_version >= 2) {
+    ASSIGN_OR_RETURN(out, EncodeColumnarPage(page_, cctx_, opts_.zstd_level));
+  } else {
+    out.resize(ZSTD_compressBound(page_.size()));
+    const size_t n = ZSTD_compressCCtx(cctx_, out.data(), out.size(), page_.data(), page_.size(),
+                                       opts_.zstd_level);
+    if (ZSTD_isError(n)) {
+      return Status::IOError(fmt::format("trace block: zstd: {}", ZSTD_getErrorName(n)));
+    }
+    out.resize(n);
   }
-  out.resize(n);
+  const uint64_t n = out.size();
   RETURN_IF_ERROR(WriteAll(data_fd_, out, dir_ + "/" + kDataFile));
   current_.offset = meta_.data_bytes;
   current_.length = n;

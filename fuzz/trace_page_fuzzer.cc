@@ -1,0 +1,51 @@
+// libFuzzer target: the columnar trace page codec (traces/block/columns.h). The input after its
+// first byte is a page's traces, each a 16-byte ID, a 2-byte little-endian length and that
+// many bytes of TracesData (so spans can carry their trace's ID and land in the columns). The
+// page is encoded and must decode back to exactly its entries; then the first byte picks how
+// many bytes of the encoded page to damage, and decoding the damaged page must give either
+// kCorruption or entries of the page's size.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "base/coding.h"
+#include "traces/block/columns.h"
+
+using namespace strata;
+using namespace strata::traces::block;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  std::string_view in(reinterpret_cast<const char*>(data), size);
+  const uint32_t damage = static_cast<uint8_t>(in[0]) % 4;
+  in.remove_prefix(1);
+  std::string entries;
+  while (in.size() >= 18) {
+    const size_t n = static_cast<uint8_t>(in[16]) | (size_t{static_cast<uint8_t>(in[17])} << 8);
+    const std::string_view id = in.substr(0, 16);
+    in.remove_prefix(18);
+    const std::string_view trace = in.substr(0, n);
+    in.remove_prefix(trace.size());
+    entries += id;
+    PutLengthPrefixed(entries, trace);
+  }
+  static ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  auto page = EncodeColumnarPage(entries, cctx, 1);
+  if (!page.ok()) abort();
+  auto back = DecodeColumnarPage(*page, entries.size());
+  if (!back.ok() || *back != entries) abort();
+
+  std::string damaged = *page;
+  uint32_t x = static_cast<uint32_t>(entries.size()) * 2654435761u + 1;
+  for (uint32_t i = 0; i < damage && !damaged.empty(); ++i) {
+    x = x * 1664525u + 1013904223u;
+    damaged[x % damaged.size()] ^= static_cast<char>(1 + (x >> 24) % 255);
+  }
+  auto got = DecodeColumnarPage(damaged, entries.size());
+  if (got.ok() ? got->size() != entries.size() : got.status().code() != Status::Code::kCorruption) {
+    abort();
+  }
+  return 0;
+}
