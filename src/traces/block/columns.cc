@@ -25,20 +25,24 @@ using proto::WireType;
 
 constexpr size_t kColumns = static_cast<size_t>(Column::kCount);
 constexpr size_t kSpanIdSize = 8;
-// A column is never larger than a page may be (format.h); sums of sizes cannot overflow.
+// A page's columns, raw, are at most twice its entries and 4 KiB (an encoder that would pass
+// this keeps every trace of the page whole instead); readers hold pages to it. A single column
+// is at most twice the largest page, so sums of sizes cannot overflow.
+uint64_t MaxColumnBytes(uint64_t entries_bytes) { return 2 * entries_bytes + 4096; }
 constexpr uint64_t kMaxColumnBytes = kMaxPageRawBytes * 2;
 
 // The OTLP messages below a TracesData (opentelemetry/proto/trace/v1/trace.proto), as far as
 // the columns keep them apart; every view borrows the page being encoded or the decoder's
 // dictionary and raw column.
 
-// An AnyValue: a string, bool, int or double in its own column; anything else (arrays, maps,
-// bytes, an empty value) as its serialized bytes.
-enum ValueTag : uint8_t { kNoValue, kString, kBool, kInt, kDouble, kOtherValue, kValueTags };
+// An AnyValue: a string, bool, int or double as such; anything else (arrays, maps, bytes, an
+// empty value) as its serialized bytes. In kAttrValues: the tag, then a dictionary index
+// (strings and other values), the bool, the zig-zag int, or the double's 8 bytes.
+enum class ValueTag : uint8_t { kNoValue, kString, kBool, kInt, kDouble, kOtherValue, kValueTags };
 
 struct Attr {
   std::string_view key;
-  ValueTag tag = kNoValue;
+  ValueTag tag = ValueTag::kNoValue;
   std::string_view bytes;  // kString: the string; kOtherValue: the serialized AnyValue
   uint64_t bits = 0;       // kBool, kInt (two's complement), kDouble (IEEE 754)
 };
@@ -106,19 +110,19 @@ void AppendAttrs(std::string& out, uint32_t field, const std::vector<Attr>& attr
   for (const Attr& a : attrs) {
     scratch.clear();
     PutStringIfAny(scratch, 1, a.key);
-    if (a.tag != kNoValue) {
+    if (a.tag != ValueTag::kNoValue) {
       std::string any;
       switch (a.tag) {
-        case kString:
+        case ValueTag::kString:
           PutBytesField(any, 1, a.bytes);
           break;
-        case kBool:
+        case ValueTag::kBool:
           PutVarintField(any, 2, a.bits);
           break;
-        case kInt:
+        case ValueTag::kInt:
           PutVarintField(any, 3, a.bits);
           break;
-        case kDouble:
+        case ValueTag::kDouble:
           PutFixed64Field(any, 4, a.bits);
           break;
         default:
@@ -193,26 +197,26 @@ void AppendTrace(const std::vector<Resource>& resources, std::string& out) {
 // they accept is checked against the canonical encoding by the caller.
 bool ParseValue(std::string_view any, Attr& a) {
   WireReader r(any);
-  a.tag = kOtherValue;
+  a.tag = ValueTag::kOtherValue;
   a.bytes = any;
   if (!r.NextField()) return !r.error();
   const uint32_t field = r.field();
   const uint8_t wt = r.wire_type();
   bool ok = true;
   if (field == 1 && wt == static_cast<uint8_t>(WireType::kLen)) {
-    a.tag = kString;
+    a.tag = ValueTag::kString;
     ok = r.ReadBytes(&a.bytes);
   } else if ((field == 2 || field == 3) && wt == static_cast<uint8_t>(WireType::kVarint)) {
-    a.tag = field == 2 ? kBool : kInt;
+    a.tag = field == 2 ? ValueTag::kBool : ValueTag::kInt;
     ok = r.ReadVarint(&a.bits);
   } else if (field == 4 && wt == static_cast<uint8_t>(WireType::kFixed64)) {
-    a.tag = kDouble;
+    a.tag = ValueTag::kDouble;
     ok = r.ReadFixed64(&a.bits);
   } else {
     return r.Skip();  // kept as its bytes
   }
   if (!ok || r.NextField() || r.error()) {
-    a.tag = kOtherValue;  // more than one field: kept as its bytes
+    a.tag = ValueTag::kOtherValue;  // more than one field: kept as its bytes
     a.bytes = any;
   }
   return true;
@@ -417,8 +421,8 @@ bool ParseTrace(std::string_view data, std::vector<Resource>& out) {
   return !r.error();
 }
 
-// Attribute values in kAttrValues: the tag, then a dictionary index (strings and other
-// values), the bool, the zig-zag int, or the double's 8 bytes.
+// Encoder fills the columns of one page, trace by trace; its views borrow the entries, which
+// must outlive it. With `whole`, every trace is kept whole (the raw column).
 class Encoder {
   // A span of the current trace: parsed, and whether its columns give back its bytes.
   struct Pending {
@@ -428,14 +432,14 @@ class Encoder {
   };
 
  public:
-  Encoder() { columns_.fill(std::string()); }
+  explicit Encoder(bool whole) : whole_(whole) {}
 
   void AddTrace(std::string_view id, std::string_view data) {
     Col(Column::kTraceIds) += id;
     resources_.clear();
     scratch_.clear();
-    if (ParseTrace(data, resources_)) AppendTrace(resources_, scratch_);
-    if (scratch_ != data) {  // not canonical: kept whole
+    if (!whole_ && ParseTrace(data, resources_)) AppendTrace(resources_, scratch_);
+    if (whole_ || scratch_ != data) {  // not canonical: kept whole
       PutUvarint(Col(Column::kShape), 0);
       PutLengthPrefixed(Col(Column::kRaw), data);
       return;
@@ -483,15 +487,16 @@ class Encoder {
     }
   }
 
-  Result<std::string> Finish(ZSTD_CCtx* cctx, int level, uint64_t entries_bytes) {
+  // The raw size of the columns once the dictionary is written.
+  uint64_t Seal() {
     std::string& dict = Col(Column::kDict);
     for (std::string_view s : dict_order_) PutLengthPrefixed(dict, s);
     uint64_t raw = 0;
     for (const std::string& c : columns_) raw += c.size();
-    if (raw > MaxColumnBytes(entries_bytes)) {
-      return Status::InvalidArgument(
-          fmt::format("trace block: columns of {} bytes for a page of {}", raw, entries_bytes));
-    }
+    return raw;
+  }
+
+  Result<std::string> Compress(ZSTD_CCtx* cctx, int level) {
     std::string head, body;
     PutUvarint(head, kColumns);
     for (const std::string& c : columns_) {
@@ -510,9 +515,6 @@ class Encoder {
     return head + body;
   }
 
-  // Columns never outgrow the entries by much; a decoder holds pages to this.
-  static uint64_t MaxColumnBytes(uint64_t entries_bytes) { return 2 * entries_bytes + 4096; }
-
  private:
   std::string& Col(Column c) { return columns_[static_cast<size_t>(c)]; }
 
@@ -530,17 +532,17 @@ class Encoder {
       PutUvarint(keys, Ref(a.key));
       values.push_back(static_cast<char>(a.tag));
       switch (a.tag) {
-        case kString:
-        case kOtherValue:
+        case ValueTag::kString:
+        case ValueTag::kOtherValue:
           PutUvarint(values, Ref(a.bytes));
           break;
-        case kBool:
+        case ValueTag::kBool:
           PutUvarint(values, a.bits);
           break;
-        case kInt:
+        case ValueTag::kInt:
           PutVarint(values, static_cast<int64_t>(a.bits));
           break;
-        case kDouble:
+        case ValueTag::kDouble:
           PutFixed64(values, a.bits);
           break;
         default:
@@ -607,6 +609,7 @@ class Encoder {
     PutUvarint(dropped, s.dropped_links);
   }
 
+  const bool whole_;
   std::array<std::string, kColumns> columns_;
   std::unordered_map<std::string_view, uint32_t> dict_;
   std::vector<std::string_view> dict_order_;
@@ -622,20 +625,28 @@ Status PageCorruption(std::string_view what) {
   return Status::Corruption(fmt::format("columnar trace page: {}", what));
 }
 
-// Reads a page's columns back into entries. Every read is checked; the output is held to the
-// index's raw length, so no input makes it allocate more than that.
+// Decoder reads a page's columns back into entries. Every read is checked, and every piece of
+// output is counted against the index's raw length as it is read (a lower bound of what it
+// adds), so memory stays within a small multiple of that length whatever the input. Its
+// readers point into its own columns: not copyable or movable.
 class Decoder {
  public:
   Decoder(std::array<std::string, kColumns> columns, uint64_t raw_length)
-      : columns_(std::move(columns)), budget_(raw_length) {
+      : columns_(std::move(columns)), raw_length_(raw_length), budget_(raw_length) {
     for (size_t c = 0; c < kColumns; ++c) readers_.emplace_back(columns_[c]);
   }
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
 
   Result<std::string> Run() {
+    // Entries are distinct, and each non-empty one is output at least once with a field key
+    // and length: 3 bytes or more.
     ByteReader& dict = R(Column::kDict);
     while (!dict.empty()) {
       std::string_view s;
-      if (!dict.ReadLengthPrefixed(&s)) return Corrupt("dictionary");
+      if (!dict.ReadLengthPrefixed(&s) || dict_.size() > 1 + raw_length_ / 3) {
+        return Corrupt("dictionary");
+      }
       dict_.push_back(s);
     }
     std::string out;
@@ -645,9 +656,11 @@ class Decoder {
       if (!ids.ReadBytes(proto::kTraceIdSize, &id)) return Corrupt("trace IDs");
       trace_.clear();
       RETURN_IF_ERROR(Trace(id));
-      if (!Spend(proto::kTraceIdSize + UvarintSize(trace_.size()))) return Corrupt("size");
       out += id;
       PutLengthPrefixed(out, trace_);
+      if (out.size() > raw_length_) {
+        return PageCorruption("the traces are larger than the index says");
+      }
     }
     for (size_t c = 0; c < kColumns; ++c) {
       if (!readers_[c].empty()) {
@@ -741,25 +754,25 @@ class Decoder {
       Attr& a = out.emplace_back();
       uint8_t tag;
       if (!Str(Column::kAttrKeys, &a.key) || !R(Column::kAttrValues).ReadByte(&tag) ||
-          tag >= kValueTags) {
+          tag >= static_cast<uint8_t>(ValueTag::kValueTags)) {
         return false;
       }
       a.tag = static_cast<ValueTag>(tag);
       int64_t v = 0;
       bool ok = true;
       switch (a.tag) {
-        case kString:
-        case kOtherValue:
+        case ValueTag::kString:
+        case ValueTag::kOtherValue:
           ok = Str(Column::kAttrValues, &a.bytes);
           break;
-        case kBool:
+        case ValueTag::kBool:
           ok = U(Column::kAttrValues, &a.bits);
           break;
-        case kInt:
+        case ValueTag::kInt:
           ok = R(Column::kAttrValues).ReadVarint(&v);
           a.bits = static_cast<uint64_t>(v);
           break;
-        case kDouble:
+        case ValueTag::kDouble:
           ok = R(Column::kAttrValues).ReadFixed64(&a.bits);
           break;
         default:
@@ -836,7 +849,10 @@ class Decoder {
       Link& l = s.links.emplace_back();
       uint64_t bits, lflags;
       if (!U(Column::kLinks, &bits) || bits > 6 || (bits & 3) == 3) return Corrupt("link");
-      if ((bits & 3) == 1) l.trace_id = trace_id;
+      if ((bits & 3) == 1) {
+        if (!Spend(proto::kTraceIdSize)) return Corrupt("link");
+        l.trace_id = trace_id;
+      }
       if (((bits & 3) == 2 && !Bytes(Column::kOtherIds, proto::kTraceIdSize, &l.trace_id)) ||
           ((bits & 4) != 0 && !Bytes(Column::kOtherIds, kSpanIdSize, &l.span_id)) ||
           !Str(Column::kLinks, &l.trace_state) || !U(Column::kLinks, &l.dropped) ||
@@ -854,6 +870,7 @@ class Decoder {
   }
 
   const std::array<std::string, kColumns> columns_;
+  const uint64_t raw_length_;
   std::vector<ByteReader> readers_;
   std::vector<std::string_view> dict_;
   uint64_t budget_;
@@ -867,24 +884,30 @@ class Decoder {
 }  // namespace
 
 std::string_view ColumnName(Column c) {
-  static constexpr std::array<std::string_view, kColumns> kNames = {
+  static constexpr std::array<std::string_view, kColumns> kColumnNames = {
       "dict",      "trace_ids",   "shape",        "raw",    "span_ids",  "kinds",  "parents",
       "other_ids", "names",       "trace_starts", "starts", "durations", "status", "flags",
       "attr_keys", "attr_values", "events",       "links",  "dropped"};
-  return kNames[static_cast<size_t>(c)];
+  return kColumnNames[static_cast<size_t>(c)];
 }
 
 Result<std::string> EncodeColumnarPage(std::string_view entries, ZSTD_CCtx* cctx, int level) {
-  Encoder enc;
-  ByteReader r(entries);
-  while (!r.empty()) {
-    std::string_view id, data;
-    if (!r.ReadBytes(proto::kTraceIdSize, &id) || !r.ReadLengthPrefixed(&data)) {
-      return Status::InvalidArgument("trace block: a truncated page entry");
+  // Columns are smaller than the entries but for odd traces (many empty events cost more as
+  // columns than as protobuf): a page whose columns would pass the bound keeps every trace
+  // whole, which costs a byte a trace more than the entries.
+  for (bool whole : {false, true}) {
+    Encoder enc(whole);
+    ByteReader r(entries);
+    while (!r.empty()) {
+      std::string_view id, data;
+      if (!r.ReadBytes(proto::kTraceIdSize, &id) || !r.ReadLengthPrefixed(&data)) {
+        return Status::InvalidArgument("trace block: a truncated page entry");
+      }
+      enc.AddTrace(id, data);
     }
-    enc.AddTrace(id, data);
+    if (enc.Seal() <= MaxColumnBytes(entries.size())) return enc.Compress(cctx, level);
   }
-  return enc.Finish(cctx, level, entries.size());
+  return Status::InvalidArgument("trace block: a page's columns outgrow its entries");
 }
 
 namespace {
@@ -930,7 +953,7 @@ Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_lengt
   ASSIGN_OR_RETURN(Directory d, ReadDirectory(r));
   uint64_t raw_total = 0;
   for (const ColumnSize& size : d.sizes) raw_total += size.raw;
-  if (raw_total > Encoder::MaxColumnBytes(raw_length)) return PageCorruption("columns too large");
+  if (raw_total > MaxColumnBytes(raw_length)) return PageCorruption("columns too large");
   std::array<std::string, kColumns> columns;
   for (size_t c = 0; c < kColumns; ++c) {
     std::string_view stored;

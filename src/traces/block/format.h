@@ -23,7 +23,8 @@ inline constexpr char kIndexMagic[4] = {'S', 'T', 'B', 'I'};
 inline constexpr uint64_t kMaxPageRawBytes = uint64_t{1} << 30;
 inline constexpr uint64_t kMaxIndexBytes = uint64_t{1} << 30;
 
-// A page: consecutive traces in ID order, one zstd frame in the data file.
+// A page: consecutive traces in ID order, one zstd frame (version 1) or columns (version 2) in
+// the data file.
 struct PageInfo {
   std::string first_id;  // 16 bytes each
   std::string last_id;
