@@ -81,6 +81,14 @@ inline void PutDoubleField(std::string& out, uint32_t field, double v) {
   PutKey(out, field, WireType::kFixed64);
   PutDouble(out, v);
 }
+inline void PutFixed64Field(std::string& out, uint32_t field, uint64_t v) {
+  PutKey(out, field, WireType::kFixed64);
+  PutFixed64(out, v);
+}
+inline void PutFixed32Field(std::string& out, uint32_t field, uint32_t v) {
+  PutKey(out, field, WireType::kFixed32);
+  PutFixed32(out, v);
+}
 inline void PutBytesField(std::string& out, uint32_t field, std::string_view v) {
   PutKey(out, field, WireType::kLen);
   PutLengthPrefixed(out, v);

@@ -14,9 +14,9 @@ namespace strata::testing {
 namespace {
 
 using proto::PutBytesField;
-using proto::PutKey;
+using proto::PutFixed32Field;
+using proto::PutFixed64Field;
 using proto::PutVarintField;
-using proto::WireType;
 
 // OTLP field numbers (opentelemetry/proto/trace/v1/trace.proto, common/v1/common.proto).
 enum SpanKind : int { kInternal = 1, kServer = 2, kClient = 3, kProducer = 4, kConsumer = 5 };
@@ -48,11 +48,6 @@ void PutAttr(std::string& out, uint32_t field, std::string_view key, std::string
   PutBytesField(kv, 1, key);
   PutBytesField(kv, 2, any);
   PutBytesField(out, field, kv);
-}
-
-void PutFixed64Field(std::string& out, uint32_t field, uint64_t v) {
-  PutKey(out, field, WireType::kFixed64);
-  PutFixed64(out, v);
 }
 
 // Instrumentation libraries, as the demo's SDKs name them.
@@ -593,8 +588,7 @@ struct SyntheticTraces::Impl {
             PutBytesField(span, 15, status);
           }
           // Flags: sampled, with whether the parent was remote (HAS_IS_REMOTE, IS_REMOTE).
-          PutKey(span, 16, WireType::kFixed32);
-          PutFixed32(span, s.remote_parent ? 0x301 : 0x101);
+          PutFixed32Field(span, 16, s.remote_parent ? 0x301 : 0x101);
           PutBytesField(ss, 2, span);
         }
         if (any) {

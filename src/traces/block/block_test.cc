@@ -243,11 +243,10 @@ std::string Varint(uint32_t field, uint64_t v) {
 }
 std::string Fixed(uint32_t field, uint64_t v, bool wide = true) {
   std::string out;
-  proto::PutKey(out, field, wide ? proto::WireType::kFixed64 : proto::WireType::kFixed32);
   if (wide) {
-    PutFixed64(out, v);
+    proto::PutFixed64Field(out, field, v);
   } else {
-    PutFixed32(out, static_cast<uint32_t>(v));
+    proto::PutFixed32Field(out, field, static_cast<uint32_t>(v));
   }
   return out;
 }

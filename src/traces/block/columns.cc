@@ -18,7 +18,8 @@ namespace strata::traces::block {
 namespace {
 
 using proto::PutBytesField;
-using proto::PutKey;
+using proto::PutFixed32Field;
+using proto::PutFixed64Field;
 using proto::PutVarintField;
 using proto::WireReader;
 using proto::WireType;
@@ -88,14 +89,6 @@ struct Resource {
   std::vector<Scope> scopes;
 };
 
-void PutFixed64Field(std::string& out, uint32_t field, uint64_t v) {
-  PutKey(out, field, WireType::kFixed64);
-  PutFixed64(out, v);
-}
-void PutFixed32Field(std::string& out, uint32_t field, uint32_t v) {
-  PutKey(out, field, WireType::kFixed32);
-  PutFixed32(out, v);
-}
 void PutStringIfAny(std::string& out, uint32_t field, std::string_view v) {
   if (!v.empty()) PutBytesField(out, field, v);
 }
