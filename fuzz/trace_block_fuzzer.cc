@@ -58,7 +58,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static testing::TempDir dir("trace-block-fuzz");
   block::WriterOptions opts;
   opts.page_bytes = 64 + seed % 512;  // many pages
-  opts.bloom_bits_per_trace = 1 + seed % 24;
   auto w = block::BlockWriter::Create(dir.path() + "/b", opts);
   if (!w.ok()) abort();
   for (const auto& [id, trace] : traces) {

@@ -106,13 +106,15 @@ inline http::Request PushRequest(const proto::WriteRequest& wr, const std::strin
 }
 
 // Starts s3rver (path from CMake) serving bucket "strata" from `dir`; credentials S3RVER.
+// s3rver encrypts its listings' continuation tokens with DES, which Node 17+ gives only with
+// OpenSSL's legacy provider: without it a listing of over 1,000 keys answers 500.
 inline std::unique_ptr<Process> StartS3rver(const std::string& script, const std::string& dir,
                                             int port) {
   std::filesystem::create_directories(dir + "/s3");
   return std::make_unique<Process>(
-      std::vector<std::string>{"/usr/bin/env", "node", script, "-d", dir + "/s3", "-a", "127.0.0.1",
-                               "-p", std::to_string(port), "--configure-bucket", "strata",
-                               "--silent"},
+      std::vector<std::string>{"/usr/bin/env", "node", "--openssl-legacy-provider", script, "-d",
+                               dir + "/s3", "-a", "127.0.0.1", "-p", std::to_string(port),
+                               "--configure-bucket", "strata", "--silent"},
       dir + "/s3rver.log");
 }
 

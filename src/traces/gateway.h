@@ -19,9 +19,10 @@ namespace strata::traces {
 
 // Gateway serves the trace blocks in the object store with the parts the other signals'
 // gateways use: blocks::BlockSet keeps each tenant's readers in step with the bucket, reads
-// go through the shared page cache. A block's index (its pages' ID ranges and its trace-ID
-// filter) is loaded when the block is found, so a lookup reads only the page that holds the
-// trace, in the blocks whose filters let them hold it. Thread-safe.
+// go through the shared page cache. A block's index (its pages' ID ranges and its trace IDs'
+// fingerprints, about 4 bytes a trace held in memory) is loaded when the block is found, so a
+// lookup reads only the page that holds the trace, in the blocks whose fingerprints let them
+// hold it. Thread-safe.
 class Gateway {
  public:
   // The bucket of a tenant's blocks (instrumented for the store-gateway component).

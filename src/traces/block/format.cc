@@ -20,7 +20,8 @@ namespace strata::traces::block {
 
 namespace {
 
-constexpr uint8_t kIndexVersion = 1;
+// Version 1 held a bloom filter where version 2 holds fingerprints; both are read.
+constexpr uint8_t kIndexVersion = 2;
 
 Status IndexError(std::string_view what) {
   return Status::Corruption(fmt::format("trace block index: {}", what));
@@ -32,7 +33,15 @@ uint64_t TraceIdFeature(std::string_view trace_id) {
   return XXH3_64bits_withSeed(trace_id.data(), trace_id.size(), 4);
 }
 
+uint32_t TraceIdFingerprint(std::string_view trace_id) {
+  return static_cast<uint32_t>(TraceIdFeature(trace_id) >> 32);
+}
+
 bool BlockIndex::MayHold(std::string_view trace_id) const {
+  if (bloom.empty()) {
+    return std::binary_search(fingerprints.begin(), fingerprints.end(),
+                              TraceIdFingerprint(trace_id));
+  }
   const auto blocks = static_cast<uint32_t>(bloom.size() / blocks::kBloomBlockBytes);
   if (blocks == 0) return false;
   const uint64_t f = TraceIdFeature(trace_id);
@@ -61,8 +70,12 @@ std::string EncodeIndex(const BlockIndex& index) {
     PutUvarint(out, p.raw_length);
     PutUvarint(out, p.traces);
   }
-  PutUvarint(out, index.bloom.size() / blocks::kBloomBlockBytes);
-  out += index.bloom;
+  PutUvarint(out, index.fingerprints.size());
+  uint32_t prev = 0;
+  for (uint32_t f : index.fingerprints) {
+    PutUvarint(out, f - prev);
+    prev = f;
+  }
   PutFixed32(out, Crc32c(out));
   return out;
 }
@@ -77,9 +90,9 @@ Result<BlockIndex> DecodeIndex(std::string_view data) {
   uint32_t want = 0;
   crc.ReadFixed32(&want);
   if (Crc32c(body) != want) return IndexError("checksum mismatch");
-  if (static_cast<uint8_t>(body[sizeof(kIndexMagic)]) != kIndexVersion) {
-    return IndexError(
-        fmt::format("unsupported version {}", static_cast<uint8_t>(body[sizeof(kIndexMagic)])));
+  const auto version = static_cast<uint8_t>(body[sizeof(kIndexMagic)]);
+  if (version < 1 || version > kIndexVersion) {
+    return IndexError(fmt::format("unsupported version {}", version));
   }
   ByteReader r(body.substr(sizeof(kIndexMagic) + 1));
   BlockIndex index;
@@ -87,7 +100,7 @@ Result<BlockIndex> DecodeIndex(std::string_view data) {
   // A page takes at least 36 bytes: two IDs and four varints.
   if (!r.ReadUvarint(&pages) || pages > r.remaining() / 36) return IndexError("bad page count");
   index.pages.resize(pages);
-  uint64_t next_offset = 0;
+  uint64_t next_offset = 0, traces_in_pages = 0;
   for (uint64_t i = 0; i < pages; ++i) {
     PageInfo& p = index.pages[i];
     std::string_view first, last;
@@ -106,6 +119,24 @@ Result<BlockIndex> DecodeIndex(std::string_view data) {
       return IndexError(fmt::format("page {} is inconsistent", i));
     }
     next_offset = p.offset + p.length;
+    traces_in_pages += traces;
+  }
+  if (version >= 2) {
+    uint64_t count = 0;
+    // A fingerprint takes at least one byte.
+    if (!r.ReadUvarint(&count) || count != traces_in_pages || count > r.remaining()) {
+      return IndexError("bad fingerprint count");
+    }
+    index.fingerprints.resize(count);
+    uint64_t f = 0;
+    for (uint32_t& out : index.fingerprints) {
+      uint64_t delta = 0;
+      if (!r.ReadUvarint(&delta) || delta > UINT32_MAX - f) return IndexError("bad fingerprints");
+      f += delta;
+      out = static_cast<uint32_t>(f);
+    }
+    if (!r.empty()) return IndexError("bytes after the fingerprints");
+    return index;
   }
   uint64_t blocks = 0;
   std::string_view bloom;

@@ -35,20 +35,27 @@ struct PageInfo {
   bool operator==(const PageInfo&) const = default;
 };
 
-// The index file: the pages, and a blocked bloom filter (blocks/bloom.h) over the trace IDs.
+// The index file: the pages, and the fingerprints of the block's trace IDs (index version 2)
+// or a blocked bloom filter (blocks/bloom.h) over them (version 1).
 struct BlockIndex {
   std::vector<PageInfo> pages;
-  std::string bloom;  // whole 64-byte blocks
+  // Sorted, one per trace: a lookup of an ID the block does not hold reads a page with
+  // probability traces/2^32, so a tenant's false reads per lookup stay below its traces/2^32
+  // however its traces are split into blocks.
+  std::vector<uint32_t> fingerprints;
+  std::string bloom;  // version 1 only: whole 64-byte blocks
   bool operator==(const BlockIndex&) const = default;
 
-  // Whether the filter lets the block hold the trace (false: it certainly does not).
+  // Whether the block may hold the trace (false: it certainly does not).
   bool MayHold(std::string_view trace_id) const;
   // The page whose ID range holds `trace_id`, or -1.
   int64_t PageOf(std::string_view trace_id) const;
 };
 
-// The filter feature of a trace ID.
+// The filter feature of a trace ID (version 1 indexes' bloom filters).
 uint64_t TraceIdFeature(std::string_view trace_id);
+// The fingerprint of a trace ID: the feature's high 32 bits.
+uint32_t TraceIdFingerprint(std::string_view trace_id);
 
 std::string EncodeIndex(const BlockIndex& index);
 // kCorruption naming the problem for bytes that are not a valid index.

@@ -18,7 +18,7 @@
 namespace strata::traces::block {
 
 // BlockReader reads one trace block of a tenant through the object-store range cache: the
-// index (pages and the trace-ID filter) is fetched once and held, pages as byte ranges.
+// index (pages and the trace-ID fingerprints) is fetched once and held, pages as byte ranges.
 // Untrusted bytes are validated; a damaged block reads as kCorruption, never a crash.
 // Thread-safe; the bucket and cache must outlive it.
 class BlockReader {
@@ -38,7 +38,7 @@ class BlockReader {
 
   // The trace with this 16-byte ID as a serialized TracesData, or nullopt when the block does
   // not hold it. Reads the index once and then at most the one page whose ID range holds
-  // the trace, only when the filter lets the block hold it; adds the bytes of that page to
+  // the trace, only when the fingerprints let the block hold it; adds the bytes of that page to
   // `bytes_read`.
   Result<std::optional<std::string>> FindTrace(std::string_view trace_id, uint64_t* bytes_read);
 

@@ -12,7 +12,6 @@
 #include "base/file.h"
 #include "base/ulid.h"
 #include "base/units.h"
-#include "blocks/bloom.h"
 #include "proto/otlp_traces.h"
 #include "traces/block/columns.h"
 
@@ -29,7 +28,6 @@ BlockWriter::~BlockWriter() {
 Result<std::unique_ptr<BlockWriter>> BlockWriter::Create(const std::string& dir,
                                                          WriterOptions opts) {
   if (opts.page_bytes == 0) return Status::InvalidArgument("trace block: page_bytes is 0");
-  if (opts.bloom_bits_per_trace == 0) return Status::InvalidArgument("trace block: no bloom bits");
   if (opts.format_version < kMinFormatVersion || opts.format_version > kFormatVersion) {
     return Status::InvalidArgument(
         fmt::format("trace block: no format version {}", opts.format_version));
@@ -72,7 +70,7 @@ Status BlockWriter::Add(std::string_view trace_id, std::string_view traces_data,
   page_ += trace_id;
   PutUvarint(page_, traces_data.size());
   page_ += traces_data;
-  features_.push_back(TraceIdFeature(trace_id));
+  fingerprints_.push_back(TraceIdFingerprint(trace_id));
   ++meta_.num_traces;
   meta_.num_spans += spans;
   meta_.trace_bytes += traces_data.size();
@@ -112,11 +110,8 @@ Result<BlockMeta> BlockWriter::Finish() {
   if (meta_.num_traces == 0) return Status::InvalidArgument("trace block: no traces");
   RETURN_IF_ERROR(FlushPage());
   if (::fsync(data_fd_) != 0) return ErrnoStatus("fsync", dir_ + "/" + kDataFile, errno);
-  const uint32_t blocks =
-      blocks::BloomClassBlocks(blocks::BloomClassFor(features_.size(), opts_.bloom_bits_per_trace));
-  index_.bloom.assign(size_t{blocks} * blocks::kBloomBlockBytes, '\0');
-  blocks::BloomAdd({reinterpret_cast<uint8_t*>(index_.bloom.data()), index_.bloom.size()},
-                   features_);
+  std::sort(fingerprints_.begin(), fingerprints_.end());
+  index_.fingerprints = std::move(fingerprints_);
   const std::string index = EncodeIndex(index_);
   RETURN_IF_ERROR(WriteFileAtomically(dir_ + "/" + kIndexFile, index));
   meta_.num_pages = index_.pages.size();

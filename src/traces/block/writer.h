@@ -20,7 +20,6 @@ struct WriterOptions {
   uint64_t page_bytes = 1u << 20;
   int zstd_level = 3;
   int format_version = kFormatVersion;  // 1: a page is one zstd frame (comparisons, tests)
-  uint32_t bloom_bits_per_trace = 16;   // about 0.1% false positives
   int level = 1;
   std::vector<std::string> sources;  // empty: this block alone
 };
@@ -55,7 +54,7 @@ class BlockWriter {
   ZSTD_CCtx* cctx_ = nullptr;
   BlockMeta meta_;
   BlockIndex index_;
-  std::vector<uint64_t> features_;
+  std::vector<uint32_t> fingerprints_;
   std::string page_;  // the current page's entries, raw
   PageInfo current_;
   std::string last_id_;
