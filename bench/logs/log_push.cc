@@ -9,27 +9,19 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "base/mutex.h"
+#include "bench/push_load.h"
 #include "bench/tool_main.h"
-#include "http/client.h"
 #include "proto/remote_write.h"
 #include "proto/wire.h"
 
 namespace strata {
 namespace {
-
-namespace bhttp = boost::beast::http;
-using Clock = std::chrono::steady_clock;
 
 struct Stream {
   std::string labels;  // Loki's text form
@@ -97,79 +89,47 @@ int Run(int argc, char** argv) {
   streams.reserve(by_labels.size());
   for (auto& [_, s] : by_labels) streams.push_back(std::move(s));
 
-  std::atomic<uint64_t> sent{0}, acked{0}, errors{0}, bytes{0};
-  Mutex mu;
-  std::vector<double> latencies_ms;
-  const auto begin = Clock::now();
-  const auto deadline = begin + std::chrono::duration_cast<Clock::duration>(
-                                    std::chrono::duration<double>(duration_s));
-  auto expired = [&] { return duration_s > 0 && Clock::now() >= deadline; };
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(concurrency));
-  for (int w = 0; w < concurrency; ++w) {
-    workers.emplace_back([&, w] {
-      http::Client client(url->host, url->port);
-      std::vector<size_t> mine, pos;
-      for (size_t i = static_cast<size_t>(w); i < streams.size(); i += concurrency) {
-        mine.push_back(i);
-        pos.push_back(0);
-      }
-      std::vector<double> lat;
-      for (bool more = true; more && !expired();) {
-        more = false;
-        for (size_t k = 0; k < mine.size() && !expired(); ++k) {
-          const Stream& s = streams[mine[k]];
-          size_t from = pos[k], to = from, line_bytes = 0;
-          while (to < s.lines.size() && line_bytes < (batch_kib << 10))
-            line_bytes += s.lines[to++].size();
-          if (to == from) continue;
-          more = true;
-          pos[k] = to;
-          if (rate > 0) {
-            // Wait until these lines fit under the rate since the start.
-            uint64_t after = sent.fetch_add(to - from) + (to - from);
-            auto due = begin + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(double(after) / double(rate)));
-            std::this_thread::sleep_until(due);
-          } else {
-            sent.fetch_add(to - from);
-          }
-          http::Request req(bhttp::verb::post, url->target, 11);
-          req.set(bhttp::field::content_type, "application/x-protobuf");
-          req.set(bhttp::field::user_agent, "strata-log-push");
-          if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
-          req.body() = proto::SnappyCompress(EncodePush(s, from, to));
-          bytes.fetch_add(line_bytes);
-          auto t0 = Clock::now();
-          auto res = client.Do(std::move(req));
-          lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-          if (res.ok() && res->result_int() / 100 == 2) {
-            acked.fetch_add(to - from);
-          } else {
-            if (errors.fetch_add(1) < 3) {
-              fmt::print(stderr, "push failed: {}\n",
-                         res.ok() ? fmt::format("{} {}", res->result_int(), res->body())
-                                  : res.status().ToString());
-            }
-          }
-        }
-      }
-      MutexLock lk(mu);
-      latencies_ms.insert(latencies_ms.end(), lat.begin(), lat.end());
-    });
-  }
-  for (auto& t : workers) t.join();
-  double secs = std::chrono::duration<double>(Clock::now() - begin).count();
-  std::sort(latencies_ms.begin(), latencies_ms.end());
-  auto pct = [&](double q) {
-    return latencies_ms.empty() ? 0.0 : latencies_ms[size_t(q * double(latencies_ms.size() - 1))];
+  // Each worker takes every concurrency-th stream and sends a batch of each in turn.
+  struct Cursor {
+    std::vector<size_t> streams, pos;
+    size_t k = 0, dry = 0;  // the stream to send from next; streams sent in full in a row
   };
-  fmt::print(
-      "lines_total={} lines_acked={} line_bytes={} errors={} seconds={:.2f} lines_per_sec={:.0f} "
-      "requests={} p50_ms={:.2f} p99_ms={:.2f}\n",
-      total_lines, acked.load(), bytes.load(), errors.load(), secs, double(acked.load()) / secs,
-      latencies_ms.size(), pct(0.5), pct(0.99));
-  return errors.load() == 0 ? 0 : 1;
+  std::vector<Cursor> cursors(static_cast<size_t>(concurrency));
+  for (size_t i = 0; i < streams.size(); ++i) {
+    Cursor& c = cursors[i % cursors.size()];
+    c.streams.push_back(i);
+    c.pos.push_back(0);
+  }
+  bench::PushOptions opts{
+      .url = url_s,
+      .headers = {{"Content-Type", "application/x-protobuf"}, {"User-Agent", "strata-log-push"}},
+      .concurrency = concurrency,
+      .rate = rate,
+      .duration_s = duration_s};
+  if (!tenant.empty()) opts.headers.emplace_back("X-Scope-OrgID", tenant);
+  const bench::PushResult r = bench::RunPush(opts, [&](int w) -> std::optional<bench::PushRequest> {
+    Cursor& c = cursors[static_cast<size_t>(w)];
+    while (!c.streams.empty() && c.dry < c.streams.size()) {
+      const size_t k = c.k;
+      c.k = (c.k + 1) % c.streams.size();
+      const Stream& s = streams[c.streams[k]];
+      size_t from = c.pos[k], to = from, line_bytes = 0;
+      while (to < s.lines.size() && line_bytes < (batch_kib << 10)) {
+        line_bytes += s.lines[to++].size();
+      }
+      if (to == from) {
+        ++c.dry;
+        continue;
+      }
+      c.dry = 0;
+      c.pos[k] = to;
+      return bench::PushRequest{proto::SnappyCompress(EncodePush(s, from, to)), to - from,
+                                line_bytes};
+    }
+    return std::nullopt;
+  });
+  fmt::print("lines_total={} {}\n", total_lines, r.Summary("lines"));
+  return r.errors == 0 ? 0 : 1;
 }
 
 }  // namespace

@@ -26,7 +26,6 @@ Needs: make build (strata, bench/log_push); Debian's clickhouse-server, zstd, ri
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -40,7 +39,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import corpus  # noqa: E402
+from clickhouse import ClickHouse, cpu_seconds  # noqa: E402
 from peers import free_port, get, rss_kib, stop_all, wait_http  # noqa: E402
 
 STRATA = os.path.join(ROOT, "build", "strata")
@@ -48,12 +49,6 @@ PUSH = os.path.join(ROOT, "build", "bench", "log_push")
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"  # no corpus line holds it
 WORD = "zebrafishes"                            # nor this
 SCAN = "qx"                                     # too short for any index; a few lines hold it
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_corpus(path, raw_path, reps, day, split_ns=None):
@@ -129,62 +124,15 @@ class Strata:
                    if l.startswith("strata_objstore_received_bytes_total"))
 
 
-class ClickHouse:
-    def __init__(self, work):
-        self.dir = os.path.join(work, "clickhouse")
-        os.makedirs(self.dir)
-        self.http = free_port()
-        self.tcp = free_port()
-        conf = open("/etc/clickhouse-server/config.xml").read()
-        conf = re.sub(r"<http_port>\d+</http_port>", f"<http_port>{self.http}</http_port>", conf)
-        conf = re.sub(r"<tcp_port>\d+</tcp_port>", f"<tcp_port>{self.tcp}</tcp_port>", conf)
-        conf = re.sub(r"<tcp_port_secure>\d+</tcp_port_secure>", "", conf)
-        conf = re.sub(r"<interserver_http_port>\d+</interserver_http_port>", "", conf)
-        conf = re.sub(r"<listen_host>::1</listen_host>", "", conf)
-        conf = conf.replace("/var/lib/clickhouse/", self.dir + "/")
-        conf = conf.replace("/var/log/clickhouse-server/", self.dir + "/")
-        # zstd for every part: the best compression ClickHouse 18.16 offers (codecs came later).
-        conf = re.sub(r"<compression incl=\"clickhouse_compression\">.*?</compression>",
-                      "<compression><case><min_part_size>0</min_part_size>"
-                      "<min_part_size_ratio>0</min_part_size_ratio><method>zstd</method></case>"
-                      "</compression>", conf, flags=re.S)
-        with open(os.path.join(self.dir, "config.xml"), "w") as f:
-            f.write(conf)
-        shutil.copy("/etc/clickhouse-server/users.xml", self.dir)
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", "0", "clickhouse-server", "--config-file",
-             os.path.join(self.dir, "config.xml")],
-            stdout=open(self.dir + ".log", "a"), stderr=subprocess.STDOUT, cwd=self.dir)
-        wait_http(f"http://127.0.0.1:{self.http}/ping", 60)
-
-    def stop(self):
-        stop_all([self.proc])
-
-    def sql(self, q, data=None):
-        t0 = time.perf_counter()
-        c0 = cpu_seconds(self.proc.pid)
-        body = get(f"http://127.0.0.1:{self.http}/?" + urllib.parse.urlencode({"query": q}),
-                   timeout=600, data=data if data is not None else b"")
-        return time.perf_counter() - t0, cpu_seconds(self.proc.pid) - c0, body
-
-    def load(self, table, tsv):
-        self.sql(f"CREATE TABLE {table} (ts UInt64, system String, level String, line String) "
-                 "ENGINE = MergeTree ORDER BY (system, level, ts)")
-        # TabSeparated unescapes backslashes: escape them, and the lines arrive as they are.
-        esc = subprocess.Popen(["sed", r"s/\\/\\\\/g", tsv], stdout=subprocess.PIPE)
-        subprocess.run(["clickhouse-client", "--port", str(self.tcp), "--query",
-                        f"INSERT INTO {table} FORMAT TabSeparated"], stdin=esc.stdout, check=True)
-        esc.wait()
-        self.sql(f"OPTIMIZE TABLE {table} FINAL")
-
-    def stored_bytes(self, table):
-        _, _, body = self.sql("SELECT sum(bytes_on_disk), count() FROM system.parts "
-                              f"WHERE active AND table = '{table}'")
-        b, parts = body.split()
-        return int(b), int(parts)
+def load_logs(ch, table, tsv):
+    """Loads corpus.py's TSV into a new MergeTree table and merges it to one part."""
+    ch.sql(f"CREATE TABLE {table} (ts UInt64, system String, level String, line String) "
+           "ENGINE = MergeTree ORDER BY (system, level, ts)")
+    # TabSeparated unescapes backslashes: escape them, and the lines arrive as they are.
+    esc = subprocess.Popen(["sed", r"s/\\/\\\\/g", tsv], stdout=subprocess.PIPE)
+    ch.insert(table, "TabSeparated", esc.stdout)
+    esc.wait()
+    ch.sql(f"OPTIMIZE TABLE {table} FINAL")
 
 
 def median(xs):
@@ -250,7 +198,7 @@ def run(args, work, procs):
     with open(one, "w") as f:
         for half in (one + ".a", one + ".b"):
             f.write(open(half).read())
-    ch.load("one", one)
+    load_logs(ch, "one", one)
     ch1, parts1 = ch.stored_bytes("one")
     rows += [f"Stored bytes, the real corpus ({lines1:,} lines, {raw1:,} bytes of text):", "",
              "| system | stored bytes | raw / stored | / zstd -19 |", "|---|---:|---:|---:|",
@@ -296,7 +244,7 @@ def run(args, work, procs):
              f"({raw / stored:.1f}x) |", ""]
 
     # 3. Queries, ClickHouse loaded with the same lines.
-    ch.load("logs", big)
+    load_logs(ch, "logs", big)
     chb, chparts = ch.stored_bytes("logs")
     rows += [f"ClickHouse holds the scaled corpus in {chb:,} bytes ({chparts} parts).", ""]
     grep = {}

@@ -36,4 +36,11 @@ class SyntheticTraces {
   std::unique_ptr<Impl> impl_;
 };
 
+// The start of trace `i` of `n` spread evenly over `window_s` seconds from `first_ns`: the
+// load tools that must send and store the same traces (bench/traces) agree on it.
+inline int64_t SyntheticStart(int64_t first_ns, double window_s, uint64_t i, uint64_t n) {
+  return first_ns +
+         static_cast<int64_t>(static_cast<double>(i) * window_s * 1e9 / static_cast<double>(n));
+}
+
 }  // namespace strata::testing
