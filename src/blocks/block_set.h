@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "base/parallel.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "blocks/lifecycle.h"
@@ -65,8 +66,10 @@ class BlockSet {
 
   // Brings the tenant's set in line with the blocks under `root` in `bucket`: one recursive
   // LIST, and each new block's meta.json read once; `open` makes a reader of a block from
-  // its ID and meta.json. A block `open` refuses (damaged, of a format this build does not
-  // read) is left out with a warning naming `signal`'s block.
+  // its ID and meta.json, and is called from up to 16 threads at once (it may read the
+  // block's index: a gateway finding thousands of blocks must not wait for them one by one).
+  // A block `open` refuses (damaged, of a format this build does not read, its index not
+  // readable now) is left out with a warning naming `signal`'s block.
   Status SyncWithBucket(
       const std::string& tenant, objstore::Bucket& bucket, const std::string& root,
       std::string_view signal,
@@ -77,16 +80,17 @@ class BlockSet {
                 [&](const std::vector<std::string>& ids) -> Result<std::vector<Ptr>> {
                   ASSIGN_OR_RETURN(auto metas, ReadMetaFiles(bucket, root, ids));
                   std::vector<Ptr> out(metas.size());
-                  for (size_t i = 0; i < metas.size(); ++i) {
-                    if (!metas[i]) continue;
+                  RETURN_IF_ERROR(RunConcurrently(metas.size(), 16, [&](size_t i) -> Status {
+                    if (!metas[i]) return Status::Ok();
                     auto reader = open(ids[i], *metas[i]);
                     if (!reader.ok()) {
                       spdlog::warn("msg=\"{} block left out\" tenant={} block={} err=\"{}\"",
                                    signal, tenant, ids[i], reader.status().message());
-                      continue;
+                      return Status::Ok();
                     }
                     out[i] = std::move(reader).value();
-                  }
+                    return Status::Ok();
+                  }));
                   return out;
                 });
   }
