@@ -43,7 +43,6 @@ bool BlockIndex::MayHold(std::string_view trace_id) const {
                               TraceIdFingerprint(trace_id));
   }
   const auto blocks = static_cast<uint32_t>(bloom.size() / blocks::kBloomBlockBytes);
-  if (blocks == 0) return false;
   const uint64_t f = TraceIdFeature(trace_id);
   return blocks::BloomBlockHas(
       reinterpret_cast<const uint8_t*>(bloom.data()) +
