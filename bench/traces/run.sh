@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Traces benchmark, part one: trace-by-ID over many trace blocks in a real S3 server. Starts
+# Traces benchmark: trace-by-ID over many trace blocks in a real S3 server (bench/traces/run.py
+# measures ingest and bytes at rest beside ClickHouse). Starts
 # s3rver (npm, installed under build/peers as the tests install it) on loopback with its
 # data in a temporary directory, runs build/bench/trace_lookup_bench against it, stops it.
 #
 # Usage: bench/traces/run.sh [trace_lookup_bench flags: --blocks 1000 --traces-per-block 500 ...]
+# KEEP=1 keeps the temporary directory (s3rver's data and log) for a look afterwards.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
