@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "base/mutex.h"
+#include "bench/stats.h"
 #include "http/client.h"
 
 // The load loop of the push benchmarks (bench/logs/log_push, bench/traces/span_push): workers,
@@ -39,20 +39,14 @@ struct PushResult {
   uint64_t bytes = 0;
   uint64_t errors = 0;
   double seconds = 0;
-  std::vector<double> latencies_ms;  // sorted, one per request
-
-  double Latency(double q) const {
-    return latencies_ms.empty()
-               ? 0.0
-               : latencies_ms[static_cast<size_t>(q * double(latencies_ms.size() - 1))];
-  }
+  std::vector<double> latencies_ms;  // one per request
   // "<unit>_acked=… <unit>_per_sec=… …": one line of key=value results for the run scripts.
   std::string Summary(std::string_view unit) const {
     return fmt::format(
         "{0}_acked={1} {0}_bytes={2} errors={3} seconds={4:.2f} {0}_per_sec={5:.0f} requests={6} "
         "p50_ms={7:.2f} p99_ms={8:.2f}",
         unit, acked, bytes, errors, seconds, double(acked) / seconds, latencies_ms.size(),
-        Latency(0.5), Latency(0.99));
+        Percentile(latencies_ms, 0.5), Percentile(latencies_ms, 0.99));
   }
 };
 
@@ -109,7 +103,6 @@ inline PushResult RunPush(const PushOptions& opts,
   }
   for (auto& t : workers) t.join();
   result.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
-  std::sort(result.latencies_ms.begin(), result.latencies_ms.end());
   result.acked = acked.load();
   result.bytes = bytes.load();
   result.errors = errors.load();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "base/units.h"
+#include "bench/stats.h"
 #include "bench/tool_main.h"
 #include "objstore/fs_bucket.h"
 #include "objstore/s3_bucket.h"
@@ -74,11 +75,6 @@ class CountingBucket : public objstore::Bucket {
 
 double Ms(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 int Run(int argc, char** argv) {
@@ -276,7 +272,7 @@ int Run(int argc, char** argv) {
     }
   }
   std::printf("warm single-series 4h fetch: p50 %.3f ms, p99 %.3f ms over %zu fetches, %lld GETs\n",
-              Percentile(lat, 0.5), Percentile(lat, 0.99), lat.size(),
+              bench::Percentile(lat, 0.5), bench::Percentile(lat, 0.99), lat.size(),
               static_cast<long long>(bucket->gets - g0));
 
   // Dashboard panel over all days at Grafana's step for the range (~1100 points).
@@ -307,8 +303,8 @@ int Run(int argc, char** argv) {
       inmem.push_back(run(head));
     }
   }
-  double wm = Percentile(warm, 0.5);
-  double im = Percentile(inmem, 0.5);
+  double wm = bench::Percentile(warm, 0.5);
+  double im = bench::Percentile(inmem, 0.5);
   std::printf("dashboard median: blocks (warm) %.0f ms, in-memory head %.0f ms, ratio %.2fx\n", wm,
               im, wm / im);
   return 0;

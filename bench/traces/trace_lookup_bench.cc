@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/stats.h"
 #include "bench/tool_main.h"
 #include "blocks/lifecycle.h"
 #include "cache/page_cache.h"
@@ -35,11 +36,6 @@ constexpr const char* kTenant = "lookup-bench";
 
 double MsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
 // The GETs (whole and ranged, any outcome) the gateway's bucket has made.
@@ -147,9 +143,9 @@ void Lookups(const char* what, const traces::Gateway& gateway, const GetCounter&
   fmt::print(
       "{:<28} {:>6} lookups  GETs/lookup mean {:.3f} p99 {:.0f} max {:.0f}  latency ms p50 {:.2f} "
       "p99 {:.2f} max {:.2f}{}\n",
-      what, ids.size(), total / static_cast<double>(ids.size()), Percentile(gets, 0.99),
-      Percentile(gets, 1.0), Percentile(ms, 0.5), Percentile(ms, 0.99), Percentile(ms, 1.0),
-      missing == 0 ? "" : fmt::format("  WRONG: {} answers", missing));
+      what, ids.size(), total / static_cast<double>(ids.size()), bench::Percentile(gets, 0.99),
+      bench::Percentile(gets, 1.0), bench::Percentile(ms, 0.5), bench::Percentile(ms, 0.99),
+      bench::Percentile(ms, 1.0), missing == 0 ? "" : fmt::format("  WRONG: {} answers", missing));
   if (missing != 0) throw std::runtime_error("lookups answered wrongly");
 }
 
