@@ -529,6 +529,11 @@ std::string_view OpString(Op op) {
   return "?";
 }
 
+bool IsComparison(Op op) {
+  return op == Op::kEq || op == Op::kNeq || op == Op::kGt || op == Op::kGte || op == Op::kLt ||
+         op == Op::kLte || op == Op::kRegex || op == Op::kNotRegex;
+}
+
 bool IsBooleanOp(Op op) {
   switch (op) {
     case Op::kOr:

@@ -104,6 +104,8 @@ enum class Op : uint8_t {
 std::string_view OpString(Op op);
 // Whether `op` yields a boolean (comparisons, regex matches, &&, ||, !, nil checks).
 bool IsBooleanOp(Op op);
+// Whether `op` compares two values (= != < <= > >= =~ !~).
+bool IsComparison(Op op);
 
 enum class Scope : uint8_t { kNone, kResource, kSpan, kEvent, kLink, kInstrumentation };
 // `span`, `resource`, ... as queries and Tempo's tag lookups name scopes.

@@ -24,11 +24,6 @@ void ScopesOf(const FieldExpr& e, bool* events, bool* links) {
   if (e.rhs) ScopesOf(*e.rhs, events, links);
 }
 
-bool IsComparison(Op op) {
-  return op == Op::kEq || op == Op::kNeq || op == Op::kGt || op == Op::kGte || op == Op::kLt ||
-         op == Op::kLte || op == Op::kRegex || op == Op::kNotRegex;
-}
-
 std::vector<int32_t> Union(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
   std::vector<int32_t> out;
   std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
@@ -291,17 +286,7 @@ Static SearchEvaluator::EvalField(const FieldExpr& e, const Span& s, int event, 
         if (e.op == Op::kAnd && l.i == 0) return Static::Bool(false);
         if (e.op == Op::kOr && l.i != 0) return Static::Bool(true);
       }
-      Static r = EvalField(*e.rhs, s, event, link);
-      // A missing attribute compares with nothing (`.a != 1` needs an a).
-      if (IsComparison(e.op) && (l.type == StaticType::kNil || r.type == StaticType::kNil)) {
-        return Static::Bool(false);
-      }
-      if ((e.op == Op::kRegex || e.op == Op::kNotRegex) && l.type == StaticType::kString &&
-          r.type == StaticType::kString) {
-        return Static::Bool(RegexMatch(r.s, l.s) == (e.op == Op::kRegex));
-      }
-      auto v = EvalBinary(e.op, l, r);
-      return v.ok() ? std::move(*v) : Static::Nil();
+      return ops_.Binary(e.op, l, EvalField(*e.rhs, s, event, link));
     }
   }
   return Static::Nil();
@@ -369,10 +354,25 @@ Static SearchEvaluator::EvalScalar(const ScalarExpr& e, const Spanset& ss) {
   return Static::Nil();
 }
 
-bool SearchEvaluator::RegexMatch(const std::string& pattern, const std::string& value) {
+FieldOps::FieldOps() = default;
+FieldOps::~FieldOps() = default;
+
+Static FieldOps::Binary(Op op, const Static& l, const Static& r) {
+  if (IsComparison(op) && (l.type == StaticType::kNil || r.type == StaticType::kNil)) {
+    return Static::Bool(false);
+  }
+  if ((op == Op::kRegex || op == Op::kNotRegex) && l.type == StaticType::kString &&
+      r.type == StaticType::kString) {
+    return Static::Bool(RegexMatch(r.s, l.s) == (op == Op::kRegex));
+  }
+  auto v = EvalBinary(op, l, r);
+  return v.ok() ? std::move(*v) : Static::Nil();
+}
+
+bool FieldOps::RegexMatch(const std::string& pattern, std::string_view value) {
   auto& re = regexes_[pattern];
   if (!re) re = std::make_unique<RE2>(pattern, RE2::Quiet);
-  return re->ok() && RE2::FullMatch(value, *re);
+  return re->ok() && RE2::FullMatch(re2::StringPiece(value.data(), value.size()), *re);
 }
 
 }  // namespace strata::traceql

@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -24,6 +25,21 @@ namespace strata::traceql {
 struct Spanset {
   std::vector<int32_t> spans;  // indexes into Trace::spans, ascending
   Attrs attrs;                 // by() values, as Tempo names them ("by(.a)")
+};
+
+// `l op r` inside a filter, as Tempo evaluates it: a comparison with nil is false (`.a != 1`
+// needs an a), regexes match whole strings, the rest is EvalBinary (nil on its errors).
+// Not thread-safe: it caches compiled regexes.
+class FieldOps {
+ public:
+  FieldOps();
+  ~FieldOps();
+  Static Binary(Op op, const Static& l, const Static& r);
+  // Whether `value` matches `pattern` whole (false for an invalid pattern).
+  bool RegexMatch(const std::string& pattern, std::string_view value);
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<re2::RE2>> regexes_;
 };
 
 // Not thread-safe (it caches compiled regexes); one per query and thread.
@@ -51,12 +67,11 @@ class SearchEvaluator {
   bool Matches(const FieldExpr& f, const Span& s);
   Static EvalField(const FieldExpr& e, const Span& s, int event, int link);
   Static EvalScalar(const ScalarExpr& e, const Spanset& ss);
-  bool RegexMatch(const std::string& pattern, const std::string& value);
 
   const Pipeline& pipeline_;
   const Trace* trace_ = nullptr;
   std::vector<Attribute> selected_;
-  std::unordered_map<std::string, std::unique_ptr<re2::RE2>> regexes_;
+  FieldOps ops_;
 };
 
 }  // namespace strata::traceql

@@ -9,14 +9,10 @@
 
 namespace strata::traceql {
 
-namespace {
-
 using proto::WireReader;
 using proto::WireType;
 
-Status Malformed(std::string_view what) {
-  return Status::Corruption("malformed trace: " + std::string(what));
-}
+namespace {
 
 // A KeyValue's key and its value as TraceQL sees it.
 bool DecodeKeyValue(std::string_view kv, Attrs& out) {
@@ -32,50 +28,50 @@ bool DecodeKeyValue(std::string_view kv, Attrs& out) {
     }
   }
   if (r.error()) return false;
-  Static v;
+  std::optional<Static> v;
+  if (!DecodeAnyValue(any, &v)) return false;
+  if (v) out.emplace_back(std::string(key), std::move(*v));
+  return true;
+}
+
+}  // namespace
+
+bool DecodeAnyValue(std::string_view any, std::optional<Static>* out) {
+  out->reset();
   WireReader a(any);
-  bool set = false;
   while (a.NextField()) {
     uint64_t u = 0;
     std::string_view s;
     switch (a.field()) {
       case 1:
         if (!a.Expect(WireType::kLen) || !a.ReadBytes(&s)) return false;
-        v = Static::Str(std::string(s));
-        set = true;
+        *out = Static::Str(std::string(s));
         break;
       case 2:
         if (!a.Expect(WireType::kVarint) || !a.ReadVarint(&u)) return false;
-        v = Static::Bool(u != 0);
-        set = true;
+        *out = Static::Bool(u != 0);
         break;
       case 3:
         if (!a.Expect(WireType::kVarint) || !a.ReadVarint(&u)) return false;
-        v = Static::Int(static_cast<int64_t>(u));
-        set = true;
+        *out = Static::Int(static_cast<int64_t>(u));
         break;
       case 4:
         if (!a.Expect(WireType::kFixed64) || !a.ReadFixed64(&u)) return false;
-        v = Static::Float(std::bit_cast<double>(u));
-        set = true;
+        *out = Static::Float(std::bit_cast<double>(u));
         break;
       case 5:
       case 6:
       case 7:
         if (!a.Skip()) return false;
-        v = Static::Str(proto::AnyValueString(any));
-        set = true;
+        *out = Static::Str(proto::AnyValueString(any));
         break;
       default:
         if (!a.Skip()) return false;
     }
   }
-  if (a.error()) return false;
-  if (set) out.emplace_back(std::string(key), std::move(v));
-  return true;
+  return !a.error();
 }
 
-// The KeyValues in `field` of message `msg`.
 bool DecodeAttrs(std::string_view msg, uint32_t field, Attrs& out) {
   WireReader r(msg);
   std::string_view kv;
@@ -105,6 +101,17 @@ SpanKind KindOf(uint64_t otlp) {
     default:
       return SpanKind::kUnspecified;
   }
+}
+
+SpanStatus StatusOf(uint64_t otlp) {
+  // OTLP: 0 unset, 1 ok, 2 error.
+  return otlp == 1 ? SpanStatus::kOk : otlp == 2 ? SpanStatus::kError : SpanStatus::kUnset;
+}
+
+namespace {
+
+Status Malformed(std::string_view what) {
+  return Status::Corruption("malformed trace: " + std::string(what));
 }
 
 bool DecodeEvent(std::string_view msg, SpanEvent& e) {
@@ -188,7 +195,7 @@ bool DecodeSpan(std::string_view msg, Span& s, std::string* trace_id) {
           if (st.field() == 2 && st.Expect(WireType::kLen) && st.ReadBytes(&m)) {
             s.status_message = m;
           } else if (st.field() == 3 && st.Expect(WireType::kVarint) && st.ReadVarint(&u)) {
-            s.status = u == 1 ? SpanStatus::kOk : u == 2 ? SpanStatus::kError : SpanStatus::kUnset;
+            s.status = StatusOf(u);
           } else if (st.field() != 2 && st.field() != 3) {
             ok = st.Skip();
           }

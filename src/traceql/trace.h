@@ -5,6 +5,7 @@
 // Tempo's nested-set intrinsics need.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +66,15 @@ struct Trace {
   // The root span's (the first span without a parent) name and service.name; empty if none.
   std::string root_name, root_service;
 };
+
+// An OTLP AnyValue as TraceQL sees it (*out empty when it holds none); false when malformed.
+bool DecodeAnyValue(std::string_view any, std::optional<Static>* out);
+// The KeyValues in `field` of message `msg` (1 of a Resource), those without a value left
+// out; false when malformed.
+bool DecodeAttrs(std::string_view msg, uint32_t field, Attrs& out);
+// OTLP's span kinds and status codes as TraceQL's.
+SpanKind KindOf(uint64_t otlp);
+SpanStatus StatusOf(uint64_t otlp);
 
 // Decodes a serialized TracesData (resource_spans, field 1) into a Trace. Malformed input ->
 // kCorruption.
