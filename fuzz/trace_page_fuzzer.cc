@@ -3,7 +3,8 @@
 // many bytes of TracesData (so spans can carry their trace's ID and land in the columns). The
 // page is encoded and must decode back to exactly its entries; then the first byte picks how
 // many bytes of the encoded page to damage, and decoding the damaged page must give either
-// kCorruption or entries of the page's size.
+// kCorruption or entries of the page's size. Decoding through a search's filter
+// (traces/search_filter.h) gives some of the entries, in order, or kCorruption when damaged.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,7 +12,10 @@
 #include <string_view>
 
 #include "base/coding.h"
+#include "traceql/parser.h"
+#include "traceql/prefilter.h"
 #include "traces/block/columns.h"
+#include "traces/search_filter.h"
 
 using namespace strata;
 using namespace strata::traces::block;
@@ -36,6 +40,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!page.ok()) abort();
   auto back = DecodeColumnarPage(*page, entries.size());
   if (!back.ok() || *back != entries) abort();
+  // Conditions on names, span and resource attributes of each type.
+  static const auto* query = new auto(*traceql::Parse(
+      R"({ name = "a" || span.b =~ "c.*" || resource.d > 1 || .e = true || duration > 2ms })"));
+  static const auto* prefilter = new auto(traceql::PrefilterOf((*query)->pipeline));
+  traces::QueryFilter filter(*prefilter, std::nullopt);
+  auto some = DecodeColumnarPage(*page, entries.size(), &filter);
+  if (!some.ok()) abort();
+  for (ByteReader all(entries), kept(*some); !kept.empty();) {
+    std::string_view id, trace, want_id, want;
+    if (!kept.ReadBytes(16, &id) || !kept.ReadLengthPrefixed(&trace)) abort();
+    do {
+      if (!all.ReadBytes(16, &want_id) || !all.ReadLengthPrefixed(&want)) abort();
+    } while (want_id != id || want != trace);
+  }
 
   std::string damaged = *page;
   uint32_t x = static_cast<uint32_t>(entries.size()) * 2654435761u + 1;
@@ -47,5 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (got.ok() ? got->size() != entries.size() : got.status().code() != Status::Code::kCorruption) {
     abort();
   }
+  got = DecodeColumnarPage(damaged, entries.size(), &filter);
+  if (!got.ok() && got.status().code() != Status::Code::kCorruption) abort();
   return 0;
 }

@@ -26,7 +26,9 @@
 #include "traceql/engine.h"
 #include "traceql/metrics.h"
 #include "traceql/parser.h"
+#include "traceql/prefilter.h"
 #include "traceql/trace.h"
+#include "traces/search_filter.h"
 
 namespace strata::api {
 namespace bhttp = boost::beast::http;
@@ -692,6 +694,9 @@ void TempoApi::Search(Call& c) {
       range->end ? SecondsToNanos(*range->end) : std::numeric_limits<int64_t>::max();
   traceql::SearchEvaluator eval((*query)->pipeline);
   const Referenced referenced((*query)->pipeline);
+  const traceql::Prefilter prefilter = traceql::PrefilterOf((*query)->pipeline);
+  traces::QueryFilter filter(prefilter,
+                             traces::TraceBounds{start_ns, end_ns, *min_duration, *max_duration});
   struct Match {
     int64_t start_ns;
     std::string id;
@@ -706,7 +711,8 @@ void TempoApi::Search(Call& c) {
   uint64_t inspected_traces = 0, inspected_bytes = 0;
   Status failed;
   Status st = queryable_.Search(
-      c.tenant, start_ns, end_ns, kMaxSearchBytes, [&](const traces::FoundTrace& found) {
+      c.tenant, start_ns, end_ns, kMaxSearchBytes,
+      [&](const traces::FoundTrace& found) {
         ++inspected_traces;
         inspected_bytes += found.bytes_read;
         auto trace = traceql::DecodeTrace(found.traces_data);
@@ -732,7 +738,8 @@ void TempoApi::Search(Call& c) {
           matches.resize(keep);
         }
         return true;
-      });
+      },
+      nullptr, &filter);
   if (!st.ok()) return c.Fail(st);
   if (!failed.ok()) return c.Fail(failed);
   std::sort(matches.begin(), matches.end(), newer);
@@ -760,7 +767,13 @@ Result<uint64_t> TempoApi::ForEachTagSpan(
   }
   const std::unique_ptr<traceql::RootExpr> filter = TagFilter(c.params.Get("q"));
   std::optional<traceql::SearchEvaluator> eval;
-  if (filter) eval.emplace(filter->pipeline);
+  std::optional<traceql::Prefilter> prefilter;
+  std::optional<traces::QueryFilter> query_filter;
+  if (filter) {
+    eval.emplace(filter->pipeline);
+    prefilter.emplace(traceql::PrefilterOf(filter->pipeline));
+    query_filter.emplace(*prefilter, std::nullopt);
+  }
   uint64_t inspected = 0;
   Status failed;
   // Past the byte budget a lookup answers what it read (recent data first), as Tempo's stops
@@ -789,8 +802,8 @@ Result<uint64_t> TempoApi::ForEachTagSpan(
     }
     return true;
   };
-  RETURN_IF_ERROR(
-      queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes, visit, &truncated));
+  RETURN_IF_ERROR(queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes, visit, &truncated,
+                                    query_filter ? &*query_filter : nullptr));
   RETURN_IF_ERROR(failed);
   return inspected;
 }
@@ -978,20 +991,24 @@ void TempoApi::MetricsQuery(Call& c, bool instant) {
   size_t limit = static_cast<size_t>(kMaxMetricsCells / per_series);
   if (*max_series > 0) limit = std::min(limit, *max_series);
   traceql::MetricsEvaluator eval(*(*query)->metrics, *intervals, limit);
+  const traceql::Prefilter prefilter = traceql::PrefilterOf(*(*query)->metrics);
+  traces::QueryFilter filter(prefilter, std::nullopt);
   uint64_t inspected_traces = 0, inspected_bytes = 0;
   Status failed;
-  st = queryable_.Search(c.tenant, intervals->start_ns, intervals->EndOf(intervals->count - 1),
-                         kMaxSearchBytes, [&](const traces::FoundTrace& found) {
-                           ++inspected_traces;
-                           inspected_bytes += found.bytes_read;
-                           auto trace = traceql::DecodeTrace(found.traces_data);
-                           if (!trace.ok()) {
-                             failed = trace.status();
-                             return false;
-                           }
-                           eval.Observe(*trace);
-                           return true;
-                         });
+  st = queryable_.Search(
+      c.tenant, intervals->start_ns, intervals->EndOf(intervals->count - 1), kMaxSearchBytes,
+      [&](const traces::FoundTrace& found) {
+        ++inspected_traces;
+        inspected_bytes += found.bytes_read;
+        auto trace = traceql::DecodeTrace(found.traces_data);
+        if (!trace.ok()) {
+          failed = trace.status();
+          return false;
+        }
+        eval.Observe(*trace);
+        return true;
+      },
+      nullptr, &filter);
   if (!st.ok()) return c.Fail(st);
   if (!failed.ok()) return c.Fail(failed);
   const std::vector<traceql::Series> series = eval.Result();

@@ -44,17 +44,16 @@ Status Gateway::FindTrace(const std::string& tenant, std::string_view trace_id,
   return Status::Ok();
 }
 
-Status Gateway::ForEachTrace(
-    const std::string& tenant, int64_t start_ns, int64_t end_ns,
-    const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
-    uint64_t* bytes_read) const {
+std::vector<std::shared_ptr<block::BlockReader>> Gateway::BlocksIn(const std::string& tenant,
+                                                                   int64_t start_ns,
+                                                                   int64_t end_ns) const {
   const auto readers = blocks_.Of(tenant);
+  std::vector<std::shared_ptr<block::BlockReader>> out;
   for (auto it = readers.rbegin(); it != readers.rend(); ++it) {
     const block::BlockMeta& m = (*it)->meta();
-    if (m.max_time_ns < start_ns || m.min_time_ns > end_ns) continue;
-    RETURN_IF_ERROR((*it)->ForEachTrace(fn, bytes_read));
+    if (m.max_time_ns >= start_ns && m.min_time_ns <= end_ns) out.push_back(*it);
   }
-  return Status::Ok();
+  return out;
 }
 
 std::vector<block::BlockMeta> Gateway::Blocks(const std::string& tenant) const {

@@ -41,13 +41,10 @@ class Gateway {
   Status FindTrace(const std::string& tenant, std::string_view trace_id,
                    std::vector<std::string>& parts, uint64_t* bytes_read) const;
   std::vector<block::BlockMeta> Blocks(const std::string& tenant) const;
-  // Calls `fn` with every trace of the tenant's blocks whose time range meets
-  // [start_ns, end_ns] (newest block first; a trace in several blocks comes once per block);
-  // adds the bytes read to `bytes_read`. Stops at the first error.
-  Status ForEachTrace(
-      const std::string& tenant, int64_t start_ns, int64_t end_ns,
-      const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
-      uint64_t* bytes_read) const;
+  // The readers of the tenant's blocks whose time range meets [start_ns, end_ns], newest
+  // first.
+  std::vector<std::shared_ptr<block::BlockReader>> BlocksIn(const std::string& tenant,
+                                                            int64_t start_ns, int64_t end_ns) const;
 
  private:
   // A reader of the block with its index loaded.

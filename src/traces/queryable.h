@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "traces/block/columns.h"
 #include "traces/gateway.h"
 #include "traces/head.h"
 #include "traces/storage.h"
@@ -22,13 +23,19 @@ class Queryable {
   virtual Result<std::optional<FoundTrace>> TraceById(const std::string& tenant,
                                                       std::string_view trace_id) const = 0;
   // Calls `fn` with each of the tenant's traces that has spans stored in [start_ns, end_ns],
-  // in trace ID order, as TraceById finds it (each span once, wherever stored; `spans` not
-  // counted). At most `max_bytes` of stored traces are read: past that the search fails
-  // (kLimitExceeded) or, with `truncated`, goes on with what was read (the head first, then
-  // blocks newest first) and sets *truncated. `fn` returning false stops the search.
+  // as TraceById finds it (each span once, wherever stored; `spans` not counted; `bytes_read`
+  // its stored size), once. With a `filter`, traces that it rules out from a block's columns
+  // are left out: it decides on a trace only where the trace is stored whole (in one block),
+  // which the blocks' fingerprints tell.
+  //
+  // Traces stored in one block are given as their block is read, newest block first; a trace
+  // in the head or in several blocks is held until all are read, then given (in ID order).
+  // At most `max_bytes` of traces are held: past that the search fails (kLimitExceeded) or,
+  // with `truncated`, stops reading, gives what it holds and sets *truncated. `fn` returning
+  // false stops the search.
   virtual Status Search(const std::string& tenant, int64_t start_ns, int64_t end_ns,
                         uint64_t max_bytes, const std::function<bool(const FoundTrace&)>& fn,
-                        bool* truncated = nullptr) const = 0;
+                        bool* truncated = nullptr, block::TraceFilter* filter = nullptr) const = 0;
 };
 
 // The trace Queryable of `strata serve`, the one place where trace heads and blocks are put
@@ -45,8 +52,8 @@ class StorageQueryable : public Queryable {
   Result<std::optional<FoundTrace>> TraceById(const std::string& tenant,
                                               std::string_view trace_id) const override;
   Status Search(const std::string& tenant, int64_t start_ns, int64_t end_ns, uint64_t max_bytes,
-                const std::function<bool(const FoundTrace&)>& fn,
-                bool* truncated = nullptr) const override;
+                const std::function<bool(const FoundTrace&)>& fn, bool* truncated = nullptr,
+                block::TraceFilter* filter = nullptr) const override;
 
  private:
   std::atomic<const Storage*> storage_{nullptr};

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <unordered_map>
 #include <vector>
 
@@ -36,28 +35,16 @@ constexpr uint64_t kMaxColumnBytes = kMaxPageRawBytes * 2;
 // the columns keep them apart; every view borrows the page being encoded or the decoder's
 // dictionary and raw column.
 
-// An AnyValue: a string, bool, int or double as such; anything else (arrays, maps, bytes, an
-// empty value) as its serialized bytes. In kAttrValues: the tag, then a dictionary index
-// (strings and other values), the bool, the zig-zag int, or the double's 8 bytes.
-enum class ValueTag : uint8_t { kNoValue, kString, kBool, kInt, kDouble, kOtherValue, kValueTags };
-
-struct Attr {
-  std::string_view key;
-  ValueTag tag = ValueTag::kNoValue;
-  std::string_view bytes;  // kString: the string; kOtherValue: the serialized AnyValue
-  uint64_t bits = 0;       // kBool, kInt (two's complement), kDouble (IEEE 754)
-};
-
 struct Event {
   uint64_t time = 0;
   std::string_view name;
-  std::vector<Attr> attrs;
+  std::vector<ColumnAttr> attrs;
   uint64_t dropped = 0;
 };
 
 struct Link {
   std::string_view trace_id, span_id, trace_state;
-  std::vector<Attr> attrs;
+  std::vector<ColumnAttr> attrs;
   uint64_t dropped = 0;
   uint32_t flags = 0;
 };
@@ -65,7 +52,7 @@ struct Link {
 struct Span {
   std::string_view trace_id, span_id, trace_state, parent_id, name;
   uint64_t kind = 0, start = 0, end = 0;
-  std::vector<Attr> attrs;
+  std::vector<ColumnAttr> attrs;
   uint64_t dropped_attrs = 0;
   std::vector<Event> events;
   uint64_t dropped_events = 0;
@@ -75,6 +62,7 @@ struct Span {
   std::string_view status_message;
   uint64_t status_code = 0;
   uint32_t flags = 0;
+  uint32_t name_ref = 0;  // decoding: the name's index in the dictionary
 };
 
 struct Scope {
@@ -85,6 +73,7 @@ struct Scope {
 
 struct Resource {
   bool has_resource = false;
+  uint32_t ref = 0;                       // decoding: the resource's index in the dictionary
   std::string_view resource, schema_url;  // resource: the serialized Resource
   std::vector<Scope> scopes;
 };
@@ -98,9 +87,9 @@ void PutVarintIfAny(std::string& out, uint32_t field, uint64_t v) {
 
 // The canonical encodings: fields in number order, defaults left out, as OTLP's encoders
 // write them. A message is kept in columns only when this gives back its bytes.
-void AppendAttrs(std::string& out, uint32_t field, const std::vector<Attr>& attrs,
+void AppendAttrs(std::string& out, uint32_t field, const std::vector<ColumnAttr>& attrs,
                  std::string& scratch) {
-  for (const Attr& a : attrs) {
+  for (const ColumnAttr& a : attrs) {
     scratch.clear();
     PutStringIfAny(scratch, 1, a.key);
     if (a.tag != ValueTag::kNoValue) {
@@ -188,7 +177,7 @@ void AppendTrace(const std::vector<Resource>& resources, std::string& out) {
 
 // Parsers: false for what the columns do not model (the message is then kept whole). What
 // they accept is checked against the canonical encoding by the caller.
-bool ParseValue(std::string_view any, Attr& a) {
+bool ParseValue(std::string_view any, ColumnAttr& a) {
   WireReader r(any);
   a.tag = ValueTag::kOtherValue;
   a.bytes = any;
@@ -215,8 +204,8 @@ bool ParseValue(std::string_view any, Attr& a) {
   return true;
 }
 
-bool ParseAttr(std::string_view kv, std::vector<Attr>& out) {
-  Attr a;
+bool ParseAttr(std::string_view kv, std::vector<ColumnAttr>& out) {
+  ColumnAttr a;
   WireReader r(kv);
   while (r.NextField()) {
     std::string_view v;
@@ -517,11 +506,11 @@ class Encoder {
     return it->second;
   }
 
-  void PutAttrs(const std::vector<Attr>& attrs) {
+  void PutAttrs(const std::vector<ColumnAttr>& attrs) {
     std::string& keys = Col(Column::kAttrKeys);
     std::string& values = Col(Column::kAttrValues);
     PutUvarint(keys, attrs.size());
-    for (const Attr& a : attrs) {
+    for (const ColumnAttr& a : attrs) {
       PutUvarint(keys, Ref(a.key));
       values.push_back(static_cast<char>(a.tag));
       switch (a.tag) {
@@ -624,8 +613,11 @@ Status PageCorruption(std::string_view what) {
 // readers point into its own columns: not copyable or movable.
 class Decoder {
  public:
-  Decoder(std::array<std::string, kColumns> columns, uint64_t raw_length)
-      : columns_(std::move(columns)), raw_length_(raw_length), budget_(raw_length) {
+  Decoder(std::array<std::string, kColumns> columns, uint64_t raw_length, TraceFilter* filter)
+      : columns_(std::move(columns)),
+        raw_length_(raw_length),
+        filter_(filter),
+        budget_(raw_length) {
     for (size_t c = 0; c < kColumns; ++c) readers_.emplace_back(columns_[c]);
   }
   Decoder(const Decoder&) = delete;
@@ -642,13 +634,19 @@ class Decoder {
       }
       dict_.push_back(s);
     }
+    if (filter_ != nullptr) filter_->StartPage(dict_.size());
     std::string out;
     ByteReader& ids = R(Column::kTraceIds);
     while (!ids.empty()) {
       std::string_view id;
       if (!ids.ReadBytes(proto::kTraceIdSize, &id)) return Corrupt("trace IDs");
       trace_.clear();
-      RETURN_IF_ERROR(Trace(id));
+      bool kept = true;
+      RETURN_IF_ERROR(Trace(id, &kept));
+      if (!kept) {
+        skipped_ = true;
+        continue;
+      }
       out += id;
       PutLengthPrefixed(out, trace_);
       if (out.size() > raw_length_) {
@@ -662,8 +660,17 @@ class Decoder {
     }
     return out;
   }
+  // Whether Run() left out traces the filter did not keep.
+  bool skipped() const { return skipped_; }
 
  private:
+  // A span of the current trace as read: its fields, or its bytes when kept whole.
+  struct Parsed {
+    Span span;
+    bool whole = false;
+    std::string_view raw;
+  };
+
   ByteReader& R(Column c) { return readers_[static_cast<size_t>(c)]; }
   static Status Corrupt(std::string_view what) {
     return PageCorruption(fmt::format("bad {}", what));
@@ -675,15 +682,18 @@ class Decoder {
     return true;
   }
   bool U(Column c, uint64_t* v) { return R(c).ReadUvarint(v); }
-  bool Str(Column c, std::string_view* s) {
+  bool Str(Column c, std::string_view* s, uint32_t* ref = nullptr) {
     uint64_t i;
     if (!U(c, &i) || i >= dict_.size() || !Spend(dict_[i].size())) return false;
     *s = dict_[i];
+    if (ref != nullptr) *ref = static_cast<uint32_t>(i);
     return true;
   }
   bool Bytes(Column c, size_t n, std::string_view* s) { return R(c).ReadBytes(n, s) && Spend(n); }
 
-  Status Trace(std::string_view id) {
+  // Reads the next trace; unless the filter leaves it out (*kept false), its TracesData is
+  // then in trace_.
+  Status Trace(std::string_view id, bool* kept) {
     uint64_t mode;
     if (!U(Column::kShape, &mode) || mode > 1) return Corrupt("trace shape");
     if (mode == 0) {
@@ -699,18 +709,20 @@ class Decoder {
     first_id_ = R(Column::kSpanIds).remaining();
     columnar_ = 0;
     max_ref_ = 0;
-    std::vector<Resource> resources;
-    std::deque<std::string> spans;  // the trace's span messages, rebuilt
+    if (filter_ != nullptr) filter_->StartTrace(id);
+    resources_.clear();
+    size_t n = 0;  // spans read into parsed_
     uint64_t n_resources;
     if (!U(Column::kShape, &n_resources)) return Corrupt("trace shape");
     for (uint64_t r = 0; r < n_resources; ++r) {
-      Resource& res = resources.emplace_back();
+      Resource& res = resources_.emplace_back();
       uint64_t ref, n_scopes;
       if (!U(Column::kShape, &ref)) return Corrupt("resource");
       if (ref > 0) {
         if (ref - 1 >= dict_.size() || !Spend(dict_[ref - 1].size())) return Corrupt("resource");
         res.has_resource = true;
         res.resource = dict_[ref - 1];
+        res.ref = static_cast<uint32_t>(ref - 1);
       }
       // Each resource and scope span is a field key and length at least.
       if (!Str(Column::kShape, &res.schema_url) || !U(Column::kShape, &n_scopes) || !Spend(2)) {
@@ -729,22 +741,61 @@ class Decoder {
           return Corrupt("scope");
         }
         for (uint64_t i = 0; i < n_spans; ++i) {
-          std::string& msg = spans.emplace_back();
-          RETURN_IF_ERROR(SpanAt(id, msg));
-          scope.spans.push_back(msg);
+          if (n == parsed_.size()) parsed_.emplace_back();
+          Parsed& p = parsed_[n++];
+          RETURN_IF_ERROR(SpanAt(id, p));
+          scope.spans.emplace_back();  // its bytes, once the trace is kept
+          if (filter_ != nullptr) Show(p, res);
         }
       }
     }
     if (columnar_ > 0 && max_ref_ >= columnar_) return Corrupt("parent reference");
-    AppendTrace(resources, trace_);
+    *kept = filter_ == nullptr || filter_->Keep();
+    if (!*kept) return Status::Ok();
+    if (messages_.size() < n) messages_.resize(n);
+    size_t i = 0;
+    for (Resource& res : resources_) {
+      for (Scope& scope : res.scopes) {
+        for (std::string_view& msg : scope.spans) {
+          const Parsed& p = parsed_[i];
+          std::string& out = messages_[i++];
+          if (p.whole) {
+            msg = p.raw;
+            continue;
+          }
+          out.clear();
+          AppendSpan(p.span, out);
+          msg = out;
+        }
+      }
+    }
+    AppendTrace(resources_, trace_);
     return Status::Ok();
   }
 
-  bool Attrs(std::vector<Attr>& out) {
+  // Shows the filter span `p` of resource `res`.
+  void Show(const Parsed& p, const Resource& res) {
+    if (p.whole) return filter_->AddSpan(nullptr);
+    const Span& s = p.span;
+    SpanView v;
+    v.name = s.name;
+    v.status_message = s.status_message;
+    v.kind = s.kind;
+    v.status_code = s.status_code;
+    v.start = s.start;
+    v.end = s.end;
+    v.resource = res.resource;
+    v.name_ref = s.name_ref;
+    v.resource_ref = res.has_resource ? res.ref + 1 : 0;
+    v.attrs = s.attrs;
+    filter_->AddSpan(&v);
+  }
+
+  bool Attrs(std::vector<ColumnAttr>& out) {
     uint64_t n;
     if (!U(Column::kAttrKeys, &n)) return false;
     for (uint64_t i = 0; i < n; ++i) {
-      Attr& a = out.emplace_back();
+      ColumnAttr& a = out.emplace_back();
       uint8_t tag;
       if (!Str(Column::kAttrKeys, &a.key) || !R(Column::kAttrValues).ReadByte(&tag) ||
           tag >= static_cast<uint8_t>(ValueTag::kValueTags)) {
@@ -756,7 +807,7 @@ class Decoder {
       switch (a.tag) {
         case ValueTag::kString:
         case ValueTag::kOtherValue:
-          ok = Str(Column::kAttrValues, &a.bytes);
+          ok = Str(Column::kAttrValues, &a.bytes, &a.ref);
           break;
         case ValueTag::kBool:
           ok = U(Column::kAttrValues, &a.bits);
@@ -776,19 +827,20 @@ class Decoder {
     return true;
   }
 
-  Status SpanAt(std::string_view trace_id, std::string& out) {
+  // Reads the next span into `p`.
+  Status SpanAt(std::string_view trace_id, Parsed& p) {
     uint64_t kind;
     if (!U(Column::kKinds, &kind)) return Corrupt("span kind");
-    if (kind == 0) {
-      std::string_view raw;
-      if (!R(Column::kRaw).ReadLengthPrefixed(&raw) || !Spend(raw.size() + 2)) {
+    p.whole = kind == 0;
+    if (p.whole) {
+      if (!R(Column::kRaw).ReadLengthPrefixed(&p.raw) || !Spend(p.raw.size() + 2)) {
         return Corrupt("raw span");
       }
-      out = raw;
       return Status::Ok();
     }
     ++columnar_;
-    Span s;
+    Span& s = p.span;
+    Clear(s);
     s.kind = kind - 1;
     s.trace_id = trace_id;
     uint64_t parent, status, flags, n;
@@ -808,7 +860,7 @@ class Decoder {
       s.parent_id = ids.substr(at + ref * kSpanIdSize, kSpanIdSize);
       max_ref_ = std::max(max_ref_, ref);
     }
-    if (!Str(Column::kNames, &s.name) || !R(Column::kStarts).ReadVarint(&start) ||
+    if (!Str(Column::kNames, &s.name, &s.name_ref) || !R(Column::kStarts).ReadVarint(&start) ||
         !R(Column::kDurations).ReadVarint(&duration)) {
       return Corrupt("span name or times");
     }
@@ -858,17 +910,36 @@ class Decoder {
         !U(Column::kDropped, &s.dropped_links) || !Spend(proto::kTraceIdSize)) {
       return Corrupt("dropped counts");
     }
-    AppendSpan(s, out);
     return Status::Ok();
+  }
+
+  // Empties `s`, keeping what its vectors hold allocated for the next span.
+  static void Clear(Span& s) {
+    std::vector<ColumnAttr> attrs = std::move(s.attrs);
+    std::vector<Event> events = std::move(s.events);
+    std::vector<Link> links = std::move(s.links);
+    attrs.clear();
+    events.clear();
+    links.clear();
+    s = Span();
+    s.attrs = std::move(attrs);
+    s.events = std::move(events);
+    s.links = std::move(links);
   }
 
   const std::array<std::string, kColumns> columns_;
   const uint64_t raw_length_;
+  TraceFilter* const filter_;
   std::vector<ByteReader> readers_;
   std::vector<std::string_view> dict_;
   uint64_t budget_;
   uint64_t base_ = 0;
-  // The current trace.
+  bool skipped_ = false;
+  // The current trace: its shape, its spans as read (reused from trace to trace), their
+  // rebuilt messages, and the trace rebuilt.
+  std::vector<Resource> resources_;
+  std::vector<Parsed> parsed_;
+  std::vector<std::string> messages_;
   std::string trace_;
   size_t first_id_ = 0;  // bytes of kSpanIds left when the trace began
   uint64_t columnar_ = 0, max_ref_ = 0;
@@ -941,7 +1012,8 @@ Result<std::vector<ColumnSize>> ColumnSizes(std::string_view page) {
   return std::vector<ColumnSize>(d.sizes.begin(), d.sizes.end());
 }
 
-Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_length) {
+Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_length,
+                                       TraceFilter* filter) {
   ByteReader r(page);
   ASSIGN_OR_RETURN(Directory d, ReadDirectory(r));
   uint64_t raw_total = 0;
@@ -967,9 +1039,11 @@ Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_lengt
           fmt::format("column {}: not a valid zstd frame", ColumnName(static_cast<Column>(c))));
     }
   }
-  Decoder dec(std::move(columns), raw_length);
+  Decoder dec(std::move(columns), raw_length, filter);
   ASSIGN_OR_RETURN(std::string out, dec.Run());
-  if (out.size() != raw_length) return PageCorruption("size differs from the index");
+  if (!dec.skipped() && out.size() != raw_length) {
+    return PageCorruption("size differs from the index");
+  }
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,8 +56,55 @@ struct ColumnSize {
 };
 Result<std::vector<ColumnSize>> ColumnSizes(std::string_view page);
 
+// An attribute's value as the columns keep it: a string, bool, int or double as such; anything
+// else (arrays, maps, bytes, an empty value) as its serialized AnyValue. In kAttrValues: the
+// tag, then a dictionary index (strings and other values), the bool, the zig-zag int, or the
+// double's 8 bytes.
+enum class ValueTag : uint8_t { kNoValue, kString, kBool, kInt, kDouble, kOtherValue, kValueTags };
+
+// A KeyValue; its views borrow the page.
+struct ColumnAttr {
+  std::string_view key;
+  ValueTag tag = ValueTag::kNoValue;
+  std::string_view bytes;  // kString: the string; kOtherValue: the serialized AnyValue
+  uint64_t bits = 0;       // kBool, kInt (two's complement), kDouble (IEEE 754)
+  uint32_t ref = 0;        // decoding kString, kOtherValue: the value's dictionary index
+};
+
+// A span kept in columns, as a TraceFilter sees it; its views borrow the page being decoded.
+struct SpanView {
+  std::string_view name, status_message;
+  uint64_t kind = 0;            // OTLP's Span.kind
+  uint64_t status_code = 0;     // OTLP's Status.code (0 without a status)
+  uint64_t start = 0, end = 0;  // Unix ns
+  std::string_view resource;    // its serialized Resource (empty: none)
+  std::span<const ColumnAttr> attrs;
+  // Dictionary indexes, which stand for their strings within a page: the name's, and the
+  // resource's plus 1 (0: none).
+  uint32_t name_ref = 0, resource_ref = 0;
+};
+
+// Decides, from the columns, which traces of a page are worth decoding: a query's necessary
+// conditions, so that a search rebuilds only the traces that can match. Traces kept whole are
+// decoded without asking. Used by one decode at a time.
+class TraceFilter {
+ public:
+  virtual ~TraceFilter() = default;
+  // A page begins; its dictionary has `dict_entries` entries.
+  virtual void StartPage(size_t dict_entries) = 0;
+  // A trace begins (its 16-byte ID); its spans follow, then Keep().
+  virtual void StartTrace(std::string_view id) = 0;
+  // A span of the trace: its columns, or nullptr for a span kept whole (not seen through).
+  virtual void AddSpan(const SpanView* span) = 0;
+  // Whether the trace is to be decoded.
+  virtual bool Keep() = 0;
+};
+
 // The page's entries back, exactly as they were encoded; `raw_length` (the index's) is their
-// size, which bounds the work. Damaged input is kCorruption naming the problem.
-Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_length);
+// size, which bounds the work. With a `filter`, only the entries of the traces it keeps (and
+// of traces kept whole); the page is still read and checked to its end. Damaged input is
+// kCorruption naming the problem.
+Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_length,
+                                       TraceFilter* filter = nullptr);
 
 }  // namespace strata::traces::block

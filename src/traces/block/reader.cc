@@ -30,7 +30,8 @@ Result<std::shared_ptr<const BlockIndex>> BlockReader::Index() {
   return index_;
 }
 
-Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read) {
+Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read,
+                                          TraceFilter* filter) {
   const PageInfo& page = index.pages[p];
   const objstore::ByteRange range{page.offset, page.length};
   ASSIGN_OR_RETURN(auto frames, cache::ReadRanges(*bucket_, cache_, prefix_ + kDataFile,
@@ -41,7 +42,7 @@ Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uin
   };
   const std::string& frame = frames[0];
   if (meta_.version >= 2) {
-    auto decoded = DecodeColumnarPage(frame, page.raw_length);
+    auto decoded = DecodeColumnarPage(frame, page.raw_length, filter);
     if (!decoded.ok()) return corrupt(decoded.status().message());
     return decoded;
   }
@@ -78,7 +79,7 @@ Result<std::optional<std::string>> BlockReader::FindTrace(std::string_view trace
   if (!index->MayHold(trace_id)) return std::optional<std::string>();
   const int64_t p = index->PageOf(trace_id);
   if (p < 0) return std::optional<std::string>();
-  ASSIGN_OR_RETURN(std::string data, ReadPage(*index, static_cast<size_t>(p), bytes_read));
+  ASSIGN_OR_RETURN(std::string data, ReadPage(*index, static_cast<size_t>(p), bytes_read, nullptr));
   std::optional<std::string> found;
   RETURN_IF_ERROR(ForEachInPage(meta_, static_cast<size_t>(p), data,
                                 [&](std::string_view id, std::string_view trace) {
@@ -90,10 +91,10 @@ Result<std::optional<std::string>> BlockReader::FindTrace(std::string_view trace
 
 Status BlockReader::ForEachTrace(
     const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
-    uint64_t* bytes_read) {
+    uint64_t* bytes_read, TraceFilter* filter) {
   ASSIGN_OR_RETURN(auto index, Index());
   for (size_t p = 0; p < index->pages.size(); ++p) {
-    ASSIGN_OR_RETURN(std::string data, ReadPage(*index, p, bytes_read));
+    ASSIGN_OR_RETURN(std::string data, ReadPage(*index, p, bytes_read, filter));
     Status st;
     RETURN_IF_ERROR(ForEachInPage(meta_, p, data, [&](std::string_view id, std::string_view t) {
       st = fn(id, t);

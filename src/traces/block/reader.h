@@ -13,6 +13,7 @@
 #include "cache/page_cache.h"
 #include "cache/range_reader.h"
 #include "objstore/bucket.h"
+#include "traces/block/columns.h"
 #include "traces/block/format.h"
 
 namespace strata::traces::block {
@@ -44,14 +45,17 @@ class BlockReader {
 
   // Calls `fn` with every trace of the block (its ID and serialized TracesData, borrowed for
   // the call), page by page in ID order; adds the bytes of the pages to `bytes_read`. Stops
-  // at the first error `fn` returns.
+  // at the first error `fn` returns. With a `filter`, columnar pages give only the traces it
+  // keeps (version 1 pages give all).
   Status ForEachTrace(
       const std::function<Status(std::string_view id, std::string_view traces_data)>& fn,
-      uint64_t* bytes_read);
+      uint64_t* bytes_read, TraceFilter* filter = nullptr);
 
  private:
-  // Page `p` of `index`, decompressed and checked against the index.
-  Result<std::string> ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read);
+  // Page `p` of `index`, decompressed and checked against the index: its entries, or those
+  // of the traces `filter` keeps.
+  Result<std::string> ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read,
+                               TraceFilter* filter);
 
   const std::shared_ptr<objstore::Bucket> bucket_;
   const std::string prefix_;

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "traceql/engine.h"
+#include "traceql/prefilter.h"
+#include "traceql/trace.h"
+#include "traces/block/columns.h"
+
+namespace strata::traces {
+
+// What a search asks of whole traces besides its query (Tempo's start, end, minDuration and
+// maxDuration): spans between start_ns and end_ns (inclusive), and a duration (the latest
+// end less the earliest start) within [min_duration_ns, max_duration_ns] (0: no maximum).
+struct TraceBounds {
+  int64_t start_ns = 0;
+  int64_t end_ns = std::numeric_limits<int64_t>::max();
+  int64_t min_duration_ns = 0, max_duration_ns = 0;
+};
+
+// Decides a query's Prefilter (traceql/prefilter.h), and a search's bounds, on trace blocks'
+// columns: keeps the traces that may match, each decided from its own spans. Its answers are
+// exact for what it reads (the same values and comparisons as traceql's evaluator); a trace
+// with a span kept whole is kept. One decode at a time.
+class QueryFilter : public block::TraceFilter {
+ public:
+  // `prefilter` must outlive this object.
+  QueryFilter(const traceql::Prefilter& prefilter, std::optional<TraceBounds> bounds);
+
+  void StartPage(size_t dict_entries) override;
+  void StartTrace(std::string_view id) override;
+  void AddSpan(const block::SpanView* span) override;
+  bool Keep() override;
+
+ private:
+  bool Holds(const traceql::SpanTest& t, const block::SpanView& s);
+  bool Passes(const traceql::TraceTest& t) const;
+  // Whether span `s` meets condition `i`.
+  bool Meets(size_t i, const block::SpanView& s);
+  bool MeetsValue(const traceql::SpanCondition& c, const traceql::Static& v);
+  bool MeetsString(const traceql::SpanCondition& c, std::string_view v);
+  // Whether the span's resource (its dictionary index + 1, 0 for none) meets `c`.
+  bool MeetsResource(const traceql::SpanCondition& c, const block::SpanView& s);
+
+  const traceql::Prefilter& prefilter_;
+  const std::optional<TraceBounds> bounds_;
+  traceql::FieldOps ops_;
+  // The current trace: which span tests a span met, whether a span is kept whole, how many
+  // spans it has and their earliest start and latest end.
+  std::vector<char> met_;
+  bool whole_ = false;
+  uint64_t spans_ = 0;
+  int64_t start_ns_ = 0, end_ns_ = 0;
+  // A resource's attributes, decoded when first needed.
+  struct Resource {
+    int8_t state = -1;  // -1: not decoded yet; 0: malformed; 1: decoded
+    traceql::Attrs attrs;
+  };
+  // Within a page, a dictionary index stands for its string: per condition, what it gave for
+  // a string value (by its index) and for a resource (by its index + 1), -1 until known; the
+  // resources by index + 1.
+  std::vector<std::vector<int8_t>> by_value_, by_resource_;
+  std::vector<Resource> resources_;
+};
+
+}  // namespace strata::traces
