@@ -20,6 +20,7 @@
 
 #include "bench/stats.h"
 #include "bench/tool_main.h"
+#include "bench/traces/write_blocks.h"
 #include "blocks/lifecycle.h"
 #include "cache/page_cache.h"
 #include "objstore/instrumented.h"
@@ -63,65 +64,6 @@ class GetCounter {
  private:
   std::array<prometheus::Counter*, 6> counters_{};
 };
-
-struct Written {
-  std::vector<std::string> ids;  // every trace ID written
-  uint64_t spans = 0, data_bytes = 0, index_bytes = 0;
-};
-
-// Writes `blocks` blocks of `per_block` traces each (block b's traces start in minute b) and
-// uploads them, on two threads.
-Written WriteBlocks(objstore::Bucket& bucket, uint64_t blocks, uint64_t per_block, uint64_t seed,
-                    const std::string& staging) {
-  const std::string root = blocks::BlocksRoot(kTenant, Signal::kTraces);
-  std::vector<Written> parts(2);
-  std::atomic<uint64_t> next{0};
-  std::atomic<bool> failed{false};
-  std::string error;
-  auto work = [&](size_t t) {
-    Written& out = parts[t];
-    while (!failed) {
-      const uint64_t b = next++;
-      if (b >= blocks) return;
-      testing::SyntheticTraces gen(seed * 1'000'003 + b);
-      const int64_t t0 = 1'700'000'000'000'000'000 + static_cast<int64_t>(b) * 60'000'000'000;
-      std::vector<testing::SyntheticTrace> traces;
-      traces.reserve(per_block);
-      for (uint64_t i = 0; i < per_block; ++i) {
-        traces.push_back(gen.Next(t0 + static_cast<int64_t>(i * 60'000'000'000 / per_block)));
-      }
-      std::sort(traces.begin(), traces.end(),
-                [](const auto& a, const auto& c) { return a.id < c.id; });
-      const std::string dir = fmt::format("{}/{}", staging, t);
-      Status st = [&]() -> Status {
-        ASSIGN_OR_RETURN(auto writer, traces::block::BlockWriter::Create(dir, {}));
-        for (const auto& tr : traces) {
-          RETURN_IF_ERROR(writer->Add(tr.id, tr.traces_data, tr.spans, tr.start_ns, tr.end_ns));
-          out.ids.push_back(tr.id);
-          out.spans += tr.spans;
-        }
-        ASSIGN_OR_RETURN(auto meta, writer->Finish());
-        out.data_bytes += meta.data_bytes;
-        out.index_bytes += meta.index_bytes;
-        return blocks::UploadBlock(bucket, root, meta.id, dir, traces::block::BlockWriter::Files(),
-                                   traces::block::EncodeMeta(meta));
-      }();
-      if (!st.ok() && !failed.exchange(true)) error = st.ToString();
-    }
-  };
-  std::thread other(work, 1);
-  work(0);
-  other.join();
-  if (failed) throw std::runtime_error(error);
-  Status st = blocks::EnsureTenantMarker(bucket, kTenant);
-  if (!st.ok()) throw std::runtime_error(st.ToString());
-  Written all = std::move(parts[0]);
-  all.ids.insert(all.ids.end(), parts[1].ids.begin(), parts[1].ids.end());
-  all.spans += parts[1].spans;
-  all.data_bytes += parts[1].data_bytes;
-  all.index_bytes += parts[1].index_bytes;
-  return all;
-}
 
 // Looks each ID up; prints GETs per lookup and latency.
 void Lookups(const char* what, const traces::Gateway& gateway, const GetCounter& counter,
@@ -173,7 +115,8 @@ int Run(int argc, char** argv) {
 
   testing::TempDir staging("trace-lookup-bench");
   auto t0 = std::chrono::steady_clock::now();
-  const Written w = WriteBlocks(*s3, blocks, per_block, seed, staging.path());
+  const bench::Written w =
+      bench::WriteBlocks(*s3, kTenant, blocks, per_block, seed, staging.path());
   fmt::print(
       "wrote {} blocks: {} traces, {} spans, data {:.1f} MB, indexes {:.1f} MB ({:.2f} "
       "bytes/trace) "
