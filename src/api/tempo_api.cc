@@ -731,11 +731,13 @@ void TempoApi::Search(Call& c) {
         matches.push_back(
             {t.start_ns, t.id,
              TraceMatchJson(t, sets, referenced.attrs(), static_cast<size_t>(*spss))});
-        // Only the newest `limit` are answered: trim as they come.
+        // Only the newest `limit` are answered: trim as they come, and from then on leave
+        // older traces out before they are rebuilt.
         if (matches.size() >= 4 * keep) {
           std::nth_element(matches.begin(), matches.begin() + static_cast<ptrdiff_t>(keep) - 1,
                            matches.end(), newer);
           matches.resize(keep);
+          filter.RaiseStartFloor(matches.back().start_ns);
         }
         return true;
       },

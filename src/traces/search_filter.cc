@@ -61,6 +61,7 @@ void QueryFilter::AddSpan(const block::SpanView* span) {
 bool QueryFilter::Keep() {
   if (whole_) return true;
   if (spans_ == 0) return false;  // no span, no spanset
+  if (start_ns_ < start_floor_) return false;
   if (bounds_) {
     const TraceBounds& b = *bounds_;
     const int64_t duration = end_ns_ - start_ns_;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -32,6 +33,10 @@ class QueryFilter : public block::TraceFilter {
   // `prefilter` must outlive this object.
   QueryFilter(const traceql::Prefilter& prefilter, std::optional<TraceBounds> bounds);
 
+  // Leaves out, from now on, traces whose earliest span starts before `ns`: a search that
+  // answers its newest matches raises it to the oldest start it would still answer.
+  void RaiseStartFloor(int64_t ns) { start_floor_ = std::max(start_floor_, ns); }
+
   void StartPage(size_t dict_entries) override;
   void StartTrace(std::string_view id) override;
   void AddSpan(const block::SpanView* span) override;
@@ -49,6 +54,7 @@ class QueryFilter : public block::TraceFilter {
 
   const traceql::Prefilter& prefilter_;
   const std::optional<TraceBounds> bounds_;
+  int64_t start_floor_ = std::numeric_limits<int64_t>::min();
   traceql::FieldOps ops_;
   // The current trace: which span tests a span met, whether a span is kept whole, how many
   // spans it has and their earliest start and latest end.

@@ -60,9 +60,12 @@ class Store {
     std::set<std::string> matched;  // the IDs of the traces the query matches
     uint64_t given = 0;             // traces the search gave to evaluate
     uint64_t spans = 0;             // spans of the matched traces
+    int64_t earliest = std::numeric_limits<int64_t>::max();  // of the matched traces' starts
   };
-  // The traces `query` matches, searched with or without its filter.
-  Answer Search(const std::string& query, bool filtered) {
+  // The traces `query` matches, searched with or without its filter, which leaves out traces
+  // starting before `floor`.
+  Answer Search(const std::string& query, bool filtered,
+                int64_t floor = std::numeric_limits<int64_t>::min()) {
     Answer out;
     auto root = traceql::Parse(query);
     EXPECT_TRUE(root.ok()) << query << ": " << root.status().ToString();
@@ -71,6 +74,7 @@ class Store {
     traceql::SearchEvaluator eval((*root)->pipeline);
     const traceql::Prefilter prefilter = traceql::PrefilterOf((*root)->pipeline);
     QueryFilter filter(prefilter, std::nullopt);
+    filter.RaiseStartFloor(floor);
     Status st = queryable_.Search(
         "t", 0, std::numeric_limits<int64_t>::max(), uint64_t{64} << 20,
         [&](const FoundTrace& found) {
@@ -79,6 +83,7 @@ class Store {
           EXPECT_TRUE(t.ok());
           if (t.ok() && !eval.Eval(*t).empty()) {
             out.matched.insert(t->id);
+            out.earliest = std::min(out.earliest, t->start_ns);
             out.spans += t->spans.size();
           }
           return true;
@@ -164,6 +169,18 @@ TEST(QueryFilterTest, GivesEveryTraceAQueryMatches) {
   const Store::Answer errors = store.Search("{ status = error }", true);
   EXPECT_GT(errors.matched.size(), 0u);
   EXPECT_LT(errors.given, total / 5);
+}
+
+// A search answering its newest matches leaves older traces out before rebuilding them.
+TEST(QueryFilterTest, LeavesOutTracesBeforeTheStartFloor) {
+  Store store;
+  store.AddBlock(Synthetic(5, 300));
+  const Store::Answer all = store.Search("{ }", true);
+  ASSERT_EQ(all.given, 300u);
+  const int64_t floor = all.earliest + 200;  // Synthetic's traces start 1 ns apart
+  const Store::Answer newer = store.Search("{ }", true, floor);
+  EXPECT_EQ(newer.given, 100u);
+  EXPECT_EQ(newer.earliest, floor);
 }
 
 // A trace of one span per name (span IDs from `first_span`), as an OTLP exporter sends it.
