@@ -995,6 +995,11 @@ void TempoApi::MetricsQuery(Call& c, bool instant) {
   traceql::MetricsEvaluator eval(*(*query)->metrics, *intervals, limit);
   const traceql::Prefilter prefilter = traceql::PrefilterOf(*(*query)->metrics);
   traces::QueryFilter filter(prefilter, std::nullopt);
+  // Spans the columns decide are counted as their pages are read; only traces they cannot
+  // tell are rebuilt.
+  if (traces::QueryFilter::CanCount(*(*query)->metrics, prefilter)) {
+    filter.CountInto(*(*query)->metrics, eval);
+  }
   uint64_t inspected_traces = 0, inspected_bytes = 0;
   Status failed;
   st = queryable_.Search(

@@ -228,18 +228,24 @@ void MetricsEvaluator::Observe(const Trace& t) {
     for (int32_t i : ss.spans) {
       if (seen[static_cast<size_t>(i)]) continue;
       seen[static_cast<size_t>(i)] = true;
-      Add(t, t.spans[static_cast<size_t>(i)]);
+      const Span& s = t.spans[static_cast<size_t>(i)];
+      if (query_.first.op == MetricsOp::kCompare) {
+        if (const int64_t at = intervals_.Of(s.start_ns); at >= 0) AddCompared(t, s, at);
+        continue;
+      }
+      AddSpan(s.start_ns, [&](const Attribute& a) { return Lookup(t, s, a, -1, -1); });
     }
   }
 }
 
-void MetricsEvaluator::Add(const Trace& t, const Span& s) {
-  const int64_t at = intervals_.Of(s.start_ns);
+void MetricsEvaluator::AddSpan(int64_t start_ns,
+                               const std::function<Static(const Attribute&)>& lookup) {
+  const int64_t at = intervals_.Of(start_ns);
   if (at < 0) return;
   const MetricsAggregate& m = query_.first;
   Labels labels;
   for (const Attribute& a : m.by) {
-    Static v = Lookup(t, s, a, -1, -1);
+    Static v = lookup(a);
     if (v.type != StaticType::kNil) labels.emplace_back(a.String(), std::move(v));
   }
   // A span without any by() value is grouped under the first, as nil.
@@ -253,19 +259,18 @@ void MetricsEvaluator::Add(const Trace& t, const Span& s) {
     case MetricsOp::kMaxOverTime:
     case MetricsOp::kAvgOverTime:
     case MetricsOp::kSumOverTime:
-      value = Measure(Lookup(t, s, *m.attr, -1, -1));
+      value = Measure(lookup(*m.attr));
       if (std::isnan(value)) return;
       break;
     case MetricsOp::kQuantileOverTime:
     case MetricsOp::kHistogramOverTime: {
-      std::optional<double> bucket = Log2Bucket(Lookup(t, s, *m.attr, -1, -1));
+      std::optional<double> bucket = Log2Bucket(lookup(*m.attr));
       if (!bucket) return;
       labels.emplace_back("__bucket", Static::Float(*bucket));
       break;
     }
     case MetricsOp::kCompare:
-      AddCompared(t, s, at);
-      return;
+      return;  // counted by AddCompared
   }
   // Without by(), a series is named by its function (histograms only by their buckets).
   if (m.by.empty() && m.op != MetricsOp::kQuantileOverTime &&

@@ -11,6 +11,7 @@
 // range query answers there.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -64,6 +65,10 @@ class MetricsEvaluator {
 
   // Counts the spans of `t` the query's pipeline yields.
   void Observe(const Trace& t);
+  // Counts one span the pipeline yielded, known by its start and by the values `lookup` gives
+  // for the attributes the first stage reads (by() and its argument), as Observe counts it.
+  // Not for compare(), which reads every attribute.
+  void AddSpan(int64_t start_ns, const std::function<Static(const Attribute&)>& lookup);
   // The answer: every series with a value, second stages applied, in Tempo's order (fewer
   // labels first, then label by label).
   std::vector<Series> Result() const;
@@ -88,7 +93,6 @@ class MetricsEvaluator {
     std::map<std::string, std::map<std::string, std::pair<Static, std::vector<double>>>> values;
     std::map<std::string, std::vector<double>> totals;
   };
-  void Add(const Trace& t, const Span& s);
   void AddCompared(const Trace& t, const Span& s, int64_t at);
   Acc* SeriesFor(std::vector<std::pair<std::string, Static>> labels);
   std::vector<Series> FirstStage() const;

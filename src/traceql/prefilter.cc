@@ -37,9 +37,12 @@ class Builder {
   // spans of its input, so each stage's own test holds for the trace.
   TraceTest Pipeline(const traceql::Pipeline& p) {
     TraceTest t;
+    if (p.elements.size() != 1) out_.exact = false;
     for (const Element& el : p.elements) {
       if (el.kind == Element::Kind::kSpanset) {
         t = Combine(TraceTest::Kind::kAnd, std::move(t), Spanset(*el.spanset));
+      } else {
+        out_.exact = false;
       }
     }
     return t;
@@ -61,6 +64,7 @@ class Builder {
       case SpansetExpr::Kind::kOp:
         break;
     }
+    if (e.op != Op::kSpansetUnion && e.op != Op::kSpansetAnd) out_.exact = false;
     switch (e.op) {
       case Op::kSpansetUnion:
         return Combine(TraceTest::Kind::kOr, Spanset(*e.lhs), Spanset(*e.rhs));
@@ -84,21 +88,28 @@ class Builder {
         e.lhs->kind == FieldExpr::Kind::kAttribute && Prefilterable(e.lhs->attr)) {
       return Condition({e.lhs->attr, Op::kExists, Static::Nil(), false});
     }
-    if (e.kind != FieldExpr::Kind::kBinary) return {};
+    if (e.kind == FieldExpr::Kind::kStatic && e.value == Static::Bool(true)) return {};  // `{ }`
+    if (e.kind != FieldExpr::Kind::kBinary) return Undecided();
     if (e.op == Op::kAnd || e.op == Op::kOr) {
       return Combine(e.op == Op::kAnd ? SpanTest::Kind::kAnd : SpanTest::Kind::kOr, Field(*e.lhs),
                      Field(*e.rhs));
     }
-    if (!IsComparison(e.op)) return {};
+    if (!IsComparison(e.op)) return Undecided();
     const FieldExpr* attr = e.lhs.get();
     const FieldExpr* value = e.rhs.get();
     const bool value_on_left = attr->kind == FieldExpr::Kind::kStatic;
     if (value_on_left) std::swap(attr, value);
     if (attr->kind != FieldExpr::Kind::kAttribute || value->kind != FieldExpr::Kind::kStatic ||
         value->value.type == StaticType::kNil || !Prefilterable(attr->attr)) {
-      return {};
+      return Undecided();
     }
     return Condition({attr->attr, e.op, value->value, value_on_left});
+  }
+
+  // What holds for every span where the columns cannot decide: the test is then looser.
+  SpanTest Undecided() {
+    out_.exact = false;
+    return {};
   }
 
   SpanTest Condition(SpanCondition c) {

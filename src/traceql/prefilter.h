@@ -42,6 +42,10 @@ struct Prefilter {
   std::vector<SpanCondition> conditions;
   std::vector<SpanTest> span_tests;
   TraceTest trace;
+  // Whether the test is the query's own: a trace passes exactly when the query matches it,
+  // and for a query of one filter, a span meets span_tests[0] exactly when the filter keeps
+  // it (nothing was left out as undecidable).
+  bool exact = true;
 };
 
 // The test of a search query's pipeline (every trace it matches passes it).

@@ -37,11 +37,34 @@ void QueryFilter::StartPage(size_t dict_entries) {
   resources_.assign(dict_entries + 1, Resource());
 }
 
+bool QueryFilter::CanCount(const traceql::MetricsExpr& m, const Prefilter& prefilter) {
+  using traceql::Element;
+  if (m.kind != traceql::MetricsExpr::Kind::kQuery || m.first.op == traceql::MetricsOp::kCompare ||
+      !prefilter.exact || prefilter.span_tests.size() != 1 || m.pipeline.elements.size() != 1) {
+    return false;
+  }
+  const Element& el = m.pipeline.elements[0];
+  if (el.kind != Element::Kind::kSpanset ||
+      el.spanset->kind != traceql::SpansetExpr::Kind::kFilter) {
+    return false;
+  }
+  if (m.first.attr && !traceql::Prefilterable(*m.first.attr)) return false;
+  return std::all_of(m.first.by.begin(), m.first.by.end(),
+                     [](const traceql::Attribute& a) { return traceql::Prefilterable(a); });
+}
+
+void QueryFilter::CountInto(const traceql::MetricsExpr& m, traceql::MetricsEvaluator& eval) {
+  eval_ = &eval;
+  reads_ = m.first.by;
+  if (m.first.attr) reads_.push_back(*m.first.attr);
+}
+
 void QueryFilter::StartTrace(std::string_view /*id*/) {
   std::fill(met_.begin(), met_.end(), 0);
   whole_ = false;
   spans_ = 0;
   start_ns_ = end_ns_ = 0;
+  n_counted_ = 0;
 }
 
 void QueryFilter::AddSpan(const block::SpanView* span) {
@@ -53,9 +76,39 @@ void QueryFilter::AddSpan(const block::SpanView* span) {
   start_ns_ = spans_ == 0 ? start : std::min(start_ns_, start);
   end_ns_ = spans_ == 0 ? end : std::max(end_ns_, end);
   ++spans_;
+  if (eval_ != nullptr) {
+    // One span test, which the filter's spans meet exactly.
+    if (!whole_ && Holds(prefilter_.span_tests[0], *span) && !Buffer(*span)) whole_ = true;
+    return;
+  }
   for (size_t i = 0; i < met_.size(); ++i) {
     if (met_[i] == 0 && Holds(prefilter_.span_tests[i], *span)) met_[i] = 1;
   }
+}
+
+bool QueryFilter::Buffer(const block::SpanView& s) {
+  if (n_counted_ == counted_.size()) counted_.emplace_back();
+  auto& [start, values] = counted_[n_counted_++];
+  start = static_cast<int64_t>(s.start);
+  values.resize(reads_.size());
+  Found f;
+  for (size_t i = 0; i < reads_.size(); ++i) {
+    Find(reads_[i], s, f);
+    switch (f.kind) {
+      case Found::Kind::kNil:
+        values[i] = Static::Nil();
+        break;
+      case Found::Kind::kString:
+        values[i] = Static::Str(std::string(f.str));
+        break;
+      case Found::Kind::kValue:
+        values[i] = *f.value;
+        break;
+      case Found::Kind::kUnknown:
+        return false;
+    }
+  }
+  return true;
 }
 
 bool QueryFilter::Keep() {
@@ -69,6 +122,17 @@ bool QueryFilter::Keep() {
         (b.max_duration_ns > 0 && duration > b.max_duration_ns)) {
       return false;
     }
+  }
+  if (eval_ != nullptr) {
+    for (size_t i = 0; i < n_counted_; ++i) {
+      const auto& [start, values] = counted_[i];
+      eval_->AddSpan(start, [&](const traceql::Attribute& a) {
+        const auto at = std::find(reads_.begin(), reads_.end(), a);
+        return at == reads_.end() ? Static::Nil()
+                                  : values[static_cast<size_t>(at - reads_.begin())];
+      });
+    }
+    return false;
   }
   return Passes(prefilter_.trace);
 }
@@ -105,24 +169,33 @@ bool QueryFilter::Holds(const SpanTest& t, const block::SpanView& s) {
   return true;
 }
 
-// The value is found as traceql::Lookup finds it: intrinsics from the span; an attribute from
-// the first of the span's attributes with that key and a value, then (unscoped) the
-// resource's.
-bool QueryFilter::Meets(size_t i, const block::SpanView& s) {
+// As traceql::Lookup finds it: intrinsics from the span; an attribute from the first of the
+// span's attributes with that key and a value, then (unscoped) the resource's.
+void QueryFilter::Find(const traceql::Attribute& a, const block::SpanView& s, Found& f) {
   using traceql::Intrinsic;
-  const SpanCondition& c = prefilter_.conditions[i];
-  const traceql::Attribute& a = c.attr;
+  f.kind = Found::Kind::kValue;
+  f.value = &f.owned;
+  f.ref = kNoRef;
+  f.from_resource = false;
   switch (a.intrinsic) {
     case Intrinsic::kName:
-      return Memo(by_value_[i], s.name_ref, [&] { return MeetsString(c, s.name); });
+      f.kind = Found::Kind::kString;
+      f.str = s.name;
+      f.ref = s.name_ref;
+      return;
     case Intrinsic::kStatusMessage:
-      return MeetsString(c, s.status_message);
+      f.kind = Found::Kind::kString;
+      f.str = s.status_message;
+      return;
     case Intrinsic::kDuration:
-      return MeetsValue(c, Static::Duration(static_cast<int64_t>(s.end - s.start)));
+      f.owned = Static::Duration(static_cast<int64_t>(s.end - s.start));
+      return;
     case Intrinsic::kStatus:
-      return MeetsValue(c, Static::Status(traceql::StatusOf(s.status_code)));
+      f.owned = Static::Status(traceql::StatusOf(s.status_code));
+      return;
     case Intrinsic::kKind:
-      return MeetsValue(c, Static::Kind(traceql::KindOf(s.kind)));
+      f.owned = Static::Kind(traceql::KindOf(s.kind));
+      return;
     default:
       break;
   }
@@ -131,37 +204,81 @@ bool QueryFilter::Meets(size_t i, const block::SpanView& s) {
       if (attr.key != a.name) continue;
       switch (attr.tag) {
         case block::ValueTag::kString:
-          return Memo(by_value_[i], attr.ref, [&] { return MeetsString(c, attr.bytes); });
+          f.kind = Found::Kind::kString;
+          f.str = attr.bytes;
+          f.ref = attr.ref;
+          return;
         case block::ValueTag::kBool:
-          return MeetsValue(c, Static::Bool(attr.bits != 0));
+          f.owned = Static::Bool(attr.bits != 0);
+          return;
         case block::ValueTag::kInt:
-          return MeetsValue(c, Static::Int(static_cast<int64_t>(attr.bits)));
+          f.owned = Static::Int(static_cast<int64_t>(attr.bits));
+          return;
         case block::ValueTag::kDouble:
-          return MeetsValue(c, Static::Float(std::bit_cast<double>(attr.bits)));
+          f.owned = Static::Float(std::bit_cast<double>(attr.bits));
+          return;
         case block::ValueTag::kOtherValue: {
           std::optional<Static> v;
-          if (!traceql::DecodeAnyValue(attr.bytes, &v)) return true;  // the full decode judges
-          if (v) return MeetsValue(c, *v);
-          continue;
+          if (!traceql::DecodeAnyValue(attr.bytes, &v)) {
+            f.kind = Found::Kind::kUnknown;
+            return;
+          }
+          if (!v) continue;
+          f.owned = std::move(*v);
+          return;
         }
         default:
           continue;  // no value: as if absent
       }
     }
-    if (a.scope == traceql::Scope::kSpan) return MeetsValue(c, Static::Nil());
+    if (a.scope == traceql::Scope::kSpan) {
+      f.kind = Found::Kind::kNil;
+      return;
+    }
   }
-  return Memo(by_resource_[i], s.resource_ref, [&] { return MeetsResource(c, s); });
+  const Resource& r = ResourceOf(s);
+  if (r.state == 0) {
+    f.kind = Found::Kind::kUnknown;
+    return;
+  }
+  f.from_resource = true;
+  for (const auto& [key, value] : r.attrs) {
+    if (key == a.name) {
+      f.value = &value;
+      return;
+    }
+  }
+  f.kind = Found::Kind::kNil;
 }
 
-bool QueryFilter::MeetsResource(const SpanCondition& c, const block::SpanView& s) {
-  Resource scratch;
-  Resource& r = s.resource_ref < resources_.size() ? resources_[s.resource_ref] : scratch;
-  if (r.state < 0) r.state = traceql::DecodeAttrs(s.resource, 1, r.attrs) ? 1 : 0;
-  if (r.state == 0) return true;  // malformed: the full decode judges
-  for (const auto& [key, value] : r.attrs) {
-    if (key == c.attr.name) return MeetsValue(c, value);
+QueryFilter::Resource& QueryFilter::ResourceOf(const block::SpanView& s) {
+  Resource* r = &scratch_;
+  if (s.resource_ref < resources_.size()) {
+    r = &resources_[s.resource_ref];
+  } else {
+    scratch_ = Resource();
   }
-  return MeetsValue(c, Static::Nil());
+  if (r->state < 0) r->state = traceql::DecodeAttrs(s.resource, 1, r->attrs) ? 1 : 0;
+  return *r;
+}
+
+bool QueryFilter::Meets(size_t i, const block::SpanView& s) {
+  const SpanCondition& c = prefilter_.conditions[i];
+  Found f;
+  Find(c.attr, s, f);
+  switch (f.kind) {
+    case Found::Kind::kUnknown:
+      return true;  // malformed: the full decode judges
+    case Found::Kind::kNil:
+      return MeetsValue(c, Static::Nil());
+    case Found::Kind::kString:
+      if (f.ref == kNoRef) return MeetsString(c, f.str);
+      return Memo(by_value_[i], f.ref, [&] { return MeetsString(c, f.str); });
+    case Found::Kind::kValue:
+      if (!f.from_resource) return MeetsValue(c, *f.value);
+      return Memo(by_resource_[i], s.resource_ref, [&] { return MeetsValue(c, *f.value); });
+  }
+  return true;
 }
 
 bool QueryFilter::MeetsValue(const SpanCondition& c, const Static& v) {

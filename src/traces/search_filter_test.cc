@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <set>
 #include <string>
@@ -16,6 +17,7 @@
 #include "testing/counting_bucket.h"
 #include "testing/synthetic_traces.h"
 #include "testing/temp_dir.h"
+#include "traceql/metrics.h"
 #include "traceql/parser.h"
 #include "traces/block/writer.h"
 #include "traces/gateway.h"
@@ -90,6 +92,44 @@ class Store {
         },
         nullptr, filtered ? &filter : nullptr);
     EXPECT_TRUE(st.ok()) << st.ToString();
+    return out;
+  }
+
+  struct MetricsAnswer {
+    std::vector<traceql::Series> series;
+    uint64_t given = 0;  // traces the search gave to evaluate
+  };
+  // `query`'s series over the blocks: every trace evaluated, or (`counted`) with the spans the
+  // columns decide counted by the filter.
+  MetricsAnswer Metrics(const std::string& query, bool counted) {
+    MetricsAnswer out;
+    auto root = traceql::Parse(query);
+    EXPECT_TRUE(root.ok() && (*root)->metrics) << query;
+    if (!root.ok() || !(*root)->metrics) return out;
+    const traceql::MetricsExpr& m = *(*root)->metrics;
+    EXPECT_TRUE(traceql::Validate(**root).ok()) << query;
+    const int64_t t0 = int64_t{1'700'000'000} * 1'000'000'000;
+    traceql::MetricsEvaluator eval(
+        m, traceql::Intervals::Range(t0 - 10'000'000'000, t0 + 120'000'000'000, 10'000'000'000),
+        1000);
+    const traceql::Prefilter prefilter = traceql::PrefilterOf(m);
+    QueryFilter filter(prefilter, std::nullopt);
+    if (counted) {
+      EXPECT_TRUE(QueryFilter::CanCount(m, prefilter)) << query;
+      filter.CountInto(m, eval);
+    }
+    Status st = queryable_.Search(
+        "t", 0, std::numeric_limits<int64_t>::max(), uint64_t{64} << 20,
+        [&](const FoundTrace& found) {
+          ++out.given;
+          auto t = traceql::DecodeTrace(found.traces_data);
+          EXPECT_TRUE(t.ok());
+          if (t.ok()) eval.Observe(*t);
+          return true;
+        },
+        nullptr, counted ? &filter : nullptr);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    out.series = eval.Result();
     return out;
   }
 
@@ -169,6 +209,52 @@ TEST(QueryFilterTest, GivesEveryTraceAQueryMatches) {
   const Store::Answer errors = store.Search("{ status = error }", true);
   EXPECT_GT(errors.matched.size(), 0u);
   EXPECT_LT(errors.given, total / 5);
+}
+
+// Metrics counted from the columns are the metrics counted from rebuilt traces: the same
+// series, to the last bit.
+TEST(QueryFilterTest, CountsMetricsFromTheColumns) {
+  Store store;
+  store.AddBlock(Synthetic(1, 250));
+  store.AddBlock(Synthetic(2, 250));
+  for (
+      const std::string q : {
+          R"({ status = error } | rate() by (resource.service.name))",
+          R"({ } | count_over_time() by (span.http.route))",
+          R"({ kind = server } | quantile_over_time(duration, .5, .99) by (name))",
+          R"({ resource.service.name = "cart" } | avg_over_time(duration))",
+          R"({ span.http.response.status_code >= 200 } | max_over_time(span.http.response.status_code) by (.service.name))",
+          R"({ } | histogram_over_time(duration) by (kind))",
+          R"({ .app.order.id != nil } | sum_over_time(duration) by (status, resource.service.name))",
+          R"({ name =~ ".*Get.*" || statusMessage != "" } | min_over_time(duration) by (span.rpc.method))",
+      }) {
+    const Store::MetricsAnswer all = store.Metrics(q, false), counted = store.Metrics(q, true);
+    EXPECT_EQ(all.given, 500u) << q;
+    EXPECT_EQ(counted.given, 0u) << q;  // every span of the synthetic traces is in columns
+    ASSERT_EQ(counted.series.size(), all.series.size()) << q;
+    EXPECT_FALSE(all.series.empty()) << q;
+    for (size_t i = 0; i < all.series.size(); ++i) {
+      EXPECT_EQ(counted.series[i].labels, all.series[i].labels) << q;
+      const auto& a = all.series[i].values;
+      const auto& c = counted.series[i].values;
+      ASSERT_EQ(c.size(), a.size()) << q;
+      for (size_t j = 0; j < a.size(); ++j) {
+        EXPECT_TRUE((std::isnan(a[j]) && std::isnan(c[j])) || a[j] == c[j]) << q;
+      }
+    }
+  }
+  // Queries the columns cannot count alone are not counted from them.
+  for (const std::string q : {
+           R"({ status = error } >> { } | rate())",
+           R"({ } | compare({ status = error }))",
+           R"({ event.name = "exception" } | rate())",
+           R"({ } | rate() by (rootServiceName))",
+       }) {
+    auto root = traceql::Parse(q);
+    ASSERT_TRUE(root.ok() && (*root)->metrics) << q;
+    EXPECT_FALSE(QueryFilter::CanCount(*(*root)->metrics, traceql::PrefilterOf(*(*root)->metrics)))
+        << q;
+  }
 }
 
 // A search answering its newest matches leaves older traces out before rebuilding them.
