@@ -171,6 +171,16 @@ TEST_F(PushApiTest, TenantsAreIsolatedAndRequiredWhenConfigured) {
   auto res = Do(PushRequest(OneSample("x", now_, 1)));
   EXPECT_EQ(res.result(), http::Status::unauthorized);
   EXPECT_NE(res.body().find("X-Scope-OrgID"), std::string::npos);
+  // OTLP/HTTP answers in the request's encoding: a google.rpc.Status, 16 UNAUTHENTICATED.
+  res = Do(OtlpRequest("application/json", R"({"resourceMetrics":[]})"));
+  EXPECT_EQ(res.result(), http::Status::unauthorized);
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "application/json");
+  EXPECT_NE(res.body().find(R"("code":16,"message":")"), std::string::npos) << res.body();
+  EXPECT_NE(res.body().find("X-Scope-OrgID"), std::string::npos);
+  res = Do(OtlpRequest("application/x-protobuf", ""));
+  EXPECT_EQ(res.result(), http::Status::unauthorized);
+  EXPECT_EQ(std::string(res[bhttp::field::content_type]), "application/x-protobuf");
+  EXPECT_EQ(res.body().substr(0, 2), std::string("\x08\x10"));  // code (field 1) = 16
   EXPECT_EQ(Do(PushRequest(OneSample("x", now_, 1), "team-a")).result(), http::Status::no_content);
   // The same series in another tenant is independent: an older sample is not out of order.
   EXPECT_EQ(Do(PushRequest(OneSample("x", now_ - 5000, 2), "team-b")).result(),

@@ -129,16 +129,18 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
 std::optional<PushApi::OtlpBody> PushApi::ReadOtlp(http::Request& req,
                                                    const http::Responder& respond,
                                                    proto::OtlpSignal signal) {
-  auto tenant = http::RequestTenant(req, opts_.tenants);
-  if (!tenant.ok()) {
-    Fail(req, respond, "", tenant.status());
-    return std::nullopt;
-  }
   const std::string_view content_type = http::MediaType(req);
   OtlpBody b;
-  b.tenant = std::move(tenant).value();
   b.json = content_type == "application/json";
-  if (!b.json && content_type != "application/x-protobuf") {
+  const bool otlp = b.json || content_type == "application/x-protobuf";
+  auto tenant = http::RequestTenant(req, opts_.tenants);
+  if (!tenant.ok()) {
+    // As OTLP/HTTP answers every error: a Status in the request's encoding, when it has one.
+    Fail(req, respond, "", tenant.status(), otlp ? b.errors() : http::ErrorFormat::kText);
+    return std::nullopt;
+  }
+  b.tenant = std::move(tenant).value();
+  if (!otlp) {
     Fail(req, respond, b.tenant,
          Status::Unsupported(fmt::format("unsupported Content-Type \"{}\": OTLP/HTTP takes "
                                          "application/x-protobuf or application/json",

@@ -13,6 +13,8 @@ int32_t RpcCode(Status code) {
       return 3;  // INVALID_ARGUMENT
     case Status::not_found:
       return 5;  // NOT_FOUND
+    case Status::unauthorized:
+      return 16;  // UNAUTHENTICATED
     case Status::payload_too_large:
     case Status::too_many_requests:
       return 8;  // RESOURCE_EXHAUSTED
