@@ -138,6 +138,28 @@ TEST_F(TempoApiTest, PushedSpansComeBackAsTempoAnswers) {
   EXPECT_EQ(res.result(), http::Status::bad_request);
   EXPECT_EQ(res.body(),
             "trace IDs can only contain hex characters: invalid character 'z' at position 5");
+  // Go ranges over the ID's characters: a character whole, a byte that is not UTF-8 as U+FFFD,
+  // at its byte position.
+  EXPECT_EQ(Get("/api/traces/ab%C3%A9").body(),
+            "trace IDs can only contain hex characters: invalid character '\u00e9' at position 3");
+  EXPECT_EQ(Get("/api/traces/ab%FFcd").body(),
+            "trace IDs can only contain hex characters: invalid character '\ufffd' at position 3");
+  // blockStart and blockEnd are block UUIDs, checked as Go's uuid.Parse checks them.
+  for (const std::string ok :
+       {"00000000-0000-0000-0000-000000000000", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+        "urn:UUID:00000000-0000-0000-0000-000000000000",
+        "x00000000-0000-0000-0000-000000000000x"}) {
+    EXPECT_EQ(Get(fmt::format("/api/traces/b?blockStart={0}&blockEnd={0}", ok)).result(),
+              http::Status::ok)
+        << ok;
+  }
+  EXPECT_EQ(Get("/api/traces/b?blockStart=abc").body(),
+            "invalid value for blockstart: invalid UUID length: 3");
+  EXPECT_EQ(Get("/api/traces/b?blockEnd=0000000g-0000-0000-0000-000000000000").body(),
+            "invalid value for blockEnd: invalid UUID format");
+  EXPECT_EQ(Get("/api/traces/b?blockEnd=urn:uid:x00000000-0000-0000-0000-000000000000").body(),
+            R"(invalid value for blockEnd: invalid urn prefix: "urn:uid:x")");
+  EXPECT_EQ(Get("/api/traces/b?blockStart=abc&mode=ingesters").result(), http::Status::ok);
   EXPECT_EQ(Get("/api/traces/" + std::string(33, 'a')).body(),
             "trace IDs can't be larger than 128 bits");
   EXPECT_EQ(Get("/api/traces/b?start=200&end=100").body(),

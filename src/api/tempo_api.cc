@@ -540,9 +540,15 @@ Result<std::string> TagsQuery(std::string_view tags) {
 Result<std::string> ParseTraceId(std::string_view hex) {
   for (size_t i = 0; i < hex.size(); ++i) {
     if (!IsHexDigit(hex[i])) {
+      // As Go ranges over a string: the character (U+FFFD for a byte that is not UTF-8) and
+      // its byte position.
+      uint32_t cp = static_cast<unsigned char>(hex[i]);
+      if (cp >= 0x80 && DecodeRune(hex, i, &cp) == 0) cp = 0xFFFD;
+      std::string c;
+      AppendUtf8(c, cp);
       return Status::InvalidArgument(fmt::format(
-          "trace IDs can only contain hex characters: invalid character '{}' at position {}",
-          hex[i], i + 1));
+          "trace IDs can only contain hex characters: invalid character '{}' at position {}", c,
+          i + 1));
     }
   }
   std::string digits = hex.size() % 2 == 1 ? "0" + std::string(hex) : std::string(hex);
@@ -552,6 +558,38 @@ Result<std::string> ParseTraceId(std::string_view hex) {
     return Status::InvalidArgument("trace IDs can't be larger than 128 bits");
   }
   return std::string(proto::kTraceIdSize - id.size(), '\0') + id;
+}
+
+// What Go's uuid.Parse (google/uuid 1.6) says of a block ID parameter: OK, or its error.
+Status ParseBlockId(std::string_view s) {
+  auto format = [] { return Status::InvalidArgument("invalid UUID format"); };
+  switch (s.size()) {
+    case 36:
+      break;
+    case 36 + 9: {
+      std::string prefix(s.substr(0, 9));
+      std::transform(prefix.begin(), prefix.end(), prefix.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      if (prefix != "urn:uuid:") {
+        return Status::InvalidArgument(
+            fmt::format("invalid urn prefix: {}", GoQuote(s.substr(0, 9))));
+      }
+      s.remove_prefix(9);
+      break;
+    }
+    case 36 + 2:  // {...}: the braces are not looked at
+      s.remove_prefix(1);
+      break;
+    case 32:
+      return std::all_of(s.begin(), s.end(), IsHexDigit) ? Status::Ok() : format();
+    default:
+      return Status::InvalidArgument(fmt::format("invalid UUID length: {}", s.size()));
+  }
+  for (size_t i = 0; i < 36; ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !IsHexDigit(s[i])) return format();
+  }
+  return Status::Ok();
 }
 
 // One Tempo API call on its way through a query thread. Errors are plain text, as Tempo's.
@@ -619,15 +657,27 @@ void TempoApi::TraceById(Call& c, bool v2) {
   if (path.empty() || path.find('/') != std::string_view::npos) {
     return c.Send(http::Status::not_found, "404 page not found\n", "text/plain; charset=utf-8");
   }
-  auto id = ParseTraceId(path);
+  // The ID as Go's HTTP server hands it to Tempo: percent-decoded.
+  std::string decoded;
+  if (!PercentDecode(path, false, &decoded)) {
+    return c.Fail(Status::InvalidArgument(fmt::format("invalid URL escape in {}", GoQuote(path))));
+  }
+  auto id = ParseTraceId(decoded);
   if (!id.ok()) return c.Fail(id.status());
   const std::string mode = c.params.Get("mode").value_or("");
   if (!mode.empty() && mode != "all" && mode != "ingesters" && mode != "blocks" &&
       mode != "external") {
     return c.Fail(Status::InvalidArgument(fmt::format("invalid value for mode {}", mode)));
   }
-  // Tempo checks the time range only when the lookup may read blocks.
+  // Tempo checks the block range and the time range only when the lookup may read blocks.
   if (mode != "ingesters") {
+    for (auto [key, name] : {std::pair{"blockStart", "blockstart"}, {"blockEnd", "blockEnd"}}) {
+      const std::string v = c.params.Get(key).value_or("");
+      if (Status st = ParseBlockId(v); !v.empty() && !st.ok()) {
+        return c.Fail(
+            Status::InvalidArgument(fmt::format("invalid value for {}: {}", name, st.message())));
+      }
+    }
     if (auto range = TimeRangeParams(c.params); !range.ok()) return c.Fail(range.status());
   }
   auto found = queryable_.TraceById(c.tenant, *id);
