@@ -211,7 +211,9 @@ int64_t DefaultStep(int64_t start_ns, int64_t end_ns) {
 }
 
 MetricsEvaluator::MetricsEvaluator(const MetricsExpr& query, Intervals intervals, size_t max_series)
-    : query_(query), intervals_(intervals), max_series_(max_series), pipeline_(query.pipeline) {}
+    : query_(query), intervals_(intervals), max_series_(max_series), pipeline_(query.pipeline) {
+  for (const Attribute& a : query.first.by) by_names_.push_back(a.String());
+}
 
 MetricsEvaluator::~MetricsEvaluator() = default;
 
@@ -244,12 +246,12 @@ void MetricsEvaluator::AddSpan(int64_t start_ns,
   if (at < 0) return;
   const MetricsAggregate& m = query_.first;
   Labels labels;
-  for (const Attribute& a : m.by) {
-    Static v = lookup(a);
-    if (v.type != StaticType::kNil) labels.emplace_back(a.String(), std::move(v));
+  for (size_t i = 0; i < m.by.size(); ++i) {
+    Static v = lookup(m.by[i]);
+    if (v.type != StaticType::kNil) labels.emplace_back(by_names_[i], std::move(v));
   }
   // A span without any by() value is grouped under the first, as nil.
-  if (!m.by.empty() && labels.empty()) labels.emplace_back(m.by[0].String(), Static::Nil());
+  if (!m.by.empty() && labels.empty()) labels.emplace_back(by_names_[0], Static::Nil());
   double value = 1;
   switch (m.op) {
     case MetricsOp::kRate:
@@ -358,9 +360,14 @@ void MetricsEvaluator::AddCompared(const Trace& t, const Span& s, int64_t at) {
 }
 
 MetricsEvaluator::Acc* MetricsEvaluator::SeriesFor(Labels labels) {
+  // Spans come in runs of one series (a trace's spans of one service): the last one first.
+  if (last_ != nullptr && last_->labels == labels) return last_;
   std::string key = EncodeLabels(labels);
   auto it = series_.find(key);
-  if (it != series_.end()) return it->second.get();
+  if (it != series_.end()) {
+    last_ = it->second.get();
+    return last_;
+  }
   if (series_.size() >= max_series_) {
     truncated_ = true;
     return nullptr;
@@ -368,7 +375,8 @@ MetricsEvaluator::Acc* MetricsEvaluator::SeriesFor(Labels labels) {
   auto acc = std::make_unique<Acc>();
   acc->labels = std::move(labels);
   acc->cells.resize(static_cast<size_t>(intervals_.count));
-  return series_.emplace(std::move(key), std::move(acc)).first->second.get();
+  last_ = series_.emplace(std::move(key), std::move(acc)).first->second.get();
+  return last_;
 }
 
 std::vector<Series> MetricsEvaluator::Compared() const {

@@ -102,7 +102,9 @@ class MetricsEvaluator {
   const Intervals intervals_;
   const size_t max_series_;
   SearchEvaluator pipeline_;
+  std::vector<std::string> by_names_;                   // each by() attribute's label name
   std::map<std::string, std::unique_ptr<Acc>> series_;  // by the labels' encoding
+  Acc* last_ = nullptr;                                 // the series SeriesFor gave last
   CompareSide baseline_, selection_;
   // compare()'s series: (side, attribute) totals and (side, attribute, value) counts.
   size_t compared_ = 0;
