@@ -4,7 +4,8 @@
 // page is encoded and must decode back to exactly its entries; then the first byte picks how
 // many bytes of the encoded page to damage, and decoding the damaged page must give either
 // kCorruption or entries of the page's size. Decoding through a search's filter
-// (traces/search_filter.h) gives some of the entries, in order, or kCorruption when damaged.
+// (traces/search_filter.h) gives some of the entries, in order, or kCorruption when damaged;
+// so does one counting metrics, which reads the page twice.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include <string_view>
 
 #include "base/coding.h"
+#include "traceql/metrics.h"
 #include "traceql/parser.h"
 #include "traceql/prefilter.h"
 #include "traces/block/columns.h"
@@ -67,5 +69,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   got = DecodeColumnarPage(damaged, entries.size(), &filter);
   if (!got.ok() && got.status().code() != Status::Code::kCorruption) abort();
+  // A filter counting metrics reads the page twice: the columns it needs, then all of it.
+  static const auto* metrics =
+      new auto(*traceql::Parse(R"({ name = "a" || span.b > 1 } | rate() by (resource.c, .d))"));
+  static const auto* counted = new auto(traceql::PrefilterOf(*(*metrics)->metrics));
+  traceql::MetricsEvaluator eval(*(*metrics)->metrics, traceql::Intervals::Instant(0, INT64_MAX),
+                                 100);
+  traces::QueryFilter counting(*counted, std::nullopt);
+  counting.CountInto(*(*metrics)->metrics, eval);
+  for (const std::string* p : {&*page, &damaged}) {
+    got = DecodeColumnarPage(*p, entries.size(), &counting);
+    if (!got.ok() && (p == &*page || got.status().code() != Status::Code::kCorruption)) abort();
+  }
   return 0;
 }

@@ -74,6 +74,7 @@ class WholeTracesFilter : public block::TraceFilter {
  public:
   WholeTracesFilter(block::TraceFilter& inner, const SharedTraces& shared)
       : inner_(inner), shared_(shared) {}
+  Reads reads() const override { return inner_.reads(); }
   void StartPage(size_t dict_entries) override { inner_.StartPage(dict_entries); }
   void StartTrace(std::string_view id) override {
     shared_now_ = shared_.Has(id);

@@ -29,7 +29,31 @@ QueryFilter::QueryFilter(const Prefilter& prefilter, std::optional<TraceBounds> 
       bounds_(bounds),
       met_(prefilter.span_tests.size()),
       by_value_(prefilter.conditions.size()),
-      by_resource_(prefilter.conditions.size()) {}
+      by_resource_(prefilter.conditions.size()) {
+  for (const SpanCondition& c : prefilter.conditions) Reading(c.attr);
+  reads_of_.durations = reads_of_.durations || bounds.has_value();
+}
+
+void QueryFilter::Reading(const traceql::Attribute& a) {
+  using traceql::Intrinsic;
+  switch (a.intrinsic) {
+    case Intrinsic::kName:
+      reads_of_.names = true;
+      return;
+    case Intrinsic::kStatus:
+    case Intrinsic::kStatusMessage:
+      reads_of_.status = true;
+      return;
+    case Intrinsic::kDuration:
+      reads_of_.durations = true;
+      return;
+    case Intrinsic::kNone:
+      reads_of_.attrs = reads_of_.attrs || a.scope != traceql::Scope::kResource;
+      return;
+    default:
+      return;  // kind: always read
+  }
+}
 
 void QueryFilter::StartPage(size_t dict_entries) {
   for (auto& m : by_value_) m.assign(dict_entries, -1);
@@ -57,6 +81,8 @@ void QueryFilter::CountInto(const traceql::MetricsExpr& m, traceql::MetricsEvalu
   eval_ = &eval;
   reads_ = m.first.by;
   if (m.first.attr) reads_.push_back(*m.first.attr);
+  for (const traceql::Attribute& a : reads_) Reading(a);
+  reads_of_.two_pass = true;
 }
 
 void QueryFilter::StartTrace(std::string_view /*id*/) {
@@ -125,8 +151,8 @@ bool QueryFilter::Keep() {
   }
   if (eval_ != nullptr) {
     for (size_t i = 0; i < n_counted_; ++i) {
-      const auto& [start, values] = counted_[i];
-      eval_->AddSpan(start, [&](const traceql::Attribute& a) {
+      const std::vector<Static>& values = counted_[i].second;
+      eval_->AddSpan(counted_[i].first, [&](const traceql::Attribute& a) {
         const auto at = std::find(reads_.begin(), reads_.end(), a);
         return at == reads_.end() ? Static::Nil()
                                   : values[static_cast<size_t>(at - reads_.begin())];

@@ -51,6 +51,7 @@ class QueryFilter : public block::TraceFilter {
   // their columns, which are then not kept. `m` (CanCount) is eval's query.
   void CountInto(const traceql::MetricsExpr& m, traceql::MetricsEvaluator& eval);
 
+  Reads reads() const override { return reads_of_; }
   void StartPage(size_t dict_entries) override;
   void StartTrace(std::string_view id) override;
   void AddSpan(const block::SpanView* span) override;
@@ -74,6 +75,8 @@ class QueryFilter : public block::TraceFilter {
     traceql::Attrs attrs;
   };
 
+  // Adds what reading `a` needs to reads_of_.
+  void Reading(const traceql::Attribute& a);
   bool Holds(const traceql::SpanTest& t, const block::SpanView& s);
   bool Passes(const traceql::TraceTest& t) const;
   // The value span `s` has for `a`, as traceql::Lookup finds it.
@@ -90,6 +93,7 @@ class QueryFilter : public block::TraceFilter {
   const std::optional<TraceBounds> bounds_;
   int64_t start_floor_ = std::numeric_limits<int64_t>::min();
   traceql::FieldOps ops_;
+  block::TraceFilter::Reads reads_of_{false, false, false, false, false};
   // The current trace: which span tests a span met, whether a span is kept whole (or, when
   // counting, cannot be told from its columns), how many spans it has and their earliest
   // start and latest end.

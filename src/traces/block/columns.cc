@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -613,15 +614,35 @@ Status PageCorruption(std::string_view what) {
 // readers point into its own columns: not copyable or movable.
 class Decoder {
  public:
-  Decoder(std::array<std::string, kColumns> columns, uint64_t raw_length, TraceFilter* filter)
+  // Which columns a pass reads (the others are taken as empty: zeros, no attributes), and
+  // what it does: decode the traces `filter` keeps (all without one); only ask `filter`
+  // (Decide()); or decode the traces `decided` names, one flag per trace.
+  using Active = std::array<bool, kColumns>;
+  static constexpr Active kAll = [] {
+    Active a{};
+    a.fill(true);
+    return a;
+  }();
+
+  Decoder(std::array<std::string, kColumns> columns, uint64_t raw_length, TraceFilter* filter,
+          const Active& active = kAll, const std::vector<bool>* decided = nullptr)
       : columns_(std::move(columns)),
         raw_length_(raw_length),
         filter_(filter),
+        active_(active),
+        decided_(decided),
         budget_(raw_length) {
     for (size_t c = 0; c < kColumns; ++c) readers_.emplace_back(columns_[c]);
   }
   Decoder(const Decoder&) = delete;
   Decoder& operator=(const Decoder&) = delete;
+
+  // Which traces the filter keeps, one flag per trace, reading only the active columns.
+  Result<std::vector<bool>> Decide() {
+    decide_only_ = true;
+    RETURN_IF_ERROR(Run().status());
+    return std::move(decisions_);
+  }
 
   Result<std::string> Run() {
     // Entries are distinct, and each non-empty one is output at least once with a field key
@@ -643,6 +664,10 @@ class Decoder {
       trace_.clear();
       bool kept = true;
       RETURN_IF_ERROR(Trace(id, &kept));
+      if (decide_only_) {
+        decisions_.push_back(kept);
+        continue;
+      }
       if (!kept) {
         skipped_ = true;
         continue;
@@ -681,15 +706,30 @@ class Decoder {
     budget_ -= n;
     return true;
   }
-  bool U(Column c, uint64_t* v) { return R(c).ReadUvarint(v); }
+  // Reads from column `c`; from a column left unread, a zero (an empty string).
+  bool U(Column c, uint64_t* v) {
+    *v = 0;
+    return !active_[static_cast<size_t>(c)] || R(c).ReadUvarint(v);
+  }
+  bool V(Column c, int64_t* v) {
+    *v = 0;
+    return !active_[static_cast<size_t>(c)] || R(c).ReadVarint(v);
+  }
   bool Str(Column c, std::string_view* s, uint32_t* ref = nullptr) {
+    if (!active_[static_cast<size_t>(c)]) {
+      *s = {};
+      return true;
+    }
     uint64_t i;
     if (!U(c, &i) || i >= dict_.size() || !Spend(dict_[i].size())) return false;
     *s = dict_[i];
     if (ref != nullptr) *ref = static_cast<uint32_t>(i);
     return true;
   }
-  bool Bytes(Column c, size_t n, std::string_view* s) { return R(c).ReadBytes(n, s) && Spend(n); }
+  bool Bytes(Column c, size_t n, std::string_view* s) {
+    if (!active_[static_cast<size_t>(c)]) return Spend(n);
+    return R(c).ReadBytes(n, s) && Spend(n);
+  }
 
   // Reads the next trace; unless the filter leaves it out (*kept false), its TracesData is
   // then in trace_.
@@ -701,10 +741,11 @@ class Decoder {
       if (!R(Column::kRaw).ReadLengthPrefixed(&raw) || !Spend(raw.size()))
         return Corrupt("raw trace");
       trace_ = raw;
+      if (decided_ != nullptr) ++n_trace_;
       return Status::Ok();
     }
     int64_t delta;
-    if (!R(Column::kTraceStarts).ReadVarint(&delta)) return Corrupt("trace start");
+    if (!V(Column::kTraceStarts, &delta)) return Corrupt("trace start");
     base_ += static_cast<uint64_t>(delta);
     first_id_ = R(Column::kSpanIds).remaining();
     columnar_ = 0;
@@ -750,8 +791,9 @@ class Decoder {
       }
     }
     if (columnar_ > 0 && max_ref_ >= columnar_) return Corrupt("parent reference");
-    *kept = filter_ == nullptr || filter_->Keep();
-    if (!*kept) return Status::Ok();
+    if (decided_ != nullptr && n_trace_ >= decided_->size()) return Corrupt("trace count");
+    *kept = decided_ != nullptr ? (*decided_)[n_trace_++] : filter_ == nullptr || filter_->Keep();
+    if (!*kept || decide_only_) return Status::Ok();
     if (messages_.size() < n) messages_.resize(n);
     size_t i = 0;
     for (Resource& res : resources_) {
@@ -860,8 +902,8 @@ class Decoder {
       s.parent_id = ids.substr(at + ref * kSpanIdSize, kSpanIdSize);
       max_ref_ = std::max(max_ref_, ref);
     }
-    if (!Str(Column::kNames, &s.name, &s.name_ref) || !R(Column::kStarts).ReadVarint(&start) ||
-        !R(Column::kDurations).ReadVarint(&duration)) {
+    if (!Str(Column::kNames, &s.name, &s.name_ref) || !V(Column::kStarts, &start) ||
+        !V(Column::kDurations, &duration)) {
       return Corrupt("span name or times");
     }
     s.start = base_ + static_cast<uint64_t>(start);
@@ -883,7 +925,7 @@ class Decoder {
     for (uint64_t i = 0; i < n; ++i) {
       Event& e = s.events.emplace_back();
       int64_t t;
-      if (!R(Column::kEvents).ReadVarint(&t) || !Str(Column::kEvents, &e.name) ||
+      if (!V(Column::kEvents, &t) || !Str(Column::kEvents, &e.name) ||
           !U(Column::kEvents, &e.dropped) || !Attrs(e.attrs) || !Spend(2)) {
         return Corrupt("event");
       }
@@ -930,6 +972,11 @@ class Decoder {
   const std::array<std::string, kColumns> columns_;
   const uint64_t raw_length_;
   TraceFilter* const filter_;
+  const Active active_;
+  const std::vector<bool>* const decided_;
+  size_t n_trace_ = 0;  // the traces `decided_` has told
+  bool decide_only_ = false;
+  std::vector<bool> decisions_;
   std::vector<ByteReader> readers_;
   std::vector<std::string_view> dict_;
   uint64_t budget_;
@@ -1019,27 +1066,54 @@ Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_lengt
   uint64_t raw_total = 0;
   for (const ColumnSize& size : d.sizes) raw_total += size.raw;
   if (raw_total > MaxColumnBytes(raw_length)) return PageCorruption("columns too large");
-  std::array<std::string, kColumns> columns;
-  for (size_t c = 0; c < kColumns; ++c) {
-    std::string_view stored;
-    r.ReadBytes(d.sizes[c].stored, &stored);  // the directory's sizes add up to the page
-    if (!d.packed[c]) {
-      columns[c] = stored;
-      continue;
-    }
-    if (ZSTD_getFrameContentSize(stored.data(), stored.size()) != d.sizes[c].raw) {
+  std::array<std::string_view, kColumns> stored;
+  for (size_t c = 0; c < kColumns; ++c) r.ReadBytes(d.sizes[c].stored, &stored[c]);
+  // Column c as stored, decompressed when it is.
+  auto column = [&](size_t c) -> Result<std::string> {
+    if (!d.packed[c]) return std::string(stored[c]);
+    if (ZSTD_getFrameContentSize(stored[c].data(), stored[c].size()) != d.sizes[c].raw) {
       return PageCorruption(fmt::format("column {}: size differs from the directory",
                                         ColumnName(static_cast<Column>(c))));
     }
-    columns[c].resize(d.sizes[c].raw);
-    const size_t got =
-        ZSTD_decompress(columns[c].data(), columns[c].size(), stored.data(), stored.size());
+    std::string out(d.sizes[c].raw, '\0');
+    const size_t got = ZSTD_decompress(out.data(), out.size(), stored[c].data(), stored[c].size());
     if (ZSTD_isError(got) || got != d.sizes[c].raw) {
       return PageCorruption(
           fmt::format("column {}: not a valid zstd frame", ColumnName(static_cast<Column>(c))));
     }
+    return out;
+  };
+  std::array<std::string, kColumns> columns;
+  std::optional<std::vector<bool>> decided;
+  if (filter != nullptr && filter->reads().two_pass) {
+    // First only the columns the filter reads, to decide; the rest only if it keeps a trace.
+    const TraceFilter::Reads reads = filter->reads();
+    Decoder::Active active{};
+    for (Column c : {Column::kDict, Column::kTraceIds, Column::kShape, Column::kRaw, Column::kKinds,
+                     Column::kTraceStarts, Column::kStarts}) {
+      active[static_cast<size_t>(c)] = true;
+    }
+    active[static_cast<size_t>(Column::kNames)] = reads.names;
+    active[static_cast<size_t>(Column::kStatus)] = reads.status;
+    active[static_cast<size_t>(Column::kDurations)] = reads.durations;
+    for (Column c : {Column::kAttrKeys, Column::kAttrValues, Column::kEvents, Column::kLinks}) {
+      active[static_cast<size_t>(c)] = reads.attrs;
+    }
+    std::array<std::string, kColumns> some;
+    for (size_t c = 0; c < kColumns; ++c) {
+      if (active[c]) {
+        ASSIGN_OR_RETURN(some[c], column(c));
+      }
+    }
+    Decoder light(std::move(some), raw_length, filter, active);
+    ASSIGN_OR_RETURN(decided, light.Decide());
+    if (std::find(decided->begin(), decided->end(), true) == decided->end()) return std::string();
   }
-  Decoder dec(std::move(columns), raw_length, filter);
+  for (size_t c = 0; c < kColumns; ++c) {
+    ASSIGN_OR_RETURN(columns[c], column(c));
+  }
+  Decoder dec(std::move(columns), raw_length, decided ? nullptr : filter, Decoder::kAll,
+              decided ? &*decided : nullptr);
   ASSIGN_OR_RETURN(std::string out, dec.Run());
   if (!dec.skipped() && out.size() != raw_length) {
     return PageCorruption("size differs from the index");

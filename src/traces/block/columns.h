@@ -89,7 +89,17 @@ struct SpanView {
 // decoded without asking. Used by one decode at a time.
 class TraceFilter {
  public:
+  // What the filter reads of a span besides its kind, start and resource: a decoder may leave
+  // the rest empty. With `two_pass`, the filter keeps few traces (it counts spans itself):
+  // a page is then first read in those columns only, and decoded whole only if a trace is
+  // kept.
+  struct Reads {
+    bool names = true, status = true, durations = true, attrs = true;
+    bool two_pass = false;
+  };
+
   virtual ~TraceFilter() = default;
+  virtual Reads reads() const = 0;
   // A page begins; its dictionary has `dict_entries` entries.
   virtual void StartPage(size_t dict_entries) = 0;
   // A trace begins (its 16-byte ID); its spans follow, then Keep().
