@@ -758,19 +758,8 @@ void TempoApi::Search(Call& c) {
   };
   std::vector<Match> matches;
   const auto keep = static_cast<size_t>(*limit);
-  uint64_t inspected_traces = 0, inspected_bytes = 0;
-  Status failed;
-  Status st = queryable_.Search(
-      c.tenant, start_ns, end_ns, kMaxSearchBytes,
-      [&](const traces::FoundTrace& found) {
-        ++inspected_traces;
-        inspected_bytes += found.bytes_read;
-        auto trace = traceql::DecodeTrace(found.traces_data);
-        if (!trace.ok()) {
-          failed = trace.status();
-          return false;
-        }
-        const traceql::Trace& t = *trace;
+  auto inspected =
+      ForEachTrace(c.tenant, start_ns, end_ns, &filter, nullptr, [&](const traceql::Trace& t) {
         if (t.spans.empty() || t.end_ns < start_ns || t.start_ns > end_ns) return true;
         const int64_t duration = t.end_ns - t.start_ns;
         if (duration < *min_duration || (*max_duration > 0 && duration > *max_duration)) {
@@ -790,10 +779,8 @@ void TempoApi::Search(Call& c) {
           filter.RaiseStartFloor(matches.back().start_ns);
         }
         return true;
-      },
-      nullptr, &filter);
-  if (!st.ok()) return c.Fail(st);
-  if (!failed.ok()) return c.Fail(failed);
+      });
+  if (!inspected.ok()) return c.Fail(inspected.status());
   std::sort(matches.begin(), matches.end(), newer);
   if (matches.size() > keep) matches.resize(keep);
   std::string body = R"({"traces":[)";
@@ -804,8 +791,30 @@ void TempoApi::Search(Call& c) {
   body +=
       fmt::format(R"(],"metrics":{{"inspectedTraces":{},"inspectedBytes":"{}","completedJobs":1,)"
                   R"("totalJobs":1}}}})",
-                  inspected_traces, inspected_bytes);
+                  inspected->traces, inspected->bytes);
   c.Send(http::Status::ok, std::move(body));
+}
+
+Result<TempoApi::Inspected> TempoApi::ForEachTrace(
+    const std::string& tenant, int64_t start_ns, int64_t end_ns, traces::block::TraceFilter* filter,
+    bool* truncated, const std::function<bool(const traceql::Trace&)>& fn) {
+  Inspected out;
+  Status failed;
+  RETURN_IF_ERROR(queryable_.Search(
+      tenant, start_ns, end_ns, kMaxSearchBytes,
+      [&](const traces::FoundTrace& found) {
+        ++out.traces;
+        out.bytes += found.bytes_read;
+        auto trace = traceql::DecodeTrace(found.traces_data);
+        if (!trace.ok()) {
+          failed = trace.status();
+          return false;
+        }
+        return fn(*trace);
+      },
+      truncated, filter));
+  RETURN_IF_ERROR(failed);
+  return out;
 }
 
 Result<uint64_t> TempoApi::ForEachTagSpan(
@@ -826,38 +835,30 @@ Result<uint64_t> TempoApi::ForEachTagSpan(
     prefilter.emplace(traceql::PrefilterOf(filter->pipeline));
     query_filter.emplace(*prefilter, std::nullopt);
   }
-  uint64_t inspected = 0;
-  Status failed;
   // Past the byte budget a lookup answers what it read (recent data first), as Tempo's stops
   // at its limits.
   bool truncated = false;
-  auto visit = [&](const traces::FoundTrace& found) {
-    inspected += found.bytes_read;
-    auto trace = traceql::DecodeTrace(found.traces_data);
-    if (!trace.ok()) {
-      failed = trace.status();
-      return false;
-    }
+  auto visit = [&](const traceql::Trace& t) {
     if (!eval) {
-      for (const traceql::Span& s : trace->spans) {
-        if (!fn(*trace, s)) return false;
+      for (const traceql::Span& s : t.spans) {
+        if (!fn(t, s)) return false;
       }
       return true;
     }
-    std::vector<bool> seen(trace->spans.size());
-    for (const traceql::Spanset& ss : eval->Eval(*trace)) {
+    std::vector<bool> seen(t.spans.size());
+    for (const traceql::Spanset& ss : eval->Eval(t)) {
       for (int32_t i : ss.spans) {
         if (seen[static_cast<size_t>(i)]) continue;
         seen[static_cast<size_t>(i)] = true;
-        if (!fn(*trace, trace->spans[static_cast<size_t>(i)])) return false;
+        if (!fn(t, t.spans[static_cast<size_t>(i)])) return false;
       }
     }
     return true;
   };
-  RETURN_IF_ERROR(queryable_.Search(c.tenant, start_ns, end_ns, kMaxSearchBytes, visit, &truncated,
-                                    query_filter ? &*query_filter : nullptr));
-  RETURN_IF_ERROR(failed);
-  return inspected;
+  ASSIGN_OR_RETURN(Inspected inspected,
+                   ForEachTrace(c.tenant, start_ns, end_ns, query_filter ? &*query_filter : nullptr,
+                                &truncated, visit));
+  return inspected.bytes;
 }
 
 void TempoApi::SearchTags(Call& c, bool v2) {
@@ -1050,24 +1051,13 @@ void TempoApi::MetricsQuery(Call& c, bool instant) {
   if (traces::QueryFilter::CanCount(*(*query)->metrics, prefilter)) {
     filter.CountInto(*(*query)->metrics, eval);
   }
-  uint64_t inspected_traces = 0, inspected_bytes = 0;
-  Status failed;
-  st = queryable_.Search(
-      c.tenant, intervals->start_ns, intervals->EndOf(intervals->count - 1), kMaxSearchBytes,
-      [&](const traces::FoundTrace& found) {
-        ++inspected_traces;
-        inspected_bytes += found.bytes_read;
-        auto trace = traceql::DecodeTrace(found.traces_data);
-        if (!trace.ok()) {
-          failed = trace.status();
-          return false;
-        }
-        eval.Observe(*trace);
-        return true;
-      },
-      nullptr, &filter);
-  if (!st.ok()) return c.Fail(st);
-  if (!failed.ok()) return c.Fail(failed);
+  auto inspected =
+      ForEachTrace(c.tenant, intervals->start_ns, intervals->EndOf(intervals->count - 1), &filter,
+                   nullptr, [&](const traceql::Trace& t) {
+                     eval.Observe(t);
+                     return true;
+                   });
+  if (!inspected.ok()) return c.Fail(inspected.status());
   const std::vector<traceql::Series> series = eval.Result();
   JsonWriter w;
   w.BeginObject();
@@ -1099,8 +1089,10 @@ void TempoApi::MetricsQuery(Call& c, bool instant) {
   }
   if (!instant || !series.empty()) w.EndArray();
   w.Key("metrics").BeginObject();
-  if (inspected_traces > 0) w.Key("inspectedTraces").Int(static_cast<int64_t>(inspected_traces));
-  if (inspected_bytes > 0) w.Key("inspectedBytes").String(std::to_string(inspected_bytes));
+  if (inspected->traces > 0) {
+    w.Key("inspectedTraces").Int(static_cast<int64_t>(inspected->traces));
+  }
+  if (inspected->bytes > 0) w.Key("inspectedBytes").String(std::to_string(inspected->bytes));
   w.Key("completedJobs").Int(1).Key("totalJobs").Int(1);
   if (eval.spans_observed() > 0) {
     w.Key("inspectedSpans").String(std::to_string(eval.spans_observed()));

@@ -41,6 +41,16 @@ class TempoApi {
   void SearchTags(Call& c, bool v2);
   void SearchTagValues(Call& c, bool v2);
   void MetricsQuery(Call& c, bool instant);
+  // What a read of a tenant's traces went through: traces and their stored bytes.
+  struct Inspected {
+    uint64_t traces = 0, bytes = 0;
+  };
+  // Gives `fn` each of the tenant's traces with spans in [start_ns, end_ns] that `filter`
+  // (if any) lets through, decoded, until `fn` returns false. Past the search's byte budget
+  // it fails, or with `truncated` stops and sets it.
+  Result<Inspected> ForEachTrace(const std::string& tenant, int64_t start_ns, int64_t end_ns,
+                                 traces::block::TraceFilter* filter, bool* truncated,
+                                 const std::function<bool(const traceql::Trace&)>& fn);
   // Calls `fn` with each span of the tenant's traces in the call's time range (the last hour
   // without start and end) that the first filter of the call's `q` matches, as Tempo narrows
   // tag lookups; until `fn` returns false. Past the search's byte budget, only what was read

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <set>
 #include <string>
@@ -77,21 +78,12 @@ class Store {
     const traceql::Prefilter prefilter = traceql::PrefilterOf((*root)->pipeline);
     QueryFilter filter(prefilter, std::nullopt);
     filter.RaiseStartFloor(floor);
-    Status st = queryable_.Search(
-        "t", 0, std::numeric_limits<int64_t>::max(), uint64_t{64} << 20,
-        [&](const FoundTrace& found) {
-          ++out.given;
-          auto t = traceql::DecodeTrace(found.traces_data);
-          EXPECT_TRUE(t.ok());
-          if (t.ok() && !eval.Eval(*t).empty()) {
-            out.matched.insert(t->id);
-            out.earliest = std::min(out.earliest, t->start_ns);
-            out.spans += t->spans.size();
-          }
-          return true;
-        },
-        nullptr, filtered ? &filter : nullptr);
-    EXPECT_TRUE(st.ok()) << st.ToString();
+    out.given = ForEach(filtered ? &filter : nullptr, [&](const traceql::Trace& t) {
+      if (eval.Eval(t).empty()) return;
+      out.matched.insert(t.id);
+      out.earliest = std::min(out.earliest, t.start_ns);
+      out.spans += t.spans.size();
+    });
     return out;
   }
 
@@ -118,22 +110,32 @@ class Store {
       EXPECT_TRUE(QueryFilter::CanCount(m, prefilter)) << query;
       filter.CountInto(m, eval);
     }
-    Status st = queryable_.Search(
-        "t", 0, std::numeric_limits<int64_t>::max(), uint64_t{64} << 20,
-        [&](const FoundTrace& found) {
-          ++out.given;
-          auto t = traceql::DecodeTrace(found.traces_data);
-          EXPECT_TRUE(t.ok());
-          if (t.ok()) eval.Observe(*t);
-          return true;
-        },
-        nullptr, counted ? &filter : nullptr);
-    EXPECT_TRUE(st.ok()) << st.ToString();
+    out.given =
+        ForEach(counted ? &filter : nullptr, [&](const traceql::Trace& t) { eval.Observe(t); });
     out.series = eval.Result();
     return out;
   }
 
  private:
+  // Searches every trace of the blocks, with `filter` or without, and gives each one the search
+  // gives `fn`, decoded; returns how many it gave.
+  uint64_t ForEach(block::TraceFilter* filter,
+                   const std::function<void(const traceql::Trace&)>& fn) {
+    uint64_t given = 0;
+    Status st = queryable_.Search(
+        "t", 0, std::numeric_limits<int64_t>::max(), uint64_t{64} << 20,
+        [&](const FoundTrace& found) {
+          ++given;
+          auto t = traceql::DecodeTrace(found.traces_data);
+          EXPECT_TRUE(t.ok()) << t.status().ToString();
+          if (t.ok()) fn(*t);
+          return true;
+        },
+        nullptr, filter);
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    return given;
+  }
+
   testing::TempDir dir_;
   std::shared_ptr<testing::CountingBucket> bucket_ = std::make_shared<testing::CountingBucket>();
   cache::PageCache cache_{64u << 20, nullptr, nullptr};
