@@ -112,8 +112,9 @@ class TraceFilter {
 
 // The page's entries back, exactly as they were encoded; `raw_length` (the index's) is their
 // size, which bounds the work. With a `filter`, only the entries of the traces it keeps (and
-// of traces kept whole); the page is still read and checked to its end. Damaged input is
-// kCorruption naming the problem.
+// of traces kept whole); the columns read are checked to their end (all of them, but for a
+// two-pass filter that keeps no trace of the page). Damaged input is kCorruption naming the
+// problem.
 Result<std::string> DecodeColumnarPage(std::string_view page, uint64_t raw_length,
                                        TraceFilter* filter = nullptr);
 
