@@ -6,23 +6,14 @@ namespace strata::traceql {
 
 namespace {
 
-SpanTest Combine(SpanTest::Kind kind, SpanTest l, SpanTest r) {
-  using K = SpanTest::Kind;
-  // kAny is true for every span: it decides an || and drops out of an &&.
-  if (l.kind == K::kAny) return kind == K::kOr ? l : r;
-  if (r.kind == K::kAny) return kind == K::kOr ? r : l;
-  SpanTest t;
-  t.kind = kind;
-  t.children.push_back(std::move(l));
-  t.children.push_back(std::move(r));
-  return t;
-}
-
-TraceTest Combine(TraceTest::Kind kind, TraceTest l, TraceTest r) {
-  using K = TraceTest::Kind;
-  if (l.kind == K::kAll) return kind == K::kOr ? l : r;
-  if (r.kind == K::kAll) return kind == K::kOr ? r : l;
-  TraceTest t;
+// `l && r` or `l || r` (`kind`) of span or trace tests. A test that always holds decides an ||
+// and drops out of an &&.
+template <typename Test>
+Test Combine(typename Test::Kind kind, Test l, Test r) {
+  using K = typename Test::Kind;
+  if (l.kind == Test::kTrue) return kind == K::kOr ? l : r;
+  if (r.kind == Test::kTrue) return kind == K::kOr ? r : l;
+  Test t;
   t.kind = kind;
   t.children.push_back(std::move(l));
   t.children.push_back(std::move(r));

@@ -24,6 +24,7 @@ struct SpanCondition {
 // What one span must meet: conditions combined with && and ||; kAny holds for every span.
 struct SpanTest {
   enum class Kind : uint8_t { kAny, kCondition, kAnd, kOr };
+  static constexpr Kind kTrue = Kind::kAny;  // the kind that always holds
   Kind kind = Kind::kAny;
   size_t condition = 0;  // kCondition: an index into Prefilter::conditions
   std::vector<SpanTest> children;
@@ -33,6 +34,7 @@ struct SpanTest {
 // kAll holds for every trace.
 struct TraceTest {
   enum class Kind : uint8_t { kAll, kSome, kAnd, kOr };
+  static constexpr Kind kTrue = Kind::kAll;  // the kind that always holds
   Kind kind = Kind::kAll;
   size_t test = 0;  // kSome: an index into Prefilter::span_tests
   std::vector<TraceTest> children;
