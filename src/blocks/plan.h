@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/math.h"
+
 // Compaction planning over blocks of any signal: which blocks are superseded, which are past
 // retention, which raw blocks merge next. Pure functions of the blocks' metadata; the
 // signal's compactor does the jobs (tsdb/compact for metrics).
@@ -21,6 +23,19 @@ struct BlockInfo {
   int64_t resolution_ms = 0;         // 0 = raw; else the downsampling interval
   std::vector<std::string> sources;  // sorted IDs of the level-1 blocks it holds
 };
+
+// The BlockInfo of a raw block whose meta.json gives its times in ns, both inclusive
+// (`min_time_ns`, `max_time_ns`, `level`, `sources`: the log and trace blocks').
+template <typename Meta>
+BlockInfo InfoOfNanos(const Meta& m) {
+  constexpr int64_t kNsPerMs = 1'000'000;
+  return {m.id,
+          FloorDiv(m.min_time_ns, kNsPerMs),
+          FloorDiv(m.max_time_ns, kNsPerMs) + 1,
+          m.level,
+          0,
+          m.sources};
+}
 
 // The blocks (indexes into `live`) whose sources a block of the same resolution and a higher
 // level holds: what a compaction that uploaded its output but crashed before retiring its

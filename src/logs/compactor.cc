@@ -23,16 +23,6 @@ namespace {
 
 constexpr int64_t kNsPerMs = 1'000'000;
 
-// What compaction planning needs of a log block's meta.json: times in ms, [min, max).
-blocks::BlockInfo InfoOf(const block::BlockMeta& m) {
-  return {m.id,
-          FloorDiv(m.min_time_ns, kNsPerMs),
-          FloorDiv(m.max_time_ns, kNsPerMs) + 1,
-          m.level,
-          0,
-          m.sources};
-}
-
 uint64_t StoredBytes(const block::BlockMeta& m) {
   return m.index_bytes + m.data_bytes + m.blooms_bytes;
 }
@@ -64,53 +54,15 @@ struct Cursor {
 Result<std::vector<block::BlockMeta>> Compactor::Load(objstore::Bucket& bucket,
                                                       const std::string& tenant, int64_t now_ms,
                                                       CompactorStats& stats) {
-  const std::string root = blocks::BlocksRoot(tenant, Signal::kLogs);
   std::vector<std::string> deleted;
-  std::map<std::string, int64_t> marks;
+  auto out = live_.Load(bucket, tenant, now_ms, deleted);
   {
     MutexLock lk(meta_mu_);
-    marks = std::move(marked_at_[tenant]);
+    for (const auto& id : deleted) spans_.erase(id);
   }
-  auto listed = blocks::Tidy(bucket, root, now_ms, opts_.tidy, deleted, marks);
-  std::vector<block::BlockMeta> out;
-  std::vector<std::string> unknown;
-  {
-    MutexLock lk(meta_mu_);
-    marked_at_[tenant] = std::move(marks);
-    for (const auto& id : deleted) {
-      metas_.erase(id);
-      spans_.erase(id);
-      unreadable_.erase(id);
-    }
-    stats.deleted += static_cast<int>(deleted.size());
-    if (!listed.ok()) return listed.status();
-    for (const auto& l : *listed) {
-      if (l.marked || unreadable_.count(l.id)) continue;
-      auto it = metas_.find(l.id);
-      if (it != metas_.end()) {
-        out.push_back(it->second);
-      } else {
-        unknown.push_back(l.id);
-      }
-    }
-  }
-  ASSIGN_OR_RETURN(auto files, blocks::ReadMetaFiles(bucket, root, unknown));
-  for (size_t i = 0; i < files.size(); ++i) {
-    if (!files[i]) continue;
-    auto meta = block::DecodeMeta(*files[i]);
-    MutexLock lk(meta_mu_);
-    if (!meta.ok() || meta->id != unknown[i]) {
-      spdlog::warn(
-          "msg=\"log block left out of compaction: unreadable meta.json\" tenant={} "
-          "block={}",
-          tenant, unknown[i]);
-      unreadable_.insert(unknown[i]);
-      continue;
-    }
-    metas_[meta->id] = *meta;
-    out.push_back(std::move(meta).value());
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+  stats.deleted += static_cast<int>(deleted.size());
+  if (!out.ok()) return out.status();
+  std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) {
     return a.min_time_ns != b.min_time_ns ? a.min_time_ns < b.min_time_ns : a.id < b.id;
   });
   return out;
@@ -140,10 +92,7 @@ std::optional<std::vector<Compactor::Span>> Compactor::Spans(
       bucket, blocks::BlockPrefix(blocks::BlocksRoot(tenant, Signal::kLogs), m.id), m, cache, {});
   auto idx = reader.Index();
   if (!idx.ok()) {
-    spdlog::warn("msg=\"log block left out of compaction\" tenant={} block={} err=\"{}\"", tenant,
-                 m.id, idx.status().ToString());
-    MutexLock lk(meta_mu_);
-    unreadable_.insert(m.id);
+    live_.LeaveOut(tenant, m.id, idx.status().ToString());
     return std::nullopt;
   }
   std::map<int64_t, Span> by_keep;
@@ -197,7 +146,7 @@ Result<CompactorStats> Compactor::Run(const std::string& tenant, int64_t now_ms)
     ASSIGN_OR_RETURN(std::vector<block::BlockMeta> live, Load(*bucket, tenant, now_ms, stats));
     std::vector<blocks::BlockInfo> infos;
     infos.reserve(live.size());
-    for (const auto& m : live) infos.push_back(InfoOf(m));
+    for (const auto& m : live) infos.push_back(blocks::InfoOfNanos(m));
     bool did = false;
     for (size_t i : blocks::Superseded(infos)) {
       RETURN_IF_ERROR(mark(live[i], "superseded"));
@@ -287,9 +236,7 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
                                                            m, cache, ropts));
     auto idx = readers.back()->Index();
     if (!idx.ok()) {
-      // Left out of later jobs, so one damaged block does not stop the tenant's compaction.
-      MutexLock lk(meta_mu_);
-      unreadable_.insert(m.id);
+      live_.LeaveOut(tenant, m.id, idx.status().ToString());
       return idx.status().Annotate(fmt::format("log block {} left out of compaction", m.id));
     }
     for (size_t s = 0; s < (*idx)->index.streams.size(); ++s) {

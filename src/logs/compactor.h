@@ -6,13 +6,13 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
 #include "base/mutex.h"
 #include "base/status.h"
 #include "base/thread_annotations.h"
+#include "blocks/live_blocks.h"
 #include "blocks/tidy.h"
 #include "limits/limits.h"
 #include "logs/block/format.h"
@@ -65,7 +65,10 @@ class Compactor {
 
   // Retention comes from each tenant's limits (`limits` outlives the Compactor).
   Compactor(CompactorOptions opts, const limits::TenantOverrides& limits, BucketFor bucket_for)
-      : opts_(std::move(opts)), limits_(limits), bucket_for_(std::move(bucket_for)) {}
+      : opts_(std::move(opts)),
+        limits_(limits),
+        bucket_for_(std::move(bucket_for)),
+        live_(Signal::kLogs, block::DecodeMeta, opts_.tidy) {}
 
   // Runs jobs for `tenant` until none is left.
   Result<CompactorStats> Run(const std::string& tenant, int64_t now_ms);
@@ -96,12 +99,9 @@ class Compactor {
   const limits::TenantOverrides& limits_;
   const BucketFor bucket_for_;
   std::atomic<bool> stopping_{false};
+  blocks::LiveBlocks<block::BlockMeta> live_;
   Mutex meta_mu_;
-  std::map<std::string, block::BlockMeta> metas_ GUARDED_BY(meta_mu_);   // immutable once read
   std::map<std::string, std::vector<Span>> spans_ GUARDED_BY(meta_mu_);  // by block ID
-  std::set<std::string> unreadable_ GUARDED_BY(meta_mu_);  // blocks left out of every job
-  // Per tenant: when each block was marked for deletion (blocks::Tidy's cache).
-  std::map<std::string, std::map<std::string, int64_t>> marked_at_ GUARDED_BY(meta_mu_);
 };
 
 }  // namespace strata::logs
