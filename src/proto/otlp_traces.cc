@@ -136,6 +136,12 @@ int64_t ClampNanos(uint64_t ns) {
   return static_cast<int64_t>(std::min<uint64_t>(ns, std::numeric_limits<int64_t>::max()));
 }
 
+// Widens [start, end] to hold the span.
+void Widen(const SpanView& s, int64_t& start, int64_t& end) {
+  start = std::min(start, ClampNanos(s.start_ns));
+  end = std::max({end, ClampNanos(s.end_ns), ClampNanos(s.start_ns)});
+}
+
 }  // namespace
 
 Result<SplitTraces> SplitByTrace(std::string_view request) {
@@ -192,9 +198,7 @@ Result<SplitTraces> SplitByTrace(std::string_view request) {
       EncodeResourceSpans(rv, groups[g], f.resource_spans);
       f.start_ns = std::numeric_limits<int64_t>::max();
       for (const SpanRef& ref : groups[g]) {
-        const SpanView& s = rv.scopes[ref.scope].spans[ref.span];
-        f.start_ns = std::min(f.start_ns, ClampNanos(s.start_ns));
-        f.end_ns = std::max({f.end_ns, ClampNanos(s.end_ns), ClampNanos(s.start_ns)});
+        Widen(rv.scopes[ref.scope].spans[ref.span], f.start_ns, f.end_ns);
       }
       f.spans = static_cast<uint32_t>(groups[g].size());
       out.spans += f.spans;
@@ -265,6 +269,29 @@ std::string MergeTraces(const std::vector<std::string_view>& traces_data, uint64
     }
   }
   return AssembleTrace(fragments, spans);
+}
+
+Result<TraceSummary> SummarizeTrace(std::string_view traces_data) {
+  TraceSummary out;
+  WireReader r(traces_data);
+  ResourceView rv;
+  while (r.NextField()) {
+    std::string_view data;
+    if (r.field() != 1) {
+      if (!r.Skip()) break;
+      continue;
+    }
+    rv.scopes.clear();
+    if (!r.Expect(WireType::kLen) || !r.ReadBytes(&data) || !ParseResourceSpans(data, rv)) {
+      return Status::Corruption("malformed trace: invalid ResourceSpans");
+    }
+    for (const ScopeView& sc : rv.scopes) {
+      for (const SpanView& s : sc.spans) Widen(s, out.start_ns, out.end_ns);
+      out.spans += sc.spans.size();
+    }
+  }
+  if (r.error()) return Status::Corruption("malformed trace: truncated or invalid TracesData");
+  return out;
 }
 
 }  // namespace strata::proto

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,15 @@ std::string AssembleTrace(const std::vector<std::string_view>& fragments, uint64
 // One trace from several serialized TracesData holding parts of it (a head's and blocks'),
 // as AssembleTrace joins fragments: each span once, at its first place.
 std::string MergeTraces(const std::vector<std::string_view>& traces_data, uint64_t* spans);
+
+// A trace's span count and time bounds, as a trace block records them.
+struct TraceSummary {
+  uint64_t spans = 0;
+  int64_t start_ns = std::numeric_limits<int64_t>::max();  // the earliest span start (Unix ns)
+  int64_t end_ns = 0;                                      // the latest span end (or start)
+};
+// Of a serialized TracesData; malformed input -> kCorruption.
+Result<TraceSummary> SummarizeTrace(std::string_view traces_data);
 
 // How TraceJson writes a trace.
 struct TraceJsonStyle {

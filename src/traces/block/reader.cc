@@ -37,10 +37,14 @@ Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uin
   ASSIGN_OR_RETURN(auto frames, cache::ReadRanges(*bucket_, cache_, prefix_ + kDataFile,
                                                   meta_.data_bytes, {&range, 1}, opts_));
   if (bytes_read != nullptr) *bytes_read += page.length;
+  return DecodePage(page, p, frames[0], filter);
+}
+
+Result<std::string> BlockReader::DecodePage(const PageInfo& page, size_t p, std::string_view frame,
+                                            TraceFilter* filter) const {
   auto corrupt = [&](std::string_view what) {
     return Status::Corruption(fmt::format("trace block {} page {}: {}", meta_.id, p, what));
   };
-  const std::string& frame = frames[0];
   if (meta_.version >= 2) {
     auto decoded = DecodeColumnarPage(frame, page.raw_length, filter);
     if (!decoded.ok()) return corrupt(decoded.status().message());
@@ -56,16 +60,23 @@ Result<std::string> BlockReader::ReadPage(const BlockIndex& index, size_t p, uin
 
 namespace {
 
+// Reads the entry at the start of `r` (page `p`'s entries) into `id` and `trace`.
+Status ReadEntry(const BlockMeta& meta, size_t p, ByteReader& r, std::string_view& id,
+                 std::string_view& trace) {
+  if (!r.ReadBytes(proto::kTraceIdSize, &id) || !r.ReadLengthPrefixed(&trace)) {
+    return Status::Corruption(
+        fmt::format("trace block {} page {}: truncated trace entry", meta.id, p));
+  }
+  return Status::Ok();
+}
+
 // Calls `fn` with each trace of a decompressed page until it returns false.
 Status ForEachInPage(const BlockMeta& meta, size_t p, std::string_view data,
                      const std::function<bool(std::string_view, std::string_view)>& fn) {
   ByteReader r(data);
   while (!r.empty()) {
     std::string_view id, trace;
-    if (!r.ReadBytes(proto::kTraceIdSize, &id) || !r.ReadLengthPrefixed(&trace)) {
-      return Status::Corruption(
-          fmt::format("trace block {} page {}: truncated trace entry", meta.id, p));
-    }
+    RETURN_IF_ERROR(ReadEntry(meta, p, r, id, trace));
     if (!fn(id, trace)) break;
   }
   return Status::Ok();
@@ -103,6 +114,47 @@ Status BlockReader::ForEachTrace(
     RETURN_IF_ERROR(st);
   }
   return Status::Ok();
+}
+
+Result<bool> TraceCursor::Next(uint64_t* bytes_read) {
+  if (!index_) {
+    ASSIGN_OR_RETURN(index_, reader_.Index());
+  }
+  const auto& pages = index_->pages;
+  while (pos_ == page_.size()) {
+    if (next_page_ == pages.size()) return false;
+    const PageInfo& page = pages[next_page_];
+    if (page.offset < chunk_offset_ || page.offset + page.length > chunk_offset_ + chunk_.size()) {
+      // The next pages, up to read_bytes_ (at least one), in one GET.
+      size_t last = next_page_;
+      while (last + 1 < pages.size() &&
+             pages[last + 1].offset + pages[last + 1].length - page.offset <= read_bytes_) {
+        ++last;
+      }
+      const uint64_t length = pages[last].offset + pages[last].length - page.offset;
+      ASSIGN_OR_RETURN(chunk_,
+                       reader_.bucket_->GetRange(reader_.prefix_ + kDataFile, page.offset, length));
+      if (chunk_.size() != length) {
+        return Status::Corruption(fmt::format(
+            "trace block {}: the data file is shorter than its index says", reader_.meta().id));
+      }
+      chunk_offset_ = page.offset;
+      if (bytes_read != nullptr) *bytes_read += length;
+    }
+    const std::string_view frame =
+        std::string_view(chunk_).substr(page.offset - chunk_offset_, page.length);
+    ASSIGN_OR_RETURN(page_, reader_.DecodePage(page, next_page_++, frame, nullptr));
+    pos_ = 0;
+  }
+  ByteReader r(std::string_view(page_).substr(pos_));
+  RETURN_IF_ERROR(ReadEntry(reader_.meta(), next_page_ - 1, r, id_, trace_));
+  pos_ = page_.size() - r.remaining();
+  if (id_ <= last_id_) {
+    return Status::Corruption(fmt::format("trace block {} page {}: trace IDs out of order",
+                                          reader_.meta().id, next_page_ - 1));
+  }
+  last_id_ = id_;
+  return true;
 }
 
 }  // namespace strata::traces::block

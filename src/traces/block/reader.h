@@ -52,10 +52,14 @@ class BlockReader {
       uint64_t* bytes_read, TraceFilter* filter = nullptr);
 
  private:
+  friend class TraceCursor;
   // Page `p` of `index`, decompressed and checked against the index: its entries, or those
   // of the traces `filter` keeps.
   Result<std::string> ReadPage(const BlockIndex& index, size_t p, uint64_t* bytes_read,
                                TraceFilter* filter);
+  // The entries of `page` (the `p`th) from its stored bytes.
+  Result<std::string> DecodePage(const PageInfo& page, size_t p, std::string_view frame,
+                                 TraceFilter* filter) const;
 
   const std::shared_ptr<objstore::Bucket> bucket_;
   const std::string prefix_;
@@ -64,6 +68,35 @@ class BlockReader {
   const cache::RangeReadOptions opts_;
   mutable Mutex mu_;
   std::shared_ptr<const BlockIndex> index_ GUARDED_BY(mu_);
+};
+
+// TraceCursor reads a block's traces one at a time in ID order: what a merge of several blocks
+// reads. The data file is read straight from the bucket (not through the cache), once, in GETs
+// of `read_bytes` (or one page when larger). Checks that IDs increase. The reader outlives it.
+// Not thread-safe.
+class TraceCursor {
+ public:
+  TraceCursor(BlockReader& reader, uint64_t read_bytes)
+      : reader_(reader), read_bytes_(read_bytes) {}
+
+  // Moves to the next trace: false past the last. Adds the bytes of the pages it reads to
+  // `bytes_read`.
+  Result<bool> Next(uint64_t* bytes_read);
+  // The current trace's 16-byte ID and serialized TracesData, valid until the next Next().
+  std::string_view id() const { return id_; }
+  std::string_view traces_data() const { return trace_; }
+
+ private:
+  BlockReader& reader_;
+  const uint64_t read_bytes_;
+  std::shared_ptr<const BlockIndex> index_;
+  std::string chunk_;  // stored pages read ahead, from chunk_offset_ in the data file
+  uint64_t chunk_offset_ = 0;
+  size_t next_page_ = 0;
+  std::string page_;  // the current page's entries
+  size_t pos_ = 0;    // the next entry's offset in page_
+  std::string_view id_, trace_;
+  std::string last_id_;
 };
 
 }  // namespace strata::traces::block
