@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "base/coding.h"
@@ -530,6 +532,58 @@ TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {
   want_prefix += *pb;
   want_prefix += "\x12";
   EXPECT_EQ(res.body().substr(0, want_prefix.size()), want_prefix);
+}
+
+// A trace whose spans came in two pushes, each cut into a block of its own, is one trace in
+// one block once the compactor inside the server has merged the blocks of its hour; the
+// answer is both pushes' resource spans, in order, as before.
+TEST_F(TempoApiTest, TheCompactorJoinsATraceCutIntoTwoBlocks) {
+  server::Config c;
+  c.compactor_interval_ms = 100;
+  Start(c);
+  auto part = [](std::string_view service, std::string_view span_id) {
+    auto pb = proto::OtlpJsonToProtobuf(
+        proto::OtlpSignal::kTraces,
+        fmt::format(R"({{"resourceSpans":[{{"resource":{{"attributes":[{{"key":"service.name",
+          "value":{{"stringValue":"{}"}}}}]}},"scopeSpans":[{{"spans":[
+          {{"traceId":"00000000000000000000000000000abc","spanId":"{}","name":"work",
+            "startTimeUnixNano":"1700000000000000000",
+            "endTimeUnixNano":"1700000001000000000"}}]}}]}}]}})",
+                    service, span_id));
+    EXPECT_TRUE(pb.ok());
+    return pb.ok() ? *pb : std::string();
+  };
+  const std::string first = part("web", "0000000000000001"),
+                    second = part("db", "0000000000000002");
+  for (const std::string* pb : {&first, &second}) {
+    ASSERT_EQ(Push("/v1/traces", "application/x-protobuf", *pb, "team").result(), http::Status::ok);
+    ASSERT_EQ(Do(http::Request(bhttp::verb::post, "/flush", 11)).result(),
+              http::Status::no_content);
+  }
+  // Two level-1 blocks become one of level 2, and the two are marked for deletion.
+  const std::string root = dir_.path() + "/bucket/team/traces";
+  auto count = [&](std::string_view file, std::string_view holding) {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(root, ec)) {
+      std::ifstream in(e.path() / std::string(file));
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (in && text.find(holding) != std::string::npos) ++n;
+    }
+    return n;
+  };
+  for (int i = 0; i < 200 && count("deletion-mark.json", "") < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(count("deletion-mark.json", ""), 2);
+  EXPECT_EQ(count("meta.json", R"("level":2)"), 1);
+  const std::string path = "/api/traces/00000000000000000000000000000abc";
+  EXPECT_EQ(Get(path, "application/protobuf", "team").body(), first + second);
+  // A server that starts from the bucket alone finds it too.
+  Stop();
+  std::filesystem::remove_all(dir_.path() + "/traces");
+  Start();
+  EXPECT_EQ(Get(path, "application/protobuf", "team").body(), first + second);
 }
 
 TEST_F(TempoApiTest, LimitsAnswerAsOtlpRequires) {

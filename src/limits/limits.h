@@ -105,7 +105,8 @@ struct Retention {
   int64_t raw_ms = 0;
   int64_t res_5m_ms = 0;
   int64_t res_1h_ms = 0;
-  int64_t logs_ms = 0;  // log entries (Loki's retention_period)
+  int64_t logs_ms = 0;    // log entries (Loki's retention_period)
+  int64_t traces_ms = 0;  // trace blocks, after their last span ends (Tempo's block_retention)
   std::vector<StreamRetention> log_streams;
   bool operator==(const Retention&) const = default;
 

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <functional>
+#include <memory>
+#include <string>
+
 #include "base/mutex.h"
 #include "base/tenant.h"
 #include "base/units.h"
@@ -16,29 +20,36 @@ tsdb::compact::CompactorOptions WithWorkDir(tsdb::compact::CompactorOptions o,
   return o;
 }
 
+// A log or trace compactor's options: the defaults, with the configured lifecycle delays and
+// the work directory.
+template <typename Options>
+Options SignalOptions(const Config& config) {
+  Options o;
+  o.tidy = {config.compactor.deletion_delay_ms, config.compactor.abandoned_upload_ms};
+  o.work_dir = config.data_dir + "/compactor";
+  return o;
+}
+
+// The compactor's buckets of a signal, by tenant.
+std::function<std::shared_ptr<objstore::Bucket>(const std::string&)> BucketsFor(
+    objstore::BucketRegistry& buckets, Signal signal) {
+  return [&buckets, signal](const std::string& tenant) {
+    return buckets.For(tenant, objstore::Component::kCompactor, signal);
+  };
+}
+
 }  // namespace
 
 CompactorService::CompactorService(const Config& config, objstore::BucketRegistry& buckets,
                                    prometheus::Registry* registry)
     : interval_ms_(config.compactor_interval_ms),
       buckets_(buckets),
-      compactor_(
-          WithWorkDir(config.compactor, config.data_dir), config.limits,
-          [&buckets](const std::string& tenant) {
-            return buckets.For(tenant, objstore::Component::kCompactor, Signal::kMetrics);
-          },
-          registry),
-      log_compactor_(
-          [&config] {
-            logs::CompactorOptions o;
-            o.tidy = {config.compactor.deletion_delay_ms, config.compactor.abandoned_upload_ms};
-            o.work_dir = config.data_dir + "/compactor";
-            return o;
-          }(),
-          config.limits,
-          [&buckets](const std::string& tenant) {
-            return buckets.For(tenant, objstore::Component::kCompactor, Signal::kLogs);
-          }) {}
+      compactor_(WithWorkDir(config.compactor, config.data_dir), config.limits,
+                 BucketsFor(buckets, Signal::kMetrics), registry),
+      log_compactor_(SignalOptions<logs::CompactorOptions>(config), config.limits,
+                     BucketsFor(buckets, Signal::kLogs)),
+      trace_compactor_(SignalOptions<traces::CompactorOptions>(config), config.limits,
+                       BucketsFor(buckets, Signal::kTraces)) {}
 
 CompactorService::~CompactorService() { Stop(); }
 
@@ -62,13 +73,14 @@ void CompactorService::Stop() {
   }
   compactor_.Stop();
   log_compactor_.Stop();
+  trace_compactor_.Stop();
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 bool CompactorService::RunOnce() {
   bool ok = true;
-  for (Signal signal : {Signal::kMetrics, Signal::kLogs}) {
+  for (Signal signal : {Signal::kMetrics, Signal::kLogs, Signal::kTraces}) {
     auto tenants = buckets_.Tenants(objstore::Component::kCompactor, signal);
     if (!tenants.ok()) {
       spdlog::warn("msg=\"compactor cannot list tenants\" signal={} err=\"{}\"", SignalName(signal),
@@ -78,8 +90,18 @@ bool CompactorService::RunOnce() {
     }
     for (const auto& t : *tenants) {
       if (!ValidateTenantId(t).ok()) continue;
-      Status st = signal == Signal::kMetrics ? compactor_.Run(t, NowMillis()).status()
-                                             : log_compactor_.Run(t, NowMillis()).status();
+      Status st;
+      switch (signal) {
+        case Signal::kMetrics:
+          st = compactor_.Run(t, NowMillis()).status();
+          break;
+        case Signal::kLogs:
+          st = log_compactor_.Run(t, NowMillis()).status();
+          break;
+        case Signal::kTraces:
+          st = trace_compactor_.Run(t, NowMillis()).status();
+          break;
+      }
       if (st.code() == Status::Code::kCancelled) return false;
       if (!st.ok()) {
         spdlog::warn("msg=\"compactor pass failed\" signal={} tenant={} err=\"{}\"",

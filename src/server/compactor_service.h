@@ -10,14 +10,15 @@
 #include "logs/compactor.h"
 #include "objstore/registry.h"
 #include "server/config.h"
+#include "traces/compactor.h"
 #include "tsdb/compact/compactor.h"
 
 namespace strata::server {
 
 // CompactorService runs compactor passes over every tenant in the bucket(s) every
 // compactor.interval, on its own thread, inside `strata serve` or as `strata compactor`:
-// the metrics compactor, then the log compactor, each over the tenants with its signal's
-// blocks.
+// the metrics compactor, then the log and the trace compactors, each over the tenants with its
+// signal's blocks.
 // Failures are logged and retried at the next pass. The registry must outlive it.
 class CompactorService {
  public:
@@ -35,6 +36,7 @@ class CompactorService {
   objstore::BucketRegistry& buckets_;
   tsdb::compact::Compactor compactor_;
   logs::Compactor log_compactor_;
+  traces::Compactor trace_compactor_;
   Mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

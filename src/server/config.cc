@@ -151,6 +151,7 @@ Status ParseRetention(const YAML::Node& node, const std::string& path, limits::R
   RETURN_IF_ERROR(s.Duration("5m", r.res_5m_ms));
   RETURN_IF_ERROR(s.Duration("1h", r.res_1h_ms));
   RETURN_IF_ERROR(s.Duration("logs", r.logs_ms));
+  RETURN_IF_ERROR(s.Duration("traces", r.traces_ms));
   if (YAML::Node streams = s.Get("log_streams"); streams && !streams.IsNull()) {
     const std::string list = s.Path("log_streams");
     if (!streams.IsSequence()) {

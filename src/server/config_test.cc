@@ -252,6 +252,22 @@ TEST(Config, ObjectStorageErrorsNameTheKey) {
             std::string::npos);
 }
 
+// Trace retention (Tempo's block_retention), per tenant like the others.
+TEST(Config, TraceRetention) {
+  auto c = ParseConfig(R"(
+compactor:
+  retention: {traces: 336h, logs: 30d}
+overrides:
+  acme:
+    retention: {traces: 2d}
+)");
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->limits.defaults.retention.traces_ms, int64_t{14} * 86'400'000);
+  const auto& acme = c->limits.tenants.at("acme").retention;
+  EXPECT_EQ(acme.traces_ms, int64_t{2} * 86'400'000);
+  EXPECT_EQ(acme.logs_ms, int64_t{30} * 86'400'000);
+}
+
 // Log retention as Loki configures it (retention_period, retention_stream), and the log
 // block cut thresholds.
 TEST(Config, LogRetentionAndBlockCuts) {
