@@ -7,7 +7,6 @@
 // Usage: trace_search_bench [--blocks 20] [--traces-per-block 40000] [--reps 3] [--seed 1]
 //                           [--query Q]...
 #include <fmt/format.h>
-#include <time.h>
 
 #include <CLI/CLI.hpp>
 #include <limits>
@@ -33,12 +32,6 @@ namespace {
 
 constexpr const char* kTenant = "search-bench";
 
-double ThreadCpuSeconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
 struct Run {
   double cpu_s = 0;
   uint64_t given = 0, matched = 0;
@@ -52,7 +45,7 @@ Run Search(const traces::Queryable& q, const std::string& query, bool filtered) 
   const traceql::Prefilter prefilter = traceql::PrefilterOf((*root)->pipeline);
   traces::QueryFilter filter(prefilter, traces::TraceBounds{});
   Run out;
-  const double t0 = ThreadCpuSeconds();
+  const double t0 = bench::CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
   Status st = q.Search(
       kTenant, 0, std::numeric_limits<int64_t>::max(), uint64_t{256} << 20,
       [&](const traces::FoundTrace& found) {
@@ -63,7 +56,7 @@ Run Search(const traces::Queryable& q, const std::string& query, bool filtered) 
         return true;
       },
       nullptr, filtered ? &filter : nullptr);
-  out.cpu_s = ThreadCpuSeconds() - t0;
+  out.cpu_s = bench::CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - t0;
   if (!st.ok()) throw std::runtime_error(st.ToString());
   return out;
 }

@@ -25,8 +25,8 @@ struct Written {
   uint64_t trace_bytes = 0;  // the traces' OTLP protobuf size
 };
 
-// Writes `blocks` blocks of `per_block` traces each (block b's traces start in minute b) and
-// uploads them, on two threads.
+// Writes `blocks` blocks of `per_block` traces each (block b's traces start in minute b; all of
+// one fleet of services, as one tenant's heads cut them) and uploads them, on two threads.
 inline Written WriteBlocks(objstore::Bucket& bucket, const std::string& tenant, uint64_t blocks,
                            uint64_t per_block, uint64_t seed, const std::string& staging) {
   const std::string root = blocks::BlocksRoot(tenant, Signal::kTraces);
@@ -39,7 +39,7 @@ inline Written WriteBlocks(objstore::Bucket& bucket, const std::string& tenant, 
     while (!failed) {
       const uint64_t b = next++;
       if (b >= blocks) return;
-      testing::SyntheticTraces gen(seed * 1'000'003 + b);
+      testing::SyntheticTraces gen(seed, b + 1);
       const int64_t t0 = 1'700'000'000'000'000'000 + static_cast<int64_t>(b) * 60'000'000'000;
       std::vector<testing::SyntheticTrace> traces;
       traces.reserve(per_block);

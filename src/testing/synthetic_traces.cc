@@ -106,7 +106,10 @@ struct SyntheticTraces::Impl {
     bool remote_parent = false;
   };
 
-  explicit Impl(uint64_t seed) : rng(seed) { MakeServices(); }
+  Impl(uint64_t seed, uint64_t stream) : rng(seed) {
+    MakeServices();
+    if (stream != 0) rng.seed(seed ^ (stream * 0x9E3779B97F4A7C15));
+  }
 
   std::mt19937_64 rng;
   std::vector<Service> services;
@@ -602,7 +605,8 @@ struct SyntheticTraces::Impl {
   }
 };
 
-SyntheticTraces::SyntheticTraces(uint64_t seed) : impl_(std::make_unique<Impl>(seed)) {}
+SyntheticTraces::SyntheticTraces(uint64_t seed, uint64_t stream)
+    : impl_(std::make_unique<Impl>(seed, stream)) {}
 SyntheticTraces::~SyntheticTraces() = default;
 
 SyntheticTrace SyntheticTraces::Next(int64_t start_ns) { return impl_->Next(start_ns); }

@@ -22,7 +22,10 @@ struct SyntheticTrace {
 
 class SyntheticTraces {
  public:
-  explicit SyntheticTraces(uint64_t seed);
+  // The shop's services and instances (their resources) and its users come from `seed`; the
+  // traces from `seed` and `stream`: generators of one seed and different streams are the
+  // same fleet serving different requests, as the heads of one tenant see it.
+  explicit SyntheticTraces(uint64_t seed, uint64_t stream = 0);
   ~SyntheticTraces();
   SyntheticTraces(const SyntheticTraces&) = delete;
   SyntheticTraces& operator=(const SyntheticTraces&) = delete;
