@@ -4,7 +4,7 @@
 // real writer, then the input's first bytes pick bytes of its files to damage before every
 // trace and some absent IDs are looked up, and the block is scanned. Without damage, every
 // trace must come back as written, no absent ID may be found, and a scan yields each trace
-// once.
+// once, as does a compaction's cursor.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -110,5 +110,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       },
       nullptr);
   if (intact && (!st.ok() || scanned != traces)) abort();
+  // A compaction's cursor (reads of any size, pages read once) yields the same.
+  block::TraceCursor cursor(reader, 1 + seed % 4096);
+  std::map<std::string, std::string> merged;
+  uint64_t bytes_read = 0;
+  for (;;) {
+    auto more = cursor.Next(&bytes_read);
+    if (!more.ok()) {
+      if (intact) abort();
+      break;
+    }
+    if (!*more) break;
+    if (!merged.emplace(std::string(cursor.id()), std::string(cursor.traces_data())).second) {
+      abort();
+    }
+  }
+  if (intact && (merged != traces || bytes_read != meta->data_bytes)) abort();
   return 0;
 }
