@@ -388,6 +388,11 @@ TEST_F(TempoApiTest, MetricsAnswerAsTempo) {
             R"({"series":[{"labels":[)" + name + R"(],"value":1}],)");
   EXPECT_EQ(instant("{ status = ok } | count_over_time()", "&start=1700000000&end=1700000001"),
             "{");
+  // Arithmetic between queries: 1 span of 3 in error.
+  EXPECT_EQ(instant("({ status = error } | count_over_time()) / ({} | count_over_time())",
+                    "&start=1699999999&end=1700000002"),
+            R"j({"series":[{"labels":[{"key":"__name__","value":{"stringValue":)j"
+            R"j("(count_over_time / count_over_time)"}}],"value":0.3333333333333333}],)j");
   // Log2 buckets of 250 ms, 100 ms and 1 s: 2^28, 2^27, 2^30 ns; the median is the second,
   // the top of its bucket: 2^28 ns.
   EXPECT_EQ(instant("{} | quantile_over_time(duration, .5)", "&start=1699999999&end=1700000002"),

@@ -1026,7 +1026,6 @@ void TempoApi::MetricsQuery(Call& c, bool instant) {
   if (!query.ok()) return c.Fail(query.status());
   if (!(*query)->metrics) return c.Fail(Status::InvalidArgument("not a metrics query"));
   Status st = traceql::Validate(**query);
-  if (st.ok()) st = traceql::MetricsEvaluator::Supported(*(*query)->metrics);
   if (!st.ok()) return c.Fail(Status::InvalidArgument(st.message()));
   auto max_series = UintParam(c.params, "maxSeries");
   if (!max_series.ok()) return c.Fail(max_series.status());

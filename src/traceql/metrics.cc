@@ -151,10 +151,71 @@ double Arithmetic(Op op, double a, double b) {
     case Op::kMult:
       return a * b;
     case Op::kDiv:
-      return a / b;
+      return b == 0 ? kNaN : a / b;  // Tempo's: division by zero has no value
     default:
       return kNaN;
   }
+}
+
+// A series' labels but `__name__`, encoded: what arithmetic between queries matches series by.
+std::string MatchKey(const Labels& ls) {
+  Labels key;
+  for (const auto& l : ls) {
+    if (l.first != "__name__") key.push_back(l);
+  }
+  return EncodeLabels(key);
+}
+
+const Static* NameOf(const Labels& ls) {
+  for (const auto& [k, v] : ls) {
+    if (k == "__name__") return &v;
+  }
+  return nullptr;
+}
+
+// `lhs op rhs` as Tempo's applyBinaryOp: series are matched by their labels but `__name__`; a
+// side's series without labels applies to every series of the other side. A pair's labels are
+// the left's and then the right's others, `__name__` joined as "(a op b)" when both sides are
+// named and left out otherwise.
+std::vector<Series> Combine(Op op, const std::vector<Series>& lhs, const std::vector<Series>& rhs) {
+  std::map<std::string, const Series*> left, right;
+  for (const Series& s : lhs) left.emplace(MatchKey(s.labels), &s);
+  for (const Series& s : rhs) right.emplace(MatchKey(s.labels), &s);
+  const std::string none = EncodeLabels({});
+  auto match = [&none](const std::map<std::string, const Series*>& side, const std::string& key) {
+    auto it = side.find(key);
+    if (it == side.end()) it = side.find(none);
+    return it == side.end() ? nullptr : it->second;
+  };
+  // The keys of the right side, unless it has a series without labels to apply to the left's.
+  const auto& target = right.count(none) ? left : right;
+  std::vector<Series> out;
+  for (const auto& [key, unused] : target) {
+    const Series* l = match(left, key);
+    const Series* r = match(right, key);
+    if (l == nullptr || r == nullptr) continue;
+    Series& s = out.emplace_back();
+    s.labels = l->labels;
+    for (const auto& label : r->labels) {
+      const bool present = std::any_of(s.labels.begin(), s.labels.end(),
+                                       [&label](const auto& x) { return x.first == label.first; });
+      if (label.first != "__name__" && !present) s.labels.push_back(label);
+    }
+    const Static* ln = NameOf(l->labels);
+    const Static* rn = NameOf(r->labels);
+    if (ln != nullptr && rn != nullptr && ln->type == StaticType::kString &&
+        rn->type == StaticType::kString) {
+      for (auto& [k, v] : s.labels) {
+        if (k == "__name__") v = Static::Str(fmt::format("({} {} {})", ln->s, OpString(op), rn->s));
+      }
+    } else {
+      std::erase_if(s.labels, [](const auto& x) { return x.first == "__name__"; });
+    }
+    const size_t n = std::min(l->values.size(), r->values.size());
+    s.values.resize(n);
+    for (size_t i = 0; i < n; ++i) s.values[i] = Arithmetic(op, l->values[i], r->values[i]);
+  }
+  return out;
 }
 
 // topk/bottomk: at each interval, only the `limit` highest (lowest) values stay, ties going
@@ -213,18 +274,28 @@ int64_t DefaultStep(int64_t start_ns, int64_t end_ns) {
 MetricsEvaluator::MetricsEvaluator(const MetricsExpr& query, Intervals intervals, size_t max_series)
     : query_(query), intervals_(intervals), max_series_(max_series), pipeline_(query.pipeline) {
   for (const Attribute& a : query.first.by) by_names_.push_back(a.String());
+  if (query.kind == MetricsExpr::Kind::kMath) {
+    lhs_ = std::make_unique<MetricsEvaluator>(*query.lhs, intervals, max_series);
+    rhs_ = std::make_unique<MetricsEvaluator>(*query.rhs, intervals, max_series);
+  }
 }
 
 MetricsEvaluator::~MetricsEvaluator() = default;
 
-Status MetricsEvaluator::Supported(const MetricsExpr& query) {
-  if (query.kind == MetricsExpr::Kind::kMath) {
-    return Status::Unsupported("arithmetic between metrics queries is not yet supported");
-  }
-  return Status::Ok();
+bool MetricsEvaluator::truncated() const {
+  return truncated_ || (lhs_ && (lhs_->truncated() || rhs_->truncated()));
+}
+
+uint64_t MetricsEvaluator::spans_observed() const {
+  return spans_ + (lhs_ ? lhs_->spans_observed() + rhs_->spans_observed() : 0);
 }
 
 void MetricsEvaluator::Observe(const Trace& t) {
+  if (lhs_) {
+    lhs_->Observe(t);
+    rhs_->Observe(t);
+    return;
+  }
   std::vector<bool> seen(t.spans.size());
   for (const Spanset& ss : pipeline_.Eval(t)) {
     for (int32_t i : ss.spans) {
@@ -486,7 +557,8 @@ std::vector<Series> MetricsEvaluator::FirstStage() const {
 }
 
 std::vector<Series> MetricsEvaluator::Result() const {
-  std::vector<Series> series = FirstStage();
+  std::vector<Series> series =
+      lhs_ ? Combine(query_.op, lhs_->Result(), rhs_->Result()) : FirstStage();
   for (const SecondStage& st : query_.stages) {
     switch (st.kind) {
       case SecondStage::Kind::kTopK:

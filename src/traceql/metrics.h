@@ -1,7 +1,8 @@
 #pragma once
 
 // Evaluates TraceQL metrics queries (`{ ... } | rate() by (x)`, `quantile_over_time(duration,
-// .9)`, `compare({ status = error })`, ... and their second stages) over traces, as Tempo does:
+// .9)`, `compare({ status = error })`, ..., arithmetic between them, and their second stages)
+// over traces, as Tempo does:
 // the spans a query's pipeline yields are counted or measured in the interval their start
 // falls in, per group of by() values, then second stages (topk, bottomk, value filters,
 // arithmetic with a number) shape the series. compare() counts, for every attribute value
@@ -54,27 +55,24 @@ struct Series {
 // Not thread-safe; one per query.
 class MetricsEvaluator {
  public:
-  // `query` must be a validated metrics query (no arithmetic between queries: Supported()
-  // says) and outlive this object. At most `max_series` series are kept (those first seen);
-  // truncated() tells when more were refused.
+  // `query` must be a validated metrics query and outlive this object. At most `max_series`
+  // series are kept (those first seen; per side of arithmetic between queries); truncated()
+  // tells when more were refused.
   MetricsEvaluator(const MetricsExpr& query, Intervals intervals, size_t max_series);
   ~MetricsEvaluator();
-
-  // Whether this evaluator runs `query`; Unsupported naming what it does not run.
-  static Status Supported(const MetricsExpr& query);
 
   // Counts the spans of `t` the query's pipeline yields.
   void Observe(const Trace& t);
   // Counts one span the pipeline yielded, known by its start and by the values `lookup` gives
   // for the attributes the first stage reads (by() and its argument), as Observe counts it.
-  // Not for compare(), which reads every attribute.
+  // Not for compare(), which reads every attribute, nor arithmetic between queries.
   void AddSpan(int64_t start_ns, const std::function<Static(const Attribute&)>& lookup);
   // The answer: every series with a value, second stages applied, in Tempo's order (fewer
   // labels first, then label by label).
   std::vector<Series> Result() const;
 
-  bool truncated() const { return truncated_; }
-  uint64_t spans_observed() const { return spans_; }
+  bool truncated() const;
+  uint64_t spans_observed() const;
 
  private:
   // What one series holds per interval.
@@ -106,6 +104,8 @@ class MetricsEvaluator {
   std::map<std::string, std::unique_ptr<Acc>> series_;  // by the labels' encoding
   Acc* last_ = nullptr;                                 // the series SeriesFor gave last
   CompareSide baseline_, selection_;
+  // Arithmetic between queries: each side's evaluator, given every trace.
+  std::unique_ptr<MetricsEvaluator> lhs_, rhs_;
   // compare()'s series: (side, attribute) totals and (side, attribute, value) counts.
   size_t compared_ = 0;
   bool truncated_ = false;

@@ -383,7 +383,6 @@ class Runner {
   static Result<std::unique_ptr<RootExpr>> Compile(const std::string& query) {
     ASSIGN_OR_RETURN(auto root, Parse(query));
     Status st = Validate(*root);
-    if (st.ok() && root->metrics) st = MetricsEvaluator::Supported(*root->metrics);
     if (!st.ok()) return Status::InvalidArgument(st.message());
     return root;
   }
