@@ -272,6 +272,10 @@ Result<Config> ParseConfig(std::string_view yaml) {
   RETURN_IF_ERROR(wal.Unknown());
   RETURN_IF_ERROR(storage.Duration("block_range", c.block_range_ms));
   RETURN_IF_ERROR(storage.Duration("maintenance_interval", c.maintenance_interval_ms));
+  RETURN_IF_ERROR(storage.Int("max_exemplars", c.max_exemplars));
+  if (c.max_exemplars > 100'000'000) {
+    return Status::InvalidArgument("config: \"storage.max_exemplars\": at most 100000000");
+  }
   RETURN_IF_ERROR(storage.Bytes("log_block_size", c.log_block_bytes));
   RETURN_IF_ERROR(storage.Duration("log_block_age", c.log_block_age_ms));
   if (c.log_block_bytes == 0 || c.log_block_age_ms <= 0) {

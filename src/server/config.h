@@ -34,6 +34,7 @@ struct Config {
   uint64_t wal_checkpoint_min_bytes = 256u << 20;
   int64_t block_range_ms = 7'200'000;        // 2h
   int64_t maintenance_interval_ms = 10'000;  // checkpoints and block cuts are checked this often
+  uint64_t max_exemplars = 100'000;  // per tenant (Prometheus's max_exemplars); 0: none kept
   // object storage: the default bucket and tenants' own buckets (overrides.<tenant>.bucket)
   objstore::BucketConfig bucket;
   std::map<std::string, objstore::BucketConfig> tenant_buckets;

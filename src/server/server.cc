@@ -217,6 +217,7 @@ void StrataServer::OpenStorage() {
   opts.db.wal.segment_size = config_.wal_segment_size;
   opts.db.checkpoint_min_bytes = config_.wal_checkpoint_min_bytes;
   opts.db.block_range_ms = config_.block_range_ms;
+  opts.db.max_exemplars = config_.max_exemplars;
   auto buckets = objstore::BucketRegistry::Open(config_.bucket, config_.tenant_buckets,
                                                 config_.data_dir, bucket_metrics_);
   Result<std::unique_ptr<tsdb::Storage>> storage =

@@ -19,7 +19,10 @@ constexpr int64_t kReplayOooWindow = INT64_MAX / 4;
 }  // namespace
 
 Db::Db(std::string dir, DbOptions opts, std::string name)
-    : dir_(std::move(dir)), opts_(std::move(opts)), name_(std::move(name)) {}
+    : dir_(std::move(dir)),
+      opts_(std::move(opts)),
+      name_(std::move(name)),
+      head_(opts_.max_exemplars) {}
 
 Db::~Db() { (void)Close(); }
 
@@ -41,6 +44,19 @@ Status Db::ApplyRecord(Replay& replay, Head& head, std::map<std::string, MetricM
       RETURN_IF_ERROR(DecodeMetadata(payload, mds));
       for (const auto& m : mds) {
         metadata[std::string(m.family)] = {m.type, std::string(m.unit), std::string(m.help)};
+      }
+      return Status::Ok();
+    }
+    case kExemplarsRecord: {
+      std::vector<RefExemplar> exemplars;
+      RETURN_IF_ERROR(DecodeExemplars(payload, exemplars));
+      std::vector<LabelView> series;
+      for (const auto& e : exemplars) {
+        const MemSeries* ms = replay.ByRef(e.ref);
+        if (ms == nullptr) continue;
+        series.clear();
+        for (const auto& l : ms->labels()) series.push_back({l.name.view(), l.value.view()});
+        head.exemplars().Add(series, {ToLabels(e.labels), e.v, e.t});
       }
       return Status::Ok();
     }
@@ -117,13 +133,19 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   RETURN_IF_ERROR(wal_->Admit());
   {
     wal::RecordBuilder series_rec(kSeriesRecord, frames);
-    std::string sample_frames;
+    std::string sample_frames, exemplar_frames;
     wal::RecordBuilder sample_rec(kSamplesRecord, sample_frames);
+    wal::RecordBuilder exemplar_rec(kExemplarsRecord, exemplar_frames);
     for (size_t i = 0; i < series.size(); ++i) {
       const SeriesInput& in = series[i];
-      if (in.samples.empty()) continue;
+      if (in.samples.empty() && in.exemplars.empty()) continue;
       MemSeries* s = found[i];
       if (s == nullptr) s = head_.Find(in.hash, in.labels);
+      if (s == nullptr && in.samples.empty()) {
+        // Exemplars alone do not make a series (Prometheus needs the series first).
+        out.exemplars_refused += in.exemplars.size();
+        continue;
+      }
       if (s == nullptr) {
         if (limits.max_series > 0 && head_.num_series() >= limits.max_series) {
           reject(i, nullptr, Rejection::kSeriesLimit);
@@ -168,10 +190,30 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
             break;
         }
       }
+      for (const ExemplarInput& e : in.exemplars) {
+        Exemplar ex{ToLabels(e.labels), e.value, e.t};
+        switch (head_.exemplars().Add(in.labels, ex)) {
+          case ExemplarResult::kAdded:
+            EncodeExemplar(exemplar_rec.payload(), s->ref(), ex.t, ex.value, ex.labels);
+            exemplar_rec.EndEntry();
+            ++out.exemplars;
+            break;
+          case ExemplarResult::kDuplicate:
+            ++out.exemplars;
+            break;
+          case ExemplarResult::kOutOfOrder:
+          case ExemplarResult::kLabelsTooLong:
+          case ExemplarResult::kDisabled:
+            ++out.exemplars_refused;
+            break;
+        }
+      }
     }
     series_rec.Flush();
     sample_rec.Flush();
+    exemplar_rec.Flush();
     frames += sample_frames;
+    frames += exemplar_frames;
   }
   if (!metadata.empty()) {
     wal::RecordBuilder md_rec(kMetadataRecord, frames);

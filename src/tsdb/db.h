@@ -31,17 +31,28 @@ struct DbOptions {
   int64_t block_range_ms = 7'200'000;  // 2h
   // A block gets as many shards as keep each shard's chunks near this size.
   uint64_t shard_target_bytes = 256u << 20;
+  // The exemplars kept (the newest, over all series; Prometheus's max_exemplars).
+  size_t max_exemplars = kDefaultMaxExemplars;
 };
 
 // Uploads a block written to a local directory (and makes it queryable); the head drops
 // the block's samples only after it returns OK.
 using BlockShipper = std::function<Status(const std::string& dir, const block::BlockMeta&)>;
 
-// One series of an append batch: labels already validated and sorted, with their hash.
+// An exemplar of an append batch: labels valid and sorted by name, time in ms.
+struct ExemplarInput {
+  std::span<const LabelView> labels;
+  double value;
+  int64_t t;
+};
+
+// One series of an append batch: labels already validated and sorted, with their hash. Its
+// exemplars are stored after its samples, if the series is in the head by then.
 struct SeriesInput {
   std::span<const LabelView> labels;
   uint64_t hash;
   std::span<const Sample> samples;
+  std::span<const ExemplarInput> exemplars = {};
 };
 
 struct MetadataInput {
@@ -74,6 +85,10 @@ struct AppendOutcome {
   uint64_t accepted = 0;
   uint64_t duplicates = 0;
   uint64_t series_created = 0;
+  uint64_t exemplars = 0;  // stored (duplicates of a series' newest count as stored)
+  // Exemplars not stored (out of order, labels too long, no such series, storage off): as
+  // Prometheus does, they never fail a write.
+  uint64_t exemplars_refused = 0;
   uint64_t lsn = 0;  // durable once the WAL reaches it; see WhenDurable
 };
 
@@ -87,9 +102,9 @@ class Db {
                                           const std::string& name);
   ~Db();
 
-  // Creates missing series (within `limits`), appends samples, stores changed metadata and
-  // logs all of it. Refusals go to `reject`; the batch itself fails only when the WAL cannot
-  // take it (kUnavailable) and then nothing was applied.
+  // Creates missing series (within `limits`), appends samples and exemplars, stores changed
+  // metadata and logs all of it. Refusals go to `reject`; the batch itself fails only when the WAL
+  // cannot take it (kUnavailable) and then nothing was applied.
   Result<AppendOutcome> Append(std::span<const SeriesInput> series,
                                std::span<const MetadataInput> metadata, const AppendLimits& limits,
                                const RejectFn& reject) EXCLUDES(commit_mu_);

@@ -67,6 +67,20 @@ Status Db::Checkpoint() {
         frames.clear();
       }
     });
+    // Exemplars follow every series record; those of series no longer in the head go, as in
+    // Prometheus's checkpoints.
+    if (st.ok()) {
+      wal::RecordBuilder rec(kExemplarsRecord, frames);
+      head_.exemplars().ForEach([&](const SeriesExemplars& se) {
+        const std::vector<LabelView> labels = ViewOf(se.series);
+        const MemSeries* s = head_.Find(HashLabels(labels), labels);
+        if (s == nullptr) return;
+        for (const Exemplar& e : se.exemplars) {
+          EncodeExemplar(rec.payload(), s->ref(), e.t, e.value, e.labels);
+          rec.EndEntry();
+        }
+      });
+    }
     {
       wal::RecordBuilder md(kMetadataRecord, frames);
       for (const auto& [family, m] : Metadata()) {

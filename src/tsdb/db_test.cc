@@ -69,6 +69,47 @@ TEST_F(DbTest, AppendSurvivesReopen) {
   EXPECT_EQ(md["m"].help, "A test metric.");
 }
 
+// Exemplars are stored after their series' samples, logged, and found again after a restart
+// and after a checkpoint; exemplars alone do not make a series, and an out-of-order one is
+// refused without failing the write.
+TEST_F(DbTest, ExemplarsSurviveReopenAndCheckpoint) {
+  std::vector<LabelView> labels = {{"__name__", "req"}, {"i", "1"}};
+  std::vector<LabelView> other = {{"__name__", "req"}, {"i", "2"}};
+  auto append = [&](Db& db, std::span<const LabelView> series, std::vector<Sample> samples,
+                    std::vector<ExemplarInput> exemplars) {
+    SeriesInput in{series, HashLabels(series), samples, exemplars};
+    auto out = db.Append({&in, 1}, {}, {}, [](size_t, const Sample*, Rejection) {});
+    EXPECT_TRUE(out.ok());
+    EXPECT_TRUE(db.WaitDurable(out->lsn).ok());
+    return *out;
+  };
+  std::vector<LabelView> trace_a = {{"trace_id", "a"}}, trace_b = {{"trace_id", "b"}};
+  const std::vector<Exemplar> want = {{ToLabels(trace_a), 1.5, 1000}, {ToLabels(trace_b), 2, 2000}};
+  std::vector<std::vector<Matcher>> all = {
+      {*Matcher::Make(Matcher::Type::kEqual, "__name__", "req")}};
+  {
+    auto db = OpenDb();
+    auto out = append(*db, labels, {{1000, 1}}, {{trace_a, 1.5, 1000}});
+    EXPECT_EQ(out.exemplars, 1u);
+    out = append(*db, labels, {}, {{trace_b, 2, 2000}, {trace_a, 1, 500}});
+    EXPECT_EQ(out.exemplars, 1u);
+    EXPECT_EQ(out.exemplars_refused, 1u);  // older than the newest
+    out = append(*db, other, {}, {{trace_a, 1, 3000}});
+    EXPECT_EQ(out.exemplars_refused, 1u);  // no such series
+    ASSERT_TRUE(db->Close().ok());
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto db = OpenDb();
+    auto got = db->head().exemplars().Select(all, INT64_MIN, INT64_MAX);
+    ASSERT_EQ(got.size(), 1u) << round;
+    EXPECT_EQ(got[0].series, ToLabels(labels));
+    EXPECT_EQ(got[0].exemplars, want);
+    // The second round replays a checkpoint.
+    ASSERT_TRUE(db->Checkpoint().ok());
+    ASSERT_TRUE(db->Close().ok());
+  }
+}
+
 TEST_F(DbTest, RejectionsAndIdempotentRetries) {
   auto db = OpenDb();
   std::vector<Rejection> rej;

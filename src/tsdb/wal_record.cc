@@ -26,6 +26,18 @@ void EncodeChunk(std::string& out, const RefChunk& c) {
   PutLengthPrefixed(out, c.data);
 }
 
+void EncodeExemplar(std::string& out, uint32_t ref, int64_t t, double v,
+                    std::span<const Label> labels) {
+  PutUvarint(out, ref);
+  PutVarint(out, t);
+  PutDouble(out, v);
+  PutUvarint(out, labels.size());
+  for (const auto& l : labels) {
+    PutLengthPrefixed(out, l.name);
+    PutLengthPrefixed(out, l.value);
+  }
+}
+
 namespace {
 
 Status Corrupt(std::string_view what) {
@@ -75,6 +87,26 @@ Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out) {
       return Corrupt("chunk");
     }
     out.push_back(c);
+  }
+  return Status::Ok();
+}
+
+Status DecodeExemplars(std::string_view payload, std::vector<RefExemplar>& out) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    RefExemplar e;
+    uint64_t n;
+    if (!ReadRef(r, &e.ref) || !r.ReadVarint(&e.t) || !r.ReadDouble(&e.v) || !r.ReadUvarint(&n) ||
+        n > r.remaining() / 2) {
+      return Corrupt("exemplars");
+    }
+    e.labels.resize(n);
+    for (auto& l : e.labels) {
+      if (!r.ReadLengthPrefixed(&l.name) || !r.ReadLengthPrefixed(&l.value)) {
+        return Corrupt("exemplars");
+      }
+    }
+    out.push_back(std::move(e));
   }
   return Status::Ok();
 }

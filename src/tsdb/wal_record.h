@@ -21,7 +21,8 @@ inline constexpr wal::RecordType kSeriesRecord = 1;    // series refs and their 
 inline constexpr wal::RecordType kSamplesRecord = 2;   // float samples by series ref
 inline constexpr wal::RecordType kMetadataRecord = 3;  // metric family metadata
 inline constexpr wal::RecordType kChunkRecord = 4;  // a complete chunk of one series (checkpoints)
-inline constexpr wal::RecordType kMaxRecord = 4;
+inline constexpr wal::RecordType kExemplarsRecord = 5;  // exemplars by series ref
+inline constexpr wal::RecordType kMaxRecord = 5;
 
 struct RefSample {
   uint32_t ref;
@@ -34,6 +35,12 @@ struct RefMetadata {
   std::string_view unit;
   std::string_view help;
 };
+struct RefExemplar {
+  uint32_t ref;
+  int64_t t;
+  double v;
+  std::vector<LabelView> labels;
+};
 struct RefChunk {
   uint32_t ref;
   int64_t min_t;
@@ -44,11 +51,14 @@ struct RefChunk {
 void EncodeSample(std::string& out, const RefSample& s);
 void EncodeMetadata(std::string& out, const RefMetadata& m);
 void EncodeChunk(std::string& out, const RefChunk& c);
+void EncodeExemplar(std::string& out, uint32_t ref, int64_t t, double v,
+                    std::span<const Label> labels);
 
 // Each decoder appends every entry of the payload to `out` and fails with kCorruption on
 // malformed input.
 Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out);
 Status DecodeMetadata(std::string_view payload, std::vector<RefMetadata>& out);
 Status DecodeChunks(std::string_view payload, std::vector<RefChunk>& out);
+Status DecodeExemplars(std::string_view payload, std::vector<RefExemplar>& out);
 
 }  // namespace strata::tsdb

@@ -33,5 +33,26 @@ TEST(WalRecord, SeriesAndSamplesRoundTrip) {
   }
 }
 
+TEST(WalRecord, ExemplarsRoundTrip) {
+  std::string payload;
+  const Labels a = {{"span_id", "01"}, {"trace_id", "ab"}};
+  EncodeExemplar(payload, 3, -5, 1.5, a);
+  EncodeExemplar(payload, 9, 1'700'000'000'000, 0, {});
+  std::vector<RefExemplar> got;
+  ASSERT_TRUE(DecodeExemplars(payload, got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].ref, 3u);
+  EXPECT_EQ(got[0].t, -5);
+  EXPECT_EQ(got[0].v, 1.5);
+  EXPECT_EQ(got[0].labels, ViewOf(a));
+  EXPECT_EQ(got[1].ref, 9u);
+  EXPECT_TRUE(got[1].labels.empty());
+  for (size_t cut = 1; cut < payload.size(); ++cut) {
+    std::vector<RefExemplar> partial;
+    Status st = DecodeExemplars(payload.substr(0, cut), partial);
+    EXPECT_TRUE(!st.ok() || partial.size() == 1u) << cut;
+  }
+}
+
 }  // namespace
 }  // namespace strata::tsdb

@@ -21,6 +21,7 @@
 #include "index/ref_table.h"
 #include "index/series_map.h"
 #include "index/symbols.h"
+#include "tsdb/head/exemplars.h"
 #include "tsdb/head/series.h"
 
 namespace strata::tsdb {
@@ -54,7 +55,7 @@ class Head {
   static constexpr size_t kStripes = size_t{1} << kStripeBits;
   using Pin = index::Reclaimer<MemSeries>::Pin;
 
-  Head() = default;
+  explicit Head(size_t max_exemplars = kDefaultMaxExemplars) : exemplars_(max_exemplars) {}
   Head(const Head&) = delete;
   Head& operator=(const Head&) = delete;
 
@@ -104,6 +105,9 @@ class Head {
   void set_min_valid_time(int64_t t) { min_valid_time_.store(t, std::memory_order_release); }
 
   size_t num_series() const { return num_series_.load(std::memory_order_relaxed); }
+  // The series' exemplars (kept by series labels: they outlive the series in the head).
+  ExemplarStore& exemplars() { return exemplars_; }
+  const ExemplarStore& exemplars() const { return exemplars_; }
   size_t SeriesForMetric(std::string_view name) const;
   HeadStats Stats() const;
 
@@ -135,6 +139,7 @@ class Head {
 
   std::atomic<size_t> num_series_{0};
   std::atomic<int64_t> min_valid_time_{INT64_MIN};
+  ExemplarStore exemplars_;
 };
 
 }  // namespace strata::tsdb
