@@ -17,13 +17,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       auto labels = r->LabelsOf(ts);
       (void)strata::HashLabels(labels);
       (void)r->SamplesOf(ts);
+      for (const auto& e : r->ExemplarsOf(ts)) (void)r->LabelsOf(e);
     }
   }
   // The agent's scan accepts exactly what the decoder accepts and counts what it returns.
   auto counts = strata::proto::ScanWriteRequest(in);
   if (counts.ok() != r.ok() ||
-      (r.ok() && (counts->series != r->series.size() || counts->samples != r->samples.size() ||
-                  counts->metadata != r->metadata.size()))) {
+      (r.ok() &&
+       (counts->series != r->series.size() || counts->samples != r->samples.size() ||
+        counts->exemplars != r->exemplars.size() || counts->metadata != r->metadata.size()))) {
     __builtin_trap();
   }
   // The same bytes as a snappy body.

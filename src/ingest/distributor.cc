@@ -1,6 +1,9 @@
 #include "ingest/distributor.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "base/mutex.h"
 #include "base/units.h"
@@ -111,8 +114,14 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   all_labels.reserve(wr.labels.size());
   std::vector<Sample> samples;
   samples.reserve(wr.samples.size());
+  // Exemplars and their labels (sorted) for the series kept. Those that are not valid are
+  // left out without failing the write, as Prometheus does.
+  std::vector<tsdb::ExemplarInput> exemplars;
+  std::vector<LabelView> exemplar_labels;
+  exemplar_labels.reserve(wr.exemplar_labels.size());
+  uint64_t exemplars_invalid = 0;
   struct Kept {
-    size_t labels_begin, labels_end, samples_begin, samples_end;
+    size_t labels_begin, labels_end, samples_begin, samples_end, exemplars_begin, exemplars_end;
   };
   std::vector<Kept> kept;
   kept.reserve(wr.series.size());
@@ -120,18 +129,22 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     const auto& series = wr.series[i];
     auto labels = wr.LabelsOf(series);
     auto in_samples = wr.SamplesOf(series);
+    auto in_exemplars = wr.ExemplarsOf(series);
     if (series.histograms > 0) {
       report.Add(Reason::kNativeHistogram, series.histograms, [&] {
         return fmt::format("series {}: native histogram samples are not supported yet",
                            DescribeSeries(labels));
       });
     }
-    if (in_samples.empty()) continue;
+    if (in_samples.empty() && in_exemplars.empty()) continue;
     if (auto bad = ValidateLabels(labels, limits, norm)) {
-      report.Add(bad->reason, in_samples.size(), [&] { return bad->message; });
+      if (!in_samples.empty()) {
+        report.Add(bad->reason, in_samples.size(), [&] { return bad->message; });
+      }
+      exemplars_invalid += in_exemplars.size();
       continue;
     }
-    Kept k{all_labels.size(), 0, samples.size(), 0};
+    Kept k{all_labels.size(), 0, samples.size(), 0, exemplars.size(), 0};
     all_labels.insert(all_labels.end(), norm.begin(), norm.end());
     k.labels_end = all_labels.size();
     for (const Sample& s : in_samples) {
@@ -142,15 +155,34 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
       }
     }
     k.samples_end = samples.size();
-    if (k.samples_end > k.samples_begin) kept.push_back(k);
+    for (const auto& e : in_exemplars) {
+      auto el = wr.LabelsOf(e);
+      const bool valid = std::all_of(el.begin(), el.end(), [](const LabelView& l) {
+        return !l.name.empty() && IsValidUtf8(l.name) && IsValidUtf8(l.value);
+      });
+      if (!valid || ValidateTimestamp(labels, e.t, now, limits)) {
+        ++exemplars_invalid;
+        continue;
+      }
+      const size_t begin = exemplar_labels.size();
+      exemplar_labels.insert(exemplar_labels.end(), el.begin(), el.end());
+      std::sort(exemplar_labels.begin() + static_cast<std::ptrdiff_t>(begin), exemplar_labels.end(),
+                [](const LabelView& a, const LabelView& b) { return a.name < b.name; });
+      // exemplar_labels never grows past its reserve: the span stays valid.
+      exemplars.push_back({{exemplar_labels.data() + begin, el.size()}, e.value, e.t});
+    }
+    k.exemplars_end = exemplars.size();
+    if (k.samples_end > k.samples_begin || k.exemplars_end > k.exemplars_begin) kept.push_back(k);
   }
   std::vector<tsdb::SeriesInput> inputs;
   inputs.reserve(kept.size());
   for (const auto& k : kept) {
     std::span<const LabelView> l(all_labels.data() + k.labels_begin, k.labels_end - k.labels_begin);
-    inputs.push_back({l, HashLabels(l),
-                      std::span<const Sample>(samples.data() + k.samples_begin,
-                                              k.samples_end - k.samples_begin)});
+    inputs.push_back(
+        {l, HashLabels(l),
+         std::span<const Sample>(samples.data() + k.samples_begin, k.samples_end - k.samples_begin),
+         std::span<const tsdb::ExemplarInput>(exemplars.data() + k.exemplars_begin,
+                                              k.exemplars_end - k.exemplars_begin)});
   }
   std::vector<tsdb::MetadataInput> metadata;
   metadata.reserve(wr.metadata.size());
@@ -181,6 +213,10 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     // Nothing of it is durable: the sender must retry, whatever the cause.
     outcome.status = Status::Unavailable(appended.status().message());
     return done(std::move(outcome));
+  }
+  if (const uint64_t dropped = exemplars_invalid + appended->exemplars_refused; dropped > 0) {
+    spdlog::debug("msg=\"exemplars not stored\" tenant={} stored={} dropped={}", tenant,
+                  appended->exemplars, dropped);
   }
   ts.stored->Increment(static_cast<double>(appended->accepted));
   ts.duplicates->Increment(static_cast<double>(appended->duplicates));

@@ -24,6 +24,10 @@ constexpr uint32_t kLabelValue = 2;
 // Sample
 constexpr uint32_t kSampleValue = 1;
 constexpr uint32_t kSampleTimestamp = 2;
+// Exemplar
+constexpr uint32_t kExemplarLabels = 1;
+constexpr uint32_t kExemplarValue = 2;
+constexpr uint32_t kExemplarTimestamp = 3;
 // MetricMetadata
 constexpr uint32_t kMetaType = 1;
 constexpr uint32_t kMetaFamily = 2;
@@ -58,6 +62,30 @@ bool DecodeSample(std::string_view data, Sample* out) {
       r.ReadDouble(&out->v);
     } else if (r.field() == kSampleTimestamp && r.Expect(WireType::kVarint) && r.ReadVarint(&u)) {
       out->t = static_cast<int64_t>(u);
+    } else if (!r.error()) {
+      r.Skip();
+    }
+  }
+  return !r.error();
+}
+
+// An Exemplar's value and timestamp; its labels go to `label`.
+template <typename LabelFn>
+bool DecodeExemplar(std::string_view data, double* value, int64_t* t, const LabelFn& label) {
+  WireReader r(data);
+  *value = 0;
+  *t = 0;
+  while (r.NextField()) {
+    uint64_t u;
+    std::string_view sub;
+    if (r.field() == kExemplarLabels && r.Expect(WireType::kLen) && r.ReadBytes(&sub)) {
+      LabelView l;
+      if (!DecodeLabel(sub, &l)) return false;
+      label(l);
+    } else if (r.field() == kExemplarValue && r.Expect(WireType::kFixed64)) {
+      r.ReadDouble(value);
+    } else if (r.field() == kExemplarTimestamp && r.Expect(WireType::kVarint) && r.ReadVarint(&u)) {
+      *t = static_cast<int64_t>(u);
     } else if (!r.error()) {
       r.Skip();
     }
@@ -114,7 +142,7 @@ Status Walk(std::string_view data, Sink& sink) {
     if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value))
       return MalformedWrite("bad timeseries");
     sink.BeginSeries();
-    uint32_t histograms = 0, exemplars = 0;
+    uint32_t histograms = 0;
     WireReader r(value);
     while (r.NextField()) {
       std::string_view sub;
@@ -135,18 +163,28 @@ Status Walk(std::string_view data, Sink& sink) {
           sink.Sample(smp);
           break;
         }
-        case kTsExemplars:
+        case kTsExemplars: {
+          double v;
+          int64_t t;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) ||
+              !DecodeExemplar(sub, &v, &t,
+                              [&sink](const LabelView& l) { sink.ExemplarLabel(l); })) {
+            return MalformedWrite("bad Exemplar in TimeSeries");
+          }
+          sink.Exemplar(v, t);
+          break;
+        }
         case kTsHistograms:
           if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub))
             return MalformedWrite("bad TimeSeries");
-          (r.field() == kTsExemplars ? exemplars : histograms)++;
+          ++histograms;
           break;
         default:
           r.Skip();
       }
     }
     if (r.error()) return MalformedWrite("bad TimeSeries");
-    RETURN_IF_ERROR(sink.EndSeries(histograms, exemplars));
+    RETURN_IF_ERROR(sink.EndSeries(histograms));
   }
   if (req.error()) return MalformedWrite("bad WriteRequest");
   return Status::Ok();
@@ -156,22 +194,32 @@ Status Walk(std::string_view data, Sink& sink) {
 struct ViewSink {
   WriteRequestView req;
   TimeSeriesView ts;
+  uint32_t exemplar_labels_begin = 0;
 
   void BeginSeries() {
     ts.labels_begin = static_cast<uint32_t>(req.labels.size());
     ts.samples_begin = static_cast<uint32_t>(req.samples.size());
+    ts.exemplars_begin = static_cast<uint32_t>(req.exemplars.size());
+    exemplar_labels_begin = static_cast<uint32_t>(req.exemplar_labels.size());
   }
   void Label(const LabelView& l) { req.labels.push_back(l); }
   void Sample(const strata::Sample& s) { req.samples.push_back(s); }
-  Status EndSeries(uint32_t histograms, uint32_t exemplars) {
+  void ExemplarLabel(const LabelView& l) { req.exemplar_labels.push_back(l); }
+  void Exemplar(double value, int64_t t) {
+    const auto end = static_cast<uint32_t>(req.exemplar_labels.size());
+    req.exemplars.push_back({exemplar_labels_begin, end, value, t});
+    exemplar_labels_begin = end;
+  }
+  Status EndSeries(uint32_t histograms) {
     if (req.labels.size() > std::numeric_limits<uint32_t>::max() ||
-        req.samples.size() > std::numeric_limits<uint32_t>::max()) {
+        req.samples.size() > std::numeric_limits<uint32_t>::max() ||
+        req.exemplar_labels.size() > std::numeric_limits<uint32_t>::max()) {
       return Status::TooLarge("remote write request has too many labels or samples");
     }
     ts.labels_end = static_cast<uint32_t>(req.labels.size());
     ts.samples_end = static_cast<uint32_t>(req.samples.size());
+    ts.exemplars_end = static_cast<uint32_t>(req.exemplars.size());
     ts.histograms = histograms;
-    ts.exemplars = exemplars;
     req.series.push_back(ts);
     return Status::Ok();
   }
@@ -185,7 +233,9 @@ struct CountSink {
   void BeginSeries() {}
   void Label(const LabelView&) {}
   void Sample(const strata::Sample&) { ++counts.samples; }
-  Status EndSeries(uint32_t histograms, uint32_t) {
+  void ExemplarLabel(const LabelView&) {}
+  void Exemplar(double, int64_t) { ++counts.exemplars; }
+  Status EndSeries(uint32_t histograms) {
     ++counts.series;
     counts.histograms += histograms;
     return Status::Ok();
@@ -238,7 +288,7 @@ std::string EncodeLabels(std::span<const LabelView> labels) {
 }
 
 void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
-                      std::span<const Sample> samples) {
+                      std::span<const Sample> samples, std::string_view encoded_exemplars) {
   // A sample message is at most 1+8 (value) + 1+10 (timestamp) bytes.
   size_t samples_size = 0;
   for (const auto& s : samples) {
@@ -246,7 +296,7 @@ void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
     samples_size += 1 + UvarintSize(n) + n;
   }
   PutKey(out, kReqTimeseries, WireType::kLen);
-  PutUvarint(out, encoded_labels.size() + samples_size);
+  PutUvarint(out, encoded_labels.size() + samples_size + encoded_exemplars.size());
   out.append(encoded_labels);
   for (const auto& s : samples) {
     size_t n = 9 + (s.t != 0 ? 1 + UvarintSize(static_cast<uint64_t>(s.t)) : 0);
@@ -255,6 +305,19 @@ void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
     PutDoubleField(out, kSampleValue, s.v);
     if (s.t != 0) PutVarintField(out, kSampleTimestamp, static_cast<uint64_t>(s.t));
   }
+  out.append(encoded_exemplars);
+}
+
+std::string EncodeExemplars(std::span<const Exemplar> exemplars) {
+  std::string out, e;
+  for (const auto& ex : exemplars) {
+    e = EncodeLabels(ViewOf(ex.labels));
+    // An Exemplar's labels are its field 1, as a TimeSeries's are.
+    PutDoubleField(e, kExemplarValue, ex.value);
+    if (ex.t != 0) PutVarintField(e, kExemplarTimestamp, static_cast<uint64_t>(ex.t));
+    PutBytesField(out, kTsExemplars, e);
+  }
+  return out;
 }
 
 WriteRequestView AsView(const WriteRequest& req) {
@@ -268,6 +331,14 @@ WriteRequestView AsView(const WriteRequest& req) {
     t.samples_begin = static_cast<uint32_t>(v.samples.size());
     v.samples.insert(v.samples.end(), ts.samples.begin(), ts.samples.end());
     t.samples_end = static_cast<uint32_t>(v.samples.size());
+    t.exemplars_begin = static_cast<uint32_t>(v.exemplars.size());
+    for (const auto& e : ts.exemplars) {
+      ExemplarView ev{static_cast<uint32_t>(v.exemplar_labels.size()), 0, e.value, e.t};
+      for (const auto& l : e.labels) v.exemplar_labels.push_back({l.name, l.value});
+      ev.labels_end = static_cast<uint32_t>(v.exemplar_labels.size());
+      v.exemplars.push_back(ev);
+    }
+    t.exemplars_end = static_cast<uint32_t>(v.exemplars.size());
     v.series.push_back(t);
   }
   v.metadata.reserve(req.metadata.size());
@@ -278,7 +349,8 @@ WriteRequestView AsView(const WriteRequest& req) {
 std::string EncodeWriteRequest(const WriteRequest& req) {
   std::string out;
   for (const auto& ts : req.series) {
-    AppendTimeSeries(out, EncodeLabels(ViewOf(ts.labels)), ts.samples);
+    AppendTimeSeries(out, EncodeLabels(ViewOf(ts.labels)), ts.samples,
+                     EncodeExemplars(ts.exemplars));
   }
   for (const auto& md : req.metadata) {
     std::string m;

@@ -33,8 +33,16 @@ enum class MetricType : uint8_t {
 struct TimeSeriesView {
   uint32_t labels_begin = 0, labels_end = 0;
   uint32_t samples_begin = 0, samples_end = 0;
+  uint32_t exemplars_begin = 0, exemplars_end = 0;
   uint32_t histograms = 0;  // native histogram samples present (not stored yet)
-  uint32_t exemplars = 0;
+};
+
+// An exemplar of a series: its labels (in WriteRequestView::exemplar_labels), value and time
+// (ms; 0 when the sender gave none).
+struct ExemplarView {
+  uint32_t labels_begin = 0, labels_end = 0;
+  double value = 0;
+  int64_t t = 0;
 };
 
 struct MetadataView {
@@ -48,6 +56,8 @@ struct WriteRequestView {
   std::vector<TimeSeriesView> series;
   std::vector<LabelView> labels;
   std::vector<Sample> samples;
+  std::vector<ExemplarView> exemplars;
+  std::vector<LabelView> exemplar_labels;
   std::vector<MetadataView> metadata;
 
   std::span<const LabelView> LabelsOf(const TimeSeriesView& ts) const {
@@ -55,6 +65,12 @@ struct WriteRequestView {
   }
   std::span<const Sample> SamplesOf(const TimeSeriesView& ts) const {
     return {samples.data() + ts.samples_begin, samples.data() + ts.samples_end};
+  }
+  std::span<const ExemplarView> ExemplarsOf(const TimeSeriesView& ts) const {
+    return {exemplars.data() + ts.exemplars_begin, exemplars.data() + ts.exemplars_end};
+  }
+  std::span<const LabelView> LabelsOf(const ExemplarView& e) const {
+    return {exemplar_labels.data() + e.labels_begin, exemplar_labels.data() + e.labels_end};
   }
 };
 
@@ -70,6 +86,7 @@ struct WriteRequestCounts {
   uint64_t series = 0;
   uint64_t samples = 0;
   uint64_t histograms = 0;  // native histogram samples
+  uint64_t exemplars = 0;
   uint64_t metadata = 0;
 };
 // Checks a serialized WriteRequest as DecodeWriteRequest does (same errors) and counts its
@@ -77,9 +94,15 @@ struct WriteRequestCounts {
 Result<WriteRequestCounts> ScanWriteRequest(std::string_view data);
 
 // Owned request, for senders (loadgen, tests).
+struct Exemplar {
+  Labels labels;
+  double value = 0;
+  int64_t t = 0;  // ms
+};
 struct TimeSeries {
   Labels labels;
   std::vector<Sample> samples;
+  std::vector<Exemplar> exemplars;
 };
 struct MetricMetadata {
   MetricType type = MetricType::kUnknown;
@@ -96,9 +119,12 @@ std::string EncodeWriteRequest(const WriteRequest& req);
 WriteRequestView AsView(const WriteRequest& req);
 // The label fields of a TimeSeries message, encoded once and reused by AppendTimeSeries.
 std::string EncodeLabels(std::span<const LabelView> labels);
-// Appends one WriteRequest.timeseries entry with pre-encoded labels.
+// Appends one WriteRequest.timeseries entry with pre-encoded labels (and exemplars, as
+// EncodeExemplars gives them).
 void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
-                      std::span<const Sample> samples);
+                      std::span<const Sample> samples, std::string_view encoded_exemplars = {});
+// The exemplar fields of a TimeSeries message.
+std::string EncodeExemplars(std::span<const Exemplar> exemplars);
 std::string SnappyCompress(std::string_view data);
 
 }  // namespace strata::proto
