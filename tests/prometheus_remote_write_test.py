@@ -8,9 +8,13 @@ Starts (on loopback, in temp dirs) Strata, Debian's prometheus-node-exporter and
 which scrapes itself and the exporter every second and remote-writes to Strata. Then it
 compares a closed time window: every series and sample Prometheus returns from its own HTTP
 API must be in Strata's dump, and Strata must have nothing else in that window (staleness
-markers aside, which Prometheus's API never returns).
+markers aside, which Prometheus's API never returns). Prometheus also scrapes an OpenMetrics
+target of this script that gives an exemplar with every scrape, and sends the exemplars
+(exemplar-storage, send_exemplars): Strata's /api/v1/query_exemplars must answer what
+Prometheus's own does for the window.
 """
 import argparse
+import http.server
 import json
 import math
 import os
@@ -19,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -50,6 +55,26 @@ def parse_dump(text):
     return series
 
 
+class ExemplarTarget(http.server.BaseHTTPRequestHandler):
+    """OpenMetrics with one counter whose every scrape carries a new exemplar."""
+    scrapes = 0
+
+    def do_GET(self):
+        ExemplarTarget.scrapes += 1
+        n = ExemplarTarget.scrapes
+        body = ("# TYPE demo_requests counter\n"
+                f'demo_requests_total{{path="/a"}} {n} # {{trace_id="{n:032x}"}} {n * 0.5} '
+                f"{time.time():.3f}\n# EOF\n").encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strata", required=True)
@@ -62,6 +87,8 @@ def main():
 
     work = tempfile.mkdtemp(prefix="strata-prom-")
     procs = []
+    target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ExemplarTarget)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
     try:
         s_port, p_port, n_port = free_port(), free_port(), free_port()
         data_dir = os.path.join(work, "strata")
@@ -97,14 +124,18 @@ scrape_configs:
     static_configs: [{{targets: ["127.0.0.1:{p_port}"]}}]
   - job_name: node
     static_configs: [{{targets: ["127.0.0.1:{n_port}"]}}]
+  - job_name: exemplars
+    static_configs: [{{targets: ["127.0.0.1:{target.server_address[1]}"]}}]
 remote_write:
   - url: http://127.0.0.1:{write_port}/api/v1/write
+    send_exemplars: true
     queue_config: {{batch_send_deadline: 1s, max_samples_per_send: 2000}}
     metadata_config: {{send_interval: 2s}}
 """)
         procs.append(subprocess.Popen(["prometheus", f"--config.file={config}",
                                        f"--storage.tsdb.path={os.path.join(work, 'prom-data')}",
-                                       f"--web.listen-address=127.0.0.1:{p_port}", "--log.level=warn"],
+                                       f"--web.listen-address=127.0.0.1:{p_port}", "--log.level=warn",
+                                       "--enable-feature=exemplar-storage"],
                                       stdout=logs["prom"], stderr=subprocess.STDOUT))
         prom = f"http://127.0.0.1:{p_port}"
         wait_http(prom + "/-/ready")
@@ -123,6 +154,12 @@ remote_write:
         failed = json.loads(get(f"{prom}/api/v1/query?query=" +
                                 urllib.parse.quote("sum(prometheus_remote_storage_samples_failed_total)")))
         failed_n = float(failed["data"]["result"][0]["value"][1]) if failed["data"]["result"] else 0.0
+
+        # The window's exemplars, from both.
+        q = urllib.parse.urlencode({"query": "demo_requests_total", "start": end_s - WINDOW_SECONDS,
+                                    "end": end_s})
+        want_exemplars = json.loads(get(f"{prom}/api/v1/query_exemplars?{q}"))["data"]
+        got_exemplars = json.loads(get(f"http://127.0.0.1:{s_port}/api/v1/query_exemplars?{q}"))["data"]
 
         procs[0].send_signal(signal.SIGTERM)
         procs[0].wait(timeout=30)
@@ -155,6 +192,12 @@ remote_write:
             problems.append(f"Prometheus reports {failed_n} failed remote-write samples")
         if len(want) < 100 or node < 50:
             problems.append("too few series scraped for a meaningful comparison")
+        n_exemplars = sum(len(s["exemplars"]) for s in want_exemplars)
+        print(f"compared {n_exemplars} exemplars in the window")
+        if n_exemplars < 3:
+            problems.append(f"too few exemplars in the window: {want_exemplars}")
+        if got_exemplars != want_exemplars:
+            problems.append(f"exemplars differ: prometheus {want_exemplars} strata {got_exemplars}")
         if problems:
             print(f"{len(problems)} problems:")
             for p in problems[:20]:
@@ -167,6 +210,7 @@ remote_write:
         print("prometheus remote write test" + (" via strata agent" if args.via_agent else "") + ": OK")
         return 0
     finally:
+        target.shutdown()
         stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/encoding.h"
 #include "base/units.h"
 #include "server/server.h"
 #include "test_util.h"
@@ -193,6 +194,51 @@ TEST_F(QueryApiTest, SeriesLabelsAndValues) {
   EXPECT_NE(st.find(R"j("seriesCountByMetricName":[{"name":"req_total","value":2}])j"),
             std::string::npos)
       << st;
+}
+
+// Exemplars sent with remote write come back from /api/v1/query_exemplars in Prometheus's
+// shape (its documented example: labels as objects, the value a string, the time in
+// seconds), for the series any selector of the query matches, within [start, end].
+TEST_F(QueryApiTest, ExemplarsAsPrometheusAnswers) {
+  Start();
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=req_total").body(),
+            R"j({"status":"success","data":[]})j");
+  proto::WriteRequest wr;
+  wr.series.push_back({{{"__name__", "req_total"}, {"code", "200"}, {"job", "api"}},
+                       {{t0_ + 150'000, 1000}},
+                       {{{{"trace_id", "EpTxMJ40fUus7aGY"}}, 6, t0_ + 150'479},
+                        {{{"trace_id", "older"}}, 7, t0_ + 1'000}}});
+  wr.series.push_back({{{"__name__", "req_total"}, {"code", "500"}, {"job", "api"}},
+                       {{t0_ + 150'000, 10}},
+                       {{{{"span_id", "01"}, {"trace_id", "x"}}, 0.5, t0_ + 150'000}}});
+  ASSERT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  const std::string series_200 =
+      R"j({"seriesLabels":{"__name__":"req_total","code":"200","job":"api"},"exemplars":[{"labels":{"trace_id":"EpTxMJ40fUus7aGY"},"value":"6","timestamp":)j" +
+      T(t0_ + 150'479) + "}]}";
+  const std::string series_500 =
+      R"j({"seriesLabels":{"__name__":"req_total","code":"500","job":"api"},"exemplars":[{"labels":{"span_id":"01","trace_id":"x"},"value":"0.5","timestamp":)j" +
+      std::to_string((t0_ + 150'000) / 1000) + "}]}";  // a whole second: no fraction
+  // The older exemplar came after a newer one of its series: refused, the write taken.
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=req_total").body(),
+            R"j({"status":"success","data":[)j" + series_200 + "," + series_500 + "]}");
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=" +
+                PercentEncode(R"(rate(req_total{code="500"}[5m]) / 2)", true) +
+                "&start=" + T(t0_ + 150'000) + "&end=" + T(t0_ + 150'000))
+                .body(),
+            R"j({"status":"success","data":[)j" + series_500 + "]}");
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=req_total&start=" + T(t0_ + 150'001) +
+                "&end=" + T(t0_ + 150'478))
+                .body(),
+            R"j({"status":"success","data":[]})j");
+  // Another tenant has none; a query without a selector has no answer (204), as Prometheus's.
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=req_total", "team-b").body(),
+            R"j({"status":"success","data":[]})j");
+  EXPECT_EQ(Get("/api/v1/query_exemplars?query=1").result(), http::Status::no_content);
+  auto bad = Get("/api/v1/query_exemplars?query=req_total&start=10&end=5");
+  EXPECT_EQ(bad.result(), http::Status::bad_request);
+  EXPECT_EQ(
+      bad.body(),
+      R"j({"status":"error","errorType":"bad_data","error":"end timestamp must not be before start timestamp"})j");
 }
 
 // stats=all: Prometheus's timings and samples, and what the frontend did; adaptive=true over

@@ -444,11 +444,43 @@ void PromApi::Metadata(Call& c) {
 
 void PromApi::QueryExemplars(Call& c) {
   std::string q = c.params.Get("query").value_or("");
-  if (!c.Time("start", kMinTime) || !c.Time("end", kMaxTime)) return;
+  auto start = c.Time("start", kMinTime);
+  if (!start) return;
+  auto end = c.Time("end", kMaxTime);
+  if (!end) return;
+  if (*end < *start) {
+    return c.Fail(Status::InvalidArgument("end timestamp must not be before start timestamp"));
+  }
   auto expr = promql::ParseExpr(q);
   if (!expr.ok()) return c.Fail(InvalidParam("query", expr.status().message()));
-  // Exemplars are not stored yet: the answer is the empty list Prometheus gives without any.
-  c.Ok([](JsonWriter& w) { w.BeginArray().EndArray(); });
+  // The matchers of every selector (Prometheus's parser.ExtractSelectors).
+  std::vector<const promql::Expr*> nodes;
+  promql::PreOrder(**expr, nodes);
+  std::vector<std::vector<Matcher>> sets;
+  for (const promql::Expr* e : nodes) {
+    if (e->kind == promql::ExprKind::kVectorSelector) {
+      sets.push_back(promql::As<promql::VectorSelector>(*e).matchers);
+    }
+  }
+  // Without a selector Prometheus answers 204 and no body.
+  if (sets.empty()) return c.Send(http::Status::no_content, std::string());
+  auto found = queryable_.Exemplars(c.tenant, sets, *start, *end);
+  if (!found.ok()) return c.Fail(found.status());
+  c.Ok([&](JsonWriter& w) {
+    w.BeginArray();
+    for (const tsdb::SeriesExemplars& s : *found) {
+      w.BeginObject().Key("seriesLabels");
+      WriteLabels(w, s.series);
+      w.Key("exemplars").BeginArray();
+      for (const tsdb::Exemplar& e : s.exemplars) {
+        w.BeginObject().Key("labels");
+        WriteLabels(w, e.labels);
+        w.Key("value").SampleValue(e.value).Key("timestamp").Timestamp(e.t).EndObject();
+      }
+      w.EndArray().EndObject();
+    }
+    w.EndArray();
+  });
 }
 
 void PromApi::FormatQuery(Call& c) {

@@ -18,41 +18,6 @@ using promql::As;
 using promql::Expr;
 using promql::ExprKind;
 
-// The nodes of an expression in a fixed order: two parses of the same normalized query
-// give the same sequence, so a node's index names it across spellings.
-void PreOrder(const Expr& e, std::vector<const Expr*>& out) {
-  out.push_back(&e);
-  switch (e.kind) {
-    case ExprKind::kMatrixSelector:
-      PreOrder(*As<promql::MatrixSelector>(e).vs, out);
-      break;
-    case ExprKind::kSubquery:
-      PreOrder(*As<promql::SubqueryExpr>(e).expr, out);
-      break;
-    case ExprKind::kCall:
-      for (const auto& a : As<promql::Call>(e).args) PreOrder(*a, out);
-      break;
-    case ExprKind::kAggregate: {
-      const auto& a = As<promql::AggregateExpr>(e);
-      if (a.param) PreOrder(*a.param, out);
-      PreOrder(*a.expr, out);
-      break;
-    }
-    case ExprKind::kBinary:
-      PreOrder(*As<promql::BinaryExpr>(e).lhs, out);
-      PreOrder(*As<promql::BinaryExpr>(e).rhs, out);
-      break;
-    case ExprKind::kUnary:
-      PreOrder(*As<promql::UnaryExpr>(e).expr, out);
-      break;
-    case ExprKind::kParen:
-      PreOrder(*As<promql::ParenExpr>(e).expr, out);
-      break;
-    default:
-      break;
-  }
-}
-
 bool UsesStartOrEnd(const promql::AtModifier& at) {
   return at.kind == promql::AtModifier::Kind::kStart || at.kind == promql::AtModifier::Kind::kEnd;
 }
@@ -286,7 +251,7 @@ Result<promql::QueryResult> QueryFrontend::Range(const RangeQuery& q_in, QuerySt
         FormatDurationMillis(q.end_ms - q.start_ms), FormatDurationMillis(l.max_query_length_ms)));
   }
   std::vector<const Expr*> nodes;
-  PreOrder(*q.expr, nodes);
+  promql::PreOrder(*q.expr, nodes);
   QueryStats local;
   QueryStats& st = stats != nullptr ? *stats : local;
 

@@ -279,4 +279,37 @@ std::string Expr::Pretty(int level) const {
   }
 }
 
+void PreOrder(const Expr& e, std::vector<const Expr*>& out) {
+  out.push_back(&e);
+  switch (e.kind) {
+    case ExprKind::kMatrixSelector:
+      PreOrder(*As<MatrixSelector>(e).vs, out);
+      break;
+    case ExprKind::kSubquery:
+      PreOrder(*As<SubqueryExpr>(e).expr, out);
+      break;
+    case ExprKind::kCall:
+      for (const auto& a : As<Call>(e).args) PreOrder(*a, out);
+      break;
+    case ExprKind::kAggregate: {
+      const auto& a = As<AggregateExpr>(e);
+      if (a.param) PreOrder(*a.param, out);
+      PreOrder(*a.expr, out);
+      break;
+    }
+    case ExprKind::kBinary:
+      PreOrder(*As<BinaryExpr>(e).lhs, out);
+      PreOrder(*As<BinaryExpr>(e).rhs, out);
+      break;
+    case ExprKind::kUnary:
+      PreOrder(*As<UnaryExpr>(e).expr, out);
+      break;
+    case ExprKind::kParen:
+      PreOrder(*As<ParenExpr>(e).expr, out);
+      break;
+    default:
+      break;
+  }
+}
+
 }  // namespace strata::promql

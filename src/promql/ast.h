@@ -190,4 +190,8 @@ const T& As(const Expr& e) {
   return static_cast<const T&>(e);
 }
 
+// Appends the nodes of `e` to `out` in pre-order (children in their order): two parses of the
+// same normalized query give the same sequence, so a node's index names it across spellings.
+void PreOrder(const Expr& e, std::vector<const Expr*>& out);
+
 }  // namespace strata::promql

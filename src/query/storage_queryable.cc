@@ -48,4 +48,13 @@ Result<HeadStatus> StorageQueryable::Head(const std::string& tenant, size_t limi
   return out;
 }
 
+Result<std::vector<tsdb::SeriesExemplars>> StorageQueryable::Exemplars(
+    const std::string& tenant, std::span<const std::vector<Matcher>> sets, int64_t mint,
+    int64_t maxt) const {
+  ASSIGN_OR_RETURN(const tsdb::Storage* storage, Ready());
+  const tsdb::Db* db = storage->Find(tenant);
+  if (db == nullptr) return std::vector<tsdb::SeriesExemplars>{};
+  return db->head().exemplars().Select(sets, mint, maxt);
+}
+
 }  // namespace strata::query

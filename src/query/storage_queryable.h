@@ -30,6 +30,9 @@ class StorageQueryable : public MetricsQueryable {
   Result<std::map<std::string, tsdb::MetricMetadata>> Metadata(
       const std::string& tenant) const override;
   Result<HeadStatus> Head(const std::string& tenant, size_t limit) const override;
+  Result<std::vector<tsdb::SeriesExemplars>> Exemplars(const std::string& tenant,
+                                                       std::span<const std::vector<Matcher>> sets,
+                                                       int64_t mint, int64_t maxt) const override;
 
  private:
   Result<const tsdb::Storage*> Ready() const;
