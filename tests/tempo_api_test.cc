@@ -483,6 +483,15 @@ TEST_F(TempoApiTest, GeneratedMetricsAreQueryable) {
   EXPECT_EQ(value("traces_service_graph_request_total{client=\"user\",server=\"shop\","
                   "connection_type=\"virtual_node\"}"),
             "1");
+  // The bucket GET /b's 200 ms fell in carries its trace, 0...0b, as Tempo's exemplar.
+  const std::string exemplars =
+      Get("/api/v1/query_exemplars?query=" +
+          PercentEncode(R"(traces_spanmetrics_latency_bucket{span_name="GET /b"})", true))
+          .body();
+  EXPECT_NE(exemplars.find(R"("le":"0.256")"), std::string::npos) << exemplars;
+  EXPECT_NE(exemplars.find(R"("exemplars":[{"labels":{"traceID":"b"},"value":"0.2","timestamp":)"),
+            std::string::npos)
+      << exemplars;
 }
 
 TEST_F(TempoApiTest, ProtobufInIsProtobufOutAndSurvivesARestart) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "base/encoding.h"
 #include "base/units.h"
 #include "proto/wire.h"
 #include "traceql/trace.h"
@@ -64,6 +65,15 @@ std::optional<std::string> FindValue(std::initializer_list<std::string_view> key
     }
   }
   return std::nullopt;
+}
+
+// The exemplar label naming a trace, and the trace ID as its value: lowercase hex without
+// leading zeros (Tempo's trace_id_label_name default and TraceIDToHexString).
+constexpr std::string_view kTraceIdLabel = "traceID";
+std::string TraceIdHex(std::string_view id) {
+  const std::string hex = HexEncode(id);
+  const size_t first = hex.find_first_not_of('0');
+  return first == std::string::npos ? std::string() : hex.substr(first);
 }
 
 // Prometheus's text for a bucket bound: shortest digits, never an exponent.
@@ -184,9 +194,13 @@ struct Generator::Tenant {
     double count = 0, sum = 0;
     int64_t updated_ms = 0;
     bool written = false;
+    // Per bucket (+Inf last): the trace of the last value observed into it since the last
+    // collection (hex, empty: none) and the value, written as the bucket's exemplar.
+    std::vector<std::pair<std::string, double>> exemplars;
   };
   // One side of a service-graph edge, keyed by trace ID and the client's span ID.
   struct Edge {
+    std::string trace_id;  // raw bytes
     std::string client, server, connection_type, peer;
     double client_seconds = 0, server_seconds = 0;
     bool failed = false, root = false;
@@ -225,16 +239,18 @@ struct Generator::Tenant {
     c.value += v;
     c.updated_ms = now_ms;
   }
+  // Observes `v` of the span's trace `trace_id` (raw bytes): the bucket it falls in keeps
+  // it as its exemplar, as Tempo's registry does.
   void Observe(std::string_view family, const std::vector<double>& bounds, const Labels& ls,
-               double v, int64_t now_ms, size_t max) {
+               double v, std::string_view trace_id, int64_t now_ms, size_t max) {
     auto& [b, series] = histograms[std::string(family)];
     b = &bounds;
     Histogram& h = SeriesOf(series, ls, max);
     h.buckets.resize(bounds.size());
-    for (size_t i = std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin();
-         i < bounds.size(); ++i) {
-      h.buckets[i] += 1;
-    }
+    h.exemplars.resize(bounds.size() + 1);
+    const size_t bucket = std::lower_bound(bounds.begin(), bounds.end(), v) - bounds.begin();
+    for (size_t i = bucket; i < bounds.size(); ++i) h.buckets[i] += 1;
+    if (!trace_id.empty()) h.exemplars[bucket] = {TraceIdHex(trace_id), v};
     h.count += 1;
     h.sum += v;
     h.updated_ms = now_ms;
@@ -248,9 +264,9 @@ struct Generator::Tenant {
     Add("traces_service_graph_request_total", ls, 1, now_ms, max);
     if (e.failed) Add("traces_service_graph_request_failed_total", ls, 1, now_ms, max);
     Observe("traces_service_graph_request_server_seconds", GraphBuckets(), ls, e.server_seconds,
-            now_ms, max);
+            e.trace_id, now_ms, max);
     Observe("traces_service_graph_request_client_seconds", GraphBuckets(), ls, e.client_seconds,
-            now_ms, max);
+            e.trace_id, now_ms, max);
   }
 
   // An edge whose other side never came: a root server span was called by `user` (or its
@@ -362,7 +378,7 @@ void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> sp
     if (!ValidUtf8(ls)) continue;
     t.Add("traces_spanmetrics_calls_total", ls, 1, now_ms, max);
     t.Observe("traces_spanmetrics_latency", LatencyBuckets(), ls, Seconds(s.start_ns, s.end_ns),
-              now_ms, max);
+              s.trace_id, now_ms, max);
     t.Add("traces_spanmetrics_size_total", ls, s.size, now_ms, max);
 
     // Service graphs: spans of services only, client and server sides.
@@ -378,6 +394,7 @@ void Generator::Observe(const std::string& tenant, std::span<const SpanFacts> sp
       }
       it = t.edges.emplace(std::move(key), Tenant::Edge{}).first;
       it->second.expires_ms = now_ms + opts_.edge_wait_ms;
+      it->second.trace_id = s.trace_id;
     }
     Tenant::Edge& e = it->second;
     // The span that completes an edge decides its type, as in Tempo.
@@ -428,6 +445,13 @@ std::vector<std::pair<std::string, proto::WriteRequest>> Generator::Collect(int6
       ts.samples.push_back({now_ms, v});
       req.series.push_back(std::move(ts));
     };
+    // A bucket's exemplar goes with its sample, at the collection time, once.
+    auto exemplar = [&](std::pair<std::string, double>& ex) {
+      if (ex.first.empty()) return;
+      req.series.back().exemplars.push_back(
+          {{{std::string(kTraceIdLabel), std::move(ex.first)}}, ex.second, now_ms});
+      ex.first.clear();
+    };
     for (auto& [family, series] : t->counters) {
       for (auto it = series.begin(); it != series.end();) {
         if (it->second.updated_ms < stale_before) {
@@ -453,8 +477,10 @@ std::vector<std::pair<std::string, proto::WriteRequest>> Generator::Collect(int6
         for (size_t i = 0; i < bounds->size(); ++i) {
           write(family + "_bucket", WithLabel(it->first, "le", BucketLabel((*bounds)[i])),
                 h.buckets[i], first);
+          exemplar(h.exemplars[i]);
         }
         write(family + "_bucket", WithLabel(it->first, "le", "+Inf"), h.count, first);
+        exemplar(h.exemplars[bounds->size()]);
         write(family + "_sum", it->first, h.sum, false);  // Tempo writes no first 0 for it
         write(family + "_count", it->first, h.count, first);
         h.written = true;

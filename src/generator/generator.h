@@ -20,7 +20,9 @@
 // created, written every collection interval at the collection time, a new series first as 0
 // a second before the minute of its first collection so that rate() sees its first increase
 // (histograms' _sum excepted, as in Tempo); a series not updated for `stale_after_ms` is
-// dropped. Spans are counted only when they ended within `ingestion_slack_ms` of now.
+// dropped. Spans are counted only when they ended within `ingestion_slack_ms` of now. A
+// histogram bucket keeps the trace of the last span observed into it as its exemplar
+// ({traceID="<hex>"}, written with the bucket's next sample, then let go), as Tempo's do.
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>

@@ -72,6 +72,18 @@ std::map<std::string, std::string> Written(const proto::WriteRequest& req) {
   return out;
 }
 
+// Each exemplar of a collection: its series' labels -> "label=value value@ts".
+std::map<std::string, std::string> ExemplarsOf(const proto::WriteRequest& req) {
+  std::map<std::string, std::string> out;
+  for (const auto& ts : req.series) {
+    for (const auto& e : ts.exemplars) {
+      out[FormatLabels(ts.labels)] +=
+          FormatLabels(e.labels) + " " + FormatSampleValue(e.value) + "@" + std::to_string(e.t);
+    }
+  }
+  return out;
+}
+
 TEST(Generator, FactsOfSpans) {
   auto facts = Facts();
   ASSERT_EQ(facts.size(), 5u);
@@ -243,6 +255,39 @@ TEST(Generator, LongValuesStayUtf8) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// As Tempo's registry: the bucket an observation falls in (the first bound at or above it)
+// keeps the span's trace as its exemplar, labelled traceID (hex, leading zeros left out),
+// written with the bucket's next sample and then let go.
+TEST(Generator, HistogramBucketsCarryTheTrace) {
+  Generator g(Options{}, nullptr);
+  g.Observe("t1", Facts(), 1'000'000);
+  auto first = g.Collect(1'005'000);
+  ASSERT_EQ(first.size(), 1u);
+  const auto ex = ExemplarsOf(first[0].second);
+  const std::string trace = R"({traceID="af7651916cd43dd8448eb211c80319c"})";
+  const std::string select = R"(service="backend", span_kind="SPAN_KIND_CLIENT", )"
+                             R"(span_name="SELECT", status_code="STATUS_CODE_UNSET")";
+  EXPECT_EQ(ex.at(R"({__name__="traces_spanmetrics_latency_bucket", le="0.016", )" + select + "}"),
+            trace + " 0.01@1005000");
+  EXPECT_EQ(
+      ex.count(R"({__name__="traces_spanmetrics_latency_bucket", le="+Inf", )" + select + "}"), 0u);
+  EXPECT_EQ(ex.at(R"({__name__="traces_service_graph_request_server_seconds_bucket", )"
+                  R"(client="frontend", le="0.1", server="backend"})"),
+            trace + " 0.06@1005000");
+  EXPECT_EQ(ex.at(R"({__name__="traces_service_graph_request_client_seconds_bucket", )"
+                  R"(client="frontend", le="0.1", server="backend"})"),
+            trace + " 0.08@1005000");
+  // Five spans' latencies and two service-graph edges' two latencies, nothing else.
+  EXPECT_EQ(ex.size(), 5u + 4u);
+  // The next collection writes only the exemplars observed since: those of the two edges to
+  // virtual nodes that settle then.
+  const auto next = ExemplarsOf(g.Collect(1'011'000)[0].second);
+  EXPECT_EQ(next.size(), 4u);
+  for (const auto& [series, e] : next) {
+    EXPECT_NE(series.find(R"(connection_type="virtual_node")"), std::string::npos) << series;
+  }
 }
 
 }  // namespace
