@@ -120,7 +120,9 @@ TEST_F(PushApiTest, OtlpMetricsEndpoint) {
       "resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
       "scopeMetrics":[{"metrics":[
         {"name":"jobs.done","sum":{"aggregationTemporality":2,"isMonotonic":true,
-         "dataPoints":[{"timeUnixNano":")" + ns + R"(","asInt":"3"}]}},
+         "dataPoints":[{"timeUnixNano":")" + ns + R"(","asInt":"3","exemplars":[
+           {"timeUnixNano":")" + ns + R"(","asInt":"1",
+            "traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331"}]}]}},
         {"name":"jobs.delta","sum":{"aggregationTemporality":1,"isMonotonic":true,
          "dataPoints":[{"timeUnixNano":")" + ns + R"(","asInt":"1"}]}}]}]}]})"));
   EXPECT_EQ(res.result(), http::Status::ok);
@@ -132,6 +134,12 @@ TEST_F(PushApiTest, OtlpMetricsEndpoint) {
                    R"(tenant="anonymous"} 1)"),
             std::string::npos);
   EXPECT_NE(m.find(R"(strata_ingest_samples_stored_total{tenant="anonymous"} 1)"),
+            std::string::npos);
+  // The counter's exemplar, as Prometheus's OTLP receiver keeps it.
+  EXPECT_NE(Do(http::Request(bhttp::verb::get, "/api/v1/query_exemplars?query=jobs_done_total", 11))
+                .body()
+                .find(R"("exemplars":[{"labels":{"span_id":"b7ad6b7169203331",)"
+                      R"("trace_id":"0af7651916cd43dd8448eb211c80319c"},"value":"1",)"),
             std::string::npos);
   // Malformed and unsupported bodies are refused with the reason.
   res = Do(OtlpRequest("application/json", R"({"resourceMetrics":[{"scopeMetrics":{}}]})"));

@@ -41,6 +41,11 @@ uint64_t HashLabels(std::span<const LabelView> labels) {
   return XXH3_64bits_digest(&state);
 }
 
+size_t Utf8Runes(std::string_view s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xC0) != 0x80; }));
+}
+
 size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp) {
   auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
   uint8_t c = b(0);

@@ -43,6 +43,13 @@ std::string FormatLabels(const Labels& labels);
 // (truncated, overlong, a surrogate or beyond U+10FFFF).
 size_t DecodeRune(std::string_view s, size_t i, uint32_t* cp);
 
+// The characters (code points) of UTF-8 text: its bytes that do not continue a character.
+size_t Utf8Runes(std::string_view s);
+
+// The most characters an exemplar's label names and values may hold together (Prometheus's
+// ExemplarMaxLabelSetLength).
+inline constexpr size_t kMaxExemplarLabelRunes = 128;
+
 // Appends the UTF-8 encoding of code point cp (which must be <= U+10FFFF).
 void AppendUtf8(std::string& out, uint32_t cp);
 

@@ -8,9 +8,12 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <utility>
 
+#include "base/encoding.h"
 #include "base/json.h"
+#include "base/labels.h"
 #include "base/units.h"
 #include "proto/otlp.h"
 #include "proto/otlp_values.h"
@@ -163,18 +166,76 @@ struct Point {
   std::vector<double> bounds;
   std::vector<std::pair<double, double>> quantiles;
   uint32_t flags = 0;
+  std::vector<Exemplar> exemplars;  // sums' and histograms'
 };
 
 int64_t NanosToMillis(uint64_t ns) { return static_cast<int64_t>(ns / 1'000'000); }
 
+// An Exemplar as Prometheus's OTLP translator turns it into one: trace_id and span_id in hex
+// (when not empty or all zero), then the filtered attributes, unless with them the labels
+// would hold more than 128 characters; the value as_double or as_int, the time in ms. False
+// for one without a value (Prometheus refuses those).
+bool DecodeExemplar(std::string_view data, Exemplar& e) {
+  std::string_view trace, span;
+  std::vector<OtlpAttribute> attrs;
+  bool has_value = false;
+  WireReader r(data);
+  while (r.NextField()) {
+    const uint32_t f = r.field();
+    if (r.wire_type() == 1) {
+      uint64_t bits;
+      if (!r.ReadFixed64(&bits)) break;
+      if (f == 2) {
+        e.t = NanosToMillis(bits);
+      } else if (f == 3) {
+        e.value = std::bit_cast<double>(bits);
+        has_value = true;
+      } else if (f == 6) {
+        e.value = static_cast<double>(static_cast<int64_t>(bits));
+        has_value = true;
+      }
+    } else if (r.wire_type() == 2) {
+      std::string_view b;
+      if (!r.ReadBytes(&b)) break;
+      if (f == 4) {
+        span = b;
+      } else if (f == 5) {
+        trace = b;
+      } else if (f == 7) {
+        DecodeAttribute(b, attrs);
+      }
+    } else {
+      r.Skip();
+    }
+  }
+  auto all_zero = [](std::string_view id) {
+    return std::all_of(id.begin(), id.end(), [](char c) { return c == 0; });
+  };
+  size_t runes = 0;
+  auto add = [&](std::string name, std::string value) {
+    runes += Utf8Runes(name) + Utf8Runes(value);
+    e.labels.push_back({std::move(name), std::move(value)});
+  };
+  if (!all_zero(trace)) add("trace_id", HexEncode(trace));
+  if (!all_zero(span)) add("span_id", HexEncode(span));
+  const size_t ids = e.labels.size();
+  for (auto& a : attrs) add(std::move(a.key), std::move(a.value));
+  if (runes > kMaxExemplarLabelRunes) e.labels.resize(ids);
+  std::sort(e.labels.begin(), e.labels.end());
+  return has_value;
+}
+
 // Decodes a NumberDataPoint (kind gauge/counter), HistogramDataPoint or SummaryDataPoint.
-Point DecodePoint(std::string_view data, OtlpMetricKind kind) {
+// `exemplars`: keep its exemplars (sums' and histograms', not gauges' or summaries').
+Point DecodePoint(std::string_view data, OtlpMetricKind kind, bool exemplars) {
   Point p;
   const bool number = kind == OtlpMetricKind::kGauge || kind == OtlpMetricKind::kCounter;
   const bool histogram = kind == OtlpMetricKind::kHistogram;
-  // attributes are field 7 (number, summary) or 9 (histogram); flags 8 or 10.
+  // attributes are field 7 (number, summary) or 9 (histogram); flags 8 or 10; exemplars 5
+  // (number) or 8 (histogram).
   const uint32_t attrs_field = histogram ? 9 : 7;
   const uint32_t flags_field = histogram ? 10 : 8;
+  const uint32_t exemplars_field = histogram ? 8 : 5;
   WireReader r(data);
   while (r.NextField()) {
     const uint32_t f = r.field();
@@ -211,6 +272,9 @@ Point DecodePoint(std::string_view data, OtlpMetricKind kind) {
         if (!r.ReadBytes(&b)) break;
         if (f == attrs_field) {
           DecodeAttribute(b, p.attrs);
+        } else if (exemplars && f == exemplars_field) {
+          Exemplar e;
+          if (DecodeExemplar(b, e)) p.exemplars.push_back(std::move(e));
         } else if (histogram && (f == 6 || f == 7)) {
           for (size_t i = 0; i + 8 <= b.size(); i += 8) {
             uint64_t bits;
@@ -352,7 +416,9 @@ class Translator {
       return Drop(points.size(), fmt::format("metric \"{}\": no valid Prometheus name", name));
     }
     out_.request.metadata.push_back({type, family, std::string(help), UnitWords(unit).first});
-    for (auto pd : points) Emit(family, kind, DecodePoint(pd, kind));
+    // Prometheus keeps the exemplars of sums and histograms, not of gauges.
+    const bool exemplars = data_field != 5;
+    for (auto pd : points) Emit(family, kind, DecodePoint(pd, kind, exemplars));
   }
 
   void Emit(const std::string& family, OtlpMetricKind kind, Point p) {
@@ -365,18 +431,31 @@ class Translator {
       case OtlpMetricKind::kGauge:
       case OtlpMetricKind::kCounter:
         Emit(family, labels, {}, {}, p.t_ms, value(p.value));
+        out_.request.series.back().exemplars = std::move(p.exemplars);
         break;
       case OtlpMetricKind::kHistogram: {
         if (p.has_sum) Emit(family + "_sum", labels, {}, {}, p.t_ms, value(p.sum));
         Emit(family + "_count", labels, {}, {}, p.t_ms, value(static_cast<double>(p.count)));
         if (p.bucket_counts.empty()) break;
         uint64_t cumulative = 0;
-        for (size_t i = 0; i < p.bounds.size() && i < p.bucket_counts.size(); ++i) {
+        // Each exemplar goes to the first bucket whose bound is at or above its value.
+        const size_t buckets = std::min(p.bounds.size(), p.bucket_counts.size());
+        auto take_exemplars = [&](std::optional<double> bound) {
+          auto& mine = out_.request.series.back().exemplars;
+          std::erase_if(p.exemplars, [&](Exemplar& e) {
+            if (bound && !(e.value <= *bound)) return false;
+            mine.push_back(std::move(e));
+            return true;
+          });
+        };
+        for (size_t i = 0; i < buckets; ++i) {
           cumulative += p.bucket_counts[i];
           Emit(family + "_bucket", labels, "le", FormatFloatF(p.bounds[i]), p.t_ms,
                value(static_cast<double>(cumulative)));
+          take_exemplars(p.bounds[i]);
         }
         Emit(family + "_bucket", labels, "le", "+Inf", p.t_ms, value(static_cast<double>(p.count)));
+        take_exemplars(std::nullopt);
         break;
       }
       case OtlpMetricKind::kSummary:

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <map>
 
+#include "base/labels.h"
 #include "base/sample.h"
+#include "base/units.h"
 #include "proto/otlp_metrics.h"
 #include "proto/wire.h"
 
@@ -141,6 +143,64 @@ TEST(Otlp, TranslatesMetricsByThePrometheusConventions) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// Exemplars as Prometheus's OTLP translator (3.5) keeps them: a sum's on its series, a
+// histogram's each on the first bucket whose bound is at or above its value (+Inf last), none
+// for gauges; trace_id and span_id in hex, then the filtered attributes unless the labels
+// would pass 128 characters with them.
+TEST(Otlp, ExemplarsByThePrometheusConventions) {
+  const std::string long_value(120, 'x');
+  const std::string json = R"({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+    {"name": "hits", "sum": {"aggregationTemporality": 2, "isMonotonic": true, "dataPoints": [
+      {"timeUnixNano": "1700000000000000000", "asInt": "3", "exemplars": [
+        {"timeUnixNano": "1699999999500000000", "asInt": "1",
+         "traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": "b7ad6b7169203331",
+         "filteredAttributes": [{"key": "user", "value": {"stringValue": "ann"}}]},
+        {"timeUnixNano": "1699999999600000000", "asDouble": 2,
+         "traceId": "0af7651916cd43dd8448eb211c80319c",
+         "filteredAttributes": [{"key": "note", "value": {"stringValue": ")" +
+                           long_value + R"("}}]},
+        {"timeUnixNano": "1699999999700000000", "spanId": "b7ad6b7169203331"}]}]}},
+    {"name": "temp", "gauge": {"dataPoints": [{"timeUnixNano": "1700000000000000000",
+      "asDouble": 20, "exemplars": [{"timeUnixNano": "1700000000000000000", "asDouble": 20,
+                                     "traceId": "0af7651916cd43dd8448eb211c80319c"}]}]}},
+    {"name": "lat", "unit": "s", "histogram": {"aggregationTemporality": 2, "dataPoints": [
+      {"timeUnixNano": "1700000000000000000", "count": "4", "sum": 8.503,
+       "bucketCounts": ["1", "2", "1"], "explicitBounds": [0.005, 1], "exemplars": [
+        {"timeUnixNano": "1699999999001000000", "asDouble": 7, "spanId": "0000000000000001"},
+        {"timeUnixNano": "1699999999002000000", "asDouble": 1, "spanId": "0000000000000002"},
+        {"timeUnixNano": "1699999999003000000", "asDouble": 0.003, "spanId": "0000000000000003"},
+        {"timeUnixNano": "1699999999004000000", "asDouble": 0.5, "spanId": "0000000000000004"}
+      ]}]}}]}]}]})";
+  auto pb = OtlpJsonToProtobuf(OtlpSignal::kMetrics, json);
+  ASSERT_TRUE(pb.ok()) << pb.status().ToString();
+  auto tr = TranslateOtlpMetrics(*pb);
+  ASSERT_TRUE(tr.ok()) << tr.status().ToString();
+  std::map<std::string, std::vector<std::string>> got;  // series -> "labels value@t"
+  for (const auto& ts : tr->request.series) {
+    std::string name = FormatLabels(ts.labels);
+    for (const auto& e : ts.exemplars) {
+      got[name].push_back(FormatLabels(e.labels) + " " + FormatFloatF(e.value) + "@" +
+                          std::to_string(e.t));
+    }
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(
+      got[R"({__name__="hits_total"})"],
+      (V{R"({span_id="b7ad6b7169203331", trace_id="0af7651916cd43dd8448eb211c80319c", user="ann"} 1@1699999999500)",
+         R"({trace_id="0af7651916cd43dd8448eb211c80319c"} 2@1699999999600)"}));
+  EXPECT_EQ(got.count(R"({__name__="temp"})"), 0u);
+  EXPECT_EQ(got[R"({__name__="lat_seconds_bucket", le="0.005"})"],
+            V{R"({span_id="0000000000000003"} 0.003@1699999999003)"});
+  EXPECT_EQ(got[R"({__name__="lat_seconds_bucket", le="1"})"],
+            (V{R"({span_id="0000000000000002"} 1@1699999999002)",
+               R"({span_id="0000000000000004"} 0.5@1699999999004)"}));
+  EXPECT_EQ(got[R"({__name__="lat_seconds_bucket", le="+Inf"})"],
+            V{R"({span_id="0000000000000001"} 7@1699999999001)"});
+  size_t all = 0;
+  for (const auto& [series, exemplars] : got) all += exemplars.size();
+  EXPECT_EQ(all, 6u);  // the one without a value is left out
 }
 
 TEST(Otlp, MetricAndLabelNames) {

@@ -8,12 +8,6 @@
 namespace strata::tsdb {
 namespace {
 
-size_t Runes(std::string_view s) {
-  // Continuation bytes (10xxxxxx) do not start a character.
-  return static_cast<size_t>(std::count_if(
-      s.begin(), s.end(), [](char c) { return (static_cast<uint8_t>(c) & 0xC0) != 0x80; }));
-}
-
 // Prometheus's labels.Hash: xxHash64 over name 0xff value 0xff for each label.
 uint64_t PrometheusHash(const Labels& labels) {
   std::string bytes;
@@ -41,7 +35,7 @@ std::string Key(std::span<const LabelView> labels) {
 
 ExemplarResult ExemplarStore::Add(std::span<const LabelView> series, const Exemplar& e) {
   size_t runes = 0;
-  for (const auto& l : e.labels) runes += Runes(l.name) + Runes(l.value);
+  for (const auto& l : e.labels) runes += Utf8Runes(l.name) + Utf8Runes(l.value);
   if (capacity_ == 0) return ExemplarResult::kDisabled;
   if (runes > kMaxExemplarLabelRunes) return ExemplarResult::kLabelsTooLong;
   const std::string key = Key(series);

@@ -17,9 +17,6 @@ namespace strata::tsdb {
 
 // Prometheus's exemplar storage size (storage.exemplars.max_exemplars), per tenant here.
 inline constexpr size_t kDefaultMaxExemplars = 100'000;
-// The most characters (runes) an exemplar's label names and values may hold together
-// (Prometheus's ExemplarMaxLabelSetLength).
-inline constexpr size_t kMaxExemplarLabelRunes = 128;
 
 // An exemplar: its labels (sorted by name, e.g. trace_id), value and time (ms).
 struct Exemplar {
