@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "base/coding.h"
 #include "base/units.h"
 #include "http/compression.h"
 #include "proto/loki.h"
 #include "proto/remote_write.h"
+#include "proto/wire.h"
 #include "server/server.h"
 #include "test_util.h"
 #include "tsdb/db.h"
@@ -99,9 +101,13 @@ TEST_F(PushApiTest, MalformedBodies) {
   res = Do(req);
   EXPECT_EQ(res.result(), http::Status::bad_request);
   EXPECT_NE(res.body().find("protobuf"), std::string::npos);
+  // The same bytes as remote write 2.0: malformed too, with its written counts (none).
   req.set(bhttp::field::content_type,
           "application/x-protobuf;proto=io.prometheus.write.v2.Request");
-  EXPECT_EQ(Do(req).result(), http::Status::unsupported_media_type);
+  res = Do(req);
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("malformed remote write 2.0 protobuf"), std::string::npos);
+  EXPECT_EQ(std::string(res["X-Prometheus-Remote-Write-Samples-Written"]), "0");
 }
 
 http::Request OtlpRequest(const std::string& content_type, std::string body) {
@@ -109,6 +115,91 @@ http::Request OtlpRequest(const std::string& content_type, std::string body) {
   req.set(bhttp::field::content_type, content_type);
   req.body() = std::move(body);
   return req;
+}
+
+// A remote write 2.0 request (io.prometheus.write.v2.Request) built field by field from its
+// types.proto: series v2_metric{job="x"} with `samples` (value, ms), an exemplar
+// {trace_id="t1"} 2 at the first sample's time, and metadata (GAUGE, help, unit). `refs` are the
+// series' labels_refs.
+http::Request V2Push(const std::vector<Sample>& samples,
+                     const std::vector<uint32_t>& refs = {1, 2, 3, 4},
+                     const std::string& content_type =
+                         "application/x-protobuf;proto=io.prometheus.write.v2.Request") {
+  std::string req;
+  for (const char* sym :
+       {"", "__name__", "v2_metric", "job", "x", "trace_id", "t1", "Help.", "seconds"}) {
+    proto::PutBytesField(req, 4, sym);
+  }
+  std::string ts, packed;
+  for (uint32_t r : refs) PutUvarint(packed, r);
+  proto::PutBytesField(ts, 1, packed);
+  for (const Sample& smp : samples) {
+    std::string m;
+    proto::PutDoubleField(m, 1, smp.v);
+    proto::PutVarintField(m, 2, static_cast<uint64_t>(smp.t));
+    proto::PutBytesField(ts, 2, m);
+  }
+  std::string e, ex_refs;
+  PutUvarint(ex_refs, 5);
+  PutUvarint(ex_refs, 6);
+  proto::PutBytesField(e, 1, ex_refs);
+  proto::PutDoubleField(e, 2, 2);
+  proto::PutVarintField(e, 3, static_cast<uint64_t>(samples.empty() ? 0 : samples[0].t));
+  proto::PutBytesField(ts, 4, e);
+  std::string md;
+  proto::PutVarintField(md, 1, 2);
+  proto::PutVarintField(md, 3, 7);
+  proto::PutVarintField(md, 4, 8);
+  proto::PutBytesField(ts, 5, md);
+  proto::PutBytesField(req, 5, ts);
+  http::Request r(bhttp::verb::post, "/api/v1/write", 11);
+  r.set(bhttp::field::content_type, content_type);
+  r.set(bhttp::field::content_encoding, "snappy");
+  r.set("X-Prometheus-Remote-Write-Version", "2.0.0");
+  r.body() = proto::SnappyCompress(req);
+  return r;
+}
+
+// Remote write 2.0 beside 1.0 on the same endpoint, told apart by Content-Type, with the
+// written counts in the answer's headers whatever the outcome (the 2.0 spec).
+TEST_F(PushApiTest, RemoteWrite2WithWrittenCounts) {
+  Start();
+  auto written = [](const http::Response& r) {
+    return fmt::format("{}/{}/{}", std::string(r["X-Prometheus-Remote-Write-Samples-Written"]),
+                       std::string(r["X-Prometheus-Remote-Write-Histograms-Written"]),
+                       std::string(r["X-Prometheus-Remote-Write-Exemplars-Written"]));
+  };
+  auto res = Do(V2Push({{now_, 1}}));
+  EXPECT_EQ(res.result(), http::Status::no_content) << res.body();
+  EXPECT_EQ(written(res), "1/0/1");
+  auto get = [&](const std::string& target) {
+    return Do(http::Request(bhttp::verb::get, target, 11)).body();
+  };
+  EXPECT_NE(get("/api/v1/query?query=v2_metric&time=" + std::to_string(now_ / 1000 + 1))
+                .find(R"("metric":{"__name__":"v2_metric","job":"x"})"),
+            std::string::npos);
+  EXPECT_NE(get("/api/v1/query_exemplars?query=v2_metric")
+                .find(R"("exemplars":[{"labels":{"trace_id":"t1"},"value":"2",)"),
+            std::string::npos);
+  EXPECT_NE(get("/api/v1/metadata?metric=v2_metric")
+                .find(R"({"v2_metric":[{"type":"gauge","help":"Help.","unit":"seconds"}]})"),
+            std::string::npos);
+  // An older sample: refused (400), one newer written; the counts say which.
+  res = Do(V2Push({{now_ - 60'000, 3}, {now_ + 1000, 4}}));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_EQ(written(res), "1/0/0");  // the exemplar is older than the series' newest
+  // Labels outside the symbols table: nothing written.
+  res = Do(V2Push({{now_ + 2000, 5}}, {1, 2, 3, 40}));
+  EXPECT_EQ(res.result(), http::Status::bad_request);
+  EXPECT_NE(res.body().find("outside of the symbols table (size 9)"), std::string::npos);
+  EXPECT_EQ(written(res), "0/0/0");
+  // Another message than 1.0's or 2.0's: 415. 1.0 still answers without the headers.
+  EXPECT_EQ(Do(V2Push({{now_, 1}}, {1, 2, 3, 4}, "application/x-protobuf;proto=io.example.Write"))
+                .result(),
+            http::Status::unsupported_media_type);
+  res = Do(PushRequest(OneSample("v1_metric", now_, 1)));
+  EXPECT_EQ(res.result(), http::Status::no_content);
+  EXPECT_EQ(res.count("X-Prometheus-Remote-Write-Samples-Written"), 0u);
 }
 
 TEST_F(PushApiTest, OtlpMetricsEndpoint) {

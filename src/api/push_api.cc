@@ -87,16 +87,51 @@ http::Response Refused(const http::Request& head, const ingest::PushOutcome& o,
 
 }  // namespace
 
+namespace {
+
+// The remote write message a request's Content-Type names (2.0's negotiation): 1 for
+// prometheus.WriteRequest (also when no `proto` is given), 2 for
+// io.prometheus.write.v2.Request; kUnsupported (415) for another.
+Result<int> RemoteWriteVersion(const http::Request& req) {
+  auto ct = req.find(bhttp::field::content_type);
+  if (ct == req.end()) return 1;
+  std::string_view rest(ct->value().data(), ct->value().size());
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  for (size_t at = rest.find(';'); at != std::string_view::npos; at = rest.find(';')) {
+    rest.remove_prefix(at + 1);
+    std::string_view param = trim(rest.substr(0, rest.find(';')));
+    if (!param.starts_with("proto=")) continue;
+    param.remove_prefix(6);
+    if (param == "prometheus.WriteRequest") return 1;
+    if (param == "io.prometheus.write.v2.Request") return 2;
+    return Status::Unsupported(
+        fmt::format("unsupported remote write message \"{}\": send prometheus.WriteRequest or "
+                    "io.prometheus.write.v2.Request",
+                    param));
+  }
+  return 1;
+}
+
+// Remote write 2.0's answer headers: what was written (all of it counted, also duplicates).
+void SetWritten(http::Response& res, const ingest::PushOutcome& o) {
+  const bool ok = o.status.ok();
+  res.set("X-Prometheus-Remote-Write-Samples-Written",
+          std::to_string(ok ? o.samples - o.refused : 0));
+  res.set("X-Prometheus-Remote-Write-Histograms-Written", "0");
+  res.set("X-Prometheus-Remote-Write-Exemplars-Written", std::to_string(ok ? o.exemplars : 0));
+}
+
+}  // namespace
+
 void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respond) {
   auto tenant = http::RequestTenant(req, opts_.tenants);
   if (!tenant.ok()) return Fail(req, respond, "", tenant.status());
-  if (auto ct = req.find(bhttp::field::content_type);
-      ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
-    return Fail(req, respond, *tenant,
-                Status::Unsupported(
-                    "remote write 2.0 (io.prometheus.write.v2.Request) is not supported yet; send "
-                    "remote write 1.0 (protobuf_message: prometheus.WriteRequest)"));
-  }
+  auto version = RemoteWriteVersion(req);
+  if (!version.ok()) return Fail(req, respond, *tenant, version.status());
   if (auto ce = req.find(bhttp::field::content_encoding);
       ce != req.end() && ce->value() != "snappy") {
     return Fail(req, respond, *tenant,
@@ -109,20 +144,30 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
       !st.ok()) {
     return Fail(req, respond, *tenant, st);
   }
-  auto decoded = proto::DecodeWriteRequest(raw);
-  if (!decoded.ok()) return Fail(req, respond, *tenant, decoded.status());
+  const bool v2 = *version == 2;
+  auto decoded = v2 ? proto::DecodeWriteRequestV2(raw) : proto::DecodeWriteRequest(raw);
+  if (!decoded.ok()) {
+    if (!v2) return Fail(req, respond, *tenant, decoded.status());
+    http::Response res =
+        http::TextResponse(req, http::StatusFor(decoded.status()), decoded.status().message());
+    SetWritten(res, ingest::PushOutcome{});
+    return Send(respond, *tenant, std::move(res));
+  }
   // The usual answer's counter is looked up here, not on the WAL thread that answers.
   prometheus::Counter& stored = requests_.Add({{"tenant", *tenant}, {"code", "204"}});
   distributor_.Push(*tenant, *decoded, {},
-                    [this, respond, &stored, tenant = *tenant,
+                    [this, respond, &stored, v2, tenant = *tenant,
                      head = http::HeadOf(req)](const ingest::PushOutcome& o) {
-                      if (!o.status.ok()) return Send(respond, tenant, Refused(head, o));
-                      if (o.refused > 0) {
-                        return Send(respond, tenant,
-                                    http::TextResponse(head, http::Status::bad_request, o.message));
-                      }
+                      http::Response res =
+                          !o.status.ok() ? Refused(head, o)
+                          : o.refused > 0
+                              ? http::TextResponse(head, http::Status::bad_request, o.message)
+                              : http::TextResponse(head, http::Status::no_content, "");
+                      if (v2) SetWritten(res, o);
+                      if (!o.status.ok() || o.refused > 0)
+                        return Send(respond, tenant, std::move(res));
                       stored.Increment();
-                      respond.Send(http::TextResponse(head, http::Status::no_content, ""));
+                      respond.Send(std::move(res));
                     });
 }
 

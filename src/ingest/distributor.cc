@@ -224,6 +224,7 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
 
   // Report once everything this request stored (or found already stored) is durable.
   outcome.refused = report.total();
+  outcome.exemplars = appended->exemplars;
   if (report.total() > 0) outcome.message = report.Render(total);
   (*db)->WhenDurable(appended->lsn, [outcome = std::move(outcome),
                                      done = std::move(done)](const Status& durable) mutable {

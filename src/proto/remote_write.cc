@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <snappy.h>
 
+#include <functional>
 #include <limits>
 
+#include "base/coding.h"
 #include "proto/wire.h"
 
 namespace strata::proto {
@@ -266,6 +268,181 @@ Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& ou
 Result<WriteRequestView> DecodeWriteRequest(std::string_view data) {
   ViewSink sink;
   RETURN_IF_ERROR(Walk(data, sink));
+  return std::move(sink.req);
+}
+
+namespace {
+
+// io.prometheus.write.v2 (remote write 2.0)
+constexpr uint32_t kV2Symbols = 4;
+constexpr uint32_t kV2Timeseries = 5;
+constexpr uint32_t kV2LabelsRefs = 1;
+constexpr uint32_t kV2Samples = 2;
+constexpr uint32_t kV2Histograms = 3;
+constexpr uint32_t kV2Exemplars = 4;
+constexpr uint32_t kV2Metadata = 5;
+// Metadata
+constexpr uint32_t kV2MetaType = 1;
+constexpr uint32_t kV2MetaHelpRef = 3;
+constexpr uint32_t kV2MetaUnitRef = 4;
+
+Status MalformedV2(std::string_view what) {
+  return Status::InvalidArgument(fmt::format("malformed remote write 2.0 protobuf: {}", what));
+}
+
+// Appends the refs of a `repeated uint32` field (packed or not) to `refs`.
+bool ReadRefs(WireReader& r, std::vector<uint32_t>& refs) {
+  uint64_t u;
+  if (r.wire_type() == static_cast<uint8_t>(WireType::kVarint)) {
+    if (!r.ReadVarint(&u) || u > std::numeric_limits<uint32_t>::max()) return false;
+    refs.push_back(static_cast<uint32_t>(u));
+    return true;
+  }
+  std::string_view packed;
+  if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed)) return false;
+  ByteReader p(packed);
+  while (!p.empty()) {
+    if (!p.ReadUvarint(&u) || u > std::numeric_limits<uint32_t>::max()) return false;
+    refs.push_back(static_cast<uint32_t>(u));
+  }
+  return true;
+}
+
+// Labels from `refs` (name and value symbol refs in turn), checked against the table.
+Status ResolveLabels(std::span<const uint32_t> refs, std::span<const std::string_view> symbols,
+                     std::string_view where, const std::function<void(const LabelView&)>& fn) {
+  if (refs.size() % 2 != 0) {
+    return MalformedV2(fmt::format("{} labels_refs has an odd length ({})", where, refs.size()));
+  }
+  for (size_t i = 0; i < refs.size(); i += 2) {
+    if (refs[i] >= symbols.size() || refs[i + 1] >= symbols.size()) {
+      return MalformedV2(fmt::format(
+          "{} labels_refs {} (name) = {} (value) outside of the symbols table (size {})", where,
+          refs[i], refs[i + 1], symbols.size()));
+    }
+    fn({symbols[refs[i]], symbols[refs[i + 1]]});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
+  // The symbols first: a sender may write them after the series that refer to them.
+  std::vector<std::string_view> symbols, series;
+  WireReader req(data);
+  while (req.NextField()) {
+    std::string_view v;
+    if (req.field() == kV2Symbols || req.field() == kV2Timeseries) {
+      if (!req.Expect(WireType::kLen) || !req.ReadBytes(&v)) return MalformedV2("bad Request");
+      (req.field() == kV2Symbols ? symbols : series).push_back(v);
+    } else if (!req.Skip()) {
+      break;
+    }
+  }
+  if (req.error()) return MalformedV2("bad Request");
+  ViewSink sink;
+  std::vector<uint32_t> refs;
+  for (std::string_view ts : series) {
+    sink.BeginSeries();
+    refs.clear();
+    uint32_t histograms = 0;
+    bool has_metadata = false;
+    uint64_t type = 0, help_ref = 0, unit_ref = 0;
+    WireReader r(ts);
+    while (r.NextField()) {
+      std::string_view sub;
+      switch (r.field()) {
+        case kV2LabelsRefs:
+          if (!ReadRefs(r, refs)) return MalformedV2("bad labels_refs in TimeSeries");
+          break;
+        case kV2Samples: {
+          // Sample: value 1 (double) and timestamp 2 (int64), as in 1.0.
+          strata::Sample smp;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeSample(sub, &smp)) {
+            return MalformedV2("bad Sample in TimeSeries");
+          }
+          sink.Sample(smp);
+          break;
+        }
+        case kV2Histograms:
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) {
+            return MalformedV2("bad Histogram in TimeSeries");
+          }
+          ++histograms;
+          break;
+        case kV2Exemplars: {
+          std::vector<uint32_t> ex_refs;
+          double value = 0;
+          int64_t t = 0;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) {
+            return MalformedV2("bad Exemplar in TimeSeries");
+          }
+          WireReader e(sub);
+          while (e.NextField()) {
+            uint64_t u;
+            if (e.field() == 1) {
+              if (!ReadRefs(e, ex_refs)) return MalformedV2("bad labels_refs in Exemplar");
+            } else if (e.field() == 2 && e.Expect(WireType::kFixed64)) {
+              e.ReadDouble(&value);
+            } else if (e.field() == 3 && e.Expect(WireType::kVarint) && e.ReadVarint(&u)) {
+              t = static_cast<int64_t>(u);
+            } else if (!e.error()) {
+              e.Skip();
+            }
+          }
+          if (e.error()) return MalformedV2("bad Exemplar in TimeSeries");
+          RETURN_IF_ERROR(ResolveLabels(ex_refs, symbols, "Exemplar",
+                                        [&sink](const LabelView& l) { sink.ExemplarLabel(l); }));
+          sink.Exemplar(value, t);
+          break;
+        }
+        case kV2Metadata: {
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) {
+            return MalformedV2("bad Metadata in TimeSeries");
+          }
+          WireReader m(sub);
+          while (m.NextField()) {
+            uint64_t u;
+            if (m.wire_type() == static_cast<uint8_t>(WireType::kVarint) && m.ReadVarint(&u)) {
+              if (m.field() == kV2MetaType) type = u;
+              if (m.field() == kV2MetaHelpRef) help_ref = u;
+              if (m.field() == kV2MetaUnitRef) unit_ref = u;
+            } else if (!m.error()) {
+              m.Skip();
+            }
+          }
+          if (m.error()) return MalformedV2("bad Metadata in TimeSeries");
+          has_metadata = true;
+          break;
+        }
+        default:
+          r.Skip();
+      }
+    }
+    if (r.error()) return MalformedV2("bad TimeSeries");
+    std::string_view name;
+    RETURN_IF_ERROR(ResolveLabels(refs, symbols, "TimeSeries", [&](const LabelView& l) {
+      if (l.name == kMetricNameLabel) name = l.value;
+      sink.Label(l);
+    }));
+    if (has_metadata && (type != 0 || help_ref != 0 || unit_ref != 0)) {
+      if (help_ref >= symbols.size() || unit_ref >= symbols.size()) {
+        return MalformedV2(
+            fmt::format("Metadata help_ref {} or unit_ref {} outside of the "
+                        "symbols table (size {})",
+                        help_ref, unit_ref, symbols.size()));
+      }
+      // 2.0 gives metadata per series: its family is the series' metric name.
+      if (!name.empty()) {
+        sink.Metadata({type <= static_cast<uint64_t>(MetricType::kStateset)
+                           ? static_cast<MetricType>(type)
+                           : MetricType::kUnknown,
+                       name, symbols[help_ref], symbols[unit_ref]});
+      }
+    }
+    RETURN_IF_ERROR(sink.EndSeries(histograms));
+  }
   return std::move(sink.req);
 }
 

@@ -81,6 +81,11 @@ Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& ou
 
 // Decodes a serialized WriteRequest. Labels and metadata borrow from `data`.
 Result<WriteRequestView> DecodeWriteRequest(std::string_view data);
+// Decodes a serialized remote write 2.0 request (io.prometheus.write.v2.Request) into the same
+// view: labels and exemplar labels from the symbols table, metadata per series under its
+// metric name. Refs outside the table and odd labels_refs are kInvalidArgument; native
+// histograms are counted (TimeSeriesView::histograms) as in 1.0.
+Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data);
 
 struct WriteRequestCounts {
   uint64_t series = 0;
