@@ -88,7 +88,8 @@ std::vector<SeriesExemplars> ExemplarStore::Select(std::span<const std::vector<M
                                                    int64_t mint, int64_t maxt) const {
   std::vector<SeriesExemplars> out;
   MutexLock lk(mu_);
-  for (const auto& [key, s] : index_) {
+  for (const auto& entry : index_) {
+    const SeriesEntry& s = entry.second;
     if (ring_[s.oldest].exemplar.t > maxt || ring_[s.newest].exemplar.t < mint) continue;
     const bool matches = std::any_of(sets.begin(), sets.end(),
                                      [&s](const auto& ms) { return MatchesAll(ms, s.labels); });
