@@ -85,10 +85,6 @@ http::Response Refused(const http::Request& head, const ingest::PushOutcome& o,
   return res;
 }
 
-}  // namespace
-
-namespace {
-
 // The remote write message a request's Content-Type names (2.0's negotiation): 1 for
 // prometheus.WriteRequest (also when no `proto` is given), 2 for
 // io.prometheus.write.v2.Request; kUnsupported (415) for another.

@@ -8,18 +8,7 @@
 namespace strata::tsdb {
 namespace {
 
-// Prometheus's labels.Hash: xxHash64 over name 0xff value 0xff for each label.
-uint64_t PrometheusHash(const Labels& labels) {
-  std::string bytes;
-  for (const auto& l : labels) {
-    bytes += l.name;
-    bytes += '\xff';
-    bytes += l.value;
-    bytes += '\xff';
-  }
-  return XXH64(bytes.data(), bytes.size(), 0);
-}
-
+// A label set as Prometheus's labels.Hash reads it: name 0xff value 0xff for each label.
 std::string Key(std::span<const LabelView> labels) {
   std::string out;
   for (const auto& l : labels) {
@@ -29,6 +18,12 @@ std::string Key(std::span<const LabelView> labels) {
     out += '\xff';
   }
   return out;
+}
+
+// Prometheus's labels.Hash: xxHash64 of the Key.
+uint64_t PrometheusHash(const Labels& labels) {
+  const std::string key = Key(ViewOf(labels));
+  return XXH64(key.data(), key.size(), 0);
 }
 
 }  // namespace
