@@ -1,5 +1,5 @@
-// libFuzzer target: the remote-write body decoder (snappy + protobuf), the first code that
-// touches untrusted bytes on the ingest path.
+// libFuzzer target: the remote-write body decoders (snappy + protobuf, 1.0 and 2.0), the first
+// code that touches untrusted bytes on the ingest path.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -27,6 +27,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        (counts->series != r->series.size() || counts->samples != r->samples.size() ||
         counts->exemplars != r->exemplars.size() || counts->metadata != r->metadata.size()))) {
     __builtin_trap();
+  }
+  // The same bytes as a 2.0 request: every view it gives lies within the input.
+  auto v2 = strata::proto::DecodeWriteRequestV2(in);
+  if (v2.ok()) {
+    auto within = [&in](std::string_view s) {
+      if (!s.empty() && (s.data() < in.data() || s.data() + s.size() > in.data() + in.size())) {
+        __builtin_trap();
+      }
+    };
+    for (const auto& ts : v2->series) {
+      for (const auto& l : v2->LabelsOf(ts)) within(l.name), within(l.value);
+      (void)v2->SamplesOf(ts);
+      for (const auto& e : v2->ExemplarsOf(ts)) {
+        for (const auto& l : v2->LabelsOf(e)) within(l.name), within(l.value);
+      }
+    }
+    for (const auto& m : v2->metadata) within(m.family), within(m.help), within(m.unit);
   }
   // The same bytes as a snappy body.
   std::string buf;
