@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/coding.h"
 #include "base/labels.h"
 #include "base/status.h"
 
@@ -22,6 +23,12 @@ struct RefSeries {
   uint32_t ref;
   std::vector<LabelView> labels;
 };
+
+// A label list as WAL records keep it (series labels, log entries' metadata, exemplars'
+// labels): uvarint count, then each name and value length-prefixed.
+void PutLabelList(std::string& out, std::span<const LabelView> labels);
+// Appends the list at `r` to `out`, borrowing from the payload; false on malformed input.
+bool ReadLabelList(ByteReader& r, std::vector<LabelView>& out);
 
 void EncodeSeries(std::string& out, uint32_t ref, std::span<const LabelView> labels);
 // Appends every series of the payload to `out`; kCorruption naming `what` on malformed input.

@@ -194,7 +194,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
         Exemplar ex{ToLabels(e.labels), e.value, e.t};
         switch (head_.exemplars().Add(in.labels, ex)) {
           case ExemplarResult::kAdded:
-            EncodeExemplar(exemplar_rec.payload(), s->ref(), ex.t, ex.value, ex.labels);
+            EncodeExemplar(exemplar_rec.payload(), s->ref(), e.t, e.value, e.labels);
             exemplar_rec.EndEntry();
             ++out.exemplars;
             break;

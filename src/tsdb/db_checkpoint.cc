@@ -76,7 +76,7 @@ Status Db::Checkpoint() {
         const MemSeries* s = head_.Find(HashLabels(labels), labels);
         if (s == nullptr) return;
         for (const Exemplar& e : se.exemplars) {
-          EncodeExemplar(rec.payload(), s->ref(), e.t, e.value, e.labels);
+          EncodeExemplar(rec.payload(), s->ref(), e.t, e.value, ViewOf(e.labels));
           rec.EndEntry();
         }
       });

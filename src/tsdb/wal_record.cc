@@ -27,15 +27,11 @@ void EncodeChunk(std::string& out, const RefChunk& c) {
 }
 
 void EncodeExemplar(std::string& out, uint32_t ref, int64_t t, double v,
-                    std::span<const Label> labels) {
+                    std::span<const LabelView> labels) {
   PutUvarint(out, ref);
   PutVarint(out, t);
   PutDouble(out, v);
-  PutUvarint(out, labels.size());
-  for (const auto& l : labels) {
-    PutLengthPrefixed(out, l.name);
-    PutLengthPrefixed(out, l.value);
-  }
+  index::PutLabelList(out, labels);
 }
 
 namespace {

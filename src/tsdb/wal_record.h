@@ -52,7 +52,7 @@ void EncodeSample(std::string& out, const RefSample& s);
 void EncodeMetadata(std::string& out, const RefMetadata& m);
 void EncodeChunk(std::string& out, const RefChunk& c);
 void EncodeExemplar(std::string& out, uint32_t ref, int64_t t, double v,
-                    std::span<const Label> labels);
+                    std::span<const LabelView> labels);
 
 // Each decoder appends every entry of the payload to `out` and fails with kCorruption on
 // malformed input.

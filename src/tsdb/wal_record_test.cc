@@ -36,7 +36,7 @@ TEST(WalRecord, SeriesAndSamplesRoundTrip) {
 TEST(WalRecord, ExemplarsRoundTrip) {
   std::string payload;
   const Labels a = {{"span_id", "01"}, {"trace_id", "ab"}};
-  EncodeExemplar(payload, 3, -5, 1.5, a);
+  EncodeExemplar(payload, 3, -5, 1.5, ViewOf(a));
   EncodeExemplar(payload, 9, 1'700'000'000'000, 0, {});
   std::vector<RefExemplar> got;
   ASSERT_TRUE(DecodeExemplars(payload, got).ok());
