@@ -207,14 +207,27 @@ TEST(AgentConfigTest, DefaultsAndErrorsNameTheKey) {
   auto c = ParseAgentConfig("");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->listen, ":4318");
-  ASSERT_EQ(c->exporters.size(), 1u);
+  // Every signal goes to a local strata serve, each kind exactly once.
+  ASSERT_EQ(c->exporters.size(), 3u);
+  EXPECT_EQ(c->exporters[0].name, "default");
   EXPECT_EQ(c->exporters[0].backends[0].url, "http://localhost:9009/api/v1/push");
   EXPECT_EQ(c->exporters[0].backends[0].probe_url, "http://localhost:9009/-/ready");
   EXPECT_EQ(c->exporters[0].queue.full_policy, FullPolicy::kBlock);
+  EXPECT_EQ(c->exporters[1].type, ExporterType::kOtlpHttp);
+  EXPECT_EQ(c->exporters[1].backends[0].url, "http://localhost:9009/otlp");
+  EXPECT_EQ(c->exporters[1].signals, (OtlpSignals{false, true, true}));
+  EXPECT_EQ(c->exporters[2].type, ExporterType::kLoki);
+  EXPECT_EQ(c->exporters[2].backends[0].url, "http://localhost:9009/loki/api/v1/push");
 
   auto bad = ParseAgentConfig("exporters:\n- name: a\n  url: http://x:1/w\n  queue: {polcy: x}\n");
   EXPECT_NE(bad.status().message().find("exporters[0].queue.polcy"), std::string::npos)
       << bad.status().message();
+  bad = ParseAgentConfig("exporters:\n- name: a\n  url: http://x:1/w\n  signals: [logs]\n");
+  EXPECT_NE(bad.status().message().find("otlp_http exporters only"), std::string::npos);
+  bad = ParseAgentConfig(
+      "exporters:\n- name: a\n  type: otlp_http\n  url: http://x:1\n  signals: [spans]\n");
+  EXPECT_NE(bad.status().message().find("\"spans\" is not metrics, logs or traces"),
+            std::string::npos);
   bad = ParseAgentConfig("exporters:\n- name: a\n  url: ftp://x/w\n");
   EXPECT_NE(bad.status().message().find("exporters[0].url"), std::string::npos);
   bad = ParseAgentConfig(

@@ -78,6 +78,26 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
       e.backends.push_back(std::move(b));
     }
   }
+  if (YAML::Node signals = s.Get("signals"); signals) {
+    std::vector<std::string> names;
+    RETURN_IF_ERROR(s.StrList("signals", names));
+    if (e.type != ExporterType::kOtlpHttp) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"{}.signals\" applies to otlp_http exporters only", path));
+    }
+    e.signals = {false, false, false};
+    for (const auto& n : names) {
+      bool* on = n == "metrics"  ? &e.signals.metrics
+                 : n == "logs"   ? &e.signals.logs
+                 : n == "traces" ? &e.signals.traces
+                                 : nullptr;
+      if (!on) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}.signals\": \"{}\" is not metrics, logs or traces", path, n));
+      }
+      *on = true;
+    }
+  }
   RETURN_IF_ERROR(s.Str("tenant", e.tenant));
   RETURN_IF_ERROR(s.Duration("timeout", e.timeout_ms));
   RETURN_IF_ERROR(s.Bytes("max_batch_bytes", e.max_batch_bytes));
@@ -378,13 +398,20 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
       c.exporters.push_back(std::move(e));
     }
   } else {
-    ExporterConfig e;
-    YAML::Node node;
-    node["name"] = "default";
-    node["url"] = "http://localhost:9009/api/v1/push";
-    RETURN_IF_ERROR(ParseExporter(node, "exporters[0]", e));
-    e.queue.name = e.name;
-    c.exporters.push_back(std::move(e));
+    // Every signal to a local `strata serve`; OTLP metrics travel translated, by remote write.
+    // "default" keeps the queue directory of versions that sent metrics alone.
+    const std::pair<const char*, const char*> defaults[] = {
+        {"default", "type: remote_write\nurl: http://localhost:9009/api/v1/push"},
+        {"otlp", "type: otlp_http\nurl: http://localhost:9009/otlp\nsignals: [logs, traces]"},
+        {"loki", "type: loki\nurl: http://localhost:9009/loki/api/v1/push"}};
+    for (const auto& [name, yaml] : defaults) {
+      ExporterConfig e;
+      ASSIGN_OR_RETURN(YAML::Node node, ParseYaml(yaml));
+      node["name"] = name;
+      RETURN_IF_ERROR(ParseExporter(node, fmt::format("exporters.{}", name), e));
+      e.queue.name = e.name;
+      c.exporters.push_back(std::move(e));
+    }
   }
   if (c.memory_budget_bytes < c.max_decompressed_body_bytes) {
     return Status::InvalidArgument(

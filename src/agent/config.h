@@ -36,9 +36,16 @@ struct HealthOptions {
 
 enum class ExporterType { kRemoteWrite, kOtlpHttp, kLoki };
 
+// The OTLP signals an otlp_http exporter sends (`signals: [metrics, logs, traces]`, the default).
+struct OtlpSignals {
+  bool metrics = true, logs = true, traces = true;
+  bool operator==(const OtlpSignals&) const = default;
+};
+
 struct ExporterConfig {
   std::string name;
   ExporterType type = ExporterType::kRemoteWrite;
+  OtlpSignals signals;  // otlp_http only
   // backends[0] is the primary, the rest are failovers in order of preference.
   std::vector<BackendConfig> backends;
   std::string tenant;  // when set, sent as X-Scope-OrgID instead of the received tenant
@@ -124,8 +131,9 @@ struct AgentConfig {
 };
 
 // Parses YAML text (docs/agent.md lists the keys). Unknown keys and malformed values are
-// errors naming the key. Without exporters, one remote_write exporter named "default" sends
-// to a local `strata serve` (http://localhost:9009/api/v1/push).
+// errors naming the key. Without exporters, every signal goes to a local `strata serve` on
+// :9009: metrics by remote write (exporter "default"), OTLP logs and traces by OTLP/HTTP
+// ("otlp") and Loki pushes by Loki push ("loki").
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml);
 Result<AgentConfig> LoadAgentConfigFile(const std::string& path);
 

@@ -102,8 +102,9 @@ bool Exporter::Accepts(ItemKind kind) const {
     case ExporterType::kRemoteWrite:
       return kind == ItemKind::kRemoteWrite;
     case ExporterType::kOtlpHttp:
-      return kind == ItemKind::kOtlpMetrics || kind == ItemKind::kOtlpLogs ||
-             kind == ItemKind::kOtlpTraces;
+      return (kind == ItemKind::kOtlpMetrics && config_.signals.metrics) ||
+             (kind == ItemKind::kOtlpLogs && config_.signals.logs) ||
+             (kind == ItemKind::kOtlpTraces && config_.signals.traces);
     case ExporterType::kLoki:
       return kind == ItemKind::kLokiPush;
   }
