@@ -226,7 +226,8 @@ Result<std::string> LokiJsonToProtobuf(std::string_view json) {
   if (doc["streams"].get_array().get(streams) != simdjson::SUCCESS) {
     return invalid("expected {\"streams\": [...]}");
   }
-  std::string out, stream_msg, entry, ts, meta;
+  LokiPushBuilder push;
+  std::vector<LabelView> metadata;
   for (auto stream : streams) {
     simdjson::dom::object labels_obj;
     if (stream["stream"].get_object().get(labels_obj) != simdjson::SUCCESS) {
@@ -241,22 +242,14 @@ Result<std::string> LokiJsonToProtobuf(std::string_view json) {
       labels.push_back({std::string(k), std::string(value)});
     }
     std::sort(labels.begin(), labels.end());
-    std::string text = "{";
-    for (size_t i = 0; i < labels.size(); ++i) {
-      if (i > 0) text += ", ";
-      text += labels[i].name;
-      text += '=';
-      AppendGoQuoted(text, labels[i].value);
+    if (auto parsed = ParseLokiLabels(FormatLokiLabels(labels)); !parsed.ok()) {
+      return invalid(
+          fmt::format("stream {}: {}", FormatLokiLabels(labels), parsed.status().message()));
     }
-    text += '}';
-    if (auto parsed = ParseLokiLabels(text); !parsed.ok()) {
-      return invalid(fmt::format("stream {}: {}", text, parsed.status().message()));
-    }
-    stream_msg.clear();
-    PutBytesField(stream_msg, kLabels, text);
+    push.BeginStream(labels);
     simdjson::dom::array values;
     if (stream["values"].get_array().get(values) != simdjson::SUCCESS) {
-      return invalid(fmt::format("stream {} has no \"values\" array", text));
+      return invalid(fmt::format("stream {} has no \"values\" array", FormatLokiLabels(labels)));
     }
     for (auto value : values) {
       simdjson::dom::array tuple;
@@ -276,12 +269,7 @@ Result<std::string> LokiJsonToProtobuf(std::string_view json) {
       if (ec != std::errc() || p != ns_text.data() + ns_text.size() || ns < 0) {
         return invalid(fmt::format("timestamp \"{}\" is not Unix nanoseconds", ns_text));
       }
-      entry.clear();
-      ts.clear();
-      PutVarintField(ts, kSeconds, static_cast<uint64_t>(ns / 1'000'000'000));
-      if (ns % 1'000'000'000 != 0) PutVarintField(ts, kNanos, ns % 1'000'000'000);
-      PutBytesField(entry, kTimestamp, ts);
-      PutBytesField(entry, kLine, line);
+      metadata.clear();
       if (tuple.size() == 3) {
         simdjson::dom::object md;
         if (tuple.at(2).get_object().get(md) != simdjson::SUCCESS) {
@@ -292,17 +280,59 @@ Result<std::string> LokiJsonToProtobuf(std::string_view json) {
           if (v.get_string().get(mv) != simdjson::SUCCESS) {
             return invalid("structured metadata values must be strings");
           }
-          meta.clear();
-          PutBytesField(meta, kPairName, k);
-          PutBytesField(meta, kPairValue, mv);
-          PutBytesField(entry, kStructuredMetadata, meta);
+          metadata.push_back({k, mv});
         }
       }
-      PutBytesField(stream_msg, kEntries, entry);
+      push.AddEntry(ns, line, metadata);
     }
-    PutBytesField(out, kStreams, stream_msg);
   }
-  return out;
+  return push.Finish();
+}
+
+void LokiPushBuilder::BeginStream(const Labels& labels) {
+  EndStream();
+  PutBytesField(stream_, kLabels, FormatLokiLabels(labels));
+  open_ = true;
+}
+
+void LokiPushBuilder::AddEntry(int64_t ts_ns, std::string_view line,
+                               std::span<const LabelView> structured_metadata) {
+  entry_.clear();
+  scratch_.clear();
+  PutVarintField(scratch_, kSeconds, static_cast<uint64_t>(ts_ns / 1'000'000'000));
+  if (ts_ns % 1'000'000'000 != 0) PutVarintField(scratch_, kNanos, ts_ns % 1'000'000'000);
+  PutBytesField(entry_, kTimestamp, scratch_);
+  PutBytesField(entry_, kLine, line);
+  for (const auto& l : structured_metadata) {
+    scratch_.clear();
+    PutBytesField(scratch_, kPairName, l.name);
+    PutBytesField(scratch_, kPairValue, l.value);
+    PutBytesField(entry_, kStructuredMetadata, scratch_);
+  }
+  PutBytesField(stream_, kEntries, entry_);
+}
+
+void LokiPushBuilder::EndStream() {
+  if (open_) PutBytesField(out_, kStreams, stream_);
+  stream_.clear();
+  open_ = false;
+}
+
+std::string LokiPushBuilder::Finish() {
+  EndStream();
+  return std::exchange(out_, {});
+}
+
+std::string FormatLokiLabels(const Labels& labels) {
+  std::string text = "{";
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += labels[i].name;
+    text += '=';
+    AppendGoQuoted(text, labels[i].value);
+  }
+  text += '}';
+  return text;
 }
 
 }  // namespace strata::proto

@@ -54,6 +54,25 @@ Result<LokiCounts> ScanLokiPush(std::string_view data);
 // into a serialized PushRequest.
 Result<std::string> LokiJsonToProtobuf(std::string_view json);
 
+// Writes a serialized PushRequest stream by stream: AddEntry appends to the stream begun last.
+class LokiPushBuilder {
+ public:
+  // `labels`: sorted, valid Loki labels (written in Loki's text form).
+  void BeginStream(const Labels& labels);
+  void AddEntry(int64_t ts_ns, std::string_view line,
+                std::span<const LabelView> structured_metadata = {});
+  // The request; the builder is empty afterwards.
+  std::string Finish();
+
+ private:
+  void EndStream();
+  std::string out_, stream_, entry_, scratch_;
+  bool open_ = false;
+};
+
+// Loki's text form of a sorted label set: {a="x", b="y"} with Go-quoted values.
+std::string FormatLokiLabels(const Labels& labels);
+
 // Parses a stream's label set as Loki writes it: {name="value", ...} with Go-quoted values.
 Result<Labels> ParseLokiLabels(std::string_view s);
 

@@ -1,0 +1,764 @@
+#include "proto/faro.h"
+
+#include <fmt/format.h>
+#include <simdjson.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <charconv>
+#include <map>
+
+#include "proto/loki.h"
+
+namespace strata::proto {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+Status Invalid(std::string_view what) {
+  return Status::InvalidArgument(fmt::format("invalid Faro payload: {}", what));
+}
+
+// Go's encoding/json matches object keys to fields without regard to case.
+bool KeyIs(std::string_view key, std::string_view field) {
+  return key.size() == field.size() &&
+         std::equal(key.begin(), key.end(), field.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) ==
+                  std::tolower(static_cast<unsigned char>(b));
+         });
+}
+
+bool IsNull(element e) { return e.type() == element_type::NULL_VALUE; }
+
+Status String(element e, std::string_view path, std::string& out) {
+  if (IsNull(e)) return Status::Ok();
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS) {
+    return Invalid(fmt::format("{} must be a string", path));
+  }
+  out.assign(v);
+  return Status::Ok();
+}
+
+Status Bool(element e, std::string_view path, bool& out) {
+  if (IsNull(e)) return Status::Ok();
+  if (e.get_bool().get(out) != simdjson::SUCCESS) {
+    return Invalid(fmt::format("{} must be true or false", path));
+  }
+  return Status::Ok();
+}
+
+// A JSON number that Go decodes into an int: integral, within int64.
+Status Int(element e, std::string_view path, int64_t& out) {
+  if (IsNull(e)) return Status::Ok();
+  if (e.type() == element_type::INT64) {
+    out = e.get_int64().value_unsafe();
+    return Status::Ok();
+  }
+  return Invalid(fmt::format("{} must be an integer", path));
+}
+
+// Calls f(key, value) for each member of an object (null: none); anything else is an error.
+template <typename F>
+Status Members(element e, std::string_view path, F&& f) {
+  if (IsNull(e)) return Status::Ok();
+  object obj;
+  if (e.get_object().get(obj) != simdjson::SUCCESS) {
+    return Invalid(fmt::format("{} must be an object", path));
+  }
+  for (auto [k, v] : obj) RETURN_IF_ERROR(f(k, v));
+  return Status::Ok();
+}
+
+template <typename F>
+Status Items(element e, std::string_view path, F&& f) {
+  if (IsNull(e)) return Status::Ok();
+  simdjson::dom::array arr;
+  if (e.get_array().get(arr) != simdjson::SUCCESS) {
+    return Invalid(fmt::format("{} must be an array", path));
+  }
+  size_t i = 0;
+  for (element item : arr) RETURN_IF_ERROR(f(item, fmt::format("{}[{}]", path, i++)));
+  return Status::Ok();
+}
+
+// A map of strings: sorted by key, the last of duplicate keys kept.
+Status StringMap(element e, std::string_view path, FaroKeyVals& out) {
+  std::map<std::string, std::string> m;
+  RETURN_IF_ERROR(Members(e, path, [&](std::string_view k, element v) {
+    return String(v, fmt::format("{}.{}", path, k), m[std::string(k)]);
+  }));
+  out.assign(m.begin(), m.end());
+  return Status::Ok();
+}
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+// RFC 3339 as Go's time.Parse(time.RFC3339Nano) takes it.
+bool ParseRfc3339(std::string_view s, FaroTime& t) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, month) ||
+      s[7] != '-' || !Digits(s, 8, 2, day) || s[10] != 'T' || !Digits(s, 11, 2, hour) ||
+      s[13] != ':' || !Digits(s, 14, 2, minute) || s[16] != ':' || !Digits(s, 17, 2, second)) {
+    return false;
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
+    return false;
+  }
+  size_t pos = 19;
+  int64_t nanos = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    size_t digits = 0;
+    for (++pos; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, ++digits) {
+      if (digits < 9) nanos = nanos * 10 + (s[pos] - '0');
+    }
+    if (digits == 0) return false;
+    for (; digits < 9; ++digits) nanos *= 10;
+  }
+  int offset = 0;
+  bool utc = false;
+  if (pos + 1 == s.size() && s[pos] == 'Z') {
+    utc = true;
+  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
+    int oh, om;
+    if (!Digits(s, pos + 1, 2, oh) || !Digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return false;
+    }
+    offset = (oh * 60 + om) * 60 * (s[pos] == '-' ? -1 : 1);
+    utc = offset == 0;
+  } else {
+    return false;
+  }
+  t.unix_s = DaysFromCivil(year, month, day) * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 +
+             second - offset;
+  t.nanos = static_cast<int32_t>(nanos);
+  t.offset_s = offset;
+  t.utc = utc;
+  t.zero = false;
+  return true;
+}
+
+Status Timestamp(element e, std::string_view path, FaroTime& out) {
+  if (IsNull(e)) return Status::Ok();
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS || !ParseRfc3339(v, out)) {
+    return Invalid(fmt::format("{} must be an RFC 3339 time", path));
+  }
+  return Status::Ok();
+}
+
+Status TraceContext(element e, std::string_view path, FaroTraceContext& out) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    if (KeyIs(k, "trace_id")) return String(v, fmt::format("{}.trace_id", path), out.trace_id);
+    if (KeyIs(k, "span_id")) return String(v, fmt::format("{}.span_id", path), out.span_id);
+    return Status::Ok();
+  });
+}
+
+Status DecodeLog(element e, const std::string& path, FaroLog& l) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    if (KeyIs(k, "message")) return String(v, path + ".message", l.message);
+    if (KeyIs(k, "level")) return String(v, path + ".level", l.level);
+    if (KeyIs(k, "context")) return StringMap(v, path + ".context", l.context);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", l.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", l.trace);
+    return Status::Ok();
+  });
+}
+
+Status DecodeFrame(element e, const std::string& path, FaroFrame& f) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    if (KeyIs(k, "function")) return String(v, path + ".function", f.function);
+    if (KeyIs(k, "module")) return String(v, path + ".module", f.module);
+    if (KeyIs(k, "filename")) return String(v, path + ".filename", f.filename);
+    if (KeyIs(k, "lineno")) return Int(v, path + ".lineno", f.lineno);
+    if (KeyIs(k, "colno")) return Int(v, path + ".colno", f.colno);
+    return Status::Ok();
+  });
+}
+
+Status DecodeException(element e, const std::string& path, FaroException& x) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    if (KeyIs(k, "type")) return String(v, path + ".type", x.type);
+    if (KeyIs(k, "value")) return String(v, path + ".value", x.value);
+    if (KeyIs(k, "context")) return StringMap(v, path + ".context", x.context);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", x.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", x.trace);
+    if (KeyIs(k, "stacktrace")) {
+      if (IsNull(v)) {
+        x.frames.reset();
+        return Status::Ok();
+      }
+      x.frames.emplace();
+      return Members(v, path + ".stacktrace", [&](std::string_view fk, element fv) {
+        if (!KeyIs(fk, "frames")) return Status::Ok();
+        x.frames->clear();
+        return Items(fv, path + ".stacktrace.frames", [&](element fe, const std::string& fp) {
+          RETURN_IF_ERROR(DecodeFrame(fe, fp, x.frames->emplace_back()));
+          return Status::Ok();
+        });
+      });
+    }
+    return Status::Ok();
+  });
+}
+
+Status DecodeMeasurement(element e, const std::string& path, FaroMeasurement& m) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    if (KeyIs(k, "type")) return String(v, path + ".type", m.type);
+    if (KeyIs(k, "context")) return StringMap(v, path + ".context", m.context);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", m.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", m.trace);
+    if (KeyIs(k, "values")) {
+      std::map<std::string, double> values;
+      RETURN_IF_ERROR(Members(v, path + ".values", [&](std::string_view name, element num) {
+        double d = 0;
+        if (!IsNull(num) && num.get_double().get(d) != simdjson::SUCCESS) {
+          return Invalid(fmt::format("{}.values.{} must be a number", path, name));
+        }
+        values[std::string(name)] = d;
+        return Status::Ok();
+      }));
+      m.values.assign(values.begin(), values.end());
+    }
+    return Status::Ok();
+  });
+}
+
+Status DecodeEvent(element e, const std::string& path, FaroEvent& ev) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    if (KeyIs(k, "name")) return String(v, path + ".name", ev.name);
+    if (KeyIs(k, "domain")) return String(v, path + ".domain", ev.domain);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", ev.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", ev.trace);
+    if (KeyIs(k, "attributes")) {
+      if (IsNull(v)) {
+        ev.attributes.reset();
+        return Status::Ok();
+      }
+      ev.attributes.emplace();
+      return StringMap(v, path + ".attributes", *ev.attributes);
+    }
+    return Status::Ok();
+  });
+}
+
+// Reads the listed string members of an object; `maps` takes the `attributes` member.
+Status Fields(element e, const std::string& path,
+              std::initializer_list<std::pair<std::string_view, std::string*>> fields,
+              FaroKeyVals* attributes = nullptr) {
+  return Members(e, path, [&](std::string_view k, element v) {
+    for (auto [name, out] : fields) {
+      if (KeyIs(k, name)) return String(v, fmt::format("{}.{}", path, name), *out);
+    }
+    if (attributes && KeyIs(k, "attributes")) {
+      return StringMap(v, path + ".attributes", *attributes);
+    }
+    return Status::Ok();
+  });
+}
+
+Status DecodeMeta(element e, FaroMeta& m) {
+  return Members(e, "meta", [&](std::string_view k, element v) {
+    if (KeyIs(k, "sdk")) {
+      return Members(v, "meta.sdk", [&](std::string_view sk, element sv) {
+        if (KeyIs(sk, "name")) return String(sv, "meta.sdk.name", m.sdk_name);
+        if (KeyIs(sk, "version")) return String(sv, "meta.sdk.version", m.sdk_version);
+        if (!KeyIs(sk, "integrations")) return Status::Ok();
+        m.sdk_integrations.clear();
+        return Items(sv, "meta.sdk.integrations", [&](element ie, const std::string& ip) {
+          auto& [name, version] = m.sdk_integrations.emplace_back();
+          return Fields(ie, ip, {{"name", &name}, {"version", &version}});
+        });
+      });
+    }
+    if (KeyIs(k, "app")) {
+      return Fields(v, "meta.app",
+                    {{"name", &m.app_name},
+                     {"namespace", &m.app_namespace},
+                     {"release", &m.app_release},
+                     {"version", &m.app_version},
+                     {"environment", &m.app_environment}});
+    }
+    if (KeyIs(k, "user")) {
+      return Fields(v, "meta.user",
+                    {{"email", &m.user_email}, {"id", &m.user_id}, {"username", &m.user_username}},
+                    &m.user_attributes);
+    }
+    if (KeyIs(k, "session")) {
+      return Fields(v, "meta.session", {{"id", &m.session_id}}, &m.session_attributes);
+    }
+    if (KeyIs(k, "page")) {
+      return Fields(v, "meta.page", {{"id", &m.page_id}, {"url", &m.page_url}}, &m.page_attributes);
+    }
+    if (KeyIs(k, "browser")) {
+      return Members(v, "meta.browser", [&](std::string_view bk, element bv) {
+        if (KeyIs(bk, "mobile")) return Bool(bv, "meta.browser.mobile", m.browser_mobile);
+        for (auto [name, out] :
+             {std::pair{"name", &m.browser_name}, std::pair{"version", &m.browser_version},
+              std::pair{"os", &m.browser_os}, std::pair{"userAgent", &m.browser_user_agent},
+              std::pair{"language", &m.browser_language},
+              std::pair{"viewportWidth", &m.browser_viewport_width},
+              std::pair{"viewportHeight", &m.browser_viewport_height}}) {
+          if (KeyIs(bk, name)) return String(bv, fmt::format("meta.browser.{}", name), *out);
+        }
+        return Status::Ok();
+      });
+    }
+    if (KeyIs(k, "view")) return Fields(v, "meta.view", {{"name", &m.view_name}});
+    return Status::Ok();
+  });
+}
+
+// Go's fmt %v of a float64 (strconv's 'g' with the shortest precision): exponent form when
+// the decimal exponent is below -4 or at least 6.
+void AppendGoFloat(std::string& out, double v) {
+  char buf[64];
+  auto sci = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+  std::string_view s(buf, sci.ptr - buf);
+  size_t e = s.find('e');
+  int exp = 0;
+  std::from_chars(s.data() + e + 1 + (s[e + 1] == '+'), s.data() + s.size(), exp);
+  if (exp < -4 || exp >= 6) {
+    out.append(s);
+    return;
+  }
+  auto fixed = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  out.append(buf, fixed.ptr);
+}
+
+// Go's encoding/json of a float64: like %v but in exponent form only below 1e-6 or from 1e21,
+// with the exponent's leading zero dropped (1e-07 -> 1e-7).
+void AppendJsonFloat(std::string& out, double v) {
+  char buf[64];
+  const double a = std::abs(v);
+  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    std::string s(buf, r.ptr);
+    size_t e = s.find('e');
+    if (s.size() - e == 4 && s[e + 2] == '0') s.erase(e + 2, 1);
+    out += s;
+    return;
+  }
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  out.append(buf, r.ptr);
+}
+
+// One key of a line: a string, or a number (measurement values_*).
+struct KeyVal {
+  std::string key;
+  std::string text;  // the string, or the number as %v prints it
+  bool number = false;
+  double num = 0;
+};
+
+// Alloy's ordered key/value map: a key set again keeps its place and takes the new value;
+// empty strings are not added.
+class Line {
+ public:
+  Line(const FaroTime& timestamp, const char* kind) : kind_(kind) {
+    Add("timestamp", FaroTimeString(timestamp));
+    Add("kind", kind);
+  }
+  const char* kind() const { return kind_; }
+  void Add(std::string key, std::string_view value) {
+    if (value.empty()) return;
+    Set(std::move(key), std::string(value), false, 0);
+  }
+  void AddNumber(std::string key, double v) {
+    std::string text;
+    AppendGoFloat(text, v);
+    Set(std::move(key), std::move(text), true, v);
+  }
+  void AddMap(std::string_view prefix, const FaroKeyVals& m) {
+    for (const auto& [k, v] : m) Add(fmt::format("{}{}", prefix, k), v);
+  }
+  void AddTrace(const FaroTraceContext& t) {
+    Add("traceID", t.trace_id);
+    Add("spanID", t.span_id);
+  }
+  const std::vector<KeyVal>& kvs() const { return kvs_; }
+
+ private:
+  void Set(std::string key, std::string text, bool number, double num) {
+    for (auto& kv : kvs_) {
+      if (kv.key == key) {
+        kv.text = std::move(text), kv.number = number, kv.num = num;
+        return;
+      }
+    }
+    kvs_.push_back({std::move(key), std::move(text), number, num});
+  }
+  const char* kind_;
+  std::vector<KeyVal> kvs_;
+};
+
+void AddMeta(Line& l, const FaroMeta& m) {
+  l.Add("sdk_name", m.sdk_name);
+  l.Add("sdk_version", m.sdk_version);
+  if (!m.sdk_integrations.empty()) {
+    std::string joined;
+    for (const auto& [name, version] : m.sdk_integrations) {
+      if (!joined.empty()) joined += ',';
+      joined.append(name).append(1, ':').append(version);
+    }
+    l.Add("sdk_integrations", joined);
+  }
+  l.Add("app_name", m.app_name);
+  l.Add("app_namespace", m.app_namespace);
+  l.Add("app_release", m.app_release);
+  l.Add("app_version", m.app_version);
+  l.Add("app_environment", m.app_environment);
+  l.Add("user_email", m.user_email);
+  l.Add("user_id", m.user_id);
+  l.Add("user_username", m.user_username);
+  l.AddMap("user_attr_", m.user_attributes);
+  l.Add("session_id", m.session_id);
+  l.AddMap("session_attr_", m.session_attributes);
+  l.Add("page_id", m.page_id);
+  l.Add("page_url", m.page_url);
+  l.AddMap("page_attr_", m.page_attributes);
+  l.Add("browser_name", m.browser_name);
+  l.Add("browser_version", m.browser_version);
+  l.Add("browser_os", m.browser_os);
+  l.Add("browser_mobile", m.browser_mobile ? "true" : "false");
+  l.Add("browser_userAgent", m.browser_user_agent);
+  l.Add("browser_language", m.browser_language);
+  l.Add("browser_viewportWidth", m.browser_viewport_width);
+  l.Add("browser_viewportHeight", m.browser_viewport_height);
+  l.Add("view_name", m.view_name);
+}
+
+// go-logfmt: a key loses the characters a key cannot hold (space and controls, '=', '"',
+// DEL, and U+FFFD, which invalid UTF-8 reads as).
+std::string LogfmtKey(std::string_view key) {
+  std::string out;
+  for (size_t i = 0; i < key.size();) {
+    uint32_t cp = 0;
+    size_t n = DecodeRune(key, i, &cp);
+    if (n == 0) {
+      ++i;
+      continue;
+    }
+    if (cp > ' ' && cp != '=' && cp != '"' && cp != 0x7f && cp != 0xfffd) {
+      out.append(key.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
+}
+
+// Appends s between quotes with JSON's escapes (invalid UTF-8 as \ufffd); `json` adds those
+// Go's encoding/json makes besides: <, >, &, U+2028 and U+2029.
+void AppendQuoted(std::string& out, std::string_view s, bool json) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      uint32_t cp = 0;
+      size_t n = DecodeRune(s, i, &cp);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else if (json && (cp == 0x2028 || cp == 0x2029)) {
+        out += fmt::format("\\u{:04x}", cp);
+        i += n;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20 || (json && (c == '<' || c == '>' || c == '&'))) {
+          out += fmt::format("\\u{:04x}", c);
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+bool LogfmtNeedsQuotes(std::string_view v) {
+  if (v == "null") return true;
+  for (size_t i = 0; i < v.size();) {
+    uint32_t cp = 0;
+    size_t n = DecodeRune(v, i, &cp);
+    if (n == 0 || cp <= ' ' || cp == '=' || cp == '"' || cp == 0x7f || cp == 0xfffd) return true;
+    i += n;
+  }
+  return false;
+}
+
+// The line in logfmt, or nothing when a key is left empty.
+std::optional<std::string> Logfmt(const Line& l) {
+  std::string out;
+  for (const auto& kv : l.kvs()) {
+    std::string key = LogfmtKey(kv.key);
+    if (key.empty()) return std::nullopt;
+    if (!out.empty()) out += ' ';
+    out += key;
+    out += '=';
+    if (!kv.number && LogfmtNeedsQuotes(kv.text)) {
+      AppendQuoted(out, kv.text, false);
+    } else {
+      out += kv.text;
+    }
+  }
+  return out;
+}
+
+// The line as Go's json.Marshal of a map writes it: keys sorted, numbers as numbers.
+std::string Json(const Line& l) {
+  std::vector<const KeyVal*> sorted;
+  for (const auto& kv : l.kvs()) sorted.push_back(&kv);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const KeyVal* a, const KeyVal* b) { return a->key < b->key; });
+  std::string out = "{";
+  for (const KeyVal* kv : sorted) {
+    if (out.size() > 1) out += ',';
+    AppendQuoted(out, kv->key, true);
+    out += ':';
+    if (kv->number) {
+      AppendJsonFloat(out, kv->num);
+    } else {
+      AppendQuoted(out, kv->text, true);
+    }
+  }
+  out += '}';
+  return out;
+}
+
+Line LogLine(const FaroLog& x) {
+  Line l(x.timestamp, "log");
+  l.Add("message", x.message);
+  l.Add("level", x.level);
+  l.AddMap("context_", x.context);
+  l.AddTrace(x.trace);
+  return l;
+}
+
+Line ExceptionLine(const FaroException& x) {
+  Line l(x.timestamp, "exception");
+  l.Add("type", x.type);
+  l.Add("value", x.value);
+  std::string stack = x.type + ": " + x.value;
+  if (x.frames) {
+    for (const auto& f : *x.frames) {
+      stack += fmt::format("\n  at {} ({}{}{}:{}:{})", f.function, f.module,
+                           f.module.empty() ? "" : "|", f.filename, f.lineno, f.colno);
+    }
+  }
+  l.Add("stacktrace", stack);
+  l.Add("hash", std::to_string(XXH3_64bits(x.value.data(), x.value.size())));
+  l.AddMap("context_", x.context);
+  l.AddTrace(x.trace);
+  return l;
+}
+
+Line MeasurementLine(const FaroMeasurement& x) {
+  Line l(x.timestamp, "measurement");
+  l.Add("type", x.type);
+  for (const auto& [name, v] : x.values) l.Add(name, fmt::format("{:.6f}", v));
+  l.AddTrace(x.trace);
+  l.AddMap("context_", x.context);
+  for (const auto& [name, v] : x.values) l.AddNumber("value_" + name, v);
+  return l;
+}
+
+Line EventLine(const FaroEvent& x) {
+  Line l(x.timestamp, "event");
+  l.Add("event_name", x.name);
+  l.Add("event_domain", x.domain);
+  if (x.attributes) l.AddMap("event_data_", *x.attributes);
+  l.AddTrace(x.trace);
+  return l;
+}
+
+}  // namespace
+
+Result<FaroPayload> DecodeFaro(std::string_view json) {
+  thread_local simdjson::dom::parser parser;
+  element doc;
+  if (auto err = parser.parse(json.data(), json.size()).get(doc); err != simdjson::SUCCESS) {
+    return Invalid(simdjson::error_message(err));
+  }
+  if (doc.type() != element_type::OBJECT) return Invalid("the body must be a JSON object");
+  FaroPayload p;
+  RETURN_IF_ERROR(Members(doc, "payload", [&](std::string_view k, element v) {
+    if (KeyIs(k, "meta")) return DecodeMeta(v, p.meta);
+    if (KeyIs(k, "logs")) {
+      p.logs.clear();
+      return Items(v, "logs", [&](element e, const std::string& path) {
+        return DecodeLog(e, path, p.logs.emplace_back());
+      });
+    }
+    if (KeyIs(k, "exceptions")) {
+      p.exceptions.clear();
+      return Items(v, "exceptions", [&](element e, const std::string& path) {
+        return DecodeException(e, path, p.exceptions.emplace_back());
+      });
+    }
+    if (KeyIs(k, "measurements")) {
+      p.measurements.clear();
+      return Items(v, "measurements", [&](element e, const std::string& path) {
+        return DecodeMeasurement(e, path, p.measurements.emplace_back());
+      });
+    }
+    if (KeyIs(k, "events")) {
+      p.events.clear();
+      return Items(v, "events", [&](element e, const std::string& path) {
+        return DecodeEvent(e, path, p.events.emplace_back());
+      });
+    }
+    if (KeyIs(k, "traces")) {
+      if (IsNull(v)) {
+        p.traces_json.clear();
+        return Status::Ok();
+      }
+      if (v.type() != element_type::OBJECT) return Invalid("traces must be an object");
+      p.traces_json = simdjson::minify(v);
+    }
+    return Status::Ok();
+  }));
+  return p;
+}
+
+std::string FaroTimeString(const FaroTime& t) {
+  if (t.zero) return "0001-01-01 00:00:00 +0000 UTC";
+  const int64_t local = t.unix_s + t.offset_s;
+  int64_t days = local / 86400, secs = local % 86400;
+  if (secs < 0) secs += 86400, --days;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  std::string out = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, secs / 3600,
+                                secs / 60 % 60, secs % 60);
+  if (t.nanos != 0) {
+    std::string frac = fmt::format("{:09}", t.nanos);
+    frac.erase(frac.find_last_not_of('0') + 1);
+    out += '.' + frac;
+  }
+  const int32_t off = std::abs(t.offset_s) / 60;
+  std::string zone = fmt::format("{}{:02}{:02}", t.offset_s < 0 ? '-' : '+', off / 60, off % 60);
+  out += ' ' + zone + ' ' + (t.utc ? std::string("UTC") : zone);
+  return out;
+}
+
+FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
+  std::vector<Line> lines;
+  lines.reserve(payload.logs.size() + payload.exceptions.size() + payload.measurements.size() +
+                payload.events.size());
+  for (const auto& x : payload.logs) lines.push_back(LogLine(x));
+  for (const auto& x : payload.exceptions) {
+    if (options.resolve_frame && x.frames) {
+      FaroException resolved = x;
+      for (auto& f : *resolved.frames) options.resolve_frame(f, payload.meta.app_release);
+      lines.push_back(ExceptionLine(resolved));
+    } else {
+      lines.push_back(ExceptionLine(x));
+    }
+  }
+  for (const auto& x : payload.measurements) lines.push_back(MeasurementLine(x));
+  for (const auto& x : payload.events) lines.push_back(EventLine(x));
+
+  FaroLogs out;
+  // Streams in order of their first line, entries in payload order.
+  std::vector<std::pair<Labels, std::vector<std::string>>> streams;
+  for (Line& l : lines) {
+    AddMeta(l, payload.meta);
+    std::string text;
+    if (options.format == FaroLogFormat::kJson) {
+      text = Json(l);
+    } else if (auto t = Logfmt(l)) {
+      text = std::move(*t);
+    } else {
+      ++out.dropped;
+      continue;
+    }
+    Labels labels;
+    for (const auto& [name, value] : options.labels) {
+      if (!value.empty()) {
+        labels.push_back({name, value});
+        continue;
+      }
+      for (const auto& kv : l.kvs()) {
+        if (kv.key == name) labels.push_back({name, kv.text});
+      }
+    }
+    // Loki needs a label: a line whose configured labels all came out empty gets its kind.
+    if (labels.empty()) labels.push_back({"kind", l.kind()});
+    std::sort(labels.begin(), labels.end());
+    auto it = std::find_if(streams.begin(), streams.end(),
+                           [&](const auto& s) { return s.first == labels; });
+    if (it == streams.end()) {
+      streams.emplace_back(std::move(labels), std::vector<std::string>());
+      it = streams.end() - 1;
+    }
+    ++out.entries;
+    out.line_bytes += text.size();
+    it->second.push_back(std::move(text));
+  }
+  if (out.entries == 0) return out;
+  LokiPushBuilder push;
+  for (const auto& [labels, entries] : streams) {
+    push.BeginStream(labels);
+    for (const auto& e : entries) push.AddEntry(options.entry_ns, e);
+  }
+  out.push = push.Finish();
+  return out;
+}
+
+}  // namespace strata::proto
