@@ -44,6 +44,8 @@ Agent::Agent(AgentConfig config, std::string config_path)
       .Register(*registry_)
       .Add({{"version", kVersion}, {"revision", kRevision}})
       .Set(1);
+  faro_ = std::make_unique<FaroReceiver>(*intake_, config_.faro,
+                                         config_.max_decompressed_body_bytes, *registry_);
   http::ServerOptions opts;
   opts.listen = config_.listen;
   opts.max_body_bytes = config_.max_request_body_bytes;
@@ -118,7 +120,7 @@ Status Agent::Reload() {
       next.max_decompressed_body_bytes != config_.max_decompressed_body_bytes ||
       next.memory_budget_bytes != config_.memory_budget_bytes ||
       next.remote_write != config_.remote_write || next.otlp != config_.otlp ||
-      next.loki != config_.loki) {
+      next.loki != config_.loki || next.faro != config_.faro) {
     spdlog::warn(
         "msg=\"server, receivers and data_dir settings change only with a restart; keeping "
         "the running ones\"");
@@ -204,6 +206,11 @@ void Agent::RegisterRoutes() {
                  HandleLokiPush(*intake_, config_.max_decompressed_body_bytes, config_.loki.tenant,
                                 req, r);
                });
+  if (config_.faro.enabled) {
+    auto faro = [this](http::Request& req, const http::Responder& r) { faro_->Handle(req, r); };
+    http_->Route("/collect", {bhttp::verb::post, bhttp::verb::options}, faro);
+    http_->Route("/collect/", {bhttp::verb::post, bhttp::verb::options}, faro);  // {app-key}
+  }
   http_->Route("/metrics", {bhttp::verb::get},
                [this](http::Request& req, const http::Responder& r) {
                  http::Response res = http::TextResponse(req, http::Status::ok, RenderMetrics());

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "agent/config.h"
+#include "agent/receive/faro.h"
 #include "agent/receive/intake.h"
 #include "agent/receive/otlp_grpc.h"
 #include "agent/scrape/scraper.h"
@@ -17,7 +18,7 @@
 
 namespace strata::agent {
 
-// Agent is `strata agent`: HTTP receivers (remote write, OTLP/HTTP, Loki push), OTLP/gRPC and
+// Agent is `strata agent`: HTTP receivers (remote write, OTLP/HTTP, Loki push, Faro), OTLP/gRPC and
 // Prometheus scraping in front of one durable queue and sender per exporter. Reload re-reads the
 // configuration file: exporters whose settings changed are stopped and reopened on the same queue
 // directory, so queued data survives; removed exporters keep their queue on disk (sent again if
@@ -46,6 +47,7 @@ class Agent {
   std::optional<DirLock> lock_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<Intake> intake_;
+  std::unique_ptr<FaroReceiver> faro_;
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<otlpgrpc::Server> grpc_;
   std::unique_ptr<ScrapeManager> scrape_;

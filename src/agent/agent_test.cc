@@ -18,6 +18,7 @@
 #include "base/sample.h"
 #include "http/client.h"
 #include "http/compression.h"
+#include "proto/faro.h"
 #include "proto/loki.h"
 #include "proto/otlp.h"
 #include "proto/remote_write.h"
@@ -534,6 +535,118 @@ TEST_F(AgentSignalsTest, OtlpGrpcExport) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   st = call("/some.Other/Method", "", "");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(AgentSignalsTest, FaroPayloadsBecomeLokiLinesAndOtlpTraces) {
+  Backend backend;
+  extra_yaml_ =
+      "receivers:\n  faro:\n    cors_allowed_origins: [\"https://*.shop.example\"]\n"
+      "    api_key: s3cret\n    app_keys: {k1: team-b}\n    max_payload_size: 4KiB\n"
+      "    rate_limiting: {enabled: true, rate: 0.01, burst_size: 2}\n";
+  StartWithEveryExporter(backend);
+  auto faro = [&](const std::string& path, const std::string& body,
+                  std::map<std::string, std::string> headers = {},
+                  bhttp::verb method = bhttp::verb::post) {
+    http::Request req{method, path, 11};
+    req.set(bhttp::field::content_type, "application/json");
+    if (!headers.count("x-api-key")) headers["x-api-key"] = "s3cret";
+    for (const auto& [k, v] : headers) {
+      if (!v.empty()) req.set(k, v);
+    }
+    req.body() = body;
+    auto res = client_->Do(std::move(req));
+    EXPECT_TRUE(res.ok());
+    return *res;
+  };
+  const std::string payload =
+      std::string(R"({"meta": {"app": {"name": "shop", "environment": "prod"},
+      "session": {"id": "s1"}, "browser": {"name": "Chrome"}},
+    "logs": [{"message": "checkout", "level": "info", "timestamp": "2026-12-05T01:02:03.5Z"}],
+    "measurements": [{"type": "web-vitals", "values": {"lcp": 812.5},
+                      "timestamp": "2026-12-05T01:02:03Z"}],
+    "traces": )") +
+      std::string(kOtlpTracesJson) + "}";
+  const std::string origin = "https://www.shop.example";
+
+  auto res =
+      faro("/collect", http::Gzip(payload), {{"Content-Encoding", "gzip"}, {"Origin", origin}});
+  EXPECT_EQ(res.result_int(), 202u) << res.body();
+  EXPECT_EQ(res.body(), "ok");
+  EXPECT_EQ(std::string(res[bhttp::field::access_control_allow_origin]), origin);
+  EXPECT_EQ(std::string(res[bhttp::field::access_control_expose_headers]), "Retry-After");
+
+  // Logs reach the Loki exporter as lines with Alloy's keys, labelled by app and kind; the
+  // traces reach the OTLP exporter as the protobuf of the same OTLP/JSON.
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() == 1; }));
+  auto push = proto::DecodeLokiPush(backend.Bodies("/loki/api/v1/push")[0]);
+  ASSERT_TRUE(push.ok()) << push.status().ToString();
+  ASSERT_EQ(push->streams.size(), 2u);
+  EXPECT_EQ(proto::FormatLokiLabels(push->streams[0].labels), R"({app_name="shop", kind="log"})");
+  EXPECT_EQ(push->streams[0].entries[0].line,
+            R"(timestamp="2026-12-05 01:02:03.5 +0000 UTC" kind=log message=checkout level=info )"
+            R"(app_name=shop app_environment=prod session_id=s1 browser_name=Chrome )"
+            R"(browser_mobile=false)");
+  EXPECT_EQ(proto::FormatLokiLabels(push->streams[1].labels),
+            R"({app_name="shop", kind="measurement"})");
+  EXPECT_EQ(push->streams[1].entries[0].line,
+            R"(timestamp="2026-12-05 01:02:03 +0000 UTC" kind=measurement type=web-vitals )"
+            R"(lcp=812.500000 value_lcp=812.5 app_name=shop app_environment=prod session_id=s1 )"
+            R"(browser_name=Chrome browser_mobile=false)");
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/otlp/v1/traces").size() == 1; }));
+  EXPECT_EQ(backend.Bodies("/otlp/v1/traces")[0],
+            *proto::OtlpJsonToProtobuf(proto::OtlpSignal::kTraces, kOtlpTracesJson));
+
+  // CORS preflights: the SDK's headers and the trace-context allow-list pass; others, and
+  // other origins, get no CORS headers.
+  auto pre = faro("/collect", "",
+                  {{"Origin", origin},
+                   {"Access-Control-Request-Method", "POST"},
+                   {"Access-Control-Request-Headers", "content-type,traceparent,x-api-key"}},
+                  bhttp::verb::options);
+  EXPECT_EQ(pre.result_int(), 204u);
+  EXPECT_EQ(std::string(pre[bhttp::field::access_control_allow_origin]), origin);
+  EXPECT_EQ(std::string(pre[bhttp::field::access_control_allow_headers]),
+            "content-type,traceparent,x-api-key");
+  pre = faro("/collect", "",
+             {{"Origin", origin},
+              {"Access-Control-Request-Method", "POST"},
+              {"Access-Control-Request-Headers", "content-type,x-datadog-trace-id"}},
+             bhttp::verb::options);
+  EXPECT_EQ(pre.result_int(), 204u);
+  EXPECT_EQ(pre.count(bhttp::field::access_control_allow_origin), 0u);
+  pre = faro("/collect", "",
+             {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}},
+             bhttp::verb::options);
+  EXPECT_EQ(pre.count(bhttp::field::access_control_allow_origin), 0u);
+
+  // Refusals, each with its reason.
+  EXPECT_EQ(faro("/collect", "{}", {{"x-api-key", "wrong"}}).result_int(), 401u);
+  EXPECT_EQ(faro("/collect/k2", "{}").result_int(), 401u);
+  res = faro("/collect", std::string(5000, ' ') + "{}");
+  EXPECT_EQ(res.result_int(), 413u);
+  EXPECT_NE(res.body().find("receivers.faro.max_payload_size"), std::string::npos);
+  res = faro("/collect", R"({"logs": [{"timestamp": 5}]})");
+  EXPECT_EQ(res.result_int(), 400u);
+  EXPECT_NE(res.body().find("logs[0].timestamp must be an RFC 3339 time"), std::string::npos)
+      << res.body();
+  res = faro("/collect", R"({"traces": {"resourceSpans": [{"scopeSpans": 7}]}})");
+  EXPECT_EQ(res.result_int(), 400u);
+
+  // Per app: "shop:prod" used its burst of 2 above; it gets 429 and Retry-After, exposed to
+  // the page. Another app, through its app key, still passes.
+  const std::string shop = R"({"meta": {"app": {"name": "shop", "environment": "prod"}}})";
+  res = faro("/collect", shop, {{"Origin", origin}});
+  EXPECT_EQ(res.result_int(), 202u);
+  res = faro("/collect", shop, {{"Origin", origin}});
+  EXPECT_EQ(res.result_int(), 429u);
+  EXPECT_GE(std::stoi(std::string(res[bhttp::field::retry_after])), 1);
+  EXPECT_EQ(std::string(res[bhttp::field::access_control_expose_headers]), "Retry-After");
+  res = faro("/collect/k1", R"({"meta": {"app": {"name": "blog"}}, "events": [{"name": "e"}]})");
+  EXPECT_EQ(res.result_int(), 202u) << res.body();
+  EXPECT_NE(
+      Metrics().find(R"(strata_agent_received_items_total{receiver="faro",tenant="team-b"} 1)"),
+      std::string::npos)
+      << Metrics();
 }
 
 TEST_F(AgentTest, PerTenantRateLimits) {

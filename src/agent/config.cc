@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <set>
 
 #include "base/file.h"
+#include "base/labels.h"
 #include "base/tenant.h"
 #include "base/yaml_section.h"
 #include "http/client.h"
@@ -192,9 +194,104 @@ Status ParseLimits(const YAML::Node& node, RateLimitTable& limits) {
   return Status::Ok();
 }
 
+Status ParseFaro(const YAML::Node& node, FaroConfig& f) {
+  const std::string path = "receivers.faro";
+  YamlSection s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Bool("enabled", f.enabled));
+  RETURN_IF_ERROR(s.Str("tenant", f.tenant));
+  RETURN_IF_ERROR(s.Str("api_key", f.api_key));
+  YAML::Node keys = s.Get("app_keys");
+  if (keys && !keys.IsNull()) {
+    if (!keys.IsMap()) {
+      return Status::InvalidArgument("config: \"receivers.faro.app_keys\" must be a mapping");
+    }
+    for (const auto& kv : keys) {
+      auto key = kv.first.as<std::string>();
+      auto tenant = kv.second.IsNull() ? std::string() : kv.second.as<std::string>();
+      if (key.empty() || key.find('/') != std::string::npos) {
+        return Status::InvalidArgument(
+            "config: \"receivers.faro.app_keys\": a key must be non-empty, without '/'");
+      }
+      f.app_keys[key] = tenant;
+    }
+  }
+  RETURN_IF_ERROR(s.StrList("cors_allowed_origins", f.cors_allowed_origins));
+  if (s.Get("trace_context_headers")) {
+    f.trace_context_headers.clear();
+    RETURN_IF_ERROR(s.StrList("trace_context_headers", f.trace_context_headers));
+    for (auto& h : f.trace_context_headers) {
+      std::transform(h.begin(), h.end(), h.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+    }
+  }
+  RETURN_IF_ERROR(s.Bytes("max_payload_size", f.max_payload_size));
+  YamlSection r(s.Get("rate_limiting"), path + ".rate_limiting");
+  RETURN_IF_ERROR(r.Check());
+  RETURN_IF_ERROR(r.Bool("enabled", f.rate_limiting));
+  std::string strategy = "per_app";
+  RETURN_IF_ERROR(r.Str("strategy", strategy));
+  RETURN_IF_ERROR(r.Double("rate", f.rate));
+  RETURN_IF_ERROR(r.Double("burst_size", f.burst_size));
+  RETURN_IF_ERROR(r.Unknown());
+  if (strategy != "per_app" && strategy != "global") {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.rate_limiting.strategy\": \"{}\" is not per_app or global", path, strategy));
+  }
+  f.per_app = strategy == "per_app";
+  if (f.rate <= 0 || f.burst_size < 1) {
+    return Status::InvalidArgument(fmt::format(
+        "config: \"{}.rate_limiting\": rate must be positive and burst_size at least 1", path));
+  }
+  YAML::Node labels = s.Get("extra_log_labels");
+  if (labels && !labels.IsNull()) {
+    if (!labels.IsMap()) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"{}.extra_log_labels\" must be a mapping", path));
+    }
+    f.extra_log_labels.clear();
+    for (const auto& kv : labels) {
+      auto name = kv.first.as<std::string>();
+      if (!IsValidLegacyLabelName(name)) {
+        return Status::InvalidArgument(fmt::format(
+            "config: \"{}.extra_log_labels\": \"{}\" is not a valid label name", path, name));
+      }
+      f.extra_log_labels.emplace_back(
+          name, kv.second.IsNull() ? std::string() : kv.second.as<std::string>());
+    }
+  }
+  std::string format = "logfmt";
+  RETURN_IF_ERROR(s.Str("log_format", format));
+  if (format != "logfmt" && format != "json") {
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}.log_format\": \"{}\" is not logfmt or json", path, format));
+  }
+  f.json_lines = format == "json";
+  RETURN_IF_ERROR(s.Unknown());
+  if (f.max_payload_size == 0) {
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}.max_payload_size\" must be positive", path));
+  }
+  if (!f.tenant.empty()) {
+    if (Status st = ValidateTenantId(f.tenant); !st.ok()) {
+      return Status::InvalidArgument(fmt::format("config: \"{}.tenant\": {}", path, st.message()));
+    }
+  }
+  for (const auto& [key, tenant] : f.app_keys) {
+    if (!tenant.empty()) {
+      if (Status st = ValidateTenantId(tenant); !st.ok()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}.app_keys\": tenant of a key: {}", path, st.message()));
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status ParseReceivers(const YAML::Node& node, AgentConfig& c) {
   YamlSection s(node, "receivers");
   RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(ParseFaro(s.Get("faro"), c.faro));
   for (auto [key, rc] : {std::pair{"remote_write", &c.remote_write}, std::pair{"otlp", &c.otlp},
                          std::pair{"loki", &c.loki}}) {
     YamlSection r(s.Get(key), std::string("receivers.") + key);

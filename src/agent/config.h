@@ -78,6 +78,34 @@ struct ReceiverConfig {
   bool operator==(const ReceiverConfig&) const = default;
 };
 
+// The Faro receiver (POST /collect, /collect/{app-key}) for the Grafana Faro Web SDK, with the
+// settings of Grafana Alloy's faro.receiver (docs/agent.md).
+struct FaroConfig {
+  bool enabled = true;
+  std::string tenant;   // used without X-Scope-OrgID or an app key's tenant
+  std::string api_key;  // when set, requests must carry it in x-api-key
+  // /collect/{key}: the keys accepted there, each with its tenant ("" = `tenant`).
+  std::map<std::string, std::string> app_keys;
+  // Origins answered with CORS headers: exact (case aside), "*" for any, or one * wildcard
+  // ("https://*.example.com"). Empty: no CORS headers (same-origin pages only).
+  std::vector<std::string> cors_allowed_origins;
+  // Trace-context headers the SDK may add to its requests, allowed by CORS preflights beside
+  // the SDK's own (content-type, content-encoding, x-api-key, x-faro-session-id,
+  // x-scope-orgid); others are refused.
+  std::vector<std::string> trace_context_headers = {"traceparent", "tracestate", "b3",
+                                                    "uber-trace-id"};
+  uint64_t max_payload_size = 5u << 20;  // request body as sent (413 beyond)
+  // Requests per second per app (meta.app name and environment), or for all apps together.
+  bool rate_limiting = false;
+  bool per_app = true;
+  double rate = 50, burst_size = 100;
+  // Loki stream labels: a value sets a fixed label; "" takes the line's key of that name.
+  std::vector<std::pair<std::string, std::string>> extra_log_labels = {{"app_name", ""},
+                                                                       {"kind", ""}};
+  bool json_lines = false;  // log_format: json (default logfmt)
+  bool operator==(const FaroConfig&) const = default;
+};
+
 // Targets listed in the configuration.
 struct StaticTargets {
   std::vector<std::string> targets;  // host:port
@@ -125,6 +153,7 @@ struct AgentConfig {
   uint64_t memory_budget_bytes = 256u << 20;
   std::string log_level = "info";
   ReceiverConfig remote_write, otlp, loki;
+  FaroConfig faro;
   RateLimitTable limits;
   std::vector<ScrapeConfig> scrape_configs;
   std::vector<ExporterConfig> exporters;

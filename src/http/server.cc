@@ -289,6 +289,7 @@ struct Responder::State {
   std::shared_ptr<Session> session;
   std::shared_ptr<const std::atomic<bool>> gone;
   std::atomic<bool> sent{false};
+  std::vector<std::pair<std::string, std::string>> headers;  // AddHeader's, set before sharing
 };
 
 Responder::Responder(std::shared_ptr<Session> session)
@@ -303,8 +304,13 @@ void Responder::Upgrade(std::function<void(std::shared_ptr<WebSocket>)> on_open)
              [s, on_open = std::move(on_open)]() mutable { s->Upgrade(std::move(on_open)); });
 }
 
+void Responder::AddHeader(std::string name, std::string value) const {
+  state_->headers.emplace_back(std::move(name), std::move(value));
+}
+
 void Responder::Send(Response res) const {
   if (state_->sent.exchange(true)) return;
+  for (const auto& [name, value] : state_->headers) res.set(name, value);
   auto s = state_->session;
   asio::post(s->executor(), [s, res = std::move(res)]() mutable { s->Write(std::move(res)); });
 }

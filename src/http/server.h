@@ -47,6 +47,9 @@ class Responder {
  public:
   explicit Responder(std::shared_ptr<Session> session);
   void Send(Response res) const;
+  // Adds a header to whatever response is sent (CORS headers on every answer of a route).
+  // Call it before the responder is shared with other threads.
+  void AddHeader(std::string name, std::string value) const;
   // Instead of a response: upgrades the connection to a WebSocket and, once the handshake is
   // done, calls `on_open` with it (on the connection's executor; never if the handshake
   // fails). The request must be a WebSocket upgrade (boost::beast::websocket::is_upgrade).

@@ -158,6 +158,31 @@ void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> va
   }
 }
 
+void Intake::SubmitParts(const std::string& receiver,
+                         std::span<const std::span<const QueueRecord>> parts,
+                         std::function<void(const Status&)> done) {
+  if (parts.size() == 1) return Submit(receiver, parts[0], std::move(done));
+  struct Pending {
+    Mutex mu;
+    size_t left;
+    Status error;
+    std::function<void(const Status&)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = parts.size();
+  pending->done = std::move(done);
+  for (const auto& variants : parts) {
+    Submit(receiver, variants, [pending](const Status& st) {
+      {
+        MutexLock lk(pending->mu);
+        if (!st.ok() && pending->error.ok()) pending->error = st;
+        if (--pending->left > 0) return;
+      }
+      pending->done(pending->error);
+    });
+  }
+}
+
 void Intake::CountRequest(const std::string& receiver, const std::string& code) {
   requests_.Add({{"receiver", receiver}, {"code", code}}).Increment();
 }
@@ -200,23 +225,32 @@ void Intake::SubmitHttp(const std::string& receiver, std::span<const QueueRecord
                         const http::Request& req, const http::Responder& respond,
                         ErrorFormat format, http::Status ok_status, std::string ok_content_type,
                         std::string ok_body) {
-  Submit(receiver, variants,
-         [this, receiver, respond, format, ok_status, version = req.version(),
-          keep_alive = req.keep_alive(), ok_content_type = std::move(ok_content_type),
-          ok_body = std::move(ok_body)](const Status& st) {
-           if (!st.ok()) {
-             http::Status code = http::StatusFor(st);
-             CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
-             return respond.Send(AgentError(version, keep_alive, format, code, st.message()));
-           }
-           CountRequest(receiver, std::to_string(static_cast<unsigned>(ok_status)));
-           http::Response res(ok_status, version);
-           res.keep_alive(keep_alive);
-           if (!ok_content_type.empty()) res.set(bhttp::field::content_type, ok_content_type);
-           res.body() = ok_body;
-           res.prepare_payload();
-           respond.Send(std::move(res));
-         });
+  SubmitHttp(receiver, {&variants, 1}, req, respond, format, ok_status, std::move(ok_content_type),
+             std::move(ok_body));
+}
+
+void Intake::SubmitHttp(const std::string& receiver,
+                        std::span<const std::span<const QueueRecord>> parts,
+                        const http::Request& req, const http::Responder& respond,
+                        ErrorFormat format, http::Status ok_status, std::string ok_content_type,
+                        std::string ok_body) {
+  SubmitParts(receiver, parts,
+              [this, receiver, respond, format, ok_status, version = req.version(),
+               keep_alive = req.keep_alive(), ok_content_type = std::move(ok_content_type),
+               ok_body = std::move(ok_body)](const Status& st) {
+                if (!st.ok()) {
+                  http::Status code = http::StatusFor(st);
+                  CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
+                  return respond.Send(AgentError(version, keep_alive, format, code, st.message()));
+                }
+                CountRequest(receiver, std::to_string(static_cast<unsigned>(ok_status)));
+                http::Response res(ok_status, version);
+                res.keep_alive(keep_alive);
+                if (!ok_content_type.empty()) res.set(bhttp::field::content_type, ok_content_type);
+                res.body() = ok_body;
+                res.prepare_payload();
+                respond.Send(std::move(res));
+              });
 }
 
 }  // namespace strata::agent

@@ -79,6 +79,11 @@ class Intake {
   // queue's error otherwise.
   void Submit(const std::string& receiver, std::span<const QueueRecord> variants,
               std::function<void(const Status&)> done);
+  // Submits independent parts of one request (a Faro payload's logs and its traces), each
+  // with its variants; `done` is called once, when every part is durable or with the first
+  // error.
+  void SubmitParts(const std::string& receiver, std::span<const std::span<const QueueRecord>> parts,
+                   std::function<void(const Status&)> done);
 
   // HTTP receivers: the tenant (X-Scope-OrgID, else `fallback`, the receiver's configured
   // tenant, possibly empty), or answers 400 and returns false.
@@ -92,6 +97,10 @@ class Intake {
   // error: 404 (no exporter), 413 (record larger than a queue takes), 400 (a tenant that cannot
   // be queued), 503 + Retry-After (a queue full or failing).
   void SubmitHttp(const std::string& receiver, std::span<const QueueRecord> variants,
+                  const http::Request& req, const http::Responder& respond, ErrorFormat format,
+                  http::Status ok_status, std::string ok_content_type = {},
+                  std::string ok_body = {});
+  void SubmitHttp(const std::string& receiver, std::span<const std::span<const QueueRecord>> parts,
                   const http::Request& req, const http::Responder& respond, ErrorFormat format,
                   http::Status ok_status, std::string ok_content_type = {},
                   std::string ok_body = {});
