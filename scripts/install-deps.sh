@@ -11,7 +11,7 @@ build_pkgs=(
 )
 # Real peers the integration tests and benchmarks run against.
 peer_pkgs=(prometheus prometheus-node-exporter victoria-metrics memcached curl python3 util-linux nodejs
-  syslog-ng-core syslog-ng-mod-http)
+  syslog-ng-core syslog-ng-mod-http chromium)
 
 # What only the benchmarks compare with (bench/logs): not needed by `make test`.
 bench_pkgs=(clickhouse-server clickhouse-client zstd ripgrep)

@@ -91,7 +91,7 @@ struct FaroConfig {
   std::vector<std::string> cors_allowed_origins;
   // Trace-context headers the SDK may add to its requests, allowed by CORS preflights beside
   // the SDK's own (content-type, content-encoding, x-api-key, x-faro-session-id,
-  // x-scope-orgid); others are refused.
+  // x-scope-orgid, idempotency-key); others are refused.
   std::vector<std::string> trace_context_headers = {"traceparent", "tracestate", "b3",
                                                     "uber-trace-id"};
   uint64_t max_payload_size = 5u << 20;  // request body as sent (413 beyond)

@@ -19,9 +19,11 @@ namespace {
 
 constexpr const char* kReceiver = "faro";
 constexpr ErrorFormat kPlainText = ErrorFormat::kText;
-// Headers the Faro Web SDK sends itself (its fetch transport), allowed by every preflight.
-constexpr std::string_view kSdkHeaders[] = {"content-type", "content-encoding", "x-api-key",
-                                            "x-faro-session-id", "x-scope-orgid"};
+// Headers the Faro Web SDK sends itself (its fetch transport; Idempotency-Key since 2.x),
+// allowed by every preflight.
+constexpr std::string_view kSdkHeaders[] = {"content-type",  "content-encoding",
+                                            "x-api-key",     "x-faro-session-id",
+                                            "x-scope-orgid", "idempotency-key"};
 // Apps tracked for per-app limits at most; an idle app's bucket goes after kAppIdleMs.
 constexpr size_t kMaxApps = 10'000;
 constexpr int64_t kAppIdleMs = int64_t{10} * 60'000;
