@@ -1,11 +1,12 @@
-// agent_sink: the backend of the agent forwarding benchmark. A remote-write receiver that
-// checks each request in full (snappy, then the WriteRequest's structure, as any receiver
-// must) and counts its samples, but stores nothing: so the benchmark measures the agent, not
-// a database sharing the agent's machine.
+// agent_sink: the backend of the agent benchmarks (bench/agent, bench/faro). A remote-write,
+// Loki push and OTLP/HTTP traces receiver that checks each request in full (snappy, then the
+// message's structure, as any receiver must) and counts what it holds, but stores nothing: so
+// the benchmark measures the agent, not a database sharing the agent's machine.
 //
 // Usage: agent_sink --listen 127.0.0.1:PORT
-// Serves POST /api/v1/write (204, or 400 with the problem), GET /health and GET /metrics
-// (agent_sink_samples_total, agent_sink_requests_total).
+// Serves POST /api/v1/write, /loki/api/v1/push and /otlp/v1/traces (2xx, or 400 with the
+// problem), GET /health and GET /metrics (agent_sink_samples_total,
+// agent_sink_log_entries_total, agent_sink_spans_total, agent_sink_requests_total).
 #include <fmt/format.h>
 #include <pthread.h>
 
@@ -16,6 +17,8 @@
 #include <string>
 
 #include "http/server.h"
+#include "proto/loki.h"
+#include "proto/otlp.h"
 #include "proto/remote_write.h"
 
 namespace {
@@ -42,7 +45,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::atomic<uint64_t> samples{0}, requests{0};
+  std::atomic<uint64_t> samples{0}, entries{0}, spans{0}, requests{0};
   strata::http::ServerOptions opts;
   opts.listen = listen;
   opts.threads = 1;
@@ -60,13 +63,36 @@ int main(int argc, char** argv) {
     ++requests;
     r.Send(TextResponse(req, Status::no_content, ""));
   });
+  server.Route("/loki/api/v1/push", {bhttp::verb::post}, [&](Request& req, const Responder& r) {
+    std::string raw;
+    auto st = strata::proto::SnappyDecompress(req.body(), 256u << 20, raw);
+    if (!st.ok()) return r.Send(TextResponse(req, Status::bad_request, st.message()));
+    auto counts = strata::proto::ScanLokiPush(raw);
+    if (!counts.ok()) {
+      return r.Send(TextResponse(req, Status::bad_request, counts.status().message()));
+    }
+    entries += counts->entries;
+    ++requests;
+    r.Send(TextResponse(req, Status::no_content, ""));
+  });
+  server.Route("/otlp/v1/traces", {bhttp::verb::post}, [&](Request& req, const Responder& r) {
+    auto counts = strata::proto::ScanOtlp(strata::proto::OtlpSignal::kTraces, req.body());
+    if (!counts.ok()) {
+      return r.Send(TextResponse(req, Status::bad_request, counts.status().message()));
+    }
+    spans += counts->items;
+    ++requests;
+    r.Send(TextResponse(req, Status::ok, ""));
+  });
   server.Route("/health", {bhttp::verb::get}, [](Request& req, const Responder& r) {
     r.Send(TextResponse(req, Status::ok, "OK"));
   });
   server.Route("/metrics", {bhttp::verb::get}, [&](Request& req, const Responder& r) {
-    r.Send(TextResponse(req, Status::ok,
-                        fmt::format("agent_sink_samples_total {}\nagent_sink_requests_total {}\n",
-                                    samples.load(), requests.load())));
+    r.Send(
+        TextResponse(req, Status::ok,
+                     fmt::format("agent_sink_samples_total {}\nagent_sink_log_entries_total {}\n"
+                                 "agent_sink_spans_total {}\nagent_sink_requests_total {}\n",
+                                 samples.load(), entries.load(), spans.load(), requests.load())));
   });
   if (auto st = server.Start(); !st.ok()) {
     std::fprintf(stderr, "agent_sink: %s\n", st.message().c_str());
