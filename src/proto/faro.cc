@@ -21,74 +21,93 @@ Status Invalid(std::string_view what) {
   return Status::InvalidArgument(fmt::format("invalid Faro payload: {}", what));
 }
 
-// Go's encoding/json matches object keys to fields without regard to case.
+// Go's encoding/json matches object keys to fields without regard to (ASCII) case.
 bool KeyIs(std::string_view key, std::string_view field) {
-  return key.size() == field.size() &&
-         std::equal(key.begin(), key.end(), field.begin(), [](char a, char b) {
-           return std::tolower(static_cast<unsigned char>(a)) ==
-                  std::tolower(static_cast<unsigned char>(b));
-         });
+  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+  if (key.size() != field.size()) return false;
+  for (size_t i = 0; i < key.size(); ++i) {
+    if (lower(key[i]) != lower(field[i])) return false;
+  }
+  return true;
 }
+
+// Where a member is, for error messages ("logs[0].timestamp"): made into text only when one
+// is needed. A Path refers to its parent, so it lives no longer than the parent's expression.
+struct Path {
+  Path(const char* root) : name(root) {}  // NOLINT(google-explicit-constructor): "logs"
+  Path(const Path* p, std::string_view n, int64_t i) : parent(p), name(n), index(i) {}
+  const Path* parent = nullptr;
+  std::string_view name;  // a member's name; empty with index >= 0 for an array's item
+  int64_t index = -1;
+  Path operator/(std::string_view member) const { return {this, member, -1}; }
+  Path operator[](int64_t i) const { return {this, {}, i}; }
+  std::string str() const {
+    std::string out = parent ? parent->str() : std::string();
+    if (index >= 0) return out + fmt::format("[{}]", index);
+    if (!out.empty()) out += '.';
+    return out.append(name);
+  }
+};
 
 bool IsNull(element e) { return e.type() == element_type::NULL_VALUE; }
 
-Status String(element e, std::string_view path, std::string& out) {
+Status String(element e, const Path& path, std::string& out) {
   if (IsNull(e)) return Status::Ok();
   std::string_view v;
   if (e.get_string().get(v) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be a string", path));
+    return Invalid(fmt::format("{} must be a string", path.str()));
   }
   out.assign(v);
   return Status::Ok();
 }
 
-Status Bool(element e, std::string_view path, bool& out) {
+Status Bool(element e, const Path& path, bool& out) {
   if (IsNull(e)) return Status::Ok();
   if (e.get_bool().get(out) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be true or false", path));
+    return Invalid(fmt::format("{} must be true or false", path.str()));
   }
   return Status::Ok();
 }
 
 // A JSON number that Go decodes into an int: integral, within int64.
-Status Int(element e, std::string_view path, int64_t& out) {
+Status Int(element e, const Path& path, int64_t& out) {
   if (IsNull(e)) return Status::Ok();
   if (e.type() == element_type::INT64) {
     out = e.get_int64().value_unsafe();
     return Status::Ok();
   }
-  return Invalid(fmt::format("{} must be an integer", path));
+  return Invalid(fmt::format("{} must be an integer", path.str()));
 }
 
 // Calls f(key, value) for each member of an object (null: none); anything else is an error.
 template <typename F>
-Status Members(element e, std::string_view path, F&& f) {
+Status Members(element e, const Path& path, F&& f) {
   if (IsNull(e)) return Status::Ok();
   object obj;
   if (e.get_object().get(obj) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be an object", path));
+    return Invalid(fmt::format("{} must be an object", path.str()));
   }
   for (auto [k, v] : obj) RETURN_IF_ERROR(f(k, v));
   return Status::Ok();
 }
 
 template <typename F>
-Status Items(element e, std::string_view path, F&& f) {
+Status Items(element e, const Path& path, F&& f) {
   if (IsNull(e)) return Status::Ok();
   simdjson::dom::array arr;
   if (e.get_array().get(arr) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be an array", path));
+    return Invalid(fmt::format("{} must be an array", path.str()));
   }
-  size_t i = 0;
-  for (element item : arr) RETURN_IF_ERROR(f(item, fmt::format("{}[{}]", path, i++)));
+  int64_t i = 0;
+  for (element item : arr) RETURN_IF_ERROR(f(item, path[i++]));
   return Status::Ok();
 }
 
 // A map of strings: sorted by key, the last of duplicate keys kept.
-Status StringMap(element e, std::string_view path, FaroKeyVals& out) {
+Status StringMap(element e, const Path& path, FaroKeyVals& out) {
   std::map<std::string, std::string> m;
   RETURN_IF_ERROR(Members(e, path, [&](std::string_view k, element v) {
-    return String(v, fmt::format("{}.{}", path, k), m[std::string(k)]);
+    return String(v, path / k, m[std::string(k)]);
   }));
   out.assign(m.begin(), m.end());
   return Status::Ok();
@@ -172,62 +191,62 @@ bool ParseRfc3339(std::string_view s, FaroTime& t) {
   return true;
 }
 
-Status Timestamp(element e, std::string_view path, FaroTime& out) {
+Status Timestamp(element e, const Path& path, FaroTime& out) {
   if (IsNull(e)) return Status::Ok();
   std::string_view v;
   if (e.get_string().get(v) != simdjson::SUCCESS || !ParseRfc3339(v, out)) {
-    return Invalid(fmt::format("{} must be an RFC 3339 time", path));
+    return Invalid(fmt::format("{} must be an RFC 3339 time", path.str()));
   }
   return Status::Ok();
 }
 
-Status TraceContext(element e, std::string_view path, FaroTraceContext& out) {
+Status TraceContext(element e, const Path& path, FaroTraceContext& out) {
   return Members(e, path, [&](std::string_view k, element v) {
-    if (KeyIs(k, "trace_id")) return String(v, fmt::format("{}.trace_id", path), out.trace_id);
-    if (KeyIs(k, "span_id")) return String(v, fmt::format("{}.span_id", path), out.span_id);
+    if (KeyIs(k, "trace_id")) return String(v, path / "trace_id", out.trace_id);
+    if (KeyIs(k, "span_id")) return String(v, path / "span_id", out.span_id);
     return Status::Ok();
   });
 }
 
-Status DecodeLog(element e, const std::string& path, FaroLog& l) {
+Status DecodeLog(element e, const Path& path, FaroLog& l) {
   return Members(e, path, [&](std::string_view k, element v) {
-    if (KeyIs(k, "message")) return String(v, path + ".message", l.message);
-    if (KeyIs(k, "level")) return String(v, path + ".level", l.level);
-    if (KeyIs(k, "context")) return StringMap(v, path + ".context", l.context);
-    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", l.timestamp);
-    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", l.trace);
+    if (KeyIs(k, "message")) return String(v, path / "message", l.message);
+    if (KeyIs(k, "level")) return String(v, path / "level", l.level);
+    if (KeyIs(k, "context")) return StringMap(v, path / "context", l.context);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path / "timestamp", l.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path / "trace", l.trace);
     return Status::Ok();
   });
 }
 
-Status DecodeFrame(element e, const std::string& path, FaroFrame& f) {
+Status DecodeFrame(element e, const Path& path, FaroFrame& f) {
   return Members(e, path, [&](std::string_view k, element v) {
-    if (KeyIs(k, "function")) return String(v, path + ".function", f.function);
-    if (KeyIs(k, "module")) return String(v, path + ".module", f.module);
-    if (KeyIs(k, "filename")) return String(v, path + ".filename", f.filename);
-    if (KeyIs(k, "lineno")) return Int(v, path + ".lineno", f.lineno);
-    if (KeyIs(k, "colno")) return Int(v, path + ".colno", f.colno);
+    if (KeyIs(k, "function")) return String(v, path / "function", f.function);
+    if (KeyIs(k, "module")) return String(v, path / "module", f.module);
+    if (KeyIs(k, "filename")) return String(v, path / "filename", f.filename);
+    if (KeyIs(k, "lineno")) return Int(v, path / "lineno", f.lineno);
+    if (KeyIs(k, "colno")) return Int(v, path / "colno", f.colno);
     return Status::Ok();
   });
 }
 
-Status DecodeException(element e, const std::string& path, FaroException& x) {
+Status DecodeException(element e, const Path& path, FaroException& x) {
   return Members(e, path, [&](std::string_view k, element v) {
-    if (KeyIs(k, "type")) return String(v, path + ".type", x.type);
-    if (KeyIs(k, "value")) return String(v, path + ".value", x.value);
-    if (KeyIs(k, "context")) return StringMap(v, path + ".context", x.context);
-    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", x.timestamp);
-    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", x.trace);
+    if (KeyIs(k, "type")) return String(v, path / "type", x.type);
+    if (KeyIs(k, "value")) return String(v, path / "value", x.value);
+    if (KeyIs(k, "context")) return StringMap(v, path / "context", x.context);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path / "timestamp", x.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path / "trace", x.trace);
     if (KeyIs(k, "stacktrace")) {
       if (IsNull(v)) {
         x.frames.reset();
         return Status::Ok();
       }
       x.frames.emplace();
-      return Members(v, path + ".stacktrace", [&](std::string_view fk, element fv) {
+      return Members(v, path / "stacktrace", [&](std::string_view fk, element fv) {
         if (!KeyIs(fk, "frames")) return Status::Ok();
         x.frames->clear();
-        return Items(fv, path + ".stacktrace.frames", [&](element fe, const std::string& fp) {
+        return Items(fv, path / "stacktrace" / "frames", [&](element fe, const Path& fp) {
           RETURN_IF_ERROR(DecodeFrame(fe, fp, x.frames->emplace_back()));
           return Status::Ok();
         });
@@ -237,18 +256,18 @@ Status DecodeException(element e, const std::string& path, FaroException& x) {
   });
 }
 
-Status DecodeMeasurement(element e, const std::string& path, FaroMeasurement& m) {
+Status DecodeMeasurement(element e, const Path& path, FaroMeasurement& m) {
   return Members(e, path, [&](std::string_view k, element v) {
-    if (KeyIs(k, "type")) return String(v, path + ".type", m.type);
-    if (KeyIs(k, "context")) return StringMap(v, path + ".context", m.context);
-    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", m.timestamp);
-    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", m.trace);
+    if (KeyIs(k, "type")) return String(v, path / "type", m.type);
+    if (KeyIs(k, "context")) return StringMap(v, path / "context", m.context);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path / "timestamp", m.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path / "trace", m.trace);
     if (KeyIs(k, "values")) {
       std::map<std::string, double> values;
-      RETURN_IF_ERROR(Members(v, path + ".values", [&](std::string_view name, element num) {
+      RETURN_IF_ERROR(Members(v, path / "values", [&](std::string_view name, element num) {
         double d = 0;
         if (!IsNull(num) && num.get_double().get(d) != simdjson::SUCCESS) {
-          return Invalid(fmt::format("{}.values.{} must be a number", path, name));
+          return Invalid(fmt::format("{} must be a number", (path / "values" / name).str()));
         }
         values[std::string(name)] = d;
         return Status::Ok();
@@ -259,34 +278,34 @@ Status DecodeMeasurement(element e, const std::string& path, FaroMeasurement& m)
   });
 }
 
-Status DecodeEvent(element e, const std::string& path, FaroEvent& ev) {
+Status DecodeEvent(element e, const Path& path, FaroEvent& ev) {
   return Members(e, path, [&](std::string_view k, element v) {
-    if (KeyIs(k, "name")) return String(v, path + ".name", ev.name);
-    if (KeyIs(k, "domain")) return String(v, path + ".domain", ev.domain);
-    if (KeyIs(k, "timestamp")) return Timestamp(v, path + ".timestamp", ev.timestamp);
-    if (KeyIs(k, "trace")) return TraceContext(v, path + ".trace", ev.trace);
+    if (KeyIs(k, "name")) return String(v, path / "name", ev.name);
+    if (KeyIs(k, "domain")) return String(v, path / "domain", ev.domain);
+    if (KeyIs(k, "timestamp")) return Timestamp(v, path / "timestamp", ev.timestamp);
+    if (KeyIs(k, "trace")) return TraceContext(v, path / "trace", ev.trace);
     if (KeyIs(k, "attributes")) {
       if (IsNull(v)) {
         ev.attributes.reset();
         return Status::Ok();
       }
       ev.attributes.emplace();
-      return StringMap(v, path + ".attributes", *ev.attributes);
+      return StringMap(v, path / "attributes", *ev.attributes);
     }
     return Status::Ok();
   });
 }
 
 // Reads the listed string members of an object; `maps` takes the `attributes` member.
-Status Fields(element e, const std::string& path,
+Status Fields(element e, const Path& path,
               std::initializer_list<std::pair<std::string_view, std::string*>> fields,
               FaroKeyVals* attributes = nullptr) {
   return Members(e, path, [&](std::string_view k, element v) {
     for (auto [name, out] : fields) {
-      if (KeyIs(k, name)) return String(v, fmt::format("{}.{}", path, name), *out);
+      if (KeyIs(k, name)) return String(v, path / name, *out);
     }
     if (attributes && KeyIs(k, "attributes")) {
-      return StringMap(v, path + ".attributes", *attributes);
+      return StringMap(v, path / "attributes", *attributes);
     }
     return Status::Ok();
   });
@@ -300,7 +319,7 @@ Status DecodeMeta(element e, FaroMeta& m) {
         if (KeyIs(sk, "version")) return String(sv, "meta.sdk.version", m.sdk_version);
         if (!KeyIs(sk, "integrations")) return Status::Ok();
         m.sdk_integrations.clear();
-        return Items(sv, "meta.sdk.integrations", [&](element ie, const std::string& ip) {
+        return Items(sv, "meta.sdk.integrations", [&](element ie, const Path& ip) {
           auto& [name, version] = m.sdk_integrations.emplace_back();
           return Fields(ie, ip, {{"name", &name}, {"version", &version}});
         });
@@ -334,7 +353,7 @@ Status DecodeMeta(element e, FaroMeta& m) {
               std::pair{"language", &m.browser_language},
               std::pair{"viewportWidth", &m.browser_viewport_width},
               std::pair{"viewportHeight", &m.browser_viewport_height}}) {
-          if (KeyIs(bk, name)) return String(bv, fmt::format("meta.browser.{}", name), *out);
+          if (KeyIs(bk, name)) return String(bv, Path("meta.browser") / name, *out);
         }
         return Status::Ok();
       });
@@ -390,6 +409,7 @@ struct KeyVal {
 // empty strings are not added.
 class Line {
  public:
+  Line() = default;  // the payload's meta keys, rendered once for all its lines
   Line(const FaroTime& timestamp, const char* kind) : kind_(kind) {
     Add("timestamp", FaroTimeString(timestamp));
     Add("kind", kind);
@@ -405,7 +425,22 @@ class Line {
     Set(std::move(key), std::move(text), true, v);
   }
   void AddMap(std::string_view prefix, const FaroKeyVals& m) {
-    for (const auto& [k, v] : m) Add(fmt::format("{}{}", prefix, k), v);
+    for (const auto& [k, v] : m) {
+      std::string key;
+      key.reserve(prefix.size() + k.size());
+      key.append(prefix).append(k);
+      Add(std::move(key), v);
+    }
+  }
+  // Appends `other`'s keys in order, as Alloy merges meta into an item's keys.
+  void Merge(const Line& other) {
+    for (const auto& kv : other.kvs_) Set(kv.key, kv.text, kv.number, kv.num);
+  }
+  const KeyVal* Find(std::string_view key) const {
+    for (const auto& kv : kvs_) {
+      if (kv.key == key) return &kv;
+    }
+    return nullptr;
   }
   void AddTrace(const FaroTraceContext& t) {
     Add("traceID", t.trace_id);
@@ -423,11 +458,12 @@ class Line {
     }
     kvs_.push_back({std::move(key), std::move(text), number, num});
   }
-  const char* kind_;
+  const char* kind_ = "";
   std::vector<KeyVal> kvs_;
 };
 
-void AddMeta(Line& l, const FaroMeta& m) {
+Line MetaLine(const FaroMeta& m) {
+  Line l;
   l.Add("sdk_name", m.sdk_name);
   l.Add("sdk_version", m.sdk_version);
   if (!m.sdk_integrations.empty()) {
@@ -461,13 +497,21 @@ void AddMeta(Line& l, const FaroMeta& m) {
   l.Add("browser_viewportWidth", m.browser_viewport_width);
   l.Add("browser_viewportHeight", m.browser_viewport_height);
   l.Add("view_name", m.view_name);
+  return l;
 }
 
 // go-logfmt: a key loses the characters a key cannot hold (space and controls, '=', '"',
 // DEL, and U+FFFD, which invalid UTF-8 reads as).
 std::string LogfmtKey(std::string_view key) {
   std::string out;
+  out.reserve(key.size());
   for (size_t i = 0; i < key.size();) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c < 0x80) {
+      if (c > ' ' && c != '=' && c != '"' && c != 0x7f) out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
     uint32_t cp = 0;
     size_t n = DecodeRune(key, i, &cp);
     if (n == 0) {
@@ -534,6 +578,12 @@ void AppendQuoted(std::string& out, std::string_view s, bool json) {
 bool LogfmtNeedsQuotes(std::string_view v) {
   if (v == "null") return true;
   for (size_t i = 0; i < v.size();) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x80) {
+      if (c <= ' ' || c == '=' || c == '"' || c == 0x7f) return true;
+      ++i;
+      continue;
+    }
     uint32_t cp = 0;
     size_t n = DecodeRune(v, i, &cp);
     if (n == 0 || cp <= ' ' || cp == '=' || cp == '"' || cp == 0x7f || cp == 0xfffd) return true;
@@ -542,14 +592,20 @@ bool LogfmtNeedsQuotes(std::string_view v) {
   return false;
 }
 
-// The line in logfmt, or nothing when a key is left empty.
-std::optional<std::string> Logfmt(const Line& l) {
-  std::string out;
+// Appends the line's keys in logfmt (after a space when `out` is not empty); false when a key
+// is left empty.
+bool AppendLogfmt(std::string& out, const Line& l) {
   for (const auto& kv : l.kvs()) {
-    std::string key = LogfmtKey(kv.key);
-    if (key.empty()) return std::nullopt;
     if (!out.empty()) out += ' ';
-    out += key;
+    // Keys are nearly always clean: written as they are unless something must go (a key
+    // loses exactly the characters that make a value need quotes).
+    if (!kv.key.empty() && !LogfmtNeedsQuotes(kv.key)) {
+      out += kv.key;
+    } else {
+      std::string key = LogfmtKey(kv.key);
+      if (key.empty()) return false;
+      out += key;
+    }
     out += '=';
     if (!kv.number && LogfmtNeedsQuotes(kv.text)) {
       AppendQuoted(out, kv.text, false);
@@ -557,7 +613,17 @@ std::optional<std::string> Logfmt(const Line& l) {
       out += kv.text;
     }
   }
-  return out;
+  return true;
+}
+
+// Whether an item's key can be one of the meta's: only a measurement's value names are free,
+// and every meta key starts with one of these.
+bool MayBeMetaKey(std::string_view key) {
+  for (std::string_view prefix :
+       {"sdk_", "app_", "user_", "session_", "page_", "browser_", "view_"}) {
+    if (key.starts_with(prefix)) return true;
+  }
+  return false;
 }
 
 // The line as Go's json.Marshal of a map writes it: keys sorted, numbers as numbers.
@@ -611,7 +677,11 @@ Line ExceptionLine(const FaroException& x) {
 Line MeasurementLine(const FaroMeasurement& x) {
   Line l(x.timestamp, "measurement");
   l.Add("type", x.type);
-  for (const auto& [name, v] : x.values) l.Add(name, fmt::format("{:.6f}", v));
+  for (const auto& [name, v] : x.values) {
+    char buf[400];  // %f of any double fits
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 6);
+    l.Add(name, std::string_view(buf, r.ptr - buf));
+  }
   l.AddTrace(x.trace);
   l.AddMap("context_", x.context);
   for (const auto& [name, v] : x.values) l.AddNumber("value_" + name, v);
@@ -641,25 +711,25 @@ Result<FaroPayload> DecodeFaro(std::string_view json) {
     if (KeyIs(k, "meta")) return DecodeMeta(v, p.meta);
     if (KeyIs(k, "logs")) {
       p.logs.clear();
-      return Items(v, "logs", [&](element e, const std::string& path) {
+      return Items(v, "logs", [&](element e, const Path& path) {
         return DecodeLog(e, path, p.logs.emplace_back());
       });
     }
     if (KeyIs(k, "exceptions")) {
       p.exceptions.clear();
-      return Items(v, "exceptions", [&](element e, const std::string& path) {
+      return Items(v, "exceptions", [&](element e, const Path& path) {
         return DecodeException(e, path, p.exceptions.emplace_back());
       });
     }
     if (KeyIs(k, "measurements")) {
       p.measurements.clear();
-      return Items(v, "measurements", [&](element e, const std::string& path) {
+      return Items(v, "measurements", [&](element e, const Path& path) {
         return DecodeMeasurement(e, path, p.measurements.emplace_back());
       });
     }
     if (KeyIs(k, "events")) {
       p.events.clear();
-      return Items(v, "events", [&](element e, const std::string& path) {
+      return Items(v, "events", [&](element e, const Path& path) {
         return DecodeEvent(e, path, p.events.emplace_back());
       });
     }
@@ -684,16 +754,46 @@ std::string FaroTimeString(const FaroTime& t) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);
-  std::string out = fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", y, m, d, secs / 3600,
-                                secs / 60 % 60, secs % 60);
+  // Called for every line: digits written by hand rather than through a format string.
+  std::string out;
+  out.reserve(48);
+  auto digits = [&out](int64_t v, int width) {
+    char buf[20];
+    int n = 0;
+    for (; n < width || v > 0; ++n, v /= 10) buf[n] = static_cast<char>('0' + v % 10);
+    while (n > 0) out += buf[--n];
+  };
+  if (y < 0) out += '-';
+  digits(y < 0 ? -y : y, 4);
+  out += '-';
+  digits(m, 2);
+  out += '-';
+  digits(d, 2);
+  out += ' ';
+  digits(secs / 3600, 2);
+  out += ':';
+  digits(secs / 60 % 60, 2);
+  out += ':';
+  digits(secs % 60, 2);
   if (t.nanos != 0) {
-    std::string frac = fmt::format("{:09}", t.nanos);
-    frac.erase(frac.find_last_not_of('0') + 1);
-    out += '.' + frac;
+    int64_t frac = t.nanos;
+    int width = 9;
+    while (frac % 10 == 0) frac /= 10, --width;
+    out += '.';
+    digits(frac, width);
   }
+  const size_t zone = out.size() + 1;
+  out += ' ';
+  out += t.offset_s < 0 ? '-' : '+';
   const int32_t off = std::abs(t.offset_s) / 60;
-  std::string zone = fmt::format("{}{:02}{:02}", t.offset_s < 0 ? '-' : '+', off / 60, off % 60);
-  out += ' ' + zone + ' ' + (t.utc ? std::string("UTC") : zone);
+  digits(off / 60, 2);
+  digits(off % 60, 2);
+  out += ' ';
+  if (t.utc) {
+    out += "UTC";
+  } else {
+    out += out.substr(zone, 5);
+  }
   return out;
 }
 
@@ -715,27 +815,41 @@ FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
   for (const auto& x : payload.events) lines.push_back(EventLine(x));
 
   FaroLogs out;
+  // The meta's keys follow every line's: rendered once, unless a line has one of them too.
+  const Line meta = MetaLine(payload.meta);
+  std::string meta_logfmt;
+  const bool meta_ok = AppendLogfmt(meta_logfmt, meta);
   // Streams in order of their first line, entries in payload order.
   std::vector<std::pair<Labels, std::vector<std::string>>> streams;
   for (Line& l : lines) {
-    AddMeta(l, payload.meta);
+    const bool shared = meta_ok && options.format == FaroLogFormat::kLogfmt &&
+                        std::none_of(l.kvs().begin(), l.kvs().end(), [&](const KeyVal& kv) {
+                          return MayBeMetaKey(kv.key) && meta.Find(kv.key);
+                        });
     std::string text;
-    if (options.format == FaroLogFormat::kJson) {
-      text = Json(l);
-    } else if (auto t = Logfmt(l)) {
-      text = std::move(*t);
+    if (shared) {
+      if (!AppendLogfmt(text, l)) {
+        ++out.dropped;
+        continue;
+      }
+      text.append(1, ' ').append(meta_logfmt);
     } else {
-      ++out.dropped;
-      continue;
+      l.Merge(meta);
+      if (options.format == FaroLogFormat::kJson) {
+        text = Json(l);
+      } else if (!AppendLogfmt(text, l)) {
+        ++out.dropped;
+        continue;
+      }
     }
     Labels labels;
     for (const auto& [name, value] : options.labels) {
       if (!value.empty()) {
         labels.push_back({name, value});
-        continue;
-      }
-      for (const auto& kv : l.kvs()) {
-        if (kv.key == name) labels.push_back({name, kv.text});
+      } else if (const KeyVal* kv = l.Find(name)) {
+        labels.push_back({name, kv->text});
+      } else if (const KeyVal* m = shared ? meta.Find(name) : nullptr) {
+        labels.push_back({name, m->text});
       }
     }
     // Loki needs a label: a line whose configured labels all came out empty gets its kind.
