@@ -33,6 +33,22 @@ class ServerTest : public ::testing::Test {
                      });
                    });
     server_->Route("/forgotten", {bhttp::verb::get}, [](Request&, const Responder&) {});
+    // Watches for the client to hang up, then answers (to nobody) with what it saw.
+    server_->Route("/watch", {bhttp::verb::get}, [this](Request& req, const Responder& r) {
+      const std::atomic<bool>* gone = r.client_gone();
+      std::lock_guard lk(mu_);
+      repliers_.emplace_back([this, r, gone, res = TextResponse(req, Status::ok, "")]() mutable {
+        for (int i = 0; i < 1000 && !gone->load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        saw_gone_ = gone->load();
+        r.Send(std::move(res));
+      });
+    });
+    server_->Route("/headers", {bhttp::verb::get}, [](Request& req, const Responder& r) {
+      r.AddHeader("Vary", "Origin");
+      r.Send(TextResponse(req, Status::not_found, "any answer gets them"));
+    });
     // Upgrades, then sends numbered messages from another thread and closes with 1011 and a
     // reason longer than a close frame holds.
     server_->Route("/ws", {bhttp::verb::get}, [this](Request&, const Responder& r) {
@@ -59,6 +75,7 @@ class ServerTest : public ::testing::Test {
   }
 
   std::unique_ptr<Server> server_;
+  std::atomic<bool> saw_gone_{false};
   std::mutex mu_;
   std::vector<std::thread> repliers_;
 };
@@ -92,6 +109,35 @@ TEST_F(ServerTest, AsyncAndForgottenResponses) {
   auto forgotten = c.Do(Make(bhttp::verb::get, "/forgotten"));
   ASSERT_TRUE(forgotten.ok());
   EXPECT_EQ(forgotten->result(), Status::internal_server_error);
+}
+
+TEST_F(ServerTest, HandlersThatAskLearnThatTheClientHungUp) {
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::socket sock(ioc);
+    sock.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+    const std::string req = "GET /watch HTTP/1.1\r\nHost: x\r\n\r\n";
+    boost::asio::write(sock, boost::asio::buffer(req));
+    for (int i = 0; i < 1000; ++i) {  // until the handler ran
+      std::lock_guard lk(mu_);
+      if (!repliers_.empty()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }  // closed before any answer
+  std::vector<std::thread> repliers;
+  {
+    std::lock_guard lk(mu_);
+    repliers.swap(repliers_);
+  }
+  ASSERT_EQ(repliers.size(), 1u);
+  repliers[0].join();
+  EXPECT_TRUE(saw_gone_.load());
+  // The connection still serves requests whose handlers never ask.
+  Client c("127.0.0.1", std::to_string(server_->port()));
+  auto res = c.Do(Make(bhttp::verb::get, "/headers"));
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->result(), Status::not_found);
+  EXPECT_EQ((*res)[bhttp::field::vary], "Origin");
 }
 
 TEST_F(ServerTest, OversizedBodyGets413) {
