@@ -104,6 +104,7 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
   RETURN_IF_ERROR(s.Duration("timeout", e.timeout_ms));
   RETURN_IF_ERROR(s.Bytes("max_batch_bytes", e.max_batch_bytes));
   RETURN_IF_ERROR(s.Int("max_batch_items", e.max_batch_items));
+  RETURN_IF_ERROR(s.Duration("batch_wait", e.batch_wait_ms));
   RETURN_IF_ERROR(s.Duration("min_backoff", e.min_backoff_ms));
   RETURN_IF_ERROR(s.Duration("max_backoff", e.max_backoff_ms));
   RETURN_IF_ERROR(s.Double("max_send_rate", e.max_send_rate));
@@ -136,12 +137,14 @@ Status ParseExporter(const YAML::Node& node, const std::string& path, ExporterCo
   RETURN_IF_ERROR(s.Unknown());
 
   if (e.timeout_ms <= 0 || e.min_backoff_ms <= 0 || e.max_backoff_ms < e.min_backoff_ms ||
-      e.max_batch_bytes == 0 || e.max_batch_items == 0 || e.health.probe_interval_ms <= 0 ||
-      e.health.probe_timeout_ms <= 0 || e.health.unhealthy_after <= 0 ||
-      e.health.healthy_after <= 0 || e.concurrency == 0 || e.concurrency > 64) {
+      e.max_batch_bytes == 0 || e.max_batch_items == 0 || e.batch_wait_ms < 0 ||
+      e.health.probe_interval_ms <= 0 || e.health.probe_timeout_ms <= 0 ||
+      e.health.unhealthy_after <= 0 || e.health.healthy_after <= 0 || e.concurrency == 0 ||
+      e.concurrency > 64) {
     return Status::InvalidArgument(fmt::format(
         "config: \"{}\": timeout, backoffs, batch sizes, probe interval/timeout and health "
-        "thresholds must be positive, max_backoff at least min_backoff, concurrency 1 to 64",
+        "thresholds must be positive, batch_wait not negative, max_backoff at least min_backoff, "
+        "concurrency 1 to 64",
         path));
   }
   return Status::Ok();

@@ -55,6 +55,9 @@ struct ExporterConfig {
   // backend busy; larger ones only cost memory (measured in bench/agent).
   uint64_t max_batch_bytes = 8u << 20;
   uint32_t max_batch_items = 10'000;
+  // A request smaller than those bounds waits this long after its first record for more, so
+  // a stream of small requests (browsers, small clients) goes out in fewer, larger ones.
+  int64_t batch_wait_ms = 5;
   int64_t min_backoff_ms = 100;
   int64_t max_backoff_ms = 10'000;
   // Items per second sent at most (a backlog drains at this rate); 0 = as fast as the backend

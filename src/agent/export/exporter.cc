@@ -149,6 +149,19 @@ void Exporter::ReadLoop() {
       continue;
     }
     auto& records = *batch;
+    if (config_.batch_wait_ms > 0 && !records.empty()) {
+      // Small: give later records a moment to join this request.
+      uint64_t items = 0, bytes = 0;
+      for (const auto& r : records) items += r.record.items, bytes += r.record.body.size();
+      if (items < config_.max_batch_items && bytes < config_.max_batch_bytes) {
+        if (!SleepFor(config_.batch_wait_ms)) return;
+        auto more = queue_->Read(config_.max_batch_bytes - bytes, 0);
+        if (more.ok()) {
+          records.insert(records.end(), std::make_move_iterator(more->begin()),
+                         std::make_move_iterator(more->end()));
+        }
+      }
+    }
     size_t i = 0;
     while (i < records.size()) {
       const QueueRecord& first = records[i].record;
