@@ -6,8 +6,9 @@
 # two queues before answering 202, and forwards them to build/bench/agent_sink (which checks
 # and counts, storing nothing). The agent is pinned to core 0; the load and the sink share
 # core 1. Two runs per repetition: saturated (--concurrency connections as fast as answered)
-# and paced (--rate requests/s); each reports requests/s, requests per agent CPU-second and the
-# latency percentiles the senders saw. `faro_push --offline` times the receiver's own work per
+# and paced (--rate requests/s); each reports requests/s, requests per agent CPU-second, the
+# latency percentiles the senders saw (on the shared core 1, so they include waiting to be
+# scheduled there) and the agent's own (its request-duration histogram). `faro_push --offline` times the receiver's own work per
 # payload (decode, lines, the traces' protobuf, snappy) without HTTP or queues.
 # Prints a Markdown table (appended to bench/RESULTS.md with --record).
 #
@@ -88,6 +89,20 @@ run_one() {
         --duration "$duration" "$@")
   cpu1=$(awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' /proc/$agent/stat)
   echo "[$name] $out" >&2
+  # The agent's own view (request read to response written): the share within 5 ms, and the
+  # histogram bucket holding the 99th percentile.
+  local agent_view
+  agent_view=$(curl -sf "http://127.0.0.1:$agent_port/metrics" | python3 -c '
+import re, sys
+b = {}
+for l in sys.stdin:
+    m = re.match(r"strata_agent_http_request_duration_seconds_bucket\{.*le=\"([^\"]+)\".*route=\"/collect\".*\} (\S+)", l) or \
+        re.match(r"strata_agent_http_request_duration_seconds_bucket\{.*route=\"/collect\".*le=\"([^\"]+)\".*\} (\S+)", l)
+    if m:
+        b[float(m.group(1))] = float(m.group(2))
+total = b[float("inf")]
+p99 = min(le for le, n in b.items() if n >= 0.99 * total)
+print("%.2f\t%g" % (100 * b[0.005] / total, p99 * 1000))')
   kill -TERM "$agent" "$sink_pid"
   wait "$agent" "$sink_pid" 2>/dev/null || true
   pids=()
@@ -96,9 +111,9 @@ run_one() {
   rps=$(echo "$out" | sed -n 's/.*requests_per_sec=\([0-9]*\).*/\1/p')
   p50=$(echo "$out" | sed -n 's/.*p50_ms=\([0-9.]*\).*/\1/p')
   p99=$(echo "$out" | sed -n 's/.*p99_ms=\([0-9.]*\).*/\1/p')
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" \
     "$(awk -v a="$acked" -v c0="$cpu0" -v c1="$cpu1" 'BEGIN {printf "%.0f", a / (c1 - c0)}')" \
-    "$p50" "$p99" >>"$results"
+    "$p50" "$p99" "$agent_view" >>"$results"
 }
 
 for ((r = 1; r <= runs; r++)); do
@@ -117,11 +132,11 @@ by = {}
 for r in rows:
     by.setdefault(r[0], []).append([float(x) for x in r[1:]])
 label = "median of %d runs" % runs if runs > 1 else "1 run"
-print("| strata agent, Faro receiver (%s) | requests/s (agent on 1 core) | requests per agent CPU-second | p50 ms | p99 ms |" % label)
-print("|---|---:|---:|---:|---:|")
+print("| strata agent, Faro receiver (%s) | requests/s (agent on 1 core) | requests per agent CPU-second | sender's p50 ms | sender's p99 ms | agent: answered within 5 ms | agent: p99 at most (ms) |" % label)
+print("|---|---:|---:|---:|---:|---:|---:|")
 for k, v in by.items():
     med = [statistics.median(col) for col in zip(*v)]
-    print("| %s | %.0f | %.0f | %.2f | %.2f |" % (k, *med))
+    print("| %s | %.0f | %.0f | %.2f | %.2f | %.2f%% | %g |" % (k, *med))
 kv = dict(x.split("=") for x in offline.split())
 print()
 print("The receiver's own work (`faro_push --offline`: decode, lines, traces' protobuf, snappy): "

@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <fmt/format.h>
+#include <prometheus/histogram.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 
@@ -49,6 +50,14 @@ Agent::Agent(AgentConfig config, std::string config_path)
   http::ServerOptions opts;
   opts.listen = config_.listen;
   opts.max_body_bytes = config_.max_request_body_bytes;
+  opts.observe = [&duration = prometheus::BuildHistogram()
+                                  .Name("strata_agent_http_request_duration_seconds")
+                                  .Help("HTTP request latency by route, from request read to "
+                                        "response written (2xx: the data is on disk).")
+                                  .Register(*registry_)](const std::string& route, unsigned,
+                                                         double secs) {
+    duration.Add({{"route", route}}, HttpLatencyBuckets()).Observe(secs);
+  };
   http_ = std::make_unique<http::Server>(opts);
   RegisterRoutes();
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <prometheus/client_metric.h>
+#include <prometheus/histogram.h>
 #include <prometheus/metric_family.h>
 
 #include <string>
@@ -8,6 +9,13 @@
 #include <vector>
 
 namespace strata {
+
+// Buckets of the HTTP request latency histograms (server and agent), in seconds.
+inline const prometheus::Histogram::BucketBoundaries& HttpLatencyBuckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return kBuckets;
+}
 
 // MetricFamilyBuilder assembles one prometheus-cpp family at scrape time from values a
 // component keeps itself (statistics read under its own lock), for rendering next to the

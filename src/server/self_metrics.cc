@@ -87,9 +87,7 @@ SelfMetrics::SelfMetrics(std::shared_ptr<prometheus::Registry> registry)
 
 void SelfMetrics::ObserveHttp(const std::string& route, unsigned code, double seconds) {
   http_requests_.Add({{"route", route}, {"code", std::to_string(code)}}).Increment();
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  http_duration_.Add({{"route", route}}, kBuckets).Observe(seconds);
+  http_duration_.Add({{"route", route}}, HttpLatencyBuckets()).Observe(seconds);
 }
 
 std::string SelfMetrics::Render(const tsdb::Storage* storage) const {
