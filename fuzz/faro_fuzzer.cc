@@ -1,6 +1,8 @@
 // libFuzzer target: the Faro payload decoder and the log lines written from it. Whatever
 // decodes must make a Loki push that decodes again, with as many entries as reported, in
 // both line formats; the traces it carries must transcode to a request the OTLP scanner takes.
+// The same input is read as a source map (what the agent downloads for exception frames): any
+// position it resolves must have a line of at least 1, a column of at least 0 and a function.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 #include "proto/faro.h"
 #include "proto/loki.h"
 #include "proto/otlp.h"
+#include "proto/sourcemap.h"
 
 namespace {
 
@@ -45,6 +48,14 @@ void CheckLines(const strata::proto::FaroPayload& payload, strata::proto::FaroLo
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace strata::proto;
   std::string_view in(reinterpret_cast<const char*>(data), size);
+  if (auto map = SourceMap::Parse(in, "https://shop.example/static/js/main.js.map"); map.ok()) {
+    for (int64_t line = 0; line < 4; ++line) {
+      for (int64_t col : {0, 1, 7, 1000}) {
+        auto o = map->Resolve(line, col);
+        if (o && (o->line < 1 || o->column < 0 || o->function.empty())) std::abort();
+      }
+    }
+  }
   auto payload = DecodeFaro(in);
   if (!payload.ok()) return 0;
   CheckLines(*payload, FaroLogFormat::kLogfmt);

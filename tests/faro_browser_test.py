@@ -2,12 +2,14 @@
 """A real browser sends Faro telemetry through strata agent into strata serve.
 
 Debian's Chromium, headless, loads a page (tests/faro/) that uses the Grafana Faro Web SDK and
-its tracing package from npm, bundled here by esbuild. The page is served from another origin
+its tracing package from npm, bundled here by esbuild with a source map. The page is served from another origin
 than the agent, so every send goes through a CORS preflight (JSON and x-api-key). It pushes a
 log, an event and an error, reports web vitals, and fetches /api/data from its own server,
 which the tracing instrumentation turns into a span and a traceparent header. Everything must
 come back from `strata serve`: the lines from the Loki API with the keys Alloy's faro.receiver
-writes, and the fetch's trace (the ID the page server saw in traceparent) from the Tempo API.
+writes, the error's stack mapped back to page.js through the source map the agent downloads
+from the page's origin, and the fetch's trace (the ID the page server saw in traceparent) from
+the Tempo API.
 """
 import argparse
 import http.server
@@ -90,7 +92,8 @@ def main():
         shutil.copy(os.path.join(here, "faro", "index.html"), site)
         subprocess.run([os.path.join(args.node_modules, ".bin", "esbuild"),
                         os.path.join(here, "faro", "page.js"), "--bundle", "--format=iife",
-                        "--log-level=warning", f"--outfile={os.path.join(site, 'bundle.js')}"],
+                        "--sourcemap", "--log-level=warning",
+                        f"--outfile={os.path.join(site, 'bundle.js')}"],
                        env=dict(os.environ, NODE_PATH=args.node_modules), check=True, timeout=60)
 
         s_port, a_port, page_port = free_port(), free_port(), free_port()
@@ -103,6 +106,8 @@ def main():
                     f"server: {{listen: 127.0.0.1:{a_port}, grpc_listen: \"\"}}\n"
                     f"receivers:\n  faro:\n    tenant: {TENANT}\n    api_key: test-key\n"
                     f"    cors_allowed_origins: [\"http://127.0.0.1:{page_port}\"]\n"
+                    f"    sourcemaps:\n      download: true\n"
+                    f"      download_from_origins: [\"http://127.0.0.1:{page_port}/\"]\n"
                     f"exporters:\n"
                     f"- name: logs\n  type: loki\n"
                     f"  url: http://127.0.0.1:{s_port}/loki/api/v1/push\n"
@@ -180,6 +185,12 @@ def main():
                   x.get("stacktrace", "").startswith("SyntaxError: ") and
                   "\n  at " in x.get("stacktrace", "") and x.get("hash", "").isdigit(),
                   f"exception: type, value, stacktrace with frames, hash ({x})")
+            # The agent fetched bundle.js and the map esbuild wrote beside it: the frame that
+            # threw is page.js's own line.
+            with open(os.path.join(here, "faro", "page.js")) as f:
+                line = next(i for i, l in enumerate(f, 1) if "JSON.parse('{not json')" in l)
+            check(f"/tests/faro/page.js:{line}:" in x.get("stacktrace", ""),
+                  f"exception: the frame is mapped to page.js line {line} ({x.get('stacktrace')})")
         if "event" in found:
             check(found["event"].get("event_name") == "checkout" and
                   found["event"].get("event_data_cart_items") == "3", "event: name and data")

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <limits>
@@ -645,6 +646,49 @@ TEST_F(AgentSignalsTest, FaroPayloadsBecomeLokiLinesAndOtlpTraces) {
   EXPECT_EQ(res.result_int(), 202u) << res.body();
   EXPECT_NE(
       Metrics().find(R"(strata_agent_received_items_total{receiver="faro",tenant="team-b"} 1)"),
+      std::string::npos)
+      << Metrics();
+}
+
+TEST_F(AgentSignalsTest, FaroExceptionFramesGoThroughSourceMapsOnDisk) {
+  Backend backend;
+  // The map of proto/sourcemap_test.cc, worked out by hand: generated 1:4 is src/app.ts 1:4 in
+  // "render", 2:6 is 2:10 in "price".
+  const std::string maps = dir_.path() + "/maps/v1.2";
+  std::filesystem::create_directories(maps + "/js");
+  std::ofstream(maps + "/js/main.js.map")
+      << R"({"version":3,"sources":["src/app.ts"],"names":["render","price"],)"
+      << R"("mappings":"AAAA,IAAIA;AACA,MAAMC"})";
+  extra_yaml_ =
+      "receivers:\n  faro:\n    sourcemaps:\n      locations:\n      - path: " + dir_.path() +
+      "/maps/{{ .Release }}\n        minified_path_prefix: " + "https://shop.example/static/\n";
+  StartWithEveryExporter(backend);
+  const std::string payload = R"({"meta": {"app": {"name": "shop", "release": "v1.2"}},
+    "exceptions": [{"type": "TypeError", "value": "x", "timestamp": "2026-12-05T01:02:03Z",
+      "stacktrace": {"frames": [
+        {"function": "a", "module": "m", "filename": "https://shop.example/static/js/main.js?v=9",
+         "lineno": 1, "colno": 5},
+        {"function": "b", "filename": "https://shop.example/static/js/main.js", "lineno": 2, "colno": 6},
+        {"function": "c", "filename": "https://shop.example/static/js/other.js", "lineno": 1, "colno": 1},
+        {"function": "d", "filename": "https://shop.example/static/js/main.js", "lineno": 9, "colno": 1}]}}]})";
+  auto res = Post("/collect", "application/json", payload);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->result_int(), 202u) << res->body();
+  ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() == 1; }));
+  auto push = proto::DecodeLokiPush(backend.Bodies("/loki/api/v1/push")[0]);
+  ASSERT_TRUE(push.ok());
+  const std::string line(push->streams[0].entries[0].line);
+  // Mapped frames lose their module; frames without a map, or past its lines, stay as sent.
+  EXPECT_NE(line.find(R"(stacktrace="TypeError: x\n  at render )"
+                      R"((https://shop.example/static/js/src/app.ts:1:4)\n  at price )"
+                      R"((https://shop.example/static/js/src/app.ts:2:10)\n  at c )"
+                      R"((https://shop.example/static/js/other.js:1:1)\n  at d )"
+                      R"x((https://shop.example/static/js/main.js:9:1)")x"),
+            std::string::npos)
+      << line;
+  // Cached per file as the frame names it: main.js and main.js?v=9 are read once each.
+  EXPECT_NE(
+      Metrics().find(R"(strata_agent_faro_sourcemap_loads_total{result="ok",where="location"} 2)"),
       std::string::npos)
       << Metrics();
 }

@@ -270,6 +270,37 @@ Status ParseFaro(const YAML::Node& node, FaroConfig& f) {
         fmt::format("config: \"{}.log_format\": \"{}\" is not logfmt or json", path, format));
   }
   f.json_lines = format == "json";
+  YamlSection sm(s.Get("sourcemaps"), path + ".sourcemaps");
+  RETURN_IF_ERROR(sm.Check());
+  RETURN_IF_ERROR(sm.Bool("download", f.sourcemaps.download));
+  RETURN_IF_ERROR(sm.StrList("download_from_origins", f.sourcemaps.download_from_origins));
+  RETURN_IF_ERROR(sm.Duration("download_timeout", f.sourcemaps.download_timeout_ms));
+  YAML::Node locations = sm.Get("locations");
+  RETURN_IF_ERROR(sm.Unknown());
+  if (locations && !locations.IsNull()) {
+    if (!locations.IsSequence()) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"{}.sourcemaps.locations\" must be a list", path));
+    }
+    for (size_t i = 0; i < locations.size(); ++i) {
+      const std::string lp = fmt::format("{}.sourcemaps.locations[{}]", path, i);
+      YamlSection l(locations[i], lp);
+      RETURN_IF_ERROR(l.Check());
+      FaroSourceMaps::Location loc;
+      RETURN_IF_ERROR(l.Str("path", loc.path));
+      RETURN_IF_ERROR(l.Str("minified_path_prefix", loc.minified_path_prefix));
+      RETURN_IF_ERROR(l.Unknown());
+      if (loc.path.empty() || loc.minified_path_prefix.empty()) {
+        return Status::InvalidArgument(
+            fmt::format("config: \"{}\": path and minified_path_prefix are required", lp));
+      }
+      f.sourcemaps.locations.push_back(std::move(loc));
+    }
+  }
+  if (f.sourcemaps.download_timeout_ms <= 0) {
+    return Status::InvalidArgument(
+        fmt::format("config: \"{}.sourcemaps.download_timeout\" must be positive", path));
+  }
   RETURN_IF_ERROR(s.Unknown());
   if (f.max_payload_size == 0) {
     return Status::InvalidArgument(

@@ -81,6 +81,24 @@ struct ReceiverConfig {
   bool operator==(const ReceiverConfig&) const = default;
 };
 
+// Where the Faro receiver finds source maps for exception stack frames, as Alloy's
+// faro.receiver `sourcemaps` block.
+struct FaroSourceMaps {
+  struct Location {
+    std::string path;                  // a directory; "{{ .Release }}" is the app's release
+    std::string minified_path_prefix;  // the frames' URL prefix this directory serves
+    bool operator==(const Location&) const = default;
+  };
+  std::vector<Location> locations;  // tried first, in order
+  // Fetch the script named by a frame (http or https) and the map its sourceMappingURL names,
+  // from these origins only (URL prefixes, or "*"); off by default: the URLs come from
+  // browsers.
+  bool download = false;
+  std::vector<std::string> download_from_origins;
+  int64_t download_timeout_ms = 1'000;
+  bool operator==(const FaroSourceMaps&) const = default;
+};
+
 // The Faro receiver (POST /collect, /collect/{app-key}) for the Grafana Faro Web SDK, with the
 // settings of Grafana Alloy's faro.receiver (docs/agent.md).
 struct FaroConfig {
@@ -106,6 +124,7 @@ struct FaroConfig {
   std::vector<std::pair<std::string, std::string>> extra_log_labels = {{"app_name", ""},
                                                                        {"kind", ""}};
   bool json_lines = false;  // log_format: json (default logfmt)
+  FaroSourceMaps sourcemaps;
   bool operator==(const FaroConfig&) const = default;
 };
 

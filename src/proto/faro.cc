@@ -17,7 +17,7 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
 
-Status Invalid(std::string_view what) {
+Status InvalidPayload(std::string_view what) {
   return Status::InvalidArgument(fmt::format("invalid Faro payload: {}", what));
 }
 
@@ -55,7 +55,7 @@ Status String(element e, const Path& path, std::string& out) {
   if (IsNull(e)) return Status::Ok();
   std::string_view v;
   if (e.get_string().get(v) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be a string", path.str()));
+    return InvalidPayload(fmt::format("{} must be a string", path.str()));
   }
   out.assign(v);
   return Status::Ok();
@@ -64,7 +64,7 @@ Status String(element e, const Path& path, std::string& out) {
 Status Bool(element e, const Path& path, bool& out) {
   if (IsNull(e)) return Status::Ok();
   if (e.get_bool().get(out) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be true or false", path.str()));
+    return InvalidPayload(fmt::format("{} must be true or false", path.str()));
   }
   return Status::Ok();
 }
@@ -76,7 +76,7 @@ Status Int(element e, const Path& path, int64_t& out) {
     out = e.get_int64().value_unsafe();
     return Status::Ok();
   }
-  return Invalid(fmt::format("{} must be an integer", path.str()));
+  return InvalidPayload(fmt::format("{} must be an integer", path.str()));
 }
 
 // Calls f(key, value) for each member of an object (null: none); anything else is an error.
@@ -85,7 +85,7 @@ Status Members(element e, const Path& path, F&& f) {
   if (IsNull(e)) return Status::Ok();
   object obj;
   if (e.get_object().get(obj) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be an object", path.str()));
+    return InvalidPayload(fmt::format("{} must be an object", path.str()));
   }
   for (auto [k, v] : obj) RETURN_IF_ERROR(f(k, v));
   return Status::Ok();
@@ -96,7 +96,7 @@ Status Items(element e, const Path& path, F&& f) {
   if (IsNull(e)) return Status::Ok();
   simdjson::dom::array arr;
   if (e.get_array().get(arr) != simdjson::SUCCESS) {
-    return Invalid(fmt::format("{} must be an array", path.str()));
+    return InvalidPayload(fmt::format("{} must be an array", path.str()));
   }
   int64_t i = 0;
   for (element item : arr) RETURN_IF_ERROR(f(item, path[i++]));
@@ -195,7 +195,7 @@ Status Timestamp(element e, const Path& path, FaroTime& out) {
   if (IsNull(e)) return Status::Ok();
   std::string_view v;
   if (e.get_string().get(v) != simdjson::SUCCESS || !ParseRfc3339(v, out)) {
-    return Invalid(fmt::format("{} must be an RFC 3339 time", path.str()));
+    return InvalidPayload(fmt::format("{} must be an RFC 3339 time", path.str()));
   }
   return Status::Ok();
 }
@@ -267,7 +267,7 @@ Status DecodeMeasurement(element e, const Path& path, FaroMeasurement& m) {
       RETURN_IF_ERROR(Members(v, path / "values", [&](std::string_view name, element num) {
         double d = 0;
         if (!IsNull(num) && num.get_double().get(d) != simdjson::SUCCESS) {
-          return Invalid(fmt::format("{} must be a number", (path / "values" / name).str()));
+          return InvalidPayload(fmt::format("{} must be a number", (path / "values" / name).str()));
         }
         values[std::string(name)] = d;
         return Status::Ok();
@@ -703,9 +703,9 @@ Result<FaroPayload> DecodeFaro(std::string_view json) {
   thread_local simdjson::dom::parser parser;
   element doc;
   if (auto err = parser.parse(json.data(), json.size()).get(doc); err != simdjson::SUCCESS) {
-    return Invalid(simdjson::error_message(err));
+    return InvalidPayload(simdjson::error_message(err));
   }
-  if (doc.type() != element_type::OBJECT) return Invalid("the body must be a JSON object");
+  if (doc.type() != element_type::OBJECT) return InvalidPayload("the body must be a JSON object");
   FaroPayload p;
   RETURN_IF_ERROR(Members(doc, "payload", [&](std::string_view k, element v) {
     if (KeyIs(k, "meta")) return DecodeMeta(v, p.meta);
@@ -738,7 +738,7 @@ Result<FaroPayload> DecodeFaro(std::string_view json) {
         p.traces_json.clear();
         return Status::Ok();
       }
-      if (v.type() != element_type::OBJECT) return Invalid("traces must be an object");
+      if (v.type() != element_type::OBJECT) return InvalidPayload("traces must be an object");
       p.traces_json = simdjson::minify(v);
     }
     return Status::Ok();

@@ -74,7 +74,11 @@ FaroReceiver::FaroReceiver(Intake& intake, FaroConfig config, uint64_t max_decom
                        .Name("strata_agent_faro_rate_limited_requests_total")
                        .Help("Faro requests refused by receivers.faro.rate_limiting (429), by "
                              "strategy.")
-                       .Register(registry)) {}
+                       .Register(registry)) {
+  if (!config_.sourcemaps.locations.empty() || config_.sourcemaps.download) {
+    sourcemaps_ = std::make_unique<SourceMapStore>(config_.sourcemaps, registry);
+  }
+}
 
 bool FaroReceiver::OriginAllowed(std::string_view origin) const {
   const std::string lower = Lower(origin);
@@ -233,12 +237,18 @@ void FaroReceiver::Handle(http::Request& req, const http::Responder& respond) {
   }
 
   std::vector<QueueRecord> logs;
+  std::function<bool(proto::FaroFrame&, std::string_view)> resolve;
+  if (sourcemaps_) {
+    resolve = [this](proto::FaroFrame& f, std::string_view release) {
+      return sourcemaps_->Resolve(f, release);
+    };
+  }
   proto::FaroLogs lines = proto::FaroToLoki(
       *payload,
       {.format = config_.json_lines ? proto::FaroLogFormat::kJson : proto::FaroLogFormat::kLogfmt,
        .labels = config_.extra_log_labels,
        .entry_ns = NowMillis() * 1'000'000,
-       .resolve_frame = {}});
+       .resolve_frame = resolve});
   if (lines.dropped > 0) dropped_lines_.Increment(static_cast<double>(lines.dropped));
   if (lines.entries > 0) {
     if (!intake_.Wants(ItemKind::kLokiPush)) {

@@ -10,6 +10,7 @@
 
 #include "agent/config.h"
 #include "agent/receive/intake.h"
+#include "agent/receive/sourcemaps.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "http/server.h"
@@ -19,12 +20,13 @@ namespace strata::agent {
 
 // FaroReceiver takes the Grafana Faro Web SDK's payloads (POST /collect and
 // /collect/{app-key}), as Grafana Alloy's faro.receiver does: logs, exceptions, measurements
-// and events become Loki log lines with Alloy's keys (proto/faro.h), queued for the Loki
-// exporters; traces (OTLP/JSON) are queued for the OTLP exporters. In order: CORS (preflights
-// answered 204), the app key (401), the API key (401), the body limit (413), the global rate
-// limit (429), decoding (400 naming the fault), the per-app rate limit (429), the tenant's
-// log-bytes and spans limits (429); rate-limited answers carry Retry-After, which CORS
-// exposes to the SDK. 202 "ok" once every part is durable. Thread-safe.
+// and events become Loki log lines with Alloy's keys (proto/faro.h; exception frames through
+// source maps, SourceMapStore), queued for the Loki exporters; traces (OTLP/JSON) are queued for
+// the OTLP exporters. In order: CORS (preflights answered 204), the app key (401), the API key
+// (401), the body limit (413), the global rate limit (429), decoding (400 naming the fault), the
+// per-app rate limit (429), the tenant's log-bytes and spans limits (429); rate-limited answers
+// carry Retry-After, which CORS exposes to the SDK. 202 "ok" once every part is durable.
+// Thread-safe.
 class FaroReceiver {
  public:
   FaroReceiver(Intake& intake, FaroConfig config, uint64_t max_decompressed_bytes,
@@ -47,6 +49,7 @@ class FaroReceiver {
   const uint64_t max_decompressed_bytes_;
   prometheus::Counter& dropped_lines_;
   prometheus::Family<prometheus::Counter>& app_limited_;
+  std::unique_ptr<SourceMapStore> sourcemaps_;  // none when no location or download is set
 
   limits::TokenBucket global_;
   struct AppBucket {
