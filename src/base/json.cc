@@ -112,7 +112,7 @@ std::string FormatSampleValue(double v) {
   return std::string(buf, r.ptr);
 }
 
-void AppendJsonString(std::string& out, std::string_view s) {
+void AppendJsonString(std::string& out, std::string_view s, bool html_safe) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t i = 0;
@@ -136,7 +136,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
           out += "\\t";
           break;
         default:
-          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+          if (c < 0x20 || (html_safe && (c == '<' || c == '>' || c == '&'))) {
             out += "\\u00";
             out.push_back(kHex[c >> 4]);
             out.push_back(kHex[c & 15]);
@@ -155,7 +155,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
       ++i;
       continue;
     }
-    if (cp == 0x2028 || cp == 0x2029) {
+    if (html_safe && (cp == 0x2028 || cp == 0x2029)) {
       out += cp == 0x2028 ? "\\u2028" : "\\u2029";
     } else {
       out.append(s.substr(i, len));

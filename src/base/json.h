@@ -38,7 +38,10 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-void AppendJsonString(std::string& out, std::string_view s);
+// Appends s as a JSON string, as Go's encoding/json writes it: invalid UTF-8 as \ufffd and,
+// when `html_safe`, <, >, &, U+2028 and U+2029 escaped too (without: only what JSON requires,
+// as go-logfmt quotes a value).
+void AppendJsonString(std::string& out, std::string_view s, bool html_safe = true);
 
 // Go's strconv.FormatFloat as Prometheus formats sample values.
 std::string FormatSampleValue(double v);

@@ -8,6 +8,7 @@
 #include <charconv>
 #include <map>
 
+#include "base/json.h"
 #include "proto/loki.h"
 
 namespace strata::proto {
@@ -380,21 +381,13 @@ void AppendGoFloat(std::string& out, double v) {
   out.append(buf, fixed.ptr);
 }
 
-// Go's encoding/json of a float64: like %v but in exponent form only below 1e-6 or from 1e21,
-// with the exponent's leading zero dropped (1e-07 -> 1e-7).
+// Go's encoding/json of a float64: Prometheus's sample format (exponent form only below
+// 1e-6 or from 1e21), with the exponent's leading zero dropped (1e-07 -> 1e-7).
 void AppendJsonFloat(std::string& out, double v) {
-  char buf[64];
-  const double a = std::abs(v);
-  if (a != 0 && (a < 1e-6 || a >= 1e21)) {
-    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-    std::string s(buf, r.ptr);
-    size_t e = s.find('e');
-    if (s.size() - e == 4 && s[e + 2] == '0') s.erase(e + 2, 1);
-    out += s;
-    return;
-  }
-  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  out.append(buf, r.ptr);
+  std::string s = FormatSampleValue(v);
+  size_t e = s.find('e');
+  if (e != std::string::npos && s.size() - e == 4 && s[e + 2] == '0') s.erase(e + 2, 1);
+  out += s;
 }
 
 // One key of a line: a string, or a number (measurement values_*).
@@ -526,55 +519,6 @@ std::string LogfmtKey(std::string_view key) {
   return out;
 }
 
-// Appends s between quotes with JSON's escapes (invalid UTF-8 as \ufffd); `json` adds those
-// Go's encoding/json makes besides: <, >, &, U+2028 and U+2029.
-void AppendQuoted(std::string& out, std::string_view s, bool json) {
-  out += '"';
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      uint32_t cp = 0;
-      size_t n = DecodeRune(s, i, &cp);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else if (json && (cp == 0x2028 || cp == 0x2029)) {
-        out += fmt::format("\\u{:04x}", cp);
-        i += n;
-      } else {
-        out.append(s.substr(i, n));
-        i += n;
-      }
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || (json && (c == '<' || c == '>' || c == '&'))) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
 bool LogfmtNeedsQuotes(std::string_view v) {
   if (v == "null") return true;
   for (size_t i = 0; i < v.size();) {
@@ -608,7 +552,7 @@ bool AppendLogfmt(std::string& out, const Line& l) {
     }
     out += '=';
     if (!kv.number && LogfmtNeedsQuotes(kv.text)) {
-      AppendQuoted(out, kv.text, false);
+      AppendJsonString(out, kv.text, /*html_safe=*/false);
     } else {
       out += kv.text;
     }
@@ -635,12 +579,12 @@ std::string Json(const Line& l) {
   std::string out = "{";
   for (const KeyVal* kv : sorted) {
     if (out.size() > 1) out += ',';
-    AppendQuoted(out, kv->key, true);
+    AppendJsonString(out, kv->key);
     out += ':';
     if (kv->number) {
       AppendJsonFloat(out, kv->num);
     } else {
-      AppendQuoted(out, kv->text, true);
+      AppendJsonString(out, kv->text);
     }
   }
   out += '}';
