@@ -220,6 +220,24 @@ TEST(AgentConfigTest, DefaultsAndErrorsNameTheKey) {
   EXPECT_EQ(c->exporters[1].signals, (OtlpSignals{false, true, true}));
   EXPECT_EQ(c->exporters[2].type, ExporterType::kLoki);
   EXPECT_EQ(c->exporters[2].backends[0].url, "http://localhost:9009/loki/api/v1/push");
+  EXPECT_TRUE(c->faro.enabled);
+  EXPECT_FALSE(c->faro.rate_limiting);
+  EXPECT_FALSE(c->faro.sourcemaps.download);
+  for (auto [yaml, fault] : std::initializer_list<std::pair<const char*, const char*>>{
+           {"receivers:\n  faro:\n    rate_limiting: {strategy: per_user}\n",
+            "\"per_user\" is not per_app or global"},
+           {"receivers:\n  faro:\n    extra_log_labels: {app-name: \"\"}\n",
+            "\"app-name\" is not a valid label name"},
+           {"receivers:\n  faro:\n    app_keys: {\"a/b\": t}\n", "without '/'"},
+           {"receivers:\n  faro:\n    sourcemaps: {locations: [{path: /x}]}\n",
+            "path and minified_path_prefix are required"},
+           {"receivers:\n  faro:\n    log_format: xml\n", "\"xml\" is not logfmt or json"},
+       }) {
+    auto bad_faro = ParseAgentConfig(yaml);
+    ASSERT_FALSE(bad_faro.ok()) << yaml;
+    EXPECT_NE(bad_faro.status().message().find(fault), std::string::npos)
+        << bad_faro.status().message();
+  }
 
   auto bad = ParseAgentConfig("exporters:\n- name: a\n  url: http://x:1/w\n  queue: {polcy: x}\n");
   EXPECT_NE(bad.status().message().find("exporters[0].queue.polcy"), std::string::npos)
@@ -579,7 +597,8 @@ TEST_F(AgentSignalsTest, FaroPayloadsBecomeLokiLinesAndOtlpTraces) {
   // Logs reach the Loki exporter as lines with Alloy's keys, labelled by app and kind; the
   // traces reach the OTLP exporter as the protobuf of the same OTLP/JSON.
   ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() == 1; }));
-  auto push = proto::DecodeLokiPush(backend.Bodies("/loki/api/v1/push")[0]);
+  const std::string body = backend.Bodies("/loki/api/v1/push")[0];  // the push's views point here
+  auto push = proto::DecodeLokiPush(body);
   ASSERT_TRUE(push.ok()) << push.status().ToString();
   ASSERT_EQ(push->streams.size(), 2u);
   EXPECT_EQ(proto::FormatLokiLabels(push->streams[0].labels), R"({app_name="shop", kind="log"})");
@@ -638,6 +657,7 @@ TEST_F(AgentSignalsTest, FaroPayloadsBecomeLokiLinesAndOtlpTraces) {
   const std::string shop = R"({"meta": {"app": {"name": "shop", "environment": "prod"}}})";
   res = faro("/collect", shop, {{"Origin", origin}});
   EXPECT_EQ(res.result_int(), 202u);
+  EXPECT_EQ(res.body(), "ok");  // nothing to queue: answered at once, as Alloy does
   res = faro("/collect", shop, {{"Origin", origin}});
   EXPECT_EQ(res.result_int(), 429u);
   EXPECT_GE(std::stoi(std::string(res[bhttp::field::retry_after])), 1);
@@ -675,7 +695,8 @@ TEST_F(AgentSignalsTest, FaroExceptionFramesGoThroughSourceMapsOnDisk) {
   ASSERT_TRUE(res.ok());
   EXPECT_EQ(res->result_int(), 202u) << res->body();
   ASSERT_TRUE(WaitFor([&] { return backend.Bodies("/loki/api/v1/push").size() == 1; }));
-  auto push = proto::DecodeLokiPush(backend.Bodies("/loki/api/v1/push")[0]);
+  const std::string body = backend.Bodies("/loki/api/v1/push")[0];  // the push's views point here
+  auto push = proto::DecodeLokiPush(body);
   ASSERT_TRUE(push.ok());
   const std::string line(push->streams[0].entries[0].line);
   // Mapped frames lose their module; frames without a map, or past its lines, stay as sent.

@@ -300,7 +300,11 @@ void FaroReceiver::Handle(http::Request& req, const http::Responder& respond) {
   if (!traces.variants.empty()) parts.emplace_back(traces.variants);
   if (parts.empty()) {  // an empty payload ({} or only meta), as Alloy answers it
     intake_.CountRequest(kReceiver, "202");
-    return respond.Send(http::TextResponse(req, http::Status::accepted, "ok"));
+    http::Response res(http::Status::accepted, req.version());
+    res.keep_alive(req.keep_alive());
+    res.set(bhttp::field::content_type, "text/plain; charset=utf-8");
+    res.body() = "ok";
+    return respond.Send(std::move(res));
   }
   intake_.SubmitHttp(kReceiver, parts, req, respond, kPlainText, http::Status::accepted,
                      "text/plain; charset=utf-8", "ok");
