@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <ctime>
 
 #include "base/encoding.h"
 #include "base/math.h"
@@ -81,62 +80,14 @@ bool ParseFloatStrict(std::string_view s, double* out) {
   return end != nullptr && *end == '\0';
 }
 
-// RFC 3339 with optional fractional seconds: 2015-07-01T20:10:51.781Z or ...+02:00.
-// RFC 3339 with up to nanosecond fractions, as Unix nanoseconds.
+// RFC 3339 (base's parser) as Unix nanoseconds, when they fit.
 bool ParseRfc3339Nanos(std::string_view s, int64_t* ns) {
-  auto num = [&](size_t pos, size_t len, int* v) {
-    if (pos + len > s.size()) return false;
-    *v = 0;
-    for (size_t i = pos; i < pos + len; ++i) {
-      if (s[i] < '0' || s[i] > '9') return false;
-      *v = *v * 10 + (s[i] - '0');
-    }
-    return true;
-  };
-  std::tm tm{};
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
-  if (!num(0, 4, &y) || s.size() < 20 || s[4] != '-' || !num(5, 2, &mo) || s[7] != '-' ||
-      !num(8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !num(11, 2, &h) || s[13] != ':' ||
-      !num(14, 2, &mi) || s[16] != ':' || !num(17, 2, &sec)) {
+  Rfc3339Time t;
+  if (!ParseRfc3339(s, &t)) return false;
+  if (t.unix_s > INT64_MAX / 1'000'000'000 - 1 || t.unix_s < INT64_MIN / 1'000'000'000 + 1) {
     return false;
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
-  size_t i = 19;
-  int64_t frac_ns = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t start = i;
-    int64_t scale = 100'000'000;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      frac_ns += (s[i] - '0') * scale;
-      scale /= 10;
-      ++i;
-    }
-    if (i == start) return false;
-  }
-  int64_t offset_s = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
-    int oh = 0, om = 0;
-    if (!num(i + 1, 2, &oh) || i + 3 >= s.size() || s[i + 3] != ':' || !num(i + 4, 2, &om)) {
-      return false;
-    }
-    offset_s = (s[i] == '+' ? 1 : -1) * (int64_t{oh} * 3600 + int64_t{om} * 60);
-    i += 6;
-  } else {
-    return false;
-  }
-  if (i != s.size()) return false;
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
-  if (secs > INT64_MAX / 1'000'000'000 - 1 || secs < INT64_MIN / 1'000'000'000 + 1) return false;
-  *ns = secs * 1'000'000'000 + frac_ns;
+  *ns = t.unix_s * 1'000'000'000 + t.nanos;
   return true;
 }
 

@@ -188,6 +188,75 @@ std::string FormatFloatG(double v) {
          digits.substr(static_cast<size_t>(dp));
 }
 
+namespace {
+
+int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ParseRfc3339(std::string_view s, Rfc3339Time* t) {
+  int year, month, day, hour, minute, second;
+  if (!Digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, month) ||
+      s[7] != '-' || !Digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') ||
+      !Digits(s, 11, 2, hour) || s[13] != ':' || !Digits(s, 14, 2, minute) || s[16] != ':' ||
+      !Digits(s, 17, 2, second)) {
+    return false;
+  }
+  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
+      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
+    return false;
+  }
+  size_t pos = 19;
+  int64_t nanos = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    size_t digits = 0;
+    for (++pos; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, ++digits) {
+      if (digits < 9) nanos = nanos * 10 + (s[pos] - '0');
+    }
+    if (digits == 0) return false;
+    for (; digits < 9; ++digits) nanos *= 10;
+  }
+  int offset = 0;
+  bool utc = false;
+  if (pos + 1 == s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    utc = true;
+  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
+    int oh, om;
+    if (!Digits(s, pos + 1, 2, oh) || !Digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return false;
+    }
+    offset = (oh * 60 + om) * 60 * (s[pos] == '-' ? -1 : 1);
+    utc = offset == 0;
+  } else {
+    return false;
+  }
+  t->unix_s = DaysFromCivil(year, month, day) * 86400 + int64_t{hour} * 3600 +
+              int64_t{minute} * 60 + second - offset;
+  t->nanos = static_cast<int32_t>(nanos);
+  t->offset_s = offset;
+  t->utc = utc;
+  return true;
+}
+
 std::string FormatRfc3339(int64_t unix_ns) {
   int64_t seconds = FloorDiv(unix_ns, 1'000'000'000);
   std::tm tm{};

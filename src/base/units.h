@@ -24,6 +24,18 @@ std::string FormatDurationMillis(int64_t ms);
 // time.RFC3339 prints them (Loki's error messages).
 std::string FormatRfc3339(int64_t unix_ns);
 
+// A time as RFC 3339 writes it: the instant and the zone offset written with it.
+struct Rfc3339Time {
+  int64_t unix_s = 0;
+  int32_t nanos = 0;     // digits past the ninth are dropped
+  int32_t offset_s = 0;  // the written offset
+  bool utc = false;      // written as Z (or +00:00)
+};
+// Parses RFC 3339 with an optional fraction (2015-07-01T20:10:51.781Z, ...+02:00) as Go's
+// time.Parse(time.RFC3339Nano) does: days checked against their month, seconds 0-59;
+// "t" and "z" are taken for "T" and "Z".
+bool ParseRfc3339(std::string_view s, Rfc3339Time* t);
+
 // Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, no exponent; "NaN",
 // "+Inf", "-Inf". Prometheus prints number literals and count_values labels this way.
 std::string FormatFloatF(double v);

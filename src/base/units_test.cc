@@ -59,6 +59,25 @@ TEST(Units, Rfc3339) {
   EXPECT_EQ(FormatRfc3339(1704207845'999'999'999), "2024-01-02T15:04:05Z");
   EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
   EXPECT_EQ(FormatRfc3339(-1), "1969-12-31T23:59:59Z");
+
+  // Instants from Python's datetime for the same wall clocks and offsets.
+  Rfc3339Time t;
+  ASSERT_TRUE(ParseRfc3339("2021-09-30T10:46:17.680Z", &t));
+  EXPECT_EQ(t.unix_s, 1632998777);
+  EXPECT_EQ(t.nanos, 680'000'000);
+  EXPECT_TRUE(t.utc);
+  ASSERT_TRUE(ParseRfc3339("2020-02-29t12:46:17.1234567891+02:00", &t));
+  EXPECT_EQ(t.unix_s, 1582973177);
+  EXPECT_EQ(t.nanos, 123'456'789);  // past the ninth digit: dropped
+  EXPECT_EQ(t.offset_s, 7200);
+  EXPECT_FALSE(t.utc);
+  ASSERT_TRUE(ParseRfc3339("0001-01-01T00:00:00z", &t));
+  EXPECT_EQ(t.unix_s, -62135596800);
+  for (const char* bad : {"2021-02-29T00:00:00Z", "2021-04-31T00:00:00Z", "2021-01-01T00:00:60Z",
+                          "2021-01-01 00:00:00Z", "2021-01-01T00:00:00", "2021-01-01T00:00:00.Z",
+                          "2021-01-01T00:00:00+2:00", "2021-01-01T00:00:00Zjunk"}) {
+    EXPECT_FALSE(ParseRfc3339(bad, &t)) << bad;
+  }
 }
 
 TEST(Units, Bytes) {

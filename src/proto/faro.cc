@@ -9,6 +9,7 @@
 #include <map>
 
 #include "base/json.h"
+#include "base/units.h"
 #include "proto/loki.h"
 
 namespace strata::proto {
@@ -114,15 +115,6 @@ Status StringMap(element e, const Path& path, FaroKeyVals& out) {
   return Status::Ok();
 }
 
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   z += 719468;
   const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -135,69 +127,14 @@ void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
 }
 
-bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  out = 0;
-  for (size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    out = out * 10 + (s[i] - '0');
-  }
-  return true;
-}
-
-// RFC 3339 as Go's time.Parse(time.RFC3339Nano) takes it.
-bool ParseRfc3339(std::string_view s, FaroTime& t) {
-  int year, month, day, hour, minute, second;
-  if (!Digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !Digits(s, 5, 2, month) ||
-      s[7] != '-' || !Digits(s, 8, 2, day) || s[10] != 'T' || !Digits(s, 11, 2, hour) ||
-      s[13] != ':' || !Digits(s, 14, 2, minute) || s[16] != ':' || !Digits(s, 17, 2, second)) {
-    return false;
-  }
-  static constexpr int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  if (month < 1 || month > 12 || day < 1 || day > kDays[month - 1] ||
-      (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 59) {
-    return false;
-  }
-  size_t pos = 19;
-  int64_t nanos = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    size_t digits = 0;
-    for (++pos; pos < s.size() && s[pos] >= '0' && s[pos] <= '9'; ++pos, ++digits) {
-      if (digits < 9) nanos = nanos * 10 + (s[pos] - '0');
-    }
-    if (digits == 0) return false;
-    for (; digits < 9; ++digits) nanos *= 10;
-  }
-  int offset = 0;
-  bool utc = false;
-  if (pos + 1 == s.size() && s[pos] == 'Z') {
-    utc = true;
-  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
-    int oh, om;
-    if (!Digits(s, pos + 1, 2, oh) || !Digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return false;
-    }
-    offset = (oh * 60 + om) * 60 * (s[pos] == '-' ? -1 : 1);
-    utc = offset == 0;
-  } else {
-    return false;
-  }
-  t.unix_s = DaysFromCivil(year, month, day) * 86400 + int64_t{hour} * 3600 + int64_t{minute} * 60 +
-             second - offset;
-  t.nanos = static_cast<int32_t>(nanos);
-  t.offset_s = offset;
-  t.utc = utc;
-  t.zero = false;
-  return true;
-}
-
 Status Timestamp(element e, const Path& path, FaroTime& out) {
   if (IsNull(e)) return Status::Ok();
   std::string_view v;
-  if (e.get_string().get(v) != simdjson::SUCCESS || !ParseRfc3339(v, out)) {
+  Rfc3339Time t;
+  if (e.get_string().get(v) != simdjson::SUCCESS || !ParseRfc3339(v, &t)) {
     return InvalidPayload(fmt::format("{} must be an RFC 3339 time", path.str()));
   }
+  out = {t.unix_s, t.nanos, t.offset_s, t.utc, false};
   return Status::Ok();
 }
 
@@ -364,23 +301,6 @@ Status DecodeMeta(element e, FaroMeta& m) {
   });
 }
 
-// Go's fmt %v of a float64 (strconv's 'g' with the shortest precision): exponent form when
-// the decimal exponent is below -4 or at least 6.
-void AppendGoFloat(std::string& out, double v) {
-  char buf[64];
-  auto sci = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
-  std::string_view s(buf, sci.ptr - buf);
-  size_t e = s.find('e');
-  int exp = 0;
-  std::from_chars(s.data() + e + 1 + (s[e + 1] == '+'), s.data() + s.size(), exp);
-  if (exp < -4 || exp >= 6) {
-    out.append(s);
-    return;
-  }
-  auto fixed = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
-  out.append(buf, fixed.ptr);
-}
-
 // Go's encoding/json of a float64: Prometheus's sample format (exponent form only below
 // 1e-6 or from 1e21), with the exponent's leading zero dropped (1e-07 -> 1e-7).
 void AppendJsonFloat(std::string& out, double v) {
@@ -412,11 +332,7 @@ class Line {
     if (value.empty()) return;
     Set(std::move(key), std::string(value), false, 0);
   }
-  void AddNumber(std::string key, double v) {
-    std::string text;
-    AppendGoFloat(text, v);
-    Set(std::move(key), std::move(text), true, v);
-  }
+  void AddNumber(std::string key, double v) { Set(std::move(key), FormatFloatG(v), true, v); }
   void AddMap(std::string_view prefix, const FaroKeyVals& m) {
     for (const auto& [k, v] : m) {
       std::string key;
