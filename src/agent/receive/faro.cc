@@ -142,7 +142,10 @@ int64_t FaroReceiver::AdmitApp(const std::string& app) {
   {
     MutexLock lk(apps_mu_);
     const int64_t now = NowMillis();
-    if (now - apps_swept_ms_ > kAppIdleMs || apps_.size() >= kMaxApps) {
+    // Idle apps go every kAppIdleMs, and when the table is full at most once a second: a
+    // stream of new app names must not make every request walk the table.
+    if (now - apps_swept_ms_ > kAppIdleMs ||
+        (apps_.size() >= kMaxApps && now - apps_swept_ms_ > 1'000)) {
       std::erase_if(apps_,
                     [&](const auto& kv) { return now - kv.second->last_used_ms > kAppIdleMs; });
       apps_swept_ms_ = now;
