@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/encoding.h"
 #include "base/file.h"
 #include "base/labels.h"
 #include "base/tenant.h"
@@ -220,13 +221,11 @@ Status ParseFaro(const YAML::Node& node, FaroConfig& f) {
     }
   }
   RETURN_IF_ERROR(s.StrList("cors_allowed_origins", f.cors_allowed_origins));
+  for (auto& o : f.cors_allowed_origins) o = AsciiLower(o);  // origins match without case
   if (s.Get("trace_context_headers")) {
     f.trace_context_headers.clear();
     RETURN_IF_ERROR(s.StrList("trace_context_headers", f.trace_context_headers));
-    for (auto& h : f.trace_context_headers) {
-      std::transform(h.begin(), h.end(), h.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-    }
+    for (auto& h : f.trace_context_headers) h = AsciiLower(h);
   }
   RETURN_IF_ERROR(s.Bytes("max_payload_size", f.max_payload_size));
   YamlSection r(s.Get("rate_limiting"), path + ".rate_limiting");

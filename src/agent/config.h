@@ -108,7 +108,8 @@ struct FaroConfig {
   // /collect/{key}: the keys accepted there, each with its tenant ("" = `tenant`).
   std::map<std::string, std::string> app_keys;
   // Origins answered with CORS headers: exact (case aside), "*" for any, or one * wildcard
-  // ("https://*.example.com"). Empty: no CORS headers (same-origin pages only).
+  // ("https://*.example.com"), kept in lower case. Empty: no CORS headers (same-origin pages
+  // only).
   std::vector<std::string> cors_allowed_origins;
   // Trace-context headers the SDK may add to its requests, allowed by CORS preflights beside
   // the SDK's own (content-type, content-encoding, x-api-key, x-faro-session-id,

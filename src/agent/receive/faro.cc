@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "agent/receive/otlp.h"
+#include "base/encoding.h"
 #include "base/units.h"
 #include "http/compression.h"
 #include "proto/faro.h"
@@ -27,13 +28,6 @@ constexpr std::string_view kSdkHeaders[] = {"content-type",  "content-encoding",
 // Apps tracked for per-app limits at most; an idle app's bucket goes after kAppIdleMs.
 constexpr size_t kMaxApps = 10'000;
 constexpr int64_t kAppIdleMs = int64_t{10} * 60'000;
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -81,10 +75,9 @@ FaroReceiver::FaroReceiver(Intake& intake, FaroConfig config, uint64_t max_decom
 }
 
 bool FaroReceiver::OriginAllowed(std::string_view origin) const {
-  const std::string lower = Lower(origin);
-  return std::any_of(
-      config_.cors_allowed_origins.begin(), config_.cors_allowed_origins.end(),
-      [&](const std::string& pattern) { return OriginMatches(Lower(pattern), lower); });
+  const std::string lower = AsciiLower(origin);
+  return std::any_of(config_.cors_allowed_origins.begin(), config_.cors_allowed_origins.end(),
+                     [&](const std::string& pattern) { return OriginMatches(pattern, lower); });
 }
 
 bool FaroReceiver::Cors(const http::Request& req, const http::Responder& respond) const {
@@ -116,7 +109,7 @@ bool FaroReceiver::Cors(const http::Request& req, const http::Responder& respond
   std::string_view rest = requested;
   while (headers_ok && !rest.empty()) {
     size_t comma = rest.find(',');
-    std::string h = Lower(Trim(rest.substr(0, comma)));
+    std::string h = AsciiLower(Trim(rest.substr(0, comma)));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     if (h.empty()) continue;
     headers_ok =

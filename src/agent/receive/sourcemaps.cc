@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "base/encoding.h"
 #include "base/file.h"
 #include "base/units.h"
 
@@ -49,30 +50,15 @@ std::string_view MapReference(std::string_view js) {
   return {};
 }
 
+// A data: URL's content: base64 (";base64") or percent-encoded.
 Result<std::string> DecodeDataUrl(std::string_view url) {
   size_t comma = url.find(',');
   if (comma == std::string_view::npos) return Status::InvalidArgument("a data: URL without ','");
   std::string_view meta = url.substr(5, comma - 5), data = url.substr(comma + 1);
-  if (!meta.ends_with(";base64")) return std::string(data);
   std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (char c : data) {
-    int v = c >= 'A' && c <= 'Z'   ? c - 'A'
-            : c >= 'a' && c <= 'z' ? c - 'a' + 26
-            : c >= '0' && c <= '9' ? c - '0' + 52
-            : c == '+'             ? 62
-            : c == '/'             ? 63
-                                   : -1;
-    if (c == '=') break;
-    if (v < 0) return Status::InvalidArgument("a data: URL with invalid base64");
-    acc = (acc << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xff);
-    }
-  }
+  const bool ok = meta.ends_with(";base64") ? Base64Decode(data, &out)
+                                            : PercentDecode(data, /*plus_as_space=*/false, &out);
+  if (!ok) return Status::InvalidArgument("a data: URL that does not decode");
   return out;
 }
 
