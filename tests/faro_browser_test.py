@@ -21,24 +21,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-from peers import free_port, stop_all, wait_http
+from peers import fetch, free_port, stop_all, wait_http
 
 TENANT = "browser"
 APP = "faro-browser-test"
 
 
 def get(port, path):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                 headers={"X-Scope-OrgID": TENANT})
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+    code, _, body = fetch(f"http://127.0.0.1:{port}{path}", {"X-Scope-OrgID": TENANT})
+    return code, body
 
 
 def lines(port):

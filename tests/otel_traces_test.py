@@ -20,9 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
+import peers
 from peers import free_port, stop_all, wait_http
 
 REQUESTS = 6  # traces per run, three spans each
@@ -32,12 +31,7 @@ def fetch(port, path, accept=None):
     headers = {"X-Scope-OrgID": "otel"}
     if accept:
         headers["Accept"] = accept
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as r:
-            return r.status, r.headers.get("Content-Type"), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type"), e.read()
+    return peers.fetch(f"http://127.0.0.1:{port}{path}", headers)
 
 
 # ---- The SDK's record, in the form both decoders below produce ----

@@ -22,6 +22,16 @@ def get(url, timeout=5, data=None, headers=None):
         return r.read().decode()
 
 
+def fetch(url, headers=None, timeout=5):
+    """GETs url; returns (status, Content-Type, body bytes), for error statuses too."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.headers.get("Content-Type"), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type"), e.read()
+
+
 def wait_http(url, deadline_s=30):
     end = time.time() + deadline_s
     while time.time() < end:
