@@ -22,6 +22,7 @@
 #include "base/units.h"
 #include "http/server.h"
 #include "proto/remote_write.h"
+#include "recording_backend.h"
 #include "test_util.h"
 
 namespace strata {
@@ -52,21 +53,6 @@ std::unique_ptr<Process> StartAgent(const std::string& dir, int port) {
       dir + "/agent.log");
 }
 
-// A metric's value in an exposition text, summed over its label sets; -1 if absent.
-double MetricValue(const std::string& text, const std::string& name) {
-  double sum = -1;
-  size_t pos = 0;
-  while ((pos = text.find("\n" + name, pos)) != std::string::npos) {
-    size_t eol = text.find('\n', pos + 1);
-    std::string line = text.substr(pos + 1, eol - pos - 1);
-    char next = line[name.size()];
-    if (next == '{' || next == ' ')
-      sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ')));
-    pos = eol;
-  }
-  return sum;
-}
-
 // Percent-encodes a PromQL expression for a query string.
 std::string QueryEscape(const std::string& s) {
   std::string out;
@@ -88,76 +74,6 @@ double SingleValue(const std::string& body) {
   size_t end = body.find('"', start + 2);
   return std::stod(body.substr(start + 2, end - start - 2));
 }
-
-std::string Get(int port, const std::string& target) {
-  http::Client c("127.0.0.1", std::to_string(port), 10'000);
-  auto res = c.Do(http::Request(boost::beast::http::verb::get, target, 11));
-  return res.ok() && res->result_int() == 200 ? res->body() : "";
-}
-
-// The OTLP/HTTP and Loki endpoint logs and spans are exported to: it records the sequence
-// numbers in the lines ("log-<n>", "loki-<n>") and span names ("span-<n>") it accepts, and
-// answers 503 while "down".
-class RecordingBackend {
- public:
-  explicit RecordingBackend(int port) {
-    http::ServerOptions opts;
-    opts.listen = "127.0.0.1:" + std::to_string(port);
-    server_ = std::make_unique<http::Server>(opts);
-    for (const char* path : {"/v1/logs", "/v1/traces", "/loki/api/v1/push"}) {
-      server_->Route(
-          path, {boost::beast::http::verb::post},
-          [this, path](http::Request& req, const http::Responder& r) {
-            if (down_) {
-              return r.Send(http::TextResponse(req, http::Status::service_unavailable, "down"));
-            }
-            std::string body;
-            if (std::string_view(path).starts_with("/loki")) {
-              EXPECT_TRUE(proto::SnappyDecompress(req.body(), 1 << 30, body).ok());
-            } else {
-              body = req.body();
-            }
-            Record(body);
-            r.Send(http::TextResponse(req, http::Status::ok, ""));
-          });
-    }
-    EXPECT_TRUE(server_->Start().ok());
-  }
-  ~RecordingBackend() { server_->Shutdown(1000); }
-  void SetDown(bool down) { down_ = down; }
-  std::set<int64_t> Seen(const std::string& prefix) {
-    std::lock_guard lk(mu_);
-    return seen_[prefix];
-  }
-  uint64_t duplicates() {
-    std::lock_guard lk(mu_);
-    return duplicates_;
-  }
-
- private:
-  void Record(const std::string& body) {
-    std::lock_guard lk(mu_);
-    for (const char* prefix : {"log-", "loki-", "span-"}) {
-      size_t pos = 0;
-      while ((pos = body.find(prefix, pos)) != std::string::npos) {
-        pos += std::strlen(prefix);
-        int64_t n = 0;
-        size_t digits = 0;
-        while (pos < body.size() && std::isdigit(static_cast<unsigned char>(body[pos]))) {
-          n = n * 10 + (body[pos++] - '0');
-          ++digits;
-        }
-        if (digits > 0 && !seen_[prefix].insert(n).second) ++duplicates_;
-      }
-    }
-  }
-
-  std::unique_ptr<http::Server> server_;
-  std::atomic<bool> down_{false};
-  std::mutex mu_;
-  std::map<std::string, std::set<int64_t>> seen_;
-  uint64_t duplicates_ = 0;
-};
 
 // One request of `n` numbered items of a log or span signal, from `first`.
 http::Request SignalRequest(const std::string& prefix, int64_t first, int n) {
@@ -339,10 +255,11 @@ TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
   bool drained = false;
   for (int i = 0; i < 600 && !drained; ++i) {
     // Summed over the exporters' queues.
-    drained = MetricValue(Get(agent_port, "/metrics"), "strata_agent_queue_pending_items") == 0;
+    drained = testing::MetricValue(testing::HttpGet(agent_port, "/metrics"),
+                                   "strata_agent_queue_pending_items") == 0;
     if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  ASSERT_TRUE(drained) << Get(agent_port, "/metrics");
+  ASSERT_TRUE(drained) << testing::HttpGet(agent_port, "/metrics");
 
   // Every stored sample was acknowledged (senders stop only after their last 2xx) and samples
   // of one timestamp are stored once, so "all acknowledged are there" is a count per series.
@@ -350,8 +267,9 @@ TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
   for (const auto& [key, last] : acked) {
     std::string q =
         fmt::format("count_over_time(chaos{{c=\"{}\",s=\"{}\"}}[1d])", key.first, key.second);
-    std::string body = Get(backend_port, "/api/v1/query?query=" + QueryEscape(q) +
-                                             "&time=" + std::to_string(NowMillis() / 1000 + 60));
+    std::string body =
+        testing::HttpGet(backend_port, "/api/v1/query?query=" + QueryEscape(q) +
+                                           "&time=" + std::to_string(NowMillis() / 1000 + 60));
     EXPECT_EQ(SingleValue(body), static_cast<double>(last + 1))
         << "sender " << key.first << " series " << key.second << ": " << last + 1
         << " samples acknowledged";
@@ -366,18 +284,19 @@ TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
     EXPECT_GT(n, 0) << prefix;
     signal_items += static_cast<uint64_t>(n);
   }
-  std::string backend_metrics = Get(backend_port, "/metrics");
-  double duplicates = MetricValue(backend_metrics, "strata_ingest_samples_duplicate_total");
-  std::string agent_metrics = Get(agent_port, "/metrics");
+  std::string backend_metrics = testing::HttpGet(backend_port, "/metrics");
+  double duplicates =
+      testing::MetricValue(backend_metrics, "strata_ingest_samples_duplicate_total");
+  std::string agent_metrics = testing::HttpGet(agent_port, "/metrics");
   std::cout << "agent chaos test: outage " << outage_s << "s, " << kills << " agent kills, "
             << acks.load() << " acknowledged requests, " << failures.load()
             << " refused or failed attempts (" << refused_full.load() << " queue full), " << checked
             << " samples verified, " << duplicates
             << " duplicates delivered to the backend after it came back, "
-            << MetricValue(backend_metrics, "strata_ingest_rejected_samples_total")
+            << testing::MetricValue(backend_metrics, "strata_ingest_rejected_samples_total")
             << " redelivered samples it refused as out of order, items the agent counted as "
                "rejected: "
-            << MetricValue(agent_metrics, "strata_agent_dropped_items_total") << "; "
+            << testing::MetricValue(agent_metrics, "strata_agent_dropped_items_total") << "; "
             << signal_items << " log lines and spans verified, " << signals.duplicates()
             << " of them delivered more than once\n";
   EXPECT_GT(kills, 3);

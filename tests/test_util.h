@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
@@ -91,6 +92,28 @@ inline bool WaitForHttp(int port, const std::string& path, int timeout_ms = 2000
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
+}
+
+// The body of a GET answered 200; empty otherwise.
+inline std::string HttpGet(int port, const std::string& target) {
+  http::Client c("127.0.0.1", std::to_string(port), 10'000);
+  auto res = c.Do(http::Request(boost::beast::http::verb::get, target, 11));
+  return res.ok() && res->result_int() == 200 ? res->body() : "";
+}
+
+// A metric's value in an exposition text, summed over its label sets; -1 if absent.
+inline double MetricValue(const std::string& text, const std::string& name) {
+  double sum = -1;
+  size_t pos = 0;
+  while ((pos = text.find("\n" + name, pos)) != std::string::npos) {
+    size_t eol = text.find('\n', pos + 1);
+    std::string line = text.substr(pos + 1, eol - pos - 1);
+    char next = line[name.size()];
+    if (next == '{' || next == ' ')
+      sum = std::max(sum, 0.0) + std::stod(line.substr(line.rfind(' ')));
+    pos = eol;
+  }
+  return sum;
 }
 
 // A remote-write request with snappy body and the usual headers.

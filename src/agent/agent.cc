@@ -98,13 +98,40 @@ Status Agent::Start() {
     MutexLock elk(exporters_mu_);
     exporters_ = std::move(set);
   }
-  RETURN_IF_ERROR(http_->Start());
+  auto stop_exporters = [this] {
+    if (sampler_) sampler_->Stop();
+    for (auto& e : *Exporters()) e->Stop();
+  };
+  if (config_.tail_sampling.enabled) {
+    auto sampler = TailSampler::Open(
+        config_.data_dir, config_.tail_sampling,
+        [this](const QueueRecord& rec, std::function<void(const Status&)> done) {
+          intake_->Deliver({&rec, 1}, std::move(done));
+        },
+        *registry_);
+    if (!sampler.ok()) {
+      stop_exporters();
+      return sampler.status();
+    }
+    sampler_ = std::move(*sampler);
+    intake_->SetSpanRoute(
+        [this](const std::string& receiver, const QueueRecord& rec,
+               std::function<void(const Status&)> done) {
+          sampler_->Route(rec, receiver == kPeerReceiver, std::move(done));
+        },
+        [this](uint64_t bytes) { return sampler_->HasRoom(bytes); });
+    RETURN_IF_ERROR(sampler_->Start());
+  }
+  if (Status st = http_->Start(); !st.ok()) {
+    stop_exporters();
+    return st;
+  }
   if (!config_.grpc_listen.empty()) {
     grpc_ = std::make_unique<otlpgrpc::Server>(OtlpGrpcHandler(*intake_, config_.otlp.tenant),
                                                config_.max_decompressed_body_bytes);
     if (Status st = grpc_->Start(config_.grpc_listen); !st.ok()) {
       http_->Shutdown(1'000);
-      for (auto& e : *Exporters()) e->Stop();
+      stop_exporters();
       return st;
     }
   }
@@ -129,10 +156,11 @@ Status Agent::Reload() {
       next.max_decompressed_body_bytes != config_.max_decompressed_body_bytes ||
       next.memory_budget_bytes != config_.memory_budget_bytes ||
       next.remote_write != config_.remote_write || next.otlp != config_.otlp ||
-      next.loki != config_.loki || next.faro != config_.faro) {
+      next.loki != config_.loki || next.faro != config_.faro ||
+      next.tail_sampling != config_.tail_sampling) {
     spdlog::warn(
-        "msg=\"server, receivers and data_dir settings change only with a restart; keeping "
-        "the running ones\"");
+        "msg=\"server, receivers, tail_sampling and data_dir settings change only with a "
+        "restart; keeping the running ones\"");
   }
   auto old = Exporters();
   std::map<std::string, std::shared_ptr<Exporter>> running;
@@ -184,6 +212,8 @@ void Agent::Shutdown() {
   http_->Shutdown(10'000);
   if (grpc_) grpc_->Shutdown();
   if (scrape_) scrape_->Stop();
+  // The sampler's kept traces go to the exporters' queues: it stops first.
+  if (sampler_) sampler_->Stop();
   std::shared_ptr<const ExporterSet> set;
   {
     MutexLock elk(exporters_mu_);
@@ -208,6 +238,15 @@ void Agent::RegisterRoutes() {
                  [this, signal](http::Request& req, const http::Responder& r) {
                    HandleOtlpHttp(*intake_, signal, config_.max_decompressed_body_bytes,
                                   config_.otlp.tenant, req, r);
+                 });
+  }
+  if (config_.tail_sampling.enabled) {
+    // Spans forwarded by the peer agent that received them: this agent owns their traces.
+    http_->Route(fmt::format("{}/v1/traces", kPeerRoute), {bhttp::verb::post},
+                 [this](http::Request& req, const http::Responder& r) {
+                   HandleOtlpHttp(*intake_, proto::OtlpSignal::kTraces,
+                                  config_.max_decompressed_body_bytes, config_.otlp.tenant, req, r,
+                                  kPeerReceiver);
                  });
   }
   http_->Route("/loki/api/v1/push", {bhttp::verb::post},
@@ -278,7 +317,10 @@ std::string Agent::RenderMetrics() const {
   MetricFamilyBuilder changes("strata_agent_backend_health_changes_total",
                               "Up/down transitions of the backend.", MetricType::Counter);
   int64_t now = NowMillis();
-  for (const auto& e : *Exporters()) {
+  std::vector<std::shared_ptr<Exporter>> exporters(Exporters()->begin(), Exporters()->end());
+  if (sampler_)
+    exporters.insert(exporters.end(), sampler_->peers().begin(), sampler_->peers().end());
+  for (const auto& e : exporters) {
     const std::string& name = e->config().name;
     QueueStats q = e->queue().Stats();
     ExporterStats x = e->Stats();

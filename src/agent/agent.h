@@ -10,6 +10,7 @@
 #include "agent/receive/faro.h"
 #include "agent/receive/intake.h"
 #include "agent/receive/otlp_grpc.h"
+#include "agent/sample/sampler.h"
 #include "agent/scrape/scraper.h"
 #include "base/file.h"
 #include "base/mutex.h"
@@ -19,7 +20,8 @@
 namespace strata::agent {
 
 // Agent is `strata agent`: HTTP receivers (remote write, OTLP/HTTP, Loki push, Faro), OTLP/gRPC and
-// Prometheus scraping in front of one durable queue and sender per exporter. Reload re-reads the
+// Prometheus scraping in front of one durable queue and sender per exporter (with tail sampling,
+// OTLP spans wait for their trace's decision in the sampler's queue first). Reload re-reads the
 // configuration file: exporters whose settings changed are stopped and reopened on the same queue
 // directory, so queued data survives; removed exporters keep their queue on disk (sent again if
 // they come back). Start, Reload and Shutdown are serialized; receivers run on the HTTP threads.
@@ -51,6 +53,7 @@ class Agent {
   std::unique_ptr<http::Server> http_;
   std::unique_ptr<otlpgrpc::Server> grpc_;
   std::unique_ptr<ScrapeManager> scrape_;
+  std::unique_ptr<TailSampler> sampler_;  // with a tail_sampling block
 
   mutable Mutex exporters_mu_;
   std::shared_ptr<const ExporterSet> exporters_;  // replaced whole on reload

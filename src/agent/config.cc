@@ -479,6 +479,65 @@ Status ParseScrapeConfigs(const YAML::Node& global_node, const YAML::Node& node,
   return Status::Ok();
 }
 
+Status ParseTailSampling(const YAML::Node& node, TailSamplingConfig& t) {
+  if (!node || node.IsNull()) return Status::Ok();
+  t.enabled = true;
+  const std::string path = "tail_sampling";
+  YamlSection s(node, path);
+  RETURN_IF_ERROR(s.Check());
+  RETURN_IF_ERROR(s.Duration("decision_wait", t.decision_wait_ms));
+  RETURN_IF_ERROR(s.Int("num_traces", t.num_traces));
+  RETURN_IF_ERROR(s.Int("expected_new_traces_per_sec", t.expected_new_traces_per_sec));
+  YamlSection cache(s.Get("decision_cache"), path + ".decision_cache");
+  RETURN_IF_ERROR(cache.Check());
+  RETURN_IF_ERROR(cache.Int("sampled_cache_size", t.sampled_cache_size));
+  RETURN_IF_ERROR(cache.Int("non_sampled_cache_size", t.non_sampled_cache_size));
+  RETURN_IF_ERROR(cache.Unknown());
+  RETURN_IF_ERROR(s.Bool("sample_on_first_match", t.sample_on_first_match));
+  RETURN_IF_ERROR(s.Bytes("max_buffered_bytes", t.max_buffered_bytes));
+  RETURN_IF_ERROR(ParseTailSamplingPolicies(s.Get("policies"), path + ".policies", t.policies));
+  RETURN_IF_ERROR(s.Str("self", t.self));
+  RETURN_IF_ERROR(s.StrList("peers", t.peers));
+  YamlSection q(s.Get("queue"), path + ".queue");
+  RETURN_IF_ERROR(q.Check());
+  RETURN_IF_ERROR(q.Bytes("max_disk_bytes", t.queue.max_disk_bytes));
+  RETURN_IF_ERROR(q.Bytes("segment_size", t.queue.segment_size));
+  RETURN_IF_ERROR(q.Unknown());
+  RETURN_IF_ERROR(s.Unknown());
+  if (t.policies.empty()) {
+    return Status::InvalidArgument(
+        "config: \"tail_sampling.policies\": at least one policy is "
+        "required");
+  }
+  if (t.decision_wait_ms <= 0 || t.num_traces == 0) {
+    return Status::InvalidArgument(
+        "config: \"tail_sampling\": decision_wait and num_traces must be positive");
+  }
+  std::set<std::string> seen;
+  for (auto& url : t.peers) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    if (!http::ParseUrl(url).ok()) {
+      return Status::InvalidArgument(fmt::format(
+          "config: \"tail_sampling.peers\": \"{}\" is not an http://host:port URL", url));
+    }
+    if (!seen.insert(url).second) {
+      return Status::InvalidArgument(
+          fmt::format("config: \"tail_sampling.peers\": \"{}\" is listed twice", url));
+    }
+  }
+  while (!t.self.empty() && t.self.back() == '/') t.self.pop_back();
+  if (!t.peers.empty() && !seen.count(t.self)) {
+    return Status::InvalidArgument(
+        "config: \"tail_sampling.self\" must be this agent's URL as listed in "
+        "tail_sampling.peers");
+  }
+  if (t.peers.empty() && !t.self.empty()) {
+    return Status::InvalidArgument(
+        "config: \"tail_sampling.self\" is set without tail_sampling.peers");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
@@ -502,6 +561,7 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
 
   RETURN_IF_ERROR(ParseReceivers(top.Get("receivers"), c));
   RETURN_IF_ERROR(ParseLimits(top.Get("limits"), c.limits));
+  RETURN_IF_ERROR(ParseTailSampling(top.Get("tail_sampling"), c.tail_sampling));
   RETURN_IF_ERROR(
       ParseScrapeConfigs(top.Get("global"), top.Get("scrape_configs"), c.scrape_configs));
   YAML::Node exporters = top.Get("exporters");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "agent/queue/queue.h"
+#include "agent/sample/policy.h"
 #include "agent/scrape/relabel.h"
 #include "base/status.h"
 #include "limits/limits.h"
@@ -129,6 +130,30 @@ struct FaroConfig {
   bool operator==(const FaroConfig&) const = default;
 };
 
+// Tail sampling of the OTLP traces path (`tail_sampling`): the OpenTelemetry Collector's
+// tail_sampling processor keys as they are, plus Strata's memory bound, queue and peers.
+struct TailSamplingConfig {
+  bool enabled = false;  // a tail_sampling block is present
+  // How long after a trace's first span its decision is made.
+  int64_t decision_wait_ms = 30'000;
+  // Traces waiting for a decision at most; at the bound spans wait on disk (back-pressure).
+  uint64_t num_traces = 50'000;
+  uint64_t expected_new_traces_per_sec = 0;  // a sizing hint there; accepted, not needed here
+  // Decisions remembered so late spans follow their trace (kept on disk across restarts).
+  uint64_t sampled_cache_size = 100'000;
+  uint64_t non_sampled_cache_size = 100'000;
+  // Memory of spans waiting for a decision at most (Strata's bound beside num_traces).
+  uint64_t max_buffered_bytes = 256u << 20;
+  bool sample_on_first_match = false;
+  std::vector<PolicyConfig> policies;
+  // Several agents: every agent lists the same peer URLs (http://host:port of their HTTP
+  // listeners), `self` being its own; each owns a share of trace IDs and forwards the rest.
+  std::string self;
+  std::vector<std::string> peers;
+  QueueOptions queue;  // of the spans queue and of each peer's forwarding queue
+  bool operator==(const TailSamplingConfig&) const = default;
+};
+
 // Targets listed in the configuration.
 struct StaticTargets {
   std::vector<std::string> targets;  // host:port
@@ -177,6 +202,7 @@ struct AgentConfig {
   std::string log_level = "info";
   ReceiverConfig remote_write, otlp, loki;
   FaroConfig faro;
+  TailSamplingConfig tail_sampling;
   RateLimitTable limits;
   std::vector<ScrapeConfig> scrape_configs;
   std::vector<ExporterConfig> exporters;

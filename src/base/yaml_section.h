@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <set>
 #include <string>
 #include <string_view>
@@ -60,9 +61,11 @@ class YamlSection {
       return Status::Ok();
     });
   }
+  // Integers may group digits with '_' (YAML 1.1's 100_000, which Go's YAML reads).
   template <typename T>
   Status Int(const std::string& key, T& out) {
-    return Scalar(key, [&](const std::string& v) -> Status {
+    return Scalar(key, [&](const std::string& text) -> Status {
+      const std::string v = WithoutDigitGroups(text);
       try {
         size_t pos;
         long long n = std::stoll(v, &pos);
@@ -70,6 +73,21 @@ class YamlSection {
         out = static_cast<T>(n);
       } catch (...) {
         return Status::InvalidArgument("want a non-negative integer");
+      }
+      return Status::Ok();
+    });
+  }
+  // An integer that may be negative.
+  Status SignedInt(const std::string& key, int64_t& out) {
+    return Scalar(key, [&](const std::string& text) -> Status {
+      const std::string v = WithoutDigitGroups(text);
+      try {
+        size_t pos;
+        long long n = std::stoll(v, &pos);
+        if (pos != v.size()) return Status::InvalidArgument("want an integer");
+        out = n;
+      } catch (...) {
+        return Status::InvalidArgument("want an integer");
       }
       return Status::Ok();
     });
@@ -116,6 +134,15 @@ class YamlSection {
   }
 
  private:
+  static std::string WithoutDigitGroups(std::string v) {
+    for (size_t i = 1; i + 1 < v.size(); ++i) {
+      if (v[i] == '_' && std::isdigit(static_cast<unsigned char>(v[i - 1])) &&
+          std::isdigit(static_cast<unsigned char>(v[i + 1]))) {
+        v.erase(i, 1);
+      }
+    }
+    return v;
+  }
   template <typename Fn>
   Status Scalar(const std::string& key, Fn fn) {
     YAML::Node n = Get(key);

@@ -158,6 +158,10 @@ bool DecodeSpan(std::string_view msg, Span& s, std::string* trace_id) {
         ok = r.Expect(WireType::kLen) && r.ReadBytes(&b);
         s.span_id = b;
         break;
+      case 3:
+        ok = r.Expect(WireType::kLen) && r.ReadBytes(&b);
+        s.trace_state = b;
+        break;
       case 4:
         ok = r.Expect(WireType::kLen) && r.ReadBytes(&b);
         s.parent_id = b;

@@ -38,6 +38,7 @@ struct InstrumentationScope {
 
 struct Span {
   std::string span_id, parent_id;  // raw bytes; parent_id empty for a root
+  std::string trace_state;         // W3C tracestate (tail sampling's trace_state policy)
   std::string name;
   SpanKind kind = SpanKind::kUnspecified;
   SpanStatus status = SpanStatus::kUnset;

@@ -13,8 +13,10 @@ enum class ItemKind : uint8_t {
   kOtlpLogs = 3,     // ...collector.logs.v1.ExportLogsServiceRequest
   kOtlpTraces = 4,   // ...collector.trace.v1.ExportTraceServiceRequest
   kLokiPush = 5,     // logproto.PushRequest
+  // Tail-sampling decisions (the tail_sampling/decisions queue only; never exported).
+  kTailDecisions = 6,
 };
-inline constexpr uint8_t kMaxItemKind = 5;
+inline constexpr uint8_t kMaxItemKind = 6;
 
 // Record payload: version <u8> | items <u32 LE> | received_ms <i64 LE> | tenant <uvarint length +
 // bytes> | body (the kind's protobuf message, snappy block-compressed).

@@ -30,6 +30,26 @@ void EncodeRecord(std::string& out, const QueueRecord& rec) {
   out.append(rec.body);
 }
 
+std::function<void(const Status&)> AllDone(size_t n, std::function<void(const Status&)> done) {
+  struct Pending {
+    Mutex mu;
+    size_t left;
+    Status error;
+    std::function<void(const Status&)> done;
+  };
+  auto pending = std::make_shared<Pending>();
+  pending->left = n;
+  pending->done = std::move(done);
+  return [pending](const Status& st) {
+    {
+      MutexLock lk(pending->mu);
+      if (!st.ok() && pending->error.ok()) pending->error = st;
+      if (--pending->left > 0) return;
+    }
+    pending->done(pending->error);
+  };
+}
+
 Result<QueueRecord> DecodeRecord(ItemKind kind, std::string_view payload) {
   ByteReader r(payload);
   uint8_t version = 0;

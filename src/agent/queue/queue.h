@@ -30,6 +30,10 @@ struct QueueRecord {
 void EncodeRecord(std::string& out, const QueueRecord& rec);
 Result<QueueRecord> DecodeRecord(ItemKind kind, std::string_view payload);
 
+// Joins `n` completions (of appends to several queues, say): the returned callback is to be
+// called `n` times, from any threads; after the last, `done` gets OK or the first error.
+std::function<void(const Status&)> AllDone(size_t n, std::function<void(const Status&)> done);
+
 // A place in the queue: the byte offset just after a record in a segment.
 struct QueuePosition {
   uint32_t segment = 0;

@@ -12,8 +12,9 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-constexpr const char* kKindNames[] = {"",          "remote write", "OTLP metrics",
-                                      "OTLP logs", "OTLP traces",  "Loki push"};
+constexpr const char* kKindNames[] = {
+    "",          "remote write",           "OTLP metrics", "OTLP logs", "OTLP traces",
+    "Loki push", "tail-sampling decisions"};
 constexpr const char* kBudgetNames[] = {"samples", "log_bytes", "spans"};
 
 // How long a sender should wait before retrying a request refused for back-pressure.
@@ -99,7 +100,13 @@ int64_t Intake::Admit(const std::string& tenant, Budget budget, double amount) {
   return wait;
 }
 
+void Intake::SetSpanRoute(SpanRoute route, std::function<bool(uint64_t)> has_room) {
+  span_route_ = std::move(route);
+  span_room_ = std::move(has_room);
+}
+
 bool Intake::Wants(ItemKind kind) const {
+  if (kind == ItemKind::kOtlpTraces && span_route_) return true;
   auto set = exporters_();
   for (const auto& e : *set) {
     if (e->Accepts(kind)) return true;
@@ -108,6 +115,7 @@ bool Intake::Wants(ItemKind kind) const {
 }
 
 bool Intake::HasRoom(ItemKind kind, uint64_t bytes) const {
+  if (kind == ItemKind::kOtlpTraces && span_route_) return span_room_(bytes);
   auto set = exporters_();
   for (const auto& e : *set) {
     if (e->Accepts(kind) && !e->queue().HasRoom(bytes)) return false;
@@ -117,6 +125,19 @@ bool Intake::HasRoom(ItemKind kind, uint64_t bytes) const {
 
 void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> variants,
                     std::function<void(const Status&)> done) {
+  auto counted = [this, receiver, done = std::move(done), items = variants.front().items,
+                  tenant = variants.front().tenant](const Status& st) {
+    if (st.ok()) received_.Add({{"receiver", receiver}, {"tenant", tenant}}).Increment(items);
+    done(st);
+  };
+  if (span_route_ && variants.front().kind == ItemKind::kOtlpTraces) {
+    return span_route_(receiver, variants.front(), std::move(counted));
+  }
+  Deliver(variants, std::move(counted));
+}
+
+void Intake::Deliver(std::span<const QueueRecord> variants,
+                     std::function<void(const Status&)> done) {
   auto set = exporters_();
   std::vector<std::pair<Exporter*, const QueueRecord*>> targets;
   for (const auto& e : *set) {
@@ -133,26 +154,8 @@ void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> va
                                      kKindNames[static_cast<size_t>(variants.front().kind)])));
   }
   // Finished when the last copy is durable (or failed), on whichever thread completes it.
-  struct Pending {
-    Mutex mu;
-    size_t left;
-    Status error;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->left = targets.size();
-  auto finish = [this, pending, set, receiver, done = std::move(done),
-                 items = variants.front().items,
-                 tenant = variants.front().tenant](const Status& st) {
-    Status error;
-    {
-      MutexLock lk(pending->mu);
-      if (!st.ok() && pending->error.ok()) pending->error = st;
-      if (--pending->left > 0) return;
-      error = pending->error;
-    }
-    if (error.ok()) received_.Add({{"receiver", receiver}, {"tenant", tenant}}).Increment(items);
-    done(error);
-  };
+  auto finish =
+      AllDone(targets.size(), [set, done = std::move(done)](const Status& st) { done(st); });
   for (auto [e, rec] : targets) {
     if (Status st = e->queue().Append(*rec, finish); !st.ok()) finish(st);
   }
@@ -162,25 +165,8 @@ void Intake::SubmitParts(const std::string& receiver,
                          std::span<const std::span<const QueueRecord>> parts,
                          std::function<void(const Status&)> done) {
   if (parts.size() == 1) return Submit(receiver, parts[0], std::move(done));
-  struct Pending {
-    Mutex mu;
-    size_t left;
-    Status error;
-    std::function<void(const Status&)> done;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->left = parts.size();
-  pending->done = std::move(done);
-  for (const auto& variants : parts) {
-    Submit(receiver, variants, [pending](const Status& st) {
-      {
-        MutexLock lk(pending->mu);
-        if (!st.ok() && pending->error.ok()) pending->error = st;
-        if (--pending->left > 0) return;
-      }
-      pending->done(pending->error);
-    });
-  }
+  auto finish = AllDone(parts.size(), std::move(done));
+  for (const auto& variants : parts) Submit(receiver, variants, finish);
 }
 
 void Intake::CountRequest(const std::string& receiver, const std::string& code) {

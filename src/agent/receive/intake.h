@@ -68,6 +68,13 @@ class Intake {
   int64_t Admit(const std::string& tenant, Budget budget, double amount);
   void SetLimits(RateLimitTable limits);
 
+  // Tail sampling: receivers' OTLP spans go to `route` (the sampler, which queues them and
+  // calls `done` once durable) instead of the exporters, and `has_room` answers HasRoom for
+  // them; the sampler hands the traces it keeps to Deliver. Set before receivers start.
+  using SpanRoute = std::function<void(const std::string& receiver, const QueueRecord&,
+                                       std::function<void(const Status&)> done)>;
+  void SetSpanRoute(SpanRoute route, std::function<bool(uint64_t)> has_room);
+
   // True when some exporter takes `kind`.
   bool Wants(ItemKind kind) const;
   // True when every queue taking `kind` would accept `bytes` now.
@@ -79,6 +86,9 @@ class Intake {
   // queue's error otherwise.
   void Submit(const std::string& receiver, std::span<const QueueRecord> variants,
               std::function<void(const Status&)> done);
+  // Queues the first of `variants` each exporter takes, as Submit does, but neither routes
+  // nor counts it as received (the tail sampler's kept traces).
+  void Deliver(std::span<const QueueRecord> variants, std::function<void(const Status&)> done);
   // Submits independent parts of one request (a Faro payload's logs and its traces), each
   // with its variants; `done` is called once, when every part is durable or with the first
   // error.
@@ -118,6 +128,8 @@ class Intake {
   const uint64_t budget_;
   std::atomic<uint64_t> used_{0};
   std::function<std::shared_ptr<const ExporterSet>()> exporters_;
+  SpanRoute span_route_;
+  std::function<bool(uint64_t)> span_room_;
   prometheus::Family<prometheus::Counter>& received_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Counter>& limited_;

@@ -76,8 +76,8 @@ Result<OtlpBatch> PrepareOtlp(Intake& intake, proto::OtlpSignal signal, const st
 
 void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decompressed_bytes,
                     const std::string& default_tenant, http::Request& req,
-                    const http::Responder& respond) {
-  const std::string receiver = fmt::format("otlp_http_{}", proto::OtlpSignalName(signal));
+                    const http::Responder& respond, std::string receiver) {
+  if (receiver.empty()) receiver = fmt::format("otlp_http_{}", proto::OtlpSignalName(signal));
   const std::string_view content_type = http::MediaType(req);
   const bool json = content_type == "application/json";
   const ErrorFormat format = json ? ErrorFormat::kOtlpJson : ErrorFormat::kOtlpProtobuf;

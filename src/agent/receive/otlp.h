@@ -28,9 +28,10 @@ Result<OtlpBatch> PrepareOtlp(Intake& intake, proto::OtlpSignal signal, const st
 
 // POST /v1/metrics, /v1/logs, /v1/traces: protobuf or JSON, optionally gzip. Answers 200 with
 // an Export*ServiceResponse in the request's encoding once durable; errors carry a
-// google.rpc.Status. Requests without X-Scope-OrgID get `default_tenant`.
+// google.rpc.Status. Requests without X-Scope-OrgID get `default_tenant`. `receiver` names
+// the receiver in metrics (and to the intake); empty: otlp_http_<signal>.
 void HandleOtlpHttp(Intake& intake, proto::OtlpSignal signal, uint64_t max_decompressed_bytes,
                     const std::string& default_tenant, http::Request& req,
-                    const http::Responder& respond);
+                    const http::Responder& respond, std::string receiver = {});
 
 }  // namespace strata::agent
