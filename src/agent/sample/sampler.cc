@@ -193,6 +193,7 @@ Result<std::unique_ptr<TailSampler>> TailSampler::Open(const std::string& data_d
     auto q = DurableQueue::Open(dir + "/peers/" + PeerDirName(url), e.queue);
     if (!q.ok()) return q.status().Annotate("tail_sampling peer " + url);
     s->peers_.push_back(std::make_shared<Exporter>(std::move(e), std::move(*q)));
+    s->peer_urls_.push_back(url);
   }
   std::sort(s->ring_.begin(), s->ring_.end());
   return s;
@@ -203,7 +204,7 @@ TailSampler::~TailSampler() { Stop(); }
 Status TailSampler::Start() {
   // Every decision on disk, before any span is read: replayed spans they covered are not
   // decided again, and late spans follow them.
-  ReadDecisions(0);
+  ReadDecisions(true);
   spdlog::info("msg=\"tail sampling started\" decisions_read={} policies={} peers={}",
                cache_.size(), config_.policies.size(), peers_.size());
   for (auto& p : peers_) p->Start();
@@ -284,16 +285,15 @@ void TailSampler::Route(const QueueRecord& rec, bool from_peer,
       append(*spans_, r, finish);
       continue;
     }
-    forwarded_.Add({{"peer", config_.peers[static_cast<size_t>(owner)]}}).Increment(part.second);
+    forwarded_.Add({{"peer", peer_urls_[static_cast<size_t>(owner)]}}).Increment(part.second);
     append(peers_[static_cast<size_t>(owner)]->queue(), r, finish);
   }
 }
 
-void TailSampler::ReadDecisions(int64_t wait_ms) {
+void TailSampler::ReadDecisions(bool remember) {
   for (;;) {
-    auto read = decisions_->Read(kReadBytes, wait_ms);
+    auto read = decisions_->Read(kReadBytes, 0);
     if (!read.ok() || read->empty()) return;
-    wait_ms = 0;
     for (const auto& q : *read) {
       ByteReader r(q.record.body);
       uint64_t count = 0;
@@ -307,7 +307,7 @@ void TailSampler::ReadDecisions(int64_t wait_ms) {
           break;
         }
         d.sampled = sampled != 0;
-        Remember(Key(trace_id, tenant), d);
+        if (remember) Remember(Key(trace_id, tenant), d);
         ++count;
       }
       if (r.error()) {
@@ -364,7 +364,7 @@ void TailSampler::Loop() {
     // the backlog may still hold their later spans), or at the memory bound, which stops
     // reading.
     DecideDue(AtCapacity() ? now : std::min(now, read_horizon_ms_));
-    ReadDecisions(0);  // the positions of this process's own decisions, to acknowledge them
+    ReadDecisions(false);  // the positions of this process's own decisions, to acknowledge them
     // Decisions beyond what the caches hold are no longer needed on disk.
     const uint64_t keep = config_.sampled_cache_size + config_.non_sampled_cache_size;
     std::optional<QueuePosition> forget;
@@ -396,6 +396,11 @@ void TailSampler::Loop() {
       Ingest(std::move(*read));
     } else if (read.ok()) {
       read_horizon_ms_ = NowMillis();  // caught up: nothing older is left to read
+    } else {
+      spdlog::error("msg=\"tail sampling: reading the spans queue failed; retrying\" err=\"{}\"",
+                    read.status().message());
+      UniqueLock lk(mu_);
+      lk.WaitFor(cv_, std::chrono::milliseconds(kRetryMs), [&]() REQUIRES(mu_) { return stop_; });
     }
   }
 }

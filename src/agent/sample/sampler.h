@@ -99,7 +99,9 @@ class TailSampler {
   void DecideDue(int64_t now_ms);
   // Starts delivering a batch's kept spans; then its decisions; then settles it.
   void Submit(const std::shared_ptr<Batch>& batch);
-  void ReadDecisions(int64_t wait_ms);
+  // Reads the decisions queue to its end, remembering what it holds (at start) or only
+  // where its records end (this process's own, to acknowledge them once forgotten).
+  void ReadDecisions(bool remember);
   void Remember(const std::string& key, CachedDecision d);
   void Settle(const std::vector<uint64_t>& records);
   void AckSettled();
@@ -111,6 +113,7 @@ class TailSampler {
   std::unique_ptr<DurableQueue> decisions_;
   const Deliver deliver_;
   std::vector<std::shared_ptr<Exporter>> peers_;
+  std::vector<std::string> peer_urls_;          // of peers_
   std::vector<std::pair<uint64_t, int>> ring_;  // (point, owner), sorted
 
   // The loop thread's state.
