@@ -115,14 +115,36 @@ Result<SourceMap> SourceMap::Parse(std::string_view json, std::string_view map_u
   if (doc["version"].get_int64().get(version) != simdjson::SUCCESS || version != 3) {
     return InvalidMap("version must be 3");
   }
-  if (doc["sections"].error() == simdjson::SUCCESS) {
-    return InvalidMap("indexed maps (sections) are not supported");
+  SourceMap m;
+  simdjson::dom::array sections;
+  if (auto sec = doc["sections"]; sec.error() == simdjson::SUCCESS) {
+    if (sec.get_array().get(sections) != simdjson::SUCCESS) {
+      return InvalidMap("sections must be an array");
+    }
+    for (auto entry : sections) {
+      Section& section = m.sections_.emplace_back();
+      simdjson::dom::element map;
+      if (entry["offset"]["line"].get_int64().get(section.line) != simdjson::SUCCESS ||
+          entry["offset"]["column"].get_int64().get(section.column) != simdjson::SUCCESS) {
+        return InvalidMap("a section's offset must have an integer line and column");
+      }
+      if (entry["map"].get(map) != simdjson::SUCCESS || !map.is_object()) {
+        return InvalidMap("a section must hold its map (url sections are not supported)");
+      }
+      RETURN_IF_ERROR(ParseSection(map, map_url, section));
+    }
+    return m;
   }
+  RETURN_IF_ERROR(ParseSection(doc, map_url, m.sections_.emplace_back()));
+  return m;
+}
+
+Status SourceMap::ParseSection(const simdjson::dom::element& doc, std::string_view map_url,
+                               Section& m) {
   std::string_view root;
   if (auto r = doc["sourceRoot"]; r.error() == simdjson::SUCCESS && !r.is_null()) {
     if (r.get_string().get(root) != simdjson::SUCCESS) return InvalidMap("sourceRoot not a string");
   }
-  SourceMap m;
   simdjson::dom::array sources;
   if (doc["sources"].get_array().get(sources) != simdjson::SUCCESS) {
     return InvalidMap("sources must be an array");
@@ -144,7 +166,7 @@ Result<SourceMap> SourceMap::Parse(std::string_view json, std::string_view map_u
     } else if (relative && HasScheme(map_url)) {
       abs = ResolveReference(map_url, src);
     }
-    m.sources_.push_back(std::move(abs));
+    m.sources.push_back(std::move(abs));
   }
   if (auto names = doc["names"]; names.error() == simdjson::SUCCESS) {
     simdjson::dom::array arr;
@@ -153,7 +175,7 @@ Result<SourceMap> SourceMap::Parse(std::string_view json, std::string_view map_u
     for (auto n : arr) {
       std::string_view name;
       if (n.get_string().get(name) != simdjson::SUCCESS) return InvalidMap("names must be strings");
-      m.names_.emplace_back(name);
+      m.names.emplace_back(name);
     }
   }
   std::string_view mappings;
@@ -187,7 +209,7 @@ Result<SourceMap> SourceMap::Parse(std::string_view json, std::string_view map_u
     Mapping mp{line, column};
     if (n >= 4) {
       source += fields[1], src_line += fields[2], src_column += fields[3];
-      if (source < 0 || static_cast<size_t>(source) >= m.sources_.size() || src_line < 0 ||
+      if (source < 0 || static_cast<size_t>(source) >= m.sources.size() || src_line < 0 ||
           src_column < 0 || column < 0) {
         return InvalidMap(fmt::format("mappings: out of range on generated line {}", line));
       }
@@ -197,39 +219,56 @@ Result<SourceMap> SourceMap::Parse(std::string_view json, std::string_view map_u
     }
     if (n == 5) {
       name += fields[4];
-      if (name < 0 || static_cast<size_t>(name) >= m.names_.size()) {
+      if (name < 0 || static_cast<size_t>(name) >= m.names.size()) {
         return InvalidMap(fmt::format("mappings: a name out of range on generated line {}", line));
       }
       mp.name = static_cast<int32_t>(name);
     }
-    if (mp.source >= 0) m.mappings_.push_back(mp);
+    if (mp.source >= 0) m.mappings.push_back(mp);
   }
-  std::stable_sort(m.mappings_.begin(), m.mappings_.end(), [](const Mapping& a, const Mapping& b) {
+  std::stable_sort(m.mappings.begin(), m.mappings.end(), [](const Mapping& a, const Mapping& b) {
     return a.line != b.line ? a.line < b.line : a.column < b.column;
   });
-  return m;
+  return Status::Ok();
+}
+
+size_t SourceMap::mappings() const {
+  size_t n = 0;
+  for (const auto& s : sections_) n += s.mappings.size();
+  return n;
 }
 
 std::optional<SourceMap::Original> SourceMap::Resolve(int64_t line, int64_t column) const {
+  // go-sourcemap's choice of section: the last whose offset line (0-based) is before the
+  // 1-based line, with both offsets taken off the position.
+  for (auto s = sections_.rbegin(); s != sections_.rend(); ++s) {
+    if (s->line < line) return Resolve(*s, line - s->line, column - s->column);
+  }
+  return std::nullopt;
+}
+
+std::optional<SourceMap::Original> SourceMap::Resolve(const Section& s, int64_t line,
+                                                      int64_t column) {
+  const std::vector<Mapping>& mappings = s.mappings;
   auto it =
-      std::lower_bound(mappings_.begin(), mappings_.end(), std::pair{line, column},
+      std::lower_bound(mappings.begin(), mappings.end(), std::pair{line, column},
                        [](const Mapping& m, const std::pair<int64_t, int64_t>& pos) {
                          return m.line != pos.first ? m.line < pos.first : m.column < pos.second;
                        });
   const Mapping* match = nullptr;
-  if (it == mappings_.end()) {
-    if (mappings_.empty() || mappings_.back().line != line) return std::nullopt;
-    match = &mappings_.back();
+  if (it == mappings.end()) {
+    if (mappings.empty() || mappings.back().line != line) return std::nullopt;
+    match = &mappings.back();
   } else if (it->line == line && it->column == column) {
     match = &*it;
   } else {
-    if (it == mappings_.begin()) return std::nullopt;
+    if (it == mappings.begin()) return std::nullopt;
     match = &*(it - 1);
   }
   Original o;
-  o.source = sources_[static_cast<size_t>(match->source)];
-  o.function = match->name >= 0 && !names_[static_cast<size_t>(match->name)].empty()
-                   ? names_[static_cast<size_t>(match->name)]
+  o.source = s.sources[static_cast<size_t>(match->source)];
+  o.function = match->name >= 0 && !s.names[static_cast<size_t>(match->name)].empty()
+                   ? s.names[static_cast<size_t>(match->name)]
                    : "?";
   o.line = match->src_line + 1;
   o.column = match->src_column;

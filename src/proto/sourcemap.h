@@ -8,6 +8,10 @@
 
 #include "base/status.h"
 
+namespace simdjson::dom {
+class element;
+}
+
 namespace strata::proto {
 
 // A Source Map revision 3 (the format bundlers write beside minified JavaScript), as Grafana
@@ -22,16 +26,19 @@ class SourceMap {
   };
 
   // Parses `json`; `map_url` (the map's URL or path) resolves relative sources. Indexed maps
-  // (`sections`) are refused, as are malformed mappings, naming the fault.
+  // (`sections`) hold their maps inline (sections that name a `url` are refused, as
+  // go-sourcemap refuses them); malformed mappings are refused, naming the fault.
   static Result<SourceMap> Parse(std::string_view json, std::string_view map_url);
 
   // The original position of generated line `line` (1-based) and column `column` (given as
   // the browser reports it, passed on unchanged as Alloy does): the last mapping at or before
   // it, or, when none is at it exactly, the one just before it even on an earlier line; none
-  // before the first mapping, or past the last when the last is on another line.
+  // before the first mapping, or past the last when the last is on another line. In an
+  // indexed map, in the last section whose offset line is before `line`, both offsets taken
+  // off the position (go-sourcemap's reading).
   std::optional<Original> Resolve(int64_t line, int64_t column) const;
 
-  size_t mappings() const { return mappings_.size(); }
+  size_t mappings() const;
 
  private:
   struct Mapping {
@@ -39,8 +46,17 @@ class SourceMap {
     int32_t source = -1, name = -1;
     int64_t src_line = 0, src_column = 0;
   };
-  std::vector<std::string> sources_, names_;
-  std::vector<Mapping> mappings_;  // by generated line and column
+  // A map, or one section of an indexed map at its offset (0-based line, column).
+  struct Section {
+    int64_t line = 0, column = 0;
+    std::vector<std::string> sources, names;
+    std::vector<Mapping> mappings;  // by generated line and column
+  };
+  static Status ParseSection(const simdjson::dom::element& doc, std::string_view map_url,
+                             Section& m);
+  static std::optional<Original> Resolve(const Section& s, int64_t line, int64_t column);
+
+  std::vector<Section> sections_;  // in offset order
 };
 
 // Resolves `ref` (a URL or path, as sourceMappingURL or `sources` give it) against `base`

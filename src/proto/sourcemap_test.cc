@@ -50,16 +50,56 @@ TEST(SourceMapTest, SourcesAreMadeAbsolute) {
   EXPECT_EQ(relative_root->Resolve(1, 0)->source, "lib/c.ts");
 }
 
+// An indexed map, read as go-sourcemap (Alloy's) reads one: the last section whose offset line
+// (0-based) is before the frame's 1-based line, both offsets taken off the position. The
+// mappings: "AAAA" is generated column 0 to source 0 line 0 column 0; "AACA" one source line
+// further.
+TEST(SourceMapTest, IndexedMapsPickTheirSectionAsGoSourcemapDoes) {
+  auto m = SourceMap::Parse(R"({"version":3,"sections":[
+      {"offset":{"line":0,"column":0},"map":{"version":3,"sources":["a.js"],"mappings":"AAAA"}},
+      {"offset":{"line":2,"column":4},
+       "map":{"version":3,"sources":["b.js"],"names":["f"],"mappings":"AAAAA;AACA"}}]})",
+                            "https://cdn.example.com/app.js.map");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->mappings(), 3u);
+  // Line 1 is in the first section: a.js line 1.
+  auto first = m->Resolve(1, 3);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->source, "https://cdn.example.com/a.js");
+  EXPECT_EQ(first->line, 1);
+  EXPECT_EQ(first->function, "?");
+  // Line 2: still the first section (offset line 2 is not before it), with no mapping there.
+  EXPECT_FALSE(m->Resolve(2, 0).has_value());
+  // Line 3 is the second section's line 1; column 9 becomes 5, past its mapping at 0.
+  auto second = m->Resolve(3, 9);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->source, "https://cdn.example.com/b.js");
+  EXPECT_EQ(second->line, 1);
+  EXPECT_EQ(second->function, "f");
+  // Line 4 is its line 2: b.js line 2.
+  auto third = m->Resolve(4, 4);
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->line, 2);
+  // Column 3 on line 3 becomes -1, before the section's first mapping on its line 1.
+  EXPECT_FALSE(m->Resolve(3, 3).has_value());
+}
+
 TEST(SourceMapTest, RefusesWhatItCannotRead) {
-  for (auto [json, fault] : std::initializer_list<std::pair<const char*, const char*>>{
-           {R"({"version":2,"sources":[],"mappings":""})", "version must be 3"},
-           {R"({"version":3,"sections":[],"sources":[],"mappings":""})", "sections"},
-           {R"({"version":3,"sources":["a"],"mappings":"AA"})", "a segment of 2 fields"},
-           {R"({"version":3,"sources":["a"],"mappings":"AAAA;A!AA"})", "malformed value"},
-           {R"({"version":3,"sources":["a"],"mappings":"ACAA"})", "out of range"},
-           {R"({"version":3,"sources":["a"],"names":[],"mappings":"AAAAA"})", "name out of range"},
-           {R"({"version":3,"sources":["a"],"mappings":"gggggggggggggggA"})", "malformed value"},
-       }) {
+  for (
+      auto [json, fault] : std::initializer_list<std::pair<const char*, const char*>>{
+          {R"({"version":2,"sources":[],"mappings":""})", "version must be 3"},
+          {R"({"version":3,"sections":{}})", "sections must be an array"},
+          {R"({"version":3,"sections":[{"offset":{"line":0,"column":0},"url":"x.map"}]})",
+           "url sections are not supported"},
+          {R"({"version":3,"sections":[{"map":{"sources":[],"mappings":""}}]})", "offset"},
+          {R"({"version":3,"sections":[{"offset":{"line":0,"column":0},"map":{"sources":["a"],"mappings":"AA"}}]})",
+           "a segment of 2 fields"},
+          {R"({"version":3,"sources":["a"],"mappings":"AA"})", "a segment of 2 fields"},
+          {R"({"version":3,"sources":["a"],"mappings":"AAAA;A!AA"})", "malformed value"},
+          {R"({"version":3,"sources":["a"],"mappings":"ACAA"})", "out of range"},
+          {R"({"version":3,"sources":["a"],"names":[],"mappings":"AAAAA"})", "name out of range"},
+          {R"({"version":3,"sources":["a"],"mappings":"gggggggggggggggA"})", "malformed value"},
+      }) {
     auto m = SourceMap::Parse(json, "");
     ASSERT_FALSE(m.ok()) << json;
     EXPECT_NE(m.status().message().find(fault), std::string::npos) << m.status().message();
