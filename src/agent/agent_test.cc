@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "agent/export/health.h"
+#include "base/coding.h"
 #include "base/sample.h"
 #include "http/client.h"
 #include "http/compression.h"
@@ -23,6 +24,7 @@
 #include "proto/loki.h"
 #include "proto/otlp.h"
 #include "proto/remote_write.h"
+#include "proto/wire.h"
 #include "testing/temp_dir.h"
 
 namespace strata::agent {
@@ -399,9 +401,9 @@ TEST_F(AgentTest, RejectsMalformedRequestsAndReloads) {
   EXPECT_EQ(Push("not snappy at all")->result_int(), 400u);
   EXPECT_EQ(Push(proto::SnappyCompress("\xff\xff garbage"))->result_int(), 400u);
   EXPECT_EQ(Push(Payload(0, 1), "bad/tenant")->result_int(), 400u);
-  http::Request v2{bhttp::verb::post, "/api/v1/write", 11};
-  v2.set(bhttp::field::content_type, "application/x-protobuf;proto=io.prometheus.write.v2.Request");
-  EXPECT_EQ(client_->Do(std::move(v2))->result_int(), 415u);
+  http::Request v3{bhttp::verb::post, "/api/v1/write", 11};
+  v3.set(bhttp::field::content_type, "application/x-protobuf;proto=io.prometheus.write.v3.Request");
+  EXPECT_EQ(client_->Do(std::move(v3))->result_int(), 415u);
 
   // Reload to a second exporter on another backend: both receive what follows, nothing queued
   // for the first is lost.
@@ -418,6 +420,65 @@ TEST_F(AgentTest, RejectsMalformedRequestsAndReloads) {
   backend.SetStatus(204, true);
   ASSERT_TRUE(WaitFor([&] { return backend.Samples("team-a").size() == 20; }));
   EXPECT_EQ(backend.Samples("team-a"), Range(0, 20));
+}
+
+// Remote write 2.0 (io.prometheus.write.v2.Request) built field by field from its types.proto:
+// symbols "", __name__, up, job, x, trace_id, t1; one series up{job="x"} (labels_refs 1 2 3 4)
+// with samples 0..n-1 at 1000 ms apart, an exemplar {trace_id="t1"} and, when `histogram`, one
+// native histogram sample (field 3: count 1).
+http::Request V2Write(int n, bool histogram = false) {
+  std::string req;
+  for (const char* sym : {"", "__name__", "up", "job", "x", "trace_id", "t1"}) {
+    proto::PutBytesField(req, 4, sym);
+  }
+  std::string ts, refs;
+  for (uint32_t r : {1, 2, 3, 4}) PutUvarint(refs, r);
+  proto::PutBytesField(ts, 1, refs);
+  for (int i = 0; i < n; ++i) {
+    std::string m;
+    proto::PutDoubleField(m, 1, i);
+    proto::PutVarintField(m, 2, uint64_t{1000} * static_cast<uint64_t>(i + 1));
+    proto::PutBytesField(ts, 2, m);
+  }
+  if (histogram) proto::PutBytesField(ts, 3, std::string("\x08\x01"));
+  std::string e, ex_refs;
+  PutUvarint(ex_refs, 5);
+  PutUvarint(ex_refs, 6);
+  proto::PutBytesField(e, 1, ex_refs);
+  proto::PutDoubleField(e, 2, 2);
+  proto::PutVarintField(e, 3, 1000);
+  proto::PutBytesField(ts, 4, e);
+  proto::PutBytesField(req, 5, ts);
+  http::Request r(bhttp::verb::post, "/api/v1/write", 11);
+  r.set(bhttp::field::content_type, "application/x-protobuf;proto=io.prometheus.write.v2.Request");
+  r.set(bhttp::field::content_encoding, "snappy");
+  r.body() = proto::SnappyCompress(req);
+  return r;
+}
+
+TEST_F(AgentTest, RemoteWrite20IsQueuedAsRemoteWrite10) {
+  Backend backend;
+  StartAgent("- name: main\n  url: " + backend.url() + "\n");
+  auto res = client_->Do(V2Write(3));
+  ASSERT_EQ(res->result_int(), 204u) << res->body();
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Samples-Written"]), "3");
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Histograms-Written"]), "0");
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Exemplars-Written"]), "1");
+  ASSERT_TRUE(WaitFor([&] { return !backend.Series().empty(); }));
+  EXPECT_EQ(
+      backend.Series(),
+      (std::map<std::string, std::vector<double>>{{"{__name__=\"up\", job=\"x\"}", {0, 1, 2}}}));
+  // Native histograms are refused whole, with nothing written, as strata serve refuses them.
+  res = client_->Do(V2Write(2, true));
+  EXPECT_EQ(res->result_int(), 400u);
+  EXPECT_NE(res->body().find("native histograms are not supported"), std::string::npos);
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Samples-Written"]), "0");
+  // A malformed 2.0 body: 400, nothing written.
+  http::Request bad = V2Write(1);
+  bad.body() = proto::SnappyCompress("\x2a\x05\x0a\x02\x01\x09");  // refs past the table
+  res = client_->Do(std::move(bad));
+  EXPECT_EQ(res->result_int(), 400u);
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Samples-Written"]), "0");
 }
 
 constexpr std::string_view kOtlpMetricsJson = R"({"resourceMetrics":[{

@@ -85,40 +85,10 @@ http::Response Refused(const http::Request& head, const ingest::PushOutcome& o,
   return res;
 }
 
-// The remote write message a request's Content-Type names (2.0's negotiation): 1 for
-// prometheus.WriteRequest (also when no `proto` is given), 2 for
-// io.prometheus.write.v2.Request; kUnsupported (415) for another.
-Result<int> RemoteWriteVersion(const http::Request& req) {
-  auto ct = req.find(bhttp::field::content_type);
-  if (ct == req.end()) return 1;
-  std::string_view rest(ct->value().data(), ct->value().size());
-  auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
-  for (size_t at = rest.find(';'); at != std::string_view::npos; at = rest.find(';')) {
-    rest.remove_prefix(at + 1);
-    std::string_view param = trim(rest.substr(0, rest.find(';')));
-    if (!param.starts_with("proto=")) continue;
-    param.remove_prefix(6);
-    if (param == "prometheus.WriteRequest") return 1;
-    if (param == "io.prometheus.write.v2.Request") return 2;
-    return Status::Unsupported(
-        fmt::format("unsupported remote write message \"{}\": send prometheus.WriteRequest or "
-                    "io.prometheus.write.v2.Request",
-                    param));
-  }
-  return 1;
-}
-
 // Remote write 2.0's answer headers: what was written (all of it counted, also duplicates).
 void SetWritten(http::Response& res, const ingest::PushOutcome& o) {
   const bool ok = o.status.ok();
-  res.set("X-Prometheus-Remote-Write-Samples-Written",
-          std::to_string(ok ? o.samples - o.refused : 0));
-  res.set("X-Prometheus-Remote-Write-Histograms-Written", "0");
-  res.set("X-Prometheus-Remote-Write-Exemplars-Written", std::to_string(ok ? o.exemplars : 0));
+  http::SetRemoteWriteWritten(res, ok ? o.samples - o.refused : 0, 0, ok ? o.exemplars : 0);
 }
 
 }  // namespace
@@ -126,7 +96,7 @@ void SetWritten(http::Response& res, const ingest::PushOutcome& o) {
 void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respond) {
   auto tenant = http::RequestTenant(req, opts_.tenants);
   if (!tenant.ok()) return Fail(req, respond, "", tenant.status());
-  auto version = RemoteWriteVersion(req);
+  auto version = http::RemoteWriteVersion(req);
   if (!version.ok()) return Fail(req, respond, *tenant, version.status());
   if (auto ce = req.find(bhttp::field::content_encoding);
       ce != req.end() && ce->value() != "snappy") {

@@ -83,6 +83,45 @@ std::string_view MediaType(const Request& req) {
   return v;
 }
 
+strata::Result<int> RemoteWriteVersion(const Request& req) {
+  auto ct = req.find(boost::beast::http::field::content_type);
+  if (ct == req.end()) return 1;
+  std::string_view rest(ct->value().data(), ct->value().size());
+  auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  for (size_t at = rest.find(';'); at != std::string_view::npos; at = rest.find(';')) {
+    rest.remove_prefix(at + 1);
+    std::string_view param = trim(rest.substr(0, rest.find(';')));
+    if (!param.starts_with("proto=")) continue;
+    param.remove_prefix(6);
+    if (param == "prometheus.WriteRequest") return 1;
+    if (param == "io.prometheus.write.v2.Request") return 2;
+    return strata::Status::Unsupported(
+        fmt::format("unsupported remote write message \"{}\": send prometheus.WriteRequest or "
+                    "io.prometheus.write.v2.Request",
+                    param));
+  }
+  return 1;
+}
+
+std::vector<std::pair<std::string, std::string>> RemoteWriteWritten(uint64_t samples,
+                                                                    uint64_t histograms,
+                                                                    uint64_t exemplars) {
+  return {{"X-Prometheus-Remote-Write-Samples-Written", std::to_string(samples)},
+          {"X-Prometheus-Remote-Write-Histograms-Written", std::to_string(histograms)},
+          {"X-Prometheus-Remote-Write-Exemplars-Written", std::to_string(exemplars)}};
+}
+
+void SetRemoteWriteWritten(Response& res, uint64_t samples, uint64_t histograms,
+                           uint64_t exemplars) {
+  for (const auto& [name, value] : RemoteWriteWritten(samples, histograms, exemplars)) {
+    res.set(name, value);
+  }
+}
+
 strata::Status DecodeBody(const Request& req, size_t max_bytes, std::string& out) {
   std::string_view encoding;
   if (auto it = req.find(boost::beast::http::field::content_encoding); it != req.end()) {

@@ -523,6 +523,26 @@ WriteRequestView AsView(const WriteRequest& req) {
   return v;
 }
 
+WriteRequest ToWriteRequest(const WriteRequestView& v) {
+  WriteRequest req;
+  req.series.reserve(v.series.size());
+  for (const auto& ts : v.series) {
+    TimeSeries& out = req.series.emplace_back();
+    out.labels = ToLabels(v.LabelsOf(ts));
+    auto samples = v.SamplesOf(ts);
+    out.samples.assign(samples.begin(), samples.end());
+    for (const auto& e : v.ExemplarsOf(ts)) {
+      out.exemplars.push_back({ToLabels(v.LabelsOf(e)), e.value, e.t});
+    }
+  }
+  req.metadata.reserve(v.metadata.size());
+  for (const auto& m : v.metadata) {
+    req.metadata.push_back(
+        {m.type, std::string(m.family), std::string(m.help), std::string(m.unit)});
+  }
+  return req;
+}
+
 std::string EncodeWriteRequest(const WriteRequest& req) {
   std::string out;
   for (const auto& ts : req.series) {

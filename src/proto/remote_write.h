@@ -119,6 +119,9 @@ struct WriteRequest {
 };
 
 std::string EncodeWriteRequest(const WriteRequest& req);
+// An owned copy of a decoded request: a relay re-encodes remote write 2.0 as 1.0 with it
+// (native histograms, counted in the view, are not carried).
+WriteRequest ToWriteRequest(const WriteRequestView& v);
 // The view of an owned request, borrowing from it: what a receiver that translated another
 // protocol (OTLP) hands to storage, with no encoding round trip.
 WriteRequestView AsView(const WriteRequest& req);

@@ -210,20 +210,20 @@ bool Intake::AdmitHttp(const std::string& receiver, const http::Request& req,
 void Intake::SubmitHttp(const std::string& receiver, std::span<const QueueRecord> variants,
                         const http::Request& req, const http::Responder& respond,
                         ErrorFormat format, http::Status ok_status, std::string ok_content_type,
-                        std::string ok_body) {
+                        std::string ok_body, Headers ok_headers) {
   SubmitHttp(receiver, {&variants, 1}, req, respond, format, ok_status, std::move(ok_content_type),
-             std::move(ok_body));
+             std::move(ok_body), std::move(ok_headers));
 }
 
 void Intake::SubmitHttp(const std::string& receiver,
                         std::span<const std::span<const QueueRecord>> parts,
                         const http::Request& req, const http::Responder& respond,
                         ErrorFormat format, http::Status ok_status, std::string ok_content_type,
-                        std::string ok_body) {
+                        std::string ok_body, Headers ok_headers) {
   SubmitParts(receiver, parts,
               [this, receiver, respond, format, ok_status, version = req.version(),
                keep_alive = req.keep_alive(), ok_content_type = std::move(ok_content_type),
-               ok_body = std::move(ok_body)](const Status& st) {
+               ok_body = std::move(ok_body), ok_headers = std::move(ok_headers)](const Status& st) {
                 if (!st.ok()) {
                   http::Status code = http::StatusFor(st);
                   CountRequest(receiver, std::to_string(static_cast<unsigned>(code)));
@@ -233,6 +233,7 @@ void Intake::SubmitHttp(const std::string& receiver,
                 http::Response res(ok_status, version);
                 res.keep_alive(keep_alive);
                 if (!ok_content_type.empty()) res.set(bhttp::field::content_type, ok_content_type);
+                for (const auto& [name, value] : ok_headers) res.set(name, value);
                 res.body() = ok_body;
                 res.prepare_payload();
                 respond.Send(std::move(res));

@@ -106,14 +106,16 @@ class Intake {
   // Submits and answers `ok_status` with `ok_body` (of `ok_content_type`) once durable, or the
   // error: 404 (no exporter), 413 (record larger than a queue takes), 400 (a tenant that cannot
   // be queued), 503 + Retry-After (a queue full or failing).
+  // `ok_headers` go on the success answer only.
+  using Headers = std::vector<std::pair<std::string, std::string>>;
   void SubmitHttp(const std::string& receiver, std::span<const QueueRecord> variants,
                   const http::Request& req, const http::Responder& respond, ErrorFormat format,
                   http::Status ok_status, std::string ok_content_type = {},
-                  std::string ok_body = {});
+                  std::string ok_body = {}, Headers ok_headers = {});
   void SubmitHttp(const std::string& receiver, std::span<const std::span<const QueueRecord>> parts,
                   const http::Request& req, const http::Responder& respond, ErrorFormat format,
                   http::Status ok_status, std::string ok_content_type = {},
-                  std::string ok_body = {});
+                  std::string ok_body = {}, Headers ok_headers = {});
   // Answers an error (its HTTP status from http/status_map.h) and counts it.
   void Reply(const std::string& receiver, const http::Request& req, const http::Responder& respond,
              ErrorFormat format, const Status& error);

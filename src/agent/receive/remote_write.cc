@@ -4,6 +4,9 @@
 
 #include "base/coding.h"
 #include "base/units.h"
+#include "http/compression.h"
+#include "http/error_response.h"
+#include "http/status_map.h"
 #include "proto/remote_write.h"
 
 namespace strata::agent {
@@ -11,6 +14,53 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 constexpr const char* kRemoteWriteReceiver = "remote_write";
+
+QueueRecord Record(std::string tenant, uint64_t items, std::string body) {
+  QueueRecord rec;
+  rec.kind = ItemKind::kRemoteWrite;
+  rec.tenant = std::move(tenant);
+  rec.items = static_cast<uint32_t>(std::min<uint64_t>(items, UINT32_MAX));
+  rec.received_ms = NowMillis();
+  rec.body = std::move(body);
+  return rec;
+}
+
+// Remote write 2.0 (`raw`, decompressed): queued as the 1.0 request it translates to, which
+// every exporter and backend takes and merges. The answer carries 2.0's Written headers.
+// Native histograms are refused, as `strata serve` refuses them; 2.0's created timestamps
+// have no place in 1.0 (and `strata serve` does not use them).
+void HandleV2(Intake& intake, std::string tenant, std::string_view raw, http::Request& req,
+              const http::Responder& respond) {
+  constexpr ErrorFormat kText = ErrorFormat::kText;
+  auto refuse = [&](const Status& st) {
+    http::Response res = http::ErrorResponse(req.version(), req.keep_alive(), kText,
+                                             http::StatusFor(st), st.message());
+    http::SetRemoteWriteWritten(res, 0, 0, 0);
+    intake.CountRequest(kRemoteWriteReceiver, std::to_string(res.result_int()));
+    respond.Send(std::move(res));
+  };
+  auto view = proto::DecodeWriteRequestV2(raw);
+  if (!view.ok()) return refuse(view.status());
+  uint64_t histograms = 0;
+  for (const auto& ts : view->series) histograms += ts.histograms;
+  if (histograms > 0) {
+    return refuse(Status::InvalidArgument(
+        fmt::format("{} native histogram samples: native histograms are not supported yet; "
+                    "nothing of this request was written",
+                    histograms)));
+  }
+  const uint64_t samples = view->samples.size(), exemplars = view->exemplars.size();
+  if (!intake.AdmitHttp(kRemoteWriteReceiver, req, respond, kText, tenant, Budget::kSamples,
+                        static_cast<double>(samples))) {
+    return;
+  }
+  QueueRecord rec =
+      Record(std::move(tenant), samples,
+             proto::SnappyCompress(proto::EncodeWriteRequest(proto::ToWriteRequest(*view))));
+  intake.SubmitHttp(kRemoteWriteReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content,
+                    {}, {}, http::RemoteWriteWritten(samples, 0, exemplars));
+}
+
 }  // namespace
 
 void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
@@ -19,14 +69,9 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
   constexpr ErrorFormat kText = ErrorFormat::kText;
   std::string tenant;
   if (!intake.Tenant(kRemoteWriteReceiver, req, respond, default_tenant, kText, &tenant)) return;
-  if (auto ct = req.find(bhttp::field::content_type);
-      ct != req.end() && ct->value().find("io.prometheus.write.v2.Request") != std::string::npos) {
-    return intake.Reply(
-        kRemoteWriteReceiver, req, respond, kText,
-        Status::Unsupported(
-            "remote write 2.0 (io.prometheus.write.v2.Request) is not supported yet; "
-            "send remote write 1.0 (protobuf_message: prometheus.WriteRequest)"));
-  }
+  auto version = http::RemoteWriteVersion(req);
+  if (!version.ok())
+    return intake.Reply(kRemoteWriteReceiver, req, respond, kText, version.status());
   if (auto ce = req.find(bhttp::field::content_encoding);
       ce != req.end() && ce->value() != "snappy") {
     return intake.Reply(kRemoteWriteReceiver, req, respond, kText,
@@ -59,6 +104,7 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
   if (!st.ok()) {
     return intake.Reply(kRemoteWriteReceiver, req, respond, kText, st);
   }
+  if (*version == 2) return HandleV2(intake, std::move(tenant), raw, req, respond);
   auto counts = proto::ScanWriteRequest(raw);
   if (!counts.ok()) {
     return intake.Reply(kRemoteWriteReceiver, req, respond, kText, counts.status());
@@ -68,12 +114,7 @@ void HandleRemoteWrite(Intake& intake, uint64_t max_decompressed_bytes,
                         static_cast<double>(items))) {
     return;
   }
-  QueueRecord rec;
-  rec.kind = ItemKind::kRemoteWrite;
-  rec.tenant = std::move(tenant);
-  rec.items = static_cast<uint32_t>(std::min<uint64_t>(items, UINT32_MAX));
-  rec.received_ms = NowMillis();
-  rec.body = std::move(req.body());
+  QueueRecord rec = Record(std::move(tenant), items, std::move(req.body()));
   intake.SubmitHttp(kRemoteWriteReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content);
 }
 
