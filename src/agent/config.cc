@@ -509,9 +509,10 @@ Status ParseTailSampling(const YAML::Node& node, TailSamplingConfig& t) {
         "config: \"tail_sampling.policies\": at least one policy is "
         "required");
   }
-  if (t.decision_wait_ms <= 0 || t.num_traces == 0) {
+  if (t.decision_wait_ms <= 0 || t.num_traces == 0 || t.max_buffered_bytes == 0) {
     return Status::InvalidArgument(
-        "config: \"tail_sampling\": decision_wait and num_traces must be positive");
+        "config: \"tail_sampling\": decision_wait, num_traces and max_buffered_bytes must be "
+        "positive");
   }
   std::set<std::string> seen;
   for (auto& url : t.peers) {
@@ -602,6 +603,13 @@ Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
       e.queue.name = e.name;
       c.exporters.push_back(std::move(e));
     }
+  }
+  if (c.tail_sampling.enabled &&
+      std::none_of(c.exporters.begin(), c.exporters.end(), [](const ExporterConfig& e) {
+        return e.type == ExporterType::kOtlpHttp && e.signals.traces;
+      })) {
+    return Status::InvalidArgument(
+        "config: \"tail_sampling\" needs an otlp_http exporter that sends traces");
   }
   if (c.memory_budget_bytes < c.max_decompressed_body_bytes) {
     return Status::InvalidArgument(

@@ -309,9 +309,9 @@ bool TraceStateValue(std::string_view ts, std::string_view key, std::string_view
     size_t comma = ts.find(',');
     std::string_view m = ts.substr(0, comma);
     ts = comma == std::string_view::npos ? std::string_view() : ts.substr(comma + 1);
+    if (m.empty()) continue;  // an empty member; one of blanks is malformed
     while (!m.empty() && (m.front() == ' ' || m.front() == '\t')) m.remove_prefix(1);
     while (!m.empty() && (m.back() == ' ' || m.back() == '\t')) m.remove_suffix(1);
-    if (m.empty()) continue;
     size_t eq = m.find('=');
     if (eq == std::string_view::npos) return false;
     std::string_view k = m.substr(0, eq), v = m.substr(eq + 1);

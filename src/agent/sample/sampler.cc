@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "base/coding.h"
 #include "base/units.h"
@@ -35,16 +36,26 @@ constexpr int64_t kTickMs = 100;
 constexpr size_t kReadBytes = 4u << 20;
 constexpr size_t kNearBound = 64;
 
-// A decision entry in the decisions queue: trace ID (16) | sampled <u8> | covered segment
-// <u32 LE> | covered offset <u64 LE> | tenant <uvarint length + bytes>
-// (docs/format/agent-queue.md).
+// Traces decided into one batch at most (its decisions record stays small).
+constexpr size_t kMaxBatchTraces = 10'000;
+// How long Stop waits for batches on their way to disk.
+constexpr int64_t kStopWaitMs = 5'000;
+
+// A decisions record (docs/format/agent-queue.md): the spans-queue position its batch settles
+// up to (segment <u32 LE> | offset <u64 LE>), then per trace: trace ID (16) | sampled <u8> |
+// tenant <uvarint length + bytes>.
 void EncodeDecision(std::string& out, std::string_view trace_id, std::string_view tenant,
-                    bool sampled, const QueuePosition& covered) {
+                    bool sampled) {
   out.append(trace_id);
   out.push_back(sampled ? 1 : 0);
-  PutFixed32(out, covered.segment);
-  PutFixed64(out, covered.offset);
   PutLengthPrefixed(out, tenant);
+}
+
+// Delivery errors no retry can fix: no exporter takes traces (any more), a record too large
+// for a queue, a tenant that cannot be queued.
+bool Final(const Status& st) {
+  return st.code() == Status::Code::kNotFound || st.code() == Status::Code::kTooLarge ||
+         st.code() == Status::Code::kInvalidArgument;
 }
 
 std::string Key(std::string_view trace_id, std::string_view tenant) {
@@ -68,7 +79,6 @@ struct TailSampler::Buffered {
   std::string trace_id, tenant;
   std::vector<std::string> fragments;  // serialized ResourceSpans (proto::SplitByTrace)
   std::vector<uint64_t> records;       // the records holding its spans, each once, ascending
-  QueuePosition last;                  // the end of the last of them
   int64_t deadline_ms = 0;
   uint64_t bytes = 0;
   uint64_t spans = 0;
@@ -80,12 +90,17 @@ struct TailSampler::Record {
   uint64_t pending = 0;  // traces with spans in it that are not settled
 };
 
-// Decisions and kept spans on their way to disk, and the records they settle.
+// Decisions and kept spans on their way to disk, and the records they settle. The decisions
+// go first (a late batch restates them): spans are only delivered under a decision a restart
+// will follow, never one a crash could have a replay make differently.
 struct TailSampler::Batch {
+  std::string decisions;          // the decisions record's entries
   std::vector<QueueRecord> kept;  // for the exporters
-  std::string decisions;          // the decisions record's body; empty for late spans
   std::vector<uint64_t> records;  // settled once both are durable (a record once per trace)
-  bool delivered = false;         // `kept` is durable
+  uint64_t bytes = 0;             // of `kept`, held until settled (the memory bound)
+  uint64_t spans = 0;             // in `kept`
+  bool recorded = false;          // the decisions are durable
+  bool counted = false;           // in in_flight_ and in_flight_bytes_
 };
 
 TailSampler::TailSampler(TailSamplingConfig config, std::unique_ptr<DurableQueue> spans,
@@ -118,7 +133,8 @@ TailSampler::TailSampler(TailSamplingConfig config, std::unique_ptr<DurableQueue
       dropped_(prometheus::BuildCounter()
                    .Name("strata_agent_tail_sampling_dropped_spans_total")
                    .Help("Spans not sent on, by reason: not_sampled (a policy decision, late "
-                         "spans included), damaged (a queued record that cannot be read).")
+                         "spans included), undeliverable (no exporter takes them), damaged (a "
+                         "queued record that cannot be read).")
                    .Register(registry)),
       forwarded_(prometheus::BuildCounter()
                      .Name("strata_agent_tail_sampling_forwarded_spans_total")
@@ -136,7 +152,8 @@ TailSampler::TailSampler(TailSamplingConfig config, std::unique_ptr<DurableQueue
                           .Add({})),
       bytes_buffered_(prometheus::BuildGauge()
                           .Name("strata_agent_tail_sampling_buffered_bytes")
-                          .Help("Memory held by spans waiting for their trace's decision.")
+                          .Help("Memory held by spans waiting for their trace's decision, or kept "
+                                "and waiting for the exporters' queues.")
                           .Register(registry)
                           .Add({})),
       capacity_waits_(prometheus::BuildCounter()
@@ -158,7 +175,9 @@ Result<std::unique_ptr<TailSampler>> TailSampler::Open(const std::string& data_d
   if (!spans.ok()) return spans.status().Annotate("tail_sampling");
   QueueOptions dopts;
   dopts.name = "tail_sampling_decisions";
-  dopts.max_disk_bytes = 256u << 20;
+  // Decisions stay while the spans they settle are unacknowledged (and while the caches hold
+  // them): some 30 bytes each.
+  dopts.max_disk_bytes = 1u << 30;
   auto decisions = DurableQueue::Open(dir + "/decisions", dopts);
   if (!decisions.ok()) return decisions.status().Annotate("tail_sampling");
   std::unique_ptr<TailSampler> s(new TailSampler(
@@ -202,9 +221,11 @@ Result<std::unique_ptr<TailSampler>> TailSampler::Open(const std::string& data_d
 TailSampler::~TailSampler() { Stop(); }
 
 Status TailSampler::Start() {
-  // Every decision on disk, before any span is read: replayed spans they covered are not
-  // decided again, and late spans follow them.
-  ReadDecisions(true);
+  if (started_) return Status::InvalidArgument("tail sampling: started twice");
+  started_ = true;
+  // Every decision on disk, before any span is read: replayed spans and late spans follow
+  // their trace's decision instead of being decided again.
+  RETURN_IF_ERROR(ReadDecisions(true));
   spdlog::info("msg=\"tail sampling started\" decisions_read={} policies={} peers={}",
                cache_.size(), config_.policies.size(), peers_.size());
   for (auto& p : peers_) p->Start();
@@ -225,10 +246,14 @@ void TailSampler::Stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // Settlements that came in after the loop's last round.
-  std::vector<std::vector<uint64_t>> settled;
+  // Batches on their way to disk settle (or fail) before the queues close.
+  std::vector<Settled> settled;
   {
-    MutexLock lk(mu_);
+    UniqueLock lk(mu_);
+    // Every batch not settled is refused (and waits for a retry that will not come) or on
+    // its way.
+    lk.WaitFor(cv_, std::chrono::milliseconds(kStopWaitMs),
+               [&]() REQUIRES(mu_) { return in_flight_ == refused_.size() + retry_.size(); });
     settled.swap(settled_);
   }
   for (const auto& s : settled) Settle(s);
@@ -290,42 +315,46 @@ void TailSampler::Route(const QueueRecord& rec, bool from_peer,
   }
 }
 
-void TailSampler::ReadDecisions(bool remember) {
+Status TailSampler::ReadDecisions(bool load) {
   for (;;) {
     auto read = decisions_->Read(kReadBytes, 0);
-    if (!read.ok() || read->empty()) return;
+    if (!read.ok()) return read.status().Annotate("tail sampling: reading its decisions");
+    if (read->empty()) return Status::Ok();
     for (const auto& q : *read) {
       ByteReader r(q.record.body);
-      uint64_t count = 0;
+      DecisionRecord rec{q.end, {}, 0};
+      if (!r.ReadFixed32(&rec.settles.segment) || !r.ReadFixed64(&rec.settles.offset)) {
+        spdlog::error("msg=\"tail sampling: a decisions record is damaged; skipped\"");
+        continue;
+      }
       while (!r.empty() && !r.error()) {
         std::string_view trace_id, tenant;
         uint8_t sampled = 0;
-        CachedDecision d;
         if (!r.ReadBytes(proto::kTraceIdSize, &trace_id) || !r.ReadByte(&sampled) ||
-            !r.ReadFixed32(&d.covered.segment) || !r.ReadFixed64(&d.covered.offset) ||
             !r.ReadLengthPrefixed(&tenant)) {
           break;
         }
-        d.sampled = sampled != 0;
-        if (remember) Remember(Key(trace_id, tenant), d);
-        ++count;
+        // At start every decision on disk is held, whatever the caches' sizes: the spans it
+        // settles may be waiting in the queue.
+        if (load) Remember(Key(trace_id, tenant), sampled != 0, /*evict=*/false);
+        ++rec.count;
       }
       if (r.error()) {
         spdlog::error("msg=\"tail sampling: a decisions record is damaged; its rest is skipped\"");
       }
-      decision_records_.emplace_back(q.end, count);
-      decisions_on_disk_ += count;
+      decisions_on_disk_ += rec.count;
+      decision_records_.push_back(rec);
     }
   }
 }
 
-void TailSampler::Remember(const std::string& key, CachedDecision d) {
-  d.generation = ++generation_;
-  cache_.insert_or_assign(key, d);
-  auto& order = cached_order_[d.sampled ? 1 : 0];
-  order.emplace_back(key, d.generation);
-  const uint64_t cap = d.sampled ? config_.sampled_cache_size : config_.non_sampled_cache_size;
-  while (order.size() > cap) {
+void TailSampler::Remember(const std::string& key, bool sampled, bool evict) {
+  const uint64_t generation = ++generation_;
+  cache_.insert_or_assign(key, CachedDecision{sampled, generation});
+  auto& order = cached_order_[sampled ? 1 : 0];
+  order.emplace_back(key, generation);
+  const uint64_t cap = sampled ? config_.sampled_cache_size : config_.non_sampled_cache_size;
+  while (evict && order.size() > cap) {
     // An entry remembered again since is evicted by its later place in the order.
     auto old = cache_.find(order.front().first);
     if (old != cache_.end() && old->second.generation == order.front().second) cache_.erase(old);
@@ -334,13 +363,14 @@ void TailSampler::Remember(const std::string& key, CachedDecision d) {
 }
 
 bool TailSampler::AtCapacity() const {
-  return buffered_.size() >= config_.num_traces || buffered_bytes_ >= config_.max_buffered_bytes;
+  return buffered_.size() >= config_.num_traces ||
+         buffered_bytes_ + in_flight_bytes_ >= config_.max_buffered_bytes;
 }
 
 void TailSampler::Loop() {
   bool waiting = false;  // at capacity since the last read
   for (;;) {
-    std::vector<std::vector<uint64_t>> settled;
+    std::vector<Settled> settled;
     std::vector<std::shared_ptr<Batch>> refused;
     {
       MutexLock lk(mu_);
@@ -352,8 +382,8 @@ void TailSampler::Loop() {
     for (const auto& s : settled) Settle(s);
     AckSettled();
     if (!refused.empty()) {
+      if (retry_.empty()) retry_at_ms_ = now + kRetryMs;
       retry_.insert(retry_.end(), refused.begin(), refused.end());
-      retry_at_ms_ = now + kRetryMs;
     }
     if (!retry_.empty() && now >= retry_at_ms_) {
       auto again = std::move(retry_);
@@ -362,15 +392,19 @@ void TailSampler::Loop() {
     }
     // Due traces are decided once the queue was read past their deadline (after a restart
     // the backlog may still hold their later spans), or at the memory bound, which stops
-    // reading.
-    DecideDue(AtCapacity() ? now : std::min(now, read_horizon_ms_));
-    ReadDecisions(false);  // the positions of this process's own decisions, to acknowledge them
-    // Decisions beyond what the caches hold are no longer needed on disk.
+    // reading. Policies see the clock.
+    DecideDue(AtCapacity() ? now : std::min(now, read_horizon_ms_), now);
+    if (Status st = ReadDecisions(false); !st.ok()) {
+      spdlog::error("msg=\"tail sampling: reading back its decisions failed\" err=\"{}\"",
+                    st.message());
+    }
+    // Decisions whose spans are all acknowledged, beyond what the caches hold, leave the disk.
     const uint64_t keep = config_.sampled_cache_size + config_.non_sampled_cache_size;
     std::optional<QueuePosition> forget;
-    while (decisions_on_disk_ > keep && !decision_records_.empty()) {
-      decisions_on_disk_ -= decision_records_.front().second;
-      forget = decision_records_.front().first;
+    while (!decision_records_.empty() && decisions_on_disk_ > keep &&
+           decision_records_.front().settles <= spans_acked_) {
+      decisions_on_disk_ -= decision_records_.front().count;
+      forget = decision_records_.front().end;
       decision_records_.pop_front();
     }
     if (forget) (void)decisions_->Ack(*forget);
@@ -390,7 +424,7 @@ void TailSampler::Loop() {
     }
     // Near the bounds one record at a time, so they are passed by one record at most.
     const bool near = buffered_.size() + kNearBound >= config_.num_traces ||
-                      buffered_bytes_ + kReadBytes >= config_.max_buffered_bytes;
+                      buffered_bytes_ + in_flight_bytes_ + kReadBytes >= config_.max_buffered_bytes;
     auto read = spans_->Read(near ? 1 : kReadBytes, wait);
     if (read.ok() && !read->empty()) {
       Ingest(std::move(*read));
@@ -410,8 +444,11 @@ void TailSampler::Ingest(std::vector<QueuedRecord> records) {
   auto late = std::make_shared<Batch>();
   std::map<std::string, std::string> late_kept;  // tenant -> TracesData
   std::map<std::string, uint32_t> late_spans;
+  std::set<std::string> late_traces;  // whose decision the late batch restates
   for (auto& q : records) {
-    read_horizon_ms_ = std::max(read_horizon_ms_, q.record.received_ms);
+    // A clock stepped back is not waited for: deadlines count from receipt or now.
+    const int64_t received = std::min(q.record.received_ms, now);
+    read_horizon_ms_ = std::max(read_horizon_ms_, received);
     const uint64_t seq = first_record_ + records_.size();
     records_.push_back({q.end, 0});
     std::string raw;
@@ -428,16 +465,22 @@ void TailSampler::Ingest(std::vector<QueuedRecord> records) {
     const std::string& tenant = q.record.tenant;
     for (auto& f : split->fragments) {
       std::string key = Key(f.trace_id, tenant);
+      // Spans of a decided trace follow its decision: late ones, and after a restart those
+      // replayed from before it (kept ones are delivered again: a redelivery, never a split).
       if (auto c = cache_.find(key); c != cache_.end()) {
-        if (q.end <= c->second.covered) continue;  // replayed: its decision covered it
         if (!c->second.sampled) {
           late_dropped_.Increment(f.spans);
           dropped_.Add({{"reason", "not_sampled"}}).Increment(f.spans);
           continue;
         }
         late_sampled_.Increment(f.spans);
+        if (late_traces.insert(key).second) {
+          EncodeDecision(late->decisions, f.trace_id, tenant, true);
+        }
         proto::PutBytesField(late_kept[tenant], 1, f.resource_spans);
         late_spans[tenant] += f.spans;
+        late->bytes += f.resource_spans.size();
+        late->spans += f.spans;
         if (late->records.empty() || late->records.back() != seq) {
           late->records.push_back(seq);
           ++records_.back().pending;
@@ -449,14 +492,13 @@ void TailSampler::Ingest(std::vector<QueuedRecord> records) {
         b = std::make_unique<Buffered>();
         b->trace_id = f.trace_id;
         b->tenant = tenant;
-        b->deadline_ms = q.record.received_ms + config_.decision_wait_ms;
+        b->deadline_ms = received + config_.decision_wait_ms;
         arrival_.push_back(key);
       }
       if (b->records.empty() || b->records.back() != seq) {
         b->records.push_back(seq);
         ++records_.back().pending;
       }
-      b->last = q.end;
       b->bytes += f.resource_spans.size();
       b->spans += f.spans;
       buffered_bytes_ += f.resource_spans.size();
@@ -464,9 +506,7 @@ void TailSampler::Ingest(std::vector<QueuedRecord> records) {
       b->fragments.push_back(std::move(f.resource_spans));
     }
   }
-  traces_buffered_.Set(static_cast<double>(buffered_.size()));
-  spans_buffered_.Set(static_cast<double>(buffered_spans_));
-  bytes_buffered_.Set(static_cast<double>(buffered_bytes_));
+  UpdateGauges();
   if (late->records.empty()) return;
   for (auto& [tenant, body] : late_kept) {
     QueueRecord r;
@@ -480,8 +520,20 @@ void TailSampler::Ingest(std::vector<QueuedRecord> records) {
   Submit(late);
 }
 
-void TailSampler::DecideDue(int64_t now_ms) {
-  if (arrival_.empty() || buffered_.at(arrival_.front())->deadline_ms > now_ms) return;
+void TailSampler::UpdateGauges() {
+  traces_buffered_.Set(static_cast<double>(buffered_.size()));
+  spans_buffered_.Set(static_cast<double>(buffered_spans_));
+  bytes_buffered_.Set(static_cast<double>(buffered_bytes_ + in_flight_bytes_));
+}
+
+void TailSampler::DecideDue(int64_t due_ms, int64_t now_ms) {
+  while (!arrival_.empty() && buffered_.at(arrival_.front())->deadline_ms <= due_ms) {
+    DecideBatch(due_ms, now_ms);
+  }
+  UpdateGauges();
+}
+
+void TailSampler::DecideBatch(int64_t due_ms, int64_t now_ms) {
   auto batch = std::make_shared<Batch>();
   std::map<std::string, std::pair<std::string, uint32_t>> kept;  // tenant -> (TracesData, spans)
   std::vector<Outcome> outcomes;
@@ -493,13 +545,15 @@ void TailSampler::DecideDue(int64_t now_ms) {
     r.items = spans;
     r.received_ms = now_ms;
     r.body = proto::SnappyCompress(body);
+    batch->bytes += body.size();
+    batch->spans += spans;
     batch->kept.push_back(std::move(r));
     body.clear();
     spans = 0;
   };
-  while (!arrival_.empty()) {
+  for (size_t n = 0; n < kMaxBatchTraces && !arrival_.empty(); ++n) {
     auto it = buffered_.find(arrival_.front());
-    if (it->second->deadline_ms > now_ms) break;
+    if (it->second->deadline_ms > due_ms) break;
     std::unique_ptr<Buffered> b = std::move(it->second);
     buffered_.erase(it);
     arrival_.pop_front();
@@ -518,7 +572,9 @@ void TailSampler::DecideDue(int64_t now_ms) {
       dropped_.Add({{"reason", "damaged"}}).Increment(b->spans);
     } else {
       outcomes.clear();
-      sampled = policies_.Decide({*decoded, trace.size()}, now_ms, &outcomes);
+      // The policies' clock never goes back (rate limits refill by it).
+      policy_clock_ms_ = std::max(policy_clock_ms_, now_ms);
+      sampled = policies_.Decide({*decoded, trace.size()}, policy_clock_ms_, &outcomes);
       for (const auto& o : outcomes) {
         policy_decisions_
             .Add({{"policy", std::string(o.policy)},
@@ -529,35 +585,43 @@ void TailSampler::DecideDue(int64_t now_ms) {
       if (!sampled) dropped_.Add({{"reason", "not_sampled"}}).Increment(b->spans);
     }
     if (sampled) {
-      auto& [body, n] = kept[b->tenant];
-      n += static_cast<uint32_t>(spans);
+      auto& [body, n_spans] = kept[b->tenant];
       if (trace.size() < kKeptRecordBytes) {
         body += trace;
+        n_spans += static_cast<uint32_t>(spans);
       } else {
         // A trace larger than a record: cut between its ResourceSpans (each from one request).
         proto::WireReader r(trace);
         std::string_view rs;
         while (r.NextField() && r.ReadBytes(&rs)) {
           if (body.size() + rs.size() >= kKeptRecordBytes && !body.empty()) flush(b->tenant);
+          const size_t start = body.size();
           proto::PutBytesField(body, 1, rs);
+          auto summary = proto::SummarizeTrace(std::string_view(body).substr(start));
+          n_spans += summary.ok() ? static_cast<uint32_t>(summary->spans) : 0;
         }
       }
       if (body.size() >= kKeptRecordBytes) flush(b->tenant);
     }
-    EncodeDecision(batch->decisions, b->trace_id, b->tenant, sampled, b->last);
-    Remember(Key(b->trace_id, b->tenant), {sampled, b->last});
+    EncodeDecision(batch->decisions, b->trace_id, b->tenant, sampled);
+    Remember(Key(b->trace_id, b->tenant), sampled, /*evict=*/true);
     batch->records.insert(batch->records.end(), b->records.begin(), b->records.end());
   }
   for (auto& [tenant, part] : kept) {
     if (!part.first.empty()) flush(tenant);
   }
-  traces_buffered_.Set(static_cast<double>(buffered_.size()));
-  spans_buffered_.Set(static_cast<double>(buffered_spans_));
-  bytes_buffered_.Set(static_cast<double>(buffered_bytes_));
   Submit(batch);
 }
 
 void TailSampler::Submit(const std::shared_ptr<Batch>& batch) {
+  if (batch->records.empty()) return;
+  // New batches hold their kept spans' memory until settled (the memory bound counts it).
+  if (!batch->counted) {
+    batch->counted = true;
+    in_flight_bytes_ += batch->bytes;
+    MutexLock lk(mu_);
+    ++in_flight_;
+  }
   auto refuse = [this, batch](const Status& st) {
     spdlog::warn("msg=\"tail sampling: queueing decided spans failed; retrying\" err=\"{}\"",
                  st.message());
@@ -570,42 +634,48 @@ void TailSampler::Submit(const std::shared_ptr<Batch>& batch) {
   auto settle = [this, batch] {
     {
       MutexLock lk(mu_);
-      settled_.push_back(batch->records);
+      settled_.push_back({batch->records, batch->bytes});
+      --in_flight_;
     }
     cv_.notify_all();
   };
-  // Second: the decisions, once the kept spans are durable (a decision on disk means its
-  // spans were delivered, so a restart may skip them).
-  auto record_decisions = [this, batch, refuse, settle] {
-    if (batch->decisions.empty()) return settle();
-    QueueRecord r;
-    r.kind = ItemKind::kTailDecisions;
-    r.items = 0;
-    r.received_ms = NowMillis();
-    r.body = batch->decisions;
-    Status st = decisions_->Append(r, [refuse, settle](const Status& s) {
-      if (s.ok()) {
-        settle();
-      } else {
-        refuse(s);
-      }
+  // Second: the kept spans, under decisions a restart will follow.
+  auto deliver = [this, batch, refuse, settle] {
+    if (batch->kept.empty()) return settle();
+    auto done = AllDone(batch->kept.size(), [this, batch, refuse, settle](const Status& st) {
+      if (st.ok()) return settle();
+      if (!Final(st)) return refuse(st);
+      spdlog::error(
+          "msg=\"tail sampling: kept spans cannot be queued for any exporter; dropped\" "
+          "spans={} err=\"{}\"",
+          batch->spans, st.message());
+      dropped_.Add({{"reason", "undeliverable"}}).Increment(static_cast<double>(batch->spans));
+      settle();
     });
-    if (!st.ok()) refuse(st);
+    for (const auto& r : batch->kept) deliver_(r, done);
   };
-  if (batch->delivered || batch->kept.empty()) {
-    batch->delivered = true;
-    return record_decisions();
-  }
-  auto delivered = AllDone(batch->kept.size(), [batch, refuse, record_decisions](const Status& st) {
-    if (!st.ok()) return refuse(st);
-    batch->delivered = true;
-    record_decisions();
+  if (batch->recorded) return deliver();
+  // First: the decisions, with the spans-queue position this batch settles up to.
+  QueueRecord r;
+  r.kind = ItemKind::kTailDecisions;
+  r.received_ms = NowMillis();
+  QueuePosition settles;
+  for (uint64_t seq : batch->records)
+    settles = std::max(settles, records_[seq - first_record_].end);
+  PutFixed32(r.body, settles.segment);
+  PutFixed64(r.body, settles.offset);
+  r.body += batch->decisions;
+  Status st = decisions_->Append(r, [batch, refuse, deliver](const Status& s) {
+    if (!s.ok()) return refuse(s);
+    batch->recorded = true;
+    deliver();
   });
-  for (const auto& r : batch->kept) deliver_(r, delivered);
+  if (!st.ok()) refuse(st);
 }
 
-void TailSampler::Settle(const std::vector<uint64_t>& records) {
-  for (uint64_t seq : records) --records_[seq - first_record_].pending;
+void TailSampler::Settle(const Settled& s) {
+  for (uint64_t seq : s.records) --records_[seq - first_record_].pending;
+  in_flight_bytes_ -= s.bytes;
 }
 
 void TailSampler::AckSettled() {
@@ -619,6 +689,8 @@ void TailSampler::AckSettled() {
     if (Status st = spans_->Ack(*end); !st.ok()) {
       spdlog::error("msg=\"tail sampling: acknowledging the spans queue failed\" err=\"{}\"",
                     st.message());
+    } else {
+      spans_acked_ = *end;
     }
   }
 }

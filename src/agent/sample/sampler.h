@@ -37,14 +37,16 @@ inline constexpr const char* kPeerReceiver = "tail_sampling_peer";
 //   not in memory alone: a receiver's 2xx means the spans are on disk, and the queue position
 //   advances past a record only once every trace in it was decided and, if kept, is durable in
 //   the exporters' queues. A crash replays what was not settled.
-// - Each decision is made durable too (<data_dir>/tail_sampling/decisions), with the queue
-//   position it covered, before the spans it settles are acknowledged. After a restart the
-//   decisions are read back: replayed spans a decision covered are not decided twice, and
-//   late spans follow their trace's decision (kept or dropped whole) instead of starting a
-//   new one.
-// - Memory is bounded (num_traces, max_buffered_bytes): at the bound the sampler stops reading
-//   its queue until decisions free room; the queue then fills on disk and receivers answer
-//   503 (back-pressure), never a silent drop.
+// - Each decision is made durable first (<data_dir>/tail_sampling/decisions), and only then
+//   are its kept spans queued for the exporters; late spans are queued under a restated
+//   decision the same way. After a restart every decision on disk is read back before any
+//   span, and spans of a decided trace (late ones, or replayed ones) follow it: a trace is
+//   never decided twice while its decision is kept, so it is kept or dropped whole (kept
+//   spans may be delivered twice after a crash, never lost). A decision leaves the disk only
+//   once the spans it settled are acknowledged and the caches' sizes are passed.
+// - Memory is bounded (num_traces; max_buffered_bytes, counting kept spans not yet queued):
+//   at the bound the sampler stops reading its queue until decisions free room; the queue
+//   then fills on disk and receivers answer 503 (back-pressure), never a silent drop.
 // - With peers, each agent owns a share of trace IDs (a consistent-hash ring over the peers'
 //   URLs) and forwards other spans to their owner through a durable queue per peer, so every
 //   span of a trace meets at one agent without a load-balancing tier.
@@ -62,7 +64,7 @@ class TailSampler {
   TailSampler(const TailSampler&) = delete;
   TailSampler& operator=(const TailSampler&) = delete;
 
-  // Reads back the decisions and starts deciding (and forwarding to peers).
+  // Reads back the decisions and starts deciding (and forwarding to peers); once only.
   Status Start();
   void Stop();
 
@@ -83,8 +85,19 @@ class TailSampler {
   struct Batch;
   struct CachedDecision {
     bool sampled = false;
-    QueuePosition covered;    // spans queued up to here were decided with it
     uint64_t generation = 0;  // when remembered (eviction order)
+  };
+  // A batch's records settled, and the memory it held.
+  struct Settled {
+    std::vector<uint64_t> records;
+    uint64_t bytes = 0;
+  };
+  // A decisions record on disk: where it ends, how many decisions it holds, and the
+  // spans-queue position its batch settled up to (it may leave once that is acknowledged).
+  struct DecisionRecord {
+    QueuePosition end;
+    QueuePosition settles;
+    uint64_t count = 0;
   };
 
   TailSampler(TailSamplingConfig config, std::unique_ptr<DurableQueue> spans,
@@ -95,15 +108,20 @@ class TailSampler {
   void Loop();
   // Reads queued records into the buffer (or applies cached decisions to them).
   void Ingest(std::vector<QueuedRecord> records);
-  // Decides every trace whose decision_wait (from its first span's receipt) ended by `now_ms`.
-  void DecideDue(int64_t now_ms);
-  // Starts delivering a batch's kept spans; then its decisions; then settles it.
+  // Decides every trace whose decision_wait (from its first span's receipt) ended by
+  // `due_ms`, in batches; `now_ms` is the policies' clock.
+  void DecideDue(int64_t due_ms, int64_t now_ms);
+  void DecideBatch(int64_t due_ms, int64_t now_ms);
+  // Makes a batch's decisions durable, then its kept spans, then settles it; a refusal puts
+  // it back for a retry (final delivery errors drop its spans, counted).
   void Submit(const std::shared_ptr<Batch>& batch);
+  void UpdateGauges();
   // Reads the decisions queue to its end, remembering what it holds (at start) or only
   // where its records end (this process's own, to acknowledge them once forgotten).
-  void ReadDecisions(bool remember);
-  void Remember(const std::string& key, CachedDecision d);
-  void Settle(const std::vector<uint64_t>& records);
+  Status ReadDecisions(bool load);
+  // Caches a decision; `evict` keeps the caches to their sizes.
+  void Remember(const std::string& key, bool sampled, bool evict);
+  void Settle(const Settled& s);
   void AckSettled();
   bool AtCapacity() const;
 
@@ -128,20 +146,25 @@ class TailSampler {
   std::unordered_map<std::string, CachedDecision> cache_;
   std::deque<std::pair<std::string, uint64_t>> cached_order_[2];  // by sampled: (key, generation)
   uint64_t generation_ = 0;
-  // Decision records on disk after the decisions queue's acknowledged position: (end, count).
-  std::deque<std::pair<QueuePosition, uint64_t>> decision_records_;
+  // Decision records on disk after the decisions queue's acknowledged position.
+  std::deque<DecisionRecord> decision_records_;
   uint64_t decisions_on_disk_ = 0;
   std::vector<std::shared_ptr<Batch>> retry_;  // batches whose delivery was refused
   int64_t retry_at_ms_ = 0;
+  uint64_t in_flight_bytes_ = 0;  // kept spans of batches not settled
+  QueuePosition spans_acked_;     // the spans queue's acknowledged position (this process)
+  int64_t policy_clock_ms_ = 0;
 
   // Completions from queue threads, applied by the loop.
   Mutex mu_;
   std::condition_variable cv_;
   bool stop_ GUARDED_BY(mu_) = false;
-  std::vector<std::vector<uint64_t>> settled_ GUARDED_BY(mu_);
+  std::vector<Settled> settled_ GUARDED_BY(mu_);
   std::vector<std::shared_ptr<Batch>> refused_ GUARDED_BY(mu_);
+  size_t in_flight_ GUARDED_BY(mu_) = 0;  // batches submitted and not settled
   std::thread thread_;
-  bool closed_ = false;  // Stop ran (Start and Stop are called from one thread)
+  bool started_ = false;  // Start ran (Start and Stop are called from one thread)
+  bool closed_ = false;   // Stop ran
 
   prometheus::Family<prometheus::Counter>& policy_decisions_;
   prometheus::Family<prometheus::Counter>& traces_;

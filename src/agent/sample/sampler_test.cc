@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <set>
@@ -64,11 +65,11 @@ class SamplerTest : public ::testing::Test {
           EXPECT_EQ(r.tenant, "t1");
           {
             std::lock_guard lk(mu_);
-            for (size_t p = 0; (p = raw.find('-', p)) != std::string::npos; ++p) {
+            for (size_t p = 0; !refuse_ && (p = raw.find('-', p)) != std::string::npos; ++p) {
               delivered_.insert(raw.substr(p - 1, 3));
             }
           }
-          done(Status::Ok());
+          done(refuse_ ? Status::Unavailable("exporter queue full") : Status::Ok());
         },
         *registry_);
     ASSERT_TRUE(s.ok()) << s.status().message();
@@ -104,6 +105,7 @@ class SamplerTest : public ::testing::Test {
   std::unique_ptr<TailSampler> sampler_;
   std::mutex mu_;
   std::set<std::string> delivered_;
+  std::atomic<bool> refuse_{false};  // the exporters' queues refuse (full)
 };
 
 constexpr const char* kErrors =
@@ -155,6 +157,33 @@ TEST_F(SamplerTest, UndecidedSpansAndDecisionsSurviveARestart) {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // d-2 would be decided by now
   EXPECT_EQ(Delivered(), (std::set<std::string>{"c-1", "c-2"}));
   EXPECT_EQ(Metric("strata_agent_tail_sampling_late_spans_total{decision=\"not_sampled\"}"), 1);
+}
+
+// A trace decided, its decision on disk, its kept spans refused by full exporter queues, and
+// then a restart: its replayed span and a late one follow the decision on disk. Deciding
+// again would keep neither (span_count 1..1 sees two spans now), splitting the trace from
+// the copy delivered before, if any.
+TEST_F(SamplerTest, ReplayedAndLateSpansFollowTheDecisionOnDisk) {
+  const char* one_span =
+      "[{name: one, type: span_count, span_count: {min_spans: 1, max_spans: 1}}]";
+  refuse_ = true;
+  Open(Config(100, one_span));
+  Route(Spans({{"e-1", false}}));
+  for (int i = 0;
+       i < 500 && Metric("strata_agent_tail_sampling_traces_total{decision=\"sampled\"}") < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the delivery is refused
+  sampler_->Stop();
+  sampler_.reset();
+  EXPECT_TRUE(Delivered().empty());
+  refuse_ = false;
+  Open(Config(100, one_span));
+  Route(Spans({{"e-2", false}}));
+  WaitFor({"e-1", "e-2"});
+  EXPECT_EQ(Metric("strata_agent_tail_sampling_traces_total{decision=\"sampled\"}"), -1);  // none
+  EXPECT_EQ(Metric("strata_agent_tail_sampling_late_spans_total{decision=\"sampled\"}"), 2);
 }
 
 TEST_F(SamplerTest, AtTheMemoryBoundSpansWaitOnDisk) {
