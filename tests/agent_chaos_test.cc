@@ -110,7 +110,7 @@ http::Request SignalRequest(const std::string& prefix, int64_t first, int n) {
 }
 
 TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
-  const int64_t outage_s = EnvSeconds("STRATA_CHAOS_OUTAGE_SECONDS", 120);
+  const int64_t outage_s = EnvSeconds("STRATA_CHAOS_OUTAGE_SECONDS", 60);
   testing::TempDir tmp("agent-chaos");
   const std::string& dir = tmp.path();
   int backend_port = testing::FreePort();
@@ -233,7 +233,7 @@ TEST(AgentChaosTest, EveryAcknowledgedItemReachesTheBackend) {
   signals.SetDown(true);
   auto outage_end = std::chrono::steady_clock::now() + std::chrono::seconds(outage_s);
   while (std::chrono::steady_clock::now() < outage_end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2000 + rng() % 8000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000 + rng() % 4000));
     restart_agent();
     ++kills;
   }
