@@ -120,7 +120,10 @@ Status Agent::Start() {
           sampler_->Route(rec, receiver == kPeerReceiver, std::move(done));
         },
         [this](uint64_t bytes) { return sampler_->HasRoom(bytes); });
-    RETURN_IF_ERROR(sampler_->Start());
+    if (Status st = sampler_->Start(); !st.ok()) {
+      stop_exporters();
+      return st;
+    }
   }
   if (Status st = http_->Start(); !st.ok()) {
     stop_exporters();
