@@ -5,7 +5,6 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <set>
 
@@ -17,7 +16,6 @@
 #include "traceql/trace.h"
 
 namespace strata::agent {
-namespace fs = std::filesystem;
 
 namespace {
 
