@@ -64,33 +64,11 @@ class YamlSection {
   // Integers may group digits with '_' (YAML 1.1's 100_000, which Go's YAML reads).
   template <typename T>
   Status Int(const std::string& key, T& out) {
-    return Scalar(key, [&](const std::string& text) -> Status {
-      const std::string v = WithoutDigitGroups(text);
-      try {
-        size_t pos;
-        long long n = std::stoll(v, &pos);
-        if (pos != v.size() || n < 0) return Status::InvalidArgument("want a non-negative integer");
-        out = static_cast<T>(n);
-      } catch (...) {
-        return Status::InvalidArgument("want a non-negative integer");
-      }
-      return Status::Ok();
-    });
+    return Integer(key, false, [&](long long n) { out = static_cast<T>(n); });
   }
   // An integer that may be negative.
   Status SignedInt(const std::string& key, int64_t& out) {
-    return Scalar(key, [&](const std::string& text) -> Status {
-      const std::string v = WithoutDigitGroups(text);
-      try {
-        size_t pos;
-        long long n = std::stoll(v, &pos);
-        if (pos != v.size()) return Status::InvalidArgument("want an integer");
-        out = n;
-      } catch (...) {
-        return Status::InvalidArgument("want an integer");
-      }
-      return Status::Ok();
-    });
+    return Integer(key, true, [&](long long n) { out = n; });
   }
   Status Double(const std::string& key, double& out) {
     return Scalar(key, [&](const std::string& v) -> Status {
@@ -142,6 +120,22 @@ class YamlSection {
       }
     }
     return v;
+  }
+  template <typename Fn>
+  Status Integer(const std::string& key, bool negative_ok, Fn set) {
+    return Scalar(key, [&](const std::string& text) -> Status {
+      const char* want = negative_ok ? "want an integer" : "want a non-negative integer";
+      const std::string v = WithoutDigitGroups(text);
+      try {
+        size_t pos;
+        long long n = std::stoll(v, &pos);
+        if (pos != v.size() || (!negative_ok && n < 0)) return Status::InvalidArgument(want);
+        set(n);
+      } catch (...) {
+        return Status::InvalidArgument(want);
+      }
+      return Status::Ok();
+    });
   }
   template <typename Fn>
   Status Scalar(const std::string& key, Fn fn) {
