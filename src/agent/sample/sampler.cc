@@ -118,16 +118,12 @@ TailSampler::TailSampler(TailSamplingConfig config, std::unique_ptr<DurableQueue
                   .Name("strata_agent_tail_sampling_traces_total")
                   .Help("Traces decided, by final decision (sampled, not_sampled).")
                   .Register(registry)),
-      late_sampled_(prometheus::BuildCounter()
-                        .Name("strata_agent_tail_sampling_late_spans_total")
-                        .Help("Spans that arrived after their trace's decision and followed it.")
-                        .Register(registry)
-                        .Add({{"decision", "sampled"}})),
-      late_dropped_(prometheus::BuildCounter()
-                        .Name("strata_agent_tail_sampling_late_spans_total")
-                        .Help("Spans that arrived after their trace's decision and followed it.")
-                        .Register(registry)
-                        .Add({{"decision", "not_sampled"}})),
+      late_(prometheus::BuildCounter()
+                .Name("strata_agent_tail_sampling_late_spans_total")
+                .Help("Spans that arrived after their trace's decision and followed it.")
+                .Register(registry)),
+      late_sampled_(late_.Add({{"decision", "sampled"}})),
+      late_dropped_(late_.Add({{"decision", "not_sampled"}})),
       dropped_(prometheus::BuildCounter()
                    .Name("strata_agent_tail_sampling_dropped_spans_total")
                    .Help("Spans not sent on, by reason: not_sampled (a policy decision, late "

@@ -168,6 +168,7 @@ class TailSampler {
 
   prometheus::Family<prometheus::Counter>& policy_decisions_;
   prometheus::Family<prometheus::Counter>& traces_;
+  prometheus::Family<prometheus::Counter>& late_;
   prometheus::Counter& late_sampled_;
   prometheus::Counter& late_dropped_;
   prometheus::Family<prometheus::Counter>& dropped_;
