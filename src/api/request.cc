@@ -85,6 +85,24 @@ void WriteLabels(JsonWriter& w, const Labels& ls) {
   w.EndObject();
 }
 
+// Prometheus's encoding of a native histogram: numbers as quoted floats, populated buckets
+// in ascending order, each [boundary rule, lower, upper, count] where the rule says which
+// ends are inclusive (0: upper, 1: lower, 2: neither, 3: both).
+void WriteHistogram(JsonWriter& w, const histogram::FloatHistogram& h) {
+  w.BeginObject().Key("count").SampleValue(h.count).Key("sum").SampleValue(h.sum);
+  bool any = false;
+  for (const histogram::Bucket& b : h.AllBuckets()) {
+    if (b.count == 0) continue;
+    if (!any) w.Key("buckets").BeginArray();
+    any = true;
+    int rule = b.lower_inclusive ? (b.upper_inclusive ? 3 : 1) : (b.upper_inclusive ? 0 : 2);
+    w.BeginArray().Int(rule).SampleValue(b.lower).SampleValue(b.upper).SampleValue(b.count);
+    w.EndArray();
+  }
+  if (any) w.EndArray();
+  w.EndObject();
+}
+
 void WriteResult(JsonWriter& w, const promql::QueryResult& r,
                  const std::function<void(JsonWriter&)>& extra) {
   w.BeginObject();
@@ -102,8 +120,13 @@ void WriteResult(JsonWriter& w, const promql::QueryResult& r,
       for (const auto& s : r.series) {
         w.BeginObject().Key("metric");
         WriteLabels(w, s.labels);
-        w.Key("value").BeginArray().Timestamp(s.points[0].t).SampleValue(s.points[0].v).EndArray();
-        w.EndObject();
+        if (s.points.empty()) {
+          w.Key("histogram").BeginArray().Timestamp(s.histograms[0].t);
+          WriteHistogram(w, *s.histograms[0].h);
+        } else {
+          w.Key("value").BeginArray().Timestamp(s.points[0].t).SampleValue(s.points[0].v);
+        }
+        w.EndArray().EndObject();
       }
       w.EndArray();
       break;
@@ -112,9 +135,22 @@ void WriteResult(JsonWriter& w, const promql::QueryResult& r,
       for (const auto& s : r.series) {
         w.BeginObject().Key("metric");
         WriteLabels(w, s.labels);
-        w.Key("values").BeginArray();
-        for (const auto& p : s.points) w.BeginArray().Timestamp(p.t).SampleValue(p.v).EndArray();
-        w.EndArray().EndObject();
+        // Prometheus leaves out either key when the series has no such points.
+        if (!s.points.empty()) {
+          w.Key("values").BeginArray();
+          for (const auto& p : s.points) w.BeginArray().Timestamp(p.t).SampleValue(p.v).EndArray();
+          w.EndArray();
+        }
+        if (!s.histograms.empty()) {
+          w.Key("histograms").BeginArray();
+          for (const auto& p : s.histograms) {
+            w.BeginArray().Timestamp(p.t);
+            WriteHistogram(w, *p.h);
+            w.EndArray();
+          }
+          w.EndArray();
+        }
+        w.EndObject();
       }
       w.EndArray();
       break;

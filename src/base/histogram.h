@@ -15,10 +15,12 @@
 // Thread-safety: plain values.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/sample.h"
 #include "base/status.h"
 
 namespace strata::histogram {
@@ -134,5 +136,14 @@ class IntHistogram {
   Status Validate() const;
   FloatHistogram ToFloat() const;
 };
+
+// A histogram sample as storage hands it out; the histogram is shared, never modified.
+struct HistogramSample {
+  int64_t t;
+  std::shared_ptr<const FloatHistogram> h;
+};
+
+// Prometheus marks a histogram series stale with a histogram whose sum is the stale NaN.
+inline bool IsStale(const FloatHistogram& h) { return IsStaleNaN(h.sum); }
 
 }  // namespace strata::histogram

@@ -201,15 +201,21 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
       res.type = ValueType::kMatrix;
       int64_t end = range->window_end[0];
       std::vector<Sample> buf;
+      std::vector<histogram::HistogramSample> hbuf;
       std::vector<uint64_t> read(1, 0);
+      auto in_window = [&](int64_t t) { return t > end - range->range_ms && t <= end; };
       for (size_t k = 0; k < range->size(); ++k) {
         ResultSeries rs;
         for (const auto& smp : range->Samples(k, buf)) {
-          if (smp.t > end - range->range_ms && smp.t <= end) rs.points.push_back(smp);
+          if (in_window(smp.t)) rs.points.push_back(smp);
         }
-        if (rs.points.empty()) continue;
-        if (range->lazy) read[0] += rs.points.size();  // a subquery counted its own
-        ev.Hold(static_cast<int64_t>(rs.points.size()));
+        for (const auto& smp : range->Histograms(k, hbuf)) {
+          if (in_window(smp.t)) rs.histograms.push_back(smp);
+        }
+        size_t n = rs.points.size() + rs.histograms.size();
+        if (n == 0) continue;
+        if (range->lazy) read[0] += n;  // a subquery counted its own
+        ev.Hold(static_cast<int64_t>(n));
         rs.labels =
             range->drop_name(k) ? internal::WithoutName(range->labels(k)) : range->labels(k);
         res.series.push_back(std::move(rs));
@@ -228,7 +234,11 @@ Result<QueryResult> Engine::Exec(const query::Querier& q, const Expr& expr, int6
       ResultSeries rs;
       rs.labels = std::move(s.labels);
       for (size_t i = 0; i < g.n; ++i) {
-        if (IsPresent(s.v[i])) rs.points.push_back({g.At(i), s.v[i]});
+        if (IsPresent(s.v[i])) {
+          rs.points.push_back({g.At(i), s.v[i]});
+        } else if (s.H(i) != nullptr) {
+          rs.histograms.push_back({g.At(i), s.h[i]});
+        }
       }
       res.series.push_back(std::move(rs));
     }

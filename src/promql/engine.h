@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/sample.h"
 #include "base/status.h"
@@ -47,6 +48,7 @@ Status Interrupted(const QueryControl& ctl);
 struct ResultSeries {
   Labels labels;
   std::vector<Sample> points;
+  std::vector<histogram::HistogramSample> histograms;  // native histogram points
 };
 
 struct QueryResult {

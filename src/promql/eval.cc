@@ -40,7 +40,8 @@ Labels WithoutName(const Labels& ls) {
 
 void DropEmpty(StepVector& v) {
   std::erase_if(v, [](const StepSeries& s) {
-    return std::all_of(s.v.begin(), s.v.end(), [](double x) { return IsAbsent(x); });
+    return std::all_of(s.v.begin(), s.v.end(), [](double x) { return IsAbsent(x); }) &&
+           std::all_of(s.h.begin(), s.h.end(), [](const HistogramPtr& x) { return !x; });
   });
 }
 
@@ -118,6 +119,14 @@ std::span<const Sample> RangeArg::Samples(size_t i, std::vector<Sample>& buf) co
   return buf;
 }
 
+std::span<const histogram::HistogramSample> RangeArg::Histograms(
+    size_t i, std::vector<histogram::HistogramSample>& buf) const {
+  if (!lazy) return series[i].histograms;
+  lazy->Histograms(i, buf);
+  std::erase_if(buf, [](const histogram::HistogramSample& s) { return histogram::IsStale(*s.h); });
+  return buf;
+}
+
 std::vector<int64_t> Evaluator::EffectiveTimes(const AtModifier& at, int64_t offset_ms,
                                                const Grid& g) const {
   std::vector<int64_t> eff(g.n);
@@ -191,27 +200,43 @@ StepVector Evaluator::EvalSelector(const VectorSelector& vs, const Grid& g, bool
   // Each series is decoded, turned into one value per step and dropped.
   return MapSeries(set->size(), 256, g, sink, [&](size_t begin, size_t end, StepVector& out) {
     std::vector<Sample> smp;
+    std::vector<histogram::HistogramSample> hs;
     std::vector<uint64_t> selected(g.n, 0);  // points chosen per step
     for (size_t k = begin; k < end; ++k) {
       CheckInterrupt();
       set->Samples(k, smp);
-      CountLoaded(smp.size());
-      Hold(static_cast<int64_t>(smp.size()));
+      set->Histograms(k, hs);
+      size_t loaded = smp.size() + hs.size();
+      CountLoaded(loaded);
+      Hold(static_cast<int64_t>(loaded));
       StepSeries ss;
       ss.v.assign(g.n, Absent());
       bool any = false;
-      size_t j = 0;  // first sample with t > eff[i]
+      size_t j = 0;   // first sample with t > eff[i]
+      size_t jh = 0;  // first histogram with t > eff[i]
       for (size_t i = 0; i < g.n; ++i) {
         while (j < smp.size() && smp[j].t <= eff[i]) ++j;
-        if (j == 0) continue;
-        const Sample& last = smp[j - 1];
-        if (last.t <= eff[i] - lookback || IsStaleNaN(last.v)) continue;
-        double v = std::isnan(last.v) ? CanonicalNaN() : last.v;
-        ss.v[i] = timestamps ? static_cast<double>(last.t) / 1000.0 : v;
+        while (jh < hs.size() && hs[jh].t <= eff[i]) ++jh;
+        // The newer of the last float and the last histogram is the series' last sample.
+        if (jh > 0 && (j == 0 || hs[jh - 1].t > smp[j - 1].t)) {
+          const histogram::HistogramSample& last = hs[jh - 1];
+          if (last.t <= eff[i] - lookback || histogram::IsStale(*last.h)) continue;
+          if (timestamps) {
+            ss.v[i] = static_cast<double>(last.t) / 1000.0;
+          } else {
+            ss.SetH(i, last.h);
+          }
+        } else {
+          if (j == 0) continue;
+          const Sample& last = smp[j - 1];
+          if (last.t <= eff[i] - lookback || IsStaleNaN(last.v)) continue;
+          double v = std::isnan(last.v) ? CanonicalNaN() : last.v;
+          ss.v[i] = timestamps ? static_cast<double>(last.t) / 1000.0 : v;
+        }
         ++selected[i];
         any = true;
       }
-      Hold(-static_cast<int64_t>(smp.size()));
+      Hold(-static_cast<int64_t>(loaded));
       if (!any) continue;
       ss.labels = set->labels(k);
       Hold(static_cast<int64_t>(g.n));
@@ -271,9 +296,13 @@ RangeArg Evaluator::EvalRange(const Expr& e, const Grid& g, std::string_view fun
     rs.labels = std::move(s.labels);
     rs.drop_name = s.drop_name;
     for (size_t i = 0; i < inner.n; ++i) {
-      if (IsPresent(s.v[i])) rs.samples.push_back({inner.At(i), s.v[i]});
+      if (IsPresent(s.v[i])) {
+        rs.samples.push_back({inner.At(i), s.v[i]});
+      } else if (s.H(i) != nullptr) {
+        rs.histograms.push_back({inner.At(i), s.h[i]});
+      }
     }
-    if (!rs.samples.empty()) out.series.push_back(std::move(rs));
+    if (!rs.samples.empty() || !rs.histograms.empty()) out.series.push_back(std::move(rs));
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/mutex.h"
 #include "base/sample.h"
@@ -50,10 +51,24 @@ struct Grid {
 // One series of an instant-vector result, with one value (or Absent()) per grid step.
 // `drop_name`: the metric name is to be removed at the end of the query (Prometheus 3's delayed
 // name removal), so that e.g. label_replace can still read it.
+// A series may hold native histograms: then `h` has one entry per step, and a step with a
+// histogram has it there and Absent() in `v`. Series without any histogram leave `h` empty.
+using HistogramPtr = std::shared_ptr<const histogram::FloatHistogram>;
 struct StepSeries {
   Labels labels;
   std::vector<double> v;
+  std::vector<HistogramPtr> h;
   bool drop_name = false;
+
+  bool has_histograms() const { return !h.empty(); }
+  const histogram::FloatHistogram* H(size_t i) const { return h.empty() ? nullptr : h[i].get(); }
+  bool Has(size_t i) const { return IsPresent(v[i]) || H(i) != nullptr; }
+  // Puts histogram `x` at step i (sizing `h` on first use) and marks the float absent.
+  void SetH(size_t i, HistogramPtr x) {
+    if (h.empty()) h.resize(v.size());
+    h[i] = std::move(x);
+    v[i] = Absent();
+  }
 };
 using StepVector = std::vector<StepSeries>;
 
@@ -63,7 +78,8 @@ struct Scalars {
 
 struct RawSeries {
   Labels labels;
-  std::vector<Sample> samples;  // time order, no stale markers
+  std::vector<Sample> samples;                         // time order, no stale markers
+  std::vector<histogram::HistogramSample> histograms;  // the same
   bool drop_name = false;
 };
 
@@ -81,6 +97,9 @@ struct RangeArg {
   bool drop_name(size_t i) const { return lazy ? false : series[i].drop_name; }
   // Series i's samples without stale markers, NaNs canonical; `buf` holds decoded ones.
   std::span<const Sample> Samples(size_t i, std::vector<Sample>& buf) const;
+  // Series i's histogram samples without stale markers.
+  std::span<const histogram::HistogramSample> Histograms(
+      size_t i, std::vector<histogram::HistogramSample>& buf) const;
 };
 
 using Value = std::variant<Scalars, StepVector, std::string, RangeArg>;

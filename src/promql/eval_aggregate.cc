@@ -205,7 +205,7 @@ class Accumulation {
     StepVector out;
     out.reserve(groups.size());
     for (size_t k = 0; k < groups.size(); ++k) {
-      out.push_back({std::move(groups[k].labels), accs_[k].Finish(), groups[k].drop_name});
+      out.push_back({std::move(groups[k].labels), accs_[k].Finish(), {}, groups[k].drop_name});
     }
     DropEmpty(out);
     return out;

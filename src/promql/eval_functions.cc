@@ -40,9 +40,21 @@ const Expr& Unparen(const Expr& e) {
   return *x;
 }
 
-// Applies fn to every present value; the metric name goes.
+// Drops native histogram samples, and the series left without samples.
+void DropHistograms(StepVector& v) {
+  bool any = false;
+  for (auto& s : v) {
+    any = any || s.has_histograms();
+    s.h.clear();
+  }
+  if (any) DropEmpty(v);
+}
+
+// Applies fn to every present float value; the metric name goes, and so do native
+// histograms (Prometheus's float functions skip them).
 template <typename Fn>
 StepVector MapValues(StepVector v, Fn fn) {
+  DropHistograms(v);
   for (auto& s : v) {
     for (size_t i = 0; i < s.v.size(); ++i) {
       if (IsPresent(s.v[i])) s.v[i] = fn(s.v[i], i);
@@ -50,6 +62,47 @@ StepVector MapValues(StepVector v, Fn fn) {
     s.drop_name = true;
   }
   return v;
+}
+
+// histogram_count(), histogram_sum(), ...: fn of each native histogram; float samples give
+// nothing.
+template <typename Fn>
+StepVector MapHistograms(StepVector in, Fn fn) {
+  StepVector out;
+  for (auto& s : in) {
+    if (!s.has_histograms()) continue;
+    for (size_t i = 0; i < s.v.size(); ++i) {
+      s.v[i] = s.H(i) != nullptr ? fn(*s.H(i)) : Absent();
+    }
+    s.h.clear();
+    s.drop_name = true;
+    out.push_back(std::move(s));
+  }
+  DropEmpty(out);
+  return out;
+}
+
+// Prometheus's histogramVariance: the observations' variance, each bucket's observations
+// taken at its midpoint (arithmetic for custom buckets, geometric for exponential ones, 0 in
+// the zero bucket).
+double HistogramVariance(const histogram::FloatHistogram& h) {
+  double mean = h.sum / h.count;
+  double variance = 0;
+  double c = 0;
+  for (const histogram::Bucket& b : h.AllBuckets()) {
+    if (b.count == 0) continue;
+    double val = 0;
+    if (h.UsesCustomBuckets()) {
+      val = (b.upper + b.lower) / 2.0;
+    } else if (!(b.lower <= 0 && b.upper >= 0)) {
+      val = std::sqrt(b.upper * b.lower);
+      if (b.upper < 0) val = -val;
+    }
+    double delta = val - mean;
+    variance = KahanInc(b.count * delta * delta, variance, &c);
+  }
+  variance += c;
+  return variance / h.count;
 }
 
 double MathFn(Fn f, double x) {
@@ -697,8 +750,9 @@ bool NaturalLess(std::string_view a, std::string_view b) {
 // sort(), sort_desc(), sort_by_label(): only instant queries have an order to change.
 StepVector Sort(Evaluator& ev, const Call& c, const Grid& g) {
   StepVector v = ev.EvalVector(*c.args[0], g);
-  if (g.n != 1) return v;
   Fn f = c.func->fn;
+  if (f == Fn::kSort || f == Fn::kSortDesc) DropHistograms(v);  // they sort floats only
+  if (g.n != 1) return v;
   if (f == Fn::kSort || f == Fn::kSortDesc) {
     bool desc = f == Fn::kSortDesc;
     std::stable_sort(v.begin(), v.end(), [desc](const StepSeries& a, const StepSeries& b) {
@@ -776,8 +830,9 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
         v = ev.EvalVector(arg, g);
         for (auto& s : v) {
           for (size_t i = 0; i < g.n; ++i) {
-            if (IsPresent(s.v[i])) s.v[i] = static_cast<double>(g.At(i)) / 1000;
+            if (s.Has(i)) s.v[i] = static_cast<double>(g.At(i)) / 1000;
           }
+          s.h.clear();
         }
       }
       for (auto& s : v) s.drop_name = true;
@@ -790,7 +845,7 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       out.v.assign(g.n, 1.0);
       for (const auto& s : v) {
         for (size_t i = 0; i < g.n; ++i) {
-          if (IsPresent(s.v[i])) out.v[i] = Absent();
+          if (s.Has(i)) out.v[i] = Absent();
         }
       }
       StepVector res;
@@ -872,13 +927,20 @@ Value EvalCall(Evaluator& ev, const Call& c, const Grid& g) {
       return HistogramFraction(ev, c, lower, upper, ev.EvalVector(*c.args[2], g), g);
     }
     case Fn::kHistogramAvg:
+      return MapHistograms(ev.EvalVector(*c.args[0], g),
+                           [](const histogram::FloatHistogram& h) { return h.sum / h.count; });
     case Fn::kHistogramCount:
+      return MapHistograms(ev.EvalVector(*c.args[0], g),
+                           [](const histogram::FloatHistogram& h) { return h.count; });
     case Fn::kHistogramSum:
+      return MapHistograms(ev.EvalVector(*c.args[0], g),
+                           [](const histogram::FloatHistogram& h) { return h.sum; });
     case Fn::kHistogramStddev:
+      return MapHistograms(ev.EvalVector(*c.args[0], g), [](const histogram::FloatHistogram& h) {
+        return std::sqrt(HistogramVariance(h));
+      });
     case Fn::kHistogramStdvar:
-      // These read native histograms; float samples produce no output.
-      ev.EvalVector(*c.args[0], g);
-      return StepVector{};
+      return MapHistograms(ev.EvalVector(*c.args[0], g), HistogramVariance);
     case Fn::kInfo:
       return EvalInfo(ev, c, g);
     default:

@@ -1,4 +1,5 @@
-// histogram_quantile() and histogram_fraction() over classic (le-labelled) bucket series.
+// histogram_quantile() and histogram_fraction() over native histograms and classic
+// (le-labelled) bucket series.
 
 #include <fmt/format.h>
 
@@ -143,6 +144,8 @@ std::vector<BucketGroup> GroupBuckets(Evaluator& ev, const StepVector& in, const
   std::vector<BucketGroup> groups;
   std::unordered_map<std::string, size_t> index;
   for (size_t k = 0; k < in.size(); ++k) {
+    // Only float samples are classic buckets; a series of native histograms has no le.
+    if (std::none_of(in[k].v.begin(), in[k].v.end(), IsPresent)) continue;
     auto views = ViewOf(in[k].labels);
     std::string le(GetLabel(views, kBucketLabel));
     char* end = nullptr;
@@ -167,22 +170,61 @@ std::vector<BucketGroup> GroupBuckets(Evaluator& ev, const StepVector& in, const
   return groups;
 }
 
-template <typename Fn>
-StepVector PerGroup(const std::vector<BucketGroup>& groups, const StepVector& in, const Grid& g,
-                    Fn fn) {
+bool GroupHasValueAt(const BucketGroup& grp, const StepVector& in, size_t i) {
+  return std::any_of(grp.members.begin(), grp.members.end(),
+                     [&](const auto& m) { return IsPresent(in[m.first].v[i]); });
+}
+
+// Evaluates a histogram function over `in`: `native(h, i, name)` for each native histogram,
+// `classic(buckets, i, group)` for each group of classic buckets, per step. Where a native
+// histogram and classic buckets share a label set at a step, neither gives a value and a
+// warning says so (Prometheus's resetHistograms).
+template <typename NativeFn, typename ClassicFn>
+StepVector PerHistogram(Evaluator& ev, const StepVector& in, const Expr& arg, const Grid& g,
+                        NativeFn native, ClassicFn classic) {
+  std::vector<BucketGroup> groups = GroupBuckets(ev, in, arg);
+  std::unordered_map<std::string, size_t> by_labels;
+  for (size_t k = 0; k < groups.size(); ++k) by_labels.emplace(FormatLabels(groups[k].labels), k);
+  std::vector<std::vector<bool>> mixed(groups.size());
   StepVector out;
+  for (const StepSeries& s : in) {
+    if (!s.has_histograms()) continue;
+    StepSeries o;
+    o.labels = s.labels;
+    o.drop_name = true;
+    o.v.assign(g.n, Absent());
+    auto grp = by_labels.find(FormatLabels(s.labels));
+    std::string_view name = GetLabel(ViewOf(s.labels), kMetricNameLabel);
+    for (size_t i = 0; i < g.n; ++i) {
+      const histogram::FloatHistogram* h = s.H(i);
+      if (h == nullptr) continue;
+      if (grp != by_labels.end() && GroupHasValueAt(groups[grp->second], in, i)) {
+        ev.annotations().Warn(
+            fmt::format("vector contains a mix of classic and native histograms for metric name {}",
+                        GoQuote(name)),
+            arg.pos);
+        if (mixed[grp->second].empty()) mixed[grp->second].resize(g.n);
+        mixed[grp->second][i] = true;
+        continue;
+      }
+      o.v[i] = native(*h, i, name);
+    }
+    out.push_back(std::move(o));
+  }
   std::vector<Bucket> buckets;
-  for (const auto& grp : groups) {
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const BucketGroup& grp = groups[k];
     StepSeries s;
     s.labels = grp.labels;
     s.drop_name = true;
     s.v.assign(g.n, Absent());
     for (size_t i = 0; i < g.n; ++i) {
+      if (!mixed[k].empty() && mixed[k][i]) continue;
       buckets.clear();
-      for (const auto& [k, upper] : grp.members) {
-        if (IsPresent(in[k].v[i])) buckets.push_back({upper, in[k].v[i]});
+      for (const auto& [m, upper] : grp.members) {
+        if (IsPresent(in[m].v[i])) buckets.push_back({upper, in[m].v[i]});
       }
-      if (!buckets.empty()) s.v[i] = fn(buckets, i, grp);
+      if (!buckets.empty()) s.v[i] = classic(buckets, i, grp);
     }
     out.push_back(std::move(s));
   }
@@ -190,12 +232,151 @@ StepVector PerGroup(const std::vector<BucketGroup>& groups, const StepVector& in
   return out;
 }
 
+// Prometheus's HistogramQuantile for a native histogram: the bucket holding the rank (from
+// the top for q >= 0.5 unless the sum is NaN), interpolated linearly in the zero bucket and
+// custom buckets and exponentially in exponential ones.
+double NativeQuantile(Evaluator& ev, const Call& c, double q, const histogram::FloatHistogram& h,
+                      std::string_view name) {
+  if (q < 0) return -HUGE_VAL;
+  if (q > 1) return HUGE_VAL;
+  if (h.count == 0 || std::isnan(q)) return CanonicalNaN();
+  const bool forward = std::isnan(h.sum) || q < 0.5;
+  const std::vector<histogram::Bucket> all = forward ? h.AllBuckets() : h.AllBucketsReverse();
+  double rank = forward ? q * h.count : (1 - q) * h.count;
+  histogram::Bucket bucket;
+  double count = 0;
+  size_t next = 0;
+  while (next < all.size()) {
+    bucket = all[next++];
+    if (bucket.count == 0) continue;
+    count += bucket.count;
+    if (count >= rank) break;
+  }
+  if (!h.UsesCustomBuckets() && bucket.lower < 0 && bucket.upper > 0) {
+    if (h.negative_buckets.empty() && !h.positive_buckets.empty()) {
+      bucket.lower = 0;
+    } else if (h.positive_buckets.empty() && !h.negative_buckets.empty()) {
+      bucket.upper = 0;
+    }
+  } else if (h.UsesCustomBuckets()) {
+    if (bucket.lower == -HUGE_VAL) {
+      if (bucket.upper <= 0) return bucket.upper;
+      bucket.lower = 0;
+    } else if (bucket.upper == HUGE_VAL) {
+      return bucket.lower;
+    }
+  }
+  count = std::min(count, h.count);
+  if (count < rank) {
+    if (std::isnan(h.sum)) {
+      ev.annotations().Info(
+          fmt::format("input to histogram_quantile has NaN observations, result is NaN for "
+                      "metric name {}",
+                      GoQuote(name)),
+          c.args[0]->pos);
+      return CanonicalNaN();
+    }
+    return bucket.upper;
+  }
+  if (forward) {
+    rank -= count - bucket.count;
+  } else {
+    rank = count - rank;
+  }
+  if (std::isnan(h.sum)) {
+    for (; next < all.size(); ++next) count += all[next].count;
+    if (count < h.count) {
+      ev.annotations().Info(
+          fmt::format("input to histogram_quantile has NaN observations, result is skewed higher "
+                      "for metric name {}",
+                      GoQuote(name)),
+          c.args[0]->pos);
+    }
+  }
+  double fraction = rank / bucket.count;
+  if (h.UsesCustomBuckets() || (bucket.lower <= 0 && bucket.upper >= 0)) {
+    return bucket.lower + (bucket.upper - bucket.lower) * fraction;
+  }
+  double log_lower = std::log2(std::fabs(bucket.lower));
+  double log_upper = std::log2(std::fabs(bucket.upper));
+  if (bucket.lower > 0) return std::exp2(log_lower + (log_upper - log_lower) * fraction);
+  return -std::exp2(log_upper + (log_lower - log_upper) * (1 - fraction));
+}
+
+// Prometheus's HistogramFraction for a native histogram.
+double NativeFraction(Evaluator& ev, const Call& c, double lower, double upper,
+                      const histogram::FloatHistogram& h, std::string_view name) {
+  if (h.count == 0 || std::isnan(lower) || std::isnan(upper)) return CanonicalNaN();
+  if (lower >= upper) return 0;
+  double count = 0, rank = 0, lower_rank = 0, upper_rank = 0;
+  bool lower_set = false, upper_set = false;
+  const std::vector<histogram::Bucket> all = h.AllBuckets();
+  size_t next = 0;
+  while (next < all.size()) {
+    histogram::Bucket b = all[next++];
+    count += b.count;
+    bool zero_bucket = false;
+    if (b.lower <= 0 && b.upper >= 0) {
+      zero_bucket = true;
+      if (h.negative_buckets.empty() && !h.positive_buckets.empty()) {
+        b.lower = 0;
+      } else if (h.positive_buckets.empty() && !h.negative_buckets.empty()) {
+        b.upper = 0;
+      }
+    }
+    auto interpolate = [&](double v) {
+      if (h.UsesCustomBuckets() || zero_bucket) {
+        return rank + b.count * (v - b.lower) / (b.upper - b.lower);
+      }
+      double log_lower = std::log2(std::fabs(b.lower));
+      double log_upper = std::log2(std::fabs(b.upper));
+      double log_v = std::log2(std::fabs(v));
+      double fraction = v > 0 ? (log_v - log_lower) / (log_upper - log_lower)
+                              : 1 - ((log_v - log_upper) / (log_lower - log_upper));
+      return rank + b.count * fraction;
+    };
+    if (!lower_set && b.lower >= lower) {
+      lower_rank = rank;
+      lower_set = true;
+    }
+    if (!upper_set && b.lower >= upper) {
+      upper_rank = rank;
+      upper_set = true;
+    }
+    if (lower_set && upper_set) break;
+    if (!lower_set && b.lower < lower && b.upper > lower) {
+      lower_rank = interpolate(lower);
+      lower_set = true;
+    }
+    if (!upper_set && b.lower < upper && b.upper > upper) {
+      upper_rank = interpolate(upper);
+      upper_set = true;
+    }
+    if (lower_set && upper_set) break;
+    rank += b.count;
+  }
+  if (std::isnan(h.sum)) {
+    for (; next < all.size(); ++next) count += all[next].count;
+    if (count < h.count) {
+      ev.annotations().Info(
+          fmt::format("input to histogram_fraction has NaN observations, which are excluded from "
+                      "all fractions for metric name {}",
+                      GoQuote(name)),
+          c.args[0]->pos);
+    }
+  } else {
+    count = h.count;
+  }
+  if (!lower_set || lower_rank > count) lower_rank = count;
+  if (!upper_set || upper_rank > count) upper_rank = count;
+  return (upper_rank - lower_rank) / h.count;
+}
+
 }  // namespace
 
 StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<double>& phi,
                              const StepVector& in, const Grid& g) {
-  auto groups = GroupBuckets(ev, in, *c.args[1]);
-  if (!groups.empty()) {
+  if (!in.empty()) {
     for (double q : phi) {
       if (std::isnan(q) || q < 0 || q > 1) {
         ev.annotations().Warn(
@@ -204,28 +385,37 @@ StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<dou
       }
     }
   }
-  return PerGroup(groups, in, g, [&](std::vector<Bucket>& b, size_t i, const BucketGroup& grp) {
-    bool forced = false;
-    double v = BucketQuantile(phi[i], b, &forced);
-    if (forced) {
-      ev.annotations().Info(
-          fmt::format("input to histogram_quantile needed to be fixed for monotonicity (see "
-                      "https://prometheus.io/docs/prometheus/latest/querying/functions/"
-                      "#histogram_quantile) for metric name {}",
-                      GoQuote(GetLabel(ViewOf(grp.labels), kMetricNameLabel))),
-          c.args[1]->pos);
-    }
-    return v;
-  });
+  return PerHistogram(
+      ev, in, *c.args[1], g,
+      [&](const histogram::FloatHistogram& h, size_t i, std::string_view name) {
+        return NativeQuantile(ev, c, phi[i], h, name);
+      },
+      [&](std::vector<Bucket>& b, size_t i, const BucketGroup& grp) {
+        bool forced = false;
+        double v = BucketQuantile(phi[i], b, &forced);
+        if (forced) {
+          ev.annotations().Info(
+              fmt::format("input to histogram_quantile needed to be fixed for monotonicity (see "
+                          "https://prometheus.io/docs/prometheus/latest/querying/functions/"
+                          "#histogram_quantile) for metric name {}",
+                          GoQuote(GetLabel(ViewOf(grp.labels), kMetricNameLabel))),
+              c.args[1]->pos);
+        }
+        return v;
+      });
 }
 
 StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<double>& lower,
                              const std::vector<double>& upper, const StepVector& in,
                              const Grid& g) {
-  auto groups = GroupBuckets(ev, in, *c.args[2]);
-  return PerGroup(groups, in, g, [&](std::vector<Bucket>& b, size_t i, const BucketGroup&) {
-    return BucketFraction(lower[i], upper[i], b);
-  });
+  return PerHistogram(
+      ev, in, *c.args[2], g,
+      [&](const histogram::FloatHistogram& h, size_t i, std::string_view name) {
+        return NativeFraction(ev, c, lower[i], upper[i], h, name);
+      },
+      [&](std::vector<Bucket>& b, size_t i, const BucketGroup&) {
+        return BucketFraction(lower[i], upper[i], b);
+      });
 }
 
 }  // namespace strata::promql::internal

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "base/mutex.h"
@@ -71,7 +72,123 @@ Result<uint64_t> ParseTimes(std::string_view s) {
   return n;
 }
 
-// Expands the promqltest value notation: 1 2 _ stale 0+10x5 1-2x3 _x3 5x2 {{...}}.
+// Parses the inside of a histogram literal {{schema:1 sum:5 count:4 buckets:[1 2 1] ...}} as
+// Prometheus's series parser does: one span per side, absolute float counts, no validation.
+Result<histogram::FloatHistogram> ParseHistogramDesc(std::string_view text) {
+  histogram::FloatHistogram h;
+  std::set<std::string> seen;
+  std::vector<double> buckets;
+  std::vector<double> n_buckets;
+  int32_t offset = 0;
+  int32_t n_offset = 0;
+  size_t i = 0;
+  auto bad = [&](std::string_view why) {
+    return Status::InvalidArgument(fmt::format("invalid histogram {{{{{}}}}}: {}", text, why));
+  };
+  auto number = [&](std::string_view tok) -> Result<double> {
+    double v = 0;
+    if (tok.empty() || ScanNumber(tok, &v) != tok.size()) return bad(fmt::format("\"{}\"", tok));
+    return v;
+  };
+  while (i < text.size()) {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) != 0) ++i;
+    if (i >= text.size()) break;
+    size_t colon = text.find(':', i);
+    if (colon == std::string_view::npos) return bad("expected key:value");
+    std::string key(text.substr(i, colon - i));
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!seen.insert(key).second) return bad("duplicate key " + key);
+    i = colon + 1;
+    std::vector<double> list;
+    std::string_view tok;
+    if (i < text.size() && text[i] == '[') {
+      size_t close = text.find(']', i);
+      if (close == std::string_view::npos) return bad("unclosed [");
+      std::string_view items = text.substr(i + 1, close - i - 1);
+      size_t k = 0;
+      while (k < items.size()) {
+        while (k < items.size() && std::isspace(static_cast<unsigned char>(items[k])) != 0) ++k;
+        size_t e = k;
+        while (e < items.size() && std::isspace(static_cast<unsigned char>(items[e])) == 0) ++e;
+        if (e > k) {
+          ASSIGN_OR_RETURN(double v, number(items.substr(k, e - k)));
+          list.push_back(v);
+        }
+        k = e;
+      }
+      i = close + 1;
+    } else {
+      size_t e = i;
+      while (e < text.size() && std::isspace(static_cast<unsigned char>(text[e])) == 0) ++e;
+      tok = text.substr(i, e - i);
+      i = e;
+    }
+    auto integer = [&]() -> Result<int32_t> {
+      ASSIGN_OR_RETURN(double v, number(tok));
+      if (v != std::trunc(v) || std::fabs(v) > 1e9) return bad(key + " must be an integer");
+      return static_cast<int32_t>(v);
+    };
+    if (key == "schema") {
+      ASSIGN_OR_RETURN(h.schema, integer());
+    } else if (key == "sum") {
+      ASSIGN_OR_RETURN(h.sum, number(tok));
+    } else if (key == "count") {
+      ASSIGN_OR_RETURN(h.count, number(tok));
+    } else if (key == "z_bucket") {
+      ASSIGN_OR_RETURN(h.zero_count, number(tok));
+    } else if (key == "z_bucket_w") {
+      ASSIGN_OR_RETURN(h.zero_threshold, number(tok));
+    } else if (key == "offset") {
+      ASSIGN_OR_RETURN(offset, integer());
+    } else if (key == "n_offset") {
+      ASSIGN_OR_RETURN(n_offset, integer());
+    } else if (key == "buckets") {
+      buckets = std::move(list);
+    } else if (key == "n_buckets") {
+      n_buckets = std::move(list);
+    } else if (key == "custom_values") {
+      h.custom_values = std::move(list);
+    } else if (key == "counter_reset_hint") {
+      if (tok == "unknown") {
+        h.hint = histogram::ResetHint::kUnknown;
+      } else if (tok == "reset") {
+        h.hint = histogram::ResetHint::kReset;
+      } else if (tok == "not_reset") {
+        h.hint = histogram::ResetHint::kNotReset;
+      } else if (tok == "gauge") {
+        h.hint = histogram::ResetHint::kGauge;
+      } else {
+        return bad(fmt::format("unknown counter_reset_hint {}", tok));
+      }
+    } else {
+      return bad("unknown key " + key);
+    }
+  }
+  if (!buckets.empty()) {
+    h.positive_spans = {{offset, static_cast<uint32_t>(buckets.size())}};
+    h.positive_buckets = std::move(buckets);
+  }
+  if (!n_buckets.empty()) {
+    h.negative_spans = {{n_offset, static_cast<uint32_t>(n_buckets.size())}};
+    h.negative_buckets = std::move(n_buckets);
+  }
+  return h;
+}
+
+// Reads "{{...}}" at text[i]; moves i past it.
+Result<histogram::FloatHistogram> ScanHistogram(std::string_view text, size_t& i) {
+  size_t end = text.find("}}", i);
+  if (end == std::string_view::npos) {
+    return Status::InvalidArgument(fmt::format("unclosed histogram \"{}\"", text.substr(i)));
+  }
+  auto h = ParseHistogramDesc(text.substr(i + 2, end - i - 2));
+  i = end + 2;
+  return h;
+}
+
+// Expands the promqltest value notation: 1 2 _ stale 0+10x5 1-2x3 _x3 5x2 {{...}} {{...}}x3
+// {{...}}+{{...}}x3.
 Result<std::vector<SeqValue>> ParseValues(std::string_view text) {
   std::vector<SeqValue> out;
   size_t i = 0;
@@ -82,26 +199,38 @@ Result<std::vector<SeqValue>> ParseValues(std::string_view text) {
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) != 0) ++i;
     if (i >= text.size()) break;
     if (text.substr(i, 2) == "{{") {
-      // A native histogram, possibly "{{..}}xN" or "{{..}}+{{..}}xN": only counted.
-      size_t end = text.find("}}", i);
-      if (end == std::string_view::npos) return bad(text.substr(i));
-      i = end + 2;
+      ASSIGN_OR_RETURN(histogram::FloatHistogram base, ScanHistogram(text, i));
+      std::optional<histogram::FloatHistogram> inc;
+      bool sub = false;
       if (i < text.size() && (text[i] == '+' || text[i] == '-') && text.substr(i + 1, 2) == "{{") {
-        end = text.find("}}", i);
-        if (end == std::string_view::npos) return bad(text.substr(i));
-        i = end + 2;
+        sub = text[i] == '-';
+        ++i;
+        ASSIGN_OR_RETURN(inc, ScanHistogram(text, i));
       }
       uint64_t n = 0;
       size_t j = i;
       while (j < text.size() && std::isspace(static_cast<unsigned char>(text[j])) == 0) ++j;
       if (j > i) {
         ASSIGN_OR_RETURN(n, ParseTimes(text.substr(i, j - i)));
-        n += 1;
-      } else {
-        n = 1;
       }
-      for (uint64_t k = 0; k < n; ++k) out.push_back({false, true, 0});
       i = j;
+      auto cur = std::make_shared<const histogram::FloatHistogram>(std::move(base));
+      out.push_back({false, 0, cur});
+      for (uint64_t k = 0; k < n; ++k) {
+        if (inc) {
+          if (cur->schema > inc->schema) {
+            return Status::InvalidArgument(
+                fmt::format("error combining histograms: cannot merge from schema {} to {}",
+                            inc->schema, cur->schema));
+          }
+          histogram::FloatHistogram next = *cur;
+          if ((sub ? next.Sub(*inc) : next.Add(*inc)) != histogram::CombineError::kNone) {
+            return Status::InvalidArgument("error combining histograms: incompatible layouts");
+          }
+          cur = std::make_shared<const histogram::FloatHistogram>(std::move(next));
+        }
+        out.push_back({false, 0, cur});
+      }
       continue;
     }
     size_t j = i;
@@ -109,16 +238,16 @@ Result<std::vector<SeqValue>> ParseValues(std::string_view text) {
     std::string_view item = text.substr(i, j - i);
     i = j;
     if (item == "_") {
-      out.push_back({true, false, 0});
+      out.push_back({true, 0, nullptr});
       continue;
     }
     if (item.substr(0, 2) == "_x") {
       ASSIGN_OR_RETURN(uint64_t n, ParseTimes(item.substr(1)));
-      for (uint64_t k = 0; k < n; ++k) out.push_back({true, false, 0});
+      for (uint64_t k = 0; k < n; ++k) out.push_back({true, 0, nullptr});
       continue;
     }
     if (item == "stale") {
-      out.push_back({false, false, StaleNaN()});
+      out.push_back({false, StaleNaN(), nullptr});
       continue;
     }
     double first = 0;
@@ -126,7 +255,7 @@ Result<std::vector<SeqValue>> ParseValues(std::string_view text) {
     if (len == 0) return bad(item);
     std::string_view rest = item.substr(len);
     if (rest.empty()) {
-      out.push_back({false, false, first});
+      out.push_back({false, first, nullptr});
       continue;
     }
     double inc = 0;
@@ -139,7 +268,7 @@ Result<std::vector<SeqValue>> ParseValues(std::string_view text) {
     if (!times.ok()) return bad(item);
     double v = first;
     for (uint64_t k = 0; k <= times.value(); ++k) {
-      out.push_back({false, false, v});
+      out.push_back({false, v, nullptr});
       v += inc;
     }
   }
@@ -157,8 +286,59 @@ bool AlmostEqual(double a, double b) {
   return diff / std::min(abs_sum, std::numeric_limits<double>::max()) < kEpsilon;
 }
 
-// The in-memory storage a script loads into. Native-histogram samples are not stored; the
-// series holding them are remembered so that evals touching them count as skipped.
+// Prometheus's compareNativeHistogram: both compacted; schema, zero threshold and custom
+// bounds exact; counts, sum and buckets within the tolerance; spans equal up to empty ones;
+// the reset hint is not compared.
+bool AlmostEqual(const histogram::FloatHistogram& want, const histogram::FloatHistogram& got) {
+  histogram::FloatHistogram a = want;
+  histogram::FloatHistogram b = got;
+  a.Compact();
+  b.Compact();
+  auto all_close = [](const std::vector<double>& x, const std::vector<double>& y) {
+    if (x.size() != y.size()) return false;
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (!AlmostEqual(x[i], y[i])) return false;
+    }
+    return true;
+  };
+  return a.schema == b.schema && a.zero_threshold == b.zero_threshold &&
+         a.custom_values == b.custom_values && AlmostEqual(a.count, b.count) &&
+         AlmostEqual(a.sum, b.sum) && AlmostEqual(a.zero_count, b.zero_count) &&
+         a.positive_spans == b.positive_spans && a.negative_spans == b.negative_spans &&
+         all_close(a.positive_buckets, b.positive_buckets) &&
+         all_close(a.negative_buckets, b.negative_buckets);
+}
+
+// One point of a result or an expectation: a float, or a histogram.
+struct Point {
+  int64_t t;
+  double v;
+  const histogram::FloatHistogram* h;
+};
+
+std::string FormatPoint(const Point& p) {
+  return p.h != nullptr ? p.h->ToString() : fmt::format("{}", p.v);
+}
+
+// A result series' points, floats and histograms, in time order.
+std::vector<Point> PointsOf(const ResultSeries& s) {
+  std::vector<Point> out;
+  out.reserve(s.points.size() + s.histograms.size());
+  for (const auto& p : s.points) out.push_back({p.t, p.v, nullptr});
+  for (const auto& p : s.histograms) out.push_back({p.t, 0, p.h.get()});
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Point& a, const Point& b) { return a.t < b.t; });
+  return out;
+}
+
+bool SamePoint(const Point& want, const Point& got) {
+  if ((want.h == nullptr) != (got.h == nullptr)) return false;
+  return want.h != nullptr ? AlmostEqual(*want.h, *got.h) : AlmostEqual(want.v, got.v);
+}
+
+// The in-memory storage a script loads into. The series holding native histograms are
+// remembered: evals touching them that fail count as skipped, histograms not being supported
+// everywhere yet.
 class TestStorage {
  public:
   TestStorage() { Clear(); }
@@ -172,6 +352,15 @@ class TestStorage {
     tsdb::MemSeries* s = head_->GetOrCreate(HashLabels(views), views, &created);
     if (s == nullptr) return Status::Corruption("cannot create series");
     head_->Append(*s, t, v, kOutOfOrderWindow);
+    return Status::Ok();
+  }
+  Status AppendHistogram(const Labels& ls, int64_t t,
+                         std::shared_ptr<const histogram::FloatHistogram> h) {
+    auto views = ViewOf(ls);
+    bool created = false;
+    tsdb::MemSeries* s = head_->GetOrCreate(HashLabels(views), views, &created);
+    if (s == nullptr) return Status::Corruption("cannot create series");
+    head_->AppendHistogram(*s, t, std::move(h), kOutOfOrderWindow);
     return Status::Ok();
   }
   void MarkHistogram(Labels ls) { histogram_series_.push_back(std::move(ls)); }
@@ -231,7 +420,7 @@ std::string Trim(std::string_view s) {
 
 std::string FormatPoints(const ResultSeries& s) {
   std::string out = FormatLabels(s.labels) + " =>";
-  for (const auto& p : s.points) out += fmt::format(" {} @[{}]", p.v, p.t);
+  for (const Point& p : PointsOf(s)) out += fmt::format(" {} @[{}]", FormatPoint(p), p.t);
   return out;
 }
 
@@ -270,9 +459,14 @@ class Runner {
       bool hist = false;
       for (size_t k = 0; k < values.size(); ++k) {
         const auto& v = values[k];
-        if (v.histogram) hist = true;
-        if (v.omitted || v.histogram) continue;
-        RETURN_IF_ERROR(storage_.Append(labels, static_cast<int64_t>(k) * interval, v.v));
+        if (v.omitted) continue;
+        int64_t t = static_cast<int64_t>(k) * interval;
+        if (v.h) {
+          hist = true;
+          RETURN_IF_ERROR(storage_.AppendHistogram(labels, t, v.h));
+        } else {
+          RETURN_IF_ERROR(storage_.Append(labels, t, v.v));
+        }
       }
       if (hist) storage_.MarkHistogram(labels);
       if (nhcb) MarkNhcb(labels);
@@ -300,7 +494,7 @@ class Runner {
     }
   }
 
-  void Skipped(const EvalCmd& cmd, std::string_view why = "native histograms expected") {
+  void Skipped(const EvalCmd& cmd, std::string_view why) {
     ++summary_.skipped;
     if (opts_.list_skipped) {
       out_ << fmt::format("{}:{}: SKIP {}\n  {}\n", name_, cmd.line, cmd.query, why);
@@ -320,10 +514,6 @@ class Runner {
     EvalCmd cmd;
     RETURN_IF_ERROR(ParseTestEval(line, body, lineno, cmd));
     skip_on_failure_ = false;
-    if (cmd.expects_histogram) {
-      Skipped(cmd);
-      return Status::Ok();
-    }
     auto expr = ParseExpr(cmd.query);
     Result<QueryResult> res = expr.status();
     TimeRange range{};
@@ -338,9 +528,9 @@ class Runner {
       Failed(cmd, outside);
       return Status::Ok();
     }
-    // Evals over data with native histograms run with those samples left out; they count as
-    // passed when the outcome still matches and as skipped otherwise.
-    skip_on_failure_ = q.touched_histogram();
+    // Evals over native histograms count as skipped when they fail: histograms are not
+    // supported everywhere yet.
+    skip_on_failure_ = q.touched_histogram() || cmd.expects_histogram;
     if (cmd.IsFail()) {
       std::string why = CheckTestFailure(cmd, res.status());
       if (why.empty()) {
@@ -562,38 +752,37 @@ std::string CompareTestResult(const EvalCmd& cmd, const QueryResult& r) {
     if (seen[s.labels]) return "series twice in result: " + FormatLabels(s.labels);
     seen[s.labels] = true;
     const ExpectedSeries& e = *it->second;
+    std::vector<Point> got = PointsOf(s);
     if (r.type == ValueType::kVector) {
       if (cmd.IsOrdered() && e.pos != static_cast<int>(k) + 1) {
         return fmt::format("expected {} at position {} but was at {}", FormatLabels(s.labels),
                            e.pos, k + 1);
       }
-      if (e.values.empty() || !AlmostEqual(e.values[0].v, s.points[0].v)) {
-        return fmt::format("expected {} for {} but got {}", e.values.empty() ? 0.0 : e.values[0].v,
-                           FormatLabels(s.labels), s.points[0].v);
+      Point want{0, e.values.empty() ? 0.0 : e.values[0].v,
+                 e.values.empty() ? nullptr : e.values[0].h.get()};
+      if (e.values.empty() || !SamePoint(want, got[0])) {
+        return fmt::format("expected {} for {} but got {}", FormatPoint(want),
+                           FormatLabels(s.labels), FormatPoint(got[0]));
       }
       continue;
     }
-    std::vector<Sample> want;
+    std::vector<Point> want;
     for (size_t i = 0; i < e.values.size(); ++i) {
-      int64_t t = cmd.start + static_cast<int64_t>(i) * cmd.step;
+      // An instant query returning a range vector lists the raw samples: times unchecked.
+      int64_t t = cmd.range ? cmd.start + static_cast<int64_t>(i) * cmd.step : 0;
       if (cmd.range && t > cmd.end) {
         return fmt::format("expected {} points for {}, more than the range has", e.values.size(),
                            FormatLabels(s.labels));
       }
-      if (!e.values[i].omitted) want.push_back({t, e.values[i].v});
+      if (!e.values[i].omitted) want.push_back({t, e.values[i].v, e.values[i].h.get()});
     }
-    if (!cmd.range) {  // an instant query returning a range vector lists the raw samples
-      want.clear();
-      for (const auto& v : e.values) {
-        if (!v.omitted) want.push_back({0, v.v});
-      }
-    }
-    if (want.size() != s.points.size()) {
+    if (want.size() != got.size()) {
       return fmt::format("expected {} points, got {}", want.size(), FormatPoints(s));
     }
     for (size_t i = 0; i < want.size(); ++i) {
-      if ((cmd.range && want[i].t != s.points[i].t) || !AlmostEqual(want[i].v, s.points[i].v)) {
-        return fmt::format("expected {} at t={}, got {}", want[i].v, want[i].t, FormatPoints(s));
+      if ((cmd.range && want[i].t != got[i].t) || !SamePoint(want[i], got[i])) {
+        return fmt::format("expected {} at t={}, got {}", FormatPoint(want[i]), want[i].t,
+                           FormatPoints(s));
       }
     }
   }

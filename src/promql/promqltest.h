@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/status.h"
 #include "promql/engine.h"
@@ -19,7 +20,7 @@ namespace strata::promql {
 struct PromqlTestSummary {
   int passed = 0;
   int failed = 0;
-  int skipped = 0;  // evals involving native histograms, which Strata does not store yet
+  int skipped = 0;  // evals over native histograms whose outcome differs: not supported yet
 };
 
 struct PromqlTestOptions {
@@ -47,8 +48,8 @@ Status ForEachScriptCommand(
 // One value of a series in promqltest's notation (1 2 _ 0+10x5 ...).
 struct SeqValue {
   bool omitted = false;
-  bool histogram = false;
   double v = 0;
+  std::shared_ptr<const histogram::FloatHistogram> h;  // a native histogram {{...}} instead
 };
 
 struct Expect {

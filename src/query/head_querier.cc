@@ -40,6 +40,12 @@ class HeadSeriesSet : public SeriesSet {
       ms.AppendSamples(params_.mint, params_.maxt, out);
     });
   }
+  void Histograms(size_t i, std::vector<histogram::HistogramSample>& out) const override {
+    out.clear();
+    head_.WithSeriesLocked(*series_[i], [&](const tsdb::MemSeries& ms) {
+      ms.AppendHistograms(params_.mint, params_.maxt, out);
+    });
+  }
 
  private:
   const tsdb::Head& head_;

@@ -29,13 +29,29 @@ class MergedSeriesSet : public SeriesSet {
   size_t size() const override { return entries_.size(); }
   const Labels& labels(size_t i) const override { return *entries_[i].labels; }
   void Samples(size_t i, std::vector<Sample>& out) const override {
+    Merge(i, out, &SeriesSet::Samples);
+  }
+  void Histograms(size_t i, std::vector<histogram::HistogramSample>& out) const override {
+    Merge(i, out, &SeriesSet::Histograms);
+  }
+
+ private:
+  struct Entry {
+    const Labels* labels;
+    std::vector<std::pair<size_t, size_t>> parts;  // (set, index in set)
+  };
+  // Reads series i's points from every part, merged by time; at equal times the first
+  // part's point is kept.
+  template <typename T>
+  void Merge(size_t i, std::vector<T>& out,
+             void (SeriesSet::*read)(size_t, std::vector<T>&) const) const {
     const Entry& e = entries_[i];
-    sets_[e.parts[0].first]->Samples(e.parts[0].second, out);
+    (sets_[e.parts[0].first].get()->*read)(e.parts[0].second, out);
     if (e.parts.size() == 1) return;
-    std::vector<Sample> more;
-    std::vector<Sample> merged;
+    std::vector<T> more;
+    std::vector<T> merged;
     for (size_t p = 1; p < e.parts.size(); ++p) {
-      sets_[e.parts[p].first]->Samples(e.parts[p].second, more);
+      (sets_[e.parts[p].first].get()->*read)(e.parts[p].second, more);
       merged.clear();
       merged.reserve(out.size() + more.size());
       size_t a = 0;
@@ -52,11 +68,6 @@ class MergedSeriesSet : public SeriesSet {
     }
   }
 
- private:
-  struct Entry {
-    const Labels* labels;
-    std::vector<std::pair<size_t, size_t>> parts;  // (set, index in set)
-  };
   std::vector<std::unique_ptr<SeriesSet>> sets_;
   std::vector<Entry> entries_;
 };

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/matcher.h"
 #include "base/sample.h"
@@ -55,6 +56,11 @@ class SeriesSet {
   virtual const Labels& labels(size_t i) const = 0;
   // Replaces `out` with series i's samples in the selected range.
   virtual void Samples(size_t i, std::vector<Sample>& out) const = 0;
+  // Replaces `out` with series i's native histogram samples in the selected range, in time
+  // order, stale markers included. Storage without histograms has none.
+  virtual void Histograms(size_t /*i*/, std::vector<histogram::HistogramSample>& out) const {
+    out.clear();
+  }
 };
 
 // A SeriesSet over series already in memory (tests, small results).

@@ -65,6 +65,17 @@ AppendResult Head::Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_
   return r;
 }
 
+AppendResult Head::AppendHistogram(MemSeries& s, int64_t t,
+                                   std::shared_ptr<const histogram::FloatHistogram> h,
+                                   int64_t ooo_window_ms) {
+  Stripe& st = StripeFor(s.hash());
+  MutexLock lk(st.mu);
+  if (t < min_valid_time()) return AppendResult::kTooOld;
+  AppendResult r = s.AppendHistogram(t, std::move(h), ooo_window_ms);
+  if (r == AppendResult::kAppended) ++st.samples_appended;
+  return r;
+}
+
 bool Head::AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t,
                           std::span<const uint8_t> bytes) {
   MutexLock lk(StripeFor(s.hash()).mu);

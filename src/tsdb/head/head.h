@@ -71,6 +71,9 @@ class Head {
 
   // Samples older than min_valid_time() are refused as kTooOld: they belong to a block.
   AppendResult Append(MemSeries& s, int64_t t, double v, int64_t ooo_window_ms);
+  AppendResult AppendHistogram(MemSeries& s, int64_t t,
+                               std::shared_ptr<const histogram::FloatHistogram> h,
+                               int64_t ooo_window_ms);
   bool AddClosedChunk(MemSeries& s, int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes);
 
   // Series matching all matchers, in ref order.

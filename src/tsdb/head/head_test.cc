@@ -97,6 +97,36 @@ TEST(Head, AppendRulesAndDuplicates) {
   EXPECT_TRUE(IsStaleNaN(got[2].v));
 }
 
+TEST(Head, HistogramsAlternateWithFloatsUnderTheSameRules) {
+  Head h;
+  MemSeries* s = Create(h, {{"__name__", "x"}});
+  auto hist = [](double count) {
+    histogram::FloatHistogram fh;
+    fh.count = count;
+    return std::make_shared<const histogram::FloatHistogram>(fh);
+  };
+  EXPECT_EQ(h.Append(*s, 1000, 1, 0), AppendResult::kAppended);
+  EXPECT_EQ(h.AppendHistogram(*s, 2000, hist(1), 0), AppendResult::kAppended);
+  EXPECT_EQ(h.AppendHistogram(*s, 2000, hist(1), 0), AppendResult::kDuplicate);
+  EXPECT_EQ(h.AppendHistogram(*s, 2000, hist(2), 0), AppendResult::kDuplicateTimestamp);
+  EXPECT_EQ(h.Append(*s, 2000, 1, 0), AppendResult::kDuplicateTimestamp);
+  EXPECT_EQ(h.AppendHistogram(*s, 1000, hist(1), 0), AppendResult::kDuplicateTimestamp);
+  EXPECT_EQ(h.Append(*s, 1500, 1, 0), AppendResult::kOutOfOrder);
+  EXPECT_EQ(h.AppendHistogram(*s, 1500, hist(1), 0), AppendResult::kOutOfOrder);
+  EXPECT_EQ(h.AppendHistogram(*s, 1500, hist(1), 1000), AppendResult::kAppended);
+  EXPECT_EQ(h.Append(*s, 3000, 2, 0), AppendResult::kAppended);
+  std::vector<histogram::HistogramSample> got;
+  h.WithSeriesLocked(*s, [&](const MemSeries& ms) { ms.AppendHistograms(0, 2500, got); });
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].t, 1500);
+  EXPECT_EQ(got[1].t, 2000);
+  EXPECT_EQ(SamplesOf(h, *s).size(), 2u);
+
+  MemSeries* only = Create(h, {{"__name__", "y"}});
+  EXPECT_EQ(h.AppendHistogram(*only, 1000, hist(1), 0), AppendResult::kAppended);
+  h.WithSeriesLocked(*only, [&](const MemSeries& ms) { EXPECT_FALSE(ms.empty()); });
+}
+
 TEST(Head, CutsChunksAndReadsRanges) {
   Head h;
   MemSeries* s = Create(h, {{"__name__", "x"}});

@@ -36,7 +36,27 @@ size_t MemSeries::TruncateBefore(int64_t t) {
     std::erase_if(*ooo_, [t](const Sample& s) { return s.t < t; });
     if (ooo_->empty()) ooo_.reset();
   }
+  if (histograms_) {
+    std::erase_if(*histograms_, [t](const histogram::HistogramSample& s) { return s.t < t; });
+    if (histograms_->empty()) histograms_.reset();
+  }
   return before - MemoryBytes();
+}
+
+namespace {
+
+template <typename Vec>
+auto HistogramAt(Vec& hs, int64_t t) {
+  return std::lower_bound(hs.begin(), hs.end(), t,
+                          [](const histogram::HistogramSample& s, int64_t x) { return s.t < x; });
+}
+
+}  // namespace
+
+bool MemSeries::HasHistogramAt(int64_t t) const {
+  if (!histograms_) return false;
+  auto it = HistogramAt(*histograms_, t);
+  return it != histograms_->end() && it->t == t;
 }
 
 bool MemSeries::HasSampleAt(int64_t t, double* v) const {
@@ -57,7 +77,8 @@ bool MemSeries::HasSampleAt(int64_t t, double* v) const {
 }
 
 AppendResult MemSeries::Append(int64_t t, double v, int64_t ooo_window_ms) {
-  if ((app_ || !chunks_.empty()) && t <= max_t_) {
+  if ((app_ || !chunks_.empty() || histograms_) && t <= max_t_) {
+    if (HasHistogramAt(t)) return AppendResult::kDuplicateTimestamp;
     // A sample already stored is accepted again wherever it lies, so that retried batches
     // are idempotent; only this rare path decodes a chunk.
     double existing;
@@ -83,6 +104,33 @@ AppendResult MemSeries::Append(int64_t t, double v, int64_t ooo_window_ms) {
   app_->Append(t, v);
   max_t_ = t;
   return AppendResult::kAppended;
+}
+
+AppendResult MemSeries::AppendHistogram(int64_t t,
+                                        std::shared_ptr<const histogram::FloatHistogram> h,
+                                        int64_t ooo_window_ms) {
+  if (!histograms_) histograms_ = std::make_unique<std::vector<histogram::HistogramSample>>();
+  auto at = HistogramAt(*histograms_, t);
+  if (t <= max_t_) {
+    if (at != histograms_->end() && at->t == t) {
+      return at->h->Equals(*h) ? AppendResult::kDuplicate : AppendResult::kDuplicateTimestamp;
+    }
+    double unused;
+    if (HasSampleAt(t, &unused)) return AppendResult::kDuplicateTimestamp;
+    if (ooo_window_ms <= 0) return AppendResult::kOutOfOrder;
+    if (t < max_t_ - ooo_window_ms) return AppendResult::kTooOld;
+  }
+  histograms_->insert(at, {t, std::move(h)});
+  max_t_ = std::max(max_t_, t);
+  return AppendResult::kAppended;
+}
+
+void MemSeries::AppendHistograms(int64_t mint, int64_t maxt,
+                                 std::vector<histogram::HistogramSample>& out) const {
+  if (!histograms_) return;
+  for (auto it = HistogramAt(*histograms_, mint); it != histograms_->end() && it->t <= maxt; ++it) {
+    out.push_back(*it);
+  }
 }
 
 bool MemSeries::AddClosedChunk(int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes) {
@@ -117,6 +165,17 @@ size_t MemSeries::MemoryBytes() const {
   if (ooo_) {
     // NOLINTNEXTLINE(bugprone-sizeof-container): the object's own size is what is counted.
     n += sizeof(*ooo_) + ooo_->capacity() * sizeof(Sample);
+  }
+  if (histograms_) {
+    // NOLINTNEXTLINE(bugprone-sizeof-container): the object's own size is what is counted.
+    n += sizeof(*histograms_) + histograms_->capacity() * sizeof(histogram::HistogramSample);
+    for (const auto& s : *histograms_) {
+      n += sizeof(histogram::FloatHistogram) +
+           (s.h->positive_spans.size() + s.h->negative_spans.size()) * sizeof(histogram::Span) +
+           (s.h->positive_buckets.size() + s.h->negative_buckets.size() +
+            s.h->custom_values.size()) *
+               sizeof(double);
+    }
   }
   return n;
 }

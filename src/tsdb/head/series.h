@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/sample.h"
 #include "index/symbols.h"
@@ -55,6 +56,10 @@ class MemSeries {
   // Appends (t, v). `ooo_window_ms` > 0 accepts samples up to that much older than the
   // newest one.
   AppendResult Append(int64_t t, double v, int64_t ooo_window_ms);
+  // Appends a histogram sample, under the same rules as Append; a duplicate is an equal
+  // histogram at the same time. Floats and histograms may alternate in one series.
+  AppendResult AppendHistogram(int64_t t, std::shared_ptr<const histogram::FloatHistogram> h,
+                               int64_t ooo_window_ms);
   // Installs a closed chunk read from a checkpoint; false if it overlaps existing data.
   bool AddClosedChunk(int64_t min_t, int64_t max_t, std::span<const uint8_t> bytes);
 
@@ -63,6 +68,9 @@ class MemSeries {
                      const std::function<void(int64_t, double)>& fn) const;
   // Appends the samples in [mint, maxt] to `out`, in timestamp order (queries).
   void AppendSamples(int64_t mint, int64_t maxt, std::vector<Sample>& out) const;
+  // Appends the histogram samples in [mint, maxt] to `out`, in timestamp order.
+  void AppendHistograms(int64_t mint, int64_t maxt,
+                        std::vector<histogram::HistogramSample>& out) const;
   // Calls fn(min_t, max_t, bytes) for every chunk including the open one (checkpoints).
   void ForEachChunk(
       const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
@@ -72,7 +80,9 @@ class MemSeries {
   // samples are in an uploaded block. Returns the bytes freed.
   size_t TruncateBefore(int64_t t);
 
-  bool empty() const { return num_samples_in_head_chunk() == 0 && chunks_.empty() && !ooo_; }
+  bool empty() const {
+    return num_samples_in_head_chunk() == 0 && chunks_.empty() && !ooo_ && !histograms_;
+  }
   size_t MemoryBytes() const;
 
  private:
@@ -82,6 +92,7 @@ class MemSeries {
   void VisitSamples(int64_t mint, int64_t maxt, Fn&& fn) const;
   void CutChunk();
   bool HasSampleAt(int64_t t, double* v) const;
+  bool HasHistogramAt(int64_t t) const;
 
   const uint32_t ref_;
   const uint64_t hash_;
@@ -94,6 +105,8 @@ class MemSeries {
   std::vector<uint8_t> head_chunk_;
   std::optional<chunkenc::XorAppender> app_;  // appends into head_chunk_ while it is open
   std::unique_ptr<std::vector<Sample>> ooo_;  // late samples, sorted, only when present
+  // Histogram samples, sorted, only when present.
+  std::unique_ptr<std::vector<histogram::HistogramSample>> histograms_;
 };
 
 template <typename Fn>
