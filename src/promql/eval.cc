@@ -362,6 +362,12 @@ StepVector Evaluator::EvalUnary(const UnaryExpr& u, const Grid& g) {
     for (double& x : s.v) {
       if (IsPresent(x)) x = -x;
     }
+    for (HistogramPtr& h : s.h) {
+      if (h == nullptr) continue;
+      auto neg = std::make_shared<histogram::FloatHistogram>(*h);
+      neg->Mul(-1);
+      h = std::move(neg);
+    }
     s.drop_name = true;
   }
   return v;
@@ -431,8 +437,26 @@ Value Evaluator::EvalBinary(const BinaryExpr& b, const Grid& g) {
   std::vector<double> s = EvalScalar(scalar_left ? *b.lhs : *b.rhs, g);
   StepVector v = EvalVector(scalar_left ? *b.rhs : *b.lhs, g);
   bool cmp = IsComparison(b.op);
+  BinopProblems problems(g.n);
   for (auto& ser : v) {
     for (size_t i = 0; i < g.n; ++i) {
+      if (ser.H(i) != nullptr) {
+        const HistogramPtr none;
+        double f = 0;
+        HistogramPtr h;
+        auto outcome = scalar_left
+                           ? HistogramBinop(b.op, s[i], none, 0, ser.h[i], i, &f, &h, problems)
+                           : HistogramBinop(b.op, 0, ser.h[i], s[i], none, i, &f, &h, problems);
+        // Comparisons with a scalar are errors for histograms, so only arithmetic gets here.
+        ser.Clear(i);
+        if (outcome != BinopOutcome::kKept) continue;
+        if (b.return_bool) {
+          ser.v[i] = 1.0;
+        } else {
+          ser.SetH(i, std::move(h));
+        }
+        continue;
+      }
       double x = ser.v[i];
       if (IsAbsent(x)) continue;
       bool keep = false;
@@ -448,6 +472,7 @@ Value Evaluator::EvalBinary(const BinaryExpr& b, const Grid& g) {
     }
     if (!cmp || b.return_bool) ser.drop_name = true;
   }
+  problems.Report(*this, b);
   DropEmpty(v);
   return v;
 }

@@ -63,6 +63,11 @@ struct StepSeries {
   bool has_histograms() const { return !h.empty(); }
   const histogram::FloatHistogram* H(size_t i) const { return h.empty() ? nullptr : h[i].get(); }
   bool Has(size_t i) const { return IsPresent(v[i]) || H(i) != nullptr; }
+  // Removes the value at step i.
+  void Clear(size_t i) {
+    v[i] = Absent();
+    if (!h.empty()) h[i] = nullptr;
+  }
   // Puts histogram `x` at step i (sizing `h` on first use) and marks the float absent.
   void SetH(size_t i, HistogramPtr x) {
     if (h.empty()) h.resize(v.size());
@@ -202,6 +207,36 @@ StepVector HistogramQuantile(Evaluator& ev, const Call& c, const std::vector<dou
                              const StepVector& in, const Grid& g);
 StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<double>& lower,
                              const std::vector<double>& upper, const StepVector& in, const Grid& g);
+
+// What went wrong in element operations over native histograms, reported as Prometheus
+// reports them: the last problem of each step.
+class BinopProblems {
+ public:
+  explicit BinopProblems(size_t steps) : problems_(steps) {}
+  void IncompatibleTypes(size_t i, bool lhs_histogram, bool rhs_histogram) {
+    problems_[i] = {Kind::kTypes, lhs_histogram, rhs_histogram};
+  }
+  void IncompatibleLayout(size_t i) { problems_[i] = {Kind::kLayout, true, true}; }
+  void Report(Evaluator& ev, const BinaryExpr& b) const;
+
+ private:
+  enum class Kind : uint8_t { kNone, kTypes, kLayout };
+  struct Problem {
+    Kind kind = Kind::kNone;
+    bool lhs_histogram = false;
+    bool rhs_histogram = false;
+  };
+  std::vector<Problem> problems_;
+};
+
+// Applies a binary operator at step i where either operand is a native histogram (the other
+// is `lf` or `rf`): float * histogram, histogram * or / float, histogram + or - histogram,
+// and == or != between histograms work (the value in `*h`); other pairings are errors,
+// recorded in `problems`.
+enum class BinopOutcome : uint8_t { kKept, kFiltered, kError };
+BinopOutcome HistogramBinop(BinOp op, double lf, const HistogramPtr& lh, double rf,
+                            const HistogramPtr& rh, size_t i, double* f, HistogramPtr* h,
+                            BinopProblems& problems);
 
 // Helpers shared by the operator files.
 // Applies a float operator; `keep` is false when a comparison filters the element out.

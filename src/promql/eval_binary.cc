@@ -75,7 +75,7 @@ StepVector SetOperation(const BinaryExpr& b, StepVector lhs, StepVector rhs, con
     for (const auto& s : side) {
       auto& p = out[Signature(s.labels, m)];
       if (p.empty()) p.assign(g.n, 0);
-      for (size_t i = 0; i < g.n; ++i) p[i] |= IsPresent(s.v[i]) ? 1 : 0;
+      for (size_t i = 0; i < g.n; ++i) p[i] |= s.Has(i) ? 1 : 0;
     }
     return out;
   };
@@ -86,7 +86,7 @@ StepVector SetOperation(const BinaryExpr& b, StepVector lhs, StepVector rhs, con
       auto it = rp.find(Signature(s.labels, m));
       for (size_t i = 0; i < g.n; ++i) {
         bool matched = it != rp.end() && it->second[i] != 0;
-        if (matched != is_and) s.v[i] = Absent();
+        if (matched != is_and) s.Clear(i);
       }
     }
     DropEmpty(lhs);
@@ -97,7 +97,7 @@ StepVector SetOperation(const BinaryExpr& b, StepVector lhs, StepVector rhs, con
     auto it = lp.find(Signature(s.labels, m));
     if (it == lp.end()) continue;
     for (size_t i = 0; i < g.n; ++i) {
-      if (it->second[i] != 0) s.v[i] = Absent();
+      if (it->second[i] != 0) s.Clear(i);
     }
   }
   DropEmpty(rhs);
@@ -105,7 +105,73 @@ StepVector SetOperation(const BinaryExpr& b, StepVector lhs, StepVector rhs, con
   return lhs;
 }
 
+HistogramPtr Scaled(const HistogramPtr& h, double factor, bool divide) {
+  auto out = std::make_shared<histogram::FloatHistogram>(*h);
+  if (divide) {
+    out->Div(factor);
+  } else {
+    out->Mul(factor);
+  }
+  out->Compact();
+  return out;
+}
+
 }  // namespace
+
+void BinopProblems::Report(Evaluator& ev, const BinaryExpr& b) const {
+  std::string_view op = BinOpName(b.op);
+  auto type = [](bool histogram) { return histogram ? "histogram" : "float"; };
+  for (const Problem& p : problems_) {
+    if (p.kind == Kind::kTypes) {
+      ev.annotations().Info(
+          fmt::format("incompatible sample types encountered for binary operator \"{}\": {} {} {}",
+                      op, type(p.lhs_histogram), op, type(p.rhs_histogram)),
+          b.pos);
+    } else if (p.kind == Kind::kLayout) {
+      ev.annotations().Warn(
+          fmt::format("incompatible bucket layout encountered for binary operator {}", op), b.pos);
+    }
+  }
+}
+
+BinopOutcome HistogramBinop(BinOp op, double lf, const HistogramPtr& lh, double rf,
+                            const HistogramPtr& rh, size_t i, double* f, HistogramPtr* h,
+                            BinopProblems& problems) {
+  *f = 0;
+  *h = nullptr;
+  if (lh == nullptr || rh == nullptr) {
+    if (op == BinOp::kMul) {
+      *h = lh != nullptr ? Scaled(lh, rf, false) : Scaled(rh, lf, false);
+      return BinopOutcome::kKept;
+    }
+    if (op == BinOp::kDiv && lh != nullptr) {
+      *h = Scaled(lh, rf, true);
+      return BinopOutcome::kKept;
+    }
+    problems.IncompatibleTypes(i, lh != nullptr, rh != nullptr);
+    return BinopOutcome::kError;
+  }
+  switch (op) {
+    case BinOp::kAdd:
+    case BinOp::kSub: {
+      auto out = std::make_shared<histogram::FloatHistogram>(*lh);
+      if ((op == BinOp::kAdd ? out->Add(*rh) : out->Sub(*rh)) != histogram::CombineError::kNone) {
+        problems.IncompatibleLayout(i);
+        return BinopOutcome::kError;
+      }
+      out->Compact();
+      *h = std::move(out);
+      return BinopOutcome::kKept;
+    }
+    case BinOp::kEql:
+    case BinOp::kNeq:
+      *h = lh;
+      return lh->Equals(*rh) == (op == BinOp::kEql) ? BinopOutcome::kKept : BinopOutcome::kFiltered;
+    default:
+      problems.IncompatibleTypes(i, true, true);
+      return BinopOutcome::kError;
+  }
+}
 
 void MergeSameLabels(StepVector& v) {
   std::unordered_map<std::string, size_t> seen;
@@ -119,9 +185,13 @@ void MergeSameLabels(StepVector& v) {
     }
     StepSeries& dst = out[it->second];
     for (size_t i = 0; i < s.v.size(); ++i) {
-      if (IsAbsent(s.v[i])) continue;
-      if (IsPresent(dst.v[i])) Fail("vector cannot contain metrics with the same labelset");
-      dst.v[i] = s.v[i];
+      if (!s.Has(i)) continue;
+      if (dst.Has(i)) Fail("vector cannot contain metrics with the same labelset");
+      if (s.H(i) != nullptr) {
+        dst.SetH(i, s.h[i]);
+      } else {
+        dst.v[i] = s.v[i];
+      }
     }
   }
   v = std::move(out);
@@ -142,7 +212,7 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
 
   std::vector<uint8_t> many_present(g.n, 0);
   for (const auto& s : many) {
-    for (size_t i = 0; i < g.n; ++i) many_present[i] |= IsPresent(s.v[i]) ? 1 : 0;
+    for (size_t i = 0; i < g.n; ++i) many_present[i] |= s.Has(i) ? 1 : 0;
   }
   // Series of the "one" side by signature; two of them at one step is many-to-many.
   std::unordered_map<std::string, std::vector<size_t>> one_by_sig;
@@ -153,7 +223,7 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
       if (many_present[i] == 0) continue;
       const StepSeries* first = nullptr;
       for (size_t k : idx) {
-        if (IsAbsent(one[k].v[i])) continue;
+        if (!one[k].Has(i)) continue;
         if (first == nullptr) {
           first = &one[k];
           continue;
@@ -174,6 +244,7 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
   std::unordered_map<std::string, size_t> out_index;
   // One-to-one: a signature may match only once per step.
   std::unordered_map<std::string, std::vector<uint8_t>> matched;
+  BinopProblems problems(g.n);
   for (auto& ml : many) {
     ev.CheckInterrupt();
     std::string sig = Signature(ml.labels, m);
@@ -199,15 +270,25 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
         seen = &vec;
       }
       for (size_t i = 0; i < g.n; ++i) {
-        double lv = ml.v[i];
-        double rv = ro.v[i];
-        if (IsAbsent(lv) || IsAbsent(rv)) continue;
-        double fl = swap ? rv : lv;
-        double fr = swap ? lv : rv;
+        if (!ml.Has(i) || !ro.Has(i)) continue;
+        const StepSeries& l = swap ? ro : ml;
+        const StepSeries& r_side = swap ? ml : ro;
         bool keep = false;
-        double r = ApplyOp(b.op, fl, fr, &keep, ev.options().nan_on_division_by_zero);
+        double r = 0;
+        HistogramPtr rh;
+        if (l.H(i) != nullptr || r_side.H(i) != nullptr) {
+          const HistogramPtr none;
+          auto outcome =
+              HistogramBinop(b.op, l.v[i], l.H(i) != nullptr ? l.h[i] : none, r_side.v[i],
+                             r_side.H(i) != nullptr ? r_side.h[i] : none, i, &r, &rh, problems);
+          if (outcome == BinopOutcome::kError) continue;
+          keep = outcome == BinopOutcome::kKept;
+        } else {
+          r = ApplyOp(b.op, l.v[i], r_side.v[i], &keep, ev.options().nan_on_division_by_zero);
+        }
         if (b.return_bool) {
           r = keep ? 1.0 : 0.0;
+          rh = nullptr;
           keep = true;
         }
         if (!keep) continue;
@@ -218,13 +299,18 @@ StepVector VectorBinary(Evaluator& ev, const BinaryExpr& b, StepVector lhs, Step
                 "(group_left/group_right)");
           }
           (*seen)[i] = 1;
-        } else if (IsPresent(dst.v[i])) {
+        } else if (dst.Has(i)) {
           Fail("multiple matches for labels: grouping labels must ensure unique matches");
         }
-        dst.v[i] = r;
+        if (rh != nullptr) {
+          dst.SetH(i, std::move(rh));
+        } else {
+          dst.v[i] = r;
+        }
       }
     }
   }
+  problems.Report(ev, b);
   DropEmpty(out);
   return out;
 }

@@ -469,29 +469,104 @@ class Runner {
         }
       }
       if (hist) storage_.MarkHistogram(labels);
-      if (nhcb) MarkNhcb(labels);
     }
-    return Status::Ok();
+    return nhcb ? LoadNhcb(defs, interval) : Status::Ok();
   }
 
-  // load_with_nhcb also creates native histograms named after the classic series' base name.
-  void MarkNhcb(const Labels& ls) {
-    std::string name(GetLabel(ViewOf(ls), kMetricNameLabel));
-    for (std::string_view suffix : {"_bucket", "_count", "_sum"}) {
-      if (name.size() > suffix.size() && name.ends_with(suffix)) {
-        Labels base;
-        for (const auto& l : ls) {
-          if (l.name == "le") continue;
-          if (l.name == kMetricNameLabel) {
-            base.push_back({l.name, name.substr(0, name.size() - suffix.size())});
-          } else {
-            base.push_back(l);
-          }
+  // load_with_nhcb: the classic histograms' _bucket, _count and _sum series also become one
+  // custom-buckets native histogram per base name and time, as Prometheus's convertnhcb
+  // makes them (its errors included).
+  Status LoadNhcb(const std::map<Labels, std::vector<SeqValue>>& defs, int64_t interval) {
+    struct Temp {
+      std::vector<std::pair<double, double>> buckets;  // le, cumulative count; ascending
+      double count = 0;
+      double sum = 0;
+      bool has_count = false;
+      std::string err;
+    };
+    std::map<Labels, std::map<int64_t, Temp>> by_base;
+    for (const auto& [labels, values] : defs) {
+      std::string_view name = GetLabel(ViewOf(labels), kMetricNameLabel);
+      int kind = 0;  // 1 bucket, 2 sum, 3 count
+      std::string_view base;
+      for (auto [suffix, k] :
+           {std::pair<std::string_view, int>{"_bucket", 1}, {"_sum", 2}, {"_count", 3}}) {
+        if (name.ends_with(suffix)) {
+          kind = k;
+          base = name.substr(0, name.size() - suffix.size());
+          break;
         }
-        storage_.MarkHistogram(std::move(base));
-        return;
+      }
+      if (kind == 0) continue;
+      double le = 0;
+      if (kind == 1) {
+        std::string text(GetLabel(ViewOf(labels), "le"));
+        char* end = nullptr;
+        le = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || std::isnan(le)) continue;
+      }
+      Labels base_labels;
+      for (const auto& l : labels) {
+        if (l.name == "le") continue;
+        base_labels.push_back(l.name == kMetricNameLabel ? Label{l.name, std::string(base)} : l);
+      }
+      auto& temps = by_base[base_labels];
+      for (size_t k = 0; k < values.size(); ++k) {
+        const SeqValue& v = values[k];
+        if (v.omitted || v.h) continue;
+        Temp& t = temps[static_cast<int64_t>(k) * interval];
+        if (!t.err.empty()) continue;
+        if (kind == 2) {
+          t.sum = v.v;
+        } else if (kind == 3) {
+          if (v.v < 0) t.err = fmt::format("count must be non-negative: count={}", v.v);
+          t.count = v.v;
+          t.has_count = true;
+        } else if (v.v < 0) {
+          t.err = fmt::format("bucket count must be non-negative: le={}, count={}", le, v.v);
+        } else {
+          auto it = std::lower_bound(t.buckets.begin(), t.buckets.end(), le,
+                                     [](const auto& b, double x) { return b.first < x; });
+          if (it != t.buckets.end() && it->first == le) continue;
+          if ((it != t.buckets.begin() && v.v < std::prev(it)->second) ||
+              (it != t.buckets.end() && v.v > it->second)) {
+            t.err = fmt::format("count is not cumulative at le={}", le);
+            continue;
+          }
+          t.buckets.insert(it, {le, v.v});
+        }
       }
     }
+    for (auto& [labels, temps] : by_base) {
+      for (auto& [t, temp] : temps) {
+        if (!temp.err.empty()) return Status::InvalidArgument(temp.err);
+        if (!temp.has_count && !temp.buckets.empty()) temp.count = temp.buckets.back().second;
+        if (temp.buckets.empty() || temp.buckets.back().first != HUGE_VAL) {
+          temp.buckets.push_back({HUGE_VAL, temp.count});
+        }
+        if (temp.count != temp.buckets.back().second) {
+          return Status::InvalidArgument(fmt::format("count mismatch: count={} != le=+Inf count={}",
+                                                     temp.count, temp.buckets.back().second));
+        }
+        histogram::FloatHistogram h;
+        h.schema = histogram::kCustomBucketsSchema;
+        h.count = temp.count;
+        h.sum = temp.sum;
+        h.positive_spans = {{0, static_cast<uint32_t>(temp.buckets.size())}};
+        double prev = 0;
+        for (const auto& [le, cumulative] : temp.buckets) {
+          h.positive_buckets.push_back(cumulative - prev);
+          prev = cumulative;
+          if (le != HUGE_VAL) h.custom_values.push_back(le);
+        }
+        h.Compact();
+        RETURN_IF_ERROR(h.Validate());
+        RETURN_IF_ERROR(storage_.AppendHistogram(
+            labels, t, std::make_shared<const histogram::FloatHistogram>(std::move(h))));
+      }
+      storage_.MarkHistogram(labels);
+    }
+    return Status::Ok();
   }
 
   void Skipped(const EvalCmd& cmd, std::string_view why) {
