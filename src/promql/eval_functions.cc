@@ -281,6 +281,31 @@ struct Window {
   size_t step;     // grid index
 };
 
+// Prometheus's extrapolation of a window's increase (extrapolatedRate) from its first and
+// last sample, `intervals` sample gaps apart, to the window's edges, unless they are further
+// than 1.1 average gaps away; `zero_fraction` of the sampled interval is the furthest the
+// start may move back. Divided by the range for a rate.
+double ExtrapolationFactor(const Window& w, int64_t first_t, int64_t last_t, size_t intervals,
+                           int64_t range_ms, bool rate, double zero_fraction) {
+  double to_start = static_cast<double>(first_t - w.start) / 1000;
+  double to_end = static_cast<double>(w.end - last_t) / 1000;
+  double sampled = static_cast<double>(last_t - first_t) / 1000;
+  double avg_gap = sampled / static_cast<double>(intervals);
+  double threshold = avg_gap * 1.1;
+  double interval = sampled;
+  if (to_start >= threshold) to_start = avg_gap / 2;
+  if (zero_fraction != HUGE_VAL) {
+    double to_zero = sampled * zero_fraction;
+    if (to_zero < to_start) to_start = to_zero;
+  }
+  interval += to_start;
+  if (to_end >= threshold) to_end = avg_gap / 2;
+  interval += to_end;
+  double factor = interval / sampled;
+  if (rate) factor /= static_cast<double>(range_ms) / 1000;
+  return factor;
+}
+
 // `resets`: indexes into the whole series (whose window starts at `lo`) of samples lower than
 // their predecessor, so a window's counter resets are found without rescanning it.
 double ExtrapolatedRate(const Window& w, int64_t range_ms, bool counter, bool rate,
@@ -293,23 +318,10 @@ double ExtrapolatedRate(const Window& w, int64_t range_ms, bool counter, bool ra
     auto it = std::upper_bound(resets.begin(), resets.end(), static_cast<uint32_t>(lo));
     for (; it != resets.end() && *it < lo + s.size(); ++it) result += s[*it - lo - 1].v;
   }
-  double to_start = static_cast<double>(s[0].t - w.start) / 1000;
-  double to_end = static_cast<double>(w.end - s[last].t) / 1000;
-  double sampled = static_cast<double>(s[last].t - s[0].t) / 1000;
-  double avg_gap = sampled / static_cast<double>(last);
-  double threshold = avg_gap * 1.1;
-  double interval = sampled;
-  if (to_start >= threshold) to_start = avg_gap / 2;
-  if (counter && result > 0 && s[0].v >= 0) {
-    double to_zero = sampled * (s[0].v / result);
-    if (to_zero < to_start) to_start = to_zero;
-  }
-  interval += to_start;
-  if (to_end >= threshold) to_end = avg_gap / 2;
-  interval += to_end;
-  double factor = interval / sampled;
-  if (rate) factor /= static_cast<double>(range_ms) / 1000;
-  return result * factor;
+  // A counter is not extrapolated below zero: the start moves no further back than where
+  // the first sample's value would have been 0.
+  double zero_fraction = counter && result > 0 && s[0].v >= 0 ? s[0].v / result : HUGE_VAL;
+  return result * ExtrapolationFactor(w, s[0].t, s[last].t, last, range_ms, rate, zero_fraction);
 }
 
 double InstantValue(const Window& w, bool rate) {
@@ -357,6 +369,197 @@ void LinearRegression(std::span<const Sample> s, int64_t intercept_t, double* sl
   double var = sx2 - sx * sx / n;
   *slope = cov / var;
   *intercept = sy / n - *slope * sx / n;
+}
+
+using histogram::FloatHistogram;
+using HistogramSpan = std::span<const histogram::HistogramSample>;
+
+// Warnings about one series' histograms, with Prometheus's texts; a range function gives at
+// most a few, and some paths replace those gathered before, as Prometheus's do.
+struct HistogramWarnings {
+  std::string_view metric;
+  std::vector<std::string> texts;
+
+  void MixedFloats() { Add("encountered a mix of histograms and floats for metric name"); }
+  void NotCounter() { Add("this native histogram metric is not a counter:"); }
+  void NotGauge() { Add("this native histogram metric is not a gauge:"); }
+  void Combine(histogram::CombineError e) {
+    Add(e == histogram::CombineError::kMixedSchemas
+            ? "vector contains a mix of histograms with exponential and custom buckets schemas "
+              "for metric name"
+            : "vector contains histograms with incompatible custom buckets for metric name");
+  }
+  void Add(std::string_view what) { texts.push_back(fmt::format("{} {}", what, GoQuote(metric))); }
+  void Report(Annotations& annos, PosRange pos) const {
+    for (const auto& t : texts) annos.Warn(t, pos);
+  }
+};
+
+bool IsGauge(const FloatHistogram& h) { return h.hint == histogram::ResetHint::kGauge; }
+
+// rate(), increase() and delta() over a window of at least two histograms: Prometheus's
+// histogramRate, then the window's extrapolation (without the float version's stop at zero).
+HistogramPtr HistogramRate(const Window& w, HistogramSpan hw, int64_t range_ms, bool counter,
+                           bool rate, HistogramWarnings& warn) {
+  const FloatHistogram* prev = hw.front().h.get();
+  const FloatHistogram& last = *hw.back().h;
+  bool custom = prev->UsesCustomBuckets();
+  if (counter && (IsGauge(*prev) || IsGauge(last))) warn.NotCounter();
+  FloatHistogram empty;
+  if (counter && hw[1].h->DetectReset(*prev)) {
+    empty.schema = hw[1].h->schema;
+    empty.custom_values = hw[1].h->custom_values;
+    custom = hw[1].h->UsesCustomBuckets();
+    prev = &empty;
+  }
+  if (last.UsesCustomBuckets() != custom) {
+    warn.Combine(histogram::CombineError::kMixedSchemas);
+    return nullptr;
+  }
+  int32_t min_schema = std::min(prev->schema, last.schema);
+  for (size_t k = 1; k + 1 < hw.size() && counter; ++k) {
+    const FloatHistogram& curr = *hw[k].h;
+    if (IsGauge(curr)) warn.NotCounter();
+    min_schema = std::min(min_schema, curr.schema);
+    if (curr.UsesCustomBuckets() != custom) {
+      warn.texts.clear();
+      warn.Combine(histogram::CombineError::kMixedSchemas);
+      return nullptr;
+    }
+  }
+  auto h = std::make_shared<FloatHistogram>(last.CopyToSchema(min_schema));
+  if (auto e = h->Sub(*prev); e != histogram::CombineError::kNone) {
+    warn.texts.clear();
+    warn.Combine(e);
+    return nullptr;
+  }
+  if (counter) {
+    for (size_t k = 1; k < hw.size(); ++k) {
+      const FloatHistogram& curr = *hw[k].h;
+      if (curr.DetectReset(*prev)) {
+        if (auto e = h->Add(*prev); e != histogram::CombineError::kNone) {
+          warn.texts.clear();
+          warn.Combine(e);
+          return nullptr;
+        }
+      }
+      prev = &curr;
+    }
+  } else if (!IsGauge(*hw.front().h) || !IsGauge(last)) {
+    warn.NotGauge();
+  }
+  h->hint = histogram::ResetHint::kGauge;
+  h->Compact();
+  h->Mul(
+      ExtrapolationFactor(w, hw.front().t, hw.back().t, hw.size() - 1, range_ms, rate, HUGE_VAL));
+  return h;
+}
+
+// irate() and idelta() over the last two samples of a window, floats or histograms
+// (Prometheus's instantValue); a histogram result goes to `*h`.
+double InstantValueMixed(std::span<const Sample> s, HistogramSpan hw, bool rate,
+                         HistogramWarnings& warn, HistogramPtr* h) {
+  if (s.size() + hw.size() < 2) return Absent();
+  struct Point {
+    int64_t t;
+    double v;
+    const histogram::HistogramSample* h;
+  };
+  std::vector<Point> last;
+  for (size_t k = s.size() >= 2 ? s.size() - 2 : 0; k < s.size(); ++k) {
+    last.push_back({s[k].t, s[k].v, nullptr});
+  }
+  for (size_t k = hw.size() >= 2 ? hw.size() - 2 : 0; k < hw.size(); ++k) {
+    last.push_back({hw[k].t, 0, &hw[k]});
+  }
+  std::sort(last.begin(), last.end(), [](const Point& a, const Point& b) { return a.t < b.t; });
+  const Point& p0 = last[last.size() - 2];
+  const Point& p1 = last.back();
+  int64_t dt = p1.t - p0.t;
+  if (dt == 0) return Absent();
+  if (p0.h == nullptr && p1.h == nullptr) {
+    double r = rate && p1.v < p0.v ? p1.v : p1.v - p0.v;
+    return rate ? r / (static_cast<double>(dt) / 1000) : r;
+  }
+  if (p0.h == nullptr || p1.h == nullptr) {
+    warn.MixedFloats();
+    return Absent();
+  }
+  const FloatHistogram& h0 = *p0.h->h;
+  const FloatHistogram& h1 = *p1.h->h;
+  auto out = std::make_shared<FloatHistogram>(h1);
+  if (rate && (IsGauge(h1) || IsGauge(h0))) warn.NotCounter();
+  if (!rate && (!IsGauge(h1) || !IsGauge(h0))) warn.NotGauge();
+  if (!rate || !h1.DetectReset(h0)) {
+    if (auto e = out->Sub(h0); e != histogram::CombineError::kNone) {
+      warn.Combine(e);
+      return Absent();
+    }
+  }
+  out->hint = histogram::ResetHint::kGauge;
+  out->Compact();
+  if (rate) out->Div(static_cast<double>(dt) / 1000);
+  *h = std::move(out);
+  return Absent();
+}
+
+// sum_over_time() and avg_over_time() of histograms; null (with a warning) when their
+// layouts cannot be combined.
+HistogramPtr SumOrAvgOverTime(HistogramSpan hw, bool avg, HistogramWarnings& warn) {
+  auto acc = std::make_shared<FloatHistogram>(*hw.front().h);
+  for (size_t k = 1; k < hw.size(); ++k) {
+    histogram::CombineError e = histogram::CombineError::kNone;
+    if (avg) {
+      // Prometheus's incremental mean: mean += h/n - mean/n.
+      double n = static_cast<double>(k + 1);
+      FloatHistogram add = *hw[k].h;
+      add.Div(n);
+      FloatHistogram part = *acc;
+      part.Div(n);
+      e = add.Sub(part);
+      if (e == histogram::CombineError::kNone) e = acc->Add(add);
+    } else {
+      e = acc->Add(*hw[k].h);
+    }
+    if (e != histogram::CombineError::kNone) {
+      warn.Combine(e);
+      return nullptr;
+    }
+  }
+  return acc;
+}
+
+// changes() and resets() over floats and histograms in time order: a switch of type counts.
+double ChangesOrResets(std::span<const Sample> s, HistogramSpan hw, bool resets) {
+  double n = 0;
+  size_t i = 0;
+  size_t j = 0;
+  const Sample* prev_f = nullptr;
+  const FloatHistogram* prev_h = nullptr;
+  bool first = true;
+  while (i < s.size() || j < hw.size()) {
+    const Sample* cur_f = nullptr;
+    const FloatHistogram* cur_h = nullptr;
+    if (j >= hw.size() || (i < s.size() && s[i].t < hw[j].t)) {
+      cur_f = &s[i++];
+    } else {
+      cur_h = hw[j++].h.get();
+    }
+    if (!first) {
+      if (cur_f != nullptr && prev_f != nullptr) {
+        double c = cur_f->v, p = prev_f->v;
+        if (resets ? c < p : !(c == p || (std::isnan(c) && std::isnan(p)))) ++n;
+      } else if (cur_h != nullptr && prev_h != nullptr) {
+        if (resets ? cur_h->DetectReset(*prev_h) : !cur_h->Equals(*prev_h)) ++n;
+      } else {
+        ++n;
+      }
+    }
+    first = false;
+    prev_f = cur_f;
+    prev_h = cur_h;
+  }
+  return n;
 }
 
 double AvgOverTime(std::span<const Sample> s) {
@@ -425,6 +628,85 @@ bool IsCounterName(std::string_view n) {
 }
 
 // `sink`: see Evaluator::MapSeries.
+// A range function over a window that holds histograms (and maybe floats, in `w.s`), as
+// Prometheus 3.5 evaluates it: a float result goes to `*v`, a histogram one to `*h`. False
+// when the function is one of floats that has floats to work on: the caller computes it.
+bool HistogramWindow(Fn f, const Window& w, HistogramSpan hw, int64_t range_ms,
+                     HistogramWarnings& warn, double* v, HistogramPtr* h, Annotations& annos,
+                     const Call& c) {
+  const auto& s = w.s;
+  // Functions of floats only ignore the histograms, and say so when there are floats.
+  auto ignored = [&]() {
+    annos.Info(fmt::format("ignored histograms in a range containing both floats and histograms "
+                           "for metric name {}",
+                           GoQuote(warn.metric)),
+               c.args[f == Fn::kQuantileOverTime ? 1 : 0]->pos);
+  };
+  switch (f) {
+    case Fn::kRate:
+    case Fn::kIncrease:
+    case Fn::kDelta:
+      if (!s.empty()) {
+        warn.MixedFloats();
+      } else if (hw.size() >= 2) {
+        *h = HistogramRate(w, hw, range_ms, f != Fn::kDelta, f == Fn::kRate, warn);
+      }
+      return true;
+    case Fn::kIrate:
+    case Fn::kIdelta:
+      *v = InstantValueMixed(s, hw, f == Fn::kIrate, warn, h);
+      return true;
+    case Fn::kSumOverTime:
+    case Fn::kAvgOverTime:
+      if (!s.empty()) {
+        warn.MixedFloats();
+      } else {
+        *h = SumOrAvgOverTime(hw, f == Fn::kAvgOverTime, warn);
+      }
+      return true;
+    case Fn::kCountOverTime:
+      *v = static_cast<double>(s.size() + hw.size());
+      return true;
+    case Fn::kPresentOverTime:
+      *v = 1;
+      return true;
+    case Fn::kLastOverTime:
+      if (!s.empty() && s.back().t > hw.back().t) {
+        *v = s.back().v;
+      } else {
+        *h = hw.back().h;
+      }
+      return true;
+    case Fn::kFirstOverTime:
+      if (!s.empty() && s.front().t < hw.front().t) {
+        *v = s.front().v;
+      } else {
+        *h = hw.front().h;
+      }
+      return true;
+    case Fn::kTsOfLastOverTime:
+      *v = static_cast<double>(std::max(s.empty() ? INT64_MIN : s.back().t, hw.back().t)) / 1000;
+      return true;
+    case Fn::kChanges:
+    case Fn::kResets:
+      *v = ChangesOrResets(s, hw, f == Fn::kResets);
+      return true;
+    case Fn::kDeriv:
+    case Fn::kPredictLinear:
+    case Fn::kDoubleExponentialSmoothing:
+      // Regressions need two floats; one float and histograms still tell about the latter.
+      if (s.size() == 1) ignored();
+      if (s.size() < 2) return true;
+      ignored();
+      return false;
+    default:
+      // min, max, ts_of_min/max, stddev, stdvar, mad and quantile _over_time: floats only.
+      if (s.empty()) return true;
+      ignored();
+      return false;
+  }
+}
+
 StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const BatchSink* sink) {
   Fn f = c.func->fn;
   size_t mat_idx = f == Fn::kQuantileOverTime ? 1 : 0;
@@ -450,17 +732,21 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const 
     std::vector<uint8_t> covered(g.n, 0);
     std::vector<uint64_t> read(g.n, 0);
     std::vector<Sample> buf;
-    for (size_t k = 0; k < r.size(); ++k) {
-      ev.CheckInterrupt();
-      auto smp = r.Samples(k, buf);
+    std::vector<histogram::HistogramSample> hbuf;
+    auto cover = [&](const auto& points) {
       size_t lo = 0, hi = 0;
       for (size_t i = 0; i < g.n; ++i) {
         int64_t end = r.window_end[i];
-        while (hi < smp.size() && smp[hi].t <= end) ++hi;
-        while (lo < hi && smp[lo].t <= end - r.range_ms) ++lo;
+        while (hi < points.size() && points[hi].t <= end) ++hi;
+        while (lo < hi && points[lo].t <= end - r.range_ms) ++lo;
         if (lo < hi) covered[i] = 1;
         read[i] += hi - lo;
       }
+    };
+    for (size_t k = 0; k < r.size(); ++k) {
+      ev.CheckInterrupt();
+      cover(r.Samples(k, buf));
+      cover(r.Histograms(k, hbuf));
     }
     if (r.lazy) ev.CountAtSteps(g, read);  // a subquery counted its own
     StepSeries out;
@@ -481,21 +767,23 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const 
   std::vector<Annotations> part_annos((r.size() + kGrain - 1) / kGrain);
   auto process = [&](size_t index, StepVector& out, Annotations& annos,
                      std::vector<uint32_t>& resets, std::vector<Sample>& buf,
-                     std::vector<uint64_t>& read) {
+                     std::vector<histogram::HistogramSample>& hbuf, std::vector<uint64_t>& read) {
     ev.CheckInterrupt();
     const Labels& labels = r.labels(index);
-    if ((f == Fn::kRate || f == Fn::kIncrease)) {
-      std::string_view name = GetLabel(ViewOf(labels), kMetricNameLabel);
-      if (!name.empty() && !IsCounterName(name)) {
-        annos.Info(fmt::format("metric might not be a counter, name does not end in "
-                               "_total/_sum/_count/_bucket: {}",
-                               GoQuote(name)),
-                   c.args[0]->pos);
-      }
-    }
     std::span<const Sample> smp = r.Samples(index, buf);
-    ev.CountLoaded(smp.size());
-    ev.Hold(static_cast<int64_t>(smp.size()));
+    HistogramSpan hs = r.Histograms(index, hbuf);
+    std::string_view name = GetLabel(ViewOf(labels), kMetricNameLabel);
+    // Only float samples may not be counters by name (histograms say so in their hint).
+    if ((f == Fn::kRate || f == Fn::kIncrease) && !smp.empty() && !name.empty() &&
+        !IsCounterName(name)) {
+      annos.Info(fmt::format("metric might not be a counter, name does not end in "
+                             "_total/_sum/_count/_bucket: {}",
+                             GoQuote(name)),
+                 c.args[0]->pos);
+    }
+    size_t loaded = smp.size() + hs.size();
+    ev.CountLoaded(loaded);
+    ev.Hold(static_cast<int64_t>(loaded));
     StepSeries ss;
     ss.v.assign(g.n, Absent());
     resets.clear();
@@ -504,25 +792,46 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const 
         if (smp[k].v < smp[k - 1].v) resets.push_back(static_cast<uint32_t>(k));
       }
     }
-    size_t lo = 0, hi = 0;
+    size_t lo = 0, hi = 0, hlo = 0, hhi = 0;
     bool any = false;
+    HistogramWarnings warn{name, {}};
     for (size_t i = 0; i < g.n; ++i) {
       if ((i & 127) == 127) ev.CheckInterrupt();
       int64_t end = r.window_end[i];
       if (i > 0 && end == r.window_end[i - 1] && f != Fn::kPredictLinear &&
           f != Fn::kQuantileOverTime && f != Fn::kDoubleExponentialSmoothing) {
         ss.v[i] = ss.v[i - 1];
-        read[i] += hi - lo;
+        if (ss.H(i - 1) != nullptr) ss.SetH(i, ss.h[i - 1]);
+        read[i] += hi - lo + hhi - hlo;
         continue;
       }
       int64_t start = end - r.range_ms;
       while (hi < smp.size() && smp[hi].t <= end) ++hi;
       while (lo < hi && smp[lo].t <= start) ++lo;
-      read[i] += hi - lo;
-      if (lo >= hi) continue;
+      while (hhi < hs.size() && hs[hhi].t <= end) ++hhi;
+      while (hlo < hhi && hs[hlo].t <= start) ++hlo;
+      read[i] += hi - lo + hhi - hlo;
+      if (lo >= hi && hlo >= hhi) continue;
       Window w{std::span<const Sample>(smp.data() + lo, hi - lo), start, end, g.At(i), i};
       const auto& s = w.s;
       double v = Absent();
+      if (hlo < hhi) {
+        warn.texts.clear();
+        HistogramPtr h;
+        bool done =
+            HistogramWindow(f, w, hs.subspan(hlo, hhi - hlo), r.range_ms, warn, &v, &h, annos, c);
+        warn.Report(annos, c.args[0]->pos);
+        if (h != nullptr) {
+          ss.SetH(i, std::move(h));
+          any = true;
+          continue;
+        }
+        if (done) {
+          ss.v[i] = v;
+          any |= IsPresent(v);
+          continue;
+        }
+      }
       switch (f) {
         case Fn::kRate:
           v = ExtrapolatedRate(w, r.range_ms, true, true, resets, lo);
@@ -650,7 +959,7 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const 
       ss.v[i] = v;
       any |= IsPresent(v);
     }
-    ev.Hold(-static_cast<int64_t>(smp.size()));
+    ev.Hold(-static_cast<int64_t>(loaded));
     if (!any) return;
     ev.Hold(static_cast<int64_t>(g.n));
     ss.labels = labels;
@@ -661,9 +970,10 @@ StepVector EvalRangeFunction(Evaluator& ev, const Call& c, const Grid& g, const 
       ev.MapSeries(r.size(), kGrain, g, sink, [&](size_t begin, size_t end, StepVector& part) {
         std::vector<uint32_t> resets;
         std::vector<Sample> buf;
+        std::vector<histogram::HistogramSample> hbuf;
         std::vector<uint64_t> read(g.n, 0);  // points in the windows, per step
         for (size_t k = begin; k < end; ++k) {
-          process(k, part, part_annos[begin / kGrain], resets, buf, read);
+          process(k, part, part_annos[begin / kGrain], resets, buf, hbuf, read);
         }
         if (r.lazy) ev.CountAtSteps(g, read);  // a subquery counted its own
       });
