@@ -10,6 +10,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "base/units.h"
+
 namespace strata::histogram {
 namespace {
 
@@ -1142,11 +1144,18 @@ std::vector<Bucket> FloatHistogram::AllBucketsReverse() const {
 }
 
 std::string FloatHistogram::ToString() const {
-  std::string out = fmt::format("{{count:{}, sum:{}", count, sum);
-  for (const Bucket& b : AllBuckets()) {
-    if (b.count == 0) continue;
-    out += fmt::format(", {}{},{}{}:{}", b.lower_inclusive ? '[' : '(', b.lower, b.upper,
-                       b.upper_inclusive ? ']' : ')', b.count);
+  auto bucket = [](const Bucket& b) {
+    return fmt::format(", {}{},{}{}:{}", b.lower_inclusive ? '[' : '(', FormatFloatG(b.lower),
+                       FormatFloatG(b.upper), b.upper_inclusive ? ']' : ')', FormatFloatG(b.count));
+  };
+  std::string out = fmt::format("{{count:{}, sum:{}", FormatFloatG(count), FormatFloatG(sum));
+  std::vector<Bucket> negative = SideBuckets(false);
+  for (auto it = negative.rbegin(); it != negative.rend(); ++it) {
+    if (it->count != 0) out += bucket(*it);
+  }
+  if (zero_count != 0) out += bucket({-zero_threshold, zero_threshold, true, true, zero_count, 0});
+  for (const Bucket& b : SideBuckets(true)) {
+    if (b.count != 0) out += bucket(b);
   }
   out += '}';
   return out;

@@ -114,7 +114,8 @@ class FloatHistogram {
   // The positive (or negative) side's buckets by index, ascending, empty ones included.
   std::vector<Bucket> SideBuckets(bool positive) const;
 
-  // For messages and test failures: {count:.., sum:.., [lower,upper]:count, ...}.
+  // As Prometheus's String(): {count:.., sum:.., [lower,upper]:count, ...} over the populated
+  // buckets, numbers as Go's %g; count_values labels histograms with it.
   std::string ToString() const;
 };
 

@@ -70,9 +70,16 @@ std::vector<Group> GroupSeries(const AggregateExpr& a, const StepVector& in) {
   return groups;
 }
 
-// Reduces each group's present values at each step.
+// Prometheus's info for an aggregation of floats that meets a native histogram.
+void IgnoredHistogram(Evaluator& ev, const AggregateExpr& a) {
+  ev.annotations().Info(fmt::format("ignored histogram in {} aggregation", AggOpName(a.op)),
+                        a.expr->pos);
+}
+
+// Reduces each group's present float values at each step; histograms are ignored.
 template <typename Fn>
-StepVector Reduce(const std::vector<Group>& groups, const StepVector& in, const Grid& g, Fn fn) {
+StepVector Reduce(Evaluator& ev, const AggregateExpr& a, const std::vector<Group>& groups,
+                  const StepVector& in, const Grid& g, Fn fn) {
   StepVector out;
   out.reserve(groups.size());
   std::vector<double> vals;
@@ -84,7 +91,11 @@ StepVector Reduce(const std::vector<Group>& groups, const StepVector& in, const 
     for (size_t i = 0; i < g.n; ++i) {
       vals.clear();
       for (size_t k : grp.members) {
-        if (IsPresent(in[k].v[i])) vals.push_back(in[k].v[i]);
+        if (IsPresent(in[k].v[i])) {
+          vals.push_back(in[k].v[i]);
+        } else if (in[k].H(i) != nullptr) {
+          IgnoredHistogram(ev, a);
+        }
       }
       if (!vals.empty()) s.v[i] = fn(vals, i);
     }
@@ -102,6 +113,12 @@ struct StepAccumulator {
   Kind kind;
   std::vector<double> value, comp, mean, count;
   std::vector<uint8_t> incremental;
+  // sum and avg of native histograms, per step: the running value, how many, and whether
+  // floats came too or the histograms' layouts could not be combined (no result then).
+  std::vector<std::shared_ptr<histogram::FloatHistogram>> hist;
+  std::vector<double> hist_count;
+  std::vector<uint8_t> hist_state;
+  static constexpr uint8_t kHasFloat = 1, kHasHistogram = 2, kIncompatible = 4;
 
   StepAccumulator(Kind k, size_t n) : kind(k), value(n, Absent()), count(n, 0) {
     if (k == Kind::kSum || k == Kind::kAvg) comp.assign(n, 0);
@@ -111,10 +128,18 @@ struct StepAccumulator {
     }
   }
 
-  void Add(const std::vector<double>& v) {
+  bool sums() const { return kind == Kind::kSum || kind == Kind::kAvg; }
+
+  void Add(Evaluator& ev, const AggregateExpr& a, const StepSeries& s) {
+    if (s.has_histograms()) AddHistograms(ev, a, s);
+    const std::vector<double>& v = s.v;
     for (size_t i = 0; i < v.size(); ++i) {
       double f = v[i];
       if (IsAbsent(f)) continue;
+      if (!hist_state.empty()) {
+        if ((hist_state[i] & kIncompatible) != 0) continue;
+        hist_state[i] |= kHasFloat;
+      }
       double n = ++count[i];
       if (n == 1) {
         value[i] = kind == Kind::kGroup ? 1.0 : f;
@@ -140,6 +165,83 @@ struct StepAccumulator {
     }
   }
 
+  void AddHistograms(Evaluator& ev, const AggregateExpr& a, const StepSeries& s) {
+    size_t n = s.v.size();
+    for (size_t i = 0; i < n; ++i) {
+      const histogram::FloatHistogram* h = s.H(i);
+      if (h == nullptr) continue;
+      if (!sums()) {
+        if (kind == Kind::kMin || kind == Kind::kMax) {
+          IgnoredHistogram(ev, a);
+        } else if (++count[i] == 1) {  // count and group see histograms
+          value[i] = kind == Kind::kGroup ? 1.0 : 0.0;
+        }
+        continue;
+      }
+      if (hist_state.empty()) {
+        hist_state.assign(n, 0);
+        hist.resize(n);
+        hist_count.assign(n, 0);
+        for (size_t j = 0; j < n; ++j) {
+          if (count[j] > 0) hist_state[j] |= kHasFloat;
+        }
+      }
+      if ((hist_state[i] & kIncompatible) != 0) continue;
+      hist_state[i] |= kHasHistogram;
+      double c = ++hist_count[i];
+      if (hist[i] == nullptr) {
+        hist[i] = std::make_shared<histogram::FloatHistogram>(*h);
+        continue;
+      }
+      histogram::CombineError e = histogram::CombineError::kNone;
+      if (kind == Kind::kSum) {
+        e = hist[i]->Add(*h);
+      } else {
+        // Prometheus's incremental mean: mean += h/n - mean/n.
+        histogram::FloatHistogram add = *h;
+        add.Div(c);
+        histogram::FloatHistogram part = *hist[i];
+        part.Div(c);
+        e = add.Sub(part);
+        if (e == histogram::CombineError::kNone) e = hist[i]->Add(add);
+      }
+      if (e != histogram::CombineError::kNone) {
+        std::string_view name = GetLabel(ViewOf(s.labels), kMetricNameLabel);
+        ev.annotations().Warn(
+            fmt::format("{} for metric name {}",
+                        e == histogram::CombineError::kMixedSchemas
+                            ? "vector contains a mix of histograms with exponential and custom "
+                              "buckets schemas"
+                            : "vector contains histograms with incompatible custom buckets",
+                        GoQuote(name)),
+            a.expr->pos);
+        hist_state[i] |= kIncompatible;
+      }
+    }
+  }
+
+  // The histogram results of sum and avg, each step's float result made absent where there
+  // is none: where floats and histograms met (with a warning), or layouts clashed.
+  std::vector<HistogramPtr> FinishHistograms(Evaluator& ev, const AggregateExpr& a) {
+    std::vector<HistogramPtr> out;
+    if (hist_state.empty()) return out;
+    out.resize(hist_state.size());
+    for (size_t i = 0; i < hist_state.size(); ++i) {
+      uint8_t st = hist_state[i];
+      if ((st & kHasHistogram) == 0) continue;
+      value[i] = Absent();
+      if ((st & kHasFloat) != 0) {
+        ev.annotations().Warn("encountered a mix of histograms and floats for aggregation",
+                              a.expr->pos);
+        continue;
+      }
+      if ((st & kIncompatible) != 0) continue;
+      hist[i]->Compact();
+      out[i] = std::move(hist[i]);
+    }
+    return out;
+  }
+
   // Mean with Kahan compensation, switching to an incremental mean if the sum would overflow.
   void AddMean(size_t i, double f, double n) {
     if (incremental[i] == 0) {
@@ -161,7 +263,7 @@ struct StepAccumulator {
 
   std::vector<double> Finish() {
     for (size_t i = 0; i < value.size(); ++i) {
-      if (count[i] == 0) continue;
+      if (count[i] == 0 || IsAbsent(value[i])) continue;
       switch (kind) {
         case Kind::kSum:
           value[i] += comp[i];
@@ -187,7 +289,7 @@ struct StepAccumulator {
 class Accumulation {
  public:
   Accumulation(Evaluator& ev, const AggregateExpr& a, StepAccumulator::Kind kind, const Grid& g)
-      : ev_(ev), grouper_(a), kind_(kind), n_(g.n) {}
+      : ev_(ev), a_(a), grouper_(a), kind_(kind), n_(g.n) {}
 
   void Add(const StepVector& batch) {
     for (const auto& s : batch) {
@@ -196,7 +298,7 @@ class Accumulation {
         ev_.Hold(static_cast<int64_t>(n_));
         accs_.emplace_back(kind_, n_);
       }
-      accs_[k].Add(s.v);
+      accs_[k].Add(ev_, a_, s);
     }
   }
 
@@ -205,7 +307,9 @@ class Accumulation {
     StepVector out;
     out.reserve(groups.size());
     for (size_t k = 0; k < groups.size(); ++k) {
-      out.push_back({std::move(groups[k].labels), accs_[k].Finish(), {}, groups[k].drop_name});
+      std::vector<HistogramPtr> h = accs_[k].FinishHistograms(ev_, a_);
+      out.push_back(
+          {std::move(groups[k].labels), accs_[k].Finish(), std::move(h), groups[k].drop_name});
     }
     DropEmpty(out);
     return out;
@@ -213,6 +317,7 @@ class Accumulation {
 
  private:
   Evaluator& ev_;
+  const AggregateExpr& a_;
   Grouper grouper_;
   StepAccumulator::Kind kind_;
   size_t n_;
@@ -283,8 +388,18 @@ StepVector Select(Evaluator& ev, const AggregateExpr& a, const std::vector<Group
   for (const auto& grp : groups) {
     for (size_t i = 0; i < g.n; ++i) {
       present.clear();
+      bool ranks = a.op == AggOp::kTopk || a.op == AggOp::kBottomk;
       for (size_t k : grp.members) {
-        if (IsPresent(in[k].v[i])) present.push_back(k);
+        if (IsPresent(in[k].v[i])) {
+          present.push_back(k);
+        } else if (in[k].H(i) != nullptr) {
+          // limitk and limit_ratio pass histograms; topk and bottomk rank floats only.
+          if (ranks) {
+            IgnoredHistogram(ev, a);
+          } else {
+            present.push_back(k);
+          }
+        }
       }
       if (present.empty()) continue;
       if (a.op == AggOp::kLimitRatio) {
@@ -323,7 +438,7 @@ StepVector Select(Evaluator& ev, const AggregateExpr& a, const std::vector<Group
   auto emit = [&](size_t k) {
     StepSeries s = std::move(in[k]);
     for (size_t i = 0; i < g.n; ++i) {
-      if (chosen[k][i] == 0) s.v[i] = Absent();
+      if (chosen[k][i] == 0) s.Clear(i);
     }
     out.push_back(std::move(s));
   };
@@ -347,11 +462,12 @@ StepVector CountValues(const std::vector<Group>& groups, const StepVector& in,
   for (const auto& grp : groups) {
     for (size_t i = 0; i < g.n; ++i) {
       for (size_t k : grp.members) {
-        double v = in[k].v[i];
-        if (IsAbsent(v)) continue;
+        if (!in[k].Has(i)) continue;
         Labels ls = grp.labels;
         std::erase_if(ls, [&](const Label& l) { return l.name == label; });
-        ls.push_back({label, FormatFloatF(v)});
+        // A histogram counts under its text, as Prometheus's String() writes it.
+        ls.push_back(
+            {label, in[k].H(i) != nullptr ? in[k].H(i)->ToString() : FormatFloatF(in[k].v[i])});
         std::sort(ls.begin(), ls.end());
         std::string key = FormatLabels(ls);
         auto [it, inserted] = index.emplace(key, out.size());
@@ -392,10 +508,10 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
   std::vector<Group> groups = GroupSeries(a, in);
   switch (a.op) {
     case AggOp::kStddev:
-      return Reduce(groups, in, g,
+      return Reduce(ev, a, groups, in, g,
                     [](const std::vector<double>& v, size_t) { return std::sqrt(Variance(v)); });
     case AggOp::kStdvar:
-      return Reduce(groups, in, g,
+      return Reduce(ev, a, groups, in, g,
                     [](const std::vector<double>& v, size_t) { return Variance(v); });
     case AggOp::kQuantile: {
       for (double q : param) {
@@ -405,7 +521,7 @@ StepVector EvalAggregate(Evaluator& ev, const AggregateExpr& a, const Grid& g) {
               a.param->pos);
         }
       }
-      return Reduce(groups, in, g, [&](const std::vector<double>& v, size_t i) {
+      return Reduce(ev, a, groups, in, g, [&](const std::vector<double>& v, size_t i) {
         std::vector<double> copy = v;
         return Quantile(param[i], copy);
       });

@@ -4,7 +4,6 @@
 #include <re2/re2.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -336,16 +335,11 @@ bool SamePoint(const Point& want, const Point& got) {
   return want.h != nullptr ? AlmostEqual(*want.h, *got.h) : AlmostEqual(want.v, got.v);
 }
 
-// The in-memory storage a script loads into. The series holding native histograms are
-// remembered: evals touching them that fail count as skipped, histograms not being supported
-// everywhere yet.
+// The in-memory storage a script loads into.
 class TestStorage {
  public:
   TestStorage() { Clear(); }
-  void Clear() {
-    head_ = std::make_unique<tsdb::Head>();
-    histogram_series_.clear();
-  }
+  void Clear() { head_ = std::make_unique<tsdb::Head>(); }
   Status Append(const Labels& ls, int64_t t, double v) {
     auto views = ViewOf(ls);
     bool created = false;
@@ -363,23 +357,19 @@ class TestStorage {
     head_->AppendHistogram(*s, t, std::move(h), kOutOfOrderWindow);
     return Status::Ok();
   }
-  void MarkHistogram(Labels ls) { histogram_series_.push_back(std::move(ls)); }
   const tsdb::Head& head() const { return *head_; }
-  const std::vector<Labels>& histogram_series() const { return histogram_series_; }
 
  private:
   std::unique_ptr<tsdb::Head> head_;
-  std::vector<Labels> histogram_series_;
 };
 
-// Reads the test storage and notes whether a query selected a native-histogram series, and
-// whether it read outside the range the engine said it would (Engine::DataRange), which a
-// querier made for that range could have missed.
+// Reads the test storage and notes whether a query read outside the range the engine said it
+// would (Engine::DataRange), which a querier made for that range could have missed.
 class RecordingQuerier : public query::ForwardingQuerier {
  public:
   // The base keeps a reference to head_q_ and reads through it only after construction.
   RecordingQuerier(const TestStorage& st, TimeRange range)
-      : ForwardingQuerier(head_q_), st_(st), head_q_(st.head()), range_(range) {}
+      : ForwardingQuerier(head_q_), head_q_(st.head()), range_(range) {}
 
   Result<std::unique_ptr<query::SeriesSet>> Select(const query::SelectParams& p,
                                                    std::span<const Matcher> ms) const override {
@@ -388,14 +378,8 @@ class RecordingQuerier : public query::ForwardingQuerier {
       outside_ = fmt::format("read [{}, {}] outside the data range [{}, {}]", p.mint, p.maxt,
                              range_.mint, range_.maxt);
     }
-    for (const auto& ls : st_.histogram_series()) {
-      if (MatchesAll(ms, ViewOf(ls))) {
-        touched_histogram_ = true;
-      }
-    }
     return ForwardingQuerier::Select(p, ms);
   }
-  bool touched_histogram() const { return touched_histogram_; }
   // Empty unless a selection read outside the data range.
   std::string outside() const {
     MutexLock lk(mu_);
@@ -403,10 +387,8 @@ class RecordingQuerier : public query::ForwardingQuerier {
   }
 
  private:
-  const TestStorage& st_;
   query::HeadQuerier head_q_;
   const TimeRange range_;
-  mutable std::atomic<bool> touched_histogram_{false};
   mutable Mutex mu_;
   mutable std::string outside_ GUARDED_BY(mu_);
 };
@@ -427,7 +409,7 @@ std::string FormatPoints(const ResultSeries& s) {
 class Runner {
  public:
   Runner(std::string_view name, std::ostream& out, const PromqlTestOptions& opts)
-      : name_(name), out_(out), opts_(opts), engine_(opts.engine) {}
+      : name_(name), out_(out), engine_(opts.engine) {}
 
   Result<PromqlTestSummary> Run(std::string_view script) {
     RETURN_IF_ERROR(ForEachScriptCommand(
@@ -456,19 +438,16 @@ class Runner {
       ASSIGN_OR_RETURN(defs[desc.first], ParseValues(std::string_view(b).substr(desc.second)));
     }
     for (const auto& [labels, values] : defs) {
-      bool hist = false;
       for (size_t k = 0; k < values.size(); ++k) {
         const auto& v = values[k];
         if (v.omitted) continue;
         int64_t t = static_cast<int64_t>(k) * interval;
         if (v.h) {
-          hist = true;
           RETURN_IF_ERROR(storage_.AppendHistogram(labels, t, v.h));
         } else {
           RETURN_IF_ERROR(storage_.Append(labels, t, v.v));
         }
       }
-      if (hist) storage_.MarkHistogram(labels);
     }
     return nhcb ? LoadNhcb(defs, interval) : Status::Ok();
   }
@@ -564,23 +543,11 @@ class Runner {
         RETURN_IF_ERROR(storage_.AppendHistogram(
             labels, t, std::make_shared<const histogram::FloatHistogram>(std::move(h))));
       }
-      storage_.MarkHistogram(labels);
     }
     return Status::Ok();
   }
 
-  void Skipped(const EvalCmd& cmd, std::string_view why) {
-    ++summary_.skipped;
-    if (opts_.list_skipped) {
-      out_ << fmt::format("{}:{}: SKIP {}\n  {}\n", name_, cmd.line, cmd.query, why);
-    }
-  }
-
   void Failed(const EvalCmd& cmd, const std::string& why) {
-    if (skip_on_failure_) {
-      Skipped(cmd, "over native histograms: " + why);
-      return;
-    }
     ++summary_.failed;
     out_ << fmt::format("{}:{}: FAIL {}\n  {}\n", name_, cmd.line, cmd.query, why);
   }
@@ -588,7 +555,6 @@ class Runner {
   Status Eval(const std::string& line, const std::vector<std::string>& body, int lineno) {
     EvalCmd cmd;
     RETURN_IF_ERROR(ParseTestEval(line, body, lineno, cmd));
-    skip_on_failure_ = false;
     auto expr = ParseExpr(cmd.query);
     Result<QueryResult> res = expr.status();
     TimeRange range{};
@@ -603,9 +569,6 @@ class Runner {
       Failed(cmd, outside);
       return Status::Ok();
     }
-    // Evals over native histograms count as skipped when they fail: histograms are not
-    // supported everywhere yet.
-    skip_on_failure_ = q.touched_histogram() || cmd.expects_histogram;
     if (cmd.IsFail()) {
       std::string why = CheckTestFailure(cmd, res.status());
       if (why.empty()) {
@@ -672,11 +635,9 @@ class Runner {
 
   std::string name_;
   std::ostream& out_;
-  const PromqlTestOptions& opts_;
   Engine engine_;
   TestStorage storage_;
   PromqlTestSummary summary_;
-  bool skip_on_failure_ = false;
 };
 
 }  // namespace
@@ -786,7 +747,6 @@ Status ParseTestEval(const std::string& line, const std::vector<std::string>& bo
       cmd.expects.push_back(std::move(e));
       continue;
     }
-    if (l.find("{{") != std::string::npos) cmd.expects_histogram = true;
     double num = 0;
     if (ScanNumber(l, &num) == l.size()) {
       cmd.scalar = num;

@@ -20,12 +20,10 @@ namespace strata::promql {
 struct PromqlTestSummary {
   int passed = 0;
   int failed = 0;
-  int skipped = 0;  // evals over native histograms whose outcome differs: not supported yet
 };
 
 struct PromqlTestOptions {
   EngineOptions engine;
-  bool list_skipped = false;  // name each skipped eval on the output
 };
 
 // Runs scripts in Prometheus's promqltest format (load, clear, eval instant/range, eval_fail,
@@ -80,7 +78,6 @@ struct EvalCmd {
   std::optional<double> scalar;
   std::optional<std::string> str;
   std::vector<ExpectedSeries> series;
-  bool expects_histogram = false;
 
   bool HasExpect(std::string_view t) const {
     for (const auto& e : expects) {
