@@ -13,6 +13,8 @@ bool FitsBits(int64_t x, int nbits) {
   return -((int64_t{1} << (nbits - 1)) - 1) <= x && x <= (int64_t{1} << (nbits - 1));
 }
 
+}  // namespace
+
 void WriteUvarint(BitWriter& w, uint64_t v) {
   while (v >= 0x80) {
     w.WriteByte(static_cast<uint8_t>(v) | 0x80);
@@ -36,30 +38,16 @@ bool ReadUvarint(BitReader& r, uint64_t* out) {
   return false;
 }
 
-}  // namespace
-
-XorAppender::XorAppender(std::vector<uint8_t>& bytes) : bytes_(&bytes) {
-  bytes_->assign(kXorHeaderSize, 0);
-}
-
-bool XorAppender::Append(int64_t t, double v) {
-  if (num_ >= kMaxSamplesPerChunk || (num_ > 0 && t <= t_)) return false;
-  uint64_t v_bits = std::bit_cast<uint64_t>(v);
-  BitWriter w(*bytes_, free_bits_);
-  if (num_ == 0) {
+void WriteTimestamp(BitWriter& w, int64_t t, int index, TimestampState& st) {
+  if (index == 0) {
     WriteUvarint(w, ZigZagEncode(t));
-    w.WriteBits(v_bits, 64);
-    v_bits_ = v_bits;
-    free_bits_ = w.free_bits();
-  } else if (num_ == 1) {
+  } else if (index == 1) {
     // Wrapping arithmetic: extreme timestamps must round-trip, not overflow.
-    t_delta_ = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
-    WriteUvarint(w, t_delta_);
-    free_bits_ = w.free_bits();
-    WriteValue(v_bits);
+    st.delta = static_cast<uint64_t>(t) - static_cast<uint64_t>(st.t);
+    WriteUvarint(w, st.delta);
   } else {
-    uint64_t t_delta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
-    auto dod = static_cast<int64_t>(t_delta - t_delta_);
+    uint64_t t_delta = static_cast<uint64_t>(t) - static_cast<uint64_t>(st.t);
+    auto dod = static_cast<int64_t>(t_delta - st.delta);
     if (dod == 0) {
       w.WriteBit(false);
     } else if (FitsBits(dod, 14)) {
@@ -75,20 +63,38 @@ bool XorAppender::Append(int64_t t, double v) {
       w.WriteBits(0b1111, 4);
       w.WriteBits(static_cast<uint64_t>(dod), 64);
     }
-    t_delta_ = t_delta;
-    free_bits_ = w.free_bits();
-    WriteValue(v_bits);
+    st.delta = t_delta;
   }
-  t_ = t;
-  ++num_;
-  (*bytes_)[0] = static_cast<uint8_t>(num_ >> 8);
-  (*bytes_)[1] = static_cast<uint8_t>(num_);
-  return true;
+  st.t = t;
 }
 
-void XorAppender::WriteValue(uint64_t v_bits) {
-  BitWriter w(*bytes_, free_bits_);
-  uint64_t delta = v_bits ^ v_bits_;
+bool ReadTimestamp(BitReader& r, int index, TimestampState& st) {
+  if (index == 0) {
+    uint64_t zz;
+    if (!ReadUvarint(r, &zz)) return false;
+    st.t = ZigZagDecode(zz);
+    return true;
+  }
+  if (index == 1) {
+    if (!ReadUvarint(r, &st.delta)) return false;
+  } else {
+    int ones = 0;
+    while (ones < 4 && r.ReadBit()) ++ones;
+    static constexpr int kBucketBits[] = {0, 14, 17, 20, 64};
+    int nbits = kBucketBits[ones];
+    uint64_t dod = 0;
+    if (nbits > 0) {
+      dod = r.ReadBits(nbits);
+      if (nbits < 64 && dod > (uint64_t{1} << (nbits - 1))) dod -= uint64_t{1} << nbits;
+    }
+    st.delta += dod;
+  }
+  st.t = static_cast<int64_t>(static_cast<uint64_t>(st.t) + st.delta);
+  return !r.overflow();
+}
+
+void WriteXorValue(BitWriter& w, uint64_t v_bits, XorState& st) {
+  uint64_t delta = v_bits ^ st.bits;
   if (delta == 0) {
     w.WriteBit(false);
   } else {
@@ -96,12 +102,12 @@ void XorAppender::WriteValue(uint64_t v_bits) {
     auto leading = static_cast<uint8_t>(std::countl_zero(delta));
     auto trailing = static_cast<uint8_t>(std::countr_zero(delta));
     if (leading >= 32) leading = 31;  // 5 bits hold the leading-zero count
-    if (leading_ != 0xFF && leading >= leading_ && trailing >= trailing_) {
+    if (st.leading != 0xFF && leading >= st.leading && trailing >= st.trailing) {
       w.WriteBit(false);
-      w.WriteBits(delta >> trailing_, 64 - leading_ - trailing_);
+      w.WriteBits(delta >> st.trailing, 64 - st.leading - st.trailing);
     } else {
-      leading_ = leading;
-      trailing_ = trailing;
+      st.leading = leading;
+      st.trailing = trailing;
       w.WriteBit(true);
       w.WriteBits(leading, 5);
       int sigbits = 64 - leading - trailing;
@@ -110,8 +116,46 @@ void XorAppender::WriteValue(uint64_t v_bits) {
       w.WriteBits(delta >> trailing, sigbits);
     }
   }
-  v_bits_ = v_bits;
+  st.bits = v_bits;
+}
+
+bool ReadXorValue(BitReader& r, XorState& st) {
+  if (!r.ReadBit()) return !r.overflow();  // value unchanged
+  if (r.ReadBit()) {
+    st.leading = static_cast<uint8_t>(r.ReadBits(5));
+    auto sigbits = static_cast<uint8_t>(r.ReadBits(6));
+    if (sigbits == 0) sigbits = 64;
+    if (st.leading + sigbits > 64) return false;
+    st.trailing = static_cast<uint8_t>(64 - st.leading - sigbits);
+  } else if (st.leading == 0xFF) {
+    return false;  // a reuse of a window never set
+  }
+  int sigbits = 64 - st.leading - st.trailing;
+  uint64_t bits = r.ReadBits(sigbits);
+  st.bits ^= bits << st.trailing;
+  return !r.overflow();
+}
+
+XorAppender::XorAppender(std::vector<uint8_t>& bytes) : bytes_(&bytes) {
+  bytes_->assign(kXorHeaderSize, 0);
+}
+
+bool XorAppender::Append(int64_t t, double v) {
+  if (num_ >= kMaxSamplesPerChunk || (num_ > 0 && t <= ts_.t)) return false;
+  uint64_t v_bits = std::bit_cast<uint64_t>(v);
+  BitWriter w(*bytes_, free_bits_);
+  WriteTimestamp(w, t, num_, ts_);
+  if (num_ == 0) {
+    w.WriteBits(v_bits, 64);
+    value_.bits = v_bits;
+  } else {
+    WriteXorValue(w, v_bits, value_);
+  }
   free_bits_ = w.free_bits();
+  ++num_;
+  (*bytes_)[0] = static_cast<uint8_t>(num_ >> 8);
+  (*bytes_)[1] = static_cast<uint8_t>(num_);
+  return true;
 }
 
 XorIterator::XorIterator(std::span<const uint8_t> chunk)
@@ -124,69 +168,21 @@ XorIterator::XorIterator(std::span<const uint8_t> chunk)
   total_ = (chunk[0] << 8) | chunk[1];
 }
 
-double XorIterator::v() const { return std::bit_cast<double>(v_bits_); }
+double XorIterator::v() const { return std::bit_cast<double>(value_.bits); }
 
 bool XorIterator::Next() {
   if (corrupt_ || read_ >= total_) return false;
-  if (read_ == 0) {
-    uint64_t zz;
-    if (!ReadUvarint(reader_, &zz)) {
-      corrupt_ = true;
-      return false;
-    }
-    t_ = ZigZagDecode(zz);
-    v_bits_ = reader_.ReadBits(64);
-  } else if (read_ == 1) {
-    if (!ReadUvarint(reader_, &t_delta_)) {
-      corrupt_ = true;
-      return false;
-    }
-    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + t_delta_);
-    if (!ReadValue()) return false;
-  } else {
-    int ones = 0;
-    while (ones < 4 && reader_.ReadBit()) ++ones;
-    static constexpr int kBucketBits[] = {0, 14, 17, 20, 64};
-    int nbits = kBucketBits[ones];
-    uint64_t dod = 0;
-    if (nbits > 0) {
-      dod = reader_.ReadBits(nbits);
-      if (nbits < 64 && dod > (uint64_t{1} << (nbits - 1))) dod -= uint64_t{1} << nbits;
-    }
-    t_delta_ += dod;
-    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + t_delta_);
-    if (!ReadValue()) return false;
+  bool ok = ReadTimestamp(reader_, read_, ts_);
+  if (ok && read_ == 0) {
+    value_.bits = reader_.ReadBits(64);
+  } else if (ok) {
+    ok = ReadXorValue(reader_, value_);
   }
-  if (reader_.overflow()) {
+  if (!ok || reader_.overflow()) {
     corrupt_ = true;
     return false;
   }
   ++read_;
-  return true;
-}
-
-bool XorIterator::ReadValue() {
-  if (!reader_.ReadBit()) {  // value unchanged
-    corrupt_ = reader_.overflow();
-    return !corrupt_;
-  }
-  if (reader_.ReadBit()) {
-    leading_ = static_cast<uint8_t>(reader_.ReadBits(5));
-    auto sigbits = static_cast<uint8_t>(reader_.ReadBits(6));
-    if (sigbits == 0) sigbits = 64;
-    if (leading_ + sigbits > 64) {
-      corrupt_ = true;
-      return false;
-    }
-    trailing_ = static_cast<uint8_t>(64 - leading_ - sigbits);
-  }
-  int sigbits = 64 - leading_ - trailing_;
-  uint64_t bits = reader_.ReadBits(sigbits);
-  v_bits_ ^= bits << trailing_;
-  if (reader_.overflow()) {
-    corrupt_ = true;
-    return false;
-  }
   return true;
 }
 

@@ -15,6 +15,29 @@ inline constexpr size_t kXorHeaderSize = 2;
 // Largest sample count the header can hold.
 inline constexpr int kMaxSamplesPerChunk = 0xFFFF;
 
+// The pieces of the Gorilla encoding, shared by the XOR chunk and the histogram chunk.
+// A stream of timestamps: the first as a zigzag uvarint, the second as a uvarint delta, the
+// rest as delta-of-delta in prefix-coded buckets of 14, 17, 20 or 64 bits.
+struct TimestampState {
+  int64_t t = 0;
+  uint64_t delta = 0;
+};
+// Writes `t`, the `index`-th timestamp of its stream.
+void WriteTimestamp(BitWriter& w, int64_t t, int index, TimestampState& st);
+// Reads the `index`-th timestamp; false on corruption.
+bool ReadTimestamp(BitReader& r, int index, TimestampState& st);
+// A stream of values, each XORed with the previous and written as its meaningful bits.
+struct XorState {
+  uint64_t bits = 0;
+  uint8_t leading = 0xFF;  // 0xFF: no window yet
+  uint8_t trailing = 0;
+};
+void WriteXorValue(BitWriter& w, uint64_t v_bits, XorState& st);
+// Reads the next value into st.bits; false on corruption.
+bool ReadXorValue(BitReader& r, XorState& st);
+void WriteUvarint(BitWriter& w, uint64_t v);
+bool ReadUvarint(BitReader& r, uint64_t* out);
+
 // XorAppender encodes float samples into a Gorilla chunk (delta-of-delta timestamps, XOR
 // values), byte-compatible with Prometheus's XOR chunk; layout in docs/format/chunks.md.
 // It owns the appender state only; the chunk bytes are borrowed and must outlive it.
@@ -29,19 +52,14 @@ class XorAppender {
   bool Append(int64_t t, double v);
 
   int num_samples() const { return num_; }
-  int64_t last_timestamp() const { return t_; }
+  int64_t last_timestamp() const { return ts_.t; }
 
  private:
-  void WriteValue(uint64_t v_bits);
-
   std::vector<uint8_t>* bytes_;
   int num_ = 0;
   uint8_t free_bits_ = 0;
-  int64_t t_ = 0;
-  uint64_t t_delta_ = 0;
-  uint64_t v_bits_ = 0;
-  uint8_t leading_ = 0xFF;
-  uint8_t trailing_ = 0;
+  TimestampState ts_;
+  XorState value_;
 };
 
 // XorIterator decodes a chunk it borrows. Malformed input never reads out of bounds: the
@@ -52,23 +70,18 @@ class XorIterator {
 
   // Advances to the next sample; false at the end or on corruption.
   bool Next();
-  int64_t t() const { return t_; }
+  int64_t t() const { return ts_.t; }
   double v() const;
   bool corrupt() const { return corrupt_; }
   int num_samples() const { return total_; }
 
  private:
-  bool ReadValue();
-
   BitReader reader_;
   int total_ = 0;
   int read_ = 0;
   bool corrupt_ = false;
-  int64_t t_ = 0;
-  uint64_t t_delta_ = 0;
-  uint64_t v_bits_ = 0;
-  uint8_t leading_ = 0;
-  uint8_t trailing_ = 0;
+  TimestampState ts_;
+  XorState value_;
 };
 
 }  // namespace strata::chunkenc
