@@ -1,6 +1,7 @@
 // libFuzzer target: everything that decodes block bytes read from a bucket: meta.json, chunk
-// records (XOR, packed, aggregates), and index files through the index-of-index. Also checks
-// that packed encoding round-trips any samples it accepts, bit for bit.
+// records (XOR, packed, aggregates, native histograms), and index files through the
+// index-of-index. Also checks that packed and histogram encodings round-trip what they take,
+// bit for bit.
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include "tsdb/block/meta.h"
 #include "tsdb/block/reader.h"
 #include "tsdb/block/writer.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/packed.h"
 
 namespace {
@@ -75,12 +77,60 @@ void FuzzPackedRoundTrip(std::string_view data) {
   }
 }
 
+// Histograms of one layout made from the input, through a histogram chunk and back: every
+// value, the hint and the layout come back bit for bit; a raw decode of the input as a chunk
+// must stay within bounds.
+void FuzzHistogramChunk(std::string_view data) {
+  std::vector<uint8_t> raw(data.begin(), data.end());
+  chunkenc::FloatHistogramIterator any(raw);
+  while (any.Next()) {
+  }
+  if (data.size() < 2) return;
+  histogram::FloatHistogram layout;
+  layout.schema = static_cast<int32_t>(static_cast<uint8_t>(data[0]) % 13) - 4;
+  size_t buckets = static_cast<uint8_t>(data[1]) % 8;
+  layout.positive_spans = {{-1, static_cast<uint32_t>(buckets)}};
+  std::vector<histogram::HistogramSample> in;
+  int64_t t = 0;
+  for (size_t i = 2; i + 8 * (4 + buckets) <= data.size() && in.size() < 200;
+       i += 8 * (4 + buckets)) {
+    auto h = std::make_shared<histogram::FloatHistogram>(layout);
+    auto at = [&](size_t k) {
+      double v;
+      std::memcpy(&v, data.data() + i + 8 * k, 8);
+      return v;
+    };
+    uint64_t dt;
+    std::memcpy(&dt, data.data() + i, 8);
+    t += 1 + static_cast<int64_t>(dt % 100000);
+    h->hint = static_cast<histogram::ResetHint>(dt >> 62);
+    h->count = at(1);
+    h->zero_count = at(2);
+    h->sum = at(3);
+    for (size_t b = 0; b < buckets; ++b) h->positive_buckets.push_back(at(4 + b));
+    in.push_back({t, std::move(h)});
+  }
+  if (in.empty()) return;
+  std::vector<uint8_t> chunk;
+  chunkenc::FloatHistogramAppender app(chunk, *in[0].h);
+  for (const auto& s : in) {
+    if (!app.Append(s.t, *s.h)) std::abort();
+  }
+  chunkenc::FloatHistogramIterator it(chunk);
+  for (const auto& s : in) {
+    if (!it.Next() || it.t() != s.t || !it.h().Equals(*s.h) || it.h().hint != s.h->hint) {
+      std::abort();
+    }
+  }
+  if (it.Next() || it.corrupt()) std::abort();
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   if (size == 0) return 0;
   std::string_view data(reinterpret_cast<const char*>(bytes) + 1, size - 1);
-  switch (bytes[0] % 5) {  // NOLINT(bugprone-switch-missing-default-case): % 5 has 5 cases
+  switch (bytes[0] % 6) {  // NOLINT(bugprone-switch-missing-default-case): % 6 has 6 cases
     case 0:
       (void)DecodeMeta(data);
       break;
@@ -91,7 +141,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       PutFixed32(sealed, Crc32c(sealed.data(), sealed.size()));
       for (std::string_view record : {data, std::string_view(sealed)}) {
         std::vector<Sample> out;
-        (void)DecodeChunkRecord(record, out);
+        std::vector<histogram::HistogramSample> histograms;
+        (void)DecodeChunkRecord(record, &out, &histograms);
         AggrSeries a;
         (void)DecodeAggregateRecord(record, a);
         out.clear();
@@ -109,6 +160,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
       break;
     case 4:
       FuzzPackedRoundTrip(data);
+      break;
+    case 5:
+      FuzzHistogramChunk(data);
       break;
   }
   return 0;

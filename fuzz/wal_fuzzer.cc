@@ -9,6 +9,7 @@
 #include "logs/wal_record.h"
 #include "proto/otlp_traces.h"
 #include "traces/wal_record.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/wal_record.h"
 #include "wal/segment.h"
@@ -61,6 +62,17 @@ strata::Status Decode(strata::wal::RecordType type, std::string_view payload) {
       for (const auto& c : v) {
         strata::chunkenc::XorIterator it(std::span<const uint8_t>(
             reinterpret_cast<const uint8_t*>(c.data.data()), c.data.size()));
+        while (it.Next()) {
+        }
+      }
+      return strata::Status::Ok();
+    }
+    case kHistogramsRecord: {
+      std::vector<RefHistograms> v;
+      RETURN_IF_ERROR(DecodeHistograms(payload, v));
+      for (const auto& h : v) {
+        strata::chunkenc::FloatHistogramIterator it(std::span<const uint8_t>(
+            reinterpret_cast<const uint8_t*>(h.chunk.data()), h.chunk.size()));
         while (it.Next()) {
         }
       }

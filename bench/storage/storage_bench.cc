@@ -178,7 +178,7 @@ int Run(int argc, char** argv) {
           in.push_back({views[i - first], HashLabels(views[i - first]), smp});
         }
         for (auto* db : {cut.get(), mem.get()}) {
-          auto r = db->Append(in, {}, {}, [](size_t, const Sample*, tsdb::Rejection) {});
+          auto r = db->Append(in, {}, {}, [](size_t, std::optional<int64_t>, tsdb::Rejection) {});
           if (!r.ok()) {
             std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
             return 1;

@@ -424,9 +424,9 @@ TEST_F(AgentTest, RejectsMalformedRequestsAndReloads) {
 
 // Remote write 2.0 (io.prometheus.write.v2.Request) built field by field from its types.proto:
 // symbols "", __name__, up, job, x, trace_id, t1; one series up{job="x"} (labels_refs 1 2 3 4)
-// with samples 0..n-1 at 1000 ms apart, an exemplar {trace_id="t1"} and, when `histogram`, one
-// native histogram sample (field 3: count 1).
-http::Request V2Write(int n, bool histogram = false) {
+// with samples 0..n-1 at 1000 ms apart, an exemplar {trace_id="t1"} and, when given, one
+// native histogram sample (field 3, the Histogram message's bytes).
+http::Request V2Write(int n, const std::string& histogram = {}) {
   std::string req;
   for (const char* sym : {"", "__name__", "up", "job", "x", "trace_id", "t1"}) {
     proto::PutBytesField(req, 4, sym);
@@ -440,7 +440,7 @@ http::Request V2Write(int n, bool histogram = false) {
     proto::PutVarintField(m, 2, uint64_t{1000} * static_cast<uint64_t>(i + 1));
     proto::PutBytesField(ts, 2, m);
   }
-  if (histogram) proto::PutBytesField(ts, 3, std::string("\x08\x01"));
+  if (!histogram.empty()) proto::PutBytesField(ts, 3, histogram);
   std::string e, ex_refs;
   PutUvarint(ex_refs, 5);
   PutUvarint(ex_refs, 6);
@@ -468,11 +468,19 @@ TEST_F(AgentTest, RemoteWrite20IsQueuedAsRemoteWrite10) {
   EXPECT_EQ(
       backend.Series(),
       (std::map<std::string, std::vector<double>>{{"{__name__=\"up\", job=\"x\"}", {0, 1, 2}}}));
-  // Native histograms are refused whole, with nothing written, as strata serve refuses them.
-  res = client_->Do(V2Write(2, true));
+  // An invalid native histogram (count 1, no buckets, a sum) refuses the request whole.
+  res = client_->Do(V2Write(2, "\x08\x01\x19" + std::string(8, '\0')));
   EXPECT_EQ(res->result_int(), 400u);
-  EXPECT_NE(res->body().find("native histograms are not supported"), std::string::npos);
+  EXPECT_NE(res->body().find("is invalid: 0 observations found in buckets, but the Count field "
+                             "is 1"),
+            std::string::npos)
+      << res->body();
   EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Samples-Written"]), "0");
+  // A valid one (count_int 1, one positive span {0, 1}, packed deltas [1]) goes along.
+  res = client_->Do(V2Write(2, std::string("\x08\x01\x5a\x04\x08\x00\x10\x01\x62\x01\x02", 11)));
+  EXPECT_EQ(res->result_int(), 204u) << res->body();
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Samples-Written"]), "2");
+  EXPECT_EQ(std::string((*res)["X-Prometheus-Remote-Write-Histograms-Written"]), "1");
   // A malformed 2.0 body: 400, nothing written.
   http::Request bad = V2Write(1);
   bad.body() = proto::SnappyCompress("\x2a\x05\x0a\x02\x01\x09");  // refs past the table

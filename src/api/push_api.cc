@@ -88,7 +88,8 @@ http::Response Refused(const http::Request& head, const ingest::PushOutcome& o,
 // Remote write 2.0's answer headers: what was written (all of it counted, also duplicates).
 void SetWritten(http::Response& res, const ingest::PushOutcome& o) {
   const bool ok = o.status.ok();
-  http::SetRemoteWriteWritten(res, ok ? o.samples - o.refused : 0, 0, ok ? o.exemplars : 0);
+  http::SetRemoteWriteWritten(res, ok ? o.samples - o.refused - o.histograms : 0,
+                              ok ? o.histograms : 0, ok ? o.exemplars : 0);
 }
 
 }  // namespace

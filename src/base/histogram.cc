@@ -801,6 +801,11 @@ Status ValidateLayout(const H& h, const std::vector<T>& pos, const std::vector<T
     return Status::InvalidArgument(fmt::format(
         "histogram has schema {}: it must be -53 (custom buckets) or between -4 and 8", h.schema));
   }
+  if (pos.size() + neg.size() + h.custom_values.size() > kMaxBuckets) {
+    return Status::InvalidArgument(
+        fmt::format("histogram has {} buckets and {} custom bounds: more than {} in all",
+                    pos.size() + neg.size(), h.custom_values.size(), kMaxBuckets));
+  }
   if (h.UsesCustomBuckets()) {
     if (Status s = CheckCustomBounds(h.custom_values, h.positive_spans, pos.size()); !s.ok()) {
       return s;

@@ -34,6 +34,8 @@ inline bool IsExponentialSchema(int32_t s) {
 }
 inline bool IsCustomBucketsSchema(int32_t s) { return s == kCustomBucketsSchema; }
 inline bool IsValidSchema(int32_t s) { return IsExponentialSchema(s) || IsCustomBucketsSchema(s); }
+// Most buckets (both sides) plus custom bounds one histogram may have: what storage holds.
+inline constexpr size_t kMaxBuckets = 1 << 16;
 
 // What the writer knows about a counter reset at this sample (remote write's ResetHint, with
 // the same values).
@@ -83,7 +85,9 @@ class FloatHistogram {
 
   // The model's invariants (Prometheus's Validate): spans agree with buckets, no negative
   // counts, custom bounds strictly increasing and finite, no zero bucket or negative side with
-  // custom buckets, no custom bounds otherwise. A float histogram's count is not checked.
+  // custom buckets, no custom bounds otherwise; and, for storage, a schema Prometheus
+  // defines, a zero threshold >= 0 and at most kMaxBuckets buckets and bounds. A float
+  // histogram's count is not checked.
   Status Validate() const;
 
   // A copy at a lower (or the same) exponential schema, buckets merged.

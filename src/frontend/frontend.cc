@@ -77,13 +77,17 @@ Extent Slice(const Extent& e, int64_t from, int64_t to) {
   out.from = from;
   out.to = to;
   out.annotations = e.annotations;
+  auto slice = [&](const auto& points) {
+    auto lo = std::lower_bound(points.begin(), points.end(), from,
+                               [](const auto& p, int64_t t) { return p.t < t; });
+    auto hi = std::upper_bound(points.begin(), points.end(), to,
+                               [](int64_t t, const auto& p) { return t < p.t; });
+    return std::decay_t<decltype(points)>(lo, hi);
+  };
   for (const auto& s : e.series) {
-    auto lo = std::lower_bound(s.points.begin(), s.points.end(), from,
-                               [](const Sample& p, int64_t t) { return p.t < t; });
-    auto hi = std::upper_bound(s.points.begin(), s.points.end(), to,
-                               [](int64_t t, const Sample& p) { return t < p.t; });
-    if (lo == hi) continue;
-    out.series.push_back({s.labels, std::vector<Sample>(lo, hi)});
+    promql::ResultSeries cut{s.labels, slice(s.points), slice(s.histograms)};
+    if (cut.points.empty() && cut.histograms.empty()) continue;
+    out.series.push_back(std::move(cut));
   }
   return out;
 }
@@ -93,16 +97,20 @@ Extent Join(std::vector<Extent> parts) {
   Extent out;
   out.from = parts.front().from;
   out.to = parts.back().to;
-  std::map<Labels, std::vector<Sample>> series;
+  std::map<Labels, promql::ResultSeries> series;
   for (auto& p : parts) {
     out.annotations.Merge(p.annotations);
     for (auto& s : p.series) {
-      auto& pts = series[std::move(s.labels)];
-      pts.insert(pts.end(), s.points.begin(), s.points.end());
+      auto& joined = series[s.labels];
+      joined.points.insert(joined.points.end(), s.points.begin(), s.points.end());
+      joined.histograms.insert(joined.histograms.end(), s.histograms.begin(), s.histograms.end());
     }
   }
   out.series.reserve(series.size());
-  for (auto& [labels, points] : series) out.series.push_back({labels, std::move(points)});
+  for (auto& [labels, joined] : series) {
+    joined.labels = labels;
+    out.series.push_back(std::move(joined));
+  }
   return out;
 }
 

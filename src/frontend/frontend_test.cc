@@ -64,6 +64,8 @@ void ExpectSame(const promql::QueryResult& got, const promql::QueryResult& want,
     const auto& gp = got.series[i].points;
     const auto& wp = want.series[i].points;
     ASSERT_EQ(gp.size(), wp.size()) << what << " " << FormatLabels(want.series[i].labels);
+    ASSERT_TRUE(testing::SameHistograms(got.series[i].histograms, want.series[i].histograms))
+        << what << " " << FormatLabels(want.series[i].labels);
     for (size_t k = 0; k < wp.size(); ++k) {
       ASSERT_EQ(gp[k].t, wp[k].t) << what;
       ASSERT_TRUE(std::bit_cast<uint64_t>(gp[k].v) == std::bit_cast<uint64_t>(wp[k].v) ||
@@ -90,8 +92,9 @@ class FrontendTest : public ::testing::Test {
     db_ = std::move(db).value();
     for (const auto& g : testing::Generate(kHours, 7)) {
       std::vector<LabelView> labels = ViewOf(g.labels);
-      tsdb::SeriesInput in{labels, HashLabels(labels), g.samples};
-      auto out = db_->Append({&in, 1}, {}, {}, [](size_t, const Sample*, tsdb::Rejection) {});
+      tsdb::SeriesInput in{labels, HashLabels(labels), g.samples, {}, g.histograms};
+      auto out =
+          db_->Append({&in, 1}, {}, {}, [](size_t, std::optional<int64_t>, tsdb::Rejection) {});
       ASSERT_TRUE(out.ok());
       ASSERT_TRUE(db_->WaitDurable(out->lsn).ok());
     }

@@ -12,6 +12,7 @@
 #include "base/crc32c.h"
 #include "base/encoding.h"
 #include "base/mutex.h"
+#include "tsdb/chunkenc/histogram.h"
 
 namespace strata::frontend {
 
@@ -157,7 +158,7 @@ Result<std::unique_ptr<Cache>> OpenCache(const ResultsCacheConfig& c) {
 
 namespace {
 
-constexpr uint8_t kExtentVersion = 1;
+constexpr uint8_t kExtentVersion = 2;  // 2: with native histogram points
 
 void PutAnnotations(std::string& out, const std::set<promql::Annotations::Entry>& entries) {
   PutUvarint(out, entries.size());
@@ -190,6 +191,16 @@ std::string EncodeExtent(const Extent& e) {
       PutVarint(out, p.t - prev);
       PutDouble(out, p.v);
       prev = p.t;
+    }
+    // Histograms: each as a float histogram chunk of one sample (chunkenc/histogram.h).
+    PutUvarint(out, s.histograms.size());
+    std::vector<uint8_t> chunk;
+    for (const auto& p : s.histograms) {
+      chunk.clear();
+      chunkenc::FloatHistogramAppender app(chunk, *p.h);
+      if (!app.Append(p.t, *p.h)) chunk.clear();  // no result holds one it cannot: never
+      PutLengthPrefixed(
+          out, std::string_view(reinterpret_cast<const char*>(chunk.data()), chunk.size()));
     }
   }
   uint32_t crc = Crc32c(out);
@@ -249,6 +260,20 @@ Result<Extent> DecodeExtent(std::string_view data) {
       p.t = static_cast<int64_t>(static_cast<uint64_t>(prev) + static_cast<uint64_t>(delta));
       if (p.t < e.from || p.t > e.to || (&p != s.points.data() && p.t <= prev)) return bad();
       prev = p.t;
+    }
+    uint64_t nh = 0;
+    if (!r.ReadUvarint(&nh) || nh > r.remaining()) return bad();
+    s.histograms.reserve(nh);
+    for (uint64_t k = 0; k < nh; ++k) {
+      std::string_view bytes;
+      if (!r.ReadLengthPrefixed(&bytes)) return bad();
+      chunkenc::FloatHistogramIterator it(
+          {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()});
+      if (!it.Next() || it.t() < e.from || it.t() > e.to ||
+          (!s.histograms.empty() && it.t() <= s.histograms.back().t)) {
+        return bad();
+      }
+      s.histograms.push_back({it.t(), std::make_shared<const histogram::FloatHistogram>(it.h())});
     }
   }
   if (!r.empty()) return bad();

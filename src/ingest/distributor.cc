@@ -30,18 +30,19 @@ Reason FromRejection(tsdb::Rejection r) {
 }
 
 std::string DescribeRejection(tsdb::Rejection r, const limits::IngestLimits& limits,
-                              const Sample* s) {
+                              std::optional<int64_t> t) {
   switch (r) {
     case tsdb::Rejection::kOutOfOrder:
       return fmt::format(
           "sample at {} is out of order: the series already has a newer sample (out-of-order "
           "ingestion is off; see limits.out_of_order_window)",
-          s->t);
+          t.value_or(0));
     case tsdb::Rejection::kDuplicateTimestamp:
       return fmt::format(
-          "sample at {} has the same timestamp as a stored sample but a different value", s->t);
+          "sample at {} has the same timestamp as a stored sample but a different value",
+          t.value_or(0));
     case tsdb::Rejection::kTooOld:
-      return fmt::format("sample at {} is older than the out-of-order window of {}", s->t,
+      return fmt::format("sample at {} is older than the out-of-order window of {}", t.value_or(0),
                          FormatDurationMillis(limits.out_of_order_window_ms));
     case tsdb::Rejection::kSeriesLimit:
       return fmt::format(
@@ -82,8 +83,7 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   }
   auto& ts = tenants_.For(tenant);
   const limits::IngestLimits& limits = limits_.For(tenant).ingest;
-  uint64_t total = wr.samples.size() + refused_before.count;
-  for (const auto& s : wr.series) total += s.histograms;
+  uint64_t total = wr.samples.size() + wr.histograms.size() + refused_before.count;
   outcome.samples = total;
   ts.received->Increment(static_cast<double>(total));
   const double burst = limits.ingestion_burst > 0 ? static_cast<double>(limits.ingestion_burst)
@@ -114,6 +114,8 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   all_labels.reserve(wr.labels.size());
   std::vector<Sample> samples;
   samples.reserve(wr.samples.size());
+  std::vector<histogram::HistogramSample> histograms;
+  histograms.reserve(wr.histograms.size());
   // Exemplars and their labels (sorted) for the series kept. Those that are not valid are
   // left out without failing the write, as Prometheus does.
   std::vector<tsdb::ExemplarInput> exemplars;
@@ -121,7 +123,8 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   exemplar_labels.reserve(wr.exemplar_labels.size());
   uint64_t exemplars_invalid = 0;
   struct Kept {
-    size_t labels_begin, labels_end, samples_begin, samples_end, exemplars_begin, exemplars_end;
+    size_t labels_begin, labels_end, samples_begin, samples_end, exemplars_begin, exemplars_end,
+        histograms_begin, histograms_end;
   };
   std::vector<Kept> kept;
   kept.reserve(wr.series.size());
@@ -130,21 +133,17 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     auto labels = wr.LabelsOf(series);
     auto in_samples = wr.SamplesOf(series);
     auto in_exemplars = wr.ExemplarsOf(series);
-    if (series.histograms > 0) {
-      report.Add(Reason::kNativeHistogram, series.histograms, [&] {
-        return fmt::format("series {}: native histogram samples are not supported yet",
-                           DescribeSeries(labels));
-      });
-    }
-    if (in_samples.empty() && in_exemplars.empty()) continue;
+    auto in_histograms = wr.HistogramsOf(series);
+    if (in_samples.empty() && in_exemplars.empty() && in_histograms.empty()) continue;
     if (auto bad = ValidateLabels(labels, limits, norm)) {
-      if (!in_samples.empty()) {
-        report.Add(bad->reason, in_samples.size(), [&] { return bad->message; });
+      if (!in_samples.empty() || !in_histograms.empty()) {
+        report.Add(bad->reason, in_samples.size() + in_histograms.size(),
+                   [&] { return bad->message; });
       }
       exemplars_invalid += in_exemplars.size();
       continue;
     }
-    Kept k{all_labels.size(), 0, samples.size(), 0, exemplars.size(), 0};
+    Kept k{all_labels.size(), 0, samples.size(), 0, exemplars.size(), 0, histograms.size(), 0};
     all_labels.insert(all_labels.end(), norm.begin(), norm.end());
     k.labels_end = all_labels.size();
     for (const Sample& s : in_samples) {
@@ -155,6 +154,19 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
       }
     }
     k.samples_end = samples.size();
+    for (const auto& h : in_histograms) {
+      if (!h.h) {
+        report.Add(Reason::kInvalidNativeHistogram, 1, [&] {
+          return fmt::format("series {}: native histogram at {} is invalid: {}",
+                             DescribeSeries(labels), h.t, h.invalid);
+        });
+      } else if (auto bad = ValidateTimestamp(labels, h.t, now, limits)) {
+        report.Add(bad->reason, 1, [&] { return bad->message; });
+      } else {
+        histograms.push_back({h.t, h.h});
+      }
+    }
+    k.histograms_end = histograms.size();
     for (const auto& e : in_exemplars) {
       auto el = wr.LabelsOf(e);
       const bool valid = std::all_of(el.begin(), el.end(), [](const LabelView& l) {
@@ -172,7 +184,10 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
       exemplars.push_back({{exemplar_labels.data() + begin, el.size()}, e.value, e.t});
     }
     k.exemplars_end = exemplars.size();
-    if (k.samples_end > k.samples_begin || k.exemplars_end > k.exemplars_begin) kept.push_back(k);
+    if (k.samples_end > k.samples_begin || k.exemplars_end > k.exemplars_begin ||
+        k.histograms_end > k.histograms_begin) {
+      kept.push_back(k);
+    }
   }
   std::vector<tsdb::SeriesInput> inputs;
   inputs.reserve(kept.size());
@@ -182,7 +197,9 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
         {l, HashLabels(l),
          std::span<const Sample>(samples.data() + k.samples_begin, k.samples_end - k.samples_begin),
          std::span<const tsdb::ExemplarInput>(exemplars.data() + k.exemplars_begin,
-                                              k.exemplars_end - k.exemplars_begin)});
+                                              k.exemplars_end - k.exemplars_begin),
+         std::span<const histogram::HistogramSample>(histograms.data() + k.histograms_begin,
+                                                     k.histograms_end - k.histograms_begin)});
   }
   std::vector<tsdb::MetadataInput> metadata;
   metadata.reserve(wr.metadata.size());
@@ -202,11 +219,12 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   tsdb::AppendLimits append_limits{limits.max_active_series, limits.max_series_per_metric,
                                    limits.out_of_order_window_ms};
   auto appended = (*db)->Append(
-      inputs, metadata, append_limits, [&](size_t idx, const Sample* s, tsdb::Rejection r) {
-        uint64_t n = s ? 1 : inputs[idx].samples.size();
+      inputs, metadata, append_limits,
+      [&](size_t idx, std::optional<int64_t> t, tsdb::Rejection r) {
+        uint64_t n = t ? 1 : inputs[idx].samples.size() + inputs[idx].histograms.size();
         report.Add(FromRejection(r), n, [&] {
           return fmt::format("series {}: {}", DescribeSeries(inputs[idx].labels),
-                             DescribeRejection(r, limits, s));
+                             DescribeRejection(r, limits, t));
         });
       });
   if (!appended.ok()) {
@@ -225,6 +243,7 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   // Report once everything this request stored (or found already stored) is durable.
   outcome.refused = report.total();
   outcome.exemplars = appended->exemplars;
+  outcome.histograms = appended->histograms;
   if (report.total() > 0) outcome.message = report.Render(total);
   (*db)->WhenDurable(appended->lsn, [outcome = std::move(outcome),
                                      done = std::move(done)](const Status& durable) mutable {

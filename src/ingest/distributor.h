@@ -38,10 +38,11 @@ struct PushOutcome {
   // `retry_after_s`), kUnavailable (not ready, or the WAL could not make the samples durable).
   Status status;
   int64_t retry_after_s = 0;
-  uint64_t samples = 0;    // in the request, refused_before included
-  uint64_t refused = 0;    // refused by validation and limits; the others are stored and durable
-  uint64_t exemplars = 0;  // stored (exemplars never fail a push)
-  std::string message;     // what was refused and why; empty when nothing was
+  uint64_t samples = 0;     // in the request (native histograms too), refused_before included
+  uint64_t refused = 0;     // refused by validation and limits; the others are stored and durable
+  uint64_t histograms = 0;  // native histogram samples stored (duplicates too)
+  uint64_t exemplars = 0;   // stored (exemplars never fail a push)
+  std::string message;      // what was refused and why; empty when nothing was
   // Some were refused by a limit the tenant may have raised (Loki answers those with 429).
   bool over_limit = false;
 };

@@ -25,7 +25,7 @@ enum class Reason {
   kSeriesLimit,
   kMetricSeriesLimit,
   kRateLimited,
-  kNativeHistogram,
+  kInvalidNativeHistogram,
   kUnsupportedOtlp,  // OTLP points with no Prometheus form (delta temporality, exponential)
   kCount,            // number of reasons
 };
@@ -39,7 +39,7 @@ inline constexpr std::array<std::string_view, static_cast<size_t>(Reason::kCount
     "too_far_in_future",    "out_of_order",
     "duplicate_timestamp",  "too_old",
     "max_active_series",    "max_series_per_metric",
-    "rate_limited",         "native_histogram_unsupported",
+    "rate_limited",         "invalid_native_histogram",
     "unsupported_otlp",
 };
 

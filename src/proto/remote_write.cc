@@ -144,7 +144,6 @@ Status Walk(std::string_view data, Sink& sink) {
     if (!req.Expect(WireType::kLen) || !req.ReadBytes(&value))
       return MalformedWrite("bad timeseries");
     sink.BeginSeries();
-    uint32_t histograms = 0;
     WireReader r(value);
     while (r.NextField()) {
       std::string_view sub;
@@ -176,17 +175,20 @@ Status Walk(std::string_view data, Sink& sink) {
           sink.Exemplar(v, t);
           break;
         }
-        case kTsHistograms:
-          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub))
-            return MalformedWrite("bad TimeSeries");
-          ++histograms;
+        case kTsHistograms: {
+          HistogramSampleIn h;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeHistogram(sub, &h)) {
+            return MalformedWrite("bad Histogram in TimeSeries");
+          }
+          sink.Histogram(std::move(h));
           break;
+        }
         default:
           r.Skip();
       }
     }
     if (r.error()) return MalformedWrite("bad TimeSeries");
-    RETURN_IF_ERROR(sink.EndSeries(histograms));
+    RETURN_IF_ERROR(sink.EndSeries());
   }
   if (req.error()) return MalformedWrite("bad WriteRequest");
   return Status::Ok();
@@ -202,8 +204,10 @@ struct ViewSink {
     ts.labels_begin = static_cast<uint32_t>(req.labels.size());
     ts.samples_begin = static_cast<uint32_t>(req.samples.size());
     ts.exemplars_begin = static_cast<uint32_t>(req.exemplars.size());
+    ts.histograms_begin = static_cast<uint32_t>(req.histograms.size());
     exemplar_labels_begin = static_cast<uint32_t>(req.exemplar_labels.size());
   }
+  void Histogram(HistogramSampleIn h) { req.histograms.push_back(std::move(h)); }
   void Label(const LabelView& l) { req.labels.push_back(l); }
   void Sample(const strata::Sample& s) { req.samples.push_back(s); }
   void ExemplarLabel(const LabelView& l) { req.exemplar_labels.push_back(l); }
@@ -212,16 +216,17 @@ struct ViewSink {
     req.exemplars.push_back({exemplar_labels_begin, end, value, t});
     exemplar_labels_begin = end;
   }
-  Status EndSeries(uint32_t histograms) {
+  Status EndSeries() {
     if (req.labels.size() > std::numeric_limits<uint32_t>::max() ||
         req.samples.size() > std::numeric_limits<uint32_t>::max() ||
-        req.exemplar_labels.size() > std::numeric_limits<uint32_t>::max()) {
+        req.exemplar_labels.size() > std::numeric_limits<uint32_t>::max() ||
+        req.histograms.size() > std::numeric_limits<uint32_t>::max()) {
       return Status::TooLarge("remote write request has too many labels or samples");
     }
     ts.labels_end = static_cast<uint32_t>(req.labels.size());
     ts.samples_end = static_cast<uint32_t>(req.samples.size());
     ts.exemplars_end = static_cast<uint32_t>(req.exemplars.size());
-    ts.histograms = histograms;
+    ts.histograms_end = static_cast<uint32_t>(req.histograms.size());
     req.series.push_back(ts);
     return Status::Ok();
   }
@@ -237,9 +242,9 @@ struct CountSink {
   void Sample(const strata::Sample&) { ++counts.samples; }
   void ExemplarLabel(const LabelView&) {}
   void Exemplar(double, int64_t) { ++counts.exemplars; }
-  Status EndSeries(uint32_t histograms) {
+  void Histogram(const HistogramSampleIn&) { ++counts.histograms; }
+  Status EndSeries() {
     ++counts.series;
-    counts.histograms += histograms;
     return Status::Ok();
   }
   void Metadata(const MetadataView&) { ++counts.metadata; }
@@ -346,7 +351,6 @@ Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
   for (std::string_view ts : series) {
     sink.BeginSeries();
     refs.clear();
-    uint32_t histograms = 0;
     bool has_metadata = false;
     uint64_t type = 0, help_ref = 0, unit_ref = 0;
     WireReader r(ts);
@@ -365,12 +369,14 @@ Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
           sink.Sample(smp);
           break;
         }
-        case kV2Histograms:
-          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub)) {
+        case kV2Histograms: {
+          HistogramSampleIn h;
+          if (!r.Expect(WireType::kLen) || !r.ReadBytes(&sub) || !DecodeHistogram(sub, &h)) {
             return MalformedV2("bad Histogram in TimeSeries");
           }
-          ++histograms;
+          sink.Histogram(std::move(h));
           break;
+        }
         case kV2Exemplars: {
           std::vector<uint32_t> ex_refs;
           double value = 0;
@@ -441,7 +447,7 @@ Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
                        name, symbols[help_ref], symbols[unit_ref]});
       }
     }
-    RETURN_IF_ERROR(sink.EndSeries(histograms));
+    RETURN_IF_ERROR(sink.EndSeries());
   }
   return std::move(sink.req);
 }
@@ -497,6 +503,16 @@ std::string EncodeExemplars(std::span<const Exemplar> exemplars) {
   return out;
 }
 
+std::string EncodeHistograms(std::span<const histogram::HistogramSample> histograms) {
+  std::string out, h;
+  for (const auto& s : histograms) {
+    h.clear();
+    EncodeHistogram(h, *s.h, s.t);
+    PutBytesField(out, kTsHistograms, h);
+  }
+  return out;
+}
+
 WriteRequestView AsView(const WriteRequest& req) {
   WriteRequestView v;
   v.series.reserve(req.series.size());
@@ -516,6 +532,9 @@ WriteRequestView AsView(const WriteRequest& req) {
       v.exemplars.push_back(ev);
     }
     t.exemplars_end = static_cast<uint32_t>(v.exemplars.size());
+    t.histograms_begin = static_cast<uint32_t>(v.histograms.size());
+    for (const auto& h : ts.histograms) v.histograms.push_back({h.t, h.h, {}});
+    t.histograms_end = static_cast<uint32_t>(v.histograms.size());
     v.series.push_back(t);
   }
   v.metadata.reserve(req.metadata.size());
@@ -534,6 +553,9 @@ WriteRequest ToWriteRequest(const WriteRequestView& v) {
     for (const auto& e : v.ExemplarsOf(ts)) {
       out.exemplars.push_back({ToLabels(v.LabelsOf(e)), e.value, e.t});
     }
+    for (const auto& h : v.HistogramsOf(ts)) {
+      if (h.h) out.histograms.push_back({h.t, h.h});
+    }
   }
   req.metadata.reserve(v.metadata.size());
   for (const auto& m : v.metadata) {
@@ -547,7 +569,7 @@ std::string EncodeWriteRequest(const WriteRequest& req) {
   std::string out;
   for (const auto& ts : req.series) {
     AppendTimeSeries(out, EncodeLabels(ViewOf(ts.labels)), ts.samples,
-                     EncodeExemplars(ts.exemplars));
+                     EncodeExemplars(ts.exemplars) + EncodeHistograms(ts.histograms));
   }
   for (const auto& md : req.metadata) {
     std::string m;

@@ -9,6 +9,7 @@
 #include "base/labels.h"
 #include "base/sample.h"
 #include "base/status.h"
+#include "proto/native_histogram.h"
 
 namespace strata::proto {
 
@@ -34,7 +35,8 @@ struct TimeSeriesView {
   uint32_t labels_begin = 0, labels_end = 0;
   uint32_t samples_begin = 0, samples_end = 0;
   uint32_t exemplars_begin = 0, exemplars_end = 0;
-  uint32_t histograms = 0;  // native histogram samples present (not stored yet)
+  uint32_t histograms_begin = 0, histograms_end = 0;
+  uint32_t num_histograms() const { return histograms_end - histograms_begin; }
 };
 
 // An exemplar of a series: its labels (in WriteRequestView::exemplar_labels), value and time
@@ -59,12 +61,16 @@ struct WriteRequestView {
   std::vector<ExemplarView> exemplars;
   std::vector<LabelView> exemplar_labels;
   std::vector<MetadataView> metadata;
+  std::vector<HistogramSampleIn> histograms;  // decoded: they own their buckets
 
   std::span<const LabelView> LabelsOf(const TimeSeriesView& ts) const {
     return {labels.data() + ts.labels_begin, labels.data() + ts.labels_end};
   }
   std::span<const Sample> SamplesOf(const TimeSeriesView& ts) const {
     return {samples.data() + ts.samples_begin, samples.data() + ts.samples_end};
+  }
+  std::span<const HistogramSampleIn> HistogramsOf(const TimeSeriesView& ts) const {
+    return {histograms.data() + ts.histograms_begin, histograms.data() + ts.histograms_end};
   }
   std::span<const ExemplarView> ExemplarsOf(const TimeSeriesView& ts) const {
     return {exemplars.data() + ts.exemplars_begin, exemplars.data() + ts.exemplars_end};
@@ -83,8 +89,8 @@ Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& ou
 Result<WriteRequestView> DecodeWriteRequest(std::string_view data);
 // Decodes a serialized remote write 2.0 request (io.prometheus.write.v2.Request) into the same
 // view: labels and exemplar labels from the symbols table, metadata per series under its
-// metric name. Refs outside the table and odd labels_refs are kInvalidArgument; native
-// histograms are counted (TimeSeriesView::histograms) as in 1.0.
+// metric name. Refs outside the table and odd labels_refs are kInvalidArgument. Created
+// timestamps are not read.
 Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data);
 
 struct WriteRequestCounts {
@@ -108,6 +114,7 @@ struct TimeSeries {
   Labels labels;
   std::vector<Sample> samples;
   std::vector<Exemplar> exemplars;
+  std::vector<histogram::HistogramSample> histograms;  // written in float form
 };
 struct MetricMetadata {
   MetricType type = MetricType::kUnknown;
@@ -119,20 +126,22 @@ struct WriteRequest {
 };
 
 std::string EncodeWriteRequest(const WriteRequest& req);
-// An owned copy of a decoded request: a relay re-encodes remote write 2.0 as 1.0 with it
-// (native histograms, counted in the view, are not carried).
+// An owned copy of a decoded request: a relay re-encodes remote write 2.0 as 1.0 with it.
+// Only valid histograms are carried.
 WriteRequest ToWriteRequest(const WriteRequestView& v);
 // The view of an owned request, borrowing from it: what a receiver that translated another
 // protocol (OTLP) hands to storage, with no encoding round trip.
 WriteRequestView AsView(const WriteRequest& req);
 // The label fields of a TimeSeries message, encoded once and reused by AppendTimeSeries.
 std::string EncodeLabels(std::span<const LabelView> labels);
-// Appends one WriteRequest.timeseries entry with pre-encoded labels (and exemplars, as
-// EncodeExemplars gives them).
+// Appends one WriteRequest.timeseries entry with pre-encoded labels (and exemplars and
+// histograms, as EncodeExemplars and EncodeHistograms give them).
 void AppendTimeSeries(std::string& out, std::string_view encoded_labels,
                       std::span<const Sample> samples, std::string_view encoded_exemplars = {});
 // The exemplar fields of a TimeSeries message.
 std::string EncodeExemplars(std::span<const Exemplar> exemplars);
+// The histogram fields of a TimeSeries message (float histograms).
+std::string EncodeHistograms(std::span<const histogram::HistogramSample> histograms);
 std::string SnappyCompress(std::string_view data);
 
 }  // namespace strata::proto

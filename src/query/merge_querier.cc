@@ -49,22 +49,10 @@ class MergedSeriesSet : public SeriesSet {
     (sets_[e.parts[0].first].get()->*read)(e.parts[0].second, out);
     if (e.parts.size() == 1) return;
     std::vector<T> more;
-    std::vector<T> merged;
+    std::vector<T> scratch;
     for (size_t p = 1; p < e.parts.size(); ++p) {
       (sets_[e.parts[p].first].get()->*read)(e.parts[p].second, more);
-      merged.clear();
-      merged.reserve(out.size() + more.size());
-      size_t a = 0;
-      size_t b = 0;
-      while (a < out.size() || b < more.size()) {
-        if (b == more.size() || (a < out.size() && out[a].t <= more[b].t)) {
-          if (b < more.size() && out[a].t == more[b].t) ++b;  // same timestamp: keep one
-          merged.push_back(out[a++]);
-        } else {
-          merged.push_back(more[b++]);
-        }
-      }
-      out.swap(merged);
+      MergeByTime(out, more, scratch);
     }
   }
 

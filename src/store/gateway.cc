@@ -53,8 +53,8 @@ class BlockSeriesSet : public query::SeriesSet {
         std::string_view record = std::string_view(p.records).substr(off, len);
         Status st;
         if (p.resolution == 0) {
-          st = blk::DecodeChunkRecord(record, decoded);
-        } else {
+          st = blk::DecodeChunkRecord(record, &decoded, nullptr);
+        } else if (!blk::IsHistogramRecord(record)) {
           st = blk::DecodeAggregate(record, aggr_, decoded);
         }
         off += len;
@@ -79,6 +79,33 @@ class BlockSeriesSet : public query::SeriesSet {
     if (series_[i].pieces.size() > 1) {
       out.erase(std::unique(out.begin(), out.end(),
                             [](const Sample& a, const Sample& b) { return a.t == b.t; }),
+                out.end());
+    }
+  }
+  // Native histograms are the same at every resolution: downsampling keeps them as they are.
+  void Histograms(size_t i, std::vector<histogram::HistogramSample>& out) const override {
+    out.clear();
+    for (const auto& p : series_[i].pieces) {
+      size_t off = 0;
+      for (uint32_t len : p.lengths) {
+        std::string_view record = std::string_view(p.records).substr(off, len);
+        off += len;
+        std::vector<histogram::HistogramSample> decoded;
+        if (Status st = blk::DecodeChunkRecord(record, nullptr, &decoded); !st.ok()) {
+          spdlog::error("msg=\"corrupt chunk in block\" series={} err=\"{}\"",
+                        FormatLabels(series_[i].labels), st.message());
+          continue;
+        }
+        for (auto& s : decoded) {
+          if (s.t >= params_.mint && s.t <= params_.maxt) out.push_back(std::move(s));
+        }
+      }
+    }
+    if (series_[i].pieces.size() > 1) {
+      auto by_time = [](const auto& a, const auto& b) { return a.t < b.t; };
+      std::stable_sort(out.begin(), out.end(), by_time);
+      out.erase(std::unique(out.begin(), out.end(),
+                            [](const auto& a, const auto& b) { return a.t == b.t; }),
                 out.end());
     }
   }

@@ -45,12 +45,16 @@ class StoreTest : public ::testing::Test {
     ref_ = Open(dir_.path() + "/ref");
     for (auto& g : Generate(hours, 42)) {
       if (every_ms > 0) {
-        int64_t next = 0;
-        std::erase_if(g.samples, [&](const Sample& s) {
-          if (s.t < next) return true;
-          next = s.t + every_ms;
-          return false;
-        });
+        auto thin = [every_ms](auto& points) {
+          int64_t next = 0;
+          std::erase_if(points, [&](const auto& s) {
+            if (s.t < next) return true;
+            next = s.t + every_ms;
+            return false;
+          });
+        };
+        thin(g.samples);
+        thin(g.histograms);
       }
       Append(*db_, g);
       Append(*ref_, g);
@@ -63,10 +67,10 @@ class StoreTest : public ::testing::Test {
   }
   static void Append(Db& db, const Generated& g) {
     std::vector<LabelView> labels = ViewOf(g.labels);
-    tsdb::SeriesInput in{labels, HashLabels(labels), g.samples};
-    auto out = db.Append({&in, 1}, {}, {}, [](size_t, const Sample*, tsdb::Rejection) {});
+    tsdb::SeriesInput in{labels, HashLabels(labels), g.samples, {}, g.histograms};
+    auto out = db.Append({&in, 1}, {}, {}, [](size_t, std::optional<int64_t>, tsdb::Rejection) {});
     ASSERT_TRUE(out.ok());
-    ASSERT_EQ(out->accepted, g.samples.size());
+    ASSERT_EQ(out->accepted, g.samples.size() + g.histograms.size());
     ASSERT_TRUE(db.WaitDurable(out->lsn).ok());
   }
   tsdb::BlockShipper Shipper() {
@@ -104,6 +108,9 @@ class StoreTest : public ::testing::Test {
           const auto& gp = got->series[i].points;
           const auto& wp = want->series[i].points;
           ASSERT_EQ(gp.size(), wp.size()) << text << " " << FormatLabels(want->series[i].labels);
+          ASSERT_TRUE(
+              testing::SameHistograms(got->series[i].histograms, want->series[i].histograms))
+              << text << " " << FormatLabels(want->series[i].labels);
           for (size_t k = 0; k < wp.size(); ++k) {
             ASSERT_EQ(gp[k].t, wp[k].t) << text;
             ASSERT_TRUE(gp[k].v == wp[k].v || (std::isnan(gp[k].v) && std::isnan(wp[k].v)))
@@ -159,7 +166,7 @@ TEST_F(StoreTest, CutBlocksAnswerLikeTheHead) {
   // Label APIs see block series too.
   auto names = Merged()->LabelValues("__name__", 0, 7 * kHour, {});
   ASSERT_TRUE(names.ok());
-  EXPECT_EQ(names->size(), 3u);
+  EXPECT_EQ(names->size(), 4u);
 }
 
 // A selection whose chunks exceed store_gateway.max_select_chunk_size is refused with a
@@ -433,6 +440,21 @@ TEST_F(CompactionTest, DownsampledBlocksAnswerWithinBounds) {
           *merged);
   // count_over_time cannot use aggregates: chosen automatically, it reads raw blocks, exactly.
   compare("count_over_time(memory_bytes[1h])", 0, 0, *Merged());
+  // Native histograms are kept as they are in downsampled blocks: exact at 5m resolution.
+  for (const char* text :
+       {"rpc_duration_seconds", "sum by (instance) (rate(rpc_duration_seconds[1h]))"}) {
+    auto expr = promql::ParseExpr(text).value();
+    auto want = engine.Range(ref, *expr, 2 * kHour, 24 * kHour, kHour).value();
+    auto got = engine.Range(*merged, *expr, 2 * kHour, 24 * kHour, kHour).value();
+    ASSERT_EQ(got.series.size(), want.series.size()) << text;
+    size_t points = 0;
+    for (size_t i = 0; i < want.series.size(); ++i) {
+      EXPECT_TRUE(testing::SameHistograms(got.series[i].histograms, want.series[i].histograms))
+          << text << " " << FormatLabels(want.series[i].labels);
+      points += want.series[i].histograms.size();
+    }
+    EXPECT_GT(points, 0u) << text;
+  }
 }
 
 // Data scraped every 5 minutes: a 5m downsampled block takes more room than the raw samples

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "base/mutex.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/wal_record.h"
 #include "wal/frame.h"
 
@@ -36,6 +37,25 @@ Status Db::ApplyRecord(Replay& replay, Head& head, std::map<std::string, MetricM
       RETURN_IF_ERROR(DecodeSamples(payload, samples));
       for (const auto& s : samples) {
         if (MemSeries* ms = replay.ByRef(s.ref)) head.Append(*ms, s.t, s.v, kReplayOooWindow);
+      }
+      return Status::Ok();
+    }
+    case kHistogramsRecord: {
+      std::vector<RefHistograms> entries;
+      RETURN_IF_ERROR(DecodeHistograms(payload, entries));
+      for (const auto& e : entries) {
+        MemSeries* ms = replay.ByRef(e.ref);
+        if (ms == nullptr) continue;
+        chunkenc::FloatHistogramIterator it(
+            {reinterpret_cast<const uint8_t*>(e.chunk.data()), e.chunk.size()});
+        while (it.Next()) {
+          head.AppendHistogram(*ms, it.t(),
+                               std::make_shared<const histogram::FloatHistogram>(it.h()),
+                               kReplayOooWindow);
+        }
+        if (it.corrupt()) {
+          return Status::Corruption(fmt::format("histograms of series {} are malformed", e.ref));
+        }
       }
       return Status::Ok();
     }
@@ -133,34 +153,35 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   RETURN_IF_ERROR(wal_->Admit());
   {
     wal::RecordBuilder series_rec(kSeriesRecord, frames);
-    std::string sample_frames, exemplar_frames;
+    std::string sample_frames, histogram_frames, exemplar_frames;
     wal::RecordBuilder sample_rec(kSamplesRecord, sample_frames);
+    wal::RecordBuilder histogram_rec(kHistogramsRecord, histogram_frames);
     wal::RecordBuilder exemplar_rec(kExemplarsRecord, exemplar_frames);
     for (size_t i = 0; i < series.size(); ++i) {
       const SeriesInput& in = series[i];
-      if (in.samples.empty() && in.exemplars.empty()) continue;
+      if (in.samples.empty() && in.histograms.empty() && in.exemplars.empty()) continue;
       MemSeries* s = found[i];
       if (s == nullptr) s = head_.Find(in.hash, in.labels);
-      if (s == nullptr && in.samples.empty()) {
+      if (s == nullptr && in.samples.empty() && in.histograms.empty()) {
         // Exemplars alone do not make a series (Prometheus needs the series first).
         out.exemplars_refused += in.exemplars.size();
         continue;
       }
       if (s == nullptr) {
         if (limits.max_series > 0 && head_.num_series() >= limits.max_series) {
-          reject(i, nullptr, Rejection::kSeriesLimit);
+          reject(i, std::nullopt, Rejection::kSeriesLimit);
           continue;
         }
         if (limits.max_series_per_metric > 0 &&
             head_.SeriesForMetric(GetLabel(in.labels, kMetricNameLabel)) >=
                 limits.max_series_per_metric) {
-          reject(i, nullptr, Rejection::kMetricSeriesLimit);
+          reject(i, std::nullopt, Rejection::kMetricSeriesLimit);
           continue;
         }
         bool created;
         s = head_.GetOrCreate(in.hash, in.labels, &created);
         if (s == nullptr) {  // 2^32 series refs used up
-          reject(i, nullptr, Rejection::kSeriesLimit);
+          reject(i, std::nullopt, Rejection::kSeriesLimit);
           continue;
         }
         if (created) {
@@ -169,25 +190,41 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
           ++out.series_created;
         }
       }
-      for (const Sample& smp : in.samples) {
-        switch (head_.Append(*s, smp.t, smp.v, limits.ooo_window_ms)) {
+      // Counts an append's outcome; true when the sample is new and must be logged.
+      auto appended = [&](AppendResult r, int64_t t) {
+        switch (r) {
           case AppendResult::kAppended:
-            EncodeSample(sample_rec.payload(), {s->ref(), smp.t, smp.v});
-            sample_rec.EndEntry();
             ++out.accepted;
-            break;
+            return true;
           case AppendResult::kDuplicate:
             ++out.duplicates;
             break;
           case AppendResult::kDuplicateTimestamp:
-            reject(i, &smp, Rejection::kDuplicateTimestamp);
+            reject(i, t, Rejection::kDuplicateTimestamp);
             break;
           case AppendResult::kOutOfOrder:
-            reject(i, &smp, Rejection::kOutOfOrder);
+            reject(i, t, Rejection::kOutOfOrder);
             break;
           case AppendResult::kTooOld:
-            reject(i, &smp, Rejection::kTooOld);
+            reject(i, t, Rejection::kTooOld);
             break;
+        }
+        return false;
+      };
+      for (const Sample& smp : in.samples) {
+        if (appended(head_.Append(*s, smp.t, smp.v, limits.ooo_window_ms), smp.t)) {
+          EncodeSample(sample_rec.payload(), {s->ref(), smp.t, smp.v});
+          sample_rec.EndEntry();
+        }
+      }
+      for (const histogram::HistogramSample& h : in.histograms) {
+        AppendResult r = head_.AppendHistogram(*s, h.t, h.h, limits.ooo_window_ms);
+        if (r == AppendResult::kAppended || r == AppendResult::kDuplicate) ++out.histograms;
+        if (appended(r, h.t)) {
+          // Validation refused histograms a chunk cannot hold, so this always encodes.
+          if (EncodeHistograms(histogram_rec.payload(), s->ref(), {&h, 1}, 1) == 1) {
+            histogram_rec.EndEntry();
+          }
         }
       }
       for (const ExemplarInput& e : in.exemplars) {
@@ -211,8 +248,10 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
     }
     series_rec.Flush();
     sample_rec.Flush();
+    histogram_rec.Flush();
     exemplar_rec.Flush();
     frames += sample_frames;
+    frames += histogram_frames;
     frames += exemplar_frames;
   }
   if (!metadata.empty()) {

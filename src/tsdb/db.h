@@ -5,10 +5,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/mutex.h"
 #include "base/sample.h"
@@ -53,6 +55,7 @@ struct SeriesInput {
   uint64_t hash;
   std::span<const Sample> samples;
   std::span<const ExemplarInput> exemplars = {};
+  std::span<const histogram::HistogramSample> histograms = {};  // validated
 };
 
 struct MetadataInput {
@@ -77,13 +80,15 @@ enum class Rejection {
   kMetricSeriesLimit,
 };
 
-// Receives each sample (or whole series) that the Db refused. `sample` is null when the
-// whole series was refused.
-using RejectFn = std::function<void(size_t series_index, const Sample* sample, Rejection)>;
+// Receives each sample, float or histogram, (or whole series) that the Db refused, by its
+// time; no time when the whole series was refused.
+using RejectFn =
+    std::function<void(size_t series_index, std::optional<int64_t> sample_time, Rejection)>;
 
 struct AppendOutcome {
-  uint64_t accepted = 0;
-  uint64_t duplicates = 0;
+  uint64_t accepted = 0;    // samples and histograms
+  uint64_t duplicates = 0;  // samples and histograms
+  uint64_t histograms = 0;  // histograms accepted or duplicates
   uint64_t series_created = 0;
   uint64_t exemplars = 0;  // stored (duplicates of a series' newest count as stored)
   // Exemplars not stored (out of order, labels too long, no such series, storage off): as

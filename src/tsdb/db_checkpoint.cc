@@ -2,9 +2,11 @@
 // (wal::Wal::Checkpoint; docs/format/wal.md).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/mutex.h"
+#include "tsdb/chunkenc/xor.h"
 #include "tsdb/db.h"
 #include "tsdb/wal_record.h"
 #include "wal/frame.h"
@@ -60,6 +62,19 @@ Status Db::Checkpoint() {
         for (const auto& smp : *ooo) {
           EncodeSample(samples.payload(), {s.ref(), smp.t, smp.v});
           samples.EndEntry();
+        }
+      }
+      if (const auto* hs = s.histograms()) {
+        // An entry per run of histograms sharing a layout and fitting one chunk.
+        wal::RecordBuilder histograms(kHistogramsRecord, frames);
+        std::span<const histogram::HistogramSample> rest(*hs);
+        while (!rest.empty()) {
+          size_t n = EncodeHistograms(histograms.payload(), s.ref(), rest,
+                                      static_cast<size_t>(chunkenc::kSamplesPerChunk));
+          if (n > 0) histograms.EndEntry();
+          // Ingest lets in only histograms a chunk holds, so n is never 0; were it, the
+          // histogram is skipped rather than the checkpoint stalled.
+          rest = rest.subspan(std::max<size_t>(n, 1));
         }
       }
       if (frames.size() >= wal::RecordBuilder::kTargetRecordSize) {

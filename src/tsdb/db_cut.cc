@@ -74,6 +74,13 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
           any = true;
         }
       });
+      if (const auto* hs = s.histograms()) {
+        for (const auto& h : *hs) {
+          if (h.t < start || h.t >= end) continue;
+          any = true;
+          bytes += 8 * (4 + h.h->positive_buckets.size() + h.h->negative_buckets.size());
+        }
+      }
       if (any || s.ooo_samples()) series.push_back(&s);
     });
     std::sort(series.begin(), series.end(), LabelsLess);
@@ -82,11 +89,15 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
     std::string dir = fmt::format("{}/{}-{}", staging_dir, name_, start);
     ASSIGN_OR_RETURN(auto writer, block::BlockWriter::Create(dir, {start, end, shards}));
     std::vector<Sample> samples;
+    std::vector<histogram::HistogramSample> histograms;
     for (const MemSeries* s : series) {
       samples.clear();
-      head_.WithSeriesLocked(
-          *s, [&](const MemSeries& ms) { ms.AppendSamples(start, end - 1, samples); });
-      RETURN_IF_ERROR(writer->AddSeries(s->OwnedLabels(), samples));
+      histograms.clear();
+      head_.WithSeriesLocked(*s, [&](const MemSeries& ms) {
+        ms.AppendSamples(start, end - 1, samples);
+        ms.AppendHistograms(start, end - 1, histograms);
+      });
+      RETURN_IF_ERROR(writer->AddSeries(s->OwnedLabels(), samples, histograms));
     }
     ASSIGN_OR_RETURN(block::BlockMeta meta, writer->Finish());
     Status st = ship(dir, meta);

@@ -26,7 +26,7 @@ class DbTest : public ::testing::Test {
     std::vector<LabelView> labels = {{"__name__", name}, {"i", ids}};
     Sample s{t, v};
     SeriesInput in{labels, HashLabels(labels), {&s, 1}};
-    auto out = db.Append({&in, 1}, {}, limits, [&](size_t, const Sample*, Rejection r) {
+    auto out = db.Append({&in, 1}, {}, limits, [&](size_t, std::optional<int64_t>, Rejection r) {
       if (rejected) rejected->push_back(r);
     });
     EXPECT_TRUE(out.ok());
@@ -57,7 +57,7 @@ TEST_F(DbTest, AppendSurvivesReopen) {
     for (int i = 0; i < 300; ++i) Put(*db, "m", i % 7, int64_t{1000} * i, i * 0.5);
     std::vector<LabelView> labels = {{"__name__", "m"}};
     MetadataInput md{"m", 1, "seconds", "A test metric."};
-    ASSERT_TRUE(db->Append({}, {&md, 1}, {}, [](size_t, const Sample*, Rejection) {}).ok());
+    ASSERT_TRUE(db->Append({}, {&md, 1}, {}, [](size_t, std::optional<int64_t>, Rejection) {}).ok());
     before = Dump(db->head());
     ASSERT_TRUE(db->Close().ok());
   }
@@ -78,7 +78,7 @@ TEST_F(DbTest, ExemplarsSurviveReopenAndCheckpoint) {
   auto append = [&](Db& db, std::span<const LabelView> series, std::vector<Sample> samples,
                     std::vector<ExemplarInput> exemplars) {
     SeriesInput in{series, HashLabels(series), samples, exemplars};
-    auto out = db.Append({&in, 1}, {}, {}, [](size_t, const Sample*, Rejection) {});
+    auto out = db.Append({&in, 1}, {}, {}, [](size_t, std::optional<int64_t>, Rejection) {});
     EXPECT_TRUE(out.ok());
     EXPECT_TRUE(db.WaitDurable(out->lsn).ok());
     return *out;

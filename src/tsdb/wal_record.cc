@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "base/coding.h"
+#include "tsdb/chunkenc/histogram.h"
 
 namespace strata::tsdb {
 
@@ -10,6 +11,20 @@ void EncodeSample(std::string& out, const RefSample& s) {
   PutUvarint(out, s.ref);
   PutVarint(out, s.t);
   PutDouble(out, s.v);
+}
+
+size_t EncodeHistograms(std::string& out, uint32_t ref,
+                        std::span<const histogram::HistogramSample> samples, size_t max) {
+  if (samples.empty()) return 0;
+  std::vector<uint8_t> chunk;
+  chunkenc::FloatHistogramAppender app(chunk, *samples.front().h);
+  size_t n = 0;
+  while (n < samples.size() && n < max && app.Append(samples[n].t, *samples[n].h)) ++n;
+  if (n == 0) return 0;
+  PutUvarint(out, ref);
+  PutLengthPrefixed(out,
+                    std::string_view(reinterpret_cast<const char*>(chunk.data()), chunk.size()));
+  return n;
 }
 
 void EncodeMetadata(std::string& out, const RefMetadata& m) {
@@ -57,6 +72,16 @@ Status DecodeSamples(std::string_view payload, std::vector<RefSample>& out) {
       return Corrupt("samples");
     }
     out.push_back(s);
+  }
+  return Status::Ok();
+}
+
+Status DecodeHistograms(std::string_view payload, std::vector<RefHistograms>& out) {
+  ByteReader r(payload);
+  while (!r.empty()) {
+    RefHistograms h;
+    if (!ReadRef(r, &h.ref) || !r.ReadLengthPrefixed(&h.chunk)) return Corrupt("histograms");
+    out.push_back(h);
   }
   return Status::Ok();
 }

@@ -27,8 +27,9 @@ QueueRecord Record(std::string tenant, uint64_t items, std::string body) {
 
 // Remote write 2.0 (`raw`, decompressed): queued as the 1.0 request it translates to, which
 // every exporter and backend takes and merges. The answer carries 2.0's Written headers.
-// Native histograms are refused, as `strata serve` refuses them; 2.0's created timestamps
-// have no place in 1.0 (and `strata serve` does not use them).
+// Native histograms go along in 1.0's float form; a request with an invalid one is refused
+// whole, with the reason. 2.0's created timestamps have no place in 1.0 (and `strata serve`
+// does not use them).
 void HandleV2(Intake& intake, std::string tenant, std::string_view raw, http::Request& req,
               const http::Responder& respond) {
   constexpr ErrorFormat kText = ErrorFormat::kText;
@@ -41,24 +42,24 @@ void HandleV2(Intake& intake, std::string tenant, std::string_view raw, http::Re
   };
   auto view = proto::DecodeWriteRequestV2(raw);
   if (!view.ok()) return refuse(view.status());
-  uint64_t histograms = 0;
-  for (const auto& ts : view->series) histograms += ts.histograms;
-  if (histograms > 0) {
-    return refuse(Status::InvalidArgument(
-        fmt::format("{} native histogram samples: native histograms are not supported yet; "
-                    "nothing of this request was written",
-                    histograms)));
+  for (const auto& h : view->histograms) {
+    if (!h.h) {
+      return refuse(Status::InvalidArgument(
+          fmt::format("native histogram at {} is invalid: {}; nothing of this request was written",
+                      h.t, h.invalid)));
+    }
   }
-  const uint64_t samples = view->samples.size(), exemplars = view->exemplars.size();
+  const uint64_t samples = view->samples.size(), histograms = view->histograms.size(),
+                 exemplars = view->exemplars.size();
   if (!intake.AdmitHttp(kRemoteWriteReceiver, req, respond, kText, tenant, Budget::kSamples,
-                        static_cast<double>(samples))) {
+                        static_cast<double>(samples + histograms))) {
     return;
   }
   QueueRecord rec =
-      Record(std::move(tenant), samples,
+      Record(std::move(tenant), samples + histograms,
              proto::SnappyCompress(proto::EncodeWriteRequest(proto::ToWriteRequest(*view))));
   intake.SubmitHttp(kRemoteWriteReceiver, {&rec, 1}, req, respond, kText, http::Status::no_content,
-                    {}, {}, http::RemoteWriteWritten(samples, 0, exemplars));
+                    {}, {}, http::RemoteWriteWritten(samples, histograms, exemplars));
 }
 
 }  // namespace

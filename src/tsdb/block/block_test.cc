@@ -82,7 +82,7 @@ class BlockTest : public ::testing::Test {
       for (const auto& s : series) {
         auto& samples = out[s.labels];
         for (const auto& c : s.chunks) {
-          EXPECT_TRUE(DecodeChunkRecord(chunks.substr(c.offset, c.length), samples).ok());
+          EXPECT_TRUE(DecodeChunkRecord(chunks.substr(c.offset, c.length), &samples, nullptr).ok());
         }
       }
     }
@@ -265,7 +265,7 @@ TEST_F(BlockTest, CorruptionIsDetected) {
   }
   std::vector<Sample> out;
   std::string rec = "\x01garbage-garbage";
-  EXPECT_EQ(DecodeChunkRecord(rec, out).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeChunkRecord(rec, &out, nullptr).code(), Status::Code::kCorruption);
 }
 
 TEST(BlockMetaTest, RoundTripAndValidation) {

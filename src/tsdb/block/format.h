@@ -18,6 +18,7 @@ inline constexpr uint8_t kEncXor = 1;        // Gorilla XOR samples (chunkenc)
 inline constexpr uint8_t kEncAggregate = 2;  // downsampled aggregates, five XOR chunks (read only)
 inline constexpr uint8_t kEncPacked = 3;     // decimal values, bit-packed deltas (chunkenc)
 inline constexpr uint8_t kEncAggregateTagged = 4;  // aggregates, each chunk led by its encoding
+inline constexpr uint8_t kEncFloatHistogram = 5;   // native histograms of one bucket layout
 
 inline constexpr uint32_t kSeriesPerGroup = 64;       // series entries per checksummed group
 inline constexpr uint32_t kPostingsPerBlock = 32;     // postings-table entries per sampled block

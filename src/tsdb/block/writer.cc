@@ -16,6 +16,7 @@
 #include "base/units.h"
 #include "blocks/lifecycle.h"
 #include "tsdb/block/format.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/packed.h"
 #include "tsdb/chunkenc/xor.h"
 
@@ -103,20 +104,58 @@ void BlockWriter::EndChunk(Shard& shard, SeriesEntry& entry, size_t rec_start, i
   meta_.num_chunks++;
 }
 
-Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samples) {
-  if (samples.empty()) return Status::Ok();
-  if (opts_.resolution_ms != 0)
-    return Status::InvalidArgument("block: raw series in a downsampled block");
-  SeriesEntry entry;
-  ASSIGN_OR_RETURN(Shard * shard, StartSeries(labels, entry));
+namespace {
+
+// Sorted by time and within [min_time, max_time).
+template <typename T>
+Status CheckTimes(std::span<const T> samples, const WriterOptions& opts) {
   for (size_t k = 1; k < samples.size(); ++k) {
     if (samples[k].t <= samples[k - 1].t)
       return Status::InvalidArgument("block: samples not sorted");
   }
-  if (samples.front().t < opts_.min_time || samples.back().t >= opts_.max_time) {
+  if (!samples.empty() &&
+      (samples.front().t < opts.min_time || samples.back().t >= opts.max_time)) {
     return Status::InvalidArgument(
-        fmt::format("block: samples outside [{}, {})", opts_.min_time, opts_.max_time));
+        fmt::format("block: samples outside [{}, {})", opts.min_time, opts.max_time));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status BlockWriter::WriteHistogramChunks(Shard& shard, SeriesEntry& entry, const Labels& labels,
+                                         std::span<const histogram::HistogramSample> histograms) {
+  // A chunk per run of samples that share a bucket layout, of at most kMaxSamplesPerChunk.
+  size_t i = 0;
+  while (i < histograms.size()) {
+    size_t rec_start = shard.buf.size();
+    size_t start = i;
+    chunk_.clear();
+    chunkenc::FloatHistogramAppender app(chunk_, *histograms[i].h);
+    while (i < histograms.size() && app.num_samples() < static_cast<int>(kMaxSamplesPerChunk) &&
+           app.Append(histograms[i].t, *histograms[i].h)) {
+      ++i;
+    }
+    if (i == start) {
+      return Status::InvalidArgument(
+          fmt::format("block: a histogram of series {} cannot be encoded", FormatLabels(labels)));
+    }
+    shard.buf.push_back(static_cast<char>(kEncFloatHistogram));
+    shard.buf.append(reinterpret_cast<const char*>(chunk_.data()), chunk_.size());
+    EndChunk(shard, entry, rec_start, histograms[start].t, histograms[i - 1].t);
+  }
+  return Status::Ok();
+}
+
+Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samples,
+                              std::span<const histogram::HistogramSample> histograms) {
+  if (samples.empty() && histograms.empty()) return Status::Ok();
+  if (opts_.resolution_ms != 0)
+    return Status::InvalidArgument("block: raw series in a downsampled block");
+  SeriesEntry entry;
+  ASSIGN_OR_RETURN(Shard * shard, StartSeries(labels, entry));
+  RETURN_IF_ERROR(CheckTimes(samples, opts_));
+  RETURN_IF_ERROR(CheckTimes(histograms, opts_));
   size_t i = 0;
   while (i < samples.size()) {
     size_t rec_start = shard->buf.size();
@@ -140,22 +179,26 @@ Status BlockWriter::AddSeries(const Labels& labels, std::span<const Sample> samp
     }
     EndChunk(*shard, entry, rec_start, samples[start].t, samples[i - 1].t);
   }
-  meta_.num_samples += samples.size();
+  RETURN_IF_ERROR(WriteHistogramChunks(*shard, entry, labels, histograms));
+  meta_.num_samples += samples.size() + histograms.size();
   meta_.num_series++;
   shard->series.push_back(std::move(entry));
   return FlushChunks(*shard, false);
 }
 
-Status BlockWriter::AddAggregateSeries(const Labels& labels, const AggrSeries& aggr) {
-  if (aggr.empty()) return Status::Ok();
+Status BlockWriter::AddAggregateSeries(const Labels& labels, const AggrSeries& aggr,
+                                       std::span<const histogram::HistogramSample> histograms) {
+  if (aggr.empty() && histograms.empty()) return Status::Ok();
   if (opts_.resolution_ms == 0) return Status::InvalidArgument("block: aggregates in a raw block");
-  if (aggr.count.front().t < opts_.min_time || aggr.count.back().t >= opts_.max_time ||
-      (!aggr.counter.empty() &&
-       (aggr.counter.front().t < opts_.min_time || aggr.counter.back().t >= opts_.max_time))) {
+  if (!aggr.empty() &&
+      (aggr.count.front().t < opts_.min_time || aggr.count.back().t >= opts_.max_time ||
+       (!aggr.counter.empty() &&
+        (aggr.counter.front().t < opts_.min_time || aggr.counter.back().t >= opts_.max_time)))) {
     return Status::InvalidArgument("block: aggregate outside the block's range");
   }
   SeriesEntry entry;
   ASSIGN_OR_RETURN(Shard * shard, StartSeries(labels, entry));
+  RETURN_IF_ERROR(CheckTimes(histograms, opts_));
   for (size_t b = 0; b < aggr.count.size(); b += kMaxSamplesPerChunk) {
     size_t e = std::min<size_t>(b + kMaxSamplesPerChunk, aggr.count.size());
     size_t rec_start = shard->buf.size();
@@ -164,7 +207,8 @@ Status BlockWriter::AddAggregateSeries(const Labels& labels, const AggrSeries& a
     if (b == 0 && !aggr.counter.empty()) min_t = std::min(min_t, aggr.counter.front().t);
     EndChunk(*shard, entry, rec_start, min_t, aggr.count[e - 1].t);
   }
-  meta_.num_samples += aggr.count.size();
+  RETURN_IF_ERROR(WriteHistogramChunks(*shard, entry, labels, histograms));
+  meta_.num_samples += aggr.count.size() + histograms.size();
   meta_.num_series++;
   shard->series.push_back(std::move(entry));
   return FlushChunks(*shard, false);
@@ -320,9 +364,25 @@ Status CheckChunkRecord(std::string_view record) {
   return Status::Ok();
 }
 
-Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out) {
+bool IsHistogramRecord(std::string_view record) {
+  return !record.empty() && static_cast<uint8_t>(record[0]) == kEncFloatHistogram;
+}
+
+Status DecodeChunkRecord(std::string_view record, std::vector<Sample>* floats,
+                         std::vector<histogram::HistogramSample>* histograms) {
   RETURN_IF_ERROR(CheckChunkRecord(record));
-  return DecodeChunk(record.substr(0, record.size() - 4), out);
+  std::string_view chunk = record.substr(0, record.size() - 4);
+  if (static_cast<uint8_t>(chunk[0]) != kEncFloatHistogram) {
+    return floats != nullptr ? DecodeChunk(chunk, *floats) : Status::Ok();
+  }
+  if (histograms == nullptr) return Status::Ok();
+  std::string_view data = chunk.substr(1);
+  chunkenc::FloatHistogramIterator it({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  while (it.Next()) {
+    histograms->push_back({it.t(), std::make_shared<const histogram::FloatHistogram>(it.h())});
+  }
+  if (it.corrupt()) return Status::Corruption("block: malformed histogram chunk");
+  return Status::Ok();
 }
 
 Status DecodeChunk(std::string_view chunk, std::vector<Sample>& out) {

@@ -7,6 +7,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/sample.h"
 #include "base/status.h"
@@ -34,11 +35,15 @@ class BlockWriter {
   static Result<std::unique_ptr<BlockWriter>> Create(const std::string& dir, WriterOptions opts);
   ~BlockWriter();
 
-  // Adds one series. Series must come in strictly increasing label order; samples sorted by
-  // time, within [min_time, max_time). Series without samples are skipped.
-  Status AddSeries(const Labels& labels, std::span<const Sample> samples);
-  // Adds one downsampled series (windows in time order, within the block's range).
-  Status AddAggregateSeries(const Labels& labels, const AggrSeries& aggr);
+  // Adds one series: its float samples and its native histogram samples, each sorted by
+  // time, within [min_time, max_time). Series must come in strictly increasing label order.
+  // Series without samples are skipped.
+  Status AddSeries(const Labels& labels, std::span<const Sample> samples,
+                   std::span<const histogram::HistogramSample> histograms = {});
+  // Adds one downsampled series (windows in time order, within the block's range). Native
+  // histograms are not aggregated: they are kept as they are, beside the aggregates.
+  Status AddAggregateSeries(const Labels& labels, const AggrSeries& aggr,
+                            std::span<const histogram::HistogramSample> histograms = {});
   // Writes the indexes and meta.json and closes the files.
   Result<BlockMeta> Finish();
 
@@ -69,6 +74,9 @@ class BlockWriter {
   Result<Shard*> StartSeries(const Labels& labels, SeriesEntry& entry);
   // Appends the chunk record in shard.buf[rec_start..] to the entry.
   void EndChunk(Shard& shard, SeriesEntry& entry, size_t rec_start, int64_t min_t, int64_t max_t);
+  // Appends histogram chunk records to a series entry.
+  Status WriteHistogramChunks(Shard& shard, SeriesEntry& entry, const Labels& labels,
+                              std::span<const histogram::HistogramSample> histograms);
   Status WriteIndex(uint32_t shard_no, Shard& shard, ShardMeta& meta);
   std::string_view Intern(std::string_view s);
 
@@ -81,10 +89,15 @@ class BlockWriter {
   std::vector<uint8_t> chunk_;
 };
 
+// Whether a chunk record (or chunk) holds native histograms.
+bool IsHistogramRecord(std::string_view record);
 // Checks a chunk record's length and CRC32C.
 Status CheckChunkRecord(std::string_view record);
-// Decodes one chunk record of a chunks file (encoding byte, data, CRC32C) into samples.
-Status DecodeChunkRecord(std::string_view record, std::vector<Sample>& out);
+// Decodes one chunk record of a chunks file (encoding byte, data, CRC32C), appending float
+// samples to `floats` and native histogram samples to `histograms`; a null vector leaves
+// that kind of chunk out.
+Status DecodeChunkRecord(std::string_view record, std::vector<Sample>* floats,
+                         std::vector<histogram::HistogramSample>* histograms);
 // Decodes a chunk led by its encoding byte (kEncXor or kEncPacked), appending to `out`.
 Status DecodeChunk(std::string_view chunk, std::vector<Sample>& out);
 

@@ -19,17 +19,17 @@ void WriteSpans(BitWriter& w, const std::vector<histogram::Span>& spans) {
 
 bool ReadSpans(BitReader& r, std::vector<histogram::Span>& spans, size_t* buckets) {
   uint64_t n = 0;
-  if (!ReadUvarint(r, &n) || n > kMaxHistogramBuckets) return false;
+  if (!ReadUvarint(r, &n) || n > histogram::kMaxBuckets) return false;
   spans.resize(n);
   for (auto& s : spans) {
     uint64_t offset = 0;
     uint64_t length = 0;
     if (!ReadUvarint(r, &offset) || !ReadUvarint(r, &length)) return false;
     int64_t o = ZigZagDecode(offset);
-    if (o < INT32_MIN || o > INT32_MAX || length > kMaxHistogramBuckets) return false;
+    if (o < INT32_MIN || o > INT32_MAX || length > histogram::kMaxBuckets) return false;
     s = {static_cast<int32_t>(o), static_cast<uint32_t>(length)};
     *buckets += length;
-    if (*buckets > kMaxHistogramBuckets) return false;
+    if (*buckets > histogram::kMaxBuckets) return false;
   }
   return true;
 }
@@ -51,8 +51,8 @@ FloatHistogramAppender::FloatHistogramAppender(std::vector<uint8_t>& bytes,
   for (const auto& sp : first.positive_spans) spanned += sp.length;
   for (const auto& sp : first.negative_spans) spanned += sp.length;
   // The reader sizes the buckets from the spans: histograms that disagree are not stored.
-  consistent_ = spanned == buckets_ && buckets_ <= kMaxHistogramBuckets &&
-                first.custom_values.size() <= kMaxHistogramBuckets &&
+  consistent_ = spanned == buckets_ && buckets_ <= histogram::kMaxBuckets &&
+                first.custom_values.size() <= histogram::kMaxBuckets &&
                 histogram::IsValidSchema(first.schema);
   bytes_->assign(kXorHeaderSize, 0);
   BitWriter w(*bytes_, 0);
@@ -133,11 +133,11 @@ bool FloatHistogramIterator::ReadLayout() {
   size_t negative = 0;
   if (!ReadSpans(reader_, h_.positive_spans, &positive) ||
       !ReadSpans(reader_, h_.negative_spans, &negative) ||
-      positive + negative > kMaxHistogramBuckets) {
+      positive + negative > histogram::kMaxBuckets) {
     return false;
   }
   uint64_t custom = 0;
-  if (!ReadUvarint(reader_, &custom) || custom > kMaxHistogramBuckets) return false;
+  if (!ReadUvarint(reader_, &custom) || custom > histogram::kMaxBuckets) return false;
   h_.custom_values.resize(custom);
   for (double& v : h_.custom_values) v = std::bit_cast<double>(reader_.ReadBits(64));
   if (reader_.overflow()) return false;

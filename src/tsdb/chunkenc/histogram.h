@@ -10,10 +10,6 @@
 
 namespace strata::chunkenc {
 
-// Most buckets (both sides) and custom bounds a histogram chunk holds; remote write refuses
-// larger histograms before they get here.
-inline constexpr size_t kMaxHistogramBuckets = 1 << 16;
-
 // FloatHistogramAppender encodes native histogram samples that share one bucket layout
 // (schema, zero threshold, spans, custom bounds) into a chunk: the layout once, then per
 // sample the timestamp as the XOR chunk writes it, the reset hint, and count, zero count, sum
@@ -46,7 +42,7 @@ class FloatHistogramAppender {
 };
 
 // FloatHistogramIterator decodes a chunk it borrows. Malformed input never reads out of
-// bounds or allocates beyond the limits above: the iterator stops and `corrupt()` turns true.
+// bounds or allocates beyond histogram::kMaxBuckets: the iterator stops and `corrupt()` turns true.
 class FloatHistogramIterator {
  public:
   explicit FloatHistogramIterator(std::span<const uint8_t> chunk);

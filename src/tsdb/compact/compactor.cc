@@ -29,33 +29,6 @@ std::string ResolutionName(int64_t res) {
   return res == 0 ? "raw" : res == kRes5m ? "5m" : res == kRes1h ? "1h" : std::to_string(res);
 }
 
-// Merges sample runs of one series from several blocks (each sorted), keeping the first
-// sample of a repeated timestamp.
-void MergeRuns(std::vector<Sample>& acc, const std::vector<Sample>& more,
-               std::vector<Sample>& scratch) {
-  if (acc.empty()) {
-    acc = more;
-    return;
-  }
-  if (more.empty()) return;
-  if (acc.back().t < more.front().t) {
-    acc.insert(acc.end(), more.begin(), more.end());
-    return;
-  }
-  scratch.clear();
-  size_t a = 0;
-  size_t b = 0;
-  while (a < acc.size() || b < more.size()) {
-    if (b == more.size() || (a < acc.size() && acc[a].t <= more[b].t)) {
-      if (b < more.size() && acc[a].t == more[b].t) ++b;
-      scratch.push_back(acc[a++]);
-    } else {
-      scratch.push_back(more[b++]);
-    }
-  }
-  acc.swap(scratch);
-}
-
 }  // namespace
 
 Compactor::Compactor(CompactorOptions opts, const limits::TenantOverrides& limits,
@@ -303,6 +276,9 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
   std::vector<Sample> acc;
   std::vector<Sample> more;
   std::vector<Sample> scratch;
+  std::vector<histogram::HistogramSample> hacc;
+  std::vector<histogram::HistogramSample> hmore;
+  std::vector<histogram::HistogramSample> hscratch;
   uint64_t done = 0;
   uint64_t next_log = total_series / 10;
   auto* progress = progress_ ? &progress_->Add({{"tenant", tenant}, {"kind", kind}}) : nullptr;
@@ -312,6 +288,7 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
     heap.pop();
     Labels labels = cursors[first].it->labels();
     acc.clear();
+    hacc.clear();
     std::vector<size_t> same = {first};
     while (!heap.empty() && cursors[heap.top()].it->labels() == labels) {
       same.push_back(heap.top());
@@ -320,11 +297,13 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
     block::AggrSeries aggr;
     for (size_t c : same) {
       more.clear();
+      hmore.clear();
       Status read = local[cursors[c].order]->meta().resolution_ms == 0
-                        ? cursors[c].it->Samples(more)
-                        : cursors[c].it->Aggregates(aggr);  // one source when downsampling 5m
+                        ? cursors[c].it->Samples(more, hmore)
+                        : cursors[c].it->Aggregates(aggr, hmore);  // one source from 5m
       if (!read.ok()) return fail(read);
-      MergeRuns(acc, more, scratch);
+      MergeByTime(acc, more, scratch);
+      MergeByTime(hacc, hmore, hscratch);
       ++done;
       if (cursors[c].it->Next()) {
         heap.push(c);
@@ -332,10 +311,12 @@ Status Compactor::Merge(objstore::Bucket& bucket, const std::string& tenant,
         return fail(cursors[c].it->status());
       }
     }
-    std::erase_if(acc, [&](const Sample& s) { return s.t < min_time || s.t >= max_time; });
-    Status st = resolution == 0 ? (*writer)->AddSeries(labels, acc)
-                : aggr.empty()  ? downsampler.Add(**writer, labels, acc)
-                                : downsampler.AddAggregated(**writer, labels, aggr);
+    auto outside = [&](const auto& s) { return s.t < min_time || s.t >= max_time; };
+    std::erase_if(acc, outside);
+    std::erase_if(hacc, outside);
+    Status st = resolution == 0 ? (*writer)->AddSeries(labels, acc, hacc)
+                : aggr.empty()  ? downsampler.Add(**writer, labels, acc, hacc)
+                                : downsampler.AddAggregated(**writer, labels, aggr, hacc);
     if (!st.ok()) return fail(st);
     if (done >= next_log && total_series > 0) {
       double ratio = static_cast<double>(done) / static_cast<double>(total_series);

@@ -122,13 +122,18 @@ Status LocalBlock::ShardIterator::ForEachRecord(const std::function<Status(std::
   return Status::Ok();
 }
 
-Status LocalBlock::ShardIterator::Samples(std::vector<Sample>& out) {
-  return ForEachRecord([&](std::string_view rec) { return block::DecodeChunkRecord(rec, out); });
+Status LocalBlock::ShardIterator::Samples(std::vector<Sample>& out,
+                                          std::vector<histogram::HistogramSample>& histograms) {
+  return ForEachRecord(
+      [&](std::string_view rec) { return block::DecodeChunkRecord(rec, &out, &histograms); });
 }
 
-Status LocalBlock::ShardIterator::Aggregates(block::AggrSeries& out) {
-  return ForEachRecord(
-      [&](std::string_view rec) { return block::DecodeAggregateRecord(rec, out); });
+Status LocalBlock::ShardIterator::Aggregates(block::AggrSeries& out,
+                                             std::vector<histogram::HistogramSample>& histograms) {
+  return ForEachRecord([&](std::string_view rec) {
+    return block::IsHistogramRecord(rec) ? block::DecodeChunkRecord(rec, nullptr, &histograms)
+                                         : block::DecodeAggregateRecord(rec, out);
+  });
 }
 
 }  // namespace strata::tsdb::compact

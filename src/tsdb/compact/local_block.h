@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/labels.h"
 #include "base/sample.h"
 #include "base/status.h"
@@ -37,10 +38,11 @@ class LocalBlock {
    public:
     bool Next();  // false at the end or on error (see status())
     const Labels& labels() const { return series_[pos_].labels; }
-    // Decodes the current series' samples (appended to `out`).
-    Status Samples(std::vector<Sample>& out);
-    // Decodes the current series' aggregates (downsampled blocks), appending.
-    Status Aggregates(block::AggrSeries& out);
+    // Decodes the current series' float and native histogram samples (appended).
+    Status Samples(std::vector<Sample>& out, std::vector<histogram::HistogramSample>& histograms);
+    // Decodes the current series' aggregates and native histograms (downsampled blocks),
+    // appending.
+    Status Aggregates(block::AggrSeries& out, std::vector<histogram::HistogramSample>& histograms);
     const Status& status() const { return status_; }
 
    private:

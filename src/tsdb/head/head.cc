@@ -196,6 +196,10 @@ HeadStats Head::Stats() const {
       st.min_time = std::min(st.min_time, mint);
       st.max_time = std::max(st.max_time, maxt);
     });
+    if (const auto* hs = s.histograms()) {
+      st.min_time = std::min(st.min_time, hs->front().t);
+      st.max_time = std::max(st.max_time, hs->back().t);
+    }
   });
   st.series = num_series();
   st.symbols = symbols_.size();

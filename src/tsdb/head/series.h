@@ -75,6 +75,8 @@ class MemSeries {
   void ForEachChunk(
       const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
   const std::vector<Sample>* ooo_samples() const { return ooo_.get(); }
+  // The histogram samples in time order; null when there are none.
+  const std::vector<histogram::HistogramSample>* histograms() const { return histograms_.get(); }
 
   // Drops chunks (the open one included) and late samples that end before `t`: their
   // samples are in an uploaded block. Returns the bytes freed.
