@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "base/encoding.h"
+#include "base/histogram.h"
 #include "base/json.h"
 #include "base/labels.h"
 #include "base/units.h"
@@ -308,6 +309,120 @@ Point DecodePoint(std::string_view data, OtlpMetricKind kind, bool exemplars) {
   return p;
 }
 
+// An ExponentialHistogramDataPoint as Prometheus's translator makes it a native histogram
+// (exponentialToNativeHistogram): scale above 8 merged down to schema 8, OTel bucket k
+// (base^k, base^(k+1)] at Prometheus index k+1, spans split at gaps of over two empty buckets,
+// the zero threshold always 1e-128 (the point's own is not read, as in Prometheus), a gauge
+// for delta temporality, and NoRecordedValue a stale marker.
+struct ExpPoint {
+  std::vector<OtlpAttribute> attrs;
+  int64_t t_ms = 0;
+  uint64_t count = 0;
+  double sum = 0;
+  bool has_sum = false;
+  int32_t scale = 0;
+  uint64_t zero_count = 0;
+  int32_t offsets[2] = {0, 0};  // positive, negative
+  std::vector<uint64_t> counts[2];
+  uint32_t flags = 0;
+  std::vector<Exemplar> exemplars;
+};
+
+int32_t SInt32(uint64_t u) {
+  auto v = static_cast<uint32_t>(u);
+  return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+ExpPoint DecodeExpPoint(std::string_view data) {
+  ExpPoint p;
+  WireReader r(data);
+  while (r.NextField()) {
+    const uint32_t f = r.field();
+    uint64_t u = 0;
+    std::string_view b;
+    if (r.wire_type() == static_cast<uint8_t>(WireType::kFixed64) && r.ReadFixed64(&u)) {
+      if (f == 3) p.t_ms = NanosToMillis(u);
+      if (f == 4) p.count = u;
+      if (f == 5) p.sum = std::bit_cast<double>(u), p.has_sum = true;
+      if (f == 7) p.zero_count = u;
+    } else if (r.wire_type() == static_cast<uint8_t>(WireType::kVarint) && r.ReadVarint(&u)) {
+      if (f == 6) p.scale = SInt32(u);
+      if (f == 10) p.flags = static_cast<uint32_t>(u);
+    } else if (r.wire_type() == static_cast<uint8_t>(WireType::kLen) && r.ReadBytes(&b)) {
+      if (f == 1) DecodeAttribute(b, p.attrs);
+      if (f == 11) {
+        Exemplar e;
+        if (DecodeExemplar(b, e)) p.exemplars.push_back(std::move(e));
+      }
+      if (f == 8 || f == 9) {  // Buckets: offset 1 (sint32), bucket_counts 2 (uint64)
+        const int side = f == 8 ? 0 : 1;
+        WireReader q(b);
+        while (q.NextField()) {
+          uint64_t v = 0;
+          std::string_view packed;
+          if (q.field() == 1 && q.wire_type() == 0 && q.ReadVarint(&v)) {
+            p.offsets[side] = SInt32(v);
+          } else if (q.field() == 2 && q.wire_type() == 0 && q.ReadVarint(&v)) {
+            p.counts[side].push_back(v);
+          } else if (q.field() == 2 && q.wire_type() == 2 && q.ReadBytes(&packed)) {
+            ByteReader c(packed);
+            while (!c.empty() && c.ReadUvarint(&v)) p.counts[side].push_back(v);
+          } else {
+            q.Skip();
+          }
+        }
+      }
+    } else {
+      r.Skip();
+    }
+  }
+  return p;
+}
+
+// Prometheus's convertBucketsLayout: OTel bucket counts from `offset`, merged 2^scale_down at
+// a time, as Prometheus spans and delta-encoded counts.
+void ConvertBucketsLayout(const std::vector<uint64_t>& counts, int32_t offset, int32_t scale_down,
+                          std::vector<histogram::Span>& spans, std::vector<int64_t>& deltas) {
+  if (counts.empty()) return;
+  int64_t count = 0;
+  int64_t prev = 0;
+  auto append = [&](int64_t c) {
+    ++spans.back().length;
+    deltas.push_back(c - prev);
+    prev = c;
+  };
+  int32_t bucket_idx = (offset >> scale_down) + 1;
+  spans.push_back({(offset >> scale_down) + 1, 0});
+  const auto n = static_cast<int32_t>(counts.size());
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t next = ((i + offset) >> scale_down) + 1;
+    if (bucket_idx == next) {
+      count += static_cast<int64_t>(counts[static_cast<size_t>(i)]);
+      continue;
+    }
+    if (count == 0) {
+      count = static_cast<int64_t>(counts[static_cast<size_t>(i)]);
+      continue;
+    }
+    int32_t gap = next - bucket_idx - 1;
+    if (gap > 2) {
+      spans.push_back({gap, 0});
+    } else {
+      for (int32_t j = 0; j < gap; ++j) append(0);
+    }
+    append(count);
+    count = static_cast<int64_t>(counts[static_cast<size_t>(i)]);
+    bucket_idx = next;
+  }
+  int32_t gap = ((n + offset - 1) >> scale_down) + 1 - bucket_idx;
+  if (gap > 2) {
+    spans.push_back({gap, 0});
+  } else {
+    for (int32_t j = 0; j < gap; ++j) append(0);
+  }
+  append(count);
+}
+
 class Translator {
  public:
   explicit Translator(OtlpTranslation& out) : out_(out) {}
@@ -405,20 +520,65 @@ class Translator {
       case 11:
         kind = OtlpMetricKind::kSummary, type = MetricType::kSummary;
         break;
+      case 10:
+        if (temporality != kCumulative) {
+          return Drop(points.size(),
+                      fmt::format("metric {}: exponential histograms with delta temporality are "
+                                  "not supported",
+                                  name));
+        }
+        kind = OtlpMetricKind::kHistogram, type = MetricType::kHistogram;
+        break;
       default:
-        return Drop(points.size(),
-                    fmt::format("metric {}: exponential histograms (native histograms) are not "
-                                "supported yet",
-                                name));
+        return;
     }
     std::string family = PrometheusMetricName(name, unit, kind);
     if (family.empty()) {
       return Drop(points.size(), fmt::format("metric \"{}\": no valid Prometheus name", name));
     }
     out_.request.metadata.push_back({type, family, std::string(help), UnitWords(unit).first});
+    if (data_field == 10) {
+      for (auto pd : points) EmitNative(family, name, DecodeExpPoint(pd));
+      return;
+    }
     // Prometheus keeps the exemplars of sums and histograms, not of gauges.
     const bool exemplars = data_field != 5;
     for (auto pd : points) Emit(family, kind, DecodePoint(pd, kind, exemplars));
+  }
+
+  // An exponential histogram point as one native histogram sample, with its exemplars.
+  void EmitNative(const std::string& family, std::string_view name, ExpPoint p) {
+    if (p.scale < histogram::kExponentialSchemaMin) {
+      return Drop(
+          1, fmt::format("metric {}: exponential histogram scale {} is below -4", name, p.scale));
+    }
+    const int32_t scale_down = std::max(0, p.scale - histogram::kExponentialSchemaMax);
+    histogram::IntHistogram h;
+    h.schema = std::min(p.scale, histogram::kExponentialSchemaMax);
+    h.zero_threshold = 1e-128;
+    h.zero_count = p.zero_count;
+    ConvertBucketsLayout(p.counts[0], p.offsets[0], scale_down, h.positive_spans,
+                         h.positive_deltas);
+    ConvertBucketsLayout(p.counts[1], p.offsets[1], scale_down, h.negative_spans,
+                         h.negative_deltas);
+    if ((p.flags & kNoRecordedValue) != 0) {
+      h.sum = StaleNaN();
+      h.count = kStaleNaNBits;
+    } else {
+      h.sum = p.has_sum ? p.sum : 0;
+      h.count = p.count;
+    }
+    if (Status st = h.Validate(); !st.ok()) {
+      return Drop(1, fmt::format("metric {}: exponential histogram point is invalid: {}", name,
+                                 st.message()));
+    }
+    LabelMap labels;
+    AddAttributeLabels(std::move(p.attrs), labels);
+    max_t_ = std::max(max_t_, p.t_ms);
+    TimeSeries& ts = NewSeries(family, labels, {}, {});
+    ts.histograms.push_back(
+        {p.t_ms, std::make_shared<const histogram::FloatHistogram>(h.ToFloat())});
+    ts.exemplars = std::move(p.exemplars);
   }
 
   void Emit(const std::string& family, OtlpMetricKind kind, Point p) {
@@ -469,21 +629,26 @@ class Translator {
     }
   }
 
-  // One series with one sample: `labels` + job/instance + __name__ + an optional extra label.
-  void Emit(const std::string& name, const LabelMap& labels, std::string_view extra_name,
-            const std::string& extra_value, int64_t t, double v) {
+  // A new series of the request: `labels` + job/instance + __name__ + an optional extra label.
+  TimeSeries& NewSeries(const std::string& name, const LabelMap& labels,
+                        std::string_view extra_name, const std::string& extra_value) {
     LabelMap all = labels;
     if (!res_.job.empty()) all["job"] = res_.job;
     if (!res_.instance.empty()) all["instance"] = res_.instance;
     all[std::string(kMetricNameLabel)] = name;
     if (!extra_name.empty()) all[std::string(extra_name)] = extra_value;
-    TimeSeries ts;
+    TimeSeries& ts = out_.request.series.emplace_back();
     ts.labels.reserve(all.size());
     for (auto& [k, val] : all) {
       if (!val.empty()) ts.labels.push_back({k, std::move(val)});
     }
-    ts.samples.push_back({t, v});
-    out_.request.series.push_back(std::move(ts));
+    return ts;
+  }
+
+  // One series with one sample.
+  void Emit(const std::string& name, const LabelMap& labels, std::string_view extra_name,
+            const std::string& extra_value, int64_t t, double v) {
+    NewSeries(name, labels, extra_name, extra_value).samples.push_back({t, v});
   }
 
   OtlpTranslation& out_;

@@ -20,10 +20,11 @@ namespace strata::proto {
 // - job = service.namespace/service.name, instance = service.instance.id; the other resource
 //   attributes go to one target_info series per resource;
 // - gauges and non-monotonic sums -> gauges; cumulative monotonic sums -> counters; cumulative
-//   histograms -> _bucket{le}, _sum, _count; summaries -> {quantile}, _sum, _count;
-//   NoRecordedValue -> a staleness marker. Timestamps: nanoseconds -> milliseconds.
+//   histograms -> _bucket{le}, _sum, _count; cumulative exponential histograms -> native
+//   histograms; summaries -> {quantile}, _sum, _count; NoRecordedValue -> a staleness
+//   marker. Timestamps: nanoseconds -> milliseconds.
 // Points Prometheus cannot store are dropped and reported: delta temporality (not converted
-// to cumulative) and exponential histograms (native histograms, not stored yet).
+// to cumulative), exponential histograms with a scale below -4 or inconsistent counts.
 struct OtlpTranslation {
   WriteRequest request;
   uint64_t points = 0;                    // data points in the OTLP request

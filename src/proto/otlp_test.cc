@@ -1,5 +1,6 @@
 #include "proto/otlp.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -70,6 +71,7 @@ BySeriesName(const WriteRequest& req) {
         labels[ts.labels[i].name] = ts.labels[i].value;
       }
     }
+    if (!ts.histograms.empty()) continue;  // native histograms: checked on their own
     EXPECT_EQ(ts.samples.size(), 1u);
     out[name].emplace_back(labels, ts.samples[0]);
   }
@@ -90,10 +92,25 @@ TEST(Otlp, TranslatesMetricsByThePrometheusConventions) {
   auto tr = TranslateOtlpMetrics(*pb);
   ASSERT_TRUE(tr.ok()) << tr.status().ToString();
   EXPECT_EQ(tr->points, 7u);
-  EXPECT_EQ(tr->dropped, 2u);  // the delta sum and the exponential histogram
-  ASSERT_EQ(tr->drop_reasons.size(), 2u);
+  EXPECT_EQ(tr->dropped, 1u);  // the delta sum
+  ASSERT_EQ(tr->drop_reasons.size(), 1u);
   EXPECT_NE(tr->drop_reasons[0].find("queue.delta"), std::string::npos);
-  EXPECT_NE(tr->drop_reasons[1].find("exponential"), std::string::npos);
+  // The exponential histogram: OTel bucket -2 of scale 3 is Prometheus's index -1 of schema 3.
+  const TimeSeries* exp = nullptr;
+  for (const auto& ts : tr->request.series) {
+    if (!ts.histograms.empty()) exp = &ts;
+  }
+  ASSERT_NE(exp, nullptr);
+  EXPECT_EQ(FormatLabels(exp->labels),
+            R"({__name__="latency_exp", instance="pod-1", job="shop/checkout"})");
+  ASSERT_EQ(exp->histograms.size(), 1u);
+  const histogram::FloatHistogram& h = *exp->histograms[0].h;
+  EXPECT_EQ(exp->histograms[0].t, 1'700'000'000'000);
+  EXPECT_EQ(h.schema, 3);
+  EXPECT_EQ(h.zero_threshold, 1e-128);
+  EXPECT_EQ(h.count, 1);
+  EXPECT_EQ(h.positive_spans, (std::vector<histogram::Span>{{-1, 1}}));
+  EXPECT_EQ(h.positive_buckets, (std::vector<double>{1}));
 
   auto series = BySeriesName(tr->request);
   const std::map<std::string, std::string> base = {{"job", "shop/checkout"}, {"instance", "pod-1"}};
@@ -149,6 +166,39 @@ TEST(Otlp, TranslatesMetricsByThePrometheusConventions) {
 // histogram's each on the first bucket whose bound is at or above its value (+Inf last), none
 // for gauges; trace_id and span_id in hex, then the filtered attributes unless the labels
 // would pass 128 characters with them.
+// Prometheus's convertBucketsLayout, worked by hand: scale 10 merges four OTel buckets into
+// one of schema 8 (bucket k at index ((k >> 2) + 1)), gaps of up to two empty buckets are
+// filled and longer ones start a new span; a stale point and a scale below -4.
+TEST(Otlp, ExponentialHistogramsBecomeNativeHistograms) {
+  auto translate = [](std::string_view points) {
+    std::string json = fmt::format(R"({{"resourceMetrics": [{{"scopeMetrics": [{{"metrics": [
+        {{"name": "x", "exponentialHistogram": {{"aggregationTemporality": 2,
+          "dataPoints": [{}]}}}}]}}]}}]}})",
+                                   points);
+    auto pb = OtlpJsonToProtobuf(OtlpSignal::kMetrics, json);
+    EXPECT_TRUE(pb.ok()) << pb.status().ToString();
+    return TranslateOtlpMetrics(*pb).value();
+  };
+  auto tr = translate(R"({"timeUnixNano": "1000000", "count": "22", "sum": 3, "scale": 10,
+      "positive": {"offset": 3, "bucketCounts": ["1","2","3","4","5","0","0","0","0","0","0",
+                                                 "0","0","0","0","0","7"]}},
+    {"timeUnixNano": "2000000", "count": "3", "scale": 0,
+      "positive": {"offset": 0, "bucketCounts": ["1","0","0","0","0","2"]}},
+    {"timeUnixNano": "3000000", "flags": 1, "scale": 0},
+    {"timeUnixNano": "4000000", "count": "1", "scale": -5})");
+  ASSERT_EQ(tr.request.series.size(), 3u);
+  EXPECT_EQ(tr.dropped, 1u);  // scale -5
+  const auto& merged = *tr.request.series[0].histograms[0].h;
+  EXPECT_EQ(merged.schema, 8);
+  EXPECT_EQ(merged.positive_spans, (std::vector<histogram::Span>{{1, 5}}));
+  EXPECT_EQ(merged.positive_buckets, (std::vector<double>{1, 14, 0, 0, 7}));
+  EXPECT_EQ(merged.sum, 3);
+  const auto& gapped = *tr.request.series[1].histograms[0].h;
+  EXPECT_EQ(gapped.positive_spans, (std::vector<histogram::Span>{{1, 1}, {4, 1}}));
+  EXPECT_EQ(gapped.positive_buckets, (std::vector<double>{1, 2}));
+  EXPECT_TRUE(histogram::IsStale(*tr.request.series[2].histograms[0].h));
+}
+
 TEST(Otlp, ExemplarsByThePrometheusConventions) {
   const std::string long_value(120, 'x');
   const std::string json = R"({"resourceMetrics": [{"scopeMetrics": [{"metrics": [
