@@ -801,10 +801,16 @@ Status ValidateLayout(const H& h, const std::vector<T>& pos, const std::vector<T
     return Status::InvalidArgument(fmt::format(
         "histogram has schema {}: it must be -53 (custom buckets) or between -4 and 8", h.schema));
   }
-  if (pos.size() + neg.size() + h.custom_values.size() > kMaxBuckets) {
+  if (pos.size() + neg.size() + h.custom_values.size() > kMaxBuckets ||
+      h.positive_spans.size() > kMaxBuckets || h.negative_spans.size() > kMaxBuckets) {
     return Status::InvalidArgument(
-        fmt::format("histogram has {} buckets and {} custom bounds: more than {} in all",
-                    pos.size() + neg.size(), h.custom_values.size(), kMaxBuckets));
+        fmt::format("histogram has {} buckets, {} custom bounds and {}+{} spans: more than {}",
+                    pos.size() + neg.size(), h.custom_values.size(), h.positive_spans.size(),
+                    h.negative_spans.size(), kMaxBuckets));
+  }
+  if (!IndexesInRange(h.positive_spans) || !IndexesInRange(h.negative_spans)) {
+    return Status::InvalidArgument(
+        fmt::format("histogram has a bucket index beyond +-{}", kMaxBucketIndex));
   }
   if (h.UsesCustomBuckets()) {
     if (Status s = CheckCustomBounds(h.custom_values, h.positive_spans, pos.size()); !s.ok()) {
@@ -839,6 +845,17 @@ Status ValidateLayout(const H& h, const std::vector<T>& pos, const std::vector<T
 }
 
 }  // namespace
+
+bool IndexesInRange(std::span<const Span> spans) {
+  int64_t idx = 0;
+  for (size_t n = 0; n < spans.size(); ++n) {
+    idx += spans[n].offset;
+    if (idx < -kMaxBucketIndex) return false;
+    idx += spans[n].length;
+    if (idx > kMaxBucketIndex) return false;
+  }
+  return true;
+}
 
 double BucketBound(int32_t idx, int32_t schema, std::span<const double> custom_bounds) {
   if (IsCustomBucketsSchema(schema)) {
@@ -984,12 +1001,48 @@ ResetHint AddedHint(ResetHint a, ResetHint b) {
   return ResetHint::kUnknown;
 }
 
+// Whether a and b lay their buckets out alike (then bucket i of one is bucket i of the other).
+bool SameLayout(const FloatHistogram& a, const FloatHistogram& b) {
+  return a.schema == b.schema && a.zero_threshold == b.zero_threshold &&
+         a.positive_spans == b.positive_spans && a.negative_spans == b.negative_spans &&
+         a.positive_buckets.size() == b.positive_buckets.size() &&
+         a.negative_buckets.size() == b.negative_buckets.size() &&
+         BitsEqual(a.custom_values, b.custom_values);
+}
+
+// Whether no bucket of h lies inside its zero bucket (the operations below leave such
+// buckets out, as Prometheus's do).
+bool NoBucketInZeroBucket(const FloatHistogram& h) {
+  if (!IsExponentialSchema(h.schema) || h.zero_threshold == 0) return true;
+  for (const auto* spans : {&h.positive_spans, &h.negative_spans}) {
+    if (!spans->empty() && BucketBound(spans->front().offset, h.schema, {}) <= h.zero_threshold) {
+      return false;
+    }
+  }
+  return true;
+}
+
 CombineError Combine(FloatHistogram& h, const FloatHistogram& other, bool subtract) {
   if (h.UsesCustomBuckets() != other.UsesCustomBuckets()) return CombineError::kMixedSchemas;
   if (h.UsesCustomBuckets() && !BitsEqual(h.custom_values, other.custom_values)) {
     return CombineError::kIncompatibleBounds;
   }
   if (!subtract) h.hint = AddedHint(h.hint, other.hint);
+  if (SameLayout(h, other) && NoBucketInZeroBucket(other)) {
+    // The common case (a series' samples over time): bucket by bucket, the same sums as the
+    // general path below.
+    auto combine = [subtract](double a, double b) { return subtract ? a - b : a + b; };
+    h.zero_count = combine(h.zero_count, other.zero_count);
+    h.count = combine(h.count, other.count);
+    h.sum = combine(h.sum, other.sum);
+    for (size_t i = 0; i < h.positive_buckets.size(); ++i) {
+      h.positive_buckets[i] = combine(h.positive_buckets[i], other.positive_buckets[i]);
+    }
+    for (size_t i = 0; i < h.negative_buckets.size(); ++i) {
+      h.negative_buckets[i] = combine(h.negative_buckets[i], other.negative_buckets[i]);
+    }
+    return CombineError::kNone;
+  }
   if (!h.UsesCustomBuckets()) {
     double other_zero = ReconcileZeroBuckets(h, other);
     h.zero_count = subtract ? h.zero_count - other_zero : h.zero_count + other_zero;
@@ -1058,9 +1111,29 @@ CombineError FloatHistogram::Sub(const FloatHistogram& other) {
   return Combine(*this, other, true);
 }
 
+namespace {
+
+// Whether a side is compact already: no empty bucket, no empty span, no span right after
+// another (Prometheus's compactBuckets' early exit).
+bool IsCompact(const std::vector<Span>& spans, const std::vector<double>& buckets) {
+  for (double b : buckets) {
+    if (b == 0) return false;
+  }
+  for (size_t i = 0; i < spans.size(); ++i) {
+    if (spans[i].length == 0 || (i > 0 && spans[i].offset == 0)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 FloatHistogram& FloatHistogram::Compact() {
-  Layout(DropEmpty(Expand(positive_spans, positive_buckets)), &positive_spans, &positive_buckets);
-  Layout(DropEmpty(Expand(negative_spans, negative_buckets)), &negative_spans, &negative_buckets);
+  if (!IsCompact(positive_spans, positive_buckets)) {
+    Layout(DropEmpty(Expand(positive_spans, positive_buckets)), &positive_spans, &positive_buckets);
+  }
+  if (!IsCompact(negative_spans, negative_buckets)) {
+    Layout(DropEmpty(Expand(negative_spans, negative_buckets)), &negative_spans, &negative_buckets);
+  }
   return *this;
 }
 
@@ -1077,6 +1150,15 @@ bool FloatHistogram::DetectReset(const FloatHistogram& previous) const {
   auto [previous_zero, threshold] = ZeroCountForLargerThreshold(previous, zero_threshold);
   if (threshold != zero_threshold) return true;
   if (zero_count < previous_zero) return true;
+  if (SameLayout(*this, previous) && NoBucketInZeroBucket(*this)) {
+    for (size_t i = 0; i < positive_buckets.size(); ++i) {
+      if (positive_buckets[i] < previous.positive_buckets[i]) return true;
+    }
+    for (size_t i = 0; i < negative_buckets.size(); ++i) {
+      if (negative_buckets[i] < previous.negative_buckets[i]) return true;
+    }
+    return false;
+  }
   for (bool positive : {true, false}) {
     if (BucketsReset(SideAt(*this, positive, zero_threshold, schema),
                      SideAt(previous, positive, zero_threshold, schema))) {

@@ -34,8 +34,12 @@ inline bool IsExponentialSchema(int32_t s) {
 }
 inline bool IsCustomBucketsSchema(int32_t s) { return s == kCustomBucketsSchema; }
 inline bool IsValidSchema(int32_t s) { return IsExponentialSchema(s) || IsCustomBucketsSchema(s); }
-// Most buckets (both sides) plus custom bounds one histogram may have: what storage holds.
+// Most buckets (both sides) plus custom bounds one histogram may have, and most spans per
+// side: what storage holds.
 inline constexpr size_t kMaxBuckets = 1 << 16;
+// Bucket indexes stay within +-kMaxBucketIndex (every bound is 0 or +-Inf far before), so
+// index arithmetic cannot overflow.
+inline constexpr int64_t kMaxBucketIndex = int64_t{1} << 29;
 
 // What the writer knows about a counter reset at this sample (remote write's ResetHint, with
 // the same values).
@@ -46,6 +50,9 @@ struct Span {
   uint32_t length = 0;
   bool operator==(const Span&) const = default;
 };
+
+// Whether the spans keep every bucket index within +-kMaxBucketIndex.
+bool IndexesInRange(std::span<const Span> spans);
 
 // One bucket as iterators report it.
 struct Bucket {
@@ -86,8 +93,8 @@ class FloatHistogram {
   // The model's invariants (Prometheus's Validate): spans agree with buckets, no negative
   // counts, custom bounds strictly increasing and finite, no zero bucket or negative side with
   // custom buckets, no custom bounds otherwise; and, for storage, a schema Prometheus
-  // defines, a zero threshold >= 0 and at most kMaxBuckets buckets and bounds. A float
-  // histogram's count is not checked.
+  // defines, a zero threshold >= 0, at most kMaxBuckets buckets and bounds and spans per side,
+  // and bucket indexes within kMaxBucketIndex. A float histogram's count is not checked.
   Status Validate() const;
 
   // A copy at a lower (or the same) exponential schema, buckets merged.

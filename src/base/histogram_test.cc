@@ -245,6 +245,15 @@ TEST(HistogramTest, ValidateAndToFloat) {
   bad = h;
   bad.schema = 9;
   EXPECT_FALSE(bad.Validate().ok());
+  // What storage cannot hold: bucket indexes near the int32 limits, too many spans.
+  bad = h;
+  bad.positive_spans = {{INT32_MIN, 2}, {2, 1}};
+  EXPECT_NE(bad.Validate().message().find("bucket index beyond"), std::string::npos);
+  bad.positive_spans = {{INT32_MAX - 1, 2}, {2, 1}};
+  EXPECT_FALSE(bad.Validate().ok());
+  bad = h;
+  bad.positive_spans.insert(bad.positive_spans.end(), kMaxBuckets, Span{0, 0});
+  EXPECT_NE(bad.Validate().message().find("spans"), std::string::npos);
 
   FloatHistogram custom;
   custom.schema = kCustomBucketsSchema;

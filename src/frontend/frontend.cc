@@ -445,7 +445,7 @@ Result<promql::QueryResult> RangeRunner::Run(const RangeJob& q, QueryStats& st) 
           std::min(joined.to, joined.from + (fresh_limit - joined.from) / step * step);
       Extent keep = settled == joined.to ? joined : Slice(joined, joined.from, settled);
       if (q.to_cache) keep.annotations = q.to_cache(keep.annotations);
-      cache_->Set(p.key, EncodeExtent(keep));
+      if (auto bytes = EncodeExtent(keep)) cache_->Set(p.key, *bytes);
     }
     parts.push_back(Slice(joined, sp.first, sp.last));
   }

@@ -364,7 +364,7 @@ TEST_F(FrontendTest, ExtentsRoundTripAndCorruptionIsDetected) {
       engine_.Range(*querier_, **promql::ParseExpr("rate(memory_bytes[5m])"), 0, kHour, 60'000);
   ASSERT_TRUE(r.ok());
   Extent e{0, kHour, r->series, r->annotations};
-  std::string bytes = EncodeExtent(e);
+  std::string bytes = EncodeExtent(e).value();
   auto back = DecodeExtent(bytes);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   promql::QueryResult again;

@@ -171,7 +171,7 @@ void PutAnnotations(std::string& out, const std::set<promql::Annotations::Entry>
 
 }  // namespace
 
-std::string EncodeExtent(const Extent& e) {
+std::optional<std::string> EncodeExtent(const Extent& e) {
   std::string out;
   out.push_back(static_cast<char>(kExtentVersion));
   PutVarint(out, e.from);
@@ -198,7 +198,7 @@ std::string EncodeExtent(const Extent& e) {
     for (const auto& p : s.histograms) {
       chunk.clear();
       chunkenc::FloatHistogramAppender app(chunk, *p.h);
-      if (!app.Append(p.t, *p.h)) chunk.clear();  // no result holds one it cannot: never
+      if (!app.Append(p.t, *p.h)) return std::nullopt;  // e.g. a sum of too many buckets
       PutLengthPrefixed(
           out, std::string_view(reinterpret_cast<const char*>(chunk.data()), chunk.size()));
     }

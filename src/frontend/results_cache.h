@@ -82,7 +82,8 @@ struct Extent {
   promql::Annotations annotations;
 };
 
-std::string EncodeExtent(const Extent& e);
+// Empty when the extent cannot be cached: a histogram beyond what a chunk holds.
+std::optional<std::string> EncodeExtent(const Extent& e);
 // Untrusted bytes (a shared cache): Corruption on anything malformed.
 Result<Extent> DecodeExtent(std::string_view data);
 

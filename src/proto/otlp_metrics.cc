@@ -312,8 +312,9 @@ Point DecodePoint(std::string_view data, OtlpMetricKind kind, bool exemplars) {
 // An ExponentialHistogramDataPoint as Prometheus's translator makes it a native histogram
 // (exponentialToNativeHistogram): scale above 8 merged down to schema 8, OTel bucket k
 // (base^k, base^(k+1)] at Prometheus index k+1, spans split at gaps of over two empty buckets,
-// the zero threshold always 1e-128 (the point's own is not read, as in Prometheus), a gauge
-// for delta temporality, and NoRecordedValue a stale marker.
+// the zero threshold always 1e-128 (the point's own is not read, as in Prometheus), and
+// NoRecordedValue a stale marker. (Delta ones are dropped before, as Prometheus does by
+// default.)
 struct ExpPoint {
   std::vector<OtlpAttribute> attrs;
   int64_t t_ms = 0;
@@ -380,47 +381,62 @@ ExpPoint DecodeExpPoint(std::string_view data) {
 }
 
 // Prometheus's convertBucketsLayout: OTel bucket counts from `offset`, merged 2^scale_down at
-// a time, as Prometheus spans and delta-encoded counts.
-void ConvertBucketsLayout(const std::vector<uint64_t>& counts, int32_t offset, int32_t scale_down,
+// a time, as Prometheus spans and delta-encoded counts. Index arithmetic is done in 64 bits;
+// false (the point is dropped) for indexes or counts a histogram cannot hold.
+bool ConvertBucketsLayout(const std::vector<uint64_t>& counts, int32_t offset, int32_t scale_down,
                           std::vector<histogram::Span>& spans, std::vector<int64_t>& deltas) {
-  if (counts.empty()) return;
+  if (counts.empty()) return true;
+  const int shift = std::min(scale_down, 62);
+  auto index = [&](int64_t i) { return ((i + offset) >> shift) + 1; };
+  bool ok = true;
+  auto span = [&](int64_t off) {
+    ok = ok && off >= -histogram::kMaxBucketIndex && off <= histogram::kMaxBucketIndex;
+    spans.push_back({static_cast<int32_t>(ok ? off : 0), 0});
+  };
   int64_t count = 0;
   int64_t prev = 0;
   auto append = [&](int64_t c) {
     ++spans.back().length;
-    deltas.push_back(c - prev);
+    deltas.push_back(c - prev);  // both in [0, INT64_MAX]
     prev = c;
   };
-  int32_t bucket_idx = (offset >> scale_down) + 1;
-  spans.push_back({(offset >> scale_down) + 1, 0});
-  const auto n = static_cast<int32_t>(counts.size());
-  for (int32_t i = 0; i < n; ++i) {
-    int32_t next = ((i + offset) >> scale_down) + 1;
+  auto add = [&](uint64_t c) {
+    ok = ok && c <= static_cast<uint64_t>(INT64_MAX) &&
+         !__builtin_add_overflow(count, static_cast<int64_t>(c), &count);
+  };
+  int64_t bucket_idx = index(0);
+  span(bucket_idx);
+  const auto n = static_cast<int64_t>(counts.size());
+  for (int64_t i = 0; i < n && ok; ++i) {
+    const uint64_t c = counts[static_cast<size_t>(i)];
+    int64_t next = index(i);
     if (bucket_idx == next) {
-      count += static_cast<int64_t>(counts[static_cast<size_t>(i)]);
+      add(c);
       continue;
     }
     if (count == 0) {
-      count = static_cast<int64_t>(counts[static_cast<size_t>(i)]);
+      add(c);
       continue;
     }
-    int32_t gap = next - bucket_idx - 1;
+    int64_t gap = next - bucket_idx - 1;
     if (gap > 2) {
-      spans.push_back({gap, 0});
+      span(gap);
     } else {
-      for (int32_t j = 0; j < gap; ++j) append(0);
+      for (int64_t j = 0; j < gap; ++j) append(0);
     }
     append(count);
-    count = static_cast<int64_t>(counts[static_cast<size_t>(i)]);
+    count = 0;
+    add(c);
     bucket_idx = next;
   }
-  int32_t gap = ((n + offset - 1) >> scale_down) + 1 - bucket_idx;
+  int64_t gap = index(n - 1) - bucket_idx;
   if (gap > 2) {
-    spans.push_back({gap, 0});
+    span(gap);
   } else {
-    for (int32_t j = 0; j < gap; ++j) append(0);
+    for (int64_t j = 0; j < gap; ++j) append(0);
   }
   append(count);
+  return ok;
 }
 
 class Translator {
@@ -520,7 +536,7 @@ class Translator {
       case 11:
         kind = OtlpMetricKind::kSummary, type = MetricType::kSummary;
         break;
-      case 10:
+      default:  // 10: exponential histograms
         if (temporality != kCumulative) {
           return Drop(points.size(),
                       fmt::format("metric {}: exponential histograms with delta temporality are "
@@ -529,8 +545,6 @@ class Translator {
         }
         kind = OtlpMetricKind::kHistogram, type = MetricType::kHistogram;
         break;
-      default:
-        return;
     }
     std::string family = PrometheusMetricName(name, unit, kind);
     if (family.empty()) {
@@ -557,10 +571,12 @@ class Translator {
     h.schema = std::min(p.scale, histogram::kExponentialSchemaMax);
     h.zero_threshold = 1e-128;
     h.zero_count = p.zero_count;
-    ConvertBucketsLayout(p.counts[0], p.offsets[0], scale_down, h.positive_spans,
-                         h.positive_deltas);
-    ConvertBucketsLayout(p.counts[1], p.offsets[1], scale_down, h.negative_spans,
-                         h.negative_deltas);
+    if (!ConvertBucketsLayout(p.counts[0], p.offsets[0], scale_down, h.positive_spans,
+                              h.positive_deltas) ||
+        !ConvertBucketsLayout(p.counts[1], p.offsets[1], scale_down, h.negative_spans,
+                              h.negative_deltas)) {
+      return Drop(1, fmt::format("metric {}: exponential histogram buckets out of range", name));
+    }
     if ((p.flags & kNoRecordedValue) != 0) {
       h.sum = StaleNaN();
       h.count = kStaleNaNBits;

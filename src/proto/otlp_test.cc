@@ -185,9 +185,20 @@ TEST(Otlp, ExponentialHistogramsBecomeNativeHistograms) {
     {"timeUnixNano": "2000000", "count": "3", "scale": 0,
       "positive": {"offset": 0, "bucketCounts": ["1","0","0","0","0","2"]}},
     {"timeUnixNano": "3000000", "flags": 1, "scale": 0},
-    {"timeUnixNano": "4000000", "count": "1", "scale": -5})");
-  ASSERT_EQ(tr.request.series.size(), 3u);
-  EXPECT_EQ(tr.dropped, 1u);  // scale -5
+    {"timeUnixNano": "4000000", "count": "1", "scale": -5},
+    {"timeUnixNano": "5000000", "count": "2", "scale": 2147483647,
+      "positive": {"offset": 2147483647, "bucketCounts": ["1", "1"]}},
+    {"timeUnixNano": "6000000", "count": "2", "scale": 0,
+      "positive": {"offset": -2147483648, "bucketCounts": ["1", "1"]}},
+    {"timeUnixNano": "7000000", "count": "0", "scale": 9,
+      "positive": {"offset": 0, "bucketCounts": ["18446744073709551615", "1"]}})");
+  // Dropped: scale -5; indexes beyond what a histogram holds; a count over 64 bits. A scale
+  // far above 8 shifts every bucket to index 1, as Go's shifts do.
+  ASSERT_EQ(tr.request.series.size(), 4u);
+  EXPECT_EQ(tr.dropped, 3u);
+  const auto& far = *tr.request.series[3].histograms[0].h;
+  EXPECT_EQ(far.positive_spans, (std::vector<histogram::Span>{{1, 1}}));
+  EXPECT_EQ(far.positive_buckets, (std::vector<double>{2}));
   const auto& merged = *tr.request.series[0].histograms[0].h;
   EXPECT_EQ(merged.schema, 8);
   EXPECT_EQ(merged.positive_spans, (std::vector<histogram::Span>{{1, 5}}));

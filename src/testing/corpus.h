@@ -69,7 +69,7 @@ inline std::vector<Generated> Generate(int64_t hours, uint32_t seed) {
   }
   // Native histogram counters: six buckets that grow, now and then reset, some series with
   // custom bounds; a stale marker at the end of some.
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 4; ++i) {
     Generated g{{{"__name__", "rpc_duration_seconds"},
                  {"instance", "host-" + std::to_string(i)},
                  {"job", i % 2 ? "api" : "web"}},

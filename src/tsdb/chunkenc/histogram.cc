@@ -53,6 +53,10 @@ FloatHistogramAppender::FloatHistogramAppender(std::vector<uint8_t>& bytes,
   // The reader sizes the buckets from the spans: histograms that disagree are not stored.
   consistent_ = spanned == buckets_ && buckets_ <= histogram::kMaxBuckets &&
                 first.custom_values.size() <= histogram::kMaxBuckets &&
+                first.positive_spans.size() <= histogram::kMaxBuckets &&
+                first.negative_spans.size() <= histogram::kMaxBuckets &&
+                histogram::IndexesInRange(first.positive_spans) &&
+                histogram::IndexesInRange(first.negative_spans) &&
                 histogram::IsValidSchema(first.schema);
   bytes_->assign(kXorHeaderSize, 0);
   BitWriter w(*bytes_, 0);
@@ -133,7 +137,9 @@ bool FloatHistogramIterator::ReadLayout() {
   size_t negative = 0;
   if (!ReadSpans(reader_, h_.positive_spans, &positive) ||
       !ReadSpans(reader_, h_.negative_spans, &negative) ||
-      positive + negative > histogram::kMaxBuckets) {
+      positive + negative > histogram::kMaxBuckets ||
+      !histogram::IndexesInRange(h_.positive_spans) ||
+      !histogram::IndexesInRange(h_.negative_spans)) {
     return false;
   }
   uint64_t custom = 0;

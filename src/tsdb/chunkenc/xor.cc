@@ -128,7 +128,10 @@ bool ReadXorValue(BitReader& r, XorState& st) {
     if (st.leading + sigbits > 64) return false;
     st.trailing = static_cast<uint8_t>(64 - st.leading - sigbits);
   } else if (st.leading == 0xFF) {
-    return false;  // a reuse of a window never set
+    // A reuse before any window was set: Prometheus reads it as the whole 64 bits (and its
+    // appender writes it when it reopens a chunk of one sample).
+    st.leading = 0;
+    st.trailing = 0;
   }
   int sigbits = 64 - st.leading - st.trailing;
   uint64_t bits = r.ReadBits(sigbits);

@@ -33,6 +33,34 @@ void ExpectSameBits(const Samples& a, const Samples& b) {
   }
 }
 
+// Prometheus's appender, reopening a chunk of one sample, may write a "reuse the window"
+// control before any window was set; its reader takes the whole 64 bits then, and so must we.
+// Built by hand: 2 samples; t=0 (zigzag uvarint 0), v=0.0; delta 1; control 1,0; 64 bits
+// of 1.0's pattern (0x3FF0...).
+TEST(XorChunk, ReuseBeforeAnyWindowReadsAllBits) {
+  std::vector<uint8_t> bytes = {0, 2, 0};
+  bytes.insert(bytes.end(), 8, 0);  // v = 0.0
+  bytes.push_back(1);               // delta 1 ms
+  // Bits: 1 0, then 0x3FF0000000000000 (64 bits), then padding.
+  uint64_t v = 0x3FF0000000000000ULL;
+  std::vector<bool> bits = {true, false};
+  for (int i = 63; i >= 0; --i) bits.push_back(((v >> i) & 1) != 0);
+  while (bits.size() % 8 != 0) bits.push_back(false);
+  for (size_t i = 0; i < bits.size(); i += 8) {
+    uint8_t b = 0;
+    for (size_t k = 0; k < 8; ++k) b = static_cast<uint8_t>((b << 1) | (bits[i + k] ? 1 : 0));
+    bytes.push_back(b);
+  }
+  XorIterator it(bytes);
+  ASSERT_TRUE(it.Next());
+  EXPECT_EQ(it.v(), 0.0);
+  ASSERT_TRUE(it.Next()) << it.corrupt();
+  EXPECT_EQ(it.t(), 1);
+  EXPECT_EQ(it.v(), 1.0);
+  EXPECT_FALSE(it.Next());
+  EXPECT_FALSE(it.corrupt());
+}
+
 TEST(XorChunk, EmptyChunkHasNoSamples) {
   std::vector<uint8_t> bytes;
   XorAppender app(bytes);

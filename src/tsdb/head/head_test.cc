@@ -125,6 +125,14 @@ TEST(Head, HistogramsAlternateWithFloatsUnderTheSameRules) {
   MemSeries* only = Create(h, {{"__name__", "y"}});
   EXPECT_EQ(h.AppendHistogram(*only, 1000, hist(1), 0), AppendResult::kAppended);
   h.WithSeriesLocked(*only, [&](const MemSeries& ms) { EXPECT_FALSE(ms.empty()); });
+
+  // Regression: a refused histogram leaves no trace (an empty histogram list made the series
+  // look non-empty and Stats read its first element).
+  MemSeries* floats = Create(h, {{"__name__", "z"}});
+  EXPECT_EQ(h.Append(*floats, 2000, 1, 0), AppendResult::kAppended);
+  EXPECT_EQ(h.AppendHistogram(*floats, 1000, hist(1), 0), AppendResult::kOutOfOrder);
+  h.WithSeriesLocked(*floats, [&](const MemSeries& ms) { EXPECT_EQ(ms.histograms(), nullptr); });
+  EXPECT_EQ(h.Stats().max_time, 3000);  // and no read of an empty list
 }
 
 TEST(Head, CutsChunksAndReadsRanges) {

@@ -109,18 +109,21 @@ AppendResult MemSeries::Append(int64_t t, double v, int64_t ooo_window_ms) {
 AppendResult MemSeries::AppendHistogram(int64_t t,
                                         std::shared_ptr<const histogram::FloatHistogram> h,
                                         int64_t ooo_window_ms) {
-  if (!histograms_) histograms_ = std::make_unique<std::vector<histogram::HistogramSample>>();
-  auto at = HistogramAt(*histograms_, t);
   if (t <= max_t_) {
-    if (at != histograms_->end() && at->t == t) {
-      return at->h->Equals(*h) ? AppendResult::kDuplicate : AppendResult::kDuplicateTimestamp;
+    if (histograms_) {
+      auto at = HistogramAt(*histograms_, t);
+      if (at != histograms_->end() && at->t == t) {
+        return at->h->Equals(*h) ? AppendResult::kDuplicate : AppendResult::kDuplicateTimestamp;
+      }
     }
     double unused;
     if (HasSampleAt(t, &unused)) return AppendResult::kDuplicateTimestamp;
     if (ooo_window_ms <= 0) return AppendResult::kOutOfOrder;
     if (t < max_t_ - ooo_window_ms) return AppendResult::kTooOld;
   }
-  histograms_->insert(at, {t, std::move(h)});
+  // Made only for a histogram taken: an empty vector would make the series look non-empty.
+  if (!histograms_) histograms_ = std::make_unique<std::vector<histogram::HistogramSample>>();
+  histograms_->insert(HistogramAt(*histograms_, t), {t, std::move(h)});
   max_t_ = std::max(max_t_, t);
   return AppendResult::kAppended;
 }
