@@ -11,7 +11,9 @@ API must be in Strata's dump, and Strata must have nothing else in that window (
 markers aside, which Prometheus's API never returns). Prometheus also scrapes an OpenMetrics
 target of this script that gives an exemplar with every scrape, and sends the exemplars
 (exemplar-storage, send_exemplars): Strata's /api/v1/query_exemplars must answer what
-Prometheus's own does for the window.
+Prometheus's own does for the window. A third target serves a native histogram in the
+protobuf exposition format (native-histograms, send_native_histograms): Strata's answer for
+the window's histograms must be Prometheus's own, byte for byte once parsed.
 """
 import argparse
 import http.server
@@ -75,6 +77,69 @@ class ExemplarTarget(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _zigzag(n):
+    return (n << 1) ^ (n >> 63)
+
+
+def _field(num, wire, payload):
+    key = _varint((num << 3) | wire)
+    if wire == 2:
+        return key + _varint(len(payload)) + payload
+    return key + payload
+
+
+def _double(num, v):
+    import struct
+    return _field(num, 1, struct.pack("<d", v))
+
+
+def _uint(num, v):
+    return _field(num, 0, _varint(v))
+
+
+class NativeHistogramTarget(http.server.BaseHTTPRequestHandler):
+    """io.prometheus.client.MetricFamily (delimited protobuf, built field by field from
+    metrics.proto) with one native histogram, schema 3, whose buckets grow every scrape."""
+    scrapes = 0
+
+    def do_GET(self):
+        NativeHistogramTarget.scrapes += 1
+        n = NativeHistogramTarget.scrapes
+        pos = [n, 2 * n, n + 3]    # counts of positive buckets 3, 4 and 7 (two spans)
+        neg = [n]                  # negative bucket 1
+        zero = 2
+        deltas = lambda counts: b"".join(_varint(_zigzag(c - p)) for c, p in zip(counts, [0] + counts[:-1]))
+        span = lambda off, length: _field(1, 0, _varint(_zigzag(off))) + _uint(2, length)
+        h = (_uint(1, sum(pos) + sum(neg) + zero) + _double(2, 1.25 * n) +
+             _field(5, 0, _varint(_zigzag(3))) + _double(6, 2.0 ** -128) + _uint(7, zero) +
+             _field(9, 2, span(1, 1)) + _field(10, 2, deltas(neg)) +
+             _field(12, 2, span(3, 2)) + _field(12, 2, span(2, 1)) + _field(13, 2, deltas(pos)))
+        label = _field(1, 2, b"path") + _field(2, 2, b"/a")
+        metric = _field(1, 2, label) + _field(7, 2, h)
+        family = (_field(1, 2, b"demo_latency_seconds") + _field(2, 2, b"Latency.") + _uint(3, 4) +
+                  _field(4, 2, metric))
+        body = _varint(len(family)) + family
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.google.protobuf; "
+                         "proto=io.prometheus.client.MetricFamily; encoding=delimited")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strata", required=True)
@@ -89,6 +154,8 @@ def main():
     procs = []
     target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ExemplarTarget)
     threading.Thread(target=target.serve_forever, daemon=True).start()
+    native = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NativeHistogramTarget)
+    threading.Thread(target=native.serve_forever, daemon=True).start()
     try:
         s_port, p_port, n_port = free_port(), free_port(), free_port()
         data_dir = os.path.join(work, "strata")
@@ -126,16 +193,19 @@ scrape_configs:
     static_configs: [{{targets: ["127.0.0.1:{n_port}"]}}]
   - job_name: exemplars
     static_configs: [{{targets: ["127.0.0.1:{target.server_address[1]}"]}}]
+  - job_name: native
+    static_configs: [{{targets: ["127.0.0.1:{native.server_address[1]}"]}}]
 remote_write:
   - url: http://127.0.0.1:{write_port}/api/v1/write
     send_exemplars: true
+    send_native_histograms: true
     queue_config: {{batch_send_deadline: 1s, max_samples_per_send: 2000}}
     metadata_config: {{send_interval: 2s}}
 """)
         procs.append(subprocess.Popen(["prometheus", f"--config.file={config}",
                                        f"--storage.tsdb.path={os.path.join(work, 'prom-data')}",
                                        f"--web.listen-address=127.0.0.1:{p_port}", "--log.level=warn",
-                                       "--enable-feature=exemplar-storage"],
+                                       "--enable-feature=exemplar-storage,native-histograms"],
                                       stdout=logs["prom"], stderr=subprocess.STDOUT))
         prom = f"http://127.0.0.1:{p_port}"
         wait_http(prom + "/-/ready")
@@ -149,7 +219,8 @@ remote_write:
         assert resp["status"] == "success", resp
         want = {}
         for r in resp["data"]["result"]:
-            want[prom_labels(r["metric"])] = [(round(float(t) * 1000), float(v)) for t, v in r["values"]]
+            if "values" in r:  # native histograms are compared below
+                want[prom_labels(r["metric"])] = [(round(float(t) * 1000), float(v)) for t, v in r["values"]]
 
         failed = json.loads(get(f"{prom}/api/v1/query?query=" +
                                 urllib.parse.quote("sum(prometheus_remote_storage_samples_failed_total)")))
@@ -160,6 +231,12 @@ remote_write:
                                     "end": end_s})
         want_exemplars = json.loads(get(f"{prom}/api/v1/query_exemplars?{q}"))["data"]
         got_exemplars = json.loads(get(f"http://127.0.0.1:{s_port}/api/v1/query_exemplars?{q}"))["data"]
+
+        # The native histograms of the window: Prometheus's API answer and Strata's, compared
+        # as JSON (the same encoding: quoted numbers, [rule, lower, upper, count] buckets).
+        q = urllib.parse.urlencode({"query": f"demo_latency_seconds[{WINDOW_SECONDS}s]", "time": end_s})
+        want_native = json.loads(get(f"{prom}/api/v1/query?{q}"))["data"]["result"]
+        got_native = json.loads(get(f"http://127.0.0.1:{s_port}/api/v1/query?{q}"))["data"]["result"]
 
         procs[0].send_signal(signal.SIGTERM)
         procs[0].wait(timeout=30)
@@ -198,6 +275,12 @@ remote_write:
             problems.append(f"too few exemplars in the window: {want_exemplars}")
         if got_exemplars != want_exemplars:
             problems.append(f"exemplars differ: prometheus {want_exemplars} strata {got_exemplars}")
+        n_native = sum(len(s.get("histograms", [])) for s in want_native)
+        print(f"compared {n_native} native histogram samples in the window")
+        if n_native < 3:
+            problems.append(f"too few native histograms in the window: {want_native}")
+        if got_native != want_native:
+            problems.append(f"native histograms differ: prometheus {want_native} strata {got_native}")
         if problems:
             print(f"{len(problems)} problems:")
             for p in problems[:20]:
@@ -211,6 +294,7 @@ remote_write:
         return 0
     finally:
         target.shutdown()
+        native.shutdown()
         stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
