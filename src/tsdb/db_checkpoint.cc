@@ -64,10 +64,15 @@ Status Db::Checkpoint() {
           samples.EndEntry();
         }
       }
-      if (const auto* hs = s.histograms()) {
-        // An entry per run of histograms sharing a layout and fitting one chunk.
+      {
+        // Histogram chunks as they are, then late histograms in runs that share a chunk.
         wal::RecordBuilder histograms(kHistogramsRecord, frames);
-        std::span<const histogram::HistogramSample> rest(*hs);
+        s.ForEachHistogramChunk([&](int64_t, int64_t, std::span<const uint8_t> bytes) {
+          EncodeHistogramChunk(histograms.payload(), s.ref(), bytes);
+          histograms.EndEntry();
+        });
+        std::span<const histogram::HistogramSample> rest;
+        if (const auto* ooo = s.ooo_histograms()) rest = *ooo;
         while (!rest.empty()) {
           size_t n = EncodeHistograms(histograms.payload(), s.ref(), rest,
                                       static_cast<size_t>(chunkenc::kSamplesPerChunk));

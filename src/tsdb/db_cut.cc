@@ -74,14 +74,13 @@ Result<int> Db::CutBlocks(const std::string& staging_dir, const BlockShipper& sh
           any = true;
         }
       });
-      if (const auto* hs = s.histograms()) {
-        for (const auto& h : *hs) {
-          if (h.t < start || h.t >= end) continue;
+      s.ForEachHistogramChunk([&](int64_t cmin, int64_t cmax, std::span<const uint8_t> b) {
+        if (cmax >= start && cmin < end) {
+          bytes += b.size();
           any = true;
-          bytes += 8 * (4 + h.h->positive_buckets.size() + h.h->negative_buckets.size());
         }
-      }
-      if (any || s.ooo_samples()) series.push_back(&s);
+      });
+      if (any || s.ooo_samples() || s.ooo_histograms()) series.push_back(&s);
     });
     std::sort(series.begin(), series.end(), LabelsLess);
     auto shards = static_cast<uint32_t>(std::clamp<uint64_t>(

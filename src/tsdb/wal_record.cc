@@ -21,10 +21,14 @@ size_t EncodeHistograms(std::string& out, uint32_t ref,
   size_t n = 0;
   while (n < samples.size() && n < max && app.Append(samples[n].t, *samples[n].h)) ++n;
   if (n == 0) return 0;
+  EncodeHistogramChunk(out, ref, chunk);
+  return n;
+}
+
+void EncodeHistogramChunk(std::string& out, uint32_t ref, std::span<const uint8_t> chunk) {
   PutUvarint(out, ref);
   PutLengthPrefixed(out,
                     std::string_view(reinterpret_cast<const char*>(chunk.data()), chunk.size()));
-  return n;
 }
 
 void EncodeMetadata(std::string& out, const RefMetadata& m) {

@@ -58,6 +58,8 @@ struct RefHistograms {
 };
 
 void EncodeSample(std::string& out, const RefSample& s);
+// One entry holding an encoded histogram chunk.
+void EncodeHistogramChunk(std::string& out, uint32_t ref, std::span<const uint8_t> chunk);
 // Encodes the longest run at the start of `samples` (sorted by time) that shares one chunk,
 // at most `max` samples, as one entry; returns how many it took (0: none could be encoded,
 // and nothing was written).

@@ -196,10 +196,15 @@ HeadStats Head::Stats() const {
       st.min_time = std::min(st.min_time, mint);
       st.max_time = std::max(st.max_time, maxt);
     });
-    if (const auto* hs = s.histograms()) {
-      st.min_time = std::min(st.min_time, hs->front().t);
-      st.max_time = std::max(st.max_time, hs->back().t);
-    }
+    auto histograms = [&](int64_t mint, int64_t maxt) {
+      st.min_time = std::min(st.min_time, mint);
+      st.max_time = std::max(st.max_time, maxt);
+    };
+    s.ForEachHistogramChunk([&](int64_t mint, int64_t maxt, std::span<const uint8_t>) {
+      ++st.chunks;
+      histograms(mint, maxt);
+    });
+    if (const auto* ooo = s.ooo_histograms()) histograms(ooo->front().t, ooo->back().t);
   });
   st.series = num_series();
   st.symbols = symbols_.size();

@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -131,8 +132,93 @@ TEST(Head, HistogramsAlternateWithFloatsUnderTheSameRules) {
   MemSeries* floats = Create(h, {{"__name__", "z"}});
   EXPECT_EQ(h.Append(*floats, 2000, 1, 0), AppendResult::kAppended);
   EXPECT_EQ(h.AppendHistogram(*floats, 1000, hist(1), 0), AppendResult::kOutOfOrder);
-  h.WithSeriesLocked(*floats, [&](const MemSeries& ms) { EXPECT_EQ(ms.histograms(), nullptr); });
+  h.WithSeriesLocked(*floats, [&](const MemSeries& ms) {
+    int chunks = 0;
+    ms.ForEachHistogramChunk([&](int64_t, int64_t, std::span<const uint8_t>) { ++chunks; });
+    EXPECT_EQ(chunks, 0);
+    EXPECT_EQ(ms.ooo_histograms(), nullptr);
+  });
   EXPECT_EQ(h.Stats().max_time, 3000);  // and no read of an empty list
+}
+
+TEST(Head, HistogramsAreKeptInChunksOfOneLayout) {
+  Head h;
+  MemSeries* s = Create(h, {{"__name__", "x"}});
+  auto make = [](int i, bool wide) {
+    histogram::FloatHistogram fh;
+    fh.schema = 2;
+    fh.positive_spans = {{0, wide ? 3u : 2u}};
+    fh.positive_buckets =
+        wide ? std::vector<double>{1.0 * i, 2, 3} : std::vector<double>{1.0 * i, 2};
+    fh.count = fh.positive_buckets[0] + (wide ? 5 : 2);
+    return std::make_shared<const histogram::FloatHistogram>(fh);
+  };
+  std::vector<histogram::HistogramSample> want;
+  want.reserve(131);
+  for (int i = 0; i < 130; ++i) want.push_back({int64_t{1000} * i, make(i, i >= 125)});
+  for (const auto& w : want)
+    ASSERT_EQ(h.AppendHistogram(*s, w.t, w.h, 200'000), AppendResult::kAppended);
+  // A late one, kept beside the chunks and read back in order.
+  histogram::HistogramSample late{1500, make(7, false)};
+  ASSERT_EQ(h.AppendHistogram(*s, late.t, late.h, 200'000), AppendResult::kAppended);
+  EXPECT_EQ(h.AppendHistogram(*s, late.t, late.h, 200'000), AppendResult::kDuplicate);
+  EXPECT_EQ(h.AppendHistogram(*s, 3000, make(9, false), 200'000),
+            AppendResult::kDuplicateTimestamp);
+  want.insert(want.begin() + 2, late);
+  h.WithSeriesLocked(*s, [&](const MemSeries& ms) {
+    std::vector<std::pair<int64_t, int64_t>> chunks;
+    ms.ForEachHistogramChunk([&](int64_t mint, int64_t maxt, std::span<const uint8_t>) {
+      chunks.emplace_back(mint, maxt);
+    });
+    // 120 samples, then the 5 left of the first layout, then the 5 of the wider one.
+    EXPECT_EQ(chunks, (std::vector<std::pair<int64_t, int64_t>>{
+                          {0, 119'000}, {120'000, 124'000}, {125'000, 129'000}}));
+    std::vector<histogram::HistogramSample> got;
+    ms.AppendHistograms(INT64_MIN, INT64_MAX, got);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].t, want[i].t);
+      EXPECT_TRUE(got[i].h->Equals(*want[i].h)) << i;
+    }
+  });
+  std::vector<MemSeries*> emptied;
+  h.TruncateBefore(125'000, &emptied);
+  h.WithSeriesLocked(*s, [&](const MemSeries& ms) {
+    std::vector<histogram::HistogramSample> got;
+    ms.AppendHistograms(INT64_MIN, INT64_MAX, got);
+    EXPECT_EQ(got.size(), 5u);
+    EXPECT_EQ(ms.ooo_histograms(), nullptr);
+  });
+}
+
+// Kept in chunks, a histogram costs the head a few dozen bytes, not its decoded form's
+// hundreds (an object, two vectors and a shared pointer per sample).
+TEST(Head, HistogramSamplesAreSmallInTheHead) {
+  Head h;
+  MemSeries* s = Create(h, {{"__name__", "x"}});
+  size_t before = 0;
+  h.WithSeriesLocked(*s, [&](const MemSeries& ms) { before = ms.MemoryBytes(); });
+  std::vector<double> counts(6, 0);
+  constexpr int kSamples = 1200;
+  for (int i = 0; i < kSamples; ++i) {
+    histogram::FloatHistogram fh;
+    fh.schema = 3;
+    fh.positive_spans = {{-2, 6}};
+    for (size_t b = 0; b < counts.size(); ++b) {
+      counts[b] += static_cast<double>((static_cast<size_t>(i) * 7 + b * 3) % 5);
+      fh.count += counts[b];
+    }
+    fh.positive_buckets = counts;
+    fh.sum = fh.count * 0.3;
+    ASSERT_EQ(h.AppendHistogram(*s, int64_t{15'000} * i,
+                                std::make_shared<const histogram::FloatHistogram>(fh), 0),
+              AppendResult::kAppended);
+  }
+  size_t after = 0;
+  h.WithSeriesLocked(*s, [&](const MemSeries& ms) { after = ms.MemoryBytes(); });
+  double per_sample = static_cast<double>(after - before) / kSamples;
+  std::printf("head bytes per 6-bucket histogram sample: %.1f\n", per_sample);
+  EXPECT_LT(per_sample, 40);
 }
 
 TEST(Head, CutsChunksAndReadsRanges) {

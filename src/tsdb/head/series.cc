@@ -37,8 +37,14 @@ size_t MemSeries::TruncateBefore(int64_t t) {
     if (ooo_->empty()) ooo_.reset();
   }
   if (histograms_) {
-    std::erase_if(*histograms_, [t](const histogram::HistogramSample& s) { return s.t < t; });
-    if (histograms_->empty()) histograms_.reset();
+    HistogramStore& hs = *histograms_;
+    std::erase_if(hs.closed, [t](const ClosedChunk& c) { return c.max_t < t; });
+    if (hs.app && hs.app->last_timestamp() < t) {
+      hs.app.reset();
+      hs.open = {};
+    }
+    std::erase_if(hs.ooo, [t](const histogram::HistogramSample& s) { return s.t < t; });
+    if (hs.empty()) histograms_.reset();
   }
   return before - MemoryBytes();
 }
@@ -51,12 +57,24 @@ auto HistogramAt(Vec& hs, int64_t t) {
                           [](const histogram::HistogramSample& s, int64_t x) { return s.t < x; });
 }
 
+// Decodes the samples of a histogram chunk in [mint, maxt] into `out`.
+void DecodeHistograms(std::span<const uint8_t> bytes, int64_t mint, int64_t maxt,
+                      std::vector<histogram::HistogramSample>& out) {
+  chunkenc::FloatHistogramIterator it(bytes);
+  while (it.Next()) {
+    if (it.t() > maxt) break;
+    if (it.t() >= mint) {
+      out.push_back({it.t(), std::make_shared<const histogram::FloatHistogram>(it.h())});
+    }
+  }
+}
+
 }  // namespace
 
 bool MemSeries::HasHistogramAt(int64_t t) const {
-  if (!histograms_) return false;
-  auto it = HistogramAt(*histograms_, t);
-  return it != histograms_->end() && it->t == t;
+  std::vector<histogram::HistogramSample> found;
+  AppendHistograms(t, t, found);
+  return !found.empty();
 }
 
 bool MemSeries::HasSampleAt(int64_t t, double* v) const {
@@ -109,30 +127,89 @@ AppendResult MemSeries::Append(int64_t t, double v, int64_t ooo_window_ms) {
 AppendResult MemSeries::AppendHistogram(int64_t t,
                                         std::shared_ptr<const histogram::FloatHistogram> h,
                                         int64_t ooo_window_ms) {
-  if (t <= max_t_) {
-    if (histograms_) {
-      auto at = HistogramAt(*histograms_, t);
-      if (at != histograms_->end() && at->t == t) {
-        return at->h->Equals(*h) ? AppendResult::kDuplicate : AppendResult::kDuplicateTimestamp;
-      }
+  const bool late = t <= max_t_;
+  if (late) {
+    // A histogram already stored is accepted again, so that retried batches are idempotent;
+    // only this rare path decodes chunks.
+    std::vector<histogram::HistogramSample> found;
+    AppendHistograms(t, t, found);
+    if (!found.empty()) {
+      return found[0].h->Equals(*h) ? AppendResult::kDuplicate : AppendResult::kDuplicateTimestamp;
     }
     double unused;
     if (HasSampleAt(t, &unused)) return AppendResult::kDuplicateTimestamp;
     if (ooo_window_ms <= 0) return AppendResult::kOutOfOrder;
     if (t < max_t_ - ooo_window_ms) return AppendResult::kTooOld;
   }
-  // Made only for a histogram taken: an empty vector would make the series look non-empty.
-  if (!histograms_) histograms_ = std::make_unique<std::vector<histogram::HistogramSample>>();
-  histograms_->insert(HistogramAt(*histograms_, t), {t, std::move(h)});
+  // Made only for a histogram taken: an empty store would make the series look non-empty.
+  if (!histograms_) histograms_ = std::make_unique<HistogramStore>();
+  HistogramStore& hs = *histograms_;
+  int64_t last =
+      hs.app ? hs.app->last_timestamp() : (hs.closed.empty() ? INT64_MIN : hs.closed.back().max_t);
+  if (t <= last) {
+    hs.ooo.insert(HistogramAt(hs.ooo, t), {t, std::move(h)});
+  } else {
+    // After every chunked histogram (if behind a float): appended to the open chunk, or to a
+    // new one when the layout changes or the chunk is full.
+    if (hs.app && (hs.app->num_samples() >= chunkenc::kSamplesPerChunk || !hs.app->Append(t, *h))) {
+      CutHistogramChunk();
+    }
+    if (!hs.app) {
+      hs.open.reserve(256);
+      hs.app.emplace(hs.open, *h);
+      hs.open_min_t = t;
+      if (!hs.app->Append(t, *h)) {
+        // One no chunk holds (ingest refuses those; tests load anything) is kept decoded.
+        hs.app.reset();
+        hs.open.clear();
+        hs.ooo.insert(HistogramAt(hs.ooo, t), {t, std::move(h)});
+      }
+    }
+  }
   max_t_ = std::max(max_t_, t);
   return AppendResult::kAppended;
+}
+
+void MemSeries::CutHistogramChunk() {
+  HistogramStore& hs = *histograms_;
+  ClosedChunk c;
+  c.min_t = hs.open_min_t;
+  c.max_t = hs.app->last_timestamp();
+  c.size = static_cast<uint32_t>(hs.open.size());
+  c.data = std::make_unique<uint8_t[]>(c.size);
+  std::copy(hs.open.begin(), hs.open.end(), c.data.get());
+  hs.closed.push_back(std::move(c));
+  hs.app.reset();
+  hs.open.clear();
 }
 
 void MemSeries::AppendHistograms(int64_t mint, int64_t maxt,
                                  std::vector<histogram::HistogramSample>& out) const {
   if (!histograms_) return;
-  for (auto it = HistogramAt(*histograms_, mint); it != histograms_->end() && it->t <= maxt; ++it) {
+  const HistogramStore& hs = *histograms_;
+  const size_t begin = out.size();
+  for (const auto& c : hs.closed) {
+    if (c.max_t >= mint && c.min_t <= maxt) DecodeHistograms(c.bytes(), mint, maxt, out);
+  }
+  if (hs.app && hs.open_min_t <= maxt && hs.app->last_timestamp() >= mint) {
+    DecodeHistograms(hs.open, mint, maxt, out);
+  }
+  if (hs.ooo.empty()) return;
+  const size_t chunked = out.size();
+  for (auto it = HistogramAt(hs.ooo, mint); it != hs.ooo.end() && it->t <= maxt; ++it) {
     out.push_back(*it);
+  }
+  std::inplace_merge(out.begin() + static_cast<ptrdiff_t>(begin),
+                     out.begin() + static_cast<ptrdiff_t>(chunked), out.end(),
+                     [](const auto& a, const auto& b) { return a.t < b.t; });
+}
+
+void MemSeries::ForEachHistogramChunk(
+    const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const {
+  if (!histograms_) return;
+  for (const auto& c : histograms_->closed) fn(c.min_t, c.max_t, c.bytes());
+  if (histograms_->app) {
+    fn(histograms_->open_min_t, histograms_->app->last_timestamp(), histograms_->open);
   }
 }
 
@@ -170,14 +247,13 @@ size_t MemSeries::MemoryBytes() const {
     n += sizeof(*ooo_) + ooo_->capacity() * sizeof(Sample);
   }
   if (histograms_) {
-    // NOLINTNEXTLINE(bugprone-sizeof-container): the object's own size is what is counted.
-    n += sizeof(*histograms_) + histograms_->capacity() * sizeof(histogram::HistogramSample);
-    for (const auto& s : *histograms_) {
+    const HistogramStore& hs = *histograms_;
+    n += sizeof(hs) + hs.closed.capacity() * sizeof(ClosedChunk) + hs.open.capacity() +
+         hs.ooo.capacity() * sizeof(histogram::HistogramSample);
+    for (const auto& c : hs.closed) n += c.size;
+    for (const auto& s : hs.ooo) {
       n += sizeof(histogram::FloatHistogram) +
-           (s.h->positive_spans.size() + s.h->negative_spans.size()) * sizeof(histogram::Span) +
-           (s.h->positive_buckets.size() + s.h->negative_buckets.size() +
-            s.h->custom_values.size()) *
-               sizeof(double);
+           (s.h->positive_buckets.size() + s.h->negative_buckets.size()) * sizeof(double);
     }
   }
   return n;

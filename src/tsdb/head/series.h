@@ -12,6 +12,7 @@
 #include "base/labels.h"
 #include "base/sample.h"
 #include "index/symbols.h"
+#include "tsdb/chunkenc/histogram.h"
 #include "tsdb/chunkenc/xor.h"
 
 namespace strata::tsdb {
@@ -71,12 +72,18 @@ class MemSeries {
   // Appends the histogram samples in [mint, maxt] to `out`, in timestamp order.
   void AppendHistograms(int64_t mint, int64_t maxt,
                         std::vector<histogram::HistogramSample>& out) const;
+  // Calls fn(min_t, max_t, bytes) for every histogram chunk, the open one included
+  // (checkpoints, block cuts).
+  void ForEachHistogramChunk(
+      const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
+  // Late histogram samples (sorted), outside the chunks; null when there are none.
+  const std::vector<histogram::HistogramSample>* ooo_histograms() const {
+    return histograms_ && !histograms_->ooo.empty() ? &histograms_->ooo : nullptr;
+  }
   // Calls fn(min_t, max_t, bytes) for every chunk including the open one (checkpoints).
   void ForEachChunk(
       const std::function<void(int64_t, int64_t, std::span<const uint8_t>)>& fn) const;
   const std::vector<Sample>* ooo_samples() const { return ooo_.get(); }
-  // The histogram samples in time order; null when there are none.
-  const std::vector<histogram::HistogramSample>* histograms() const { return histograms_.get(); }
 
   // Drops chunks (the open one included) and late samples that end before `t`: their
   // samples are in an uploaded block. Returns the bytes freed.
@@ -107,8 +114,18 @@ class MemSeries {
   std::vector<uint8_t> head_chunk_;
   std::optional<chunkenc::XorAppender> app_;  // appends into head_chunk_ while it is open
   std::unique_ptr<std::vector<Sample>> ooo_;  // late samples, sorted, only when present
-  // Histogram samples, sorted, only when present.
-  std::unique_ptr<std::vector<histogram::HistogramSample>> histograms_;
+  // Histogram samples, only when present: chunks as the float samples have (one bucket
+  // layout per chunk), and late ones kept decoded.
+  struct HistogramStore {
+    std::vector<ClosedChunk> closed;
+    std::vector<uint8_t> open;
+    std::optional<chunkenc::FloatHistogramAppender> app;  // appends into `open`
+    int64_t open_min_t = 0;
+    std::vector<histogram::HistogramSample> ooo;  // sorted
+    bool empty() const { return closed.empty() && !app && ooo.empty(); }
+  };
+  void CutHistogramChunk();
+  std::unique_ptr<HistogramStore> histograms_;
 };
 
 template <typename Fn>
