@@ -7,6 +7,9 @@
 # With --runs R the three servers take turns R times and the table shows per-column medians.
 # --baseline BIN adds another Strata binary (a build of an earlier commit) as "strata-before",
 # run in turn with the others, to show a change's effect side by side.
+# --native-histograms adds the same number of native histogram series (loadgen
+# --native-histograms: 12 buckets each) sent to Strata and to Prometheus (native-histograms
+# enabled) as "strata-native" and "prometheus-native"; VictoriaMetrics does not store them.
 # Needs: make build, and the peers (make deps-peers installs victoria-metrics and prometheus).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +23,7 @@ concurrency=8
 runs=1
 record=0
 baseline=""
+native=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --series) series=$2; shift 2 ;;
@@ -28,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=$2; shift 2 ;;
     --record) record=1; shift ;;
     --baseline) baseline=$2; shift 2 ;;
+    --native-histograms) native=1; shift ;;
     *) echo "unknown flag $1" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +54,7 @@ port=19400
 
 results="$work/results.tsv"
 : >"$results"
+loadgen_extra=()
 run_one() {
   local name=$1 path=$2 ready=$3
   shift 3
@@ -60,7 +66,8 @@ run_one() {
   wait_ready "$port" "$ready"
   local out
   out=$(taskset -c 1 "$strata" tool loadgen --url "http://127.0.0.1:$port$path" --series "$series" \
-        --duration "$duration" --concurrency "$concurrency" --batch 2000 --start-offset 2h)
+        --duration "$duration" --concurrency "$concurrency" --batch 2000 --start-offset 2h \
+        ${loadgen_extra[@]+"${loadgen_extra[@]}"})
   echo "$out" | sed "s/^/[$name] /" >&2
   local rate acked hwm rss
   rate=$(echo "$out" | sed -n 's/.*samples_per_sec=\([0-9]*\).*/\1/p')
@@ -94,6 +101,17 @@ for ((r = 1; r <= runs; r++)); do
   run_one prometheus /api/v1/write /-/ready \
     prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus" \
     --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn
+  if [[ $native == 1 ]]; then
+    loadgen_extra=(--native-histograms)
+    run_one strata-native /api/v1/push /-/ready \
+      "$strata" serve --config "$here/strata.yml" --data-dir "$work/strata-native" \
+      --listen "127.0.0.1:$port" --log.level warn
+    run_one prometheus-native /api/v1/write /-/ready \
+      prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/prometheus-native" \
+      --web.listen-address="127.0.0.1:$port" --web.enable-remote-write-receiver --log.level=warn \
+      --enable-feature=native-histograms
+    loadgen_extra=()
+  fi
 done
 
 # Medians per server and column, then the ratios the issue's targets are stated in.
@@ -108,7 +126,8 @@ med = {k: [statistics.median(col) for col in zip(*v)] for k, v in by.items()}
 label = "median of %d runs" % runs if runs > 1 else "1 run"
 print("| server (%s) | samples/s (1 core) | samples acked | errors | peak RSS MiB | RSS bytes / active series | disk bytes / sample |" % label)
 print("|---|---:|---:|---:|---:|---:|---:|")
-servers = [k for k in ("strata", "strata-before", "victoriametrics", "prometheus") if k in by]
+servers = [k for k in ("strata", "strata-before", "victoriametrics", "prometheus",
+                       "strata-native", "prometheus-native") if k in by]
 for k in servers:
     m = med[k]
     print("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.2f |" % (k, *m))
@@ -120,6 +139,12 @@ if runs > 1:
 print()
 print("Strata/VictoriaMetrics throughput: %.2fx; Strata/Prometheus throughput: %.2fx; "
       "Strata/Prometheus memory per active series: %.2fx" % (s[0] / v[0], s[0] / p[0], s[4] / p[4]))
+if "strata-native" in med:
+    n, pn = med["strata-native"], med["prometheus-native"]
+    print("Native histograms (12 buckets, one sample each) against floats, Strata: samples/s "
+          "%.2fx, disk bytes per sample %.2fx; Strata/Prometheus on native histograms: "
+          "throughput %.2fx, memory per active series %.2fx"
+          % (n[0] / s[0], n[5] / s[5], n[0] / pn[0], n[4] / pn[4]))
 if "strata-before" in med:
     b = med["strata-before"]
     print("Strata/strata-before (the baseline binary): throughput %.2fx, peak RSS %.2fx, "
@@ -132,7 +157,7 @@ if [[ $record == 1 ]]; then
     echo
     echo "### Ingest, $(date -u +%Y-%m-%d) ($series series, $duration, $concurrency connections, $runs runs)"
     echo
-    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --runs $runs${baseline:+ --baseline $baseline} --record\`"
+    echo "Command: \`bench/ingest/run.sh --series $series --duration $duration --concurrency $concurrency --runs $runs${baseline:+ --baseline $baseline}$([[ $native == 1 ]] && echo " --native-histograms") --record\`"
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); servers pinned to core 0, loadgen to core 1; Strata with fsync before every acknowledgement (group commit)."
     echo
     echo "$report"

@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "base/histogram.h"
 #include "base/mutex.h"
 #include "base/units.h"
 #include "cmd/commands.h"
@@ -34,6 +35,7 @@ struct LoadgenFlags {
   std::string tenant;
   uint64_t seed = 1;
   bool information_floor = false;  // print the data's information floor instead of sending
+  bool native_histograms = false;  // every series a native histogram (request latencies)
 };
 
 // A node_exporter-like metric: name, label sets per host, counter or gauge.
@@ -119,10 +121,36 @@ struct Series {
   bool integral;
   bool histogram;
   int64_t jitter_ms;  // per-host scrape offset
+  // --native-histograms: the series' native histogram (schema 3, 12 buckets), grown by
+  // `rate` observations per second spread over the buckets.
+  std::shared_ptr<histogram::FloatHistogram> native;
 };
 
-std::vector<Series> MakeSeries(uint64_t n, uint64_t seed) {
-  auto templates = NodeTemplates();
+// The request-latency histograms of --native-histograms: a host's handlers.
+std::vector<Template> NativeTemplates() {
+  std::vector<std::vector<std::pair<std::string, std::string>>> handlers;
+  handlers.reserve(20);
+  for (int h = 0; h < 20; ++h) handlers.push_back({{"handler", fmt::format("/api/v1/h{:02}", h)}});
+  return {{"http_request_duration_seconds", handlers, true, 50, true}};
+}
+
+// Grows a native histogram by about `observations`, spread over its buckets as latencies
+// around a few hundred milliseconds would be.
+void GrowNative(histogram::FloatHistogram& h, double observations) {
+  static constexpr double kShare[] = {0.02, 0.05, 0.08, 0.12, 0.15, 0.16,
+                                      0.14, 0.11, 0.08, 0.05, 0.03, 0.01};
+  double total = 0;
+  for (size_t b = 0; b < h.positive_buckets.size(); ++b) {
+    double add = std::floor(observations * kShare[b]);
+    h.positive_buckets[b] += add;
+    total += add;
+  }
+  h.count += total;
+  h.sum += total * 0.25;
+}
+
+std::vector<Series> MakeSeries(uint64_t n, uint64_t seed, bool native) {
+  auto templates = native ? NativeTemplates() : NodeTemplates();
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   std::vector<Series> out;
@@ -159,6 +187,14 @@ std::vector<Series> MakeSeries(uint64_t n, uint64_t seed) {
           s.value = std::floor(s.rate * 1e4);
         }
         s.jitter_ms = jitter;
+        if (native) {
+          s.native = std::make_shared<histogram::FloatHistogram>();
+          s.native->schema = 3;
+          s.native->zero_threshold = std::ldexp(1.0, -128);
+          s.native->positive_spans = {{-24, 12}};  // about 0.125 s to 0.35 s
+          s.native->positive_buckets.assign(12, 0);
+          GrowNative(*s.native, std::floor(s.rate * 1e4));
+        }
         out.push_back(std::move(s));
       }
     }
@@ -201,7 +237,7 @@ int PrintInformationFloor(const LoadgenFlags& f, int64_t interval_ms) {
     std::cerr << "strata: --information-floor needs --rounds\n";
     return 2;
   }
-  std::vector<Series> series = MakeSeries(f.series, f.seed);
+  std::vector<Series> series = MakeSeries(f.series, f.seed, f.native_histograms);
   std::mt19937_64 rng(f.seed);
   const double interval_s = static_cast<double>(interval_ms) / 1000.0;
   double bits = 0;
@@ -248,7 +284,7 @@ int RunLoadgen(const LoadgenFlags& f) {
     return 2;
   }
   if (f.information_floor) return PrintInformationFloor(f, *interval);
-  std::vector<Series> series = MakeSeries(f.series, f.seed);
+  std::vector<Series> series = MakeSeries(f.series, f.seed, f.native_histograms);
   const int64_t start_ts = f.start_time != 0 ? f.start_time * 1000 : NowMillis() - *offset;
   auto begin = std::chrono::steady_clock::now();
   auto deadline = begin + std::chrono::milliseconds(*duration);
@@ -282,6 +318,12 @@ int RunLoadgen(const LoadgenFlags& f) {
             Series& s = series[mine[k]];
             // A histogram's buckets share their scrape's timestamp, as in Prometheus.
             int64_t noise = static_cast<int64_t>(rng() % 5);
+            if (s.native) {
+              GrowNative(*s.native, s.rate * static_cast<double>(*interval) / 1000.0);
+              histogram::HistogramSample h{base + s.jitter_ms, s.native};
+              proto::AppendTimeSeries(body, s.encoded_labels, {}, proto::EncodeHistograms({&h, 1}));
+              continue;
+            }
             Sample smp{base + s.jitter_ms + (s.histogram ? 0 : noise),
                        Step(s, static_cast<double>(*interval) / 1000.0, rng)};
             proto::AppendTimeSeries(body, s.encoded_labels, {&smp, 1});
@@ -376,6 +418,9 @@ void RegisterLoadgen(CLI::App& tool, int* exit_code) {
   lg->add_option("--rounds", f->rounds, "Send exactly this many samples per series, then stop");
   lg->add_option("--tenant", f->tenant, "X-Scope-OrgID to send");
   lg->add_option("--seed", f->seed, "Random seed")->capture_default_str();
+  lg->add_flag("--native-histograms", f->native_histograms,
+               "Send native histograms (request latencies, schema 3, 12 buckets) instead of "
+               "node_exporter-like floats");
   lg->add_flag("--information-floor", f->information_floor,
                "Print the bits per sample no lossless store can go below for this data "
                "(needs --rounds), and send nothing");
