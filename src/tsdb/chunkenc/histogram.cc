@@ -107,20 +107,17 @@ bool FloatHistogramAppender::Append(int64_t t, const histogram::FloatHistogram& 
   for (double b : h.positive_buckets) put(b);
   for (double b : h.negative_buckets) put(b);
   free_bits_ = w.free_bits();
-  ++num_;
-  (*bytes_)[0] = static_cast<uint8_t>(num_ >> 8);
-  (*bytes_)[1] = static_cast<uint8_t>(num_);
+  SetChunkSampleCount(*bytes_, ++num_);
   return true;
 }
 
-FloatHistogramIterator::FloatHistogramIterator(std::span<const uint8_t> chunk)
-    : reader_(chunk.size() >= kXorHeaderSize ? chunk.subspan(kXorHeaderSize)
-                                             : std::span<const uint8_t>()) {
-  if (chunk.size() < kXorHeaderSize) {
+FloatHistogramIterator::FloatHistogramIterator(std::span<const uint8_t> chunk) : reader_({}) {
+  std::span<const uint8_t> body;
+  if (!ReadChunkHeader(chunk, &total_, &body)) {
     corrupt_ = true;
     return;
   }
-  total_ = (chunk[0] << 8) | chunk[1];
+  reader_ = BitReader(body);
   corrupt_ = !ReadLayout();
 }
 

@@ -38,6 +38,18 @@ bool ReadUvarint(BitReader& r, uint64_t* out) {
   return false;
 }
 
+void SetChunkSampleCount(std::vector<uint8_t>& bytes, int n) {
+  bytes[0] = static_cast<uint8_t>(n >> 8);
+  bytes[1] = static_cast<uint8_t>(n);
+}
+
+bool ReadChunkHeader(std::span<const uint8_t> chunk, int* n, std::span<const uint8_t>* body) {
+  if (chunk.size() < kXorHeaderSize) return false;
+  *n = (chunk[0] << 8) | chunk[1];
+  *body = chunk.subspan(kXorHeaderSize);
+  return true;
+}
+
 void WriteTimestamp(BitWriter& w, int64_t t, int index, TimestampState& st) {
   if (index == 0) {
     WriteUvarint(w, ZigZagEncode(t));
@@ -155,20 +167,14 @@ bool XorAppender::Append(int64_t t, double v) {
     WriteXorValue(w, v_bits, value_);
   }
   free_bits_ = w.free_bits();
-  ++num_;
-  (*bytes_)[0] = static_cast<uint8_t>(num_ >> 8);
-  (*bytes_)[1] = static_cast<uint8_t>(num_);
+  SetChunkSampleCount(*bytes_, ++num_);
   return true;
 }
 
-XorIterator::XorIterator(std::span<const uint8_t> chunk)
-    : reader_(chunk.size() >= kXorHeaderSize ? chunk.subspan(kXorHeaderSize)
-                                             : std::span<const uint8_t>()) {
-  if (chunk.size() < kXorHeaderSize) {
-    corrupt_ = true;
-    return;
-  }
-  total_ = (chunk[0] << 8) | chunk[1];
+XorIterator::XorIterator(std::span<const uint8_t> chunk) : reader_({}) {
+  std::span<const uint8_t> body;
+  corrupt_ = !ReadChunkHeader(chunk, &total_, &body);
+  reader_ = BitReader(body);
 }
 
 double XorIterator::v() const { return std::bit_cast<double>(value_.bits); }

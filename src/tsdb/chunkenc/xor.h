@@ -37,6 +37,10 @@ void WriteXorValue(BitWriter& w, uint64_t v_bits, XorState& st);
 bool ReadXorValue(BitReader& r, XorState& st);
 void WriteUvarint(BitWriter& w, uint64_t v);
 bool ReadUvarint(BitReader& r, uint64_t* out);
+// The header both chunks start with: the sample count, a big-endian u16.
+void SetChunkSampleCount(std::vector<uint8_t>& bytes, int n);
+// A chunk's sample count and the bit stream after its header; false if it is too short.
+bool ReadChunkHeader(std::span<const uint8_t> chunk, int* n, std::span<const uint8_t>* body);
 
 // XorAppender encodes float samples into a Gorilla chunk (delta-of-delta timestamps, XOR
 // values), byte-compatible with Prometheus's XOR chunk; layout in docs/format/chunks.md.
