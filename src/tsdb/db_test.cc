@@ -57,7 +57,8 @@ TEST_F(DbTest, AppendSurvivesReopen) {
     for (int i = 0; i < 300; ++i) Put(*db, "m", i % 7, int64_t{1000} * i, i * 0.5);
     std::vector<LabelView> labels = {{"__name__", "m"}};
     MetadataInput md{"m", 1, "seconds", "A test metric."};
-    ASSERT_TRUE(db->Append({}, {&md, 1}, {}, [](size_t, std::optional<int64_t>, Rejection) {}).ok());
+    ASSERT_TRUE(
+        db->Append({}, {&md, 1}, {}, [](size_t, std::optional<int64_t>, Rejection) {}).ok());
     before = Dump(db->head());
     ASSERT_TRUE(db->Close().ok());
   }
