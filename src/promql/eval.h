@@ -212,11 +212,12 @@ StepVector HistogramFraction(Evaluator& ev, const Call& c, const std::vector<dou
 // reports them: the last problem of each step.
 class BinopProblems {
  public:
-  explicit BinopProblems(size_t steps) : problems_(steps) {}
+  // Nothing is allocated until a problem occurs: most operations never meet one.
+  explicit BinopProblems(size_t steps) : steps_(steps) {}
   void IncompatibleTypes(size_t i, bool lhs_histogram, bool rhs_histogram) {
-    problems_[i] = {Kind::kTypes, lhs_histogram, rhs_histogram};
+    At(i) = {Kind::kTypes, lhs_histogram, rhs_histogram};
   }
-  void IncompatibleLayout(size_t i) { problems_[i] = {Kind::kLayout, true, true}; }
+  void IncompatibleLayout(size_t i) { At(i) = {Kind::kLayout, true, true}; }
   void Report(Evaluator& ev, const BinaryExpr& b) const;
 
  private:
@@ -226,6 +227,11 @@ class BinopProblems {
     bool lhs_histogram = false;
     bool rhs_histogram = false;
   };
+  Problem& At(size_t i) {
+    if (problems_.empty()) problems_.resize(steps_);
+    return problems_[i];
+  }
+  size_t steps_;
   std::vector<Problem> problems_;
 };
 

@@ -51,13 +51,10 @@ class BlockSeriesSet : public query::SeriesSet {
       for (uint32_t len : p.lengths) {
         decoded.clear();
         std::string_view record = std::string_view(p.records).substr(off, len);
-        Status st;
-        if (p.resolution == 0) {
-          st = blk::DecodeChunkRecord(record, &decoded, nullptr);
-        } else if (!blk::IsHistogramRecord(record)) {
-          st = blk::DecodeAggregate(record, aggr_, decoded);
-        }
         off += len;
+        if (blk::IsHistogramRecord(record)) continue;  // read by Histograms()
+        Status st = p.resolution == 0 ? blk::DecodeChunkRecord(record, &decoded, nullptr)
+                                      : blk::DecodeAggregate(record, aggr_, decoded);
         if (!st.ok()) {
           // Checksums were verified at Select, so this is a chunk the writer encoded
           // wrongly: serve what is intact and say so.
@@ -90,6 +87,8 @@ class BlockSeriesSet : public query::SeriesSet {
       for (uint32_t len : p.lengths) {
         std::string_view record = std::string_view(p.records).substr(off, len);
         off += len;
+        // Float and aggregate records are not decoded (nor their checksum recomputed) here.
+        if (!blk::IsHistogramRecord(record)) continue;
         std::vector<histogram::HistogramSample> decoded;
         if (Status st = blk::DecodeChunkRecord(record, nullptr, &decoded); !st.ok()) {
           spdlog::error("msg=\"corrupt chunk in block\" series={} err=\"{}\"",
