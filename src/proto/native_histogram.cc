@@ -29,11 +29,6 @@ constexpr uint32_t kHistCustomValues = 16;
 constexpr uint32_t kHistSpanOffset = 1;
 constexpr uint32_t kHistSpanLength = 2;
 
-int32_t HistogramZigZag32(uint64_t u) {
-  auto v = static_cast<uint32_t>(u);
-  return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1));
-}
-
 bool HistReadSpan(WireReader& r, std::vector<histogram::Span>& out) {
   std::string_view msg;
   if (!r.Expect(WireType::kLen) || !r.ReadBytes(&msg)) return false;
@@ -45,7 +40,7 @@ bool HistReadSpan(WireReader& r, std::vector<histogram::Span>& out) {
         s.Expect(WireType::kVarint) && s.ReadVarint(&u)) {
       if (u > std::numeric_limits<uint32_t>::max()) return false;
       if (s.field() == kHistSpanOffset) {
-        span.offset = HistogramZigZag32(u);
+        span.offset = DecodeSInt32(u);
       } else {
         span.length = static_cast<uint32_t>(u);
       }
@@ -55,42 +50,6 @@ bool HistReadSpan(WireReader& r, std::vector<histogram::Span>& out) {
   }
   out.push_back(span);
   return !s.error();
-}
-
-// A repeated sint64, packed or not.
-bool HistReadDeltas(WireReader& r, std::vector<int64_t>& out) {
-  uint64_t u;
-  if (r.wire_type() == static_cast<uint8_t>(WireType::kVarint)) {
-    if (!r.ReadVarint(&u)) return false;
-    out.push_back(ZigZagDecode(u));
-    return true;
-  }
-  std::string_view packed;
-  if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed)) return false;
-  ByteReader p(packed);
-  while (!p.empty()) {
-    if (!p.ReadUvarint(&u)) return false;
-    out.push_back(ZigZagDecode(u));
-  }
-  return true;
-}
-
-// A repeated double, packed or not.
-bool HistReadDoubles(WireReader& r, std::vector<double>& out) {
-  double d;
-  if (r.wire_type() == static_cast<uint8_t>(WireType::kFixed64)) {
-    if (!r.ReadDouble(&d)) return false;
-    out.push_back(d);
-    return true;
-  }
-  std::string_view packed;
-  if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed) || packed.size() % 8 != 0) return false;
-  ByteReader p(packed);
-  while (!p.empty()) {
-    if (!p.ReadDouble(&d)) return false;
-    out.push_back(d);
-  }
-  return true;
 }
 
 void HistPutSpans(std::string& out, uint32_t field, const std::vector<histogram::Span>& spans) {
@@ -135,7 +94,7 @@ bool DecodeHistogram(std::string_view msg, HistogramSampleIn* out) {
       case kHistSchema:
         ok = r.Expect(WireType::kVarint) && r.ReadVarint(&u) &&
              u <= std::numeric_limits<uint32_t>::max();
-        ih.schema = HistogramZigZag32(u);
+        ih.schema = DecodeSInt32(u);
         break;
       case kHistZeroThreshold:
         ok = r.Expect(WireType::kFixed64) && r.ReadDouble(&ih.zero_threshold);
@@ -153,19 +112,34 @@ bool DecodeHistogram(std::string_view msg, HistogramSampleIn* out) {
         ok = HistReadSpan(r, ih.positive_spans);
         break;
       case kHistNegativeDeltas:
-        ok = HistReadDeltas(r, ih.negative_deltas);
+        ok = ReadRepeatedVarint(r, [&](uint64_t u) {
+          ih.negative_deltas.push_back(ZigZagDecode(u));
+          return true;
+        });
         break;
       case kHistPositiveDeltas:
-        ok = HistReadDeltas(r, ih.positive_deltas);
+        ok = ReadRepeatedVarint(r, [&](uint64_t u) {
+          ih.positive_deltas.push_back(ZigZagDecode(u));
+          return true;
+        });
         break;
       case kHistNegativeCounts:
-        ok = HistReadDoubles(r, fh.negative_buckets);
+        ok = ReadRepeatedDouble(r, [&](double d) {
+          fh.negative_buckets.push_back(d);
+          return true;
+        });
         break;
       case kHistPositiveCounts:
-        ok = HistReadDoubles(r, fh.positive_buckets);
+        ok = ReadRepeatedDouble(r, [&](double d) {
+          fh.positive_buckets.push_back(d);
+          return true;
+        });
         break;
       case kHistCustomValues:
-        ok = HistReadDoubles(r, ih.custom_values);
+        ok = ReadRepeatedDouble(r, [&](double d) {
+          ih.custom_values.push_back(d);
+          return true;
+        });
         break;
       case kHistResetHint:
         ok = r.Expect(WireType::kVarint) && r.ReadVarint(&u);

@@ -329,11 +329,6 @@ struct ExpPoint {
   std::vector<Exemplar> exemplars;
 };
 
-int32_t SInt32(uint64_t u) {
-  auto v = static_cast<uint32_t>(u);
-  return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1));
-}
-
 ExpPoint DecodeExpPoint(std::string_view data) {
   ExpPoint p;
   WireReader r(data);
@@ -347,7 +342,7 @@ ExpPoint DecodeExpPoint(std::string_view data) {
       if (f == 5) p.sum = std::bit_cast<double>(u), p.has_sum = true;
       if (f == 7) p.zero_count = u;
     } else if (r.wire_type() == static_cast<uint8_t>(WireType::kVarint) && r.ReadVarint(&u)) {
-      if (f == 6) p.scale = SInt32(u);
+      if (f == 6) p.scale = DecodeSInt32(u);
       if (f == 10) p.flags = static_cast<uint32_t>(u);
     } else if (r.wire_type() == static_cast<uint8_t>(WireType::kLen) && r.ReadBytes(&b)) {
       if (f == 1) DecodeAttribute(b, p.attrs);
@@ -360,14 +355,13 @@ ExpPoint DecodeExpPoint(std::string_view data) {
         WireReader q(b);
         while (q.NextField()) {
           uint64_t v = 0;
-          std::string_view packed;
           if (q.field() == 1 && q.wire_type() == 0 && q.ReadVarint(&v)) {
-            p.offsets[side] = SInt32(v);
-          } else if (q.field() == 2 && q.wire_type() == 0 && q.ReadVarint(&v)) {
-            p.counts[side].push_back(v);
-          } else if (q.field() == 2 && q.wire_type() == 2 && q.ReadBytes(&packed)) {
-            ByteReader c(packed);
-            while (!c.empty() && c.ReadUvarint(&v)) p.counts[side].push_back(v);
+            p.offsets[side] = DecodeSInt32(v);
+          } else if (q.field() == 2) {
+            ReadRepeatedVarint(q, [&](uint64_t c) {
+              p.counts[side].push_back(c);
+              return true;
+            });
           } else {
             q.Skip();
           }

@@ -297,20 +297,11 @@ Status MalformedV2(std::string_view what) {
 
 // Appends the refs of a `repeated uint32` field (packed or not) to `refs`.
 bool ReadRefs(WireReader& r, std::vector<uint32_t>& refs) {
-  uint64_t u;
-  if (r.wire_type() == static_cast<uint8_t>(WireType::kVarint)) {
-    if (!r.ReadVarint(&u) || u > std::numeric_limits<uint32_t>::max()) return false;
+  return ReadRepeatedVarint(r, [&](uint64_t u) {
+    if (u > std::numeric_limits<uint32_t>::max()) return false;
     refs.push_back(static_cast<uint32_t>(u));
     return true;
-  }
-  std::string_view packed;
-  if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed)) return false;
-  ByteReader p(packed);
-  while (!p.empty()) {
-    if (!p.ReadUvarint(&u) || u > std::numeric_limits<uint32_t>::max()) return false;
-    refs.push_back(static_cast<uint32_t>(u));
-  }
-  return true;
+  });
 }
 
 // Labels from `refs` (name and value symbol refs in turn), checked against the table.

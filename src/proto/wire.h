@@ -69,6 +69,41 @@ class WireReader {
   uint8_t wire_type_ = 0;
 };
 
+// A sint32 field's value: zigzag over its low 32 bits, as protobuf decodes it.
+inline int32_t DecodeSInt32(uint64_t u) {
+  auto v = static_cast<uint32_t>(u);
+  return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1));
+}
+
+// Calls fn(value) for each value of the current field, a repeated varint packed or not.
+// False on malformed input or when fn refuses a value (returns false).
+template <typename Fn>
+bool ReadRepeatedVarint(WireReader& r, Fn fn) {
+  uint64_t u;
+  if (r.wire_type() == static_cast<uint8_t>(WireType::kVarint)) return r.ReadVarint(&u) && fn(u);
+  std::string_view packed;
+  if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed)) return false;
+  ByteReader p(packed);
+  while (!p.empty()) {
+    if (!p.ReadUvarint(&u) || !fn(u)) return false;
+  }
+  return true;
+}
+
+// The same for a repeated double.
+template <typename Fn>
+bool ReadRepeatedDouble(WireReader& r, Fn fn) {
+  double d;
+  if (r.wire_type() == static_cast<uint8_t>(WireType::kFixed64)) return r.ReadDouble(&d) && fn(d);
+  std::string_view packed;
+  if (!r.Expect(WireType::kLen) || !r.ReadBytes(&packed) || packed.size() % 8 != 0) return false;
+  ByteReader p(packed);
+  while (!p.empty()) {
+    if (!p.ReadDouble(&d) || !fn(d)) return false;
+  }
+  return true;
+}
+
 // Appending encoders. Each writes one complete field.
 inline void PutKey(std::string& out, uint32_t field, WireType wt) {
   PutUvarint(out, (static_cast<uint64_t>(field) << 3) | static_cast<uint8_t>(wt));
