@@ -24,19 +24,24 @@ class BitWriter {
     --free_;
   }
 
-  // Writes the low `n` bits of `v` (n <= 64).
+  // Writes the low `n` bits of `v` (n <= 64): the last byte's free bits first, then the
+  // rest as whole new bytes from one big-endian store.
   void WriteBits(uint64_t v, int n) {
-    while (n > 0) {
-      if (free_ == 0) {
-        bytes_.push_back(0);
-        free_ = 8;
-      }
-      int take = n < free_ ? n : free_;
-      uint64_t chunk = (v >> (n - take)) & ((1ULL << take) - 1);
-      bytes_.back() |= static_cast<uint8_t>(chunk << (free_ - take));
-      free_ = static_cast<uint8_t>(free_ - take);
-      n -= take;
+    if (n <= 0) return;
+    if (n < 64) v &= (uint64_t{1} << n) - 1;
+    if (n <= free_) {
+      bytes_.back() |= static_cast<uint8_t>(v << (free_ - n));
+      free_ = static_cast<uint8_t>(free_ - n);
+      return;
     }
+    const int rest = n - free_;  // 1..64 bits for new bytes
+    if (free_ > 0) bytes_.back() |= static_cast<uint8_t>(v >> rest);
+    const uint64_t be = __builtin_bswap64(v << (64 - rest));
+    const size_t nbytes = static_cast<size_t>(rest + 7) / 8;
+    const size_t old = bytes_.size();
+    bytes_.resize(old + nbytes);
+    std::memcpy(bytes_.data() + old, &be, nbytes);
+    free_ = static_cast<uint8_t>(nbytes * 8 - static_cast<size_t>(rest));
   }
 
   void WriteByte(uint8_t b) { WriteBits(b, 8); }

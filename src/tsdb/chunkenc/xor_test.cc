@@ -37,6 +37,27 @@ void ExpectSameBits(const Samples& a, const Samples& b) {
 // control before any window was set; its reader takes the whole 64 bits then, and so must we.
 // Built by hand: 2 samples; t=0 (zigzag uvarint 0), v=0.0; delta 1; control 1,0; 64 bits
 // of 1.0's pattern (0x3FF0...).
+// WriteBits writes what as many WriteBit calls write, from every starting bit position, and
+// BitReader reads it back.
+TEST(BitStream, WriteBitsMatchesBitByBitWrites) {
+  std::mt19937_64 rng(3);
+  std::vector<uint8_t> fast, slow;
+  BitWriter wf(fast, 0), ws(slow, 0);
+  std::vector<std::pair<uint64_t, int>> written;
+  for (int i = 0; i < 5000; ++i) {
+    const int n = static_cast<int>(rng() % 65);  // 0..64
+    const uint64_t v = rng();                    // bits above n must be ignored
+    wf.WriteBits(v, n);
+    for (int b = n - 1; b >= 0; --b) ws.WriteBit(((v >> b) & 1) != 0);
+    written.push_back({n == 64 ? v : v & ((uint64_t{1} << n) - 1), n});
+    ASSERT_EQ(fast, slow) << "after write " << i << " of " << n << " bits";
+    ASSERT_EQ(wf.free_bits(), ws.free_bits());
+  }
+  BitReader r(fast);
+  for (const auto& [v, n] : written) ASSERT_EQ(r.ReadBits(n), v);
+  EXPECT_FALSE(r.overflow());
+}
+
 TEST(XorChunk, ReuseBeforeAnyWindowReadsAllBits) {
   std::vector<uint8_t> bytes = {0, 2, 0};
   bytes.insert(bytes.end(), 8, 0);  // v = 0.0
