@@ -92,6 +92,41 @@ void SetWritten(http::Response& res, const ingest::PushOutcome& o) {
                               ok ? o.histograms : 0, ok ? o.exemplars : 0);
 }
 
+// A remote write's decompressed body and its decoded view, kept per thread for the next
+// request: Push is done with both when it returns (the answer waits for durability, not for
+// them), and reusing them spares allocating and faulting in megabytes per request. Buffers a
+// large request grew past kKeepBytes are given back.
+struct DecodeBuffers {
+  static constexpr size_t kKeepBytes = 16 << 20;
+  std::string raw;
+  proto::WriteRequestView view;
+  bool in_use = false;
+};
+thread_local DecodeBuffers thread_decode_buffers;
+
+// Lends the thread's DecodeBuffers to one request (fresh ones if a request on this thread
+// still holds them) and empties them when it is done.
+class BorrowedDecodeBuffers {
+ public:
+  BorrowedDecodeBuffers() : buf_(thread_decode_buffers.in_use ? own_ : thread_decode_buffers) {
+    buf_.in_use = true;
+  }
+  ~BorrowedDecodeBuffers() {
+    buf_.in_use = false;
+    buf_.raw.clear();
+    buf_.view.Clear();
+    if (buf_.raw.capacity() > DecodeBuffers::kKeepBytes) std::string().swap(buf_.raw);
+    if (buf_.view.CapacityBytes() > DecodeBuffers::kKeepBytes) buf_.view = {};
+  }
+  BorrowedDecodeBuffers(const BorrowedDecodeBuffers&) = delete;
+  BorrowedDecodeBuffers& operator=(const BorrowedDecodeBuffers&) = delete;
+  DecodeBuffers* operator->() { return &buf_; }
+
+ private:
+  DecodeBuffers own_;
+  DecodeBuffers& buf_;
+};
+
 }  // namespace
 
 void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respond) {
@@ -106,23 +141,25 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
                     "unsupported Content-Encoding \"{}\": remote write bodies are snappy",
                     std::string(ce->value()))));
   }
-  std::string raw;
+  BorrowedDecodeBuffers buf;
+  std::string& raw = buf->raw;
   if (Status st = proto::SnappyDecompress(req.body(), opts_.max_decompressed_body_bytes, raw);
       !st.ok()) {
     return Fail(req, respond, *tenant, st);
   }
   const bool v2 = *version == 2;
-  auto decoded = v2 ? proto::DecodeWriteRequestV2(raw) : proto::DecodeWriteRequest(raw);
-  if (!decoded.ok()) {
-    if (!v2) return Fail(req, respond, *tenant, decoded.status());
-    http::Response res =
-        http::TextResponse(req, http::StatusFor(decoded.status()), decoded.status().message());
+  proto::WriteRequestView& decoded = buf->view;
+  if (Status st =
+          v2 ? proto::DecodeWriteRequestV2(raw, decoded) : proto::DecodeWriteRequest(raw, decoded);
+      !st.ok()) {
+    if (!v2) return Fail(req, respond, *tenant, st);
+    http::Response res = http::TextResponse(req, http::StatusFor(st), st.message());
     SetWritten(res, ingest::PushOutcome{});
     return Send(respond, *tenant, std::move(res));
   }
   // The usual answer's counter is looked up here, not on the WAL thread that answers.
   prometheus::Counter& stored = requests_.Add({{"tenant", *tenant}, {"code", "204"}});
-  distributor_.Push(*tenant, *decoded, {},
+  distributor_.Push(*tenant, decoded, {},
                     [this, respond, &stored, v2, tenant = *tenant,
                      head = http::HeadOf(req)](const ingest::PushOutcome& o) {
                       http::Response res =

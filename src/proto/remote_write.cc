@@ -194,9 +194,9 @@ Status Walk(std::string_view data, Sink& sink) {
   return Status::Ok();
 }
 
-// Keeps everything, as views into the request.
+// Keeps everything, as views into the request, in `req`.
 struct ViewSink {
-  WriteRequestView req;
+  WriteRequestView& req;
   TimeSeriesView ts;
   uint32_t exemplar_labels_begin = 0;
 
@@ -270,10 +270,34 @@ Status SnappyDecompress(std::string_view body, size_t max_bytes, std::string& ou
   return Status::Ok();
 }
 
+void WriteRequestView::Clear() {
+  series.clear();
+  labels.clear();
+  samples.clear();
+  exemplars.clear();
+  exemplar_labels.clear();
+  metadata.clear();
+  histograms.clear();
+}
+
+size_t WriteRequestView::CapacityBytes() const {
+  return series.capacity() * sizeof(TimeSeriesView) + labels.capacity() * sizeof(LabelView) +
+         samples.capacity() * sizeof(Sample) + exemplars.capacity() * sizeof(ExemplarView) +
+         exemplar_labels.capacity() * sizeof(LabelView) +
+         metadata.capacity() * sizeof(MetadataView) +
+         histograms.capacity() * sizeof(HistogramSampleIn);
+}
+
+Status DecodeWriteRequest(std::string_view data, WriteRequestView& out) {
+  out.Clear();
+  ViewSink sink{out};
+  return Walk(data, sink);
+}
+
 Result<WriteRequestView> DecodeWriteRequest(std::string_view data) {
-  ViewSink sink;
-  RETURN_IF_ERROR(Walk(data, sink));
-  return std::move(sink.req);
+  WriteRequestView v;
+  RETURN_IF_ERROR(DecodeWriteRequest(data, v));
+  return v;
 }
 
 namespace {
@@ -324,6 +348,13 @@ Status ResolveLabels(std::span<const uint32_t> refs, std::span<const std::string
 }  // namespace
 
 Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
+  WriteRequestView v;
+  RETURN_IF_ERROR(DecodeWriteRequestV2(data, v));
+  return v;
+}
+
+Status DecodeWriteRequestV2(std::string_view data, WriteRequestView& out) {
+  out.Clear();
   // The symbols first: a sender may write them after the series that refer to them.
   std::vector<std::string_view> symbols, series;
   WireReader req(data);
@@ -337,7 +368,7 @@ Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
     }
   }
   if (req.error()) return MalformedV2("bad Request");
-  ViewSink sink;
+  ViewSink sink{out};
   std::vector<uint32_t> refs;
   for (std::string_view ts : series) {
     sink.BeginSeries();
@@ -440,7 +471,7 @@ Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data) {
     }
     RETURN_IF_ERROR(sink.EndSeries());
   }
-  return std::move(sink.req);
+  return Status::Ok();
 }
 
 Result<WriteRequestCounts> ScanWriteRequest(std::string_view data) {

@@ -63,6 +63,11 @@ struct WriteRequestView {
   std::vector<MetadataView> metadata;
   std::vector<HistogramSampleIn> histograms;  // decoded: they own their buckets
 
+  // Empties every vector, keeping its capacity for the next request decoded into it.
+  void Clear();
+  // The bytes the vectors hold allocated.
+  size_t CapacityBytes() const;
+
   std::span<const LabelView> LabelsOf(const TimeSeriesView& ts) const {
     return {labels.data() + ts.labels_begin, labels.data() + ts.labels_end};
   }
@@ -92,6 +97,11 @@ Result<WriteRequestView> DecodeWriteRequest(std::string_view data);
 // metric name. Refs outside the table and odd labels_refs are kInvalidArgument. Created
 // timestamps are not read.
 Result<WriteRequestView> DecodeWriteRequestV2(std::string_view data);
+// The same, into `out` (cleared first, its capacity kept): a receiver that decodes request
+// after request into one view grows its vectors once, not per request. On an error `out`
+// holds part of the request.
+Status DecodeWriteRequest(std::string_view data, WriteRequestView& out);
+Status DecodeWriteRequestV2(std::string_view data, WriteRequestView& out);
 
 struct WriteRequestCounts {
   uint64_t series = 0;

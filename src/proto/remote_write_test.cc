@@ -255,6 +255,40 @@ TEST(RemoteWriteV2, DecodesHandWrittenWireBytes) {
   }
 }
 
+// A view decoded into again holds only the new request, as a fresh decode does.
+TEST(RemoteWriteV2, DecodingIntoAUsedViewReplacesItsContent) {
+  WriteRequest w;
+  w.series.push_back({{{"__name__", "up"}, {"job", "x"}}, {{-5, 1}, {7, 2.5}}});
+  w.series.push_back({{{"__name__", "b"}, {"le", "+Inf"}}, {{3, 4}}});
+  w.metadata.push_back({MetricType::kGauge, "up", "help text", "seconds"});
+  const std::string v1 = EncodeWriteRequest(w);
+  const std::string v2 = V2Series(Hex("0a0401020304")) + V2Symbols();
+  WriteRequestView view;
+  ASSERT_TRUE(DecodeWriteRequest(v1, view).ok());
+  ASSERT_TRUE(DecodeWriteRequestV2(v2, view).ok());
+  auto fresh = DecodeWriteRequestV2(v2);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(view.series.size(), fresh->series.size());
+  EXPECT_EQ(std::vector<LabelView>(view.labels), std::vector<LabelView>(fresh->labels));
+  ASSERT_EQ(view.samples.size(), fresh->samples.size());
+  EXPECT_EQ(view.samples[0].t, fresh->samples[0].t);
+  EXPECT_EQ(view.exemplars.size(), fresh->exemplars.size());
+  EXPECT_EQ(std::vector<LabelView>(view.exemplar_labels),
+            std::vector<LabelView>(fresh->exemplar_labels));
+  ASSERT_EQ(view.metadata.size(), 1u);
+  EXPECT_EQ(view.metadata[0].family, "up");
+  EXPECT_EQ(view.metadata[0].help, "help text");
+  // And back: the 1.0 request alone.
+  ASSERT_TRUE(DecodeWriteRequest(v1, view).ok());
+  EXPECT_EQ(view.series.size(), 2u);
+  EXPECT_EQ(view.samples.size(), 3u);
+  EXPECT_TRUE(view.exemplars.empty());
+  EXPECT_TRUE(view.exemplar_labels.empty());
+  EXPECT_GT(view.CapacityBytes(), 0u);
+  view.Clear();
+  EXPECT_TRUE(view.series.empty() && view.labels.empty() && view.metadata.empty());
+}
+
 TEST(RemoteWriteV2, RefusesRefsOutsideTheTable) {
   auto odd = DecodeWriteRequestV2(V2Symbols() + V2Series(Hex("0a03010203")));
   ASSERT_FALSE(odd.ok());
