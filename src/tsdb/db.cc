@@ -143,9 +143,8 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   // Lookups of existing series need no ordering: do them before taking the commit lock. A
   // block cut removing series in between (under the lock) voids them.
   uint64_t removals = head_.removals();
-  std::vector<MemSeries*> found(series.size());
-  for (size_t i = 0; i < series.size(); ++i)
-    found[i] = head_.Find(series[i].hash, series[i].labels);
+  std::vector<MemSeries*> found;
+  head_.FindMany(series, found);
 
   std::string frames;
   MutexLock lk(commit_mu_);

@@ -61,6 +61,12 @@ class Head {
 
   // The series with exactly `labels` (sorted by name), or nullptr.
   MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const;
+  // Find for a batch: out[i] is the series with in[i].labels (whose hash is in[i].hash), or
+  // nullptr. Each stripe's part of the batch is looked up under one hold of its lock, in stages
+  // whose cache misses overlap: the slots, then the series, then their labels and the ends of
+  // their open chunks (which the appends that follow write).
+  template <typename Input>
+  void FindMany(std::span<const Input> in, std::vector<MemSeries*>& out) const;
   // Returns the series with `labels`, creating it if needed; `created` says which. A WAL
   // replay passes the ref the series had; otherwise the next unused ref is taken. Returns
   // nullptr if `ref` already belongs to a series with other labels (corrupt input) or if the
@@ -144,5 +150,43 @@ class Head {
   std::atomic<int64_t> min_valid_time_{INT64_MIN};
   ExemplarStore exemplars_;
 };
+
+template <typename Input>
+void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out) const {
+  out.assign(in.size(), nullptr);
+  // The batch's indexes grouped by stripe (a counting sort).
+  std::vector<uint32_t> begin(kStripes + 1, 0);
+  for (const Input& x : in) ++begin[StripeOf(x.hash) + 1];
+  for (size_t s = 0; s < kStripes; ++s) begin[s + 1] += begin[s];
+  std::vector<uint32_t> order(in.size());
+  {
+    std::vector<uint32_t> next(begin.begin(), begin.end() - 1);
+    for (size_t i = 0; i < in.size(); ++i) {
+      order[next[StripeOf(in[i].hash)]++] = static_cast<uint32_t>(i);
+    }
+  }
+  for (size_t s = 0; s < kStripes; ++s) {
+    if (begin[s] == begin[s + 1]) continue;
+    const std::span<const uint32_t> part(order.data() + begin[s], begin[s + 1] - begin[s]);
+    const Stripe& st = stripes_[s];
+    MutexLock lk(st.mu);
+    for (uint32_t i : part) st.series.PrefetchSlot(in[i].hash);
+    for (uint32_t i : part) {
+      out[i] = st.series.FirstWithHash(in[i].hash);
+      if (out[i] != nullptr) {
+        __builtin_prefetch(out[i]);
+        __builtin_prefetch(reinterpret_cast<const char*>(out[i]) + 64);
+      }
+    }
+    for (uint32_t i : part) {
+      if (out[i] != nullptr) out[i]->Prefetch();
+    }
+    for (uint32_t i : part) {
+      if (out[i] != nullptr && !out[i]->LabelsEqual(in[i].labels)) {
+        out[i] = st.series.Find(in[i].hash, in[i].labels);  // a hash collision
+      }
+    }
+  }
+}
 
 }  // namespace strata::tsdb

@@ -77,6 +77,39 @@ TEST(Head, HashCollisionsAreResolvedByLabels) {
   EXPECT_EQ(h.Find(42, std::vector<LabelView>{{"__name__", "c"}}), nullptr);
 }
 
+TEST(Head, FindManyAnswersAsFindDoes) {
+  Head h;
+  struct In {
+    uint64_t hash;
+    std::vector<LabelView> labels;
+  };
+  // 600 series over every stripe, three of them sharing one hash, and label sets not stored.
+  std::vector<std::string> names;
+  names.reserve(600);
+  for (int i = 0; i < 600; ++i) names.push_back("m" + std::to_string(i));
+  std::vector<In> in;
+  in.reserve(names.size());
+  for (const auto& n : names) {
+    std::vector<LabelView> l = {{"__name__", n}};
+    in.push_back({HashLabels(l), l});
+  }
+  for (int i = 0; i < 3; ++i) in[static_cast<size_t>(i)].hash = 7;
+  std::vector<MemSeries*> want(in.size(), nullptr);
+  bool created;
+  for (size_t i = 0; i < in.size(); i += 2)
+    want[i] = h.GetOrCreate(in[i].hash, in[i].labels, &created);
+  want[1] = h.GetOrCreate(7, in[1].labels, &created);  // the second of the colliding three
+  std::vector<MemSeries*> got;
+  h.FindMany(std::span<const In>(in), got);
+  ASSERT_EQ(got.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(got[i], want[i]) << "input " << i;
+    EXPECT_EQ(got[i], h.Find(in[i].hash, in[i].labels)) << "input " << i;
+  }
+  h.FindMany(std::span<const In>(), got);
+  EXPECT_TRUE(got.empty());
+}
+
 TEST(Head, AppendRulesAndDuplicates) {
   Head h;
   MemSeries* s = Create(h, {{"__name__", "x"}});
