@@ -144,7 +144,8 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   // block cut removing series in between (under the lock) voids them.
   uint64_t removals = head_.removals();
   std::vector<MemSeries*> found;
-  head_.FindMany(series, found);
+  std::vector<MemSeries::AppendSpots> append_at;
+  head_.FindMany(series, found, &append_at);
 
   std::string frames;
   MutexLock lk(commit_mu_);
@@ -157,6 +158,20 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
     wal::RecordBuilder histogram_rec(kHistogramsRecord, histogram_frames);
     wal::RecordBuilder exemplar_rec(kExemplarsRecord, exemplar_frames);
     for (size_t i = 0; i < series.size(); ++i) {
+      // Start fetching what the append a few series ahead touches: its series and the end
+      // of its open chunk (a stale address only costs a wasted prefetch).
+      if (constexpr size_t kAhead = 8; i + kAhead < series.size() && found[i + kAhead]) {
+        const auto* next = reinterpret_cast<const char*>(found[i + kAhead]);
+        __builtin_prefetch(next);
+        __builtin_prefetch(next + 64);
+        __builtin_prefetch(next + 128);
+        const MemSeries::AppendSpots& at = append_at[i + kAhead];
+        if (at.end != nullptr) {
+          __builtin_prefetch(at.header, 1);
+          __builtin_prefetch(at.end, 1);
+          __builtin_prefetch(static_cast<const char*>(at.end) + 16, 1);
+        }
+      }
       const SeriesInput& in = series[i];
       if (in.samples.empty() && in.histograms.empty() && in.exemplars.empty()) continue;
       MemSeries* s = found[i];

@@ -63,10 +63,11 @@ class Head {
   MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const;
   // Find for a batch: out[i] is the series with in[i].labels (whose hash is in[i].hash), or
   // nullptr. Each stripe's part of the batch is looked up under one hold of its lock, in stages
-  // whose cache misses overlap: the slots, then the series, then their labels and the ends of
-  // their open chunks (which the appends that follow write).
+  // whose cache misses overlap: the slots, then the series, then their labels. `append_at`,
+  // if given, receives each found series' AppendPosition, for the appends to prefetch.
   template <typename Input>
-  void FindMany(std::span<const Input> in, std::vector<MemSeries*>& out) const;
+  void FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
+                std::vector<MemSeries::AppendSpots>* append_at = nullptr) const;
   // Returns the series with `labels`, creating it if needed; `created` says which. A WAL
   // replay passes the ref the series had; otherwise the next unused ref is taken. Returns
   // nullptr if `ref` already belongs to a series with other labels (corrupt input) or if the
@@ -152,8 +153,10 @@ class Head {
 };
 
 template <typename Input>
-void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out) const {
+void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
+                    std::vector<MemSeries::AppendSpots>* append_at) const {
   out.assign(in.size(), nullptr);
+  if (append_at != nullptr) append_at->assign(in.size(), {});
   // The batch's indexes grouped by stripe (a counting sort).
   std::vector<uint32_t> begin(kStripes + 1, 0);
   for (const Input& x : in) ++begin[StripeOf(x.hash) + 1];
@@ -173,18 +176,18 @@ void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out) con
     for (uint32_t i : part) st.series.PrefetchSlot(in[i].hash);
     for (uint32_t i : part) {
       out[i] = st.series.FirstWithHash(in[i].hash);
-      if (out[i] != nullptr) {
-        __builtin_prefetch(out[i]);
-        __builtin_prefetch(reinterpret_cast<const char*>(out[i]) + 64);
-      }
+      if (out[i] != nullptr) __builtin_prefetch(out[i]);
     }
     for (uint32_t i : part) {
-      if (out[i] != nullptr) out[i]->Prefetch();
+      if (out[i] != nullptr) __builtin_prefetch(out[i]->labels().data());
     }
     for (uint32_t i : part) {
-      if (out[i] != nullptr && !out[i]->LabelsEqual(in[i].labels)) {
+      if (out[i] == nullptr) continue;
+      if (!out[i]->LabelsEqual(in[i].labels)) {
         out[i] = st.series.Find(in[i].hash, in[i].labels);  // a hash collision
+        if (out[i] == nullptr) continue;
       }
+      if (append_at != nullptr) (*append_at)[i] = out[i]->AppendPosition();
     }
   }
 }

@@ -53,15 +53,16 @@ class MemSeries {
     return index::LabelsEqual(labels(), other);
   }
   Labels OwnedLabels() const { return index::OwnedLabels(labels()); }
-  // Starts fetching what comparing labels and appending read next: the label array and the
-  // end of the open chunk. The caller holds the stripe lock.
-  void Prefetch() const {
-    __builtin_prefetch(labels_.get());
-    if (!head_chunk_.empty()) {
-      // The next sample's bits may spill into the following cache line.
-      __builtin_prefetch(&head_chunk_.back(), 1);
-      __builtin_prefetch(&head_chunk_.back() + 16, 1);
-    }
+  // Where the next append writes: the open chunk's header (its sample count) and last byte,
+  // both null when no chunk is open. Addresses for a batch to prefetch ahead of its appends;
+  // the caller holds the stripe lock.
+  struct AppendSpots {
+    const void* header = nullptr;
+    const void* end = nullptr;
+  };
+  AppendSpots AppendPosition() const {
+    if (head_chunk_.empty()) return {};
+    return {head_chunk_.data(), &head_chunk_.back()};
   }
 
   // Appends (t, v). `ooo_window_ms` > 0 accepts samples up to that much older than the
