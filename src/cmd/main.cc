@@ -1,29 +1,11 @@
 // strata: the server, the agent and tools in one binary.
-#include <malloc.h>
-
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "base/version.h"
 #include "cmd/commands.h"
 
-namespace {
-
-// Every request decodes into buffers of a megabyte or more that are freed when it ends. With
-// glibc's defaults the freed top of a heap is given back to the kernel (and buffers past a
-// moving threshold are mmapped and unmapped), so the next request faults the same pages in
-// again: a tenth of remote-write ingest's CPU went to those page faults and the copies of
-// growing vectors. Fixed thresholds keep up to 64 MiB per heap for reuse; past 32 MiB a
-// buffer is still mmapped on its own and given back whole.
-void KeepFreedMemoryForReuse() {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 64 << 20);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  KeepFreedMemoryForReuse();
   int exit_code = 0;
   try {
     CLI::App app{"Strata: metrics, logs and traces on object storage."};
