@@ -221,6 +221,10 @@ bool IsValidUtf8(std::string_view s) {
         continue;
       }
     }
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // the short tail, byte by byte
+      ++i;
+      continue;
+    }
     uint32_t cp = 0;
     size_t len = DecodeRune(s, i, &cp);
     if (len == 0) return false;
