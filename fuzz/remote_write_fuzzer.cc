@@ -45,6 +45,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     for (const auto& m : v2->metadata) within(m.family), within(m.help), within(m.unit);
   }
+  // Decoding into a view that earlier inputs left full (as the push API reuses one per
+  // thread) gives what a fresh decode gives.
+  static strata::proto::WriteRequestView reused;
+  auto same = [](const strata::proto::WriteRequestView& a,
+                 const strata::proto::WriteRequestView& b) {
+    return a.series.size() == b.series.size() && a.labels == b.labels &&
+           a.samples.size() == b.samples.size() && a.exemplars.size() == b.exemplars.size() &&
+           a.exemplar_labels == b.exemplar_labels && a.metadata.size() == b.metadata.size() &&
+           a.histograms.size() == b.histograms.size();
+  };
+  if (strata::proto::DecodeWriteRequest(in, reused).ok() != r.ok() ||
+      (r.ok() && !same(reused, *r))) {
+    __builtin_trap();
+  }
+  if (strata::proto::DecodeWriteRequestV2(in, reused).ok() != v2.ok() ||
+      (v2.ok() && !same(reused, *v2))) {
+    __builtin_trap();
+  }
   // The same bytes as a snappy body.
   std::string buf;
   if (strata::proto::SnappyDecompress(in, 1 << 20, buf).ok()) {
