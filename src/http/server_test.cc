@@ -4,6 +4,7 @@
 
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/websocket.hpp>
+#include <sstream>
 #include <thread>
 
 #include "http/client.h"
@@ -149,6 +150,54 @@ TEST_F(ServerTest, OversizedBodyGets413) {
   auto ok = c.Do(Make(bhttp::verb::post, "/echo", "small"));
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->result(), Status::ok);
+}
+
+// A body far larger than the idle read buffer, then a chunked one (no Content-Length), written
+// back to back on one connection before either answer: both arrive whole.
+TEST(ServerBodies, LargeThenChunkedBodiesOnOneConnection) {
+  ServerOptions opts;
+  opts.listen = "127.0.0.1:0";
+  opts.threads = 1;
+  opts.max_body_bytes = 1 << 20;
+  Server server(opts);
+  server.Route("/sum", {bhttp::verb::post}, [](Request& req, const Responder& r) {
+    uint64_t sum = 0;
+    for (unsigned char c : req.body()) sum += c;
+    r.Send(TextResponse(req, Status::ok,
+                        std::to_string(req.body().size()) + " " + std::to_string(sum)));
+  });
+  ASSERT_TRUE(server.Start().ok());
+  {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket sock(io);
+    sock.connect({boost::asio::ip::make_address("127.0.0.1"), server.port()});
+    std::string large(300'000, '\0');
+    uint64_t want = 0;
+    for (size_t i = 0; i < large.size(); ++i) {
+      large[i] = static_cast<char>(i * 7 % 251);
+      want += static_cast<unsigned char>(large[i]);
+    }
+    Request first(bhttp::verb::post, "/sum", 11);
+    first.body() = large;
+    first.prepare_payload();
+    std::string wire;
+    {
+      std::ostringstream os;
+      os << first;
+      wire = os.str();
+    }
+    wire +=
+        "POST /sum HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n";
+    boost::asio::write(sock, boost::asio::buffer(wire));
+    boost::beast::flat_buffer buf;
+    Response a, b;
+    bhttp::read(sock, buf, a);
+    bhttp::read(sock, buf, b);
+    EXPECT_EQ(a.body(), "300000 " + std::to_string(want) + "\n");
+    EXPECT_EQ(b.body(), "5 " + std::to_string('a' + 'b' + 'c' + 'd' + 'e') + "\n");
+  }
+  server.Shutdown(1000);
 }
 
 TEST_F(ServerTest, ManyConcurrentConnections) {
