@@ -145,7 +145,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
   uint64_t removals = head_.removals();
   std::vector<MemSeries*> found;
   std::vector<MemSeries::AppendSpots> append_at;
-  head_.FindMany(series, found, &append_at);
+  head_.FindMany(series, found, append_at);
 
   std::string frames;
   MutexLock lk(commit_mu_);

@@ -63,11 +63,11 @@ class Head {
   MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const;
   // Find for a batch: out[i] is the series with in[i].labels (whose hash is in[i].hash), or
   // nullptr. Each stripe's part of the batch is looked up under one hold of its lock, in stages
-  // whose cache misses overlap: the slots, then the series, then their labels. `append_at`,
-  // if given, receives each found series' AppendPosition, for the appends to prefetch.
+  // whose cache misses overlap: the slots, then the series, then their labels. append_at[i]
+  // receives out[i]'s AppendPosition, for the appends that follow to prefetch.
   template <typename Input>
   void FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
-                std::vector<MemSeries::AppendSpots>* append_at = nullptr) const;
+                std::vector<MemSeries::AppendSpots>& append_at) const;
   // Returns the series with `labels`, creating it if needed; `created` says which. A WAL
   // replay passes the ref the series had; otherwise the next unused ref is taken. Returns
   // nullptr if `ref` already belongs to a series with other labels (corrupt input) or if the
@@ -154,9 +154,9 @@ class Head {
 
 template <typename Input>
 void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
-                    std::vector<MemSeries::AppendSpots>* append_at) const {
+                    std::vector<MemSeries::AppendSpots>& append_at) const {
   out.assign(in.size(), nullptr);
-  if (append_at != nullptr) append_at->assign(in.size(), {});
+  append_at.assign(in.size(), {});
   // The batch's indexes grouped by stripe (a counting sort).
   std::vector<uint32_t> begin(kStripes + 1, 0);
   for (const Input& x : in) ++begin[StripeOf(x.hash) + 1];
@@ -187,7 +187,7 @@ void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
         out[i] = st.series.Find(in[i].hash, in[i].labels);  // a hash collision
         if (out[i] == nullptr) continue;
       }
-      if (append_at != nullptr) (*append_at)[i] = out[i]->AppendPosition();
+      append_at[i] = out[i]->AppendPosition();
     }
   }
 }

@@ -102,7 +102,7 @@ TEST(Head, FindManyAnswersAsFindDoes) {
   ASSERT_EQ(h.Append(*want[2], 1000, 1.0, 0), AppendResult::kAppended);
   std::vector<MemSeries*> got;
   std::vector<MemSeries::AppendSpots> at;
-  h.FindMany(std::span<const In>(in), got, &at);
+  h.FindMany(std::span<const In>(in), got, at);
   ASSERT_EQ(got.size(), in.size());
   ASSERT_EQ(at.size(), in.size());
   for (size_t i = 0; i < in.size(); ++i) {
@@ -111,8 +111,9 @@ TEST(Head, FindManyAnswersAsFindDoes) {
     // Only the series with a sample has an open chunk to append to.
     EXPECT_EQ(at[i].end != nullptr, i == 2) << "input " << i;
   }
-  h.FindMany(std::span<const In>(), got);
+  h.FindMany(std::span<const In>(), got, at);
   EXPECT_TRUE(got.empty());
+  EXPECT_TRUE(at.empty());
 }
 
 TEST(Head, AppendRulesAndDuplicates) {
