@@ -460,6 +460,28 @@ TEST_F(PushApiTest, SeriesLimitsAndLabelRules) {
             http::Status::no_content);
 }
 
+TEST_F(PushApiTest, SeriesKeepTheirOwnLabelsWhenOthersInTheRequestAreNormalized) {
+  server::Config c;
+  c.limits.defaults.ingest.drop_labels = {"pod_uid"};
+  Start(c);
+  proto::WriteRequest wr;
+  wr.series.push_back({{{"__name__", "m"}, {"a", "1"}}, {{now_, 1}}});
+  wr.series.push_back({{{"__name__", "m"}, {"a", "2"}, {"e", ""}, {"pod_uid", "x"}}, {{now_, 2}}});
+  wr.series.push_back({{{"__name__", "m"}, {"a", "3"}}, {{now_, 3}}});
+  wr.series.push_back({{{"__name__", "m"}, {"a", "4"}, {"pod_uid", "y"}}, {{now_, 4}}});
+  ASSERT_EQ(Do(PushRequest(wr)).result(), http::Status::no_content);
+  srv_->Shutdown();
+  client_.reset();
+  srv_.reset();
+  tsdb::Head head;
+  ASSERT_TRUE(tsdb::Db::ReadInto(dir_.path() + "/tenants/anonymous", head, nullptr).ok());
+  EXPECT_EQ(head.num_series(), 4u);
+  for (const char* a : {"1", "2", "3", "4"}) {
+    std::vector<LabelView> want = {{"__name__", "m"}, {"a", a}};
+    EXPECT_NE(head.Find(HashLabels(want), want), nullptr) << "a=" << a;
+  }
+}
+
 TEST_F(PushApiTest, MetadataIsStoredAndSurvivesRestart) {
   Start();
   proto::WriteRequest wr = OneSample("http_requests_total", now_, 1);

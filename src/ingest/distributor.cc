@@ -110,8 +110,10 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   }
   int64_t now = NowMillis();
   std::vector<LabelView> norm;
-  std::vector<LabelView> all_labels;
-  all_labels.reserve(wr.labels.size());
+  // Labels of the series whose validation removed some; the others keep pointing into `wr`.
+  // Never grows past its reserve, so spans into it stay valid.
+  std::vector<LabelView> normalized;
+  normalized.reserve(wr.labels.size());
   std::vector<Sample> samples;
   samples.reserve(wr.samples.size());
   std::vector<histogram::HistogramSample> histograms;
@@ -123,8 +125,9 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   exemplar_labels.reserve(wr.exemplar_labels.size());
   uint64_t exemplars_invalid = 0;
   struct Kept {
-    size_t labels_begin, labels_end, samples_begin, samples_end, exemplars_begin, exemplars_end,
-        histograms_begin, histograms_end;
+    std::span<const LabelView> labels;
+    size_t samples_begin, samples_end, exemplars_begin, exemplars_end, histograms_begin,
+        histograms_end;
   };
   std::vector<Kept> kept;
   kept.reserve(wr.series.size());
@@ -143,9 +146,12 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
       exemplars_invalid += in_exemplars.size();
       continue;
     }
-    Kept k{all_labels.size(), 0, samples.size(), 0, exemplars.size(), 0, histograms.size(), 0};
-    all_labels.insert(all_labels.end(), norm.begin(), norm.end());
-    k.labels_end = all_labels.size();
+    Kept k{labels, samples.size(), 0, exemplars.size(), 0, histograms.size(), 0};
+    // `norm` is `labels` with some left out: the same size means the same labels.
+    if (norm.size() != labels.size()) {
+      k.labels = {normalized.data() + normalized.size(), norm.size()};
+      normalized.insert(normalized.end(), norm.begin(), norm.end());
+    }
     for (const Sample& s : in_samples) {
       if (auto bad = ValidateTimestamp(labels, s.t, now, limits)) {
         report.Add(bad->reason, 1, [&] { return bad->message; });
@@ -192,9 +198,8 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   std::vector<tsdb::SeriesInput> inputs;
   inputs.reserve(kept.size());
   for (const auto& k : kept) {
-    std::span<const LabelView> l(all_labels.data() + k.labels_begin, k.labels_end - k.labels_begin);
     inputs.push_back(
-        {l, HashLabels(l),
+        {k.labels, HashLabels(k.labels),
          std::span<const Sample>(samples.data() + k.samples_begin, k.samples_end - k.samples_begin),
          std::span<const tsdb::ExemplarInput>(exemplars.data() + k.exemplars_begin,
                                               k.exemplars_end - k.exemplars_begin),
