@@ -482,6 +482,30 @@ TEST_F(PushApiTest, SeriesKeepTheirOwnLabelsWhenOthersInTheRequestAreNormalized)
   }
 }
 
+TEST_F(PushApiTest, SeriesFromTheWalAreValidatedAgainstTodaysLimits) {
+  // Stored under yesterday's limits, the series is in the head again after the restart:
+  // today's rules still apply to its samples, the first time and every time after.
+  Start();
+  EXPECT_EQ(Do(PushRequest(OneSample("m", now_, 1, {{"user_id", "7"}}))).result(),
+            http::Status::no_content);
+  EXPECT_EQ(Do(PushRequest(OneSample("ok", now_, 1))).result(), http::Status::no_content);
+  srv_->Shutdown();
+  client_.reset();
+  srv_.reset();
+  server::Config c;
+  c.limits.defaults.ingest.reject_labels = {"user_id"};
+  c.limits.defaults.ingest.max_label_value_length = 1;
+  Start(c);
+  for (int i = 0; i < 2; ++i) {
+    auto res = Do(PushRequest(OneSample("m", now_ + 1 + i, 2, {{"user_id", "7"}})));
+    EXPECT_EQ(res.result(), http::Status::bad_request) << "try " << i;
+    EXPECT_NE(res.body().find("rejected_label"), std::string::npos) << res.body();
+    auto long_value = Do(PushRequest(OneSample("ok", now_ + 1 + i, 2)));
+    EXPECT_EQ(long_value.result(), http::Status::bad_request) << "try " << i;
+    EXPECT_NE(long_value.body().find("the limit is 1"), std::string::npos) << long_value.body();
+  }
+}
+
 TEST_F(PushApiTest, MetadataIsStoredAndSurvivesRestart) {
   Start();
   proto::WriteRequest wr = OneSample("http_requests_total", now_, 1);

@@ -99,7 +99,24 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     return done(std::move(outcome));
   }
 
-  // Validate, keeping normalized labels and in-bound samples in flat arrays.
+  auto db = storage->GetOrCreate(tenant);
+  if (!db.ok()) {
+    outcome.status = db.status();
+    return done(std::move(outcome));
+  }
+  // Look every series up as it came: one the head holds, with labels that passed validation
+  // since this process started, needs no validation now (the limits do not change while it
+  // runs). inputs[i] and lookup.found[i] belong to wr.series[i] until the kept are packed.
+  std::vector<tsdb::SeriesInput> inputs;
+  inputs.reserve(wr.series.size());
+  for (const auto& series : wr.series) {
+    auto labels = wr.LabelsOf(series);
+    inputs.push_back({labels, HashLabels(labels), {}});
+  }
+  tsdb::SeriesLookup lookup;
+  (*db)->Lookup(inputs, lookup);
+
+  // Validate, keeping in-bound samples in flat arrays.
   RejectionReport<Reason> report("samples");
   if (refused_before.count > 0) {
     report.Add(Reason::kUnsupportedOtlp, refused_before.count, [&] {
@@ -125,7 +142,7 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
   exemplar_labels.reserve(wr.exemplar_labels.size());
   uint64_t exemplars_invalid = 0;
   struct Kept {
-    std::span<const LabelView> labels;
+    size_t series;  // index in wr.series
     size_t samples_begin, samples_end, exemplars_begin, exemplars_end, histograms_begin,
         histograms_end;
   };
@@ -138,20 +155,24 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     auto in_exemplars = wr.ExemplarsOf(series);
     auto in_histograms = wr.HistogramsOf(series);
     if (in_samples.empty() && in_exemplars.empty() && in_histograms.empty()) continue;
-    if (auto bad = ValidateLabels(labels, limits, norm)) {
-      if (!in_samples.empty() || !in_histograms.empty()) {
-        report.Add(bad->reason, in_samples.size() + in_histograms.size(),
-                   [&] { return bad->message; });
+    if (!lookup.found[i].labels_checked) {
+      if (auto bad = ValidateLabels(labels, limits, norm)) {
+        if (!in_samples.empty() || !in_histograms.empty()) {
+          report.Add(bad->reason, in_samples.size() + in_histograms.size(),
+                     [&] { return bad->message; });
+        }
+        exemplars_invalid += in_exemplars.size();
+        continue;
       }
-      exemplars_invalid += in_exemplars.size();
-      continue;
+      // `norm` is `labels` with some left out: the same size means the same labels.
+      if (norm.size() != labels.size()) {
+        inputs[i].labels = {normalized.data() + normalized.size(), norm.size()};
+        inputs[i].hash = HashLabels(norm);
+        lookup.found[i] = {};  // looked up under the stored labels by Append
+        normalized.insert(normalized.end(), norm.begin(), norm.end());
+      }
     }
-    Kept k{labels, samples.size(), 0, exemplars.size(), 0, histograms.size(), 0};
-    // `norm` is `labels` with some left out: the same size means the same labels.
-    if (norm.size() != labels.size()) {
-      k.labels = {normalized.data() + normalized.size(), norm.size()};
-      normalized.insert(normalized.end(), norm.begin(), norm.end());
-    }
+    Kept k{i, samples.size(), 0, exemplars.size(), 0, histograms.size(), 0};
     for (const Sample& s : in_samples) {
       if (auto bad = ValidateTimestamp(labels, s.t, now, limits)) {
         report.Add(bad->reason, 1, [&] { return bad->message; });
@@ -195,17 +216,20 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
       kept.push_back(k);
     }
   }
-  std::vector<tsdb::SeriesInput> inputs;
-  inputs.reserve(kept.size());
-  for (const auto& k : kept) {
-    inputs.push_back(
-        {k.labels, HashLabels(k.labels),
-         std::span<const Sample>(samples.data() + k.samples_begin, k.samples_end - k.samples_begin),
-         std::span<const tsdb::ExemplarInput>(exemplars.data() + k.exemplars_begin,
-                                              k.exemplars_end - k.exemplars_begin),
-         std::span<const histogram::HistogramSample>(histograms.data() + k.histograms_begin,
-                                                     k.histograms_end - k.histograms_begin)});
+  // Pack the kept series to the front (k.series >= n, so nothing is overwritten early).
+  for (size_t n = 0; n < kept.size(); ++n) {
+    const Kept& k = kept[n];
+    inputs[n] = {
+        inputs[k.series].labels, inputs[k.series].hash,
+        std::span<const Sample>(samples.data() + k.samples_begin, k.samples_end - k.samples_begin),
+        std::span<const tsdb::ExemplarInput>(exemplars.data() + k.exemplars_begin,
+                                             k.exemplars_end - k.exemplars_begin),
+        std::span<const histogram::HistogramSample>(histograms.data() + k.histograms_begin,
+                                                    k.histograms_end - k.histograms_begin)};
+    lookup.found[n] = lookup.found[k.series];
   }
+  inputs.resize(kept.size());
+  lookup.found.resize(kept.size());
   std::vector<tsdb::MetadataInput> metadata;
   metadata.reserve(wr.metadata.size());
   for (const auto& m : wr.metadata) {
@@ -216,15 +240,10 @@ void Distributor::Push(const std::string& tenant, const proto::WriteRequestView&
     metadata.push_back({m.family, static_cast<uint8_t>(m.type), m.unit, m.help});
   }
 
-  auto db = storage->GetOrCreate(tenant);
-  if (!db.ok()) {
-    outcome.status = db.status();
-    return done(std::move(outcome));
-  }
   tsdb::AppendLimits append_limits{limits.max_active_series, limits.max_series_per_metric,
                                    limits.out_of_order_window_ms};
   auto appended = (*db)->Append(
-      inputs, metadata, append_limits,
+      inputs, lookup, metadata, append_limits,
       [&](size_t idx, std::optional<int64_t> t, tsdb::Rejection r) {
         uint64_t n = t ? 1 : inputs[idx].samples.size() + inputs[idx].histograms.size();
         report.Add(FromRejection(r), n, [&] {

@@ -136,20 +136,29 @@ Status Db::ReadInto(const std::string& dir, Head& head,
   return Status::Ok();
 }
 
+void Db::Lookup(std::span<const SeriesInput> series, SeriesLookup& out) const {
+  out.removals = head_.removals();
+  head_.FindMany(series, out.found);
+}
+
 Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
                                  std::span<const MetadataInput> metadata,
                                  const AppendLimits& limits, const RejectFn& reject) {
-  AppendOutcome out;
-  // Lookups of existing series need no ordering: do them before taking the commit lock. A
-  // block cut removing series in between (under the lock) voids them.
-  uint64_t removals = head_.removals();
-  std::vector<MemSeries*> found;
-  std::vector<MemSeries::AppendSpots> append_at;
-  head_.FindMany(series, found, append_at);
+  SeriesLookup lookup;
+  Lookup(series, lookup);
+  return Append(series, lookup, metadata, limits, reject);
+}
 
+Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series, SeriesLookup& lookup,
+                                 std::span<const MetadataInput> metadata,
+                                 const AppendLimits& limits, const RejectFn& reject) {
+  AppendOutcome out;
+  // Lookups of existing series need no ordering: they were done before taking the commit
+  // lock. A block cut removing series in between (under the lock) voids them.
   std::string frames;
   MutexLock lk(commit_mu_);
-  if (head_.removals() != removals) std::fill(found.begin(), found.end(), nullptr);
+  std::vector<Head::Found>& found = lookup.found;
+  if (head_.removals() != lookup.removals) std::fill(found.begin(), found.end(), Head::Found{});
   RETURN_IF_ERROR(wal_->Admit());
   {
     wal::RecordBuilder series_rec(kSeriesRecord, frames);
@@ -160,12 +169,12 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
     for (size_t i = 0; i < series.size(); ++i) {
       // Start fetching what the append a few series ahead touches: its series and the end
       // of its open chunk (a stale address only costs a wasted prefetch).
-      if (constexpr size_t kAhead = 8; i + kAhead < series.size() && found[i + kAhead]) {
-        const auto* next = reinterpret_cast<const char*>(found[i + kAhead]);
+      if (constexpr size_t kAhead = 8; i + kAhead < series.size() && found[i + kAhead].series) {
+        const auto* next = reinterpret_cast<const char*>(found[i + kAhead].series);
         __builtin_prefetch(next);
         __builtin_prefetch(next + 64);
         __builtin_prefetch(next + 128);
-        const MemSeries::AppendSpots& at = append_at[i + kAhead];
+        const MemSeries::AppendSpots& at = found[i + kAhead].at;
         if (at.end != nullptr) {
           __builtin_prefetch(at.header, 1);
           __builtin_prefetch(at.end, 1);
@@ -174,7 +183,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
       }
       const SeriesInput& in = series[i];
       if (in.samples.empty() && in.histograms.empty() && in.exemplars.empty()) continue;
-      MemSeries* s = found[i];
+      MemSeries* s = found[i].series;
       if (s == nullptr) s = head_.Find(in.hash, in.labels);
       if (s == nullptr && in.samples.empty() && in.histograms.empty()) {
         // Exemplars alone do not make a series (Prometheus needs the series first).
@@ -204,6 +213,7 @@ Result<AppendOutcome> Db::Append(std::span<const SeriesInput> series,
           ++out.series_created;
         }
       }
+      if (!found[i].labels_checked) s->set_labels_checked();
       // Counts an append's outcome; true when the sample is new and must be logged.
       auto appended = [&](AppendResult r, int64_t t) {
         switch (r) {

@@ -97,6 +97,13 @@ struct AppendOutcome {
   uint64_t lsn = 0;  // durable once the WAL reaches it; see WhenDurable
 };
 
+// A batch's series looked up ahead of its Append (Db::Lookup), so that the caller can spare
+// series the head already holds work such as validating their labels again.
+struct SeriesLookup {
+  std::vector<Head::Found> found;  // one per series of the batch
+  uint64_t removals = 0;           // the head's removals() before the lookup
+};
+
 // Db is one tenant's time-series store: the in-memory head backed by a write-ahead log.
 // Appends are applied to the head and logged in one critical section per batch, so the WAL
 // order matches the head order; durability is awaited outside it (group commit).
@@ -107,9 +114,17 @@ class Db {
                                           const std::string& name);
   ~Db();
 
+  // Looks up the series of a batch (no lock that appends need is held).
+  void Lookup(std::span<const SeriesInput> series, SeriesLookup& out) const;
   // Creates missing series (within `limits`), appends samples and exemplars, stores changed
   // metadata and logs all of it. Refusals go to `reject`; the batch itself fails only when the WAL
-  // cannot take it (kUnavailable) and then nothing was applied.
+  // cannot take it (kUnavailable) and then nothing was applied. `lookup` is Lookup's answer
+  // for `series` (an entry may be cleared: that series is looked up again); every series
+  // appended to is marked labels_checked, as the inputs' labels have passed validation.
+  Result<AppendOutcome> Append(std::span<const SeriesInput> series, SeriesLookup& lookup,
+                               std::span<const MetadataInput> metadata, const AppendLimits& limits,
+                               const RejectFn& reject) EXCLUDES(commit_mu_);
+  // Lookup, then Append.
   Result<AppendOutcome> Append(std::span<const SeriesInput> series,
                                std::span<const MetadataInput> metadata, const AppendLimits& limits,
                                const RejectFn& reject) EXCLUDES(commit_mu_);

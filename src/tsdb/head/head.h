@@ -61,13 +61,18 @@ class Head {
 
   // The series with exactly `labels` (sorted by name), or nullptr.
   MemSeries* Find(uint64_t hash, std::span<const LabelView> labels) const;
-  // Find for a batch: out[i] is the series with in[i].labels (whose hash is in[i].hash), or
-  // nullptr. Each stripe's part of the batch is looked up under one hold of its lock, in stages
-  // whose cache misses overlap: the slots, then the series, then their labels. append_at[i]
-  // receives out[i]'s AppendPosition, for the appends that follow to prefetch.
+  // A series FindMany found, with what the appends that follow want to know of it.
+  struct Found {
+    MemSeries* series = nullptr;
+    MemSeries::AppendSpots at;    // its AppendPosition, for the appends to prefetch
+    bool labels_checked = false;  // its labels_checked()
+  };
+  // Find for a batch: out[i].series is the series with in[i].labels (whose hash is
+  // in[i].hash), or nullptr. Each stripe's part of the batch is looked up under one hold of
+  // its lock, in stages whose cache misses overlap: the slots, then the series, then their
+  // labels.
   template <typename Input>
-  void FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
-                std::vector<MemSeries::AppendSpots>& append_at) const;
+  void FindMany(std::span<const Input> in, std::vector<Found>& out) const;
   // Returns the series with `labels`, creating it if needed; `created` says which. A WAL
   // replay passes the ref the series had; otherwise the next unused ref is taken. Returns
   // nullptr if `ref` already belongs to a series with other labels (corrupt input) or if the
@@ -153,10 +158,8 @@ class Head {
 };
 
 template <typename Input>
-void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
-                    std::vector<MemSeries::AppendSpots>& append_at) const {
-  out.assign(in.size(), nullptr);
-  append_at.assign(in.size(), {});
+void Head::FindMany(std::span<const Input> in, std::vector<Found>& out) const {
+  out.assign(in.size(), {});
   // The batch's indexes grouped by stripe (a counting sort).
   std::vector<uint32_t> begin(kStripes + 1, 0);
   for (const Input& x : in) ++begin[StripeOf(x.hash) + 1];
@@ -175,19 +178,21 @@ void Head::FindMany(std::span<const Input> in, std::vector<MemSeries*>& out,
     MutexLock lk(st.mu);
     for (uint32_t i : part) st.series.PrefetchSlot(in[i].hash);
     for (uint32_t i : part) {
-      out[i] = st.series.FirstWithHash(in[i].hash);
-      if (out[i] != nullptr) __builtin_prefetch(out[i]);
+      out[i].series = st.series.FirstWithHash(in[i].hash);
+      if (out[i].series != nullptr) __builtin_prefetch(out[i].series);
     }
     for (uint32_t i : part) {
-      if (out[i] != nullptr) __builtin_prefetch(out[i]->labels().data());
+      if (out[i].series != nullptr) __builtin_prefetch(out[i].series->labels().data());
     }
     for (uint32_t i : part) {
-      if (out[i] == nullptr) continue;
-      if (!out[i]->LabelsEqual(in[i].labels)) {
-        out[i] = st.series.Find(in[i].hash, in[i].labels);  // a hash collision
-        if (out[i] == nullptr) continue;
+      MemSeries*& s = out[i].series;
+      if (s == nullptr) continue;
+      if (!s->LabelsEqual(in[i].labels)) {
+        s = st.series.Find(in[i].hash, in[i].labels);  // a hash collision
+        if (s == nullptr) continue;
       }
-      append_at[i] = out[i]->AppendPosition();
+      out[i].at = s->AppendPosition();
+      out[i].labels_checked = s->labels_checked();
     }
   }
 }

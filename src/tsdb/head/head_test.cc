@@ -100,20 +100,19 @@ TEST(Head, FindManyAnswersAsFindDoes) {
     want[i] = h.GetOrCreate(in[i].hash, in[i].labels, &created);
   want[1] = h.GetOrCreate(7, in[1].labels, &created);  // the second of the colliding three
   ASSERT_EQ(h.Append(*want[2], 1000, 1.0, 0), AppendResult::kAppended);
-  std::vector<MemSeries*> got;
-  std::vector<MemSeries::AppendSpots> at;
-  h.FindMany(std::span<const In>(in), got, at);
+  want[4]->set_labels_checked();
+  std::vector<Head::Found> got;
+  h.FindMany(std::span<const In>(in), got);
   ASSERT_EQ(got.size(), in.size());
-  ASSERT_EQ(at.size(), in.size());
   for (size_t i = 0; i < in.size(); ++i) {
-    EXPECT_EQ(got[i], want[i]) << "input " << i;
-    EXPECT_EQ(got[i], h.Find(in[i].hash, in[i].labels)) << "input " << i;
+    EXPECT_EQ(got[i].series, want[i]) << "input " << i;
+    EXPECT_EQ(got[i].series, h.Find(in[i].hash, in[i].labels)) << "input " << i;
     // Only the series with a sample has an open chunk to append to.
-    EXPECT_EQ(at[i].end != nullptr, i == 2) << "input " << i;
+    EXPECT_EQ(got[i].at.end != nullptr, i == 2) << "input " << i;
+    EXPECT_EQ(got[i].labels_checked, i == 4) << "input " << i;
   }
-  h.FindMany(std::span<const In>(), got, at);
+  h.FindMany(std::span<const In>(), got);
   EXPECT_TRUE(got.empty());
-  EXPECT_TRUE(at.empty());
 }
 
 TEST(Head, AppendRulesAndDuplicates) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -53,6 +54,11 @@ class MemSeries {
     return index::LabelsEqual(labels(), other);
   }
   Labels OwnedLabels() const { return index::OwnedLabels(labels()); }
+  // Whether an append by this process has been given these labels, so they passed its
+  // label rules (ingest validation): an input with equal labels passes them too. A series
+  // replayed from the WAL starts unchecked, as the rules may have changed since.
+  bool labels_checked() const { return labels_checked_.load(std::memory_order_relaxed); }
+  void set_labels_checked() { labels_checked_.store(true, std::memory_order_relaxed); }
   // Where the next append writes: the open chunk's header (its sample count) and last byte,
   // both null when no chunk is open. Addresses for a batch to prefetch ahead of its appends;
   // the caller holds the stripe lock.
@@ -117,6 +123,7 @@ class MemSeries {
   const uint32_t ref_;
   const uint64_t hash_;
   const uint16_t num_labels_;
+  std::atomic<bool> labels_checked_{false};  // set without the stripe lock (Db::Append)
   const std::unique_ptr<index::LabelSym[]> labels_;
 
   int64_t head_min_t_ = 0;  // first sample of the open chunk
