@@ -41,6 +41,19 @@ Status MalformedWrite(std::string_view what) {
 }
 
 bool DecodeLabel(std::string_view data, LabelView* out) {
+  // What senders write: the name (field 1), then the value (field 2), each under 128 bytes.
+  // Anything else, such as an omitted empty value or fields in another order, takes the
+  // general path below.
+  const auto* p = reinterpret_cast<const uint8_t*>(data.data());
+  if (data.size() >= 4 && p[0] == 0x0A && p[1] < 0x80) {
+    const size_t v = 2 + size_t{p[1]};  // where the value's key should be
+    if (v + 2 <= data.size() && p[v] == 0x12 && p[v + 1] < 0x80 &&
+        v + 2 + size_t{p[v + 1]} == data.size()) {
+      out->name = data.substr(2, p[1]);
+      out->value = data.substr(v + 2);
+      return true;
+    }
+  }
   WireReader r(data);
   while (r.NextField()) {
     if (r.field() == kLabelName && r.Expect(WireType::kLen)) {
@@ -55,6 +68,16 @@ bool DecodeLabel(std::string_view data, LabelView* out) {
 }
 
 bool DecodeSample(std::string_view data, Sample* out) {
+  // What senders write: the value (field 1, 8 bytes), then the timestamp (field 2, a varint).
+  if (data.size() >= 11 && static_cast<uint8_t>(data[0]) == 0x09 &&
+      static_cast<uint8_t>(data[9]) == 0x10) {
+    ByteReader value(data.substr(1, 8)), ts(data.substr(10));
+    uint64_t u;
+    if (value.ReadDouble(&out->v) && ts.ReadUvarint(&u) && ts.empty()) {
+      out->t = static_cast<int64_t>(u);
+      return true;
+    }
+  }
   WireReader r(data);
   out->t = 0;
   out->v = 0;

@@ -56,6 +56,67 @@ TEST(RemoteWrite, DecodesHandWrittenWireBytes) {
   EXPECT_EQ(enc.substr(0, 0x17), req.substr(0, 0x17));
 }
 
+TEST(RemoteWrite, LabelsAndSamplesInEveryEncodingShape) {
+  // The usual shape (name then value, short lengths; value then timestamp) and the others a
+  // protobuf writer may produce, written by hand: each decodes to what it says.
+  const std::string long_name(200, 'n');  // its length takes two varint bytes
+  const std::string labels[] = {
+      Hex("0a01611201") + "b",                    // a="b"
+      Hex("0a0163"),                              // c="" (an empty value is omitted)
+      Hex("120165") + Hex("0a0164"),              // d="e", value first
+      Hex("0a01661201") + "g" + Hex("1801"),      // f="g" and an unknown field 3
+      Hex("0ac801") + long_name + Hex("120168"),  // <200 n's>="h"
+      Hex("0a0169120a") + "j",                    // i=<value length past the end>
+  };
+  const std::string samples[] = {
+      Hex("09000000000000f03f1001"),                    // {1.0, t=1}
+      Hex("09000000000000f03f"),                        // {1.0, t=0}: t omitted
+      Hex("1002") + Hex("090000000000000040"),          // {2.0, t=2}, timestamp first
+      Hex("0900000000000008401080"),                    // {3.0, <truncated varint>}
+      Hex("09000000000000f03f10ffffffffffffffffff01"),  // {1.0, t=-1}
+  };
+  auto field = [](char key, const std::string& bytes) {
+    std::string out(1, key);
+    for (size_t n = bytes.size();; n >>= 7) {
+      out += static_cast<char>(n < 0x80 ? n : (n & 0x7f) | 0x80);
+      if (n < 0x80) break;
+    }
+    return out + bytes;
+  };
+  std::string req;  // the decoded views point into it
+  auto decode = [&](const std::string& label, const std::string& sample) {
+    req = field(0x0a, field(0x0a, label) + field(0x12, sample));
+    return DecodeWriteRequest(req);
+  };
+  const std::pair<std::string, std::string> want_labels[] = {
+      {"a", "b"}, {"c", ""}, {"d", "e"}, {"f", "g"}, {long_name, "h"}};
+  for (size_t i = 0; i < std::size(labels); ++i) {
+    auto r = decode(labels[i], samples[0]);
+    if (i == std::size(labels) - 1) {
+      EXPECT_FALSE(r.ok()) << "label " << i;
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << "label " << i << ": " << r.status().ToString();
+    auto l = r->LabelsOf(r->series[0]);
+    ASSERT_EQ(l.size(), 1u) << "label " << i;
+    EXPECT_EQ(l[0].name, want_labels[i].first) << "label " << i;
+    EXPECT_EQ(l[0].value, want_labels[i].second) << "label " << i;
+  }
+  const Sample want_samples[] = {{1, 1.0}, {0, 1.0}, {2, 2.0}, {0, 0}, {-1, 1.0}};
+  for (size_t i = 0; i < std::size(samples); ++i) {
+    auto r = decode(labels[0], samples[i]);
+    if (i == 3) {
+      EXPECT_FALSE(r.ok()) << "sample " << i;
+      continue;
+    }
+    ASSERT_TRUE(r.ok()) << "sample " << i << ": " << r.status().ToString();
+    auto s = r->SamplesOf(r->series[0]);
+    ASSERT_EQ(s.size(), 1u) << "sample " << i;
+    EXPECT_EQ(s[0].t, want_samples[i].t) << "sample " << i;
+    EXPECT_EQ(s[0].v, want_samples[i].v) << "sample " << i;
+  }
+}
+
 TEST(RemoteWrite, RoundTripWithNegativeTimesAndUnknownFields) {
   WriteRequest w;
   w.series.push_back(
