@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <map>
+#include <memory_resource>
 
 #include "base/json.h"
 #include "base/units.h"
@@ -310,35 +312,58 @@ void AppendJsonFloat(std::string& out, double v) {
   out += s;
 }
 
-// One key of a line: a string, or a number (measurement values_*).
+// The strings a payload's lines make (timestamps, numbers, prefixed keys, stack traces),
+// kept for as long as the lines: one arena per payload rather than an allocation per string.
+class Arena {
+ public:
+  Arena() = default;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+  std::string_view Keep(std::string_view a, std::string_view b = {}) {
+    auto* p = static_cast<char*>(mem_.allocate(a.size() + b.size(), 1));
+    std::memcpy(p, a.data(), a.size());
+    std::memcpy(p + a.size(), b.data(), b.size());
+    return {p, a.size() + b.size()};
+  }
+  std::pmr::memory_resource* resource() { return &mem_; }
+
+ private:
+  alignas(std::max_align_t) char first_[8192];  // enough for a usual payload's lines
+  std::pmr::monotonic_buffer_resource mem_{first_, sizeof first_};
+};
+
+// One key of a line: a string, or a number (measurement values_*). Views into the payload,
+// the arena or string literals.
 struct KeyVal {
-  std::string key;
-  std::string text;  // the string, or the number as %v prints it
+  std::string_view key;
+  std::string_view text;  // the string, or the number as %v prints it
   bool number = false;
   double num = 0;
 };
 
 // Alloy's ordered key/value map: a key set again keeps its place and takes the new value;
-// empty strings are not added.
+// empty strings are not added. Holds views: the payload and the arena outlive it.
 class Line {
  public:
-  Line() = default;  // the payload's meta keys, rendered once for all its lines
-  Line(const FaroTime& timestamp, const char* kind) : kind_(kind) {
-    Add("timestamp", FaroTimeString(timestamp));
+  explicit Line(Arena& arena) : arena_(&arena), kvs_(arena.resource()) {}
+  Line(Arena& arena, const FaroTime& timestamp, const char* kind) : Line(arena) {
+    kind_ = kind;
+    Add("timestamp", arena.Keep(FaroTimeString(timestamp)));
     Add("kind", kind);
   }
   const char* kind() const { return kind_; }
-  void Add(std::string key, std::string_view value) {
+  void Add(std::string_view key, std::string_view value) {
     if (value.empty()) return;
-    Set(std::move(key), std::string(value), false, 0);
+    Set(key, value, false, 0);
   }
-  void AddNumber(std::string key, double v) { Set(std::move(key), FormatFloatG(v), true, v); }
+  // Add for a value made here, which the arena keeps.
+  void AddMade(std::string_view key, std::string_view value) { Add(key, arena_->Keep(value)); }
+  void AddNumber(std::string_view key, double v) {
+    Set(key, arena_->Keep(FormatFloatG(v)), true, v);
+  }
   void AddMap(std::string_view prefix, const FaroKeyVals& m) {
     for (const auto& [k, v] : m) {
-      std::string key;
-      key.reserve(prefix.size() + k.size());
-      key.append(prefix).append(k);
-      Add(std::move(key), v);
+      if (!v.empty()) Add(arena_->Keep(prefix, k), v);
     }
   }
   // Appends `other`'s keys in order, as Alloy merges meta into an item's keys.
@@ -355,24 +380,25 @@ class Line {
     Add("traceID", t.trace_id);
     Add("spanID", t.span_id);
   }
-  const std::vector<KeyVal>& kvs() const { return kvs_; }
+  const std::pmr::vector<KeyVal>& kvs() const { return kvs_; }
 
  private:
-  void Set(std::string key, std::string text, bool number, double num) {
+  void Set(std::string_view key, std::string_view text, bool number, double num) {
     for (auto& kv : kvs_) {
       if (kv.key == key) {
-        kv.text = std::move(text), kv.number = number, kv.num = num;
+        kv.text = text, kv.number = number, kv.num = num;
         return;
       }
     }
-    kvs_.push_back({std::move(key), std::move(text), number, num});
+    kvs_.push_back({key, text, number, num});
   }
+  Arena* arena_;
   const char* kind_ = "";
-  std::vector<KeyVal> kvs_;
+  std::pmr::vector<KeyVal> kvs_;
 };
 
-Line MetaLine(const FaroMeta& m) {
-  Line l;
+Line MetaLine(Arena& arena, const FaroMeta& m) {
+  Line l(arena);
   l.Add("sdk_name", m.sdk_name);
   l.Add("sdk_version", m.sdk_version);
   if (!m.sdk_integrations.empty()) {
@@ -381,7 +407,7 @@ Line MetaLine(const FaroMeta& m) {
       if (!joined.empty()) joined += ',';
       joined.append(name).append(1, ':').append(version);
     }
-    l.Add("sdk_integrations", joined);
+    l.AddMade("sdk_integrations", joined);
   }
   l.Add("app_name", m.app_name);
   l.Add("app_namespace", m.app_namespace);
@@ -435,9 +461,24 @@ std::string LogfmtKey(std::string_view key) {
   return out;
 }
 
+// Whether any of the 8 bytes in `w` is below 0x21 (space, controls), at least 0x7f (DEL,
+// non-ASCII), '=' or '"': the bytes LogfmtNeedsQuotes looks at one by one.
+bool MayNeedQuotes(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHighs) != 0; };
+  return ((w - kOnes * 0x21) & ~w & kHighs) != 0 || (w & kHighs) != 0 ||
+         has_zero(w ^ (kOnes * 0x7f)) || has_zero(w ^ (kOnes * '=')) || has_zero(w ^ (kOnes * '"'));
+}
+
 bool LogfmtNeedsQuotes(std::string_view v) {
   if (v == "null") return true;
-  for (size_t i = 0; i < v.size();) {
+  // Keys and values are nearly always plain ASCII: clear 8 bytes at a time.
+  size_t i = 0;
+  for (uint64_t w; i + 8 <= v.size(); i += 8) {
+    std::memcpy(&w, v.data() + i, 8);
+    if (MayNeedQuotes(w)) break;
+  }
+  while (i < v.size()) {
     const auto c = static_cast<unsigned char>(v[i]);
     if (c < 0x80) {
       if (c <= ' ' || c == '=' || c == '"' || c == 0x7f) return true;
@@ -507,8 +548,8 @@ std::string Json(const Line& l) {
   return out;
 }
 
-Line LogLine(const FaroLog& x) {
-  Line l(x.timestamp, "log");
+Line LogLine(Arena& arena, const FaroLog& x) {
+  Line l(arena, x.timestamp, "log");
   l.Add("message", x.message);
   l.Add("level", x.level);
   l.AddMap("context_", x.context);
@@ -516,8 +557,8 @@ Line LogLine(const FaroLog& x) {
   return l;
 }
 
-Line ExceptionLine(const FaroException& x) {
-  Line l(x.timestamp, "exception");
+Line ExceptionLine(Arena& arena, const FaroException& x) {
+  Line l(arena, x.timestamp, "exception");
   l.Add("type", x.type);
   l.Add("value", x.value);
   std::string stack = x.type + ": " + x.value;
@@ -527,29 +568,29 @@ Line ExceptionLine(const FaroException& x) {
                            f.module.empty() ? "" : "|", f.filename, f.lineno, f.colno);
     }
   }
-  l.Add("stacktrace", stack);
-  l.Add("hash", std::to_string(XXH3_64bits(x.value.data(), x.value.size())));
+  l.AddMade("stacktrace", stack);
+  l.AddMade("hash", std::to_string(XXH3_64bits(x.value.data(), x.value.size())));
   l.AddMap("context_", x.context);
   l.AddTrace(x.trace);
   return l;
 }
 
-Line MeasurementLine(const FaroMeasurement& x) {
-  Line l(x.timestamp, "measurement");
+Line MeasurementLine(Arena& arena, const FaroMeasurement& x) {
+  Line l(arena, x.timestamp, "measurement");
   l.Add("type", x.type);
   for (const auto& [name, v] : x.values) {
     char buf[400];  // %f of any double fits
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 6);
-    l.Add(name, std::string_view(buf, r.ptr - buf));
+    l.AddMade(name, std::string_view(buf, r.ptr - buf));
   }
   l.AddTrace(x.trace);
   l.AddMap("context_", x.context);
-  for (const auto& [name, v] : x.values) l.AddNumber("value_" + name, v);
+  for (const auto& [name, v] : x.values) l.AddNumber(arena.Keep("value_", name), v);
   return l;
 }
 
-Line EventLine(const FaroEvent& x) {
-  Line l(x.timestamp, "event");
+Line EventLine(Arena& arena, const FaroEvent& x) {
+  Line l(arena, x.timestamp, "event");
   l.Add("event_name", x.name);
   l.Add("event_domain", x.domain);
   if (x.attributes) l.AddMap("event_data_", *x.attributes);
@@ -614,69 +655,76 @@ std::string FaroTimeString(const FaroTime& t) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);
-  // Called for every line: digits written by hand rather than through a format string.
-  std::string out;
-  out.reserve(48);
-  auto digits = [&out](int64_t v, int width) {
-    char buf[20];
-    int n = 0;
-    for (; n < width || v > 0; ++n, v /= 10) buf[n] = static_cast<char>('0' + v % 10);
-    while (n > 0) out += buf[--n];
+  // Called for every line: written into a buffer by hand rather than through a format
+  // string (at most 27 characters of date and time, 10 of fraction, 15 of zone).
+  char buf[64];
+  size_t n = 0;
+  auto put = [&](char c) { buf[n++] = c; };
+  auto digits = [&](int64_t v, int width) {
+    char rev[20];
+    int k = 0;
+    for (; k < width || v > 0; ++k, v /= 10) rev[k] = static_cast<char>('0' + v % 10);
+    while (k > 0) put(rev[--k]);
   };
-  if (y < 0) out += '-';
+  if (y < 0) put('-');
   digits(y < 0 ? -y : y, 4);
-  out += '-';
+  put('-');
   digits(m, 2);
-  out += '-';
+  put('-');
   digits(d, 2);
-  out += ' ';
+  put(' ');
   digits(secs / 3600, 2);
-  out += ':';
+  put(':');
   digits(secs / 60 % 60, 2);
-  out += ':';
+  put(':');
   digits(secs % 60, 2);
   if (t.nanos != 0) {
     int64_t frac = t.nanos;
     int width = 9;
     while (frac % 10 == 0) frac /= 10, --width;
-    out += '.';
+    put('.');
     digits(frac, width);
   }
-  const size_t zone = out.size() + 1;
-  out += ' ';
-  out += t.offset_s < 0 ? '-' : '+';
+  const size_t zone = n + 1;
+  put(' ');
+  put(t.offset_s < 0 ? '-' : '+');
   const int32_t off = std::abs(t.offset_s) / 60;
   digits(off / 60, 2);
   digits(off % 60, 2);
-  out += ' ';
+  put(' ');
   if (t.utc) {
-    out += "UTC";
+    for (char c : {'U', 'T', 'C'}) put(c);
   } else {
-    out += out.substr(zone, 5);
+    for (size_t i = 0; i < 5; ++i) put(buf[zone + i]);
   }
-  return out;
+  return std::string(buf, n);
 }
 
 FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
+  Arena arena;
+  // Exceptions with their frames resolved: the lines' views point into them, as into the
+  // payload, so they live as long.
+  std::vector<FaroException> resolved;
   std::vector<Line> lines;
   lines.reserve(payload.logs.size() + payload.exceptions.size() + payload.measurements.size() +
                 payload.events.size());
-  for (const auto& x : payload.logs) lines.push_back(LogLine(x));
+  for (const auto& x : payload.logs) lines.push_back(LogLine(arena, x));
   for (const auto& x : payload.exceptions) {
     if (options.resolve_frame && x.frames) {
-      FaroException resolved = x;
-      for (auto& f : *resolved.frames) options.resolve_frame(f, payload.meta.app_release);
-      lines.push_back(ExceptionLine(resolved));
+      if (resolved.empty()) resolved.reserve(payload.exceptions.size());  // never reallocates
+      FaroException& r = resolved.emplace_back(x);
+      for (auto& f : *r.frames) options.resolve_frame(f, payload.meta.app_release);
+      lines.push_back(ExceptionLine(arena, r));
     } else {
-      lines.push_back(ExceptionLine(x));
+      lines.push_back(ExceptionLine(arena, x));
     }
   }
-  for (const auto& x : payload.measurements) lines.push_back(MeasurementLine(x));
-  for (const auto& x : payload.events) lines.push_back(EventLine(x));
+  for (const auto& x : payload.measurements) lines.push_back(MeasurementLine(arena, x));
+  for (const auto& x : payload.events) lines.push_back(EventLine(arena, x));
 
   FaroLogs out;
   // The meta's keys follow every line's: rendered once, unless a line has one of them too.
-  const Line meta = MetaLine(payload.meta);
+  const Line meta = MetaLine(arena, payload.meta);
   std::string meta_logfmt;
   const bool meta_ok = AppendLogfmt(meta_logfmt, meta);
   // Streams in order of their first line, entries in payload order.
@@ -707,9 +755,9 @@ FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
       if (!value.empty()) {
         labels.push_back({name, value});
       } else if (const KeyVal* kv = l.Find(name)) {
-        labels.push_back({name, kv->text});
+        labels.push_back({name, std::string(kv->text)});
       } else if (const KeyVal* m = shared ? meta.Find(name) : nullptr) {
-        labels.push_back({name, m->text});
+        labels.push_back({name, std::string(m->text)});
       }
     }
     // Loki needs a label: a line whose configured labels all came out empty gets its kind.

@@ -148,6 +148,24 @@ TEST(FaroTest, GoFormatsForTimesNumbersAndQuoting) {
             R"(value_tiny=0.0001 browser_mobile=false)");
 }
 
+TEST(FaroTest, QuotingLooksAtEveryByteOfLongValues) {
+  // The characters that call for quotes, each past the first 8 bytes; and long values that
+  // need none, one with a non-ASCII letter late.
+  auto p = DecodeFaro(Payload(R"(
+    "logs": [{"message": "abcdefghijklmnopqrstuvwxyz", "context": {"a": "abcdefghij klmno",
+      "b": "abcdefghijklm=n", "c": "abcdefghijklmnop\"q", "d": "abcdefghijklmnop\u00e9",
+      "e": "abcdefghijklmnopq\u0009", "f": "abcdefgh"}}])"));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  auto lines = Lines(*p);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].second,
+            R"(timestamp="0001-01-01 00:00:00 +0000 UTC" kind=log )"
+            R"(message=abcdefghijklmnopqrstuvwxyz context_a="abcdefghij klmno" )"
+            R"(context_b="abcdefghijklm=n" context_c="abcdefghijklmnop\"q" )"
+            R"(context_d=abcdefghijklmnopé context_e="abcdefghijklmnopq\t" context_f=abcdefgh )"
+            R"(browser_mobile=false)");
+}
+
 TEST(FaroTest, KeysMatchWithoutCaseAndNullsAreEmpty) {
   auto p = DecodeFaro(R"({"LOGS": [{"Message": "hi", "level": null, "trace": null}],
                           "meta": {"App": {"NAME": "shop"}}, "unknown": [1, 2]} trailing)");
