@@ -321,8 +321,9 @@ class Arena {
   Arena& operator=(const Arena&) = delete;
   std::string_view Keep(std::string_view a, std::string_view b = {}) {
     auto* p = static_cast<char*>(mem_.allocate(a.size() + b.size(), 1));
-    std::memcpy(p, a.data(), a.size());
-    std::memcpy(p + a.size(), b.data(), b.size());
+    // An empty view may have no data pointer, which memcpy must not be given.
+    if (!a.empty()) std::memcpy(p, a.data(), a.size());
+    if (!b.empty()) std::memcpy(p + a.size(), b.data(), b.size());
     return {p, a.size() + b.size()};
   }
   std::pmr::memory_resource* resource() { return &mem_; }
