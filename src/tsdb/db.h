@@ -119,12 +119,14 @@ class Db {
   // Creates missing series (within `limits`), appends samples and exemplars, stores changed
   // metadata and logs all of it. Refusals go to `reject`; the batch itself fails only when the WAL
   // cannot take it (kUnavailable) and then nothing was applied. `lookup` is Lookup's answer
-  // for `series` (an entry may be cleared: that series is looked up again); every series
-  // appended to is marked labels_checked, as the inputs' labels have passed validation.
+  // for `series` (an entry may be cleared: that series is looked up again). The inputs'
+  // labels must have passed the ingest validation (ingest::ValidateLabels under the
+  // tenant's limits): every series appended to is marked labels_checked, and the
+  // distributor skips validating those from then on.
   Result<AppendOutcome> Append(std::span<const SeriesInput> series, SeriesLookup& lookup,
                                std::span<const MetadataInput> metadata, const AppendLimits& limits,
                                const RejectFn& reject) EXCLUDES(commit_mu_);
-  // Lookup, then Append.
+  // Lookup, then Append, under the same rule for the inputs' labels.
   Result<AppendOutcome> Append(std::span<const SeriesInput> series,
                                std::span<const MetadataInput> metadata, const AppendLimits& limits,
                                const RejectFn& reject) EXCLUDES(commit_mu_);
