@@ -312,6 +312,59 @@ void AppendJsonFloat(std::string& out, double v) {
   out += s;
 }
 
+// Go's time.Time.String() of t ("2021-09-30 10:46:17.68 +0000 UTC"), written into `buf`.
+std::string_view GoTimeString(const FaroTime& t, char (&buf)[64]) {
+  if (t.zero) return "0001-01-01 00:00:00 +0000 UTC";
+  const int64_t local = t.unix_s + t.offset_s;
+  int64_t days = local / 86400, secs = local % 86400;
+  if (secs < 0) secs += 86400, --days;
+  int64_t y;
+  unsigned m, d;
+  CivilFromDays(days, y, m, d);
+  // Called for every line: written by hand rather than through a format string (at most 27
+  // characters of date and time, 10 of fraction, 15 of zone).
+  size_t n = 0;
+  auto put = [&](char c) { buf[n++] = c; };
+  auto digits = [&](int64_t v, int width) {
+    char rev[20];
+    int k = 0;
+    for (; k < width || v > 0; ++k, v /= 10) rev[k] = static_cast<char>('0' + v % 10);
+    while (k > 0) put(rev[--k]);
+  };
+  if (y < 0) put('-');
+  digits(y < 0 ? -y : y, 4);
+  put('-');
+  digits(m, 2);
+  put('-');
+  digits(d, 2);
+  put(' ');
+  digits(secs / 3600, 2);
+  put(':');
+  digits(secs / 60 % 60, 2);
+  put(':');
+  digits(secs % 60, 2);
+  if (t.nanos != 0) {
+    int64_t frac = t.nanos;
+    int width = 9;
+    while (frac % 10 == 0) frac /= 10, --width;
+    put('.');
+    digits(frac, width);
+  }
+  const size_t zone = n + 1;
+  put(' ');
+  put(t.offset_s < 0 ? '-' : '+');
+  const int32_t off = std::abs(t.offset_s) / 60;
+  digits(off / 60, 2);
+  digits(off % 60, 2);
+  put(' ');
+  if (t.utc) {
+    for (char c : {'U', 'T', 'C'}) put(c);
+  } else {
+    for (size_t i = 0; i < 5; ++i) put(buf[zone + i]);
+  }
+  return {buf, n};
+}
+
 // The strings a payload's lines make (timestamps, numbers, prefixed keys, stack traces),
 // kept for as long as the lines: one arena per payload rather than an allocation per string.
 class Arena {
@@ -349,7 +402,8 @@ class Line {
   explicit Line(Arena& arena) : arena_(&arena), kvs_(arena.resource()) {}
   Line(Arena& arena, const FaroTime& timestamp, const char* kind) : Line(arena) {
     kind_ = kind;
-    Add("timestamp", arena.Keep(FaroTimeString(timestamp)));
+    char buf[64];
+    Add("timestamp", arena.Keep(GoTimeString(timestamp, buf)));
     Add("kind", kind);
   }
   const char* kind() const { return kind_; }
@@ -646,59 +700,6 @@ Result<FaroPayload> DecodeFaro(std::string_view json) {
     return Status::Ok();
   }));
   return p;
-}
-
-std::string FaroTimeString(const FaroTime& t) {
-  if (t.zero) return "0001-01-01 00:00:00 +0000 UTC";
-  const int64_t local = t.unix_s + t.offset_s;
-  int64_t days = local / 86400, secs = local % 86400;
-  if (secs < 0) secs += 86400, --days;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, y, m, d);
-  // Called for every line: written into a buffer by hand rather than through a format
-  // string (at most 27 characters of date and time, 10 of fraction, 15 of zone).
-  char buf[64];
-  size_t n = 0;
-  auto put = [&](char c) { buf[n++] = c; };
-  auto digits = [&](int64_t v, int width) {
-    char rev[20];
-    int k = 0;
-    for (; k < width || v > 0; ++k, v /= 10) rev[k] = static_cast<char>('0' + v % 10);
-    while (k > 0) put(rev[--k]);
-  };
-  if (y < 0) put('-');
-  digits(y < 0 ? -y : y, 4);
-  put('-');
-  digits(m, 2);
-  put('-');
-  digits(d, 2);
-  put(' ');
-  digits(secs / 3600, 2);
-  put(':');
-  digits(secs / 60 % 60, 2);
-  put(':');
-  digits(secs % 60, 2);
-  if (t.nanos != 0) {
-    int64_t frac = t.nanos;
-    int width = 9;
-    while (frac % 10 == 0) frac /= 10, --width;
-    put('.');
-    digits(frac, width);
-  }
-  const size_t zone = n + 1;
-  put(' ');
-  put(t.offset_s < 0 ? '-' : '+');
-  const int32_t off = std::abs(t.offset_s) / 60;
-  digits(off / 60, 2);
-  digits(off % 60, 2);
-  put(' ');
-  if (t.utc) {
-    for (char c : {'U', 'T', 'C'}) put(c);
-  } else {
-    for (size_t i = 0; i < 5; ++i) put(buf[zone + i]);
-  }
-  return std::string(buf, n);
 }
 
 FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {

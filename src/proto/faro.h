@@ -124,7 +124,4 @@ struct FaroLogs {
 // page_*, browser_*, ...), one entry each, grouped into streams by their labels.
 FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options);
 
-// Go's time.Time.String() of t ("2021-09-30 10:46:17.68 +0000 UTC").
-std::string FaroTimeString(const FaroTime& t);
-
 }  // namespace strata::proto
