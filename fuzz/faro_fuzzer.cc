@@ -60,7 +60,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!payload.ok()) return 0;
   CheckLines(*payload, FaroLogFormat::kLogfmt);
   CheckLines(*payload, FaroLogFormat::kJson);
-  (void)FaroTimeString(payload->logs.empty() ? FaroTime{} : payload->logs[0].timestamp);
   if (!payload->traces_json.empty()) {
     auto pb = OtlpJsonToProtobuf(OtlpSignal::kTraces, payload->traces_json);
     if (pb.ok() && !ScanOtlp(OtlpSignal::kTraces, *pb).ok()) std::abort();
