@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -24,6 +25,10 @@ namespace {
 
 Status Errno(std::string_view op, const std::string& path) {
   return Status::IOError(fmt::format("{} {}: {}", op, path, std::strerror(errno)));
+}
+
+bool IsZeros(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
 }
 
 Status ReplayDir(const std::string& dir, RecordType max_type, const WalOptions* repair_opts,
@@ -81,6 +86,14 @@ Status ReplayDir(const std::string& dir, RecordType max_type, const WalOptions* 
       st.bytes += res.valid_bytes;
       ++st.segments;
       problem = res.problem;
+      if (!problem.empty() && IsZeros(std::string_view(data).substr(res.valid_bytes))) {
+        // The zeros kept ahead of an unsealed segment's records (Wal::Preallocate) are its
+        // end, not damage; a repairing open seals the segment.
+        problem.clear();
+        if (repair_opts && ::truncate(path.c_str(), static_cast<off_t>(res.valid_bytes)) != 0) {
+          return Errno("truncate", path);
+        }
+      }
       if (!problem.empty()) st.truncated_bytes += data.size() - res.valid_bytes;
     }
     auto now = std::chrono::steady_clock::now();
@@ -166,7 +179,43 @@ Status Wal::OpenSegment(uint32_t n) {
   segment_ = n;
   written_size_ = 0;
   synced_size_ = 0;
+  file_size_ = 0;
   return Status::Ok();
+}
+
+void Wal::Preallocate(uint64_t flushed) {
+  // Appending changes a file's size and blocks, so an fdatasync after an append writes the
+  // inode as well as the data, and waits for both; commits that overwrite zeros already in the
+  // file write the data only. On this project's ext4 test machine a 12 KB commit's fdatasync
+  // took 40 instead of 62 µs of CPU and 0.2 instead of 0.3 ms with zeros kept 64-256 KiB
+  // ahead. Large commits extend the file whatever is kept, so they get none; near the segment
+  // size there is no room to keep.
+  static constexpr uint64_t kAhead = 128 << 10;
+  static constexpr std::array<char, kAhead> kZeros{};
+  if (flushed >= kAhead || file_size_ >= written_size_ + kAhead / 4) return;
+  uint64_t target = std::min(written_size_ + kAhead, opts_.segment_size);
+  uint64_t at = std::max(file_size_, written_size_);
+  while (at < target) {
+    ssize_t n = ::pwrite(fd_, kZeros.data(), target - at, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // no room for zeros: the records do not need them
+    at += static_cast<uint64_t>(n);
+  }
+  file_size_ = at;
+}
+
+Status Wal::TrimPreallocated() {
+  if (file_size_ <= written_size_) return Status::Ok();
+  if (::ftruncate(fd_, static_cast<off_t>(written_size_)) != 0) {
+    return Errno("truncate", dir_ + "/" + SegmentName(segment_));
+  }
+  file_size_ = written_size_;
+  return Status::Ok();
+}
+
+void Wal::PublishWritten() {
+  MutexLock lk(mu_);
+  stats_.current_segment_bytes = written_size_;
 }
 
 Status Wal::Admit() const {
@@ -264,18 +313,25 @@ Status Wal::Flush(bool force_sync, bool rotate) {
   if (fd_ < 0) RETURN_IF_ERROR(OpenSegment(segment_ + 1));
   // Write what the kernel does not have yet.
   size_t already = written_size_ - synced_size_;
+  uint64_t before = written_size_;
   while (already < inflight_.size()) {
     ssize_t n = ::pwrite(fd_, inflight_.data() + already, inflight_.size() - already,
                          static_cast<off_t>(written_size_));
     if (n < 0) {
       if (errno == EINTR) continue;
       Status st = Errno("write", dir_ + "/" + SegmentName(segment_));
-      // Drop a partial write so the retry starts at a record boundary.
+      // Drop a partial write (and zeros kept ahead) so the retry starts at a record boundary.
       (void)::ftruncate(fd_, static_cast<off_t>(written_size_));
+      file_size_ = written_size_;
       return st;
     }
     written_size_ += static_cast<uint64_t>(n);
     already += static_cast<size_t>(n);
+  }
+  if (written_size_ != before) {
+    file_size_ = std::max(file_size_, written_size_);
+    Preallocate(written_size_ - before);
+    PublishWritten();
   }
   bool full = written_size_ >= opts_.segment_size;
   int64_t now = NowMillis();
@@ -287,6 +343,8 @@ Status Wal::Flush(bool force_sync, bool rotate) {
       // After a failed fsync the kernel may have dropped the dirty pages: rewrite them.
       (void)::ftruncate(fd_, static_cast<off_t>(synced_size_));
       written_size_ = synced_size_;
+      file_size_ = synced_size_;
+      PublishWritten();
       return st;
     }
     inflight_.erase(0, written_size_ - synced_size_);
@@ -296,11 +354,15 @@ Status Wal::Flush(bool force_sync, bool rotate) {
     ++stats_.fsyncs;
   }
   if ((rotate || full) && synced_size_ == written_size_ && inflight_.empty()) {
+    // A sealed segment ends at its last record: readers of older segments (the agent queue)
+    // take its end for the file's.
+    RETURN_IF_ERROR(TrimPreallocated());
     uint64_t size = written_size_;
     RETURN_IF_ERROR(OpenSegment(segment_ + 1));
     file_start_lsn_ += size;
     MutexLock lk(mu_);
     stats_.current_segment = segment_;
+    stats_.current_segment_bytes = 0;
   }
   return Status::Ok();
 }
@@ -387,6 +449,8 @@ Status Wal::Close() {
   MutexLock lk(mu_);
   closed_ = true;
   if (fd_ >= 0) {
+    // The syncer has exited. Zeros left behind (the truncate failing) are read as the end.
+    (void)TrimPreallocated();
     ::close(fd_);
     fd_ = -1;
   }

@@ -56,6 +56,9 @@ struct WalStats {
   uint64_t bytes_written = 0;
   uint64_t write_errors = 0;
   uint32_t current_segment = 0;
+  // Bytes of the current segment handed to the kernel: where its records end. The file may
+  // be longer, its rest zeros (see Preallocate).
+  uint64_t current_segment_bytes = 0;
 };
 
 using RecordFn = std::function<Status(RecordType, std::string_view)>;
@@ -66,7 +69,9 @@ using DurableFn = std::function<void(const Status&)>;
 // bytes appended so far); one background thread writes and fsyncs the buffer, so all requests
 // that arrived during one fsync share the next. Failed writes or fsyncs are retried from
 // memory, never dropped: an LSN is reported durable only once its bytes really are.
-// Thread-safe. Records never span segments.
+// The current segment's file runs up to 128 KiB past its records in zeros, which replay reads
+// as its end; a sealed segment ends at its last record. Thread-safe. Records never span
+// segments.
 class Wal {
  public:
   // Replays the newest checkpoint in `dir` and every segment after it through `fn`, in order.
@@ -121,6 +126,13 @@ class Wal {
   Status OpenSegment(uint32_t n);
   // Syncer thread only: writes inflight_, fsyncs as the mode requires, rotates if asked.
   Status Flush(bool force_sync, bool rotate);
+  // Syncer thread only: keeps zeros ahead of the current segment's records after a commit
+  // of `flushed` bytes, so the next small commits overwrite allocated space.
+  void Preallocate(uint64_t flushed);
+  // Syncer thread only: cuts the current segment's file back to its records (sealing it).
+  Status TrimPreallocated();
+  // Syncer thread only: publishes written_size_ to stats().
+  void PublishWritten() EXCLUDES(mu_);
   void SyncLoop();
 
   const std::string dir_;
@@ -147,6 +159,7 @@ class Wal {
   uint64_t file_start_lsn_ = 0;  // LSN of byte 0 of the current segment
   uint64_t written_size_ = 0;    // bytes of the segment handed to the kernel
   uint64_t synced_size_ = 0;     // bytes of the segment known durable
+  uint64_t file_size_ = 0;       // bytes of the segment file: written_size_, then zeros
   std::string inflight_;         // bytes from synced_size_ on, kept until durable
   int64_t last_sync_ms_ = 0;
 

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -105,6 +106,86 @@ TEST(Wal, CorruptionAtEveryByteOfTheTail) {
       EXPECT_EQ(again.truncated_bytes, 0u);
     }
   }
+}
+
+bool AllZeros(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == 0; });
+}
+
+// The current segment's file runs on in zeros past its records; sealing it (a rotation, a
+// close) cuts them off.
+TEST(Wal, OnlyTheCurrentSegmentRunsOnInZeros) {
+  testing::TempDir dir("wal");
+  auto wal = Wal::Open(
+      dir.path(), Opts(), [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
+  ASSERT_TRUE(wal.ok());
+  std::string frames = Frame("first") + Frame(std::string(5000, 'x'));
+  ASSERT_TRUE((*wal)->WaitDurable((*wal)->Append(frames)).ok());
+  EXPECT_EQ((*wal)->stats().current_segment_bytes, frames.size());
+  std::string first = *ReadFile(dir.path() + "/" + SegmentName(1));
+  ASSERT_GT(first.size(), frames.size());
+  EXPECT_EQ(first.substr(0, frames.size()), frames);
+  EXPECT_TRUE(AllZeros(std::string_view(first).substr(frames.size())));
+
+  auto next = (*wal)->Rotate();
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ((*wal)->stats().current_segment_bytes, 0u);
+  EXPECT_EQ(*ReadFile(dir.path() + "/" + SegmentName(1)), frames);
+  std::string later = Frame("later");
+  ASSERT_TRUE((*wal)->WaitDurable((*wal)->Append(later)).ok());
+  EXPECT_GT(ReadFile(dir.path() + "/" + SegmentName(*next))->size(), later.size());
+  ASSERT_TRUE((*wal)->Close().ok());
+  EXPECT_EQ(*ReadFile(dir.path() + "/" + SegmentName(*next)), later);
+}
+
+// A crash leaves the zeros behind: replay reads them as the log's end, not as damage, and
+// seals the segment; a torn record before them is damage as ever.
+TEST(Wal, ReplayReadsZerosAfterTheRecordsAsTheEnd) {
+  testing::TempDir base("wal");
+  std::vector<std::string> written = {"a", "bb", std::string(3000, 'c')};
+  std::string crashed;
+  {
+    auto wal = Wal::Open(
+        base.path(), Opts(), [](RecordType, std::string_view) { return Status::Ok(); }, nullptr);
+    ASSERT_TRUE(wal.ok());
+    for (const auto& w : written) ASSERT_TRUE((*wal)->WaitDurable((*wal)->Append(Frame(w))).ok());
+    crashed = *ReadFile(base.path() + "/" + SegmentName(1));  // as a crash would leave it
+    ASSERT_TRUE((*wal)->Close().ok());
+  }
+  size_t records = Frame(written[0]).size() + Frame(written[1]).size() + Frame(written[2]).size();
+  ASSERT_GT(crashed.size(), records);
+
+  testing::TempDir dir("wal");
+  std::string seg = dir.path() + "/" + SegmentName(1);
+  std::ofstream(seg, std::ios::binary) << crashed;
+  std::vector<std::string> got;
+  ReplayStats stats;
+  ASSERT_TRUE(Wal::ReplayReadOnly(
+                  dir.path(), kTestRecord,
+                  [&](RecordType, std::string_view p) {
+                    got.emplace_back(p);
+                    return Status::Ok();
+                  },
+                  &stats)
+                  .ok());
+  EXPECT_EQ(got, written);
+  EXPECT_EQ(stats.truncated_bytes, 0u);
+  EXPECT_EQ(ReadFile(seg)->size(), crashed.size());  // read-only: left as it was
+
+  stats = {};
+  EXPECT_EQ(ReplayAll(dir.path(), &stats), written);
+  EXPECT_EQ(stats.truncated_bytes, 0u);
+  EXPECT_EQ(ReadFile(seg)->size(), records);
+
+  // The first bytes of a fourth record reached the disk, the rest of it did not.
+  testing::TempDir torn_dir("wal");
+  std::string torn = crashed;
+  std::string fourth = Frame("dddd");
+  torn.replace(records, 6, fourth.substr(0, 6));
+  std::ofstream(torn_dir.path() + "/" + SegmentName(1), std::ios::binary) << torn;
+  stats = {};
+  EXPECT_EQ(ReplayAll(torn_dir.path(), &stats), written);
+  EXPECT_EQ(stats.truncated_bytes, torn.size() - records);
 }
 
 TEST(Wal, CorruptMiddleSegmentDropsLaterSegments) {

@@ -313,8 +313,11 @@ uint64_t DurableQueue::CountItems(uint32_t n, uint64_t from) const {
 Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t wait_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
   while (true) {
-    // The current segment is read before the file's size: a segment older than it is complete.
-    uint32_t current = wal_->stats().current_segment;
+    // The current segment is read before the file's size: a segment older than it is complete
+    // and ends with its file; the current one ends where the WAL has written to (its file may
+    // run on in zeros, wal.h).
+    wal::WalStats written = wal_->stats();
+    uint32_t current = written.current_segment;
     QueuePosition cur;
     uint64_t seen_appends = 0;
     {
@@ -341,6 +344,7 @@ Result<std::vector<QueuedRecord>> DurableQueue::Read(size_t max_bytes, int64_t w
       size = static_cast<uint64_t>(st.st_size);
     }
     bool sealed = cur.segment < current;
+    if (!sealed) size = std::min(size, written.current_segment_bytes);
     if (cur.offset < size) {
       size_t want = std::min<uint64_t>(size - cur.offset, std::max<size_t>(max_bytes, 64 << 10));
       ASSIGN_OR_RETURN(std::string buf, ReadAt(read_fd_, cur.offset, want, path));
