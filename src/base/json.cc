@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include "base/labels.h"
 
@@ -112,11 +114,44 @@ std::string FormatSampleValue(double v) {
   return std::string(buf, r.ptr);
 }
 
+namespace {
+
+// Whether `c` is copied as it is: ASCII from space on, except '"', '\\' and, html_safe, the
+// characters HTML gives meaning to.
+bool CopiedAsIs(unsigned char c, bool html_safe) {
+  return c >= 0x20 && c < 0x80 && c != '"' && c != '\\' &&
+         !(html_safe && (c == '<' || c == '>' || c == '&'));
+}
+
+// Whether any of the 8 bytes in `w` may not be CopiedAsIs (never false when one is not).
+bool MayNeedEscaping(uint64_t w, bool html_safe) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  auto has_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHighs) != 0; };
+  auto has = [&](char c) { return has_zero(w ^ (kOnes * static_cast<unsigned char>(c))); };
+  if (((w - kOnes * 0x20) & ~w & kHighs) != 0 || (w & kHighs) != 0 || has('"') || has('\\')) {
+    return true;
+  }
+  return html_safe && (has('<') || has('>') || has('&'));
+}
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s, bool html_safe) {
   static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + s.size() + 2);
   out.push_back('"');
   size_t i = 0;
   while (i < s.size()) {
+    // Strings are mostly plain ASCII: copy each run of it at once, checking 8 bytes at a time.
+    size_t end = i;
+    for (uint64_t w; end + 8 <= s.size(); end += 8) {
+      std::memcpy(&w, s.data() + end, 8);
+      if (MayNeedEscaping(w, html_safe)) break;
+    }
+    while (end < s.size() && CopiedAsIs(static_cast<unsigned char>(s[end]), html_safe)) ++end;
+    out.append(s.data() + i, end - i);
+    i = end;
+    if (i == s.size()) break;
     auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
