@@ -386,6 +386,16 @@ class Arena {
   std::pmr::monotonic_buffer_resource mem_{first_, sizeof first_};
 };
 
+// Whether an item's key can be one of the meta's: only a measurement's value names are free,
+// and every meta key starts with one of these.
+bool MayBeMetaKey(std::string_view key) {
+  for (std::string_view prefix :
+       {"sdk_", "app_", "user_", "session_", "page_", "browser_", "view_"}) {
+    if (key.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
 // One key of a line: a string, or a number (measurement values_*). Views into the payload,
 // the arena or string literals.
 struct KeyVal {
@@ -435,6 +445,14 @@ class Line {
     Add("traceID", t.trace_id);
     Add("spanID", t.span_id);
   }
+  // Adds a key the payload named freely (a measurement's value names), which may be one of
+  // the meta's: the other keys of a line are fixed or prefixed apart from them.
+  void AddFree(std::string_view key, std::string_view value) {
+    if (MayBeMetaKey(key)) may_shadow_meta_ = true;
+    AddMade(key, value);
+  }
+  // Whether the line may have a key the meta has too (then the meta cannot be shared).
+  bool may_shadow_meta() const { return may_shadow_meta_; }
   const std::pmr::vector<KeyVal>& kvs() const { return kvs_; }
 
  private:
@@ -449,6 +467,7 @@ class Line {
   }
   Arena* arena_;
   const char* kind_ = "";
+  bool may_shadow_meta_ = false;
   std::pmr::vector<KeyVal> kvs_;
 };
 
@@ -572,14 +591,11 @@ bool AppendLogfmt(std::string& out, const Line& l) {
   return true;
 }
 
-// Whether an item's key can be one of the meta's: only a measurement's value names are free,
-// and every meta key starts with one of these.
-bool MayBeMetaKey(std::string_view key) {
-  for (std::string_view prefix :
-       {"sdk_", "app_", "user_", "session_", "page_", "browser_", "view_"}) {
-    if (key.starts_with(prefix)) return true;
-  }
-  return false;
+// About the bytes AppendLogfmt writes for `l` (more if values need escaping).
+size_t LogfmtSizeHint(const Line& l) {
+  size_t n = 0;
+  for (const auto& kv : l.kvs()) n += kv.key.size() + kv.text.size() + 4;  // ' ', '=', quotes
+  return n;
 }
 
 // The line as Go's json.Marshal of a map writes it: keys sorted, numbers as numbers.
@@ -636,7 +652,7 @@ Line MeasurementLine(Arena& arena, const FaroMeasurement& x) {
   for (const auto& [name, v] : x.values) {
     char buf[400];  // %f of any double fits
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 6);
-    l.AddMade(name, std::string_view(buf, r.ptr - buf));
+    l.AddFree(name, std::string_view(buf, r.ptr - buf));
   }
   l.AddTrace(x.trace);
   l.AddMap("context_", x.context);
@@ -733,10 +749,12 @@ FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
   std::vector<std::pair<Labels, std::vector<std::string>>> streams;
   for (Line& l : lines) {
     const bool shared = meta_ok && options.format == FaroLogFormat::kLogfmt &&
-                        std::none_of(l.kvs().begin(), l.kvs().end(), [&](const KeyVal& kv) {
-                          return MayBeMetaKey(kv.key) && meta.Find(kv.key);
-                        });
+                        (!l.may_shadow_meta() ||
+                         std::none_of(l.kvs().begin(), l.kvs().end(), [&](const KeyVal& kv) {
+                           return MayBeMetaKey(kv.key) && meta.Find(kv.key);
+                         }));
     std::string text;
+    text.reserve(LogfmtSizeHint(l) + (shared ? meta_logfmt.size() + 1 : LogfmtSizeHint(meta)));
     if (shared) {
       if (!AppendLogfmt(text, l)) {
         ++out.dropped;
