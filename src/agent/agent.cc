@@ -50,13 +50,16 @@ Agent::Agent(AgentConfig config, std::string config_path)
   http::ServerOptions opts;
   opts.listen = config_.listen;
   opts.max_body_bytes = config_.max_request_body_bytes;
-  opts.observe = [&duration = prometheus::BuildHistogram()
-                                  .Name("strata_agent_http_request_duration_seconds")
-                                  .Help("HTTP request latency by route, from request read to "
-                                        "response written (2xx: the data is on disk).")
-                                  .Register(*registry_)](const std::string& route, unsigned,
-                                                         double secs) {
-    duration.Add({{"route", route}}, HttpLatencyBuckets()).Observe(secs);
+  auto& duration = prometheus::BuildHistogram()
+                       .Name("strata_agent_http_request_duration_seconds")
+                       .Help(
+                           "HTTP request latency by route, from request read to response "
+                           "written (2xx: the data is on disk).")
+                       .Register(*registry_);
+  opts.observe = [by_route = std::make_shared<SeriesByLabels<prometheus::Histogram>>(
+                      duration, std::vector<std::string>{"route"}, HttpLatencyBuckets())](
+                     const std::string& route, unsigned, double secs) {
+    by_route->Get({route}).Observe(secs);
   };
   http_ = std::make_unique<http::Server>(opts);
   RegisterRoutes();

@@ -30,11 +30,13 @@ PushApi::PushApi(PushOptions opts, ingest::Distributor& distributor, ingest::Log
               .Name("strata_ingest_requests_total")
               .Help("Push requests (remote write, OTLP metrics, logs and traces, Loki push) by "
                     "tenant and response code.")
-              .Register(registry)),
+              .Register(registry),
+          {"tenant", "code"}),
       grpc_requests_(prometheus::BuildCounter()
                          .Name("strata_ingest_grpc_requests_total")
                          .Help("OTLP/gRPC Export calls by tenant and gRPC status code.")
-                         .Register(registry)) {}
+                         .Register(registry),
+                     {"tenant", "code"}) {}
 
 void PushApi::Register(http::Server& server) {
   auto remote_write = [this](http::Request& req, const http::Responder& r) {
@@ -57,7 +59,7 @@ void PushApi::Register(http::Server& server) {
 }
 
 void PushApi::Send(const http::Responder& respond, const std::string& tenant, http::Response res) {
-  requests_.Add({{"tenant", tenant}, {"code", std::to_string(res.result_int())}}).Increment();
+  requests_.Get({tenant, std::to_string(res.result_int())}).Increment();
   respond.Send(std::move(res));
 }
 
@@ -158,7 +160,7 @@ void PushApi::HandleRemoteWrite(http::Request& req, const http::Responder& respo
     return Send(respond, *tenant, std::move(res));
   }
   // The usual answer's counter is looked up here, not on the WAL thread that answers.
-  prometheus::Counter& stored = requests_.Add({{"tenant", *tenant}, {"code", "204"}});
+  prometheus::Counter& stored = requests_.Get({*tenant, "204"});
   distributor_.Push(*tenant, decoded, {},
                     [this, respond, &stored, v2, tenant = *tenant,
                      head = http::HeadOf(req)](const ingest::PushOutcome& o) {
@@ -267,7 +269,7 @@ void PushApi::HandleOtlpHttp(http::Request& req, const http::Responder& respond,
                              proto::OtlpSignal signal) {
   auto body = ReadOtlp(req, respond, signal);
   if (!body) return;
-  prometheus::Counter& answered = requests_.Add({{"tenant", body->tenant}, {"code", "200"}});
+  prometheus::Counter& answered = requests_.Get({body->tenant, "200"});
   StoreOtlp(signal, body->tenant, body->raw,
             [this, respond, &answered, signal, tenant = body->tenant, json = body->json,
              errors = body->errors(), head = http::HeadOf(req)](const ingest::PushOutcome& o) {
@@ -287,8 +289,7 @@ void PushApi::HandleOtlpGrpc(proto::OtlpSignal signal, std::optional<std::string
                              std::function<void(otlpgrpc::Reply)> done) {
   using otlpgrpc::Code;
   auto answer = [this, done = std::move(done)](const std::string& tenant, otlpgrpc::Reply r) {
-    grpc_requests_.Add({{"tenant", tenant}, {"code", std::string(otlpgrpc::CodeName(r.code))}})
-        .Increment();
+    grpc_requests_.Get({tenant, otlpgrpc::CodeName(r.code)}).Increment();
     done(std::move(r));
   };
   auto tenant =
@@ -349,7 +350,7 @@ void PushApi::HandleLokiPush(http::Request& req, const http::Responder& respond)
                 http::TextResponse(req, http::Status::unprocessable_entity,
                                    "error at least one valid stream is required for ingestion"));
   }
-  prometheus::Counter& stored = requests_.Add({{"tenant", *tenant}, {"code", "204"}});
+  prometheus::Counter& stored = requests_.Get({*tenant, "204"});
   logs_.Push(*tenant, *push,
              [this, respond, &stored, tenant = *tenant,
               head = http::HeadOf(req)](const ingest::PushOutcome& o) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/metric_family.h"
 #include "base/tenant.h"
 #include "http/error_response.h"
 #include "http/server.h"
@@ -90,8 +91,8 @@ class PushApi {
   ingest::Distributor& distributor_;
   ingest::LogDistributor& logs_;
   ingest::TraceDistributor& traces_;
-  prometheus::Family<prometheus::Counter>& requests_;
-  prometheus::Family<prometheus::Counter>& grpc_requests_;
+  SeriesByLabels<prometheus::Counter> requests_;       // by tenant, code
+  SeriesByLabels<prometheus::Counter> grpc_requests_;  // by tenant, code
 };
 
 }  // namespace strata::api

@@ -66,12 +66,14 @@ SelfMetrics::SelfMetrics(std::shared_ptr<prometheus::Registry> registry)
       http_requests_(prometheus::BuildCounter()
                          .Name("strata_http_requests_total")
                          .Help("HTTP requests by route and status code.")
-                         .Register(*registry_)),
+                         .Register(*registry_),
+                     {"route", "code"}),
       http_duration_(
           prometheus::BuildHistogram()
               .Name("strata_http_request_duration_seconds")
               .Help("HTTP request latency by route, from request read to response written.")
-              .Register(*registry_)),
+              .Register(*registry_),
+          {"route"}, HttpLatencyBuckets()),
       ready_(prometheus::BuildGauge()
                  .Name("strata_ready")
                  .Help("1 once the WAL has been replayed and ingestion is open.")
@@ -86,8 +88,8 @@ SelfMetrics::SelfMetrics(std::shared_ptr<prometheus::Registry> registry)
 }
 
 void SelfMetrics::ObserveHttp(const std::string& route, unsigned code, double seconds) {
-  http_requests_.Add({{"route", route}, {"code", std::to_string(code)}}).Increment();
-  http_duration_.Add({{"route", route}}, HttpLatencyBuckets()).Observe(seconds);
+  http_requests_.Get({route, std::to_string(code)}).Increment();
+  http_duration_.Get({route}).Observe(seconds);
 }
 
 std::string SelfMetrics::Render(const tsdb::Storage* storage) const {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/metric_family.h"
 #include "tsdb/storage.h"
 
 namespace strata::server {
@@ -28,8 +29,8 @@ class SelfMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>& http_requests_;
-  prometheus::Family<prometheus::Histogram>& http_duration_;
+  SeriesByLabels<prometheus::Counter> http_requests_;    // by route, code
+  SeriesByLabels<prometheus::Histogram> http_duration_;  // by route
   prometheus::Gauge& ready_;
 };
 

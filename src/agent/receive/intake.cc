@@ -41,11 +41,13 @@ Intake::Intake(uint64_t memory_budget_bytes,
                     .Name("strata_agent_received_items_total")
                     .Help("Samples, log lines or spans accepted (durable in every queue), by "
                           "receiver and tenant.")
-                    .Register(registry)),
+                    .Register(registry),
+                {"receiver", "tenant"}),
       requests_(prometheus::BuildCounter()
                     .Name("strata_agent_receiver_requests_total")
                     .Help("Requests answered by receivers, by receiver and status code.")
-                    .Register(registry)),
+                    .Register(registry),
+                {"receiver", "code"}),
       limited_(prometheus::BuildCounter()
                    .Name("strata_agent_rate_limited_total")
                    .Help("Amounts refused by per-tenant rate limits (429), by tenant and limit "
@@ -127,7 +129,7 @@ void Intake::Submit(const std::string& receiver, std::span<const QueueRecord> va
                     std::function<void(const Status&)> done) {
   auto counted = [this, receiver, done = std::move(done), items = variants.front().items,
                   tenant = variants.front().tenant](const Status& st) {
-    if (st.ok()) received_.Add({{"receiver", receiver}, {"tenant", tenant}}).Increment(items);
+    if (st.ok()) received_.Get({receiver, tenant}).Increment(items);
     done(st);
   };
   if (span_route_ && variants.front().kind == ItemKind::kOtlpTraces) {
@@ -170,7 +172,7 @@ void Intake::SubmitParts(const std::string& receiver,
 }
 
 void Intake::CountRequest(const std::string& receiver, const std::string& code) {
-  requests_.Add({{"receiver", receiver}, {"code", code}}).Increment();
+  requests_.Get({receiver, code}).Increment();
 }
 
 void Intake::Reply(const std::string& receiver, const http::Request& req,

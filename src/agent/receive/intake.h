@@ -16,6 +16,7 @@
 #include "agent/config.h"
 #include "agent/export/exporter.h"
 #include "agent/queue/queue.h"
+#include "base/metric_family.h"
 #include "base/mutex.h"
 #include "base/thread_annotations.h"
 #include "http/error_response.h"
@@ -132,8 +133,8 @@ class Intake {
   std::function<std::shared_ptr<const ExporterSet>()> exporters_;
   SpanRoute span_route_;
   std::function<bool(uint64_t)> span_room_;
-  prometheus::Family<prometheus::Counter>& received_;
-  prometheus::Family<prometheus::Counter>& requests_;
+  SeriesByLabels<prometheus::Counter> received_;  // by receiver, tenant
+  SeriesByLabels<prometheus::Counter> requests_;  // by receiver, code
   prometheus::Family<prometheus::Counter>& limited_;
 
   Mutex limits_mu_;
