@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <limits>
+#include <memory>
 
 #include "base/coding.h"
 #include "proto/wire.h"
@@ -628,9 +629,28 @@ std::string EncodeWriteRequest(const WriteRequest& req) {
 }
 
 std::string SnappyCompress(std::string_view data) {
-  std::string out;
-  snappy::Compress(data.data(), data.size(), &out);
-  return out;
+  // snappy::Compress into a string first zero-fills the worst case (more than the input); this
+  // compresses into a reused buffer and copies out the result, a fraction of the input. A
+  // thread keeps the buffer up to 1 MiB.
+  constexpr size_t kKept = 1 << 20;
+  thread_local std::unique_ptr<char[]> kept;
+  thread_local size_t kept_size = 0;
+  const size_t max = snappy::MaxCompressedLength(data.size());
+  std::unique_ptr<char[]> once;
+  char* buf = nullptr;
+  if (max <= kept_size) {
+    buf = kept.get();
+  } else if (max <= kKept) {
+    kept = std::make_unique_for_overwrite<char[]>(max);
+    kept_size = max;
+    buf = kept.get();
+  } else {
+    once = std::make_unique_for_overwrite<char[]>(max);
+    buf = once.get();
+  }
+  size_t n = 0;
+  snappy::RawCompress(data.data(), data.size(), buf, &n);
+  return {buf, n};
 }
 
 }  // namespace strata::proto

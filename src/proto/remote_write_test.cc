@@ -1,6 +1,7 @@
 #include "proto/remote_write.h"
 
 #include <gtest/gtest.h>
+#include <snappy.h>
 
 #include <algorithm>
 #include <cmath>
@@ -256,6 +257,23 @@ TEST(RemoteWrite, SnappyLimits) {
   EXPECT_EQ(SnappyDecompress("not snappy at all", 1 << 20, out).code(),
             Status::Code::kInvalidArgument);
   EXPECT_EQ(out, payload + "tail");  // unchanged by failures
+}
+
+// SnappyCompress writes what snappy's own string API writes, whatever the size (its buffer is
+// reused, grown, or, past 1 MiB, made for one call), and the output decompresses to the input.
+TEST(RemoteWrite, SnappyCompressAsSnappyDoes) {
+  std::mt19937 rng(7);
+  for (size_t size : std::vector<size_t>{0, 1, 100, 5000, 200, 300000, 3u << 20, 50, 1u << 20}) {
+    std::string data(size, '\0');
+    for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>("abcdefgh"[rng() % 8]);
+    std::string want;
+    snappy::Compress(data.data(), data.size(), &want);
+    std::string got = SnappyCompress(data);
+    EXPECT_EQ(got, want) << size;
+    std::string back;
+    ASSERT_TRUE(SnappyDecompress(got, size, back).ok()) << size;
+    EXPECT_EQ(back, data) << size;
+  }
 }
 
 // Remote write 2.0, the bytes worked out by hand from io.prometheus.write.v2's types.proto:
