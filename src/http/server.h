@@ -68,6 +68,10 @@ using Handler = std::function<void(Request& req, const Responder& respond)>;
 // A plain-text response with the given status, keep-alive taken from the request.
 Response TextResponse(const Request& req, Status status, std::string body);
 Response JsonResponse(const Request& req, Status status, std::string body);
+// Appends the bytes a response is written with before its body: status line, fields and the
+// blank line, as Beast's serializer writes them. Every response carries a Content-Length
+// (Session::Write prepares it), so the body follows as it is.
+void AppendResponseHead(std::string& out, const Response& res);
 // A body-less copy of what a response needs of its request (version, keep-alive), for answers
 // sent after the request is gone (once data is durable, from a query thread).
 Request HeadOf(const Request& req);

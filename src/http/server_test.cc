@@ -6,6 +6,7 @@
 #include <boost/beast/websocket.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "http/client.h"
 
@@ -215,6 +216,39 @@ TEST_F(ServerTest, ManyConcurrentConnections) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 16 * 25);
+}
+
+// The head Session writes is byte for byte what Beast's serializer writes for the response.
+TEST(ResponseHead, AsBeastWritesIt) {
+  std::vector<Response> cases;
+  Request req;
+  req.version(11);
+  cases.push_back(TextResponse(req, Status::ok, "hello"));
+  Response accepted(Status::accepted, 11);
+  accepted.keep_alive(false);
+  accepted.set(bhttp::field::access_control_allow_origin, "https://shop.example");
+  accepted.insert(bhttp::field::vary, "Origin");
+  accepted.insert(bhttp::field::vary, "Accept-Encoding");
+  accepted.set("X-Custom", "a: b");
+  cases.push_back(accepted);
+  Response old(Status::no_content, 10);
+  old.keep_alive(true);
+  cases.push_back(old);
+  Response custom(Status::not_found, 11);
+  custom.reason("Nowhere To Be Found");
+  custom.body() = "{}";
+  cases.push_back(custom);
+  Response unknown(static_cast<Status>(299), 11);
+  cases.push_back(unknown);
+  for (auto& res : cases) {
+    res.prepare_payload();
+    std::ostringstream beast;
+    beast << res;
+    std::string ours;
+    AppendResponseHead(ours, res);
+    ours += res.body();
+    EXPECT_EQ(ours, beast.str());
+  }
 }
 
 TEST(UrlTest, Parse) {
