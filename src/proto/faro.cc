@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <memory_resource>
+#include <tuple>
 
 #include "base/json.h"
 #include "base/units.h"
@@ -744,9 +745,11 @@ FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
   // The meta's keys follow every line's: rendered once, unless a line has one of them too.
   const Line meta = MetaLine(arena, payload.meta);
   std::string meta_logfmt;
+  meta_logfmt.reserve(LogfmtSizeHint(meta));
   const bool meta_ok = AppendLogfmt(meta_logfmt, meta);
   // Streams in order of their first line, entries in payload order.
   std::vector<std::pair<Labels, std::vector<std::string>>> streams;
+  std::vector<LabelView> labels;
   for (Line& l : lines) {
     const bool shared = meta_ok && options.format == FaroLogFormat::kLogfmt &&
                         (!l.may_shadow_meta() ||
@@ -770,23 +773,34 @@ FaroLogs FaroToLoki(const FaroPayload& payload, const FaroLogOptions& options) {
         continue;
       }
     }
-    Labels labels;
+    // The line's labels as views, made into a stream's own only for a new stream.
+    labels.clear();
     for (const auto& [name, value] : options.labels) {
       if (!value.empty()) {
         labels.push_back({name, value});
       } else if (const KeyVal* kv = l.Find(name)) {
-        labels.push_back({name, std::string(kv->text)});
+        labels.push_back({name, kv->text});
       } else if (const KeyVal* m = shared ? meta.Find(name) : nullptr) {
-        labels.push_back({name, std::string(m->text)});
+        labels.push_back({name, m->text});
       }
     }
     // Loki needs a label: a line whose configured labels all came out empty gets its kind.
     if (labels.empty()) labels.push_back({"kind", l.kind()});
-    std::sort(labels.begin(), labels.end());
-    auto it = std::find_if(streams.begin(), streams.end(),
-                           [&](const auto& s) { return s.first == labels; });
+    std::sort(labels.begin(), labels.end(), [](const LabelView& a, const LabelView& b) {
+      return std::tie(a.name, a.value) < std::tie(b.name, b.value);
+    });
+    auto it = std::find_if(streams.begin(), streams.end(), [&](const auto& s) {
+      return std::equal(s.first.begin(), s.first.end(), labels.begin(), labels.end(),
+                        [](const Label& a, const LabelView& b) {
+                          return a.name == b.name && a.value == b.value;
+                        });
+    });
     if (it == streams.end()) {
-      streams.emplace_back(std::move(labels), std::vector<std::string>());
+      Labels owned;
+      owned.reserve(labels.size());
+      for (const auto& [name, value] : labels)
+        owned.push_back({std::string(name), std::string(value)});
+      streams.emplace_back(std::move(owned), std::vector<std::string>());
       it = streams.end() - 1;
     }
     ++out.entries;
