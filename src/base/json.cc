@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "base/labels.h"
+#include "base/swar.h"
 
 namespace strata {
 
@@ -125,13 +126,11 @@ bool CopiedAsIs(unsigned char c, bool html_safe) {
 
 // Whether any of the 8 bytes in `w` may not be CopiedAsIs (never false when one is not).
 bool MayNeedEscaping(uint64_t w, bool html_safe) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
-  auto has_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHighs) != 0; };
-  auto has = [&](char c) { return has_zero(w ^ (kOnes * static_cast<unsigned char>(c))); };
-  if (((w - kOnes * 0x20) & ~w & kHighs) != 0 || (w & kHighs) != 0 || has('"') || has('\\')) {
+  if (swar::HasByteBelow(w, 0x20) || swar::HasHighByte(w) || swar::HasByte(w, '"') ||
+      swar::HasByte(w, '\\')) {
     return true;
   }
-  return html_safe && (has('<') || has('>') || has('&'));
+  return html_safe && (swar::HasByte(w, '<') || swar::HasByte(w, '>') || swar::HasByte(w, '&'));
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <array>
 #include <cstring>
 
+#include "base/swar.h"
+
 namespace strata {
 
 uint64_t HashLabels(std::span<const LabelView> labels) {
@@ -216,7 +218,7 @@ bool IsValidUtf8(std::string_view s) {
     if (s.size() - i >= 8) {
       uint64_t w;
       std::memcpy(&w, s.data() + i, 8);
-      if ((w & 0x8080808080808080ULL) == 0) {
+      if (!swar::HasHighByte(w)) {
         i += 8;
         continue;
       }

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "base/json.h"
+#include "base/swar.h"
 #include "base/units.h"
 #include "proto/loki.h"
 
@@ -539,10 +540,8 @@ std::string LogfmtKey(std::string_view key) {
 // Whether any of the 8 bytes in `w` is below 0x21 (space, controls), at least 0x7f (DEL,
 // non-ASCII), '=' or '"': the bytes LogfmtNeedsQuotes looks at one by one.
 bool MayNeedQuotes(uint64_t w) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
-  auto has_zero = [](uint64_t x) { return ((x - kOnes) & ~x & kHighs) != 0; };
-  return ((w - kOnes * 0x21) & ~w & kHighs) != 0 || (w & kHighs) != 0 ||
-         has_zero(w ^ (kOnes * 0x7f)) || has_zero(w ^ (kOnes * '=')) || has_zero(w ^ (kOnes * '"'));
+  return swar::HasByteBelow(w, 0x21) || swar::HasHighByte(w) || swar::HasByte(w, 0x7f) ||
+         swar::HasByte(w, '=') || swar::HasByte(w, '"');
 }
 
 bool LogfmtNeedsQuotes(std::string_view v) {
